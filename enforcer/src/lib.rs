@@ -1,0 +1,1 @@
+//! The enforcer. (Being built: issue 5.)

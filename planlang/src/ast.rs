@@ -1,0 +1,562 @@
+//! The typed syntax trees of plans and specs.
+//!
+//! Every node that a message may point at carries a [`Span`]. Spans do not
+//! take part in equality (see [`Span`]), so `parse(fmt(ast)) == ast`.
+//!
+//! Names are written as [`Ref`]s. The parser leaves them
+//! [`RefKind::Unresolved`]; loading (`crate::load_plan`, `crate::load_spec`)
+//! resolves each one or reports an error, so a loaded tree never holds an
+//! unresolved name.
+
+use crate::span::{Ident, Span, Spanned};
+use crate::value::{Duration, Literal};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A dotted tool name: `send_money`, `github.create_pr`.
+pub type QName = String;
+
+// ───────────────────────────── values ─────────────────────────────
+
+/// Anything that can stand in a value position: a literal, a list, or a name.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Value {
+    Literal { literal: Literal },
+    List { items: Vec<Spanned<Value>> },
+    Ref(Ref),
+}
+
+/// A name in a value position, with optional field access (`bill.subject`)
+/// and an optional index (`argv[0]`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Ref {
+    pub name: Ident,
+    /// `bill.subject.line` has fields `["subject", "line"]`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<Ident>,
+    /// `argv[0]` has index 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<Spanned<u32>>,
+    /// What the name refers to, filled in by name resolution.
+    pub resolved: RefKind,
+}
+
+/// What a [`Ref`] refers to.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "to", rename_all = "snake_case")]
+pub enum RefKind {
+    /// Not yet resolved (only ever seen between parsing and loading).
+    Unresolved,
+    /// In a plan: a `param`.
+    Param,
+    /// In a plan: the result of `let NAME = call TOOL(...)`; its content is
+    /// unknown, its origin is `tool`.
+    Result { tool: QName },
+    /// In a spec: a `let` constant.
+    Const,
+    /// In a spec condition: a field of the action (`path`, `argv`, `host`,
+    /// `ip`, `port`) or an argument of a call (`recipient`).
+    Field,
+}
+
+// ───────────────────────────── conditions ─────────────────────────────
+
+/// A boolean condition: a rule's `when`, a param's `where`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Cond {
+    /// `a and b and c` (two or more operands; parentheses nest).
+    And {
+        all: Vec<Spanned<Cond>>,
+    },
+    /// `a or b or c` (two or more operands).
+    Or {
+        any: Vec<Spanned<Cond>>,
+    },
+    Not {
+        cond: Box<Spanned<Cond>>,
+    },
+    /// `lhs OP rhs` for every binary operator of the language.
+    Compare {
+        op: Spanned<CmpOp>,
+        lhs: Spanned<Value>,
+        rhs: Spanned<Value>,
+    },
+    /// `has NAME`: the call passes that argument (or the action has that field).
+    Has {
+        field: Ident,
+    },
+    /// `VALUE from call TOOL`: the value originates from that tool's result.
+    FromCall {
+        value: Spanned<Value>,
+        tool: Spanned<QName>,
+    },
+    /// `true` / `false`, or a bool-valued name used as a condition.
+    Value {
+        value: Spanned<Value>,
+    },
+}
+
+/// Binary operators, in the words of LANGUAGE.md.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    In,
+    Under,
+    StartsWith,
+    EndsWith,
+    Contains,
+    Matches,
+}
+
+impl CmpOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CmpOp::Eq => "==",
+            CmpOp::Ne => "!=",
+            CmpOp::Lt => "<",
+            CmpOp::Le => "<=",
+            CmpOp::Gt => ">",
+            CmpOp::Ge => ">=",
+            CmpOp::In => "in",
+            CmpOp::Under => "under",
+            CmpOp::StartsWith => "startswith",
+            CmpOp::EndsWith => "endswith",
+            CmpOp::Contains => "contains",
+            CmpOp::Matches => "matches",
+        }
+    }
+}
+
+impl fmt::Display for CmpOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+// ───────────────────────────── actions ─────────────────────────────
+
+/// The kinds of action a plan step performs and a spec pattern matches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    Read,
+    Write,
+    Delete,
+    Exec,
+    Connect,
+    Listen,
+    Call,
+}
+
+impl ActionKind {
+    pub const ALL: [ActionKind; 7] = [
+        ActionKind::Read,
+        ActionKind::Write,
+        ActionKind::Delete,
+        ActionKind::Exec,
+        ActionKind::Connect,
+        ActionKind::Listen,
+        ActionKind::Call,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionKind::Read => "read",
+            ActionKind::Write => "write",
+            ActionKind::Delete => "delete",
+            ActionKind::Exec => "exec",
+            ActionKind::Connect => "connect",
+            ActionKind::Listen => "listen",
+            ActionKind::Call => "call",
+        }
+    }
+
+    /// The built-in fields an action of this kind has. A call additionally
+    /// has one field per argument it passes.
+    pub fn fields(self) -> &'static [&'static str] {
+        match self {
+            ActionKind::Read | ActionKind::Write | ActionKind::Delete => &["path"],
+            ActionKind::Exec => &["path", "argv"],
+            ActionKind::Connect => &["host", "ip", "port"],
+            ActionKind::Listen => &["port"],
+            ActionKind::Call => &[],
+        }
+    }
+}
+
+/// Every built-in field name; a spec `let` may not shadow one.
+pub const BUILTIN_FIELDS: [&str; 5] = ["path", "argv", "host", "ip", "port"];
+
+impl fmt::Display for ActionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+// ───────────────────────────── plans ─────────────────────────────
+
+/// A plan: what one agent intends to do.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Plan {
+    /// `plan "NAME" { ... }`; absent for the anonymous `plan { ... }` of a
+    /// spec's `test` block.
+    pub name: Option<Spanned<String>>,
+    pub agent: Option<Spanned<String>>,
+    pub goal: Option<Spanned<String>>,
+    pub ttl: Option<Spanned<Duration>>,
+    pub params: Vec<Param>,
+    pub steps: Vec<Step>,
+    pub span: Span,
+}
+
+/// `param NAME: TYPE [where CONDITION]`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Param {
+    pub name: Ident,
+    pub ty: Spanned<ParamType>,
+    #[serde(rename = "where")]
+    pub condition: Option<Spanned<Cond>>,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParamType {
+    String,
+    Number,
+    Bool,
+    Path,
+    Host,
+}
+
+impl ParamType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ParamType::String => "string",
+            ParamType::Number => "number",
+            ParamType::Bool => "bool",
+            ParamType::Path => "path",
+            ParamType::Host => "host",
+        }
+    }
+}
+
+impl fmt::Display for ParamType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One step of a plan.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Step {
+    pub kind: StepKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum StepKind {
+    /// `read`, `write`, `delete`, `exec`, `connect`, `listen`, `call`.
+    Action { action: Action },
+    /// `let NAME = call TOOL(...)`.
+    Let { name: Ident, call: Call },
+    /// `either { ... } or { ... } [or { ... }]` (two or more branches).
+    Either { branches: Vec<Block> },
+    /// `repeat N { ... }` or `repeat at most N { ... }`.
+    Repeat {
+        count: Spanned<u64>,
+        at_most: bool,
+        body: Block,
+    },
+}
+
+/// A `{ ... }` sequence of steps.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Block {
+    pub steps: Vec<Step>,
+    pub span: Span,
+}
+
+/// What a step does.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    Read {
+        path: Spanned<Value>,
+    },
+    Write {
+        path: Spanned<Value>,
+    },
+    Delete {
+        path: Spanned<Value>,
+    },
+    /// `exec PATH [ARG, ...]`; `args` absent means any arguments.
+    Exec {
+        program: Spanned<Value>,
+        args: Option<Vec<Spanned<Value>>>,
+    },
+    /// `connect HOST:PORT`; HOST is a name (string), an address or CIDR, or a
+    /// param of type `host`.
+    Connect {
+        host: Spanned<Value>,
+        port: Spanned<Value>,
+    },
+    Listen {
+        port: Spanned<Value>,
+    },
+    Call(Call),
+}
+
+impl Action {
+    pub fn kind(&self) -> ActionKind {
+        match self {
+            Action::Read { .. } => ActionKind::Read,
+            Action::Write { .. } => ActionKind::Write,
+            Action::Delete { .. } => ActionKind::Delete,
+            Action::Exec { .. } => ActionKind::Exec,
+            Action::Connect { .. } => ActionKind::Connect,
+            Action::Listen { .. } => ActionKind::Listen,
+            Action::Call(_) => ActionKind::Call,
+        }
+    }
+}
+
+/// `NAME(ARG = VALUE, ...)`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Call {
+    pub name: Spanned<QName>,
+    pub args: Vec<Arg>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Arg {
+    pub name: Ident,
+    pub value: Spanned<Value>,
+}
+
+// ───────────────────────────── specs ─────────────────────────────
+
+/// A spec: what a security team allows, denies, or wants approved.
+/// Items keep their written order (for `fmt`); use the accessors to iterate
+/// one kind.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Spec {
+    pub name: Spanned<String>,
+    pub items: Vec<SpecItem>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "item", rename_all = "snake_case")]
+pub enum SpecItem {
+    Version { version: Spanned<u64> },
+    MaxTtl { ttl: Spanned<Duration> },
+    Let(LetConst),
+    Include { path: Spanned<String> },
+    Rule(Rule),
+    Baseline(Baseline),
+    Test(TestCase),
+}
+
+impl Spec {
+    pub fn rules(&self) -> impl Iterator<Item = &Rule> {
+        self.items.iter().filter_map(|i| match i {
+            SpecItem::Rule(r) => Some(r),
+            _ => None,
+        })
+    }
+    pub fn lets(&self) -> impl Iterator<Item = &LetConst> {
+        self.items.iter().filter_map(|i| match i {
+            SpecItem::Let(l) => Some(l),
+            _ => None,
+        })
+    }
+    pub fn includes(&self) -> impl Iterator<Item = &Spanned<String>> {
+        self.items.iter().filter_map(|i| match i {
+            SpecItem::Include { path } => Some(path),
+            _ => None,
+        })
+    }
+    pub fn baselines(&self) -> impl Iterator<Item = &Baseline> {
+        self.items.iter().filter_map(|i| match i {
+            SpecItem::Baseline(b) => Some(b),
+            _ => None,
+        })
+    }
+    pub fn tests(&self) -> impl Iterator<Item = &TestCase> {
+        self.items.iter().filter_map(|i| match i {
+            SpecItem::Test(t) => Some(t),
+            _ => None,
+        })
+    }
+    pub fn version(&self) -> Option<&Spanned<u64>> {
+        self.items.iter().find_map(|i| match i {
+            SpecItem::Version { version } => Some(version),
+            _ => None,
+        })
+    }
+    pub fn max_ttl(&self) -> Option<&Spanned<Duration>> {
+        self.items.iter().find_map(|i| match i {
+            SpecItem::MaxTtl { ttl } => Some(ttl),
+            _ => None,
+        })
+    }
+}
+
+/// `let NAME = VALUE` in a spec.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct LetConst {
+    pub name: Ident,
+    pub value: Spanned<Value>,
+    pub span: Span,
+}
+
+/// One rule of a spec.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Rule {
+    pub kind: RuleKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "rule", rename_all = "snake_case")]
+pub enum RuleKind {
+    /// `allow | deny | approve PATTERN [when COND]`.
+    Effect {
+        effect: Spanned<Effect>,
+        pattern: Pattern,
+    },
+    /// `never PATTERN after PATTERN`.
+    Never { action: Pattern, after: Pattern },
+    /// `require PATTERN before PATTERN`: on every path, `then` happens only
+    /// after `first`.
+    Require { first: Pattern, then: Pattern },
+    /// `at most N PATTERN`.
+    AtMost {
+        limit: Spanned<u64>,
+        pattern: Pattern,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    Allow,
+    Deny,
+    Approve,
+}
+
+impl Effect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Effect::Allow => "allow",
+            Effect::Deny => "deny",
+            Effect::Approve => "approve",
+        }
+    }
+}
+
+impl fmt::Display for Effect {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a rule matches: an action kind with an optional shorthand target and
+/// an optional `when` condition. `write under "/tmp/"` is shorthand for
+/// `write when path under "/tmp/"`; `exec "/usr/bin/git"` for
+/// `exec when path == "/usr/bin/git"`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Pattern {
+    pub matcher: PatternKind,
+    #[serde(rename = "when")]
+    pub condition: Option<Spanned<Cond>>,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum PatternKind {
+    /// `any`: every action.
+    Any,
+    /// `read`, `write`, `delete`, `exec`, with an optional path target.
+    Path {
+        action: ActionKind,
+        target: Option<PathTarget>,
+    },
+    /// `connect`.
+    Connect,
+    /// `listen`.
+    Listen,
+    /// `call *` or `call a, b.c`.
+    Call { calls: CallNames },
+}
+
+/// The shorthand target of a path pattern.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "shape", rename_all = "snake_case")]
+pub enum PathTarget {
+    /// `read "/etc/ld.so.cache"`: exactly that path.
+    Exact { path: Spanned<Value> },
+    /// `read under "/usr/lib/"`: that directory or below it.
+    Under { path: Spanned<Value> },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "calls", rename_all = "snake_case")]
+pub enum CallNames {
+    /// `call *`
+    Any,
+    /// `call a, b, c`
+    Names { names: Vec<Spanned<QName>> },
+}
+
+/// `baseline { PATTERN ... }`: runtime-only grants for every process.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Baseline {
+    pub patterns: Vec<Pattern>,
+    pub span: Span,
+}
+
+/// `test "NAME" { plan { STEPS } expect accept | reject | approve }`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TestCase {
+    pub name: Spanned<String>,
+    pub plan: Plan,
+    pub expect: Spanned<Expectation>,
+    pub span: Span,
+}
+
+/// The verdict a `test` block expects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Expectation {
+    Accept,
+    Reject,
+    Approve,
+}
+
+impl Expectation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Expectation::Accept => "accept",
+            Expectation::Reject => "reject",
+            Expectation::Approve => "approve",
+        }
+    }
+}
+
+impl fmt::Display for Expectation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

@@ -1,0 +1,96 @@
+//! Literal values of both languages: strings, exact decimals, booleans,
+//! durations and CIDRs. Lists are [`crate::ast::Value::List`].
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+pub use ipnet::IpNet as Cidr;
+pub use rust_decimal::Decimal as Number;
+
+/// A literal as written. Numbers are exact decimals: `0.1 + 0.2 == 0.3` holds
+/// in every check. A bare address (`192.168.1.7`, `::1`) is a /32 or /128
+/// CIDR.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "type", content = "value", rename_all = "snake_case")]
+pub enum Literal {
+    String(String),
+    Number(Number),
+    Bool(bool),
+    Duration(Duration),
+    Cidr(Cidr),
+}
+
+impl Literal {
+    /// The kind of value, for type errors ("expected a number, found a cidr").
+    pub fn value_type(&self) -> ValueType {
+        match self {
+            Literal::String(_) => ValueType::String,
+            Literal::Number(_) => ValueType::Number,
+            Literal::Bool(_) => ValueType::Bool,
+            Literal::Duration(_) => ValueType::Duration,
+            Literal::Cidr(_) => ValueType::Cidr,
+        }
+    }
+}
+
+/// A length of time, in whole seconds (`90s`, `15m`, `2h`, `1d`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Duration {
+    pub secs: u64,
+}
+
+impl Duration {
+    pub fn from_secs(secs: u64) -> Duration {
+        Duration { secs }
+    }
+    pub fn as_std(self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.secs)
+    }
+}
+
+impl fmt::Display for Duration {
+    /// The canonical spelling: the largest unit that divides it exactly.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.secs;
+        if s != 0 && s % 86_400 == 0 {
+            write!(f, "{}d", s / 86_400)
+        } else if s != 0 && s % 3_600 == 0 {
+            write!(f, "{}h", s / 3_600)
+        } else if s != 0 && s % 60 == 0 {
+            write!(f, "{}m", s / 60)
+        } else {
+            write!(f, "{s}s")
+        }
+    }
+}
+
+/// The types a value can have, as named in error messages and param
+/// declarations. `path` and `host` are strings with a meaning.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValueType {
+    String,
+    Number,
+    Bool,
+    Duration,
+    Cidr,
+    Path,
+    Host,
+    List,
+}
+
+impl fmt::Display for ValueType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ValueType::String => "string",
+            ValueType::Number => "number",
+            ValueType::Bool => "bool",
+            ValueType::Duration => "duration",
+            ValueType::Cidr => "cidr",
+            ValueType::Path => "path",
+            ValueType::Host => "host",
+            ValueType::List => "list",
+        })
+    }
+}

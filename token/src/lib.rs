@@ -1,0 +1,1 @@
+//! Capability tokens. (Being built: issue 4.)
