@@ -1,4 +1,46 @@
-fn main() {
-    eprintln!("warden: no commands yet");
-    std::process::exit(2);
+//! `warden`: the one binary. It parses arguments, calls the library crates,
+//! and renders their results and errors for people. Every capability lives in
+//! a library crate; each subcommand is one module under `cmd/`.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+mod cmd;
+mod exit;
+
+#[derive(Parser)]
+#[command(
+    name = "warden",
+    version,
+    about = "Prove AI agents' plans against a spec, issue capability tokens, and run agents inside them"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// One variant per subcommand; each module in `cmd/` owns its `Args` and `run`.
+#[derive(Subcommand)]
+enum Command {
+    /// Which enforcement layers this machine supports, and why the others are missing.
+    Doctor(cmd::doctor::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // clap's --help and --version are successes; everything else is bad input.
+            return match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    ExitCode::SUCCESS
+                }
+                _ => ExitCode::from(exit::BAD_INPUT),
+            };
+        }
+    };
+    match cli.command {
+        Command::Doctor(args) => cmd::doctor::run(args),
+    }
 }
