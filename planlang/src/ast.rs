@@ -8,6 +8,10 @@
 //! resolves each one or reports an error, so a loaded tree never holds an
 //! unresolved name.
 
+// Syntax trees are built once and read many times; boxing the large
+// variants would only make matching on them noisier.
+#![allow(clippy::large_enum_variant)]
+
 use crate::span::{Ident, Span, Spanned};
 use crate::value::{Duration, Literal};
 use serde::{Deserialize, Serialize};
