@@ -19,12 +19,17 @@
 //! # Ok::<(), enforcer::PolicyError>(())
 //! ```
 
+pub mod cgroup;
 pub mod error;
+pub mod landlock;
+pub mod launch;
 pub mod layer;
 pub mod policy;
+pub mod seccomp;
 mod syscall_table;
 
 pub use error::{LayerError, PolicyError, RunError};
+pub use launch::{CgroupLayer, LayerReport, Run, RunOptions, RunOutcome, launch};
 pub use layer::{Layer, LayerSet};
 pub use policy::{
     FileAccess, FileRule, FileScope, KernelPolicy, NetDirection, NetRule, PortRange, Proto,
