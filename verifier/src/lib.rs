@@ -20,5 +20,16 @@
 //! ```
 
 pub mod action;
+pub mod canon;
+pub mod cfg;
+pub mod check;
+pub mod compile;
 pub mod concrete;
 pub mod envelope;
+pub mod reference;
+pub mod report;
+pub mod symbolic;
+
+pub use check::CheckError;
+pub use compile::{CompileError, CompiledSpec, Options};
+pub use report::{Outcome, Verdict};
