@@ -19,7 +19,9 @@
 //! # Ok::<(), enforcer::PolicyError>(())
 //! ```
 
+mod bpf_probe;
 pub mod cgroup;
+pub mod doctor;
 pub mod error;
 pub mod landlock;
 pub mod launch;
