@@ -39,6 +39,10 @@ fn bench(c: &mut Criterion) {
             })
         });
     }
+    let tok = paseto::sign(&claims(50), &key).expect("sign");
+    c.bench_function("decode token unverified (50-entry envelope)", |b| {
+        b.iter(|| paseto::decode_unverified(black_box(&tok)).expect("decode"))
+    });
     let cl = claims(50);
     c.bench_function("sign token (50-entry envelope)", |b| {
         b.iter(|| paseto::sign(black_box(&cl), &key).expect("sign"))

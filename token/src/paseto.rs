@@ -16,7 +16,6 @@
 use crate::claims::{CLAIMS_VERSION, Claims, Clock, Timestamp, TokenId};
 use crate::keys::{PublicKey, SigningKey};
 use crate::revocation::{RevocationError, RevocationList};
-use ct_codecs::{Base64UrlSafeNoPadding, Encoder};
 use pasetors::token::{Public, UntrustedToken};
 use pasetors::version4::{PublicToken, V4};
 use serde::{Deserialize, Serialize};
@@ -122,9 +121,7 @@ fn parse(token: &str) -> Result<Parsed, TokenError> {
     // Base64 can spell the same bytes more than one way (the unused low bits
     // of the last character); accept only the one spelling we write, so that
     // every altered character is an altered token.
-    if encode_b64(untrusted.untrusted_message())? != body
-        || encode_b64(untrusted.untrusted_footer())? != footer_b64
-    {
+    if !canonical_b64(body) || !canonical_b64(footer_b64) {
         return Err(TokenError::Malformed("non-canonical base64".into()));
     }
     let footer: Footer = serde_json::from_slice(untrusted.untrusted_footer())
@@ -132,9 +129,26 @@ fn parse(token: &str) -> Result<Parsed, TokenError> {
     Ok(Parsed { untrusted, footer })
 }
 
-fn encode_b64(bytes: &[u8]) -> Result<String, TokenError> {
-    Base64UrlSafeNoPadding::encode_to_string(bytes)
-        .map_err(|e| TokenError::Malformed(format!("base64: {e:?}")))
+/// Whether the unused low bits of the last character of unpadded base64url
+/// text are zero (the text was decoded successfully before).
+fn canonical_b64(text: &str) -> bool {
+    let Some(&last) = text.as_bytes().last() else {
+        return true;
+    };
+    let sextet = match last {
+        b'A'..=b'Z' => last - b'A',
+        b'a'..=b'z' => last - b'a' + 26,
+        b'0'..=b'9' => last - b'0' + 52,
+        b'-' => 62,
+        b'_' => 63,
+        _ => return false,
+    };
+    match text.len() % 4 {
+        0 => true,
+        2 => sextet & 0x0f == 0,
+        3 => sextet & 0x03 == 0,
+        _ => false,
+    }
 }
 
 fn parse_claims(payload: &[u8]) -> Result<Claims, TokenError> {
@@ -322,6 +336,31 @@ mod tests {
         clock.advance(Duration::from_secs(1));
         let e = verify(&token, key.public_key(), &clock).unwrap_err();
         assert!(matches!(e, TokenError::Expired { .. }), "{e}");
+    }
+
+    #[test]
+    fn base64_with_stray_low_bits_is_refused() {
+        let (key, claims, token) = setup();
+        let (body, footer) = token[HEADER.len()..].split_once('.').unwrap();
+        // Both parts end in a character with unused low bits or none; find
+        // one that has them and set one.
+        for (part, is_footer) in [(body, false), (footer, true)] {
+            if part.len() % 4 == 0 {
+                continue;
+            }
+            let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+            let last = part.as_bytes()[part.len() - 1];
+            let idx = alphabet.iter().position(|&c| c == last).unwrap();
+            let bumped = alphabet[idx ^ 1] as char;
+            let part2 = format!("{}{bumped}", &part[..part.len() - 1]);
+            let t = if is_footer {
+                format!("{HEADER}{body}.{part2}")
+            } else {
+                format!("{HEADER}{part2}.{footer}")
+            };
+            let e = verify(&t, key.public_key(), &during(&claims)).unwrap_err();
+            assert!(matches!(e, TokenError::Malformed(_)), "{e}");
+        }
     }
 
     #[test]
