@@ -128,10 +128,11 @@ impl CompiledSpec {
                         name: name.clone(),
                     });
                 }
-                let v = const_value(&l.value.node, &consts).map_err(|source| CompileError::Cond {
-                    span: l.value.span.clone(),
-                    source,
-                })?;
+                let v =
+                    const_value(&l.value.node, &consts).map_err(|source| CompileError::Cond {
+                        span: l.value.span.clone(),
+                        source,
+                    })?;
                 if consts.insert(name.clone(), v).is_some() {
                     return Err(CompileError::DuplicateConst {
                         span: l.name.span.clone(),

@@ -256,12 +256,11 @@ fn cmp_residual(op: CmpOp, l: PT, r: PT) -> Cond {
             match op {
                 CmpOp::Eq | CmpOp::Ne => {
                     let eq = match r_known {
-                        Some(Value::List(vs)) if vs.len() == items.len() => items
-                            .into_iter()
-                            .zip(vs)
-                            .fold(Cond::True, |acc, (i, v)| {
+                        Some(Value::List(vs)) if vs.len() == items.len() => {
+                            items.into_iter().zip(vs).fold(Cond::True, |acc, (i, v)| {
                                 Cond::and(acc, cmp_residual(CmpOp::Eq, i, PT::Known(v)))
-                            }),
+                            })
+                        }
                         Some(_) => Cond::False,
                         None => return opaque(op),
                     };
@@ -832,7 +831,12 @@ impl<'p> Encoder<'p> {
                         Some((Z::Any { s, tag, .. }, present)) => {
                             let n = self.norm_of(&s, &base);
                             let atom = self.str_atom(op, &n, value);
-                            Bool::and(&[present, tag.eq(Int::from_i64(0)), zstr("/").prefix(&s), atom])
+                            Bool::and(&[
+                                present,
+                                tag.eq(Int::from_i64(0)),
+                                zstr("/").prefix(&s),
+                                atom,
+                            ])
                         }
                         Some(_) => Bool::from_bool(false),
                         None => self.fresh_bool(),
@@ -878,10 +882,9 @@ impl<'p> Encoder<'p> {
         match z {
             Z::List { len, elems } => match index {
                 Some(i) => match elems.get(i as usize) {
-                    Some(e) => Bool::and(&[
-                        len.gt(Int::from_i64(i as i64)),
-                        self.str_atom(op, e, v),
-                    ]),
+                    Some(e) => {
+                        Bool::and(&[len.gt(Int::from_i64(i as i64)), self.str_atom(op, e, v)])
+                    }
                     // Beyond the bound: the encoding cannot see it.
                     None => self.fresh_bool(),
                 },
@@ -1196,14 +1199,18 @@ impl Witness {
                 };
                 match (name, net) {
                     ("ip", Some(n)) => Value::Cidr(n),
-                    ("host", None) if matches!(&v, Value::String(s) if concrete::is_host_name(s)) => v,
+                    ("host", None) if matches!(&v, Value::String(s) if concrete::is_host_name(s)) => {
+                        v
+                    }
                     ("host", None) => return None,
                     _ => return Some(None),
                 }
             }
-            (ActionKind::Read | ActionKind::Write | ActionKind::Delete | ActionKind::Exec, "path", Value::String(p)) => {
-                Value::String(concrete::normalize_path(&p).ok()?)
-            }
+            (
+                ActionKind::Read | ActionKind::Write | ActionKind::Delete | ActionKind::Exec,
+                "path",
+                Value::String(p),
+            ) => Value::String(concrete::normalize_path(&p).ok()?),
             (_, "path", _) if kind != ActionKind::Call => return None,
             (_, _, v) => v,
         };
@@ -1403,7 +1410,9 @@ impl Session {
                     let isip = model
                         .eval(&Bool::new_const(format!("{base}#isip")), true)
                         .and_then(|b| b.as_bool());
-                    let v = if isip == Some(true) && step.is_some_and(|s| s.kind == ActionKind::Connect) {
+                    let v = if isip == Some(true)
+                        && step.is_some_and(|s| s.kind == ActionKind::Connect)
+                    {
                         model
                             .eval(&BV::new_const(format!("{base}#ip"), 128), true)
                             .as_ref()
@@ -1512,7 +1521,10 @@ mod tests {
             assert_eq!(got, expect, "{re} on {s}");
             assert_eq!(concrete::regex(re).unwrap().is_match(s), expect);
         }
-        assert!(regex_to_z3("a\\bb").is_none(), "word boundaries have no Z3 form");
+        assert!(
+            regex_to_z3("a\\bb").is_none(),
+            "word boundaries have no Z3 form"
+        );
     }
 
     #[test]
@@ -1535,8 +1547,14 @@ mod tests {
         let ip = BV::new_const("ip", 128);
         let net: IpNet = "10.0.0.0/8".parse().unwrap();
         let (one, _) = mapped_bv(&concrete::parse_cidr("::ffff:10.1.2.3").unwrap());
-        assert_eq!(solver_says(Bool::and(&[ip.eq(&one), in_net(&ip, &net)])), SatResult::Sat);
+        assert_eq!(
+            solver_says(Bool::and(&[ip.eq(&one), in_net(&ip, &net)])),
+            SatResult::Sat
+        );
         let (other, _) = mapped_bv(&"11.0.0.1/32".parse::<IpNet>().unwrap());
-        assert_eq!(solver_says(Bool::and(&[ip.eq(&other), in_net(&ip, &net)])), SatResult::Unsat);
+        assert_eq!(
+            solver_says(Bool::and(&[ip.eq(&other), in_net(&ip, &net)])),
+            SatResult::Unsat
+        );
     }
 }
