@@ -23,8 +23,8 @@ use std::process::{Command, ExitStatus, Stdio};
 /// module (the eBPF programs): attached after the cgroup exists and before
 /// the command starts, detached when the value is dropped after the run.
 pub trait CgroupLayer {
-    /// Which layer this is.
-    fn layer(&self) -> Layer;
+    /// Which layers this is.
+    fn layers(&self) -> Vec<Layer>;
     /// Attaches to the run's cgroup; returns a one-line description of what
     /// it enforces.
     fn attach(&mut self, cgroup: &Path, policy: &KernelPolicy) -> Result<String, LayerError>;
@@ -206,7 +206,7 @@ impl<'a> Run<'a> {
         } = self;
         let program = program.as_ref();
         let mut report = LayerReport::default();
-        let root = unsafe { libc::geteuid() } == 0;
+        let root = is_root();
 
         let off = |layer: Layer| options.disable.contains(&layer);
 
@@ -293,20 +293,25 @@ impl<'a> Run<'a> {
             }
         }
         for layer in &mut extra {
-            let which = layer.layer();
-            if off(which) {
-                report.miss(which, LayerError::Disabled.to_string());
+            let which = layer.layers();
+            if which.iter().any(|l| off(*l)) {
+                for l in which {
+                    report.miss(l, LayerError::Disabled.to_string());
+                }
                 continue;
             }
-            match &cgroup {
-                None => report.miss(which, "needs the run's cgroup"),
-                Some(cg) => match layer.attach(cg.path(), policy) {
+            let result = match &cgroup {
+                None => Err("needs the run's cgroup".to_string()),
+                Some(cg) => layer.attach(cg.path(), policy).map_err(|e| e.to_string()),
+            };
+            for l in which {
+                match &result {
                     Ok(detail) => report.applied.push(AppliedLayer {
-                        layer: which,
-                        detail,
+                        layer: l,
+                        detail: detail.clone(),
                     }),
-                    Err(e) => report.miss(which, e.to_string()),
-                },
+                    Err(e) => report.miss(l, e.clone()),
+                }
             }
         }
         for layer in Layer::ALL {
@@ -406,6 +411,12 @@ pub fn launch(
     Run::new(policy)
         .options(options.clone())
         .spawn(program, args)
+}
+
+/// Whether this process runs as root (the cgroup and eBPF layers need it).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no arguments and cannot fail.
+    unsafe { libc::geteuid() == 0 }
 }
 
 fn abbreviate(items: &[String], n: usize) -> String {

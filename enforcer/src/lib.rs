@@ -25,6 +25,7 @@ pub mod cgroup;
 pub mod compile;
 pub mod doctor;
 pub mod ebpf;
+pub mod ebpf_run;
 pub mod error;
 pub mod landlock;
 pub mod launch;

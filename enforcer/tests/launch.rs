@@ -108,3 +108,41 @@ fn the_report_names_every_layer() {
     assert!(text.contains("layer bpf-lsm not in use"), "{text}");
     assert!(!r.cgroup.as_ref().unwrap().path.exists());
 }
+
+#[test]
+fn the_ebpf_layers_narrow_landlocks_port_rule_to_the_address() {
+    require_root();
+    let listener = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let probe = env!("CARGO_BIN_EXE_warden-escape-probe");
+    let mut policy = shell_policy();
+    policy.allow_exec(probe).unwrap();
+    policy
+        .allow_net(enforcer::NetRule::tcp_connect(
+            "127.0.0.1/32".parse().unwrap(),
+            listener.local_addr().unwrap().port(),
+        ))
+        .unwrap();
+    let run = |addr: &str| {
+        let layer = enforcer::ebpf_run::EbpfRunLayer::new(None);
+        let mut opts = quiet();
+        opts.require.insert(Layer::EbpfCgroupSockAddr);
+        enforcer::Run::new(&policy)
+            .options(opts)
+            .with_layer(Box::new(layer))
+            .stdout(std::process::Stdio::null())
+            .spawn(
+                probe,
+                &["connect-addr".into(), addr.into(), port.clone().into()],
+            )
+            .unwrap()
+    };
+    // The allowed address and port connect.
+    let ok = run("127.0.0.1");
+    assert_eq!(ok.status.code(), Some(0));
+    assert!(ok.layers.has(Layer::EbpfTracepoints));
+    // Same port, another loopback address: Landlock (ports only) lets it
+    // through, the cgroup connect4 program refuses it.
+    let refused = run("127.0.0.2");
+    assert_eq!(refused.status.code(), Some(10));
+}

@@ -24,6 +24,8 @@ struct Cli {
 enum Command {
     /// Which enforcement layers this machine supports, and why the others are missing.
     Doctor(cmd::doctor::Args),
+    /// Run a command inside a token's envelope (Landlock, seccomp, cgroup, eBPF).
+    Exec(cmd::exec::Args),
     /// Make the Ed25519 key pair that signs tokens (warden.key, warden.pub).
     Keygen(cmd::keygen::Args),
     /// Show a token's claims and envelope (verified with --pub, else loudly unverified).
@@ -46,6 +48,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Doctor(args) => cmd::doctor::run(args),
+        Command::Exec(args) => cmd::exec::run(args),
         Command::Keygen(args) => cmd::keygen::run(args),
         Command::Inspect(args) => cmd::inspect::run(args),
     }

@@ -120,7 +120,10 @@ fn tcp(kind: &str, port: &OsStr, host: [u8; 4]) -> Probe {
     if rc < 0 {
         return Ok(Outcome::Refused(e));
     }
-    Ok(Outcome::Allowed(format!("{kind} 127.0.0.1:{port}")))
+    Ok(Outcome::Allowed(format!(
+        "{kind} {}:{port}",
+        std::net::Ipv4Addr::from(host)
+    )))
 }
 
 fn io_uring_setup() -> Probe {
@@ -300,6 +303,14 @@ fn run(args: &[OsString]) -> Probe {
         "exec" => exec(&arg(args, 1, "PROGRAM")?, &args[2..]),
         "exec-memfd" => exec_memfd(&arg(args, 1, "SOURCE")?),
         "connect" => tcp("connect", &arg(args, 1, "PORT")?, [127, 0, 0, 1]),
+        "connect-addr" => {
+            let addr = arg(args, 1, "IPV4")?;
+            let addr: std::net::Ipv4Addr = addr
+                .to_str()
+                .and_then(|a| a.parse().ok())
+                .ok_or_else(|| format!("bad IPv4 address {addr:?}"))?;
+            tcp("connect", &arg(args, 2, "PORT")?, addr.octets())
+        }
         "bind" => tcp("bind", &arg(args, 1, "PORT")?, [127, 0, 0, 1]),
         "ptrace-sibling" => ptrace_sibling(),
         "cgroup-escape" => cgroup_escape(&arg(args, 1, "CGROUP_PROCS")?),

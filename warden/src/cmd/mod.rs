@@ -1,6 +1,7 @@
 //! One module per subcommand: `Args` (clap) and `run(Args) -> ExitCode`.
 
 pub mod doctor;
+pub mod exec;
 pub mod inspect;
 pub mod keygen;
 pub mod tokens;

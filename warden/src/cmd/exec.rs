@@ -1,0 +1,125 @@
+//! `warden exec --token T --pub KEY -- CMD ARGS...`: run a command inside
+//! the token's envelope. Exits with the command's own status; refuses to
+//! start (exit 2) on a bad, expired or foreign-signed token, or when a
+//! required layer is missing.
+
+use crate::cmd::tokens::{fail, read_token_arg};
+use crate::exit;
+use enforcer::ebpf_run::EbpfRunLayer;
+use enforcer::{KernelPolicy, Layer, LayerSet, Run, RunOptions};
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use token::{SystemClock, paseto};
+use verifier::concrete::Pattern;
+use verifier::envelope::Envelope;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The token: its text, a file holding it, or `-` for standard input.
+    #[arg(long, value_name = "TOKEN")]
+    token: String,
+    /// The public key that signed it (a `warden.pub` file or `k4.public.…` text).
+    #[arg(long = "pub", value_name = "KEY")]
+    public_key: String,
+    /// Refuse the token if its id (or an ancestor's) is in this revocation list.
+    #[arg(long, value_name = "FILE")]
+    revocations: Option<PathBuf>,
+    /// Refuse to start unless this layer is in use (landlock, seccomp, cgroup,
+    /// ebpf-cgroup-sock-addr, ebpf-tracepoints, bpf-lsm). Repeatable.
+    #[arg(long, value_name = "LAYER")]
+    require: Vec<Layer>,
+    /// Write the run's events (exec, fork, exit, network verdicts) as JSON lines.
+    #[arg(long, value_name = "FILE")]
+    events: Option<PathBuf>,
+    /// Print nothing but the command's own output.
+    #[arg(long)]
+    quiet: bool,
+    /// The command and its arguments.
+    #[arg(last = true, required = true, value_name = "CMD")]
+    command: Vec<OsString>,
+}
+
+#[derive(Debug, thiserror::Error)]
+enum ExecError {
+    #[error("the token's envelope is not an envelope: {0}")]
+    Envelope(#[source] serde_json::Error),
+    #[error("the token's baseline is not a list of patterns: {0}")]
+    Baseline(#[source] serde_json::Error),
+}
+
+pub fn run(args: Args) -> ExitCode {
+    let text = match read_token_arg(&args.token) {
+        Ok(t) => t,
+        Err(e) => return fail(e),
+    };
+    let key = match token::keys::load_public_key(&args.public_key) {
+        Ok(k) => k,
+        Err(e) => return fail(e),
+    };
+    let clock = SystemClock;
+    let claims = match &args.revocations {
+        Some(path) => match token::FileRevocations::open(path) {
+            Ok(list) => paseto::verify_unrevoked(&text, &key, &clock, &list),
+            Err(e) => return fail(e),
+        },
+        None => paseto::verify(&text, &key, &clock),
+    };
+    let claims = match claims {
+        Ok(c) => c,
+        Err(e) => return fail(e),
+    };
+    let mut envelope: Envelope = match serde_json::from_value(claims.envelope.clone()) {
+        Ok(e) => e,
+        Err(e) => return fail(ExecError::Envelope(e)),
+    };
+    if !claims.baseline.is_null() {
+        match serde_json::from_value::<Vec<Pattern>>(claims.baseline.clone()) {
+            Ok(b) => envelope.baseline.extend(b),
+            Err(e) => return fail(ExecError::Baseline(e)),
+        }
+    }
+
+    let root = enforcer::launch::is_root();
+    let mut layers: LayerSet = [Layer::Landlock, Layer::Seccomp].into_iter().collect();
+    if root {
+        layers.extend([
+            Layer::Cgroup,
+            Layer::EbpfCgroupSockAddr,
+            Layer::EbpfTracepoints,
+        ]);
+    }
+    let policy = match KernelPolicy::from_envelope(&envelope, &layers) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    let mut options = RunOptions {
+        quiet: args.quiet,
+        ..RunOptions::default()
+    };
+    options.require.extend(args.require.iter().copied());
+    let (program, rest) = match args.command.split_first() {
+        Some(split) => split,
+        None => return ExitCode::from(exit::BAD_INPUT),
+    };
+    let mut run = Run::new(&policy).options(options);
+    if root {
+        run = run.with_layer(Box::new(EbpfRunLayer::new(args.events.clone())));
+    } else if args.events.is_some() && !args.quiet {
+        eprintln!("warden: no events without root (the eBPF layers need it)");
+    }
+    match run.spawn(program, rest) {
+        Ok(outcome) => exit_code_of(outcome.status),
+        Err(e) => fail(e),
+    }
+}
+
+/// The command's status as ours: its code, or 128 + the signal that ended it.
+fn exit_code_of(status: std::process::ExitStatus) -> ExitCode {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(code), _) => ExitCode::from(code.clamp(0, 255) as u8),
+        (None, Some(sig)) => ExitCode::from((128 + sig).clamp(0, 255) as u8),
+        (None, None) => ExitCode::from(1),
+    }
+}

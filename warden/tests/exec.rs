@@ -1,0 +1,142 @@
+//! `warden exec`: a signed token's envelope is what the command may do;
+//! bad tokens and missing required layers stop it before it starts.
+
+use std::path::Path;
+use std::process::Command;
+use token::{Claims, Digest, SigningKey, Timestamp, TokenId, paseto};
+
+const WARDEN: &str = env!("CARGO_BIN_EXE_warden");
+
+fn require_root() {
+    assert!(
+        enforcer::launch::is_root(),
+        "warden exec's tests need root (cgroup, eBPF); CI runs them as root"
+    );
+}
+
+/// Signs a token whose envelope reads `allowed`, writes into `out_dir` and
+/// runs `/bin/cat` and `/bin/sh`; returns (token file, public key file).
+fn token_for(dir: &Path, allowed: &Path, out_dir: &Path, ttl: i64) -> (String, String) {
+    let key = SigningKey::generate().unwrap();
+    let paths = token::keys::write_key_pair(&dir.join("keys"), &key, false).unwrap();
+    let now = Timestamp::now();
+    let tree =
+        |d: &str| serde_json::json!({"access": "read", "target": {"shape": "tree", "dir": d}});
+    let envelope = serde_json::json!({
+        "version": 1,
+        "files": [
+            tree("/usr/lib"), tree("/lib"), tree("/lib64"),
+            {"access": "read", "target": {"shape": "exact", "path": "/etc/ld.so.cache"}},
+            {"access": "read", "target": {"shape": "exact", "path": allowed}},
+            {"access": "write", "target": {"shape": "tree", "dir": out_dir}}
+        ],
+        "exec": [
+            {"program": {"shape": "exact", "path": "/bin/cat"}, "argv": null},
+            {"program": {"shape": "exact", "path": "/bin/sh"}, "argv": null}
+        ],
+        "connect": [], "listen": [], "calls": [], "params": [], "limits": [],
+        "ordering": [], "baseline": []
+    });
+    let claims = Claims {
+        warden: token::CLAIMS_VERSION,
+        iss: "warden".into(),
+        sub: Some("exec-test".into()),
+        jti: TokenId::random().unwrap(),
+        iat: now,
+        nbf: now,
+        exp: Timestamp::from_unix(now.unix() + ttl),
+        plan: Some("exec-test".into()),
+        plan_hash: Digest::of_text("plan"),
+        spec: Some("exec-test".into()),
+        spec_hash: Digest::of_text("spec"),
+        ancestors: vec![],
+        envelope,
+        baseline: serde_json::json!([]),
+    };
+    let tok = paseto::sign(&claims, &key).unwrap();
+    let tok_path = dir.join(format!("run-{ttl}.tok"));
+    std::fs::write(&tok_path, tok).unwrap();
+    (
+        tok_path.display().to_string(),
+        paths.public.display().to_string(),
+    )
+}
+
+fn exec(tok: &str, key: &str, extra: &[&str], cmd: &[&str]) -> std::process::Output {
+    Command::new(WARDEN)
+        .args(["exec", "--token", tok, "--pub", key, "--quiet"])
+        .args(extra)
+        .arg("--")
+        .args(cmd)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_envelope_is_enforced_and_the_status_is_the_commands() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let (allowed, secret, out) = (
+        dir.path().join("allowed.txt"),
+        dir.path().join("secret.txt"),
+        dir.path().join("out"),
+    );
+    std::fs::write(&allowed, "hello\n").unwrap();
+    std::fs::write(&secret, "secret\n").unwrap();
+    std::fs::create_dir(&out).unwrap();
+    let (tok, key) = token_for(dir.path(), &allowed, &out, 600);
+
+    let ok = exec(&tok, &key, &[], &["/bin/cat", allowed.to_str().unwrap()]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&ok.stdout), "hello\n");
+
+    let refused = exec(&tok, &key, &[], &["/bin/cat", secret.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("Permission denied"));
+
+    let status = exec(&tok, &key, &[], &["/bin/sh", "-c", "exit 7"]);
+    assert_eq!(status.status.code(), Some(7));
+}
+
+#[test]
+fn bad_tokens_and_missing_layers_stop_the_run() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let marker = out.join("ran");
+    let script = format!("echo > {}", marker.display());
+    let (tok, key) = token_for(dir.path(), &dir.path().join("none"), &out, 600);
+
+    // A required layer this machine lacks.
+    let r = exec(
+        &tok,
+        &key,
+        &["--require", "bpf-lsm"],
+        &["/bin/sh", "-c", &script],
+    );
+    assert_eq!(r.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("bpf-lsm"));
+    assert!(
+        !marker.exists(),
+        "the command ran without its required layer"
+    );
+
+    // An expired token.
+    let (old, old_key) = token_for(&dir.path().join("old"), &out, &out, -60);
+    let r = exec(&old, &old_key, &[], &["/bin/sh", "-c", &script]);
+    assert_eq!(
+        r.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    // A token signed by another key.
+    let r = exec(&tok, &old_key, &[], &["/bin/sh", "-c", &script]);
+    assert_eq!(r.status.code(), Some(2));
+    assert!(!marker.exists());
+}
