@@ -30,6 +30,8 @@ pub mod diag;
 mod fmt;
 mod load;
 mod parse;
+#[cfg(feature = "render")]
+pub mod render;
 mod resolve;
 pub mod span;
 pub mod value;
