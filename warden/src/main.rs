@@ -22,6 +22,10 @@ struct Cli {
 /// One variant per subcommand; each module in `cmd/` owns its `Args` and `run`.
 #[derive(Subcommand)]
 enum Command {
+    /// Prove a plan against a spec: verdict, counterexamples, envelope (exit 0/1/3, 2 bad input).
+    Check(cmd::check::Args),
+    /// Run the `test` blocks of specs (default `specs/`); non-zero exit on any failure.
+    Test(cmd::test::Args),
     /// Which enforcement layers this machine supports, and why the others are missing.
     Doctor(cmd::doctor::Args),
     /// Make the Ed25519 key pair that signs tokens (warden.key, warden.pub).
@@ -45,6 +49,8 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
+        Command::Check(args) => cmd::check::run(args),
+        Command::Test(args) => cmd::test::run(args),
         Command::Doctor(args) => cmd::doctor::run(args),
         Command::Keygen(args) => cmd::keygen::run(args),
         Command::Inspect(args) => cmd::inspect::run(args),

@@ -1,6 +1,8 @@
 //! One module per subcommand: `Args` (clap) and `run(Args) -> ExitCode`.
 
+pub mod check;
 pub mod doctor;
 pub mod inspect;
 pub mod keygen;
+pub mod test;
 pub mod tokens;
