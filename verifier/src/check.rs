@@ -171,7 +171,23 @@ impl<'s, 'p> Checker<'s, 'p> {
                 &self.wheres,
                 self.spec.options.timeout_ms,
             );
-            let sat = s.satisfiable();
+            let known = if self.spec.options.cache {
+                self.spec
+                    .where_cache
+                    .lock()
+                    .ok()
+                    .and_then(|c| c.get(&self.where_key).cloned())
+            } else {
+                None
+            };
+            let sat = match known {
+                Some(base) => {
+                    s.set_base(base);
+                    self.stats.cache_hits += 1;
+                    SatResult::Sat
+                }
+                None => s.satisfiable(),
+            };
             self.stats.solver_queries += s.queries;
             s.queries = 0;
             match sat {
@@ -190,7 +206,16 @@ impl<'s, 'p> Checker<'s, 'p> {
                         .push(self.solver_failure(None, Answer::Timeout));
                     return Ok(());
                 }
-                SatResult::Sat => {}
+                SatResult::Sat => {
+                    if self.spec.options.cache
+                        && let Ok(mut c) = self.spec.where_cache.lock()
+                    {
+                        if c.len() > 10_000 {
+                            c.clear();
+                        }
+                        c.insert(self.where_key.clone(), s.base().clone());
+                    }
+                }
             }
             self.session = Some(s);
         }

@@ -88,6 +88,10 @@ pub struct CompiledSpec {
     pub options: Options,
     /// Answers of the solver by canonical question.
     pub(crate) cache: Mutex<HashMap<String, crate::symbolic::Answer>>,
+    /// Params' `where` conditions known satisfiable, with values that meet
+    /// them, by the conditions' canonical key.
+    pub(crate) where_cache:
+        Mutex<HashMap<String, std::collections::BTreeMap<String, crate::action::Value>>>,
 }
 
 /// Why a spec cannot be compiled.
@@ -155,6 +159,7 @@ impl CompiledSpec {
             max_ttl: None,
             options: Options::default(),
             cache: Mutex::new(HashMap::new()),
+            where_cache: Mutex::new(HashMap::new()),
         }
     }
 
@@ -296,6 +301,9 @@ impl CompiledSpec {
     /// Forgets every cached answer (for measurements).
     pub fn clear_cache(&self) {
         if let Ok(mut c) = self.cache.lock() {
+            c.clear();
+        }
+        if let Ok(mut c) = self.where_cache.lock() {
             c.clear();
         }
     }
