@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod cmd;
+mod diagnostics;
 mod exit;
 
 #[derive(Parser)]
@@ -24,6 +25,10 @@ struct Cli {
 enum Command {
     /// Which enforcement layers this machine supports, and why the others are missing.
     Doctor(cmd::doctor::Args),
+    /// Load a plan or spec (names resolved, types checked) and print it; `--json` for tools.
+    Parse(cmd::parse::Args),
+    /// Rewrite plans and specs in the canonical style; `--check` for CI.
+    Fmt(cmd::fmt::Args),
 }
 
 fn main() -> ExitCode {
@@ -42,5 +47,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Doctor(args) => cmd::doctor::run(args),
+        Command::Parse(args) => cmd::parse::run(args),
+        Command::Fmt(args) => cmd::fmt::run(args),
     }
 }
