@@ -412,11 +412,12 @@ impl Loader {
             self.done.insert(canon.clone(), ());
             match parse_spec_partial(&text, &name) {
                 Ok((inner, errors)) => {
+                    // Depth-first, in the order written: an include comes
+                    // before the files it includes.
+                    let at = self.specs.len();
                     stack.push(canon);
                     let inner = self.resolve_and_follow(inner, errors, &target, stack);
                     stack.pop();
-                    // Depth-first: an include's includes come after it.
-                    let at = self.specs.len();
                     self.specs.insert(at, inner);
                 }
                 Err(e) => {
