@@ -6,6 +6,7 @@
 use crate::diagnostics;
 use crate::exit;
 use planlang::FileKind;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -55,7 +56,8 @@ pub fn run(args: Args) -> ExitCode {
             }
         };
         if args.stdout {
-            print!("{formatted}");
+            // A closed pipe (`| head`) is not an error worth a panic.
+            let _ = write!(std::io::stdout().lock(), "{formatted}");
         } else if formatted != text {
             if args.check {
                 not_canonical.push(name);
@@ -66,7 +68,7 @@ pub fn run(args: Args) -> ExitCode {
         }
     }
     for name in &not_canonical {
-        println!("not formatted: {name}");
+        let _ = writeln!(std::io::stdout().lock(), "not formatted: {name}");
     }
     if bad_input {
         ExitCode::from(exit::BAD_INPUT)

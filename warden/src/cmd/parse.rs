@@ -7,6 +7,7 @@ use crate::diagnostics;
 use crate::exit;
 use planlang::FileKind;
 use serde::Serialize;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -84,7 +85,8 @@ pub fn run(args: Args) -> ExitCode {
     };
     match printed {
         Ok(text) => {
-            println!("{text}");
+            // A closed pipe (`| head`) is not an error worth a panic.
+            let _ = writeln!(std::io::stdout().lock(), "{text}");
             ExitCode::from(exit::ACCEPT)
         }
         Err(e) => {
