@@ -21,7 +21,9 @@
 //!
 //! The eBPF layers (cgroup socket programs, tracepoints) live in [`ebpf`].
 
+mod bpf_probe;
 pub mod cgroup;
+pub mod doctor;
 pub mod ebpf;
 pub mod error;
 pub mod landlock;

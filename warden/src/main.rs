@@ -29,6 +29,10 @@ enum Command {
     Parse(cmd::parse::Args),
     /// Rewrite plans and specs in the canonical style; `--check` for CI.
     Fmt(cmd::fmt::Args),
+    /// Make the Ed25519 key pair that signs tokens (warden.key, warden.pub).
+    Keygen(cmd::keygen::Args),
+    /// Show a token's claims and envelope (verified with --pub, else loudly unverified).
+    Inspect(cmd::inspect::Args),
 }
 
 fn main() -> ExitCode {
@@ -49,5 +53,7 @@ fn main() -> ExitCode {
         Command::Doctor(args) => cmd::doctor::run(args),
         Command::Parse(args) => cmd::parse::run(args),
         Command::Fmt(args) => cmd::fmt::run(args),
+        Command::Keygen(args) => cmd::keygen::run(args),
+        Command::Inspect(args) => cmd::inspect::run(args),
     }
 }

@@ -2,4 +2,7 @@
 
 pub mod doctor;
 pub mod fmt;
+pub mod inspect;
+pub mod keygen;
 pub mod parse;
+pub mod tokens;
