@@ -24,6 +24,8 @@ struct Cli {
 enum Command {
     /// Which enforcement layers this machine supports, and why the others are missing.
     Doctor(cmd::doctor::Args),
+    /// Prove the service's audit log intact (`verify`), or print it filtered (`show`).
+    Audit(cmd::audit::Args),
 }
 
 fn main() -> ExitCode {
@@ -42,5 +44,6 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Doctor(args) => cmd::doctor::run(args),
+        Command::Audit(args) => cmd::audit::run(args),
     }
 }

@@ -1,3 +1,4 @@
 //! One module per subcommand: `Args` (clap) and `run(Args) -> ExitCode`.
 
+pub mod audit;
 pub mod doctor;
