@@ -28,6 +28,8 @@ enum Command {
     Keygen(cmd::keygen::Args),
     /// Show a token's claims and envelope (verified with --pub, else loudly unverified).
     Inspect(cmd::inspect::Args),
+    /// Prove the service's audit log intact (`verify`), or print it filtered (`show`).
+    Audit(cmd::audit::Args),
 }
 
 fn main() -> ExitCode {
@@ -48,5 +50,6 @@ fn main() -> ExitCode {
         Command::Doctor(args) => cmd::doctor::run(args),
         Command::Keygen(args) => cmd::keygen::run(args),
         Command::Inspect(args) => cmd::inspect::run(args),
+        Command::Audit(args) => cmd::audit::run(args),
     }
 }

@@ -1,5 +1,6 @@
 //! One module per subcommand: `Args` (clap) and `run(Args) -> ExitCode`.
 
+pub mod audit;
 pub mod doctor;
 pub mod inspect;
 pub mod keygen;
