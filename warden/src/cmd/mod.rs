@@ -2,6 +2,8 @@
 
 pub mod audit;
 pub mod doctor;
+pub mod fmt;
 pub mod inspect;
 pub mod keygen;
+pub mod parse;
 pub mod tokens;
