@@ -23,6 +23,10 @@ struct Cli {
 /// One variant per subcommand; each module in `cmd/` owns its `Args` and `run`.
 #[derive(Subcommand)]
 enum Command {
+    /// Prove a plan against a spec: verdict, counterexamples, envelope (exit 0/1/3, 2 bad input).
+    Check(cmd::check::Args),
+    /// Run the `test` blocks of specs (default `specs/`); non-zero exit on any failure.
+    Test(cmd::test::Args),
     /// Which enforcement layers this machine supports, and why the others are missing.
     Doctor(cmd::doctor::Args),
     /// Load a plan or spec (names resolved, types checked) and print it; `--json` for tools.
@@ -52,6 +56,8 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
+        Command::Check(args) => cmd::check::run(args),
+        Command::Test(args) => cmd::test::run(args),
         Command::Doctor(args) => cmd::doctor::run(args),
         Command::Parse(args) => cmd::parse::run(args),
         Command::Fmt(args) => cmd::fmt::run(args),
