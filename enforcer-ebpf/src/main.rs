@@ -62,6 +62,8 @@ static RUN_PIDS: HashMap<u32, u32> = HashMap::with_max_entries(MAX_RUN_PIDS, 0);
 static EVENTS: RingBuf = RingBuf::with_byte_size(EVENT_RING_BYTES, 0);
 
 const SIGKILL: u32 = 9;
+/// `BPF_RB_NO_WAKEUP`: submit without waking a reader blocked in poll.
+const BPF_RB_NO_WAKEUP: u64 = 1;
 const MAPPED_V4_PREFIX: u32 = u32::from_ne_bytes([0, 0, 0xff, 0xff]);
 
 #[inline(always)]
@@ -229,7 +231,15 @@ fn sock_addr_verdict(ctx: &SockAddrContext, v6: bool, op: u8) -> i32 {
             (*e).addr = addr;
         }
         put_comm(e);
-        entry.submit(0);
+        // An allowed operation is routine: do not wake the reader for it
+        // (it picks the event up at its next wake-up or poll timeout), so a
+        // busy run does not pay a context switch per connect.
+        let flags = if verdict == VERDICT_ALLOWED {
+            BPF_RB_NO_WAKEUP
+        } else {
+            0
+        };
+        entry.submit(flags);
     }
     if verdict == VERDICT_REFUSED { 0 } else { 1 }
 }

@@ -359,6 +359,22 @@ impl EbpfLayers {
         Ok(out)
     }
 
+    /// Run count and total run time of each attached program, as the kernel
+    /// counts them while statistics are on (see [`enable_program_stats`]).
+    pub fn program_stats(&self) -> Result<Vec<ProgramStats>, EbpfError> {
+        let mut out = Vec::new();
+        for (name, program) in self.ebpf.programs() {
+            let Ok(info) = program.info() else { continue };
+            out.push(ProgramStats {
+                name: name.to_owned(),
+                runs: info.run_count(),
+                run_time: info.run_time(),
+            });
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
     /// One line for `warden exec` saying what the layers enforce.
     pub fn describe(&self) -> String {
         let tracing = match self.tracing {
@@ -379,6 +395,35 @@ impl EbpfLayers {
             }
         )
     }
+}
+
+/// How often one program ran and for how long in total.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ProgramStats {
+    pub name: String,
+    pub runs: u64,
+    pub run_time: Duration,
+}
+
+impl ProgramStats {
+    /// Mean time per run, in nanoseconds (0 when it never ran).
+    pub fn mean_ns(&self) -> f64 {
+        if self.runs == 0 {
+            0.0
+        } else {
+            self.run_time.as_nanos() as f64 / self.runs as f64
+        }
+    }
+}
+
+/// Turns on the kernel's run-time statistics of eBPF programs for as long
+/// as the returned descriptor lives (`BPF_ENABLE_STATS`; needs root).
+pub fn enable_program_stats() -> Result<std::os::fd::OwnedFd, EbpfError> {
+    aya::sys::enable_stats(aya::sys::Stats::RunTime).map_err(|e| EbpfError::Io {
+        what: "enabling eBPF run-time statistics",
+        path: PathBuf::from("bpf(BPF_ENABLE_STATS)"),
+        source: e.io_error,
+    })
 }
 
 /// Loads the `tp_btf` programs, or their `raw_tp` twins where the kernel
