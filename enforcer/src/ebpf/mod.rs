@@ -26,7 +26,7 @@
 //! # Ok(()) }
 //! ```
 
-mod btf;
+pub(crate) mod btf;
 mod event;
 mod policy;
 mod probe;
