@@ -12,7 +12,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use enforcer::ebpf::{EbpfLayers, NetPolicy, NetRule, Proto, SyscallPolicy};
+use enforcer::NetRule;
+use enforcer::ebpf::{EbpfLayers, NetPolicy, SyscallPolicy};
 
 fn cgroup2_mount() -> Option<PathBuf> {
     let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
@@ -109,10 +110,9 @@ fn bench(c: &mut Criterion) {
     std::fs::create_dir_all(&run).expect("create bench cgroup");
     std::fs::create_dir_all(&bare).expect("create bench cgroup");
 
-    let policy = NetPolicy::allow([NetRule::connect(
+    let policy = NetPolicy::allow([NetRule::tcp_connect(
         "127.0.0.1/32".parse().unwrap(),
-        addr.port()..=addr.port(),
-        Proto::Tcp,
+        addr.port(),
     )]);
     let mut layers = EbpfLayers::load(policy, SyscallPolicy::Unrestricted).expect("load");
     layers.attach(&run).expect("attach");

@@ -13,9 +13,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use enforcer::ebpf::{
-    EbpfLayers, Event, NetOp, NetPolicy, NetRule, Proto, SyscallPolicy, Verdict, probe,
-};
+use enforcer::NetRule;
+use enforcer::ebpf::{EbpfLayers, Event, NetOp, NetPolicy, SyscallPolicy, Verdict, probe};
 
 /// Whether to run: root, or an explicit skip; anything else fails loudly.
 fn need_root() -> bool {
@@ -256,11 +255,7 @@ fn network_envelope_refuses_everything_but_the_allowed_port() {
     let q = other.local_addr().unwrap().port();
     let r = free_port();
 
-    let policy = NetPolicy::allow([NetRule::connect(
-        "127.0.0.1/32".parse().unwrap(),
-        p..=p,
-        Proto::Tcp,
-    )]);
+    let policy = NetPolicy::allow([NetRule::tcp_connect("127.0.0.1/32".parse().unwrap(), p)]);
     let mut layers = EbpfLayers::load(policy, SyscallPolicy::Unrestricted).expect("load");
     let cgroup = TestCgroup::new();
     layers.attach(&cgroup.0).expect("attach");

@@ -13,9 +13,10 @@
 //!   network operation become [`Event`]s on a ring buffer.
 //!
 //! ```no_run
-//! use enforcer::ebpf::{EbpfLayers, NetPolicy, NetRule, Proto, SyscallPolicy};
+//! use enforcer::NetRule;
+//! use enforcer::ebpf::{EbpfLayers, NetPolicy, SyscallPolicy};
 //! # fn main() -> Result<(), enforcer::ebpf::EbpfError> {
-//! let net = NetPolicy::allow([NetRule::connect("127.0.0.1/32".parse().unwrap(), 8080..=8080, Proto::Tcp)]);
+//! let net = NetPolicy::allow([NetRule::tcp_connect("127.0.0.1/32".parse().unwrap(), 8080)]);
 //! let mut layers = EbpfLayers::load(net, SyscallPolicy::Unrestricted)?;
 //! layers.attach(std::path::Path::new("/sys/fs/cgroup/warden/run-1"))?;
 //! let mut events = layers.events()?;
@@ -28,6 +29,7 @@
 
 pub(crate) mod btf;
 mod event;
+mod launcher;
 mod policy;
 mod probe;
 
@@ -43,7 +45,8 @@ use aya::programs::{BtfTracePoint, CgroupAttachMode, CgroupSockAddr, RawTracePoi
 use enforcer_common::{CONFIG_INDEX, PortRule, RunConfig, STATE_ARMED, STATE_LOST_EVENTS};
 
 pub use event::{Event, NetOp, Verdict};
-pub use policy::{NetDir, NetPolicy, NetRule, Proto, SyscallPolicy};
+pub use launcher::{EbpfCgroupLayer, LauncherLayers, for_launcher};
+pub use policy::{NetPolicy, SyscallPolicy};
 pub use probe::{ProbeResult, probe};
 
 /// The eBPF object built by `build.rs` (aya-build), aligned for parsing.
