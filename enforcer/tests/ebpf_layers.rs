@@ -2,19 +2,27 @@
 //! programs attached and a policy of "connect 127.0.0.1 port P", every other
 //! connect, sendto and bind is refused with EPERM and recorded; a syscall
 //! outside the allowlist kills the process; exec, fork and exit are reported.
+//! Through the launcher, `ebpf::for_launcher` gives the two cgroup layers
+//! `Run::with_layer` takes, and the run's events stream out.
 //!
 //! These tests need root (CI runs `make test` as root). Without root they
 //! fail with a clear message, unless `WARDEN_SKIP_ROOT_TESTS=1` says to skip.
 
 use std::collections::BTreeMap;
-use std::ffi::CString;
+use std::ffi::{CString, OsString};
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use enforcer::NetRule;
-use enforcer::ebpf::{EbpfLayers, Event, NetOp, NetPolicy, SyscallPolicy, Verdict, probe};
+use enforcer::ebpf::{
+    EbpfLayers, Event, NetOp, NetPolicy, SyscallPolicy, TracingKind, TracingPreference, Verdict,
+    for_launcher, probe,
+};
+use enforcer::{FileAccess, FileScope, KernelPolicy, Layer, NetRule, Run, RunOptions};
+
+const PROBE: &str = env!("CARGO_BIN_EXE_warden-escape-probe");
 
 /// Whether to run: root, or an explicit skip; anything else fails loudly.
 fn need_root() -> bool {
@@ -396,10 +404,23 @@ fn syscall_outside_the_allowlist_kills_the_process() {
     if !need_root() {
         return;
     }
+    kill_outside_the_allowlist(TracingPreference::Auto, TracingKind::TpBtf);
+}
+
+#[test]
+fn raw_tp_fallback_kills_and_reports_too() {
+    if !need_root() {
+        return;
+    }
+    kill_outside_the_allowlist(TracingPreference::RawTp, TracingKind::RawTp);
+}
+
+fn kill_outside_the_allowlist(pref: TracingPreference, kind: TracingKind) {
     // Everything but uname(2); armed at the run's first exec.
     let all_but_uname = (0..512i64).filter(|nr| *nr != libc::SYS_uname);
     let syscalls = SyscallPolicy::allow_numbers(all_but_uname).unwrap();
-    let mut layers = EbpfLayers::load(NetPolicy::deny_all(), syscalls).expect("load");
+    let mut layers = EbpfLayers::load_with(NetPolicy::deny_all(), syscalls, pref).expect("load");
+    assert_eq!(layers.tracing_kind(), kind);
     let cgroup = TestCgroup::new();
     layers.attach(&cgroup.0).expect("attach");
     let mut events = layers.events().expect("events");
@@ -455,4 +476,75 @@ fn attach_refuses_a_directory_that_is_not_a_cgroup() {
     );
     let err = layers.attach(Path::new("/nonexistent/cgroup")).unwrap_err();
     assert!(err.to_string().contains("/nonexistent/cgroup"), "{err}");
+}
+
+/// The eBPF layers through the launcher: the run's report lists them, the
+/// command runs normally under the syscall allowlist (the same as seccomp's),
+/// and its exec and connect show up on the event stream.
+#[test]
+fn launcher_applies_the_ebpf_layers_and_streams_events() {
+    if !need_root() {
+        return;
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut policy = KernelPolicy::new();
+    for dir in ["/usr/lib", "/lib", "/lib64"] {
+        policy
+            .allow_path(dir, FileScope::Tree, FileAccess::READ)
+            .unwrap();
+    }
+    policy
+        .allow_path("/etc/ld.so.cache", FileScope::File, FileAccess::READ)
+        .unwrap();
+    policy.allow_exec(PROBE).unwrap();
+    policy
+        .allow_net(NetRule::tcp_connect("127.0.0.1/32".parse().unwrap(), port))
+        .unwrap();
+
+    let layers = for_launcher(&policy, false).expect("load the eBPF layers");
+    let mut events = layers.events;
+    let options = RunOptions {
+        quiet: true,
+        require: [Layer::EbpfCgroupSockAddr, Layer::EbpfTracepoints]
+            .into_iter()
+            .collect(),
+        ..RunOptions::default()
+    };
+    let args: Vec<OsString> = vec!["connect".into(), port.to_string().into()];
+    let outcome = Run::new(&policy)
+        .options(options)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .with_layer(Box::new(layers.sock_addr))
+        .with_layer(Box::new(layers.tracepoints))
+        .spawn(PROBE, &args)
+        .expect("run");
+    assert_eq!(
+        outcome.status.code(),
+        Some(0),
+        "the permitted connect works"
+    );
+    for layer in [Layer::EbpfCgroupSockAddr, Layer::EbpfTracepoints] {
+        assert!(outcome.layers.has(layer), "{layer}: {:#?}", outcome.layers);
+    }
+
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut seen = Vec::new();
+    while Instant::now() < deadline {
+        if let Some(e) = events.next_timeout(Duration::from_millis(100)) {
+            seen.push(e);
+        }
+        let exec = seen
+            .iter()
+            .any(|e| matches!(e, Event::Exec { filename, .. } if filename == PROBE));
+        let connect = seen.iter().any(|e| {
+            matches!(e, Event::Net { op: NetOp::Connect, port: p, verdict: Verdict::Allowed, .. }
+                if *p == port)
+        });
+        if exec && connect {
+            return;
+        }
+    }
+    panic!("exec and connect events missing: {seen:#?}");
 }

@@ -121,6 +121,16 @@ pub enum TracingKind {
     RawTp,
 }
 
+/// Which kind of tracepoint program to use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TracingPreference {
+    /// `tp_btf` where the kernel loads it, else `raw_tp`.
+    #[default]
+    Auto,
+    /// `raw_tp` even where `tp_btf` would load (tests the fallback).
+    RawTp,
+}
+
 /// Program names in the object: cgroup sock_addr programs.
 const SOCK_ADDR_PROGRAMS: [&str; 6] = [
     "connect4", "connect6", "sendmsg4", "sendmsg6", "bind4", "bind6",
@@ -173,6 +183,15 @@ impl EbpfLayers {
     /// Loads every program into the kernel and fills the maps with `net` and
     /// `syscalls`. Nothing is attached yet: see [`EbpfLayers::attach`].
     pub fn load(net: NetPolicy, syscalls: SyscallPolicy) -> Result<Self, EbpfError> {
+        Self::load_with(net, syscalls, TracingPreference::Auto)
+    }
+
+    /// [`EbpfLayers::load`], choosing how the tracepoint programs attach.
+    pub fn load_with(
+        net: NetPolicy,
+        syscalls: SyscallPolicy,
+        tracing: TracingPreference,
+    ) -> Result<Self, EbpfError> {
         if OBJECT.is_empty() {
             return Err(EbpfError::ObjectMissing);
         }
@@ -200,7 +219,7 @@ impl EbpfLayers {
                 .map_err(prog_err(name))?;
             program.load().map_err(prog_err(name))?;
         }
-        let tracing = load_tracing(&mut ebpf)?;
+        let tracing = load_tracing(&mut ebpf, tracing)?;
 
         {
             let mut v4: LpmTrie<_, [u8; 4], PortRule> =
@@ -431,8 +450,11 @@ pub fn enable_program_stats() -> Result<std::os::fd::OwnedFd, EbpfError> {
 
 /// Loads the `tp_btf` programs, or their `raw_tp` twins where the kernel
 /// refuses `tp_btf`.
-fn load_tracing(ebpf: &mut Ebpf) -> Result<TracingKind, EbpfError> {
-    let btf = aya::Btf::from_sys_fs().ok();
+fn load_tracing(ebpf: &mut Ebpf, pref: TracingPreference) -> Result<TracingKind, EbpfError> {
+    let btf = match pref {
+        TracingPreference::Auto => aya::Btf::from_sys_fs().ok(),
+        TracingPreference::RawTp => None,
+    };
     let mut tp_btf_ok = btf.is_some();
     if let Some(btf) = &btf {
         for (name, _) in TRACEPOINTS {
