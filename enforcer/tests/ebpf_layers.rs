@@ -548,3 +548,163 @@ fn launcher_applies_the_ebpf_layers_and_streams_events() {
     }
     panic!("exec and connect events missing: {seen:#?}");
 }
+
+/// `int 0x80` getpid (i386 number 20); returns what the kernel returned.
+#[cfg(target_arch = "x86_64")]
+fn int80_getpid() -> i64 {
+    let ret: i64;
+    // SAFETY: a 32-bit syscall without memory arguments; the kernel zeroes
+    // r8-r11 on this path, so they are declared clobbered.
+    unsafe {
+        std::arch::asm!(
+            "int 0x80",
+            inlateout("rax") 20i64 => ret,
+            out("r8") _, out("r9") _, out("r10") _, out("r11") _,
+        );
+    }
+    ret
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn a_32_bit_syscall_is_never_on_the_allowlist() {
+    if !need_root() {
+        return;
+    }
+    // Whether this kernel runs 32-bit syscalls at all (ia32 emulation).
+    let probe = fork_plain(|| if int80_getpid() > 0 { 0 } else { 1 });
+    let status = wait_status(probe);
+    if libc::WIFSIGNALED(status) {
+        // No ia32 emulation: `int 0x80` faults, there is nothing to escape
+        // through. Say so, and check the faulting signal.
+        eprintln!(
+            "this kernel has no ia32 emulation (int 0x80 -> signal {})",
+            libc::WTERMSIG(status)
+        );
+        assert_eq!(libc::WTERMSIG(status), libc::SIGSEGV);
+        return;
+    }
+    // Every 64-bit number allowed, 20 (writev) included: only the compat
+    // check can catch i386 getpid, whose number is also 20.
+    let syscalls = SyscallPolicy::allow_numbers(0..512).unwrap();
+    let mut layers = EbpfLayers::load(NetPolicy::deny_all(), syscalls).expect("load");
+    let cgroup = TestCgroup::new();
+    layers.attach(&cgroup.0).expect("attach");
+    let mut events = layers.events().expect("events");
+    let procs = cgroup.procs();
+    // Arm the run with an exec.
+    let true_path = CString::new("/bin/true").unwrap();
+    let argv = [true_path.as_ptr(), std::ptr::null()];
+    let envp = [std::ptr::null()];
+    let armer = fork_in_cgroup(&procs, || unsafe {
+        libc::execve(true_path.as_ptr(), argv.as_ptr(), envp.as_ptr());
+        121
+    });
+    assert_eq!(wait_status(armer), 0);
+    assert!(layers.armed().unwrap());
+    let child = fork_in_cgroup(&procs, || if int80_getpid() > 0 { 0 } else { 1 });
+    let status = wait_status(child);
+    assert!(
+        libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL,
+        "a 32-bit syscall in the run is killed: status {status:#x}"
+    );
+    let pid = child as u32;
+    let seen = collect(&mut events, |ev| {
+        ev.iter()
+            .any(|e| matches!(e, Event::SyscallKilled { pid: x, .. } if *x == pid))
+    });
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, Event::SyscallKilled { pid: x, nr: 20, .. } if *x == pid)),
+        "kill event: {seen:#?}"
+    );
+}
+
+/// Forks a child outside any test cgroup that runs `body` and exits.
+fn fork_plain(body: impl FnOnce() -> i32) -> libc::pid_t {
+    // SAFETY: the child only runs `body` (no allocation) and exits.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        unsafe { libc::_exit(body()) };
+    }
+    pid
+}
+
+#[test]
+fn a_sub_cgroup_stays_in_the_run() {
+    if !need_root() {
+        return;
+    }
+    let other = TcpListener::bind("127.0.0.1:0").unwrap();
+    let q = other.local_addr().unwrap().port();
+    let mut layers = EbpfLayers::load(NetPolicy::deny_all(), SyscallPolicy::Unrestricted).unwrap();
+    let cgroup = TestCgroup::new();
+    layers.attach(&cgroup.0).expect("attach");
+    let mut events = layers.events().expect("events");
+    let sub = cgroup.0.join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let sub_procs = CString::new(
+        sub.join("cgroup.procs")
+            .into_os_string()
+            .into_encoded_bytes(),
+    )
+    .unwrap();
+    let addr = sockaddr4([127, 0, 0, 1], q);
+    let child = fork_in_cgroup(&sub_procs, || unsafe {
+        try_connect(libc::AF_INET, libc::SOCK_STREAM, &addr)
+    });
+    let status = wait_status(child);
+    let _ = std::fs::remove_dir(&sub);
+    assert!(libc::WIFEXITED(status));
+    assert_eq!(
+        libc::WEXITSTATUS(status),
+        libc::EPERM,
+        "connect from a sub-cgroup"
+    );
+    let pid = child as u32;
+    let seen = collect(&mut events, |ev| {
+        ev.iter()
+            .any(|e| matches!(e, Event::Exit { pid: x, .. } if *x == pid))
+    });
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, Event::Exit { pid: x, .. } if *x == pid)),
+        "the tracepoints see a sub-cgroup of the run: {seen:#?}"
+    );
+}
+
+#[test]
+fn observe_only_reports_instead_of_refusing() {
+    if !need_root() {
+        return;
+    }
+    let other = TcpListener::bind("127.0.0.1:0").unwrap();
+    let q = other.local_addr().unwrap().port();
+    let mut net = NetPolicy::deny_all();
+    net.observe_only = true;
+    let mut layers = EbpfLayers::load(net, SyscallPolicy::Unrestricted).unwrap();
+    let cgroup = TestCgroup::new();
+    layers.attach(&cgroup.0).expect("attach");
+    let mut events = layers.events().expect("events");
+    let addr = sockaddr4([127, 0, 0, 1], q);
+    let procs = cgroup.procs();
+    let child = fork_in_cgroup(&procs, || unsafe {
+        try_connect(libc::AF_INET, libc::SOCK_STREAM, &addr)
+    });
+    let status = wait_status(child);
+    assert!(libc::WIFEXITED(status));
+    assert_eq!(libc::WEXITSTATUS(status), 0, "observed, not refused");
+    let pid = child as u32;
+    let seen = collect(&mut events, |ev| {
+        ev.iter()
+            .any(|e| matches!(e, Event::Net { pid: x, .. } if *x == pid))
+    });
+    assert!(
+        seen.iter().any(
+            |e| matches!(e, Event::Net { pid: x, port, verdict: Verdict::Observed, .. }
+            if *x == pid && *port == q)
+        ),
+        "{seen:#?}"
+    );
+}

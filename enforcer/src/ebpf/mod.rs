@@ -207,6 +207,8 @@ impl EbpfLayers {
             off_task_exit_code: kernel_btf.member_offset("task_struct", "exit_code")?,
             off_task_real_parent: kernel_btf.member_offset("task_struct", "real_parent")?,
             off_binprm_filename: kernel_btf.member_offset("linux_binprm", "filename")?,
+            off_task_ti_status: compat_status_offset(&kernel_btf)?,
+            _pad: 0,
         };
 
         let mut ebpf = Ebpf::load(OBJECT).map_err(|e| EbpfError::Object(Box::new(e)))?;
@@ -446,6 +448,20 @@ pub fn enable_program_stats() -> Result<std::os::fd::OwnedFd, EbpfError> {
         path: PathBuf::from("bpf(BPF_ENABLE_STATS)"),
         source: e.io_error,
     })
+}
+
+/// Where `thread_info.status` (with `TS_COMPAT`) lives in `task_struct`.
+#[cfg(target_arch = "x86_64")]
+fn compat_status_offset(kernel_btf: &btf::Btf) -> Result<u32, EbpfError> {
+    Ok(kernel_btf.member_offset("task_struct", "thread_info")?
+        + kernel_btf.member_offset("thread_info", "status")?)
+}
+
+/// Other architectures: no `TS_COMPAT` check (seccomp's architecture check
+/// is the only guard against compat syscalls there).
+#[cfg(not(target_arch = "x86_64"))]
+fn compat_status_offset(_: &btf::Btf) -> Result<u32, EbpfError> {
+    Ok(enforcer_common::OFFSET_UNKNOWN)
 }
 
 /// Loads the `tp_btf` programs, or their `raw_tp` twins where the kernel
