@@ -503,7 +503,11 @@ fn launcher_applies_the_ebpf_layers_and_streams_events() {
         .unwrap();
 
     let layers = for_launcher(&policy, false).expect("load the eBPF layers");
-    let mut events = layers.events;
+    let events_file =
+        std::env::temp_dir().join(format!("warden-ebpf-events-{}.jsonl", std::process::id()));
+    let writer = layers
+        .events
+        .write_json_lines(std::fs::File::create(&events_file).unwrap());
     let options = RunOptions {
         quiet: true,
         require: [Layer::EbpfCgroupSockAddr, Layer::EbpfTracepoints]
@@ -529,24 +533,23 @@ fn launcher_applies_the_ebpf_layers_and_streams_events() {
         assert!(outcome.layers.has(layer), "{layer}: {:#?}", outcome.layers);
     }
 
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let mut seen = Vec::new();
-    while Instant::now() < deadline {
-        if let Some(e) = events.next_timeout(Duration::from_millis(100)) {
-            seen.push(e);
-        }
-        let exec = seen
-            .iter()
-            .any(|e| matches!(e, Event::Exec { filename, .. } if filename == PROBE));
-        let connect = seen.iter().any(|e| {
-            matches!(e, Event::Net { op: NetOp::Connect, port: p, verdict: Verdict::Allowed, .. }
-                if *p == port)
-        });
-        if exec && connect {
-            return;
-        }
-    }
-    panic!("exec and connect events missing: {seen:#?}");
+    // Every event the run produced is in the file once the writer finishes.
+    let written = writer.finish().expect("events written");
+    let text = std::fs::read_to_string(&events_file).unwrap();
+    let _ = std::fs::remove_file(&events_file);
+    let seen: Vec<Event> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON event per line"))
+        .collect();
+    assert_eq!(seen.len() as u64, written);
+    let exec = seen
+        .iter()
+        .any(|e| matches!(e, Event::Exec { filename, .. } if filename == PROBE));
+    let connect = seen.iter().any(|e| {
+        matches!(e, Event::Net { op: NetOp::Connect, port: p, verdict: Verdict::Allowed, .. }
+            if *p == port)
+    });
+    assert!(exec && connect, "exec and connect events: {seen:#?}");
 }
 
 /// `int 0x80` getpid (i386 number 20); returns what the kernel returned.

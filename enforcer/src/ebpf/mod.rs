@@ -595,6 +595,66 @@ impl EventStream {
     }
 }
 
+impl EventStream {
+    /// Writes every event as one JSON line to `out` on a thread of its own
+    /// until [`EventWriter::finish`] (`warden exec --events FILE`).
+    pub fn write_json_lines(mut self, out: impl std::io::Write + Send + 'static) -> EventWriter {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut out = std::io::BufWriter::new(out);
+            let mut written = 0u64;
+            let mut write = |event: &Event, out: &mut std::io::BufWriter<_>| {
+                serde_json::to_writer(&mut *out, event)
+                    .map_err(std::io::Error::other)
+                    .and_then(|()| std::io::Write::write_all(out, b"\n"))
+            };
+            loop {
+                // Read the flag before draining, so nothing submitted before
+                // `finish` is left behind.
+                let stopping = flag.load(std::sync::atomic::Ordering::Acquire);
+                if let Some(event) = self.next_timeout(Duration::from_millis(100)) {
+                    write(&event, &mut out)?;
+                    written += 1;
+                }
+                for event in self.drain() {
+                    write(&event, &mut out)?;
+                    written += 1;
+                }
+                if stopping {
+                    std::io::Write::flush(&mut out)?;
+                    return Ok(written);
+                }
+            }
+        });
+        EventWriter { stop, thread }
+    }
+}
+
+/// A thread writing a run's events as JSON lines.
+#[derive(Debug)]
+pub struct EventWriter {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<std::io::Result<u64>>,
+}
+
+impl EventWriter {
+    /// Writes what is still in the ring, stops, and returns how many events
+    /// were written.
+    pub fn finish(self) -> Result<u64, EbpfError> {
+        self.stop.store(true, std::sync::atomic::Ordering::Release);
+        let io = |source| EbpfError::Io {
+            what: "writing the events",
+            path: PathBuf::from("--events"),
+            source,
+        };
+        match self.thread.join() {
+            Ok(result) => result.map_err(io),
+            Err(_) => Err(io(std::io::Error::other("the event writer panicked"))),
+        }
+    }
+}
+
 impl Iterator for EventStream {
     type Item = Event;
 
