@@ -604,7 +604,7 @@ impl EventStream {
         let thread = std::thread::spawn(move || {
             let mut out = std::io::BufWriter::new(out);
             let mut written = 0u64;
-            let mut write = |event: &Event, out: &mut std::io::BufWriter<_>| {
+            let write = |event: &Event, out: &mut std::io::BufWriter<_>| {
                 serde_json::to_writer(&mut *out, event)
                     .map_err(std::io::Error::other)
                     .and_then(|()| std::io::Write::write_all(out, b"\n"))
