@@ -195,6 +195,27 @@ unsafe fn try_sendto(addr: &libc::sockaddr_in) -> i32 {
     }
 }
 
+/// A TCP Fast Open `sendto`: connects and sends in one call.
+unsafe fn try_fastopen(addr: &libc::sockaddr_in) -> i32 {
+    unsafe {
+        let s = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        if s < 0 {
+            return -1;
+        }
+        let rc = libc::sendto(
+            s,
+            b"x".as_ptr().cast(),
+            1,
+            libc::MSG_FASTOPEN,
+            (addr as *const libc::sockaddr_in).cast(),
+            size_of::<libc::sockaddr_in>() as u32,
+        );
+        let e = if rc >= 0 { 0 } else { errno_of(-1) };
+        libc::close(s);
+        e
+    }
+}
+
 unsafe fn try_bind(addr: &libc::sockaddr_in) -> i32 {
     unsafe {
         let s = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
@@ -286,7 +307,7 @@ fn network_envelope_refuses_everything_but_the_allowed_port() {
     let procs = cgroup.procs();
     let child = fork_in_cgroup(&procs, || unsafe {
         libc::close(pipe[0]);
-        let results: [i32; 7] = [
+        let results: [i32; 8] = [
             try_connect(libc::AF_INET, libc::SOCK_STREAM, &ok),
             try_connect(libc::AF_INET, libc::SOCK_STREAM, &other_port),
             try_connect(libc::AF_INET, libc::SOCK_STREAM, &other_host),
@@ -294,6 +315,7 @@ fn network_envelope_refuses_everything_but_the_allowed_port() {
             try_connect(libc::AF_INET6, libc::SOCK_STREAM, &mapped_other),
             try_sendto(&udp),
             try_bind(&bind_to),
+            try_fastopen(&other_port),
         ];
         libc::write(pipe[1], results.as_ptr().cast(), size_of_val(&results));
         libc::close(pipe[1]);
@@ -309,7 +331,7 @@ fn network_envelope_refuses_everything_but_the_allowed_port() {
     });
     // SAFETY: closing our copy of the write end.
     unsafe { libc::close(pipe[1]) };
-    let mut results = [0i32; 7];
+    let mut results = [0i32; 8];
     // SAFETY: reading into a buffer of the right size.
     let n = unsafe { libc::read(pipe[0], results.as_mut_ptr().cast(), size_of_val(&results)) };
     unsafe { libc::close(pipe[0]) };
@@ -327,16 +349,16 @@ fn network_envelope_refuses_everything_but_the_allowed_port() {
     let eperm = libc::EPERM;
     assert_eq!(
         results,
-        [0, eperm, eperm, 0, eperm, eperm, eperm],
+        [0, eperm, eperm, 0, eperm, eperm, eperm, eperm],
         "connect P, connect Q, connect 127.0.0.2:P, connect [::ffff:127.0.0.1]:P, \
-         connect [::ffff:127.0.0.1]:Q, sendto Q, bind R"
+         connect [::ffff:127.0.0.1]:Q, sendto Q, bind R, TCP Fast Open sendto Q"
     );
 
     let pid = child as u32;
     let seen = collect(&mut events, |ev| {
         ev.iter()
             .any(|e| matches!(e, Event::Exit { pid: x, .. } if *x == pid))
-            && ev.iter().filter(|e| e.is_refusal()).count() >= 5
+            && ev.iter().filter(|e| e.is_refusal()).count() >= 6
     });
     let net: Vec<_> = seen
         .iter()
@@ -361,6 +383,7 @@ fn network_envelope_refuses_everything_but_the_allowed_port() {
         (NetOp::Connect, lo.clone(), q, Verdict::Refused),
         (NetOp::Sendmsg, lo.clone(), q, Verdict::Refused),
         (NetOp::Bind, lo.clone(), r, Verdict::Refused),
+        (NetOp::Connect, lo.clone(), q, Verdict::Refused),
     ];
     assert_eq!(net, expect, "all events: {seen:#?}");
 
