@@ -734,3 +734,46 @@ fn observe_only_reports_instead_of_refusing() {
         "{seen:#?}"
     );
 }
+
+/// Set in the environment of the unprivileged re-run of this test binary.
+const NON_ROOT_CHILD: &str = "WARDEN_EBPF_NON_ROOT_CHILD";
+
+#[test]
+fn loading_without_root_says_root_is_needed() {
+    if std::env::var_os(NON_ROOT_CHILD).is_some() {
+        // The unprivileged side (see below): report what load said.
+        let err = EbpfLayers::load(NetPolicy::deny_all(), SyscallPolicy::Unrestricted)
+            .expect_err("an unprivileged load must fail");
+        println!("non-root load: {err}");
+        assert!(
+            matches!(err, enforcer::ebpf::EbpfError::NeedsRoot(_)),
+            "{err:?}"
+        );
+        return;
+    }
+    if !need_root() {
+        return;
+    }
+    use std::os::unix::process::CommandExt;
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "loading_without_root_says_root_is_needed",
+            "--nocapture",
+        ])
+        .env(NON_ROOT_CHILD, "1")
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .expect("re-run this test as nobody");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("non-root load: the eBPF layers need root"),
+        "{stdout}"
+    );
+}

@@ -64,8 +64,10 @@ pub fn object_bytes() -> &'static [u8] {
 pub enum EbpfError {
     #[error("the eBPF object was not built (AYA_BUILD_SKIP was set at build time)")]
     ObjectMissing,
-    #[error("parsing the eBPF object: {0}")]
+    #[error("loading the eBPF object: {0}")]
     Object(#[source] Box<aya::EbpfError>),
+    #[error("the eBPF layers need root (CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON): {0}")]
+    NeedsRoot(#[source] Box<aya::EbpfError>),
     #[error("program {program}: {source}{}", hint(source))]
     Program {
         program: &'static str,
@@ -211,7 +213,14 @@ impl EbpfLayers {
             _pad: 0,
         };
 
-        let mut ebpf = Ebpf::load(OBJECT).map_err(|e| EbpfError::Object(Box::new(e)))?;
+        let mut ebpf = Ebpf::load(OBJECT).map_err(|e| {
+            // SAFETY: geteuid has no preconditions.
+            if unsafe { libc::geteuid() } != 0 {
+                EbpfError::NeedsRoot(Box::new(e))
+            } else {
+                EbpfError::Object(Box::new(e))
+            }
+        })?;
 
         for name in SOCK_ADDR_PROGRAMS {
             let program: &mut CgroupSockAddr = ebpf
