@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: demo test deps build lint bench fuzz
+.PHONY: demo test deps build lint bench fuzz guest-test
 
 deps:
 	@bash scripts/deps.sh
@@ -22,3 +22,9 @@ lint:
 
 bench: deps
 	$(CARGO) bench --workspace
+
+# The enforcer's test binaries inside a QEMU guest whose kernel loads BPF LSM programs
+# (this machine's hypervisor refuses them). `make test` runs enforcer/tests/guest_lsm.rs,
+# which boots the same guest.
+guest-test: deps
+	bash scripts/guest/test.sh enforcer

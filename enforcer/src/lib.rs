@@ -1,1 +1,42 @@
-//! The enforcer. (Being built: issue 5.)
+//! The enforcer: runs a command and all of its descendants inside a token's
+//! envelope, with kernel layers that refuse everything the envelope does not
+//! name.
+//!
+//! The envelope is first compiled into a [`KernelPolicy`] (what the layers can
+//! express, plus what they had to widen); [`launch`] then prepares each layer
+//! before forking (Landlock ruleset, seccomp program, the run's cgroup),
+//! applies them in the child just before `exec`, and returns the command's
+//! exit status. A layer the operator requires that cannot be applied stops
+//! the run before the command starts: the enforcer fails closed.
+//!
+//! ```
+//! use enforcer::{FileAccess, FileScope, KernelPolicy};
+//!
+//! let mut policy = KernelPolicy::new();
+//! policy.allow_path("/srv/data", FileScope::Tree, FileAccess::READ)?;
+//! policy.allow_exec("/usr/bin/git")?;
+//! assert!(policy.syscalls.allows("openat") && !policy.syscalls.allows("ptrace"));
+//! # Ok::<(), enforcer::PolicyError>(())
+//! ```
+//!
+//! The eBPF layers (cgroup socket programs, tracepoints) live in [`ebpf`].
+
+mod bpf_probe;
+pub mod cgroup;
+pub mod doctor;
+pub mod ebpf;
+pub mod error;
+pub mod landlock;
+pub mod launch;
+pub mod layer;
+pub mod policy;
+pub mod seccomp;
+mod syscall_table;
+
+pub use error::{LayerError, PolicyError, RunError};
+pub use launch::{CgroupLayer, LayerReport, Run, RunOptions, RunOutcome, launch};
+pub use layer::{Layer, LayerSet};
+pub use policy::{
+    FileAccess, FileRule, FileScope, KernelPolicy, NetDirection, NetRule, PortRange, Proto,
+    SyscallAllowlist,
+};

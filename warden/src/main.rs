@@ -26,6 +26,10 @@ enum Command {
     Doctor(cmd::doctor::Args),
     /// Prove the service's audit log intact (`verify`), or print it filtered (`show`).
     Audit(cmd::audit::Args),
+    /// Make the Ed25519 key pair that signs tokens (warden.key, warden.pub).
+    Keygen(cmd::keygen::Args),
+    /// Show a token's claims and envelope (verified with --pub, else loudly unverified).
+    Inspect(cmd::inspect::Args),
 }
 
 fn main() -> ExitCode {
@@ -45,5 +49,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Doctor(args) => cmd::doctor::run(args),
         Command::Audit(args) => cmd::audit::run(args),
+        Command::Keygen(args) => cmd::keygen::run(args),
+        Command::Inspect(args) => cmd::inspect::run(args),
     }
 }

@@ -2,3 +2,6 @@
 
 pub mod audit;
 pub mod doctor;
+pub mod inspect;
+pub mod keygen;
+pub mod tokens;
