@@ -33,6 +33,8 @@ enum Command {
     Parse(cmd::parse::Args),
     /// Rewrite plans and specs in the canonical style; `--check` for CI.
     Fmt(cmd::fmt::Args),
+    /// Prove the service's audit log intact (`verify`), or print it filtered (`show`).
+    Audit(cmd::audit::Args),
     /// Make the Ed25519 key pair that signs tokens (warden.key, warden.pub).
     Keygen(cmd::keygen::Args),
     /// Show a token's claims and envelope (verified with --pub, else loudly unverified).
