@@ -198,21 +198,6 @@ impl InodeRule {
     };
 }
 
-/// Index of the one [`LsmConfig`] in the `LSM_CONFIG` array.
-pub const LSM_CONFIG_INDEX: u32 = 0;
-
-/// Per-run settings of the LSM programs.
-#[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub struct LsmConfig {
-    /// The run's cgroup v2 id; 0: no run, every hook allows.
-    pub cgroup_id: u64,
-    /// Depth of the run's cgroup below the cgroup2 root.
-    pub cgroup_level: u32,
-    /// 1: refusals are only reported (observation), nothing is refused.
-    pub observe_only: u32,
-}
-
 /// Kernel struct offsets the LSM programs need, in bytes, read from the
 /// running kernel's BTF when the programs load and written into their
 /// read-only global data (the verifier treats them as constants, which
@@ -260,14 +245,15 @@ pub struct LsmOffsets {
     pub kernfs_node_id: u32,
 }
 
-/// `EventRecord::kind` of an LSM refusal; `number` holds the `LSM_OP_*`.
+/// `EventRecord::kind` of an LSM refusal: `number` holds the `LSM_OP_*`,
+/// `verdict` the `VERDICT_*`, `filename` the path (open, exec), the entry's
+/// name (create, remove) or the task's command (signal, ptrace). A refused
+/// `socket_connect` is an `EVENT_NET` record, like the cgroup programs'.
 pub const EVENT_LSM: u32 = 16;
 /// `file_open` (read or write).
 pub const LSM_OP_OPEN: u32 = 1;
 /// `bprm_check_security`.
 pub const LSM_OP_EXEC: u32 = 2;
-/// `socket_connect`.
-pub const LSM_OP_CONNECT: u32 = 3;
 /// create: `path_mknod`, `path_mkdir`, `path_symlink`, `path_link`, a rename's target.
 pub const LSM_OP_CREATE: u32 = 4;
 /// remove: `path_unlink`, `path_rmdir`, a rename's source.
@@ -288,8 +274,6 @@ mod pod {
     unsafe impl aya::Pod for super::InodeKey {}
     // SAFETY: as above.
     unsafe impl aya::Pod for super::InodeRule {}
-    // SAFETY: as above.
-    unsafe impl aya::Pod for super::LsmConfig {}
     // SAFETY: as above.
     unsafe impl aya::Pod for super::LsmOffsets {}
 }

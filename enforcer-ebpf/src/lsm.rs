@@ -15,20 +15,24 @@ use core::ptr::read_volatile;
 
 use aya_ebpf::{
     helpers::{
-        bpf_d_path, bpf_get_current_ancestor_cgroup_id, bpf_probe_read_kernel,
+        bpf_d_path, bpf_probe_read_kernel,
         bpf_probe_read_kernel_buf, bpf_probe_read_kernel_str_bytes,
     },
     macros::{lsm, map},
-    maps::{Array, HashMap, LpmTrie, PerCpuArray, lpm_trie::Key},
+    maps::{HashMap, LpmTrie, PerCpuArray, lpm_trie::Key},
     programs::LsmContext,
 };
 use enforcer_common::lsm::{
-    ACCESS_CREATE, ACCESS_EXEC, ACCESS_READ, ACCESS_REMOVE, ACCESS_WRITE, InodeKey, InodeRule,
-    LSM_CONFIG_INDEX, LSM_MAX_DEPTH, LSM_MAX_INODES, LSM_MAX_PATHS, LSM_NAME_MAX,
-    LSM_NAME_RULES, LSM_PATH_MAX, LsmConfig, LsmOffsets, NAME_EXACT, NAME_SUFFIX,
-    NAME_SUFFIX_TREE, NameRule, PathRule,
+    ACCESS_CREATE, ACCESS_EXEC, ACCESS_READ, ACCESS_REMOVE, ACCESS_WRITE, EVENT_LSM, InodeKey,
+    InodeRule, LSM_MAX_DEPTH, LSM_MAX_INODES, LSM_MAX_PATHS, LSM_NAME_MAX, LSM_NAME_RULES,
+    LSM_OP_CREATE, LSM_OP_EXEC, LSM_OP_OPEN, LSM_OP_PTRACE, LSM_OP_REMOVE,
+    LSM_OP_SIGNAL, LSM_PATH_MAX, LsmOffsets, NAME_EXACT, NAME_SUFFIX, NAME_SUFFIX_TREE, NameRule,
+    PathRule,
 };
-use enforcer_common::{PROTO_TCP, PROTO_UDP};
+use enforcer_common::{
+    DIR_CONNECT, EVENT_NET, FAMILY_INET, FAMILY_INET6, NET_OP_CONNECT, PROTO_TCP, PROTO_UDP,
+    PortRule, RunConfig, VERDICT_OBSERVED, VERDICT_REFUSED,
+};
 
 const EPERM: i32 = 1;
 const EACCES: i32 = 13;
@@ -91,9 +95,6 @@ macro_rules! off {
 }
 
 #[map]
-static LSM_CONFIG: Array<LsmConfig> = Array::with_max_entries(1, 0);
-
-#[map]
 static LSM_PATHS: LpmTrie<[u8; LSM_PATH_MAX], PathRule> =
     LpmTrie::with_max_entries(LSM_MAX_PATHS, 0);
 
@@ -128,22 +129,43 @@ const _: () = assert!(LSM_NAME_MAX == 32);
 #[map]
 static LSM_SCRATCH: PerCpuArray<Scratch> = PerCpuArray::with_max_entries(1, 0);
 
-/// The run's settings when the current task is in the run's cgroup (or one
-/// below it); `None` otherwise, and then every hook allows.
+/// The run's settings (the `CONFIG` map the other eBPF layers read) when
+/// the current task is in the run's cgroup (or one below it); `None`
+/// otherwise, and then every hook allows.
 #[inline(always)]
-fn current_run() -> Option<&'static LsmConfig> {
-    let cfg = LSM_CONFIG.get(LSM_CONFIG_INDEX)?;
-    if cfg.cgroup_id == 0 {
-        return None;
-    }
-    let id = unsafe { bpf_get_current_ancestor_cgroup_id(cfg.cgroup_level as i32) };
-    if id == cfg.cgroup_id { Some(cfg) } else { None }
+fn current_run() -> Option<&'static RunConfig> {
+    let cfg = crate::config()?;
+    if crate::in_run(cfg) { Some(cfg) } else { None }
 }
 
-/// The verdict for an operation outside the envelope.
+/// The verdict for an operation outside the envelope, reported as an event
+/// (`what` in the record's file name field; the path for file operations).
 #[inline(always)]
-fn refuse(cfg: &LsmConfig, errno: i32) -> i32 {
-    if cfg.observe_only != 0 { 0 } else { -errno }
+fn refuse(cfg: &RunConfig, errno: i32, op: u32, what: Option<*const u8>) -> i32 {
+    let observe = cfg.observe_only != 0;
+    if let Some(mut entry) = crate::new_event(EVENT_LSM, crate::current_tgid()) {
+        let e = entry.as_mut_ptr();
+        unsafe {
+            (*e).number = op;
+            (*e).verdict = if observe { VERDICT_OBSERVED } else { VERDICT_REFUSED };
+            match what {
+                Some(text) => {
+                    let _ = bpf_probe_read_kernel_str_bytes(text, &mut (*e).filename);
+                }
+                None => crate::put_comm(e),
+            }
+        }
+        entry.submit(0);
+    }
+    if observe { 0 } else { -errno }
+}
+
+/// The path `path_granted` last resolved on this CPU, for the event.
+#[inline(always)]
+fn last_text() -> Option<*const u8> {
+    LSM_SCRATCH
+        .get_ptr(0)
+        .map(|s| unsafe { (*s).text.as_ptr().wrapping_add(PAD) })
 }
 
 #[inline(always)]
@@ -310,7 +332,12 @@ pub fn file_open(ctx: LsmContext) -> i32 {
         mode & FMODE_READ == 0 || granted & ACCESS_READ != 0
     };
     let write_ok = mode & FMODE_WRITE == 0 || granted & ACCESS_WRITE != 0;
-    if read_ok && write_ok { 0 } else { refuse(cfg, EACCES) }
+    if read_ok && write_ok {
+        0
+    } else {
+        let op = if exec { LSM_OP_EXEC } else { LSM_OP_OPEN };
+        refuse(cfg, EACCES, op, last_text())
+    }
 }
 
 /// `bprm_check_security`: exec by path, before the program starts; called
@@ -327,10 +354,14 @@ pub fn bprm_check_security(ctx: LsmContext) -> i32 {
     // the pointer is a `struct file`.
     let file = unsafe { read_volatile(bprm.wrapping_add(off!(binprm_file)) as *const *const u8) };
     if file.is_null() {
-        return refuse(cfg, EACCES);
+        return refuse(cfg, EACCES, LSM_OP_EXEC, None);
     }
     let path = file.wrapping_add(off!(file_f_path)) as *mut aya_ebpf::bindings::path;
-    if path_granted(path) & ACCESS_EXEC != 0 { 0 } else { refuse(cfg, EACCES) }
+    if path_granted(path) & ACCESS_EXEC != 0 {
+        0
+    } else {
+        refuse(cfg, EACCES, LSM_OP_EXEC, last_text())
+    }
 }
 
 /// The inode key of a dentry, or `None` for a negative dentry.
@@ -412,7 +443,7 @@ fn entry_allows(dir: *const u8, dentry: *const u8, need: u32) -> bool {
 
 /// One hook on an entry of a directory: `(dir, dentry)` at arguments 0, 1.
 #[inline(always)]
-fn entry_hook(ctx: &LsmContext, retval_arg: usize, need: u32) -> i32 {
+fn entry_hook(ctx: &LsmContext, retval_arg: usize, need: u32, op: u32) -> i32 {
     let retval: i32 = ctx.arg(retval_arg);
     if retval != 0 {
         return retval;
@@ -420,37 +451,37 @@ fn entry_hook(ctx: &LsmContext, retval_arg: usize, need: u32) -> i32 {
     let Some(cfg) = current_run() else { return 0 };
     let dir: *const u8 = ctx.arg(0);
     let dentry: *const u8 = ctx.arg(1);
-    if entry_allows(dir, dentry, need) { 0 } else { refuse(cfg, EACCES) }
+    if entry_allows(dir, dentry, need) { 0 } else { refuse(cfg, EACCES, op, last_text()) }
 }
 
 /// `path_mknod`: create a file (also `open(O_CREAT)` of a new name).
 #[lsm(hook = "path_mknod")]
 pub fn path_mknod(ctx: LsmContext) -> i32 {
-    entry_hook(&ctx, 4, ACCESS_CREATE)
+    entry_hook(&ctx, 4, ACCESS_CREATE, LSM_OP_CREATE)
 }
 
 /// `path_mkdir`: create a directory.
 #[lsm(hook = "path_mkdir")]
 pub fn path_mkdir(ctx: LsmContext) -> i32 {
-    entry_hook(&ctx, 3, ACCESS_CREATE)
+    entry_hook(&ctx, 3, ACCESS_CREATE, LSM_OP_CREATE)
 }
 
 /// `path_symlink`: create a symbolic link.
 #[lsm(hook = "path_symlink")]
 pub fn path_symlink(ctx: LsmContext) -> i32 {
-    entry_hook(&ctx, 3, ACCESS_CREATE)
+    entry_hook(&ctx, 3, ACCESS_CREATE, LSM_OP_CREATE)
 }
 
 /// `path_unlink`: remove a file.
 #[lsm(hook = "path_unlink")]
 pub fn path_unlink(ctx: LsmContext) -> i32 {
-    entry_hook(&ctx, 2, ACCESS_REMOVE)
+    entry_hook(&ctx, 2, ACCESS_REMOVE, LSM_OP_REMOVE)
 }
 
 /// `path_rmdir`: remove a directory.
 #[lsm(hook = "path_rmdir")]
 pub fn path_rmdir(ctx: LsmContext) -> i32 {
-    entry_hook(&ctx, 2, ACCESS_REMOVE)
+    entry_hook(&ctx, 2, ACCESS_REMOVE, LSM_OP_REMOVE)
 }
 
 /// `path_link(old_dentry, new_dir, new_dentry)`: a hard link is a new name
@@ -468,10 +499,12 @@ pub fn path_link(ctx: LsmContext) -> i32 {
     let new_dir: *const u8 = ctx.arg(1);
     let new: *const u8 = ctx.arg(2);
     if !entry_allows(new_dir, new, ACCESS_CREATE) {
-        return refuse(cfg, EACCES);
+        return refuse(cfg, EACCES, LSM_OP_CREATE, last_text());
     }
     // The old name's rights, through its inode and its parent directory.
-    let Some(key) = inode_key(old) else { return refuse(cfg, EACCES) };
+    let Some(key) = inode_key(old) else {
+        return refuse(cfg, EACCES, LSM_OP_CREATE, last_text());
+    };
     let mut granted = 0;
     if let Some(rule) = unsafe { LSM_INODES.get(&key) } {
         granted |= rule.itself;
@@ -482,7 +515,11 @@ pub fn path_link(ctx: LsmContext) -> i32 {
             granted |= rule.children | rule.tree;
         }
     }
-    if granted & ACCESS_REMOVE != 0 { 0 } else { refuse(cfg, EACCES) }
+    if granted & ACCESS_REMOVE != 0 {
+        0
+    } else {
+        refuse(cfg, EACCES, LSM_OP_CREATE, last_text())
+    }
 }
 
 /// `path_rename(old_dir, old_dentry, new_dir, new_dentry, flags)`: remove
@@ -505,17 +542,19 @@ pub fn path_rename(ctx: LsmContext) -> i32 {
     } else {
         (ACCESS_REMOVE, ACCESS_CREATE)
     };
-    if entry_allows(old_dir, old, old_need) && entry_allows(new_dir, new, new_need) {
-        0
-    } else {
-        refuse(cfg, EACCES)
+    if !entry_allows(old_dir, old, old_need) {
+        return refuse(cfg, EACCES, LSM_OP_REMOVE, last_text());
     }
+    if !entry_allows(new_dir, new, new_need) {
+        return refuse(cfg, EACCES, LSM_OP_CREATE, last_text());
+    }
+    0
 }
 
 /// Whether a task is in the run: its default-hierarchy cgroup is the run's
 /// cgroup or below it.
 #[inline(always)]
-fn task_in_run(task: *const u8, cfg: &LsmConfig) -> bool {
+fn task_in_run(task: *const u8, cfg: &RunConfig) -> bool {
     let cset: *const u8 = unsafe { read(task, off!(task_cgroups)) };
     if cset.is_null() {
         return false;
@@ -558,7 +597,7 @@ pub fn task_kill(ctx: LsmContext) -> i32 {
         return 0;
     }
     let target: *const u8 = ctx.arg(0);
-    if task_in_run(target, cfg) { 0 } else { refuse(cfg, EPERM) }
+    if task_in_run(target, cfg) { 0 } else { refuse(cfg, EPERM, LSM_OP_SIGNAL, None) }
 }
 
 /// `ptrace_access_check(child, mode)`: no plan step grants ptrace, so a
@@ -573,10 +612,10 @@ pub fn ptrace_access_check(ctx: LsmContext) -> i32 {
     let Some(cfg) = current_run() else { return 0 };
     let mode: u32 = ctx.arg(1);
     if mode & PTRACE_MODE_ATTACH != 0 {
-        return refuse(cfg, EPERM);
+        return refuse(cfg, EPERM, LSM_OP_PTRACE, None);
     }
     let child: *const u8 = ctx.arg(0);
-    if task_in_run(child, cfg) { 0 } else { refuse(cfg, EPERM) }
+    if task_in_run(child, cfg) { 0 } else { refuse(cfg, EPERM, LSM_OP_PTRACE, None) }
 }
 
 /// `ptrace_traceme(parent)`: nor offer itself to a tracer.
@@ -587,7 +626,7 @@ pub fn ptrace_traceme(ctx: LsmContext) -> i32 {
         return retval;
     }
     match current_run() {
-        Some(cfg) => refuse(cfg, EPERM),
+        Some(cfg) => refuse(cfg, EPERM, LSM_OP_PTRACE, None),
         None => 0,
     }
 }
@@ -614,24 +653,62 @@ pub fn socket_connect(ctx: LsmContext) -> i32 {
         SOCK_DGRAM => PROTO_UDP,
         _ => 255,
     };
+    let mut ip = [0u8; 16];
+    let mut port = 0u16;
+    let mut v6 = false;
     let allowed = match family {
         AF_UNIX | AF_UNSPEC => true,
         AF_INET if addrlen >= 16 => {
-            let port = u16::from_be(unsafe { read::<u16>(addr, 2) });
-            let ip: [u8; 4] = unsafe { read(addr, 4) };
-            crate::net_allows_v4(ip, port, proto)
+            port = u16::from_be(unsafe { read::<u16>(addr, 2) });
+            let v4: [u8; 4] = unsafe { read(addr, 4) };
+            ip[..4].copy_from_slice(&v4);
+            rule_v4(v4).is_some_and(|r| r.allows(port, proto, DIR_CONNECT))
         }
         AF_INET6 if addrlen >= 24 => {
-            let port = u16::from_be(unsafe { read::<u16>(addr, 2) });
-            let ip: [u8; 16] = unsafe { read(addr, 8) };
+            port = u16::from_be(unsafe { read::<u16>(addr, 2) });
+            ip = unsafe { read(addr, 8) };
             let mapped = ip[..10].iter().all(|&b| b == 0) && ip[10] == 0xff && ip[11] == 0xff;
             if mapped {
-                crate::net_allows_v4([ip[12], ip[13], ip[14], ip[15]], port, proto)
+                // ::ffff:a.b.c.d reaches a.b.c.d: the IPv4 envelope decides.
+                let v4 = [ip[12], ip[13], ip[14], ip[15]];
+                ip = [0; 16];
+                ip[..4].copy_from_slice(&v4);
+                rule_v4(v4).is_some_and(|r| r.allows(port, proto, DIR_CONNECT))
             } else {
-                crate::net_allows_v6(ip, port, proto)
+                v6 = true;
+                rule_v6(ip).is_some_and(|r| r.allows(port, proto, DIR_CONNECT))
             }
         }
         _ => false,
     };
-    if allowed { 0 } else { refuse(cfg, EPERM) }
+    if allowed {
+        return 0;
+    }
+    // A network event, like the cgroup programs', which never see this
+    // call (the LSM refuses it first).
+    let observe = cfg.observe_only != 0;
+    if let Some(mut entry) = crate::new_event(EVENT_NET, crate::current_tgid()) {
+        let e = entry.as_mut_ptr();
+        unsafe {
+            (*e).op = NET_OP_CONNECT;
+            (*e).family = if v6 { FAMILY_INET6 } else { FAMILY_INET };
+            (*e).port = port;
+            (*e).proto = proto;
+            (*e).addr = ip;
+            (*e).verdict = if observe { VERDICT_OBSERVED } else { VERDICT_REFUSED };
+            crate::put_comm(e);
+        }
+        entry.submit(0);
+    }
+    if observe { 0 } else { -EPERM }
+}
+
+#[inline(always)]
+fn rule_v4(addr: [u8; 4]) -> Option<&'static PortRule> {
+    crate::NET_V4.get(Key::new(32, addr))
+}
+
+#[inline(always)]
+fn rule_v6(addr: [u8; 16]) -> Option<&'static PortRule> {
+    crate::NET_V6.get(Key::new(128, addr))
 }

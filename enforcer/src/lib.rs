@@ -1,15 +1,44 @@
-//! The enforcer: runs a command inside a token's envelope with kernel layers
-//! (Landlock, seccomp, eBPF on the run's cgroup, and BPF LSM where the kernel
-//! loads it). (Being built: issue 5.)
+//! The enforcer: runs a command and all of its descendants inside a token's
+//! envelope, with kernel layers that refuse everything the envelope does not
+//! name.
 //!
-//! The BPF LSM layer lives in [`lsm`]; struct offsets come from [`btf`]:
+//! The envelope is first compiled into a [`KernelPolicy`] (what the layers can
+//! express, plus what they had to widen); [`launch`] then prepares each layer
+//! before forking (Landlock ruleset, seccomp program, the run's cgroup),
+//! applies them in the child just before `exec`, and returns the command's
+//! exit status. A layer the operator requires that cannot be applied stops
+//! the run before the command starts: the enforcer fails closed.
 //!
-//! ```no_run
-//! let btf = enforcer::btf::KernelBtf::from_sys_fs()?;
-//! let offsets = enforcer::lsm::offsets(&btf)?;
-//! assert_ne!(offsets.file_f_path, offsets.file_f_mode);
-//! # Ok::<(), enforcer::lsm::LsmError>(())
 //! ```
+//! use enforcer::{FileAccess, FileScope, KernelPolicy};
+//!
+//! let mut policy = KernelPolicy::new();
+//! policy.allow_path("/srv/data", FileScope::Tree, FileAccess::READ)?;
+//! policy.allow_exec("/usr/bin/git")?;
+//! assert!(policy.syscalls.allows("openat") && !policy.syscalls.allows("ptrace"));
+//! # Ok::<(), enforcer::PolicyError>(())
+//! ```
+//!
+//! The eBPF layers (cgroup socket programs, tracepoints) live in [`ebpf`];
+//! the BPF LSM layer, for kernels that load `lsm` programs, in [`lsm`].
 
-pub mod btf;
+mod bpf_probe;
+pub mod cgroup;
+pub mod doctor;
+pub mod ebpf;
+pub mod error;
+pub mod landlock;
+pub mod launch;
+pub mod layer;
 pub mod lsm;
+pub mod policy;
+pub mod seccomp;
+mod syscall_table;
+
+pub use error::{LayerError, PolicyError, RunError};
+pub use launch::{CgroupLayer, LayerReport, Run, RunOptions, RunOutcome, launch};
+pub use layer::{Layer, LayerSet};
+pub use policy::{
+    FileAccess, FileRule, FileScope, KernelPolicy, NetDirection, NetRule, PortRange, Proto,
+    SyscallAllowlist,
+};

@@ -23,19 +23,19 @@ use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
+use aya::maps::HashMap as BpfHashMap;
 use aya::maps::lpm_trie::{Key, LpmTrie};
-use aya::maps::{Array, HashMap as BpfHashMap};
 use aya::programs::Lsm;
-use aya::programs::lsm::LsmLinkId;
 use aya::{Btf, Ebpf, EbpfLoader};
 
 pub use enforcer_common::lsm::{
     ACCESS_CREATE, ACCESS_EXEC, ACCESS_READ, ACCESS_REMOVE, ACCESS_WRITE, InodeKey, InodeRule,
-    LSM_NAME_MAX, LSM_NAME_RULES, LSM_PATH_MAX, LsmConfig, LsmOffsets, NAME_EXACT, NAME_SUFFIX,
+    LSM_NAME_MAX, LSM_NAME_RULES, LSM_PATH_MAX, LsmOffsets, NAME_EXACT, NAME_SUFFIX,
     NAME_SUFFIX_TREE, NameRule, PathRule,
 };
 
-use crate::btf::{BtfError, KernelBtf};
+use crate::ebpf::btf::Btf as KernelBtf;
+use crate::ebpf::{EbpfError, EbpfLayers, NetPolicy, SyscallPolicy};
 
 /// The LSM hooks of the layer, as named in the object and in the kernel.
 pub const HOOKS: &[&str] = &[
@@ -74,9 +74,13 @@ pub enum LsmError {
         /// The directory.
         dir: String,
     },
-    /// The kernel's BTF lacks a struct member the programs read.
+    /// The kernel's BTF lacks a struct member the programs read, or the
+    /// shared eBPF object could not be loaded.
     #[error(transparent)]
-    Btf(#[from] BtfError),
+    Ebpf(#[from] EbpfError),
+    /// The kernel's BTF lacks a struct member the programs read.
+    #[error("the kernel's BTF lacks what the LSM programs read: {0}")]
+    Offsets(String),
     /// The kernel does not list `bpf` among its active LSMs.
     #[error("the kernel's active LSMs ({0}) do not include bpf: boot with lsm=...,bpf")]
     NotActive(String),
@@ -100,28 +104,29 @@ fn aya_err<E: std::error::Error + Send + Sync + 'static>(
 }
 
 /// The offsets the LSM programs read, from the running kernel's BTF.
-pub fn offsets(btf: &KernelBtf) -> Result<LsmOffsets, LsmError> {
-    let path_dentry = btf.offset_of("path", "dentry")?;
+pub(crate) fn offsets(btf: &KernelBtf) -> Result<LsmOffsets, LsmError> {
+    let off = |s: &str, m: &str| btf.member_offset(s, m);
+    let d_name = off("dentry", "d_name")?;
     Ok(LsmOffsets {
-        file_f_path: btf.offset_of("file", "f_path")?,
-        file_f_mode: btf.offset_of("file", "f_mode")?,
-        file_f_flags: btf.offset_of("file", "f_flags")?,
-        binprm_file: btf.offset_of("linux_binprm", "file")?,
-        path_dentry,
-        dentry_d_parent: btf.offset_of("dentry", "d_parent")?,
-        dentry_d_inode: btf.offset_of("dentry", "d_inode")?,
-        dentry_d_name_name: btf.offset_of("dentry", "d_name.name")?,
-        dentry_d_name_len: btf.offset_of("dentry", "d_name.len")?,
-        inode_i_ino: btf.offset_of("inode", "i_ino")?,
-        inode_i_sb: btf.offset_of("inode", "i_sb")?,
-        sb_s_dev: btf.offset_of("super_block", "s_dev")?,
-        socket_type: btf.offset_of("socket", "type")?,
-        task_cgroups: btf.offset_of("task_struct", "cgroups")?,
-        css_set_dfl_cgrp: btf.offset_of("css_set", "dfl_cgrp")?,
-        cgroup_kn: btf.offset_of("cgroup", "kn")?,
-        cgroup_self_parent: btf.offset_of("cgroup", "self.parent")?,
-        css_cgroup: btf.offset_of("cgroup_subsys_state", "cgroup")?,
-        kernfs_node_id: btf.offset_of("kernfs_node", "id")?,
+        file_f_path: off("file", "f_path")?,
+        file_f_mode: off("file", "f_mode")?,
+        file_f_flags: off("file", "f_flags")?,
+        binprm_file: off("linux_binprm", "file")?,
+        path_dentry: off("path", "dentry")?,
+        dentry_d_parent: off("dentry", "d_parent")?,
+        dentry_d_inode: off("dentry", "d_inode")?,
+        dentry_d_name_name: d_name + off("qstr", "name")?,
+        dentry_d_name_len: d_name + off("qstr", "len")?,
+        inode_i_ino: off("inode", "i_ino")?,
+        inode_i_sb: off("inode", "i_sb")?,
+        sb_s_dev: off("super_block", "s_dev")?,
+        socket_type: off("socket", "type")?,
+        task_cgroups: off("task_struct", "cgroups")?,
+        css_set_dfl_cgrp: off("css_set", "dfl_cgrp")?,
+        cgroup_kn: off("cgroup", "kn")?,
+        cgroup_self_parent: off("cgroup", "self")? + off("cgroup_subsys_state", "parent")?,
+        css_cgroup: off("cgroup_subsys_state", "cgroup")?,
+        kernfs_node_id: off("kernfs_node", "id")?,
     })
 }
 
@@ -530,8 +535,9 @@ impl LsmRules {
     }
 }
 
-/// Sets the object's read-only offsets before it loads.
-pub fn set_offsets<'a>(loader: &mut EbpfLoader<'a>, offsets: &'a LsmOffsets) {
+/// Sets the object's read-only offsets before it loads (the loader of the
+/// eBPF layers does this for every run).
+pub(crate) fn set_offsets<'a>(loader: &mut EbpfLoader<'a>, offsets: &'a LsmOffsets) {
     loader.override_global(OFFSETS_GLOBAL, offsets, true);
 }
 
@@ -547,65 +553,34 @@ pub fn active_lsms() -> Result<String, LsmError> {
     }
 }
 
-/// The attached programs of one run; dropping it detaches them.
-pub struct LsmLayer {
-    links: Vec<(&'static str, LsmLinkId)>,
-}
-
-impl LsmLayer {
-    /// Loads every LSM program of `ebpf` (whose offsets were set with
-    /// [`set_offsets`]), writes the run's settings and rules, and attaches.
-    /// Settings and rules are written first, so no hook runs half-configured.
-    pub fn attach(
-        ebpf: &mut Ebpf,
-        config: LsmConfig,
-        rules: &LsmRules,
-    ) -> Result<LsmLayer, LsmError> {
-        active_lsms()?;
-        rules.fill(ebpf)?;
-        {
-            let map = ebpf.map_mut("LSM_CONFIG").ok_or_else(|| LsmError::Aya {
-                what: "the eBPF object has no LSM_CONFIG map".into(),
-                source: "missing map".into(),
-            })?;
-            let mut array: Array<_, LsmConfig> =
-                Array::try_from(map).map_err(aya_err("LSM_CONFIG"))?;
-            array
-                .set(0, config, 0)
-                .map_err(aya_err("write LSM_CONFIG"))?;
-        }
-        let btf = Btf::from_sys_fs().map_err(aya_err("read the kernel BTF for attaching"))?;
-        let mut links = Vec::with_capacity(HOOKS.len());
-        for &hook in HOOKS {
-            let prog: &mut Lsm = ebpf
-                .program_mut(hook)
-                .ok_or_else(|| LsmError::Aya {
-                    what: format!("the eBPF object has no {hook} program"),
-                    source: "missing program".into(),
-                })?
-                .try_into()
-                .map_err(aya_err(format!("{hook} is not an lsm program")))?;
-            prog.load(hook, &btf)
-                .map_err(aya_err(format!("load lsm/{hook}")))?;
-            let link = prog
-                .attach()
-                .map_err(aya_err(format!("attach lsm/{hook}")))?;
-            links.push((hook, link));
-        }
-        Ok(LsmLayer { links })
+/// Fills the LSM maps of a loaded object (whose `CONFIG` names the run, and
+/// whose offsets were set with [`set_offsets`]), then loads and attaches
+/// every LSM program. Rules first: no hook runs half-configured. The links
+/// live as long as `ebpf`.
+pub(crate) fn attach_programs(
+    ebpf: &mut Ebpf,
+    rules: &LsmRules,
+) -> Result<Vec<&'static str>, LsmError> {
+    active_lsms()?;
+    rules.fill(ebpf)?;
+    let btf = Btf::from_sys_fs().map_err(aya_err("read the kernel BTF for attaching"))?;
+    let mut hooks = Vec::with_capacity(HOOKS.len());
+    for &hook in HOOKS {
+        let prog: &mut Lsm = ebpf
+            .program_mut(hook)
+            .ok_or_else(|| LsmError::Aya {
+                what: format!("the eBPF object has no {hook} program"),
+                source: "missing program".into(),
+            })?
+            .try_into()
+            .map_err(aya_err(format!("{hook} is not an lsm program")))?;
+        prog.load(hook, &btf)
+            .map_err(aya_err(format!("load lsm/{hook}")))?;
+        prog.attach()
+            .map_err(aya_err(format!("attach lsm/{hook}")))?;
+        hooks.push(hook);
     }
-
-    /// The hooks attached.
-    pub fn hooks(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.links.iter().map(|(h, _)| *h)
-    }
-}
-
-/// Loads `object` with this kernel's offsets, as [`LsmLayer::attach`] needs.
-pub fn load_object(object: &[u8], offsets: &LsmOffsets) -> Result<Ebpf, LsmError> {
-    let mut loader = EbpfLoader::new();
-    set_offsets(&mut loader, offsets);
-    loader.load(object).map_err(aya_err("load the eBPF object"))
+    Ok(hooks)
 }
 
 /// Whether this machine can run the layer, and why not.
@@ -617,18 +592,16 @@ pub enum Support {
     Unavailable(String),
 }
 
-/// Finds out whether the LSM programs of `object` load and attach here: the
+/// Finds out whether the LSM programs load and attach here, by trying: the
 /// bpf LSM must be active, the kernel's BTF must have every struct member the
 /// programs read, and the kernel must accept the programs (some hypervisors
-/// refuse BPF trampolines with EPERM). Attaches with no run configured (every
-/// hook allows), then detaches.
-pub fn probe(object: &[u8]) -> Support {
+/// refuse BPF trampolines with EPERM). Attaches with no run configured
+/// (every hook allows), then detaches.
+pub fn probe() -> Support {
     let attempt = || -> Result<(), LsmError> {
         active_lsms()?;
-        let offsets = offsets(&KernelBtf::from_sys_fs()?)?;
-        let mut ebpf = load_object(object, &offsets)?;
-        let layer = LsmLayer::attach(&mut ebpf, LsmConfig::default(), &LsmRules::default())?;
-        drop(layer);
+        let mut layers = EbpfLayers::load(NetPolicy::deny_all(), SyscallPolicy::Unrestricted)?;
+        layers.attach_lsm(&LsmRules::default())?;
         Ok(())
     };
     match attempt() {

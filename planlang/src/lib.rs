@@ -5,9 +5,39 @@
 //! resolves names, reports errors like a compiler, and pretty-prints trees in
 //! one canonical style. It knows nothing of what a spec *means*: that is the
 //! `verifier` crate.
+//!
+//! ```
+//! let plan = planlang::load_plan_str(
+//!     r#"plan "tidy" { param p: path where p under "/tmp/"  delete p }"#,
+//!     "tidy.plan",
+//! ).unwrap();
+//! assert_eq!(plan.params[0].name.node, "p");
+//! let text = planlang::fmt_plan(&plan);
+//! assert_eq!(planlang::load_plan_str(&text, "tidy.plan").unwrap(), plan);
+//!
+//! let err = planlang::load_plan_str("plan { read nope }", "bad.plan").unwrap_err();
+//! assert_eq!(err.diagnostics[0].message, "unknown name `nope`");
+//! ```
+//!
+//! Entry points: [`parse_plan`] / [`parse_spec`] (syntax only),
+//! [`load_plan`] / [`load_spec`] (parse, follow `include`s, resolve names,
+//! check types), [`fmt_plan`] / [`fmt_spec`] (canonical text). Errors are
+//! [`Diagnostics`]; with the `render` feature, [`render`] prints them with
+//! source lines and carets.
 
 pub mod ast;
+pub mod diag;
+mod fmt;
+mod load;
+mod parse;
+#[cfg(feature = "render")]
+pub mod render;
+mod resolve;
 pub mod span;
 pub mod value;
 
+pub use diag::{Diagnostic, Diagnostics, Related, Severity, SourceMap};
+pub use fmt::{fmt_cond, fmt_pattern, fmt_plan, fmt_rule, fmt_spec, fmt_step, fmt_value};
+pub use load::{LoadedSpec, load_plan, load_plan_str, load_spec, load_spec_str, read_source};
+pub use parse::{MAX_NESTING, MAX_SOURCE_BYTES, parse_plan, parse_spec};
 pub use span::{Ident, Span, Spanned};

@@ -24,6 +24,10 @@ struct Cli {
 enum Command {
     /// Which enforcement layers this machine supports, and why the others are missing.
     Doctor(cmd::doctor::Args),
+    /// Make the Ed25519 key pair that signs tokens (warden.key, warden.pub).
+    Keygen(cmd::keygen::Args),
+    /// Show a token's claims and envelope (verified with --pub, else loudly unverified).
+    Inspect(cmd::inspect::Args),
 }
 
 fn main() -> ExitCode {
@@ -42,5 +46,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Doctor(args) => cmd::doctor::run(args),
+        Command::Keygen(args) => cmd::keygen::run(args),
+        Command::Inspect(args) => cmd::inspect::run(args),
     }
 }

@@ -6,16 +6,15 @@
 
 use std::fs;
 use std::io::{Read, Write};
-use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
-use enforcer::btf::KernelBtf;
+use enforcer::ebpf::{EbpfLayers, Event, NetPolicy, NetRule, Proto, SyscallPolicy, Verdict};
 use enforcer::lsm::{
     self, ACCESS_CREATE, ACCESS_EXEC, ACCESS_READ, ACCESS_REMOVE, ACCESS_WRITE, FileGrant,
-    LsmConfig, LsmLayer, LsmRules, Support,
+    LsmRules, Support,
 };
 
 /// Set in the environment of the child that performs one operation.
@@ -26,14 +25,8 @@ const EPERM: i32 = 1;
 /// The child's exit code when an operation failed in an unexpected way.
 const CHILD_BROKEN: i32 = 200;
 
-fn object() -> Result<Vec<u8>, String> {
-    let path = std::env::var("WARDEN_LSM_OBJECT")
-        .map_err(|_| "WARDEN_LSM_OBJECT names no eBPF object".to_string())?;
-    fs::read(&path).map_err(|e| format!("read {path}: {e}"))
-}
-
 pub fn layer_is_available() -> Result<(), String> {
-    match lsm::probe(&object()?) {
+    match lsm::probe() {
         Support::Available => Ok(()),
         Support::Unavailable(why) => Err(format!("not in use: {why}")),
     }
@@ -56,32 +49,17 @@ fn cgroup2_root() -> Result<PathBuf, String> {
 /// A cgroup for one test run, removed on drop.
 struct RunCgroup {
     dir: PathBuf,
-    config: LsmConfig,
 }
 
 impl RunCgroup {
     fn new(name: &str) -> Result<RunCgroup, String> {
-        let root = cgroup2_root()?;
-        let dir = root.join(name);
+        let dir = cgroup2_root()?.join(name);
         fs::create_dir_all(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
-        let id = fs::metadata(&dir).map_err(|e| e.to_string())?.ino();
-        let level = dir
-            .strip_prefix(&root)
-            .map_err(|e| e.to_string())?
-            .components()
-            .count() as u32;
-        Ok(RunCgroup {
-            dir,
-            config: LsmConfig {
-                cgroup_id: id,
-                cgroup_level: level,
-                observe_only: 0,
-            },
-        })
+        Ok(RunCgroup { dir })
     }
 
-    fn procs(&self) -> PathBuf {
-        self.dir.join("cgroup.procs")
+    fn procs(&self) -> String {
+        self.dir.join("cgroup.procs").display().to_string()
     }
 }
 
@@ -235,6 +213,11 @@ fn child_op(args: &[String]) -> Result<(), i32> {
             let e = Command::new(arg(0)?).args(&rest[1..]).exec();
             return Err(errno(&e));
         }
+        "connect" => {
+            let ip: std::net::IpAddr = arg(0)?.parse().map_err(|_| broken("bad address"))?;
+            let port: u16 = arg(1)?.parse().map_err(|_| broken("bad port"))?;
+            std::net::TcpStream::connect((ip, port)).map_err(|e| errno(&e))?;
+        }
         "kill" => {
             let pid: i32 = arg(0)?.parse().map_err(|_| broken("bad pid"))?;
             let sig: i32 = arg(1)?.parse().map_err(|_| broken("bad signal"))?;
@@ -299,21 +282,34 @@ fn name(code: i32) -> String {
     }
 }
 
-/// Attaches the layer for a fresh cgroup and the fixture's envelope.
-fn attached(cg: &RunCgroup, fx: &Fixture) -> Result<(aya::Ebpf, LsmLayer), String> {
-    let btf = KernelBtf::from_sys_fs().map_err(|e| e.to_string())?;
-    let offsets = lsm::offsets(&btf).map_err(|e| lsm::render(&e))?;
-    let rules = LsmRules::compile(&fx.grants()?).map_err(|e| lsm::render(&e))?;
-    let mut ebpf = lsm::load_object(&object()?, &offsets).map_err(|e| lsm::render(&e))?;
-    let layer = LsmLayer::attach(&mut ebpf, cg.config, &rules).map_err(|e| lsm::render(&e))?;
-    Ok((ebpf, layer))
+/// Loads the eBPF layers for the run's cgroup with a network envelope of one
+/// loopback TCP port, attaches them, and then the LSM layer unless `lsm` is
+/// false.
+fn attached(cg: &RunCgroup, fx: &Fixture, port: u16, lsm: bool) -> Result<EbpfLayers, String> {
+    let net = NetPolicy::allow([NetRule::connect(
+        "127.0.0.1/32".parse().map_err(|e| format!("{e}"))?,
+        port..=port,
+        Proto::Tcp,
+    )]);
+    let mut layers =
+        EbpfLayers::load(net, SyscallPolicy::Unrestricted).map_err(|e| e.to_string())?;
+    layers.attach(&cg.dir).map_err(|e| e.to_string())?;
+    if lsm {
+        let rules = LsmRules::compile(&fx.grants()?).map_err(|e| lsm::render(&e))?;
+        layers.attach_lsm(&rules).map_err(|e| lsm::render(&e))?;
+    }
+    Ok(layers)
 }
 
 pub fn envelope_cases() -> Result<(), String> {
     let fx = Fixture::new()?;
     let cg = RunCgroup::new("warden-lsm-cases")?;
-    let (_ebpf, _layer) = attached(&cg, &fx)?;
-    let procs = cg.procs().display().to_string();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+    let other = listener_port_other(port);
+    let mut layers = attached(&cg, &fx, port, true)?;
+    let mut events = layers.events().map_err(|e| e.to_string())?;
+    let procs = cg.procs();
     let run = |op: &[&str]| child(&procs, op);
     let mut o = Outcomes {
         failures: Vec::new(),
@@ -451,6 +447,35 @@ pub fn envelope_cases() -> Result<(), String> {
     );
     let _ = outsider.kill();
     let _ = outsider.wait();
+    // Network: one loopback port, by address and port, v4 and mapped v6.
+    let (port_s, other_s) = (port.to_string(), other.to_string());
+    o.expect(
+        "connect to the allowed port",
+        run(&["connect", "127.0.0.1", &port_s]),
+        0,
+    );
+    o.expect(
+        "connect to another port",
+        run(&["connect", "127.0.0.1", &other_s]),
+        EPERM,
+    );
+    o.expect(
+        "connect to another loopback address",
+        run(&["connect", "127.0.0.2", &port_s]),
+        EPERM,
+    );
+    o.expect(
+        "connect to ::ffff:127.0.0.1 on another port",
+        run(&["connect", "::ffff:127.0.0.1", &other_s]),
+        EPERM,
+    );
+    o.expect(
+        "connect to ::ffff:127.0.0.1 on the allowed port",
+        run(&["connect", "::ffff:127.0.0.1", &port_s]),
+        0,
+    );
+    o.expect("connect to ::1", run(&["connect", "::1", &port_s]), EPERM);
+    drop(listener);
     // Processes outside the run are not affected.
     o.expect(
         "outside the run, read secret.txt",
@@ -463,6 +488,24 @@ pub fn envelope_cases() -> Result<(), String> {
         0,
     );
 
+    // Every refusal is an event of the run.
+    let seen: Vec<Event> = events.drain().collect();
+    let secret = p("secret.txt");
+    o.check(
+        "the refused open of secret.txt is an event",
+        seen.iter().any(|e| matches!(e, Event::Lsm { op, target, verdict: Verdict::Refused, .. } if op == "open" && *target == secret)),
+    );
+    o.check(
+        "the refused exec of /usr/bin/id is an event",
+        seen.iter().any(|e| matches!(e, Event::Lsm { op, target, .. } if op == "exec" && target == "/usr/bin/id")),
+    );
+    o.check(
+        "the refused signal is an event",
+        seen.iter()
+            .any(|e| matches!(e, Event::Lsm { op, .. } if op == "signal")),
+    );
+    drop(layers);
+
     if o.failures.is_empty() {
         Ok(())
     } else {
@@ -470,42 +513,59 @@ pub fn envelope_cases() -> Result<(), String> {
     }
 }
 
-/// Open/close loop, confined (in the run, layer attached) vs unconfined
-/// (no layer loaded). Printed as a ratio; TCG slows both sides alike.
+/// A port other than `port` (nothing listens there).
+fn listener_port_other(port: u16) -> u16 {
+    if port == u16::MAX { port - 1 } else { port + 1 }
+}
+
+/// Open/close loop, interleaved rounds of three children: outside any run
+/// (unconfined), in a run with the eBPF layers alone, and in a run with the
+/// eBPF layers and the LSM layer (two loaded objects, two cgroups). Printed
+/// as ratios of medians; TCG slows every side alike, and rounds are
+/// interleaved because the guest shares the machine.
 pub fn overhead() -> Result<(), String> {
     const N: &str = "20000";
+    const ROUNDS: usize = 7;
     let fx = Fixture::new()?;
     let target = fx.p("data/a.txt");
-    let bench = |procs: &str| -> Result<f64, String> {
-        // Best of three runs, to damp the guest's noise.
-        let mut best = f64::MAX;
-        for _ in 0..3 {
-            let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-            let out = Command::new(exe)
-                .env(CHILD_ENV, "1")
-                .args([procs, "bench", &target, N])
-                .output()
-                .map_err(|e| e.to_string())?;
-            if !out.status.success() {
-                return Err(format!("bench child failed: {:?}", out.status));
-            }
-            let ns: f64 = String::from_utf8_lossy(&out.stdout)
-                .trim()
-                .parse()
-                .map_err(|e| format!("bench output: {e}"))?;
-            best = best.min(ns);
+    let once = |procs: &str| -> Result<f64, String> {
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let out = Command::new(exe)
+            .env(CHILD_ENV, "1")
+            .args([procs, "bench", &target, N])
+            .output()
+            .map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(format!("bench child failed: {:?}", out.status));
         }
-        Ok(best / N.parse::<f64>().unwrap_or(1.0))
+        let ns: f64 = String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .map_err(|e| format!("bench output: {e}"))?;
+        Ok(ns / 20000.0)
     };
-    let unconfined = bench("-")?;
-    let cg = RunCgroup::new("warden-lsm-bench")?;
-    let (_ebpf, _layer) = attached(&cg, &fx)?;
-    let outside = bench("-")?;
-    let confined = bench(&cg.procs().display().to_string())?;
+    let plain = RunCgroup::new("warden-lsm-bench-ebpf")?;
+    let full = RunCgroup::new("warden-lsm-bench-lsm")?;
+    let _ebpf_only = attached(&plain, &fx, 1, false)?;
+    let _with_lsm = attached(&full, &fx, 1, true)?;
+    let (mut none, mut ebpf, mut lsm) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        none.push(once("-")?);
+        ebpf.push(once(&plain.procs())?);
+        lsm.push(once(&full.procs())?);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (none, ebpf, lsm) = (median(&mut none), median(&mut ebpf), median(&mut lsm));
     println!(
-        "    open/close: unconfined {unconfined:.0} ns, layer attached but outside the run {outside:.0} ns, \\
-         confined {confined:.0} ns; ratio confined/unconfined {:.2}x",
-        confined / unconfined
+        "    open/close per call (median of {ROUNDS}): unconfined {none:.0} ns, eBPF layers {ebpf:.0} ns, eBPF + LSM {lsm:.0} ns"
+    );
+    println!(
+        "    ratio LSM layer (eBPF+LSM / eBPF) {:.2}x; confined / unconfined {:.2}x",
+        lsm / ebpf,
+        lsm / none
     );
     Ok(())
 }

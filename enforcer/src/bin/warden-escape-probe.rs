@@ -1,0 +1,331 @@
+//! `warden-escape-probe ATTACK ARGS...`: tries one named operation from
+//! inside a run and reports precisely what the kernel answered, for the
+//! enforcer's escape tests.
+//!
+//! Output: one line on stdout, `allowed [DETAIL]` or `refused ERRNO NAME`.
+//! Exit status: 0 allowed, 10 refused, 2 bad usage or a failure of the probe
+//! itself (not of the attack). Attacks that `exec` report through the
+//! executed program's own status when the exec succeeds.
+
+use std::ffi::{CString, OsStr, OsString};
+use std::io::Error;
+use std::os::unix::ffi::OsStrExt;
+use std::process::ExitCode;
+
+const REFUSED: u8 = 10;
+const USAGE: u8 = 2;
+
+enum Outcome {
+    Allowed(String),
+    Refused(i32),
+}
+
+type Probe = Result<Outcome, String>;
+
+fn errno() -> i32 {
+    Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+fn refused_or<T>(rc: i64, ok: impl FnOnce() -> T) -> Result<T, i32> {
+    if rc < 0 { Err(errno()) } else { Ok(ok()) }
+}
+
+fn cstr(s: &OsStr) -> Result<CString, String> {
+    CString::new(s.as_bytes()).map_err(|_| format!("{s:?} has a NUL byte"))
+}
+
+fn arg(args: &[OsString], i: usize, what: &str) -> Result<OsString, String> {
+    args.get(i)
+        .cloned()
+        .ok_or_else(|| format!("missing argument: {what}"))
+}
+
+fn open_read(path: &OsStr) -> Probe {
+    let p = cstr(path)?;
+    let fd = unsafe { libc::open(p.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        return Ok(Outcome::Refused(errno()));
+    }
+    let mut buf = [0u8; 256];
+    let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
+    let e = errno();
+    unsafe { libc::close(fd) };
+    if n < 0 {
+        return Ok(Outcome::Refused(e));
+    }
+    Ok(Outcome::Allowed(format!("read {n} bytes")))
+}
+
+fn open_write(path: &OsStr, text: &[u8]) -> Probe {
+    let p = cstr(path)?;
+    let fd = unsafe {
+        libc::open(
+            p.as_ptr(),
+            libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC,
+            0o644,
+        )
+    };
+    if fd < 0 {
+        return Ok(Outcome::Refused(errno()));
+    }
+    let n = unsafe { libc::write(fd, text.as_ptr().cast(), text.len()) };
+    let e = errno();
+    unsafe { libc::close(fd) };
+    if n < 0 {
+        return Ok(Outcome::Refused(e));
+    }
+    Ok(Outcome::Allowed(format!("wrote {n} bytes")))
+}
+
+fn exec(program: &OsStr, argv: &[OsString]) -> Probe {
+    let p = cstr(program)?;
+    let mut owned = vec![p.clone()];
+    for a in argv {
+        owned.push(cstr(a)?);
+    }
+    let mut ptrs: Vec<*const libc::c_char> = owned.iter().map(|c| c.as_ptr()).collect();
+    ptrs.push(std::ptr::null());
+    unsafe { libc::execv(p.as_ptr(), ptrs.as_ptr()) };
+    Ok(Outcome::Refused(errno()))
+}
+
+fn tcp(kind: &str, port: &OsStr, host: [u8; 4]) -> Probe {
+    let port: u16 = port
+        .to_str()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("bad port {port:?}"))?;
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Ok(Outcome::Refused(errno()));
+    }
+    let addr = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from_ne_bytes(host),
+        },
+        sin_zero: [0; 8],
+    };
+    let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    let ptr = (&addr as *const libc::sockaddr_in).cast::<libc::sockaddr>();
+    let rc = unsafe {
+        if kind == "connect" {
+            libc::connect(fd, ptr, len)
+        } else {
+            libc::bind(fd, ptr, len)
+        }
+    };
+    let e = errno();
+    unsafe { libc::close(fd) };
+    if rc < 0 {
+        return Ok(Outcome::Refused(e));
+    }
+    Ok(Outcome::Allowed(format!("{kind} 127.0.0.1:{port}")))
+}
+
+fn io_uring_setup() -> Probe {
+    // struct io_uring_params is 120 bytes; zeroed is a valid request.
+    let mut params = [0u8; 120];
+    let rc = unsafe { libc::syscall(libc::SYS_io_uring_setup, 8u32, params.as_mut_ptr()) };
+    match refused_or(rc, || rc) {
+        Ok(fd) => {
+            unsafe { libc::close(fd as i32) };
+            Ok(Outcome::Allowed("io_uring ring created".into()))
+        }
+        Err(e) => Ok(Outcome::Refused(e)),
+    }
+}
+
+fn exec_memfd(source: &OsStr) -> Probe {
+    let bytes = std::fs::read(source).map_err(|e| format!("reading {source:?}: {e}"))?;
+    let name = c"probe";
+    let fd = unsafe { libc::memfd_create(name.as_ptr(), 0) };
+    if fd < 0 {
+        return Ok(Outcome::Refused(errno()));
+    }
+    let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+    if n < 0 || n as usize != bytes.len() {
+        return Err(format!("writing the memfd: {}", Error::last_os_error()));
+    }
+    let argv = [name.as_ptr(), std::ptr::null()];
+    let envp = [std::ptr::null::<libc::c_char>()];
+    let empty = c"";
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            fd,
+            empty.as_ptr(),
+            argv.as_ptr(),
+            envp.as_ptr(),
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    Ok(Outcome::Refused(errno()))
+}
+
+fn ptrace_sibling() -> Probe {
+    // Two children of the probe: one sleeps, the other tries to trace it.
+    let sleeper = unsafe { libc::fork() };
+    if sleeper < 0 {
+        return Err(format!("fork: {}", Error::last_os_error()));
+    }
+    if sleeper == 0 {
+        unsafe {
+            libc::pause();
+            libc::_exit(0);
+        }
+    }
+    let mut pipe = [0i32; 2];
+    if unsafe { libc::pipe(pipe.as_mut_ptr()) } != 0 {
+        return Err(format!("pipe: {}", Error::last_os_error()));
+    }
+    let tracer = unsafe { libc::fork() };
+    if tracer == 0 {
+        let rc = unsafe {
+            libc::ptrace(
+                libc::PTRACE_ATTACH,
+                sleeper,
+                std::ptr::null_mut::<libc::c_void>(),
+                std::ptr::null_mut::<libc::c_void>(),
+            )
+        };
+        let result: i32 = if rc < 0 { errno() } else { 0 };
+        unsafe {
+            libc::write(pipe[1], (&result as *const i32).cast(), 4);
+            libc::_exit(0);
+        }
+    }
+    let mut result: i32 = -1;
+    let n = unsafe { libc::read(pipe[0], (&mut result as *mut i32).cast(), 4) };
+    unsafe {
+        libc::kill(sleeper, libc::SIGKILL);
+        libc::waitpid(sleeper, std::ptr::null_mut(), 0);
+        libc::waitpid(tracer, std::ptr::null_mut(), 0);
+    }
+    if n != 4 {
+        return Err("the tracer did not report".into());
+    }
+    if result == 0 {
+        Ok(Outcome::Allowed("attached to the sibling".into()))
+    } else {
+        Ok(Outcome::Refused(result))
+    }
+}
+
+/// Forks `n` children that detach (new session), outlive the probe, record
+/// their pid and what they could read, then wait to be killed.
+fn fork_storm(n: &OsStr, out_dir: &OsStr, forbidden: &OsStr) -> Probe {
+    let n: u32 = n
+        .to_str()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("bad count {n:?}"))?;
+    for i in 0..n {
+        let pid = unsafe { libc::fork() };
+        if pid < 0 {
+            return Err(format!("fork: {}", Error::last_os_error()));
+        }
+        if pid == 0 {
+            unsafe { libc::setsid() };
+            if unsafe { libc::fork() } != 0 {
+                unsafe { libc::_exit(0) };
+            }
+            let me = std::process::id();
+            let read = match open_read(forbidden) {
+                Ok(Outcome::Allowed(_)) => "allowed".to_string(),
+                Ok(Outcome::Refused(e)) => format!("refused {e}"),
+                Err(e) => format!("error {e}"),
+            };
+            let mut path = out_dir.to_owned();
+            path.push(format!("/child-{i}"));
+            let _ = open_write(&path, format!("{me}\n{read}\n").as_bytes());
+            loop {
+                unsafe { libc::pause() };
+            }
+        }
+        unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+    }
+    // Wait until every grandchild has written its record.
+    for _ in 0..2000 {
+        let done = (0..n).all(|i| {
+            let mut p = out_dir.to_owned();
+            p.push(format!("/child-{i}"));
+            std::fs::read_to_string(&p).is_ok_and(|s| s.lines().count() == 2)
+        });
+        if done {
+            return Ok(Outcome::Allowed(format!("{n} detached children running")));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    Err("the detached children did not report".into())
+}
+
+fn cgroup_escape(procs: &OsStr) -> Probe {
+    open_write(procs, b"0")
+}
+
+fn run(args: &[OsString]) -> Probe {
+    let attack = arg(args, 0, "ATTACK")?;
+    let attack = attack.to_str().ok_or("attack names are ASCII")?;
+    match attack {
+        "read" => open_read(&arg(args, 1, "PATH")?),
+        "write" => open_write(&arg(args, 1, "PATH")?, b"probe\n"),
+        "symlink-read" => {
+            let (target, link) = (cstr(&arg(args, 1, "TARGET")?)?, arg(args, 2, "LINK")?);
+            if unsafe { libc::symlink(target.as_ptr(), cstr(&link)?.as_ptr()) } != 0 {
+                return Err(format!("symlink: {}", Error::last_os_error()));
+            }
+            open_read(&link)
+        }
+        "hardlink-read" => {
+            let (target, link) = (cstr(&arg(args, 1, "TARGET")?)?, arg(args, 2, "LINK")?);
+            if unsafe { libc::link(target.as_ptr(), cstr(&link)?.as_ptr()) } != 0 {
+                return Ok(Outcome::Refused(errno()));
+            }
+            open_read(&link)
+        }
+        "proc-root-read" => {
+            let mut p = OsString::from("/proc/self/root");
+            p.push(arg(args, 1, "PATH")?);
+            open_read(&p)
+        }
+        "opath-fd-read" => {
+            let p = cstr(&arg(args, 1, "PATH")?)?;
+            let fd = unsafe { libc::open(p.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
+            if fd < 0 {
+                return Ok(Outcome::Refused(errno()));
+            }
+            open_read(OsStr::new(&format!("/proc/self/fd/{fd}")))
+        }
+        "io-uring-setup" => io_uring_setup(),
+        "exec" => exec(&arg(args, 1, "PROGRAM")?, &args[2..]),
+        "exec-memfd" => exec_memfd(&arg(args, 1, "SOURCE")?),
+        "connect" => tcp("connect", &arg(args, 1, "PORT")?, [127, 0, 0, 1]),
+        "bind" => tcp("bind", &arg(args, 1, "PORT")?, [127, 0, 0, 1]),
+        "ptrace-sibling" => ptrace_sibling(),
+        "cgroup-escape" => cgroup_escape(&arg(args, 1, "CGROUP_PROCS")?),
+        "fork-storm" => fork_storm(
+            &arg(args, 1, "N")?,
+            &arg(args, 2, "OUT_DIR")?,
+            &arg(args, 3, "FORBIDDEN")?,
+        ),
+        other => Err(format!("unknown attack `{other}`")),
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    match run(&args) {
+        Ok(Outcome::Allowed(detail)) => {
+            println!("allowed {detail}");
+            ExitCode::SUCCESS
+        }
+        Ok(Outcome::Refused(e)) => {
+            println!("refused {e} {}", Error::from_raw_os_error(e));
+            ExitCode::from(REFUSED)
+        }
+        Err(msg) => {
+            eprintln!("warden-escape-probe: {msg}");
+            ExitCode::from(USAGE)
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! The cgroup layer: one cgroup v2 per run, so that every descendant of the
+//! command stays together (the eBPF programs attach to it), stays counted
+//! (`pids.max` where the controller is on cgroup v2), and dies at the end of
+//! the run (`cgroup.kill`).
+//!
+//! The child joins the cgroup itself, between `fork` and `exec`, by writing
+//! `0` to the run's `cgroup.procs` through a descriptor the parent opened
+//! ([`join_self`]); it is confined before its first instruction of the
+//! command. The command cannot leave: Landlock gives it no access to the
+//! cgroup file system.
+
+use crate::error::LayerError;
+use serde::Serialize;
+use std::fs::{self, File, OpenOptions};
+use std::os::fd::{AsRawFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Where the cgroup v2 hierarchy is mounted, from `/proc/self/mountinfo`.
+pub fn cgroup2_mount() -> Result<PathBuf, LayerError> {
+    let info = fs::read_to_string("/proc/self/mountinfo").map_err(|e| LayerError::CgroupIo {
+        what: "reading",
+        path: "/proc/self/mountinfo".into(),
+        source: e,
+    })?;
+    parse_mountinfo(&info)
+        .ok_or_else(|| LayerError::Cgroup("no cgroup2 file system is mounted".into()))
+}
+
+fn parse_mountinfo(info: &str) -> Option<PathBuf> {
+    info.lines().find_map(|line| {
+        let (left, right) = line.split_once(" - ")?;
+        let fstype = right.split_whitespace().next()?;
+        if fstype != "cgroup2" {
+            return None;
+        }
+        let mount_point = left.split_whitespace().nth(4)?;
+        Some(PathBuf::from(unescape_octal(mount_point)))
+    })
+}
+
+/// mountinfo escapes space, tab, newline and backslash as `\ooo`.
+fn unescape_octal(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
+            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
+            out.push(v);
+            i += 4;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// What the cgroup layer does for one run.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct CgroupReport {
+    /// The run's cgroup directory.
+    pub path: PathBuf,
+    /// `pids.max`, when the pids controller is on cgroup v2.
+    pub pids_max: Option<u64>,
+    /// Why there is no `pids.max`, when there is none.
+    pub pids_note: Option<String>,
+}
+
+/// A cgroup created for one run; removed (and everything in it killed) by
+/// [`RunCgroup::finish`] or on drop.
+#[derive(Debug)]
+pub struct RunCgroup {
+    path: PathBuf,
+    procs: File,
+    finished: bool,
+    /// What it does.
+    pub report: CgroupReport,
+}
+
+fn io_err<'a>(
+    what: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> LayerError + 'a {
+    move |source| LayerError::CgroupIo {
+        what,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn write_file(path: &Path, value: &str) -> Result<(), LayerError> {
+    fs::write(path, value).map_err(io_err("writing", path))
+}
+
+impl RunCgroup {
+    /// Creates `<cgroup2 mount>/warden/run-<run_id>`, with `pids.max` when
+    /// asked for and available.
+    pub fn create(run_id: &str, pids_max: Option<u64>) -> Result<Self, LayerError> {
+        if run_id.is_empty()
+            || !run_id
+                .bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-')
+        {
+            return Err(LayerError::Cgroup(format!(
+                "run id {run_id:?} must be letters, digits and dashes"
+            )));
+        }
+        let mount = cgroup2_mount()?;
+        let parent = mount.join("warden");
+        if !parent.is_dir() {
+            fs::create_dir(&parent)
+                .or_else(|e| {
+                    if e.kind() == std::io::ErrorKind::AlreadyExists {
+                        Ok(())
+                    } else {
+                        Err(e)
+                    }
+                })
+                .map_err(io_err("creating", &parent))?;
+        }
+        let mut pids_note = None;
+        let pids_on_v2 = fs::read_to_string(mount.join("cgroup.controllers"))
+            .map(|c| c.split_whitespace().any(|x| x == "pids"))
+            .unwrap_or(false);
+        let want_pids = pids_max.is_some();
+        if want_pids && pids_on_v2 {
+            for dir in [&mount, &parent] {
+                if let Err(e) = write_file(&dir.join("cgroup.subtree_control"), "+pids") {
+                    pids_note = Some(format!("cannot enable the pids controller: {e}"));
+                }
+            }
+        } else if want_pids {
+            pids_note = Some(format!(
+                "the pids controller is not available on cgroup v2 at {} (bound to a v1 hierarchy?)",
+                mount.display()
+            ));
+        }
+
+        let path = parent.join(format!("run-{run_id}"));
+        fs::create_dir(&path).map_err(io_err("creating", &path))?;
+        let mut cg = RunCgroup {
+            procs: File::open("/dev/null").map_err(io_err("opening", Path::new("/dev/null")))?,
+            report: CgroupReport {
+                path: path.clone(),
+                pids_max: None,
+                pids_note,
+            },
+            path,
+            finished: false,
+        };
+        let procs_path = cg.path.join("cgroup.procs");
+        cg.procs = OpenOptions::new()
+            .write(true)
+            .open(&procs_path)
+            .map_err(io_err("opening", &procs_path))?;
+        if let (Some(max), true, None) = (pids_max, pids_on_v2, &cg.report.pids_note) {
+            let pmax = cg.path.join("pids.max");
+            match write_file(&pmax, &max.to_string()) {
+                Ok(()) => cg.report.pids_max = Some(max),
+                Err(e) => cg.report.pids_note = Some(e.to_string()),
+            }
+        }
+        Ok(cg)
+    }
+
+    /// The run's cgroup directory (for eBPF programs to attach to).
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The descriptor of `cgroup.procs` for [`join_self`] in the child.
+    pub fn procs_fd(&self) -> RawFd {
+        self.procs.as_raw_fd()
+    }
+
+    /// Process ids currently in the run's cgroup.
+    pub fn pids(&self) -> Vec<i32> {
+        fs::read_to_string(self.path.join("cgroup.procs"))
+            .map(|s| s.lines().filter_map(|l| l.trim().parse().ok()).collect())
+            .unwrap_or_default()
+    }
+
+    fn populated(&self) -> bool {
+        match fs::read_to_string(self.path.join("cgroup.events")) {
+            Ok(events) => events.lines().any(|l| l.trim() == "populated 1"),
+            Err(_) => !self.pids().is_empty(),
+        }
+    }
+
+    /// Kills every process left in the cgroup, waits until it is empty and
+    /// removes it. Returns how many processes were still there.
+    pub fn finish(&mut self) -> Result<usize, LayerError> {
+        if self.finished {
+            return Ok(0);
+        }
+        let left = self.pids().len();
+        let kill = self.path.join("cgroup.kill");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.populated() {
+            if kill.exists() {
+                write_file(&kill, "1")?;
+            } else {
+                for pid in self.pids() {
+                    // SAFETY: sending a signal has no memory effects.
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(LayerError::Cgroup(format!(
+                    "processes of {} survive SIGKILL",
+                    self.path.display()
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        // rmdir can race with the last exit being accounted; retry briefly.
+        loop {
+            match fs::remove_dir(&self.path) {
+                Ok(()) => break,
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+                Err(e) => return Err(io_err("removing", &self.path)(e)),
+            }
+        }
+        self.finished = true;
+        Ok(left)
+    }
+}
+
+impl Drop for RunCgroup {
+    fn drop(&mut self) {
+        // Errors were reported by an explicit finish(); a drop on an early
+        // return still removes what it can.
+        let _ = self.finish();
+    }
+}
+
+/// Moves the calling process into the cgroup whose `cgroup.procs` is open
+/// as `procs_fd`. Async-signal-safe: meant for the child before `exec`.
+pub fn join_self(procs_fd: RawFd) -> std::io::Result<()> {
+    // SAFETY: writes one byte from a static buffer.
+    let n = unsafe { libc::write(procs_fd, b"0".as_ptr().cast(), 1) };
+    if n != 1 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_cgroup2_among_v1_mounts() {
+        let info = "\
+31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+39 31 0:36 / /sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+";
+        assert_eq!(
+            parse_mountinfo(info),
+            Some(PathBuf::from("/sys/fs/cgroup/unified"))
+        );
+        let escaped = "41 31 0:38 / /mnt/my\\040cg rw - cgroup2 cgroup2 rw\n";
+        assert_eq!(parse_mountinfo(escaped), Some(PathBuf::from("/mnt/my cg")));
+        assert_eq!(parse_mountinfo("garbage\n"), None);
+    }
+
+    #[test]
+    fn run_ids_are_checked() {
+        assert!(RunCgroup::create("../../x", None).is_err());
+        assert!(RunCgroup::create("", None).is_err());
+    }
+
+    #[test]
+    fn create_and_finish_a_run_cgroup() {
+        assert_eq!(
+            unsafe { libc::geteuid() },
+            0,
+            "the cgroup tests need root (CI runs as root)"
+        );
+        let mut cg = RunCgroup::create(&format!("unit-{}", std::process::id()), Some(64)).unwrap();
+        assert!(cg.path().is_dir());
+        assert!(cg.pids().is_empty());
+        let path = cg.path().to_path_buf();
+        assert_eq!(cg.finish().unwrap(), 0);
+        assert!(!path.exists());
+    }
+}

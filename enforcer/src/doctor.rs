@@ -1,0 +1,201 @@
+//! `doctor`: which enforcement layers this machine supports, and why the
+//! others are missing, detected at run time (never assumed from the kernel
+//! version).
+//!
+//! ```no_run
+//! for status in enforcer::doctor::Doctor::new().run() {
+//!     println!("{}: {} ({})", status.layer, status.supported, status.detail);
+//! }
+//! ```
+
+use crate::layer::Layer;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// One layer's support on this machine.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct LayerStatus {
+    pub layer: Layer,
+    pub supported: bool,
+    /// What was found: the version, the path, or why not.
+    pub detail: String,
+}
+
+/// A run-time check for one layer: `Ok(what was found)` or `Err(why not)`.
+pub type Probe = Box<dyn Fn() -> Result<String, String>>;
+
+/// The checks to run, one per layer; the built-in ones can be replaced
+/// (the eBPF loader registers probes that load its real programs).
+pub struct Doctor {
+    probes: BTreeMap<Layer, Probe>,
+}
+
+impl Default for Doctor {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Doctor {
+    /// The built-in probes for every layer.
+    pub fn new() -> Self {
+        let mut probes: BTreeMap<Layer, Probe> = BTreeMap::new();
+        probes.insert(Layer::Landlock, Box::new(landlock));
+        probes.insert(Layer::Seccomp, Box::new(seccomp));
+        probes.insert(Layer::Cgroup, Box::new(cgroup));
+        probes.insert(
+            Layer::EbpfCgroupSockAddr,
+            Box::new(|| needs_root().and_then(|()| crate::bpf_probe::cgroup_sock_addr())),
+        );
+        probes.insert(
+            Layer::EbpfTracepoints,
+            Box::new(|| needs_root().and_then(|()| crate::bpf_probe::tracepoints())),
+        );
+        probes.insert(
+            Layer::BpfLsm,
+            Box::new(|| needs_root().and_then(|()| crate::bpf_probe::bpf_lsm())),
+        );
+        Self { probes }
+    }
+
+    /// Replaces the probe of `layer`.
+    pub fn with_probe(mut self, layer: Layer, probe: Probe) -> Self {
+        self.probes.insert(layer, probe);
+        self
+    }
+
+    /// Runs every probe, in the order of [`Layer::ALL`].
+    pub fn run(&self) -> Vec<LayerStatus> {
+        Layer::ALL
+            .into_iter()
+            .map(|layer| {
+                let result = match self.probes.get(&layer) {
+                    Some(probe) => probe(),
+                    None => Err("no probe for this layer in this build".into()),
+                };
+                match result {
+                    Ok(detail) => LayerStatus {
+                        layer,
+                        supported: true,
+                        detail,
+                    },
+                    Err(detail) => LayerStatus {
+                        layer,
+                        supported: false,
+                        detail,
+                    },
+                }
+            })
+            .collect()
+    }
+}
+
+fn needs_root() -> Result<(), String> {
+    // SAFETY: no arguments, no memory.
+    if unsafe { libc::geteuid() } == 0 {
+        Ok(())
+    } else {
+        Err("needs root".into())
+    }
+}
+
+fn landlock() -> Result<String, String> {
+    match crate::landlock::abi_version() {
+        Ok(abi) => {
+            let mut what = vec!["files"];
+            if abi >= 4 {
+                what.push("TCP connect/bind ports");
+            }
+            if abi >= 6 {
+                what.push("signal and abstract unix socket scoping");
+            }
+            Ok(format!("ABI {abi}: {}", what.join(", ")))
+        }
+        Err(e) => match e.raw_os_error() {
+            Some(libc::ENOSYS) => Err("not built into this kernel".into()),
+            Some(libc::EOPNOTSUPP) => {
+                Err("built in but disabled (boot with lsm=...,landlock)".into())
+            }
+            _ => Err(e.to_string()),
+        },
+    }
+}
+
+fn seccomp() -> Result<String, String> {
+    // SAFETY: PR_GET_SECCOMP takes no pointer.
+    let mode = unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0, 0, 0, 0) };
+    if mode < 0 {
+        return Err(format!(
+            "not available: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    let policy = crate::policy::KernelPolicy::new();
+    let compiled = crate::seccomp::prepare(&policy).map_err(|e| e.to_string())?;
+    Ok(format!(
+        "filter mode available; the baseline allowlist compiles ({} syscalls)",
+        compiled.report.allowed
+    ))
+}
+
+fn cgroup() -> Result<String, String> {
+    let mount = crate::cgroup::cgroup2_mount().map_err(|e| e.to_string())?;
+    needs_root().map_err(|e| format!("cgroup v2 at {}; {e}", mount.display()))?;
+    let controllers = std::fs::read_to_string(mount.join("cgroup.controllers")).unwrap_or_default();
+    let pids = if controllers.split_whitespace().any(|c| c == "pids") {
+        "pids controller available"
+    } else {
+        "no pids controller on v2 (no pids.max)"
+    };
+    Ok(format!("cgroup v2 at {}; {pids}", mount.display()))
+}
+
+/// Renders statuses as a table for people.
+pub fn render(statuses: &[LayerStatus]) -> String {
+    let width = Layer::ALL.iter().map(|l| l.name().len()).max().unwrap_or(0);
+    statuses
+        .iter()
+        .map(|s| {
+            format!(
+                "{:width$}  {:3}  {}\n",
+                s.layer.name(),
+                if s.supported { "yes" } else { "no" },
+                s.detail
+            )
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_layer_is_reported_once_in_order() {
+        let statuses = Doctor::new().run();
+        let layers: Vec<Layer> = statuses.iter().map(|s| s.layer).collect();
+        assert_eq!(layers, Layer::ALL);
+        assert!(statuses.iter().all(|s| !s.detail.is_empty()));
+        // Landlock and seccomp need no privilege and are on every machine
+        // Warden supports (this one and CI: Linux 6.18).
+        assert!(statuses[0].supported, "{:?}", statuses[0]);
+        assert!(statuses[0].detail.starts_with("ABI "));
+        assert!(statuses[1].supported, "{:?}", statuses[1]);
+    }
+
+    #[test]
+    fn probes_can_be_replaced() {
+        let statuses = Doctor::new()
+            .with_probe(
+                Layer::BpfLsm,
+                Box::new(|| Err("refused by the test".into())),
+            )
+            .run();
+        let lsm = statuses.iter().find(|s| s.layer == Layer::BpfLsm).unwrap();
+        assert!(!lsm.supported);
+        assert_eq!(lsm.detail, "refused by the test");
+        let table = render(&statuses);
+        assert!(table.contains("bpf-lsm"), "{table}");
+        assert_eq!(table.lines().count(), Layer::ALL.len());
+    }
+}

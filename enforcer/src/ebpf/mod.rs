@@ -1,0 +1,564 @@
+//! The eBPF layers of a run, user side: load the programs built from
+//! `enforcer-ebpf/`, fill their maps from the envelope, attach them to the
+//! run's cgroup and stream their events.
+//!
+//! - Network layer: cgroup sock_addr programs on `connect4/6`, `sendmsg4/6`,
+//!   `bind4/6` allow only the CIDR + port + protocol of a [`NetPolicy`]; any
+//!   other operation fails with EPERM in the caller.
+//! - Syscall and process layer: `tp_btf` programs (or `raw_tp` where the
+//!   kernel lacks `tp_btf`) on `sys_enter` and the `sched_process_*`
+//!   tracepoints, scoped to the run's cgroup: a syscall outside the
+//!   [`SyscallPolicy`] kills the process (a second line behind seccomp,
+//!   armed at the run's first exec), and exec, fork, exit and every judged
+//!   network operation become [`Event`]s on a ring buffer.
+//!
+//! ```no_run
+//! use enforcer::ebpf::{EbpfLayers, NetPolicy, NetRule, Proto, SyscallPolicy};
+//! # fn main() -> Result<(), enforcer::ebpf::EbpfError> {
+//! let net = NetPolicy::allow([NetRule::connect("127.0.0.1/32".parse().unwrap(), 8080..=8080, Proto::Tcp)]);
+//! let mut layers = EbpfLayers::load(net, SyscallPolicy::Unrestricted)?;
+//! layers.attach(std::path::Path::new("/sys/fs/cgroup/warden/run-1"))?;
+//! let mut events = layers.events()?;
+//! // ... start the command in the cgroup, then:
+//! for event in events.drain() {
+//!     println!("{}", serde_json::to_string(&event).unwrap());
+//! }
+//! # Ok(()) }
+//! ```
+
+pub(crate) mod btf;
+mod event;
+mod policy;
+mod probe;
+
+use std::fs::File;
+use std::os::fd::{AsFd, AsRawFd};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use aya::maps::{Array, HashMap as BpfHashMap, LpmTrie, MapData, RingBuf, lpm_trie::Key};
+use aya::programs::{BtfTracePoint, CgroupAttachMode, CgroupSockAddr, RawTracePoint};
+use aya::{Ebpf, EbpfLoader};
+use enforcer_common::{CONFIG_INDEX, PortRule, RunConfig, STATE_ARMED, STATE_LOST_EVENTS};
+
+pub use event::{Event, NetOp, Verdict};
+pub use policy::{NetDir, NetPolicy, NetRule, Proto, SyscallPolicy};
+pub use probe::{ProbeResult, probe};
+
+/// The eBPF object built by `build.rs` (aya-build), aligned for parsing.
+static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/enforcer-ebpf"));
+
+/// The bytes of the eBPF object compiled from `enforcer-ebpf/`; empty when the
+/// build skipped it (`AYA_BUILD_SKIP=1`).
+pub fn object_bytes() -> &'static [u8] {
+    OBJECT
+}
+
+/// Why the eBPF layers could not be set up. Every error leaves nothing
+/// attached: the caller decides whether the run may go on without them.
+#[derive(Debug, thiserror::Error)]
+pub enum EbpfError {
+    #[error("the eBPF object was not built (AYA_BUILD_SKIP was set at build time)")]
+    ObjectMissing,
+    #[error("parsing the eBPF object: {0}")]
+    Object(#[source] Box<aya::EbpfError>),
+    #[error("program {program}: {source}{}", hint(source))]
+    Program {
+        program: &'static str,
+        #[source]
+        source: Box<aya::programs::ProgramError>,
+    },
+    #[error("map {map}: {source}")]
+    Map {
+        map: &'static str,
+        #[source]
+        source: Box<aya::maps::MapError>,
+    },
+    #[error("the eBPF object has no {0}")]
+    Missing(&'static str),
+    #[error("kernel BTF: {0}")]
+    Btf(String),
+    #[error("network or syscall policy: {0}")]
+    Policy(String),
+    #[error("{what} {path}: {source}")]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0} is not a cgroup v2 directory")]
+    NotCgroup2(PathBuf),
+    #[error("already attached to a cgroup")]
+    AlreadyAttached,
+    #[error("the event stream was already taken")]
+    EventsTaken,
+}
+
+fn hint(source: &aya::programs::ProgramError) -> &'static str {
+    let errno = match source {
+        aya::programs::ProgramError::LoadError { io_error, .. } => io_error.raw_os_error(),
+        aya::programs::ProgramError::SyscallError(e) => e.io_error.raw_os_error(),
+        _ => None,
+    };
+    match errno {
+        Some(libc::EPERM) => " (loading eBPF programs needs root: CAP_BPF and CAP_SYS_ADMIN)",
+        _ => "",
+    }
+}
+
+/// How the syscall and process programs are attached on this kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TracingKind {
+    /// BTF-typed raw tracepoints.
+    TpBtf,
+    /// Raw tracepoints (kernels without `tp_btf`).
+    RawTp,
+}
+
+/// Program names in the object: cgroup sock_addr programs.
+const SOCK_ADDR_PROGRAMS: [&str; 6] = [
+    "connect4", "connect6", "sendmsg4", "sendmsg6", "bind4", "bind6",
+];
+/// Tracepoints of the syscall and process programs; the `tp_btf` program has
+/// the tracepoint's name, its `raw_tp` twin the `raw_` prefix.
+const TRACEPOINTS: [(&str, &str); 4] = [
+    ("sys_enter", "raw_sys_enter"),
+    ("sched_process_exec", "raw_sched_process_exec"),
+    ("sched_process_fork", "raw_sched_process_fork"),
+    ("sched_process_exit", "raw_sched_process_exit"),
+];
+
+/// The loaded eBPF layers of one run. Dropping it detaches every program.
+pub struct EbpfLayers {
+    ebpf: Ebpf,
+    tracing: TracingKind,
+    config: RunConfig,
+    cgroup: Option<PathBuf>,
+    net_rules: usize,
+    syscalls: Option<usize>,
+    /// Why the BPF LSM programs cannot load here (offsets missing from the
+    /// kernel's BTF), found at load time.
+    lsm_unavailable: Option<String>,
+    /// The LSM hooks attached by [`EbpfLayers::attach_lsm`].
+    lsm_hooks: Vec<&'static str>,
+}
+
+impl std::fmt::Debug for EbpfLayers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EbpfLayers")
+            .field("tracing", &self.tracing)
+            .field("cgroup", &self.cgroup)
+            .field("net_rules", &self.net_rules)
+            .field("syscalls", &self.syscalls)
+            .finish_non_exhaustive()
+    }
+}
+
+fn map_err(map: &'static str) -> impl FnOnce(aya::maps::MapError) -> EbpfError {
+    move |source| EbpfError::Map {
+        map,
+        source: Box::new(source),
+    }
+}
+
+fn prog_err(program: &'static str) -> impl FnOnce(aya::programs::ProgramError) -> EbpfError {
+    move |source| EbpfError::Program {
+        program,
+        source: Box::new(source),
+    }
+}
+
+impl EbpfLayers {
+    /// Loads every program into the kernel and fills the maps with `net` and
+    /// `syscalls`. Nothing is attached yet: see [`EbpfLayers::attach`].
+    pub fn load(net: NetPolicy, syscalls: SyscallPolicy) -> Result<Self, EbpfError> {
+        if OBJECT.is_empty() {
+            return Err(EbpfError::ObjectMissing);
+        }
+        let compiled = policy::compile_net(&net)?;
+        let kernel_btf = btf::Btf::from_kernel()?;
+        let config = RunConfig {
+            cgroup_id: 0,
+            cgroup_level: 0,
+            observe_only: u32::from(net.observe_only),
+            syscalls_enforced: u32::from(matches!(syscalls, SyscallPolicy::Allow(_))),
+            off_task_pid: kernel_btf.member_offset("task_struct", "pid")?,
+            off_task_tgid: kernel_btf.member_offset("task_struct", "tgid")?,
+            off_task_exit_code: kernel_btf.member_offset("task_struct", "exit_code")?,
+            off_task_real_parent: kernel_btf.member_offset("task_struct", "real_parent")?,
+            off_binprm_filename: kernel_btf.member_offset("linux_binprm", "filename")?,
+        };
+
+        // The BPF LSM programs read kernel structs at offsets from the
+        // running kernel's BTF, passed as read-only globals at load time.
+        let (lsm_offsets, lsm_unavailable) = match crate::lsm::offsets(&kernel_btf) {
+            Ok(o) => (o, None),
+            Err(e) => (Default::default(), Some(crate::lsm::render(&e))),
+        };
+        let mut loader = EbpfLoader::new();
+        crate::lsm::set_offsets(&mut loader, &lsm_offsets);
+        let mut ebpf = loader
+            .load(OBJECT)
+            .map_err(|e| EbpfError::Object(Box::new(e)))?;
+
+        for name in SOCK_ADDR_PROGRAMS {
+            let program: &mut CgroupSockAddr = ebpf
+                .program_mut(name)
+                .ok_or(EbpfError::Missing(name))?
+                .try_into()
+                .map_err(prog_err(name))?;
+            program.load().map_err(prog_err(name))?;
+        }
+        let tracing = load_tracing(&mut ebpf)?;
+
+        {
+            let mut v4: LpmTrie<_, [u8; 4], PortRule> =
+                LpmTrie::try_from(ebpf.map_mut("NET_V4").ok_or(EbpfError::Missing("NET_V4"))?)
+                    .map_err(map_err("NET_V4"))?;
+            for (len, addr, rule) in &compiled.v4 {
+                v4.insert(&Key::new(*len, *addr), rule, 0)
+                    .map_err(map_err("NET_V4"))?;
+            }
+        }
+        {
+            let mut v6: LpmTrie<_, [u8; 16], PortRule> =
+                LpmTrie::try_from(ebpf.map_mut("NET_V6").ok_or(EbpfError::Missing("NET_V6"))?)
+                    .map_err(map_err("NET_V6"))?;
+            for (len, addr, rule) in &compiled.v6 {
+                v6.insert(&Key::new(*len, *addr), rule, 0)
+                    .map_err(map_err("NET_V6"))?;
+            }
+        }
+        let syscall_count = match &syscalls {
+            SyscallPolicy::Unrestricted => None,
+            SyscallPolicy::Allow(set) => {
+                let mut allow: Array<_, u8> = Array::try_from(
+                    ebpf.map_mut("SYSCALLS")
+                        .ok_or(EbpfError::Missing("SYSCALLS"))?,
+                )
+                .map_err(map_err("SYSCALLS"))?;
+                for nr in set {
+                    allow.set(*nr, 1, 0).map_err(map_err("SYSCALLS"))?;
+                }
+                Some(set.len())
+            }
+        };
+
+        let mut layers = EbpfLayers {
+            ebpf,
+            tracing,
+            config,
+            cgroup: None,
+            net_rules: net.rules.len(),
+            syscalls: syscall_count,
+            lsm_unavailable,
+            lsm_hooks: Vec::new(),
+        };
+        layers.write_config()?;
+        Ok(layers)
+    }
+
+    fn write_config(&mut self) -> Result<(), EbpfError> {
+        let mut config: Array<_, RunConfig> = Array::try_from(
+            self.ebpf
+                .map_mut("CONFIG")
+                .ok_or(EbpfError::Missing("CONFIG"))?,
+        )
+        .map_err(map_err("CONFIG"))?;
+        config
+            .set(CONFIG_INDEX, self.config, 0)
+            .map_err(map_err("CONFIG"))
+    }
+
+    /// Attaches every program to the run's cgroup (a cgroup v2 directory):
+    /// the network programs to the cgroup itself (not overridable from
+    /// below), the tracepoint programs globally, scoped to the cgroup and its
+    /// descendants by id. Call it before the run's command starts.
+    pub fn attach(&mut self, cgroup: &Path) -> Result<(), EbpfError> {
+        if self.cgroup.is_some() {
+            return Err(EbpfError::AlreadyAttached);
+        }
+        let dir = File::open(cgroup).map_err(|source| EbpfError::Io {
+            what: "opening the run's cgroup",
+            path: cgroup.into(),
+            source,
+        })?;
+        let (id, level) = cgroup_id_and_level(cgroup, &dir)?;
+        self.config.cgroup_id = id;
+        self.config.cgroup_level = level;
+        self.write_config()?;
+
+        for (tp_btf, raw) in TRACEPOINTS {
+            match self.tracing {
+                TracingKind::TpBtf => {
+                    let program: &mut BtfTracePoint = self
+                        .ebpf
+                        .program_mut(tp_btf)
+                        .ok_or(EbpfError::Missing(tp_btf))?
+                        .try_into()
+                        .map_err(prog_err(tp_btf))?;
+                    program.attach().map_err(prog_err(tp_btf))?;
+                }
+                TracingKind::RawTp => {
+                    let program: &mut RawTracePoint = self
+                        .ebpf
+                        .program_mut(raw)
+                        .ok_or(EbpfError::Missing(raw))?
+                        .try_into()
+                        .map_err(prog_err(raw))?;
+                    program.attach(tp_btf).map_err(prog_err(raw))?;
+                }
+            }
+        }
+        for name in SOCK_ADDR_PROGRAMS {
+            let program: &mut CgroupSockAddr = self
+                .ebpf
+                .program_mut(name)
+                .ok_or(EbpfError::Missing(name))?
+                .try_into()
+                .map_err(prog_err(name))?;
+            program
+                .attach(dir.as_fd(), CgroupAttachMode::Single)
+                .map_err(prog_err(name))?;
+        }
+        self.cgroup = Some(cgroup.to_path_buf());
+        Ok(())
+    }
+
+    /// Loads and attaches the BPF LSM programs with the file part of the
+    /// envelope (`rules`); the network part is the same `NET_V4`/`NET_V6`
+    /// envelope as the cgroup programs', the run the same `CONFIG`. Call it
+    /// after [`EbpfLayers::attach`], before the command starts. Fails (and
+    /// the caller reports the layer as not in use) where the kernel does not
+    /// load `lsm` programs.
+    pub fn attach_lsm(&mut self, rules: &crate::lsm::LsmRules) -> Result<(), crate::lsm::LsmError> {
+        if let Some(why) = &self.lsm_unavailable {
+            return Err(crate::lsm::LsmError::Offsets(why.clone()));
+        }
+        self.lsm_hooks = crate::lsm::attach_programs(&mut self.ebpf, rules)?;
+        Ok(())
+    }
+
+    /// The LSM hooks attached (empty when the layer is not in use).
+    pub fn lsm_hooks(&self) -> &[&'static str] {
+        &self.lsm_hooks
+    }
+
+    /// The run's event stream. It can be taken once, and moved to a thread
+    /// that writes the events out (`--events FILE`).
+    pub fn events(&mut self) -> Result<EventStream, EbpfError> {
+        let map = self.ebpf.take_map("EVENTS").ok_or(EbpfError::EventsTaken)?;
+        let ring = RingBuf::try_from(map).map_err(map_err("EVENTS"))?;
+        Ok(EventStream { ring })
+    }
+
+    /// How the syscall and process programs are attached here.
+    pub fn tracing_kind(&self) -> TracingKind {
+        self.tracing
+    }
+
+    /// Events lost because the ring buffer was full (a reader too slow).
+    pub fn lost_events(&self) -> Result<u64, EbpfError> {
+        self.state(STATE_LOST_EVENTS)
+    }
+
+    /// Whether the run's first exec has happened (the syscall allowlist
+    /// applies from then on).
+    pub fn armed(&self) -> Result<bool, EbpfError> {
+        Ok(self.state(STATE_ARMED)? != 0)
+    }
+
+    fn state(&self, index: u32) -> Result<u64, EbpfError> {
+        let state: Array<_, u64> =
+            Array::try_from(self.ebpf.map("STATE").ok_or(EbpfError::Missing("STATE"))?)
+                .map_err(map_err("STATE"))?;
+        state.get(&index, 0).map_err(map_err("STATE"))
+    }
+
+    /// The live processes of the run the programs have seen (exec or fork
+    /// inside the run's cgroup), as (pid, parent pid), sorted.
+    pub fn run_pids(&self) -> Result<Vec<(u32, u32)>, EbpfError> {
+        let pids: BpfHashMap<_, u32, u32> = BpfHashMap::try_from(
+            self.ebpf
+                .map("RUN_PIDS")
+                .ok_or(EbpfError::Missing("RUN_PIDS"))?,
+        )
+        .map_err(map_err("RUN_PIDS"))?;
+        let mut out = pids
+            .iter()
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(map_err("RUN_PIDS"))?;
+        out.sort_unstable();
+        Ok(out)
+    }
+
+    /// One line for `warden exec` saying what the layers enforce.
+    pub fn describe(&self) -> String {
+        let tracing = match self.tracing {
+            TracingKind::TpBtf => "tp_btf",
+            TracingKind::RawTp => "raw_tp",
+        };
+        let syscalls = match self.syscalls {
+            Some(n) => format!("{n} syscalls allowed (SIGKILL otherwise)"),
+            None => "syscalls observed only".to_owned(),
+        };
+        let lsm = if self.lsm_hooks.is_empty() {
+            String::new()
+        } else {
+            format!("; BPF LSM on {} hooks", self.lsm_hooks.len())
+        };
+        format!(
+            "eBPF: connect/sendmsg/bind limited to {} rule(s){}; {syscalls}; process events via {tracing}{lsm}",
+            self.net_rules,
+            if self.config.observe_only != 0 {
+                " (observe only)"
+            } else {
+                ""
+            }
+        )
+    }
+}
+
+/// Loads the `tp_btf` programs, or their `raw_tp` twins where the kernel
+/// refuses `tp_btf`.
+fn load_tracing(ebpf: &mut Ebpf) -> Result<TracingKind, EbpfError> {
+    let btf = aya::Btf::from_sys_fs().ok();
+    let mut tp_btf_ok = btf.is_some();
+    if let Some(btf) = &btf {
+        for (name, _) in TRACEPOINTS {
+            let program: &mut BtfTracePoint = ebpf
+                .program_mut(name)
+                .ok_or(EbpfError::Missing(name))?
+                .try_into()
+                .map_err(prog_err(name))?;
+            if program.load(name, btf).is_err() {
+                tp_btf_ok = false;
+                break;
+            }
+        }
+    }
+    if tp_btf_ok {
+        return Ok(TracingKind::TpBtf);
+    }
+    for (_, raw) in TRACEPOINTS {
+        let program: &mut RawTracePoint = ebpf
+            .program_mut(raw)
+            .ok_or(EbpfError::Missing(raw))?
+            .try_into()
+            .map_err(prog_err(raw))?;
+        program.load().map_err(prog_err(raw))?;
+    }
+    Ok(TracingKind::RawTp)
+}
+
+const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
+
+fn is_cgroup2(path: &Path) -> bool {
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else {
+        return false;
+    };
+    // SAFETY: statfs with a valid NUL-terminated path and a zeroed buffer.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::statfs(c.as_ptr(), &mut st) };
+    rc == 0 && st.f_type as i64 == CGROUP2_SUPER_MAGIC
+}
+
+/// The cgroup id (the directory's inode number on cgroup2fs) and its depth
+/// below the cgroup2 root, found by walking up while still on cgroup2fs.
+fn cgroup_id_and_level(path: &Path, dir: &File) -> Result<(u64, u32), EbpfError> {
+    let path = path.canonicalize().map_err(|source| EbpfError::Io {
+        what: "resolving the run's cgroup",
+        path: path.into(),
+        source,
+    })?;
+    if !is_cgroup2(&path) {
+        return Err(EbpfError::NotCgroup2(path));
+    }
+    let meta = dir.metadata().map_err(|source| EbpfError::Io {
+        what: "reading the run's cgroup",
+        path: path.clone(),
+        source,
+    })?;
+    if !meta.is_dir() {
+        return Err(EbpfError::NotCgroup2(path));
+    }
+    let mut level = 0u32;
+    let mut at = path.as_path();
+    while let Some(parent) = at.parent() {
+        if !is_cgroup2(parent) {
+            break;
+        }
+        level += 1;
+        at = parent;
+    }
+    Ok((meta.ino(), level))
+}
+
+/// The run's events, read from the ring buffer.
+pub struct EventStream {
+    ring: RingBuf<MapData>,
+}
+
+impl std::fmt::Debug for EventStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventStream").finish_non_exhaustive()
+    }
+}
+
+impl EventStream {
+    /// The next event already in the ring, if any (does not block).
+    pub fn try_next(&mut self) -> Option<Event> {
+        loop {
+            let item = self.ring.next()?;
+            if let Some(event) = event::decode(&item) {
+                return Some(event);
+            }
+        }
+    }
+
+    /// Every event already in the ring (does not block).
+    pub fn drain(&mut self) -> impl Iterator<Item = Event> + '_ {
+        std::iter::from_fn(move || self.try_next())
+    }
+
+    /// Waits up to `timeout` for the next event.
+    pub fn next_timeout(&mut self, timeout: Duration) -> Option<Event> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            if let Some(event) = self.try_next() {
+                return Some(event);
+            }
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            let mut fd = libc::pollfd {
+                fd: self.ring.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
+            // SAFETY: one valid pollfd.
+            let rc = unsafe { libc::poll(&mut fd, 1, ms) };
+            if rc < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+                return None;
+            }
+        }
+    }
+}
+
+impl Iterator for EventStream {
+    type Item = Event;
+
+    /// Blocks until the next event arrives.
+    fn next(&mut self) -> Option<Event> {
+        loop {
+            if let Some(event) = self.next_timeout(Duration::from_secs(3600)) {
+                return Some(event);
+            }
+        }
+    }
+}

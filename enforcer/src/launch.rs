@@ -1,0 +1,412 @@
+//! The launcher: prepares every layer before `fork`, applies them in the
+//! child just before `exec`, runs the command and returns its exit status.
+//!
+//! Order in the child (async-signal-safe, no allocation): join the run's
+//! cgroup, die with the launcher, Landlock `restrict_self`, then the seccomp
+//! filters, then `exec`. If any step fails the command is never executed
+//! and [`Run::spawn`] returns the error: the launcher fails closed.
+
+use crate::cgroup::{CgroupReport, RunCgroup, join_self};
+use crate::error::{LayerError, RunError};
+use crate::landlock::LandlockReport;
+use crate::layer::{Layer, LayerSet};
+use crate::policy::{KernelPolicy, Widening};
+use crate::seccomp::SeccompReport;
+use serde::Serialize;
+use std::ffi::{OsStr, OsString};
+use std::os::fd::RawFd;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+
+/// A layer that works on the run's cgroup and is provided from outside this
+/// module (the eBPF programs): attached after the cgroup exists and before
+/// the command starts, detached when the value is dropped after the run.
+pub trait CgroupLayer {
+    /// Which layer this is.
+    fn layer(&self) -> Layer;
+    /// Attaches to the run's cgroup; returns a one-line description of what
+    /// it enforces.
+    fn attach(&mut self, cgroup: &Path, policy: &KernelPolicy) -> Result<String, LayerError>;
+}
+
+/// How to run.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Layers without which the command must not start. Defaults to Landlock
+    /// and seccomp, which need no privilege.
+    pub require: LayerSet,
+    /// Print nothing on stderr.
+    pub quiet: bool,
+    /// Names the run's cgroup (`run-<id>`); generated when absent.
+    pub run_id: Option<String>,
+    /// `pids.max` for the run's cgroup (where the pids controller is on
+    /// cgroup v2).
+    pub pids_max: Option<u64>,
+    /// Working directory of the command.
+    pub cwd: Option<PathBuf>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        Self {
+            require: [Layer::Landlock, Layer::Seccomp].into_iter().collect(),
+            quiet: false,
+            run_id: None,
+            pids_max: Some(4096),
+            cwd: None,
+        }
+    }
+}
+
+/// One layer in use for a run.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct AppliedLayer {
+    pub layer: Layer,
+    /// What it enforces, in one line.
+    pub detail: String,
+}
+
+/// One layer not in use for a run, and why.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct MissingLayer {
+    pub layer: Layer,
+    pub reason: String,
+}
+
+/// Which layers a run has, in detail.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct LayerReport {
+    pub applied: Vec<AppliedLayer>,
+    pub missing: Vec<MissingLayer>,
+    pub landlock: Option<LandlockReport>,
+    pub seccomp: Option<SeccompReport>,
+    pub cgroup: Option<CgroupReport>,
+    /// Shapes enforced more widely than the policy (from every layer).
+    pub widenings: Vec<Widening>,
+    /// A remark about the run as a whole (running without root).
+    pub note: Option<String>,
+}
+
+impl LayerReport {
+    /// Whether `layer` is in use.
+    pub fn has(&self, layer: Layer) -> bool {
+        self.applied.iter().any(|a| a.layer == layer)
+    }
+
+    fn miss(&mut self, layer: Layer, reason: impl Into<String>) {
+        self.missing.push(MissingLayer {
+            layer,
+            reason: reason.into(),
+        });
+    }
+
+    /// The human summary printed on stderr before the command starts.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if let Some(note) = &self.note {
+            out.push_str(&format!("warden: {note}\n"));
+        }
+        for a in &self.applied {
+            out.push_str(&format!("warden: layer {}: {}\n", a.layer, a.detail));
+        }
+        for m in &self.missing {
+            out.push_str(&format!(
+                "warden: layer {} not in use: {}\n",
+                m.layer, m.reason
+            ));
+        }
+        for w in &self.widenings {
+            let by = match &w.narrowed_by {
+                Some(l) => format!(" (narrowed by {l})"),
+                None => String::new(),
+            };
+            out.push_str(&format!(
+                "warden: {} widens {} to {}{by}\n",
+                w.layer, w.shape, w.enforced
+            ));
+        }
+        out
+    }
+}
+
+/// The end of a run.
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// The command's own exit status.
+    pub status: ExitStatus,
+    /// The layers it ran under.
+    pub layers: LayerReport,
+    /// Processes of the run still alive when the command exited (killed).
+    pub killed_leftovers: usize,
+}
+
+/// A run being prepared: a policy, options, and cgroup layers from outside.
+pub struct Run<'a> {
+    policy: &'a KernelPolicy,
+    options: RunOptions,
+    extra: Vec<Box<dyn CgroupLayer + 'a>>,
+    stdout: Option<Stdio>,
+    stderr: Option<Stdio>,
+}
+
+impl<'a> Run<'a> {
+    /// A run of `policy` with default options.
+    pub fn new(policy: &'a KernelPolicy) -> Self {
+        Self {
+            policy,
+            options: RunOptions::default(),
+            extra: Vec::new(),
+            stdout: None,
+            stderr: None,
+        }
+    }
+
+    /// Where the command's standard output goes (inherited by default).
+    pub fn stdout(mut self, to: Stdio) -> Self {
+        self.stdout = Some(to);
+        self
+    }
+
+    /// Where the command's standard error goes (inherited by default).
+    pub fn stderr(mut self, to: Stdio) -> Self {
+        self.stderr = Some(to);
+        self
+    }
+
+    /// Replaces the options.
+    pub fn options(mut self, options: RunOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Adds a layer that attaches to the run's cgroup (eBPF).
+    pub fn with_layer(mut self, layer: Box<dyn CgroupLayer + 'a>) -> Self {
+        self.extra.push(layer);
+        self
+    }
+
+    /// Prepares the layers, starts `program` with `args` inside them, waits
+    /// for it, kills what is left of the run and returns the exit status.
+    pub fn spawn(
+        self,
+        program: impl AsRef<OsStr>,
+        args: &[OsString],
+    ) -> Result<RunOutcome, RunError> {
+        let Run {
+            policy,
+            options,
+            mut extra,
+            stdout,
+            stderr,
+        } = self;
+        let program = program.as_ref();
+        let mut report = LayerReport::default();
+        let root = unsafe { libc::geteuid() } == 0;
+
+        // Landlock.
+        let landlock = match crate::landlock::prepare(policy) {
+            Ok(l) => {
+                let r = &l.report;
+                report.applied.push(AppliedLayer {
+                    layer: Layer::Landlock,
+                    detail: format!(
+                        "ABI {}: {} path rules, {} port rules; handles {} file and {} network accesses; scoped: {}",
+                        r.abi,
+                        r.path_rules,
+                        r.port_rules,
+                        r.handled_fs.len(),
+                        r.handled_net.len(),
+                        if r.scoped.is_empty() { "nothing".into() } else { r.scoped.join(", ") },
+                    ),
+                });
+                report.widenings.extend(l.widenings.iter().cloned());
+                report.landlock = Some(l.report.clone());
+                Some(l)
+            }
+            Err(e) => {
+                report.miss(Layer::Landlock, e.to_string());
+                None
+            }
+        };
+
+        // seccomp.
+        let seccomp = match crate::seccomp::prepare(policy) {
+            Ok(s) => {
+                report.applied.push(AppliedLayer {
+                    layer: Layer::Seccomp,
+                    detail: format!(
+                        "{} syscalls allowed, others EPERM (refused: {}); sockets: {}",
+                        s.report.allowed,
+                        abbreviate(&s.report.refused, 8),
+                        s.report.sockets.join(", ")
+                    ),
+                });
+                report.seccomp = Some(s.report.clone());
+                Some(s)
+            }
+            Err(e) => {
+                report.miss(Layer::Seccomp, e.to_string());
+                None
+            }
+        };
+
+        // The run's cgroup, and the layers that attach to it.
+        let run_id = options.run_id.clone().unwrap_or_else(new_run_id);
+        let mut cgroup = None;
+        if !root {
+            report.miss(Layer::Cgroup, "needs root");
+        } else {
+            match RunCgroup::create(&run_id, options.pids_max) {
+                Ok(cg) => {
+                    let detail = match (&cg.report.pids_max, &cg.report.pids_note) {
+                        (Some(m), _) => format!("{} (pids.max {m})", cg.path().display()),
+                        (None, Some(note)) => {
+                            format!("{} (no pids.max: {note})", cg.path().display())
+                        }
+                        (None, None) => cg.path().display().to_string(),
+                    };
+                    report.applied.push(AppliedLayer {
+                        layer: Layer::Cgroup,
+                        detail,
+                    });
+                    report.cgroup = Some(cg.report.clone());
+                    cgroup = Some(cg);
+                }
+                Err(e) => report.miss(Layer::Cgroup, e.to_string()),
+            }
+        }
+        for layer in &mut extra {
+            let which = layer.layer();
+            match &cgroup {
+                None => report.miss(which, "needs the run's cgroup"),
+                Some(cg) => match layer.attach(cg.path(), policy) {
+                    Ok(detail) => report.applied.push(AppliedLayer {
+                        layer: which,
+                        detail,
+                    }),
+                    Err(e) => report.miss(which, e.to_string()),
+                },
+            }
+        }
+        for layer in Layer::ALL {
+            if !report.has(layer) && !report.missing.iter().any(|m| m.layer == layer) {
+                report.miss(
+                    layer,
+                    if root {
+                        "not provided to this run"
+                    } else {
+                        "needs root"
+                    },
+                );
+            }
+        }
+        if !root {
+            report.note = Some("not root: the run has Landlock and seccomp only".into());
+        }
+
+        // Fail closed: every required layer must be in use.
+        for layer in &options.require {
+            if !report.has(*layer) {
+                let reason = report
+                    .missing
+                    .iter()
+                    .find(|m| m.layer == *layer)
+                    .map(|m| m.reason.clone())
+                    .unwrap_or_else(|| "not in use".into());
+                return Err(RunError::RequiredLayerMissing {
+                    layer: layer.to_string(),
+                    reason,
+                });
+            }
+        }
+        if !options.quiet {
+            eprint!("{}", report.render());
+        }
+
+        let ruleset_fd: Option<RawFd> = landlock.as_ref().map(|l| l.raw_fd());
+        let procs_fd: Option<RawFd> = cgroup.as_ref().map(|c| c.procs_fd());
+        let mut cmd = Command::new(program);
+        cmd.args(args);
+        if let Some(dir) = &options.cwd {
+            cmd.current_dir(dir);
+        }
+        if let Some(to) = stdout {
+            cmd.stdout(to);
+        }
+        if let Some(to) = stderr {
+            cmd.stderr(to);
+        }
+        let child_seccomp = seccomp;
+        // SAFETY: the closure only makes syscalls (no allocation, no locks):
+        // write, prctl, landlock_restrict_self, seccomp.
+        unsafe {
+            cmd.pre_exec(move || {
+                if let Some(fd) = procs_fd {
+                    join_self(fd)?;
+                }
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if let Some(fd) = ruleset_fd {
+                    crate::landlock::restrict_self(fd)?;
+                }
+                if let Some(s) = &child_seccomp {
+                    s.install()?;
+                }
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().map_err(|source| RunError::Spawn {
+            program: PathBuf::from(program),
+            source,
+        })?;
+        drop(landlock);
+        let status = child.wait().map_err(RunError::Wait)?;
+        let killed_leftovers = match &mut cgroup {
+            Some(cg) => cg.finish()?,
+            None => 0,
+        };
+        drop(extra);
+        Ok(RunOutcome {
+            status,
+            layers: report,
+            killed_leftovers,
+        })
+    }
+}
+
+/// Runs `program` with `args` under `policy`: [`Run::spawn`] with `options`.
+pub fn launch(
+    policy: &KernelPolicy,
+    options: &RunOptions,
+    program: impl AsRef<OsStr>,
+    args: &[OsString],
+) -> Result<RunOutcome, RunError> {
+    Run::new(policy)
+        .options(options.clone())
+        .spawn(program, args)
+}
+
+fn abbreviate(items: &[String], n: usize) -> String {
+    if items.len() <= n {
+        items.join(", ")
+    } else {
+        format!("{}, and {} more", items[..n].join(", "), items.len() - n)
+    }
+}
+
+fn new_run_id() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static SEQ: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "{}-{:x}-{}",
+        std::process::id(),
+        nanos,
+        SEQ.fetch_add(1, Ordering::Relaxed)
+    )
+}

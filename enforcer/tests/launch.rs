@@ -1,0 +1,110 @@
+//! The launcher's contract: the command's own exit status, fail closed on a
+//! missing required layer or a failed start, nothing left behind.
+
+use enforcer::{FileAccess, FileScope, KernelPolicy, Layer, RunError, RunOptions, launch};
+use std::ffi::OsString;
+
+fn require_root() {
+    assert_eq!(
+        unsafe { libc::geteuid() },
+        0,
+        "the launcher tests need root (the run's cgroup); CI runs them as root"
+    );
+}
+
+fn shell_policy() -> KernelPolicy {
+    let mut p = KernelPolicy::new();
+    for dir in ["/usr/lib", "/lib", "/lib64"] {
+        p.allow_path(dir, FileScope::Tree, FileAccess::READ)
+            .unwrap();
+    }
+    p.allow_path("/etc/ld.so.cache", FileScope::File, FileAccess::READ)
+        .unwrap();
+    p.allow_exec("/bin/sh").unwrap();
+    p
+}
+
+fn quiet() -> RunOptions {
+    RunOptions {
+        quiet: true,
+        ..RunOptions::default()
+    }
+}
+
+fn sh(script: &str) -> Vec<OsString> {
+    vec!["-c".into(), script.into()]
+}
+
+#[test]
+fn the_commands_exit_status_is_returned() {
+    require_root();
+    let out = launch(&shell_policy(), &quiet(), "/bin/sh", &sh("exit 3")).unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let out = launch(&shell_policy(), &quiet(), "/bin/sh", &sh("exit 0")).unwrap();
+    assert!(out.status.success());
+}
+
+#[test]
+fn a_missing_required_layer_stops_the_run_before_it_starts() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("ran");
+    let mut policy = shell_policy();
+    policy
+        .allow_path(
+            dir.path(),
+            FileScope::Tree,
+            FileAccess::WRITE | FileAccess::CREATE,
+        )
+        .unwrap();
+    let mut opts = quiet();
+    opts.require.insert(Layer::BpfLsm);
+    let script = format!("echo > {}", marker.display());
+    let err = launch(&policy, &opts, "/bin/sh", &sh(&script)).unwrap_err();
+    match err {
+        RunError::RequiredLayerMissing { layer, .. } => assert_eq!(layer, "bpf-lsm"),
+        other => panic!("unexpected {other}"),
+    }
+    assert!(
+        !marker.exists(),
+        "the command ran without its required layer"
+    );
+    // Without the requirement it runs, and may write where allowed.
+    let out = launch(&policy, &quiet(), "/bin/sh", &sh(&script)).unwrap();
+    assert!(out.status.success());
+    assert!(marker.exists());
+}
+
+#[test]
+fn a_program_outside_the_policy_does_not_start() {
+    require_root();
+    let err = launch(&shell_policy(), &quiet(), "/bin/ls", &[]).unwrap_err();
+    match err {
+        RunError::Spawn { source, .. } => {
+            assert_eq!(source.raw_os_error(), Some(libc::EACCES))
+        }
+        other => panic!("unexpected {other}"),
+    }
+    let err = launch(&shell_policy(), &quiet(), "/no/such/program", &[]).unwrap_err();
+    assert!(matches!(err, RunError::Spawn { .. }), "{err}");
+}
+
+#[test]
+fn the_report_names_every_layer() {
+    require_root();
+    let out = launch(&shell_policy(), &quiet(), "/bin/sh", &sh("true")).unwrap();
+    let r = &out.layers;
+    for layer in Layer::ALL {
+        let applied = r.has(layer);
+        let missing = r.missing.iter().any(|m| m.layer == layer);
+        assert!(
+            applied != missing,
+            "{layer}: applied {applied}, missing {missing}"
+        );
+    }
+    assert!(r.landlock.as_ref().unwrap().abi >= 4);
+    let text = r.render();
+    assert!(text.contains("layer landlock: ABI"), "{text}");
+    assert!(text.contains("layer bpf-lsm not in use"), "{text}");
+    assert!(!r.cgroup.as_ref().unwrap().path.exists());
+}

@@ -1,0 +1,247 @@
+//! Diagnostics: what went wrong, where, and how to fix it.
+//!
+//! A [`Diagnostic`] points at a [`Span`] with a message, a label (printed
+//! under the caret) and an optional help line; it may carry [`Related`]
+//! labels, in the same file or in others (a counterexample points at a plan
+//! step and at a spec rule). [`Diagnostics`] is the error type of every
+//! `parse_*`/`load_*` function: one or more diagnostics plus the source texts
+//! they point into, so rendering needs nothing else. Rendering with source
+//! snippets and carets lives in `crate::render` (feature `render`, which
+//! pulls in `miette`); without it, `Display` prints one `file:line:col:
+//! error: message` line per diagnostic.
+
+use crate::span::Span;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+/// How bad a diagnostic is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Error,
+    Warning,
+    Advice,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Advice => "advice",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A secondary label: another place that explains the diagnostic (the spec
+/// rule a plan step breaks, the first definition of a duplicate name). It may
+/// be in another file than the diagnostic's own span.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Related {
+    pub span: Span,
+    pub label: String,
+}
+
+/// One message about one place in a source file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{span}: {severity}: {message}")]
+pub struct Diagnostic {
+    pub severity: Severity,
+    /// The headline: "unknown name `amout`".
+    pub message: String,
+    /// Where the problem is.
+    pub span: Span,
+    /// Printed under the caret: "not a param or `let` of this plan".
+    pub label: String,
+    /// How to fix it: "did you mean `amount`?".
+    pub help: Option<String>,
+    /// Other places worth showing, possibly in other files.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub related: Vec<Related>,
+}
+
+impl Diagnostic {
+    /// An error at `span`; the label defaults to empty (miette then puts the
+    /// caret without text).
+    pub fn error(span: Span, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Error,
+            message: message.into(),
+            span,
+            label: String::new(),
+            help: None,
+            related: Vec::new(),
+        }
+    }
+
+    /// A warning at `span`.
+    pub fn warning(span: Span, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(span, message)
+        }
+    }
+
+    pub fn with_label(mut self, label: impl Into<String>) -> Diagnostic {
+        self.label = label.into();
+        self
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn with_related(mut self, span: Span, label: impl Into<String>) -> Diagnostic {
+        self.related.push(Related {
+            span,
+            label: label.into(),
+        });
+        self
+    }
+
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+/// Source texts by file name, as spans name them. Rendering looks up each
+/// span's file here to print the line with a caret.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SourceMap {
+    files: BTreeMap<Arc<str>, Arc<str>>,
+}
+
+impl SourceMap {
+    pub fn new() -> SourceMap {
+        SourceMap::default()
+    }
+
+    /// Adds (or replaces) the text of `file`.
+    pub fn insert(&mut self, file: impl Into<Arc<str>>, text: impl Into<Arc<str>>) {
+        self.files.insert(file.into(), text.into());
+    }
+
+    pub fn get(&self, file: &str) -> Option<&str> {
+        self.files.get(file).map(|t| &**t)
+    }
+
+    /// Every (file, text), in file-name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.files.iter().map(|(f, t)| (&**f, &**t))
+    }
+
+    /// Adds every file of `other` (its texts win on a clash).
+    pub fn extend(&mut self, other: &SourceMap) {
+        for (f, t) in &other.files {
+            self.files.insert(f.clone(), t.clone());
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+}
+
+/// The error of parsing or loading: one or more [`Diagnostic`]s (at least one
+/// of them an error) and the texts they point into.
+#[derive(Clone, Debug, Default, PartialEq, Eq, thiserror::Error)]
+pub struct Diagnostics {
+    pub diagnostics: Vec<Diagnostic>,
+    pub sources: SourceMap,
+}
+
+impl Diagnostics {
+    pub fn new() -> Diagnostics {
+        Diagnostics::default()
+    }
+
+    /// Diagnostics about one source text.
+    pub fn single(diag: Diagnostic, file: &str, text: &str) -> Diagnostics {
+        let mut d = Diagnostics::new();
+        d.sources.insert(file, text);
+        d.push(diag);
+        d
+    }
+
+    pub fn push(&mut self, diag: Diagnostic) {
+        self.diagnostics.push(diag);
+    }
+
+    pub fn extend(&mut self, other: Diagnostics) {
+        self.diagnostics.extend(other.diagnostics);
+        self.sources.extend(&other.sources);
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(Diagnostic::is_error)
+    }
+
+    pub fn len(&self) -> usize {
+        self.diagnostics.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.diagnostics.is_empty()
+    }
+
+    pub fn iter(&self) -> std::slice::Iter<'_, Diagnostic> {
+        self.diagnostics.iter()
+    }
+
+    /// Sorts by file, then position, keeping the order of diagnostics at the
+    /// same place; drops exact duplicates.
+    pub fn sort(&mut self) {
+        self.diagnostics
+            .sort_by(|a, b| (&*a.span.file, a.span.start).cmp(&(&*b.span.file, b.span.start)));
+        self.diagnostics.dedup_by(|a, b| {
+            a.message == b.message && a.span.start == b.span.start && a.span.file == b.span.file
+        });
+    }
+
+    /// `Ok(value)` when no diagnostic is an error, else `Err(self)`.
+    pub fn into_result<T>(self, value: T) -> Result<T, Diagnostics> {
+        if self.has_errors() {
+            Err(self)
+        } else {
+            Ok(value)
+        }
+    }
+}
+
+impl<'a> IntoIterator for &'a Diagnostics {
+    type Item = &'a Diagnostic;
+    type IntoIter = std::slice::Iter<'a, Diagnostic>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.diagnostics.iter()
+    }
+}
+
+impl fmt::Display for Diagnostics {
+    /// One line per diagnostic: `file:line:col: error: message`, then the
+    /// help, if any, indented.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.diagnostics.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{d}")?;
+            if let Some(help) = &d.help {
+                write!(f, "\n  help: {help}")?;
+            }
+        }
+        Ok(())
+    }
+}

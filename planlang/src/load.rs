@@ -1,0 +1,408 @@
+//! Loading: parse, follow `include`s, resolve names, check types.
+//!
+//! A loaded tree has no [`RefKind::Unresolved`] left. Constants are scoped to
+//! their file: a rule sees the `let`s of the file it is written in, never
+//! those of a file that includes it or that it includes.
+
+use crate::ast::*;
+use crate::diag::{Diagnostic, Diagnostics, SourceMap};
+use crate::parse::{MAX_SOURCE_BYTES, parse_plan, parse_spec, source::LineIndex};
+use crate::resolve;
+use crate::span::{Span, Spanned};
+use crate::value::Duration;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+/// The deepest chain of `include`s followed (a longer one is almost surely a
+/// generated loop through different file names).
+pub const MAX_INCLUDE_DEPTH: usize = 32;
+
+/// Reads a source file: it must exist, be at most
+/// [`MAX_SOURCE_BYTES`](crate::MAX_SOURCE_BYTES) long and be UTF-8. The
+/// error names the file (and, for bad UTF-8, the line and column).
+pub fn read_source(path: &Path) -> Result<String, Diagnostics> {
+    let file = path.display().to_string();
+    let at_start = || Span {
+        file: file.as_str().into(),
+        start: 0,
+        end: 0,
+        line: 1,
+        col: 1,
+    };
+    let fail = |d: Diagnostic| {
+        let mut ds = Diagnostics::new();
+        ds.sources.insert(file.as_str(), "");
+        ds.push(d);
+        ds
+    };
+    let meta = std::fs::metadata(path).map_err(|e| {
+        fail(
+            Diagnostic::error(at_start(), format!("cannot read `{file}`: {e}"))
+                .with_label("this file"),
+        )
+    })?;
+    if meta.is_dir() {
+        return Err(fail(
+            Diagnostic::error(at_start(), format!("`{file}` is a directory, not a file"))
+                .with_label("this path"),
+        ));
+    }
+    if meta.len() > MAX_SOURCE_BYTES as u64 {
+        return Err(fail(
+            Diagnostic::error(
+                at_start(),
+                format!(
+                    "`{file}` is too large: {} bytes (the limit is {MAX_SOURCE_BYTES} bytes)",
+                    meta.len()
+                ),
+            )
+            .with_label("this file"),
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| {
+        fail(
+            Diagnostic::error(at_start(), format!("cannot read `{file}`: {e}"))
+                .with_label("this file"),
+        )
+    })?;
+    match String::from_utf8(bytes) {
+        Ok(s) => Ok(s),
+        Err(e) => {
+            let bad = e.utf8_error().valid_up_to();
+            let bytes = e.into_bytes();
+            // The valid prefix gives the line and column of the bad byte.
+            let prefix = String::from_utf8_lossy(&bytes[..bad]).into_owned();
+            let index = LineIndex::new(&file, &prefix);
+            let span = index.span(&prefix, bad, bad);
+            let mut ds = Diagnostics::new();
+            ds.sources.insert(file.as_str(), prefix.as_str());
+            ds.push(
+                Diagnostic::error(span, format!("`{file}` is not UTF-8 text"))
+                    .with_label(format!("invalid byte 0x{:02x} here", bytes[bad]))
+                    .with_help("plans and specs are UTF-8 text files"),
+            );
+            Err(ds)
+        }
+    }
+}
+
+/// Parses, resolves and type-checks a plan file.
+pub fn load_plan(path: &Path) -> Result<Plan, Diagnostics> {
+    let text = read_source(path)?;
+    load_plan_str(&text, &path.display().to_string())
+}
+
+/// Parses, resolves and type-checks a plan given as text; `file` names it in
+/// spans.
+pub fn load_plan_str(src: &str, file: &str) -> Result<Plan, Diagnostics> {
+    let mut plan = parse_plan(src, file)?;
+    let mut diags = Vec::new();
+    resolve::resolve_plan(&mut plan, &mut diags);
+    finish(diags, file, src, plan)
+}
+
+fn finish<T>(diags: Vec<Diagnostic>, file: &str, src: &str, value: T) -> Result<T, Diagnostics> {
+    let mut ds = Diagnostics::new();
+    ds.sources.insert(file, src);
+    for d in diags {
+        ds.push(d);
+    }
+    ds.sort();
+    ds.into_result(value)
+}
+
+/// A spec with everything it includes, resolved and type-checked.
+///
+/// `root` is the spec that was loaded; `includes` holds every spec reached
+/// through `include` (each file once, depth-first in the order written).
+/// Constants are per file; [`LoadedSpec::constant`] looks one up with every
+/// constant it mentions already substituted, and
+/// [`LoadedSpec::substituted_rules`] gives rules whose conditions hold no
+/// constant names at all. [`LoadedSpec::rules`] gives the rules as written
+/// (their constant [`Ref`]s resolved to [`RefKind::Const`]).
+#[derive(Clone, Debug)]
+pub struct LoadedSpec {
+    pub root: Spec,
+    pub includes: Vec<Spec>,
+    /// The text of every file, for rendering diagnostics.
+    pub sources: SourceMap,
+    /// Constants by (file, name), substituted.
+    constants: HashMap<(String, String), Spanned<Value>>,
+}
+
+impl LoadedSpec {
+    /// The root spec, then every included one.
+    pub fn specs(&self) -> impl Iterator<Item = &Spec> {
+        std::iter::once(&self.root).chain(self.includes.iter())
+    }
+
+    /// Every rule of the root and its includes, as written. A rule's file is
+    /// `rule.span.file`; look its constants up with [`LoadedSpec::constant`].
+    pub fn rules(&self) -> impl Iterator<Item = &Rule> {
+        self.specs().flat_map(|s| s.rules())
+    }
+
+    /// Every rule with each constant replaced by its value (the replacement
+    /// keeps the span of the name it replaces).
+    pub fn substituted_rules(&self) -> Vec<Rule> {
+        self.rules()
+            .map(|r| {
+                let mut r = r.clone();
+                let file = r.span.file.to_string();
+                self.substitute_rule(&mut r, &file);
+                r
+            })
+            .collect()
+    }
+
+    /// Every baseline block of the root and its includes.
+    pub fn baselines(&self) -> impl Iterator<Item = &Baseline> {
+        self.specs().flat_map(|s| s.baselines())
+    }
+
+    /// Every `test` block of the root and its includes.
+    pub fn tests(&self) -> impl Iterator<Item = &TestCase> {
+        self.specs().flat_map(|s| s.tests())
+    }
+
+    /// The strictest `max ttl` of the root and its includes (the smallest),
+    /// if any spec sets one.
+    pub fn max_ttl(&self) -> Option<&Spanned<Duration>> {
+        self.specs()
+            .filter_map(|s| s.max_ttl())
+            .min_by_key(|t| t.node)
+    }
+
+    /// The value of the constant `name` defined in `file` (as spans name
+    /// files), with every constant it mentions substituted.
+    pub fn constant(&self, file: &str, name: &str) -> Option<&Spanned<Value>> {
+        self.constants.get(&(file.to_string(), name.to_string()))
+    }
+
+    /// Replaces every constant in `v` (written in `file`) by its value.
+    pub fn substitute_value(&self, v: &mut Spanned<Value>, file: &str) {
+        match &mut v.node {
+            Value::Literal { .. } => {}
+            Value::List { items } => {
+                for it in items {
+                    self.substitute_value(it, file);
+                }
+            }
+            Value::Ref(r) => {
+                if r.resolved != RefKind::Const {
+                    return;
+                }
+                if let Some(c) = self.constant(file, &r.name.node) {
+                    let mut value = c.node.clone();
+                    if let (Some(i), Value::List { items }) = (&r.index, &value)
+                        && let Some(item) = items.get(i.node as usize)
+                    {
+                        value = item.node.clone();
+                    }
+                    v.node = value;
+                }
+            }
+        }
+    }
+
+    fn substitute_cond(&self, c: &mut Spanned<Cond>, file: &str) {
+        match &mut c.node {
+            Cond::And { all: cs } | Cond::Or { any: cs } => {
+                for c in cs {
+                    self.substitute_cond(c, file);
+                }
+            }
+            Cond::Not { cond } => self.substitute_cond(cond, file),
+            Cond::Compare { lhs, rhs, .. } => {
+                self.substitute_value(lhs, file);
+                self.substitute_value(rhs, file);
+            }
+            Cond::FromCall { value, .. } | Cond::Value { value } => {
+                self.substitute_value(value, file)
+            }
+            Cond::Has { .. } => {}
+        }
+    }
+
+    fn substitute_pattern(&self, p: &mut Pattern, file: &str) {
+        if let PatternKind::Path {
+            target: Some(PathTarget::Exact { path } | PathTarget::Under { path }),
+            ..
+        } = &mut p.matcher
+        {
+            self.substitute_value(path, file);
+        }
+        if let Some(c) = &mut p.condition {
+            self.substitute_cond(c, file);
+        }
+    }
+
+    fn substitute_rule(&self, r: &mut Rule, file: &str) {
+        match &mut r.kind {
+            RuleKind::Effect { pattern, .. } | RuleKind::AtMost { pattern, .. } => {
+                self.substitute_pattern(pattern, file)
+            }
+            RuleKind::Never {
+                action: a,
+                after: b,
+            }
+            | RuleKind::Require { first: a, then: b } => {
+                self.substitute_pattern(a, file);
+                self.substitute_pattern(b, file);
+            }
+        }
+    }
+}
+
+/// Loads a spec file and everything it includes.
+pub fn load_spec(path: &Path) -> Result<LoadedSpec, Diagnostics> {
+    let text = read_source(path)?;
+    load_spec_str(&text, &path.display().to_string())
+}
+
+/// Loads a spec given as text. `include`s are read relative to the directory
+/// of `file` (the current directory when it has none).
+pub fn load_spec_str(src: &str, file: &str) -> Result<LoadedSpec, Diagnostics> {
+    let mut loader = Loader {
+        sources: SourceMap::new(),
+        diags: Vec::new(),
+        done: BTreeMap::new(),
+        specs: Vec::new(),
+    };
+    loader.sources.insert(file, src);
+    let root = parse_spec(src, file)?;
+    let mut stack = vec![canonical(Path::new(file))];
+    let root = loader.resolve_and_follow(root, Path::new(file), &mut stack);
+    let mut ds = Diagnostics::new();
+    ds.sources = loader.sources.clone();
+    for d in loader.diags {
+        ds.push(d);
+    }
+    ds.sort();
+    if ds.has_errors() {
+        return Err(ds);
+    }
+    let mut loaded = LoadedSpec {
+        root,
+        includes: loader.specs,
+        sources: loader.sources,
+        constants: HashMap::new(),
+    };
+    // Constants in file order, so one that uses an earlier one finds it
+    // already substituted.
+    let mut constants = HashMap::new();
+    let lets: Vec<(String, LetConst)> = loaded
+        .specs()
+        .flat_map(|s| s.lets().map(move |l| (s.span.file.to_string(), l.clone())))
+        .collect();
+    for (file, l) in lets {
+        let mut v = l.value.clone();
+        loaded.substitute_value(&mut v, &file);
+        constants.insert((file.clone(), l.name.node.clone()), v.clone());
+        loaded.constants = constants.clone();
+    }
+    loaded.constants = constants;
+    Ok(loaded)
+}
+
+fn canonical(p: &Path) -> PathBuf {
+    std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+struct Loader {
+    sources: SourceMap,
+    diags: Vec<Diagnostic>,
+    /// Files already loaded (canonical path), so a diamond loads once.
+    done: BTreeMap<PathBuf, ()>,
+    specs: Vec<Spec>,
+}
+
+impl Loader {
+    /// Resolves `spec` (read from `path`) and loads its includes, depth
+    /// first. `stack` holds the canonical paths of the include chain.
+    fn resolve_and_follow(
+        &mut self,
+        mut spec: Spec,
+        path: &Path,
+        stack: &mut Vec<PathBuf>,
+    ) -> Spec {
+        resolve::resolve_spec(&mut spec, &mut self.diags);
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let includes: Vec<Spanned<String>> = spec.includes().cloned().collect();
+        for inc in includes {
+            let target = dir.join(&inc.node);
+            let canon = canonical(&target);
+            if let Some(pos) = stack.iter().position(|p| *p == canon) {
+                let chain: Vec<String> = stack[pos..]
+                    .iter()
+                    .chain(std::iter::once(&canon))
+                    .map(|p| {
+                        p.file_name().map_or_else(
+                            || p.display().to_string(),
+                            |n| n.to_string_lossy().into_owned(),
+                        )
+                    })
+                    .collect();
+                self.diags.push(
+                    Diagnostic::error(
+                        inc.span.clone(),
+                        format!("`include` cycle: {}", chain.join(" -> ")),
+                    )
+                    .with_label("this include leads back to a file that includes it")
+                    .with_help("remove one of the includes in the cycle"),
+                );
+                continue;
+            }
+            if self.done.contains_key(&canon) {
+                continue;
+            }
+            if stack.len() >= MAX_INCLUDE_DEPTH {
+                self.diags.push(
+                    Diagnostic::error(
+                        inc.span.clone(),
+                        format!("includes nest deeper than {MAX_INCLUDE_DEPTH} files"),
+                    )
+                    .with_label("this include is too deep"),
+                );
+                continue;
+            }
+            let name = target.display().to_string();
+            let text = match read_source(&target) {
+                Ok(t) => t,
+                Err(e) => {
+                    let why = e
+                        .diagnostics
+                        .first()
+                        .map(|d| d.message.clone())
+                        .unwrap_or_default();
+                    self.diags.push(
+                        Diagnostic::error(
+                            inc.span.clone(),
+                            format!("cannot include `{}`", inc.node),
+                        )
+                        .with_label(why)
+                        .with_help("`include` paths are relative to the including spec"),
+                    );
+                    continue;
+                }
+            };
+            self.sources.insert(name.as_str(), text.as_str());
+            self.done.insert(canon.clone(), ());
+            match parse_spec(&text, &name) {
+                Ok(inner) => {
+                    stack.push(canon);
+                    let inner = self.resolve_and_follow(inner, &target, stack);
+                    stack.pop();
+                    // Depth-first: an include's includes come after it.
+                    let at = self.specs.len();
+                    self.specs.insert(at, inner);
+                }
+                Err(e) => {
+                    self.sources.extend(&e.sources);
+                    self.diags.extend(e.diagnostics);
+                }
+            }
+        }
+        spec
+    }
+}

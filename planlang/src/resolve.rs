@@ -1,0 +1,843 @@
+//! Name resolution and type checks: every [`Ref`] gets its [`RefKind`], and
+//! values that cannot work where they stand (a cidr as a port, a number as a
+//! path, `in` with a string on the right) are reported. All problems of a
+//! file are collected, not just the first.
+//!
+//! Plans: a name is a `param` (visible everywhere in the plan) or the result
+//! of an earlier `let` in the same block or an enclosing one.
+//! Specs: a name is a `let` constant of the same file, a built-in field
+//! (`path argv host ip port`), or, in a pattern that can match a call
+//! (`call ...`, `any`), an argument of the call.
+
+use crate::ast::*;
+use crate::diag::Diagnostic;
+use crate::span::{Span, Spanned};
+use crate::value::{Literal, ValueType};
+use std::collections::HashMap;
+
+/// What the checker knows of a value's type.
+#[derive(Clone, Debug, PartialEq)]
+enum Ty {
+    /// Content unknown (a call argument, a `let` result): anything goes.
+    Unknown,
+    Scalar(ValueType),
+    /// A list whose items have this type (Unknown for mixed or empty).
+    List(Box<Ty>),
+    /// The `port` field: a number that must be a whole number in 0..=65535.
+    Port,
+}
+
+impl Ty {
+    fn words(&self) -> String {
+        match self {
+            Ty::Unknown => "a value".into(),
+            Ty::Scalar(t) => article(*t),
+            Ty::List(_) => "a list".into(),
+            Ty::Port => "a port".into(),
+        }
+    }
+
+    fn is_stringish(&self) -> bool {
+        matches!(
+            self,
+            Ty::Unknown | Ty::Scalar(ValueType::String | ValueType::Path | ValueType::Host)
+        )
+    }
+
+    fn is_numberish(&self) -> bool {
+        matches!(self, Ty::Unknown | Ty::Port | Ty::Scalar(ValueType::Number))
+    }
+
+    /// The type of each element, for operators that act per element.
+    fn element(&self) -> &Ty {
+        match self {
+            Ty::List(t) => t,
+            t => t,
+        }
+    }
+
+    /// Whether values of the two types can ever be equal.
+    fn compatible(&self, other: &Ty) -> bool {
+        match (self, other) {
+            (Ty::Unknown, _) | (_, Ty::Unknown) => true,
+            (Ty::List(a), Ty::List(b)) => a.compatible(b),
+            (Ty::List(_), _) | (_, Ty::List(_)) => false,
+            (a, b) if a.is_stringish() && b.is_stringish() => true,
+            (Ty::Port, b) | (b, Ty::Port) => b.is_numberish(),
+            (Ty::Scalar(a), Ty::Scalar(b)) => a == b,
+        }
+    }
+}
+
+fn article(t: ValueType) -> String {
+    match t {
+        ValueType::Host => "a host name".into(),
+        ValueType::Duration => "a duration".into(),
+        ValueType::Cidr => "a cidr".into(),
+        ValueType::List => "a list".into(),
+        t => format!("a {t}"),
+    }
+}
+
+fn param_ty(t: ParamType) -> Ty {
+    Ty::Scalar(match t {
+        ParamType::String => ValueType::String,
+        ParamType::Number => ValueType::Number,
+        ParamType::Bool => ValueType::Bool,
+        ParamType::Path => ValueType::Path,
+        ParamType::Host => ValueType::Host,
+    })
+}
+
+fn builtin_ty(name: &str) -> Option<Ty> {
+    Some(match name {
+        "path" => Ty::Scalar(ValueType::Path),
+        "argv" => Ty::List(Box::new(Ty::Scalar(ValueType::String))),
+        "host" => Ty::Scalar(ValueType::Host),
+        "ip" => Ty::Scalar(ValueType::Cidr),
+        "port" => Ty::Port,
+        _ => return None,
+    })
+}
+
+/// Edit distance counting a swap of two neighbours as one edit (optimal
+/// string alignment), for "did you mean".
+fn distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let w = b.len() + 1;
+    let mut d = vec![0usize; (a.len() + 1) * w];
+    for i in 0..=a.len() {
+        d[i * w] = i;
+    }
+    for (j, cell) in d.iter_mut().enumerate().take(w) {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[(i - 1) * w + j] + 1)
+                .min(d[i * w + j - 1] + 1)
+                .min(d[(i - 1) * w + j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[(i - 2) * w + j - 2] + 1);
+            }
+            d[i * w + j] = v;
+        }
+    }
+    d[a.len() * w + b.len()]
+}
+
+/// The closest of `candidates` to `name`, if close enough to be a typo.
+pub(crate) fn suggest<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let limit = (name.chars().count() / 3).max(1);
+    candidates
+        .into_iter()
+        .filter(|c| *c != name)
+        .map(|c| (distance(name, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, c)| c)
+}
+
+/// Type of a literal-or-list value that names nothing (or names consts).
+fn literal_ty(l: &Literal) -> Ty {
+    Ty::Scalar(l.value_type())
+}
+
+// ───────────────────────────── conditions ─────────────────────────────
+
+/// What names mean where a condition or value is checked.
+trait Scope {
+    /// Resolves `r` in place and returns its type, or reports an error.
+    fn resolve(&self, r: &mut Ref, span: &Span, diags: &mut Vec<Diagnostic>) -> Ty;
+}
+
+fn value_ty(v: &mut Spanned<Value>, scope: &dyn Scope, diags: &mut Vec<Diagnostic>) -> Ty {
+    let span = v.span.clone();
+    match &mut v.node {
+        Value::Literal { literal } => literal_ty(literal),
+        Value::List { items } => {
+            let mut elem: Option<Ty> = None;
+            for it in items.iter_mut() {
+                let t = value_ty(it, scope, diags);
+                elem = Some(match elem {
+                    None => t,
+                    Some(e) if e == t => e,
+                    Some(e) if e.is_stringish() && t.is_stringish() => {
+                        Ty::Scalar(ValueType::String)
+                    }
+                    Some(_) => Ty::Unknown,
+                });
+            }
+            Ty::List(Box::new(elem.unwrap_or(Ty::Unknown)))
+        }
+        Value::Ref(r) => scope.resolve(r, &span, diags),
+    }
+}
+
+fn type_error(span: &Span, expected: &str, found: &Ty, context: &str) -> Diagnostic {
+    Diagnostic::error(
+        span.clone(),
+        format!("expected {expected}, found {}", found.words()),
+    )
+    .with_label(context.to_string())
+}
+
+/// A literal number used as a port must be a whole number in 0..=65535.
+fn check_port_literal(v: &Spanned<Value>, diags: &mut Vec<Diagnostic>) {
+    let items: Vec<&Spanned<Value>> = match &v.node {
+        Value::List { items } => items.iter().collect(),
+        _ => vec![v],
+    };
+    for it in items {
+        if let Value::Literal {
+            literal: Literal::Number(n),
+        } = &it.node
+        {
+            let ok = n.fract().is_zero() && *n >= 0.into() && *n <= 65_535.into();
+            if !ok {
+                diags.push(
+                    Diagnostic::error(it.span.clone(), format!("`{n}` is not a port"))
+                        .with_label("a port is a whole number from 0 to 65535"),
+                );
+            }
+        }
+    }
+}
+
+fn check_cond(c: &mut Spanned<Cond>, scope: &dyn Scope, diags: &mut Vec<Diagnostic>) {
+    match &mut c.node {
+        Cond::And { all: cs } | Cond::Or { any: cs } => {
+            for c in cs {
+                check_cond(c, scope, diags);
+            }
+        }
+        Cond::Not { cond } => check_cond(cond, scope, diags),
+        Cond::Has { .. } => {}
+        Cond::FromCall { value, .. } => {
+            value_ty(value, scope, diags);
+        }
+        Cond::Value { value } => {
+            let t = value_ty(value, scope, diags);
+            if !matches!(t, Ty::Unknown | Ty::Scalar(ValueType::Bool)) {
+                diags.push(
+                    type_error(&value.span, "a condition", &t, "this is not true or false")
+                        .with_help("compare it with an operator: `==`, `in`, `under`, ..."),
+                );
+            }
+        }
+        Cond::Compare { op, lhs, rhs } => {
+            let lt = value_ty(lhs, scope, diags);
+            let rt = value_ty(rhs, scope, diags);
+            check_compare(op, lhs, &lt, rhs, &rt, diags);
+        }
+    }
+}
+
+fn check_compare(
+    op: &Spanned<CmpOp>,
+    lhs: &Spanned<Value>,
+    lt: &Ty,
+    rhs: &Spanned<Value>,
+    rt: &Ty,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let o = op.node;
+    let mismatch = |expected: &str, found: &Ty, at: &Spanned<Value>| {
+        type_error(
+            &at.span,
+            expected,
+            found,
+            &format!("`{o}` needs {expected} here"),
+        )
+    };
+    match o {
+        CmpOp::Eq | CmpOp::Ne => {
+            if *lt == Ty::Port {
+                check_port_literal(rhs, diags);
+            }
+            if *rt == Ty::Port {
+                check_port_literal(lhs, diags);
+            }
+            if !lt.compatible(rt) {
+                diags.push(mismatch(&lt.words(), rt, rhs).with_help(format!(
+                    "the left side is {}; compare it with a value of the same type",
+                    lt.words()
+                )));
+            }
+        }
+        CmpOp::Lt | CmpOp::Le | CmpOp::Gt | CmpOp::Ge => {
+            for (t, v) in [(lt, lhs), (rt, rhs)] {
+                if !t.element().is_numberish() {
+                    diags.push(mismatch("a number", t, v));
+                }
+            }
+            if *lt == Ty::Port {
+                check_port_literal(rhs, diags);
+            }
+        }
+        CmpOp::In => {
+            let items = match rt {
+                Ty::List(items) => Some(&**items),
+                Ty::Scalar(ValueType::Cidr) => Some(rt),
+                Ty::Unknown => None,
+                other => {
+                    diags.push(
+                        mismatch("a list or cidrs", other, rhs)
+                            .with_help("write a list (`[\"a\", \"b\"]`), cidrs (`10.0.0.0/8, 192.168.0.0/16`) or a `let` of them"),
+                    );
+                    None
+                }
+            };
+            if let Some(item) = items {
+                let elem = lt.element();
+                if !elem.compatible(item) && *elem != Ty::Scalar(ValueType::Cidr) {
+                    diags.push(mismatch(
+                        &format!("a list of {}s", elem.words().trim_start_matches("a ")),
+                        rt,
+                        rhs,
+                    ));
+                } else if *elem == Ty::Scalar(ValueType::Cidr)
+                    && !matches!(item, Ty::Unknown | Ty::Scalar(ValueType::Cidr))
+                {
+                    diags.push(mismatch("cidrs", rt, rhs));
+                }
+                if *elem == Ty::Port {
+                    check_port_literal(rhs, diags);
+                }
+            }
+        }
+        CmpOp::Under | CmpOp::StartsWith | CmpOp::EndsWith | CmpOp::Matches => {
+            if !lt.element().is_stringish() {
+                diags.push(mismatch("a string", lt, lhs));
+            }
+            if !rt.is_stringish() {
+                diags.push(mismatch("a string", rt, rhs));
+            }
+        }
+        CmpOp::Contains => {
+            if !matches!(lt, Ty::List(_)) && !lt.is_stringish() {
+                diags.push(mismatch("a string or a list", lt, lhs));
+            } else if lt.is_stringish() && !rt.is_stringish() {
+                diags.push(mismatch("a string", rt, rhs));
+            } else if let Ty::List(e) = lt
+                && !e.compatible(rt)
+            {
+                diags.push(mismatch(&e.words(), rt, rhs));
+            }
+        }
+    }
+}
+
+// ───────────────────────────── plans ─────────────────────────────
+
+struct PlanScope<'a> {
+    params: &'a HashMap<String, (ParamType, Span)>,
+    /// Visible `let` results: name, tool.
+    lets: &'a [(String, String)],
+    /// Inside a param's `where`: only params are visible.
+    in_where: bool,
+}
+
+impl Scope for PlanScope<'_> {
+    fn resolve(&self, r: &mut Ref, span: &Span, diags: &mut Vec<Diagnostic>) -> Ty {
+        let name = r.name.node.as_str();
+        if let Some((_, tool)) = self.lets.iter().rev().find(|(n, _)| n == name) {
+            r.resolved = RefKind::Result { tool: tool.clone() };
+            return Ty::Unknown;
+        }
+        if let Some((ty, _)) = self.params.get(name) {
+            r.resolved = RefKind::Param;
+            if let Some(f) = r.fields.first() {
+                diags.push(
+                    Diagnostic::error(f.span.clone(), format!("the param `{name}` has no fields"))
+                        .with_label("only a `let` result has fields"),
+                );
+            }
+            if let Some(i) = &r.index {
+                diags.push(
+                    Diagnostic::error(i.span.clone(), format!("the param `{name}` is not a list"))
+                        .with_label("cannot index it"),
+                );
+            }
+            return param_ty(*ty);
+        }
+        let mut candidates: Vec<&str> = self.params.keys().map(String::as_str).collect();
+        if !self.in_where {
+            candidates.extend(self.lets.iter().map(|(n, _)| n.as_str()));
+        }
+        candidates.sort();
+        let label = if self.in_where {
+            "not a param of this plan"
+        } else {
+            "not a param or an earlier `let` of this plan"
+        };
+        let mut d = Diagnostic::error(r.name.span.clone(), format!("unknown name `{name}`"))
+            .with_label(label);
+        if let Some(s) = suggest(name, candidates) {
+            d = d.with_help(format!("did you mean `{s}`?"));
+        } else if r.name.span.is_synthetic() {
+            d.span = span.clone();
+        }
+        diags.push(d);
+        Ty::Unknown
+    }
+}
+
+/// Resolves and type-checks a plan in place.
+pub(crate) fn resolve_plan(plan: &mut Plan, diags: &mut Vec<Diagnostic>) {
+    let mut params: HashMap<String, (ParamType, Span)> = HashMap::new();
+    for p in &plan.params {
+        if let Some((_, first)) = params.get(&p.name.node) {
+            diags.push(
+                Diagnostic::error(
+                    p.name.span.clone(),
+                    format!("duplicate param `{}`", p.name.node),
+                )
+                .with_label("declared again here")
+                .with_related(first.clone(), "first declared here")
+                .with_help("give each param its own name"),
+            );
+        } else {
+            params.insert(p.name.node.clone(), (p.ty.node, p.name.span.clone()));
+        }
+    }
+    for p in &mut plan.params {
+        if let Some(c) = &mut p.condition {
+            let scope = PlanScope {
+                params: &params,
+                lets: &[],
+                in_where: true,
+            };
+            check_cond(c, &scope, diags);
+        }
+    }
+    if let Some(ttl) = &plan.ttl
+        && ttl.node.secs == 0
+    {
+        diags.push(
+            Diagnostic::error(ttl.span.clone(), "a ttl of zero")
+                .with_label("a token that expires at once is useless"),
+        );
+    }
+    let mut lets = Vec::new();
+    resolve_steps(&mut plan.steps, &params, &mut lets, diags);
+}
+
+fn resolve_steps(
+    steps: &mut [Step],
+    params: &HashMap<String, (ParamType, Span)>,
+    lets: &mut Vec<(String, String)>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let outer = lets.len();
+    for step in steps {
+        match &mut step.kind {
+            StepKind::Action { action } => resolve_action(action, params, lets, diags),
+            StepKind::Let { name, call } => {
+                resolve_call(call, params, lets, diags);
+                if params.contains_key(&name.node) {
+                    diags.push(
+                        Diagnostic::error(
+                            name.span.clone(),
+                            format!("`{}` is already a param", name.node),
+                        )
+                        .with_label("this `let` would hide the param")
+                        .with_related(params[&name.node].1.clone(), "the param")
+                        .with_help("give the result another name"),
+                    );
+                } else if lets.iter().any(|(n, _)| *n == name.node) {
+                    diags.push(
+                        Diagnostic::error(
+                            name.span.clone(),
+                            format!("`{}` is already defined", name.node),
+                        )
+                        .with_label("a second `let` with this name")
+                        .with_help("give each result its own name"),
+                    );
+                }
+                lets.push((name.node.clone(), call.name.node.clone()));
+            }
+            StepKind::Either { branches } => {
+                for b in branches {
+                    resolve_steps(&mut b.steps, params, lets, diags);
+                }
+            }
+            StepKind::Repeat { body, .. } => resolve_steps(&mut body.steps, params, lets, diags),
+        }
+    }
+    lets.truncate(outer);
+}
+
+fn resolve_call(
+    call: &mut Call,
+    params: &HashMap<String, (ParamType, Span)>,
+    lets: &[(String, String)],
+    diags: &mut Vec<Diagnostic>,
+) {
+    let scope = PlanScope {
+        params,
+        lets,
+        in_where: false,
+    };
+    let mut seen: HashMap<&str, &Span> = HashMap::new();
+    for a in call.args.iter_mut() {
+        value_ty(&mut a.value, &scope, diags);
+    }
+    for a in &call.args {
+        if let Some(first) = seen.get(a.name.node.as_str()) {
+            diags.push(
+                Diagnostic::error(
+                    a.name.span.clone(),
+                    format!("argument `{}` is given twice", a.name.node),
+                )
+                .with_label("again here")
+                .with_related((*first).clone(), "first here"),
+            );
+        } else {
+            seen.insert(&a.name.node, &a.name.span);
+        }
+    }
+}
+
+fn resolve_action(
+    action: &mut Action,
+    params: &HashMap<String, (ParamType, Span)>,
+    lets: &[(String, String)],
+    diags: &mut Vec<Diagnostic>,
+) {
+    let scope = PlanScope {
+        params,
+        lets,
+        in_where: false,
+    };
+    let kind = action.kind();
+    match action {
+        Action::Read { path } | Action::Write { path } | Action::Delete { path } => {
+            check_path(path, &scope, kind, diags);
+        }
+        Action::Exec { program, args } => {
+            check_path(program, &scope, kind, diags);
+            for a in args.iter_mut().flatten() {
+                let t = value_ty(a, &scope, diags);
+                if !matches!(
+                    t,
+                    Ty::Unknown
+                        | Ty::Scalar(
+                            ValueType::String
+                                | ValueType::Path
+                                | ValueType::Host
+                                | ValueType::Number
+                        )
+                ) {
+                    diags.push(type_error(&a.span, "a string", &t, "an argument of `exec`"));
+                }
+            }
+        }
+        Action::Connect { host, port } => {
+            let t = value_ty(host, &scope, diags);
+            if !matches!(
+                t,
+                Ty::Unknown | Ty::Scalar(ValueType::String | ValueType::Host | ValueType::Cidr)
+            ) {
+                diags.push(
+                    type_error(&host.span, "a host name or an address", &t, "the host of `connect`")
+                        .with_help("write `connect \"example.com\":443`, `connect 10.0.0.0/8:443` or `connect [::1]:443`"),
+                );
+            }
+            check_port(port, &scope, diags);
+        }
+        Action::Listen { port } => check_port(port, &scope, diags),
+        Action::Call(call) => resolve_call(call, params, lets, diags),
+    }
+}
+
+fn check_port(port: &mut Spanned<Value>, scope: &dyn Scope, diags: &mut Vec<Diagnostic>) {
+    let t = value_ty(port, scope, diags);
+    if !t.is_numberish() {
+        diags.push(type_error(
+            &port.span,
+            "a port number",
+            &t,
+            "a port is a whole number from 0 to 65535",
+        ));
+    } else {
+        check_port_literal(port, diags);
+    }
+}
+
+fn check_path(
+    path: &mut Spanned<Value>,
+    scope: &dyn Scope,
+    kind: ActionKind,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let t = value_ty(path, scope, diags);
+    check_path_type(path, &t, &format!("the path of `{kind}`"), diags);
+}
+
+/// A path must be a string, and a literal path must be absolute.
+fn check_path_type(path: &Spanned<Value>, t: &Ty, context: &str, diags: &mut Vec<Diagnostic>) {
+    if !t.is_stringish() {
+        diags.push(type_error(&path.span, "a path", t, context));
+    } else if let Value::Literal {
+        literal: Literal::String(s),
+    } = &path.node
+        && !s.starts_with('/')
+    {
+        diags.push(
+            Diagnostic::error(path.span.clone(), format!("the path `{s}` is not absolute"))
+                .with_label("paths start with `/`")
+                .with_help(format!("write the full path, e.g. `\"/{s}\"`")),
+        );
+    }
+}
+
+// ───────────────────────────── specs ─────────────────────────────
+
+struct SpecScope<'a> {
+    consts: &'a HashMap<String, (Ty, Span)>,
+    /// The action kinds the pattern can match (for the "unknown name" help).
+    kinds: &'a [ActionKind],
+    /// Whether the pattern can match a call, so any other name is an argument.
+    call_args: bool,
+    /// In a `let` value or a path target: only constants.
+    consts_only: bool,
+}
+
+impl Scope for SpecScope<'_> {
+    fn resolve(&self, r: &mut Ref, _span: &Span, diags: &mut Vec<Diagnostic>) -> Ty {
+        let name = r.name.node.clone();
+        if let Some((ty, _)) = self.consts.get(&name) {
+            r.resolved = RefKind::Const;
+            if let Some(f) = r.fields.first() {
+                diags.push(
+                    Diagnostic::error(
+                        f.span.clone(),
+                        format!("the constant `{name}` has no fields"),
+                    )
+                    .with_label("not a field of anything"),
+                );
+            }
+            if let Some(i) = &r.index {
+                return match ty {
+                    Ty::List(e) => (**e).clone(),
+                    _ => {
+                        diags.push(
+                            Diagnostic::error(
+                                i.span.clone(),
+                                format!("the constant `{name}` is not a list"),
+                            )
+                            .with_label("cannot index it"),
+                        );
+                        Ty::Unknown
+                    }
+                };
+            }
+            return ty.clone();
+        }
+        if !self.consts_only {
+            if let Some(ty) = builtin_ty(&name) {
+                r.resolved = RefKind::Field;
+                if let Some(f) = r.fields.first() {
+                    diags.push(
+                        Diagnostic::error(
+                            f.span.clone(),
+                            format!("the field `{name}` has no fields"),
+                        )
+                        .with_label("not a field of anything"),
+                    );
+                }
+                if let Some(i) = &r.index {
+                    return match ty {
+                        Ty::List(e) => *e,
+                        _ => {
+                            diags.push(
+                                Diagnostic::error(
+                                    i.span.clone(),
+                                    format!("the field `{name}` is not a list"),
+                                )
+                                .with_label("only `argv` can be indexed"),
+                            );
+                            Ty::Unknown
+                        }
+                    };
+                }
+                return ty;
+            }
+            if self.call_args {
+                r.resolved = RefKind::Field;
+                return Ty::Unknown;
+            }
+        }
+        let mut candidates: Vec<&str> = self.consts.keys().map(String::as_str).collect();
+        if !self.consts_only {
+            for k in self.kinds {
+                candidates.extend(k.fields().iter().copied());
+            }
+        }
+        candidates.sort();
+        candidates.dedup();
+        let label = if self.consts_only {
+            "not a `let` constant of this spec".to_string()
+        } else {
+            let kinds: Vec<&str> = self.kinds.iter().map(|k| k.as_str()).collect();
+            let fields: Vec<String> = self
+                .kinds
+                .iter()
+                .flat_map(|k| k.fields().iter())
+                .map(|f| format!("`{f}`"))
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            if fields.is_empty() {
+                "not a `let` constant of this spec".to_string()
+            } else {
+                format!(
+                    "not a `let` constant, nor a field of `{}` ({})",
+                    kinds.join("`/`"),
+                    fields.join(", ")
+                )
+            }
+        };
+        let mut d = Diagnostic::error(r.name.span.clone(), format!("unknown name `{name}`"))
+            .with_label(label);
+        if let Some(s) = suggest(&name, candidates) {
+            d = d.with_help(format!("did you mean `{s}`?"));
+        }
+        diags.push(d);
+        Ty::Unknown
+    }
+}
+
+/// Resolves and type-checks a spec in place (not its includes).
+pub(crate) fn resolve_spec(spec: &mut Spec, diags: &mut Vec<Diagnostic>) {
+    let mut consts: HashMap<String, (Ty, Span)> = HashMap::new();
+    // Constants first, in order: a constant may use the ones before it.
+    for item in &mut spec.items {
+        let SpecItem::Let(l) = item else { continue };
+        let name = l.name.node.clone();
+        let scope = SpecScope {
+            consts: &consts,
+            kinds: &[],
+            call_args: false,
+            consts_only: true,
+        };
+        let ty = value_ty(&mut l.value, &scope, diags);
+        if BUILTIN_FIELDS.contains(&name.as_str()) {
+            diags.push(
+                Diagnostic::error(
+                    l.name.span.clone(),
+                    format!("`let {name}` shadows the field `{name}`"),
+                )
+                .with_label("a built-in field of actions")
+                .with_help(format!(
+                    "rename the constant, e.g. `{name}s` or `allowed_{name}`"
+                )),
+            );
+            continue;
+        }
+        if let Some((_, first)) = consts.get(&name) {
+            diags.push(
+                Diagnostic::error(l.name.span.clone(), format!("duplicate constant `{name}`"))
+                    .with_label("defined again here")
+                    .with_related(first.clone(), "first defined here"),
+            );
+            continue;
+        }
+        consts.insert(name, (ty, l.name.span.clone()));
+    }
+    for item in &mut spec.items {
+        match item {
+            SpecItem::Rule(rule) => match &mut rule.kind {
+                RuleKind::Effect { pattern, .. } | RuleKind::AtMost { pattern, .. } => {
+                    resolve_pattern(pattern, &consts, diags)
+                }
+                RuleKind::Never {
+                    action: a,
+                    after: b,
+                }
+                | RuleKind::Require { first: a, then: b } => {
+                    resolve_pattern(a, &consts, diags);
+                    resolve_pattern(b, &consts, diags);
+                }
+            },
+            SpecItem::Baseline(b) => {
+                for p in &mut b.patterns {
+                    resolve_pattern(p, &consts, diags);
+                }
+            }
+            SpecItem::Test(t) => resolve_plan(&mut t.plan, diags),
+            SpecItem::MaxTtl { ttl } if ttl.node.secs == 0 => {
+                diags.push(
+                    Diagnostic::error(ttl.span.clone(), "a max ttl of zero")
+                        .with_label("no token could ever be issued"),
+                );
+            }
+            _ => {}
+        }
+    }
+}
+
+fn resolve_pattern(
+    p: &mut Pattern,
+    consts: &HashMap<String, (Ty, Span)>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let single;
+    let (kinds, call_args): (&[ActionKind], bool) = match &p.matcher {
+        PatternKind::Any => (&ActionKind::ALL, true),
+        PatternKind::Call { .. } => (&[ActionKind::Call], true),
+        PatternKind::Path { action, .. } => {
+            single = [*action];
+            (&single, false)
+        }
+        PatternKind::Connect => (&[ActionKind::Connect], false),
+        PatternKind::Listen => (&[ActionKind::Listen], false),
+    };
+    if let PatternKind::Path {
+        target: Some(t),
+        action,
+    } = &mut p.matcher
+    {
+        let path = match t {
+            PathTarget::Exact { path } | PathTarget::Under { path } => path,
+        };
+        let scope = SpecScope {
+            consts,
+            kinds: &[],
+            call_args: false,
+            consts_only: true,
+        };
+        let ty = value_ty(path, &scope, diags);
+        check_path_type(path, &ty, &format!("the target of `{action}`"), diags);
+    }
+    if let Some(c) = &mut p.condition {
+        let scope = SpecScope {
+            consts,
+            kinds,
+            call_args,
+            consts_only: false,
+        };
+        check_cond(c, &scope, diags);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions_find_typos_only() {
+        assert_eq!(suggest("amout", ["amount", "payee"]), Some("amount"));
+        assert_eq!(suggest("pth", ["path", "port"]), Some("path"));
+        assert_eq!(suggest("zzzzzz", ["amount"]), None);
+        assert_eq!(distance("kitten", "sitting"), 3);
+        assert_eq!(distance("raed", "read"), 1);
+        assert_eq!(suggest("raed", ["read", "write"]), Some("read"));
+    }
+}

@@ -1,0 +1,465 @@
+//! Ed25519 key pairs for signing and verifying tokens.
+//!
+//! Keys are stored as one line of [PASERK] text, which every PASETO library
+//! (Python `pyseto`, Go `paseto`, JavaScript `paseto`/`paseto-ts`) reads:
+//!
+//! | file         | content                                  | mode |
+//! |--------------|------------------------------------------|------|
+//! | `warden.key` | `k4.secret.` + base64url(seed ‖ public)  | 0600 |
+//! | `warden.pub` | `k4.public.` + base64url(public key)     | 0644 |
+//!
+//! base64url is RFC 4648 §5 without padding; the secret is the 32-byte
+//! Ed25519 seed followed by the 32-byte public key (64 bytes), the public key
+//! is 32 bytes. A key's *id* is its PASERK `k4.pid.` identifier; tokens carry
+//! it in their footer (`{"kid":"k4.pid...."}`) so a verifier can tell a token
+//! signed by another key from a tampered one.
+//!
+//! [PASERK]: https://github.com/paseto-standard/paserk
+
+use pasetors::keys::{AsymmetricKeyPair, AsymmetricPublicKey, AsymmetricSecretKey, Generate};
+use pasetors::paserk::{FormatAsPaserk, Id};
+use pasetors::version4::V4;
+use std::fmt;
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
+
+/// The file name of the secret key that [`write_key_pair`] creates.
+pub const SECRET_KEY_FILE: &str = "warden.key";
+/// The file name of the public key that [`write_key_pair`] creates.
+pub const PUBLIC_KEY_FILE: &str = "warden.pub";
+
+const SECRET_PREFIX: &str = "k4.secret.";
+const PUBLIC_PREFIX: &str = "k4.public.";
+
+/// Why a key could not be made, read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("could not generate a key pair: {0}")]
+    Generate(String),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{path} already exists (use --force to replace the key pair)")]
+    Exists { path: PathBuf },
+    #[error(
+        "{path} is readable by other users (mode {mode:o}); a secret key must be mode 0600 (chmod 600 {path})"
+    )]
+    Unprotected { path: PathBuf, mode: u32 },
+    #[error("{what}: {reason}")]
+    Format { what: String, reason: String },
+}
+
+impl KeyError {
+    fn io(path: &Path, source: io::Error) -> KeyError {
+        KeyError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// The public half: verifies tokens. Cheap to clone.
+#[derive(Clone)]
+pub struct PublicKey {
+    key: AsymmetricPublicKey<V4>,
+    id: String,
+}
+
+impl PublicKey {
+    fn from_key(key: AsymmetricPublicKey<V4>) -> Result<PublicKey, KeyError> {
+        let mut id = String::new();
+        Id::from(&key)
+            .fmt(&mut id)
+            .map_err(|e| KeyError::Generate(format!("key id: {e}")))?;
+        Ok(PublicKey { key, id })
+    }
+
+    /// Parse `k4.public.…` text (surrounding whitespace is ignored).
+    pub fn from_paserk(text: &str) -> Result<PublicKey, KeyError> {
+        let text = expect_kind(
+            text,
+            PUBLIC_PREFIX,
+            SECRET_PREFIX,
+            "public key",
+            "this is a secret key (k4.secret.…); give the public key (warden.pub)",
+        )?;
+        let key = AsymmetricPublicKey::<V4>::try_from(text).map_err(|e| KeyError::Format {
+            what: "public key".into(),
+            reason: format!("not a valid k4.public PASERK ({e:?})"),
+        })?;
+        PublicKey::from_key(key)
+    }
+
+    /// The PASERK text, `k4.public.…`.
+    pub fn to_paserk(&self) -> String {
+        let mut out = String::new();
+        // Formatting into a String cannot fail.
+        let _ = self.key.fmt(&mut out);
+        out
+    }
+
+    /// The PASERK key id, `k4.pid.…`.
+    pub fn key_id(&self) -> &str {
+        &self.id
+    }
+
+    pub(crate) fn inner(&self) -> &AsymmetricPublicKey<V4> {
+        &self.key
+    }
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PublicKey({})", self.id)
+    }
+}
+
+impl PartialEq for PublicKey {
+    fn eq(&self, other: &PublicKey) -> bool {
+        self.key.as_bytes() == other.key.as_bytes()
+    }
+}
+impl Eq for PublicKey {}
+
+/// The secret half: signs tokens. Its bytes are wiped when dropped.
+pub struct SigningKey {
+    secret: AsymmetricSecretKey<V4>,
+    public: PublicKey,
+}
+
+impl SigningKey {
+    /// A fresh key pair from the operating system's random source.
+    pub fn generate() -> Result<SigningKey, KeyError> {
+        let pair = AsymmetricKeyPair::<V4>::generate()
+            .map_err(|e| KeyError::Generate(format!("{e:?}")))?;
+        Ok(SigningKey {
+            public: PublicKey::from_key(pair.public)?,
+            secret: pair.secret,
+        })
+    }
+
+    /// Parse `k4.secret.…` text (surrounding whitespace is ignored). The
+    /// public half stored in it must match the seed.
+    pub fn from_paserk(text: &str) -> Result<SigningKey, KeyError> {
+        let text = expect_kind(
+            text,
+            SECRET_PREFIX,
+            PUBLIC_PREFIX,
+            "secret key",
+            "this is a public key (k4.public.…); signing needs the secret key (warden.key)",
+        )?;
+        let secret = AsymmetricSecretKey::<V4>::try_from(text).map_err(|e| KeyError::Format {
+            what: "secret key".into(),
+            reason: format!("not a valid k4.secret PASERK ({e:?})"),
+        })?;
+        let public =
+            AsymmetricPublicKey::<V4>::try_from(&secret).map_err(|e| KeyError::Format {
+                what: "secret key".into(),
+                reason: format!("its public half is invalid ({e:?})"),
+            })?;
+        Ok(SigningKey {
+            public: PublicKey::from_key(public)?,
+            secret,
+        })
+    }
+
+    /// The PASERK text, `k4.secret.…`, wiped from memory when dropped.
+    pub fn to_paserk(&self) -> Zeroizing<String> {
+        let mut out = Zeroizing::new(String::new());
+        let _ = self.secret.fmt(&mut *out);
+        out
+    }
+
+    pub fn public_key(&self) -> &PublicKey {
+        &self.public
+    }
+
+    pub(crate) fn inner(&self) -> &AsymmetricSecretKey<V4> {
+        &self.secret
+    }
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SigningKey({}, secret redacted)", self.public.id)
+    }
+}
+
+/// Trim `text` and check that it is PASERK of the `want` kind; name the
+/// mix-up when it is the `swapped` kind.
+fn expect_kind<'t>(
+    text: &'t str,
+    want: &str,
+    swapped: &str,
+    what: &str,
+    swapped_reason: &str,
+) -> Result<&'t str, KeyError> {
+    let text = text.trim();
+    let reason = if text.starts_with(swapped) {
+        swapped_reason.to_string()
+    } else if !text.starts_with(want) {
+        format!("expected PASERK text starting with `{want}`")
+    } else {
+        return Ok(text);
+    };
+    Err(KeyError::Format {
+        what: what.into(),
+        reason,
+    })
+}
+
+/// Where [`write_key_pair`] put the two files.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyPaths {
+    pub secret: PathBuf,
+    pub public: PathBuf,
+}
+
+/// Write `warden.key` (mode 0600) and `warden.pub` into `dir`, creating the
+/// directory (mode 0700) if needed.
+///
+/// Without `force`, an existing file in the way is an error and nothing is
+/// written; files are created with `O_EXCL`, so a file that appears
+/// concurrently is never overwritten. With `force`, each file is written to a
+/// fresh temporary file beside it and renamed into place, so a reader sees
+/// the old key or the new one, never half of one.
+pub fn write_key_pair(dir: &Path, key: &SigningKey, force: bool) -> Result<KeyPaths, KeyError> {
+    if !dir.exists() {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| KeyError::io(dir, e))?;
+    }
+    let paths = KeyPaths {
+        secret: dir.join(SECRET_KEY_FILE),
+        public: dir.join(PUBLIC_KEY_FILE),
+    };
+    let secret_text = {
+        let mut s = key.to_paserk();
+        s.push('\n');
+        s
+    };
+    let public_text = format!("{}\n", key.public_key().to_paserk());
+
+    if force {
+        replace_file(&paths.secret, secret_text.as_bytes(), 0o600)?;
+        replace_file(&paths.public, public_text.as_bytes(), 0o644)?;
+        return Ok(paths);
+    }
+
+    for p in [&paths.secret, &paths.public] {
+        if fs::symlink_metadata(p).is_ok() {
+            return Err(KeyError::Exists { path: p.clone() });
+        }
+    }
+    create_exclusive(&paths.secret, secret_text.as_bytes(), 0o600)?;
+    if let Err(e) = create_exclusive(&paths.public, public_text.as_bytes(), 0o644) {
+        // Change no state: take back the secret key we just created.
+        let _ = fs::remove_file(&paths.secret);
+        return Err(e);
+    }
+    Ok(paths)
+}
+
+fn create_exclusive(path: &Path, bytes: &[u8], mode: u32) -> Result<(), KeyError> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(mode)
+        .open(path)
+        .map_err(|e| {
+            if e.kind() == io::ErrorKind::AlreadyExists {
+                KeyError::Exists {
+                    path: path.to_path_buf(),
+                }
+            } else {
+                KeyError::io(path, e)
+            }
+        })?;
+    // The umask may have narrowed the mode; make it exact.
+    f.set_permissions(fs::Permissions::from_mode(mode))
+        .map_err(|e| KeyError::io(path, e))?;
+    let written = f.write_all(bytes).and_then(|()| f.sync_all());
+    if let Err(e) = written {
+        let _ = fs::remove_file(path);
+        return Err(KeyError::io(path, e));
+    }
+    Ok(())
+}
+
+fn replace_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), KeyError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut tag = [0u8; 8];
+    getrandom::fill(&mut tag).map_err(|e| KeyError::Generate(e.to_string()))?;
+    let tmp = dir.join(format!(".{name}.tmp-{}", crate::hex(&tag)));
+    create_exclusive(&tmp, bytes, mode)?;
+    fs::rename(&tmp, path).map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        KeyError::io(path, e)
+    })
+}
+
+/// Read a secret key file. Refuses a file that group or others can read or
+/// write, as `ssh` does.
+pub fn load_signing_key(path: &Path) -> Result<SigningKey, KeyError> {
+    let meta = fs::metadata(path).map_err(|e| KeyError::io(path, e))?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(KeyError::Unprotected {
+            path: path.to_path_buf(),
+            mode,
+        });
+    }
+    let text = Zeroizing::new(fs::read_to_string(path).map_err(|e| KeyError::io(path, e))?);
+    SigningKey::from_paserk(&text).map_err(|e| in_file(path, e))
+}
+
+/// Read a public key: a file holding `k4.public.…`, or the PASERK text
+/// itself.
+pub fn load_public_key(path_or_paserk: &str) -> Result<PublicKey, KeyError> {
+    if path_or_paserk.starts_with(PUBLIC_PREFIX) {
+        return PublicKey::from_paserk(path_or_paserk);
+    }
+    let path = Path::new(path_or_paserk);
+    let text = fs::read_to_string(path).map_err(|e| KeyError::io(path, e))?;
+    PublicKey::from_paserk(&text).map_err(|e| in_file(path, e))
+}
+
+fn in_file(path: &Path, e: KeyError) -> KeyError {
+    match e {
+        KeyError::Format { reason, .. } => KeyError::Format {
+            what: path.display().to_string(),
+            reason,
+        },
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmpdir(tag: &str) -> PathBuf {
+        let mut r = [0u8; 6];
+        getrandom::fill(&mut r).unwrap();
+        let d = std::env::temp_dir().join(format!("warden-keys-{tag}-{}", crate::hex(&r)));
+        fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn paserk_round_trip() {
+        let k = SigningKey::generate().unwrap();
+        let text = k.to_paserk();
+        assert!(text.starts_with("k4.secret."));
+        let back = SigningKey::from_paserk(&text).unwrap();
+        assert_eq!(back.public_key(), k.public_key());
+        let pubtext = k.public_key().to_paserk();
+        assert!(pubtext.starts_with("k4.public."));
+        assert_eq!(&PublicKey::from_paserk(&pubtext).unwrap(), k.public_key());
+        assert!(k.public_key().key_id().starts_with("k4.pid."));
+    }
+
+    #[test]
+    fn swapped_halves_are_named() {
+        let k = SigningKey::generate().unwrap();
+        let e = SigningKey::from_paserk(&k.public_key().to_paserk()).unwrap_err();
+        assert!(e.to_string().contains("public key"), "{e}");
+        let e = PublicKey::from_paserk(&k.to_paserk()).unwrap_err();
+        assert!(e.to_string().contains("secret key"), "{e}");
+        assert!(PublicKey::from_paserk("k4.public.AAAA").is_err());
+        assert!(SigningKey::from_paserk("hello").is_err());
+    }
+
+    #[test]
+    fn secret_with_mismatched_public_half_is_refused() {
+        let a = SigningKey::generate().unwrap();
+        let b = SigningKey::generate().unwrap();
+        let sa = a.to_paserk();
+        let sb = b.to_paserk();
+        // 64 bytes = 86 base64 chars; chars 43.. encode only public-key bits.
+        // Keep a's seed, put in (most of) b's public key.
+        let cut = SECRET_PREFIX.len() + 43;
+        let mixed = format!("{}{}", &sa[..cut], &sb[cut..]);
+        assert!(SigningKey::from_paserk(&mixed).is_err());
+    }
+
+    #[test]
+    fn keygen_writes_modes_and_refuses_to_overwrite() {
+        let d = tmpdir("write");
+        let k = SigningKey::generate().unwrap();
+        let paths = write_key_pair(&d, &k, false).unwrap();
+        let mode = fs::metadata(&paths.secret).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let loaded = load_signing_key(&paths.secret).unwrap();
+        assert_eq!(loaded.public_key(), k.public_key());
+        let public = load_public_key(paths.public.to_str().unwrap()).unwrap();
+        assert_eq!(&public, k.public_key());
+
+        let k2 = SigningKey::generate().unwrap();
+        let e = write_key_pair(&d, &k2, false).unwrap_err();
+        assert!(matches!(e, KeyError::Exists { .. }), "{e}");
+        // Nothing changed.
+        assert_eq!(
+            load_signing_key(&paths.secret).unwrap().public_key(),
+            k.public_key()
+        );
+
+        write_key_pair(&d, &k2, true).unwrap();
+        assert_eq!(
+            load_signing_key(&paths.secret).unwrap().public_key(),
+            k2.public_key()
+        );
+        let mode = fs::metadata(&paths.secret).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let leftovers: Vec<_> = fs::read_dir(&d)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().contains(".tmp-"))
+            .collect();
+        assert!(leftovers.is_empty());
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn a_lone_public_file_blocks_keygen_and_nothing_is_written() {
+        let d = tmpdir("lonepub");
+        fs::write(d.join(PUBLIC_KEY_FILE), "something\n").unwrap();
+        let k = SigningKey::generate().unwrap();
+        assert!(matches!(
+            write_key_pair(&d, &k, false),
+            Err(KeyError::Exists { .. })
+        ));
+        assert!(!d.join(SECRET_KEY_FILE).exists());
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn world_readable_secret_key_is_refused() {
+        let d = tmpdir("perm");
+        let k = SigningKey::generate().unwrap();
+        let paths = write_key_pair(&d, &k, false).unwrap();
+        fs::set_permissions(&paths.secret, fs::Permissions::from_mode(0o644)).unwrap();
+        let e = load_signing_key(&paths.secret).unwrap_err();
+        assert!(matches!(e, KeyError::Unprotected { .. }), "{e}");
+        fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn public_key_accepts_literal_paserk() {
+        let k = SigningKey::generate().unwrap();
+        let p = load_public_key(&k.public_key().to_paserk()).unwrap();
+        assert_eq!(&p, k.public_key());
+    }
+}

@@ -1,0 +1,374 @@
+//! Concrete actions: what a run actually does, with every value known.
+//!
+//! A [`ConcreteAction`] is the one runtime representation that the token
+//! monitor (tool calls), the enforcer's events (files, exec, network) and the
+//! reference evaluator share. Conditions of a spec are evaluated on it by
+//! [`crate::concrete`].
+//!
+//! Paths are stored **normalized** (absolute, `.`/`..` resolved, repeated `/`
+//! folded, no trailing `/`): the kernel acts on resolved paths, so a spec
+//! condition such as `path startswith "/tmp/"` is asked of the path the
+//! action really touches, never of its raw spelling.
+//!
+//! ```
+//! use verifier::action::{ConcreteAction, Value};
+//! let a = ConcreteAction::read("/tmp/../etc/passwd").unwrap();
+//! assert_eq!(a.field("path").unwrap().value, Value::String("/etc/passwd".into()));
+//! ```
+
+use crate::concrete::{self, PathError};
+use ipnet::IpNet;
+use planlang::ast::ActionKind;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+
+/// A concrete value: what a field of an action holds.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "type", content = "value", rename_all = "snake_case")]
+pub enum Value {
+    String(String),
+    /// An exact decimal (`98.7`, `-1`, `443`).
+    Number(Decimal),
+    Bool(bool),
+    /// An address or a network; a bare address is a /32 or /128.
+    Cidr(IpNet),
+    /// A duration in whole seconds.
+    Duration(u64),
+    List(Vec<Value>),
+}
+
+impl Value {
+    /// The value as a string, if it is one.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// Converts a literal of the languages.
+    pub fn from_literal(lit: &planlang::value::Literal) -> Value {
+        use planlang::value::Literal as L;
+        match lit {
+            L::String(s) => Value::String(s.clone()),
+            L::Number(n) => Value::Number(*n),
+            L::Bool(b) => Value::Bool(*b),
+            L::Duration(d) => Value::Duration(d.secs),
+            L::Cidr(c) => Value::Cidr(*c),
+        }
+    }
+
+    /// A name for the kind of value, for messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::String(_) => "string",
+            Value::Number(_) => "number",
+            Value::Bool(_) => "bool",
+            Value::Cidr(_) => "cidr",
+            Value::Duration(_) => "duration",
+            Value::List(_) => "list",
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    /// The spelling of the value in the languages (strings quoted, JSON-style).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::String(s) => write!(f, "{}", serde_json::Value::String(s.clone())),
+            Value::Number(n) => write!(f, "{}", n.normalize()),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Cidr(c) => {
+                if c.prefix_len() == c.max_prefix_len() {
+                    write!(f, "{}", c.addr())
+                } else {
+                    write!(f, "{c}")
+                }
+            }
+            Value::Duration(d) => write!(f, "{}", planlang::value::Duration::from_secs(*d)),
+            Value::List(items) => {
+                f.write_str("[")?;
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{v}")?;
+                }
+                f.write_str("]")
+            }
+        }
+    }
+}
+
+/// One field of an action: its value and, when it came from a tool's result,
+/// the tool it originates from (for `from call NAME`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Field {
+    pub value: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+}
+
+impl Field {
+    pub fn new(value: Value) -> Field {
+        Field {
+            value,
+            origin: None,
+        }
+    }
+
+    /// A value that originates from the result of the tool `origin`.
+    pub fn from_call(value: Value, origin: impl Into<String>) -> Field {
+        Field {
+            value,
+            origin: Some(origin.into()),
+        }
+    }
+}
+
+/// An action with every value known.
+///
+/// `fields` holds the built-in fields of the kind (`path` for read, write and
+/// delete; `path` and `argv` for exec; `port` and one of `host` / `ip` for
+/// connect; `port` for listen) or, for a call, one field per argument. A
+/// `connect` to a name has `host` and no `ip`; to an address or cidr, `ip`
+/// and no `host` (LANGUAGE.md).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ConcreteAction {
+    pub kind: ActionKind,
+    /// The tool's name, for a call (`send_money`, `github.create_pr`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call: Option<String>,
+    pub fields: BTreeMap<String, Field>,
+}
+
+/// Why a concrete action could not be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ActionError {
+    #[error(transparent)]
+    Path(#[from] PathError),
+    #[error("`{0}` is not a host name or an address")]
+    BadHost(String),
+    #[error("a {kind} action has no field `{field}`")]
+    NoSuchField { kind: ActionKind, field: String },
+}
+
+impl ConcreteAction {
+    fn with(kind: ActionKind, fields: impl IntoIterator<Item = (&'static str, Value)>) -> Self {
+        ConcreteAction {
+            kind,
+            call: None,
+            fields: fields
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), Field::new(v)))
+                .collect(),
+        }
+    }
+
+    fn path_action(kind: ActionKind, path: &str) -> Result<Self, ActionError> {
+        let p = concrete::normalize_path(path)?;
+        Ok(Self::with(kind, [("path", Value::String(p))]))
+    }
+
+    /// `read PATH` (the path is normalized; it must be absolute).
+    pub fn read(path: &str) -> Result<Self, ActionError> {
+        Self::path_action(ActionKind::Read, path)
+    }
+
+    /// `write PATH`.
+    pub fn write(path: &str) -> Result<Self, ActionError> {
+        Self::path_action(ActionKind::Write, path)
+    }
+
+    /// `delete PATH`.
+    pub fn delete(path: &str) -> Result<Self, ActionError> {
+        Self::path_action(ActionKind::Delete, path)
+    }
+
+    /// `exec PATH [ARG, ...]`: `argv` is argv[1..] (the arguments after the
+    /// program).
+    pub fn exec<S: AsRef<str>>(path: &str, argv: &[S]) -> Result<Self, ActionError> {
+        let p = concrete::normalize_path(path)?;
+        let argv = argv
+            .iter()
+            .map(|a| Value::String(a.as_ref().to_string()))
+            .collect();
+        Ok(Self::with(
+            ActionKind::Exec,
+            [("path", Value::String(p)), ("argv", Value::List(argv))],
+        ))
+    }
+
+    /// `connect HOST:PORT` where HOST is a name or an address: an address
+    /// (`10.0.0.1`, `::1`, `[::1]`) or a cidr gives the action an `ip`, a name
+    /// gives it a `host`.
+    pub fn connect(host: &str, port: u16) -> Result<Self, ActionError> {
+        let port = ("port", Value::Number(Decimal::from(port)));
+        match concrete::parse_cidr(host) {
+            Some(net) => Ok(Self::with(
+                ActionKind::Connect,
+                [("ip", Value::Cidr(net)), port],
+            )),
+            None if concrete::is_host_name(host) => Ok(Self::with(
+                ActionKind::Connect,
+                [("host", Value::String(host.to_string())), port],
+            )),
+            None => Err(ActionError::BadHost(host.to_string())),
+        }
+    }
+
+    /// `connect` to a known address.
+    pub fn connect_ip(ip: IpAddr, port: u16) -> Self {
+        Self::with(
+            ActionKind::Connect,
+            [
+                ("ip", Value::Cidr(IpNet::from(ip))),
+                ("port", Value::Number(Decimal::from(port))),
+            ],
+        )
+    }
+
+    /// `listen PORT`.
+    pub fn listen(port: u16) -> Self {
+        Self::with(
+            ActionKind::Listen,
+            [("port", Value::Number(Decimal::from(port)))],
+        )
+    }
+
+    /// `call NAME(ARG = VALUE, ...)`.
+    pub fn call<I, K>(name: impl Into<String>, args: I) -> Self
+    where
+        I: IntoIterator<Item = (K, Field)>,
+        K: Into<String>,
+    {
+        ConcreteAction {
+            kind: ActionKind::Call,
+            call: Some(name.into()),
+            fields: args.into_iter().map(|(k, v)| (k.into(), v)).collect(),
+        }
+    }
+
+    /// The field named `name`, if the action has it.
+    pub fn field(&self, name: &str) -> Option<&Field> {
+        self.fields.get(name)
+    }
+
+    /// The (normalized) path of a read, write, delete or exec.
+    pub fn path(&self) -> Option<&str> {
+        match self.kind {
+            ActionKind::Call => None,
+            _ => self.field("path").and_then(|f| f.value.as_str()),
+        }
+    }
+}
+
+impl fmt::Display for ConcreteAction {
+    /// The action as a plan step would spell it: `read "/etc/passwd"`,
+    /// `call send_money(amount = 5, recipient = "X")`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let get = |k: &str| self.fields.get(k).map(|fl| &fl.value);
+        match self.kind {
+            ActionKind::Call => {
+                write!(f, "call {}(", self.call.as_deref().unwrap_or("?"))?;
+                for (i, (k, v)) in self.fields.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{k} = {}", v.value)?;
+                }
+                f.write_str(")")
+            }
+            ActionKind::Connect => {
+                f.write_str("connect ")?;
+                match (get("host"), get("ip")) {
+                    (Some(Value::String(h)), _) => write!(f, "{h:?}")?,
+                    (_, Some(Value::Cidr(c))) if c.addr().is_ipv6() => {
+                        write!(f, "[{}]", Value::Cidr(*c))?
+                    }
+                    (_, Some(ip)) => write!(f, "{ip}")?,
+                    _ => f.write_str("?")?,
+                }
+                match get("port") {
+                    Some(p) => write!(f, ":{p}"),
+                    None => f.write_str(":?"),
+                }
+            }
+            kind => {
+                write!(f, "{kind}")?;
+                if let Some(p) = get("path") {
+                    write!(f, " {p}")?;
+                } else if let Some(p) = get("port") {
+                    write!(f, " {p}")?;
+                }
+                if let Some(Value::List(argv)) = get("argv") {
+                    for (i, a) in argv.iter().enumerate() {
+                        f.write_str(if i == 0 { " " } else { ", " })?;
+                        write!(f, "{a}")?;
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_normalized_and_absolute() {
+        let a = ConcreteAction::write("/tmp//x/./y/../z/").unwrap();
+        assert_eq!(a.path(), Some("/tmp/x/z"));
+        assert!(ConcreteAction::read("relative/file").is_err());
+        assert!(ConcreteAction::read("").is_err());
+    }
+
+    #[test]
+    fn connect_to_name_has_host_and_no_ip() {
+        let a = ConcreteAction::connect("api.bank.example", 443).unwrap();
+        assert!(a.field("host").is_some());
+        assert!(a.field("ip").is_none());
+        let b = ConcreteAction::connect("10.1.2.3", 80).unwrap();
+        assert!(b.field("host").is_none());
+        assert!(b.field("ip").is_some());
+        let c = ConcreteAction::connect("[::1]", 80).unwrap();
+        assert_eq!(c.to_string(), "connect [::1]:80");
+        assert!(ConcreteAction::connect("bad host!", 1).is_err());
+    }
+
+    #[test]
+    fn display_spells_steps() {
+        let a = ConcreteAction::call(
+            "send_money",
+            [
+                ("recipient", Field::new(Value::String("X".into()))),
+                ("amount", Field::new(Value::Number(Decimal::from(5)))),
+            ],
+        );
+        assert_eq!(
+            a.to_string(),
+            r#"call send_money(amount = 5, recipient = "X")"#
+        );
+        let e = ConcreteAction::exec("/usr/bin/git", &["status"]).unwrap();
+        assert_eq!(e.to_string(), r#"exec "/usr/bin/git" "status""#);
+    }
+
+    #[test]
+    fn serde_round_trip() {
+        let a = ConcreteAction::call(
+            "send_money",
+            [(
+                "recipient",
+                Field::from_call(Value::String("X".into()), "read_file"),
+            )],
+        );
+        let j = serde_json::to_string(&a).unwrap();
+        let b: ConcreteAction = serde_json::from_str(&j).unwrap();
+        assert_eq!(a, b);
+    }
+}

@@ -1,0 +1,650 @@
+//! Checking a plan against a compiled spec: per-step verdicts (concrete
+//! steps directly, symbolic steps with Z3), temporal and count rules over
+//! the control-flow graph, the ttl, and the envelope of what is accepted.
+
+use crate::action::Field;
+use crate::canon;
+use crate::cfg::{self, LowerError, Lowered, Node, Path, PathElem, StepAction};
+use crate::compile::{ActionVerdict, CompiledSpec};
+use crate::concrete::{Cond, CondError, Consts, Pattern};
+use crate::envelope;
+use crate::report::{Approval, Outcome, PathStep, Reason, Stats, Verdict, Violation};
+use crate::symbolic::{self, Answer, ResidualScope, Session, Witness};
+use planlang::Span;
+use planlang::ast::{self, Effect, ParamType};
+use std::collections::{BTreeMap, HashMap};
+use z3::SatResult;
+
+/// Why a plan cannot be checked at all (bad input, exit 2).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CheckError {
+    #[error(transparent)]
+    Lower(#[from] LowerError),
+    #[error("{span}: the `where` condition of param `{param}`: {source}")]
+    Where {
+        span: Span,
+        param: String,
+        source: CondError,
+    },
+    #[error("{span}: the `where` conditions of the params cannot all hold: no value is possible")]
+    UnsatisfiableWhere { span: Span },
+}
+
+/// A step of the plan as the check sees it.
+struct StepInfo {
+    /// The first step with the same action (duplicates are decided once).
+    canonical: usize,
+    concrete: Option<crate::action::ConcreteAction>,
+}
+
+struct Checker<'s, 'p> {
+    spec: &'s CompiledSpec,
+    plan: &'p ast::Plan,
+    lowered: Lowered,
+    info: Vec<StepInfo>,
+    reachable: Vec<bool>,
+    param_types: HashMap<String, ParamType>,
+    wheres: Vec<Cond>,
+    /// The compiled `where`s, for the concrete check of witnesses.
+    where_conds: Vec<(String, Option<Cond>)>,
+    where_key: String,
+    session: Option<Session>,
+    stats: Stats,
+    violations: Vec<Violation>,
+    approvals: Vec<Approval>,
+}
+
+impl CompiledSpec {
+    /// Checks a plan: the verdict, every reason with its counterexample, and
+    /// the envelope when the plan is accepted or needs approval.
+    pub fn check(&self, plan: &ast::Plan) -> Result<Outcome, CheckError> {
+        let lowered = cfg::lower(plan)?;
+        let reachable = cfg::reachable(&lowered.graph, lowered.steps.len());
+        let mut first: HashMap<&StepAction, usize> = HashMap::new();
+        let mut info = Vec::with_capacity(lowered.steps.len());
+        for (i, s) in lowered.steps.iter().enumerate() {
+            let canonical = *first.entry(s).or_insert(i);
+            info.push(StepInfo {
+                canonical,
+                concrete: s.to_concrete(),
+            });
+        }
+        let param_types: HashMap<String, ParamType> = lowered
+            .params
+            .iter()
+            .map(|p| (p.name.clone(), p.ty))
+            .collect();
+        let mut wheres = Vec::new();
+        let mut where_conds = Vec::new();
+        for p in &lowered.params {
+            let compiled =
+                match &p.condition {
+                    Some(c) => Some(Cond::compile(c, &Consts::new()).map_err(|source| {
+                        CheckError::Where {
+                            span: p.span.clone(),
+                            param: p.name.clone(),
+                            source,
+                        }
+                    })?),
+                    None => None,
+                };
+            if let Some(c) = &compiled {
+                let scope = ResidualScope::Params(&param_types);
+                wheres.push(symbolic::residual(c, &scope));
+            }
+            where_conds.push((p.name.clone(), compiled));
+        }
+        let mut types: Vec<String> = param_types
+            .iter()
+            .map(|(k, v)| format!("{k}:{v}"))
+            .collect();
+        types.sort();
+        let where_key = format!(
+            "{}|{}",
+            types.join(","),
+            canon::key(&canon::tidy(&Cond::And {
+                all: wheres.clone()
+            }))
+        );
+        let mut c = Checker {
+            spec: self,
+            plan,
+            lowered,
+            info,
+            reachable,
+            param_types,
+            wheres,
+            where_conds,
+            where_key,
+            session: None,
+            stats: Stats::default(),
+            violations: Vec::new(),
+            approvals: Vec::new(),
+        };
+        c.run()?;
+        let verdict = if !c.violations.is_empty() {
+            Verdict::Reject
+        } else if !c.approvals.is_empty() {
+            Verdict::Approve
+        } else {
+            Verdict::Accept
+        };
+        let envelope = (verdict != Verdict::Reject).then(|| c.envelope());
+        Ok(Outcome {
+            verdict,
+            violations: c.violations,
+            approvals: c.approvals,
+            envelope,
+            stats: c.stats,
+        })
+    }
+}
+
+impl<'s, 'p> Checker<'s, 'p> {
+    fn run(&mut self) -> Result<(), CheckError> {
+        if let (Some(ttl), Some(max)) = (&self.plan.ttl, self.spec.max_ttl)
+            && ttl.node.secs > max
+        {
+            self.violations.push(Violation {
+                reason: Reason::Ttl,
+                message: format!(
+                    "the plan asks for a ttl of {} but the spec allows at most {}",
+                    ttl.node,
+                    planlang::value::Duration::from_secs(max)
+                ),
+                rule: None,
+                rule_text: Some(format!(
+                    "max ttl {}",
+                    planlang::value::Duration::from_secs(max)
+                )),
+                step: Some(ttl.span.clone()),
+                action: None,
+                path: Vec::new(),
+                witness: BTreeMap::new(),
+            });
+        }
+        let symbolic =
+            (0..self.info.len()).any(|i| self.reachable[i] && self.info[i].concrete.is_none());
+        if symbolic {
+            let mut s = Session::new(
+                self.param_types.clone(),
+                &self.wheres,
+                self.spec.options.timeout_ms,
+            );
+            let sat = s.satisfiable();
+            self.stats.solver_queries += s.queries;
+            s.queries = 0;
+            match sat {
+                SatResult::Unsat => {
+                    let span = self
+                        .lowered
+                        .params
+                        .iter()
+                        .find(|p| p.condition.is_some())
+                        .map(|p| p.span.clone())
+                        .unwrap_or_else(|| self.plan.span.clone());
+                    return Err(CheckError::UnsatisfiableWhere { span });
+                }
+                SatResult::Unknown => {
+                    self.violations
+                        .push(self.solver_failure(None, Answer::Timeout));
+                    return Ok(());
+                }
+                SatResult::Sat => {}
+            }
+            self.session = Some(s);
+        }
+        for i in 0..self.info.len() {
+            if !self.reachable[i] || self.info[i].canonical != i {
+                continue;
+            }
+            self.decide_step(i);
+        }
+        self.temporal();
+        if let Some(s) = &self.session {
+            self.stats.solver_queries += s.queries;
+        }
+        Ok(())
+    }
+
+    fn step(&self, i: usize) -> &StepAction {
+        &self.lowered.steps[i]
+    }
+
+    fn path_steps(&self, p: &Path) -> Vec<PathStep> {
+        p.iter()
+            .map(|e| match e {
+                PathElem::Step(i) => PathStep {
+                    span: self.step(*i).span.clone(),
+                    note: self.step(*i).to_string(),
+                },
+                PathElem::Branch { span, index } => PathStep {
+                    span: span.clone(),
+                    note: format!("either: branch {index}"),
+                },
+                PathElem::Iterations { span, count } => PathStep {
+                    span: span.clone(),
+                    note: format!(
+                        "repeat: {count} iteration{}",
+                        if *count == 1 { "" } else { "s" }
+                    ),
+                },
+            })
+            .collect()
+    }
+
+    fn path_to(&self, i: usize) -> Vec<PathStep> {
+        cfg::path_to(&self.lowered.graph, i)
+            .map(|p| self.path_steps(&p))
+            .unwrap_or_default()
+    }
+
+    /// Whether a witness meets the params' types and `where` conditions.
+    fn where_ok(&self, w: &Witness) -> bool {
+        let scope: BTreeMap<String, Field> = w
+            .params
+            .iter()
+            .map(|(k, v)| (k.clone(), Field::new(v.clone())))
+            .collect();
+        self.lowered.params.iter().all(|p| {
+            scope
+                .get(&p.name)
+                .is_some_and(|f| envelope::type_ok(p.ty, &f.value))
+        }) && self
+            .where_conds
+            .iter()
+            .all(|(_, c)| c.as_ref().is_none_or(|c| c.eval(&scope)))
+    }
+
+    /// Asks a question about a symbolic step (cached by its canonical form).
+    fn ask(
+        &mut self,
+        goal: Cond,
+        step: usize,
+        purpose: &str,
+        valid: &dyn Fn(&Checker, &Witness) -> bool,
+    ) -> Answer {
+        let goal = if self.spec.options.canonicalize {
+            canon::canonical(&goal)
+        } else {
+            goal
+        };
+        match goal {
+            Cond::False => return Answer::Unsat,
+            Cond::True if self.lowered.params.is_empty() && self.step(step).is_concrete() => {
+                return Answer::Sat(Witness::default());
+            }
+            _ => {}
+        }
+        let key = format!("{}#{purpose}#{}", self.where_key, canon::key(&goal));
+        if self.spec.options.cache
+            && let Ok(cache) = self.spec.cache.lock()
+            && let Some(a) = cache.get(&key)
+        {
+            match a {
+                Answer::Unsat => {
+                    self.stats.cache_hits += 1;
+                    return Answer::Unsat;
+                }
+                Answer::Sat(w) if valid(self, w) => {
+                    self.stats.cache_hits += 1;
+                    return a.clone();
+                }
+                _ => {}
+            }
+        }
+        let Some(mut session) = self.session.take() else {
+            return Answer::Unknown("no solver session".into());
+        };
+        let st = self.step(step).clone();
+        let max = self.spec.options.max_refinements;
+        let answer = session.solve(&goal, Some(&st), max, &|w| valid(self, w));
+        self.session = Some(session);
+        if self.spec.options.cache
+            && matches!(answer, Answer::Unsat | Answer::Sat(_))
+            && let Ok(mut cache) = self.spec.cache.lock()
+        {
+            if cache.len() > 100_000 {
+                cache.clear();
+            }
+            cache.insert(key, answer.clone());
+        }
+        answer
+    }
+
+    fn residual_of(&self, p: &Pattern, i: usize) -> Cond {
+        let s = self.step(i);
+        if !p.kind_matches(s.kind, s.call.as_deref()) {
+            return Cond::False;
+        }
+        symbolic::residual(&p.when, &ResidualScope::Step(s))
+    }
+
+    fn solver_failure(&self, step: Option<usize>, a: Answer) -> Violation {
+        let (reason, message) = match &a {
+            Answer::Timeout => (
+                Reason::Timeout,
+                format!(
+                    "the solver did not answer within {} ms: refused, since nothing was proven",
+                    self.spec.options.timeout_ms
+                ),
+            ),
+            Answer::Unknown(why) => (
+                Reason::CouldNotProve,
+                format!("could not prove the step safe ({why}): refused"),
+            ),
+            _ => (
+                Reason::CouldNotProve,
+                "could not prove the step safe".into(),
+            ),
+        };
+        Violation {
+            reason,
+            message,
+            rule: None,
+            rule_text: None,
+            step: step.map(|i| self.step(i).span.clone()),
+            action: step.map(|i| self.step(i).to_string()),
+            path: step.map(|i| self.path_to(i)).unwrap_or_default(),
+            witness: BTreeMap::new(),
+        }
+    }
+
+    fn violation_for(
+        &self,
+        i: usize,
+        v: ActionVerdict,
+        action: String,
+        w: &Witness,
+    ) -> Option<Violation> {
+        let (reason, rule) = match v {
+            ActionVerdict::Deny(Some(r)) => (Reason::Denied, Some(r)),
+            ActionVerdict::Deny(None) => (Reason::NothingAllows, None),
+            _ => return None,
+        };
+        let r = rule.map(|r| &self.spec.effects[r]);
+        let message = match r {
+            Some(r) => format!("`{action}` is denied by `{}`", r.text),
+            None => format!("no rule allows `{action}`"),
+        };
+        Some(Violation {
+            reason,
+            message,
+            rule: r.map(|r| r.span.clone()),
+            rule_text: r.map(|r| r.text.clone()),
+            step: Some(self.step(i).span.clone()),
+            action: Some(action),
+            path: self.path_to(i),
+            witness: w.shown(),
+        })
+    }
+
+    fn decide_step(&mut self, i: usize) {
+        if let Some(a) = self.info[i].concrete.clone() {
+            self.stats.concrete_steps += 1;
+            let v = self.spec.verdict_of(&a);
+            match v {
+                ActionVerdict::Deny(_) => {
+                    if let Some(viol) = self.violation_for(i, v, a.to_string(), &Witness::default())
+                    {
+                        self.violations.push(viol);
+                    }
+                }
+                ActionVerdict::Approve(r) => self.approvals.push(Approval {
+                    rule: self.spec.effects[r].span.clone(),
+                    rule_text: Some(self.spec.effects[r].text.clone()),
+                    step: self.step(i).span.clone(),
+                    action: a.to_string(),
+                    witness: BTreeMap::new(),
+                }),
+                ActionVerdict::Allow(_) => {}
+            }
+            return;
+        }
+        self.stats.symbolic_steps += 1;
+        let (mut denies, mut grants, mut approves) = (Cond::False, Cond::False, Cond::False);
+        for r in &self.spec.effects {
+            let res = self.residual_of(&r.pattern, i);
+            if res == Cond::False {
+                continue;
+            }
+            match r.effect {
+                Effect::Deny => denies = symbolic::or(denies, res),
+                Effect::Allow => grants = symbolic::or(grants, res),
+                Effect::Approve => {
+                    approves = symbolic::or(approves, res.clone());
+                    grants = symbolic::or(grants, res);
+                }
+            }
+        }
+        let bad = symbolic::or(denies.clone(), Cond::not(grants));
+        let ans = self.ask(bad, i, "deny", &|c, w| {
+            c.where_ok(w)
+                && w.action(c.step(i))
+                    .is_some_and(|a| matches!(c.spec.verdict_of(&a), ActionVerdict::Deny(_)))
+        });
+        match ans {
+            Answer::Unsat => {}
+            Answer::Sat(w) => {
+                if let Some(a) = w.action(self.step(i)) {
+                    let v = self.spec.verdict_of(&a);
+                    if let Some(viol) = self.violation_for(i, v, a.to_string(), &w) {
+                        self.violations.push(viol);
+                    }
+                }
+                return;
+            }
+            other => {
+                let v = self.solver_failure(Some(i), other);
+                self.violations.push(v);
+                return;
+            }
+        }
+        if approves != Cond::False {
+            let goal = Cond::and(Cond::not(denies), approves);
+            match self.ask(goal, i, "approve", &|c, w| {
+                c.where_ok(w)
+                    && w.action(c.step(i))
+                        .is_some_and(|a| matches!(c.spec.verdict_of(&a), ActionVerdict::Approve(_)))
+            }) {
+                Answer::Sat(w) => {
+                    if let Some(a) = w.action(self.step(i))
+                        && let ActionVerdict::Approve(r) = self.spec.verdict_of(&a)
+                    {
+                        self.approvals.push(Approval {
+                            rule: self.spec.effects[r].span.clone(),
+                            rule_text: Some(self.spec.effects[r].text.clone()),
+                            step: self.step(i).span.clone(),
+                            action: a.to_string(),
+                            witness: w.shown(),
+                        });
+                    }
+                }
+                Answer::Unsat => {}
+                other => {
+                    let v = self.solver_failure(Some(i), other);
+                    self.violations.push(v);
+                }
+            }
+        }
+    }
+
+    /// Whether step `i` may match `p` for some param values (`must`:
+    /// for every value). `None` when the solver could not say.
+    fn matches(&mut self, p: &Pattern, i: usize, must: bool) -> Option<bool> {
+        let i = self.info[i].canonical;
+        if let Some(a) = &self.info[i].concrete {
+            return Some(p.matches(a));
+        }
+        let res = self.residual_of(p, i);
+        match (&res, must) {
+            (Cond::False, _) => return Some(false),
+            (Cond::True, _) => return Some(true),
+            _ => {}
+        }
+        let p2 = p.clone();
+        let goal = if must { Cond::not(res) } else { res };
+        let want = !must;
+        let ans = self.ask(goal, i, if must { "must" } else { "may" }, &move |c, w| {
+            c.where_ok(w) && w.action(c.step(i)).is_some_and(|a| p2.matches(&a) == want)
+        });
+        match ans {
+            Answer::Unsat => Some(must),
+            Answer::Sat(_) => Some(!must),
+            _ => None,
+        }
+    }
+
+    /// Per step: may / must match, for the steps that run.
+    fn table(&mut self, p: &Pattern, must: bool) -> Result<Vec<bool>, usize> {
+        let mut out = vec![false; self.info.len()];
+        for i in 0..self.info.len() {
+            if !self.reachable[i] {
+                continue;
+            }
+            match self.matches(p, i, must) {
+                Some(b) => out[i] = b,
+                None => return Err(i),
+            }
+        }
+        Ok(out)
+    }
+
+    fn temporal(&mut self) {
+        let spec = self.spec;
+        let graph: Node = self.lowered.graph.clone();
+        for r in &spec.never {
+            let (a, b) = match (self.table(&r.first, false), self.table(&r.second, false)) {
+                (Ok(a), Ok(b)) => (a, b),
+                (Err(i), _) | (_, Err(i)) => {
+                    let v = self.solver_failure(Some(i), Answer::Unknown("a `never` rule".into()));
+                    self.violations.push(v);
+                    continue;
+                }
+            };
+            if let Some(path) = cfg::never_after(&graph, &|i| a[i], &|i| b[i]) {
+                let last = last_step(&path);
+                self.violations.push(Violation {
+                    reason: Reason::Never,
+                    message: format!("on this path, a step breaks `{}`", r.text),
+                    rule: Some(r.span.clone()),
+                    rule_text: Some(r.text.clone()),
+                    step: last.map(|i| self.step(i).span.clone()),
+                    action: last.map(|i| self.step(i).to_string()),
+                    path: self.path_steps(&path),
+                    witness: BTreeMap::new(),
+                });
+            }
+        }
+        for r in &spec.require {
+            let (a, b) = match (self.table(&r.first, true), self.table(&r.second, false)) {
+                (Ok(a), Ok(b)) => (a, b),
+                (Err(i), _) | (_, Err(i)) => {
+                    let v =
+                        self.solver_failure(Some(i), Answer::Unknown("a `require` rule".into()));
+                    self.violations.push(v);
+                    continue;
+                }
+            };
+            if let Some(path) = cfg::require_before(&graph, &|i| a[i], &|i| b[i]) {
+                let last = last_step(&path);
+                self.violations.push(Violation {
+                    reason: Reason::Require,
+                    message: format!(
+                        "on this path, a step comes without what `{}` requires before it",
+                        r.text
+                    ),
+                    rule: Some(r.span.clone()),
+                    rule_text: Some(r.text.clone()),
+                    step: last.map(|i| self.step(i).span.clone()),
+                    action: last.map(|i| self.step(i).to_string()),
+                    path: self.path_steps(&path),
+                    witness: BTreeMap::new(),
+                });
+            }
+        }
+        for r in &spec.at_most {
+            let m = match self.table(&r.pattern, false) {
+                Ok(m) => m,
+                Err(i) => {
+                    let v =
+                        self.solver_failure(Some(i), Answer::Unknown("an `at most` rule".into()));
+                    self.violations.push(v);
+                    continue;
+                }
+            };
+            let (n, path) = cfg::max_count(&graph, &|i| m[i]);
+            if n > r.limit {
+                let last = last_step(&path);
+                self.violations.push(Violation {
+                    reason: Reason::AtMost,
+                    message: format!(
+                        "a path performs {} matching actions; `{}` allows {}",
+                        if n == u64::MAX {
+                            "too many".to_string()
+                        } else {
+                            n.to_string()
+                        },
+                        r.text,
+                        r.limit
+                    ),
+                    rule: Some(r.span.clone()),
+                    rule_text: Some(r.text.clone()),
+                    step: last.map(|i| self.step(i).span.clone()),
+                    action: last.map(|i| self.step(i).to_string()),
+                    path: self.path_steps(&path),
+                    witness: BTreeMap::new(),
+                });
+            }
+        }
+    }
+
+    fn envelope(&mut self) -> envelope::Envelope {
+        let steps: Vec<usize> = (0..self.info.len())
+            .filter(|&i| self.reachable[i] && self.info[i].canonical == i)
+            .collect();
+        let mut env = envelope::derive(
+            steps.iter().map(|&i| self.step(i)),
+            &self.where_conds,
+            &self.lowered.params,
+            &self.spec.baseline,
+        );
+        let spec = self.spec;
+        for r in &spec.at_most {
+            if let Ok(m) = self.table(&r.pattern, false)
+                && m.iter().any(|b| *b)
+            {
+                env.limits.push(envelope::CountLimit {
+                    limit: r.limit,
+                    pattern: r.pattern.clone(),
+                    rule: r.span.clone(),
+                });
+            }
+        }
+        for (kind, rules) in [
+            (envelope::OrderKind::Never, &spec.never),
+            (envelope::OrderKind::Require, &spec.require),
+        ] {
+            for r in rules {
+                if let Ok(m) = self.table(&r.second, false)
+                    && m.iter().any(|b| *b)
+                {
+                    env.ordering.push(envelope::OrderRule {
+                        kind,
+                        action: r.first.clone(),
+                        other: r.second.clone(),
+                        rule: r.span.clone(),
+                    });
+                }
+            }
+        }
+        env
+    }
+}
+
+fn last_step(p: &Path) -> Option<usize> {
+    p.iter().rev().find_map(|e| match e {
+        PathElem::Step(i) => Some(*i),
+        _ => None,
+    })
+}

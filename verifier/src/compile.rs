@@ -1,0 +1,319 @@
+//! A spec, compiled once to check many plans: constants inlined, patterns
+//! and conditions converted, regexes checked, and the cache of canonical
+//! questions the solver has answered.
+//!
+//! ```
+//! use verifier::CompiledSpec;
+//! use planlang::ast::Spec;
+//! use planlang::Spanned;
+//! let spec = Spec { name: Spanned::synthetic("empty".into()), items: vec![], span: Default::default() };
+//! let compiled = CompiledSpec::from_spec(&spec).unwrap();
+//! assert!(compiled.effects.is_empty());
+//! ```
+
+use crate::action::{ConcreteAction, Value};
+use crate::concrete::{CondError, Consts, Pattern, const_value};
+use planlang::Span;
+use planlang::ast::{self, Effect};
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+/// An `allow`, `deny` or `approve` rule.
+#[derive(Clone, Debug)]
+pub struct EffectRule {
+    pub effect: Effect,
+    pub pattern: Pattern,
+    pub span: Span,
+    pub text: String,
+}
+
+/// `never A after B` (`first` = A, `second` = B) or `require A before B`
+/// (`first` = A, `second` = B).
+#[derive(Clone, Debug)]
+pub struct OrderRule {
+    pub first: Pattern,
+    pub second: Pattern,
+    pub span: Span,
+    pub text: String,
+}
+
+/// `at most N PATTERN`.
+#[derive(Clone, Debug)]
+pub struct CountRule {
+    pub limit: u64,
+    pub pattern: Pattern,
+    pub span: Span,
+    pub text: String,
+}
+
+/// How checks run.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Bound of every solver call, in milliseconds (a timeout refuses).
+    pub timeout_ms: u32,
+    /// Canonicalize questions with egg before they reach Z3 (and the cache).
+    pub canonicalize: bool,
+    /// Reuse answers to equal canonical questions across steps and checks.
+    pub cache: bool,
+    /// How many spurious witnesses one question may produce before the
+    /// verifier gives up with "could not prove".
+    pub max_refinements: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            timeout_ms: 2_000,
+            canonicalize: true,
+            cache: true,
+            max_refinements: 8,
+        }
+    }
+}
+
+/// A spec ready to check plans. `Send + Sync`: share it between threads.
+#[derive(Debug)]
+pub struct CompiledSpec {
+    pub name: String,
+    pub consts: Consts,
+    pub effects: Vec<EffectRule>,
+    pub never: Vec<OrderRule>,
+    pub require: Vec<OrderRule>,
+    pub at_most: Vec<CountRule>,
+    pub baseline: Vec<Pattern>,
+    /// `max ttl`, in seconds.
+    pub max_ttl: Option<u64>,
+    pub options: Options,
+    /// Answers of the solver by canonical question.
+    pub(crate) cache: Mutex<HashMap<String, crate::symbolic::Answer>>,
+}
+
+/// Why a spec cannot be compiled.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CompileError {
+    #[error("{span}: {source}")]
+    Cond { span: Span, source: CondError },
+    #[error("{span}: `let {name}` shadows the field `{name}`")]
+    ShadowsField { span: Span, name: String },
+    #[error("{span}: `{name}` is defined twice")]
+    DuplicateConst { span: Span, name: String },
+}
+
+/// How a concrete action fares against the spec's effect rules.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ActionVerdict {
+    /// Denied by this rule, or (None) because nothing allows it.
+    Deny(Option<usize>),
+    Approve(usize),
+    Allow(usize),
+}
+
+impl CompiledSpec {
+    /// Compiles one spec (its `include`s must already be merged in, as
+    /// `planlang::load_spec` does, or passed to [`CompiledSpec::from_specs`]).
+    pub fn from_spec(spec: &ast::Spec) -> Result<CompiledSpec, CompileError> {
+        Self::from_specs(&[spec])
+    }
+
+    /// Compiles the rules of several spec files as one spec (a spec and the
+    /// files it includes). The first names the spec.
+    pub fn from_specs(specs: &[&ast::Spec]) -> Result<CompiledSpec, CompileError> {
+        let mut consts = Consts::new();
+        for spec in specs {
+            for l in spec.lets() {
+                let name = &l.name.node;
+                if ast::BUILTIN_FIELDS.contains(&name.as_str()) {
+                    return Err(CompileError::ShadowsField {
+                        span: l.name.span.clone(),
+                        name: name.clone(),
+                    });
+                }
+                let v =
+                    const_value(&l.value.node, &consts).map_err(|source| CompileError::Cond {
+                        span: l.value.span.clone(),
+                        source,
+                    })?;
+                if consts.insert(name.clone(), v).is_some() {
+                    return Err(CompileError::DuplicateConst {
+                        span: l.name.span.clone(),
+                        name: name.clone(),
+                    });
+                }
+            }
+        }
+        let mut out = CompiledSpec {
+            name: specs
+                .first()
+                .map(|s| s.name.node.clone())
+                .unwrap_or_default(),
+            consts,
+            effects: Vec::new(),
+            never: Vec::new(),
+            require: Vec::new(),
+            at_most: Vec::new(),
+            baseline: Vec::new(),
+            max_ttl: None,
+            options: Options::default(),
+            cache: Mutex::new(HashMap::new()),
+        };
+        for spec in specs {
+            if let Some(t) = spec.max_ttl() {
+                out.max_ttl = Some(out.max_ttl.map_or(t.node.secs, |m| m.min(t.node.secs)));
+            }
+            for r in spec.rules() {
+                out.add_rule(r)?;
+            }
+            for b in spec.baselines() {
+                for p in &b.patterns {
+                    out.baseline.push(out.pattern(p)?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn pattern(&self, p: &ast::Pattern) -> Result<Pattern, CompileError> {
+        Pattern::compile(p, &self.consts).map_err(|source| CompileError::Cond {
+            span: p.span.clone(),
+            source,
+        })
+    }
+
+    fn add_rule(&mut self, r: &ast::Rule) -> Result<(), CompileError> {
+        let text = rule_text(r);
+        match &r.kind {
+            ast::RuleKind::Effect { effect, pattern } => {
+                let pattern = self.pattern(pattern)?;
+                self.effects.push(EffectRule {
+                    effect: effect.node,
+                    pattern,
+                    span: r.span.clone(),
+                    text,
+                });
+            }
+            ast::RuleKind::Never { action, after } => {
+                let (first, second) = (self.pattern(action)?, self.pattern(after)?);
+                self.never.push(OrderRule {
+                    first,
+                    second,
+                    span: r.span.clone(),
+                    text,
+                });
+            }
+            ast::RuleKind::Require { first, then } => {
+                let (first, second) = (self.pattern(first)?, self.pattern(then)?);
+                self.require.push(OrderRule {
+                    first,
+                    second,
+                    span: r.span.clone(),
+                    text,
+                });
+            }
+            ast::RuleKind::AtMost { limit, pattern } => {
+                let pattern = self.pattern(pattern)?;
+                self.at_most.push(CountRule {
+                    limit: limit.node,
+                    pattern,
+                    span: r.span.clone(),
+                    text,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The verdict of a concrete action: deny beats approve beats allow;
+    /// nothing matching is deny.
+    pub fn verdict_of(&self, a: &ConcreteAction) -> ActionVerdict {
+        let mut approve = None;
+        let mut allow = None;
+        for (i, r) in self.effects.iter().enumerate() {
+            if !r.pattern.kind_matches(a.kind, a.call.as_deref()) {
+                continue;
+            }
+            let later = match r.effect {
+                Effect::Deny => false,
+                Effect::Approve => approve.is_some(),
+                Effect::Allow => allow.is_some() || approve.is_some(),
+            };
+            if later || !r.pattern.when.eval(a) {
+                continue;
+            }
+            match r.effect {
+                Effect::Deny => return ActionVerdict::Deny(Some(i)),
+                Effect::Approve => approve = Some(i),
+                Effect::Allow => allow = Some(i),
+            }
+        }
+        match (approve, allow) {
+            (Some(i), _) => ActionVerdict::Approve(i),
+            (None, Some(i)) => ActionVerdict::Allow(i),
+            (None, None) => ActionVerdict::Deny(None),
+        }
+    }
+
+    /// Forgets every cached answer (for measurements).
+    pub fn clear_cache(&self) {
+        if let Ok(mut c) = self.cache.lock() {
+            c.clear();
+        }
+    }
+
+    /// How many canonical questions are cached.
+    pub fn cached_questions(&self) -> usize {
+        self.cache.lock().map(|c| c.len()).unwrap_or(0)
+    }
+}
+
+/// A one-line spelling of a rule, for messages (the source line is shown
+/// with a caret where the text is at hand).
+pub fn rule_text(r: &ast::Rule) -> String {
+    fn pat(p: &ast::Pattern) -> String {
+        let mut s = match &p.matcher {
+            ast::PatternKind::Any => "any".to_string(),
+            ast::PatternKind::Connect => "connect".into(),
+            ast::PatternKind::Listen => "listen".into(),
+            ast::PatternKind::Call { calls } => match calls {
+                ast::CallNames::Any => "call *".into(),
+                ast::CallNames::Names { names } => format!(
+                    "call {}",
+                    names
+                        .iter()
+                        .map(|n| n.node.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            },
+            ast::PatternKind::Path { action, target } => match target {
+                None => action.to_string(),
+                Some(ast::PathTarget::Exact { path }) => format!("{action} {}", show(&path.node)),
+                Some(ast::PathTarget::Under { path }) => {
+                    format!("{action} under {}", show(&path.node))
+                }
+            },
+        };
+        if p.condition.is_some() {
+            s.push_str(" when ...");
+        }
+        s
+    }
+    fn show(v: &ast::Value) -> String {
+        match v {
+            ast::Value::Literal { literal } => Value::from_literal(literal).to_string(),
+            ast::Value::Ref(r) => r.name.node.clone(),
+            ast::Value::List { .. } => "[...]".into(),
+        }
+    }
+    match &r.kind {
+        ast::RuleKind::Effect { effect, pattern } => format!("{} {}", effect.node, pat(pattern)),
+        ast::RuleKind::Never { action, after } => {
+            format!("never {} after {}", pat(action), pat(after))
+        }
+        ast::RuleKind::Require { first, then } => {
+            format!("require {} before {}", pat(first), pat(then))
+        }
+        ast::RuleKind::AtMost { limit, pattern } => {
+            format!("at most {} {}", limit.node, pat(pattern))
+        }
+    }
+}

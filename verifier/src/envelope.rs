@@ -1,0 +1,735 @@
+//! The envelope: the least privilege that lets exactly a plan's actions
+//! happen, never wider than the spec allows, plus the spec's baseline.
+//!
+//! The capability token carries it; the enforcer compiles it into kernel
+//! layers and the orchestrator checks every tool call against it
+//! ([`Envelope::permits`]). Params stay constraints: a grant that names a
+//! param refers to [`Envelope::params`], whose `where` condition the value
+//! must meet when the action happens.
+//!
+//! JSON schema (all fields always present; lists may be empty):
+//!
+//! ```text
+//! {
+//!   "version": 1,
+//!   "files":   [{"access": "read"|"write"|"delete", "target": TARGET}],
+//!   "exec":    [{"program": TARGET, "argv": null | [MATCH, ...]}],   // null: any arguments
+//!   "connect": [{"host": MATCH, "port": MATCH}],   // host: string name, or cidr value
+//!   "listen":  [{"port": MATCH}],
+//!   "calls":   [{"name": "send_money", "args": {"amount": MATCH, ...}}],
+//!   "params":  [{"name": "amount", "type": "number", "where": COND | null}],
+//!   "limits":  [{"limit": 3, "pattern": PATTERN, "rule": SPAN}],
+//!   "ordering":[{"kind": "never"|"require", "action": PATTERN, "other": PATTERN, "rule": SPAN}],
+//!   "baseline":[PATTERN]
+//! }
+//! TARGET  = {"shape": "exact", "path": "/etc/hosts"} | {"shape": "glob", "glob": "/repo/**/*.rs"}
+//!         | {"shape": "tree", "dir": "/usr/lib"}     | {"shape": "param", "param": "p"}
+//! MATCH   = {"match": "exact", "value": VALUE} | {"match": "param", "param": "amount"}
+//!         | {"match": "unknown", "origin": "read_file" | null}
+//! VALUE   = {"type": "string"|"number"|"bool"|"cidr"|"duration"|"list", "value": ...}
+//! PATTERN = {"kind": "call"|..., "calls": [..], "when": COND}   (see `concrete::Pattern`)
+//! COND    = see `concrete::Cond` (tagged by "kind")
+//! ```
+//!
+//! `ordering.kind == "never"`: `action` may not happen after `other`;
+//! `"require"`: `other` may happen only after `action`.
+//!
+//! ```
+//! use verifier::envelope::{Envelope, FileAccess, FileGrant, PathTarget};
+//! use verifier::action::ConcreteAction;
+//! let mut env = Envelope::default();
+//! env.files.push(FileGrant { access: FileAccess::Read, target: PathTarget::Glob { glob: "/repo/**".into() } });
+//! assert!(env.permits(&ConcreteAction::read("/repo/src/main.rs").unwrap()).is_ok());
+//! assert!(env.permits(&ConcreteAction::read("/etc/passwd").unwrap()).is_err());
+//! ```
+
+use crate::action::{ConcreteAction, Field, Value};
+use crate::cfg::{ParamInfo, StepAction, Term};
+use crate::concrete::{self, Cond, Pattern};
+use planlang::Span;
+use planlang::ast::{ActionKind, ParamType};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The current envelope format.
+pub const ENVELOPE_VERSION: u32 = 1;
+
+/// What a plan may do at run time (see the module docs for the JSON schema).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub version: u32,
+    pub files: Vec<FileGrant>,
+    pub exec: Vec<ExecGrant>,
+    pub connect: Vec<ConnectGrant>,
+    pub listen: Vec<ListenGrant>,
+    pub calls: Vec<CallGrant>,
+    pub params: Vec<ParamDecl>,
+    pub limits: Vec<CountLimit>,
+    pub ordering: Vec<OrderRule>,
+    pub baseline: Vec<Pattern>,
+}
+
+impl Default for Envelope {
+    fn default() -> Self {
+        Envelope {
+            version: ENVELOPE_VERSION,
+            files: Vec::new(),
+            exec: Vec::new(),
+            connect: Vec::new(),
+            listen: Vec::new(),
+            calls: Vec::new(),
+            params: Vec::new(),
+            limits: Vec::new(),
+            ordering: Vec::new(),
+            baseline: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileAccess {
+    Read,
+    Write,
+    Delete,
+}
+
+impl FileAccess {
+    pub fn kind(self) -> ActionKind {
+        match self {
+            FileAccess::Read => ActionKind::Read,
+            FileAccess::Write => ActionKind::Write,
+            FileAccess::Delete => ActionKind::Delete,
+        }
+    }
+
+    pub fn of(kind: ActionKind) -> Option<FileAccess> {
+        match kind {
+            ActionKind::Read => Some(FileAccess::Read),
+            ActionKind::Write => Some(FileAccess::Write),
+            ActionKind::Delete => Some(FileAccess::Delete),
+            _ => None,
+        }
+    }
+}
+
+/// `read|write|delete` of a path, glob, tree or a path param.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct FileGrant {
+    pub access: FileAccess,
+    pub target: PathTarget,
+}
+
+/// The files a grant covers. Paths are normalized.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "shape", rename_all = "snake_case")]
+pub enum PathTarget {
+    /// Exactly this file.
+    Exact { path: String },
+    /// The files a plan glob matches (`*`, `**`, `?`).
+    Glob { glob: String },
+    /// The directory and everything below it.
+    Tree { dir: String },
+    /// The value of a `path` param (normalized when the action happens).
+    Param { param: String },
+    /// A path from a `let` result: any path (the spec allowed every value),
+    /// recorded with the tool it comes from.
+    Unknown { origin: String },
+}
+
+impl PathTarget {
+    /// Whether a normalized path is covered (a param target is checked by
+    /// [`Envelope::permits`], which knows the param's condition).
+    pub fn covers(&self, path: &str) -> bool {
+        match self {
+            PathTarget::Exact { path: p } => p == path,
+            PathTarget::Glob { glob } => concrete::glob_matches(glob, path),
+            PathTarget::Tree { dir } => concrete::under_normal(path, dir),
+            PathTarget::Param { .. } => false,
+            PathTarget::Unknown { .. } => true,
+        }
+    }
+}
+
+/// `exec PROGRAM [ARG, ...]`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ExecGrant {
+    pub program: PathTarget,
+    /// argv[1..]; `None`: any arguments.
+    pub argv: Option<Vec<ValueMatch>>,
+}
+
+/// `connect HOST:PORT`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ConnectGrant {
+    /// A host name (string), an address or network (cidr), or a param.
+    pub host: ValueMatch,
+    pub port: ValueMatch,
+}
+
+/// `listen PORT`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ListenGrant {
+    pub port: ValueMatch,
+}
+
+/// `call NAME(ARG = VALUE, ...)`: exactly these arguments.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct CallGrant {
+    pub name: String,
+    pub args: BTreeMap<String, ValueMatch>,
+}
+
+/// What one value of a granted action may be.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "match", rename_all = "snake_case")]
+pub enum ValueMatch {
+    /// Exactly this value (a cidr covers the addresses inside it).
+    Exact { value: Value },
+    /// The value of a param; it must meet the param's `where`.
+    Param { param: String },
+    /// A `let` result: content unknown; it must originate from `origin`
+    /// when that is known.
+    Unknown { origin: Option<String> },
+}
+
+/// A param of the plan, carried with its condition.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ParamDecl {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: ParamType,
+    #[serde(rename = "where")]
+    pub condition: Option<Cond>,
+}
+
+/// `at most N PATTERN` of the spec, for a pattern some plan step matches.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CountLimit {
+    pub limit: u64,
+    pub pattern: Pattern,
+    pub rule: Span,
+}
+
+/// Which temporal rule an ordering constraint comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderKind {
+    /// `never ACTION after OTHER`.
+    Never,
+    /// `require ACTION before OTHER`.
+    Require,
+}
+
+/// A `never`/`require` rule that the plan's steps touch, kept so the run is
+/// monitored in order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderRule {
+    pub kind: OrderKind,
+    pub action: Pattern,
+    pub other: Pattern,
+    pub rule: Span,
+}
+
+/// Why the envelope refuses an action.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("`{0}` is outside the envelope")]
+    Outside(String),
+    #[error("`{action}`: param `{param}` does not meet its condition")]
+    ParamCondition { action: String, param: String },
+    #[error("`{action}`: param `{param}` already has the value {bound}")]
+    ParamRebound {
+        action: String,
+        param: String,
+        bound: String,
+    },
+}
+
+/// Values of params seen so far in a run (a param has one value per run).
+pub type Bindings = BTreeMap<String, Field>;
+
+impl Envelope {
+    /// Whether the envelope grants one action, ignoring order and counts
+    /// (the token monitor tracks those for a run). Params bound by earlier
+    /// actions must keep their value; a first use binds the param when its
+    /// condition holds. Baseline patterns grant too.
+    pub fn permits(&self, a: &ConcreteAction) -> Result<(), Refusal> {
+        let mut b = Bindings::new();
+        self.permits_with(a, &mut b)
+    }
+
+    /// [`Envelope::permits`] with the run's param bindings.
+    pub fn permits_with(&self, a: &ConcreteAction, bindings: &mut Bindings) -> Result<(), Refusal> {
+        let mut first_err = None;
+        let mut try_bind = |pairs: Vec<(&str, &Field)>| -> bool {
+            let mut trial = bindings.clone();
+            for (param, f) in pairs {
+                match self.bind(param, f, &mut trial) {
+                    Ok(()) => {}
+                    Err(e) => {
+                        if first_err.is_none() {
+                            first_err = Some(e.refusal(a));
+                        }
+                        return false;
+                    }
+                }
+            }
+            *bindings = trial;
+            true
+        };
+        let path = a.path();
+        match a.kind {
+            ActionKind::Read | ActionKind::Write | ActionKind::Delete => {
+                let access = FileAccess::of(a.kind);
+                for g in self.files.iter().filter(|g| Some(g.access) == access) {
+                    match &g.target {
+                        PathTarget::Param { param } => {
+                            if let Some(f) = a.field("path")
+                                && try_bind(vec![(param, f)])
+                            {
+                                return Ok(());
+                            }
+                        }
+                        t => {
+                            if path.is_some_and(|p| t.covers(p)) {
+                                return Ok(());
+                            }
+                        }
+                    }
+                }
+            }
+            ActionKind::Exec => {
+                let argv: Vec<Field> = match a.field("argv").map(|f| &f.value) {
+                    Some(Value::List(vs)) => vs.iter().cloned().map(Field::new).collect(),
+                    _ => Vec::new(),
+                };
+                for g in &self.exec {
+                    let mut pairs = Vec::new();
+                    let prog_ok = match &g.program {
+                        PathTarget::Param { param } => match a.field("path") {
+                            Some(f) => {
+                                pairs.push((param.as_str(), f));
+                                true
+                            }
+                            None => false,
+                        },
+                        t => path.is_some_and(|p| t.covers(p)),
+                    };
+                    if !prog_ok {
+                        continue;
+                    }
+                    let argv_ok = match &g.argv {
+                        None => true,
+                        Some(ms) if ms.len() == argv.len() => ms
+                            .iter()
+                            .zip(&argv)
+                            .all(|(m, v)| value_ok(m, v, &mut pairs)),
+                        Some(_) => false,
+                    };
+                    if argv_ok && try_bind(pairs) {
+                        return Ok(());
+                    }
+                }
+            }
+            ActionKind::Connect => {
+                let target = a.field("ip").or_else(|| a.field("host"));
+                let port = a.field("port");
+                for g in &self.connect {
+                    let mut pairs = Vec::new();
+                    let ok = match (target, port) {
+                        (Some(t), Some(p)) => {
+                            value_ok(&g.host, t, &mut pairs) && value_ok(&g.port, p, &mut pairs)
+                        }
+                        _ => false,
+                    };
+                    if ok && try_bind(pairs) {
+                        return Ok(());
+                    }
+                }
+            }
+            ActionKind::Listen => {
+                for g in &self.listen {
+                    let mut pairs = Vec::new();
+                    if let Some(p) = a.field("port")
+                        && value_ok(&g.port, p, &mut pairs)
+                        && try_bind(pairs)
+                    {
+                        return Ok(());
+                    }
+                }
+            }
+            ActionKind::Call => {
+                for g in self
+                    .calls
+                    .iter()
+                    .filter(|g| Some(g.name.as_str()) == a.call.as_deref())
+                {
+                    if g.args.len() != a.fields.len() {
+                        continue;
+                    }
+                    let mut pairs = Vec::new();
+                    let ok = g
+                        .args
+                        .iter()
+                        .all(|(k, m)| a.fields.get(k).is_some_and(|f| value_ok(m, f, &mut pairs)));
+                    if ok && try_bind(pairs) {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        if self.baseline.iter().any(|p| p.matches(a)) {
+            return Ok(());
+        }
+        Err(first_err.unwrap_or_else(|| Refusal::Outside(a.to_string())))
+    }
+
+    /// Binds `param` to `f` in `b` when its condition holds and it is not
+    /// bound to another value.
+    fn bind(&self, param: &str, f: &Field, b: &mut Bindings) -> Result<(), BindError> {
+        if let Some(prev) = b.get(param) {
+            if concrete::value_eq(&prev.value, &f.value) {
+                return Ok(());
+            }
+            return Err(BindError::Rebound(
+                param.to_string(),
+                prev.value.to_string(),
+            ));
+        }
+        let decl = self.params.iter().find(|p| p.name == param);
+        b.insert(param.to_string(), f.clone());
+        let ok = decl.is_some_and(|d| {
+            type_ok(d.ty, &f.value) && d.condition.as_ref().is_none_or(|c| c.eval(&*b))
+        });
+        if ok {
+            Ok(())
+        } else {
+            b.remove(param);
+            Err(BindError::Condition(param.to_string()))
+        }
+    }
+}
+
+enum BindError {
+    Condition(String),
+    Rebound(String, String),
+}
+
+impl BindError {
+    fn refusal(self, a: &ConcreteAction) -> Refusal {
+        match self {
+            BindError::Condition(param) => Refusal::ParamCondition {
+                action: a.to_string(),
+                param,
+            },
+            BindError::Rebound(param, bound) => Refusal::ParamRebound {
+                action: a.to_string(),
+                param,
+                bound,
+            },
+        }
+    }
+}
+
+/// Derives the envelope of the steps of an accepted plan: what each step
+/// names, params as references to their declarations, and the baseline.
+/// (Counts and ordering are added by the check, which knows which rules
+/// the steps touch.)
+pub fn derive<'a>(
+    steps: impl Iterator<Item = &'a StepAction>,
+    wheres: &[(String, Option<Cond>)],
+    params: &[ParamInfo],
+    baseline: &[Pattern],
+) -> Envelope {
+    let mut env = Envelope::default();
+    for s in steps {
+        let get = |k: &str| s.fields.get(k);
+        match s.kind {
+            ActionKind::Read | ActionKind::Write | ActionKind::Delete => {
+                if let (Some(access), Some(t)) = (FileAccess::of(s.kind), get("path")) {
+                    push(
+                        &mut env.files,
+                        FileGrant {
+                            access,
+                            target: path_target(t),
+                        },
+                    );
+                }
+            }
+            ActionKind::Exec => {
+                let program = get("path").map(path_target);
+                let argv = match get("argv") {
+                    Some(Term::Known(Value::List(items))) => Some(
+                        items
+                            .iter()
+                            .map(|v| ValueMatch::Exact { value: v.clone() })
+                            .collect(),
+                    ),
+                    Some(Term::List(ts)) => Some(ts.iter().map(value_match).collect()),
+                    _ => None,
+                };
+                if let Some(program) = program {
+                    push(&mut env.exec, ExecGrant { program, argv });
+                }
+            }
+            ActionKind::Connect => {
+                let host = get("ip").or(get("host")).map(value_match);
+                let port = get("port").map(value_match);
+                if let (Some(host), Some(port)) = (host, port) {
+                    push(&mut env.connect, ConnectGrant { host, port });
+                }
+            }
+            ActionKind::Listen => {
+                if let Some(port) = get("port").map(value_match) {
+                    push(&mut env.listen, ListenGrant { port });
+                }
+            }
+            ActionKind::Call => {
+                let grant = CallGrant {
+                    name: s.call.clone().unwrap_or_default(),
+                    args: s
+                        .fields
+                        .iter()
+                        .map(|(k, t)| (k.clone(), value_match(t)))
+                        .collect(),
+                };
+                push(&mut env.calls, grant);
+            }
+        }
+    }
+    for p in params {
+        let condition = wheres
+            .iter()
+            .find(|(n, _)| *n == p.name)
+            .and_then(|(_, c)| c.clone());
+        env.params.push(ParamDecl {
+            name: p.name.clone(),
+            ty: p.ty,
+            condition,
+        });
+    }
+    env.baseline = baseline.to_vec();
+    env
+}
+
+fn push<T: PartialEq>(v: &mut Vec<T>, x: T) {
+    if !v.contains(&x) {
+        v.push(x);
+    }
+}
+
+fn path_target(t: &Term) -> PathTarget {
+    match t {
+        Term::Known(Value::String(p)) => PathTarget::Exact { path: p.clone() },
+        Term::Glob(g) => PathTarget::Glob { glob: g.clone() },
+        Term::Param(p) => PathTarget::Param { param: p.clone() },
+        Term::Unknown { origin, .. } => PathTarget::Unknown {
+            origin: origin.clone(),
+        },
+        // Lowering admits no other path terms.
+        _ => PathTarget::Exact {
+            path: t.to_string(),
+        },
+    }
+}
+
+fn value_match(t: &Term) -> ValueMatch {
+    match t {
+        Term::Known(v) => ValueMatch::Exact { value: v.clone() },
+        Term::Param(p) => ValueMatch::Param { param: p.clone() },
+        Term::Unknown { origin, .. } => ValueMatch::Unknown {
+            origin: Some(origin.clone()),
+        },
+        Term::Glob(_) | Term::AnyList | Term::List(_) => ValueMatch::Unknown { origin: None },
+    }
+}
+
+/// Whether a concrete value has a param's type. A `path` must be absolute.
+pub fn type_ok(ty: ParamType, v: &Value) -> bool {
+    match (ty, v) {
+        (ParamType::String, Value::String(_)) => true,
+        (ParamType::Path, Value::String(s)) => s.starts_with('/'),
+        (ParamType::Host, Value::String(s)) => concrete::is_host_name(s),
+        (ParamType::Host, Value::Cidr(_)) => true,
+        (ParamType::Number, Value::Number(_)) => true,
+        (ParamType::Bool, Value::Bool(_)) => true,
+        _ => false,
+    }
+}
+
+fn value_ok<'a>(m: &'a ValueMatch, f: &'a Field, pairs: &mut Vec<(&'a str, &'a Field)>) -> bool {
+    match m {
+        ValueMatch::Exact { value } => match (value, &f.value) {
+            (Value::Cidr(net), Value::Cidr(ip)) => concrete::cidr_contains(net, ip),
+            (v, w) => concrete::value_eq(v, w),
+        },
+        ValueMatch::Param { param } => {
+            pairs.push((param.as_str(), f));
+            true
+        }
+        ValueMatch::Unknown { origin } => match origin {
+            None => true,
+            Some(o) => f.origin.as_deref() == Some(o.as_str()),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use planlang::ast::CmpOp;
+    use rust_decimal::Decimal;
+
+    fn num(n: i64) -> Value {
+        Value::Number(Decimal::from(n))
+    }
+
+    fn bank() -> Envelope {
+        let mut env = Envelope::default();
+        env.params.push(ParamDecl {
+            name: "amount".into(),
+            ty: ParamType::Number,
+            condition: Some(Cond::And {
+                all: vec![
+                    Cond::Cmp {
+                        op: CmpOp::Gt,
+                        lhs: concrete::Operand::field("amount"),
+                        rhs: concrete::Operand::Value { value: num(0) },
+                    },
+                    Cond::Cmp {
+                        op: CmpOp::Le,
+                        lhs: concrete::Operand::field("amount"),
+                        rhs: concrete::Operand::Value { value: num(100) },
+                    },
+                ],
+            }),
+        });
+        env.calls.push(CallGrant {
+            name: "send_money".into(),
+            args: [
+                (
+                    "recipient".to_string(),
+                    ValueMatch::Exact {
+                        value: Value::String("UK1".into()),
+                    },
+                ),
+                (
+                    "amount".to_string(),
+                    ValueMatch::Param {
+                        param: "amount".into(),
+                    },
+                ),
+                (
+                    "subject".to_string(),
+                    ValueMatch::Unknown {
+                        origin: Some("read_file".into()),
+                    },
+                ),
+            ]
+            .into_iter()
+            .collect(),
+        });
+        env
+    }
+
+    fn send(recipient: &str, amount: i64, origin: &str) -> ConcreteAction {
+        ConcreteAction::call(
+            "send_money",
+            [
+                ("recipient", Field::new(Value::String(recipient.into()))),
+                ("amount", Field::new(num(amount))),
+                (
+                    "subject",
+                    Field::from_call(Value::String("x".into()), origin),
+                ),
+            ],
+        )
+    }
+
+    #[test]
+    fn calls_with_params_and_origins() {
+        let env = bank();
+        assert!(env.permits(&send("UK1", 50, "read_file")).is_ok());
+        assert!(matches!(
+            env.permits(&send("UK1", 500, "read_file")),
+            Err(Refusal::ParamCondition { .. })
+        ));
+        assert!(env.permits(&send("US9", 50, "read_file")).is_err());
+        assert!(env.permits(&send("UK1", 50, "web_page")).is_err());
+        let mut b = Bindings::new();
+        assert!(
+            env.permits_with(&send("UK1", 50, "read_file"), &mut b)
+                .is_ok()
+        );
+        assert!(matches!(
+            env.permits_with(&send("UK1", 60, "read_file"), &mut b),
+            Err(Refusal::ParamRebound { .. })
+        ));
+    }
+
+    #[test]
+    fn files_network_and_baseline() {
+        let mut env = Envelope::default();
+        env.files.push(FileGrant {
+            access: FileAccess::Write,
+            target: PathTarget::Exact {
+                path: "/tmp/out".into(),
+            },
+        });
+        env.connect.push(ConnectGrant {
+            host: ValueMatch::Exact {
+                value: Value::Cidr("140.82.112.0/20".parse().unwrap()),
+            },
+            port: ValueMatch::Exact { value: num(443) },
+        });
+        env.baseline.push(Pattern {
+            kind: Some(ActionKind::Read),
+            calls: None,
+            when: Cond::Cmp {
+                op: CmpOp::Under,
+                lhs: concrete::Operand::field("path"),
+                rhs: concrete::Operand::Value {
+                    value: Value::String("/usr/lib/".into()),
+                },
+            },
+        });
+        assert!(
+            env.permits(&ConcreteAction::write("/tmp/x/../out").unwrap())
+                .is_ok()
+        );
+        assert!(
+            env.permits(&ConcreteAction::read("/tmp/out").unwrap())
+                .is_err()
+        );
+        assert!(
+            env.permits(&ConcreteAction::read("/usr/lib/libc.so").unwrap())
+                .is_ok()
+        );
+        assert!(
+            env.permits(&ConcreteAction::connect("140.82.113.4", 443).unwrap())
+                .is_ok()
+        );
+        assert!(
+            env.permits(&ConcreteAction::connect("::ffff:140.82.113.4", 443).unwrap())
+                .is_ok()
+        );
+        assert!(
+            env.permits(&ConcreteAction::connect("140.82.113.4", 80).unwrap())
+                .is_err()
+        );
+        assert!(
+            env.permits(&ConcreteAction::connect("github.com", 443).unwrap())
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn json_round_trip() {
+        let env = bank();
+        let j = serde_json::to_string(&env).unwrap();
+        let back: Envelope = serde_json::from_str(&j).unwrap();
+        assert_eq!(env, back);
+        assert!(j.contains(r#""match":"param""#));
+    }
+}

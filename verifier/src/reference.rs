@@ -1,0 +1,230 @@
+//! The reference evaluator: decides a concrete plan (no params, no `let`
+//! results, no globs, exec with its arguments) by direct interpretation over
+//! **every path**, unrolling loops. It is slow on purpose and simple on
+//! purpose: it is the oracle the verifier is tested against.
+//!
+//! ```
+//! use verifier::{CompiledSpec, reference};
+//! use planlang::ast::{Plan, Spec};
+//! use planlang::Spanned;
+//! let spec = Spec { name: Spanned::synthetic("s".into()), items: vec![], span: Default::default() };
+//! let plan = Plan { name: None, agent: None, goal: None, ttl: None, params: vec![], steps: vec![], span: Default::default() };
+//! let out = reference::evaluate(&CompiledSpec::from_spec(&spec).unwrap(), &plan).unwrap();
+//! assert_eq!(out.verdict, verifier::report::Verdict::Accept);
+//! ```
+
+use crate::action::ConcreteAction;
+use crate::cfg::{self, LowerError, Node};
+use crate::compile::{ActionVerdict, CompiledSpec};
+use crate::report::{Reason, Verdict};
+use planlang::ast;
+
+/// The most paths the reference evaluator walks.
+pub const MAX_PATHS: usize = 100_000;
+/// The longest path it walks.
+pub const MAX_PATH_LEN: usize = 10_000;
+
+/// Why the reference evaluator cannot decide a plan.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReferenceError {
+    #[error(transparent)]
+    Lower(#[from] LowerError),
+    #[error("the plan is not concrete (step {0} has a param, a `let` result or a glob)")]
+    NotConcrete(usize),
+    #[error("the plan has too many paths for the reference evaluator")]
+    TooManyPaths,
+}
+
+/// One reason the reference evaluator refuses or parks a plan.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    pub reason: Reason,
+    /// Index into the compiled spec's rule list of that kind (effects,
+    /// never, require, at most).
+    pub rule: Option<usize>,
+    /// The step (index into the lowered plan's steps).
+    pub step: Option<usize>,
+}
+
+/// The reference verdict.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReferenceOutcome {
+    pub verdict: Verdict,
+    pub violations: Vec<Finding>,
+    pub approvals: Vec<Finding>,
+}
+
+/// Decides a concrete plan.
+pub fn evaluate(spec: &CompiledSpec, plan: &ast::Plan) -> Result<ReferenceOutcome, ReferenceError> {
+    let lowered = cfg::lower(plan)?;
+    let mut actions: Vec<ConcreteAction> = Vec::with_capacity(lowered.steps.len());
+    for (i, s) in lowered.steps.iter().enumerate() {
+        actions.push(s.to_concrete().ok_or(ReferenceError::NotConcrete(i))?);
+    }
+    let paths = enumerate(&lowered.graph)?;
+    let mut violations = Vec::new();
+    let mut approvals = Vec::new();
+    if let (Some(ttl), Some(max)) = (&plan.ttl, spec.max_ttl)
+        && ttl.node.secs > max
+    {
+        violations.push(Finding {
+            reason: Reason::Ttl,
+            rule: None,
+            step: None,
+        });
+    }
+    let mut seen = vec![false; actions.len()];
+    for p in &paths {
+        for &i in p {
+            if std::mem::replace(&mut seen[i], true) {
+                continue;
+            }
+            match spec.verdict_of(&actions[i]) {
+                ActionVerdict::Deny(rule) => violations.push(Finding {
+                    reason: if rule.is_some() {
+                        Reason::Denied
+                    } else {
+                        Reason::NothingAllows
+                    },
+                    rule,
+                    step: Some(i),
+                }),
+                ActionVerdict::Approve(rule) => approvals.push(Finding {
+                    reason: Reason::Denied,
+                    rule: Some(rule),
+                    step: Some(i),
+                }),
+                ActionVerdict::Allow(_) => {}
+            }
+        }
+    }
+    for (r, rule) in spec.never.iter().enumerate() {
+        let hit = paths.iter().find_map(|p| {
+            let mut seen_b = false;
+            for &i in p {
+                if seen_b && rule.first.matches(&actions[i]) {
+                    return Some(i);
+                }
+                seen_b |= rule.second.matches(&actions[i]);
+            }
+            None
+        });
+        if let Some(i) = hit {
+            violations.push(Finding {
+                reason: Reason::Never,
+                rule: Some(r),
+                step: Some(i),
+            });
+        }
+    }
+    for (r, rule) in spec.require.iter().enumerate() {
+        let hit = paths.iter().find_map(|p| {
+            let mut seen_a = false;
+            for &i in p {
+                if !seen_a && rule.second.matches(&actions[i]) {
+                    return Some(i);
+                }
+                seen_a |= rule.first.matches(&actions[i]);
+            }
+            None
+        });
+        if let Some(i) = hit {
+            violations.push(Finding {
+                reason: Reason::Require,
+                rule: Some(r),
+                step: Some(i),
+            });
+        }
+    }
+    for (r, rule) in spec.at_most.iter().enumerate() {
+        let over = paths.iter().any(|p| {
+            p.iter()
+                .filter(|&&i| rule.pattern.matches(&actions[i]))
+                .count() as u64
+                > rule.limit
+        });
+        if over {
+            violations.push(Finding {
+                reason: Reason::AtMost,
+                rule: Some(r),
+                step: None,
+            });
+        }
+    }
+    let verdict = if !violations.is_empty() {
+        Verdict::Reject
+    } else if !approvals.is_empty() {
+        Verdict::Approve
+    } else {
+        Verdict::Accept
+    };
+    Ok(ReferenceOutcome {
+        verdict,
+        violations,
+        approvals,
+    })
+}
+
+/// Every path through the graph, as the sequence of steps it performs.
+pub fn enumerate(node: &Node) -> Result<Vec<Vec<usize>>, ReferenceError> {
+    let out = match node {
+        Node::Step(i) => vec![vec![*i]],
+        Node::Seq(xs) => {
+            let mut acc = vec![Vec::new()];
+            for x in xs {
+                let ys = enumerate(x)?;
+                acc = product(&acc, &ys)?;
+            }
+            acc
+        }
+        Node::Either { branches, .. } => {
+            let mut acc = Vec::new();
+            for b in branches {
+                acc.extend(enumerate(b)?);
+                if acc.len() > MAX_PATHS {
+                    return Err(ReferenceError::TooManyPaths);
+                }
+            }
+            acc
+        }
+        Node::Repeat {
+            count,
+            at_most,
+            body,
+            ..
+        } => {
+            let body = enumerate(body)?;
+            let mut acc = vec![Vec::new()];
+            let mut all = if *at_most { acc.clone() } else { Vec::new() };
+            for _ in 0..*count {
+                acc = product(&acc, &body)?;
+                if *at_most {
+                    all.extend(acc.iter().cloned());
+                    if all.len() > MAX_PATHS {
+                        return Err(ReferenceError::TooManyPaths);
+                    }
+                }
+            }
+            if *at_most { all } else { acc }
+        }
+    };
+    Ok(out)
+}
+
+fn product(a: &[Vec<usize>], b: &[Vec<usize>]) -> Result<Vec<Vec<usize>>, ReferenceError> {
+    if a.len().saturating_mul(b.len()) > MAX_PATHS {
+        return Err(ReferenceError::TooManyPaths);
+    }
+    let mut out = Vec::with_capacity(a.len() * b.len());
+    for x in a {
+        for y in b {
+            if x.len() + y.len() > MAX_PATH_LEN {
+                return Err(ReferenceError::TooManyPaths);
+            }
+            let mut p = x.clone();
+            p.extend_from_slice(y);
+            out.push(p);
+        }
+    }
+    Ok(out)
+}

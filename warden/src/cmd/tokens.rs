@@ -1,0 +1,68 @@
+//! What the token subcommands (`keygen`, `issue`, `inspect`, `attenuate`)
+//! share: reading a token argument, rendering errors.
+
+use crate::exit;
+use std::io::Read;
+use std::process::ExitCode;
+
+/// Print `e` (with its causes) for people and return the bad-input exit code.
+pub fn fail(e: impl std::error::Error + Send + Sync + 'static) -> ExitCode {
+    eprintln!("{:?}", miette::Report::new(Plain(Box::new(e))));
+    ExitCode::from(exit::BAD_INPUT)
+}
+
+/// Adapts any error to miette's rendering. The token crate's messages
+/// already spell out their cause, so the chain is not repeated.
+#[derive(Debug)]
+struct Plain(Box<dyn std::error::Error + Send + Sync>);
+
+impl std::fmt::Display for Plain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Plain {}
+
+impl miette::Diagnostic for Plain {}
+
+/// Why a token argument could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenArgError {
+    #[error("could not read the token from {what}: {source}")]
+    Read {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A token given on the command line: the token text itself (`v4.public.…`),
+/// `-` for standard input, or a file holding it.
+pub fn read_token_arg(arg: &str) -> Result<String, TokenArgError> {
+    if arg.starts_with("v4.") {
+        return Ok(arg.to_string());
+    }
+    let mut text = String::new();
+    if arg == "-" {
+        std::io::stdin()
+            .take(token::paseto::MAX_TOKEN_LEN as u64 + 2)
+            .read_to_string(&mut text)
+            .map_err(|source| TokenArgError::Read {
+                what: "standard input".into(),
+                source,
+            })?;
+    } else {
+        let f = std::fs::File::open(arg).map_err(|source| TokenArgError::Read {
+            what: arg.to_string(),
+            source,
+        })?;
+        f.take(token::paseto::MAX_TOKEN_LEN as u64 + 2)
+            .read_to_string(&mut text)
+            .map_err(|source| TokenArgError::Read {
+                what: arg.to_string(),
+                source,
+            })?;
+    }
+    Ok(text.trim().to_string())
+}
