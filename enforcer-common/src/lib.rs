@@ -12,6 +12,8 @@
 //! ```
 #![no_std]
 
+pub mod lsm;
+
 /// Most port ranges one prefix of the network envelope can carry.
 pub const MAX_PORT_RANGES: usize = 16;
 /// Entries in each LPM trie (IPv4, IPv6).

@@ -17,6 +17,8 @@
 #![no_std]
 #![no_main]
 
+mod lsm;
+
 use aya_ebpf::{
     helpers::{
         bpf_get_current_ancestor_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,

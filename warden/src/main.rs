@@ -39,8 +39,6 @@ enum Command {
     Keygen(cmd::keygen::Args),
     /// Show a token's claims and envelope (verified with --pub, else loudly unverified).
     Inspect(cmd::inspect::Args),
-    /// Prove the service's audit log intact (`verify`), or print it filtered (`show`).
-    Audit(cmd::audit::Args),
 }
 
 fn main() -> ExitCode {

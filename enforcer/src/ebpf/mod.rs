@@ -39,9 +39,9 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use aya::Ebpf;
 use aya::maps::{Array, HashMap as BpfHashMap, LpmTrie, MapData, RingBuf, lpm_trie::Key};
 use aya::programs::{BtfTracePoint, CgroupAttachMode, CgroupSockAddr, RawTracePoint};
+use aya::{Ebpf, EbpfLoader};
 use enforcer_common::{CONFIG_INDEX, PortRule, RunConfig, STATE_ARMED, STATE_LOST_EVENTS};
 
 pub use event::{Event, NetOp, Verdict};
@@ -154,6 +154,11 @@ pub struct EbpfLayers {
     cgroup: Option<PathBuf>,
     net_rules: usize,
     syscalls: Option<usize>,
+    /// Why the BPF LSM programs cannot load here (offsets missing from the
+    /// kernel's BTF), found at load time.
+    lsm_unavailable: Option<String>,
+    /// The LSM hooks attached by [`EbpfLayers::attach_lsm`].
+    lsm_hooks: Vec<&'static str>,
 }
 
 impl std::fmt::Debug for EbpfLayers {
@@ -213,7 +218,15 @@ impl EbpfLayers {
             _pad: 0,
         };
 
-        let mut ebpf = Ebpf::load(OBJECT).map_err(|e| {
+        // The BPF LSM programs read kernel structs at offsets from the
+        // running kernel's BTF, passed as read-only globals at load time.
+        let (lsm_offsets, lsm_unavailable) = match crate::lsm::offsets(&kernel_btf) {
+            Ok(o) => (o, None),
+            Err(e) => (Default::default(), Some(crate::lsm::render(&e))),
+        };
+        let mut loader = EbpfLoader::new();
+        crate::lsm::set_offsets(&mut loader, &lsm_offsets);
+        let mut ebpf = loader.load(OBJECT).map_err(|e| {
             // SAFETY: geteuid has no preconditions.
             if unsafe { libc::geteuid() } != 0 {
                 EbpfError::NeedsRoot(Box::new(e))
@@ -272,6 +285,8 @@ impl EbpfLayers {
             cgroup: None,
             net_rules: net.rules.len(),
             syscalls: syscall_count,
+            lsm_unavailable,
+            lsm_hooks: Vec::new(),
         };
         layers.write_config()?;
         Ok(layers)
@@ -342,6 +357,25 @@ impl EbpfLayers {
         }
         self.cgroup = Some(cgroup.to_path_buf());
         Ok(())
+    }
+
+    /// Loads and attaches the BPF LSM programs with the file part of the
+    /// envelope (`rules`); the network part is the same `NET_V4`/`NET_V6`
+    /// envelope as the cgroup programs', the run the same `CONFIG`. Call it
+    /// after [`EbpfLayers::attach`], before the command starts. Fails (and
+    /// the caller reports the layer as not in use) where the kernel does not
+    /// load `lsm` programs.
+    pub fn attach_lsm(&mut self, rules: &crate::lsm::LsmRules) -> Result<(), crate::lsm::LsmError> {
+        if let Some(why) = &self.lsm_unavailable {
+            return Err(crate::lsm::LsmError::Offsets(why.clone()));
+        }
+        self.lsm_hooks = crate::lsm::attach_programs(&mut self.ebpf, rules)?;
+        Ok(())
+    }
+
+    /// The LSM hooks attached (empty when the layer is not in use).
+    pub fn lsm_hooks(&self) -> &[&'static str] {
+        &self.lsm_hooks
     }
 
     /// The run's event stream. It can be taken once, and moved to a thread
@@ -418,8 +452,13 @@ impl EbpfLayers {
             Some(n) => format!("{n} syscalls allowed (SIGKILL otherwise)"),
             None => "syscalls observed only".to_owned(),
         };
+        let lsm = if self.lsm_hooks.is_empty() {
+            String::new()
+        } else {
+            format!("; BPF LSM on {} hooks", self.lsm_hooks.len())
+        };
         format!(
-            "eBPF: connect/sendmsg/bind limited to {} rule(s){}; {syscalls}; process events via {tracing}",
+            "eBPF: connect/sendmsg/bind limited to {} rule(s){}; {syscalls}; process events via {tracing}{lsm}",
             self.net_rules,
             if self.config.observe_only != 0 {
                 " (observe only)"
