@@ -138,7 +138,10 @@ pub fn evaluate(spec: &CompiledSpec, plan: &ast::Plan) -> Result<ReferenceOutcom
     }
     for (r, rule) in spec.at_most.iter().enumerate() {
         let over = paths.iter().any(|p| {
-            p.iter().filter(|&&i| rule.pattern.matches(&actions[i])).count() as u64 > rule.limit
+            p.iter()
+                .filter(|&&i| rule.pattern.matches(&actions[i]))
+                .count() as u64
+                > rule.limit
         });
         if over {
             violations.push(Finding {
