@@ -37,7 +37,14 @@ pub mod span;
 pub mod value;
 
 pub use diag::{Diagnostic, Diagnostics, Related, Severity, SourceMap};
-pub use fmt::{fmt_cond, fmt_pattern, fmt_plan, fmt_rule, fmt_spec, fmt_step, fmt_value};
-pub use load::{LoadedSpec, load_plan, load_plan_str, load_spec, load_spec_str, read_source};
+pub use fmt::{
+    fmt_cond, fmt_pattern, fmt_plan, fmt_plan_source, fmt_rule, fmt_spec, fmt_spec_source,
+    fmt_step, fmt_value,
+};
+pub use load::{
+    FileKind, LoadedSpec, MAX_INCLUDE_DEPTH, load_plan, load_plan_str, load_spec, load_spec_str,
+    read_source,
+};
 pub use parse::{MAX_NESTING, MAX_SOURCE_BYTES, parse_plan, parse_spec};
+pub(crate) use parse::{parse_plan_partial, parse_spec_partial};
 pub use span::{Ident, Span, Spanned};

@@ -497,13 +497,14 @@ impl<'s, 'p> Checker<'s, 'p> {
 
     /// Per step: may / must match, for the steps that run.
     fn table(&mut self, p: &Pattern, must: bool) -> Result<Vec<bool>, usize> {
-        let mut out = vec![false; self.info.len()];
+        let mut out = Vec::with_capacity(self.info.len());
         for i in 0..self.info.len() {
             if !self.reachable[i] {
+                out.push(false);
                 continue;
             }
             match self.matches(p, i, must) {
-                Some(b) => out[i] = b,
+                Some(b) => out.push(b),
                 None => return Err(i),
             }
         }

@@ -75,6 +75,8 @@ impl Default for Options {
 #[derive(Debug)]
 pub struct CompiledSpec {
     pub name: String,
+    /// Constants of the spec being compiled (empty once compiled: they are
+    /// inlined into every condition).
     pub consts: Consts,
     pub effects: Vec<EffectRule>,
     pub never: Vec<OrderRule>,
@@ -109,6 +111,53 @@ pub enum ActionVerdict {
 }
 
 impl CompiledSpec {
+    /// Compiles a loaded spec (the root and every file it includes; each
+    /// rule sees the constants of its own file).
+    pub fn compile(loaded: &planlang::LoadedSpec) -> Result<CompiledSpec, CompileError> {
+        let mut out = CompiledSpec::empty(&loaded.root.name.node);
+        out.max_ttl = loaded.max_ttl().map(|t| t.node.secs);
+        for spec in loaded.specs() {
+            let file = spec.span.file.to_string();
+            let mut consts = Consts::new();
+            for l in spec.lets() {
+                let name = &l.name.node;
+                let v = loaded.constant(&file, name).unwrap_or(&l.value);
+                let v = const_value(&v.node, &consts).map_err(|source| CompileError::Cond {
+                    span: l.value.span.clone(),
+                    source,
+                })?;
+                consts.insert(name.clone(), v);
+            }
+            out.consts = consts;
+            for r in spec.rules() {
+                out.add_rule(r)?;
+            }
+            for b in spec.baselines() {
+                for p in &b.patterns {
+                    let p = out.pattern(p)?;
+                    out.baseline.push(p);
+                }
+            }
+        }
+        out.consts = Consts::new();
+        Ok(out)
+    }
+
+    fn empty(name: &str) -> CompiledSpec {
+        CompiledSpec {
+            name: name.to_string(),
+            consts: Consts::new(),
+            effects: Vec::new(),
+            never: Vec::new(),
+            require: Vec::new(),
+            at_most: Vec::new(),
+            baseline: Vec::new(),
+            max_ttl: None,
+            options: Options::default(),
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
     /// Compiles one spec (its `include`s must already be merged in, as
     /// `planlang::load_spec` does, or passed to [`CompiledSpec::from_specs`]).
     pub fn from_spec(spec: &ast::Spec) -> Result<CompiledSpec, CompileError> {
@@ -141,21 +190,13 @@ impl CompiledSpec {
                 }
             }
         }
-        let mut out = CompiledSpec {
-            name: specs
+        let mut out = CompiledSpec::empty(
+            &specs
                 .first()
                 .map(|s| s.name.node.clone())
                 .unwrap_or_default(),
-            consts,
-            effects: Vec::new(),
-            never: Vec::new(),
-            require: Vec::new(),
-            at_most: Vec::new(),
-            baseline: Vec::new(),
-            max_ttl: None,
-            options: Options::default(),
-            cache: Mutex::new(HashMap::new()),
-        };
+        );
+        out.consts = consts;
         for spec in specs {
             if let Some(t) = spec.max_ttl() {
                 out.max_ttl = Some(out.max_ttl.map_or(t.node.secs, |m| m.min(t.node.secs)));
