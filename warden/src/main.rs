@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod cmd;
+mod diagnostics;
 mod exit;
 
 #[derive(Parser)]
@@ -28,6 +29,12 @@ enum Command {
     Test(cmd::test::Args),
     /// Which enforcement layers this machine supports, and why the others are missing.
     Doctor(cmd::doctor::Args),
+    /// Load a plan or spec (names resolved, types checked) and print it; `--json` for tools.
+    Parse(cmd::parse::Args),
+    /// Rewrite plans and specs in the canonical style; `--check` for CI.
+    Fmt(cmd::fmt::Args),
+    /// Prove the service's audit log intact (`verify`), or print it filtered (`show`).
+    Audit(cmd::audit::Args),
     /// Make the Ed25519 key pair that signs tokens (warden.key, warden.pub).
     Keygen(cmd::keygen::Args),
     /// Show a token's claims and envelope (verified with --pub, else loudly unverified).
@@ -52,7 +59,10 @@ fn main() -> ExitCode {
         Command::Check(args) => cmd::check::run(args),
         Command::Test(args) => cmd::test::run(args),
         Command::Doctor(args) => cmd::doctor::run(args),
+        Command::Parse(args) => cmd::parse::run(args),
+        Command::Fmt(args) => cmd::fmt::run(args),
         Command::Keygen(args) => cmd::keygen::run(args),
         Command::Inspect(args) => cmd::inspect::run(args),
+        Command::Audit(args) => cmd::audit::run(args),
     }
 }

@@ -1,8 +1,11 @@
 //! One module per subcommand: `Args` (clap) and `run(Args) -> ExitCode`.
 
+pub mod audit;
 pub mod check;
 pub mod doctor;
+pub mod fmt;
 pub mod inspect;
 pub mod keygen;
+pub mod parse;
 pub mod test;
 pub mod tokens;
