@@ -360,7 +360,7 @@ fn on_exec(task: u64, bprm: u64) -> i32 {
     let pid = current_tgid();
     let parent: u64 = read_at(task, cfg.off_task_real_parent);
     let ppid: i32 = read_at(parent, cfg.off_task_tgid);
-    let _ = RUN_PIDS.insert(&pid, &(ppid as u32), 0);
+    let _ = RUN_PIDS.insert(pid, ppid as u32, 0);
     if let Some(mut entry) = new_event(EVENT_EXEC, pid) {
         let e = entry.as_mut_ptr();
         // SAFETY: a reserved record.
@@ -393,7 +393,7 @@ fn on_fork(child: u64) -> i32 {
     }
     let parent = current_tgid();
     let child = child_tgid as u32;
-    let _ = RUN_PIDS.insert(&child, &parent, 0);
+    let _ = RUN_PIDS.insert(child, parent, 0);
     if let Some(mut entry) = new_event(EVENT_FORK, parent) {
         let e = entry.as_mut_ptr();
         // SAFETY: a reserved record.
@@ -417,7 +417,7 @@ fn on_exit(task: u64) -> i32 {
     if pid != tgid {
         return 0;
     }
-    let _ = RUN_PIDS.remove(&tgid);
+    let _ = RUN_PIDS.remove(tgid);
     let code: i32 = read_at(task, cfg.off_task_exit_code);
     if let Some(mut entry) = new_event(EVENT_EXIT, tgid) {
         let e = entry.as_mut_ptr();
