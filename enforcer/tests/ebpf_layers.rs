@@ -777,3 +777,75 @@ fn loading_without_root_says_root_is_needed() {
         "{stdout}"
     );
 }
+
+/// Runs the escape probe with `args` under `policy` through the launcher
+/// with the eBPF layers; returns its exit code and the run's events once
+/// `done` holds for them.
+fn probe_run(
+    policy: &KernelPolicy,
+    args: &[&str],
+    done: impl FnMut(&[Event]) -> bool,
+) -> (Option<i32>, Vec<Event>) {
+    let layers = for_launcher(policy, false).expect("load the eBPF layers");
+    let mut events = layers.events;
+    let options = RunOptions {
+        quiet: true,
+        require: [Layer::Landlock, Layer::Seccomp, Layer::EbpfTracepoints]
+            .into_iter()
+            .collect(),
+        ..RunOptions::default()
+    };
+    let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+    let outcome = Run::new(policy)
+        .options(options)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .with_layer(Box::new(layers.sock_addr))
+        .with_layer(Box::new(layers.tracepoints))
+        .spawn(PROBE, &args)
+        .expect("run");
+    (outcome.status.code(), collect(&mut events, done))
+}
+
+#[test]
+fn refusals_by_other_layers_are_reported() {
+    if !need_root() {
+        return;
+    }
+    let mut policy = KernelPolicy::new();
+    for dir in ["/usr/lib", "/lib", "/lib64"] {
+        policy
+            .allow_path(dir, FileScope::Tree, FileAccess::READ)
+            .unwrap();
+    }
+    policy
+        .allow_path("/etc/ld.so.cache", FileScope::File, FileAccess::READ)
+        .unwrap();
+    policy.allow_exec(PROBE).unwrap();
+    let refused = |want: &'static str, errno: i32| {
+        move |ev: &[Event]| {
+            ev.iter().any(|e| {
+                matches!(e, Event::SyscallRefused { name: Some(n), errno: x, .. }
+                if n.starts_with(want) && *x == errno)
+            })
+        }
+    };
+
+    // Landlock refuses the read (EACCES).
+    let (code, seen) = probe_run(
+        &policy,
+        &["read", "/etc/hostname"],
+        refused("open", libc::EACCES),
+    );
+    assert_eq!(code, Some(10), "the probe reports a refusal");
+    assert!(refused("open", libc::EACCES)(&seen), "{seen:#?}");
+
+    // seccomp refuses io_uring_setup (EPERM) before the syscall runs.
+    let (code, seen) = probe_run(
+        &policy,
+        &["io-uring-setup"],
+        refused("io_uring_setup", libc::EPERM),
+    );
+    assert_eq!(code, Some(10), "the probe reports a refusal");
+    assert!(refused("io_uring_setup", libc::EPERM)(&seen), "{seen:#?}");
+}
