@@ -36,6 +36,7 @@ pub use enforcer_common::lsm::{
 
 use crate::ebpf::btf::Btf as KernelBtf;
 use crate::ebpf::{EbpfError, EbpfLayers, NetPolicy, SyscallPolicy};
+use crate::policy::{FileAccess, FileScope, KernelPolicy};
 
 /// The LSM hooks of the layer, as named in the object and in the kernel.
 pub const HOOKS: &[&str] = &[
@@ -147,6 +148,51 @@ impl FileGrant {
             access,
         }
     }
+
+    /// The grants of a [`KernelPolicy`]'s files and programs (a program may
+    /// be executed and read, as the policy says). Shapes the policy had to
+    /// widen for Landlock (`/tmp/out/*.tmp` as the tree `/tmp/out/`) are given
+    /// to [`LsmRules::compile`] in their exact form by the caller, instead of
+    /// the widened rule, so this layer enforces them as the envelope says.
+    pub fn from_policy(policy: &KernelPolicy) -> Vec<FileGrant> {
+        let mut out = Vec::with_capacity(policy.files.len() + policy.exec.len());
+        for rule in &policy.files {
+            let path = rule.path.display().to_string();
+            let pattern = match rule.scope {
+                FileScope::File => path,
+                FileScope::Tree if path.ends_with('/') => format!("{path}**"),
+                FileScope::Tree => format!("{path}/**"),
+            };
+            out.push(FileGrant::new(pattern, access_bits(rule.access)));
+        }
+        for program in &policy.exec {
+            out.push(FileGrant::new(
+                program.display().to_string(),
+                ACCESS_EXEC | ACCESS_READ,
+            ));
+        }
+        out
+    }
+}
+
+/// The `ACCESS_*` bits of a policy's [`FileAccess`] (the same five rights).
+fn access_bits(access: FileAccess) -> u32 {
+    [
+        (FileAccess::READ, ACCESS_READ),
+        (FileAccess::WRITE, ACCESS_WRITE),
+        (FileAccess::CREATE, ACCESS_CREATE),
+        (FileAccess::REMOVE, ACCESS_REMOVE),
+        (FileAccess::EXEC, ACCESS_EXEC),
+    ]
+    .iter()
+    .filter(|(a, _)| access.contains(*a))
+    .fold(0, |bits, (_, b)| bits | b)
+}
+
+/// Whether this layer enforces `pattern` exactly (so a Landlock widening of
+/// it is narrowed back when the layer is in use).
+pub fn expresses(pattern: &str) -> bool {
+    shape(pattern).is_ok()
 }
 
 /// The shape of a pattern that the layer enforces exactly.
@@ -541,15 +587,18 @@ pub(crate) fn set_offsets<'a>(loader: &mut EbpfLoader<'a>, offsets: &'a LsmOffse
     loader.override_global(OFFSETS_GLOBAL, offsets, true);
 }
 
-/// Whether the running kernel has the bpf LSM active (`/sys/kernel/security/lsm`).
-pub fn active_lsms() -> Result<String, LsmError> {
-    let list = std::fs::read_to_string("/sys/kernel/security/lsm")
-        .map_err(|e| LsmError::NotActive(format!("cannot read /sys/kernel/security/lsm: {e}")))?;
-    let list = list.trim().to_string();
+/// Refuses early when the kernel's list of active LSMs
+/// (`/sys/kernel/security/lsm`) is readable and lacks `bpf`. Where securityfs
+/// is not mounted the list is unknown, and loading the programs decides.
+pub fn check_active() -> Result<(), LsmError> {
+    let Ok(list) = std::fs::read_to_string("/sys/kernel/security/lsm") else {
+        return Ok(());
+    };
+    let list = list.trim();
     if list.split(',').any(|l| l == "bpf") {
-        Ok(list)
+        Ok(())
     } else {
-        Err(LsmError::NotActive(list))
+        Err(LsmError::NotActive(list.to_string()))
     }
 }
 
@@ -561,7 +610,7 @@ pub(crate) fn attach_programs(
     ebpf: &mut Ebpf,
     rules: &LsmRules,
 ) -> Result<Vec<&'static str>, LsmError> {
-    active_lsms()?;
+    check_active()?;
     rules.fill(ebpf)?;
     let btf = Btf::from_sys_fs().map_err(aya_err("read the kernel BTF for attaching"))?;
     let mut hooks = Vec::with_capacity(HOOKS.len());
@@ -599,7 +648,7 @@ pub enum Support {
 /// (every hook allows), then detaches.
 pub fn probe() -> Support {
     let attempt = || -> Result<(), LsmError> {
-        active_lsms()?;
+        check_active()?;
         let mut layers = EbpfLayers::load(NetPolicy::deny_all(), SyscallPolicy::Unrestricted)?;
         layers.attach_lsm(&LsmRules::default())?;
         Ok(())
@@ -615,8 +664,12 @@ pub fn render(e: &LsmError) -> String {
     let mut out = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
+        // aya's errors repeat their source in their own text: say it once.
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
         source = s.source();
     }
     out
@@ -646,6 +699,54 @@ mod tests {
         );
         for bad in ["a/b", "/a/*/c", "/a/b?", "/a/x*.tmp", "/a/*.t*", "/a/**/b"] {
             assert!(shape(bad).is_err(), "{bad} should be unsupported");
+        }
+    }
+
+    #[test]
+    fn grants_from_a_kernel_policy() {
+        let mut policy = KernelPolicy::new();
+        policy
+            .allow_path("/srv/data", FileScope::Tree, FileAccess::READ)
+            .unwrap()
+            .allow_path(
+                "/etc/hosts",
+                FileScope::File,
+                FileAccess::READ | FileAccess::WRITE,
+            )
+            .unwrap()
+            .allow_exec("/usr/bin/git")
+            .unwrap();
+        let grants = FileGrant::from_policy(&policy);
+        assert_eq!(
+            grants,
+            vec![
+                FileGrant::new("/srv/data/**", ACCESS_READ),
+                FileGrant::new("/etc/hosts", ACCESS_READ | ACCESS_WRITE),
+                FileGrant::new("/usr/bin/git", ACCESS_EXEC | ACCESS_READ),
+            ]
+        );
+        assert!(expresses("/tmp/out/*.tmp"));
+        assert!(!expresses("/tmp/*/x.tmp"));
+    }
+
+    #[test]
+    fn the_probe_agrees_with_attaching() {
+        // Wherever this runs (the host, whose hypervisor refuses lsm
+        // programs, or the guest, whose kernel loads them), the probe's
+        // answer is what attaching the real programs does.
+        let direct = (|| -> Result<(), LsmError> {
+            check_active()?;
+            let mut layers = EbpfLayers::load(NetPolicy::deny_all(), SyscallPolicy::Unrestricted)?;
+            layers.attach_lsm(&LsmRules::default())
+        })();
+        match (probe(), direct) {
+            (Support::Available, Ok(())) => {}
+            (Support::Unavailable(why), Err(e)) => {
+                println!("bpf-lsm not in use: {why}");
+                assert!(!why.is_empty());
+                assert_eq!(why, render(&e));
+            }
+            (p, d) => panic!("probe says {p:?}, attaching says {d:?}"),
         }
     }
 
