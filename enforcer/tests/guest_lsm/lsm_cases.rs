@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
-use enforcer::ebpf::{EbpfLayers, Event, NetPolicy, NetRule, Proto, SyscallPolicy, Verdict};
+use enforcer::NetRule;
+use enforcer::ebpf::{EbpfLayers, Event, NetPolicy, SyscallPolicy, Verdict};
 use enforcer::lsm::{
     self, ACCESS_CREATE, ACCESS_EXEC, ACCESS_READ, ACCESS_REMOVE, ACCESS_WRITE, FileGrant,
     LsmRules, Support,
@@ -286,10 +287,9 @@ fn name(code: i32) -> String {
 /// loopback TCP port, attaches them, and then the LSM layer unless `lsm` is
 /// false.
 fn attached(cg: &RunCgroup, fx: &Fixture, port: u16, lsm: bool) -> Result<EbpfLayers, String> {
-    let net = NetPolicy::allow([NetRule::connect(
+    let net = NetPolicy::allow([NetRule::tcp_connect(
         "127.0.0.1/32".parse().map_err(|e| format!("{e}"))?,
-        port..=port,
-        Proto::Tcp,
+        port,
     )]);
     let mut layers =
         EbpfLayers::load(net, SyscallPolicy::Unrestricted).map_err(|e| e.to_string())?;
