@@ -5,3 +5,6 @@ cd "$(dirname "$0")/.."
 warden=target/debug/warden
 echo "Warden demo: (the languages, the verifier, tokens and the enforcer are being built)"
 "$warden" || true
+
+# The service path: start, submit, approve, check, revoke, verify the audit log.
+bash clients/python/demo.sh

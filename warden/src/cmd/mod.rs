@@ -4,4 +4,6 @@ pub mod audit;
 pub mod doctor;
 pub mod inspect;
 pub mod keygen;
+pub mod load;
+pub mod serve;
 pub mod tokens;
