@@ -12,6 +12,8 @@
 //! ```
 #![no_std]
 
+pub mod lsm;
+
 /// Most port ranges one prefix of the network envelope can carry.
 pub const MAX_PORT_RANGES: usize = 16;
 /// Entries in each LPM trie (IPv4, IPv6).
@@ -148,7 +150,21 @@ pub struct RunConfig {
     pub off_task_real_parent: u32,
     /// `linux_binprm.filename`.
     pub off_binprm_filename: u32,
+    /// `task_struct.thread_info.status` on x86-64, where `TS_COMPAT` marks a
+    /// 32-bit (`int 0x80`) syscall whose number is from another table;
+    /// `OFFSET_UNKNOWN` elsewhere.
+    pub off_task_ti_status: u32,
+    /// Padding, always zero.
+    pub _pad: u32,
 }
+
+/// An offset the running kernel's BTF does not have.
+pub const OFFSET_UNKNOWN: u32 = u32::MAX;
+
+/// x86 `TS_COMPAT` in `thread_info.status`: the current syscall is a 32-bit
+/// one. Such a syscall is never on the allowlist (its number means
+/// something else), so a confined process making one is killed.
+pub const TS_COMPAT: u32 = 0x0002;
 
 /// Index in `STATE` of the armed flag: set by the run's first exec, after
 /// which the syscall allowlist applies.

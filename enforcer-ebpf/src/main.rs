@@ -17,10 +17,13 @@
 #![no_std]
 #![no_main]
 
+mod lsm;
+
 use aya_ebpf::{
     helpers::{
         bpf_get_current_ancestor_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
-        bpf_ktime_get_ns, bpf_probe_read_kernel, bpf_probe_read_kernel_str_bytes, bpf_send_signal,
+        bpf_get_current_task, bpf_ktime_get_ns, bpf_probe_read_kernel,
+        bpf_probe_read_kernel_str_bytes, bpf_send_signal,
     },
     macros::{btf_tracepoint, cgroup_sock_addr, map, raw_tracepoint},
     maps::{Array, HashMap, LpmTrie, RingBuf, lpm_trie::Key},
@@ -29,8 +32,9 @@ use aya_ebpf::{
 use enforcer_common::{
     CONFIG_INDEX, DIR_BIND, DIR_CONNECT, EVENT_EXEC, EVENT_EXIT, EVENT_FORK, EVENT_NET,
     EVENT_RING_BYTES, EVENT_SYSCALL_KILL, EventRecord, FAMILY_INET, FAMILY_INET6, MAX_PREFIXES,
-    MAX_RUN_PIDS, MAX_SYSCALLS, NET_OP_BIND, NET_OP_CONNECT, NET_OP_SENDMSG, PortRule, RunConfig,
-    STATE_ARMED, STATE_LEN, STATE_LOST_EVENTS, VERDICT_ALLOWED, VERDICT_OBSERVED, VERDICT_REFUSED,
+    MAX_RUN_PIDS, MAX_SYSCALLS, NET_OP_BIND, NET_OP_CONNECT, NET_OP_SENDMSG, OFFSET_UNKNOWN,
+    PortRule, RunConfig, STATE_ARMED, STATE_LEN, STATE_LOST_EVENTS, TS_COMPAT, VERDICT_ALLOWED,
+    VERDICT_OBSERVED, VERDICT_REFUSED,
 };
 
 /// The IPv4 network envelope: prefix → allowed port ranges.
@@ -62,6 +66,8 @@ static RUN_PIDS: HashMap<u32, u32> = HashMap::with_max_entries(MAX_RUN_PIDS, 0);
 static EVENTS: RingBuf = RingBuf::with_byte_size(EVENT_RING_BYTES, 0);
 
 const SIGKILL: u32 = 9;
+/// `BPF_RB_NO_WAKEUP`: submit without waking a reader blocked in poll.
+const BPF_RB_NO_WAKEUP: u64 = 1;
 const MAPPED_V4_PREFIX: u32 = u32::from_ne_bytes([0, 0, 0xff, 0xff]);
 
 #[inline(always)]
@@ -229,7 +235,15 @@ fn sock_addr_verdict(ctx: &SockAddrContext, v6: bool, op: u8) -> i32 {
             (*e).addr = addr;
         }
         put_comm(e);
-        entry.submit(0);
+        // An allowed operation is routine: do not wake the reader for it
+        // (it picks the event up at its next wake-up or poll timeout), so a
+        // busy run does not pay a context switch per connect.
+        let flags = if verdict == VERDICT_ALLOWED {
+            BPF_RB_NO_WAKEUP
+        } else {
+            0
+        };
+        entry.submit(flags);
     }
     if verdict == VERDICT_REFUSED { 0 } else { 1 }
 }
@@ -302,7 +316,15 @@ fn on_sys_enter(id: u64) -> i32 {
         return 0;
     }
     let nr = id as i64;
-    let allowed = nr >= 0
+    // A 32-bit syscall numbers from another table: never allowed.
+    let compat = cfg.off_task_ti_status != OFFSET_UNKNOWN && {
+        // SAFETY: a helper without arguments.
+        let task = unsafe { bpf_get_current_task() };
+        let status: u32 = read_at(task, cfg.off_task_ti_status);
+        status & TS_COMPAT != 0
+    };
+    let allowed = !compat
+        && nr >= 0
         && nr < MAX_SYSCALLS as i64
         && SYSCALLS.get(nr as u32).is_some_and(|allow| *allow != 0);
     if allowed {

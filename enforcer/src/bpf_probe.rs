@@ -8,19 +8,25 @@
 //! [`crate::doctor::Doctor::with_probe`].
 
 use std::io;
+
+use crate::ebpf::btf::{Btf, Kind};
 use std::os::fd::{FromRawFd, OwnedFd};
 
 const BPF_PROG_LOAD: libc::c_int = 5;
 const BPF_RAW_TRACEPOINT_OPEN: libc::c_int = 17;
 
-const BPF_PROG_TYPE_RAW_TRACEPOINT: u32 = 17;
-const BPF_PROG_TYPE_CGROUP_SOCK_ADDR: u32 = 18;
-const BPF_PROG_TYPE_TRACING: u32 = 26;
-const BPF_PROG_TYPE_LSM: u32 = 29;
+pub(crate) const BPF_PROG_TYPE_SOCKET_FILTER: u32 = 1;
+pub(crate) const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
+pub(crate) const BPF_PROG_TYPE_RAW_TRACEPOINT: u32 = 17;
+pub(crate) const BPF_PROG_TYPE_CGROUP_SOCK_ADDR: u32 = 18;
+pub(crate) const BPF_PROG_TYPE_TRACING: u32 = 26;
+pub(crate) const BPF_PROG_TYPE_LSM: u32 = 29;
 
-const BPF_CGROUP_INET4_CONNECT: u32 = 10;
-const BPF_TRACE_RAW_TP: u32 = 23;
-const BPF_LSM_MAC: u32 = 27;
+pub(crate) const BPF_CGROUP_DEVICE: u32 = 6;
+pub(crate) const BPF_CGROUP_INET4_CONNECT: u32 = 10;
+pub(crate) const BPF_TRACE_RAW_TP: u32 = 23;
+pub(crate) const BPF_TRACE_FENTRY: u32 = 24;
+pub(crate) const BPF_LSM_MAC: u32 = 27;
 
 /// `bpf_attr` for `BPF_PROG_LOAD`, as far as the fields used here.
 const ATTR_SIZE: usize = 148;
@@ -51,7 +57,14 @@ fn put_u64(attr: &mut [u8], off: usize, v: u64) {
     attr[off..off + 8].copy_from_slice(&v.to_ne_bytes());
 }
 
-fn load(prog_type: u32, expected_attach: u32, attach_btf_id: u32, ret: i32) -> io::Result<OwnedFd> {
+/// Loads `r0 = ret; exit` as `prog_type` (with an attach type and BTF id
+/// where the type needs them).
+pub(crate) fn load(
+    prog_type: u32,
+    expected_attach: u32,
+    attach_btf_id: u32,
+    ret: i32,
+) -> io::Result<OwnedFd> {
     let insns = return_program(ret);
     let license = c"GPL";
     let mut attr = [0u8; ATTR_SIZE];
@@ -125,53 +138,14 @@ pub fn bpf_lsm() -> Result<String, String> {
     Ok("lsm programs load and attach (file_open)".into())
 }
 
-const BTF_KIND_TYPEDEF: u32 = 8;
-const BTF_KIND_FUNC: u32 = 12;
+const BTF_KIND_TYPEDEF: Kind = Kind::Typedef;
+const BTF_KIND_FUNC: Kind = Kind::Func;
 
 /// The BTF type id of `name` (of `kind`) in the running kernel's BTF.
-pub fn vmlinux_btf_id(name: &str, kind: u32) -> Result<u32, String> {
-    let path = "/sys/kernel/btf/vmlinux";
-    let btf = std::fs::read(path).map_err(|e| format!("no kernel BTF ({path}: {e})"))?;
-    find_btf_id(&btf, name, kind).ok_or_else(|| format!("`{name}` is not in the kernel's BTF"))
-}
-
-fn find_btf_id(btf: &[u8], name: &str, want_kind: u32) -> Option<u32> {
-    let u32_at = |o: usize| Some(u32::from_le_bytes(btf.get(o..o + 4)?.try_into().ok()?));
-    if btf.get(0..2)? != [0x9f, 0xeb] {
-        return None; // little-endian BTF only
-    }
-    let hdr_len = u32_at(4)? as usize;
-    let (type_off, type_len) = (u32_at(8)? as usize, u32_at(12)? as usize);
-    let str_off = u32_at(16)? as usize;
-    let types = hdr_len.checked_add(type_off)?;
-    let strings = hdr_len.checked_add(str_off)?;
-    let end = types.checked_add(type_len)?;
-    let (mut pos, mut id) = (types, 1u32);
-    while pos + 12 <= end {
-        let name_off = u32_at(pos)? as usize;
-        let info = u32_at(pos + 4)?;
-        let kind = (info >> 24) & 0x1f;
-        let vlen = (info & 0xffff) as usize;
-        if kind == want_kind {
-            let start = strings.checked_add(name_off)?;
-            let s = btf.get(start..)?;
-            let s = &s[..s.iter().position(|b| *b == 0)?];
-            if s == name.as_bytes() {
-                return Some(id);
-            }
-        }
-        let extra = match kind {
-            1 | 14 | 17 => 4,
-            3 => 12,
-            4 | 5 | 15 => vlen * 12,
-            6 | 13 => vlen * 8,
-            19 => vlen * 12,
-            _ => 0,
-        };
-        pos += 12 + extra;
-        id += 1;
-    }
-    None
+pub fn vmlinux_btf_id(name: &str, kind: Kind) -> Result<u32, String> {
+    let btf = Btf::from_kernel().map_err(|e| format!("no kernel BTF ({e})"))?;
+    btf.type_id(name, kind)
+        .ok_or_else(|| format!("`{name}` is not in the kernel's BTF"))
 }
 
 #[cfg(test)]
@@ -192,6 +166,5 @@ mod tests {
         let id = vmlinux_btf_id("bpf_lsm_file_open", BTF_KIND_FUNC).unwrap();
         assert!(id > 0);
         assert!(vmlinux_btf_id("no_such_function_in_any_kernel", BTF_KIND_FUNC).is_err());
-        assert_eq!(find_btf_id(b"not btf", "x", BTF_KIND_FUNC), None);
     }
 }

@@ -19,7 +19,8 @@
 //! # Ok::<(), enforcer::PolicyError>(())
 //! ```
 //!
-//! The eBPF layers (cgroup socket programs, tracepoints) live in [`ebpf`].
+//! The eBPF layers (cgroup socket programs, tracepoints) live in [`ebpf`];
+//! the BPF LSM layer, for kernels that load `lsm` programs, in [`lsm`].
 
 mod bpf_probe;
 pub mod cgroup;
@@ -29,6 +30,7 @@ pub mod error;
 pub mod landlock;
 pub mod launch;
 pub mod layer;
+pub mod lsm;
 pub mod policy;
 pub mod seccomp;
 mod syscall_table;

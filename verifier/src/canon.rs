@@ -115,7 +115,10 @@ fn canonical_atom(c: &Cond) -> Cond {
 }
 
 fn is_atom(c: &Cond) -> bool {
-    matches!(c, Cond::Cmp { .. } | Cond::Has { .. } | Cond::FromCall { .. })
+    matches!(
+        c,
+        Cond::Cmp { .. } | Cond::Has { .. } | Cond::FromCall { .. }
+    )
 }
 
 /// Interns atoms by their canonical spelling.
@@ -175,7 +178,9 @@ fn from_expr(e: &RecExpr<BoolLang>, id: Id, atoms: &Atoms) -> Cond {
         BoolLang::False => Cond::False,
         BoolLang::Not(x) => Cond::not(from_expr(e, *x, atoms)),
         BoolLang::And([a, b]) => Cond::and(from_expr(e, *a, atoms), from_expr(e, *b, atoms)),
-        BoolLang::Or([a, b]) => crate::symbolic::or(from_expr(e, *a, atoms), from_expr(e, *b, atoms)),
+        BoolLang::Or([a, b]) => {
+            crate::symbolic::or(from_expr(e, *a, atoms), from_expr(e, *b, atoms))
+        }
         BoolLang::Atom(s) => atoms.conds.get(s).cloned().unwrap_or(Cond::False),
     }
 }
@@ -202,12 +207,8 @@ pub fn tidy(c: &Cond) -> Cond {
                     (true, Cond::True) | (false, Cond::False) => {}
                     (true, Cond::False) => return Cond::False,
                     (false, Cond::True) => return Cond::True,
-                    (true, Cond::And { all }) => {
-                        out.extend(all.into_iter().map(|c| (key(&c), c)))
-                    }
-                    (false, Cond::Or { any }) => {
-                        out.extend(any.into_iter().map(|c| (key(&c), c)))
-                    }
+                    (true, Cond::And { all }) => out.extend(all.into_iter().map(|c| (key(&c), c))),
+                    (false, Cond::Or { any }) => out.extend(any.into_iter().map(|c| (key(&c), c))),
                     (_, x) => out.push((key(&x), x)),
                 }
             }
@@ -274,9 +275,15 @@ mod tests {
     #[test]
     fn boolean_laws() {
         let (a, b) = (atom("a"), atom("b"));
-        assert_eq!(canonical(&and(vec![a.clone(), not(a.clone())])), Cond::False);
+        assert_eq!(
+            canonical(&and(vec![a.clone(), not(a.clone())])),
+            Cond::False
+        );
         assert_eq!(canonical(&or(vec![a.clone(), not(a.clone())])), Cond::True);
-        assert_eq!(canonical(&and(vec![a.clone(), or(vec![a.clone(), b.clone()])])), a);
+        assert_eq!(
+            canonical(&and(vec![a.clone(), or(vec![a.clone(), b.clone()])])),
+            a
+        );
         assert_eq!(canonical(&and(vec![a.clone(), Cond::True, a.clone()])), a);
         assert_eq!(
             canonical(&not(and(vec![a.clone(), b.clone()]))),
@@ -301,7 +308,10 @@ mod tests {
                 value: Value::List(xs.iter().map(|s| Value::String(s.to_string())).collect()),
             },
         };
-        assert_eq!(canonical(&inl(&["b", "a", "b"])), canonical(&inl(&["a", "b"])));
+        assert_eq!(
+            canonical(&inl(&["b", "a", "b"])),
+            canonical(&inl(&["a", "b"]))
+        );
     }
 
     #[test]

@@ -322,7 +322,9 @@ impl Lowerer {
     fn action(&mut self, a: &ast::Action, span: &Span) -> Result<StepAction, LowerError> {
         let mut fields = BTreeMap::new();
         match a {
-            ast::Action::Read { path } | ast::Action::Write { path } | ast::Action::Delete { path } => {
+            ast::Action::Read { path }
+            | ast::Action::Write { path }
+            | ast::Action::Delete { path } => {
                 fields.insert("path".to_string(), self.path(path)?);
             }
             ast::Action::Exec { program, args } => {
@@ -495,7 +497,9 @@ pub fn reachable(node: &Node, n_steps: usize) -> Vec<bool> {
     fn walk(node: &Node, out: &mut Vec<bool>) {
         match node {
             Node::Step(i) => out[*i] = true,
-            Node::Seq(xs) | Node::Either { branches: xs, .. } => xs.iter().for_each(|x| walk(x, out)),
+            Node::Seq(xs) | Node::Either { branches: xs, .. } => {
+                xs.iter().for_each(|x| walk(x, out))
+            }
             Node::Repeat { count, body, .. } => {
                 if *count > 0 {
                     walk(body, out)
@@ -660,7 +664,11 @@ pub fn never_after(
     never_sum(node, may_a, may_b).viol
 }
 
-fn never_sum(node: &Node, may_a: &dyn Fn(usize) -> bool, may_b: &dyn Fn(usize) -> bool) -> NeverSum {
+fn never_sum(
+    node: &Node,
+    may_a: &dyn Fn(usize) -> bool,
+    may_b: &dyn Fn(usize) -> bool,
+) -> NeverSum {
     match node {
         Node::Step(i) => {
             let p = vec![PathElem::Step(*i)];
@@ -707,7 +715,10 @@ fn never_sum(node: &Node, may_a: &dyn Fn(usize) -> bool, may_b: &dyn Fn(usize) -
             acc
         }
         Node::Either { branches, span } => {
-            let sums: Vec<NeverSum> = branches.iter().map(|b| never_sum(b, may_a, may_b)).collect();
+            let sums: Vec<NeverSum> = branches
+                .iter()
+                .map(|b| never_sum(b, may_a, may_b))
+                .collect();
             let pick = |f: &dyn Fn(&NeverSum) -> Option<&Path>| {
                 sums.iter()
                     .enumerate()
@@ -743,15 +754,13 @@ fn never_sum(node: &Node, may_a: &dyn Fn(usize) -> bool, may_b: &dyn Fn(usize) -
             } else {
                 iters(span, *count, &s.any)
             };
-            let viol = s
-                .viol
-                .as_ref()
-                .map(|v| iters(span, 1, v))
-                .or_else(|| match (&s.b, &s.a, *count >= 2) {
+            let viol = s.viol.as_ref().map(|v| iters(span, 1, v)).or_else(|| {
+                match (&s.b, &s.a, *count >= 2) {
                     // B in one iteration, A in the next.
                     (Some(b), Some(a), true) => Some(iters(span, 2, &cat(b, a))),
                     _ => None,
-                });
+                }
+            });
             NeverSum {
                 any,
                 b: s.b.as_ref().map(|b| iters(span, 1, b)),
@@ -781,7 +790,11 @@ pub fn require_before(
     require_sum(node, must_a, may_b).viol
 }
 
-fn require_sum(node: &Node, must_a: &dyn Fn(usize) -> bool, may_b: &dyn Fn(usize) -> bool) -> RequireSum {
+fn require_sum(
+    node: &Node,
+    must_a: &dyn Fn(usize) -> bool,
+    may_b: &dyn Fn(usize) -> bool,
+) -> RequireSum {
     match node {
         Node::Step(i) => {
             let p = vec![PathElem::Step(*i)];
@@ -875,7 +888,11 @@ mod tests {
 
     #[test]
     fn counts_multiply_in_loops_and_take_the_worst_branch() {
-        let g = seq(vec![S(0), either(vec![S(1), seq(vec![S(1), S(1)])]), rep(4, true, S(1))]);
+        let g = seq(vec![
+            S(0),
+            either(vec![S(1), seq(vec![S(1), S(1)])]),
+            rep(4, true, S(1)),
+        ]);
         let is1 = |i: usize| i == 1;
         assert_eq!(max_count(&g, &is1).0, 6);
         let big = rep(u64::MAX, false, seq(vec![S(1), S(1)]));

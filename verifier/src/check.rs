@@ -4,7 +4,7 @@
 
 use crate::action::Field;
 use crate::canon;
-use crate::cfg::{self, Lowered, LowerError, Node, Path, PathElem, StepAction};
+use crate::cfg::{self, LowerError, Lowered, Node, Path, PathElem, StepAction};
 use crate::compile::{ActionVerdict, CompiledSpec};
 use crate::concrete::{Cond, CondError, Consts, Pattern};
 use crate::envelope;
@@ -77,23 +77,27 @@ impl CompiledSpec {
         let mut wheres = Vec::new();
         let mut where_conds = Vec::new();
         for p in &lowered.params {
-            let compiled = match &p.condition {
-                Some(c) => Some(Cond::compile(c, &Consts::new()).map_err(|source| {
-                    CheckError::Where {
-                        span: p.span.clone(),
-                        param: p.name.clone(),
-                        source,
-                    }
-                })?),
-                None => None,
-            };
+            let compiled =
+                match &p.condition {
+                    Some(c) => Some(Cond::compile(c, &Consts::new()).map_err(|source| {
+                        CheckError::Where {
+                            span: p.span.clone(),
+                            param: p.name.clone(),
+                            source,
+                        }
+                    })?),
+                    None => None,
+                };
             if let Some(c) = &compiled {
                 let scope = ResidualScope::Params(&param_types);
                 wheres.push(symbolic::residual(c, &scope));
             }
             where_conds.push((p.name.clone(), compiled));
         }
-        let mut types: Vec<String> = param_types.iter().map(|(k, v)| format!("{k}:{v}")).collect();
+        let mut types: Vec<String> = param_types
+            .iter()
+            .map(|(k, v)| format!("{k}:{v}"))
+            .collect();
         types.sort();
         let where_key = format!(
             "{}|{}",
@@ -149,17 +153,24 @@ impl<'s, 'p> Checker<'s, 'p> {
                     planlang::value::Duration::from_secs(max)
                 ),
                 rule: None,
-                rule_text: Some(format!("max ttl {}", planlang::value::Duration::from_secs(max))),
+                rule_text: Some(format!(
+                    "max ttl {}",
+                    planlang::value::Duration::from_secs(max)
+                )),
                 step: Some(ttl.span.clone()),
                 action: None,
                 path: Vec::new(),
                 witness: BTreeMap::new(),
             });
         }
-        let symbolic = (0..self.info.len())
-            .any(|i| self.reachable[i] && self.info[i].concrete.is_none());
+        let symbolic =
+            (0..self.info.len()).any(|i| self.reachable[i] && self.info[i].concrete.is_none());
         if symbolic {
-            let mut s = Session::new(self.param_types.clone(), &self.wheres, self.spec.options.timeout_ms);
+            let mut s = Session::new(
+                self.param_types.clone(),
+                &self.wheres,
+                self.spec.options.timeout_ms,
+            );
             let sat = s.satisfiable();
             self.stats.solver_queries += s.queries;
             s.queries = 0;
@@ -175,7 +186,8 @@ impl<'s, 'p> Checker<'s, 'p> {
                     return Err(CheckError::UnsatisfiableWhere { span });
                 }
                 SatResult::Unknown => {
-                    self.violations.push(self.solver_failure(None, Answer::Timeout));
+                    self.violations
+                        .push(self.solver_failure(None, Answer::Timeout));
                     return Ok(());
                 }
                 SatResult::Sat => {}
@@ -212,7 +224,10 @@ impl<'s, 'p> Checker<'s, 'p> {
                 },
                 PathElem::Iterations { span, count } => PathStep {
                     span: span.clone(),
-                    note: format!("repeat: {count} iteration{}", if *count == 1 { "" } else { "s" }),
+                    note: format!(
+                        "repeat: {count} iteration{}",
+                        if *count == 1 { "" } else { "s" }
+                    ),
                 },
             })
             .collect()
@@ -242,7 +257,13 @@ impl<'s, 'p> Checker<'s, 'p> {
     }
 
     /// Asks a question about a symbolic step (cached by its canonical form).
-    fn ask(&mut self, goal: Cond, step: usize, purpose: &str, valid: &dyn Fn(&Checker, &Witness) -> bool) -> Answer {
+    fn ask(
+        &mut self,
+        goal: Cond,
+        step: usize,
+        purpose: &str,
+        valid: &dyn Fn(&Checker, &Witness) -> bool,
+    ) -> Answer {
         let goal = if self.spec.options.canonicalize {
             canon::canonical(&goal)
         } else {
@@ -312,7 +333,10 @@ impl<'s, 'p> Checker<'s, 'p> {
                 Reason::CouldNotProve,
                 format!("could not prove the step safe ({why}): refused"),
             ),
-            _ => (Reason::CouldNotProve, "could not prove the step safe".into()),
+            _ => (
+                Reason::CouldNotProve,
+                "could not prove the step safe".into(),
+            ),
         };
         Violation {
             reason,
@@ -326,7 +350,13 @@ impl<'s, 'p> Checker<'s, 'p> {
         }
     }
 
-    fn violation_for(&self, i: usize, v: ActionVerdict, action: String, w: &Witness) -> Option<Violation> {
+    fn violation_for(
+        &self,
+        i: usize,
+        v: ActionVerdict,
+        action: String,
+        w: &Witness,
+    ) -> Option<Violation> {
         let (reason, rule) = match v {
             ActionVerdict::Deny(Some(r)) => (Reason::Denied, Some(r)),
             ActionVerdict::Deny(None) => (Reason::NothingAllows, None),
@@ -355,7 +385,8 @@ impl<'s, 'p> Checker<'s, 'p> {
             let v = self.spec.verdict_of(&a);
             match v {
                 ActionVerdict::Deny(_) => {
-                    if let Some(viol) = self.violation_for(i, v, a.to_string(), &Witness::default()) {
+                    if let Some(viol) = self.violation_for(i, v, a.to_string(), &Witness::default())
+                    {
                         self.violations.push(viol);
                     }
                 }
@@ -455,9 +486,7 @@ impl<'s, 'p> Checker<'s, 'p> {
         let goal = if must { Cond::not(res) } else { res };
         let want = !must;
         let ans = self.ask(goal, i, if must { "must" } else { "may" }, &move |c, w| {
-            c.where_ok(w)
-                && w.action(c.step(i))
-                    .is_some_and(|a| p2.matches(&a) == want)
+            c.where_ok(w) && w.action(c.step(i)).is_some_and(|a| p2.matches(&a) == want)
         });
         match ans {
             Answer::Unsat => Some(must),
@@ -468,13 +497,14 @@ impl<'s, 'p> Checker<'s, 'p> {
 
     /// Per step: may / must match, for the steps that run.
     fn table(&mut self, p: &Pattern, must: bool) -> Result<Vec<bool>, usize> {
-        let mut out = vec![false; self.info.len()];
+        let mut out = Vec::with_capacity(self.info.len());
         for i in 0..self.info.len() {
             if !self.reachable[i] {
+                out.push(false);
                 continue;
             }
             match self.matches(p, i, must) {
-                Some(b) => out[i] = b,
+                Some(b) => out.push(b),
                 None => return Err(i),
             }
         }
@@ -511,7 +541,8 @@ impl<'s, 'p> Checker<'s, 'p> {
             let (a, b) = match (self.table(&r.first, true), self.table(&r.second, false)) {
                 (Ok(a), Ok(b)) => (a, b),
                 (Err(i), _) | (_, Err(i)) => {
-                    let v = self.solver_failure(Some(i), Answer::Unknown("a `require` rule".into()));
+                    let v =
+                        self.solver_failure(Some(i), Answer::Unknown("a `require` rule".into()));
                     self.violations.push(v);
                     continue;
                 }
@@ -520,7 +551,10 @@ impl<'s, 'p> Checker<'s, 'p> {
                 let last = last_step(&path);
                 self.violations.push(Violation {
                     reason: Reason::Require,
-                    message: format!("on this path, a step comes without what `{}` requires before it", r.text),
+                    message: format!(
+                        "on this path, a step comes without what `{}` requires before it",
+                        r.text
+                    ),
                     rule: Some(r.span.clone()),
                     rule_text: Some(r.text.clone()),
                     step: last.map(|i| self.step(i).span.clone()),
@@ -534,7 +568,8 @@ impl<'s, 'p> Checker<'s, 'p> {
             let m = match self.table(&r.pattern, false) {
                 Ok(m) => m,
                 Err(i) => {
-                    let v = self.solver_failure(Some(i), Answer::Unknown("an `at most` rule".into()));
+                    let v =
+                        self.solver_failure(Some(i), Answer::Unknown("an `at most` rule".into()));
                     self.violations.push(v);
                     continue;
                 }
@@ -546,7 +581,11 @@ impl<'s, 'p> Checker<'s, 'p> {
                     reason: Reason::AtMost,
                     message: format!(
                         "a path performs {} matching actions; `{}` allows {}",
-                        if n == u64::MAX { "too many".to_string() } else { n.to_string() },
+                        if n == u64::MAX {
+                            "too many".to_string()
+                        } else {
+                            n.to_string()
+                        },
                         r.text,
                         r.limit
                     ),
@@ -610,4 +649,3 @@ fn last_step(p: &Path) -> Option<usize> {
         _ => None,
     })
 }
-

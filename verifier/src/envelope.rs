@@ -448,10 +448,13 @@ pub fn derive<'a>(
         match s.kind {
             ActionKind::Read | ActionKind::Write | ActionKind::Delete => {
                 if let (Some(access), Some(t)) = (FileAccess::of(s.kind), get("path")) {
-                    push(&mut env.files, FileGrant {
-                        access,
-                        target: path_target(t),
-                    });
+                    push(
+                        &mut env.files,
+                        FileGrant {
+                            access,
+                            target: path_target(t),
+                        },
+                    );
                 }
             }
             ActionKind::Exec => {

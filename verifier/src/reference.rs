@@ -138,7 +138,10 @@ pub fn evaluate(spec: &CompiledSpec, plan: &ast::Plan) -> Result<ReferenceOutcom
     }
     for (r, rule) in spec.at_most.iter().enumerate() {
         let over = paths.iter().any(|p| {
-            p.iter().filter(|&&i| rule.pattern.matches(&actions[i])).count() as u64 > rule.limit
+            p.iter()
+                .filter(|&&i| rule.pattern.matches(&actions[i]))
+                .count() as u64
+                > rule.limit
         });
         if over {
             violations.push(Finding {
@@ -191,6 +194,13 @@ pub fn enumerate(node: &Node) -> Result<Vec<Vec<usize>>, ReferenceError> {
             ..
         } => {
             let body = enumerate(body)?;
+            if body.iter().all(Vec::is_empty) {
+                // Nothing runs however often the loop turns.
+                return Ok(vec![Vec::new()]);
+            }
+            if *count as usize > MAX_PATH_LEN {
+                return Err(ReferenceError::TooManyPaths);
+            }
             let mut acc = vec![Vec::new()];
             let mut all = if *at_most { acc.clone() } else { Vec::new() };
             for _ in 0..*count {

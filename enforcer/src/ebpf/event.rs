@@ -3,6 +3,9 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use enforcer_common::lsm::{
+    EVENT_LSM, LSM_OP_CREATE, LSM_OP_EXEC, LSM_OP_OPEN, LSM_OP_PTRACE, LSM_OP_REMOVE, LSM_OP_SIGNAL,
+};
 use enforcer_common::{
     EVENT_EXEC, EVENT_EXIT, EVENT_FORK, EVENT_NET, EVENT_SYSCALL_KILL, EventRecord, FAMILY_INET,
     FAMILY_INET6, NET_OP_BIND, NET_OP_CONNECT, NET_OP_SENDMSG, VERDICT_ALLOWED, VERDICT_OBSERVED,
@@ -74,6 +77,17 @@ pub enum Event {
         nr: u32,
         time_ns: u64,
     },
+    /// An operation the BPF LSM layer refused (or, observing, let through):
+    /// `op` is open, exec, create, remove, signal or ptrace; `target` the
+    /// path (open, exec), the entry's name (create, remove) or the caller's
+    /// command (signal, ptrace).
+    Lsm {
+        pid: u32,
+        op: String,
+        target: String,
+        verdict: Verdict,
+        time_ns: u64,
+    },
 }
 
 impl Event {
@@ -84,7 +98,8 @@ impl Event {
             | Event::Fork { pid, .. }
             | Event::Exit { pid, .. }
             | Event::Net { pid, .. }
-            | Event::SyscallKilled { pid, .. } => *pid,
+            | Event::SyscallKilled { pid, .. }
+            | Event::Lsm { pid, .. } => *pid,
         }
     }
 
@@ -96,6 +111,10 @@ impl Event {
                 verdict: Verdict::Refused,
                 ..
             } | Event::SyscallKilled { .. }
+                | Event::Lsm {
+                    verdict: Verdict::Refused,
+                    ..
+                }
         )
     }
 }
@@ -174,6 +193,26 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Event> {
             pid: r.pid,
             comm: text,
             nr: r.number,
+            time_ns: r.time_ns,
+        },
+        EVENT_LSM => Event::Lsm {
+            pid: r.pid,
+            op: match r.number {
+                LSM_OP_OPEN => "open",
+                LSM_OP_EXEC => "exec",
+                LSM_OP_CREATE => "create",
+                LSM_OP_REMOVE => "remove",
+                LSM_OP_SIGNAL => "signal",
+                LSM_OP_PTRACE => "ptrace",
+                _ => return None,
+            }
+            .to_owned(),
+            target: text,
+            verdict: match r.verdict {
+                VERDICT_REFUSED => Verdict::Refused,
+                VERDICT_OBSERVED => Verdict::Observed,
+                _ => return None,
+            },
             time_ns: r.time_ns,
         },
         _ => return None,

@@ -7,6 +7,8 @@
 //! skips. Run inside a guest already (`WARDEN_IN_GUEST=1`, as `make guest-test`
 //! does), it runs the checks directly.
 
+mod lsm_cases;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
@@ -20,9 +22,24 @@ const CHECKS: &[Check] = &[
         kernel_filesystems_mounted,
     ),
     ("kernel BTF is readable", btf_readable),
+    (
+        "the LSM layer loads and attaches here",
+        lsm_cases::layer_is_available,
+    ),
+    (
+        "escapes are refused and the envelope works",
+        lsm_cases::envelope_cases,
+    ),
+    (
+        "overhead of the LSM layer on an open/close loop",
+        lsm_cases::overhead,
+    ),
 ];
 
 fn main() -> ExitCode {
+    if std::env::var_os(lsm_cases::CHILD_ENV).is_some() {
+        return lsm_cases::child_main();
+    }
     let in_guest = std::env::var_os("WARDEN_GUEST_INNER").is_some()
         || std::env::var("WARDEN_IN_GUEST").is_ok_and(|v| v == "1");
     if in_guest { run_checks() } else { boot_guest() }
