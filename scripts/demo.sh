@@ -32,3 +32,6 @@ status=0
 "$warden" parse examples/errors/syntax.plan || status=$?
 echo "exit code: $status"
 [ "$status" -eq 2 ]
+
+section "The service: warden serve, submit, approve, check, revoke, audit verify (Python client over gRPC)"
+bash clients/python/demo.sh
