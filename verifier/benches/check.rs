@@ -19,10 +19,14 @@ pub fn big_spec() -> String {
         ));
     }
     for i in 0..30 {
-        s.push_str(&format!("  deny call tool{i} when recipient == \"EVIL{i}\"\n"));
+        s.push_str(&format!(
+            "  deny call tool{i} when recipient == \"EVIL{i}\"\n"
+        ));
     }
     for i in 0..20 {
-        s.push_str(&format!("  allow read under \"/srv/data{i}/\" when not path endswith \".key\"\n"));
+        s.push_str(&format!(
+            "  allow read under \"/srv/data{i}/\" when not path endswith \".key\"\n"
+        ));
         s.push_str(&format!("  allow write under \"/tmp/job{i}/\"\n"));
     }
     for i in 0..5 {
@@ -40,23 +44,42 @@ pub fn big_spec() -> String {
 pub fn big_plan() -> String {
     let mut s = String::from("plan \"big\" {\n");
     for i in 0..4 {
-        s.push_str(&format!("  param amt{i}: number where amt{i} > 0 and amt{i} <= 100\n"));
+        s.push_str(&format!(
+            "  param amt{i}: number where amt{i} > 0 and amt{i} <= 100\n"
+        ));
     }
     for i in 0..3 {
-        s.push_str(&format!("  param who{i}: string where who{i} in [\"A1\", \"A2\"]\n"));
+        s.push_str(&format!(
+            "  param who{i}: string where who{i} in [\"A1\", \"A2\"]\n"
+        ));
     }
     for i in 0..3 {
-        s.push_str(&format!("  param out{i}: path where out{i} under \"/tmp/job{i}/\"\n"));
+        s.push_str(&format!(
+            "  param out{i}: path where out{i} under \"/tmp/job{i}/\"\n"
+        ));
     }
     for k in 0..100 {
         let step = match k % 10 {
-            0 => format!("call tool{}(recipient = who{}, amount = amt{})", k % 100, k % 3, k % 4),
+            0 => format!(
+                "call tool{}(recipient = who{}, amount = amt{})",
+                k % 100,
+                k % 3,
+                k % 4
+            ),
             1 => format!("write out{}", k % 3),
             2 => format!("read \"/srv/data{}/file{k}.csv\"", k % 20),
-            3 => format!("call tool{}(recipient = \"A3\", amount = amt{})", k % 100, k % 4),
+            3 => format!(
+                "call tool{}(recipient = \"A3\", amount = amt{})",
+                k % 100,
+                k % 4
+            ),
             4 => "connect \"api.example.com\":443".to_string(),
             5 => "exec \"/usr/bin/git\" [\"status\"]".to_string(),
-            6 => format!("call tool{}(recipient = \"A1\", amount = {})", k % 100, k % 50),
+            6 => format!(
+                "call tool{}(recipient = \"A1\", amount = {})",
+                k % 100,
+                k % 50
+            ),
             7 => format!("write \"/tmp/job{}/out{k}.txt\"", k % 20),
             8 => format!("call tool{}(recipient = who{}, amount = 7)", k % 100, k % 3),
             _ => format!("read \"/srv/data{}/**/*.csv\"", k % 20),
@@ -115,7 +138,10 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(raw.check(black_box(&plan)).expect("checks")))
     });
     let small = planlang::load_plan_str(&small_plan(), "small.plan").expect("loads");
-    assert_eq!(spec.check(&small).expect("checks").verdict, verifier::Verdict::Accept);
+    assert_eq!(
+        spec.check(&small).expect("checks").verdict,
+        verifier::Verdict::Accept
+    );
     g.sample_size(100);
     g.bench_function("10-step concrete plan", |b| {
         b.iter(|| black_box(spec.check(black_box(&small)).expect("checks")))

@@ -23,21 +23,26 @@ const AMOUNTS: &[&str] = &["1", "500", "1000.5", "2000"];
 
 fn action() -> impl Strategy<Value = String> {
     prop_oneof![
-        (prop::sample::select(&["read", "write", "delete"][..]), prop::sample::select(PATHS))
+        (
+            prop::sample::select(&["read", "write", "delete"][..]),
+            prop::sample::select(PATHS)
+        )
             .prop_map(|(k, p)| format!("{k} \"{p}\"")),
-        prop::sample::select(&[
-            "exec \"/usr/bin/git\" [\"status\"]",
-            "exec \"/usr/bin/git\" [\"push\", \"-f\"]",
-            "exec \"/usr/bin/git\" []",
-            "exec \"/bin/sh\" [\"-c\", \"x\"]",
-            "connect \"api.x.com\":443",
-            "connect \"api.x.com\":80",
-            "connect 10.0.0.1:443",
-            "connect [::ffff:10.0.0.2]:443",
-            "connect 8.8.8.8:53",
-            "connect 10.0.0.0/7:443",
-            "listen 8080",
-        ][..])
+        prop::sample::select(
+            &[
+                "exec \"/usr/bin/git\" [\"status\"]",
+                "exec \"/usr/bin/git\" [\"push\", \"-f\"]",
+                "exec \"/usr/bin/git\" []",
+                "exec \"/bin/sh\" [\"-c\", \"x\"]",
+                "connect \"api.x.com\":443",
+                "connect \"api.x.com\":80",
+                "connect 10.0.0.1:443",
+                "connect [::ffff:10.0.0.2]:443",
+                "connect 8.8.8.8:53",
+                "connect 10.0.0.0/7:443",
+                "listen 8080",
+            ][..]
+        )
         .prop_map(str::to_string),
         (
             prop::sample::select(CALLS),
@@ -118,14 +123,19 @@ const PATTERNS: &[(&str, &[&str])] = &[
 ];
 
 fn pattern() -> impl Strategy<Value = String> {
-    (0..PATTERNS.len(), any::<prop::sample::Index>(), any::<bool>()).prop_map(|(i, c, with)| {
-        let (p, conds) = PATTERNS[i];
-        if with && !conds.is_empty() {
-            format!("{p} when {}", conds[c.index(conds.len())])
-        } else {
-            p.to_string()
-        }
-    })
+    (
+        0..PATTERNS.len(),
+        any::<prop::sample::Index>(),
+        any::<bool>(),
+    )
+        .prop_map(|(i, c, with)| {
+            let (p, conds) = PATTERNS[i];
+            if with && !conds.is_empty() {
+                format!("{p} when {}", conds[c.index(conds.len())])
+            } else {
+                p.to_string()
+            }
+        })
 }
 
 fn bare() -> impl Strategy<Value = String> {
@@ -183,11 +193,23 @@ const PARAM_PLANS: &[(&str, &str)] = &[
     ("p: path where p under \"/tmp/\"", "write p"),
     ("p: path where p endswith \".rs\"", "read p"),
     ("p: path", "delete p"),
-    ("r: string where r in [\"A\", \"C\"]", "call pay(recipient = r, amount = 1)"),
+    (
+        "r: string where r in [\"A\", \"C\"]",
+        "call pay(recipient = r, amount = 1)",
+    ),
     ("r: string", "call pay(recipient = r, amount = 5)"),
-    ("r: string where r matches \"[A-C]\"", "call login(recipient = r)"),
-    ("a: number where a > 0 and a <= 1500", "call pay(recipient = \"A\", amount = a)"),
-    ("a: number where a >= 443 and a <= 444", "connect \"api.x.com\":a"),
+    (
+        "r: string where r matches \"[A-C]\"",
+        "call login(recipient = r)",
+    ),
+    (
+        "a: number where a > 0 and a <= 1500",
+        "call pay(recipient = \"A\", amount = a)",
+    ),
+    (
+        "a: number where a >= 443 and a <= 444",
+        "connect \"api.x.com\":a",
+    ),
 ];
 
 fn literal(v: &str) -> String {
@@ -240,12 +262,12 @@ fn replace_param(step: &str, name: &str, lit: &str) -> String {
         if *c == '"' {
             in_str = !in_str;
         }
-        let is_word = |j: usize| chars.get(j).is_some_and(|c| c.is_alphanumeric() || *c == '_');
-        if !in_str
-            && c.to_string() == name
-            && !is_word(i.wrapping_sub(1))
-            && !is_word(i + 1)
-        {
+        let is_word = |j: usize| {
+            chars
+                .get(j)
+                .is_some_and(|c| c.is_alphanumeric() || *c == '_')
+        };
+        if !in_str && c.to_string() == name && !is_word(i.wrapping_sub(1)) && !is_word(i + 1) {
             out.push_str(lit);
         } else {
             out.push(*c);

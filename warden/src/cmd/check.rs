@@ -83,7 +83,11 @@ pub fn human(out: &Outcome, sources: &SourceMap) -> String {
     for v in &out.violations {
         let mut msg = format!("{}: {}", v.reason.describe(), v.message);
         if !v.witness.is_empty() {
-            let w: Vec<String> = v.witness.iter().map(|(k, x)| format!("{k} = {x}")).collect();
+            let w: Vec<String> = v
+                .witness
+                .iter()
+                .map(|(k, x)| format!("{k} = {x}"))
+                .collect();
             msg.push_str(&format!(" (witness: {})", w.join(", ")));
         }
         let label = v.action.clone().unwrap_or_default();
@@ -91,7 +95,10 @@ pub fn human(out: &Outcome, sources: &SourceMap) -> String {
             (Some(step), rule) => {
                 let mut d = Diagnostic::error(step.clone(), msg).with_label(label);
                 if let Some(r) = rule {
-                    d = d.with_related(r.clone(), v.rule_text.clone().unwrap_or_else(|| "this rule".into()));
+                    d = d.with_related(
+                        r.clone(),
+                        v.rule_text.clone().unwrap_or_else(|| "this rule".into()),
+                    );
                 }
                 d
             }
@@ -115,9 +122,15 @@ pub fn human(out: &Outcome, sources: &SourceMap) -> String {
     }
     for a in &out.approvals {
         diags.push(
-            Diagnostic::warning(a.step.clone(), format!("needs a human's approval: `{}`", a.action))
-                .with_label(a.action.clone())
-                .with_related(a.rule.clone(), a.rule_text.clone().unwrap_or_else(|| "this rule".into())),
+            Diagnostic::warning(
+                a.step.clone(),
+                format!("needs a human's approval: `{}`", a.action),
+            )
+            .with_label(a.action.clone())
+            .with_related(
+                a.rule.clone(),
+                a.rule_text.clone().unwrap_or_else(|| "this rule".into()),
+            ),
         );
     }
     s.push_str(&planlang::render::render_with(diags.iter(), sources, false));
