@@ -120,6 +120,19 @@ fn bench(c: &mut Criterion) {
     let out = spec.check(&plan).expect("checks");
     assert_eq!(out.verdict, verifier::Verdict::Accept, "{out:#?}");
 
+    // What canonicalization and the cache of canonical questions buy, in
+    // solver calls for one check of the big plan.
+    spec.clear_cache();
+    let cold = spec.check(&plan).expect("checks").stats;
+    let warm = spec.check(&plan).expect("checks").stats;
+    let mut plain = load(&big_spec());
+    plain.options.canonicalize = false;
+    plain.options.cache = false;
+    let none = plain.check(&plan).expect("checks").stats;
+    eprintln!(
+        "solver queries: no egg, no cache {none:?}; egg + cache, cold {cold:?}; warm {warm:?}"
+    );
+
     let mut g = c.benchmark_group("check");
     g.sample_size(30);
     g.bench_function("100 steps, 10 params, 200 rules (warm cache)", |b| {

@@ -11,7 +11,7 @@
 //! assert!(compiled.effects.is_empty());
 //! ```
 
-use crate::action::{ConcreteAction, Value};
+use crate::action::ConcreteAction;
 use crate::concrete::{CondError, Consts, Pattern, const_value};
 use planlang::Span;
 use planlang::ast::{self, Effect};
@@ -309,52 +309,6 @@ impl CompiledSpec {
 /// A one-line spelling of a rule, for messages (the source line is shown
 /// with a caret where the text is at hand).
 pub fn rule_text(r: &ast::Rule) -> String {
-    fn pat(p: &ast::Pattern) -> String {
-        let mut s = match &p.matcher {
-            ast::PatternKind::Any => "any".to_string(),
-            ast::PatternKind::Connect => "connect".into(),
-            ast::PatternKind::Listen => "listen".into(),
-            ast::PatternKind::Call { calls } => match calls {
-                ast::CallNames::Any => "call *".into(),
-                ast::CallNames::Names { names } => format!(
-                    "call {}",
-                    names
-                        .iter()
-                        .map(|n| n.node.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            },
-            ast::PatternKind::Path { action, target } => match target {
-                None => action.to_string(),
-                Some(ast::PathTarget::Exact { path }) => format!("{action} {}", show(&path.node)),
-                Some(ast::PathTarget::Under { path }) => {
-                    format!("{action} under {}", show(&path.node))
-                }
-            },
-        };
-        if p.condition.is_some() {
-            s.push_str(" when ...");
-        }
-        s
-    }
-    fn show(v: &ast::Value) -> String {
-        match v {
-            ast::Value::Literal { literal } => Value::from_literal(literal).to_string(),
-            ast::Value::Ref(r) => r.name.node.clone(),
-            ast::Value::List { .. } => "[...]".into(),
-        }
-    }
-    match &r.kind {
-        ast::RuleKind::Effect { effect, pattern } => format!("{} {}", effect.node, pat(pattern)),
-        ast::RuleKind::Never { action, after } => {
-            format!("never {} after {}", pat(action), pat(after))
-        }
-        ast::RuleKind::Require { first, then } => {
-            format!("require {} before {}", pat(first), pat(then))
-        }
-        ast::RuleKind::AtMost { limit, pattern } => {
-            format!("at most {} {}", limit.node, pat(pattern))
-        }
-    }
+    let text = planlang::fmt_rule(r);
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -732,15 +732,27 @@ fn raw_lang(d: &str, under: bool) -> Regexp {
     rintersect(&[rconcat(&parts), rconcat(&[zre_lit("/"), Regexp::full()])])
 }
 
-/// One segment of a normalized path: not empty, no `/`, not `.` or `..`.
+/// One segment of a normalized path: not empty, no `/`, not `.` or `..`
+/// (written without complement, which Z3 decides faster): it starts with a
+/// character other than `.`, or is `.` and such a character, or `..` and
+/// at least one more character.
 fn segment_re() -> Regexp {
-    let not_slash = runion(&[
-        zre_range('\0', '.').expect("range"),
-        zre_range('0', char::MAX).expect("range"),
-    ]);
-    Regexp::intersect(&[
-        not_slash.plus(),
-        runion(&[zre_lit("."), zre_lit("..")]).complement(),
+    let not_slash = || {
+        runion(&[
+            zre_range('\0', '.').expect("range"),
+            zre_range('0', char::MAX).expect("range"),
+        ])
+    };
+    let not_slash_dot = || {
+        runion(&[
+            zre_range('\0', '-').expect("range"),
+            zre_range('0', char::MAX).expect("range"),
+        ])
+    };
+    runion(&[
+        rconcat(&[not_slash_dot(), not_slash().star()]),
+        rconcat(&[zre_lit("."), not_slash_dot(), not_slash().star()]),
+        rconcat(&[zre_lit(".."), not_slash().plus()]),
     ])
 }
 
@@ -876,7 +888,6 @@ impl<'p> Encoder<'p> {
         self.raws.insert(n.to_string(), raw.clone());
         self.restrict(&n, normal_re());
         self.side.push(normal_path(raw).implies(n.eq(raw)));
-        self.side.push(n.length().le(raw.length()));
         n
     }
 
@@ -969,6 +980,30 @@ impl<'p> Encoder<'p> {
                 },
                 Enc::B(b) => Enc::B(b.not()),
             },
+            Cond::Cmp {
+                op,
+                lhs: Operand::Ref {
+                    name, index: None, ..
+                },
+                rhs: Operand::Value { value },
+            } if *op == CmpOp::Under && name.starts_with("raw|p:") => {
+                // `p under D` in a `where`: the normalized value lies in the
+                // tree (and the value is an absolute path).
+                if let (Some((Z::Str(raw), present)), Value::String(d)) = (self.z(name), value)
+                    && present.as_bool() == Some(true)
+                    && let Ok(d) = concrete::normalize_path(d)
+                {
+                    let base = raw.to_string().trim_matches('|').to_string();
+                    let n = self.norm_of(&raw, &base);
+                    self.relate_raw(&n, &d, true);
+                    let abs = rconcat(&[zre_lit("/"), Regexp::full()]);
+                    return Enc::B(Bool::and(&[
+                        raw.regex_matches(&abs),
+                        n.regex_matches(&under_re(&d)),
+                    ]));
+                }
+                Enc::B(self.encode(c))
+            }
             Cond::Cmp {
                 op,
                 lhs: Operand::Ref {
@@ -1502,42 +1537,120 @@ pub enum Answer {
 pub struct Session {
     solver: Solver,
     pub params: HashMap<String, ParamType>,
+    /// The params' `where` conditions (residual), with the params each names.
+    wheres: Vec<(Vec<String>, Cond)>,
+    /// Values of every param that meet every `where` (found by
+    /// [`Session::satisfiable`]): a question fills in the params it does not
+    /// involve from here.
+    base: BTreeMap<String, Value>,
     /// Solver calls made.
     pub queries: usize,
 }
 
+fn params_of(c: &Cond) -> Vec<String> {
+    let mut names = Vec::new();
+    c.refs(&mut names);
+    names
+        .iter()
+        .filter_map(|n| match parse_sym(n) {
+            Some((_, SymKind::Param(p))) => Some(p),
+            _ => None,
+        })
+        .collect()
+}
+
 impl Session {
-    /// A solver with a timeout (ms) and the params' types and conditions.
+    /// A solver with a timeout (ms) for a plan's params and their `where`
+    /// conditions. A question asserts only the conditions of the params it
+    /// involves (and of params tied to them by a condition): the others can
+    /// be met independently once [`Session::satisfiable`] has said so.
     pub fn new(params: HashMap<String, ParamType>, wheres: &[Cond], timeout_ms: u32) -> Self {
         let solver = Solver::new();
         let mut p = z3::Params::new();
         p.set_u32("timeout", timeout_ms);
         solver.set_params(&p);
-        let mut enc = Encoder::new(&params, list_bound(&wheres.iter().collect::<Vec<_>>()));
-        for (name, ty) in &params {
-            let c = enc.param_type(name, *ty);
-            solver.assert(&c);
-        }
-        for w in wheres {
-            for c in enc.question(w) {
-                solver.assert(&c);
-            }
-        }
-        for s in enc.finish() {
-            solver.assert(&s);
-        }
-        drop(enc);
         Session {
             solver,
             params,
+            wheres: wheres.iter().map(|w| (params_of(w), w.clone())).collect(),
+            base: BTreeMap::new(),
             queries: 0,
         }
     }
 
-    /// Whether the params' conditions can all hold at once.
+    /// The params tied to `names` by `where` conditions (names included).
+    fn closure(&self, names: Vec<String>) -> std::collections::BTreeSet<String> {
+        let mut set: std::collections::BTreeSet<String> = names.into_iter().collect();
+        loop {
+            let before = set.len();
+            for (ps, _) in &self.wheres {
+                if ps.iter().any(|p| set.contains(p)) {
+                    set.extend(ps.iter().cloned());
+                }
+            }
+            if set.len() == before {
+                return set;
+            }
+        }
+    }
+
+    /// Asserts the types and conditions of `names` and of the params tied
+    /// to them.
+    fn assert_params(&self, names: Vec<String>) -> std::collections::BTreeSet<String> {
+        let set = self.closure(names);
+        let conds: Vec<&Cond> = self
+            .wheres
+            .iter()
+            .filter(|(ps, _)| ps.iter().any(|p| set.contains(p)))
+            .map(|(_, c)| c)
+            .collect();
+        let mut enc = Encoder::new(&self.params, list_bound(&conds));
+        for name in &set {
+            if let Some(ty) = self.params.get(name) {
+                let c = enc.param_type(name, *ty);
+                self.solver.assert(&c);
+            }
+        }
+        for w in conds {
+            for c in enc.question(w) {
+                self.solver.assert(&c);
+            }
+        }
+        for s in enc.finish() {
+            self.solver.assert(&s);
+        }
+        set
+    }
+
+    /// Whether the params' conditions can all hold at once. Params tied by
+    /// conditions are asked together, independent groups apart; the values
+    /// found become the defaults of later questions.
     pub fn satisfiable(&mut self) -> SatResult {
-        self.queries += 1;
-        self.solver.check()
+        let mut todo: std::collections::BTreeSet<String> = self.params.keys().cloned().collect();
+        while let Some(first) = todo.iter().next().cloned() {
+            let group = self.closure(vec![first]);
+            for g in &group {
+                todo.remove(g);
+            }
+            self.solver.push();
+            let group = self.assert_params(group.into_iter().collect());
+            if std::env::var_os("WARDEN_DEBUG_SMT").is_some() {
+                eprintln!("{}", self.solver.to_smt2());
+            }
+            self.queries += 1;
+            let r = self.solver.check();
+            if r == SatResult::Sat
+                && let Some(model) = self.solver.get_model()
+            {
+                let (w, _) = self.witness(&model, &Cond::True, None, 1, &group);
+                self.base.extend(w.params);
+            }
+            self.solver.pop(1);
+            if r != SatResult::Sat {
+                return r;
+            }
+        }
+        SatResult::Sat
     }
 
     /// Asks for values that make `goal` true and pass `valid` (a concrete
@@ -1553,6 +1666,7 @@ impl Session {
         let bound = list_bound(&[goal]);
         let assertions = Encoder::new(&self.params, bound).question(goal);
         self.solver.push();
+        let involved = self.assert_params(params_of(goal));
         for a in &assertions {
             self.solver.assert(a);
         }
@@ -1581,7 +1695,7 @@ impl Session {
                         answer = Answer::Unknown("the solver gave no model".into());
                         break;
                     };
-                    let (w, block) = self.witness(&model, goal, step, bound);
+                    let (w, block) = self.witness(&model, goal, step, bound, &involved);
                     if valid(&w) {
                         answer = Answer::Sat(w);
                         break;
@@ -1603,10 +1717,17 @@ impl Session {
         goal: &Cond,
         step: Option<&StepAction>,
         list_bound: u32,
+        involved: &std::collections::BTreeSet<String>,
     ) -> (Witness, Vec<Bool>) {
         let mut w = Witness::default();
         let mut block = Vec::new();
         for (name, ty) in &self.params {
+            if !involved.contains(name) {
+                if let Some(v) = self.base.get(name) {
+                    w.params.insert(name.clone(), v.clone());
+                }
+                continue;
+            }
             let base = format!("p!{name}");
             let v = match ty {
                 ParamType::Number => {

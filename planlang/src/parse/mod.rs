@@ -87,11 +87,27 @@ fn parse_with<T: Send>(
     let index = LineIndex::new(file, src);
     let fail = |d: Diagnostic| Diagnostics::single(d, file, src);
     let depth = source::precheck(src, &index, what).map_err(fail)?;
-    // Track literal tokens too, so errors can say "expected `,` or `)`".
-    ERROR_DETAIL.call_once(|| pest::set_error_detail(true));
     let run = || -> Result<(T, Vec<Diagnostic>), Diagnostics> {
-        let mut pairs =
-            Grammar::parse(entry, src).map_err(|e| fail(syntax_error(src, &index, e)))?;
+        let mut pairs = match Grammar::parse(entry, src) {
+            Ok(pairs) => pairs,
+            Err(_) => {
+                // Parse again, tracking literal tokens too, so the error can
+                // say "expected `,` or `)`". Tracking slows every parse, so
+                // it is on only for this one. (The switch is process-wide: a
+                // parse on another thread meanwhile is only slower.)
+                pest::set_error_detail(true);
+                let detailed = Grammar::parse(entry, src);
+                pest::set_error_detail(false);
+                return Err(fail(match detailed {
+                    Err(e) => syntax_error(src, &index, e),
+                    Ok(_) => Diagnostic::error(
+                        index.span(src, 0, 0),
+                        format!("this {what} could not be parsed"),
+                    )
+                    .with_help("parse it again; if this persists, report a bug in planlang"),
+                }));
+            }
+        };
         let Some(pair) = pairs.next() else {
             return Err(fail(Diagnostic::error(
                 index.span(src, 0, 0),
@@ -131,8 +147,6 @@ fn parse_with<T: Send>(
             })
     })
 }
-
-static ERROR_DETAIL: std::sync::Once = std::sync::Once::new();
 
 /// Nesting up to this depth parses on the caller's stack.
 const INLINE_NESTING: usize = 8;

@@ -147,16 +147,18 @@ pub fn run(args: Args) -> ExitCode {
         Ok(o) => o,
         Err(e) => return check_error(&e),
     };
-    if args.json {
+    let text = if args.json {
         match serde_json::to_string(&out) {
-            Ok(j) => println!("{j}"),
+            Ok(j) => j + "\n",
             Err(e) => {
                 eprintln!("error: cannot write JSON: {e}");
                 return ExitCode::from(exit::BAD_INPUT);
             }
         }
     } else {
-        print!("{}", human(&out, &loaded.sources));
-    }
+        human(&out, &loaded.sources)
+    };
+    // A closed pipe (`| head`) is not an error of the check.
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
     exit_code(out.verdict)
 }
