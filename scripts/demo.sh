@@ -32,3 +32,7 @@ status=0
 "$warden" parse examples/errors/syntax.plan || status=$?
 echo "exit code: $status"
 [ "$status" -eq 2 ]
+
+# ───────────────────────── the BPF LSM layer (issue 8) ─────────────────────────
+section "The BPF LSM layer on this machine ('warden doctor'); 'make test' also runs it for real in a QEMU guest (enforcer/tests/guest_lsm)"
+"$warden" doctor | grep '^bpf-lsm'
