@@ -505,6 +505,19 @@ impl LsmRules {
         Ok(LsmRules { paths, inodes })
     }
 
+    /// The rules of a run launched under `policy`: its files and programs,
+    /// and read access to each program's ELF interpreter, which the kernel
+    /// opens to start it (running the interpreter directly stays refused).
+    pub fn for_launch(policy: &KernelPolicy) -> Result<LsmRules, LsmError> {
+        let mut grants = FileGrant::from_policy(policy);
+        for program in &policy.exec {
+            if let Some(interp) = crate::landlock::elf_interpreter(program) {
+                grants.push(FileGrant::new(interp.display().to_string(), ACCESS_READ));
+            }
+        }
+        LsmRules::compile(&grants)
+    }
+
     /// Entries of `LSM_PATHS`.
     pub fn path_entries(&self) -> usize {
         self.paths.len()

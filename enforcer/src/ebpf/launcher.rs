@@ -1,7 +1,9 @@
 //! The eBPF layers as the launcher's [`CgroupLayer`]s: one value per layer
-//! the report names (`ebpf-cgroup-sock-addr`, `ebpf-tracepoints`), both
-//! backed by the same loaded [`EbpfLayers`]; whichever the launcher attaches
-//! first attaches everything to the run's cgroup.
+//! the report names (`ebpf-cgroup-sock-addr`, `ebpf-tracepoints`, `bpf-lsm`),
+//! all backed by the same loaded [`EbpfLayers`]; whichever the launcher
+//! attaches first attaches the cgroup programs to the run's cgroup. The
+//! BPF LSM programs attach with the `bpf-lsm` layer, where the kernel loads
+//! them; elsewhere that layer is reported missing with the kernel's reason.
 
 use std::cell::RefCell;
 use std::path::Path;
@@ -26,11 +28,14 @@ pub struct EbpfCgroupLayer {
     shared: Rc<RefCell<Shared>>,
 }
 
-/// What [`for_launcher`] returns: the two layers for `Run::with_layer` and
-/// the run's event stream (move it to a thread that writes `--events FILE`).
+/// What [`for_launcher`] returns: the layers for `Run::with_layer` and the
+/// run's event stream (move it to a thread that writes `--events FILE`).
 pub struct LauncherLayers {
     pub sock_addr: EbpfCgroupLayer,
     pub tracepoints: EbpfCgroupLayer,
+    /// The BPF LSM layer (exact paths, suffix shapes, exec by path, connect
+    /// by address, no signal or ptrace outside the run).
+    pub bpf_lsm: EbpfCgroupLayer,
     pub events: EventStream,
 }
 
@@ -64,6 +69,10 @@ pub fn for_launcher(
         },
         tracepoints: EbpfCgroupLayer {
             which: Layer::EbpfTracepoints,
+            shared: shared.clone(),
+        },
+        bpf_lsm: EbpfCgroupLayer {
+            which: Layer::BpfLsm,
             shared,
         },
         events,
@@ -109,6 +118,21 @@ impl CgroupLayer for EbpfCgroupLayer {
             return Err(layer_error(self.which, message.clone()));
         }
         Ok(match self.which {
+            Layer::BpfLsm => {
+                let rules = crate::lsm::LsmRules::for_launch(policy)
+                    .map_err(|e| layer_error(self.which, crate::lsm::render(&e)))?;
+                shared
+                    .layers
+                    .attach_lsm(&rules)
+                    .map_err(|e| layer_error(self.which, crate::lsm::render(&e)))?;
+                format!(
+                    "{} hooks: open/exec/create/remove by resolved path ({} path, {} inode rules), \
+                     connect by address, no signal or ptrace outside the run",
+                    shared.layers.lsm_hooks().len(),
+                    rules.path_entries(),
+                    rules.inode_entries()
+                )
+            }
             Layer::EbpfCgroupSockAddr => format!(
                 "connect/sendmsg/bind limited to {} rule(s), EPERM otherwise{}",
                 shared.net.rules.len(),

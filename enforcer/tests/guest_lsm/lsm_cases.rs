@@ -569,3 +569,92 @@ pub fn overhead() -> Result<(), String> {
     );
     Ok(())
 }
+
+const PROBE: &str = env!("CARGO_BIN_EXE_warden-escape-probe");
+
+/// `warden exec`'s path: the launcher with the eBPF layers and `bpf-lsm`
+/// required. Where the layer loads (the guest) the run starts, the report
+/// names `bpf-lsm`, and a suffix-shaped write plus an out-of-envelope read
+/// behave as the envelope says; where it does not (this machine's host), the
+/// run refuses to start and says why.
+pub fn launcher_requires_bpf_lsm() -> Result<(), String> {
+    use enforcer::{FileAccess, FileScope, KernelPolicy, Layer, Run, RunError, RunOptions};
+    let fx = Fixture::new()?;
+    let mut policy = KernelPolicy::new();
+    let e = |e: enforcer::PolicyError| e.to_string();
+    for dir in ["/usr/lib", "/lib", "/lib64"] {
+        policy
+            .allow_path(dir, FileScope::Tree, FileAccess::READ)
+            .map_err(e)?;
+    }
+    policy
+        .allow_path("/etc/ld.so.cache", FileScope::File, FileAccess::READ)
+        .map_err(e)?;
+    policy
+        .allow_path(fx.p("data"), FileScope::Tree, FileAccess::READ)
+        .map_err(e)?;
+    policy.allow_exec(PROBE).map_err(e)?;
+    let available = matches!(lsm::probe(), Support::Available);
+    let run = |args: &[&str]| -> Result<Option<i32>, RunError> {
+        let layers = enforcer::ebpf::for_launcher(&policy, false).map_err(|err| {
+            RunError::RequiredLayerMissing {
+                layer: "ebpf".into(),
+                reason: err.to_string(),
+            }
+        })?;
+        let options = RunOptions {
+            quiet: true,
+            require: [Layer::BpfLsm].into_iter().collect(),
+            ..RunOptions::default()
+        };
+        let args: Vec<std::ffi::OsString> = args.iter().map(|a| a.into()).collect();
+        let outcome = Run::new(&policy)
+            .options(options)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .with_layer(Box::new(layers.sock_addr))
+            .with_layer(Box::new(layers.tracepoints))
+            .with_layer(Box::new(layers.bpf_lsm))
+            .spawn(PROBE, &args)?;
+        if !outcome.layers.has(Layer::BpfLsm) {
+            return Err(RunError::RequiredLayerMissing {
+                layer: "bpf-lsm".into(),
+                reason: "the run started without it".into(),
+            });
+        }
+        Ok(outcome.status.code())
+    };
+    let mut o = Outcomes {
+        failures: Vec::new(),
+    };
+    if available {
+        o.expect(
+            "launched with bpf-lsm: read inside the tree",
+            run(&["read", &fx.p("data/a.txt")])
+                .map(|c| c.unwrap_or(-1))
+                .map_err(|e| e.to_string()),
+            0,
+        );
+        o.expect(
+            "launched with bpf-lsm: read outside it (probe exit 10 = refused)",
+            run(&["read", &fx.p("secret.txt")])
+                .map(|c| c.unwrap_or(-1))
+                .map_err(|e| e.to_string()),
+            10,
+        );
+    } else {
+        match run(&["read", &fx.p("data/a.txt")]) {
+            Err(RunError::RequiredLayerMissing { layer, reason }) if layer == "bpf-lsm" => {
+                println!("    ok: --require bpf-lsm refuses to start here: {reason}")
+            }
+            other => o.failures.push(format!(
+                "--require bpf-lsm where the layer does not load: {other:?}"
+            )),
+        }
+    }
+    if o.failures.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("\n      {}", o.failures.join("\n      ")))
+    }
+}

@@ -31,6 +31,10 @@ const CHECKS: &[Check] = &[
         lsm_cases::envelope_cases,
     ),
     (
+        "warden exec's launcher with --require bpf-lsm",
+        lsm_cases::launcher_requires_bpf_lsm,
+    ),
+    (
         "overhead of the LSM layer on an open/close loop",
         lsm_cases::overhead,
     ),
@@ -45,8 +49,17 @@ fn main() -> ExitCode {
     if in_guest { run_checks() } else { boot_guest() }
 }
 
-/// On the host: boot the guest and run this binary in it.
+/// On the host: check that the launcher refuses `--require bpf-lsm` where
+/// the layer does not load (or runs with it where it does), then boot the
+/// guest and run this binary in it.
 fn boot_guest() -> ExitCode {
+    match lsm_cases::launcher_requires_bpf_lsm() {
+        Ok(()) => println!("test (host) warden exec's launcher with --require bpf-lsm ... ok"),
+        Err(why) => {
+            println!("test (host) warden exec's launcher with --require bpf-lsm ... FAILED: {why}");
+            return ExitCode::FAILURE;
+        }
+    }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/guest/run.sh");
     let exe = match std::env::current_exe() {
         Ok(exe) => exe,
