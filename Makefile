@@ -15,6 +15,7 @@ demo: build
 
 test: deps
 	$(CARGO) test --workspace --all-targets --no-fail-fast
+	bash clients/python/run_tests.sh
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -28,3 +29,10 @@ bench: deps
 # which boots the same guest.
 guest-test: deps
 	bash scripts/guest/test.sh enforcer
+
+# Fuzz the plan and spec parsers (nightly + cargo-fuzz; see README). FUZZ_SECONDS bounds each run.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	$(CARGO) +nightly fuzz run --fuzz-dir fuzz parse_plan fuzz/corpus/parse_plan -- -max_total_time=$(FUZZ_SECONDS)
+	$(CARGO) +nightly fuzz run --fuzz-dir fuzz parse_spec fuzz/corpus/parse_spec -- -max_total_time=$(FUZZ_SECONDS)

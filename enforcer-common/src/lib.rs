@@ -12,6 +12,8 @@
 //! ```
 #![no_std]
 
+pub mod lsm;
+
 /// Most port ranges one prefix of the network envelope can carry.
 pub const MAX_PORT_RANGES: usize = 16;
 /// Entries in each LPM trie (IPv4, IPv6).
@@ -148,7 +150,22 @@ pub struct RunConfig {
     pub off_task_real_parent: u32,
     /// `linux_binprm.filename`.
     pub off_binprm_filename: u32,
+    /// `task_struct.thread_info.status` on x86-64, where `TS_COMPAT` marks a
+    /// 32-bit (`int 0x80`) syscall whose number is from another table;
+    /// `OFFSET_UNKNOWN` elsewhere.
+    pub off_task_ti_status: u32,
+    /// `pt_regs.orig_ax` (x86-64) / `pt_regs.syscallno` (arm64): the
+    /// syscall number at `sys_exit`; `OFFSET_UNKNOWN` where neither exists.
+    pub off_regs_syscall_nr: u32,
 }
+
+/// An offset the running kernel's BTF does not have.
+pub const OFFSET_UNKNOWN: u32 = u32::MAX;
+
+/// x86 `TS_COMPAT` in `thread_info.status`: the current syscall is a 32-bit
+/// one. Such a syscall is never on the allowlist (its number means
+/// something else), so a confined process making one is killed.
+pub const TS_COMPAT: u32 = 0x0002;
 
 /// Index in `STATE` of the armed flag: set by the run's first exec, after
 /// which the syscall allowlist applies.
@@ -168,6 +185,9 @@ pub const EVENT_EXIT: u32 = 3;
 pub const EVENT_NET: u32 = 4;
 /// `EventRecord::kind`: a syscall outside the allowlist; the process was killed.
 pub const EVENT_SYSCALL_KILL: u32 = 5;
+/// `EventRecord::kind`: a syscall of the run failed with EPERM or EACCES,
+/// the errors of a refusal by some layer (Landlock, seccomp, these programs).
+pub const EVENT_SYSCALL_REFUSED: u32 = 6;
 
 /// `EventRecord::op` for `EVENT_NET`.
 pub const NET_OP_CONNECT: u8 = 1;
@@ -197,9 +217,10 @@ pub struct EventRecord {
     pub kind: u32,
     /// Process (thread group) id of the process the event is about.
     pub pid: u32,
-    /// Fork: the child's pid. Exec: the parent's pid.
+    /// Fork: the child's pid. Exec: the parent's pid. Syscall refused: the
+    /// errno.
     pub other_pid: u32,
-    /// Syscall kill: the syscall number. Exit: the wait status.
+    /// Syscall kill and refused: the syscall number. Exit: the wait status.
     pub number: u32,
     /// `bpf_ktime_get_ns` when the event happened.
     pub time_ns: u64,

@@ -17,10 +17,13 @@
 #![no_std]
 #![no_main]
 
+mod lsm;
+
 use aya_ebpf::{
     helpers::{
         bpf_get_current_ancestor_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
-        bpf_ktime_get_ns, bpf_probe_read_kernel, bpf_probe_read_kernel_str_bytes, bpf_send_signal,
+        bpf_get_current_task, bpf_ktime_get_ns, bpf_probe_read_kernel,
+        bpf_probe_read_kernel_str_bytes, bpf_send_signal,
     },
     macros::{btf_tracepoint, cgroup_sock_addr, map, raw_tracepoint},
     maps::{Array, HashMap, LpmTrie, RingBuf, lpm_trie::Key},
@@ -28,9 +31,10 @@ use aya_ebpf::{
 };
 use enforcer_common::{
     CONFIG_INDEX, DIR_BIND, DIR_CONNECT, EVENT_EXEC, EVENT_EXIT, EVENT_FORK, EVENT_NET,
-    EVENT_RING_BYTES, EVENT_SYSCALL_KILL, EventRecord, FAMILY_INET, FAMILY_INET6, MAX_PREFIXES,
-    MAX_RUN_PIDS, MAX_SYSCALLS, NET_OP_BIND, NET_OP_CONNECT, NET_OP_SENDMSG, PortRule, RunConfig,
-    STATE_ARMED, STATE_LEN, STATE_LOST_EVENTS, VERDICT_ALLOWED, VERDICT_OBSERVED, VERDICT_REFUSED,
+    EVENT_RING_BYTES, EVENT_SYSCALL_KILL, EVENT_SYSCALL_REFUSED, EventRecord, FAMILY_INET,
+    FAMILY_INET6, MAX_PREFIXES, MAX_RUN_PIDS, MAX_SYSCALLS, NET_OP_BIND, NET_OP_CONNECT,
+    NET_OP_SENDMSG, OFFSET_UNKNOWN, PortRule, RunConfig, STATE_ARMED, STATE_LEN, STATE_LOST_EVENTS,
+    TS_COMPAT, VERDICT_ALLOWED, VERDICT_OBSERVED, VERDICT_REFUSED,
 };
 
 /// The IPv4 network envelope: prefix → allowed port ranges.
@@ -62,6 +66,8 @@ static RUN_PIDS: HashMap<u32, u32> = HashMap::with_max_entries(MAX_RUN_PIDS, 0);
 static EVENTS: RingBuf = RingBuf::with_byte_size(EVENT_RING_BYTES, 0);
 
 const SIGKILL: u32 = 9;
+/// `BPF_RB_NO_WAKEUP`: submit without waking a reader blocked in poll.
+const BPF_RB_NO_WAKEUP: u64 = 1;
 const MAPPED_V4_PREFIX: u32 = u32::from_ne_bytes([0, 0, 0xff, 0xff]);
 
 #[inline(always)]
@@ -229,7 +235,15 @@ fn sock_addr_verdict(ctx: &SockAddrContext, v6: bool, op: u8) -> i32 {
             (*e).addr = addr;
         }
         put_comm(e);
-        entry.submit(0);
+        // An allowed operation is routine: do not wake the reader for it
+        // (it picks the event up at its next wake-up or poll timeout), so a
+        // busy run does not pay a context switch per connect.
+        let flags = if verdict == VERDICT_ALLOWED {
+            BPF_RB_NO_WAKEUP
+        } else {
+            0
+        };
+        entry.submit(flags);
     }
     if verdict == VERDICT_REFUSED { 0 } else { 1 }
 }
@@ -302,7 +316,15 @@ fn on_sys_enter(id: u64) -> i32 {
         return 0;
     }
     let nr = id as i64;
-    let allowed = nr >= 0
+    // A 32-bit syscall numbers from another table: never allowed.
+    let compat = cfg.off_task_ti_status != OFFSET_UNKNOWN && {
+        // SAFETY: a helper without arguments.
+        let task = unsafe { bpf_get_current_task() };
+        let status: u32 = read_at(task, cfg.off_task_ti_status);
+        status & TS_COMPAT != 0
+    };
+    let allowed = !compat
+        && nr >= 0
         && nr < MAX_SYSCALLS as i64
         && SYSCALLS.get(nr as u32).is_some_and(|allow| *allow != 0);
     if allowed {
@@ -338,7 +360,7 @@ fn on_exec(task: u64, bprm: u64) -> i32 {
     let pid = current_tgid();
     let parent: u64 = read_at(task, cfg.off_task_real_parent);
     let ppid: i32 = read_at(parent, cfg.off_task_tgid);
-    let _ = RUN_PIDS.insert(&pid, &(ppid as u32), 0);
+    let _ = RUN_PIDS.insert(pid, ppid as u32, 0);
     if let Some(mut entry) = new_event(EVENT_EXEC, pid) {
         let e = entry.as_mut_ptr();
         // SAFETY: a reserved record.
@@ -371,7 +393,7 @@ fn on_fork(child: u64) -> i32 {
     }
     let parent = current_tgid();
     let child = child_tgid as u32;
-    let _ = RUN_PIDS.insert(&child, &parent, 0);
+    let _ = RUN_PIDS.insert(child, parent, 0);
     if let Some(mut entry) = new_event(EVENT_FORK, parent) {
         let e = entry.as_mut_ptr();
         // SAFETY: a reserved record.
@@ -395,7 +417,7 @@ fn on_exit(task: u64) -> i32 {
     if pid != tgid {
         return 0;
     }
-    let _ = RUN_PIDS.remove(&tgid);
+    let _ = RUN_PIDS.remove(tgid);
     let code: i32 = read_at(task, cfg.off_task_exit_code);
     if let Some(mut entry) = new_event(EVENT_EXIT, tgid) {
         let e = entry.as_mut_ptr();
@@ -405,6 +427,44 @@ fn on_exit(task: u64) -> i32 {
         entry.submit(0);
     }
     0
+}
+
+/// `sys_exit(struct pt_regs *regs, long ret)`: a syscall of the run that
+/// failed with EPERM or EACCES, whichever layer refused it, is reported.
+#[inline(always)]
+fn on_sys_exit(regs: u64, ret: i64) -> i32 {
+    const EPERM: i64 = 1;
+    const EACCES: i64 = 13;
+    if ret != -EPERM && ret != -EACCES {
+        return 0;
+    }
+    let Some(cfg) = config() else { return 0 };
+    if !in_run(cfg) || cfg.off_regs_syscall_nr == OFFSET_UNKNOWN {
+        return 0;
+    }
+    let nr: u64 = read_at(regs, cfg.off_regs_syscall_nr);
+    if let Some(mut entry) = new_event(EVENT_SYSCALL_REFUSED, current_tgid()) {
+        let e = entry.as_mut_ptr();
+        // SAFETY: a reserved record.
+        unsafe {
+            (*e).number = nr as u32;
+            (*e).other_pid = (-ret) as u32;
+            (*e).verdict = VERDICT_REFUSED;
+        }
+        put_comm(e);
+        entry.submit(0);
+    }
+    0
+}
+
+#[btf_tracepoint(function = "sys_exit")]
+pub fn sys_exit(ctx: BtfTracePointContext) -> i32 {
+    on_sys_exit(ctx.arg::<u64>(0), ctx.arg::<i64>(1))
+}
+
+#[raw_tracepoint(tracepoint = "sys_exit")]
+pub fn raw_sys_exit(ctx: RawTracePointContext) -> i32 {
+    on_sys_exit(ctx.arg::<u64>(0), ctx.arg::<i64>(1))
 }
 
 #[btf_tracepoint(function = "sys_enter")]

@@ -19,8 +19,10 @@
 //! # Ok::<(), enforcer::PolicyError>(())
 //! ```
 //!
-//! The eBPF layers (cgroup socket programs, tracepoints) live in [`ebpf`].
+//! The eBPF layers (cgroup socket programs, tracepoints) live in [`ebpf`];
+//! the BPF LSM layer, for kernels that load `lsm` programs, in [`lsm`].
 
+mod bpf_probe;
 pub mod cgroup;
 pub mod compile;
 pub mod doctor;
@@ -30,6 +32,7 @@ pub mod error;
 pub mod landlock;
 pub mod launch;
 pub mod layer;
+pub mod lsm;
 pub mod policy;
 pub mod seccomp;
 mod syscall_table;

@@ -2,20 +2,27 @@
 //! programs attached and a policy of "connect 127.0.0.1 port P", every other
 //! connect, sendto and bind is refused with EPERM and recorded; a syscall
 //! outside the allowlist kills the process; exec, fork and exit are reported.
+//! Through the launcher, `ebpf::for_launcher` gives the two cgroup layers
+//! `Run::with_layer` takes, and the run's events stream out.
 //!
 //! These tests need root (CI runs `make test` as root). Without root they
 //! fail with a clear message, unless `WARDEN_SKIP_ROOT_TESTS=1` says to skip.
 
 use std::collections::BTreeMap;
-use std::ffi::CString;
+use std::ffi::{CString, OsString};
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use enforcer::ebpf::{
-    EbpfLayers, Event, NetOp, NetPolicy, NetRule, Proto, SyscallPolicy, Verdict, probe,
+    EbpfLayers, Event, NetOp, NetPolicy, SyscallPolicy, TracingKind, TracingPreference, Verdict,
+    for_launcher, probe,
 };
+use enforcer::{FileAccess, FileScope, KernelPolicy, Layer, NetRule, Run, RunOptions};
+
+const PROBE: &str = env!("CARGO_BIN_EXE_warden-escape-probe");
 
 /// Whether to run: root, or an explicit skip; anything else fails loudly.
 fn need_root() -> bool {
@@ -188,6 +195,27 @@ unsafe fn try_sendto(addr: &libc::sockaddr_in) -> i32 {
     }
 }
 
+/// A TCP Fast Open `sendto`: connects and sends in one call.
+unsafe fn try_fastopen(addr: &libc::sockaddr_in) -> i32 {
+    unsafe {
+        let s = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
+        if s < 0 {
+            return -1;
+        }
+        let rc = libc::sendto(
+            s,
+            b"x".as_ptr().cast(),
+            1,
+            libc::MSG_FASTOPEN,
+            (addr as *const libc::sockaddr_in).cast(),
+            size_of::<libc::sockaddr_in>() as u32,
+        );
+        let e = if rc >= 0 { 0 } else { errno_of(-1) };
+        libc::close(s);
+        e
+    }
+}
+
 unsafe fn try_bind(addr: &libc::sockaddr_in) -> i32 {
     unsafe {
         let s = libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0);
@@ -256,11 +284,7 @@ fn network_envelope_refuses_everything_but_the_allowed_port() {
     let q = other.local_addr().unwrap().port();
     let r = free_port();
 
-    let policy = NetPolicy::allow([NetRule::connect(
-        "127.0.0.1/32".parse().unwrap(),
-        p..=p,
-        Proto::Tcp,
-    )]);
+    let policy = NetPolicy::allow([NetRule::tcp_connect("127.0.0.1/32".parse().unwrap(), p)]);
     let mut layers = EbpfLayers::load(policy, SyscallPolicy::Unrestricted).expect("load");
     let cgroup = TestCgroup::new();
     layers.attach(&cgroup.0).expect("attach");
@@ -283,7 +307,7 @@ fn network_envelope_refuses_everything_but_the_allowed_port() {
     let procs = cgroup.procs();
     let child = fork_in_cgroup(&procs, || unsafe {
         libc::close(pipe[0]);
-        let results: [i32; 7] = [
+        let results: [i32; 8] = [
             try_connect(libc::AF_INET, libc::SOCK_STREAM, &ok),
             try_connect(libc::AF_INET, libc::SOCK_STREAM, &other_port),
             try_connect(libc::AF_INET, libc::SOCK_STREAM, &other_host),
@@ -291,6 +315,7 @@ fn network_envelope_refuses_everything_but_the_allowed_port() {
             try_connect(libc::AF_INET6, libc::SOCK_STREAM, &mapped_other),
             try_sendto(&udp),
             try_bind(&bind_to),
+            try_fastopen(&other_port),
         ];
         libc::write(pipe[1], results.as_ptr().cast(), size_of_val(&results));
         libc::close(pipe[1]);
@@ -306,7 +331,7 @@ fn network_envelope_refuses_everything_but_the_allowed_port() {
     });
     // SAFETY: closing our copy of the write end.
     unsafe { libc::close(pipe[1]) };
-    let mut results = [0i32; 7];
+    let mut results = [0i32; 8];
     // SAFETY: reading into a buffer of the right size.
     let n = unsafe { libc::read(pipe[0], results.as_mut_ptr().cast(), size_of_val(&results)) };
     unsafe { libc::close(pipe[0]) };
@@ -324,16 +349,16 @@ fn network_envelope_refuses_everything_but_the_allowed_port() {
     let eperm = libc::EPERM;
     assert_eq!(
         results,
-        [0, eperm, eperm, 0, eperm, eperm, eperm],
+        [0, eperm, eperm, 0, eperm, eperm, eperm, eperm],
         "connect P, connect Q, connect 127.0.0.2:P, connect [::ffff:127.0.0.1]:P, \
-         connect [::ffff:127.0.0.1]:Q, sendto Q, bind R"
+         connect [::ffff:127.0.0.1]:Q, sendto Q, bind R, TCP Fast Open sendto Q"
     );
 
     let pid = child as u32;
     let seen = collect(&mut events, |ev| {
         ev.iter()
             .any(|e| matches!(e, Event::Exit { pid: x, .. } if *x == pid))
-            && ev.iter().filter(|e| e.is_refusal()).count() >= 5
+            && ev.iter().filter(|e| e.is_refusal()).count() >= 6
     });
     let net: Vec<_> = seen
         .iter()
@@ -358,6 +383,7 @@ fn network_envelope_refuses_everything_but_the_allowed_port() {
         (NetOp::Connect, lo.clone(), q, Verdict::Refused),
         (NetOp::Sendmsg, lo.clone(), q, Verdict::Refused),
         (NetOp::Bind, lo.clone(), r, Verdict::Refused),
+        (NetOp::Connect, lo.clone(), q, Verdict::Refused),
     ];
     assert_eq!(net, expect, "all events: {seen:#?}");
 
@@ -401,10 +427,23 @@ fn syscall_outside_the_allowlist_kills_the_process() {
     if !need_root() {
         return;
     }
+    kill_outside_the_allowlist(TracingPreference::Auto, TracingKind::TpBtf);
+}
+
+#[test]
+fn raw_tp_fallback_kills_and_reports_too() {
+    if !need_root() {
+        return;
+    }
+    kill_outside_the_allowlist(TracingPreference::RawTp, TracingKind::RawTp);
+}
+
+fn kill_outside_the_allowlist(pref: TracingPreference, kind: TracingKind) {
     // Everything but uname(2); armed at the run's first exec.
     let all_but_uname = (0..512i64).filter(|nr| *nr != libc::SYS_uname);
     let syscalls = SyscallPolicy::allow_numbers(all_but_uname).unwrap();
-    let mut layers = EbpfLayers::load(NetPolicy::deny_all(), syscalls).expect("load");
+    let mut layers = EbpfLayers::load_with(NetPolicy::deny_all(), syscalls, pref).expect("load");
+    assert_eq!(layers.tracing_kind(), kind);
     let cgroup = TestCgroup::new();
     layers.attach(&cgroup.0).expect("attach");
     let mut events = layers.events().expect("events");
@@ -460,4 +499,356 @@ fn attach_refuses_a_directory_that_is_not_a_cgroup() {
     );
     let err = layers.attach(Path::new("/nonexistent/cgroup")).unwrap_err();
     assert!(err.to_string().contains("/nonexistent/cgroup"), "{err}");
+}
+
+/// The eBPF layers through the launcher: the run's report lists them, the
+/// command runs normally under the syscall allowlist (the same as seccomp's),
+/// and its exec and connect show up on the event stream.
+#[test]
+fn launcher_applies_the_ebpf_layers_and_streams_events() {
+    if !need_root() {
+        return;
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mut policy = probe_policy();
+    policy
+        .allow_net(NetRule::tcp_connect("127.0.0.1/32".parse().unwrap(), port))
+        .unwrap();
+
+    let layers = for_launcher(&policy, false).expect("load the eBPF layers");
+    let events_file =
+        std::env::temp_dir().join(format!("warden-ebpf-events-{}.jsonl", std::process::id()));
+    let writer = layers
+        .events
+        .write_json_lines(std::fs::File::create(&events_file).unwrap());
+    let outcome = spawn_probe(
+        &policy,
+        layers.sock_addr,
+        layers.tracepoints,
+        &["connect", &port.to_string()],
+    );
+    assert_eq!(
+        outcome.status.code(),
+        Some(0),
+        "the permitted connect works"
+    );
+    for layer in [Layer::EbpfCgroupSockAddr, Layer::EbpfTracepoints] {
+        assert!(outcome.layers.has(layer), "{layer}: {:#?}", outcome.layers);
+    }
+
+    // Every event the run produced is in the file once the writer finishes.
+    let written = writer.finish().expect("events written");
+    let text = std::fs::read_to_string(&events_file).unwrap();
+    let _ = std::fs::remove_file(&events_file);
+    let seen: Vec<Event> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON event per line"))
+        .collect();
+    assert_eq!(seen.len() as u64, written);
+    let exec = seen
+        .iter()
+        .any(|e| matches!(e, Event::Exec { filename, .. } if filename == PROBE));
+    let connect = seen.iter().any(|e| {
+        matches!(e, Event::Net { op: NetOp::Connect, port: p, verdict: Verdict::Allowed, .. }
+            if *p == port)
+    });
+    assert!(exec && connect, "exec and connect events: {seen:#?}");
+}
+
+/// `int 0x80` getpid (i386 number 20); returns what the kernel returned.
+#[cfg(target_arch = "x86_64")]
+fn int80_getpid() -> i64 {
+    let ret: i64;
+    // SAFETY: a 32-bit syscall without memory arguments; the kernel zeroes
+    // r8-r11 on this path, so they are declared clobbered.
+    unsafe {
+        std::arch::asm!(
+            "int 0x80",
+            inlateout("rax") 20i64 => ret,
+            out("r8") _, out("r9") _, out("r10") _, out("r11") _,
+        );
+    }
+    ret
+}
+
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn a_32_bit_syscall_is_never_on_the_allowlist() {
+    if !need_root() {
+        return;
+    }
+    // Whether this kernel runs 32-bit syscalls at all (ia32 emulation).
+    let probe = fork_plain(|| if int80_getpid() > 0 { 0 } else { 1 });
+    let status = wait_status(probe);
+    if libc::WIFSIGNALED(status) {
+        // No ia32 emulation: `int 0x80` faults, there is nothing to escape
+        // through. Say so, and check the faulting signal.
+        eprintln!(
+            "this kernel has no ia32 emulation (int 0x80 -> signal {})",
+            libc::WTERMSIG(status)
+        );
+        assert_eq!(libc::WTERMSIG(status), libc::SIGSEGV);
+        return;
+    }
+    // Every 64-bit number allowed, 20 (writev) included: only the compat
+    // check can catch i386 getpid, whose number is also 20.
+    let syscalls = SyscallPolicy::allow_numbers(0..512).unwrap();
+    let mut layers = EbpfLayers::load(NetPolicy::deny_all(), syscalls).expect("load");
+    let cgroup = TestCgroup::new();
+    layers.attach(&cgroup.0).expect("attach");
+    let mut events = layers.events().expect("events");
+    let procs = cgroup.procs();
+    // Arm the run with an exec.
+    let true_path = CString::new("/bin/true").unwrap();
+    let argv = [true_path.as_ptr(), std::ptr::null()];
+    let envp = [std::ptr::null()];
+    let armer = fork_in_cgroup(&procs, || unsafe {
+        libc::execve(true_path.as_ptr(), argv.as_ptr(), envp.as_ptr());
+        121
+    });
+    assert_eq!(wait_status(armer), 0);
+    assert!(layers.armed().unwrap());
+    let child = fork_in_cgroup(&procs, || if int80_getpid() > 0 { 0 } else { 1 });
+    let status = wait_status(child);
+    assert!(
+        libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL,
+        "a 32-bit syscall in the run is killed: status {status:#x}"
+    );
+    let pid = child as u32;
+    let seen = collect(&mut events, |ev| {
+        ev.iter()
+            .any(|e| matches!(e, Event::SyscallKilled { pid: x, .. } if *x == pid))
+    });
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, Event::SyscallKilled { pid: x, nr: 20, .. } if *x == pid)),
+        "kill event: {seen:#?}"
+    );
+}
+
+/// Forks a child outside any test cgroup that runs `body` and exits.
+fn fork_plain(body: impl FnOnce() -> i32) -> libc::pid_t {
+    // SAFETY: the child only runs `body` (no allocation) and exits.
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    if pid == 0 {
+        unsafe { libc::_exit(body()) };
+    }
+    pid
+}
+
+#[test]
+fn a_sub_cgroup_stays_in_the_run() {
+    if !need_root() {
+        return;
+    }
+    let other = TcpListener::bind("127.0.0.1:0").unwrap();
+    let q = other.local_addr().unwrap().port();
+    let mut layers = EbpfLayers::load(NetPolicy::deny_all(), SyscallPolicy::Unrestricted).unwrap();
+    let cgroup = TestCgroup::new();
+    layers.attach(&cgroup.0).expect("attach");
+    let mut events = layers.events().expect("events");
+    let sub = cgroup.0.join("sub");
+    std::fs::create_dir(&sub).unwrap();
+    let sub_procs = CString::new(
+        sub.join("cgroup.procs")
+            .into_os_string()
+            .into_encoded_bytes(),
+    )
+    .unwrap();
+    let addr = sockaddr4([127, 0, 0, 1], q);
+    let child = fork_in_cgroup(&sub_procs, || unsafe {
+        try_connect(libc::AF_INET, libc::SOCK_STREAM, &addr)
+    });
+    let status = wait_status(child);
+    let _ = std::fs::remove_dir(&sub);
+    assert!(libc::WIFEXITED(status));
+    assert_eq!(
+        libc::WEXITSTATUS(status),
+        libc::EPERM,
+        "connect from a sub-cgroup"
+    );
+    let pid = child as u32;
+    let seen = collect(&mut events, |ev| {
+        ev.iter()
+            .any(|e| matches!(e, Event::Exit { pid: x, .. } if *x == pid))
+    });
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, Event::Exit { pid: x, .. } if *x == pid)),
+        "the tracepoints see a sub-cgroup of the run: {seen:#?}"
+    );
+}
+
+#[test]
+fn observe_only_reports_instead_of_refusing() {
+    if !need_root() {
+        return;
+    }
+    let other = TcpListener::bind("127.0.0.1:0").unwrap();
+    let q = other.local_addr().unwrap().port();
+    let mut net = NetPolicy::deny_all();
+    net.observe_only = true;
+    let mut layers = EbpfLayers::load(net, SyscallPolicy::Unrestricted).unwrap();
+    let cgroup = TestCgroup::new();
+    layers.attach(&cgroup.0).expect("attach");
+    let mut events = layers.events().expect("events");
+    let addr = sockaddr4([127, 0, 0, 1], q);
+    let procs = cgroup.procs();
+    let child = fork_in_cgroup(&procs, || unsafe {
+        try_connect(libc::AF_INET, libc::SOCK_STREAM, &addr)
+    });
+    let status = wait_status(child);
+    assert!(libc::WIFEXITED(status));
+    assert_eq!(libc::WEXITSTATUS(status), 0, "observed, not refused");
+    let pid = child as u32;
+    let seen = collect(&mut events, |ev| {
+        ev.iter()
+            .any(|e| matches!(e, Event::Net { pid: x, .. } if *x == pid))
+    });
+    assert!(
+        seen.iter().any(
+            |e| matches!(e, Event::Net { pid: x, port, verdict: Verdict::Observed, .. }
+            if *x == pid && *port == q)
+        ),
+        "{seen:#?}"
+    );
+}
+
+/// Set in the environment of the unprivileged re-run of this test binary.
+const NON_ROOT_CHILD: &str = "WARDEN_EBPF_NON_ROOT_CHILD";
+
+#[test]
+fn loading_without_root_says_root_is_needed() {
+    if std::env::var_os(NON_ROOT_CHILD).is_some() {
+        // The unprivileged side (see below): report what load said.
+        let err = EbpfLayers::load(NetPolicy::deny_all(), SyscallPolicy::Unrestricted)
+            .expect_err("an unprivileged load must fail");
+        println!("non-root load: {err}");
+        assert!(
+            matches!(err, enforcer::ebpf::EbpfError::NeedsRoot(_)),
+            "{err:?}"
+        );
+        return;
+    }
+    if !need_root() {
+        return;
+    }
+    use std::os::unix::process::CommandExt;
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "loading_without_root_says_root_is_needed",
+            "--nocapture",
+        ])
+        .env(NON_ROOT_CHILD, "1")
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .expect("re-run this test as nobody");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("non-root load: the eBPF layers need root"),
+        "{stdout}"
+    );
+}
+
+/// The loader, libc and the escape probe: enough to run the probe.
+fn probe_policy() -> KernelPolicy {
+    let mut policy = KernelPolicy::new();
+    for dir in ["/usr/lib", "/lib", "/lib64"] {
+        policy
+            .allow_path(dir, FileScope::Tree, FileAccess::READ)
+            .unwrap();
+    }
+    policy
+        .allow_path("/etc/ld.so.cache", FileScope::File, FileAccess::READ)
+        .unwrap();
+    policy.allow_exec(PROBE).unwrap();
+    policy
+}
+
+/// Runs the escape probe with `args` through the launcher, requiring the
+/// two eBPF layers besides Landlock and seccomp.
+fn spawn_probe(
+    policy: &KernelPolicy,
+    sock_addr: enforcer::ebpf::EbpfCgroupLayer,
+    tracepoints: enforcer::ebpf::EbpfCgroupLayer,
+    args: &[&str],
+) -> enforcer::RunOutcome {
+    let options = RunOptions {
+        quiet: true,
+        require: [
+            Layer::Landlock,
+            Layer::Seccomp,
+            Layer::EbpfCgroupSockAddr,
+            Layer::EbpfTracepoints,
+        ]
+        .into_iter()
+        .collect(),
+        ..RunOptions::default()
+    };
+    let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+    Run::new(policy)
+        .options(options)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .with_layer(Box::new(sock_addr))
+        .with_layer(Box::new(tracepoints))
+        .spawn(PROBE, &args)
+        .expect("run")
+}
+
+/// Runs the escape probe with `args` under `policy` through the launcher
+/// with the eBPF layers; returns its exit code and the run's events once
+/// `done` holds for them.
+fn probe_run(
+    policy: &KernelPolicy,
+    args: &[&str],
+    done: impl FnMut(&[Event]) -> bool,
+) -> (Option<i32>, Vec<Event>) {
+    let layers = for_launcher(policy, false).expect("load the eBPF layers");
+    let mut events = layers.events;
+    let outcome = spawn_probe(policy, layers.sock_addr, layers.tracepoints, args);
+    (outcome.status.code(), collect(&mut events, done))
+}
+
+#[test]
+fn refusals_by_other_layers_are_reported() {
+    if !need_root() {
+        return;
+    }
+    let policy = probe_policy();
+    let refused = |want: &'static str, errno: i32| {
+        move |ev: &[Event]| {
+            ev.iter().any(|e| {
+                matches!(e, Event::SyscallRefused { name: Some(n), errno: x, .. }
+                if n.starts_with(want) && *x == errno)
+            })
+        }
+    };
+
+    // Landlock refuses the read (EACCES).
+    let (code, seen) = probe_run(
+        &policy,
+        &["read", "/etc/hostname"],
+        refused("open", libc::EACCES),
+    );
+    assert_eq!(code, Some(10), "the probe reports a refusal");
+    assert!(refused("open", libc::EACCES)(&seen), "{seen:#?}");
+
+    // seccomp refuses io_uring_setup (EPERM) before the syscall runs.
+    let (code, seen) = probe_run(
+        &policy,
+        &["io-uring-setup"],
+        refused("io_uring_setup", libc::EPERM),
+    );
+    assert_eq!(code, Some(10), "the probe reports a refusal");
+    assert!(refused("io_uring_setup", libc::EPERM)(&seen), "{seen:#?}");
 }

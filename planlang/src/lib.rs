@@ -20,10 +20,18 @@
 //! ```
 //!
 //! Entry points: [`parse_plan`] / [`parse_spec`] (syntax only),
-//! [`load_plan`] / [`load_spec`] (parse, follow `include`s, resolve names,
-//! check types), [`fmt_plan`] / [`fmt_spec`] (canonical text). Errors are
-//! [`Diagnostics`]; with the `render` feature, [`render`] prints them with
-//! source lines and carets.
+//! [`load_plan`] / [`load_spec`] and their `_str` forms (parse, follow
+//! `include`s, resolve names, check types; a spec loads as a
+//! [`LoadedSpec`]), [`fmt_plan`] / [`fmt_spec`] (the canonical text, without
+//! comments: what token hashes cover), [`fmt_plan_source`] /
+//! [`fmt_spec_source`] (the same style, comments kept: what `warden fmt`
+//! writes). Errors are [`Diagnostics`], which carry the source texts they
+//! point into; with the `render` feature, `render::render` prints them with
+//! source lines and carets, labels in several files included.
+//!
+//! Bad input never panics: files over [`MAX_SOURCE_BYTES`], nesting deeper
+//! than [`MAX_NESTING`], unterminated strings and comments and invalid UTF-8
+//! are clear errors.
 
 pub mod ast;
 pub mod diag;
@@ -37,7 +45,14 @@ pub mod span;
 pub mod value;
 
 pub use diag::{Diagnostic, Diagnostics, Related, Severity, SourceMap};
-pub use fmt::{fmt_cond, fmt_pattern, fmt_plan, fmt_rule, fmt_spec, fmt_step, fmt_value};
-pub use load::{LoadedSpec, load_plan, load_plan_str, load_spec, load_spec_str, read_source};
+pub use fmt::{
+    fmt_cond, fmt_pattern, fmt_plan, fmt_plan_source, fmt_rule, fmt_spec, fmt_spec_source,
+    fmt_step, fmt_value,
+};
+pub use load::{
+    FileKind, LoadedSpec, MAX_INCLUDE_DEPTH, load_plan, load_plan_str, load_spec, load_spec_str,
+    read_source,
+};
 pub use parse::{MAX_NESTING, MAX_SOURCE_BYTES, parse_plan, parse_spec};
+pub(crate) use parse::{parse_plan_partial, parse_spec_partial};
 pub use span::{Ident, Span, Spanned};

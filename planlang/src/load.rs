@@ -6,10 +6,11 @@
 
 use crate::ast::*;
 use crate::diag::{Diagnostic, Diagnostics, SourceMap};
-use crate::parse::{MAX_SOURCE_BYTES, parse_plan, parse_spec, source::LineIndex};
+use crate::parse::{MAX_SOURCE_BYTES, source::LineIndex};
 use crate::resolve;
 use crate::span::{Span, Spanned};
 use crate::value::Duration;
+use crate::{parse_plan_partial, parse_spec_partial};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -95,20 +96,37 @@ pub fn load_plan(path: &Path) -> Result<Plan, Diagnostics> {
 /// Parses, resolves and type-checks a plan given as text; `file` names it in
 /// spans.
 pub fn load_plan_str(src: &str, file: &str) -> Result<Plan, Diagnostics> {
-    let mut plan = parse_plan(src, file)?;
-    let mut diags = Vec::new();
-    resolve::resolve_plan(&mut plan, &mut diags);
-    finish(diags, file, src, plan)
-}
-
-fn finish<T>(diags: Vec<Diagnostic>, file: &str, src: &str, value: T) -> Result<T, Diagnostics> {
+    let (mut plan, mut diags) = parse_plan_partial(src, file)?;
+    let mut more = Vec::new();
+    resolve::resolve_plan(&mut plan, &mut more);
+    merge_checks(&mut diags, more);
     let mut ds = Diagnostics::new();
     ds.sources.insert(file, src);
     for d in diags {
         ds.push(d);
     }
     ds.sort();
-    ds.into_result(value)
+    ds.into_result(plan)
+}
+
+/// Adds the name and type errors, except those about a literal that
+/// already has an error (its placeholder value would only confuse).
+fn merge_checks(literal_errors: &mut Vec<Diagnostic>, checks: Vec<Diagnostic>) {
+    let bad: Vec<(std::sync::Arc<str>, u32, u32)> = literal_errors
+        .iter()
+        .map(|d| {
+            (
+                d.span.file.clone(),
+                d.span.start,
+                d.span.end.max(d.span.start + 1),
+            )
+        })
+        .collect();
+    literal_errors.extend(checks.into_iter().filter(|d| {
+        !bad.iter().any(|(f, s, e)| {
+            *f == d.span.file && d.span.start < *e && *s < d.span.end.max(d.span.start + 1)
+        })
+    }));
 }
 
 /// A spec with everything it includes, resolved and type-checked.
@@ -270,9 +288,9 @@ pub fn load_spec_str(src: &str, file: &str) -> Result<LoadedSpec, Diagnostics> {
         specs: Vec::new(),
     };
     loader.sources.insert(file, src);
-    let root = parse_spec(src, file)?;
+    let (root, literal_errors) = parse_spec_partial(src, file)?;
     let mut stack = vec![canonical(Path::new(file))];
-    let root = loader.resolve_and_follow(root, Path::new(file), &mut stack);
+    let root = loader.resolve_and_follow(root, literal_errors, Path::new(file), &mut stack);
     let mut ds = Diagnostics::new();
     ds.sources = loader.sources.clone();
     for d in loader.diags {
@@ -323,10 +341,14 @@ impl Loader {
     fn resolve_and_follow(
         &mut self,
         mut spec: Spec,
+        mut literal_errors: Vec<Diagnostic>,
         path: &Path,
         stack: &mut Vec<PathBuf>,
     ) -> Spec {
-        resolve::resolve_spec(&mut spec, &mut self.diags);
+        let mut checks = Vec::new();
+        resolve::resolve_spec(&mut spec, &mut checks);
+        merge_checks(&mut literal_errors, checks);
+        self.diags.extend(literal_errors);
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let includes: Vec<Spanned<String>> = spec.includes().cloned().collect();
         for inc in includes {
@@ -388,13 +410,14 @@ impl Loader {
             };
             self.sources.insert(name.as_str(), text.as_str());
             self.done.insert(canon.clone(), ());
-            match parse_spec(&text, &name) {
-                Ok(inner) => {
-                    stack.push(canon);
-                    let inner = self.resolve_and_follow(inner, &target, stack);
-                    stack.pop();
-                    // Depth-first: an include's includes come after it.
+            match parse_spec_partial(&text, &name) {
+                Ok((inner, errors)) => {
+                    // Depth-first, in the order written: an include comes
+                    // before the files it includes.
                     let at = self.specs.len();
+                    stack.push(canon);
+                    let inner = self.resolve_and_follow(inner, errors, &target, stack);
+                    stack.pop();
                     self.specs.insert(at, inner);
                 }
                 Err(e) => {
@@ -404,5 +427,69 @@ impl Loader {
             }
         }
         spec
+    }
+}
+
+/// Which language a file is written in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    Plan,
+    Spec,
+}
+
+impl FileKind {
+    /// By extension (`.plan`, `.spec`), else by the first word of the text
+    /// after comments (`plan` or `spec`). `None` when neither tells.
+    pub fn detect(path: &Path, text: &str) -> Option<FileKind> {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("plan") => return Some(FileKind::Plan),
+            Some("spec") => return Some(FileKind::Spec),
+            _ => {}
+        }
+        let mut rest = text.trim_start_matches('\u{feff}');
+        loop {
+            rest = rest.trim_start();
+            if let Some(r) = rest.strip_prefix("//") {
+                rest = r.split_once('\n').map_or("", |(_, after)| after);
+            } else if let Some(r) = rest.strip_prefix("/*") {
+                rest = r.split_once("*/").map_or("", |(_, after)| after);
+            } else {
+                break;
+            }
+        }
+        let word: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphabetic())
+            .collect();
+        match word.as_str() {
+            "plan" => Some(FileKind::Plan),
+            "spec" => Some(FileKind::Spec),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileKind::Plan => "plan",
+            FileKind::Spec => "spec",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_kinds() {
+        let p = Path::new;
+        assert_eq!(FileKind::detect(p("a.plan"), ""), Some(FileKind::Plan));
+        assert_eq!(FileKind::detect(p("a.spec"), ""), Some(FileKind::Spec));
+        assert_eq!(
+            FileKind::detect(p("a.txt"), "// c\n/* d */ spec \"x\" {}"),
+            Some(FileKind::Spec)
+        );
+        assert_eq!(FileKind::detect(p("a"), "  plan {}"), Some(FileKind::Plan));
+        assert_eq!(FileKind::detect(p("a"), "hello"), None);
     }
 }

@@ -41,7 +41,10 @@ pub fn render_with<'a>(
         .with_width(100)
         .with_context_lines(1);
     let mut out = String::new();
-    for d in diags {
+    for (i, d) in diags.into_iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
         let report = Report::new(d, sources);
         // Writing into a String cannot fail; a formatting error from the
         // handler would only lose this diagnostic's snippet.

@@ -3,10 +3,12 @@
 #
 #   scripts/guest/kernel.sh            prints the cached kernel directory (downloads it on first use)
 #
-# The kernel is a stock Debian one (`linux-image-6.1.0-N-amd64-unsigned`: built with
-# CONFIG_BPF_LSM=y, BTF, and 9p/virtio as modules). Security updates rename the package
-# (the ABI number N changes), so the name is resolved from apt's package lists each
-# time: the highest N that apt can download. Set WARDEN_GUEST_KERNEL_PKG to pin one.
+# The kernel is a stock Debian one, built with CONFIG_BPF_LSM=y, BTF and 9p as modules:
+# `linux-image-6.12.N+deb12-amd64-unsigned` (Landlock ABI 6, so the enforcer's own
+# Landlock tests run in the guest too), else `linux-image-6.1.0-N-amd64-unsigned`.
+# Security updates rename the package, so the name is resolved from apt's package
+# lists each time: the highest version that apt can download. Set
+# WARDEN_GUEST_KERNEL_PKG to pin one, or WARDEN_GUEST_KERNEL_PATTERN (a regex).
 #
 # Only what the guest needs is kept under .guest/kernel/<version>/: vmlinuz, the
 # modules that mount the host root over 9p (listed in load order in `modules.load`,
@@ -16,16 +18,20 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 cache="${WARDEN_GUEST_CACHE:-$root/.guest}/kernel"
-pattern="${WARDEN_GUEST_KERNEL_PATTERN:-^linux-image-6\.1\.0-[0-9]+-amd64-unsigned\$}"
+patterns=("${WARDEN_GUEST_KERNEL_PATTERN:-^linux-image-6\.12\.[0-9]+\+deb12-amd64-unsigned\$}")
+[ -n "${WARDEN_GUEST_KERNEL_PATTERN:-}" ] || patterns+=('^linux-image-6\.1\.0-[0-9]+-amd64-unsigned$')
 # The modules that mount a 9p share over virtio; their dependencies come from modules.dep.
 wanted_modules=(virtio_pci 9pnet_virtio 9p)
 
 say() { printf 'guest: %s\n' "$*" >&2; }
 die() { printf 'guest: error: %s\n' "$*" >&2; exit 1; }
 
-# Every package matching the pattern, highest ABI number first.
+# Every package matching the patterns, the preferred pattern first, highest version first.
 candidates() {
-  apt-cache search --names-only "$pattern" 2>/dev/null | awk '{print $1}' | sort -rV
+  local p
+  for p in "${patterns[@]}"; do
+    apt-cache search --names-only "$p" 2>/dev/null | awk '{print $1}' | sort -rV
+  done
 }
 
 resolve_package() {
@@ -36,7 +42,7 @@ resolve_package() {
   local list
   list=$(candidates)
   if [ -z "$list" ]; then
-    say "no package matches $pattern in apt's lists; running apt-get update"
+    say "no package matches ${patterns[*]} in apt's lists; running apt-get update"
     if [ "$(id -u)" -eq 0 ]; then apt-get update -qq >&2 || true; else sudo apt-get update -qq >&2 || true; fi
     list=$(candidates)
   fi
@@ -53,11 +59,14 @@ resolve_package() {
   return 1
 }
 
-# The modules to insmod, dependencies first, from a modules.dep file.
+# The modules to insmod, dependencies first, from a modules.dep file; a wanted
+# module the kernel has built in (modules.builtin) needs no loading.
 load_order() {
   local dep_file=$1
   shift
-  awk -v want="$*" '
+  local builtin
+  builtin=$(sed -e 's|.*/||' -e 's|\.ko.*||' "$(dirname "$dep_file")/modules.builtin" 2>/dev/null | tr '\n' ' ')
+  awk -v want="$*" -v builtin=" $builtin " '
     {
       mod = $1; sub(/:$/, "", mod)
       name = mod; sub(/.*\//, "", name); sub(/\.ko(\.[a-z]+)?$/, "", name)
@@ -76,7 +85,10 @@ load_order() {
     END {
       n = split(want, w, " ")
       for (i = 1; i <= n; i++) {
-        if (!(w[i] in path)) { print "missing module " w[i] > "/dev/stderr"; exit 1 }
+        if (!(w[i] in path)) {
+          if (index(builtin, " " w[i] " ") > 0) continue
+          print "guest: error: the kernel has no module " w[i] > "/dev/stderr"; exit 1
+        }
         visit(path[w[i]])
       }
     }' "$dep_file"
@@ -104,9 +116,11 @@ fetch_kernel() {
   cp "$tmp/x/boot/vmlinuz-$kver" "$stage/vmlinuz"
   cp "$tmp/x/boot/config-$kver" "$stage/config"
   cp "$kdir/modules.dep" "$stage/modules.dep"
-  local m
+  local m order
+  order=$(load_order "$kdir/modules.dep" "${wanted_modules[@]}") ||
+    die "$pkg lacks the 9p/virtio modules the guest needs"
   : >"$stage/modules.load"
-  for m in $(load_order "$kdir/modules.dep" "${wanted_modules[@]}"); do
+  for m in $order; do
     local base
     base=$(basename "$m")
     case "$base" in
@@ -132,8 +146,8 @@ main() {
     # Offline or no apt lists: fall back to the newest kernel already cached.
     local cached
     cached=$(find "$cache" -mindepth 2 -maxdepth 2 -name package 2>/dev/null | sort -V | tail -n 1)
-    [ -n "$cached" ] || die "no package matches $pattern and nothing is cached in $cache"
-    say "apt offers no package matching $pattern; using the cached $(cat "$cached")"
+    [ -n "$cached" ] || die "no package matches ${patterns[*]} and nothing is cached in $cache"
+    say "apt offers no package matching ${patterns[*]}; using the cached $(cat "$cached")"
     dirname "$cached"
     return
   fi

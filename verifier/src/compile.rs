@@ -11,7 +11,7 @@
 //! assert!(compiled.effects.is_empty());
 //! ```
 
-use crate::action::{ConcreteAction, Value};
+use crate::action::ConcreteAction;
 use crate::concrete::{CondError, Consts, Pattern, const_value};
 use planlang::Span;
 use planlang::ast::{self, Effect};
@@ -75,6 +75,8 @@ impl Default for Options {
 #[derive(Debug)]
 pub struct CompiledSpec {
     pub name: String,
+    /// Constants of the spec being compiled (empty once compiled: they are
+    /// inlined into every condition).
     pub consts: Consts,
     pub effects: Vec<EffectRule>,
     pub never: Vec<OrderRule>,
@@ -86,6 +88,13 @@ pub struct CompiledSpec {
     pub options: Options,
     /// Answers of the solver by canonical question.
     pub(crate) cache: Mutex<HashMap<String, crate::symbolic::Answer>>,
+    /// Canonical forms of questions, by their raw spelling (egg runs once
+    /// per distinct question).
+    pub(crate) canon_cache: Mutex<HashMap<String, crate::concrete::Cond>>,
+    /// Params' `where` conditions known satisfiable, with values that meet
+    /// them, by the conditions' canonical key.
+    pub(crate) where_cache:
+        Mutex<HashMap<String, std::collections::BTreeMap<String, crate::action::Value>>>,
 }
 
 /// Why a spec cannot be compiled.
@@ -109,6 +118,73 @@ pub enum ActionVerdict {
 }
 
 impl CompiledSpec {
+    /// Compiles a loaded spec (the root and every file it includes; each
+    /// rule sees the constants of its own file).
+    pub fn compile(loaded: &planlang::LoadedSpec) -> Result<CompiledSpec, CompileError> {
+        let mut out = CompiledSpec::empty(&loaded.root.name.node);
+        out.max_ttl = loaded.max_ttl().map(|t| t.node.secs);
+        for spec in loaded.specs() {
+            let file = spec.span.file.to_string();
+            let mut consts = Consts::new();
+            for l in spec.lets() {
+                let name = &l.name.node;
+                let v = loaded.constant(&file, name).unwrap_or(&l.value);
+                let v = const_value(&v.node, &consts).map_err(|source| CompileError::Cond {
+                    span: l.value.span.clone(),
+                    source,
+                })?;
+                consts.insert(name.clone(), v);
+            }
+            out.consts = consts;
+            for r in spec.rules() {
+                out.add_rule(r)?;
+            }
+            for b in spec.baselines() {
+                for p in &b.patterns {
+                    let p = out.pattern(p)?;
+                    out.baseline.push(p);
+                }
+            }
+        }
+        out.consts = Consts::new();
+        Ok(out)
+    }
+
+    fn empty(name: &str) -> CompiledSpec {
+        CompiledSpec {
+            name: name.to_string(),
+            consts: Consts::new(),
+            effects: Vec::new(),
+            never: Vec::new(),
+            require: Vec::new(),
+            at_most: Vec::new(),
+            baseline: Vec::new(),
+            max_ttl: None,
+            options: Options::default(),
+            cache: Mutex::new(HashMap::new()),
+            where_cache: Mutex::new(HashMap::new()),
+            canon_cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The canonical form of a question (memoized).
+    pub fn canonical(&self, c: &crate::concrete::Cond) -> crate::concrete::Cond {
+        let key = crate::canon::key(c);
+        if let Ok(cache) = self.canon_cache.lock()
+            && let Some(v) = cache.get(&key)
+        {
+            return v.clone();
+        }
+        let v = crate::canon::canonical(c);
+        if let Ok(mut cache) = self.canon_cache.lock() {
+            if cache.len() > 100_000 {
+                cache.clear();
+            }
+            cache.insert(key, v.clone());
+        }
+        v
+    }
+
     /// Compiles one spec (its `include`s must already be merged in, as
     /// `planlang::load_spec` does, or passed to [`CompiledSpec::from_specs`]).
     pub fn from_spec(spec: &ast::Spec) -> Result<CompiledSpec, CompileError> {
@@ -141,21 +217,13 @@ impl CompiledSpec {
                 }
             }
         }
-        let mut out = CompiledSpec {
-            name: specs
+        let mut out = CompiledSpec::empty(
+            &specs
                 .first()
                 .map(|s| s.name.node.clone())
                 .unwrap_or_default(),
-            consts,
-            effects: Vec::new(),
-            never: Vec::new(),
-            require: Vec::new(),
-            at_most: Vec::new(),
-            baseline: Vec::new(),
-            max_ttl: None,
-            options: Options::default(),
-            cache: Mutex::new(HashMap::new()),
-        };
+        );
+        out.consts = consts;
         for spec in specs {
             if let Some(t) = spec.max_ttl() {
                 out.max_ttl = Some(out.max_ttl.map_or(t.node.secs, |m| m.min(t.node.secs)));
@@ -257,6 +325,12 @@ impl CompiledSpec {
         if let Ok(mut c) = self.cache.lock() {
             c.clear();
         }
+        if let Ok(mut c) = self.where_cache.lock() {
+            c.clear();
+        }
+        if let Ok(mut c) = self.canon_cache.lock() {
+            c.clear();
+        }
     }
 
     /// How many canonical questions are cached.
@@ -268,52 +342,6 @@ impl CompiledSpec {
 /// A one-line spelling of a rule, for messages (the source line is shown
 /// with a caret where the text is at hand).
 pub fn rule_text(r: &ast::Rule) -> String {
-    fn pat(p: &ast::Pattern) -> String {
-        let mut s = match &p.matcher {
-            ast::PatternKind::Any => "any".to_string(),
-            ast::PatternKind::Connect => "connect".into(),
-            ast::PatternKind::Listen => "listen".into(),
-            ast::PatternKind::Call { calls } => match calls {
-                ast::CallNames::Any => "call *".into(),
-                ast::CallNames::Names { names } => format!(
-                    "call {}",
-                    names
-                        .iter()
-                        .map(|n| n.node.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            },
-            ast::PatternKind::Path { action, target } => match target {
-                None => action.to_string(),
-                Some(ast::PathTarget::Exact { path }) => format!("{action} {}", show(&path.node)),
-                Some(ast::PathTarget::Under { path }) => {
-                    format!("{action} under {}", show(&path.node))
-                }
-            },
-        };
-        if p.condition.is_some() {
-            s.push_str(" when ...");
-        }
-        s
-    }
-    fn show(v: &ast::Value) -> String {
-        match v {
-            ast::Value::Literal { literal } => Value::from_literal(literal).to_string(),
-            ast::Value::Ref(r) => r.name.node.clone(),
-            ast::Value::List { .. } => "[...]".into(),
-        }
-    }
-    match &r.kind {
-        ast::RuleKind::Effect { effect, pattern } => format!("{} {}", effect.node, pat(pattern)),
-        ast::RuleKind::Never { action, after } => {
-            format!("never {} after {}", pat(action), pat(after))
-        }
-        ast::RuleKind::Require { first, then } => {
-            format!("require {} before {}", pat(first), pat(then))
-        }
-        ast::RuleKind::AtMost { limit, pattern } => {
-            format!("at most {} {}", limit.node, pat(pattern))
-        }
-    }
+    let text = planlang::fmt_rule(r);
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }

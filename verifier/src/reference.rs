@@ -194,6 +194,13 @@ pub fn enumerate(node: &Node) -> Result<Vec<Vec<usize>>, ReferenceError> {
             ..
         } => {
             let body = enumerate(body)?;
+            if body.iter().all(Vec::is_empty) {
+                // Nothing runs however often the loop turns.
+                return Ok(vec![Vec::new()]);
+            }
+            if *count as usize > MAX_PATH_LEN {
+                return Err(ReferenceError::TooManyPaths);
+            }
             let mut acc = vec![Vec::new()];
             let mut all = if *at_most { acc.clone() } else { Vec::new() };
             for _ in 0..*count {

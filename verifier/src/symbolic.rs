@@ -434,7 +434,7 @@ fn hir_to_z3(h: &Hir, at_start: bool, at_end: bool) -> Option<Regexp> {
             if rs.is_empty() {
                 return Some(Regexp::empty());
             }
-            Some(Regexp::union(&rs))
+            Some(runion(&rs))
         }
         HirKind::Class(Class::Bytes(cls)) => {
             let rs: Vec<Regexp> = cls
@@ -445,7 +445,7 @@ fn hir_to_z3(h: &Hir, at_start: bool, at_end: bool) -> Option<Regexp> {
             if rs.is_empty() {
                 return Some(Regexp::empty());
             }
-            Some(Regexp::union(&rs))
+            Some(runion(&rs))
         }
         HirKind::Look(look) => match look {
             // The value is matched whole: anchors at its ends are no-ops.
@@ -458,7 +458,7 @@ fn hir_to_z3(h: &Hir, at_start: bool, at_end: bool) -> Option<Regexp> {
             Some(match rep.max {
                 Some(max) => sub.r#loop(rep.min, max),
                 None if rep.min == 0 => sub.star(),
-                None => Regexp::concat(&[sub.power(rep.min), sub.star()]),
+                None => rconcat(&[sub.power(rep.min), sub.star()]),
             })
         }
         HirKind::Capture(cap) => hir_to_z3(&cap.sub, at_start, at_end),
@@ -469,14 +469,14 @@ fn hir_to_z3(h: &Hir, at_start: bool, at_end: bool) -> Option<Regexp> {
                 .enumerate()
                 .map(|(i, x)| hir_to_z3(x, at_start && i == 0, at_end && i + 1 == n))
                 .collect::<Option<Vec<_>>>()?;
-            Some(Regexp::concat(&parts))
+            Some(rconcat(&parts))
         }
         HirKind::Alternation(xs) => {
             let parts = xs
                 .iter()
                 .map(|x| hir_to_z3(x, at_start, at_end))
                 .collect::<Option<Vec<_>>>()?;
-            Some(Regexp::union(&parts))
+            Some(runion(&parts))
         }
     }
 }
@@ -485,17 +485,17 @@ fn hir_to_z3(h: &Hir, at_start: bool, at_end: bool) -> Option<Regexp> {
 pub fn glob_to_z3(glob: &str) -> Regexp {
     let segs: Vec<&str> = glob.split('/').filter(|s| !s.is_empty()).collect();
     let not_slash = || {
-        Regexp::union(&[
+        runion(&[
             zre_range('\0', '.').expect("range"),
             zre_range('0', char::MAX).expect("range"),
         ])
     };
-    let seg_any = || Regexp::concat(&[zre_lit("/"), not_slash().plus()]);
+    let seg_any = || rconcat(&[zre_lit("/"), segment_re()]);
     if segs.is_empty() {
         return zre_lit("/");
     }
     if segs.iter().all(|s| *s == "**") {
-        return Regexp::union(&[zre_lit("/"), seg_any().plus()]);
+        return runion(&[zre_lit("/"), seg_any().plus()]);
     }
     let mut parts = Vec::new();
     for s in segs {
@@ -505,18 +505,19 @@ pub fn glob_to_z3(glob: &str) -> Regexp {
         }
         parts.push(zre_lit("/"));
         if s.chars().all(|c| c == '*') {
-            parts.push(not_slash().plus());
+            parts.push(segment_re());
             continue;
         }
+        let mut seg = Vec::new();
         let mut lit = String::new();
         for c in s.chars() {
             match c {
                 '*' | '?' => {
                     if !lit.is_empty() {
-                        parts.push(zre_lit(&lit));
+                        seg.push(zre_lit(&lit));
                         lit.clear();
                     }
-                    parts.push(if c == '*' {
+                    seg.push(if c == '*' {
                         not_slash().star()
                     } else {
                         not_slash()
@@ -526,10 +527,17 @@ pub fn glob_to_z3(glob: &str) -> Regexp {
             }
         }
         if !lit.is_empty() {
-            parts.push(zre_lit(&lit));
+            seg.push(zre_lit(&lit));
+        }
+        let seg = rconcat(&seg);
+        // A segment of only wildcards and dots could spell `.` or `..`.
+        if s.chars().all(|c| matches!(c, '*' | '?' | '.')) {
+            parts.push(Regexp::intersect(&[seg, segment_re()]));
+        } else {
+            parts.push(seg);
         }
     }
-    Regexp::concat(&parts)
+    rconcat(&parts)
 }
 
 fn decimal_real(d: &Decimal) -> Real {
@@ -596,6 +604,17 @@ enum Z {
     },
 }
 
+/// A question being encoded: a language membership of one string
+/// variable, or a formula.
+enum Enc {
+    Re {
+        var: String,
+        s: z3::ast::String,
+        re: Regexp,
+    },
+    B(Bool),
+}
+
 /// What a symbol stands for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum SymKind {
@@ -641,21 +660,109 @@ pub struct Encoder<'p> {
     pub side: Vec<Bool>,
     list_bound: u32,
     fresh: u32,
+    /// Names of string variables known to be normalized paths.
+    normal: std::collections::HashSet<String>,
+    /// For each `norm(raw)` variable, its `raw`.
+    raws: HashMap<String, z3::ast::String>,
+    /// Regular languages string variables are known to lie in (globs,
+    /// normal forms), asserted by [`Encoder::finish`] (intersected with the
+    /// question when it is about that variable alone).
+    languages: BTreeMap<String, (z3::ast::String, Vec<Regexp>)>,
     /// Whether an atom was over-approximated.
     pub approximate: bool,
 }
 
-fn normal_path(s: &z3::ast::String) -> Bool {
-    let slash = zstr("/");
-    Bool::and(&[
-        slash.prefix(s),
-        s.contains(zstr("//")).not(),
-        s.contains(zstr("/./")).not(),
-        s.contains(zstr("/../")).not(),
-        zstr("/.").suffix(s).not(),
-        zstr("/..").suffix(s).not(),
-        Bool::or(&[s.eq(&slash), slash.suffix(s).not()]),
+/// `re.++` of the parts (Z3 wants two or more; one is itself).
+fn rconcat(parts: &[Regexp]) -> Regexp {
+    match parts {
+        [] => zre_lit(""),
+        [one] => one.clone(),
+        many => Regexp::concat(many),
+    }
+}
+
+/// `re.union` of the parts (none is the empty language).
+fn runion(parts: &[Regexp]) -> Regexp {
+    match parts {
+        [] => Regexp::empty(),
+        [one] => one.clone(),
+        many => Regexp::union(many),
+    }
+}
+
+/// `re.inter` of the parts (none is every string).
+fn rintersect(parts: &[Regexp]) -> Regexp {
+    match parts {
+        [] => Regexp::full(),
+        [one] => one.clone(),
+        many => Regexp::intersect(many),
+    }
+}
+
+/// The normalized paths under `d` (normal): `d` itself and below.
+fn under_re(d: &str) -> Regexp {
+    if d == "/" {
+        return rconcat(&[zre_lit("/"), Regexp::full()]);
+    }
+    runion(&[
+        zre_lit(d),
+        rconcat(&[zre_lit(&format!("{d}/")), Regexp::full()]),
     ])
+}
+
+/// The absolute paths without `..` segments whose normal form is `d`
+/// (`under`: or is under `d`): `d`'s segments with empty and `.` segments
+/// anywhere between them and a trailing `/`.
+fn raw_lang(d: &str, under: bool) -> Regexp {
+    // Junk: empty or `.` segments.
+    let junk = || runion(&[zre_lit("/"), zre_lit("/.")]).star();
+    let mut parts = vec![junk()];
+    for seg in d.split('/').filter(|s| !s.is_empty()) {
+        parts.push(zre_lit(&format!("/{seg}")));
+        parts.push(junk());
+    }
+    let tail = if under {
+        // End here, or go on below (a `/` and anything).
+        runion(&[zre_lit(""), rconcat(&[zre_lit("/"), Regexp::full()])])
+    } else {
+        runion(&[zre_lit(""), zre_lit("/")])
+    };
+    parts.push(tail);
+    // A relative string is no path at all.
+    rintersect(&[rconcat(&parts), rconcat(&[zre_lit("/"), Regexp::full()])])
+}
+
+/// One segment of a normalized path: not empty, no `/`, not `.` or `..`
+/// (written without complement, which Z3 decides faster): it starts with a
+/// character other than `.`, or is `.` and such a character, or `..` and
+/// at least one more character.
+fn segment_re() -> Regexp {
+    let not_slash = || {
+        runion(&[
+            zre_range('\0', '.').expect("range"),
+            zre_range('0', char::MAX).expect("range"),
+        ])
+    };
+    let not_slash_dot = || {
+        runion(&[
+            zre_range('\0', '-').expect("range"),
+            zre_range('0', char::MAX).expect("range"),
+        ])
+    };
+    runion(&[
+        rconcat(&[not_slash_dot(), not_slash().star()]),
+        rconcat(&[zre_lit("."), not_slash_dot(), not_slash().star()]),
+        rconcat(&[zre_lit(".."), not_slash().plus()]),
+    ])
+}
+
+/// The language of normalized absolute paths: `/` or `(/SEGMENT)+`.
+fn normal_re() -> Regexp {
+    runion(&[zre_lit("/"), rconcat(&[zre_lit("/"), segment_re()]).plus()])
+}
+
+fn normal_path(s: &z3::ast::String) -> Bool {
+    s.regex_matches(&normal_re())
 }
 
 impl<'p> Encoder<'p> {
@@ -665,6 +772,9 @@ impl<'p> Encoder<'p> {
             side: Vec::new(),
             list_bound,
             fresh: 0,
+            normal: Default::default(),
+            raws: HashMap::new(),
+            languages: BTreeMap::new(),
             approximate: false,
         }
     }
@@ -703,9 +813,10 @@ impl<'p> Encoder<'p> {
                 (Z::List { len, elems }, t)
             }
             (SymKind::Glob(g), _) => {
-                let s = z3::ast::String::new_const(base);
-                self.side.push(s.regex_matches(&glob_to_z3(g)));
-                self.side.push(normal_path(&s));
+                let s = z3::ast::String::new_const(base.as_str());
+                // The glob's language holds only normalized paths.
+                self.restrict(&s, glob_to_z3(g));
+                self.normal.insert(s.to_string());
                 (Z::Str(s), t)
             }
             (SymKind::Param(p), view) => {
@@ -771,10 +882,12 @@ impl<'p> Encoder<'p> {
     /// normal path no longer than it (an over-approximation; witnesses are
     /// checked concretely).
     fn norm_of(&mut self, raw: &z3::ast::String, base: &str) -> z3::ast::String {
-        let n = z3::ast::String::new_const(format!("{base}#norm"));
-        self.side.push(normal_path(&n));
+        let name = format!("{base}#norm");
+        let n = z3::ast::String::new_const(name.as_str());
+        self.normal.insert(n.to_string());
+        self.raws.insert(n.to_string(), raw.clone());
+        self.restrict(&n, normal_re());
         self.side.push(normal_path(raw).implies(n.eq(raw)));
-        self.side.push(n.length().le(raw.length()));
         n
     }
 
@@ -782,6 +895,191 @@ impl<'p> Encoder<'p> {
         self.fresh += 1;
         self.approximate = true;
         Bool::fresh_const("approx")
+    }
+
+    fn restrict(&mut self, s: &z3::ast::String, re: Regexp) {
+        let e = self
+            .languages
+            .entry(s.to_string())
+            .or_insert_with(|| (s.clone(), Vec::new()));
+        e.1.push(re);
+    }
+
+    /// Encodes a question: string atoms about one variable become a single
+    /// regular-language membership (Z3 decides those far faster than
+    /// boolean combinations of string predicates); the languages known for
+    /// that variable are intersected in. Returns the assertions to make.
+    pub fn question(&mut self, c: &Cond) -> Vec<Bool> {
+        let e = self.enc(c);
+        let mut out = Vec::new();
+        match e {
+            Enc::Re { var, s, re } => {
+                let mut parts = vec![re];
+                if let Some((_, langs)) = self.languages.remove(&var) {
+                    parts.extend(langs);
+                }
+                out.push(s.regex_matches(&rintersect(&parts)));
+            }
+            Enc::B(b) => out.push(b),
+        }
+        out.extend(self.finish());
+        out
+    }
+
+    /// The constraints of the variables used so far.
+    pub fn finish(&mut self) -> Vec<Bool> {
+        let mut out: Vec<Bool> = std::mem::take(&mut self.side);
+        for (_, (s, langs)) in std::mem::take(&mut self.languages) {
+            out.push(s.regex_matches(&rintersect(&langs)));
+        }
+        out
+    }
+
+    fn to_bool(e: Enc) -> Bool {
+        match e {
+            Enc::Re { s, re, .. } => s.regex_matches(&re),
+            Enc::B(b) => b,
+        }
+    }
+
+    fn enc(&mut self, c: &Cond) -> Enc {
+        match c {
+            Cond::And { all: cs } | Cond::Or { any: cs } => {
+                let and = matches!(c, Cond::And { .. });
+                let parts: Vec<Enc> = cs.iter().map(|c| self.enc(c)).collect();
+                let one_var = match parts.first() {
+                    Some(Enc::Re { var, .. }) => parts
+                        .iter()
+                        .all(|p| matches!(p, Enc::Re { var: v, .. } if v == var)),
+                    _ => false,
+                };
+                if one_var {
+                    let mut var = String::new();
+                    let mut st = None;
+                    let mut res = Vec::new();
+                    for p in &parts {
+                        if let Enc::Re { var: v, s, re } = p {
+                            var = v.clone();
+                            st = Some(s.clone());
+                            res.push(re.clone());
+                        }
+                    }
+                    if let Some(s) = st {
+                        let re = if and { rintersect(&res) } else { runion(&res) };
+                        return Enc::Re { var, s, re };
+                    }
+                }
+                let bs: Vec<Bool> = parts.into_iter().map(Self::to_bool).collect();
+                Enc::B(if and { Bool::and(&bs) } else { Bool::or(&bs) })
+            }
+            Cond::Not { cond } => match self.enc(cond) {
+                Enc::Re { var, s, re } => Enc::Re {
+                    var,
+                    s,
+                    re: re.complement(),
+                },
+                Enc::B(b) => Enc::B(b.not()),
+            },
+            Cond::Cmp {
+                op,
+                lhs: Operand::Ref {
+                    name, index: None, ..
+                },
+                rhs: Operand::Value { value },
+            } if *op == CmpOp::Under && name.starts_with("raw|p:") => {
+                // `p under D` in a `where`: the normalized value lies in the
+                // tree (and the value is an absolute path).
+                if let (Some((Z::Str(raw), present)), Value::String(d)) = (self.z(name), value)
+                    && present.as_bool() == Some(true)
+                    && let Ok(d) = concrete::normalize_path(d)
+                {
+                    let base = raw.to_string().trim_matches('|').to_string();
+                    let n = self.norm_of(&raw, &base);
+                    self.relate_raw(&n, &d, true);
+                    let abs = rconcat(&[zre_lit("/"), Regexp::full()]);
+                    return Enc::B(Bool::and(&[
+                        raw.regex_matches(&abs),
+                        n.regex_matches(&under_re(&d)),
+                    ]));
+                }
+                Enc::B(self.encode(c))
+            }
+            Cond::Cmp {
+                op,
+                lhs: Operand::Ref {
+                    name, index: None, ..
+                },
+                rhs: Operand::Value { value },
+            } if !(name.starts_with(OPAQUE) || *op == CmpOp::Under && name.starts_with("raw|")) => {
+                if let Some((Z::Str(s), present)) = self.z(name)
+                    && present.as_bool() == Some(true)
+                    && let Some(re) = self.str_re(*op, &s, value)
+                {
+                    return Enc::Re {
+                        var: s.to_string(),
+                        s,
+                        re,
+                    };
+                }
+                Enc::B(self.encode(c))
+            }
+            c => Enc::B(self.encode(c)),
+        }
+    }
+
+    /// For `n = norm(raw)`: when `raw` has no `..` segment, normalization
+    /// only drops empty and `.` segments and a trailing `/`, so whether `n`
+    /// is under (or equal to) the normal path `d` is exactly a regular
+    /// property of `raw`. Asserting that lets the solver see that only a
+    /// `..` can move a path out of a tree.
+    fn relate_raw(&mut self, n: &z3::ast::String, d: &str, under: bool) {
+        let Some(raw) = self.raws.get(&n.to_string()).cloned() else {
+            return;
+        };
+        let n_in = n.regex_matches(&if under { under_re(d) } else { zre_lit(d) });
+        let raw_in = raw.regex_matches(&raw_lang(d, under));
+        let has_dotdot = raw.regex_matches(&rconcat(&[
+            Regexp::full(),
+            zre_lit("/.."),
+            runion(&[zre_lit(""), rconcat(&[zre_lit("/"), Regexp::full()])]),
+        ]));
+        self.side.push(has_dotdot.not().implies(n_in.iff(raw_in)));
+    }
+
+    /// A string atom as a regular language, when it is one.
+    fn str_re(&mut self, op: CmpOp, s: &z3::ast::String, v: &Value) -> Option<Regexp> {
+        let all = || Regexp::full();
+        Some(match (op, v) {
+            (CmpOp::Eq, Value::String(x)) if self.raws.contains_key(&s.to_string()) => {
+                if let Ok(x) = concrete::normalize_path(x) {
+                    self.relate_raw(s, &x, false);
+                }
+                zre_lit(x)
+            }
+            (CmpOp::Eq, Value::String(x)) => zre_lit(x),
+            (CmpOp::Ne, Value::String(x)) => zre_lit(x).complement(),
+            (CmpOp::In, Value::List(items)) => {
+                let mut rs = Vec::new();
+                for i in items {
+                    match i {
+                        Value::String(x) => rs.push(zre_lit(x)),
+                        Value::Cidr(_) => return None,
+                        _ => {}
+                    }
+                }
+                runion(&rs)
+            }
+            (CmpOp::StartsWith, Value::String(x)) => rconcat(&[zre_lit(x), all()]),
+            (CmpOp::EndsWith, Value::String(x)) => rconcat(&[all(), zre_lit(x)]),
+            (CmpOp::Contains, Value::String(x)) => rconcat(&[all(), zre_lit(x), all()]),
+            (CmpOp::Matches, Value::String(x)) => regex_to_z3(x)?,
+            (CmpOp::Under, Value::String(d)) if self.normal.contains(&s.to_string()) => {
+                let d = concrete::normalize_path(d).ok()?;
+                self.relate_raw(s, &d, true);
+                under_re(&d)
+            }
+            _ => return None,
+        })
     }
 
     /// Encodes a residual condition.
@@ -958,6 +1256,9 @@ impl<'p> Encoder<'p> {
                     Ok(d) => Bool::or(&[s.eq(zstr(&d)), zstr(&format!("{d}/")).prefix(s)]),
                     Err(_) => return f,
                 };
+                if self.normal.contains(&s.to_string()) {
+                    return exact;
+                }
                 // Exact on normal paths; elsewhere over-approximated.
                 let other = self.fresh_bool();
                 normal_path(s).ite(&exact, &other)
@@ -1236,41 +1537,131 @@ pub enum Answer {
 pub struct Session {
     solver: Solver,
     pub params: HashMap<String, ParamType>,
+    /// The params' `where` conditions (residual), with the params each names.
+    wheres: Vec<(Vec<String>, Cond)>,
+    /// Values of every param that meet every `where` (found by
+    /// [`Session::satisfiable`]): a question fills in the params it does not
+    /// involve from here.
+    base: BTreeMap<String, Value>,
     /// Solver calls made.
     pub queries: usize,
 }
 
+fn params_of(c: &Cond) -> Vec<String> {
+    let mut names = Vec::new();
+    c.refs(&mut names);
+    names
+        .iter()
+        .filter_map(|n| match parse_sym(n) {
+            Some((_, SymKind::Param(p))) => Some(p),
+            _ => None,
+        })
+        .collect()
+}
+
 impl Session {
-    /// A solver with a timeout (ms) and the params' types and conditions.
+    /// A solver with a timeout (ms) for a plan's params and their `where`
+    /// conditions. A question asserts only the conditions of the params it
+    /// involves (and of params tied to them by a condition): the others can
+    /// be met independently once [`Session::satisfiable`] has said so.
     pub fn new(params: HashMap<String, ParamType>, wheres: &[Cond], timeout_ms: u32) -> Self {
         let solver = Solver::new();
         let mut p = z3::Params::new();
         p.set_u32("timeout", timeout_ms);
         solver.set_params(&p);
-        let mut enc = Encoder::new(&params, list_bound(&wheres.iter().collect::<Vec<_>>()));
-        for (name, ty) in &params {
-            let c = enc.param_type(name, *ty);
-            solver.assert(&c);
-        }
-        for w in wheres {
-            let c = enc.encode(w);
-            solver.assert(&c);
-        }
-        for s in enc.side.drain(..) {
-            solver.assert(&s);
-        }
-        drop(enc);
         Session {
             solver,
             params,
+            wheres: wheres.iter().map(|w| (params_of(w), w.clone())).collect(),
+            base: BTreeMap::new(),
             queries: 0,
         }
     }
 
-    /// Whether the params' conditions can all hold at once.
+    /// The params tied to `names` by `where` conditions (names included).
+    fn closure(&self, names: Vec<String>) -> std::collections::BTreeSet<String> {
+        let mut set: std::collections::BTreeSet<String> = names.into_iter().collect();
+        loop {
+            let before = set.len();
+            for (ps, _) in &self.wheres {
+                if ps.iter().any(|p| set.contains(p)) {
+                    set.extend(ps.iter().cloned());
+                }
+            }
+            if set.len() == before {
+                return set;
+            }
+        }
+    }
+
+    /// Asserts the types and conditions of `names` and of the params tied
+    /// to them.
+    fn assert_params(&self, names: Vec<String>) -> std::collections::BTreeSet<String> {
+        let set = self.closure(names);
+        let conds: Vec<&Cond> = self
+            .wheres
+            .iter()
+            .filter(|(ps, _)| ps.iter().any(|p| set.contains(p)))
+            .map(|(_, c)| c)
+            .collect();
+        let mut enc = Encoder::new(&self.params, list_bound(&conds));
+        for name in &set {
+            if let Some(ty) = self.params.get(name) {
+                let c = enc.param_type(name, *ty);
+                self.solver.assert(&c);
+            }
+        }
+        for w in conds {
+            for c in enc.question(w) {
+                self.solver.assert(&c);
+            }
+        }
+        for s in enc.finish() {
+            self.solver.assert(&s);
+        }
+        set
+    }
+
+    /// Values of every param that meet every `where` (after
+    /// [`Session::satisfiable`] said `Sat`).
+    pub fn base(&self) -> &BTreeMap<String, Value> {
+        &self.base
+    }
+
+    /// Takes defaults found by an earlier session for the same conditions.
+    pub fn set_base(&mut self, base: BTreeMap<String, Value>) {
+        self.base = base;
+    }
+
+    /// Whether the params' conditions can all hold at once. Params tied by
+    /// conditions are asked together, independent groups apart; the values
+    /// found become the defaults of later questions.
     pub fn satisfiable(&mut self) -> SatResult {
-        self.queries += 1;
-        self.solver.check()
+        let mut todo: std::collections::BTreeSet<String> = self.params.keys().cloned().collect();
+        while let Some(first) = todo.iter().next().cloned() {
+            let group = self.closure(vec![first]);
+            for g in &group {
+                todo.remove(g);
+            }
+            self.solver.push();
+            let group = self.assert_params(group.into_iter().collect());
+            if std::env::var_os("WARDEN_DEBUG_SMT").is_some() {
+                eprintln!("{}", self.solver.to_smt2());
+            }
+            self.queries += 1;
+            let r = self.solver.check();
+            if r == SatResult::Sat
+                && let Some(model) = self.solver.get_model()
+            {
+                let (w, _) = self.witness(&model, &Cond::True, None, 1, &group);
+                self.base.extend(w.params);
+            }
+            self.solver.pop(1);
+            if r != SatResult::Sat {
+                return r;
+            }
+        }
+        SatResult::Sat
     }
 
     /// Asks for values that make `goal` true and pass `valid` (a concrete
@@ -1284,15 +1675,14 @@ impl Session {
         valid: &dyn Fn(&Witness) -> bool,
     ) -> Answer {
         let bound = list_bound(&[goal]);
-        let (g, side) = {
-            let mut enc = Encoder::new(&self.params, bound);
-            let g = enc.encode(goal);
-            (g, std::mem::take(&mut enc.side))
-        };
+        let assertions = Encoder::new(&self.params, bound).question(goal);
         self.solver.push();
-        self.solver.assert(&g);
-        for s in side {
-            self.solver.assert(&s);
+        let involved = self.assert_params(params_of(goal));
+        for a in &assertions {
+            self.solver.assert(a);
+        }
+        if std::env::var_os("WARDEN_DEBUG_SMT").is_some() {
+            eprintln!("{}", self.solver.to_smt2());
         }
         let mut answer = Answer::Unknown("every witness the solver found was spurious".into());
         for _ in 0..=max_refinements {
@@ -1316,7 +1706,7 @@ impl Session {
                         answer = Answer::Unknown("the solver gave no model".into());
                         break;
                     };
-                    let (w, block) = self.witness(&model, goal, step, bound);
+                    let (w, block) = self.witness(&model, goal, step, bound, &involved);
                     if valid(&w) {
                         answer = Answer::Sat(w);
                         break;
@@ -1338,10 +1728,17 @@ impl Session {
         goal: &Cond,
         step: Option<&StepAction>,
         list_bound: u32,
+        involved: &std::collections::BTreeSet<String>,
     ) -> (Witness, Vec<Bool>) {
         let mut w = Witness::default();
         let mut block = Vec::new();
         for (name, ty) in &self.params {
+            if !involved.contains(name) {
+                if let Some(v) = self.base.get(name) {
+                    w.params.insert(name.clone(), v.clone());
+                }
+                continue;
+            }
             let base = format!("p!{name}");
             let v = match ty {
                 ParamType::Number => {

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 mod cmd;
+mod diagnostics;
 mod exit;
 
 #[derive(Parser)]
@@ -22,14 +23,28 @@ struct Cli {
 /// One variant per subcommand; each module in `cmd/` owns its `Args` and `run`.
 #[derive(Subcommand)]
 enum Command {
+    /// Prove a plan against a spec: verdict, counterexamples, envelope (exit 0/1/3, 2 bad input).
+    Check(cmd::check::Args),
+    /// Run the `test` blocks of specs (default `specs/`); non-zero exit on any failure.
+    Test(cmd::test::Args),
     /// Which enforcement layers this machine supports, and why the others are missing.
     Doctor(cmd::doctor::Args),
     /// Run a command inside a token's envelope (Landlock, seccomp, cgroup, eBPF).
     Exec(cmd::exec::Args),
+    /// Load a plan or spec (names resolved, types checked) and print it; `--json` for tools.
+    Parse(cmd::parse::Args),
+    /// Rewrite plans and specs in the canonical style; `--check` for CI.
+    Fmt(cmd::fmt::Args),
+    /// Prove the service's audit log intact (`verify`), or print it filtered (`show`).
+    Audit(cmd::audit::Args),
     /// Make the Ed25519 key pair that signs tokens (warden.key, warden.pub).
     Keygen(cmd::keygen::Args),
     /// Show a token's claims and envelope (verified with --pub, else loudly unverified).
     Inspect(cmd::inspect::Args),
+    /// Serve the gRPC API for orchestrators and approvers.
+    Serve(cmd::serve::Args),
+    /// Drive a running service with many concurrent clients; report throughput and latency.
+    Load(cmd::load::Args),
 }
 
 fn main() -> ExitCode {
@@ -47,9 +62,16 @@ fn main() -> ExitCode {
         }
     };
     match cli.command {
+        Command::Check(args) => cmd::check::run(args),
+        Command::Test(args) => cmd::test::run(args),
         Command::Doctor(args) => cmd::doctor::run(args),
         Command::Exec(args) => cmd::exec::run(args),
+        Command::Parse(args) => cmd::parse::run(args),
+        Command::Fmt(args) => cmd::fmt::run(args),
         Command::Keygen(args) => cmd::keygen::run(args),
         Command::Inspect(args) => cmd::inspect::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::Load(args) => cmd::load::run(args),
+        Command::Audit(args) => cmd::audit::run(args),
     }
 }

@@ -13,9 +13,10 @@
 //!   network operation become [`Event`]s on a ring buffer.
 //!
 //! ```no_run
-//! use enforcer::ebpf::{EbpfLayers, NetPolicy, NetRule, Proto, SyscallPolicy};
+//! use enforcer::NetRule;
+//! use enforcer::ebpf::{EbpfLayers, NetPolicy, SyscallPolicy};
 //! # fn main() -> Result<(), enforcer::ebpf::EbpfError> {
-//! let net = NetPolicy::allow([NetRule::connect("127.0.0.1/32".parse().unwrap(), 8080..=8080, Proto::Tcp)]);
+//! let net = NetPolicy::allow([NetRule::tcp_connect("127.0.0.1/32".parse().unwrap(), 8080)]);
 //! let mut layers = EbpfLayers::load(net, SyscallPolicy::Unrestricted)?;
 //! layers.attach(std::path::Path::new("/sys/fs/cgroup/warden/run-1"))?;
 //! let mut events = layers.events()?;
@@ -26,8 +27,9 @@
 //! # Ok(()) }
 //! ```
 
-mod btf;
+pub(crate) mod btf;
 mod event;
+mod launcher;
 mod policy;
 mod probe;
 
@@ -37,13 +39,14 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use aya::Ebpf;
 use aya::maps::{Array, HashMap as BpfHashMap, LpmTrie, MapData, RingBuf, lpm_trie::Key};
 use aya::programs::{BtfTracePoint, CgroupAttachMode, CgroupSockAddr, RawTracePoint};
+use aya::{Ebpf, EbpfLoader};
 use enforcer_common::{CONFIG_INDEX, PortRule, RunConfig, STATE_ARMED, STATE_LOST_EVENTS};
 
 pub use event::{Event, NetOp, Verdict};
-pub use policy::{NetDir, NetPolicy, NetRule, Proto, SyscallPolicy};
+pub use launcher::{EbpfCgroupLayer, LauncherLayers, for_launcher};
+pub use policy::{NetPolicy, SyscallPolicy};
 pub use probe::{ProbeResult, probe};
 
 /// The eBPF object built by `build.rs` (aya-build), aligned for parsing.
@@ -61,8 +64,10 @@ pub fn object_bytes() -> &'static [u8] {
 pub enum EbpfError {
     #[error("the eBPF object was not built (AYA_BUILD_SKIP was set at build time)")]
     ObjectMissing,
-    #[error("parsing the eBPF object: {0}")]
+    #[error("loading the eBPF object: {0}")]
     Object(#[source] Box<aya::EbpfError>),
+    #[error("the eBPF layers need root (CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON): {0}")]
+    NeedsRoot(#[source] Box<aya::EbpfError>),
     #[error("program {program}: {source}{}", hint(source))]
     Program {
         program: &'static str,
@@ -118,14 +123,25 @@ pub enum TracingKind {
     RawTp,
 }
 
+/// Which kind of tracepoint program to use.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TracingPreference {
+    /// `tp_btf` where the kernel loads it, else `raw_tp`.
+    #[default]
+    Auto,
+    /// `raw_tp` even where `tp_btf` would load (tests the fallback).
+    RawTp,
+}
+
 /// Program names in the object: cgroup sock_addr programs.
 const SOCK_ADDR_PROGRAMS: [&str; 6] = [
     "connect4", "connect6", "sendmsg4", "sendmsg6", "bind4", "bind6",
 ];
 /// Tracepoints of the syscall and process programs; the `tp_btf` program has
 /// the tracepoint's name, its `raw_tp` twin the `raw_` prefix.
-const TRACEPOINTS: [(&str, &str); 4] = [
+const TRACEPOINTS: [(&str, &str); 5] = [
     ("sys_enter", "raw_sys_enter"),
+    ("sys_exit", "raw_sys_exit"),
     ("sched_process_exec", "raw_sched_process_exec"),
     ("sched_process_fork", "raw_sched_process_fork"),
     ("sched_process_exit", "raw_sched_process_exit"),
@@ -139,6 +155,11 @@ pub struct EbpfLayers {
     cgroup: Option<PathBuf>,
     net_rules: usize,
     syscalls: Option<usize>,
+    /// Why the BPF LSM programs cannot load here (offsets missing from the
+    /// kernel's BTF), found at load time.
+    lsm_unavailable: Option<String>,
+    /// The LSM hooks attached by [`EbpfLayers::attach_lsm`].
+    lsm_hooks: Vec<&'static str>,
 }
 
 impl std::fmt::Debug for EbpfLayers {
@@ -170,6 +191,15 @@ impl EbpfLayers {
     /// Loads every program into the kernel and fills the maps with `net` and
     /// `syscalls`. Nothing is attached yet: see [`EbpfLayers::attach`].
     pub fn load(net: NetPolicy, syscalls: SyscallPolicy) -> Result<Self, EbpfError> {
+        Self::load_with(net, syscalls, TracingPreference::Auto)
+    }
+
+    /// [`EbpfLayers::load`], choosing how the tracepoint programs attach.
+    pub fn load_with(
+        net: NetPolicy,
+        syscalls: SyscallPolicy,
+        tracing: TracingPreference,
+    ) -> Result<Self, EbpfError> {
         if OBJECT.is_empty() {
             return Err(EbpfError::ObjectMissing);
         }
@@ -185,9 +215,29 @@ impl EbpfLayers {
             off_task_exit_code: kernel_btf.member_offset("task_struct", "exit_code")?,
             off_task_real_parent: kernel_btf.member_offset("task_struct", "real_parent")?,
             off_binprm_filename: kernel_btf.member_offset("linux_binprm", "filename")?,
+            off_task_ti_status: compat_status_offset(&kernel_btf)?,
+            off_regs_syscall_nr: ["orig_ax", "syscallno"]
+                .iter()
+                .find_map(|m| kernel_btf.member_offset("pt_regs", m).ok())
+                .unwrap_or(enforcer_common::OFFSET_UNKNOWN),
         };
 
-        let mut ebpf = Ebpf::load(OBJECT).map_err(|e| EbpfError::Object(Box::new(e)))?;
+        // The BPF LSM programs read kernel structs at offsets from the
+        // running kernel's BTF, passed as read-only globals at load time.
+        let (lsm_offsets, lsm_unavailable) = match crate::lsm::offsets(&kernel_btf) {
+            Ok(o) => (o, None),
+            Err(e) => (Default::default(), Some(crate::lsm::render(&e))),
+        };
+        let mut loader = EbpfLoader::new();
+        crate::lsm::set_offsets(&mut loader, &lsm_offsets);
+        let mut ebpf = loader.load(OBJECT).map_err(|e| {
+            // SAFETY: geteuid has no preconditions.
+            if unsafe { libc::geteuid() } != 0 {
+                EbpfError::NeedsRoot(Box::new(e))
+            } else {
+                EbpfError::Object(Box::new(e))
+            }
+        })?;
 
         for name in SOCK_ADDR_PROGRAMS {
             let program: &mut CgroupSockAddr = ebpf
@@ -197,7 +247,7 @@ impl EbpfLayers {
                 .map_err(prog_err(name))?;
             program.load().map_err(prog_err(name))?;
         }
-        let tracing = load_tracing(&mut ebpf)?;
+        let tracing = load_tracing(&mut ebpf, tracing)?;
 
         {
             let mut v4: LpmTrie<_, [u8; 4], PortRule> =
@@ -239,6 +289,8 @@ impl EbpfLayers {
             cgroup: None,
             net_rules: net.rules.len(),
             syscalls: syscall_count,
+            lsm_unavailable,
+            lsm_hooks: Vec::new(),
         };
         layers.write_config()?;
         Ok(layers)
@@ -311,6 +363,25 @@ impl EbpfLayers {
         Ok(())
     }
 
+    /// Loads and attaches the BPF LSM programs with the file part of the
+    /// envelope (`rules`); the network part is the same `NET_V4`/`NET_V6`
+    /// envelope as the cgroup programs', the run the same `CONFIG`. Call it
+    /// after [`EbpfLayers::attach`], before the command starts. Fails (and
+    /// the caller reports the layer as not in use) where the kernel does not
+    /// load `lsm` programs.
+    pub fn attach_lsm(&mut self, rules: &crate::lsm::LsmRules) -> Result<(), crate::lsm::LsmError> {
+        if let Some(why) = &self.lsm_unavailable {
+            return Err(crate::lsm::LsmError::Offsets(why.clone()));
+        }
+        self.lsm_hooks = crate::lsm::attach_programs(&mut self.ebpf, rules)?;
+        Ok(())
+    }
+
+    /// The LSM hooks attached (empty when the layer is not in use).
+    pub fn lsm_hooks(&self) -> &[&'static str] {
+        &self.lsm_hooks
+    }
+
     /// The run's event stream. It can be taken once, and moved to a thread
     /// that writes the events out (`--events FILE`).
     pub fn events(&mut self) -> Result<EventStream, EbpfError> {
@@ -359,6 +430,22 @@ impl EbpfLayers {
         Ok(out)
     }
 
+    /// Run count and total run time of each attached program, as the kernel
+    /// counts them while statistics are on (see [`enable_program_stats`]).
+    pub fn program_stats(&self) -> Result<Vec<ProgramStats>, EbpfError> {
+        let mut out = Vec::new();
+        for (name, program) in self.ebpf.programs() {
+            let Ok(info) = program.info() else { continue };
+            out.push(ProgramStats {
+                name: name.to_owned(),
+                runs: info.run_count(),
+                run_time: info.run_time(),
+            });
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
     /// One line for `warden exec` saying what the layers enforce.
     pub fn describe(&self) -> String {
         let tracing = match self.tracing {
@@ -369,8 +456,13 @@ impl EbpfLayers {
             Some(n) => format!("{n} syscalls allowed (SIGKILL otherwise)"),
             None => "syscalls observed only".to_owned(),
         };
+        let lsm = if self.lsm_hooks.is_empty() {
+            String::new()
+        } else {
+            format!("; BPF LSM on {} hooks", self.lsm_hooks.len())
+        };
         format!(
-            "eBPF: connect/sendmsg/bind limited to {} rule(s){}; {syscalls}; process events via {tracing}",
+            "eBPF: connect/sendmsg/bind limited to {} rule(s){}; {syscalls}; process events via {tracing}{lsm}",
             self.net_rules,
             if self.config.observe_only != 0 {
                 " (observe only)"
@@ -381,10 +473,56 @@ impl EbpfLayers {
     }
 }
 
+/// How often one program ran and for how long in total.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct ProgramStats {
+    pub name: String,
+    pub runs: u64,
+    pub run_time: Duration,
+}
+
+impl ProgramStats {
+    /// Mean time per run, in nanoseconds (0 when it never ran).
+    pub fn mean_ns(&self) -> f64 {
+        if self.runs == 0 {
+            0.0
+        } else {
+            self.run_time.as_nanos() as f64 / self.runs as f64
+        }
+    }
+}
+
+/// Turns on the kernel's run-time statistics of eBPF programs for as long
+/// as the returned descriptor lives (`BPF_ENABLE_STATS`; needs root).
+pub fn enable_program_stats() -> Result<std::os::fd::OwnedFd, EbpfError> {
+    aya::sys::enable_stats(aya::sys::Stats::RunTime).map_err(|e| EbpfError::Io {
+        what: "enabling eBPF run-time statistics",
+        path: PathBuf::from("bpf(BPF_ENABLE_STATS)"),
+        source: e.io_error,
+    })
+}
+
+/// Where `thread_info.status` (with `TS_COMPAT`) lives in `task_struct`.
+#[cfg(target_arch = "x86_64")]
+fn compat_status_offset(kernel_btf: &btf::Btf) -> Result<u32, EbpfError> {
+    Ok(kernel_btf.member_offset("task_struct", "thread_info")?
+        + kernel_btf.member_offset("thread_info", "status")?)
+}
+
+/// Other architectures: no `TS_COMPAT` check (seccomp's architecture check
+/// is the only guard against compat syscalls there).
+#[cfg(not(target_arch = "x86_64"))]
+fn compat_status_offset(_: &btf::Btf) -> Result<u32, EbpfError> {
+    Ok(enforcer_common::OFFSET_UNKNOWN)
+}
+
 /// Loads the `tp_btf` programs, or their `raw_tp` twins where the kernel
 /// refuses `tp_btf`.
-fn load_tracing(ebpf: &mut Ebpf) -> Result<TracingKind, EbpfError> {
-    let btf = aya::Btf::from_sys_fs().ok();
+fn load_tracing(ebpf: &mut Ebpf, pref: TracingPreference) -> Result<TracingKind, EbpfError> {
+    let btf = match pref {
+        TracingPreference::Auto => aya::Btf::from_sys_fs().ok(),
+        TracingPreference::RawTp => None,
+    };
     let mut tp_btf_ok = btf.is_some();
     if let Some(btf) = &btf {
         for (name, _) in TRACEPOINTS {
@@ -505,6 +643,66 @@ impl EventStream {
             if rc < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
                 return None;
             }
+        }
+    }
+}
+
+impl EventStream {
+    /// Writes every event as one JSON line to `out` on a thread of its own
+    /// until [`EventWriter::finish`] (`warden exec --events FILE`).
+    pub fn write_json_lines(mut self, out: impl std::io::Write + Send + 'static) -> EventWriter {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut out = std::io::BufWriter::new(out);
+            let mut written = 0u64;
+            let write = |event: &Event, out: &mut std::io::BufWriter<_>| {
+                serde_json::to_writer(&mut *out, event)
+                    .map_err(std::io::Error::other)
+                    .and_then(|()| std::io::Write::write_all(out, b"\n"))
+            };
+            loop {
+                // Read the flag before draining, so nothing submitted before
+                // `finish` is left behind.
+                let stopping = flag.load(std::sync::atomic::Ordering::Acquire);
+                if let Some(event) = self.next_timeout(Duration::from_millis(100)) {
+                    write(&event, &mut out)?;
+                    written += 1;
+                }
+                for event in self.drain() {
+                    write(&event, &mut out)?;
+                    written += 1;
+                }
+                if stopping {
+                    std::io::Write::flush(&mut out)?;
+                    return Ok(written);
+                }
+            }
+        });
+        EventWriter { stop, thread }
+    }
+}
+
+/// A thread writing a run's events as JSON lines.
+#[derive(Debug)]
+pub struct EventWriter {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<std::io::Result<u64>>,
+}
+
+impl EventWriter {
+    /// Writes what is still in the ring, stops, and returns how many events
+    /// were written.
+    pub fn finish(self) -> Result<u64, EbpfError> {
+        self.stop.store(true, std::sync::atomic::Ordering::Release);
+        let io = |source| EbpfError::Io {
+            what: "writing the events",
+            path: PathBuf::from("--events"),
+            source,
+        };
+        match self.thread.join() {
+            Ok(result) => result.map_err(io),
+            Err(_) => Err(io(std::io::Error::other("the event writer panicked"))),
         }
     }
 }

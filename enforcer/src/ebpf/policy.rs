@@ -10,90 +10,34 @@
 use std::collections::{BTreeMap, BTreeSet};
 #[cfg(test)]
 use std::net::{Ipv4Addr, Ipv6Addr};
-use std::ops::RangeInclusive;
 
 use enforcer_common::{
-    DIR_BIND, DIR_CONNECT, MAX_PORT_RANGES, MAX_PREFIXES, MAX_SYSCALLS, PROTO_ANY, PROTO_TCP,
-    PROTO_UDP, PortRange, PortRule,
+    DIR_BIND, DIR_CONNECT, MAX_PORT_RANGES, MAX_PREFIXES, MAX_SYSCALLS, PROTO_TCP, PROTO_UDP,
+    PortRange, PortRule,
 };
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 
 use super::EbpfError;
+use crate::policy::{KernelPolicy, NetDirection, NetRule, Proto, SyscallAllowlist};
 
-/// Transport protocol of a [`NetRule`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Proto {
-    Tcp,
-    Udp,
-    Any,
-}
-
-impl Proto {
-    fn code(self) -> u8 {
-        match self {
-            Proto::Tcp => PROTO_TCP,
-            Proto::Udp => PROTO_UDP,
-            Proto::Any => PROTO_ANY,
-        }
+fn proto_code(proto: Proto) -> u8 {
+    match proto {
+        Proto::Tcp => PROTO_TCP,
+        Proto::Udp => PROTO_UDP,
     }
 }
 
-/// Whether a [`NetRule`] is about reaching out or being reached.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NetDir {
-    /// `connect`, and `sendto`/`sendmsg` with a destination address.
-    Connect,
-    /// `bind` to a local address.
-    Bind,
-}
-
-impl NetDir {
-    fn code(self) -> u8 {
-        match self {
-            NetDir::Connect => DIR_CONNECT,
-            NetDir::Bind => DIR_BIND,
-        }
+fn dir_code(dir: NetDirection) -> u8 {
+    match dir {
+        NetDirection::Connect => DIR_CONNECT,
+        NetDirection::Bind => DIR_BIND,
     }
 }
 
-/// One allowed network operation: addresses, ports, protocol, direction.
-/// An IPv4 rule also covers the IPv4-mapped IPv6 form (`::ffff:a.b.c.d`).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct NetRule {
-    /// Remote addresses (connect) or local addresses (bind).
-    pub cidr: IpNet,
-    /// Allowed ports, inclusive.
-    pub ports: RangeInclusive<u16>,
-    pub proto: Proto,
-    pub dir: NetDir,
-}
-
-impl NetRule {
-    /// Connect to `cidr` on `ports` over `proto`.
-    pub fn connect(cidr: IpNet, ports: RangeInclusive<u16>, proto: Proto) -> Self {
-        Self {
-            cidr,
-            ports,
-            proto,
-            dir: NetDir::Connect,
-        }
-    }
-
-    /// Bind to a local address in `cidr` on `ports` over `proto`.
-    pub fn bind(cidr: IpNet, ports: RangeInclusive<u16>, proto: Proto) -> Self {
-        Self {
-            cidr,
-            ports,
-            proto,
-            dir: NetDir::Bind,
-        }
-    }
-}
-
-/// The network envelope of a run: the rules it allows, nothing else.
+/// The network envelope of a run: the rules it allows, nothing else. A
+/// connect rule covers `connect` and `sendto`/`sendmsg` with an address; an
+/// IPv4 rule also covers the IPv4-mapped IPv6 form (`::ffff:a.b.c.d`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetPolicy {
     pub rules: Vec<NetRule>,
@@ -117,10 +61,15 @@ impl NetPolicy {
         }
     }
 
+    /// The network rules of a run's [`KernelPolicy`].
+    pub fn from_kernel_policy(policy: &KernelPolicy) -> Self {
+        Self::allow(policy.net.iter().cloned())
+    }
+
     /// Whether the policy allows `op` to `addr`:`port` over `proto` (6 TCP,
     /// 17 UDP). The reference semantics the kernel maps must agree with;
     /// IPv4-mapped IPv6 addresses are judged as IPv4.
-    pub fn allows(&self, addr: std::net::IpAddr, port: u16, proto: u8, dir: NetDir) -> bool {
+    pub fn allows(&self, addr: std::net::IpAddr, port: u16, proto: u8, dir: NetDirection) -> bool {
         let addr = match addr {
             std::net::IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
                 Some(v4) => std::net::IpAddr::V4(v4),
@@ -129,10 +78,10 @@ impl NetPolicy {
             v4 => v4,
         };
         self.rules.iter().any(|r| {
-            r.dir == dir
+            r.direction == dir
                 && r.cidr.contains(&addr)
-                && r.ports.contains(&port)
-                && (r.proto == Proto::Any || r.proto.code() == proto)
+                && r.ports.contains(port)
+                && proto_code(r.proto) == proto
         })
     }
 }
@@ -171,19 +120,17 @@ pub(crate) fn compile_net(policy: &NetPolicy) -> Result<CompiledNet, EbpfError> 
     let mut v4: BTreeMap<Ipv4Net, BTreeSet<RangeKey>> = BTreeMap::new();
     let mut v6: BTreeMap<Ipv6Net, BTreeSet<RangeKey>> = BTreeMap::new();
     for rule in &policy.rules {
-        if rule.ports.start() > rule.ports.end() {
+        if rule.ports.first > rule.ports.last {
             return Err(EbpfError::Policy(format!(
                 "{}: empty port range {}-{}",
-                rule.cidr,
-                rule.ports.start(),
-                rule.ports.end()
+                rule.cidr, rule.ports.first, rule.ports.last
             )));
         }
         let key = (
-            *rule.ports.start(),
-            *rule.ports.end(),
-            rule.proto.code(),
-            rule.dir.code(),
+            rule.ports.first,
+            rule.ports.last,
+            proto_code(rule.proto),
+            dir_code(rule.direction),
         );
         match rule.cidr.trunc() {
             IpNet::V4(net) => v4.entry(net).or_default().insert(key),
@@ -257,6 +204,11 @@ pub enum SyscallPolicy {
 }
 
 impl SyscallPolicy {
+    /// The second line for a run's seccomp allowlist: the same syscalls.
+    pub fn from_allowlist(allowlist: &SyscallAllowlist) -> Result<Self, EbpfError> {
+        Self::allow_numbers(allowlist.numbers())
+    }
+
     /// An allowlist of syscall numbers (as `libc::SYS_*` or
     /// `SyscallAllowlist::numbers` give them).
     pub fn allow_numbers(numbers: impl IntoIterator<Item = i64>) -> Result<Self, EbpfError> {
@@ -281,12 +233,36 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::policy::PortRange as Ports;
 
     fn net(s: &str) -> IpNet {
         s.parse().unwrap()
     }
 
-    fn allows_compiled(c: &CompiledNet, addr: IpAddr, port: u16, proto: u8, dir: NetDir) -> bool {
+    fn rule(
+        cidr: &str,
+        ports: std::ops::RangeInclusive<u16>,
+        proto: Proto,
+        direction: NetDirection,
+    ) -> NetRule {
+        NetRule {
+            cidr: net(cidr),
+            ports: Ports {
+                first: *ports.start(),
+                last: *ports.end(),
+            },
+            proto,
+            direction,
+        }
+    }
+
+    fn allows_compiled(
+        c: &CompiledNet,
+        addr: IpAddr,
+        port: u16,
+        proto: u8,
+        dir: NetDirection,
+    ) -> bool {
         let addr = match addr {
             IpAddr::V6(v6) => v6
                 .to_ipv4_mapped()
@@ -298,62 +274,91 @@ mod tests {
             IpAddr::V4(a) => lookup_v4(c, a),
             IpAddr::V6(a) => lookup_v6(c, a),
         };
-        rule.is_some_and(|r| r.allows(port, proto, dir.code()))
+        rule.is_some_and(|r| r.allows(port, proto, dir_code(dir)))
     }
 
     #[test]
     fn cidr_and_single_host_rules() {
         let policy = NetPolicy::allow([
-            NetRule::connect(net("10.0.0.0/8"), 443..=443, Proto::Tcp),
-            NetRule::connect(net("127.0.0.1/32"), 8080..=8080, Proto::Any),
+            rule("10.0.0.0/8", 443..=443, Proto::Tcp, NetDirection::Connect),
+            rule(
+                "127.0.0.1/32",
+                8080..=8080,
+                Proto::Tcp,
+                NetDirection::Connect,
+            ),
+            rule(
+                "127.0.0.1/32",
+                8080..=8080,
+                Proto::Udp,
+                NetDirection::Connect,
+            ),
         ]);
         let c = compile_net(&policy).unwrap();
         let a = |s: &str| s.parse::<IpAddr>().unwrap();
-        assert!(allows_compiled(&c, a("10.1.2.3"), 443, 6, NetDir::Connect));
-        assert!(!allows_compiled(&c, a("10.1.2.3"), 80, 6, NetDir::Connect));
+        assert!(allows_compiled(
+            &c,
+            a("10.1.2.3"),
+            443,
+            6,
+            NetDirection::Connect
+        ));
+        assert!(!allows_compiled(
+            &c,
+            a("10.1.2.3"),
+            80,
+            6,
+            NetDirection::Connect
+        ));
         assert!(!allows_compiled(
             &c,
             a("10.1.2.3"),
             443,
             17,
-            NetDir::Connect
+            NetDirection::Connect
         ));
         assert!(allows_compiled(
             &c,
             a("127.0.0.1"),
             8080,
             17,
-            NetDir::Connect
+            NetDirection::Connect
         ));
         assert!(!allows_compiled(
             &c,
             a("127.0.0.2"),
             8080,
             6,
-            NetDir::Connect
+            NetDirection::Connect
         ));
         assert!(allows_compiled(
             &c,
             a("::ffff:127.0.0.1"),
             8080,
             6,
-            NetDir::Connect
+            NetDirection::Connect
         ));
         assert!(!allows_compiled(
             &c,
             a("::ffff:127.0.0.1"),
             8081,
             6,
-            NetDir::Connect
+            NetDirection::Connect
         ));
-        assert!(!allows_compiled(&c, a("127.0.0.1"), 8080, 6, NetDir::Bind));
+        assert!(!allows_compiled(
+            &c,
+            a("127.0.0.1"),
+            8080,
+            6,
+            NetDirection::Bind
+        ));
     }
 
     #[test]
     fn nested_prefixes_keep_the_outer_ranges() {
         let policy = NetPolicy::allow([
-            NetRule::connect(net("10.0.0.0/8"), 443..=443, Proto::Tcp),
-            NetRule::connect(net("10.1.0.0/16"), 80..=80, Proto::Tcp),
+            rule("10.0.0.0/8", 443..=443, Proto::Tcp, NetDirection::Connect),
+            rule("10.1.0.0/16", 80..=80, Proto::Tcp, NetDirection::Connect),
         ]);
         let c = compile_net(&policy).unwrap();
         let inner = lookup_v4(&c, "10.1.9.9".parse().unwrap()).unwrap();
@@ -366,10 +371,10 @@ mod tests {
     #[test]
     fn refuses_what_does_not_fit() {
         let rules = (0..=MAX_PORT_RANGES as u16)
-            .map(|p| NetRule::connect(net("10.0.0.0/8"), p..=p, Proto::Tcp));
+            .map(|p| rule("10.0.0.0/8", p..=p, Proto::Tcp, NetDirection::Connect));
         assert!(compile_net(&NetPolicy::allow(rules)).is_err());
         #[allow(clippy::reversed_empty_ranges)]
-        let empty = NetRule::connect(net("10.0.0.0/8"), 9..=8, Proto::Tcp);
+        let empty = rule("10.0.0.0/8", 9..=8, Proto::Tcp, NetDirection::Connect);
         assert!(compile_net(&NetPolicy::allow([empty])).is_err());
         assert!(SyscallPolicy::allow_numbers([0, 1, 600]).is_err());
         assert!(SyscallPolicy::allow_numbers([-1]).is_err());
@@ -385,14 +390,17 @@ mod tests {
         let v6 = (any::<[u8; 16]>(), 0u8..=128)
             .prop_map(|(a, l)| IpNet::V6(Ipv6Net::new(Ipv6Addr::from(a), l).unwrap()));
         let cidr = prop_oneof![v4.clone(), v4, v6];
-        let proto = prop_oneof![Just(Proto::Tcp), Just(Proto::Udp), Just(Proto::Any)];
-        let dir = prop_oneof![Just(NetDir::Connect), Just(NetDir::Bind)];
+        let proto = prop_oneof![Just(Proto::Tcp), Just(Proto::Udp)];
+        let dir = prop_oneof![Just(NetDirection::Connect), Just(NetDirection::Bind)];
         (cidr, any::<u16>(), 0u16..64, proto, dir).prop_map(|(cidr, lo, span, proto, dir)| {
             NetRule {
                 cidr,
-                ports: lo..=lo.saturating_add(span),
+                ports: Ports {
+                    first: lo,
+                    last: lo.saturating_add(span),
+                },
                 proto,
-                dir,
+                direction: dir,
             }
         })
     }
@@ -414,9 +422,9 @@ mod tests {
                     Some(IpNet::V6(n)) => IpAddr::V6(Ipv6Addr::from(u128::from(n.network()) ^ u128::from(noise >> 3))),
                     None => IpAddr::V4(Ipv4Addr::from(noise)),
                 };
-                let port = rules.get(pick % rules.len().max(1)).map_or(port, |r| r.ports.start().wrapping_add(port % 3));
+                let port = rules.get(pick % rules.len().max(1)).map_or(port, |r| r.ports.first.wrapping_add(port % 3));
                 let proto = if udp { 17 } else { 6 };
-                let dir = if bind { NetDir::Bind } else { NetDir::Connect };
+                let dir = if bind { NetDirection::Bind } else { NetDirection::Connect };
                 prop_assert_eq!(
                     policy.allows(addr, port, proto, dir),
                     allows_compiled(&c, addr, port, proto, dir),

@@ -37,7 +37,8 @@ impl<'a> Builder<'a> {
 
     fn span(&self, p: &P<'_>) -> Span {
         let s = p.as_span();
-        self.index.span(self.src, s.start(), s.end())
+        let end = trim_trailing(self.src, s.start(), s.end());
+        self.index.span(self.src, s.start(), end)
     }
 
     fn span_at(&self, start: usize, end: usize) -> Span {
@@ -931,5 +932,71 @@ fn empty_plan(span: Span) -> Plan {
         params: Vec::new(),
         steps: Vec::new(),
         span,
+    }
+}
+
+/// The end of `src[start..end]` without trailing whitespace and comments.
+/// pest leaves the whitespace it skipped before a failed optional part
+/// inside the rule's span (`pattern` = `matcher ~ (when ~ cond)?`); spans
+/// should end at the last token.
+fn trim_trailing(src: &str, start: usize, mut end: usize) -> usize {
+    let b = src.as_bytes();
+    loop {
+        while end > start && b[end - 1].is_ascii_whitespace() {
+            end -= 1;
+        }
+        let text = &src[start..end];
+        if let Some(body) = text.strip_suffix("*/") {
+            // Only a comment ends with `*/` (a string ends with `"`).
+            match body.rfind("/*") {
+                Some(k) => {
+                    end = start + k;
+                    continue;
+                }
+                None => return end,
+            }
+        }
+        // A `//` comment on the last line, outside strings.
+        let line_start = text.rfind('\n').map_or(0, |k| k + 1);
+        let line = &text.as_bytes()[line_start..];
+        let mut i = 0;
+        let mut cut = None;
+        while i < line.len() {
+            match line[i] {
+                b'"' => {
+                    i += 1;
+                    while i < line.len() && line[i] != b'"' {
+                        i += if line[i] == b'\\' { 2 } else { 1 };
+                    }
+                }
+                b'/' if line.get(i + 1) == Some(&b'/') => {
+                    cut = Some(i);
+                    break;
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        match cut {
+            Some(k) => end = start + line_start + k,
+            None => return end,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::trim_trailing;
+
+    #[test]
+    fn trailing_whitespace_and_comments_are_trimmed() {
+        fn t(s: &str) -> &str {
+            &s[..trim_trailing(s, 0, s.len())]
+        }
+        assert_eq!(t("allow read  \n  "), "allow read");
+        assert_eq!(t("allow read // note\n /* x */ \n"), "allow read");
+        assert_eq!(t("read \"a//b\"  // c"), "read \"a//b\"");
+        assert_eq!(t("read \"a\\\"//b\""), "read \"a\\\"//b\"");
+        assert_eq!(t("x /* a\n b */"), "x");
     }
 }

@@ -28,17 +28,53 @@ pub(crate) struct Grammar;
 /// Parses a plan (syntax only: names are left unresolved). `file` names the
 /// text in spans and messages.
 pub fn parse_plan(src: &str, file: &str) -> Result<Plan, Diagnostics> {
+    let (plan, diags) = parse_plan_partial(src, file)?;
+    into_result(plan, diags, file, src)
+}
+
+/// Parses a plan; `Err` only for syntax errors. Literal errors (a bad
+/// escape, a cidr with host bits) come back beside a tree in which the bad
+/// literals are placeholders, so loading can report name and type errors
+/// too.
+pub(crate) fn parse_plan_partial(
+    src: &str,
+    file: &str,
+) -> Result<(Plan, Vec<Diagnostic>), Diagnostics> {
     parse_with(src, file, "plan", Rule::plan_file, |b, pair| {
         b.plan_file(pair)
     })
 }
 
-/// Parses a spec (syntax only: names are left unresolved, `include`s are not
-/// followed).
-pub fn parse_spec(src: &str, file: &str) -> Result<Spec, Diagnostics> {
+/// Parses a spec; `Err` only for syntax errors (see [`parse_plan_partial`]).
+pub(crate) fn parse_spec_partial(
+    src: &str,
+    file: &str,
+) -> Result<(Spec, Vec<Diagnostic>), Diagnostics> {
     parse_with(src, file, "spec", Rule::spec_file, |b, pair| {
         b.spec_file(pair)
     })
+}
+
+fn into_result<T>(
+    tree: T,
+    diags: Vec<Diagnostic>,
+    file: &str,
+    src: &str,
+) -> Result<T, Diagnostics> {
+    let mut ds = Diagnostics::new();
+    ds.sources.insert(file, src);
+    for d in diags {
+        ds.push(d);
+    }
+    ds.sort();
+    ds.into_result(tree)
+}
+
+/// Parses a spec (syntax only: names are left unresolved, `include`s are not
+/// followed).
+pub fn parse_spec(src: &str, file: &str) -> Result<Spec, Diagnostics> {
+    let (spec, diags) = parse_spec_partial(src, file)?;
+    into_result(spec, diags, file, src)
 }
 
 fn parse_with<T: Send>(
@@ -47,15 +83,31 @@ fn parse_with<T: Send>(
     what: &str,
     entry: Rule,
     build: impl FnOnce(&mut build::Builder<'_>, pest::iterators::Pair<'_, Rule>) -> T + Send,
-) -> Result<T, Diagnostics> {
+) -> Result<(T, Vec<Diagnostic>), Diagnostics> {
     let index = LineIndex::new(file, src);
     let fail = |d: Diagnostic| Diagnostics::single(d, file, src);
     let depth = source::precheck(src, &index, what).map_err(fail)?;
-    // Track literal tokens too, so errors can say "expected `,` or `)`".
-    ERROR_DETAIL.call_once(|| pest::set_error_detail(true));
-    let run = || -> Result<T, Diagnostics> {
-        let mut pairs =
-            Grammar::parse(entry, src).map_err(|e| fail(syntax_error(src, &index, e)))?;
+    let run = || -> Result<(T, Vec<Diagnostic>), Diagnostics> {
+        let mut pairs = match Grammar::parse(entry, src) {
+            Ok(pairs) => pairs,
+            Err(_) => {
+                // Parse again, tracking literal tokens too, so the error can
+                // say "expected `,` or `)`". Tracking slows every parse, so
+                // it is on only for this one. (The switch is process-wide: a
+                // parse on another thread meanwhile is only slower.)
+                pest::set_error_detail(true);
+                let detailed = Grammar::parse(entry, src);
+                pest::set_error_detail(false);
+                return Err(fail(match detailed {
+                    Err(e) => syntax_error(src, &index, e),
+                    Ok(_) => Diagnostic::error(
+                        index.span(src, 0, 0),
+                        format!("this {what} could not be parsed"),
+                    )
+                    .with_help("parse it again; if this persists, report a bug in planlang"),
+                }));
+            }
+        };
         let Some(pair) = pairs.next() else {
             return Err(fail(Diagnostic::error(
                 index.span(src, 0, 0),
@@ -64,13 +116,7 @@ fn parse_with<T: Send>(
         };
         let mut builder = build::Builder::new(src, &index);
         let tree = build(&mut builder, pair);
-        let mut diags = Diagnostics::new();
-        diags.sources.insert(file, src);
-        for d in builder.into_diagnostics() {
-            diags.push(d);
-        }
-        diags.sort();
-        diags.into_result(tree)
+        Ok((tree, builder.into_diagnostics()))
     };
     if depth <= INLINE_NESTING {
         return run();
@@ -101,8 +147,6 @@ fn parse_with<T: Send>(
             })
     })
 }
-
-static ERROR_DETAIL: std::sync::Once = std::sync::Once::new();
 
 /// Nesting up to this depth parses on the caller's stack.
 const INLINE_NESTING: usize = 8;

@@ -1,7 +1,14 @@
 //! One module per subcommand: `Args` (clap) and `run(Args) -> ExitCode`.
 
+pub mod audit;
+pub mod check;
 pub mod doctor;
 pub mod exec;
+pub mod fmt;
 pub mod inspect;
 pub mod keygen;
+pub mod load;
+pub mod serve;
+pub mod parse;
+pub mod test;
 pub mod tokens;

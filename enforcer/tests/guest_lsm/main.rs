@@ -7,6 +7,8 @@
 //! skips. Run inside a guest already (`WARDEN_IN_GUEST=1`, as `make guest-test`
 //! does), it runs the checks directly.
 
+mod lsm_cases;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
@@ -20,16 +22,44 @@ const CHECKS: &[Check] = &[
         kernel_filesystems_mounted,
     ),
     ("kernel BTF is readable", btf_readable),
+    (
+        "the LSM layer loads and attaches here",
+        lsm_cases::layer_is_available,
+    ),
+    (
+        "escapes are refused and the envelope works",
+        lsm_cases::envelope_cases,
+    ),
+    (
+        "warden exec's launcher with --require bpf-lsm",
+        lsm_cases::launcher_requires_bpf_lsm,
+    ),
+    (
+        "overhead of the LSM layer on an open/close loop",
+        lsm_cases::overhead,
+    ),
 ];
 
 fn main() -> ExitCode {
+    if std::env::var_os(lsm_cases::CHILD_ENV).is_some() {
+        return lsm_cases::child_main();
+    }
     let in_guest = std::env::var_os("WARDEN_GUEST_INNER").is_some()
         || std::env::var("WARDEN_IN_GUEST").is_ok_and(|v| v == "1");
     if in_guest { run_checks() } else { boot_guest() }
 }
 
-/// On the host: boot the guest and run this binary in it.
+/// On the host: check that the launcher refuses `--require bpf-lsm` where
+/// the layer does not load (or runs with it where it does), then boot the
+/// guest and run this binary in it.
 fn boot_guest() -> ExitCode {
+    match lsm_cases::launcher_requires_bpf_lsm() {
+        Ok(()) => println!("test (host) warden exec's launcher with --require bpf-lsm ... ok"),
+        Err(why) => {
+            println!("test (host) warden exec's launcher with --require bpf-lsm ... FAILED: {why}");
+            return ExitCode::FAILURE;
+        }
+    }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/guest/run.sh");
     let exe = match std::env::current_exe() {
         Ok(exe) => exe,

@@ -1,0 +1,552 @@
+//! The tamper-evident audit log: a hash chain of records with signed
+//! checkpoints.
+//!
+//! Each record carries its sequence number (1, 2, 3, ...), the time, a kind,
+//! a JSON body, the hash of the previous record, and its own hash: SHA-256 over
+//! a canonical, length-prefixed encoding of those fields (see
+//! [`record_hash`]). Changing, deleting or reordering any record breaks the
+//! chain at that record. Every so often the writer appends a `checkpoint`
+//! record whose body is an Ed25519 signature over the previous record's hash:
+//! whoever holds only the public key can then prove that the whole prefix was
+//! written by the service, so an attacker with write access to the database
+//! cannot simply recompute the chain.
+//!
+//! What a chain cannot show on its own: records appended after the last
+//! checkpoint and then removed from the tail. [`VerifyReport::uncovered`]
+//! says how many records are not yet covered by a signature.
+
+use ed25519_compact::{PublicKey, SecretKey, Signature};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fmt;
+
+/// A SHA-256 digest.
+pub type Hash = [u8; 32];
+
+/// The `prev_hash` of record 1.
+pub const GENESIS: Hash = [0u8; 32];
+
+const RECORD_DOMAIN: &[u8] = b"warden.audit.record.v1\0";
+const CHECKPOINT_DOMAIN: &[u8] = b"warden.audit.checkpoint.v1\0";
+
+/// What a record is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// A plan was submitted (before it was checked).
+    Submission,
+    /// The verifier's verdict on a submission.
+    Verdict,
+    /// A capability token was issued.
+    Token,
+    /// A pending approval was created, approved or denied.
+    Approval,
+    /// A token was revoked.
+    Revocation,
+    /// An enforcement layer reported an event of a run.
+    Enforcement,
+    /// A spec was loaded, or failed to load and the previous version stayed.
+    Spec,
+    /// The service started or stopped.
+    Service,
+    /// A signed checkpoint over the chain so far.
+    Checkpoint,
+}
+
+impl EventKind {
+    pub const ALL: [EventKind; 9] = [
+        EventKind::Submission,
+        EventKind::Verdict,
+        EventKind::Token,
+        EventKind::Approval,
+        EventKind::Revocation,
+        EventKind::Enforcement,
+        EventKind::Spec,
+        EventKind::Service,
+        EventKind::Checkpoint,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Submission => "submission",
+            EventKind::Verdict => "verdict",
+            EventKind::Token => "token",
+            EventKind::Approval => "approval",
+            EventKind::Revocation => "revocation",
+            EventKind::Enforcement => "enforcement",
+            EventKind::Spec => "spec",
+            EventKind::Service => "service",
+            EventKind::Checkpoint => "checkpoint",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<EventKind> {
+        EventKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl fmt::Display for EventKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A record to append: the writer assigns seq, time and hashes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewEvent {
+    pub kind: EventKind,
+    pub body: serde_json::Value,
+}
+
+impl NewEvent {
+    pub fn new(kind: EventKind, body: serde_json::Value) -> Self {
+        NewEvent { kind, body }
+    }
+}
+
+/// One record of the chain, as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    pub seq: u64,
+    pub time_ms: i64,
+    /// The kind as stored (a tampered log may hold a kind we do not know).
+    pub kind: String,
+    /// The body exactly as stored: the hash covers these bytes.
+    pub body: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl AuditRecord {
+    /// Builds the record that follows `prev` (seq and hash of the previous
+    /// record; `(0, GENESIS)` for the first).
+    pub fn next(prev_seq: u64, prev_hash: &Hash, time_ms: i64, event: &NewEvent) -> AuditRecord {
+        let seq = prev_seq + 1;
+        let kind = event.kind.as_str();
+        // serde_json's Value keeps object keys sorted, so this text is canonical
+        // at creation time; verification hashes the stored text, never a re-encoding.
+        let body = event.body.to_string();
+        let hash = record_hash(seq, time_ms, kind, &body, prev_hash);
+        AuditRecord {
+            seq,
+            time_ms,
+            kind: kind.to_owned(),
+            body,
+            prev_hash: hex::encode(prev_hash),
+            hash: hex::encode(hash),
+        }
+    }
+
+    /// The body parsed as JSON (`Null` if it does not parse).
+    pub fn body_json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+fn put_bytes(h: &mut Sha256, b: &[u8]) {
+    h.update((b.len() as u64).to_be_bytes());
+    h.update(b);
+}
+
+/// SHA-256 over the canonical encoding of a record: a domain tag, then seq
+/// and time as big-endian integers, then kind and body each prefixed by
+/// their length, then the previous hash.
+pub fn record_hash(seq: u64, time_ms: i64, kind: &str, body: &str, prev_hash: &Hash) -> Hash {
+    let mut h = Sha256::new();
+    h.update(RECORD_DOMAIN);
+    h.update(seq.to_be_bytes());
+    h.update(time_ms.to_be_bytes());
+    put_bytes(&mut h, kind.as_bytes());
+    put_bytes(&mut h, body.as_bytes());
+    h.update(prev_hash);
+    h.finalize().into()
+}
+
+fn checkpoint_message(covers_seq: u64, covers_hash: &Hash) -> Vec<u8> {
+    let mut m = Vec::with_capacity(CHECKPOINT_DOMAIN.len() + 8 + 32);
+    m.extend_from_slice(CHECKPOINT_DOMAIN);
+    m.extend_from_slice(&covers_seq.to_be_bytes());
+    m.extend_from_slice(covers_hash);
+    m
+}
+
+/// The body of a `checkpoint` record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckpointBody {
+    /// The record the signature covers (the one just before the checkpoint).
+    pub covers_seq: u64,
+    /// That record's hash, hex.
+    pub covers_hash: String,
+    /// The signer's public key, hex (informational: verification uses the
+    /// key the verifier trusts, never this one).
+    pub public_key: String,
+    /// Ed25519 signature over the domain tag, `covers_seq` and `covers_hash`.
+    pub signature: String,
+}
+
+/// Signs checkpoints with the service's Ed25519 key.
+#[derive(Clone)]
+pub struct CheckpointSigner {
+    secret: SecretKey,
+}
+
+impl fmt::Debug for CheckpointSigner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CheckpointSigner")
+            .field("public_key", &hex::encode(*self.secret.public_key()))
+            .finish_non_exhaustive()
+    }
+}
+
+impl CheckpointSigner {
+    pub fn new(secret: SecretKey) -> Self {
+        CheckpointSigner { secret }
+    }
+
+    pub fn public_key(&self) -> PublicKey {
+        self.secret.public_key()
+    }
+
+    /// The checkpoint event that signs the chain up to `(seq, hash)`.
+    pub fn checkpoint(&self, covers_seq: u64, covers_hash: &Hash) -> NewEvent {
+        let sig = self
+            .secret
+            .sign(checkpoint_message(covers_seq, covers_hash), None);
+        let body = CheckpointBody {
+            covers_seq,
+            covers_hash: hex::encode(covers_hash),
+            public_key: hex::encode(*self.secret.public_key()),
+            signature: hex::encode(*sig),
+        };
+        NewEvent::new(
+            EventKind::Checkpoint,
+            serde_json::to_value(body).unwrap_or(serde_json::Value::Null),
+        )
+    }
+}
+
+/// Why a record breaks the log.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Problem {
+    #[error("record {expected} is missing (the next stored record is {found})")]
+    Missing { expected: u64, found: u64 },
+    #[error("its prev_hash does not match the hash of the record before it")]
+    BrokenLink,
+    #[error("its hash does not match its contents (stored {stored}, computed {computed})")]
+    HashMismatch { stored: String, computed: String },
+    #[error("a hash field is not 64 hex digits")]
+    MalformedHash,
+    #[error("checkpoint body is malformed: {0}")]
+    MalformedCheckpoint(String),
+    #[error("checkpoint covers record {covers} but follows record {previous}")]
+    CheckpointMisplaced { covers: u64, previous: u64 },
+    #[error("checkpoint signature does not verify with the trusted public key")]
+    BadSignature,
+}
+
+/// The first bad record of a log.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("audit record {seq} is bad: {problem}")]
+pub struct VerifyFailure {
+    pub seq: u64,
+    pub problem: Problem,
+}
+
+/// What a successful verification proved.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Number of records checked.
+    pub records: u64,
+    /// Number of checkpoints whose signature verified.
+    pub checkpoints: u64,
+    /// Sequence number of the last record signed by a checkpoint (0: none).
+    pub last_checkpoint: u64,
+    /// Records after the last checkpoint (chained, not yet signed).
+    pub uncovered: u64,
+    /// The hash of the last record (hex), or empty for an empty log.
+    pub head: String,
+}
+
+/// Checks records one by one, in seq order.
+#[derive(Debug)]
+pub struct ChainVerifier<'k> {
+    key: &'k PublicKey,
+    prev_seq: u64,
+    prev_hash: Hash,
+    report: VerifyReport,
+}
+
+fn parse_hash(s: &str) -> Option<Hash> {
+    let v = hex::decode(s).ok()?;
+    v.try_into().ok()
+}
+
+impl<'k> ChainVerifier<'k> {
+    /// A verifier that trusts checkpoint signatures made by `key`.
+    pub fn new(key: &'k PublicKey) -> Self {
+        ChainVerifier {
+            key,
+            prev_seq: 0,
+            prev_hash: GENESIS,
+            report: VerifyReport::default(),
+        }
+    }
+
+    /// Checks the next record.
+    pub fn push(&mut self, r: &AuditRecord) -> Result<(), VerifyFailure> {
+        let expected = self.prev_seq + 1;
+        let fail = |seq, problem| VerifyFailure { seq, problem };
+        if r.seq != expected {
+            return Err(fail(
+                expected,
+                Problem::Missing {
+                    expected,
+                    found: r.seq,
+                },
+            ));
+        }
+        let (Some(prev), Some(stored)) = (parse_hash(&r.prev_hash), parse_hash(&r.hash)) else {
+            return Err(fail(r.seq, Problem::MalformedHash));
+        };
+        if prev != self.prev_hash {
+            return Err(fail(r.seq, Problem::BrokenLink));
+        }
+        let computed = record_hash(r.seq, r.time_ms, &r.kind, &r.body, &prev);
+        if computed != stored {
+            return Err(fail(
+                r.seq,
+                Problem::HashMismatch {
+                    stored: r.hash.clone(),
+                    computed: hex::encode(computed),
+                },
+            ));
+        }
+        if r.kind == EventKind::Checkpoint.as_str() {
+            let body: CheckpointBody = serde_json::from_str(&r.body)
+                .map_err(|e| fail(r.seq, Problem::MalformedCheckpoint(e.to_string())))?;
+            if body.covers_seq != self.prev_seq
+                || parse_hash(&body.covers_hash) != Some(self.prev_hash)
+            {
+                return Err(fail(
+                    r.seq,
+                    Problem::CheckpointMisplaced {
+                        covers: body.covers_seq,
+                        previous: self.prev_seq,
+                    },
+                ));
+            }
+            let sig = hex::decode(&body.signature)
+                .ok()
+                .and_then(|b| Signature::from_slice(&b).ok())
+                .ok_or_else(|| {
+                    fail(
+                        r.seq,
+                        Problem::MalformedCheckpoint("signature is not 64 bytes of hex".into()),
+                    )
+                })?;
+            self.key
+                .verify(checkpoint_message(body.covers_seq, &self.prev_hash), &sig)
+                .map_err(|_| fail(r.seq, Problem::BadSignature))?;
+            self.report.checkpoints += 1;
+            self.report.last_checkpoint = r.seq;
+        }
+        self.prev_seq = r.seq;
+        self.prev_hash = stored;
+        self.report.records += 1;
+        Ok(())
+    }
+
+    /// The report once every record was pushed.
+    pub fn finish(mut self) -> VerifyReport {
+        self.report.uncovered = self.prev_seq - self.report.last_checkpoint;
+        self.report.head = if self.prev_seq == 0 {
+            String::new()
+        } else {
+            hex::encode(self.prev_hash)
+        };
+        self.report
+    }
+}
+
+/// Verifies a whole log given in seq order.
+pub fn verify<'a>(
+    records: impl IntoIterator<Item = &'a AuditRecord>,
+    key: &PublicKey,
+) -> Result<VerifyReport, VerifyFailure> {
+    let mut v = ChainVerifier::new(key);
+    for r in records {
+        v.push(r)?;
+    }
+    Ok(v.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ed25519_compact::{KeyPair, Seed};
+    use serde_json::json;
+
+    fn key(n: u8) -> SecretKey {
+        KeyPair::from_seed(Seed::new([n; 32])).sk
+    }
+
+    fn chain(n: u64, signer: &CheckpointSigner, every: u64) -> Vec<AuditRecord> {
+        let mut out: Vec<AuditRecord> = Vec::new();
+        let (mut seq, mut hash) = (0, GENESIS);
+        let mut since = 0;
+        for i in 0..n {
+            let ev = NewEvent::new(EventKind::Submission, json!({"i": i, "agent": "a"}));
+            let r = AuditRecord::next(seq, &hash, 1_000 + i as i64, &ev);
+            seq = r.seq;
+            hash = parse_hash(&r.hash).unwrap();
+            out.push(r);
+            since += 1;
+            if since == every {
+                let r = AuditRecord::next(seq, &hash, 2_000, &signer.checkpoint(seq, &hash));
+                seq = r.seq;
+                hash = parse_hash(&r.hash).unwrap();
+                out.push(r);
+                since = 0;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn intact_chain_verifies() {
+        let s = CheckpointSigner::new(key(1));
+        let log = chain(10, &s, 4);
+        let rep = verify(&log, &s.public_key()).unwrap();
+        assert_eq!(rep.records, 12);
+        assert_eq!(rep.checkpoints, 2);
+        assert_eq!(rep.last_checkpoint, 10);
+        assert_eq!(rep.uncovered, 2);
+        assert_eq!(rep.head, log.last().unwrap().hash);
+    }
+
+    #[test]
+    fn empty_log_verifies() {
+        let s = CheckpointSigner::new(key(1));
+        let rep = verify(&[], &s.public_key()).unwrap();
+        assert_eq!(rep, VerifyReport::default());
+    }
+
+    #[test]
+    fn changed_body_names_that_record() {
+        let s = CheckpointSigner::new(key(1));
+        let mut log = chain(10, &s, 4);
+        log[6].body = log[6].body.replace("\"a\"", "\"b\"");
+        let err = verify(&log, &s.public_key()).unwrap_err();
+        assert_eq!(err.seq, 7);
+        assert!(matches!(err.problem, Problem::HashMismatch { .. }));
+    }
+
+    #[test]
+    fn recomputed_hash_breaks_next_link() {
+        let s = CheckpointSigner::new(key(1));
+        let mut log = chain(10, &s, 100);
+        let r = &mut log[3];
+        r.body = "{}".into();
+        let prev = parse_hash(&r.prev_hash).unwrap();
+        r.hash = hex::encode(record_hash(r.seq, r.time_ms, &r.kind, &r.body, &prev));
+        let err = verify(&log, &s.public_key()).unwrap_err();
+        assert_eq!(err.seq, 5);
+        assert_eq!(err.problem, Problem::BrokenLink);
+    }
+
+    #[test]
+    fn deleted_record_is_named_missing() {
+        let s = CheckpointSigner::new(key(1));
+        let mut log = chain(10, &s, 100);
+        log.remove(4);
+        let err = verify(&log, &s.public_key()).unwrap_err();
+        assert_eq!(err.seq, 5);
+        assert_eq!(
+            err.problem,
+            Problem::Missing {
+                expected: 5,
+                found: 6
+            }
+        );
+    }
+
+    #[test]
+    fn swapped_records_are_caught_at_the_first() {
+        let s = CheckpointSigner::new(key(1));
+        let mut log = chain(10, &s, 100);
+        // Swap contents but keep the seq column in order, as a reordering
+        // attacker with SQL access would.
+        let (a, b) = (log[2].clone(), log[3].clone());
+        log[2] = AuditRecord { seq: 3, ..b };
+        log[3] = AuditRecord { seq: 4, ..a };
+        let err = verify(&log, &s.public_key()).unwrap_err();
+        assert_eq!(err.seq, 3);
+    }
+
+    #[test]
+    fn checkpoint_by_another_key_is_refused() {
+        let s = CheckpointSigner::new(key(1));
+        let other = CheckpointSigner::new(key(2));
+        let log = chain(8, &other, 4);
+        let err = verify(&log, &s.public_key()).unwrap_err();
+        assert_eq!(err.seq, 5);
+        assert_eq!(err.problem, Problem::BadSignature);
+    }
+
+    #[test]
+    fn recomputed_chain_without_key_fails_at_checkpoint() {
+        // An attacker rewrites record 2 and recomputes every later hash, but
+        // cannot re-sign the checkpoint.
+        let s = CheckpointSigner::new(key(1));
+        let log = chain(6, &s, 3);
+        let mut forged = Vec::new();
+        let (mut seq, mut hash) = (0, GENESIS);
+        for (i, r) in log.iter().enumerate() {
+            let body = if i == 1 {
+                "{\"forged\":true}".to_string()
+            } else {
+                r.body.clone()
+            };
+            let h = record_hash(r.seq, r.time_ms, &r.kind, &body, &hash);
+            forged.push(AuditRecord {
+                seq: r.seq,
+                time_ms: r.time_ms,
+                kind: r.kind.clone(),
+                body,
+                prev_hash: hex::encode(hash),
+                hash: hex::encode(h),
+            });
+            seq = r.seq;
+            hash = h;
+        }
+        let _ = seq;
+        let err = verify(&forged, &s.public_key()).unwrap_err();
+        assert_eq!(err.seq, 4);
+        assert!(matches!(err.problem, Problem::CheckpointMisplaced { .. }));
+    }
+
+    #[test]
+    fn hash_encoding_is_unambiguous() {
+        // Moving bytes between kind and body changes the hash.
+        let a = record_hash(1, 0, "ab", "c", &GENESIS);
+        let b = record_hash(1, 0, "a", "bc", &GENESIS);
+        assert_ne!(a, b);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_single_byte_change_is_detected(idx in 0usize..8, pos in 0usize..64, byte in 0u8..=255) {
+            let s = CheckpointSigner::new(key(1));
+            let mut log = chain(8, &s, 3);
+            let i = idx % log.len();
+            let mut body = log[i].body.clone().into_bytes();
+            let p = pos % body.len();
+            proptest::prop_assume!(body[p] != byte);
+            body[p] = byte;
+            log[i].body = String::from_utf8_lossy(&body).into_owned();
+            proptest::prop_assume!(log[i].body.as_bytes() != chain(8, &s, 3)[i].body.as_bytes());
+            let err = verify(&log, &s.public_key()).unwrap_err();
+            proptest::prop_assert_eq!(err.seq, log[i].seq);
+        }
+    }
+}

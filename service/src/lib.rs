@@ -1,0 +1,35 @@
+//! Warden's gRPC service: orchestrators submit plans, approvers approve,
+//! deny and revoke, and every decision lands in a tamper-evident audit log.
+//!
+//! The pieces, one module each: [`proto`] (the generated API of
+//! `proto/warden.proto`), [`audit`] (the hash chain and its signed
+//! checkpoints), [`store`] (approvals, revocations and the audit log behind
+//! the [`store::Store`] trait, SQLite by default).
+//!
+//! ```no_run
+//! use service::audit::{EventKind, NewEvent};
+//! use service::store::{Store, Txn, sqlite::{SqliteStore, SqliteOptions}};
+//! let store = SqliteStore::open("warden.db".as_ref(), None, SqliteOptions::default()).unwrap();
+//! let done = store
+//!     .commit(Txn::events(vec![NewEvent::new(EventKind::Service, serde_json::json!({"event": "start"}))]))
+//!     .wait_blocking()
+//!     .unwrap();
+//! assert_eq!(done.records[0].kind, "service");
+//! ```
+
+pub mod audit;
+pub mod auth;
+pub mod config;
+pub mod engine;
+pub mod keys;
+pub mod load;
+pub mod server;
+pub mod specs;
+pub mod store;
+pub mod warden_engine;
+
+/// The code generated from `proto/warden.proto`.
+pub mod proto {
+    #![allow(clippy::all, missing_docs)]
+    tonic::include_proto!("warden.v1");
+}

@@ -1,0 +1,242 @@
+//! Where the service keeps state: approvals, revocations and the audit log.
+//!
+//! [`Store`] is the seam for other back ends (PostgreSQL for fleets); the
+//! default is [`sqlite::SqliteStore`]. Every change of state travels in a
+//! [`Txn`] together with the audit records that describe it, and the store
+//! commits both atomically: a state change without its record, or a record
+//! without its change, cannot happen. A [`Pending`] resolves only after the
+//! transaction is durable, so a response that depends on it is sent after.
+
+pub mod sqlite;
+
+use crate::audit::{AuditRecord, EventKind, NewEvent};
+use serde::{Deserialize, Serialize};
+use tokio::sync::{broadcast, oneshot};
+
+/// The state of an approval.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApprovalState {
+    Pending,
+    Approved,
+    Denied,
+}
+
+impl ApprovalState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApprovalState::Pending => "pending",
+            ApprovalState::Approved => "approved",
+            ApprovalState::Denied => "denied",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(ApprovalState::Pending),
+            "approved" => Some(ApprovalState::Approved),
+            "denied" => Some(ApprovalState::Denied),
+            _ => None,
+        }
+    }
+}
+
+/// A plan waiting for (or decided by) a human.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalRecord {
+    pub id: String,
+    pub submission_id: String,
+    pub agent: String,
+    pub spec: String,
+    pub plan: String,
+    /// Why a human must look: the approve rules that matched.
+    pub reasons: Vec<String>,
+    pub envelope_json: String,
+    pub state: ApprovalState,
+    pub created_ms: i64,
+    pub decided_by: Option<String>,
+    pub decision_reason: Option<String>,
+    pub decided_ms: Option<i64>,
+    pub token_id: Option<String>,
+    pub token: Option<String>,
+}
+
+/// A token issued on approval.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IssuedToken {
+    pub token_id: String,
+    pub token: String,
+}
+
+/// One change of state.
+#[derive(Clone, Debug, PartialEq)]
+pub enum StateOp {
+    /// A new pending approval.
+    CreateApproval(ApprovalRecord),
+    /// Approve (with the token issued) or deny a pending approval. Fails with
+    /// [`StoreError::NotPending`] if it was decided meanwhile.
+    DecideApproval {
+        id: String,
+        state: ApprovalState,
+        by: String,
+        reason: String,
+        at_ms: i64,
+        token: Option<IssuedToken>,
+    },
+    /// Revoke a token. Fails with [`StoreError::AlreadyRevoked`] if it was.
+    Revoke {
+        token_id: String,
+        by: String,
+        reason: String,
+        at_ms: i64,
+    },
+}
+
+/// State changes and the audit records that describe them, committed
+/// together or not at all.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Txn {
+    pub ops: Vec<StateOp>,
+    pub events: Vec<NewEvent>,
+}
+
+impl Txn {
+    /// A transaction that only appends records.
+    pub fn events(events: Vec<NewEvent>) -> Self {
+        Txn {
+            ops: Vec::new(),
+            events,
+        }
+    }
+}
+
+/// What a durable transaction wrote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Committed {
+    /// The records appended, in order (a checkpoint may follow them).
+    pub records: Vec<AuditRecord>,
+}
+
+impl Committed {
+    /// The sequence number of the last record of this transaction (0 if none).
+    pub fn last_seq(&self) -> u64 {
+        self.records.last().map_or(0, |r| r.seq)
+    }
+}
+
+/// Errors of a store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] rusqlite::Error),
+    #[error("cannot open the store at {path}: {source}")]
+    Open {
+        path: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("the store at {0} does not exist")]
+    Missing(String),
+    #[error("the store's schema version {found} is not {expected}")]
+    Schema { found: i64, expected: i64 },
+    #[error("approval {0} not found")]
+    ApprovalNotFound(String),
+    #[error("approval {id} is already {state}")]
+    NotPending { id: String, state: &'static str },
+    #[error("approval {0} already exists")]
+    DuplicateApproval(String),
+    #[error("token {0} is already revoked")]
+    AlreadyRevoked(String),
+    #[error("the store's writer has stopped")]
+    WriterGone,
+    #[error("corrupt row in the store: {0}")]
+    Corrupt(String),
+}
+
+/// A transaction on its way to the disk.
+#[derive(Debug)]
+pub struct Pending(pub(crate) oneshot::Receiver<Result<Committed, StoreError>>);
+
+impl Pending {
+    /// Waits until the transaction is durable (or failed, changing nothing).
+    pub async fn wait(self) -> Result<Committed, StoreError> {
+        self.0.await.unwrap_or(Err(StoreError::WriterGone))
+    }
+
+    /// [`Pending::wait`] for code outside an async runtime.
+    pub fn wait_blocking(self) -> Result<Committed, StoreError> {
+        self.0
+            .blocking_recv()
+            .unwrap_or(Err(StoreError::WriterGone))
+    }
+
+    /// A pending that has already failed.
+    pub fn failed(e: StoreError) -> Self {
+        let (tx, rx) = oneshot::channel();
+        let _ = tx.send(Err(e));
+        Pending(rx)
+    }
+}
+
+/// A filter over the audit log.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecordQuery {
+    /// Only these kinds (empty: all).
+    pub kinds: Vec<EventKind>,
+    /// Only records at or after this time (unix ms).
+    pub since_ms: Option<i64>,
+    /// Only records with seq greater than this.
+    pub after_seq: u64,
+    /// Only records whose body names this token id.
+    pub token_id: Option<String>,
+    /// Only records whose body names this agent.
+    pub agent: Option<String>,
+    /// At most this many records (0: no limit).
+    pub limit: usize,
+}
+
+impl RecordQuery {
+    /// Whether a record passes the filter.
+    pub fn matches(&self, r: &AuditRecord) -> bool {
+        if r.seq <= self.after_seq {
+            return false;
+        }
+        if !self.kinds.is_empty() && !self.kinds.iter().any(|k| k.as_str() == r.kind) {
+            return false;
+        }
+        if self.since_ms.is_some_and(|s| r.time_ms < s) {
+            return false;
+        }
+        if self.token_id.is_none() && self.agent.is_none() {
+            return true;
+        }
+        let body = r.body_json();
+        let field_is = |name: &str, want: &Option<String>| {
+            want.as_ref()
+                .is_none_or(|w| body.get(name).and_then(|v| v.as_str()) == Some(w.as_str()))
+        };
+        field_is("token_id", &self.token_id) && field_is("agent", &self.agent)
+    }
+}
+
+/// The state and audit log of a Warden service.
+pub trait Store: Send + Sync + 'static {
+    /// Commits state changes and their audit records atomically and durably.
+    fn commit(&self, txn: Txn) -> Pending;
+
+    /// Appends a signed checkpoint now (if the store has a signing key and
+    /// records were written since the last one).
+    fn checkpoint(&self) -> Pending;
+
+    /// One approval.
+    fn approval(&self, id: &str) -> Result<Option<ApprovalRecord>, StoreError>;
+
+    /// Every revoked token id.
+    fn revoked(&self) -> Result<Vec<String>, StoreError>;
+
+    /// Audit records matching a filter, in seq order.
+    fn records(&self, q: &RecordQuery) -> Result<Vec<AuditRecord>, StoreError>;
+
+    /// Records committed from now on, as they become durable.
+    fn subscribe(&self) -> broadcast::Receiver<AuditRecord>;
+}

@@ -1,0 +1,954 @@
+//! The default [`Store`]: one SQLite file in WAL mode.
+//!
+//! One writer thread owns the write connection and commits in groups: it
+//! takes every transaction waiting in its queue, applies each inside a
+//! savepoint (a failing one rolls back alone), appends the audit records to
+//! the hash chain, adds a signed checkpoint every N records, and commits the
+//! group with one `fsync`. Only then does it answer the callers. With
+//! `synchronous=FULL` a commit in WAL mode is on disk when it returns, so an
+//! acknowledged record survives a crash of the process *and* of the machine;
+//! `NORMAL` would only survive the process. Grouping keeps that affordable:
+//! under load one fsync covers many submissions.
+//!
+//! Readers use their own connection; WAL lets them read while the writer
+//! writes.
+
+use super::{
+    ApprovalRecord, ApprovalState, Committed, IssuedToken, Pending, RecordQuery, StateOp, Store,
+    StoreError, Txn,
+};
+use crate::audit::{AuditRecord, CheckpointSigner, GENESIS, Hash, NewEvent};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, mpsc};
+use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::sync::{broadcast, oneshot};
+
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY,
+    time_ms INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    body TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_kind ON audit(kind, seq);
+CREATE TABLE IF NOT EXISTS approvals (
+    id TEXT PRIMARY KEY,
+    submission_id TEXT NOT NULL,
+    agent TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    plan TEXT NOT NULL,
+    reasons TEXT NOT NULL,
+    envelope TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    decided_by TEXT,
+    decision_reason TEXT,
+    decided_ms INTEGER,
+    token_id TEXT,
+    token TEXT
+);
+CREATE TABLE IF NOT EXISTS revocations (
+    token_id TEXT PRIMARY KEY,
+    revoked_ms INTEGER NOT NULL,
+    revoked_by TEXT NOT NULL,
+    reason TEXT NOT NULL
+);
+";
+
+/// Options of a [`SqliteStore`].
+#[derive(Clone, Debug)]
+pub struct SqliteOptions {
+    /// Sign a checkpoint after this many records (0: only on request).
+    pub checkpoint_every: u64,
+    /// At most this many transactions per group commit.
+    pub max_group: usize,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            checkpoint_every: 1000,
+            max_group: 512,
+        }
+    }
+}
+
+enum Job {
+    Commit(Txn, oneshot::Sender<Result<Committed, StoreError>>),
+    Checkpoint(oneshot::Sender<Result<Committed, StoreError>>),
+}
+
+/// A SQLite-backed store.
+pub struct SqliteStore {
+    path: PathBuf,
+    jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    reader: Mutex<Connection>,
+    events: broadcast::Sender<AuditRecord>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn open_err(path: &Path) -> impl FnOnce(rusqlite::Error) -> StoreError + '_ {
+    move |source| StoreError::Open {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+fn check_schema(conn: &Connection) -> Result<(), StoreError> {
+    let v: Option<String> = conn
+        .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
+            r.get(0)
+        })
+        .optional()?;
+    let found = v.and_then(|s| s.parse::<i64>().ok()).unwrap_or(-1);
+    if found != SCHEMA_VERSION {
+        return Err(StoreError::Schema {
+            found,
+            expected: SCHEMA_VERSION,
+        });
+    }
+    Ok(())
+}
+
+fn read_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRecord> {
+    Ok(AuditRecord {
+        seq: r.get::<_, i64>(0)? as u64,
+        time_ms: r.get(1)?,
+        kind: r.get(2)?,
+        body: r.get(3)?,
+        prev_hash: r.get(4)?,
+        hash: r.get(5)?,
+    })
+}
+
+/// Reads records with seq > `after`, in order, at most `limit`.
+fn records_after(
+    conn: &Connection,
+    after: u64,
+    limit: usize,
+) -> Result<Vec<AuditRecord>, StoreError> {
+    let mut st = conn.prepare_cached(
+        "SELECT seq, time_ms, kind, body, prev_hash, hash FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+    )?;
+    let rows = st.query_map(params![after as i64, limit as i64], read_record)?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
+}
+
+fn query_records(conn: &Connection, q: &RecordQuery) -> Result<Vec<AuditRecord>, StoreError> {
+    const PAGE: usize = 4096;
+    let mut out = Vec::new();
+    let mut after = q.after_seq;
+    loop {
+        let page = records_after(conn, after, PAGE)?;
+        let n = page.len();
+        for r in page {
+            after = r.seq;
+            if q.matches(&r) {
+                out.push(r);
+                if q.limit != 0 && out.len() >= q.limit {
+                    return Ok(out);
+                }
+            }
+        }
+        if n < PAGE {
+            return Ok(out);
+        }
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store at `path`. With a signer, the
+    /// writer signs a checkpoint every `opts.checkpoint_every` records.
+    pub fn open(
+        path: &Path,
+        signer: Option<CheckpointSigner>,
+        opts: SqliteOptions,
+    ) -> Result<SqliteStore, StoreError> {
+        let conn = Connection::open(path).map_err(open_err(path))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        conn.execute_batch(SCHEMA)?;
+        conn.execute(
+            "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?1)",
+            [SCHEMA_VERSION.to_string()],
+        )?;
+        check_schema(&conn)?;
+        let reader = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(open_err(path))?;
+        reader.busy_timeout(std::time::Duration::from_secs(10))?;
+        let (events, _) = broadcast::channel(4096);
+        let mut writer = Writer::new(conn, signer, opts, events.clone())?;
+        let (tx, rx) = mpsc::channel();
+        let handle = std::thread::Builder::new()
+            .name("warden-store-writer".into())
+            .spawn(move || writer.run(rx))
+            .map_err(|e| StoreError::Corrupt(format!("cannot start the writer thread: {e}")))?;
+        Ok(SqliteStore {
+            path: path.to_owned(),
+            jobs: Mutex::new(Some(tx)),
+            writer: Mutex::new(Some(handle)),
+            reader: Mutex::new(reader),
+            events,
+        })
+    }
+
+    fn send(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<Committed, StoreError>>) -> Job,
+    ) -> Pending {
+        let (tx, rx) = oneshot::channel();
+        let guard = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
+        match guard.as_ref() {
+            Some(jobs) => {
+                if let Err(mpsc::SendError(job)) = jobs.send(make(tx)) {
+                    let reply = match job {
+                        Job::Commit(_, r) | Job::Checkpoint(r) => r,
+                    };
+                    let _ = reply.send(Err(StoreError::WriterGone));
+                }
+            }
+            None => {
+                let _ = tx.send(Err(StoreError::WriterGone));
+            }
+        }
+        Pending(rx)
+    }
+
+    /// Stops the writer after it has committed everything queued. Later
+    /// commits fail with [`StoreError::WriterGone`].
+    pub fn close(&self) {
+        self.jobs.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(h) = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+impl Store for SqliteStore {
+    fn commit(&self, txn: Txn) -> Pending {
+        self.send(|tx| Job::Commit(txn, tx))
+    }
+
+    fn checkpoint(&self) -> Pending {
+        self.send(Job::Checkpoint)
+    }
+
+    fn approval(&self, id: &str) -> Result<Option<ApprovalRecord>, StoreError> {
+        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        let mut st = conn.prepare_cached(
+            "SELECT id, submission_id, agent, spec, plan, reasons, envelope, state, created_ms,
+                    decided_by, decision_reason, decided_ms, token_id, token
+             FROM approvals WHERE id = ?1",
+        )?;
+        let row = st
+            .query_row([id], |r| {
+                Ok((
+                    ApprovalRecord {
+                        id: r.get(0)?,
+                        submission_id: r.get(1)?,
+                        agent: r.get(2)?,
+                        spec: r.get(3)?,
+                        plan: r.get(4)?,
+                        reasons: Vec::new(),
+                        envelope_json: r.get(6)?,
+                        state: ApprovalState::Pending,
+                        created_ms: r.get(8)?,
+                        decided_by: r.get(9)?,
+                        decision_reason: r.get(10)?,
+                        decided_ms: r.get(11)?,
+                        token_id: r.get(12)?,
+                        token: r.get(13)?,
+                    },
+                    r.get::<_, String>(5)?,
+                    r.get::<_, String>(7)?,
+                ))
+            })
+            .optional()?;
+        let Some((mut rec, reasons, state)) = row else {
+            return Ok(None);
+        };
+        rec.reasons = serde_json::from_str(&reasons)
+            .map_err(|e| StoreError::Corrupt(format!("approval {id} reasons: {e}")))?;
+        rec.state = ApprovalState::parse(&state)
+            .ok_or_else(|| StoreError::Corrupt(format!("approval {id} state {state:?}")))?;
+        Ok(Some(rec))
+    }
+
+    fn revoked(&self) -> Result<Vec<String>, StoreError> {
+        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        let mut st = conn.prepare_cached("SELECT token_id FROM revocations ORDER BY token_id")?;
+        let rows = st.query_map([], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn records(&self, q: &RecordQuery) -> Result<Vec<AuditRecord>, StoreError> {
+        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        query_records(&conn, q)
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<AuditRecord> {
+        self.events.subscribe()
+    }
+}
+
+/// Read-only access to a store's audit log, for `warden audit` (works while
+/// a service is writing to it).
+pub struct AuditReader {
+    conn: Connection,
+}
+
+impl AuditReader {
+    /// Opens an existing store read-only; never creates one.
+    pub fn open(path: &Path) -> Result<AuditReader, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::Missing(path.display().to_string()));
+        }
+        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(open_err(path))?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        check_schema(&conn)?;
+        Ok(AuditReader { conn })
+    }
+
+    /// Records with seq > `after`, in order, at most `limit`.
+    pub fn page(&self, after: u64, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
+        records_after(&self.conn, after, limit)
+    }
+
+    /// Records matching a filter, in seq order.
+    pub fn records(&self, q: &RecordQuery) -> Result<Vec<AuditRecord>, StoreError> {
+        query_records(&self.conn, q)
+    }
+
+    /// Verifies the whole log against the trusted checkpoint key, page by
+    /// page (the log never has to fit in memory).
+    pub fn verify(
+        &self,
+        key: &ed25519_compact::PublicKey,
+    ) -> Result<Result<crate::audit::VerifyReport, crate::audit::VerifyFailure>, StoreError> {
+        let mut v = crate::audit::ChainVerifier::new(key);
+        let mut after = 0;
+        loop {
+            let page = self.page(after, 4096)?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            for r in &page {
+                if let Err(e) = v.push(r) {
+                    return Ok(Err(e));
+                }
+            }
+        }
+        Ok(Ok(v.finish()))
+    }
+}
+
+/// The service's revocations as a [`token::RevocationList`], read from the
+/// store on every check: an enforcer or orchestrator on the same host sees a
+/// revocation as soon as the service has committed it. A store that cannot
+/// be read refuses every token (fail closed).
+pub struct SqliteRevocations {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteRevocations {
+    /// Opens an existing store read-only.
+    pub fn open(path: &Path) -> Result<SqliteRevocations, StoreError> {
+        let r = AuditReader::open(path)?;
+        Ok(SqliteRevocations {
+            conn: Mutex::new(r.conn),
+        })
+    }
+}
+
+impl token::RevocationList for SqliteRevocations {
+    fn is_revoked(&self, id: &token::TokenId) -> Result<bool, token::RevocationError> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let found: Option<i64> = conn
+            .prepare_cached("SELECT 1 FROM revocations WHERE token_id = ?1")
+            .and_then(|mut st| st.query_row([id.to_string()], |r| r.get(0)).optional())
+            .map_err(|e| token::RevocationError::Store(e.to_string()))?;
+        Ok(found.is_some())
+    }
+}
+
+struct Writer {
+    conn: Connection,
+    signer: Option<CheckpointSigner>,
+    opts: SqliteOptions,
+    seq: u64,
+    hash: Hash,
+    /// Records written since the last checkpoint.
+    since_checkpoint: u64,
+    events: broadcast::Sender<AuditRecord>,
+}
+
+fn parse_hash(s: &str) -> Result<Hash, StoreError> {
+    hex::decode(s)
+        .ok()
+        .and_then(|v| v.try_into().ok())
+        .ok_or_else(|| StoreError::Corrupt(format!("audit hash {s:?}")))
+}
+
+impl Writer {
+    fn new(
+        conn: Connection,
+        signer: Option<CheckpointSigner>,
+        opts: SqliteOptions,
+        events: broadcast::Sender<AuditRecord>,
+    ) -> Result<Writer, StoreError> {
+        let mut w = Writer {
+            conn,
+            signer,
+            opts,
+            seq: 0,
+            hash: GENESIS,
+            since_checkpoint: 0,
+            events,
+        };
+        w.reload_head()?;
+        Ok(w)
+    }
+
+    /// Reads the chain's head (and how far the last checkpoint is) from disk.
+    fn reload_head(&mut self) -> Result<(), StoreError> {
+        let head: Option<(i64, String)> = self
+            .conn
+            .query_row(
+                "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        (self.seq, self.hash) = match head {
+            Some((s, h)) => (s as u64, parse_hash(&h)?),
+            None => (0, GENESIS),
+        };
+        let last_cp: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT MAX(seq) FROM audit WHERE kind = 'checkpoint'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        self.since_checkpoint = self.seq - last_cp.map_or(0, |s| s as u64);
+        Ok(())
+    }
+
+    fn run(&mut self, rx: mpsc::Receiver<Job>) {
+        while let Ok(first) = rx.recv() {
+            let mut group = vec![first];
+            while group.len() < self.opts.max_group {
+                match rx.try_recv() {
+                    Ok(j) => group.push(j),
+                    Err(_) => break,
+                }
+            }
+            self.commit_group(group);
+        }
+        // Queue closed: sign what is not yet covered before stopping.
+        if self.signer.is_some() && self.since_checkpoint > 0 {
+            let (tx, _rx) = oneshot::channel();
+            self.commit_group(vec![Job::Checkpoint(tx)]);
+        }
+    }
+
+    fn append(&mut self, ev: &NewEvent, time_ms: i64) -> Result<AuditRecord, StoreError> {
+        let r = AuditRecord::next(self.seq, &self.hash, time_ms, ev);
+        self.conn
+            .prepare_cached(
+                "INSERT INTO audit(seq, time_ms, kind, body, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![r.seq as i64, r.time_ms, r.kind, r.body, r.prev_hash, r.hash])?;
+        self.seq = r.seq;
+        self.hash = parse_hash(&r.hash)?;
+        self.since_checkpoint += 1;
+        Ok(r)
+    }
+
+    fn append_checkpoint(&mut self, time_ms: i64) -> Result<Option<AuditRecord>, StoreError> {
+        let Some(signer) = &self.signer else {
+            return Ok(None);
+        };
+        if self.since_checkpoint == 0 {
+            return Ok(None);
+        }
+        let ev = signer.checkpoint(self.seq, &self.hash);
+        let r = self.append(&ev, time_ms)?;
+        self.since_checkpoint = 0;
+        Ok(Some(r))
+    }
+
+    fn apply(&mut self, op: &StateOp) -> Result<(), StoreError> {
+        match op {
+            StateOp::CreateApproval(a) => {
+                let reasons = serde_json::to_string(&a.reasons)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let n = self.conn.prepare_cached(
+                    "INSERT OR IGNORE INTO approvals(id, submission_id, agent, spec, plan, reasons, envelope, state,
+                        created_ms, decided_by, decision_reason, decided_ms, token_id, token)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                )?
+                .execute(params![
+                    a.id, a.submission_id, a.agent, a.spec, a.plan, reasons, a.envelope_json,
+                    a.state.as_str(), a.created_ms, a.decided_by, a.decision_reason, a.decided_ms,
+                    a.token_id, a.token
+                ])?;
+                if n == 0 {
+                    return Err(StoreError::DuplicateApproval(a.id.clone()));
+                }
+            }
+            StateOp::DecideApproval {
+                id,
+                state,
+                by,
+                reason,
+                at_ms,
+                token,
+            } => {
+                let (token_id, token) = match token {
+                    Some(IssuedToken { token_id, token }) => (Some(token_id), Some(token)),
+                    None => (None, None),
+                };
+                let n = self.conn.prepare_cached(
+                    "UPDATE approvals SET state = ?2, decided_by = ?3, decision_reason = ?4, decided_ms = ?5,
+                        token_id = ?6, token = ?7
+                     WHERE id = ?1 AND state = 'pending'",
+                )?
+                .execute(params![id, state.as_str(), by, reason, at_ms, token_id, token])?;
+                if n == 0 {
+                    let cur: Option<String> = self
+                        .conn
+                        .query_row("SELECT state FROM approvals WHERE id = ?1", [id], |r| {
+                            r.get(0)
+                        })
+                        .optional()?;
+                    return Err(match cur.as_deref().and_then(ApprovalState::parse) {
+                        None => StoreError::ApprovalNotFound(id.clone()),
+                        Some(s) => StoreError::NotPending {
+                            id: id.clone(),
+                            state: s.as_str(),
+                        },
+                    });
+                }
+            }
+            StateOp::Revoke {
+                token_id,
+                by,
+                reason,
+                at_ms,
+            } => {
+                let n = self
+                    .conn
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO revocations(token_id, revoked_ms, revoked_by, reason) VALUES (?1, ?2, ?3, ?4)",
+                    )?
+                    .execute(params![token_id, at_ms, by, reason])?;
+                if n == 0 {
+                    return Err(StoreError::AlreadyRevoked(token_id.clone()));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies one job inside a savepoint; on error the savepoint is rolled
+    /// back and the chain head restored, leaving the rest of the group intact.
+    fn apply_job(&mut self, txn: &Txn, time_ms: i64) -> Result<Vec<AuditRecord>, StoreError> {
+        let (seq, hash, since) = (self.seq, self.hash, self.since_checkpoint);
+        self.conn.execute_batch("SAVEPOINT job")?;
+        let res = (|| {
+            for op in &txn.ops {
+                self.apply(op)?;
+            }
+            let mut recs = Vec::with_capacity(txn.events.len());
+            for ev in &txn.events {
+                recs.push(self.append(ev, time_ms)?);
+            }
+            Ok(recs)
+        })();
+        match res {
+            Ok(recs) => {
+                self.conn.execute_batch("RELEASE job")?;
+                Ok(recs)
+            }
+            Err(e) => {
+                self.conn.execute_batch("ROLLBACK TO job; RELEASE job")?;
+                (self.seq, self.hash, self.since_checkpoint) = (seq, hash, since);
+                Err(e)
+            }
+        }
+    }
+
+    fn commit_group(&mut self, group: Vec<Job>) {
+        let time_ms = now_ms();
+        let mut results: Vec<(oneshot::Sender<_>, Result<Committed, StoreError>)> =
+            Vec::with_capacity(group.len());
+        let mut written: Vec<AuditRecord> = Vec::new();
+        if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE") {
+            let msg = e.to_string();
+            for job in group {
+                let (Job::Commit(_, tx) | Job::Checkpoint(tx)) = job;
+                let _ = tx.send(Err(StoreError::Corrupt(format!("cannot begin: {msg}"))));
+            }
+            return;
+        }
+        for job in group {
+            match job {
+                Job::Commit(txn, tx) => {
+                    let r = self.apply_job(&txn, time_ms);
+                    if let Ok(recs) = &r {
+                        written.extend(recs.iter().cloned());
+                    }
+                    results.push((tx, r.map(|records| Committed { records })));
+                }
+                Job::Checkpoint(tx) => {
+                    let r = self.append_checkpoint(time_ms);
+                    if let Ok(Some(rec)) = &r {
+                        written.push(rec.clone());
+                    }
+                    results.push((
+                        tx,
+                        r.map(|rec| Committed {
+                            records: rec.into_iter().collect(),
+                        }),
+                    ));
+                }
+            }
+        }
+        if self.opts.checkpoint_every > 0 && self.since_checkpoint >= self.opts.checkpoint_every {
+            match self.append_checkpoint(time_ms) {
+                Ok(Some(rec)) => written.push(rec),
+                Ok(None) => {}
+                Err(e) => tracing::error!("cannot append a checkpoint: {e}"),
+            }
+        }
+        if let Err(e) = self.conn.execute_batch("COMMIT") {
+            let msg = e.to_string();
+            let _ = self.conn.execute_batch("ROLLBACK");
+            if let Err(e) = self.reload_head() {
+                tracing::error!("cannot reload the audit head after a failed commit: {e}");
+            }
+            for (tx, _) in results {
+                let _ = tx.send(Err(StoreError::Corrupt(format!("commit failed: {msg}"))));
+            }
+            return;
+        }
+        for (tx, r) in results {
+            let _ = tx.send(r);
+        }
+        for rec in written {
+            let _ = self.events.send(rec);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::{EventKind, Problem};
+    use ed25519_compact::{KeyPair, Seed};
+    use serde_json::json;
+
+    fn signer() -> CheckpointSigner {
+        CheckpointSigner::new(KeyPair::from_seed(Seed::new([7; 32])).sk)
+    }
+
+    fn ev(i: u64) -> NewEvent {
+        NewEvent::new(
+            EventKind::Submission,
+            json!({"submission_id": format!("s{i}"), "agent": "bot", "token_id": format!("t{i}")}),
+        )
+    }
+
+    fn open(dir: &Path, every: u64) -> SqliteStore {
+        SqliteStore::open(
+            &dir.join("w.db"),
+            Some(signer()),
+            SqliteOptions {
+                checkpoint_every: every,
+                ..Default::default()
+            },
+        )
+        .unwrap()
+    }
+
+    fn approval(id: &str) -> ApprovalRecord {
+        ApprovalRecord {
+            id: id.into(),
+            submission_id: "s1".into(),
+            agent: "bot".into(),
+            spec: "ci".into(),
+            plan: "plan {}".into(),
+            reasons: vec!["approve call x".into()],
+            envelope_json: "{}".into(),
+            state: ApprovalState::Pending,
+            created_ms: 1,
+            decided_by: None,
+            decision_reason: None,
+            decided_ms: None,
+            token_id: None,
+            token: None,
+        }
+    }
+
+    #[test]
+    fn commits_chain_and_checkpoints_and_reopens() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let s = open(dir.path(), 3);
+            for i in 0..7 {
+                s.commit(Txn::events(vec![ev(i)])).wait_blocking().unwrap();
+            }
+        }
+        // 7 events + 2 periodic checkpoints + 1 on close.
+        let r = AuditReader::open(&dir.path().join("w.db")).unwrap();
+        let rep = r.verify(&signer().public_key()).unwrap().unwrap();
+        assert_eq!(rep.records, 10);
+        assert_eq!(rep.checkpoints, 3);
+        assert_eq!(rep.uncovered, 0);
+        // Reopen continues the chain.
+        let s = open(dir.path(), 3);
+        let c = s.commit(Txn::events(vec![ev(8)])).wait_blocking().unwrap();
+        assert_eq!(c.last_seq(), 11);
+        drop(s);
+        let rep = r.verify(&signer().public_key()).unwrap().unwrap();
+        assert_eq!(rep.records, 12);
+    }
+
+    #[test]
+    fn approvals_decide_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = open(dir.path(), 0);
+        let txn = Txn {
+            ops: vec![StateOp::CreateApproval(approval("a1"))],
+            events: vec![ev(1)],
+        };
+        s.commit(txn.clone()).wait_blocking().unwrap();
+        let dup = s.commit(txn).wait_blocking().unwrap_err();
+        assert!(matches!(dup, StoreError::DuplicateApproval(_)));
+        let decide = |state| Txn {
+            ops: vec![StateOp::DecideApproval {
+                id: "a1".into(),
+                state,
+                by: "alice".into(),
+                reason: "ok".into(),
+                at_ms: 5,
+                token: Some(IssuedToken {
+                    token_id: "t".into(),
+                    token: "v4.public.x".into(),
+                }),
+            }],
+            events: vec![ev(2)],
+        };
+        s.commit(decide(ApprovalState::Approved))
+            .wait_blocking()
+            .unwrap();
+        let again = s
+            .commit(decide(ApprovalState::Denied))
+            .wait_blocking()
+            .unwrap_err();
+        assert!(matches!(
+            again,
+            StoreError::NotPending {
+                state: "approved",
+                ..
+            }
+        ));
+        let a = s.approval("a1").unwrap().unwrap();
+        assert_eq!(a.state, ApprovalState::Approved);
+        assert_eq!(a.decided_by.as_deref(), Some("alice"));
+        assert_eq!(a.token.as_deref(), Some("v4.public.x"));
+        assert_eq!(a.reasons, vec!["approve call x".to_string()]);
+        assert!(s.approval("nope").unwrap().is_none());
+        // The failed transactions wrote no records: 2 records only.
+        let recs = s.records(&RecordQuery::default()).unwrap();
+        assert_eq!(recs.len(), 2);
+        assert_eq!(recs[1].seq, 2);
+    }
+
+    #[test]
+    fn revoke_is_idempotent_and_listed() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = open(dir.path(), 0);
+        let rev = || Txn {
+            ops: vec![StateOp::Revoke {
+                token_id: "t1".into(),
+                by: "bob".into(),
+                reason: "leaked".into(),
+                at_ms: 9,
+            }],
+            events: vec![ev(1)],
+        };
+        s.commit(rev()).wait_blocking().unwrap();
+        assert!(matches!(
+            s.commit(rev()).wait_blocking().unwrap_err(),
+            StoreError::AlreadyRevoked(_)
+        ));
+        assert_eq!(s.revoked().unwrap(), vec!["t1".to_string()]);
+    }
+
+    #[test]
+    fn query_filters() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = open(dir.path(), 0);
+        for i in 0..5 {
+            s.commit(Txn::events(vec![ev(i)])).wait_blocking().unwrap();
+        }
+        s.commit(Txn::events(vec![NewEvent::new(
+            EventKind::Revocation,
+            json!({"token_id": "t3"}),
+        )]))
+        .wait_blocking()
+        .unwrap();
+        let q = RecordQuery {
+            token_id: Some("t3".into()),
+            ..Default::default()
+        };
+        assert_eq!(s.records(&q).unwrap().len(), 2);
+        let q = RecordQuery {
+            kinds: vec![EventKind::Revocation],
+            ..Default::default()
+        };
+        assert_eq!(s.records(&q).unwrap()[0].seq, 6);
+        let q = RecordQuery {
+            agent: Some("bot".into()),
+            limit: 2,
+            ..Default::default()
+        };
+        assert_eq!(s.records(&q).unwrap().len(), 2);
+    }
+
+    #[test]
+    fn concurrent_commits_keep_one_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = std::sync::Arc::new(open(dir.path(), 10));
+        let hs: Vec<_> = (0..8)
+            .map(|t| {
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    for i in 0..25 {
+                        s.commit(Txn::events(vec![ev(t * 100 + i), ev(i)]))
+                            .wait_blocking()
+                            .unwrap();
+                    }
+                })
+            })
+            .collect();
+        for h in hs {
+            h.join().unwrap();
+        }
+        s.close();
+        let r = AuditReader::open(&dir.path().join("w.db")).unwrap();
+        let rep = r.verify(&signer().public_key()).unwrap().unwrap();
+        assert_eq!(rep.records - rep.checkpoints, 400);
+    }
+
+    /// Tampering with the file directly: each attack is named at the first bad record.
+    #[test]
+    fn tampering_is_detected_at_the_first_bad_record() {
+        let attacks: [(&str, u64); 5] = [
+            (
+                "UPDATE audit SET body = '{\"agent\":\"evil\"}' WHERE seq = 4",
+                4,
+            ),
+            (
+                "UPDATE audit SET hash = '0000000000000000000000000000000000000000000000000000000000000000' WHERE seq = 6",
+                6,
+            ),
+            ("DELETE FROM audit WHERE seq = 3", 3),
+            // Reorder: swap the contents of rows 2 and 5.
+            (
+                "UPDATE audit SET seq = -2 WHERE seq = 2; UPDATE audit SET seq = 2 WHERE seq = 5; UPDATE audit SET seq = 5 WHERE seq = -2",
+                2,
+            ),
+            ("UPDATE audit SET time_ms = time_ms + 1 WHERE seq = 7", 7),
+        ];
+        for (sql, bad) in attacks {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("w.db");
+            {
+                let s = open(dir.path(), 4);
+                for i in 0..8 {
+                    s.commit(Txn::events(vec![ev(i)])).wait_blocking().unwrap();
+                }
+            }
+            let c = Connection::open(&path).unwrap();
+            c.execute_batch(sql).unwrap();
+            drop(c);
+            let r = AuditReader::open(&path).unwrap();
+            let err = r.verify(&signer().public_key()).unwrap().unwrap_err();
+            assert_eq!(err.seq, bad, "{sql}: {err}");
+            if sql.starts_with("DELETE") {
+                assert!(matches!(err.problem, Problem::Missing { .. }));
+            }
+        }
+    }
+
+    #[test]
+    fn revocations_are_a_token_revocation_list() {
+        use token::RevocationList;
+        let dir = tempfile::tempdir().unwrap();
+        let s = open(dir.path(), 0);
+        let revoked = token::TokenId::random().unwrap();
+        let live = token::TokenId::random().unwrap();
+        let list = SqliteRevocations::open(&dir.path().join("w.db")).unwrap();
+        assert!(!list.is_revoked(&revoked).unwrap());
+        s.commit(Txn {
+            ops: vec![StateOp::Revoke {
+                token_id: revoked.to_string(),
+                by: "bob".into(),
+                reason: "leaked".into(),
+                at_ms: 1,
+            }],
+            events: vec![ev(1)],
+        })
+        .wait_blocking()
+        .unwrap();
+        assert!(list.is_revoked(&revoked).unwrap());
+        assert!(!list.is_revoked(&live).unwrap());
+        // A store that cannot be read refuses.
+        drop(s);
+        let c = Connection::open(dir.path().join("w.db")).unwrap();
+        c.execute_batch("DROP TABLE revocations").unwrap();
+        assert!(list.is_revoked(&live).is_err());
+    }
+
+    #[test]
+    fn reader_refuses_a_missing_file() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            AuditReader::open(&dir.path().join("none.db")),
+            Err(StoreError::Missing(_))
+        ));
+        assert!(!dir.path().join("none.db").exists());
+    }
+}

@@ -1,0 +1,308 @@
+//! The verifier on plans and specs written as text: the verdicts
+//! LANGUAGE.md implies, counterexamples, and bad input.
+
+use verifier::report::{Reason, Verdict};
+use verifier::{CompiledSpec, Outcome};
+
+const BANKING: &str = r#"
+spec "banking" {
+  version 3
+  max ttl 30m
+
+  let payees = ["UK12345678901234567890", "GB29NWBK60161331926819"]
+
+  allow call get_balance, get_iban, read_file, get_most_recent_transactions
+  allow call send_money when recipient in payees and amount <= 1000
+  approve call update_scheduled_transaction          // needs a human yes
+  deny  call update_password
+  never call send_money after call get_scheduled_transactions
+  at most 3 call send_money
+
+  allow read under "/srv/bank/statements/" when not path endswith ".key"
+  allow exec "/usr/bin/git" when argv[0] in ["status", "diff", "log"]
+  allow connect host in ["api.bank.example"] and port == 443
+  deny  connect ip in 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16
+
+  baseline {
+    read under "/usr/lib/"
+    read under "/lib/"
+    read "/etc/ld.so.cache"
+  }
+
+  test "an attacker payee is refused" {
+    plan { call send_money(recipient = "US133000000121212121212", amount = 1) }
+    expect reject
+  }
+}
+"#;
+
+fn spec(src: &str) -> CompiledSpec {
+    let loaded = planlang::load_spec_str(src, "test.spec").unwrap_or_else(|e| panic!("{e:?}"));
+    CompiledSpec::compile(&loaded).unwrap()
+}
+
+fn check(spec: &CompiledSpec, plan: &str) -> Outcome {
+    let plan = planlang::load_plan_str(plan, "test.plan").unwrap_or_else(|e| panic!("{e:?}"));
+    spec.check(&plan).unwrap()
+}
+
+fn verdict(spec: &CompiledSpec, plan: &str) -> Verdict {
+    check(spec, plan).verdict
+}
+
+#[test]
+fn the_language_md_plan_is_refused_for_its_unknown_subject_only_if_the_spec_says_so() {
+    let s = spec(BANKING);
+    // The LANGUAGE.md plan: recipient is a payee, amount a param in (0, 100].
+    let plan = r#"plan "pay-december-bill" {
+      agent "banking-assistant"
+      goal  "Pay the bill in bill-december-2023.txt"
+      ttl   10m
+      param amount: number where amount > 0 and amount <= 100
+      let bill = call read_file(file_path = "bill-december-2023.txt")
+      call send_money(recipient = "UK12345678901234567890", amount = amount,
+                      subject = bill.subject, date = "2022-01-01")
+    }"#;
+    let out = check(&s, plan);
+    assert_eq!(out.verdict, Verdict::Accept, "{out:#?}");
+    let env = out.envelope.unwrap();
+    assert_eq!(env.calls.len(), 2);
+    assert_eq!(env.params[0].name, "amount");
+    assert_eq!(env.limits.len(), 1, "at most 3 send_money is carried");
+}
+
+#[test]
+fn an_attacker_payee_is_refused() {
+    let s = spec(BANKING);
+    let out = check(
+        &s,
+        r#"plan { call send_money(recipient = "US133000000121212121212", amount = 1) }"#,
+    );
+    assert_eq!(out.verdict, Verdict::Reject);
+    assert_eq!(out.violations[0].reason, Reason::NothingAllows);
+}
+
+#[test]
+fn a_let_result_is_not_a_payee() {
+    let s = spec(BANKING);
+    let out = check(
+        &s,
+        r#"plan {
+          let bill = call read_file(file_path = "bill.txt")
+          call send_money(recipient = bill.iban, amount = 5)
+        }"#,
+    );
+    assert_eq!(out.verdict, Verdict::Reject, "{out:#?}");
+    let v = &out.violations[0];
+    assert!(v.witness.contains_key("bill.iban"), "{v:#?}");
+}
+
+#[test]
+fn amount_bounds_come_from_where() {
+    let s = spec(BANKING);
+    let ok = r#"plan { param a: number where a > 0 and a <= 1000
+        call send_money(recipient = "UK12345678901234567890", amount = a) }"#;
+    assert_eq!(verdict(&s, ok), Verdict::Accept);
+    let bad = r#"plan { param a: number where a > 0
+        call send_money(recipient = "UK12345678901234567890", amount = a) }"#;
+    let out = check(&s, bad);
+    assert_eq!(out.verdict, Verdict::Reject);
+    let w = &out.violations[0].witness["a"];
+    let n: rust_decimal::Decimal = w.parse().unwrap();
+    assert!(n > rust_decimal::Decimal::from(1000), "witness {w}");
+}
+
+#[test]
+fn approval_deny_and_counts() {
+    let s = spec(BANKING);
+    assert_eq!(
+        verdict(&s, "plan { call update_scheduled_transaction(id = 1) }"),
+        Verdict::Approve
+    );
+    assert_eq!(
+        verdict(&s, "plan { call update_password(p = \"x\") }"),
+        Verdict::Reject
+    );
+    let four = r#"plan { repeat 4 { call send_money(recipient = "UK12345678901234567890", amount = 1) } }"#;
+    let out = check(&s, four);
+    assert_eq!(out.verdict, Verdict::Reject);
+    assert_eq!(out.violations[0].reason, Reason::AtMost);
+    let three = r#"plan { repeat at most 3 { call send_money(recipient = "UK12345678901234567890", amount = 1) } }"#;
+    assert_eq!(verdict(&s, three), Verdict::Accept);
+}
+
+#[test]
+fn never_after_names_the_path() {
+    let s = spec(BANKING);
+    let spec_with = spec(&BANKING.replace(
+        "approve call update_scheduled_transaction",
+        "approve call update_scheduled_transaction\n  allow call get_scheduled_transactions",
+    ));
+    let plan = r#"plan {
+      either { call get_scheduled_transactions() } or { call get_balance() }
+      call send_money(recipient = "UK12345678901234567890", amount = 1)
+    }"#;
+    let out = check(&spec_with, plan);
+    assert_eq!(out.verdict, Verdict::Reject, "{out:#?}");
+    let v = &out.violations[0];
+    assert_eq!(v.reason, Reason::Never);
+    assert!(
+        v.path.iter().any(|p| p.note.contains("branch 1")),
+        "{:#?}",
+        v.path
+    );
+    drop(s);
+}
+
+#[test]
+fn paths_are_normalized_soundly() {
+    let s = spec(r#"spec "tmp" { allow write under "/tmp/" }"#);
+    let out = check(
+        &s,
+        r#"plan { param p: path where p startswith "/tmp/"  write p }"#,
+    );
+    assert_eq!(out.verdict, Verdict::Reject, "{out:#?}");
+    let w = out.violations[0]
+        .witness
+        .get("p")
+        .unwrap_or_else(|| panic!("{out:#?}"));
+    let p: String = serde_json::from_str(w).unwrap();
+    assert!(p.starts_with("/tmp/"));
+    assert!(
+        !verifier::concrete::under(&p, "/tmp/"),
+        "witness {p} escapes /tmp"
+    );
+    // With `under` in the where, the plan is safe.
+    assert_eq!(
+        verdict(
+            &s,
+            r#"plan { param p: path where p under "/tmp/"  write p }"#
+        ),
+        Verdict::Accept
+    );
+    assert_eq!(
+        verdict(&s, r#"plan { write "/tmp/../etc/passwd" }"#),
+        Verdict::Reject
+    );
+    assert_eq!(
+        verdict(&s, r#"plan { write "/tmp/a/./b//c" }"#),
+        Verdict::Accept
+    );
+    assert_eq!(
+        verdict(&s, r#"plan { write "/tmp/**/*.log" }"#),
+        Verdict::Accept
+    );
+    assert_eq!(verdict(&s, r#"plan { write "/t*/x" }"#), Verdict::Reject);
+}
+
+#[test]
+fn exec_argv_and_network() {
+    let s = spec(BANKING);
+    assert_eq!(
+        verdict(&s, r#"plan { exec "/usr/bin/git" ["status"] }"#),
+        Verdict::Accept
+    );
+    assert_eq!(
+        verdict(&s, r#"plan { exec "/usr/bin/git" ["push"] }"#),
+        Verdict::Reject
+    );
+    let out = check(&s, r#"plan { exec "/usr/bin/git" }"#);
+    assert_eq!(
+        out.verdict,
+        Verdict::Reject,
+        "any arguments may be `push`: {out:#?}"
+    );
+    assert_eq!(
+        verdict(&s, r#"plan { connect "api.bank.example":443 }"#),
+        Verdict::Accept
+    );
+    assert_eq!(
+        verdict(&s, r#"plan { connect "api.bank.example":80 }"#),
+        Verdict::Reject
+    );
+    assert_eq!(
+        verdict(&s, r#"plan { connect 10.1.2.3:443 }"#),
+        Verdict::Reject
+    );
+    let out = check(&s, r#"plan { param h: host  connect h:443 }"#);
+    assert_eq!(out.verdict, Verdict::Reject);
+}
+
+#[test]
+fn statements_and_keys() {
+    let s = spec(BANKING);
+    assert_eq!(
+        verdict(&s, r#"plan { read "/srv/bank/statements/2023/dec.pdf" }"#),
+        Verdict::Accept
+    );
+    assert_eq!(
+        verdict(&s, r#"plan { read "/srv/bank/statements/signing.key" }"#),
+        Verdict::Reject
+    );
+    let out = check(&s, r#"plan { read "/srv/bank/statements/*.pdf" }"#);
+    assert_eq!(out.verdict, Verdict::Accept, "{out:#?}");
+    assert_eq!(
+        verdict(&s, r#"plan { read "/srv/bank/statements/*" }"#),
+        Verdict::Reject
+    );
+}
+
+#[test]
+fn unsatisfiable_where_is_bad_input() {
+    let s = spec(BANKING);
+    let plan = planlang::load_plan_str(
+        r#"plan { param a: number where a > 5 and a < 1
+            call send_money(recipient = "UK12345678901234567890", amount = a) }"#,
+        "t.plan",
+    )
+    .unwrap();
+    let err = s.check(&plan).unwrap_err();
+    assert!(err.to_string().contains("cannot all hold"), "{err}");
+}
+
+#[test]
+fn ttl_is_capped() {
+    let s = spec(BANKING);
+    let out = check(&s, r#"plan { ttl 2h call get_balance() }"#);
+    assert_eq!(out.verdict, Verdict::Reject);
+    assert_eq!(out.violations[0].reason, Reason::Ttl);
+}
+
+#[test]
+fn contradictory_rules_refuse_without_panic() {
+    let s = spec(
+        r#"spec "c" {
+        allow call pay
+        deny call pay
+        require call login before call pay
+        never call pay after call login
+    }"#,
+    );
+    let out = check(&s, "plan { call login() call pay() }");
+    assert_eq!(out.verdict, Verdict::Reject);
+}
+
+#[test]
+fn a_tiny_timeout_is_a_refusal_never_an_accept() {
+    // Whether the solver answers in 1 ms or times out, the plan (which has a
+    // violation: `x` may be `"zz"`-free and still not match) is never accepted.
+    let mut s = spec(r#"spec "r" { allow call f when x matches "(a|b)*c(a|b){12}" }"#);
+    s.options.timeout_ms = 1;
+    s.options.cache = false;
+    let plan = r#"plan { param x: string where x matches "(a|b)*c(a|b){11}|zz"  call f(x = x) }"#;
+    let plan = planlang::load_plan_str(plan, "t.plan").unwrap();
+    match s.check(&plan) {
+        Ok(out) => {
+            assert_ne!(out.verdict, Verdict::Accept, "{out:#?}");
+            let r = out.violations[0].reason;
+            assert!(
+                matches!(
+                    r,
+                    Reason::Timeout | Reason::NothingAllows | Reason::CouldNotProve
+                ),
+                "{r:?}"
+            );
+        }
+        Err(e) => panic!("{e}"),
+    }
+}

@@ -1,0 +1,246 @@
+//! `warden audit verify | show`: prove the service's audit log intact, or
+//! print it filtered.
+
+use crate::exit;
+use miette::IntoDiagnostic;
+use service::audit::EventKind;
+use service::store::RecordQuery;
+use service::store::sqlite::AuditReader;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    command: AuditCommand,
+}
+
+#[derive(clap::Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain and every checkpoint signature; name the first bad record.
+    Verify(VerifyArgs),
+    /// Print audit records, filtered.
+    Show(ShowArgs),
+}
+
+#[derive(clap::Args)]
+struct VerifyArgs {
+    /// The service's store (SQLite file).
+    #[arg(long, default_value = "warden.db")]
+    db: PathBuf,
+    /// The trusted public key that signs checkpoints (`warden.pub` or `k4.public.…`).
+    #[arg(long = "pub")]
+    public_key: String,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+struct ShowArgs {
+    /// The service's store (SQLite file).
+    #[arg(long, default_value = "warden.db")]
+    db: PathBuf,
+    /// Only records of this kind (repeatable): submission, verdict, token,
+    /// approval, revocation, enforcement, spec, service, checkpoint.
+    #[arg(long = "kind")]
+    kinds: Vec<String>,
+    /// Only records since this time: RFC 3339 (`2026-01-02T03:04:05Z`), unix
+    /// seconds, or an age (`90s`, `15m`, `2h`, `7d`).
+    #[arg(long)]
+    since: Option<String>,
+    /// Only records about this token id.
+    #[arg(long)]
+    token_id: Option<String>,
+    /// Only records about this agent.
+    #[arg(long)]
+    agent: Option<String>,
+    /// Only records with a sequence number above this.
+    #[arg(long, default_value_t = 0)]
+    after: u64,
+    /// At most this many records.
+    #[arg(long, default_value_t = 0)]
+    limit: usize,
+    /// One JSON object per line.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> ExitCode {
+    match args.command {
+        AuditCommand::Verify(a) => verify(a),
+        AuditCommand::Show(a) => show(a),
+    }
+}
+
+fn bad_input(report: miette::Report) -> ExitCode {
+    eprintln!("{report:?}");
+    ExitCode::from(exit::BAD_INPUT)
+}
+
+fn verify(a: VerifyArgs) -> ExitCode {
+    let key = match token::keys::load_public_key(&a.public_key)
+        .into_diagnostic()
+        .and_then(|k| service::keys::audit_public_key(&k).into_diagnostic())
+    {
+        Ok(k) => k,
+        Err(e) => return bad_input(e),
+    };
+    let reader = match AuditReader::open(&a.db).into_diagnostic() {
+        Ok(r) => r,
+        Err(e) => return bad_input(e),
+    };
+    match reader.verify(&key) {
+        Err(e) => bad_input(miette::miette!("{e}")),
+        Ok(Ok(rep)) => {
+            if a.json {
+                println!(
+                    "{}",
+                    serde_json::json!({
+                        "intact": true, "records": rep.records, "checkpoints": rep.checkpoints,
+                        "last_checkpoint": rep.last_checkpoint, "uncovered": rep.uncovered, "head": rep.head,
+                    })
+                );
+            } else {
+                println!(
+                    "audit log intact: {} records, {} signed checkpoints (last at record {}), head {}",
+                    rep.records,
+                    rep.checkpoints,
+                    rep.last_checkpoint,
+                    if rep.head.is_empty() { "-" } else { &rep.head }
+                );
+                if rep.uncovered > 0 {
+                    println!(
+                        "note: the last {} records are chained but not yet covered by a signed checkpoint",
+                        rep.uncovered
+                    );
+                }
+            }
+            ExitCode::from(exit::ACCEPT)
+        }
+        Ok(Err(fail)) => {
+            if a.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"intact": false, "first_bad_record": fail.seq, "problem": fail.problem.to_string()})
+                );
+            } else {
+                println!("audit log NOT intact: {fail}");
+            }
+            ExitCode::from(exit::REJECT)
+        }
+    }
+}
+
+/// Parses `--since`: RFC 3339, unix seconds, or an age before `now_ms`.
+fn parse_since(s: &str, now_ms: i64) -> Result<i64, String> {
+    let s = s.trim();
+    if let Ok(t) = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339) {
+        return Ok((t.unix_timestamp_nanos() / 1_000_000) as i64);
+    }
+    if let Ok(secs) = s.parse::<i64>() {
+        return secs
+            .checked_mul(1000)
+            .ok_or_else(|| format!("--since {s}: out of range"));
+    }
+    let (num, unit) = s.split_at(s.len().saturating_sub(1));
+    let mult: i64 = match unit {
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => {
+            return Err(format!(
+                "--since {s:?}: expected RFC 3339, unix seconds, or an age like 15m"
+            ));
+        }
+    };
+    let n: i64 = num
+        .parse()
+        .map_err(|_| format!("--since {s:?}: {num:?} is not a number"))?;
+    n.checked_mul(mult)
+        .map(|d| now_ms - d)
+        .ok_or_else(|| format!("--since {s}: out of range"))
+}
+
+fn format_time(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| ms.to_string())
+}
+
+fn show(a: ShowArgs) -> ExitCode {
+    let mut kinds = Vec::new();
+    for k in &a.kinds {
+        match EventKind::parse(k) {
+            Some(k) => kinds.push(k),
+            None => {
+                let all: Vec<_> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
+                return bad_input(miette::miette!(
+                    "unknown record kind {k:?}; the kinds are {}",
+                    all.join(", ")
+                ));
+            }
+        }
+    }
+    let now = time::OffsetDateTime::now_utc().unix_timestamp() * 1000;
+    let since_ms = match a.since.as_deref().map(|s| parse_since(s, now)).transpose() {
+        Ok(s) => s,
+        Err(e) => return bad_input(miette::miette!("{e}")),
+    };
+    let reader = match AuditReader::open(&a.db).into_diagnostic() {
+        Ok(r) => r,
+        Err(e) => return bad_input(e),
+    };
+    let q = RecordQuery {
+        kinds,
+        since_ms,
+        after_seq: a.after,
+        token_id: a.token_id,
+        agent: a.agent,
+        limit: a.limit,
+    };
+    let records = match reader.records(&q) {
+        Ok(r) => r,
+        Err(e) => return bad_input(miette::miette!("{e}")),
+    };
+    for r in records {
+        if a.json {
+            println!(
+                "{}",
+                serde_json::json!({
+                    "seq": r.seq, "time_ms": r.time_ms, "time": format_time(r.time_ms), "kind": r.kind,
+                    "body": r.body_json(), "prev_hash": r.prev_hash, "hash": r.hash,
+                })
+            );
+        } else {
+            println!(
+                "{:>6}  {}  {:<11}  {}",
+                r.seq,
+                format_time(r.time_ms),
+                r.kind,
+                r.body
+            );
+        }
+    }
+    ExitCode::from(exit::ACCEPT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_since;
+
+    #[test]
+    fn since_forms() {
+        let now = 1_000_000_000;
+        assert_eq!(parse_since("15m", now).unwrap(), now - 900_000);
+        assert_eq!(parse_since("2", now).unwrap(), 2000);
+        assert_eq!(parse_since("1970-01-01T00:00:01Z", now).unwrap(), 1000);
+        assert!(parse_since("yesterday", now).is_err());
+        assert!(parse_since("xm", now).is_err());
+    }
+}

@@ -1,0 +1,164 @@
+//! `warden check PLAN --spec SPEC [--json]`: prove a plan against a spec.
+//!
+//! Exit 0 accept, 1 reject, 3 needs approval, 2 bad input; stdout holds only
+//! the result (human text, or one JSON object with `--json`).
+
+use crate::exit;
+use planlang::{Diagnostic, Diagnostics, SourceMap};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use verifier::report::{Outcome, Verdict};
+use verifier::{CompiledSpec, check::CheckError};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The plan file (`*.plan`).
+    #[arg(value_name = "PLAN")]
+    plan: PathBuf,
+    /// The spec file (`*.spec`); its `include`s are followed.
+    #[arg(long, value_name = "SPEC")]
+    spec: PathBuf,
+    /// Print one JSON object: `verdict`, `violations`, `approvals`, `envelope`.
+    #[arg(long)]
+    json: bool,
+    /// Bound of each solver call, in milliseconds (a timeout refuses).
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    timeout_ms: u32,
+}
+
+/// A plan and a spec, loaded, with every source text for rendering.
+pub struct Loaded {
+    pub plan: planlang::ast::Plan,
+    pub spec: planlang::LoadedSpec,
+    pub compiled: CompiledSpec,
+    pub sources: SourceMap,
+}
+
+/// Loads and compiles; on bad input prints the diagnostics to stderr and
+/// returns the exit code to use.
+pub fn load(plan: &Path, spec: &Path) -> Result<Loaded, ExitCode> {
+    let spec = planlang::load_spec(spec).map_err(|d| bad(&d))?;
+    let text = planlang::read_source(plan).map_err(|d| bad(&d))?;
+    let file = plan.display().to_string();
+    let plan = planlang::load_plan_str(&text, &file).map_err(|d| bad(&d))?;
+    let compiled = CompiledSpec::compile(&spec).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(exit::BAD_INPUT)
+    })?;
+    let mut sources = spec.sources.clone();
+    sources.insert(file.as_str(), text.as_str());
+    Ok(Loaded {
+        plan,
+        spec,
+        compiled,
+        sources,
+    })
+}
+
+fn bad(d: &Diagnostics) -> ExitCode {
+    eprint!("{}", planlang::render::render(d, false));
+    ExitCode::from(exit::BAD_INPUT)
+}
+
+/// The exit code of a verdict.
+pub fn exit_code(v: Verdict) -> ExitCode {
+    ExitCode::from(match v {
+        Verdict::Accept => exit::ACCEPT,
+        Verdict::Reject => exit::REJECT,
+        Verdict::Approve => exit::NEEDS_APPROVAL,
+    })
+}
+
+/// Reports a plan that cannot be checked (exit 2).
+pub fn check_error(e: &CheckError) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(exit::BAD_INPUT)
+}
+
+/// The outcome for people: the verdict, then each violation and approval
+/// as a compiler-style report with the plan step and the spec rule.
+pub fn human(out: &Outcome, sources: &SourceMap) -> String {
+    let mut s = format!("verdict: {}\n", out.verdict);
+    let mut diags = Vec::new();
+    for v in &out.violations {
+        let mut msg = format!("{}: {}", v.reason.describe(), v.message);
+        if !v.witness.is_empty() {
+            let w: Vec<String> = v
+                .witness
+                .iter()
+                .map(|(k, x)| format!("{k} = {x}"))
+                .collect();
+            msg.push_str(&format!(" (witness: {})", w.join(", ")));
+        }
+        let label = v.action.clone().unwrap_or_default();
+        let d = match (&v.step, &v.rule) {
+            (Some(step), rule) => {
+                let mut d = Diagnostic::error(step.clone(), msg).with_label(label);
+                if let Some(r) = rule {
+                    d = d.with_related(
+                        r.clone(),
+                        v.rule_text.clone().unwrap_or_else(|| "this rule".into()),
+                    );
+                }
+                d
+            }
+            (None, Some(rule)) => Diagnostic::error(rule.clone(), msg),
+            (None, None) => {
+                s.push_str(&format!("error: {msg}\n"));
+                continue;
+            }
+        };
+        let path: Vec<String> = v
+            .path
+            .iter()
+            .filter(|p| p.note.starts_with("either") || p.note.starts_with("repeat"))
+            .map(|p| format!("{} ({})", p.note, p.span))
+            .collect();
+        diags.push(if path.is_empty() {
+            d
+        } else {
+            d.with_help(format!("path: {}", path.join(" → ")))
+        });
+    }
+    for a in &out.approvals {
+        diags.push(
+            Diagnostic::warning(
+                a.step.clone(),
+                format!("needs a human's approval: `{}`", a.action),
+            )
+            .with_label(a.action.clone())
+            .with_related(
+                a.rule.clone(),
+                a.rule_text.clone().unwrap_or_else(|| "this rule".into()),
+            ),
+        );
+    }
+    s.push_str(&planlang::render::render_with(diags.iter(), sources, false));
+    s
+}
+
+pub fn run(args: Args) -> ExitCode {
+    let mut loaded = match load(&args.plan, &args.spec) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    loaded.compiled.options.timeout_ms = args.timeout_ms.max(1);
+    let out = match loaded.compiled.check(&loaded.plan) {
+        Ok(o) => o,
+        Err(e) => return check_error(&e),
+    };
+    let text = if args.json {
+        match serde_json::to_string(&out) {
+            Ok(j) => j + "\n",
+            Err(e) => {
+                eprintln!("error: cannot write JSON: {e}");
+                return ExitCode::from(exit::BAD_INPUT);
+            }
+        }
+    } else {
+        human(&out, &loaded.sources)
+    };
+    // A closed pipe (`| head`) is not an error of the check.
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
+    exit_code(out.verdict)
+}

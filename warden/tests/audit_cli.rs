@@ -1,0 +1,167 @@
+//! `warden audit verify | show` on a real store, intact and tampered.
+
+use ed25519_compact::{KeyPair, Seed};
+use service::audit::{CheckpointSigner, EventKind, NewEvent};
+use service::store::Store;
+use service::store::Txn;
+use service::store::sqlite::{SqliteOptions, SqliteStore};
+use std::path::Path;
+use std::process::Command;
+
+fn warden(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(args)
+        .output()
+        .expect("run warden");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A store with 10 records about two agents and a checkpoint every 4.
+fn make_log(dir: &Path) -> (String, String) {
+    let kp = KeyPair::from_seed(Seed::new([9; 32]));
+    let db = dir.join("warden.db");
+    let store = SqliteStore::open(
+        &db,
+        Some(CheckpointSigner::new(kp.sk.clone())),
+        SqliteOptions {
+            checkpoint_every: 4,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    for i in 0..10 {
+        let agent = if i % 2 == 0 { "alpha" } else { "beta" };
+        let kind = if i == 7 {
+            EventKind::Revocation
+        } else {
+            EventKind::Submission
+        };
+        store
+            .commit(Txn::events(vec![NewEvent::new(
+                kind,
+                serde_json::json!({"agent": agent, "token_id": format!("tok{i}")}),
+            )]))
+            .wait_blocking()
+            .unwrap();
+    }
+    drop(store);
+    let pubf = dir.join("warden.pub");
+    std::fs::write(&pubf, service::keys::public_paserk(&kp.pk)).unwrap();
+    (db.display().to_string(), pubf.display().to_string())
+}
+
+#[test]
+fn verify_intact_then_tampered() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, pubf) = make_log(dir.path());
+    let (code, out, err) = warden(&["audit", "verify", "--db", &db, "--pub", &pubf]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("intact: 13 records, 3 signed checkpoints"),
+        "{out}"
+    );
+
+    let c = rusqlite::Connection::open(&db).unwrap();
+    c.execute(
+        "UPDATE audit SET body = '{\"agent\":\"mallory\"}' WHERE seq = 6",
+        [],
+    )
+    .unwrap();
+    drop(c);
+    let (code, out, _) = warden(&["audit", "verify", "--db", &db, "--pub", &pubf, "--json"]);
+    assert_eq!(code, 1, "{out}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["intact"], false);
+    assert_eq!(v["first_bad_record"], 6);
+}
+
+#[test]
+fn verify_with_another_key_fails_at_first_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, _) = make_log(dir.path());
+    let other = KeyPair::from_seed(Seed::new([1; 32]));
+    let (code, out, _) = warden(&[
+        "audit",
+        "verify",
+        "--db",
+        &db,
+        "--pub",
+        &service::keys::public_paserk(&other.pk),
+    ]);
+    assert_eq!(code, 1);
+    assert!(out.contains("record 5"), "{out}");
+    assert!(out.contains("signature"), "{out}");
+}
+
+#[test]
+fn bad_input_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.db").display().to_string();
+    let (code, _, err) = warden(&[
+        "audit",
+        "verify",
+        "--db",
+        &missing,
+        "--pub",
+        "k4.public.AAAA",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    let kp = KeyPair::from_seed(Seed::new([9; 32]));
+    let (code, _, err) = warden(&[
+        "audit",
+        "verify",
+        "--db",
+        &missing,
+        "--pub",
+        &service::keys::public_paserk(&kp.pk),
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("does not exist"), "{err}");
+    assert!(!Path::new(&missing).exists());
+    let (code, _, err) = warden(&["audit", "show", "--db", &missing, "--kind", "bogus"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown record kind"), "{err}");
+}
+
+#[test]
+fn show_filters() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, _) = make_log(dir.path());
+    let (code, out, _) = warden(&["audit", "show", "--db", &db, "--agent", "beta", "--json"]);
+    assert_eq!(code, 0);
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 5);
+    assert!(lines.iter().all(|l| l["body"]["agent"] == "beta"));
+    let (_, out, _) = warden(&["audit", "show", "--db", &db, "--kind", "revocation"]);
+    assert_eq!(out.lines().count(), 1);
+    assert!(out.contains("tok7"));
+    let (_, out, _) = warden(&["audit", "show", "--db", &db, "--token-id", "tok3"]);
+    assert_eq!(out.lines().count(), 1);
+    let (_, out, _) = warden(&[
+        "audit",
+        "show",
+        "--db",
+        &db,
+        "--since",
+        "1h",
+        "--kind",
+        "checkpoint",
+    ]);
+    assert_eq!(out.lines().count(), 3);
+    let (_, out, _) = warden(&[
+        "audit",
+        "show",
+        "--db",
+        &db,
+        "--since",
+        "2999-01-01T00:00:00Z",
+    ]);
+    assert_eq!(out.lines().count(), 0);
+}

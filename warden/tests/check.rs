@@ -1,0 +1,94 @@
+//! `warden check` and `warden test`: the exit-code contract, JSON and
+//! human output.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/verifier")
+        .join(name)
+}
+
+fn warden(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(args)
+        .output()
+        .expect("warden runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn check(plan: &str, json: bool) -> (i32, String, String) {
+    let p = fixture(plan);
+    let s = fixture("bank.spec");
+    let mut args = vec!["check", p.to_str().unwrap(), "--spec", s.to_str().unwrap()];
+    if json {
+        args.push("--json");
+    }
+    warden(&args)
+}
+
+#[test]
+fn accept_is_exit_0_with_an_envelope() {
+    let (code, out, _) = check("pay.plan", true);
+    assert_eq!(code, 0, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["verdict"], "accept");
+    assert_eq!(v["envelope"]["params"][0]["name"], "amount");
+    assert_eq!(
+        v["envelope"]["calls"][1]["args"]["subject"]["origin"],
+        "read_file"
+    );
+}
+
+#[test]
+fn reject_is_exit_1_with_spans_and_witnesses() {
+    let (code, out, _) = check("bad.plan", true);
+    assert_eq!(code, 1, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["verdict"], "reject");
+    let first = &v["violations"][0];
+    assert_eq!(first["step"]["line"], 4);
+    assert!(first["witness"]["bill.iban"].is_string(), "{first}");
+    let (code, human, _) = check("deny.plan", false);
+    assert_eq!(code, 1);
+    assert!(human.contains("deny call update_password"), "{human}");
+    assert!(human.contains("deny.plan:3:3"), "{human}");
+    assert!(human.contains("bank.spec:10:3"), "{human}");
+}
+
+#[test]
+fn approval_is_exit_3() {
+    let (code, out, _) = check("approve.plan", false);
+    assert_eq!(code, 3, "{out}");
+    assert!(out.starts_with("verdict: approve"));
+}
+
+#[test]
+fn bad_input_is_exit_2_and_nothing_on_stdout() {
+    let (code, out, err) = check("broken.plan", false);
+    assert_eq!(code, 2);
+    assert!(out.is_empty());
+    assert!(err.contains("unknown name `nope`"), "{err}");
+    let (code, out, _) = check("missing.plan", true);
+    assert_eq!((code, out.as_str()), (2, ""));
+}
+
+#[test]
+fn warden_test_runs_test_blocks() {
+    let (code, out, _) = warden(&["test", fixture("bank.spec").to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("PASS"), "{out}");
+    let (code, out, _) = warden(&["test", fixture("failing.spec").to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("FAIL") && out.contains("1 passed, 1 failed"),
+        "{out}"
+    );
+    let (code, _, _) = warden(&["test", fixture("nothing-here").to_str().unwrap()]);
+    assert_eq!(code, 2);
+}
