@@ -15,6 +15,7 @@ demo: build
 
 test: deps
 	$(CARGO) test --workspace --all-targets --no-fail-fast
+	bash clients/python/run_tests.sh
 
 lint:
 	$(CARGO) fmt --all -- --check

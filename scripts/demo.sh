@@ -33,6 +33,8 @@ status=0
 echo "exit code: $status"
 [ "$status" -eq 2 ]
 
+section "The service: warden serve, submit, approve, check, revoke, audit verify (Python client over gRPC)"
+bash clients/python/demo.sh
 # ───────────────────────── the BPF LSM layer (issue 8) ─────────────────────────
 section "The BPF LSM layer on this machine ('warden doctor'); 'make test' also runs it for real in a QEMU guest (enforcer/tests/guest_lsm)"
 "$warden" doctor | grep '^bpf-lsm'

@@ -154,8 +154,9 @@ pub struct RunConfig {
     /// 32-bit (`int 0x80`) syscall whose number is from another table;
     /// `OFFSET_UNKNOWN` elsewhere.
     pub off_task_ti_status: u32,
-    /// Padding, always zero.
-    pub _pad: u32,
+    /// `pt_regs.orig_ax` (x86-64) / `pt_regs.syscallno` (arm64): the
+    /// syscall number at `sys_exit`; `OFFSET_UNKNOWN` where neither exists.
+    pub off_regs_syscall_nr: u32,
 }
 
 /// An offset the running kernel's BTF does not have.
@@ -184,6 +185,9 @@ pub const EVENT_EXIT: u32 = 3;
 pub const EVENT_NET: u32 = 4;
 /// `EventRecord::kind`: a syscall outside the allowlist; the process was killed.
 pub const EVENT_SYSCALL_KILL: u32 = 5;
+/// `EventRecord::kind`: a syscall of the run failed with EPERM or EACCES,
+/// the errors of a refusal by some layer (Landlock, seccomp, these programs).
+pub const EVENT_SYSCALL_REFUSED: u32 = 6;
 
 /// `EventRecord::op` for `EVENT_NET`.
 pub const NET_OP_CONNECT: u8 = 1;
@@ -213,9 +217,10 @@ pub struct EventRecord {
     pub kind: u32,
     /// Process (thread group) id of the process the event is about.
     pub pid: u32,
-    /// Fork: the child's pid. Exec: the parent's pid.
+    /// Fork: the child's pid. Exec: the parent's pid. Syscall refused: the
+    /// errno.
     pub other_pid: u32,
-    /// Syscall kill: the syscall number. Exit: the wait status.
+    /// Syscall kill and refused: the syscall number. Exit: the wait status.
     pub number: u32,
     /// `bpf_ktime_get_ns` when the event happened.
     pub time_ns: u64,

@@ -31,10 +31,10 @@ use aya_ebpf::{
 };
 use enforcer_common::{
     CONFIG_INDEX, DIR_BIND, DIR_CONNECT, EVENT_EXEC, EVENT_EXIT, EVENT_FORK, EVENT_NET,
-    EVENT_RING_BYTES, EVENT_SYSCALL_KILL, EventRecord, FAMILY_INET, FAMILY_INET6, MAX_PREFIXES,
-    MAX_RUN_PIDS, MAX_SYSCALLS, NET_OP_BIND, NET_OP_CONNECT, NET_OP_SENDMSG, OFFSET_UNKNOWN,
-    PortRule, RunConfig, STATE_ARMED, STATE_LEN, STATE_LOST_EVENTS, TS_COMPAT, VERDICT_ALLOWED,
-    VERDICT_OBSERVED, VERDICT_REFUSED,
+    EVENT_RING_BYTES, EVENT_SYSCALL_KILL, EVENT_SYSCALL_REFUSED, EventRecord, FAMILY_INET,
+    FAMILY_INET6, MAX_PREFIXES, MAX_RUN_PIDS, MAX_SYSCALLS, NET_OP_BIND, NET_OP_CONNECT,
+    NET_OP_SENDMSG, OFFSET_UNKNOWN, PortRule, RunConfig, STATE_ARMED, STATE_LEN, STATE_LOST_EVENTS,
+    TS_COMPAT, VERDICT_ALLOWED, VERDICT_OBSERVED, VERDICT_REFUSED,
 };
 
 /// The IPv4 network envelope: prefix → allowed port ranges.
@@ -360,7 +360,7 @@ fn on_exec(task: u64, bprm: u64) -> i32 {
     let pid = current_tgid();
     let parent: u64 = read_at(task, cfg.off_task_real_parent);
     let ppid: i32 = read_at(parent, cfg.off_task_tgid);
-    let _ = RUN_PIDS.insert(&pid, &(ppid as u32), 0);
+    let _ = RUN_PIDS.insert(pid, ppid as u32, 0);
     if let Some(mut entry) = new_event(EVENT_EXEC, pid) {
         let e = entry.as_mut_ptr();
         // SAFETY: a reserved record.
@@ -393,7 +393,7 @@ fn on_fork(child: u64) -> i32 {
     }
     let parent = current_tgid();
     let child = child_tgid as u32;
-    let _ = RUN_PIDS.insert(&child, &parent, 0);
+    let _ = RUN_PIDS.insert(child, parent, 0);
     if let Some(mut entry) = new_event(EVENT_FORK, parent) {
         let e = entry.as_mut_ptr();
         // SAFETY: a reserved record.
@@ -417,7 +417,7 @@ fn on_exit(task: u64) -> i32 {
     if pid != tgid {
         return 0;
     }
-    let _ = RUN_PIDS.remove(&tgid);
+    let _ = RUN_PIDS.remove(tgid);
     let code: i32 = read_at(task, cfg.off_task_exit_code);
     if let Some(mut entry) = new_event(EVENT_EXIT, tgid) {
         let e = entry.as_mut_ptr();
@@ -427,6 +427,44 @@ fn on_exit(task: u64) -> i32 {
         entry.submit(0);
     }
     0
+}
+
+/// `sys_exit(struct pt_regs *regs, long ret)`: a syscall of the run that
+/// failed with EPERM or EACCES, whichever layer refused it, is reported.
+#[inline(always)]
+fn on_sys_exit(regs: u64, ret: i64) -> i32 {
+    const EPERM: i64 = 1;
+    const EACCES: i64 = 13;
+    if ret != -EPERM && ret != -EACCES {
+        return 0;
+    }
+    let Some(cfg) = config() else { return 0 };
+    if !in_run(cfg) || cfg.off_regs_syscall_nr == OFFSET_UNKNOWN {
+        return 0;
+    }
+    let nr: u64 = read_at(regs, cfg.off_regs_syscall_nr);
+    if let Some(mut entry) = new_event(EVENT_SYSCALL_REFUSED, current_tgid()) {
+        let e = entry.as_mut_ptr();
+        // SAFETY: a reserved record.
+        unsafe {
+            (*e).number = nr as u32;
+            (*e).other_pid = (-ret) as u32;
+            (*e).verdict = VERDICT_REFUSED;
+        }
+        put_comm(e);
+        entry.submit(0);
+    }
+    0
+}
+
+#[btf_tracepoint(function = "sys_exit")]
+pub fn sys_exit(ctx: BtfTracePointContext) -> i32 {
+    on_sys_exit(ctx.arg::<u64>(0), ctx.arg::<i64>(1))
+}
+
+#[raw_tracepoint(tracepoint = "sys_exit")]
+pub fn raw_sys_exit(ctx: RawTracePointContext) -> i32 {
+    on_sys_exit(ctx.arg::<u64>(0), ctx.arg::<i64>(1))
 }
 
 #[btf_tracepoint(function = "sys_enter")]

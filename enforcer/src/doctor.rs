@@ -43,18 +43,9 @@ impl Doctor {
         probes.insert(Layer::Landlock, Box::new(landlock));
         probes.insert(Layer::Seccomp, Box::new(seccomp));
         probes.insert(Layer::Cgroup, Box::new(cgroup));
-        probes.insert(
-            Layer::EbpfCgroupSockAddr,
-            Box::new(|| needs_root().and_then(|()| crate::bpf_probe::cgroup_sock_addr())),
-        );
-        probes.insert(
-            Layer::EbpfTracepoints,
-            Box::new(|| needs_root().and_then(|()| crate::bpf_probe::tracepoints())),
-        );
-        probes.insert(
-            Layer::BpfLsm,
-            Box::new(|| needs_root().and_then(|()| crate::bpf_probe::bpf_lsm())),
-        );
+        probes.insert(Layer::EbpfCgroupSockAddr, Box::new(ebpf_sock_addr));
+        probes.insert(Layer::EbpfTracepoints, Box::new(ebpf_tracepoints));
+        probes.insert(Layer::BpfLsm, Box::new(bpf_lsm));
         Self { probes }
     }
 
@@ -97,6 +88,50 @@ fn needs_root() -> Result<(), String> {
     } else {
         Err("needs root".into())
     }
+}
+
+/// The kernel's answer for one program kind of [`crate::ebpf::probe`].
+fn program_kind(kind: &str) -> Result<String, String> {
+    needs_root()?;
+    let result = crate::ebpf::probe()
+        .into_iter()
+        .find(|r| r.kind == kind)
+        .ok_or_else(|| format!("{kind}: not probed by this build"))?;
+    if result.loads {
+        Ok(format!("{kind} programs load"))
+    } else {
+        Err(format!("{kind}: {}", result.reason))
+    }
+}
+
+fn ebpf_object() -> Result<(), String> {
+    if crate::ebpf::object_bytes().is_empty() {
+        Err("the eBPF programs were not built into this enforcer (AYA_BUILD_SKIP)".into())
+    } else {
+        Ok(())
+    }
+}
+
+fn ebpf_sock_addr() -> Result<String, String> {
+    let loads = program_kind("cgroup_sock_addr")?;
+    ebpf_object()?;
+    let mount = crate::cgroup::cgroup2_mount().map_err(|e| format!("{loads}, but {e}"))?;
+    Ok(format!(
+        "{loads}; attach to run cgroups under {}",
+        mount.display()
+    ))
+}
+
+fn ebpf_tracepoints() -> Result<String, String> {
+    let how = program_kind("tp_btf")
+        .or_else(|tp_btf| program_kind("raw_tp").map(|raw| format!("{raw} ({tp_btf})")))?;
+    ebpf_object()?;
+    Ok(how)
+}
+
+fn bpf_lsm() -> Result<String, String> {
+    program_kind("lsm")
+        .map(|loads| format!("{loads}; this enforcer does not attach BPF LSM programs to runs yet"))
 }
 
 fn landlock() -> Result<String, String> {

@@ -40,6 +40,8 @@ pub enum LayerError {
         #[source]
         source: std::io::Error,
     },
+    #[error("disabled for this run")]
+    Disabled,
     #[error("{layer}: {message}")]
     Other { layer: String, message: String },
 }

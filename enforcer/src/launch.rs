@@ -45,6 +45,9 @@ pub struct RunOptions {
     pub pids_max: Option<u64>,
     /// Working directory of the command.
     pub cwd: Option<PathBuf>,
+    /// Layers not to apply (observation-only runs, overhead measurements).
+    /// A layer both required and disabled stops the run.
+    pub disable: LayerSet,
 }
 
 impl Default for RunOptions {
@@ -55,6 +58,7 @@ impl Default for RunOptions {
             run_id: None,
             pids_max: Some(4096),
             cwd: None,
+            disable: LayerSet::new(),
         }
     }
 }
@@ -204,8 +208,14 @@ impl<'a> Run<'a> {
         let mut report = LayerReport::default();
         let root = unsafe { libc::geteuid() } == 0;
 
+        let off = |layer: Layer| options.disable.contains(&layer);
+
         // Landlock.
-        let landlock = match crate::landlock::prepare(policy) {
+        let landlock = match if off(Layer::Landlock) {
+            Err(LayerError::Disabled)
+        } else {
+            crate::landlock::prepare(policy)
+        } {
             Ok(l) => {
                 let r = &l.report;
                 report.applied.push(AppliedLayer {
@@ -231,7 +241,11 @@ impl<'a> Run<'a> {
         };
 
         // seccomp.
-        let seccomp = match crate::seccomp::prepare(policy) {
+        let seccomp = match if off(Layer::Seccomp) {
+            Err(LayerError::Disabled)
+        } else {
+            crate::seccomp::prepare(policy)
+        } {
             Ok(s) => {
                 report.applied.push(AppliedLayer {
                     layer: Layer::Seccomp,
@@ -254,7 +268,9 @@ impl<'a> Run<'a> {
         // The run's cgroup, and the layers that attach to it.
         let run_id = options.run_id.clone().unwrap_or_else(new_run_id);
         let mut cgroup = None;
-        if !root {
+        if off(Layer::Cgroup) {
+            report.miss(Layer::Cgroup, LayerError::Disabled.to_string());
+        } else if !root {
             report.miss(Layer::Cgroup, "needs root");
         } else {
             match RunCgroup::create(&run_id, options.pids_max) {
@@ -278,6 +294,10 @@ impl<'a> Run<'a> {
         }
         for layer in &mut extra {
             let which = layer.layer();
+            if off(which) {
+                report.miss(which, LayerError::Disabled.to_string());
+                continue;
+            }
             match &cgroup {
                 None => report.miss(which, "needs the run's cgroup"),
                 Some(cg) => match layer.attach(cg.path(), policy) {

@@ -24,6 +24,7 @@
 
 mod bpf_probe;
 pub mod cgroup;
+pub mod compile;
 pub mod doctor;
 pub mod ebpf;
 pub mod error;
@@ -35,6 +36,7 @@ pub mod policy;
 pub mod seccomp;
 mod syscall_table;
 
+pub use compile::CompileError;
 pub use error::{LayerError, PolicyError, RunError};
 pub use launch::{CgroupLayer, LayerReport, Run, RunOptions, RunOutcome, launch};
 pub use layer::{Layer, LayerSet};

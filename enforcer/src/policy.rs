@@ -41,9 +41,12 @@ pub struct KernelPolicy {
     pub syscalls: SyscallAllowlist,
     /// Shapes the layers enforce more widely than the envelope says.
     pub widenings: Vec<Widening>,
-    /// Shapes no layer can express; the envelope compiler either refuses the
-    /// run or another check (the orchestrator's) covers them.
+    /// Shapes no layer can express; the kernel layers grant nothing for
+    /// them (another check, the orchestrator's, covers them).
     pub unexpressed: Vec<Unexpressed>,
+    /// Host names of the envelope and the addresses they were pinned to.
+    #[serde(default)]
+    pub pinned: Vec<PinnedHost>,
 }
 
 impl KernelPolicy {
@@ -470,6 +473,14 @@ pub struct Widening {
     pub layer: String,
     /// A finer layer that narrows it back, if one is in use.
     pub narrowed_by: Option<String>,
+}
+
+/// A host name of the envelope and the addresses it was pinned to when the
+/// run started (the net rules hold these addresses, not the name).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PinnedHost {
+    pub host: String,
+    pub addresses: Vec<std::net::IpAddr>,
 }
 
 /// A shape of the envelope that no kernel layer can express.

@@ -511,16 +511,7 @@ fn launcher_applies_the_ebpf_layers_and_streams_events() {
     }
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let mut policy = KernelPolicy::new();
-    for dir in ["/usr/lib", "/lib", "/lib64"] {
-        policy
-            .allow_path(dir, FileScope::Tree, FileAccess::READ)
-            .unwrap();
-    }
-    policy
-        .allow_path("/etc/ld.so.cache", FileScope::File, FileAccess::READ)
-        .unwrap();
-    policy.allow_exec(PROBE).unwrap();
+    let mut policy = probe_policy();
     policy
         .allow_net(NetRule::tcp_connect("127.0.0.1/32".parse().unwrap(), port))
         .unwrap();
@@ -531,22 +522,12 @@ fn launcher_applies_the_ebpf_layers_and_streams_events() {
     let writer = layers
         .events
         .write_json_lines(std::fs::File::create(&events_file).unwrap());
-    let options = RunOptions {
-        quiet: true,
-        require: [Layer::EbpfCgroupSockAddr, Layer::EbpfTracepoints]
-            .into_iter()
-            .collect(),
-        ..RunOptions::default()
-    };
-    let args: Vec<OsString> = vec!["connect".into(), port.to_string().into()];
-    let outcome = Run::new(&policy)
-        .options(options)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .with_layer(Box::new(layers.sock_addr))
-        .with_layer(Box::new(layers.tracepoints))
-        .spawn(PROBE, &args)
-        .expect("run");
+    let outcome = spawn_probe(
+        &policy,
+        layers.sock_addr,
+        layers.tracepoints,
+        &["connect", &port.to_string()],
+    );
     assert_eq!(
         outcome.status.code(),
         Some(0),
@@ -776,4 +757,98 @@ fn loading_without_root_says_root_is_needed() {
         stdout.contains("non-root load: the eBPF layers need root"),
         "{stdout}"
     );
+}
+
+/// The loader, libc and the escape probe: enough to run the probe.
+fn probe_policy() -> KernelPolicy {
+    let mut policy = KernelPolicy::new();
+    for dir in ["/usr/lib", "/lib", "/lib64"] {
+        policy
+            .allow_path(dir, FileScope::Tree, FileAccess::READ)
+            .unwrap();
+    }
+    policy
+        .allow_path("/etc/ld.so.cache", FileScope::File, FileAccess::READ)
+        .unwrap();
+    policy.allow_exec(PROBE).unwrap();
+    policy
+}
+
+/// Runs the escape probe with `args` through the launcher, requiring the
+/// two eBPF layers besides Landlock and seccomp.
+fn spawn_probe(
+    policy: &KernelPolicy,
+    sock_addr: enforcer::ebpf::EbpfCgroupLayer,
+    tracepoints: enforcer::ebpf::EbpfCgroupLayer,
+    args: &[&str],
+) -> enforcer::RunOutcome {
+    let options = RunOptions {
+        quiet: true,
+        require: [
+            Layer::Landlock,
+            Layer::Seccomp,
+            Layer::EbpfCgroupSockAddr,
+            Layer::EbpfTracepoints,
+        ]
+        .into_iter()
+        .collect(),
+        ..RunOptions::default()
+    };
+    let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+    Run::new(policy)
+        .options(options)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .with_layer(Box::new(sock_addr))
+        .with_layer(Box::new(tracepoints))
+        .spawn(PROBE, &args)
+        .expect("run")
+}
+
+/// Runs the escape probe with `args` under `policy` through the launcher
+/// with the eBPF layers; returns its exit code and the run's events once
+/// `done` holds for them.
+fn probe_run(
+    policy: &KernelPolicy,
+    args: &[&str],
+    done: impl FnMut(&[Event]) -> bool,
+) -> (Option<i32>, Vec<Event>) {
+    let layers = for_launcher(policy, false).expect("load the eBPF layers");
+    let mut events = layers.events;
+    let outcome = spawn_probe(policy, layers.sock_addr, layers.tracepoints, args);
+    (outcome.status.code(), collect(&mut events, done))
+}
+
+#[test]
+fn refusals_by_other_layers_are_reported() {
+    if !need_root() {
+        return;
+    }
+    let policy = probe_policy();
+    let refused = |want: &'static str, errno: i32| {
+        move |ev: &[Event]| {
+            ev.iter().any(|e| {
+                matches!(e, Event::SyscallRefused { name: Some(n), errno: x, .. }
+                if n.starts_with(want) && *x == errno)
+            })
+        }
+    };
+
+    // Landlock refuses the read (EACCES).
+    let (code, seen) = probe_run(
+        &policy,
+        &["read", "/etc/hostname"],
+        refused("open", libc::EACCES),
+    );
+    assert_eq!(code, Some(10), "the probe reports a refusal");
+    assert!(refused("open", libc::EACCES)(&seen), "{seen:#?}");
+
+    // seccomp refuses io_uring_setup (EPERM) before the syscall runs.
+    let (code, seen) = probe_run(
+        &policy,
+        &["io-uring-setup"],
+        refused("io_uring_setup", libc::EPERM),
+    );
+    assert_eq!(code, Some(10), "the probe reports a refusal");
+    assert!(refused("io_uring_setup", libc::EPERM)(&seen), "{seen:#?}");
 }

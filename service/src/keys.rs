@@ -1,12 +1,14 @@
-//! The service's Ed25519 key, in the PASERK text files `warden keygen`
-//! writes: `warden.key` holds `k4.secret.` + base64url(seed ‖ public key),
-//! `warden.pub` holds `k4.public.` + base64url(public key). The same key
-//! signs tokens and audit checkpoints.
+//! The service's Ed25519 key as the audit log uses it.
+//!
+//! Key files are read (and their mode checked) by `token::keys`; the same key
+//! signs tokens and audit checkpoints. This module converts between the
+//! token crate's PASERK keys (`k4.secret.` + base64url(seed ‖ public key),
+//! `k4.public.` + base64url(public key)) and the raw Ed25519 keys of
+//! [`crate::audit`].
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_compact::{PublicKey, SecretKey};
-use std::path::Path;
 
 const SECRET_PREFIX: &str = "k4.secret.";
 const PUBLIC_PREFIX: &str = "k4.public.";
@@ -14,12 +16,6 @@ const PUBLIC_PREFIX: &str = "k4.public.";
 /// Why a key could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
-    #[error("cannot read key file {path}: {source}")]
-    Read {
-        path: String,
-        #[source]
-        source: std::io::Error,
-    },
     #[error("{what}: {reason}")]
     Format { what: String, reason: String },
 }
@@ -29,13 +25,6 @@ fn format_err(what: &str, reason: impl Into<String>) -> KeyError {
         what: what.to_owned(),
         reason: reason.into(),
     }
-}
-
-fn read(path: &Path) -> Result<String, KeyError> {
-    std::fs::read_to_string(path).map_err(|source| KeyError::Read {
-        path: path.display().to_string(),
-        source,
-    })
 }
 
 /// Parses `k4.secret.…` text.
@@ -72,18 +61,14 @@ pub fn parse_public(text: &str, what: &str) -> Result<PublicKey, KeyError> {
     PublicKey::from_slice(&bytes).map_err(|_| format_err(what, "a k4.public key is 32 bytes"))
 }
 
-/// Loads the secret key file (`warden.key`).
-pub fn load_secret(path: &Path) -> Result<SecretKey, KeyError> {
-    parse_secret(&read(path)?, &path.display().to_string())
+/// The checkpoint key of the service's token signing key.
+pub fn checkpoint_key(key: &token::SigningKey) -> Result<SecretKey, KeyError> {
+    parse_secret(&key.to_paserk(), "the service key")
 }
 
-/// Loads a public key from a file, or takes `k4.public.…` text as is.
-pub fn load_public(path_or_text: &str) -> Result<PublicKey, KeyError> {
-    if path_or_text.trim_start().starts_with(PUBLIC_PREFIX) {
-        return parse_public(path_or_text, "public key");
-    }
-    let p = Path::new(path_or_text);
-    parse_public(&read(p)?, &p.display().to_string())
+/// The raw Ed25519 public key of a token public key.
+pub fn audit_public_key(key: &token::PublicKey) -> Result<PublicKey, KeyError> {
+    parse_public(&key.to_paserk(), "the public key")
 }
 
 /// `k4.public.…` text of a public key.
@@ -118,5 +103,14 @@ mod tests {
         bytes[32..].copy_from_slice(other.pk.as_ref());
         let bad = format!("{SECRET_PREFIX}{}", URL_SAFE_NO_PAD.encode(&bytes));
         assert!(parse_secret(&bad, "k").is_err());
+    }
+
+    #[test]
+    fn token_keys_convert() {
+        let k = token::SigningKey::generate().unwrap();
+        let sk = checkpoint_key(&k).unwrap();
+        let pk = audit_public_key(k.public_key()).unwrap();
+        assert_eq!(sk.public_key(), pk);
+        assert_eq!(public_paserk(&pk), k.public_key().to_paserk());
     }
 }

@@ -18,8 +18,15 @@
 //! ```
 
 pub mod audit;
+pub mod auth;
+pub mod config;
+pub mod engine;
 pub mod keys;
+pub mod load;
+pub mod server;
+pub mod specs;
 pub mod store;
+pub mod warden_engine;
 
 /// The code generated from `proto/warden.proto`.
 pub mod proto {

@@ -71,7 +71,7 @@ fn rules() -> &'static [Rewrite<BoolLang, ()>] {
 
 /// Conditions with more atoms than this skip the e-graph (associativity and
 /// commutativity grow it fast) and are only flattened and sorted.
-const EGRAPH_MAX_ATOMS: usize = 24;
+const EGRAPH_MAX_ATOMS: usize = 12;
 
 /// Puts one atom in canonical form.
 fn canonical_atom(c: &Cond) -> Cond {
@@ -238,9 +238,9 @@ pub fn canonical(c: &Cond) -> Cond {
     let mut expr = RecExpr::default();
     to_expr(c, &mut atoms, &mut expr);
     let runner = Runner::default()
-        .with_iter_limit(6)
-        .with_node_limit(4_000)
-        .with_time_limit(std::time::Duration::from_millis(50))
+        .with_iter_limit(4)
+        .with_node_limit(1_000)
+        .with_time_limit(std::time::Duration::from_millis(5))
         .with_expr(&expr)
         .run(rules());
     let root = runner.roots[0];

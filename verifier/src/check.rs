@@ -49,6 +49,9 @@ struct Checker<'s, 'p> {
     where_conds: Vec<(String, Option<Cond>)>,
     where_key: String,
     session: Option<Session>,
+    /// Defaults for a session started later (the `where`s were known
+    /// satisfiable from the cache).
+    base: Option<std::collections::BTreeMap<String, crate::action::Value>>,
     stats: Stats,
     violations: Vec<Violation>,
     approvals: Vec<Approval>,
@@ -117,6 +120,7 @@ impl CompiledSpec {
             where_conds,
             where_key,
             session: None,
+            base: None,
             stats: Stats::default(),
             violations: Vec::new(),
             approvals: Vec::new(),
@@ -171,7 +175,25 @@ impl<'s, 'p> Checker<'s, 'p> {
                 &self.wheres,
                 self.spec.options.timeout_ms,
             );
-            let sat = s.satisfiable();
+            let known = if self.spec.options.cache {
+                self.spec
+                    .where_cache
+                    .lock()
+                    .ok()
+                    .and_then(|c| c.get(&self.where_key).cloned())
+            } else {
+                None
+            };
+            let sat = match known {
+                Some(base) => {
+                    // Known satisfiable: the solver starts only if a question
+                    // misses the cache.
+                    self.stats.cache_hits += 1;
+                    self.base = Some(base);
+                    SatResult::Sat
+                }
+                None => s.satisfiable(),
+            };
             self.stats.solver_queries += s.queries;
             s.queries = 0;
             match sat {
@@ -190,9 +212,20 @@ impl<'s, 'p> Checker<'s, 'p> {
                         .push(self.solver_failure(None, Answer::Timeout));
                     return Ok(());
                 }
-                SatResult::Sat => {}
+                SatResult::Sat => {
+                    if self.spec.options.cache
+                        && let Ok(mut c) = self.spec.where_cache.lock()
+                    {
+                        if c.len() > 10_000 {
+                            c.clear();
+                        }
+                        c.insert(self.where_key.clone(), s.base().clone());
+                    }
+                }
             }
-            self.session = Some(s);
+            if self.base.is_none() {
+                self.session = Some(s);
+            }
         }
         for i in 0..self.info.len() {
             if !self.reachable[i] || self.info[i].canonical != i {
@@ -265,7 +298,7 @@ impl<'s, 'p> Checker<'s, 'p> {
         valid: &dyn Fn(&Checker, &Witness) -> bool,
     ) -> Answer {
         let goal = if self.spec.options.canonicalize {
-            canon::canonical(&goal)
+            self.spec.canonical(&goal)
         } else {
             goal
         };
@@ -293,8 +326,17 @@ impl<'s, 'p> Checker<'s, 'p> {
                 _ => {}
             }
         }
-        let Some(mut session) = self.session.take() else {
-            return Answer::Unknown("no solver session".into());
+        let mut session = match self.session.take() {
+            Some(s) => s,
+            None => {
+                let mut s = Session::new(
+                    self.param_types.clone(),
+                    &self.wheres,
+                    self.spec.options.timeout_ms,
+                );
+                s.set_base(self.base.clone().unwrap_or_default());
+                s
+            }
         };
         let st = self.step(step).clone();
         let max = self.spec.options.max_refinements;

@@ -88,6 +88,13 @@ pub struct CompiledSpec {
     pub options: Options,
     /// Answers of the solver by canonical question.
     pub(crate) cache: Mutex<HashMap<String, crate::symbolic::Answer>>,
+    /// Canonical forms of questions, by their raw spelling (egg runs once
+    /// per distinct question).
+    pub(crate) canon_cache: Mutex<HashMap<String, crate::concrete::Cond>>,
+    /// Params' `where` conditions known satisfiable, with values that meet
+    /// them, by the conditions' canonical key.
+    pub(crate) where_cache:
+        Mutex<HashMap<String, std::collections::BTreeMap<String, crate::action::Value>>>,
 }
 
 /// Why a spec cannot be compiled.
@@ -155,7 +162,27 @@ impl CompiledSpec {
             max_ttl: None,
             options: Options::default(),
             cache: Mutex::new(HashMap::new()),
+            where_cache: Mutex::new(HashMap::new()),
+            canon_cache: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The canonical form of a question (memoized).
+    pub fn canonical(&self, c: &crate::concrete::Cond) -> crate::concrete::Cond {
+        let key = crate::canon::key(c);
+        if let Ok(cache) = self.canon_cache.lock()
+            && let Some(v) = cache.get(&key)
+        {
+            return v.clone();
+        }
+        let v = crate::canon::canonical(c);
+        if let Ok(mut cache) = self.canon_cache.lock() {
+            if cache.len() > 100_000 {
+                cache.clear();
+            }
+            cache.insert(key, v.clone());
+        }
+        v
     }
 
     /// Compiles one spec (its `include`s must already be merged in, as
@@ -296,6 +323,12 @@ impl CompiledSpec {
     /// Forgets every cached answer (for measurements).
     pub fn clear_cache(&self) {
         if let Ok(mut c) = self.cache.lock() {
+            c.clear();
+        }
+        if let Ok(mut c) = self.where_cache.lock() {
+            c.clear();
+        }
+        if let Ok(mut c) = self.canon_cache.lock() {
             c.clear();
         }
     }

@@ -10,13 +10,20 @@
 //! graph ([`cfg`]) without enumerating paths.
 //!
 //! Modules, one concept each: [`action`] (concrete actions), [`concrete`]
-//! (operator semantics), [`envelope`] (least privilege of an accepted plan).
+//! (operator semantics), [`envelope`] (least privilege of an accepted plan),
+//! [`compile`] (specs compiled once), [`cfg`] (the plan's control-flow graph
+//! and its path questions), [`reference`] (the brute-force oracle),
+//! [`canon`] (egg), [`symbolic`] (Z3), [`check`] (putting them together),
+//! [`report`] (verdicts, violations, witnesses).
 //!
 //! ```
-//! use verifier::action::ConcreteAction;
-//! use verifier::concrete::under;
-//! let a = ConcreteAction::write("/tmp/../etc/passwd").unwrap();
-//! assert!(!under(a.path().unwrap(), "/tmp/"));
+//! use verifier::{CompiledSpec, Verdict};
+//! let spec = planlang::load_spec_str(r#"spec "tmp" { allow write under "/tmp/" }"#, "t.spec").unwrap();
+//! let spec = CompiledSpec::compile(&spec).unwrap();
+//! let plan = planlang::load_plan_str(
+//!     r#"plan { param p: path where p startswith "/tmp/"  write p }"#, "t.plan").unwrap();
+//! let out = spec.check(&plan).unwrap();
+//! assert_eq!(out.verdict, Verdict::Reject); // p = "/tmp/../…" escapes /tmp
 //! ```
 
 pub mod action;

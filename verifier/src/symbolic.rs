@@ -1622,6 +1622,17 @@ impl Session {
         set
     }
 
+    /// Values of every param that meet every `where` (after
+    /// [`Session::satisfiable`] said `Sat`).
+    pub fn base(&self) -> &BTreeMap<String, Value> {
+        &self.base
+    }
+
+    /// Takes defaults found by an earlier session for the same conditions.
+    pub fn set_base(&mut self, base: BTreeMap<String, Value>) {
+        self.base = base;
+    }
+
     /// Whether the params' conditions can all hold at once. Params tied by
     /// conditions are asked together, independent groups apart; the values
     /// found become the defaults of later questions.

@@ -39,6 +39,10 @@ enum Command {
     Keygen(cmd::keygen::Args),
     /// Show a token's claims and envelope (verified with --pub, else loudly unverified).
     Inspect(cmd::inspect::Args),
+    /// Serve the gRPC API for orchestrators and approvers.
+    Serve(cmd::serve::Args),
+    /// Drive a running service with many concurrent clients; report throughput and latency.
+    Load(cmd::load::Args),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +67,8 @@ fn main() -> ExitCode {
         Command::Fmt(args) => cmd::fmt::run(args),
         Command::Keygen(args) => cmd::keygen::run(args),
         Command::Inspect(args) => cmd::inspect::run(args),
+        Command::Serve(args) => cmd::serve::run(args),
+        Command::Load(args) => cmd::load::run(args),
         Command::Audit(args) => cmd::audit::run(args),
     }
 }

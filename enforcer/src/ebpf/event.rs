@@ -7,9 +7,9 @@ use enforcer_common::lsm::{
     EVENT_LSM, LSM_OP_CREATE, LSM_OP_EXEC, LSM_OP_OPEN, LSM_OP_PTRACE, LSM_OP_REMOVE, LSM_OP_SIGNAL,
 };
 use enforcer_common::{
-    EVENT_EXEC, EVENT_EXIT, EVENT_FORK, EVENT_NET, EVENT_SYSCALL_KILL, EventRecord, FAMILY_INET,
-    FAMILY_INET6, NET_OP_BIND, NET_OP_CONNECT, NET_OP_SENDMSG, VERDICT_ALLOWED, VERDICT_OBSERVED,
-    VERDICT_REFUSED,
+    EVENT_EXEC, EVENT_EXIT, EVENT_FORK, EVENT_NET, EVENT_SYSCALL_KILL, EVENT_SYSCALL_REFUSED,
+    EventRecord, FAMILY_INET, FAMILY_INET6, NET_OP_BIND, NET_OP_CONNECT, NET_OP_SENDMSG,
+    VERDICT_ALLOWED, VERDICT_OBSERVED, VERDICT_REFUSED,
 };
 use serde::{Deserialize, Serialize};
 
@@ -77,6 +77,17 @@ pub enum Event {
         nr: u32,
         time_ns: u64,
     },
+    /// A syscall of the run failed with EPERM or EACCES: some layer
+    /// (Landlock, seccomp, the network programs) refused it.
+    SyscallRefused {
+        pid: u32,
+        comm: String,
+        nr: u32,
+        /// The syscall's name on this architecture, when known.
+        name: Option<String>,
+        errno: i32,
+        time_ns: u64,
+    },
     /// An operation the BPF LSM layer refused (or, observing, let through):
     /// `op` is open, exec, create, remove, signal or ptrace; `target` the
     /// path (open, exec), the entry's name (create, remove) or the caller's
@@ -99,6 +110,7 @@ impl Event {
             | Event::Exit { pid, .. }
             | Event::Net { pid, .. }
             | Event::SyscallKilled { pid, .. }
+            | Event::SyscallRefused { pid, .. }
             | Event::Lsm { pid, .. } => *pid,
         }
     }
@@ -111,6 +123,7 @@ impl Event {
                 verdict: Verdict::Refused,
                 ..
             } | Event::SyscallKilled { .. }
+                | Event::SyscallRefused { .. }
                 | Event::Lsm {
                     verdict: Verdict::Refused,
                     ..
@@ -193,6 +206,14 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Event> {
             pid: r.pid,
             comm: text,
             nr: r.number,
+            time_ns: r.time_ns,
+        },
+        EVENT_SYSCALL_REFUSED => Event::SyscallRefused {
+            pid: r.pid,
+            comm: text,
+            nr: r.number,
+            name: crate::policy::name_of(i64::from(r.number)).map(str::to_owned),
+            errno: r.other_pid as i32,
             time_ns: r.time_ns,
         },
         EVENT_LSM => Event::Lsm {

@@ -139,8 +139,9 @@ const SOCK_ADDR_PROGRAMS: [&str; 6] = [
 ];
 /// Tracepoints of the syscall and process programs; the `tp_btf` program has
 /// the tracepoint's name, its `raw_tp` twin the `raw_` prefix.
-const TRACEPOINTS: [(&str, &str); 4] = [
+const TRACEPOINTS: [(&str, &str); 5] = [
     ("sys_enter", "raw_sys_enter"),
+    ("sys_exit", "raw_sys_exit"),
     ("sched_process_exec", "raw_sched_process_exec"),
     ("sched_process_fork", "raw_sched_process_fork"),
     ("sched_process_exit", "raw_sched_process_exit"),
@@ -215,7 +216,10 @@ impl EbpfLayers {
             off_task_real_parent: kernel_btf.member_offset("task_struct", "real_parent")?,
             off_binprm_filename: kernel_btf.member_offset("linux_binprm", "filename")?,
             off_task_ti_status: compat_status_offset(&kernel_btf)?,
-            _pad: 0,
+            off_regs_syscall_nr: ["orig_ax", "syscallno"]
+                .iter()
+                .find_map(|m| kernel_btf.member_offset("pt_regs", m).ok())
+                .unwrap_or(enforcer_common::OFFSET_UNKNOWN),
         };
 
         // The BPF LSM programs read kernel structs at offsets from the

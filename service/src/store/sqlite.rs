@@ -369,6 +369,35 @@ impl AuditReader {
     }
 }
 
+/// The service's revocations as a [`token::RevocationList`], read from the
+/// store on every check: an enforcer or orchestrator on the same host sees a
+/// revocation as soon as the service has committed it. A store that cannot
+/// be read refuses every token (fail closed).
+pub struct SqliteRevocations {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteRevocations {
+    /// Opens an existing store read-only.
+    pub fn open(path: &Path) -> Result<SqliteRevocations, StoreError> {
+        let r = AuditReader::open(path)?;
+        Ok(SqliteRevocations {
+            conn: Mutex::new(r.conn),
+        })
+    }
+}
+
+impl token::RevocationList for SqliteRevocations {
+    fn is_revoked(&self, id: &token::TokenId) -> Result<bool, token::RevocationError> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        let found: Option<i64> = conn
+            .prepare_cached("SELECT 1 FROM revocations WHERE token_id = ?1")
+            .and_then(|mut st| st.query_row([id.to_string()], |r| r.get(0)).optional())
+            .map_err(|e| token::RevocationError::Store(e.to_string()))?;
+        Ok(found.is_some())
+    }
+}
+
 struct Writer {
     conn: Connection,
     signer: Option<CheckpointSigner>,
@@ -882,6 +911,35 @@ mod tests {
                 assert!(matches!(err.problem, Problem::Missing { .. }));
             }
         }
+    }
+
+    #[test]
+    fn revocations_are_a_token_revocation_list() {
+        use token::RevocationList;
+        let dir = tempfile::tempdir().unwrap();
+        let s = open(dir.path(), 0);
+        let revoked = token::TokenId::random().unwrap();
+        let live = token::TokenId::random().unwrap();
+        let list = SqliteRevocations::open(&dir.path().join("w.db")).unwrap();
+        assert!(!list.is_revoked(&revoked).unwrap());
+        s.commit(Txn {
+            ops: vec![StateOp::Revoke {
+                token_id: revoked.to_string(),
+                by: "bob".into(),
+                reason: "leaked".into(),
+                at_ms: 1,
+            }],
+            events: vec![ev(1)],
+        })
+        .wait_blocking()
+        .unwrap();
+        assert!(list.is_revoked(&revoked).unwrap());
+        assert!(!list.is_revoked(&live).unwrap());
+        // A store that cannot be read refuses.
+        drop(s);
+        let c = Connection::open(dir.path().join("w.db")).unwrap();
+        c.execute_batch("DROP TABLE revocations").unwrap();
+        assert!(list.is_revoked(&live).is_err());
     }
 
     #[test]

@@ -6,6 +6,8 @@ pub mod doctor;
 pub mod fmt;
 pub mod inspect;
 pub mod keygen;
+pub mod load;
+pub mod serve;
 pub mod parse;
 pub mod test;
 pub mod tokens;

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# The Python client test against a real `warden serve` (part of `make test`).
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+cd "$here"
+exec "$venv/bin/python" -m unittest -v test_service

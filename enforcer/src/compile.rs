@@ -1,0 +1,537 @@
+//! Compiles a token's envelope (and the spec's baseline) into the
+//! [`KernelPolicy`] the layers enforce, recording every widening.
+//!
+//! What each envelope shape becomes:
+//!
+//! | envelope | kernel policy | widening |
+//! |----------|---------------|----------|
+//! | `read "/f"` | read the file | - |
+//! | `write "/f"` (exists) | write the file | - |
+//! | `write "/d/f"` (new) | write + create under `/d/` | yes |
+//! | `delete "/d/f"` | remove under `/d/` | yes |
+//! | any access on `tree "/d/"` | that access under `/d/` | - |
+//! | any access on a glob | that access under its literal prefix | yes |
+//! | `exec "/p"` with argv | exec `/p`, any arguments | yes |
+//! | `connect host:port` | TCP connect to the addresses the host resolves to now (pinned) | Landlock: port only, narrowed by eBPF |
+//! | `listen port` | TCP bind on any local address, that port | - |
+//! | a path, host or port from a param | nothing (the kernel cannot know the value) | unexpressed |
+//!
+//! A value from a `let` result (`unknown`) was allowed by the spec for every
+//! value, and is compiled to "any" for its field.
+
+use crate::error::PolicyError;
+use crate::layer::{Layer, LayerSet};
+use crate::policy::{
+    FileAccess, FileScope, KernelPolicy, NetDirection, NetRule, PinnedHost, PortRange, Proto,
+    Unexpressed, Widening,
+};
+use ipnet::IpNet;
+use planlang::ast::{ActionKind, CmpOp};
+use std::net::{IpAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use verifier::action::Value;
+use verifier::concrete::{Cond, Operand, Pattern};
+use verifier::envelope::{Envelope, ExecGrant, FileAccess as EnvAccess, PathTarget, ValueMatch};
+
+/// Why an envelope cannot be compiled.
+#[derive(Debug, thiserror::Error)]
+pub enum CompileError {
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    #[error("cannot resolve host `{host}` to pin its addresses: {source}")]
+    Resolve {
+        host: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("host `{host}` resolves to no address")]
+    NoAddress { host: String },
+    #[error("`{value}` is not a port (0-65535)")]
+    Port { value: String },
+}
+
+/// Resolves a host name to addresses.
+pub type Resolver<'a> = &'a dyn Fn(&str) -> std::io::Result<Vec<IpAddr>>;
+
+/// The system resolver (`getaddrinfo`).
+pub fn system_resolver(host: &str) -> std::io::Result<Vec<IpAddr>> {
+    let mut out: Vec<IpAddr> = (host, 0u16).to_socket_addrs()?.map(|a| a.ip()).collect();
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+fn any_v4() -> IpNet {
+    IpNet::V4(ipnet::Ipv4Net::default())
+}
+
+fn any_v6() -> IpNet {
+    IpNet::V6(ipnet::Ipv6Net::default())
+}
+
+struct Compiler<'a> {
+    policy: KernelPolicy,
+    layers: &'a LayerSet,
+    resolve: Resolver<'a>,
+}
+
+impl KernelPolicy {
+    /// Compiles `envelope` for the layers in `layers`, resolving host names
+    /// with the system resolver.
+    pub fn from_envelope(envelope: &Envelope, layers: &LayerSet) -> Result<Self, CompileError> {
+        Self::from_envelope_with(envelope, layers, &system_resolver)
+    }
+
+    /// [`KernelPolicy::from_envelope`] with a given resolver.
+    pub fn from_envelope_with(
+        envelope: &Envelope,
+        layers: &LayerSet,
+        resolve: Resolver<'_>,
+    ) -> Result<Self, CompileError> {
+        let mut c = Compiler {
+            policy: KernelPolicy::new(),
+            layers,
+            resolve,
+        };
+        for grant in &envelope.files {
+            c.file(grant.access, &grant.target)?;
+        }
+        for grant in &envelope.exec {
+            c.exec(grant)?;
+        }
+        for grant in &envelope.connect {
+            c.connect(&grant.host, &grant.port)?;
+        }
+        for grant in &envelope.listen {
+            c.listen(&grant.port)?;
+        }
+        for pattern in &envelope.baseline {
+            c.baseline(pattern)?;
+        }
+        Ok(c.policy)
+    }
+}
+
+/// The longest directory of a glob without wildcards (`/repo/**/*.rs` →
+/// `/repo`).
+fn glob_base(glob: &str) -> PathBuf {
+    let mut base = PathBuf::from("/");
+    let segments: Vec<&str> = glob.split('/').filter(|s| !s.is_empty()).collect();
+    for (i, seg) in segments.iter().enumerate() {
+        if seg.contains(['*', '?', '[']) || i + 1 == segments.len() {
+            break;
+        }
+        base.push(seg);
+    }
+    base
+}
+
+fn parent_of(path: &str) -> PathBuf {
+    Path::new(path)
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("/"))
+}
+
+fn access_name(a: EnvAccess) -> &'static str {
+    match a {
+        EnvAccess::Read => "read",
+        EnvAccess::Write => "write",
+        EnvAccess::Delete => "delete",
+    }
+}
+
+impl Compiler<'_> {
+    fn widen(&mut self, shape: String, enforced: String, layer: &str, narrowed_by: Option<Layer>) {
+        let narrowed_by = narrowed_by
+            .filter(|l| self.layers.contains(l))
+            .map(|l| l.name().to_owned());
+        self.policy.widenings.push(Widening {
+            shape,
+            enforced,
+            layer: layer.to_owned(),
+            narrowed_by,
+        });
+    }
+
+    fn unexpressed(&mut self, shape: String, reason: &str) {
+        self.policy.unexpressed.push(Unexpressed {
+            shape,
+            reason: reason.to_owned(),
+        });
+    }
+
+    fn file(&mut self, access: EnvAccess, target: &PathTarget) -> Result<(), CompileError> {
+        let name = access_name(access);
+        let on_tree = match access {
+            EnvAccess::Read => FileAccess::READ,
+            EnvAccess::Write => FileAccess::WRITE | FileAccess::CREATE,
+            EnvAccess::Delete => FileAccess::REMOVE,
+        };
+        match target {
+            PathTarget::Exact { path } => match access {
+                EnvAccess::Read => {
+                    self.policy
+                        .allow_path(path, FileScope::File, FileAccess::READ)?;
+                }
+                EnvAccess::Write if Path::new(path).is_file() => {
+                    self.policy
+                        .allow_path(path, FileScope::File, FileAccess::WRITE)?;
+                }
+                EnvAccess::Write | EnvAccess::Delete => {
+                    // Creating and removing are rights on the directory.
+                    let dir = parent_of(path);
+                    self.policy.allow_path(&dir, FileScope::Tree, on_tree)?;
+                    self.widen(
+                        format!("{name} {path:?}"),
+                        format!("{on_tree} under {:?}", dir.display().to_string()),
+                        "landlock",
+                        Some(Layer::BpfLsm),
+                    );
+                }
+            },
+            PathTarget::Tree { dir } => {
+                self.policy.allow_path(dir, FileScope::Tree, on_tree)?;
+            }
+            PathTarget::Glob { glob } => {
+                let base = glob_base(glob);
+                self.policy.allow_path(&base, FileScope::Tree, on_tree)?;
+                self.widen(
+                    format!("{name} {glob:?}"),
+                    format!("{on_tree} under {:?}", base.display().to_string()),
+                    "landlock",
+                    Some(Layer::BpfLsm),
+                );
+            }
+            PathTarget::Param { param } => self.unexpressed(
+                format!("{name} (path from param `{param}`)"),
+                "the path is known only when the action happens; the kernel layers grant nothing for it",
+            ),
+            PathTarget::Unknown { .. } => {
+                self.policy.allow_path("/", FileScope::Tree, on_tree)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn exec(&mut self, grant: &ExecGrant) -> Result<(), CompileError> {
+        match &grant.program {
+            PathTarget::Exact { path } => {
+                self.policy.allow_exec(path)?;
+                if let Some(argv) = &grant.argv {
+                    self.widen(
+                        format!("exec {path:?} with {} fixed argument(s)", argv.len()),
+                        format!("exec {path:?} with any arguments"),
+                        "landlock",
+                        Some(Layer::BpfLsm),
+                    );
+                }
+            }
+            PathTarget::Tree { dir } => {
+                self.policy
+                    .allow_path(dir, FileScope::Tree, FileAccess::EXEC | FileAccess::READ)?;
+            }
+            PathTarget::Glob { glob } => {
+                let base = glob_base(glob);
+                self.policy
+                    .allow_path(&base, FileScope::Tree, FileAccess::EXEC | FileAccess::READ)?;
+                self.widen(
+                    format!("exec {glob:?}"),
+                    format!("exec under {:?}", base.display().to_string()),
+                    "landlock",
+                    Some(Layer::BpfLsm),
+                );
+            }
+            PathTarget::Param { param } => self.unexpressed(
+                format!("exec (program from param `{param}`)"),
+                "the program is known only when the action happens; the kernel layers grant nothing for it",
+            ),
+            PathTarget::Unknown { .. } => {
+                self.policy
+                    .allow_path("/", FileScope::Tree, FileAccess::EXEC | FileAccess::READ)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn port(&mut self, m: &ValueMatch, shape: &str) -> Result<Option<PortRange>, CompileError> {
+        match m {
+            ValueMatch::Exact {
+                value: Value::Number(n),
+            } => {
+                let port =
+                    n.normalize()
+                        .to_string()
+                        .parse::<u16>()
+                        .map_err(|_| CompileError::Port {
+                            value: n.to_string(),
+                        })?;
+                Ok(Some(PortRange::single(port)))
+            }
+            ValueMatch::Exact { value } => Err(CompileError::Port {
+                value: format!("{value:?}"),
+            }),
+            ValueMatch::Param { param } => {
+                self.unexpressed(
+                    format!("{shape} (port from param `{param}`)"),
+                    "the port is known only when the action happens; the kernel layers grant nothing for it",
+                );
+                Ok(None)
+            }
+            ValueMatch::Unknown { .. } => Ok(Some(PortRange {
+                first: 1,
+                last: u16::MAX,
+            })),
+        }
+    }
+
+    fn connect(&mut self, host: &ValueMatch, port: &ValueMatch) -> Result<(), CompileError> {
+        let Some(ports) = self.port(port, "connect")? else {
+            return Ok(());
+        };
+        let cidrs: Vec<IpNet> = match host {
+            ValueMatch::Exact {
+                value: Value::Cidr(net),
+            } => vec![*net],
+            ValueMatch::Exact {
+                value: Value::String(name),
+            } => {
+                let addrs = (self.resolve)(name).map_err(|source| CompileError::Resolve {
+                    host: name.clone(),
+                    source,
+                })?;
+                if addrs.is_empty() {
+                    return Err(CompileError::NoAddress { host: name.clone() });
+                }
+                self.policy.pinned.push(PinnedHost {
+                    host: name.clone(),
+                    addresses: addrs.clone(),
+                });
+                addrs.into_iter().map(IpNet::from).collect()
+            }
+            ValueMatch::Exact { value } => {
+                self.unexpressed(
+                    format!("connect {value:?}"),
+                    "not a host name or an address",
+                );
+                return Ok(());
+            }
+            ValueMatch::Param { param } => {
+                self.unexpressed(
+                    format!("connect (host from param `{param}`)"),
+                    "the host is known only when the action happens; the kernel layers grant nothing for it",
+                );
+                return Ok(());
+            }
+            ValueMatch::Unknown { .. } => vec![any_v4(), any_v6()],
+        };
+        for cidr in cidrs {
+            self.policy.allow_net(NetRule {
+                cidr,
+                ports,
+                proto: Proto::Tcp,
+                direction: NetDirection::Connect,
+            })?;
+            if cidr.prefix_len() != 0 {
+                self.widen(
+                    format!("connect {cidr} ports {}-{}", ports.first, ports.last),
+                    format!(
+                        "TCP connect to any address on ports {}-{}",
+                        ports.first, ports.last
+                    ),
+                    "landlock",
+                    Some(Layer::EbpfCgroupSockAddr),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn listen(&mut self, port: &ValueMatch) -> Result<(), CompileError> {
+        let Some(ports) = self.port(port, "listen")? else {
+            return Ok(());
+        };
+        for cidr in [any_v4(), any_v6()] {
+            self.policy.allow_net(NetRule {
+                cidr,
+                ports,
+                proto: Proto::Tcp,
+                direction: NetDirection::Bind,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// A baseline pattern: `read under "/usr/lib/"`, `read "/etc/ld.so.cache"`,
+    /// `exec "/bin/sh"`, or an `or` of such.
+    fn baseline(&mut self, pattern: &Pattern) -> Result<(), CompileError> {
+        let access = match pattern.kind {
+            Some(ActionKind::Read) => FileAccess::READ,
+            Some(ActionKind::Write) => FileAccess::WRITE | FileAccess::CREATE,
+            Some(ActionKind::Delete) => FileAccess::REMOVE,
+            Some(ActionKind::Exec) => FileAccess::EXEC | FileAccess::READ,
+            _ => {
+                self.unexpressed(
+                    format!("baseline {pattern:?}"),
+                    "only read, write, delete and exec baselines reach the kernel",
+                );
+                return Ok(());
+            }
+        };
+        self.baseline_cond(access, &pattern.when)
+    }
+
+    fn baseline_cond(&mut self, access: FileAccess, cond: &Cond) -> Result<(), CompileError> {
+        let is_path = |o: &Operand| matches!(o, Operand::Ref { name, fields, index } if name == "path" && fields.is_empty() && index.is_none());
+        match cond {
+            Cond::True => {
+                self.policy.allow_path("/", FileScope::Tree, access)?;
+            }
+            Cond::Or { any } => {
+                for c in any {
+                    self.baseline_cond(access, c)?;
+                }
+            }
+            Cond::Cmp {
+                op,
+                lhs,
+                rhs:
+                    Operand::Value {
+                        value: Value::String(path),
+                    },
+            } if is_path(lhs) && matches!(op, CmpOp::Eq | CmpOp::Under) => {
+                let normal = verifier::concrete::normalize_path(path).map_err(|_| {
+                    PolicyError::UnnormalizedPath {
+                        path: PathBuf::from(path),
+                    }
+                })?;
+                let scope = if *op == CmpOp::Eq {
+                    FileScope::File
+                } else {
+                    FileScope::Tree
+                };
+                if scope == FileScope::File && access.contains(FileAccess::EXEC) {
+                    self.policy.allow_exec(&normal)?;
+                } else {
+                    self.policy.allow_path(&normal, scope, access)?;
+                }
+            }
+            Cond::False => {}
+            other => self.unexpressed(
+                format!("baseline {access} when {other:?}"),
+                "only `path == \"...\"` and `path under \"...\"` baselines reach the kernel",
+            ),
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn envelope(json: serde_json::Value) -> Envelope {
+        serde_json::from_value(json).unwrap()
+    }
+
+    fn no_dns(host: &str) -> std::io::Result<Vec<IpAddr>> {
+        match host {
+            "api.example" => Ok(vec!["192.0.2.7".parse().unwrap()]),
+            _ => Err(std::io::Error::other("no such host")),
+        }
+    }
+
+    fn empty() -> serde_json::Value {
+        serde_json::json!({
+            "version": 1, "files": [], "exec": [], "connect": [], "listen": [],
+            "calls": [], "params": [], "limits": [], "ordering": [], "baseline": []
+        })
+    }
+
+    fn all_layers() -> LayerSet {
+        Layer::ALL.into_iter().collect()
+    }
+
+    #[test]
+    fn globs_keep_their_literal_directory() {
+        assert_eq!(glob_base("/repo/**/*.rs"), PathBuf::from("/repo"));
+        assert_eq!(glob_base("/tmp/out/*.tmp"), PathBuf::from("/tmp/out"));
+        assert_eq!(glob_base("/*"), PathBuf::from("/"));
+    }
+
+    #[test]
+    fn files_exec_and_net_compile_with_their_widenings() {
+        let mut e = empty();
+        e["files"] = serde_json::json!([
+            {"access": "read", "target": {"shape": "tree", "dir": "/srv/data"}},
+            {"access": "write", "target": {"shape": "glob", "glob": "/tmp/out/*.tmp"}},
+            {"access": "read", "target": {"shape": "param", "param": "p"}}
+        ]);
+        e["exec"] = serde_json::json!([
+            {"program": {"shape": "exact", "path": "/usr/bin/git"},
+             "argv": [{"match": "exact", "value": {"type": "string", "value": "status"}}]}
+        ]);
+        e["connect"] = serde_json::json!([
+            {"host": {"match": "exact", "value": {"type": "string", "value": "api.example"}},
+             "port": {"match": "exact", "value": {"type": "number", "value": "443"}}}
+        ]);
+        e["listen"] = serde_json::json!([
+            {"port": {"match": "exact", "value": {"type": "number", "value": "8080"}}}
+        ]);
+        let env = envelope(e);
+        let layers: LayerSet = [Layer::Landlock, Layer::Seccomp, Layer::EbpfCgroupSockAddr]
+            .into_iter()
+            .collect();
+        let p = KernelPolicy::from_envelope_with(&env, &layers, &no_dns).unwrap();
+        assert!(p.files.iter().any(|r| r.path == Path::new("/srv/data")
+            && r.scope == FileScope::Tree
+            && r.access == FileAccess::READ));
+        assert!(p.files.iter().any(|r| r.path == Path::new("/tmp/out")
+            && r.access == FileAccess::WRITE | FileAccess::CREATE));
+        assert_eq!(p.exec, [PathBuf::from("/usr/bin/git")]);
+        assert_eq!(p.tcp_connect_ports().into_iter().collect::<Vec<_>>(), [443]);
+        assert_eq!(p.tcp_bind_ports().into_iter().collect::<Vec<_>>(), [8080]);
+        assert_eq!(p.pinned[0].host, "api.example");
+        // The glob and argv are widened with nothing to narrow them; the
+        // address is widened by Landlock and narrowed by eBPF.
+        let narrowed: Vec<_> = p
+            .widenings
+            .iter()
+            .map(|w| w.narrowed_by.as_deref())
+            .collect();
+        assert_eq!(narrowed, [None, None, Some("ebpf-cgroup-sock-addr")]);
+        assert_eq!(p.unexpressed.len(), 1);
+        assert!(p.unexpressed[0].shape.contains("param `p`"));
+    }
+
+    #[test]
+    fn bad_ports_and_unknown_hosts_are_errors() {
+        let mut e = empty();
+        e["connect"] = serde_json::json!([
+            {"host": {"match": "exact", "value": {"type": "cidr", "value": "10.0.0.0/8"}},
+             "port": {"match": "exact", "value": {"type": "number", "value": "70000"}}}
+        ]);
+        let err = KernelPolicy::from_envelope_with(&envelope(e), &all_layers(), &no_dns);
+        assert!(matches!(err, Err(CompileError::Port { .. })), "{err:?}");
+        let mut e = empty();
+        e["connect"] = serde_json::json!([
+            {"host": {"match": "exact", "value": {"type": "string", "value": "nowhere.example"}},
+             "port": {"match": "exact", "value": {"type": "number", "value": "443"}}}
+        ]);
+        let err = KernelPolicy::from_envelope_with(&envelope(e), &all_layers(), &no_dns);
+        assert!(matches!(err, Err(CompileError::Resolve { .. })), "{err:?}");
+    }
+
+    #[test]
+    fn new_files_and_deletes_widen_to_their_directory() {
+        let mut e = empty();
+        e["files"] = serde_json::json!([
+            {"access": "write", "target": {"shape": "exact", "path": "/no/such/dir/out.txt"}},
+            {"access": "delete", "target": {"shape": "exact", "path": "/no/such/dir/old.txt"}}
+        ]);
+        let p = KernelPolicy::from_envelope_with(&envelope(e), &all_layers(), &no_dns).unwrap();
+        assert_eq!(p.files.len(), 2);
+        assert!(p.files.iter().all(|r| r.path == Path::new("/no/such/dir")));
+        assert_eq!(p.widenings.len(), 2);
+    }
+}

@@ -1,0 +1,191 @@
+//! The service's configuration file (TOML).
+//!
+//! ```toml
+//! listen = "127.0.0.1:50051"
+//! db = "warden.db"
+//! specs = "specs/"
+//! key = "keys/warden.key"        # signs tokens and audit checkpoints
+//! max_plan_bytes = 65536          # larger plans: INVALID_ARGUMENT, nothing recorded
+//! checkpoint_every = 1000         # sign a checkpoint after this many records
+//! reload_poll_ms = 1000           # look for changed spec files this often (0: only on Reload)
+//!
+//! [tls]                           # omit for plaintext on a trusted loopback only
+//! cert = "tls/server.crt"
+//! key = "tls/server.key"
+//! client_ca = "tls/ca.crt"        # optional: require client certificates
+//!
+//! [[credentials]]
+//! name = "orchestrator-1"
+//! role = "submitter"
+//! secret_sha256 = "…"             # `warden serve --hash-secret` prints it
+//! ```
+//!
+//! Relative paths are relative to the configuration file's directory.
+
+use crate::auth::CredentialConfig;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// TLS certificate files (PEM).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    #[serde(default)]
+    pub client_ca: Option<PathBuf>,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:50051".into()
+}
+fn default_db() -> PathBuf {
+    "warden.db".into()
+}
+fn default_specs() -> PathBuf {
+    "specs".into()
+}
+fn default_key() -> PathBuf {
+    "keys/warden.key".into()
+}
+fn default_max_plan() -> usize {
+    64 * 1024
+}
+fn default_checkpoint() -> u64 {
+    1000
+}
+fn default_poll() -> u64 {
+    1000
+}
+fn default_issuer() -> String {
+    "warden".into()
+}
+
+/// The whole configuration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeConfig {
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    #[serde(default = "default_db")]
+    pub db: PathBuf,
+    #[serde(default = "default_specs")]
+    pub specs: PathBuf,
+    #[serde(default = "default_key")]
+    pub key: PathBuf,
+    /// The `iss` of issued tokens.
+    #[serde(default = "default_issuer")]
+    pub issuer: String,
+    #[serde(default = "default_max_plan")]
+    pub max_plan_bytes: usize,
+    #[serde(default = "default_checkpoint")]
+    pub checkpoint_every: u64,
+    #[serde(default = "default_poll")]
+    pub reload_poll_ms: u64,
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+    #[serde(default)]
+    pub credentials: Vec<CredentialConfig>,
+}
+
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("max_plan_bytes must be between 1 and 16 MiB, not {0}")]
+    PlanLimit(usize),
+}
+
+impl ServeConfig {
+    /// Parses configuration text; relative paths resolve against `base`.
+    pub fn parse(text: &str, origin: &str, base: &Path) -> Result<ServeConfig, ConfigError> {
+        let mut c: ServeConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: origin.to_owned(),
+            message: e.to_string(),
+        })?;
+        if c.max_plan_bytes == 0 || c.max_plan_bytes > 16 * 1024 * 1024 {
+            return Err(ConfigError::PlanLimit(c.max_plan_bytes));
+        }
+        let abs = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        abs(&mut c.db);
+        abs(&mut c.specs);
+        abs(&mut c.key);
+        if let Some(t) = &mut c.tls {
+            abs(&mut t.cert);
+            abs(&mut t.key);
+            if let Some(ca) = &mut t.client_ca {
+                abs(ca);
+            }
+        }
+        Ok(c)
+    }
+
+    /// Reads a configuration file.
+    pub fn load(path: &Path) -> Result<ServeConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        Self::parse(&text, &path.display().to_string(), base)
+    }
+
+    /// The largest gRPC message the server decodes: room for the largest
+    /// plan plus the other fields. Larger messages are refused by the
+    /// transport before any handler runs.
+    pub fn max_message_bytes(&self) -> usize {
+        self.max_plan_bytes + 64 * 1024
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Role;
+
+    #[test]
+    fn parses_with_defaults_and_resolves_paths() {
+        let c = ServeConfig::parse(
+            r#"
+            specs = "s"
+            [[credentials]]
+            name = "o"
+            role = "submitter"
+            secret = "0123456789abcdef"
+            "#,
+            "t.toml",
+            Path::new("/etc/warden"),
+        )
+        .unwrap();
+        assert_eq!(c.specs, Path::new("/etc/warden/s"));
+        assert_eq!(c.db, Path::new("/etc/warden/warden.db"));
+        assert_eq!(c.max_plan_bytes, 65536);
+        assert_eq!(c.credentials[0].role, Role::Submitter);
+    }
+
+    #[test]
+    fn refuses_unknown_keys_and_bad_limits() {
+        let e = ServeConfig::parse("lisen = \"x\"", "t.toml", Path::new("/")).unwrap_err();
+        assert!(e.to_string().contains("lisen"), "{e}");
+        assert!(ServeConfig::parse("max_plan_bytes = 0", "t", Path::new("/")).is_err());
+        assert!(
+            ServeConfig::parse(
+                "[[credentials]]\nname=\"x\"\nrole=\"god\"\nsecret=\"0123456789abcdef\"",
+                "t",
+                Path::new("/")
+            )
+            .is_err()
+        );
+    }
+}

@@ -1,0 +1,125 @@
+//! The seam between the service and Warden's deciding parts.
+//!
+//! The service handles transport, authentication, state and the audit log;
+//! an [`Engine`] parses plans, proves them against compiled specs, signs
+//! tokens, and checks concrete actions against a token's envelope. The
+//! production engine is [`crate::warden_engine::WardenEngine`] (planlang, the
+//! verifier, the token crate).
+
+use crate::proto;
+use std::path::Path;
+
+pub use verifier::Verdict;
+
+/// The protobuf form of a verdict.
+pub fn verdict_to_proto(v: Verdict) -> proto::Verdict {
+    match v {
+        Verdict::Accept => proto::Verdict::Accept,
+        Verdict::Reject => proto::Verdict::Reject,
+        Verdict::Approve => proto::Verdict::Approve,
+    }
+}
+
+/// A spec compiled and ready to check plans.
+pub struct LoadedSpec<S> {
+    pub compiled: S,
+    /// Hex SHA-256 of the spec's canonical text (what tokens carry).
+    pub spec_hash: String,
+}
+
+/// The result of checking one plan.
+pub struct Decision<A> {
+    pub verdict: Verdict,
+    /// On reject: why, each with a concrete witness.
+    pub counterexamples: Vec<proto::Counterexample>,
+    /// On approve: the approve rules that matched, for the approver.
+    pub approval_reasons: Vec<String>,
+    /// On accept or approve: the envelope, JSON.
+    pub envelope_json: String,
+    /// Hex SHA-256 of the plan's canonical text.
+    pub plan_hash: String,
+    /// The plan's `agent`, if it names one.
+    pub plan_agent: Option<String>,
+    /// What issuing a token needs (present on accept and approve).
+    pub accepted: Option<A>,
+}
+
+/// A plan that cannot be checked: bad input.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// Parse or name-resolution errors, rendered like a compiler's.
+    #[error("{0}")]
+    Invalid(String),
+    /// The verifier failed (a bug or a resource limit), not the plan.
+    #[error("the verifier failed: {0}")]
+    Internal(String),
+}
+
+/// Why a token is not honoured.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenRefused {
+    /// Not a token at all.
+    #[error("malformed token: {0}")]
+    Malformed(String),
+    /// A token, but not one this service trusts now (another key, expired,
+    /// not yet valid, bad signature).
+    #[error("token not accepted: {0}")]
+    Invalid(String),
+}
+
+/// Why an action is not allowed.
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    /// The envelope does not allow it.
+    #[error("{0}")]
+    Refused(String),
+    /// The action itself is malformed (a relative path, no action kind).
+    #[error("malformed action: {0}")]
+    Malformed(String),
+}
+
+/// A signed token and its id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Issued {
+    pub token: String,
+    pub token_id: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
+/// Warden's deciding parts, as the service needs them.
+pub trait Engine: Send + Sync + 'static {
+    /// A compiled spec.
+    type Spec: Send + Sync + 'static;
+    /// What issuing a token for an accepted plan needs.
+    type Accepted: Send + 'static;
+    /// A verified token with its run state (order, counts).
+    type Monitor: Send + 'static;
+
+    /// Loads and compiles the spec at `path` (following includes). The error
+    /// is the rendered diagnostics.
+    fn load_spec(&self, path: &Path) -> Result<LoadedSpec<Self::Spec>, String>;
+
+    /// Parses `plan` and proves it against `spec`.
+    fn check(
+        &self,
+        spec_name: &str,
+        spec: &LoadedSpec<Self::Spec>,
+        plan: &str,
+    ) -> Result<Decision<Self::Accepted>, PlanError>;
+
+    /// Signs a token for an accepted (or approved) plan.
+    fn issue(&self, accepted: &Self::Accepted, agent: &str) -> Result<Issued, String>;
+
+    /// Verifies a token's signature and lifetime (revocation is the
+    /// service's business) and starts monitoring its run: the token id, its
+    /// expiry (unix seconds) and the monitor.
+    fn verify_token(&self, token: &str) -> Result<(String, i64, Self::Monitor), TokenRefused>;
+
+    /// Checks one concrete action against the token's envelope.
+    fn check_action(
+        &self,
+        monitor: &mut Self::Monitor,
+        action: &proto::Action,
+    ) -> Result<(), ActionError>;
+}

@@ -1,0 +1,192 @@
+//! A load generator for a running service: N concurrent clients, each on
+//! its own connection, submit the same plan in a loop for a while and the
+//! latencies of every acknowledged submission are kept.
+//!
+//! It also remembers which submission ids the server acknowledged, which is
+//! what the crash test compares with the audit log afterwards.
+
+use crate::proto::{SubmitPlanRequest, Verdict, warden_client::WardenClient};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
+use tonic::transport::{Channel, Endpoint};
+
+/// What to send and how hard.
+#[derive(Clone, Debug)]
+pub struct LoadOptions {
+    /// `http://host:port` or `https://…`.
+    pub endpoint: String,
+    /// PEM of the CA that signed the server's certificate, for https.
+    pub tls_ca: Option<Vec<u8>>,
+    /// The bearer secret of a submitter.
+    pub secret: String,
+    pub spec: String,
+    pub agent: String,
+    pub plan: String,
+    pub clients: usize,
+    pub duration: Duration,
+    /// Stop after this many submissions in total (0: only the duration).
+    pub max_requests: u64,
+}
+
+/// What a load run measured.
+#[derive(Clone, Debug, Default)]
+pub struct LoadReport {
+    pub ok: u64,
+    pub errors: u64,
+    /// gRPC status code name -> count.
+    pub error_codes: BTreeMap<String, u64>,
+    /// verdict name -> count.
+    pub verdicts: BTreeMap<String, u64>,
+    pub elapsed: Duration,
+    /// Latencies of acknowledged submissions, sorted.
+    pub latencies: Vec<Duration>,
+    /// Submission ids the server acknowledged.
+    pub acked: Vec<String>,
+}
+
+impl LoadReport {
+    /// Acknowledged submissions per second.
+    pub fn throughput(&self) -> f64 {
+        let s = self.elapsed.as_secs_f64();
+        if s > 0.0 { self.ok as f64 / s } else { 0.0 }
+    }
+
+    /// The q-quantile latency (0.5, 0.99) of acknowledged submissions.
+    pub fn quantile(&self, q: f64) -> Duration {
+        if self.latencies.is_empty() {
+            return Duration::ZERO;
+        }
+        let i = ((self.latencies.len() as f64 - 1.0) * q).round() as usize;
+        self.latencies[i.min(self.latencies.len() - 1)]
+    }
+
+    /// The report as one JSON object.
+    pub fn to_json(&self) -> serde_json::Value {
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        serde_json::json!({
+            "ok": self.ok, "errors": self.errors, "error_codes": self.error_codes,
+            "verdicts": self.verdicts, "seconds": self.elapsed.as_secs_f64(),
+            "plans_per_second": self.throughput(),
+            "p50_ms": ms(self.quantile(0.5)), "p90_ms": ms(self.quantile(0.9)),
+            "p99_ms": ms(self.quantile(0.99)),
+            "max_ms": ms(self.latencies.last().copied().unwrap_or_default()),
+        })
+    }
+}
+
+/// Why a load run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("bad endpoint {0}: {1}")]
+    Endpoint(String, String),
+    #[error("cannot connect to {0}: {1}")]
+    Connect(String, String),
+    #[error("the secret is not valid header text")]
+    Secret,
+}
+
+/// Opens a channel to the service.
+pub async fn connect(endpoint: &str, tls_ca: Option<&[u8]>) -> Result<Channel, LoadError> {
+    let mut ep = Endpoint::from_shared(endpoint.to_owned())
+        .map_err(|e| LoadError::Endpoint(endpoint.to_owned(), e.to_string()))?
+        .connect_timeout(Duration::from_secs(5))
+        .tcp_nodelay(true);
+    if let Some(ca) = tls_ca {
+        ep = ep
+            .tls_config(
+                tonic::transport::ClientTlsConfig::new()
+                    .ca_certificate(tonic::transport::Certificate::from_pem(ca)),
+            )
+            .map_err(|e| LoadError::Endpoint(endpoint.to_owned(), e.to_string()))?;
+    }
+    ep.connect()
+        .await
+        .map_err(|e| LoadError::Connect(endpoint.to_owned(), format!("{e:?}")))
+}
+
+#[derive(Default)]
+struct Shared {
+    report: LoadReport,
+    sent: u64,
+}
+
+/// Runs the load and reports.
+pub async fn run(opts: LoadOptions) -> Result<LoadReport, LoadError> {
+    let auth: tonic::metadata::MetadataValue<tonic::metadata::Ascii> =
+        format!("Bearer {}", opts.secret)
+            .parse()
+            .map_err(|_| LoadError::Secret)?;
+    let mut channels = Vec::with_capacity(opts.clients);
+    for _ in 0..opts.clients.max(1) {
+        channels.push(connect(&opts.endpoint, opts.tls_ca.as_deref()).await?);
+    }
+    let shared = Arc::new(Mutex::new(Shared::default()));
+    let start = Instant::now();
+    let deadline = start + opts.duration;
+    let mut tasks = Vec::new();
+    for ch in channels {
+        let shared = shared.clone();
+        let opts = opts.clone();
+        let auth = auth.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut client = WardenClient::new(ch);
+            loop {
+                if Instant::now() >= deadline {
+                    break;
+                }
+                {
+                    let mut s = shared.lock().await;
+                    if opts.max_requests > 0 && s.sent >= opts.max_requests {
+                        break;
+                    }
+                    s.sent += 1;
+                }
+                let mut req = tonic::Request::new(SubmitPlanRequest {
+                    plan: opts.plan.clone(),
+                    spec: opts.spec.clone(),
+                    agent: opts.agent.clone(),
+                });
+                req.metadata_mut().insert("authorization", auth.clone());
+                req.set_timeout(Duration::from_secs(30));
+                let t0 = Instant::now();
+                let r = client.submit_plan(req).await;
+                let lat = t0.elapsed();
+                let mut s = shared.lock().await;
+                match r {
+                    Ok(resp) => {
+                        let resp = resp.into_inner();
+                        s.report.ok += 1;
+                        s.report.latencies.push(lat);
+                        let v = Verdict::try_from(resp.verdict)
+                            .map(|v| v.as_str_name().to_owned())
+                            .unwrap_or_else(|_| resp.verdict.to_string());
+                        *s.report.verdicts.entry(v).or_default() += 1;
+                        s.report.acked.push(resp.submission_id);
+                    }
+                    Err(st) => {
+                        s.report.errors += 1;
+                        *s.report
+                            .error_codes
+                            .entry(format!("{:?}", st.code()))
+                            .or_default() += 1;
+                        if st.code() == tonic::Code::Unavailable {
+                            // The server is gone (the crash test): back off a little.
+                            drop(s);
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                        }
+                    }
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    let elapsed = start.elapsed();
+    let mut s = std::mem::take(&mut shared.lock().await.report);
+    s.elapsed = elapsed;
+    s.latencies.sort();
+    Ok(s)
+}

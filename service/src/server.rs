@@ -1,0 +1,970 @@
+//! The gRPC service: [`WardenService`] implements `warden.v1.Warden`, and
+//! [`serve`] runs it with the health service, TLS, spec reloading and a
+//! clean shutdown.
+//!
+//! Every handler authenticates first, validates its input without touching
+//! state, does the work (the verifier runs on the blocking pool), then
+//! commits the state change together with its audit records and waits until
+//! they are durable before it answers. Bad input changes nothing.
+
+use crate::audit::{AuditRecord, CheckpointSigner, EventKind, NewEvent};
+use crate::auth::{Authenticator, Identity, Role};
+use crate::config::ServeConfig;
+use crate::engine::{ActionError, Engine, PlanError, TokenRefused, Verdict, verdict_to_proto};
+use crate::proto::{self, warden_server::Warden};
+use crate::specs::{SpecChange, SpecRegistry, SpecStatus};
+use crate::store::sqlite::{SqliteOptions, SqliteStore, now_ms};
+use crate::store::{
+    ApprovalRecord, ApprovalState, IssuedToken, RecordQuery, StateOp, Store, StoreError, Txn,
+};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::sync::{Arc, Mutex, RwLock};
+use tokio::sync::broadcast::error::RecvError;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+/// Limits on what a caller may send.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    pub max_plan_bytes: usize,
+}
+
+/// The service's shared state.
+pub struct WardenService<E: Engine> {
+    inner: Arc<Inner<E>>,
+}
+
+impl<E: Engine> Clone for WardenService<E> {
+    fn clone(&self) -> Self {
+        WardenService {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+type MonitorSlot<M> = Arc<Mutex<M>>;
+
+/// A verified token's id, expiry (unix seconds) and run monitor.
+type MonitorEntry<M> = (String, i64, MonitorSlot<M>);
+
+struct Inner<E: Engine> {
+    engine: Arc<E>,
+    store: Arc<dyn Store>,
+    auth: Authenticator,
+    specs: Arc<SpecRegistry<E>>,
+    limits: Limits,
+    revoked: RwLock<HashSet<String>>,
+    /// Run state per token (by SHA-256 of the token text): order and counts
+    /// are tracked across CheckAction calls.
+    monitors: Mutex<HashMap<[u8; 32], MonitorEntry<E::Monitor>>>,
+}
+
+const MAX_MONITORS: usize = 100_000;
+
+fn random_id(prefix: &str) -> Result<String, Status> {
+    let mut b = [0u8; 16];
+    getrandom::fill(&mut b).map_err(|e| Status::internal(format!("no randomness: {e}")))?;
+    Ok(format!("{prefix}_{}", hex::encode(b)))
+}
+
+fn store_status(e: StoreError) -> Status {
+    match e {
+        StoreError::ApprovalNotFound(id) => Status::not_found(format!("approval {id} not found")),
+        e @ StoreError::NotPending { .. } => Status::failed_precondition(e.to_string()),
+        e @ StoreError::AlreadyRevoked(_) => Status::failed_precondition(e.to_string()),
+        e => {
+            tracing::error!("store: {e}");
+            Status::unavailable(format!(
+                "the audit store could not record this, so nothing was done: {e}"
+            ))
+        }
+    }
+}
+
+fn plan_status(e: PlanError) -> Status {
+    match e {
+        PlanError::Invalid(diag) => {
+            Status::invalid_argument(format!("the plan does not parse:\n{diag}"))
+        }
+        PlanError::Internal(m) => {
+            tracing::error!("verifier: {m}");
+            Status::internal(format!("the verifier failed: {m}"))
+        }
+    }
+}
+
+fn join_status(e: tokio::task::JoinError) -> Status {
+    Status::internal(format!("a worker failed: {e}"))
+}
+
+fn approval_to_proto(a: &ApprovalRecord) -> proto::Approval {
+    proto::Approval {
+        approval_id: a.id.clone(),
+        submission_id: a.submission_id.clone(),
+        agent: a.agent.clone(),
+        spec: a.spec.clone(),
+        state: match a.state {
+            ApprovalState::Pending => proto::ApprovalState::Pending,
+            ApprovalState::Approved => proto::ApprovalState::Approved,
+            ApprovalState::Denied => proto::ApprovalState::Denied,
+        } as i32,
+        plan: a.plan.clone(),
+        reasons: a.reasons.clone(),
+        decided_by: a.decided_by.clone().unwrap_or_default(),
+        decision_reason: a.decision_reason.clone().unwrap_or_default(),
+        token: a.token.clone().unwrap_or_default(),
+        token_id: a.token_id.clone().unwrap_or_default(),
+        created_at_ms: a.created_ms,
+        decided_at_ms: a.decided_ms.unwrap_or(0),
+        envelope_json: a.envelope_json.clone(),
+    }
+}
+
+fn record_to_event(r: &AuditRecord) -> proto::Event {
+    proto::Event {
+        seq: r.seq,
+        time_ms: r.time_ms,
+        kind: r.kind.clone(),
+        body_json: r.body.clone(),
+        hash: r.hash.clone(),
+        prev_hash: r.prev_hash.clone(),
+    }
+}
+
+fn counterexample_json(c: &proto::Counterexample) -> serde_json::Value {
+    let loc = |l: &Option<proto::Location>| {
+        l.as_ref()
+            .map(|l| format!("{}:{}:{}", l.file, l.line, l.column))
+    };
+    json!({
+        "reason": c.reason, "message": c.message, "rule": c.rule, "rule_at": loc(&c.rule_location),
+        "step": c.step, "step_at": loc(&c.step_location),
+        "witness": c.witnesses.iter().map(|w| (w.name.clone(), json!(w.value))).collect::<serde_json::Map<_, _>>(),
+    })
+}
+
+fn non_empty<'a>(v: &'a str, what: &str) -> Result<&'a str, Status> {
+    let t = v.trim();
+    if t.is_empty() {
+        Err(Status::invalid_argument(format!("{what} is required")))
+    } else if t.len() > 256 {
+        Err(Status::invalid_argument(format!(
+            "{what} is longer than 256 bytes"
+        )))
+    } else {
+        Ok(t)
+    }
+}
+
+/// Reports spec reload results to the log and the audit log.
+pub fn spec_events(statuses: &[SpecStatus]) -> Vec<NewEvent> {
+    let mut out = Vec::new();
+    for s in statuses {
+        let file = s.file.display().to_string();
+        let body = match &s.change {
+            SpecChange::Unchanged => continue,
+            SpecChange::Loaded { spec_hash } => {
+                tracing::info!("spec {} loaded from {file} ({spec_hash})", s.name);
+                json!({"spec": s.name, "file": file, "status": "loaded", "spec_hash": spec_hash})
+            }
+            SpecChange::Failed {
+                error,
+                kept_previous,
+            } => {
+                tracing::warn!(
+                    "spec {} failed to load from {file}; {}:\n{error}",
+                    s.name,
+                    if *kept_previous {
+                        "the previous version stays in force"
+                    } else {
+                        "it is not in force"
+                    }
+                );
+                json!({"spec": s.name, "file": file, "status": "failed", "error": error,
+                       "kept_previous": kept_previous, "spec_hash": s.spec_hash})
+            }
+            SpecChange::Removed => {
+                tracing::warn!("spec {} removed ({file} is gone)", s.name);
+                json!({"spec": s.name, "file": file, "status": "removed"})
+            }
+        };
+        out.push(NewEvent::new(EventKind::Spec, body));
+    }
+    out
+}
+
+fn spec_status_proto(s: &SpecStatus) -> proto::SpecStatus {
+    proto::SpecStatus {
+        name: s.name.clone(),
+        file: s.file.display().to_string(),
+        loaded: s.in_force,
+        error: match &s.change {
+            SpecChange::Failed { error, .. } => error.clone(),
+            _ => String::new(),
+        },
+        spec_hash: s.spec_hash.clone(),
+    }
+}
+
+impl<E: Engine> WardenService<E> {
+    /// A service over an engine, a store and loaded specs. The revoked token
+    /// ids are read from the store once; later revocations go through
+    /// [`Warden::revoke`].
+    pub fn new(
+        engine: Arc<E>,
+        store: Arc<dyn Store>,
+        auth: Authenticator,
+        specs: Arc<SpecRegistry<E>>,
+        limits: Limits,
+    ) -> Result<Self, StoreError> {
+        let revoked = store.revoked()?.into_iter().collect();
+        Ok(WardenService {
+            inner: Arc::new(Inner {
+                engine,
+                store,
+                auth,
+                specs,
+                limits,
+                revoked: RwLock::new(revoked),
+                monitors: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    /// Reloads the spec directory now and records what changed.
+    pub async fn reload_specs(&self, only_if_changed: bool) -> Result<Vec<SpecStatus>, Status> {
+        let inner = self.inner.clone();
+        let statuses = tokio::task::spawn_blocking(move || {
+            if only_if_changed {
+                inner.specs.reload_if_changed(&inner.engine)
+            } else {
+                inner.specs.reload(&inner.engine).map(Some)
+            }
+        })
+        .await
+        .map_err(join_status)?
+        .map_err(|e| {
+            tracing::error!("{e}");
+            Status::failed_precondition(e.to_string())
+        })?
+        .unwrap_or_default();
+        let events = spec_events(&statuses);
+        if !events.is_empty() {
+            self.inner
+                .store
+                .commit(Txn::events(events))
+                .wait()
+                .await
+                .map_err(store_status)?;
+        }
+        Ok(statuses)
+    }
+
+    fn is_revoked(&self, token_id: &str) -> bool {
+        self.inner
+            .revoked
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(token_id)
+    }
+
+    /// The run monitor of a token, verifying it the first time it is seen.
+    fn monitor(&self, token: &str) -> Result<(String, MonitorSlot<E::Monitor>), Status> {
+        let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let now_s = now_ms() / 1000;
+        {
+            let m = self
+                .inner
+                .monitors
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            if let Some((id, exp, slot)) = m.get(&key)
+                && *exp > now_s
+            {
+                return Ok((id.clone(), slot.clone()));
+            }
+        }
+        let (id, exp, mon) = self.inner.engine.verify_token(token).map_err(|e| match e {
+            TokenRefused::Malformed(m) => Status::invalid_argument(format!("malformed token: {m}")),
+            TokenRefused::Invalid(m) => {
+                Status::permission_denied(format!("token not accepted: {m}"))
+            }
+        })?;
+        let slot = Arc::new(Mutex::new(mon));
+        let mut m = self
+            .inner
+            .monitors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if m.len() >= MAX_MONITORS {
+            m.retain(|_, (_, exp, _)| *exp > now_s);
+        }
+        if m.len() >= MAX_MONITORS {
+            return Err(Status::resource_exhausted(
+                "too many live tokens are being monitored; try again later",
+            ));
+        }
+        let entry = m.entry(key).or_insert((id, exp, slot));
+        Ok((entry.0.clone(), entry.2.clone()))
+    }
+
+    fn authorize<T>(&self, req: &Request<T>, roles: &[Role]) -> Result<Identity, Status> {
+        self.inner.auth.authorize(req.metadata(), roles)
+    }
+}
+
+#[tonic::async_trait]
+impl<E: Engine> Warden for WardenService<E> {
+    async fn submit_plan(
+        &self,
+        request: Request<proto::SubmitPlanRequest>,
+    ) -> Result<Response<proto::SubmitPlanResponse>, Status> {
+        let who = self.authorize(&request, &[Role::Submitter])?;
+        let req = request.into_inner();
+        if req.plan.len() > self.inner.limits.max_plan_bytes {
+            return Err(Status::invalid_argument(format!(
+                "the plan is {} bytes; the limit is {} bytes",
+                req.plan.len(),
+                self.inner.limits.max_plan_bytes
+            )));
+        }
+        let spec_name = non_empty(&req.spec, "spec")?.to_owned();
+        let agent = non_empty(&req.agent, "agent")?.to_owned();
+        let spec = self.inner.specs.get(&spec_name).ok_or_else(|| {
+            let known: Vec<_> = self
+                .inner
+                .specs
+                .names()
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect();
+            Status::not_found(format!(
+                "no spec named {spec_name:?} is loaded (loaded: {})",
+                if known.is_empty() {
+                    "none".into()
+                } else {
+                    known.join(", ")
+                }
+            ))
+        })?;
+        let engine = self.inner.engine.clone();
+        let plan = req.plan;
+        let (decision, plan) = tokio::task::spawn_blocking(move || {
+            let d = engine.check(&spec_name, &spec.loaded, &plan);
+            (d.map(|d| (d, spec)), plan)
+        })
+        .await
+        .map_err(join_status)?;
+        let (decision, spec) = decision.map_err(plan_status)?;
+        if let Some(pa) = &decision.plan_agent
+            && pa != &agent
+        {
+            return Err(Status::invalid_argument(format!(
+                "the request says agent {agent:?} but the plan says agent {pa:?}"
+            )));
+        }
+        let submission_id = random_id("sub")?;
+        let mut resp = proto::SubmitPlanResponse {
+            submission_id: submission_id.clone(),
+            verdict: verdict_to_proto(decision.verdict) as i32,
+            counterexamples: decision.counterexamples.clone(),
+            envelope_json: decision.envelope_json.clone(),
+            ..Default::default()
+        };
+        let mut txn = Txn::default();
+        txn.events.push(NewEvent::new(
+            EventKind::Submission,
+            json!({"submission_id": submission_id, "agent": agent, "spec": spec.name,
+                   "spec_hash": spec.loaded.spec_hash, "plan_hash": decision.plan_hash,
+                   "plan": plan, "submitted_by": who.name}),
+        ));
+        txn.events.push(NewEvent::new(
+            EventKind::Verdict,
+            json!({"submission_id": submission_id, "agent": agent, "verdict": decision.verdict.as_str(),
+                   "counterexamples": decision.counterexamples.iter().map(counterexample_json).collect::<Vec<_>>(),
+                   "approval_reasons": decision.approval_reasons}),
+        ));
+        match decision.verdict {
+            Verdict::Reject => {}
+            Verdict::Accept => {
+                let accepted = decision
+                    .accepted
+                    .ok_or_else(|| Status::internal("an accepted plan came without an envelope"))?;
+                let issued = self
+                    .inner
+                    .engine
+                    .issue(&accepted, &agent)
+                    .map_err(|e| Status::internal(format!("cannot sign the token: {e}")))?;
+                txn.events.push(NewEvent::new(
+                    EventKind::Token,
+                    json!({"submission_id": submission_id, "agent": agent, "token_id": issued.token_id,
+                           "expires_at": issued.expires_at, "plan_hash": decision.plan_hash}),
+                ));
+                resp.token = issued.token;
+                resp.token_id = issued.token_id;
+            }
+            Verdict::Approve => {
+                let approval_id = random_id("apr")?;
+                let rec = ApprovalRecord {
+                    id: approval_id.clone(),
+                    submission_id: submission_id.clone(),
+                    agent: agent.clone(),
+                    spec: spec.name.clone(),
+                    plan: plan.clone(),
+                    reasons: decision.approval_reasons.clone(),
+                    envelope_json: decision.envelope_json.clone(),
+                    state: ApprovalState::Pending,
+                    created_ms: now_ms(),
+                    decided_by: None,
+                    decision_reason: None,
+                    decided_ms: None,
+                    token_id: None,
+                    token: None,
+                };
+                txn.ops.push(StateOp::CreateApproval(rec));
+                txn.events.push(NewEvent::new(
+                    EventKind::Approval,
+                    json!({"approval_id": approval_id, "submission_id": submission_id, "agent": agent,
+                           "state": "pending", "reasons": decision.approval_reasons}),
+                ));
+                resp.approval_id = approval_id;
+                resp.approval_reasons = decision.approval_reasons;
+            }
+        }
+        let done = self
+            .inner
+            .store
+            .commit(txn)
+            .wait()
+            .await
+            .map_err(store_status)?;
+        resp.audit_seq = done.last_seq();
+        Ok(Response::new(resp))
+    }
+
+    async fn get_approval(
+        &self,
+        request: Request<proto::GetApprovalRequest>,
+    ) -> Result<Response<proto::Approval>, Status> {
+        self.authorize(&request, &[Role::Submitter, Role::Approver])?;
+        let id = non_empty(&request.get_ref().approval_id, "approval_id")?.to_owned();
+        let store = self.inner.store.clone();
+        let rec = tokio::task::spawn_blocking(move || store.approval(&id).map(|r| (r, id)))
+            .await
+            .map_err(join_status)?
+            .map_err(store_status)?;
+        match rec {
+            (Some(a), _) => Ok(Response::new(approval_to_proto(&a))),
+            (None, id) => Err(Status::not_found(format!("approval {id} not found"))),
+        }
+    }
+
+    async fn approve(
+        &self,
+        request: Request<proto::DecideRequest>,
+    ) -> Result<Response<proto::Approval>, Status> {
+        self.decide(request, true).await
+    }
+
+    async fn deny(
+        &self,
+        request: Request<proto::DecideRequest>,
+    ) -> Result<Response<proto::Approval>, Status> {
+        self.decide(request, false).await
+    }
+
+    async fn revoke(
+        &self,
+        request: Request<proto::RevokeRequest>,
+    ) -> Result<Response<proto::RevokeResponse>, Status> {
+        let who = self.authorize(&request, &[Role::Approver])?;
+        let req = request.into_inner();
+        let token_id = non_empty(&req.token_id, "token_id")?.to_owned();
+        let reason = non_empty(&req.reason, "reason")?.to_owned();
+        let at_ms = now_ms();
+        let txn = Txn {
+            ops: vec![StateOp::Revoke {
+                token_id: token_id.clone(),
+                by: who.name.clone(),
+                reason: reason.clone(),
+                at_ms,
+            }],
+            events: vec![NewEvent::new(
+                EventKind::Revocation,
+                json!({"token_id": token_id, "revoked_by": who.name, "reason": reason}),
+            )],
+        };
+        match self.inner.store.commit(txn).wait().await {
+            Ok(done) => {
+                self.inner
+                    .revoked
+                    .write()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(token_id.clone());
+                Ok(Response::new(proto::RevokeResponse {
+                    token_id,
+                    revoked_at_ms: at_ms,
+                    already_revoked: false,
+                    audit_seq: done.last_seq(),
+                }))
+            }
+            Err(StoreError::AlreadyRevoked(_)) => Ok(Response::new(proto::RevokeResponse {
+                token_id,
+                revoked_at_ms: 0,
+                already_revoked: true,
+                audit_seq: 0,
+            })),
+            Err(e) => Err(store_status(e)),
+        }
+    }
+
+    async fn check_action(
+        &self,
+        request: Request<proto::CheckActionRequest>,
+    ) -> Result<Response<proto::CheckActionResponse>, Status> {
+        self.authorize(&request, &[Role::Submitter, Role::Approver])?;
+        let req = request.into_inner();
+        let token = non_empty_token(&req.token)?;
+        let action = req
+            .action
+            .ok_or_else(|| Status::invalid_argument("action is required"))?;
+        let (token_id, slot) = self.monitor(token)?;
+        if self.is_revoked(&token_id) {
+            return Err(Status::permission_denied(format!(
+                "token {token_id} is revoked"
+            )));
+        }
+        let verdict = {
+            let mut mon = slot.lock().unwrap_or_else(|p| p.into_inner());
+            self.inner.engine.check_action(&mut mon, &action)
+        };
+        match verdict {
+            Ok(()) => Ok(Response::new(proto::CheckActionResponse {
+                allowed: true,
+                reason: String::new(),
+                token_id,
+            })),
+            Err(ActionError::Malformed(m)) => {
+                Err(Status::invalid_argument(format!("malformed action: {m}")))
+            }
+            Err(ActionError::Refused(reason)) => {
+                // A refusal is an enforcement event: record it before answering.
+                let ev = NewEvent::new(
+                    EventKind::Enforcement,
+                    json!({"token_id": token_id, "layer": "check_action", "kind": "refused",
+                           "reason": reason, "action": format!("{action:?}")}),
+                );
+                self.inner
+                    .store
+                    .commit(Txn::events(vec![ev]))
+                    .wait()
+                    .await
+                    .map_err(store_status)?;
+                Ok(Response::new(proto::CheckActionResponse {
+                    allowed: false,
+                    reason,
+                    token_id,
+                }))
+            }
+        }
+    }
+
+    async fn record_enforcement(
+        &self,
+        request: Request<proto::EnforcementEvent>,
+    ) -> Result<Response<proto::RecordEnforcementResponse>, Status> {
+        let who = self.authorize(&request, &[Role::Submitter])?;
+        let req = request.into_inner();
+        let detail: serde_json::Value = if req.detail_json.trim().is_empty() {
+            json!({})
+        } else {
+            serde_json::from_str(&req.detail_json)
+                .map_err(|e| Status::invalid_argument(format!("detail_json is not JSON: {e}")))?
+        };
+        if !detail.is_object() {
+            return Err(Status::invalid_argument(
+                "detail_json must be a JSON object",
+            ));
+        }
+        if req.detail_json.len() > 64 * 1024 {
+            return Err(Status::invalid_argument(
+                "detail_json is larger than 64 KiB",
+            ));
+        }
+        let kind = non_empty(&req.kind, "kind")?;
+        let ev = NewEvent::new(
+            EventKind::Enforcement,
+            json!({"token_id": req.token_id, "run_id": req.run_id, "layer": req.layer,
+                   "kind": kind, "detail": detail, "reported_by": who.name}),
+        );
+        let done = self
+            .inner
+            .store
+            .commit(Txn::events(vec![ev]))
+            .wait()
+            .await
+            .map_err(store_status)?;
+        Ok(Response::new(proto::RecordEnforcementResponse {
+            audit_seq: done.last_seq(),
+        }))
+    }
+
+    type StreamEventsStream = ReceiverStream<Result<proto::Event, Status>>;
+
+    async fn stream_events(
+        &self,
+        request: Request<proto::StreamEventsRequest>,
+    ) -> Result<Response<Self::StreamEventsStream>, Status> {
+        self.authorize(&request, &[Role::Approver])?;
+        let req = request.into_inner();
+        let mut kinds = Vec::new();
+        for k in &req.kinds {
+            kinds
+                .push(EventKind::parse(k).ok_or_else(|| {
+                    Status::invalid_argument(format!("unknown event kind {k:?}"))
+                })?);
+        }
+        // Subscribe before reading the log so nothing falls in between.
+        let mut live = self.inner.store.subscribe();
+        let store = self.inner.store.clone();
+        let q = RecordQuery {
+            kinds: kinds.clone(),
+            after_seq: req.after_seq,
+            ..Default::default()
+        };
+        let replay = req.after_seq > 0 || req.replay;
+        let (tx, rx) = tokio::sync::mpsc::channel(256);
+        tokio::spawn(async move {
+            let mut last = req.after_seq;
+            // Sends the matching records after `after` from the log: the seq
+            // of the last one sent, or None once the stream is over.
+            let catch_up = |after: u64| {
+                let store = store.clone();
+                let tx = tx.clone();
+                let q = RecordQuery {
+                    after_seq: after,
+                    ..q.clone()
+                };
+                async move {
+                    let recs = tokio::task::spawn_blocking(move || store.records(&q))
+                        .await
+                        .map_err(join_status)
+                        .and_then(|r| r.map_err(store_status));
+                    match recs {
+                        Ok(recs) => {
+                            let mut last = after;
+                            for r in recs {
+                                last = r.seq;
+                                tx.send(Ok(record_to_event(&r))).await.ok()?;
+                            }
+                            Some(last)
+                        }
+                        Err(s) => {
+                            let _ = tx.send(Err(s)).await;
+                            None
+                        }
+                    }
+                }
+            };
+            if replay {
+                match catch_up(last).await {
+                    Some(l) => last = l,
+                    None => return,
+                }
+            }
+            loop {
+                match live.recv().await {
+                    Ok(r) => {
+                        if r.seq <= last {
+                            continue;
+                        }
+                        last = r.seq;
+                        if (kinds.is_empty() || kinds.iter().any(|k| k.as_str() == r.kind))
+                            && tx.send(Ok(record_to_event(&r))).await.is_err()
+                        {
+                            return;
+                        }
+                    }
+                    // Fell behind the live feed: catch up from the log.
+                    Err(RecvError::Lagged(_)) => match catch_up(last).await {
+                        Some(l) => last = l,
+                        None => return,
+                    },
+                    Err(RecvError::Closed) => return,
+                }
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn reload(
+        &self,
+        request: Request<proto::ReloadRequest>,
+    ) -> Result<Response<proto::ReloadResponse>, Status> {
+        self.authorize(&request, &[Role::Admin])?;
+        let statuses = self.reload_specs(false).await?;
+        Ok(Response::new(proto::ReloadResponse {
+            specs: statuses.iter().map(spec_status_proto).collect(),
+        }))
+    }
+}
+
+fn non_empty_token(t: &str) -> Result<&str, Status> {
+    let t = t.trim();
+    if t.is_empty() {
+        return Err(Status::invalid_argument("token is required"));
+    }
+    if t.len() > 1024 * 1024 {
+        return Err(Status::invalid_argument("token is larger than 1 MiB"));
+    }
+    Ok(t)
+}
+
+impl<E: Engine> WardenService<E> {
+    async fn decide(
+        &self,
+        request: Request<proto::DecideRequest>,
+        approve: bool,
+    ) -> Result<Response<proto::Approval>, Status> {
+        let who = self.authorize(&request, &[Role::Approver])?;
+        let req = request.into_inner();
+        let id = non_empty(&req.approval_id, "approval_id")?.to_owned();
+        let reason = non_empty(&req.reason, "reason")?.to_owned();
+        let store = self.inner.store.clone();
+        let lookup = id.clone();
+        let rec = tokio::task::spawn_blocking(move || store.approval(&lookup))
+            .await
+            .map_err(join_status)?
+            .map_err(store_status)?
+            .ok_or_else(|| Status::not_found(format!("approval {id} not found")))?;
+        if rec.state != ApprovalState::Pending {
+            return Err(Status::failed_precondition(format!(
+                "approval {id} is already {}",
+                rec.state.as_str()
+            )));
+        }
+        let at_ms = now_ms();
+        let mut events = Vec::new();
+        let mut issued = None;
+        if approve {
+            // Prove the plan again against the spec in force now: a spec
+            // tightened since the submission wins.
+            let spec = self.inner.specs.get(&rec.spec).ok_or_else(|| {
+                Status::failed_precondition(format!("spec {:?} is no longer loaded", rec.spec))
+            })?;
+            let engine = self.inner.engine.clone();
+            let plan = rec.plan.clone();
+            let decision =
+                tokio::task::spawn_blocking(move || engine.check(&spec.name, &spec.loaded, &plan))
+                    .await
+                    .map_err(join_status)?
+                    .map_err(plan_status)?;
+            let accepted = match (decision.verdict, decision.accepted) {
+                (Verdict::Reject, _) | (_, None) => {
+                    return Err(Status::failed_precondition(format!(
+                        "the spec in force now rejects this plan; it cannot be approved ({} counterexamples)",
+                        decision.counterexamples.len()
+                    )));
+                }
+                (_, Some(a)) => a,
+            };
+            let tok = self
+                .inner
+                .engine
+                .issue(&accepted, &rec.agent)
+                .map_err(|e| Status::internal(format!("cannot sign the token: {e}")))?;
+            events.push(NewEvent::new(
+                EventKind::Approval,
+                json!({"approval_id": id, "submission_id": rec.submission_id, "agent": rec.agent,
+                       "state": "approved", "decided_by": who.name, "reason": reason}),
+            ));
+            events.push(NewEvent::new(
+                EventKind::Token,
+                json!({"submission_id": rec.submission_id, "approval_id": id, "agent": rec.agent,
+                       "token_id": tok.token_id, "expires_at": tok.expires_at, "plan_hash": decision.plan_hash}),
+            ));
+            issued = Some(IssuedToken {
+                token_id: tok.token_id,
+                token: tok.token,
+            });
+        } else {
+            events.push(NewEvent::new(
+                EventKind::Approval,
+                json!({"approval_id": id, "submission_id": rec.submission_id, "agent": rec.agent,
+                       "state": "denied", "decided_by": who.name, "reason": reason}),
+            ));
+        }
+        let state = if approve {
+            ApprovalState::Approved
+        } else {
+            ApprovalState::Denied
+        };
+        let txn = Txn {
+            ops: vec![StateOp::DecideApproval {
+                id: id.clone(),
+                state,
+                by: who.name.clone(),
+                reason: reason.clone(),
+                at_ms,
+                token: issued.clone(),
+            }],
+            events,
+        };
+        self.inner
+            .store
+            .commit(txn)
+            .wait()
+            .await
+            .map_err(store_status)?;
+        let decided = ApprovalRecord {
+            state,
+            decided_by: Some(who.name),
+            decision_reason: Some(reason),
+            decided_ms: Some(at_ms),
+            token_id: issued.as_ref().map(|t| t.token_id.clone()),
+            token: issued.map(|t| t.token),
+            ..rec
+        };
+        Ok(Response::new(approval_to_proto(&decided)))
+    }
+}
+
+/// Why the service cannot start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Auth(#[from] crate::auth::AuthConfigError),
+    #[error(transparent)]
+    SpecDir(#[from] crate::specs::SpecDirError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("TLS: {0}")]
+    Tls(String),
+    #[error("the server failed: {0}")]
+    Transport(#[from] tonic::transport::Error),
+    #[error("{0}")]
+    Status(String),
+}
+
+fn read_pem(path: &std::path::Path) -> Result<Vec<u8>, ServeError> {
+    std::fs::read(path).map_err(|e| ServeError::Tls(format!("cannot read {}: {e}", path.display())))
+}
+
+/// Runs the service until `shutdown` resolves: opens the store, loads the
+/// specs, calls `ready` with the bound address, serves gRPC (and health) on
+/// `listener`, polls the spec directory, and on shutdown drains requests
+/// and signs a final checkpoint.
+pub async fn serve<E: Engine>(
+    cfg: &ServeConfig,
+    engine: Arc<E>,
+    signer: CheckpointSigner,
+    listener: tokio::net::TcpListener,
+    ready: impl FnOnce(&str),
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let auth = Authenticator::new(&cfg.credentials)?;
+    let store = Arc::new(SqliteStore::open(
+        &cfg.db,
+        Some(signer),
+        SqliteOptions {
+            checkpoint_every: cfg.checkpoint_every,
+            ..Default::default()
+        },
+    )?);
+    let specs = Arc::new(SpecRegistry::new(&cfg.specs));
+    let svc = WardenService::new(
+        engine,
+        store.clone(),
+        auth,
+        specs,
+        Limits {
+            max_plan_bytes: cfg.max_plan_bytes,
+        },
+    )?;
+    let addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    store
+        .commit(Txn::events(vec![NewEvent::new(
+            EventKind::Service,
+            json!({"event": "start", "listen": addr, "version": env!("CARGO_PKG_VERSION")}),
+        )]))
+        .wait()
+        .await?;
+    svc.reload_specs(false)
+        .await
+        .map_err(|s| ServeError::Status(s.message().to_owned()))?;
+
+    let (health, health_svc) = tonic_health::server::health_reporter();
+    health
+        .set_serving::<proto::warden_server::WardenServer<WardenService<E>>>()
+        .await;
+
+    let poll = if cfg.reload_poll_ms > 0 {
+        let svc = svc.clone();
+        let every = std::time::Duration::from_millis(cfg.reload_poll_ms);
+        Some(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
+                tick.tick().await;
+                if let Err(s) = svc.reload_specs(true).await {
+                    tracing::error!("spec reload: {}", s.message());
+                }
+            }
+        }))
+    } else {
+        None
+    };
+
+    let max_msg = cfg.max_message_bytes();
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = &cfg.tls {
+        let identity =
+            tonic::transport::Identity::from_pem(read_pem(&tls.cert)?, read_pem(&tls.key)?);
+        let mut t = tonic::transport::ServerTlsConfig::new().identity(identity);
+        if let Some(ca) = &tls.client_ca {
+            t = t.client_ca_root(tonic::transport::Certificate::from_pem(read_pem(ca)?));
+        }
+        builder = builder
+            .tls_config(t)
+            .map_err(|e| ServeError::Tls(e.to_string()))?;
+    }
+    let warden = proto::warden_server::WardenServer::new(svc)
+        .max_decoding_message_size(max_msg)
+        .max_encoding_message_size(max_msg);
+    tracing::info!("warden serving on {addr}");
+    ready(&addr);
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    let result = builder
+        .add_service(health_svc)
+        .add_service(warden)
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await;
+    if let Some(p) = poll {
+        p.abort();
+    }
+    let stop = store
+        .commit(Txn::events(vec![NewEvent::new(
+            EventKind::Service,
+            json!({"event": "stop"}),
+        )]))
+        .wait()
+        .await;
+    let cp = store.checkpoint().wait().await;
+    store.close();
+    result?;
+    stop?;
+    cp?;
+    Ok(())
+}

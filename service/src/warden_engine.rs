@@ -1,0 +1,303 @@
+//! The production [`Engine`]: plans and specs parsed by `planlang`, proven by
+//! the `verifier`, tokens signed and verified by the `token` crate.
+
+use crate::engine::{
+    ActionError, Decision, Engine, Issued, LoadedSpec, PlanError, TokenRefused, Verdict,
+};
+use crate::proto;
+use planlang::Span;
+use rust_decimal::Decimal;
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+use token::{Claims, Digest, SigningKey, SystemClock, Timestamp, TokenId};
+use verifier::action::{ConcreteAction, Field, Value};
+use verifier::envelope::{Bindings, Envelope};
+
+/// Plans, specs and tokens, for real.
+pub struct WardenEngine {
+    key: SigningKey,
+    issuer: String,
+}
+
+impl std::fmt::Debug for WardenEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WardenEngine")
+            .field("issuer", &self.issuer)
+            .field("key_id", &self.key.public_key().key_id())
+            .finish()
+    }
+}
+
+/// A compiled spec and what tokens need from it.
+pub struct Compiled {
+    spec: verifier::CompiledSpec,
+    spec_hash: Digest,
+    max_ttl: Option<Duration>,
+}
+
+/// An accepted plan, ready for a token.
+pub struct Accepted {
+    envelope: serde_json::Value,
+    baseline: serde_json::Value,
+    plan_name: Option<String>,
+    plan_hash: Digest,
+    spec_name: String,
+    spec_hash: Digest,
+    ttl: Duration,
+}
+
+/// One run's view of a token: its envelope and the params bound so far.
+pub struct RunMonitor {
+    envelope: Envelope,
+    bindings: Bindings,
+}
+
+impl WardenEngine {
+    /// An engine that signs tokens with `key` and names `issuer` in them.
+    pub fn with_key(key: SigningKey, issuer: &str) -> WardenEngine {
+        WardenEngine {
+            key,
+            issuer: issuer.to_owned(),
+        }
+    }
+}
+
+fn location(span: &Span) -> Option<proto::Location> {
+    if span.is_synthetic() {
+        return None;
+    }
+    Some(proto::Location {
+        file: span.file.to_string(),
+        line: span.line,
+        column: span.col,
+    })
+}
+
+fn counterexample(v: &verifier::report::Violation, plan_src: &str) -> proto::Counterexample {
+    let step_text = v
+        .step
+        .as_ref()
+        .and_then(|s| plan_src.get(s.start as usize..s.end as usize))
+        .map(str::to_owned)
+        .or_else(|| v.action.clone())
+        .unwrap_or_default();
+    proto::Counterexample {
+        reason: v.reason.describe().to_owned(),
+        message: v.message.clone(),
+        rule: v.rule_text.clone().unwrap_or_default(),
+        rule_location: v.rule.as_ref().and_then(location),
+        step: step_text,
+        step_location: v.step.as_ref().and_then(location),
+        witnesses: v
+            .witness
+            .iter()
+            .map(|(name, value)| proto::Witness {
+                name: name.clone(),
+                value: value.clone(),
+            })
+            .collect(),
+        path: v.path.iter().map(|p| p.note.clone()).collect(),
+    }
+}
+
+fn arg_value(v: &proto::ArgValue) -> Result<Value, String> {
+    use proto::arg_value::Value as V;
+    match &v.value {
+        Some(V::Text(s)) => Ok(Value::String(s.clone())),
+        Some(V::Number(n)) => Decimal::from_str_exact(n.trim())
+            .or_else(|_| Decimal::from_str(n.trim()))
+            .map(Value::Number)
+            .map_err(|_| format!("{n:?} is not a decimal number")),
+        Some(V::Flag(b)) => Ok(Value::Bool(*b)),
+        Some(V::List(l)) => l
+            .items
+            .iter()
+            .map(arg_value)
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::List),
+        None => Err("an argument has no value".into()),
+    }
+}
+
+fn port(p: u32) -> Result<u16, String> {
+    u16::try_from(p).map_err(|_| format!("port {p} is out of range"))
+}
+
+/// The concrete action a protobuf [`proto::Action`] describes.
+pub fn concrete_action(a: &proto::Action) -> Result<ConcreteAction, String> {
+    use proto::action::Kind;
+    use proto::file_action::Op;
+    let err = |e: verifier::action::ActionError| e.to_string();
+    match &a.kind {
+        Some(Kind::File(f)) => match Op::try_from(f.op) {
+            Ok(Op::Read) => ConcreteAction::read(&f.path).map_err(err),
+            Ok(Op::Write) => ConcreteAction::write(&f.path).map_err(err),
+            Ok(Op::Delete) => ConcreteAction::delete(&f.path).map_err(err),
+            _ => Err("a file action needs op read, write or delete".into()),
+        },
+        Some(Kind::Exec(e)) => ConcreteAction::exec(&e.path, &e.argv).map_err(err),
+        Some(Kind::Connect(c)) => {
+            let target = if c.ip.is_empty() { &c.host } else { &c.ip };
+            if target.is_empty() {
+                return Err("a connect action needs a host or an ip".into());
+            }
+            ConcreteAction::connect(target, port(c.port)?).map_err(err)
+        }
+        Some(Kind::Listen(l)) => Ok(ConcreteAction::listen(port(l.port)?)),
+        Some(Kind::Call(c)) => {
+            if c.name.trim().is_empty() {
+                return Err("a call action needs a name".into());
+            }
+            let mut args = Vec::with_capacity(c.args.len());
+            for (k, v) in &c.args {
+                args.push((k.clone(), Field::new(arg_value(v)?)));
+            }
+            Ok(ConcreteAction::call(c.name.clone(), args))
+        }
+        None => Err("the action has no kind".into()),
+    }
+}
+
+impl Engine for WardenEngine {
+    type Spec = Compiled;
+    type Accepted = Accepted;
+    type Monitor = RunMonitor;
+
+    fn load_spec(&self, path: &Path) -> Result<LoadedSpec<Compiled>, String> {
+        let loaded = planlang::load_spec(path).map_err(|d| d.to_string())?;
+        let specs: Vec<&planlang::ast::Spec> = loaded.specs().collect();
+        let spec = verifier::CompiledSpec::from_specs(&specs).map_err(|e| e.to_string())?;
+        let canonical: String = specs.iter().map(|s| planlang::fmt_spec(s)).collect();
+        let spec_hash = Digest::of_text(&canonical);
+        let max_ttl = spec.max_ttl.map(Duration::from_secs);
+        Ok(LoadedSpec {
+            spec_hash: hex::encode(spec_hash.as_bytes()),
+            compiled: Compiled {
+                spec,
+                spec_hash,
+                max_ttl,
+            },
+        })
+    }
+
+    fn check(
+        &self,
+        spec_name: &str,
+        spec: &LoadedSpec<Compiled>,
+        plan_src: &str,
+    ) -> Result<Decision<Accepted>, PlanError> {
+        let plan = planlang::load_plan_str(plan_src, "<plan>")
+            .map_err(|d| PlanError::Invalid(d.to_string()))?;
+        let outcome = spec
+            .compiled
+            .spec
+            .check(&plan)
+            .map_err(|e| PlanError::Invalid(e.to_string()))?;
+        let plan_hash = Digest::of_text(&planlang::fmt_plan(&plan));
+        let verdict = outcome.verdict;
+        let envelope_json = outcome
+            .envelope
+            .as_ref()
+            .map(|e| serde_json::to_string(e).unwrap_or_default())
+            .unwrap_or_default();
+        let accepted = match (&outcome.envelope, verdict) {
+            (Some(env), Verdict::Accept | Verdict::Approve) => {
+                let requested = plan.ttl.as_ref().map(|t| Duration::from_secs(t.node.secs));
+                let ttl = token::effective_ttl(requested, spec.compiled.max_ttl)
+                    .map_err(|e| PlanError::Invalid(e.to_string()))?;
+                Some(Accepted {
+                    envelope: serde_json::to_value(env)
+                        .map_err(|e| PlanError::Internal(e.to_string()))?,
+                    baseline: serde_json::to_value(&env.baseline)
+                        .map_err(|e| PlanError::Internal(e.to_string()))?,
+                    plan_name: plan.name.as_ref().map(|n| n.node.clone()),
+                    plan_hash,
+                    spec_name: spec_name.to_owned(),
+                    spec_hash: spec.compiled.spec_hash,
+                    ttl,
+                })
+            }
+            _ => None,
+        };
+        Ok(Decision {
+            verdict,
+            counterexamples: outcome
+                .violations
+                .iter()
+                .map(|v| counterexample(v, plan_src))
+                .collect(),
+            approval_reasons: outcome
+                .approvals
+                .iter()
+                .map(|a| match &a.rule_text {
+                    Some(r) => format!("{} needs approval ({r})", a.action),
+                    None => format!("{} needs approval", a.action),
+                })
+                .collect(),
+            envelope_json,
+            plan_hash: hex::encode(plan_hash.as_bytes()),
+            plan_agent: plan.agent.as_ref().map(|a| a.node.clone()),
+            accepted,
+        })
+    }
+
+    fn issue(&self, a: &Accepted, agent: &str) -> Result<Issued, String> {
+        let now = Timestamp::now();
+        let exp = now
+            .checked_add(a.ttl)
+            .ok_or_else(|| "the token lifetime overflows".to_string())?;
+        let jti = TokenId::random().map_err(|e| e.to_string())?;
+        let claims = Claims {
+            warden: token::CLAIMS_VERSION,
+            iss: self.issuer.clone(),
+            sub: Some(agent.to_owned()),
+            jti,
+            iat: now,
+            nbf: now,
+            exp,
+            plan: a.plan_name.clone(),
+            plan_hash: a.plan_hash,
+            spec: Some(a.spec_name.clone()),
+            spec_hash: a.spec_hash,
+            ancestors: vec![],
+            envelope: a.envelope.clone(),
+            baseline: a.baseline.clone(),
+        };
+        let token = token::paseto::sign(&claims, &self.key).map_err(|e| e.to_string())?;
+        Ok(Issued {
+            token,
+            token_id: jti.to_string(),
+            expires_at: exp.unix(),
+        })
+    }
+
+    fn verify_token(&self, tok: &str) -> Result<(String, i64, RunMonitor), TokenRefused> {
+        let claims = token::paseto::verify(tok, self.key.public_key(), &SystemClock).map_err(
+            |e| match e {
+                token::TokenError::Malformed(m) => TokenRefused::Malformed(m),
+                e => TokenRefused::Invalid(e.to_string()),
+            },
+        )?;
+        let envelope: Envelope = serde_json::from_value(claims.envelope.clone()).map_err(|e| {
+            TokenRefused::Invalid(format!(
+                "the token's envelope is not one this service reads: {e}"
+            ))
+        })?;
+        Ok((
+            claims.jti.to_string(),
+            claims.exp.unix(),
+            RunMonitor {
+                envelope,
+                bindings: Bindings::new(),
+            },
+        ))
+    }
+
+    fn check_action(&self, m: &mut RunMonitor, action: &proto::Action) -> Result<(), ActionError> {
+        let a = concrete_action(action).map_err(ActionError::Malformed)?;
+        m.envelope
+            .permits_with(&a, &mut m.bindings)
+            .map_err(|r| ActionError::Refused(r.to_string()))
+    }
+}

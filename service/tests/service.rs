@@ -1,0 +1,317 @@
+//! The service in process, with the real verifier and token engine: approval
+//! races, re-proving at approval time, revocations surviving a restart, and
+//! the live event stream.
+
+use service::audit::{CheckpointSigner, EventKind};
+use service::auth::{Authenticator, CredentialConfig, Role};
+use service::proto::{self, warden_server::Warden};
+use service::server::{Limits, WardenService};
+use service::specs::SpecRegistry;
+use service::store::sqlite::{AuditReader, SqliteOptions, SqliteStore};
+use service::store::{RecordQuery, Store};
+use service::warden_engine::WardenEngine;
+use std::path::Path;
+use std::sync::Arc;
+use tokio_stream::StreamExt;
+use tonic::{Code, Request};
+
+const SUBMITTER: &str = "submitter-secret-for-tests-0001";
+const APPROVER: &str = "approver-secret-for-tests-0001";
+const APPROVER2: &str = "approver-secret-for-tests-0002";
+
+const SPEC: &str = r#"spec "bank" {
+  allow call get_balance
+  approve call send_money when amount <= 1000
+}
+"#;
+
+const PLAN: &str = r#"plan "pay" {
+  agent "bot"
+  call get_balance()
+  call send_money(recipient = "UK1", amount = 10)
+}
+"#;
+
+struct Env {
+    _dir: tempfile::TempDir,
+    db: std::path::PathBuf,
+    specs: std::path::PathBuf,
+    key: token::SigningKey,
+}
+
+fn env() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let specs = dir.path().join("specs");
+    std::fs::create_dir_all(&specs).unwrap();
+    std::fs::write(specs.join("bank.spec"), SPEC).unwrap();
+    Env {
+        db: dir.path().join("w.db"),
+        specs,
+        key: token::SigningKey::generate().unwrap(),
+        _dir: dir,
+    }
+}
+
+fn cred(name: &str, role: Role, secret: &str) -> CredentialConfig {
+    CredentialConfig {
+        name: name.into(),
+        role,
+        secret: Some(secret.into()),
+        secret_sha256: None,
+    }
+}
+
+async fn start(e: &Env) -> (WardenService<WardenEngine>, Arc<SqliteStore>) {
+    let signer = CheckpointSigner::new(service::keys::checkpoint_key(&e.key).unwrap());
+    let store = Arc::new(
+        SqliteStore::open(
+            &e.db,
+            Some(signer),
+            SqliteOptions {
+                checkpoint_every: 5,
+                ..Default::default()
+            },
+        )
+        .unwrap(),
+    );
+    let key = token::SigningKey::from_paserk(&e.key.to_paserk()).unwrap();
+    let engine = Arc::new(WardenEngine::with_key(key, "warden-test"));
+    let auth = Authenticator::new(&[
+        cred("orch", Role::Submitter, SUBMITTER),
+        cred("alice", Role::Approver, APPROVER),
+        cred("bob", Role::Approver, APPROVER2),
+    ])
+    .unwrap();
+    let specs = Arc::new(SpecRegistry::new(&e.specs));
+    let svc = WardenService::new(
+        engine,
+        store.clone(),
+        auth,
+        specs,
+        Limits {
+            max_plan_bytes: 65536,
+        },
+    )
+    .unwrap();
+    svc.reload_specs(false).await.unwrap();
+    (svc, store)
+}
+
+fn req<T>(msg: T, secret: &str) -> Request<T> {
+    let mut r = Request::new(msg);
+    r.metadata_mut()
+        .insert("authorization", format!("Bearer {secret}").parse().unwrap());
+    r
+}
+
+async fn submit(svc: &WardenService<WardenEngine>) -> proto::SubmitPlanResponse {
+    svc.submit_plan(req(
+        proto::SubmitPlanRequest {
+            plan: PLAN.into(),
+            spec: "bank".into(),
+            agent: "bot".into(),
+        },
+        SUBMITTER,
+    ))
+    .await
+    .unwrap()
+    .into_inner()
+}
+
+fn decide(id: &str, secret: &str) -> Request<proto::DecideRequest> {
+    req(
+        proto::DecideRequest {
+            approval_id: id.into(),
+            reason: "checked".into(),
+        },
+        secret,
+    )
+}
+
+fn verify(e: &Env) -> service::audit::VerifyReport {
+    let pk = service::keys::audit_public_key(e.key.public_key()).unwrap();
+    AuditReader::open(&e.db)
+        .unwrap()
+        .verify(&pk)
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_approvers_race_and_one_wins() {
+    let e = env();
+    let (svc, store) = start(&e).await;
+    let r = submit(&svc).await;
+    assert_eq!(r.verdict, proto::Verdict::Approve as i32);
+    let (a, b) = tokio::join!(
+        svc.approve(decide(&r.approval_id, APPROVER)),
+        svc.deny(decide(&r.approval_id, APPROVER2))
+    );
+    let (won, lost) = match (a, b) {
+        (Ok(w), Err(l)) => (w.into_inner(), l),
+        (Err(l), Ok(w)) => (w.into_inner(), l),
+        other => panic!("exactly one decision must win: {other:?}"),
+    };
+    assert_eq!(lost.code(), Code::FailedPrecondition, "{lost:?}");
+    let stored = svc
+        .get_approval(req(
+            proto::GetApprovalRequest {
+                approval_id: r.approval_id.clone(),
+            },
+            SUBMITTER,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stored.state, won.state);
+    assert_eq!(stored.decided_by, won.decided_by);
+    // Exactly one decision record.
+    let decided: Vec<_> = store
+        .records(&RecordQuery {
+            kinds: vec![EventKind::Approval],
+            ..Default::default()
+        })
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.body_json()["state"] != "pending")
+        .collect();
+    assert_eq!(decided.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approval_reproves_against_the_spec_in_force() {
+    let e = env();
+    let (svc, _store) = start(&e).await;
+    let r = submit(&svc).await;
+    // The security team removes send_money before anyone approves.
+    std::fs::write(
+        e.specs.join("bank.spec"),
+        "spec \"bank\" { allow call get_balance }",
+    )
+    .unwrap();
+    svc.reload_specs(false).await.unwrap();
+    let err = svc
+        .approve(decide(&r.approval_id, APPROVER))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    assert!(err.message().contains("rejects"), "{}", err.message());
+    // Nothing was decided.
+    let a = svc
+        .get_approval(req(
+            proto::GetApprovalRequest {
+                approval_id: r.approval_id,
+            },
+            APPROVER,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(a.state, proto::ApprovalState::Pending as i32);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocations_survive_a_restart() {
+    let e = env();
+    let token = {
+        let (svc, store) = start(&e).await;
+        let r = submit(&svc).await;
+        let a = svc
+            .approve(decide(&r.approval_id, APPROVER))
+            .await
+            .unwrap()
+            .into_inner();
+        svc.revoke(req(
+            proto::RevokeRequest {
+                token_id: a.token_id.clone(),
+                reason: "leaked".into(),
+            },
+            APPROVER,
+        ))
+        .await
+        .unwrap();
+        drop(svc);
+        store.close();
+        a.token
+    };
+    let (svc, _store) = start(&e).await;
+    let err = svc
+        .check_action(req(
+            proto::CheckActionRequest {
+                token,
+                action: Some(proto::Action {
+                    kind: Some(proto::action::Kind::Call(proto::CallAction {
+                        name: "get_balance".into(),
+                        args: Default::default(),
+                    })),
+                }),
+            },
+            SUBMITTER,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    assert!(err.message().contains("revoked"));
+    verify(&e);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_event_stream_replays_then_follows() {
+    let e = env();
+    let (svc, _store) = start(&e).await;
+    let first = submit(&svc).await;
+    let mut stream = svc
+        .stream_events(req(
+            proto::StreamEventsRequest {
+                kinds: vec!["submission".into(), "approval".into()],
+                after_seq: 0,
+                replay: true,
+            },
+            APPROVER,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let ev = stream.next().await.unwrap().unwrap();
+    assert_eq!(ev.kind, "submission");
+    assert!(ev.body_json.contains(&first.submission_id));
+    let ev = stream.next().await.unwrap().unwrap();
+    assert_eq!(ev.kind, "approval");
+    // Live: a new submission arrives on the open stream.
+    let second = submit(&svc).await;
+    let ev = tokio::time::timeout(std::time::Duration::from_secs(10), stream.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(ev.kind, "submission");
+    assert!(ev.body_json.contains(&second.submission_id));
+    // Submitters may not watch.
+    let err = svc
+        .stream_events(req(proto::StreamEventsRequest::default(), SUBMITTER))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    let err = svc
+        .stream_events(req(
+            proto::StreamEventsRequest {
+                kinds: vec!["bogus".into()],
+                ..Default::default()
+            },
+            APPROVER,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+}
+
+#[test]
+fn spec_dir_must_exist() {
+    let e = env();
+    let reg: SpecRegistry<WardenEngine> = SpecRegistry::new(Path::new("/nonexistent/specs"));
+    let engine = WardenEngine::with_key(
+        token::SigningKey::from_paserk(&e.key.to_paserk()).unwrap(),
+        "w",
+    );
+    assert!(reg.reload(&engine).is_err());
+}

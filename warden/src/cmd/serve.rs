@@ -1,0 +1,92 @@
+//! `warden serve`: the gRPC service for orchestrators (see `service`).
+
+use crate::exit;
+use miette::IntoDiagnostic;
+use service::audit::CheckpointSigner;
+use service::config::ServeConfig;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The configuration file (TOML; see `service::config`).
+    #[arg(long, default_value = "warden.toml")]
+    config: PathBuf,
+    /// Listen here instead of the configured address (`127.0.0.1:0`: any free port).
+    #[arg(long)]
+    listen: Option<String>,
+    /// Print the SHA-256 of a secret read from stdin (for `secret_sha256`) and exit.
+    #[arg(long)]
+    hash_secret: bool,
+}
+
+pub fn run(args: Args) -> ExitCode {
+    if args.hash_secret {
+        let mut s = String::new();
+        if let Err(e) = std::io::stdin().read_line(&mut s) {
+            eprintln!("cannot read the secret from stdin: {e}");
+            return ExitCode::from(exit::BAD_INPUT);
+        }
+        println!(
+            "{}",
+            service::auth::secret_digest(s.trim_end_matches(['\r', '\n']))
+        );
+        return ExitCode::SUCCESS;
+    }
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+    match serve(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e:?}");
+            ExitCode::from(exit::BAD_INPUT)
+        }
+    }
+}
+
+fn serve(args: Args) -> miette::Result<()> {
+    let mut cfg = ServeConfig::load(&args.config).into_diagnostic()?;
+    if let Some(l) = args.listen {
+        cfg.listen = l;
+    }
+    let key = token::keys::load_signing_key(&cfg.key).into_diagnostic()?;
+    let signer = CheckpointSigner::new(service::keys::checkpoint_key(&key).into_diagnostic()?);
+    let engine = Arc::new(service::warden_engine::WardenEngine::with_key(
+        key,
+        &cfg.issuer,
+    ));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .into_diagnostic()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(&cfg.listen)
+            .await
+            .map_err(|e| miette::miette!("cannot listen on {}: {e}", cfg.listen))?;
+        // The one line on stdout, once the store is open and the specs are
+        // loaded: scripts and tests read the bound address here.
+        let ready = |addr: &str| {
+            use std::io::Write;
+            println!("listening on {addr}");
+            let _ = std::io::stdout().flush();
+        };
+        let shutdown = async {
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(_) => return std::future::pending().await,
+                };
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            tracing::info!("shutting down: draining requests, signing a final checkpoint");
+        };
+        service::server::serve(&cfg, engine, signer, listener, ready, shutdown)
+            .await
+            .into_diagnostic()
+    })
+}

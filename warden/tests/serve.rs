@@ -1,0 +1,569 @@
+//! `warden serve` end to end over gRPC: bad input, foreign tokens, spec
+//! reloads, TLS, and a SIGKILL in the middle of load.
+
+use ed25519_compact::{KeyPair, Seed};
+use service::proto::{self, warden_client::WardenClient};
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+use tonic::transport::Channel;
+
+const SUBMITTER: &str = "submitter-secret-for-tests-0001";
+const APPROVER: &str = "approver-secret-for-tests-0001";
+const ADMIN: &str = "admin-secret-for-tests-000001";
+
+const SPEC: &str = r#"spec "bank" {
+  allow read under "/srv/data/"
+  allow call get_balance
+  approve call send_money when amount <= 1000
+  deny call update_password
+}
+"#;
+
+const PLAN_ACCEPT: &str = r#"plan "look" {
+  agent "bot"
+  read "/srv/data/statement.txt"
+  call get_balance()
+}
+"#;
+
+struct Harness {
+    dir: tempfile::TempDir,
+}
+
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// SIGTERM and wait: the graceful path (final checkpoint).
+    fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let _ = self.child.wait();
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+fn warden() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_warden"))
+}
+
+impl Harness {
+    fn new(seed: u8) -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let kp = KeyPair::from_seed(Seed::new([seed; 32]));
+        std::fs::create_dir_all(d.join("keys")).unwrap();
+        let key = d.join("keys/warden.key");
+        std::fs::write(&key, service::keys::secret_paserk(&kp.sk)).unwrap();
+        std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .unwrap();
+        std::fs::write(
+            d.join("keys/warden.pub"),
+            service::keys::public_paserk(&kp.pk),
+        )
+        .unwrap();
+        std::fs::create_dir_all(d.join("specs")).unwrap();
+        std::fs::write(d.join("specs/bank.spec"), SPEC).unwrap();
+        Harness { dir }
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+
+    fn config(&self, extra: &str) -> PathBuf {
+        let cfg = format!(
+            r#"
+listen = "127.0.0.1:0"
+db = "warden.db"
+specs = "specs"
+key = "keys/warden.key"
+max_plan_bytes = 4096
+checkpoint_every = 50
+reload_poll_ms = 0
+{extra}
+[[credentials]]
+name = "orchestrator"
+role = "submitter"
+secret = "{SUBMITTER}"
+
+[[credentials]]
+name = "alice"
+role = "approver"
+secret = "{APPROVER}"
+
+[[credentials]]
+name = "root"
+role = "admin"
+secret = "{ADMIN}"
+"#
+        );
+        let p = self.path("serve.toml");
+        std::fs::write(&p, cfg).unwrap();
+        p
+    }
+
+    fn start_with(&self, extra: &str) -> Server {
+        let cfg = self.config(extra);
+        let mut child = warden()
+            .args(["serve", "--config"])
+            .arg(&cfg)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("warden serve did not start: {line:?}"))
+            .to_owned();
+        Server { child, addr }
+    }
+
+    fn start(&self) -> Server {
+        self.start_with("")
+    }
+
+    fn audit_verify(&self) -> (i32, String) {
+        let out = warden()
+            .args(["audit", "verify", "--db"])
+            .arg(self.path("warden.db"))
+            .arg("--pub")
+            .arg(self.path("keys/warden.pub"))
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    }
+
+    fn audit_records(&self, kind: &str) -> Vec<serde_json::Value> {
+        let out = warden()
+            .args(["audit", "show", "--json", "--kind", kind, "--db"])
+            .arg(self.path("warden.db"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+async fn client(endpoint: &str) -> WardenClient<Channel> {
+    let ch = service::load::connect(endpoint, None).await.unwrap();
+    WardenClient::new(ch).max_encoding_message_size(usize::MAX)
+}
+
+fn req<T>(msg: T, secret: &str) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(msg);
+    r.metadata_mut()
+        .insert("authorization", format!("Bearer {secret}").parse().unwrap());
+    r
+}
+
+fn submit(plan: &str, spec: &str) -> proto::SubmitPlanRequest {
+    proto::SubmitPlanRequest {
+        plan: plan.into(),
+        spec: spec.into(),
+        agent: "bot".into(),
+    }
+}
+
+fn read_action(path: &str) -> proto::Action {
+    proto::Action {
+        kind: Some(proto::action::Kind::File(proto::FileAction {
+            op: proto::file_action::Op::Read as i32,
+            path: path.into(),
+        })),
+    }
+}
+
+#[test]
+fn bad_input_is_refused_without_state_change() {
+    let h = Harness::new(1);
+    let server = h.start();
+    let rt = rt();
+    rt.block_on(async {
+        let mut c = client(&server.endpoint()).await;
+        let before = h.audit_records("submission").len();
+        // A 100 MB plan: refused by the transport's size limit.
+        let huge = "x".repeat(100 * 1024 * 1024);
+        let e = c
+            .submit_plan(req(submit(&huge, "bank"), SUBMITTER))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                e.code(),
+                tonic::Code::ResourceExhausted | tonic::Code::OutOfRange
+            ),
+            "{e:?}"
+        );
+        // A plan over the configured limit but under the message limit.
+        let big = format!("{PLAN_ACCEPT}{}", " ".repeat(5000));
+        let e = c
+            .submit_plan(req(submit(&big, "bank"), SUBMITTER))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), tonic::Code::InvalidArgument, "{e:?}");
+        assert!(e.message().contains("limit"));
+        // Unknown spec, parse error.
+        let e = c
+            .submit_plan(req(submit(PLAN_ACCEPT, "nope"), SUBMITTER))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), tonic::Code::NotFound);
+        let e = c
+            .submit_plan(req(submit("plan { read", "bank"), SUBMITTER))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), tonic::Code::InvalidArgument);
+        // No credential, wrong role.
+        let e = c
+            .submit_plan(tonic::Request::new(submit(PLAN_ACCEPT, "bank")))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), tonic::Code::Unauthenticated);
+        let e = c
+            .submit_plan(req(submit(PLAN_ACCEPT, "bank"), APPROVER))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), tonic::Code::PermissionDenied);
+        // Malformed tokens and actions.
+        let e = c
+            .check_action(req(
+                proto::CheckActionRequest {
+                    token: "v4.public.garbage".into(),
+                    action: Some(read_action("/srv/data/x")),
+                },
+                SUBMITTER,
+            ))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                e.code(),
+                tonic::Code::InvalidArgument | tonic::Code::PermissionDenied
+            ),
+            "{e:?}"
+        );
+        let after = h.audit_records("submission").len();
+        assert_eq!(
+            before, after,
+            "bad input must not be recorded as a submission"
+        );
+        // The server is still up and serving.
+        let ok = c
+            .submit_plan(req(submit(PLAN_ACCEPT, "bank"), SUBMITTER))
+            .await
+            .unwrap();
+        assert_eq!(ok.get_ref().verdict, proto::Verdict::Accept as i32);
+    });
+    server.stop();
+    assert_eq!(h.audit_verify().0, 0);
+}
+
+#[test]
+fn a_token_signed_by_another_key_is_refused() {
+    let a = Harness::new(2);
+    let b = Harness::new(3);
+    let (sa, sb) = (a.start(), b.start());
+    rt().block_on(async {
+        let mut cb = client(&sb.endpoint()).await;
+        let foreign = cb
+            .submit_plan(req(submit(PLAN_ACCEPT, "bank"), SUBMITTER))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(foreign.token.starts_with("v4.public."));
+        let mut ca = client(&sa.endpoint()).await;
+        let e = ca
+            .check_action(req(
+                proto::CheckActionRequest {
+                    token: foreign.token.clone(),
+                    action: Some(read_action("/srv/data/statement.txt")),
+                },
+                SUBMITTER,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), tonic::Code::PermissionDenied, "{e:?}");
+        // The same token at its own service is fine.
+        let ok = cb
+            .check_action(req(
+                proto::CheckActionRequest {
+                    token: foreign.token,
+                    action: Some(read_action("/srv/data/statement.txt")),
+                },
+                SUBMITTER,
+            ))
+            .await
+            .unwrap();
+        assert!(ok.get_ref().allowed);
+    });
+}
+
+#[test]
+fn a_broken_spec_keeps_the_previous_version() {
+    let h = Harness::new(4);
+    let server = h.start();
+    rt().block_on(async {
+        let mut c = client(&server.endpoint()).await;
+        std::fs::write(
+            h.path("specs/bank.spec"),
+            "spec \"bank\" { allow read under }",
+        )
+        .unwrap();
+        let r = c
+            .reload(req(proto::ReloadRequest {}, ADMIN))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(r.specs.len(), 1);
+        assert!(
+            r.specs[0].loaded,
+            "the previous version stays in force: {r:?}"
+        );
+        assert!(!r.specs[0].error.is_empty());
+        // Plans are still decided by the previous version.
+        let ok = c
+            .submit_plan(req(submit(PLAN_ACCEPT, "bank"), SUBMITTER))
+            .await
+            .unwrap();
+        assert_eq!(ok.get_ref().verdict, proto::Verdict::Accept as i32);
+        // A new spec file appears, a fixed one replaces the old.
+        std::fs::write(
+            h.path("specs/ci.spec"),
+            "spec \"ci\" { allow read under \"/repo/\" }",
+        )
+        .unwrap();
+        std::fs::write(
+            h.path("specs/bank.spec"),
+            "spec \"bank\" { allow call get_balance }",
+        )
+        .unwrap();
+        let r = c
+            .reload(req(proto::ReloadRequest {}, ADMIN))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(
+            r.specs.iter().all(|s| s.loaded && s.error.is_empty()),
+            "{r:?}"
+        );
+        let rej = c
+            .submit_plan(req(submit(PLAN_ACCEPT, "bank"), SUBMITTER))
+            .await
+            .unwrap();
+        assert_eq!(rej.get_ref().verdict, proto::Verdict::Reject as i32);
+    });
+    server.stop();
+    let spec_events = h.audit_records("spec");
+    assert!(
+        spec_events.iter().any(|e| e["body"]["status"] == "failed"),
+        "{spec_events:?}"
+    );
+}
+
+#[test]
+fn tls_with_certificate_files() {
+    let h = Harness::new(5);
+    let d = h.dir.path();
+    // A CA and a server certificate it signs (rustls refuses a CA as the end entity).
+    let openssl = |args: &[&str]| {
+        let st = Command::new("openssl")
+            .args(args)
+            .current_dir(d)
+            .stderr(Stdio::null())
+            .status()
+            .expect("openssl (scripts/deps.sh installs it)");
+        assert!(st.success(), "openssl {args:?}");
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    openssl(
+        &[
+            &["req", "-x509"][..],
+            &ec,
+            &[
+                "-days",
+                "1",
+                "-subj",
+                "/CN=warden test CA",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.crt",
+            ],
+        ]
+        .concat(),
+    );
+    openssl(
+        &[
+            &["req"][..],
+            &ec,
+            &[
+                "-subj",
+                "/CN=localhost",
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+            ],
+        ]
+        .concat(),
+    );
+    std::fs::write(
+        d.join("ext.cnf"),
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        "ext.cnf",
+        "-out",
+        "server.crt",
+    ]);
+    let server = h.start_with("[tls]\ncert = \"server.crt\"\nkey = \"server.key\"\n");
+    let ca = std::fs::read(d.join("ca.crt")).unwrap();
+    rt().block_on(async {
+        let ep = format!(
+            "https://localhost:{}",
+            server.addr.rsplit(':').next().unwrap()
+        );
+        let ch = service::load::connect(&ep, Some(&ca)).await.unwrap();
+        let mut c = WardenClient::new(ch);
+        let ok = c
+            .submit_plan(req(submit(PLAN_ACCEPT, "bank"), SUBMITTER))
+            .await
+            .unwrap();
+        assert_eq!(ok.get_ref().verdict, proto::Verdict::Accept as i32);
+        // Plaintext to a TLS port does not get through.
+        let plain = service::load::connect(&format!("http://{}", server.addr), None).await;
+        if let Ok(ch) = plain {
+            let mut c = WardenClient::new(ch);
+            assert!(
+                c.submit_plan(req(submit(PLAN_ACCEPT, "bank"), SUBMITTER))
+                    .await
+                    .is_err()
+            );
+        }
+    });
+}
+
+/// SIGKILL in the middle of load, restart: the log verifies and every
+/// acknowledged submission is in it.
+#[test]
+fn sigkill_mid_load_loses_no_acknowledged_record() {
+    let h = Harness::new(6);
+    let server = h.start();
+    let rt = rt();
+    let opts = service::load::LoadOptions {
+        endpoint: server.endpoint(),
+        tls_ca: None,
+        secret: SUBMITTER.into(),
+        spec: "bank".into(),
+        agent: "bot".into(),
+        plan: PLAN_ACCEPT.into(),
+        clients: 32,
+        duration: Duration::from_secs(4),
+        max_requests: 0,
+    };
+    let load = rt.spawn(service::load::run(opts));
+    // Kill in the middle of the load.
+    let db = h.path("warden.db");
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut server = server;
+    server.child.kill().unwrap(); // SIGKILL
+    server.child.wait().unwrap();
+    let report = rt.block_on(load).unwrap().unwrap();
+    assert!(
+        report.ok > 0,
+        "no submission was acknowledged before the kill"
+    );
+    assert!(
+        report.errors > 0,
+        "the kill should have failed some requests"
+    );
+    assert!(db.exists());
+
+    // Restart on the same store: the chain continues.
+    let server = h.start();
+    rt.block_on(async {
+        let mut c = client(&server.endpoint()).await;
+        let ok = c
+            .submit_plan(req(submit(PLAN_ACCEPT, "bank"), SUBMITTER))
+            .await
+            .unwrap();
+        assert_eq!(ok.get_ref().verdict, proto::Verdict::Accept as i32);
+    });
+    server.stop();
+
+    let (code, out) = h.audit_verify();
+    assert_eq!(code, 0, "{out}");
+    let logged: HashSet<String> = h
+        .audit_records("submission")
+        .iter()
+        .filter_map(|r| r["body"]["submission_id"].as_str().map(str::to_owned))
+        .collect();
+    let missing: Vec<_> = report
+        .acked
+        .iter()
+        .filter(|id| !logged.contains(*id))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} acknowledged submissions are missing from the log",
+        missing.len(),
+        report.acked.len()
+    );
+}
