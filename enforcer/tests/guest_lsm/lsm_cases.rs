@@ -181,6 +181,13 @@ fn child_op(args: &[String]) -> Result<(), i32> {
     let [procs, op, rest @ ..] = args else {
         return Err(broken("usage: PROCS OP ARGS"));
     };
+    // exec-memfd reads its program before it joins the run.
+    let memfd_source = match (op.as_str(), rest.first()) {
+        ("exec-memfd", Some(src)) => {
+            Some(fs::read(src).map_err(|e| broken(&format!("read {src}: {e}")))?)
+        }
+        _ => None,
+    };
     if procs != "-" {
         fs::write(procs, "0").map_err(|e| broken(&format!("join the cgroup: {e}")))?;
     }
@@ -218,6 +225,33 @@ fn child_op(args: &[String]) -> Result<(), i32> {
             let ip: std::net::IpAddr = arg(0)?.parse().map_err(|_| broken("bad address"))?;
             let port: u16 = arg(1)?.parse().map_err(|_| broken("bad port"))?;
             std::net::TcpStream::connect((ip, port)).map_err(|e| errno(&e))?;
+        }
+        "exec-memfd" => {
+            let bytes = memfd_source.ok_or_else(|| broken("missing program"))?;
+            // SAFETY: memfd_create with a NUL-terminated name.
+            let fd = unsafe { libc::memfd_create(c"warden-memfd".as_ptr(), 0) };
+            if fd < 0 {
+                return Err(broken("memfd_create failed"));
+            }
+            // SAFETY: writes `bytes` to the descriptor just created.
+            let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+            if n != bytes.len() as isize {
+                return Err(broken("write to the memfd failed"));
+            }
+            let argv = [c"memfd".as_ptr(), std::ptr::null()];
+            let envp: [*const libc::c_char; 1] = [std::ptr::null()];
+            // SAFETY: execveat on our descriptor with NULL-terminated arrays.
+            unsafe {
+                libc::syscall(
+                    libc::SYS_execveat,
+                    fd,
+                    c"".as_ptr(),
+                    argv.as_ptr(),
+                    envp.as_ptr(),
+                    libc::AT_EMPTY_PATH,
+                )
+            };
+            return Err(errno(&std::io::Error::last_os_error()));
         }
         "kill" => {
             let pid: i32 = arg(0)?.parse().map_err(|_| broken("bad pid"))?;
@@ -419,6 +453,11 @@ pub fn envelope_cases() -> Result<(), String> {
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .map_err(|e| e.to_string())?;
+    o.expect(
+        "exec /usr/bin/true from a memfd (execveat)",
+        run(&["exec-memfd", "/usr/bin/true"]),
+        EACCES,
+    );
     o.expect(
         "exec a script whose #! is forbidden",
         run(&["exec", &p("out/script.tmp")]),
