@@ -27,6 +27,7 @@
 //! ```
 
 pub mod action;
+pub mod analysis;
 pub mod canon;
 pub mod cfg;
 pub mod check;

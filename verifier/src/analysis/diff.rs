@@ -1,0 +1,351 @@
+//! `warden diff OLD NEW`: what a spec change lets through, and what it
+//! takes away.
+//!
+//! For every class of actions (each action kind; each tool name either spec
+//! names, plus every other tool) the solver is first asked whether the two
+//! specs give some action of the class different verdicts; only when they
+//! do is it asked, for each pair of verdicts (allow, approve, deny), for an
+//! action OLD gives one and NEW the other. Each witness is turned into a
+//! concrete action and checked with the value semantics before it is
+//! reported. Temporal and count rules (`never`, `require`, `at most`) are
+//! compared as sets of canonical rule texts, as are baseline patterns;
+//! `max ttl` is compared by value.
+//!
+//! ```
+//! use verifier::analysis::diff::{diff, DiffOptions};
+//! let old = planlang::load_spec_str(r#"spec "s" { allow write under "/repo/src/" }"#, "old.spec").unwrap();
+//! let new = planlang::load_spec_str(r#"spec "s" { allow write under "/repo/" }"#, "new.spec").unwrap();
+//! let d = diff(&old, &new, &DiffOptions::default()).unwrap();
+//! assert_eq!(d.findings[0].kind, "widened");
+//! ```
+
+use super::{Decision, Finding, Probe, Proof, deciding_rule, probes};
+use crate::action::ConcreteAction;
+use crate::compile::{CompileError, CompiledSpec};
+use crate::concrete::Cond;
+use crate::symbolic::{self, Answer};
+use planlang::LoadedSpec;
+use planlang::Span;
+use planlang::Spanned;
+use planlang::ast::RuleKind;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// How `diff` asks the solver.
+#[derive(Clone, Debug)]
+pub struct DiffOptions {
+    /// Bound of every solver call, in milliseconds.
+    pub timeout_ms: u32,
+    /// How many spurious witnesses one question may produce.
+    pub max_refinements: u32,
+}
+
+impl Default for DiffOptions {
+    fn default() -> Self {
+        DiffOptions {
+            timeout_ms: 5_000,
+            max_refinements: 8,
+        }
+    }
+}
+
+/// Why two specs cannot be compared.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DiffError {
+    #[error("the old spec: {0}")]
+    Old(CompileError),
+    #[error("the new spec: {0}")]
+    New(CompileError),
+}
+
+/// One action that the two specs decide differently, checked concretely.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Witnessed {
+    pub action: ConcreteAction,
+    pub old: Decision,
+    pub new: Decision,
+}
+
+/// What changed between two specs.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct DiffReport {
+    pub findings: Vec<Finding>,
+    /// The witnesses of the effect changes, in the order of `findings`.
+    pub witnesses: Vec<Witnessed>,
+    /// Solver calls made.
+    pub queries: usize,
+}
+
+impl DiffReport {
+    /// Whether the specs are equivalent (no finding).
+    pub fn equivalent(&self) -> bool {
+        self.findings.is_empty()
+    }
+}
+
+/// Compares two loaded specs.
+pub fn diff(
+    old: &LoadedSpec,
+    new: &LoadedSpec,
+    opts: &DiffOptions,
+) -> Result<DiffReport, DiffError> {
+    let old_c = CompiledSpec::compile(old).map_err(DiffError::Old)?;
+    let new_c = CompiledSpec::compile(new).map_err(DiffError::New)?;
+    let mut report = diff_effects(&old_c, &new_c, &new.root.name.span, opts);
+    diff_rules(old, new, &mut report.findings);
+    Ok(report)
+}
+
+/// The message kind of a verdict change.
+pub fn change_kind(old: Decision, new: Decision) -> &'static str {
+    match (old, new) {
+        (_, Decision::Approve) => "approval-added",
+        (Decision::Approve, _) => "approval-removed",
+        (Decision::Deny, _) => "widened",
+        _ => "narrowed",
+    }
+}
+
+/// A concrete action in plan syntax (`exec "/usr/bin/git" ["push"]`); a
+/// value originating from a tool is noted after it.
+pub fn action_text(a: &ConcreteAction) -> String {
+    use crate::action::Value;
+    let mut s = match (a.kind, a.fields.get("argv").map(|f| &f.value)) {
+        (planlang::ast::ActionKind::Exec, Some(Value::List(items))) => {
+            let path = a.fields.get("path").map(|f| f.value.to_string());
+            let args: Vec<String> = items.iter().map(|v| v.to_string()).collect();
+            format!(
+                "exec {} [{}]",
+                path.unwrap_or_else(|| "?".into()),
+                args.join(", ")
+            )
+        }
+        _ => a.to_string(),
+    };
+    let origins: Vec<String> = a
+        .fields
+        .iter()
+        .filter_map(|(k, f)| match f.origin.as_deref() {
+            Some(o) if !o.is_empty() => Some(format!("{k} from call {o}")),
+            _ => None,
+        })
+        .collect();
+    if !origins.is_empty() {
+        s.push_str(&format!(" [{}]", origins.join(", ")));
+    }
+    s
+}
+
+/// The effect-rule part of a diff on compiled specs (`at` names the new
+/// spec when no rule decides a change).
+pub fn diff_effects(
+    old: &CompiledSpec,
+    new: &CompiledSpec,
+    at: &Span,
+    opts: &DiffOptions,
+) -> DiffReport {
+    let mut report = DiffReport::default();
+    for probe in probes(&[old, new]) {
+        let conds = |s: &CompiledSpec| -> BTreeMap<Decision, Cond> {
+            Decision::ALL
+                .iter()
+                .map(|d| (*d, probe.decision_cond(s, *d)))
+                .collect()
+        };
+        let (od, nd) = (conds(old), conds(new));
+        let mut pairs = Vec::new();
+        let mut differ = Cond::False;
+        for o in Decision::ALL {
+            for n in Decision::ALL {
+                if o != n {
+                    let c = Cond::and(od[&o].clone(), nd[&n].clone());
+                    if c != Cond::False {
+                        differ = symbolic::or(differ, c.clone());
+                        pairs.push((o, n, c));
+                    }
+                }
+            }
+        }
+        if differ == Cond::False {
+            continue;
+        }
+        let mut session = probe.session(opts.timeout_ms);
+        let decide = |a: &ConcreteAction| {
+            (
+                Decision::from(old.verdict_of(a)),
+                Decision::from(new.verdict_of(a)),
+            )
+        };
+        let first = session.solve(&differ, Some(&probe.step), opts.max_refinements, &|w| {
+            probe.action(w).is_some_and(|a| {
+                let (o, n) = decide(&a);
+                o != n
+            })
+        });
+        let found = match first {
+            Answer::Unsat => {
+                report.queries += session.queries;
+                continue;
+            }
+            Answer::Sat(w) => probe.action(&w),
+            other => {
+                report.findings.push(undecided(&probe, at, &other));
+                report.queries += session.queries;
+                continue;
+            }
+        };
+        let mut done = Vec::new();
+        if let Some(a) = found {
+            let (o, n) = decide(&a);
+            done.push((o, n));
+            push_change(&mut report, old, new, at, a, o, n);
+        }
+        for (o, n, goal) in pairs {
+            if done.contains(&(o, n)) {
+                continue;
+            }
+            let ans = session.solve(&goal, Some(&probe.step), opts.max_refinements, &|w| {
+                probe.action(w).is_some_and(|a| decide(&a) == (o, n))
+            });
+            match ans {
+                Answer::Unsat => {}
+                Answer::Sat(w) => {
+                    if let Some(a) = probe.action(&w) {
+                        push_change(&mut report, old, new, at, a, o, n);
+                    }
+                }
+                other => report.findings.push(undecided(&probe, at, &other)),
+            }
+        }
+        report.queries += session.queries;
+    }
+    report
+}
+
+fn undecided(probe: &Probe, at: &Span, a: &Answer) -> Finding {
+    let why = match a {
+        Answer::Timeout => "the solver ran out of time".to_string(),
+        Answer::Unknown(w) => format!("the solver gave up ({w})"),
+        _ => "no answer".to_string(),
+    };
+    Finding::new(
+        at,
+        "undecided",
+        format!(
+            "{}: could not decide whether the specs agree: {why}",
+            probe.class()
+        ),
+        Proof::Syntax,
+    )
+}
+
+fn push_change(
+    report: &mut DiffReport,
+    old: &CompiledSpec,
+    new: &CompiledSpec,
+    at: &Span,
+    a: ConcreteAction,
+    o: Decision,
+    n: Decision,
+) {
+    let describe = |s: &CompiledSpec, d: Decision, which: &str| -> (String, Option<Span>) {
+        match deciding_rule(s.verdict_of(&a)).and_then(|i| s.effects.get(i)) {
+            Some(r) => (
+                format!("{which} says {d} (`{}` at {})", r.text, r.span),
+                Some(r.span.clone()),
+            ),
+            None => (format!("{which} says {d} (nothing allows it)"), None),
+        }
+    };
+    let (ot, os) = describe(old, o, "old");
+    let (nt, ns) = describe(new, n, "new");
+    let span = ns.or(os).unwrap_or_else(|| at.clone());
+    let text = action_text(&a);
+    report.findings.push(Finding::new(
+        &span,
+        change_kind(o, n),
+        format!("{text}: {nt}; {ot}"),
+        Proof::Witness {
+            action: text.clone(),
+        },
+    ));
+    report.witnesses.push(Witnessed {
+        action: a,
+        old: o,
+        new: n,
+    });
+}
+
+/// Canonical texts of the temporal and count rules, with their spans.
+fn order_rules(l: &LoadedSpec) -> BTreeMap<String, Span> {
+    let mut out = BTreeMap::new();
+    for r in l.substituted_rules() {
+        if !matches!(r.kind, RuleKind::Effect { .. }) {
+            out.entry(planlang::fmt_rule(&r)).or_insert(r.span.clone());
+        }
+    }
+    out
+}
+
+fn baselines(l: &LoadedSpec) -> BTreeMap<String, Span> {
+    let mut out = BTreeMap::new();
+    for b in l.baselines() {
+        for p in &b.patterns {
+            out.entry(planlang::fmt_pattern(p))
+                .or_insert(p.span.clone());
+        }
+    }
+    out
+}
+
+/// Temporal, count, baseline and `max ttl` changes.
+pub fn diff_rules(old: &LoadedSpec, new: &LoadedSpec, out: &mut Vec<Finding>) {
+    let sets =
+        |f: fn(&LoadedSpec) -> BTreeMap<String, Span>, what: &str, out: &mut Vec<Finding>| {
+            let (o, n) = (f(old), f(new));
+            for (text, span) in &n {
+                if !o.contains_key(text) {
+                    out.push(Finding::new(
+                        span,
+                        &format!("{what}-added"),
+                        format!("`{text}` is new"),
+                        Proof::Syntax,
+                    ));
+                }
+            }
+            for (text, span) in &o {
+                if !n.contains_key(text) {
+                    out.push(Finding::new(
+                        span,
+                        &format!("{what}-removed"),
+                        format!("`{text}` is gone"),
+                        Proof::Syntax,
+                    ));
+                }
+            }
+        };
+    sets(order_rules, "rule", out);
+    sets(baselines, "baseline", out);
+    let ttl = |l: &LoadedSpec| l.max_ttl().map(|t: &Spanned<_>| (t.node, t.span.clone()));
+    match (ttl(old), ttl(new)) {
+        (Some((a, _)), Some((b, s))) if a != b => out.push(Finding::new(
+            &s,
+            "max-ttl",
+            format!("`max ttl` changed from {a} to {b}"),
+            Proof::Syntax,
+        )),
+        (None, Some((b, s))) => out.push(Finding::new(
+            &s,
+            "max-ttl",
+            format!("`max ttl {b}` is new (old had no cap)"),
+            Proof::Syntax,
+        )),
+        (Some((a, s)), None) => out.push(Finding::new(
+            &s,
+            "max-ttl",
+            format!("`max ttl {a}` is gone (new has no cap)"),
+            Proof::Syntax,
+        )),
+        _ => {}
+    }
+}

@@ -1,0 +1,345 @@
+//! `warden lint SPEC`: rules that cannot do what they say.
+//!
+//! Findings, each at the rule's span with its proof:
+//!
+//! - `unsatisfiable`: no action matches the rule (the solver proves its
+//!   condition unsatisfiable for every action its pattern names);
+//! - `overridden`: an `allow` that a `deny` always beats (every action it
+//!   matches is denied); the covering deny is named when one rule covers it;
+//! - `approve-shadowed`: the same for an `approve` rule;
+//! - `subsumed`: every action the rule matches is matched by another rule of
+//!   the same effect (the covering rule is named; of two equal rules the
+//!   later is reported);
+//! - `unused-let`: a `let` constant no rule, baseline or other constant uses;
+//! - `no-such-field`: a condition on a field the action kind does not have
+//!   (`port` on `read`): that comparison is always false.
+//!
+//! "Never matches" and "covered" are proved for every probe of the rule's
+//! kind (see [`super::probes`]); a question the solver cannot answer in time
+//! yields no finding (lint never claims what it has not proved).
+//!
+//! ```
+//! use verifier::analysis::lint::{lint, LintOptions};
+//! let spec = planlang::load_spec_str(
+//!     r#"spec "s" { allow read when port == 443 }"#, "s.spec").unwrap();
+//! let found = lint(&spec, &LintOptions::default()).unwrap();
+//! assert!(found.iter().any(|f| f.kind == "no-such-field"));
+//! assert!(found.iter().any(|f| f.kind == "unsatisfiable"));
+//! ```
+
+use super::{Finding, Probe, Proof, probes};
+use crate::compile::{CompileError, CompiledSpec, EffectRule};
+use crate::concrete::Cond;
+use crate::symbolic::Answer;
+use planlang::LoadedSpec;
+use planlang::ast::{self, ActionKind, Effect, PatternKind, RefKind};
+use std::collections::BTreeSet;
+
+/// How `lint` asks the solver.
+#[derive(Clone, Debug)]
+pub struct LintOptions {
+    pub timeout_ms: u32,
+    pub max_refinements: u32,
+}
+
+impl Default for LintOptions {
+    fn default() -> Self {
+        LintOptions {
+            timeout_ms: 5_000,
+            max_refinements: 8,
+        }
+    }
+}
+
+/// What a question asked of every probe came to.
+#[derive(Debug, PartialEq, Eq)]
+enum Every {
+    /// Unsatisfiable on every probe.
+    Unsat,
+    /// Satisfiable on some probe (or not proved unsatisfiable).
+    Not,
+}
+
+struct Linter<'a> {
+    spec: &'a CompiledSpec,
+    probes: Vec<Probe>,
+    opts: &'a LintOptions,
+}
+
+impl Linter<'_> {
+    /// Whether `goal(probe)` is unsatisfiable on every probe `rule` fits.
+    fn never(&self, rule: &EffectRule, goal: &dyn Fn(&Probe) -> Cond) -> Every {
+        for p in &self.probes {
+            if !rule.pattern.kind_matches(p.kind, p.call.as_deref()) {
+                continue;
+            }
+            let g = goal(p);
+            if g == Cond::False {
+                continue;
+            }
+            let mut s = p.session(self.opts.timeout_ms);
+            // Any model counts: a satisfiable over-approximation is no proof.
+            match s.solve(&g, Some(&p.step), 0, &|_| true) {
+                Answer::Unsat => {}
+                _ => return Every::Not,
+            }
+        }
+        Every::Unsat
+    }
+
+    /// Whether rule `a`'s kinds are all kinds of rule `b`.
+    fn kinds_within(a: &EffectRule, b: &EffectRule) -> bool {
+        let (pa, pb) = (&a.pattern, &b.pattern);
+        let kind_ok = match (pa.kind, pb.kind) {
+            (_, None) => true,
+            (None, Some(_)) => false,
+            (Some(x), Some(y)) => x == y,
+        };
+        let calls_ok = match (&pa.calls, &pb.calls) {
+            (_, None) => true,
+            (None, Some(_)) => pa.kind.is_some_and(|k| k != ActionKind::Call),
+            (Some(xs), Some(ys)) => xs.iter().all(|x| ys.contains(x)),
+        };
+        kind_ok && calls_ok
+    }
+}
+
+/// Lints a loaded spec (the root and its includes).
+pub fn lint(loaded: &LoadedSpec, opts: &LintOptions) -> Result<Vec<Finding>, CompileError> {
+    let spec = CompiledSpec::compile(loaded)?;
+    let linter = Linter {
+        probes: probes(&[&spec]),
+        spec: &spec,
+        opts,
+    };
+    let mut out = Vec::new();
+    let rules = &linter.spec.effects;
+    let mut dead = vec![false; rules.len()];
+    for (i, r) in rules.iter().enumerate() {
+        if linter.never(r, &|p| p.matches_cond(r)) == Every::Unsat {
+            dead[i] = true;
+            out.push(Finding::new(
+                &r.span,
+                "unsatisfiable",
+                format!(
+                    "`{}` can never match: no action meets its condition",
+                    r.text
+                ),
+                Proof::Unsat,
+            ));
+        }
+    }
+    let denies: Vec<usize> = (0..rules.len())
+        .filter(|&i| rules[i].effect == Effect::Deny && !dead[i])
+        .collect();
+    for (i, r) in rules.iter().enumerate() {
+        if dead[i] || r.effect == Effect::Deny {
+            continue;
+        }
+        let kind = if r.effect == Effect::Allow {
+            "overridden"
+        } else {
+            "approve-shadowed"
+        };
+        let all_denies = |p: &Probe| {
+            let mut c = p.matches_cond(r);
+            for &d in &denies {
+                c = Cond::and(c, Cond::not(p.matches_cond(&rules[d])));
+            }
+            c
+        };
+        if linter.never(r, &all_denies) == Every::Not {
+            continue;
+        }
+        let cover = denies.iter().copied().find(|&d| {
+            linter.never(r, &|p| {
+                Cond::and(p.matches_cond(r), Cond::not(p.matches_cond(&rules[d])))
+            }) == Every::Unsat
+        });
+        let (msg, proof) = match cover {
+            Some(d) => (
+                format!(
+                    "`{}` never takes effect: a deny matches every action it matches",
+                    r.text
+                ),
+                Proof::Rule {
+                    at: rules[d].span.to_string(),
+                    rule: rules[d].text.clone(),
+                },
+            ),
+            None => (
+                format!(
+                    "`{}` never takes effect: the deny rules together match every action it matches",
+                    r.text
+                ),
+                Proof::Unsat,
+            ),
+        };
+        out.push(Finding::new(&r.span, kind, msg, proof));
+    }
+    for (i, r) in rules.iter().enumerate() {
+        if dead[i] {
+            continue;
+        }
+        let cover = rules.iter().enumerate().find(|(j, s)| {
+            *j != i
+                && !dead[*j]
+                && s.effect == r.effect
+                && Linter::kinds_within(r, s)
+                && linter.never(r, &|p| Cond::and(p.matches_cond(r), Cond::not(p.matches_cond(s))))
+                    == Every::Unsat
+                // Of two equal rules, report the later one only.
+                && (*j < i
+                    || !Linter::kinds_within(s, r)
+                    || linter.never(s, &|p| {
+                        Cond::and(p.matches_cond(s), Cond::not(p.matches_cond(r)))
+                    }) == Every::Not)
+        });
+        if let Some((_, s)) = cover {
+            out.push(Finding::new(
+                &r.span,
+                "subsumed",
+                format!(
+                    "`{}` adds nothing: another {} rule matches every action it matches",
+                    r.text, r.effect
+                ),
+                Proof::Rule {
+                    at: s.span.to_string(),
+                    rule: s.text.clone(),
+                },
+            ));
+        }
+    }
+    for s in loaded.specs() {
+        unused_lets(s, &mut out);
+        for r in s.rules() {
+            let pats: Vec<&ast::Pattern> = match &r.kind {
+                ast::RuleKind::Effect { pattern, .. } | ast::RuleKind::AtMost { pattern, .. } => {
+                    vec![pattern]
+                }
+                ast::RuleKind::Never { action, after } => vec![action, after],
+                ast::RuleKind::Require { first, then } => vec![first, then],
+            };
+            for p in pats {
+                missing_fields(r, p, &mut out);
+            }
+        }
+    }
+    out.sort_by(|a, b| (&a.at, a.line, a.col, &a.kind).cmp(&(&b.at, b.line, b.col, &b.kind)));
+    out.sort_by_key(|f| (f.line, f.col));
+    Ok(out)
+}
+
+fn value_consts(v: &ast::Value, out: &mut BTreeSet<String>) {
+    match v {
+        ast::Value::Literal { .. } => {}
+        ast::Value::List { items } => items.iter().for_each(|i| value_consts(&i.node, out)),
+        ast::Value::Ref(r) => {
+            if r.resolved == RefKind::Const {
+                out.insert(r.name.node.clone());
+            }
+        }
+    }
+}
+
+fn cond_walk(c: &ast::Cond, f: &mut dyn FnMut(&ast::Value, Option<&planlang::Ident>)) {
+    match c {
+        ast::Cond::And { all: cs } | ast::Cond::Or { any: cs } => {
+            cs.iter().for_each(|c| cond_walk(&c.node, f))
+        }
+        ast::Cond::Not { cond } => cond_walk(&cond.node, f),
+        ast::Cond::Compare { lhs, rhs, .. } => {
+            f(&lhs.node, None);
+            f(&rhs.node, None);
+        }
+        ast::Cond::Has { field } => f(&ast::Value::List { items: vec![] }, Some(field)),
+        ast::Cond::FromCall { value, .. } | ast::Cond::Value { value } => f(&value.node, None),
+    }
+}
+
+fn pattern_consts(p: &ast::Pattern, out: &mut BTreeSet<String>) {
+    if let PatternKind::Path {
+        target: Some(ast::PathTarget::Exact { path } | ast::PathTarget::Under { path }),
+        ..
+    } = &p.matcher
+    {
+        value_consts(&path.node, out);
+    }
+    if let Some(c) = &p.condition {
+        cond_walk(&c.node, &mut |v, _| value_consts(v, out));
+    }
+}
+
+fn unused_lets(s: &ast::Spec, out: &mut Vec<Finding>) {
+    let mut used = BTreeSet::new();
+    for r in s.rules() {
+        match &r.kind {
+            ast::RuleKind::Effect { pattern, .. } | ast::RuleKind::AtMost { pattern, .. } => {
+                pattern_consts(pattern, &mut used)
+            }
+            ast::RuleKind::Never {
+                action: a,
+                after: b,
+            }
+            | ast::RuleKind::Require { first: a, then: b } => {
+                pattern_consts(a, &mut used);
+                pattern_consts(b, &mut used);
+            }
+        }
+    }
+    for b in s.baselines() {
+        b.patterns.iter().for_each(|p| pattern_consts(p, &mut used));
+    }
+    for l in s.lets() {
+        let mut inner = BTreeSet::new();
+        value_consts(&l.value.node, &mut inner);
+        inner.remove(&l.name.node);
+        used.extend(inner);
+    }
+    for l in s.lets() {
+        if !used.contains(&l.name.node) {
+            out.push(Finding::new(
+                &l.span,
+                "unused-let",
+                format!("`let {}` is never used", l.name.node),
+                Proof::Syntax,
+            ));
+        }
+    }
+}
+
+fn missing_fields(r: &ast::Rule, p: &ast::Pattern, out: &mut Vec<Finding>) {
+    let kind = match &p.matcher {
+        PatternKind::Path { action, .. } => *action,
+        PatternKind::Connect => ActionKind::Connect,
+        PatternKind::Listen => ActionKind::Listen,
+        // Calls have one field per argument; `any` has every field.
+        PatternKind::Call { .. } | PatternKind::Any => return,
+    };
+    let Some(c) = &p.condition else { return };
+    let mut bad: Vec<(String, planlang::Span)> = Vec::new();
+    cond_walk(&c.node, &mut |v, has| {
+        let name = match (v, has) {
+            (_, Some(f)) => Some(f),
+            (ast::Value::Ref(r), None) if r.resolved == RefKind::Field => Some(&r.name),
+            _ => None,
+        };
+        if let Some(n) = name
+            && !kind.fields().contains(&n.node.as_str())
+        {
+            bad.push((n.node.clone(), n.span.clone()));
+        }
+    });
+    for (name, _) in bad {
+        let have = kind.fields().join(", ");
+        out.push(Finding::new(
+            &r.span,
+            "no-such-field",
+            format!(
+                "`{}`: a {kind} action has no field `{name}` (it has {have}), so that comparison is always false",
+                planlang::fmt_rule(r)
+            ),
+            Proof::Syntax,
+        ));
+    }
+}

@@ -1,0 +1,340 @@
+//! `diff`: effect changes with witnesses checked by the reference
+//! evaluator; property tests on random spec pairs; rule, baseline and ttl
+//! changes.
+
+use planlang::ast::{
+    ActionKind, CallNames, CmpOp, Cond, Effect, PathTarget, Pattern, PatternKind, Ref, RefKind,
+    Rule, RuleKind, Spec, SpecItem, Value,
+};
+use planlang::value::Literal;
+use planlang::{LoadedSpec, Span, Spanned};
+use proptest::prelude::*;
+use verifier::CompiledSpec;
+use verifier::analysis::Decision;
+use verifier::analysis::diff::{DiffOptions, DiffReport, action_text, diff};
+use verifier::reference;
+use verifier::report::Verdict;
+
+fn load(src: &str, file: &str) -> LoadedSpec {
+    planlang::load_spec_str(src, file).unwrap_or_else(|d| panic!("{src}\n{d:?}"))
+}
+
+fn run(old: &str, new: &str) -> DiffReport {
+    diff(
+        &load(old, "old.spec"),
+        &load(new, "new.spec"),
+        &DiffOptions::default(),
+    )
+    .unwrap()
+}
+
+/// The reference evaluator's decision on a one-step plan.
+fn reference_decision(spec: &CompiledSpec, action: &str) -> Decision {
+    let plan = planlang::load_plan_str(&format!("plan {{ {action} }}"), "w.plan")
+        .unwrap_or_else(|d| panic!("witness `{action}` is no plan step: {d:?}"));
+    match reference::evaluate(spec, &plan).unwrap().verdict {
+        Verdict::Accept => Decision::Allow,
+        Verdict::Approve => Decision::Approve,
+        Verdict::Reject => Decision::Deny,
+    }
+}
+
+/// Every witness: the reference evaluator agrees with the reported verdicts.
+fn check_witnesses(old: &LoadedSpec, new: &LoadedSpec, r: &DiffReport) {
+    let (o, n) = (
+        CompiledSpec::compile(old).unwrap(),
+        CompiledSpec::compile(new).unwrap(),
+    );
+    for w in &r.witnesses {
+        let text = action_text(&w.action);
+        assert_ne!(w.old, w.new);
+        assert_eq!(reference_decision(&o, &text), w.old, "old on {text}");
+        assert_eq!(reference_decision(&n, &text), w.new, "new on {text}");
+    }
+}
+
+const OLD: &str = r#"spec "bank" {
+  max ttl 30m
+  let payees = ["UK1", "GB2"]
+  allow write under "/repo/src/"
+  allow call send_money when recipient in payees and amount <= 2500
+  approve call update_scheduled_transaction
+  never call send_money after call get_scheduled_transactions
+}"#;
+
+const NEW: &str = r#"spec "bank" {
+  max ttl 1h
+  let payees = ["UK1", "GB2"]
+  allow write under "/repo/"
+  deny write under "/repo/.git/"
+  allow call send_money when recipient in payees and amount <= 5000
+  allow call update_scheduled_transaction
+  at most 3 call send_money
+}"#;
+
+#[test]
+fn widened_writes_and_payments_have_witnesses() {
+    let r = run(OLD, NEW);
+    let kinds: Vec<&str> = r.findings.iter().map(|f| f.kind.as_str()).collect();
+    let widened: Vec<_> = r.findings.iter().filter(|f| f.kind == "widened").collect();
+    assert!(
+        widened
+            .iter()
+            .any(|f| f.message.starts_with("write \"/repo")
+                && !f.message.starts_with("write \"/repo/src")
+                && f.line == 4),
+        "{kinds:?} {:#?}",
+        r.findings
+    );
+    let pay = widened
+        .iter()
+        .find(|f| f.message.starts_with("call send_money("))
+        .expect("a payment over 2500 is new");
+    assert_eq!(pay.line, 6);
+    let w = r
+        .witnesses
+        .iter()
+        .find(|w| w.action.call.as_deref() == Some("send_money") && w.new == Decision::Allow)
+        .unwrap();
+    let amount = match &w.action.fields["amount"].value {
+        verifier::action::Value::Number(n) => *n,
+        v => panic!("amount {v}"),
+    };
+    assert!(amount > 2500.into() && amount <= 5000.into(), "{amount}");
+    assert!(kinds.contains(&"approval-removed"), "{kinds:?}");
+    assert!(kinds.contains(&"rule-added") && kinds.contains(&"rule-removed"));
+    assert!(kinds.contains(&"max-ttl"));
+    assert!(!kinds.contains(&"narrowed"), "{:#?}", r.findings);
+    check_witnesses(&load(OLD, "old.spec"), &load(NEW, "new.spec"), &r);
+}
+
+#[test]
+fn narrowing_is_reported_the_other_way() {
+    let r = run(NEW, OLD);
+    assert!(r.findings.iter().any(|f| f.kind == "narrowed"));
+    assert!(r.findings.iter().any(|f| f.kind == "approval-added"));
+    assert!(
+        !r.findings.iter().any(|f| f.kind == "widened"),
+        "{:#?}",
+        r.findings
+    );
+    check_witnesses(&load(NEW, "a.spec"), &load(OLD, "b.spec"), &r);
+}
+
+#[test]
+fn a_spec_equals_itself_and_a_rewritten_equivalent() {
+    assert!(run(OLD, OLD).equivalent());
+    let a = r#"spec "s" { allow read under "/a/" allow read under "/a/b/" deny connect when port < 1024 }"#;
+    let b = r#"spec "s" { allow read when path under "/a/" deny connect when not (port >= 1024) }"#;
+    let r = run(a, b);
+    assert!(r.equivalent(), "{:#?}", r.findings);
+}
+
+#[test]
+fn other_tools_exec_and_ports() {
+    let old = r#"spec "s" { allow exec "/usr/bin/git" when argv[0] in ["status"] }"#;
+    let new = r#"spec "s" { allow exec "/usr/bin/git" when argv[0] in ["status", "push"] allow call * allow listen when port > 8000 }"#;
+    let r = run(old, new);
+    let msgs: Vec<String> = r.findings.iter().map(|f| f.to_string()).collect();
+    assert!(
+        msgs.iter()
+            .any(|m| m.contains("exec \"/usr/bin/git\" [\"push\"")),
+        "{msgs:#?}"
+    );
+    assert!(
+        msgs.iter().any(|m| m.contains("widened: call other_tool(")),
+        "{msgs:#?}"
+    );
+    assert!(
+        msgs.iter().any(|m| m.contains("widened: listen ")),
+        "{msgs:#?}"
+    );
+    check_witnesses(&load(old, "o.spec"), &load(new, "n.spec"), &r);
+}
+
+#[test]
+fn baseline_changes_are_listed() {
+    let old = r#"spec "s" { baseline { read under "/usr/lib/" } }"#;
+    let new = r#"spec "s" { baseline { read under "/usr/lib/" read "/etc/ld.so.cache" } }"#;
+    let r = run(old, new);
+    assert_eq!(r.findings.len(), 1, "{:#?}", r.findings);
+    assert_eq!(r.findings[0].kind, "baseline-added");
+}
+
+// ───────────────────────────── property tests ─────────────────────────────
+
+fn sp<T>(t: T) -> Spanned<T> {
+    Spanned::new(t, Span::synthetic())
+}
+
+fn field(name: &str) -> Spanned<Value> {
+    sp(Value::Ref(Ref {
+        name: sp(name.to_string()),
+        fields: vec![],
+        index: None,
+        resolved: RefKind::Field,
+    }))
+}
+
+fn lit_str(s: &str) -> Spanned<Value> {
+    sp(Value::Literal {
+        literal: Literal::String(s.to_string()),
+    })
+}
+
+fn lit_num(n: i64) -> Spanned<Value> {
+    sp(Value::Literal {
+        literal: Literal::Number(n.into()),
+    })
+}
+
+fn cmp(op: CmpOp, l: Spanned<Value>, r: Spanned<Value>) -> Spanned<Cond> {
+    sp(Cond::Compare {
+        op: sp(op),
+        lhs: l,
+        rhs: r,
+    })
+}
+
+const DIRS: [&str; 4] = ["/repo/", "/repo/src/", "/tmp/", "/etc/"];
+const SUFFIXES: [&str; 3] = [".rs", ".key", ".yml"];
+const TOOLS: [&str; 3] = ["send_money", "get_balance", "read_file"];
+
+fn path_cond() -> impl Strategy<Value = Spanned<Cond>> {
+    let leaf = prop_oneof![
+        (0..DIRS.len()).prop_map(|i| cmp(CmpOp::Under, field("path"), lit_str(DIRS[i]))),
+        (0..SUFFIXES.len()).prop_map(|i| cmp(CmpOp::EndsWith, field("path"), lit_str(SUFFIXES[i]))),
+    ];
+    leaf.prop_recursive(2, 6, 2, |inner| {
+        prop_oneof![
+            inner
+                .clone()
+                .prop_map(|c| sp(Cond::Not { cond: Box::new(c) })),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| sp(Cond::And { all: vec![a, b] })),
+            (inner.clone(), inner).prop_map(|(a, b)| sp(Cond::Or { any: vec![a, b] })),
+        ]
+    })
+}
+
+fn call_cond() -> impl Strategy<Value = Spanned<Cond>> {
+    prop_oneof![
+        (0i64..5000).prop_map(|n| cmp(CmpOp::Le, field("amount"), lit_num(n))),
+        (0i64..5000).prop_map(|n| cmp(CmpOp::Gt, field("amount"), lit_num(n))),
+        Just(cmp(
+            CmpOp::In,
+            field("recipient"),
+            sp(Value::List {
+                items: vec![lit_str("UK1"), lit_str("GB2")]
+            })
+        )),
+        Just(cmp(CmpOp::StartsWith, field("recipient"), lit_str("UK"))),
+    ]
+}
+
+fn effect() -> impl Strategy<Value = Effect> {
+    prop_oneof![
+        Just(Effect::Allow),
+        Just(Effect::Deny),
+        Just(Effect::Approve)
+    ]
+}
+
+fn rule() -> impl Strategy<Value = Rule> {
+    let kinds = [ActionKind::Read, ActionKind::Write, ActionKind::Delete];
+    let path_rule = (
+        effect(),
+        0..3usize,
+        proptest::option::of(0..DIRS.len()),
+        proptest::option::of(path_cond()),
+    )
+        .prop_map(move |(e, k, dir, c)| {
+            (
+                e,
+                Pattern {
+                    matcher: PatternKind::Path {
+                        action: kinds[k],
+                        target: dir.map(|d| PathTarget::Under {
+                            path: lit_str(DIRS[d]),
+                        }),
+                    },
+                    condition: c,
+                    span: Span::synthetic(),
+                },
+            )
+        });
+    let call_rule = (
+        effect(),
+        proptest::option::of(0..TOOLS.len()),
+        proptest::option::of(call_cond()),
+    )
+        .prop_map(|(e, t, c)| {
+            (
+                e,
+                Pattern {
+                    matcher: PatternKind::Call {
+                        calls: match t {
+                            None => CallNames::Any,
+                            Some(t) => CallNames::Names {
+                                names: vec![sp(TOOLS[t].to_string())],
+                            },
+                        },
+                    },
+                    condition: c,
+                    span: Span::synthetic(),
+                },
+            )
+        });
+    let port_rule = (effect(), 0i64..65536).prop_map(|(e, n)| {
+        (
+            e,
+            Pattern {
+                matcher: PatternKind::Listen,
+                condition: Some(cmp(CmpOp::Lt, field("port"), lit_num(n))),
+                span: Span::synthetic(),
+            },
+        )
+    });
+    prop_oneof![3 => path_rule, 2 => call_rule, 1 => port_rule].prop_map(|(e, p)| Rule {
+        kind: RuleKind::Effect {
+            effect: sp(e),
+            pattern: p,
+        },
+        span: Span::synthetic(),
+    })
+}
+
+fn spec() -> impl Strategy<Value = Spec> {
+    proptest::collection::vec(rule(), 0..6).prop_map(|rules| Spec {
+        name: sp("gen".to_string()),
+        items: rules.into_iter().map(SpecItem::Rule).collect(),
+        span: Span::synthetic(),
+    })
+}
+
+fn loaded(s: &Spec, file: &str) -> LoadedSpec {
+    let text = planlang::fmt_spec(s);
+    load(&text, file)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Every witness is decided by the reference evaluator as reported.
+    #[test]
+    fn witnesses_are_real(a in spec(), b in spec()) {
+        let (old, new) = (loaded(&a, "a.spec"), loaded(&b, "b.spec"));
+        let r = diff(&old, &new, &DiffOptions::default()).unwrap();
+        prop_assert!(!r.findings.iter().any(|f| f.kind == "undecided"), "{:#?}", r.findings);
+        check_witnesses(&old, &new, &r);
+    }
+
+    /// A spec and its own `fmt` output are equivalent.
+    #[test]
+    fn fmt_output_is_equivalent(a in spec()) {
+        let old = loaded(&a, "a.spec");
+        let again = planlang::fmt_spec(&old.root);
+        let new = load(&again, "b.spec");
+        let r = diff(&old, &new, &DiffOptions::default()).unwrap();
+        prop_assert!(r.equivalent(), "{:#?}", r.findings);
+    }
+}
