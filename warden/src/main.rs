@@ -39,6 +39,10 @@ enum Command {
     Keygen(cmd::keygen::Args),
     /// Show a token's claims and envelope (verified with --pub, else loudly unverified).
     Inspect(cmd::inspect::Args),
+    /// Check a plan and, when it is accepted, print a signed capability token.
+    Issue(cmd::issue::Args),
+    /// Narrow a token for a sub-agent, after proving its plan inside the token's envelope.
+    Attenuate(cmd::attenuate::Args),
 }
 
 fn main() -> ExitCode {
@@ -63,6 +67,8 @@ fn main() -> ExitCode {
         Command::Fmt(args) => cmd::fmt::run(args),
         Command::Keygen(args) => cmd::keygen::run(args),
         Command::Inspect(args) => cmd::inspect::run(args),
+        Command::Issue(args) => cmd::issue::run(args),
+        Command::Attenuate(args) => cmd::attenuate::run(args),
         Command::Audit(args) => cmd::audit::run(args),
     }
 }
