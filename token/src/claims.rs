@@ -13,6 +13,7 @@ use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use verifier::envelope::Envelope;
 
 /// The version of the claims layout this crate writes and reads.
 pub const CLAIMS_VERSION: u32 = 1;
@@ -297,10 +298,10 @@ pub struct Claims {
     /// revokes this token too.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ancestors: Vec<TokenId>,
-    /// The least privilege the plan needs (see the README for its schema).
-    pub envelope: serde_json::Value,
-    /// The spec's runtime-only grants (loader, libc, locale).
-    pub baseline: serde_json::Value,
+    /// The least privilege the plan needs, with the spec's runtime-only
+    /// `baseline` grants (loader, libc, locale) in `envelope.baseline`
+    /// (see the README for its schema).
+    pub envelope: Envelope,
 }
 
 impl Claims {
@@ -405,8 +406,7 @@ pub(crate) mod tests {
             spec: Some("banking".into()),
             spec_hash: Digest::of_text("spec"),
             ancestors: Vec::new(),
-            envelope: serde_json::json!({"calls": []}),
-            baseline: serde_json::json!([]),
+            envelope: Envelope::default(),
         }
     }
 

@@ -31,8 +31,7 @@
 //!     spec: Some("banking".into()),
 //!     spec_hash: Digest::of_text("spec ..."),
 //!     ancestors: vec![],
-//!     envelope: serde_json::json!({}),
-//!     baseline: serde_json::json!([]),
+//!     envelope: verifier::envelope::Envelope::default(),
 //! };
 //! let tok = paseto::sign(&claims, &key)?;
 //! let back = paseto::verify(&tok, key.public_key(), &FixedClock::new(now))?;
@@ -41,7 +40,9 @@
 //! ```
 
 pub mod claims;
+pub mod issue;
 pub mod keys;
+pub mod monitor;
 pub mod paseto;
 pub mod revocation;
 

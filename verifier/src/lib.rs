@@ -33,6 +33,7 @@ pub mod cfg;
 pub mod check;
 pub mod compile;
 pub mod concrete;
+pub mod containment;
 pub mod envelope;
 pub mod reference;
 pub mod report;

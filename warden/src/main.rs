@@ -45,6 +45,10 @@ enum Command {
     Serve(cmd::serve::Args),
     /// Drive a running service with many concurrent clients; report throughput and latency.
     Load(cmd::load::Args),
+    /// Check a plan and, when it is accepted, print a signed capability token.
+    Issue(cmd::issue::Args),
+    /// Narrow a token for a sub-agent, after proving its plan inside the token's envelope.
+    Attenuate(cmd::attenuate::Args),
 }
 
 fn main() -> ExitCode {
@@ -72,6 +76,8 @@ fn main() -> ExitCode {
         Command::Inspect(args) => cmd::inspect::run(args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Load(args) => cmd::load::run(args),
+        Command::Issue(args) => cmd::issue::run(args),
+        Command::Attenuate(args) => cmd::attenuate::run(args),
         Command::Audit(args) => cmd::audit::run(args),
     }
 }

@@ -38,8 +38,14 @@ fn claims(exp_in: i64) -> Claims {
         spec: Some("banking".into()),
         spec_hash: Digest::of_text("spec"),
         ancestors: vec![],
-        envelope: serde_json::json!({"calls": [{"name": "send_money"}]}),
-        baseline: serde_json::json!([]),
+        envelope: {
+            let mut env = verifier::envelope::Envelope::default();
+            env.calls.push(verifier::envelope::CallGrant {
+                name: "send_money".into(),
+                args: Default::default(),
+            });
+            env
+        },
     }
 }
 
@@ -132,4 +138,220 @@ fn keygen_refuses_to_overwrite_without_force() {
     assert!(out.status.success());
     assert_ne!(std::fs::read(dir.join("warden.key")).expect("read"), before);
     std::fs::remove_dir_all(&d).expect("cleanup");
+}
+
+const SPEC: &str = r#"spec "bank" {
+  max ttl 30m
+  let payees = ["UK1", "UK2"]
+  allow call get_balance, read_file
+  allow call send_money when recipient in payees and amount <= 1000
+  approve call update_scheduled_transaction
+  at most 3 call send_money
+}
+"#;
+
+const PLAN: &str = r#"plan "pay" {
+  agent "banking-assistant"
+  ttl 10m
+  param amount: number where amount > 0 and amount <= 100
+  call get_balance()
+  call send_money(recipient = "UK1", amount = amount)
+}
+"#;
+
+struct Setup {
+    dir: PathBuf,
+}
+
+impl Setup {
+    fn new(tag: &str) -> Setup {
+        let dir = tmpdir(tag);
+        std::fs::write(dir.join("bank.spec"), SPEC).expect("spec");
+        std::fs::write(dir.join("pay.plan"), PLAN).expect("plan");
+        let out = warden(&["keygen", "--out", s(&dir.join("keys"))]);
+        assert!(out.status.success());
+        Setup { dir }
+    }
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, text).expect("write");
+        p
+    }
+    fn issue(&self, plan: &Path) -> Output {
+        self.issue_with(plan, &[])
+    }
+    fn issue_with(&self, plan: &Path, extra: &[&str]) -> Output {
+        let spec = self.path("bank.spec");
+        let key = self.path("keys/warden.key");
+        let mut args = vec!["issue", s(plan), "--spec", s(&spec), "--key", s(&key)];
+        args.extend_from_slice(extra);
+        warden(&args)
+    }
+}
+
+impl Drop for Setup {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[test]
+fn issue_prints_only_the_token_and_inspect_shows_it() {
+    let t = Setup::new("issue");
+    let out = t.issue(&t.path("pay.plan"));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).expect("utf-8");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "{stdout}");
+    assert!(lines[0].starts_with("v4.public."));
+    let tok = t.write("run.tok", &stdout);
+
+    let pubkey = t.path("keys/warden.pub");
+    let out = warden(&["inspect", s(&tok), "--pub", s(&pubkey), "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let c = &v["claims"];
+    assert_eq!(c["sub"], "banking-assistant");
+    assert_eq!(c["plan"], "pay");
+    assert_eq!(c["spec"], "bank");
+    let life = |c: &serde_json::Value| {
+        let iat: Timestamp = c["iat"].as_str().expect("iat").parse().expect("time");
+        let exp: Timestamp = c["exp"].as_str().expect("exp").parse().expect("time");
+        exp.unix() - iat.unix()
+    };
+    // The plan's `ttl 10m`.
+    assert_eq!(life(c), 10 * 60);
+    assert_eq!(c["envelope"]["calls"].as_array().expect("calls").len(), 2);
+
+    let out = warden(&["inspect", s(&tok), "--pub", s(&pubkey)]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("send_money") && text.contains("VERIFIED"),
+        "{text}"
+    );
+
+    // `--ttl 2h` replaces the plan's ttl; the spec's `max ttl 30m` caps it.
+    let out = t.issue_with(&t.path("pay.plan"), &["--ttl", "2h"]);
+    assert_eq!(out.status.code(), Some(0));
+    let tok = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let out = warden(&["inspect", &tok, "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(life(&v["claims"]), 30 * 60);
+}
+
+#[test]
+fn issue_refuses_rejected_and_unapproved_plans_with_the_check_exit_codes() {
+    let t = Setup::new("verdicts");
+    let bad = t.write(
+        "bad.plan",
+        "plan \"steal\" {\n  call send_money(recipient = \"US9\", amount = 5)\n}\n",
+    );
+    let out = t.issue(&bad);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("reject"));
+
+    let approve = t.write(
+        "approve.plan",
+        "plan \"reschedule\" {\n  call update_scheduled_transaction(id = 7)\n}\n",
+    );
+    let out = t.issue(&approve);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(out.stdout.is_empty());
+
+    let out = t.issue(&t.path("missing.plan"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+
+    let broken = t.write("broken.plan", "plan \"x\" { call ( }\n");
+    let out = t.issue(&broken);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn attenuate_narrows_and_refuses_to_widen_with_the_reason() {
+    let t = Setup::new("attenuate");
+    let out = t.issue(&t.path("pay.plan"));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let parent = t.write("run.tok", &String::from_utf8_lossy(&out.stdout));
+    let key = t.path("keys/warden.key");
+    let attenuate =
+        |plan: &Path| warden(&["attenuate", s(&parent), "--plan", s(plan), "--key", s(&key)]);
+
+    let narrow = t.write(
+        "narrow.plan",
+        "plan \"sub\" {\n  call send_money(recipient = \"UK1\", amount = 20)\n}\n",
+    );
+    let out = attenuate(&narrow);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let child = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let out = warden(&[
+        "inspect",
+        &child,
+        "--pub",
+        s(&t.path("keys/warden.pub")),
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let p: serde_json::Value = {
+        let o = warden(&["inspect", s(&parent), "--json"]);
+        serde_json::from_slice(&o.stdout).expect("json")
+    };
+    assert_eq!(v["claims"]["ancestors"][0], p["claims"]["jti"]);
+    let exp = |x: &serde_json::Value| -> Timestamp {
+        x["claims"]["exp"]
+            .as_str()
+            .expect("exp")
+            .parse()
+            .expect("time")
+    };
+    assert!(exp(&v) <= exp(&p));
+
+    let wide = t.write(
+        "wide.plan",
+        "plan \"sub\" {\n  call send_money(recipient = \"UK2\", amount = 20)\n}\n",
+    );
+    let out = attenuate(&wide);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("not inside") && err.contains("UK2"), "{err}");
+
+    let over = t.write(
+        "over.plan",
+        "plan \"sub\" {\n  call send_money(recipient = \"UK1\", amount = 500)\n}\n",
+    );
+    assert_eq!(attenuate(&over).status.code(), Some(1));
+
+    // A parent signed by another key is refused as bad input.
+    let other = t.dir.join("other");
+    assert!(warden(&["keygen", "--out", s(&other)]).status.success());
+    let out = warden(&[
+        "attenuate",
+        s(&parent),
+        "--plan",
+        s(&narrow),
+        "--key",
+        s(&other.join("warden.key")),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("another key"));
 }

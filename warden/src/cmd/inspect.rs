@@ -127,21 +127,36 @@ fn describe(c: &Claims, key_id: &str, verified: bool, now: Timestamp) -> String 
         let _ = writeln!(s, "narrowed  from {}", ids.join(" <- "));
     }
     let _ = writeln!(s, "envelope");
-    let _ = writeln!(s, "{}", indent(&pretty(&c.envelope)));
-    let _ = writeln!(s, "baseline");
-    let _ = writeln!(s, "{}", indent(&pretty(&c.baseline)));
+    s.push_str(&describe_envelope(&c.envelope));
     s
 }
 
-fn pretty(v: &serde_json::Value) -> String {
-    serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
-}
-
-fn indent(text: &str) -> String {
-    text.lines()
-        .map(|l| format!("  {l}"))
-        .collect::<Vec<_>>()
-        .join("\n")
+/// The envelope, one grant per line, section by section (empty sections
+/// are left out; `--json` shows everything).
+fn describe_envelope(env: &verifier::envelope::Envelope) -> String {
+    let mut s = String::new();
+    let v = match serde_json::to_value(env) {
+        Ok(v) => v,
+        Err(e) => return format!("  (cannot show the envelope: {e})\n"),
+    };
+    let Some(obj) = v.as_object() else {
+        return format!("  {v}\n");
+    };
+    for (section, entries) in obj {
+        match entries.as_array() {
+            Some(list) if list.is_empty() => {}
+            Some(list) => {
+                let _ = writeln!(s, "  {section}:");
+                for e in list {
+                    let _ = writeln!(s, "    {e}");
+                }
+            }
+            None => {
+                let _ = writeln!(s, "  {section}: {entries}");
+            }
+        }
+    }
+    s
 }
 
 /// `1h 2m 3s`.

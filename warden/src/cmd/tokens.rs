@@ -66,3 +66,29 @@ pub fn read_token_arg(arg: &str) -> Result<String, TokenArgError> {
     }
     Ok(text.trim().to_string())
 }
+
+/// A duration on the command line: `90s`, `15m`, `2h`, `1d`.
+pub fn parse_ttl(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("`{s}` needs a unit: s, m, h or d (e.g. 15m)"))?;
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration (e.g. 90s, 15m, 2h)"))?;
+    let mult = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        _ => return Err(format!("`{unit}` is not a unit: use s, m, h or d")),
+    };
+    let secs = n
+        .checked_mul(mult)
+        .ok_or_else(|| format!("`{s}` is too long"))?;
+    if secs == 0 {
+        return Err("a token lifetime must be at least 1s".into());
+    }
+    Ok(std::time::Duration::from_secs(secs))
+}

@@ -1,0 +1,458 @@
+//! The runtime check for orchestrators: verify a token once, then check every
+//! concrete action of one run against its envelope.
+//!
+//! A [`Monitor`] holds the state of one run: the values params took (a
+//! param has one value per run), how many actions each `at most` limit has
+//! counted, and which actions the `never`/`require` rules have seen. Every
+//! check consults the revocation list and the clock, so a token revoked or
+//! expired mid-run stops the run at its next action. A refused action changes
+//! no state.
+//!
+//! ```
+//! use token::monitor::VerifiedToken;
+//! use token::{Claims, Digest, FixedClock, NoRevocations, SigningKey, Timestamp, TokenId};
+//! use verifier::action::{ConcreteAction, Field, Value};
+//! use verifier::envelope::{CallGrant, Envelope};
+//!
+//! let mut envelope = Envelope::default();
+//! envelope.calls.push(CallGrant { name: "get_balance".into(), args: Default::default() });
+//! let now = Timestamp::from_unix(1_800_000_000);
+//! let claims = Claims {
+//!     warden: token::CLAIMS_VERSION,
+//!     iss: "warden".into(),
+//!     sub: None,
+//!     jti: TokenId::random()?,
+//!     iat: now,
+//!     nbf: now,
+//!     exp: Timestamp::from_unix(now.unix() + 600),
+//!     plan: None,
+//!     plan_hash: Digest::of_text("plan"),
+//!     spec: None,
+//!     spec_hash: Digest::of_text("spec"),
+//!     ancestors: vec![],
+//!     envelope,
+//! };
+//! let key = SigningKey::generate()?;
+//! let tok = token::paseto::sign(&claims, &key)?;
+//!
+//! let clock = FixedClock::new(now);
+//! let verified = VerifiedToken::verify(&tok, key.public_key(), &clock, &NoRevocations)?;
+//! let mut run = verified.monitor(&clock, &NoRevocations);
+//! let balance = ConcreteAction::call("get_balance", Vec::<(String, Field)>::new());
+//! assert!(run.check(&balance).is_ok());
+//! let pay = ConcreteAction::call("send_money", [("amount", Field::new(Value::Bool(true)))]);
+//! assert!(run.check(&pay).is_err());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use crate::claims::{Claims, Clock, Timestamp, TokenId};
+use crate::keys::PublicKey;
+use crate::paseto::{self, TokenError};
+use crate::revocation::RevocationList;
+use planlang::Span;
+use std::fmt;
+use verifier::action::ConcreteAction;
+use verifier::envelope::{self, Bindings, Envelope, OrderKind};
+
+/// A token whose signature, lifetime and revocation were checked when it was
+/// verified. Its envelope is ready for [`Monitor`]s.
+#[derive(Clone, Debug)]
+pub struct VerifiedToken {
+    claims: Claims,
+}
+
+impl VerifiedToken {
+    /// Verify `token` once: signature with `key`, lifetime by `clock`, and
+    /// `revocations`.
+    pub fn verify(
+        token: &str,
+        key: &PublicKey,
+        clock: &dyn Clock,
+        revocations: &dyn RevocationList,
+    ) -> Result<VerifiedToken, TokenError> {
+        let claims = paseto::verify_unrevoked(token, key, clock, revocations)?;
+        Ok(VerifiedToken { claims })
+    }
+
+    pub fn claims(&self) -> &Claims {
+        &self.claims
+    }
+
+    pub fn envelope(&self) -> &Envelope {
+        &self.claims.envelope
+    }
+
+    /// Start monitoring one run under this token.
+    pub fn monitor<C: Clock, R: RevocationList>(
+        &self,
+        clock: C,
+        revocations: R,
+    ) -> Monitor<'_, C, R> {
+        let env = self.envelope();
+        Monitor {
+            token: self,
+            clock,
+            revocations,
+            bindings: Bindings::new(),
+            counts: vec![0; env.limits.len()],
+            seen: vec![false; env.ordering.len()],
+        }
+    }
+}
+
+/// The action is inside the envelope; the run's state has recorded it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Allowed;
+
+/// Why an action was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("refused: {reason}")]
+pub struct Refusal {
+    pub reason: RefusalReason,
+}
+
+/// The reasons a [`Monitor`] refuses an action.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RefusalReason {
+    /// The token (or one it was narrowed from) is revoked.
+    Revoked { id: TokenId },
+    /// The revocation list could not be consulted (fail closed).
+    RevocationUnavailable(String),
+    /// The token is past its expiry.
+    Expired { exp: Timestamp, now: Timestamp },
+    /// The token is not valid yet.
+    NotYetValid { nbf: Timestamp, now: Timestamp },
+    /// The envelope does not grant the action (or a param value does not
+    /// meet its condition, or differs from the value it took earlier).
+    Envelope(envelope::Refusal),
+    /// An `at most` limit is reached.
+    Limit {
+        action: String,
+        limit: u64,
+        rule: Span,
+    },
+    /// `never ACTION after OTHER`: OTHER has already happened.
+    Never { action: String, rule: Span },
+    /// `require FIRST before ACTION`: FIRST has not happened yet.
+    Require { action: String, rule: Span },
+}
+
+impl fmt::Display for RefusalReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RefusalReason::Revoked { id } => write!(f, "the token {id} is revoked"),
+            RefusalReason::RevocationUnavailable(e) => {
+                write!(f, "the revocation list could not be consulted: {e}")
+            }
+            RefusalReason::Expired { exp, now } => {
+                write!(f, "the token expired at {exp} (it is now {now})")
+            }
+            RefusalReason::NotYetValid { nbf, now } => {
+                write!(f, "the token is not valid before {nbf} (it is now {now})")
+            }
+            RefusalReason::Envelope(r) => write!(f, "{r}"),
+            RefusalReason::Limit {
+                action,
+                limit,
+                rule,
+            } => write!(
+                f,
+                "`{action}` would exceed the limit of {limit} set by the rule at {rule}"
+            ),
+            RefusalReason::Never { action, rule } => write!(
+                f,
+                "`{action}` may not happen after what already happened in this run (rule at {rule})"
+            ),
+            RefusalReason::Require { action, rule } => write!(
+                f,
+                "`{action}` may happen only after an action this run has not done yet (rule at {rule})"
+            ),
+        }
+    }
+}
+
+fn refuse(reason: RefusalReason) -> Result<Allowed, Refusal> {
+    Err(Refusal { reason })
+}
+
+/// The state of one run under a [`VerifiedToken`].
+pub struct Monitor<'t, C, R> {
+    token: &'t VerifiedToken,
+    clock: C,
+    revocations: R,
+    bindings: Bindings,
+    /// Per `envelope.limits[i]`: allowed actions it matched so far.
+    counts: Vec<u64>,
+    /// Per `envelope.ordering[i]`: for `never`, whether `other` happened; for
+    /// `require`, whether `action` (the one required first) happened.
+    seen: Vec<bool>,
+}
+
+impl<C: Clock, R: RevocationList> Monitor<'_, C, R> {
+    /// Check one action. On `Ok`, the action counts for the run's limits
+    /// and ordering; on `Err`, nothing changes.
+    pub fn check(&mut self, a: &ConcreteAction) -> Result<Allowed, Refusal> {
+        let claims = &self.token.claims;
+        // Revocation and lifetime first: on every check.
+        if let Err(e) = paseto::check_revocation(claims, &self.revocations) {
+            return refuse(match e {
+                TokenError::Revoked { id } => RefusalReason::Revoked { id },
+                other => RefusalReason::RevocationUnavailable(other.to_string()),
+            });
+        }
+        let now = self.clock.now();
+        if now < claims.nbf {
+            return refuse(RefusalReason::NotYetValid {
+                nbf: claims.nbf,
+                now,
+            });
+        }
+        if now >= claims.exp {
+            return refuse(RefusalReason::Expired {
+                exp: claims.exp,
+                now,
+            });
+        }
+        let env = &claims.envelope;
+        // Limits and ordering do not depend on param values: decide them
+        // before the envelope check, which binds params on success.
+        for (i, lim) in env.limits.iter().enumerate() {
+            if self.counts[i] >= lim.limit && lim.pattern.matches(a) {
+                return refuse(RefusalReason::Limit {
+                    action: a.to_string(),
+                    limit: lim.limit,
+                    rule: lim.rule.clone(),
+                });
+            }
+        }
+        for (i, o) in env.ordering.iter().enumerate() {
+            match o.kind {
+                OrderKind::Never if self.seen[i] && o.action.matches(a) => {
+                    return refuse(RefusalReason::Never {
+                        action: a.to_string(),
+                        rule: o.rule.clone(),
+                    });
+                }
+                OrderKind::Require if !self.seen[i] && o.other.matches(a) => {
+                    return refuse(RefusalReason::Require {
+                        action: a.to_string(),
+                        rule: o.rule.clone(),
+                    });
+                }
+                _ => {}
+            }
+        }
+        if let Err(r) = env.permits_with(a, &mut self.bindings) {
+            return refuse(RefusalReason::Envelope(r));
+        }
+        // Allowed: record it.
+        for (i, lim) in env.limits.iter().enumerate() {
+            if lim.pattern.matches(a) {
+                self.counts[i] += 1;
+            }
+        }
+        for (i, o) in env.ordering.iter().enumerate() {
+            let trigger = match o.kind {
+                OrderKind::Never => &o.other,
+                OrderKind::Require => &o.action,
+            };
+            if !self.seen[i] && trigger.matches(a) {
+                self.seen[i] = true;
+            }
+        }
+        Ok(Allowed)
+    }
+
+    /// The token this run is under.
+    pub fn token(&self) -> &VerifiedToken {
+        self.token
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::claims::{CLAIMS_VERSION, Digest, FixedClock};
+    use crate::keys::SigningKey;
+    use crate::revocation::MemoryRevocations;
+    use planlang::ast::{ActionKind, CmpOp, ParamType};
+    use rust_decimal::Decimal;
+    use std::time::Duration;
+    use verifier::action::{Field, Value};
+    use verifier::concrete::{Cond, Operand, Pattern};
+    use verifier::envelope::{CallGrant, CountLimit, OrderRule, ParamDecl, ValueMatch};
+
+    fn call_pattern(name: &str) -> Pattern {
+        Pattern {
+            kind: Some(ActionKind::Call),
+            calls: Some(vec![name.into()]),
+            when: Cond::True,
+        }
+    }
+
+    fn bank() -> Envelope {
+        let mut env = Envelope::default();
+        env.params.push(ParamDecl {
+            name: "amount".into(),
+            ty: ParamType::Number,
+            condition: Some(Cond::Cmp {
+                op: CmpOp::Le,
+                lhs: Operand::field("amount"),
+                rhs: Operand::Value {
+                    value: Value::Number(Decimal::from(100)),
+                },
+            }),
+        });
+        env.calls.push(CallGrant {
+            name: "send_money".into(),
+            args: [(
+                "amount".to_string(),
+                ValueMatch::Param {
+                    param: "amount".into(),
+                },
+            )]
+            .into_iter()
+            .collect(),
+        });
+        for name in ["get_balance", "get_scheduled_transactions", "confirm"] {
+            env.calls.push(CallGrant {
+                name: name.into(),
+                args: Default::default(),
+            });
+        }
+        env.limits.push(CountLimit {
+            limit: 1,
+            pattern: call_pattern("send_money"),
+            rule: Span::synthetic(),
+        });
+        env.ordering.push(OrderRule {
+            kind: OrderKind::Never,
+            action: call_pattern("send_money"),
+            other: call_pattern("get_scheduled_transactions"),
+            rule: Span::synthetic(),
+        });
+        env.ordering.push(OrderRule {
+            kind: OrderKind::Require,
+            action: call_pattern("get_balance"),
+            other: call_pattern("confirm"),
+            rule: Span::synthetic(),
+        });
+        env
+    }
+
+    fn token(env: Envelope) -> (VerifiedToken, FixedClock) {
+        let key = SigningKey::generate().unwrap();
+        let now = Timestamp::from_unix(1_800_000_000);
+        let claims = Claims {
+            warden: CLAIMS_VERSION,
+            iss: "warden".into(),
+            sub: None,
+            jti: TokenId::from_bytes([1; 16]),
+            iat: now,
+            nbf: now,
+            exp: Timestamp::from_unix(now.unix() + 600),
+            plan: None,
+            plan_hash: Digest::of_text("p"),
+            spec: None,
+            spec_hash: Digest::of_text("s"),
+            ancestors: vec![TokenId::from_bytes([2; 16])],
+            envelope: env,
+        };
+        let tok = paseto::sign(&claims, &key).unwrap();
+        let clock = FixedClock::new(now);
+        let v =
+            VerifiedToken::verify(&tok, key.public_key(), &clock, &crate::NoRevocations).unwrap();
+        (v, clock)
+    }
+
+    fn send(amount: i64) -> ConcreteAction {
+        ConcreteAction::call(
+            "send_money",
+            [("amount", Field::new(Value::Number(Decimal::from(amount))))],
+        )
+    }
+
+    fn plain(name: &str) -> ConcreteAction {
+        ConcreteAction::call(name, Vec::<(String, Field)>::new())
+    }
+
+    #[test]
+    fn a_second_send_money_beyond_at_most_1_is_refused() {
+        let (v, clock) = token(bank());
+        let mut run = v.monitor(&clock, crate::NoRevocations);
+        run.check(&send(50)).unwrap();
+        let e = run.check(&send(50)).unwrap_err();
+        assert!(
+            matches!(e.reason, RefusalReason::Limit { limit: 1, .. }),
+            "{e}"
+        );
+        // A new run starts its own count.
+        let mut run2 = v.monitor(&clock, crate::NoRevocations);
+        run2.check(&send(50)).unwrap();
+    }
+
+    #[test]
+    fn a_refused_action_changes_no_state() {
+        let (v, clock) = token(bank());
+        let mut run = v.monitor(&clock, crate::NoRevocations);
+        // Over the param's condition: refused, and it neither counts nor binds.
+        let e = run.check(&send(500)).unwrap_err();
+        assert!(matches!(e.reason, RefusalReason::Envelope(_)), "{e}");
+        run.check(&send(7)).unwrap();
+    }
+
+    #[test]
+    fn params_take_one_value_per_run() {
+        let mut env = bank();
+        env.limits.clear();
+        let (v, clock) = token(env);
+        let mut run = v.monitor(&clock, crate::NoRevocations);
+        run.check(&send(7)).unwrap();
+        run.check(&send(7)).unwrap();
+        let e = run.check(&send(8)).unwrap_err();
+        assert!(matches!(e.reason, RefusalReason::Envelope(_)), "{e}");
+    }
+
+    #[test]
+    fn never_after_and_require_before_follow_the_run() {
+        let (v, clock) = token(bank());
+        let mut run = v.monitor(&clock, crate::NoRevocations);
+        let e = run.check(&plain("confirm")).unwrap_err();
+        assert!(matches!(e.reason, RefusalReason::Require { .. }), "{e}");
+        run.check(&plain("get_balance")).unwrap();
+        run.check(&plain("confirm")).unwrap();
+        run.check(&plain("get_scheduled_transactions")).unwrap();
+        let e = run.check(&send(5)).unwrap_err();
+        assert!(matches!(e.reason, RefusalReason::Never { .. }), "{e}");
+    }
+
+    #[test]
+    fn outside_actions_are_refused_with_the_reason() {
+        let (v, clock) = token(bank());
+        let mut run = v.monitor(&clock, crate::NoRevocations);
+        let e = run.check(&plain("update_password")).unwrap_err();
+        assert!(e.to_string().contains("update_password"), "{e}");
+        let e = run
+            .check(&ConcreteAction::read("/etc/shadow").unwrap())
+            .unwrap_err();
+        assert!(matches!(e.reason, RefusalReason::Envelope(_)), "{e}");
+    }
+
+    #[test]
+    fn revocation_and_expiry_stop_a_run_mid_way() {
+        let (v, clock) = token(bank());
+        let list = MemoryRevocations::default();
+        let mut run = v.monitor(&clock, &list);
+        run.check(&plain("get_balance")).unwrap();
+        // Revoking the token's ancestor revokes it.
+        list.revoke(TokenId::from_bytes([2; 16]));
+        let e = run.check(&plain("get_balance")).unwrap_err();
+        assert!(matches!(e.reason, RefusalReason::Revoked { .. }), "{e}");
+
+        let mut run = v.monitor(&clock, crate::NoRevocations);
+        run.check(&plain("get_balance")).unwrap();
+        clock.advance(Duration::from_secs(600));
+        let e = run.check(&plain("get_balance")).unwrap_err();
+        assert!(matches!(e.reason, RefusalReason::Expired { .. }), "{e}");
+    }
+}
