@@ -145,6 +145,8 @@ pub fn envelope_spec(parent: &Envelope) -> Result<CompiledSpec, ContainmentError
         max_ttl: None,
         options: Options::default(),
         cache: Mutex::new(HashMap::new()),
+        where_cache: Mutex::new(HashMap::new()),
+        canon_cache: Mutex::new(HashMap::new()),
     })
 }
 
