@@ -7,7 +7,7 @@ pub mod fmt;
 pub mod inspect;
 pub mod keygen;
 pub mod load;
-pub mod serve;
 pub mod parse;
+pub mod serve;
 pub mod test;
 pub mod tokens;
