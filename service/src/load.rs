@@ -28,6 +28,11 @@ pub struct LoadOptions {
     pub duration: Duration,
     /// Stop after this many submissions in total (0: only the duration).
     pub max_requests: u64,
+    /// Target submissions per second over all clients (open loop: each
+    /// client sends on a fixed schedule, and latency is measured from the
+    /// scheduled time, so a slow server cannot hide its queueing delay).
+    /// `None`: closed loop, each client sends as soon as its answer is back.
+    pub rate: Option<f64>,
 }
 
 /// What a load run measured.
@@ -126,13 +131,25 @@ pub async fn run(opts: LoadOptions) -> Result<LoadReport, LoadError> {
     let start = Instant::now();
     let deadline = start + opts.duration;
     let mut tasks = Vec::new();
-    for ch in channels {
+    let n = channels.len();
+    // Per client: the time between two sends in open-loop mode.
+    let interval = opts
+        .rate
+        .filter(|r| *r > 0.0)
+        .map(|r| Duration::from_secs_f64(n as f64 / r));
+    for (i, ch) in channels.into_iter().enumerate() {
         let shared = shared.clone();
         let opts = opts.clone();
         let auth = auth.clone();
         tasks.push(tokio::spawn(async move {
             let mut client = WardenClient::new(ch);
+            // Spread the clients' schedules evenly over one interval.
+            let mut next = interval.map(|iv| start + iv.mul_f64(i as f64 / n as f64));
             loop {
+                if let (Some(at), Some(iv)) = (next, interval) {
+                    tokio::time::sleep_until(at.into()).await;
+                    next = Some(at + iv);
+                }
                 if Instant::now() >= deadline {
                     break;
                 }
@@ -150,7 +167,11 @@ pub async fn run(opts: LoadOptions) -> Result<LoadReport, LoadError> {
                 });
                 req.metadata_mut().insert("authorization", auth.clone());
                 req.set_timeout(Duration::from_secs(30));
-                let t0 = Instant::now();
+                // Open loop: from the scheduled time (queueing included).
+                let t0 = next
+                    .zip(interval)
+                    .map(|(n, iv)| n - iv)
+                    .unwrap_or_else(Instant::now);
                 let r = client.submit_plan(req).await;
                 let lat = t0.elapsed();
                 let mut s = shared.lock().await;

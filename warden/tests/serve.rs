@@ -517,6 +517,7 @@ fn sigkill_mid_load_loses_no_acknowledged_record() {
         clients: 32,
         duration: Duration::from_secs(4),
         max_requests: 0,
+        rate: None,
     };
     let load = rt.spawn(service::load::run(opts));
     // Kill in the middle of the load.

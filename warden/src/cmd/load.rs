@@ -31,6 +31,10 @@ pub struct Args {
     /// Seconds to run.
     #[arg(long, default_value_t = 10.0)]
     seconds: f64,
+    /// Target plans per second over all clients (open loop, latency from the
+    /// scheduled send time); without it every client sends back to back.
+    #[arg(long)]
+    rate: Option<f64>,
     /// Stop after this many submissions (0: run for --seconds).
     #[arg(long, default_value_t = 0)]
     requests: u64,
@@ -54,8 +58,11 @@ pub fn run(a: Args) -> ExitCode {
             return ExitCode::from(exit::BAD_INPUT);
         }
     };
-    if !(a.seconds > 0.0 && a.seconds < 86_400.0) || a.clients == 0 {
-        eprintln!("--seconds must be in (0, 86400) and --clients at least 1");
+    if !(a.seconds > 0.0 && a.seconds < 86_400.0)
+        || a.clients == 0
+        || a.rate.is_some_and(|r| !(r > 0.0 && r.is_finite()))
+    {
+        eprintln!("--seconds must be in (0, 86400), --clients at least 1, --rate positive");
         return ExitCode::from(exit::BAD_INPUT);
     }
     let opts = service::load::LoadOptions {
@@ -68,6 +75,7 @@ pub fn run(a: Args) -> ExitCode {
         clients: a.clients,
         duration: std::time::Duration::from_secs_f64(a.seconds),
         max_requests: a.requests,
+        rate: a.rate,
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
