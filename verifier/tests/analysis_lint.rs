@@ -1,0 +1,116 @@
+//! `lint` and `coverage` on hand-written specs, one defect each: the kind,
+//! the line of the rule and the proof.
+
+use verifier::analysis::Proof;
+use verifier::analysis::coverage::coverage;
+use verifier::analysis::lint::{LintOptions, lint};
+
+fn run(src: &str) -> Vec<verifier::analysis::Finding> {
+    let l = planlang::load_spec_str(src, "t.spec").unwrap_or_else(|d| panic!("{d:?}"));
+    lint(&l, &LintOptions::default()).unwrap()
+}
+
+fn only<'a>(
+    fs: &'a [verifier::analysis::Finding],
+    kind: &str,
+) -> Vec<&'a verifier::analysis::Finding> {
+    fs.iter().filter(|f| f.kind == kind).collect()
+}
+
+#[test]
+fn unsatisfiable_condition() {
+    let fs = run(
+        "spec \"s\" {\n  allow read when path under \"/a/\" and path under \"/b/\"\n  allow read under \"/c/\"\n}",
+    );
+    let u = only(&fs, "unsatisfiable");
+    assert_eq!(u.len(), 1, "{fs:#?}");
+    assert_eq!(u[0].line, 2);
+    assert_eq!(u[0].proof, Proof::Unsat);
+}
+
+#[test]
+fn allow_overridden_by_deny() {
+    let fs = run(
+        "spec \"s\" {\n  deny write under \"/repo/\"\n  allow write under \"/repo/src/\"\n  allow write under \"/tmp/\"\n}",
+    );
+    let o = only(&fs, "overridden");
+    assert_eq!(o.len(), 1, "{fs:#?}");
+    assert_eq!(o[0].line, 3);
+    match &o[0].proof {
+        Proof::Rule { at, rule } => {
+            assert_eq!(at, "t.spec:2:3");
+            assert!(rule.starts_with("deny write under"), "{rule}");
+        }
+        p => panic!("{p:?}"),
+    }
+}
+
+#[test]
+fn approve_shadowed_by_deny() {
+    let fs = run(
+        "spec \"s\" {\n  deny call update_password\n  approve call update_password when has user\n}",
+    );
+    let o = only(&fs, "approve-shadowed");
+    assert_eq!(o.len(), 1, "{fs:#?}");
+    assert_eq!(o[0].line, 3);
+    assert!(matches!(&o[0].proof, Proof::Rule { at, .. } if at == "t.spec:2:3"));
+}
+
+#[test]
+fn subsumed_rule_names_its_cover() {
+    let fs = run(
+        "spec \"s\" {\n  allow read under \"/repo/\"\n  allow read under \"/repo/src/\" when not path endswith \".key\"\n  allow call send_money when amount <= 10\n  allow call send_money when amount <= 100\n}",
+    );
+    let s = only(&fs, "subsumed");
+    assert_eq!(s.len(), 2, "{fs:#?}");
+    assert_eq!(s[0].line, 3);
+    assert!(matches!(&s[0].proof, Proof::Rule { at, .. } if at == "t.spec:2:3"));
+    assert_eq!(s[1].line, 4);
+    assert!(matches!(&s[1].proof, Proof::Rule { at, .. } if at == "t.spec:5:3"));
+}
+
+#[test]
+fn equal_rules_report_the_later_one() {
+    let fs =
+        run("spec \"s\" {\n  allow read under \"/a/\"\n  allow read when path under \"/a/\"\n}");
+    let s = only(&fs, "subsumed");
+    assert_eq!(s.len(), 1, "{fs:#?}");
+    assert_eq!(s[0].line, 3);
+}
+
+#[test]
+fn unused_let_and_missing_field() {
+    let fs = run(
+        "spec \"s\" {\n  let used = [\"a\"]\n  let unused = [\"b\"]\n  allow call x when y in used\n  allow read when port == 443\n}",
+    );
+    let u = only(&fs, "unused-let");
+    assert_eq!(u.len(), 1, "{fs:#?}");
+    assert_eq!(u[0].line, 3);
+    assert!(u[0].message.contains("unused"));
+    let m = only(&fs, "no-such-field");
+    assert_eq!(m.len(), 1, "{fs:#?}");
+    assert_eq!(m[0].line, 5);
+    assert!(m[0].message.contains("`port`"));
+    // The same rule can never match: the solver proves it.
+    assert!(only(&fs, "unsatisfiable").iter().any(|f| f.line == 5));
+}
+
+#[test]
+fn a_clean_spec_has_no_findings() {
+    let fs = run(
+        "spec \"s\" {\n  let hosts = [\"a.example\"]\n  allow read under \"/repo/\"\n  deny read when path endswith \".key\"\n  allow connect when host in hosts and port == 443\n}",
+    );
+    assert!(fs.is_empty(), "{fs:#?}");
+}
+
+#[test]
+fn coverage_lists_untested_rules() {
+    let src = "spec \"s\" {\n  allow read under \"/a/\"\n  allow write under \"/b/\"\n  deny read when path endswith \".key\"\n  at most 2 call send_money\n  allow call send_money when amount <= 5\n  test \"t\" { plan { param n: number where n <= 3  read \"/a/x.key\"  call send_money(amount = n) } expect reject }\n}";
+    let l = planlang::load_spec_str(src, "t.spec").unwrap();
+    let c = coverage(&l).unwrap();
+    assert_eq!(c.rules, 5);
+    assert_eq!(c.exercised, 4, "{:#?}", c.uncovered);
+    assert_eq!(c.uncovered.len(), 1);
+    assert_eq!(c.uncovered[0].line, 3);
+    assert_eq!(c.uncovered[0].kind, "uncovered");
+}
