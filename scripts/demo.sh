@@ -32,3 +32,10 @@ status=0
 "$warden" parse examples/errors/syntax.plan || status=$?
 echo "exit code: $status"
 [ "$status" -eq 2 ]
+
+section "A capability token: keygen, issue (stdout: only the token), inspect (verified)"
+keys=$(mktemp -d)
+"$warden" keygen --out "$keys/keys"
+"$warden" issue examples/pay-bill.plan --spec examples/banking.spec --key "$keys/keys/warden.key" > "$keys/run.tok"
+"$warden" inspect "$keys/run.tok" --pub "$keys/keys/warden.pub"
+rm -rf "$keys"
