@@ -38,3 +38,9 @@ bash clients/python/demo.sh
 # ───────────────────────── the BPF LSM layer (issue 8) ─────────────────────────
 section "The BPF LSM layer on this machine ('warden doctor'); 'make test' also runs it for real in a QEMU guest (enforcer/tests/guest_lsm)"
 "$warden" doctor | grep '^bpf-lsm'
+section "A capability token: keygen, issue (stdout: only the token), inspect (verified)"
+keys=$(mktemp -d)
+"$warden" keygen --out "$keys/keys"
+"$warden" issue examples/pay-bill.plan --spec examples/banking.spec --key "$keys/keys/warden.key" > "$keys/run.tok"
+"$warden" inspect "$keys/run.tok" --pub "$keys/keys/warden.pub"
+rm -rf "$keys"
