@@ -9,11 +9,11 @@
 
 use std::io;
 
+#[cfg(test)]
 use crate::ebpf::btf::{Btf, Kind};
 use std::os::fd::{FromRawFd, OwnedFd};
 
 const BPF_PROG_LOAD: libc::c_int = 5;
-const BPF_RAW_TRACEPOINT_OPEN: libc::c_int = 17;
 
 pub(crate) const BPF_PROG_TYPE_SOCKET_FILTER: u32 = 1;
 pub(crate) const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
@@ -77,71 +77,8 @@ pub(crate) fn load(
     bpf(BPF_PROG_LOAD, &mut attr)
 }
 
-/// Attaches a tracing or LSM program (name 0) or a raw tracepoint program
-/// (by tracepoint name), then detaches it by closing the link.
-fn raw_tracepoint_open(prog: &OwnedFd, name: Option<&std::ffi::CStr>) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let mut attr = [0u8; 16];
-    put_u64(&mut attr, 0, name.map_or(0, |n| n.as_ptr() as u64));
-    put_u32(&mut attr, 8, prog.as_raw_fd() as u32);
-    bpf(BPF_RAW_TRACEPOINT_OPEN, &mut attr).map(drop)
-}
-
-fn explain(e: &io::Error) -> String {
-    match e.raw_os_error() {
-        Some(libc::EPERM) if unsafe { libc::geteuid() } != 0 => {
-            "refused (EPERM): needs root (CAP_BPF)".into()
-        }
-        Some(libc::EPERM) => "refused by the kernel or hypervisor (EPERM)".into(),
-        Some(libc::EINVAL) => "this kernel does not know the program type (EINVAL)".into(),
-        Some(libc::ENOSYS) => "no bpf(2) in this kernel (ENOSYS)".into(),
-        _ => e.to_string(),
-    }
-}
-
-/// Whether `cgroup/connect4` programs load here.
-pub fn cgroup_sock_addr() -> Result<String, String> {
-    load(
-        BPF_PROG_TYPE_CGROUP_SOCK_ADDR,
-        BPF_CGROUP_INET4_CONNECT,
-        0,
-        1,
-    )
-    .map(|_| "cgroup_sock_addr programs load".to_string())
-    .map_err(|e| format!("cgroup_sock_addr: {}", explain(&e)))
-}
-
-/// Whether `raw_tp` programs load and attach to `sys_enter`, and whether
-/// `tp_btf` programs load.
-pub fn tracepoints() -> Result<String, String> {
-    let raw = load(BPF_PROG_TYPE_RAW_TRACEPOINT, 0, 0, 0)
-        .map_err(|e| format!("raw_tp: {}", explain(&e)))?;
-    raw_tracepoint_open(&raw, Some(c"sys_enter"))
-        .map_err(|e| format!("raw_tp attach to sys_enter: {}", explain(&e)))?;
-    let tp_btf = match vmlinux_btf_id("btf_trace_sys_enter", BTF_KIND_TYPEDEF) {
-        Ok(id) => match load(BPF_PROG_TYPE_TRACING, BPF_TRACE_RAW_TP, id, 0) {
-            Ok(_) => "tp_btf loads too".to_string(),
-            Err(e) => format!("tp_btf: {}", explain(&e)),
-        },
-        Err(e) => format!("tp_btf: {e}"),
-    };
-    Ok(format!("raw_tp loads and attaches to sys_enter; {tp_btf}"))
-}
-
-/// Whether `lsm/file_open` programs load and attach.
-pub fn bpf_lsm() -> Result<String, String> {
-    let id = vmlinux_btf_id("bpf_lsm_file_open", BTF_KIND_FUNC)?;
-    let prog = load(BPF_PROG_TYPE_LSM, BPF_LSM_MAC, id, 0)
-        .map_err(|e| format!("lsm program load: {}", explain(&e)))?;
-    raw_tracepoint_open(&prog, None)
-        .map_err(|e| format!("lsm attach to file_open: {}", explain(&e)))?;
-    Ok("lsm programs load and attach (file_open)".into())
-}
-
-const BTF_KIND_TYPEDEF: Kind = Kind::Typedef;
-const BTF_KIND_FUNC: Kind = Kind::Func;
-
 /// The BTF type id of `name` (of `kind`) in the running kernel's BTF.
+#[cfg(test)]
 pub fn vmlinux_btf_id(name: &str, kind: Kind) -> Result<u32, String> {
     let btf = Btf::from_kernel().map_err(|e| format!("no kernel BTF ({e})"))?;
     btf.type_id(name, kind)
@@ -163,8 +100,8 @@ mod tests {
     fn kernel_btf_knows_the_hooks() {
         // Every kernel with BTF and BPF LSM built in has this function, even
         // where the LSM is not active.
-        let id = vmlinux_btf_id("bpf_lsm_file_open", BTF_KIND_FUNC).unwrap();
+        let id = vmlinux_btf_id("bpf_lsm_file_open", Kind::Func).unwrap();
         assert!(id > 0);
-        assert!(vmlinux_btf_id("no_such_function_in_any_kernel", BTF_KIND_FUNC).is_err());
+        assert!(vmlinux_btf_id("no_such_function_in_any_kernel", Kind::Func).is_err());
     }
 }

@@ -23,8 +23,8 @@ use std::process::{Command, ExitStatus, Stdio};
 /// module (the eBPF programs): attached after the cgroup exists and before
 /// the command starts, detached when the value is dropped after the run.
 pub trait CgroupLayer {
-    /// Which layers this is.
-    fn layers(&self) -> Vec<Layer>;
+    /// Which layer this is.
+    fn layer(&self) -> Layer;
     /// Attaches to the run's cgroup; returns a one-line description of what
     /// it enforces.
     fn attach(&mut self, cgroup: &Path, policy: &KernelPolicy) -> Result<String, LayerError>;
@@ -293,25 +293,20 @@ impl<'a> Run<'a> {
             }
         }
         for layer in &mut extra {
-            let which = layer.layers();
-            if which.iter().any(|l| off(*l)) {
-                for l in which {
-                    report.miss(l, LayerError::Disabled.to_string());
-                }
+            let which = layer.layer();
+            if off(which) {
+                report.miss(which, LayerError::Disabled.to_string());
                 continue;
             }
-            let result = match &cgroup {
-                None => Err("needs the run's cgroup".to_string()),
-                Some(cg) => layer.attach(cg.path(), policy).map_err(|e| e.to_string()),
-            };
-            for l in which {
-                match &result {
+            match &cgroup {
+                None => report.miss(which, "needs the run's cgroup"),
+                Some(cg) => match layer.attach(cg.path(), policy) {
                     Ok(detail) => report.applied.push(AppliedLayer {
-                        layer: l,
-                        detail: detail.clone(),
+                        layer: which,
+                        detail,
                     }),
-                    Err(e) => report.miss(l, e.clone()),
-                }
+                    Err(e) => report.miss(which, e.to_string()),
+                },
             }
         }
         for layer in Layer::ALL {

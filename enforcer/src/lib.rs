@@ -27,7 +27,6 @@ pub mod cgroup;
 pub mod compile;
 pub mod doctor;
 pub mod ebpf;
-pub mod ebpf_run;
 pub mod error;
 pub mod landlock;
 pub mod launch;

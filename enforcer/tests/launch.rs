@@ -124,12 +124,13 @@ fn the_ebpf_layers_narrow_landlocks_port_rule_to_the_address() {
         ))
         .unwrap();
     let run = |addr: &str| {
-        let layer = enforcer::ebpf_run::EbpfRunLayer::new(None);
+        let layers = enforcer::ebpf::for_launcher(&policy, false).unwrap();
         let mut opts = quiet();
         opts.require.insert(Layer::EbpfCgroupSockAddr);
         enforcer::Run::new(&policy)
             .options(opts)
-            .with_layer(Box::new(layer))
+            .with_layer(Box::new(layers.sock_addr))
+            .with_layer(Box::new(layers.tracepoints))
             .stdout(std::process::Stdio::null())
             .spawn(
                 probe,

@@ -5,9 +5,9 @@
 
 use crate::cmd::tokens::{fail, read_token_arg};
 use crate::exit;
-use enforcer::ebpf_run::EbpfRunLayer;
 use enforcer::{KernelPolicy, Layer, LayerSet, Run, RunOptions};
 use std::ffi::OsString;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use token::{SystemClock, paseto};
@@ -103,15 +103,38 @@ pub fn run(args: Args) -> ExitCode {
         None => return ExitCode::from(exit::BAD_INPUT),
     };
     let mut run = Run::new(&policy).options(options);
+    let mut events = None;
     if root {
-        run = run.with_layer(Box::new(EbpfRunLayer::new(args.events.clone())));
+        match enforcer::ebpf::for_launcher(&policy, false) {
+            Ok(l) => {
+                run = run
+                    .with_layer(Box::new(l.sock_addr))
+                    .with_layer(Box::new(l.tracepoints));
+                events = Some(l.events);
+            }
+            Err(e) if !args.quiet => eprintln!("warden: eBPF layers not loaded: {e}"),
+            Err(_) => {}
+        }
     } else if args.events.is_some() && !args.quiet {
         eprintln!("warden: no events without root (the eBPF layers need it)");
     }
-    match run.spawn(program, rest) {
-        Ok(outcome) => exit_code_of(outcome.status),
-        Err(e) => fail(e),
+    let outcome = match run.spawn(program, rest) {
+        Ok(outcome) => outcome,
+        Err(e) => return fail(e),
+    };
+    if let (Some(path), Some(stream)) = (&args.events, events.as_mut()) {
+        match std::fs::File::create(path) {
+            Ok(mut file) => {
+                for event in stream.drain() {
+                    if let Ok(line) = serde_json::to_string(&event) {
+                        let _ = writeln!(file, "{line}");
+                    }
+                }
+            }
+            Err(e) => eprintln!("warden: cannot write the events to {}: {e}", path.display()),
+        }
     }
+    exit_code_of(outcome.status)
 }
 
 /// The command's status as ours: its code, or 128 + the signal that ended it.
