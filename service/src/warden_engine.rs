@@ -38,8 +38,7 @@ pub struct Compiled {
 
 /// An accepted plan, ready for a token.
 pub struct Accepted {
-    envelope: serde_json::Value,
-    baseline: serde_json::Value,
+    envelope: Envelope,
     plan_name: Option<String>,
     plan_hash: Digest,
     spec_name: String,
@@ -207,10 +206,7 @@ impl Engine for WardenEngine {
                 let ttl = token::effective_ttl(requested, spec.compiled.max_ttl)
                     .map_err(|e| PlanError::Invalid(e.to_string()))?;
                 Some(Accepted {
-                    envelope: serde_json::to_value(env)
-                        .map_err(|e| PlanError::Internal(e.to_string()))?,
-                    baseline: serde_json::to_value(&env.baseline)
-                        .map_err(|e| PlanError::Internal(e.to_string()))?,
+                    envelope: env.clone(),
                     plan_name: plan.name.as_ref().map(|n| n.node.clone()),
                     plan_hash,
                     spec_name: spec_name.to_owned(),
@@ -262,7 +258,6 @@ impl Engine for WardenEngine {
             spec_hash: a.spec_hash,
             ancestors: vec![],
             envelope: a.envelope.clone(),
-            baseline: a.baseline.clone(),
         };
         let token = token::paseto::sign(&claims, &self.key).map_err(|e| e.to_string())?;
         Ok(Issued {
@@ -279,11 +274,7 @@ impl Engine for WardenEngine {
                 e => TokenRefused::Invalid(e.to_string()),
             },
         )?;
-        let envelope: Envelope = serde_json::from_value(claims.envelope.clone()).map_err(|e| {
-            TokenRefused::Invalid(format!(
-                "the token's envelope is not one this service reads: {e}"
-            ))
-        })?;
+        let envelope: Envelope = claims.envelope.clone();
         Ok((
             claims.jti.to_string(),
             claims.exp.unix(),

@@ -11,7 +11,6 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use token::{SystemClock, paseto};
-use verifier::concrete::Pattern;
 use verifier::envelope::Envelope;
 
 #[derive(clap::Args)]
@@ -40,14 +39,6 @@ pub struct Args {
     command: Vec<OsString>,
 }
 
-#[derive(Debug, thiserror::Error)]
-enum ExecError {
-    #[error("the token's envelope is not an envelope: {0}")]
-    Envelope(#[source] serde_json::Error),
-    #[error("the token's baseline is not a list of patterns: {0}")]
-    Baseline(#[source] serde_json::Error),
-}
-
 pub fn run(args: Args) -> ExitCode {
     let text = match read_token_arg(&args.token) {
         Ok(t) => t,
@@ -69,16 +60,8 @@ pub fn run(args: Args) -> ExitCode {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
-    let mut envelope: Envelope = match serde_json::from_value(claims.envelope.clone()) {
-        Ok(e) => e,
-        Err(e) => return fail(ExecError::Envelope(e)),
-    };
-    if !claims.baseline.is_null() {
-        match serde_json::from_value::<Vec<Pattern>>(claims.baseline.clone()) {
-            Ok(b) => envelope.baseline.extend(b),
-            Err(e) => return fail(ExecError::Baseline(e)),
-        }
-    }
+    // The token's envelope carries the spec's baseline (`envelope.baseline`).
+    let envelope: Envelope = claims.envelope;
 
     let root = enforcer::launch::is_root();
     let mut layers: LayerSet = [Layer::Landlock, Layer::Seccomp].into_iter().collect();
