@@ -27,6 +27,10 @@ enum Command {
     Check(cmd::check::Args),
     /// Run the `test` blocks of specs (default `specs/`); non-zero exit on any failure.
     Test(cmd::test::Args),
+    /// What a spec change lets through and takes away, with witness actions (exit 0 same, 1 differ, 2 bad input).
+    Diff(cmd::diff::Args),
+    /// Rules that can never match, are overridden or subsumed, unused lets, missing fields (exit 0 clean, 1 findings, 2 bad input).
+    Lint(cmd::lint::Args),
     /// Which enforcement layers this machine supports, and why the others are missing.
     Doctor(cmd::doctor::Args),
     /// Load a plan or spec (names resolved, types checked) and print it; `--json` for tools.
@@ -58,6 +62,8 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check(args) => cmd::check::run(args),
         Command::Test(args) => cmd::test::run(args),
+        Command::Diff(args) => cmd::diff::run(args),
+        Command::Lint(args) => cmd::lint::run(args),
         Command::Doctor(args) => cmd::doctor::run(args),
         Command::Parse(args) => cmd::parse::run(args),
         Command::Fmt(args) => cmd::fmt::run(args),

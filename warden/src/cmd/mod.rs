@@ -2,10 +2,12 @@
 
 pub mod audit;
 pub mod check;
+pub mod diff;
 pub mod doctor;
 pub mod fmt;
 pub mod inspect;
 pub mod keygen;
+pub mod lint;
 pub mod parse;
 pub mod test;
 pub mod tokens;
