@@ -27,6 +27,10 @@ enum Command {
     Check(cmd::check::Args),
     /// Run the `test` blocks of specs (default `specs/`); non-zero exit on any failure.
     Test(cmd::test::Args),
+    /// What a spec change lets through and takes away, with witness actions (exit 0 same, 1 differ, 2 bad input).
+    Diff(cmd::diff::Args),
+    /// Rules that can never match, are overridden or subsumed, unused lets, missing fields (exit 0 clean, 1 findings, 2 bad input).
+    Lint(cmd::lint::Args),
     /// Which enforcement layers this machine supports, and why the others are missing.
     Doctor(cmd::doctor::Args),
     /// Run a command inside a token's envelope (Landlock, seccomp, cgroup, eBPF).
@@ -68,6 +72,8 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check(args) => cmd::check::run(args),
         Command::Test(args) => cmd::test::run(args),
+        Command::Diff(args) => cmd::diff::run(args),
+        Command::Lint(args) => cmd::lint::run(args),
         Command::Doctor(args) => cmd::doctor::run(args),
         Command::Exec(args) => cmd::exec::run(args),
         Command::Parse(args) => cmd::parse::run(args),

@@ -3,6 +3,7 @@
 pub mod attenuate;
 pub mod audit;
 pub mod check;
+pub mod diff;
 pub mod doctor;
 pub mod exec;
 pub mod fmt;
@@ -10,6 +11,7 @@ pub mod inspect;
 pub mod issue;
 pub mod keygen;
 pub mod load;
+pub mod lint;
 pub mod parse;
 pub mod serve;
 pub mod test;

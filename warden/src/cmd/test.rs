@@ -13,6 +13,10 @@ pub struct Args {
     /// Spec files or directories (searched recursively for `*.spec`).
     #[arg(value_name = "PATH", default_value = "specs")]
     paths: Vec<PathBuf>,
+    /// Also list the rules no `test` block exercises (`file:line:col: uncovered: ...`; see
+    /// `verifier::analysis::coverage` for the definition). Does not change the exit code.
+    #[arg(long)]
+    coverage: bool,
 }
 
 fn collect(p: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
@@ -59,6 +63,9 @@ pub fn run(args: Args) -> ExitCode {
                 continue;
             }
         };
+        if args.coverage {
+            crate::cmd::lint::print_coverage(&loaded);
+        }
         // Only the root's tests: included files run their own.
         for t in loaded.root.tests() {
             let expect = match t.expect.node {
