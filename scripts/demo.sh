@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
-# The end-to-end demo. Grows with each part of Warden.
+# The end-to-end demo (`make demo`): the languages, the verifier, a capability
+# token, a command confined to the token's envelope (one permitted and one
+# refused operation), and the gRPC service path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 warden=target/debug/warden
-section() { printf '\n== %s\n\n' "$*"; }
+section() { printf '\n\033[1m== %s\033[0m\n\n' "$*"; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
 
-# ───────────────────────── the languages (issue 2) ─────────────────────────
+# ───────────────────────── the languages ─────────────────────────
 section "The languages: load every example spec and plan (names resolved, types checked)"
-for f in specs/*.spec specs/common/*.spec examples/*.spec examples/*.plan; do
+for f in specs/*.spec specs/common/*.spec examples/*.spec examples/*.plan examples/run/*; do
     printf '%-34s ' "$f"
     "$warden" parse "$f"
 done
 
 section "The canonical style: 'warden fmt --check' (what CI runs) and one formatted plan"
-"$warden" fmt --check specs/*.spec specs/common/*.spec examples/*.spec examples/*.plan
+"$warden" fmt --check specs/*.spec specs/common/*.spec examples/*.spec examples/*.plan examples/run/*
 echo "every file is in canonical style"
 echo
 "$warden" fmt --stdout examples/pay-bill.plan
@@ -33,14 +37,36 @@ status=0
 echo "exit code: $status"
 [ "$status" -eq 2 ]
 
+# ───────────────────────── the verifier ─────────────────────────
+section "The verifier: LANGUAGE.md's banking plan against its spec (exit 0: accept)"
+"$warden" check examples/pay-bill.plan --spec examples/banking.spec
+
+section "A plan that exfiltrates: every refusal with the rule, the step and a witness (exit 1: reject)"
+status=0
+"$warden" check examples/exfiltrate.plan --spec specs/coding-agent.spec || status=$?
+echo "exit code: $status"
+[ "$status" -eq 1 ]
+
+section "The specs' own test blocks ('warden test', what CI runs)"
+"$warden" test specs/ examples/run/demo.spec
+
+# ───────────────────────── tokens and the enforcer ─────────────────────────
+section "A capability token: keygen, issue (stdout: only the token), inspect (verified)"
+"$warden" keygen --out "$work/keys"
+"$warden" issue examples/run/demo.plan --spec examples/run/demo.spec --key "$work/keys/warden.key" > "$work/run.tok"
+"$warden" inspect "$work/run.tok" --pub "$work/keys/warden.pub"
+
+section "The enforcement layers this machine has ('warden doctor')"
+"$warden" doctor
+
+section "A confined command: reading the notes is permitted, reading /etc/hostname is refused by the kernel"
+mkdir -p /tmp/warden-demo/in /tmp/warden-demo/out
+echo "the notes the agent may read" > /tmp/warden-demo/in/notes.txt
+"$warden" exec --token "$work/run.tok" --pub "$work/keys/warden.pub" -- \
+    /bin/sh -c 'cat /tmp/warden-demo/in/notes.txt; cat /etc/hostname || echo "(refused, as the envelope says)"'
+echo "The BPF LSM layer: 'make test' boots a QEMU guest whose kernel loads it (enforcer/tests/guest_lsm);"
+echo "on this machine: $("$warden" doctor | grep '^bpf-lsm' | tr -s ' ')"
+
+# ───────────────────────── the service ─────────────────────────
 section "The service: warden serve, submit, approve, check, revoke, audit verify (Python client over gRPC)"
 bash clients/python/demo.sh
-# ───────────────────────── the BPF LSM layer (issue 8) ─────────────────────────
-section "The BPF LSM layer on this machine ('warden doctor'); 'make test' also runs it for real in a QEMU guest (enforcer/tests/guest_lsm)"
-"$warden" doctor | grep '^bpf-lsm'
-section "A capability token: keygen, issue (stdout: only the token), inspect (verified)"
-keys=$(mktemp -d)
-"$warden" keygen --out "$keys/keys"
-"$warden" issue examples/pay-bill.plan --spec examples/banking.spec --key "$keys/keys/warden.key" > "$keys/run.tok"
-"$warden" inspect "$keys/run.tok" --pub "$keys/keys/warden.pub"
-rm -rf "$keys"
