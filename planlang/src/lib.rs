@@ -53,6 +53,6 @@ pub use load::{
     FileKind, LoadedSpec, MAX_INCLUDE_DEPTH, load_plan, load_plan_str, load_spec, load_spec_str,
     read_source,
 };
-pub use parse::{MAX_NESTING, MAX_SOURCE_BYTES, parse_plan, parse_spec};
+pub use parse::{KEYWORDS, MAX_NESTING, MAX_SOURCE_BYTES, parse_plan, parse_spec};
 pub(crate) use parse::{parse_plan_partial, parse_spec_partial};
 pub use span::{Ident, Span, Spanned};

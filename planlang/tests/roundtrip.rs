@@ -7,56 +7,6 @@ use planlang::value::{Cidr, Duration, Literal, Number};
 use proptest::prelude::*;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-const RESERVED: &[&str] = &[
-    "and",
-    "or",
-    "not",
-    "in",
-    "under",
-    "startswith",
-    "endswith",
-    "contains",
-    "matches",
-    "has",
-    "from",
-    "call",
-    "when",
-    "after",
-    "before",
-    "true",
-    "false",
-    "where",
-    "allow",
-    "deny",
-    "approve",
-    "never",
-    "require",
-    "at",
-    "most",
-    "let",
-    "include",
-    "baseline",
-    "test",
-    "expect",
-    "version",
-    "max",
-    "ttl",
-    "param",
-    "either",
-    "repeat",
-    "agent",
-    "goal",
-    "plan",
-    "spec",
-    "read",
-    "write",
-    "delete",
-    "exec",
-    "connect",
-    "listen",
-    "any",
-];
-
 fn sp<T>(t: T) -> Spanned<T> {
     Spanned::synthetic(t)
 }
@@ -70,7 +20,9 @@ fn name() -> impl Strategy<Value = String> {
         ])
         .prop_map(String::from),
     ]
-    .prop_filter("keywords are reserved", |s| !RESERVED.contains(&s.as_str()))
+    .prop_filter("keywords are reserved", |s| {
+        !planlang::KEYWORDS.contains(&s.as_str())
+    })
 }
 
 fn ident() -> impl Strategy<Value = Ident> {

@@ -175,7 +175,7 @@ fn syntax_error(src: &str, index: &LineIndex, e: pest::error::Error<Rule>) -> Di
     };
     // A keyword where a name belongs: say so, at the keyword.
     let word = found_token(src, rule_pos);
-    if positives.contains(&"a name") && RESERVED.contains(&word) {
+    if positives.contains(&"a name") && KEYWORDS.contains(&word) {
         let span = index.span(src, rule_pos, rule_pos + word.len());
         return Diagnostic::error(span, format!("expected a name, found the keyword `{word}`"))
             .with_label("a keyword cannot be a name")
@@ -253,9 +253,9 @@ fn syntax_error(src: &str, index: &LineIndex, e: pest::error::Error<Rule>) -> Di
     };
     let mut d = Diagnostic::error(span, format!("expected {what}, found {shown}"))
         .with_label(format!("expected {what}"));
-    if let Some(k) = crate::resolve::suggest(found, RESERVED.iter().copied())
+    if let Some(k) = crate::resolve::suggest(found, KEYWORDS.iter().copied())
         && found.len() > 2
-        && !RESERVED.contains(&found)
+        && !KEYWORDS.contains(&found)
     {
         d = d.with_help(format!("did you mean `{k}`?"));
     }
@@ -289,8 +289,8 @@ fn found_token(src: &str, pos: usize) -> &str {
     &rest[..c.len_utf8()]
 }
 
-/// Every keyword of both languages.
-const RESERVED: &[&str] = &[
+/// Every keyword of both languages: reserved, so never a name.
+pub const KEYWORDS: &[&str] = &[
     "and",
     "or",
     "not",
