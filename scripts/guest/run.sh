@@ -105,6 +105,8 @@ trap 'exit 130' INT TERM
   printf ' %q' "$@"
   printf '\n'
 } >"$share/cmd.sh"
+# The guest's init keeps this directory visible when it lies under /tmp or /run.
+printf '%s\n' "$PWD" >"$share/cwd"
 
 console="$share/console.log"
 start=$(date +%s.%N)
