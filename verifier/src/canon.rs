@@ -178,9 +178,7 @@ fn from_expr(e: &RecExpr<BoolLang>, id: Id, atoms: &Atoms) -> Cond {
         BoolLang::False => Cond::False,
         BoolLang::Not(x) => Cond::not(from_expr(e, *x, atoms)),
         BoolLang::And([a, b]) => Cond::and(from_expr(e, *a, atoms), from_expr(e, *b, atoms)),
-        BoolLang::Or([a, b]) => {
-            crate::symbolic::or(from_expr(e, *a, atoms), from_expr(e, *b, atoms))
-        }
+        BoolLang::Or([a, b]) => Cond::or(from_expr(e, *a, atoms), from_expr(e, *b, atoms)),
         BoolLang::Atom(s) => atoms.conds.get(s).cloned().unwrap_or(Cond::False),
     }
 }

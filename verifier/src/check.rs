@@ -451,15 +451,15 @@ impl<'s, 'p> Checker<'s, 'p> {
                 continue;
             }
             match r.effect {
-                Effect::Deny => denies = symbolic::or(denies, res),
-                Effect::Allow => grants = symbolic::or(grants, res),
+                Effect::Deny => denies = Cond::or(denies, res),
+                Effect::Allow => grants = Cond::or(grants, res),
                 Effect::Approve => {
-                    approves = symbolic::or(approves, res.clone());
-                    grants = symbolic::or(grants, res);
+                    approves = Cond::or(approves, res.clone());
+                    grants = Cond::or(grants, res);
                 }
             }
         }
-        let bad = symbolic::or(denies.clone(), Cond::not(grants));
+        let bad = Cond::or(denies.clone(), Cond::not(grants));
         let ans = self.ask(bad, i, "deny", &|c, w| {
             c.where_ok(w)
                 && w.action(c.step(i))

@@ -549,6 +549,23 @@ impl Cond {
         }
     }
 
+    /// `a or b`, simplifying `true`/`false`.
+    pub fn or(a: Cond, b: Cond) -> Cond {
+        match (a, b) {
+            (Cond::False, x) | (x, Cond::False) => x,
+            (Cond::True, _) | (_, Cond::True) => Cond::True,
+            (Cond::Or { mut any }, Cond::Or { any: b }) => {
+                any.extend(b);
+                Cond::Or { any }
+            }
+            (Cond::Or { mut any }, x) | (x, Cond::Or { mut any }) => {
+                any.push(x);
+                Cond::Or { any }
+            }
+            (a, b) => Cond::Or { any: vec![a, b] },
+        }
+    }
+
     /// `not c`.
     #[allow(clippy::should_implement_trait)]
     pub fn not(c: Cond) -> Cond {

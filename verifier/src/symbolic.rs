@@ -175,7 +175,7 @@ pub fn residual(c: &Cond, scope: &ResidualScope) -> Cond {
             .fold(Cond::True, |acc, c| Cond::and(acc, residual(c, scope))),
         Cond::Or { any } => any
             .iter()
-            .fold(Cond::False, |acc, c| or(acc, residual(c, scope))),
+            .fold(Cond::False, |acc, c| Cond::or(acc, residual(c, scope))),
         Cond::Not { cond } => Cond::not(residual(cond, scope)),
         Cond::Has { field } => match (scope, scope.term(field)) {
             (ResidualScope::Params(ps), _) => bool_cond(ps.contains_key(field)),
@@ -207,23 +207,6 @@ pub fn residual(c: &Cond, scope: &ResidualScope) -> Cond {
 
 fn bool_cond(b: bool) -> Cond {
     if b { Cond::True } else { Cond::False }
-}
-
-/// `a or b`, simplifying `true`/`false`.
-pub fn or(a: Cond, b: Cond) -> Cond {
-    match (a, b) {
-        (Cond::False, x) | (x, Cond::False) => x,
-        (Cond::True, _) | (_, Cond::True) => Cond::True,
-        (Cond::Or { mut any }, Cond::Or { any: b }) => {
-            any.extend(b);
-            Cond::Or { any }
-        }
-        (Cond::Or { mut any }, x) | (x, Cond::Or { mut any }) => {
-            any.push(x);
-            Cond::Or { any }
-        }
-        (a, b) => Cond::Or { any: vec![a, b] },
-    }
 }
 
 fn pt_operand(p: PT) -> Option<Operand> {
@@ -268,7 +251,7 @@ fn cmp_residual(op: CmpOp, l: PT, r: PT) -> Cond {
                 }
                 CmpOp::Contains => match r_known {
                     Some(v) => items.into_iter().fold(Cond::False, |acc, i| {
-                        or(acc, cmp_residual(CmpOp::Eq, i, PT::Known(v.clone())))
+                        Cond::or(acc, cmp_residual(CmpOp::Eq, i, PT::Known(v.clone())))
                     }),
                     None => opaque(op),
                 },
@@ -291,7 +274,7 @@ fn cmp_residual(op: CmpOp, l: PT, r: PT) -> Cond {
                 PT::Known(v) => cmp_residual(CmpOp::In, l2, PT::Known(Value::List(vec![v]))),
                 i => cmp_residual(CmpOp::Eq, l2, i),
             };
-            or(acc, item)
+            Cond::or(acc, item)
         }),
         (_, PT::List(_)) => opaque(op),
         (PT::Known(a), PT::Sym(n, i)) => match op {

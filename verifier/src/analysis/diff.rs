@@ -23,7 +23,7 @@ use super::{Decision, Finding, Probe, Proof, deciding_rule, probes};
 use crate::action::ConcreteAction;
 use crate::compile::{CompileError, CompiledSpec};
 use crate::concrete::Cond;
-use crate::symbolic::{self, Answer};
+use crate::symbolic::Answer;
 use planlang::LoadedSpec;
 use planlang::Span;
 use planlang::Spanned;
@@ -160,7 +160,7 @@ pub fn diff_effects(
                 if o != n {
                     let c = Cond::and(od[&o].clone(), nd[&n].clone());
                     if c != Cond::False {
-                        differ = symbolic::or(differ, c.clone());
+                        differ = Cond::or(differ, c.clone());
                         pairs.push((o, n, c));
                     }
                 }

@@ -215,13 +215,13 @@ impl Probe {
         for (_, r) in self.rules(spec) {
             let m = symbolic::residual(&r.pattern.when, &ResidualScope::Step(&self.step));
             match r.effect {
-                Effect::Deny => deny = symbolic::or(deny, m),
-                Effect::Approve => approve = symbolic::or(approve, m),
-                Effect::Allow => allow = symbolic::or(allow, m),
+                Effect::Deny => deny = Cond::or(deny, m),
+                Effect::Approve => approve = Cond::or(approve, m),
+                Effect::Allow => allow = Cond::or(allow, m),
             }
         }
         match d {
-            Decision::Deny => symbolic::or(deny, Cond::and(Cond::not(approve), Cond::not(allow))),
+            Decision::Deny => Cond::or(deny, Cond::and(Cond::not(approve), Cond::not(allow))),
             Decision::Approve => Cond::and(Cond::not(deny), approve),
             Decision::Allow => Cond::and(Cond::and(Cond::not(deny), Cond::not(approve)), allow),
         }
