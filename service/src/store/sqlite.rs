@@ -97,6 +97,9 @@ pub struct SqliteStore {
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     reader: Mutex<Connection>,
     events: broadcast::Sender<AuditRecord>,
+    /// Dropping it stops the WAL checkpointer.
+    wal_stop: Mutex<Option<mpsc::Sender<()>>>,
+    wal_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -193,6 +196,10 @@ impl SqliteStore {
         let conn = Connection::open(path).map_err(open_err(path))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
+        // The writer never copies the WAL into the database itself (that
+        // stalls the commit that crosses the threshold for tens of ms): a
+        // checkpointer thread does it beside it (see `checkpoint_wal`).
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.execute_batch(SCHEMA)?;
         conn.execute(
@@ -216,7 +223,16 @@ impl SqliteStore {
             .name("warden-store-writer".into())
             .spawn(move || writer.run(rx))
             .map_err(|e| StoreError::Corrupt(format!("cannot start the writer thread: {e}")))?;
+        let wal_conn = Connection::open(path).map_err(open_err(path))?;
+        wal_conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let (wal_stop, wal_rx) = mpsc::channel();
+        let wal_thread = std::thread::Builder::new()
+            .name("warden-store-wal".into())
+            .spawn(move || checkpoint_wal(wal_conn, wal_rx))
+            .map_err(|e| StoreError::Corrupt(format!("cannot start the WAL thread: {e}")))?;
         Ok(SqliteStore {
+            wal_stop: Mutex::new(Some(wal_stop)),
+            wal_thread: Mutex::new(Some(wal_thread)),
             path: path.to_owned(),
             jobs: Mutex::new(Some(tx)),
             writer: Mutex::new(Some(handle)),
@@ -253,6 +269,32 @@ impl SqliteStore {
         self.jobs.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(h) = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take() {
             let _ = h.join();
+        }
+        self.wal_stop
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(h) = self
+            .wal_thread
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Copies committed WAL frames into the database every 100 ms, beside the
+/// writer (a passive checkpoint never blocks it), until `stop` is dropped.
+/// Durability does not depend on it: a commit is on disk once it is in the
+/// WAL (`synchronous=FULL`).
+fn checkpoint_wal(conn: Connection, stop: mpsc::Receiver<()>) {
+    while let Err(mpsc::RecvTimeoutError::Timeout) =
+        stop.recv_timeout(std::time::Duration::from_millis(100))
+    {
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!("WAL checkpoint: {e}");
         }
     }
 }
