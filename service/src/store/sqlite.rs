@@ -200,6 +200,8 @@ impl SqliteStore {
         // stalls the commit that crosses the threshold for tens of ms): a
         // checkpointer thread does it beside it (see `checkpoint_wal`).
         conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        // A WAL reset after a checkpoint also shrinks the file to this.
+        conn.pragma_update(None, "journal_size_limit", 16 * 1024 * 1024)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.execute_batch(SCHEMA)?;
         conn.execute(
@@ -285,6 +287,9 @@ impl SqliteStore {
     }
 }
 
+/// WAL frames (pages) above which the checkpointer truncates the WAL.
+const WAL_MAX_FRAMES: i64 = 8192;
+
 /// Copies committed WAL frames into the database every 100 ms, beside the
 /// writer (a passive checkpoint never blocks it), until `stop` is dropped.
 /// Durability does not depend on it: a commit is on disk once it is in the
@@ -293,8 +298,21 @@ fn checkpoint_wal(conn: Connection, stop: mpsc::Receiver<()>) {
     while let Err(mpsc::RecvTimeoutError::Timeout) =
         stop.recv_timeout(std::time::Duration::from_millis(100))
     {
-        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::warn!("WAL checkpoint: {e}");
+        // (busy, frames in the WAL, frames copied)
+        let passive = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))
+        });
+        match passive {
+            // Under sustained load the writer may keep the WAL from being
+            // reset: bound it (about 32 MiB) with a checkpoint that waits
+            // for the writer once, as SQLite's own would.
+            Ok((_, frames)) if frames > WAL_MAX_FRAMES => {
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(())) {
+                    tracing::warn!("WAL checkpoint (truncate): {e}");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!("WAL checkpoint: {e}"),
         }
     }
 }
