@@ -4,7 +4,7 @@
 
 use crate::action::Field;
 use crate::canon;
-use crate::cfg::{self, LowerError, Lowered, Node, Path, PathElem, StepAction};
+use crate::cfg::{self, LowerError, Lowered, Path, PathElem, StepAction};
 use crate::compile::{ActionVerdict, CompiledSpec};
 use crate::concrete::{Cond, CondError, Consts, Pattern};
 use crate::envelope;
@@ -62,7 +62,7 @@ impl CompiledSpec {
     /// the envelope when the plan is accepted or needs approval.
     pub fn check(&self, plan: &ast::Plan) -> Result<Outcome, CheckError> {
         let lowered = cfg::lower(plan)?;
-        let reachable = cfg::reachable(&lowered.graph, lowered.steps.len());
+        let reachable = lowered.graph.reachable(lowered.steps.len());
         let mut first: HashMap<&StepAction, usize> = HashMap::new();
         let mut info = Vec::with_capacity(lowered.steps.len());
         for (i, s) in lowered.steps.iter().enumerate() {
@@ -267,7 +267,9 @@ impl<'s, 'p> Checker<'s, 'p> {
     }
 
     fn path_to(&self, i: usize) -> Vec<PathStep> {
-        cfg::path_to(&self.lowered.graph, i)
+        self.lowered
+            .graph
+            .path_to(i)
             .map(|p| self.path_steps(&p))
             .unwrap_or_default()
     }
@@ -555,7 +557,6 @@ impl<'s, 'p> Checker<'s, 'p> {
 
     fn temporal(&mut self) {
         let spec = self.spec;
-        let graph: Node = self.lowered.graph.clone();
         for r in &spec.never {
             let (a, b) = match (self.table(&r.first, false), self.table(&r.second, false)) {
                 (Ok(a), Ok(b)) => (a, b),
@@ -565,7 +566,7 @@ impl<'s, 'p> Checker<'s, 'p> {
                     continue;
                 }
             };
-            if let Some(path) = cfg::never_after(&graph, &|i| a[i], &|i| b[i]) {
+            if let Some(path) = self.lowered.graph.never_after(&|i| a[i], &|i| b[i]) {
                 let last = last_step(&path);
                 self.violations.push(Violation {
                     reason: Reason::Never,
@@ -589,7 +590,7 @@ impl<'s, 'p> Checker<'s, 'p> {
                     continue;
                 }
             };
-            if let Some(path) = cfg::require_before(&graph, &|i| a[i], &|i| b[i]) {
+            if let Some(path) = self.lowered.graph.require_before(&|i| a[i], &|i| b[i]) {
                 let last = last_step(&path);
                 self.violations.push(Violation {
                     reason: Reason::Require,
@@ -616,7 +617,7 @@ impl<'s, 'p> Checker<'s, 'p> {
                     continue;
                 }
             };
-            let (n, path) = cfg::max_count(&graph, &|i| m[i]);
+            let (n, path) = self.lowered.graph.max_count(&|i| m[i]);
             if n > r.limit {
                 let last = last_step(&path);
                 self.violations.push(Violation {
