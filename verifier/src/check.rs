@@ -175,6 +175,7 @@ impl<'s, 'p> Checker<'s, 'p> {
                 &self.wheres,
                 self.spec.options.timeout_ms,
             );
+            s.automata = self.spec.options.automata;
             let known = if self.spec.options.cache {
                 self.spec
                     .where_cache
@@ -336,6 +337,7 @@ impl<'s, 'p> Checker<'s, 'p> {
                     &self.wheres,
                     self.spec.options.timeout_ms,
                 );
+                s.automata = self.spec.options.automata;
                 s.set_base(self.base.clone().unwrap_or_default());
                 s
             }

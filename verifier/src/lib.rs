@@ -28,6 +28,7 @@
 
 pub mod action;
 pub mod analysis;
+pub mod automata;
 pub mod canon;
 pub mod cfg;
 pub mod check;

@@ -1528,6 +1528,10 @@ pub struct Session {
     base: BTreeMap<String, Value>,
     /// Solver calls made.
     pub queries: usize,
+    /// Decide what [`crate::automata`] can before asking Z3.
+    pub automata: bool,
+    /// Questions [`crate::automata`] decided.
+    pub decided: usize,
 }
 
 fn params_of(c: &Cond) -> Vec<String> {
@@ -1558,6 +1562,8 @@ impl Session {
             wheres: wheres.iter().map(|w| (params_of(w), w.clone())).collect(),
             base: BTreeMap::new(),
             queries: 0,
+            automata: true,
+            decided: 0,
         }
     }
 
@@ -1577,16 +1583,20 @@ impl Session {
         }
     }
 
+    /// The `where` conditions that name a param of `set`.
+    fn wheres_of(&self, set: &std::collections::BTreeSet<String>) -> Vec<&Cond> {
+        self.wheres
+            .iter()
+            .filter(|(ps, _)| ps.iter().any(|p| set.contains(p)))
+            .map(|(_, c)| c)
+            .collect()
+    }
+
     /// Asserts the types and conditions of `names` and of the params tied
     /// to them.
     fn assert_params(&self, names: Vec<String>) -> std::collections::BTreeSet<String> {
         let set = self.closure(names);
-        let conds: Vec<&Cond> = self
-            .wheres
-            .iter()
-            .filter(|(ps, _)| ps.iter().any(|p| set.contains(p)))
-            .map(|(_, c)| c)
-            .collect();
+        let conds = self.wheres_of(&set);
         let mut enc = Encoder::new(&self.params, list_bound(&conds));
         for name in &set {
             if let Some(ty) = self.params.get(name) {
@@ -1626,6 +1636,28 @@ impl Session {
             for g in &group {
                 todo.remove(g);
             }
+            if self.automata {
+                let conds = self.wheres_of(&group);
+                let types = self
+                    .params
+                    .iter()
+                    .filter(|(k, _)| group.contains(*k))
+                    .map(|(k, v)| (k.clone(), *v))
+                    .collect();
+                let ok = |w: &Witness| group.iter().all(|p| w.params.contains_key(p));
+                match crate::automata::decide(&Cond::True, &conds, &types, &self.base, &ok) {
+                    Some(Answer::Sat(w)) => {
+                        self.decided += 1;
+                        self.base.extend(w.params);
+                        continue;
+                    }
+                    Some(_) => {
+                        self.decided += 1;
+                        return SatResult::Unsat;
+                    }
+                    None => {}
+                }
+            }
             self.solver.push();
             let group = self.assert_params(group.into_iter().collect());
             if std::env::var_os("WARDEN_DEBUG_SMT").is_some() {
@@ -1657,6 +1689,20 @@ impl Session {
         max_refinements: u32,
         valid: &dyn Fn(&Witness) -> bool,
     ) -> Answer {
+        if self.automata {
+            let set = self.closure(params_of(goal));
+            let conds: Vec<&Cond> = self
+                .wheres
+                .iter()
+                .filter(|(ps, _)| ps.iter().any(|p| set.contains(p)))
+                .map(|(_, c)| c)
+                .collect();
+            if let Some(a) = crate::automata::decide(goal, &conds, &self.params, &self.base, valid)
+            {
+                self.decided += 1;
+                return a;
+            }
+        }
         let bound = list_bound(&[goal]);
         let assertions = Encoder::new(&self.params, bound).question(goal);
         self.solver.push();
