@@ -96,17 +96,21 @@ fn unicode(pattern: impl Into<String>) -> Pat {
     }
 }
 
-/// Builds (once, then cached) the DFA of the strings a pattern matches as
-/// a whole. `None` when regex-automata cannot build it (e.g. a Unicode word
+/// Builds (once, then cached) the DFA of the strings each pattern matches
+/// as a whole (pattern `i` is `PatternID` `i`), all read in one mode.
+/// `None` when regex-automata cannot build it (e.g. a Unicode word
 /// boundary) or it would be too large.
-fn dfa(p: &Pat) -> Option<Arc<Dfa>> {
-    static CACHE: OnceLock<Mutex<HashMap<Pat, Option<Arc<Dfa>>>>> = OnceLock::new();
+fn dfa(patterns: &[String], unicode: bool) -> Option<Arc<Dfa>> {
+    type Cache = HashMap<(Vec<String>, bool), Option<Arc<Dfa>>>;
+    static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
     let cache = CACHE.get_or_init(Default::default);
+    let key = (patterns.to_vec(), unicode);
     if let Ok(c) = cache.lock()
-        && let Some(d) = c.get(p)
+        && let Some(d) = c.get(&key)
     {
         return d.clone();
     }
+    let wrapped: Vec<String> = patterns.iter().map(|p| format!("(?:{p})")).collect();
     let built = dense::Builder::new()
         .configure(
             dense::Config::new()
@@ -117,18 +121,18 @@ fn dfa(p: &Pat) -> Option<Arc<Dfa>> {
         )
         .syntax(
             regex_automata::util::syntax::Config::new()
-                .unicode(p.unicode)
-                .utf8(p.unicode),
+                .unicode(unicode)
+                .utf8(unicode),
         )
-        .thompson(regex_automata::nfa::thompson::Config::new().utf8(p.unicode))
-        .build(&format!("(?:{})", p.pattern))
+        .thompson(regex_automata::nfa::thompson::Config::new().utf8(unicode))
+        .build_many(&wrapped)
         .ok()
         .map(Arc::new);
     if let Ok(mut c) = cache.lock() {
         if c.len() > 4096 {
             c.clear();
         }
-        c.insert(p.clone(), built.clone());
+        c.insert(key, built.clone());
     }
     built
 }
@@ -307,18 +311,34 @@ fn lang(op: CmpOp, v: &Value, normal: bool) -> Option<Lang> {
 fn strings(domain: &[Pat], atoms: &[Lang]) -> Option<Vec<(Vec<bool>, String)>> {
     let mut dfas: Vec<Arc<Dfa>> = Vec::new();
     for d in domain {
-        dfas.push(dfa(d)?);
+        dfas.push(dfa(std::slice::from_ref(&d.pattern), d.unicode)?);
     }
     let n_domain = dfas.len();
-    // Atom k is decided by component `comp[k]` (or is a constant).
-    let mut comp: Vec<Option<usize>> = Vec::with_capacity(atoms.len());
+    // The atoms' languages, one multi-pattern DFA per mode: atom k is
+    // pattern `pid` of component `comp` (or a constant).
+    let mut where_is: Vec<Option<(usize, usize)>> = Vec::with_capacity(atoms.len());
+    let mut lists: [Vec<String>; 2] = [Vec::new(), Vec::new()];
     for a in atoms {
-        match a {
+        where_is.push(match a {
             Lang::Re { pattern, .. } => {
-                comp.push(Some(dfas.len()));
-                dfas.push(dfa(pattern)?);
+                let list = &mut lists[pattern.unicode as usize];
+                let pid = match list.iter().position(|p| *p == pattern.pattern) {
+                    Some(i) => i,
+                    None => {
+                        list.push(pattern.pattern.clone());
+                        list.len() - 1
+                    }
+                };
+                Some((pattern.unicode as usize, pid))
             }
-            Lang::Const(_) => comp.push(None),
+            Lang::Const(_) => None,
+        });
+    }
+    let mut comp_of_mode = [usize::MAX; 2];
+    for (mode, list) in lists.iter().enumerate() {
+        if !list.is_empty() {
+            comp_of_mode[mode] = dfas.len();
+            dfas.push(dfa(list, mode == 1)?);
         }
     }
     // Bytes every component treats alike, one representative each.
@@ -345,17 +365,33 @@ fn strings(domain: &[Pat], atoms: &[Lang]) -> Option<Vec<(Vec<bool>, String)>> {
     let mut at = 0;
     while at < states.len() {
         let s = states[at].clone();
-        let eoi: Vec<bool> = dfas
+        let eoi: Vec<StateID> = dfas
             .iter()
             .zip(&s)
-            .map(|(d, &q)| d.is_match_state(d.next_eoi_state(q)))
+            .map(|(d, &q)| d.next_eoi_state(q))
             .collect();
-        if eoi[..n_domain].iter().all(|b| *b) {
+        if dfas[..n_domain]
+            .iter()
+            .zip(&eoi)
+            .all(|(d, &q)| d.is_match_state(q))
+        {
+            // Which patterns of each mode match the whole string.
+            let mut matched: [Vec<bool>; 2] =
+                [vec![false; lists[0].len()], vec![false; lists[1].len()]];
+            for mode in 0..2 {
+                let c = comp_of_mode[mode];
+                if c == usize::MAX || !dfas[c].is_match_state(eoi[c]) {
+                    continue;
+                }
+                for k in 0..dfas[c].match_len(eoi[c]) {
+                    matched[mode][dfas[c].match_pattern(eoi[c], k).as_usize()] = true;
+                }
+            }
             let truth: Vec<bool> = atoms
                 .iter()
-                .zip(&comp)
-                .map(|(a, c)| match (a, c) {
-                    (Lang::Re { neg, .. }, Some(c)) => eoi[*c] != *neg,
+                .zip(&where_is)
+                .map(|(a, w)| match (a, w) {
+                    (Lang::Re { neg, .. }, Some((mode, pid))) => matched[*mode][*pid] != *neg,
                     (Lang::Const(b), _) => *b,
                     _ => false,
                 })

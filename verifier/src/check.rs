@@ -196,7 +196,9 @@ impl<'s, 'p> Checker<'s, 'p> {
                 None => s.satisfiable(),
             };
             self.stats.solver_queries += s.queries;
+            self.stats.automata_answers += s.decided;
             s.queries = 0;
+            s.decided = 0;
             match sat {
                 SatResult::Unsat => {
                     let span = self
@@ -237,6 +239,7 @@ impl<'s, 'p> Checker<'s, 'p> {
         self.temporal();
         if let Some(s) = &self.session {
             self.stats.solver_queries += s.queries;
+            self.stats.automata_answers += s.decided;
         }
         Ok(())
     }

@@ -1518,7 +1518,9 @@ pub enum Answer {
 /// A solver for one check: the plan's params declared, their `where`
 /// conditions asserted once; each question is pushed and popped.
 pub struct Session {
-    solver: Solver,
+    /// Made when the first question reaches Z3 (many checks never need it).
+    solver: std::cell::OnceCell<Solver>,
+    timeout_ms: u32,
     pub params: HashMap<String, ParamType>,
     /// The params' `where` conditions (residual), with the params each names.
     wheres: Vec<(Vec<String>, Cond)>,
@@ -1552,12 +1554,9 @@ impl Session {
     /// involves (and of params tied to them by a condition): the others can
     /// be met independently once [`Session::satisfiable`] has said so.
     pub fn new(params: HashMap<String, ParamType>, wheres: &[Cond], timeout_ms: u32) -> Self {
-        let solver = Solver::new();
-        let mut p = z3::Params::new();
-        p.set_u32("timeout", timeout_ms);
-        solver.set_params(&p);
         Session {
-            solver,
+            solver: std::cell::OnceCell::new(),
+            timeout_ms,
             params,
             wheres: wheres.iter().map(|w| (params_of(w), w.clone())).collect(),
             base: BTreeMap::new(),
@@ -1565,6 +1564,16 @@ impl Session {
             automata: true,
             decided: 0,
         }
+    }
+
+    fn solver(&self) -> &Solver {
+        self.solver.get_or_init(|| {
+            let solver = Solver::new();
+            let mut p = z3::Params::new();
+            p.set_u32("timeout", self.timeout_ms);
+            solver.set_params(&p);
+            solver
+        })
     }
 
     /// The params tied to `names` by `where` conditions (names included).
@@ -1601,16 +1610,16 @@ impl Session {
         for name in &set {
             if let Some(ty) = self.params.get(name) {
                 let c = enc.param_type(name, *ty);
-                self.solver.assert(&c);
+                self.solver().assert(&c);
             }
         }
         for w in conds {
             for c in enc.question(w) {
-                self.solver.assert(&c);
+                self.solver().assert(&c);
             }
         }
         for s in enc.finish() {
-            self.solver.assert(&s);
+            self.solver().assert(&s);
         }
         set
     }
@@ -1658,20 +1667,20 @@ impl Session {
                     None => {}
                 }
             }
-            self.solver.push();
+            self.solver().push();
             let group = self.assert_params(group.into_iter().collect());
             if std::env::var_os("WARDEN_DEBUG_SMT").is_some() {
-                eprintln!("{}", self.solver.to_smt2());
+                eprintln!("{}", self.solver().to_smt2());
             }
             self.queries += 1;
-            let r = self.solver.check();
+            let r = self.solver().check();
             if r == SatResult::Sat
-                && let Some(model) = self.solver.get_model()
+                && let Some(model) = self.solver().get_model()
             {
                 let (w, _) = self.witness(&model, &Cond::True, None, 1, &group);
                 self.base.extend(w.params);
             }
-            self.solver.pop(1);
+            self.solver().pop(1);
             if r != SatResult::Sat {
                 return r;
             }
@@ -1691,12 +1700,7 @@ impl Session {
     ) -> Answer {
         if self.automata {
             let set = self.closure(params_of(goal));
-            let conds: Vec<&Cond> = self
-                .wheres
-                .iter()
-                .filter(|(ps, _)| ps.iter().any(|p| set.contains(p)))
-                .map(|(_, c)| c)
-                .collect();
+            let conds = self.wheres_of(&set);
             if let Some(a) = crate::automata::decide(goal, &conds, &self.params, &self.base, valid)
             {
                 self.decided += 1;
@@ -1705,24 +1709,24 @@ impl Session {
         }
         let bound = list_bound(&[goal]);
         let assertions = Encoder::new(&self.params, bound).question(goal);
-        self.solver.push();
+        self.solver().push();
         let involved = self.assert_params(params_of(goal));
         for a in &assertions {
-            self.solver.assert(a);
+            self.solver().assert(a);
         }
         if std::env::var_os("WARDEN_DEBUG_SMT").is_some() {
-            eprintln!("{}", self.solver.to_smt2());
+            eprintln!("{}", self.solver().to_smt2());
         }
         let mut answer = Answer::Unknown("every witness the solver found was spurious".into());
         for _ in 0..=max_refinements {
             self.queries += 1;
-            match self.solver.check() {
+            match self.solver().check() {
                 SatResult::Unsat => {
                     answer = Answer::Unsat;
                     break;
                 }
                 SatResult::Unknown => {
-                    let why = self.solver.get_reason_unknown().unwrap_or_default();
+                    let why = self.solver().get_reason_unknown().unwrap_or_default();
                     answer = if why.contains("timeout") || why.contains("canceled") {
                         Answer::Timeout
                     } else {
@@ -1731,7 +1735,7 @@ impl Session {
                     break;
                 }
                 SatResult::Sat => {
-                    let Some(model) = self.solver.get_model() else {
+                    let Some(model) = self.solver().get_model() else {
                         answer = Answer::Unknown("the solver gave no model".into());
                         break;
                     };
@@ -1743,11 +1747,11 @@ impl Session {
                     if block.is_empty() {
                         break;
                     }
-                    self.solver.assert(Bool::and(&block).not());
+                    self.solver().assert(Bool::and(&block).not());
                 }
             }
         }
-        self.solver.pop(1);
+        self.solver().pop(1);
         answer
     }
 
