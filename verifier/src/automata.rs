@@ -137,6 +137,31 @@ fn dfa(patterns: &[String], unicode: bool) -> Option<Arc<Dfa>> {
     built
 }
 
+/// A multiplicative hasher for the product states' keys (SipHash was most
+/// of the search's time).
+#[derive(Default)]
+struct Fast(u64);
+
+impl std::hash::Hasher for Fast {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_u128(&mut self, x: u128) {
+        self.write_u64(x as u64);
+        self.write_u64((x >> 64) as u64);
+    }
+}
+
+type FastHash = std::hash::BuildHasherDefault<Fast>;
+
 /// A symbol of the question, as the residual names it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum Sym {
@@ -349,54 +374,57 @@ fn strings(domain: &[Pat], atoms: &[Lang]) -> Option<Vec<(Vec<bool>, String)>> {
     }
     let mut reps: Vec<u8> = classes.into_values().collect();
     reps.sort_unstable();
+    // At most two domain automata and two of atoms: a product state fits
+    // in four state ids, its key in a u128.
+    const K: usize = 4;
+    if dfas.len() > K {
+        return None;
+    }
+    let n = dfas.len();
+    let key = |q: &[StateID; K]| -> u128 {
+        q.iter()
+            .fold(0u128, |k, id| (k << 32) | u128::from(id.as_u32()))
+    };
     let input = Input::new("").anchored(Anchored::Yes);
-    let start: Vec<StateID> = dfas
-        .iter()
-        .map(|d| d.start_state_forward(&input).ok())
-        .collect::<Option<_>>()?;
-    let mut seen: HashMap<Vec<StateID>, usize> = HashMap::new();
+    let mut start = [StateID::ZERO; K];
+    for (q, d) in start.iter_mut().zip(&dfas) {
+        *q = d.start_state_forward(&input).ok()?;
+    }
+    let mut seen: HashMap<u128, (), FastHash> = HashMap::default();
     // Per state: (parent, byte).
-    let mut parent: Vec<(usize, u8)> = Vec::new();
-    let mut states: Vec<Vec<StateID>> = Vec::new();
-    seen.insert(start.clone(), 0);
-    states.push(start);
-    parent.push((usize::MAX, 0));
+    let mut parent: Vec<(usize, u8)> = vec![(usize::MAX, 0)];
+    let mut states: Vec<[StateID; K]> = vec![start];
+    seen.insert(key(&start), ());
     let mut found: Vec<(Vec<bool>, String)> = Vec::new();
+    let mut matched: [Vec<bool>; 2] = [vec![false; lists[0].len()], vec![false; lists[1].len()]];
     let mut at = 0;
     while at < states.len() {
-        let s = states[at].clone();
-        let eoi: Vec<StateID> = dfas
-            .iter()
-            .zip(&s)
-            .map(|(d, &q)| d.next_eoi_state(q))
-            .collect();
-        if dfas[..n_domain]
-            .iter()
-            .zip(&eoi)
-            .all(|(d, &q)| d.is_match_state(q))
-        {
+        let s = states[at];
+        let mut eoi = [StateID::ZERO; K];
+        for i in 0..n {
+            eoi[i] = dfas[i].next_eoi_state(s[i]);
+        }
+        if (0..n_domain).all(|i| dfas[i].is_match_state(eoi[i])) {
             // Which patterns of each mode match the whole string.
-            let mut matched: [Vec<bool>; 2] =
-                [vec![false; lists[0].len()], vec![false; lists[1].len()]];
-            for mode in 0..2 {
+            for (mode, m) in matched.iter_mut().enumerate() {
+                m.iter_mut().for_each(|b| *b = false);
                 let c = comp_of_mode[mode];
                 if c == usize::MAX || !dfas[c].is_match_state(eoi[c]) {
                     continue;
                 }
                 for k in 0..dfas[c].match_len(eoi[c]) {
-                    matched[mode][dfas[c].match_pattern(eoi[c], k).as_usize()] = true;
+                    m[dfas[c].match_pattern(eoi[c], k).as_usize()] = true;
                 }
             }
-            let truth: Vec<bool> = atoms
+            let truth = atoms.iter().zip(&where_is).map(|(a, w)| match (a, w) {
+                (Lang::Re { neg, .. }, Some((mode, pid))) => matched[*mode][*pid] != *neg,
+                (Lang::Const(b), _) => *b,
+                _ => false,
+            });
+            if !found
                 .iter()
-                .zip(&where_is)
-                .map(|(a, w)| match (a, w) {
-                    (Lang::Re { neg, .. }, Some((mode, pid))) => matched[*mode][*pid] != *neg,
-                    (Lang::Const(b), _) => *b,
-                    _ => false,
-                })
-                .collect();
-            if !found.iter().any(|(t, _)| *t == truth) {
+                .any(|(t, _)| t.iter().copied().eq(truth.clone()))
+            {
                 let mut bytes = Vec::new();
                 let mut k = at;
                 while parent[k].0 != usize::MAX {
@@ -405,28 +433,23 @@ fn strings(domain: &[Pat], atoms: &[Lang]) -> Option<Vec<(Vec<bool>, String)>> {
                 }
                 bytes.reverse();
                 // A byte that is not UTF-8: Z3 decides this one.
-                found.push((truth, String::from_utf8(bytes).ok()?));
+                found.push((truth.collect(), String::from_utf8(bytes).ok()?));
             }
         }
-        for &b in &reps {
-            let next: Vec<StateID> = dfas
-                .iter()
-                .zip(&s)
-                .map(|(d, &q)| d.next_state(q, b))
-                .collect();
-            // A domain automaton that is dead accepts nothing any more.
-            if dfas[..n_domain]
-                .iter()
-                .zip(&next)
-                .any(|(d, &q)| d.is_dead_state(q))
-            {
-                continue;
+        'bytes: for &b in &reps {
+            let mut next = [StateID::ZERO; K];
+            for i in 0..n {
+                next[i] = dfas[i].next_state(s[i], b);
+                // A domain automaton that is dead accepts nothing any more.
+                if i < n_domain && dfas[i].is_dead_state(next[i]) {
+                    continue 'bytes;
+                }
             }
-            if !seen.contains_key(&next) {
+            if let std::collections::hash_map::Entry::Vacant(e) = seen.entry(key(&next)) {
                 if states.len() >= MAX_STATES {
                     return None;
                 }
-                seen.insert(next.clone(), states.len());
+                e.insert(());
                 states.push(next);
                 parent.push((at, b));
             }
