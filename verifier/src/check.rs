@@ -295,7 +295,10 @@ impl<'s, 'p> Checker<'s, 'p> {
             .all(|(_, c)| c.as_ref().is_none_or(|c| c.eval(&scope)))
     }
 
-    /// Asks a question about a symbolic step (cached by its canonical form).
+    /// Asks a question about a symbolic step: in a cheap normal form
+    /// ([`canon::tidy`]: flattened, constants folded, operands sorted) to
+    /// the cache and the automata, and, when those cannot answer, in egg's
+    /// canonical form to the cache again and to Z3.
     fn ask(
         &mut self,
         goal: Cond,
@@ -303,34 +306,18 @@ impl<'s, 'p> Checker<'s, 'p> {
         purpose: &str,
         valid: &dyn Fn(&Checker, &Witness) -> bool,
     ) -> Answer {
-        let goal = if self.spec.options.canonicalize {
-            self.spec.canonical(&goal)
+        let canonicalize = self.spec.options.canonicalize;
+        let goal = if canonicalize {
+            canon::tidy(&goal)
         } else {
             goal
         };
-        match goal {
-            Cond::False => return Answer::Unsat,
-            Cond::True if self.lowered.params.is_empty() && self.step(step).is_concrete() => {
-                return Answer::Sat(Witness::default());
-            }
-            _ => {}
+        if let Some(a) = self.trivial(&goal, step) {
+            return a;
         }
         let key = format!("{}#{purpose}#{}", self.where_key, canon::key(&goal));
-        if self.spec.options.cache
-            && let Ok(cache) = self.spec.cache.lock()
-            && let Some(a) = cache.get(&key)
-        {
-            match a {
-                Answer::Unsat => {
-                    self.stats.cache_hits += 1;
-                    return Answer::Unsat;
-                }
-                Answer::Sat(w) if valid(self, w) => {
-                    self.stats.cache_hits += 1;
-                    return a.clone();
-                }
-                _ => {}
-            }
+        if let Some(a) = self.cached(&key, valid) {
+            return a;
         }
         let mut session = match self.session.take() {
             Some(s) => s,
@@ -345,9 +332,31 @@ impl<'s, 'p> Checker<'s, 'p> {
                 s
             }
         };
-        let st = self.step(step).clone();
-        let max = self.spec.options.max_refinements;
-        let answer = session.solve(&goal, Some(&st), max, &|w| valid(self, w));
+        let mut keys = vec![key];
+        let answer = match session.decide(&goal, &|w| valid(self, w)) {
+            Some(a) => a,
+            None => {
+                // egg, before Z3: equal questions are asked once.
+                let goal = if canonicalize {
+                    self.spec.canonical(&goal)
+                } else {
+                    goal
+                };
+                let key = format!("{}#{purpose}#{}", self.where_key, canon::key(&goal));
+                match self
+                    .trivial(&goal, step)
+                    .or_else(|| self.cached(&key, valid))
+                {
+                    Some(a) => a,
+                    None => {
+                        keys.push(key);
+                        let st = self.step(step).clone();
+                        let max = self.spec.options.max_refinements;
+                        session.solve_z3(&goal, Some(&st), max, &|w| valid(self, w))
+                    }
+                }
+            }
+        };
         self.session = Some(session);
         if self.spec.options.cache
             && matches!(answer, Answer::Unsat | Answer::Sat(_))
@@ -356,9 +365,37 @@ impl<'s, 'p> Checker<'s, 'p> {
             if cache.len() > 100_000 {
                 cache.clear();
             }
-            cache.insert(key, answer.clone());
+            for k in keys {
+                cache.insert(k, answer.clone());
+            }
         }
         answer
+    }
+
+    /// The answer to a question that needs no solver.
+    fn trivial(&self, goal: &Cond, step: usize) -> Option<Answer> {
+        match goal {
+            Cond::False => Some(Answer::Unsat),
+            Cond::True if self.lowered.params.is_empty() && self.step(step).is_concrete() => {
+                Some(Answer::Sat(Witness::default()))
+            }
+            _ => None,
+        }
+    }
+
+    /// A cached answer (a witness only if it is still valid here).
+    fn cached(&mut self, key: &str, valid: &dyn Fn(&Checker, &Witness) -> bool) -> Option<Answer> {
+        if !self.spec.options.cache {
+            return None;
+        }
+        let a = self.spec.cache.lock().ok()?.get(key).cloned()?;
+        match &a {
+            Answer::Unsat => {}
+            Answer::Sat(w) if valid(self, w) => {}
+            _ => return None,
+        }
+        self.stats.cache_hits += 1;
+        Some(a)
     }
 
     fn residual_of(&self, p: &Pattern, i: usize) -> Cond {

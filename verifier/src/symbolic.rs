@@ -1689,8 +1689,8 @@ impl Session {
     }
 
     /// Asks for values that make `goal` true and pass `valid` (a concrete
-    /// check of the witness); blocks spurious witnesses and asks again, up
-    /// to `max_refinements` times.
+    /// check of the witness): with automata ([`Session::decide`]) when they
+    /// can, otherwise with Z3 ([`Session::solve_z3`]).
     pub fn solve(
         &mut self,
         goal: &Cond,
@@ -1698,15 +1698,35 @@ impl Session {
         max_refinements: u32,
         valid: &dyn Fn(&Witness) -> bool,
     ) -> Answer {
-        if self.automata {
-            let set = self.closure(params_of(goal));
-            let conds = self.wheres_of(&set);
-            if let Some(a) = crate::automata::decide(goal, &conds, &self.params, &self.base, valid)
-            {
-                self.decided += 1;
-                return a;
-            }
+        match self.decide(goal, valid) {
+            Some(a) => a,
+            None => self.solve_z3(goal, step, max_refinements, valid),
         }
+    }
+
+    /// Decides `goal` (with the `where`s of its params) with automata, when
+    /// every atom is about one string, number or bool ([`crate::automata`]);
+    /// `None` otherwise, or when [`Session::automata`] is off.
+    pub fn decide(&mut self, goal: &Cond, valid: &dyn Fn(&Witness) -> bool) -> Option<Answer> {
+        if !self.automata {
+            return None;
+        }
+        let set = self.closure(params_of(goal));
+        let conds = self.wheres_of(&set);
+        let a = crate::automata::decide(goal, &conds, &self.params, &self.base, valid)?;
+        self.decided += 1;
+        Some(a)
+    }
+
+    /// Asks Z3 for values that make `goal` true and pass `valid`; blocks
+    /// spurious witnesses and asks again, up to `max_refinements` times.
+    pub fn solve_z3(
+        &mut self,
+        goal: &Cond,
+        step: Option<&StepAction>,
+        max_refinements: u32,
+        valid: &dyn Fn(&Witness) -> bool,
+    ) -> Answer {
         let bound = list_bound(&[goal]);
         let assertions = Encoder::new(&self.params, bound).question(goal);
         self.solver().push();
