@@ -142,9 +142,7 @@ fn bench(c: &mut Criterion) {
     z3_only.options.canonicalize = false;
     z3_only.options.cache = false;
     let none = z3_only.check(&plan).expect("checks").stats;
-    eprintln!(
-        "Z3 only: no egg, no cache {none:?}; egg + cache, cold {cold:?}; warm {warm:?}"
-    );
+    eprintln!("Z3 only: no egg, no cache {none:?}; egg + cache, cold {cold:?}; warm {warm:?}");
 
     let mut g = c.benchmark_group("check");
     g.sample_size(30);
@@ -167,12 +165,15 @@ fn bench(c: &mut Criterion) {
     let mut z3_only = load(&big_spec());
     z3_only.options.automata = false;
     g.sample_size(10);
-    g.bench_function("100 steps, 10 params, 200 rules (cold cache, Z3 only)", |b| {
-        b.iter(|| {
-            z3_only.clear_cache();
-            black_box(z3_only.check(black_box(&plan)).expect("checks"))
-        })
-    });
+    g.bench_function(
+        "100 steps, 10 params, 200 rules (cold cache, Z3 only)",
+        |b| {
+            b.iter(|| {
+                z3_only.clear_cache();
+                black_box(z3_only.check(black_box(&plan)).expect("checks"))
+            })
+        },
+    );
     let small = planlang::load_plan_str(&small_plan(), "small.plan").expect("loads");
     assert_eq!(
         spec.check(&small).expect("checks").verdict,

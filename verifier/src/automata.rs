@@ -925,6 +925,29 @@ mod tests {
     }
 
     #[test]
+    fn a_path_that_cannot_climb_goes_to_the_solver() {
+        // Without `..` a path starting with /tmp/ stays under /tmp: the raw
+        // atoms are left free, so no answer here (Z3 proves it).
+        let ps = [("p", ParamType::Path)];
+        let w = Cond::and(
+            cmp("raw|p:p", CmpOp::StartsWith, s("/tmp/")),
+            Cond::not(cmp("raw|p:p", CmpOp::Contains, s(".."))),
+        );
+        let q = Cond::not(cmp("norm|p:p", CmpOp::Under, s("/tmp")));
+        assert_eq!(ask(&q, &[&w], &ps), None);
+    }
+
+    #[test]
+    fn a_glob_question_mark_is_one_character() {
+        // `?` matches `é` (two bytes): the glob's automaton reads characters.
+        let q = cmp("norm|g:/d/?", CmpOp::Eq, s("/d/é"));
+        let Some(Answer::Sat(w)) = ask(&q, &[], &[]) else {
+            panic!()
+        };
+        assert_eq!(w.globs["/d/?"], "/d/é");
+    }
+
+    #[test]
     fn globs_and_regexes() {
         let q = Cond::not(cmp("norm|g:/srv/d/**/*.csv", CmpOp::Under, s("/srv/d")));
         assert_eq!(ask(&q, &[], &[]), Some(Answer::Unsat));

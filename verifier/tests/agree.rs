@@ -321,8 +321,16 @@ proptest! {
         if without.violations.iter().any(|v| matches!(v.reason, Reason::Timeout | Reason::CouldNotProve)) {
             return Ok(());
         }
+        // Denied or allowed by nothing depends on the witness found.
         let reasons = |o: &verifier::Outcome| {
-            let mut rs: Vec<String> = o.violations.iter().map(|v| format!("{:?}", v.reason)).collect();
+            let mut rs: Vec<String> = o
+                .violations
+                .iter()
+                .map(|v| match v.reason {
+                    Reason::Denied | Reason::NothingAllows => "refused".to_string(),
+                    r => format!("{r:?}"),
+                })
+                .collect();
             rs.sort();
             rs.dedup();
             rs
