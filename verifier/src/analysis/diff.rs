@@ -29,7 +29,7 @@ use super::{Decision, Finding, Probe, Proof, deciding_rule, probes};
 use crate::action::ConcreteAction;
 use crate::compile::{CompileError, CompiledSpec};
 use crate::concrete::Cond;
-use crate::symbolic::Answer;
+use crate::symbolic::{Answer, Session};
 use planlang::LoadedSpec;
 use planlang::Span;
 use planlang::Spanned;
@@ -229,56 +229,80 @@ pub fn diff_effects(
             continue;
         }
         let mut session = probe.session(opts.timeout_ms);
+        let cases = probe.cases();
         let decide = |a: &ConcreteAction| {
             (
                 Decision::from(old.verdict_of(a)),
                 Decision::from(new.verdict_of(a)),
             )
         };
-        let first = session.solve(&differ, Some(&probe.step), opts.max_refinements, &|w| {
-            probe.action(w).is_some_and(|a| {
-                let (o, n) = decide(&a);
-                o != n
-            })
+        let mut gave_up = None;
+        let first = ask(&mut session, &probe, &cases, &differ, opts, &|a| {
+            let (o, n) = decide(a);
+            o != n
         });
-        let found = match first {
+        let mut done = Vec::new();
+        match first {
             Answer::Unsat => {
                 report.queries += session.queries;
                 continue;
             }
-            Answer::Sat(w) => probe.action(&w),
-            other => {
-                report.findings.push(undecided(&probe, at, &other));
-                report.queries += session.queries;
-                continue;
+            Answer::Sat(w) => {
+                if let Some(a) = probe.action(&w) {
+                    let (o, n) = decide(&a);
+                    done.push((o, n));
+                    push_change(&mut report, old, new, at, a, o, n);
+                }
             }
-        };
-        let mut done = Vec::new();
-        if let Some(a) = found {
-            let (o, n) = decide(&a);
-            done.push((o, n));
-            push_change(&mut report, old, new, at, a, o, n);
+            other => gave_up = Some(other),
         }
         for (o, n, goal) in pairs {
             if done.contains(&(o, n)) {
                 continue;
             }
-            let ans = session.solve(&goal, Some(&probe.step), opts.max_refinements, &|w| {
-                probe.action(w).is_some_and(|a| decide(&a) == (o, n))
-            });
-            match ans {
+            match ask(&mut session, &probe, &cases, &goal, opts, &|a| {
+                decide(a) == (o, n)
+            }) {
                 Answer::Unsat => {}
                 Answer::Sat(w) => {
                     if let Some(a) = probe.action(&w) {
                         push_change(&mut report, old, new, at, a, o, n);
                     }
                 }
-                other => report.findings.push(undecided(&probe, at, &other)),
+                other => gave_up = Some(other),
             }
+        }
+        if let Some(a) = gave_up {
+            report.findings.push(undecided(&probe, at, &a));
         }
         report.queries += session.queries;
     }
     report
+}
+
+/// Asks `goal` in each case of the probe: the first witness whose concrete
+/// action passes `valid`, `Unsat` when every case is unsatisfiable, else
+/// why some case went unanswered.
+fn ask(
+    session: &mut Session,
+    probe: &Probe,
+    cases: &[Cond],
+    goal: &Cond,
+    opts: &DiffOptions,
+    valid: &dyn Fn(&ConcreteAction) -> bool,
+) -> Answer {
+    let mut out = Answer::Unsat;
+    for case in cases {
+        let g = Cond::and(goal.clone(), case.clone());
+        match session.solve(&g, Some(&probe.step), opts.max_refinements, &|w| {
+            probe.action(w).is_some_and(|a| valid(&a))
+        }) {
+            Answer::Unsat => {}
+            Answer::Sat(w) => return Answer::Sat(w),
+            other => out = other,
+        }
+    }
+    out
 }
 
 fn undecided(probe: &Probe, at: &Span, a: &Answer) -> Finding {

@@ -84,10 +84,12 @@ impl Linter<'_> {
                 continue;
             }
             let mut s = p.session(self.opts.timeout_ms);
-            // Any model counts: a satisfiable over-approximation is no proof.
-            match s.solve(&g, Some(&p.step), 0, &|_| true) {
-                Answer::Unsat => {}
-                _ => return Every::Not,
+            for case in p.cases() {
+                // Any model counts: a satisfiable over-approximation is no proof.
+                match s.solve(&Cond::and(g.clone(), case), Some(&p.step), 0, &|_| true) {
+                    Answer::Unsat => {}
+                    _ => return Every::Not,
+                }
             }
         }
         Every::Unsat

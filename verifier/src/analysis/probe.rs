@@ -64,6 +64,10 @@ pub const ANY_PATH: &str = "/**";
 /// longer one makes the probe incomplete.
 pub const MAX_LIST_BOUND: u32 = 12;
 
+/// Above this many arguments that may be lists, a question is asked in one
+/// case rather than one per choice of list arguments.
+pub const MAX_CASE_ARGS: usize = 5;
+
 /// Shape of an argument: one symbolic string, number or bool.
 const SCALAR: i64 = 0;
 /// Shape of an argument: a list.
@@ -545,6 +549,36 @@ impl Probe {
             params.insert(o.clone(), ParamType::Bool);
         }
         Session::new(params, &self.wheres, timeout_ms)
+    }
+
+    /// The cases a question about the probe is asked in, one after the
+    /// other (together they cover every action of the class). For a call:
+    /// one case per choice of which arguments are lists, fewest lists
+    /// first. Z3 decides each case far faster than their disjunction, and
+    /// the first witnesses found are the plainest.
+    pub fn cases(&self) -> Vec<Cond> {
+        let listy: Vec<&ArgModel> = self.args.iter().filter(|a| a.list_bound > 0).collect();
+        if listy.is_empty() || listy.len() > MAX_CASE_ARGS {
+            return vec![Cond::True];
+        }
+        let mut masks: Vec<u32> = (0..1u32 << listy.len()).collect();
+        masks.sort_by_key(|m| m.count_ones());
+        masks
+            .into_iter()
+            .map(|m| {
+                listy.iter().enumerate().fold(Cond::True, |acc, (i, a)| {
+                    let is_list = num_is(&shape_p(&a.name), LIST);
+                    Cond::and(
+                        acc,
+                        if m & (1 << i) != 0 {
+                            is_list
+                        } else {
+                            Cond::not(is_list)
+                        },
+                    )
+                })
+            })
+            .collect()
     }
 
     // ─────────────────────────── calls ───────────────────────────
