@@ -258,6 +258,7 @@ impl Engine for WardenEngine {
             spec_hash: a.spec_hash,
             ancestors: vec![],
             envelope: a.envelope.clone(),
+            enforcement: vec![],
         };
         let token = token::paseto::sign(&claims, &self.key).map_err(|e| e.to_string())?;
         Ok(Issued {

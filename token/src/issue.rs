@@ -5,7 +5,9 @@
 //! canonical `fmt` text ([`plan_hash`], [`spec_hash`]), so a reformatted file
 //! keeps its hash and any edit that changes meaning changes it.
 
-use crate::claims::{self, CLAIMS_VERSION, Claims, ClaimsError, Clock, Digest, TokenId};
+use crate::claims::{
+    self, CLAIMS_VERSION, Claims, ClaimsError, Clock, Digest, EnforcementProof, TokenId,
+};
 use crate::keys::SigningKey;
 use crate::paseto::{self, TokenError};
 use planlang::LoadedSpec;
@@ -40,6 +42,9 @@ pub struct IssueOptions {
     /// A lifetime asked for on the command line; it replaces the plan's
     /// `ttl`, and is capped by the spec's `max ttl` all the same.
     pub ttl: Option<Duration>,
+    /// The enforcement profiles proven for the token's envelope (the
+    /// `enforcement` claim; see [`crate::claims::EnforcementProof`]).
+    pub enforcement: Vec<EnforcementProof>,
 }
 
 impl Default for IssueOptions {
@@ -47,6 +52,7 @@ impl Default for IssueOptions {
         IssueOptions {
             issuer: DEFAULT_ISSUER.to_string(),
             ttl: None,
+            enforcement: Vec::new(),
         }
     }
 }
@@ -108,6 +114,7 @@ pub fn issue(
         spec_hash: spec_hash(spec),
         ancestors: Vec::new(),
         envelope,
+        enforcement: opts.enforcement.clone(),
     };
     let token = paseto::sign(&claims, key)?;
     Ok(Issued { token, claims })
@@ -159,6 +166,7 @@ pub fn attenuate(
         spec_hash: parent.spec_hash,
         ancestors,
         envelope,
+        enforcement: opts.enforcement.clone(),
     };
     let token = paseto::sign(&claims, key)?;
     Ok(Issued { token, claims })

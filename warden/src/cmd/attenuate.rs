@@ -70,6 +70,7 @@ pub fn run(args: Args) -> ExitCode {
     let opts = IssueOptions {
         issuer: args.issuer,
         ttl: args.ttl,
+        enforcement: Vec::new(),
     };
     match attenuate(&parent, &sub, &key, &clock, &opts) {
         Ok(issued) => {

@@ -64,6 +64,7 @@ pub fn run(args: Args) -> ExitCode {
     let opts = IssueOptions {
         issuer: args.issuer,
         ttl: args.ttl,
+        enforcement: Vec::new(),
     };
     match issue(
         &loaded.plan,
