@@ -8,6 +8,7 @@
 use crate::claims::{
     self, CLAIMS_VERSION, Claims, ClaimsError, Clock, Digest, EnforcementProof, TokenId,
 };
+use crate::enforcement::EnforcementError;
 use crate::keys::SigningKey;
 use crate::paseto::{self, TokenError};
 use planlang::LoadedSpec;
@@ -32,6 +33,12 @@ pub enum IssueError {
     Containment(#[from] ContainmentError),
     #[error("the parent token has expired (at {0}); nothing can be narrowed from it")]
     ParentExpired(claims::Timestamp),
+    #[error(transparent)]
+    Enforcement(#[from] EnforcementError),
+    /// No enforcement profile keeps the envelope inside what was proven: a
+    /// token no run could start under is not issued.
+    #[error("no enforcement profile is proven; the kernel layers would widen the envelope:\n{}", crate::enforcement::describe(.0))]
+    NotEnforceable(Vec<EnforcementProof>),
 }
 
 /// Choices of the one issuing a token.
@@ -82,7 +89,10 @@ pub fn spec_hash(spec: &LoadedSpec) -> Digest {
 
 /// Sign a token for `plan`, which the verifier accepted against `spec` with
 /// `envelope`. The lifetime is the requested one (`opts.ttl`, else the plan's
-/// `ttl`, else 15 minutes), capped by the spec's `max ttl`.
+/// `ttl`, else 15 minutes), capped by the spec's `max ttl`. The enforcement
+/// profiles are the caller's ([`IssueOptions::enforcement`], from
+/// [`crate::enforcement::prove_profiles`]): `warden exec` starts no run under
+/// a token without a proven one.
 pub fn issue(
     plan: &Plan,
     spec: &LoadedSpec,
@@ -125,7 +135,9 @@ pub fn issue(
 /// a token whose envelope is the sub-plan's own least privilege. The new
 /// token never outlives its parent, names the parent (and its ancestors) in
 /// `ancestors` so that revoking any of them revokes it, and keeps the
-/// parent's spec.
+/// parent's spec. Its enforcement profiles are proven against the parent's
+/// ([`crate::enforcement::prove_attenuated`]); when none is, nothing is
+/// issued.
 pub fn attenuate(
     parent: &Claims,
     sub: &Plan,
@@ -141,6 +153,10 @@ pub fn attenuate(
         return Err(IssueError::ParentExpired(parent.exp));
     }
     let envelope = containment::contain(&parent.envelope, sub)?;
+    let enforcement = crate::enforcement::prove_attenuated(parent, &envelope)?;
+    if crate::enforcement::proven(&enforcement).next().is_none() {
+        return Err(IssueError::NotEnforceable(enforcement));
+    }
     let requested = opts
         .ttl
         .or_else(|| sub.ttl.as_ref().map(|t| t.node.as_std()));
@@ -166,7 +182,7 @@ pub fn attenuate(
         spec_hash: parent.spec_hash,
         ancestors,
         envelope,
-        enforcement: opts.enforcement.clone(),
+        enforcement,
     };
     let token = paseto::sign(&claims, key)?;
     Ok(Issued { token, claims })

@@ -41,6 +41,7 @@
 //! ```
 
 pub mod claims;
+pub mod enforcement;
 pub mod issue;
 pub mod keys;
 pub mod monitor;

@@ -354,7 +354,7 @@ fn quote(s: &str) -> String {
 fn covers_cond(target: &PathTarget) -> Option<String> {
     match target {
         PathTarget::Exact { path } => Some(format!("p == {}", quote(path))),
-        PathTarget::Tree { dir } => Some(format!("p under {}", quote(dir))),
+        PathTarget::Tree { dir } => Some(format!("p matches {}", quote(&tree_regex(dir, false)))),
         PathTarget::Glob { glob } => concrete::glob_to_regex(glob)
             .ok()
             .map(|re| format!("p matches {}", quote(&re))),
@@ -362,6 +362,27 @@ fn covers_cond(target: &PathTarget) -> Option<String> {
         PathTarget::Param { .. } => None,
     }
 }
+
+/// The regular expression of the normalized paths under `dir` (`strict`:
+/// below it, not `dir` itself). One regular language: the solver decides it
+/// with the other atoms about the path at once.
+fn tree_regex(dir: &str, strict: bool) -> String {
+    let dir = dir.trim_end_matches('/');
+    let more = if strict { "+" } else { "*" };
+    if dir.is_empty() {
+        return if strict {
+            "^(/[^/]+)+$".to_owned()
+        } else {
+            "^/$|^(/[^/]+)+$".to_owned()
+        };
+    }
+    format!("^{}(/[^/]+){more}$", regex::escape(dir))
+}
+
+/// Paths spelled with the characters people use in file names: asked first
+/// when a widening is refused, so the counterexample reads well (the proof
+/// itself is over every path).
+const PLAIN: &str = r#"p matches "^[a-z0-9/._-]*$""#;
 
 /// A baseline pattern of `kind` as a condition on `p`, when it is a plain
 /// `path == "..."` / `path under "..."` (or an `or` of them).
@@ -446,6 +467,9 @@ struct Question {
     grant: String,
     /// The plan text.
     plan: String,
+    /// The same plan over plainly spelled paths only, asked for a readable
+    /// counterexample once `plan` is refused.
+    plain: Option<String>,
     /// Only an explicit `deny` refuses (a program's read, implied by exec).
     deny_only: bool,
     /// How to rebuild the concrete action from the witness of `p`.
@@ -464,18 +488,21 @@ fn path_question(
         // Rights on a tree let the run write, create and remove what is
         // inside it; the directory itself is created and removed in its
         // parent, and never opened for writing.
-        (PathTarget::Tree { dir }, ActionKind::Write | ActionKind::Delete) if dir != "/" => {
-            format!("p startswith {}", quote(&format!("{dir}/")))
+        (PathTarget::Tree { dir }, ActionKind::Write | ActionKind::Delete) => {
+            format!("p matches {}", quote(&tree_regex(dir, true)))
         }
         _ => covers_cond(target)?,
     };
-    let plan = format!(
-        "plan \"enforced\" {{\n  param p: path where {inside} and {NORMAL} and not ({orig})\n  {word} p\n}}\n",
-        orig = original_cond(original, kind)
-    );
+    let orig = original_cond(original, kind);
+    let plan = |extra: &str| {
+        format!(
+            "plan \"enforced\" {{\n  param p: path where {inside} and {NORMAL}{extra} and not ({orig})\n  {word} p\n}}\n"
+        )
+    };
     Some(Question {
         grant,
-        plan,
+        plan: plan(""),
+        plain: Some(plan(&format!(" and {PLAIN}"))),
         deny_only,
         kind,
     })
@@ -506,6 +533,7 @@ fn questions(original: &Envelope, enforced: &Envelope) -> Vec<Question> {
             PathTarget::Exact { path } => qs.push(Question {
                 grant: format!("exec {} with any arguments", quote(path)),
                 plan: format!("plan \"enforced\" {{\n  exec {}\n}}\n", quote(path)),
+                plain: None,
                 deny_only: false,
                 kind: ActionKind::Exec,
             }),
@@ -533,6 +561,7 @@ fn questions(original: &Envelope, enforced: &Envelope) -> Vec<Question> {
                         "plan \"enforced\" {{\n{port_decl}  connect {}:{port}\n}}\n",
                         connect_host(value)
                     ),
+                    plain: None,
                     deny_only: false,
                     kind: ActionKind::Connect,
                 });
@@ -547,6 +576,7 @@ fn questions(original: &Envelope, enforced: &Envelope) -> Vec<Question> {
                 describe_match(&g.port)
             ),
             plan: format!("plan \"enforced\" {{\n{host}{port_decl}  connect h:{port}\n}}\n"),
+            plain: None,
             deny_only: false,
             kind: ActionKind::Connect,
         });
@@ -562,6 +592,7 @@ fn questions(original: &Envelope, enforced: &Envelope) -> Vec<Question> {
         qs.push(Question {
             grant: format!("listen {}", describe_match(&g.port)),
             plan,
+            plain: None,
             deny_only: false,
             kind: ActionKind::Listen,
         });
@@ -599,53 +630,74 @@ pub fn prove(
     enforced: &Envelope,
 ) -> Result<Result<(), Counterexample>, ProveError> {
     for q in questions(original, enforced) {
-        let plan = planlang::load_plan_str(&q.plan, "enforced.plan")
-            .map_err(|d| ProveError::Plan(format!("{d}\n{}", q.plan)))?;
-        let outcome = match spec.check(&plan) {
-            Ok(o) => o,
-            // The widened shape holds nothing beyond the original grants.
-            Err(CheckError::UnsatisfiableWhere { .. }) => continue,
-            Err(e) => return Err(e.into()),
-        };
-        if outcome.verdict == Verdict::Accept {
+        let Some(cx) = ask(spec, original, &q, &q.plan)? else {
             continue;
-        }
-        let refusing = outcome
-            .violations
-            .iter()
-            .find(|v| !q.deny_only || !matches!(v.reason, Reason::NothingAllows));
-        if let Some(v) = refusing {
-            let action = v.action.clone().unwrap_or_else(|| q.grant.clone());
-            let spurious = q.kind != ActionKind::Connect
-                && q.kind != ActionKind::Listen
-                && witness_action(q.kind, v.witness.get("p"))
-                    .is_some_and(|a| original.permits(&a).is_ok());
-            return Ok(Err(Counterexample {
-                grant: q.grant,
-                action,
-                reason: if spurious {
-                    Reason::CouldNotProve
-                } else {
-                    v.reason
-                },
-                needs_approval: false,
-                rule: v.rule.clone(),
-                rule_text: v.rule_text.clone(),
-            }));
-        }
-        if outcome.verdict == Verdict::Approve && !q.deny_only {
-            let a = &outcome.approvals[0];
-            return Ok(Err(Counterexample {
-                grant: q.grant,
+        };
+        // A readable witness when there is one (same grant, same spec).
+        let plain = match &q.plain {
+            Some(plain) => ask(spec, original, &q, plain).unwrap_or(None),
+            None => None,
+        };
+        return Ok(Err(plain
+            .filter(|p| p.reason != Reason::Timeout && p.reason != Reason::CouldNotProve)
+            .unwrap_or(cx)));
+    }
+    Ok(Ok(()))
+}
+
+/// One question: `None` when the spec allows every action of the plan.
+fn ask(
+    spec: &CompiledSpec,
+    original: &Envelope,
+    q: &Question,
+    text: &str,
+) -> Result<Option<Counterexample>, ProveError> {
+    let plan = planlang::load_plan_str(text, "enforced.plan")
+        .map_err(|d| ProveError::Plan(format!("{d}\n{text}")))?;
+    let outcome = match spec.check(&plan) {
+        Ok(o) => o,
+        // The widened shape holds nothing beyond the original grants.
+        Err(CheckError::UnsatisfiableWhere { .. }) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    if outcome.verdict == Verdict::Accept {
+        return Ok(None);
+    }
+    let refusing = outcome
+        .violations
+        .iter()
+        .find(|v| !q.deny_only || !matches!(v.reason, Reason::NothingAllows));
+    if let Some(v) = refusing {
+        // Re-checked concretely: a witness the original envelope grants is
+        // not a widening (a flaw of the question): refused all the same.
+        let spurious = witness_action(q.kind, v.witness.get("p"))
+            .is_some_and(|a| original.permits(&a).is_ok());
+        return Ok(Some(Counterexample {
+            grant: q.grant.clone(),
+            action: v.action.clone().unwrap_or_else(|| q.grant.clone()),
+            reason: if spurious {
+                Reason::CouldNotProve
+            } else {
+                v.reason
+            },
+            needs_approval: false,
+            rule: v.rule.clone(),
+            rule_text: v.rule_text.clone(),
+        }));
+    }
+    match outcome.approvals.first() {
+        Some(a) if outcome.verdict == Verdict::Approve && !q.deny_only => {
+            Ok(Some(Counterexample {
+                grant: q.grant.clone(),
                 action: a.action.clone(),
                 reason: Reason::NothingAllows,
                 needs_approval: true,
                 rule: Some(a.rule.clone()),
                 rule_text: a.rule_text.clone(),
-            }));
+            }))
         }
+        _ => Ok(None),
     }
-    Ok(Ok(()))
 }
 
 /// The concrete action of a witness for the path param `p`.
@@ -666,7 +718,10 @@ mod tests {
 
     fn spec(src: &str) -> CompiledSpec {
         let loaded = planlang::load_spec_str(src, "t.spec").expect("test spec loads");
-        CompiledSpec::compile(&loaded).expect("test spec compiles")
+        let mut compiled = CompiledSpec::compile(&loaded).expect("test spec compiles");
+        // A loaded machine must not turn a proof into a timeout.
+        compiled.options.timeout_ms = 60_000;
+        compiled
     }
 
     fn env(json: serde_json::Value) -> Envelope {

@@ -86,6 +86,13 @@ pub fn run(args: Args) -> ExitCode {
             eprintln!("refused: {e}");
             ExitCode::from(exit::REJECT)
         }
+        Err(IssueError::NotEnforceable(proofs)) => {
+            eprintln!(
+                "refused: no enforcement profile keeps the sub-plan's envelope inside the parent token's"
+            );
+            eprint!("{}", token::enforcement::describe(&proofs));
+            ExitCode::from(exit::REJECT)
+        }
         Err(e) => fail(e),
     }
 }
