@@ -37,6 +37,7 @@ pub mod check;
 pub mod compile;
 pub mod concrete;
 pub mod containment;
+pub mod enforced;
 pub mod envelope;
 pub mod reference;
 pub mod report;

@@ -2,12 +2,18 @@
 //! takes away.
 //!
 //! For every class of actions (each action kind; each tool name either spec
-//! names, plus every other tool) the solver is first asked whether the two
-//! specs give some action of the class different verdicts; only when they
-//! do is it asked, for each pair of verdicts (allow, approve, deny), for an
-//! action OLD gives one and NEW the other. Each witness is turned into a
-//! concrete action and checked with the value semantics before it is
-//! reported. Temporal and count rules (`never`, `require`, `at most`) are
+//! names, plus every other tool) a [`Probe`] stands for every action of the
+//! class as the specs can observe it (for a call: every combination of the
+//! arguments either spec names, each present or absent, a string, number,
+//! bool or list, from any tool; see [`super::probe`]). The solver is first
+//! asked whether the two specs give some action of the class different
+//! verdicts; only when they do is it asked, for each pair of verdicts
+//! (allow, approve, deny), for an action OLD gives one and NEW the other.
+//! Each witness is turned into a concrete action and checked with the value
+//! semantics before it is reported. Where the solver gives up
+//! (`undecided`) or the model is known to miss actions (`incomplete`, see
+//! [`super::probe`]), no equivalence is claimed: [`DiffReport::outcome`] is
+//! then [`Outcome::Unknown`] unless some change is shown. Temporal and count rules (`never`, `require`, `at most`) are
 //! compared as sets of canonical rule texts, as are baseline patterns;
 //! `max ttl` is compared by value.
 //!
@@ -23,7 +29,7 @@ use super::{Decision, Finding, Probe, Proof, deciding_rule, probes};
 use crate::action::ConcreteAction;
 use crate::compile::{CompileError, CompiledSpec};
 use crate::concrete::Cond;
-use crate::symbolic::Answer;
+use crate::symbolic::{Answer, Session};
 use planlang::LoadedSpec;
 use planlang::Span;
 use planlang::Spanned;
@@ -76,10 +82,41 @@ pub struct DiffReport {
     pub queries: usize,
 }
 
+/// What a diff proved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// No action is decided differently and no rule changed (proved).
+    Equivalent,
+    /// Some change is shown (a witness, or a rule, baseline or ttl change).
+    Differ,
+    /// No change was found, but the analysis could not prove there is none
+    /// (`undecided` or `incomplete` findings).
+    Unknown,
+}
+
+/// Finding kinds that say "not proved" rather than "changed".
+pub const UNPROVED_KINDS: [&str; 2] = ["undecided", "incomplete"];
+
 impl DiffReport {
-    /// Whether the specs are equivalent (no finding).
+    /// Whether the specs are proved equivalent (no finding at all).
     pub fn equivalent(&self) -> bool {
         self.findings.is_empty()
+    }
+
+    /// Equivalent, differ, or unknown.
+    pub fn outcome(&self) -> Outcome {
+        if self
+            .findings
+            .iter()
+            .any(|f| !UNPROVED_KINDS.contains(&f.kind.as_str()))
+        {
+            Outcome::Differ
+        } else if self.findings.is_empty() {
+            Outcome::Equivalent
+        } else {
+            Outcome::Unknown
+        }
     }
 }
 
@@ -146,6 +183,28 @@ pub fn diff_effects(
 ) -> DiffReport {
     let mut report = DiffReport::default();
     for probe in probes(&[old, new]) {
+        for g in &probe.gaps {
+            report.findings.push(Finding::new(
+                at,
+                "incomplete",
+                format!(
+                    "{}: {g}; the specs may differ on such actions",
+                    probe.class()
+                ),
+                Proof::Syntax,
+            ));
+        }
+        // The same rules (whatever their order) decide every action alike.
+        let rules = |s: &'_ CompiledSpec| -> Vec<(planlang::ast::Effect, Cond)> {
+            probe
+                .rules(s)
+                .map(|(_, r)| (r.effect, r.pattern.when.clone()))
+                .collect()
+        };
+        let (ro, rn) = (rules(old), rules(new));
+        if ro.iter().all(|r| rn.contains(r)) && rn.iter().all(|r| ro.contains(r)) {
+            continue;
+        }
         let conds = |s: &CompiledSpec| -> BTreeMap<Decision, Cond> {
             Decision::ALL
                 .iter()
@@ -170,56 +229,80 @@ pub fn diff_effects(
             continue;
         }
         let mut session = probe.session(opts.timeout_ms);
+        let cases = probe.cases();
         let decide = |a: &ConcreteAction| {
             (
                 Decision::from(old.verdict_of(a)),
                 Decision::from(new.verdict_of(a)),
             )
         };
-        let first = session.solve(&differ, Some(&probe.step), opts.max_refinements, &|w| {
-            probe.action(w).is_some_and(|a| {
-                let (o, n) = decide(&a);
-                o != n
-            })
+        let mut gave_up = None;
+        let first = ask(&mut session, &probe, &cases, &differ, opts, &|a| {
+            let (o, n) = decide(a);
+            o != n
         });
-        let found = match first {
+        let mut done = Vec::new();
+        match first {
             Answer::Unsat => {
                 report.queries += session.queries;
                 continue;
             }
-            Answer::Sat(w) => probe.action(&w),
-            other => {
-                report.findings.push(undecided(&probe, at, &other));
-                report.queries += session.queries;
-                continue;
+            Answer::Sat(w) => {
+                if let Some(a) = probe.action(&w) {
+                    let (o, n) = decide(&a);
+                    done.push((o, n));
+                    push_change(&mut report, old, new, at, a, o, n);
+                }
             }
-        };
-        let mut done = Vec::new();
-        if let Some(a) = found {
-            let (o, n) = decide(&a);
-            done.push((o, n));
-            push_change(&mut report, old, new, at, a, o, n);
+            other => gave_up = Some(other),
         }
         for (o, n, goal) in pairs {
             if done.contains(&(o, n)) {
                 continue;
             }
-            let ans = session.solve(&goal, Some(&probe.step), opts.max_refinements, &|w| {
-                probe.action(w).is_some_and(|a| decide(&a) == (o, n))
-            });
-            match ans {
+            match ask(&mut session, &probe, &cases, &goal, opts, &|a| {
+                decide(a) == (o, n)
+            }) {
                 Answer::Unsat => {}
                 Answer::Sat(w) => {
                     if let Some(a) = probe.action(&w) {
                         push_change(&mut report, old, new, at, a, o, n);
                     }
                 }
-                other => report.findings.push(undecided(&probe, at, &other)),
+                other => gave_up = Some(other),
             }
+        }
+        if let Some(a) = gave_up {
+            report.findings.push(undecided(&probe, at, &a));
         }
         report.queries += session.queries;
     }
     report
+}
+
+/// Asks `goal` in each case of the probe: the first witness whose concrete
+/// action passes `valid`, `Unsat` when every case is unsatisfiable, else
+/// why some case went unanswered.
+fn ask(
+    session: &mut Session,
+    probe: &Probe,
+    cases: &[Cond],
+    goal: &Cond,
+    opts: &DiffOptions,
+    valid: &dyn Fn(&ConcreteAction) -> bool,
+) -> Answer {
+    let mut out = Answer::Unsat;
+    for case in cases {
+        let g = Cond::and(goal.clone(), case.clone());
+        match session.solve(&g, Some(&probe.step), opts.max_refinements, &|w| {
+            probe.action(w).is_some_and(|a| valid(&a))
+        }) {
+            Answer::Unsat => {}
+            Answer::Sat(w) => return Answer::Sat(w),
+            other => out = other,
+        }
+    }
+    out
 }
 
 fn undecided(probe: &Probe, at: &Span, a: &Answer) -> Finding {
