@@ -51,6 +51,7 @@ fn token_for(dir: &Path, allowed: &Path, out_dir: &Path, ttl: i64) -> (String, S
         spec_hash: Digest::of_text("spec"),
         ancestors: vec![],
         envelope: serde_json::from_value(envelope).expect("the test envelope follows the schema"),
+        enforcement: vec![],
     };
     let tok = paseto::sign(&claims, &key).unwrap();
     let tok_path = dir.join(format!("run-{ttl}.tok"));
