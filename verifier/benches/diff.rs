@@ -31,7 +31,12 @@ fn spec(n: usize, changed: bool, rewritten: bool) -> String {
                 1000 + v
             ),
             (4, false) => format!("  allow call tool{} when amount <= {v}\n", i % 20),
-            (4, true) => format!("  allow call tool{} when not (amount > {v})\n", i % 20),
+            // (`not amount > v` would not do: it also holds without `amount`.)
+            (4, true) => format!(
+                "  allow call tool{} when amount <= {} and amount <= {v}\n",
+                i % 20,
+                v + 1000
+            ),
             (_, false) => format!("  approve exec \"/usr/bin/t{v}\" when argv[0] == \"run\"\n"),
             (_, true) => {
                 format!("  approve exec when argv[0] == \"run\" and path == \"/usr/bin/t{v}\"\n")

@@ -213,21 +213,23 @@ pub fn diff_effects(
         };
         let (od, nd) = (conds(old), conds(new));
         let mut pairs = Vec::new();
-        let mut differ = Cond::False;
         for o in Decision::ALL {
             for n in Decision::ALL {
                 if o != n {
                     let c = Cond::and(od[&o].clone(), nd[&n].clone());
                     if c != Cond::False {
-                        differ = Cond::or(differ, c.clone());
                         pairs.push((o, n, c));
                     }
                 }
             }
         }
-        if differ == Cond::False {
-            continue;
-        }
+        // An action both specs decide alike unless it matches a rule only
+        // one of them has: the solver looks there only.
+        let focus = ro
+            .iter()
+            .filter(|r| !rn.contains(r))
+            .chain(rn.iter().filter(|r| !ro.contains(r)))
+            .fold(Cond::False, |acc, (_, w)| Cond::or(acc, probe.cond(w)));
         let mut session = probe.session(opts.timeout_ms);
         let cases = probe.cases();
         let decide = |a: &ConcreteAction| {
@@ -237,36 +239,38 @@ pub fn diff_effects(
             )
         };
         let mut gave_up = None;
-        let first = ask(&mut session, &probe, &cases, &differ, opts, &|a| {
-            let (o, n) = decide(a);
-            o != n
-        });
-        let mut done = Vec::new();
-        match first {
-            Answer::Unsat => {
-                report.queries += session.queries;
-                continue;
-            }
-            Answer::Sat(w) => {
-                if let Some(a) = probe.action(&w) {
+        // One change at a time: a witness, then the question again without
+        // the pair of verdicts it showed, until nothing is left.
+        let mut alone = false;
+        while !pairs.is_empty() && gave_up.is_none() {
+            let todo: Vec<&(Decision, Decision, Cond)> = if alone {
+                pairs.iter().take(1).collect()
+            } else {
+                pairs.iter().collect()
+            };
+            let keys: Vec<(Decision, Decision)> = todo.iter().map(|(o, n, _)| (*o, *n)).collect();
+            let goal = Cond::and(
+                focus.clone(),
+                todo.iter()
+                    .fold(Cond::False, |acc, (_, _, c)| Cond::or(acc, c.clone())),
+            );
+            match ask(&mut session, &probe, &cases, &goal, opts, &|a| {
+                keys.contains(&decide(a))
+            }) {
+                Answer::Sat(w) => {
+                    let Some(a) = probe.action(&w) else { break };
                     let (o, n) = decide(&a);
-                    done.push((o, n));
+                    pairs.retain(|(x, y, _)| (*x, *y) != (o, n));
                     push_change(&mut report, old, new, at, a, o, n);
                 }
-            }
-            other => gave_up = Some(other),
-        }
-        for (o, n, goal) in pairs {
-            if done.contains(&(o, n)) {
-                continue;
-            }
-            match ask(&mut session, &probe, &cases, &goal, opts, &|a| {
-                decide(a) == (o, n)
-            }) {
-                Answer::Unsat => {}
-                Answer::Sat(w) => {
-                    if let Some(a) = probe.action(&w) {
-                        push_change(&mut report, old, new, at, a, o, n);
+                Answer::Unsat => {
+                    pairs.retain(|(x, y, _)| !keys.contains(&(*x, *y)));
+                }
+                // Together too hard: ask the pairs one by one.
+                other if !alone => {
+                    alone = true;
+                    if keys.len() == 1 {
+                        gave_up = Some(other);
                     }
                 }
                 other => gave_up = Some(other),

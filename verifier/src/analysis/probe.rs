@@ -1002,3 +1002,54 @@ pub fn probes(specs: &[&CompiledSpec]) -> Vec<Probe> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cond(src: &str) -> Cond {
+        let spec = planlang::load_spec_str(
+            &format!("spec \"s\" {{ allow call f when {src} }}"),
+            "s.spec",
+        )
+        .unwrap_or_else(|d| panic!("{d:?}"));
+        let c = CompiledSpec::compile(&spec).unwrap_or_else(|e| panic!("{e}"));
+        c.effects[0].pattern.when.clone()
+    }
+
+    #[test]
+    fn list_bounds_and_representatives() {
+        let (a, b) = (
+            cond("x[2] == \"a\" and x contains \"b\""),
+            cond("y == 5s and has z"),
+        );
+        let p = Probe::for_call("f", &[&a, &b]);
+        let arg = |n: &str| p.args.iter().find(|a| a.name == n).unwrap();
+        // Elements 0..=2, one per condition on `x`.
+        assert_eq!(arg("x").list_bound, 3 + 2);
+        assert_eq!(arg("z").list_bound, 0);
+        assert!(arg("y").reps.contains(&Value::Duration(5)));
+        assert!(arg("y").reps.contains(&Value::Duration(6)));
+        assert!(p.gaps.is_empty());
+        // Two arguments may be lists: four cases, no list first.
+        assert_eq!(p.cases().len(), 4);
+        let q = Probe::for_call("f", &[&cond("x in 10.0.0.0/8")]);
+        assert_eq!(q.gaps.len(), 1, "{:?}", q.gaps);
+    }
+
+    #[test]
+    fn a_witness_becomes_the_action_it_stands_for() {
+        let c = cond("to contains \"a\" and n > 1");
+        let p = Probe::for_call("f", &[&c]);
+        let mut w = Witness::default();
+        w.params.insert(has_p("to"), Value::Bool(true));
+        w.params.insert(shape_p("to"), num(LIST));
+        w.params.insert(el_p("to", 0), Value::Bool(true));
+        w.params.insert(eshape_p("to", 0), num(SCALAR));
+        w.unknowns.insert(elem("to", 0), Value::String("a".into()));
+        w.params.insert(has_p("n"), Value::Bool(false));
+        let a = p.action(&w).unwrap();
+        assert_eq!(a.to_string(), "call f(to = [\"a\"])");
+        assert!(!c.eval(&a), "`n` is absent");
+    }
+}
