@@ -200,7 +200,7 @@ impl Compiler<'_> {
                     format!("{name} {glob:?}"),
                     format!("{on_tree} under {:?}", base.display().to_string()),
                     "landlock",
-                    Some(Layer::BpfLsm),
+                    crate::lsm::expresses(glob).then_some(Layer::BpfLsm),
                 );
             }
             PathTarget::Param { param } => self.unexpressed(

@@ -111,6 +111,16 @@ impl KernelPolicy {
         Ok(self)
     }
 
+    /// Records that `layer` is not in use after all: the widenings it would
+    /// have narrowed are reported as they are.
+    pub fn not_narrowed_by(&mut self, layer: crate::layer::Layer) {
+        for w in &mut self.widenings {
+            if w.narrowed_by.as_deref() == Some(layer.name()) {
+                w.narrowed_by = None;
+            }
+        }
+    }
+
     /// Whether any rule allows UDP in either direction.
     pub fn has_udp(&self) -> bool {
         self.net.iter().any(|r| r.proto == Proto::Udp)

@@ -37,6 +37,10 @@ pub enum EnforcementError {
     Containment(#[from] ContainmentError),
 }
 
+/// The solver's time bound for each question of an attenuated token's
+/// proof (issuing is off the hot path; a timeout refuses the profile).
+pub const PROOF_TIMEOUT_MS: u32 = 30_000;
+
 /// The digest of an enforced envelope (SHA-256 of its canonical JSON).
 pub fn digest(enforced: &Envelope) -> Digest {
     Digest::of_text(&enforced::canonical_json(enforced))
@@ -95,7 +99,8 @@ pub fn prove_attenuated(
             .proven_enforcement(&digest(&parent_enforced))
             .is_some();
         let proof = if parent_proven {
-            let spec = containment::envelope_spec(&parent_enforced)?;
+            let mut spec = containment::envelope_spec(&parent_enforced)?;
+            spec.options.timeout_ms = spec.options.timeout_ms.max(PROOF_TIMEOUT_MS);
             enforced::prove(&spec, child, &enforced)?
         } else {
             Err(Counterexample {

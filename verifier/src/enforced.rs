@@ -317,6 +317,14 @@ pub struct Counterexample {
 
 impl fmt::Display for Counterexample {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if matches!(self.reason, Reason::Timeout | Reason::CouldNotProve) && !self.needs_approval {
+            return write!(
+                f,
+                "the kernel would enforce `{}`, which could not be proven inside the spec: {}",
+                self.grant,
+                self.reason.describe()
+            );
+        }
         write!(
             f,
             "the kernel would enforce `{}`, which lets `{}` through",

@@ -66,7 +66,14 @@ pub fn run(args: Args) -> ExitCode {
     };
     // The envelope the kernel layers will really enforce, per profile,
     // proven against the spec; no token when no profile is.
-    let enforcement = match token::enforcement::prove_profiles(&loaded.compiled, &envelope) {
+    // Issuing happens once per token, off the hot path: the proof gets more
+    // solver time than a check, so a loaded machine does not refuse it.
+    let mut compiled = loaded.compiled;
+    compiled.options.timeout_ms = compiled
+        .options
+        .timeout_ms
+        .max(token::enforcement::PROOF_TIMEOUT_MS);
+    let enforcement = match token::enforcement::prove_profiles(&compiled, &envelope) {
         Ok(p) => p,
         Err(e) => return fail(e),
     };
