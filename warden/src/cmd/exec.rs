@@ -7,7 +7,6 @@ use crate::cmd::tokens::{fail, read_token_arg};
 use crate::exit;
 use enforcer::{KernelPolicy, Layer, LayerSet, Run, RunOptions};
 use std::ffi::OsString;
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use token::{SystemClock, paseto};
@@ -28,7 +27,8 @@ pub struct Args {
     /// ebpf-cgroup-sock-addr, ebpf-tracepoints, bpf-lsm). Repeatable.
     #[arg(long, value_name = "LAYER")]
     require: Vec<Layer>,
-    /// Write the run's events (exec, fork, exit, network verdicts) as JSON lines.
+    /// Write the run's events as JSON lines while it runs: exec, fork, exit,
+    /// files opened, network verdicts, and every refusal (EPERM/EACCES).
     #[arg(long, value_name = "FILE")]
     events: Option<PathBuf>,
     /// Print nothing but the command's own output.
@@ -85,15 +85,28 @@ pub fn run(args: Args) -> ExitCode {
         Some(split) => split,
         None => return ExitCode::from(exit::BAD_INPUT),
     };
+    // The events file is opened before the run starts (a bad path changes
+    // nothing), and written while the run runs (streamed, flushed per batch).
+    let events_file = match &args.events {
+        Some(path) => match std::fs::File::create(path) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                eprintln!("warden: cannot write the events to {}: {e}", path.display());
+                return ExitCode::from(exit::BAD_INPUT);
+            }
+        },
+        None => None,
+    };
     let mut run = Run::new(&policy).options(options);
-    let mut events = None;
+    let mut writer = None;
     if root {
-        match enforcer::ebpf::for_launcher(&policy, false) {
+        let report_files = events_file.is_some();
+        match enforcer::ebpf::for_launcher_with(&policy, false, report_files) {
             Ok(l) => {
                 run = run
                     .with_layer(Box::new(l.sock_addr))
                     .with_layer(Box::new(l.tracepoints));
-                events = Some(l.events);
+                writer = events_file.map(|f| l.events.write_json_lines(f));
             }
             Err(e) if !args.quiet => eprintln!("warden: eBPF layers not loaded: {e}"),
             Err(_) => {}
@@ -101,22 +114,16 @@ pub fn run(args: Args) -> ExitCode {
     } else if args.events.is_some() && !args.quiet {
         eprintln!("warden: no events without root (the eBPF layers need it)");
     }
-    let outcome = match run.spawn(program, rest) {
+    let outcome = run.spawn(program, rest);
+    if let Some(w) = writer
+        && let Err(e) = w.finish()
+    {
+        eprintln!("warden: {e}");
+    }
+    let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(e) => return fail(e),
     };
-    if let (Some(path), Some(stream)) = (&args.events, events.as_mut()) {
-        match std::fs::File::create(path) {
-            Ok(mut file) => {
-                for event in stream.drain() {
-                    if let Ok(line) = serde_json::to_string(&event) {
-                        let _ = writeln!(file, "{line}");
-                    }
-                }
-            }
-            Err(e) => eprintln!("warden: cannot write the events to {}: {e}", path.display()),
-        }
-    }
     exit_code_of(outcome.status)
 }
 
