@@ -33,6 +33,7 @@ pub mod launch;
 pub mod layer;
 pub mod lsm;
 pub mod policy;
+pub mod proven;
 pub mod seccomp;
 mod syscall_table;
 
