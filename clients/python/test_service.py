@@ -82,26 +82,44 @@ secret = "{ADMIN}"
     return path
 
 
+def start_server(d, log):
+    """Starts `warden serve` on the configuration in d; returns (process, target)."""
+    server = subprocess.Popen([WARDEN, "serve", "--config", os.path.join(d, "serve.toml")],
+                              stdout=subprocess.PIPE, stderr=log, text=True)
+    line = server.stdout.readline()
+    if not line.startswith("listening on "):
+        server.kill()
+        log.seek(0)
+        raise RuntimeError("warden serve did not start: " + line + log.read())
+    return server, line.split()[-1]
+
+
+def stop_server(server, sig=signal.SIGTERM):
+    """Stops a server started by start_server (SIGKILL: no graceful shutdown)."""
+    server.send_signal(sig)
+    server.wait(timeout=30)
+    server.stdout.close()
+
+
+def make_service_dir(d, specs):
+    """Keys, a spec directory holding specs (name -> text) and the configuration, under d."""
+    subprocess.run([WARDEN, "keygen", "--out", os.path.join(d, "keys")], check=True,
+                   stdout=subprocess.DEVNULL)
+    os.makedirs(os.path.join(d, "specs"))
+    for name, text in specs.items():
+        with open(os.path.join(d, "specs", name + ".spec"), "w") as f:
+            f.write(text)
+    write_config(d)
+
+
 class ServiceTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory()
         d = cls.tmp.name
-        subprocess.run([WARDEN, "keygen", "--out", os.path.join(d, "keys")], check=True,
-                       stdout=subprocess.DEVNULL)
-        os.makedirs(os.path.join(d, "specs"))
-        with open(os.path.join(d, "specs", "bank.spec"), "w") as f:
-            f.write(SPEC)
-        cfg = write_config(d)
+        make_service_dir(d, {"bank": SPEC})
         cls.log = open(os.path.join(d, "serve.log"), "w+")
-        cls.server = subprocess.Popen([WARDEN, "serve", "--config", cfg],
-                                      stdout=subprocess.PIPE, stderr=cls.log, text=True)
-        line = cls.server.stdout.readline()
-        if not line.startswith("listening on "):
-            cls.server.kill()
-            cls.log.seek(0)
-            raise RuntimeError("warden serve did not start: " + line + cls.log.read())
-        cls.target = line.split()[-1]
+        cls.server, cls.target = start_server(d, cls.log)
         cls.sub = WardenClient(cls.target, SUBMITTER)
         cls.appr = WardenClient(cls.target, APPROVER)
         cls.admin = WardenClient(cls.target, ADMIN)
@@ -111,8 +129,7 @@ class ServiceTest(unittest.TestCase):
     def tearDownClass(cls):
         for c in (cls.sub, cls.appr, cls.admin):
             c.close()
-        cls.server.send_signal(signal.SIGTERM)
-        cls.server.wait(timeout=30)
+        stop_server(cls.server)
         cls.log.close()
         cls.tmp.cleanup()
 
@@ -197,11 +214,17 @@ class ServiceTest(unittest.TestCase):
                             "banking-assistant")
         self.assertIn("limit", e.details())
         self.assertCode(grpc.StatusCode.INVALID_ARGUMENT, self.sub.submit, PLAN_ACCEPT, "bank", "someone-else")
-        # Malformed protobuf: a clear status, and the server stays up.
-        raw = self.sub.channel.unary_unary("/warden.v1.Warden/SubmitPlan")
-        with self.assertRaises(grpc.RpcError) as cm:
-            raw(b"\x0a\xff\xff\xff\xff\x0f", metadata=self.sub.metadata, timeout=10)
-        self.assertIn(cm.exception.code(), (grpc.StatusCode.INTERNAL, grpc.StatusCode.INVALID_ARGUMENT))
+        # Malformed protobuf: the caller's fault, INVALID_ARGUMENT (not INTERNAL),
+        # and the server stays up.
+        for method, body in [("SubmitPlan", b"\x0a\xff\xff\xff\xff\x0f"),
+                             ("CheckAction", b"\x0f\x01"),
+                             ("Revoke", b"\x0a\x05ab")]:
+            raw = self.sub.channel.unary_unary("/warden.v1.Warden/" + method)
+            with self.assertRaises(grpc.RpcError) as cm:
+                raw(body, metadata=self.sub.metadata, timeout=10)
+            self.assertEqual(cm.exception.code(), grpc.StatusCode.INVALID_ARGUMENT,
+                             method + ": " + cm.exception.details())
+            self.assertIn("not a valid warden.v1.", cm.exception.details())
         # A 100 MB plan is refused by the configured message limit.
         with self.assertRaises(grpc.RpcError) as cm:
             self.sub.submit("x" * (100 * 1024 * 1024), "bank", "banking-assistant")
@@ -222,6 +245,57 @@ class ServiceTest(unittest.TestCase):
         self.assertEqual(body["agent"], "banking-assistant")
         stream.cancel()
         self.assertCode(grpc.StatusCode.PERMISSION_DENIED, lambda: next(self.sub.events(replay=True)))
+
+
+PAY_SPEC = """spec "pay" {
+  allow call get_balance
+  allow call send_money when amount <= 100
+  at most 1 call send_money
+}
+"""
+
+PLAN_PAY = """plan "pay" {
+  agent "banking-assistant"
+  call get_balance()
+  call send_money(recipient = "UK1", amount = 10)
+}
+"""
+
+
+class RunStateTest(unittest.TestCase):
+    """CheckAction runs the token's monitor: `at most 1 call send_money` refuses
+    the second one with the reason, also after the server was killed and restarted."""
+
+    def test_at_most_survives_a_restart(self):
+        with tempfile.TemporaryDirectory() as d, open(os.path.join(d, "serve.log"), "w+") as log:
+            make_service_dir(d, {"pay": PAY_SPEC})
+            server, target = start_server(d, log)
+            try:
+                c = WardenClient(target, SUBMITTER)
+                c.wait_ready()
+                r = c.submit(PLAN_PAY, "pay", "banking-assistant")
+                self.assertEqual(r.verdict, pb.VERDICT_ACCEPT, list(r.counterexamples))
+                send = call_action("send_money", recipient="UK1", amount=10)
+                self.assertTrue(c.check(r.token, call_action("get_balance")).allowed)
+                ok = c.check(r.token, send)
+                self.assertTrue(ok.allowed, ok.reason)
+                no = c.check(r.token, send)
+                self.assertFalse(no.allowed)
+                self.assertIn("limit of 1", no.reason)
+                c.close()
+            finally:
+                stop_server(server, signal.SIGKILL)  # nothing is flushed on the way out
+            server, target = start_server(d, log)
+            try:
+                c = WardenClient(target, SUBMITTER)
+                c.wait_ready()
+                no = c.check(r.token, send)
+                self.assertFalse(no.allowed, "the restart reset the `at most` count")
+                self.assertIn("limit of 1", no.reason)
+                self.assertTrue(c.check(r.token, call_action("get_balance")).allowed)
+                c.close()
+            finally:
+                stop_server(server)
 
 
 if __name__ == "__main__":

@@ -11,9 +11,15 @@
 //! written by the service, so an attacker with write access to the database
 //! cannot simply recompute the chain.
 //!
-//! What a chain cannot show on its own: records appended after the last
-//! checkpoint and then removed from the tail. [`VerifyReport::uncovered`]
-//! says how many records are not yet covered by a signature.
+//! The tail: records appended after the last checkpoint and then cut off
+//! would leave a shorter chain that still verifies. So with every commit the
+//! writer also rewrites a [`SignedHead`] (the last record's seq and hash,
+//! signed) in the same transaction as the records: a log whose last record
+//! is not the one the head names was cut (or extended by someone without the
+//! key). What remains undetectable from the file alone: replacing the whole
+//! store with an older copy of itself (an earlier head and its records are
+//! consistent). Compare the head `warden audit verify` prints with one kept
+//! elsewhere (a previous run, the live event stream) to catch that.
 
 use ed25519_compact::{PublicKey, SecretKey, Signature};
 use serde::{Deserialize, Serialize};
@@ -28,6 +34,7 @@ pub const GENESIS: Hash = [0u8; 32];
 
 const RECORD_DOMAIN: &[u8] = b"warden.audit.record.v1\0";
 const CHECKPOINT_DOMAIN: &[u8] = b"warden.audit.checkpoint.v1\0";
+const HEAD_DOMAIN: &[u8] = b"warden.audit.head.v1\0";
 
 /// What a record is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -162,12 +169,46 @@ pub fn record_hash(seq: u64, time_ms: i64, kind: &str, body: &str, prev_hash: &H
     h.finalize().into()
 }
 
-fn checkpoint_message(covers_seq: u64, covers_hash: &Hash) -> Vec<u8> {
-    let mut m = Vec::with_capacity(CHECKPOINT_DOMAIN.len() + 8 + 32);
-    m.extend_from_slice(CHECKPOINT_DOMAIN);
-    m.extend_from_slice(&covers_seq.to_be_bytes());
-    m.extend_from_slice(covers_hash);
+fn signed_message(domain: &[u8], seq: u64, hash: &Hash) -> Vec<u8> {
+    let mut m = Vec::with_capacity(domain.len() + 8 + 32);
+    m.extend_from_slice(domain);
+    m.extend_from_slice(&seq.to_be_bytes());
+    m.extend_from_slice(hash);
     m
+}
+
+fn checkpoint_message(covers_seq: u64, covers_hash: &Hash) -> Vec<u8> {
+    signed_message(CHECKPOINT_DOMAIN, covers_seq, covers_hash)
+}
+
+/// The signed head of the log: the last record's seq and hash, signed with
+/// the service key (under its own domain tag, so a head is never mistaken for
+/// a checkpoint). Stored beside the log, replaced atomically with each
+/// commit; it is not a record of the chain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignedHead {
+    pub seq: u64,
+    /// The record's hash, hex.
+    pub hash: String,
+    /// Ed25519 signature over the domain tag, `seq` and `hash`, hex.
+    pub signature: String,
+}
+
+impl SignedHead {
+    /// Whether `key` signed this head.
+    pub fn verifies(&self, key: &PublicKey) -> bool {
+        let (Some(hash), Some(sig)) = (
+            parse_hash(&self.hash),
+            hex::decode(&self.signature)
+                .ok()
+                .and_then(|b| Signature::from_slice(&b).ok()),
+        ) else {
+            return false;
+        };
+        key.verify(signed_message(HEAD_DOMAIN, self.seq, &hash), &sig)
+            .is_ok()
+    }
 }
 
 /// The body of a `checkpoint` record.
@@ -225,6 +266,20 @@ impl CheckpointSigner {
     }
 }
 
+impl CheckpointSigner {
+    /// The signed head naming the record `(seq, hash)` as the last one.
+    pub fn head(&self, seq: u64, hash: &Hash) -> SignedHead {
+        let sig = self
+            .secret
+            .sign(signed_message(HEAD_DOMAIN, seq, hash), None);
+        SignedHead {
+            seq,
+            hash: hex::encode(hash),
+            signature: hex::encode(*sig),
+        }
+    }
+}
+
 /// Why a record breaks the log.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Problem {
@@ -242,6 +297,22 @@ pub enum Problem {
     CheckpointMisplaced { covers: u64, previous: u64 },
     #[error("checkpoint signature does not verify with the trusted public key")]
     BadSignature,
+    #[error(
+        "the log ends at record {last} but its signed head names record {head}: records were cut off the tail"
+    )]
+    TailCut { last: u64, head: u64 },
+    #[error(
+        "the signed head names record {head}, but the log goes on after it: records were added without the service key"
+    )]
+    UnsignedTail { head: u64 },
+    #[error("the signed head names record {seq} with another hash: the tail was replaced")]
+    HeadMismatch { seq: u64 },
+    #[error("the log has no signed head (it was removed, or the store was written without a key)")]
+    NoHead,
+    #[error(
+        "the signed head is malformed or its signature does not verify with the trusted public key"
+    )]
+    BadHead,
 }
 
 /// The first bad record of a log.
@@ -265,6 +336,9 @@ pub struct VerifyReport {
     pub uncovered: u64,
     /// The hash of the last record (hex), or empty for an empty log.
     pub head: String,
+    /// Whether a signed head names the last record (so no record after the
+    /// last checkpoint was cut off).
+    pub head_signed: bool,
 }
 
 /// Checks records one by one, in seq order.
@@ -365,6 +439,43 @@ impl<'k> ChainVerifier<'k> {
             hex::encode(self.prev_hash)
         };
         self.report
+    }
+}
+
+impl ChainVerifier<'_> {
+    /// [`ChainVerifier::finish`], also checking the log's signed head:
+    /// signed by the trusted key and naming the last record. `head` must be
+    /// read in the same snapshot as the records. An empty log needs no head.
+    pub fn finish_with_head(
+        self,
+        head: Option<&SignedHead>,
+    ) -> Result<VerifyReport, VerifyFailure> {
+        let key = self.key;
+        let last = self.prev_seq;
+        let last_hash = self.prev_hash;
+        let mut report = self.finish();
+        let fail = |seq, problem| Err(VerifyFailure { seq, problem });
+        let Some(h) = head else {
+            return if last == 0 {
+                Ok(report)
+            } else {
+                fail(last, Problem::NoHead)
+            };
+        };
+        if !h.verifies(key) {
+            return fail(last.max(1), Problem::BadHead);
+        }
+        if h.seq > last {
+            return fail(last + 1, Problem::TailCut { last, head: h.seq });
+        }
+        if h.seq < last {
+            return fail(h.seq + 1, Problem::UnsignedTail { head: h.seq });
+        }
+        if parse_hash(&h.hash) != Some(last_hash) {
+            return fail(last, Problem::HeadMismatch { seq: last });
+        }
+        report.head_signed = true;
+        Ok(report)
     }
 }
 
@@ -523,6 +634,101 @@ mod tests {
         let err = verify(&forged, &s.public_key()).unwrap_err();
         assert_eq!(err.seq, 4);
         assert!(matches!(err.problem, Problem::CheckpointMisplaced { .. }));
+    }
+
+    fn head_of(log: &[AuditRecord], s: &CheckpointSigner) -> SignedHead {
+        let last = log.last().unwrap();
+        s.head(last.seq, &parse_hash(&last.hash).unwrap())
+    }
+
+    fn verify_with_head(
+        log: &[AuditRecord],
+        head: Option<&SignedHead>,
+        key: &PublicKey,
+    ) -> Result<VerifyReport, VerifyFailure> {
+        let mut v = ChainVerifier::new(key);
+        for r in log {
+            v.push(r)?;
+        }
+        v.finish_with_head(head)
+    }
+
+    #[test]
+    fn the_signed_head_catches_a_cut_tail() {
+        let s = CheckpointSigner::new(key(1));
+        let log = chain(10, &s, 4);
+        let head = head_of(&log, &s);
+        let rep = verify_with_head(&log, Some(&head), &s.public_key()).unwrap();
+        assert!(rep.head_signed);
+        assert_eq!(rep.uncovered, 2);
+        // Without the head the cut log would verify; with it, it does not.
+        let cut = &log[..log.len() - 2];
+        assert!(verify(cut, &s.public_key()).is_ok());
+        let err = verify_with_head(cut, Some(&head), &s.public_key()).unwrap_err();
+        assert_eq!(err.seq, 11);
+        assert_eq!(err.problem, Problem::TailCut { last: 10, head: 12 });
+        // Every record cut, head kept.
+        let err = verify_with_head(&[], Some(&head), &s.public_key()).unwrap_err();
+        assert_eq!(err.problem, Problem::TailCut { last: 0, head: 12 });
+        // The head deleted too.
+        let err = verify_with_head(cut, None, &s.public_key()).unwrap_err();
+        assert_eq!(err.problem, Problem::NoHead);
+        // An empty log needs no head.
+        assert!(verify_with_head(&[], None, &s.public_key()).is_ok());
+    }
+
+    #[test]
+    fn the_signed_head_catches_an_added_or_replaced_tail_and_a_forged_head() {
+        let s = CheckpointSigner::new(key(1));
+        let log = chain(10, &s, 4);
+        let head = head_of(&log, &s);
+        // A record appended by someone without the key.
+        let mut longer = log.clone();
+        let last = longer.last().unwrap().clone();
+        longer.push(AuditRecord::next(
+            last.seq,
+            &parse_hash(&last.hash).unwrap(),
+            9_999,
+            &NewEvent::new(EventKind::Service, json!({"event": "forged"})),
+        ));
+        let err = verify_with_head(&longer, Some(&head), &s.public_key()).unwrap_err();
+        assert_eq!(err.seq, 13);
+        assert_eq!(err.problem, Problem::UnsignedTail { head: 12 });
+        // The last two records replaced by others (rehashed): same length.
+        let mut replaced = log[..log.len() - 2].to_vec();
+        for i in 0..2 {
+            let last = replaced.last().unwrap().clone();
+            replaced.push(AuditRecord::next(
+                last.seq,
+                &parse_hash(&last.hash).unwrap(),
+                1,
+                &NewEvent::new(EventKind::Service, json!({"i": i})),
+            ));
+        }
+        let err = verify_with_head(&replaced, Some(&head), &s.public_key()).unwrap_err();
+        assert_eq!(err.problem, Problem::HeadMismatch { seq: 12 });
+        // A head signed by another key, or with a changed seq.
+        let other = head_of(&log[..log.len() - 2], &CheckpointSigner::new(key(2)));
+        let err =
+            verify_with_head(&log[..log.len() - 2], Some(&other), &s.public_key()).unwrap_err();
+        assert_eq!(err.problem, Problem::BadHead);
+        let moved = SignedHead {
+            seq: 10,
+            ..head.clone()
+        };
+        let err = verify_with_head(&log[..10], Some(&moved), &s.public_key()).unwrap_err();
+        assert_eq!(err.problem, Problem::BadHead);
+        // A head is not a checkpoint: its signature does not verify as one.
+        let last = log.last().unwrap();
+        let sig = Signature::from_slice(&hex::decode(&head.signature).unwrap()).unwrap();
+        assert!(
+            s.public_key()
+                .verify(
+                    checkpoint_message(last.seq, &parse_hash(&last.hash).unwrap()),
+                    &sig
+                )
+                .is_err()
+        );
     }
 
     #[test]

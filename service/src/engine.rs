@@ -76,6 +76,10 @@ pub enum ActionError {
     /// The action itself is malformed (a relative path, no action kind).
     #[error("malformed action: {0}")]
     Malformed(String),
+    /// The token is no longer honoured (revoked, or one it was narrowed from;
+    /// expired; the revocation list cannot be consulted).
+    #[error("token not accepted: {0}")]
+    TokenNotHonoured(String),
 }
 
 /// A signed token and its id.
@@ -87,14 +91,27 @@ pub struct Issued {
     pub expires_at: i64,
 }
 
+/// A verified token: its id, its expiry and the engine's view of it.
+pub struct VerifiedToken<T> {
+    pub token_id: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+    pub token: T,
+}
+
 /// Warden's deciding parts, as the service needs them.
 pub trait Engine: Send + Sync + 'static {
     /// A compiled spec.
     type Spec: Send + Sync + 'static;
     /// What issuing a token for an accepted plan needs.
     type Accepted: Send + 'static;
-    /// A verified token with its run state (order, counts).
-    type Monitor: Send + 'static;
+    /// A token whose signature and lifetime were verified.
+    type Token: Send + Sync + 'static;
+    /// The state of the run under a token (param bindings, `at most`
+    /// counts, what `never`/`require` have seen). The service keeps one per
+    /// token and stores it, serialized, before it answers an allow, so that
+    /// a restart goes on counting.
+    type RunState: Clone + Send + serde::Serialize + serde::de::DeserializeOwned + 'static;
 
     /// Loads and compiles the spec at `path` (following includes). The error
     /// is the rendered diagnostics.
@@ -111,15 +128,23 @@ pub trait Engine: Send + Sync + 'static {
     /// Signs a token for an accepted (or approved) plan.
     fn issue(&self, accepted: &Self::Accepted, agent: &str) -> Result<Issued, String>;
 
-    /// Verifies a token's signature and lifetime (revocation is the
-    /// service's business) and starts monitoring its run: the token id, its
-    /// expiry (unix seconds) and the monitor.
-    fn verify_token(&self, token: &str) -> Result<(String, i64, Self::Monitor), TokenRefused>;
+    /// Verifies a token's signature and lifetime (revocation is checked on
+    /// every action, with the service's list).
+    fn verify_token(&self, token: &str) -> Result<VerifiedToken<Self::Token>, TokenRefused>;
 
-    /// Checks one concrete action against the token's envelope.
+    /// The state of a run under `token` that has done nothing yet.
+    fn new_run(&self, token: &Self::Token) -> Self::RunState;
+
+    /// Checks one concrete action of the run under `token` whose state is
+    /// `run`: revocation (of the token or one it was narrowed from) and
+    /// lifetime, the envelope, param bindings, `at most` counts and
+    /// `never`/`require` ordering. On `Ok` the action is recorded in `run`;
+    /// on `Err` `run` is unchanged.
     fn check_action(
         &self,
-        monitor: &mut Self::Monitor,
+        token: &Self::Token,
+        run: &mut Self::RunState,
         action: &proto::Action,
+        revocations: &dyn token::RevocationList,
     ) -> Result<(), ActionError>;
 }

@@ -19,6 +19,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod codec;
 pub mod config;
 pub mod engine;
 pub mod keys;

@@ -147,6 +147,11 @@ pub async fn run(opts: LoadOptions) -> Result<LoadReport, LoadError> {
             let mut next = interval.map(|iv| start + iv.mul_f64(i as f64 / n as f64));
             loop {
                 if let (Some(at), Some(iv)) = (next, interval) {
+                    // No send is due before the deadline: stop now, so the
+                    // idle wait does not count in the elapsed time.
+                    if at >= deadline {
+                        break;
+                    }
                     tokio::time::sleep_until(at.into()).await;
                     next = Some(at + iv);
                 }

@@ -45,10 +45,49 @@ impl<E: Engine> Clone for WardenService<E> {
     }
 }
 
-type MonitorSlot<M> = Arc<Mutex<M>>;
+/// Where a run's state is.
+enum RunSlot<S> {
+    /// Not read from the store yet.
+    Unloaded,
+    /// In memory; the store holds the same value (it is written before an
+    /// allow is answered, under the slot's lock).
+    Live(S),
+    /// Dropped from the cache while idle: whoever still holds it looks the
+    /// token up again, so a token never has two live run states.
+    Evicted,
+}
 
-/// A verified token's id, expiry (unix seconds) and run monitor.
-type MonitorEntry<M> = (String, i64, MonitorSlot<M>);
+/// One verified token and the state of its run.
+struct Run<E: Engine> {
+    token_id: String,
+    /// Unix seconds.
+    expires_at: i64,
+    token: E::Token,
+    /// An async lock: a check holds it until its run state is durable, so
+    /// the checks of one token are serialized (those of different tokens
+    /// are not).
+    slot: tokio::sync::Mutex<RunSlot<E::RunState>>,
+}
+
+/// The runs of the tokens seen, by SHA-256 of the token text (no signature
+/// check on a hit) and by token id (one run per token).
+struct Runs<E: Engine> {
+    by_text: HashMap<[u8; 32], Arc<Run<E>>>,
+    by_id: HashMap<String, Arc<Run<E>>>,
+}
+
+/// The service's revoked token ids as a [`token::RevocationList`].
+struct Revoked<'a>(&'a RwLock<HashSet<String>>);
+
+impl token::RevocationList for Revoked<'_> {
+    fn is_revoked(&self, id: &token::TokenId) -> Result<bool, token::RevocationError> {
+        Ok(self
+            .0
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&id.to_string()))
+    }
+}
 
 struct Inner<E: Engine> {
     engine: Arc<E>,
@@ -57,12 +96,12 @@ struct Inner<E: Engine> {
     specs: Arc<SpecRegistry<E>>,
     limits: Limits,
     revoked: RwLock<HashSet<String>>,
-    /// Run state per token (by SHA-256 of the token text): order and counts
-    /// are tracked across CheckAction calls.
-    monitors: Mutex<HashMap<[u8; 32], MonitorEntry<E::Monitor>>>,
+    /// Run state per token: bindings, counts and order are tracked across
+    /// CheckAction calls (and stored, so they survive a restart).
+    runs: Mutex<Runs<E>>,
 }
 
-const MAX_MONITORS: usize = 100_000;
+const MAX_RUNS: usize = 100_000;
 
 fn random_id(prefix: &str) -> Result<String, Status> {
     let mut b = [0u8; 16];
@@ -229,7 +268,10 @@ impl<E: Engine> WardenService<E> {
                 specs,
                 limits,
                 revoked: RwLock::new(revoked),
-                monitors: Mutex::new(HashMap::new()),
+                runs: Mutex::new(Runs {
+                    by_text: HashMap::new(),
+                    by_id: HashMap::new(),
+                }),
             }),
         })
     }
@@ -253,62 +295,88 @@ impl<E: Engine> WardenService<E> {
         .unwrap_or_default();
         let events = spec_events(&statuses);
         if !events.is_empty() {
-            self.inner
-                .store
-                .commit(Txn::events(events))
-                .wait()
-                .await
-                .map_err(store_status)?;
+            self.commit(Txn::events(events)).await?;
         }
         Ok(statuses)
     }
 
-    fn is_revoked(&self, token_id: &str) -> bool {
-        self.inner
-            .revoked
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains(token_id)
-    }
-
-    /// The run monitor of a token, verifying it the first time it is seen.
-    fn monitor(&self, token: &str) -> Result<(String, MonitorSlot<E::Monitor>), Status> {
+    /// The run of a token, verifying the token the first time it is seen.
+    fn run(&self, token: &str) -> Result<Arc<Run<E>>, Status> {
         let key: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        let now_s = now_ms() / 1000;
+        if let Some(run) = self
+            .inner
+            .runs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .by_text
+            .get(&key)
         {
-            let m = self
-                .inner
-                .monitors
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
-            if let Some((id, exp, slot)) = m.get(&key)
-                && *exp > now_s
-            {
-                return Ok((id.clone(), slot.clone()));
-            }
+            return Ok(run.clone());
         }
-        let (id, exp, mon) = self.inner.engine.verify_token(token).map_err(|e| match e {
+        let v = self.inner.engine.verify_token(token).map_err(|e| match e {
             TokenRefused::Malformed(m) => Status::invalid_argument(format!("malformed token: {m}")),
             TokenRefused::Invalid(m) => {
                 Status::permission_denied(format!("token not accepted: {m}"))
             }
         })?;
-        let slot = Arc::new(Mutex::new(mon));
-        let mut m = self
-            .inner
-            .monitors
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if m.len() >= MAX_MONITORS {
-            m.retain(|_, (_, exp, _)| *exp > now_s);
+        let mut runs = self.inner.runs.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(run) = runs.by_id.get(&v.token_id).cloned() {
+            runs.by_text.insert(key, run.clone());
+            return Ok(run);
         }
-        if m.len() >= MAX_MONITORS {
+        if runs.by_id.len() >= MAX_RUNS {
+            evict(&mut runs, now_ms() / 1000);
+        }
+        if runs.by_id.len() >= MAX_RUNS {
             return Err(Status::resource_exhausted(
-                "too many live tokens are being monitored; try again later",
+                "too many runs are being checked at once; try again later",
             ));
         }
-        let entry = m.entry(key).or_insert((id, exp, slot));
-        Ok((entry.0.clone(), entry.2.clone()))
+        let run = Arc::new(Run {
+            token_id: v.token_id,
+            expires_at: v.expires_at,
+            token: v.token,
+            slot: tokio::sync::Mutex::new(RunSlot::Unloaded),
+        });
+        runs.by_id.insert(run.token_id.clone(), run.clone());
+        runs.by_text.insert(key, run.clone());
+        Ok(run)
+    }
+
+    /// Reads the stored state of a run (a restart goes on counting), or
+    /// starts a new one.
+    async fn load_run(&self, run: &Run<E>) -> Result<E::RunState, Status> {
+        let store = self.inner.store.clone();
+        let id = run.token_id.clone();
+        let stored = tokio::task::spawn_blocking(move || store.run_state(&id))
+            .await
+            .map_err(join_status)?
+            .map_err(store_status)?;
+        match stored {
+            None => Ok(self.inner.engine.new_run(&run.token)),
+            // Fail closed: a state that cannot be read is not replaced by a
+            // fresh one (that would reset the counts).
+            Some(text) => serde_json::from_str(&text).map_err(|e| {
+                tracing::error!(
+                    "the stored run state of token {} is corrupt: {e}",
+                    run.token_id
+                );
+                Status::internal(format!(
+                    "the stored run state of token {} is corrupt; its actions are refused",
+                    run.token_id
+                ))
+            }),
+        }
+    }
+
+    /// Commits a transaction and waits until it is durable.
+    async fn commit(&self, txn: Txn) -> Result<crate::store::Committed, Status> {
+        self.inner
+            .store
+            .commit(txn)
+            .wait()
+            .await
+            .map_err(store_status)
     }
 
     fn authorize<T>(&self, req: &Request<T>, roles: &[Role]) -> Result<Identity, Status> {
@@ -531,44 +599,72 @@ impl<E: Engine> Warden for WardenService<E> {
         let action = req
             .action
             .ok_or_else(|| Status::invalid_argument("action is required"))?;
-        let (token_id, slot) = self.monitor(token)?;
-        if self.is_revoked(&token_id) {
-            return Err(Status::permission_denied(format!(
-                "token {token_id} is revoked"
-            )));
-        }
-        let verdict = {
-            let mut mon = slot.lock().unwrap_or_else(|p| p.into_inner());
-            self.inner.engine.check_action(&mut mon, &action)
-        };
-        match verdict {
-            Ok(()) => Ok(Response::new(proto::CheckActionResponse {
-                allowed: true,
-                reason: String::new(),
-                token_id,
-            })),
-            Err(ActionError::Malformed(m)) => {
-                Err(Status::invalid_argument(format!("malformed action: {m}")))
-            }
-            Err(ActionError::Refused(reason)) => {
-                // A refusal is an enforcement event: record it before answering.
-                let ev = NewEvent::new(
-                    EventKind::Enforcement,
-                    json!({"token_id": token_id, "layer": "check_action", "kind": "refused",
-                           "reason": reason, "action": format!("{action:?}")}),
-                );
-                self.inner
-                    .store
-                    .commit(Txn::events(vec![ev]))
-                    .wait()
-                    .await
-                    .map_err(store_status)?;
-                Ok(Response::new(proto::CheckActionResponse {
-                    allowed: false,
-                    reason,
-                    token_id,
-                }))
-            }
+        let action_text = format!("{action:?}");
+        loop {
+            let run = self.run(token)?;
+            let mut slot = run.slot.lock().await;
+            let mut state = match &*slot {
+                RunSlot::Evicted => continue,
+                RunSlot::Live(s) => s.clone(),
+                RunSlot::Unloaded => self.load_run(&run).await?,
+            };
+            let token_id = run.token_id.clone();
+            let verdict = self.inner.engine.check_action(
+                &run.token,
+                &mut state,
+                &action,
+                &Revoked(&self.inner.revoked),
+            );
+            return match verdict {
+                Ok(()) => {
+                    // The run's new state and the allow are durable before
+                    // the answer: a restart goes on counting from here.
+                    let saved = serde_json::to_string(&state).map_err(|e| {
+                        Status::internal(format!("cannot store the run state: {e}"))
+                    })?;
+                    let txn = Txn {
+                        ops: vec![StateOp::SaveRun {
+                            token_id: token_id.clone(),
+                            state: saved,
+                            expires_s: run.expires_at,
+                            at_ms: now_ms(),
+                        }],
+                        events: vec![NewEvent::new(
+                            EventKind::Enforcement,
+                            json!({"token_id": token_id, "layer": "check_action", "kind": "allowed",
+                                   "action": action_text}),
+                        )],
+                    };
+                    self.commit(txn).await?;
+                    *slot = RunSlot::Live(state);
+                    Ok(Response::new(proto::CheckActionResponse {
+                        allowed: true,
+                        reason: String::new(),
+                        token_id,
+                    }))
+                }
+                Err(ActionError::Malformed(m)) => {
+                    Err(Status::invalid_argument(format!("malformed action: {m}")))
+                }
+                Err(ActionError::TokenNotHonoured(m)) => Err(Status::permission_denied(format!(
+                    "token {token_id} not accepted: {m}"
+                ))),
+                Err(ActionError::Refused(reason)) => {
+                    // A refusal is an enforcement event: record it before
+                    // answering. The run's state is unchanged.
+                    let ev = NewEvent::new(
+                        EventKind::Enforcement,
+                        json!({"token_id": token_id, "layer": "check_action", "kind": "refused",
+                               "reason": reason, "action": action_text}),
+                    );
+                    self.commit(Txn::events(vec![ev])).await?;
+                    Ok(Response::new(proto::CheckActionResponse {
+                        allowed: false,
+                        reason,
+                        token_id,
+                    }))
+                }
+            };
         }
     }
 
@@ -723,6 +819,25 @@ fn non_empty_token(t: &str) -> Result<&str, Status> {
     Ok(t)
 }
 
+/// Makes room in the run cache: drops the runs of expired tokens, then, if
+/// still half full, every idle run (its state is in the store and is read
+/// back on the token's next check). A run being checked is never dropped.
+fn evict<E: Engine>(runs: &mut Runs<E>, now_s: i64) {
+    let drop_idle = |run: &Arc<Run<E>>, live_too: bool| match run.slot.try_lock() {
+        Ok(mut slot) if live_too || run.expires_at <= now_s => {
+            *slot = RunSlot::Evicted;
+            false
+        }
+        _ => true,
+    };
+    runs.by_id.retain(|_, run| drop_idle(run, false));
+    if runs.by_id.len() >= MAX_RUNS / 2 {
+        runs.by_id.retain(|_, run| drop_idle(run, true));
+    }
+    let Runs { by_text, by_id } = runs;
+    by_text.retain(|_, run| by_id.contains_key(&run.token_id));
+}
+
 impl<E: Engine> WardenService<E> {
     async fn decide(
         &self,
@@ -813,12 +928,7 @@ impl<E: Engine> WardenService<E> {
             }],
             events,
         };
-        self.inner
-            .store
-            .commit(txn)
-            .wait()
-            .await
-            .map_err(store_status)?;
+        self.commit(txn).await?;
         let decided = ApprovalRecord {
             state,
             decided_by: Some(who.name),

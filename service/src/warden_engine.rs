@@ -3,6 +3,7 @@
 
 use crate::engine::{
     ActionError, Decision, Engine, Issued, LoadedSpec, PlanError, TokenRefused, Verdict,
+    VerifiedToken as EngineToken,
 };
 use crate::proto;
 use planlang::Span;
@@ -10,9 +11,10 @@ use rust_decimal::Decimal;
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
+use token::monitor::{RefusalReason, RunState, VerifiedToken};
 use token::{Claims, Digest, SigningKey, SystemClock, Timestamp, TokenId};
 use verifier::action::{ConcreteAction, Field, Value};
-use verifier::envelope::{Bindings, Envelope};
+use verifier::envelope::Envelope;
 
 /// Plans, specs and tokens, for real.
 pub struct WardenEngine {
@@ -46,12 +48,6 @@ pub struct Accepted {
     ttl: Duration,
     /// The enforcement profiles of the envelope, proven against the spec.
     enforcement: Vec<token::EnforcementProof>,
-}
-
-/// One run's view of a token: its envelope and the params bound so far.
-pub struct RunMonitor {
-    envelope: Envelope,
-    bindings: Bindings,
 }
 
 impl WardenEngine {
@@ -163,7 +159,8 @@ pub fn concrete_action(a: &proto::Action) -> Result<ConcreteAction, String> {
 impl Engine for WardenEngine {
     type Spec = Compiled;
     type Accepted = Accepted;
-    type Monitor = RunMonitor;
+    type Token = VerifiedToken;
+    type RunState = RunState;
 
     fn load_spec(&self, path: &Path) -> Result<LoadedSpec<Compiled>, String> {
         let loaded = planlang::load_spec(path).map_err(|d| d.to_string())?;
@@ -279,28 +276,48 @@ impl Engine for WardenEngine {
         })
     }
 
-    fn verify_token(&self, tok: &str) -> Result<(String, i64, RunMonitor), TokenRefused> {
-        let claims = token::paseto::verify(tok, self.key.public_key(), &SystemClock).map_err(
-            |e| match e {
-                token::TokenError::Malformed(m) => TokenRefused::Malformed(m),
-                e => TokenRefused::Invalid(e.to_string()),
-            },
-        )?;
-        let envelope: Envelope = claims.envelope.clone();
-        Ok((
-            claims.jti.to_string(),
-            claims.exp.unix(),
-            RunMonitor {
-                envelope,
-                bindings: Bindings::new(),
-            },
-        ))
+    fn verify_token(&self, tok: &str) -> Result<EngineToken<VerifiedToken>, TokenRefused> {
+        // Revocation is checked on every action, with the service's list.
+        let v = VerifiedToken::verify(
+            tok,
+            self.key.public_key(),
+            &SystemClock,
+            &token::NoRevocations,
+        )
+        .map_err(|e| match e {
+            token::TokenError::Malformed(m) => TokenRefused::Malformed(m),
+            e => TokenRefused::Invalid(e.to_string()),
+        })?;
+        Ok(EngineToken {
+            token_id: v.claims().jti.to_string(),
+            expires_at: v.claims().exp.unix(),
+            token: v,
+        })
     }
 
-    fn check_action(&self, m: &mut RunMonitor, action: &proto::Action) -> Result<(), ActionError> {
+    fn new_run(&self, token: &VerifiedToken) -> RunState {
+        RunState::new(token.envelope())
+    }
+
+    fn check_action(
+        &self,
+        token: &VerifiedToken,
+        run: &mut RunState,
+        action: &proto::Action,
+        revocations: &dyn token::RevocationList,
+    ) -> Result<(), ActionError> {
         let a = concrete_action(action).map_err(ActionError::Malformed)?;
-        m.envelope
-            .permits_with(&a, &mut m.bindings)
-            .map_err(|r| ActionError::Refused(r.to_string()))
+        match token.check_run(run, &a, &SystemClock, revocations) {
+            Ok(_) => Ok(()),
+            Err(r) => Err(match r.reason {
+                RefusalReason::Revoked { .. }
+                | RefusalReason::RevocationUnavailable(_)
+                | RefusalReason::Expired { .. }
+                | RefusalReason::NotYetValid { .. } => {
+                    ActionError::TokenNotHonoured(r.reason.to_string())
+                }
+                reason => ActionError::Refused(reason.to_string()),
+            }),
+        }
     }
 }

@@ -89,14 +89,11 @@ impl VerifiedToken {
         clock: C,
         revocations: R,
     ) -> Monitor<'_, C, R> {
-        let env = self.envelope();
         Monitor {
             token: self,
             clock,
             revocations,
-            bindings: Bindings::new(),
-            counts: vec![0; env.limits.len()],
-            seen: vec![false; env.ordering.len()],
+            state: RunState::new(self.envelope()),
         }
     }
 }
@@ -136,6 +133,8 @@ pub enum RefusalReason {
     Never { action: String, rule: Span },
     /// `require FIRST before ACTION`: FIRST has not happened yet.
     Require { action: String, rule: Span },
+    /// The run state given does not belong to this token's envelope.
+    StateMismatch,
 }
 
 impl fmt::Display for RefusalReason {
@@ -168,6 +167,9 @@ impl fmt::Display for RefusalReason {
                 f,
                 "`{action}` may happen only after an action this run has not done yet (rule at {rule})"
             ),
+            RefusalReason::StateMismatch => {
+                f.write_str("the run state does not belong to this token's envelope")
+            }
         }
     }
 }
@@ -176,11 +178,18 @@ fn refuse(reason: RefusalReason) -> Result<Allowed, Refusal> {
     Err(Refusal { reason })
 }
 
-/// The state of one run under a [`VerifiedToken`].
-pub struct Monitor<'t, C, R> {
-    token: &'t VerifiedToken,
-    clock: C,
-    revocations: R,
+/// The state of one run under a token: the values params took, how many
+/// allowed actions each `at most` limit counted, and which actions the
+/// `never`/`require` rules have seen.
+///
+/// It is a plain value, apart from the token, so that a service can keep one
+/// per token across calls and store it (it serializes with serde) to survive
+/// a restart: a restored state goes on counting where it stopped. A state
+/// that does not fit the token's envelope (another token's, or edited) is
+/// refused, never repaired.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunState {
     bindings: Bindings,
     /// Per `envelope.limits[i]`: allowed actions it matched so far.
     counts: Vec<u64>,
@@ -189,19 +198,58 @@ pub struct Monitor<'t, C, R> {
     seen: Vec<bool>,
 }
 
-impl<C: Clock, R: RevocationList> Monitor<'_, C, R> {
-    /// Check one action. On `Ok`, the action counts for the run's limits
-    /// and ordering; on `Err`, nothing changes.
-    pub fn check(&mut self, a: &ConcreteAction) -> Result<Allowed, Refusal> {
-        let claims = &self.token.claims;
+impl RunState {
+    /// The state of a run that has done nothing yet under `envelope`.
+    pub fn new(envelope: &Envelope) -> RunState {
+        RunState {
+            bindings: Bindings::new(),
+            counts: vec![0; envelope.limits.len()],
+            seen: vec![false; envelope.ordering.len()],
+        }
+    }
+
+    /// The values params took so far.
+    pub fn bindings(&self) -> &Bindings {
+        &self.bindings
+    }
+
+    /// Allowed actions counted so far, one per `at most` limit of the
+    /// envelope (in its order).
+    pub fn counts(&self) -> &[u64] {
+        &self.counts
+    }
+
+    fn fits(&self, envelope: &Envelope) -> bool {
+        self.counts.len() == envelope.limits.len()
+            && self.seen.len() == envelope.ordering.len()
+            && self
+                .bindings
+                .keys()
+                .all(|k| envelope.params.iter().any(|p| &p.name == k))
+    }
+}
+
+impl VerifiedToken {
+    /// Check one action of the run whose state is `state`, with the clock and
+    /// the revocation list of this check. On `Ok`, the action is recorded in
+    /// `state` (it counts for the limits and the ordering, and binds params);
+    /// on `Err`, `state` is unchanged.
+    pub fn check_run(
+        &self,
+        state: &mut RunState,
+        a: &ConcreteAction,
+        clock: &dyn Clock,
+        revocations: &dyn RevocationList,
+    ) -> Result<Allowed, Refusal> {
+        let claims = &self.claims;
         // Revocation and lifetime first: on every check.
-        if let Err(e) = paseto::check_revocation(claims, &self.revocations) {
+        if let Err(e) = paseto::check_revocation(claims, revocations) {
             return refuse(match e {
                 TokenError::Revoked { id } => RefusalReason::Revoked { id },
                 other => RefusalReason::RevocationUnavailable(other.to_string()),
             });
         }
-        let now = self.clock.now();
+        let now = clock.now();
         if now < claims.nbf {
             return refuse(RefusalReason::NotYetValid {
                 nbf: claims.nbf,
@@ -215,10 +263,13 @@ impl<C: Clock, R: RevocationList> Monitor<'_, C, R> {
             });
         }
         let env = &claims.envelope;
+        if !state.fits(env) {
+            return refuse(RefusalReason::StateMismatch);
+        }
         // Limits and ordering do not depend on param values: decide them
         // before the envelope check, which binds params on success.
         for (i, lim) in env.limits.iter().enumerate() {
-            if self.counts[i] >= lim.limit && lim.pattern.matches(a) {
+            if state.counts[i] >= lim.limit && lim.pattern.matches(a) {
                 return refuse(RefusalReason::Limit {
                     action: a.to_string(),
                     limit: lim.limit,
@@ -228,13 +279,13 @@ impl<C: Clock, R: RevocationList> Monitor<'_, C, R> {
         }
         for (i, o) in env.ordering.iter().enumerate() {
             match o.kind {
-                OrderKind::Never if self.seen[i] && o.action.matches(a) => {
+                OrderKind::Never if state.seen[i] && o.action.matches(a) => {
                     return refuse(RefusalReason::Never {
                         action: a.to_string(),
                         rule: o.rule.clone(),
                     });
                 }
-                OrderKind::Require if !self.seen[i] && o.other.matches(a) => {
+                OrderKind::Require if !state.seen[i] && o.other.matches(a) => {
                     return refuse(RefusalReason::Require {
                         action: a.to_string(),
                         rule: o.rule.clone(),
@@ -243,13 +294,13 @@ impl<C: Clock, R: RevocationList> Monitor<'_, C, R> {
                 _ => {}
             }
         }
-        if let Err(r) = env.permits_with(a, &mut self.bindings) {
+        if let Err(r) = env.permits_with(a, &mut state.bindings) {
             return refuse(RefusalReason::Envelope(r));
         }
         // Allowed: record it.
         for (i, lim) in env.limits.iter().enumerate() {
             if lim.pattern.matches(a) {
-                self.counts[i] += 1;
+                state.counts[i] = state.counts[i].saturating_add(1);
             }
         }
         for (i, o) in env.ordering.iter().enumerate() {
@@ -257,16 +308,39 @@ impl<C: Clock, R: RevocationList> Monitor<'_, C, R> {
                 OrderKind::Never => &o.other,
                 OrderKind::Require => &o.action,
             };
-            if !self.seen[i] && trigger.matches(a) {
-                self.seen[i] = true;
+            if !state.seen[i] && trigger.matches(a) {
+                state.seen[i] = true;
             }
         }
         Ok(Allowed)
+    }
+}
+
+/// One run under a [`VerifiedToken`] that it borrows, with its clock and
+/// revocation list: a [`RunState`] and what checking it needs.
+pub struct Monitor<'t, C, R> {
+    token: &'t VerifiedToken,
+    clock: C,
+    revocations: R,
+    state: RunState,
+}
+
+impl<C: Clock, R: RevocationList> Monitor<'_, C, R> {
+    /// Check one action. On `Ok`, the action counts for the run's limits
+    /// and ordering; on `Err`, nothing changes.
+    pub fn check(&mut self, a: &ConcreteAction) -> Result<Allowed, Refusal> {
+        self.token
+            .check_run(&mut self.state, a, &self.clock, &self.revocations)
     }
 
     /// The token this run is under.
     pub fn token(&self) -> &VerifiedToken {
         self.token
+    }
+
+    /// The run's state so far.
+    pub fn state(&self) -> &RunState {
+        &self.state
     }
 }
 
@@ -391,6 +465,67 @@ mod tests {
         // A new run starts its own count.
         let mut run2 = v.monitor(&clock, crate::NoRevocations);
         run2.check(&send(50)).unwrap();
+    }
+
+    #[test]
+    fn a_stored_run_state_goes_on_counting() {
+        let (v, clock) = token(bank());
+        let mut state = RunState::new(v.envelope());
+        v.check_run(
+            &mut state,
+            &plain("get_balance"),
+            &clock,
+            &crate::NoRevocations,
+        )
+        .unwrap();
+        v.check_run(&mut state, &send(50), &clock, &crate::NoRevocations)
+            .unwrap();
+        assert_eq!(state.counts(), &[1]);
+        // What a service writes to its store and reads back after a restart.
+        let text = serde_json::to_string(&state).unwrap();
+        let mut back: RunState = serde_json::from_str(&text).unwrap();
+        assert_eq!(back, state);
+        let e = v
+            .check_run(&mut back, &send(50), &clock, &crate::NoRevocations)
+            .unwrap_err();
+        assert!(
+            matches!(e.reason, RefusalReason::Limit { limit: 1, .. }),
+            "{e}"
+        );
+        // `require get_balance before confirm` remembers get_balance.
+        v.check_run(&mut back, &plain("confirm"), &clock, &crate::NoRevocations)
+            .unwrap();
+    }
+
+    #[test]
+    fn a_run_state_of_another_envelope_is_refused() {
+        let (v, clock) = token(bank());
+        let mut other = Envelope::default();
+        other.calls.push(CallGrant {
+            name: "get_balance".into(),
+            args: Default::default(),
+        });
+        // No limits or ordering: counts do not fit `bank()`'s `at most`.
+        let mut state = RunState::new(&other);
+        let refusal = |state: &mut RunState| {
+            v.check_run(state, &plain("get_balance"), &clock, &crate::NoRevocations)
+                .unwrap_err()
+                .reason
+        };
+        assert_eq!(refusal(&mut state), RefusalReason::StateMismatch);
+        // A binding of a param the envelope does not declare is refused too.
+        let mut state = RunState::new(v.envelope());
+        let mut forged: serde_json::Value = serde_json::to_value(&state).unwrap();
+        forged["bindings"]["nope"] = serde_json::to_value(Field::new(Value::Bool(true))).unwrap();
+        state = serde_json::from_value(forged).unwrap();
+        assert_eq!(refusal(&mut state), RefusalReason::StateMismatch);
+        // Unknown fields do not deserialize.
+        assert!(
+            serde_json::from_str::<RunState>(
+                r#"{"bindings":{},"counts":[0],"seen":[false,false],"x":1}"#
+            )
+            .is_err()
+        );
     }
 
     #[test]

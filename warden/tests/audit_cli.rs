@@ -80,6 +80,26 @@ fn verify_intact_then_tampered() {
 }
 
 #[test]
+fn a_tail_cut_after_the_last_checkpoint_is_detected() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, pubf) = make_log(dir.path());
+    let (code, out, _) = warden(&["audit", "verify", "--db", &db, "--pub", &pubf, "--json"]);
+    assert_eq!(code, 0, "{out}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["head_signed"], true);
+    assert_eq!(v["head_seq"], 13);
+    // Records 11..13 (two submissions and the closing checkpoint) are cut:
+    // the rest is a chain that still verifies, up to the checkpoint at 10.
+    let c = rusqlite::Connection::open(&db).unwrap();
+    c.execute("DELETE FROM audit WHERE seq > 10", []).unwrap();
+    drop(c);
+    let (code, out, _) = warden(&["audit", "verify", "--db", &db, "--pub", &pubf]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("record 11"), "{out}");
+    assert!(out.contains("cut off the tail"), "{out}");
+}
+
+#[test]
 fn verify_with_another_key_fails_at_first_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let (db, _) = make_log(dir.path());

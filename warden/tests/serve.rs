@@ -29,6 +29,20 @@ const PLAN_ACCEPT: &str = r#"plan "look" {
 }
 "#;
 
+const PAY_SPEC: &str = r#"spec "pay" {
+  allow call get_balance
+  allow call send_money when amount <= 100
+  at most 1 call send_money
+}
+"#;
+
+const PLAN_PAY: &str = r#"plan "pay" {
+  agent "bot"
+  call get_balance()
+  call send_money(recipient = "UK1", amount = 10)
+}
+"#;
+
 struct Harness {
     dir: tempfile::TempDir,
 }
@@ -202,6 +216,17 @@ fn submit(plan: &str, spec: &str) -> proto::SubmitPlanRequest {
     }
 }
 
+/// Submits `PLAN_ACCEPT` and checks that it is accepted: the server serves.
+async fn submit_accepted(c: &mut WardenClient<Channel>) -> proto::SubmitPlanResponse {
+    let ok = c
+        .submit_plan(req(submit(PLAN_ACCEPT, "bank"), SUBMITTER))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(ok.verdict, proto::Verdict::Accept as i32);
+    ok
+}
+
 fn read_action(path: &str) -> proto::Action {
     proto::Action {
         kind: Some(proto::action::Kind::File(proto::FileAction {
@@ -294,6 +319,186 @@ fn bad_input_is_refused_without_state_change() {
     });
     server.stop();
     assert_eq!(h.audit_verify().0, 0);
+}
+
+fn call_action(name: &str, args: &[(&str, proto::arg_value::Value)]) -> proto::Action {
+    proto::Action {
+        kind: Some(proto::action::Kind::Call(proto::CallAction {
+            name: name.into(),
+            args: args
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.to_string(),
+                        proto::ArgValue {
+                            value: Some(v.clone()),
+                        },
+                    )
+                })
+                .collect(),
+        })),
+    }
+}
+
+fn send_money() -> proto::Action {
+    use proto::arg_value::Value;
+    call_action(
+        "send_money",
+        &[
+            ("recipient", Value::Text("UK1".into())),
+            ("amount", Value::Number("10".into())),
+        ],
+    )
+}
+
+async fn check(
+    c: &mut WardenClient<Channel>,
+    token: &str,
+    action: proto::Action,
+) -> proto::CheckActionResponse {
+    c.check_action(req(
+        proto::CheckActionRequest {
+            token: token.into(),
+            action: Some(action),
+        },
+        SUBMITTER,
+    ))
+    .await
+    .unwrap()
+    .into_inner()
+}
+
+/// CheckAction runs the token's monitor: `at most 1 call send_money` refuses
+/// the second one, with the reason, and the count survives a SIGKILL and a
+/// restart (the run state is stored before an allow is answered).
+#[test]
+fn at_most_is_enforced_over_grpc_and_survives_a_restart() {
+    let h = Harness::new(7);
+    std::fs::write(h.path("specs/pay.spec"), PAY_SPEC).unwrap();
+    let server = h.start();
+    let rt = rt();
+    let token = rt.block_on(async {
+        let mut c = client(&server.endpoint()).await;
+        let r = c
+            .submit_plan(req(submit(PLAN_PAY, "pay"), SUBMITTER))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(r.verdict, proto::Verdict::Accept as i32, "{r:?}");
+        let ok = check(&mut c, &r.token, call_action("get_balance", &[])).await;
+        assert!(ok.allowed, "{ok:?}");
+        let ok = check(&mut c, &r.token, send_money()).await;
+        assert!(ok.allowed, "{ok:?}");
+        let no = check(&mut c, &r.token, send_money()).await;
+        assert!(!no.allowed);
+        assert!(no.reason.contains("limit of 1"), "{}", no.reason);
+        assert!(no.reason.contains("pay.spec"), "{}", no.reason);
+        r.token
+    });
+    // SIGKILL: no graceful shutdown, nothing flushed on the way out.
+    let mut server = server;
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let server = h.start();
+    rt.block_on(async {
+        let mut c = client(&server.endpoint()).await;
+        let no = check(&mut c, &token, send_money()).await;
+        assert!(!no.allowed, "the restart reset the count: {no:?}");
+        assert!(no.reason.contains("limit of 1"), "{}", no.reason);
+        // The token itself is still good for what is left.
+        let ok = check(&mut c, &token, call_action("get_balance", &[])).await;
+        assert!(ok.allowed, "{ok:?}");
+    });
+    server.stop();
+    let enf = h.audit_records("enforcement");
+    let kinds: Vec<&str> = enf
+        .iter()
+        .filter_map(|e| e["body"]["kind"].as_str())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["allowed", "allowed", "refused", "refused", "allowed"],
+        "{enf:?}"
+    );
+    assert_eq!(h.audit_verify().0, 0);
+}
+
+/// Raw bytes that are not a protobuf message: INVALID_ARGUMENT (the caller's
+/// fault), not INTERNAL, and nothing recorded.
+#[test]
+fn malformed_protobuf_is_invalid_argument() {
+    use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+
+    #[derive(Default)]
+    struct Raw;
+    struct RawEnc;
+    struct RawDec;
+    impl Encoder for RawEnc {
+        type Item = Vec<u8>;
+        type Error = tonic::Status;
+        fn encode(&mut self, item: Vec<u8>, buf: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
+            use prost::bytes::BufMut;
+            buf.put_slice(&item);
+            Ok(())
+        }
+    }
+    impl Decoder for RawDec {
+        type Item = Vec<u8>;
+        type Error = tonic::Status;
+        fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<Vec<u8>>, tonic::Status> {
+            use prost::bytes::Buf;
+            let n = buf.remaining();
+            Ok(Some(buf.copy_to_bytes(n).to_vec()))
+        }
+    }
+    impl Codec for Raw {
+        type Encode = Vec<u8>;
+        type Decode = Vec<u8>;
+        type Encoder = RawEnc;
+        type Decoder = RawDec;
+        fn encoder(&mut self) -> RawEnc {
+            RawEnc
+        }
+        fn decoder(&mut self) -> RawDec {
+            RawDec
+        }
+    }
+
+    let h = Harness::new(8);
+    let server = h.start();
+    rt().block_on(async {
+        let ch = service::load::connect(&server.endpoint(), None)
+            .await
+            .unwrap();
+        let mut grpc = tonic::client::Grpc::new(ch);
+        // Field 1 (plan, a string) claims 100 bytes and has 3; then a
+        // field with wire type 7, which does not exist.
+        for (method, body) in [
+            (
+                "/warden.v1.Warden/SubmitPlan",
+                vec![0x0a, 100, b'a', b'b', b'c'],
+            ),
+            ("/warden.v1.Warden/CheckAction", vec![0x0f, 0xff, 0xff]),
+            ("/warden.v1.Warden/Approve", vec![0x0a, 0x80]),
+        ] {
+            grpc.ready().await.unwrap();
+            let e = grpc
+                .unary::<Vec<u8>, Vec<u8>, Raw>(
+                    req(body, SUBMITTER),
+                    tonic::codegen::http::uri::PathAndQuery::from_static(method),
+                    Raw,
+                )
+                .await
+                .unwrap_err();
+            assert_eq!(e.code(), tonic::Code::InvalidArgument, "{method}: {e:?}");
+            assert!(e.message().contains("not a valid warden.v1."), "{e:?}");
+        }
+        // The server is fine and well-formed calls work.
+        let mut c = client(&server.endpoint()).await;
+        submit_accepted(&mut c).await;
+    });
+    server.stop();
+    assert_eq!(h.audit_records("submission").len(), 1);
 }
 
 #[test]
@@ -536,16 +741,16 @@ fn sigkill_mid_load_loses_no_acknowledged_record() {
         "the kill should have failed some requests"
     );
     assert!(db.exists());
+    // Right after the kill, before any restart: the chain and its signed
+    // head (rewritten with every commit group) verify.
+    let (code, out) = h.audit_verify();
+    assert_eq!(code, 0, "{out}");
 
     // Restart on the same store: the chain continues.
     let server = h.start();
     rt.block_on(async {
         let mut c = client(&server.endpoint()).await;
-        let ok = c
-            .submit_plan(req(submit(PLAN_ACCEPT, "bank"), SUBMITTER))
-            .await
-            .unwrap();
-        assert_eq!(ok.get_ref().verdict, proto::Verdict::Accept as i32);
+        submit_accepted(&mut c).await;
     });
     server.stop();
 

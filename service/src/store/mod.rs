@@ -83,6 +83,16 @@ pub enum StateOp {
         at_ms: i64,
         token: Option<IssuedToken>,
     },
+    /// Store the state of the run under a token (JSON, the engine's
+    /// `RunState`), replacing the previous one: what a restarted service
+    /// reads back so that `at most` counts and ordering carry on.
+    SaveRun {
+        token_id: String,
+        state: String,
+        /// The token's expiry (unix seconds): the row is useless after it.
+        expires_s: i64,
+        at_ms: i64,
+    },
     /// Revoke a token. Fails with [`StoreError::AlreadyRevoked`] if it was.
     Revoke {
         token_id: String,
@@ -233,6 +243,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every revoked token id.
     fn revoked(&self) -> Result<Vec<String>, StoreError>;
+
+    /// The stored run state of a token ([`StateOp::SaveRun`]), if any.
+    fn run_state(&self, token_id: &str) -> Result<Option<String>, StoreError>;
 
     /// Audit records matching a filter, in seq order.
     fn records(&self, q: &RecordQuery) -> Result<Vec<AuditRecord>, StoreError>;

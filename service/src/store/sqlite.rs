@@ -17,7 +17,7 @@ use super::{
     ApprovalRecord, ApprovalState, Committed, IssuedToken, Pending, RecordQuery, StateOp, Store,
     StoreError, Txn,
 };
-use crate::audit::{AuditRecord, CheckpointSigner, GENESIS, Hash, NewEvent};
+use crate::audit::{AuditRecord, CheckpointSigner, GENESIS, Hash, NewEvent, SignedHead};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, mpsc};
@@ -52,6 +52,12 @@ CREATE TABLE IF NOT EXISTS approvals (
     decided_ms INTEGER,
     token_id TEXT,
     token TEXT
+);
+CREATE TABLE IF NOT EXISTS runs (
+    token_id TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    expires_s INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS revocations (
     token_id TEXT PRIMARY KEY,
@@ -91,6 +97,9 @@ pub struct SqliteStore {
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     reader: Mutex<Connection>,
     events: broadcast::Sender<AuditRecord>,
+    /// Dropping it stops the WAL checkpointer.
+    wal_stop: Mutex<Option<mpsc::Sender<()>>>,
+    wal_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -187,6 +196,10 @@ impl SqliteStore {
         let conn = Connection::open(path).map_err(open_err(path))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
+        // The writer never copies the WAL into the database itself (that
+        // stalls the commit that crosses the threshold for tens of ms): a
+        // checkpointer thread does it beside it (see `checkpoint_wal`).
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
         conn.execute_batch(SCHEMA)?;
         conn.execute(
@@ -194,6 +207,12 @@ impl SqliteStore {
             [SCHEMA_VERSION.to_string()],
         )?;
         check_schema(&conn)?;
+        // Run states of tokens that expired a day ago or more can no longer
+        // matter (the margin covers a clock set back a little).
+        conn.execute(
+            "DELETE FROM runs WHERE expires_s < ?1",
+            [now_ms() / 1000 - 86_400],
+        )?;
         let reader = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
             .map_err(open_err(path))?;
         reader.busy_timeout(std::time::Duration::from_secs(10))?;
@@ -204,7 +223,16 @@ impl SqliteStore {
             .name("warden-store-writer".into())
             .spawn(move || writer.run(rx))
             .map_err(|e| StoreError::Corrupt(format!("cannot start the writer thread: {e}")))?;
+        let wal_conn = Connection::open(path).map_err(open_err(path))?;
+        wal_conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let (wal_stop, wal_rx) = mpsc::channel();
+        let wal_thread = std::thread::Builder::new()
+            .name("warden-store-wal".into())
+            .spawn(move || checkpoint_wal(wal_conn, wal_rx))
+            .map_err(|e| StoreError::Corrupt(format!("cannot start the WAL thread: {e}")))?;
         Ok(SqliteStore {
+            wal_stop: Mutex::new(Some(wal_stop)),
+            wal_thread: Mutex::new(Some(wal_thread)),
             path: path.to_owned(),
             jobs: Mutex::new(Some(tx)),
             writer: Mutex::new(Some(handle)),
@@ -241,6 +269,32 @@ impl SqliteStore {
         self.jobs.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(h) = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take() {
             let _ = h.join();
+        }
+        self.wal_stop
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(h) = self
+            .wal_thread
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Copies committed WAL frames into the database every 100 ms, beside the
+/// writer (a passive checkpoint never blocks it), until `stop` is dropped.
+/// Durability does not depend on it: a commit is on disk once it is in the
+/// WAL (`synchronous=FULL`).
+fn checkpoint_wal(conn: Connection, stop: mpsc::Receiver<()>) {
+    while let Err(mpsc::RecvTimeoutError::Timeout) =
+        stop.recv_timeout(std::time::Duration::from_millis(100))
+    {
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!("WAL checkpoint: {e}");
         }
     }
 }
@@ -313,6 +367,14 @@ impl Store for SqliteStore {
         query_records(&conn, q)
     }
 
+    fn run_state(&self, token_id: &str) -> Result<Option<String>, StoreError> {
+        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(conn
+            .prepare_cached("SELECT state FROM runs WHERE token_id = ?1")?
+            .query_row([token_id], |r| r.get(0))
+            .optional()?)
+    }
+
     fn subscribe(&self) -> broadcast::Receiver<AuditRecord> {
         self.events.subscribe()
     }
@@ -348,24 +410,39 @@ impl AuditReader {
     }
 
     /// Verifies the whole log against the trusted checkpoint key, page by
-    /// page (the log never has to fit in memory).
+    /// page (the log never has to fit in memory), and its signed head (so a
+    /// tail cut after the last checkpoint is caught). Records and head are
+    /// read in one snapshot, so a service writing meanwhile does not matter.
     pub fn verify(
         &self,
         key: &ed25519_compact::PublicKey,
     ) -> Result<Result<crate::audit::VerifyReport, crate::audit::VerifyFailure>, StoreError> {
-        let mut v = crate::audit::ChainVerifier::new(key);
-        let mut after = 0;
-        loop {
-            let page = self.page(after, 4096)?;
-            let Some(last) = page.last() else { break };
-            after = last.seq;
-            for r in &page {
-                if let Err(e) = v.push(r) {
-                    return Ok(Err(e));
+        self.conn.execute_batch("BEGIN DEFERRED")?;
+        let result = (|| {
+            let head = read_signed_head(&self.conn);
+            let mut v = crate::audit::ChainVerifier::new(key);
+            let mut after = 0;
+            loop {
+                let page = self.page(after, 4096)?;
+                let Some(last) = page.last() else { break };
+                after = last.seq;
+                for r in &page {
+                    if let Err(e) = v.push(r) {
+                        return Ok(Err(e));
+                    }
                 }
             }
-        }
-        Ok(Ok(v.finish()))
+            match head {
+                Ok(h) => Ok(v.finish_with_head(h.as_ref())),
+                Err(StoreError::Corrupt(_)) => Ok(Err(crate::audit::VerifyFailure {
+                    seq: after.max(1),
+                    problem: crate::audit::Problem::BadHead,
+                })),
+                Err(e) => Err(e),
+            }
+        })();
+        self.conn.execute_batch("COMMIT")?;
+        result
     }
 }
 
@@ -409,6 +486,18 @@ struct Writer {
     events: broadcast::Sender<AuditRecord>,
 }
 
+/// The log's signed head, if it has one.
+fn read_signed_head(conn: &Connection) -> Result<Option<SignedHead>, StoreError> {
+    let text: Option<String> = conn
+        .prepare_cached("SELECT value FROM meta WHERE key = 'head'")?
+        .query_row([], |r| r.get(0))
+        .optional()?;
+    text.map(|t| {
+        serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(format!("the signed head: {e}")))
+    })
+    .transpose()
+}
+
 fn parse_hash(s: &str) -> Result<Hash, StoreError> {
     hex::decode(s)
         .ok()
@@ -433,7 +522,52 @@ impl Writer {
             events,
         };
         w.reload_head()?;
+        w.check_signed_head()?;
         Ok(w)
+    }
+
+    /// Refuses to write on top of a log whose tail does not match its signed
+    /// head: records were cut off (or added) while the service was stopped,
+    /// and signing a new head over the shortened chain would hide it.
+    fn check_signed_head(&self) -> Result<(), StoreError> {
+        let Some(signer) = &self.signer else {
+            return Ok(());
+        };
+        let head = read_signed_head(&self.conn)?;
+        let ok = match &head {
+            None => self.seq == 0,
+            Some(h) => {
+                h.verifies(&signer.public_key())
+                    && h.seq == self.seq
+                    && parse_hash(&h.hash).ok() == Some(self.hash)
+            }
+        };
+        if ok {
+            return Ok(());
+        }
+        Err(StoreError::Corrupt(format!(
+            "the audit log ends at record {} but its signed head {}; refusing to write on top of it \
+             (run `warden audit verify` to see what is wrong)",
+            self.seq,
+            match head {
+                None => "is missing".to_string(),
+                Some(h) => format!("names record {}", h.seq),
+            }
+        )))
+    }
+
+    /// Replaces the signed head with one naming the last record (inside the
+    /// group's transaction).
+    fn write_signed_head(&mut self) -> Result<(), StoreError> {
+        let Some(signer) = &self.signer else {
+            return Ok(());
+        };
+        let head = signer.head(self.seq, &self.hash);
+        let text = serde_json::to_string(&head).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.conn
+            .prepare_cached("INSERT OR REPLACE INTO meta(key, value) VALUES ('head', ?1)")?
+            .execute([text])?;
+        Ok(())
     }
 
     /// Reads the chain's head (and how far the last checkpoint is) from disk.
@@ -560,6 +694,20 @@ impl Writer {
                     });
                 }
             }
+            StateOp::SaveRun {
+                token_id,
+                state,
+                expires_s,
+                at_ms,
+            } => {
+                self.conn
+                    .prepare_cached(
+                        "INSERT INTO runs(token_id, state, expires_s, updated_ms) VALUES (?1, ?2, ?3, ?4)
+                         ON CONFLICT(token_id) DO UPDATE SET state = excluded.state,
+                            expires_s = excluded.expires_s, updated_ms = excluded.updated_ms",
+                    )?
+                    .execute(params![token_id, state, expires_s, at_ms])?;
+            }
             StateOp::Revoke {
                 token_id,
                 by,
@@ -651,7 +799,15 @@ impl Writer {
                 Err(e) => tracing::error!("cannot append a checkpoint: {e}"),
             }
         }
-        if let Err(e) = self.conn.execute_batch("COMMIT") {
+        let head_seq = self.seq;
+        let committed = if written.is_empty() {
+            Ok(())
+        } else {
+            self.write_signed_head()
+        }
+        .and_then(|()| Ok(self.conn.execute_batch("COMMIT")?));
+        if let Err(e) = committed {
+            tracing::error!("cannot commit up to record {head_seq}: {e}");
             let msg = e.to_string();
             let _ = self.conn.execute_batch("ROLLBACK");
             if let Err(e) = self.reload_head() {
@@ -911,6 +1067,67 @@ mod tests {
                 assert!(matches!(err.problem, Problem::Missing { .. }));
             }
         }
+    }
+
+    /// Records after the last checkpoint, cut off the tail: the signed head
+    /// tells, and the store refuses to write on top of the cut log.
+    #[test]
+    fn a_cut_tail_is_detected_and_not_written_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        {
+            // No periodic checkpoints: only the head covers the tail while
+            // the service runs (what a SIGKILL leaves behind).
+            let s = open(dir.path(), 0);
+            for i in 0..6 {
+                s.commit(Txn::events(vec![ev(i)])).wait_blocking().unwrap();
+            }
+            let r = AuditReader::open(&path).unwrap();
+            let rep = r.verify(&signer().public_key()).unwrap().unwrap();
+            assert!(rep.head_signed);
+            assert_eq!((rep.records, rep.uncovered), (6, 6));
+            // Not closed: the writer would sign a final checkpoint.
+            std::mem::forget(s);
+        }
+        let c = Connection::open(&path).unwrap();
+        c.execute_batch("DELETE FROM audit WHERE seq > 4").unwrap();
+        drop(c);
+        let r = AuditReader::open(&path).unwrap();
+        let err = r.verify(&signer().public_key()).unwrap().unwrap_err();
+        assert_eq!(err.seq, 5);
+        assert_eq!(err.problem, Problem::TailCut { last: 4, head: 6 });
+        let e = SqliteStore::open(&path, Some(signer()), SqliteOptions::default()).unwrap_err();
+        assert!(e.to_string().contains("signed head"), "{e}");
+        // Removing the head as well does not help.
+        let c = Connection::open(&path).unwrap();
+        c.execute_batch("DELETE FROM meta WHERE key = 'head'")
+            .unwrap();
+        drop(c);
+        let err = r.verify(&signer().public_key()).unwrap().unwrap_err();
+        assert_eq!(err.problem, Problem::NoHead);
+        assert!(SqliteStore::open(&path, Some(signer()), SqliteOptions::default()).is_err());
+    }
+
+    #[test]
+    fn run_states_are_stored_and_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = open(dir.path(), 0);
+        let save = |state: &str| Txn {
+            ops: vec![StateOp::SaveRun {
+                token_id: "t1".into(),
+                state: state.into(),
+                expires_s: now_ms() / 1000 + 600,
+                at_ms: now_ms(),
+            }],
+            events: vec![ev(1)],
+        };
+        assert_eq!(s.run_state("t1").unwrap(), None);
+        s.commit(save("{\"n\":1}")).wait_blocking().unwrap();
+        s.commit(save("{\"n\":2}")).wait_blocking().unwrap();
+        assert_eq!(s.run_state("t1").unwrap().as_deref(), Some("{\"n\":2}"));
+        drop(s);
+        let s = open(dir.path(), 0);
+        assert_eq!(s.run_state("t1").unwrap().as_deref(), Some("{\"n\":2}"));
     }
 
     #[test]

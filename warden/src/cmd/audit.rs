@@ -17,7 +17,8 @@ pub struct Args {
 
 #[derive(clap::Subcommand)]
 enum AuditCommand {
-    /// Check the hash chain and every checkpoint signature; name the first bad record.
+    /// Check the hash chain, every checkpoint signature and the signed head;
+    /// name the first bad record.
     Verify(VerifyArgs),
     /// Print audit records, filtered.
     Show(ShowArgs),
@@ -99,6 +100,7 @@ fn verify(a: VerifyArgs) -> ExitCode {
                     serde_json::json!({
                         "intact": true, "records": rep.records, "checkpoints": rep.checkpoints,
                         "last_checkpoint": rep.last_checkpoint, "uncovered": rep.uncovered, "head": rep.head,
+                        "head_seq": rep.records, "head_signed": rep.head_signed,
                     })
                 );
             } else {
@@ -111,8 +113,14 @@ fn verify(a: VerifyArgs) -> ExitCode {
                 );
                 if rep.uncovered > 0 {
                     println!(
-                        "note: the last {} records are chained but not yet covered by a signed checkpoint",
+                        "note: the last {} records are not yet covered by a signed checkpoint; the signed head covers them",
                         rep.uncovered
+                    );
+                }
+                if rep.records > 0 {
+                    println!(
+                        "note: a copy of the store from an earlier time would verify too: compare this head (record {}) with one kept elsewhere",
+                        rep.records
                     );
                 }
             }
