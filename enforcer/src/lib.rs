@@ -31,6 +31,7 @@ pub mod error;
 pub mod landlock;
 pub mod launch;
 pub mod layer;
+pub mod learn;
 pub mod lsm;
 pub mod policy;
 pub mod proven;

@@ -9,7 +9,6 @@ use crate::cmd::tokens::{fail, read_token_arg};
 use crate::exit;
 use enforcer::{KernelPolicy, Layer, LayerSet, Run, RunOptions};
 use std::ffi::OsString;
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use token::{SystemClock, paseto};
@@ -31,7 +30,8 @@ pub struct Args {
     /// ebpf-cgroup-sock-addr, ebpf-tracepoints, bpf-lsm). Repeatable.
     #[arg(long, value_name = "LAYER")]
     require: Vec<Layer>,
-    /// Write the run's events (exec, fork, exit, network verdicts) as JSON lines.
+    /// Write the run's events as JSON lines while it runs: exec, fork, exit,
+    /// files opened, network verdicts, and every refusal (EPERM/EACCES).
     #[arg(long, value_name = "FILE")]
     events: Option<PathBuf>,
     /// Print nothing but the command's own output.
@@ -88,7 +88,7 @@ pub fn run(args: Args) -> ExitCode {
     let mut ebpf = None;
     let mut ebpf_missing = "not root (the eBPF layers need it)".to_owned();
     if root {
-        match enforcer::ebpf::for_launcher(&policy, false) {
+        match enforcer::ebpf::for_launcher_with(&policy, false, args.events.is_some()) {
             Ok(l) => ebpf = Some(l),
             Err(e) => ebpf_missing = format!("the eBPF layers did not load: {e}"),
         }
@@ -123,6 +123,18 @@ pub fn run(args: Args) -> ExitCode {
             selected.profile, selected.digest
         );
     }
+    // The events file is opened once the run is sure to start and before it
+    // does (a bad path changes nothing), and written while the run runs (streamed, flushed per batch).
+    let events_file = match &args.events {
+        Some(path) => match std::fs::File::create(path) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                eprintln!("warden: cannot write the events to {}: {e}", path.display());
+                return ExitCode::from(exit::BAD_INPUT);
+            }
+        },
+        None => None,
+    };
     let mut options = RunOptions {
         quiet: args.quiet,
         ..RunOptions::default()
@@ -132,7 +144,7 @@ pub fn run(args: Args) -> ExitCode {
         .extend(enforcer::proven::required_layers(selected.profile));
     options.require.extend(args.require.iter().copied());
     let mut run = Run::new(&policy).options(options);
-    let mut events = None;
+    let mut writer = None;
     if let Some(l) = ebpf {
         run = run
             .with_layer(Box::new(l.sock_addr))
@@ -140,26 +152,20 @@ pub fn run(args: Args) -> ExitCode {
         if lsm {
             run = run.with_layer(Box::new(l.bpf_lsm));
         }
-        events = Some(l.events);
+        writer = events_file.map(|f| l.events.write_json_lines(f));
     } else if root && !args.quiet {
         eprintln!("warden: {ebpf_missing}");
     }
-    let outcome = match run.spawn(program, rest) {
+    let outcome = run.spawn(program, rest);
+    if let Some(w) = writer
+        && let Err(e) = w.finish()
+    {
+        eprintln!("warden: {e}");
+    }
+    let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(e) => return fail(e),
     };
-    if let (Some(path), Some(stream)) = (&args.events, events.as_mut()) {
-        match std::fs::File::create(path) {
-            Ok(mut file) => {
-                for event in stream.drain() {
-                    if let Ok(line) = serde_json::to_string(&event) {
-                        let _ = writeln!(file, "{line}");
-                    }
-                }
-            }
-            Err(e) => eprintln!("warden: cannot write the events to {}: {e}", path.display()),
-        }
-    }
     exit_code_of(outcome.status)
 }
 
