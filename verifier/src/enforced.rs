@@ -42,7 +42,7 @@
 
 use crate::action::{ConcreteAction, Value};
 use crate::check::CheckError;
-use crate::compile::CompiledSpec;
+use crate::compile::{ActionVerdict, CompiledSpec};
 use crate::concrete::{self, Cond, Operand};
 use crate::envelope::{
     ConnectGrant, Envelope, ExecGrant, FileAccess, FileGrant, ListenGrant, PathTarget, ValueMatch,
@@ -480,6 +480,10 @@ struct Question {
     plain: Option<String>,
     /// Only an explicit `deny` refuses (a program's read, implied by exec).
     deny_only: bool,
+    /// Concrete actions of the widened grant, judged first: a refusal found
+    /// among them is a counterexample at once, without the solver (which
+    /// still proves every grant no candidate refutes).
+    candidates: Vec<ConcreteAction>,
     /// How to rebuild the concrete action from the witness of `p`.
     kind: ActionKind,
 }
@@ -511,9 +515,36 @@ fn path_question(
         grant,
         plan: plan(""),
         plain: Some(plan(&format!(" and {PLAIN}"))),
+        candidates: path_candidates(kind, target),
         deny_only,
         kind,
     })
+}
+
+/// Concrete actions in a widened path grant, the likely counterexamples.
+fn path_candidates(kind: ActionKind, target: &PathTarget) -> Vec<ConcreteAction> {
+    let paths: Vec<String> = match target {
+        PathTarget::Tree { dir } => {
+            let d = dir.trim_end_matches('/');
+            vec![
+                format!("{d}/evil.sh"),
+                format!("{d}/x"),
+                format!("{d}/sub/x"),
+            ]
+        }
+        PathTarget::Exact { path } => vec![path.clone()],
+        _ => Vec::new(),
+    };
+    paths
+        .iter()
+        .filter_map(|p| match kind {
+            ActionKind::Read => ConcreteAction::read(p).ok(),
+            ActionKind::Write => ConcreteAction::write(p).ok(),
+            ActionKind::Delete => ConcreteAction::delete(p).ok(),
+            ActionKind::Exec => ConcreteAction::exec::<&str>(p, &[]).ok(),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The questions whose answers prove `enforced` inside the spec, given that
@@ -542,6 +573,10 @@ fn questions(original: &Envelope, enforced: &Envelope) -> Vec<Question> {
                 grant: format!("exec {} with any arguments", quote(path)),
                 plan: format!("plan \"enforced\" {{\n  exec {}\n}}\n", quote(path)),
                 plain: None,
+                candidates: [&[][..], &["--help"][..], &["-c", "id"][..]]
+                    .iter()
+                    .filter_map(|argv| ConcreteAction::exec(path, argv).ok())
+                    .collect(),
                 deny_only: false,
                 kind: ActionKind::Exec,
             }),
@@ -570,6 +605,7 @@ fn questions(original: &Envelope, enforced: &Envelope) -> Vec<Question> {
                         connect_host(value)
                     ),
                     plain: None,
+                    candidates: Vec::new(),
                     deny_only: false,
                     kind: ActionKind::Connect,
                 });
@@ -585,6 +621,18 @@ fn questions(original: &Envelope, enforced: &Envelope) -> Vec<Question> {
             ),
             plan: format!("plan \"enforced\" {{\n{host}{port_decl}  connect h:{port}\n}}\n"),
             plain: None,
+            candidates: ["192.0.2.1", "2001:db8::1"]
+                .iter()
+                .filter_map(|ip| {
+                    let port = match &g.port {
+                        ValueMatch::Exact {
+                            value: Value::Number(n),
+                        } => n.to_string().parse::<u16>().ok()?,
+                        _ => 443,
+                    };
+                    ConcreteAction::connect(ip, port).ok()
+                })
+                .collect(),
             deny_only: false,
             kind: ActionKind::Connect,
         });
@@ -601,6 +649,7 @@ fn questions(original: &Envelope, enforced: &Envelope) -> Vec<Question> {
             grant: format!("listen {}", describe_match(&g.port)),
             plan,
             plain: None,
+            candidates: Vec::new(),
             deny_only: false,
             kind: ActionKind::Listen,
         });
@@ -638,6 +687,9 @@ pub fn prove(
     enforced: &Envelope,
 ) -> Result<Result<(), Counterexample>, ProveError> {
     for q in questions(original, enforced) {
+        if let Some(cx) = concrete_refusal(spec, original, enforced, &q) {
+            return Ok(Err(cx));
+        }
         let Some(cx) = ask(spec, original, &q, &q.plan)? else {
             continue;
         };
@@ -651,6 +703,42 @@ pub fn prove(
             .unwrap_or(cx)));
     }
     Ok(Ok(()))
+}
+
+/// The first candidate of `q` that the enforced envelope permits, the
+/// original does not, and the spec does not allow.
+fn concrete_refusal(
+    spec: &CompiledSpec,
+    original: &Envelope,
+    enforced: &Envelope,
+    q: &Question,
+) -> Option<Counterexample> {
+    for a in &q.candidates {
+        if enforced.permits(a).is_err() || original.permits(a).is_ok() {
+            continue;
+        }
+        let rule = |i: usize| {
+            spec.effects
+                .get(i)
+                .map(|r| (r.span.clone(), r.text.clone()))
+        };
+        let (reason, needs_approval, rule) = match spec.verdict_of(a) {
+            ActionVerdict::Allow(_) => continue,
+            ActionVerdict::Deny(Some(i)) => (Reason::Denied, false, rule(i)),
+            ActionVerdict::Deny(None) if !q.deny_only => (Reason::NothingAllows, false, None),
+            ActionVerdict::Approve(i) if !q.deny_only => (Reason::NothingAllows, true, rule(i)),
+            _ => continue,
+        };
+        return Some(Counterexample {
+            grant: q.grant.clone(),
+            action: a.to_string(),
+            reason,
+            needs_approval,
+            rule: rule.as_ref().map(|r| r.0.clone()),
+            rule_text: rule.map(|r| r.1),
+        });
+    }
+    None
 }
 
 /// One question: `None` when the spec allows every action of the plan.
@@ -844,6 +932,19 @@ mod tests {
         // With the LSM, the glob is enforced as it is: proven.
         let exact = enforced_envelope(&e, Profile::RootBpfLsm);
         assert_eq!(prove(&s, &e, &exact).unwrap(), Ok(()));
+    }
+
+    #[test]
+    fn the_solver_finds_what_no_candidate_shows() {
+        // Every likely candidate (`evil.sh`, `x`, `sub/x`) is allowed: the
+        // refusal comes from the symbolic proof, with a re-checked witness.
+        let s = spec(r#"spec "s" { allow write under "/tmp/out/" when not path endswith ".key" }"#);
+        let e = tmp_glob();
+        let cx = prove(&s, &e, &enforced_envelope(&e, Profile::Unprivileged))
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(cx.reason, Reason::NothingAllows, "{cx:?}");
+        assert!(cx.action.ends_with(".key\""), "{cx:?}");
     }
 
     #[test]

@@ -151,6 +151,20 @@ fn bad_tokens_and_missing_layers_stop_the_run() {
     assert!(!marker.exists());
 }
 
+/// `warden issue PLAN --spec SPEC --key KEYS/warden.key`.
+fn issue(plan: &Path, spec: &Path, keys: &Path) -> std::process::Output {
+    Command::new(WARDEN)
+        .args([
+            "issue",
+            plan.to_str().unwrap(),
+            "--spec",
+            spec.to_str().unwrap(),
+        ])
+        .args(["--key", keys.join("warden.key").to_str().unwrap()])
+        .output()
+        .unwrap()
+}
+
 /// A plan whose `write "/…/out/*.tmp"` only BPF LSM enforces exactly: the
 /// token is issued (that profile is proven), and on a machine without the
 /// layer the run is refused before it starts, with the counterexample the
@@ -185,16 +199,7 @@ fn a_widening_the_spec_refuses_stops_the_run_with_its_counterexample() {
         .output()
         .unwrap();
     assert!(keygen.status.success());
-    let issued = Command::new(WARDEN)
-        .args([
-            "issue",
-            plan.to_str().unwrap(),
-            "--spec",
-            spec.to_str().unwrap(),
-        ])
-        .args(["--key", keys.join("warden.key").to_str().unwrap()])
-        .output()
-        .unwrap();
+    let issued = issue(&plan, &spec, &keys);
     assert_eq!(
         issued.status.code(),
         Some(0),
@@ -252,16 +257,7 @@ fn a_widening_the_spec_refuses_stops_the_run_with_its_counterexample() {
 }"#,
     )
     .unwrap();
-    let refused = Command::new(WARDEN)
-        .args([
-            "issue",
-            plan.to_str().unwrap(),
-            "--spec",
-            spec.to_str().unwrap(),
-        ])
-        .args(["--key", keys.join("warden.key").to_str().unwrap()])
-        .output()
-        .unwrap();
+    let refused = issue(&plan, &spec, &keys);
     let err = String::from_utf8_lossy(&refused.stderr);
     assert_eq!(refused.status.code(), Some(1), "{err}");
     assert!(refused.stdout.is_empty());
