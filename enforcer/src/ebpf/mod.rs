@@ -810,7 +810,8 @@ impl EventStream {
                 // `finish` is left behind.
                 let stopping = flag.load(std::sync::atomic::Ordering::Acquire);
                 let before = written;
-                if let Some(event) = self.next_timeout(STREAM_POLL) {
+                // Once stopping, take what is in the ring without waiting.
+                if !stopping && let Some(event) = self.next_timeout(STREAM_POLL) {
                     sink.event(&event)?;
                     written += 1;
                 }
