@@ -72,6 +72,13 @@ if [ "$(id -u)" = 0 ]; then
     "$warden" learn --quiet --name copy-notes -- \
         /bin/sh -c 'cat /tmp/warden-demo/in/notes.txt > /tmp/warden-demo/out/copy.txt'
 fi
+
+section "The proven envelope is the enforced one: 'write \"/tmp/warden-demo/out/*.tmp\"' needs BPF LSM"
+"$warden" issue examples/run/suffix.plan --spec examples/run/suffix.spec --key "$work/keys/warden.key" > "$work/suffix.tok"
+"$warden" inspect "$work/suffix.tok" --pub "$work/keys/warden.pub" | sed -n '/^enforcement/,$p'
+status=0
+"$warden" exec --token "$work/suffix.tok" --pub "$work/keys/warden.pub" -- /bin/sh -c 'echo > /tmp/warden-demo/out/x.tmp' || status=$?
+echo "exit code: $status (2 where the kernel lacks BPF LSM: refused before the command starts)"
 echo "The BPF LSM layer: 'make test' boots a QEMU guest whose kernel loads it (enforcer/tests/guest_lsm);"
 echo "on this machine: $("$warden" doctor | grep '^bpf-lsm' | tr -s ' ')"
 

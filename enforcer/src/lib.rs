@@ -34,6 +34,7 @@ pub mod layer;
 pub mod learn;
 pub mod lsm;
 pub mod policy;
+pub mod proven;
 pub mod seccomp;
 mod syscall_table;
 

@@ -51,7 +51,18 @@ fn token_for(dir: &Path, allowed: &Path, out_dir: &Path, ttl: i64) -> (String, S
         spec_hash: Digest::of_text("spec"),
         ancestors: vec![],
         envelope: serde_json::from_value(envelope).expect("the test envelope follows the schema"),
+        enforcement: vec![],
     };
+    // The enforcement profiles, proven against a spec that allows every
+    // file and exec action (what is tested here is the kernel's side).
+    let spec = planlang::load_spec_str(
+        r#"spec "exec-test" { allow read  allow write  allow delete  allow exec }"#,
+        "exec-test.spec",
+    )
+    .unwrap();
+    let spec = verifier::CompiledSpec::compile(&spec).unwrap();
+    let mut claims = claims;
+    claims.enforcement = token::enforcement::prove_profiles(&spec, &claims.envelope).unwrap();
     let tok = paseto::sign(&claims, &key).unwrap();
     let tok_path = dir.join(format!("run-{ttl}.tok"));
     std::fs::write(&tok_path, tok).unwrap();
@@ -138,6 +149,124 @@ fn bad_tokens_and_missing_layers_stop_the_run() {
     let r = exec(&tok, &old_key, &[], &["/bin/sh", "-c", &script]);
     assert_eq!(r.status.code(), Some(2));
     assert!(!marker.exists());
+}
+
+/// A plan whose `write "/…/out/*.tmp"` only BPF LSM enforces exactly: the
+/// token is issued (that profile is proven), and on a machine without the
+/// layer the run is refused before it starts, with the counterexample the
+/// widening would let through.
+#[test]
+fn a_widening_the_spec_refuses_stops_the_run_with_its_counterexample() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let out = out.display().to_string();
+    let spec = dir.path().join("s.spec");
+    std::fs::write(
+        &spec,
+        format!(
+            r#"spec "suffix" {{
+  allow write under "{out}/" when path endswith ".tmp"
+  deny write under "{out}/" when path endswith ".sh"
+  allow exec "/bin/sh"
+}}"#
+        ),
+    )
+    .unwrap();
+    let plan = dir.path().join("p.plan");
+    std::fs::write(
+        &plan,
+        format!("plan \"p\" {{\n  write \"{out}/*.tmp\"\n  exec \"/bin/sh\"\n}}\n"),
+    )
+    .unwrap();
+    let keys = dir.path().join("keys");
+    let keygen = Command::new(WARDEN)
+        .args(["keygen", "--out", keys.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(keygen.status.success());
+    let issued = Command::new(WARDEN)
+        .args([
+            "issue",
+            plan.to_str().unwrap(),
+            "--spec",
+            spec.to_str().unwrap(),
+        ])
+        .args(["--key", keys.join("warden.key").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        issued.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&issued.stderr)
+    );
+    let tok = dir.path().join("run.tok");
+    std::fs::write(&tok, &issued.stdout).unwrap();
+    let key = keys.join("warden.pub");
+    let inspect = Command::new(WARDEN)
+        .args([
+            "inspect",
+            tok.to_str().unwrap(),
+            "--pub",
+            key.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&inspect.stdout);
+    assert!(shown.contains("root+bpf-lsm"), "{shown}");
+    assert!(shown.contains("refused"), "{shown}");
+
+    let marker = format!("{out}/ran.tmp");
+    let r = exec(
+        tok.to_str().unwrap(),
+        key.to_str().unwrap(),
+        &[],
+        &["/bin/sh", "-c", &format!("echo > {marker}")],
+    );
+    let err = String::from_utf8_lossy(&r.stderr);
+    if enforcer::lsm::probe() == enforcer::lsm::Support::Available {
+        // A kernel with BPF LSM (the guest): the exact profile runs.
+        assert_eq!(r.status.code(), Some(0), "{err}");
+        return;
+    }
+    assert_eq!(r.status.code(), Some(2), "{err}");
+    assert!(err.contains("refusing to start"), "{err}");
+    assert!(
+        err.contains("root+bpf-lsm: proven, but this machine cannot apply it"),
+        "{err}"
+    );
+    assert!(err.contains(&format!("lets `write \"{out}/")), "{err}");
+    assert!(!Path::new(&marker).exists(), "the command ran");
+
+    // A spec that refuses the widening for every profile: no token at all.
+    std::fs::write(
+        &plan,
+        "plan \"p\" {\n  exec \"/bin/sh\" [\"-c\", \"true\"]\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &spec,
+        r#"spec "argv" {
+  allow exec "/bin/sh" when argv[0] == "-c" and argv[1] == "true"
+}"#,
+    )
+    .unwrap();
+    let refused = Command::new(WARDEN)
+        .args([
+            "issue",
+            plan.to_str().unwrap(),
+            "--spec",
+            spec.to_str().unwrap(),
+        ])
+        .args(["--key", keys.join("warden.key").to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{err}");
+    assert!(refused.stdout.is_empty());
+    assert!(err.contains("no enforcement profile is proven"), "{err}");
+    assert!(err.contains("exec \"/bin/sh\" with any arguments"), "{err}");
 }
 
 /// Reads the JSON lines of an events file (a line being written is skipped).
