@@ -349,7 +349,7 @@ fn on_sys_enter(id: u64) -> i32 {
 /// `sched_process_exec(struct task_struct *p, pid_t old_pid, struct
 /// linux_binprm *bprm)`: arms the run and reports the file executed.
 #[inline(always)]
-fn on_exec(task: u64, bprm: u64) -> i32 {
+fn on_exec(task: u64, bprm: u64, files: bool) -> i32 {
     let Some(cfg) = config() else { return 0 };
     if !in_run(cfg) {
         return 0;
@@ -376,7 +376,7 @@ fn on_exec(task: u64, bprm: u64) -> i32 {
         }
         entry.submit(0);
     }
-    if cfg.report_files != 0 {
+    if files && cfg.report_files != 0 {
         let file: u64 = read_at(bprm, cfg.off_binprm_file);
         report_file(cfg, pid, FILE_OP_EXEC, u32::MAX, file);
     }
@@ -437,11 +437,11 @@ fn on_exit(task: u64) -> i32 {
 /// `sys_exit(struct pt_regs *regs, long ret)`: a syscall of the run that
 /// failed with EPERM or EACCES, whichever layer refused it, is reported.
 #[inline(always)]
-fn on_sys_exit(regs: u64, ret: i64) -> i32 {
+fn on_sys_exit(regs: u64, ret: i64, files: bool) -> i32 {
     const EPERM: i64 = 1;
     const EACCES: i64 = 13;
     if ret >= 0 {
-        return on_success(regs, ret);
+        return if files { on_success(regs, ret) } else { 0 };
     }
     if ret != -EPERM && ret != -EACCES {
         return 0;
@@ -589,12 +589,12 @@ fn walk_path(cfg: &RunConfig, mut mnt: u64, mut dentry: u64, buf: *mut u8) -> (u
 
 #[btf_tracepoint(function = "sys_exit")]
 pub fn sys_exit(ctx: BtfTracePointContext) -> i32 {
-    on_sys_exit(ctx.arg::<u64>(0), ctx.arg::<i64>(1))
+    on_sys_exit(ctx.arg::<u64>(0), ctx.arg::<i64>(1), false)
 }
 
 #[raw_tracepoint(tracepoint = "sys_exit")]
 pub fn raw_sys_exit(ctx: RawTracePointContext) -> i32 {
-    on_sys_exit(ctx.arg::<u64>(0), ctx.arg::<i64>(1))
+    on_sys_exit(ctx.arg::<u64>(0), ctx.arg::<i64>(1), false)
 }
 
 #[btf_tracepoint(function = "sys_enter")]
@@ -604,7 +604,7 @@ pub fn sys_enter(ctx: BtfTracePointContext) -> i32 {
 
 #[btf_tracepoint(function = "sched_process_exec")]
 pub fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
-    on_exec(ctx.arg::<u64>(0), ctx.arg::<u64>(2))
+    on_exec(ctx.arg::<u64>(0), ctx.arg::<u64>(2), false)
 }
 
 #[btf_tracepoint(function = "sched_process_fork")]
@@ -624,7 +624,7 @@ pub fn raw_sys_enter(ctx: RawTracePointContext) -> i32 {
 
 #[raw_tracepoint(tracepoint = "sched_process_exec")]
 pub fn raw_sched_process_exec(ctx: RawTracePointContext) -> i32 {
-    on_exec(ctx.arg::<u64>(0), ctx.arg::<u64>(2))
+    on_exec(ctx.arg::<u64>(0), ctx.arg::<u64>(2), false)
 }
 
 #[raw_tracepoint(tracepoint = "sched_process_fork")]
@@ -635,6 +635,30 @@ pub fn raw_sched_process_fork(ctx: RawTracePointContext) -> i32 {
 #[raw_tracepoint(tracepoint = "sched_process_exit")]
 pub fn raw_sched_process_exit(ctx: RawTracePointContext) -> i32 {
     on_exit(ctx.arg::<u64>(0))
+}
+
+// The same programs with the file reports (a path walk, ~45 ms of the
+// kernel verifier's time each at load): loaded instead of the plain ones only
+// for runs that report files (`warden learn`, `warden exec --events`).
+
+#[btf_tracepoint(function = "sys_exit")]
+pub fn sys_exit_files(ctx: BtfTracePointContext) -> i32 {
+    on_sys_exit(ctx.arg::<u64>(0), ctx.arg::<i64>(1), true)
+}
+
+#[raw_tracepoint(tracepoint = "sys_exit")]
+pub fn raw_sys_exit_files(ctx: RawTracePointContext) -> i32 {
+    on_sys_exit(ctx.arg::<u64>(0), ctx.arg::<i64>(1), true)
+}
+
+#[btf_tracepoint(function = "sched_process_exec")]
+pub fn sched_process_exec_files(ctx: BtfTracePointContext) -> i32 {
+    on_exec(ctx.arg::<u64>(0), ctx.arg::<u64>(2), true)
+}
+
+#[raw_tracepoint(tracepoint = "sched_process_exec")]
+pub fn raw_sched_process_exec_files(ctx: RawTracePointContext) -> i32 {
+    on_exec(ctx.arg::<u64>(0), ctx.arg::<u64>(2), true)
 }
 
 #[cfg(not(test))]

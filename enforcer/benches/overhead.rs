@@ -9,7 +9,8 @@
 //! confined / unconfined ratio of each loop (median of alternating rounds)
 //! and the median start-up, with a breakdown per layer to show where the
 //! cost is. `cargo bench -p enforcer --bench overhead -- --ratios-only`
-//! skips criterion. The machine is shared: take several runs.
+//! skips criterion (`--startup-only`: the start-up alone). The machine is
+//! shared: take several runs.
 
 use criterion::Criterion;
 use enforcer::{FileAccess, FileScope, KernelPolicy, Layer, LayerSet, NetRule, Run, RunOptions};
@@ -159,11 +160,26 @@ impl World {
         Duration::from_nanos(text.trim().parse().expect("nanoseconds"))
     }
 
-    /// Start-up and end of a run of `/bin/true` under `stack`.
-    fn startup(&self, stack: Stack) -> Duration {
-        let start = Instant::now();
+    /// Start-up and end of a run of `/bin/true` under `stack`: wall clock,
+    /// and the CPU time it took (this process, its threads and the child,
+    /// user + system: the eBPF verifier's work is system time), which the
+    /// load of a shared machine does not inflate.
+    fn startup(&self, stack: Stack) -> (Duration, Duration) {
+        let cpu = || {
+            let mut total = Duration::ZERO;
+            for who in [libc::RUSAGE_SELF, libc::RUSAGE_CHILDREN] {
+                // SAFETY: getrusage fills the zeroed struct.
+                let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+                unsafe { libc::getrusage(who, &mut u) };
+                for t in [u.ru_utime, u.ru_stime] {
+                    total += Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+                }
+            }
+            total
+        };
+        let (start, cpu0) = (Instant::now(), cpu());
         assert!(self.run(stack, "/bin/true", &[], Stdio::null()));
-        start.elapsed()
+        (start.elapsed(), cpu() - cpu0)
     }
 }
 
@@ -192,19 +208,18 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// ratio (median per-op time of rounds that alternate the two), the
 /// median start-up, and the same per layer.
 fn ratios(world: &World) {
-    const ROUNDS: usize = 9;
     let breakdown = [
         Stack::Only(Layer::Landlock),
         Stack::Only(Layer::Seccomp),
         Stack::Only(Layer::EbpfTracepoints),
     ];
-    for (kind, n) in [("open", 200_000u64), ("connect", 5_000)] {
+    for (kind, n, rounds) in [("open", 200_000u64, 9usize), ("connect", 2_000, 7)] {
         let stacks: Vec<Stack> = [Stack::Unconfined, Stack::Full]
             .into_iter()
             .chain(breakdown)
             .collect();
         let mut times = vec![Vec::new(); stacks.len()];
-        for _ in 0..ROUNDS {
+        for _ in 0..rounds {
             for (i, stack) in stacks.iter().enumerate() {
                 times[i].push(world.run_loop(kind, n, *stack).as_nanos() as f64 / n as f64);
             }
@@ -213,7 +228,7 @@ fn ratios(world: &World) {
         let free = medians[0];
         println!(
             "overhead {kind}/close: confined {:.0} ns/op, unconfined {free:.0} ns/op, ratio {:.3}x \
-             (median of {ROUNDS} alternating rounds of {n})",
+             (median of {rounds} alternating rounds of {n})",
             medians[1],
             medians[1] / free
         );
@@ -225,14 +240,22 @@ fn ratios(world: &World) {
             );
         }
     }
-    for stack in [Stack::Full, Stack::Unconfined] {
-        let runs: Vec<f64> = (0..15)
-            .map(|_| world.startup(stack).as_secs_f64() * 1e3)
-            .collect();
+}
+
+/// Start-up of a confined `/bin/true`, wall clock and CPU, median of 15.
+fn startups(world: &World) {
+    for stack in [Stack::Full, Stack::Only(Layer::Landlock), Stack::Unconfined] {
+        let (wall, cpu): (Vec<f64>, Vec<f64>) = (0..15)
+            .map(|_| {
+                let (w, c) = world.startup(stack);
+                (w.as_secs_f64() * 1e3, c.as_secs_f64() * 1e3)
+            })
+            .unzip();
         println!(
-            "start-up /bin/true {}: {:.1} ms (median of 15)",
+            "start-up /bin/true {}: {:.1} ms wall, {:.1} ms CPU (medians of 15)",
             stack.name(),
-            median(runs)
+            median(wall),
+            median(cpu)
         );
     }
 }
@@ -253,7 +276,10 @@ fn main() {
         startup(&mut c, &world);
         c.final_summary();
     }
-    if bench {
+    if bench && !std::env::args().any(|a| a == "--startup-only") {
         ratios(&world);
+    }
+    if bench {
+        startups(&world);
     }
 }

@@ -65,7 +65,12 @@ pub fn for_launcher_with(
     } else {
         SyscallPolicy::from_allowlist(&policy.syscalls)?
     };
-    let mut layers = EbpfLayers::load(net.clone(), syscalls.clone())?;
+    let mut layers = EbpfLayers::load_full(
+        net.clone(),
+        syscalls.clone(),
+        super::TracingPreference::Auto,
+        report_files,
+    )?;
     layers.report_files(report_files)?;
     let events = layers.events()?;
     let shared = Rc::new(RefCell::new(Shared {

@@ -137,15 +137,58 @@ pub enum TracingPreference {
 const SOCK_ADDR_PROGRAMS: [&str; 6] = [
     "connect4", "connect6", "sendmsg4", "sendmsg6", "bind4", "bind6",
 ];
-/// Tracepoints of the syscall and process programs; the `tp_btf` program has
-/// the tracepoint's name, its `raw_tp` twin the `raw_` prefix.
-const TRACEPOINTS: [(&str, &str); 5] = [
-    ("sys_enter", "raw_sys_enter"),
-    ("sys_exit", "raw_sys_exit"),
-    ("sched_process_exec", "raw_sched_process_exec"),
-    ("sched_process_fork", "raw_sched_process_fork"),
-    ("sched_process_exit", "raw_sched_process_exit"),
+/// Tracepoints of the syscall and process programs: (tracepoint, `tp_btf`
+/// program, its `raw_tp` twin).
+type Tracepoint = (&'static str, &'static str, &'static str);
+const TRACEPOINTS: [Tracepoint; 5] = [
+    ("sys_enter", "sys_enter", "raw_sys_enter"),
+    ("sys_exit", "sys_exit", "raw_sys_exit"),
+    (
+        "sched_process_exec",
+        "sched_process_exec",
+        "raw_sched_process_exec",
+    ),
+    (
+        "sched_process_fork",
+        "sched_process_fork",
+        "raw_sched_process_fork",
+    ),
+    (
+        "sched_process_exit",
+        "sched_process_exit",
+        "raw_sched_process_exit",
+    ),
 ];
+/// The same with the programs that report files (a path walk each; they
+/// cost the kernel verifier ~45 ms each at load, so only runs that report
+/// files load them).
+const TRACEPOINTS_FILES: [Tracepoint; 5] = [
+    ("sys_enter", "sys_enter", "raw_sys_enter"),
+    ("sys_exit", "sys_exit_files", "raw_sys_exit_files"),
+    (
+        "sched_process_exec",
+        "sched_process_exec_files",
+        "raw_sched_process_exec_files",
+    ),
+    (
+        "sched_process_fork",
+        "sched_process_fork",
+        "raw_sched_process_fork",
+    ),
+    (
+        "sched_process_exit",
+        "sched_process_exit",
+        "raw_sched_process_exit",
+    ),
+];
+
+fn tracepoints(files: bool) -> &'static [Tracepoint; 5] {
+    if files {
+        &TRACEPOINTS_FILES
+    } else {
+        &TRACEPOINTS
+    }
+}
 
 /// The loaded eBPF layers of one run. Dropping it detaches every program.
 pub struct EbpfLayers {
@@ -163,6 +206,8 @@ pub struct EbpfLayers {
     /// Why opened files cannot be reported here (offsets missing from the
     /// kernel's BTF).
     files_unavailable: Option<String>,
+    /// Whether the programs that report files were loaded.
+    files_loaded: bool,
 }
 
 impl std::fmt::Debug for EbpfLayers {
@@ -202,6 +247,18 @@ impl EbpfLayers {
         net: NetPolicy,
         syscalls: SyscallPolicy,
         tracing: TracingPreference,
+    ) -> Result<Self, EbpfError> {
+        Self::load_full(net, syscalls, tracing, false)
+    }
+
+    /// [`EbpfLayers::load_with`]; with `files`, the programs that can
+    /// report opened and executed files are loaded (see
+    /// [`EbpfLayers::report_files`]), at a higher verification cost.
+    pub fn load_full(
+        net: NetPolicy,
+        syscalls: SyscallPolicy,
+        tracing: TracingPreference,
+        files: bool,
     ) -> Result<Self, EbpfError> {
         if OBJECT.is_empty() {
             return Err(EbpfError::ObjectMissing);
@@ -258,7 +315,7 @@ impl EbpfLayers {
                 .map_err(prog_err(name))?;
             program.load().map_err(prog_err(name))?;
         }
-        let tracing = load_tracing(&mut ebpf, tracing)?;
+        let tracing = load_tracing(&mut ebpf, tracing, files)?;
 
         {
             let mut v4: LpmTrie<_, [u8; 4], PortRule> =
@@ -303,6 +360,7 @@ impl EbpfLayers {
             lsm_unavailable,
             lsm_hooks: Vec::new(),
             files_unavailable,
+            files_loaded: files,
         };
         layers.write_config()?;
         Ok(layers)
@@ -338,7 +396,7 @@ impl EbpfLayers {
         self.config.cgroup_level = level;
         self.write_config()?;
 
-        for (tp_btf, raw) in TRACEPOINTS {
+        for &(tracepoint, tp_btf, raw) in tracepoints(self.files_loaded) {
             match self.tracing {
                 TracingKind::TpBtf => {
                     let program: &mut BtfTracePoint = self
@@ -356,7 +414,7 @@ impl EbpfLayers {
                         .ok_or(EbpfError::Missing(raw))?
                         .try_into()
                         .map_err(prog_err(raw))?;
-                    program.attach(tp_btf).map_err(prog_err(raw))?;
+                    program.attach(tracepoint).map_err(prog_err(raw))?;
                 }
             }
         }
@@ -396,6 +454,12 @@ impl EbpfLayers {
     pub fn report_files(&mut self, on: bool) -> Result<(), EbpfError> {
         if on && let Some(why) = &self.files_unavailable {
             return Err(EbpfError::Btf(format!("cannot report opened files: {why}")));
+        }
+        if on && !self.files_loaded {
+            return Err(EbpfError::Policy(
+                "files can be reported only by layers loaded with `files` (EbpfLayers::load_full)"
+                    .into(),
+            ));
         }
         self.config.report_files = u32::from(on);
         self.write_config()
@@ -603,20 +667,24 @@ fn compat_status_offset(_: &btf::Btf) -> Result<u32, EbpfError> {
 
 /// Loads the `tp_btf` programs, or their `raw_tp` twins where the kernel
 /// refuses `tp_btf`.
-fn load_tracing(ebpf: &mut Ebpf, pref: TracingPreference) -> Result<TracingKind, EbpfError> {
+fn load_tracing(
+    ebpf: &mut Ebpf,
+    pref: TracingPreference,
+    files: bool,
+) -> Result<TracingKind, EbpfError> {
     let btf = match pref {
         TracingPreference::Auto => aya::Btf::from_sys_fs().ok(),
         TracingPreference::RawTp => None,
     };
     let mut tp_btf_ok = btf.is_some();
     if let Some(btf) = &btf {
-        for (name, _) in TRACEPOINTS {
+        for &(tracepoint, name, _) in tracepoints(files) {
             let program: &mut BtfTracePoint = ebpf
                 .program_mut(name)
                 .ok_or(EbpfError::Missing(name))?
                 .try_into()
                 .map_err(prog_err(name))?;
-            if program.load(name, btf).is_err() {
+            if program.load(tracepoint, btf).is_err() {
                 tp_btf_ok = false;
                 break;
             }
@@ -625,7 +693,7 @@ fn load_tracing(ebpf: &mut Ebpf, pref: TracingPreference) -> Result<TracingKind,
     if tp_btf_ok {
         return Ok(TracingKind::TpBtf);
     }
-    for (_, raw) in TRACEPOINTS {
+    for &(_, _, raw) in tracepoints(files) {
         let program: &mut RawTracePoint = ebpf
             .program_mut(raw)
             .ok_or(EbpfError::Missing(raw))?
@@ -810,7 +878,8 @@ impl EventStream {
                 // `finish` is left behind.
                 let stopping = flag.load(std::sync::atomic::Ordering::Acquire);
                 let before = written;
-                if let Some(event) = self.next_timeout(STREAM_POLL) {
+                // Once stopping, take what is in the ring without waiting.
+                if !stopping && let Some(event) = self.next_timeout(STREAM_POLL) {
                     sink.event(&event)?;
                     written += 1;
                 }
