@@ -62,8 +62,23 @@ section "The enforcement layers this machine has ('warden doctor')"
 section "A confined command: reading the notes is permitted, reading /etc/hostname is refused by the kernel"
 mkdir -p /tmp/warden-demo/in /tmp/warden-demo/out
 echo "the notes the agent may read" > /tmp/warden-demo/in/notes.txt
-"$warden" exec --token "$work/run.tok" --pub "$work/keys/warden.pub" -- \
+"$warden" exec --token "$work/run.tok" --pub "$work/keys/warden.pub" --events "$work/events.jsonl" -- \
     /bin/sh -c 'cat /tmp/warden-demo/in/notes.txt; cat /etc/hostname || echo "(refused, as the envelope says)"'
+if [ "$(id -u)" = 0 ]; then
+    echo "The refusal, as the run's event stream recorded it (--events, JSON lines written during the run):"
+    grep -m 1 '"syscall_refused"' "$work/events.jsonl" || echo "(no refusal event)"
+
+    section "warden learn: observe a command (nothing refused) and propose plan steps that cover it"
+    "$warden" learn --quiet --name copy-notes -- \
+        /bin/sh -c 'cat /tmp/warden-demo/in/notes.txt > /tmp/warden-demo/out/copy.txt'
+fi
+
+section "The proven envelope is the enforced one: 'write \"/tmp/warden-demo/out/*.tmp\"' needs BPF LSM"
+"$warden" issue examples/run/suffix.plan --spec examples/run/suffix.spec --key "$work/keys/warden.key" > "$work/suffix.tok"
+"$warden" inspect "$work/suffix.tok" --pub "$work/keys/warden.pub" | sed -n '/^enforcement/,$p'
+status=0
+"$warden" exec --token "$work/suffix.tok" --pub "$work/keys/warden.pub" -- /bin/sh -c 'echo > /tmp/warden-demo/out/x.tmp' || status=$?
+echo "exit code: $status (2 where the kernel lacks BPF LSM: refused before the command starts)"
 echo "The BPF LSM layer: 'make test' boots a QEMU guest whose kernel loads it (enforcer/tests/guest_lsm);"
 echo "on this machine: $("$warden" doctor | grep '^bpf-lsm' | tr -s ' ')"
 

@@ -157,6 +157,95 @@ pub struct RunConfig {
     /// `pt_regs.orig_ax` (x86-64) / `pt_regs.syscallno` (arm64): the
     /// syscall number at `sys_exit`; `OFFSET_UNKNOWN` where neither exists.
     pub off_regs_syscall_nr: u32,
+    /// 1: every successful open of the run, and the file each exec runs,
+    /// is reported with its resolved path (`EVENT_FILE`): `warden learn`,
+    /// and `warden exec --events`. 0 keeps opens free of any work.
+    pub report_files: u32,
+    /// Syscall numbers of the open family on this architecture (`open`,
+    /// `openat`, `openat2`, `creat`); `u32::MAX` for one it lacks.
+    pub open_nrs: [u32; 4],
+    /// Offsets for resolving an open file's path (see `off_task_pid`).
+    /// `task_struct.files`.
+    pub off_task_files: u32,
+    /// `files_struct.fdt`.
+    pub off_files_fdt: u32,
+    /// `fdtable.fd`.
+    pub off_fdtable_fd: u32,
+    /// `fdtable.max_fds`.
+    pub off_fdtable_max_fds: u32,
+    /// `file.f_path` + `path.mnt`.
+    pub off_file_path_mnt: u32,
+    /// `file.f_path` + `path.dentry`.
+    pub off_file_path_dentry: u32,
+    /// `file.f_mode`.
+    pub off_file_f_mode: u32,
+    /// `file.f_flags`.
+    pub off_file_f_flags: u32,
+    /// `linux_binprm.file`.
+    pub off_binprm_file: u32,
+    /// `dentry.d_parent`.
+    pub off_dentry_parent: u32,
+    /// `dentry.d_name` + `qstr.name`.
+    pub off_dentry_name: u32,
+    /// `vfsmount.mnt_root`.
+    pub off_vfsmount_root: u32,
+    /// `mount.mnt`: the `vfsmount` embedded in a `struct mount`.
+    pub off_mount_mnt: u32,
+    /// `mount.mnt_parent`.
+    pub off_mount_parent: u32,
+    /// `mount.mnt_mountpoint`.
+    pub off_mount_mountpoint: u32,
+}
+
+/// Bytes of the path buffer of a [`FileRecord`]: names are written from
+/// offset 0 while the offset is below half of it, each at most half long.
+pub const FILE_PATH_BUF: usize = 512;
+/// Directory levels (mount crossings included) walked to resolve a path.
+pub const FILE_PATH_DEPTH: u32 = 40;
+
+/// `FileRecord::op`: a successful open of the run.
+pub const FILE_OP_OPEN: u32 = 1;
+/// `FileRecord::op`: the file an exec runs (after `#!`: the interpreter).
+pub const FILE_OP_EXEC: u32 = 2;
+
+/// `FileRecord::flags`: the walk reached the root (the path is complete).
+pub const FILE_COMPLETE: u32 = 1;
+
+/// `file.f_mode` bits: opened for reading, for writing.
+pub const FMODE_READ: u32 = 1;
+/// See [`FMODE_READ`].
+pub const FMODE_WRITE: u32 = 2;
+/// `O_PATH` in `file.f_flags`: a descriptor that reads and writes nothing.
+pub const O_PATH: u32 = 0o10_000_000;
+/// `O_DIRECTORY` in `file.f_flags`.
+pub const O_DIRECTORY: u32 = 0o200_000;
+
+/// One file of the run with its resolved path (`EVENT_FILE`). The path is
+/// written leaf first: `"name/parent/…/top/"`, one name per `/`; user space
+/// reverses it (a name never contains `/`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct FileRecord {
+    /// `EVENT_FILE`, at the same place as `EventRecord::kind`.
+    pub kind: u32,
+    /// Process (thread group) id.
+    pub pid: u32,
+    /// `FILE_OP_*`.
+    pub op: u32,
+    /// Open: the descriptor returned.
+    pub fd: u32,
+    /// `bpf_ktime_get_ns` when the event happened.
+    pub time_ns: u64,
+    /// `file.f_mode`.
+    pub mode: u32,
+    /// `file.f_flags`.
+    pub f_flags: u32,
+    /// Bytes of `path` used.
+    pub len: u32,
+    /// `FILE_COMPLETE` when the walk reached the root.
+    pub flags: u32,
+    /// The path, leaf first (see above).
+    pub path: [u8; FILE_PATH_BUF],
 }
 
 /// An offset the running kernel's BTF does not have.
@@ -188,6 +277,8 @@ pub const EVENT_SYSCALL_KILL: u32 = 5;
 /// `EventRecord::kind`: a syscall of the run failed with EPERM or EACCES,
 /// the errors of a refusal by some layer (Landlock, seccomp, these programs).
 pub const EVENT_SYSCALL_REFUSED: u32 = 6;
+/// A [`FileRecord`]: a file the run opened or executed.
+pub const EVENT_FILE: u32 = 7;
 
 /// `EventRecord::op` for `EVENT_NET`.
 pub const NET_OP_CONNECT: u8 = 1;
@@ -253,6 +344,8 @@ mod pod {
     unsafe impl aya::Pod for super::RunConfig {}
     // SAFETY: as above.
     unsafe impl aya::Pod for super::EventRecord {}
+    // SAFETY: as above.
+    unsafe impl aya::Pod for super::FileRecord {}
 }
 
 #[cfg(test)]

@@ -23,16 +23,17 @@ use aya_ebpf::{
     helpers::{
         bpf_get_current_ancestor_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
         bpf_get_current_task, bpf_ktime_get_ns, bpf_probe_read_kernel,
-        bpf_probe_read_kernel_str_bytes, bpf_send_signal,
+        bpf_probe_read_kernel_str_bytes, bpf_send_signal, generated::bpf_probe_read_kernel_str,
     },
     macros::{btf_tracepoint, cgroup_sock_addr, map, raw_tracepoint},
     maps::{Array, HashMap, LpmTrie, RingBuf, lpm_trie::Key},
     programs::{BtfTracePointContext, RawTracePointContext, SockAddrContext},
 };
 use enforcer_common::{
-    CONFIG_INDEX, DIR_BIND, DIR_CONNECT, EVENT_EXEC, EVENT_EXIT, EVENT_FORK, EVENT_NET,
+    CONFIG_INDEX, DIR_BIND, DIR_CONNECT, EVENT_EXEC, EVENT_EXIT, EVENT_FILE, EVENT_FORK, EVENT_NET,
     EVENT_RING_BYTES, EVENT_SYSCALL_KILL, EVENT_SYSCALL_REFUSED, EventRecord, FAMILY_INET,
-    FAMILY_INET6, MAX_PREFIXES, MAX_RUN_PIDS, MAX_SYSCALLS, NET_OP_BIND, NET_OP_CONNECT,
+    FAMILY_INET6, FILE_COMPLETE, FILE_OP_EXEC, FILE_OP_OPEN, FILE_PATH_BUF, FILE_PATH_DEPTH,
+    FileRecord, MAX_PREFIXES, MAX_RUN_PIDS, MAX_SYSCALLS, NET_OP_BIND, NET_OP_CONNECT,
     NET_OP_SENDMSG, OFFSET_UNKNOWN, PortRule, RunConfig, STATE_ARMED, STATE_LEN, STATE_LOST_EVENTS,
     TS_COMPAT, VERDICT_ALLOWED, VERDICT_OBSERVED, VERDICT_REFUSED,
 };
@@ -348,7 +349,7 @@ fn on_sys_enter(id: u64) -> i32 {
 /// `sched_process_exec(struct task_struct *p, pid_t old_pid, struct
 /// linux_binprm *bprm)`: arms the run and reports the file executed.
 #[inline(always)]
-fn on_exec(task: u64, bprm: u64) -> i32 {
+fn on_exec(task: u64, bprm: u64, files: bool) -> i32 {
     let Some(cfg) = config() else { return 0 };
     if !in_run(cfg) {
         return 0;
@@ -374,6 +375,10 @@ fn on_exec(task: u64, bprm: u64) -> i32 {
             put_comm(e);
         }
         entry.submit(0);
+    }
+    if files && cfg.report_files != 0 {
+        let file: u64 = read_at(bprm, cfg.off_binprm_file);
+        report_file(cfg, pid, FILE_OP_EXEC, u32::MAX, file);
     }
     0
 }
@@ -432,9 +437,12 @@ fn on_exit(task: u64) -> i32 {
 /// `sys_exit(struct pt_regs *regs, long ret)`: a syscall of the run that
 /// failed with EPERM or EACCES, whichever layer refused it, is reported.
 #[inline(always)]
-fn on_sys_exit(regs: u64, ret: i64) -> i32 {
+fn on_sys_exit(regs: u64, ret: i64, files: bool) -> i32 {
     const EPERM: i64 = 1;
     const EACCES: i64 = 13;
+    if ret >= 0 {
+        return if files { on_success(regs, ret) } else { 0 };
+    }
     if ret != -EPERM && ret != -EACCES {
         return 0;
     }
@@ -457,14 +465,136 @@ fn on_sys_exit(regs: u64, ret: i64) -> i32 {
     0
 }
 
+/// A syscall of the run that succeeded: an open of the open family is
+/// reported with the resolved path of the file it opened (when the run
+/// reports files).
+#[inline(always)]
+fn on_success(regs: u64, ret: i64) -> i32 {
+    let Some(cfg) = config() else { return 0 };
+    if cfg.report_files == 0 || !in_run(cfg) || cfg.off_regs_syscall_nr == OFFSET_UNKNOWN {
+        return 0;
+    }
+    let nr: u64 = read_at(regs, cfg.off_regs_syscall_nr);
+    let nr = nr as u32;
+    if nr != cfg.open_nrs[0]
+        && nr != cfg.open_nrs[1]
+        && nr != cfg.open_nrs[2]
+        && nr != cfg.open_nrs[3]
+    {
+        return 0;
+    }
+    if ret > i32::MAX as i64 {
+        return 0;
+    }
+    let fd = ret as u32;
+    // SAFETY: a helper without arguments.
+    let task = unsafe { bpf_get_current_task() };
+    let files: u64 = read_at(task, cfg.off_task_files);
+    let fdt: u64 = read_at(files, cfg.off_files_fdt);
+    let max_fds: u32 = read_at(fdt, cfg.off_fdtable_max_fds);
+    if fd >= max_fds {
+        return 0;
+    }
+    let array: u64 = read_at(fdt, cfg.off_fdtable_fd);
+    if array == 0 {
+        return 0;
+    }
+    let file: u64 = read_at(array + 8 * fd as u64, 0);
+    report_file(cfg, current_tgid(), FILE_OP_OPEN, fd, file);
+    0
+}
+
+/// Sends a `FileRecord` for `file` (a `struct file *`): its mode, flags and
+/// path, resolved by walking its dentries and mounts up to the root.
+#[inline(always)]
+fn report_file(cfg: &RunConfig, pid: u32, op: u32, fd: u32, file: u64) {
+    if file == 0 {
+        return;
+    }
+    let Some(mut entry) = EVENTS.reserve::<FileRecord>(0) else {
+        count_lost_event();
+        return;
+    };
+    let e = entry.as_mut_ptr();
+    // SAFETY: `e` points at a reserved record; every field is written.
+    unsafe {
+        (*e).kind = EVENT_FILE;
+        (*e).pid = pid;
+        (*e).op = op;
+        (*e).fd = fd;
+        (*e).time_ns = bpf_ktime_get_ns();
+        (*e).mode = read_at(file, cfg.off_file_f_mode);
+        (*e).f_flags = read_at(file, cfg.off_file_f_flags);
+        let mnt: u64 = read_at(file, cfg.off_file_path_mnt);
+        let dentry: u64 = read_at(file, cfg.off_file_path_dentry);
+        let (len, complete) = walk_path(cfg, mnt, dentry, (*e).path.as_mut_ptr());
+        (*e).len = len;
+        (*e).flags = if complete { FILE_COMPLETE } else { 0 };
+    }
+    // Routine: the reader picks it up at its next wake-up (at most 100 ms).
+    entry.submit(BPF_RB_NO_WAKEUP);
+}
+
+/// Writes the names from `dentry` up to the root into `buf` (leaf first,
+/// each followed by `/`), crossing mount points; returns the bytes used and
+/// whether the root was reached.
+#[inline(always)]
+fn walk_path(cfg: &RunConfig, mut mnt: u64, mut dentry: u64, buf: *mut u8) -> (u32, bool) {
+    const HALF: usize = FILE_PATH_BUF / 2;
+    let mut off = 0usize;
+    let mut i = 0;
+    while i < FILE_PATH_DEPTH {
+        i += 1;
+        if dentry == 0 || mnt == 0 {
+            return (off as u32, false);
+        }
+        let root: u64 = read_at(mnt, cfg.off_vfsmount_root);
+        let parent: u64 = read_at(dentry, cfg.off_dentry_parent);
+        if dentry == root || dentry == parent {
+            // The top of a mount: continue from its mount point.
+            let mount = mnt - cfg.off_mount_mnt as u64;
+            let up: u64 = read_at(mount, cfg.off_mount_parent);
+            if up == 0 || up == mount {
+                return (off as u32, true);
+            }
+            dentry = read_at(mount, cfg.off_mount_mountpoint);
+            mnt = up + cfg.off_mount_mnt as u64;
+            continue;
+        }
+        if off >= HALF {
+            return (off as u32, false);
+        }
+        let name: u64 = read_at(dentry, cfg.off_dentry_name);
+        // SAFETY: the destination lies inside `buf` (offset below HALF, at
+        // most HALF bytes written); the helper checks the source.
+        let n = unsafe {
+            bpf_probe_read_kernel_str(
+                buf.add(off & (HALF - 1)).cast(),
+                HALF as u32,
+                (name as *const u8).cast(),
+            )
+        };
+        if n <= 1 {
+            return (off as u32, false);
+        }
+        // Replace the NUL with the separator.
+        let end = (off + n as usize - 1) & (FILE_PATH_BUF - 1);
+        // SAFETY: `end` is masked into the buffer.
+        unsafe { *buf.add(end) = b'/' };
+        off = (off + n as usize) & (FILE_PATH_BUF - 1);
+        dentry = parent;
+    }
+    (off as u32, false)
+}
+
 #[btf_tracepoint(function = "sys_exit")]
 pub fn sys_exit(ctx: BtfTracePointContext) -> i32 {
-    on_sys_exit(ctx.arg::<u64>(0), ctx.arg::<i64>(1))
+    on_sys_exit(ctx.arg::<u64>(0), ctx.arg::<i64>(1), false)
 }
 
 #[raw_tracepoint(tracepoint = "sys_exit")]
 pub fn raw_sys_exit(ctx: RawTracePointContext) -> i32 {
-    on_sys_exit(ctx.arg::<u64>(0), ctx.arg::<i64>(1))
+    on_sys_exit(ctx.arg::<u64>(0), ctx.arg::<i64>(1), false)
 }
 
 #[btf_tracepoint(function = "sys_enter")]
@@ -474,7 +604,7 @@ pub fn sys_enter(ctx: BtfTracePointContext) -> i32 {
 
 #[btf_tracepoint(function = "sched_process_exec")]
 pub fn sched_process_exec(ctx: BtfTracePointContext) -> i32 {
-    on_exec(ctx.arg::<u64>(0), ctx.arg::<u64>(2))
+    on_exec(ctx.arg::<u64>(0), ctx.arg::<u64>(2), false)
 }
 
 #[btf_tracepoint(function = "sched_process_fork")]
@@ -494,7 +624,7 @@ pub fn raw_sys_enter(ctx: RawTracePointContext) -> i32 {
 
 #[raw_tracepoint(tracepoint = "sched_process_exec")]
 pub fn raw_sched_process_exec(ctx: RawTracePointContext) -> i32 {
-    on_exec(ctx.arg::<u64>(0), ctx.arg::<u64>(2))
+    on_exec(ctx.arg::<u64>(0), ctx.arg::<u64>(2), false)
 }
 
 #[raw_tracepoint(tracepoint = "sched_process_fork")]
@@ -505,6 +635,30 @@ pub fn raw_sched_process_fork(ctx: RawTracePointContext) -> i32 {
 #[raw_tracepoint(tracepoint = "sched_process_exit")]
 pub fn raw_sched_process_exit(ctx: RawTracePointContext) -> i32 {
     on_exit(ctx.arg::<u64>(0))
+}
+
+// The same programs with the file reports (a path walk, ~45 ms of the
+// kernel verifier's time each at load): loaded instead of the plain ones only
+// for runs that report files (`warden learn`, `warden exec --events`).
+
+#[btf_tracepoint(function = "sys_exit")]
+pub fn sys_exit_files(ctx: BtfTracePointContext) -> i32 {
+    on_sys_exit(ctx.arg::<u64>(0), ctx.arg::<i64>(1), true)
+}
+
+#[raw_tracepoint(tracepoint = "sys_exit")]
+pub fn raw_sys_exit_files(ctx: RawTracePointContext) -> i32 {
+    on_sys_exit(ctx.arg::<u64>(0), ctx.arg::<i64>(1), true)
+}
+
+#[btf_tracepoint(function = "sched_process_exec")]
+pub fn sched_process_exec_files(ctx: BtfTracePointContext) -> i32 {
+    on_exec(ctx.arg::<u64>(0), ctx.arg::<u64>(2), true)
+}
+
+#[raw_tracepoint(tracepoint = "sched_process_exec")]
+pub fn raw_sched_process_exec_files(ctx: RawTracePointContext) -> i32 {
+    on_exec(ctx.arg::<u64>(0), ctx.arg::<u64>(2), true)
 }
 
 #[cfg(not(test))]

@@ -1,21 +1,49 @@
-//! Overhead of the enforcer's layers: the same open/close and connect/close
-//! loops run confined (Landlock + seccomp + cgroup) and unconfined, and the
-//! start-up of a confined `/bin/true`.
+//! Overhead of the enforcer's layers, as `warden exec` applies them as root
+//! (Landlock + seccomp + the run's cgroup + the eBPF layers): the same
+//! open/close and connect/close loops run confined and unconfined, and the
+//! start-up of a confined `/bin/true` (eBPF programs loaded and attached,
+//! cgroup created and removed, Landlock and seccomp applied).
 //!
-//! `cargo bench -p enforcer --bench overhead` also prints the confined /
-//! unconfined ratios measured in one run (median of 7 alternating rounds).
+//! `cargo bench -p enforcer --bench overhead` runs the criterion benches,
+//! then prints the three figures of issue 5 measured in one run: the
+//! confined / unconfined ratio of each loop (median of alternating rounds)
+//! and the median start-up, with a breakdown per layer to show where the
+//! cost is. `cargo bench -p enforcer --bench overhead -- --ratios-only`
+//! skips criterion (`--startup-only`: the start-up alone). The machine is
+//! shared: take several runs.
 
 use criterion::Criterion;
-use enforcer::{FileAccess, FileScope, KernelPolicy, NetRule, Run, RunOptions, launch};
+use enforcer::{FileAccess, FileScope, KernelPolicy, Layer, LayerSet, NetRule, Run, RunOptions};
 use std::ffi::OsString;
 use std::fs;
 use std::io::Read;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 const LOOP: &str = env!("CARGO_BIN_EXE_warden-overhead-loop");
+
+/// Which layers a confined run has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stack {
+    /// No confinement at all: a plain child process.
+    Unconfined,
+    /// Everything `warden exec` applies as root.
+    Full,
+    /// One layer alone (for the breakdown).
+    Only(Layer),
+}
+
+impl Stack {
+    fn name(self) -> String {
+        match self {
+            Stack::Unconfined => "unconfined".into(),
+            Stack::Full => "confined".into(),
+            Stack::Only(l) => format!("{l} only"),
+        }
+    }
+}
 
 struct World {
     _tmp: tempfile::TempDir,
@@ -67,48 +95,100 @@ impl World {
         }
     }
 
-    /// Runs the loop `n` times; returns the loop's own time.
-    fn run_loop(&self, kind: &str, n: u64, confined: bool) -> Duration {
+    /// Runs `program` under `stack`; returns its exit status.
+    fn run(&self, stack: Stack, program: &str, args: &[OsString], out: Stdio) -> bool {
+        if stack == Stack::Unconfined {
+            return Command::new(program)
+                .args(args)
+                .stdout(out)
+                .status()
+                .expect("an unconfined run")
+                .success();
+        }
+        let all: LayerSet = Layer::ALL.into_iter().collect();
+        let keep: LayerSet = match stack {
+            Stack::Only(l) if l.name().starts_with("ebpf") => [
+                Layer::Cgroup,
+                Layer::EbpfCgroupSockAddr,
+                Layer::EbpfTracepoints,
+            ]
+            .into_iter()
+            .collect(),
+            Stack::Only(l) => [l].into_iter().collect(),
+            _ => all.clone(),
+        };
+        let options = RunOptions {
+            quiet: true,
+            require: keep
+                .iter()
+                .copied()
+                .filter(|l| *l != Layer::BpfLsm)
+                .collect(),
+            disable: all.difference(&keep).copied().collect(),
+            ..RunOptions::default()
+        };
+        let mut run = Run::new(&self.policy).options(options).stdout(out);
+        if keep.contains(&Layer::EbpfTracepoints) {
+            let layers = enforcer::ebpf::for_launcher(&self.policy, false).expect("eBPF layers");
+            run = run
+                .with_layer(Box::new(layers.sock_addr))
+                .with_layer(Box::new(layers.tracepoints));
+        }
+        run.spawn(program, args)
+            .expect("a confined run")
+            .status
+            .success()
+    }
+
+    /// Runs the loop `n` times under `stack`; returns the loop's own time.
+    fn run_loop(&self, kind: &str, n: u64, stack: Stack) -> Duration {
         let target = match kind {
             "open" => self.file.display().to_string(),
             _ => self.port.to_string(),
         };
         let args: Vec<OsString> = vec![kind.into(), target.into(), n.to_string().into()];
         let out = fs::File::create(&self.out).expect("the loop's output file");
-        if confined {
-            let opts = RunOptions {
-                quiet: true,
-                ..RunOptions::default()
-            };
-            let outcome = Run::new(&self.policy)
-                .options(opts)
-                .stdout(Stdio::from(out))
-                .spawn(LOOP, &args)
-                .expect("a confined loop");
-            assert!(outcome.status.success(), "the confined loop failed");
-        } else {
-            let status = Command::new(LOOP)
-                .args(&args)
-                .stdout(Stdio::from(out))
-                .status()
-                .expect("an unconfined loop");
-            assert!(status.success(), "the unconfined loop failed");
-        }
+        assert!(
+            self.run(stack, LOOP, &args, Stdio::from(out)),
+            "the {} loop failed",
+            stack.name()
+        );
         let mut text = String::new();
         fs::File::open(&self.out)
             .and_then(|mut f| f.read_to_string(&mut text))
             .expect("the loop's output");
         Duration::from_nanos(text.trim().parse().expect("nanoseconds"))
     }
+
+    /// Start-up and end of a run of `/bin/true` under `stack`: wall clock,
+    /// and the CPU time it took (this process, its threads and the child,
+    /// user + system: the eBPF verifier's work is system time), which the
+    /// load of a shared machine does not inflate.
+    fn startup(&self, stack: Stack) -> (Duration, Duration) {
+        let cpu = || {
+            let mut total = Duration::ZERO;
+            for who in [libc::RUSAGE_SELF, libc::RUSAGE_CHILDREN] {
+                // SAFETY: getrusage fills the zeroed struct.
+                let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+                unsafe { libc::getrusage(who, &mut u) };
+                for t in [u.ru_utime, u.ru_stime] {
+                    total += Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+                }
+            }
+            total
+        };
+        let (start, cpu0) = (Instant::now(), cpu());
+        assert!(self.run(stack, "/bin/true", &[], Stdio::null()));
+        (start.elapsed(), cpu() - cpu0)
+    }
 }
 
 fn loops(c: &mut Criterion, world: &World) {
     for kind in ["open", "connect"] {
         let mut group = c.benchmark_group(format!("{kind}_close"));
-        for confined in [false, true] {
-            let name = if confined { "confined" } else { "unconfined" };
-            group.bench_function(name, |b| {
-                b.iter_custom(|iters| world.run_loop(kind, iters, confined))
+        for stack in [Stack::Unconfined, Stack::Full] {
+            group.bench_function(stack.name(), |b| {
+                b.iter_custom(|iters| world.run_loop(kind, iters, stack))
             });
         }
         group.finish();
@@ -116,16 +196,7 @@ fn loops(c: &mut Criterion, world: &World) {
 }
 
 fn startup(c: &mut Criterion, world: &World) {
-    let opts = RunOptions {
-        quiet: true,
-        ..RunOptions::default()
-    };
-    c.bench_function("launch_bin_true", |b| {
-        b.iter(|| {
-            let outcome = launch(&world.policy, &opts, "/bin/true", &[]).expect("launch");
-            assert!(outcome.status.success());
-        })
-    });
+    c.bench_function("launch_bin_true", |b| b.iter(|| world.startup(Stack::Full)));
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -133,18 +204,58 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Confined / unconfined per-operation time, median of alternating rounds.
+/// The figures of issue 5 in one run: each loop's confined / unconfined
+/// ratio (median per-op time of rounds that alternate the two), the
+/// median start-up, and the same per layer.
 fn ratios(world: &World) {
-    for (kind, n) in [("open", 200_000u64), ("connect", 5_000)] {
-        let (mut confined, mut free) = (Vec::new(), Vec::new());
-        for _ in 0..7 {
-            free.push(world.run_loop(kind, n, false).as_nanos() as f64 / n as f64);
-            confined.push(world.run_loop(kind, n, true).as_nanos() as f64 / n as f64);
+    let breakdown = [
+        Stack::Only(Layer::Landlock),
+        Stack::Only(Layer::Seccomp),
+        Stack::Only(Layer::EbpfTracepoints),
+    ];
+    for (kind, n, rounds) in [("open", 200_000u64, 9usize), ("connect", 2_000, 7)] {
+        let stacks: Vec<Stack> = [Stack::Unconfined, Stack::Full]
+            .into_iter()
+            .chain(breakdown)
+            .collect();
+        let mut times = vec![Vec::new(); stacks.len()];
+        for _ in 0..rounds {
+            for (i, stack) in stacks.iter().enumerate() {
+                times[i].push(world.run_loop(kind, n, *stack).as_nanos() as f64 / n as f64);
+            }
         }
-        let (c, f) = (median(confined), median(free));
+        let medians: Vec<f64> = times.into_iter().map(median).collect();
+        let free = medians[0];
         println!(
-            "overhead {kind}/close: confined {c:.0} ns/op, unconfined {f:.0} ns/op, ratio {:.3}x",
-            c / f
+            "overhead {kind}/close: confined {:.0} ns/op, unconfined {free:.0} ns/op, ratio {:.3}x \
+             (median of {rounds} alternating rounds of {n})",
+            medians[1],
+            medians[1] / free
+        );
+        for (stack, m) in stacks.iter().zip(&medians).skip(2) {
+            println!(
+                "    {:<22} {m:.0} ns/op, ratio {:.3}x",
+                stack.name(),
+                m / free
+            );
+        }
+    }
+}
+
+/// Start-up of a confined `/bin/true`, wall clock and CPU, median of 15.
+fn startups(world: &World) {
+    for stack in [Stack::Full, Stack::Only(Layer::Landlock), Stack::Unconfined] {
+        let (wall, cpu): (Vec<f64>, Vec<f64>) = (0..15)
+            .map(|_| {
+                let (w, c) = world.startup(stack);
+                (w.as_secs_f64() * 1e3, c.as_secs_f64() * 1e3)
+            })
+            .unzip();
+        println!(
+            "start-up /bin/true {}: {:.1} ms wall, {:.1} ms CPU (medians of 15)",
+            stack.name(),
+            median(wall),
+            median(cpu)
         );
     }
 }
@@ -153,16 +264,22 @@ fn main() {
     assert_eq!(
         unsafe { libc::geteuid() },
         0,
-        "the overhead bench runs the confined side with its cgroup: run it as root"
+        "the overhead bench runs the confined side with its cgroup and eBPF: run it as root"
     );
     let world = World::new();
-    let mut c = Criterion::default()
-        .measurement_time(Duration::from_secs(3))
-        .configure_from_args();
-    loops(&mut c, &world);
-    startup(&mut c, &world);
-    c.final_summary();
-    if std::env::args().any(|a| a == "--bench") {
+    let bench = std::env::args().any(|a| a == "--bench");
+    if !std::env::args().any(|a| a == "--ratios-only") {
+        let mut c = Criterion::default()
+            .measurement_time(Duration::from_secs(3))
+            .configure_from_args();
+        loops(&mut c, &world);
+        startup(&mut c, &world);
+        c.final_summary();
+    }
+    if bench && !std::env::args().any(|a| a == "--startup-only") {
         ratios(&world);
+    }
+    if bench {
+        startups(&world);
     }
 }

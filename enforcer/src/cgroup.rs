@@ -27,6 +27,45 @@ pub fn cgroup2_mount() -> Result<PathBuf, LayerError> {
         .ok_or_else(|| LayerError::Cgroup("no cgroup2 file system is mounted".into()))
 }
 
+/// Where a cgroup v1 hierarchy holding the `pids` controller is mounted,
+/// if one is (a hybrid layout: the controller is then not on cgroup v2).
+pub fn pids_v1_mount() -> Option<PathBuf> {
+    let info = fs::read_to_string("/proc/self/mountinfo").ok()?;
+    parse_v1_pids(&info)
+}
+
+fn parse_v1_pids(info: &str) -> Option<PathBuf> {
+    info.lines().find_map(|line| {
+        let (left, right) = line.split_once(" - ")?;
+        let mut fields = right.split_whitespace();
+        if fields.next()? != "cgroup" {
+            return None;
+        }
+        let options = fields.nth(1)?;
+        options
+            .split(',')
+            .any(|o| o == "pids")
+            .then(|| PathBuf::from(unescape_octal(left.split_whitespace().nth(4).unwrap_or(""))))
+    })
+}
+
+/// Why a run gets no `pids.max` on this machine, for reports.
+pub fn no_pids_reason(mount: &Path) -> String {
+    match pids_v1_mount() {
+        Some(v1) => format!(
+            "the pids controller is bound to the cgroup v1 hierarchy at {} (hybrid layout), \
+             not to cgroup v2 at {}: no pids.max; fork storms stay confined (every \
+             descendant stays in the run's cgroup and is killed with it)",
+            v1.display(),
+            mount.display()
+        ),
+        None => format!(
+            "the kernel offers no pids controller on cgroup v2 at {}: no pids.max",
+            mount.display()
+        ),
+    }
+}
+
 fn parse_mountinfo(info: &str) -> Option<PathBuf> {
     info.lines().find_map(|line| {
         let (left, right) = line.split_once(" - ")?;
@@ -135,10 +174,7 @@ impl RunCgroup {
                 }
             }
         } else if want_pids {
-            pids_note = Some(format!(
-                "the pids controller is not available on cgroup v2 at {} (bound to a v1 hierarchy?)",
-                mount.display()
-            ));
+            pids_note = Some(no_pids_reason(&mount));
         }
 
         let path = parent.join(format!("run-{run_id}"));
@@ -271,6 +307,16 @@ mod tests {
         let escaped = "41 31 0:38 / /mnt/my\\040cg rw - cgroup2 cgroup2 rw\n";
         assert_eq!(parse_mountinfo(escaped), Some(PathBuf::from("/mnt/my cg")));
         assert_eq!(parse_mountinfo("garbage\n"), None);
+        assert_eq!(
+            parse_v1_pids(info),
+            Some(PathBuf::from("/sys/fs/cgroup/pids"))
+        );
+        let no_pids = "32 31 0:29 / /sys/fs/cgroup/cpu rw - cgroup cgroup rw,cpu\n";
+        assert_eq!(parse_v1_pids(no_pids), None);
+        assert_eq!(
+            parse_v1_pids("41 31 0:38 / /u rw - cgroup2 cgroup2 rw,pids\n"),
+            None
+        );
     }
 
     #[test]

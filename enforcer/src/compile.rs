@@ -181,7 +181,7 @@ impl Compiler<'_> {
                 EnvAccess::Write | EnvAccess::Delete => {
                     // Creating and removing are rights on the directory.
                     let dir = parent_of(path);
-                    self.policy.allow_path(&dir, FileScope::Tree, on_tree)?;
+                    self.policy.allow_widened(&dir, on_tree, path)?;
                     self.widen(
                         format!("{name} {path:?}"),
                         format!("{on_tree} under {:?}", dir.display().to_string()),
@@ -195,12 +195,12 @@ impl Compiler<'_> {
             }
             PathTarget::Glob { glob } => {
                 let base = glob_base(glob);
-                self.policy.allow_path(&base, FileScope::Tree, on_tree)?;
+                self.policy.allow_widened(&base, on_tree, glob)?;
                 self.widen(
                     format!("{name} {glob:?}"),
                     format!("{on_tree} under {:?}", base.display().to_string()),
                     "landlock",
-                    Some(Layer::BpfLsm),
+                    crate::lsm::expresses(glob).then_some(Layer::BpfLsm),
                 );
             }
             PathTarget::Param { param } => self.unexpressed(
@@ -234,7 +234,7 @@ impl Compiler<'_> {
             PathTarget::Glob { glob } => {
                 let base = glob_base(glob);
                 self.policy
-                    .allow_path(&base, FileScope::Tree, FileAccess::EXEC | FileAccess::READ)?;
+                    .allow_widened(&base, FileAccess::EXEC | FileAccess::READ, glob)?;
                 self.widen(
                     format!("exec {glob:?}"),
                     format!("exec under {:?}", base.display().to_string()),

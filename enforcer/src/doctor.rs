@@ -178,9 +178,9 @@ fn cgroup() -> Result<String, String> {
     needs_root().map_err(|e| format!("cgroup v2 at {}; {e}", mount.display()))?;
     let controllers = std::fs::read_to_string(mount.join("cgroup.controllers")).unwrap_or_default();
     let pids = if controllers.split_whitespace().any(|c| c == "pids") {
-        "pids controller available"
+        "pids controller available (pids.max per run)".to_owned()
     } else {
-        "no pids controller on v2 (no pids.max)"
+        crate::cgroup::no_pids_reason(&mount)
     };
     Ok(format!("cgroup v2 at {}; {pids}", mount.display()))
 }

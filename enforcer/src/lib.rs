@@ -31,8 +31,10 @@ pub mod error;
 pub mod landlock;
 pub mod launch;
 pub mod layer;
+pub mod learn;
 pub mod lsm;
 pub mod policy;
+pub mod proven;
 pub mod seccomp;
 mod syscall_table;
 

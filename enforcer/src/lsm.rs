@@ -150,13 +150,18 @@ impl FileGrant {
     }
 
     /// The grants of a [`KernelPolicy`]'s files and programs (a program may
-    /// be executed and read, as the policy says). Shapes the policy had to
-    /// widen for Landlock (`/tmp/out/*.tmp` as the tree `/tmp/out/`) are given
-    /// to [`LsmRules::compile`] in their exact form by the caller, instead of
-    /// the widened rule, so this layer enforces them as the envelope says.
+    /// be executed and read, as the policy says). A rule that widens an
+    /// envelope shape for Landlock (`/tmp/out/*.tmp` as the tree
+    /// `/tmp/out/`, [`crate::policy::FileRule::exact`]) is given in its exact
+    /// form when this layer expresses it, so the layer enforces it as the
+    /// envelope says (and as the `root+bpf-lsm` profile proved it).
     pub fn from_policy(policy: &KernelPolicy) -> Vec<FileGrant> {
         let mut out = Vec::with_capacity(policy.files.len() + policy.exec.len());
         for rule in &policy.files {
+            if let Some(exact) = rule.exact.as_deref().filter(|e| expresses(e)) {
+                out.push(FileGrant::new(exact, access_bits(rule.access)));
+                continue;
+            }
             let path = rule.path.display().to_string();
             let pattern = match rule.scope {
                 FileScope::File => path,
@@ -740,6 +745,56 @@ mod tests {
         );
         assert!(expresses("/tmp/out/*.tmp"));
         assert!(!expresses("/tmp/*/x.tmp"));
+    }
+
+    #[test]
+    fn widened_shapes_reach_the_layer_exactly() {
+        // `write "/tmp/out/*.tmp"` is the tree /tmp/out for Landlock, and
+        // the suffix rule itself here: a .tmp write allowed, a .sh refused.
+        let env: verifier::envelope::Envelope = serde_json::from_value(serde_json::json!({
+            "version": 1,
+            "files": [{"access": "write", "target": {"shape": "glob", "glob": "/tmp/out/*.tmp"}},
+                      {"access": "read", "target": {"shape": "glob", "glob": "/srv/*/x"}}],
+            "exec": [], "connect": [], "listen": [], "calls": [], "params": [],
+            "limits": [], "ordering": [], "baseline": []
+        }))
+        .unwrap();
+        let layers = crate::layer::Layer::ALL.into_iter().collect();
+        let policy = KernelPolicy::from_envelope(&env, &layers).unwrap();
+        assert_eq!(policy.files[0].exact.as_deref(), Some("/tmp/out/*.tmp"));
+        let grants = FileGrant::from_policy(&policy);
+        assert_eq!(
+            grants,
+            vec![
+                FileGrant::new("/tmp/out/*.tmp", ACCESS_WRITE | ACCESS_CREATE),
+                // A glob the layer cannot express keeps its widened tree.
+                FileGrant::new("/srv/**", ACCESS_READ),
+            ]
+        );
+        let rules = LsmRules::compile(&grants).unwrap();
+        assert_ne!(rules.path_access("/tmp/out/a.tmp") & ACCESS_WRITE, 0);
+        assert_eq!(rules.path_access("/tmp/out/evil.sh") & ACCESS_WRITE, 0);
+    }
+
+    #[test]
+    fn the_proof_and_the_layer_agree_on_what_is_exact() {
+        // The verifier keeps a glob exact in the `root+bpf-lsm` profile
+        // exactly when this layer expresses it.
+        for p in [
+            "/tmp/out/*.tmp",
+            "/a/**/*.log",
+            "/a/b/**",
+            "/**",
+            "/a/*",
+            "/a/*/c",
+            "/a/b?",
+            "/a/x*.tmp",
+            "/a/*.t*",
+            "/a/**/b",
+            "/a/*.a-suffix-longer-than-32-bytes-xxxxxxx",
+        ] {
+            assert_eq!(expresses(p), verifier::enforced::lsm_expresses(p), "{p}");
+        }
     }
 
     #[test]

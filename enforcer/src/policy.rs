@@ -71,7 +71,24 @@ impl KernelPolicy {
             path,
             scope,
             access,
+            exact: None,
         });
+        Ok(self)
+    }
+
+    /// Grants `access` on the tree at `dir`, a widening (for Landlock) of the
+    /// envelope's exact shape `exact` (`/tmp/out/*.tmp`, `/d/new-file`),
+    /// which the BPF LSM layer enforces as it is.
+    pub fn allow_widened(
+        &mut self,
+        dir: impl Into<PathBuf>,
+        access: FileAccess,
+        exact: &str,
+    ) -> Result<&mut Self, PolicyError> {
+        self.allow_path(dir, FileScope::Tree, access)?;
+        if let Some(rule) = self.files.last_mut() {
+            rule.exact = Some(exact.to_owned());
+        }
         Ok(self)
     }
 
@@ -92,6 +109,16 @@ impl KernelPolicy {
         }
         self.net.push(rule);
         Ok(self)
+    }
+
+    /// Records that `layer` is not in use after all: the widenings it would
+    /// have narrowed are reported as they are.
+    pub fn not_narrowed_by(&mut self, layer: crate::layer::Layer) {
+        for w in &mut self.widenings {
+            if w.narrowed_by.as_deref() == Some(layer.name()) {
+                w.narrowed_by = None;
+            }
+        }
     }
 
     /// Whether any rule allows UDP in either direction.
@@ -149,6 +176,11 @@ pub struct FileRule {
     pub path: PathBuf,
     pub scope: FileScope,
     pub access: FileAccess,
+    /// When the rule widens an envelope shape Landlock cannot express: that
+    /// shape (a glob or an exact file), for the BPF LSM layer, which
+    /// enforces it exactly instead of the tree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exact: Option<String>,
 }
 
 /// A set of file accesses: read, write, create, remove, exec.

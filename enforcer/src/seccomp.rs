@@ -11,6 +11,11 @@
 //!    Landlock checks, so it must never become executable);
 //! 2. `clone3` answered with `ENOSYS`: its flags live in memory that seccomp
 //!    cannot read, and C libraries fall back to `clone`, whose flags it can.
+//!
+//! `listen` is refused unless the envelope has a bind rule: on a socket that
+//! was never bound, `listen` takes an ephemeral port without a `bind`, so
+//! neither Landlock's bind check nor the cgroup `bind4`/`bind6` programs
+//! see it.
 
 use crate::error::LayerError;
 use crate::policy::KernelPolicy;
@@ -129,7 +134,14 @@ pub fn prepare(policy: &KernelPolicy) -> Result<PreparedSeccomp, LayerError> {
     use SeccompCmpOp::{MaskedEq, Ne};
     let mut report = SeccompReport::default();
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
+    let may_bind = policy
+        .net
+        .iter()
+        .any(|r| r.direction == crate::policy::NetDirection::Bind);
     for name in policy.syscalls.names() {
+        if name == "listen" && !may_bind {
+            continue;
+        }
         let Some(nr) = crate::policy::number_of(name) else {
             return Err(LayerError::Seccomp(format!("unknown syscall `{name}`")));
         };
@@ -156,6 +168,9 @@ pub fn prepare(policy: &KernelPolicy) -> Result<PreparedSeccomp, LayerError> {
         .filter(|n| !policy.syscalls.allows(n) && crate::policy::number_of(n).is_some())
         .map(|n| (*n).to_owned())
         .collect();
+    if !may_bind {
+        report.refused.push("listen".into());
+    }
     let allowlist = compile(
         rules,
         SeccompAction::Errno(libc::EPERM as u32),
@@ -229,6 +244,35 @@ mod tests {
         assert!(s.report.refused.iter().any(|n| n == "ptrace"));
         assert_eq!(s.report.sockets, ["unix", "tcp", "netlink-route"]);
         assert!(!s.allowlist.is_empty() && !s.absent.is_empty());
+    }
+
+    #[test]
+    fn listen_only_with_a_bind_rule() {
+        let p = KernelPolicy::new();
+        assert!(
+            prepare(&p)
+                .unwrap()
+                .report
+                .refused
+                .iter()
+                .any(|n| n == "listen")
+        );
+        let mut p = KernelPolicy::new();
+        p.allow_net(crate::policy::NetRule {
+            cidr: "127.0.0.1/32".parse().unwrap(),
+            ports: crate::policy::PortRange::single(8080),
+            proto: crate::policy::Proto::Tcp,
+            direction: crate::policy::NetDirection::Bind,
+        })
+        .unwrap();
+        assert!(
+            !prepare(&p)
+                .unwrap()
+                .report
+                .refused
+                .iter()
+                .any(|n| n == "listen")
+        );
     }
 
     #[test]

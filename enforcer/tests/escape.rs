@@ -301,6 +301,15 @@ fn network_outside_the_envelope_is_refused() {
 }
 
 #[test]
+fn listen_without_bind_takes_no_port() {
+    // `listen` on a never-bound socket would take an ephemeral port that no
+    // bind check sees: seccomp refuses `listen` when the envelope has no
+    // bind rule.
+    let f = Fixture::new();
+    assert_refused(&f.probe(&["listen-unbound"]), &[EPERM]);
+}
+
+#[test]
 fn ptrace_of_a_sibling_is_refused() {
     let f = Fixture::new();
     assert_refused(&f.probe(&["ptrace-sibling"]), &[EPERM]);

@@ -599,6 +599,28 @@ fn check_path_type(path: &Spanned<Value>, t: &Ty, context: &str, diags: &mut Vec
 
 // ───────────────────────────── specs ─────────────────────────────
 
+/// The type of a reference to a spec constant or an action field (`what`,
+/// for messages): neither has fields, and only a list can be indexed.
+fn leaf_ty(r: &Ref, what: &str, ty: Ty, index_label: &str, diags: &mut Vec<Diagnostic>) -> Ty {
+    if let Some(f) = r.fields.first() {
+        diags.push(
+            Diagnostic::error(f.span.clone(), format!("{what} has no fields"))
+                .with_label("not a field of anything"),
+        );
+    }
+    match (&r.index, ty) {
+        (None, ty) => ty,
+        (Some(_), Ty::List(e)) => *e,
+        (Some(i), _) => {
+            diags.push(
+                Diagnostic::error(i.span.clone(), format!("{what} is not a list"))
+                    .with_label(index_label),
+            );
+            Ty::Unknown
+        }
+    }
+}
+
 struct SpecScope<'a> {
     consts: &'a HashMap<String, (Ty, Span)>,
     /// The action kinds the pattern can match (for the "unknown name" help).
@@ -614,60 +636,24 @@ impl Scope for SpecScope<'_> {
         let name = r.name.node.clone();
         if let Some((ty, _)) = self.consts.get(&name) {
             r.resolved = RefKind::Const;
-            if let Some(f) = r.fields.first() {
-                diags.push(
-                    Diagnostic::error(
-                        f.span.clone(),
-                        format!("the constant `{name}` has no fields"),
-                    )
-                    .with_label("not a field of anything"),
-                );
-            }
-            if let Some(i) = &r.index {
-                return match ty {
-                    Ty::List(e) => (**e).clone(),
-                    _ => {
-                        diags.push(
-                            Diagnostic::error(
-                                i.span.clone(),
-                                format!("the constant `{name}` is not a list"),
-                            )
-                            .with_label("cannot index it"),
-                        );
-                        Ty::Unknown
-                    }
-                };
-            }
-            return ty.clone();
+            return leaf_ty(
+                r,
+                &format!("the constant `{name}`"),
+                ty.clone(),
+                "cannot index it",
+                diags,
+            );
         }
         if !self.consts_only {
             if let Some(ty) = builtin_ty(&name) {
                 r.resolved = RefKind::Field;
-                if let Some(f) = r.fields.first() {
-                    diags.push(
-                        Diagnostic::error(
-                            f.span.clone(),
-                            format!("the field `{name}` has no fields"),
-                        )
-                        .with_label("not a field of anything"),
-                    );
-                }
-                if let Some(i) = &r.index {
-                    return match ty {
-                        Ty::List(e) => *e,
-                        _ => {
-                            diags.push(
-                                Diagnostic::error(
-                                    i.span.clone(),
-                                    format!("the field `{name}` is not a list"),
-                                )
-                                .with_label("only `argv` can be indexed"),
-                            );
-                            Ty::Unknown
-                        }
-                    };
-                }
-                return ty;
+                return leaf_ty(
+                    r,
+                    &format!("the field `{name}`"),
+                    ty,
+                    "only `argv` can be indexed",
+                    diags,
+                );
             }
             if self.call_args {
                 r.resolved = RefKind::Field;

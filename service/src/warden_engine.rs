@@ -46,6 +46,8 @@ pub struct Accepted {
     spec_name: String,
     spec_hash: Digest,
     ttl: Duration,
+    /// The enforcement profiles of the envelope, proven against the spec.
+    enforcement: Vec<token::EnforcementProof>,
 }
 
 impl WardenEngine {
@@ -202,7 +204,10 @@ impl Engine for WardenEngine {
                 let requested = plan.ttl.as_ref().map(|t| Duration::from_secs(t.node.secs));
                 let ttl = token::effective_ttl(requested, spec.compiled.max_ttl)
                     .map_err(|e| PlanError::Invalid(e.to_string()))?;
+                let enforcement = token::enforcement::prove_profiles(&spec.compiled.spec, env)
+                    .map_err(|e| PlanError::Invalid(e.to_string()))?;
                 Some(Accepted {
+                    enforcement,
                     envelope: env.clone(),
                     plan_name: plan.name.as_ref().map(|n| n.node.clone()),
                     plan_hash,
@@ -240,6 +245,12 @@ impl Engine for WardenEngine {
         let exp = now
             .checked_add(a.ttl)
             .ok_or_else(|| "the token lifetime overflows".to_string())?;
+        if token::enforcement::proven(&a.enforcement).next().is_none() {
+            return Err(format!(
+                "no enforcement profile is proven: the kernel layers would widen the envelope beyond the spec\n{}",
+                token::enforcement::describe(&a.enforcement)
+            ));
+        }
         let jti = TokenId::random().map_err(|e| e.to_string())?;
         let claims = Claims {
             warden: token::CLAIMS_VERSION,
@@ -255,6 +266,7 @@ impl Engine for WardenEngine {
             spec_hash: a.spec_hash,
             ancestors: vec![],
             envelope: a.envelope.clone(),
+            enforcement: a.enforcement.clone(),
         };
         let token = token::paseto::sign(&claims, &self.key).map_err(|e| e.to_string())?;
         Ok(Issued {

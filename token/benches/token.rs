@@ -112,6 +112,7 @@ fn claims(entries: usize) -> Claims {
         spec_hash: Digest::of_text("spec"),
         ancestors: vec![],
         envelope: envelope(entries),
+        enforcement: vec![],
     }
 }
 

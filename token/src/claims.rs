@@ -302,9 +302,42 @@ pub struct Claims {
     /// `baseline` grants (loader, libc, locale) in `envelope.baseline`
     /// (see the README for its schema).
     pub envelope: Envelope,
+    /// The enforcement profiles proven at issue time: for each set of
+    /// kernel layers a run may have, the digest of the envelope those layers
+    /// really enforce (widenings included) and whether the verifier proved
+    /// it inside the spec. `warden exec` starts a run only when the layers it
+    /// has give an enforced envelope whose digest is listed here as proven.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub enforcement: Vec<EnforcementProof>,
+}
+
+/// The proof of one enforcement profile (an entry of the `enforcement`
+/// claim).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnforcementProof {
+    /// The profile's name (`unprivileged`, `root`, `root+bpf-lsm`).
+    pub profile: String,
+    /// The layers whose shapes make up the enforced envelope.
+    pub layers: Vec<String>,
+    /// SHA-256 of the enforced envelope's canonical JSON.
+    pub digest: Digest,
+    /// Whether the verifier proved the enforced envelope inside the spec.
+    pub proven: bool,
+    /// When not proven: the action the widening would let through and the
+    /// spec rule that refuses it, for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counterexample: Option<String>,
 }
 
 impl Claims {
+    /// The proven enforcement entry whose enforced envelope has `digest`.
+    pub fn proven_enforcement(&self, digest: &Digest) -> Option<&EnforcementProof> {
+        self.enforcement
+            .iter()
+            .find(|e| e.proven && e.digest == *digest)
+    }
+
     /// Whether the token is valid at `now`: `nbf <= now < exp`.
     pub fn is_live_at(&self, now: Timestamp) -> bool {
         self.nbf <= now && now < self.exp
@@ -407,7 +440,47 @@ pub(crate) mod tests {
             spec_hash: Digest::of_text("spec"),
             ancestors: Vec::new(),
             envelope: Envelope::default(),
+            enforcement: vec![
+                EnforcementProof {
+                    profile: "unprivileged".into(),
+                    layers: vec!["landlock".into(), "seccomp".into()],
+                    digest: Digest::of_text("enforced"),
+                    proven: false,
+                    counterexample: Some("write \"/tmp/out/evil.sh\"".into()),
+                },
+                EnforcementProof {
+                    profile: "root+bpf-lsm".into(),
+                    layers: vec!["landlock".into(), "bpf-lsm".into()],
+                    digest: Digest::of_text("exact"),
+                    proven: true,
+                    counterexample: None,
+                },
+            ],
         }
+    }
+
+    #[test]
+    fn enforcement_claim_round_trips_and_finds_the_proven_digest() {
+        let c = sample();
+        let json = serde_json::to_string(&c).unwrap();
+        let back: Claims = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, c);
+        // A refused profile is never taken as proven, whatever its digest.
+        assert!(
+            back.proven_enforcement(&Digest::of_text("enforced"))
+                .is_none()
+        );
+        let p = back.proven_enforcement(&Digest::of_text("exact")).unwrap();
+        assert_eq!(p.profile, "root+bpf-lsm");
+        assert!(back.proven_enforcement(&Digest::of_text("other")).is_none());
+        // Tokens without the claim read back with none (and so start no run).
+        let mut v = serde_json::to_value(&c).unwrap();
+        v.as_object_mut().unwrap().remove("enforcement");
+        let old: Claims = serde_json::from_value(v.clone()).unwrap();
+        assert!(old.enforcement.is_empty());
+        v["enforcement"] = serde_json::json!([{"profile": "root", "layers": [],
+            "digest": Digest::of_text("x").to_string(), "proven": true, "extra": 1}]);
+        assert!(serde_json::from_value::<Claims>(v).is_err());
     }
 
     proptest! {

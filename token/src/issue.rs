@@ -5,7 +5,10 @@
 //! canonical `fmt` text ([`plan_hash`], [`spec_hash`]), so a reformatted file
 //! keeps its hash and any edit that changes meaning changes it.
 
-use crate::claims::{self, CLAIMS_VERSION, Claims, ClaimsError, Clock, Digest, TokenId};
+use crate::claims::{
+    self, CLAIMS_VERSION, Claims, ClaimsError, Clock, Digest, EnforcementProof, TokenId,
+};
+use crate::enforcement::EnforcementError;
 use crate::keys::SigningKey;
 use crate::paseto::{self, TokenError};
 use planlang::LoadedSpec;
@@ -30,6 +33,12 @@ pub enum IssueError {
     Containment(#[from] ContainmentError),
     #[error("the parent token has expired (at {0}); nothing can be narrowed from it")]
     ParentExpired(claims::Timestamp),
+    #[error(transparent)]
+    Enforcement(#[from] EnforcementError),
+    /// No enforcement profile keeps the envelope inside what was proven: a
+    /// token no run could start under is not issued.
+    #[error("no enforcement profile is proven; the kernel layers would widen the envelope:\n{}", crate::enforcement::describe(.0))]
+    NotEnforceable(Vec<EnforcementProof>),
 }
 
 /// Choices of the one issuing a token.
@@ -40,6 +49,9 @@ pub struct IssueOptions {
     /// A lifetime asked for on the command line; it replaces the plan's
     /// `ttl`, and is capped by the spec's `max ttl` all the same.
     pub ttl: Option<Duration>,
+    /// The enforcement profiles proven for the token's envelope (the
+    /// `enforcement` claim; see [`crate::claims::EnforcementProof`]).
+    pub enforcement: Vec<EnforcementProof>,
 }
 
 impl Default for IssueOptions {
@@ -47,6 +59,7 @@ impl Default for IssueOptions {
         IssueOptions {
             issuer: DEFAULT_ISSUER.to_string(),
             ttl: None,
+            enforcement: Vec::new(),
         }
     }
 }
@@ -76,7 +89,10 @@ pub fn spec_hash(spec: &LoadedSpec) -> Digest {
 
 /// Sign a token for `plan`, which the verifier accepted against `spec` with
 /// `envelope`. The lifetime is the requested one (`opts.ttl`, else the plan's
-/// `ttl`, else 15 minutes), capped by the spec's `max ttl`.
+/// `ttl`, else 15 minutes), capped by the spec's `max ttl`. The enforcement
+/// profiles are the caller's ([`IssueOptions::enforcement`], from
+/// [`crate::enforcement::prove_profiles`]): `warden exec` starts no run under
+/// a token without a proven one.
 pub fn issue(
     plan: &Plan,
     spec: &LoadedSpec,
@@ -108,6 +124,7 @@ pub fn issue(
         spec_hash: spec_hash(spec),
         ancestors: Vec::new(),
         envelope,
+        enforcement: opts.enforcement.clone(),
     };
     let token = paseto::sign(&claims, key)?;
     Ok(Issued { token, claims })
@@ -118,7 +135,9 @@ pub fn issue(
 /// a token whose envelope is the sub-plan's own least privilege. The new
 /// token never outlives its parent, names the parent (and its ancestors) in
 /// `ancestors` so that revoking any of them revokes it, and keeps the
-/// parent's spec.
+/// parent's spec. Its enforcement profiles are proven against the parent's
+/// ([`crate::enforcement::prove_attenuated`]); when none is, nothing is
+/// issued.
 pub fn attenuate(
     parent: &Claims,
     sub: &Plan,
@@ -134,6 +153,10 @@ pub fn attenuate(
         return Err(IssueError::ParentExpired(parent.exp));
     }
     let envelope = containment::contain(&parent.envelope, sub)?;
+    let enforcement = crate::enforcement::prove_attenuated(parent, &envelope)?;
+    if crate::enforcement::proven(&enforcement).next().is_none() {
+        return Err(IssueError::NotEnforceable(enforcement));
+    }
     let requested = opts
         .ttl
         .or_else(|| sub.ttl.as_ref().map(|t| t.node.as_std()));
@@ -159,6 +182,7 @@ pub fn attenuate(
         spec_hash: parent.spec_hash,
         ancestors,
         envelope,
+        enforcement,
     };
     let token = paseto::sign(&claims, key)?;
     Ok(Issued { token, claims })

@@ -32,6 +32,7 @@
 //!     spec_hash: Digest::of_text("spec ..."),
 //!     ancestors: vec![],
 //!     envelope: verifier::envelope::Envelope::default(),
+//!     enforcement: vec![],
 //! };
 //! let tok = paseto::sign(&claims, &key)?;
 //! let back = paseto::verify(&tok, key.public_key(), &FixedClock::new(now))?;
@@ -40,6 +41,7 @@
 //! ```
 
 pub mod claims;
+pub mod enforcement;
 pub mod issue;
 pub mod keys;
 pub mod monitor;
@@ -47,8 +49,8 @@ pub mod paseto;
 pub mod revocation;
 
 pub use claims::{
-    CLAIMS_VERSION, Claims, ClaimsError, Clock, DEFAULT_TTL, Digest, FixedClock, SystemClock,
-    Timestamp, TokenId, effective_ttl,
+    CLAIMS_VERSION, Claims, ClaimsError, Clock, DEFAULT_TTL, Digest, EnforcementProof, FixedClock,
+    SystemClock, Timestamp, TokenId, effective_ttl,
 };
 pub use keys::{KeyError, PublicKey, SigningKey};
 pub use paseto::TokenError;

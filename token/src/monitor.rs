@@ -31,6 +31,7 @@
 //!     spec_hash: Digest::of_text("spec"),
 //!     ancestors: vec![],
 //!     envelope,
+//!     enforcement: vec![],
 //! };
 //! let key = SigningKey::generate()?;
 //! let tok = token::paseto::sign(&claims, &key)?;
@@ -431,6 +432,7 @@ mod tests {
             spec_hash: Digest::of_text("s"),
             ancestors: vec![TokenId::from_bytes([2; 16])],
             envelope: env,
+            enforcement: vec![],
         };
         let tok = paseto::sign(&claims, &key).unwrap();
         let clock = FixedClock::new(now);

@@ -1,7 +1,11 @@
 //! Property: for random plans that a random spec accepts, every concrete
 //! action the plan can perform passes the monitor of the token issued for
-//! it, and actions outside the plan do not.
+//! it, and actions outside the plan do not. Plans name exact paths, globs,
+//! host names and a network (CIDR), calls with literal and param arguments,
+//! exec with argv, and repeat a call under the spec's `at most`: the run
+//! may make that call up to the limit, never once more.
 
+use planlang::ast::ActionKind;
 use planlang::{load_plan_str, load_spec_str};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
@@ -11,6 +15,7 @@ use token::monitor::VerifiedToken;
 use token::{FixedClock, NoRevocations, SigningKey, Timestamp};
 use verifier::CompiledSpec;
 use verifier::action::{ConcreteAction, Field, Value};
+use verifier::concrete::glob_matches;
 use verifier::report::Verdict;
 
 const TOOLS: [&str; 4] = ["get_balance", "notify", "send_money", "read_file"];
@@ -30,7 +35,20 @@ enum Step {
     Write(&'static str),
     Git(&'static str),
     Connect(u16),
+    /// `read GLOB`, performed as one path it matches.
+    Glob(&'static str),
+    /// `connect 10.1.0.0/16:443`, performed as one address inside.
+    Net,
 }
+
+/// Globs a plan may read, each with a path it matches.
+const GLOBS: [(&str, &str); 2] = [
+    ("/srv/*.txt", "/srv/c.txt"),
+    ("/srv/**/*.csv", "/srv/x/y/z.csv"),
+];
+
+/// How often the spec's `at most` lets `notify` happen in a run.
+const NOTIFY_LIMIT: usize = 2;
 
 impl Step {
     fn text(&self) -> String {
@@ -42,6 +60,8 @@ impl Step {
             Step::Write(p) => format!("write {p:?}"),
             Step::Git(a) => format!("exec \"/usr/bin/git\" [{a:?}]"),
             Step::Connect(p) => format!("connect \"api.example\":{p}"),
+            Step::Glob(g) => format!("read {g:?}"),
+            Step::Net => "connect 10.1.0.0/16:443".to_string(),
         }
     }
 
@@ -60,6 +80,11 @@ impl Step {
             Step::Write(p) => ConcreteAction::write(p).expect("path"),
             Step::Git(a) => ConcreteAction::exec("/usr/bin/git", &[*a]).expect("path"),
             Step::Connect(p) => ConcreteAction::connect("api.example", *p).expect("host"),
+            Step::Glob(g) => {
+                let (_, path) = GLOBS.iter().find(|(x, _)| x == g).expect("a known glob");
+                ConcreteAction::read(path).expect("path")
+            }
+            Step::Net => ConcreteAction::connect("10.1.2.3", 443).expect("address"),
         }
     }
 }
@@ -76,13 +101,15 @@ fn step() -> impl Strategy<Value = Step> {
         prop::sample::select(&PATHS[..]).prop_map(Step::Write),
         prop::sample::select(&ARGS[..]).prop_map(Step::Git),
         prop::sample::select(&PORTS[..]).prop_map(Step::Connect),
+        prop::sample::select(GLOBS.map(|(g, _)| g).to_vec()).prop_map(Step::Glob),
+        Just(Step::Net),
     ]
 }
 
 /// A spec: a random subset of a pool of rules.
 fn spec() -> impl Strategy<Value = String> {
     (
-        prop::collection::vec(prop::bool::weighted(0.85), 7),
+        prop::collection::vec(prop::bool::weighted(0.85), 9),
         prop::bool::weighted(0.3),
         prop::sample::select(vec![50i64, 100, 1000]),
     )
@@ -98,6 +125,8 @@ fn spec() -> impl Strategy<Value = String> {
                 "allow write \"/tmp/out.txt\"".to_string(),
                 "allow exec \"/usr/bin/git\" when argv[0] in [\"status\", \"diff\"]".to_string(),
                 "allow connect host in [\"api.example\"] and port == 443".to_string(),
+                "allow connect ip in [10.0.0.0/8] and port == 443".to_string(),
+                format!("at most {NOTIFY_LIMIT} call notify"),
                 "deny call send_money when recipient == \"UK2\"".to_string(),
             ];
             let rules: Vec<&str> = pool
@@ -163,6 +192,20 @@ fn outside(steps: &[Step], max: i64) -> Vec<ConcreteAction> {
             out.push(a);
         }
     }
+    // Inside the spec's network and `/srv/`, outside the plan's network and
+    // globs (no plan names these exactly).
+    out.push(ConcreteAction::connect("10.2.0.1", 443).expect("address"));
+    out.push(ConcreteAction::connect("10.1.2.3", 80).expect("address"));
+    out.push(ConcreteAction::read("/srv/x/c.txt").expect("path"));
+    out.push(ConcreteAction::read("/srv/x/y/z.tsv").expect("path"));
+    // A read the plan's globs cover is inside, not outside.
+    out.retain(|a| {
+        let path = a.fields.get("path").and_then(|f| f.value.as_str());
+        !(a.kind == ActionKind::Read
+            && steps
+                .iter()
+                .any(|s| matches!(s, Step::Glob(g) if path.is_some_and(|p| glob_matches(g, p)))))
+    });
     // Recipients the plan never pays; for the param, an amount over its
     // condition.
     for s in steps {
@@ -236,6 +279,21 @@ proptest! {
             let a = s.action(amount);
             let r = run.check(&a);
             prop_assert!(r.is_ok(), "{a} refused in\n{text}\nunder\n{spec_text}: {r:?}");
+        }
+        // `notify` again: allowed while the run stays within the spec's
+        // `at most` (when the spec has it), refused from then on.
+        let notified = steps.iter().filter(|s| matches!(s, Step::Call("notify"))).count();
+        if notified > 0 {
+            let limited = spec_text.contains("at most");
+            let notify = ConcreteAction::call("notify", Vec::<(String, Field)>::new());
+            for n in notified..NOTIFY_LIMIT + 2 {
+                let r = run.check(&notify);
+                if limited && n >= NOTIFY_LIMIT {
+                    prop_assert!(r.is_err(), "notify #{} allowed for\n{text}\nunder\n{spec_text}", n + 1);
+                } else {
+                    prop_assert!(r.is_ok(), "notify #{} refused: {r:?}", n + 1);
+                }
+            }
         }
         for a in outside(&steps, max) {
             let mut run = verified.monitor(&clock, NoRevocations);

@@ -1,7 +1,8 @@
 //! Speed of `CompiledSpec::check`: a 100-step plan with 10 params against a
 //! 200-rule spec (warm: the spec's cache of canonical questions is kept, as
-//! a service keeps it; cold: the cache is cleared before every check; and
-//! without egg canonicalization), and a 10-step concrete plan.
+//! a service keeps it; cold: the cache is cleared before every check;
+//! without egg canonicalization; and cold with Z3 answering every question,
+//! automata off), and a 10-step concrete plan.
 //!
 //! Run: `cargo bench -p verifier --bench check`
 
@@ -132,6 +133,16 @@ fn bench(c: &mut Criterion) {
     eprintln!(
         "solver queries: no egg, no cache {none:?}; egg + cache, cold {cold:?}; warm {warm:?}"
     );
+    // The same without automata: every question goes to Z3, and egg
+    // canonicalizes each one first.
+    let mut z3_only = load(&big_spec());
+    z3_only.options.automata = false;
+    let cold = z3_only.check(&plan).expect("checks").stats;
+    let warm = z3_only.check(&plan).expect("checks").stats;
+    z3_only.options.canonicalize = false;
+    z3_only.options.cache = false;
+    let none = z3_only.check(&plan).expect("checks").stats;
+    eprintln!("Z3 only: no egg, no cache {none:?}; egg + cache, cold {cold:?}; warm {warm:?}");
 
     let mut g = c.benchmark_group("check");
     g.sample_size(30);
@@ -150,6 +161,19 @@ fn bench(c: &mut Criterion) {
     g.bench_function("100 steps, 10 params, 200 rules (no egg, no cache)", |b| {
         b.iter(|| black_box(raw.check(black_box(&plan)).expect("checks")))
     });
+    // What the automata buy: the cold check with Z3 answering every question.
+    let mut z3_only = load(&big_spec());
+    z3_only.options.automata = false;
+    g.sample_size(10);
+    g.bench_function(
+        "100 steps, 10 params, 200 rules (cold cache, Z3 only)",
+        |b| {
+            b.iter(|| {
+                z3_only.clear_cache();
+                black_box(z3_only.check(black_box(&plan)).expect("checks"))
+            })
+        },
+    );
     let small = planlang::load_plan_str(&small_plan(), "small.plan").expect("loads");
     assert_eq!(
         spec.check(&small).expect("checks").verdict,

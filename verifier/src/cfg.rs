@@ -1,27 +1,30 @@
-//! The plan's control-flow graph, and the path questions of temporal and
-//! count rules.
+//! The plan lowered for checking: its action steps and its control-flow
+//! graph.
 //!
 //! A plan is lowered to a table of action steps ([`StepAction`], one per
-//! action written in the plan, its values as [`Term`]s) and a control-flow
-//! graph over them ([`Node`]). The graph of a plan is series-parallel
-//! (sequence, `either`, bounded `repeat`), so the graph is kept as that
-//! decomposition: every path question is answered by dynamic programming
-//! over it (an automaton run over the graph), in time linear in the plan,
-//! never by enumerating paths. `repeat N` is never unrolled: `at most`
-//! multiplies counts, and `never`/`require` need at most two iterations to
-//! show a violation.
-//!
-//! Per-step verdicts do not depend on the path, so only `never`, `require`
-//! and `at most` use the graph.
+//! action written in the plan, its values as [`Term`]s) and a petgraph
+//! control-flow graph over them ([`Cfg`], in [`graph`]): entry and exit,
+//! sequence edges, `either` branches, and `repeat` loops as regions with a
+//! back edge. Temporal and count rules (`never`, `require`, `at most`) are
+//! answered by dynamic programming over that graph, in time linear in the
+//! plan, never by enumerating paths; per-step verdicts do not depend on the
+//! path, so only those rules use the graph.
 //!
 //! ```
-//! use verifier::cfg::{Node, max_count};
-//! let g = Node::Repeat { count: 3, at_most: true, body: Box::new(Node::Step(0)), span: Default::default() };
-//! assert_eq!(max_count(&g, &|_| true).0, 3);
+//! let plan = planlang::load_plan_str(
+//!     r#"plan { repeat at most 3 { read "/a" } read "/b" }"#, "t.plan").unwrap();
+//! let lowered = verifier::cfg::lower(&plan).unwrap();
+//! // `read "/a"` is step 0: a path performs it 3 times at most.
+//! assert_eq!(lowered.graph.max_count(&|i| i == 0).0, 3);
 //! ```
+
+pub mod graph;
+
+pub use graph::{Cfg, CfgEdge, CfgNode, Path, PathElem, PathQuestion};
 
 use crate::action::Value;
 use crate::concrete::{self, PathError};
+use graph::{CfgBuilder, Cursor};
 use planlang::Span;
 use planlang::ast::{self, ActionKind, ParamType};
 use std::collections::{BTreeMap, HashMap};
@@ -162,24 +165,6 @@ impl std::fmt::Display for StepAction {
     }
 }
 
-/// The control-flow graph, as its series-parallel decomposition.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Node {
-    /// The action step with this index in [`Lowered::steps`].
-    Step(usize),
-    Seq(Vec<Node>),
-    Either {
-        branches: Vec<Node>,
-        span: Span,
-    },
-    Repeat {
-        count: u64,
-        at_most: bool,
-        body: Box<Node>,
-        span: Span,
-    },
-}
-
 /// A param of the plan.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParamInfo {
@@ -193,7 +178,7 @@ pub struct ParamInfo {
 #[derive(Clone, Debug)]
 pub struct Lowered {
     pub steps: Vec<StepAction>,
-    pub graph: Node,
+    pub graph: Cfg,
     pub params: Vec<ParamInfo>,
 }
 
@@ -214,7 +199,9 @@ pub enum LowerError {
 
 /// Lowers a plan to its action steps and control-flow graph.
 pub fn lower(plan: &ast::Plan) -> Result<Lowered, LowerError> {
+    let (cfg, start) = CfgBuilder::new();
     let mut l = Lowerer {
+        cfg,
         steps: Vec::new(),
         params: HashMap::new(),
         lets: HashMap::new(),
@@ -234,67 +221,60 @@ pub fn lower(plan: &ast::Plan) -> Result<Lowered, LowerError> {
             span: p.span.clone(),
         });
     }
-    let graph = l.block(&plan.steps)?;
+    let end = l.block(&plan.steps, start)?;
     Ok(Lowered {
+        graph: l.cfg.finish(end),
         steps: l.steps,
-        graph,
         params,
     })
 }
 
 struct Lowerer {
+    cfg: CfgBuilder,
     steps: Vec<StepAction>,
     params: HashMap<String, ParamType>,
     lets: HashMap<String, String>,
 }
 
 impl Lowerer {
-    fn block(&mut self, steps: &[ast::Step]) -> Result<Node, LowerError> {
-        let mut seq = Vec::with_capacity(steps.len());
+    fn block(&mut self, steps: &[ast::Step], mut at: Cursor) -> Result<Cursor, LowerError> {
         for s in steps {
-            seq.push(self.step(s)?);
+            at = self.step(s, at)?;
         }
-        Ok(if seq.len() == 1 {
-            seq.remove(0)
-        } else {
-            Node::Seq(seq)
-        })
+        Ok(at)
     }
 
-    fn step(&mut self, s: &ast::Step) -> Result<Node, LowerError> {
+    fn step(&mut self, s: &ast::Step, at: Cursor) -> Result<Cursor, LowerError> {
         match &s.kind {
             ast::StepKind::Action { action } => {
                 let a = self.action(action, &s.span)?;
                 self.steps.push(a);
-                Ok(Node::Step(self.steps.len() - 1))
+                Ok(self.cfg.step(at, self.steps.len() - 1))
             }
             ast::StepKind::Let { name, call } => {
                 let a = self.call(call, &s.span)?;
                 self.steps.push(a);
                 // The name is bound after the call (its own args cannot use it).
                 self.lets.insert(name.node.clone(), call.name.node.clone());
-                Ok(Node::Step(self.steps.len() - 1))
+                Ok(self.cfg.step(at, self.steps.len() - 1))
             }
             ast::StepKind::Either { branches } => {
-                let mut bs = Vec::with_capacity(branches.len());
-                for b in branches {
-                    bs.push(self.block(&b.steps)?);
+                let fork = self.cfg.fork(at, s.span.clone());
+                let mut ends = Vec::with_capacity(branches.len());
+                for (k, b) in branches.iter().enumerate() {
+                    ends.push(self.block(&b.steps, CfgBuilder::branch(fork, k))?);
                 }
-                Ok(Node::Either {
-                    branches: bs,
-                    span: s.span.clone(),
-                })
+                Ok(self.cfg.join(fork, &ends))
             }
             ast::StepKind::Repeat {
                 count,
                 at_most,
                 body,
-            } => Ok(Node::Repeat {
-                count: count.node,
-                at_most: *at_most,
-                body: Box::new(self.block(&body.steps)?),
-                span: s.span.clone(),
-            }),
+            } => {
+                let (head, start) = self.cfg.loop_head(at, count.node, *at_most, s.span.clone());
+                let end = self.block(&body.steps, start)?;
+                Ok(self.cfg.loop_tail(head, end))
+            }
         }
     }
 
@@ -490,445 +470,191 @@ fn list_term(ts: Vec<Term>) -> Term {
     }
 }
 
-// ───────────────────────────── path questions ─────────────────────────────
-
-/// Which steps some path performs (a step inside `repeat 0` never runs).
-pub fn reachable(node: &Node, n_steps: usize) -> Vec<bool> {
-    fn walk(node: &Node, out: &mut Vec<bool>) {
-        match node {
-            Node::Step(i) => out[*i] = true,
-            Node::Seq(xs) | Node::Either { branches: xs, .. } => {
-                xs.iter().for_each(|x| walk(x, out))
-            }
-            Node::Repeat { count, body, .. } => {
-                if *count > 0 {
-                    walk(body, out)
-                }
-            }
-        }
-    }
-    let mut out = vec![false; n_steps];
-    walk(node, &mut out);
-    out
-}
-
-/// A path from the start of the plan to step `i` (branch choices and loop
-/// entries on the way), if some path reaches it.
-pub fn path_to(node: &Node, i: usize) -> Option<Path> {
-    match node {
-        Node::Step(j) => (*j == i).then(|| vec![PathElem::Step(i)]),
-        Node::Seq(xs) => {
-            let mut prefix: Path = Vec::new();
-            for x in xs {
-                if let Some(p) = path_to(x, i) {
-                    return Some(cat(&prefix, &p));
-                }
-                prefix.extend(first_path(x));
-            }
-            None
-        }
-        Node::Either { branches, span } => branches
-            .iter()
-            .enumerate()
-            .find_map(|(k, b)| path_to(b, i).map(|p| branch(span, k, &p))),
-        Node::Repeat {
-            count, body, span, ..
-        } => {
-            if *count == 0 {
-                return None;
-            }
-            path_to(body, i).map(|p| iters(span, 1, &p))
-        }
-    }
-}
-
-/// Some complete path through a node (first branches, fewest iterations).
-fn first_path(node: &Node) -> Path {
-    match node {
-        Node::Step(i) => vec![PathElem::Step(*i)],
-        Node::Seq(xs) => xs.iter().flat_map(first_path).collect(),
-        Node::Either { branches, span } => branches
-            .first()
-            .map(|b| branch(span, 0, &first_path(b)))
-            .unwrap_or_default(),
-        Node::Repeat {
-            count,
-            at_most,
-            body,
-            span,
-        } => {
-            if *at_most || *count == 0 {
-                Vec::new()
-            } else {
-                iters(span, *count, &first_path(body))
-            }
-        }
-    }
-}
-
-/// One element of a path through the plan.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PathElem {
-    /// The action step with this index.
-    Step(usize),
-    /// The branch taken at an `either` (counting from 1).
-    Branch { span: Span, index: usize },
-    /// Iterations of a `repeat` (the body's path follows, once).
-    Iterations { span: Span, count: u64 },
-}
-
-/// A path, or a prefix of one.
-pub type Path = Vec<PathElem>;
-
-fn cat(a: &Path, b: &Path) -> Path {
-    let mut p = a.clone();
-    p.extend(b.iter().cloned());
-    p
-}
-
-fn branch(span: &Span, i: usize, p: &Path) -> Path {
-    let mut out = vec![PathElem::Branch {
-        span: span.clone(),
-        index: i + 1,
-    }];
-    out.extend(p.iter().cloned());
-    out
-}
-
-fn iters(span: &Span, count: u64, p: &Path) -> Path {
-    let mut out = vec![PathElem::Iterations {
-        span: span.clone(),
-        count,
-    }];
-    out.extend(p.iter().cloned());
-    out
-}
-
-/// The largest number of steps for which `counts` holds on one path (loops
-/// count every iteration; saturating), and a path that reaches it.
-pub fn max_count(node: &Node, counts: &dyn Fn(usize) -> bool) -> (u64, Path) {
-    match node {
-        Node::Step(i) => {
-            if counts(*i) {
-                (1, vec![PathElem::Step(*i)])
-            } else {
-                (0, Vec::new())
-            }
-        }
-        Node::Seq(xs) => xs.iter().fold((0, Vec::new()), |(n, p), x| {
-            let (m, q) = max_count(x, counts);
-            (n.saturating_add(m), cat(&p, &q))
-        }),
-        Node::Either { branches, span } => {
-            let mut best = (0, Vec::new());
-            for (i, b) in branches.iter().enumerate() {
-                let (m, q) = max_count(b, counts);
-                if m > best.0 {
-                    best = (m, branch(span, i, &q));
-                }
-            }
-            best
-        }
-        Node::Repeat {
-            count, body, span, ..
-        } => {
-            let (m, q) = max_count(body, counts);
-            if m == 0 || *count == 0 {
-                (0, Vec::new())
-            } else {
-                (m.saturating_mul(*count), iters(span, *count, &q))
-            }
-        }
-    }
-}
-
-/// Summary of a node for `never A after B`.
-struct NeverSum {
-    /// Some complete path through the node.
-    any: Path,
-    /// A complete path on which some step may be B.
-    b: Option<Path>,
-    /// A prefix ending at a step that may be A.
-    a: Option<Path>,
-    /// A prefix ending at an A that follows a B.
-    viol: Option<Path>,
-}
-
-/// A path on which a step that may be `A` follows a step that may be `B`
-/// (`never A after B` fails), if there is one. The path ends at the `A`.
-pub fn never_after(
-    node: &Node,
-    may_a: &dyn Fn(usize) -> bool,
-    may_b: &dyn Fn(usize) -> bool,
-) -> Option<Path> {
-    never_sum(node, may_a, may_b).viol
-}
-
-fn never_sum(
-    node: &Node,
-    may_a: &dyn Fn(usize) -> bool,
-    may_b: &dyn Fn(usize) -> bool,
-) -> NeverSum {
-    match node {
-        Node::Step(i) => {
-            let p = vec![PathElem::Step(*i)];
-            NeverSum {
-                any: p.clone(),
-                b: may_b(*i).then(|| p.clone()),
-                a: may_a(*i).then(|| p.clone()),
-                viol: None,
-            }
-        }
-        Node::Seq(xs) => {
-            let mut acc = NeverSum {
-                any: Vec::new(),
-                b: None,
-                a: None,
-                viol: None,
-            };
-            for x in xs {
-                let y = never_sum(x, may_a, may_b);
-                let viol = acc
-                    .viol
-                    .take()
-                    .or_else(|| match (&acc.b, &y.a) {
-                        (Some(b), Some(a)) => Some(cat(b, a)),
-                        _ => None,
-                    })
-                    .or_else(|| y.viol.as_ref().map(|v| cat(&acc.any, v)));
-                let b = acc
-                    .b
-                    .as_ref()
-                    .map(|b| cat(b, &y.any))
-                    .or_else(|| y.b.as_ref().map(|b| cat(&acc.any, b)));
-                let a = acc
-                    .a
-                    .take()
-                    .or_else(|| y.a.as_ref().map(|a| cat(&acc.any, a)));
-                acc = NeverSum {
-                    any: cat(&acc.any, &y.any),
-                    b,
-                    a,
-                    viol,
-                };
-            }
-            acc
-        }
-        Node::Either { branches, span } => {
-            let sums: Vec<NeverSum> = branches
-                .iter()
-                .map(|b| never_sum(b, may_a, may_b))
-                .collect();
-            let pick = |f: &dyn Fn(&NeverSum) -> Option<&Path>| {
-                sums.iter()
-                    .enumerate()
-                    .find_map(|(i, s)| f(s).map(|p| branch(span, i, p)))
-            };
-            NeverSum {
-                any: sums
-                    .first()
-                    .map(|s| branch(span, 0, &s.any))
-                    .unwrap_or_default(),
-                b: pick(&|s| s.b.as_ref()),
-                a: pick(&|s| s.a.as_ref()),
-                viol: pick(&|s| s.viol.as_ref()),
-            }
-        }
-        Node::Repeat {
-            count,
-            at_most,
-            body,
-            span,
-        } => {
-            if *count == 0 {
-                return NeverSum {
-                    any: Vec::new(),
-                    b: None,
-                    a: None,
-                    viol: None,
-                };
-            }
-            let s = never_sum(body, may_a, may_b);
-            let any = if *at_most {
-                Vec::new()
-            } else {
-                iters(span, *count, &s.any)
-            };
-            let viol = s.viol.as_ref().map(|v| iters(span, 1, v)).or_else(|| {
-                match (&s.b, &s.a, *count >= 2) {
-                    // B in one iteration, A in the next.
-                    (Some(b), Some(a), true) => Some(iters(span, 2, &cat(b, a))),
-                    _ => None,
-                }
-            });
-            NeverSum {
-                any,
-                b: s.b.as_ref().map(|b| iters(span, 1, b)),
-                a: s.a.as_ref().map(|a| iters(span, 1, a)),
-                viol,
-            }
-        }
-    }
-}
-
-/// Summary of a node for `require A before B`.
-struct RequireSum {
-    /// A prefix ending at a step that may be B, with no step that must be A
-    /// before it (starting without A).
-    viol: Option<Path>,
-    /// A complete path with no step that must be A.
-    no_a: Option<Path>,
-}
-
-/// A path on which a step that may be `B` is reached before any step that
-/// must be `A` (`require A before B` fails), if there is one.
-pub fn require_before(
-    node: &Node,
-    must_a: &dyn Fn(usize) -> bool,
-    may_b: &dyn Fn(usize) -> bool,
-) -> Option<Path> {
-    require_sum(node, must_a, may_b).viol
-}
-
-fn require_sum(
-    node: &Node,
-    must_a: &dyn Fn(usize) -> bool,
-    may_b: &dyn Fn(usize) -> bool,
-) -> RequireSum {
-    match node {
-        Node::Step(i) => {
-            let p = vec![PathElem::Step(*i)];
-            RequireSum {
-                viol: may_b(*i).then(|| p.clone()),
-                no_a: (!must_a(*i)).then_some(p),
-            }
-        }
-        Node::Seq(xs) => {
-            let mut acc = RequireSum {
-                viol: None,
-                no_a: Some(Vec::new()),
-            };
-            for x in xs {
-                let y = require_sum(x, must_a, may_b);
-                let viol = acc.viol.take().or_else(|| match (&acc.no_a, &y.viol) {
-                    (Some(p), Some(v)) => Some(cat(p, v)),
-                    _ => None,
-                });
-                let no_a = match (&acc.no_a, &y.no_a) {
-                    (Some(p), Some(q)) => Some(cat(p, q)),
-                    _ => None,
-                };
-                acc = RequireSum { viol, no_a };
-            }
-            acc
-        }
-        Node::Either { branches, span } => {
-            let sums: Vec<RequireSum> = branches
-                .iter()
-                .map(|b| require_sum(b, must_a, may_b))
-                .collect();
-            RequireSum {
-                viol: sums
-                    .iter()
-                    .enumerate()
-                    .find_map(|(i, s)| s.viol.as_ref().map(|p| branch(span, i, p))),
-                no_a: sums
-                    .iter()
-                    .enumerate()
-                    .find_map(|(i, s)| s.no_a.as_ref().map(|p| branch(span, i, p))),
-            }
-        }
-        Node::Repeat {
-            count,
-            at_most,
-            body,
-            span,
-        } => {
-            if *count == 0 {
-                return RequireSum {
-                    viol: None,
-                    no_a: Some(Vec::new()),
-                };
-            }
-            let s = require_sum(body, must_a, may_b);
-            RequireSum {
-                viol: s.viol.as_ref().map(|v| iters(span, 1, v)),
-                no_a: if *at_most {
-                    Some(Vec::new())
-                } else {
-                    s.no_a.as_ref().map(|p| iters(span, *count, p))
-                },
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn seq(xs: Vec<Node>) -> Node {
-        Node::Seq(xs)
-    }
-    fn either(xs: Vec<Node>) -> Node {
-        Node::Either {
-            branches: xs,
-            span: Span::default(),
+    /// Lowers a plan. The parser refuses `repeat 0`, which a plan built
+    /// as a syntax tree may hold: the text's `repeat 0` becomes one.
+    fn lowered(text: &str) -> Lowered {
+        fn zero(steps: &mut [ast::Step]) {
+            for s in steps {
+                match &mut s.kind {
+                    ast::StepKind::Repeat { count, body, .. } => {
+                        if count.node == 7777 {
+                            count.node = 0;
+                        }
+                        zero(&mut body.steps);
+                    }
+                    ast::StepKind::Either { branches } => {
+                        branches.iter_mut().for_each(|b| zero(&mut b.steps))
+                    }
+                    _ => {}
+                }
+            }
         }
+        let text = text.replace("repeat 0 ", "repeat 7777 ");
+        let mut plan = planlang::load_plan_str(&text, "t.plan").unwrap();
+        zero(&mut plan.steps);
+        lower(&plan).unwrap()
     }
-    fn rep(n: u64, at_most: bool, b: Node) -> Node {
-        Node::Repeat {
-            count: n,
-            at_most,
-            body: Box::new(b),
-            span: Span::default(),
+    /// The steps on that path.
+    fn on(l: &Lowered, path: &str) -> Vec<bool> {
+        l.steps
+            .iter()
+            .map(|s| s.fields.get("path") == Some(&Term::Known(Value::String(path.into()))))
+            .collect()
+    }
+    fn max(text: &str, path: &str) -> u64 {
+        let l = lowered(text);
+        let m = on(&l, path);
+        l.graph.max_count(&|i| m[i]).0
+    }
+    fn never(text: &str) -> bool {
+        // A = "/a", B = "/b".
+        let l = lowered(text);
+        let (a, b) = (on(&l, "/a"), on(&l, "/b"));
+        l.graph.never_after(&|i| a[i], &|i| b[i]).is_some()
+    }
+    fn require(text: &str) -> bool {
+        // A = "/a" (must), B = "/b".
+        let l = lowered(text);
+        let (a, b) = (on(&l, "/a"), on(&l, "/b"));
+        l.graph.require_before(&|i| a[i], &|i| b[i]).is_some()
+    }
+
+    #[test]
+    fn the_graph_has_entry_exit_branches_and_loop_regions() {
+        let l = lowered(
+            r#"plan { read "/0" either { read "/1" } or { } repeat at most 2 { read "/2" } }"#,
+        );
+        let g = l.graph.graph();
+        use petgraph::visit::EdgeRef;
+        let kinds: Vec<CfgEdge> = g.edge_references().map(|e| *e.weight()).collect();
+        assert!(kinds.contains(&CfgEdge::Branch { index: 1 }));
+        assert!(kinds.contains(&CfgEdge::Branch { index: 2 })); // the empty branch
+        assert!(kinds.contains(&CfgEdge::Merge { index: 1 }));
+        assert!(kinds.contains(&CfgEdge::Back));
+        assert!(kinds.contains(&CfgEdge::Skip));
+        assert_eq!(g[l.graph.entry()], CfgNode::Entry);
+        assert_eq!(g[l.graph.exit()], CfgNode::Exit);
+        // Without its back edges the graph is acyclic, and node order is
+        // a topological order of it.
+        let fwd = petgraph::visit::EdgeFiltered::from_fn(g, |e| *e.weight() != CfgEdge::Back);
+        assert!(!petgraph::algo::is_cyclic_directed(&fwd));
+        for e in g.edge_references() {
+            if *e.weight() != CfgEdge::Back {
+                assert!(e.source().index() < e.target().index());
+            }
         }
+        // `repeat N` with N >= 1 cannot be skipped.
+        let l = lowered(r#"plan { repeat 2 { read "/2" } }"#);
+        let kinds: Vec<CfgEdge> = l
+            .graph
+            .graph()
+            .edge_references()
+            .map(|e| *e.weight())
+            .collect();
+        assert!(!kinds.contains(&CfgEdge::Skip));
     }
-    use Node::Step as S;
 
     #[test]
     fn counts_multiply_in_loops_and_take_the_worst_branch() {
-        let g = seq(vec![
-            S(0),
-            either(vec![S(1), seq(vec![S(1), S(1)])]),
-            rep(4, true, S(1)),
-        ]);
-        let is1 = |i: usize| i == 1;
-        assert_eq!(max_count(&g, &is1).0, 6);
-        let big = rep(u64::MAX, false, seq(vec![S(1), S(1)]));
-        assert_eq!(max_count(&big, &is1).0, u64::MAX);
-        assert_eq!(max_count(&rep(0, false, S(1)), &is1).0, 0);
+        let g = r#"plan { read "/0" either { read "/1" } or { read "/1" read "/1" } repeat at most 4 { read "/1" } }"#;
+        assert_eq!(max(g, "/1"), 6);
+        let big = format!(
+            r#"plan {{ repeat {} {{ read "/1" read "/1" }} }}"#,
+            u64::MAX
+        );
+        assert_eq!(max(&big, "/1"), u64::MAX);
+        assert_eq!(max(r#"plan { repeat 0 { read "/1" } }"#, "/1"), 0);
+        assert_eq!(
+            max(
+                r#"plan { repeat 3 { repeat 5 { read "/1" } read "/2" } }"#,
+                "/1"
+            ),
+            15
+        );
     }
 
     #[test]
     fn never_after_needs_order() {
-        // A = 0, B = 1.
-        let a = |i: usize| i == 0;
-        let b = |i: usize| i == 1;
-        assert!(never_after(&seq(vec![S(0), S(1)]), &a, &b).is_none());
-        assert!(never_after(&seq(vec![S(1), S(0)]), &a, &b).is_some());
-        assert!(never_after(&either(vec![S(1), S(0)]), &a, &b).is_none());
-        assert!(never_after(&seq(vec![either(vec![S(1), S(2)]), S(0)]), &a, &b).is_some());
+        assert!(!never(r#"plan { read "/a" read "/b" }"#));
+        assert!(never(r#"plan { read "/b" read "/a" }"#));
+        assert!(!never(r#"plan { either { read "/b" } or { read "/a" } }"#));
+        assert!(never(
+            r#"plan { either { read "/b" } or { read "/c" } read "/a" }"#
+        ));
         // A then B inside a loop: the next iteration puts A after B.
-        assert!(never_after(&rep(2, false, seq(vec![S(0), S(1)])), &a, &b).is_some());
-        assert!(never_after(&rep(1, false, seq(vec![S(0), S(1)])), &a, &b).is_none());
-        // One step that is both does not follow itself.
-        let both = |i: usize| i == 0;
-        assert!(never_after(&S(0), &both, &both).is_none());
-        assert!(never_after(&rep(2, true, S(0)), &both, &both).is_some());
+        assert!(never(r#"plan { repeat 2 { read "/a" read "/b" } }"#));
+        assert!(!never(r#"plan { repeat 1 { read "/a" read "/b" } }"#));
+        assert!(!never(r#"plan { repeat 0 { read "/b" } read "/a" }"#));
+        assert!(never(
+            r#"plan { repeat at most 2 { either { read "/b" } or { read "/a" } } }"#
+        ));
+    }
+
+    #[test]
+    fn a_step_that_is_both_follows_itself_only_in_a_loop() {
+        let both = |text: &str| {
+            let l = lowered(text);
+            let a = on(&l, "/a");
+            l.graph.never_after(&|i| a[i], &|i| a[i]).is_some()
+        };
+        assert!(!both(r#"plan { read "/a" }"#));
+        assert!(both(r#"plan { repeat at most 2 { read "/a" } }"#));
     }
 
     #[test]
     fn require_before_on_every_path() {
-        // A = 0 (must), B = 1.
-        let a = |i: usize| i == 0;
-        let b = |i: usize| i == 1;
-        assert!(require_before(&seq(vec![S(0), S(1)]), &a, &b).is_none());
-        assert!(require_before(&seq(vec![S(1), S(0)]), &a, &b).is_some());
-        assert!(require_before(&seq(vec![either(vec![S(0), S(2)]), S(1)]), &a, &b).is_some());
-        assert!(require_before(&seq(vec![either(vec![S(0), S(0)]), S(1)]), &a, &b).is_none());
-        assert!(require_before(&seq(vec![rep(3, true, S(0)), S(1)]), &a, &b).is_some());
-        assert!(require_before(&seq(vec![rep(3, false, S(0)), S(1)]), &a, &b).is_none());
-        assert!(require_before(&seq(vec![rep(0, false, S(0)), S(1)]), &a, &b).is_some());
+        assert!(!require(r#"plan { read "/a" read "/b" }"#));
+        assert!(require(r#"plan { read "/b" read "/a" }"#));
+        assert!(require(
+            r#"plan { either { read "/a" } or { read "/c" } read "/b" }"#
+        ));
+        assert!(!require(
+            r#"plan { either { read "/a" } or { read "/a" } read "/b" }"#
+        ));
+        assert!(require(r#"plan { either { read "/a" } or { } read "/b" }"#));
+        assert!(require(
+            r#"plan { repeat at most 3 { read "/a" } read "/b" }"#
+        ));
+        assert!(!require(r#"plan { repeat 3 { read "/a" } read "/b" }"#));
+        assert!(require(r#"plan { repeat 0 { read "/a" } read "/b" }"#));
+    }
+
+    #[test]
+    fn violations_name_the_path() {
+        let l = lowered(r#"plan { either { read "/c" } or { read "/b" } repeat 3 { read "/a" } }"#);
+        let (a, b) = (on(&l, "/a"), on(&l, "/b"));
+        let p = l.graph.never_after(&|i| a[i], &|i| b[i]).unwrap();
+        assert!(matches!(p[0], PathElem::Branch { index: 2, .. }));
+        assert_eq!(p[1], PathElem::Step(1));
+        assert!(matches!(p[2], PathElem::Iterations { count: 1, .. }));
+        assert_eq!(p[3], PathElem::Step(2));
+        let to = l.graph.path_to(2).unwrap();
+        assert!(matches!(to[0], PathElem::Branch { index: 1, .. }));
+        assert_eq!(to.last(), Some(&PathElem::Step(2)));
+    }
+
+    #[test]
+    fn reachable_skips_loops_run_zero_times_and_walks_every_path() {
+        let l = lowered(
+            r#"plan { read "/0" repeat 0 { read "/1" } repeat at most 2 { either { read "/2" } or { } } }"#,
+        );
+        assert_eq!(l.graph.reachable(l.steps.len()), vec![true, false, true]);
+        let mut paths = Vec::new();
+        l.graph
+            .walk_paths(100, 10_000, &mut |p| {
+                paths.push(p.to_vec());
+                true
+            })
+            .unwrap();
+        // 0 iterations, 1 (2 branches), 2 (4 combinations).
+        assert_eq!(paths.len(), 7);
+        assert!(paths.contains(&vec![0, 2, 2]));
+        assert!(paths.iter().all(|p| !p.contains(&1)));
+        let l = lowered(r#"plan { repeat 100 { read "/0" } }"#);
+        assert!(l.graph.walk_paths(10, 10_000, &mut |_| true).is_err());
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::action::Field;
 use crate::canon;
-use crate::cfg::{self, LowerError, Lowered, Node, Path, PathElem, StepAction};
+use crate::cfg::{self, LowerError, Lowered, Path, PathElem, StepAction};
 use crate::compile::{ActionVerdict, CompiledSpec};
 use crate::concrete::{Cond, CondError, Consts, Pattern};
 use crate::envelope;
@@ -62,7 +62,7 @@ impl CompiledSpec {
     /// the envelope when the plan is accepted or needs approval.
     pub fn check(&self, plan: &ast::Plan) -> Result<Outcome, CheckError> {
         let lowered = cfg::lower(plan)?;
-        let reachable = cfg::reachable(&lowered.graph, lowered.steps.len());
+        let reachable = lowered.graph.reachable(lowered.steps.len());
         let mut first: HashMap<&StepAction, usize> = HashMap::new();
         let mut info = Vec::with_capacity(lowered.steps.len());
         for (i, s) in lowered.steps.iter().enumerate() {
@@ -175,6 +175,7 @@ impl<'s, 'p> Checker<'s, 'p> {
                 &self.wheres,
                 self.spec.options.timeout_ms,
             );
+            s.automata = self.spec.options.automata;
             let known = if self.spec.options.cache {
                 self.spec
                     .where_cache
@@ -195,7 +196,9 @@ impl<'s, 'p> Checker<'s, 'p> {
                 None => s.satisfiable(),
             };
             self.stats.solver_queries += s.queries;
+            self.stats.automata_answers += s.decided;
             s.queries = 0;
+            s.decided = 0;
             match sat {
                 SatResult::Unsat => {
                     let span = self
@@ -236,6 +239,7 @@ impl<'s, 'p> Checker<'s, 'p> {
         self.temporal();
         if let Some(s) = &self.session {
             self.stats.solver_queries += s.queries;
+            self.stats.automata_answers += s.decided;
         }
         Ok(())
     }
@@ -267,7 +271,9 @@ impl<'s, 'p> Checker<'s, 'p> {
     }
 
     fn path_to(&self, i: usize) -> Vec<PathStep> {
-        cfg::path_to(&self.lowered.graph, i)
+        self.lowered
+            .graph
+            .path_to(i)
             .map(|p| self.path_steps(&p))
             .unwrap_or_default()
     }
@@ -289,7 +295,10 @@ impl<'s, 'p> Checker<'s, 'p> {
             .all(|(_, c)| c.as_ref().is_none_or(|c| c.eval(&scope)))
     }
 
-    /// Asks a question about a symbolic step (cached by its canonical form).
+    /// Asks a question about a symbolic step: in a cheap normal form
+    /// ([`canon::tidy`]: flattened, constants folded, operands sorted) to
+    /// the cache and the automata, and, when those cannot answer, in egg's
+    /// canonical form to the cache again and to Z3.
     fn ask(
         &mut self,
         goal: Cond,
@@ -297,34 +306,18 @@ impl<'s, 'p> Checker<'s, 'p> {
         purpose: &str,
         valid: &dyn Fn(&Checker, &Witness) -> bool,
     ) -> Answer {
-        let goal = if self.spec.options.canonicalize {
-            self.spec.canonical(&goal)
+        let canonicalize = self.spec.options.canonicalize;
+        let goal = if canonicalize {
+            canon::tidy(&goal)
         } else {
             goal
         };
-        match goal {
-            Cond::False => return Answer::Unsat,
-            Cond::True if self.lowered.params.is_empty() && self.step(step).is_concrete() => {
-                return Answer::Sat(Witness::default());
-            }
-            _ => {}
+        if let Some(a) = self.trivial(&goal, step) {
+            return a;
         }
         let key = format!("{}#{purpose}#{}", self.where_key, canon::key(&goal));
-        if self.spec.options.cache
-            && let Ok(cache) = self.spec.cache.lock()
-            && let Some(a) = cache.get(&key)
-        {
-            match a {
-                Answer::Unsat => {
-                    self.stats.cache_hits += 1;
-                    return Answer::Unsat;
-                }
-                Answer::Sat(w) if valid(self, w) => {
-                    self.stats.cache_hits += 1;
-                    return a.clone();
-                }
-                _ => {}
-            }
+        if let Some(a) = self.cached(&key, valid) {
+            return a;
         }
         let mut session = match self.session.take() {
             Some(s) => s,
@@ -334,13 +327,36 @@ impl<'s, 'p> Checker<'s, 'p> {
                     &self.wheres,
                     self.spec.options.timeout_ms,
                 );
+                s.automata = self.spec.options.automata;
                 s.set_base(self.base.clone().unwrap_or_default());
                 s
             }
         };
-        let st = self.step(step).clone();
-        let max = self.spec.options.max_refinements;
-        let answer = session.solve(&goal, Some(&st), max, &|w| valid(self, w));
+        let mut keys = vec![key];
+        let answer = match session.decide(&goal, &|w| valid(self, w)) {
+            Some(a) => a,
+            None => {
+                // egg, before Z3: equal questions are asked once.
+                let goal = if canonicalize {
+                    self.spec.canonical(&goal)
+                } else {
+                    goal
+                };
+                let key = format!("{}#{purpose}#{}", self.where_key, canon::key(&goal));
+                match self
+                    .trivial(&goal, step)
+                    .or_else(|| self.cached(&key, valid))
+                {
+                    Some(a) => a,
+                    None => {
+                        keys.push(key);
+                        let st = self.step(step).clone();
+                        let max = self.spec.options.max_refinements;
+                        session.solve_z3(&goal, Some(&st), max, &|w| valid(self, w))
+                    }
+                }
+            }
+        };
         self.session = Some(session);
         if self.spec.options.cache
             && matches!(answer, Answer::Unsat | Answer::Sat(_))
@@ -349,9 +365,37 @@ impl<'s, 'p> Checker<'s, 'p> {
             if cache.len() > 100_000 {
                 cache.clear();
             }
-            cache.insert(key, answer.clone());
+            for k in keys {
+                cache.insert(k, answer.clone());
+            }
         }
         answer
+    }
+
+    /// The answer to a question that needs no solver.
+    fn trivial(&self, goal: &Cond, step: usize) -> Option<Answer> {
+        match goal {
+            Cond::False => Some(Answer::Unsat),
+            Cond::True if self.lowered.params.is_empty() && self.step(step).is_concrete() => {
+                Some(Answer::Sat(Witness::default()))
+            }
+            _ => None,
+        }
+    }
+
+    /// A cached answer (a witness only if it is still valid here).
+    fn cached(&mut self, key: &str, valid: &dyn Fn(&Checker, &Witness) -> bool) -> Option<Answer> {
+        if !self.spec.options.cache {
+            return None;
+        }
+        let a = self.spec.cache.lock().ok()?.get(key).cloned()?;
+        match &a {
+            Answer::Unsat => {}
+            Answer::Sat(w) if valid(self, w) => {}
+            _ => return None,
+        }
+        self.stats.cache_hits += 1;
+        Some(a)
     }
 
     fn residual_of(&self, p: &Pattern, i: usize) -> Cond {
@@ -555,7 +599,6 @@ impl<'s, 'p> Checker<'s, 'p> {
 
     fn temporal(&mut self) {
         let spec = self.spec;
-        let graph: Node = self.lowered.graph.clone();
         for r in &spec.never {
             let (a, b) = match (self.table(&r.first, false), self.table(&r.second, false)) {
                 (Ok(a), Ok(b)) => (a, b),
@@ -565,7 +608,7 @@ impl<'s, 'p> Checker<'s, 'p> {
                     continue;
                 }
             };
-            if let Some(path) = cfg::never_after(&graph, &|i| a[i], &|i| b[i]) {
+            if let Some(path) = self.lowered.graph.never_after(&|i| a[i], &|i| b[i]) {
                 let last = last_step(&path);
                 self.violations.push(Violation {
                     reason: Reason::Never,
@@ -589,7 +632,7 @@ impl<'s, 'p> Checker<'s, 'p> {
                     continue;
                 }
             };
-            if let Some(path) = cfg::require_before(&graph, &|i| a[i], &|i| b[i]) {
+            if let Some(path) = self.lowered.graph.require_before(&|i| a[i], &|i| b[i]) {
                 let last = last_step(&path);
                 self.violations.push(Violation {
                     reason: Reason::Require,
@@ -616,7 +659,7 @@ impl<'s, 'p> Checker<'s, 'p> {
                     continue;
                 }
             };
-            let (n, path) = cfg::max_count(&graph, &|i| m[i]);
+            let (n, path) = self.lowered.graph.max_count(&|i| m[i]);
             if n > r.limit {
                 let last = last_step(&path);
                 self.violations.push(Violation {

@@ -58,6 +58,9 @@ pub struct Options {
     /// How many spurious witnesses one question may produce before the
     /// verifier gives up with "could not prove".
     pub max_refinements: u32,
+    /// Decide questions about single strings, numbers and bools with
+    /// automata ([`crate::automata`]) before asking Z3.
+    pub automata: bool,
 }
 
 impl Default for Options {
@@ -67,6 +70,7 @@ impl Default for Options {
             canonicalize: true,
             cache: true,
             max_refinements: 8,
+            automata: true,
         }
     }
 }

@@ -656,20 +656,23 @@ plan "parent" {
 }
 "#;
 
-    fn parent() -> Envelope {
-        let spec = planlang::load_spec_str(SPEC, "bank.spec").unwrap();
+    /// The envelope of `plan`, which `spec` accepts.
+    fn envelope_of(spec: &str, plan: &str) -> Envelope {
+        let spec = planlang::load_spec_str(spec, "parent.spec").unwrap();
         let specs: Vec<_> = spec.specs().collect();
         let compiled = CompiledSpec::from_specs(&specs).unwrap();
-        let plan = planlang::load_plan_str(PARENT, "parent.plan").unwrap();
+        let plan = planlang::load_plan_str(plan, "parent.plan").unwrap();
         let outcome = compiled.check(&plan).unwrap();
         assert_eq!(outcome.verdict, Verdict::Accept, "{:?}", outcome.violations);
         outcome.envelope.unwrap()
     }
 
+    fn parent() -> Envelope {
+        envelope_of(SPEC, PARENT)
+    }
+
     fn sub(body: &str) -> Result<Envelope, ContainmentError> {
-        let text = format!("plan \"sub\" {{\n{body}\n}}");
-        let plan = planlang::load_plan_str(&text, "sub.plan").unwrap();
-        contain(&parent(), &plan)
+        inside(&parent(), body)
     }
 
     #[test]
@@ -737,6 +740,182 @@ plan "parent" {
                 );
             }
             assert!(r.is_err(), "{why}: `{body}` was accepted: {:?}", r.ok());
+        }
+    }
+
+    /// A parent with globs, a path param, a CIDR, a port range, a param
+    /// with a list condition and a count.
+    const WIDE_SPEC: &str = r#"
+spec "wide" {
+  allow read under "/srv/"
+  allow write under "/tmp/"
+  allow connect
+  allow call deploy
+  allow exec under "/usr/bin/"
+  at most 3 call deploy
+}
+"#;
+
+    const WIDE_PARENT: &str = r#"
+plan "parent" {
+  param out: path where out under "/tmp/out/"
+  param port: number where port >= 8000 and port < 9000
+  param env: string where env in ["staging", "prod"]
+
+  read "/srv/data/**/*.csv"
+  read "/srv/logs/*.log"
+  write out
+  connect 10.0.0.0/8:443
+  connect "api.example":port
+  call deploy(env = env)
+  exec "/usr/bin/git" ["status"]
+}
+"#;
+
+    fn wide_parent() -> Envelope {
+        envelope_of(WIDE_SPEC, WIDE_PARENT)
+    }
+
+    fn inside(parent: &Envelope, body: &str) -> Result<Envelope, ContainmentError> {
+        let text = format!("plan \"sub\" {{\n{body}\n}}");
+        let plan = planlang::load_plan_str(&text, "sub.plan").unwrap();
+        contain(parent, &plan)
+    }
+
+    /// Refused, and by proof (a counterexample) or by a named structural
+    /// reason, never for want of a proof.
+    fn assert_refused(r: Result<Envelope, ContainmentError>, body: &str, why: &str) {
+        match r {
+            Ok(e) => panic!("{why}: `{body}` was accepted: {e:?}"),
+            Err(ContainmentError::Outside { outcome }) => {
+                assert!(!outcome.violations.is_empty(), "{why}");
+                for v in &outcome.violations {
+                    assert!(
+                        !matches!(
+                            v.reason,
+                            crate::report::Reason::Timeout | crate::report::Reason::CouldNotProve
+                        ),
+                        "{why}: `{body}`: {v:?}"
+                    );
+                }
+            }
+            Err(ContainmentError::Wider(_)) => {}
+            Err(e) => panic!("{why}: `{body}`: refused for a wrong reason: {e}"),
+        }
+    }
+
+    #[test]
+    fn globs_params_cidrs_ports_and_counts_narrowed_are_inside() {
+        let parent = wide_parent();
+        for body in [
+            r#"read "/srv/data/2026/jan.csv""#,
+            r#"read "/srv/data/jan.csv""#,
+            r#"read "/srv/data/2026/*.csv""#,
+            r#"read "/srv/data/**/q1-*.csv""#,
+            r#"read "/srv/logs/app.log""#,
+            r#"read "/srv/logs/app-?.log""#,
+            r#"write "/tmp/out/report.txt""#,
+            "param o: path where o under \"/tmp/out/a/\"\nwrite o",
+            "connect 10.1.2.0/24:443",
+            "connect 10.9.9.9:443",
+            r#"connect "api.example":8080"#,
+            "param p: number where p >= 8100 and p <= 8200\nconnect \"api.example\":p",
+            r#"call deploy(env = "staging")"#,
+            "param e: string where e == \"prod\"\ncall deploy(env = e)",
+            "param e: string where e in [\"prod\"]\ncall deploy(env = e)",
+            "repeat 3 { call deploy(env = \"staging\") }",
+            "repeat at most 2 { call deploy(env = \"prod\") }",
+            r#"exec "/usr/bin/git" ["status"]"#,
+        ] {
+            let r = inside(&parent, body);
+            assert!(r.is_ok(), "{body}: {:?}", r.err());
+        }
+    }
+
+    #[test]
+    fn globs_params_cidrs_ports_and_counts_widened_are_refused() {
+        let parent = wide_parent();
+        for (body, why) in [
+            (r#"read "/srv/data/**""#, "a glob wider than the parent's"),
+            (r#"read "/srv/data/*.txt""#, "a glob beside the parent's"),
+            (r#"read "/srv/logs/**/*.log""#, "a glob one level deeper"),
+            (
+                r#"read "/srv/data/../keys/a.csv""#,
+                "a path that climbs out",
+            ),
+            (r#"write "/tmp/other.txt""#, "outside the path param"),
+            (
+                "param o: path where o under \"/tmp/\"\nwrite o",
+                "a wider path param",
+            ),
+            ("param o: path\nwrite o", "an unbounded path param"),
+            ("connect 10.0.0.0/7:443", "a wider cidr"),
+            ("connect 11.0.0.1:443", "an address outside"),
+            ("connect 10.1.2.3:80", "another port"),
+            (r#"connect "api.example":9000"#, "a port beyond the range"),
+            (
+                "param p: number where p >= 7000 and p < 8500\nconnect \"api.example\":p",
+                "a wider port range",
+            ),
+            (r#"connect "other.example":8080"#, "another host"),
+            (
+                r#"call deploy(env = "dev")"#,
+                "a value outside the param's list",
+            ),
+            (
+                "param e: string\ncall deploy(env = e)",
+                "an unbounded param",
+            ),
+            (
+                "repeat 4 { call deploy(env = \"staging\") }",
+                "a count above the parent's",
+            ),
+            (
+                "call deploy(env = \"staging\")\ncall deploy(env = \"prod\")",
+                "two values of one param",
+            ),
+            (r#"exec "/usr/bin/git" ["push"]"#, "other arguments"),
+        ] {
+            assert_refused(inside(&parent, body), body, why);
+        }
+    }
+
+    #[test]
+    fn trees_contain_what_is_below_them() {
+        let mut parent = Envelope::default();
+        parent.files.push(FileGrant {
+            access: crate::envelope::FileAccess::Read,
+            target: PathTarget::Tree {
+                dir: "/srv/data".into(),
+            },
+        });
+        for body in [
+            r#"read "/srv/data""#,
+            r#"read "/srv/data/x/y.csv""#,
+            r#"read "/srv/data/x/*.csv""#,
+            r#"read "/srv/data/**""#,
+            "param p: path where p under \"/srv/data/x/\"\nread p",
+        ] {
+            let r = inside(&parent, body);
+            assert!(r.is_ok(), "{body}: {:?}", r.err());
+        }
+        for (body, why) in [
+            (
+                r#"read "/srv/database/x""#,
+                "a sibling with the same prefix",
+            ),
+            (
+                r#"read "/srv/data/../etc/passwd""#,
+                "a path that climbs out",
+            ),
+            (r#"read "/srv/*/x.csv""#, "a glob above the tree"),
+            (
+                "param p: path where p startswith \"/srv/data/\"\nread p",
+                "`..` after the prefix",
+            ),
+            (r#"write "/srv/data/x""#, "another access"),
+        ] {
+            assert_refused(inside(&parent, body), body, why);
         }
     }
 

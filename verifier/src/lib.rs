@@ -4,17 +4,19 @@
 //! A spec is compiled once ([`CompiledSpec::compile`]) and checks many plans
 //! ([`CompiledSpec::check`]). Steps whose values are all known are decided
 //! directly with the value semantics of [`concrete`]; steps with params,
-//! `let` results or globs go to Z3 ([`symbolic`]) after egg has put their
-//! conditions in canonical form ([`canon`]), so equal questions are asked
-//! once. Temporal and count rules are decided over the plan's control-flow
-//! graph ([`cfg`]) without enumerating paths.
+//! `let` results or globs become questions, put in canonical form by egg
+//! ([`canon`]) so equal questions are asked once, and decided by automata
+//! when each atom is about one string, number or bool ([`automata`]),
+//! otherwise by Z3 ([`symbolic`]). Temporal and count rules are decided
+//! over the plan's petgraph control-flow graph ([`cfg`]) without
+//! enumerating paths.
 //!
 //! Modules, one concept each: [`action`] (concrete actions), [`concrete`]
 //! (operator semantics), [`envelope`] (least privilege of an accepted plan),
 //! [`compile`] (specs compiled once), [`cfg`] (the plan's control-flow graph
 //! and its path questions), [`reference`] (the brute-force oracle),
-//! [`canon`] (egg), [`symbolic`] (Z3), [`check`] (putting them together),
-//! [`report`] (verdicts, violations, witnesses).
+//! [`canon`] (egg), [`automata`] (DFAs), [`symbolic`] (Z3), [`check`]
+//! (putting them together), [`report`] (verdicts, violations, witnesses).
 //!
 //! ```
 //! use verifier::{CompiledSpec, Verdict};
@@ -28,12 +30,14 @@
 
 pub mod action;
 pub mod analysis;
+pub mod automata;
 pub mod canon;
 pub mod cfg;
 pub mod check;
 pub mod compile;
 pub mod concrete;
 pub mod containment;
+pub mod enforced;
 pub mod envelope;
 pub mod reference;
 pub mod report;

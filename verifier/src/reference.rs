@@ -14,7 +14,7 @@
 //! ```
 
 use crate::action::ConcreteAction;
-use crate::cfg::{self, LowerError, Node};
+use crate::cfg::{self, Cfg, LowerError};
 use crate::compile::{ActionVerdict, CompiledSpec};
 use crate::report::{Reason, Verdict};
 use planlang::ast;
@@ -165,73 +165,23 @@ pub fn evaluate(spec: &CompiledSpec, plan: &ast::Plan) -> Result<ReferenceOutcom
     })
 }
 
-/// Every path through the graph, as the sequence of steps it performs.
-pub fn enumerate(node: &Node) -> Result<Vec<Vec<usize>>, ReferenceError> {
-    let out = match node {
-        Node::Step(i) => vec![vec![*i]],
-        Node::Seq(xs) => {
-            let mut acc = vec![Vec::new()];
-            for x in xs {
-                let ys = enumerate(x)?;
-                acc = product(&acc, &ys)?;
-            }
-            acc
-        }
-        Node::Either { branches, .. } => {
-            let mut acc = Vec::new();
-            for b in branches {
-                acc.extend(enumerate(b)?);
-                if acc.len() > MAX_PATHS {
-                    return Err(ReferenceError::TooManyPaths);
-                }
-            }
-            acc
-        }
-        Node::Repeat {
-            count,
-            at_most,
-            body,
-            ..
-        } => {
-            let body = enumerate(body)?;
-            if body.iter().all(Vec::is_empty) {
-                // Nothing runs however often the loop turns.
-                return Ok(vec![Vec::new()]);
-            }
-            if *count as usize > MAX_PATH_LEN {
-                return Err(ReferenceError::TooManyPaths);
-            }
-            let mut acc = vec![Vec::new()];
-            let mut all = if *at_most { acc.clone() } else { Vec::new() };
-            for _ in 0..*count {
-                acc = product(&acc, &body)?;
-                if *at_most {
-                    all.extend(acc.iter().cloned());
-                    if all.len() > MAX_PATHS {
-                        return Err(ReferenceError::TooManyPaths);
-                    }
-                }
-            }
-            if *at_most { all } else { acc }
-        }
-    };
-    Ok(out)
-}
+/// The most moves the walk over the graph makes before it gives up.
+pub const MAX_MOVES: usize = 10_000_000;
 
-fn product(a: &[Vec<usize>], b: &[Vec<usize>]) -> Result<Vec<Vec<usize>>, ReferenceError> {
-    if a.len().saturating_mul(b.len()) > MAX_PATHS {
+/// Every path through the graph, as the sequence of steps it performs: a
+/// walk of the graph edge by edge, loops unrolled through their back edges.
+pub fn enumerate(graph: &Cfg) -> Result<Vec<Vec<usize>>, ReferenceError> {
+    let mut out = Vec::new();
+    let mut too_many = false;
+    graph
+        .walk_paths(MAX_PATH_LEN, MAX_MOVES, &mut |p| {
+            out.push(p.to_vec());
+            too_many = out.len() > MAX_PATHS;
+            !too_many
+        })
+        .map_err(|_| ReferenceError::TooManyPaths)?;
+    if too_many {
         return Err(ReferenceError::TooManyPaths);
-    }
-    let mut out = Vec::with_capacity(a.len() * b.len());
-    for x in a {
-        for y in b {
-            if x.len() + y.len() > MAX_PATH_LEN {
-                return Err(ReferenceError::TooManyPaths);
-            }
-            let mut p = x.clone();
-            p.extend_from_slice(y);
-            out.push(p);
-        }
     }
     Ok(out)
 }

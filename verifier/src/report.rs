@@ -146,6 +146,9 @@ pub struct Stats {
     pub solver_queries: usize,
     /// Questions answered from the cache of canonical questions.
     pub cache_hits: usize,
+    /// Questions decided by automata, without the solver.
+    #[serde(default)]
+    pub automata_answers: usize,
 }
 
 impl Outcome {

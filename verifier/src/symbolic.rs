@@ -1518,7 +1518,9 @@ pub enum Answer {
 /// A solver for one check: the plan's params declared, their `where`
 /// conditions asserted once; each question is pushed and popped.
 pub struct Session {
-    solver: Solver,
+    /// Made when the first question reaches Z3 (many checks never need it).
+    solver: std::cell::OnceCell<Solver>,
+    timeout_ms: u32,
     pub params: HashMap<String, ParamType>,
     /// The params' `where` conditions (residual), with the params each names.
     wheres: Vec<(Vec<String>, Cond)>,
@@ -1528,6 +1530,10 @@ pub struct Session {
     base: BTreeMap<String, Value>,
     /// Solver calls made.
     pub queries: usize,
+    /// Decide what [`crate::automata`] can before asking Z3.
+    pub automata: bool,
+    /// Questions [`crate::automata`] decided.
+    pub decided: usize,
 }
 
 fn params_of(c: &Cond) -> Vec<String> {
@@ -1548,17 +1554,26 @@ impl Session {
     /// involves (and of params tied to them by a condition): the others can
     /// be met independently once [`Session::satisfiable`] has said so.
     pub fn new(params: HashMap<String, ParamType>, wheres: &[Cond], timeout_ms: u32) -> Self {
-        let solver = Solver::new();
-        let mut p = z3::Params::new();
-        p.set_u32("timeout", timeout_ms);
-        solver.set_params(&p);
         Session {
-            solver,
+            solver: std::cell::OnceCell::new(),
+            timeout_ms,
             params,
             wheres: wheres.iter().map(|w| (params_of(w), w.clone())).collect(),
             base: BTreeMap::new(),
             queries: 0,
+            automata: true,
+            decided: 0,
         }
+    }
+
+    fn solver(&self) -> &Solver {
+        self.solver.get_or_init(|| {
+            let solver = Solver::new();
+            let mut p = z3::Params::new();
+            p.set_u32("timeout", self.timeout_ms);
+            solver.set_params(&p);
+            solver
+        })
     }
 
     /// The params tied to `names` by `where` conditions (names included).
@@ -1577,30 +1592,34 @@ impl Session {
         }
     }
 
+    /// The `where` conditions that name a param of `set`.
+    fn wheres_of(&self, set: &std::collections::BTreeSet<String>) -> Vec<&Cond> {
+        self.wheres
+            .iter()
+            .filter(|(ps, _)| ps.iter().any(|p| set.contains(p)))
+            .map(|(_, c)| c)
+            .collect()
+    }
+
     /// Asserts the types and conditions of `names` and of the params tied
     /// to them.
     fn assert_params(&self, names: Vec<String>) -> std::collections::BTreeSet<String> {
         let set = self.closure(names);
-        let conds: Vec<&Cond> = self
-            .wheres
-            .iter()
-            .filter(|(ps, _)| ps.iter().any(|p| set.contains(p)))
-            .map(|(_, c)| c)
-            .collect();
+        let conds = self.wheres_of(&set);
         let mut enc = Encoder::new(&self.params, list_bound(&conds));
         for name in &set {
             if let Some(ty) = self.params.get(name) {
                 let c = enc.param_type(name, *ty);
-                self.solver.assert(&c);
+                self.solver().assert(&c);
             }
         }
         for w in conds {
             for c in enc.question(w) {
-                self.solver.assert(&c);
+                self.solver().assert(&c);
             }
         }
         for s in enc.finish() {
-            self.solver.assert(&s);
+            self.solver().assert(&s);
         }
         set
     }
@@ -1626,20 +1645,42 @@ impl Session {
             for g in &group {
                 todo.remove(g);
             }
-            self.solver.push();
+            if self.automata {
+                let conds = self.wheres_of(&group);
+                let types = self
+                    .params
+                    .iter()
+                    .filter(|(k, _)| group.contains(*k))
+                    .map(|(k, v)| (k.clone(), *v))
+                    .collect();
+                let ok = |w: &Witness| group.iter().all(|p| w.params.contains_key(p));
+                match crate::automata::decide(&Cond::True, &conds, &types, &self.base, &ok) {
+                    Some(Answer::Sat(w)) => {
+                        self.decided += 1;
+                        self.base.extend(w.params);
+                        continue;
+                    }
+                    Some(_) => {
+                        self.decided += 1;
+                        return SatResult::Unsat;
+                    }
+                    None => {}
+                }
+            }
+            self.solver().push();
             let group = self.assert_params(group.into_iter().collect());
             if std::env::var_os("WARDEN_DEBUG_SMT").is_some() {
-                eprintln!("{}", self.solver.to_smt2());
+                eprintln!("{}", self.solver().to_smt2());
             }
             self.queries += 1;
-            let r = self.solver.check();
+            let r = self.solver().check();
             if r == SatResult::Sat
-                && let Some(model) = self.solver.get_model()
+                && let Some(model) = self.solver().get_model()
             {
                 let (w, _) = self.witness(&model, &Cond::True, None, 1, &group);
                 self.base.extend(w.params);
             }
-            self.solver.pop(1);
+            self.solver().pop(1);
             if r != SatResult::Sat {
                 return r;
             }
@@ -1648,9 +1689,38 @@ impl Session {
     }
 
     /// Asks for values that make `goal` true and pass `valid` (a concrete
-    /// check of the witness); blocks spurious witnesses and asks again, up
-    /// to `max_refinements` times.
+    /// check of the witness): with automata ([`Session::decide`]) when they
+    /// can, otherwise with Z3 ([`Session::solve_z3`]).
     pub fn solve(
+        &mut self,
+        goal: &Cond,
+        step: Option<&StepAction>,
+        max_refinements: u32,
+        valid: &dyn Fn(&Witness) -> bool,
+    ) -> Answer {
+        match self.decide(goal, valid) {
+            Some(a) => a,
+            None => self.solve_z3(goal, step, max_refinements, valid),
+        }
+    }
+
+    /// Decides `goal` (with the `where`s of its params) with automata, when
+    /// every atom is about one string, number or bool ([`crate::automata`]);
+    /// `None` otherwise, or when [`Session::automata`] is off.
+    pub fn decide(&mut self, goal: &Cond, valid: &dyn Fn(&Witness) -> bool) -> Option<Answer> {
+        if !self.automata {
+            return None;
+        }
+        let set = self.closure(params_of(goal));
+        let conds = self.wheres_of(&set);
+        let a = crate::automata::decide(goal, &conds, &self.params, &self.base, valid)?;
+        self.decided += 1;
+        Some(a)
+    }
+
+    /// Asks Z3 for values that make `goal` true and pass `valid`; blocks
+    /// spurious witnesses and asks again, up to `max_refinements` times.
+    pub fn solve_z3(
         &mut self,
         goal: &Cond,
         step: Option<&StepAction>,
@@ -1659,24 +1729,24 @@ impl Session {
     ) -> Answer {
         let bound = list_bound(&[goal]);
         let assertions = Encoder::new(&self.params, bound).question(goal);
-        self.solver.push();
+        self.solver().push();
         let involved = self.assert_params(params_of(goal));
         for a in &assertions {
-            self.solver.assert(a);
+            self.solver().assert(a);
         }
         if std::env::var_os("WARDEN_DEBUG_SMT").is_some() {
-            eprintln!("{}", self.solver.to_smt2());
+            eprintln!("{}", self.solver().to_smt2());
         }
         let mut answer = Answer::Unknown("every witness the solver found was spurious".into());
         for _ in 0..=max_refinements {
             self.queries += 1;
-            match self.solver.check() {
+            match self.solver().check() {
                 SatResult::Unsat => {
                     answer = Answer::Unsat;
                     break;
                 }
                 SatResult::Unknown => {
-                    let why = self.solver.get_reason_unknown().unwrap_or_default();
+                    let why = self.solver().get_reason_unknown().unwrap_or_default();
                     answer = if why.contains("timeout") || why.contains("canceled") {
                         Answer::Timeout
                     } else {
@@ -1685,7 +1755,7 @@ impl Session {
                     break;
                 }
                 SatResult::Sat => {
-                    let Some(model) = self.solver.get_model() else {
+                    let Some(model) = self.solver().get_model() else {
                         answer = Answer::Unknown("the solver gave no model".into());
                         break;
                     };
@@ -1697,11 +1767,11 @@ impl Session {
                     if block.is_empty() {
                         break;
                     }
-                    self.solver.assert(Bool::and(&block).not());
+                    self.solver().assert(Bool::and(&block).not());
                 }
             }
         }
-        self.solver.pop(1);
+        self.solver().pop(1);
         answer
     }
 

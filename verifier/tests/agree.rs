@@ -296,3 +296,46 @@ fn the_generators_write_valid_plans_and_specs() {
         assert!(planlang::load_plan_str(&src, "p.plan").is_ok(), "{src}");
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, .. ProptestConfig::default() })]
+
+    /// What the automata decide, Z3 decides the same way: the automata's
+    /// `Unsat` (an accepted step) is never wrong where Z3 finds a witness.
+    #[test]
+    fn automata_and_z3_agree_on_plans_with_params(
+        spec in spec(),
+        which in 0..PARAM_PLANS.len(),
+        before in prop::option::of(action()),
+    ) {
+        let Some(mut s) = compile(&spec) else { return Ok(()); };
+        let (decl, step) = PARAM_PLANS[which];
+        let src = format!("plan {{\nparam {decl}\n{}\n{step}\n}}", before.unwrap_or_default());
+        let Ok(plan) = planlang::load_plan_str(&src, "p.plan") else { return Ok(()); };
+        s.options.cache = false;
+        let with = s.check(&plan);
+        s.options.automata = false;
+        s.options.timeout_ms = 10_000;
+        let without = s.check(&plan);
+        let (Ok(with), Ok(without)) = (with, without) else { return Ok(()); };
+        if without.violations.iter().any(|v| matches!(v.reason, Reason::Timeout | Reason::CouldNotProve)) {
+            return Ok(());
+        }
+        // Denied or allowed by nothing depends on the witness found.
+        let reasons = |o: &verifier::Outcome| {
+            let mut rs: Vec<String> = o
+                .violations
+                .iter()
+                .map(|v| match v.reason {
+                    Reason::Denied | Reason::NothingAllows => "refused".to_string(),
+                    r => format!("{r:?}"),
+                })
+                .collect();
+            rs.sort();
+            rs.dedup();
+            rs
+        };
+        prop_assert_eq!(with.verdict, without.verdict, "spec:\n{}\nplan:\n{}\n{:#?}\n{:#?}", spec, src, with, without);
+        prop_assert_eq!(reasons(&with), reasons(&without), "spec:\n{}\nplan:\n{}", spec, src);
+    }
+}

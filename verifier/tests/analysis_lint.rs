@@ -114,3 +114,34 @@ fn coverage_lists_untested_rules() {
     assert_eq!(c.uncovered[0].line, 3);
     assert_eq!(c.uncovered[0].kind, "uncovered");
 }
+
+#[test]
+fn call_arguments_present_absent_and_lists() {
+    // `has a and not has a` never matches; `a == "x"` needs `a`, which the
+    // deny refuses whenever it is passed.
+    let fs = run(
+        "spec \"s\" {\n  allow call f when has a and not has a\n  deny call g when has a\n  allow call g when a == \"x\"\n  allow call g when not has a\n}",
+    );
+    let u = only(&fs, "unsatisfiable");
+    assert_eq!(u.len(), 1, "{fs:#?}");
+    assert_eq!(u[0].line, 2);
+    let o = only(&fs, "overridden");
+    assert_eq!(o.len(), 1, "{fs:#?}");
+    assert_eq!(o[0].line, 4);
+    // A list `to` can meet both (`["a@x"]` for the first, `["a@x", "b"]`
+    // is refused by neither): no claim that one covers the other.
+    let fs = run(
+        "spec \"s\" {\n  allow call mail when to endswith \"@x\"\n  allow call mail when to contains \"a@x\"\n}",
+    );
+    assert!(only(&fs, "subsumed").is_empty(), "{fs:#?}");
+    // Every list meeting `to[0] == "a"` has a first element "a": covered.
+    let fs = run(
+        "spec \"s\" {\n  allow call mail when to contains \"a\"\n  allow call mail when to[0] == \"a\"\n}",
+    );
+    let s = only(&fs, "subsumed");
+    assert_eq!(s.len(), 1, "{fs:#?}");
+    assert_eq!(s[0].line, 3);
+    // What the model does not cover yields no claim.
+    let fs = run("spec \"s\" {\n  allow call f when x in 10.0.0.0/8 and not x in 10.0.0.0/8\n}");
+    assert!(only(&fs, "unsatisfiable").is_empty(), "{fs:#?}");
+}

@@ -11,3 +11,6 @@ pub const BAD_INPUT: u8 = 2;
 /// The plan needs a human's approval.
 #[allow(dead_code)]
 pub const NEEDS_APPROVAL: u8 = 3;
+/// `warden diff`: no difference was found, but equivalence is not proved
+/// (the solver gave up, or the specs use what the analysis does not model).
+pub const UNKNOWN: u8 = 4;

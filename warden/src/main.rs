@@ -35,6 +35,8 @@ enum Command {
     Doctor(cmd::doctor::Args),
     /// Run a command inside a token's envelope (Landlock, seccomp, cgroup, eBPF).
     Exec(cmd::exec::Args),
+    /// Observe a command (root, nothing refused) and print plan steps that cover what it did.
+    Learn(cmd::learn::Args),
     /// Load a plan or spec (names resolved, types checked) and print it; `--json` for tools.
     Parse(cmd::parse::Args),
     /// Rewrite plans and specs in the canonical style; `--check` for CI.
@@ -76,6 +78,7 @@ fn main() -> ExitCode {
         Command::Lint(args) => cmd::lint::run(args),
         Command::Doctor(args) => cmd::doctor::run(args),
         Command::Exec(args) => cmd::exec::run(args),
+        Command::Learn(args) => cmd::learn::run(args),
         Command::Parse(args) => cmd::parse::run(args),
         Command::Fmt(args) => cmd::fmt::run(args),
         Command::Keygen(args) => cmd::keygen::run(args),

@@ -51,7 +51,18 @@ fn token_for(dir: &Path, allowed: &Path, out_dir: &Path, ttl: i64) -> (String, S
         spec_hash: Digest::of_text("spec"),
         ancestors: vec![],
         envelope: serde_json::from_value(envelope).expect("the test envelope follows the schema"),
+        enforcement: vec![],
     };
+    // The enforcement profiles, proven against a spec that allows every
+    // file and exec action (what is tested here is the kernel's side).
+    let spec = planlang::load_spec_str(
+        r#"spec "exec-test" { allow read  allow write  allow delete  allow exec }"#,
+        "exec-test.spec",
+    )
+    .unwrap();
+    let spec = verifier::CompiledSpec::compile(&spec).unwrap();
+    let mut claims = claims;
+    claims.enforcement = token::enforcement::prove_profiles(&spec, &claims.envelope).unwrap();
     let tok = paseto::sign(&claims, &key).unwrap();
     let tok_path = dir.join(format!("run-{ttl}.tok"));
     std::fs::write(&tok_path, tok).unwrap();
@@ -138,4 +149,298 @@ fn bad_tokens_and_missing_layers_stop_the_run() {
     let r = exec(&tok, &old_key, &[], &["/bin/sh", "-c", &script]);
     assert_eq!(r.status.code(), Some(2));
     assert!(!marker.exists());
+}
+
+/// `warden issue PLAN --spec SPEC --key KEYS/warden.key`.
+fn issue(plan: &Path, spec: &Path, keys: &Path) -> std::process::Output {
+    Command::new(WARDEN)
+        .args([
+            "issue",
+            plan.to_str().unwrap(),
+            "--spec",
+            spec.to_str().unwrap(),
+        ])
+        .args(["--key", keys.join("warden.key").to_str().unwrap()])
+        .output()
+        .unwrap()
+}
+
+/// A plan whose `write "/…/out/*.tmp"` only BPF LSM enforces exactly: the
+/// token is issued (that profile is proven), and on a machine without the
+/// layer the run is refused before it starts, with the counterexample the
+/// widening would let through.
+#[test]
+fn a_widening_the_spec_refuses_stops_the_run_with_its_counterexample() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let out = out.display().to_string();
+    let spec = dir.path().join("s.spec");
+    std::fs::write(
+        &spec,
+        format!(
+            r#"spec "suffix" {{
+  allow write under "{out}/" when path endswith ".tmp"
+  deny write under "{out}/" when path endswith ".sh"
+  allow exec "/bin/sh"
+}}"#
+        ),
+    )
+    .unwrap();
+    let plan = dir.path().join("p.plan");
+    std::fs::write(
+        &plan,
+        format!("plan \"p\" {{\n  write \"{out}/*.tmp\"\n  exec \"/bin/sh\"\n}}\n"),
+    )
+    .unwrap();
+    let keys = dir.path().join("keys");
+    let keygen = Command::new(WARDEN)
+        .args(["keygen", "--out", keys.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(keygen.status.success());
+    let issued = issue(&plan, &spec, &keys);
+    assert_eq!(
+        issued.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&issued.stderr)
+    );
+    let tok = dir.path().join("run.tok");
+    std::fs::write(&tok, &issued.stdout).unwrap();
+    let key = keys.join("warden.pub");
+    let inspect = Command::new(WARDEN)
+        .args([
+            "inspect",
+            tok.to_str().unwrap(),
+            "--pub",
+            key.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&inspect.stdout);
+    assert!(shown.contains("root+bpf-lsm"), "{shown}");
+    assert!(shown.contains("refused"), "{shown}");
+
+    let marker = format!("{out}/ran.tmp");
+    let r = exec(
+        tok.to_str().unwrap(),
+        key.to_str().unwrap(),
+        &[],
+        &["/bin/sh", "-c", &format!("echo > {marker}")],
+    );
+    let err = String::from_utf8_lossy(&r.stderr);
+    if enforcer::lsm::probe() == enforcer::lsm::Support::Available {
+        // A kernel with BPF LSM (the guest): the exact profile runs.
+        assert_eq!(r.status.code(), Some(0), "{err}");
+        return;
+    }
+    assert_eq!(r.status.code(), Some(2), "{err}");
+    assert!(err.contains("refusing to start"), "{err}");
+    assert!(
+        err.contains("root+bpf-lsm: proven, but this machine cannot apply it"),
+        "{err}"
+    );
+    assert!(err.contains(&format!("lets `write \"{out}/")), "{err}");
+    assert!(!Path::new(&marker).exists(), "the command ran");
+
+    // A spec that refuses the widening for every profile: no token at all.
+    std::fs::write(
+        &plan,
+        "plan \"p\" {\n  exec \"/bin/sh\" [\"-c\", \"true\"]\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &spec,
+        r#"spec "argv" {
+  allow exec "/bin/sh" when argv[0] == "-c" and argv[1] == "true"
+}"#,
+    )
+    .unwrap();
+    let refused = issue(&plan, &spec, &keys);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{err}");
+    assert!(refused.stdout.is_empty());
+    assert!(err.contains("no enforcement profile is proven"), "{err}");
+    assert!(err.contains("exec \"/bin/sh\" with any arguments"), "{err}");
+}
+
+/// Reads the JSON lines of an events file (a line being written is skipped).
+fn events_in(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
+
+/// Kills a `warden exec` left running and its run's processes (a test that
+/// kills warden leaves them behind: no one ends the run's cgroup).
+struct RunGuard {
+    warden: std::process::Child,
+    cgroup: Option<std::path::PathBuf>,
+}
+
+impl Drop for RunGuard {
+    fn drop(&mut self) {
+        let _ = self.warden.kill();
+        let _ = self.warden.wait();
+        if let Some(cg) = &self.cgroup {
+            let _ = std::fs::write(cg.join("cgroup.kill"), "1");
+            for _ in 0..100 {
+                if std::fs::remove_dir(cg).is_ok() || !cg.exists() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
+    }
+}
+
+/// The run's cgroup directory, from a process of the run.
+fn cgroup_of(pid: u64) -> Option<std::path::PathBuf> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    let rel = text.lines().find_map(|l| l.strip_prefix("0::"))?;
+    Some(
+        enforcer::cgroup::cgroup2_mount()
+            .ok()?
+            .join(rel.trim_start_matches('/')),
+    )
+}
+
+#[test]
+fn events_are_streamed_while_the_run_runs_and_survive_a_crash() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let (fifo, secret, out, events) = (
+        dir.path().join("fifo"),
+        dir.path().join("secret.txt"),
+        dir.path().join("out"),
+        dir.path().join("events.jsonl"),
+    );
+    std::fs::write(&secret, "secret\n").unwrap();
+    std::fs::create_dir(&out).unwrap();
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    let (tok, key) = token_for(dir.path(), &fifo, &out, 600);
+    // A refused read, then a read that blocks on the FIFO until it is
+    // opened for writing (never, here).
+    let script = format!("/bin/cat {}; /bin/cat {}", secret.display(), fifo.display());
+    let mut run = RunGuard {
+        warden: Command::new(WARDEN)
+            .args([
+                "exec", "--token", &tok, "--pub", &key, "--quiet", "--events",
+            ])
+            .arg(&events)
+            .args(["--", "/bin/sh", "-c", &script])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+        cgroup: None,
+    };
+
+    // While the command is blocked, its events are already in the file.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let seen = events_in(&events);
+        if run.cgroup.is_none() {
+            run.cgroup = seen
+                .iter()
+                .filter_map(|e| e["pid"].as_u64())
+                .find_map(cgroup_of)
+                .filter(|p| p.to_string_lossy().contains("/warden/run-"));
+        }
+        let refused = seen
+            .iter()
+            .any(|e| e["event"] == "syscall_refused" && e["errno"] == libc::EACCES);
+        let cats = seen
+            .iter()
+            .filter(|e| e["event"] == "exec" && e["filename"] == "/bin/cat")
+            .count();
+        if refused && cats == 2 && run.cgroup.is_some() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "events not streamed during the run: {seen:#?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(
+        run.warden.try_wait().unwrap(),
+        None,
+        "the run ended too early"
+    );
+
+    // A crash of warden itself loses nothing already observed.
+    let before = events_in(&events);
+    run.warden.kill().unwrap();
+    run.warden.wait().unwrap();
+    let after = events_in(&events);
+    assert!(after.len() >= before.len(), "events lost in the crash");
+    assert!(
+        after.iter().any(|e| e["event"] == "syscall_refused"),
+        "the refusal is not in the file after the crash"
+    );
+}
+
+#[test]
+fn events_name_the_files_opened_and_every_refusal() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let (allowed, secret, out, events) = (
+        dir.path().join("allowed.txt"),
+        dir.path().join("secret.txt"),
+        dir.path().join("out"),
+        dir.path().join("events.jsonl"),
+    );
+    std::fs::write(&allowed, "hello\n").unwrap();
+    std::fs::write(&secret, "secret\n").unwrap();
+    std::fs::create_dir(&out).unwrap();
+    let (tok, key) = token_for(dir.path(), &allowed, &out, 600);
+    let allowed = allowed.canonicalize().unwrap();
+    let script = format!(
+        "/bin/cat {} {} > {}/copy.txt",
+        allowed.display(),
+        secret.display(),
+        out.display()
+    );
+    let r = exec(
+        &tok,
+        &key,
+        &["--events", events.to_str().unwrap()],
+        &["/bin/sh", "-c", &script],
+    );
+    assert_eq!(
+        r.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    let seen = events_in(&events);
+    let file = |path: &str, write: bool| {
+        seen.iter().any(|e| {
+            e["event"] == "file" && e["op"] == "open" && e["path"] == path && e["write"] == write
+        })
+    };
+    assert!(file(allowed.to_str().unwrap(), false), "{seen:#?}");
+    let copy = out.canonicalize().unwrap().join("copy.txt");
+    assert!(file(copy.to_str().unwrap(), true), "{seen:#?}");
+    assert!(
+        seen.iter().any(|e| e["event"] == "file"
+            && e["op"] == "exec"
+            && e["path"] == "/usr/bin/cat"
+            || e["path"] == "/bin/cat"),
+        "{seen:#?}"
+    );
+    let refusal = seen
+        .iter()
+        .find(|e| e["event"] == "syscall_refused" && e["comm"] == "cat")
+        .unwrap_or_else(|| panic!("no refusal event: {seen:#?}"));
+    assert_eq!(refusal["errno"], libc::EACCES);
+    assert_eq!(refusal["name"], "openat");
+    for kind in ["exec", "fork", "exit"] {
+        assert!(seen.iter().any(|e| e["event"] == kind), "no {kind} event");
+    }
 }

@@ -146,3 +146,32 @@ fn fmt_check_rewrite_and_stdout() {
     assert_eq!(std::fs::read_to_string(&broken).unwrap(), "plan { read }");
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// The shipped specs and example plans are in canonical form: the demo and
+/// the README's CI snippet run `warden fmt --check` on them.
+#[test]
+fn shipped_specs_and_examples_are_formatted() {
+    let mut files = Vec::new();
+    for dir in ["specs", "specs/common", "examples", "examples/run"] {
+        for entry in std::fs::read_dir(repo(dir)).unwrap() {
+            let p = entry.unwrap().path();
+            if matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("spec" | "plan")
+            ) {
+                files.push(p.display().to_string());
+            }
+        }
+    }
+    assert!(files.len() > 10, "{files:?}");
+    let args: Vec<&str> = ["fmt", "--check"]
+        .into_iter()
+        .chain(files.iter().map(String::as_str))
+        .collect();
+    let out = warden(&args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -46,6 +46,7 @@ fn claims(exp_in: i64) -> Claims {
             });
             env
         },
+        enforcement: vec![],
     }
 }
 

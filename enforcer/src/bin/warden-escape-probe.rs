@@ -126,6 +126,29 @@ fn tcp(kind: &str, port: &OsStr, host: [u8; 4]) -> Probe {
     )))
 }
 
+/// `listen` on a TCP socket that was never bound: the kernel would pick an
+/// ephemeral port without any `bind` (reported as `allowed listen PORT`).
+fn listen_unbound() -> Probe {
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Ok(Outcome::Refused(errno()));
+    }
+    let rc = unsafe { libc::listen(fd, 1) };
+    let e = errno();
+    if rc < 0 {
+        unsafe { libc::close(fd) };
+        return Ok(Outcome::Refused(e));
+    }
+    let mut addr: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    unsafe { libc::getsockname(fd, (&mut addr as *mut libc::sockaddr_in).cast(), &mut len) };
+    unsafe { libc::close(fd) };
+    Ok(Outcome::Allowed(format!(
+        "listen {}",
+        u16::from_be(addr.sin_port)
+    )))
+}
+
 fn io_uring_setup() -> Probe {
     // struct io_uring_params is 120 bytes; zeroed is a valid request.
     let mut params = [0u8; 120];
@@ -312,6 +335,7 @@ fn run(args: &[OsString]) -> Probe {
             tcp("connect", &arg(args, 2, "PORT")?, addr.octets())
         }
         "bind" => tcp("bind", &arg(args, 1, "PORT")?, [127, 0, 0, 1]),
+        "listen-unbound" => listen_unbound(),
         "ptrace-sibling" => ptrace_sibling(),
         "cgroup-escape" => cgroup_escape(&arg(args, 1, "CGROUP_PROCS")?),
         "fork-storm" => fork_storm(

@@ -1,8 +1,8 @@
 //! `warden-overhead-loop open PATH N | connect PORT N`: runs N open/close or
 //! connect/close operations and prints the total time in nanoseconds, for
 //! the enforcer's overhead bench (the same loop confined and unconfined).
-//! Closed loopback connections wait in TIME_WAIT, which Linux reuses for
-//! loopback (`net.ipv4.tcp_tw_reuse` 2, the default), so keep N moderate.
+//! Connections are closed with a reset (`SO_LINGER` 0), so none waits in
+//! TIME_WAIT.
 
 use std::ffi::CString;
 use std::process::ExitCode;
@@ -49,6 +49,19 @@ fn connect_loop(port: u16, n: u64) -> Result<u128, String> {
                 libc::close(fd);
                 return Err(format!("connect 127.0.0.1:{port}: {e}"));
             }
+            // Close with a reset: no TIME_WAIT, so long loops never run
+            // short of ephemeral ports.
+            let linger = libc::linger {
+                l_onoff: 1,
+                l_linger: 0,
+            };
+            libc::setsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_LINGER,
+                (&linger as *const libc::linger).cast(),
+                std::mem::size_of::<libc::linger>() as libc::socklen_t,
+            );
             libc::close(fd);
         }
     }

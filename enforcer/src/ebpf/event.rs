@@ -7,9 +7,10 @@ use enforcer_common::lsm::{
     EVENT_LSM, LSM_OP_CREATE, LSM_OP_EXEC, LSM_OP_OPEN, LSM_OP_PTRACE, LSM_OP_REMOVE, LSM_OP_SIGNAL,
 };
 use enforcer_common::{
-    EVENT_EXEC, EVENT_EXIT, EVENT_FORK, EVENT_NET, EVENT_SYSCALL_KILL, EVENT_SYSCALL_REFUSED,
-    EventRecord, FAMILY_INET, FAMILY_INET6, NET_OP_BIND, NET_OP_CONNECT, NET_OP_SENDMSG,
-    VERDICT_ALLOWED, VERDICT_OBSERVED, VERDICT_REFUSED,
+    EVENT_EXEC, EVENT_EXIT, EVENT_FILE, EVENT_FORK, EVENT_NET, EVENT_SYSCALL_KILL,
+    EVENT_SYSCALL_REFUSED, EventRecord, FAMILY_INET, FAMILY_INET6, FILE_COMPLETE, FILE_OP_EXEC,
+    FILE_OP_OPEN, FMODE_READ, FMODE_WRITE, FileRecord, NET_OP_BIND, NET_OP_CONNECT, NET_OP_SENDMSG,
+    O_DIRECTORY, O_PATH, VERDICT_ALLOWED, VERDICT_OBSERVED, VERDICT_REFUSED,
 };
 use serde::{Deserialize, Serialize};
 
@@ -33,10 +34,37 @@ pub enum Verdict {
     Observed,
 }
 
+/// What a process of the run did with a file ([`Event::File`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileOp {
+    /// Opened it (successfully).
+    Open,
+    /// Executed it: the program itself, or after `#!` its interpreter.
+    Exec,
+}
+
 /// One event of a run.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
+    /// A file the run opened or executed, with its path resolved by the
+    /// kernel (symbolic links and `..` followed, mount points crossed).
+    /// Reported when the run reports files (`warden learn`, `--events`).
+    File {
+        pid: u32,
+        op: FileOp,
+        /// The absolute path; when `complete` is false, only its last names
+        /// (the directory walk stopped early), without a leading `/`.
+        path: String,
+        complete: bool,
+        /// Opened for reading / for writing (both false: `O_PATH`).
+        read: bool,
+        write: bool,
+        /// Opened as a directory (`O_DIRECTORY`).
+        directory: bool,
+        time_ns: u64,
+    },
     /// A process of the run executed `filename`.
     Exec {
         pid: u32,
@@ -105,7 +133,8 @@ impl Event {
     /// The pid the event is about.
     pub fn pid(&self) -> u32 {
         match self {
-            Event::Exec { pid, .. }
+            Event::File { pid, .. }
+            | Event::Exec { pid, .. }
             | Event::Fork { pid, .. }
             | Event::Exit { pid, .. }
             | Event::Net { pid, .. }
@@ -140,6 +169,10 @@ fn c_string(bytes: &[u8]) -> String {
 /// Decodes a ring buffer record; `None` for a record this version does not
 /// know (never produced by its own programs).
 pub(crate) fn decode(bytes: &[u8]) -> Option<Event> {
+    let kind = u32::from_ne_bytes(bytes.get(..4)?.try_into().ok()?);
+    if kind == EVENT_FILE {
+        return decode_file(bytes);
+    }
     if bytes.len() < size_of::<EventRecord>() {
         return None;
     }
@@ -240,6 +273,52 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Event> {
     })
 }
 
+/// The path of a `FileRecord`: its names are leaf first, one per `/`.
+pub(crate) fn path_from_leaf_first(bytes: &[u8], complete: bool) -> String {
+    let names: Vec<&[u8]> = bytes
+        .split(|b| *b == b'/')
+        .filter(|n| !n.is_empty())
+        .collect();
+    let mut out = Vec::with_capacity(bytes.len() + 1);
+    for (i, name) in names.iter().rev().enumerate() {
+        if complete || i > 0 {
+            out.push(b'/');
+        }
+        out.extend_from_slice(name);
+    }
+    if out.is_empty() && complete {
+        out.push(b'/');
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn decode_file(bytes: &[u8]) -> Option<Event> {
+    if bytes.len() < size_of::<FileRecord>() {
+        return None;
+    }
+    // SAFETY: the length is checked; FileRecord is plain data valid for any
+    // bit pattern, and read_unaligned makes no alignment assumption.
+    let r: FileRecord = unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast()) };
+    let op = match r.op {
+        FILE_OP_OPEN => FileOp::Open,
+        FILE_OP_EXEC => FileOp::Exec,
+        _ => return None,
+    };
+    let len = (r.len as usize).min(r.path.len());
+    let complete = r.flags & FILE_COMPLETE != 0;
+    let path_only = r.f_flags & O_PATH != 0;
+    Some(Event::File {
+        pid: r.pid,
+        op,
+        path: path_from_leaf_first(&r.path[..len], complete),
+        complete,
+        read: !path_only && r.mode & FMODE_READ != 0,
+        write: !path_only && r.mode & FMODE_WRITE != 0,
+        directory: r.f_flags & O_DIRECTORY != 0,
+        time_ns: r.time_ns,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use enforcer_common::FILENAME_LEN;
@@ -309,6 +388,67 @@ mod tests {
                 time_ns: 99
             })
         );
+    }
+
+    #[test]
+    fn file_paths_are_reversed_leaf_first() {
+        assert_eq!(path_from_leaf_first(b"passwd/etc/", true), "/etc/passwd");
+        assert_eq!(path_from_leaf_first(b"", true), "/");
+        assert_eq!(path_from_leaf_first(b"c/b/", false), "b/c");
+        assert_eq!(path_from_leaf_first(b"x y/a b/", true), "/a b/x y");
+    }
+
+    #[test]
+    fn decodes_a_file_record() {
+        let mut r = FileRecord {
+            kind: EVENT_FILE,
+            pid: 5,
+            op: FILE_OP_OPEN,
+            fd: 3,
+            time_ns: 1,
+            mode: FMODE_READ | FMODE_WRITE,
+            f_flags: 0,
+            len: 0,
+            flags: FILE_COMPLETE,
+            path: [0; enforcer_common::FILE_PATH_BUF],
+        };
+        let p = b"out.txt/tmp/";
+        r.path[..p.len()].copy_from_slice(p);
+        r.len = p.len() as u32;
+        // SAFETY: reading the bytes of a plain-data value.
+        let bytes = unsafe {
+            std::slice::from_raw_parts(
+                (&r as *const FileRecord).cast::<u8>(),
+                size_of::<FileRecord>(),
+            )
+        };
+        let Some(Event::File {
+            path,
+            read,
+            write,
+            complete,
+            op,
+            ..
+        }) = decode(bytes)
+        else {
+            panic!("not a file event");
+        };
+        assert_eq!(
+            (path.as_str(), read, write, complete, op),
+            ("/tmp/out.txt", true, true, true, FileOp::Open)
+        );
+        r.f_flags = O_PATH;
+        let bytes = unsafe {
+            std::slice::from_raw_parts(
+                (&r as *const FileRecord).cast::<u8>(),
+                size_of::<FileRecord>(),
+            )
+        };
+        let Some(Event::File { read, write, .. }) = decode(bytes) else {
+            panic!("not a file event");
+        };
+        assert!(!read && !write, "O_PATH reads and writes nothing");
+        assert_eq!(decode(&bytes[..100]), None);
     }
 
     #[test]

@@ -47,6 +47,17 @@ pub fn for_launcher(
     policy: &KernelPolicy,
     observe_only: bool,
 ) -> Result<LauncherLayers, EbpfError> {
+    for_launcher_with(policy, observe_only, false)
+}
+
+/// [`for_launcher`], also reporting every file the run opens or executes
+/// ([`super::Event::File`]) when `report_files` is set (`warden learn`,
+/// `warden exec --events`): a path walk per open of the run.
+pub fn for_launcher_with(
+    policy: &KernelPolicy,
+    observe_only: bool,
+    report_files: bool,
+) -> Result<LauncherLayers, EbpfError> {
     let mut net = NetPolicy::from_kernel_policy(policy);
     net.observe_only = observe_only;
     let syscalls = if observe_only {
@@ -54,7 +65,13 @@ pub fn for_launcher(
     } else {
         SyscallPolicy::from_allowlist(&policy.syscalls)?
     };
-    let mut layers = EbpfLayers::load(net.clone(), syscalls.clone())?;
+    let mut layers = EbpfLayers::load_full(
+        net.clone(),
+        syscalls.clone(),
+        super::TracingPreference::Auto,
+        report_files,
+    )?;
+    layers.report_files(report_files)?;
     let events = layers.events()?;
     let shared = Rc::new(RefCell::new(Shared {
         layers,
@@ -80,6 +97,17 @@ pub fn for_launcher(
 }
 
 impl EbpfCgroupLayer {
+    /// Another handle on the same layer, to keep for reading its state
+    /// (lost events, statistics) after the run while the first handle goes
+    /// to [`crate::Run::with_layer`]. The programs stay attached until
+    /// every handle is dropped.
+    pub fn share(&self) -> EbpfCgroupLayer {
+        EbpfCgroupLayer {
+            which: self.which,
+            shared: self.shared.clone(),
+        }
+    }
+
     /// The loaded layers (run pids, lost events, program statistics).
     pub fn with_layers<T>(&self, f: impl FnOnce(&EbpfLayers) -> T) -> T {
         f(&self.shared.borrow().layers)
@@ -153,7 +181,12 @@ impl CgroupLayer for EbpfCgroupLayer {
                     }
                     SyscallPolicy::Unrestricted => "syscalls observed only".to_owned(),
                 };
-                format!("{syscalls}; exec/fork/exit events ({via})")
+                let files = if shared.layers.reports_files() {
+                    ", file opens"
+                } else {
+                    ""
+                };
+                format!("{syscalls}; exec/fork/exit{files} events ({via})")
             }
         })
     }

@@ -44,8 +44,8 @@ use aya::programs::{BtfTracePoint, CgroupAttachMode, CgroupSockAddr, RawTracePoi
 use aya::{Ebpf, EbpfLoader};
 use enforcer_common::{CONFIG_INDEX, PortRule, RunConfig, STATE_ARMED, STATE_LOST_EVENTS};
 
-pub use event::{Event, NetOp, Verdict};
-pub use launcher::{EbpfCgroupLayer, LauncherLayers, for_launcher};
+pub use event::{Event, FileOp, NetOp, Verdict};
+pub use launcher::{EbpfCgroupLayer, LauncherLayers, for_launcher, for_launcher_with};
 pub use policy::{NetPolicy, SyscallPolicy};
 pub use probe::{ProbeResult, probe};
 
@@ -137,15 +137,58 @@ pub enum TracingPreference {
 const SOCK_ADDR_PROGRAMS: [&str; 6] = [
     "connect4", "connect6", "sendmsg4", "sendmsg6", "bind4", "bind6",
 ];
-/// Tracepoints of the syscall and process programs; the `tp_btf` program has
-/// the tracepoint's name, its `raw_tp` twin the `raw_` prefix.
-const TRACEPOINTS: [(&str, &str); 5] = [
-    ("sys_enter", "raw_sys_enter"),
-    ("sys_exit", "raw_sys_exit"),
-    ("sched_process_exec", "raw_sched_process_exec"),
-    ("sched_process_fork", "raw_sched_process_fork"),
-    ("sched_process_exit", "raw_sched_process_exit"),
+/// Tracepoints of the syscall and process programs: (tracepoint, `tp_btf`
+/// program, its `raw_tp` twin).
+type Tracepoint = (&'static str, &'static str, &'static str);
+const TRACEPOINTS: [Tracepoint; 5] = [
+    ("sys_enter", "sys_enter", "raw_sys_enter"),
+    ("sys_exit", "sys_exit", "raw_sys_exit"),
+    (
+        "sched_process_exec",
+        "sched_process_exec",
+        "raw_sched_process_exec",
+    ),
+    (
+        "sched_process_fork",
+        "sched_process_fork",
+        "raw_sched_process_fork",
+    ),
+    (
+        "sched_process_exit",
+        "sched_process_exit",
+        "raw_sched_process_exit",
+    ),
 ];
+/// The same with the programs that report files (a path walk each; they
+/// cost the kernel verifier ~45 ms each at load, so only runs that report
+/// files load them).
+const TRACEPOINTS_FILES: [Tracepoint; 5] = [
+    ("sys_enter", "sys_enter", "raw_sys_enter"),
+    ("sys_exit", "sys_exit_files", "raw_sys_exit_files"),
+    (
+        "sched_process_exec",
+        "sched_process_exec_files",
+        "raw_sched_process_exec_files",
+    ),
+    (
+        "sched_process_fork",
+        "sched_process_fork",
+        "raw_sched_process_fork",
+    ),
+    (
+        "sched_process_exit",
+        "sched_process_exit",
+        "raw_sched_process_exit",
+    ),
+];
+
+fn tracepoints(files: bool) -> &'static [Tracepoint; 5] {
+    if files {
+        &TRACEPOINTS_FILES
+    } else {
+        &TRACEPOINTS
+    }
+}
 
 /// The loaded eBPF layers of one run. Dropping it detaches every program.
 pub struct EbpfLayers {
@@ -160,6 +203,11 @@ pub struct EbpfLayers {
     lsm_unavailable: Option<String>,
     /// The LSM hooks attached by [`EbpfLayers::attach_lsm`].
     lsm_hooks: Vec<&'static str>,
+    /// Why opened files cannot be reported here (offsets missing from the
+    /// kernel's BTF).
+    files_unavailable: Option<String>,
+    /// Whether the programs that report files were loaded.
+    files_loaded: bool,
 }
 
 impl std::fmt::Debug for EbpfLayers {
@@ -200,12 +248,24 @@ impl EbpfLayers {
         syscalls: SyscallPolicy,
         tracing: TracingPreference,
     ) -> Result<Self, EbpfError> {
+        Self::load_full(net, syscalls, tracing, false)
+    }
+
+    /// [`EbpfLayers::load_with`]; with `files`, the programs that can
+    /// report opened and executed files are loaded (see
+    /// [`EbpfLayers::report_files`]), at a higher verification cost.
+    pub fn load_full(
+        net: NetPolicy,
+        syscalls: SyscallPolicy,
+        tracing: TracingPreference,
+        files: bool,
+    ) -> Result<Self, EbpfError> {
         if OBJECT.is_empty() {
             return Err(EbpfError::ObjectMissing);
         }
         let compiled = policy::compile_net(&net)?;
         let kernel_btf = btf::Btf::from_kernel()?;
-        let config = RunConfig {
+        let mut config = RunConfig {
             cgroup_id: 0,
             cgroup_level: 0,
             observe_only: u32::from(net.observe_only),
@@ -220,6 +280,14 @@ impl EbpfLayers {
                 .iter()
                 .find_map(|m| kernel_btf.member_offset("pt_regs", m).ok())
                 .unwrap_or(enforcer_common::OFFSET_UNKNOWN),
+            ..RunConfig::default()
+        };
+        let files_unavailable = match file_offsets(&kernel_btf) {
+            Ok(f) => {
+                config = f.apply(config);
+                None
+            }
+            Err(e) => Some(e.to_string()),
         };
 
         // The BPF LSM programs read kernel structs at offsets from the
@@ -247,7 +315,7 @@ impl EbpfLayers {
                 .map_err(prog_err(name))?;
             program.load().map_err(prog_err(name))?;
         }
-        let tracing = load_tracing(&mut ebpf, tracing)?;
+        let tracing = load_tracing(&mut ebpf, tracing, files)?;
 
         {
             let mut v4: LpmTrie<_, [u8; 4], PortRule> =
@@ -291,6 +359,8 @@ impl EbpfLayers {
             syscalls: syscall_count,
             lsm_unavailable,
             lsm_hooks: Vec::new(),
+            files_unavailable,
+            files_loaded: files,
         };
         layers.write_config()?;
         Ok(layers)
@@ -326,7 +396,7 @@ impl EbpfLayers {
         self.config.cgroup_level = level;
         self.write_config()?;
 
-        for (tp_btf, raw) in TRACEPOINTS {
+        for &(tracepoint, tp_btf, raw) in tracepoints(self.files_loaded) {
             match self.tracing {
                 TracingKind::TpBtf => {
                     let program: &mut BtfTracePoint = self
@@ -344,7 +414,7 @@ impl EbpfLayers {
                         .ok_or(EbpfError::Missing(raw))?
                         .try_into()
                         .map_err(prog_err(raw))?;
-                    program.attach(tp_btf).map_err(prog_err(raw))?;
+                    program.attach(tracepoint).map_err(prog_err(raw))?;
                 }
             }
         }
@@ -375,6 +445,29 @@ impl EbpfLayers {
         }
         self.lsm_hooks = crate::lsm::attach_programs(&mut self.ebpf, rules)?;
         Ok(())
+    }
+
+    /// Reports every successful open of the run and the file each exec
+    /// runs, with resolved paths ([`Event::File`]), or stops reporting them.
+    /// Costs a path walk per open of the run: on for `warden learn` and
+    /// `warden exec --events`, off otherwise.
+    pub fn report_files(&mut self, on: bool) -> Result<(), EbpfError> {
+        if on && let Some(why) = &self.files_unavailable {
+            return Err(EbpfError::Btf(format!("cannot report opened files: {why}")));
+        }
+        if on && !self.files_loaded {
+            return Err(EbpfError::Policy(
+                "files can be reported only by layers loaded with `files` (EbpfLayers::load_full)"
+                    .into(),
+            ));
+        }
+        self.config.report_files = u32::from(on);
+        self.write_config()
+    }
+
+    /// Whether opened and executed files are reported.
+    pub fn reports_files(&self) -> bool {
+        self.config.report_files != 0
     }
 
     /// The LSM hooks attached (empty when the layer is not in use).
@@ -502,6 +595,62 @@ pub fn enable_program_stats() -> Result<std::os::fd::OwnedFd, EbpfError> {
     })
 }
 
+/// The offsets and syscall numbers the file reports need.
+struct FileOffsets(RunConfig);
+
+impl FileOffsets {
+    fn apply(&self, mut config: RunConfig) -> RunConfig {
+        let f = &self.0;
+        config.open_nrs = f.open_nrs;
+        config.off_task_files = f.off_task_files;
+        config.off_files_fdt = f.off_files_fdt;
+        config.off_fdtable_fd = f.off_fdtable_fd;
+        config.off_fdtable_max_fds = f.off_fdtable_max_fds;
+        config.off_file_path_mnt = f.off_file_path_mnt;
+        config.off_file_path_dentry = f.off_file_path_dentry;
+        config.off_file_f_mode = f.off_file_f_mode;
+        config.off_file_f_flags = f.off_file_f_flags;
+        config.off_binprm_file = f.off_binprm_file;
+        config.off_dentry_parent = f.off_dentry_parent;
+        config.off_dentry_name = f.off_dentry_name;
+        config.off_vfsmount_root = f.off_vfsmount_root;
+        config.off_mount_mnt = f.off_mount_mnt;
+        config.off_mount_parent = f.off_mount_parent;
+        config.off_mount_mountpoint = f.off_mount_mountpoint;
+        config
+    }
+}
+
+/// Reads from the running kernel's BTF where an open file's path lives.
+fn file_offsets(kernel_btf: &btf::Btf) -> Result<FileOffsets, EbpfError> {
+    let off = |s: &str, m: &str| kernel_btf.member_offset(s, m);
+    let nr = |name: &str| {
+        crate::policy::number_of(name)
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(u32::MAX)
+    };
+    let f_path = off("file", "f_path")?;
+    Ok(FileOffsets(RunConfig {
+        open_nrs: [nr("open"), nr("openat"), nr("openat2"), nr("creat")],
+        off_task_files: off("task_struct", "files")?,
+        off_files_fdt: off("files_struct", "fdt")?,
+        off_fdtable_fd: off("fdtable", "fd")?,
+        off_fdtable_max_fds: off("fdtable", "max_fds")?,
+        off_file_path_mnt: f_path + off("path", "mnt")?,
+        off_file_path_dentry: f_path + off("path", "dentry")?,
+        off_file_f_mode: off("file", "f_mode")?,
+        off_file_f_flags: off("file", "f_flags")?,
+        off_binprm_file: off("linux_binprm", "file")?,
+        off_dentry_parent: off("dentry", "d_parent")?,
+        off_dentry_name: off("dentry", "d_name")? + off("qstr", "name")?,
+        off_vfsmount_root: off("vfsmount", "mnt_root")?,
+        off_mount_mnt: off("mount", "mnt")?,
+        off_mount_parent: off("mount", "mnt_parent")?,
+        off_mount_mountpoint: off("mount", "mnt_mountpoint")?,
+        ..RunConfig::default()
+    }))
+}
+
 /// Where `thread_info.status` (with `TS_COMPAT`) lives in `task_struct`.
 #[cfg(target_arch = "x86_64")]
 fn compat_status_offset(kernel_btf: &btf::Btf) -> Result<u32, EbpfError> {
@@ -518,20 +667,24 @@ fn compat_status_offset(_: &btf::Btf) -> Result<u32, EbpfError> {
 
 /// Loads the `tp_btf` programs, or their `raw_tp` twins where the kernel
 /// refuses `tp_btf`.
-fn load_tracing(ebpf: &mut Ebpf, pref: TracingPreference) -> Result<TracingKind, EbpfError> {
+fn load_tracing(
+    ebpf: &mut Ebpf,
+    pref: TracingPreference,
+    files: bool,
+) -> Result<TracingKind, EbpfError> {
     let btf = match pref {
         TracingPreference::Auto => aya::Btf::from_sys_fs().ok(),
         TracingPreference::RawTp => None,
     };
     let mut tp_btf_ok = btf.is_some();
     if let Some(btf) = &btf {
-        for (name, _) in TRACEPOINTS {
+        for &(tracepoint, name, _) in tracepoints(files) {
             let program: &mut BtfTracePoint = ebpf
                 .program_mut(name)
                 .ok_or(EbpfError::Missing(name))?
                 .try_into()
                 .map_err(prog_err(name))?;
-            if program.load(name, btf).is_err() {
+            if program.load(tracepoint, btf).is_err() {
                 tp_btf_ok = false;
                 break;
             }
@@ -540,7 +693,7 @@ fn load_tracing(ebpf: &mut Ebpf, pref: TracingPreference) -> Result<TracingKind,
     if tp_btf_ok {
         return Ok(TracingKind::TpBtf);
     }
-    for (_, raw) in TRACEPOINTS {
+    for &(_, _, raw) in tracepoints(files) {
         let program: &mut RawTracePoint = ebpf
             .program_mut(raw)
             .ok_or(EbpfError::Missing(raw))?
@@ -593,6 +746,11 @@ fn cgroup_id_and_level(path: &Path, dir: &File) -> Result<(u64, u32), EbpfError>
     }
     Ok((meta.ino(), level))
 }
+
+/// How long the event writer waits for the ring before it looks again:
+/// routine events (allowed opens and connects) do not wake it, so they reach
+/// the file within this time; refusals wake it at once.
+pub const STREAM_POLL: Duration = Duration::from_millis(100);
 
 /// The run's events, read from the ring buffer.
 pub struct EventStream {
@@ -647,63 +805,155 @@ impl EventStream {
     }
 }
 
+/// Where a run's events go while it runs ([`EventStream::read_into`]).
+pub trait EventSink: Send + 'static {
+    /// Takes one event.
+    fn event(&mut self, event: &Event) -> std::io::Result<()>;
+    /// Called after each batch of events: make them durable.
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Writes events as JSON lines (`--events FILE`), flushed after each batch.
+pub struct JsonLines<W: std::io::Write>(std::io::BufWriter<W>);
+
+impl<W: std::io::Write> JsonLines<W> {
+    /// JSON lines to `out`.
+    pub fn new(out: W) -> Self {
+        Self(std::io::BufWriter::new(out))
+    }
+}
+
+impl<W: std::io::Write + Send + 'static> EventSink for JsonLines<W> {
+    fn event(&mut self, event: &Event) -> std::io::Result<()> {
+        serde_json::to_writer(&mut self.0, event).map_err(std::io::Error::other)?;
+        std::io::Write::write_all(&mut self.0, b"\n")
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::Write::flush(&mut self.0)
+    }
+}
+
+/// Both sinks get every event.
+impl<A: EventSink, B: EventSink> EventSink for (A, B) {
+    fn event(&mut self, event: &Event) -> std::io::Result<()> {
+        self.0.event(event)?;
+        self.1.event(event)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()?;
+        self.1.flush()
+    }
+}
+
+/// A sink that may be absent.
+impl<A: EventSink> EventSink for Option<A> {
+    fn event(&mut self, event: &Event) -> std::io::Result<()> {
+        match self {
+            Some(s) => s.event(event),
+            None => Ok(()),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Some(s) => s.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
 impl EventStream {
-    /// Writes every event as one JSON line to `out` on a thread of its own
-    /// until [`EventWriter::finish`] (`warden exec --events FILE`).
-    pub fn write_json_lines(mut self, out: impl std::io::Write + Send + 'static) -> EventWriter {
+    /// Gives every event to `sink` on a thread of its own while the run
+    /// runs, flushing after each batch, until [`EventReader::finish`]. A
+    /// refusal wakes the thread at once; routine events reach the sink
+    /// within [`STREAM_POLL`].
+    pub fn read_into<S: EventSink>(mut self, mut sink: S) -> EventReader<S> {
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::spawn(move || {
-            let mut out = std::io::BufWriter::new(out);
             let mut written = 0u64;
-            let write = |event: &Event, out: &mut std::io::BufWriter<_>| {
-                serde_json::to_writer(&mut *out, event)
-                    .map_err(std::io::Error::other)
-                    .and_then(|()| std::io::Write::write_all(out, b"\n"))
-            };
             loop {
                 // Read the flag before draining, so nothing submitted before
                 // `finish` is left behind.
                 let stopping = flag.load(std::sync::atomic::Ordering::Acquire);
-                if let Some(event) = self.next_timeout(Duration::from_millis(100)) {
-                    write(&event, &mut out)?;
+                let before = written;
+                // Once stopping, take what is in the ring without waiting.
+                if !stopping && let Some(event) = self.next_timeout(STREAM_POLL) {
+                    sink.event(&event)?;
                     written += 1;
                 }
                 for event in self.drain() {
-                    write(&event, &mut out)?;
+                    sink.event(&event)?;
                     written += 1;
                 }
+                // Streamed, not kept until the end: what was read from the
+                // ring is handed on (for a file: written to the kernel)
+                // before the next poll, so a crash of the command, or of this
+                // process, loses nothing already observed.
+                if written != before || stopping {
+                    sink.flush()?;
+                }
                 if stopping {
-                    std::io::Write::flush(&mut out)?;
-                    return Ok(written);
+                    return Ok((written, sink));
                 }
             }
         });
-        EventWriter { stop, thread }
+        EventReader { stop, thread }
+    }
+
+    /// Writes every event as one JSON line to `out` ([`EventStream::read_into`]
+    /// with [`JsonLines`]; `warden exec --events FILE`).
+    pub fn write_json_lines(self, out: impl std::io::Write + Send + 'static) -> EventWriter {
+        EventWriter(self.read_into(JsonLines::new(
+            Box::new(out) as Box<dyn std::io::Write + Send>
+        )))
+    }
+}
+
+/// A thread handing a run's events to a sink.
+pub struct EventReader<S> {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<std::io::Result<(u64, S)>>,
+}
+
+impl<S> EventReader<S> {
+    /// Hands on what is still in the ring, stops, and returns how many
+    /// events were read, and the sink.
+    pub fn finish(self) -> Result<(u64, S), EbpfError> {
+        self.stop.store(true, std::sync::atomic::Ordering::Release);
+        let io = |source| EbpfError::Io {
+            what: "handing on the events",
+            path: PathBuf::from("--events"),
+            source,
+        };
+        match self.thread.join() {
+            Ok(result) => result.map_err(io),
+            Err(_) => Err(io(std::io::Error::other("the event reader panicked"))),
+        }
     }
 }
 
 /// A thread writing a run's events as JSON lines.
-#[derive(Debug)]
-pub struct EventWriter {
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    thread: std::thread::JoinHandle<std::io::Result<u64>>,
+pub struct EventWriter(EventReader<JsonLines<Box<dyn std::io::Write + Send>>>);
+
+impl<S> std::fmt::Debug for EventReader<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventReader").finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for EventWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EventWriter").finish_non_exhaustive()
+    }
 }
 
 impl EventWriter {
     /// Writes what is still in the ring, stops, and returns how many events
     /// were written.
     pub fn finish(self) -> Result<u64, EbpfError> {
-        self.stop.store(true, std::sync::atomic::Ordering::Release);
-        let io = |source| EbpfError::Io {
-            what: "writing the events",
-            path: PathBuf::from("--events"),
-            source,
-        };
-        match self.thread.join() {
-            Ok(result) => result.map_err(io),
-            Err(_) => Err(io(std::io::Error::other("the event writer panicked"))),
-        }
+        self.0.finish().map(|(n, _)| n)
     }
 }
 

@@ -697,3 +697,116 @@ pub fn launcher_requires_bpf_lsm() -> Result<(), String> {
         Err(format!("\n      {}", o.failures.join("\n      ")))
     }
 }
+
+/// The proven envelope, end to end: a token whose envelope writes
+/// `out/*.tmp` under a spec that allows only `.tmp` files there is proven
+/// for the `root+bpf-lsm` profile alone; here, where the layer loads,
+/// `enforcer::proven::select` picks that profile and the launcher (with its
+/// layers required, as `warden exec` does) lets a `.tmp` write through and
+/// refuses a `.sh` write in the same directory with EACCES. On the host the
+/// same token is refused before it starts (`warden/tests/exec.rs`).
+pub fn proven_suffix_envelope() -> Result<(), String> {
+    use enforcer::proven::{required_layers, select};
+    use enforcer::{KernelPolicy, Layer, Run, RunOptions};
+    use verifier::enforced::Profile;
+    let fx = Fixture::new()?;
+    let out = fx.p("out");
+    let spec = format!(
+        r#"spec "suffix" {{
+  allow read under "/usr/lib/"
+  allow read under "/lib/"
+  allow read under "/lib64/"
+  allow read "/etc/ld.so.cache"
+  allow write under "{out}/" when path endswith ".tmp"
+  deny write under "{out}/" when path endswith ".sh"
+  allow exec "{PROBE}"
+}}"#
+    );
+    let spec = planlang::load_spec_str(&spec, "suffix.spec").map_err(|d| d.to_string())?;
+    let mut spec = verifier::CompiledSpec::compile(&spec).map_err(|e| e.to_string())?;
+    spec.options.timeout_ms = 60_000;
+    let tree =
+        |d: &str| serde_json::json!({"access": "read", "target": {"shape": "tree", "dir": d}});
+    let envelope: verifier::envelope::Envelope = serde_json::from_value(serde_json::json!({
+        "version": 1,
+        "files": [
+            tree("/usr/lib"), tree("/lib"), tree("/lib64"),
+            {"access": "read", "target": {"shape": "exact", "path": "/etc/ld.so.cache"}},
+            {"access": "write", "target": {"shape": "glob", "glob": format!("{out}/*.tmp")}}
+        ],
+        "exec": [{"program": {"shape": "exact", "path": PROBE}, "argv": null}],
+        "connect": [], "listen": [], "calls": [], "params": [], "limits": [],
+        "ordering": [], "baseline": []
+    }))
+    .map_err(|e| e.to_string())?;
+    let mut claims: token::Claims = serde_json::from_value(serde_json::json!({
+        "warden": 1, "iss": "warden", "jti": "00000000000000000000000000000001",
+        "iat": "2026-01-01T00:00:00Z", "nbf": "2026-01-01T00:00:00Z",
+        "exp": "2026-01-01T00:10:00Z",
+        "plan_hash": token::Digest::of_text("p").to_string(),
+        "spec_hash": token::Digest::of_text("s").to_string(),
+        "envelope": envelope
+    }))
+    .map_err(|e| e.to_string())?;
+    claims.enforcement =
+        token::enforcement::prove_profiles(&spec, &claims.envelope).map_err(|e| e.to_string())?;
+    let proven: Vec<&str> = token::enforcement::proven(&claims.enforcement)
+        .map(|p| p.profile.as_str())
+        .collect();
+    if proven != ["root+bpf-lsm"] {
+        return Err(format!(
+            "proven profiles: {proven:?}, expected only root+bpf-lsm"
+        ));
+    }
+    let selected = select(&claims, &[], |p| match (p, lsm::probe()) {
+        (Profile::RootBpfLsm, Support::Unavailable(why)) => Err(why),
+        _ => Ok(()),
+    })
+    .map_err(|e| e.to_string())?;
+    if selected.profile != Profile::RootBpfLsm {
+        return Err(format!("selected {}", selected.profile));
+    }
+    let layers = Layer::ALL.into_iter().collect();
+    let policy =
+        KernelPolicy::from_envelope(&claims.envelope, &layers).map_err(|e| e.to_string())?;
+    let run = |args: &[&str]| -> Result<i32, String> {
+        let l = enforcer::ebpf::for_launcher(&policy, false).map_err(|e| e.to_string())?;
+        let options = RunOptions {
+            quiet: true,
+            require: required_layers(selected.profile),
+            ..RunOptions::default()
+        };
+        let args: Vec<std::ffi::OsString> = args.iter().map(|a| a.into()).collect();
+        let outcome = Run::new(&policy)
+            .options(options)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .with_layer(Box::new(l.sock_addr))
+            .with_layer(Box::new(l.tracepoints))
+            .with_layer(Box::new(l.bpf_lsm))
+            .spawn(PROBE, &args)
+            .map_err(|e| e.to_string())?;
+        Ok(outcome.status.code().unwrap_or(-1))
+    };
+    let mut o = Outcomes {
+        failures: Vec::new(),
+    };
+    o.expect(
+        "proven root+bpf-lsm profile: write out/new.tmp",
+        run(&["write", &fx.p("out/new.tmp")]),
+        0,
+    );
+    o.expect(
+        "proven root+bpf-lsm profile: write out/evil.sh (probe exit 10 = refused)",
+        run(&["write", &fx.p("out/evil.sh")]),
+        10,
+    );
+    if Path::new(&fx.p("out/evil.sh")).exists() {
+        o.failures.push("out/evil.sh was created".into());
+    }
+    if o.failures.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("\n      {}", o.failures.join("\n      ")))
+    }
+}

@@ -35,6 +35,10 @@ const CHECKS: &[Check] = &[
         lsm_cases::launcher_requires_bpf_lsm,
     ),
     (
+        "a suffix envelope proven only with bpf-lsm runs exactly under it",
+        lsm_cases::proven_suffix_envelope,
+    ),
+    (
         "overhead of the LSM layer on an open/close loop",
         lsm_cases::overhead,
     ),

@@ -2,12 +2,18 @@
 //! takes away.
 //!
 //! For every class of actions (each action kind; each tool name either spec
-//! names, plus every other tool) the solver is first asked whether the two
-//! specs give some action of the class different verdicts; only when they
-//! do is it asked, for each pair of verdicts (allow, approve, deny), for an
-//! action OLD gives one and NEW the other. Each witness is turned into a
-//! concrete action and checked with the value semantics before it is
-//! reported. Temporal and count rules (`never`, `require`, `at most`) are
+//! names, plus every other tool) a [`Probe`] stands for every action of the
+//! class as the specs can observe it (for a call: every combination of the
+//! arguments either spec names, each present or absent, a string, number,
+//! bool or list, from any tool; see [`super::probe`]). The solver is first
+//! asked whether the two specs give some action of the class different
+//! verdicts; only when they do is it asked, for each pair of verdicts
+//! (allow, approve, deny), for an action OLD gives one and NEW the other.
+//! Each witness is turned into a concrete action and checked with the value
+//! semantics before it is reported. Where the solver gives up
+//! (`undecided`) or the model is known to miss actions (`incomplete`, see
+//! [`super::probe`]), no equivalence is claimed: [`DiffReport::outcome`] is
+//! then [`Outcome::Unknown`] unless some change is shown. Temporal and count rules (`never`, `require`, `at most`) are
 //! compared as sets of canonical rule texts, as are baseline patterns;
 //! `max ttl` is compared by value.
 //!
@@ -23,7 +29,7 @@ use super::{Decision, Finding, Probe, Proof, deciding_rule, probes};
 use crate::action::ConcreteAction;
 use crate::compile::{CompileError, CompiledSpec};
 use crate::concrete::Cond;
-use crate::symbolic::Answer;
+use crate::symbolic::{Answer, Session};
 use planlang::LoadedSpec;
 use planlang::Span;
 use planlang::Spanned;
@@ -76,10 +82,41 @@ pub struct DiffReport {
     pub queries: usize,
 }
 
+/// What a diff proved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// No action is decided differently and no rule changed (proved).
+    Equivalent,
+    /// Some change is shown (a witness, or a rule, baseline or ttl change).
+    Differ,
+    /// No change was found, but the analysis could not prove there is none
+    /// (`undecided` or `incomplete` findings).
+    Unknown,
+}
+
+/// Finding kinds that say "not proved" rather than "changed".
+pub const UNPROVED_KINDS: [&str; 2] = ["undecided", "incomplete"];
+
 impl DiffReport {
-    /// Whether the specs are equivalent (no finding).
+    /// Whether the specs are proved equivalent (no finding at all).
     pub fn equivalent(&self) -> bool {
         self.findings.is_empty()
+    }
+
+    /// Equivalent, differ, or unknown.
+    pub fn outcome(&self) -> Outcome {
+        if self
+            .findings
+            .iter()
+            .any(|f| !UNPROVED_KINDS.contains(&f.kind.as_str()))
+        {
+            Outcome::Differ
+        } else if self.findings.is_empty() {
+            Outcome::Equivalent
+        } else {
+            Outcome::Unknown
+        }
     }
 }
 
@@ -146,6 +183,28 @@ pub fn diff_effects(
 ) -> DiffReport {
     let mut report = DiffReport::default();
     for probe in probes(&[old, new]) {
+        for g in &probe.gaps {
+            report.findings.push(Finding::new(
+                at,
+                "incomplete",
+                format!(
+                    "{}: {g}; the specs may differ on such actions",
+                    probe.class()
+                ),
+                Proof::Syntax,
+            ));
+        }
+        // The same rules (whatever their order) decide every action alike.
+        let rules = |s: &'_ CompiledSpec| -> Vec<(planlang::ast::Effect, Cond)> {
+            probe
+                .rules(s)
+                .map(|(_, r)| (r.effect, r.pattern.when.clone()))
+                .collect()
+        };
+        let (ro, rn) = (rules(old), rules(new));
+        if ro.iter().all(|r| rn.contains(r)) && rn.iter().all(|r| ro.contains(r)) {
+            continue;
+        }
         let conds = |s: &CompiledSpec| -> BTreeMap<Decision, Cond> {
             Decision::ALL
                 .iter()
@@ -154,72 +213,100 @@ pub fn diff_effects(
         };
         let (od, nd) = (conds(old), conds(new));
         let mut pairs = Vec::new();
-        let mut differ = Cond::False;
         for o in Decision::ALL {
             for n in Decision::ALL {
                 if o != n {
                     let c = Cond::and(od[&o].clone(), nd[&n].clone());
                     if c != Cond::False {
-                        differ = Cond::or(differ, c.clone());
                         pairs.push((o, n, c));
                     }
                 }
             }
         }
-        if differ == Cond::False {
-            continue;
-        }
+        // An action both specs decide alike unless it matches a rule only
+        // one of them has: the solver looks there only.
+        let focus = ro
+            .iter()
+            .filter(|r| !rn.contains(r))
+            .chain(rn.iter().filter(|r| !ro.contains(r)))
+            .fold(Cond::False, |acc, (_, w)| Cond::or(acc, probe.cond(w)));
         let mut session = probe.session(opts.timeout_ms);
+        let cases = probe.cases();
         let decide = |a: &ConcreteAction| {
             (
                 Decision::from(old.verdict_of(a)),
                 Decision::from(new.verdict_of(a)),
             )
         };
-        let first = session.solve(&differ, Some(&probe.step), opts.max_refinements, &|w| {
-            probe.action(w).is_some_and(|a| {
-                let (o, n) = decide(&a);
-                o != n
-            })
-        });
-        let found = match first {
-            Answer::Unsat => {
-                report.queries += session.queries;
-                continue;
-            }
-            Answer::Sat(w) => probe.action(&w),
-            other => {
-                report.findings.push(undecided(&probe, at, &other));
-                report.queries += session.queries;
-                continue;
-            }
-        };
-        let mut done = Vec::new();
-        if let Some(a) = found {
-            let (o, n) = decide(&a);
-            done.push((o, n));
-            push_change(&mut report, old, new, at, a, o, n);
-        }
-        for (o, n, goal) in pairs {
-            if done.contains(&(o, n)) {
-                continue;
-            }
-            let ans = session.solve(&goal, Some(&probe.step), opts.max_refinements, &|w| {
-                probe.action(w).is_some_and(|a| decide(&a) == (o, n))
-            });
-            match ans {
-                Answer::Unsat => {}
+        let mut gave_up = None;
+        // One change at a time: a witness, then the question again without
+        // the pair of verdicts it showed, until nothing is left.
+        let mut alone = false;
+        while !pairs.is_empty() && gave_up.is_none() {
+            let todo: Vec<&(Decision, Decision, Cond)> = if alone {
+                pairs.iter().take(1).collect()
+            } else {
+                pairs.iter().collect()
+            };
+            let keys: Vec<(Decision, Decision)> = todo.iter().map(|(o, n, _)| (*o, *n)).collect();
+            let goal = Cond::and(
+                focus.clone(),
+                todo.iter()
+                    .fold(Cond::False, |acc, (_, _, c)| Cond::or(acc, c.clone())),
+            );
+            match ask(&mut session, &probe, &cases, &goal, opts, &|a| {
+                keys.contains(&decide(a))
+            }) {
                 Answer::Sat(w) => {
-                    if let Some(a) = probe.action(&w) {
-                        push_change(&mut report, old, new, at, a, o, n);
+                    let Some(a) = probe.action(&w) else { break };
+                    let (o, n) = decide(&a);
+                    pairs.retain(|(x, y, _)| (*x, *y) != (o, n));
+                    push_change(&mut report, old, new, at, a, o, n);
+                }
+                Answer::Unsat => {
+                    pairs.retain(|(x, y, _)| !keys.contains(&(*x, *y)));
+                }
+                // Together too hard: ask the pairs one by one.
+                other if !alone => {
+                    alone = true;
+                    if keys.len() == 1 {
+                        gave_up = Some(other);
                     }
                 }
-                other => report.findings.push(undecided(&probe, at, &other)),
+                other => gave_up = Some(other),
             }
+        }
+        if let Some(a) = gave_up {
+            report.findings.push(undecided(&probe, at, &a));
         }
         report.queries += session.queries;
     }
     report
+}
+
+/// Asks `goal` in each case of the probe: the first witness whose concrete
+/// action passes `valid`, `Unsat` when every case is unsatisfiable, else
+/// why some case went unanswered.
+fn ask(
+    session: &mut Session,
+    probe: &Probe,
+    cases: &[Cond],
+    goal: &Cond,
+    opts: &DiffOptions,
+    valid: &dyn Fn(&ConcreteAction) -> bool,
+) -> Answer {
+    let mut out = Answer::Unsat;
+    for case in cases {
+        let g = Cond::and(goal.clone(), case.clone());
+        match session.solve(&g, Some(&probe.step), opts.max_refinements, &|w| {
+            probe.action(w).is_some_and(|a| valid(&a))
+        }) {
+            Answer::Unsat => {}
+            Answer::Sat(w) => return Answer::Sat(w),
+            other => out = other,
+        }
+    }
+    out
 }
 
 fn undecided(probe: &Probe, at: &Span, a: &Answer) -> Finding {

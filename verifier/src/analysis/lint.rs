@@ -15,8 +15,10 @@
 //!   (`port` on `read`): that comparison is always false.
 //!
 //! "Never matches" and "covered" are proved for every probe of the rule's
-//! kind (see [`super::probes`]); a question the solver cannot answer in time
-//! yields no finding (lint never claims what it has not proved).
+//! kind (see [`super::probe`]: for calls every combination of arguments,
+//! each present or absent, a scalar or a list); a question the solver cannot
+//! answer in time, or a probe whose model is incomplete, yields no finding
+//! (lint never claims what it has not proved).
 //!
 //! ```
 //! use verifier::analysis::lint::{lint, LintOptions};
@@ -73,15 +75,21 @@ impl Linter<'_> {
             if !rule.pattern.kind_matches(p.kind, p.call.as_deref()) {
                 continue;
             }
+            // The model may miss actions of this class: nothing is proved.
+            if !p.gaps.is_empty() {
+                return Every::Not;
+            }
             let g = goal(p);
             if g == Cond::False {
                 continue;
             }
             let mut s = p.session(self.opts.timeout_ms);
-            // Any model counts: a satisfiable over-approximation is no proof.
-            match s.solve(&g, Some(&p.step), 0, &|_| true) {
-                Answer::Unsat => {}
-                _ => return Every::Not,
+            for case in p.cases() {
+                // Any model counts: a satisfiable over-approximation is no proof.
+                match s.solve(&Cond::and(g.clone(), case), Some(&p.step), 0, &|_| true) {
+                    Answer::Unsat => {}
+                    _ => return Every::Not,
+                }
             }
         }
         Every::Unsat

@@ -70,6 +70,7 @@ pub fn run(args: Args) -> ExitCode {
     let opts = IssueOptions {
         issuer: args.issuer,
         ttl: args.ttl,
+        enforcement: Vec::new(),
     };
     match attenuate(&parent, &sub, &key, &clock, &opts) {
         Ok(issued) => {
@@ -83,6 +84,13 @@ pub fn run(args: Args) -> ExitCode {
         }
         Err(IssueError::Containment(e @ ContainmentError::Wider(_))) => {
             eprintln!("refused: {e}");
+            ExitCode::from(exit::REJECT)
+        }
+        Err(IssueError::NotEnforceable(proofs)) => {
+            eprintln!(
+                "refused: no enforcement profile keeps the sub-plan's envelope inside the parent token's"
+            );
+            eprint!("{}", token::enforcement::describe(&proofs));
             ExitCode::from(exit::REJECT)
         }
         Err(e) => fail(e),

@@ -4,12 +4,15 @@
 //! One line per change, `file:line:col: kind: message`; kinds are
 //! `widened`, `narrowed`, `approval-added`, `approval-removed`,
 //! `rule-added`, `rule-removed`, `baseline-added`, `baseline-removed`,
-//! `max-ttl` and `undecided`. Exit 0 equivalent, 1 they differ, 2 bad input.
+//! `max-ttl`, and the two that say "not proved": `undecided` (the solver
+//! gave up) and `incomplete` (the specs use what the analysis does not
+//! model). Exit 0 equivalent (proved), 1 they differ (some change shown),
+//! 2 bad input, 4 unknown (no change found, equivalence not proved).
 
 use crate::exit;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use verifier::analysis::diff::{DiffOptions, diff};
+use verifier::analysis::diff::{DiffOptions, Outcome, diff};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -49,9 +52,11 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::from(exit::BAD_INPUT);
         }
     };
+    let outcome = report.outcome();
     if args.json {
         let v = serde_json::json!({
             "equivalent": report.equivalent(),
+            "outcome": outcome,
             "findings": &report.findings,
             "witnesses": &report.witnesses,
         });
@@ -60,13 +65,19 @@ pub fn run(args: Args) -> ExitCode {
         for f in &report.findings {
             println!("{f}");
         }
-        if report.equivalent() {
-            println!("equivalent: no action is decided differently and no rule changed");
+        match outcome {
+            Outcome::Equivalent => {
+                println!("equivalent: no action is decided differently and no rule changed")
+            }
+            Outcome::Unknown => println!(
+                "unknown: no difference found, but equivalence is not proved (see the lines above)"
+            ),
+            Outcome::Differ => {}
         }
     }
-    if report.equivalent() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(exit::REJECT)
+    match outcome {
+        Outcome::Equivalent => ExitCode::SUCCESS,
+        Outcome::Differ => ExitCode::from(exit::REJECT),
+        Outcome::Unknown => ExitCode::from(exit::UNKNOWN),
     }
 }

@@ -1,16 +1,18 @@
 //! `warden exec --token T --pub KEY -- CMD ARGS...`: run a command inside
 //! the token's envelope. Exits with the command's own status; refuses to
-//! start (exit 2) on a bad, expired or foreign-signed token, or when a
-//! required layer is missing.
+//! start (exit 2) on a bad, expired or foreign-signed token, when a required
+//! layer is missing, or when no enforcement profile this machine can apply
+//! has its enforced envelope proven in the token (the envelope the kernel
+//! layers really enforce, widenings included; see `enforcer::proven`).
 
 use crate::cmd::tokens::{fail, read_token_arg};
 use crate::exit;
 use enforcer::{KernelPolicy, Layer, LayerSet, Run, RunOptions};
 use std::ffi::OsString;
-use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use token::{SystemClock, paseto};
+use verifier::enforced::Profile;
 use verifier::envelope::Envelope;
 
 #[derive(clap::Args)]
@@ -28,7 +30,8 @@ pub struct Args {
     /// ebpf-cgroup-sock-addr, ebpf-tracepoints, bpf-lsm). Repeatable.
     #[arg(long, value_name = "LAYER")]
     require: Vec<Layer>,
-    /// Write the run's events (exec, fork, exit, network verdicts) as JSON lines.
+    /// Write the run's events as JSON lines while it runs: exec, fork, exit,
+    /// files opened, network verdicts, and every refusal (EPERM/EACCES).
     #[arg(long, value_name = "FILE")]
     events: Option<PathBuf>,
     /// Print nothing but the command's own output.
@@ -61,7 +64,7 @@ pub fn run(args: Args) -> ExitCode {
         Err(e) => return fail(e),
     };
     // The token's envelope carries the spec's baseline (`envelope.baseline`).
-    let envelope: Envelope = claims.envelope;
+    let envelope: &Envelope = &claims.envelope;
 
     let root = enforcer::launch::is_root();
     let mut layers: LayerSet = [Layer::Landlock, Layer::Seccomp].into_iter().collect();
@@ -70,53 +73,99 @@ pub fn run(args: Args) -> ExitCode {
             Layer::Cgroup,
             Layer::EbpfCgroupSockAddr,
             Layer::EbpfTracepoints,
+            // Used when the profile the run starts under needs it.
+            Layer::BpfLsm,
         ]);
     }
-    let policy = match KernelPolicy::from_envelope(&envelope, &layers) {
+    let mut policy = match KernelPolicy::from_envelope(envelope, &layers) {
         Ok(p) => p,
         Err(e) => return fail(e),
+    };
+    let (program, rest) = match args.command.split_first() {
+        Some(split) => split,
+        None => return ExitCode::from(exit::BAD_INPUT),
+    };
+    let mut ebpf = None;
+    let mut ebpf_missing = "not root (the eBPF layers need it)".to_owned();
+    if root {
+        match enforcer::ebpf::for_launcher_with(&policy, false, args.events.is_some()) {
+            Ok(l) => ebpf = Some(l),
+            Err(e) => ebpf_missing = format!("the eBPF layers did not load: {e}"),
+        }
+    } else if args.events.is_some() && !args.quiet {
+        eprintln!("warden: no events without root (the eBPF layers need it)");
+    }
+    // Start only under a profile whose enforced envelope the token proves.
+    let have_ebpf = ebpf.is_some();
+    let selected = enforcer::proven::select(&claims, &args.require, |profile| match profile {
+        Profile::Unprivileged => Ok(()),
+        Profile::Root if have_ebpf => Ok(()),
+        Profile::RootBpfLsm if have_ebpf => match enforcer::lsm::probe() {
+            enforcer::lsm::Support::Available => Ok(()),
+            enforcer::lsm::Support::Unavailable(why) => Err(format!("no bpf-lsm: {why}")),
+        },
+        _ => Err(ebpf_missing.clone()),
+    });
+    let selected = match selected {
+        Ok(s) => s,
+        Err(refusal) => {
+            eprintln!("warden: {refusal}");
+            return ExitCode::from(exit::BAD_INPUT);
+        }
+    };
+    let lsm = selected.profile.exact_files();
+    if !lsm {
+        policy.not_narrowed_by(Layer::BpfLsm);
+    }
+    if !args.quiet {
+        eprintln!(
+            "warden: enforced envelope proven for profile {} ({})",
+            selected.profile, selected.digest
+        );
+    }
+    // The events file is opened once the run is sure to start and before it
+    // does (a bad path changes nothing), and written while the run runs (streamed, flushed per batch).
+    let events_file = match &args.events {
+        Some(path) => match std::fs::File::create(path) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                eprintln!("warden: cannot write the events to {}: {e}", path.display());
+                return ExitCode::from(exit::BAD_INPUT);
+            }
+        },
+        None => None,
     };
     let mut options = RunOptions {
         quiet: args.quiet,
         ..RunOptions::default()
     };
+    options
+        .require
+        .extend(enforcer::proven::required_layers(selected.profile));
     options.require.extend(args.require.iter().copied());
-    let (program, rest) = match args.command.split_first() {
-        Some(split) => split,
-        None => return ExitCode::from(exit::BAD_INPUT),
-    };
     let mut run = Run::new(&policy).options(options);
-    let mut events = None;
-    if root {
-        match enforcer::ebpf::for_launcher(&policy, false) {
-            Ok(l) => {
-                run = run
-                    .with_layer(Box::new(l.sock_addr))
-                    .with_layer(Box::new(l.tracepoints));
-                events = Some(l.events);
-            }
-            Err(e) if !args.quiet => eprintln!("warden: eBPF layers not loaded: {e}"),
-            Err(_) => {}
+    let mut writer = None;
+    if let Some(l) = ebpf {
+        run = run
+            .with_layer(Box::new(l.sock_addr))
+            .with_layer(Box::new(l.tracepoints));
+        if lsm {
+            run = run.with_layer(Box::new(l.bpf_lsm));
         }
-    } else if args.events.is_some() && !args.quiet {
-        eprintln!("warden: no events without root (the eBPF layers need it)");
+        writer = events_file.map(|f| l.events.write_json_lines(f));
+    } else if root && !args.quiet {
+        eprintln!("warden: {ebpf_missing}");
     }
-    let outcome = match run.spawn(program, rest) {
+    let outcome = run.spawn(program, rest);
+    if let Some(w) = writer
+        && let Err(e) = w.finish()
+    {
+        eprintln!("warden: {e}");
+    }
+    let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(e) => return fail(e),
     };
-    if let (Some(path), Some(stream)) = (&args.events, events.as_mut()) {
-        match std::fs::File::create(path) {
-            Ok(mut file) => {
-                for event in stream.drain() {
-                    if let Ok(line) = serde_json::to_string(&event) {
-                        let _ = writeln!(file, "{line}");
-                    }
-                }
-            }
-            Err(e) => eprintln!("warden: cannot write the events to {}: {e}", path.display()),
-        }
-    }
     exit_code_of(outcome.status)
 }
 

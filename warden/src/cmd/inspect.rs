@@ -128,6 +128,29 @@ fn describe(c: &Claims, key_id: &str, verified: bool, now: Timestamp) -> String 
     }
     let _ = writeln!(s, "envelope");
     s.push_str(&describe_envelope(&c.envelope));
+    if c.enforcement.is_empty() {
+        let _ = writeln!(
+            s,
+            "enforcement  none proven: warden exec starts no run under it"
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "enforcement (per profile: the envelope its kernel layers enforce)"
+        );
+        for e in &c.enforcement {
+            let _ = writeln!(
+                s,
+                "  {:<13} {}  {}",
+                e.profile,
+                e.digest,
+                if e.proven { "proven" } else { "refused" }
+            );
+            if let Some(cx) = &e.counterexample {
+                let _ = writeln!(s, "    {cx}");
+            }
+        }
+    }
     s
 }
 

@@ -3,6 +3,9 @@
 //!
 //! Exit codes as `warden check`: 0 accepted (the token is printed), 1
 //! rejected, 3 needs approval (the verdict on stderr, no token), 2 bad input.
+//! An accepted plan whose envelope no enforcement profile keeps inside the
+//! spec (every profile's layers would widen it into something the spec
+//! refuses) is rejected too, with each profile's counterexample.
 
 use crate::cmd::check;
 use crate::cmd::tokens::{fail, parse_ttl};
@@ -61,9 +64,31 @@ pub fn run(args: Args) -> ExitCode {
             };
         }
     };
+    // The envelope the kernel layers will really enforce, per profile,
+    // proven against the spec; no token when no profile is.
+    // Issuing happens once per token, off the hot path: the proof gets more
+    // solver time than a check, so a loaded machine does not refuse it.
+    let mut compiled = loaded.compiled;
+    compiled.options.timeout_ms = compiled
+        .options
+        .timeout_ms
+        .max(token::enforcement::PROOF_TIMEOUT_MS);
+    let enforcement = match token::enforcement::prove_profiles(&compiled, &envelope) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    if token::enforcement::proven(&enforcement).next().is_none() {
+        eprintln!(
+            "reject: the plan is accepted, but no enforcement profile is proven: the kernel layers would widen its envelope beyond the spec"
+        );
+        eprint!("{}", token::enforcement::describe(&enforcement));
+        eprintln!("no token issued");
+        return ExitCode::from(exit::REJECT);
+    }
     let opts = IssueOptions {
         issuer: args.issuer,
         ttl: args.ttl,
+        enforcement,
     };
     match issue(
         &loaded.plan,

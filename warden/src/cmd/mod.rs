@@ -10,6 +10,7 @@ pub mod fmt;
 pub mod inspect;
 pub mod issue;
 pub mod keygen;
+pub mod learn;
 pub mod lint;
 pub mod load;
 pub mod parse;

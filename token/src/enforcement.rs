@@ -1,0 +1,200 @@
+//! The `enforcement` claim: for each enforcement profile (the kernel layer
+//! sets a run can have), the digest of the envelope those layers really
+//! enforce and whether the verifier proved it inside the spec
+//! ([`verifier::enforced`]). Issuing computes it; `warden exec` starts a run
+//! only under a proven entry whose digest is that of the envelope its
+//! layers enforce.
+//!
+//! ```
+//! use token::enforcement::{prove_profiles, proven};
+//! use verifier::envelope::{Envelope, FileAccess, FileGrant, PathTarget};
+//! let mut env = Envelope::default();
+//! env.files.push(FileGrant {
+//!     access: FileAccess::Write,
+//!     target: PathTarget::Glob { glob: "/tmp/out/*.tmp".into() },
+//! });
+//! let spec = planlang::load_spec_str(
+//!     r#"spec "s" { allow write under "/tmp/out/" when path endswith ".tmp" }"#, "s.spec").unwrap();
+//! let spec = verifier::CompiledSpec::compile(&spec).unwrap();
+//! let proofs = prove_profiles(&spec, &env).unwrap();
+//! // Only BPF LSM enforces `*.tmp` exactly.
+//! let names: Vec<_> = proven(&proofs).map(|p| p.profile.as_str()).collect();
+//! assert_eq!(names, ["root+bpf-lsm"]);
+//! ```
+
+use crate::claims::{Claims, Digest, EnforcementProof};
+use verifier::CompiledSpec;
+use verifier::containment::{self, ContainmentError};
+use verifier::enforced::{self, Counterexample, Profile, ProveError};
+use verifier::envelope::Envelope;
+
+/// Why the enforcement profiles could not be proven or refuted.
+#[derive(Debug, thiserror::Error)]
+pub enum EnforcementError {
+    #[error(transparent)]
+    Prove(#[from] ProveError),
+    #[error(transparent)]
+    Containment(#[from] ContainmentError),
+}
+
+/// The solver's time bound for each question of an attenuated token's
+/// proof (issuing is off the hot path; a timeout refuses the profile).
+pub const PROOF_TIMEOUT_MS: u32 = 30_000;
+
+/// The digest of an enforced envelope (SHA-256 of its canonical JSON).
+pub fn digest(enforced: &Envelope) -> Digest {
+    Digest::of_text(&enforced::canonical_json(enforced))
+}
+
+/// The digest of the envelope `profile`'s layers enforce for `envelope`.
+pub fn profile_digest(envelope: &Envelope, profile: Profile) -> Digest {
+    digest(&enforced::enforced_envelope(envelope, profile))
+}
+
+fn entry(
+    profile: Profile,
+    enforced: &Envelope,
+    proof: Result<(), Counterexample>,
+) -> EnforcementProof {
+    EnforcementProof {
+        profile: profile.name().to_owned(),
+        layers: profile.layers().iter().map(|l| (*l).to_owned()).collect(),
+        digest: digest(enforced),
+        proven: proof.is_ok(),
+        counterexample: proof.err().map(|c| c.to_string()),
+    }
+}
+
+/// Proves every profile's enforced envelope for `envelope` (which `spec`
+/// accepted or a human approved) against `spec`.
+pub fn prove_profiles(
+    spec: &CompiledSpec,
+    envelope: &Envelope,
+) -> Result<Vec<EnforcementProof>, EnforcementError> {
+    Profile::ALL
+        .iter()
+        .map(|&p| {
+            let enforced = enforced::enforced_envelope(envelope, p);
+            let proof = enforced::prove(spec, envelope, &enforced)?;
+            Ok(entry(p, &enforced, proof))
+        })
+        .collect()
+}
+
+/// The profiles of an attenuated token: a profile is proven for the child
+/// when the parent's is, and everything the child's enforced envelope
+/// permits beyond the child's envelope lies inside the parent's enforced
+/// envelope for that profile (proven by the verifier with the parent's
+/// enforced envelope as the spec). The parent's entry must carry the digest
+/// of its enforced envelope as computed here, or it does not count.
+pub fn prove_attenuated(
+    parent: &Claims,
+    child: &Envelope,
+) -> Result<Vec<EnforcementProof>, EnforcementError> {
+    let mut out = Vec::new();
+    for p in Profile::ALL {
+        let parent_enforced = enforced::enforced_envelope(&parent.envelope, p);
+        let enforced = enforced::enforced_envelope(child, p);
+        let parent_proven = parent
+            .proven_enforcement(&digest(&parent_enforced))
+            .is_some();
+        let proof = if parent_proven {
+            let mut spec = containment::envelope_spec(&parent_enforced)?;
+            spec.options.timeout_ms = spec.options.timeout_ms.max(PROOF_TIMEOUT_MS);
+            enforced::prove(&spec, child, &enforced)?
+        } else {
+            Err(Counterexample {
+                grant: format!("the {} profile", p.name()),
+                action: "any action of the child".into(),
+                reason: verifier::report::Reason::CouldNotProve,
+                needs_approval: false,
+                rule: None,
+                rule_text: Some("the parent token is not proven for this profile".into()),
+            })
+        };
+        out.push(entry(p, &enforced, proof));
+    }
+    Ok(out)
+}
+
+/// The proven entries.
+pub fn proven(proofs: &[EnforcementProof]) -> impl Iterator<Item = &EnforcementProof> {
+    proofs.iter().filter(|p| p.proven)
+}
+
+/// For people: one line per profile, `proven` or the counterexample.
+pub fn describe(proofs: &[EnforcementProof]) -> String {
+    let mut s = String::new();
+    for p in proofs {
+        match &p.counterexample {
+            None if p.proven => s.push_str(&format!("  {}: proven\n", p.profile)),
+            Some(cx) => s.push_str(&format!("  {}: refused: {cx}\n", p.profile)),
+            None => s.push_str(&format!("  {}: refused\n", p.profile)),
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::claims::tests::sample;
+
+    fn spec(src: &str) -> CompiledSpec {
+        let loaded = planlang::load_spec_str(src, "t.spec").expect("test spec loads");
+        let mut compiled = CompiledSpec::compile(&loaded).expect("test spec compiles");
+        // A loaded machine must not turn a proof into a timeout.
+        compiled.options.timeout_ms = 60_000;
+        compiled
+    }
+
+    fn glob_env() -> Envelope {
+        serde_json::from_value(serde_json::json!({
+            "version": 1,
+            "files": [{"access": "write", "target": {"shape": "glob", "glob": "/tmp/out/*.tmp"}}],
+            "exec": [], "connect": [], "listen": [], "calls": [], "params": [],
+            "limits": [], "ordering": [], "baseline": []
+        }))
+        .expect("test envelope follows the schema")
+    }
+
+    #[test]
+    fn profiles_carry_their_digest_and_the_counterexample() {
+        let s = spec(r#"spec "s" { allow write under "/tmp/out/" when path endswith ".tmp" }"#);
+        let env = glob_env();
+        let proofs = prove_profiles(&s, &env).unwrap();
+        assert_eq!(proofs.len(), 3);
+        for p in &proofs {
+            let profile = Profile::ALL
+                .into_iter()
+                .find(|x| x.name() == p.profile)
+                .unwrap();
+            assert_eq!(p.digest, profile_digest(&env, profile));
+        }
+        let unpriv = &proofs[0];
+        assert!(!unpriv.proven);
+        let cx = unpriv.counterexample.as_deref().unwrap();
+        assert!(cx.contains("lets `write \"/tmp/out/"), "{cx}");
+        assert!(proofs[2].proven && proofs[2].counterexample.is_none());
+        assert!(describe(&proofs).contains("root+bpf-lsm: proven"));
+    }
+
+    #[test]
+    fn an_attenuated_token_inherits_only_what_the_parent_proved() {
+        let s = spec(r#"spec "s" { allow write under "/tmp/out/" when path endswith ".tmp" }"#);
+        let mut parent = sample();
+        parent.envelope = glob_env();
+        parent.enforcement = prove_profiles(&s, &parent.envelope).unwrap();
+        let child = glob_env();
+        let proofs = prove_attenuated(&parent, &child).unwrap();
+        let names: Vec<_> = proven(&proofs).map(|p| p.profile.as_str()).collect();
+        assert_eq!(names, ["root+bpf-lsm"]);
+        // A parent whose entries do not match its envelope proves nothing.
+        parent
+            .enforcement
+            .iter_mut()
+            .for_each(|e| e.digest = Digest::of_text("x"));
+        let proofs = prove_attenuated(&parent, &child).unwrap();
+        assert_eq!(proven(&proofs).count(), 0);
+    }
+}

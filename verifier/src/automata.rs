@@ -1,0 +1,981 @@
+//! Deciding the common questions without Z3: each atom of the question
+//! mentions one param (or one glob), and the atoms of a string are regular
+//! languages.
+//!
+//! For every variable the question mentions, this finds one value for each
+//! combination of truth values its atoms can take: for strings, by a
+//! breadth-first search of the product of the atoms' DFAs (built with
+//! `regex-automata`) and of the DFA of the variable's domain; for numbers,
+//! by the constants the atoms compare with, the points between them and
+//! beyond; for bools, both. The question (the step's residual and the
+//! `where` conditions of its params) is then a boolean formula over those
+//! truth values, and the variables are independent, so it can hold exactly
+//! when some choice of one combination per variable makes it true.
+//!
+//! - No choice makes it true: the answer is `Unsat`. This is exact for the
+//!   atoms translated here (the translation follows [`crate::concrete`]).
+//! - A choice makes it true: its values are substituted and checked
+//!   concretely, like every witness; a valid one is the answer.
+//! - Anything else (an atom over two symbols, a `let` result, a host, an
+//!   argument list, a `..`-escape the construction below does not find, a
+//!   product too large): no answer, and the question goes to Z3.
+//!
+//! A path param is seen by a step through its normal form `norm(p)`. Its
+//! atoms on `norm(p)` are decided over the language of normalized paths;
+//! its atoms on the raw `p` (a `where p startswith "/tmp/"`) are left free,
+//! every combination of their truth values considered possible: an
+//! over-approximation, so `Unsat` stays sound. A witness is then built
+//! constructively: `p = norm(p)` itself, or a value of the raw atoms
+//! followed by enough `..` segments to climb back to `/` and then `norm(p)`
+//! (`/tmp/../etc/passwd`), and checked concretely.
+//!
+//! ```
+//! use verifier::automata::decide;
+//! use verifier::concrete::Cond;
+//! use verifier::symbolic::Answer;
+//! use std::collections::{BTreeMap, HashMap};
+//! let params = HashMap::from([("p".to_string(), planlang::ast::ParamType::Path)]);
+//! // `where p startswith "/tmp/"`, question: may `norm(p)` leave /tmp?
+//! let w: Cond = serde_json::from_str(r#"{"kind":"cmp","op":"starts_with",
+//!     "lhs":{"kind":"ref","name":"raw|p:p"},"rhs":{"kind":"value","value":{"type":"string","value":"/tmp/"}}}"#).unwrap();
+//! let q: Cond = serde_json::from_str(r#"{"kind":"not","cond":{"kind":"cmp","op":"under",
+//!     "lhs":{"kind":"ref","name":"norm|p:p"},"rhs":{"kind":"value","value":{"type":"string","value":"/tmp"}}}}"#).unwrap();
+//! let a = decide(&q, &[&w], &params, &BTreeMap::new(), &|_| true);
+//! let Some(Answer::Sat(w)) = a else { panic!("{a:?}") };
+//! assert!(w.params["p"].as_str().unwrap().starts_with("/tmp/.."));
+//! ```
+
+use crate::action::{Field, Value};
+use crate::concrete::{self, Cond, Operand};
+use crate::symbolic::{Answer, Witness};
+use planlang::ast::{CmpOp, ParamType};
+use regex_automata::dfa::{Automaton, dense};
+use regex_automata::util::primitives::StateID;
+use regex_automata::{Anchored, Input, MatchKind};
+use rust_decimal::Decimal;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// The most product states one variable's search visits.
+const MAX_STATES: usize = 20_000;
+/// The most combinations of the variables' values tried.
+const MAX_COMBOS: usize = 4_096;
+/// The most raw atoms of a path param left free (2^n combinations).
+const MAX_FREE: usize = 8;
+/// The most witnesses checked concretely before giving up.
+const MAX_TRIES: usize = 64;
+
+/// Normalized absolute paths: `/`, or segments that are not empty, `.` or
+/// `..`, without `/` or NUL (what [`concrete::normalize_path`] returns).
+const NORMAL: &str = r"/|(?:/(?:[^/\x00.][^/\x00]*|\.[^/\x00.][^/\x00]*|\.\.[^/\x00]+))+";
+
+type Dfa = dense::DFA<Vec<u32>>;
+
+/// A pattern and how its DFA reads the input.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Pat {
+    pattern: String,
+    /// Unicode mode (a user's `matches` regex, a glob's `?`); otherwise
+    /// bytes: the patterns written here are ASCII classes and literals,
+    /// whose language over bytes, restricted to UTF-8, is the same, with far
+    /// fewer states.
+    unicode: bool,
+}
+
+fn bytes(pattern: impl Into<String>) -> Pat {
+    Pat {
+        pattern: pattern.into(),
+        unicode: false,
+    }
+}
+
+fn unicode(pattern: impl Into<String>) -> Pat {
+    Pat {
+        pattern: pattern.into(),
+        unicode: true,
+    }
+}
+
+/// Builds (once, then cached) the DFA of the strings each pattern matches
+/// as a whole (pattern `i` is `PatternID` `i`), all read in one mode.
+/// `None` when regex-automata cannot build it (e.g. a Unicode word
+/// boundary) or it would be too large.
+fn dfa(patterns: &[String], unicode: bool) -> Option<Arc<Dfa>> {
+    type Cache = HashMap<(Vec<String>, bool), Option<Arc<Dfa>>>;
+    static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let key = (patterns.to_vec(), unicode);
+    if let Ok(c) = cache.lock()
+        && let Some(d) = c.get(&key)
+    {
+        return d.clone();
+    }
+    let wrapped: Vec<String> = patterns.iter().map(|p| format!("(?:{p})")).collect();
+    let built = dense::Builder::new()
+        .configure(
+            dense::Config::new()
+                .match_kind(MatchKind::All)
+                .start_kind(regex_automata::dfa::StartKind::Anchored)
+                .dfa_size_limit(Some(8 << 20))
+                .determinize_size_limit(Some(8 << 20)),
+        )
+        .syntax(
+            regex_automata::util::syntax::Config::new()
+                .unicode(unicode)
+                .utf8(unicode),
+        )
+        .thompson(regex_automata::nfa::thompson::Config::new().utf8(unicode))
+        .build_many(&wrapped)
+        .ok()
+        .map(Arc::new);
+    if let Ok(mut c) = cache.lock() {
+        if c.len() > 4096 {
+            c.clear();
+        }
+        c.insert(key, built.clone());
+    }
+    built
+}
+
+/// A multiplicative hasher for the product states' keys (SipHash was most
+/// of the search's time).
+#[derive(Default)]
+struct Fast(u64);
+
+impl std::hash::Hasher for Fast {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0.rotate_left(5) ^ x).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_u128(&mut self, x: u128) {
+        self.write_u64(x as u64);
+        self.write_u64((x >> 64) as u64);
+    }
+}
+
+type FastHash = std::hash::BuildHasherDefault<Fast>;
+
+/// A symbol of the question, as the residual names it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Sym {
+    /// A param; `norm`: seen through its normal form.
+    Param {
+        name: String,
+        norm: bool,
+    },
+    Glob(String),
+}
+
+fn parse_sym(name: &str) -> Option<Sym> {
+    let (view, key) = name.split_once('|')?;
+    let (k, rest) = key.split_once(':')?;
+    match (view, k) {
+        ("raw", "p") => Some(Sym::Param {
+            name: rest.to_string(),
+            norm: false,
+        }),
+        ("norm", "p") => Some(Sym::Param {
+            name: rest.to_string(),
+            norm: true,
+        }),
+        ("norm", "g") => Some(Sym::Glob(rest.to_string())),
+        _ => None,
+    }
+}
+
+/// The question as a formula over atoms.
+enum F {
+    Const(bool),
+    Atom(usize),
+    And(Vec<F>),
+    Or(Vec<F>),
+    Not(Box<F>),
+}
+
+impl F {
+    fn eval(&self, truth: &[bool]) -> bool {
+        match self {
+            F::Const(b) => *b,
+            F::Atom(i) => truth[*i],
+            F::And(xs) => xs.iter().all(|x| x.eval(truth)),
+            F::Or(xs) => xs.iter().any(|x| x.eval(truth)),
+            F::Not(x) => !x.eval(truth),
+        }
+    }
+}
+
+/// One comparison of a symbol with a value.
+struct Atom {
+    sym: Sym,
+    op: CmpOp,
+    value: Value,
+}
+
+#[derive(Default)]
+struct Atoms {
+    list: Vec<Atom>,
+    index: HashMap<(Sym, CmpOp, Value), usize>,
+}
+
+impl Atoms {
+    fn formula(&mut self, c: &Cond) -> Option<F> {
+        Some(match c {
+            Cond::True => F::Const(true),
+            Cond::False => F::Const(false),
+            Cond::And { all } => {
+                F::And(all.iter().map(|c| self.formula(c)).collect::<Option<_>>()?)
+            }
+            Cond::Or { any } => F::Or(any.iter().map(|c| self.formula(c)).collect::<Option<_>>()?),
+            Cond::Not { cond } => F::Not(Box::new(self.formula(cond)?)),
+            Cond::Cmp {
+                op,
+                lhs:
+                    Operand::Ref {
+                        name,
+                        fields,
+                        index: None,
+                    },
+                rhs: Operand::Value { value },
+            } if fields.is_empty() => {
+                let mut sym = parse_sym(name)?;
+                // `p under D` normalizes `p`: an atom of `norm(p)`.
+                if *op == CmpOp::Under
+                    && let Sym::Param { norm, .. } = &mut sym
+                {
+                    *norm = true;
+                }
+                let key = (sym.clone(), *op, value.clone());
+                let n = self.list.len();
+                let i = *self.index.entry(key).or_insert(n);
+                if i == n {
+                    self.list.push(Atom {
+                        sym,
+                        op: *op,
+                        value: value.clone(),
+                    });
+                }
+                F::Atom(i)
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// How a string atom is decided: a regular language (true when the value
+/// is in it, or not in it when `neg`), or a constant.
+enum Lang {
+    Re { pattern: Pat, neg: bool },
+    Const(bool),
+}
+
+/// The language of a string atom, following [`concrete::compare`]; `None`
+/// when it is not translated (addresses). `normal`: the value is a
+/// normalized path (so `under` is a prefix question).
+fn lang(op: CmpOp, v: &Value, normal: bool) -> Option<Lang> {
+    let esc = |s: &str| regex_syntax::escape(s);
+    let re = |pattern: String| {
+        Some(Lang::Re {
+            pattern: bytes(pattern),
+            neg: false,
+        })
+    };
+    match (op, v) {
+        (_, Value::Cidr(_)) => None,
+        (CmpOp::Eq | CmpOp::Ne, Value::String(x)) => Some(Lang::Re {
+            pattern: bytes(esc(x)),
+            neg: op == CmpOp::Ne,
+        }),
+        // A string never equals a number, a bool, a duration or a list.
+        (CmpOp::Eq, _) => Some(Lang::Const(false)),
+        (CmpOp::Ne, _) => Some(Lang::Const(true)),
+        (CmpOp::In, Value::List(items)) => {
+            if items.iter().any(|i| matches!(i, Value::Cidr(_))) {
+                return None;
+            }
+            let alts: Vec<String> = items.iter().filter_map(|i| i.as_str().map(esc)).collect();
+            if alts.is_empty() {
+                Some(Lang::Const(false))
+            } else {
+                re(alts.join("|"))
+            }
+        }
+        (CmpOp::In, Value::String(x)) => re(esc(x)),
+        (CmpOp::In, _) => Some(Lang::Const(false)),
+        (CmpOp::StartsWith, Value::String(x)) => re(format!("{}(?s:.*)", esc(x))),
+        (CmpOp::EndsWith, Value::String(x)) => re(format!("(?s:.*){}", esc(x))),
+        (CmpOp::Contains, Value::String(x)) => re(format!("(?s:.*){}(?s:.*)", esc(x))),
+        (CmpOp::Matches, Value::String(p)) => match concrete::regex(p) {
+            Err(_) => Some(Lang::Const(false)),
+            Ok(_) => Some(Lang::Re {
+                pattern: unicode(p.as_str()),
+                neg: false,
+            }),
+        },
+        (CmpOp::Under, Value::String(d)) if normal => match concrete::normalize_path(d) {
+            Err(_) => Some(Lang::Const(false)),
+            Ok(d) if d == "/" => Some(Lang::Const(true)),
+            Ok(d) => re(format!("{}(?:/(?s:.*))?", esc(&d))),
+        },
+        (CmpOp::Under, _) if normal => Some(Lang::Const(false)),
+        (CmpOp::Under, _) => None,
+        // Strings are not ordered; the other operators want a string.
+        _ => Some(Lang::Const(false)),
+    }
+}
+
+/// One value of a variable for each combination of its atoms' truth
+/// values: strings by a breadth-first search of the product automaton of
+/// the domain and the atoms (shortest first).
+fn strings(domain: &[Pat], atoms: &[Lang]) -> Option<Vec<(Vec<bool>, String)>> {
+    let mut dfas: Vec<Arc<Dfa>> = Vec::new();
+    for d in domain {
+        dfas.push(dfa(std::slice::from_ref(&d.pattern), d.unicode)?);
+    }
+    let n_domain = dfas.len();
+    // The atoms' languages, one multi-pattern DFA per mode: atom k is
+    // pattern `pid` of component `comp` (or a constant).
+    let mut where_is: Vec<Option<(usize, usize)>> = Vec::with_capacity(atoms.len());
+    let mut lists: [Vec<String>; 2] = [Vec::new(), Vec::new()];
+    for a in atoms {
+        where_is.push(match a {
+            Lang::Re { pattern, .. } => {
+                let list = &mut lists[pattern.unicode as usize];
+                let pid = match list.iter().position(|p| *p == pattern.pattern) {
+                    Some(i) => i,
+                    None => {
+                        list.push(pattern.pattern.clone());
+                        list.len() - 1
+                    }
+                };
+                Some((pattern.unicode as usize, pid))
+            }
+            Lang::Const(_) => None,
+        });
+    }
+    let mut comp_of_mode = [usize::MAX; 2];
+    for (mode, list) in lists.iter().enumerate() {
+        if !list.is_empty() {
+            comp_of_mode[mode] = dfas.len();
+            dfas.push(dfa(list, mode == 1)?);
+        }
+    }
+    // Bytes every component treats alike, one representative each.
+    let mut classes: HashMap<Vec<u8>, u8> = HashMap::new();
+    for b in 0..=255u8 {
+        let sig: Vec<u8> = dfas.iter().map(|d| d.byte_classes().get(b)).collect();
+        classes.entry(sig).or_insert(b);
+    }
+    let mut reps: Vec<u8> = classes.into_values().collect();
+    reps.sort_unstable();
+    // At most two domain automata and two of atoms: a product state fits
+    // in four state ids, its key in a u128.
+    const K: usize = 4;
+    if dfas.len() > K {
+        return None;
+    }
+    let n = dfas.len();
+    let key = |q: &[StateID; K]| -> u128 {
+        q.iter()
+            .fold(0u128, |k, id| (k << 32) | u128::from(id.as_u32()))
+    };
+    let input = Input::new("").anchored(Anchored::Yes);
+    let mut start = [StateID::ZERO; K];
+    for (q, d) in start.iter_mut().zip(&dfas) {
+        *q = d.start_state_forward(&input).ok()?;
+    }
+    let mut seen: HashMap<u128, (), FastHash> = HashMap::default();
+    // Per state: (parent, byte).
+    let mut parent: Vec<(usize, u8)> = vec![(usize::MAX, 0)];
+    let mut states: Vec<[StateID; K]> = vec![start];
+    seen.insert(key(&start), ());
+    let mut found: Vec<(Vec<bool>, String)> = Vec::new();
+    let mut matched: [Vec<bool>; 2] = [vec![false; lists[0].len()], vec![false; lists[1].len()]];
+    let mut at = 0;
+    while at < states.len() {
+        let s = states[at];
+        let mut eoi = [StateID::ZERO; K];
+        for i in 0..n {
+            eoi[i] = dfas[i].next_eoi_state(s[i]);
+        }
+        if (0..n_domain).all(|i| dfas[i].is_match_state(eoi[i])) {
+            // Which patterns of each mode match the whole string.
+            for (mode, m) in matched.iter_mut().enumerate() {
+                m.iter_mut().for_each(|b| *b = false);
+                let c = comp_of_mode[mode];
+                if c == usize::MAX || !dfas[c].is_match_state(eoi[c]) {
+                    continue;
+                }
+                for k in 0..dfas[c].match_len(eoi[c]) {
+                    m[dfas[c].match_pattern(eoi[c], k).as_usize()] = true;
+                }
+            }
+            let truth = atoms.iter().zip(&where_is).map(|(a, w)| match (a, w) {
+                (Lang::Re { neg, .. }, Some((mode, pid))) => matched[*mode][*pid] != *neg,
+                (Lang::Const(b), _) => *b,
+                _ => false,
+            });
+            if !found
+                .iter()
+                .any(|(t, _)| t.iter().copied().eq(truth.clone()))
+            {
+                let mut bytes = Vec::new();
+                let mut k = at;
+                while parent[k].0 != usize::MAX {
+                    bytes.push(parent[k].1);
+                    k = parent[k].0;
+                }
+                bytes.reverse();
+                // A byte that is not UTF-8: Z3 decides this one.
+                found.push((truth.collect(), String::from_utf8(bytes).ok()?));
+            }
+        }
+        'bytes: for &b in &reps {
+            let mut next = [StateID::ZERO; K];
+            for i in 0..n {
+                next[i] = dfas[i].next_state(s[i], b);
+                // A domain automaton that is dead accepts nothing any more.
+                if i < n_domain && dfas[i].is_dead_state(next[i]) {
+                    continue 'bytes;
+                }
+            }
+            if let std::collections::hash_map::Entry::Vacant(e) = seen.entry(key(&next)) {
+                if states.len() >= MAX_STATES {
+                    return None;
+                }
+                e.insert(());
+                states.push(next);
+                parent.push((at, b));
+            }
+        }
+        at += 1;
+    }
+    Some(found)
+}
+
+/// Numbers: every atom compares with constants, so its truth is the same
+/// between two neighbouring constants; one value per region and constant.
+fn numbers(atoms: &[&Atom]) -> Option<Vec<(Vec<bool>, Value)>> {
+    let mut cs: Vec<Decimal> = Vec::new();
+    for a in atoms {
+        match &a.value {
+            Value::Number(n) => cs.push(*n),
+            Value::List(items) => cs.extend(items.iter().filter_map(|i| match i {
+                Value::Number(n) => Some(*n),
+                _ => None,
+            })),
+            _ => {}
+        }
+    }
+    cs.sort_unstable();
+    cs.dedup();
+    // Constants first, then a point between each two (a whole number when
+    // there is one), then the outside: witnesses read naturally (a port
+    // param gets 444, not 443.5).
+    let mut samples = cs.clone();
+    for w in cs.windows(2) {
+        let whole = w[0].floor().checked_add(Decimal::ONE)?;
+        let mid = if whole < w[1] {
+            whole
+        } else {
+            w[0].checked_add(w[1])?.checked_div(Decimal::TWO)?
+        };
+        if !(w[0] < mid && mid < w[1]) {
+            return None;
+        }
+        samples.push(mid);
+    }
+    match (cs.first(), cs.last()) {
+        (Some(lo), Some(hi)) => {
+            samples.push(lo.floor().checked_sub(Decimal::ONE)?);
+            samples.push(hi.floor().checked_add(Decimal::ONE)?);
+        }
+        _ => samples.push(Decimal::ZERO),
+    }
+    Some(dedup_by_truth(
+        samples.into_iter().map(Value::Number).collect(),
+        atoms,
+    ))
+}
+
+fn dedup_by_truth(values: Vec<Value>, atoms: &[&Atom]) -> Vec<(Vec<bool>, Value)> {
+    let mut out: Vec<(Vec<bool>, Value)> = Vec::new();
+    for v in values {
+        let t: Vec<bool> = atoms
+            .iter()
+            .map(|a| concrete::compare(a.op, &v, &a.value))
+            .collect();
+        if !out.iter().any(|(u, _)| *u == t) {
+            out.push((t, v));
+        }
+    }
+    out
+}
+
+/// A variable's possible values, each with the truth of its atoms
+/// (indices into the question's atom list) and, for a path param seen
+/// normalized, raw values to climb out of.
+struct Choices {
+    sym: Sym,
+    atoms: Vec<usize>,
+    options: Vec<(Vec<bool>, Value)>,
+    /// Path params seen normalized: values meeting the free raw atoms.
+    raw: Vec<String>,
+}
+
+/// Decides `goal` and the `where` conditions `wheres` (residuals over
+/// `raw|p:NAME`, `norm|p:NAME`, `norm|g:GLOB`) for params of the given
+/// types. Params the question does not mention take their values from
+/// `base`. `None`: not decided here (the caller asks Z3).
+pub fn decide(
+    goal: &Cond,
+    wheres: &[&Cond],
+    params: &HashMap<String, ParamType>,
+    base: &BTreeMap<String, Value>,
+    valid: &dyn Fn(&Witness) -> bool,
+) -> Option<Answer> {
+    let mut atoms = Atoms::default();
+    let mut parts = vec![atoms.formula(goal)?];
+    for w in wheres {
+        parts.push(atoms.formula(w)?);
+    }
+    let formula = F::And(parts);
+    // Group the atoms by variable (a param's raw and normal views are one
+    // variable).
+    let mut vars: BTreeMap<Sym, Vec<usize>> = BTreeMap::new();
+    let var_of = |s: &Sym| match s {
+        Sym::Param { name, .. } => Sym::Param {
+            name: name.clone(),
+            norm: false,
+        },
+        g => g.clone(),
+    };
+    for (i, a) in atoms.list.iter().enumerate() {
+        vars.entry(var_of(&a.sym)).or_default().push(i);
+    }
+    let mut choices: Vec<Choices> = Vec::new();
+    for (sym, idx) in vars {
+        choices.push(choose(&sym, &idx, &atoms.list, params)?);
+    }
+    let combos = choices
+        .iter()
+        .try_fold(1usize, |n, c| n.checked_mul(c.options.len()))?;
+    if combos > MAX_COMBOS {
+        return None;
+    }
+    let mut truth = vec![false; atoms.list.len()];
+    let mut pick = vec![0usize; choices.len()];
+    let mut satisfiable = false;
+    let mut tries = 0;
+    for _ in 0..combos.max(1) {
+        if choices.iter().all(|c| !c.options.is_empty()) {
+            for (c, &k) in choices.iter().zip(&pick) {
+                for (&a, &t) in c.atoms.iter().zip(&c.options[k].0) {
+                    truth[a] = t;
+                }
+            }
+            if formula.eval(&truth) {
+                satisfiable = true;
+                if let Some(w) = witness(
+                    &choices, &pick, goal, wheres, params, base, valid, &mut tries,
+                ) {
+                    return Some(Answer::Sat(w));
+                }
+                if tries >= MAX_TRIES {
+                    return None;
+                }
+            }
+        }
+        // The next combination.
+        for (c, k) in choices.iter().zip(pick.iter_mut()) {
+            *k += 1;
+            if *k < c.options.len() {
+                break;
+            }
+            *k = 0;
+        }
+    }
+    (!satisfiable).then_some(Answer::Unsat)
+}
+
+/// The possible values of one variable.
+fn choose(
+    sym: &Sym,
+    idx: &[usize],
+    all: &[Atom],
+    params: &HashMap<String, ParamType>,
+) -> Option<Choices> {
+    let atoms: Vec<&Atom> = idx.iter().map(|&i| &all[i]).collect();
+    let mut out = Choices {
+        sym: sym.clone(),
+        atoms: idx.to_vec(),
+        options: Vec::new(),
+        raw: Vec::new(),
+    };
+    match sym {
+        Sym::Glob(g) => {
+            let glob = concrete::glob_to_regex(g).ok()?;
+            let langs: Vec<Lang> = atoms
+                .iter()
+                .map(|a| lang(a.op, &a.value, true))
+                .collect::<Option<_>>()?;
+            out.options = strings(&[bytes(NORMAL), unicode(glob)], &langs)?
+                .into_iter()
+                .map(|(t, s)| (t, Value::String(s)))
+                .collect();
+        }
+        Sym::Param { name, .. } => {
+            let ty = *params.get(name)?;
+            let norm = atoms
+                .iter()
+                .any(|a| matches!(a.sym, Sym::Param { norm: true, .. }));
+            match ty {
+                ParamType::Number => out.options = numbers(&atoms)?,
+                ParamType::Bool => {
+                    out.options =
+                        dedup_by_truth(vec![Value::Bool(false), Value::Bool(true)], &atoms)
+                }
+                ParamType::String | ParamType::Path if !norm => {
+                    let domain = if ty == ParamType::Path {
+                        "/(?s:.*)"
+                    } else {
+                        "(?s:.*)"
+                    };
+                    let langs: Vec<Lang> = atoms
+                        .iter()
+                        .map(|a| lang(a.op, &a.value, false))
+                        .collect::<Option<_>>()?;
+                    out.options = strings(&[bytes(domain)], &langs)?
+                        .into_iter()
+                        .map(|(t, s)| (t, Value::String(s)))
+                        .collect();
+                }
+                ParamType::Path => return normalized(out, &atoms),
+                _ => return None,
+            }
+        }
+    }
+    Some(out)
+}
+
+/// A path param seen through `norm(p)`: its normal atoms decided over the
+/// normalized paths, its raw atoms free (any truth values).
+fn normalized(mut out: Choices, atoms: &[&Atom]) -> Option<Choices> {
+    let is_norm: Vec<bool> = atoms
+        .iter()
+        .map(|a| matches!(a.sym, Sym::Param { norm: true, .. }))
+        .collect();
+    let n_langs: Vec<Lang> = atoms
+        .iter()
+        .zip(&is_norm)
+        .filter(|(_, n)| **n)
+        .map(|(a, _)| lang(a.op, &a.value, true))
+        .collect::<Option<_>>()?;
+    let r_langs: Vec<Lang> = atoms
+        .iter()
+        .zip(&is_norm)
+        .filter(|(_, n)| !**n)
+        .map(|(a, _)| lang(a.op, &a.value, false))
+        .collect::<Option<_>>()?;
+    if r_langs.len() > MAX_FREE {
+        return None;
+    }
+    let normal = strings(&[bytes(NORMAL)], &n_langs)?;
+    // Raw values meeting each combination the raw atoms can take.
+    out.raw = strings(&[bytes("/(?s:.*)")], &r_langs)?
+        .into_iter()
+        .map(|(_, s)| s)
+        .collect();
+    for (nt, n) in &normal {
+        for free in 0..(1u32 << r_langs.len()) {
+            let (mut ni, mut ri) = (0, 0);
+            let truth: Vec<bool> = is_norm
+                .iter()
+                .map(|&isn| {
+                    if isn {
+                        ni += 1;
+                        nt[ni - 1]
+                    } else {
+                        ri += 1;
+                        free & (1 << (ri - 1)) != 0
+                    }
+                })
+                .collect();
+            out.options.push((truth, Value::String(n.clone())));
+        }
+    }
+    Some(out)
+}
+
+/// Raw values whose normal form is `n`: `n` itself, and each raw value
+/// followed by enough `..` to climb to `/`, then `n`.
+fn climbs(n: &str, raw: &[String]) -> Vec<String> {
+    let mut out = vec![n.to_string()];
+    for r in raw {
+        let depth = r.split('/').filter(|s| !s.is_empty()).count() + 1;
+        let mut p = r.trim_end_matches('/').to_string();
+        for _ in 0..depth {
+            p.push_str("/..");
+        }
+        if n != "/" {
+            p.push_str(n);
+        }
+        out.push(p);
+    }
+    out
+}
+
+/// Builds and checks concrete witnesses for one satisfying choice.
+#[allow(clippy::too_many_arguments)]
+fn witness(
+    choices: &[Choices],
+    pick: &[usize],
+    goal: &Cond,
+    wheres: &[&Cond],
+    params: &HashMap<String, ParamType>,
+    base: &BTreeMap<String, Value>,
+    valid: &dyn Fn(&Witness) -> bool,
+    tries: &mut usize,
+) -> Option<Witness> {
+    // Candidates per variable (several only for a normalized path param).
+    let cands: Vec<Vec<Value>> = choices
+        .iter()
+        .zip(pick)
+        .map(|(c, &k)| {
+            let v = &c.options[k].1;
+            match (&c.sym, v) {
+                (Sym::Param { .. }, Value::String(n)) if !c.raw.is_empty() => {
+                    climbs(n, &c.raw).into_iter().map(Value::String).collect()
+                }
+                _ => vec![v.clone()],
+            }
+        })
+        .collect();
+    let mut at = vec![0usize; cands.len()];
+    loop {
+        if *tries >= MAX_TRIES {
+            return None;
+        }
+        *tries += 1;
+        let mut w = Witness::default();
+        let mut scope: BTreeMap<String, Field> = BTreeMap::new();
+        for ((c, vs), &k) in choices.iter().zip(&cands).zip(&at) {
+            let v = vs[k].clone();
+            match &c.sym {
+                Sym::Glob(g) => {
+                    if let Value::String(s) = &v {
+                        w.globs.insert(g.clone(), s.clone());
+                        scope.insert(format!("norm|g:{g}"), Field::new(v.clone()));
+                    }
+                }
+                Sym::Param { name, .. } => {
+                    scope.insert(format!("raw|p:{name}"), Field::new(v.clone()));
+                    if let Value::String(s) = &v
+                        && let Ok(n) = concrete::normalize_path(s)
+                    {
+                        scope.insert(format!("norm|p:{name}"), Field::new(Value::String(n)));
+                    }
+                    w.params.insert(name.clone(), v);
+                }
+            }
+        }
+        for (name, ty) in params {
+            if w.params.contains_key(name) {
+                continue;
+            }
+            // Not in the question: any value of its type will do.
+            let v = base.get(name).cloned().or(match ty {
+                ParamType::String => Some(Value::String(String::new())),
+                ParamType::Path => Some(Value::String("/".into())),
+                ParamType::Number => Some(Value::Number(Decimal::ZERO)),
+                ParamType::Bool => Some(Value::Bool(false)),
+                ParamType::Host => None,
+            });
+            if let Some(v) = v {
+                w.params.insert(name.clone(), v);
+            }
+        }
+        if goal.eval(&scope) && wheres.iter().all(|c| c.eval(&scope)) && valid(&w) {
+            return Some(w);
+        }
+        // The next combination of candidates.
+        let mut carried = true;
+        for (vs, k) in cands.iter().zip(at.iter_mut()) {
+            *k += 1;
+            if *k < vs.len() {
+                carried = false;
+                break;
+            }
+            *k = 0;
+        }
+        if carried {
+            return None;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmp(name: &str, op: CmpOp, v: Value) -> Cond {
+        Cond::Cmp {
+            op,
+            lhs: Operand::Ref {
+                name: name.into(),
+                fields: vec![],
+                index: None,
+            },
+            rhs: Operand::Value { value: v },
+        }
+    }
+    fn s(x: &str) -> Value {
+        Value::String(x.into())
+    }
+    fn n(x: i64) -> Value {
+        Value::Number(Decimal::from(x))
+    }
+    fn types(ps: &[(&str, ParamType)]) -> HashMap<String, ParamType> {
+        ps.iter().map(|(k, t)| (k.to_string(), *t)).collect()
+    }
+    fn ask(goal: &Cond, wheres: &[&Cond], ps: &[(&str, ParamType)]) -> Option<Answer> {
+        decide(goal, wheres, &types(ps), &BTreeMap::new(), &|_| true)
+    }
+
+    #[test]
+    fn strings_in_a_list_and_not_in_a_wider_one() {
+        let w = cmp("raw|p:x", CmpOp::In, Value::List(vec![s("A1"), s("A2")]));
+        let q = Cond::not(cmp(
+            "raw|p:x",
+            CmpOp::In,
+            Value::List(vec![s("A1"), s("A2"), s("A3")]),
+        ));
+        assert_eq!(
+            ask(&q, &[&w], &[("x", ParamType::String)]),
+            Some(Answer::Unsat)
+        );
+        let q = cmp("raw|p:x", CmpOp::Eq, s("A2"));
+        let Some(Answer::Sat(w)) = ask(&q, &[&w], &[("x", ParamType::String)]) else {
+            panic!()
+        };
+        assert_eq!(w.params["x"], s("A2"));
+    }
+
+    #[test]
+    fn numbers_between_constants() {
+        let w = Cond::and(
+            cmp("raw|p:a", CmpOp::Gt, n(0)),
+            cmp("raw|p:a", CmpOp::Le, n(100)),
+        );
+        let q = Cond::not(cmp("raw|p:a", CmpOp::Le, n(130)));
+        assert_eq!(
+            ask(&q, &[&w], &[("a", ParamType::Number)]),
+            Some(Answer::Unsat)
+        );
+        // 0 < a < 1 has values (0.5), which `a >= 1 or a <= 0` misses.
+        let w = Cond::and(
+            cmp("raw|p:a", CmpOp::Gt, n(0)),
+            cmp("raw|p:a", CmpOp::Lt, n(1)),
+        );
+        let Some(Answer::Sat(w)) = ask(&Cond::True, &[&w], &[("a", ParamType::Number)]) else {
+            panic!()
+        };
+        assert_eq!(w.params["a"], Value::Number("0.5".parse().unwrap()));
+        // Between 443 and 444.5, a whole number.
+        let w = Cond::and(
+            cmp("raw|p:a", CmpOp::Gt, n(443)),
+            cmp(
+                "raw|p:a",
+                CmpOp::Lt,
+                Value::Number("444.5".parse().unwrap()),
+            ),
+        );
+        let Some(Answer::Sat(w)) = ask(&Cond::True, &[&w], &[("a", ParamType::Number)]) else {
+            panic!()
+        };
+        assert_eq!(w.params["a"], n(444));
+    }
+
+    #[test]
+    fn normalized_paths_stay_under_their_tree_only_without_dotdot() {
+        let ps = [("p", ParamType::Path)];
+        let under = |d: &str| cmp("norm|p:p", CmpOp::Under, s(d));
+        // `where p under "/tmp/job0/"` keeps norm(p) there.
+        let w = cmp("raw|p:p", CmpOp::Under, s("/tmp/job0/"));
+        let q = Cond::not(Cond::or(under("/tmp/job0"), under("/tmp/job1")));
+        assert_eq!(ask(&q, &[&w], &ps), Some(Answer::Unsat));
+        // `where p startswith "/tmp/"` does not: `/tmp/../x`.
+        let w = cmp("raw|p:p", CmpOp::StartsWith, s("/tmp/"));
+        let q = Cond::not(under("/tmp"));
+        let Some(Answer::Sat(wit)) = ask(&q, &[&w], &ps) else {
+            panic!()
+        };
+        let p = wit.params["p"].as_str().unwrap().to_string();
+        assert!(p.starts_with("/tmp/"), "{p}");
+        assert!(!concrete::under(&p, "/tmp"), "{p}");
+        // A question the atoms rule out entirely.
+        let q = Cond::and(under("/a"), under("/b"));
+        assert_eq!(ask(&q, &[], &ps), Some(Answer::Unsat));
+    }
+
+    #[test]
+    fn a_path_that_cannot_climb_goes_to_the_solver() {
+        // Without `..` a path starting with /tmp/ stays under /tmp: the raw
+        // atoms are left free, so no answer here (Z3 proves it).
+        let ps = [("p", ParamType::Path)];
+        let w = Cond::and(
+            cmp("raw|p:p", CmpOp::StartsWith, s("/tmp/")),
+            Cond::not(cmp("raw|p:p", CmpOp::Contains, s(".."))),
+        );
+        let q = Cond::not(cmp("norm|p:p", CmpOp::Under, s("/tmp")));
+        assert_eq!(ask(&q, &[&w], &ps), None);
+    }
+
+    #[test]
+    fn a_glob_question_mark_is_one_character() {
+        // `?` matches `é` (two bytes): the glob's automaton reads characters.
+        let q = cmp("norm|g:/d/?", CmpOp::Eq, s("/d/é"));
+        let Some(Answer::Sat(w)) = ask(&q, &[], &[]) else {
+            panic!()
+        };
+        assert_eq!(w.globs["/d/?"], "/d/é");
+    }
+
+    #[test]
+    fn globs_and_regexes() {
+        let q = Cond::not(cmp("norm|g:/srv/d/**/*.csv", CmpOp::Under, s("/srv/d")));
+        assert_eq!(ask(&q, &[], &[]), Some(Answer::Unsat));
+        let q = cmp("norm|g:/srv/d/**/*.csv", CmpOp::EndsWith, s(".key"));
+        assert_eq!(ask(&q, &[], &[]), Some(Answer::Unsat));
+        let q = cmp("raw|p:x", CmpOp::Matches, s("a+b"));
+        let Some(Answer::Sat(w)) = ask(&q, &[], &[("x", ParamType::String)]) else {
+            panic!()
+        };
+        assert_eq!(w.params["x"], s("ab"));
+    }
+
+    #[test]
+    fn what_it_does_not_decide_goes_to_the_solver() {
+        // An address, a host, a `let` result, two symbols compared.
+        let q = cmp(
+            "raw|p:x",
+            CmpOp::In,
+            Value::List(vec![Value::Cidr("10.0.0.0/8".parse().unwrap())]),
+        );
+        assert_eq!(ask(&q, &[], &[("x", ParamType::String)]), None);
+        let q = cmp("raw|p:h", CmpOp::Eq, s("a"));
+        assert_eq!(ask(&q, &[], &[("h", ParamType::Host)]), None);
+        let q = cmp("raw|u:f:y", CmpOp::Eq, s("a"));
+        assert_eq!(ask(&q, &[], &[]), None);
+        // A witness the concrete check refuses is not an answer either.
+        let q = cmp("raw|p:x", CmpOp::Eq, s("a"));
+        let ps = types(&[("x", ParamType::String)]);
+        assert_eq!(decide(&q, &[], &ps, &BTreeMap::new(), &|_| false), None);
+    }
+}

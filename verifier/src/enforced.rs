@@ -1,0 +1,1036 @@
+//! The proven envelope is the enforced one: what the kernel layers of an
+//! enforcement profile really enforce for an envelope, and the proof that
+//! it stays inside the spec.
+//!
+//! A kernel layer can only express certain shapes: Landlock knows files and
+//! directory trees (not `*.tmp` inside a directory), TCP ports (not
+//! addresses), and programs (not their arguments). [`enforced_envelope`]
+//! turns an envelope into the envelope a [`Profile`]'s layers enforce, every
+//! shape widened the way the layers widen it, and [`prove`] asks the
+//! verifier whether any action that the enforced envelope permits but the
+//! original one does not is refused by the spec (denied, left unallowed, or
+//! in need of a human's approval). If one is, the profile is refused with
+//! that action as its counterexample (`write "/tmp/out/evil.sh"`), the rule
+//! and its span.
+//!
+//! The proof reuses the verifier itself: each widened grant becomes a
+//! one-step plan whose param ranges over the widened shape minus the
+//! original grants (`param p: path where p under "/tmp/out" and not p
+//! matches "^/tmp/out/[^/]*\.tmp$"`), checked with [`CompiledSpec::check`]
+//! for every value of the param. Witnesses are re-checked concretely
+//! against both envelopes; a spurious one refuses (fail closed).
+//!
+//! ```
+//! use verifier::enforced::{Profile, enforced_envelope, prove};
+//! use verifier::envelope::{Envelope, FileAccess, FileGrant, PathTarget};
+//! let mut env = Envelope::default();
+//! env.files.push(FileGrant {
+//!     access: FileAccess::Write,
+//!     target: PathTarget::Glob { glob: "/tmp/out/*.tmp".into() },
+//! });
+//! let spec = planlang::load_spec_str(
+//!     r#"spec "s" { allow write under "/tmp/out/" when path endswith ".tmp" }"#, "s.spec").unwrap();
+//! let spec = verifier::CompiledSpec::compile(&spec).unwrap();
+//! // Landlock alone widens the glob to the tree `/tmp/out`: refused.
+//! let wide = enforced_envelope(&env, Profile::Unprivileged);
+//! let refused = prove(&spec, &env, &wide).unwrap().unwrap_err();
+//! assert!(refused.action.starts_with("write \"/tmp/out/"));
+//! // BPF LSM enforces the suffix exactly: proven.
+//! let exact = enforced_envelope(&env, Profile::RootBpfLsm);
+//! assert!(prove(&spec, &env, &exact).unwrap().is_ok());
+//! ```
+
+use crate::action::{ConcreteAction, Value};
+use crate::check::CheckError;
+use crate::compile::{ActionVerdict, CompiledSpec};
+use crate::concrete::{self, Cond, Operand};
+use crate::envelope::{
+    ConnectGrant, Envelope, ExecGrant, FileAccess, FileGrant, ListenGrant, PathTarget, ValueMatch,
+};
+use crate::report::{Reason, Verdict};
+use planlang::Span;
+use planlang::ast::{ActionKind, CmpOp};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A set of kernel layers a run can have, named by what it needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Profile {
+    /// Landlock and seccomp: any user, any recent kernel.
+    #[serde(rename = "unprivileged")]
+    Unprivileged,
+    /// Root: also a cgroup per run with the eBPF socket programs (addresses,
+    /// not just ports) and the syscall tracepoints.
+    #[serde(rename = "root")]
+    Root,
+    /// Root on a kernel that loads BPF LSM programs: exact files and suffix
+    /// patterns too.
+    #[serde(rename = "root+bpf-lsm")]
+    RootBpfLsm,
+}
+
+impl Profile {
+    /// Every profile, from the fewest layers to the most.
+    pub const ALL: [Profile; 3] = [Profile::Unprivileged, Profile::Root, Profile::RootBpfLsm];
+
+    /// The profile's name (in the `enforcement` claim).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Profile::Unprivileged => "unprivileged",
+            Profile::Root => "root",
+            Profile::RootBpfLsm => "root+bpf-lsm",
+        }
+    }
+
+    /// The layers of the profile (the enforcer's layer names).
+    pub const fn layers(self) -> &'static [&'static str] {
+        match self {
+            Profile::Unprivileged => &["landlock", "seccomp"],
+            Profile::Root => &[
+                "landlock",
+                "seccomp",
+                "cgroup",
+                "ebpf-cgroup-sock-addr",
+                "ebpf-tracepoints",
+            ],
+            Profile::RootBpfLsm => &[
+                "landlock",
+                "seccomp",
+                "cgroup",
+                "ebpf-cgroup-sock-addr",
+                "ebpf-tracepoints",
+                "bpf-lsm",
+            ],
+        }
+    }
+
+    /// The profile whose shapes a run with these layers enforces, or `None`
+    /// when it lacks Landlock or seccomp (nothing would confine its files).
+    pub fn of_layers<'a>(layers: impl IntoIterator<Item = &'a str>) -> Option<Profile> {
+        let layers: Vec<&str> = layers.into_iter().collect();
+        let has = |l: &str| layers.contains(&l);
+        if !has("landlock") || !has("seccomp") {
+            return None;
+        }
+        Some(match (has("ebpf-cgroup-sock-addr"), has("bpf-lsm")) {
+            (true, true) => Profile::RootBpfLsm,
+            (true, false) => Profile::Root,
+            (false, _) => Profile::Unprivileged,
+        })
+    }
+
+    /// Whether connects are enforced by address (the eBPF socket programs),
+    /// not only by port.
+    pub const fn addresses(self) -> bool {
+        !matches!(self, Profile::Unprivileged)
+    }
+
+    /// Whether files are enforced by exact name and suffix (BPF LSM), not
+    /// only by directory tree.
+    pub const fn exact_files(self) -> bool {
+        matches!(self, Profile::RootBpfLsm)
+    }
+}
+
+impl fmt::Display for Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Whether the BPF LSM layer enforces a glob exactly: a literal directory
+/// then `**`, `*SUFFIX` or `**/*SUFFIX` (a suffix of at most 32 bytes and
+/// without wildcards). The enforcer's `lsm::shape` accepts exactly these.
+pub fn lsm_expresses(glob: &str) -> bool {
+    let Some((dir, last)) = glob.rsplit_once('/') else {
+        return false;
+    };
+    let wild = |s: &str| s.contains(['*', '?', '[']);
+    if !glob.starts_with('/') || glob.contains('\0') {
+        return false;
+    }
+    if last == "**" {
+        return !wild(dir);
+    }
+    let Some(suffix) = last.strip_prefix('*') else {
+        return !wild(glob);
+    };
+    if wild(suffix) || suffix.len() > 32 {
+        return false;
+    }
+    !wild(dir.strip_suffix("/**").unwrap_or(dir))
+}
+
+/// The longest literal directory of a glob (`/repo/**/*.rs` → `/repo`): the
+/// Landlock tree it widens to.
+pub fn glob_base(glob: &str) -> String {
+    let segments: Vec<&str> = glob.split('/').filter(|s| !s.is_empty()).collect();
+    let mut base = String::new();
+    for (i, seg) in segments.iter().enumerate() {
+        if seg.contains(['*', '?', '[']) || i + 1 == segments.len() {
+            break;
+        }
+        base.push('/');
+        base.push_str(seg);
+    }
+    if base.is_empty() {
+        base.push('/');
+    }
+    base
+}
+
+/// The directory of a normalized path (`/a/b` → `/a`, `/a` → `/`).
+fn parent_dir(path: &str) -> String {
+    match path.rsplit_once('/') {
+        Some(("", _)) | None => "/".to_owned(),
+        Some((dir, _)) => dir.to_owned(),
+    }
+}
+
+/// Widens a file target to what the profile enforces.
+fn widen_target(target: &PathTarget, access: FileAccess, profile: Profile) -> Option<PathTarget> {
+    Some(match target {
+        PathTarget::Exact { path } => match access {
+            FileAccess::Read => target.clone(),
+            // Creating and removing are rights on the directory for
+            // Landlock; the LSM names the file.
+            FileAccess::Write | FileAccess::Delete if profile.exact_files() => target.clone(),
+            FileAccess::Write | FileAccess::Delete => PathTarget::Tree {
+                dir: parent_dir(path),
+            },
+        },
+        PathTarget::Glob { glob } if profile.exact_files() && lsm_expresses(glob) => target.clone(),
+        PathTarget::Glob { glob } => PathTarget::Tree {
+            dir: glob_base(glob),
+        },
+        PathTarget::Tree { .. } | PathTarget::Unknown { .. } => target.clone(),
+        // The kernel cannot know a param's value: it grants nothing.
+        PathTarget::Param { .. } => return None,
+    })
+}
+
+/// The envelope the layers of `profile` enforce for `env`: every file, exec
+/// and network grant in the shape those layers can express (never
+/// narrower), plus the baseline. Tool calls, params, limits and ordering
+/// are the orchestrator's, not the kernel's, and are left out. A pure
+/// function: the same envelope and profile give the same result (and
+/// digest) at issue time and when a run starts.
+///
+/// | envelope | without BPF LSM | with BPF LSM |
+/// |----------|-----------------|--------------|
+/// | `write`/`delete "/d/f"` | that access under `/d` | the file |
+/// | a glob | its literal directory, as a tree | the glob, when the LSM expresses it |
+/// | `exec "/p" ARGS` | `exec "/p"` with any arguments, and `read "/p"` | the same |
+/// | `connect HOST:PORT` | any address (`0.0.0.0/0`, `::/0`) on PORT without eBPF | HOST:PORT |
+/// | a param-backed path, host or port | nothing | nothing |
+pub fn enforced_envelope(env: &Envelope, profile: Profile) -> Envelope {
+    let mut out = Envelope::default();
+    for g in &env.files {
+        if let Some(target) = widen_target(&g.target, g.access, profile) {
+            out.files.push(FileGrant {
+                access: g.access,
+                target,
+            });
+        }
+    }
+    for g in &env.exec {
+        // Exec needs read: the kernel opens the program to load it.
+        let Some(program) = widen_target(&g.program, FileAccess::Read, profile) else {
+            continue;
+        };
+        out.files.push(FileGrant {
+            access: FileAccess::Read,
+            target: program.clone(),
+        });
+        out.exec.push(ExecGrant {
+            program,
+            argv: None,
+        });
+    }
+    for g in &env.connect {
+        let port = match &g.port {
+            ValueMatch::Param { .. } => continue,
+            p => p.clone(),
+        };
+        if matches!(g.host, ValueMatch::Param { .. }) {
+            continue;
+        }
+        if profile.addresses() {
+            out.connect.push(ConnectGrant {
+                host: g.host.clone(),
+                port,
+            });
+        } else {
+            for any in ["0.0.0.0/0", "::/0"] {
+                if let Some(net) = concrete::parse_cidr(any) {
+                    out.connect.push(ConnectGrant {
+                        host: ValueMatch::Exact {
+                            value: Value::Cidr(net),
+                        },
+                        port: port.clone(),
+                    });
+                }
+            }
+        }
+    }
+    for g in &env.listen {
+        if !matches!(g.port, ValueMatch::Param { .. }) {
+            out.listen.push(ListenGrant {
+                port: g.port.clone(),
+            });
+        }
+    }
+    out.baseline = env.baseline.clone();
+    out.files.sort();
+    out.files.dedup();
+    out.exec.sort();
+    out.exec.dedup();
+    out.connect.sort();
+    out.connect.dedup();
+    out.listen.sort();
+    out.listen.dedup();
+    out
+}
+
+/// The canonical JSON of an enforced envelope: what its digest covers.
+pub fn canonical_json(enforced: &Envelope) -> String {
+    // Serializing a plain data type to a string cannot fail.
+    serde_json::to_string(enforced).unwrap_or_default()
+}
+
+/// An action the enforced envelope lets through that the spec refuses.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counterexample {
+    /// The enforced grant that lets it through (`write under "/tmp/out"`).
+    pub grant: String,
+    /// The action, with the witness substituted (`write "/tmp/out/evil.sh"`).
+    pub action: String,
+    /// What the spec says of it.
+    pub reason: Reason,
+    /// Whether a human would have to approve it (not a refusal by a rule).
+    pub needs_approval: bool,
+    /// The spec rule, when one decides it.
+    pub rule: Option<Span>,
+    /// The rule as written.
+    pub rule_text: Option<String>,
+}
+
+impl fmt::Display for Counterexample {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if matches!(self.reason, Reason::Timeout | Reason::CouldNotProve) && !self.needs_approval {
+            return write!(
+                f,
+                "the kernel would enforce `{}`, which could not be proven inside the spec: {}",
+                self.grant,
+                self.reason.describe()
+            );
+        }
+        write!(
+            f,
+            "the kernel would enforce `{}`, which lets `{}` through",
+            self.grant, self.action
+        )?;
+        let why = if self.needs_approval {
+            "which needs a human's approval"
+        } else {
+            self.reason.describe()
+        };
+        match (&self.rule, &self.rule_text) {
+            (Some(span), Some(text)) => write!(f, ": {why} (spec rule {span} `{text}`)"),
+            (Some(span), None) => write!(f, ": {why} (spec rule {span})"),
+            _ => write!(f, ": {why}"),
+        }
+    }
+}
+
+/// Why an enforced envelope could not be checked at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ProveError {
+    #[error("the proof of the enforced envelope could not be checked: {0}")]
+    Check(#[from] CheckError),
+    #[error("the proof of the enforced envelope built a plan that does not load: {0}")]
+    Plan(String),
+}
+
+/// The plan language's spelling of a string.
+fn quote(s: &str) -> String {
+    serde_json::Value::String(s.to_owned()).to_string()
+}
+
+/// A condition on the path param `p` that holds exactly for the normalized
+/// paths `target` covers (`None`: it cannot be said, e.g. a param grant).
+fn covers_cond(target: &PathTarget) -> Option<String> {
+    match target {
+        PathTarget::Exact { path } => Some(format!("p == {}", quote(path))),
+        PathTarget::Tree { dir } => Some(format!("p matches {}", quote(&tree_regex(dir, false)))),
+        PathTarget::Glob { glob } => concrete::glob_to_regex(glob)
+            .ok()
+            .map(|re| format!("p matches {}", quote(&re))),
+        PathTarget::Unknown { .. } => Some("true".to_owned()),
+        PathTarget::Param { .. } => None,
+    }
+}
+
+/// The regular expression of the normalized paths under `dir` (`strict`:
+/// below it, not `dir` itself). One regular language: the solver decides it
+/// with the other atoms about the path at once.
+fn tree_regex(dir: &str, strict: bool) -> String {
+    let dir = dir.trim_end_matches('/');
+    let more = if strict { "+" } else { "*" };
+    if dir.is_empty() {
+        return if strict {
+            "^(/[^/]+)+$".to_owned()
+        } else {
+            "^/$|^(/[^/]+)+$".to_owned()
+        };
+    }
+    format!("^{}(/[^/]+){more}$", regex::escape(dir))
+}
+
+/// Paths spelled with the characters people use in file names: asked first
+/// when a widening is refused, so the counterexample reads well (the proof
+/// itself is over every path).
+const PLAIN: &str = r#"p matches "^[a-z0-9/._-]*$""#;
+
+/// A baseline pattern of `kind` as a condition on `p`, when it is a plain
+/// `path == "..."` / `path under "..."` (or an `or` of them).
+fn baseline_cond(cond: &Cond) -> Option<String> {
+    match cond {
+        Cond::True => Some("true".to_owned()),
+        Cond::Or { any } => {
+            let parts: Vec<String> = any.iter().filter_map(baseline_cond).collect();
+            (!parts.is_empty()).then(|| format!("({})", parts.join(" or ")))
+        }
+        Cond::Cmp {
+            op,
+            lhs:
+                Operand::Ref {
+                    name,
+                    fields,
+                    index,
+                },
+            rhs: Operand::Value {
+                value: Value::String(path),
+            },
+        } if name == "path" && fields.is_empty() && index.is_none() => match op {
+            CmpOp::Eq => Some(format!("p == {}", quote(path))),
+            CmpOp::Under => Some(format!("p under {}", quote(path))),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// `p` is a normalized absolute path (every action's path is): `/`, or
+/// segments that are neither empty nor `.` nor `..`. One regular language,
+/// which the solver decides with the other atoms about `p`.
+const NORMAL: &str = r#"p matches "^/$|^(/([^/.]|\\.[^/.]|\\.\\.[^/])[^/]*)+$""#;
+
+/// The original envelope's grants of `kind` on paths, as a condition on `p`.
+fn original_cond(original: &Envelope, kind: ActionKind) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    match kind {
+        ActionKind::Exec => {
+            for g in original.exec.iter().filter(|g| g.argv.is_none()) {
+                parts.extend(covers_cond(&g.program));
+            }
+        }
+        _ => {
+            for g in original.files.iter().filter(|g| g.access.kind() == kind) {
+                parts.extend(covers_cond(&g.target));
+            }
+        }
+    }
+    for b in original.baseline.iter().filter(|b| b.kind == Some(kind)) {
+        parts.extend(baseline_cond(&b.when));
+    }
+    if parts.is_empty() {
+        "false".to_owned()
+    } else {
+        parts.join(" or ")
+    }
+}
+
+fn describe_target(target: &PathTarget) -> String {
+    match target {
+        PathTarget::Exact { path } => quote(path),
+        PathTarget::Tree { dir } => format!("under {}", quote(dir)),
+        PathTarget::Glob { glob } => quote(glob),
+        PathTarget::Param { param } => format!("(param `{param}`)"),
+        PathTarget::Unknown { .. } => "any path".to_owned(),
+    }
+}
+
+fn describe_match(m: &ValueMatch) -> String {
+    match m {
+        ValueMatch::Exact { value } => value.to_string(),
+        ValueMatch::Param { param } => format!("(param `{param}`)"),
+        ValueMatch::Unknown { .. } => "any".to_owned(),
+    }
+}
+
+/// One question of the proof: a one-step plan over a widened grant.
+struct Question {
+    /// The enforced grant, for people.
+    grant: String,
+    /// The plan text.
+    plan: String,
+    /// The same plan over plainly spelled paths only, asked for a readable
+    /// counterexample once `plan` is refused.
+    plain: Option<String>,
+    /// Only an explicit `deny` refuses (a program's read, implied by exec).
+    deny_only: bool,
+    /// Concrete actions of the widened grant, judged first: a refusal found
+    /// among them is a counterexample at once, without the solver (which
+    /// still proves every grant no candidate refutes).
+    candidates: Vec<ConcreteAction>,
+    /// How to rebuild the concrete action from the witness of `p`.
+    kind: ActionKind,
+}
+
+fn path_question(
+    original: &Envelope,
+    kind: ActionKind,
+    target: &PathTarget,
+    deny_only: bool,
+) -> Option<Question> {
+    let word = kind.as_str();
+    let grant = format!("{word} {}", describe_target(target));
+    let inside = match (target, kind) {
+        // Rights on a tree let the run write, create and remove what is
+        // inside it; the directory itself is created and removed in its
+        // parent, and never opened for writing.
+        (PathTarget::Tree { dir }, ActionKind::Write | ActionKind::Delete) => {
+            format!("p matches {}", quote(&tree_regex(dir, true)))
+        }
+        _ => covers_cond(target)?,
+    };
+    let orig = original_cond(original, kind);
+    let plan = |extra: &str| {
+        format!(
+            "plan \"enforced\" {{\n  param p: path where {inside} and {NORMAL}{extra} and not ({orig})\n  {word} p\n}}\n"
+        )
+    };
+    Some(Question {
+        grant,
+        plan: plan(""),
+        plain: Some(plan(&format!(" and {PLAIN}"))),
+        candidates: path_candidates(kind, target),
+        deny_only,
+        kind,
+    })
+}
+
+/// Concrete actions in a widened path grant, the likely counterexamples.
+fn path_candidates(kind: ActionKind, target: &PathTarget) -> Vec<ConcreteAction> {
+    let paths: Vec<String> = match target {
+        PathTarget::Tree { dir } => {
+            let d = dir.trim_end_matches('/');
+            vec![
+                format!("{d}/evil.sh"),
+                format!("{d}/x"),
+                format!("{d}/sub/x"),
+            ]
+        }
+        PathTarget::Exact { path } => vec![path.clone()],
+        _ => Vec::new(),
+    };
+    paths
+        .iter()
+        .filter_map(|p| match kind {
+            ActionKind::Read => ConcreteAction::read(p).ok(),
+            ActionKind::Write => ConcreteAction::write(p).ok(),
+            ActionKind::Delete => ConcreteAction::delete(p).ok(),
+            ActionKind::Exec => ConcreteAction::exec::<&str>(p, &[]).ok(),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The questions whose answers prove `enforced` inside the spec, given that
+/// `original` was proven (or approved) already.
+fn questions(original: &Envelope, enforced: &Envelope) -> Vec<Question> {
+    let mut qs = Vec::new();
+    for g in &enforced.files {
+        if original.files.contains(g) {
+            continue;
+        }
+        let kind = g.access.kind();
+        // A program's read, implied by exec: refused only by a `deny`.
+        let deny_only = kind == ActionKind::Read
+            && original.exec.iter().any(|e| match (&e.program, &g.target) {
+                (PathTarget::Exact { path: a }, PathTarget::Exact { path: b }) => a == b,
+                (a, b) => a == b || widened_from(a, b),
+            });
+        qs.extend(path_question(original, kind, &g.target, deny_only));
+    }
+    for g in &enforced.exec {
+        if original.exec.contains(g) {
+            continue;
+        }
+        match &g.program {
+            PathTarget::Exact { path } => qs.push(Question {
+                grant: format!("exec {} with any arguments", quote(path)),
+                plan: format!("plan \"enforced\" {{\n  exec {}\n}}\n", quote(path)),
+                plain: None,
+                candidates: [&[][..], &["--help"][..], &["-c", "id"][..]]
+                    .iter()
+                    .filter_map(|argv| ConcreteAction::exec(path, argv).ok())
+                    .collect(),
+                deny_only: false,
+                kind: ActionKind::Exec,
+            }),
+            t => qs.extend(path_question(original, ActionKind::Exec, t, false)),
+        }
+    }
+    for g in &enforced.connect {
+        if original.connect.contains(g) {
+            continue;
+        }
+        let (port_decl, port) = match &g.port {
+            ValueMatch::Exact { value } => (String::new(), value.to_string()),
+            _ => ("  param port: number\n".to_owned(), "port".to_owned()),
+        };
+        let host = match &g.host {
+            ValueMatch::Exact {
+                value: Value::Cidr(net),
+            } if net.prefix_len() == 0 => "  param h: host\n".to_owned(),
+            ValueMatch::Exact { value } => {
+                // An exact host the original lacks cannot come from the
+                // widening; ask about it as it is.
+                qs.push(Question {
+                    grant: format!("connect {value}:{port}"),
+                    plan: format!(
+                        "plan \"enforced\" {{\n{port_decl}  connect {}:{port}\n}}\n",
+                        connect_host(value)
+                    ),
+                    plain: None,
+                    candidates: Vec::new(),
+                    deny_only: false,
+                    kind: ActionKind::Connect,
+                });
+                continue;
+            }
+            _ => "  param h: host\n".to_owned(),
+        };
+        qs.push(Question {
+            grant: format!(
+                "connect {}:{}",
+                describe_match(&g.host),
+                describe_match(&g.port)
+            ),
+            plan: format!("plan \"enforced\" {{\n{host}{port_decl}  connect h:{port}\n}}\n"),
+            plain: None,
+            candidates: ["192.0.2.1", "2001:db8::1"]
+                .iter()
+                .filter_map(|ip| {
+                    let port = match &g.port {
+                        ValueMatch::Exact {
+                            value: Value::Number(n),
+                        } => n.to_string().parse::<u16>().ok()?,
+                        _ => 443,
+                    };
+                    ConcreteAction::connect(ip, port).ok()
+                })
+                .collect(),
+            deny_only: false,
+            kind: ActionKind::Connect,
+        });
+    }
+    for g in &enforced.listen {
+        if original.listen.contains(g) {
+            continue;
+        }
+        let plan = match &g.port {
+            ValueMatch::Exact { value } => format!("plan \"enforced\" {{\n  listen {value}\n}}\n"),
+            _ => "plan \"enforced\" {\n  param port: number\n  listen port\n}\n".to_owned(),
+        };
+        qs.push(Question {
+            grant: format!("listen {}", describe_match(&g.port)),
+            plan,
+            plain: None,
+            candidates: Vec::new(),
+            deny_only: false,
+            kind: ActionKind::Listen,
+        });
+    }
+    qs
+}
+
+/// Whether `wide` is the tree a glob or exact `narrow` widens to.
+fn widened_from(narrow: &PathTarget, wide: &PathTarget) -> bool {
+    let PathTarget::Tree { dir } = wide else {
+        return false;
+    };
+    match narrow {
+        PathTarget::Glob { glob } => glob_base(glob) == *dir,
+        PathTarget::Exact { path } => parent_dir(path) == *dir,
+        _ => false,
+    }
+}
+
+/// A connect host in the plan language (`"name"`, `10.0.0.0/8`, `[::1]`).
+fn connect_host(v: &Value) -> String {
+    match v {
+        Value::Cidr(net) if net.addr().is_ipv6() => format!("[{}]", Value::Cidr(*net)),
+        v => v.to_string(),
+    }
+}
+
+/// Proves `enforced` (what a profile's layers enforce for `original`)
+/// inside the spec: `Ok(Ok(()))` when every action it permits beyond
+/// `original` is allowed by the spec, `Ok(Err(counterexample))` when one is
+/// not. `original` is the token's envelope, already proven (or approved).
+pub fn prove(
+    spec: &CompiledSpec,
+    original: &Envelope,
+    enforced: &Envelope,
+) -> Result<Result<(), Counterexample>, ProveError> {
+    for q in questions(original, enforced) {
+        if let Some(cx) = concrete_refusal(spec, original, enforced, &q) {
+            return Ok(Err(cx));
+        }
+        let Some(cx) = ask(spec, original, &q, &q.plan)? else {
+            continue;
+        };
+        // A readable witness when there is one (same grant, same spec).
+        let plain = match &q.plain {
+            Some(plain) => ask(spec, original, &q, plain).unwrap_or(None),
+            None => None,
+        };
+        return Ok(Err(plain
+            .filter(|p| p.reason != Reason::Timeout && p.reason != Reason::CouldNotProve)
+            .unwrap_or(cx)));
+    }
+    Ok(Ok(()))
+}
+
+/// The first candidate of `q` that the enforced envelope permits, the
+/// original does not, and the spec does not allow.
+fn concrete_refusal(
+    spec: &CompiledSpec,
+    original: &Envelope,
+    enforced: &Envelope,
+    q: &Question,
+) -> Option<Counterexample> {
+    for a in &q.candidates {
+        if enforced.permits(a).is_err() || original.permits(a).is_ok() {
+            continue;
+        }
+        let rule = |i: usize| {
+            spec.effects
+                .get(i)
+                .map(|r| (r.span.clone(), r.text.clone()))
+        };
+        let (reason, needs_approval, rule) = match spec.verdict_of(a) {
+            ActionVerdict::Allow(_) => continue,
+            ActionVerdict::Deny(Some(i)) => (Reason::Denied, false, rule(i)),
+            ActionVerdict::Deny(None) if !q.deny_only => (Reason::NothingAllows, false, None),
+            ActionVerdict::Approve(i) if !q.deny_only => (Reason::NothingAllows, true, rule(i)),
+            _ => continue,
+        };
+        return Some(Counterexample {
+            grant: q.grant.clone(),
+            action: a.to_string(),
+            reason,
+            needs_approval,
+            rule: rule.as_ref().map(|r| r.0.clone()),
+            rule_text: rule.map(|r| r.1),
+        });
+    }
+    None
+}
+
+/// One question: `None` when the spec allows every action of the plan.
+fn ask(
+    spec: &CompiledSpec,
+    original: &Envelope,
+    q: &Question,
+    text: &str,
+) -> Result<Option<Counterexample>, ProveError> {
+    let plan = planlang::load_plan_str(text, "enforced.plan")
+        .map_err(|d| ProveError::Plan(format!("{d}\n{text}")))?;
+    let outcome = match spec.check(&plan) {
+        Ok(o) => o,
+        // The widened shape holds nothing beyond the original grants.
+        Err(CheckError::UnsatisfiableWhere { .. }) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    if outcome.verdict == Verdict::Accept {
+        return Ok(None);
+    }
+    let refusing = outcome
+        .violations
+        .iter()
+        .find(|v| !q.deny_only || !matches!(v.reason, Reason::NothingAllows));
+    if let Some(v) = refusing {
+        // Re-checked concretely: a witness the original envelope grants is
+        // not a widening (a flaw of the question): refused all the same.
+        let spurious = witness_action(q.kind, v.witness.get("p"))
+            .is_some_and(|a| original.permits(&a).is_ok());
+        return Ok(Some(Counterexample {
+            grant: q.grant.clone(),
+            action: v.action.clone().unwrap_or_else(|| q.grant.clone()),
+            reason: if spurious {
+                Reason::CouldNotProve
+            } else {
+                v.reason
+            },
+            needs_approval: false,
+            rule: v.rule.clone(),
+            rule_text: v.rule_text.clone(),
+        }));
+    }
+    match outcome.approvals.first() {
+        Some(a) if outcome.verdict == Verdict::Approve && !q.deny_only => {
+            Ok(Some(Counterexample {
+                grant: q.grant.clone(),
+                action: a.action.clone(),
+                reason: Reason::NothingAllows,
+                needs_approval: true,
+                rule: Some(a.rule.clone()),
+                rule_text: a.rule_text.clone(),
+            }))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The concrete action of a witness for the path param `p`.
+fn witness_action(kind: ActionKind, p: Option<&String>) -> Option<ConcreteAction> {
+    let path: String = serde_json::from_str(p?).ok()?;
+    match kind {
+        ActionKind::Read => ConcreteAction::read(&path).ok(),
+        ActionKind::Write => ConcreteAction::write(&path).ok(),
+        ActionKind::Delete => ConcreteAction::delete(&path).ok(),
+        ActionKind::Exec => ConcreteAction::exec::<&str>(&path, &[]).ok(),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(src: &str) -> CompiledSpec {
+        let loaded = planlang::load_spec_str(src, "t.spec").expect("test spec loads");
+        let mut compiled = CompiledSpec::compile(&loaded).expect("test spec compiles");
+        // A loaded machine must not turn a proof into a timeout.
+        compiled.options.timeout_ms = 60_000;
+        compiled
+    }
+
+    fn env(json: serde_json::Value) -> Envelope {
+        let mut base = serde_json::json!({
+            "version": 1, "files": [], "exec": [], "connect": [], "listen": [],
+            "calls": [], "params": [], "limits": [], "ordering": [], "baseline": []
+        });
+        for (k, v) in json.as_object().expect("an object") {
+            base[k] = v.clone();
+        }
+        serde_json::from_value(base).expect("test envelope follows the schema")
+    }
+
+    fn tmp_glob() -> Envelope {
+        env(serde_json::json!({"files": [
+            {"access": "write", "target": {"shape": "glob", "glob": "/tmp/out/*.tmp"}}
+        ]}))
+    }
+
+    #[test]
+    fn globs_widen_to_their_directory_without_the_lsm() {
+        let e = tmp_glob();
+        let wide = enforced_envelope(&e, Profile::Unprivileged);
+        assert_eq!(
+            wide.files[0].target,
+            PathTarget::Tree {
+                dir: "/tmp/out".into()
+            }
+        );
+        assert_eq!(enforced_envelope(&e, Profile::Root), wide);
+        let exact = enforced_envelope(&e, Profile::RootBpfLsm);
+        assert_eq!(exact.files, e.files);
+        // Same input, same output: the digest is stable.
+        assert_eq!(
+            canonical_json(&wide),
+            canonical_json(&enforced_envelope(&e, Profile::Unprivileged))
+        );
+        assert_ne!(canonical_json(&wide), canonical_json(&exact));
+    }
+
+    #[test]
+    fn new_files_exec_and_connect_widen_as_the_layers_do() {
+        let e = env(serde_json::json!({
+            "files": [
+                {"access": "write", "target": {"shape": "exact", "path": "/srv/out/r.txt"}},
+                {"access": "read", "target": {"shape": "param", "param": "p"}}
+            ],
+            "exec": [{"program": {"shape": "exact", "path": "/usr/bin/git"},
+                      "argv": [{"match": "exact", "value": {"type": "string", "value": "status"}}]}],
+            "connect": [{"host": {"match": "exact", "value": {"type": "string", "value": "api.example"}},
+                         "port": {"match": "exact", "value": {"type": "number", "value": "443"}}}]
+        }));
+        let u = enforced_envelope(&e, Profile::Unprivileged);
+        let targets: Vec<_> = u
+            .files
+            .iter()
+            .map(|g| (g.access, g.target.clone()))
+            .collect();
+        assert!(targets.contains(&(
+            FileAccess::Write,
+            PathTarget::Tree {
+                dir: "/srv/out".into()
+            }
+        )));
+        assert!(targets.contains(&(
+            FileAccess::Read,
+            PathTarget::Exact {
+                path: "/usr/bin/git".into()
+            }
+        )));
+        assert_eq!(targets.len(), 2, "the param grant reaches no layer");
+        assert_eq!(u.exec[0].argv, None);
+        assert_eq!(u.connect.len(), 2, "any IPv4 and any IPv6 address");
+        let r = enforced_envelope(&e, Profile::Root);
+        assert_eq!(r.connect, e.connect);
+        assert!(r.calls.is_empty() && r.params.is_empty());
+    }
+
+    #[test]
+    fn a_widening_inside_what_the_spec_allows_is_proven() {
+        let s = spec(r#"spec "s" { allow write under "/tmp/out/" }"#);
+        let e = tmp_glob();
+        for p in Profile::ALL {
+            let enforced = enforced_envelope(&e, p);
+            assert_eq!(prove(&s, &e, &enforced).unwrap(), Ok(()), "{p}");
+        }
+    }
+
+    #[test]
+    fn a_widening_the_spec_refuses_gives_a_witness_and_the_rule() {
+        let s = spec(
+            r#"spec "s" {
+  allow write under "/tmp/out/" when path endswith ".tmp"
+  deny write under "/tmp/out/" when path endswith ".sh"
+}"#,
+        );
+        let e = tmp_glob();
+        let wide = enforced_envelope(&e, Profile::Unprivileged);
+        let cx = prove(&s, &e, &wide).unwrap().unwrap_err();
+        assert_eq!(cx.grant, "write under \"/tmp/out\"");
+        assert!(cx.action.starts_with("write \"/tmp/out"), "{cx:?}");
+        let path: String = cx.action["write ".len()..].trim_matches('"').to_owned();
+        // The witness is in the widened tree, outside the original glob.
+        assert!(wide.permits(&ConcreteAction::write(&path).unwrap()).is_ok());
+        assert!(e.permits(&ConcreteAction::write(&path).unwrap()).is_err());
+        assert!(matches!(cx.reason, Reason::Denied | Reason::NothingAllows));
+        if cx.reason == Reason::Denied {
+            assert_eq!(cx.rule.as_ref().map(|r| r.line), Some(3));
+        }
+        let shown = cx.to_string();
+        assert!(shown.contains("lets `write \"/tmp/out/"), "{shown}");
+        // With the LSM, the glob is enforced as it is: proven.
+        let exact = enforced_envelope(&e, Profile::RootBpfLsm);
+        assert_eq!(prove(&s, &e, &exact).unwrap(), Ok(()));
+    }
+
+    #[test]
+    fn the_solver_finds_what_no_candidate_shows() {
+        // Every likely candidate (`evil.sh`, `x`, `sub/x`) is allowed: the
+        // refusal comes from the symbolic proof, with a re-checked witness.
+        let s = spec(r#"spec "s" { allow write under "/tmp/out/" when not path endswith ".key" }"#);
+        let e = tmp_glob();
+        let cx = prove(&s, &e, &enforced_envelope(&e, Profile::Unprivileged))
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(cx.reason, Reason::NothingAllows, "{cx:?}");
+        assert!(cx.action.ends_with(".key\""), "{cx:?}");
+    }
+
+    #[test]
+    fn exec_with_fixed_arguments_widens_to_any_and_is_refused_when_the_spec_pins_them() {
+        let s = spec(
+            r#"spec "s" {
+  allow exec "/usr/bin/git" when argv[0] in ["status"]
+  allow read "/usr/bin/git"
+}"#,
+        );
+        let e = env(serde_json::json!({
+            "exec": [{"program": {"shape": "exact", "path": "/usr/bin/git"},
+                      "argv": [{"match": "exact", "value": {"type": "string", "value": "status"}}]}]
+        }));
+        let cx = prove(&s, &e, &enforced_envelope(&e, Profile::RootBpfLsm))
+            .unwrap()
+            .unwrap_err();
+        assert!(cx.grant.contains("any arguments"), "{cx:?}");
+        let any = spec(r#"spec "s" { allow exec "/usr/bin/git" }"#);
+        // The program's read is refused only by an explicit deny.
+        assert_eq!(
+            prove(&any, &e, &enforced_envelope(&e, Profile::Unprivileged)).unwrap(),
+            Ok(())
+        );
+        let denied = spec(r#"spec "s" { allow exec "/usr/bin/git"  deny read under "/usr/bin/" }"#);
+        let cx = prove(&denied, &e, &enforced_envelope(&e, Profile::Unprivileged))
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(cx.action, "read \"/usr/bin/git\"");
+        assert_eq!(cx.reason, Reason::Denied);
+    }
+
+    #[test]
+    fn connects_by_port_only_are_refused_unless_the_spec_allows_any_address() {
+        let e = env(serde_json::json!({
+            "connect": [{"host": {"match": "exact", "value": {"type": "string", "value": "api.example"}},
+                         "port": {"match": "exact", "value": {"type": "number", "value": "443"}}}]
+        }));
+        let s = spec(r#"spec "s" { allow connect host == "api.example" and port == 443 }"#);
+        let cx = prove(&s, &e, &enforced_envelope(&e, Profile::Unprivileged))
+            .unwrap()
+            .unwrap_err();
+        assert!(cx.action.starts_with("connect "), "{cx:?}");
+        assert_eq!(
+            prove(&s, &e, &enforced_envelope(&e, Profile::Root)).unwrap(),
+            Ok(())
+        );
+        let any = spec(r#"spec "s" { allow connect port == 443 }"#);
+        assert_eq!(
+            prove(&any, &e, &enforced_envelope(&e, Profile::Unprivileged)).unwrap(),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn a_widening_into_an_approval_rule_is_not_proven() {
+        let s = spec(
+            r#"spec "s" {
+  allow write under "/tmp/out/" when path endswith ".tmp"
+  approve write under "/tmp/out/"
+}"#,
+        );
+        let e = tmp_glob();
+        let cx = prove(&s, &e, &enforced_envelope(&e, Profile::Unprivileged))
+            .unwrap()
+            .unwrap_err();
+        assert!(cx.needs_approval, "{cx:?}");
+        assert_eq!(cx.rule.as_ref().map(|r| r.line), Some(3));
+    }
+
+    #[test]
+    fn profiles_follow_the_layers_in_use() {
+        assert_eq!(Profile::of_layers(["landlock"]), None);
+        assert_eq!(
+            Profile::of_layers(["landlock", "seccomp"]),
+            Some(Profile::Unprivileged)
+        );
+        for p in Profile::ALL {
+            assert_eq!(Profile::of_layers(p.layers().iter().copied()), Some(p));
+        }
+        assert!(lsm_expresses("/tmp/out/*.tmp"));
+        assert!(lsm_expresses("/a/**/*.log"));
+        assert!(lsm_expresses("/a/b/**"));
+        assert!(!lsm_expresses("/a/*/c"));
+        assert!(!lsm_expresses("/a/x*.tmp"));
+        assert_eq!(glob_base("/repo/**/*.rs"), "/repo");
+        assert_eq!(glob_base("/*"), "/");
+    }
+}

@@ -1,0 +1,71 @@
+//! `warden learn -- CMD`: the plan it prints loads, is canonical
+//! (`warden fmt --check` accepts it) and names what the command did.
+
+use std::process::Command;
+
+const WARDEN: &str = env!("CARGO_BIN_EXE_warden");
+
+#[test]
+fn the_learned_plan_is_valid_and_covers_the_command() {
+    assert!(
+        enforcer::launch::is_root(),
+        "warden learn needs root; CI runs the tests as root"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().canonicalize().unwrap();
+    let (input, output) = (dir.join("in.txt"), dir.join("out.txt"));
+    std::fs::write(&input, "x\n").unwrap();
+    let script = format!("/bin/cat {} > {}", input.display(), output.display());
+    let r = Command::new(WARDEN)
+        .args(["learn", "--name", "copy", "--", "/bin/sh", "-c", &script])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert!(r.status.success(), "{stderr}");
+    let plan = String::from_utf8(r.stdout).unwrap();
+    assert!(plan.contains("plan \"copy\""), "{plan}");
+    for step in [
+        format!("read {:?}", input.display().to_string()),
+        format!("write {:?}", output.display().to_string()),
+        "exec \"/bin/sh\"".to_owned(),
+        "exec \"/bin/cat\"".to_owned(),
+    ] {
+        assert!(plan.contains(&step), "`{step}` missing from\n{plan}");
+    }
+    assert!(stderr.contains("warden learn:"), "{stderr}");
+    let file = dir.join("learned.plan");
+    std::fs::write(&file, &plan).unwrap();
+    let check = Command::new(WARDEN)
+        .args(["fmt", "--check"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let parse = Command::new(WARDEN)
+        .arg("parse")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        parse.status.success(),
+        "{}",
+        String::from_utf8_lossy(&parse.stderr)
+    );
+
+    // Bad input changes nothing: an events file that cannot be created.
+    let r = Command::new(WARDEN)
+        .args([
+            "learn",
+            "--events",
+            "/nonexistent/dir/e.jsonl",
+            "--",
+            "/bin/true",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(r.status.code(), Some(2));
+}

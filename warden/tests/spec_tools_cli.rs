@@ -1,0 +1,148 @@
+//! `warden diff`, `warden lint` and `warden test --coverage`: output lines,
+//! JSON and exit codes (0 equivalent / clean, 1 differ / findings, 2 bad
+//! input, 4 diff could not prove equivalence).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn warden(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run warden")
+}
+
+fn repo(rel: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(rel)
+        .display()
+        .to_string()
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("warden-spec-tools-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn diff_exit_codes_and_lines() {
+    let d = tmp("diff");
+    let old = write(
+        &d,
+        "old.spec",
+        "spec \"s\" {\n  allow call pay\n  deny call pay when has a and not has b\n}\n",
+    );
+    let new = write(&d, "new.spec", "spec \"s\" {\n  allow call pay\n}\n");
+    let out = warden(&["diff", &old, &new]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let line = text
+        .lines()
+        .find(|l| l.contains(": widened: call pay("))
+        .unwrap_or_else(|| panic!("{text}"));
+    // `file:line:col: kind: message (witness: ...)`: at the rule of NEW
+    // that decides the witness, naming the rule of OLD.
+    assert!(line.starts_with(&format!("{new}:2:3: widened:")), "{line}");
+    assert!(line.contains(&format!("at {old}:3:3")), "{line}");
+    assert!(line.contains("a = ") && !line.contains("b = "), "{line}");
+
+    let out = warden(&["diff", &old, &old, "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["outcome"], "equivalent");
+    assert_eq!(v["equivalent"], true);
+
+    // A call argument compared with an address: nothing proved either way.
+    let a = write(
+        &d,
+        "a.spec",
+        "spec \"s\" { allow call f when x in 10.0.0.0/8 }\n",
+    );
+    let out = warden(&["diff", &a, &a]);
+    assert_eq!(out.status.code(), Some(4), "{}", stdout(&out));
+    assert!(stdout(&out).contains(": incomplete: call f: argument `x`"));
+
+    let bad = write(&d, "bad.spec", "spec \"s\" { allow frobnicate }\n");
+    assert_eq!(warden(&["diff", &bad, &old]).status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn diff_of_a_shipped_spec_against_a_modified_copy() {
+    let d = tmp("shipped");
+    let src = std::fs::read_to_string(repo("specs/coding-agent.spec")).unwrap();
+    let changed = src.replace(
+        "allow write under \"/repo/src/\"",
+        "allow write under \"/repo/\"",
+    );
+    assert_ne!(src, changed);
+    std::fs::create_dir_all(d.join("common")).unwrap();
+    std::fs::copy(
+        repo("specs/common/runtime.spec"),
+        d.join("common/runtime.spec"),
+    )
+    .unwrap();
+    let new = write(&d, "coding-agent.spec", &changed);
+    let out = warden(&["diff", &repo("specs/coding-agent.spec"), &new]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains(": widened: write \"/repo"), "{text}");
+    assert!(!text.contains("narrowed"), "{text}");
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn lint_finds_defects_and_passes_the_shipped_specs() {
+    let d = tmp("lint");
+    let s = write(
+        &d,
+        "s.spec",
+        "spec \"s\" {\n  let unused = 3\n  allow read when port == 443\n  deny write under \"/a/\"\n  allow write under \"/a/b/\"\n}\n",
+    );
+    let out = warden(&["lint", &s]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    for kind in ["unused-let", "no-such-field", "unsatisfiable", "overridden"] {
+        assert!(text.contains(&format!(": {kind}: ")), "{kind}: {text}");
+    }
+    assert!(text.contains(&format!("{s}:5:3: overridden:")), "{text}");
+    for spec in [
+        "specs/coding-agent.spec",
+        "specs/devops-agent.spec",
+        "specs/support-agent.spec",
+    ] {
+        let out = warden(&["lint", &repo(spec)]);
+        assert_eq!(out.status.code(), Some(0), "{spec}: {}", stdout(&out));
+    }
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn coverage_lists_rules_no_test_exercises() {
+    let d = tmp("coverage");
+    let s = write(
+        &d,
+        "s.spec",
+        "spec \"s\" {\n  allow read under \"/a/\"\n  allow write under \"/b/\"\n  test \"read\" { plan { read \"/a/x\" } expect accept }\n}\n",
+    );
+    let out = warden(&["test", "--coverage", &s]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains(&format!("{s}:3:3: uncovered:")), "{text}");
+    assert!(text.contains("1 of 2 rules exercised"), "{text}");
+    let _ = std::fs::remove_dir_all(&d);
+}
