@@ -8,11 +8,16 @@
 //! ([`join_self`]); it is confined before its first instruction of the
 //! command. The command cannot leave: Landlock gives it no access to the
 //! cgroup file system.
+//!
+//! The run must not outlive its launcher: the eBPF programs detach when the
+//! launcher dies, so a run left behind would keep only Landlock and seccomp.
+//! A [`Watchdog`] process outside the run kills the run's cgroup as soon as
+//! the launcher is gone, however it died (SIGKILL included).
 
 use crate::error::LayerError;
 use serde::Serialize;
 use std::fs::{self, File, OpenOptions};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -117,6 +122,7 @@ pub struct RunCgroup {
     path: PathBuf,
     procs: File,
     finished: bool,
+    watchdog: Option<Watchdog>,
     /// What it does.
     pub report: CgroupReport,
 }
@@ -188,7 +194,15 @@ impl RunCgroup {
             },
             path,
             finished: false,
+            watchdog: None,
         };
+        // `cgroup.kill` exists from Linux 5.14 on; before, `finish` signals
+        // each process and a launcher's death leaves the run to Landlock
+        // and seccomp alone.
+        let kill_path = cg.path.join("cgroup.kill");
+        if kill_path.exists() {
+            cg.watchdog = Some(Watchdog::start(&kill_path)?);
+        }
         let procs_path = cg.path.join("cgroup.procs");
         cg.procs = OpenOptions::new()
             .write(true)
@@ -266,7 +280,72 @@ impl RunCgroup {
             }
         }
         self.finished = true;
+        if let Some(w) = self.watchdog.take() {
+            w.stop();
+        }
         Ok(left)
+    }
+}
+
+/// A process outside the run, forked when the run's cgroup is created, that
+/// writes `1` to the run's `cgroup.kill` when the launcher is gone. It waits
+/// on a pipe whose only write end the launcher holds: the kernel closes it
+/// when the launcher exits or is killed, and the read returns.
+#[derive(Debug)]
+struct Watchdog {
+    pid: libc::pid_t,
+    launcher_alive: OwnedFd,
+}
+
+impl Watchdog {
+    fn start(kill_path: &Path) -> Result<Watchdog, LayerError> {
+        let kill = OpenOptions::new()
+            .write(true)
+            .open(kill_path)
+            .map_err(io_err("opening", kill_path))?;
+        let mut fds = [0; 2];
+        // SAFETY: pipe2 writes two descriptors into the array.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+            return Err(LayerError::Cgroup(format!(
+                "cannot create the watchdog's pipe: {}",
+                std::io::Error::last_os_error()
+            )));
+        }
+        // SAFETY: both descriptors were just created and are owned here.
+        let (wait_end, alive_end) =
+            unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        // SAFETY: the child only makes async-signal-safe system calls (the
+        // launcher may have other threads) and leaves with `_exit`.
+        match unsafe { libc::fork() } {
+            -1 => Err(LayerError::Cgroup(format!(
+                "cannot start the run's watchdog: {}",
+                std::io::Error::last_os_error()
+            ))),
+            0 => unsafe {
+                libc::close(alive_end.as_raw_fd());
+                libc::prctl(libc::PR_SET_NAME, c"warden-watchdog".as_ptr(), 0, 0, 0);
+                let mut byte = 0u8;
+                while libc::read(wait_end.as_raw_fd(), (&raw mut byte).cast(), 1) < 0
+                    && *libc::__errno_location() == libc::EINTR
+                {}
+                libc::write(kill.as_raw_fd(), b"1".as_ptr().cast(), 1);
+                libc::_exit(0)
+            },
+            pid => Ok(Watchdog {
+                pid,
+                launcher_alive: alive_end,
+            }),
+        }
+    }
+
+    /// Ends the watchdog once the run is over (its cgroup killed).
+    fn stop(self) {
+        drop(self.launcher_alive);
+        let mut status = 0;
+        // SAFETY: reaps our own child; EINTR is retried.
+        while unsafe { libc::waitpid(self.pid, &mut status, 0) } < 0
+            && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR)
+        {}
     }
 }
 

@@ -98,6 +98,21 @@ fn counterexample(v: &verifier::report::Violation, plan_src: &str) -> proto::Cou
     }
 }
 
+/// A refused enforcement profile as a counterexample: what the kernel
+/// layers of that profile would let through that the spec refuses.
+fn widening_counterexample(p: &token::EnforcementProof) -> proto::Counterexample {
+    proto::Counterexample {
+        reason: "enforced envelope wider than the spec".to_owned(),
+        message: format!(
+            "the {} layers ({}) would widen the envelope: {}",
+            p.profile,
+            p.layers.join(", "),
+            p.counterexample.as_deref().unwrap_or("not proven")
+        ),
+        ..Default::default()
+    }
+}
+
 fn arg_value(v: &proto::ArgValue) -> Result<Value, String> {
     use proto::arg_value::Value as V;
     match &v.value {
@@ -193,7 +208,10 @@ impl Engine for WardenEngine {
             .check(&plan)
             .map_err(|e| PlanError::Invalid(e.to_string()))?;
         let plan_hash = Digest::of_text(&planlang::fmt_plan(&plan));
-        let verdict = outcome.verdict;
+        let mut verdict = outcome.verdict;
+        // Counterexamples of the kernel layers' widenings, when no enforcement
+        // profile keeps the envelope inside the spec: then the plan is refused.
+        let mut widenings = Vec::new();
         let envelope_json = outcome
             .envelope
             .as_ref()
@@ -206,15 +224,21 @@ impl Engine for WardenEngine {
                     .map_err(|e| PlanError::Invalid(e.to_string()))?;
                 let enforcement = token::enforcement::prove_profiles(&spec.compiled.spec, env)
                     .map_err(|e| PlanError::Invalid(e.to_string()))?;
-                Some(Accepted {
-                    enforcement,
-                    envelope: env.clone(),
-                    plan_name: plan.name.as_ref().map(|n| n.node.clone()),
-                    plan_hash,
-                    spec_name: spec_name.to_owned(),
-                    spec_hash: spec.compiled.spec_hash,
-                    ttl,
-                })
+                if token::enforcement::proven(&enforcement).next().is_none() {
+                    verdict = Verdict::Reject;
+                    widenings = enforcement.iter().map(widening_counterexample).collect();
+                    None
+                } else {
+                    Some(Accepted {
+                        enforcement,
+                        envelope: env.clone(),
+                        plan_name: plan.name.as_ref().map(|n| n.node.clone()),
+                        plan_hash,
+                        spec_name: spec_name.to_owned(),
+                        spec_hash: spec.compiled.spec_hash,
+                        ttl,
+                    })
+                }
             }
             _ => None,
         };
@@ -224,6 +248,7 @@ impl Engine for WardenEngine {
                 .violations
                 .iter()
                 .map(|v| counterexample(v, plan_src))
+                .chain(widenings)
                 .collect(),
             approval_reasons: outcome
                 .approvals

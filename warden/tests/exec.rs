@@ -383,6 +383,24 @@ fn events_are_streamed_while_the_run_runs_and_survive_a_crash() {
         after.iter().any(|e| e["event"] == "syscall_refused"),
         "the refusal is not in the file after the crash"
     );
+
+    // The run does not outlive its launcher (its eBPF layers went with it):
+    // the watchdog kills the run's cgroup without anyone's help.
+    let cgroup = run.cgroup.clone().expect("the run's cgroup");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let populated = std::fs::read_to_string(cgroup.join("cgroup.events"))
+            .map(|ev| ev.lines().any(|l| l.trim() == "populated 1"))
+            .unwrap_or(false);
+        if !populated {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the run outlived warden: {cgroup:?} is still populated"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
 
 #[test]

@@ -425,6 +425,42 @@ fn at_most_is_enforced_over_grpc_and_survives_a_restart() {
 
 /// Raw bytes that are not a protobuf message: INVALID_ARGUMENT (the caller's
 /// fault), not INTERNAL, and nothing recorded.
+/// A plan the spec accepts, but whose envelope every enforcement profile
+/// would widen past the spec (Landlock cannot pin an exec's arguments): the
+/// service refuses it with the widening as a counterexample and signs
+/// nothing, as `warden issue` does.
+#[test]
+fn a_plan_no_enforcement_profile_can_keep_is_rejected() {
+    let h = Harness::new(9);
+    std::fs::write(
+        h.path("specs/argv.spec"),
+        "spec \"argv\" {\n  allow exec \"/bin/sh\" when argv[0] == \"-c\" and argv[1] == \"true\"\n}\n",
+    )
+    .unwrap();
+    let server = h.start();
+    let before = h.audit_records("token").len();
+    let rt = rt();
+    rt.block_on(async {
+        let mut c = client(&server.endpoint()).await;
+        let plan = "plan \"p\" {\n  agent \"bot\"\n  exec \"/bin/sh\" [\"-c\", \"true\"]\n}\n";
+        let r = c
+            .submit_plan(req(submit(plan, "argv"), SUBMITTER))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(r.verdict, proto::Verdict::Reject as i32, "{r:?}");
+        assert!(r.token.is_empty(), "{r:?}");
+        assert!(
+            r.counterexamples
+                .iter()
+                .any(|cx| cx.reason == "enforced envelope wider than the spec"
+                    && cx.message.contains("would widen")),
+            "{r:?}"
+        );
+    });
+    assert_eq!(h.audit_records("token").len(), before, "a token was issued");
+}
+
 #[test]
 fn malformed_protobuf_is_invalid_argument() {
     use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
