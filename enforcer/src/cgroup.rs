@@ -322,7 +322,29 @@ impl Watchdog {
                 std::io::Error::last_os_error()
             ))),
             0 => unsafe {
-                libc::close(alive_end.as_raw_fd());
+                // Keep only the two descriptors it needs: a pipe end of
+                // another thread's child, inherited here, would otherwise
+                // stay open as long as the run lasts.
+                let (a, b) = {
+                    let (x, y) = (wait_end.as_raw_fd() as u32, kill.as_raw_fd() as u32);
+                    (x.min(y), x.max(y))
+                };
+                let ranges = [
+                    (0, a.checked_sub(1)),
+                    (a + 1, b.checked_sub(1)),
+                    (b + 1, Some(u32::MAX)),
+                ];
+                for (lo, hi) in ranges {
+                    let Some(hi) = hi.filter(|&hi| lo <= hi) else {
+                        continue;
+                    };
+                    if libc::syscall(libc::SYS_close_range, lo, hi, 0) != 0 {
+                        // Before Linux 5.9: one by one, up to a generous bound.
+                        for fd in lo..hi.min(65_536).saturating_add(1) {
+                            libc::close(fd as i32);
+                        }
+                    }
+                }
                 libc::prctl(libc::PR_SET_NAME, c"warden-watchdog".as_ptr(), 0, 0, 0);
                 let mut byte = 0u8;
                 while libc::read(wait_end.as_raw_fd(), (&raw mut byte).cast(), 1) < 0
