@@ -282,9 +282,9 @@ impl EbpfLayers {
                 .unwrap_or(enforcer_common::OFFSET_UNKNOWN),
             ..RunConfig::default()
         };
-        let files_unavailable = match file_offsets(&kernel_btf) {
-            Ok(f) => {
-                config = f.apply(config);
+        let files_unavailable = match with_file_offsets(&kernel_btf, config) {
+            Ok(with_files) => {
+                config = with_files;
                 None
             }
             Err(e) => Some(e.to_string()),
@@ -595,34 +595,9 @@ pub fn enable_program_stats() -> Result<std::os::fd::OwnedFd, EbpfError> {
     })
 }
 
-/// The offsets and syscall numbers the file reports need.
-struct FileOffsets(RunConfig);
-
-impl FileOffsets {
-    fn apply(&self, mut config: RunConfig) -> RunConfig {
-        let f = &self.0;
-        config.open_nrs = f.open_nrs;
-        config.off_task_files = f.off_task_files;
-        config.off_files_fdt = f.off_files_fdt;
-        config.off_fdtable_fd = f.off_fdtable_fd;
-        config.off_fdtable_max_fds = f.off_fdtable_max_fds;
-        config.off_file_path_mnt = f.off_file_path_mnt;
-        config.off_file_path_dentry = f.off_file_path_dentry;
-        config.off_file_f_mode = f.off_file_f_mode;
-        config.off_file_f_flags = f.off_file_f_flags;
-        config.off_binprm_file = f.off_binprm_file;
-        config.off_dentry_parent = f.off_dentry_parent;
-        config.off_dentry_name = f.off_dentry_name;
-        config.off_vfsmount_root = f.off_vfsmount_root;
-        config.off_mount_mnt = f.off_mount_mnt;
-        config.off_mount_parent = f.off_mount_parent;
-        config.off_mount_mountpoint = f.off_mount_mountpoint;
-        config
-    }
-}
-
-/// Reads from the running kernel's BTF where an open file's path lives.
-fn file_offsets(kernel_btf: &btf::Btf) -> Result<FileOffsets, EbpfError> {
+/// `config` with the offsets and syscall numbers the file reports need, read
+/// from the running kernel's BTF (where an open file's path lives).
+fn with_file_offsets(kernel_btf: &btf::Btf, config: RunConfig) -> Result<RunConfig, EbpfError> {
     let off = |s: &str, m: &str| kernel_btf.member_offset(s, m);
     let nr = |name: &str| {
         crate::policy::number_of(name)
@@ -630,7 +605,7 @@ fn file_offsets(kernel_btf: &btf::Btf) -> Result<FileOffsets, EbpfError> {
             .unwrap_or(u32::MAX)
     };
     let f_path = off("file", "f_path")?;
-    Ok(FileOffsets(RunConfig {
+    Ok(RunConfig {
         open_nrs: [nr("open"), nr("openat"), nr("openat2"), nr("creat")],
         off_task_files: off("task_struct", "files")?,
         off_files_fdt: off("files_struct", "fdt")?,
@@ -647,8 +622,8 @@ fn file_offsets(kernel_btf: &btf::Btf) -> Result<FileOffsets, EbpfError> {
         off_mount_mnt: off("mount", "mnt")?,
         off_mount_parent: off("mount", "mnt_parent")?,
         off_mount_mountpoint: off("mount", "mnt_mountpoint")?,
-        ..RunConfig::default()
-    }))
+        ..config
+    })
 }
 
 /// Where `thread_info.status` (with `TS_COMPAT`) lives in `task_struct`.
