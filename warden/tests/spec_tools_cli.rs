@@ -3,23 +3,10 @@
 //! input, 4 diff could not prove equivalence).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn warden(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_warden"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run warden")
-}
-
-fn repo(rel: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .join(rel)
-        .display()
-        .to_string()
-}
+mod common;
+use common::{repo, warden};
 
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("warden-spec-tools-{name}-{}", std::process::id()));
