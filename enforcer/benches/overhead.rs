@@ -13,7 +13,9 @@
 //! shared: take several runs.
 
 use criterion::Criterion;
-use enforcer::{FileAccess, FileScope, KernelPolicy, Layer, LayerSet, NetRule, Run, RunOptions};
+use enforcer::{
+    FileAccess, FileScope, KernelPolicy, Layer, LayerSet, NetRule, Output, Run, RunOptions,
+};
 use std::ffi::OsString;
 use std::fs;
 use std::io::Read;
@@ -96,11 +98,11 @@ impl World {
     }
 
     /// Runs `program` under `stack`; returns its exit status.
-    fn run(&self, stack: Stack, program: &str, args: &[OsString], out: Stdio) -> bool {
+    fn run(&self, stack: Stack, program: &str, args: &[OsString], out: Option<fs::File>) -> bool {
         if stack == Stack::Unconfined {
             return Command::new(program)
                 .args(args)
-                .stdout(out)
+                .stdout(out.map_or_else(Stdio::null, Stdio::from))
                 .status()
                 .expect("an unconfined run")
                 .success();
@@ -127,7 +129,9 @@ impl World {
             disable: all.difference(&keep).copied().collect(),
             ..RunOptions::default()
         };
-        let mut run = Run::new(&self.policy).options(options).stdout(out);
+        let mut run = Run::new(&self.policy)
+            .options(options)
+            .stdout(out.map_or(Output::Null, Output::from));
         if keep.contains(&Layer::EbpfTracepoints) {
             let layers = enforcer::ebpf::for_launcher(&self.policy, false).expect("eBPF layers");
             run = run
@@ -149,7 +153,7 @@ impl World {
         let args: Vec<OsString> = vec![kind.into(), target.into(), n.to_string().into()];
         let out = fs::File::create(&self.out).expect("the loop's output file");
         assert!(
-            self.run(stack, LOOP, &args, Stdio::from(out)),
+            self.run(stack, LOOP, &args, Some(out)),
             "the {} loop failed",
             stack.name()
         );
@@ -178,7 +182,7 @@ impl World {
             total
         };
         let (start, cpu0) = (Instant::now(), cpu());
-        assert!(self.run(stack, "/bin/true", &[], Stdio::null()));
+        assert!(self.run(stack, "/bin/true", &[], None));
         (start.elapsed(), cpu() - cpu0)
     }
 }

@@ -68,7 +68,7 @@ pub fn for_launcher_with(
     let mut layers = EbpfLayers::load_full(
         net.clone(),
         syscalls.clone(),
-        super::TracingPreference::Auto,
+        super::TracingPreference::default(),
         report_files,
     )?;
     layers.report_files(report_files)?;
