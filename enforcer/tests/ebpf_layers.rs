@@ -851,3 +851,44 @@ fn refusals_by_other_layers_are_reported() {
     assert_eq!(code, Some(10), "the probe reports a refusal");
     assert!(refused("io_uring_setup", libc::EPERM)(&seen), "{seen:#?}");
 }
+
+#[test]
+fn a_run_whose_events_nobody_reads_observes_no_syscall() {
+    if !need_root() {
+        return;
+    }
+    // `warden exec` without `--events`: the refusal is still enforced, but
+    // no program runs on every syscall to report it.
+    let policy = probe_policy();
+    let layers =
+        enforcer::ebpf::for_launcher_with(&policy, false, enforcer::ebpf::Reports::Processes)
+            .expect("load the eBPF layers");
+    let mut events = layers.events;
+    let tracepoints = layers.tracepoints.share();
+    let outcome = spawn_probe(
+        &policy,
+        layers.sock_addr,
+        layers.tracepoints,
+        &["read", "/etc/hostname"],
+    );
+    assert_eq!(
+        outcome.status.code(),
+        Some(10),
+        "Landlock still refuses the read"
+    );
+    assert!(tracepoints.with_layers(|l| !l.reports_refusals()));
+    let seen = collect(&mut events, |ev| {
+        ev.iter().any(|e| matches!(e, Event::Exit { .. }))
+    });
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, Event::Exec { filename, .. } if filename == PROBE)),
+        "process events are still reported: {seen:#?}"
+    );
+    assert!(
+        !seen
+            .iter()
+            .any(|e| matches!(e, Event::SyscallRefused { .. })),
+        "no syscall observed: {seen:#?}"
+    );
+}

@@ -45,7 +45,7 @@ use aya::{Ebpf, EbpfLoader};
 use enforcer_common::{CONFIG_INDEX, PortRule, RunConfig, STATE_ARMED, STATE_LOST_EVENTS};
 
 pub use event::{Event, FileOp, NetOp, Verdict};
-pub use launcher::{EbpfCgroupLayer, LauncherLayers, for_launcher, for_launcher_with};
+pub use launcher::{EbpfCgroupLayer, LauncherLayers, Reports, for_launcher, for_launcher_with};
 pub use policy::{NetPolicy, SyscallPolicy};
 pub use probe::{ProbeResult, probe};
 
@@ -144,6 +144,9 @@ const SOCK_ADDR_PROGRAMS: [&str; 6] = [
 /// verifier ~45 ms each at load, so only runs that report files load them).
 struct Tracepoint {
     name: &'static str,
+    /// Runs on every syscall of the machine to observe (not enforce): left
+    /// unattached when nothing reads what it reports.
+    observes_syscalls: bool,
     tp_btf: &'static str,
     raw_tp: &'static str,
     files: Option<(&'static str, &'static str)>,
@@ -162,30 +165,35 @@ impl Tracepoint {
 const TRACEPOINTS: [Tracepoint; 5] = [
     Tracepoint {
         name: "sys_enter",
+        observes_syscalls: false,
         tp_btf: "sys_enter",
         raw_tp: "raw_sys_enter",
         files: None,
     },
     Tracepoint {
         name: "sys_exit",
+        observes_syscalls: true,
         tp_btf: "sys_exit",
         raw_tp: "raw_sys_exit",
         files: Some(("sys_exit_files", "raw_sys_exit_files")),
     },
     Tracepoint {
         name: "sched_process_exec",
+        observes_syscalls: false,
         tp_btf: "sched_process_exec",
         raw_tp: "raw_sched_process_exec",
         files: Some(("sched_process_exec_files", "raw_sched_process_exec_files")),
     },
     Tracepoint {
         name: "sched_process_fork",
+        observes_syscalls: false,
         tp_btf: "sched_process_fork",
         raw_tp: "raw_sched_process_fork",
         files: None,
     },
     Tracepoint {
         name: "sched_process_exit",
+        observes_syscalls: false,
         tp_btf: "sched_process_exit",
         raw_tp: "raw_sched_process_exit",
         files: None,
@@ -210,6 +218,9 @@ pub struct EbpfLayers {
     files_unavailable: Option<String>,
     /// Whether the programs that report files were loaded.
     files_loaded: bool,
+    /// Whether the `sys_exit` program is attached to report refused
+    /// syscalls (always when files are reported: it reports the opens too).
+    refusals: bool,
 }
 
 impl std::fmt::Debug for EbpfLayers {
@@ -350,6 +361,7 @@ impl EbpfLayers {
             lsm_hooks: Vec::new(),
             files_unavailable,
             files_loaded: files,
+            refusals: true,
         };
         layers.write_config()?;
         Ok(layers)
@@ -387,6 +399,9 @@ impl EbpfLayers {
 
         for tp in &TRACEPOINTS {
             let tracepoint = tp.name;
+            if tp.observes_syscalls && !self.refusals && !self.reports_files() {
+                continue;
+            }
             let (tp_btf, raw) = tp.programs(self.files_loaded);
             match self.tracing {
                 TracingKind::TpBtf => {
@@ -454,6 +469,19 @@ impl EbpfLayers {
         }
         self.config.report_files = u32::from(on);
         self.write_config()
+    }
+
+    /// Reports every syscall of the run refused with EPERM or EACCES (the
+    /// default), or not: without a reader of the events, the `sys_exit`
+    /// program would cost every syscall of the machine for nothing (~15% of
+    /// an open/close loop here). Takes effect at [`EbpfLayers::attach`].
+    pub fn report_refusals(&mut self, on: bool) {
+        self.refusals = on;
+    }
+
+    /// Whether refused syscalls are reported.
+    pub fn reports_refusals(&self) -> bool {
+        self.refusals || self.reports_files()
     }
 
     /// Whether opened and executed files are reported.
