@@ -179,7 +179,9 @@ fn sock_addr_verdict(ctx: &SockAddrContext, v6: bool, op: u8) -> i32 {
 
     let mut addr = [0u8; 16];
     let mut family = FAMILY_INET;
-    let allowed = if v6 {
+    // The rule for the address, then one port check (one copy of the
+    // port loop for the verifier to walk).
+    let rule = if v6 {
         // SAFETY: four 4-byte loads of `user_ip6`.
         let w = unsafe {
             [
@@ -189,11 +191,14 @@ fn sock_addr_verdict(ctx: &SockAddrContext, v6: bool, op: u8) -> i32 {
                 ctx_u32(&raw const (*sa).user_ip6[3]),
             ]
         };
-        if w[0] == 0 && w[1] == 0 && w[2] == MAPPED_V4_PREFIX {
+        // One comparison, not three: each `&&` would be a branch after which
+        // the kernel verifier knows something different about the words,
+        // and it would verify all that follows once per branch.
+        if (w[0] | w[1] | (w[2] ^ MAPPED_V4_PREFIX)) == 0 {
             // ::ffff:a.b.c.d reaches a.b.c.d: the IPv4 envelope decides.
             let v4 = w[3].to_ne_bytes();
             addr[..4].copy_from_slice(&v4);
-            rule_v4(v4).is_some_and(|r| r.allows(port, proto, dir))
+            rule_v4(v4)
         } else {
             family = FAMILY_INET6;
             let mut i = 0;
@@ -205,16 +210,15 @@ fn sock_addr_verdict(ctx: &SockAddrContext, v6: bool, op: u8) -> i32 {
                 addr[i * 4 + 3] = b[3];
                 i += 1;
             }
-            NET_V6
-                .get(Key::new(128, addr))
-                .is_some_and(|r| r.allows(port, proto, dir))
+            NET_V6.get(Key::new(128, addr))
         }
     } else {
         // SAFETY: one 4-byte load of `user_ip4`.
         let v4 = unsafe { ctx_u32(&raw const (*sa).user_ip4) }.to_ne_bytes();
         addr[..4].copy_from_slice(&v4);
-        rule_v4(v4).is_some_and(|r| r.allows(port, proto, dir))
+        rule_v4(v4)
     };
+    let allowed = rule.is_some_and(|r| r.allows(port, proto, dir));
 
     let observe = config().is_some_and(|c| c.observe_only != 0);
     let verdict = if allowed {
