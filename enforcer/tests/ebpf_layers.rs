@@ -834,14 +834,53 @@ fn refusals_by_other_layers_are_reported() {
         }
     };
 
+    // A refusal names the path the process gave the syscall.
+    let named = |want: &'static str, path: &'static str| {
+        move |ev: &[Event]| {
+            ev.iter().any(|e| {
+                matches!(e, Event::SyscallRefused { name: Some(n), path: Some(p), .. }
+                if n == want && p == path)
+            })
+        }
+    };
+
     // Landlock refuses the read (EACCES).
     let (code, seen) = probe_run(
         &policy,
         &["read", "/etc/hostname"],
-        refused("open", libc::EACCES),
+        named("openat", "/etc/hostname"),
     );
     assert_eq!(code, Some(10), "the probe reports a refusal");
     assert!(refused("open", libc::EACCES)(&seen), "{seen:#?}");
+    assert!(named("openat", "/etc/hostname")(&seen), "{seen:#?}");
+    let line = seen
+        .iter()
+        .find(|e| named("openat", "/etc/hostname")(std::slice::from_ref(e)))
+        .and_then(Event::refusal_line);
+    assert_eq!(line.as_deref(), Some("openat /etc/hostname: EACCES"));
+
+    // Landlock refuses an exec outside the envelope: the event names it.
+    let (code, seen) = probe_run(
+        &policy,
+        &["exec", "/usr/bin/id"],
+        named("execve", "/usr/bin/id"),
+    );
+    assert_eq!(code, Some(10), "the probe reports a refusal");
+    assert!(named("execve", "/usr/bin/id")(&seen), "{seen:#?}");
+
+    // A connect outside the envelope (Landlock's EACCES, or the cgroup
+    // program's EPERM): the event names the address and port.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let connect_named = move |ev: &[Event]| {
+        ev.iter().any(|e| {
+            matches!(e, Event::SyscallRefused { name: Some(n), addr: Some(a), port: Some(p), .. }
+            if n == "connect" && *a == std::net::IpAddr::from([127, 0, 0, 1]) && *p == port)
+        })
+    };
+    let (code, seen) = probe_run(&policy, &["connect", &port.to_string()], connect_named);
+    assert_eq!(code, Some(10), "the probe reports a refusal");
+    assert!(connect_named(&seen), "{seen:#?}");
 
     // seccomp refuses io_uring_setup (EPERM) before the syscall runs.
     let (code, seen) = probe_run(

@@ -94,6 +94,20 @@ fn summary(seen: &Observed, lost: u64, status: std::process::ExitStatus) {
             seen.unresolved
         );
     }
+    if !seen.refused.is_empty() {
+        // The system itself refused these (nothing was enforced): not in the
+        // plan, which grants nothing the command could not do.
+        eprintln!(
+            "warden learn: {} operations the system refused (not in the plan):",
+            seen.refused.len()
+        );
+        for line in seen.refused.iter().take(20) {
+            eprintln!("  {line}");
+        }
+        if seen.refused.len() > 20 {
+            eprintln!("  ... and {} more", seen.refused.len() - 20);
+        }
+    }
     if lost > 0 {
         eprintln!(
             "warden learn: {lost} events were lost (ring buffer full): the plan may miss steps"
