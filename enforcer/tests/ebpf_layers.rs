@@ -3,7 +3,9 @@
 //! connect, sendto and bind is refused with EPERM and recorded; a syscall
 //! outside the allowlist kills the process; exec, fork and exit are reported.
 //! Through the launcher, `ebpf::for_launcher` gives the two cgroup layers
-//! `Run::with_layer` takes, and the run's events stream out.
+//! `Run::with_layer` takes, and the run's events stream out; a syscall that
+//! another layer refuses is reported with the path, directory descriptor or
+//! address it named.
 //!
 //! These tests need root (CI runs `make test` as root). Without root they
 //! fail with a clear message, unless `WARDEN_SKIP_ROOT_TESTS=1` says to skip.
@@ -890,4 +892,96 @@ fn refusals_by_other_layers_are_reported() {
     );
     assert_eq!(code, Some(10), "the probe reports a refusal");
     assert!(refused("io_uring_setup", libc::EPERM)(&seen), "{seen:#?}");
+}
+
+/// The six argument registers, each read where some syscall keeps what it
+/// names: `openat`'s directory descriptor (1st) and relative name (2nd),
+/// `renameat2`'s new directory and name (3rd, 4th), `sendto`'s address and
+/// its length (5th, 6th).
+#[test]
+fn refusals_name_dirfds_new_names_and_sendto_addresses() {
+    if !need_root() {
+        return;
+    }
+    let mut policy = probe_policy();
+    // A UDP rule, so seccomp lets the probe make a UDP socket.
+    let udp_ok = 9;
+    policy
+        .allow_net(NetRule {
+            cidr: "127.0.0.1/32".parse().unwrap(),
+            ports: enforcer::PortRange::single(udp_ok),
+            proto: enforcer::Proto::Udp,
+            direction: enforcer::NetDirection::Connect,
+        })
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap().to_owned();
+    std::fs::write(dir.path().join("old.txt"), "x").unwrap();
+
+    let refusal = |want: &'static str| {
+        move |ev: &[Event]| {
+            ev.iter()
+                .find(|e| matches!(e, Event::SyscallRefused { name: Some(n), .. } if n == want))
+                .cloned()
+        }
+    };
+
+    // openat(fd, "old.txt"): the name as given and the descriptor (the
+    // run's other refusals, such as /proc/self/maps, name theirs).
+    let old_txt = |ev: &[Event]| {
+        ev.iter().find_map(|e| match e {
+            Event::SyscallRefused {
+                name: Some(n),
+                path: Some(p),
+                dirfd,
+                ..
+            } if n == "openat" && p == "old.txt" => Some(*dirfd),
+            _ => None,
+        })
+    };
+    let (code, seen) = probe_run(&policy, &["read-at", &d, "old.txt"], |ev| {
+        old_txt(ev).is_some()
+    });
+    assert_eq!(code, Some(10), "the probe reports a refusal");
+    let Some(Some(fd)) = old_txt(&seen) else {
+        panic!("no openat refusal naming old.txt with its dirfd: {seen:#?}");
+    };
+    assert!(fd >= 0, "a real descriptor, not AT_FDCWD: {fd}");
+
+    // renameat2(fd, "old.txt", AT_FDCWD, "<dir>/new.txt").
+    let new = format!("{d}/new.txt");
+    let (code, seen) = probe_run(&policy, &["rename-at", &d, "old.txt", &new], |ev| {
+        refusal("renameat2")(ev).is_some()
+    });
+    assert_eq!(code, Some(10), "the probe reports a refusal");
+    let Some(Event::SyscallRefused {
+        path,
+        dirfd,
+        new_path,
+        new_dirfd,
+        errno,
+        ..
+    }) = refusal("renameat2")(&seen)
+    else {
+        panic!("no renameat2 refusal: {seen:#?}");
+    };
+    assert_eq!(errno, libc::EACCES);
+    assert_eq!(path.as_deref(), Some("old.txt"));
+    assert!(dirfd.is_some_and(|fd| fd >= 0), "{dirfd:?}");
+    assert_eq!(new_path.as_deref(), Some(new.as_str()));
+    assert_eq!(new_dirfd, None, "AT_FDCWD is the cwd, not a descriptor");
+    assert!(dir.path().join("old.txt").exists());
+
+    // sendto 127.0.0.1:<another port> without connect: the cgroup program
+    // refuses it (EPERM), the event names the destination.
+    let (code, seen) = probe_run(&policy, &["udp-sendto", "10"], |ev| {
+        refusal("sendto")(ev).is_some()
+    });
+    assert_eq!(code, Some(10), "the probe reports a refusal");
+    let line = refusal("sendto")(&seen).and_then(|e| e.refusal_line());
+    assert_eq!(
+        line.as_deref(),
+        Some("sendto 127.0.0.1:10: EPERM"),
+        "{seen:#?}"
+    );
 }
