@@ -39,6 +39,10 @@ pub const FOUND_NEW_DIRFD: u32 = 1 << 3;
 pub const FOUND_SOCKADDR: u32 = 1 << 4;
 /// [`RefusalRecord::found`]: a path filled its whole buffer (it may be cut).
 pub const FOUND_TRUNCATED: u32 = 1 << 5;
+/// [`RefusalRecord::found`]: a 32-bit (`int 0x80`) syscall: `nr` is from
+/// the 32-bit table and its arguments are in other registers, so nothing
+/// else was read.
+pub const FOUND_COMPAT: u32 = 1 << 6;
 
 /// `AT_FDCWD`: an `*at` syscall's directory descriptor meaning "the cwd".
 pub const AT_FDCWD: i32 = -100;

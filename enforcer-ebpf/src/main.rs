@@ -43,7 +43,7 @@ use enforcer_common::{
     NET_OP_SENDMSG, OFFSET_UNKNOWN, PortRule, RunConfig, STATE_ARMED, STATE_LEN, STATE_LOST_EVENTS,
     TS_COMPAT, VERDICT_ALLOWED, VERDICT_OBSERVED, VERDICT_REFUSED,
     refusal::{
-        ArgSpec, FOUND_DIRFD, FOUND_NEW_DIRFD, FOUND_NEW_PATH, FOUND_PATH, FOUND_SOCKADDR,
+        ArgSpec, FOUND_COMPAT, FOUND_DIRFD, FOUND_NEW_DIRFD, FOUND_NEW_PATH, FOUND_PATH, FOUND_SOCKADDR,
         FOUND_TRUNCATED, MSGHDR_NAME, MSGHDR_NAMELEN, REFUSED_PATH_BUF, RefusalRecord,
         SOCKADDR_BUF,
     },
@@ -515,7 +515,17 @@ fn report_refusal(cfg: &RunConfig, regs: u64, nr: u64, errno: u32) {
         return;
     };
     let e = entry.as_mut_ptr();
-    let spec = if nr < MAX_SYSCALLS as u64 {
+    // A 32-bit syscall numbers from another table and passes its arguments
+    // in other registers: name nothing rather than something wrong.
+    let compat = cfg.off_task_ti_status != OFFSET_UNKNOWN && {
+        // SAFETY: a helper without arguments.
+        let task = unsafe { bpf_get_current_task() };
+        let status: u32 = read_at(task, cfg.off_task_ti_status);
+        status & TS_COMPAT != 0
+    };
+    let spec = if compat {
+        ArgSpec::NONE
+    } else if nr < MAX_SYSCALLS as u64 {
         REFUSAL_ARGS
             .get(nr as u32)
             .map_or(ArgSpec::NONE, |bits| ArgSpec(*bits))
@@ -537,7 +547,7 @@ fn report_refusal(cfg: &RunConfig, regs: u64, nr: u64, errno: u32) {
         (*e).sockaddr_len = 0;
         (*e).path[0] = 0;
         (*e).new_path[0] = 0;
-        let mut found = 0;
+        let mut found = if compat { FOUND_COMPAT } else { 0 };
         if let Some(ptr) = syscall_arg(cfg, regs, spec.path_arg()) {
             found |= read_user_path(ptr, &mut (*e).path, FOUND_PATH);
         }

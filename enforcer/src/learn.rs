@@ -470,6 +470,7 @@ mod tests {
             addr: None,
             port: None,
             truncated: false,
+            compat: false,
             time_ns: 0,
         });
         assert_eq!(

@@ -629,6 +629,79 @@ fn a_32_bit_syscall_is_never_on_the_allowlist() {
     );
 }
 
+/// `int 0x80` ptrace(PTRACE_ATTACH, own pid) (i386 number 26): EPERM
+/// even for root (a process cannot trace its own thread group).
+#[cfg(target_arch = "x86_64")]
+fn int80_ptrace_attach_self(pid: i64) -> i64 {
+    let ret: i64;
+    // SAFETY: a 32-bit syscall without memory arguments. `rbx` (the first
+    // argument) cannot be an operand, so it is swapped in and out; the
+    // kernel zeroes r8-r11 on this path, so they are declared clobbered.
+    unsafe {
+        std::arch::asm!(
+            "xchg {request}, rbx",
+            "int 0x80",
+            "xchg {request}, rbx",
+            request = inout(reg) 16i64 => _,
+            inlateout("rax") 26i64 => ret,
+            in("rcx") pid,
+            out("r8") _, out("r9") _, out("r10") _, out("r11") _,
+        );
+    }
+    ret
+}
+
+/// A refused 32-bit syscall numbers from another table and keeps its
+/// arguments elsewhere: its event says so and names nothing.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn a_refused_32_bit_syscall_is_marked_and_names_nothing() {
+    if !need_root() {
+        return;
+    }
+    let probe = fork_plain(|| if int80_getpid() > 0 { 0 } else { 1 });
+    if libc::WIFSIGNALED(wait_status(probe)) {
+        eprintln!("this kernel has no ia32 emulation: no 32-bit syscall to report");
+        return;
+    }
+    let mut layers =
+        EbpfLayers::load(NetPolicy::deny_all(), SyscallPolicy::Unrestricted).expect("load");
+    let cgroup = TestCgroup::new();
+    layers.attach(&cgroup.0).expect("attach");
+    let mut events = layers.events().expect("events");
+    let child = fork_in_cgroup(&cgroup.procs(), || {
+        // SAFETY: getpid has no preconditions.
+        let pid = i64::from(unsafe { libc::getpid() });
+        if int80_ptrace_attach_self(pid) == -i64::from(libc::EPERM) {
+            0
+        } else {
+            1
+        }
+    });
+    assert_eq!(wait_status(child), 0, "i386 ptrace(ATTACH, self) is EPERM");
+    let pid = child as u32;
+    let refused = |ev: &[Event]| {
+        ev.iter()
+            .find(|e| matches!(e, Event::SyscallRefused { pid: x, .. } if *x == pid))
+            .cloned()
+    };
+    let seen = collect(&mut events, |ev| refused(ev).is_some());
+    let Some(Event::SyscallRefused {
+        nr,
+        name,
+        compat,
+        path,
+        addr,
+        errno,
+        ..
+    }) = refused(&seen)
+    else {
+        panic!("no refusal event: {seen:#?}");
+    };
+    assert_eq!((nr, errno, compat), (26, libc::EPERM, true));
+    assert_eq!((name, path, addr), (None, None, None), "names nothing");
+}
+
 /// Forks a child outside any test cgroup that runs `body` and exits.
 fn fork_plain(body: impl FnOnce() -> i32) -> libc::pid_t {
     // SAFETY: the child only runs `body` (no allocation) and exits.

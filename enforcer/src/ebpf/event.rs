@@ -7,8 +7,8 @@ use enforcer_common::lsm::{
     EVENT_LSM, LSM_OP_CREATE, LSM_OP_EXEC, LSM_OP_OPEN, LSM_OP_PTRACE, LSM_OP_REMOVE, LSM_OP_SIGNAL,
 };
 use enforcer_common::refusal::{
-    AT_FDCWD, FOUND_DIRFD, FOUND_NEW_DIRFD, FOUND_NEW_PATH, FOUND_PATH, FOUND_SOCKADDR,
-    FOUND_TRUNCATED, RefusalRecord,
+    AT_FDCWD, FOUND_COMPAT, FOUND_DIRFD, FOUND_NEW_DIRFD, FOUND_NEW_PATH, FOUND_PATH,
+    FOUND_SOCKADDR, FOUND_TRUNCATED, RefusalRecord,
 };
 use enforcer_common::{
     EVENT_EXEC, EVENT_EXIT, EVENT_FILE, EVENT_FORK, EVENT_NET, EVENT_SYSCALL_KILL,
@@ -143,6 +143,10 @@ pub enum Event {
         /// A path filled the event's buffer (255 bytes): it may be cut.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         truncated: bool,
+        /// A 32-bit (`int 0x80`) syscall: `nr` is from the 32-bit table, so
+        /// `name` is unknown, and its arguments were not read.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        compat: bool,
         time_ns: u64,
     },
     /// An operation the BPF LSM layer refused (or, observing, let through):
@@ -320,7 +324,10 @@ fn decode_refusal(bytes: &[u8]) -> Option<Event> {
         pid: r.pid,
         comm: c_string(&r.comm),
         nr: r.nr,
-        name: crate::policy::name_of(i64::from(r.nr)).map(str::to_owned),
+        name: (!has(FOUND_COMPAT))
+            .then(|| crate::policy::name_of(i64::from(r.nr)))
+            .flatten()
+            .map(str::to_owned),
         errno: r.errno as i32,
         path,
         dirfd: dirfd(FOUND_DIRFD, r.dirfd),
@@ -329,6 +336,7 @@ fn decode_refusal(bytes: &[u8]) -> Option<Event> {
         addr,
         port,
         truncated: has(FOUND_TRUNCATED),
+        compat: has(FOUND_COMPAT),
         time_ns: r.time_ns,
     })
 }
@@ -397,12 +405,17 @@ impl Event {
             new_dirfd,
             addr,
             port,
+            compat,
             ..
         } = self
         else {
             return None;
         };
-        let mut line = name.clone().unwrap_or_else(|| format!("syscall {nr}"));
+        let mut line = match (name, compat) {
+            (Some(name), _) => name.clone(),
+            (None, true) => format!("32-bit syscall {nr}"),
+            (None, false) => format!("syscall {nr}"),
+        };
         let with_dirfd = |p: &str, fd: &Option<i32>| {
             // execveat(fd, "", AT_EMPTY_PATH) runs the descriptor itself.
             let p = if p.is_empty() { "\"\"" } else { p };
@@ -734,9 +747,17 @@ mod tests {
 
     #[test]
     fn a_refusal_without_arguments_names_the_syscall() {
-        let r = refusal("io_uring_setup", libc::EPERM);
+        let mut r = refusal("io_uring_setup", libc::EPERM);
         let e = decode(&bytes(&r)).unwrap();
         assert_eq!(e.refusal_line().unwrap(), "io_uring_setup: EPERM");
+        // A 32-bit syscall's number means something else: no name.
+        r.found = FOUND_COMPAT;
+        let e = decode(&bytes(&r)).unwrap();
+        assert_eq!(serde_json::to_value(&e).unwrap()["compat"], true);
+        assert_eq!(
+            e.refusal_line().unwrap(),
+            format!("32-bit syscall {}: EPERM", r.nr)
+        );
         assert_eq!(decode(&bytes(&r)[..64]), None);
     }
 
