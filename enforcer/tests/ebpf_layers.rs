@@ -558,20 +558,32 @@ fn launcher_applies_the_ebpf_layers_and_streams_events() {
     assert!(exec && connect, "exec and connect events: {seen:#?}");
 }
 
-/// `int 0x80` getpid (i386 number 20); returns what the kernel returned.
+/// An `int 0x80` (i386) syscall `nr` with two arguments without memory;
+/// returns what the kernel returned.
 #[cfg(target_arch = "x86_64")]
-fn int80_getpid() -> i64 {
+fn int80(nr: i64, arg1: i64, arg2: i64) -> i64 {
     let ret: i64;
-    // SAFETY: a 32-bit syscall without memory arguments; the kernel zeroes
-    // r8-r11 on this path, so they are declared clobbered.
+    // SAFETY: a 32-bit syscall without memory arguments. `rbx` (the first
+    // argument) cannot be an operand, so it is swapped in and out; the
+    // kernel zeroes r8-r11 on this path, so they are declared clobbered.
     unsafe {
         std::arch::asm!(
+            "xchg {arg1}, rbx",
             "int 0x80",
-            inlateout("rax") 20i64 => ret,
+            "xchg {arg1}, rbx",
+            arg1 = inout(reg) arg1 => _,
+            inlateout("rax") nr => ret,
+            in("rcx") arg2,
             out("r8") _, out("r9") _, out("r10") _, out("r11") _,
         );
     }
     ret
+}
+
+/// `int 0x80` getpid (i386 number 20).
+#[cfg(target_arch = "x86_64")]
+fn int80_getpid() -> i64 {
+    int80(20, 0, 0)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -633,22 +645,7 @@ fn a_32_bit_syscall_is_never_on_the_allowlist() {
 /// even for root (a process cannot trace its own thread group).
 #[cfg(target_arch = "x86_64")]
 fn int80_ptrace_attach_self(pid: i64) -> i64 {
-    let ret: i64;
-    // SAFETY: a 32-bit syscall without memory arguments. `rbx` (the first
-    // argument) cannot be an operand, so it is swapped in and out; the
-    // kernel zeroes r8-r11 on this path, so they are declared clobbered.
-    unsafe {
-        std::arch::asm!(
-            "xchg {request}, rbx",
-            "int 0x80",
-            "xchg {request}, rbx",
-            request = inout(reg) 16i64 => _,
-            inlateout("rax") 26i64 => ret,
-            in("rcx") pid,
-            out("r8") _, out("r9") _, out("r10") _, out("r11") _,
-        );
-    }
-    ret
+    int80(26, 16, pid)
 }
 
 /// A refused 32-bit syscall numbers from another table and keeps its
