@@ -235,11 +235,11 @@ mod tests {
 
     #[test]
     fn the_running_kernel_has_the_argument_registers() {
-        let Ok(kernel_btf) = btf::Btf::from_kernel() else {
+        let Ok(kernel_btf) = btf::kernel() else {
             // No BTF here: the eBPF layers refuse to load anyway.
             return;
         };
-        let config = with_arg_offsets(&kernel_btf, RunConfig::default());
+        let config = with_arg_offsets(kernel_btf, RunConfig::default());
         if cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) {
             assert!(
                 config
