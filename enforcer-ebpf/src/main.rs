@@ -27,7 +27,7 @@ use aya_ebpf::{
     helpers::{
         bpf_get_current_ancestor_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
         bpf_get_current_task, bpf_ktime_get_ns, bpf_probe_read_kernel,
-        bpf_probe_read_kernel_str_bytes, bpf_probe_read_user, bpf_probe_read_user_str_bytes,
+        bpf_probe_read_kernel_str_bytes, bpf_probe_read_user,
         bpf_send_signal,
         generated::{self, bpf_get_current_comm as get_comm_into, bpf_probe_read_kernel_str},
     },
@@ -492,15 +492,23 @@ fn read_user_path(ptr: u64, buf: &mut [u8; REFUSED_PATH_BUF], found: u32) -> u32
     if ptr == 0 {
         return 0;
     }
-    // SAFETY: the helper checks the user address; the destination is the
-    // record's own buffer.
-    match unsafe { bpf_probe_read_user_str_bytes(ptr as *const u8, buf) } {
-        Ok(s) if s.len() + 1 >= REFUSED_PATH_BUF => found | FOUND_TRUNCATED,
-        Ok(_) => found,
-        Err(_) => {
-            buf[0] = 0;
-            0
-        }
+    // SAFETY: the helper checks the user address and writes at most the
+    // buffer's size into the record's own buffer.
+    let n = unsafe {
+        generated::bpf_probe_read_user_str(
+            buf.as_mut_ptr().cast(),
+            REFUSED_PATH_BUF as u32,
+            ptr as *const core::ffi::c_void,
+        )
+    };
+    if n <= 0 {
+        buf[0] = 0;
+        return 0;
+    }
+    if n as usize >= REFUSED_PATH_BUF {
+        found | FOUND_TRUNCATED
+    } else {
+        found
     }
 }
 

@@ -1041,6 +1041,23 @@ fn refusals_name_dirfds_new_names_and_sendto_addresses() {
     assert_eq!(new_dirfd, None, "AT_FDCWD is the cwd, not a descriptor");
     assert!(dir.path().join("old.txt").exists());
 
+    // A path longer than the event's buffer: cut at 255 bytes, and said so.
+    let long = format!("/etc/{}hostname", "./".repeat(150));
+    let cut = |ev: &[Event]| {
+        ev.iter().find_map(|e| match e {
+            Event::SyscallRefused {
+                path: Some(p),
+                truncated: true,
+                ..
+            } if p.starts_with("/etc/././") => Some(p.clone()),
+            _ => None,
+        })
+    };
+    let (code, seen) = probe_run(&policy, &["read", &long], |ev| cut(ev).is_some());
+    assert_eq!(code, Some(10), "the probe reports a refusal");
+    let path = cut(&seen).unwrap_or_else(|| panic!("no truncated refusal: {seen:#?}"));
+    assert_eq!(path, long[..255]);
+
     // sendto 127.0.0.1:<another port> without connect: the cgroup program
     // refuses it (EPERM), the event names the destination.
     let (code, seen) = probe_run(&policy, &["udp-sendto", "10"], |ev| {

@@ -661,6 +661,11 @@ mod tests {
             e.refusal_line().unwrap(),
             "openat secret.txt (dirfd 3): EACCES"
         );
+        r.found |= FOUND_TRUNCATED;
+        let json = serde_json::to_value(decode(&bytes(&r)).unwrap()).unwrap();
+        assert_eq!(json["truncated"], true);
+        r.found &= !FOUND_TRUNCATED;
+        let e = decode(&bytes(&r)).unwrap();
         // Round trip through the JSON lines.
         let back: Event = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
         assert_eq!(back, e);
