@@ -27,8 +27,7 @@ use aya_ebpf::{
     helpers::{
         bpf_get_current_ancestor_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
         bpf_get_current_task, bpf_ktime_get_ns, bpf_probe_read_kernel,
-        bpf_probe_read_kernel_str_bytes, bpf_probe_read_user,
-        bpf_send_signal,
+        bpf_probe_read_kernel_str_bytes, bpf_probe_read_user, bpf_send_signal,
         generated::{self, bpf_get_current_comm as get_comm_into, bpf_probe_read_kernel_str},
     },
     macros::{btf_tracepoint, cgroup_sock_addr, map, raw_tracepoint},
@@ -43,9 +42,9 @@ use enforcer_common::{
     NET_OP_SENDMSG, OFFSET_UNKNOWN, PortRule, RunConfig, STATE_ARMED, STATE_LEN, STATE_LOST_EVENTS,
     TS_COMPAT, VERDICT_ALLOWED, VERDICT_OBSERVED, VERDICT_REFUSED,
     refusal::{
-        ArgSpec, FOUND_COMPAT, FOUND_DIRFD, FOUND_NEW_DIRFD, FOUND_NEW_PATH, FOUND_PATH, FOUND_SOCKADDR,
-        FOUND_TRUNCATED, MSGHDR_NAME, MSGHDR_NAMELEN, REFUSED_PATH_BUF, RefusalRecord,
-        SOCKADDR_BUF,
+        ArgSpec, FOUND_COMPAT, FOUND_DIRFD, FOUND_NEW_DIRFD, FOUND_NEW_PATH, FOUND_PATH,
+        FOUND_SOCKADDR, FOUND_TRUNCATED, MSGHDR_NAME, MSGHDR_NAMELEN, REFUSED_PATH_BUF,
+        RefusalRecord, SOCKADDR_BUF,
     },
 };
 

@@ -1070,6 +1070,18 @@ fn refusals_name_dirfds_new_names_and_sendto_addresses() {
         Some("sendto 127.0.0.1:10: EPERM"),
         "{seen:#?}"
     );
+
+    // sendmsg: the destination is the message header's `msg_name`.
+    let (code, seen) = probe_run(&policy, &["udp-sendmsg", "11"], |ev| {
+        refusal("sendmsg")(ev).is_some()
+    });
+    assert_eq!(code, Some(10), "the probe reports a refusal");
+    let line = refusal("sendmsg")(&seen).and_then(|e| e.refusal_line());
+    assert_eq!(
+        line.as_deref(),
+        Some("sendmsg 127.0.0.1:11: EPERM"),
+        "{seen:#?}"
+    );
 }
 
 #[test]

@@ -352,6 +352,32 @@ fn rename_at(dir: &OsStr, old: &OsStr, new: &OsStr) -> Probe {
     Ok(Outcome::Allowed("renamed".into()))
 }
 
+/// A UDP `sendmsg` to 127.0.0.1:PORT (the address in `msg_name`).
+fn udp_sendmsg(port: &OsStr) -> Probe {
+    let (fd, mut addr) = match socket_to(libc::SOCK_DGRAM, [127, 0, 0, 1], port)? {
+        Ok(s) => s,
+        Err(e) => return Ok(Outcome::Refused(e)),
+    };
+    let mut data = *b"probe";
+    let mut iov = libc::iovec {
+        iov_base: data.as_mut_ptr().cast(),
+        iov_len: data.len(),
+    };
+    // SAFETY: a zeroed msghdr is valid; the pointers set below outlive the call.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_name = (&mut addr as *mut libc::sockaddr_in).cast();
+    msg.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    let rc = unsafe { libc::sendmsg(fd, &msg, 0) };
+    let e = errno();
+    unsafe { libc::close(fd) };
+    if rc < 0 {
+        return Ok(Outcome::Refused(e));
+    }
+    Ok(Outcome::Allowed(format!("sent {rc} bytes")))
+}
+
 /// A UDP `sendto` 127.0.0.1:PORT without connect.
 fn udp_sendto(port: &OsStr) -> Probe {
     let (fd, addr) = match socket_to(libc::SOCK_DGRAM, [127, 0, 0, 1], port)? {
@@ -420,6 +446,7 @@ fn run(args: &[OsString]) -> Probe {
             &arg(args, 3, "NEW")?,
         ),
         "udp-sendto" => udp_sendto(&arg(args, 1, "PORT")?),
+        "udp-sendmsg" => udp_sendmsg(&arg(args, 1, "PORT")?),
         "io-uring-setup" => io_uring_setup(),
         "exec" => exec(&arg(args, 1, "PROGRAM")?, &args[2..]),
         "exec-memfd" => exec_memfd(&arg(args, 1, "SOURCE")?),
