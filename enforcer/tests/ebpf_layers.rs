@@ -1058,30 +1058,18 @@ fn refusals_name_dirfds_new_names_and_sendto_addresses() {
     let path = cut(&seen).unwrap_or_else(|| panic!("no truncated refusal: {seen:#?}"));
     assert_eq!(path, long[..255]);
 
-    // sendto 127.0.0.1:<another port> without connect: the cgroup program
-    // refuses it (EPERM), the event names the destination.
-    let (code, seen) = probe_run(&policy, &["udp-sendto", "10"], |ev| {
-        refusal("sendto")(ev).is_some()
-    });
-    assert_eq!(code, Some(10), "the probe reports a refusal");
-    let line = refusal("sendto")(&seen).and_then(|e| e.refusal_line());
-    assert_eq!(
-        line.as_deref(),
-        Some("sendto 127.0.0.1:10: EPERM"),
-        "{seen:#?}"
-    );
-
-    // sendmsg: the destination is the message header's `msg_name`.
-    let (code, seen) = probe_run(&policy, &["udp-sendmsg", "11"], |ev| {
-        refusal("sendmsg")(ev).is_some()
-    });
-    assert_eq!(code, Some(10), "the probe reports a refusal");
-    let line = refusal("sendmsg")(&seen).and_then(|e| e.refusal_line());
-    assert_eq!(
-        line.as_deref(),
-        Some("sendmsg 127.0.0.1:11: EPERM"),
-        "{seen:#?}"
-    );
+    // UDP to 127.0.0.1:<another port> without connect: the cgroup program
+    // refuses it (EPERM), the event names the destination: `sendto`'s
+    // address argument, `sendmsg`'s message header's `msg_name`.
+    for (attack, syscall, port) in [("udp-sendto", "sendto", 10), ("udp-sendmsg", "sendmsg", 11)] {
+        let (code, seen) = probe_run(&policy, &[attack, &port.to_string()], |ev| {
+            refusal(syscall)(ev).is_some()
+        });
+        assert_eq!(code, Some(10), "the probe reports a refusal");
+        let line = refusal(syscall)(&seen).and_then(|e| e.refusal_line());
+        let want = format!("{syscall} 127.0.0.1:{port}: EPERM");
+        assert_eq!(line.as_deref(), Some(want.as_str()), "{seen:#?}");
+    }
 }
 
 #[test]
