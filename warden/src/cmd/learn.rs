@@ -97,9 +97,10 @@ fn summary(seen: &Observed, lost: u64, status: std::process::ExitStatus) {
     if !seen.refused.is_empty() {
         // The system itself refused these (nothing was enforced): not in the
         // plan, which grants nothing the command could not do.
+        let n = seen.refused.len();
         eprintln!(
-            "warden learn: {} operations the system refused (not in the plan):",
-            seen.refused.len()
+            "warden learn: {n} operation{} the system refused (not in the plan):",
+            if n == 1 { "" } else { "s" }
         );
         for line in seen.refused.iter().take(20) {
             eprintln!("  {line}");
