@@ -5,12 +5,16 @@ use std::process::Command;
 
 const WARDEN: &str = env!("CARGO_BIN_EXE_warden");
 
-#[test]
-fn the_learned_plan_is_valid_and_covers_the_command() {
+fn require_root() {
     assert!(
         enforcer::launch::is_root(),
         "warden learn needs root; CI runs the tests as root"
     );
+}
+
+#[test]
+fn the_learned_plan_is_valid_and_covers_the_command() {
+    require_root();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().canonicalize().unwrap();
     let (input, output) = (dir.join("in.txt"), dir.join("out.txt"));
@@ -72,10 +76,7 @@ fn the_learned_plan_is_valid_and_covers_the_command() {
 
 #[test]
 fn what_the_system_refused_is_listed_never_learned() {
-    assert!(
-        enforcer::launch::is_root(),
-        "warden learn needs root; CI runs the tests as root"
-    );
+    require_root();
     let tmp = tempfile::tempdir().unwrap();
     let secret = tmp.path().canonicalize().unwrap().join("secret.txt");
     std::fs::write(&secret, "x\n").unwrap();
