@@ -66,7 +66,7 @@ echo "the notes the agent may read" > /tmp/warden-demo/in/notes.txt
     /bin/sh -c 'cat /tmp/warden-demo/in/notes.txt; cat /etc/hostname || echo "(refused, as the envelope says)"'
 if [ "$(id -u)" = 0 ]; then
     echo "The refusal, as the run's event stream recorded it (--events, JSON lines written during the run):"
-    grep -m 1 '"syscall_refused"' "$work/events.jsonl" || echo "(no refusal event)"
+    grep -m 1 '"syscall_refused".*"path":"/etc/hostname"' "$work/events.jsonl" || echo "(no refusal event)"
 
     section "warden learn: observe a command (nothing refused) and propose plan steps that cover it"
     "$warden" learn --quiet --name copy-notes -- \

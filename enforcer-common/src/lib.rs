@@ -13,6 +13,7 @@
 #![no_std]
 
 pub mod lsm;
+pub mod refusal;
 
 /// Most port ranges one prefix of the network envelope can carry.
 pub const MAX_PORT_RANGES: usize = 16;
@@ -195,6 +196,11 @@ pub struct RunConfig {
     pub off_mount_parent: u32,
     /// `mount.mnt_mountpoint`.
     pub off_mount_mountpoint: u32,
+    /// Refusal events (`refusal::RefusalRecord`): where the six syscall
+    /// arguments are saved in `pt_regs` at `sys_exit` (x86-64: `di`, `si`,
+    /// `dx`, `r10`, `r8`, `r9`; arm64: `orig_x0`, `regs[1..6]`), from the
+    /// running kernel's BTF; `OFFSET_UNKNOWN` where it lacks them.
+    pub off_regs_args: [u32; refusal::SYSCALL_ARGS],
 }
 
 /// Bytes of the path buffer of a [`FileRecord`]: names are written from
@@ -274,8 +280,9 @@ pub const EVENT_EXIT: u32 = 3;
 pub const EVENT_NET: u32 = 4;
 /// `EventRecord::kind`: a syscall outside the allowlist; the process was killed.
 pub const EVENT_SYSCALL_KILL: u32 = 5;
-/// `EventRecord::kind`: a syscall of the run failed with EPERM or EACCES,
-/// the errors of a refusal by some layer (Landlock, seccomp, these programs).
+/// A [`refusal::RefusalRecord`]: a syscall of the run failed with EPERM or
+/// EACCES, the errors of a refusal by some layer (Landlock, seccomp, these
+/// programs), with the path or address it named.
 pub const EVENT_SYSCALL_REFUSED: u32 = 6;
 /// A [`FileRecord`]: a file the run opened or executed.
 pub const EVENT_FILE: u32 = 7;
@@ -308,10 +315,9 @@ pub struct EventRecord {
     pub kind: u32,
     /// Process (thread group) id of the process the event is about.
     pub pid: u32,
-    /// Fork: the child's pid. Exec: the parent's pid. Syscall refused: the
-    /// errno.
+    /// Fork: the child's pid. Exec: the parent's pid.
     pub other_pid: u32,
-    /// Syscall kill and refused: the syscall number. Exit: the wait status.
+    /// Syscall kill: the syscall number. Exit: the wait status.
     pub number: u32,
     /// `bpf_ktime_get_ns` when the event happened.
     pub time_ns: u64,

@@ -10,6 +10,10 @@
 //!   tp_btf): scoped to the run by its cgroup id; the syscall allowlist
 //!   (SIGKILL on a syscall outside it, after the run's first exec),
 //!   process-tree tracking in `RUN_PIDS`, and events on the `EVENTS` ring.
+//! - `sys_exit` (same): a syscall of the run that failed with EPERM or
+//!   EACCES is reported with the path(s), directory descriptor(s) or socket
+//!   address its arguments named (`REFUSAL_ARGS` says which argument holds
+//!   what; the argument registers' offsets come with the configuration).
 //!
 //! Every layout shared with user space comes from `enforcer-common`. Kernel
 //! struct fields are read at offsets user space takes from the running
@@ -23,7 +27,8 @@ use aya_ebpf::{
     helpers::{
         bpf_get_current_ancestor_cgroup_id, bpf_get_current_comm, bpf_get_current_pid_tgid,
         bpf_get_current_task, bpf_ktime_get_ns, bpf_probe_read_kernel,
-        bpf_probe_read_kernel_str_bytes, bpf_send_signal, generated::bpf_probe_read_kernel_str,
+        bpf_probe_read_kernel_str_bytes, bpf_probe_read_user, bpf_send_signal,
+        generated::{self, bpf_get_current_comm as get_comm_into, bpf_probe_read_kernel_str},
     },
     macros::{btf_tracepoint, cgroup_sock_addr, map, raw_tracepoint},
     maps::{Array, HashMap, LpmTrie, RingBuf, lpm_trie::Key},
@@ -36,6 +41,11 @@ use enforcer_common::{
     FileRecord, MAX_PREFIXES, MAX_RUN_PIDS, MAX_SYSCALLS, NET_OP_BIND, NET_OP_CONNECT,
     NET_OP_SENDMSG, OFFSET_UNKNOWN, PortRule, RunConfig, STATE_ARMED, STATE_LEN, STATE_LOST_EVENTS,
     TS_COMPAT, VERDICT_ALLOWED, VERDICT_OBSERVED, VERDICT_REFUSED,
+    refusal::{
+        ArgSpec, FOUND_COMPAT, FOUND_DIRFD, FOUND_NEW_DIRFD, FOUND_NEW_PATH, FOUND_PATH,
+        FOUND_SOCKADDR, FOUND_TRUNCATED, MSGHDR_NAME, MSGHDR_NAMELEN, REFUSED_PATH_BUF,
+        RefusalRecord, SOCKADDR_BUF,
+    },
 };
 
 /// The IPv4 network envelope: prefix → allowed port ranges.
@@ -61,6 +71,11 @@ static STATE: Array<u64> = Array::with_max_entries(STATE_LEN, 0);
 /// The run's processes: pid (thread group id) → parent pid.
 #[map]
 static RUN_PIDS: HashMap<u32, u32> = HashMap::with_max_entries(MAX_RUN_PIDS, 0);
+
+/// Refusal events: syscall number → where its arguments name what was
+/// refused (`refusal::ArgSpec` bits), written by user space.
+#[map]
+static REFUSAL_ARGS: Array<u32> = Array::with_max_entries(MAX_SYSCALLS, 0);
 
 /// Events to user space.
 #[map]
@@ -439,7 +454,8 @@ fn on_exit(task: u64) -> i32 {
 }
 
 /// `sys_exit(struct pt_regs *regs, long ret)`: a syscall of the run that
-/// failed with EPERM or EACCES, whichever layer refused it, is reported.
+/// failed with EPERM or EACCES, whichever layer refused it, is reported with
+/// what it named (`report_refusal`).
 #[inline(always)]
 fn on_sys_exit(regs: u64, ret: i64, files: bool) -> i32 {
     const EPERM: i64 = 1;
@@ -455,18 +471,138 @@ fn on_sys_exit(regs: u64, ret: i64, files: bool) -> i32 {
         return 0;
     }
     let nr: u64 = read_at(regs, cfg.off_regs_syscall_nr);
-    if let Some(mut entry) = new_event(EVENT_SYSCALL_REFUSED, current_tgid()) {
-        let e = entry.as_mut_ptr();
-        // SAFETY: a reserved record.
-        unsafe {
-            (*e).number = nr as u32;
-            (*e).other_pid = (-ret) as u32;
-            (*e).verdict = VERDICT_REFUSED;
-        }
-        put_comm(e);
-        entry.submit(0);
-    }
+    report_refusal(cfg, regs, nr, (-ret) as u32);
     0
+}
+
+/// Argument `arg` (0-based) of the syscall whose registers `regs` saved;
+/// `None` for no argument, or where the kernel's BTF lacks the registers
+/// (offset 0 is never an argument register, and is what an unfilled
+/// configuration holds).
+#[inline(always)]
+fn syscall_arg(cfg: &RunConfig, regs: u64, arg: Option<u32>) -> Option<u64> {
+    let off = *cfg.off_regs_args.get(arg? as usize)?;
+    if off == 0 || off == OFFSET_UNKNOWN {
+        return None;
+    }
+    Some(read_at(regs, off))
+}
+
+/// Copies the user string at `ptr` into `buf`; the `FOUND_*` bits to set
+/// (`found` when read, plus `FOUND_TRUNCATED` when it filled the buffer).
+#[inline(always)]
+fn read_user_path(ptr: u64, buf: &mut [u8; REFUSED_PATH_BUF], found: u32) -> u32 {
+    if ptr == 0 {
+        return 0;
+    }
+    // SAFETY: the helper checks the user address and writes at most the
+    // buffer's size into the record's own buffer.
+    let n = unsafe {
+        generated::bpf_probe_read_user_str(
+            buf.as_mut_ptr().cast(),
+            REFUSED_PATH_BUF as u32,
+            ptr as *const core::ffi::c_void,
+        )
+    };
+    if n <= 0 {
+        buf[0] = 0;
+        return 0;
+    }
+    if n as usize >= REFUSED_PATH_BUF {
+        found | FOUND_TRUNCATED
+    } else {
+        found
+    }
+}
+
+/// Sends a `RefusalRecord` for syscall `nr` of the current process that
+/// failed with `errno`: the path(s), directory descriptor(s) or socket
+/// address its arguments named, as `REFUSAL_ARGS` says where to find them.
+/// Runs only for a failed syscall of the run: a few bounded copies, no loop.
+#[inline(always)]
+fn report_refusal(cfg: &RunConfig, regs: u64, nr: u64, errno: u32) {
+    let Some(mut entry) = EVENTS.reserve::<RefusalRecord>(0) else {
+        count_lost_event();
+        return;
+    };
+    let e = entry.as_mut_ptr();
+    // A 32-bit syscall numbers from another table and passes its arguments
+    // in other registers: name nothing rather than something wrong.
+    let compat = cfg.off_task_ti_status != OFFSET_UNKNOWN && {
+        // SAFETY: a helper without arguments.
+        let task = unsafe { bpf_get_current_task() };
+        let status: u32 = read_at(task, cfg.off_task_ti_status);
+        status & TS_COMPAT != 0
+    };
+    let spec = if compat {
+        ArgSpec::NONE
+    } else if nr < MAX_SYSCALLS as u64 {
+        REFUSAL_ARGS
+            .get(nr as u32)
+            .map_or(ArgSpec::NONE, |bits| ArgSpec(*bits))
+    } else {
+        ArgSpec::NONE
+    };
+    // SAFETY: `e` points at a reserved record; every field user space reads
+    // is written below (the buffers up to their NUL or `sockaddr_len`).
+    unsafe {
+        (*e).kind = EVENT_SYSCALL_REFUSED;
+        (*e).pid = current_tgid();
+        (*e).nr = nr as u32;
+        (*e).errno = errno;
+        (*e).time_ns = bpf_ktime_get_ns();
+        (*e).comm = [0; 16];
+        get_comm_into((*e).comm.as_mut_ptr().cast(), 16);
+        (*e).dirfd = 0;
+        (*e).new_dirfd = 0;
+        (*e).sockaddr_len = 0;
+        (*e).path[0] = 0;
+        (*e).new_path[0] = 0;
+        let mut found = if compat { FOUND_COMPAT } else { 0 };
+        if let Some(ptr) = syscall_arg(cfg, regs, spec.path_arg()) {
+            found |= read_user_path(ptr, &mut (*e).path, FOUND_PATH);
+        }
+        if let Some(ptr) = syscall_arg(cfg, regs, spec.new_path_arg()) {
+            found |= read_user_path(ptr, &mut (*e).new_path, FOUND_NEW_PATH);
+        }
+        if let Some(fd) = syscall_arg(cfg, regs, spec.dirfd_arg()) {
+            (*e).dirfd = fd as i32;
+            found |= FOUND_DIRFD;
+        }
+        if let Some(fd) = syscall_arg(cfg, regs, spec.new_dirfd_arg()) {
+            (*e).new_dirfd = fd as i32;
+            found |= FOUND_NEW_DIRFD;
+        }
+        if let Some(mut addr) = syscall_arg(cfg, regs, spec.sockaddr_arg()) {
+            let mut len = syscall_arg(cfg, regs, spec.sockaddr_len_arg()).unwrap_or(0) as u32;
+            if spec.is_msghdr() && addr != 0 {
+                // sendmsg: the address is the message header's `msg_name`.
+                let msg = addr;
+                addr = bpf_probe_read_user((msg + MSGHDR_NAME) as *const u64).unwrap_or(0);
+                len = bpf_probe_read_user((msg + MSGHDR_NAMELEN) as *const u32).unwrap_or(0);
+            }
+            if addr != 0 && len > 0 {
+                let n = if len > SOCKADDR_BUF as u32 {
+                    SOCKADDR_BUF as u32
+                } else {
+                    len
+                };
+                // SAFETY: at most SOCKADDR_BUF bytes into the record's own
+                // buffer; the helper checks the user address.
+                let rc = generated::bpf_probe_read_user(
+                    (*e).sockaddr.as_mut_ptr().cast(),
+                    n,
+                    addr as *const core::ffi::c_void,
+                );
+                if rc == 0 {
+                    (*e).sockaddr_len = n;
+                    found |= FOUND_SOCKADDR;
+                }
+            }
+        }
+        (*e).found = found;
+    }
+    entry.submit(0);
 }
 
 /// A syscall of the run that succeeded: an open of the open family is

@@ -63,6 +63,11 @@ pub struct Observed {
     pub listens: BTreeSet<u16>,
     /// Files whose path the kernel walk could not resolve to the root.
     pub unresolved: usize,
+    /// Syscalls that failed with EPERM or EACCES although nothing was
+    /// enforced (the system's own permissions refused them), one line each
+    /// (`openat /etc/shadow: EACCES`). Never learned: the run did not get
+    /// them, and a plan should not grant what the command could not do.
+    pub refused: BTreeSet<String>,
     /// Events seen.
     pub events: u64,
 }
@@ -122,6 +127,11 @@ impl Observed {
             }
             Event::Exec { filename, .. } if filename.starts_with('/') => {
                 self.exec_names.insert(normalize(filename));
+            }
+            Event::SyscallRefused { .. } => {
+                if let Some(line) = event.refusal_line() {
+                    self.refused.insert(line);
+                }
             }
             Event::Net { op, addr, port, .. } => match op {
                 NetOp::Connect | NetOp::Sendmsg => {
@@ -442,6 +452,34 @@ mod tests {
         });
         assert_eq!(seen.unresolved, 1);
         assert!(seen.reads.is_empty());
+    }
+
+    #[test]
+    fn refusals_are_listed_never_learned() {
+        let mut seen = Observed::default();
+        seen.record(&Event::SyscallRefused {
+            pid: 1,
+            comm: "cat".into(),
+            nr: 257,
+            name: Some("openat".into()),
+            errno: libc::EACCES,
+            path: Some("/etc/shadow".into()),
+            dirfd: None,
+            new_path: None,
+            new_dirfd: None,
+            addr: None,
+            port: None,
+            truncated: false,
+            compat: false,
+            time_ns: 0,
+        });
+        assert_eq!(
+            seen.refused.iter().collect::<Vec<_>>(),
+            ["openat /etc/shadow: EACCES"]
+        );
+        assert!(seen.reads.is_empty() && seen.writes.is_empty());
+        let plan = seen.plan(&PlanOptions::default()).unwrap();
+        assert!(!plan.contains("/etc/shadow"), "{plan}");
     }
 
     fn covered(steps: &[String], file: &str) -> bool {

@@ -3,7 +3,9 @@
 //! connect, sendto and bind is refused with EPERM and recorded; a syscall
 //! outside the allowlist kills the process; exec, fork and exit are reported.
 //! Through the launcher, `ebpf::for_launcher` gives the two cgroup layers
-//! `Run::with_layer` takes, and the run's events stream out.
+//! `Run::with_layer` takes, and the run's events stream out; a syscall that
+//! another layer refuses is reported with the path, directory descriptor or
+//! address it named.
 //!
 //! These tests need root (CI runs `make test` as root). Without root they
 //! fail with a clear message, unless `WARDEN_SKIP_ROOT_TESTS=1` says to skip.
@@ -555,20 +557,32 @@ fn launcher_applies_the_ebpf_layers_and_streams_events() {
     assert!(exec && connect, "exec and connect events: {seen:#?}");
 }
 
-/// `int 0x80` getpid (i386 number 20); returns what the kernel returned.
+/// An `int 0x80` (i386) syscall `nr` with two arguments without memory;
+/// returns what the kernel returned.
 #[cfg(target_arch = "x86_64")]
-fn int80_getpid() -> i64 {
+fn int80(nr: i64, arg1: i64, arg2: i64) -> i64 {
     let ret: i64;
-    // SAFETY: a 32-bit syscall without memory arguments; the kernel zeroes
-    // r8-r11 on this path, so they are declared clobbered.
+    // SAFETY: a 32-bit syscall without memory arguments. `rbx` (the first
+    // argument) cannot be an operand, so it is swapped in and out; the
+    // kernel zeroes r8-r11 on this path, so they are declared clobbered.
     unsafe {
         std::arch::asm!(
+            "xchg {arg1}, rbx",
             "int 0x80",
-            inlateout("rax") 20i64 => ret,
+            "xchg {arg1}, rbx",
+            arg1 = inout(reg) arg1 => _,
+            inlateout("rax") nr => ret,
+            in("rcx") arg2,
             out("r8") _, out("r9") _, out("r10") _, out("r11") _,
         );
     }
     ret
+}
+
+/// `int 0x80` getpid (i386 number 20).
+#[cfg(target_arch = "x86_64")]
+fn int80_getpid() -> i64 {
+    int80(20, 0, 0)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -624,6 +638,64 @@ fn a_32_bit_syscall_is_never_on_the_allowlist() {
             .any(|e| matches!(e, Event::SyscallKilled { pid: x, nr: 20, .. } if *x == pid)),
         "kill event: {seen:#?}"
     );
+}
+
+/// `int 0x80` ptrace(PTRACE_ATTACH, own pid) (i386 number 26): EPERM
+/// even for root (a process cannot trace its own thread group).
+#[cfg(target_arch = "x86_64")]
+fn int80_ptrace_attach_self(pid: i64) -> i64 {
+    int80(26, 16, pid)
+}
+
+/// A refused 32-bit syscall numbers from another table and keeps its
+/// arguments elsewhere: its event says so and names nothing.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn a_refused_32_bit_syscall_is_marked_and_names_nothing() {
+    if !need_root() {
+        return;
+    }
+    let probe = fork_plain(|| if int80_getpid() > 0 { 0 } else { 1 });
+    if libc::WIFSIGNALED(wait_status(probe)) {
+        eprintln!("this kernel has no ia32 emulation: no 32-bit syscall to report");
+        return;
+    }
+    let mut layers =
+        EbpfLayers::load(NetPolicy::deny_all(), SyscallPolicy::Unrestricted).expect("load");
+    let cgroup = TestCgroup::new();
+    layers.attach(&cgroup.0).expect("attach");
+    let mut events = layers.events().expect("events");
+    let child = fork_in_cgroup(&cgroup.procs(), || {
+        // SAFETY: getpid has no preconditions.
+        let pid = i64::from(unsafe { libc::getpid() });
+        if int80_ptrace_attach_self(pid) == -i64::from(libc::EPERM) {
+            0
+        } else {
+            1
+        }
+    });
+    assert_eq!(wait_status(child), 0, "i386 ptrace(ATTACH, self) is EPERM");
+    let pid = child as u32;
+    let refused = |ev: &[Event]| {
+        ev.iter()
+            .find(|e| matches!(e, Event::SyscallRefused { pid: x, .. } if *x == pid))
+            .cloned()
+    };
+    let seen = collect(&mut events, |ev| refused(ev).is_some());
+    let Some(Event::SyscallRefused {
+        nr,
+        name,
+        compat,
+        path,
+        addr,
+        errno,
+        ..
+    }) = refused(&seen)
+    else {
+        panic!("no refusal event: {seen:#?}");
+    };
+    assert_eq!((nr, errno, compat), (26, libc::EPERM, true));
+    assert_eq!((name, path, addr), (None, None, None), "names nothing");
 }
 
 /// Forks a child outside any test cgroup that runs `body` and exits.
@@ -833,14 +905,53 @@ fn refusals_by_other_layers_are_reported() {
         }
     };
 
+    // A refusal names the path the process gave the syscall.
+    let named = |want: &'static str, path: &'static str| {
+        move |ev: &[Event]| {
+            ev.iter().any(|e| {
+                matches!(e, Event::SyscallRefused { name: Some(n), path: Some(p), .. }
+                if n == want && p == path)
+            })
+        }
+    };
+
     // Landlock refuses the read (EACCES).
     let (code, seen) = probe_run(
         &policy,
         &["read", "/etc/hostname"],
-        refused("open", libc::EACCES),
+        named("openat", "/etc/hostname"),
     );
     assert_eq!(code, Some(10), "the probe reports a refusal");
     assert!(refused("open", libc::EACCES)(&seen), "{seen:#?}");
+    assert!(named("openat", "/etc/hostname")(&seen), "{seen:#?}");
+    let line = seen
+        .iter()
+        .find(|e| named("openat", "/etc/hostname")(std::slice::from_ref(e)))
+        .and_then(Event::refusal_line);
+    assert_eq!(line.as_deref(), Some("openat /etc/hostname: EACCES"));
+
+    // Landlock refuses an exec outside the envelope: the event names it.
+    let (code, seen) = probe_run(
+        &policy,
+        &["exec", "/usr/bin/id"],
+        named("execve", "/usr/bin/id"),
+    );
+    assert_eq!(code, Some(10), "the probe reports a refusal");
+    assert!(named("execve", "/usr/bin/id")(&seen), "{seen:#?}");
+
+    // A connect outside the envelope (Landlock's EACCES, or the cgroup
+    // program's EPERM): the event names the address and port.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let connect_named = move |ev: &[Event]| {
+        ev.iter().any(|e| {
+            matches!(e, Event::SyscallRefused { name: Some(n), addr: Some(a), port: Some(p), .. }
+            if n == "connect" && *a == std::net::IpAddr::from([127, 0, 0, 1]) && *p == port)
+        })
+    };
+    let (code, seen) = probe_run(&policy, &["connect", &port.to_string()], connect_named);
+    assert_eq!(code, Some(10), "the probe reports a refusal");
+    assert!(connect_named(&seen), "{seen:#?}");
 
     // seccomp refuses io_uring_setup (EPERM) before the syscall runs.
     let (code, seen) = probe_run(
@@ -850,6 +961,115 @@ fn refusals_by_other_layers_are_reported() {
     );
     assert_eq!(code, Some(10), "the probe reports a refusal");
     assert!(refused("io_uring_setup", libc::EPERM)(&seen), "{seen:#?}");
+}
+
+/// The six argument registers, each read where some syscall keeps what it
+/// names: `openat`'s directory descriptor (1st) and relative name (2nd),
+/// `renameat2`'s new directory and name (3rd, 4th), `sendto`'s address and
+/// its length (5th, 6th).
+#[test]
+fn refusals_name_dirfds_new_names_and_sendto_addresses() {
+    if !need_root() {
+        return;
+    }
+    let mut policy = probe_policy();
+    // A UDP rule, so seccomp lets the probe make a UDP socket.
+    let udp_ok = 9;
+    policy
+        .allow_net(NetRule {
+            cidr: "127.0.0.1/32".parse().unwrap(),
+            ports: enforcer::PortRange::single(udp_ok),
+            proto: enforcer::Proto::Udp,
+            direction: enforcer::NetDirection::Connect,
+        })
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap().to_owned();
+    std::fs::write(dir.path().join("old.txt"), "x").unwrap();
+
+    let refusal = |want: &'static str| {
+        move |ev: &[Event]| {
+            ev.iter()
+                .find(|e| matches!(e, Event::SyscallRefused { name: Some(n), .. } if n == want))
+                .cloned()
+        }
+    };
+
+    // openat(fd, "old.txt"): the name as given and the descriptor (the
+    // run's other refusals, such as /proc/self/maps, name theirs).
+    let old_txt = |ev: &[Event]| {
+        ev.iter().find_map(|e| match e {
+            Event::SyscallRefused {
+                name: Some(n),
+                path: Some(p),
+                dirfd,
+                ..
+            } if n == "openat" && p == "old.txt" => Some(*dirfd),
+            _ => None,
+        })
+    };
+    let (code, seen) = probe_run(&policy, &["read-at", &d, "old.txt"], |ev| {
+        old_txt(ev).is_some()
+    });
+    assert_eq!(code, Some(10), "the probe reports a refusal");
+    let Some(Some(fd)) = old_txt(&seen) else {
+        panic!("no openat refusal naming old.txt with its dirfd: {seen:#?}");
+    };
+    assert!(fd >= 0, "a real descriptor, not AT_FDCWD: {fd}");
+
+    // renameat2(fd, "old.txt", AT_FDCWD, "<dir>/new.txt").
+    let new = format!("{d}/new.txt");
+    let (code, seen) = probe_run(&policy, &["rename-at", &d, "old.txt", &new], |ev| {
+        refusal("renameat2")(ev).is_some()
+    });
+    assert_eq!(code, Some(10), "the probe reports a refusal");
+    let Some(Event::SyscallRefused {
+        path,
+        dirfd,
+        new_path,
+        new_dirfd,
+        errno,
+        ..
+    }) = refusal("renameat2")(&seen)
+    else {
+        panic!("no renameat2 refusal: {seen:#?}");
+    };
+    assert_eq!(errno, libc::EACCES);
+    assert_eq!(path.as_deref(), Some("old.txt"));
+    assert!(dirfd.is_some_and(|fd| fd >= 0), "{dirfd:?}");
+    assert_eq!(new_path.as_deref(), Some(new.as_str()));
+    assert_eq!(new_dirfd, None, "AT_FDCWD is the cwd, not a descriptor");
+    assert!(dir.path().join("old.txt").exists());
+
+    // A path longer than the event's buffer: cut at 255 bytes, and said so.
+    let long = format!("/etc/{}hostname", "./".repeat(150));
+    let cut = |ev: &[Event]| {
+        ev.iter().find_map(|e| match e {
+            Event::SyscallRefused {
+                path: Some(p),
+                truncated: true,
+                ..
+            } if p.starts_with("/etc/././") => Some(p.clone()),
+            _ => None,
+        })
+    };
+    let (code, seen) = probe_run(&policy, &["read", &long], |ev| cut(ev).is_some());
+    assert_eq!(code, Some(10), "the probe reports a refusal");
+    let path = cut(&seen).unwrap_or_else(|| panic!("no truncated refusal: {seen:#?}"));
+    assert_eq!(path, long[..255]);
+
+    // UDP to 127.0.0.1:<another port> without connect: the cgroup program
+    // refuses it (EPERM), the event names the destination: `sendto`'s
+    // address argument, `sendmsg`'s message header's `msg_name`.
+    for (attack, syscall, port) in [("udp-sendto", "sendto", 10), ("udp-sendmsg", "sendmsg", 11)] {
+        let (code, seen) = probe_run(&policy, &[attack, &port.to_string()], |ev| {
+            refusal(syscall)(ev).is_some()
+        });
+        assert_eq!(code, Some(10), "the probe reports a refusal");
+        let line = refusal(syscall)(&seen).and_then(|e| e.refusal_line());
+        let want = format!("{syscall} 127.0.0.1:{port}: EPERM");
+        assert_eq!(line.as_deref(), Some(want.as_str()), "{seen:#?}");
+    }
 }
 
 #[test]

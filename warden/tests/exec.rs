@@ -458,6 +458,24 @@ fn events_name_the_files_opened_and_every_refusal() {
         .unwrap_or_else(|| panic!("no refusal event: {seen:#?}"));
     assert_eq!(refusal["errno"], libc::EACCES);
     assert_eq!(refusal["name"], "openat");
+    // What was refused, as `cat` named it (the run's other refusals, such
+    // as the locale files, name theirs).
+    let secret_refused = seen
+        .iter()
+        .find(|e| e["event"] == "syscall_refused" && e["path"] == secret.to_str().unwrap())
+        .unwrap_or_else(|| panic!("no refusal names {}: {seen:#?}", secret.display()));
+    assert_eq!(
+        (
+            &secret_refused["comm"],
+            &secret_refused["name"],
+            &secret_refused["errno"]
+        ),
+        (&"cat".into(), &"openat".into(), &libc::EACCES.into())
+    );
+    assert!(
+        secret_refused.get("dirfd").is_none(),
+        "AT_FDCWD is no dirfd"
+    );
     for kind in ["exec", "fork", "exit"] {
         assert!(seen.iter().any(|e| e["event"] == kind), "no {kind} event");
     }

@@ -5,12 +5,16 @@ use std::process::Command;
 
 const WARDEN: &str = env!("CARGO_BIN_EXE_warden");
 
-#[test]
-fn the_learned_plan_is_valid_and_covers_the_command() {
+fn require_root() {
     assert!(
         enforcer::launch::is_root(),
         "warden learn needs root; CI runs the tests as root"
     );
+}
+
+#[test]
+fn the_learned_plan_is_valid_and_covers_the_command() {
+    require_root();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().canonicalize().unwrap();
     let (input, output) = (dir.join("in.txt"), dir.join("out.txt"));
@@ -68,4 +72,43 @@ fn the_learned_plan_is_valid_and_covers_the_command() {
         .output()
         .unwrap();
     assert_eq!(r.status.code(), Some(2));
+}
+
+#[test]
+fn what_the_system_refused_is_listed_never_learned() {
+    require_root();
+    let tmp = tempfile::tempdir().unwrap();
+    let secret = tmp.path().canonicalize().unwrap().join("secret.txt");
+    std::fs::write(&secret, "x\n").unwrap();
+    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    // As nobody, the root-only file cannot be opened (and the loader is not
+    // sent to look for libraries in root's toolchain).
+    let r = Command::new(WARDEN)
+        .env_remove("LD_LIBRARY_PATH")
+        .args([
+            "learn",
+            "--",
+            "/usr/bin/setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+        ])
+        .args(["--clear-groups", "/bin/cat"])
+        .arg(&secret)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert!(r.status.success(), "{stderr}");
+    let line = format!("  openat {}: EACCES", secret.display());
+    assert!(
+        stderr.contains("the system refused (not in the plan)") && stderr.contains(&line),
+        "{stderr}"
+    );
+    let plan = String::from_utf8(r.stdout).unwrap();
+    // The goal line quotes the command; no step names the file.
+    assert!(
+        !plan
+            .lines()
+            .any(|l| l.contains("secret.txt") && !l.trim_start().starts_with("goal")),
+        "{plan}"
+    );
 }

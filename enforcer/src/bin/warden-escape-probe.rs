@@ -89,14 +89,20 @@ fn exec(program: &OsStr, argv: &[OsString]) -> Probe {
     Ok(Outcome::Refused(errno()))
 }
 
-fn tcp(kind: &str, port: &OsStr, host: [u8; 4]) -> Probe {
+/// A socket of `kind` (`SOCK_STREAM`, `SOCK_DGRAM`) and the address
+/// `host:PORT`; `Err(errno)` when the socket is refused.
+fn socket_to(
+    kind: i32,
+    host: [u8; 4],
+    port: &OsStr,
+) -> Result<Result<(i32, libc::sockaddr_in), i32>, String> {
     let port: u16 = port
         .to_str()
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| format!("bad port {port:?}"))?;
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    let fd = unsafe { libc::socket(libc::AF_INET, kind | libc::SOCK_CLOEXEC, 0) };
     if fd < 0 {
-        return Ok(Outcome::Refused(errno()));
+        return Ok(Err(errno()));
     }
     let addr = libc::sockaddr_in {
         sin_family: libc::AF_INET as libc::sa_family_t,
@@ -105,6 +111,14 @@ fn tcp(kind: &str, port: &OsStr, host: [u8; 4]) -> Probe {
             s_addr: u32::from_ne_bytes(host),
         },
         sin_zero: [0; 8],
+    };
+    Ok(Ok((fd, addr)))
+}
+
+fn tcp(kind: &str, port: &OsStr, host: [u8; 4]) -> Probe {
+    let (fd, addr) = match socket_to(libc::SOCK_STREAM, host, port)? {
+        Ok(s) => s,
+        Err(e) => return Ok(Outcome::Refused(e)),
     };
     let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
     let ptr = (&addr as *const libc::sockaddr_in).cast::<libc::sockaddr>();
@@ -121,8 +135,9 @@ fn tcp(kind: &str, port: &OsStr, host: [u8; 4]) -> Probe {
         return Ok(Outcome::Refused(e));
     }
     Ok(Outcome::Allowed(format!(
-        "{kind} {}:{port}",
-        std::net::Ipv4Addr::from(host)
+        "{kind} {}:{}",
+        std::net::Ipv4Addr::from(host),
+        u16::from_be(addr.sin_port)
     )))
 }
 
@@ -285,6 +300,108 @@ fn fork_storm(n: &OsStr, out_dir: &OsStr, forbidden: &OsStr) -> Probe {
     Err("the detached children did not report".into())
 }
 
+/// A directory descriptor that reads nothing (`O_PATH`), for the `*at`
+/// attacks; Landlock does not check such an open.
+fn dir_fd(dir: &OsStr) -> Result<i32, String> {
+    let d = cstr(dir)?;
+    let fd = unsafe {
+        libc::open(
+            d.as_ptr(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(format!("open {dir:?}: {}", Error::last_os_error()));
+    }
+    Ok(fd)
+}
+
+/// `openat(fd of DIR, NAME)`: a read relative to a directory descriptor.
+fn read_at(dir: &OsStr, name: &OsStr) -> Probe {
+    let fd = dir_fd(dir)?;
+    let n = cstr(name)?;
+    let file = unsafe { libc::openat(fd, n.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    let e = errno();
+    unsafe { libc::close(fd) };
+    if file < 0 {
+        return Ok(Outcome::Refused(e));
+    }
+    unsafe { libc::close(file) };
+    Ok(Outcome::Allowed(format!("opened {name:?}")))
+}
+
+/// `renameat2(fd of DIR, OLD, AT_FDCWD, NEW, 0)`.
+fn rename_at(dir: &OsStr, old: &OsStr, new: &OsStr) -> Probe {
+    let fd = dir_fd(dir)?;
+    let (o, n) = (cstr(old)?, cstr(new)?);
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            fd,
+            o.as_ptr(),
+            libc::AT_FDCWD,
+            n.as_ptr(),
+            0,
+        )
+    };
+    let e = errno();
+    unsafe { libc::close(fd) };
+    if rc < 0 {
+        return Ok(Outcome::Refused(e));
+    }
+    Ok(Outcome::Allowed("renamed".into()))
+}
+
+/// A UDP `sendmsg` to 127.0.0.1:PORT (the address in `msg_name`).
+fn udp_sendmsg(port: &OsStr) -> Probe {
+    let (fd, mut addr) = match socket_to(libc::SOCK_DGRAM, [127, 0, 0, 1], port)? {
+        Ok(s) => s,
+        Err(e) => return Ok(Outcome::Refused(e)),
+    };
+    let mut data = *b"probe";
+    let mut iov = libc::iovec {
+        iov_base: data.as_mut_ptr().cast(),
+        iov_len: data.len(),
+    };
+    // SAFETY: a zeroed msghdr is valid; the pointers set below outlive the call.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_name = (&mut addr as *mut libc::sockaddr_in).cast();
+    msg.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    let rc = unsafe { libc::sendmsg(fd, &msg, 0) };
+    let e = errno();
+    unsafe { libc::close(fd) };
+    if rc < 0 {
+        return Ok(Outcome::Refused(e));
+    }
+    Ok(Outcome::Allowed(format!("sent {rc} bytes")))
+}
+
+/// A UDP `sendto` 127.0.0.1:PORT without connect.
+fn udp_sendto(port: &OsStr) -> Probe {
+    let (fd, addr) = match socket_to(libc::SOCK_DGRAM, [127, 0, 0, 1], port)? {
+        Ok(s) => s,
+        Err(e) => return Ok(Outcome::Refused(e)),
+    };
+    let rc = unsafe {
+        libc::sendto(
+            fd,
+            b"probe".as_ptr().cast(),
+            5,
+            0,
+            (&addr as *const libc::sockaddr_in).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        )
+    };
+    let e = errno();
+    unsafe { libc::close(fd) };
+    if rc < 0 {
+        return Ok(Outcome::Refused(e));
+    }
+    Ok(Outcome::Allowed(format!("sent {rc} bytes")))
+}
+
 fn cgroup_escape(procs: &OsStr) -> Probe {
     open_write(procs, b"0")
 }
@@ -322,6 +439,14 @@ fn run(args: &[OsString]) -> Probe {
             }
             open_read(OsStr::new(&format!("/proc/self/fd/{fd}")))
         }
+        "read-at" => read_at(&arg(args, 1, "DIR")?, &arg(args, 2, "NAME")?),
+        "rename-at" => rename_at(
+            &arg(args, 1, "DIR")?,
+            &arg(args, 2, "OLD")?,
+            &arg(args, 3, "NEW")?,
+        ),
+        "udp-sendto" => udp_sendto(&arg(args, 1, "PORT")?),
+        "udp-sendmsg" => udp_sendmsg(&arg(args, 1, "PORT")?),
         "io-uring-setup" => io_uring_setup(),
         "exec" => exec(&arg(args, 1, "PROGRAM")?, &args[2..]),
         "exec-memfd" => exec_memfd(&arg(args, 1, "SOURCE")?),

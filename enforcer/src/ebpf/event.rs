@@ -6,6 +6,10 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use enforcer_common::lsm::{
     EVENT_LSM, LSM_OP_CREATE, LSM_OP_EXEC, LSM_OP_OPEN, LSM_OP_PTRACE, LSM_OP_REMOVE, LSM_OP_SIGNAL,
 };
+use enforcer_common::refusal::{
+    AT_FDCWD, FOUND_COMPAT, FOUND_DIRFD, FOUND_NEW_DIRFD, FOUND_NEW_PATH, FOUND_PATH,
+    FOUND_SOCKADDR, FOUND_TRUNCATED, RefusalRecord,
+};
 use enforcer_common::{
     EVENT_EXEC, EVENT_EXIT, EVENT_FILE, EVENT_FORK, EVENT_NET, EVENT_SYSCALL_KILL,
     EVENT_SYSCALL_REFUSED, EventRecord, FAMILY_INET, FAMILY_INET6, FILE_COMPLETE, FILE_OP_EXEC,
@@ -107,6 +111,12 @@ pub enum Event {
     },
     /// A syscall of the run failed with EPERM or EACCES: some layer
     /// (Landlock, seccomp, the network programs) refused it.
+    ///
+    /// What the syscall named is read from its arguments (never resolved):
+    /// `path` as the process gave it, relative to its cwd or, for an `*at`
+    /// syscall given a descriptor, to `dirfd`; for a connect, bind, sendto
+    /// or sendmsg, `addr` and `port` (a unix socket's path in `path`, `@`
+    /// first for an abstract one). Fields the syscall has not are left out.
     SyscallRefused {
         pid: u32,
         comm: String,
@@ -114,6 +124,29 @@ pub enum Event {
         /// The syscall's name on this architecture, when known.
         name: Option<String>,
         errno: i32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        path: Option<String>,
+        /// The directory descriptor `path` is relative to (absent for
+        /// `AT_FDCWD`, the cwd).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        dirfd: Option<i32>,
+        /// The second path: the new name of a rename or link, the link a
+        /// symlink creates (its target is `path`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        new_path: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        new_dirfd: Option<i32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        addr: Option<IpAddr>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        port: Option<u16>,
+        /// A path filled the event's buffer (255 bytes): it may be cut.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        truncated: bool,
+        /// A 32-bit (`int 0x80`) syscall: `nr` is from the 32-bit table, so
+        /// `name` is unknown, and its arguments were not read.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        compat: bool,
         time_ns: u64,
     },
     /// An operation the BPF LSM layer refused (or, observing, let through):
@@ -172,6 +205,9 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Event> {
     let kind = u32::from_ne_bytes(bytes.get(..4)?.try_into().ok()?);
     if kind == EVENT_FILE {
         return decode_file(bytes);
+    }
+    if kind == EVENT_SYSCALL_REFUSED {
+        return decode_refusal(bytes);
     }
     if bytes.len() < size_of::<EventRecord>() {
         return None;
@@ -241,14 +277,6 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Event> {
             nr: r.number,
             time_ns: r.time_ns,
         },
-        EVENT_SYSCALL_REFUSED => Event::SyscallRefused {
-            pid: r.pid,
-            comm: text,
-            nr: r.number,
-            name: crate::policy::name_of(i64::from(r.number)).map(str::to_owned),
-            errno: r.other_pid as i32,
-            time_ns: r.time_ns,
-        },
         EVENT_LSM => Event::Lsm {
             pid: r.pid,
             op: match r.number {
@@ -271,6 +299,142 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Event> {
         },
         _ => return None,
     })
+}
+
+fn decode_refusal(bytes: &[u8]) -> Option<Event> {
+    if bytes.len() < size_of::<RefusalRecord>() {
+        return None;
+    }
+    // SAFETY: the length is checked; RefusalRecord is plain data valid for
+    // any bit pattern, and read_unaligned makes no alignment assumption.
+    let r: RefusalRecord = unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast()) };
+    let has = |bit: u32| r.found & bit != 0;
+    let dirfd = |bit: u32, fd: i32| (has(bit) && fd != AT_FDCWD).then_some(fd);
+    let mut path = has(FOUND_PATH).then(|| c_string(&r.path));
+    let (mut addr, mut port) = (None, None);
+    if has(FOUND_SOCKADDR) {
+        let len = (r.sockaddr_len as usize).min(r.sockaddr.len());
+        match decode_sockaddr(&r.sockaddr[..len]) {
+            Some(SockAddr::Ip(ip, p)) => (addr, port) = (Some(ip), Some(p)),
+            Some(SockAddr::Unix(p)) => path = Some(p),
+            None => {}
+        }
+    }
+    Some(Event::SyscallRefused {
+        pid: r.pid,
+        comm: c_string(&r.comm),
+        nr: r.nr,
+        name: (!has(FOUND_COMPAT))
+            .then(|| crate::policy::name_of(i64::from(r.nr)))
+            .flatten()
+            .map(str::to_owned),
+        errno: r.errno as i32,
+        path,
+        dirfd: dirfd(FOUND_DIRFD, r.dirfd),
+        new_path: has(FOUND_NEW_PATH).then(|| c_string(&r.new_path)),
+        new_dirfd: dirfd(FOUND_NEW_DIRFD, r.new_dirfd),
+        addr,
+        port,
+        truncated: has(FOUND_TRUNCATED),
+        compat: has(FOUND_COMPAT),
+        time_ns: r.time_ns,
+    })
+}
+
+/// What a `struct sockaddr` names.
+#[derive(Debug, PartialEq, Eq)]
+enum SockAddr {
+    Ip(IpAddr, u16),
+    /// A unix socket's path; an abstract name with `@` first.
+    Unix(String),
+}
+
+/// Decodes the bytes of a `struct sockaddr` as the process passed them;
+/// `None` for a family other than IPv4, IPv6 and unix, or too few bytes.
+fn decode_sockaddr(b: &[u8]) -> Option<SockAddr> {
+    const AF_UNIX: u16 = 1;
+    let family = u16::from_ne_bytes(b.get(..2)?.try_into().ok()?);
+    let port = || Some(u16::from_be_bytes(b.get(2..4)?.try_into().ok()?));
+    match family {
+        FAMILY_INET => {
+            let a: [u8; 4] = b.get(4..8)?.try_into().ok()?;
+            Some(SockAddr::Ip(IpAddr::V4(Ipv4Addr::from(a)), port()?))
+        }
+        FAMILY_INET6 => {
+            let a: [u8; 16] = b.get(8..24)?.try_into().ok()?;
+            Some(SockAddr::Ip(IpAddr::V6(Ipv6Addr::from(a)), port()?))
+        }
+        AF_UNIX => {
+            let name = b.get(2..)?;
+            match name.split_first() {
+                // Abstract: every byte of the given length is the name.
+                Some((0, rest)) if !rest.is_empty() => Some(SockAddr::Unix(format!(
+                    "@{}",
+                    String::from_utf8_lossy(rest).trim_end_matches('\0')
+                ))),
+                Some((b, _)) if *b != 0 => Some(SockAddr::Unix(c_string(name))),
+                // Unnamed (autobind).
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// The name of the errno a refusal reports.
+fn errno_name(errno: i32) -> String {
+    match errno {
+        libc::EPERM => "EPERM".to_owned(),
+        libc::EACCES => "EACCES".to_owned(),
+        n => format!("errno {n}"),
+    }
+}
+
+impl Event {
+    /// A refused syscall in one line, for people: `openat /etc/hostname:
+    /// EACCES`, `connect 127.0.0.1:9999: EPERM`, `renameat2 a -> b (dirfd
+    /// 3): EACCES`; `None` for any other event.
+    pub fn refusal_line(&self) -> Option<String> {
+        let Event::SyscallRefused {
+            nr,
+            name,
+            errno,
+            path,
+            dirfd,
+            new_path,
+            new_dirfd,
+            addr,
+            port,
+            compat,
+            ..
+        } = self
+        else {
+            return None;
+        };
+        let mut line = match (name, compat) {
+            (Some(name), _) => name.clone(),
+            (None, true) => format!("32-bit syscall {nr}"),
+            (None, false) => format!("syscall {nr}"),
+        };
+        let with_dirfd = |p: &str, fd: &Option<i32>| {
+            // execveat(fd, "", AT_EMPTY_PATH) runs the descriptor itself.
+            let p = if p.is_empty() { "\"\"" } else { p };
+            match fd {
+                Some(fd) => format!("{p} (dirfd {fd})"),
+                None => p.to_owned(),
+            }
+        };
+        if let Some(p) = path {
+            line = format!("{line} {}", with_dirfd(p, dirfd));
+        }
+        if let Some(p) = new_path {
+            line = format!("{line} -> {}", with_dirfd(p, new_dirfd));
+        }
+        if let (Some(a), Some(p)) = (addr, port) {
+            line = format!("{line} {}", std::net::SocketAddr::new(*a, *p));
+        }
+        Some(format!("{line}: {}", errno_name(*errno)))
+    }
 }
 
 /// The path of a `FileRecord`: its names are leaf first, one per `/`.
@@ -343,15 +507,10 @@ mod tests {
         }
     }
 
-    fn bytes(r: &EventRecord) -> Vec<u8> {
+    /// The bytes of a record as the ring buffer carries them.
+    fn bytes<T: aya::Pod>(r: &T) -> Vec<u8> {
         // SAFETY: reading the bytes of a plain-data value.
-        unsafe {
-            std::slice::from_raw_parts(
-                (r as *const EventRecord).cast::<u8>(),
-                size_of::<EventRecord>(),
-            )
-        }
-        .to_vec()
+        unsafe { std::slice::from_raw_parts((r as *const T).cast::<u8>(), size_of::<T>()) }.to_vec()
     }
 
     #[test]
@@ -449,6 +608,162 @@ mod tests {
         };
         assert!(!read && !write, "O_PATH reads and writes nothing");
         assert_eq!(decode(&bytes[..100]), None);
+    }
+
+    fn refusal(nr: &str, errno: i32) -> RefusalRecord {
+        let mut comm = [0u8; 16];
+        comm[..3].copy_from_slice(b"cat");
+        RefusalRecord {
+            kind: EVENT_SYSCALL_REFUSED,
+            pid: 42,
+            nr: crate::policy::number_of(nr).unwrap() as u32,
+            errno: errno as u32,
+            time_ns: 5,
+            comm,
+            found: 0,
+            dirfd: 0,
+            new_dirfd: 0,
+            sockaddr_len: 0,
+            path: [0; enforcer_common::refusal::REFUSED_PATH_BUF],
+            new_path: [0; enforcer_common::refusal::REFUSED_PATH_BUF],
+            sockaddr: [0; enforcer_common::refusal::SOCKADDR_BUF],
+        }
+    }
+
+    fn put(buf: &mut [u8], s: &[u8]) {
+        buf[..s.len()].copy_from_slice(s);
+    }
+
+    #[test]
+    fn a_refused_open_names_its_path_and_a_real_dirfd() {
+        let mut r = refusal("openat", libc::EACCES);
+        put(&mut r.path, b"/etc/hostname\0");
+        r.found = FOUND_PATH | FOUND_DIRFD;
+        r.dirfd = AT_FDCWD;
+        let e = decode(&bytes(&r)).unwrap();
+        assert!(e.is_refusal());
+        let json = serde_json::to_value(&e).unwrap();
+        assert_eq!(json["event"], "syscall_refused");
+        assert_eq!(json["name"], "openat");
+        assert_eq!(json["path"], "/etc/hostname");
+        assert_eq!(json["errno"], libc::EACCES);
+        assert_eq!(json["comm"], "cat");
+        for absent in ["dirfd", "new_path", "addr", "port", "truncated"] {
+            assert!(json.get(absent).is_none(), "{absent} in {json}");
+        }
+        assert_eq!(e.refusal_line().unwrap(), "openat /etc/hostname: EACCES");
+        // A relative path under a real descriptor keeps the descriptor.
+        put(&mut r.path, b"secret.txt\0");
+        r.dirfd = 3;
+        let e = decode(&bytes(&r)).unwrap();
+        assert_eq!(serde_json::to_value(&e).unwrap()["dirfd"], 3);
+        assert_eq!(
+            e.refusal_line().unwrap(),
+            "openat secret.txt (dirfd 3): EACCES"
+        );
+        r.found |= FOUND_TRUNCATED;
+        let json = serde_json::to_value(decode(&bytes(&r)).unwrap()).unwrap();
+        assert_eq!(json["truncated"], true);
+        r.found &= !FOUND_TRUNCATED;
+        let e = decode(&bytes(&r)).unwrap();
+        // Round trip through the JSON lines.
+        let back: Event = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
+        assert_eq!(back, e);
+    }
+
+    #[test]
+    fn a_refused_rename_names_both_paths() {
+        let mut r = refusal("renameat2", libc::EACCES);
+        put(&mut r.path, b"a\0");
+        put(&mut r.new_path, b"/x/b\0");
+        r.found = FOUND_PATH | FOUND_NEW_PATH | FOUND_DIRFD | FOUND_NEW_DIRFD;
+        r.dirfd = 4;
+        r.new_dirfd = AT_FDCWD;
+        let e = decode(&bytes(&r)).unwrap();
+        assert_eq!(
+            e.refusal_line().unwrap(),
+            "renameat2 a (dirfd 4) -> /x/b: EACCES"
+        );
+        let mut r = refusal("execveat", libc::EACCES);
+        r.found = FOUND_PATH | FOUND_DIRFD;
+        r.dirfd = 5;
+        let e = decode(&bytes(&r)).unwrap();
+        assert_eq!(e.refusal_line().unwrap(), "execveat \"\" (dirfd 5): EACCES");
+    }
+
+    #[test]
+    fn a_refused_connect_names_address_and_port() {
+        let mut r = refusal("connect", libc::EPERM);
+        let mut sa = Vec::new();
+        sa.extend_from_slice(&(libc::AF_INET as u16).to_ne_bytes());
+        sa.extend_from_slice(&9999u16.to_be_bytes());
+        sa.extend_from_slice(&[127, 0, 0, 1]);
+        sa.extend_from_slice(&[0; 8]);
+        put(&mut r.sockaddr, &sa);
+        r.sockaddr_len = sa.len() as u32;
+        r.found = FOUND_SOCKADDR;
+        let e = decode(&bytes(&r)).unwrap();
+        let json = serde_json::to_value(&e).unwrap();
+        assert_eq!(
+            (json["addr"].clone(), json["port"].clone()),
+            ("127.0.0.1".into(), 9999.into())
+        );
+        assert_eq!(e.refusal_line().unwrap(), "connect 127.0.0.1:9999: EPERM");
+        // Fewer bytes than a sockaddr_in: no address.
+        r.sockaddr_len = 6;
+        let Some(Event::SyscallRefused { addr, port, .. }) = decode(&bytes(&r)) else {
+            panic!("not a refusal");
+        };
+        assert_eq!((addr, port), (None, None));
+    }
+
+    #[test]
+    fn socket_addresses_of_every_family_decode() {
+        let v6 = |addr: Ipv6Addr, port: u16| {
+            let mut sa = (libc::AF_INET6 as u16).to_ne_bytes().to_vec();
+            sa.extend_from_slice(&port.to_be_bytes());
+            sa.extend_from_slice(&[0; 4]);
+            sa.extend_from_slice(&addr.octets());
+            sa.extend_from_slice(&[0; 4]);
+            sa
+        };
+        let mapped: Ipv6Addr = "::ffff:127.0.0.1".parse().unwrap();
+        assert_eq!(
+            decode_sockaddr(&v6(mapped, 80)),
+            Some(SockAddr::Ip(IpAddr::V6(mapped), 80))
+        );
+        let unix = |name: &[u8]| {
+            let mut sa = (libc::AF_UNIX as u16).to_ne_bytes().to_vec();
+            sa.extend_from_slice(name);
+            sa
+        };
+        assert_eq!(
+            decode_sockaddr(&unix(b"/run/x.sock\0\0\0")),
+            Some(SockAddr::Unix("/run/x.sock".into()))
+        );
+        assert_eq!(
+            decode_sockaddr(&unix(b"\0warden")),
+            Some(SockAddr::Unix("@warden".into()))
+        );
+        assert_eq!(decode_sockaddr(&unix(b"")), None);
+        assert_eq!(decode_sockaddr(&[0, 0, 1, 2]), None);
+        assert_eq!(decode_sockaddr(&[2]), None);
+    }
+
+    #[test]
+    fn a_refusal_without_arguments_names_the_syscall() {
+        let mut r = refusal("io_uring_setup", libc::EPERM);
+        let e = decode(&bytes(&r)).unwrap();
+        assert_eq!(e.refusal_line().unwrap(), "io_uring_setup: EPERM");
+        // A 32-bit syscall's number means something else: no name.
+        r.found = FOUND_COMPAT;
+        let e = decode(&bytes(&r)).unwrap();
+        assert_eq!(serde_json::to_value(&e).unwrap()["compat"], true);
+        assert_eq!(
+            e.refusal_line().unwrap(),
+            format!("32-bit syscall {}: EPERM", r.nr)
+        );
+        assert_eq!(decode(&bytes(&r)[..64]), None);
     }
 
     #[test]

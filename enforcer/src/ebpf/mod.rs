@@ -32,6 +32,7 @@ mod event;
 mod launcher;
 mod policy;
 mod probe;
+mod refusal;
 
 use std::fs::File;
 use std::os::fd::{AsFd, AsRawFd};
@@ -303,6 +304,8 @@ impl EbpfLayers {
             }
             Err(e) => Some(e.to_string()),
         };
+        // Refusal events: where the syscall arguments are (see `refusal`).
+        config = refusal::with_arg_offsets(kernel_btf, config);
 
         // The BPF LSM programs read kernel structs at offsets from the
         // running kernel's BTF, passed as read-only globals at load time.
@@ -349,6 +352,8 @@ impl EbpfLayers {
                 Some(set.len())
             }
         };
+        // Refusal events: which argument of each syscall names what.
+        refusal::fill_arg_table(&mut ebpf)?;
 
         let mut layers = EbpfLayers {
             ebpf,

@@ -94,6 +94,21 @@ fn summary(seen: &Observed, lost: u64, status: std::process::ExitStatus) {
             seen.unresolved
         );
     }
+    if !seen.refused.is_empty() {
+        // The system itself refused these (nothing was enforced): not in the
+        // plan, which grants nothing the command could not do.
+        let n = seen.refused.len();
+        eprintln!(
+            "warden learn: {n} operation{} the system refused (not in the plan):",
+            if n == 1 { "" } else { "s" }
+        );
+        for line in seen.refused.iter().take(20) {
+            eprintln!("  {line}");
+        }
+        if seen.refused.len() > 20 {
+            eprintln!("  ... and {} more", seen.refused.len() - 20);
+        }
+    }
     if lost > 0 {
         eprintln!(
             "warden learn: {lost} events were lost (ring buffer full): the plan may miss steps"
