@@ -9,7 +9,7 @@ use std::cell::RefCell;
 use std::path::Path;
 use std::rc::Rc;
 
-use super::{EbpfError, EbpfLayers, EventStream, NetPolicy, SyscallPolicy, TracingKind};
+use super::{EbpfError, EbpfLayers, EventStream, NetPolicy, Reports, SyscallPolicy, TracingKind};
 use crate::error::LayerError;
 use crate::launch::CgroupLayer;
 use crate::layer::Layer;
@@ -51,28 +51,12 @@ pub fn for_launcher(
     for_launcher_with(policy, observe_only, Reports::Refusals)
 }
 
-/// What a run's event stream reports besides exec, fork, exit and network
-/// verdicts, which it always does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Reports {
-    /// Nothing per syscall, for a run whose events nobody reads (`warden
-    /// exec` without `--events`): no program observes every syscall.
-    Processes,
-    /// Every syscall of the run refused with EPERM or EACCES.
-    Refusals,
-    /// The refusals, and every file the run opens or executes
-    /// ([`super::Event::File`]): a path walk per open (`warden learn`,
-    /// `warden exec --events`).
-    Files,
-}
-
 /// [`for_launcher`], reporting `reports`.
 pub fn for_launcher_with(
     policy: &KernelPolicy,
     observe_only: bool,
     reports: Reports,
 ) -> Result<LauncherLayers, EbpfError> {
-    let report_files = reports == Reports::Files;
     let mut net = NetPolicy::from_kernel_policy(policy);
     net.observe_only = observe_only;
     let syscalls = if observe_only {
@@ -84,10 +68,9 @@ pub fn for_launcher_with(
         net.clone(),
         syscalls.clone(),
         super::TracingPreference::default(),
-        report_files,
+        reports,
     )?;
-    layers.report_files(report_files)?;
-    layers.report_refusals(reports != Reports::Processes);
+    layers.report_files(reports == Reports::Files)?;
     let events = layers.events()?;
     let shared = Rc::new(RefCell::new(Shared {
         layers,

@@ -46,7 +46,7 @@ use aya::{Ebpf, EbpfLoader};
 use enforcer_common::{CONFIG_INDEX, PortRule, RunConfig, STATE_ARMED, STATE_LOST_EVENTS};
 
 pub use event::{Event, FileOp, NetOp, Verdict};
-pub use launcher::{EbpfCgroupLayer, LauncherLayers, Reports, for_launcher, for_launcher_with};
+pub use launcher::{EbpfCgroupLayer, LauncherLayers, for_launcher, for_launcher_with};
 pub use policy::{NetPolicy, SyscallPolicy};
 pub use probe::{ProbeResult, probe};
 
@@ -133,6 +133,21 @@ pub enum TracingPreference {
     RawTp,
     /// `tp_btf` where the kernel loads it, else `raw_tp`.
     TpBtf,
+}
+
+/// What a run's event stream reports besides exec, fork, exit and network
+/// verdicts, which it always does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reports {
+    /// Nothing per syscall, for a run whose events nobody reads (`warden
+    /// exec` without `--events`): no program observes every syscall.
+    Processes,
+    /// Every syscall of the run refused with EPERM or EACCES.
+    Refusals,
+    /// The refusals, and every file the run opens or executes
+    /// ([`Event::File`]): a path walk per open (`warden learn`,
+    /// `warden exec --events`).
+    Files,
 }
 
 /// Program names in the object: cgroup sock_addr programs.
@@ -262,18 +277,22 @@ impl EbpfLayers {
         syscalls: SyscallPolicy,
         tracing: TracingPreference,
     ) -> Result<Self, EbpfError> {
-        Self::load_full(net, syscalls, tracing, false)
+        Self::load_full(net, syscalls, tracing, Reports::Refusals)
     }
 
-    /// [`EbpfLayers::load_with`]; with `files`, the programs that can
-    /// report opened and executed files are loaded (see
-    /// [`EbpfLayers::report_files`]), at a higher verification cost.
+    /// [`EbpfLayers::load_with`], loading the programs that `reports`
+    /// needs: with [`Reports::Files`] the ones that can report opened and
+    /// executed files (see [`EbpfLayers::report_files`]), at a higher
+    /// verification cost; with [`Reports::Processes`] no `sys_exit`
+    /// program at all.
     pub fn load_full(
         net: NetPolicy,
         syscalls: SyscallPolicy,
         tracing: TracingPreference,
-        files: bool,
+        reports: Reports,
     ) -> Result<Self, EbpfError> {
+        let files = reports == Reports::Files;
+        let refusals = reports != Reports::Processes;
         // aya's loader reads and parses the kernel's BTF itself (~12 ms, in
         // `EbpfLoader::new`): on another core while this thread indexes the
         // same BTF for the offsets below.
@@ -318,7 +337,7 @@ impl EbpfLayers {
             .map_err(|_| EbpfError::Btf("the eBPF loader's thread panicked".into()))?;
         let mut ebpf = open_object(loader, &lsm_offsets)?;
         load_sock_addr_programs(&mut ebpf)?;
-        let tracing = load_tracing(&mut ebpf, tracing, files)?;
+        let tracing = load_tracing(&mut ebpf, tracing, files, refusals)?;
 
         {
             let mut v4: LpmTrie<_, [u8; 4], PortRule> =
@@ -366,7 +385,7 @@ impl EbpfLayers {
             lsm_hooks: Vec::new(),
             files_unavailable,
             files_loaded: files,
-            refusals: true,
+            refusals,
         };
         layers.write_config()?;
         Ok(layers)
@@ -404,7 +423,7 @@ impl EbpfLayers {
 
         for tp in &TRACEPOINTS {
             let tracepoint = tp.name;
-            if tp.observes_syscalls && !self.refusals && !self.reports_files() {
+            if tp.observes_syscalls && !self.refusals {
                 continue;
             }
             let (tp_btf, raw) = tp.programs(self.files_loaded);
@@ -476,17 +495,9 @@ impl EbpfLayers {
         self.write_config()
     }
 
-    /// Reports every syscall of the run refused with EPERM or EACCES (the
-    /// default), or not: without a reader of the events, the `sys_exit`
-    /// program would cost every syscall of the machine for nothing (~15% of
-    /// an open/close loop here). Takes effect at [`EbpfLayers::attach`].
-    pub fn report_refusals(&mut self, on: bool) {
-        self.refusals = on;
-    }
-
     /// Whether refused syscalls are reported.
     pub fn reports_refusals(&self) -> bool {
-        self.refusals || self.reports_files()
+        self.refusals
     }
 
     /// Whether opened and executed files are reported.
@@ -721,12 +732,14 @@ fn load_tracing(
     ebpf: &mut Ebpf,
     pref: TracingPreference,
     files: bool,
+    observe_syscalls: bool,
 ) -> Result<TracingKind, EbpfError> {
+    let wanted = |tp: &&Tracepoint| observe_syscalls || !tp.observes_syscalls;
     if pref == TracingPreference::TpBtf
         && let Ok(btf) = btf::kernel_aya()
     {
         let mut loaded = true;
-        for tp in &TRACEPOINTS {
+        for tp in TRACEPOINTS.iter().filter(wanted) {
             let (name, _) = tp.programs(files);
             let program: &mut BtfTracePoint = ebpf
                 .program_mut(name)
@@ -742,7 +755,7 @@ fn load_tracing(
             return Ok(TracingKind::TpBtf);
         }
     }
-    for tp in &TRACEPOINTS {
+    for tp in TRACEPOINTS.iter().filter(wanted) {
         let (_, raw) = tp.programs(files);
         let program: &mut RawTracePoint = ebpf
             .program_mut(raw)
