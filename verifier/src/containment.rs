@@ -38,8 +38,8 @@ use crate::action::Value;
 use crate::compile::{CompiledSpec, CountRule, EffectRule, Options, OrderRule};
 use crate::concrete::{self, Cond, Operand, Pattern};
 use crate::envelope::{
-    CallGrant, ConnectGrant, Envelope, ExecGrant, FileGrant, ListenGrant, OrderKind, PathTarget,
-    ValueMatch,
+    CallGrant, ConnectGrant, Envelope, ExecGrant, FileAccess, FileGrant, ListenGrant, OrderKind,
+    PathTarget, ValueMatch,
 };
 use crate::report::{Outcome, Verdict};
 use planlang::Span;
@@ -166,6 +166,204 @@ pub fn contain(parent: &Envelope, sub: &Plan) -> Result<Envelope, ContainmentErr
     check_call_arguments(parent, &envelope)?;
     check_param_binding(parent, &envelope)?;
     Ok(envelope)
+}
+
+// ───────────────────────────── grants inside grants ─────────────────────────────
+
+/// A grant of one envelope that another does not (provably) cover.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotWithin {
+    /// No grant of the outer envelope covers it as written, and the
+    /// verifier refuses it against the outer envelope (`action`: its
+    /// counterexample, when it gave one).
+    #[error("`{grant}` is not inside the envelope{}", .action.as_ref().map(|a| format!(" (it lets `{a}` through)")).unwrap_or_default())]
+    Outside {
+        grant: String,
+        action: Option<String>,
+    },
+    /// The question could not be asked or answered (refused all the same).
+    #[error("whether `{grant}` is inside the envelope could not be decided: {reason}")]
+    Undecided { grant: String, reason: String },
+}
+
+/// Whether every file, exec, connect and listen grant of `inner` lies
+/// inside `outer` (its grants, plus the grants its baseline's plain path
+/// patterns amount to, [`crate::enforced::baseline_grants`]); tool calls,
+/// params, limits and ordering are not compared. `Err` names the first
+/// grant of `inner` that is not, in `inner`'s order (files, exec, connect,
+/// listen).
+///
+/// Each grant is first compared with `outer`'s grants as written (the
+/// plain coverage [`contain`] uses for params: a tree covers the files and
+/// trees below it, a cidr the addresses inside it, an unknown value any
+/// value). One that is not covered that way becomes a one-step plan over a
+/// param ranging over the grant (`param p: path where p matches
+/// "^/d(/[^/]+)*$"`), checked against `outer` as a spec
+/// ([`envelope_spec`]) by the verifier, for every value. A grant of `inner`
+/// that names a param, or a fixed argv not plainly covered, is refused as
+/// undecided.
+///
+/// ```
+/// use verifier::containment::grants_within;
+/// use verifier::envelope::{Envelope, FileAccess, FileGrant, PathTarget};
+/// let grant = |target| FileGrant { access: FileAccess::Read, target };
+/// let mut outer = Envelope::default();
+/// outer.files.push(grant(PathTarget::Tree { dir: "/srv".into() }));
+/// let mut inner = Envelope::default();
+/// inner.files.push(grant(PathTarget::Exact { path: "/srv/a".into() }));
+/// assert!(grants_within(&outer, &inner).is_ok());
+/// inner.files.push(grant(PathTarget::Tree { dir: "/etc".into() }));
+/// let err = grants_within(&outer, &inner).unwrap_err();
+/// assert!(err.to_string().starts_with("`read under \"/etc\"` is not inside"), "{err}");
+/// ```
+pub fn grants_within(outer: &Envelope, inner: &Envelope) -> Result<(), NotWithin> {
+    within(outer, inner, true)
+}
+
+/// [`grants_within`] without the verifier: every grant of `inner` must be
+/// covered by a grant of `outer` as written (microseconds; a grant covered
+/// only by several of `outer`'s together is refused).
+pub fn plainly_within(outer: &Envelope, inner: &Envelope) -> Result<(), NotWithin> {
+    within(outer, inner, false)
+}
+
+fn within(outer: &Envelope, inner: &Envelope, solve: bool) -> Result<(), NotWithin> {
+    let (base, _) = crate::enforced::baseline_grants(&outer.baseline);
+    let mut all = outer.clone();
+    all.files.extend(base.files);
+    all.exec.extend(base.exec);
+    all.baseline.clear();
+    let mut spec: Option<CompiledSpec> = None;
+    let mut ask = |grant: String, plan: Option<String>| -> Result<(), NotWithin> {
+        let undecided = |reason: String| NotWithin::Undecided {
+            grant: grant.clone(),
+            reason,
+        };
+        if !solve {
+            return Err(NotWithin::Outside {
+                grant,
+                action: None,
+            });
+        }
+        let plan = plan.ok_or_else(|| undecided("it has no plain cover and no plan".into()))?;
+        let spec = match &mut spec {
+            Some(s) => s,
+            None => spec.insert(envelope_spec(&all).map_err(|e| undecided(e.to_string()))?),
+        };
+        let plan = planlang::load_plan_str(&plan, "grant.plan")
+            .map_err(|d| undecided(format!("the question does not load: {d}")))?;
+        let outcome = match spec.check(&plan) {
+            Ok(o) => o,
+            // The grant holds no action at all.
+            Err(CheckError::UnsatisfiableWhere { .. }) => return Ok(()),
+            Err(e) => return Err(undecided(e.to_string())),
+        };
+        match outcome.verdict {
+            Verdict::Accept => Ok(()),
+            _ => Err(NotWithin::Outside {
+                action: outcome.violations.iter().find_map(|v| v.action.clone()),
+                grant,
+            }),
+        }
+    };
+    use crate::enforced::{NORMAL, connect_host, covers_cond, describe_match, describe_target};
+    for g in &inner.files {
+        let plain = all
+            .files
+            .iter()
+            .any(|o| o.access == g.access && target_covers_plainly(&o.target, &g.target));
+        if plain {
+            continue;
+        }
+        let word = g.access.kind().as_str();
+        let inside = match (&g.target, g.access) {
+            // Rights on a tree reach what is inside it; the directory
+            // itself is created and removed in its parent (as in
+            // `enforced::prove`).
+            (PathTarget::Tree { dir }, FileAccess::Write | FileAccess::Delete) => Some(format!(
+                "p matches {}",
+                crate::enforced::quote(&crate::enforced::tree_regex(dir, true))
+            )),
+            (t, _) => covers_cond(t),
+        };
+        let plan = inside.map(|c| {
+            format!("plan \"grant\" {{\n  param p: path where {c} and {NORMAL}\n  {word} p\n}}\n")
+        });
+        ask(format!("{word} {}", describe_target(&g.target)), plan)?;
+    }
+    for g in &inner.exec {
+        let plain = all.exec.iter().any(|o| {
+            target_covers_plainly(&o.program, &g.program)
+                && match (&o.argv, &g.argv) {
+                    (None, _) => true,
+                    (Some(o), Some(i)) => {
+                        o.len() == i.len() && o.iter().zip(i).all(|(o, i)| covers_plainly(o, i))
+                    }
+                    (Some(_), None) => false,
+                }
+        });
+        if plain {
+            continue;
+        }
+        let grant = format!("exec {} with any arguments", describe_target(&g.program));
+        let plan = match (&g.program, &g.argv) {
+            (_, Some(_)) => None,
+            (PathTarget::Exact { path }, None) => Some(format!(
+                "plan \"grant\" {{\n  exec {}\n}}\n",
+                crate::enforced::quote(path)
+            )),
+            (t, None) => covers_cond(t).map(|c| {
+                format!("plan \"grant\" {{\n  param p: path where {c} and {NORMAL}\n  exec p\n}}\n")
+            }),
+        };
+        ask(grant, plan)?;
+    }
+    // A value of a connect or listen step: a literal, or a param over any
+    // value (`None`: a param-backed grant, which this cannot say).
+    let operand = |m: &ValueMatch, name: &str, ty: &str, decls: &mut String| match m {
+        ValueMatch::Exact { value } => Some(connect_host(value)),
+        ValueMatch::Unknown { .. } => {
+            decls.push_str(&format!("  param {name}: {ty}\n"));
+            Some(name.to_owned())
+        }
+        ValueMatch::Param { .. } => None,
+    };
+    for g in &inner.connect {
+        let plain = all
+            .connect
+            .iter()
+            .any(|o| covers_plainly(&o.host, &g.host) && covers_plainly(&o.port, &g.port));
+        if plain {
+            continue;
+        }
+        let mut decls = String::new();
+        let host = match &g.host {
+            ValueMatch::Exact {
+                value: Value::String(name),
+            } => Some(crate::enforced::quote(name)),
+            m => operand(m, "h", "host", &mut decls),
+        };
+        let port = operand(&g.port, "port", "number", &mut decls);
+        let plan = host
+            .zip(port)
+            .map(|(h, p)| format!("plan \"grant\" {{\n{decls}  connect {h}:{p}\n}}\n"));
+        let grant = format!(
+            "connect {}:{}",
+            describe_match(&g.host),
+            describe_match(&g.port)
+        );
+        ask(grant, plan)?;
+    }
+    for g in &inner.listen {
+        if all.listen.iter().any(|o| covers_plainly(&o.port, &g.port)) {
+            continue;
+        }
+        let mut decls = String::new();
+        let plan = operand(&g.port, "port", "number", &mut decls)
+            .map(|p| format!("plan \"grant\" {{\n{decls}  listen {p}\n}}\n"));
+        ask(format!("listen {}", describe_match(&g.port)), plan)?;
+    }
+    Ok(())
 }
 
 // ───────────────────────────── translation ─────────────────────────────
@@ -463,9 +661,27 @@ fn target_covers_plainly(parent: &PathTarget, sub: &PathTarget) -> bool {
         (PathTarget::Tree { dir }, PathTarget::Glob { glob }) => {
             glob_prefix(glob).is_some_and(|pre| concrete::under_normal(&pre, dir))
         }
+        // `/d/**` is the tree `/d` (it matches `/d` itself).
+        (PathTarget::Glob { glob }, sub) if glob_tree(glob).is_some() => {
+            glob_tree(glob).is_some_and(|dir| target_covers_plainly(&PathTarget::Tree { dir }, sub))
+        }
         (PathTarget::Glob { glob: g }, PathTarget::Glob { glob }) => g == glob,
         _ => false,
     }
+}
+
+/// The directory of a glob that is a whole tree (`/d/**`, `/**`).
+fn glob_tree(glob: &str) -> Option<String> {
+    let g = concrete::normalize_glob(glob).ok()?;
+    let dir = g.strip_suffix("/**")?;
+    if concrete::is_glob(dir) || dir.contains('[') {
+        return None;
+    }
+    Some(if dir.is_empty() {
+        "/".into()
+    } else {
+        dir.into()
+    })
 }
 
 /// The directory a glob cannot leave: its segments before the first
