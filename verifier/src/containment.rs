@@ -245,26 +245,40 @@ fn within(outer: &Envelope, inner: &Envelope, solve: bool) -> Result<(), NotWith
                 action: None,
             });
         }
-        let plan = plan.ok_or_else(|| undecided("it has no plain cover and no plan".into()))?;
+        let text = plan.ok_or_else(|| undecided("it has no plain cover and no plan".into()))?;
         let spec = match &mut spec {
             Some(s) => s,
             None => spec.insert(envelope_spec(&all).map_err(|e| undecided(e.to_string()))?),
         };
-        let plan = planlang::load_plan_str(&plan, "grant.plan")
-            .map_err(|d| undecided(format!("the question does not load: {d}")))?;
-        let outcome = match spec.check(&plan) {
-            Ok(o) => o,
-            // The grant holds no action at all.
-            Err(CheckError::UnsatisfiableWhere { .. }) => return Ok(()),
-            Err(e) => return Err(undecided(e.to_string())),
+        // `Ok(None)`: inside; `Ok(Some(action))`: outside, with a witness.
+        let refuted = |spec: &CompiledSpec, text: &str| -> Result<Option<Option<String>>, String> {
+            let plan = planlang::load_plan_str(text, "grant.plan")
+                .map_err(|d| format!("the question does not load: {d}"))?;
+            match spec.check(&plan) {
+                Ok(o) if o.verdict == Verdict::Accept => Ok(None),
+                Ok(o) => Ok(Some(o.violations.iter().find_map(|v| v.action.clone()))),
+                // The grant holds no action at all.
+                Err(CheckError::UnsatisfiableWhere { .. }) => Ok(None),
+                Err(e) => Err(e.to_string()),
+            }
         };
-        match outcome.verdict {
-            Verdict::Accept => Ok(()),
-            _ => Err(NotWithin::Outside {
-                action: outcome.violations.iter().find_map(|v| v.action.clone()),
-                grant,
-            }),
-        }
+        let Some(action) = refuted(spec, &text).map_err(undecided)? else {
+            return Ok(());
+        };
+        // A readable witness when there is one (the refusal stands either way).
+        let plain = text.replace(
+            &format!("and {}", crate::enforced::NORMAL),
+            &format!(
+                "and {} and {}",
+                crate::enforced::NORMAL,
+                crate::enforced::PLAIN
+            ),
+        );
+        let action = match refuted(spec, &plain) {
+            Ok(Some(Some(readable))) if plain != text => Some(readable),
+            _ => action,
+        };
+        Err(NotWithin::Outside { grant, action })
     };
     use crate::enforced::{NORMAL, connect_host, covers_cond, describe_match, describe_target};
     for g in &inner.files {

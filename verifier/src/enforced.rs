@@ -465,7 +465,7 @@ pub(crate) fn tree_regex(dir: &str, strict: bool) -> String {
 /// Paths spelled with the characters people use in file names: asked first
 /// when a widening is refused, so the counterexample reads well (the proof
 /// itself is over every path).
-const PLAIN: &str = r#"p matches "^[a-z0-9/._-]*$""#;
+pub(crate) const PLAIN: &str = r#"p matches "^[a-z0-9/._-]*$""#;
 
 /// A baseline pattern of `kind` as a condition on `p`: its plain
 /// `path == "..."` / `path under "..."` parts ([`baseline_grants`]).
