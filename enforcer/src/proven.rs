@@ -155,12 +155,12 @@ pub struct KernelEnvelope {
 /// enforced one"). Reported per run, never silently skipped.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Exception {
-    /// A dynamic program's ELF loader (`PT_INTERP`): Landlock must let it
-    /// be executed (`exec: true`), which runs any ELF file the run may
+    /// The ELF loader (`PT_INTERP`) of dynamic programs: Landlock must let
+    /// it be executed (`exec: true`), which runs any ELF file the run may
     /// read; under BPF LSM it may only be read (`exec: false`).
     ElfLoader {
-        program: String,
         loader: String,
+        programs: Vec<String>,
         exec: bool,
     },
     /// A host name resolved when the run starts: the layers enforce the
@@ -224,16 +224,24 @@ impl fmt::Display for Exception {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Exception::ElfLoader {
-                program,
                 loader,
-                exec: true,
-            } => write!(
-                f,
-                "exec {loader:?}, the ELF loader of {program:?}, which can run any ELF file the run may read (narrowed only by BPF LSM)"
-            ),
-            Exception::ElfLoader {
-                program, loader, ..
-            } => write!(f, "read {loader:?}, the ELF loader of {program:?}"),
+                programs,
+                exec,
+            } => {
+                let programs: Vec<String> = programs.iter().map(|p| format!("{p:?}")).collect();
+                let (word, more) = match exec {
+                    true => (
+                        "exec",
+                        ", which can run any ELF file the run may read (narrowed only by BPF LSM)",
+                    ),
+                    false => ("read", ""),
+                };
+                write!(
+                    f,
+                    "{word} {loader:?}, the ELF loader of {}{more}",
+                    programs.join(", ")
+                )
+            }
             Exception::PinnedHost { host, addresses } => {
                 let addrs: Vec<String> = addresses.iter().map(IpAddr::to_string).collect();
                 write!(
@@ -458,13 +466,22 @@ pub fn kernel_envelope(
         if let Some(loader) = crate::landlock::elf_interpreter(program) {
             let loader = path_text(&loader)?;
             let program = path_text(program)?;
-            let e = Exception::ElfLoader {
-                program,
-                loader,
-                exec: !profile.exact_files(),
-            };
-            if !exceptions.contains(&e) {
-                exceptions.push(e);
+            let known = exceptions.iter_mut().find_map(|e| match e {
+                Exception::ElfLoader {
+                    loader: l,
+                    programs,
+                    ..
+                } if *l == loader => Some(programs),
+                _ => None,
+            });
+            match known {
+                Some(programs) if programs.contains(&program) => {}
+                Some(programs) => programs.push(program),
+                None => exceptions.push(Exception::ElfLoader {
+                    loader,
+                    programs: vec![program],
+                    exec: !profile.exact_files(),
+                }),
             }
         }
     }
