@@ -181,6 +181,11 @@ proptest! {
         }
     }
 
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
     /// The same policy with one more rule the envelope never asked for is
     /// refused under every profile (the check is not vacuous).
     #[test]

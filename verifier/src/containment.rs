@@ -34,7 +34,7 @@
 //! ```
 
 use crate::CheckError;
-use crate::action::Value;
+use crate::action::{ConcreteAction, Value};
 use crate::compile::{CompiledSpec, CountRule, EffectRule, Options, OrderRule};
 use crate::concrete::{self, Cond, Operand, Pattern};
 use crate::envelope::{
@@ -234,11 +234,22 @@ fn within(outer: &Envelope, inner: &Envelope, solve: bool) -> Result<(), NotWith
     all.exec.extend(base.exec);
     all.baseline.clear();
     let mut spec: Option<CompiledSpec> = None;
-    let mut ask = |grant: String, plan: Option<String>| -> Result<(), NotWithin> {
+    let mut ask = |grant: String,
+                   plan: Option<String>,
+                   candidates: Vec<ConcreteAction>|
+     -> Result<(), NotWithin> {
         let undecided = |reason: String| NotWithin::Undecided {
             grant: grant.clone(),
             reason,
         };
+        // Likely witnesses first: one `outer` does not permit refutes the
+        // grant at once, without the solver.
+        if let Some(a) = candidates.iter().find(|a| all.permits(a).is_err()) {
+            return Err(NotWithin::Outside {
+                action: Some(a.to_string()),
+                grant,
+            });
+        }
         if !solve {
             return Err(NotWithin::Outside {
                 grant,
@@ -303,7 +314,12 @@ fn within(outer: &Envelope, inner: &Envelope, solve: bool) -> Result<(), NotWith
         let plan = inside.map(|c| {
             format!("plan \"grant\" {{\n  param p: path where {c} and {NORMAL}\n  {word} p\n}}\n")
         });
-        ask(format!("{word} {}", describe_target(&g.target)), plan)?;
+        let candidates = crate::enforced::path_candidates(g.access.kind(), &g.target);
+        ask(
+            format!("{word} {}", describe_target(&g.target)),
+            plan,
+            candidates,
+        )?;
     }
     for g in &inner.exec {
         let plain = all.exec.iter().any(|o| {
@@ -330,7 +346,11 @@ fn within(outer: &Envelope, inner: &Envelope, solve: bool) -> Result<(), NotWith
                 format!("plan \"grant\" {{\n  param p: path where {c} and {NORMAL}\n  exec p\n}}\n")
             }),
         };
-        ask(grant, plan)?;
+        let candidates = match &g.argv {
+            None => crate::enforced::path_candidates(ActionKind::Exec, &g.program),
+            Some(_) => Vec::new(),
+        };
+        ask(grant, plan, candidates)?;
     }
     // A value of a connect or listen step: a literal, or a param over any
     // value (`None`: a param-backed grant, which this cannot say).
@@ -366,7 +386,22 @@ fn within(outer: &Envelope, inner: &Envelope, solve: bool) -> Result<(), NotWith
             describe_match(&g.host),
             describe_match(&g.port)
         );
-        ask(grant, plan)?;
+        let port = match &g.port {
+            ValueMatch::Exact {
+                value: Value::Number(n),
+            } => n.to_string().parse::<u16>().ok(),
+            _ => Some(443),
+        };
+        let candidate = match (&g.host, port) {
+            (
+                ValueMatch::Exact {
+                    value: Value::Cidr(net),
+                },
+                Some(port),
+            ) => Some(ConcreteAction::connect_ip(net.network(), port)),
+            _ => None,
+        };
+        ask(grant, plan, candidate.into_iter().collect())?;
     }
     for g in &inner.listen {
         if all.listen.iter().any(|o| covers_plainly(&o.port, &g.port)) {
@@ -375,7 +410,21 @@ fn within(outer: &Envelope, inner: &Envelope, solve: bool) -> Result<(), NotWith
         let mut decls = String::new();
         let plan = operand(&g.port, "port", "number", &mut decls)
             .map(|p| format!("plan \"grant\" {{\n{decls}  listen {p}\n}}\n"));
-        ask(format!("listen {}", describe_match(&g.port)), plan)?;
+        let candidate = match &g.port {
+            ValueMatch::Exact {
+                value: Value::Number(n),
+            } => n
+                .to_string()
+                .parse::<u16>()
+                .ok()
+                .map(ConcreteAction::listen),
+            _ => None,
+        };
+        ask(
+            format!("listen {}", describe_match(&g.port)),
+            plan,
+            candidate.into_iter().collect(),
+        )?;
     }
     Ok(())
 }
@@ -1155,6 +1204,87 @@ plan "parent" {
             Err(ContainmentError::Outside { outcome }) => {
                 assert!(!outcome.violations.is_empty());
                 assert!(outcome.violations[0].step.is_some());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn grants(json: serde_json::Value) -> Envelope {
+        let mut base = serde_json::json!({
+            "version": 1, "files": [], "exec": [], "connect": [], "listen": [],
+            "calls": [], "params": [], "limits": [], "ordering": [], "baseline": []
+        });
+        for (k, v) in json.as_object().unwrap() {
+            base[k] = v.clone();
+        }
+        serde_json::from_value(base).unwrap()
+    }
+
+    fn connect(net: &str) -> serde_json::Value {
+        serde_json::json!({
+            "host": {"match": "exact", "value": {"type": "cidr", "value": net}},
+            "port": {"match": "exact", "value": {"type": "number", "value": "443"}}
+        })
+    }
+
+    #[test]
+    fn grants_inside_several_grants_together_are_proven_by_the_verifier() {
+        let read = |t: serde_json::Value| serde_json::json!({"access": "read", "target": t});
+        let glob = |g: &str| read(serde_json::json!({"shape": "glob", "glob": g}));
+        let tree = |d: &str| read(serde_json::json!({"shape": "tree", "dir": d}));
+        let outer = grants(serde_json::json!({"files": [glob("/srv/*"), glob("/srv/*/**")]}));
+        let inner = grants(serde_json::json!({"files": [tree("/srv/a")]}));
+        // No one grant covers it as written; the two together do.
+        assert!(plainly_within(&outer, &inner).is_err());
+        assert_eq!(grants_within(&outer, &inner), Ok(()));
+        let wider = grants(serde_json::json!({"files": [tree("/srv")]}));
+        match grants_within(&outer, &wider) {
+            Err(NotWithin::Outside { grant, action }) => {
+                assert_eq!(grant, "read under \"/srv\"");
+                assert_eq!(action.as_deref(), Some("read \"/srv\""));
+            }
+            other => panic!("{other:?}"),
+        }
+        // A network is inside only a network that holds all of it.
+        let outer = grants(serde_json::json!({"connect": [connect("10.0.0.0/8")]}));
+        let inner = grants(serde_json::json!({"connect": [connect("10.1.0.0/16")]}));
+        assert_eq!(plainly_within(&outer, &inner), Ok(()));
+        match grants_within(&inner, &outer) {
+            Err(NotWithin::Outside { grant, .. }) => assert_eq!(grant, "connect 10.0.0.0/8:443"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_baseline_counts_and_a_refusal_names_a_witness() {
+        let spec = planlang::load_spec_str(
+            r#"spec "s" { baseline { read under "/usr/lib/"  exec "/bin/sh" } }"#,
+            "b.spec",
+        )
+        .unwrap();
+        let mut outer = grants(serde_json::json!({
+            "files": [{"access": "read", "target": {"shape": "glob", "glob": "/srv/**"}}]
+        }));
+        outer.baseline = CompiledSpec::compile(&spec).unwrap().baseline;
+        let inner = grants(serde_json::json!({
+            "files": [
+                {"access": "read", "target": {"shape": "tree", "dir": "/usr/lib/x86_64"}},
+                {"access": "read", "target": {"shape": "tree", "dir": "/srv/data"}},
+                {"access": "read", "target": {"shape": "exact", "path": "/bin/sh"}}
+            ],
+            "exec": [{"program": {"shape": "exact", "path": "/bin/sh"}, "argv": null}]
+        }));
+        assert_eq!(plainly_within(&outer, &inner), Ok(()));
+        let more = grants(serde_json::json!({
+            "files": [{"access": "write", "target": {"shape": "tree", "dir": "/srv/data"}}]
+        }));
+        match grants_within(&outer, &more) {
+            Err(NotWithin::Outside {
+                grant,
+                action: Some(a),
+            }) => {
+                assert_eq!(grant, "write under \"/srv/data\"");
+                assert!(a.starts_with("write \"/srv/data/"), "{a}");
             }
             other => panic!("{other:?}"),
         }

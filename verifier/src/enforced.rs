@@ -585,7 +585,7 @@ fn path_question(
 }
 
 /// Concrete actions in a widened path grant, the likely counterexamples.
-fn path_candidates(kind: ActionKind, target: &PathTarget) -> Vec<ConcreteAction> {
+pub(crate) fn path_candidates(kind: ActionKind, target: &PathTarget) -> Vec<ConcreteAction> {
     let paths: Vec<String> = match target {
         PathTarget::Tree { dir } => {
             let d = dir.trim_end_matches('/');
