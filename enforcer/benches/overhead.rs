@@ -13,7 +13,9 @@
 //! shared: take several runs.
 
 use criterion::Criterion;
-use enforcer::{FileAccess, FileScope, KernelPolicy, Layer, LayerSet, NetRule, Run, RunOptions};
+use enforcer::{
+    FileAccess, FileScope, KernelPolicy, Layer, LayerSet, NetRule, Output, Run, RunOptions,
+};
 use std::ffi::OsString;
 use std::fs;
 use std::io::Read;
@@ -53,12 +55,42 @@ struct World {
     policy: KernelPolicy,
 }
 
+/// A loopback listener whose accept queue holds a whole round of the
+/// connect loop (`listen(4096)`; std's default is 128): a connection the
+/// queue cannot take waits a 1 s SYN retransmission, which made the
+/// connect/close figure measure the listener thread's scheduling instead of
+/// the layers.
+fn deep_listener() -> TcpListener {
+    use std::os::fd::FromRawFd;
+    // SAFETY: plain socket calls on a descriptor this function owns until
+    // it is handed to TcpListener.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0, "socket: {}", std::io::Error::last_os_error());
+        let addr = libc::sockaddr_in {
+            sin_family: libc::AF_INET as libc::sa_family_t,
+            sin_port: 0,
+            sin_addr: libc::in_addr {
+                s_addr: u32::from_ne_bytes([127, 0, 0, 1]),
+            },
+            sin_zero: [0; 8],
+        };
+        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        assert_eq!(
+            libc::bind(fd, (&addr as *const libc::sockaddr_in).cast(), len),
+            0
+        );
+        assert_eq!(libc::listen(fd, 4096), 0);
+        TcpListener::from_raw_fd(fd)
+    }
+}
+
 impl World {
     fn new() -> Self {
         let tmp = tempfile::tempdir().expect("a temporary directory");
         let file = tmp.path().join("data.txt");
         fs::write(&file, "data\n").expect("writing the bench file");
-        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback listener");
+        let listener = deep_listener();
         let port = listener.local_addr().expect("its address").port();
         std::thread::spawn(move || {
             for stream in listener.incoming() {
@@ -96,11 +128,11 @@ impl World {
     }
 
     /// Runs `program` under `stack`; returns its exit status.
-    fn run(&self, stack: Stack, program: &str, args: &[OsString], out: Stdio) -> bool {
+    fn run(&self, stack: Stack, program: &str, args: &[OsString], out: Option<fs::File>) -> bool {
         if stack == Stack::Unconfined {
             return Command::new(program)
                 .args(args)
-                .stdout(out)
+                .stdout(out.map_or_else(Stdio::null, Stdio::from))
                 .status()
                 .expect("an unconfined run")
                 .success();
@@ -127,9 +159,14 @@ impl World {
             disable: all.difference(&keep).copied().collect(),
             ..RunOptions::default()
         };
-        let mut run = Run::new(&self.policy).options(options).stdout(out);
+        let mut run = Run::new(&self.policy)
+            .options(options)
+            .stdout(out.map_or(Output::Null, Output::from));
         if keep.contains(&Layer::EbpfTracepoints) {
-            let layers = enforcer::ebpf::for_launcher(&self.policy, false).expect("eBPF layers");
+            // As `warden exec` without `--events`.
+            let reports = enforcer::ebpf::Reports::Processes;
+            let layers = enforcer::ebpf::for_launcher_with(&self.policy, false, reports)
+                .expect("eBPF layers");
             run = run
                 .with_layer(Box::new(layers.sock_addr))
                 .with_layer(Box::new(layers.tracepoints));
@@ -140,8 +177,9 @@ impl World {
             .success()
     }
 
-    /// Runs the loop `n` times under `stack`; returns the loop's own time.
-    fn run_loop(&self, kind: &str, n: u64, stack: Stack) -> Duration {
+    /// Runs the loop `n` times under `stack`; returns the loop's own
+    /// wall-clock and CPU time.
+    fn run_loop(&self, kind: &str, n: u64, stack: Stack) -> (Duration, Duration) {
         let target = match kind {
             "open" => self.file.display().to_string(),
             _ => self.port.to_string(),
@@ -149,7 +187,7 @@ impl World {
         let args: Vec<OsString> = vec![kind.into(), target.into(), n.to_string().into()];
         let out = fs::File::create(&self.out).expect("the loop's output file");
         assert!(
-            self.run(stack, LOOP, &args, Stdio::from(out)),
+            self.run(stack, LOOP, &args, Some(out)),
             "the {} loop failed",
             stack.name()
         );
@@ -157,7 +195,11 @@ impl World {
         fs::File::open(&self.out)
             .and_then(|mut f| f.read_to_string(&mut text))
             .expect("the loop's output");
-        Duration::from_nanos(text.trim().parse().expect("nanoseconds"))
+        let ns: Vec<u64> = text
+            .split_whitespace()
+            .map(|t| t.parse().expect("nanoseconds"))
+            .collect();
+        (Duration::from_nanos(ns[0]), Duration::from_nanos(ns[1]))
     }
 
     /// Start-up and end of a run of `/bin/true` under `stack`: wall clock,
@@ -178,7 +220,7 @@ impl World {
             total
         };
         let (start, cpu0) = (Instant::now(), cpu());
-        assert!(self.run(stack, "/bin/true", &[], Stdio::null()));
+        assert!(self.run(stack, "/bin/true", &[], None));
         (start.elapsed(), cpu() - cpu0)
     }
 }
@@ -188,7 +230,7 @@ fn loops(c: &mut Criterion, world: &World) {
         let mut group = c.benchmark_group(format!("{kind}_close"));
         for stack in [Stack::Unconfined, Stack::Full] {
             group.bench_function(stack.name(), |b| {
-                b.iter_custom(|iters| world.run_loop(kind, iters, stack))
+                b.iter_custom(|iters| world.run_loop(kind, iters, stack).0)
             });
         }
         group.finish();
@@ -218,27 +260,81 @@ fn ratios(world: &World) {
             .into_iter()
             .chain(breakdown)
             .collect();
-        let mut times = vec![Vec::new(); stacks.len()];
+        let mut wall = vec![Vec::new(); stacks.len()];
+        let mut cpu = vec![Vec::new(); stacks.len()];
         for _ in 0..rounds {
             for (i, stack) in stacks.iter().enumerate() {
-                times[i].push(world.run_loop(kind, n, *stack).as_nanos() as f64 / n as f64);
+                let (w, c) = world.run_loop(kind, n, *stack);
+                wall[i].push(w.as_nanos() as f64 / n as f64);
+                cpu[i].push(c.as_nanos() as f64 / n as f64);
             }
         }
-        let medians: Vec<f64> = times.into_iter().map(median).collect();
-        let free = medians[0];
+        let wall: Vec<f64> = wall.into_iter().map(median).collect();
+        let cpu: Vec<f64> = cpu.into_iter().map(median).collect();
         println!(
-            "overhead {kind}/close: confined {:.0} ns/op, unconfined {free:.0} ns/op, ratio {:.3}x \
-             (median of {rounds} alternating rounds of {n})",
-            medians[1],
-            medians[1] / free
+            "overhead {kind}/close: confined {:.0} ns/op CPU ({:.0} wall), unconfined {:.0} ns/op \
+             CPU ({:.0} wall), ratio {:.3}x CPU ({:.3}x wall) (medians of {rounds} alternating \
+             rounds of {n})",
+            cpu[1],
+            wall[1],
+            cpu[0],
+            wall[0],
+            cpu[1] / cpu[0],
+            wall[1] / wall[0]
         );
-        for (stack, m) in stacks.iter().zip(&medians).skip(2) {
+        for (i, stack) in stacks.iter().enumerate().skip(2) {
             println!(
-                "    {:<22} {m:.0} ns/op, ratio {:.3}x",
+                "    {:<22} {:.0} ns/op CPU, ratio {:.3}x CPU ({:.3}x wall)",
                 stack.name(),
-                m / free
+                cpu[i],
+                cpu[i] / cpu[0],
+                wall[i] / wall[0]
             );
         }
+    }
+}
+
+/// The floor of Landlock's own cost on this kernel: the open/close loop
+/// before and after a process enters a minimal Landlock domain (see
+/// `warden-overhead-loop landlock-floor`), CPU time, median of 9.
+fn landlock_floor(world: &World) {
+    for (variant, what) in [
+        (
+            "all",
+            "handling every file access, one rule (read the file)",
+        ),
+        (
+            "unrelated",
+            "handling one access open never checks, no rule",
+        ),
+    ] {
+        let ratios: Vec<f64> = (0..9)
+            .map(|_| {
+                let out = Command::new(LOOP)
+                    .args([
+                        "landlock-floor",
+                        &world.file.display().to_string(),
+                        "200000",
+                        variant,
+                    ])
+                    .output()
+                    .expect("the landlock floor loop");
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                let ns: Vec<f64> = String::from_utf8_lossy(&out.stdout)
+                    .split_whitespace()
+                    .map(|t| t.parse().expect("nanoseconds"))
+                    .collect();
+                ns[1] / ns[0]
+            })
+            .collect();
+        println!(
+            "    landlock floor: a domain {what}: {:.3}x CPU (median of 9)",
+            median(ratios)
+        );
     }
 }
 
@@ -278,6 +374,7 @@ fn main() {
     }
     if bench && !std::env::args().any(|a| a == "--startup-only") {
         ratios(&world);
+        landlock_floor(&world);
     }
     if bench {
         startups(&world);

@@ -10,7 +10,7 @@
 use std::io;
 
 #[cfg(test)]
-use crate::ebpf::btf::{Btf, Kind};
+use crate::ebpf::btf::Kind;
 use std::os::fd::{FromRawFd, OwnedFd};
 
 const BPF_PROG_LOAD: libc::c_int = 5;
@@ -77,10 +77,23 @@ pub(crate) fn load(
     bpf(BPF_PROG_LOAD, &mut attr)
 }
 
+const BPF_RAW_TRACEPOINT_OPEN: libc::c_int = 17;
+
+/// Attaches a loaded tracing or `lsm` program at the BTF id it was loaded
+/// for (`BPF_RAW_TRACEPOINT_OPEN` without a name); dropping the returned
+/// link detaches it.
+pub(crate) fn attach_btf_program(prog: &OwnedFd) -> io::Result<OwnedFd> {
+    use std::os::fd::AsRawFd;
+    // `raw_tracepoint { __u64 name; __u32 prog_fd; }`, padded.
+    let mut attr = [0u8; 16];
+    put_u32(&mut attr, 8, prog.as_raw_fd() as u32);
+    bpf(BPF_RAW_TRACEPOINT_OPEN, &mut attr)
+}
+
 /// The BTF type id of `name` (of `kind`) in the running kernel's BTF.
 #[cfg(test)]
 pub fn vmlinux_btf_id(name: &str, kind: Kind) -> Result<u32, String> {
-    let btf = Btf::from_kernel().map_err(|e| format!("no kernel BTF ({e})"))?;
+    let btf = crate::ebpf::btf::kernel().map_err(|e| format!("no kernel BTF ({e})"))?;
     btf.type_id(name, kind)
         .ok_or_else(|| format!("`{name}` is not in the kernel's BTF"))
 }

@@ -120,6 +120,8 @@ pub struct CgroupReport {
 #[derive(Debug)]
 pub struct RunCgroup {
     path: PathBuf,
+    /// The directory, for `clone3(CLONE_INTO_CGROUP)`.
+    dir: File,
     procs: File,
     finished: bool,
     watchdog: Option<Watchdog>,
@@ -185,7 +187,9 @@ impl RunCgroup {
 
         let path = parent.join(format!("run-{run_id}"));
         fs::create_dir(&path).map_err(io_err("creating", &path))?;
+        let dir = File::open(&path).map_err(io_err("opening", &path))?;
         let mut cg = RunCgroup {
+            dir,
             procs: File::open("/dev/null").map_err(io_err("opening", Path::new("/dev/null")))?,
             report: CgroupReport {
                 path: path.clone(),
@@ -226,6 +230,11 @@ impl RunCgroup {
     /// The descriptor of `cgroup.procs` for [`join_self`] in the child.
     pub fn procs_fd(&self) -> RawFd {
         self.procs.as_raw_fd()
+    }
+
+    /// The open cgroup directory (to create a process inside it).
+    pub fn dir(&self) -> &File {
+        &self.dir
     }
 
     /// Process ids currently in the run's cgroup.

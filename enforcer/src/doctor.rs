@@ -123,15 +123,15 @@ fn ebpf_sock_addr() -> Result<String, String> {
 }
 
 fn ebpf_tracepoints() -> Result<String, String> {
-    let how = program_kind("tp_btf")
-        .or_else(|tp_btf| program_kind("raw_tp").map(|raw| format!("{raw} ({tp_btf})")))?;
+    // Runs use `raw_tp` (no kernel BTF to parse at start-up).
+    let how = program_kind("raw_tp")?;
     ebpf_object()?;
     Ok(how)
 }
 
 fn bpf_lsm() -> Result<String, String> {
     program_kind("lsm")
-        .map(|loads| format!("{loads}; this enforcer does not attach BPF LSM programs to runs yet"))
+        .map(|loads| format!("{loads}; attached to runs whose proven profile is root+bpf-lsm"))
 }
 
 fn landlock() -> Result<String, String> {

@@ -1,23 +1,24 @@
-//! The launcher: prepares every layer before `fork`, applies them in the
-//! child just before `exec`, runs the command and returns its exit status.
+//! The launcher: prepares every layer before the command's process exists,
+//! creates that process inside the run's cgroup, applies the rest in it
+//! just before `exec`, runs the command and returns its exit status.
 //!
-//! Order in the child (async-signal-safe, no allocation): join the run's
-//! cgroup, die with the launcher, Landlock `restrict_self`, then the seccomp
-//! filters, then `exec`. If any step fails the command is never executed
-//! and [`Run::spawn`] returns the error: the launcher fails closed.
+//! Order in the child (async-signal-safe, no allocation; see
+//! [`crate::spawn`]): created in the run's cgroup, die with the launcher,
+//! Landlock `restrict_self`, then the seccomp filters, then `exec`. If any
+//! step fails the command is never executed and [`Run::spawn`] returns the
+//! error: the launcher fails closed.
 
-use crate::cgroup::{CgroupReport, RunCgroup, join_self};
+use crate::cgroup::{CgroupReport, RunCgroup};
 use crate::error::{LayerError, RunError};
 use crate::landlock::LandlockReport;
 use crate::layer::{Layer, LayerSet};
 use crate::policy::{KernelPolicy, Widening};
 use crate::seccomp::SeccompReport;
+use crate::spawn::{Confinement, Output};
 use serde::Serialize;
 use std::ffi::{OsStr, OsString};
-use std::os::fd::RawFd;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::ExitStatus;
 
 /// A layer that works on the run's cgroup and is provided from outside this
 /// module (the eBPF programs): attached after the cgroup exists and before
@@ -150,8 +151,8 @@ pub struct Run<'a> {
     policy: &'a KernelPolicy,
     options: RunOptions,
     extra: Vec<Box<dyn CgroupLayer + 'a>>,
-    stdout: Option<Stdio>,
-    stderr: Option<Stdio>,
+    stdout: Output,
+    stderr: Output,
 }
 
 impl<'a> Run<'a> {
@@ -161,20 +162,20 @@ impl<'a> Run<'a> {
             policy,
             options: RunOptions::default(),
             extra: Vec::new(),
-            stdout: None,
-            stderr: None,
+            stdout: Output::Inherit,
+            stderr: Output::Inherit,
         }
     }
 
     /// Where the command's standard output goes (inherited by default).
-    pub fn stdout(mut self, to: Stdio) -> Self {
-        self.stdout = Some(to);
+    pub fn stdout(mut self, to: impl Into<Output>) -> Self {
+        self.stdout = to.into();
         self
     }
 
     /// Where the command's standard error goes (inherited by default).
-    pub fn stderr(mut self, to: Stdio) -> Self {
-        self.stderr = Some(to);
+    pub fn stderr(mut self, to: impl Into<Output>) -> Self {
+        self.stderr = to.into();
         self
     }
 
@@ -344,40 +345,21 @@ impl<'a> Run<'a> {
             eprint!("{}", report.render());
         }
 
-        let ruleset_fd: Option<RawFd> = landlock.as_ref().map(|l| l.raw_fd());
-        let procs_fd: Option<RawFd> = cgroup.as_ref().map(|c| c.procs_fd());
-        let mut cmd = Command::new(program);
-        cmd.args(args);
-        if let Some(dir) = &options.cwd {
-            cmd.current_dir(dir);
-        }
-        if let Some(to) = stdout {
-            cmd.stdout(to);
-        }
-        if let Some(to) = stderr {
-            cmd.stderr(to);
-        }
-        let child_seccomp = seccomp;
-        // SAFETY: the closure only makes syscalls (no allocation, no locks):
-        // write, prctl, landlock_restrict_self, seccomp.
-        unsafe {
-            cmd.pre_exec(move || {
-                if let Some(fd) = procs_fd {
-                    join_self(fd)?;
-                }
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                if let Some(fd) = ruleset_fd {
-                    crate::landlock::restrict_self(fd)?;
-                }
-                if let Some(s) = &child_seccomp {
-                    s.install()?;
-                }
-                Ok(())
-            });
-        }
-        let mut child = cmd.spawn().map_err(|source| RunError::Spawn {
+        let confine = Confinement {
+            cgroup_dir: cgroup.as_ref().map(|c| c.dir()),
+            cgroup_procs: cgroup.as_ref().map(|c| c.procs_fd()),
+            landlock_ruleset: landlock.as_ref().map(|l| l.raw_fd()),
+            seccomp: seccomp.as_ref(),
+        };
+        let mut child = crate::spawn::spawn(
+            program,
+            args,
+            options.cwd.as_deref(),
+            &stdout,
+            &stderr,
+            &confine,
+        )
+        .map_err(|source| RunError::Spawn {
             program: PathBuf::from(program),
             source,
         })?;

@@ -300,7 +300,7 @@ pub fn observe<S: EventSink>(
         return Err(LearnError::NeedsRoot);
     }
     let policy = KernelPolicy::new();
-    let layers = crate::ebpf::for_launcher_with(&policy, true, true)?;
+    let layers = crate::ebpf::for_launcher_with(&policy, true, crate::ebpf::Reports::Files)?;
     let options = RunOptions {
         quiet,
         require: [

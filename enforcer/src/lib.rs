@@ -36,6 +36,7 @@ pub mod lsm;
 pub mod policy;
 pub mod proven;
 pub mod seccomp;
+pub mod spawn;
 mod syscall_table;
 
 pub use compile::CompileError;
@@ -46,3 +47,4 @@ pub use policy::{
     FileAccess, FileRule, FileScope, KernelPolicy, NetDirection, NetRule, PortRange, Proto,
     SyscallAllowlist,
 };
+pub use spawn::Output;

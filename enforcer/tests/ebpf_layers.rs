@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 use std::ffi::{CString, OsString};
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -423,15 +422,15 @@ fn network_envelope_refuses_everything_but_the_allowed_port() {
 }
 
 #[test]
-fn syscall_outside_the_allowlist_kills_the_process() {
+fn syscall_outside_the_allowlist_kills_the_process_tp_btf_too() {
     if !need_root() {
         return;
     }
-    kill_outside_the_allowlist(TracingPreference::Auto, TracingKind::TpBtf);
+    kill_outside_the_allowlist(TracingPreference::TpBtf, TracingKind::TpBtf);
 }
 
 #[test]
-fn raw_tp_fallback_kills_and_reports_too() {
+fn raw_tp_kills_and_reports_too() {
     if !need_root() {
         return;
     }
@@ -797,8 +796,8 @@ fn spawn_probe(
     let args: Vec<OsString> = args.iter().map(OsString::from).collect();
     Run::new(policy)
         .options(options)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stdout(enforcer::Output::Null)
+        .stderr(enforcer::Output::Null)
         .with_layer(Box::new(sock_addr))
         .with_layer(Box::new(tracepoints))
         .spawn(PROBE, &args)
@@ -851,4 +850,45 @@ fn refusals_by_other_layers_are_reported() {
     );
     assert_eq!(code, Some(10), "the probe reports a refusal");
     assert!(refused("io_uring_setup", libc::EPERM)(&seen), "{seen:#?}");
+}
+
+#[test]
+fn a_run_whose_events_nobody_reads_observes_no_syscall() {
+    if !need_root() {
+        return;
+    }
+    // `warden exec` without `--events`: the refusal is still enforced, but
+    // no program runs on every syscall to report it.
+    let policy = probe_policy();
+    let layers =
+        enforcer::ebpf::for_launcher_with(&policy, false, enforcer::ebpf::Reports::Processes)
+            .expect("load the eBPF layers");
+    let mut events = layers.events;
+    let tracepoints = layers.tracepoints.share();
+    let outcome = spawn_probe(
+        &policy,
+        layers.sock_addr,
+        layers.tracepoints,
+        &["read", "/etc/hostname"],
+    );
+    assert_eq!(
+        outcome.status.code(),
+        Some(10),
+        "Landlock still refuses the read"
+    );
+    assert!(tracepoints.with_layers(|l| !l.reports_refusals()));
+    let seen = collect(&mut events, |ev| {
+        ev.iter().any(|e| matches!(e, Event::Exit { .. }))
+    });
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, Event::Exec { filename, .. } if filename == PROBE)),
+        "process events are still reported: {seen:#?}"
+    );
+    assert!(
+        !seen
+            .iter()
+            .any(|e| matches!(e, Event::SyscallRefused { .. })),
+        "no syscall observed: {seen:#?}"
+    );
 }

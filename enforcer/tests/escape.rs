@@ -12,7 +12,6 @@ use std::fs;
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 const PROBE: &str = env!("CARGO_BIN_EXE_warden-escape-probe");
 const EACCES: i32 = libc::EACCES;
@@ -160,8 +159,8 @@ impl Fixture {
         };
         let outcome = Run::new(&policy)
             .options(opts)
-            .stdout(Stdio::from(out))
-            .stderr(Stdio::from(err))
+            .stdout(out)
+            .stderr(err)
             .spawn(program, &args)
             .unwrap();
         (

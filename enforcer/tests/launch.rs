@@ -131,7 +131,7 @@ fn the_ebpf_layers_narrow_landlocks_port_rule_to_the_address() {
             .options(opts)
             .with_layer(Box::new(layers.sock_addr))
             .with_layer(Box::new(layers.tracepoints))
-            .stdout(std::process::Stdio::null())
+            .stdout(enforcer::Output::Null)
             .spawn(
                 probe,
                 &["connect-addr".into(), addr.into(), port.clone().into()],

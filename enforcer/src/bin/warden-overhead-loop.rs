@@ -1,5 +1,7 @@
 //! `warden-overhead-loop open PATH N | connect PORT N`: runs N open/close or
-//! connect/close operations and prints the total time in nanoseconds, for
+//! connect/close operations and prints the total wall-clock and CPU time
+//! (this thread's user + system: what the layers add in the kernel, and
+//! what a busy machine's other work does not inflate) in nanoseconds, for
 //! the enforcer's overhead bench (the same loop confined and unconfined).
 //! Connections are closed with a reset (`SO_LINGER` 0), so none waits in
 //! TIME_WAIT.
@@ -8,9 +10,19 @@ use std::ffi::CString;
 use std::process::ExitCode;
 use std::time::Instant;
 
-fn open_loop(path: &str, n: u64) -> Result<u128, String> {
+/// Wall-clock and CPU nanoseconds of a loop.
+type Times = (u128, u128);
+
+fn thread_cpu_ns() -> u128 {
+    // SAFETY: clock_gettime fills the zeroed timespec.
+    let mut t: libc::timespec = unsafe { std::mem::zeroed() };
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut t) };
+    t.tv_sec as u128 * 1_000_000_000 + t.tv_nsec as u128
+}
+
+fn open_loop(path: &str, n: u64) -> Result<Times, String> {
     let p = CString::new(path).map_err(|_| "path has a NUL byte".to_string())?;
-    let start = Instant::now();
+    let (start, cpu) = (Instant::now(), thread_cpu_ns());
     for _ in 0..n {
         // SAFETY: a valid C string; the descriptor is closed at once.
         let fd = unsafe { libc::open(p.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
@@ -19,10 +31,10 @@ fn open_loop(path: &str, n: u64) -> Result<u128, String> {
         }
         unsafe { libc::close(fd) };
     }
-    Ok(start.elapsed().as_nanos())
+    Ok((start.elapsed().as_nanos(), thread_cpu_ns() - cpu))
 }
 
-fn connect_loop(port: u16, n: u64) -> Result<u128, String> {
+fn connect_loop(port: u16, n: u64) -> Result<Times, String> {
     let addr = libc::sockaddr_in {
         sin_family: libc::AF_INET as libc::sa_family_t,
         sin_port: port.to_be(),
@@ -31,7 +43,7 @@ fn connect_loop(port: u16, n: u64) -> Result<u128, String> {
         },
         sin_zero: [0; 8],
     };
-    let start = Instant::now();
+    let (start, cpu) = (Instant::now(), thread_cpu_ns());
     for _ in 0..n {
         // SAFETY: plain socket calls on a descriptor this loop owns.
         unsafe {
@@ -65,7 +77,41 @@ fn connect_loop(port: u16, n: u64) -> Result<u128, String> {
             libc::close(fd);
         }
     }
-    Ok(start.elapsed().as_nanos())
+    Ok((start.elapsed().as_nanos(), thread_cpu_ns() - cpu))
+}
+
+/// The open/close loop before and after this process enters a minimal
+/// Landlock domain, to show the floor of Landlock's own cost on this kernel:
+/// `all` handles every file access with one rule (read `path`), as any
+/// envelope must; `unrelated` handles one access that open never checks.
+fn landlock_floor(path: &str, n: u64, variant: &str) -> Result<Times, String> {
+    use landlock::{
+        ABI, Access, AccessFs, PathBeneath, PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr,
+    };
+    let before = open_loop(path, n)?;
+    let err = |e: landlock::RulesetError| e.to_string();
+    let ruleset = match variant {
+        "all" => Ruleset::default()
+            .handle_access(AccessFs::from_all(ABI::V5))
+            .map_err(err)?
+            .create()
+            .map_err(err)?
+            .add_rule(PathBeneath::new(
+                PathFd::new(path).map_err(|e| e.to_string())?,
+                AccessFs::ReadFile,
+            ))
+            .map_err(err)?,
+        "unrelated" => Ruleset::default()
+            .handle_access(AccessFs::MakeSock)
+            .map_err(err)?
+            .create()
+            .map_err(err)?,
+        other => return Err(format!("unknown variant {other:?}")),
+    };
+    ruleset.restrict_self().map_err(err)?;
+    let after = open_loop(path, n)?;
+    // The CPU time before and after, in the wall/CPU slots.
+    Ok((before.1, after.1))
 }
 
 fn main() -> ExitCode {
@@ -77,11 +123,18 @@ fn main() -> ExitCode {
             Ok(port) => connect_loop(port, n),
             Err(_) => Err(format!("bad port {port:?}")),
         },
-        _ => Err("usage: warden-overhead-loop open PATH N | connect PORT N".into()),
+        (Some("landlock-floor"), Some(path), Some(n)) => {
+            landlock_floor(path, n, args.get(3).map_or("all", String::as_str))
+        }
+        _ => Err(
+            "usage: warden-overhead-loop open PATH N | connect PORT N | \
+                  landlock-floor PATH N [all|unrelated]"
+                .into(),
+        ),
     };
     match result {
-        Ok(ns) => {
-            println!("{ns}");
+        Ok((wall, cpu)) => {
+            println!("{wall} {cpu}");
             ExitCode::SUCCESS
         }
         Err(e) => {

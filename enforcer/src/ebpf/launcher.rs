@@ -42,22 +42,37 @@ pub struct LauncherLayers {
 /// Loads the eBPF layers for `policy` (its network rules and, as a second
 /// line behind seccomp, its syscall allowlist). With `observe_only`,
 /// network operations outside the rules are reported, not refused
-/// (`warden learn`).
+/// (`warden learn`). The events report refused syscalls
+/// ([`Reports::Refusals`]).
 pub fn for_launcher(
     policy: &KernelPolicy,
     observe_only: bool,
 ) -> Result<LauncherLayers, EbpfError> {
-    for_launcher_with(policy, observe_only, false)
+    for_launcher_with(policy, observe_only, Reports::Refusals)
 }
 
-/// [`for_launcher`], also reporting every file the run opens or executes
-/// ([`super::Event::File`]) when `report_files` is set (`warden learn`,
-/// `warden exec --events`): a path walk per open of the run.
+/// What a run's event stream reports besides exec, fork, exit and network
+/// verdicts, which it always does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reports {
+    /// Nothing per syscall, for a run whose events nobody reads (`warden
+    /// exec` without `--events`): no program observes every syscall.
+    Processes,
+    /// Every syscall of the run refused with EPERM or EACCES.
+    Refusals,
+    /// The refusals, and every file the run opens or executes
+    /// ([`super::Event::File`]): a path walk per open (`warden learn`,
+    /// `warden exec --events`).
+    Files,
+}
+
+/// [`for_launcher`], reporting `reports`.
 pub fn for_launcher_with(
     policy: &KernelPolicy,
     observe_only: bool,
-    report_files: bool,
+    reports: Reports,
 ) -> Result<LauncherLayers, EbpfError> {
+    let report_files = reports == Reports::Files;
     let mut net = NetPolicy::from_kernel_policy(policy);
     net.observe_only = observe_only;
     let syscalls = if observe_only {
@@ -68,10 +83,11 @@ pub fn for_launcher_with(
     let mut layers = EbpfLayers::load_full(
         net.clone(),
         syscalls.clone(),
-        super::TracingPreference::Auto,
+        super::TracingPreference::default(),
         report_files,
     )?;
     layers.report_files(report_files)?;
+    layers.report_refusals(reports != Reports::Processes);
     let events = layers.events()?;
     let shared = Rc::new(RefCell::new(Shared {
         layers,
@@ -181,12 +197,17 @@ impl CgroupLayer for EbpfCgroupLayer {
                     }
                     SyscallPolicy::Unrestricted => "syscalls observed only".to_owned(),
                 };
-                let files = if shared.layers.reports_files() {
-                    ", file opens"
+                let refusals = if shared.layers.reports_refusals() {
+                    ", refusal"
                 } else {
                     ""
                 };
-                format!("{syscalls}; exec/fork/exit{files} events ({via})")
+                let files = if shared.layers.reports_files() {
+                    ", file open"
+                } else {
+                    ""
+                };
+                format!("{syscalls}; exec/fork/exit{refusals}{files} events ({via})")
             }
         })
     }

@@ -45,7 +45,7 @@ use aya::{Ebpf, EbpfLoader};
 use enforcer_common::{CONFIG_INDEX, PortRule, RunConfig, STATE_ARMED, STATE_LOST_EVENTS};
 
 pub use event::{Event, FileOp, NetOp, Verdict};
-pub use launcher::{EbpfCgroupLayer, LauncherLayers, for_launcher, for_launcher_with};
+pub use launcher::{EbpfCgroupLayer, LauncherLayers, Reports, for_launcher, for_launcher_with};
 pub use policy::{NetPolicy, SyscallPolicy};
 pub use probe::{ProbeResult, probe};
 
@@ -126,69 +126,79 @@ pub enum TracingKind {
 /// Which kind of tracepoint program to use.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum TracingPreference {
-    /// `tp_btf` where the kernel loads it, else `raw_tp`.
+    /// `raw_tp`: loads without the kernel's BTF (parsing it costs ~12 ms
+    /// of start-up) and runs the same programs at the same cost.
     #[default]
-    Auto,
-    /// `raw_tp` even where `tp_btf` would load (tests the fallback).
     RawTp,
+    /// `tp_btf` where the kernel loads it, else `raw_tp`.
+    TpBtf,
 }
 
 /// Program names in the object: cgroup sock_addr programs.
 const SOCK_ADDR_PROGRAMS: [&str; 6] = [
     "connect4", "connect6", "sendmsg4", "sendmsg6", "bind4", "bind6",
 ];
-/// Tracepoints of the syscall and process programs: (tracepoint, `tp_btf`
-/// program, its `raw_tp` twin).
-type Tracepoint = (&'static str, &'static str, &'static str);
-const TRACEPOINTS: [Tracepoint; 5] = [
-    ("sys_enter", "sys_enter", "raw_sys_enter"),
-    ("sys_exit", "sys_exit", "raw_sys_exit"),
-    (
-        "sched_process_exec",
-        "sched_process_exec",
-        "raw_sched_process_exec",
-    ),
-    (
-        "sched_process_fork",
-        "sched_process_fork",
-        "raw_sched_process_fork",
-    ),
-    (
-        "sched_process_exit",
-        "sched_process_exit",
-        "raw_sched_process_exit",
-    ),
-];
-/// The same with the programs that report files (a path walk each; they
-/// cost the kernel verifier ~45 ms each at load, so only runs that report
-/// files load them).
-const TRACEPOINTS_FILES: [Tracepoint; 5] = [
-    ("sys_enter", "sys_enter", "raw_sys_enter"),
-    ("sys_exit", "sys_exit_files", "raw_sys_exit_files"),
-    (
-        "sched_process_exec",
-        "sched_process_exec_files",
-        "raw_sched_process_exec_files",
-    ),
-    (
-        "sched_process_fork",
-        "sched_process_fork",
-        "raw_sched_process_fork",
-    ),
-    (
-        "sched_process_exit",
-        "sched_process_exit",
-        "raw_sched_process_exit",
-    ),
-];
+/// A tracepoint of the syscall and process programs: its `tp_btf` program
+/// and that program's `raw_tp` twin, and where the tracepoint has them, the
+/// twins that also report files (a path walk each; they cost the kernel
+/// verifier ~45 ms each at load, so only runs that report files load them).
+struct Tracepoint {
+    name: &'static str,
+    /// Runs on every syscall of the machine to observe (not enforce): left
+    /// unattached when nothing reads what it reports.
+    observes_syscalls: bool,
+    tp_btf: &'static str,
+    raw_tp: &'static str,
+    files: Option<(&'static str, &'static str)>,
+}
 
-fn tracepoints(files: bool) -> &'static [Tracepoint; 5] {
-    if files {
-        &TRACEPOINTS_FILES
-    } else {
-        &TRACEPOINTS
+impl Tracepoint {
+    /// The (`tp_btf`, `raw_tp`) programs for a run that reports files or not.
+    fn programs(&self, files: bool) -> (&'static str, &'static str) {
+        match self.files {
+            Some(with_files) if files => with_files,
+            _ => (self.tp_btf, self.raw_tp),
+        }
     }
 }
+
+const TRACEPOINTS: [Tracepoint; 5] = [
+    Tracepoint {
+        name: "sys_enter",
+        observes_syscalls: false,
+        tp_btf: "sys_enter",
+        raw_tp: "raw_sys_enter",
+        files: None,
+    },
+    Tracepoint {
+        name: "sys_exit",
+        observes_syscalls: true,
+        tp_btf: "sys_exit",
+        raw_tp: "raw_sys_exit",
+        files: Some(("sys_exit_files", "raw_sys_exit_files")),
+    },
+    Tracepoint {
+        name: "sched_process_exec",
+        observes_syscalls: false,
+        tp_btf: "sched_process_exec",
+        raw_tp: "raw_sched_process_exec",
+        files: Some(("sched_process_exec_files", "raw_sched_process_exec_files")),
+    },
+    Tracepoint {
+        name: "sched_process_fork",
+        observes_syscalls: false,
+        tp_btf: "sched_process_fork",
+        raw_tp: "raw_sched_process_fork",
+        files: None,
+    },
+    Tracepoint {
+        name: "sched_process_exit",
+        observes_syscalls: false,
+        tp_btf: "sched_process_exit",
+        raw_tp: "raw_sched_process_exit",
+        files: None,
+    },
+];
 
 /// The loaded eBPF layers of one run. Dropping it detaches every program.
 pub struct EbpfLayers {
@@ -208,6 +218,9 @@ pub struct EbpfLayers {
     files_unavailable: Option<String>,
     /// Whether the programs that report files were loaded.
     files_loaded: bool,
+    /// Whether the `sys_exit` program is attached to report refused
+    /// syscalls (always when files are reported: it reports the opens too).
+    refusals: bool,
 }
 
 impl std::fmt::Debug for EbpfLayers {
@@ -239,7 +252,7 @@ impl EbpfLayers {
     /// Loads every program into the kernel and fills the maps with `net` and
     /// `syscalls`. Nothing is attached yet: see [`EbpfLayers::attach`].
     pub fn load(net: NetPolicy, syscalls: SyscallPolicy) -> Result<Self, EbpfError> {
-        Self::load_with(net, syscalls, TracingPreference::Auto)
+        Self::load_with(net, syscalls, TracingPreference::default())
     }
 
     /// [`EbpfLayers::load`], choosing how the tracepoint programs attach.
@@ -260,11 +273,12 @@ impl EbpfLayers {
         tracing: TracingPreference,
         files: bool,
     ) -> Result<Self, EbpfError> {
-        if OBJECT.is_empty() {
-            return Err(EbpfError::ObjectMissing);
-        }
+        // aya's loader reads and parses the kernel's BTF itself (~12 ms, in
+        // `EbpfLoader::new`): on another core while this thread indexes the
+        // same BTF for the offsets below.
+        let loader = std::thread::spawn(EbpfLoader::new);
         let compiled = policy::compile_net(&net)?;
-        let kernel_btf = btf::Btf::from_kernel()?;
+        let kernel_btf = btf::kernel()?;
         let mut config = RunConfig {
             cgroup_id: 0,
             cgroup_level: 0,
@@ -275,14 +289,14 @@ impl EbpfLayers {
             off_task_exit_code: kernel_btf.member_offset("task_struct", "exit_code")?,
             off_task_real_parent: kernel_btf.member_offset("task_struct", "real_parent")?,
             off_binprm_filename: kernel_btf.member_offset("linux_binprm", "filename")?,
-            off_task_ti_status: compat_status_offset(&kernel_btf)?,
+            off_task_ti_status: compat_status_offset(kernel_btf)?,
             off_regs_syscall_nr: ["orig_ax", "syscallno"]
                 .iter()
                 .find_map(|m| kernel_btf.member_offset("pt_regs", m).ok())
                 .unwrap_or(enforcer_common::OFFSET_UNKNOWN),
             ..RunConfig::default()
         };
-        let files_unavailable = match with_file_offsets(&kernel_btf, config) {
+        let files_unavailable = match with_file_offsets(kernel_btf, config) {
             Ok(with_files) => {
                 config = with_files;
                 None
@@ -292,29 +306,15 @@ impl EbpfLayers {
 
         // The BPF LSM programs read kernel structs at offsets from the
         // running kernel's BTF, passed as read-only globals at load time.
-        let (lsm_offsets, lsm_unavailable) = match crate::lsm::offsets(&kernel_btf) {
+        let (lsm_offsets, lsm_unavailable) = match crate::lsm::offsets(kernel_btf) {
             Ok(o) => (o, None),
             Err(e) => (Default::default(), Some(crate::lsm::render(&e))),
         };
-        let mut loader = EbpfLoader::new();
-        crate::lsm::set_offsets(&mut loader, &lsm_offsets);
-        let mut ebpf = loader.load(OBJECT).map_err(|e| {
-            // SAFETY: geteuid has no preconditions.
-            if unsafe { libc::geteuid() } != 0 {
-                EbpfError::NeedsRoot(Box::new(e))
-            } else {
-                EbpfError::Object(Box::new(e))
-            }
-        })?;
-
-        for name in SOCK_ADDR_PROGRAMS {
-            let program: &mut CgroupSockAddr = ebpf
-                .program_mut(name)
-                .ok_or(EbpfError::Missing(name))?
-                .try_into()
-                .map_err(prog_err(name))?;
-            program.load().map_err(prog_err(name))?;
-        }
+        let loader = loader
+            .join()
+            .map_err(|_| EbpfError::Btf("the eBPF loader's thread panicked".into()))?;
+        let mut ebpf = open_object(loader, &lsm_offsets)?;
+        load_sock_addr_programs(&mut ebpf)?;
         let tracing = load_tracing(&mut ebpf, tracing, files)?;
 
         {
@@ -361,6 +361,7 @@ impl EbpfLayers {
             lsm_hooks: Vec::new(),
             files_unavailable,
             files_loaded: files,
+            refusals: true,
         };
         layers.write_config()?;
         Ok(layers)
@@ -396,7 +397,12 @@ impl EbpfLayers {
         self.config.cgroup_level = level;
         self.write_config()?;
 
-        for &(tracepoint, tp_btf, raw) in tracepoints(self.files_loaded) {
+        for tp in &TRACEPOINTS {
+            let tracepoint = tp.name;
+            if tp.observes_syscalls && !self.refusals && !self.reports_files() {
+                continue;
+            }
+            let (tp_btf, raw) = tp.programs(self.files_loaded);
             match self.tracing {
                 TracingKind::TpBtf => {
                     let program: &mut BtfTracePoint = self
@@ -463,6 +469,19 @@ impl EbpfLayers {
         }
         self.config.report_files = u32::from(on);
         self.write_config()
+    }
+
+    /// Reports every syscall of the run refused with EPERM or EACCES (the
+    /// default), or not: without a reader of the events, the `sys_exit`
+    /// program would cost every syscall of the machine for nothing (~15% of
+    /// an open/close loop here). Takes effect at [`EbpfLayers::attach`].
+    pub fn report_refusals(&mut self, on: bool) {
+        self.refusals = on;
+    }
+
+    /// Whether refused syscalls are reported.
+    pub fn reports_refusals(&self) -> bool {
+        self.refusals || self.reports_files()
     }
 
     /// Whether opened and executed files are reported.
@@ -640,35 +659,86 @@ fn compat_status_offset(_: &btf::Btf) -> Result<u32, EbpfError> {
     Ok(enforcer_common::OFFSET_UNKNOWN)
 }
 
-/// Loads the `tp_btf` programs, or their `raw_tp` twins where the kernel
-/// refuses `tp_btf`.
+/// Opens the eBPF object: its maps created and its read-only globals (the
+/// LSM programs' kernel offsets) set; no program is loaded yet.
+fn open_object<'a>(
+    mut loader: EbpfLoader<'a>,
+    lsm_offsets: &'a crate::lsm::LsmOffsets,
+) -> Result<Ebpf, EbpfError> {
+    if OBJECT.is_empty() {
+        return Err(EbpfError::ObjectMissing);
+    }
+    crate::lsm::set_offsets(&mut loader, lsm_offsets);
+    loader.load(OBJECT).map_err(|e| {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            EbpfError::NeedsRoot(Box::new(e))
+        } else {
+            EbpfError::Object(Box::new(e))
+        }
+    })
+}
+
+/// Loads the cgroup sock_addr programs on two threads: the kernel
+/// verifies a program in the thread that loads it (~1-4 ms each here), so
+/// on two cores the six take half the wall time.
+fn load_sock_addr_programs(ebpf: &mut Ebpf) -> Result<(), EbpfError> {
+    let mut programs: Vec<(&'static str, &mut CgroupSockAddr)> = Vec::new();
+    let mut by_name: std::collections::HashMap<&str, &mut aya::programs::Program> =
+        ebpf.programs_mut().collect();
+    for name in SOCK_ADDR_PROGRAMS {
+        let program = by_name.remove(name).ok_or(EbpfError::Missing(name))?;
+        programs.push((name, program.try_into().map_err(prog_err(name))?));
+    }
+    let load = |batch: &mut [(&'static str, &mut CgroupSockAddr)]| -> Result<(), EbpfError> {
+        for (name, program) in batch {
+            program.load().map_err(prog_err(name))?;
+        }
+        Ok(())
+    };
+    // Each half of the list has IPv4 and IPv6 programs (the IPv6 ones cost
+    // the verifier most).
+    let (first, second) = programs.split_at_mut(SOCK_ADDR_PROGRAMS.len() / 2);
+    std::thread::scope(|scope| {
+        let other = scope.spawn(|| load(first));
+        let here = load(second);
+        other
+            .join()
+            .unwrap_or_else(|_| Err(EbpfError::Btf("a program loader thread panicked".into())))
+            .and(here)
+    })
+}
+
+/// Loads the tracepoint programs: `raw_tp` ones, or with
+/// [`TracingPreference::TpBtf`] the `tp_btf` ones where the kernel loads
+/// them (their twins otherwise).
 fn load_tracing(
     ebpf: &mut Ebpf,
     pref: TracingPreference,
     files: bool,
 ) -> Result<TracingKind, EbpfError> {
-    let btf = match pref {
-        TracingPreference::Auto => aya::Btf::from_sys_fs().ok(),
-        TracingPreference::RawTp => None,
-    };
-    let mut tp_btf_ok = btf.is_some();
-    if let Some(btf) = &btf {
-        for &(tracepoint, name, _) in tracepoints(files) {
+    if pref == TracingPreference::TpBtf
+        && let Ok(btf) = btf::kernel_aya()
+    {
+        let mut loaded = true;
+        for tp in &TRACEPOINTS {
+            let (name, _) = tp.programs(files);
             let program: &mut BtfTracePoint = ebpf
                 .program_mut(name)
                 .ok_or(EbpfError::Missing(name))?
                 .try_into()
                 .map_err(prog_err(name))?;
-            if program.load(tracepoint, btf).is_err() {
-                tp_btf_ok = false;
+            if program.load(tp.name, btf).is_err() {
+                loaded = false;
                 break;
             }
         }
+        if loaded {
+            return Ok(TracingKind::TpBtf);
+        }
     }
-    if tp_btf_ok {
-        return Ok(TracingKind::TpBtf);
-    }
-    for &(_, _, raw) in tracepoints(files) {
+    for tp in &TRACEPOINTS {
+        let (_, raw) = tp.programs(files);
         let program: &mut RawTracePoint = ebpf
             .program_mut(raw)
             .ok_or(EbpfError::Missing(raw))?

@@ -6,7 +6,7 @@
 
 use serde::Serialize;
 
-use super::btf::{Btf, Kind};
+use super::btf::Kind;
 use crate::bpf_probe::{
     BPF_CGROUP_DEVICE, BPF_CGROUP_INET4_CONNECT, BPF_LSM_MAC, BPF_PROG_TYPE_CGROUP_DEVICE,
     BPF_PROG_TYPE_CGROUP_SOCK_ADDR, BPF_PROG_TYPE_LSM, BPF_PROG_TYPE_RAW_TRACEPOINT,
@@ -48,7 +48,7 @@ fn describe(errno: i32) -> String {
 
 /// Tries every program kind the enforcer may use and says which load here.
 pub fn probe() -> Vec<ProbeResult> {
-    let btf = Btf::from_kernel().ok();
+    let btf = crate::ebpf::btf::kernel().ok();
     let id = |name: &str, kind: Kind| btf.as_ref().and_then(|b| b.type_id(name, kind));
     let kinds: [(&'static str, u32, u32, Option<u32>, i32); 7] = [
         ("socket_filter", BPF_PROG_TYPE_SOCKET_FILTER, 0, Some(0), 0),

@@ -649,8 +649,8 @@ pub fn launcher_requires_bpf_lsm() -> Result<(), String> {
         let args: Vec<std::ffi::OsString> = args.iter().map(|a| a.into()).collect();
         let outcome = Run::new(&policy)
             .options(options)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(enforcer::Output::Null)
+            .stderr(enforcer::Output::Null)
             .with_layer(Box::new(layers.sock_addr))
             .with_layer(Box::new(layers.tracepoints))
             .with_layer(Box::new(layers.bpf_lsm))
@@ -779,8 +779,8 @@ pub fn proven_suffix_envelope() -> Result<(), String> {
         let args: Vec<std::ffi::OsString> = args.iter().map(|a| a.into()).collect();
         let outcome = Run::new(&policy)
             .options(options)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(enforcer::Output::Null)
+            .stderr(enforcer::Output::Null)
             .with_layer(Box::new(l.sock_addr))
             .with_layer(Box::new(l.tracepoints))
             .with_layer(Box::new(l.bpf_lsm))

@@ -88,7 +88,13 @@ pub fn run(args: Args) -> ExitCode {
     let mut ebpf = None;
     let mut ebpf_missing = "not root (the eBPF layers need it)".to_owned();
     if root {
-        match enforcer::ebpf::for_launcher_with(&policy, false, args.events.is_some()) {
+        // Without --events nobody reads the stream: no program observes
+        // every syscall.
+        let reports = match args.events {
+            Some(_) => enforcer::ebpf::Reports::Files,
+            None => enforcer::ebpf::Reports::Processes,
+        };
+        match enforcer::ebpf::for_launcher_with(&policy, false, reports) {
             Ok(l) => ebpf = Some(l),
             Err(e) => ebpf_missing = format!("the eBPF layers did not load: {e}"),
         }
