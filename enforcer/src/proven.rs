@@ -175,9 +175,10 @@ pub enum Exception {
     /// name too; the proof is about the name the envelope gives.
     Alias {
         access: FileAccess,
-        tree: bool,
-        path: String,
-        resolved: String,
+        /// The rule's file, tree or glob, as the envelope names it.
+        target: PathTarget,
+        /// The same with the symlinks of its literal part resolved.
+        resolved: PathTarget,
     },
 }
 
@@ -199,20 +200,9 @@ impl Exception {
                 push_rule(&mut out, target, access);
             }
             Exception::Alias {
-                access,
-                tree,
-                resolved,
-                ..
+                access, resolved, ..
             } => {
-                let target = match tree {
-                    true => PathTarget::Tree {
-                        dir: resolved.clone(),
-                    },
-                    false => PathTarget::Exact {
-                        path: resolved.clone(),
-                    },
-                };
-                push_rule(&mut out, target, *access);
+                push_rule(&mut out, resolved.clone(), *access);
             }
             Exception::PinnedHost { .. } => {}
         }
@@ -252,13 +242,13 @@ impl fmt::Display for Exception {
             }
             Exception::Alias {
                 access,
-                tree,
-                path,
+                target,
                 resolved,
             } => write!(
                 f,
-                "{access} {}{path:?} reaches {resolved:?} through a symlink: the kernel grants the file itself, under each of its names",
-                if *tree { "under " } else { "" }
+                "{access} {} reaches {} through a symlink: the kernel grants the file itself, under each of its names",
+                shown(target),
+                shown(resolved)
             ),
         }
     }
@@ -363,6 +353,23 @@ fn lsm_access(bits: u32) -> FileAccess {
     .fold(FileAccess::NONE, |a, (_, x)| a | x)
 }
 
+fn exact_target(path: &str) -> PathTarget {
+    PathTarget::Exact {
+        path: path.to_owned(),
+    }
+}
+
+/// A target as the envelope's text spells it.
+fn shown(target: &PathTarget) -> String {
+    match target {
+        PathTarget::Exact { path } => format!("{path:?}"),
+        PathTarget::Tree { dir } => format!("under {dir:?}"),
+        PathTarget::Glob { glob } => format!("{glob:?}"),
+        PathTarget::Param { param } => format!("(param `{param}`)"),
+        PathTarget::Unknown { .. } => "any path".to_owned(),
+    }
+}
+
 /// The symlink-free name of `path` when it differs (the file exists).
 fn resolved(path: &str) -> Option<String> {
     let real = std::fs::canonicalize(path).ok()?;
@@ -410,37 +417,48 @@ pub fn kernel_envelope(
 ) -> Result<KernelEnvelope, OutsideProof> {
     let mut out = Envelope::default();
     let mut exceptions = Vec::new();
-    let mut alias = |access: FileAccess, target: &PathTarget| {
-        let (path, tree) = match target {
-            PathTarget::Exact { path } => (path, false),
-            PathTarget::Tree { dir } => (dir, true),
+    let mut alias = |access: FileAccess, target: &PathTarget, literal: &str| {
+        let Some(real) = resolved(literal) else {
+            return;
+        };
+        let resolved = match target {
+            PathTarget::Exact { .. } => PathTarget::Exact { path: real },
+            PathTarget::Tree { .. } => PathTarget::Tree { dir: real },
+            PathTarget::Glob { glob } => match glob.strip_prefix(literal) {
+                Some(rest) => PathTarget::Glob {
+                    glob: format!("{}{rest}", real.trim_end_matches('/')),
+                },
+                // A glob spelled otherwise than its directory: the
+                // directory itself, the widest it reaches.
+                None => PathTarget::Tree { dir: real },
+            },
             _ => return,
         };
-        if let Some(real) = resolved(path) {
-            exceptions.push(Exception::Alias {
-                access,
-                tree,
-                path: path.clone(),
-                resolved: real,
-            });
-        }
+        exceptions.push(Exception::Alias {
+            access,
+            target: target.clone(),
+            resolved,
+        });
     };
     if profile.exact_files() {
         for g in lsm::FileGrant::from_policy(policy) {
-            let target = match lsm::shape(&g.pattern) {
-                Ok(Shape::Exact(p)) => PathTarget::Exact {
-                    path: path_text(&p)?,
-                },
-                Ok(Shape::Tree(d)) => PathTarget::Tree {
-                    dir: path_text(&d)?,
-                },
-                Ok(Shape::Suffix(..) | Shape::TreeSuffix(..)) => PathTarget::Glob {
-                    glob: g.pattern.clone(),
-                },
+            let (target, literal) = match lsm::shape(&g.pattern) {
+                Ok(Shape::Exact(p)) => {
+                    let path = path_text(&p)?;
+                    (PathTarget::Exact { path: path.clone() }, path)
+                }
+                Ok(Shape::Tree(d)) => {
+                    let dir = path_text(&d)?;
+                    (PathTarget::Tree { dir: dir.clone() }, dir)
+                }
+                Ok(Shape::Suffix(d, _) | Shape::TreeSuffix(d, _)) => {
+                    let glob = g.pattern.clone();
+                    (PathTarget::Glob { glob }, path_text(&d)?)
+                }
                 Err(e) => return Err(OutsideProof::Shape(e.to_string())),
             };
             let access = lsm_access(g.access);
-            alias(access, &target);
+            alias(access, &target, &literal);
             push_rule(&mut out, target, access);
         }
     } else {
@@ -451,14 +469,13 @@ pub fn kernel_envelope(
                 FileScope::File if !rule.path.is_dir() => PathTarget::Exact { path },
                 _ => PathTarget::Tree { dir: path },
             };
-            alias(rule.access, &target);
+            alias(rule.access, &target, &path_text(&rule.path)?);
             push_rule(&mut out, target, rule.access);
         }
         for program in &policy.exec {
-            let target = PathTarget::Exact {
-                path: path_text(program)?,
-            };
-            alias(FileAccess::EXEC, &target);
+            let path = path_text(program)?;
+            alias(FileAccess::EXEC, &exact_target(&path), &path);
+            let target = exact_target(&path);
             push_rule(&mut out, target, FileAccess::EXEC);
         }
     }
@@ -1067,5 +1084,68 @@ mod tests {
                 profile: Profile::Root
             }
         );
+    }
+
+    #[test]
+    fn a_rule_through_a_symlink_is_listed_with_the_name_it_reaches() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        std::fs::create_dir(&real).unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let (real, link) = (
+            real.to_str().unwrap().to_owned(),
+            link.to_str().unwrap().to_owned(),
+        );
+        let env = Envelope {
+            files: vec![FileGrant {
+                access: EnvAccess::Write,
+                target: PathTarget::Glob {
+                    glob: format!("{link}/*.tmp"),
+                },
+            }],
+            ..Envelope::default()
+        };
+        for profile in Profile::ALL {
+            let k = check_against(
+                &compiled(&env, profile),
+                profile,
+                &enforced::enforced_envelope(&env, profile),
+            )
+            .unwrap();
+            let (target, resolved) = if profile.exact_files() {
+                let glob = |d: &str| PathTarget::Glob {
+                    glob: format!("{d}/*.tmp"),
+                };
+                (glob(&link), glob(&real))
+            } else {
+                (tree(&link), tree(&real))
+            };
+            let alias = Exception::Alias {
+                access: FileAccess::WRITE | FileAccess::CREATE,
+                target,
+                resolved,
+            };
+            assert!(
+                k.exceptions.contains(&alias),
+                "{profile}: {:?}",
+                k.exceptions
+            );
+            let shown = alias.to_string();
+            assert!(
+                shown.contains(&format!(
+                    "reaches {}",
+                    super::shown(&alias_resolved(&alias))
+                )),
+                "{shown}"
+            );
+        }
+    }
+
+    fn alias_resolved(e: &Exception) -> PathTarget {
+        match e {
+            Exception::Alias { resolved, .. } => resolved.clone(),
+            other => panic!("{other:?}"),
+        }
     }
 }
