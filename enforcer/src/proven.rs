@@ -10,6 +10,16 @@
 //! refused with what the token recorded (the counterexample) and what this
 //! machine lacks.
 //!
+//! The layers are configured from the compiled [`KernelPolicy`]
+//! (`enforcer::compile`), a second translation of the envelope. So before
+//! the run starts, [`check`] reads what that policy lets through under the
+//! selected profile ([`kernel_envelope`]) and proves it inside the proven
+//! enforced envelope with the verifier's containment
+//! ([`verifier::containment::grants_within`]); a grant outside refuses the
+//! run, naming it. Machine-dependent grants outside the proof's terms (ELF
+//! loaders, pinned host addresses, symlinked rule paths) are returned by
+//! name as [`Exception`]s.
+//!
 //! ```
 //! use enforcer::proven::select;
 //! use verifier::enforced::Profile;
