@@ -34,12 +34,12 @@
 //! ```
 
 use crate::CheckError;
-use crate::action::Value;
+use crate::action::{ConcreteAction, Value};
 use crate::compile::{CompiledSpec, CountRule, EffectRule, Options, OrderRule};
 use crate::concrete::{self, Cond, Operand, Pattern};
 use crate::envelope::{
-    CallGrant, ConnectGrant, Envelope, ExecGrant, FileGrant, ListenGrant, OrderKind, PathTarget,
-    ValueMatch,
+    CallGrant, ConnectGrant, Envelope, ExecGrant, FileAccess, FileGrant, ListenGrant, OrderKind,
+    PathTarget, ValueMatch,
 };
 use crate::report::{Outcome, Verdict};
 use planlang::Span;
@@ -166,6 +166,267 @@ pub fn contain(parent: &Envelope, sub: &Plan) -> Result<Envelope, ContainmentErr
     check_call_arguments(parent, &envelope)?;
     check_param_binding(parent, &envelope)?;
     Ok(envelope)
+}
+
+// ───────────────────────────── grants inside grants ─────────────────────────────
+
+/// A grant of one envelope that another does not (provably) cover.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotWithin {
+    /// No grant of the outer envelope covers it as written, and the
+    /// verifier refuses it against the outer envelope (`action`: its
+    /// counterexample, when it gave one).
+    #[error("`{grant}` is not inside the envelope{}", .action.as_ref().map(|a| format!(" (it lets `{a}` through)")).unwrap_or_default())]
+    Outside {
+        grant: String,
+        action: Option<String>,
+    },
+    /// The question could not be asked or answered (refused all the same).
+    #[error("whether `{grant}` is inside the envelope could not be decided: {reason}")]
+    Undecided { grant: String, reason: String },
+}
+
+/// Whether every file, exec, connect and listen grant of `inner` lies
+/// inside `outer` (its grants, plus the grants its baseline's plain path
+/// patterns amount to, [`crate::enforced::baseline_grants`]); tool calls,
+/// params, limits and ordering are not compared. `Err` names the first
+/// grant of `inner` that is not, in `inner`'s order (files, exec, connect,
+/// listen).
+///
+/// Each grant is first compared with `outer`'s grants as written (the
+/// plain coverage [`contain`] uses for params: a tree covers the files and
+/// trees below it, a cidr the addresses inside it, an unknown value any
+/// value). One that is not covered that way becomes a one-step plan over a
+/// param ranging over the grant (`param p: path where p matches
+/// "^/d(/[^/]+)*$"`), checked against `outer` as a spec
+/// ([`envelope_spec`]) by the verifier, for every value. A grant of `inner`
+/// that names a param, or a fixed argv not plainly covered, is refused as
+/// undecided.
+///
+/// ```
+/// use verifier::containment::grants_within;
+/// use verifier::envelope::{Envelope, FileAccess, FileGrant, PathTarget};
+/// let grant = |target| FileGrant { access: FileAccess::Read, target };
+/// let mut outer = Envelope::default();
+/// outer.files.push(grant(PathTarget::Tree { dir: "/srv".into() }));
+/// let mut inner = Envelope::default();
+/// inner.files.push(grant(PathTarget::Exact { path: "/srv/a".into() }));
+/// assert!(grants_within(&outer, &inner).is_ok());
+/// inner.files.push(grant(PathTarget::Tree { dir: "/etc".into() }));
+/// let err = grants_within(&outer, &inner).unwrap_err();
+/// assert!(err.to_string().starts_with("`read under \"/etc\"` is not inside"), "{err}");
+/// ```
+pub fn grants_within(outer: &Envelope, inner: &Envelope) -> Result<(), NotWithin> {
+    within(outer, inner, true)
+}
+
+/// [`grants_within`] without the verifier: every grant of `inner` must be
+/// covered by a grant of `outer` as written (microseconds; a grant covered
+/// only by several of `outer`'s together is refused).
+pub fn plainly_within(outer: &Envelope, inner: &Envelope) -> Result<(), NotWithin> {
+    within(outer, inner, false)
+}
+
+fn within(outer: &Envelope, inner: &Envelope, solve: bool) -> Result<(), NotWithin> {
+    let (base, _) = crate::enforced::baseline_grants(&outer.baseline);
+    let mut all = outer.clone();
+    all.files.extend(base.files);
+    all.exec.extend(base.exec);
+    all.baseline.clear();
+    let mut spec: Option<CompiledSpec> = None;
+    let mut ask = |grant: String,
+                   plan: Option<String>,
+                   candidates: Vec<ConcreteAction>|
+     -> Result<(), NotWithin> {
+        let undecided = |reason: String| NotWithin::Undecided {
+            grant: grant.clone(),
+            reason,
+        };
+        // Likely witnesses first: one `outer` does not permit refutes the
+        // grant at once, without the solver.
+        if let Some(a) = candidates.iter().find(|a| all.permits(a).is_err()) {
+            return Err(NotWithin::Outside {
+                action: Some(a.to_string()),
+                grant,
+            });
+        }
+        if !solve {
+            return Err(NotWithin::Outside {
+                grant,
+                action: None,
+            });
+        }
+        let text = plan.ok_or_else(|| undecided("it has no plain cover and no plan".into()))?;
+        let spec = match &mut spec {
+            Some(s) => s,
+            None => spec.insert(envelope_spec(&all).map_err(|e| undecided(e.to_string()))?),
+        };
+        // `Ok(None)`: inside; `Ok(Some(action))`: outside, with a witness.
+        let refuted = |spec: &CompiledSpec, text: &str| -> Result<Option<Option<String>>, String> {
+            let plan = planlang::load_plan_str(text, "grant.plan")
+                .map_err(|d| format!("the question does not load: {d}"))?;
+            match spec.check(&plan) {
+                Ok(o) if o.verdict == Verdict::Accept => Ok(None),
+                Ok(o) => Ok(Some(o.violations.iter().find_map(|v| v.action.clone()))),
+                // The grant holds no action at all.
+                Err(CheckError::UnsatisfiableWhere { .. }) => Ok(None),
+                Err(e) => Err(e.to_string()),
+            }
+        };
+        let Some(action) = refuted(spec, &text).map_err(undecided)? else {
+            return Ok(());
+        };
+        // A readable witness when there is one (the refusal stands either way).
+        let plain = text.replace(
+            &format!("and {}", crate::enforced::NORMAL),
+            &format!(
+                "and {} and {}",
+                crate::enforced::NORMAL,
+                crate::enforced::PLAIN
+            ),
+        );
+        let action = match refuted(spec, &plain) {
+            Ok(Some(Some(readable))) if plain != text => Some(readable),
+            _ => action,
+        };
+        Err(NotWithin::Outside { grant, action })
+    };
+    use crate::enforced::{NORMAL, connect_host, covers_cond, describe_match, describe_target};
+    for g in &inner.files {
+        let plain = all
+            .files
+            .iter()
+            .any(|o| o.access == g.access && target_covers_plainly(&o.target, &g.target));
+        if plain {
+            continue;
+        }
+        let word = g.access.kind().as_str();
+        let inside = match (&g.target, g.access) {
+            // Rights on a tree reach what is inside it; the directory
+            // itself is created and removed in its parent (as in
+            // `enforced::prove`).
+            (PathTarget::Tree { dir }, FileAccess::Write | FileAccess::Delete) => Some(format!(
+                "p matches {}",
+                crate::enforced::quote(&crate::enforced::tree_regex(dir, true))
+            )),
+            (t, _) => covers_cond(t),
+        };
+        let plan = inside.map(|c| {
+            format!("plan \"grant\" {{\n  param p: path where {c} and {NORMAL}\n  {word} p\n}}\n")
+        });
+        let candidates = crate::enforced::path_candidates(g.access.kind(), &g.target);
+        ask(
+            format!("{word} {}", describe_target(&g.target)),
+            plan,
+            candidates,
+        )?;
+    }
+    for g in &inner.exec {
+        let plain = all.exec.iter().any(|o| {
+            target_covers_plainly(&o.program, &g.program)
+                && match (&o.argv, &g.argv) {
+                    (None, _) => true,
+                    (Some(o), Some(i)) => {
+                        o.len() == i.len() && o.iter().zip(i).all(|(o, i)| covers_plainly(o, i))
+                    }
+                    (Some(_), None) => false,
+                }
+        });
+        if plain {
+            continue;
+        }
+        let grant = format!("exec {} with any arguments", describe_target(&g.program));
+        let plan = match (&g.program, &g.argv) {
+            (_, Some(_)) => None,
+            (PathTarget::Exact { path }, None) => Some(format!(
+                "plan \"grant\" {{\n  exec {}\n}}\n",
+                crate::enforced::quote(path)
+            )),
+            (t, None) => covers_cond(t).map(|c| {
+                format!("plan \"grant\" {{\n  param p: path where {c} and {NORMAL}\n  exec p\n}}\n")
+            }),
+        };
+        let candidates = match &g.argv {
+            None => crate::enforced::path_candidates(ActionKind::Exec, &g.program),
+            Some(_) => Vec::new(),
+        };
+        ask(grant, plan, candidates)?;
+    }
+    // A value of a connect or listen step: a literal, or a param over any
+    // value (`None`: a param-backed grant, which this cannot say).
+    let operand = |m: &ValueMatch, name: &str, ty: &str, decls: &mut String| match m {
+        ValueMatch::Exact { value } => Some(connect_host(value)),
+        ValueMatch::Unknown { .. } => {
+            decls.push_str(&format!("  param {name}: {ty}\n"));
+            Some(name.to_owned())
+        }
+        ValueMatch::Param { .. } => None,
+    };
+    for g in &inner.connect {
+        let plain = all
+            .connect
+            .iter()
+            .any(|o| covers_plainly(&o.host, &g.host) && covers_plainly(&o.port, &g.port));
+        if plain {
+            continue;
+        }
+        let mut decls = String::new();
+        let host = match &g.host {
+            ValueMatch::Exact {
+                value: Value::String(name),
+            } => Some(crate::enforced::quote(name)),
+            m => operand(m, "h", "host", &mut decls),
+        };
+        let port = operand(&g.port, "port", "number", &mut decls);
+        let plan = host
+            .zip(port)
+            .map(|(h, p)| format!("plan \"grant\" {{\n{decls}  connect {h}:{p}\n}}\n"));
+        let grant = format!(
+            "connect {}:{}",
+            describe_match(&g.host),
+            describe_match(&g.port)
+        );
+        let port = match &g.port {
+            ValueMatch::Exact {
+                value: Value::Number(n),
+            } => n.to_string().parse::<u16>().ok(),
+            _ => Some(443),
+        };
+        let candidate = match (&g.host, port) {
+            (
+                ValueMatch::Exact {
+                    value: Value::Cidr(net),
+                },
+                Some(port),
+            ) => Some(ConcreteAction::connect_ip(net.network(), port)),
+            _ => None,
+        };
+        ask(grant, plan, candidate.into_iter().collect())?;
+    }
+    for g in &inner.listen {
+        if all.listen.iter().any(|o| covers_plainly(&o.port, &g.port)) {
+            continue;
+        }
+        let mut decls = String::new();
+        let plan = operand(&g.port, "port", "number", &mut decls)
+            .map(|p| format!("plan \"grant\" {{\n{decls}  listen {p}\n}}\n"));
+        let candidate = match &g.port {
+            ValueMatch::Exact {
+                value: Value::Number(n),
+            } => n
+                .to_string()
+                .parse::<u16>()
+                .ok()
+                .map(ConcreteAction::listen),
+            _ => None,
+        };
+        ask(
+            format!("listen {}", describe_match(&g.port)),
+            plan,
+            candidate.into_iter().collect(),
+        )?;
+    }
+    Ok(())
 }
 
 // ───────────────────────────── translation ─────────────────────────────
@@ -463,9 +724,27 @@ fn target_covers_plainly(parent: &PathTarget, sub: &PathTarget) -> bool {
         (PathTarget::Tree { dir }, PathTarget::Glob { glob }) => {
             glob_prefix(glob).is_some_and(|pre| concrete::under_normal(&pre, dir))
         }
+        // `/d/**` is the tree `/d` (it matches `/d` itself).
+        (PathTarget::Glob { glob }, sub) if glob_tree(glob).is_some() => {
+            glob_tree(glob).is_some_and(|dir| target_covers_plainly(&PathTarget::Tree { dir }, sub))
+        }
         (PathTarget::Glob { glob: g }, PathTarget::Glob { glob }) => g == glob,
         _ => false,
     }
+}
+
+/// The directory of a glob that is a whole tree (`/d/**`, `/**`).
+fn glob_tree(glob: &str) -> Option<String> {
+    let g = concrete::normalize_glob(glob).ok()?;
+    let dir = g.strip_suffix("/**")?;
+    if concrete::is_glob(dir) || dir.contains('[') {
+        return None;
+    }
+    Some(if dir.is_empty() {
+        "/".into()
+    } else {
+        dir.into()
+    })
 }
 
 /// The directory a glob cannot leave: its segments before the first
@@ -925,6 +1204,87 @@ plan "parent" {
             Err(ContainmentError::Outside { outcome }) => {
                 assert!(!outcome.violations.is_empty());
                 assert!(outcome.violations[0].step.is_some());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn grants(json: serde_json::Value) -> Envelope {
+        let mut base = serde_json::json!({
+            "version": 1, "files": [], "exec": [], "connect": [], "listen": [],
+            "calls": [], "params": [], "limits": [], "ordering": [], "baseline": []
+        });
+        for (k, v) in json.as_object().unwrap() {
+            base[k] = v.clone();
+        }
+        serde_json::from_value(base).unwrap()
+    }
+
+    fn connect(net: &str) -> serde_json::Value {
+        serde_json::json!({
+            "host": {"match": "exact", "value": {"type": "cidr", "value": net}},
+            "port": {"match": "exact", "value": {"type": "number", "value": "443"}}
+        })
+    }
+
+    #[test]
+    fn grants_inside_several_grants_together_are_proven_by_the_verifier() {
+        let read = |t: serde_json::Value| serde_json::json!({"access": "read", "target": t});
+        let glob = |g: &str| read(serde_json::json!({"shape": "glob", "glob": g}));
+        let tree = |d: &str| read(serde_json::json!({"shape": "tree", "dir": d}));
+        let outer = grants(serde_json::json!({"files": [glob("/srv/*"), glob("/srv/*/**")]}));
+        let inner = grants(serde_json::json!({"files": [tree("/srv/a")]}));
+        // No one grant covers it as written; the two together do.
+        assert!(plainly_within(&outer, &inner).is_err());
+        assert_eq!(grants_within(&outer, &inner), Ok(()));
+        let wider = grants(serde_json::json!({"files": [tree("/srv")]}));
+        match grants_within(&outer, &wider) {
+            Err(NotWithin::Outside { grant, action }) => {
+                assert_eq!(grant, "read under \"/srv\"");
+                assert_eq!(action.as_deref(), Some("read \"/srv\""));
+            }
+            other => panic!("{other:?}"),
+        }
+        // A network is inside only a network that holds all of it.
+        let outer = grants(serde_json::json!({"connect": [connect("10.0.0.0/8")]}));
+        let inner = grants(serde_json::json!({"connect": [connect("10.1.0.0/16")]}));
+        assert_eq!(plainly_within(&outer, &inner), Ok(()));
+        match grants_within(&inner, &outer) {
+            Err(NotWithin::Outside { grant, .. }) => assert_eq!(grant, "connect 10.0.0.0/8:443"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_baseline_counts_and_a_refusal_names_a_witness() {
+        let spec = planlang::load_spec_str(
+            r#"spec "s" { baseline { read under "/usr/lib/"  exec "/bin/sh" } }"#,
+            "b.spec",
+        )
+        .unwrap();
+        let mut outer = grants(serde_json::json!({
+            "files": [{"access": "read", "target": {"shape": "glob", "glob": "/srv/**"}}]
+        }));
+        outer.baseline = CompiledSpec::compile(&spec).unwrap().baseline;
+        let inner = grants(serde_json::json!({
+            "files": [
+                {"access": "read", "target": {"shape": "tree", "dir": "/usr/lib/x86_64"}},
+                {"access": "read", "target": {"shape": "tree", "dir": "/srv/data"}},
+                {"access": "read", "target": {"shape": "exact", "path": "/bin/sh"}}
+            ],
+            "exec": [{"program": {"shape": "exact", "path": "/bin/sh"}, "argv": null}]
+        }));
+        assert_eq!(plainly_within(&outer, &inner), Ok(()));
+        let more = grants(serde_json::json!({
+            "files": [{"access": "write", "target": {"shape": "tree", "dir": "/srv/data"}}]
+        }));
+        match grants_within(&outer, &more) {
+            Err(NotWithin::Outside {
+                grant,
+                action: Some(a),
+            }) => {
+                assert_eq!(grant, "write under \"/srv/data\"");
+                assert!(a.starts_with("write \"/srv/data/"), "{a}");
             }
             other => panic!("{other:?}"),
         }

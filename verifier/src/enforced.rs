@@ -281,15 +281,90 @@ pub fn enforced_envelope(env: &Envelope, profile: Profile) -> Envelope {
         }
     }
     out.baseline = env.baseline.clone();
-    out.files.sort();
-    out.files.dedup();
-    out.exec.sort();
-    out.exec.dedup();
-    out.connect.sort();
-    out.connect.dedup();
-    out.listen.sort();
-    out.listen.dedup();
+    out.sort_grants();
     out
+}
+
+/// The baseline in the envelope's own terms: the file and exec grants its
+/// plain path patterns amount to, and the patterns (or parts of an `or`)
+/// that have none.
+///
+/// `read under "/usr/lib/"` is `read` of the tree `/usr/lib`, `read
+/// "/etc/ld.so.cache"` (`path == ...`) that file, a pattern without a
+/// condition every path; an `exec` pattern grants the program with any
+/// arguments and its read (the kernel opens a program to run it, as for an
+/// exec grant in [`enforced_envelope`]). A condition on anything but the
+/// path, a call, a connect or `any` has no such grant. The kernel layers
+/// grant a baseline exactly this way (`enforcer::compile`), and the check
+/// at run start (`enforcer::proven`) counts these grants as the enforced
+/// envelope's own.
+pub fn baseline_grants(baseline: &[concrete::Pattern]) -> (Envelope, Vec<&concrete::Pattern>) {
+    let mut out = Envelope::default();
+    let mut unexpressed = Vec::new();
+    for pattern in baseline {
+        let mut targets = Vec::new();
+        let access = pattern.kind.and_then(|k| match k {
+            ActionKind::Exec => Some(FileAccess::Read),
+            k => FileAccess::of(k),
+        });
+        let whole = baseline_targets(&pattern.when, &mut targets);
+        let Some(access) = access.filter(|_| pattern.calls.is_none()) else {
+            unexpressed.push(pattern);
+            continue;
+        };
+        if !whole {
+            unexpressed.push(pattern);
+        }
+        for target in targets {
+            if pattern.kind == Some(ActionKind::Exec) {
+                out.exec.push(ExecGrant {
+                    program: target.clone(),
+                    argv: None,
+                });
+            }
+            out.files.push(FileGrant { access, target });
+        }
+    }
+    (out, unexpressed)
+}
+
+/// The targets of a baseline condition; `false` when a part of it is not
+/// a plain `path == "..."` / `path under "..."`.
+fn baseline_targets(cond: &Cond, out: &mut Vec<PathTarget>) -> bool {
+    match cond {
+        Cond::True => {
+            out.push(PathTarget::Tree { dir: "/".into() });
+            true
+        }
+        Cond::False => true,
+        Cond::Or { any } => {
+            // Every part is visited (the expressible ones are granted).
+            let parts: Vec<bool> = any.iter().map(|c| baseline_targets(c, out)).collect();
+            parts.into_iter().all(|whole| whole)
+        }
+        Cond::Cmp {
+            op: op @ (CmpOp::Eq | CmpOp::Under),
+            lhs:
+                Operand::Ref {
+                    name,
+                    fields,
+                    index,
+                },
+            rhs: Operand::Value {
+                value: Value::String(path),
+            },
+        } if name == "path" && fields.is_empty() && index.is_none() => {
+            let Ok(path) = concrete::normalize_path(path) else {
+                return false;
+            };
+            out.push(match op {
+                CmpOp::Eq => PathTarget::Exact { path },
+                _ => PathTarget::Tree { dir: path },
+            });
+            true
+        }
+        _ => false,
+    }
 }
 
 /// The canonical JSON of an enforced envelope: what its digest covers.
@@ -353,13 +428,13 @@ pub enum ProveError {
 }
 
 /// The plan language's spelling of a string.
-fn quote(s: &str) -> String {
+pub(crate) fn quote(s: &str) -> String {
     serde_json::Value::String(s.to_owned()).to_string()
 }
 
 /// A condition on the path param `p` that holds exactly for the normalized
 /// paths `target` covers (`None`: it cannot be said, e.g. a param grant).
-fn covers_cond(target: &PathTarget) -> Option<String> {
+pub(crate) fn covers_cond(target: &PathTarget) -> Option<String> {
     match target {
         PathTarget::Exact { path } => Some(format!("p == {}", quote(path))),
         PathTarget::Tree { dir } => Some(format!("p matches {}", quote(&tree_regex(dir, false)))),
@@ -374,7 +449,7 @@ fn covers_cond(target: &PathTarget) -> Option<String> {
 /// The regular expression of the normalized paths under `dir` (`strict`:
 /// below it, not `dir` itself). One regular language: the solver decides it
 /// with the other atoms about the path at once.
-fn tree_regex(dir: &str, strict: bool) -> String {
+pub(crate) fn tree_regex(dir: &str, strict: bool) -> String {
     let dir = dir.trim_end_matches('/');
     let more = if strict { "+" } else { "*" };
     if dir.is_empty() {
@@ -390,41 +465,29 @@ fn tree_regex(dir: &str, strict: bool) -> String {
 /// Paths spelled with the characters people use in file names: asked first
 /// when a widening is refused, so the counterexample reads well (the proof
 /// itself is over every path).
-const PLAIN: &str = r#"p matches "^[a-z0-9/._-]*$""#;
+pub(crate) const PLAIN: &str = r#"p matches "^[a-z0-9/._-]*$""#;
 
-/// A baseline pattern of `kind` as a condition on `p`, when it is a plain
-/// `path == "..."` / `path under "..."` (or an `or` of them).
+/// A baseline pattern of `kind` as a condition on `p`: its plain
+/// `path == "..."` / `path under "..."` parts ([`baseline_grants`]).
 fn baseline_cond(cond: &Cond) -> Option<String> {
-    match cond {
-        Cond::True => Some("true".to_owned()),
-        Cond::Or { any } => {
-            let parts: Vec<String> = any.iter().filter_map(baseline_cond).collect();
-            (!parts.is_empty()).then(|| format!("({})", parts.join(" or ")))
-        }
-        Cond::Cmp {
-            op,
-            lhs:
-                Operand::Ref {
-                    name,
-                    fields,
-                    index,
-                },
-            rhs: Operand::Value {
-                value: Value::String(path),
-            },
-        } if name == "path" && fields.is_empty() && index.is_none() => match op {
-            CmpOp::Eq => Some(format!("p == {}", quote(path))),
-            CmpOp::Under => Some(format!("p under {}", quote(path))),
+    let mut targets = Vec::new();
+    baseline_targets(cond, &mut targets);
+    let parts: Vec<String> = targets
+        .iter()
+        .filter_map(|t| match t {
+            PathTarget::Tree { dir } if dir == "/" => Some("true".to_owned()),
+            PathTarget::Tree { dir } => Some(format!("p under {}", quote(dir))),
+            PathTarget::Exact { path } => Some(format!("p == {}", quote(path))),
             _ => None,
-        },
-        _ => None,
-    }
+        })
+        .collect();
+    (!parts.is_empty()).then(|| format!("({})", parts.join(" or ")))
 }
 
 /// `p` is a normalized absolute path (every action's path is): `/`, or
 /// segments that are neither empty nor `.` nor `..`. One regular language,
 /// which the solver decides with the other atoms about `p`.
-const NORMAL: &str = r#"p matches "^/$|^(/([^/.]|\\.[^/.]|\\.\\.[^/])[^/]*)+$""#;
+pub(crate) const NORMAL: &str = r#"p matches "^/$|^(/([^/.]|\\.[^/.]|\\.\\.[^/])[^/]*)+$""#;
 
 /// The original envelope's grants of `kind` on paths, as a condition on `p`.
 fn original_cond(original: &Envelope, kind: ActionKind) -> String {
@@ -451,7 +514,7 @@ fn original_cond(original: &Envelope, kind: ActionKind) -> String {
     }
 }
 
-fn describe_target(target: &PathTarget) -> String {
+pub(crate) fn describe_target(target: &PathTarget) -> String {
     match target {
         PathTarget::Exact { path } => quote(path),
         PathTarget::Tree { dir } => format!("under {}", quote(dir)),
@@ -461,7 +524,7 @@ fn describe_target(target: &PathTarget) -> String {
     }
 }
 
-fn describe_match(m: &ValueMatch) -> String {
+pub(crate) fn describe_match(m: &ValueMatch) -> String {
     match m {
         ValueMatch::Exact { value } => value.to_string(),
         ValueMatch::Param { param } => format!("(param `{param}`)"),
@@ -522,7 +585,7 @@ fn path_question(
 }
 
 /// Concrete actions in a widened path grant, the likely counterexamples.
-fn path_candidates(kind: ActionKind, target: &PathTarget) -> Vec<ConcreteAction> {
+pub(crate) fn path_candidates(kind: ActionKind, target: &PathTarget) -> Vec<ConcreteAction> {
     let paths: Vec<String> = match target {
         PathTarget::Tree { dir } => {
             let d = dir.trim_end_matches('/');
@@ -670,7 +733,7 @@ fn widened_from(narrow: &PathTarget, wide: &PathTarget) -> bool {
 }
 
 /// A connect host in the plan language (`"name"`, `10.0.0.0/8`, `[::1]`).
-fn connect_host(v: &Value) -> String {
+pub(crate) fn connect_host(v: &Value) -> String {
     match v {
         Value::Cidr(net) if net.addr().is_ipv6() => format!("[{}]", Value::Cidr(*net)),
         v => v.to_string(),

@@ -250,6 +250,19 @@ pub enum Refusal {
 pub type Bindings = BTreeMap<String, Field>;
 
 impl Envelope {
+    /// Sorts the file, exec, connect and listen grants and drops repeats
+    /// (one spelling per set of grants, for digests and comparisons).
+    pub fn sort_grants(&mut self) {
+        self.files.sort();
+        self.files.dedup();
+        self.exec.sort();
+        self.exec.dedup();
+        self.connect.sort();
+        self.connect.dedup();
+        self.listen.sort();
+        self.listen.dedup();
+    }
+
     /// Whether the envelope grants one action, ignoring order and counts
     /// (the token monitor tracks those for a run). Params bound by earlier
     /// actions must keep their value; a first use binds the param when its

@@ -151,6 +151,46 @@ fn bad_tokens_and_missing_layers_stop_the_run() {
     assert!(!marker.exists());
 }
 
+/// An envelope that reads a directory by its exact name: the proof is
+/// about that name, but Landlock's rule on a directory holds for every
+/// file below it. The check at run start sees the compiled policy grant
+/// the tree and refuses to start, naming it.
+#[test]
+fn a_kernel_grant_outside_the_proof_stops_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, out) = (dir.path().join("data"), dir.path().join("out"));
+    std::fs::create_dir(&data).unwrap();
+    std::fs::write(data.join("secret.txt"), "secret\n").unwrap();
+    std::fs::create_dir(&out).unwrap();
+    let (tok, key) = token_for(dir.path(), &data, &out, 600);
+    let marker = out.join("ran");
+    let r = exec(
+        &tok,
+        &key,
+        &[],
+        &["/bin/sh", "-c", &format!("echo > {}", marker.display())],
+    );
+    let err = String::from_utf8_lossy(&r.stderr);
+    if enforcer::lsm::probe() == enforcer::lsm::Support::Available {
+        // BPF LSM names the directory alone: inside the proof.
+        assert_eq!(r.status.code(), Some(0), "{err}");
+        return;
+    }
+    assert_eq!(r.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains(&format!(
+            "would let `read under {:?}` through",
+            data.display().to_string()
+        )),
+        "{err}"
+    );
+    assert!(
+        err.contains("which its proven envelope does not cover"),
+        "{err}"
+    );
+    assert!(!marker.exists(), "the command ran");
+}
+
 /// `warden issue PLAN --spec SPEC --key KEYS/warden.key`.
 fn issue(plan: &Path, spec: &Path, keys: &Path) -> std::process::Output {
     Command::new(WARDEN)

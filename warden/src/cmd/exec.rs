@@ -119,6 +119,19 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::from(exit::BAD_INPUT);
         }
     };
+    // And only if what its kernel layers let through lies inside that proof.
+    let kernel = match enforcer::proven::check(&policy, &claims, &selected) {
+        Ok(k) => k,
+        Err(refusal) => {
+            eprintln!("warden: {refusal}");
+            return ExitCode::from(exit::BAD_INPUT);
+        }
+    };
+    if !args.quiet {
+        for e in &kernel.exceptions {
+            eprintln!("warden: outside the proof by design: {e}");
+        }
+    }
     let lsm = selected.profile.exact_files();
     if !lsm {
         policy.not_narrowed_by(Layer::BpfLsm);
