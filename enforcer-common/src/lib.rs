@@ -201,6 +201,10 @@ pub struct RunConfig {
     /// `dx`, `r10`, `r8`, `r9`; arm64: `orig_x0`, `regs[1..6]`), from the
     /// running kernel's BTF; `OFFSET_UNKNOWN` where it lacks them.
     pub off_regs_args: [u32; refusal::SYSCALL_ARGS],
+    /// 1: every allowed connect, sendmsg and bind is reported (`EVENT_NET`);
+    /// 0: only refused and observed ones, for a run whose events nobody
+    /// reads (an allowed connect then costs no ring-buffer record).
+    pub report_allowed_net: u32,
 }
 
 /// Bytes of the path buffer of a [`FileRecord`]: names are written from

@@ -235,7 +235,8 @@ fn sock_addr_verdict(ctx: &SockAddrContext, v6: bool, op: u8) -> i32 {
     };
     let allowed = rule.is_some_and(|r| r.allows(port, proto, dir));
 
-    let observe = config().is_some_and(|c| c.observe_only != 0);
+    let cfg = config();
+    let observe = cfg.is_some_and(|c| c.observe_only != 0);
     let verdict = if allowed {
         VERDICT_ALLOWED
     } else if observe {
@@ -243,6 +244,9 @@ fn sock_addr_verdict(ctx: &SockAddrContext, v6: bool, op: u8) -> i32 {
     } else {
         VERDICT_REFUSED
     };
+    if verdict == VERDICT_ALLOWED && cfg.is_none_or(|c| c.report_allowed_net == 0) {
+        return 1;
+    }
     if let Some(mut entry) = new_event(EVENT_NET, current_tgid()) {
         let e = entry.as_mut_ptr();
         // SAFETY: a reserved record.

@@ -255,7 +255,7 @@ fn ratios(world: &World) {
         Stack::Only(Layer::Seccomp),
         Stack::Only(Layer::EbpfTracepoints),
     ];
-    for (kind, n, rounds) in [("open", 200_000u64, 9usize), ("connect", 2_000, 7)] {
+    for (kind, n, rounds) in [("open", 200_000u64, 9usize), ("connect", 3_000, 21)] {
         let stacks: Vec<Stack> = [Stack::Unconfined, Stack::Full]
             .into_iter()
             .chain(breakdown)
@@ -302,6 +302,10 @@ fn landlock_floor(world: &World) {
         (
             "all",
             "handling every file access, one rule (read the file)",
+        ),
+        (
+            "truncate",
+            "the same with truncate granted too (a widening no envelope gets)",
         ),
         (
             "unrelated",

@@ -83,7 +83,9 @@ fn connect_loop(port: u16, n: u64) -> Result<Times, String> {
 /// The open/close loop before and after this process enters a minimal
 /// Landlock domain, to show the floor of Landlock's own cost on this kernel:
 /// `all` handles every file access with one rule (read `path`), as any
-/// envelope must; `unrelated` handles one access that open never checks.
+/// envelope must; `truncate` grants truncate too, so the kernel's search
+/// for rules stops at the file; `unrelated` handles one access that open
+/// never checks.
 fn landlock_floor(path: &str, n: u64, variant: &str) -> Result<Times, String> {
     use landlock::{
         ABI, Access, AccessFs, PathBeneath, PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr,
@@ -99,6 +101,18 @@ fn landlock_floor(path: &str, n: u64, variant: &str) -> Result<Times, String> {
             .add_rule(PathBeneath::new(
                 PathFd::new(path).map_err(|e| e.to_string())?,
                 AccessFs::ReadFile,
+            ))
+            .map_err(err)?,
+        // The same with truncate granted too (a widening no envelope gets):
+        // the kernel's walk then stops at the file.
+        "truncate" => Ruleset::default()
+            .handle_access(AccessFs::from_all(ABI::V5))
+            .map_err(err)?
+            .create()
+            .map_err(err)?
+            .add_rule(PathBeneath::new(
+                PathFd::new(path).map_err(|e| e.to_string())?,
+                AccessFs::ReadFile | AccessFs::Truncate,
             ))
             .map_err(err)?,
         "unrelated" => Ruleset::default()
@@ -128,7 +142,7 @@ fn main() -> ExitCode {
         }
         _ => Err(
             "usage: warden-overhead-loop open PATH N | connect PORT N | \
-                  landlock-floor PATH N [all|unrelated]"
+                  landlock-floor PATH N [all|truncate|unrelated]"
                 .into(),
         ),
     };

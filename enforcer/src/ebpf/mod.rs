@@ -135,14 +135,16 @@ pub enum TracingPreference {
     TpBtf,
 }
 
-/// What a run's event stream reports besides exec, fork, exit and network
-/// verdicts, which it always does.
+/// What a run's event stream reports besides exec, fork, exit and refused
+/// network operations, which it always does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reports {
     /// Nothing per syscall, for a run whose events nobody reads (`warden
-    /// exec` without `--events`): no program observes every syscall.
+    /// exec` without `--events`): no program observes every syscall, and
+    /// an allowed connect, sendmsg or bind is not recorded.
     Processes,
-    /// Every syscall of the run refused with EPERM or EACCES.
+    /// Every syscall of the run refused with EPERM or EACCES, and every
+    /// network operation with its verdict.
     Refusals,
     /// The refusals, and every file the run opens or executes
     /// ([`Event::File`]): a path walk per open (`warden learn`,
@@ -300,6 +302,7 @@ impl EbpfLayers {
         let compiled = policy::compile_net(&net)?;
         let kernel_btf = btf::kernel()?;
         let mut config = RunConfig {
+            report_allowed_net: u32::from(refusals),
             cgroup_id: 0,
             cgroup_level: 0,
             observe_only: u32::from(net.observe_only),
