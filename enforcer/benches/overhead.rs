@@ -85,6 +85,26 @@ fn deep_listener() -> TcpListener {
     }
 }
 
+/// The last CPU this process may run on.
+fn last_cpu() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()) - 1
+}
+
+/// Pins the calling thread (and the processes it starts) to `cpu`, or with
+/// `None` lets it run anywhere again.
+fn pin_to(cpu: impl Into<Option<usize>>) {
+    // SAFETY: a zeroed cpu_set_t filled with CPU_SET; sched_setaffinity
+    // reads it.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        match cpu.into() {
+            Some(c) => libc::CPU_SET(c, &mut set),
+            None => (0..=last_cpu()).for_each(|c| libc::CPU_SET(c, &mut set)),
+        }
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
 impl World {
     fn new() -> Self {
         let tmp = tempfile::tempdir().expect("a temporary directory");
@@ -93,6 +113,10 @@ impl World {
         let listener = deep_listener();
         let port = listener.local_addr().expect("its address").port();
         std::thread::spawn(move || {
+            // The listener keeps to the last CPU, the loops to the first
+            // (see `ratios`): where they land would otherwise change the
+            // cost of every handshake from round to round.
+            pin_to(last_cpu());
             for stream in listener.incoming() {
                 drop(stream);
             }
@@ -255,6 +279,8 @@ fn ratios(world: &World) {
         Stack::Only(Layer::Seccomp),
         Stack::Only(Layer::EbpfTracepoints),
     ];
+    // The loops run on the first CPU, the listener on the last.
+    pin_to(0);
     for (kind, n, rounds) in [("open", 200_000u64, 9usize), ("connect", 3_000, 21)] {
         let stacks: Vec<Stack> = [Stack::Unconfined, Stack::Full]
             .into_iter()
@@ -379,6 +405,7 @@ fn main() {
     if bench && !std::env::args().any(|a| a == "--startup-only") {
         ratios(&world);
         landlock_floor(&world);
+        pin_to(None);
     }
     if bench {
         startups(&world);
