@@ -21,6 +21,7 @@ use petgraph::Direction;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
 use planlang::Span;
+use std::rc::Rc;
 
 /// A node of the control-flow graph.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -379,14 +380,15 @@ impl Cfg {
     /// A path from the start of the plan to step `i` (branch choices and
     /// loop entries on the way), if some path reaches it.
     pub fn path_to(&self, i: usize) -> Option<Path> {
-        self.solve(&PathTo(i)).to
+        self.solve(&PathTo(i)).to.map(|t| t.to_path())
     }
 
     /// The largest number of steps for which `counts` holds on one path
     /// (loops count every iteration; saturating), and a path that reaches
     /// it.
     pub fn max_count(&self, counts: &dyn Fn(usize) -> bool) -> (u64, Path) {
-        self.solve(&MaxCount(counts))
+        let (n, trail) = self.solve(&MaxCount(counts));
+        (n, trail.to_path())
     }
 
     /// A path on which a step that may be `A` follows a step that may be
@@ -397,7 +399,9 @@ impl Cfg {
         may_a: &dyn Fn(usize) -> bool,
         may_b: &dyn Fn(usize) -> bool,
     ) -> Option<Path> {
-        self.solve(&NeverAfter { may_a, may_b }).viol
+        self.solve(&NeverAfter { may_a, may_b })
+            .viol
+            .map(|t| t.to_path())
     }
 
     /// A path on which a step that may be `B` is reached before any step
@@ -407,7 +411,9 @@ impl Cfg {
         must_a: &dyn Fn(usize) -> bool,
         may_b: &dyn Fn(usize) -> bool,
     ) -> Option<Path> {
-        self.solve(&RequireBefore { must_a, may_b }).viol
+        self.solve(&RequireBefore { must_a, may_b })
+            .viol
+            .map(|t| t.to_path())
     }
 
     /// Walks every path from the entry to the exit edge by edge (loops
@@ -553,24 +559,78 @@ impl Cfg {
     }
 }
 
-fn cat(a: &Path, b: &Path) -> Path {
-    let mut p = Vec::with_capacity(a.len() + b.len());
-    p.extend(a.iter().cloned());
-    p.extend(b.iter().cloned());
-    p
+/// A path under construction by [`Cfg::solve`]: concatenating and cloning
+/// cost O(1) (pieces are shared), and it is flattened into a [`Path`] once,
+/// at the end. The dynamic program concatenates at every node; with plain
+/// vectors, every question about a 1,000-step plan copied paths a quadratic
+/// number of times (20 s to report the refusals of such a plan).
+#[derive(Clone, Default)]
+struct Trail(Option<Rc<TrailNode>>);
+
+enum TrailNode {
+    One(PathElem),
+    /// Two non-empty trails, one after the other.
+    Cat(Trail, Trail),
 }
 
-fn iters(span: &Span, count: u64, p: &Path) -> Path {
-    let mut out = Vec::with_capacity(p.len() + 1);
-    out.push(PathElem::Iterations {
+impl Trail {
+    fn one(e: PathElem) -> Trail {
+        Trail(Some(Rc::new(TrailNode::One(e))))
+    }
+
+    /// The path, in order (iteratively: trails can be thousands deep).
+    fn to_path(&self) -> Path {
+        let mut out = Vec::new();
+        let mut stack: Vec<&Trail> = vec![self];
+        while let Some(t) = stack.pop() {
+            match t.0.as_deref() {
+                None => {}
+                Some(TrailNode::One(e)) => out.push(e.clone()),
+                Some(TrailNode::Cat(a, b)) => {
+                    stack.push(b);
+                    stack.push(a);
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Drop for TrailNode {
+    // Iteratively too: the default drop of a chain thousands deep would
+    // recurse once per link.
+    fn drop(&mut self) {
+        let TrailNode::Cat(a, b) = self else { return };
+        let mut stack = vec![std::mem::take(a), std::mem::take(b)];
+        while let Some(t) = stack.pop() {
+            if let Some(rc) = t.0
+                && let Ok(mut node) = Rc::try_unwrap(rc)
+                && let TrailNode::Cat(a, b) = &mut node
+            {
+                stack.push(std::mem::take(a));
+                stack.push(std::mem::take(b));
+            }
+        }
+    }
+}
+
+fn cat(a: &Trail, b: &Trail) -> Trail {
+    match (&a.0, &b.0) {
+        (None, _) => b.clone(),
+        (_, None) => a.clone(),
+        _ => Trail(Some(Rc::new(TrailNode::Cat(a.clone(), b.clone())))),
+    }
+}
+
+fn iters(span: &Span, count: u64, p: &Trail) -> Trail {
+    let mark = Trail::one(PathElem::Iterations {
         span: span.clone(),
         count,
     });
-    out.extend(p.iter().cloned());
-    out
+    cat(&mark, p)
 }
 
-fn cat_opt(a: Option<&Path>, b: Option<&Path>) -> Option<Path> {
+fn cat_opt(a: Option<&Trail>, b: Option<&Trail>) -> Option<Trail> {
     Some(cat(a?, b?))
 }
 
@@ -580,8 +640,8 @@ struct PathTo(usize);
 
 #[derive(Clone)]
 struct PathToSum {
-    to: Option<Path>,
-    any: Path,
+    to: Option<Trail>,
+    any: Trail,
 }
 
 impl PathQuestion for PathTo {
@@ -589,11 +649,11 @@ impl PathQuestion for PathTo {
     fn empty(&self) -> PathToSum {
         PathToSum {
             to: None,
-            any: Vec::new(),
+            any: Trail::default(),
         }
     }
     fn step(&self, i: usize) -> PathToSum {
-        let p = vec![PathElem::Step(i)];
+        let p = Trail::one(PathElem::Step(i));
         PathToSum {
             to: (i == self.0).then(|| p.clone()),
             any: p,
@@ -602,7 +662,7 @@ impl PathQuestion for PathTo {
     fn mark(&self, e: PathElem) -> PathToSum {
         PathToSum {
             to: None,
-            any: vec![e],
+            any: Trail::one(e),
         }
     }
     fn then(&self, a: &PathToSum, b: &PathToSum) -> PathToSum {
@@ -627,7 +687,7 @@ impl PathQuestion for PathTo {
         PathToSum {
             to: body.to.as_ref().map(|p| iters(span, 1, p)),
             any: if at_most {
-                Vec::new()
+                Trail::default()
             } else {
                 iters(span, count, &body.any)
             },
@@ -639,29 +699,29 @@ impl PathQuestion for PathTo {
 struct MaxCount<'a>(&'a dyn Fn(usize) -> bool);
 
 impl PathQuestion for MaxCount<'_> {
-    type Sum = (u64, Path);
-    fn empty(&self) -> (u64, Path) {
-        (0, Vec::new())
+    type Sum = (u64, Trail);
+    fn empty(&self) -> (u64, Trail) {
+        (0, Trail::default())
     }
-    fn step(&self, i: usize) -> (u64, Path) {
+    fn step(&self, i: usize) -> (u64, Trail) {
         if (self.0)(i) {
-            (1, vec![PathElem::Step(i)])
+            (1, Trail::one(PathElem::Step(i)))
         } else {
-            (0, Vec::new())
+            (0, Trail::default())
         }
     }
-    fn mark(&self, e: PathElem) -> (u64, Path) {
-        (0, vec![e])
+    fn mark(&self, e: PathElem) -> (u64, Trail) {
+        (0, Trail::one(e))
     }
-    fn then(&self, a: &(u64, Path), b: &(u64, Path)) -> (u64, Path) {
+    fn then(&self, a: &(u64, Trail), b: &(u64, Trail)) -> (u64, Trail) {
         (a.0.saturating_add(b.0), cat(&a.1, &b.1))
     }
-    fn or(&self, a: (u64, Path), b: &(u64, Path)) -> (u64, Path) {
+    fn or(&self, a: (u64, Trail), b: &(u64, Trail)) -> (u64, Trail) {
         if b.0 > a.0 { b.clone() } else { a }
     }
-    fn repeat(&self, body: &(u64, Path), count: u64, _: bool, span: &Span) -> (u64, Path) {
+    fn repeat(&self, body: &(u64, Trail), count: u64, _: bool, span: &Span) -> (u64, Trail) {
         if body.0 == 0 || count == 0 {
-            (0, Vec::new())
+            (0, Trail::default())
         } else {
             (body.0.saturating_mul(count), iters(span, count, &body.1))
         }
@@ -677,22 +737,22 @@ struct NeverAfter<'a> {
 #[derive(Clone)]
 struct NeverSum {
     /// Some complete path.
-    any: Path,
+    any: Trail,
     /// A complete path on which some step may be B.
-    b: Option<Path>,
+    b: Option<Trail>,
     /// A prefix ending at a step that may be A.
-    a: Option<Path>,
+    a: Option<Trail>,
     /// A prefix ending at an A that follows a B.
-    viol: Option<Path>,
+    viol: Option<Trail>,
 }
 
 impl PathQuestion for NeverAfter<'_> {
     type Sum = NeverSum;
     fn empty(&self) -> NeverSum {
-        self.mark_path(Vec::new())
+        self.mark_path(Trail::default())
     }
     fn step(&self, i: usize) -> NeverSum {
-        let p = vec![PathElem::Step(i)];
+        let p = Trail::one(PathElem::Step(i));
         NeverSum {
             b: (self.may_b)(i).then(|| p.clone()),
             a: (self.may_a)(i).then(|| p.clone()),
@@ -701,7 +761,7 @@ impl PathQuestion for NeverAfter<'_> {
         }
     }
     fn mark(&self, e: PathElem) -> NeverSum {
-        self.mark_path(vec![e])
+        self.mark_path(Trail::one(e))
     }
     fn then(&self, x: &NeverSum, y: &NeverSum) -> NeverSum {
         NeverSum {
@@ -736,7 +796,7 @@ impl PathQuestion for NeverAfter<'_> {
         });
         NeverSum {
             any: if at_most {
-                Vec::new()
+                Trail::default()
             } else {
                 iters(span, count, &s.any)
             },
@@ -748,7 +808,7 @@ impl PathQuestion for NeverAfter<'_> {
 }
 
 impl NeverAfter<'_> {
-    fn mark_path(&self, any: Path) -> NeverSum {
+    fn mark_path(&self, any: Trail) -> NeverSum {
         NeverSum {
             any,
             b: None,
@@ -768,9 +828,9 @@ struct RequireBefore<'a> {
 struct RequireSum {
     /// A prefix ending at a step that may be B, with no step that must be
     /// A before it.
-    viol: Option<Path>,
+    viol: Option<Trail>,
     /// A complete path with no step that must be A.
-    no_a: Option<Path>,
+    no_a: Option<Trail>,
 }
 
 impl PathQuestion for RequireBefore<'_> {
@@ -778,11 +838,11 @@ impl PathQuestion for RequireBefore<'_> {
     fn empty(&self) -> RequireSum {
         RequireSum {
             viol: None,
-            no_a: Some(Vec::new()),
+            no_a: Some(Trail::default()),
         }
     }
     fn step(&self, i: usize) -> RequireSum {
-        let p = vec![PathElem::Step(i)];
+        let p = Trail::one(PathElem::Step(i));
         RequireSum {
             viol: (self.may_b)(i).then(|| p.clone()),
             no_a: (!(self.must_a)(i)).then_some(p),
@@ -791,7 +851,7 @@ impl PathQuestion for RequireBefore<'_> {
     fn mark(&self, e: PathElem) -> RequireSum {
         RequireSum {
             viol: None,
-            no_a: Some(vec![e]),
+            no_a: Some(Trail::one(e)),
         }
     }
     fn then(&self, x: &RequireSum, y: &RequireSum) -> RequireSum {
@@ -816,10 +876,40 @@ impl PathQuestion for RequireBefore<'_> {
         RequireSum {
             viol: s.viol.as_ref().map(|v| iters(span, 1, v)),
             no_a: if at_most {
-                Some(Vec::new())
+                Some(Trail::default())
             } else {
                 s.no_a.as_ref().map(|p| iters(span, count, p))
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_trail_thousands_deep_flattens_and_drops_without_recursion() {
+        // On a small stack: both the flattening and the drop of a
+        // left-deep chain (what the DP builds for a long plan) must be
+        // iterative.
+        let t = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(|| {
+                let mut trail = Trail::default();
+                for i in 0..100_000 {
+                    trail = cat(&trail, &Trail::one(PathElem::Step(i)));
+                }
+                let path = trail.to_path();
+                assert_eq!(path.len(), 100_000);
+                assert_eq!(path[0], PathElem::Step(0));
+                assert_eq!(path[99_999], PathElem::Step(99_999));
+                // A shared piece stays whole when one owner goes.
+                let shared = cat(&trail, &Trail::default());
+                drop(trail);
+                assert_eq!(shared.to_path().len(), 100_000);
+            })
+            .unwrap();
+        t.join().unwrap();
     }
 }
