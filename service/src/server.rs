@@ -1055,7 +1055,18 @@ pub async fn serve<E: Engine>(
         .max_encoding_message_size(max_msg);
     tracing::info!("warden serving on {addr}");
     ready(&addr);
-    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    // Every accepted connection without Nagle's algorithm: a response is
+    // several small writes (headers, data, trailers), and with Nagle the
+    // last of them waited for the client's delayed ACK, 40 ms, on about one
+    // request in fifty (the p99 of `warden load` sat at 42 ms).
+    let incoming = tokio_stream::StreamExt::map(
+        tokio_stream::wrappers::TcpListenerStream::new(listener),
+        |conn| {
+            let conn = conn?;
+            conn.set_nodelay(true)?;
+            Ok::<_, std::io::Error>(conn)
+        },
+    );
     let result = builder
         .add_service(health_svc)
         .add_service(warden)
