@@ -90,38 +90,30 @@ fn landlock_floor(path: &str, n: u64, variant: &str) -> Result<Times, String> {
     use landlock::{
         ABI, Access, AccessFs, PathBeneath, PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr,
     };
-    let before = open_loop(path, n)?;
     let err = |e: landlock::RulesetError| e.to_string();
-    let ruleset = match variant {
-        "all" => Ruleset::default()
-            .handle_access(AccessFs::from_all(ABI::V5))
-            .map_err(err)?
-            .create()
-            .map_err(err)?
-            .add_rule(PathBeneath::new(
-                PathFd::new(path).map_err(|e| e.to_string())?,
-                AccessFs::ReadFile,
-            ))
-            .map_err(err)?,
-        // The same with truncate granted too (a widening no envelope gets):
-        // the kernel's walk then stops at the file.
-        "truncate" => Ruleset::default()
-            .handle_access(AccessFs::from_all(ABI::V5))
-            .map_err(err)?
-            .create()
-            .map_err(err)?
-            .add_rule(PathBeneath::new(
-                PathFd::new(path).map_err(|e| e.to_string())?,
-                AccessFs::ReadFile | AccessFs::Truncate,
-            ))
-            .map_err(err)?,
-        "unrelated" => Ruleset::default()
-            .handle_access(AccessFs::MakeSock)
-            .map_err(err)?
-            .create()
-            .map_err(err)?,
+    // What the domain handles, and the one rule on `path` if any.
+    let (handled, rule) = match variant {
+        "all" => (AccessFs::from_all(ABI::V5), Some(AccessFs::ReadFile.into())),
+        // A widening no envelope gets: the kernel's walk then stops at the file.
+        "truncate" => (
+            AccessFs::from_all(ABI::V5),
+            Some(AccessFs::ReadFile | AccessFs::Truncate),
+        ),
+        "unrelated" => (AccessFs::MakeSock.into(), None),
         other => return Err(format!("unknown variant {other:?}")),
     };
+    let before = open_loop(path, n)?;
+    let mut ruleset = Ruleset::default()
+        .handle_access(handled)
+        .map_err(err)?
+        .create()
+        .map_err(err)?;
+    if let Some(access) = rule {
+        let fd = PathFd::new(path).map_err(|e| e.to_string())?;
+        ruleset = ruleset
+            .add_rule(PathBeneath::new(fd, access))
+            .map_err(err)?;
+    }
     ruleset.restrict_self().map_err(err)?;
     let after = open_loop(path, n)?;
     // The CPU time before and after, in the wall/CPU slots.
