@@ -234,11 +234,9 @@ pub struct EbpfLayers {
     /// Why opened files cannot be reported here (offsets missing from the
     /// kernel's BTF).
     files_unavailable: Option<String>,
-    /// Whether the programs that report files were loaded.
-    files_loaded: bool,
-    /// Whether the `sys_exit` program is attached to report refused
-    /// syscalls (always when files are reported: it reports the opens too).
-    refusals: bool,
+    /// What the loaded programs can report: [`Reports::Files`] loaded the
+    /// programs that report files, [`Reports::Processes`] no `sys_exit`.
+    reports: Reports,
 }
 
 impl std::fmt::Debug for EbpfLayers {
@@ -293,6 +291,9 @@ impl EbpfLayers {
         tracing: TracingPreference,
         reports: Reports,
     ) -> Result<Self, EbpfError> {
+        if OBJECT.is_empty() {
+            return Err(EbpfError::ObjectMissing);
+        }
         let files = reports == Reports::Files;
         let refusals = reports != Reports::Processes;
         // aya's loader reads and parses the kernel's BTF itself (~12 ms, in
@@ -387,8 +388,7 @@ impl EbpfLayers {
             lsm_unavailable,
             lsm_hooks: Vec::new(),
             files_unavailable,
-            files_loaded: files,
-            refusals,
+            reports,
         };
         layers.write_config()?;
         Ok(layers)
@@ -426,10 +426,10 @@ impl EbpfLayers {
 
         for tp in &TRACEPOINTS {
             let tracepoint = tp.name;
-            if tp.observes_syscalls && !self.refusals {
+            if tp.observes_syscalls && !self.reports_refusals() {
                 continue;
             }
-            let (tp_btf, raw) = tp.programs(self.files_loaded);
+            let (tp_btf, raw) = tp.programs(self.reports == Reports::Files);
             match self.tracing {
                 TracingKind::TpBtf => {
                     let program: &mut BtfTracePoint = self
@@ -488,7 +488,7 @@ impl EbpfLayers {
         if on && let Some(why) = &self.files_unavailable {
             return Err(EbpfError::Btf(format!("cannot report opened files: {why}")));
         }
-        if on && !self.files_loaded {
+        if on && self.reports != Reports::Files {
             return Err(EbpfError::Policy(
                 "files can be reported only by layers loaded with `files` (EbpfLayers::load_full)"
                     .into(),
@@ -500,7 +500,7 @@ impl EbpfLayers {
 
     /// Whether refused syscalls are reported.
     pub fn reports_refusals(&self) -> bool {
-        self.refusals
+        self.reports != Reports::Processes
     }
 
     /// Whether opened and executed files are reported.
@@ -684,9 +684,6 @@ fn open_object<'a>(
     mut loader: EbpfLoader<'a>,
     lsm_offsets: &'a crate::lsm::LsmOffsets,
 ) -> Result<Ebpf, EbpfError> {
-    if OBJECT.is_empty() {
-        return Err(EbpfError::ObjectMissing);
-    }
     crate::lsm::set_offsets(&mut loader, lsm_offsets);
     loader.load(OBJECT).map_err(|e| {
         // SAFETY: geteuid has no preconditions.
