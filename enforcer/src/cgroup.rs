@@ -40,18 +40,9 @@ pub fn pids_v1_mount() -> Option<PathBuf> {
 }
 
 fn parse_v1_pids(info: &str) -> Option<PathBuf> {
-    info.lines().find_map(|line| {
-        let (left, right) = line.split_once(" - ")?;
-        let mut fields = right.split_whitespace();
-        if fields.next()? != "cgroup" {
-            return None;
-        }
-        let options = fields.nth(1)?;
-        options
-            .split(',')
-            .any(|o| o == "pids")
-            .then(|| PathBuf::from(unescape_octal(left.split_whitespace().nth(4).unwrap_or(""))))
-    })
+    mounts(info)
+        .find(|m| m.fstype == "cgroup" && m.options.split(',').any(|o| o == "pids"))
+        .map(|m| m.point)
 }
 
 /// Why a run gets no `pids.max` on this machine, for reports.
@@ -72,14 +63,32 @@ pub fn no_pids_reason(mount: &Path) -> String {
 }
 
 fn parse_mountinfo(info: &str) -> Option<PathBuf> {
-    info.lines().find_map(|line| {
+    mounts(info)
+        .find(|m| m.fstype == "cgroup2")
+        .map(|m| m.point)
+}
+
+/// One line of `/proc/self/mountinfo`, as far as this module reads it.
+struct Mount<'a> {
+    point: PathBuf,
+    fstype: &'a str,
+    /// The super block's options (where cgroup v1 names its controllers).
+    options: &'a str,
+}
+
+/// The mounts of a mountinfo text; malformed lines are skipped.
+fn mounts(info: &str) -> impl Iterator<Item = Mount<'_>> {
+    info.lines().filter_map(|line| {
         let (left, right) = line.split_once(" - ")?;
-        let fstype = right.split_whitespace().next()?;
-        if fstype != "cgroup2" {
-            return None;
-        }
-        let mount_point = left.split_whitespace().nth(4)?;
-        Some(PathBuf::from(unescape_octal(mount_point)))
+        let mut fields = right.split_whitespace();
+        let fstype = fields.next()?;
+        let options = fields.nth(1).unwrap_or("");
+        let point = left.split_whitespace().nth(4)?;
+        Some(Mount {
+            point: PathBuf::from(unescape_octal(point)),
+            fstype,
+            options,
+        })
     })
 }
 
