@@ -63,17 +63,7 @@ impl KernelPolicy {
         scope: FileScope,
         access: FileAccess,
     ) -> Result<&mut Self, PolicyError> {
-        let path = checked_path(path.into())?;
-        if access.is_empty() {
-            return Err(PolicyError::EmptyAccess { path });
-        }
-        self.files.push(FileRule {
-            path,
-            scope,
-            access,
-            exact: None,
-        });
-        Ok(self)
+        self.push_file(path.into(), scope, access, None)
     }
 
     /// Grants `access` on the tree at `dir`, a widening (for Landlock) of the
@@ -85,10 +75,26 @@ impl KernelPolicy {
         access: FileAccess,
         exact: &str,
     ) -> Result<&mut Self, PolicyError> {
-        self.allow_path(dir, FileScope::Tree, access)?;
-        if let Some(rule) = self.files.last_mut() {
-            rule.exact = Some(exact.to_owned());
+        self.push_file(dir.into(), FileScope::Tree, access, Some(exact.to_owned()))
+    }
+
+    fn push_file(
+        &mut self,
+        path: PathBuf,
+        scope: FileScope,
+        access: FileAccess,
+        exact: Option<String>,
+    ) -> Result<&mut Self, PolicyError> {
+        let path = checked_path(path)?;
+        if access.is_empty() {
+            return Err(PolicyError::EmptyAccess { path });
         }
+        self.files.push(FileRule {
+            path,
+            scope,
+            access,
+            exact,
+        });
         Ok(self)
     }
 
