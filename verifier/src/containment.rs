@@ -285,11 +285,17 @@ fn within(outer: &Envelope, inner: &Envelope, solve: bool) -> Result<(), NotWith
                 crate::enforced::PLAIN
             ),
         );
-        let action = match refuted(spec, &plain) {
-            Ok(Some(Some(readable))) if plain != text => Some(readable),
-            _ => action,
+        // A plan without a path param (exec of a file, connect, listen) has
+        // no plain variant: it is not asked again.
+        let readable = if plain == text {
+            None
+        } else {
+            refuted(spec, &plain).ok().flatten().flatten()
         };
-        Err(NotWithin::Outside { grant, action })
+        Err(NotWithin::Outside {
+            grant,
+            action: readable.or(action),
+        })
     };
     use crate::enforced::{NORMAL, connect_host, covers_cond, describe_match, describe_target};
     for g in &inner.files {
