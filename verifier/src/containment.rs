@@ -913,6 +913,8 @@ fn check_param_binding(parent: &Envelope, sub: &Envelope) -> Result<(), Containm
 mod tests {
     use super::*;
     use crate::CompiledSpec;
+    // An envelope with the given grants (the rest empty).
+    use crate::enforced::tests::env as grants;
 
     const SPEC: &str = r#"
 spec "bank" {
@@ -1213,17 +1215,6 @@ plan "parent" {
             }
             other => panic!("{other:?}"),
         }
-    }
-
-    fn grants(json: serde_json::Value) -> Envelope {
-        let mut base = serde_json::json!({
-            "version": 1, "files": [], "exec": [], "connect": [], "listen": [],
-            "calls": [], "params": [], "limits": [], "ordering": [], "baseline": []
-        });
-        for (k, v) in json.as_object().unwrap() {
-            base[k] = v.clone();
-        }
-        serde_json::from_value(base).unwrap()
     }
 
     fn connect(net: &str) -> serde_json::Value {

@@ -869,7 +869,7 @@ fn witness_action(kind: ActionKind, p: Option<&String>) -> Option<ConcreteAction
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn spec(src: &str) -> CompiledSpec {
@@ -880,7 +880,8 @@ mod tests {
         compiled
     }
 
-    fn env(json: serde_json::Value) -> Envelope {
+    /// An envelope with the grants of `json` (the rest empty).
+    pub(crate) fn env(json: serde_json::Value) -> Envelope {
         let mut base = serde_json::json!({
             "version": 1, "files": [], "exec": [], "connect": [], "listen": [],
             "calls": [], "params": [], "limits": [], "ordering": [], "baseline": []
