@@ -170,12 +170,7 @@ impl<'s, 'p> Checker<'s, 'p> {
         let symbolic =
             (0..self.info.len()).any(|i| self.reachable[i] && self.info[i].concrete.is_none());
         if symbolic {
-            let mut s = Session::new(
-                self.param_types.clone(),
-                &self.wheres,
-                self.spec.options.timeout_ms,
-            );
-            s.automata = self.spec.options.automata;
+            let mut s = self.new_session();
             let known = if self.spec.options.cache {
                 self.spec
                     .where_cache
@@ -322,12 +317,7 @@ impl<'s, 'p> Checker<'s, 'p> {
         let mut session = match self.session.take() {
             Some(s) => s,
             None => {
-                let mut s = Session::new(
-                    self.param_types.clone(),
-                    &self.wheres,
-                    self.spec.options.timeout_ms,
-                );
-                s.automata = self.spec.options.automata;
+                let mut s = self.new_session();
                 s.set_base(self.base.clone().unwrap_or_default());
                 s
             }
@@ -370,6 +360,17 @@ impl<'s, 'p> Checker<'s, 'p> {
             }
         }
         answer
+    }
+
+    /// A solver session for this plan's params, with the spec's options.
+    fn new_session(&self) -> Session {
+        let mut s = Session::new(
+            self.param_types.clone(),
+            &self.wheres,
+            self.spec.options.timeout_ms,
+        );
+        s.automata = self.spec.options.automata;
+        s
     }
 
     /// The answer to a question that needs no solver.

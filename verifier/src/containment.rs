@@ -285,11 +285,17 @@ fn within(outer: &Envelope, inner: &Envelope, solve: bool) -> Result<(), NotWith
                 crate::enforced::PLAIN
             ),
         );
-        let action = match refuted(spec, &plain) {
-            Ok(Some(Some(readable))) if plain != text => Some(readable),
-            _ => action,
+        // A plan without a path param (exec of a file, connect, listen) has
+        // no plain variant: it is not asked again.
+        let readable = if plain == text {
+            None
+        } else {
+            refuted(spec, &plain).ok().flatten().flatten()
         };
-        Err(NotWithin::Outside { grant, action })
+        Err(NotWithin::Outside {
+            grant,
+            action: readable.or(action),
+        })
     };
     use crate::enforced::{NORMAL, connect_host, covers_cond, describe_match, describe_target};
     for g in &inner.files {
@@ -907,6 +913,8 @@ fn check_param_binding(parent: &Envelope, sub: &Envelope) -> Result<(), Containm
 mod tests {
     use super::*;
     use crate::CompiledSpec;
+    // An envelope with the given grants (the rest empty).
+    use crate::enforced::tests::env as grants;
 
     const SPEC: &str = r#"
 spec "bank" {
@@ -1207,17 +1215,6 @@ plan "parent" {
             }
             other => panic!("{other:?}"),
         }
-    }
-
-    fn grants(json: serde_json::Value) -> Envelope {
-        let mut base = serde_json::json!({
-            "version": 1, "files": [], "exec": [], "connect": [], "listen": [],
-            "calls": [], "params": [], "limits": [], "ordering": [], "baseline": []
-        });
-        for (k, v) in json.as_object().unwrap() {
-            base[k] = v.clone();
-        }
-        serde_json::from_value(base).unwrap()
     }
 
     fn connect(net: &str) -> serde_json::Value {

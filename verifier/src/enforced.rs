@@ -598,16 +598,19 @@ pub(crate) fn path_candidates(kind: ActionKind, target: &PathTarget) -> Vec<Conc
         PathTarget::Exact { path } => vec![path.clone()],
         _ => Vec::new(),
     };
-    paths
-        .iter()
-        .filter_map(|p| match kind {
-            ActionKind::Read => ConcreteAction::read(p).ok(),
-            ActionKind::Write => ConcreteAction::write(p).ok(),
-            ActionKind::Delete => ConcreteAction::delete(p).ok(),
-            ActionKind::Exec => ConcreteAction::exec::<&str>(p, &[]).ok(),
-            _ => None,
-        })
-        .collect()
+    paths.iter().filter_map(|p| path_action(kind, p)).collect()
+}
+
+/// The action of `kind` on `path` (an exec without arguments); `None` for a
+/// kind without a path or a path that is not absolute.
+fn path_action(kind: ActionKind, path: &str) -> Option<ConcreteAction> {
+    match kind {
+        ActionKind::Read => ConcreteAction::read(path).ok(),
+        ActionKind::Write => ConcreteAction::write(path).ok(),
+        ActionKind::Delete => ConcreteAction::delete(path).ok(),
+        ActionKind::Exec => ConcreteAction::exec::<&str>(path, &[]).ok(),
+        _ => None,
+    }
 }
 
 /// The questions whose answers prove `enforced` inside the spec, given that
@@ -862,17 +865,11 @@ fn ask(
 /// The concrete action of a witness for the path param `p`.
 fn witness_action(kind: ActionKind, p: Option<&String>) -> Option<ConcreteAction> {
     let path: String = serde_json::from_str(p?).ok()?;
-    match kind {
-        ActionKind::Read => ConcreteAction::read(&path).ok(),
-        ActionKind::Write => ConcreteAction::write(&path).ok(),
-        ActionKind::Delete => ConcreteAction::delete(&path).ok(),
-        ActionKind::Exec => ConcreteAction::exec::<&str>(&path, &[]).ok(),
-        _ => None,
-    }
+    path_action(kind, &path)
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn spec(src: &str) -> CompiledSpec {
@@ -883,7 +880,8 @@ mod tests {
         compiled
     }
 
-    fn env(json: serde_json::Value) -> Envelope {
+    /// An envelope with the grants of `json` (the rest empty).
+    pub(crate) fn env(json: serde_json::Value) -> Envelope {
         let mut base = serde_json::json!({
             "version": 1, "files": [], "exec": [], "connect": [], "listen": [],
             "calls": [], "params": [], "limits": [], "ordering": [], "baseline": []
