@@ -1,17 +1,8 @@
 //! `warden parse` and `warden fmt`: output, exit codes, files left alone on
 //! errors.
 
-use std::path::PathBuf;
-
 mod common;
-use common::{repo, warden};
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("warden-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use common::{repo, tmp, warden};
 
 #[test]
 fn parse_json_prints_the_loaded_tree() {

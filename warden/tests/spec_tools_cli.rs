@@ -2,18 +2,11 @@
 //! JSON and exit codes (0 equivalent / clean, 1 differ / findings, 2 bad
 //! input, 4 diff could not prove equivalence).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 
 mod common;
-use common::{repo, warden};
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("warden-spec-tools-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
+use common::{repo, tmp, warden};
 
 fn write(dir: &Path, name: &str, text: &str) -> String {
     let p = dir.join(name);

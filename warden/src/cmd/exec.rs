@@ -9,7 +9,7 @@ use crate::cmd::tokens::{fail, read_token_arg};
 use crate::exit;
 use enforcer::{KernelPolicy, Layer, LayerSet, Run, RunOptions};
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use token::{SystemClock, paseto};
 use verifier::enforced::Profile;
@@ -144,15 +144,9 @@ pub fn run(args: Args) -> ExitCode {
     }
     // The events file is opened once the run is sure to start and before it
     // does (a bad path changes nothing), and written while the run runs (streamed, flushed per batch).
-    let events_file = match &args.events {
-        Some(path) => match std::fs::File::create(path) {
-            Ok(f) => Some(f),
-            Err(e) => {
-                eprintln!("warden: cannot write the events to {}: {e}", path.display());
-                return ExitCode::from(exit::BAD_INPUT);
-            }
-        },
-        None => None,
+    let events_file = match create_events_file(args.events.as_deref()) {
+        Ok(f) => f,
+        Err(code) => return code,
     };
     let mut options = RunOptions {
         quiet: args.quiet,
@@ -186,6 +180,18 @@ pub fn run(args: Args) -> ExitCode {
         Err(e) => return fail(e),
     };
     exit_code_of(outcome.status)
+}
+
+/// Creates the `--events` file, if one is asked for (`warden exec`, `warden
+/// learn`); a path that cannot be written is bad input, said on stderr.
+pub(crate) fn create_events_file(path: Option<&Path>) -> Result<Option<std::fs::File>, ExitCode> {
+    path.map(|path| {
+        std::fs::File::create(path).map_err(|e| {
+            eprintln!("warden: cannot write the events to {}: {e}", path.display());
+            ExitCode::from(exit::BAD_INPUT)
+        })
+    })
+    .transpose()
 }
 
 /// The command's status as ours: its code, or 128 + the signal that ended it.

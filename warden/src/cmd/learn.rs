@@ -5,6 +5,7 @@
 //! (and the command's status) on stderr. Exit 0 when a plan was printed, 2
 //! when the command could not be observed.
 
+use crate::cmd::exec::create_events_file;
 use crate::cmd::tokens::fail;
 use crate::exit;
 use enforcer::ebpf::JsonLines;
@@ -38,15 +39,9 @@ pub fn run(args: Args) -> ExitCode {
     let Some((program, rest)) = args.command.split_first() else {
         return ExitCode::from(exit::BAD_INPUT);
     };
-    let sink = match &args.events {
-        Some(path) => match std::fs::File::create(path) {
-            Ok(f) => Some(JsonLines::new(f)),
-            Err(e) => {
-                eprintln!("warden: cannot write the events to {}: {e}", path.display());
-                return ExitCode::from(exit::BAD_INPUT);
-            }
-        },
-        None => None,
+    let sink = match create_events_file(args.events.as_deref()) {
+        Ok(f) => f.map(JsonLines::new),
+        Err(code) => return code,
     };
     let (observation, _) = match enforcer::learn::observe(program, rest, args.quiet, sink) {
         Ok(o) => o,
