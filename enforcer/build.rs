@@ -69,6 +69,15 @@ fn main() -> aya_build::Result<()> {
         fs::write(&object, [])?;
         println!("cargo:warning=eBPF object not built; the eBPF layers will be unavailable");
     }
+    // The node of this object is pinned under its version (a hash of the
+    // object's bytes): another build never reuses programs or maps whose
+    // layout it does not share.
+    let bytes = fs::read(&object)?;
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in &bytes {
+        hash = (hash ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    println!("cargo:rustc-env=WARDEN_EBPF_VERSION={hash:016x}");
     Ok(())
 }
 

@@ -3,7 +3,7 @@
 //!
 //! Two maps carry it, because the hooks see files in two ways:
 //!
-//! - `LSM_PATHS`, an LPM trie keyed by path bytes (`[u8; LSM_PATH_MAX]` → [`PathRule`]),
+//! - `LSM_PATHS`, an LPM trie keyed by run and path bytes ([`LsmKey`] → [`PathRule`]),
 //!   for the hooks that get a `struct file` and resolve it with `bpf_d_path`
 //!   (`file_open`, `bprm_check_security`). An exact file is stored with its
 //!   terminating NUL (`"/etc/hosts\0"`), so it matches only itself; a directory
@@ -38,16 +38,20 @@ pub const ACCESS_REMOVE: u32 = 1 << 3;
 /// Execute (`execve`, and the open of the file it runs).
 pub const ACCESS_EXEC: u32 = 1 << 4;
 
-/// Bytes of a path key: the LPM trie's largest key (`LPM_DATA_SIZE_MAX`).
-pub const LSM_PATH_MAX: usize = 256;
+/// Bytes of a path in an `LSM_PATHS` key: the LPM trie's largest key
+/// (`LPM_DATA_SIZE_MAX`, 256 bytes) less the run key in front.
+pub const LSM_PATH_MAX: usize = 256 - crate::RUN_KEY_LEN;
+/// `LSM_PATHS` key data: the run key (the run's cgroup id, big-endian), then
+/// the path.
+pub type LsmKey = [u8; crate::RUN_KEY_LEN + LSM_PATH_MAX];
 /// Bytes of a name in a [`NameRule`].
 pub const LSM_NAME_MAX: usize = 32;
 /// Name rules one entry carries.
 pub const LSM_NAME_RULES: usize = 4;
-/// Entries of `LSM_PATHS`.
-pub const LSM_MAX_PATHS: u32 = 4096;
-/// Entries of `LSM_INODES`.
-pub const LSM_MAX_INODES: u32 = 4096;
+/// Entries of `LSM_PATHS` (all runs).
+pub const LSM_MAX_PATHS: u32 = 65536;
+/// Entries of `LSM_INODES` (all runs).
+pub const LSM_MAX_INODES: u32 = 65536;
 /// Ancestors of a directory the inode hooks look up before refusing.
 pub const LSM_MAX_DEPTH: u32 = 32;
 
@@ -155,10 +159,12 @@ impl PathRule {
     };
 }
 
-/// Key of `LSM_INODES`: an inode as the kernel names it.
+/// Key of `LSM_INODES`: an inode of a run's rules, as the kernel names it.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct InodeKey {
+    /// The run's cgroup id.
+    pub run: u64,
     /// `inode->i_sb->s_dev`, the kernel's encoding (`major << 20 | minor`).
     pub dev: u64,
     /// `inode->i_ino`.

@@ -15,8 +15,8 @@ use core::ptr::read_volatile;
 
 use aya_ebpf::{
     helpers::{
-        bpf_d_path, bpf_probe_read_kernel,
-        bpf_probe_read_kernel_buf, bpf_probe_read_kernel_str_bytes,
+        bpf_d_path, bpf_probe_read_kernel, bpf_probe_read_kernel_buf,
+        bpf_probe_read_kernel_str_bytes,
     },
     macros::{lsm, map},
     maps::{HashMap, LpmTrie, PerCpuArray, lpm_trie::Key},
@@ -25,13 +25,14 @@ use aya_ebpf::{
 use enforcer_common::lsm::{
     ACCESS_CREATE, ACCESS_EXEC, ACCESS_READ, ACCESS_REMOVE, ACCESS_WRITE, EVENT_LSM, InodeKey,
     InodeRule, LSM_MAX_DEPTH, LSM_MAX_INODES, LSM_MAX_PATHS, LSM_NAME_MAX, LSM_NAME_RULES,
-    LSM_OP_CREATE, LSM_OP_EXEC, LSM_OP_OPEN, LSM_OP_PTRACE, LSM_OP_REMOVE,
-    LSM_OP_SIGNAL, LSM_PATH_MAX, LsmOffsets, NAME_EXACT, NAME_SUFFIX, NAME_SUFFIX_TREE, NameRule,
+    LSM_OP_CREATE, LSM_OP_EXEC, LSM_OP_OPEN, LSM_OP_PTRACE, LSM_OP_REMOVE, LSM_OP_SIGNAL,
+    LSM_PATH_MAX, LsmKey, LsmOffsets, NAME_EXACT, NAME_SUFFIX, NAME_SUFFIX_TREE, NameRule,
     PathRule,
 };
 use enforcer_common::{
-    DIR_CONNECT, EVENT_NET, FAMILY_INET, FAMILY_INET6, NET_OP_CONNECT, PROTO_TCP, PROTO_UDP,
-    PortRule, RunConfig, VERDICT_OBSERVED, VERDICT_REFUSED,
+    DIR_CONNECT, EVENT_NET, FAMILY_INET, FAMILY_INET6, NET_OP_CONNECT, NetKeyV4, NetKeyV6,
+    PROTO_TCP, PROTO_UDP, PortRule, RUN_KEY_LEN, RUN_LSM, RUN_OBSERVE_ONLY, RunEntry,
+    VERDICT_OBSERVED, VERDICT_REFUSED, run_keyed,
 };
 
 const EPERM: i32 = 1;
@@ -95,11 +96,10 @@ macro_rules! off {
 }
 
 #[map]
-static LSM_PATHS: LpmTrie<[u8; LSM_PATH_MAX], PathRule> =
-    LpmTrie::with_max_entries(LSM_MAX_PATHS, 0);
+static LSM_PATHS: LpmTrie<LsmKey, PathRule> = LpmTrie::with_max_entries(LSM_MAX_PATHS, 1);
 
 #[map]
-static LSM_INODES: HashMap<InodeKey, InodeRule> = HashMap::with_max_entries(LSM_MAX_INODES, 0);
+static LSM_INODES: HashMap<InodeKey, InodeRule> = HashMap::with_max_entries(LSM_MAX_INODES, 1);
 
 /// Bytes kept free before the text in [`Scratch`], so that the last
 /// `LSM_NAME_MAX` bytes of any text can be read without underflow.
@@ -110,8 +110,8 @@ const PAD: usize = LSM_NAME_MAX;
 pub struct Scratch {
     /// `text[PAD..]`: a path from `bpf_d_path`, or a dentry's name.
     text: [u8; PAD + BUF],
-    /// The LPM key built from the path.
-    key: Key<[u8; LSM_PATH_MAX]>,
+    /// The LPM key built from the run and the path.
+    key: Key<LsmKey>,
     /// The last `LSM_NAME_MAX` bytes of the text (right-aligned, like the
     /// names of the rules), read in one go.
     tail: Tail,
@@ -129,25 +129,41 @@ const _: () = assert!(LSM_NAME_MAX == 32);
 #[map]
 static LSM_SCRATCH: PerCpuArray<Scratch> = PerCpuArray::with_max_entries(1, 0);
 
-/// The run's settings (the `CONFIG` map the other eBPF layers read) when
-/// the current task is in the run's cgroup (or one below it); `None`
+/// A run the LSM hooks apply to.
+#[derive(Clone, Copy)]
+struct Run {
+    /// The run's cgroup id.
+    id: u64,
+    entry: *mut RunEntry,
+}
+
+/// The run of the current task, when the LSM hooks apply to it; `None`
 /// otherwise, and then every hook allows.
 #[inline(always)]
-fn current_run() -> Option<&'static RunConfig> {
+fn current_run() -> Option<Run> {
     let cfg = crate::config()?;
-    if crate::in_run(cfg) { Some(cfg) } else { None }
+    let (id, entry) = crate::current_run(cfg)?;
+    if crate::flags(entry) & RUN_LSM == 0 {
+        return None;
+    }
+    Some(Run { id, entry })
 }
 
 /// The verdict for an operation outside the envelope, reported as an event
 /// (`what` in the record's file name field; the path for file operations).
 #[inline(always)]
-fn refuse(cfg: &RunConfig, errno: i32, op: u32, what: Option<*const u8>) -> i32 {
-    let observe = cfg.observe_only != 0;
-    if let Some(mut entry) = crate::new_event(EVENT_LSM, crate::current_tgid()) {
+fn refuse(run: Run, errno: i32, op: u32, what: Option<*const u8>) -> i32 {
+    let observe = crate::flags(run.entry) & RUN_OBSERVE_ONLY != 0;
+    crate::count_refusal(run.entry);
+    if let Some(mut entry) = crate::new_event(run.id, run.entry, EVENT_LSM, crate::current_tgid()) {
         let e = entry.as_mut_ptr();
         unsafe {
             (*e).number = op;
-            (*e).verdict = if observe { VERDICT_OBSERVED } else { VERDICT_REFUSED };
+            (*e).verdict = if observe {
+                VERDICT_OBSERVED
+            } else {
+                VERDICT_REFUSED
+            };
             match what {
                 Some(text) => {
                     let _ = bpf_probe_read_kernel_str_bytes(text, &mut (*e).filename);
@@ -172,7 +188,9 @@ fn last_text() -> Option<*const u8> {
 unsafe fn read<T>(base: *const u8, off: usize) -> T {
     // A NULL or stale pointer reads as an error, which the callers treat
     // as zero (and so refuse where a value was needed).
-    unsafe { bpf_probe_read_kernel(base.wrapping_add(off) as *const T).unwrap_or(core::mem::zeroed()) }
+    unsafe {
+        bpf_probe_read_kernel(base.wrapping_add(off) as *const T).unwrap_or(core::mem::zeroed())
+    }
 }
 
 /// Copies the `LSM_NAME_MAX` bytes of `s.text` that end at `text[PAD + end]`
@@ -247,7 +265,9 @@ fn names_grant(
     let mut k = 0;
     while k < LSM_NAME_RULES {
         let rule = &names[k];
-        if (!tree_only || rule.kind == NAME_SUFFIX_TREE) && name_matches(rule, tail, name_len, direct) {
+        if (!tree_only || rule.kind == NAME_SUFFIX_TREE)
+            && name_matches(rule, tail, name_len, direct)
+        {
             access |= rule.access;
         }
         k += 1;
@@ -258,7 +278,7 @@ fn names_grant(
 /// What the envelope grants on the path of `path` (a `struct path` pointer
 /// the verifier knows as such): `ACCESS_*` bits, 0 when nothing matches.
 #[inline(always)]
-fn path_granted(path: *mut aya_ebpf::bindings::path) -> u32 {
+fn path_granted(run: Run, path: *mut aya_ebpf::bindings::path) -> u32 {
     let Some(s) = LSM_SCRATCH.get_ptr_mut(0) else {
         return 0;
     };
@@ -273,13 +293,24 @@ fn path_granted(path: *mut aya_ebpf::bindings::path) -> u32 {
     if len > BUF || len < 2 {
         return 0;
     }
-    // The key: the first LSM_PATH_MAX bytes; a longer path matches only
-    // directory trees (its exact and name rules cannot be checked).
-    let key_len = if len > LSM_PATH_MAX { LSM_PATH_MAX } else { len };
-    if unsafe { bpf_probe_read_kernel_buf(text, &mut s.key.data) }.is_err() {
+    // The key: the run, then the first LSM_PATH_MAX bytes of the path; a
+    // longer path matches only directory trees (its exact and name rules
+    // cannot be checked).
+    let key_len = if len > LSM_PATH_MAX {
+        LSM_PATH_MAX
+    } else {
+        len
+    };
+    let id = run.id.to_be_bytes();
+    let mut i = 0;
+    while i < RUN_KEY_LEN {
+        s.key.data[i] = id[i];
+        i += 1;
+    }
+    if unsafe { bpf_probe_read_kernel_buf(text, &mut s.key.data[RUN_KEY_LEN..]) }.is_err() {
         return 0;
     }
-    s.key.prefix_len = (key_len * 8) as u32;
+    s.key.prefix_len = ((RUN_KEY_LEN + key_len) * 8) as u32;
     let Some(rule) = LSM_PATHS.get(&s.key) else {
         return 0;
     };
@@ -311,7 +342,7 @@ pub fn file_open(ctx: LsmContext) -> i32 {
     if retval != 0 {
         return retval;
     }
-    let Some(cfg) = current_run() else { return 0 };
+    let Some(run) = current_run() else { return 0 };
     let file: *const u8 = ctx.arg(0);
     let mode: u32 = unsafe { read(file, off!(file_f_mode)) };
     let flags: u32 = unsafe { read(file, off!(file_f_flags)) };
@@ -323,7 +354,7 @@ pub fn file_open(ctx: LsmContext) -> i32 {
         return 0;
     }
     let path = file.wrapping_add(off!(file_f_path)) as *mut aya_ebpf::bindings::path;
-    let granted = path_granted(path);
+    let granted = path_granted(run, path);
     // The open of a program being executed (or of its ELF interpreter) needs
     // read or exec: whether it may run at all is bprm_check_security's call.
     let read_ok = if exec {
@@ -336,7 +367,7 @@ pub fn file_open(ctx: LsmContext) -> i32 {
         0
     } else {
         let op = if exec { LSM_OP_EXEC } else { LSM_OP_OPEN };
-        refuse(cfg, EACCES, op, last_text())
+        refuse(run, EACCES, op, last_text())
     }
 }
 
@@ -348,25 +379,25 @@ pub fn bprm_check_security(ctx: LsmContext) -> i32 {
     if retval != 0 {
         return retval;
     }
-    let Some(cfg) = current_run() else { return 0 };
+    let Some(run) = current_run() else { return 0 };
     let bprm: *const u8 = ctx.arg(0);
     // A typed load (not a probe read): bpf_d_path needs the verifier to know
     // the pointer is a `struct file`.
     let file = unsafe { read_volatile(bprm.wrapping_add(off!(binprm_file)) as *const *const u8) };
     if file.is_null() {
-        return refuse(cfg, EACCES, LSM_OP_EXEC, None);
+        return refuse(run, EACCES, LSM_OP_EXEC, None);
     }
     let path = file.wrapping_add(off!(file_f_path)) as *mut aya_ebpf::bindings::path;
-    if path_granted(path) & ACCESS_EXEC != 0 {
+    if path_granted(run, path) & ACCESS_EXEC != 0 {
         0
     } else {
-        refuse(cfg, EACCES, LSM_OP_EXEC, last_text())
+        refuse(run, EACCES, LSM_OP_EXEC, last_text())
     }
 }
 
 /// The inode key of a dentry, or `None` for a negative dentry.
 #[inline(always)]
-fn inode_key(dentry: *const u8) -> Option<InodeKey> {
+fn inode_key(run: Run, dentry: *const u8) -> Option<InodeKey> {
     let inode: *const u8 = unsafe { read(dentry, off!(dentry_d_inode)) };
     if inode.is_null() {
         return None;
@@ -377,14 +408,18 @@ fn inode_key(dentry: *const u8) -> Option<InodeKey> {
         return None;
     }
     let dev: u32 = unsafe { read(sb, off!(sb_s_dev)) };
-    Some(InodeKey { dev: dev as u64, ino })
+    Some(InodeKey {
+        run: run.id,
+        dev: dev as u64,
+        ino,
+    })
 }
 
 /// Whether the envelope grants `need` on the entry `dentry` of the directory
 /// `dir` (a `struct path`): by the entry's own inode, by the directory's
 /// rules, or by the tree rules of its ancestors (on the same mount).
 #[inline(always)]
-fn entry_allows(dir: *const u8, dentry: *const u8, need: u32) -> bool {
+fn entry_allows(run: Run, dir: *const u8, dentry: *const u8, need: u32) -> bool {
     let Some(s) = LSM_SCRATCH.get_ptr_mut(0) else {
         return false;
     };
@@ -396,7 +431,9 @@ fn entry_allows(dir: *const u8, dentry: *const u8, need: u32) -> bool {
     if name_ptr.is_null() || len == 0 || len >= LSM_PATH_MAX {
         return false;
     }
-    if unsafe { bpf_probe_read_kernel_str_bytes(name_ptr, &mut s.text[PAD..PAD + LSM_PATH_MAX]) }.is_err() {
+    if unsafe { bpf_probe_read_kernel_str_bytes(name_ptr, &mut s.text[PAD..PAD + LSM_PATH_MAX]) }
+        .is_err()
+    {
         return false;
     }
     if !load_tail(s, len) {
@@ -405,16 +442,17 @@ fn entry_allows(dir: *const u8, dentry: *const u8, need: u32) -> bool {
 
     let mut granted = 0;
     // The entry itself (an existing file or directory named exactly).
-    if let Some(key) = inode_key(dentry) {
+    if let Some(key) = inode_key(run, dentry) {
         if let Some(rule) = unsafe { LSM_INODES.get(&key) } {
             granted |= rule.itself;
         }
     }
     // Its directory.
     let mut d: *const u8 = unsafe { read(dir, off!(path_dentry)) };
-    if let Some(key) = inode_key(d) {
+    if let Some(key) = inode_key(run, d) {
         if let Some(rule) = unsafe { LSM_INODES.get(&key) } {
-            granted |= rule.children | rule.tree | names_grant(&rule.names, &s.tail, len, true, false);
+            granted |=
+                rule.children | rule.tree | names_grant(&rule.names, &s.tail, len, true, false);
         }
     }
     if granted & need == need {
@@ -428,7 +466,7 @@ fn entry_allows(dir: *const u8, dentry: *const u8, need: u32) -> bool {
             break;
         }
         d = parent;
-        if let Some(key) = inode_key(d) {
+        if let Some(key) = inode_key(run, d) {
             if let Some(rule) = unsafe { LSM_INODES.get(&key) } {
                 granted |= rule.tree | names_grant(&rule.names, &s.tail, len, false, true);
                 if granted & need == need {
@@ -448,10 +486,14 @@ fn entry_hook(ctx: &LsmContext, retval_arg: usize, need: u32, op: u32) -> i32 {
     if retval != 0 {
         return retval;
     }
-    let Some(cfg) = current_run() else { return 0 };
+    let Some(run) = current_run() else { return 0 };
     let dir: *const u8 = ctx.arg(0);
     let dentry: *const u8 = ctx.arg(1);
-    if entry_allows(dir, dentry, need) { 0 } else { refuse(cfg, EACCES, op, last_text()) }
+    if entry_allows(run, dir, dentry, need) {
+        0
+    } else {
+        refuse(run, EACCES, op, last_text())
+    }
 }
 
 /// `path_mknod`: create a file (also `open(O_CREAT)` of a new name).
@@ -494,23 +536,23 @@ pub fn path_link(ctx: LsmContext) -> i32 {
     if retval != 0 {
         return retval;
     }
-    let Some(cfg) = current_run() else { return 0 };
+    let Some(run) = current_run() else { return 0 };
     let old: *const u8 = ctx.arg(0);
     let new_dir: *const u8 = ctx.arg(1);
     let new: *const u8 = ctx.arg(2);
-    if !entry_allows(new_dir, new, ACCESS_CREATE) {
-        return refuse(cfg, EACCES, LSM_OP_CREATE, last_text());
+    if !entry_allows(run, new_dir, new, ACCESS_CREATE) {
+        return refuse(run, EACCES, LSM_OP_CREATE, last_text());
     }
     // The old name's rights, through its inode and its parent directory.
-    let Some(key) = inode_key(old) else {
-        return refuse(cfg, EACCES, LSM_OP_CREATE, last_text());
+    let Some(key) = inode_key(run, old) else {
+        return refuse(run, EACCES, LSM_OP_CREATE, last_text());
     };
     let mut granted = 0;
     if let Some(rule) = unsafe { LSM_INODES.get(&key) } {
         granted |= rule.itself;
     }
     let parent: *const u8 = unsafe { read(old, off!(dentry_d_parent)) };
-    if let Some(pkey) = inode_key(parent) {
+    if let Some(pkey) = inode_key(run, parent) {
         if let Some(rule) = unsafe { LSM_INODES.get(&pkey) } {
             granted |= rule.children | rule.tree;
         }
@@ -518,7 +560,7 @@ pub fn path_link(ctx: LsmContext) -> i32 {
     if granted & ACCESS_REMOVE != 0 {
         0
     } else {
-        refuse(cfg, EACCES, LSM_OP_CREATE, last_text())
+        refuse(run, EACCES, LSM_OP_CREATE, last_text())
     }
 }
 
@@ -531,22 +573,22 @@ pub fn path_rename(ctx: LsmContext) -> i32 {
     if retval != 0 {
         return retval;
     }
-    let Some(cfg) = current_run() else { return 0 };
+    let Some(run) = current_run() else { return 0 };
     let old_dir: *const u8 = ctx.arg(0);
     let old: *const u8 = ctx.arg(1);
     let new_dir: *const u8 = ctx.arg(2);
     let new: *const u8 = ctx.arg(3);
-    let target_exists = inode_key(new).is_some();
+    let target_exists = inode_key(run, new).is_some();
     let (old_need, new_need) = if target_exists {
         (ACCESS_REMOVE | ACCESS_CREATE, ACCESS_REMOVE | ACCESS_CREATE)
     } else {
         (ACCESS_REMOVE, ACCESS_CREATE)
     };
-    if !entry_allows(old_dir, old, old_need) {
-        return refuse(cfg, EACCES, LSM_OP_REMOVE, last_text());
+    if !entry_allows(run, old_dir, old, old_need) {
+        return refuse(run, EACCES, LSM_OP_REMOVE, last_text());
     }
-    if !entry_allows(new_dir, new, new_need) {
-        return refuse(cfg, EACCES, LSM_OP_CREATE, last_text());
+    if !entry_allows(run, new_dir, new, new_need) {
+        return refuse(run, EACCES, LSM_OP_CREATE, last_text());
     }
     0
 }
@@ -554,7 +596,7 @@ pub fn path_rename(ctx: LsmContext) -> i32 {
 /// Whether a task is in the run: its default-hierarchy cgroup is the run's
 /// cgroup or below it.
 #[inline(always)]
-fn task_in_run(task: *const u8, cfg: &RunConfig) -> bool {
+fn task_in_run(task: *const u8, run: Run) -> bool {
     let cset: *const u8 = unsafe { read(task, off!(task_cgroups)) };
     if cset.is_null() {
         return false;
@@ -570,7 +612,7 @@ fn task_in_run(task: *const u8, cfg: &RunConfig) -> bool {
             return false;
         }
         let id: u64 = unsafe { read(kn, off!(kernfs_node_id)) };
-        if id == cfg.cgroup_id {
+        if id == run.id {
             return true;
         }
         let parent_css: *const u8 = unsafe { read(cgrp, off!(cgroup_self_parent)) };
@@ -591,13 +633,17 @@ pub fn task_kill(ctx: LsmContext) -> i32 {
     if retval != 0 {
         return retval;
     }
-    let Some(cfg) = current_run() else { return 0 };
+    let Some(run) = current_run() else { return 0 };
     let sig: i32 = ctx.arg(2);
     if sig == 0 {
         return 0;
     }
     let target: *const u8 = ctx.arg(0);
-    if task_in_run(target, cfg) { 0 } else { refuse(cfg, EPERM, LSM_OP_SIGNAL, None) }
+    if task_in_run(target, run) {
+        0
+    } else {
+        refuse(run, EPERM, LSM_OP_SIGNAL, None)
+    }
 }
 
 /// `ptrace_access_check(child, mode)`: no plan step grants ptrace, so a
@@ -609,13 +655,17 @@ pub fn ptrace_access_check(ctx: LsmContext) -> i32 {
     if retval != 0 {
         return retval;
     }
-    let Some(cfg) = current_run() else { return 0 };
+    let Some(run) = current_run() else { return 0 };
     let mode: u32 = ctx.arg(1);
     if mode & PTRACE_MODE_ATTACH != 0 {
-        return refuse(cfg, EPERM, LSM_OP_PTRACE, None);
+        return refuse(run, EPERM, LSM_OP_PTRACE, None);
     }
     let child: *const u8 = ctx.arg(0);
-    if task_in_run(child, cfg) { 0 } else { refuse(cfg, EPERM, LSM_OP_PTRACE, None) }
+    if task_in_run(child, run) {
+        0
+    } else {
+        refuse(run, EPERM, LSM_OP_PTRACE, None)
+    }
 }
 
 /// `ptrace_traceme(parent)`: nor offer itself to a tracer.
@@ -626,7 +676,7 @@ pub fn ptrace_traceme(ctx: LsmContext) -> i32 {
         return retval;
     }
     match current_run() {
-        Some(cfg) => refuse(cfg, EPERM, LSM_OP_PTRACE, None),
+        Some(run) => refuse(run, EPERM, LSM_OP_PTRACE, None),
         None => 0,
     }
 }
@@ -642,7 +692,7 @@ pub fn socket_connect(ctx: LsmContext) -> i32 {
     if retval != 0 {
         return retval;
     }
-    let Some(cfg) = current_run() else { return 0 };
+    let Some(run) = current_run() else { return 0 };
     let sock: *const u8 = ctx.arg(0);
     let addr: *const u8 = ctx.arg(1);
     let addrlen: i32 = ctx.arg(2);
@@ -662,7 +712,7 @@ pub fn socket_connect(ctx: LsmContext) -> i32 {
             port = u16::from_be(unsafe { read::<u16>(addr, 2) });
             let v4: [u8; 4] = unsafe { read(addr, 4) };
             ip[..4].copy_from_slice(&v4);
-            rule_v4(v4).is_some_and(|r| r.allows(port, proto, DIR_CONNECT))
+            rule_v4(run, v4).is_some_and(|r| r.allows(port, proto, DIR_CONNECT))
         }
         AF_INET6 if addrlen >= 24 => {
             port = u16::from_be(unsafe { read::<u16>(addr, 2) });
@@ -673,10 +723,10 @@ pub fn socket_connect(ctx: LsmContext) -> i32 {
                 let v4 = [ip[12], ip[13], ip[14], ip[15]];
                 ip = [0; 16];
                 ip[..4].copy_from_slice(&v4);
-                rule_v4(v4).is_some_and(|r| r.allows(port, proto, DIR_CONNECT))
+                rule_v4(run, v4).is_some_and(|r| r.allows(port, proto, DIR_CONNECT))
             } else {
                 v6 = true;
-                rule_v6(ip).is_some_and(|r| r.allows(port, proto, DIR_CONNECT))
+                rule_v6(run, ip).is_some_and(|r| r.allows(port, proto, DIR_CONNECT))
             }
         }
         _ => false,
@@ -686,8 +736,9 @@ pub fn socket_connect(ctx: LsmContext) -> i32 {
     }
     // A network event, like the cgroup programs', which never see this
     // call (the LSM refuses it first).
-    let observe = cfg.observe_only != 0;
-    if let Some(mut entry) = crate::new_event(EVENT_NET, crate::current_tgid()) {
+    let observe = crate::flags(run.entry) & RUN_OBSERVE_ONLY != 0;
+    crate::count_refusal(run.entry);
+    if let Some(mut entry) = crate::new_event(run.id, run.entry, EVENT_NET, crate::current_tgid()) {
         let e = entry.as_mut_ptr();
         unsafe {
             (*e).op = NET_OP_CONNECT;
@@ -695,7 +746,11 @@ pub fn socket_connect(ctx: LsmContext) -> i32 {
             (*e).port = port;
             (*e).proto = proto;
             (*e).addr = ip;
-            (*e).verdict = if observe { VERDICT_OBSERVED } else { VERDICT_REFUSED };
+            (*e).verdict = if observe {
+                VERDICT_OBSERVED
+            } else {
+                VERDICT_REFUSED
+            };
             crate::put_comm(e);
         }
         entry.submit(0);
@@ -704,11 +759,13 @@ pub fn socket_connect(ctx: LsmContext) -> i32 {
 }
 
 #[inline(always)]
-fn rule_v4(addr: [u8; 4]) -> Option<&'static PortRule> {
-    crate::NET_V4.get(Key::new(32, addr))
+fn rule_v4(run: Run, addr: [u8; 4]) -> Option<&'static PortRule> {
+    let key: NetKeyV4 = run_keyed(run.id, &addr);
+    crate::NET_V4.get(Key::new((8 * (RUN_KEY_LEN + 4)) as u32, key))
 }
 
 #[inline(always)]
-fn rule_v6(addr: [u8; 16]) -> Option<&'static PortRule> {
-    crate::NET_V6.get(Key::new(128, addr))
+fn rule_v6(run: Run, addr: [u8; 16]) -> Option<&'static PortRule> {
+    let key: NetKeyV6 = run_keyed(run.id, &addr);
+    crate::NET_V6.get(Key::new((8 * (RUN_KEY_LEN + 16)) as u32, key))
 }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use enforcer::NetRule;
-use enforcer::ebpf::{EbpfLayers, NetPolicy, SyscallPolicy};
+use enforcer::ebpf::{EbpfLayers, NetPolicy, Reports, RunRules};
 
 fn cgroup2_mount() -> Option<PathBuf> {
     let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
@@ -113,11 +113,15 @@ fn bench(c: &mut Criterion) {
     std::fs::create_dir_all(&run).expect("create bench cgroup");
     std::fs::create_dir_all(&bare).expect("create bench cgroup");
 
-    let policy = NetPolicy::allow([NetRule::tcp_connect(
-        "127.0.0.1/32".parse().unwrap(),
-        addr.port(),
-    )]);
-    let mut layers = EbpfLayers::load(policy, SyscallPolicy::Unrestricted).expect("load");
+    let mut rules = RunRules {
+        net: NetPolicy::allow([NetRule::tcp_connect(
+            "127.0.0.1/32".parse().unwrap(),
+            addr.port(),
+        )]),
+        ..RunRules::default()
+    };
+    rules.exec.trees = true;
+    let mut layers = EbpfLayers::load(rules, Reports::Refusals).expect("load");
     layers.attach(&run).expect("attach");
     let mut events = layers.events().expect("events");
     // Keep the ring drained as a real run's event writer would.

@@ -93,7 +93,7 @@ fn mounts(info: &str) -> impl Iterator<Item = Mount<'_>> {
 }
 
 /// mountinfo escapes space, tab, newline and backslash as `\ooo`.
-fn unescape_octal(s: &str) -> String {
+pub(crate) fn unescape_octal(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -111,6 +111,46 @@ fn unescape_octal(s: &str) -> String {
         }
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The cgroup every run's cgroup is made in, `<cgroup2 mount>/warden`,
+/// created when missing. Runs all sit at one depth below the root, which is
+/// how the eBPF programs tell a run's processes (`NodeConfig::run_level`).
+pub fn run_parent() -> Result<PathBuf, LayerError> {
+    let parent = cgroup2_mount()?.join("warden");
+    if !parent.is_dir() {
+        fs::create_dir(&parent)
+            .or_else(|e| {
+                if e.kind() == std::io::ErrorKind::AlreadyExists {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            })
+            .map_err(io_err("creating", &parent))?;
+    }
+    Ok(parent)
+}
+
+/// Kills every process in the cgroup at `path` (and below it) and waits
+/// briefly for it to empty; nothing when it is gone or already empty. What
+/// fails is ignored: the caller is tearing the run down either way.
+pub fn kill_all(path: &Path) {
+    let populated = |p: &Path| {
+        fs::read_to_string(p.join("cgroup.events"))
+            .map(|e| e.lines().any(|l| l == "populated 1"))
+            .unwrap_or(false)
+    };
+    if !populated(path) {
+        return;
+    }
+    let _ = fs::write(path.join("cgroup.kill"), "1");
+    for _ in 0..200 {
+        if !populated(path) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
 }
 
 /// What the cgroup layer does for one run.
@@ -167,18 +207,7 @@ impl RunCgroup {
             )));
         }
         let mount = cgroup2_mount()?;
-        let parent = mount.join("warden");
-        if !parent.is_dir() {
-            fs::create_dir(&parent)
-                .or_else(|e| {
-                    if e.kind() == std::io::ErrorKind::AlreadyExists {
-                        Ok(())
-                    } else {
-                        Err(e)
-                    }
-                })
-                .map_err(io_err("creating", &parent))?;
-        }
+        let parent = run_parent()?;
         let mut pids_note = None;
         let pids_on_v2 = fs::read_to_string(mount.join("cgroup.controllers"))
             .map(|c| c.split_whitespace().any(|x| x == "pids"))

@@ -11,7 +11,8 @@
 //! | `delete "/d/f"` | remove under `/d/` | yes |
 //! | any access on `tree "/d/"` | that access under `/d/` | - |
 //! | any access on a glob | that access under its literal prefix | yes |
-//! | `exec "/p"` with argv | exec `/p`, any arguments | yes |
+//! | `exec "/p" ["a", "b"]` (literal arguments) | exec `/p` with exactly those arguments (`exec_args`) | Landlock: any arguments, narrowed by the eBPF exec check |
+//! | `exec "/p" [param]` | exec `/p`, any arguments | yes |
 //! | `connect host:port` | TCP connect to the addresses the host resolves to now (pinned) | Landlock: port only, narrowed by eBPF |
 //! | `listen port` | TCP bind on any local address, that port | - |
 //! | a path, host or port from a param | nothing (the kernel cannot know the value) | unexpressed |
@@ -110,6 +111,21 @@ impl KernelPolicy {
         }
         Ok(c.policy)
     }
+}
+
+/// The argument list of an exec grant when every argument is a literal
+/// string (what the eBPF exec check can hold a program to); `None` for any
+/// arguments, or when one comes from a param or a result.
+fn literal_args(argv: Option<&[ValueMatch]>) -> Option<Vec<String>> {
+    argv?
+        .iter()
+        .map(|m| match m {
+            ValueMatch::Exact {
+                value: Value::String(s),
+            } => Some(s.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The longest directory of a glob without wildcards (`/repo/**/*.rs` →
@@ -216,17 +232,30 @@ impl Compiler<'_> {
 
     fn exec(&mut self, grant: &ExecGrant) -> Result<(), CompileError> {
         match &grant.program {
-            PathTarget::Exact { path } => {
-                self.policy.allow_exec(path)?;
-                if let Some(argv) = &grant.argv {
+            PathTarget::Exact { path } => match literal_args(grant.argv.as_deref()) {
+                // The eBPF exec check holds the program to these arguments;
+                // Landlock alone lets it run with any.
+                Some(args) => {
+                    self.policy.allow_exec_args(path, args)?;
                     self.widen(
-                        format!("exec {path:?} with {} fixed argument(s)", argv.len()),
+                        format!("exec {path:?} with fixed arguments"),
                         format!("exec {path:?} with any arguments"),
                         "landlock",
-                        Some(Layer::BpfLsm),
+                        Some(Layer::EbpfTracepoints),
                     );
                 }
-            }
+                None => {
+                    self.policy.allow_exec(path)?;
+                    if let Some(argv) = &grant.argv {
+                        self.widen(
+                            format!("exec {path:?} with {} argument(s) from params or results", argv.len()),
+                            format!("exec {path:?} with any arguments"),
+                            "landlock",
+                            None,
+                        );
+                    }
+                }
+            },
             PathTarget::Tree { dir } => {
                 self.policy
                     .allow_path(dir, FileScope::Tree, FileAccess::EXEC | FileAccess::READ)?;

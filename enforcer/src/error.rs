@@ -16,6 +16,8 @@ pub enum PolicyError {
     EmptyPortRange { first: u16, last: u16 },
     #[error("unknown syscall `{name}` on this architecture")]
     UnknownSyscall { name: String },
+    #[error("an argument of {program:?} holds a NUL byte ({argument:?}): no exec can pass it")]
+    NulInArgument { program: PathBuf, argument: String },
 }
 
 /// A layer that could not be prepared or applied.

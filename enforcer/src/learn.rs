@@ -325,7 +325,8 @@ pub fn observe<S: EventSink>(
             .collect(),
         ..RunOptions::default()
     };
-    let reader = layers.events.read_into((Observed::default(), events));
+    let stream = layers.events.ok_or(crate::ebpf::EbpfError::EventsTaken)?;
+    let reader = stream.read_into((Observed::default(), events));
     let tracepoints = layers.tracepoints;
     let outcome = Run::new(&policy)
         .options(options)
@@ -400,6 +401,10 @@ mod tests {
             pid: 1,
             ppid: 0,
             filename: "/bin/../bin/sh".into(),
+            args: Vec::new(),
+            args_cut: false,
+            verdict: crate::ebpf::Verdict::Observed,
+            refusal: None,
             time_ns: 0,
         });
         seen.record(&Event::Net {

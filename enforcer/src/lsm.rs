@@ -20,23 +20,24 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
 use aya::maps::HashMap as BpfHashMap;
+use aya::maps::MapData;
 use aya::maps::lpm_trie::{Key, LpmTrie};
 use aya::programs::Lsm;
 use aya::{Ebpf, EbpfLoader};
 
 pub use enforcer_common::lsm::{
     ACCESS_CREATE, ACCESS_EXEC, ACCESS_READ, ACCESS_REMOVE, ACCESS_WRITE, InodeKey, InodeRule,
-    LSM_NAME_MAX, LSM_NAME_RULES, LSM_PATH_MAX, LsmOffsets, NAME_EXACT, NAME_SUFFIX,
+    LSM_NAME_MAX, LSM_NAME_RULES, LSM_PATH_MAX, LsmKey, LsmOffsets, NAME_EXACT, NAME_SUFFIX,
     NAME_SUFFIX_TREE, NameRule, PathRule,
 };
 
 use crate::ebpf::EbpfError;
 use crate::ebpf::btf::Btf as KernelBtf;
 use crate::policy::{FileAccess, FileScope, KernelPolicy};
+use enforcer_common::RUN_KEY_LEN;
 
 /// The LSM hooks of the layer, as named in the object and in the kernel.
 pub const HOOKS: &[&str] = &[
@@ -85,6 +86,12 @@ pub enum LsmError {
     /// The kernel does not list `bpf` among its active LSMs.
     #[error("the kernel's active LSMs ({0}) do not include bpf: boot with lsm=...,bpf")]
     NotActive(String),
+    /// The run is not attached to its cgroup yet.
+    #[error("the eBPF layers are not attached to the run's cgroup yet")]
+    NotAttached,
+    /// The node has no LSM programs: this kernel did not load them.
+    #[error("the BPF LSM programs are not loaded on this machine: {0}")]
+    NotLoaded(String),
     /// Loading the object, a program, or a map failed.
     #[error("{what}: {source}")]
     Aya {
@@ -309,18 +316,17 @@ fn resolve(path: &Path) -> PathBuf {
 }
 
 /// The kernel's encoding of a device number (`MKDEV`: major << 20 | minor).
-fn kernel_dev(st_dev: u64) -> u64 {
+pub(crate) fn kernel_dev(st_dev: u64) -> u64 {
     let major = ((st_dev >> 8) & 0xfff) | ((st_dev >> 32) & !0xfff);
     let minor = (st_dev & 0xff) | ((st_dev >> 12) & !0xff);
     (major << 20) | minor
 }
 
+/// The inode of `path` as a key of `LSM_INODES` (the run is set when the
+/// rules are written for a run).
 fn inode_of(path: &Path) -> Option<InodeKey> {
-    let meta = std::fs::metadata(path).ok()?;
-    Some(InodeKey {
-        dev: kernel_dev(meta.dev()),
-        ino: meta.ino(),
-    })
+    let (dev, ino) = crate::ebpf::kernel_inode(path).ok()?;
+    Some(InodeKey { run: 0, dev, ino })
 }
 
 #[derive(Debug, Clone, Default)]
@@ -561,41 +567,85 @@ impl LsmRules {
         access
     }
 
-    /// Writes the rules into the object's `LSM_PATHS` and `LSM_INODES`.
-    pub fn fill(&self, ebpf: &mut Ebpf) -> Result<(), LsmError> {
-        {
-            let map = ebpf.map_mut("LSM_PATHS").ok_or_else(|| LsmError::Aya {
-                what: "the eBPF object has no LSM_PATHS map".into(),
-                source: "missing map".into(),
-            })?;
-            let mut trie: LpmTrie<_, [u8; LSM_PATH_MAX], PathRule> =
-                LpmTrie::try_from(map).map_err(aya_err("LSM_PATHS"))?;
-            for (key, entry) in &self.paths {
-                let mut data = [0u8; LSM_PATH_MAX];
-                data[..key.len()].copy_from_slice(key);
-                let value = PathRule {
-                    access: entry.access,
-                    prefix_len: key.len() as u32,
-                    names: names_array(&entry.names),
-                };
-                trie.insert(&Key::new((key.len() * 8) as u32, data), value, 0)
-                    .map_err(aya_err(format!(
-                        "insert {} into LSM_PATHS",
-                        String::from_utf8_lossy(key)
-                    )))?;
-            }
+    /// Writes the rules of the run `run` (its cgroup id) into the node's
+    /// `LSM_PATHS` and `LSM_INODES`; what was written, to take out again.
+    pub(crate) fn fill(
+        &self,
+        node: &crate::ebpf::node::Node,
+        run: u64,
+    ) -> Result<Written, LsmError> {
+        let mut written = Written::default();
+        let result = self.fill_into(node, run, &mut written);
+        if let Err(e) = result {
+            written.remove(node);
+            return Err(e);
         }
-        let map = ebpf.map_mut("LSM_INODES").ok_or_else(|| LsmError::Aya {
-            what: "the eBPF object has no LSM_INODES map".into(),
-            source: "missing map".into(),
-        })?;
-        let mut hash: BpfHashMap<_, InodeKey, InodeRule> =
-            BpfHashMap::try_from(map).map_err(aya_err("LSM_INODES"))?;
+        Ok(written)
+    }
+
+    fn fill_into(
+        &self,
+        node: &crate::ebpf::node::Node,
+        run: u64,
+        written: &mut Written,
+    ) -> Result<(), LsmError> {
+        let mut trie: LpmTrie<MapData, LsmKey, PathRule> = node.typed_map("LSM_PATHS")?;
+        for (key, entry) in &self.paths {
+            let mut data: LsmKey = [0u8; RUN_KEY_LEN + LSM_PATH_MAX];
+            data[..RUN_KEY_LEN].copy_from_slice(&run.to_be_bytes());
+            data[RUN_KEY_LEN..RUN_KEY_LEN + key.len()].copy_from_slice(key);
+            let value = PathRule {
+                access: entry.access,
+                prefix_len: key.len() as u32,
+                names: names_array(&entry.names),
+            };
+            let key_bits = ((RUN_KEY_LEN + key.len()) * 8) as u32;
+            let lpm = Key::new(key_bits, data);
+            written.paths.push(lpm);
+            trie.insert(&lpm, value, 0).map_err(aya_err(format!(
+                "insert {} into LSM_PATHS",
+                String::from_utf8_lossy(key)
+            )))?;
+        }
+        let mut hash: BpfHashMap<MapData, InodeKey, InodeRule> = node.typed_map("LSM_INODES")?;
         for (key, rule) in &self.inodes {
+            let key = InodeKey { run, ..*key };
+            written.inodes.push(key);
             hash.insert(key, rule, 0)
                 .map_err(aya_err("insert into LSM_INODES"))?;
         }
         Ok(())
+    }
+}
+
+/// The entries one run wrote into the LSM maps.
+#[derive(Default)]
+pub(crate) struct Written {
+    paths: Vec<Key<LsmKey>>,
+    inodes: Vec<InodeKey>,
+}
+
+impl std::fmt::Debug for Written {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Written")
+            .field("paths", &self.paths.len())
+            .field("inodes", &self.inodes.len())
+            .finish()
+    }
+}
+
+impl Written {
+    /// Takes the entries out of the node's maps (what fails is ignored: the
+    /// run is gone either way, and its entries match no process any more).
+    pub(crate) fn remove(&self, node: &crate::ebpf::node::Node) {
+        if let Ok(mut trie) = node.typed_map::<LpmTrie<MapData, LsmKey, PathRule>>("LSM_PATHS") {
+            self.paths.iter().for_each(|k| drop(trie.remove(k)));
+        }
+        if let Ok(mut hash) =
+            node.typed_map::<BpfHashMap<MapData, InodeKey, InodeRule>>("LSM_INODES")
+        {
+            self.inodes.iter().for_each(|k| drop(hash.remove(k)));
+        }
     }
 }
 
@@ -620,21 +670,15 @@ pub fn check_active() -> Result<(), LsmError> {
     }
 }
 
-/// Fills the LSM maps of a loaded object (whose `CONFIG` names the run, and
-/// whose offsets were set with [`set_offsets`]), then loads and attaches
-/// every LSM program. Rules first: no hook runs half-configured. The links
-/// live as long as `ebpf`.
-pub(crate) fn attach_programs(
-    ebpf: &mut Ebpf,
-    rules: &LsmRules,
-) -> Result<Vec<&'static str>, LsmError> {
+/// Loads every LSM program of the object (for the node, which pins them;
+/// they are attached while a run needs them). Fails where the kernel does
+/// not load `lsm` programs.
+pub(crate) fn load_programs(ebpf: &mut Ebpf) -> Result<(), LsmError> {
     check_active()?;
-    rules.fill(ebpf)?;
     let btf = crate::ebpf::btf::kernel_aya().map_err(|e| LsmError::Aya {
-        what: "read the kernel BTF for attaching".into(),
+        what: "read the kernel BTF for loading".into(),
         source: Box::new(e),
     })?;
-    let mut hooks = Vec::with_capacity(HOOKS.len());
     for &hook in HOOKS {
         let prog: &mut Lsm = ebpf
             .program_mut(hook)
@@ -646,11 +690,8 @@ pub(crate) fn attach_programs(
             .map_err(aya_err(format!("{hook} is not an lsm program")))?;
         prog.load(hook, btf)
             .map_err(aya_err(format!("load lsm/{hook}")))?;
-        prog.attach()
-            .map_err(aya_err(format!("attach lsm/{hook}")))?;
-        hooks.push(hook);
     }
-    Ok(hooks)
+    Ok(())
 }
 
 /// Whether this machine can run the layer, and why not.
@@ -718,7 +759,7 @@ pub fn render(e: &LsmError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ebpf::{EbpfLayers, NetPolicy, SyscallPolicy};
+    use crate::ebpf::{EbpfLayers, Reports, RunRules};
 
     #[test]
     fn shapes_of_patterns() {
@@ -827,7 +868,13 @@ mod tests {
         // answer is what attaching the real programs does.
         let direct = (|| -> Result<(), LsmError> {
             check_active()?;
-            let mut layers = EbpfLayers::load(NetPolicy::deny_all(), SyscallPolicy::Unrestricted)?;
+            let mut layers = EbpfLayers::load(RunRules::default(), Reports::Nothing)?;
+            let cgroup = crate::cgroup::RunCgroup::create(
+                &format!("lsm-probe-{}", std::process::id()),
+                None,
+            )
+            .map_err(|e| LsmError::Offsets(e.to_string()))?;
+            layers.attach(cgroup.path())?;
             layers.attach_lsm(&LsmRules::default())
         })();
         match (probe(), direct) {

@@ -20,7 +20,7 @@ use crate::error::PolicyError;
 use crate::syscall_table::SYSCALLS;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Component, PathBuf};
 
@@ -35,6 +35,17 @@ pub struct KernelPolicy {
     /// Programs that may be executed (absolute paths). Executing a program
     /// also lets it be read (the kernel opens it for reading to load it).
     pub exec: Vec<PathBuf>,
+    /// Programs of [`KernelPolicy::exec`] whose arguments are checked: the
+    /// argument lists (`argv[1..]`) each may run with, exactly. A program
+    /// not named here runs with any arguments. Enforced by the eBPF exec
+    /// check (by the executed file's inode); Landlock sees programs only.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub exec_args: BTreeMap<PathBuf, BTreeSet<Vec<String>>>,
+    /// Pathname unix sockets that may be connected to (and sent datagrams to
+    /// by name), enforced by the eBPF unix socket programs against the path
+    /// as the caller names it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unix: Vec<UnixRule>,
     /// Network rules: who may be connected to, what may be bound.
     pub net: Vec<NetRule>,
     /// Syscalls the run may make.
@@ -98,10 +109,58 @@ impl KernelPolicy {
         Ok(self)
     }
 
-    /// Lets `program` be executed.
+    /// Lets `program` be executed, with any arguments.
     pub fn allow_exec(&mut self, program: impl Into<PathBuf>) -> Result<&mut Self, PolicyError> {
         let program = checked_path(program.into())?;
-        self.exec.push(program);
+        self.exec_args.remove(&program);
+        if !self.exec.contains(&program) {
+            self.exec.push(program);
+        }
+        Ok(self)
+    }
+
+    /// Lets `program` be executed with exactly the arguments `args`
+    /// (`argv[1..]`), and with any other list granted the same way; a
+    /// program already granted with any arguments stays so.
+    pub fn allow_exec_args(
+        &mut self,
+        program: impl Into<PathBuf>,
+        args: Vec<String>,
+    ) -> Result<&mut Self, PolicyError> {
+        let program = checked_path(program.into())?;
+        if let Some(arg) = args.iter().find(|a| a.contains('\0')) {
+            return Err(PolicyError::NulInArgument {
+                program,
+                argument: arg.replace('\0', "\\0"),
+            });
+        }
+        if self.exec.contains(&program) && !self.exec_args.contains_key(&program) {
+            return Ok(self);
+        }
+        if !self.exec.contains(&program) {
+            self.exec.push(program.clone());
+        }
+        self.exec_args.entry(program).or_default().insert(args);
+        Ok(self)
+    }
+
+    /// The argument lists `program` may run with: `None` for any.
+    pub fn exec_args_of(&self, program: &std::path::Path) -> Option<&BTreeSet<Vec<String>>> {
+        self.exec_args.get(program)
+    }
+
+    /// Lets the run connect (and send datagrams by name) to the pathname
+    /// unix socket `path`, or to any below it with [`FileScope::Tree`].
+    pub fn allow_unix_connect(
+        &mut self,
+        path: impl Into<PathBuf>,
+        scope: FileScope,
+    ) -> Result<&mut Self, PolicyError> {
+        let path = checked_path(path.into())?;
+        let rule = UnixRule { path, scope };
+        if !self.unix.contains(&rule) {
+            self.unix.push(rule);
+        }
         Ok(self)
     }
 
@@ -166,13 +225,21 @@ fn checked_path(path: PathBuf) -> Result<PathBuf, PolicyError> {
 }
 
 /// Whether a file rule names one file or a directory and everything below it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FileScope {
     /// Exactly this file.
     File,
     /// This directory and everything below it.
     Tree,
+}
+
+/// A pathname unix socket (or a tree of them) the run may connect to.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct UnixRule {
+    /// Absolute, normalized path.
+    pub path: PathBuf,
+    pub scope: FileScope,
 }
 
 /// One file rule.
@@ -205,14 +272,17 @@ impl FileAccess {
     pub const REMOVE: Self = Self(8);
     /// Execute.
     pub const EXEC: Self = Self(16);
+    /// Bind a unix socket (create its file), in a directory tree.
+    pub const MAKE_SOCK: Self = Self(32);
     /// Nothing.
     pub const NONE: Self = Self(0);
-    const NAMES: [(Self, &'static str); 5] = [
+    const NAMES: [(Self, &'static str); 6] = [
         (Self::READ, "read"),
         (Self::WRITE, "write"),
         (Self::CREATE, "create"),
         (Self::REMOVE, "remove"),
         (Self::EXEC, "exec"),
+        (Self::MAKE_SOCK, "make-sock"),
     ];
 
     /// Whether every access of `other` is in `self`.
@@ -230,7 +300,7 @@ impl FileAccess {
         Self(self.0 | other.0)
     }
 
-    /// Parses `read`, `write`, `create`, `remove`, `exec`.
+    /// Parses `read`, `write`, `create`, `remove`, `exec`, `make-sock`.
     pub fn from_name(name: &str) -> Option<Self> {
         Self::NAMES
             .iter()

@@ -1,7 +1,7 @@
-//! The eBPF layers on this kernel, as root: in a fresh cgroup with the
-//! programs attached and a policy of "connect 127.0.0.1 port P", every other
-//! connect, sendto and bind is refused with EPERM and recorded; a syscall
-//! outside the allowlist kills the process; exec, fork and exit are reported.
+//! The eBPF layers on this kernel, as root: in a fresh run cgroup with the
+//! node's programs linked and a policy of "connect 127.0.0.1 port P", every
+//! other connect, sendto and bind is refused with EPERM and recorded; exec,
+//! fork and exit are reported.
 //! Through the launcher, `ebpf::for_launcher` gives the two cgroup layers
 //! `Run::with_layer` takes, and the run's events stream out; a syscall that
 //! another layer refuses is reported with the path, directory descriptor or
@@ -18,8 +18,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use enforcer::ebpf::{
-    EbpfLayers, Event, NetOp, NetPolicy, SyscallPolicy, TracingKind, TracingPreference, Verdict,
-    for_launcher, probe,
+    EbpfLayers, Event, NetOp, NetPolicy, Reports, RunRules, Verdict, for_launcher, probe,
 };
 use enforcer::{FileAccess, FileScope, KernelPolicy, Layer, NetRule, Run, RunOptions};
 
@@ -41,17 +40,6 @@ fn need_root() -> bool {
     );
 }
 
-fn cgroup2_mount() -> PathBuf {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    info.lines()
-        .find_map(|line| {
-            let (left, right) = line.split_once(" - ")?;
-            let mount_point = left.split_whitespace().nth(4)?;
-            (right.split_whitespace().next()? == "cgroup2").then(|| PathBuf::from(mount_point))
-        })
-        .expect("a cgroup2 file system is mounted")
-}
-
 /// A fresh cgroup, removed on drop.
 struct TestCgroup(PathBuf);
 
@@ -63,7 +51,10 @@ impl TestCgroup {
             std::process::id(),
             N.fetch_add(1, Ordering::Relaxed)
         );
-        let path = cgroup2_mount().join(name);
+        // Runs sit at one depth, under the runs' cgroup.
+        let path = enforcer::cgroup::run_parent()
+            .expect("the runs' cgroup")
+            .join(name);
         std::fs::create_dir(&path).expect("create a test cgroup");
         TestCgroup(path)
     }
@@ -285,8 +276,12 @@ fn network_envelope_refuses_everything_but_the_allowed_port() {
     let q = other.local_addr().unwrap().port();
     let r = free_port();
 
-    let policy = NetPolicy::allow([NetRule::tcp_connect("127.0.0.1/32".parse().unwrap(), p)]);
-    let mut layers = EbpfLayers::load(policy, SyscallPolicy::Unrestricted).expect("load");
+    let mut rules = RunRules {
+        net: NetPolicy::allow([NetRule::tcp_connect("127.0.0.1/32".parse().unwrap(), p)]),
+        ..RunRules::default()
+    };
+    rules.exec.trees = true;
+    let mut layers = EbpfLayers::load(rules, Reports::Refusals).expect("load");
     let cgroup = TestCgroup::new();
     layers.attach(&cgroup.0).expect("attach");
     let mut events = layers.events().expect("events");
@@ -424,75 +419,11 @@ fn network_envelope_refuses_everything_but_the_allowed_port() {
 }
 
 #[test]
-fn syscall_outside_the_allowlist_kills_the_process_tp_btf_too() {
-    if !need_root() {
-        return;
-    }
-    kill_outside_the_allowlist(TracingPreference::TpBtf, TracingKind::TpBtf);
-}
-
-#[test]
-fn raw_tp_kills_and_reports_too() {
-    if !need_root() {
-        return;
-    }
-    kill_outside_the_allowlist(TracingPreference::RawTp, TracingKind::RawTp);
-}
-
-fn kill_outside_the_allowlist(pref: TracingPreference, kind: TracingKind) {
-    // Everything but uname(2); armed at the run's first exec.
-    let all_but_uname = (0..512i64).filter(|nr| *nr != libc::SYS_uname);
-    let syscalls = SyscallPolicy::allow_numbers(all_but_uname).unwrap();
-    let mut layers = EbpfLayers::load_with(NetPolicy::deny_all(), syscalls, pref).expect("load");
-    assert_eq!(layers.tracing_kind(), kind);
-    let cgroup = TestCgroup::new();
-    layers.attach(&cgroup.0).expect("attach");
-    let mut events = layers.events().expect("events");
-    assert!(!layers.armed().unwrap());
-
-    let uname = CString::new("/bin/uname").unwrap();
-    let argv = [uname.as_ptr(), std::ptr::null()];
-    let envp = [std::ptr::null()];
-    let procs = cgroup.procs();
-    let child = fork_in_cgroup(&procs, || unsafe {
-        // Not armed yet: the launcher may still make any syscall here.
-        let mut buf: libc::utsname = std::mem::zeroed();
-        if libc::uname(&mut buf) != 0 {
-            return 122;
-        }
-        libc::execve(uname.as_ptr(), argv.as_ptr(), envp.as_ptr());
-        121
-    });
-    let status = wait_status(child);
-    assert!(
-        libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL,
-        "uname after exec is killed: status {status:#x}"
-    );
-    assert!(layers.armed().unwrap());
-    let pid = child as u32;
-    let seen = collect(&mut events, |ev| {
-        ev.iter().any(|e| matches!(e, Event::SyscallKilled { .. }))
-    });
-    assert!(
-        seen.iter()
-            .any(|e| matches!(e, Event::SyscallKilled { pid: x, nr, .. }
-            if *x == pid && i64::from(*nr) == libc::SYS_uname)),
-        "kill event: {seen:#?}"
-    );
-    assert!(
-        seen.iter()
-            .any(|e| matches!(e, Event::Exec { pid: x, filename, .. }
-            if *x == pid && filename == "/bin/uname")),
-        "exec event: {seen:#?}"
-    );
-}
-
-#[test]
 fn attach_refuses_a_directory_that_is_not_a_cgroup() {
     if !need_root() {
         return;
     }
-    let mut layers = EbpfLayers::load(NetPolicy::deny_all(), SyscallPolicy::Unrestricted).unwrap();
+    let mut layers = EbpfLayers::load(RunRules::default(), Reports::Processes).unwrap();
     let err = layers.attach(Path::new("/tmp")).unwrap_err();
     assert!(
         err.to_string().contains("not a cgroup v2 directory"),
@@ -522,6 +453,7 @@ fn launcher_applies_the_ebpf_layers_and_streams_events() {
         std::env::temp_dir().join(format!("warden-ebpf-events-{}.jsonl", std::process::id()));
     let writer = layers
         .events
+        .expect("a stream")
         .write_json_lines(std::fs::File::create(&events_file).unwrap());
     let outcome = spawn_probe(
         &policy,
@@ -585,61 +517,6 @@ fn int80_getpid() -> i64 {
     int80(20, 0, 0)
 }
 
-#[cfg(target_arch = "x86_64")]
-#[test]
-fn a_32_bit_syscall_is_never_on_the_allowlist() {
-    if !need_root() {
-        return;
-    }
-    // Whether this kernel runs 32-bit syscalls at all (ia32 emulation).
-    let probe = fork_plain(|| if int80_getpid() > 0 { 0 } else { 1 });
-    let status = wait_status(probe);
-    if libc::WIFSIGNALED(status) {
-        // No ia32 emulation: `int 0x80` faults, there is nothing to escape
-        // through. Say so, and check the faulting signal.
-        eprintln!(
-            "this kernel has no ia32 emulation (int 0x80 -> signal {})",
-            libc::WTERMSIG(status)
-        );
-        assert_eq!(libc::WTERMSIG(status), libc::SIGSEGV);
-        return;
-    }
-    // Every 64-bit number allowed, 20 (writev) included: only the compat
-    // check can catch i386 getpid, whose number is also 20.
-    let syscalls = SyscallPolicy::allow_numbers(0..512).unwrap();
-    let mut layers = EbpfLayers::load(NetPolicy::deny_all(), syscalls).expect("load");
-    let cgroup = TestCgroup::new();
-    layers.attach(&cgroup.0).expect("attach");
-    let mut events = layers.events().expect("events");
-    let procs = cgroup.procs();
-    // Arm the run with an exec.
-    let true_path = CString::new("/bin/true").unwrap();
-    let argv = [true_path.as_ptr(), std::ptr::null()];
-    let envp = [std::ptr::null()];
-    let armer = fork_in_cgroup(&procs, || unsafe {
-        libc::execve(true_path.as_ptr(), argv.as_ptr(), envp.as_ptr());
-        121
-    });
-    assert_eq!(wait_status(armer), 0);
-    assert!(layers.armed().unwrap());
-    let child = fork_in_cgroup(&procs, || if int80_getpid() > 0 { 0 } else { 1 });
-    let status = wait_status(child);
-    assert!(
-        libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL,
-        "a 32-bit syscall in the run is killed: status {status:#x}"
-    );
-    let pid = child as u32;
-    let seen = collect(&mut events, |ev| {
-        ev.iter()
-            .any(|e| matches!(e, Event::SyscallKilled { pid: x, .. } if *x == pid))
-    });
-    assert!(
-        seen.iter()
-            .any(|e| matches!(e, Event::SyscallKilled { pid: x, nr: 20, .. } if *x == pid)),
-        "kill event: {seen:#?}"
-    );
-}
-
 /// `int 0x80` ptrace(PTRACE_ATTACH, own pid) (i386 number 26): EPERM
 /// even for root (a process cannot trace its own thread group).
 #[cfg(target_arch = "x86_64")]
@@ -660,8 +537,7 @@ fn a_refused_32_bit_syscall_is_marked_and_names_nothing() {
         eprintln!("this kernel has no ia32 emulation: no 32-bit syscall to report");
         return;
     }
-    let mut layers =
-        EbpfLayers::load(NetPolicy::deny_all(), SyscallPolicy::Unrestricted).expect("load");
+    let mut layers = EbpfLayers::load(RunRules::default(), Reports::Refusals).expect("load");
     let cgroup = TestCgroup::new();
     layers.attach(&cgroup.0).expect("attach");
     let mut events = layers.events().expect("events");
@@ -716,7 +592,7 @@ fn a_sub_cgroup_stays_in_the_run() {
     }
     let other = TcpListener::bind("127.0.0.1:0").unwrap();
     let q = other.local_addr().unwrap().port();
-    let mut layers = EbpfLayers::load(NetPolicy::deny_all(), SyscallPolicy::Unrestricted).unwrap();
+    let mut layers = EbpfLayers::load(RunRules::default(), Reports::Processes).unwrap();
     let cgroup = TestCgroup::new();
     layers.attach(&cgroup.0).expect("attach");
     let mut events = layers.events().expect("events");
@@ -759,9 +635,7 @@ fn observe_only_reports_instead_of_refusing() {
     }
     let other = TcpListener::bind("127.0.0.1:0").unwrap();
     let q = other.local_addr().unwrap().port();
-    let mut net = NetPolicy::deny_all();
-    net.observe_only = true;
-    let mut layers = EbpfLayers::load(net, SyscallPolicy::Unrestricted).unwrap();
+    let mut layers = EbpfLayers::load(RunRules::default().observe(), Reports::Processes).unwrap();
     let cgroup = TestCgroup::new();
     layers.attach(&cgroup.0).expect("attach");
     let mut events = layers.events().expect("events");
@@ -794,7 +668,7 @@ const NON_ROOT_CHILD: &str = "WARDEN_EBPF_NON_ROOT_CHILD";
 fn loading_without_root_says_root_is_needed() {
     if std::env::var_os(NON_ROOT_CHILD).is_some() {
         // The unprivileged side (see below): report what load said.
-        let err = EbpfLayers::load(NetPolicy::deny_all(), SyscallPolicy::Unrestricted)
+        let err = EbpfLayers::load(RunRules::default(), Reports::Processes)
             .expect_err("an unprivileged load must fail");
         println!("non-root load: {err}");
         assert!(
@@ -885,7 +759,7 @@ fn probe_run(
     done: impl FnMut(&[Event]) -> bool,
 ) -> (Option<i32>, Vec<Event>) {
     let layers = for_launcher(policy, false).expect("load the eBPF layers");
-    let mut events = layers.events;
+    let mut events = layers.events.expect("a stream");
     let outcome = spawn_probe(policy, layers.sock_addr, layers.tracepoints, args);
     (outcome.status.code(), collect(&mut events, done))
 }
@@ -1083,7 +957,7 @@ fn a_run_whose_events_nobody_reads_observes_no_syscall() {
     let layers =
         enforcer::ebpf::for_launcher_with(&policy, false, enforcer::ebpf::Reports::Processes)
             .expect("load the eBPF layers");
-    let mut events = layers.events;
+    let mut events = layers.events.expect("a stream");
     let tracepoints = layers.tracepoints.share();
     let outcome = spawn_probe(
         &policy,
@@ -1096,7 +970,7 @@ fn a_run_whose_events_nobody_reads_observes_no_syscall() {
         Some(10),
         "Landlock still refuses the read"
     );
-    assert!(tracepoints.with_layers(|l| !l.reports_refusals()));
+    assert!(tracepoints.with_layers(|l| l.reports() == Reports::Processes));
     let seen = collect(&mut events, |ev| {
         ev.iter().any(|e| matches!(e, Event::Exit { .. }))
     });

@@ -11,10 +11,11 @@ use enforcer_common::refusal::{
     FOUND_SOCKADDR, FOUND_TRUNCATED, RefusalRecord,
 };
 use enforcer_common::{
-    EVENT_EXEC, EVENT_EXIT, EVENT_FILE, EVENT_FORK, EVENT_NET, EVENT_SYSCALL_KILL,
-    EVENT_SYSCALL_REFUSED, EventRecord, FAMILY_INET, FAMILY_INET6, FILE_COMPLETE, FILE_OP_EXEC,
-    FILE_OP_OPEN, FMODE_READ, FMODE_WRITE, FileRecord, NET_OP_BIND, NET_OP_CONNECT, NET_OP_SENDMSG,
-    O_DIRECTORY, O_PATH, VERDICT_ALLOWED, VERDICT_OBSERVED, VERDICT_REFUSED,
+    EVENT_EXEC, EVENT_EXIT, EVENT_FILE, EVENT_FORK, EVENT_NET, EVENT_SYSCALL_REFUSED,
+    EXEC_REFUSED_ARGV, EXEC_REFUSED_ARGV_UNREADABLE, EXEC_REFUSED_PROGRAM, EventRecord, ExecRecord,
+    FAMILY_INET, FAMILY_INET6, FAMILY_UNIX, FILE_COMPLETE, FILE_OP_EXEC, FILE_OP_OPEN, FMODE_READ,
+    FMODE_WRITE, FileRecord, NET_OP_BIND, NET_OP_CONNECT, NET_OP_SENDMSG, O_DIRECTORY, O_PATH,
+    VERDICT_ALLOWED, VERDICT_OBSERVED, VERDICT_REFUSED,
 };
 use serde::{Deserialize, Serialize};
 
@@ -32,7 +33,7 @@ pub enum NetOp {
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
     Allowed,
-    /// Refused: EPERM to the caller, or SIGKILL for a syscall.
+    /// Refused: EPERM to the caller, or SIGKILL for an exec.
     Refused,
     /// Outside the envelope, let through because the run only observes.
     Observed,
@@ -46,6 +47,20 @@ pub enum FileOp {
     Open,
     /// Executed it: the program itself, or after `#!` its interpreter.
     Exec,
+}
+
+/// Why an exec was refused ([`Event::Exec`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExecRefusal {
+    /// The file executed is not a program the run may execute (the ELF
+    /// loader run directly, a copy, a memfd, a program the envelope lacks).
+    Program,
+    /// The program may run, but not with these arguments.
+    Arguments,
+    /// The arguments could not be read whole (longer than the check reads),
+    /// and the program's arguments are checked.
+    ArgumentsUnreadable,
 }
 
 /// One event of a run.
@@ -69,11 +84,21 @@ pub enum Event {
         directory: bool,
         time_ns: u64,
     },
-    /// A process of the run executed `filename`.
+    /// A process of the run executed `filename` (as the exec named it)
+    /// with `args` (`argv[1..]`, as far as the event carries them); when
+    /// `verdict` is refused, the process was killed before the new
+    /// program's first instruction, for `refusal`.
     Exec {
         pid: u32,
         ppid: u32,
         filename: String,
+        args: Vec<String>,
+        /// The arguments were longer than the event carries.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        args_cut: bool,
+        verdict: Verdict,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        refusal: Option<ExecRefusal>,
         time_ns: u64,
     },
     /// A process of the run forked `child`.
@@ -102,11 +127,13 @@ pub enum Event {
         verdict: Verdict,
         time_ns: u64,
     },
-    /// A syscall outside the allowlist: the process was killed.
-    SyscallKilled {
+    /// A connect, or a datagram sent by name, to a pathname unix socket.
+    Unix {
         pid: u32,
-        comm: String,
-        nr: u32,
+        op: NetOp,
+        /// The socket's path as the caller named it.
+        path: String,
+        verdict: Verdict,
         time_ns: u64,
     },
     /// A syscall of the run failed with EPERM or EACCES: some layer
@@ -171,7 +198,7 @@ impl Event {
             | Event::Fork { pid, .. }
             | Event::Exit { pid, .. }
             | Event::Net { pid, .. }
-            | Event::SyscallKilled { pid, .. }
+            | Event::Unix { pid, .. }
             | Event::SyscallRefused { pid, .. }
             | Event::Lsm { pid, .. } => *pid,
         }
@@ -184,8 +211,13 @@ impl Event {
             Event::Net {
                 verdict: Verdict::Refused,
                 ..
-            } | Event::SyscallKilled { .. }
-                | Event::SyscallRefused { .. }
+            } | Event::Unix {
+                verdict: Verdict::Refused,
+                ..
+            } | Event::Exec {
+                verdict: Verdict::Refused,
+                ..
+            } | Event::SyscallRefused { .. }
                 | Event::Lsm {
                     verdict: Verdict::Refused,
                     ..
@@ -209,6 +241,9 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Event> {
     if kind == EVENT_SYSCALL_REFUSED {
         return decode_refusal(bytes);
     }
+    if kind == EVENT_EXEC {
+        return decode_exec(bytes);
+    }
     if bytes.len() < size_of::<EventRecord>() {
         return None;
     }
@@ -217,12 +252,6 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Event> {
     let r: EventRecord = unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast()) };
     let text = c_string(&r.filename);
     Some(match r.kind {
-        EVENT_EXEC => Event::Exec {
-            pid: r.pid,
-            ppid: r.other_pid,
-            filename: text,
-            time_ns: r.time_ns,
-        },
         EVENT_FORK => Event::Fork {
             pid: r.pid,
             child: r.other_pid,
@@ -235,6 +264,13 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Event> {
             comm: text,
             time_ns: r.time_ns,
         },
+        EVENT_NET if r.family == FAMILY_UNIX => Event::Unix {
+            pid: r.pid,
+            op: net_op(r.op)?,
+            path: text,
+            verdict: verdict(r.verdict)?,
+            time_ns: r.time_ns,
+        },
         EVENT_NET => {
             let addr = match r.family {
                 FAMILY_INET => {
@@ -243,18 +279,8 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Event> {
                 FAMILY_INET6 => IpAddr::V6(Ipv6Addr::from(r.addr)),
                 _ => return None,
             };
-            let op = match r.op {
-                NET_OP_CONNECT => NetOp::Connect,
-                NET_OP_SENDMSG => NetOp::Sendmsg,
-                NET_OP_BIND => NetOp::Bind,
-                _ => return None,
-            };
-            let verdict = match r.verdict {
-                VERDICT_ALLOWED => Verdict::Allowed,
-                VERDICT_REFUSED => Verdict::Refused,
-                VERDICT_OBSERVED => Verdict::Observed,
-                _ => return None,
-            };
+            let op = net_op(r.op)?;
+            let verdict = verdict(r.verdict)?;
             let proto = match r.proto {
                 6 => "tcp".to_owned(),
                 17 => "udp".to_owned(),
@@ -271,12 +297,6 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Event> {
                 time_ns: r.time_ns,
             }
         }
-        EVENT_SYSCALL_KILL => Event::SyscallKilled {
-            pid: r.pid,
-            comm: text,
-            nr: r.number,
-            time_ns: r.time_ns,
-        },
         EVENT_LSM => Event::Lsm {
             pid: r.pid,
             op: match r.number {
@@ -298,6 +318,58 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Event> {
             time_ns: r.time_ns,
         },
         _ => return None,
+    })
+}
+
+fn net_op(op: u8) -> Option<NetOp> {
+    Some(match op {
+        NET_OP_CONNECT => NetOp::Connect,
+        NET_OP_SENDMSG => NetOp::Sendmsg,
+        NET_OP_BIND => NetOp::Bind,
+        _ => return None,
+    })
+}
+
+fn verdict(v: u8) -> Option<Verdict> {
+    Some(match v {
+        VERDICT_ALLOWED => Verdict::Allowed,
+        VERDICT_REFUSED => Verdict::Refused,
+        VERDICT_OBSERVED => Verdict::Observed,
+        _ => return None,
+    })
+}
+
+fn decode_exec(bytes: &[u8]) -> Option<Event> {
+    if bytes.len() < size_of::<ExecRecord>() {
+        return None;
+    }
+    // SAFETY: the length is checked; ExecRecord is plain data valid for any
+    // bit pattern, and read_unaligned makes no alignment assumption.
+    let r: ExecRecord = unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast()) };
+    let carried = (r.args_len as usize).min(r.args.len());
+    let mut args: Vec<String> = r.args[..carried]
+        .split(|b| *b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    // The bytes end with the last argument's NUL: no argument after it.
+    if r.args[..carried].last() == Some(&0) || carried == 0 {
+        args.pop();
+    }
+    Some(Event::Exec {
+        pid: r.pid,
+        ppid: r.ppid,
+        filename: c_string(&r.filename),
+        args,
+        args_cut: r.args_len as usize > carried,
+        verdict: verdict(r.verdict as u8)?,
+        refusal: match r.reason {
+            0 => None,
+            EXEC_REFUSED_PROGRAM => Some(ExecRefusal::Program),
+            EXEC_REFUSED_ARGV => Some(ExecRefusal::Arguments),
+            EXEC_REFUSED_ARGV_UNREADABLE => Some(ExecRefusal::ArgumentsUnreadable),
+            _ => return None,
+        },
+        time_ns: r.time_ns,
     })
 }
 
@@ -391,10 +463,46 @@ fn errno_name(errno: i32) -> String {
 }
 
 impl Event {
-    /// A refused syscall in one line, for people: `openat /etc/hostname:
-    /// EACCES`, `connect 127.0.0.1:9999: EPERM`, `renameat2 a -> b (dirfd
-    /// 3): EACCES`; `None` for any other event.
+    /// A refusal in one line, for people: `openat /etc/hostname: EACCES`,
+    /// `connect 127.0.0.1:9999: EPERM`, `renameat2 a -> b (dirfd 3):
+    /// EACCES`, `exec /usr/bin/cargo ["publish"]: killed (arguments)`,
+    /// `connect unix /var/run/docker.sock: EPERM`; `None` for any other
+    /// event.
     pub fn refusal_line(&self) -> Option<String> {
+        match self {
+            Event::Exec {
+                filename,
+                args,
+                args_cut,
+                verdict: Verdict::Refused,
+                refusal,
+                ..
+            } => {
+                let why = match refusal {
+                    Some(ExecRefusal::Program) | None => "not a program of the envelope",
+                    Some(ExecRefusal::Arguments) => "arguments outside the envelope",
+                    Some(ExecRefusal::ArgumentsUnreadable) => "arguments too long to check",
+                };
+                let cut = if *args_cut { " …" } else { "" };
+                return Some(format!(
+                    "exec {filename} {}{cut}: killed ({why})",
+                    serde_json::to_string(args).unwrap_or_default()
+                ));
+            }
+            Event::Unix {
+                op,
+                path,
+                verdict: Verdict::Refused,
+                ..
+            } => {
+                let op = match op {
+                    NetOp::Sendmsg => "sendmsg",
+                    _ => "connect",
+                };
+                return Some(format!("{op} unix {path}: EPERM"));
+            }
+            _ => {}
+        }
         let Event::SyscallRefused {
             nr,
             name,
@@ -534,18 +642,78 @@ mod tests {
         assert_eq!(json["comm"], "curl");
     }
 
+    fn exec_record(filename: &[u8], args: &[u8], args_len: u32) -> ExecRecord {
+        let mut r = ExecRecord {
+            kind: EVENT_EXEC,
+            pid: 42,
+            ppid: 7,
+            verdict: VERDICT_ALLOWED as u32,
+            time_ns: 99,
+            dev: 1,
+            ino: 2,
+            reason: 0,
+            args_len,
+            filename: [0; FILENAME_LEN],
+            args: [0; enforcer_common::EXEC_ARGS_REPORT],
+        };
+        r.filename[..filename.len()].copy_from_slice(filename);
+        r.args[..args.len()].copy_from_slice(args);
+        r
+    }
+
     #[test]
-    fn decodes_exec_with_filename() {
-        let mut r = record(EVENT_EXEC);
-        r.filename[..9].copy_from_slice(b"/bin/true");
+    fn decodes_exec_with_filename_and_arguments() {
+        let r = exec_record(b"/bin/true", b"a\0b c\0", 6);
         assert_eq!(
             decode(&bytes(&r)),
             Some(Event::Exec {
                 pid: 42,
                 ppid: 7,
                 filename: "/bin/true".into(),
+                args: vec!["a".into(), "b c".into()],
+                args_cut: false,
+                verdict: Verdict::Allowed,
+                refusal: None,
                 time_ns: 99
             })
+        );
+        let none = exec_record(b"/bin/true", b"", 0);
+        assert!(matches!(decode(&bytes(&none)), Some(Event::Exec { args, .. }) if args.is_empty()));
+    }
+
+    #[test]
+    fn a_killed_exec_is_a_refusal_with_its_reason() {
+        // Longer than the record carries: the last argument it has is cut.
+        let mut long = b"publish\0".to_vec();
+        long.resize(enforcer_common::EXEC_ARGS_REPORT, b'x');
+        let mut r = exec_record(b"/usr/bin/cargo", &long, 9000);
+        r.verdict = VERDICT_REFUSED as u32;
+        r.reason = EXEC_REFUSED_ARGV;
+        let e = decode(&bytes(&r)).unwrap();
+        assert!(e.is_refusal());
+        let line = e.refusal_line().unwrap();
+        assert!(
+            line.starts_with("exec /usr/bin/cargo [\"publish\",\"xxx"),
+            "{line}"
+        );
+        assert!(
+            line.ends_with("\"] …: killed (arguments outside the envelope)"),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn decodes_a_refused_unix_connect() {
+        let mut r = record(EVENT_NET);
+        r.family = FAMILY_UNIX;
+        r.op = NET_OP_CONNECT;
+        r.verdict = VERDICT_REFUSED;
+        r.filename[..20].copy_from_slice(b"/var/run/docker.sock");
+        let e = decode(&bytes(&r)).unwrap();
+        assert!(e.is_refusal());
+        assert_eq!(
+            e.refusal_line().unwrap(),
+            "connect unix /var/run/docker.sock: EPERM"
         );
     }
 

@@ -1,15 +1,16 @@
 //! The eBPF layers as the launcher's [`CgroupLayer`]s: one value per layer
 //! the report names (`ebpf-cgroup-sock-addr`, `ebpf-tracepoints`, `bpf-lsm`),
-//! all backed by the same loaded [`EbpfLayers`]; whichever the launcher
-//! attaches first attaches the cgroup programs to the run's cgroup. The
-//! BPF LSM programs attach with the `bpf-lsm` layer, where the kernel loads
-//! them; elsewhere that layer is reported missing with the kernel's reason.
+//! all backed by the same [`EbpfLayers`]; whichever the launcher attaches
+//! first puts the run into the node (its map entries, its cgroup links). The
+//! BPF LSM rules are added with the `bpf-lsm` layer, where the kernel loads
+//! the LSM programs; elsewhere that layer is reported missing with the
+//! kernel's reason.
 
 use std::cell::RefCell;
 use std::path::Path;
 use std::rc::Rc;
 
-use super::{EbpfError, EbpfLayers, EventStream, NetPolicy, Reports, SyscallPolicy, TracingKind};
+use super::{EbpfError, EbpfLayers, EventStream, Reports, RunRules};
 use crate::error::LayerError;
 use crate::launch::CgroupLayer;
 use crate::layer::Layer;
@@ -17,8 +18,6 @@ use crate::policy::KernelPolicy;
 
 struct Shared {
     layers: EbpfLayers,
-    net: NetPolicy,
-    syscalls: SyscallPolicy,
     attached: Option<Result<(), String>>,
 }
 
@@ -29,21 +28,21 @@ pub struct EbpfCgroupLayer {
 }
 
 /// What [`for_launcher`] returns: the layers for `Run::with_layer` and the
-/// run's event stream (move it to a thread that writes `--events FILE`).
+/// run's event stream (move it to a thread that writes `--events FILE`);
+/// no stream for [`Reports::Nothing`].
 pub struct LauncherLayers {
     pub sock_addr: EbpfCgroupLayer,
     pub tracepoints: EbpfCgroupLayer,
     /// The BPF LSM layer (exact paths, suffix shapes, exec by path, connect
     /// by address, no signal or ptrace outside the run).
     pub bpf_lsm: EbpfCgroupLayer,
-    pub events: EventStream,
+    pub events: Option<EventStream>,
 }
 
-/// Loads the eBPF layers for `policy` (its network rules and, as a second
-/// line behind seccomp, its syscall allowlist). With `observe_only`,
-/// network operations outside the rules are reported, not refused
-/// (`warden learn`). The events report refused syscalls
-/// ([`Reports::Refusals`]).
+/// The eBPF layers for `policy` (its network, exec and unix socket rules,
+/// resolved on this machine). With `observe_only`, operations outside the
+/// rules are reported, not refused (`warden learn`). The events report
+/// refused syscalls ([`Reports::Refusals`]).
 pub fn for_launcher(
     policy: &KernelPolicy,
     observe_only: bool,
@@ -57,25 +56,17 @@ pub fn for_launcher_with(
     observe_only: bool,
     reports: Reports,
 ) -> Result<LauncherLayers, EbpfError> {
-    let mut net = NetPolicy::from_kernel_policy(policy);
-    net.observe_only = observe_only;
-    let syscalls = if observe_only {
-        SyscallPolicy::Unrestricted
-    } else {
-        SyscallPolicy::from_allowlist(&policy.syscalls)?
+    let mut rules = RunRules::from_kernel_policy(policy)?;
+    if observe_only {
+        rules = rules.observe();
+    }
+    let mut layers = EbpfLayers::load(rules, reports)?;
+    let events = match reports {
+        Reports::Nothing => None,
+        _ => Some(layers.events()?),
     };
-    let mut layers = EbpfLayers::load_full(
-        net.clone(),
-        syscalls.clone(),
-        super::TracingPreference::default(),
-        reports,
-    )?;
-    layers.report_files(reports == Reports::Files)?;
-    let events = layers.events()?;
     let shared = Rc::new(RefCell::new(Shared {
         layers,
-        net,
-        syscalls,
         attached: None,
     }));
     Ok(LauncherLayers {
@@ -97,9 +88,9 @@ pub fn for_launcher_with(
 
 impl EbpfCgroupLayer {
     /// Another handle on the same layer, to keep for reading its state
-    /// (lost events, statistics) after the run while the first handle goes
-    /// to [`crate::Run::with_layer`]. The programs stay attached until
-    /// every handle is dropped.
+    /// (refusals, lost events, statistics) after the run while the first
+    /// handle goes to [`crate::Run::with_layer`]. The run stays in the node
+    /// until every handle is dropped.
     pub fn share(&self) -> EbpfCgroupLayer {
         EbpfCgroupLayer {
             which: self.which,
@@ -107,7 +98,7 @@ impl EbpfCgroupLayer {
         }
     }
 
-    /// The loaded layers (run pids, lost events, program statistics).
+    /// The layers (run pids, refusals, lost events, program statistics).
     pub fn with_layers<T>(&self, f: impl FnOnce(&EbpfLayers) -> T) -> T {
         f(&self.shared.borrow().layers)
     }
@@ -129,12 +120,15 @@ impl CgroupLayer for EbpfCgroupLayer {
         let mut shared = self.shared.borrow_mut();
         let shared = &mut *shared;
         // Fail closed: the maps must hold the very policy of this run.
-        let mut expected = NetPolicy::from_kernel_policy(policy);
-        expected.observe_only = shared.net.observe_only;
-        if expected != shared.net {
+        let mut expected = RunRules::from_kernel_policy(policy)
+            .map_err(|e| layer_error(self.which, e.to_string()))?;
+        if shared.layers.rules().observe_only() {
+            expected = expected.observe();
+        }
+        if &expected != shared.layers.rules() {
             return Err(layer_error(
                 self.which,
-                "the eBPF maps were filled from another policy than this run's".into(),
+                "the eBPF rules were made from another policy than this run's".into(),
             ));
         }
         if shared.attached.is_none() {
@@ -144,53 +138,48 @@ impl CgroupLayer for EbpfCgroupLayer {
         if let Some(Err(message)) = &shared.attached {
             return Err(layer_error(self.which, message.clone()));
         }
+        let rules = shared.layers.rules();
+        let observe = if rules.observe_only() {
+            " (observe only: reported, not refused)"
+        } else {
+            ""
+        };
         Ok(match self.which {
             Layer::BpfLsm => {
-                let rules = crate::lsm::LsmRules::for_launch(policy)
+                let lsm_rules = crate::lsm::LsmRules::for_launch(policy)
                     .map_err(|e| layer_error(self.which, crate::lsm::render(&e)))?;
                 shared
                     .layers
-                    .attach_lsm(&rules)
+                    .attach_lsm(&lsm_rules)
                     .map_err(|e| layer_error(self.which, crate::lsm::render(&e)))?;
                 format!(
                     "{} hooks: open/exec/create/remove by resolved path ({} path, {} inode rules), \
                      connect by address, no signal or ptrace outside the run",
                     shared.layers.lsm_hooks().len(),
-                    rules.path_entries(),
-                    rules.inode_entries()
+                    lsm_rules.path_entries(),
+                    lsm_rules.inode_entries()
                 )
             }
             Layer::EbpfCgroupSockAddr => format!(
-                "connect/sendmsg/bind limited to {} rule(s), EPERM otherwise{}",
-                shared.net.rules.len(),
-                if shared.net.observe_only {
-                    " (observe only: reported, not refused)"
-                } else {
-                    ""
-                }
+                "connect/sendmsg/bind limited to {} rule(s), unix sockets to {} path(s), EPERM otherwise{observe}",
+                rules.net.rules.len(),
+                rules.unix.paths.len(),
             ),
             _ => {
-                let via = match shared.layers.tracing_kind() {
-                    TracingKind::TpBtf => "tp_btf",
-                    TracingKind::RawTp => "raw_tp",
+                let events = match shared.layers.reports() {
+                    Reports::Nothing => "no events (refusals counted)",
+                    Reports::Processes => "exec/fork/exit events",
+                    Reports::Refusals => "exec/fork/exit and refusal events",
+                    Reports::Files => "exec/fork/exit, refusal and file open events",
                 };
-                let syscalls = match &shared.syscalls {
-                    SyscallPolicy::Allow(set) => {
-                        format!("{} syscalls allowed, SIGKILL otherwise", set.len())
-                    }
-                    SyscallPolicy::Unrestricted => "syscalls observed only".to_owned(),
-                };
-                let refusals = if shared.layers.reports_refusals() {
-                    ", refusal"
+                let programs = if rules.exec.trees {
+                    "the programs named by file checked by inode and arguments, the others left to Landlock"
                 } else {
-                    ""
+                    "only the programs of the envelope, checked by inode and arguments"
                 };
-                let files = if shared.layers.reports_files() {
-                    ", file open"
-                } else {
-                    ""
-                };
-                format!("{syscalls}; exec/fork/exit{refusals}{files} events ({via})")
+                format!(
+                    "exec: {programs}, SIGKILL before the first instruction otherwise{observe}; {events}"
+                )
             }
         })
     }

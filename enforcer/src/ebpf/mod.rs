@@ -1,24 +1,29 @@
-//! The eBPF layers of a run, user side: load the programs built from
-//! `enforcer-ebpf/`, fill their maps from the envelope, attach them to the
-//! run's cgroup and stream their events.
+//! The eBPF layers of a run, user side: the node's programs (loaded once per
+//! machine, see [`node`]), the run's entries in their maps, its cgroup
+//! links, and its event stream.
 //!
-//! - Network layer: cgroup sock_addr programs on `connect4/6`, `sendmsg4/6`,
-//!   `bind4/6` allow only the CIDR + port + protocol of a [`NetPolicy`]; any
-//!   other operation fails with EPERM in the caller.
-//! - Syscall and process layer: `tp_btf` programs (or `raw_tp` where the
-//!   kernel lacks `tp_btf`) on `sys_enter` and the `sched_process_*`
-//!   tracepoints, scoped to the run's cgroup: a syscall outside the
-//!   [`SyscallPolicy`] kills the process (a second line behind seccomp,
-//!   armed at the run's first exec), and exec, fork, exit and every judged
-//!   network operation become [`Event`]s on a ring buffer.
+//! - Network: cgroup sock_addr programs on `connect4/6`, `sendmsg4/6`,
+//!   `bind4/6` allow only the CIDR + port + protocol of a [`NetPolicy`];
+//!   `connect_unix`/`sendmsg_unix` (kernel 6.7+) only the pathname unix
+//!   sockets of a [`UnixPolicy`]; anything else fails with EPERM.
+//! - Exec: `sched_process_exec` checks every exec of the run, the program by
+//!   the inode the kernel executes and its arguments exactly
+//!   ([`ExecPolicy`]); a refused one is killed before its first instruction.
+//! - Events: exec, fork, exit and every judged operation on the run's own
+//!   ring buffer, for runs whose events someone reads ([`Reports`]); refused
+//!   syscalls and opened files too where asked (`sys_exit`, attached only
+//!   while such a run lives).
 //!
 //! ```no_run
 //! use enforcer::NetRule;
-//! use enforcer::ebpf::{EbpfLayers, NetPolicy, SyscallPolicy};
+//! use enforcer::ebpf::{EbpfLayers, NetPolicy, Reports, RunRules};
 //! # fn main() -> Result<(), enforcer::ebpf::EbpfError> {
-//! let net = NetPolicy::allow([NetRule::tcp_connect("127.0.0.1/32".parse().unwrap(), 8080)]);
-//! let mut layers = EbpfLayers::load(net, SyscallPolicy::Unrestricted)?;
-//! layers.attach(std::path::Path::new("/sys/fs/cgroup/warden/run-1"))?;
+//! let mut rules = RunRules::default();
+//! rules.net = NetPolicy::allow([NetRule::tcp_connect("127.0.0.1/32".parse().unwrap(), 8080)]);
+//! rules.exec.trees = true; // programs left to Landlock in this example
+//! let mut layers = EbpfLayers::load(rules, Reports::Processes)?;
+//! let cgroup = enforcer::cgroup::RunCgroup::create("example", None).unwrap();
+//! layers.attach(cgroup.path())?;
 //! let mut events = layers.events()?;
 //! // ... start the command in the cgroup, then:
 //! for event in events.drain() {
@@ -30,33 +35,44 @@
 pub(crate) mod btf;
 mod event;
 mod launcher;
+mod loader;
+pub(crate) mod node;
 mod policy;
 mod probe;
 mod refusal;
+mod stream;
 
+use std::collections::BTreeSet;
 use std::fs::File;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use aya::maps::{Array, HashMap as BpfHashMap, LpmTrie, MapData, RingBuf, lpm_trie::Key};
-use aya::programs::{BtfTracePoint, CgroupAttachMode, CgroupSockAddr, RawTracePoint};
+use aya::maps::{
+    HashMap as BpfHashMap, HashOfMaps, LpmTrie, Map, MapData, MapFd, RingBuf, lpm_trie::Key,
+};
 use aya::{Ebpf, EbpfLoader};
-use enforcer_common::{CONFIG_INDEX, PortRule, RunConfig, STATE_ARMED, STATE_LOST_EVENTS};
+use enforcer_common::{
+    ARGV_EXACT, ARGV_MAX, ARGV_PREFIX, ArgvKey, ArgvValue, EVENT_RING_BYTES, EXEC_ANY_ARGS,
+    EXEC_EXACT_ARGS, EXEC_NEVER, EXEC_PREFIXES, ExecKey, ExecRule, NetKeyV4, NetKeyV6, NodeConfig,
+    PortRule, RUN_EXEC_TREES, RUN_KEY_LEN, RUN_LSM, RUN_OBSERVE_ONLY, RUN_REPORT_ALLOWED_NET,
+    RUN_REPORT_FILES, RUN_REPORT_SYSCALLS, RunEntry, RunPid, UnixKey, argv_hash, run_keyed,
+};
 
-pub use event::{Event, FileOp, NetOp, Verdict};
+pub use event::{Event, ExecRefusal, FileOp, NetOp, Verdict};
 pub use launcher::{EbpfCgroupLayer, LauncherLayers, for_launcher, for_launcher_with};
-pub use policy::{NetPolicy, SyscallPolicy};
+pub use policy::{
+    ExecPolicy, NetPolicy, ProgramRule, RunRules, UnixPolicy, encode_args, kernel_inode,
+    script_interpreter,
+};
 pub use probe::{ProbeResult, probe};
-
-/// The eBPF object built by `build.rs` (aya-build), aligned for parsing.
-static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/enforcer-ebpf"));
+pub use stream::{EventReader, EventSink, EventStream, EventWriter, JsonLines, STREAM_POLL};
 
 /// The bytes of the eBPF object compiled from `enforcer-ebpf/`; empty when the
 /// build skipped it (`AYA_BUILD_SKIP=1`).
 pub fn object_bytes() -> &'static [u8] {
-    OBJECT
+    node::OBJECT
 }
 
 /// Why the eBPF layers could not be set up. Every error leaves nothing
@@ -68,7 +84,7 @@ pub enum EbpfError {
     #[error("loading the eBPF object: {0}")]
     Object(#[source] Box<aya::EbpfError>),
     #[error("the eBPF layers need root (CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON): {0}")]
-    NeedsRoot(#[source] Box<aya::EbpfError>),
+    NeedsRoot(String),
     #[error("program {program}: {source}{}", hint(source))]
     Program {
         program: &'static str,
@@ -85,7 +101,7 @@ pub enum EbpfError {
     Missing(&'static str),
     #[error("kernel BTF: {0}")]
     Btf(String),
-    #[error("network or syscall policy: {0}")]
+    #[error("the run's rules: {0}")]
     Policy(String),
     #[error("{what} {path}: {source}")]
     Io {
@@ -98,8 +114,29 @@ pub enum EbpfError {
     NotCgroup2(PathBuf),
     #[error("already attached to a cgroup")]
     AlreadyAttached,
-    #[error("the event stream was already taken")]
+    #[error("not attached to a run's cgroup yet")]
+    NotAttached,
+    #[error("the event stream was already taken, or the run reports no events")]
     EventsTaken,
+    #[error("the eBPF object: {0}")]
+    ObjectParse(String),
+    #[error("loading {program}: {source}{}", if log.is_empty() { String::new() } else { format!("; the kernel's verifier said:\n{log}") })]
+    Load {
+        program: String,
+        #[source]
+        source: std::io::Error,
+        log: String,
+    },
+    #[error("pinning {path}: {message}")]
+    Pin { path: PathBuf, message: String },
+    #[error(
+        "the run's cgroup {path} is {level} levels below the cgroup2 root; this node's runs are at level {expected} (under the runs' cgroup `warden/`)"
+    )]
+    Level {
+        path: PathBuf,
+        level: u32,
+        expected: u32,
+    },
 }
 
 fn hint(source: &aya::programs::ProgramError) -> &'static str {
@@ -114,37 +151,17 @@ fn hint(source: &aya::programs::ProgramError) -> &'static str {
     }
 }
 
-/// How the syscall and process programs are attached on this kernel.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TracingKind {
-    /// BTF-typed raw tracepoints.
-    TpBtf,
-    /// Raw tracepoints (kernels without `tp_btf`).
-    RawTp,
-}
-
-/// Which kind of tracepoint program to use.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum TracingPreference {
-    /// `raw_tp`: loads without the kernel's BTF (parsing it costs ~12 ms
-    /// of start-up) and runs the same programs at the same cost.
-    #[default]
-    RawTp,
-    /// `tp_btf` where the kernel loads it, else `raw_tp`.
-    TpBtf,
-}
-
-/// What a run's event stream reports besides exec, fork, exit and refused
-/// network operations, which it always does.
+/// What a run's event stream reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reports {
-    /// Nothing per syscall, for a run whose events nobody reads (`warden
-    /// exec` without `--events`): no program observes every syscall, and
-    /// an allowed connect, sendmsg or bind is not recorded.
+    /// No events: the run has no ring buffer (`warden exec` without
+    /// `--events`); refusals are only counted ([`EbpfLayers::refusals`]).
+    Nothing,
+    /// Exec (allowed and killed), fork, exit, and refused network
+    /// operations.
     Processes,
-    /// Every syscall of the run refused with EPERM or EACCES, and every
-    /// network operation with its verdict.
+    /// Those, every network operation with its verdict, and every syscall of
+    /// the run refused with EPERM or EACCES (whichever layer refused it).
     Refusals,
     /// The refusals, and every file the run opens or executes
     /// ([`Event::File`]): a path walk per open (`warden learn`,
@@ -152,266 +169,143 @@ pub enum Reports {
     Files,
 }
 
-/// Program names in the object: cgroup sock_addr programs.
-const SOCK_ADDR_PROGRAMS: [&str; 6] = [
-    "connect4", "connect6", "sendmsg4", "sendmsg6", "bind4", "bind6",
-];
-/// A tracepoint of the syscall and process programs: its `tp_btf` program
-/// and that program's `raw_tp` twin, and where the tracepoint has them, the
-/// twins that also report files (a path walk each; they cost the kernel
-/// verifier ~45 ms each at load, so only runs that report files load them).
-struct Tracepoint {
-    name: &'static str,
-    /// Runs on every syscall of the machine to observe (not enforce): left
-    /// unattached when nothing reads what it reports.
-    observes_syscalls: bool,
-    tp_btf: &'static str,
-    raw_tp: &'static str,
-    files: Option<(&'static str, &'static str)>,
-}
-
-impl Tracepoint {
-    /// The (`tp_btf`, `raw_tp`) programs for a run that reports files or not.
-    fn programs(&self, files: bool) -> (&'static str, &'static str) {
-        match self.files {
-            Some(with_files) if files => with_files,
-            _ => (self.tp_btf, self.raw_tp),
+impl Reports {
+    fn flags(self) -> u32 {
+        match self {
+            Reports::Nothing | Reports::Processes => 0,
+            Reports::Refusals => RUN_REPORT_SYSCALLS | RUN_REPORT_ALLOWED_NET,
+            Reports::Files => RUN_REPORT_SYSCALLS | RUN_REPORT_ALLOWED_NET | RUN_REPORT_FILES,
         }
     }
 }
 
-const TRACEPOINTS: [Tracepoint; 5] = [
-    Tracepoint {
-        name: "sys_enter",
-        observes_syscalls: false,
-        tp_btf: "sys_enter",
-        raw_tp: "raw_sys_enter",
-        files: None,
-    },
-    Tracepoint {
-        name: "sys_exit",
-        observes_syscalls: true,
-        tp_btf: "sys_exit",
-        raw_tp: "raw_sys_exit",
-        files: Some(("sys_exit_files", "raw_sys_exit_files")),
-    },
-    Tracepoint {
-        name: "sched_process_exec",
-        observes_syscalls: false,
-        tp_btf: "sched_process_exec",
-        raw_tp: "raw_sched_process_exec",
-        files: Some(("sched_process_exec_files", "raw_sched_process_exec_files")),
-    },
-    Tracepoint {
-        name: "sched_process_fork",
-        observes_syscalls: false,
-        tp_btf: "sched_process_fork",
-        raw_tp: "raw_sched_process_fork",
-        files: None,
-    },
-    Tracepoint {
-        name: "sched_process_exit",
-        observes_syscalls: false,
-        tp_btf: "sched_process_exit",
-        raw_tp: "raw_sched_process_exit",
-        files: None,
-    },
-];
-
-/// The loaded eBPF layers of one run. Dropping it detaches every program.
-pub struct EbpfLayers {
-    ebpf: Ebpf,
-    tracing: TracingKind,
-    config: RunConfig,
-    cgroup: Option<PathBuf>,
-    net_rules: usize,
-    syscalls: Option<usize>,
-    /// Why the BPF LSM programs cannot load here (offsets missing from the
-    /// kernel's BTF), found at load time.
-    lsm_unavailable: Option<String>,
-    /// The LSM hooks attached by [`EbpfLayers::attach_lsm`].
-    lsm_hooks: Vec<&'static str>,
-    /// Why opened files cannot be reported here (offsets missing from the
-    /// kernel's BTF).
-    files_unavailable: Option<String>,
-    /// What the loaded programs can report: [`Reports::Files`] loaded the
-    /// programs that report files, [`Reports::Processes`] no `sys_exit`.
-    reports: Reports,
-}
-
-impl std::fmt::Debug for EbpfLayers {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EbpfLayers")
-            .field("tracing", &self.tracing)
-            .field("cgroup", &self.cgroup)
-            .field("net_rules", &self.net_rules)
-            .field("syscalls", &self.syscalls)
-            .finish_non_exhaustive()
-    }
-}
-
-fn map_err(map: &'static str) -> impl FnOnce(aya::maps::MapError) -> EbpfError {
+pub(crate) fn map_err(map: &'static str) -> impl FnOnce(aya::maps::MapError) -> EbpfError {
     move |source| EbpfError::Map {
         map,
         source: Box::new(source),
     }
 }
 
-fn prog_err(program: &'static str) -> impl FnOnce(aya::programs::ProgramError) -> EbpfError {
+pub(crate) fn prog_err(
+    program: &'static str,
+) -> impl FnOnce(aya::programs::ProgramError) -> EbpfError {
     move |source| EbpfError::Program {
         program,
         source: Box::new(source),
     }
 }
 
+/// What one run wrote into the node's maps, to take out again.
+#[derive(Default)]
+struct Written {
+    net_v4: Vec<Key<NetKeyV4>>,
+    net_v6: Vec<Key<NetKeyV6>>,
+    unix: Vec<Key<UnixKey>>,
+    exec: Vec<ExecKey>,
+    argv: Vec<ArgvKey>,
+}
+
+impl std::fmt::Debug for Written {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Written")
+            .field("net", &(self.net_v4.len() + self.net_v6.len()))
+            .field("unix", &self.unix.len())
+            .field("exec", &self.exec.len())
+            .field("argv", &self.argv.len())
+            .finish()
+    }
+}
+
+/// A run attached to its cgroup.
+#[derive(Debug)]
+struct Attached {
+    id: u64,
+    cgroup: PathBuf,
+    /// The cgroup links (detached when closed, or when the cgroup goes).
+    links: Vec<OwnedFd>,
+    written: Written,
+    /// Programs attached for the machine while this run lives.
+    shared: Vec<node::Shared>,
+    lsm: Option<crate::lsm::Written>,
+}
+
+/// The eBPF layers of one run. Dropping it takes the run out of the node
+/// (after killing whatever is left in its cgroup: no process of the run
+/// outlives its rules).
+pub struct EbpfLayers {
+    node: node::Node,
+    rules: RunRules,
+    reports: Reports,
+    /// The run's ring, until the stream is taken (the map lives on in
+    /// `RUN_RINGS` and in the stream).
+    ring: Option<MapData>,
+    ring_fd: Option<OwnedFd>,
+    run: Option<Attached>,
+    lsm_hooks: Vec<&'static str>,
+}
+
+impl std::fmt::Debug for EbpfLayers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EbpfLayers")
+            .field("node", &self.node)
+            .field("run", &self.run)
+            .finish_non_exhaustive()
+    }
+}
+
 impl EbpfLayers {
-    /// Loads every program into the kernel and fills the maps with `net` and
-    /// `syscalls`. Nothing is attached yet: see [`EbpfLayers::attach`].
-    pub fn load(net: NetPolicy, syscalls: SyscallPolicy) -> Result<Self, EbpfError> {
-        Self::load_with(net, syscalls, TracingPreference::default())
-    }
-
-    /// [`EbpfLayers::load`], choosing how the tracepoint programs attach.
-    pub fn load_with(
-        net: NetPolicy,
-        syscalls: SyscallPolicy,
-        tracing: TracingPreference,
-    ) -> Result<Self, EbpfError> {
-        Self::load_full(net, syscalls, tracing, Reports::Refusals)
-    }
-
-    /// [`EbpfLayers::load_with`], loading the programs that `reports`
-    /// needs: with [`Reports::Files`] the ones that can report opened and
-    /// executed files (see [`EbpfLayers::report_files`]), at a higher
-    /// verification cost; with [`Reports::Processes`] no `sys_exit`
-    /// program at all.
-    pub fn load_full(
-        net: NetPolicy,
-        syscalls: SyscallPolicy,
-        tracing: TracingPreference,
-        reports: Reports,
-    ) -> Result<Self, EbpfError> {
-        if OBJECT.is_empty() {
-            return Err(EbpfError::ObjectMissing);
-        }
-        let files = reports == Reports::Files;
-        let refusals = reports != Reports::Processes;
-        // aya's loader reads and parses the kernel's BTF itself (~12 ms, in
-        // `EbpfLoader::new`): on another core while this thread indexes the
-        // same BTF for the offsets below.
-        let loader = std::thread::spawn(EbpfLoader::new);
-        let compiled = policy::compile_net(&net)?;
-        let kernel_btf = btf::kernel()?;
-        let mut config = RunConfig {
-            report_allowed_net: u32::from(refusals),
-            cgroup_id: 0,
-            cgroup_level: 0,
-            observe_only: u32::from(net.observe_only),
-            syscalls_enforced: u32::from(matches!(syscalls, SyscallPolicy::Allow(_))),
-            off_task_pid: kernel_btf.member_offset("task_struct", "pid")?,
-            off_task_tgid: kernel_btf.member_offset("task_struct", "tgid")?,
-            off_task_exit_code: kernel_btf.member_offset("task_struct", "exit_code")?,
-            off_task_real_parent: kernel_btf.member_offset("task_struct", "real_parent")?,
-            off_binprm_filename: kernel_btf.member_offset("linux_binprm", "filename")?,
-            off_task_ti_status: compat_status_offset(kernel_btf)?,
-            off_regs_syscall_nr: ["orig_ax", "syscallno"]
-                .iter()
-                .find_map(|m| kernel_btf.member_offset("pt_regs", m).ok())
-                .unwrap_or(enforcer_common::OFFSET_UNKNOWN),
-            ..RunConfig::default()
+    /// Opens the node (making it on the first run of a boot) and prepares
+    /// the run's rules; nothing applies yet: see [`EbpfLayers::attach`].
+    pub fn load(rules: RunRules, reports: Reports) -> Result<Self, EbpfError> {
+        let node = node::Node::open()?;
+        // Refuse what does not fit the maps before anything is written.
+        policy::compile_net(&rules.net)?;
+        let (ring, ring_fd) = if reports == Reports::Nothing {
+            (None, None)
+        } else {
+            let obj = aya_obj::Map::new_from_params(
+                aya_obj::generated::bpf_map_type::BPF_MAP_TYPE_RINGBUF as u32,
+                0,
+                0,
+                EVENT_RING_BYTES,
+                0,
+            );
+            let data = MapData::create(obj, "run_ring", None).map_err(map_err("run ring"))?;
+            let fd = data
+                .fd()
+                .as_fd()
+                .try_clone_to_owned()
+                .map_err(|source| EbpfError::Io {
+                    what: "duplicating the run ring's descriptor",
+                    path: PathBuf::from("run_ring"),
+                    source,
+                })?;
+            (Some(data), Some(fd))
         };
-        let files_unavailable = match with_file_offsets(kernel_btf, config) {
-            Ok(with_files) => {
-                config = with_files;
-                None
-            }
-            Err(e) => Some(e.to_string()),
-        };
-        // Refusal events: where the syscall arguments are (see `refusal`).
-        config = refusal::with_arg_offsets(kernel_btf, config);
-
-        // The BPF LSM programs read kernel structs at offsets from the
-        // running kernel's BTF, passed as read-only globals at load time.
-        let (lsm_offsets, lsm_unavailable) = match crate::lsm::offsets(kernel_btf) {
-            Ok(o) => (o, None),
-            Err(e) => (Default::default(), Some(crate::lsm::render(&e))),
-        };
-        let loader = loader
-            .join()
-            .map_err(|_| EbpfError::Btf("the eBPF loader's thread panicked".into()))?;
-        let mut ebpf = open_object(loader, &lsm_offsets)?;
-        load_sock_addr_programs(&mut ebpf)?;
-        let tracing = load_tracing(&mut ebpf, tracing, files, refusals)?;
-
-        {
-            let mut v4: LpmTrie<_, [u8; 4], PortRule> =
-                LpmTrie::try_from(ebpf.map_mut("NET_V4").ok_or(EbpfError::Missing("NET_V4"))?)
-                    .map_err(map_err("NET_V4"))?;
-            for (len, addr, rule) in &compiled.v4 {
-                v4.insert(&Key::new(*len, *addr), rule, 0)
-                    .map_err(map_err("NET_V4"))?;
-            }
-        }
-        {
-            let mut v6: LpmTrie<_, [u8; 16], PortRule> =
-                LpmTrie::try_from(ebpf.map_mut("NET_V6").ok_or(EbpfError::Missing("NET_V6"))?)
-                    .map_err(map_err("NET_V6"))?;
-            for (len, addr, rule) in &compiled.v6 {
-                v6.insert(&Key::new(*len, *addr), rule, 0)
-                    .map_err(map_err("NET_V6"))?;
-            }
-        }
-        let syscall_count = match &syscalls {
-            SyscallPolicy::Unrestricted => None,
-            SyscallPolicy::Allow(set) => {
-                let mut allow: Array<_, u8> = Array::try_from(
-                    ebpf.map_mut("SYSCALLS")
-                        .ok_or(EbpfError::Missing("SYSCALLS"))?,
-                )
-                .map_err(map_err("SYSCALLS"))?;
-                for nr in set {
-                    allow.set(*nr, 1, 0).map_err(map_err("SYSCALLS"))?;
-                }
-                Some(set.len())
-            }
-        };
-        // Refusal events: which argument of each syscall names what.
-        refusal::fill_arg_table(&mut ebpf)?;
-
-        let mut layers = EbpfLayers {
-            ebpf,
-            tracing,
-            config,
-            cgroup: None,
-            net_rules: net.rules.len(),
-            syscalls: syscall_count,
-            lsm_unavailable,
-            lsm_hooks: Vec::new(),
-            files_unavailable,
+        Ok(EbpfLayers {
+            node,
+            rules,
             reports,
-        };
-        layers.write_config()?;
-        Ok(layers)
+            ring,
+            ring_fd,
+            run: None,
+            lsm_hooks: Vec::new(),
+        })
     }
 
-    fn write_config(&mut self) -> Result<(), EbpfError> {
-        let mut config: Array<_, RunConfig> = Array::try_from(
-            self.ebpf
-                .map_mut("CONFIG")
-                .ok_or(EbpfError::Missing("CONFIG"))?,
-        )
-        .map_err(map_err("CONFIG"))?;
-        config
-            .set(CONFIG_INDEX, self.config, 0)
-            .map_err(map_err("CONFIG"))
+    /// The rules the layers enforce.
+    pub fn rules(&self) -> &RunRules {
+        &self.rules
     }
 
-    /// Attaches every program to the run's cgroup (a cgroup v2 directory):
-    /// the network programs to the cgroup itself (not overridable from
-    /// below), the tracepoint programs globally, scoped to the cgroup and its
-    /// descendants by id. Call it before the run's command starts.
+    /// Applies the rules to the run's cgroup (a cgroup v2 directory under
+    /// the runs' cgroup): the run's entries go into the node's maps, the
+    /// cgroup programs are linked to the cgroup (not overridable from below),
+    /// and last the run's entry in `RUNS`, from which on every exec, fork,
+    /// exit and socket call of a process in the cgroup is judged. Call it
+    /// before the run's command starts.
     pub fn attach(&mut self, cgroup: &Path) -> Result<(), EbpfError> {
-        if self.cgroup.is_some() {
+        if self.run.is_some() {
             return Err(EbpfError::AlreadyAttached);
         }
         let dir = File::open(cgroup).map_err(|source| EbpfError::Io {
@@ -420,92 +314,227 @@ impl EbpfLayers {
             source,
         })?;
         let (id, level) = cgroup_id_and_level(cgroup, &dir)?;
-        self.config.cgroup_id = id;
-        self.config.cgroup_level = level;
-        self.write_config()?;
-
-        for tp in &TRACEPOINTS {
-            let tracepoint = tp.name;
-            if tp.observes_syscalls && !self.reports_refusals() {
-                continue;
-            }
-            let (tp_btf, raw) = tp.programs(self.reports == Reports::Files);
-            match self.tracing {
-                TracingKind::TpBtf => {
-                    let program: &mut BtfTracePoint = self
-                        .ebpf
-                        .program_mut(tp_btf)
-                        .ok_or(EbpfError::Missing(tp_btf))?
-                        .try_into()
-                        .map_err(prog_err(tp_btf))?;
-                    program.attach().map_err(prog_err(tp_btf))?;
-                }
-                TracingKind::RawTp => {
-                    let program: &mut RawTracePoint = self
-                        .ebpf
-                        .program_mut(raw)
-                        .ok_or(EbpfError::Missing(raw))?
-                        .try_into()
-                        .map_err(prog_err(raw))?;
-                    program.attach(tracepoint).map_err(prog_err(raw))?;
-                }
-            }
+        if level != self.node.config.run_level {
+            return Err(EbpfError::Level {
+                path: cgroup.into(),
+                level,
+                expected: self.node.config.run_level,
+            });
         }
-        for name in SOCK_ADDR_PROGRAMS {
-            let program: &mut CgroupSockAddr = self
-                .ebpf
-                .program_mut(name)
-                .ok_or(EbpfError::Missing(name))?
-                .try_into()
-                .map_err(prog_err(name))?;
-            program
-                .attach(dir.as_fd(), CgroupAttachMode::Single)
-                .map_err(prog_err(name))?;
+        let mut run = Attached {
+            id,
+            cgroup: cgroup.to_path_buf(),
+            links: Vec::new(),
+            written: Written::default(),
+            shared: Vec::new(),
+            lsm: None,
+        };
+        // Whatever fails from here on is undone by `remove`.
+        let result = self.write_run(&mut run, &dir);
+        if let Err(e) = result {
+            self.remove(&mut run);
+            return Err(e);
         }
-        self.cgroup = Some(cgroup.to_path_buf());
+        self.run = Some(run);
         Ok(())
     }
 
-    /// Loads and attaches the BPF LSM programs with the file part of the
-    /// envelope (`rules`); the network part is the same `NET_V4`/`NET_V6`
-    /// envelope as the cgroup programs', the run the same `CONFIG`. Call it
-    /// after [`EbpfLayers::attach`], before the command starts. Fails (and
+    fn run_flags(&self) -> u32 {
+        let mut flags = self.reports.flags();
+        if self.rules.observe_only() {
+            flags |= RUN_OBSERVE_ONLY;
+        }
+        if self.rules.exec.trees {
+            flags |= RUN_EXEC_TREES;
+        }
+        flags
+    }
+
+    fn write_run(&mut self, run: &mut Attached, dir: &File) -> Result<(), EbpfError> {
+        let id = run.id;
+        let compiled = policy::compile_net(&self.rules.net)?;
+        {
+            let mut v4: LpmTrie<MapData, NetKeyV4, PortRule> = self.node.typed_map("NET_V4")?;
+            for (len, addr, rule) in &compiled.v4 {
+                let key = Key::new(8 * RUN_KEY_LEN as u32 + len, run_keyed(id, addr));
+                run.written.net_v4.push(key);
+                v4.insert(&key, rule, 0).map_err(map_err("NET_V4"))?;
+            }
+            let mut v6: LpmTrie<MapData, NetKeyV6, PortRule> = self.node.typed_map("NET_V6")?;
+            for (len, addr, rule) in &compiled.v6 {
+                let key = Key::new(8 * RUN_KEY_LEN as u32 + len, run_keyed(id, addr));
+                run.written.net_v6.push(key);
+                v6.insert(&key, rule, 0).map_err(map_err("NET_V6"))?;
+            }
+        }
+        {
+            let mut unix: LpmTrie<MapData, UnixKey, u32> = self.node.typed_map("UNIX_PATHS")?;
+            let ops = enforcer_common::UNIX_CONNECT | enforcer_common::UNIX_SENDMSG;
+            for path in &self.rules.unix.paths {
+                let mut data: UnixKey = [0; RUN_KEY_LEN + enforcer_common::UNIX_PATH_MAX + 1];
+                data[..RUN_KEY_LEN].copy_from_slice(&id.to_be_bytes());
+                data[RUN_KEY_LEN..RUN_KEY_LEN + path.len()].copy_from_slice(path);
+                let key = Key::new((8 * (RUN_KEY_LEN + path.len())) as u32, data);
+                run.written.unix.push(key);
+                unix.insert(&key, ops, 0).map_err(map_err("UNIX_PATHS"))?;
+            }
+        }
+        {
+            let mut programs: BpfHashMap<MapData, ExecKey, ExecRule> =
+                self.node.typed_map("EXEC_PROGRAMS")?;
+            let mut argv: BpfHashMap<MapData, ArgvKey, ArgvValue> =
+                self.node.typed_map("EXEC_ARGV")?;
+            for (&(dev, ino), rule) in &self.rules.exec.programs {
+                let key = ExecKey { run: id, dev, ino };
+                let mut value = ExecRule::default();
+                if rule.never {
+                    value.flags |= EXEC_NEVER;
+                } else if rule.any_args {
+                    value.flags |= EXEC_ANY_ARGS;
+                }
+                if !rule.exact.is_empty() {
+                    value.flags |= EXEC_EXACT_ARGS;
+                }
+                let lens: BTreeSet<u32> = rule.prefixes.iter().map(|p| p.len() as u32).collect();
+                if lens.len() > EXEC_PREFIXES {
+                    return Err(EbpfError::Policy(format!(
+                        "{} runs more than {EXEC_PREFIXES} granted scripts whose paths differ in length",
+                        rule.path.display()
+                    )));
+                }
+                for (slot, len) in value.prefix_lens.iter_mut().zip(&lens) {
+                    *slot = *len;
+                }
+                value.prefix_count = lens.len() as u32;
+                let lists = rule
+                    .exact
+                    .iter()
+                    .map(|b| (ARGV_EXACT, b.as_slice()))
+                    .chain(rule.prefixes.iter().map(|b| (ARGV_PREFIX, b.as_slice())))
+                    .collect::<Vec<_>>();
+                for (kind, bytes) in lists {
+                    if bytes.len() > ARGV_MAX {
+                        return Err(EbpfError::Policy(format!(
+                            "the arguments granted to {} are longer than {ARGV_MAX} bytes",
+                            rule.path.display()
+                        )));
+                    }
+                    let akey = ArgvKey {
+                        run: id,
+                        dev,
+                        ino,
+                        hash: argv_hash(bytes),
+                        len: bytes.len() as u32,
+                        kind,
+                    };
+                    let mut value = ArgvValue {
+                        len: bytes.len() as u32,
+                        _pad: 0,
+                        bytes: [0; ARGV_MAX],
+                    };
+                    value.bytes[..bytes.len()].copy_from_slice(bytes);
+                    run.written.argv.push(akey);
+                    argv.insert(akey, value, 0).map_err(map_err("EXEC_ARGV"))?;
+                }
+                run.written.exec.push(key);
+                programs
+                    .insert(key, value, 0)
+                    .map_err(map_err("EXEC_PROGRAMS"))?;
+            }
+        }
+        if let Some(ring) = &self.ring_fd {
+            let mut rings: HashOfMaps<MapData, u64, MapFd> = self.node.typed_map("RUN_RINGS")?;
+            let ring = ring.try_clone().map_err(|source| EbpfError::Io {
+                what: "duplicating the run ring's descriptor",
+                path: PathBuf::from("run_ring"),
+                source,
+            })?;
+            let ring = MapData::from_fd(ring).map_err(map_err("run ring"))?;
+            rings
+                .insert(id, ring.fd(), 0)
+                .map_err(map_err("RUN_RINGS"))?;
+        }
+        // The cgroup programs.
+        for name in node::INET_PROGRAMS {
+            let prog = self.node.program(name)?;
+            let attach_type = inet_attach_type(name);
+            let link =
+                loader::link_cgroup(prog.as_fd(), dir.as_fd(), attach_type).map_err(|source| {
+                    EbpfError::Io {
+                        what: "linking to the run's cgroup the program",
+                        path: PathBuf::from(name),
+                        source,
+                    }
+                })?;
+            run.links.push(link);
+        }
+        for (name, attach_type) in node::UNIX_PROGRAMS {
+            let prog = self.node.program(name)?;
+            let link =
+                loader::link_cgroup(prog.as_fd(), dir.as_fd(), attach_type).map_err(|source| {
+                    EbpfError::Io {
+                        what: "linking to the run's cgroup the program",
+                        path: PathBuf::from(name),
+                        source,
+                    }
+                })?;
+            run.links.push(link);
+        }
+        // Last, the run itself: from here on its processes are judged.
+        let flags = self.run_flags();
+        let mut runs: BpfHashMap<MapData, u64, RunEntry> = self.node.typed_map("RUNS")?;
+        runs.insert(
+            id,
+            RunEntry {
+                flags,
+                ..RunEntry::default()
+            },
+            0,
+        )
+        .map_err(map_err("RUNS"))?;
+        if flags & (RUN_REPORT_SYSCALLS | RUN_REPORT_FILES) != 0 {
+            let lock = self.node.lock()?;
+            run.shared.push(node::Shared::SysExit);
+            self.node.acquire(node::Shared::SysExit, &lock)?;
+        }
+        Ok(())
+    }
+
+    /// Loads the BPF LSM rules of the run (the file part of the envelope)
+    /// and attaches the LSM hooks for the machine while the run lives. Call
+    /// it after [`EbpfLayers::attach`], before the command starts. Fails (and
     /// the caller reports the layer as not in use) where the kernel does not
     /// load `lsm` programs.
     pub fn attach_lsm(&mut self, rules: &crate::lsm::LsmRules) -> Result<(), crate::lsm::LsmError> {
-        if let Some(why) = &self.lsm_unavailable {
-            return Err(crate::lsm::LsmError::Offsets(why.clone()));
+        let Some(run) = self.run.as_mut() else {
+            return Err(crate::lsm::LsmError::NotAttached);
+        };
+        crate::lsm::check_active()?;
+        if !self.node.has_lsm() {
+            return Err(crate::lsm::LsmError::NotLoaded(match crate::lsm::probe() {
+                crate::lsm::Support::Unavailable(why) => why,
+                crate::lsm::Support::Available => {
+                    "this node was made when the kernel did not load them".to_owned()
+                }
+            }));
         }
-        self.lsm_hooks = crate::lsm::attach_programs(&mut self.ebpf, rules)?;
+        let written = rules.fill(&self.node, run.id)?;
+        run.lsm = Some(written);
+        let mut runs: BpfHashMap<MapData, u64, RunEntry> = self
+            .node
+            .typed_map("RUNS")
+            .map_err(crate::lsm::LsmError::from)?;
+        let mut entry = runs
+            .get(&run.id, 0)
+            .map_err(|e| crate::lsm::LsmError::from(map_err("RUNS")(e)))?;
+        entry.flags |= RUN_LSM;
+        let lock = self.node.lock()?;
+        run.shared.push(node::Shared::Lsm);
+        self.node.acquire(node::Shared::Lsm, &lock)?;
+        runs.insert(run.id, entry, 0)
+            .map_err(|e| crate::lsm::LsmError::from(map_err("RUNS")(e)))?;
+        self.lsm_hooks = crate::lsm::HOOKS.to_vec();
         Ok(())
-    }
-
-    /// Reports every successful open of the run and the file each exec
-    /// runs, with resolved paths ([`Event::File`]), or stops reporting them.
-    /// Costs a path walk per open of the run: on for `warden learn` and
-    /// `warden exec --events`, off otherwise.
-    pub fn report_files(&mut self, on: bool) -> Result<(), EbpfError> {
-        if on && let Some(why) = &self.files_unavailable {
-            return Err(EbpfError::Btf(format!("cannot report opened files: {why}")));
-        }
-        if on && self.reports != Reports::Files {
-            return Err(EbpfError::Policy(
-                "files can be reported only by layers loaded with `files` (EbpfLayers::load_full)"
-                    .into(),
-            ));
-        }
-        self.config.report_files = u32::from(on);
-        self.write_config()
-    }
-
-    /// Whether refused syscalls are reported.
-    pub fn reports_refusals(&self) -> bool {
-        self.reports != Reports::Processes
-    }
-
-    /// Whether opened and executed files are reported.
-    pub fn reports_files(&self) -> bool {
-        self.config.report_files != 0
     }
 
     /// The LSM hooks attached (empty when the layer is not in use).
@@ -513,62 +542,69 @@ impl EbpfLayers {
         &self.lsm_hooks
     }
 
-    /// The run's event stream. It can be taken once, and moved to a thread
-    /// that writes the events out (`--events FILE`).
+    /// What the run reports.
+    pub fn reports(&self) -> Reports {
+        self.reports
+    }
+
+    /// The run's event stream. It can be taken once (and not at all for
+    /// [`Reports::Nothing`]), and moved to a thread that writes the events
+    /// out (`--events FILE`).
     pub fn events(&mut self) -> Result<EventStream, EbpfError> {
-        let map = self.ebpf.take_map("EVENTS").ok_or(EbpfError::EventsTaken)?;
-        let ring = RingBuf::try_from(map).map_err(map_err("EVENTS"))?;
+        let data = self.ring.take().ok_or(EbpfError::EventsTaken)?;
+        let ring = RingBuf::try_from(Map::RingBuf(data)).map_err(map_err("run ring"))?;
         Ok(EventStream { ring })
     }
 
-    /// How the syscall and process programs are attached here.
-    pub fn tracing_kind(&self) -> TracingKind {
-        self.tracing
+    fn entry(&self) -> Result<RunEntry, EbpfError> {
+        let run = self.run.as_ref().ok_or(EbpfError::NotAttached)?;
+        let runs: BpfHashMap<MapData, u64, RunEntry> = self.node.typed_map("RUNS")?;
+        runs.get(&run.id, 0).map_err(map_err("RUNS"))
     }
 
     /// Events lost because the ring buffer was full (a reader too slow).
     pub fn lost_events(&self) -> Result<u64, EbpfError> {
-        self.state(STATE_LOST_EVENTS)
+        Ok(self.entry()?.lost_events)
     }
 
-    /// Whether the run's first exec has happened (the syscall allowlist
-    /// applies from then on).
-    pub fn armed(&self) -> Result<bool, EbpfError> {
-        Ok(self.state(STATE_ARMED)? != 0)
-    }
-
-    fn state(&self, index: u32) -> Result<u64, EbpfError> {
-        let state: Array<_, u64> =
-            Array::try_from(self.ebpf.map("STATE").ok_or(EbpfError::Missing("STATE"))?)
-                .map_err(map_err("STATE"))?;
-        state.get(&index, 0).map_err(map_err("STATE"))
+    /// Operations the programs refused (or, observing, would have refused)
+    /// so far; counted even when nobody reads the events.
+    pub fn refusals(&self) -> Result<u64, EbpfError> {
+        Ok(self.entry()?.refusals)
     }
 
     /// The live processes of the run the programs have seen (exec or fork
     /// inside the run's cgroup), as (pid, parent pid), sorted.
     pub fn run_pids(&self) -> Result<Vec<(u32, u32)>, EbpfError> {
-        let pids: BpfHashMap<_, u32, u32> = BpfHashMap::try_from(
-            self.ebpf
-                .map("RUN_PIDS")
-                .ok_or(EbpfError::Missing("RUN_PIDS"))?,
-        )
-        .map_err(map_err("RUN_PIDS"))?;
-        let mut out = pids
+        let run = self.run.as_ref().ok_or(EbpfError::NotAttached)?;
+        let pids: BpfHashMap<MapData, u32, RunPid> = self.node.typed_map("RUN_PIDS")?;
+        let mut out: Vec<(u32, u32)> = pids
             .iter()
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(map_err("RUN_PIDS"))?;
+            .filter_map(Result::ok)
+            .filter(|(_, p)| p.run == run.id)
+            .map(|(pid, p)| (pid, p.ppid))
+            .collect();
         out.sort_unstable();
         Ok(out)
     }
 
-    /// Run count and total run time of each attached program, as the kernel
-    /// counts them while statistics are on (see [`enable_program_stats`]).
+    /// Run count and total run time of the node's programs, as the kernel
+    /// counts them while statistics are on (see [`enable_program_stats`]);
+    /// for every run of the machine, not only this one.
     pub fn program_stats(&self) -> Result<Vec<ProgramStats>, EbpfError> {
         let mut out = Vec::new();
-        for (name, program) in self.ebpf.programs() {
-            let Ok(info) = program.info() else { continue };
+        let progs = self.node.dir().join("progs");
+        let entries = std::fs::read_dir(&progs).map_err(|source| EbpfError::Io {
+            what: "listing",
+            path: progs.clone(),
+            source,
+        })?;
+        for entry in entries.filter_map(Result::ok) {
+            let Ok(info) = aya::programs::ProgramInfo::from_pin(entry.path()) else {
+                continue;
+            };
             out.push(ProgramStats {
-                name: name.to_owned(),
+                name: entry.file_name().to_string_lossy().into_owned(),
                 runs: info.run_count(),
                 run_time: info.run_time(),
             });
@@ -579,29 +615,162 @@ impl EbpfLayers {
 
     /// One line for `warden exec` saying what the layers enforce.
     pub fn describe(&self) -> String {
-        let tracing = match self.tracing {
-            TracingKind::TpBtf => "tp_btf",
-            TracingKind::RawTp => "raw_tp",
-        };
-        let syscalls = match self.syscalls {
-            Some(n) => format!("{n} syscalls allowed (SIGKILL otherwise)"),
-            None => "syscalls observed only".to_owned(),
-        };
         let lsm = if self.lsm_hooks.is_empty() {
             String::new()
         } else {
             format!("; BPF LSM on {} hooks", self.lsm_hooks.len())
         };
         format!(
-            "eBPF: connect/sendmsg/bind limited to {} rule(s){}; {syscalls}; process events via {tracing}{lsm}",
-            self.net_rules,
-            if self.config.observe_only != 0 {
+            "eBPF: connect/sendmsg/bind limited to {} rule(s), unix sockets to {}; exec of {} program(s) checked by inode and arguments{}{}",
+            self.rules.net.rules.len(),
+            self.rules.unix.paths.len(),
+            self.rules.exec.programs.len(),
+            if self.rules.observe_only() {
                 " (observe only)"
             } else {
                 ""
-            }
+            },
+            lsm
         )
     }
+
+    /// Takes the run out of the node: its processes killed if any are left,
+    /// its entries removed, its links closed, shared attachments released.
+    fn remove(&self, run: &mut Attached) {
+        // Fail closed: nothing of the run may run on without its rules.
+        crate::cgroup::kill_all(&run.cgroup);
+        if let Ok(mut runs) = self
+            .node
+            .typed_map::<BpfHashMap<MapData, u64, RunEntry>>("RUNS")
+        {
+            let _ = runs.remove(&run.id);
+        }
+        if !run.shared.is_empty()
+            && let Ok(lock) = self.node.lock()
+        {
+            for which in run.shared.drain(..) {
+                let _ = self.node.release(which, run.id, &lock);
+            }
+        }
+        run.links.clear();
+        if let Ok(mut rings) = self
+            .node
+            .typed_map::<HashOfMaps<MapData, u64, MapFd>>("RUN_RINGS")
+        {
+            let _ = rings.remove(&run.id);
+        }
+        let w = std::mem::take(&mut run.written);
+        if let Ok(mut m) = self
+            .node
+            .typed_map::<LpmTrie<MapData, NetKeyV4, PortRule>>("NET_V4")
+        {
+            w.net_v4.iter().for_each(|k| drop(m.remove(k)));
+        }
+        if let Ok(mut m) = self
+            .node
+            .typed_map::<LpmTrie<MapData, NetKeyV6, PortRule>>("NET_V6")
+        {
+            w.net_v6.iter().for_each(|k| drop(m.remove(k)));
+        }
+        if let Ok(mut m) = self
+            .node
+            .typed_map::<LpmTrie<MapData, UnixKey, u32>>("UNIX_PATHS")
+        {
+            w.unix.iter().for_each(|k| drop(m.remove(k)));
+        }
+        if let Ok(mut m) = self
+            .node
+            .typed_map::<BpfHashMap<MapData, ExecKey, ExecRule>>("EXEC_PROGRAMS")
+        {
+            w.exec.iter().for_each(|k| drop(m.remove(k)));
+        }
+        if let Ok(mut m) = self
+            .node
+            .typed_map::<BpfHashMap<MapData, ArgvKey, ArgvValue>>("EXEC_ARGV")
+        {
+            w.argv.iter().for_each(|k| drop(m.remove(k)));
+        }
+        if let Some(lsm) = run.lsm.take() {
+            lsm.remove(&self.node);
+        }
+        if let Ok(mut pids) = self
+            .node
+            .typed_map::<BpfHashMap<MapData, u32, RunPid>>("RUN_PIDS")
+        {
+            let mine: Vec<u32> = pids
+                .iter()
+                .filter_map(Result::ok)
+                .filter(|(_, p)| p.run == run.id)
+                .map(|(pid, _)| pid)
+                .collect();
+            mine.iter().for_each(|pid| drop(pids.remove(pid)));
+        }
+    }
+}
+
+impl Drop for EbpfLayers {
+    fn drop(&mut self) {
+        if let Some(mut run) = self.run.take() {
+            self.remove(&mut run);
+        }
+    }
+}
+
+fn inet_attach_type(name: &str) -> u32 {
+    use aya_obj::generated::bpf_attach_type::*;
+    (match name {
+        "connect4" => BPF_CGROUP_INET4_CONNECT,
+        "connect6" => BPF_CGROUP_INET6_CONNECT,
+        "sendmsg4" => BPF_CGROUP_UDP4_SENDMSG,
+        "sendmsg6" => BPF_CGROUP_UDP6_SENDMSG,
+        "bind4" => BPF_CGROUP_INET4_BIND,
+        _ => BPF_CGROUP_INET6_BIND,
+    }) as u32
+}
+
+/// A test of whether a cgroup (by id) still exists, for purging the entries
+/// of runs that ended without taking themselves out (a crash): opens the
+/// cgroup by its kernfs file handle on the cgroup2 mount.
+pub(crate) fn cgroup_liveness() -> Result<impl Fn(u64) -> bool, EbpfError> {
+    let mount = crate::cgroup::cgroup2_mount().map_err(|e| EbpfError::Policy(e.to_string()))?;
+    let root = File::open(&mount).map_err(|source| EbpfError::Io {
+        what: "opening",
+        path: mount.clone(),
+        source,
+    })?;
+    Ok(move |id: u64| {
+        #[repr(C)]
+        struct Handle {
+            bytes: u32,
+            kind: i32,
+            id: u64,
+        }
+        /// `FILEID_KERNFS`.
+        const KERNFS: i32 = 0xfe;
+        let mut handle = Handle {
+            bytes: 8,
+            kind: KERNFS,
+            id,
+        };
+        // SAFETY: a file handle of the declared size; the result is closed.
+        let fd = unsafe {
+            libc::open_by_handle_at(
+                root.as_raw_fd(),
+                (&raw mut handle).cast(),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        };
+        if fd >= 0 {
+            // SAFETY: a descriptor just opened here.
+            unsafe { libc::close(fd) };
+            true
+        } else {
+            // Only a handle the kernel no longer resolves is gone; anything
+            // else (no permission) counts as alive, so nothing of a live run
+            // is ever purged.
+            std::io::Error::last_os_error().raw_os_error() != Some(libc::ESTALE)
+        }
+    })
 }
 
 /// How often one program ran and for how long in total.
@@ -635,7 +804,10 @@ pub fn enable_program_stats() -> Result<std::os::fd::OwnedFd, EbpfError> {
 
 /// `config` with the offsets and syscall numbers the file reports need, read
 /// from the running kernel's BTF (where an open file's path lives).
-fn with_file_offsets(kernel_btf: &btf::Btf, config: RunConfig) -> Result<RunConfig, EbpfError> {
+pub(crate) fn with_file_offsets(
+    kernel_btf: &btf::Btf,
+    config: NodeConfig,
+) -> Result<NodeConfig, EbpfError> {
     let off = |s: &str, m: &str| kernel_btf.member_offset(s, m);
     let nr = |name: &str| {
         crate::policy::number_of(name)
@@ -643,7 +815,7 @@ fn with_file_offsets(kernel_btf: &btf::Btf, config: RunConfig) -> Result<RunConf
             .unwrap_or(u32::MAX)
     };
     let f_path = off("file", "f_path")?;
-    Ok(RunConfig {
+    Ok(NodeConfig {
         open_nrs: [nr("open"), nr("openat"), nr("openat2"), nr("creat")],
         off_task_files: off("task_struct", "files")?,
         off_files_fdt: off("files_struct", "fdt")?,
@@ -666,7 +838,7 @@ fn with_file_offsets(kernel_btf: &btf::Btf, config: RunConfig) -> Result<RunConf
 
 /// Where `thread_info.status` (with `TS_COMPAT`) lives in `task_struct`.
 #[cfg(target_arch = "x86_64")]
-fn compat_status_offset(kernel_btf: &btf::Btf) -> Result<u32, EbpfError> {
+pub(crate) fn compat_status_offset(kernel_btf: &btf::Btf) -> Result<u32, EbpfError> {
     Ok(kernel_btf.member_offset("task_struct", "thread_info")?
         + kernel_btf.member_offset("thread_info", "status")?)
 }
@@ -674,97 +846,25 @@ fn compat_status_offset(kernel_btf: &btf::Btf) -> Result<u32, EbpfError> {
 /// Other architectures: no `TS_COMPAT` check (seccomp's architecture check
 /// is the only guard against compat syscalls there).
 #[cfg(not(target_arch = "x86_64"))]
-fn compat_status_offset(_: &btf::Btf) -> Result<u32, EbpfError> {
+pub(crate) fn compat_status_offset(_: &btf::Btf) -> Result<u32, EbpfError> {
     Ok(enforcer_common::OFFSET_UNKNOWN)
 }
 
 /// Opens the eBPF object: its maps created and its read-only globals (the
 /// LSM programs' kernel offsets) set; no program is loaded yet.
-fn open_object<'a>(
+pub(crate) fn open_object<'a>(
     mut loader: EbpfLoader<'a>,
     lsm_offsets: &'a crate::lsm::LsmOffsets,
 ) -> Result<Ebpf, EbpfError> {
     crate::lsm::set_offsets(&mut loader, lsm_offsets);
-    loader.load(OBJECT).map_err(|e| {
+    loader.load(node::OBJECT).map_err(|e| {
         // SAFETY: geteuid has no preconditions.
         if unsafe { libc::geteuid() } != 0 {
-            EbpfError::NeedsRoot(Box::new(e))
+            EbpfError::NeedsRoot(e.to_string())
         } else {
             EbpfError::Object(Box::new(e))
         }
     })
-}
-
-/// Loads the cgroup sock_addr programs on two threads: the kernel
-/// verifies a program in the thread that loads it (~1-4 ms each here), so
-/// on two cores the six take half the wall time.
-fn load_sock_addr_programs(ebpf: &mut Ebpf) -> Result<(), EbpfError> {
-    let mut programs: Vec<(&'static str, &mut CgroupSockAddr)> = Vec::new();
-    let mut by_name: std::collections::HashMap<&str, &mut aya::programs::Program> =
-        ebpf.programs_mut().collect();
-    for name in SOCK_ADDR_PROGRAMS {
-        let program = by_name.remove(name).ok_or(EbpfError::Missing(name))?;
-        programs.push((name, program.try_into().map_err(prog_err(name))?));
-    }
-    let load = |batch: &mut [(&'static str, &mut CgroupSockAddr)]| -> Result<(), EbpfError> {
-        for (name, program) in batch {
-            program.load().map_err(prog_err(name))?;
-        }
-        Ok(())
-    };
-    // Each half of the list has IPv4 and IPv6 programs (the IPv6 ones cost
-    // the verifier most).
-    let (first, second) = programs.split_at_mut(SOCK_ADDR_PROGRAMS.len() / 2);
-    std::thread::scope(|scope| {
-        let other = scope.spawn(|| load(first));
-        let here = load(second);
-        other
-            .join()
-            .unwrap_or_else(|_| Err(EbpfError::Btf("a program loader thread panicked".into())))
-            .and(here)
-    })
-}
-
-/// Loads the tracepoint programs: `raw_tp` ones, or with
-/// [`TracingPreference::TpBtf`] the `tp_btf` ones where the kernel loads
-/// them (their twins otherwise).
-fn load_tracing(
-    ebpf: &mut Ebpf,
-    pref: TracingPreference,
-    files: bool,
-    observe_syscalls: bool,
-) -> Result<TracingKind, EbpfError> {
-    let wanted = |tp: &&Tracepoint| observe_syscalls || !tp.observes_syscalls;
-    if pref == TracingPreference::TpBtf
-        && let Ok(btf) = btf::kernel_aya()
-    {
-        let mut loaded = true;
-        for tp in TRACEPOINTS.iter().filter(wanted) {
-            let (name, _) = tp.programs(files);
-            let program: &mut BtfTracePoint = ebpf
-                .program_mut(name)
-                .ok_or(EbpfError::Missing(name))?
-                .try_into()
-                .map_err(prog_err(name))?;
-            if program.load(tp.name, btf).is_err() {
-                loaded = false;
-                break;
-            }
-        }
-        if loaded {
-            return Ok(TracingKind::TpBtf);
-        }
-    }
-    for tp in TRACEPOINTS.iter().filter(wanted) {
-        let (_, raw) = tp.programs(files);
-        let program: &mut RawTracePoint = ebpf
-            .program_mut(raw)
-            .ok_or(EbpfError::Missing(raw))?
-            .try_into()
-            .map_err(prog_err(raw))?;
-        program.load().map_err(prog_err(raw))?;
-    }
-    Ok(TracingKind::RawTp)
 }
 
 const CGROUP2_SUPER_MAGIC: i64 = 0x6367_7270;
@@ -781,7 +881,7 @@ fn is_cgroup2(path: &Path) -> bool {
 
 /// The cgroup id (the directory's inode number on cgroup2fs) and its depth
 /// below the cgroup2 root, found by walking up while still on cgroup2fs.
-fn cgroup_id_and_level(path: &Path, dir: &File) -> Result<(u64, u32), EbpfError> {
+pub(crate) fn cgroup_id_and_level(path: &Path, dir: &File) -> Result<(u64, u32), EbpfError> {
     let path = path.canonicalize().map_err(|source| EbpfError::Io {
         what: "resolving the run's cgroup",
         path: path.into(),
@@ -808,227 +908,4 @@ fn cgroup_id_and_level(path: &Path, dir: &File) -> Result<(u64, u32), EbpfError>
         at = parent;
     }
     Ok((meta.ino(), level))
-}
-
-/// How long the event writer waits for the ring before it looks again:
-/// routine events (allowed opens and connects) do not wake it, so they reach
-/// the file within this time; refusals wake it at once.
-pub const STREAM_POLL: Duration = Duration::from_millis(100);
-
-/// The run's events, read from the ring buffer.
-pub struct EventStream {
-    ring: RingBuf<MapData>,
-}
-
-impl std::fmt::Debug for EventStream {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EventStream").finish_non_exhaustive()
-    }
-}
-
-impl EventStream {
-    /// The next event already in the ring, if any (does not block).
-    pub fn try_next(&mut self) -> Option<Event> {
-        loop {
-            let item = self.ring.next()?;
-            if let Some(event) = event::decode(&item) {
-                return Some(event);
-            }
-        }
-    }
-
-    /// Every event already in the ring (does not block).
-    pub fn drain(&mut self) -> impl Iterator<Item = Event> + '_ {
-        std::iter::from_fn(move || self.try_next())
-    }
-
-    /// Waits up to `timeout` for the next event.
-    pub fn next_timeout(&mut self, timeout: Duration) -> Option<Event> {
-        let deadline = std::time::Instant::now() + timeout;
-        loop {
-            if let Some(event) = self.try_next() {
-                return Some(event);
-            }
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            if left.is_zero() {
-                return None;
-            }
-            let mut fd = libc::pollfd {
-                fd: self.ring.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
-            // SAFETY: one valid pollfd.
-            let rc = unsafe { libc::poll(&mut fd, 1, ms) };
-            if rc < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
-                return None;
-            }
-        }
-    }
-}
-
-/// Where a run's events go while it runs ([`EventStream::read_into`]).
-pub trait EventSink: Send + 'static {
-    /// Takes one event.
-    fn event(&mut self, event: &Event) -> std::io::Result<()>;
-    /// Called after each batch of events: make them durable.
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Writes events as JSON lines (`--events FILE`), flushed after each batch.
-pub struct JsonLines<W: std::io::Write>(std::io::BufWriter<W>);
-
-impl<W: std::io::Write> JsonLines<W> {
-    /// JSON lines to `out`.
-    pub fn new(out: W) -> Self {
-        Self(std::io::BufWriter::new(out))
-    }
-}
-
-impl<W: std::io::Write + Send + 'static> EventSink for JsonLines<W> {
-    fn event(&mut self, event: &Event) -> std::io::Result<()> {
-        serde_json::to_writer(&mut self.0, event).map_err(std::io::Error::other)?;
-        std::io::Write::write_all(&mut self.0, b"\n")
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        std::io::Write::flush(&mut self.0)
-    }
-}
-
-/// Both sinks get every event.
-impl<A: EventSink, B: EventSink> EventSink for (A, B) {
-    fn event(&mut self, event: &Event) -> std::io::Result<()> {
-        self.0.event(event)?;
-        self.1.event(event)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.0.flush()?;
-        self.1.flush()
-    }
-}
-
-/// A sink that may be absent.
-impl<A: EventSink> EventSink for Option<A> {
-    fn event(&mut self, event: &Event) -> std::io::Result<()> {
-        match self {
-            Some(s) => s.event(event),
-            None => Ok(()),
-        }
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        match self {
-            Some(s) => s.flush(),
-            None => Ok(()),
-        }
-    }
-}
-
-impl EventStream {
-    /// Gives every event to `sink` on a thread of its own while the run
-    /// runs, flushing after each batch, until [`EventReader::finish`]. A
-    /// refusal wakes the thread at once; routine events reach the sink
-    /// within [`STREAM_POLL`].
-    pub fn read_into<S: EventSink>(mut self, mut sink: S) -> EventReader<S> {
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = std::thread::spawn(move || {
-            let mut written = 0u64;
-            loop {
-                // Read the flag before draining, so nothing submitted before
-                // `finish` is left behind.
-                let stopping = flag.load(std::sync::atomic::Ordering::Acquire);
-                let before = written;
-                // Once stopping, take what is in the ring without waiting.
-                if !stopping && let Some(event) = self.next_timeout(STREAM_POLL) {
-                    sink.event(&event)?;
-                    written += 1;
-                }
-                for event in self.drain() {
-                    sink.event(&event)?;
-                    written += 1;
-                }
-                // Streamed, not kept until the end: what was read from the
-                // ring is handed on (for a file: written to the kernel)
-                // before the next poll, so a crash of the command, or of this
-                // process, loses nothing already observed.
-                if written != before || stopping {
-                    sink.flush()?;
-                }
-                if stopping {
-                    return Ok((written, sink));
-                }
-            }
-        });
-        EventReader { stop, thread }
-    }
-
-    /// Writes every event as one JSON line to `out` ([`EventStream::read_into`]
-    /// with [`JsonLines`]; `warden exec --events FILE`).
-    pub fn write_json_lines(self, out: impl std::io::Write + Send + 'static) -> EventWriter {
-        EventWriter(self.read_into(JsonLines::new(
-            Box::new(out) as Box<dyn std::io::Write + Send>
-        )))
-    }
-}
-
-/// A thread handing a run's events to a sink.
-pub struct EventReader<S> {
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    thread: std::thread::JoinHandle<std::io::Result<(u64, S)>>,
-}
-
-impl<S> EventReader<S> {
-    /// Hands on what is still in the ring, stops, and returns how many
-    /// events were read, and the sink.
-    pub fn finish(self) -> Result<(u64, S), EbpfError> {
-        self.stop.store(true, std::sync::atomic::Ordering::Release);
-        let io = |source| EbpfError::Io {
-            what: "handing on the events",
-            path: PathBuf::from("--events"),
-            source,
-        };
-        match self.thread.join() {
-            Ok(result) => result.map_err(io),
-            Err(_) => Err(io(std::io::Error::other("the event reader panicked"))),
-        }
-    }
-}
-
-/// A thread writing a run's events as JSON lines.
-pub struct EventWriter(EventReader<JsonLines<Box<dyn std::io::Write + Send>>>);
-
-impl<S> std::fmt::Debug for EventReader<S> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EventReader").finish_non_exhaustive()
-    }
-}
-
-impl std::fmt::Debug for EventWriter {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EventWriter").finish_non_exhaustive()
-    }
-}
-
-impl EventWriter {
-    /// Writes what is still in the ring, stops, and returns how many events
-    /// were written.
-    pub fn finish(self) -> Result<u64, EbpfError> {
-        self.0.finish().map(|(n, _)| n)
-    }
-}
-
-impl Iterator for EventStream {
-    type Item = Event;
-
-    /// Blocks until the next event arrives.
-    fn next(&mut self) -> Option<Event> {
-        loop {
-            if let Some(event) = self.next_timeout(Duration::from_secs(3600)) {
-                return Some(event);
-            }
-        }
-    }
 }

@@ -12,14 +12,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use enforcer_common::{
-    DIR_BIND, DIR_CONNECT, MAX_PORT_RANGES, MAX_PREFIXES, MAX_SYSCALLS, PROTO_TCP, PROTO_UDP,
-    PortRange, PortRule,
+    DIR_BIND, DIR_CONNECT, MAX_PORT_RANGES, MAX_PREFIXES, PROTO_TCP, PROTO_UDP, PortRange, PortRule,
 };
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 
 use super::EbpfError;
-use crate::policy::{KernelPolicy, NetDirection, NetRule, Proto, SyscallAllowlist};
+use crate::policy::{FileAccess, FileScope, KernelPolicy, NetDirection, NetRule, Proto};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 
 fn proto_code(proto: Proto) -> u8 {
     match proto {
@@ -191,38 +192,259 @@ pub(crate) fn lookup_v6(c: &CompiledNet, addr: Ipv6Addr) -> Option<&PortRule> {
         .map(|(_, _, r)| r)
 }
 
-/// The syscalls processes of a run may make, as this architecture's numbers.
-/// The second line behind seccomp: a syscall outside the list kills the
-/// process (after the syscall, from `sys_enter`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub enum SyscallPolicy {
-    /// No allowlist: syscalls are only observed.
-    #[default]
-    Unrestricted,
-    /// Only these syscall numbers.
-    Allow(BTreeSet<u32>),
+/// Programs of a run, by the file the kernel executes (device and inode,
+/// resolved when the run starts), and how each may run: what the exec check
+/// at `sched_process_exec` enforces.
+///
+/// A `#!` script runs its interpreter: the kernel executes the interpreter
+/// with the script's path (as the caller named it) and the script's
+/// arguments after the interpreter's own argument from the `#!` line. So a
+/// granted script adds to its interpreter's rule the lists (or, for any
+/// arguments, the prefix) `[interpreter argument, script path, arguments]`;
+/// the interpreter itself runs only if the envelope grants it too (Landlock
+/// needs it), and a script called by another name than the envelope's is
+/// refused.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExecPolicy {
+    /// (device in the kernel's encoding, inode) → rule.
+    pub programs: BTreeMap<(u64, u64), ProgramRule>,
+    /// Some envelope grant executes a directory tree: a file the map does
+    /// not list is left to Landlock instead of killed.
+    pub trees: bool,
 }
 
-impl SyscallPolicy {
-    /// The second line for a run's seccomp allowlist: the same syscalls.
-    pub fn from_allowlist(allowlist: &SyscallAllowlist) -> Result<Self, EbpfError> {
-        Self::allow_numbers(allowlist.numbers())
+/// How one executable file may run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProgramRule {
+    /// A path it was granted by (for messages).
+    pub path: PathBuf,
+    /// With any arguments.
+    pub any_args: bool,
+    /// Never (the ELF loader of a granted program, run directly).
+    pub never: bool,
+    /// Exactly these argument lists (`argv[1..]`, each argument followed by
+    /// its NUL).
+    pub exact: BTreeSet<Vec<u8>>,
+    /// These first arguments (each followed by its NUL), then any: a script
+    /// run by its interpreter.
+    pub prefixes: BTreeSet<Vec<u8>>,
+}
+
+/// An argument list as the kernel lays it out: each argument followed by
+/// its NUL.
+pub fn encode_args<S: AsRef<[u8]>>(args: &[S]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for a in args {
+        out.extend_from_slice(a.as_ref());
+        out.push(0);
+    }
+    out
+}
+
+/// A file's identity as the kernel's `inode->i_sb->s_dev` and `i_ino` name
+/// it (`stat` encodes the device differently), following symlinks.
+pub fn kernel_inode(path: &Path) -> std::io::Result<(u64, u64)> {
+    let meta = std::fs::metadata(path)?;
+    Ok((crate::lsm::kernel_dev(meta.dev()), meta.ino()))
+}
+
+/// The `#!` line of a script: the interpreter and its one optional
+/// argument (the kernel passes the rest of the line as a single argument).
+pub fn script_interpreter(path: &Path) -> Option<(PathBuf, Option<String>)> {
+    let mut head = [0u8; 256];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .ok()?;
+    let head = &head[..n];
+    let line = head.strip_prefix(b"#!")?;
+    let line = &line[..line.iter().position(|&b| b == b'\n')?];
+    let line = std::str::from_utf8(line).ok()?.trim_matches([' ', '\t']);
+    let (interp, arg) = match line.find([' ', '\t']) {
+        Some(i) => (
+            &line[..i],
+            Some(line[i..].trim_matches([' ', '\t']).to_owned()),
+        ),
+        None => (line, None),
+    };
+    let arg = arg.filter(|a| !a.is_empty());
+    Some((PathBuf::from(interp), arg))
+}
+
+impl ExecPolicy {
+    /// The exec rules of a run's policy, resolved on this machine: every
+    /// granted program by inode with its argument lists, the interpreter of
+    /// every granted `#!` script with the script's lists, and the ELF
+    /// loader of every granted program refused as a program of its own
+    /// unless the envelope grants it.
+    pub fn from_kernel_policy(policy: &KernelPolicy) -> Self {
+        let mut out = ExecPolicy::default();
+        let exec_files = policy
+            .files
+            .iter()
+            .filter(|r| r.access.contains(FileAccess::EXEC));
+        let mut programs: Vec<&Path> = policy.exec.iter().map(PathBuf::as_path).collect();
+        for rule in exec_files {
+            match rule.scope {
+                FileScope::File => programs.push(&rule.path),
+                FileScope::Tree => out.trees = true,
+            }
+        }
+        let granted_by_tree = |path: &Path| {
+            policy.files.iter().any(|r| {
+                r.scope == FileScope::Tree
+                    && r.access.contains(FileAccess::EXEC)
+                    && path.starts_with(&r.path)
+            })
+        };
+        for program in &programs {
+            let Ok(id) = kernel_inode(program) else {
+                continue;
+            };
+            let args = policy.exec_args_of(program);
+            let rule = out.rule(id, program);
+            match args {
+                None => rule.any_args = true,
+                Some(lists) => rule.exact.extend(lists.iter().map(|l| encode_args(l))),
+            }
+            if let Some((interp, interp_arg)) = script_interpreter(program)
+                && let Ok(interp_id) = kernel_inode(&interp)
+            {
+                let mut head: Vec<String> = interp_arg.into_iter().collect();
+                head.push(program.display().to_string());
+                let rule = out.rule(interp_id, &interp);
+                match args {
+                    None => {
+                        rule.prefixes.insert(encode_args(&head));
+                    }
+                    Some(lists) => {
+                        for list in lists {
+                            let mut full = head.clone();
+                            full.extend(list.iter().cloned());
+                            rule.exact.insert(encode_args(&full));
+                        }
+                    }
+                }
+            }
+        }
+        for program in &programs {
+            let Some(loader) = crate::landlock::elf_interpreter(program) else {
+                continue;
+            };
+            let Ok(id) = kernel_inode(&loader) else {
+                continue;
+            };
+            let canonical = loader.canonicalize().unwrap_or_else(|_| loader.clone());
+            if out.programs.contains_key(&id)
+                || granted_by_tree(&loader)
+                || granted_by_tree(&canonical)
+            {
+                continue;
+            }
+            out.rule(id, &loader).never = true;
+        }
+        out
     }
 
-    /// An allowlist of syscall numbers (as `libc::SYS_*` or
-    /// `SyscallAllowlist::numbers` give them).
-    pub fn allow_numbers(numbers: impl IntoIterator<Item = i64>) -> Result<Self, EbpfError> {
-        let mut set = BTreeSet::new();
-        for nr in numbers {
-            let ok = u32::try_from(nr).ok().filter(|n| *n < MAX_SYSCALLS);
-            let nr = ok.ok_or_else(|| {
-                EbpfError::Policy(format!(
-                    "syscall number {nr} is outside 0..{MAX_SYSCALLS} of the allowlist map"
-                ))
-            })?;
-            set.insert(nr);
+    fn rule(&mut self, id: (u64, u64), path: &Path) -> &mut ProgramRule {
+        self.programs.entry(id).or_insert_with(|| ProgramRule {
+            path: path.to_path_buf(),
+            ..ProgramRule::default()
+        })
+    }
+
+    /// Whether the rules let the file `id` run with `args` (each followed by
+    /// its NUL): the reference semantics of the kernel side.
+    pub fn allows(&self, id: (u64, u64), args: &[u8]) -> bool {
+        let Some(rule) = self.programs.get(&id) else {
+            return self.trees;
+        };
+        if rule.never {
+            return false;
         }
-        Ok(SyscallPolicy::Allow(set))
+        if rule.any_args || rule.exact.contains(args) {
+            return true;
+        }
+        // A prefix ends with its last argument's NUL: whole arguments only.
+        rule.prefixes.iter().any(|prefix| args.starts_with(prefix))
+    }
+}
+
+/// The pathname unix sockets a run may connect to, as `UNIX_PATHS` keys: an
+/// exact path with its NUL, a tree with a trailing `/`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UnixPolicy {
+    /// The key bytes (without the run key).
+    pub paths: BTreeSet<Vec<u8>>,
+}
+
+impl UnixPolicy {
+    /// The unix rules of a run's policy; a path the programs could never
+    /// match (not plain, or longer than `sun_path`) is refused (fail closed:
+    /// a rule the kernel cannot hold is an error, not a silent no-op).
+    pub fn from_kernel_policy(policy: &KernelPolicy) -> Result<Self, EbpfError> {
+        let mut out = UnixPolicy::default();
+        for rule in &policy.unix {
+            let path = rule.path.as_os_str().as_encoded_bytes();
+            if !enforcer_common::unix_path_is_plain(path) {
+                return Err(EbpfError::Policy(format!(
+                    "unix socket rule {}: not a plain absolute path of at most {} bytes",
+                    rule.path.display(),
+                    enforcer_common::UNIX_PATH_MAX
+                )));
+            }
+            let mut key = path.to_vec();
+            match rule.scope {
+                FileScope::File => key.push(0),
+                FileScope::Tree if key != b"/" => key.push(b'/'),
+                FileScope::Tree => {}
+            }
+            out.paths.insert(key);
+        }
+        Ok(out)
+    }
+
+    /// Whether a connect to `path` (as the caller names it) passes: the
+    /// reference semantics of the kernel side.
+    pub fn allows(&self, path: &[u8]) -> bool {
+        if !enforcer_common::unix_path_is_plain(path) {
+            return false;
+        }
+        let mut exact = path.to_vec();
+        exact.push(0);
+        self.paths
+            .iter()
+            .any(|k| exact.starts_with(k) && (k.last() == Some(&b'/') || *k == exact))
+    }
+}
+
+/// Everything the eBPF layers enforce for one run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunRules {
+    pub net: NetPolicy,
+    pub exec: ExecPolicy,
+    pub unix: UnixPolicy,
+}
+
+impl RunRules {
+    /// The rules of a run's policy, resolved on this machine.
+    pub fn from_kernel_policy(policy: &KernelPolicy) -> Result<Self, EbpfError> {
+        Ok(RunRules {
+            net: NetPolicy::from_kernel_policy(policy),
+            exec: ExecPolicy::from_kernel_policy(policy),
+            unix: UnixPolicy::from_kernel_policy(policy)?,
+        })
+    }
+
+    /// Observation only (`warden learn`): everything runs, what is outside
+    /// the rules is reported.
+    pub fn observe(mut self) -> Self {
+        self.net.observe_only = true;
+        self
+    }
+
+    /// Whether operations outside the rules are reported, not refused.
+    pub fn observe_only(&self) -> bool {
+        self.net.observe_only
     }
 }
 
@@ -376,12 +598,6 @@ mod tests {
         #[allow(clippy::reversed_empty_ranges)]
         let empty = rule("10.0.0.0/8", 9..=8, Proto::Tcp, NetDirection::Connect);
         assert!(compile_net(&NetPolicy::allow([empty])).is_err());
-        assert!(SyscallPolicy::allow_numbers([0, 1, 600]).is_err());
-        assert!(SyscallPolicy::allow_numbers([-1]).is_err());
-        assert_eq!(
-            SyscallPolicy::allow_numbers([1, 0, 1]).unwrap(),
-            SyscallPolicy::Allow([0, 1].into())
-        );
     }
 
     fn arb_rule() -> impl Strategy<Value = NetRule> {

@@ -9,7 +9,7 @@
 use aya::Ebpf;
 use aya::maps::Array;
 use enforcer_common::refusal::{ArgSpec, REFUSAL_ARGS_MAP, SYSCALL_ARGS};
-use enforcer_common::{MAX_SYSCALLS, OFFSET_UNKNOWN, RunConfig};
+use enforcer_common::{MAX_SYSCALLS, NodeConfig, OFFSET_UNKNOWN};
 
 use super::{EbpfError, btf};
 
@@ -138,8 +138,8 @@ pub(crate) fn fill_arg_table(ebpf: &mut Ebpf) -> Result<(), EbpfError> {
 /// `config` with `off_regs_args`: where `pt_regs` holds the six syscall
 /// arguments on the running kernel. An argument the BTF lacks stays
 /// `OFFSET_UNKNOWN` (its refusals then name nothing), never a guess.
-pub(crate) fn with_arg_offsets(kernel_btf: &btf::Btf, config: RunConfig) -> RunConfig {
-    RunConfig {
+pub(crate) fn with_arg_offsets(kernel_btf: &btf::Btf, config: NodeConfig) -> NodeConfig {
+    NodeConfig {
         off_regs_args: arg_offsets(kernel_btf),
         ..config
     }
@@ -239,7 +239,7 @@ mod tests {
             // No BTF here: the eBPF layers refuse to load anyway.
             return;
         };
-        let config = with_arg_offsets(kernel_btf, RunConfig::default());
+        let config = with_arg_offsets(kernel_btf, NodeConfig::default());
         if cfg!(any(target_arch = "x86_64", target_arch = "aarch64")) {
             assert!(
                 config

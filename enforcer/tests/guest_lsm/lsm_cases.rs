@@ -12,7 +12,7 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
 use enforcer::NetRule;
-use enforcer::ebpf::{EbpfLayers, Event, NetPolicy, SyscallPolicy, Verdict};
+use enforcer::ebpf::{EbpfLayers, Event, NetPolicy, Reports, RunRules, Verdict};
 use enforcer::lsm::{
     self, ACCESS_CREATE, ACCESS_EXEC, ACCESS_READ, ACCESS_REMOVE, ACCESS_WRITE, FileGrant,
     LsmRules, Support,
@@ -33,20 +33,6 @@ pub fn layer_is_available() -> Result<(), String> {
     }
 }
 
-/// The cgroup2 mount point, from /proc/self/mountinfo.
-fn cgroup2_root() -> Result<PathBuf, String> {
-    let info = fs::read_to_string("/proc/self/mountinfo").map_err(|e| e.to_string())?;
-    info.lines()
-        .find_map(|l| {
-            let (pre, post) = l.split_once(" - ")?;
-            if post.split_whitespace().next()? != "cgroup2" {
-                return None;
-            }
-            pre.split_whitespace().nth(4).map(PathBuf::from)
-        })
-        .ok_or_else(|| "no cgroup2 mount".to_string())
-}
-
 /// A cgroup for one test run, removed on drop.
 struct RunCgroup {
     dir: PathBuf,
@@ -54,7 +40,10 @@ struct RunCgroup {
 
 impl RunCgroup {
     fn new(name: &str) -> Result<RunCgroup, String> {
-        let dir = cgroup2_root()?.join(name);
+        // Runs sit at one depth, under the runs' cgroup.
+        let dir = enforcer::cgroup::run_parent()
+            .map_err(|e| e.to_string())?
+            .join(name);
         fs::create_dir_all(&dir).map_err(|e| format!("mkdir {}: {e}", dir.display()))?;
         Ok(RunCgroup { dir })
     }
@@ -321,12 +310,15 @@ fn name(code: i32) -> String {
 /// loopback TCP port, attaches them, and then the LSM layer unless `lsm` is
 /// false.
 fn attached(cg: &RunCgroup, fx: &Fixture, port: u16, lsm: bool) -> Result<EbpfLayers, String> {
-    let net = NetPolicy::allow([NetRule::tcp_connect(
-        "127.0.0.1/32".parse().map_err(|e| format!("{e}"))?,
-        port,
-    )]);
-    let mut layers =
-        EbpfLayers::load(net, SyscallPolicy::Unrestricted).map_err(|e| e.to_string())?;
+    let mut rules = RunRules {
+        net: NetPolicy::allow([NetRule::tcp_connect(
+            "127.0.0.1/32".parse().map_err(|e| format!("{e}"))?,
+            port,
+        )]),
+        ..RunRules::default()
+    };
+    rules.exec.trees = true;
+    let mut layers = EbpfLayers::load(rules, Reports::Refusals).map_err(|e| e.to_string())?;
     layers.attach(&cg.dir).map_err(|e| e.to_string())?;
     if lsm {
         let rules = LsmRules::compile(&fx.grants()?).map_err(|e| lsm::render(&e))?;

@@ -92,7 +92,7 @@ pub fn run(args: Args) -> ExitCode {
         // every syscall.
         let reports = match args.events {
             Some(_) => enforcer::ebpf::Reports::Files,
-            None => enforcer::ebpf::Reports::Processes,
+            None => enforcer::ebpf::Reports::Nothing,
         };
         match enforcer::ebpf::for_launcher_with(&policy, false, reports) {
             Ok(l) => ebpf = Some(l),
@@ -165,7 +165,10 @@ pub fn run(args: Args) -> ExitCode {
         if lsm {
             run = run.with_layer(Box::new(l.bpf_lsm));
         }
-        writer = events_file.map(|f| l.events.write_json_lines(f));
+        writer = match (events_file, l.events) {
+            (Some(f), Some(stream)) => Some(stream.write_json_lines(f)),
+            _ => None,
+        };
     } else if root && !args.quiet {
         eprintln!("warden: {ebpf_missing}");
     }

@@ -1,0 +1,566 @@
+//! The node: the eBPF programs of this machine, loaded and verified once
+//! (per boot and per version of the object) and pinned on bpffs, so that a
+//! run pays only for its own map entries and cgroup links.
+//!
+//! ```text
+//! <bpffs>/warden/<version>/
+//!     maps/NAME        every map of the object (CONFIG, RUNS, NET_V4, ...)
+//!     progs/NAME       every program, loaded once
+//!     links/NAME       attachments: the process tracepoints (always), and
+//!                      `sys_exit` and the LSM hooks while a run needs them
+//! ```
+//!
+//! The first `warden exec` of a boot creates the node in a directory of its
+//! own and renames it into place, under a lock, so a node is either whole
+//! or absent; every later run opens the pins (a few `bpf(2)` calls). The
+//! version is a hash of the object built into this binary: another build
+//! gets a node of its own. Only root can reach bpffs or load programs, and
+//! a confined run cannot call `bpf(2)` at all (seccomp).
+//!
+//! Programs that run on every syscall or file operation of the machine
+//! (`sys_exit`, the LSM hooks) are attached only while a run that needs
+//! them lives: a shared pin under `links/`, counted from the runs' entries
+//! in `RUNS` whose cgroup still exists (a run that crashed leaves an entry
+//! whose cgroup is gone, which any later run or `warden doctor` purges).
+
+use std::fs::File;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use aya::maps::{Array, HashMap as BpfHashMap, Map, MapData};
+use aya::programs::{CgroupSockAddr, Lsm, RawTracePoint};
+use aya::{Ebpf, EbpfLoader};
+use enforcer_common::{CONFIG_INDEX, NodeConfig, RunEntry};
+
+use super::{EbpfError, btf, loader, map_err, prog_err};
+
+/// The eBPF object built by `build.rs` (aya-build), aligned for parsing.
+pub(crate) static OBJECT: &[u8] =
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/enforcer-ebpf"));
+
+/// The version of [`OBJECT`] (a hash computed by `build.rs`): the node's
+/// directory name.
+pub(crate) const VERSION: &str = env!("WARDEN_EBPF_VERSION");
+
+/// The cgroup sock_addr programs: (program, attach type as aya names it).
+pub(crate) const INET_PROGRAMS: [&str; 6] = [
+    "connect4", "connect6", "sendmsg4", "sendmsg6", "bind4", "bind6",
+];
+/// The unix socket programs and their attach types.
+pub(crate) const UNIX_PROGRAMS: [(&str, u32); 2] = [
+    ("connect_unix", loader::ATTACH_UNIX_CONNECT),
+    ("sendmsg_unix", loader::ATTACH_UNIX_SENDMSG),
+];
+/// The process tracepoints, attached for as long as the node exists.
+pub(crate) const PROCESS_TRACEPOINTS: [&str; 3] = [
+    "sched_process_exec",
+    "sched_process_fork",
+    "sched_process_exit",
+];
+/// The tracepoint that reports refused syscalls and opened files.
+pub(crate) const SYS_EXIT: &str = "sys_exit";
+
+/// A program attached only while a run needs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Shared {
+    /// `sys_exit`, for runs that report refused syscalls or opened files.
+    SysExit,
+    /// The BPF LSM hooks.
+    Lsm,
+}
+
+impl Shared {
+    /// The `RunEntry` flags of runs that need it.
+    fn flags(self) -> u32 {
+        match self {
+            Shared::SysExit => {
+                enforcer_common::RUN_REPORT_SYSCALLS | enforcer_common::RUN_REPORT_FILES
+            }
+            Shared::Lsm => enforcer_common::RUN_LSM,
+        }
+    }
+}
+
+/// The node, opened from its pins.
+pub(crate) struct Node {
+    dir: PathBuf,
+    /// What the programs read (written when the node was made).
+    pub(crate) config: NodeConfig,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The node lock: held while the node is made and while shared
+/// attachments are counted. Released on drop.
+pub(crate) struct NodeLock(File);
+
+impl Drop for NodeLock {
+    fn drop(&mut self) {
+        // SAFETY: an open descriptor; unlocking cannot fail in a way that
+        // matters (closing it releases the lock anyway).
+        unsafe { libc::flock(self.0.as_raw_fd(), libc::LOCK_UN) };
+    }
+}
+
+fn lock(dir: &Path) -> Result<NodeLock, EbpfError> {
+    let file = File::open(dir).map_err(|source| EbpfError::Io {
+        what: "opening for a lock",
+        path: dir.into(),
+        source,
+    })?;
+    loop {
+        // SAFETY: flock on an open descriptor.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } == 0 {
+            return Ok(NodeLock(file));
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(EbpfError::Io {
+                what: "locking",
+                path: dir.into(),
+                source: e,
+            });
+        }
+    }
+}
+
+const BPF_FS_MAGIC: i64 = 0xcafe_4a11;
+
+fn is_bpffs(path: &Path) -> bool {
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else {
+        return false;
+    };
+    // SAFETY: statfs with a valid NUL-terminated path and a zeroed buffer.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::statfs(c.as_ptr(), &mut st) };
+    rc == 0 && st.f_type as i64 == BPF_FS_MAGIC
+}
+
+/// The bpffs mount the node lives on: `/sys/fs/bpf`, mounted there (mode
+/// 0700) when no bpffs is.
+pub(crate) fn bpffs() -> Result<PathBuf, EbpfError> {
+    let root = PathBuf::from("/sys/fs/bpf");
+    if is_bpffs(&root) {
+        return Ok(root);
+    }
+    if let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") {
+        for line in info.lines() {
+            let Some((left, right)) = line.split_once(" - ") else {
+                continue;
+            };
+            if right.split_whitespace().next() == Some("bpf")
+                && let Some(mount_point) = left.split_whitespace().nth(4)
+            {
+                let path = PathBuf::from(crate::cgroup::unescape_octal(mount_point));
+                if is_bpffs(&path) {
+                    return Ok(path);
+                }
+            }
+        }
+    }
+    std::fs::create_dir_all(&root).map_err(|source| EbpfError::Io {
+        what: "creating the bpffs mount point",
+        path: root.clone(),
+        source,
+    })?;
+    // SAFETY: mount(2) with valid NUL-terminated strings.
+    let rc = unsafe {
+        libc::mount(
+            c"bpf".as_ptr(),
+            c"/sys/fs/bpf".as_ptr(),
+            c"bpf".as_ptr(),
+            0,
+            c"mode=0700".as_ptr().cast(),
+        )
+    };
+    if rc != 0 {
+        return Err(EbpfError::Io {
+            what: "mounting bpffs (needs root)",
+            path: root,
+            source: std::io::Error::last_os_error(),
+        });
+    }
+    Ok(root)
+}
+
+fn mkdir(path: &Path) -> Result<(), EbpfError> {
+    match std::fs::create_dir(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(EbpfError::Io {
+            what: "creating",
+            path: path.into(),
+            source,
+        }),
+    }
+}
+
+impl Node {
+    /// Opens this machine's node, making it first if this is the first run
+    /// of this version since boot.
+    pub(crate) fn open() -> Result<Node, EbpfError> {
+        if OBJECT.is_empty() {
+            return Err(EbpfError::ObjectMissing);
+        }
+        if !crate::launch::is_root() {
+            return Err(EbpfError::NeedsRoot(
+                "the node's programs are pinned on bpffs, which only root reaches".into(),
+            ));
+        }
+        let root = bpffs()?.join("warden");
+        let dir = root.join(VERSION);
+        if !dir.is_dir() {
+            mkdir(&root)?;
+            let _lock = lock(&root)?;
+            if !dir.is_dir() {
+                create(&root, &dir)?;
+            }
+        }
+        let node = Node {
+            config: NodeConfig::default(),
+            dir,
+        };
+        let config: Array<MapData, NodeConfig> = node.typed_map("CONFIG")?;
+        let config = config.get(&CONFIG_INDEX, 0).map_err(map_err("CONFIG"))?;
+        Ok(Node { config, ..node })
+    }
+
+    /// The node's directory.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// A map of the node, untyped.
+    pub(crate) fn map(&self, name: &'static str) -> Result<MapData, EbpfError> {
+        MapData::from_pin(self.dir.join("maps").join(name)).map_err(map_err(name))
+    }
+
+    /// A map of the node as aya's typed map `M`.
+    pub(crate) fn typed_map<M>(&self, name: &'static str) -> Result<M, EbpfError>
+    where
+        M: TryFrom<Map, Error = aya::maps::MapError>,
+    {
+        let data = self.map(name)?;
+        let map = Map::from_map_data(data).map_err(map_err(name))?;
+        M::try_from(map).map_err(map_err(name))
+    }
+
+    /// The pinned program `name`.
+    pub(crate) fn program(&self, name: &str) -> Result<OwnedFd, EbpfError> {
+        loader::open_pin(&self.dir.join("progs").join(name))
+    }
+
+    /// Whether the node loaded the BPF LSM programs (this kernel accepted
+    /// them when the node was made).
+    pub(crate) fn has_lsm(&self) -> bool {
+        self.dir
+            .join("progs")
+            .join(format!("lsm-{}", crate::lsm::HOOKS[0]))
+            .exists()
+    }
+
+    /// Takes the node lock.
+    pub(crate) fn lock(&self) -> Result<NodeLock, EbpfError> {
+        lock(&self.dir)
+    }
+
+    /// Attaches `which` for the machine if it is not already (a pinned
+    /// link); call with the run's entry already in `RUNS`, under the lock.
+    pub(crate) fn acquire(&self, which: Shared, _lock: &NodeLock) -> Result<(), EbpfError> {
+        let links = self.dir.join("links");
+        match which {
+            Shared::SysExit => {
+                let pin = links.join(SYS_EXIT);
+                if pin.exists() {
+                    return Ok(());
+                }
+                let mut prog = RawTracePoint::from_pin(self.dir.join("progs").join(SYS_EXIT))
+                    .map_err(prog_err(SYS_EXIT))?;
+                let id = prog.attach(SYS_EXIT).map_err(prog_err(SYS_EXIT))?;
+                let link = prog.take_link(id).map_err(prog_err(SYS_EXIT))?;
+                let link: aya::programs::links::FdLink = link.into();
+                link.pin(&pin).map_err(|e| EbpfError::Pin {
+                    path: pin.clone(),
+                    message: e.to_string(),
+                })?;
+            }
+            Shared::Lsm => {
+                let btf = btf::kernel_aya()?;
+                for hook in crate::lsm::HOOKS {
+                    let name = format!("lsm-{hook}");
+                    let pin = links.join(&name);
+                    if pin.exists() {
+                        continue;
+                    }
+                    let mut prog = Lsm::from_pin(self.dir.join("progs").join(&name))
+                        .map_err(prog_err("lsm"))?;
+                    let _ = btf;
+                    let id = prog.attach().map_err(prog_err("lsm"))?;
+                    let link = prog.take_link(id).map_err(prog_err("lsm"))?;
+                    let link: aya::programs::links::FdLink = link.into();
+                    link.pin(&pin).map_err(|e| EbpfError::Pin {
+                        path: pin.clone(),
+                        message: e.to_string(),
+                    })?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Detaches `which` when no run other than `leaving` that needs it is
+    /// alive; under the lock, with `leaving`'s entry still in `RUNS` or not.
+    pub(crate) fn release(
+        &self,
+        which: Shared,
+        leaving: u64,
+        _lock: &NodeLock,
+    ) -> Result<(), EbpfError> {
+        let runs: BpfHashMap<MapData, u64, RunEntry> = self.typed_map("RUNS")?;
+        let alive = super::cgroup_liveness()?;
+        let needed = runs
+            .iter()
+            .filter_map(Result::ok)
+            .any(|(id, entry)| id != leaving && entry.flags & which.flags() != 0 && alive(id));
+        if needed {
+            return Ok(());
+        }
+        let links = self.dir.join("links");
+        let names: Vec<String> = match which {
+            Shared::SysExit => vec![SYS_EXIT.to_owned()],
+            Shared::Lsm => crate::lsm::HOOKS
+                .iter()
+                .map(|h| format!("lsm-{h}"))
+                .collect(),
+        };
+        for name in names {
+            let pin = links.join(name);
+            match std::fs::remove_file(&pin) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => {
+                    return Err(EbpfError::Io {
+                        what: "unpinning",
+                        path: pin,
+                        source,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The node's [`NodeConfig`]: where runs sit and the kernel offsets.
+fn node_config(kernel_btf: &btf::Btf) -> Result<NodeConfig, EbpfError> {
+    let off = |s: &str, m: &str| kernel_btf.member_offset(s, m);
+    let parent = crate::cgroup::run_parent().map_err(|e| EbpfError::Policy(e.to_string()))?;
+    let dir = File::open(&parent).map_err(|source| EbpfError::Io {
+        what: "opening the runs' cgroup",
+        path: parent.clone(),
+        source,
+    })?;
+    let (_, parent_level) = super::cgroup_id_and_level(&parent, &dir)?;
+    let config = NodeConfig {
+        run_level: parent_level + 1,
+        off_task_pid: off("task_struct", "pid")?,
+        off_task_tgid: off("task_struct", "tgid")?,
+        off_task_exit_code: off("task_struct", "exit_code")?,
+        off_task_real_parent: off("task_struct", "real_parent")?,
+        off_task_mm: off("task_struct", "mm")?,
+        off_mm_arg_start: off("mm_struct", "arg_start")?,
+        off_mm_arg_end: off("mm_struct", "arg_end")?,
+        off_binprm_filename: off("linux_binprm", "filename")?,
+        off_binprm_file: off("linux_binprm", "file")?,
+        off_file_f_inode: off("file", "f_inode")?,
+        off_inode_i_ino: off("inode", "i_ino")?,
+        off_inode_i_sb: off("inode", "i_sb")?,
+        off_sb_s_dev: off("super_block", "s_dev")?,
+        off_sock_addr_uaddr: off("bpf_sock_addr_kern", "uaddr")?,
+        off_sock_addr_uaddrlen: off("bpf_sock_addr_kern", "uaddrlen")?,
+        off_task_ti_status: super::compat_status_offset(kernel_btf)?,
+        off_regs_syscall_nr: ["orig_ax", "syscallno"]
+            .iter()
+            .find_map(|m| kernel_btf.member_offset("pt_regs", m).ok())
+            .unwrap_or(enforcer_common::OFFSET_UNKNOWN),
+        ..NodeConfig::default()
+    };
+    let config = super::with_file_offsets(kernel_btf, config)?;
+    Ok(super::refusal::with_arg_offsets(kernel_btf, config))
+}
+
+/// The pin of a map: its name, with the dots of the data sections
+/// (`.rodata`) bpffs refuses replaced.
+fn pin_name(map: &str) -> String {
+    map.replace('.', "_")
+}
+
+/// Removes a directory of pins (a node being made that failed).
+fn remove_pins(dir: &Path) {
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Makes the node at `dir`: loads and verifies every program, fills the
+/// configuration, pins everything in a fresh directory, attaches the
+/// process tracepoints, and renames the directory into place. Called with
+/// the lock held.
+fn create(root: &Path, dir: &Path) -> Result<(), EbpfError> {
+    // bpffs refuses names with a dot.
+    let tmp = root.join(format!("new-{}", std::process::id()));
+    remove_pins(&tmp);
+    let made = make(&tmp);
+    if let Err(e) = made {
+        remove_pins(&tmp);
+        return Err(e);
+    }
+    std::fs::rename(&tmp, dir).map_err(|source| {
+        remove_pins(&tmp);
+        EbpfError::Io {
+            what: "putting the node in place at",
+            path: dir.into(),
+            source,
+        }
+    })
+}
+
+fn make(tmp: &Path) -> Result<(), EbpfError> {
+    for sub in ["", "maps", "progs", "links"] {
+        mkdir(&tmp.join(sub))?;
+    }
+    // aya's loader reads and parses the kernel's BTF itself (~12 ms, in
+    // `EbpfLoader::new`): on another core while this thread indexes the
+    // same BTF for the offsets below.
+    let loader = std::thread::spawn(EbpfLoader::new);
+    let kernel_btf = btf::kernel()?;
+    let config = node_config(kernel_btf)?;
+    let (lsm_offsets, lsm_unavailable) = match crate::lsm::offsets(kernel_btf) {
+        Ok(o) => (o, None),
+        Err(e) => (Default::default(), Some(crate::lsm::render(&e))),
+    };
+    let loader = loader
+        .join()
+        .map_err(|_| EbpfError::Btf("the eBPF loader's thread panicked".into()))?;
+    let mut ebpf = super::open_object(loader, &lsm_offsets)?;
+    {
+        let mut map: Array<_, NodeConfig> =
+            Array::try_from(ebpf.map_mut("CONFIG").ok_or(EbpfError::Missing("CONFIG"))?)
+                .map_err(map_err("CONFIG"))?;
+        map.set(CONFIG_INDEX, config, 0)
+            .map_err(map_err("CONFIG"))?;
+    }
+    super::refusal::fill_arg_table(&mut ebpf)?;
+    load_inet_programs(&mut ebpf)?;
+    for name in PROCESS_TRACEPOINTS.iter().chain([&SYS_EXIT]) {
+        let program: &mut RawTracePoint = ebpf
+            .program_mut(name)
+            .ok_or(EbpfError::Missing(name))?
+            .try_into()
+            .map_err(prog_err(name))?;
+        program.load().map_err(prog_err(name))?;
+    }
+    // The BPF LSM programs, where this kernel loads them (never assumed).
+    let lsm = lsm_unavailable.is_none() && crate::lsm::load_programs(&mut ebpf).is_ok();
+
+    // Pins: maps first (the unix programs are relocated against them).
+    for (name, map) in ebpf.maps() {
+        let path = tmp.join("maps").join(pin_name(name));
+        map.pin(&path).map_err(|e| EbpfError::Pin {
+            path,
+            message: e.to_string(),
+        })?;
+    }
+    for (name, attach_type) in UNIX_PROGRAMS {
+        let maps: Vec<(String, OwnedFd)> = ebpf
+            .maps()
+            .map(|(n, _)| {
+                loader::open_pin(&tmp.join("maps").join(pin_name(n))).map(|fd| (n.to_owned(), fd))
+            })
+            .collect::<Result<_, _>>()?;
+        let borrowed: Vec<(&str, std::os::fd::BorrowedFd<'_>)> = maps
+            .iter()
+            .map(|(n, fd)| (n.as_str(), fd.as_fd()))
+            .collect();
+        let fd = loader::load_program(
+            OBJECT,
+            name,
+            loader::PROG_TYPE_CGROUP_SOCK_ADDR,
+            attach_type,
+            &borrowed,
+        )?;
+        loader::pin(fd.as_fd(), &tmp.join("progs").join(name))?;
+    }
+    for name in INET_PROGRAMS
+        .iter()
+        .chain(PROCESS_TRACEPOINTS.iter())
+        .chain([&SYS_EXIT])
+    {
+        let program = ebpf.program_mut(name).ok_or(EbpfError::Missing(name))?;
+        let path = tmp.join("progs").join(name);
+        program.pin(&path).map_err(|e| EbpfError::Pin {
+            path,
+            message: e.to_string(),
+        })?;
+    }
+    if lsm {
+        for hook in crate::lsm::HOOKS {
+            let program = ebpf.program_mut(hook).ok_or(EbpfError::Missing(hook))?;
+            let path = tmp.join("progs").join(format!("lsm-{hook}"));
+            program.pin(&path).map_err(|e| EbpfError::Pin {
+                path,
+                message: e.to_string(),
+            })?;
+        }
+    }
+    // The process tracepoints stay attached for as long as the node exists:
+    // they cost nothing but a lookup per exec, fork and exit of the machine.
+    for name in PROCESS_TRACEPOINTS {
+        let program: &mut RawTracePoint = ebpf
+            .program_mut(name)
+            .ok_or(EbpfError::Missing(name))?
+            .try_into()
+            .map_err(prog_err(name))?;
+        let id = program.attach(name).map_err(prog_err(name))?;
+        let link = program.take_link(id).map_err(prog_err(name))?;
+        let link: aya::programs::links::FdLink = link.into();
+        let path = tmp.join("links").join(name);
+        link.pin(&path).map_err(|e| EbpfError::Pin {
+            path,
+            message: e.to_string(),
+        })?;
+    }
+    Ok(())
+}
+
+/// Loads the cgroup sock_addr programs on two threads: the kernel
+/// verifies a program in the thread that loads it (~1-4 ms each here), so
+/// on two cores the six take half the wall time.
+fn load_inet_programs(ebpf: &mut Ebpf) -> Result<(), EbpfError> {
+    let mut programs: Vec<(&'static str, &mut CgroupSockAddr)> = Vec::new();
+    let mut by_name: std::collections::HashMap<&str, &mut aya::programs::Program> =
+        ebpf.programs_mut().collect();
+    for name in INET_PROGRAMS {
+        let program = by_name.remove(name).ok_or(EbpfError::Missing(name))?;
+        programs.push((name, program.try_into().map_err(prog_err(name))?));
+    }
+    let load = |batch: &mut [(&'static str, &mut CgroupSockAddr)]| -> Result<(), EbpfError> {
+        for (name, program) in batch {
+            program.load().map_err(prog_err(name))?;
+        }
+        Ok(())
+    };
+    let (first, second) = programs.split_at_mut(INET_PROGRAMS.len() / 2);
+    std::thread::scope(|scope| {
+        let other = scope.spawn(|| load(first));
+        let here = load(second);
+        other
+            .join()
+            .unwrap_or_else(|_| Err(EbpfError::Btf("a program loader thread panicked".into())))
+            .and(here)
+    })
+}
