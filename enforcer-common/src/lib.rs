@@ -685,6 +685,38 @@ mod tests {
     }
 
     #[test]
+    fn run_keys_put_the_run_first_big_endian() {
+        let key: NetKeyV4 = run_keyed(0x0102_0304_0506_0708, &[10, 0, 0, 1]);
+        assert_eq!(key, [1, 2, 3, 4, 5, 6, 7, 8, 10, 0, 0, 1]);
+    }
+
+    #[test]
+    fn argv_hashes_words_and_the_zero_padded_tail() {
+        assert_eq!(argv_hash(b""), ARGV_HASH_SEED);
+        let a = argv_hash(b"build\0");
+        assert_ne!(a, argv_hash(b"publish\0"));
+        // The tail is zero-padded: one more NUL changes nothing but the
+        // length, which the map key carries beside the hash.
+        assert_eq!(argv_hash(b"build\0"), argv_hash(b"build\0\0"));
+        let mut w = [0u8; 8];
+        w[..6].copy_from_slice(b"build\0");
+        assert_eq!(a, argv_hash_step(ARGV_HASH_SEED, u64::from_le_bytes(w)));
+    }
+
+    #[test]
+    fn plain_unix_paths() {
+        for ok in ["/", "/run/x.sock", "/a/b/c", "/a/.hidden", "/a/..b"] {
+            assert!(unix_path_is_plain(ok.as_bytes()), "{ok}");
+        }
+        for bad in [
+            "", "x.sock", "./x", "/a//b", "/a/./b", "/a/../b", "/a/.", "/a/..", "/a/", "/a\0b",
+        ] {
+            assert!(!unix_path_is_plain(bad.as_bytes()), "{bad:?}");
+        }
+        assert!(!unix_path_is_plain(&[b'/'; UNIX_PATH_MAX + 1]));
+    }
+
+    #[test]
     fn push_refuses_past_capacity() {
         let mut rule = PortRule::EMPTY;
         for p in 0..MAX_PORT_RANGES as u16 {

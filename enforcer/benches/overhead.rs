@@ -1,16 +1,20 @@
 //! Overhead of the enforcer's layers, as `warden exec` applies them as root
-//! (Landlock + seccomp + the run's cgroup + the eBPF layers): the same
-//! open/close and connect/close loops run confined and unconfined, and the
-//! start-up of a confined `/bin/true` (eBPF programs loaded and attached,
-//! cgroup created and removed, Landlock and seccomp applied).
+//! with its default flags (Landlock + seccomp + the run's cgroup + the eBPF
+//! layers, no event stream): the same open/close, TCP connect/close, unix
+//! socket connect/close and fork/exec/wait loops run confined and
+//! unconfined; an unconfined open/close loop with a confined run active on
+//! the machine and without (what a run costs the rest of the host); and the
+//! start-up of a confined `/bin/true` (the node's programs opened, the run's
+//! entries written and its cgroup links made, cgroup created and removed,
+//! Landlock and seccomp applied).
 //!
 //! `cargo bench -p enforcer --bench overhead` runs the criterion benches,
-//! then prints the three figures of issue 5 measured in one run: the
-//! confined / unconfined ratio of each loop (median of alternating rounds)
-//! and the median start-up, with a breakdown per layer to show where the
-//! cost is. `cargo bench -p enforcer --bench overhead -- --ratios-only`
-//! skips criterion (`--startup-only`: the start-up alone). The machine is
-//! shared: take several runs.
+//! then prints every figure measured in one run: the confined / unconfined
+//! ratio of each loop (median of alternating rounds), with a breakdown per
+//! layer, the Landlock floor, the host tax, and the median start-up.
+//! `cargo bench -p enforcer --bench overhead -- --ratios-only` skips
+//! criterion (`--startup-only`: the start-up alone). The machine is shared:
+//! take several runs.
 
 use criterion::Criterion;
 use enforcer::{
@@ -52,6 +56,7 @@ struct World {
     file: PathBuf,
     out: PathBuf,
     port: u16,
+    sock: PathBuf,
     policy: KernelPolicy,
 }
 
@@ -121,6 +126,14 @@ impl World {
                 drop(stream);
             }
         });
+        let sock = tmp.path().join("loop.sock");
+        let unix = std::os::unix::net::UnixListener::bind(&sock).expect("a unix listener");
+        std::thread::spawn(move || {
+            pin_to(last_cpu());
+            for stream in unix.incoming() {
+                drop(stream);
+            }
+        });
         let mut policy = KernelPolicy::new();
         for dir in ["/usr/lib", "/lib", "/lib64"] {
             policy
@@ -140,13 +153,16 @@ impl World {
                 "127.0.0.1/32".parse().expect("cidr"),
                 port,
             ))
-            .expect("the port");
+            .expect("the port")
+            .allow_unix_connect(&sock, FileScope::File)
+            .expect("the unix socket");
         let out = tmp.path().join("loop.out");
         World {
             _tmp: tmp,
             file,
             out,
             port,
+            sock,
             policy,
         }
     }
@@ -188,7 +204,7 @@ impl World {
             .stdout(out.map_or(Output::Null, Output::from));
         if keep.contains(&Layer::EbpfTracepoints) {
             // As `warden exec` without `--events`.
-            let reports = enforcer::ebpf::Reports::Processes;
+            let reports = enforcer::ebpf::Reports::Nothing;
             let layers = enforcer::ebpf::for_launcher_with(&self.policy, false, reports)
                 .expect("eBPF layers");
             run = run
@@ -206,6 +222,8 @@ impl World {
     fn run_loop(&self, kind: &str, n: u64, stack: Stack) -> (Duration, Duration) {
         let target = match kind {
             "open" => self.file.display().to_string(),
+            "unix" => self.sock.display().to_string(),
+            "exec" => "/bin/true".to_owned(),
             _ => self.port.to_string(),
         };
         let args: Vec<OsString> = vec![kind.into(), target.into(), n.to_string().into()];
@@ -281,7 +299,12 @@ fn ratios(world: &World) {
     ];
     // The loops run on the first CPU, the listener on the last.
     pin_to(0);
-    for (kind, n, rounds) in [("open", 200_000u64, 9usize), ("connect", 3_000, 21)] {
+    for (kind, n, rounds) in [
+        ("open", 200_000u64, 9usize),
+        ("connect", 3_000, 21),
+        ("unix", 20_000, 9),
+        ("exec", 300, 9),
+    ] {
         let stacks: Vec<Stack> = [Stack::Unconfined, Stack::Full]
             .into_iter()
             .chain(breakdown)
@@ -318,6 +341,38 @@ fn ratios(world: &World) {
             );
         }
     }
+}
+
+/// What a run costs the rest of the machine: the open/close loop
+/// unconfined, while a confined run (a sleeping loop binary, `warden exec`'s
+/// default layers) is active and while none is, in alternating rounds.
+fn host_tax(world: &World) {
+    let (n, rounds) = (200_000u64, 9);
+    let (mut alone, mut beside) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let (_, c) = world.run_loop("open", n, Stack::Unconfined);
+        alone.push(c.as_nanos() as f64 / n as f64);
+        std::thread::scope(|scope| {
+            let sleeper = scope
+                .spawn(|| world.run(Stack::Full, LOOP, &["sleep".into(), "1500".into()], None));
+            // Let the run start: its layers attached, its process asleep.
+            std::thread::sleep(Duration::from_millis(400));
+            let (_, c) = world.run_loop("open", n, Stack::Unconfined);
+            beside.push(c.as_nanos() as f64 / n as f64);
+            assert!(
+                sleeper.join().expect("the sleeping run"),
+                "the sleeping run failed"
+            );
+        });
+    }
+    let (a, b) = (median(alone), median(beside));
+    println!(
+        "host tax: an unconfined open/close loop {:.0} ns/op CPU with a confined run active, \
+         {:.0} without, ratio {:.3}x (medians of {rounds} alternating rounds of {n})",
+        b,
+        a,
+        b / a
+    );
 }
 
 /// The floor of Landlock's own cost on this kernel: the open/close loop
@@ -405,6 +460,7 @@ fn main() {
     if bench && !std::env::args().any(|a| a == "--startup-only") {
         ratios(&world);
         landlock_floor(&world);
+        host_tax(&world);
         pin_to(None);
     }
     if bench {

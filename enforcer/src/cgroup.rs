@@ -346,6 +346,14 @@ struct Watchdog {
 
 impl Watchdog {
     fn start(kill_path: &Path) -> Result<Watchdog, LayerError> {
+        // The cgroup itself, removed once it is empty: nothing of the run is
+        // left behind (its eBPF entries are purged once the cgroup is gone).
+        let dir = kill_path
+            .parent()
+            .and_then(|d| std::ffi::CString::new(d.as_os_str().as_encoded_bytes()).ok())
+            .ok_or_else(|| {
+                LayerError::Cgroup(format!("bad cgroup path {}", kill_path.display()))
+            })?;
         let kill = OpenOptions::new()
             .write(true)
             .open(kill_path)
@@ -398,6 +406,18 @@ impl Watchdog {
                     && *libc::__errno_location() == libc::EINTR
                 {}
                 libc::write(kill.as_raw_fd(), b"1".as_ptr().cast(), 1);
+                // The kill is asynchronous: retry the removal while the
+                // cgroup empties (EBUSY), for up to ten seconds.
+                let pause = libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: 10_000_000,
+                };
+                for _ in 0..1000 {
+                    if libc::rmdir(dir.as_ptr()) == 0 || *libc::__errno_location() != libc::EBUSY {
+                        break;
+                    }
+                    libc::nanosleep(&pause, std::ptr::null_mut());
+                }
                 libc::_exit(0)
             },
             pid => Ok(Watchdog {

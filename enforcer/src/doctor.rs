@@ -19,10 +19,16 @@ pub struct LayerStatus {
     pub supported: bool,
     /// What was found: the version, the path, or why not.
     pub detail: String,
+    /// The envelope shapes the layer enforces on this machine (empty when
+    /// it is not supported).
+    pub shapes: Vec<String>,
 }
 
+/// What a probe found: the detail line and the shapes the layer enforces.
+pub type Found = (String, Vec<String>);
+
 /// A run-time check for one layer: `Ok(what was found)` or `Err(why not)`.
-pub type Probe = Box<dyn Fn() -> Result<String, String>>;
+pub type Probe = Box<dyn Fn() -> Result<Found, String>>;
 
 /// The checks to run, one per layer; the built-in ones can be replaced
 /// (the eBPF loader registers probes that load its real programs).
@@ -65,15 +71,17 @@ impl Doctor {
                     None => Err("no probe for this layer in this build".into()),
                 };
                 match result {
-                    Ok(detail) => LayerStatus {
+                    Ok((detail, shapes)) => LayerStatus {
                         layer,
                         supported: true,
                         detail,
+                        shapes,
                     },
                     Err(detail) => LayerStatus {
                         layer,
                         supported: false,
                         detail,
+                        shapes: Vec::new(),
                     },
                 }
             })
@@ -88,6 +96,10 @@ fn needs_root() -> Result<(), String> {
     } else {
         Err("needs root".into())
     }
+}
+
+fn shapes(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| (*s).to_owned()).collect()
 }
 
 /// The kernel's answer for one program kind of [`crate::ebpf::probe`].
@@ -112,39 +124,72 @@ fn ebpf_object() -> Result<(), String> {
     }
 }
 
-fn ebpf_sock_addr() -> Result<String, String> {
+fn ebpf_sock_addr() -> Result<Found, String> {
     let loads = program_kind("cgroup_sock_addr")?;
     ebpf_object()?;
+    // The unix socket hooks exist since Linux 6.7: the layer is whole only
+    // with them (the root profiles' proof relies on them).
+    let unix = program_kind("cgroup_sock_addr_unix")
+        .map_err(|e| format!("{loads}, but the unix socket hooks do not: {e}"))?;
     let mount = crate::cgroup::cgroup2_mount().map_err(|e| format!("{loads}, but {e}"))?;
-    Ok(format!(
-        "{loads}; attach to run cgroups under {}",
-        mount.display()
+    Ok((
+        format!(
+            "{loads}, {unix}; linked to run cgroups under {}",
+            mount.display()
+        ),
+        shapes(&[
+            "connect and sendmsg by address (CIDR) and port, TCP and UDP",
+            "bind by address and port",
+            "pathname unix sockets by path: exact or tree (relative or unnormalized paths refused)",
+        ]),
     ))
 }
 
-fn ebpf_tracepoints() -> Result<String, String> {
-    // Runs use `raw_tp` (no kernel BTF to parse at start-up).
+fn ebpf_tracepoints() -> Result<Found, String> {
     let how = program_kind("raw_tp")?;
     ebpf_object()?;
-    Ok(how)
+    Ok((
+        format!(
+            "{how}; sched_process_exec/fork/exit attached once per boot, sys_exit only while a run reports events"
+        ),
+        shapes(&[
+            "exec by the executed file's inode: a program outside the envelope is killed before its first instruction",
+            "exec arguments exactly (argv[1..], up to 4096 bytes), a `#!` script's through its interpreter",
+            "the ELF loader run directly refused",
+        ]),
+    ))
 }
 
-fn bpf_lsm() -> Result<String, String> {
-    program_kind("lsm")
-        .map(|loads| format!("{loads}; attached to runs whose proven profile is root+bpf-lsm"))
+fn bpf_lsm() -> Result<Found, String> {
+    let loads = program_kind("lsm")?;
+    Ok((
+        format!("{loads}; attached while a run whose proven profile is root+bpf-lsm lives"),
+        shapes(&[
+            "exact files and suffix globs (`/d/*.tmp`, `/d/**/*.log`) after symlink resolution",
+            "exec by path before it happens",
+            "create and remove by name",
+            "connect by address",
+        ]),
+    ))
 }
 
-fn landlock() -> Result<String, String> {
+fn landlock() -> Result<Found, String> {
     match crate::landlock::abi_version() {
         Ok(abi) => {
             let mut what = vec!["files"];
+            let mut can = vec![
+                "read, write, create, remove, exec per file or directory tree",
+                "unix socket bind (make-sock) per directory tree",
+            ];
             if abi >= 4 {
                 what.push("TCP connect/bind ports");
+                can.push("TCP connect and bind by port (any address)");
             }
             if abi >= 6 {
                 what.push("signal and abstract unix socket scoping");
+                can.push("abstract unix sockets: only the run's own");
             }
-            Ok(format!("ABI {abi}: {}", what.join(", ")))
+            Ok((format!("ABI {abi}: {}", what.join(", ")), shapes(&can)))
         }
         Err(e) => match e.raw_os_error() {
             Some(libc::ENOSYS) => Err("not built into this kernel".into()),
@@ -156,7 +201,7 @@ fn landlock() -> Result<String, String> {
     }
 }
 
-fn seccomp() -> Result<String, String> {
+fn seccomp() -> Result<Found, String> {
     // SAFETY: PR_GET_SECCOMP takes no pointer.
     let mode = unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0, 0, 0, 0) };
     if mode < 0 {
@@ -167,13 +212,19 @@ fn seccomp() -> Result<String, String> {
     }
     let policy = crate::policy::KernelPolicy::new();
     let compiled = crate::seccomp::prepare(&policy).map_err(|e| e.to_string())?;
-    Ok(format!(
-        "filter mode available; the baseline allowlist compiles ({} syscalls)",
-        compiled.report.allowed
+    Ok((
+        format!(
+            "filter mode available; the baseline allowlist compiles ({} syscalls)",
+            compiled.report.allowed
+        ),
+        shapes(&[
+            "a syscall allowlist (EPERM otherwise; 32-bit syscalls killed)",
+            "socket families: no unix socket without a unix rule, UDP only with a UDP rule",
+        ]),
     ))
 }
 
-fn cgroup() -> Result<String, String> {
+fn cgroup() -> Result<Found, String> {
     let mount = crate::cgroup::cgroup2_mount().map_err(|e| e.to_string())?;
     needs_root().map_err(|e| format!("cgroup v2 at {}; {e}", mount.display()))?;
     let controllers = std::fs::read_to_string(mount.join("cgroup.controllers")).unwrap_or_default();
@@ -182,23 +233,29 @@ fn cgroup() -> Result<String, String> {
     } else {
         crate::cgroup::no_pids_reason(&mount)
     };
-    Ok(format!("cgroup v2 at {}; {pids}", mount.display()))
+    Ok((
+        format!("cgroup v2 at {}; {pids}", mount.display()),
+        shapes(&["the run's process tree: killed and removed together"]),
+    ))
 }
 
-/// Renders statuses as a table for people.
+/// Renders statuses as a table for people: one line per layer, then the
+/// shapes it enforces here, indented.
 pub fn render(statuses: &[LayerStatus]) -> String {
     let width = Layer::ALL.iter().map(|l| l.name().len()).max().unwrap_or(0);
-    statuses
-        .iter()
-        .map(|s| {
-            format!(
-                "{:width$}  {:3}  {}\n",
-                s.layer.name(),
-                if s.supported { "yes" } else { "no" },
-                s.detail
-            )
-        })
-        .collect()
+    let mut out = String::new();
+    for s in statuses {
+        out.push_str(&format!(
+            "{:width$}  {:3}  {}\n",
+            s.layer.name(),
+            if s.supported { "yes" } else { "no" },
+            s.detail
+        ));
+        for shape in &s.shapes {
+            out.push_str(&format!("{:width$}       - {shape}\n", ""));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -231,6 +288,8 @@ mod tests {
         assert_eq!(lsm.detail, "refused by the test");
         let table = render(&statuses);
         assert!(table.contains("bpf-lsm"), "{table}");
-        assert_eq!(table.lines().count(), Layer::ALL.len());
+        let shapes: usize = statuses.iter().map(|s| s.shapes.len()).sum();
+        assert_eq!(table.lines().count(), Layer::ALL.len() + shapes);
+        assert!(lsm.shapes.is_empty());
     }
 }

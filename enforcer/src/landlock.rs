@@ -98,6 +98,9 @@ fn fs_access(access: FileAccess, is_dir: bool, abi: ABI) -> BitFlags<AccessFs> {
         // The kernel opens a program for reading to load it.
         out |= AccessFs::Execute | AccessFs::ReadFile;
     }
+    if access.contains(FileAccess::MAKE_SOCK) {
+        out |= AccessFs::MakeSock;
+    }
     let known = AccessFs::from_all(abi);
     let applicable = if is_dir {
         known

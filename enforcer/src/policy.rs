@@ -186,6 +186,16 @@ impl KernelPolicy {
         }
     }
 
+    /// Whether the run may create unix sockets: a unix connect rule, or a
+    /// directory where it may bind one (`FileAccess::MAKE_SOCK`).
+    pub fn uses_unix_sockets(&self) -> bool {
+        !self.unix.is_empty()
+            || self
+                .files
+                .iter()
+                .any(|r| r.access.contains(FileAccess::MAKE_SOCK))
+    }
+
     /// Whether any rule allows UDP in either direction.
     pub fn has_udp(&self) -> bool {
         self.net.iter().any(|r| r.proto == Proto::Udp)

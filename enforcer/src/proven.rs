@@ -165,13 +165,14 @@ pub struct KernelEnvelope {
 /// enforced one"). Reported per run, never silently skipped.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Exception {
-    /// The ELF loader (`PT_INTERP`) of dynamic programs: Landlock must let
-    /// it be executed (`exec: true`), which runs any ELF file the run may
-    /// read; under BPF LSM it may only be read (`exec: false`).
+    /// The ELF loader (`PT_INTERP`) of dynamic programs, read by the kernel
+    /// to start them. Under the root profiles, run as a program of its own
+    /// it is killed by the eBPF exec check (Landlock must let it execute);
+    /// without that check it is a grant of the unprivileged profile's
+    /// envelope itself, not an exception.
     ElfLoader {
         loader: String,
         programs: Vec<String>,
-        exec: bool,
     },
     /// A host name resolved when the run starts: the layers enforce the
     /// addresses pinned then; the proof is about the name (it trusts the
@@ -198,16 +199,11 @@ impl Exception {
     fn grants(&self) -> Envelope {
         let mut out = Envelope::default();
         match self {
-            Exception::ElfLoader { loader, exec, .. } => {
+            Exception::ElfLoader { loader, .. } => {
                 let target = PathTarget::Exact {
                     path: loader.clone(),
                 };
-                let access = if *exec {
-                    FileAccess::EXEC
-                } else {
-                    FileAccess::READ
-                };
-                push_rule(&mut out, target, access);
+                push_rule(&mut out, target, FileAccess::READ);
             }
             Exception::Alias {
                 access, resolved, ..
@@ -223,22 +219,11 @@ impl Exception {
 impl fmt::Display for Exception {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Exception::ElfLoader {
-                loader,
-                programs,
-                exec,
-            } => {
+            Exception::ElfLoader { loader, programs } => {
                 let programs: Vec<String> = programs.iter().map(|p| format!("{p:?}")).collect();
-                let (word, more) = match exec {
-                    true => (
-                        "exec",
-                        ", which can run any ELF file the run may read (narrowed only by BPF LSM)",
-                    ),
-                    false => ("read", ""),
-                };
                 write!(
                     f,
-                    "{word} {loader:?}, the ELF loader of {}{more}",
+                    "read {loader:?}, the ELF loader of {} (run directly, it is killed by the exec check)",
                     programs.join(", ")
                 )
             }
@@ -348,6 +333,36 @@ fn push_rule(out: &mut Envelope, target: PathTarget, access: FileAccess) {
     }
 }
 
+/// An argument list as exact string matches.
+fn literal_argv(args: &[String]) -> Vec<ValueMatch> {
+    args.iter()
+        .map(|a| ValueMatch::Exact {
+            value: Value::String(a.clone()),
+        })
+        .collect()
+}
+
+/// With the eBPF exec check (the root profiles), a program the policy
+/// grants only with argument lists runs only with those: its grant with any
+/// arguments becomes one grant per list.
+fn narrow_exec_args(out: &mut Envelope, policy: &KernelPolicy) {
+    let mut narrowed = Vec::with_capacity(out.exec.len());
+    for g in out.exec.drain(..) {
+        let lists = match (&g.program, &g.argv) {
+            (PathTarget::Exact { path }, None) => policy.exec_args_of(Path::new(path)),
+            _ => None,
+        };
+        match lists {
+            Some(lists) => narrowed.extend(lists.iter().map(|l| ExecGrant {
+                program: g.program.clone(),
+                argv: Some(literal_argv(l)),
+            })),
+            None => narrowed.push(g),
+        }
+    }
+    out.exec = narrowed;
+}
+
 /// The policy's access set of the BPF LSM layer's `ACCESS_*` bits (the
 /// same five rights, the same bits).
 fn lsm_access(bits: u32) -> FileAccess {
@@ -427,7 +442,10 @@ pub fn kernel_envelope(
 ) -> Result<KernelEnvelope, OutsideProof> {
     let mut out = Envelope::default();
     let mut exceptions = Vec::new();
-    let mut alias = |access: FileAccess, target: &PathTarget, literal: &str| {
+    let alias = |exceptions: &mut Vec<Exception>,
+                 access: FileAccess,
+                 target: &PathTarget,
+                 literal: &str| {
         let Some(real) = resolved(literal) else {
             return;
         };
@@ -468,7 +486,7 @@ pub fn kernel_envelope(
                 Err(e) => return Err(OutsideProof::Shape(e.to_string())),
             };
             let access = lsm_access(g.access);
-            alias(access, &target, &literal);
+            alias(&mut exceptions, access, &target, &literal);
             push_rule(&mut out, target, access);
         }
     } else {
@@ -479,19 +497,48 @@ pub fn kernel_envelope(
                 FileScope::File if !rule.path.is_dir() => PathTarget::Exact { path },
                 _ => PathTarget::Tree { dir: path },
             };
-            alias(rule.access, &target, &path_text(&rule.path)?);
+            alias(
+                &mut exceptions,
+                rule.access,
+                &target,
+                &path_text(&rule.path)?,
+            );
             push_rule(&mut out, target, rule.access);
         }
         for program in &policy.exec {
             let path = path_text(program)?;
-            alias(FileAccess::EXEC, &exact_target(&path), &path);
-            let target = exact_target(&path);
-            push_rule(&mut out, target, FileAccess::EXEC);
+            alias(
+                &mut exceptions,
+                FileAccess::EXEC,
+                &exact_target(&path),
+                &path,
+            );
+            push_rule(&mut out, exact_target(&path), FileAccess::EXEC);
         }
+    }
+    if profile.addresses() {
+        narrow_exec_args(&mut out, policy);
     }
     for program in &policy.exec {
         if let Some(loader) = crate::landlock::elf_interpreter(program) {
             let loader = path_text(&loader)?;
+            if !profile.addresses() {
+                // Without the eBPF exec check, Landlock lets the loader run
+                // any ELF file the run may read: a grant of the unprivileged
+                // profile's own, which its proof must cover.
+                if !out.exec.iter().any(|g| g.program == exact_target(&loader)) {
+                    alias(
+                        &mut exceptions,
+                        FileAccess::EXEC,
+                        &exact_target(&loader),
+                        &loader,
+                    );
+                    push_rule(&mut out, exact_target(&loader), FileAccess::EXEC);
+                }
+                continue;
+            }
+            // With it, the loader run as a program of its own is killed; it
+            // is only read, by the kernel, to start a granted program.
             let program = path_text(program)?;
             let known = exceptions.iter_mut().find_map(|e| match e {
                 Exception::ElfLoader {
@@ -507,7 +554,6 @@ pub fn kernel_envelope(
                 None => exceptions.push(Exception::ElfLoader {
                     loader,
                     programs: vec![program],
-                    exec: !profile.exact_files(),
                 }),
             }
         }
@@ -967,26 +1013,24 @@ mod tests {
                 host: "api.example".into(),
                 addresses: vec!["192.0.2.7".parse().unwrap()],
             }));
+            // The loader: only read under the root profiles (the exec check
+            // kills it run directly), which the baseline covers here
+            // (`read under "/lib64/"` or `/lib/`); a grant of the
+            // unprivileged profile's proven envelope itself. No exception.
             let loaders: Vec<_> = k
                 .exceptions
                 .iter()
-                .filter_map(|e| match e {
-                    Exception::ElfLoader { loader, exec, .. } => Some((loader.clone(), *exec)),
-                    _ => None,
-                })
+                .filter(|e| matches!(e, Exception::ElfLoader { .. }))
                 .collect();
+            assert!(loaders.is_empty(), "{profile}: {loaders:?}");
             if let Some(interp) = crate::landlock::elf_interpreter(Path::new("/bin/sh")) {
-                if profile.exact_files() {
-                    // Under BPF LSM the loader is only read, which the
-                    // baseline covers here (`read under "/lib64/"` or
-                    // `/lib/`): no exception left.
-                    assert!(loaders.is_empty(), "{loaders:?}");
-                } else {
-                    assert!(
-                        loaders.contains(&(interp.display().to_string(), true)),
-                        "{loaders:?}"
-                    );
-                }
+                let loader_runs = k.envelope.exec.iter().any(|g| {
+                    g.program
+                        == PathTarget::Exact {
+                            path: interp.display().to_string(),
+                        }
+                });
+                assert_eq!(loader_runs, profile == Profile::Unprivileged, "{profile}");
             }
             let shown: Vec<String> = k.exceptions.iter().map(|e| e.to_string()).collect();
             assert!(shown.iter().any(|s| s.contains("api.example")), "{shown:?}");

@@ -12,6 +12,11 @@
 //! 2. `clone3` answered with `ENOSYS`: its flags live in memory that seccomp
 //!    cannot read, and C libraries fall back to `clone`, whose flags it can.
 //!
+//! `socket(AF_UNIX, ...)` is refused unless the policy has a unix socket
+//! rule (a connect, or a directory where sockets may be bound): without the
+//! eBPF unix socket programs, any unix socket could connect to any pathname
+//! socket (`/var/run/docker.sock`). `socketpair` is not affected.
+//!
 //! `listen` is refused unless the envelope has a bind rule: on a socket that
 //! was never bound, `listen` takes an ephemeral port without a `bind`, so
 //! neither Landlock's bind check nor the cgroup `bind4`/`bind6` programs
@@ -104,8 +109,14 @@ fn socket_rules(
 ) -> Result<Vec<SeccompRule>, LayerError> {
     use SeccompCmpArgLen::Dword;
     use SeccompCmpOp::{Eq, MaskedEq};
-    let mut rules = vec![rule(vec![cond(0, Dword, Eq, libc::AF_UNIX as u64)?])?];
-    report.sockets.push("unix".into());
+    // A unix socket can reach any pathname socket where no eBPF program
+    // checks its path (the unprivileged profile): without a unix rule in the
+    // policy, none is created at all (`socketpair` stays allowed).
+    let mut rules = Vec::new();
+    if policy.uses_unix_sockets() {
+        rules.push(rule(vec![cond(0, Dword, Eq, libc::AF_UNIX as u64)?])?);
+        report.sockets.push("unix".into());
+    }
     let mut types = vec![(libc::SOCK_STREAM, "tcp")];
     if policy.has_udp() {
         types.push((libc::SOCK_DGRAM, "udp"));
@@ -242,8 +253,29 @@ mod tests {
         assert!(s.report.allowed > 250);
         assert!(s.report.refused.iter().any(|n| n == "io_uring_setup"));
         assert!(s.report.refused.iter().any(|n| n == "ptrace"));
-        assert_eq!(s.report.sockets, ["unix", "tcp", "netlink-route"]);
+        assert_eq!(s.report.sockets, ["tcp", "netlink-route"]);
         assert!(!s.allowlist.is_empty() && !s.absent.is_empty());
+    }
+
+    #[test]
+    fn unix_sockets_only_with_a_unix_rule() {
+        let mut p = KernelPolicy::new();
+        p.allow_unix_connect("/run/app.sock", crate::FileScope::File)
+            .unwrap();
+        assert_eq!(
+            prepare(&p).unwrap().report.sockets,
+            ["unix", "tcp", "netlink-route"]
+        );
+        let mut bind_only = KernelPolicy::new();
+        bind_only
+            .allow_path(
+                "/run/app",
+                crate::FileScope::Tree,
+                crate::FileAccess::MAKE_SOCK,
+            )
+            .unwrap();
+        assert!(bind_only.uses_unix_sockets());
+        assert!(!KernelPolicy::new().uses_unix_sockets());
     }
 
     #[test]

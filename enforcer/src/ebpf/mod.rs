@@ -258,6 +258,8 @@ impl EbpfLayers {
     /// the run's rules; nothing applies yet: see [`EbpfLayers::attach`].
     pub fn load(rules: RunRules, reports: Reports) -> Result<Self, EbpfError> {
         let node = node::Node::open()?;
+        // What a run killed before it could take itself out left behind.
+        node.purge_stale(&node.lock()?)?;
         // Refuse what does not fit the maps before anything is written.
         policy::compile_net(&rules.net)?;
         let (ring, ring_fd) = if reports == Reports::Nothing {

@@ -220,6 +220,7 @@ impl Node {
             let _lock = lock(&root)?;
             if !dir.is_dir() {
                 create(&root, &dir)?;
+                prune_other_versions(&root);
             }
         }
         let node = Node {
@@ -357,6 +358,89 @@ impl Node {
     }
 }
 
+impl Node {
+    /// Takes out of every map the entries of runs whose cgroup is gone (a
+    /// `warden exec` that was killed before it could take its run out);
+    /// returns how many runs. Under the lock. A live run is never touched:
+    /// a cgroup whose existence cannot be decided counts as alive.
+    pub(crate) fn purge_stale(&self, _lock: &NodeLock) -> Result<usize, EbpfError> {
+        use aya::maps::{HashOfMaps, LpmTrie, MapFd};
+        use enforcer_common::lsm::{InodeKey, InodeRule, LsmKey, PathRule};
+        use enforcer_common::{
+            ArgvKey, ArgvValue, ExecKey, ExecRule, NetKeyV4, NetKeyV6, PortRule, RUN_KEY_LEN,
+            RunPid, UnixKey,
+        };
+        let mut runs: BpfHashMap<MapData, u64, RunEntry> = self.typed_map("RUNS")?;
+        let alive = super::cgroup_liveness()?;
+        let stale: std::collections::BTreeSet<u64> = runs
+            .keys()
+            .filter_map(Result::ok)
+            .filter(|id| !alive(*id))
+            .collect();
+        if stale.is_empty() {
+            return Ok(0);
+        }
+        for id in &stale {
+            let _ = runs.remove(id);
+        }
+        let prefixed = |data: &[u8]| {
+            let mut id = [0u8; RUN_KEY_LEN];
+            id.copy_from_slice(&data[..RUN_KEY_LEN]);
+            stale.contains(&u64::from_be_bytes(id))
+        };
+        macro_rules! purge_trie {
+            ($name:literal, $key:ty, $value:ty) => {{
+                let mut m: LpmTrie<MapData, $key, $value> = self.typed_map($name)?;
+                let keys: Vec<_> = m
+                    .keys()
+                    .filter_map(Result::ok)
+                    .filter(|k| prefixed(&k.data()))
+                    .collect();
+                for k in keys {
+                    let _ = m.remove(&k);
+                }
+            }};
+        }
+        purge_trie!("NET_V4", NetKeyV4, PortRule);
+        purge_trie!("NET_V6", NetKeyV6, PortRule);
+        purge_trie!("UNIX_PATHS", UnixKey, u32);
+        purge_trie!("LSM_PATHS", LsmKey, PathRule);
+        macro_rules! purge_hash {
+            ($name:literal, $key:ty, $value:ty, |$k:ident, $v:ident| $stale:expr) => {{
+                let mut m: BpfHashMap<MapData, $key, $value> = self.typed_map($name)?;
+                let keys: Vec<$key> = m
+                    .iter()
+                    .filter_map(Result::ok)
+                    .filter(|($k, $v)| {
+                        let _ = (&$k, &$v);
+                        $stale
+                    })
+                    .map(|(k, _)| k)
+                    .collect();
+                for k in keys {
+                    let _ = m.remove(&k);
+                }
+            }};
+        }
+        purge_hash!("EXEC_PROGRAMS", ExecKey, ExecRule, |k, v| stale
+            .contains(&k.run));
+        purge_hash!("EXEC_ARGV", ArgvKey, ArgvValue, |k, v| stale
+            .contains(&k.run));
+        purge_hash!("LSM_INODES", InodeKey, InodeRule, |k, v| stale
+            .contains(&k.run));
+        purge_hash!("RUN_PIDS", u32, RunPid, |k, v| stale.contains(&v.run));
+        let mut rings: HashOfMaps<MapData, u64, MapFd> = self.typed_map("RUN_RINGS")?;
+        for id in &stale {
+            let _ = rings.remove(id);
+        }
+        // Attachments only the purged runs needed.
+        for which in [Shared::SysExit, Shared::Lsm] {
+            self.release(which, 0, _lock)?;
+        }
+        Ok(stale.len())
+    }
+}
+
 /// The node's [`NodeConfig`]: where runs sit and the kernel offsets.
 fn node_config(kernel_btf: &btf::Btf) -> Result<NodeConfig, EbpfError> {
     let off = |s: &str, m: &str| kernel_btf.member_offset(s, m);
@@ -399,6 +483,40 @@ fn node_config(kernel_btf: &btf::Btf) -> Result<NodeConfig, EbpfError> {
 /// (`.rodata`) bpffs refuses replaced.
 fn pin_name(map: &str) -> String {
     map.replace('.', "_")
+}
+
+/// Removes the nodes of other versions (another build of warden ran before
+/// this one) that no live run uses: their process tracepoints would cost
+/// every exec of the machine a lookup for nothing. A node some live run
+/// still uses is kept (its programs hold that run). Under the root lock.
+fn prune_other_versions(root: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else {
+        return;
+    };
+    let Ok(alive) = super::cgroup_liveness() else {
+        return;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let path = entry.path();
+        let name = entry.file_name();
+        if name.to_str() == Some(VERSION) || !path.is_dir() {
+            continue;
+        }
+        // A node being made is only ever made under this lock: one that is
+        // here now was left by a crash.
+        if name.to_str().is_some_and(|n| n.starts_with("new-")) {
+            remove_pins(&path);
+            continue;
+        }
+        let in_use = MapData::from_pin(path.join("maps").join("RUNS"))
+            .ok()
+            .and_then(|d| Map::from_map_data(d).ok())
+            .and_then(|m| BpfHashMap::<MapData, u64, RunEntry>::try_from(m).ok())
+            .is_none_or(|runs| runs.keys().filter_map(Result::ok).any(&alive));
+        if !in_use {
+            remove_pins(&path);
+        }
+    }
 }
 
 /// Removes a directory of pins (a node being made that failed).

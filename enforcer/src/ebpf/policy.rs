@@ -600,6 +600,92 @@ mod tests {
         assert!(compile_net(&NetPolicy::allow([empty])).is_err());
     }
 
+    #[test]
+    fn exec_rules_by_inode_with_their_arguments_and_the_loader_refused() {
+        let mut policy = KernelPolicy::new();
+        policy
+            .allow_exec_args("/usr/bin/true", vec!["build".into()])
+            .unwrap()
+            .allow_exec_args("/usr/bin/true", vec!["test".into(), "-q".into()])
+            .unwrap()
+            .allow_exec("/usr/bin/env")
+            .unwrap();
+        let rules = ExecPolicy::from_kernel_policy(&policy);
+        let t = kernel_inode(Path::new("/usr/bin/true")).unwrap();
+        let env = kernel_inode(Path::new("/usr/bin/env")).unwrap();
+        assert!(!rules.trees);
+        assert!(rules.allows(t, &encode_args(&["build"])));
+        assert!(rules.allows(t, &encode_args(&["test", "-q"])));
+        assert!(!rules.allows(t, &encode_args(&["publish"])));
+        assert!(!rules.allows(t, &encode_args(&["build", "x"])));
+        assert!(!rules.allows(t, b""));
+        assert!(rules.allows(env, &encode_args(&["anything"])));
+        // The loader of a dynamic program: never as a program of its own.
+        if let Some(loader) = crate::landlock::elf_interpreter(Path::new("/usr/bin/true")) {
+            let id = kernel_inode(&loader).unwrap();
+            assert!(rules.programs[&id].never);
+            assert!(!rules.allows(id, &encode_args(&["/usr/bin/true"])));
+        }
+        // A file the policy does not name: killed, unless trees are granted.
+        let sh = kernel_inode(Path::new("/bin/sh")).unwrap();
+        assert!(!rules.allows(sh, b""));
+        let mut treed = policy.clone();
+        treed
+            .allow_path("/usr/local", FileScope::Tree, FileAccess::EXEC)
+            .unwrap();
+        assert!(ExecPolicy::from_kernel_policy(&treed).allows(sh, b""));
+    }
+
+    #[test]
+    fn a_script_grants_its_interpreter_the_script_then_its_arguments() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("s.sh");
+        std::fs::write(&script, "#!/bin/sh -e\necho hi\n").unwrap();
+        assert_eq!(
+            script_interpreter(&script),
+            Some((PathBuf::from("/bin/sh"), Some("-e".into())))
+        );
+        let name = script.display().to_string();
+        let sh = kernel_inode(Path::new("/bin/sh")).unwrap();
+        let mut exact = KernelPolicy::new();
+        exact.allow_exec_args(&script, vec!["a".into()]).unwrap();
+        let rules = ExecPolicy::from_kernel_policy(&exact);
+        assert!(rules.allows(sh, &encode_args(&["-e", &name, "a"])));
+        assert!(!rules.allows(sh, &encode_args(&["-e", &name, "b"])));
+        assert!(!rules.allows(sh, &encode_args(&["-e", "./s.sh", "a"])));
+        let mut any = KernelPolicy::new();
+        any.allow_exec(&script).unwrap();
+        let rules = ExecPolicy::from_kernel_policy(&any);
+        assert!(rules.allows(sh, &encode_args(&["-e", &name, "b", "c"])));
+        assert!(rules.allows(sh, &encode_args(&["-e", &name])));
+        assert!(!rules.allows(sh, &encode_args(&["-e", &format!("{name}x")])));
+        assert!(!rules.allows(sh, &encode_args(&["-c", "id"])));
+    }
+
+    #[test]
+    fn unix_rules_match_exact_paths_and_trees_in_plain_form() {
+        let mut policy = KernelPolicy::new();
+        policy
+            .allow_unix_connect("/run/app.sock", FileScope::File)
+            .unwrap()
+            .allow_unix_connect("/run/db", FileScope::Tree)
+            .unwrap();
+        let u = UnixPolicy::from_kernel_policy(&policy).unwrap();
+        assert!(u.allows(b"/run/app.sock"));
+        assert!(!u.allows(b"/run/app.sockx"));
+        assert!(!u.allows(b"/run/app"));
+        assert!(u.allows(b"/run/db/.s.PGSQL.5432"));
+        assert!(u.allows(b"/run/db/a/b"));
+        assert!(!u.allows(b"/run/dbx/s"));
+        assert!(!u.allows(b"/run/db/../docker.sock"));
+        assert!(!u.allows(b"/run//app.sock"));
+        assert!(!u.allows(b"run/app.sock"));
+        let mut long = KernelPolicy::new();
+        long.allow_unix_connect(format!("/{}", "x".repeat(120)), FileScope::File)
+            .unwrap();
+        assert!(UnixPolicy::from_kernel_policy(&long).is_err());
+    }
+
     fn arb_rule() -> impl Strategy<Value = NetRule> {
         let v4 = (any::<[u8; 4]>(), 0u8..=32)
             .prop_map(|(a, l)| IpNet::V4(Ipv4Net::new(Ipv4Addr::from(a), l).unwrap()));

@@ -50,12 +50,19 @@ fn describe(errno: i32) -> String {
 pub fn probe() -> Vec<ProbeResult> {
     let btf = crate::ebpf::btf::kernel().ok();
     let id = |name: &str, kind: Kind| btf.as_ref().and_then(|b| b.type_id(name, kind));
-    let kinds: [(&'static str, u32, u32, Option<u32>, i32); 7] = [
+    let kinds: [(&'static str, u32, u32, Option<u32>, i32); 8] = [
         ("socket_filter", BPF_PROG_TYPE_SOCKET_FILTER, 0, Some(0), 0),
         (
             "cgroup_sock_addr",
             BPF_PROG_TYPE_CGROUP_SOCK_ADDR,
             BPF_CGROUP_INET4_CONNECT,
+            Some(0),
+            1,
+        ),
+        (
+            "cgroup_sock_addr_unix",
+            BPF_PROG_TYPE_CGROUP_SOCK_ADDR,
+            super::loader::ATTACH_UNIX_CONNECT,
             Some(0),
             1,
         ),

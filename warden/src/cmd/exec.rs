@@ -158,7 +158,9 @@ pub fn run(args: Args) -> ExitCode {
     options.require.extend(args.require.iter().copied());
     let mut run = Run::new(&policy).options(options);
     let mut writer = None;
+    let mut counts = None;
     if let Some(l) = ebpf {
+        counts = Some(l.tracepoints.share());
         run = run
             .with_layer(Box::new(l.sock_addr))
             .with_layer(Box::new(l.tracepoints));
@@ -182,6 +184,17 @@ pub fn run(args: Args) -> ExitCode {
         Ok(outcome) => outcome,
         Err(e) => return fail(e),
     };
+    // Without --events nobody saw what the eBPF layers refused: say how many.
+    if let Some(layers) = counts
+        && !args.quiet
+        && args.events.is_none()
+        && let Ok(n) = layers.with_layers(|l| l.refusals())
+        && n > 0
+    {
+        eprintln!(
+            "warden: the eBPF layers refused {n} operation(s) of the run (--events FILE names each)"
+        );
+    }
     exit_code_of(outcome.status)
 }
 
