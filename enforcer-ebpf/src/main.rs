@@ -97,15 +97,16 @@ static EXEC_ARGV: HashMap<ArgvKey, ArgvValue> =
 #[map]
 static REFUSAL_ARGS: Array<u32> = Array::with_max_entries(MAX_SYSCALLS, 0);
 
-/// Per-CPU working memory: an exec's arguments, a socket path.
+/// Per-CPU working memory of the exec check: an exec's arguments. Only
+/// programs that run with preemption off may use it (the exec check runs in
+/// a tracepoint); a preemptible one (the cgroup and LSM programs) could be
+/// interrupted by another task's program on the same CPU rewriting it.
 #[repr(C)]
 pub struct Scratch {
-    /// The arguments of an exec after `argv[0]`, or a socket's path.
+    /// The arguments of an exec after `argv[0]`.
     pub buf: [u8; ARGV_MAX],
     /// The key of an `EXEC_ARGV` lookup.
     pub argv_key: ArgvKey,
-    /// The key of a `UNIX_PATHS` lookup (with its prefix length).
-    pub unix_key: aya_ebpf::maps::lpm_trie::Key<UnixKey>,
 }
 
 #[map]

@@ -32,7 +32,7 @@ use enforcer_common::{
 
 use crate::{
     BPF_RB_NO_WAKEUP, NET_V4, NET_V6, UNIX_PATHS, config, count_refusal, current_run, current_tgid,
-    flags, new_event, put_comm, read_at, scratch,
+    flags, new_event, put_comm, read_at,
 };
 
 const MAPPED_V4_PREFIX: u32 = u32::from_ne_bytes([0, 0, 0xff, 0xff]);
@@ -212,17 +212,27 @@ pub fn bind6(ctx: SockAddrContext) -> i32 {
 /// Bytes of a socket path the program reads and checks: `sun_path`, with
 /// room for the NUL after a path that fills it.
 const PATH_BUF: usize = UNIX_PATH_MAX + 1;
-/// Index mask of the scratch buffer.
-const MASK: usize = enforcer_common::ARGV_MAX - 1;
+/// Bytes of the path buffer on the stack: the path, its NUL and the three
+/// bytes `plain_path` looks ahead, rounded up to a power of two so that
+/// indices are masked (no bounds check, no panic path for the verifier).
+const PATH_SPAN: usize = 128;
+/// Index mask of the path buffer.
+const MASK: usize = PATH_SPAN - 1;
 
 /// Decides a connect or a named datagram send to a unix socket.
+///
+/// Every byte it works on is on its own stack, never in per-CPU scratch
+/// memory: a cgroup program runs with migration disabled but preemptible
+/// (on `preempt=full`, lazy and RT kernels), and a program of another task
+/// run on this CPU meanwhile (an exec check, another connect) would
+/// overwrite a shared buffer between the read of the path and its lookup,
+/// and let this connect through under another path's rule.
 #[inline(always)]
 fn unix_verdict(ctx: &SockAddrContext, op: u8) -> i32 {
     let Some(cfg) = config() else { return 0 };
     let Some((run, entry)) = current_run(cfg) else {
         return 0;
     };
-    let Some(s) = scratch() else { return 0 };
     // The context is the kernel's `struct bpf_sock_addr_kern`; its address
     // field points at the kernel's copy of the caller's `sockaddr_un`.
     let base = ctx.sock_addr as u64;
@@ -237,8 +247,7 @@ fn unix_verdict(ctx: &SockAddrContext, op: u8) -> i32 {
     } else {
         (addr_len - 2) as usize
     };
-    // SAFETY: `s` is this CPU's scratch memory.
-    let buf = unsafe { &mut (*s).buf };
+    let mut buf = [0u8; PATH_SPAN];
     // The kernel's copy is a whole `sockaddr_storage` (128 bytes), so the
     // fixed-size read stays inside it.
     // SAFETY: the helper checks the kernel address.
@@ -257,8 +266,6 @@ fn unix_verdict(ctx: &SockAddrContext, op: u8) -> i32 {
     let mut ended = false;
     let mut i = 0;
     while i < PATH_BUF + 3 {
-        // Masked indices: no bounds check (and no panic path) for the
-        // verifier to reject.
         let at = i & MASK;
         if i >= path_len || buf[at] == 0 {
             ended = true;
@@ -268,10 +275,11 @@ fn unix_verdict(ctx: &SockAddrContext, op: u8) -> i32 {
         }
         i += 1;
     }
-    let plain = plain_path(buf);
-    // SAFETY: `s` is this CPU's scratch memory.
-    let key = unsafe { &mut (*s).unix_key };
-    key.prefix_len = (8 * (RUN_KEY_LEN + PATH_BUF)) as u32;
+    let plain = plain_path(&buf);
+    let mut key = Key::new(
+        (8 * (RUN_KEY_LEN + PATH_BUF)) as u32,
+        [0u8; RUN_KEY_LEN + PATH_BUF],
+    );
     let id = run.to_be_bytes();
     let mut j = 0;
     while j < RUN_KEY_LEN {
@@ -288,7 +296,7 @@ fn unix_verdict(ctx: &SockAddrContext, op: u8) -> i32 {
     } else {
         UNIX_CONNECT
     };
-    let allowed = plain && UNIX_PATHS.get(key).is_some_and(|ops| *ops & bit != 0);
+    let allowed = plain && UNIX_PATHS.get(&key).is_some_and(|ops| *ops & bit != 0);
     decide(run, entry, allowed, |e| {
         // SAFETY: a reserved record; the path fits its file name buffer.
         unsafe {
@@ -308,7 +316,7 @@ fn unix_verdict(ctx: &SockAddrContext, op: u8) -> i32 {
 /// which the kernel resolves it to the file the rules name
 /// (`enforcer_common::unix_path_is_plain` is the reference).
 #[inline(always)]
-fn plain_path(buf: &[u8; enforcer_common::ARGV_MAX]) -> bool {
+fn plain_path(buf: &[u8; PATH_SPAN]) -> bool {
     if buf[0] != b'/' {
         return false;
     }

@@ -158,33 +158,40 @@ fn argv_listed(s: *mut Scratch, key: ExecKey, len: usize, kind: u32) -> bool {
 }
 
 /// Reads the new program's arguments after `argv[0]` into the scratch
-/// buffer; their length, or `None` when they cannot be read whole.
+/// buffer, at most `ARGV_MAX` bytes of them (of longer ones the first, for
+/// the report). Returns their length in memory (0 when they cannot be
+/// located or read) and, only when they were read whole, that length for
+/// the check.
 #[inline(always)]
-fn read_args(cfg: &NodeConfig, task: u64, s: *mut Scratch) -> Option<usize> {
+fn read_args(cfg: &NodeConfig, task: u64, s: *mut Scratch) -> (usize, Option<usize>) {
     let mm: u64 = read_at(task, cfg.off_task_mm);
     let start: u64 = read_at(mm, cfg.off_mm_arg_start);
     let end: u64 = read_at(mm, cfg.off_mm_arg_end);
     if start == 0 || end < start {
-        return None;
+        return (0, None);
     }
     // SAFETY: `s` is this CPU's scratch memory.
     let buf = unsafe { &mut (*s).buf };
     // argv[0]: whatever the caller named the program; not an argument.
     // SAFETY: the helper checks the user address and the buffer's size.
-    let first = unsafe { bpf_probe_read_user_str_bytes(start as *const u8, buf) }.ok()?;
+    let Ok(first) = (unsafe { bpf_probe_read_user_str_bytes(start as *const u8, buf) }) else {
+        return (0, None);
+    };
     let skip = first.len() as u64 + 1;
     if skip >= ARGV_MAX as u64 || start + skip > end {
-        return None;
+        return (0, None);
     }
     let len = (end - start - skip) as usize;
-    if len > ARGV_MAX {
-        return None;
+    let read = if len > ARGV_MAX { ARGV_MAX } else { len };
+    if read > 0 {
+        // SAFETY: as above; `read` is at most the buffer's size.
+        let copied =
+            unsafe { bpf_probe_read_user_buf((start + skip) as *const u8, &mut buf[..read]) };
+        if copied.is_err() {
+            return (0, None);
+        }
     }
-    if len > 0 {
-        // SAFETY: as above; `len` is at most the buffer's size.
-        unsafe { bpf_probe_read_user_buf((start + skip) as *const u8, &mut buf[..len]) }.ok()?;
-    }
-    Some(len)
+    (len, (len <= ARGV_MAX).then_some(len))
 }
 
 /// The exec check: 0 when the run may execute this program with these
@@ -266,7 +273,7 @@ fn on_exec(task: u64, bprm: u64) -> i32 {
         refuse(run_flags, entry);
         return 0;
     };
-    let args = read_args(cfg, task, s);
+    let (args_len, args) = read_args(cfg, task, s);
     let reason = if inode == 0 {
         EXEC_REFUSED_PROGRAM
     } else {
@@ -294,7 +301,7 @@ fn on_exec(task: u64, bprm: u64) -> i32 {
             (*e).dev = key.dev;
             (*e).ino = ino;
             (*e).reason = reason;
-            (*e).args_len = args.unwrap_or(0) as u32;
+            (*e).args_len = args_len as u32;
             let filename: u64 = read_at(bprm, cfg.off_binprm_filename);
             if bpf_probe_read_kernel_str_bytes(filename as *const u8, &mut (*e).filename).is_err() {
                 (*e).filename[0] = 0;

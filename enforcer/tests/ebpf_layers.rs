@@ -661,6 +661,71 @@ fn observe_only_reports_instead_of_refusing() {
     );
 }
 
+/// `warden learn` observes: an exec the rules do not grant (here: any, no
+/// program is granted) and a connect to a unix socket they do not name run,
+/// and are reported as observed with what a refusal would have said.
+#[test]
+fn observe_only_reports_execs_and_unix_connects_instead_of_refusing() {
+    if !need_root() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("outside.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let mut layers = EbpfLayers::load(RunRules::default().observe(), Reports::Processes).unwrap();
+    let cgroup = TestCgroup::new();
+    layers.attach(&cgroup.0).expect("attach");
+    let mut events = layers.events().expect("events");
+    let true_path = CString::new("/bin/true").unwrap();
+    let arg = CString::new("unchecked").unwrap();
+    let argv = [true_path.as_ptr(), arg.as_ptr(), std::ptr::null()];
+    let envp = [std::ptr::null()];
+    // SAFETY: a zeroed sockaddr_un is valid.
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    addr.sun_family = libc::AF_UNIX as u16;
+    for (slot, b) in addr
+        .sun_path
+        .iter_mut()
+        .zip(sock.as_os_str().as_encoded_bytes())
+    {
+        *slot = *b as libc::c_char;
+    }
+    let child = fork_in_cgroup(&cgroup.procs(), || unsafe {
+        if try_connect(libc::AF_UNIX, libc::SOCK_STREAM, &addr) != 0 {
+            return 1;
+        }
+        libc::execve(true_path.as_ptr(), argv.as_ptr(), envp.as_ptr());
+        121
+    });
+    let status = wait_status(child);
+    assert!(
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
+        "observed, not refused: {status:#x}"
+    );
+    listener.set_nonblocking(true).unwrap();
+    assert!(listener.accept().is_ok(), "the connect went through");
+    let pid = child as u32;
+    let seen = collect(&mut events, |ev| {
+        ev.iter()
+            .any(|e| matches!(e, Event::Exit { pid: x, .. } if *x == pid))
+    });
+    let sock_s = sock.to_str().unwrap();
+    assert!(
+        seen.iter().any(|e| matches!(e,
+            Event::Unix { pid: x, op: NetOp::Connect, path, verdict: Verdict::Observed, .. }
+            if *x == pid && path == sock_s)),
+        "{seen:#?}"
+    );
+    assert!(
+        seen.iter().any(|e| matches!(e,
+            Event::Exec { pid: x, filename, args, verdict: Verdict::Observed,
+                refusal: Some(enforcer::ebpf::ExecRefusal::Program), .. }
+            if *x == pid && filename == "/bin/true" && args == &["unchecked"])),
+        "{seen:#?}"
+    );
+    assert_eq!(layers.refusals().unwrap(), 2, "observed, and counted");
+}
+
 /// Set in the environment of the unprivileged re-run of this test binary.
 const NON_ROOT_CHILD: &str = "WARDEN_EBPF_NON_ROOT_CHILD";
 

@@ -3,14 +3,27 @@
 //! loopback port tries every way out listed in issue 5; each must be refused
 //! with the expected errno, and the permitted operations must still work.
 //!
+//! The second half runs the same launcher with the eBPF layers and tries
+//! the ways around the exec check (programs by inode, argument lists
+//! exactly, the ELF loader, `#!` scripts, memfds) and the unix socket
+//! programs (paths outside the envelope, other spellings of granted ones,
+//! abstract sockets): a refused exec is killed before the new program's
+//! first instruction, a refused connect or send fails with EPERM, and
+//! nothing reaches the other side.
+//!
 //! Run as root (CI is root). Without root, the tests that need the cgroup
 //! fail with a clear message rather than skip.
 
-use enforcer::{FileAccess, FileScope, KernelPolicy, NetRule, Run, RunOptions, RunOutcome};
+use enforcer::ebpf::{Event, ExecRefusal, NetOp, Reports, Verdict};
+use enforcer::{FileAccess, FileScope, KernelPolicy, Layer, NetRule, Run, RunOptions, RunOutcome};
 use std::ffi::OsString;
 use std::fs;
+use std::io::{Read, Seek, SeekFrom};
 use std::net::TcpListener;
+use std::os::linux::net::SocketAddrExt;
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::{UnixDatagram, UnixListener};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 
 const PROBE: &str = env!("CARGO_BIN_EXE_warden-escape-probe");
@@ -24,6 +37,31 @@ fn require_root() {
         0,
         "the escape tests need root (the run's cgroup); CI runs them as root"
     );
+}
+
+/// A directory the run may read, write, create and remove in.
+const WRITABLE: FileAccess = FileAccess::READ
+    .union(FileAccess::WRITE)
+    .union(FileAccess::CREATE)
+    .union(FileAccess::REMOVE);
+
+/// The spec's baseline: the loader, libc, `/proc` (for the fd and root
+/// tricks), `/dev/null`.
+fn baseline_policy() -> KernelPolicy {
+    let mut p = KernelPolicy::new();
+    for dir in ["/usr/lib", "/lib", "/lib64", "/proc"] {
+        p.allow_path(dir, FileScope::Tree, FileAccess::READ)
+            .unwrap();
+    }
+    p.allow_path("/etc/ld.so.cache", FileScope::File, FileAccess::READ)
+        .unwrap();
+    p.allow_path(
+        "/dev/null",
+        FileScope::File,
+        FileAccess::READ | FileAccess::WRITE,
+    )
+    .unwrap();
+    p
 }
 
 /// The world of one test: a readable tree, a writable directory, a secret
@@ -100,29 +138,12 @@ impl Fixture {
     }
 
     fn policy(&self) -> KernelPolicy {
-        let mut p = KernelPolicy::new();
-        // The spec's baseline: loader, libc, /proc for the fd and root tricks.
-        for dir in ["/usr/lib", "/lib", "/lib64", "/proc"] {
-            p.allow_path(dir, FileScope::Tree, FileAccess::READ)
-                .unwrap();
-        }
-        p.allow_path("/etc/ld.so.cache", FileScope::File, FileAccess::READ)
-            .unwrap();
-        p.allow_path(
-            "/dev/null",
-            FileScope::File,
-            FileAccess::READ | FileAccess::WRITE,
-        )
-        .unwrap();
+        let mut p = baseline_policy();
         // The envelope.
         p.allow_path(&self.read_dir, FileScope::Tree, FileAccess::READ)
             .unwrap();
-        p.allow_path(
-            &self.write_dir,
-            FileScope::Tree,
-            FileAccess::READ | FileAccess::WRITE | FileAccess::CREATE | FileAccess::REMOVE,
-        )
-        .unwrap();
+        p.allow_path(&self.write_dir, FileScope::Tree, WRITABLE)
+            .unwrap();
         p.allow_exec(PROBE).unwrap();
         p.allow_exec(&self.allowed_prog).unwrap();
         p.allow_exec(&self.script).unwrap();
@@ -356,4 +377,972 @@ fn a_fork_storm_stays_confined_and_dies_with_the_run() {
     }
     let cgroup = outcome.layers.cgroup.unwrap().path;
     assert!(!cgroup.exists(), "the run's cgroup was not removed");
+}
+
+// ---------------------------------------------------------------------------
+// The eBPF exec check and unix socket programs, through the launcher: the
+// same `Run` as above with `enforcer::ebpf::for_launcher_with`'s two cgroup
+// layers beside Landlock, seccomp and the cgroup.
+// ---------------------------------------------------------------------------
+
+/// What one run gave (with the eBPF layers, or without them).
+struct EbpfRun {
+    status: std::process::ExitStatus,
+    out: String,
+    err: String,
+    events: Vec<Event>,
+    /// `EbpfLayers::refusals` after the run.
+    refusals: u64,
+    /// What the layers enforce more widely than the policy says.
+    widenings: Vec<enforcer::policy::Widening>,
+}
+
+impl EbpfRun {
+    /// Killed by SIGKILL (the exec check's answer; a shell says 137).
+    fn killed(&self) -> bool {
+        self.status.signal() == Some(libc::SIGKILL)
+    }
+
+    /// The probe's errno, when it reported a refusal.
+    fn refused_errno(&self) -> Option<i32> {
+        if self.status.code() != Some(10) {
+            return None;
+        }
+        self.out.split_whitespace().nth(1)?.parse().ok()
+    }
+
+    /// The refused execs the run reported: (file name, arguments, why).
+    fn refused_execs(&self) -> Vec<(String, Vec<String>, Option<ExecRefusal>)> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Exec {
+                    filename,
+                    args,
+                    verdict: Verdict::Refused,
+                    refusal,
+                    ..
+                } => Some((filename.clone(), args.clone(), *refusal)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The refused unix socket operations the run reported: (op, path).
+    fn refused_unix(&self) -> Vec<(NetOp, String)> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Unix {
+                    op,
+                    path,
+                    verdict: Verdict::Refused,
+                    ..
+                } => Some((*op, path.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+impl std::fmt::Debug for EbpfRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "status {:?}, stdout {:?}, stderr {:?}, events {:#?}",
+            self.status, self.out, self.err, self.events
+        )
+    }
+}
+
+/// Runs the probe with `args` under `policy` through the launcher, with the
+/// eBPF layers reporting `ebpf` (none: without them), every layer required
+/// except those in `disable` (which are not applied). The events are read
+/// once the run is over: every process of it has exited, so each record is
+/// in the ring.
+fn run_with(
+    policy: &KernelPolicy,
+    ebpf: Option<Reports>,
+    disable: &[Layer],
+    args: &[&str],
+) -> EbpfRun {
+    require_root();
+    let mut out = tempfile::tempfile().unwrap();
+    let mut err = tempfile::tempfile().unwrap();
+    let mut require = vec![Layer::Landlock, Layer::Seccomp, Layer::Cgroup];
+    let mut run = Run::new(policy);
+    let mut events = None;
+    let mut state = None;
+    if let Some(reports) = ebpf {
+        let layers = enforcer::ebpf::for_launcher_with(policy, false, reports)
+            .expect("the eBPF layers load");
+        assert_eq!(
+            layers.events.is_none(),
+            reports == Reports::Nothing,
+            "a ring exactly for runs whose events someone reads"
+        );
+        events = layers.events;
+        state = Some(layers.tracepoints.share());
+        run = run
+            .with_layer(Box::new(layers.sock_addr))
+            .with_layer(Box::new(layers.tracepoints));
+        require.extend([Layer::EbpfCgroupSockAddr, Layer::EbpfTracepoints]);
+    }
+    let opts = RunOptions {
+        quiet: true,
+        require: require
+            .into_iter()
+            .filter(|l| !disable.contains(l))
+            .collect(),
+        disable: disable.iter().copied().collect(),
+        ..RunOptions::default()
+    };
+    let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+    let outcome = run
+        .options(opts)
+        .stdout(out.try_clone().unwrap())
+        .stderr(err.try_clone().unwrap())
+        .spawn(PROBE, &args)
+        .expect("the run starts");
+    if let Some(ebpf) = ebpf {
+        for layer in [Layer::EbpfCgroupSockAddr, Layer::EbpfTracepoints] {
+            assert_eq!(
+                outcome.layers.has(layer),
+                !disable.contains(&layer),
+                "{ebpf:?}: {:#?}",
+                outcome.layers
+            );
+        }
+    }
+    let events = events
+        .as_mut()
+        .map(|s| s.drain().collect())
+        .unwrap_or_default();
+    let refusals = state.map_or(0, |s| {
+        s.with_layers(|l| l.refusals()).expect("the run's entry")
+    });
+    let read = |f: &mut fs::File| {
+        let mut s = String::new();
+        f.seek(SeekFrom::Start(0)).unwrap();
+        f.read_to_string(&mut s).unwrap();
+        s
+    };
+    EbpfRun {
+        status: outcome.status,
+        widenings: outcome.layers.widenings,
+        out: read(&mut out),
+        err: read(&mut err),
+        events,
+        refusals,
+    }
+}
+
+/// [`run_with`] the eBPF layers reporting processes (exec, fork, exit, and
+/// refused network and unix socket operations), every layer applied.
+fn run_ebpf(policy: &KernelPolicy, args: &[&str]) -> EbpfRun {
+    run_with(policy, Some(Reports::Processes), &[], args)
+}
+
+/// A static program without libc whose `_start` writes `ran\n` to MARKER
+/// (a path compiled in) and exits 0. Nothing runs before that write (no
+/// loader, no libc start-up): a killed exec that leaves no marker stopped
+/// the program before its first system call.
+const MARKER_C: &str = r#"
+static long sys3(long n, long a, long b, long c) {
+    long r;
+    __asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c)
+                     : "rcx", "r11", "memory");
+    return r;
+}
+void _start(void) {
+    static const char path[] = MARKER;
+    long fd = sys3(2 /* open */, (long)path, 01 | 0100 | 01000 /* O_WRONLY|O_CREAT|O_TRUNC */, 0644);
+    if (fd >= 0) {
+        sys3(1 /* write */, fd, (long)"ran\n", 4);
+        sys3(3 /* close */, fd, 0, 0);
+    }
+    sys3(60 /* exit */, fd >= 0 ? 0 : 1, 0, 0);
+    for (;;) {}
+}
+"#;
+
+/// The world of the exec and unix socket tests: a directory of granted
+/// programs (`bin/mark`, the marker program), a directory the run may
+/// write (where the marker goes), and room for more.
+struct World {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+    bin: PathBuf,
+    write: PathBuf,
+    /// The static marker program.
+    mark: PathBuf,
+    /// What `mark` writes.
+    marker: PathBuf,
+}
+
+impl World {
+    fn new() -> Self {
+        require_root();
+        let tmp = tempfile::Builder::new()
+            .prefix("warden-escape-")
+            .tempdir()
+            .unwrap();
+        let root = tmp.path().to_path_buf();
+        let (bin, write) = (root.join("bin"), root.join("write"));
+        fs::create_dir(&bin).unwrap();
+        fs::create_dir(&write).unwrap();
+        let marker = write.join("ran");
+        let src = root.join("mark.c");
+        fs::write(&src, MARKER_C).unwrap();
+        let mark = bin.join("mark");
+        let built = std::process::Command::new("cc")
+            .args(["-static", "-nostdlib", "-fno-stack-protector", "-O2"])
+            .arg(format!("-DMARKER=\"{}\"", marker.display()))
+            .arg("-o")
+            .arg(&mark)
+            .arg(&src)
+            .status()
+            .expect("cc (gcc) runs");
+        assert!(built.success(), "cc -static -nostdlib failed");
+        World {
+            _tmp: tmp,
+            root,
+            bin,
+            write,
+            mark,
+            marker,
+        }
+    }
+
+    /// Reading the loader, libc and /proc; writing `write/`; the probe
+    /// with any arguments. No other program.
+    fn policy(&self) -> KernelPolicy {
+        let mut p = baseline_policy();
+        p.allow_path(&self.write, FileScope::Tree, WRITABLE)
+            .unwrap();
+        p.allow_exec(PROBE).unwrap();
+        p
+    }
+
+    /// Whether the marker program ran since the last call (the marker is
+    /// removed).
+    fn take_marker(&self) -> bool {
+        match fs::remove_file(&self.marker) {
+            Ok(()) => true,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+            Err(e) => panic!("removing the marker: {e}"),
+        }
+    }
+}
+
+/// Asserts the run was killed by the exec check for `why`, after an exec of
+/// `filename` with `args`, and that the marker program never ran.
+#[track_caller]
+fn assert_exec_killed(w: &World, run: &EbpfRun, filename: &str, args: &[&str], why: ExecRefusal) {
+    assert!(run.killed(), "not killed: {run:?}");
+    assert!(!w.take_marker(), "the refused program ran: {run:?}");
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    assert_eq!(
+        run.refused_execs(),
+        [(filename.to_owned(), args, Some(why))],
+        "{run:?}"
+    );
+}
+
+#[test]
+fn exec_arguments_are_checked_exactly() {
+    let w = World::new();
+    let mark = Fixture::s(&w.mark);
+    let mut policy = w.policy();
+    policy
+        .allow_exec_args(&w.mark, vec!["--mark".into(), "now".into()])
+        .unwrap();
+    policy
+        .allow_exec_args(&w.mark, vec!["solo".into()])
+        .unwrap();
+    let run = |args: &[&str]| {
+        let mut all = vec!["exec", mark];
+        all.extend_from_slice(args);
+        run_ebpf(&policy, &all)
+    };
+
+    // The granted lists run, and the program's effect happens.
+    for granted in [&["--mark", "now"][..], &["solo"]] {
+        let r = run(granted);
+        assert_eq!(r.status.code(), Some(0), "{r:?}");
+        assert!(w.take_marker(), "{granted:?} did not run: {r:?}");
+        assert!(r.refused_execs().is_empty(), "{r:?}");
+    }
+    // argv[0] is whatever the caller says, and is not an argument.
+    let r = run_ebpf(
+        &policy,
+        &["exec-argv0", mark, "anything at all", "--mark", "now"],
+    );
+    assert_eq!(r.status.code(), Some(0), "{r:?}");
+    assert!(w.take_marker(), "{r:?}");
+
+    // Any other list: killed before `_start`'s first instruction.
+    for refused in [
+        &["--mark", "later"][..],
+        &["--mark", "now", "extra"],
+        &["--mark"],
+        &[],
+        // The same bytes but one argument: boundaries count.
+        &["--mark now"],
+        &["solo", ""],
+    ] {
+        let r = run(refused);
+        assert_exec_killed(&w, &r, mark, refused, ExecRefusal::Arguments);
+    }
+
+    // From a shell the run may use, a refused exec kills the shell's child
+    // only: the shell sees status 137 (128 + SIGKILL).
+    let mut with_sh = policy.clone();
+    with_sh.allow_exec("/bin/sh").unwrap();
+    let status = w.write.join("status");
+    let script = format!(
+        "{mark} --mark now; echo $? > {s}; {mark} --mark later; echo $? >> {s}",
+        s = status.display()
+    );
+    let r = run_ebpf(&with_sh, &["exec", "/bin/sh", "-c", &script]);
+    assert_eq!(r.status.code(), Some(0), "{r:?}");
+    assert_eq!(fs::read_to_string(&status).unwrap(), "0\n137\n", "{r:?}");
+    assert!(w.take_marker(), "the granted list ran");
+    assert_eq!(
+        r.refused_execs(),
+        [(
+            mark.to_owned(),
+            vec!["--mark".to_owned(), "later".to_owned()],
+            Some(ExecRefusal::Arguments)
+        )],
+        "{r:?}"
+    );
+
+    // Arguments longer than the check reads (ARGV_MAX = 4096 bytes): the
+    // program's arguments are checked, so it is killed unread.
+    let long = "x".repeat(5000);
+    let r = run(&["--mark", &long]);
+    assert!(r.killed(), "{r:?}");
+    assert!(!w.take_marker());
+    let refused = r.refused_execs();
+    assert_eq!(refused.len(), 1, "{r:?}");
+    assert_eq!(refused[0].0, mark);
+    assert_eq!(refused[0].2, Some(ExecRefusal::ArgumentsUnreadable));
+    // The event carries the first bytes of the arguments and says so.
+    assert!(
+        r.events.iter().any(|e| matches!(e,
+            Event::Exec { args, args_cut: true, verdict: Verdict::Refused, .. }
+            if args.first().map(String::as_str) == Some("--mark"))),
+        "{r:?}"
+    );
+}
+
+/// A granted list the check could never read whole (longer than
+/// `ARGV_MAX`) is not silently narrowed: the layer refuses to attach, so the
+/// run, which requires it, does not start.
+#[test]
+fn a_granted_argument_list_longer_than_the_check_reads_stops_the_run() {
+    let w = World::new();
+    let mut policy = w.policy();
+    let long = "y".repeat(4096);
+    policy.allow_exec_args(&w.mark, vec![long.clone()]).unwrap();
+    let layers = enforcer::ebpf::for_launcher_with(&policy, false, Reports::Nothing)
+        .expect("the eBPF layers load");
+    let opts = RunOptions {
+        quiet: true,
+        require: [Layer::EbpfTracepoints].into_iter().collect(),
+        ..RunOptions::default()
+    };
+    let args = [OsString::from(long)];
+    let err = Run::new(&policy)
+        .options(opts)
+        .with_layer(Box::new(layers.sock_addr))
+        .with_layer(Box::new(layers.tracepoints))
+        .spawn(&w.mark, &args)
+        .expect_err("the run must not start");
+    assert!(err.to_string().contains("longer than 4096 bytes"), "{err}");
+    assert!(!w.take_marker(), "the program ran");
+}
+
+/// The command the launcher starts is an exec of the run like any other:
+/// held to its granted argument lists from its first instruction.
+#[test]
+fn the_command_itself_is_held_to_its_arguments() {
+    let w = World::new();
+    let granted = w.write.join("granted.txt");
+    let other = w.write.join("other.txt");
+    let mut policy = w.policy();
+    policy.exec_args.clear();
+    policy.exec.clear();
+    policy
+        .allow_exec_args(PROBE, vec!["write".into(), Fixture::s(&granted).into()])
+        .unwrap();
+    let r = run_ebpf(&policy, &["write", Fixture::s(&granted)]);
+    assert_eq!(r.status.code(), Some(0), "{r:?}");
+    assert_eq!(fs::read_to_string(&granted).unwrap(), "probe\n");
+    let r = run_ebpf(&policy, &["write", Fixture::s(&other)]);
+    assert!(r.killed(), "{r:?}");
+    assert!(!other.exists(), "the refused command ran");
+    let other_s = Fixture::s(&other);
+    assert_eq!(
+        r.refused_execs(),
+        [(
+            PROBE.to_owned(),
+            vec!["write".to_owned(), other_s.to_owned()],
+            Some(ExecRefusal::Arguments)
+        )],
+        "{r:?}"
+    );
+}
+
+/// The exec check knows a program by the inode the kernel executes: every
+/// name of the granted file runs it, and no other file runs, whatever
+/// Landlock lets through.
+///
+/// The fixture makes Landlock the wider layer on purpose: `copies/` is
+/// granted exec as a *file* rule on a directory, which Landlock applies to
+/// the whole tree (a widening it reports), while the exec check lists the
+/// directory's own inode only and no exec tree (`RUN_EXEC_TREES` off). So a
+/// copy of the granted program in `copies/` passes Landlock (shown by the
+/// same run without the eBPF layers) and only the exec check refuses it.
+#[test]
+fn a_program_is_known_by_its_inode() {
+    let w = World::new();
+    let mark = Fixture::s(&w.mark);
+    let copies = w.root.join("copies");
+    fs::create_dir(&copies).unwrap();
+    let copy = copies.join("mark");
+    copy_exec(&w.mark, &copy);
+    let link = w.write.join("mark-link");
+    std::os::unix::fs::symlink(&w.mark, &link).unwrap();
+    let mut policy = w.policy();
+    policy.allow_exec(&w.mark).unwrap();
+    policy
+        .allow_path(&copies, FileScope::File, FileAccess::EXEC)
+        .unwrap();
+    let bin = Fixture::s(&w.bin);
+
+    // Every name of the granted file: path, symlink, `./mark` from its
+    // directory, `execveat(dirfd, "mark")`, `execveat(fd, "",
+    // AT_EMPTY_PATH)`, `/proc/self/fd/N`.
+    for args in [
+        &["exec", mark][..],
+        &["exec", Fixture::s(&link)],
+        &["exec-in", bin, "./mark"],
+        &["exec-at", bin, "mark"],
+        &["exec-fd", mark],
+        &["exec-proc-fd", mark],
+    ] {
+        let r = run_ebpf(&policy, args);
+        assert_eq!(r.status.code(), Some(0), "{args:?}: {r:?}");
+        assert!(w.take_marker(), "{args:?} did not run the program: {r:?}");
+    }
+
+    // Landlock alone lets the copy run (it says it widens the rule)...
+    let copy_s = Fixture::s(&copy);
+    let r = run_with(&policy, None, &[], &["exec", copy_s]);
+    assert_eq!(r.status.code(), Some(0), "{r:?}");
+    assert!(w.take_marker(), "Landlock let the copy run");
+    assert!(
+        r.widenings
+            .iter()
+            .any(|wd| wd.layer == "landlock" && wd.shape.contains(Fixture::s(&copies))),
+        "{:#?}",
+        r.widenings
+    );
+    // ...the exec check does not: another inode, killed before it runs.
+    let r = run_ebpf(&policy, &["exec", copy_s]);
+    assert_exec_killed(&w, &r, copy_s, &[], ExecRefusal::Program);
+}
+
+/// A memfd copy of a granted program: seccomp refuses `memfd_create`
+/// unless the memfd is sealed against exec (EPERM), and the kernel refuses
+/// to execute a sealed one (EACCES), by either route. Where seccomp is not
+/// there, the exec check kills it: another inode.
+#[test]
+fn a_memfd_copy_of_a_granted_program_does_not_run() {
+    let w = World::new();
+    let mark = Fixture::s(&w.mark);
+    let mut policy = w.policy();
+    policy.allow_exec(&w.mark).unwrap();
+    for how in ["at", "proc"] {
+        for (flags, errno, layer) in [
+            (
+                "plain",
+                EPERM,
+                "seccomp refuses memfd_create without MFD_NOEXEC_SEAL",
+            ),
+            ("exec", EPERM, "seccomp refuses memfd_create with MFD_EXEC"),
+            (
+                "sealed",
+                EACCES,
+                "the kernel does not execute a sealed memfd",
+            ),
+        ] {
+            let r = run_ebpf(&policy, &["exec-memfd-via", mark, flags, how]);
+            assert_eq!(
+                r.refused_errno(),
+                Some(errno),
+                "{flags} {how} ({layer}): {r:?}"
+            );
+            assert!(!w.take_marker());
+            assert!(r.refused_execs().is_empty(), "{r:?}");
+        }
+    }
+    // Without seccomp, an executable memfd reaches the exec check (Landlock
+    // does not see a file on the kernel's internal mount).
+    for how in ["at", "proc"] {
+        let r = run_with(
+            &policy,
+            Some(Reports::Processes),
+            &[Layer::Seccomp],
+            &["exec-memfd-via", mark, "exec", how],
+        );
+        assert!(r.killed(), "{how}: {r:?}");
+        assert!(!w.take_marker(), "the memfd copy ran");
+        let refused = r.refused_execs();
+        assert_eq!(refused.len(), 1, "{r:?}");
+        assert_eq!(refused[0].2, Some(ExecRefusal::Program), "{r:?}");
+    }
+}
+
+/// The ELF loader of a granted program is not a program of the run:
+/// `ld.so PROGRAM` is killed (Landlock must let the loader run, since every
+/// dynamic program needs it), while the program itself runs.
+#[test]
+fn the_elf_loader_run_directly_is_killed() {
+    let w = World::new();
+    let policy = w.policy();
+    let out = w.write.join("out.txt");
+    let out_s = Fixture::s(&out);
+    let loader = "/lib64/ld-linux-x86-64.so.2";
+    let r = run_ebpf(&policy, &["exec", PROBE, "write", out_s]);
+    assert_eq!(r.status.code(), Some(0), "{r:?}");
+    assert_eq!(fs::read_to_string(&out).unwrap(), "probe\n");
+    fs::remove_file(&out).unwrap();
+
+    let r = run_ebpf(&policy, &["exec", loader, PROBE, "write", out_s]);
+    assert!(r.killed(), "{r:?}");
+    assert!(!out.exists(), "the program ran through its loader");
+    assert_eq!(
+        r.refused_execs(),
+        [(
+            loader.to_owned(),
+            [PROBE, "write", out_s].map(String::from).to_vec(),
+            Some(ExecRefusal::Program)
+        )],
+        "{r:?}"
+    );
+}
+
+/// `#!` scripts. The kernel runs a script's interpreter with the arguments
+/// `[script path as called, script arguments...]` (after the `#!` line's
+/// own argument, if any), so the exec check sees the interpreter, and holds
+/// it to the lists of the granted scripts: the granted script's path, then
+/// any arguments (a script granted with any arguments) or exactly its lists.
+/// Called by another name (a symlink, a relative path) the script is
+/// refused, because the interpreter's argv names it as called and the check
+/// cannot tell that name leads to the granted file. The interpreter run
+/// directly is killed unless the envelope grants it.
+///
+/// Landlock must let the interpreter run for any script: `interp/` (a copy
+/// of dash) is granted exec as a file rule on the directory, which Landlock
+/// widens to the tree and the exec check does not (see
+/// `a_program_is_known_by_its_inode`).
+#[test]
+fn scripts_run_only_by_their_granted_path() {
+    let w = World::new();
+    let interp_dir = w.root.join("interp");
+    fs::create_dir(&interp_dir).unwrap();
+    let sh = interp_dir.join("sh");
+    copy_exec(Path::new("/bin/sh"), &sh);
+    let script = |name: &str, out: &str| {
+        let path = w.bin.join(name);
+        let out = w.write.join(out);
+        fs::write(
+            &path,
+            format!("#!{}\necho \"[$*]\" > {}\n", sh.display(), out.display()),
+        )
+        .unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        (path, out)
+    };
+    let (any, any_out) = script("any.sh", "any.out");
+    let (exact, exact_out) = script("exact.sh", "exact.out");
+    let (any_s, exact_s, sh_s) = (Fixture::s(&any), Fixture::s(&exact), Fixture::s(&sh));
+    let mut policy = w.policy();
+    policy.allow_exec(&any).unwrap();
+    policy
+        .allow_exec_args(&exact, vec!["a".into(), "b c".into()])
+        .unwrap();
+    policy
+        .allow_path(&interp_dir, FileScope::File, FileAccess::EXEC)
+        .unwrap();
+    let take = |out: &Path| {
+        let text = fs::read_to_string(out).ok();
+        let _ = fs::remove_file(out);
+        text
+    };
+
+    // By the granted path: with any arguments, and with the exact list.
+    for (args, want) in [
+        (&["exec", any_s][..], "[]\n"),
+        (&["exec", any_s, "x", "y z"], "[x y z]\n"),
+    ] {
+        let r = run_ebpf(&policy, args);
+        assert_eq!(r.status.code(), Some(0), "{args:?}: {r:?}");
+        assert_eq!(take(&any_out).as_deref(), Some(want), "{r:?}");
+    }
+    let r = run_ebpf(&policy, &["exec", exact_s, "a", "b c"]);
+    assert_eq!(r.status.code(), Some(0), "{r:?}");
+    assert_eq!(take(&exact_out).as_deref(), Some("[a b c]\n"));
+
+    // The exact script with another list: the interpreter is killed; the
+    // event names the script as executed and the interpreter's arguments.
+    for list in [&["a"][..], &["a", "b c", "d"], &["a", "b", "c"]] {
+        let mut args = vec!["exec", exact_s];
+        args.extend_from_slice(list);
+        let r = run_ebpf(&policy, &args);
+        assert!(r.killed(), "{list:?}: {r:?}");
+        assert_eq!(take(&exact_out), None, "the script ran with {list:?}");
+        let mut interp_args = vec![exact_s.to_owned()];
+        interp_args.extend(list.iter().map(|a| a.to_string()));
+        assert_eq!(
+            r.refused_execs(),
+            [(
+                exact_s.to_owned(),
+                interp_args,
+                Some(ExecRefusal::Arguments)
+            )],
+            "{r:?}"
+        );
+    }
+
+    // Another name for the granted script: the interpreter's argv has that
+    // name, not the granted path.
+    let link = w.write.join("link.sh");
+    std::os::unix::fs::symlink(&any, &link).unwrap();
+    let link_s = Fixture::s(&link);
+    let r = run_ebpf(&policy, &["exec", link_s]);
+    assert!(r.killed(), "{r:?}");
+    assert_eq!(take(&any_out), None, "the script ran through a symlink");
+    assert_eq!(
+        r.refused_execs(),
+        [(
+            link_s.to_owned(),
+            vec![link_s.to_owned()],
+            Some(ExecRefusal::Arguments)
+        )],
+        "{r:?}"
+    );
+    let r = run_ebpf(&policy, &["exec-in", Fixture::s(&w.bin), "./any.sh"]);
+    assert!(r.killed(), "{r:?}");
+    assert_eq!(take(&any_out), None, "the script ran by a relative path");
+    assert_eq!(
+        r.refused_execs(),
+        [(
+            "./any.sh".to_owned(),
+            vec!["./any.sh".to_owned()],
+            Some(ExecRefusal::Arguments)
+        )],
+        "{r:?}"
+    );
+
+    // The interpreter itself, with its own arguments: killed...
+    let marker = Fixture::s(&w.marker);
+    let command = format!("echo sh > {marker}");
+    let r = run_ebpf(&policy, &["exec", sh_s, "-c", &command]);
+    assert!(r.killed(), "{r:?}");
+    assert!(!w.take_marker(), "the interpreter ran");
+    assert_eq!(
+        r.refused_execs(),
+        [(
+            sh_s.to_owned(),
+            vec!["-c".to_owned(), command.clone()],
+            Some(ExecRefusal::Arguments)
+        )],
+        "{r:?}"
+    );
+    // ...unless the envelope grants it, by file or by an exec tree: then it
+    // runs with any arguments, the script through a symlink too.
+    let mut by_file = policy.clone();
+    by_file.allow_exec(&sh).unwrap();
+    let mut by_tree = policy.clone();
+    by_tree
+        .allow_path(&interp_dir, FileScope::Tree, FileAccess::EXEC)
+        .unwrap();
+    for (how, granted) in [("file", &by_file), ("tree", &by_tree)] {
+        let r = run_ebpf(granted, &["exec", sh_s, "-c", &command]);
+        assert_eq!(r.status.code(), Some(0), "by {how}: {r:?}");
+        assert!(
+            w.take_marker(),
+            "granted by {how}, the interpreter ran: {r:?}"
+        );
+        let r = run_ebpf(granted, &["exec", link_s]);
+        assert_eq!(r.status.code(), Some(0), "by {how}: {r:?}");
+        assert_eq!(take(&any_out).as_deref(), Some("[]\n"));
+    }
+}
+
+/// The one byte a connection queued on `listener` sent, if any connection
+/// is queued (the listener is outside the run: it accepts after the run).
+fn received(listener: &UnixListener) -> Option<u8> {
+    listener.set_nonblocking(true).unwrap();
+    match listener.accept() {
+        Ok((mut stream, _)) => {
+            stream.set_nonblocking(false).unwrap();
+            let mut byte = [0u8];
+            stream.read_exact(&mut byte).expect("the byte sent");
+            Some(byte[0])
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => None,
+        Err(e) => panic!("accept: {e}"),
+    }
+}
+
+/// Unix sockets outside the run, for the unix socket programs to keep the
+/// run from: a granted socket, a stand-in for `/var/run/docker.sock`, a
+/// datagram socket, a granted tree of sockets and a sibling of it.
+struct Sockets {
+    granted: PathBuf,
+    granted_l: UnixListener,
+    docker: PathBuf,
+    docker_l: UnixListener,
+    dgram: PathBuf,
+    dgram_s: UnixDatagram,
+    tree: PathBuf,
+    tree_a: (PathBuf, UnixListener),
+    tree_b: (PathBuf, UnixListener),
+    sibling: (PathBuf, UnixListener),
+}
+
+impl Sockets {
+    fn new(root: &Path) -> Self {
+        let dir = |name: &str| {
+            let d = root.join(name);
+            fs::create_dir_all(&d).unwrap();
+            d
+        };
+        let listen = |path: PathBuf| {
+            let l = UnixListener::bind(&path).unwrap();
+            (path, l)
+        };
+        let (granted, granted_l) = listen(dir("socks").join("granted.sock"));
+        let (docker, docker_l) = listen(dir("run").join("docker.sock"));
+        let dgram = dir("run").join("dgram.sock");
+        let dgram_s = UnixDatagram::bind(&dgram).unwrap();
+        dgram_s.set_nonblocking(true).unwrap();
+        let tree = dir("tree");
+        Sockets {
+            granted,
+            granted_l,
+            docker,
+            docker_l,
+            dgram,
+            dgram_s,
+            tree_a: listen(tree.join("a.sock")),
+            tree_b: listen(dir("tree/sub").join("b.sock")),
+            // Its path starts with the tree's path, but it is not below it.
+            sibling: listen(dir("tree2").join("c.sock")),
+            tree,
+        }
+    }
+
+    /// Nothing reached any socket the run may not reach.
+    #[track_caller]
+    fn assert_untouched(&self) {
+        assert_eq!(received(&self.docker_l), None, "docker.sock was reached");
+        assert_eq!(received(&self.sibling.1), None, "tree2/c.sock was reached");
+        let mut buf = [0u8; 8];
+        assert_eq!(
+            self.dgram_s.recv(&mut buf).map_err(|e| e.kind()),
+            Err(std::io::ErrorKind::WouldBlock),
+            "a datagram reached dgram.sock"
+        );
+    }
+}
+
+/// Pathname unix sockets: the run connects only to the sockets its policy
+/// names, by their plain absolute path; every other spelling is refused
+/// with EPERM before the kernel resolves it, and the listener never sees a
+/// connection or a byte. Abstract sockets are Landlock's: one bound outside
+/// the run is out of the run's scope, one the run binds itself works.
+#[test]
+fn unix_sockets_outside_the_envelope_are_refused() {
+    let w = World::new();
+    let s = Sockets::new(&w.root);
+    let mut policy = w.policy();
+    policy
+        .allow_unix_connect(&s.granted, FileScope::File)
+        .unwrap();
+    policy.allow_unix_connect(&s.tree, FileScope::Tree).unwrap();
+    let probe = |args: &[&str]| run_ebpf(&policy, args);
+    let path = |p: &Path| p.to_str().unwrap().to_owned();
+
+    // The granted socket, and the sockets below the granted tree: connected,
+    // and the byte arrives.
+    for (sock, listener) in [
+        (&s.granted, &s.granted_l),
+        (&s.tree_a.0, &s.tree_a.1),
+        (&s.tree_b.0, &s.tree_b.1),
+    ] {
+        let r = probe(&["unix-connect", &path(sock)]);
+        assert_eq!(r.status.code(), Some(0), "{}: {r:?}", sock.display());
+        assert_eq!(received(listener), Some(b'x'), "{}", sock.display());
+    }
+
+    // Refused with EPERM, whether the name leads to a socket outside the
+    // envelope or, unnormalized, to the granted one. Each is reported as
+    // the caller named it.
+    let socks = path(s.granted.parent().unwrap());
+    let run = path(s.docker.parent().unwrap());
+    let link = path(&w.write.join("docker-link.sock"));
+    let proc_root = |p: &Path| format!("/proc/self/root{}", p.display());
+    let refused: Vec<(Vec<String>, String)> = [
+        (
+            vec!["unix-connect".into(), path(&s.docker)],
+            path(&s.docker),
+        ),
+        (
+            vec!["unix-symlink-connect".into(), path(&s.docker), link.clone()],
+            link.clone(),
+        ),
+        (
+            vec!["unix-connect-in".into(), run.clone(), "docker.sock".into()],
+            "docker.sock".into(),
+        ),
+        (
+            vec![
+                "unix-connect-in".into(),
+                socks.clone(),
+                "granted.sock".into(),
+            ],
+            "granted.sock".into(),
+        ),
+        (
+            vec!["unix-connect".into(), proc_root(&s.docker)],
+            proc_root(&s.docker),
+        ),
+        (
+            vec!["unix-connect".into(), proc_root(&s.granted)],
+            proc_root(&s.granted),
+        ),
+        (
+            vec!["unix-connect".into(), format!("{socks}//granted.sock")],
+            format!("{socks}//granted.sock"),
+        ),
+        (
+            vec!["unix-connect".into(), format!("{socks}/./granted.sock")],
+            format!("{socks}/./granted.sock"),
+        ),
+        (
+            vec![
+                "unix-connect".into(),
+                format!("{run}/../socks/granted.sock"),
+            ],
+            format!("{run}/../socks/granted.sock"),
+        ),
+        (
+            vec!["unix-connect".into(), format!("{socks}/../run/docker.sock")],
+            format!("{socks}/../run/docker.sock"),
+        ),
+        (
+            vec!["unix-connect".into(), path(&s.sibling.0)],
+            path(&s.sibling.0),
+        ),
+    ]
+    .into_iter()
+    .collect();
+    for (args, named) in &refused {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let r = probe(&args);
+        assert_eq!(r.refused_errno(), Some(EPERM), "{args:?}: {r:?}");
+        assert_eq!(
+            r.refused_unix(),
+            [(NetOp::Connect, named.clone())],
+            "{args:?}: {r:?}"
+        );
+        assert_eq!(
+            received(&s.granted_l),
+            None,
+            "{args:?} reached the granted socket"
+        );
+        s.assert_untouched();
+    }
+    assert!(
+        fs::symlink_metadata(&link).is_ok_and(|m| m.file_type().is_symlink()),
+        "the run made its symlink (and was refused the connect)"
+    );
+
+    // A datagram sent by name to a socket outside the envelope.
+    let r = probe(&["unix-sendto", &path(&s.dgram)]);
+    assert_eq!(r.refused_errno(), Some(EPERM), "{r:?}");
+    assert_eq!(
+        r.refused_unix(),
+        [(NetOp::Sendmsg, path(&s.dgram))],
+        "{r:?}"
+    );
+    s.assert_untouched();
+
+    // An abstract socket bound outside the run: Landlock's scope refuses
+    // the connect (EPERM); the unix socket programs leave abstract names
+    // alone (no event).
+    let name = format!("warden-escape-{}", std::process::id());
+    let outside = UnixListener::bind_addr(
+        &std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).unwrap(),
+    )
+    .unwrap();
+    let r = probe(&["unix-connect-abstract", &name]);
+    assert_eq!(r.refused_errno(), Some(EPERM), "{r:?}");
+    assert!(r.refused_unix().is_empty(), "{r:?}");
+    assert_eq!(received(&outside), None, "the abstract socket was reached");
+    // Landlock is the layer that refuses it: without Landlock the same
+    // connect goes through (and the eBPF layers say nothing).
+    let r = run_with(
+        &policy,
+        Some(Reports::Processes),
+        &[Layer::Landlock],
+        &["unix-connect-abstract", &name],
+    );
+    assert_eq!(r.status.code(), Some(0), "{r:?}");
+    assert_eq!(received(&outside), Some(b'x'));
+    // One the run binds itself is in its scope.
+    let r = probe(&["unix-abstract-self", &format!("{name}-own")]);
+    assert_eq!(r.status.code(), Some(0), "{r:?}");
+    assert!(r.out.starts_with("allowed received 1 byte"), "{r:?}");
+}
+
+/// Without anyone reading events (`warden exec` without `--events`: no
+/// ring), the refusals of the exec check and the unix socket programs are
+/// still counted.
+#[test]
+fn refusals_are_counted_when_nobody_reads_events() {
+    let w = World::new();
+    let s = Sockets::new(&w.root);
+    let mark = Fixture::s(&w.mark);
+    let mut policy = w.policy();
+    policy.allow_exec_args(&w.mark, vec!["ok".into()]).unwrap();
+    policy
+        .allow_unix_connect(&s.granted, FileScope::File)
+        .unwrap();
+    let probe = |args: &[&str]| run_with(&policy, Some(Reports::Nothing), &[], args);
+
+    let r = probe(&["exec", mark, "ok"]);
+    assert_eq!((r.status.code(), r.refusals), (Some(0), 0), "{r:?}");
+    assert!(w.take_marker());
+    let r = probe(&["exec", mark, "not-ok"]);
+    assert!(r.killed(), "{r:?}");
+    assert!(!w.take_marker());
+    assert_eq!(r.refusals, 1, "{r:?}");
+
+    let r = probe(&["unix-connect", Fixture::s(&s.granted)]);
+    assert_eq!((r.status.code(), r.refusals), (Some(0), 0), "{r:?}");
+    assert_eq!(received(&s.granted_l), Some(b'x'));
+    let r = probe(&["unix-connect", Fixture::s(&s.docker)]);
+    assert_eq!(r.refused_errno(), Some(EPERM), "{r:?}");
+    assert_eq!(r.refusals, 1, "{r:?}");
+    let r = probe(&["unix-sendto", Fixture::s(&s.dgram)]);
+    assert_eq!(r.refused_errno(), Some(EPERM), "{r:?}");
+    assert_eq!(r.refusals, 1, "{r:?}");
+    s.assert_untouched();
 }

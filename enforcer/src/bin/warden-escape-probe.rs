@@ -7,7 +7,7 @@
 //! itself (not of the attack). Attacks that `exec` report through the
 //! executed program's own status when the exec succeeds.
 
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{CStr, CString, OsStr, OsString};
 use std::io::Error;
 use std::os::unix::ffi::OsStrExt;
 use std::process::ExitCode;
@@ -202,6 +202,210 @@ fn exec_memfd(source: &OsStr) -> Probe {
         )
     };
     Ok(Outcome::Refused(errno()))
+}
+
+/// `execv(PROGRAM, [ARGV0, ARGS...])`: the kernel's `argv[0]` is whatever
+/// the caller says.
+fn exec_argv0(program: &OsStr, argv0: &OsStr, args: &[OsString]) -> Probe {
+    let mut argv = vec![argv0.to_owned()];
+    argv.extend_from_slice(args);
+    let p = cstr(program)?;
+    let owned = argv
+        .iter()
+        .map(|a| cstr(a))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut ptrs: Vec<*const libc::c_char> = owned.iter().map(|c| c.as_ptr()).collect();
+    ptrs.push(std::ptr::null());
+    unsafe { libc::execv(p.as_ptr(), ptrs.as_ptr()) };
+    Ok(Outcome::Refused(errno()))
+}
+
+/// `chdir(DIR)`, then `execv(NAME, [NAME, ARGS...])`: a program named
+/// relative to the working directory (`./prog`).
+fn exec_in(dir: &OsStr, name: &OsStr, args: &[OsString]) -> Probe {
+    let d = cstr(dir)?;
+    if unsafe { libc::chdir(d.as_ptr()) } != 0 {
+        return Err(format!("chdir {dir:?}: {}", Error::last_os_error()));
+    }
+    exec(name, args)
+}
+
+/// `execveat(fd, PATH, [NAME, ARGS...], flags)`.
+fn execveat(fd: i32, path: &CStr, name: &OsStr, args: &[OsString], flags: i32) -> Probe {
+    let mut owned = vec![cstr(name)?];
+    for a in args {
+        owned.push(cstr(a)?);
+    }
+    let mut ptrs: Vec<*const libc::c_char> = owned.iter().map(|c| c.as_ptr()).collect();
+    ptrs.push(std::ptr::null());
+    let envp = [std::ptr::null::<libc::c_char>()];
+    unsafe {
+        libc::syscall(
+            libc::SYS_execveat,
+            fd,
+            path.as_ptr(),
+            ptrs.as_ptr(),
+            envp.as_ptr(),
+            flags,
+        )
+    };
+    Ok(Outcome::Refused(errno()))
+}
+
+/// `execveat(fd of DIR, NAME, ...)`: a program named relative to a
+/// directory descriptor.
+fn exec_at(dir: &OsStr, name: &OsStr, args: &[OsString]) -> Probe {
+    let fd = dir_fd(dir)?;
+    execveat(fd, &cstr(name)?, name, args, 0)
+}
+
+/// A descriptor of `program` that survives the exec (`O_PATH`, no
+/// `O_CLOEXEC`: `/proc/self/fd/N` must still name it while the kernel
+/// loads it).
+fn path_fd(program: &OsStr) -> Result<i32, String> {
+    let p = cstr(program)?;
+    let fd = unsafe { libc::open(p.as_ptr(), libc::O_PATH) };
+    if fd < 0 {
+        return Err(format!("open {program:?}: {}", Error::last_os_error()));
+    }
+    Ok(fd)
+}
+
+/// `execveat(fd of PROGRAM, "", AT_EMPTY_PATH)`: the program by descriptor.
+fn exec_fd(program: &OsStr, args: &[OsString]) -> Probe {
+    let fd = path_fd(program)?;
+    execveat(fd, c"", program, args, libc::AT_EMPTY_PATH)
+}
+
+/// `execv("/proc/self/fd/N")` of a descriptor of PROGRAM.
+fn exec_proc_fd(program: &OsStr, args: &[OsString]) -> Probe {
+    let fd = path_fd(program)?;
+    exec(OsStr::new(&format!("/proc/self/fd/{fd}")), args)
+}
+
+/// A memfd copy of SOURCE created with `flags` (`plain`: 0, `sealed`:
+/// `MFD_NOEXEC_SEAL`, `exec`: `MFD_EXEC`), executed `how` (`at`:
+/// `execveat(fd, "", AT_EMPTY_PATH)`, `proc`: `/proc/self/fd/N`). Refused
+/// with the errno of `memfd_create` or of the exec.
+fn exec_memfd_via(source: &OsStr, flags: &OsStr, how: &OsStr) -> Probe {
+    const MFD_NOEXEC_SEAL: libc::c_uint = 0x8;
+    const MFD_EXEC: libc::c_uint = 0x10;
+    let flags = match flags.to_str() {
+        Some("plain") => 0,
+        Some("sealed") => MFD_NOEXEC_SEAL,
+        Some("exec") => MFD_EXEC,
+        _ => return Err(format!("bad memfd flags {flags:?}")),
+    };
+    let bytes = std::fs::read(source).map_err(|e| format!("reading {source:?}: {e}"))?;
+    // No MFD_CLOEXEC: `/proc/self/fd/N` must still name it during the exec.
+    let fd = unsafe { libc::memfd_create(c"probe".as_ptr(), flags) };
+    if fd < 0 {
+        return Ok(Outcome::Refused(errno()));
+    }
+    let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+    if n < 0 || n as usize != bytes.len() {
+        return Err(format!("writing the memfd: {}", Error::last_os_error()));
+    }
+    match how.to_str() {
+        Some("at") => execveat(fd, c"", OsStr::new("probe"), &[], libc::AT_EMPTY_PATH),
+        Some("proc") => exec(OsStr::new(&format!("/proc/self/fd/{fd}")), &[]),
+        _ => Err(format!("bad exec route {how:?}")),
+    }
+}
+
+/// A `sockaddr_un` for `name` (a path, or with `abstract_`, an abstract
+/// name without its leading NUL) and its length.
+fn sockaddr_un(name: &[u8], abstract_: bool) -> Result<(libc::sockaddr_un, u32), String> {
+    let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
+    addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+    let start = usize::from(abstract_);
+    if start + name.len() > addr.sun_path.len() {
+        return Err(format!("socket name too long: {} bytes", name.len()));
+    }
+    for (slot, b) in addr.sun_path[start..].iter_mut().zip(name) {
+        *slot = *b as libc::c_char;
+    }
+    let len = std::mem::size_of::<libc::sa_family_t>() + start + name.len();
+    // A path is passed with its NUL, as libc callers do; an abstract name
+    // is exactly its bytes.
+    let len = if abstract_ { len } else { len + 1 };
+    Ok((addr, len as u32))
+}
+
+/// `connect` a unix stream socket to `name`, then send one byte.
+fn unix_connect(name: &[u8], abstract_: bool) -> Probe {
+    let (addr, len) = sockaddr_un(name, abstract_)?;
+    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(format!("socket: {}", Error::last_os_error()));
+    }
+    let rc = unsafe { libc::connect(fd, (&addr as *const libc::sockaddr_un).cast(), len) };
+    if rc < 0 {
+        let e = errno();
+        unsafe { libc::close(fd) };
+        return Ok(Outcome::Refused(e));
+    }
+    let n = unsafe { libc::write(fd, b"x".as_ptr().cast(), 1) };
+    let e = errno();
+    unsafe { libc::close(fd) };
+    if n != 1 {
+        return Err(format!("connected, but the byte was not sent: errno {e}"));
+    }
+    Ok(Outcome::Allowed("connected, sent 1 byte".into()))
+}
+
+/// `sendto` one byte from an unbound unix datagram socket to `path`.
+fn unix_sendto(path: &[u8]) -> Probe {
+    let (addr, len) = sockaddr_un(path, false)?;
+    let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(format!("socket: {}", Error::last_os_error()));
+    }
+    let rc = unsafe {
+        libc::sendto(
+            fd,
+            b"x".as_ptr().cast(),
+            1,
+            0,
+            (&addr as *const libc::sockaddr_un).cast(),
+            len,
+        )
+    };
+    let e = errno();
+    unsafe { libc::close(fd) };
+    if rc < 0 {
+        return Ok(Outcome::Refused(e));
+    }
+    Ok(Outcome::Allowed(format!("sent {rc} byte")))
+}
+
+/// An abstract datagram socket the probe binds itself, and a byte sent to
+/// it by name from a second socket of the probe (no `listen`, which the
+/// run's seccomp refuses without a bind rule).
+fn unix_abstract_self(name: &[u8]) -> Probe {
+    let (addr, len) = sockaddr_un(name, true)?;
+    let ptr = (&addr as *const libc::sockaddr_un).cast::<libc::sockaddr>();
+    let (rx, tx) = unsafe {
+        (
+            libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0),
+            libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0),
+        )
+    };
+    if rx < 0 || tx < 0 {
+        return Err(format!("socket: {}", Error::last_os_error()));
+    }
+    if unsafe { libc::bind(rx, ptr, len) } != 0 {
+        return Ok(Outcome::Refused(errno()));
+    }
+    if unsafe { libc::sendto(tx, b"x".as_ptr().cast(), 1, 0, ptr, len) } != 1 {
+        return Ok(Outcome::Refused(errno()));
+    }
+    let mut buf = [0u8; 4];
+    let n = unsafe { libc::recv(rx, buf.as_mut_ptr().cast(), buf.len(), libc::MSG_DONTWAIT) };
+    if n != 1 || buf[0] != b'x' {
+        return Err(format!("the byte did not arrive: {n}"));
+    }
+    Ok(Outcome::Allowed("received 1 byte".into()))
 }
 
 fn ptrace_sibling() -> Probe {
@@ -450,6 +654,46 @@ fn run(args: &[OsString]) -> Probe {
         "io-uring-setup" => io_uring_setup(),
         "exec" => exec(&arg(args, 1, "PROGRAM")?, &args[2..]),
         "exec-memfd" => exec_memfd(&arg(args, 1, "SOURCE")?),
+        "exec-memfd-via" => exec_memfd_via(
+            &arg(args, 1, "SOURCE")?,
+            &arg(args, 2, "plain|sealed|exec")?,
+            &arg(args, 3, "at|proc")?,
+        ),
+        "exec-argv0" => exec_argv0(
+            &arg(args, 1, "PROGRAM")?,
+            &arg(args, 2, "ARGV0")?,
+            args.get(3..).unwrap_or_default(),
+        ),
+        "exec-in" => exec_in(
+            &arg(args, 1, "DIR")?,
+            &arg(args, 2, "NAME")?,
+            args.get(3..).unwrap_or_default(),
+        ),
+        "exec-at" => exec_at(
+            &arg(args, 1, "DIR")?,
+            &arg(args, 2, "NAME")?,
+            args.get(3..).unwrap_or_default(),
+        ),
+        "exec-fd" => exec_fd(&arg(args, 1, "PROGRAM")?, &args[2..]),
+        "exec-proc-fd" => exec_proc_fd(&arg(args, 1, "PROGRAM")?, &args[2..]),
+        "unix-connect" => unix_connect(arg(args, 1, "PATH")?.as_bytes(), false),
+        "unix-connect-in" => {
+            let dir = cstr(&arg(args, 1, "DIR")?)?;
+            if unsafe { libc::chdir(dir.as_ptr()) } != 0 {
+                return Err(format!("chdir: {}", Error::last_os_error()));
+            }
+            unix_connect(arg(args, 2, "NAME")?.as_bytes(), false)
+        }
+        "unix-symlink-connect" => {
+            let (target, link) = (cstr(&arg(args, 1, "TARGET")?)?, arg(args, 2, "LINK")?);
+            if unsafe { libc::symlink(target.as_ptr(), cstr(&link)?.as_ptr()) } != 0 {
+                return Err(format!("symlink: {}", Error::last_os_error()));
+            }
+            unix_connect(link.as_bytes(), false)
+        }
+        "unix-connect-abstract" => unix_connect(arg(args, 1, "NAME")?.as_bytes(), true),
+        "unix-sendto" => unix_sendto(arg(args, 1, "PATH")?.as_bytes()),
+        "unix-abstract-self" => unix_abstract_self(arg(args, 1, "NAME")?.as_bytes()),
         "connect" => tcp("connect", &arg(args, 1, "PORT")?, [127, 0, 0, 1]),
         "connect-addr" => {
             let addr = arg(args, 1, "IPV4")?;

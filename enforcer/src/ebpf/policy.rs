@@ -275,7 +275,9 @@ impl ExecPolicy {
     /// granted program by inode with its argument lists, the interpreter of
     /// every granted `#!` script with the script's lists, and the ELF
     /// loader of every granted program refused as a program of its own
-    /// unless the envelope grants it.
+    /// unless the envelope grants it. A file under an exec tree of the
+    /// envelope keeps any arguments: the tree grants it so, and a script or
+    /// an exact list naming the same file only adds to that.
     pub fn from_kernel_policy(policy: &KernelPolicy) -> Self {
         let mut out = ExecPolicy::default();
         let exec_files = policy
@@ -289,12 +291,18 @@ impl ExecPolicy {
                 FileScope::Tree => out.trees = true,
             }
         }
+        // A file under an exec tree of the envelope runs with any arguments
+        // (as named, or as its symlinks resolve), whatever narrower rule a
+        // file grant or a script adds for the same inode.
         let granted_by_tree = |path: &Path| {
-            policy.files.iter().any(|r| {
-                r.scope == FileScope::Tree
-                    && r.access.contains(FileAccess::EXEC)
-                    && path.starts_with(&r.path)
-            })
+            let under = |path: &Path| {
+                policy.files.iter().any(|r| {
+                    r.scope == FileScope::Tree
+                        && r.access.contains(FileAccess::EXEC)
+                        && path.starts_with(&r.path)
+                })
+            };
+            under(path) || path.canonicalize().is_ok_and(|c| under(&c))
         };
         for program in &programs {
             let Ok(id) = kernel_inode(program) else {
@@ -306,12 +314,19 @@ impl ExecPolicy {
                 None => rule.any_args = true,
                 Some(lists) => rule.exact.extend(lists.iter().map(|l| encode_args(l))),
             }
+            if granted_by_tree(program) {
+                rule.any_args = true;
+            }
             if let Some((interp, interp_arg)) = script_interpreter(program)
                 && let Ok(interp_id) = kernel_inode(&interp)
             {
                 let mut head: Vec<String> = interp_arg.into_iter().collect();
                 head.push(program.display().to_string());
+                let interp_in_tree = granted_by_tree(&interp);
                 let rule = out.rule(interp_id, &interp);
+                if interp_in_tree {
+                    rule.any_args = true;
+                }
                 match args {
                     None => {
                         rule.prefixes.insert(encode_args(&head));
@@ -333,11 +348,7 @@ impl ExecPolicy {
             let Ok(id) = kernel_inode(&loader) else {
                 continue;
             };
-            let canonical = loader.canonicalize().unwrap_or_else(|_| loader.clone());
-            if out.programs.contains_key(&id)
-                || granted_by_tree(&loader)
-                || granted_by_tree(&canonical)
-            {
+            if out.programs.contains_key(&id) || granted_by_tree(&loader) {
                 continue;
             }
             out.rule(id, &loader).never = true;
@@ -497,6 +508,43 @@ mod tests {
             IpAddr::V6(a) => lookup_v6(c, a),
         };
         rule.is_some_and(|r| r.allows(port, proto, dir_code(dir)))
+    }
+
+    #[test]
+    fn a_program_under_an_exec_tree_keeps_any_arguments() {
+        let dir = tempfile::tempdir().unwrap();
+        let tree = dir.path().join("tree");
+        std::fs::create_dir(&tree).unwrap();
+        let interp = tree.join("sh");
+        std::fs::copy("/bin/sh", &interp).unwrap();
+        let script = dir.path().join("s.sh");
+        std::fs::write(&script, format!("#!{}\n", interp.display())).unwrap();
+        let git = tree.join("git");
+        std::fs::write(&git, "").unwrap();
+        let mut policy = KernelPolicy::new();
+        policy.allow_exec(&script).unwrap();
+        policy.allow_exec_args(&git, vec!["status".into()]).unwrap();
+        let script_args = encode_args(&[script.to_str().unwrap(), "x"]);
+        let other = encode_args(&["-c", "id"]);
+        let id = |p: &Path| kernel_inode(p).unwrap();
+
+        // Without the tree: the interpreter only for the script, git only
+        // with its list.
+        let narrow = ExecPolicy::from_kernel_policy(&policy);
+        assert!(narrow.allows(id(&interp), &script_args));
+        assert!(!narrow.allows(id(&interp), &other));
+        assert!(narrow.allows(id(&git), &encode_args(&["status"])));
+        assert!(!narrow.allows(id(&git), &encode_args(&["push"])));
+
+        // An exec tree above both grants them with any arguments.
+        policy
+            .allow_path(&tree, FileScope::Tree, FileAccess::EXEC)
+            .unwrap();
+        let wide = ExecPolicy::from_kernel_policy(&policy);
+        assert!(wide.trees);
+        assert!(wide.allows(id(&interp), &script_args));
+        assert!(wide.allows(id(&interp), &other));
+        assert!(wide.allows(id(&git), &encode_args(&["push"])));
     }
 
     #[test]
