@@ -167,8 +167,10 @@ fn seccomp() -> Result<String, String> {
     }
     let policy = crate::policy::KernelPolicy::new();
     let compiled = crate::seccomp::prepare(&policy).map_err(|e| e.to_string())?;
+    // Every run has the metadata supervisor with its seccomp layer.
+    let supervisor = crate::supervisor::probe()?;
     Ok(format!(
-        "filter mode available; the baseline allowlist compiles ({} syscalls)",
+        "filter mode available; the baseline allowlist compiles ({} syscalls); {supervisor}",
         compiled.report.allowed
     ))
 }
@@ -216,6 +218,11 @@ mod tests {
         assert!(statuses[0].supported, "{:?}", statuses[0]);
         assert!(statuses[0].detail.starts_with("ABI "));
         assert!(statuses[1].supported, "{:?}", statuses[1]);
+        assert!(
+            statuses[1].detail.contains("metadata supervisor works"),
+            "{:?}",
+            statuses[1]
+        );
     }
 
     #[test]
