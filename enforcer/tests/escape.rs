@@ -514,6 +514,7 @@ const CHANGES: &[(&str, &str)] = &[
     ("fchmodat", "600"),
     ("fchmodat2", "600"),
     ("fchmodat2-empty", "600"),
+    ("chmod-procfd", "600"),
     ("chown", "65534:65534"),
     ("lchown", "65534:65534"),
     ("fchown", "65534:65534"),
@@ -566,6 +567,8 @@ fn metadata_changes_outside_the_write_envelope_are_refused_and_change_nothing() 
         changes.push((op, link.as_path(), v));
         changes.push((op, dotdot.as_path(), v));
     }
+    // A magic link reached through a symlink (/dev/fd -> /proc/self/fd).
+    changes.push(("chmod-devfd", target.as_path(), "600"));
     let (outcome, answers) = f.metas(&[], &changes);
     for ((op, path, _), (_, answer)) in changes.iter().zip(&answers) {
         assert_eq!(
@@ -584,8 +587,14 @@ fn metadata_changes_outside_the_write_envelope_are_refused_and_change_nothing() 
     let m = &outcome.metadata;
     assert_eq!(m.refused_total as usize, changes.len());
     let real = target.canonicalize().unwrap();
+    let (devfd, resolved): (Vec<_>, Vec<_>) = m
+        .refused
+        .iter()
+        .partition(|r| r.path.starts_with("/dev/fd/"));
+    assert!(resolved.iter().all(|r| Path::new(&r.path) == real), "{m:?}");
+    // The magic link reached through /dev/fd is not followed at all.
     assert!(
-        m.refused.iter().all(|r| Path::new(&r.path) == real),
+        devfd.len() == 1 && devfd[0].reason.contains("/proc link"),
         "{m:?}"
     );
     for name in [

@@ -34,10 +34,15 @@
 //!    [`creds`]: supplementary groups, real/effective/saved/filesystem ids,
 //!    then the capability sets exactly, with raw syscalls, which change one
 //!    thread only), the path is resolved to an
-//!    `O_PATH` descriptor ([`target`]): `openat`, following the last symlink
-//!    or not (`AT_SYMLINK_NOFOLLOW`, the `l*` calls), `AT_EMPTY_PATH`
+//!    `O_PATH` descriptor ([`target`]): `openat2`, following the last
+//!    symlink or not (`AT_SYMLINK_NOFOLLOW`, the `l*` calls), `AT_EMPTY_PATH`
 //!    meaning the descriptor itself; the kernel checks the caller's search
-//!    permission on every directory, and its errors are the caller's;
+//!    permission on every directory, and its errors are the caller's. A
+//!    path starting with the caller's own `/proc/self/{fd/N,cwd,root}`
+//!    starts from what that link leads to, taken from the caller; no other
+//!    magic link is followed (looked up in the launcher, `/proc/self` is the
+//!    launcher), so a path reaching one through a symlink (`/dev/fd/N`) is
+//!    refused;
 //! 3. the decision is made on that descriptor ([`Decide`], chosen by the
 //!    launcher from the policy: [`WriteRules::landlock`], or
 //!    [`WriteRules::bpf_lsm`] under the `root+bpf-lsm` profile): its path as
@@ -440,11 +445,11 @@ fn send_fd(sock: RawFd, fd: RawFd) -> io::Result<()> {
 /// the same (a root run's process acting as root, an unprivileged run's
 /// as its user), else on a new thread that takes them on first and ends
 /// with the work: the launcher's own credentials never change.
-fn as_caller<T: Send>(
+fn as_caller<T: Send, E: Send>(
     mine: &Creds,
     creds: &Creds,
-    work: impl FnOnce() -> Result<T, i32> + Send,
-) -> Result<Result<T, i32>, CallError> {
+    work: impl FnOnce() -> Result<T, E> + Send,
+) -> Result<Result<T, E>, CallError> {
     if mine == creds {
         return Ok(work());
     }
@@ -452,7 +457,7 @@ fn as_caller<T: Send>(
         let handle = std::thread::Builder::new()
             .name("warden-metadata".into())
             .stack_size(256 * 1024)
-            .spawn_scoped(s, || -> Result<Result<T, i32>, CallError> {
+            .spawn_scoped(s, || -> Result<Result<T, E>, CallError> {
                 creds.assume()?;
                 Ok(work())
             })
@@ -555,8 +560,8 @@ impl Context {
                     target::resolve(base.as_ref(), &path, follow)
                 }) {
                     Ok(Ok(fd)) => (fd, false),
-                    Ok(Err(errno)) => return Outcome::Errno(errno),
-                    Err(e) => return refused(given, e),
+                    Ok(Err(Stop::Errno(errno))) => return Outcome::Errno(errno),
+                    Ok(Err(Stop::Failed(e))) | Err(e) => return refused(given, e),
                 }
             }
         };

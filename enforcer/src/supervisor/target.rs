@@ -119,6 +119,47 @@ fn as_caller_proc(path: &CStr, tgid: libc::pid_t, tid: libc::pid_t) -> CString {
     path.to_owned()
 }
 
+/// Where a caller's own `/proc` entry leads (after [`as_caller_proc`]).
+#[derive(Debug, PartialEq, Eq)]
+enum ProcStart {
+    /// `/proc/TGID/fd/N`: its descriptor `N`.
+    Fd(i32),
+    /// `/proc/TGID/cwd`.
+    Cwd,
+    /// `/proc/TGID/root`.
+    Root,
+}
+
+/// `/proc/TGID[/task/TID]/{fd/N,cwd,root}` at the start of `path` (the
+/// caller's magic links, which the supervisor follows itself, taking what
+/// they lead to from the caller), and the rest of the path.
+fn proc_start(path: &[u8], tgid: libc::pid_t, tid: libc::pid_t) -> Option<(ProcStart, &[u8])> {
+    let process = format!("/proc/{tgid}");
+    let thread = format!("/proc/{tgid}/task/{tid}");
+    let rest = [thread.as_bytes(), process.as_bytes()]
+        .into_iter()
+        .find_map(|p| path.strip_prefix(p).filter(|r| r.starts_with(b"/")))?;
+    let (first, rest) = split_first(&rest[1..]);
+    match first {
+        b"cwd" => Some((ProcStart::Cwd, rest)),
+        b"root" => Some((ProcStart::Root, rest)),
+        b"fd" => {
+            let (n, rest) = split_first(rest.strip_prefix(b"/")?);
+            let n = std::str::from_utf8(n).ok()?.parse().ok()?;
+            Some((ProcStart::Fd(n), rest))
+        }
+        _ => None,
+    }
+}
+
+/// The first component of `path` and what follows it (from its `/`).
+fn split_first(path: &[u8]) -> (&[u8], &[u8]) {
+    match path.iter().position(|b| *b == b'/') {
+        Some(i) => (&path[..i], &path[i..]),
+        None => (path, &[]),
+    }
+}
+
 /// What the supervisor takes from the caller before resolving anything.
 pub(crate) enum Held {
     /// Resolve `path` (as the caller) from `base` (`None`: an absolute
@@ -170,6 +211,33 @@ pub(crate) fn gather(
                 )));
             }
             let path = as_caller_proc(path, tgid, tid);
+            if let Some((start, rest)) = proc_start(path.to_bytes(), tgid, tid) {
+                let base = match start {
+                    ProcStart::Fd(n) => their_fd(tid, n)?,
+                    ProcStart::Cwd => proc_link(tid, "cwd", 0)?,
+                    ProcStart::Root => proc_link(tid, "root", 0)?,
+                };
+                let rest: Vec<u8> = rest.iter().copied().skip_while(|b| *b == b'/').collect();
+                if rest.is_empty() {
+                    // The link itself is not a file whose metadata a run
+                    // may change; following it, the file it leads to.
+                    return match follow {
+                        true => Ok(Held::Object {
+                            fd: base,
+                            fd_call: false,
+                        }),
+                        false => Err(Stop::Failed(CallError::Other(
+                            "a /proc link itself is no file of the run's".into(),
+                        ))),
+                    };
+                }
+                let rest = CString::new(rest).map_err(|_| Stop::Errno(libc::EINVAL))?;
+                return Ok(Held::Lookup {
+                    base: Some(base),
+                    path: rest,
+                    follow: *follow,
+                });
+            }
             let base = match (path.to_bytes().first(), *dirfd) {
                 (Some(b'/'), _) => None,
                 (_, libc::AT_FDCWD) => Some(proc_link(tid, "cwd", libc::O_DIRECTORY)?),
@@ -184,13 +252,51 @@ pub(crate) fn gather(
     }
 }
 
+fn openat2(base: Option<&OwnedFd>, path: &CStr, flags: i32, resolve: u64) -> io::Result<OwnedFd> {
+    // SAFETY: open_how is plain integers; zero is a valid value.
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (libc::O_PATH | libc::O_CLOEXEC | flags) as u64;
+    how.resolve = resolve;
+    let dir = base.map_or(libc::AT_FDCWD, |b| b.as_raw_fd());
+    // SAFETY: a valid C string and open_how of the size passed.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dir,
+            path.as_ptr(),
+            &how as *const libc::open_how,
+            std::mem::size_of::<libc::open_how>(),
+        )
+    };
+    owned(fd)
+}
+
 /// Resolves `path` from `base` to one `O_PATH` descriptor, as the calling
 /// thread (the caller's credentials: search permission on each directory).
 /// An error is the caller's own (`ENOENT`, `EACCES`, `ELOOP`, ...).
-pub(crate) fn resolve(base: Option<&OwnedFd>, path: &CStr, follow: bool) -> Result<OwnedFd, i32> {
+///
+/// No magic link is followed (`RESOLVE_NO_MAGICLINKS`): looked up here,
+/// `/proc/self/...` reached through a symlink (`/dev/fd/N`, `/dev/stdout`)
+/// would be this process's, not the caller's. The caller's own links at
+/// the start of a path were followed by [`gather`]; a path that needs
+/// another is refused, a symlink loop is `ELOOP`.
+pub(crate) fn resolve(base: Option<&OwnedFd>, path: &CStr, follow: bool) -> Result<OwnedFd, Stop> {
     let nofollow = if follow { 0 } else { libc::O_NOFOLLOW };
-    open_path(base.map(AsFd::as_fd), path, nofollow)
-        .map_err(|e| e.raw_os_error().unwrap_or(libc::EPERM))
+    let errno = |e: io::Error| Stop::Errno(e.raw_os_error().unwrap_or(libc::EPERM));
+    match openat2(base, path, nofollow, libc::RESOLVE_NO_MAGICLINKS) {
+        Ok(fd) => Ok(fd),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+            // A loop, or a magic link: only a loop is ELOOP without the flag
+            // too (whatever a magic link leads to here is not the caller's).
+            match openat2(base, path, nofollow, 0) {
+                Err(e) if e.raw_os_error() == Some(libc::ELOOP) => Err(errno(e)),
+                _ => Err(Stop::Failed(CallError::Other(
+                    "the path leads through a /proc link the supervisor does not follow".into(),
+                ))),
+            }
+        }
+        Err(e) => Err(errno(e)),
+    }
 }
 
 /// The magic link naming `fd` in this thread's descriptor table (the same
@@ -358,6 +464,55 @@ mod tests {
         );
         assert_eq!(p(c"/proc/selfish"), c"/proc/selfish".to_owned());
         assert_eq!(p(c"rel/proc/self"), c"rel/proc/self".to_owned());
+    }
+
+    #[test]
+    fn the_callers_own_proc_links_are_recognised() {
+        fn p(s: &[u8]) -> Option<(ProcStart, &[u8])> {
+            proc_start(s, 10, 11)
+        }
+        assert_eq!(p(b"/proc/10/fd/3"), Some((ProcStart::Fd(3), &b""[..])));
+        assert_eq!(
+            p(b"/proc/10/fd/3/a/b"),
+            Some((ProcStart::Fd(3), &b"/a/b"[..]))
+        );
+        assert_eq!(
+            p(b"/proc/10/task/11/cwd/x"),
+            Some((ProcStart::Cwd, &b"/x"[..]))
+        );
+        assert_eq!(p(b"/proc/10/root"), Some((ProcStart::Root, &b""[..])));
+        for other in [
+            &b"/proc/100/fd/3"[..],
+            b"/proc/10/task/12/fd/3",
+            b"/proc/10/fd/x",
+            b"/proc/10/exe",
+            b"/proc/10",
+            b"/tmp/proc/10/fd/3",
+        ] {
+            assert_eq!(p(other), None, "{}", String::from_utf8_lossy(other));
+        }
+    }
+
+    #[test]
+    fn no_magic_link_is_followed_by_resolution() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f");
+        std::fs::write(&file, "x").unwrap();
+        let f = std::fs::File::open(&file).unwrap();
+        // Here, /proc/self is this process: a path through it is refused.
+        let via_self = format!("/proc/self/fd/{}", f.as_raw_fd());
+        let via_self = CString::new(via_self).unwrap();
+        assert!(matches!(
+            resolve(None, &via_self, true),
+            Err(Stop::Failed(_))
+        ));
+        // A symlink loop is the caller's own ELOOP.
+        std::os::unix::fs::symlink("loop", dir.path().join("loop")).unwrap();
+        let looped = cpath(&dir.path().join("loop")).unwrap();
+        assert!(matches!(
+            resolve(None, &looped, true),
+            Err(Stop::Errno(libc::ELOOP))
+        ));
     }
 
     #[test]

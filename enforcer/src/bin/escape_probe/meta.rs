@@ -131,6 +131,20 @@ pub fn op(op: &str, path: &[u8], value: &str) -> Result<Result<(), i32>, String>
                 done(unsafe { libc::syscall(call, fd, empty, mode, libc::AT_EMPTY_PATH) })
             });
         }
+        "chmod-procfd" | "chmod-devfd" => {
+            // Through a magic link to an O_PATH descriptor of the file.
+            let mode = octal(value)?;
+            let call = nr("chmod")?;
+            let dir = if op == "chmod-procfd" {
+                "/proc/self/fd"
+            } else {
+                "/dev/fd"
+            };
+            return on_fd(path, libc::O_PATH, |fd| {
+                let link = CString::new(format!("{dir}/{fd}")).map_err(|_| libc::EINVAL)?;
+                done(unsafe { libc::syscall(call, link.as_ptr(), mode) })
+            });
+        }
         "chown" | "lchown" => {
             let (u, g) = owner(value)?;
             done(unsafe { libc::syscall(nr(op)?, p.as_ptr(), u, g) })
