@@ -102,7 +102,7 @@
 //! kernel is asked to switch directly, `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP`),
 //! a read of `/proc/TID/status`, a few opens, and, for a caller whose
 //! credentials are not the launcher's, two thread starts (README, "Metadata
-//! changes": 55-70 µs a `chmod` as the launcher's user, 0.5 ms as
+//! changes": 55-70 µs a `chmod` as the launcher's user, 0.5-0.7 ms as
 //! another, against 2 µs unsupervised).
 //!
 //! # The envelope
