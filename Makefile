@@ -15,6 +15,7 @@ demo: build
 
 test: deps
 	$(CARGO) test --workspace --all-targets --no-fail-fast
+	bash scripts/guest/test.sh enforcer --only escape ebpf_layers
 	bash clients/python/run_tests.sh
 
 lint:
@@ -25,8 +26,8 @@ bench: deps
 	$(CARGO) bench --workspace
 
 # The enforcer's test binaries inside a QEMU guest whose kernel loads BPF LSM programs
-# (this machine's hypervisor refuses them). `make test` runs enforcer/tests/guest_lsm.rs,
-# which boots the same guest.
+# (this machine's hypervisor refuses them). `make test` runs enforcer/tests/guest_lsm/
+# (which boots the same guest) and the escape and eBPF layer tests in one more boot.
 guest-test: deps
 	bash scripts/guest/test.sh enforcer
 

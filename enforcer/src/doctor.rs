@@ -212,14 +212,17 @@ fn seccomp() -> Result<Found, String> {
     }
     let policy = crate::policy::KernelPolicy::new();
     let compiled = crate::seccomp::prepare(&policy).map_err(|e| e.to_string())?;
+    // Every run has the metadata supervisor with its seccomp layer.
+    let supervisor = crate::supervisor::probe()?;
     Ok((
         format!(
-            "filter mode available; the baseline allowlist compiles ({} syscalls)",
+            "filter mode available; the baseline allowlist compiles ({} syscalls); {supervisor}",
             compiled.report.allowed
         ),
         shapes(&[
             "a syscall allowlist (EPERM otherwise; 32-bit syscalls killed)",
             "socket families: no unix socket without a unix rule, UDP only with a UDP rule",
+            "metadata changes (mode, owner, times, extended attributes, inode flags) only where the run may write, through the supervisor",
         ]),
     ))
 }
@@ -273,6 +276,11 @@ mod tests {
         assert!(statuses[0].supported, "{:?}", statuses[0]);
         assert!(statuses[0].detail.starts_with("ABI "));
         assert!(statuses[1].supported, "{:?}", statuses[1]);
+        assert!(
+            statuses[1].detail.contains("metadata supervisor works"),
+            "{:?}",
+            statuses[1]
+        );
     }
 
     #[test]

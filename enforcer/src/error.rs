@@ -63,4 +63,6 @@ pub enum RunError {
     },
     #[error("waiting for the run: {0}")]
     Wait(#[source] std::io::Error),
+    #[error(transparent)]
+    Supervisor(#[from] crate::supervisor::SupervisorError),
 }

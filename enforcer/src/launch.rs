@@ -4,9 +4,12 @@
 //!
 //! Order in the child (async-signal-safe, no allocation; see
 //! [`crate::spawn`]): created in the run's cgroup, die with the launcher,
-//! Landlock `restrict_self`, then the seccomp filters, then `exec`. If any
-//! step fails the command is never executed and [`Run::spawn`] returns the
-//! error: the launcher fails closed.
+//! Landlock `restrict_self`, then the metadata supervisor's filter (its
+//! listener sent to the launcher, [`crate::supervisor`]), then the seccomp
+//! filters, then `exec`. If any step fails the command is never executed
+//! and [`Run::spawn`] returns the error: the launcher fails closed. The
+//! supervisor is part of the seccomp layer: it runs whenever that layer
+//! does, for root and unprivileged runs alike.
 
 use crate::cgroup::{CgroupReport, RunCgroup};
 use crate::error::{LayerError, RunError};
@@ -15,6 +18,7 @@ use crate::layer::{Layer, LayerSet};
 use crate::policy::{KernelPolicy, Widening};
 use crate::seccomp::SeccompReport;
 use crate::spawn::{Confinement, Output};
+use crate::supervisor::{MetadataReport, Supervisor, SupervisorStats, WriteRules};
 use serde::Serialize;
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
@@ -86,6 +90,8 @@ pub struct LayerReport {
     pub missing: Vec<MissingLayer>,
     pub landlock: Option<LandlockReport>,
     pub seccomp: Option<SeccompReport>,
+    /// The metadata supervisor (part of the seccomp layer).
+    pub metadata: Option<MetadataReport>,
     pub cgroup: Option<CgroupReport>,
     /// Shapes enforced more widely than the policy (from every layer).
     pub widenings: Vec<Widening>,
@@ -144,6 +150,8 @@ pub struct RunOutcome {
     pub layers: LayerReport,
     /// Processes of the run still alive when the command exited (killed).
     pub killed_leftovers: usize,
+    /// What the metadata supervisor did: changes made, refusals.
+    pub metadata: SupervisorStats,
 }
 
 /// A run being prepared: a policy, options, and cgroup layers from outside.
@@ -153,6 +161,7 @@ pub struct Run<'a> {
     extra: Vec<Box<dyn CgroupLayer + 'a>>,
     stdout: Output,
     stderr: Output,
+    metadata_rules: Option<WriteRules>,
 }
 
 impl<'a> Run<'a> {
@@ -164,6 +173,7 @@ impl<'a> Run<'a> {
             extra: Vec::new(),
             stdout: Output::Inherit,
             stderr: Output::Inherit,
+            metadata_rules: None,
         }
     }
 
@@ -182,6 +192,14 @@ impl<'a> Run<'a> {
     /// Replaces the options.
     pub fn options(mut self, options: RunOptions) -> Self {
         self.options = options;
+        self
+    }
+
+    /// The write rules the metadata supervisor decides with. By default
+    /// [`WriteRules::bpf_lsm`] when the BPF LSM layer is attached to the
+    /// run, else [`WriteRules::landlock`].
+    pub fn metadata_rules(mut self, rules: WriteRules) -> Self {
+        self.metadata_rules = Some(rules);
         self
     }
 
@@ -204,6 +222,7 @@ impl<'a> Run<'a> {
             mut extra,
             stdout,
             stderr,
+            metadata_rules,
         } = self;
         let program = program.as_ref();
         let mut report = LayerReport::default();
@@ -241,13 +260,17 @@ impl<'a> Run<'a> {
             }
         };
 
-        // seccomp.
+        // seccomp, and the metadata supervisor that is part of it.
         let seccomp = match if off(Layer::Seccomp) {
             Err(LayerError::Disabled)
         } else {
-            crate::seccomp::prepare(policy)
+            crate::seccomp::prepare(policy).and_then(|s| {
+                let m = crate::supervisor::Prepared::new()
+                    .map_err(|e| LayerError::Seccomp(e.to_string()))?;
+                Ok((s, m))
+            })
         } {
-            Ok(s) => {
+            Ok((s, m)) => {
                 report.applied.push(AppliedLayer {
                     layer: Layer::Seccomp,
                     detail: format!(
@@ -258,7 +281,7 @@ impl<'a> Run<'a> {
                     ),
                 });
                 report.seccomp = Some(s.report.clone());
-                Some(s)
+                Some((s, m))
             }
             Err(e) => {
                 report.miss(Layer::Seccomp, e.to_string());
@@ -325,6 +348,29 @@ impl<'a> Run<'a> {
         if !root {
             report.note = Some("not root: the run has Landlock and seccomp only".into());
         }
+        // The metadata supervisor decides with the write rules of the
+        // layers the run has: their exact shapes under BPF LSM.
+        let metadata = match &seccomp {
+            Some((_, prepared)) => {
+                let rules = match metadata_rules {
+                    Some(r) => r,
+                    None if report.has(Layer::BpfLsm) => WriteRules::bpf_lsm(policy)
+                        .map_err(crate::supervisor::SupervisorError::from)?,
+                    None => WriteRules::landlock(policy),
+                };
+                let r = prepared.report(rules.shape());
+                if let Some(a) = report
+                    .applied
+                    .iter_mut()
+                    .find(|a| a.layer == Layer::Seccomp)
+                {
+                    a.detail = format!("{}; {}", a.detail, r.summary());
+                }
+                report.metadata = Some(r);
+                Some(rules)
+            }
+            None => None,
+        };
 
         // Fail closed: every required layer must be in use.
         for layer in &options.require {
@@ -349,7 +395,8 @@ impl<'a> Run<'a> {
             cgroup_dir: cgroup.as_ref().map(|c| c.dir()),
             cgroup_procs: cgroup.as_ref().map(|c| c.procs_fd()),
             landlock_ruleset: landlock.as_ref().map(|l| l.raw_fd()),
-            seccomp: seccomp.as_ref(),
+            metadata: seccomp.as_ref().map(|(_, m)| m),
+            seccomp: seccomp.as_ref().map(|(s, _)| s),
         };
         let mut child = crate::spawn::spawn(
             program,
@@ -364,16 +411,33 @@ impl<'a> Run<'a> {
             source,
         })?;
         drop(landlock);
+        // The command runs: its metadata calls wait for the supervisor. If
+        // it cannot start, the child is killed (dropped) and its listener
+        // closes with the socket: fail closed.
+        let supervisor = match (&seccomp, metadata) {
+            (Some((_, prepared)), Some(rules)) => {
+                let listener = prepared.receive()?;
+                Some(Supervisor::start(
+                    listener,
+                    rules.into_decision(),
+                    !options.quiet,
+                )?)
+            }
+            _ => None,
+        };
+        drop(seccomp);
         let status = child.wait().map_err(RunError::Wait)?;
         let killed_leftovers = match &mut cgroup {
             Some(cg) => cg.finish()?,
             None => 0,
         };
+        let metadata = supervisor.map(Supervisor::stop).unwrap_or_default();
         drop(extra);
         Ok(RunOutcome {
             status,
             layers: report,
             killed_leftovers,
+            metadata,
         })
     }
 }

@@ -37,6 +37,7 @@ pub mod policy;
 pub mod proven;
 pub mod seccomp;
 pub mod spawn;
+pub mod supervisor;
 mod syscall_table;
 
 pub use compile::CompileError;

@@ -61,13 +61,15 @@ impl Output {
 
 /// What the child does between the clone and `exec`, in this order: join
 /// the run's cgroup (only where `clone3` is missing), die with the
-/// launcher, the Landlock ruleset, the seccomp filters.
+/// launcher, the Landlock ruleset, the metadata supervisor's filter (its
+/// listener sent to the launcher), the seccomp filters.
 pub(crate) struct Confinement<'a> {
     /// The run's cgroup directory (`CLONE_INTO_CGROUP`).
     pub cgroup_dir: Option<&'a File>,
     /// Its `cgroup.procs`, for the fallback without `clone3`.
     pub cgroup_procs: Option<RawFd>,
     pub landlock_ruleset: Option<RawFd>,
+    pub metadata: Option<&'a crate::supervisor::Prepared>,
     pub seccomp: Option<&'a crate::seccomp::PreparedSeccomp>,
 }
 
@@ -364,6 +366,11 @@ fn child(plan: ChildPlan<'_>, confine: &Confinement<'_>) -> i32 {
         {
             return errno_of(e);
         }
+        if let Some(m) = confine.metadata
+            && let Err(e) = m.install_in_child()
+        {
+            return errno_of(e);
+        }
         if let Some(s) = confine.seccomp
             && let Err(e) = s.install()
         {
@@ -383,6 +390,7 @@ mod tests {
             cgroup_dir: None,
             cgroup_procs: None,
             landlock_ruleset: None,
+            metadata: None,
             seccomp: None,
         }
     }
@@ -472,6 +480,7 @@ mod tests {
             cgroup_dir: Some(cg.dir()),
             cgroup_procs: Some(cg.procs_fd()),
             landlock_ruleset: None,
+            metadata: None,
             seccomp: None,
         };
         let mut child = spawn(

@@ -1346,3 +1346,449 @@ fn refusals_are_counted_when_nobody_reads_events() {
     assert_eq!(r.refusals, 1, "{r:?}");
     s.assert_untouched();
 }
+
+// ───────────────────────── metadata changes ─────────────────────────
+
+const FS_NODUMP_FL: i32 = 0x40;
+const FS_XFLAG_NODUMP: &str = "128";
+const FS_IOC_GETFLAGS: u64 = 0x8008_6601;
+const FS_IOC_GETVERSION: u64 = 0x8008_7601;
+
+/// Everything a metadata change could alter, read as root. `ctime` moves
+/// with any change of the inode, so an unchanged `ctime` means nothing
+/// changed.
+#[derive(Debug, PartialEq, Eq)]
+struct Meta {
+    mode: u32,
+    uid: u32,
+    gid: u32,
+    mtime: i64,
+    ctime: (i64, i64),
+    xattrs: Vec<(String, Vec<u8>)>,
+    flags: i32,
+    version: i64,
+}
+
+fn cpath(p: &Path) -> std::ffi::CString {
+    std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap()
+}
+
+fn xattrs(p: &Path) -> Vec<(String, Vec<u8>)> {
+    let c = cpath(p);
+    let mut names = vec![0u8; 4096];
+    let n = unsafe { libc::llistxattr(c.as_ptr(), names.as_mut_ptr().cast(), names.len()) };
+    assert!(n >= 0, "listxattr {}", p.display());
+    names.truncate(n as usize);
+    let mut out = Vec::new();
+    for name in names.split(|b| *b == 0).filter(|n| !n.is_empty()) {
+        let cname = std::ffi::CString::new(name).unwrap();
+        let mut v = vec![0u8; 256];
+        let n =
+            unsafe { libc::lgetxattr(c.as_ptr(), cname.as_ptr(), v.as_mut_ptr().cast(), v.len()) };
+        v.truncate(n.max(0) as usize);
+        out.push((String::from_utf8_lossy(name).into_owned(), v));
+    }
+    out.sort();
+    out
+}
+
+fn ioctl_get(p: &Path, cmd: u64) -> i64 {
+    let f = fs::File::open(p).unwrap();
+    let mut v: i64 = 0;
+    let rc = unsafe { libc::ioctl(std::os::fd::AsRawFd::as_raw_fd(&f), cmd as _, &mut v) };
+    assert_eq!(rc, 0, "ioctl {cmd:#x} on {}", p.display());
+    v
+}
+
+fn meta_of(p: &Path) -> Meta {
+    use std::os::unix::fs::MetadataExt;
+    let m = fs::symlink_metadata(p).unwrap();
+    let regular = m.file_type().is_file();
+    Meta {
+        mode: m.mode() & 0o7777,
+        uid: m.uid(),
+        gid: m.gid(),
+        mtime: m.mtime(),
+        ctime: (m.ctime(), m.ctime_nsec()),
+        xattrs: if regular { xattrs(p) } else { Vec::new() },
+        flags: if regular {
+            ioctl_get(p, FS_IOC_GETFLAGS) as i32
+        } else {
+            0
+        },
+        version: if regular {
+            ioctl_get(p, FS_IOC_GETVERSION) as u32 as i64
+        } else {
+            0
+        },
+    }
+}
+
+/// A file with mode 0644, owned by `uid:gid`, times at 2001-09-09, and the
+/// attribute `user.keep`.
+fn subject(path: &Path, uid: u32, gid: u32) {
+    fs::write(path, "subject\n").unwrap();
+    fs::set_permissions(path, fs::Permissions::from_mode(0o644)).unwrap();
+    let c = cpath(path);
+    let keep = c"user.keep";
+    assert_eq!(
+        unsafe { libc::setxattr(c.as_ptr(), keep.as_ptr(), b"1".as_ptr().cast(), 1, 0) },
+        0
+    );
+    let t = libc::timespec {
+        tv_sec: 1_000_000_000,
+        tv_nsec: 0,
+    };
+    assert_eq!(
+        unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), [t, t].as_ptr(), 0) },
+        0
+    );
+    assert_eq!(unsafe { libc::chown(c.as_ptr(), uid, gid) }, 0);
+}
+
+/// Each change the probe tries, with what the kernel answered (`None`:
+/// made).
+type Answers = Vec<(String, Option<i32>)>;
+
+fn parse_metas(out: &str) -> Answers {
+    out.lines()
+        .filter(|l| !l.starts_with("allowed "))
+        .map(|l| {
+            let mut w = l.split_whitespace();
+            let op = w.next().unwrap().to_owned();
+            match w.next() {
+                Some("allowed") => (op, None),
+                Some("refused") => (op, Some(w.next().unwrap().parse().unwrap())),
+                other => panic!("bad probe line {l:?} ({other:?})"),
+            }
+        })
+        .collect()
+}
+
+impl Fixture {
+    /// A subject file in the read-only tree, and a symlink to it from the
+    /// writable directory.
+    fn read_only_subject(&self) -> (PathBuf, PathBuf) {
+        let target = self.read_dir.join("subject");
+        subject(&target, 0, 0);
+        let link = self.write_dir.join("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        (target, link)
+    }
+
+    /// Runs `PREFIX... metas OP PATH VALUE...` and returns the answers.
+    fn metas(&self, prefix: &[&str], changes: &[(&str, &Path, &str)]) -> (RunOutcome, Answers) {
+        let mut args: Vec<String> = prefix.iter().map(|s| s.to_string()).collect();
+        args.push("metas".into());
+        for (op, path, value) in changes {
+            args.extend([
+                op.to_string(),
+                Fixture::s(path).to_owned(),
+                value.to_string(),
+            ]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (outcome, out, err) = self.probe(&args);
+        assert_eq!(outcome.status.code(), Some(0), "{out} {err}");
+        let answers = parse_metas(&out);
+        assert_eq!(answers.len(), changes.len(), "{out}");
+        (outcome, answers)
+    }
+}
+
+/// Every change the probe knows, with a value that changes something.
+const CHANGES: &[(&str, &str)] = &[
+    ("chmod", "600"),
+    ("fchmod", "600"),
+    ("fchmodat", "600"),
+    ("fchmodat2", "600"),
+    ("fchmodat2-empty", "600"),
+    ("chmod-procfd", "600"),
+    ("chown", "65534:65534"),
+    ("lchown", "65534:65534"),
+    ("fchown", "65534:65534"),
+    ("fchownat", "65534:65534"),
+    ("fchownat-empty", "65534:65534"),
+    ("utime", "1234567890"),
+    ("utimes", "1234567890"),
+    ("futimesat", "1234567890"),
+    ("utimensat", "1234567890"),
+    ("utimensat-nofollow", "1234567890"),
+    ("futimens", "1234567890"),
+    ("setxattr", "user.x=1"),
+    ("lsetxattr", "user.x=1"),
+    ("fsetxattr", "user.x=1"),
+    ("setxattrat", "user.x=1"),
+    ("removexattr", "user.keep"),
+    ("lremovexattr", "user.keep"),
+    ("fremovexattr", "user.keep"),
+    ("removexattrat", "user.keep"),
+    ("setflags", "64"),
+    ("fssetxattr", FS_XFLAG_NODUMP),
+    ("file_setattr", FS_XFLAG_NODUMP),
+    ("setversion", "7"),
+];
+
+#[test]
+fn metadata_changes_outside_the_write_envelope_are_refused_and_change_nothing() {
+    let f = Fixture::new();
+    // A symlink from the writable directory into the read-only one, and a
+    // path through `..`.
+    let (target, link) = f.read_only_subject();
+    let dotdot = f.write_dir.join("../read/subject");
+    let before = meta_of(&target);
+    let mut changes: Vec<(&str, &Path, &str)> = CHANGES
+        .iter()
+        .map(|(op, v)| (*op, target.as_path(), *v))
+        .collect();
+    for (op, v) in [
+        ("chmod", "600"),
+        ("fchmodat2", "600"),
+        ("chown", "65534:65534"),
+        ("fchownat", "65534:65534"),
+        ("utimes", "1234567890"),
+        ("utimensat", "1234567890"),
+        ("setxattr", "user.x=1"),
+        ("setxattrat", "user.x=1"),
+        ("removexattr", "user.keep"),
+        ("file_setattr", FS_XFLAG_NODUMP),
+    ] {
+        changes.push((op, link.as_path(), v));
+        changes.push((op, dotdot.as_path(), v));
+    }
+    // A magic link reached through a symlink (/dev/fd -> /proc/self/fd).
+    changes.push(("chmod-devfd", target.as_path(), "600"));
+    let (outcome, answers) = f.metas(&[], &changes);
+    for ((op, path, _), (_, answer)) in changes.iter().zip(&answers) {
+        assert_eq!(
+            *answer,
+            Some(EPERM),
+            "{op} {} was not refused",
+            path.display()
+        );
+    }
+    assert_eq!(
+        meta_of(&target),
+        before,
+        "a refused change changed the file"
+    );
+    // Each refusal names the syscall and the file it reached.
+    let m = &outcome.metadata;
+    assert_eq!(m.refused_total as usize, changes.len());
+    let real = target.canonicalize().unwrap();
+    let (devfd, resolved): (Vec<_>, Vec<_>) = m
+        .refused
+        .iter()
+        .partition(|r| r.path.starts_with("/dev/fd/"));
+    assert!(resolved.iter().all(|r| Path::new(&r.path) == real), "{m:?}");
+    // The magic link reached through /dev/fd is not followed at all.
+    assert!(
+        devfd.len() == 1 && devfd[0].reason.contains("/proc link"),
+        "{m:?}"
+    );
+    for name in [
+        "chmod",
+        "fchmodat2",
+        "setxattrat",
+        "ioctl(FS_IOC_SETFLAGS)",
+        "file_setattr",
+    ] {
+        assert!(m.refused.iter().any(|r| r.syscall == name), "{name}: {m:?}");
+    }
+    assert!(outcome.layers.metadata.is_some());
+}
+
+#[test]
+fn metadata_changes_inside_the_write_envelope_are_made() {
+    let f = Fixture::new();
+    // One file per change, so each effect can be seen.
+    let files: Vec<PathBuf> = CHANGES
+        .iter()
+        .map(|(op, _)| {
+            let p = f.write_dir.join(op);
+            subject(&p, 0, 0);
+            p
+        })
+        .collect();
+    let changes: Vec<(&str, &Path, &str)> = CHANGES
+        .iter()
+        .zip(&files)
+        .map(|((op, v), p)| (*op, p.as_path(), *v))
+        .collect();
+    let (outcome, answers) = f.metas(&[], &changes);
+    for ((op, _), answer) in CHANGES.iter().zip(&answers) {
+        assert_eq!(answer.1, None, "{op} was refused");
+    }
+    assert_eq!(outcome.metadata.refused_total, 0);
+    for ((op, _), path) in CHANGES.iter().zip(&files) {
+        let m = meta_of(path);
+        let expected = match *op {
+            o if o.contains("chmod") => m.mode == 0o600,
+            o if o.contains("chown") => (m.uid, m.gid) == (65534, 65534),
+            o if o.contains("utime") => m.mtime == 1_234_567_890,
+            o if o.contains("setxattr") && o != "fssetxattr" => {
+                m.xattrs.contains(&("user.x".into(), b"1".to_vec()))
+            }
+            o if o.contains("removexattr") => m.xattrs.is_empty(),
+            "setflags" | "fssetxattr" | "file_setattr" => m.flags & FS_NODUMP_FL != 0,
+            "setversion" => m.version == 7,
+            other => panic!("no expectation for {other}"),
+        };
+        assert!(expected, "{op} did not take effect: {m:?}");
+    }
+}
+
+#[test]
+fn a_symlink_in_the_writable_directory_is_its_own_but_its_target_is_not() {
+    let f = Fixture::new();
+    let (target, link) = f.read_only_subject();
+    let before = meta_of(&target);
+    let (_, answers) = f.metas(
+        &[],
+        &[
+            ("lchown", &link, "65534:65534"),
+            ("fchownat-nofollow", &link, "65534:65534"),
+            ("utimensat-nofollow", &link, "1234567890"),
+            // The kernel's own answer for a symlink's mode, passed on.
+            ("fchmodat2-nofollow", &link, "600"),
+        ],
+    );
+    let answers: Vec<Option<i32>> = answers.into_iter().map(|a| a.1).collect();
+    assert_eq!(answers, [None, None, None, Some(libc::EOPNOTSUPP)]);
+    let l = meta_of(&link);
+    assert_eq!((l.uid, l.gid, l.mtime), (65534, 65534, 1_234_567_890));
+    assert_eq!(meta_of(&target), before);
+}
+
+#[test]
+fn a_racing_thread_cannot_flip_the_path() {
+    // A second thread rewrites the path buffer between a writable and a
+    // read-only file while the first calls chmod on it: the supervisor
+    // reads the path once and acts on what it resolved and checked.
+    let f = Fixture::new();
+    let (readonly, writable) = (f.read_dir.join("race"), f.write_dir.join("race"));
+    subject(&readonly, 0, 0);
+    subject(&writable, 0, 0);
+    let before = meta_of(&readonly);
+    let (outcome, out, err) = f.probe(&[
+        "meta-race",
+        Fixture::s(&writable),
+        Fixture::s(&readonly),
+        "3000",
+        "600",
+    ]);
+    assert_eq!(outcome.status.code(), Some(0), "{out} {err}");
+    assert!(
+        !out.starts_with("allowed 0 of"),
+        "no chmod went through: {out}"
+    );
+    assert_eq!(
+        meta_of(&readonly),
+        before,
+        "the read-only file changed: {out}"
+    );
+    assert_eq!(meta_of(&writable).mode, 0o600);
+    let real = readonly.canonicalize().unwrap();
+    assert!(
+        outcome
+            .metadata
+            .refused
+            .iter()
+            .all(|r| Path::new(&r.path) == real),
+        "{:?}",
+        outcome.metadata
+    );
+}
+
+#[test]
+fn the_kernel_checks_the_callers_own_credentials() {
+    let f = Fixture::new();
+    // The run's processes search the fixture's directories as uid 65534.
+    let root = f.read_dir.parent().unwrap();
+    fs::set_permissions(root, fs::Permissions::from_mode(0o755)).unwrap();
+    let (mine, roots, other) = (
+        f.write_dir.join("mine"),
+        f.write_dir.join("roots"),
+        f.write_dir.join("other"),
+    );
+    subject(&mine, 65534, 65534);
+    subject(&roots, 0, 0);
+    subject(&other, 65534, 65534);
+    let (roots_before, other_before) = (meta_of(&roots), meta_of(&other));
+    // An unprivileged caller: its own file's mode changes; it cannot give
+    // it to root, nor change root's file.
+    let (_, answers) = f.metas(
+        &["as", "65534", "65534"],
+        &[
+            ("chown", &mine, "0:0"),
+            ("fchownat", &mine, "65534:0"),
+            ("chmod", &mine, "600"),
+            ("chmod", &roots, "600"),
+            ("setxattr", &roots, "user.x=1"),
+        ],
+    );
+    let answers: Vec<Option<i32>> = answers.into_iter().map(|a| a.1).collect();
+    // (Writing an attribute of a file it may not write: EACCES.)
+    assert_eq!(
+        answers,
+        [Some(EPERM), Some(EPERM), None, Some(EPERM), Some(EACCES)]
+    );
+    let m = meta_of(&mine);
+    assert_eq!((m.uid, m.gid, m.mode), (65534, 65534, 0o600));
+    assert_eq!(meta_of(&roots), roots_before);
+    // Root without CAP_FOWNER (3) cannot change another user's file's mode.
+    let (_, answers) = f.metas(&["drop-cap", "3"], &[("chmod", &other, "600")]);
+    assert_eq!(answers[0].1, Some(EPERM));
+    assert_eq!(meta_of(&other), other_before);
+}
+
+#[test]
+fn with_the_supervisor_gone_the_calls_fail() {
+    use enforcer::supervisor::{Prepared, Supervisor, WriteRules};
+    use std::os::unix::process::CommandExt;
+    let f = Fixture::new();
+    let file = f.write_dir.join("subject");
+    subject(&file, 0, 0);
+    let before = meta_of(&file);
+    let policy = f.policy();
+    let run = |supervised: bool| {
+        let trigger = f.write_dir.join(format!("go-{supervised}"));
+        let prepared = Prepared::new().unwrap();
+        let mut cmd = std::process::Command::new(PROBE);
+        cmd.args([
+            "meta-wait",
+            Fixture::s(&trigger),
+            "chmod",
+            Fixture::s(&file),
+            "600",
+        ])
+        .stdout(std::process::Stdio::piped());
+        let installer = &prepared as *const Prepared as usize;
+        // SAFETY: install_in_child is async-signal-safe (system calls on
+        // data prepared before the fork); `prepared` outlives the spawn.
+        unsafe {
+            cmd.pre_exec(move || (*(installer as *const Prepared)).install_in_child());
+        }
+        let child = cmd.spawn().unwrap();
+        let listener = prepared.receive().unwrap();
+        let decide = WriteRules::landlock(&policy).into_decision();
+        let supervisor = Supervisor::start(listener, decide, false).unwrap();
+        if !supervised {
+            // The listener closes with the supervisor, as it does when its
+            // thread ends or the launcher dies.
+            supervisor.stop();
+        }
+        fs::write(&trigger, "").unwrap();
+        let out = child.wait_with_output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let out = run(false);
+    assert!(
+        out.starts_with(&format!("refused {}", libc::ENOSYS)),
+        "{out}"
+    );
+    assert_eq!(meta_of(&file), before);
+    let out = run(true);
+    assert!(out.starts_with("allowed"), "{out}");
+    assert_eq!(meta_of(&file).mode, 0o600);
+}

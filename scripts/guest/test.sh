@@ -2,15 +2,24 @@
 # Builds the test binaries of the given crates (default: enforcer) and runs them all
 # inside one guest boot (scripts/guest/run.sh), as root, with BPF LSM in the kernel.
 #
-#   scripts/guest/test.sh [CRATE...]      (`make guest-test`)
+#   scripts/guest/test.sh [CRATE...] [--only TEST...]   (`make guest-test`)
 #
-# Exits non-zero when any test binary fails or the guest cannot boot.
+# `--only escape ebpf_layers` keeps the test binaries of those names (what `make test`
+# runs in the guest besides `guest_lsm`, which boots its own). Exits non-zero when any
+# test binary fails or the guest cannot boot.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(cd "$here/../.." && pwd)
 cd "$root"
-crates=("$@")
+crates=()
+only=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --only) shift; only=("$@"); break ;;
+    *) crates+=("$1"); shift ;;
+  esac
+done
 [ ${#crates[@]} -gt 0 ] || crates=(enforcer)
 
 pkgs=()
@@ -29,6 +38,17 @@ for line in sys.stdin:
         print(m["executable"])
 '
 )
+if [ ${#only[@]} -gt 0 ]; then
+  kept=()
+  for b in "${bins[@]}"; do
+    name=$(basename "$b")
+    for o in "${only[@]}"; do
+      # cargo names a test binary NAME-HASH.
+      [[ "$name" =~ ^${o}-[0-9a-f]+$ ]] && kept+=("$b")
+    done
+  done
+  bins=("${kept[@]}")
+fi
 if [ ${#bins[@]} -eq 0 ]; then
   # Show cargo's error.
   cargo test "${pkgs[@]}" --all-targets --no-run

@@ -17,6 +17,17 @@ fn require_root() {
 /// Signs a token whose envelope reads `allowed`, writes into `out_dir` and
 /// runs `/bin/cat` and `/bin/sh`; returns (token file, public key file).
 fn token_for(dir: &Path, allowed: &Path, out_dir: &Path, ttl: i64) -> (String, String) {
+    token_with(dir, allowed, out_dir, ttl, &["/bin/cat", "/bin/sh"])
+}
+
+/// [`token_for`] with these programs.
+fn token_with(
+    dir: &Path,
+    allowed: &Path,
+    out_dir: &Path,
+    ttl: i64,
+    programs: &[&str],
+) -> (String, String) {
     let key = SigningKey::generate().unwrap();
     let paths = token::keys::write_key_pair(&dir.join("keys"), &key, false).unwrap();
     let now = Timestamp::now();
@@ -30,10 +41,10 @@ fn token_for(dir: &Path, allowed: &Path, out_dir: &Path, ttl: i64) -> (String, S
             {"access": "read", "target": {"shape": "exact", "path": allowed}},
             {"access": "write", "target": {"shape": "tree", "dir": out_dir}}
         ],
-        "exec": [
-            {"program": {"shape": "exact", "path": "/bin/cat"}, "argv": null},
-            {"program": {"shape": "exact", "path": "/bin/sh"}, "argv": null}
-        ],
+        "exec": programs
+            .iter()
+            .map(|p| serde_json::json!({"program": {"shape": "exact", "path": p}, "argv": null}))
+            .collect::<Vec<_>>(),
         "connect": [], "listen": [], "calls": [], "params": [], "limits": [],
         "ordering": [], "baseline": []
     });
@@ -519,4 +530,133 @@ fn events_name_the_files_opened_and_every_refusal() {
     for kind in ["exec", "fork", "exit"] {
         assert!(seen.iter().any(|e| e["event"] == kind), "no {kind} event");
     }
+}
+
+/// `warden exec` as uid 65534: the binary linked (or copied) where that user
+/// can run it, the test's files readable by it.
+fn unprivileged_warden(dir: &Path) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = dir.join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let warden = bin.join("warden");
+    if std::fs::hard_link(WARDEN, &warden).is_err() {
+        std::fs::copy(WARDEN, &warden).unwrap();
+    }
+    for p in [dir, bin.as_path(), warden.as_path(), &dir.join("keys")] {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    warden
+}
+
+fn as_nobody(warden: &Path) -> Command {
+    let mut c = Command::new("setpriv");
+    c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(warden);
+    c
+}
+
+#[test]
+fn an_unprivileged_run_is_supervised_and_fails_closed_without_its_launcher() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt, chown};
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let (readonly, out) = (root.join("readonly.txt"), root.join("out"));
+    std::fs::create_dir(&out).unwrap();
+    let (mine, later) = (out.join("mine"), out.join("later"));
+    for f in [&readonly, &mine, &later] {
+        std::fs::write(f, "x\n").unwrap();
+        std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o644)).unwrap();
+        chown(f, Some(65534), Some(65534)).unwrap();
+    }
+    chown(&out, Some(65534), Some(65534)).unwrap();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().mode() & 0o7777;
+    let (tok, key) = token_with(
+        root,
+        &readonly,
+        &out,
+        600,
+        &[
+            "/bin/sh",
+            "/usr/bin/chmod",
+            "/usr/bin/setsid",
+            "/usr/bin/sleep",
+        ],
+    );
+    let warden = unprivileged_warden(root);
+
+    // Supervised: its own writable file's mode changes, the one it may only
+    // read (its own too) does not, and warden says so.
+    let script = format!(
+        "chmod 600 {} && chmod 600 {}",
+        mine.display(),
+        readonly.display()
+    );
+    let run = as_nobody(&warden)
+        .args([
+            "exec", "--token", &tok, "--pub", &key, "--", "/bin/sh", "-c", &script,
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(1), "{err}");
+    assert!(err.contains("not root"), "{err}");
+    assert!(err.contains("metadata changes"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "warden: refused fchmodat {:?}",
+            readonly.display().to_string()
+        )),
+        "{err}"
+    );
+    assert!(err.contains("Operation not permitted"), "{err}");
+    assert_eq!((mode(&mine), mode(&readonly)), (0o600, 0o644));
+
+    // The launcher killed: a detached process of the run (no cgroup without
+    // root) outlives it, and its chmod fails.
+    let (ready, trigger, status, chmod_err) = (
+        out.join("ready"),
+        out.join("go"),
+        out.join("status"),
+        out.join("chmod.err"),
+    );
+    let inner = format!(
+        "echo > {ready}; while [ ! -e {trigger} ]; do sleep 0.05; done; chmod 600 {later} 2> {chmod_err}; echo $? > {status}",
+        ready = ready.display(),
+        trigger = trigger.display(),
+        later = later.display(),
+        chmod_err = chmod_err.display(),
+        status = status.display(),
+    );
+    // (`setsid -f`, not `&`: sh opens /dev/null for a background job, which
+    // the run may not read.)
+    let script = format!("setsid -f /bin/sh -c '{inner}'; exec sleep 600");
+    let mut guard = RunGuard {
+        warden: as_nobody(&warden)
+            .args([
+                "exec", "--quiet", "--token", &tok, "--pub", &key, "--", "/bin/sh", "-c", &script,
+            ])
+            .spawn()
+            .unwrap(),
+        cgroup: None,
+    };
+    let wait_for = |p: &Path| {
+        for _ in 0..400 {
+            if p.exists() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(25));
+        }
+        panic!("{} never appeared", p.display());
+    };
+    wait_for(&ready);
+    guard.warden.kill().unwrap();
+    guard.warden.wait().unwrap();
+    std::fs::write(&trigger, "").unwrap();
+    wait_for(&status);
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let said = std::fs::read_to_string(&chmod_err).unwrap();
+    assert!(said.contains("Function not implemented"), "{said}");
+    assert_eq!(std::fs::read_to_string(&status).unwrap().trim(), "1");
+    assert_eq!(mode(&later), 0o644);
 }

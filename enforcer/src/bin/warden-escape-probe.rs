@@ -12,6 +12,9 @@ use std::io::Error;
 use std::os::unix::ffi::OsStrExt;
 use std::process::ExitCode;
 
+#[path = "escape_probe/meta.rs"]
+mod meta;
+
 const REFUSED: u8 = 10;
 const USAGE: u8 = 2;
 
@@ -457,6 +460,25 @@ fn ptrace_sibling() -> Probe {
     }
 }
 
+/// Forks a process that leaves this session and whose parent is gone (it
+/// is reparented): `true` in that process, `false` here once the
+/// intermediate child has been reaped.
+fn detached() -> Result<bool, String> {
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(format!("fork: {}", Error::last_os_error()));
+    }
+    if pid == 0 {
+        unsafe { libc::setsid() };
+        if unsafe { libc::fork() } != 0 {
+            unsafe { libc::_exit(0) };
+        }
+        return Ok(true);
+    }
+    unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+    Ok(false)
+}
+
 /// Forks `n` children that detach (new session), outlive the probe, record
 /// their pid and what they could read, then wait to be killed.
 fn fork_storm(n: &OsStr, out_dir: &OsStr, forbidden: &OsStr) -> Probe {
@@ -465,15 +487,7 @@ fn fork_storm(n: &OsStr, out_dir: &OsStr, forbidden: &OsStr) -> Probe {
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| format!("bad count {n:?}"))?;
     for i in 0..n {
-        let pid = unsafe { libc::fork() };
-        if pid < 0 {
-            return Err(format!("fork: {}", Error::last_os_error()));
-        }
-        if pid == 0 {
-            unsafe { libc::setsid() };
-            if unsafe { libc::fork() } != 0 {
-                unsafe { libc::_exit(0) };
-            }
+        if detached()? {
             let me = std::process::id();
             let read = match open_read(forbidden) {
                 Ok(Outcome::Allowed(_)) => "allowed".to_string(),
@@ -487,7 +501,6 @@ fn fork_storm(n: &OsStr, out_dir: &OsStr, forbidden: &OsStr) -> Probe {
                 unsafe { libc::pause() };
             }
         }
-        unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
     }
     // Wait until every grandchild has written its record.
     for _ in 0..2000 {
@@ -712,7 +725,63 @@ fn run(args: &[OsString]) -> Probe {
             &arg(args, 2, "OUT_DIR")?,
             &arg(args, 3, "FORBIDDEN")?,
         ),
+        "metas" => meta::metas(&args[1..]).map(|n| Outcome::Allowed(format!("{n} changes tried"))),
+        "meta-race" => meta::race(
+            &arg(args, 1, "A")?,
+            &arg(args, 2, "B")?,
+            &arg(args, 3, "N")?.to_string_lossy(),
+            &arg(args, 4, "MODE")?.to_string_lossy(),
+        )
+        .map(Outcome::Allowed),
+        "meta-loop" => meta::timed(
+            &arg(args, 1, "N")?.to_string_lossy(),
+            &arg(args, 2, "PATH")?,
+            &arg(args, 3, "MODE")?.to_string_lossy(),
+        )
+        .map(Outcome::Allowed),
+        "meta-wait" => changed(meta::after(&arg(args, 1, "TRIGGER")?, &args[2..])?),
+        "detach" => detach(&arg(args, 1, "TRIGGER")?, &arg(args, 2, "OUT")?, &args[3..]),
+        "as" => {
+            meta::become_user(&arg(args, 1, "UID")?, &arg(args, 2, "GID")?)?;
+            run(&args[3..])
+        }
+        "drop-cap" => {
+            meta::drop_cap(&arg(args, 1, "CAP")?)?;
+            run(&args[2..])
+        }
         other => Err(format!("unknown attack `{other}`")),
+    }
+}
+
+fn changed(r: Result<(), i32>) -> Probe {
+    Ok(match r {
+        Ok(()) => Outcome::Allowed("changed".into()),
+        Err(e) => Outcome::Refused(e),
+    })
+}
+
+/// `detach TRIGGER OUT OP PATH VALUE`: a detached grandchild (new session,
+/// parent gone) writes `OUT.ready`, waits for `TRIGGER`, makes the change
+/// and writes `allowed` or `refused ERRNO` to `OUT`; the probe itself
+/// prints `allowed detached` and waits to be killed.
+fn detach(trigger: &OsStr, out: &OsStr, op: &[OsString]) -> Probe {
+    if detached()? {
+        let mut ready = out.to_owned();
+        ready.push(".ready");
+        let _ = open_write(&ready, b"");
+        let line = match meta::after(trigger, op) {
+            Ok(Ok(())) => "allowed".to_owned(),
+            Ok(Err(e)) => format!("refused {e}"),
+            Err(e) => format!("error {e}"),
+        };
+        let _ = open_write(out, line.as_bytes());
+        unsafe { libc::_exit(0) };
+    }
+    println!("allowed detached");
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    loop {
+        unsafe { libc::pause() };
     }
 }
 

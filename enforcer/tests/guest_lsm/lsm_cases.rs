@@ -626,8 +626,9 @@ pub fn launcher_requires_bpf_lsm() -> Result<(), String> {
         .map_err(e)?;
     policy.allow_exec(PROBE).map_err(e)?;
     let available = matches!(lsm::probe(), Support::Available);
-    let run = |args: &[&str]| -> Result<Option<i32>, RunError> {
-        let layers = enforcer::ebpf::for_launcher(&policy, false).map_err(|err| {
+    // As `warden exec` without `--events` (no event ring) and with it.
+    let run_with = |reports: enforcer::ebpf::Reports, args: &[&str]| -> Result<Option<i32>, RunError> {
+        let layers = enforcer::ebpf::for_launcher_with(&policy, false, reports).map_err(|err| {
             RunError::RequiredLayerMissing {
                 layer: "ebpf".into(),
                 reason: err.to_string(),
@@ -655,24 +656,30 @@ pub fn launcher_requires_bpf_lsm() -> Result<(), String> {
         }
         Ok(outcome.status.code())
     };
+    let run = |args: &[&str]| run_with(enforcer::ebpf::Reports::Nothing, args);
     let mut o = Outcomes {
         failures: Vec::new(),
     };
     if available {
-        o.expect(
-            "launched with bpf-lsm: read inside the tree",
-            run(&["read", &fx.p("data/a.txt")])
-                .map(|c| c.unwrap_or(-1))
-                .map_err(|e| e.to_string()),
-            0,
-        );
-        o.expect(
-            "launched with bpf-lsm: read outside it (probe exit 10 = refused)",
-            run(&["read", &fx.p("secret.txt")])
-                .map(|c| c.unwrap_or(-1))
-                .map_err(|e| e.to_string()),
-            10,
-        );
+        for (reports, how) in [
+            (enforcer::ebpf::Reports::Nothing, "without events"),
+            (enforcer::ebpf::Reports::Files, "with events"),
+        ] {
+            o.expect(
+                &format!("launched with bpf-lsm {how}: read inside the tree"),
+                run_with(reports, &["read", &fx.p("data/a.txt")])
+                    .map(|c| c.unwrap_or(-1))
+                    .map_err(|e| e.to_string()),
+                0,
+            );
+            o.expect(
+                &format!("launched with bpf-lsm {how}: read outside it (probe exit 10 = refused)"),
+                run_with(reports, &["read", &fx.p("secret.txt")])
+                    .map(|c| c.unwrap_or(-1))
+                    .map_err(|e| e.to_string()),
+                10,
+            );
+        }
     } else {
         match run(&["read", &fx.p("data/a.txt")]) {
             Err(RunError::RequiredLayerMissing { layer, reason }) if layer == "bpf-lsm" => {
