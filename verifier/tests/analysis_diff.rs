@@ -388,7 +388,7 @@ fn rule() -> impl Strategy<Value = Rule> {
         (
             e,
             Pattern {
-                matcher: PatternKind::Listen,
+                matcher: PatternKind::Listen { target: None },
                 condition: Some(cmp(CmpOp::Lt, field("port"), lit_num(n))),
                 span: Span::synthetic(),
             },
