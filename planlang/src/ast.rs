@@ -296,12 +296,16 @@ pub struct Block {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
+    /// `read PATH`: open for reading. Never a change of the file's metadata.
     Read {
         path: Spanned<Value>,
     },
+    /// `write PATH`: open for writing, create or truncate, and change the
+    /// file's metadata (mode, owner, times, extended attributes).
     Write {
         path: Spanned<Value>,
     },
+    /// `delete PATH`: unlink or rmdir.
     Delete {
         path: Spanned<Value>,
     },

@@ -191,7 +191,9 @@ impl ConcreteAction {
         Self::path_action(ActionKind::Read, path)
     }
 
-    /// `write PATH`.
+    /// `write PATH`: writing, creating or truncating the file, and any
+    /// change of its metadata (chmod, chown, utimes, extended attributes).
+    /// A `read` never changes metadata.
     pub fn write(path: &str) -> Result<Self, ActionError> {
         Self::path_action(ActionKind::Write, path)
     }

@@ -93,6 +93,8 @@ impl Default for Envelope {
     }
 }
 
+/// What a file grant lets a run do with a file. A metadata change (mode,
+/// owner, times, extended attributes) is `write`; `read` never covers one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FileAccess {
