@@ -254,6 +254,13 @@ fn socket_paths_that_read_like_a_network_address() {
     );
     let e = plan_errors("plan {\n  connect 10.0.0.1\n}\n");
     assert_eq!(e[0].message, "expected a socket path, found a cidr");
+    // An abstract socket (a name starting with NUL) is outside the language.
+    let e = plan_errors("plan {\n  connect \"\\u0000warden\"\n}\n");
+    assert!(
+        e[0].message.ends_with("is not absolute"),
+        "{}",
+        e[0].message
+    );
     // In a spec, the shorthand target is a socket path too.
     let e = spec_errors("spec \"s\" {\n  allow connect \"run/x.sock\"\n}\n");
     assert_eq!(e[0].message, "the socket path `run/x.sock` is not absolute");

@@ -309,8 +309,11 @@ pub fn enforced_envelope(env: &Envelope, profile: Profile) -> Envelope {
         let Some(program) = widen_target(&g.program, FileAccess::Read, profile) else {
             continue;
         };
-        let argv = match (&program, &g.argv) {
-            (PathTarget::Exact { .. }, Some(argv)) if profile.exec_argv() => literal_argv(argv),
+        // The kernel compares an exact program's literal argument list.
+        let argv = match &program {
+            PathTarget::Exact { .. } if profile.exec_argv() && g.literal_argv().is_some() => {
+                g.argv.clone()
+            }
             _ => None,
         };
         push_exec(&mut out, program, argv);
@@ -367,20 +370,6 @@ fn push_exec(out: &mut Envelope, program: PathTarget, argv: Option<Vec<ValueMatc
         target: program.clone(),
     });
     out.exec.push(ExecGrant { program, argv });
-}
-
-/// An argument list the kernel can compare as it is: literal strings only.
-fn literal_argv(argv: &[ValueMatch]) -> Option<Vec<ValueMatch>> {
-    argv.iter()
-        .all(|m| {
-            matches!(
-                m,
-                ValueMatch::Exact {
-                    value: Value::String(_)
-                }
-            )
-        })
-        .then(|| argv.to_vec())
 }
 
 /// Every path: a unix grant no layer narrows.

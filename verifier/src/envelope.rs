@@ -168,6 +168,25 @@ pub struct ExecGrant {
     pub argv: Option<Vec<ValueMatch>>,
 }
 
+impl ExecGrant {
+    /// The argument list (argv[1..]) as literal strings, when every element
+    /// is one: what a kernel layer can compare as it is (the root profiles'
+    /// exec check). `None`: any arguments, or an element that is a param,
+    /// a `let` result or not a string.
+    pub fn literal_argv(&self) -> Option<Vec<&str>> {
+        self.argv
+            .as_ref()?
+            .iter()
+            .map(|m| match m {
+                ValueMatch::Exact {
+                    value: Value::String(s),
+                } => Some(s.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
 /// `connect HOST:PORT`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ConnectGrant {
@@ -866,6 +885,29 @@ mod tests {
         old.as_object_mut().unwrap().remove("unix");
         let back: Envelope = serde_json::from_value(old).unwrap();
         assert!(back.unix.is_empty());
+    }
+
+    #[test]
+    fn literal_argv_is_all_strings_or_nothing() {
+        let s = |v: &str| ValueMatch::Exact {
+            value: Value::String(v.into()),
+        };
+        let grant = |argv: Option<Vec<ValueMatch>>| ExecGrant {
+            program: PathTarget::Exact {
+                path: "/usr/bin/cargo".into(),
+            },
+            argv,
+        };
+        assert_eq!(
+            grant(Some(vec![s("build"), s("--release")])).literal_argv(),
+            Some(vec!["build", "--release"])
+        );
+        assert_eq!(grant(Some(vec![])).literal_argv(), Some(vec![]));
+        assert_eq!(grant(None).literal_argv(), None);
+        let param = ValueMatch::Param { param: "a".into() };
+        assert_eq!(grant(Some(vec![s("-c"), param])).literal_argv(), None);
+        let number = ValueMatch::Exact { value: num(1) };
+        assert_eq!(grant(Some(vec![number])).literal_argv(), None);
     }
 
     #[test]

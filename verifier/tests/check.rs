@@ -308,6 +308,25 @@ fn unix_socket_connects_and_listens() {
     assert!(env.permits(&a).is_ok());
 }
 
+/// LANGUAGE.md: every execve counts, the ELF loader's too: running a
+/// program through the loader is an exec of the loader, with the program
+/// as its first argument.
+#[test]
+fn an_exec_of_the_loader_is_not_an_exec_of_its_program() {
+    let s = spec(r#"spec "id" { allow exec "/usr/bin/id" }"#);
+    assert_eq!(
+        verdict(&s, r#"plan { exec "/usr/bin/id" }"#),
+        Verdict::Accept
+    );
+    assert_eq!(
+        verdict(
+            &s,
+            r#"plan { exec "/lib64/ld-linux-x86-64.so.2" ["/usr/bin/id"] }"#
+        ),
+        Verdict::Reject
+    );
+}
+
 #[test]
 fn statements_and_keys() {
     let s = spec(BANKING);
