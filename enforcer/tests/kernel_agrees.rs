@@ -141,11 +141,18 @@ fn envelope() -> impl Strategy<Value = Envelope> {
         0..4,
     );
     let listen = prop::collection::vec(port().prop_map(|p| serde_json::json!({"port": p})), 0..3);
+    // Unix sockets: a connect or a listen on any path target.
+    let unix = prop::collection::vec(
+        (prop::sample::select(vec!["connect", "listen"]), target())
+            .prop_map(|(op, t)| serde_json::json!({"op": op, "target": t})),
+        0..3,
+    );
     let baseline = prop::sample::subsequence(BASELINE, 0..4);
-    (files, exec, connect, listen, baseline).prop_map(|(files, exec, connect, listen, baseline)| {
+    let grants = (files, exec, connect, listen, unix);
+    (grants, baseline).prop_map(|((files, exec, connect, listen, unix), baseline)| {
         let mut env: Envelope = serde_json::from_value(serde_json::json!({
             "version": 1, "files": files, "exec": exec, "connect": connect, "listen": listen,
-            "calls": [],
+            "unix": unix, "calls": [],
             "params": [
                 {"name": "p", "type": "path", "where": null},
                 {"name": "port", "type": "number", "where": null},

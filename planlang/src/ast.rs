@@ -189,8 +189,10 @@ impl ActionKind {
         match self {
             ActionKind::Read | ActionKind::Write | ActionKind::Delete => &["path"],
             ActionKind::Exec => &["path", "argv"],
-            ActionKind::Connect => &["host", "ip", "port"],
-            ActionKind::Listen => &["port"],
+            // A network connect has `host` or `ip`, and `port`; a unix
+            // socket connect has `path`.
+            ActionKind::Connect => &["host", "ip", "port", "path"],
+            ActionKind::Listen => &["port", "path"],
             ActionKind::Call => &[],
         }
     }
@@ -294,12 +296,16 @@ pub struct Block {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
+    /// `read PATH`: open for reading. Never a change of the file's metadata.
     Read {
         path: Spanned<Value>,
     },
+    /// `write PATH`: open for writing, create or truncate, and change the
+    /// file's metadata (mode, owner, times, extended attributes).
     Write {
         path: Spanned<Value>,
     },
+    /// `delete PATH`: unlink or rmdir.
     Delete {
         path: Spanned<Value>,
     },
@@ -314,8 +320,22 @@ pub enum Action {
         host: Spanned<Value>,
         port: Spanned<Value>,
     },
+    /// `connect PATH`: connect (or send a datagram) to the pathname unix
+    /// socket at PATH (a literal path or glob, a `path` param, a `let`
+    /// result).
+    ConnectUnix {
+        path: Spanned<Value>,
+    },
+    /// `listen PORT`.
     Listen {
         port: Spanned<Value>,
+    },
+    /// `listen PATH`: accept connections on a unix socket bound at PATH.
+    /// The parser gives this to a string literal; loading gives it to a
+    /// param of type `path` or `string` (`listen p`), which parses as
+    /// [`Action::Listen`].
+    ListenUnix {
+        path: Spanned<Value>,
     },
     Call(Call),
 }
@@ -327,8 +347,8 @@ impl Action {
             Action::Write { .. } => ActionKind::Write,
             Action::Delete { .. } => ActionKind::Delete,
             Action::Exec { .. } => ActionKind::Exec,
-            Action::Connect { .. } => ActionKind::Connect,
-            Action::Listen { .. } => ActionKind::Listen,
+            Action::Connect { .. } | Action::ConnectUnix { .. } => ActionKind::Connect,
+            Action::Listen { .. } | Action::ListenUnix { .. } => ActionKind::Listen,
             Action::Call(_) => ActionKind::Call,
         }
     }
@@ -478,7 +498,9 @@ impl fmt::Display for Effect {
 /// What a rule matches: an action kind with an optional shorthand target and
 /// an optional `when` condition. `write under "/tmp/"` is shorthand for
 /// `write when path under "/tmp/"`; `exec "/usr/bin/git"` for
-/// `exec when path == "/usr/bin/git"`.
+/// `exec when path == "/usr/bin/git"`; `connect under "/run/app/"` for
+/// `connect when path under "/run/app/"` (unix sockets only: a network
+/// connect has no `path`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Pattern {
     pub matcher: PatternKind,
@@ -497,15 +519,45 @@ pub enum PatternKind {
         action: ActionKind,
         target: Option<PathTarget>,
     },
-    /// `connect`.
-    Connect,
-    /// `listen`.
-    Listen,
+    /// `connect`, with an optional unix socket target (`connect under
+    /// "/run/app/"`, `connect "/run/x.sock"`: the socket's `path`).
+    Connect {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<PathTarget>,
+    },
+    /// `listen`, with an optional unix socket target.
+    Listen {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<PathTarget>,
+    },
     /// `call *` or `call a, b.c`.
     Call { calls: CallNames },
 }
 
-/// The shorthand target of a path pattern.
+impl PatternKind {
+    /// The action kind the pattern is about (`None`: `any`).
+    pub fn action(&self) -> Option<ActionKind> {
+        match self {
+            PatternKind::Any => None,
+            PatternKind::Path { action, .. } => Some(*action),
+            PatternKind::Connect { .. } => Some(ActionKind::Connect),
+            PatternKind::Listen { .. } => Some(ActionKind::Listen),
+            PatternKind::Call { .. } => Some(ActionKind::Call),
+        }
+    }
+
+    /// The shorthand path target, for the kinds that take one.
+    pub fn target(&self) -> Option<&PathTarget> {
+        match self {
+            PatternKind::Path { target, .. }
+            | PatternKind::Connect { target }
+            | PatternKind::Listen { target } => target.as_ref(),
+            PatternKind::Any | PatternKind::Call { .. } => None,
+        }
+    }
+}
+
+/// The shorthand target of a path pattern (or of a unix socket's path).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "shape", rename_all = "snake_case")]
 pub enum PathTarget {

@@ -426,7 +426,9 @@ fn action(a: &Action) -> String {
             };
             format!("connect {h}:{}", value(&port.node))
         }
+        Action::ConnectUnix { path } => format!("connect {}", value(&path.node)),
         Action::Listen { port } => format!("listen {}", value(&port.node)),
+        Action::ListenUnix { path } => format!("listen {}", value(&path.node)),
         Action::Call(c) => format!("call {}", call(c)),
     }
 }
@@ -538,15 +540,16 @@ fn cond(c: &Spanned<Cond>, ctx: Ctx) -> String {
 }
 
 fn pattern(p: &Pattern) -> String {
+    let with_target = |word: &str, target: &Option<PathTarget>| match target {
+        None => word.to_string(),
+        Some(PathTarget::Exact { path }) => format!("{word} {}", value(&path.node)),
+        Some(PathTarget::Under { path }) => format!("{word} under {}", value(&path.node)),
+    };
     let mut s = match &p.matcher {
         PatternKind::Any => "any".to_string(),
-        PatternKind::Path { action, target } => match target {
-            None => action.to_string(),
-            Some(PathTarget::Exact { path }) => format!("{action} {}", value(&path.node)),
-            Some(PathTarget::Under { path }) => format!("{action} under {}", value(&path.node)),
-        },
-        PatternKind::Connect => "connect".to_string(),
-        PatternKind::Listen => "listen".to_string(),
+        PatternKind::Path { action, target } => with_target(action.as_str(), target),
+        PatternKind::Connect { target } => with_target("connect", target),
+        PatternKind::Listen { target } => with_target("listen", target),
         PatternKind::Call { calls } => match calls {
             CallNames::Any => "call *".to_string(),
             CallNames::Names { names } => {
@@ -556,13 +559,15 @@ fn pattern(p: &Pattern) -> String {
         },
     };
     if let Some(c) = &p.condition {
-        // `connect host in [...]` reads as LANGUAGE.md writes it.
-        if matches!(p.matcher, PatternKind::Connect | PatternKind::Listen) {
-            s.push(' ');
-        } else {
-            s.push_str(" when ");
-        }
-        s.push_str(&cond(c, Ctx::Top));
+        let text = cond(c, Ctx::Top);
+        // `connect host in [...]` reads as LANGUAGE.md writes it, unless
+        // the condition would read as a socket path (`connect "x"`).
+        let bare = matches!(
+            p.matcher,
+            PatternKind::Connect { target: None } | PatternKind::Listen { target: None }
+        ) && !text.starts_with('"');
+        s.push_str(if bare { " " } else { " when " });
+        s.push_str(&text);
     }
     s
 }

@@ -539,6 +539,20 @@ fn resolve_action(
             }
         }
         Action::Connect { host, port } => {
+            if let Value::Literal {
+                literal: Literal::String(h),
+            } = &host.node
+                && h.starts_with('/')
+            {
+                diags.push(
+                    Diagnostic::error(host.span.clone(), "a unix socket has no port")
+                        .with_label("a socket path, followed by a port")
+                        .with_help(format!(
+                            "a unix socket is named by its path alone: `connect {}`",
+                            crate::parse::encode_string(h)
+                        )),
+                );
+            }
             let t = value_ty(host, &scope, diags);
             if !matches!(
                 t,
@@ -551,18 +565,129 @@ fn resolve_action(
             }
             check_port(port, &scope, diags);
         }
-        Action::Listen { port } => check_port(port, &scope, diags),
+        Action::ConnectUnix { path } | Action::ListenUnix { path } => {
+            let t = value_ty(path, &scope, diags);
+            check_socket_path(path, &t, kind, false, diags);
+        }
+        Action::Listen { port } => {
+            let t = value_ty(port, &scope, diags);
+            // `listen p` with a `path` (or `string`) param is a unix socket.
+            if matches!(
+                t,
+                Ty::Scalar(ValueType::Path | ValueType::String | ValueType::Host)
+            ) {
+                check_socket_path(port, &t, kind, false, diags);
+                let path = port.clone();
+                *action = Action::ListenUnix { path };
+            } else {
+                check_port_ty(port, &t, diags);
+            }
+        }
         Action::Call(call) => resolve_call(call, params, lets, diags),
     }
 }
 
+/// The path of a unix socket (`connect PATH`, `listen PATH`): a string
+/// (not a host name or an address), and a literal one absolute and
+/// without a `:PORT` (both usually mean the network form was meant).
+/// `in_spec`: a pattern's target (`connect under "/run/app/"`), not a step.
+fn check_socket_path(
+    path: &Spanned<Value>,
+    t: &Ty,
+    kind: ActionKind,
+    in_spec: bool,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let context = format!("the unix socket of `{kind}`");
+    let Value::Literal {
+        literal: Literal::String(s),
+    } = &path.node
+    else {
+        if matches!(
+            t,
+            Ty::Scalar(ValueType::Host | ValueType::Cidr | ValueType::Number)
+        ) {
+            let help = match (kind, t) {
+                (ActionKind::Listen, _) => {
+                    "a port to listen on is a number: `listen 8080`".to_string()
+                }
+                (_, Ty::Scalar(ValueType::Number)) => {
+                    "a network connect is written `connect HOST:PORT`".to_string()
+                }
+                _ => format!(
+                    "a network connect needs a port: `connect {}:443`",
+                    crate::fmt::value(&path.node)
+                ),
+            };
+            diags.push(type_error(&path.span, "a socket path", t, &context).with_help(help));
+        } else {
+            check_path_type(path, t, &context, diags);
+        }
+        return;
+    };
+    let port = socket_port(s);
+    // What was probably meant instead, in the words of a plan or a spec.
+    let network = match (in_spec, kind, port) {
+        (true, ActionKind::Listen, _) => "listening on a port is matched by `listen port == 8080`".to_string(),
+        (true, _, _) => "network connects are matched by `host`, `ip` and `port`: `connect host == \"example.com\" and port == 443`".to_string(),
+        (false, ActionKind::Listen, Some((_, port))) => {
+            format!("to listen on a port, write `listen {port}`")
+        }
+        (false, ActionKind::Listen, None) => {
+            "a port to listen on is a number: `listen 8080`".to_string()
+        }
+        (false, _, Some((host, port))) => format!(
+            "a network connect is written `connect {}:{port}`",
+            crate::parse::encode_string(host)
+        ),
+        (false, _, None) => format!(
+            "a network connect needs a port: `connect {}:443`",
+            crate::parse::encode_string(s)
+        ),
+    };
+    match port {
+        _ if !s.starts_with('/') => diags.push(
+            Diagnostic::error(
+                path.span.clone(),
+                format!("the socket path `{s}` is not absolute"),
+            )
+            .with_label("a unix socket path starts with `/`")
+            .with_help(network),
+        ),
+        Some((socket, port)) => diags.push(
+            Diagnostic::error(path.span.clone(), "a unix socket path has no port")
+                .with_label(format!("`:{port}` looks like a port"))
+                .with_help(format!(
+                    "a unix socket is named by its path alone: `{kind} {}`{}",
+                    crate::parse::encode_string(socket),
+                    match (in_spec, kind) {
+                        (false, ActionKind::Listen) => format!("; {network}"),
+                        _ => String::new(),
+                    }
+                )),
+        ),
+        None => {}
+    }
+}
+
+/// `("localhost", "5432")` for a path that ends in `:PORT`.
+fn socket_port(s: &str) -> Option<(&str, &str)> {
+    let (before, port) = s.rsplit_once(':')?;
+    let digits = !port.is_empty() && port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit());
+    (digits && !before.is_empty()).then_some((before, port))
+}
+
 fn check_port(port: &mut Spanned<Value>, scope: &dyn Scope, diags: &mut Vec<Diagnostic>) {
     let t = value_ty(port, scope, diags);
+    check_port_ty(port, &t, diags);
+}
+
+fn check_port_ty(port: &Spanned<Value>, t: &Ty, diags: &mut Vec<Diagnostic>) {
     if !t.is_numberish() {
         diags.push(type_error(
             &port.span,
             "a port number",
-            &t,
+            t,
             "a port is a whole number from 0 to 65535",
         ));
     } else {
@@ -782,14 +907,16 @@ fn resolve_pattern(
             single = [*action];
             (&single, false)
         }
-        PatternKind::Connect => (&[ActionKind::Connect], false),
-        PatternKind::Listen => (&[ActionKind::Listen], false),
+        PatternKind::Connect { .. } => (&[ActionKind::Connect], false),
+        PatternKind::Listen { .. } => (&[ActionKind::Listen], false),
     };
-    if let PatternKind::Path {
-        target: Some(t),
-        action,
-    } = &mut p.matcher
-    {
+    let action = p.matcher.action();
+    let (target, socket) = match &mut p.matcher {
+        PatternKind::Path { target, .. } => (target.as_mut(), false),
+        PatternKind::Connect { target } | PatternKind::Listen { target } => (target.as_mut(), true),
+        PatternKind::Any | PatternKind::Call { .. } => (None, false),
+    };
+    if let (Some(t), Some(action)) = (target, action) {
         let path = match t {
             PathTarget::Exact { path } | PathTarget::Under { path } => path,
         };
@@ -800,7 +927,11 @@ fn resolve_pattern(
             consts_only: true,
         };
         let ty = value_ty(path, &scope, diags);
-        check_path_type(path, &ty, &format!("the target of `{action}`"), diags);
+        if socket {
+            check_socket_path(path, &ty, action, true, diags);
+        } else {
+            check_path_type(path, &ty, &format!("the target of `{action}`"), diags);
+        }
     }
     if let Some(c) = &mut p.condition {
         let scope = SpecScope {

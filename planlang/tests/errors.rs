@@ -122,7 +122,7 @@ fn spec_names_resolve_to_constants_fields_and_call_arguments() {
     assert_eq!(e[0].message, "unknown name `prt`");
     assert_eq!(
         e[0].label,
-        "not a `let` constant, nor a field of `connect` (`host`, `ip`, `port`)"
+        "not a `let` constant, nor a field of `connect` (`host`, `ip`, `path`, `port`)"
     );
     assert_eq!(e[0].help.as_deref(), Some("did you mean `port`?"));
     // A field the action kind lacks is not a load error (the condition is false).
@@ -204,6 +204,72 @@ fn type_errors() {
     assert_eq!(e[0].message, "the param `p` has no fields");
     let e = spec_errors("spec \"s\" {\n  allow read when path[0] == \"x\"\n}\n");
     assert_eq!(e[0].message, "the field `path` is not a list");
+}
+
+/// A unix socket path (`connect PATH`, `listen PATH`, and the shorthand of
+/// a pattern) must be absolute and has no port: both usually mean the
+/// network form was meant, and the help says how to write it.
+#[test]
+fn socket_paths_that_read_like_a_network_address() {
+    let e = plan_errors("plan {\n  connect \"localhost:5432\"\n}\n");
+    assert_eq!(
+        e[0].message,
+        "the socket path `localhost:5432` is not absolute"
+    );
+    assert_eq!(at(&e[0]), (2, 11, 16));
+    assert_eq!(
+        e[0].help.as_deref(),
+        Some("a network connect is written `connect \"localhost\":5432`")
+    );
+    let e = plan_errors("plan {\n  connect \"github.com\"\n}\n");
+    assert_eq!(
+        e[0].help.as_deref(),
+        Some("a network connect needs a port: `connect \"github.com\":443`")
+    );
+    let e = plan_errors("plan {\n  connect \"/run/x.sock:5432\"\n}\n");
+    assert_eq!(e[0].message, "a unix socket path has no port");
+    assert_eq!(e[0].label, "`:5432` looks like a port");
+    assert_eq!(
+        e[0].help.as_deref(),
+        Some("a unix socket is named by its path alone: `connect \"/run/x.sock\"`")
+    );
+    let e = plan_errors("plan {\n  connect \"/run/x.sock\":5432\n}\n");
+    assert_eq!(e[0].message, "a unix socket has no port");
+    assert_eq!(at(&e[0]), (2, 11, 13));
+    let e = plan_errors("plan {\n  listen \"/run/x.sock:80\"\n}\n");
+    assert_eq!(
+        e[0].help.as_deref(),
+        Some(
+            "a unix socket is named by its path alone: `listen \"/run/x.sock\"`; to listen on a port, write `listen 80`"
+        )
+    );
+    let e = plan_errors("plan {\n  listen \"app.sock\"\n}\n");
+    assert_eq!(e[0].message, "the socket path `app.sock` is not absolute");
+    // A host param or an address without a port is not a socket path.
+    let e = plan_errors("plan {\n  param h: host\n  connect h\n}\n");
+    assert_eq!(e[0].message, "expected a socket path, found a host name");
+    assert_eq!(
+        e[0].help.as_deref(),
+        Some("a network connect needs a port: `connect h:443`")
+    );
+    let e = plan_errors("plan {\n  connect 10.0.0.1\n}\n");
+    assert_eq!(e[0].message, "expected a socket path, found a cidr");
+    // An abstract socket (a name starting with NUL) is outside the language.
+    let e = plan_errors("plan {\n  connect \"\\u0000warden\"\n}\n");
+    assert!(
+        e[0].message.ends_with("is not absolute"),
+        "{}",
+        e[0].message
+    );
+    // In a spec, the shorthand target is a socket path too.
+    let e = spec_errors("spec \"s\" {\n  allow connect \"run/x.sock\"\n}\n");
+    assert_eq!(e[0].message, "the socket path `run/x.sock` is not absolute");
+    assert!(
+        e[0].help.as_deref().unwrap().contains("`connect host =="),
+        "{e:?}"
+    );
+    let e = spec_errors("spec \"s\" {\n  allow listen under \"/run/x.sock:99\"\n}\n");
+    assert_eq!(e[0].message, "a unix socket path has no port");
 }
 
 #[test]

@@ -129,7 +129,7 @@ fn the_spec_example_loads() {
     let RuleKind::Effect { pattern, .. } = &rules[8].kind else {
         panic!()
     };
-    assert_eq!(pattern.matcher, PatternKind::Connect);
+    assert_eq!(pattern.matcher, PatternKind::Connect { target: None });
     assert!(matches!(
         pattern.condition.as_ref().unwrap().node,
         Cond::And { .. }
@@ -234,7 +234,9 @@ fn every_step_example_parses() {
   connect [::1]:8080
   connect [2001:db8::/32]:443
   connect h:22
+  connect "/run/postgresql/.s.PGSQL.5432"
   listen 8080
+  listen "/run/app/api.sock"
   call github.create_pr(title = "fix", draft = true)
   let issues = call github.list_issues(repo = "warden")
   call notify(text = issues.first.title)
@@ -244,7 +246,7 @@ fn every_step_example_parses() {
 }
 "#;
     let plan = planlang::load_plan_str(src, "steps.plan").unwrap();
-    assert_eq!(plan.steps.len(), 17);
+    assert_eq!(plan.steps.len(), 19);
     let kinds: Vec<ActionKind> = plan
         .steps
         .iter()
@@ -277,15 +279,142 @@ fn every_step_example_parses() {
     assert!(
         matches!(&host.node, Value::Literal { literal: Literal::Cidr(c) } if c.to_string() == "::1/128")
     );
-    let StepKind::Either { branches } = &plan.steps[14].kind else {
+    // `connect PATH`: a pathname unix socket; `listen PATH`: one bound there.
+    let StepKind::Action {
+        action: Action::ConnectUnix { path },
+    } = &plan.steps[10].kind
+    else {
+        panic!("connect PATH is a unix socket connect")
+    };
+    assert!(
+        matches!(&path.node, Value::Literal { literal: Literal::String(p) } if p == "/run/postgresql/.s.PGSQL.5432")
+    );
+    assert!(matches!(
+        &plan.steps[11].kind,
+        StepKind::Action {
+            action: Action::Listen { .. }
+        }
+    ));
+    assert!(matches!(
+        &plan.steps[12].kind,
+        StepKind::Action {
+            action: Action::ListenUnix { .. }
+        }
+    ));
+    let StepKind::Either { branches } = &plan.steps[16].kind else {
         panic!()
     };
     assert_eq!(branches.len(), 3);
-    let StepKind::Repeat { at_most, count, .. } = &plan.steps[16].kind else {
+    let StepKind::Repeat { at_most, count, .. } = &plan.steps[18].kind else {
         panic!()
     };
     assert!(*at_most);
     assert_eq!(count.node, 5);
+}
+
+/// `connect PATH` and `listen PATH`: PATH may be a glob or a `path` param
+/// (`listen p` with a `path` param is a unix socket once loaded); a
+/// connect with `HOST:PORT` stays the network form.
+#[test]
+fn unix_socket_steps_take_globs_and_path_params() {
+    let src = r#"plan "sockets" {
+  param p: path where p under "/run/app/"
+  param port: number
+  connect "/run/app/*.sock"
+  connect p
+  listen p
+  listen port
+  connect "localhost":5432
+}
+"#;
+    let plan = planlang::load_plan_str(src, "s.plan").unwrap();
+    let actions: Vec<&Action> = plan
+        .steps
+        .iter()
+        .filter_map(|s| match &s.kind {
+            StepKind::Action { action } => Some(action),
+            _ => None,
+        })
+        .collect();
+    assert!(matches!(actions[0], Action::ConnectUnix { .. }));
+    assert!(
+        matches!(actions[1], Action::ConnectUnix { path } if matches!(&path.node, Value::Ref(r) if r.resolved == RefKind::Param))
+    );
+    assert!(
+        matches!(actions[2], Action::ListenUnix { .. }),
+        "a path param"
+    );
+    assert!(
+        matches!(actions[3], Action::Listen { .. }),
+        "a number param"
+    );
+    assert!(matches!(actions[4], Action::Connect { .. }));
+    // The loaded tree prints and loads back to itself.
+    let text = planlang::fmt_plan(&plan);
+    assert_eq!(planlang::load_plan_str(&text, "s.plan").unwrap(), plan);
+}
+
+/// The Conditions section: `path` on connect/listen of a unix socket, and
+/// the shorthand `connect under "/run/app/"` / `connect "/run/x.sock"`.
+#[test]
+fn unix_socket_patterns_name_the_path() {
+    let src = r#"spec "sockets" {
+  allow connect under "/run/app/"
+  allow connect "/run/x.sock"
+  allow connect when path under "/run/postgresql/"
+  allow listen under "/run/app/"
+  deny connect "/var/run/docker.sock"
+  allow connect host in ["api.example"] and port == 443
+}
+"#;
+    let spec = planlang::load_spec_str(src, "s.spec").unwrap();
+    let rules: Vec<&Rule> = spec.rules().collect();
+    let pattern = |i: usize| match &rules[i].kind {
+        RuleKind::Effect { pattern, .. } => pattern,
+        _ => panic!("effect rules only"),
+    };
+    assert!(matches!(
+        &pattern(0).matcher,
+        PatternKind::Connect {
+            target: Some(PathTarget::Under { .. })
+        }
+    ));
+    assert!(matches!(
+        &pattern(1).matcher,
+        PatternKind::Connect {
+            target: Some(PathTarget::Exact { .. })
+        }
+    ));
+    let Cond::Compare { lhs, .. } = &pattern(2).condition.as_ref().unwrap().node else {
+        panic!()
+    };
+    assert!(
+        matches!(&lhs.node, Value::Ref(r) if r.resolved == RefKind::Field && r.name.node == "path")
+    );
+    assert!(matches!(
+        &pattern(3).matcher,
+        PatternKind::Listen {
+            target: Some(PathTarget::Under { .. })
+        }
+    ));
+    assert_eq!(
+        pattern(5).matcher,
+        PatternKind::Connect { target: None },
+        "a network connect pattern keeps its bare condition"
+    );
+    let text = planlang::fmt_spec(&spec.root);
+    assert!(
+        text.contains("  allow connect under \"/run/app/\"\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("  allow connect path under \"/run/postgresql/\"\n"),
+        "{text}"
+    );
+    assert_eq!(
+        planlang::load_spec_str(&text, "s.spec").unwrap().root,
+        spec.root
+    );
 }
 
 /// Every rule kind and operator of the tables.

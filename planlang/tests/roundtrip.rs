@@ -189,7 +189,15 @@ fn action() -> impl Strategy<Value = Action> {
         )
             .prop_map(|(program, args)| Action::Exec { program, args }),
         (host(), port()).prop_map(|(host, port)| Action::Connect { host, port }),
+        value().prop_map(|path| Action::ConnectUnix { path }),
         port().prop_map(|port| Action::Listen { port }),
+        // The parser makes a unix listen of a string literal only (a name
+        // is a port until loading knows its type).
+        "/[a-z./*]{0,12}".prop_map(|p| Action::ListenUnix {
+            path: sp(Value::Literal {
+                literal: Literal::String(p)
+            })
+        }),
         call().prop_map(Action::Call),
     ]
 }
@@ -279,8 +287,8 @@ fn pattern() -> impl Strategy<Value = Pattern> {
     let matcher = prop_oneof![
         Just(PatternKind::Any),
         (path_kind, target).prop_map(|(action, target)| PatternKind::Path { action, target }),
-        Just(PatternKind::Connect),
-        Just(PatternKind::Listen),
+        socket_target().prop_map(|target| PatternKind::Connect { target }),
+        socket_target().prop_map(|target| PatternKind::Listen { target }),
         Just(PatternKind::Call {
             calls: CallNames::Any
         }),
@@ -293,6 +301,20 @@ fn pattern() -> impl Strategy<Value = Pattern> {
         condition,
         span: Default::default(),
     })
+}
+
+/// A unix socket target of `connect`/`listen`: `under VALUE`, or a string
+/// (the exact form takes a string literal only: `connect NAME` is a
+/// condition).
+fn socket_target() -> impl Strategy<Value = Option<PathTarget>> {
+    prop::option::of(prop_oneof![
+        any::<String>().prop_map(|p| PathTarget::Exact {
+            path: sp(Value::Literal {
+                literal: Literal::String(p)
+            })
+        }),
+        value().prop_map(|path| PathTarget::Under { path }),
+    ])
 }
 
 fn rule() -> impl Strategy<Value = Rule> {

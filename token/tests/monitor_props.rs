@@ -1,8 +1,8 @@
 //! Property: for random plans that a random spec accepts, every concrete
 //! action the plan can perform passes the monitor of the token issued for
 //! it, and actions outside the plan do not. Plans name exact paths, globs,
-//! host names and a network (CIDR), calls with literal and param arguments,
-//! exec with argv, and repeat a call under the spec's `at most`: the run
+//! host names and a network (CIDR), unix sockets by path, calls with
+//! literal and param arguments, exec with argv, and repeat a call under the spec's `at most`: the run
 //! may make that call up to the limit, never once more.
 
 use planlang::ast::ActionKind;
@@ -23,6 +23,11 @@ const RECIPIENTS: [&str; 3] = ["UK1", "UK2", "US9"];
 const PATHS: [&str; 4] = ["/srv/a.txt", "/srv/b.txt", "/etc/passwd", "/tmp/out.txt"];
 const ARGS: [&str; 3] = ["status", "diff", "push"];
 const PORTS: [u16; 2] = [443, 80];
+const SOCKETS: [&str; 3] = [
+    "/run/app/db.sock",
+    "/run/app/admin.sock",
+    "/var/run/docker.sock",
+];
 
 /// One step of a generated plan.
 #[derive(Clone, Debug)]
@@ -35,6 +40,8 @@ enum Step {
     Write(&'static str),
     Git(&'static str),
     Connect(u16),
+    /// `connect PATH` on a unix socket.
+    Socket(&'static str),
     /// `read GLOB`, performed as one path it matches.
     Glob(&'static str),
     /// `connect 10.1.0.0/16:443`, performed as one address inside.
@@ -60,6 +67,7 @@ impl Step {
             Step::Write(p) => format!("write {p:?}"),
             Step::Git(a) => format!("exec \"/usr/bin/git\" [{a:?}]"),
             Step::Connect(p) => format!("connect \"api.example\":{p}"),
+            Step::Socket(p) => format!("connect {p:?}"),
             Step::Glob(g) => format!("read {g:?}"),
             Step::Net => "connect 10.1.0.0/16:443".to_string(),
         }
@@ -80,6 +88,7 @@ impl Step {
             Step::Write(p) => ConcreteAction::write(p).expect("path"),
             Step::Git(a) => ConcreteAction::exec("/usr/bin/git", &[*a]).expect("path"),
             Step::Connect(p) => ConcreteAction::connect("api.example", *p).expect("host"),
+            Step::Socket(p) => ConcreteAction::connect_unix(p).expect("path"),
             Step::Glob(g) => {
                 let (_, path) = GLOBS.iter().find(|(x, _)| x == g).expect("a known glob");
                 ConcreteAction::read(path).expect("path")
@@ -101,6 +110,7 @@ fn step() -> impl Strategy<Value = Step> {
         prop::sample::select(&PATHS[..]).prop_map(Step::Write),
         prop::sample::select(&ARGS[..]).prop_map(Step::Git),
         prop::sample::select(&PORTS[..]).prop_map(Step::Connect),
+        prop::sample::select(&SOCKETS[..]).prop_map(Step::Socket),
         prop::sample::select(GLOBS.map(|(g, _)| g).to_vec()).prop_map(Step::Glob),
         Just(Step::Net),
     ]
@@ -109,7 +119,7 @@ fn step() -> impl Strategy<Value = Step> {
 /// A spec: a random subset of a pool of rules.
 fn spec() -> impl Strategy<Value = String> {
     (
-        prop::collection::vec(prop::bool::weighted(0.85), 9),
+        prop::collection::vec(prop::bool::weighted(0.85), 10),
         prop::bool::weighted(0.3),
         prop::sample::select(vec![50i64, 100, 1000]),
     )
@@ -126,6 +136,7 @@ fn spec() -> impl Strategy<Value = String> {
                 "allow exec \"/usr/bin/git\" when argv[0] in [\"status\", \"diff\"]".to_string(),
                 "allow connect host in [\"api.example\"] and port == 443".to_string(),
                 "allow connect ip in [10.0.0.0/8] and port == 443".to_string(),
+                "allow connect under \"/run/app/\"".to_string(),
                 format!("at most {NOTIFY_LIMIT} call notify"),
                 "deny call send_money when recipient == \"UK2\"".to_string(),
             ];
@@ -191,6 +202,15 @@ fn outside(steps: &[Step], max: i64) -> Vec<ConcreteAction> {
         if !texts.contains(&a.to_string()) {
             out.push(a);
         }
+    }
+    // Sockets the plan does not connect to, and never a listen on one (nor
+    // a file of that path).
+    for p in SOCKETS {
+        let a = ConcreteAction::connect_unix(p).expect("path");
+        if !texts.contains(&a.to_string()) {
+            out.push(a);
+        }
+        out.push(ConcreteAction::listen_unix(p).expect("path"));
     }
     // Inside the spec's network and `/srv/`, outside the plan's network and
     // globs (no plan names these exactly).

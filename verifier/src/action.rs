@@ -168,7 +168,20 @@ impl ConcreteAction {
         }
     }
 
-    fn path_action(kind: ActionKind, path: &str) -> Result<Self, ActionError> {
+    /// An action of `kind` on `path`: a file (`read`, `write`, `delete`),
+    /// or a unix socket (`connect`, `listen`). An `exec` built here has no
+    /// arguments.
+    pub fn path_action(kind: ActionKind, path: &str) -> Result<Self, ActionError> {
+        match kind {
+            ActionKind::Exec => return Self::exec::<&str>(path, &[]),
+            ActionKind::Call => {
+                return Err(ActionError::NoSuchField {
+                    kind,
+                    field: "path".into(),
+                });
+            }
+            _ => {}
+        }
         let p = concrete::normalize_path(path)?;
         Ok(Self::with(kind, [("path", Value::String(p))]))
     }
@@ -178,7 +191,9 @@ impl ConcreteAction {
         Self::path_action(ActionKind::Read, path)
     }
 
-    /// `write PATH`.
+    /// `write PATH`: writing, creating or truncating the file, and any
+    /// change of its metadata (chmod, chown, utimes, extended attributes).
+    /// A `read` never changes metadata.
     pub fn write(path: &str) -> Result<Self, ActionError> {
         Self::path_action(ActionKind::Write, path)
     }
@@ -231,6 +246,18 @@ impl ConcreteAction {
         )
     }
 
+    /// `connect PATH`: a connect (or a datagram sent) to the pathname unix
+    /// socket at PATH. Its `path` is normalized like a file's; it has no
+    /// `host`, `ip` or `port`.
+    pub fn connect_unix(path: &str) -> Result<Self, ActionError> {
+        Self::path_action(ActionKind::Connect, path)
+    }
+
+    /// `listen PATH`: a unix socket bound at PATH (normalized).
+    pub fn listen_unix(path: &str) -> Result<Self, ActionError> {
+        Self::path_action(ActionKind::Listen, path)
+    }
+
     /// `listen PORT`.
     pub fn listen(port: u16) -> Self {
         Self::with(
@@ -257,17 +284,29 @@ impl ConcreteAction {
         self.fields.get(name)
     }
 
-    /// The (normalized) path of a read, write, delete or exec.
+    /// The (normalized) path of a read, write, delete or exec, or of the
+    /// unix socket of a connect or listen.
     pub fn path(&self) -> Option<&str> {
         match self.kind {
             ActionKind::Call => None,
             _ => self.field("path").and_then(|f| f.value.as_str()),
         }
     }
+
+    /// Whether this is a connect or listen on a pathname unix socket (it
+    /// has a `path`, and no host, address or port).
+    pub fn is_unix_socket(&self) -> bool {
+        matches!(self.kind, ActionKind::Connect | ActionKind::Listen)
+            && self.path().is_some()
+            && ["host", "ip", "port"]
+                .iter()
+                .all(|f| !self.fields.contains_key(*f))
+    }
 }
 
 impl fmt::Display for ConcreteAction {
     /// The action as a plan step would spell it: `read "/etc/passwd"`,
+    /// `exec "/usr/bin/git" ["status"]`, `connect "/run/x.sock"`,
     /// `call send_money(amount = 5, recipient = "X")`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let get = |k: &str| self.fields.get(k).map(|fl| &fl.value);
@@ -282,7 +321,7 @@ impl fmt::Display for ConcreteAction {
                 }
                 f.write_str(")")
             }
-            ActionKind::Connect => {
+            ActionKind::Connect if get("path").is_none() => {
                 f.write_str("connect ")?;
                 match (get("host"), get("ip")) {
                     (Some(Value::String(h)), _) => write!(f, "{h:?}")?,
@@ -304,11 +343,8 @@ impl fmt::Display for ConcreteAction {
                 } else if let Some(p) = get("port") {
                     write!(f, " {p}")?;
                 }
-                if let Some(Value::List(argv)) = get("argv") {
-                    for (i, a) in argv.iter().enumerate() {
-                        f.write_str(if i == 0 { " " } else { ", " })?;
-                        write!(f, "{a}")?;
-                    }
+                if let Some(argv @ Value::List(_)) = get("argv") {
+                    write!(f, " {argv}")?;
                 }
                 Ok(())
             }
@@ -355,7 +391,14 @@ mod tests {
             r#"call send_money(amount = 5, recipient = "X")"#
         );
         let e = ConcreteAction::exec("/usr/bin/git", &["status"]).unwrap();
-        assert_eq!(e.to_string(), r#"exec "/usr/bin/git" "status""#);
+        assert_eq!(e.to_string(), r#"exec "/usr/bin/git" ["status"]"#);
+        let u = ConcreteAction::connect_unix("/run//app/../x.sock").unwrap();
+        assert_eq!(u.to_string(), r#"connect "/run/x.sock""#);
+        assert!(u.is_unix_socket() && u.field("port").is_none() && u.field("host").is_none());
+        assert!(ConcreteAction::connect_unix("run/x.sock").is_err());
+        let l = ConcreteAction::listen_unix("/run/app.sock").unwrap();
+        assert_eq!(l.to_string(), r#"listen "/run/app.sock""#);
+        assert!(!ConcreteAction::listen(80).is_unix_socket());
     }
 
     #[test]

@@ -124,6 +124,13 @@ impl std::fmt::Display for StepAction {
                 }
                 f.write_str(")")
             }
+            ActionKind::Connect | ActionKind::Listen if get("path").is_some() => {
+                write!(f, "{}", self.kind)?;
+                if let Some(p) = get("path") {
+                    write!(f, " {p}")?;
+                }
+                Ok(())
+            }
             ActionKind::Connect => {
                 let host = get("host").or(get("ip"));
                 match host {
@@ -356,6 +363,10 @@ impl Lowerer {
             }
             ast::Action::Listen { port } => {
                 fields.insert("port".into(), self.port(port)?);
+            }
+            // A unix socket is named by its path, normalized like a file's.
+            ast::Action::ConnectUnix { path } | ast::Action::ListenUnix { path } => {
+                fields.insert("path".into(), self.path(path)?);
             }
             ast::Action::Call(c) => return self.call(c, span),
         }

@@ -777,10 +777,8 @@ pub struct Pattern {
 impl Pattern {
     /// Compiles a pattern of the syntax tree.
     pub fn compile(p: &ast::Pattern, consts: &Consts) -> Result<Pattern, CondError> {
-        let (kind, calls, target) = match &p.matcher {
-            ast::PatternKind::Any => (None, None, Cond::True),
-            ast::PatternKind::Connect => (Some(ActionKind::Connect), None, Cond::True),
-            ast::PatternKind::Listen => (Some(ActionKind::Listen), None, Cond::True),
+        let (kind, calls) = match &p.matcher {
+            ast::PatternKind::Any => (None, None),
             ast::PatternKind::Call { calls } => (
                 Some(ActionKind::Call),
                 match calls {
@@ -789,35 +787,12 @@ impl Pattern {
                         Some(names.iter().map(|n| n.node.clone()).collect())
                     }
                 },
-                Cond::True,
             ),
-            ast::PatternKind::Path { action, target } => {
-                let t = match target {
-                    None => Cond::True,
-                    Some(ast::PathTarget::Exact { path }) => {
-                        let v = const_value(&path.node, consts)?;
-                        let v = match v {
-                            Value::String(s) => {
-                                Value::String(normalize_path(&s).map_err(CondError::Path)?)
-                            }
-                            v => v,
-                        };
-                        Cond::Cmp {
-                            op: CmpOp::Eq,
-                            lhs: Operand::field("path"),
-                            rhs: Operand::Value { value: v },
-                        }
-                    }
-                    Some(ast::PathTarget::Under { path }) => Cond::Cmp {
-                        op: CmpOp::Under,
-                        lhs: Operand::field("path"),
-                        rhs: Operand::Value {
-                            value: const_value(&path.node, consts)?,
-                        },
-                    },
-                };
-                (Some(*action), None, t)
-            }
+            m => (m.action(), None),
+        };
+        let target = match p.matcher.target() {
+            None => Cond::True,
+            Some(t) => target_cond(t, consts)?,
         };
         let when = match &p.condition {
             Some(c) => Cond::and(target, Cond::compile(&c.node, consts)?),
@@ -842,6 +817,33 @@ impl Pattern {
     pub fn matches(&self, a: &ConcreteAction) -> bool {
         self.kind_matches(a.kind, a.call.as_deref()) && self.when.eval(a)
     }
+}
+
+/// The condition a pattern's shorthand target stands for: `"/etc/hosts"`
+/// is `path == "/etc/hosts"` (normalized), `under "/tmp/"` is `path under
+/// "/tmp/"`. On `connect` and `listen` it is the unix socket's path (a
+/// network action has no `path`, so it never matches).
+fn target_cond(target: &ast::PathTarget, consts: &Consts) -> Result<Cond, CondError> {
+    Ok(match target {
+        ast::PathTarget::Exact { path } => {
+            let v = match const_value(&path.node, consts)? {
+                Value::String(s) => Value::String(normalize_path(&s).map_err(CondError::Path)?),
+                v => v,
+            };
+            Cond::Cmp {
+                op: CmpOp::Eq,
+                lhs: Operand::field("path"),
+                rhs: Operand::Value { value: v },
+            }
+        }
+        ast::PathTarget::Under { path } => Cond::Cmp {
+            op: CmpOp::Under,
+            lhs: Operand::field("path"),
+            rhs: Operand::Value {
+                value: const_value(&path.node, consts)?,
+            },
+        },
+    })
 }
 
 impl Operand {

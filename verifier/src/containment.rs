@@ -38,8 +38,8 @@ use crate::action::{ConcreteAction, Value};
 use crate::compile::{CompiledSpec, CountRule, EffectRule, Options, OrderRule};
 use crate::concrete::{self, Cond, Operand, Pattern};
 use crate::envelope::{
-    CallGrant, ConnectGrant, Envelope, ExecGrant, FileAccess, FileGrant, ListenGrant, OrderKind,
-    PathTarget, ValueMatch,
+    CallGrant, ConnectGrant, Envelope, ExecGrant, FileGrant, ListenGrant, OrderKind, PathTarget,
+    UnixGrant, ValueMatch,
 };
 use crate::report::{Outcome, Verdict};
 use planlang::Span;
@@ -105,6 +105,9 @@ pub fn envelope_spec(parent: &Envelope) -> Result<CompiledSpec, ContainmentError
     }
     for g in &parent.listen {
         allow(tr.listen(g)?, format!("parent grant {g:?}"));
+    }
+    for g in &parent.unix {
+        allow(tr.unix(g)?, format!("parent grant {g:?}"));
     }
     for g in &parent.calls {
         allow(tr.call(g, &parent.calls)?, format!("parent grant {g:?}"));
@@ -232,6 +235,7 @@ fn within(outer: &Envelope, inner: &Envelope, solve: bool) -> Result<(), NotWith
     let mut all = outer.clone();
     all.files.extend(base.files);
     all.exec.extend(base.exec);
+    all.unix.extend(base.unix);
     all.baseline.clear();
     let mut spec: Option<CompiledSpec> = None;
     let mut ask = |grant: String,
@@ -298,20 +302,28 @@ fn within(outer: &Envelope, inner: &Envelope, solve: bool) -> Result<(), NotWith
         })
     };
     use crate::enforced::{NORMAL, connect_host, covers_cond, describe_match, describe_target};
-    for g in &inner.files {
+    // Files and unix sockets: a path grant of one kind of action.
+    let paths = inner
+        .files
+        .iter()
+        .map(|g| (g.access.kind(), &g.target))
+        .chain(inner.unix.iter().map(|g| (g.op.kind(), &g.target)));
+    for (kind, target) in paths {
         let plain = all
             .files
             .iter()
-            .any(|o| o.access == g.access && target_covers_plainly(&o.target, &g.target));
+            .map(|o| (o.access.kind(), &o.target))
+            .chain(all.unix.iter().map(|o| (o.op.kind(), &o.target)))
+            .any(|(k, o)| k == kind && target_covers_plainly(o, target));
         if plain {
             continue;
         }
-        let word = g.access.kind().as_str();
-        let inside = match (&g.target, g.access) {
+        let word = kind.as_str();
+        let inside = match (target, kind) {
             // Rights on a tree reach what is inside it; the directory
             // itself is created and removed in its parent (as in
             // `enforced::prove`).
-            (PathTarget::Tree { dir }, FileAccess::Write | FileAccess::Delete) => Some(format!(
+            (PathTarget::Tree { dir }, ActionKind::Write | ActionKind::Delete) => Some(format!(
                 "p matches {}",
                 crate::enforced::quote(&crate::enforced::tree_regex(dir, true))
             )),
@@ -320,9 +332,9 @@ fn within(outer: &Envelope, inner: &Envelope, solve: bool) -> Result<(), NotWith
         let plan = inside.map(|c| {
             format!("plan \"grant\" {{\n  param p: path where {c} and {NORMAL}\n  {word} p\n}}\n")
         });
-        let candidates = crate::enforced::path_candidates(g.access.kind(), &g.target);
+        let candidates = crate::enforced::path_candidates(kind, target);
         ask(
-            format!("{word} {}", describe_target(&g.target)),
+            format!("{word} {}", describe_target(target)),
             plan,
             candidates,
         )?;
@@ -643,6 +655,15 @@ impl Translator<'_> {
         })
     }
 
+    fn unix(&self, g: &UnixGrant) -> Result<Pattern, ContainmentError> {
+        // `path` is the socket's: a network connect or listen has none.
+        Ok(Pattern {
+            kind: Some(g.op.kind()),
+            calls: None,
+            when: self.target(&g.target)?,
+        })
+    }
+
     fn call(&self, g: &CallGrant, all: &[CallGrant]) -> Result<Pattern, ContainmentError> {
         let mut conds = Vec::new();
         for (arg, m) in &g.args {
@@ -787,21 +808,27 @@ fn check_param_binding(parent: &Envelope, sub: &Envelope) -> Result<(), Containm
         fills.entry(param.to_string()).or_default().insert(f);
     };
 
-    for s in &sub.files {
-        let same: Vec<&FileGrant> = parent
-            .files
+    // Files and unix sockets: path grants of one kind of action.
+    let path_grants = |e: &'_ Envelope| -> Vec<(ActionKind, PathTarget)> {
+        e.files
             .iter()
-            .filter(|p| p.access == s.access)
+            .map(|g| (g.access.kind(), g.target.clone()))
+            .chain(e.unix.iter().map(|g| (g.op.kind(), g.target.clone())))
+            .collect()
+    };
+    let parent_paths = path_grants(parent);
+    for (kind, target) in path_grants(sub) {
+        let same: Vec<&PathTarget> = parent_paths
+            .iter()
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, t)| t)
             .collect();
-        if same
-            .iter()
-            .any(|p| target_covers_plainly(&p.target, &s.target))
-        {
+        if same.iter().any(|p| target_covers_plainly(p, &target)) {
             continue;
         }
         for p in same {
-            if let PathTarget::Param { param } = &p.target {
-                note(param, target_filler(&s.target));
+            if let PathTarget::Param { param } = p {
+                note(param, target_filler(&target));
             }
         }
     }
@@ -1250,6 +1277,67 @@ plan "parent" {
             Err(NotWithin::Outside { grant, .. }) => assert_eq!(grant, "connect 10.0.0.0/8:443"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn unix_socket_grants_inside_and_outside() {
+        let unix = |op: &str, t: serde_json::Value| serde_json::json!({"op": op, "target": t});
+        let tree = |d: &str| serde_json::json!({"shape": "tree", "dir": d});
+        let exact = |p: &str| serde_json::json!({"shape": "exact", "path": p});
+        let outer = grants(serde_json::json!({"unix": [
+            unix("connect", serde_json::json!({"shape": "glob", "glob": "/run/app/*"})),
+            unix("connect", serde_json::json!({"shape": "glob", "glob": "/run/app/*/**"})),
+        ]}));
+        let inner = grants(serde_json::json!({"unix": [unix("connect", tree("/run/app/db"))]}));
+        assert_eq!(grants_within(&outer, &inner), Ok(()));
+        // A connect grant is no listen grant, and no file grant.
+        let listen =
+            grants(serde_json::json!({"unix": [unix("listen", exact("/run/app/a.sock"))]}));
+        assert!(matches!(
+            grants_within(&outer, &listen),
+            Err(NotWithin::Outside { .. })
+        ));
+        let file = grants(
+            serde_json::json!({"files": [{"access": "write", "target": exact("/run/app/a.sock")}]}),
+        );
+        assert!(grants_within(&outer, &file).is_err());
+        // Every socket: refuted by the socket that gives the machine away.
+        let all = grants(serde_json::json!({"unix": [unix("connect", tree("/"))]}));
+        match grants_within(&outer, &all) {
+            Err(NotWithin::Outside { grant, action }) => {
+                assert_eq!(grant, "connect under \"/\"");
+                assert_eq!(action.as_deref(), Some("connect \"/var/run/docker.sock\""));
+            }
+            other => panic!("{other:?}"),
+        }
+        // The baseline's socket patterns count.
+        let spec = planlang::load_spec_str(
+            r#"spec "s" { baseline { connect under "/run/dbus/" } }"#,
+            "b.spec",
+        )
+        .unwrap();
+        let base = Envelope {
+            baseline: CompiledSpec::compile(&spec).unwrap().baseline,
+            ..Envelope::default()
+        };
+        let bus = grants(
+            serde_json::json!({"unix": [unix("connect", exact("/run/dbus/system_bus_socket"))]}),
+        );
+        assert_eq!(plainly_within(&base, &bus), Ok(()));
+        // Attenuation: a sub-plan inside the parent's sockets, and one not.
+        let parent = grants(serde_json::json!({"unix": [unix("connect", tree("/run/app"))]}));
+        let plan =
+            |body: &str| planlang::load_plan_str(&format!("plan {{ {body} }}"), "s.plan").unwrap();
+        assert!(contain(&parent, &plan(r#"connect "/run/app/x/db.sock""#)).is_ok());
+        assert!(
+            contain(
+                &parent,
+                &plan(r#"param p: path where p under "/run/app/"  connect p"#)
+            )
+            .is_ok()
+        );
+        assert!(contain(&parent, &plan(r#"connect "/run/app/../docker.sock""#)).is_err());
+        assert!(contain(&parent, &plan(r#"listen "/run/app/x.sock""#)).is_err());
     }
 
     #[test]

@@ -45,7 +45,8 @@ use crate::check::CheckError;
 use crate::compile::{ActionVerdict, CompiledSpec};
 use crate::concrete::{self, Cond, Operand};
 use crate::envelope::{
-    ConnectGrant, Envelope, ExecGrant, FileAccess, FileGrant, ListenGrant, PathTarget, ValueMatch,
+    ConnectGrant, Envelope, ExecGrant, FileAccess, FileGrant, ListenGrant, PathTarget, UnixGrant,
+    UnixOp, ValueMatch,
 };
 use crate::report::{Reason, Verdict};
 use planlang::Span;
@@ -130,6 +131,52 @@ impl Profile {
     pub const fn exact_files(self) -> bool {
         matches!(self, Profile::RootBpfLsm)
     }
+
+    /// Whether a program's exact argument list is enforced (the eBPF
+    /// `sched_process_exec` check, by the program's inode), not only the
+    /// program (Landlock's execute right).
+    pub const fn exec_argv(self) -> bool {
+        !matches!(self, Profile::Unprivileged)
+    }
+
+    /// Whether unix socket connects are enforced by path (the eBPF socket
+    /// programs see the path as written). Without them nothing tells one
+    /// socket from another once `socket(AF_UNIX)` is allowed.
+    pub const fn unix_paths(self) -> bool {
+        !matches!(self, Profile::Unprivileged)
+    }
+}
+
+/// The ELF loaders of the build's target architecture. A dynamic program
+/// runs through its loader, so Landlock must grant executing it, and
+/// nothing without eBPF tells `ld.so /any/readable/file` from a program
+/// loading itself: in the unprivileged profile an envelope that runs any
+/// program also runs each loader with any arguments
+/// ([`enforced_envelope`]). The root profiles check exec by inode and
+/// refuse a direct exec of the loader, so it is not in theirs.
+#[cfg(target_arch = "x86_64")]
+pub const ELF_LOADERS: &[&str] = &["/lib64/ld-linux-x86-64.so.2"];
+/// The ELF loaders of the build's target architecture (see the x86_64 doc).
+#[cfg(target_arch = "aarch64")]
+pub const ELF_LOADERS: &[&str] = &["/lib/ld-linux-aarch64.so.1"];
+/// An architecture whose loader path is not known here: the unprivileged
+/// profile then runs any file with any arguments ([`loader_targets`]).
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+pub const ELF_LOADERS: &[&str] = &[];
+
+/// What the unprivileged profile grants to exec for the ELF loader: each of
+/// [`ELF_LOADERS`], or, on an architecture without a known loader path,
+/// every path (never narrower than what the kernel lets through).
+pub fn loader_targets() -> Vec<PathTarget> {
+    if ELF_LOADERS.is_empty() {
+        return vec![PathTarget::Tree { dir: "/".into() }];
+    }
+    ELF_LOADERS
+        .iter()
+        .map(|l| PathTarget::Exact {
+            path: (*l).to_owned(),
+        })
+        .collect()
 }
 
 impl fmt::Display for Profile {
@@ -209,20 +256,44 @@ fn widen_target(target: &PathTarget, access: FileAccess, profile: Profile) -> Op
     })
 }
 
-/// The envelope the layers of `profile` enforce for `env`: every file, exec
-/// and network grant in the shape those layers can express (never
-/// narrower), plus the baseline. Tool calls, params, limits and ordering
-/// are the orchestrator's, not the kernel's, and are left out. A pure
-/// function: the same envelope and profile give the same result (and
-/// digest) at issue time and when a run starts.
+/// The envelope the layers of `profile` enforce for `env`: every file,
+/// exec, network and unix socket grant in the shape those layers can
+/// express (never narrower), plus the baseline. Tool calls, params, limits
+/// and ordering are the orchestrator's, not the kernel's, and are left
+/// out. A pure function: the same envelope and profile give the same
+/// result (and digest) at issue time and when a run starts.
 ///
-/// | envelope | without BPF LSM | with BPF LSM |
-/// |----------|-----------------|--------------|
-/// | `write`/`delete "/d/f"` | that access under `/d` | the file |
-/// | a glob | its literal directory, as a tree | the glob, when the LSM expresses it |
-/// | `exec "/p" ARGS` | `exec "/p"` with any arguments, and `read "/p"` | the same |
-/// | `connect HOST:PORT` | any address (`0.0.0.0/0`, `::/0`) on PORT without eBPF | HOST:PORT |
-/// | a param-backed path, host or port | nothing | nothing |
+/// | envelope | `unprivileged` | `root` | `root+bpf-lsm` |
+/// |----------|----------------|--------|----------------|
+/// | `write`/`delete "/d/f"` | that access under `/d` | the same | the file |
+/// | a glob | its literal directory, as a tree | the same | the glob, when the LSM expresses it |
+/// | `exec "/p" ARGS` | `exec "/p"` with any arguments, and `read "/p"` | `exec "/p" ARGS` when every argument is a literal string (else any arguments), and `read "/p"` | the same as `root` |
+/// | any exec grant (plan or baseline) | also `exec` of each [`ELF_LOADERS`] path with any arguments, and its `read` | nothing more | nothing more |
+/// | `connect HOST:PORT` | any address (`0.0.0.0/0`, `::/0`) on PORT | HOST:PORT | HOST:PORT |
+/// | `connect PATH` (unix) | every path (`connect under "/"`) | the exact path or tree; a glob: its literal directory as a tree; a `let` result: every path | the same as `root` |
+/// | `connect PATH` whose path the run could replace | (every path already) | every path | every path |
+/// | any unix `listen` grant | also `connect under "/"` | nothing more | nothing more |
+/// | `listen "/d/s"` (unix) | `listen under "/d"`; a tree stays; a glob: its literal directory | the same | the same |
+/// | a param-backed path, host or port | nothing | nothing | nothing |
+///
+/// Exec arguments: the kernel checks the program by inode and the exact
+/// argument list at `sched_process_exec`, so only an exact program with an
+/// argument list of literal strings keeps it; a param or `let` result
+/// among the arguments (or a program that is not one file) gives any
+/// arguments.
+///
+/// Unix sockets: without eBPF no layer restricts a connect once
+/// `socket(AF_UNIX)` is allowed, which any unix grant needs (connect or
+/// listen), so the unprivileged profile connects anywhere then (and
+/// nowhere without a unix grant: seccomp refuses the socket). With eBPF the
+/// kernel matches the socket path as the program wrote it, so a grant is
+/// only as good as the run's inability to plant a symlink on the way: when
+/// the enforced file grants of the same profile (after their own widening,
+/// the baseline's included) let the run write or delete the granted path
+/// itself, a proper ancestor directory of it other than `/`, or, for a
+/// tree, anything inside it, that connect grant becomes every path
+/// ([`symlink_plantable`]). Binding is Landlock's `MAKE_SOCK` right on a
+/// directory: a unix listen grant is its directory's tree in every profile.
 pub fn enforced_envelope(env: &Envelope, profile: Profile) -> Envelope {
     let mut out = Envelope::default();
     for g in &env.files {
@@ -238,14 +309,20 @@ pub fn enforced_envelope(env: &Envelope, profile: Profile) -> Envelope {
         let Some(program) = widen_target(&g.program, FileAccess::Read, profile) else {
             continue;
         };
-        out.files.push(FileGrant {
-            access: FileAccess::Read,
-            target: program.clone(),
-        });
-        out.exec.push(ExecGrant {
-            program,
-            argv: None,
-        });
+        // The kernel compares an exact program's literal argument list.
+        let argv = match &program {
+            PathTarget::Exact { .. } if profile.exec_argv() && g.literal_argv().is_some() => {
+                g.argv.clone()
+            }
+            _ => None,
+        };
+        push_exec(&mut out, program, argv);
+    }
+    let (base, _) = baseline_grants(&env.baseline);
+    if profile == Profile::Unprivileged && !(out.exec.is_empty() && base.exec.is_empty()) {
+        for loader in loader_targets() {
+            push_exec(&mut out, loader, None);
+        }
     }
     for g in &env.connect {
         let port = match &g.port {
@@ -280,52 +357,190 @@ pub fn enforced_envelope(env: &Envelope, profile: Profile) -> Envelope {
             });
         }
     }
+    widen_unix(env, &base, profile, &mut out);
     out.baseline = env.baseline.clone();
     out.sort_grants();
     out
 }
 
-/// The baseline in the envelope's own terms: the file and exec grants its
-/// plain path patterns amount to, and the patterns (or parts of an `or`)
-/// that have none.
+/// An exec grant with its program's read.
+fn push_exec(out: &mut Envelope, program: PathTarget, argv: Option<Vec<ValueMatch>>) {
+    out.files.push(FileGrant {
+        access: FileAccess::Read,
+        target: program.clone(),
+    });
+    out.exec.push(ExecGrant { program, argv });
+}
+
+/// Every path: a unix grant no layer narrows.
+fn everywhere() -> PathTarget {
+    PathTarget::Tree { dir: "/".into() }
+}
+
+/// The unix socket grants of the enforced envelope (see
+/// [`enforced_envelope`]): the envelope's and its baseline's (`base`, where
+/// one widens), with the file grants already in `out`.
+fn widen_unix(env: &Envelope, base: &Envelope, profile: Profile, out: &mut Envelope) {
+    let grants = env.unix.iter().map(|g| (g, true));
+    let grants = grants.chain(base.unix.iter().map(|g| (g, false)));
+    let mut wide = Vec::new();
+    for (g, own) in grants {
+        let target = match (g.op, &g.target) {
+            (_, PathTarget::Param { .. }) => None,
+            (_, PathTarget::Unknown { .. }) => Some(everywhere()),
+            (_, PathTarget::Glob { glob }) => Some(PathTarget::Tree {
+                dir: glob_base(glob),
+            }),
+            (UnixOp::Listen, PathTarget::Exact { path }) => Some(PathTarget::Tree {
+                dir: parent_dir(path),
+            }),
+            (_, t) => Some(t.clone()),
+        };
+        let grant = target.map(|target| UnixGrant { op: g.op, target });
+        // The baseline's own grants stay patterns: only a widening is new.
+        match grant {
+            Some(w) if own || w != *g => wide.push(w),
+            _ => {}
+        }
+    }
+    let any_unix = !(env.unix.is_empty() && base.unix.is_empty());
+    if !profile.unix_paths() {
+        wide.retain(|g| g.op == UnixOp::Listen);
+        if any_unix {
+            wide.push(UnixGrant {
+                op: UnixOp::Connect,
+                target: everywhere(),
+            });
+        }
+    } else {
+        let writable: Vec<&PathTarget> = out
+            .files
+            .iter()
+            .chain(&base.files)
+            .filter(|g| matches!(g.access, FileAccess::Write | FileAccess::Delete))
+            .map(|g| &g.target)
+            .collect();
+        for g in wide.iter_mut().filter(|g| g.op == UnixOp::Connect) {
+            if symlink_plantable(&g.target, &writable) {
+                g.target = everywhere();
+            }
+        }
+    }
+    out.unix.extend(wide);
+}
+
+/// Whether a run that may write or delete the targets `writable` could
+/// plant a symlink on the way to a unix connect grant's `target`: it may
+/// create or remove an entry at the target itself, at a proper ancestor
+/// directory of it other than `/`, or, for a tree, anywhere inside it.
+/// (A glob counts as its literal directory's tree: never narrower.)
+pub fn symlink_plantable(target: &PathTarget, writable: &[&PathTarget]) -> bool {
+    let covers = |w: &PathTarget, p: &str| match w {
+        PathTarget::Glob { glob } => concrete::glob_matches(glob, p),
+        PathTarget::Param { .. } => true,
+        w => w.covers(p),
+    };
+    let path = match target {
+        PathTarget::Exact { path } => path.as_str(),
+        PathTarget::Tree { dir } => dir.as_str(),
+        // Every path (or one the kernel cannot know): nothing to plant.
+        _ => return false,
+    };
+    let mut ancestors = Vec::new();
+    let mut at = path.to_owned();
+    while at != "/" {
+        ancestors.push(at.clone());
+        at = parent_dir(&at);
+    }
+    let inside = |w: &PathTarget| {
+        let PathTarget::Tree { dir } = target else {
+            return false;
+        };
+        match w {
+            PathTarget::Exact { path } => concrete::under_normal(path, dir),
+            PathTarget::Tree { dir: d } => concrete::under_normal(d, dir),
+            PathTarget::Glob { glob } => {
+                let b = glob_base(glob);
+                concrete::under_normal(&b, dir) || concrete::under_normal(dir, &b)
+            }
+            PathTarget::Param { .. } | PathTarget::Unknown { .. } => true,
+        }
+    };
+    writable
+        .iter()
+        .any(|w| ancestors.iter().any(|a| covers(w, a)) || inside(w))
+}
+
+/// The baseline in the envelope's own terms: the file, exec and unix
+/// socket grants its plain path patterns amount to, and the patterns (or
+/// parts of an `or`) that have none.
 ///
 /// `read under "/usr/lib/"` is `read` of the tree `/usr/lib`, `read
 /// "/etc/ld.so.cache"` (`path == ...`) that file, a pattern without a
 /// condition every path; an `exec` pattern grants the program with any
 /// arguments and its read (the kernel opens a program to run it, as for an
-/// exec grant in [`enforced_envelope`]). A condition on anything but the
-/// path, a call, a connect or `any` has no such grant. The kernel layers
-/// grant a baseline exactly this way (`enforcer::compile`), and the check
-/// at run start (`enforcer::proven`) counts these grants as the enforced
-/// envelope's own.
+/// exec grant in [`enforced_envelope`]); `connect under "/run/dbus/"` and
+/// `listen "/run/app.sock"` are unix socket grants (a `connect` or
+/// `listen` without a condition also matches the network: that part has no
+/// grant here). A condition on anything but the path, a call, or `any` has
+/// no such grant. The kernel layers grant a baseline exactly this way
+/// (`enforcer::compile`), and the check at run start (`enforcer::proven`)
+/// counts these grants as the enforced envelope's own.
 pub fn baseline_grants(baseline: &[concrete::Pattern]) -> (Envelope, Vec<&concrete::Pattern>) {
     let mut out = Envelope::default();
     let mut unexpressed = Vec::new();
     for pattern in baseline {
         let mut targets = Vec::new();
-        let access = pattern.kind.and_then(|k| match k {
-            ActionKind::Exec => Some(FileAccess::Read),
-            k => FileAccess::of(k),
-        });
         let whole = baseline_targets(&pattern.when, &mut targets);
-        let Some(access) = access.filter(|_| pattern.calls.is_none()) else {
-            unexpressed.push(pattern);
-            continue;
-        };
+        let kind = pattern.kind.filter(|_| pattern.calls.is_none());
+        match kind {
+            Some(ActionKind::Exec) => {
+                for target in &targets {
+                    push_exec(&mut out, target.clone(), None);
+                }
+            }
+            Some(k @ (ActionKind::Read | ActionKind::Write | ActionKind::Delete)) => {
+                for target in &targets {
+                    out.files.extend(FileAccess::of(k).map(|access| FileGrant {
+                        access,
+                        target: target.clone(),
+                    }));
+                }
+            }
+            Some(k @ (ActionKind::Connect | ActionKind::Listen)) => {
+                for target in &targets {
+                    out.unix.extend(UnixOp::of(k).map(|op| UnixGrant {
+                        op,
+                        target: target.clone(),
+                    }));
+                }
+                // `true` also matches the network actions of the kind.
+                if whole && !matches_without_path(&pattern.when) {
+                    continue;
+                }
+                unexpressed.push(pattern);
+                continue;
+            }
+            Some(ActionKind::Call) | None => {
+                unexpressed.push(pattern);
+                continue;
+            }
+        }
         if !whole {
             unexpressed.push(pattern);
         }
-        for target in targets {
-            if pattern.kind == Some(ActionKind::Exec) {
-                out.exec.push(ExecGrant {
-                    program: target.clone(),
-                    argv: None,
-                });
-            }
-            out.files.push(FileGrant { access, target });
-        }
     }
     (out, unexpressed)
+}
+
+/// Whether a baseline condition holds for an action without a path (a
+/// part of it is `true`).
+fn matches_without_path(cond: &Cond) -> bool {
+    match cond {
+        Cond::True => true,
+        Cond::Or { any } => any.iter().any(matches_without_path),
+        _ => false,
+    }
 }
 
 /// The targets of a baseline condition; `false` when a part of it is not
@@ -489,13 +704,19 @@ fn baseline_cond(cond: &Cond) -> Option<String> {
 /// which the solver decides with the other atoms about `p`.
 pub(crate) const NORMAL: &str = r#"p matches "^/$|^(/([^/.]|\\.[^/.]|\\.\\.[^/])[^/]*)+$""#;
 
-/// The original envelope's grants of `kind` on paths, as a condition on `p`.
+/// The original envelope's grants of `kind` on paths (files, programs with
+/// any arguments, unix sockets), as a condition on `p`.
 fn original_cond(original: &Envelope, kind: ActionKind) -> String {
     let mut parts: Vec<String> = Vec::new();
     match kind {
         ActionKind::Exec => {
             for g in original.exec.iter().filter(|g| g.argv.is_none()) {
                 parts.extend(covers_cond(&g.program));
+            }
+        }
+        ActionKind::Connect | ActionKind::Listen => {
+            for g in original.unix.iter().filter(|g| g.op.kind() == kind) {
+                parts.extend(covers_cond(&g.target));
             }
         }
         _ => {
@@ -584,16 +805,28 @@ fn path_question(
     })
 }
 
+/// Sockets that give away the machine, the likely counterexamples of a
+/// widened unix connect grant.
+const PRIVILEGED_SOCKETS: &[&str] = &["/var/run/docker.sock", "/run/containerd/containerd.sock"];
+
 /// Concrete actions in a widened path grant, the likely counterexamples.
 pub(crate) fn path_candidates(kind: ActionKind, target: &PathTarget) -> Vec<ConcreteAction> {
+    let socket = matches!(kind, ActionKind::Connect | ActionKind::Listen);
     let paths: Vec<String> = match target {
         PathTarget::Tree { dir } => {
             let d = dir.trim_end_matches('/');
-            vec![
-                format!("{d}/evil.sh"),
+            let mut paths: Vec<String> = PRIVILEGED_SOCKETS
+                .iter()
+                .filter(|s| socket && concrete::under_normal(s, dir))
+                .map(|s| (*s).to_owned())
+                .collect();
+            let leaf = if socket { "evil.sock" } else { "evil.sh" };
+            paths.extend([
+                format!("{d}/{leaf}"),
                 format!("{d}/x"),
                 format!("{d}/sub/x"),
-            ]
+            ]);
+            paths
         }
         PathTarget::Exact { path } => vec![path.clone()],
         _ => Vec::new(),
@@ -604,49 +837,69 @@ pub(crate) fn path_candidates(kind: ActionKind, target: &PathTarget) -> Vec<Conc
 /// The action of `kind` on `path` (an exec without arguments); `None` for a
 /// kind without a path or a path that is not absolute.
 fn path_action(kind: ActionKind, path: &str) -> Option<ConcreteAction> {
-    match kind {
-        ActionKind::Read => ConcreteAction::read(path).ok(),
-        ActionKind::Write => ConcreteAction::write(path).ok(),
-        ActionKind::Delete => ConcreteAction::delete(path).ok(),
-        ActionKind::Exec => ConcreteAction::exec::<&str>(path, &[]).ok(),
-        _ => None,
-    }
+    ConcreteAction::path_action(kind, path).ok()
 }
+
+/// Argument lists of a program granted with any arguments, the likely
+/// counterexamples.
+const ANY_ARGV: &[&[&str]] = &[&[], &["--help"], &["-c", "id"]];
+
+/// Arguments of the ELF loader run directly: it then runs that file.
+const LOADER_ARGV: &[&[&str]] = &[&["/tmp/x"], &[]];
 
 /// The questions whose answers prove `enforced` inside the spec, given that
 /// `original` was proven (or approved) already.
 fn questions(original: &Envelope, enforced: &Envelope) -> Vec<Question> {
     let mut qs = Vec::new();
+    let loaders = loader_targets();
     for g in &enforced.files {
         if original.files.contains(g) {
             continue;
         }
         let kind = g.access.kind();
-        // A program's read, implied by exec: refused only by a `deny`.
+        // A program's read, implied by exec (the loader's included):
+        // refused only by a `deny`.
         let deny_only = kind == ActionKind::Read
-            && original.exec.iter().any(|e| match (&e.program, &g.target) {
-                (PathTarget::Exact { path: a }, PathTarget::Exact { path: b }) => a == b,
-                (a, b) => a == b || widened_from(a, b),
-            });
+            && (loaders.contains(&g.target)
+                || original.exec.iter().any(|e| match (&e.program, &g.target) {
+                    (PathTarget::Exact { path: a }, PathTarget::Exact { path: b }) => a == b,
+                    (a, b) => a == b || widened_from(a, b),
+                }));
         qs.extend(path_question(original, kind, &g.target, deny_only));
     }
-    for g in &enforced.exec {
+    // The plan's own programs first: their counterexample reads better.
+    let mut execs: Vec<&ExecGrant> = enforced.exec.iter().collect();
+    execs.sort_by_key(|g| loaders.contains(&g.program));
+    for g in execs {
         if original.exec.contains(g) {
             continue;
         }
+        let loader = loaders.contains(&g.program);
         match &g.program {
             PathTarget::Exact { path } => qs.push(Question {
-                grant: format!("exec {} with any arguments", quote(path)),
+                grant: if loader {
+                    format!(
+                        "exec {} with any arguments (the ELF loader, which every dynamic program runs: it runs any file it can read)",
+                        quote(path)
+                    )
+                } else {
+                    format!("exec {} with any arguments", quote(path))
+                },
                 plan: format!("plan \"enforced\" {{\n  exec {}\n}}\n", quote(path)),
                 plain: None,
-                candidates: [&[][..], &["--help"][..], &["-c", "id"][..]]
+                candidates: if loader { LOADER_ARGV } else { ANY_ARGV }
                     .iter()
-                    .filter_map(|argv| ConcreteAction::exec(path, argv).ok())
-                    .collect(),
+                .filter_map(|argv| ConcreteAction::exec(path, argv).ok())
+                .collect(),
                 deny_only: false,
                 kind: ActionKind::Exec,
             }),
             t => qs.extend(path_question(original, ActionKind::Exec, t, false)),
+        }
+    }
+    for g in &enforced.unix {
+        if !original.unix.contains(g) {
+            qs.extend(path_question(original, g.op.kind(), &g.target, false));
         }
     }
     for g in &enforced.connect {
@@ -892,6 +1145,16 @@ pub(crate) mod tests {
         serde_json::from_value(base).expect("test envelope follows the schema")
     }
 
+    /// Rules allowing the ELF loaders of this build to run (with any
+    /// arguments).
+    pub(crate) fn allow_loaders() -> String {
+        let rules: Vec<String> = ELF_LOADERS
+            .iter()
+            .map(|l| format!("allow exec {}", quote(l)))
+            .collect();
+        rules.join("\n")
+    }
+
     fn tmp_glob() -> Envelope {
         env(serde_json::json!({"files": [
             {"access": "write", "target": {"shape": "glob", "glob": "/tmp/out/*.tmp"}}
@@ -949,11 +1212,13 @@ pub(crate) mod tests {
                 path: "/usr/bin/git".into()
             }
         )));
-        assert_eq!(targets.len(), 2, "the param grant reaches no layer");
-        assert_eq!(u.exec[0].argv, None);
+        // The param grant reaches no layer; the ELF loader is read to run.
+        assert_eq!(targets.len(), 2 + ELF_LOADERS.len(), "{targets:?}");
+        assert!(u.exec.iter().all(|g| g.argv.is_none()));
         assert_eq!(u.connect.len(), 2, "any IPv4 and any IPv6 address");
         let r = enforced_envelope(&e, Profile::Root);
         assert_eq!(r.connect, e.connect);
+        assert_eq!(r.exec, e.exec, "literal arguments are enforced as they are");
         assert!(r.calls.is_empty() && r.params.is_empty());
     }
 
@@ -1020,17 +1285,36 @@ pub(crate) mod tests {
             "exec": [{"program": {"shape": "exact", "path": "/usr/bin/git"},
                       "argv": [{"match": "exact", "value": {"type": "string", "value": "status"}}]}]
         }));
-        let cx = prove(&s, &e, &enforced_envelope(&e, Profile::RootBpfLsm))
+        let cx = prove(&s, &e, &enforced_envelope(&e, Profile::Unprivileged))
             .unwrap()
             .unwrap_err();
         assert!(cx.grant.contains("any arguments"), "{cx:?}");
-        let any = spec(r#"spec "s" { allow exec "/usr/bin/git" }"#);
-        // The program's read is refused only by an explicit deny.
+        assert_eq!(
+            cx.grant, "exec \"/usr/bin/git\" with any arguments",
+            "{cx:?}"
+        );
+        // The root profiles check the exact argument list: proven.
+        for p in [Profile::Root, Profile::RootBpfLsm] {
+            assert_eq!(
+                prove(&s, &e, &enforced_envelope(&e, p)).unwrap(),
+                Ok(()),
+                "{p}"
+            );
+        }
+        let any = spec(&format!(
+            r#"spec "s" {{ allow exec "/usr/bin/git"  {} }}"#,
+            allow_loaders()
+        ));
+        // The program's read (and the loader's) is refused only by an
+        // explicit deny.
         assert_eq!(
             prove(&any, &e, &enforced_envelope(&e, Profile::Unprivileged)).unwrap(),
             Ok(())
         );
-        let denied = spec(r#"spec "s" { allow exec "/usr/bin/git"  deny read under "/usr/bin/" }"#);
+        let denied = spec(&format!(
+            r#"spec "s" {{ allow exec "/usr/bin/git"  {}  deny read under "/usr/bin/" }}"#,
+            allow_loaders()
+        ));
         let cx = prove(&denied, &e, &enforced_envelope(&e, Profile::Unprivileged))
             .unwrap()
             .unwrap_err();
@@ -1058,6 +1342,325 @@ pub(crate) mod tests {
             prove(&any, &e, &enforced_envelope(&e, Profile::Unprivileged)).unwrap(),
             Ok(())
         );
+    }
+
+    fn unix(op: &str, target: serde_json::Value) -> serde_json::Value {
+        serde_json::json!({"op": op, "target": target})
+    }
+
+    fn exact(p: &str) -> serde_json::Value {
+        serde_json::json!({"shape": "exact", "path": p})
+    }
+
+    fn tree(d: &str) -> serde_json::Value {
+        serde_json::json!({"shape": "tree", "dir": d})
+    }
+
+    fn unix_grant(op: UnixOp, target: PathTarget) -> UnixGrant {
+        UnixGrant { op, target }
+    }
+
+    fn under(d: &str) -> PathTarget {
+        PathTarget::Tree { dir: d.into() }
+    }
+
+    #[test]
+    fn unix_sockets_widen_as_each_profile_enforces_them() {
+        let e = env(serde_json::json!({"unix": [
+            unix("connect", exact("/run/pg/.s.PGSQL.5432")),
+            unix("connect", serde_json::json!({"shape": "glob", "glob": "/run/app/*.sock"})),
+            unix("connect", serde_json::json!({"shape": "param", "param": "p"})),
+            unix("listen", exact("/run/mine/api.sock")),
+            unix("listen", tree("/run/own")),
+        ]}));
+        // Without eBPF nothing tells one socket from another.
+        let u = enforced_envelope(&e, Profile::Unprivileged);
+        let want = vec![
+            unix_grant(UnixOp::Connect, under("/")),
+            unix_grant(UnixOp::Listen, under("/run/mine")),
+            unix_grant(UnixOp::Listen, under("/run/own")),
+        ];
+        assert_eq!(u.unix, want);
+        // With eBPF: exact paths and trees; a glob is its directory's
+        // tree, a param reaches no layer; binding is per directory.
+        let r = enforced_envelope(&e, Profile::Root);
+        let want = vec![
+            unix_grant(
+                UnixOp::Connect,
+                PathTarget::Exact {
+                    path: "/run/pg/.s.PGSQL.5432".into(),
+                },
+            ),
+            unix_grant(UnixOp::Connect, under("/run/app")),
+            unix_grant(UnixOp::Listen, under("/run/mine")),
+            unix_grant(UnixOp::Listen, under("/run/own")),
+        ];
+        assert_eq!(r.unix, want);
+        assert_eq!(enforced_envelope(&e, Profile::RootBpfLsm).unix, want);
+        // A `let` result is every path.
+        let any = env(serde_json::json!({"unix": [
+            unix("connect", serde_json::json!({"shape": "unknown", "origin": "read_file"}))
+        ]}));
+        assert_eq!(
+            enforced_envelope(&any, Profile::Root).unix,
+            vec![unix_grant(UnixOp::Connect, under("/"))]
+        );
+        // No unix grant: no unix connect at all (seccomp refuses the socket).
+        assert!(
+            enforced_envelope(&tmp_glob(), Profile::Unprivileged)
+                .unix
+                .is_empty()
+        );
+        // A listen needs the socket too: without eBPF it connects anywhere.
+        let listen = env(serde_json::json!({"unix": [unix("listen", exact("/run/a.sock"))]}));
+        assert!(
+            enforced_envelope(&listen, Profile::Unprivileged)
+                .unix
+                .contains(&unix_grant(UnixOp::Connect, under("/")))
+        );
+        assert!(
+            enforced_envelope(&listen, Profile::Root)
+                .unix
+                .iter()
+                .all(|g| g.op == UnixOp::Listen)
+        );
+    }
+
+    #[test]
+    fn a_connect_the_run_could_redirect_with_a_symlink_is_every_path() {
+        let connect = |files: serde_json::Value, target: serde_json::Value| {
+            env(serde_json::json!({"files": files, "unix": [unix("connect", target)]}))
+        };
+        let write = |t: serde_json::Value| serde_json::json!([{"access": "write", "target": t}]);
+        let delete = |t: serde_json::Value| serde_json::json!([{"access": "delete", "target": t}]);
+        let widened = |e: &Envelope, p: Profile| {
+            enforced_envelope(e, p)
+                .unix
+                .contains(&unix_grant(UnixOp::Connect, under("/")))
+        };
+        // Writing a file next to the socket: Landlock's right is on the
+        // directory, so the run can replace the socket with a symlink.
+        let e = connect(write(exact("/run/app/state.json")), exact("/run/app/sock"));
+        assert!(widened(&e, Profile::Root));
+        assert!(!widened(&e, Profile::RootBpfLsm), "the LSM names the file");
+        // The path itself, an ancestor directory, anything inside a tree.
+        for (files, target) in [
+            (write(exact("/run/app/sock")), exact("/run/app/sock")),
+            (delete(exact("/run/app")), exact("/run/app/sock")),
+            (write(tree("/run")), exact("/run/app/sock")),
+            (write(exact("/run/app/sub/x")), tree("/run/app")),
+            (
+                write(serde_json::json!({"shape": "glob", "glob": "/run/app/**/*.log"})),
+                tree("/run/app"),
+            ),
+            (
+                write(serde_json::json!({"shape": "unknown", "origin": "f"})),
+                exact("/run/app/sock"),
+            ),
+        ] {
+            let e = connect(files.clone(), target.clone());
+            assert!(widened(&e, Profile::RootBpfLsm), "{files} {target}");
+        }
+        // Elsewhere, or `/` itself (never written as an entry): kept.
+        for files in [
+            write(exact("/tmp/out")),
+            write(tree("/run/other")),
+            delete(exact("/run2")),
+        ] {
+            let e = connect(files.clone(), exact("/run/app/sock"));
+            assert!(!widened(&e, Profile::RootBpfLsm), "{files}");
+        }
+        // The baseline's writes count too.
+        let mut e = connect(serde_json::json!([]), exact("/run/app/sock"));
+        e.baseline.push(concrete::Pattern {
+            kind: Some(ActionKind::Write),
+            calls: None,
+            when: Cond::Cmp {
+                op: CmpOp::Under,
+                lhs: Operand::field("path"),
+                rhs: Operand::Value {
+                    value: Value::String("/run/".into()),
+                },
+            },
+        });
+        assert!(widened(&e, Profile::RootBpfLsm));
+        assert!(symlink_plantable(
+            &PathTarget::Exact {
+                path: "/a/b".into()
+            },
+            &[&under("/a")]
+        ));
+        assert!(!symlink_plantable(
+            &PathTarget::Exact {
+                path: "/a/b".into()
+            },
+            &[
+                &under("/a2"),
+                &PathTarget::Exact {
+                    path: "/a/c".into()
+                }
+            ]
+        ));
+    }
+
+    #[test]
+    fn a_unix_connect_is_proven_only_where_the_kernel_matches_its_path() {
+        let s = spec(
+            r#"spec "s" {
+  allow write under "/run/app/"
+  allow connect "/run/app/sock"
+}"#,
+        );
+        let only = env(serde_json::json!({"unix": [unix("connect", exact("/run/app/sock"))]}));
+        for p in [Profile::Root, Profile::RootBpfLsm] {
+            assert_eq!(
+                prove(&s, &only, &enforced_envelope(&only, p)).unwrap(),
+                Ok(()),
+                "{p}"
+            );
+        }
+        let cx = prove(&s, &only, &enforced_envelope(&only, Profile::Unprivileged))
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(cx.grant, "connect under \"/\"");
+        assert_eq!(cx.action, "connect \"/var/run/docker.sock\"");
+        assert_eq!(cx.reason, Reason::NothingAllows);
+        // Writing beside the socket lets the run plant a symlink there.
+        let both = env(serde_json::json!({
+            "files": [{"access": "write", "target": exact("/run/app/state.json")}],
+            "unix": [unix("connect", exact("/run/app/sock"))]
+        }));
+        let cx = prove(&s, &both, &enforced_envelope(&both, Profile::Root))
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(cx.action, "connect \"/var/run/docker.sock\"", "{cx:?}");
+        assert!(cx.to_string().contains("`connect under \"/\"`"), "{cx}");
+        assert_eq!(
+            prove(&s, &both, &enforced_envelope(&both, Profile::RootBpfLsm)).unwrap(),
+            Ok(())
+        );
+        // A spec that allows every socket but a few: the solver finds one.
+        let most = spec(r#"spec "s" { allow connect when not path endswith ".secret" }"#);
+        let cx = prove(
+            &most,
+            &only,
+            &enforced_envelope(&only, Profile::Unprivileged),
+        )
+        .unwrap()
+        .unwrap_err();
+        assert!(cx.action.ends_with(".secret\""), "{cx:?}");
+        let wide = ConcreteAction::connect_unix(cx.action["connect ".len()..].trim_matches('"'));
+        assert!(
+            only.permits(&wide.unwrap()).is_err(),
+            "a widening, re-checked"
+        );
+    }
+
+    #[test]
+    fn a_unix_listen_widens_to_its_directory() {
+        let e = env(serde_json::json!({"unix": [unix("listen", exact("/run/app/api.sock"))]}));
+        let narrow = spec(r#"spec "s" { allow listen "/run/app/api.sock"  allow connect }"#);
+        let cx = prove(&narrow, &e, &enforced_envelope(&e, Profile::RootBpfLsm))
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(cx.grant, "listen under \"/run/app\"");
+        assert!(cx.action.starts_with("listen \"/run/app/"), "{cx:?}");
+        let dir = spec(r#"spec "s" { allow listen under "/run/app/"  allow connect }"#);
+        for p in Profile::ALL {
+            assert_eq!(
+                prove(&dir, &e, &enforced_envelope(&e, p)).unwrap(),
+                Ok(()),
+                "{p}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_unprivileged_profile_runs_the_elf_loader() {
+        let e = env(serde_json::json!({
+            "exec": [{"program": exact("/usr/bin/cargo"),
+                      "argv": [{"match": "exact", "value": {"type": "string", "value": "build"}}]}]
+        }));
+        let u = enforced_envelope(&e, Profile::Unprivileged);
+        for loader in loader_targets() {
+            assert!(u.exec.contains(&ExecGrant {
+                program: loader.clone(),
+                argv: None
+            }));
+            assert!(u.files.contains(&FileGrant {
+                access: FileAccess::Read,
+                target: loader
+            }));
+        }
+        for p in [Profile::Root, Profile::RootBpfLsm] {
+            assert_eq!(enforced_envelope(&e, p).exec, e.exec, "{p}: no loader");
+        }
+        // A spec that allows the program with any arguments, not the loader.
+        let s = spec(r#"spec "s" { allow exec "/usr/bin/cargo" }"#);
+        let cx = prove(&s, &e, &u).unwrap().unwrap_err();
+        assert!(cx.grant.contains("the ELF loader"), "{cx:?}");
+        if let Some(l) = ELF_LOADERS.first() {
+            assert_eq!(cx.action, format!("exec {} [\"/tmp/x\"]", quote(l)));
+        }
+        let with = spec(&format!(
+            r#"spec "s" {{ allow exec "/usr/bin/cargo"  {} }}"#,
+            allow_loaders()
+        ));
+        assert_eq!(prove(&with, &e, &u).unwrap(), Ok(()));
+        // A baseline exec counts as much as the plan's.
+        let mut b = Envelope::default();
+        b.baseline.push(concrete::Pattern {
+            kind: Some(ActionKind::Exec),
+            calls: None,
+            when: Cond::Cmp {
+                op: CmpOp::Eq,
+                lhs: Operand::field("path"),
+                rhs: Operand::Value {
+                    value: Value::String("/bin/true".into()),
+                },
+            },
+        });
+        assert_eq!(
+            enforced_envelope(&b, Profile::Unprivileged).exec.len(),
+            loader_targets().len()
+        );
+        assert!(
+            enforced_envelope(&Envelope::default(), Profile::Unprivileged)
+                .exec
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn baseline_unix_patterns_are_grants() {
+        let spec = planlang::load_spec_str(
+            r#"spec "s" { baseline {
+  connect under "/run/dbus/"
+  listen "/run/app.sock"
+  connect
+  connect host == "x"
+} }"#,
+            "s.spec",
+        )
+        .unwrap();
+        let compiled = CompiledSpec::compile(&spec).unwrap();
+        let (grants, unexpressed) = baseline_grants(&compiled.baseline);
+        assert_eq!(
+            grants.unix,
+            vec![
+                unix_grant(UnixOp::Connect, under("/run/dbus")),
+                unix_grant(
+                    UnixOp::Listen,
+                    PathTarget::Exact {
+                        path: "/run/app.sock".into()
+                    }
+                ),
+                unix_grant(UnixOp::Connect, under("/")),
+            ]
+        );
+        // A bare `connect` also matches network connects; a host condition
+        // has no unix grant.
+        assert_eq!(unexpressed.len(), 2);
     }
 
     #[test]

@@ -16,6 +16,7 @@
 //!   "exec":    [{"program": TARGET, "argv": null | [MATCH, ...]}],   // null: any arguments
 //!   "connect": [{"host": MATCH, "port": MATCH}],   // host: string name, or cidr value
 //!   "listen":  [{"port": MATCH}],
+//!   "unix":    [{"op": "connect"|"listen", "target": TARGET}],   // pathname unix sockets
 //!   "calls":   [{"name": "send_money", "args": {"amount": MATCH, ...}}],
 //!   "params":  [{"name": "amount", "type": "number", "where": COND | null}],
 //!   "limits":  [{"limit": 3, "pattern": PATTERN, "rule": SPAN}],
@@ -32,7 +33,10 @@
 //! ```
 //!
 //! `ordering.kind == "never"`: `action` may not happen after `other`;
-//! `"require"`: `other` may happen only after `action`.
+//! `"require"`: `other` may happen only after `action`. A `unix` grant's
+//! target is the socket's path, normalized like a file's; `connect` covers
+//! a datagram sent to that path too. (An envelope written before `unix`
+//! existed reads as one without unix grants.)
 //!
 //! ```
 //! use verifier::envelope::{Envelope, FileAccess, FileGrant, PathTarget};
@@ -62,6 +66,8 @@ pub struct Envelope {
     pub exec: Vec<ExecGrant>,
     pub connect: Vec<ConnectGrant>,
     pub listen: Vec<ListenGrant>,
+    #[serde(default)]
+    pub unix: Vec<UnixGrant>,
     pub calls: Vec<CallGrant>,
     pub params: Vec<ParamDecl>,
     pub limits: Vec<CountLimit>,
@@ -77,6 +83,7 @@ impl Default for Envelope {
             exec: Vec::new(),
             connect: Vec::new(),
             listen: Vec::new(),
+            unix: Vec::new(),
             calls: Vec::new(),
             params: Vec::new(),
             limits: Vec::new(),
@@ -86,6 +93,8 @@ impl Default for Envelope {
     }
 }
 
+/// What a file grant lets a run do with a file. A metadata change (mode,
+/// owner, times, extended attributes) is `write`; `read` never covers one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FileAccess {
@@ -159,6 +168,25 @@ pub struct ExecGrant {
     pub argv: Option<Vec<ValueMatch>>,
 }
 
+impl ExecGrant {
+    /// The argument list (argv[1..]) as literal strings, when every element
+    /// is one: what a kernel layer can compare as it is (the root profiles'
+    /// exec check). `None`: any arguments, or an element that is a param,
+    /// a `let` result or not a string.
+    pub fn literal_argv(&self) -> Option<Vec<&str>> {
+        self.argv
+            .as_ref()?
+            .iter()
+            .map(|m| match m {
+                ValueMatch::Exact {
+                    value: Value::String(s),
+                } => Some(s.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
 /// `connect HOST:PORT`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ConnectGrant {
@@ -171,6 +199,41 @@ pub struct ConnectGrant {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ListenGrant {
     pub port: ValueMatch,
+}
+
+/// What a program does with a pathname unix socket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UnixOp {
+    /// `connect PATH`: connect to the socket (or send it a datagram).
+    Connect,
+    /// `listen PATH`: bind a socket at the path and accept connections.
+    Listen,
+}
+
+impl UnixOp {
+    pub fn kind(self) -> ActionKind {
+        match self {
+            UnixOp::Connect => ActionKind::Connect,
+            UnixOp::Listen => ActionKind::Listen,
+        }
+    }
+
+    pub fn of(kind: ActionKind) -> Option<UnixOp> {
+        match kind {
+            ActionKind::Connect => Some(UnixOp::Connect),
+            ActionKind::Listen => Some(UnixOp::Listen),
+            _ => None,
+        }
+    }
+}
+
+/// `connect PATH` / `listen PATH` on pathname unix sockets: the target is
+/// the socket's path (exact, glob, tree, param, or a `let` result's).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct UnixGrant {
+    pub op: UnixOp,
+    pub target: PathTarget,
 }
 
 /// `call NAME(ARG = VALUE, ...)`: exactly these arguments.
@@ -261,6 +324,8 @@ impl Envelope {
         self.connect.dedup();
         self.listen.sort();
         self.listen.dedup();
+        self.unix.sort();
+        self.unix.dedup();
     }
 
     /// Whether the envelope grants one action, ignoring order and counts
@@ -292,23 +357,27 @@ impl Envelope {
             true
         };
         let path = a.path();
+        // A path target: covered, or a param bound to the path.
+        let mut path_ok = |target: &PathTarget| match target {
+            PathTarget::Param { param } => a
+                .field("path")
+                .is_some_and(|f| try_bind(vec![(param.as_str(), f)])),
+            t => path.is_some_and(|p| t.covers(p)),
+        };
         match a.kind {
             ActionKind::Read | ActionKind::Write | ActionKind::Delete => {
                 let access = FileAccess::of(a.kind);
                 for g in self.files.iter().filter(|g| Some(g.access) == access) {
-                    match &g.target {
-                        PathTarget::Param { param } => {
-                            if let Some(f) = a.field("path")
-                                && try_bind(vec![(param, f)])
-                            {
-                                return Ok(());
-                            }
-                        }
-                        t => {
-                            if path.is_some_and(|p| t.covers(p)) {
-                                return Ok(());
-                            }
-                        }
+                    if path_ok(&g.target) {
+                        return Ok(());
+                    }
+                }
+            }
+            ActionKind::Connect | ActionKind::Listen if a.is_unix_socket() => {
+                let op = UnixOp::of(a.kind);
+                for g in self.unix.iter().filter(|g| Some(g.op) == op) {
+                    if path_ok(&g.target) {
+                        return Ok(());
                     }
                 }
             }
@@ -484,6 +553,17 @@ pub fn derive<'a>(
                 };
                 if let Some(program) = program {
                     push(&mut env.exec, ExecGrant { program, argv });
+                }
+            }
+            ActionKind::Connect | ActionKind::Listen if get("path").is_some() => {
+                if let (Some(op), Some(t)) = (UnixOp::of(s.kind), get("path")) {
+                    push(
+                        &mut env.unix,
+                        UnixGrant {
+                            op,
+                            target: path_target(t),
+                        },
+                    );
                 }
             }
             ActionKind::Connect => {
@@ -735,6 +815,99 @@ mod tests {
             env.permits(&ConcreteAction::connect("github.com", 443).unwrap())
                 .is_err()
         );
+    }
+
+    #[test]
+    fn unix_sockets_by_path() {
+        let mut env = Envelope::default();
+        env.unix.push(UnixGrant {
+            op: UnixOp::Connect,
+            target: PathTarget::Tree {
+                dir: "/run/app".into(),
+            },
+        });
+        env.unix.push(UnixGrant {
+            op: UnixOp::Listen,
+            target: PathTarget::Param { param: "s".into() },
+        });
+        env.params.push(ParamDecl {
+            name: "s".into(),
+            ty: ParamType::Path,
+            condition: Some(Cond::Cmp {
+                op: CmpOp::Under,
+                lhs: concrete::Operand::field("s"),
+                rhs: concrete::Operand::Value {
+                    value: Value::String("/run/mine/".into()),
+                },
+            }),
+        });
+        let connect = |p: &str| env.permits(&ConcreteAction::connect_unix(p).unwrap());
+        let listen = |p: &str| env.permits(&ConcreteAction::listen_unix(p).unwrap());
+        assert!(connect("/run/app/db.sock").is_ok());
+        assert!(connect("/run/app/x/../y.sock").is_ok());
+        assert!(connect("/run/app/../docker.sock").is_err());
+        assert!(connect("/var/run/docker.sock").is_err());
+        // A connect grant is not a listen grant, nor a file grant.
+        assert!(listen("/run/app/db.sock").is_err());
+        assert!(
+            env.permits(&ConcreteAction::write("/run/app/db.sock").unwrap())
+                .is_err()
+        );
+        // The param binds to the socket path and must meet its condition.
+        let mut b = Bindings::new();
+        let own = ConcreteAction::listen_unix("/run/mine/api.sock").unwrap();
+        assert!(env.permits_with(&own, &mut b).is_ok());
+        assert!(matches!(
+            listen("/tmp/api.sock"),
+            Err(Refusal::ParamCondition { .. })
+        ));
+        let other = ConcreteAction::listen_unix("/run/mine/other.sock").unwrap();
+        assert!(matches!(
+            env.permits_with(&other, &mut b),
+            Err(Refusal::ParamRebound { .. })
+        ));
+        // A network connect or listen is not a unix one.
+        assert!(
+            env.permits(&ConcreteAction::connect("10.0.0.1", 80).unwrap())
+                .is_err()
+        );
+        assert!(env.permits(&ConcreteAction::listen(80)).is_err());
+        // An action with a path and a port is neither: refused.
+        let mut both = ConcreteAction::connect_unix("/run/app/db.sock").unwrap();
+        both.fields
+            .insert("port".into(), Field::new(Value::Number(Decimal::from(22))));
+        assert!(env.permits(&both).is_err());
+        // JSON: the `unix` list, and an older envelope without it.
+        let j = serde_json::to_value(&env).unwrap();
+        assert_eq!(j["unix"][0]["op"], "connect");
+        assert_eq!(j["unix"][0]["target"]["shape"], "tree");
+        let mut old = j.clone();
+        old.as_object_mut().unwrap().remove("unix");
+        let back: Envelope = serde_json::from_value(old).unwrap();
+        assert!(back.unix.is_empty());
+    }
+
+    #[test]
+    fn literal_argv_is_all_strings_or_nothing() {
+        let s = |v: &str| ValueMatch::Exact {
+            value: Value::String(v.into()),
+        };
+        let grant = |argv: Option<Vec<ValueMatch>>| ExecGrant {
+            program: PathTarget::Exact {
+                path: "/usr/bin/cargo".into(),
+            },
+            argv,
+        };
+        assert_eq!(
+            grant(Some(vec![s("build"), s("--release")])).literal_argv(),
+            Some(vec!["build", "--release"])
+        );
+        assert_eq!(grant(Some(vec![])).literal_argv(), Some(vec![]));
+        assert_eq!(grant(None).literal_argv(), None);
+        let param = ValueMatch::Param { param: "a".into() };
+        assert_eq!(grant(Some(vec![s("-c"), param])).literal_argv(), None);
+        let number = ValueMatch::Exact { value: num(1) };
+        assert_eq!(grant(Some(vec![number])).literal_argv(), None);
     }
 
     #[test]

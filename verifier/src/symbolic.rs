@@ -111,9 +111,9 @@ fn term_pt(term: &Term, view: &str, index: Option<u32>) -> PT {
 
 fn field_view(kind: ActionKind, field: &str) -> &'static str {
     match (kind, field) {
-        (ActionKind::Read | ActionKind::Write | ActionKind::Delete | ActionKind::Exec, "path") => {
-            NORM
-        }
+        // Every action's path (a file's, a unix socket's) is normalized.
+        (ActionKind::Call, _) => RAW,
+        (_, "path") => NORM,
         (ActionKind::Connect, "host") => HOST,
         (ActionKind::Connect, "ip") => IP,
         _ => RAW,
@@ -1490,11 +1490,9 @@ impl Witness {
                     _ => return Some(None),
                 }
             }
-            (
-                ActionKind::Read | ActionKind::Write | ActionKind::Delete | ActionKind::Exec,
-                "path",
-                Value::String(p),
-            ) => Value::String(concrete::normalize_path(&p).ok()?),
+            (_, "path", Value::String(p)) if kind != ActionKind::Call => {
+                Value::String(concrete::normalize_path(&p).ok()?)
+            }
             (_, "path", _) if kind != ActionKind::Call => return None,
             (_, _, v) => v,
         };
@@ -1860,9 +1858,12 @@ impl Session {
                     let isip = model
                         .eval(&Bool::new_const(format!("{base}#isip")), true)
                         .and_then(|b| b.as_bool());
+                    // An address only where the step has one (a network
+                    // connect's target, not a unix socket's path).
                     let v = if isip == Some(true)
-                        && step.is_some_and(|s| s.kind == ActionKind::Connect)
-                    {
+                        && step.is_some_and(|s| {
+                            s.kind == ActionKind::Connect && s.fields.contains_key(IP)
+                        }) {
                         model
                             .eval(&BV::new_const(format!("{base}#ip"), 128), true)
                             .as_ref()

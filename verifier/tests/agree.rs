@@ -1,7 +1,9 @@
 //! Soundness, checked by property tests: on random specs and concrete plans
 //! the verifier and the reference evaluator agree; on plans with params,
 //! every counterexample the verifier returns, substituted into the plan, is
-//! refused by the reference evaluator.
+//! refused by the reference evaluator. Plans and specs include unix socket
+//! connects and listens (paths, `..`, path params) and exec argument lists
+//! (literal and param arguments).
 
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -41,6 +43,11 @@ fn action() -> impl Strategy<Value = String> {
                 "connect 8.8.8.8:53",
                 "connect 10.0.0.0/7:443",
                 "listen 8080",
+                "connect \"/run/app/db.sock\"",
+                "connect \"/run/app/../docker.sock\"",
+                "connect \"/var/run/docker.sock\"",
+                "listen \"/run/app/api.sock\"",
+                "exec \"/usr/bin/git\" [\"-c\", \"core.pager=x\", \"log\"]",
             ][..]
         )
         .prop_map(str::to_string),
@@ -97,6 +104,16 @@ const NET_CONDS: &[&str] = &[
     "port < 100",
     "not port == 443",
 ];
+/// Conditions on a connect or listen, unix socket or network.
+const SOCKET_CONDS: &[&str] = &[
+    "path under \"/run/app/\"",
+    "not path endswith \".sock\"",
+    "path == \"/var/run/docker.sock\"",
+    "path startswith \"/run/\"",
+    "has path",
+    "port == 443",
+    "host == \"api.x.com\" or path under \"/run/\"",
+];
 const CALL_CONDS: &[&str] = &[
     "recipient in [\"A\", \"B\"]",
     "amount <= 1000",
@@ -116,6 +133,17 @@ const PATTERNS: &[(&str, &[&str])] = &[
     ("exec", PATH_CONDS),
     ("connect", NET_CONDS),
     ("listen", &["port == 8080", "not port < 1024"]),
+    ("connect", SOCKET_CONDS),
+    ("connect under \"/run/app/\"", SOCKET_CONDS),
+    ("connect \"/var/run/docker.sock\"", &[]),
+    ("listen under \"/run/\"", SOCKET_CONDS),
+    (
+        "exec \"/usr/bin/git\"",
+        &[
+            "argv == [\"-c\", \"core.pager=x\", \"log\"]",
+            "argv[1] startswith \"core.\"",
+        ],
+    ),
     ("call *", CALL_CONDS),
     ("call pay", CALL_CONDS),
     ("call read_file, login", CALL_CONDS),
@@ -210,6 +238,15 @@ const PARAM_PLANS: &[(&str, &str)] = &[
         "a: number where a >= 443 and a <= 444",
         "connect \"api.x.com\":a",
     ),
+    ("p: path where p under \"/run/app/\"", "connect p"),
+    ("p: path where p startswith \"/run/\"", "connect p"),
+    ("p: path where p under \"/run/\"", "listen p"),
+    ("p: path", "connect p"),
+    (
+        "a: string where a in [\"status\", \"push\"]",
+        "exec \"/usr/bin/git\" [a]",
+    ),
+    ("a: string", "exec \"/usr/bin/git\" [\"-c\", a, \"log\"]"),
 ];
 
 fn literal(v: &str) -> String {

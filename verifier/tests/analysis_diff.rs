@@ -388,7 +388,7 @@ fn rule() -> impl Strategy<Value = Rule> {
         (
             e,
             Pattern {
-                matcher: PatternKind::Listen,
+                matcher: PatternKind::Listen { target: None },
                 condition: Some(cmp(CmpOp::Lt, field("port"), lit_num(n))),
                 span: Span::synthetic(),
             },
@@ -485,4 +485,49 @@ proptest! {
         let r = diff(&old, &new, &DiffOptions::default()).unwrap();
         prop_assert!(r.equivalent(), "{:#?}", r.findings);
     }
+}
+
+/// Unix sockets are a class of their own: a wider socket tree is found with
+/// a witness the reference evaluator agrees with, and a network rule change
+/// says nothing about sockets (nor the other way round).
+#[test]
+fn unix_socket_connects_are_compared_by_path() {
+    let old = load(
+        r#"spec "s" { allow connect under "/run/app/"  allow connect host == "a.example" and port == 443 }"#,
+        "old.spec",
+    );
+    let new = load(
+        r#"spec "s" { allow connect under "/run/"  allow connect host == "a.example" and port == 443 }"#,
+        "new.spec",
+    );
+    let r = diff(&old, &new, &DiffOptions::default()).unwrap();
+    check_witnesses(&old, &new, &r);
+    assert!(!r.witnesses.is_empty(), "{:#?}", r.findings);
+    for w in &r.witnesses {
+        assert!(w.action.is_unix_socket(), "{}", action_text(&w.action));
+        let p = w.action.path().unwrap();
+        let under = verifier::concrete::under;
+        assert!(under(p, "/run/") && !under(p, "/run/app/"), "{p}");
+        assert_eq!((w.old, w.new), (Decision::Deny, Decision::Allow));
+    }
+    assert!(
+        r.findings
+            .iter()
+            .any(|f| f.kind == "widened" && f.message.starts_with("connect \"/run")),
+        "{:#?}",
+        r.findings
+    );
+    // Same sockets, listen added: only the listen class changes.
+    let listen = load(
+        r#"spec "s" { allow connect under "/run/app/"  allow connect host == "a.example" and port == 443  allow listen under "/run/app/" }"#,
+        "listen.spec",
+    );
+    let r = diff(&old, &listen, &DiffOptions::default()).unwrap();
+    check_witnesses(&old, &listen, &r);
+    assert!(!r.witnesses.is_empty());
+    assert!(
+        r.witnesses
+            .iter()
+            .all(|w| w.action.kind == ActionKind::Listen && w.action.is_unix_socket())
+    );
 }

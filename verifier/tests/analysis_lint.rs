@@ -145,3 +145,15 @@ fn call_arguments_present_absent_and_lists() {
     let fs = run("spec \"s\" {\n  allow call f when x in 10.0.0.0/8 and not x in 10.0.0.0/8\n}");
     assert!(only(&fs, "unsatisfiable").is_empty(), "{fs:#?}");
 }
+
+/// A connect pattern with a socket path and a port matches nothing: a unix
+/// socket has no port, a network connect no path.
+#[test]
+fn a_socket_path_with_a_port_never_matches() {
+    let fs = run(
+        "spec \"s\" {\n  allow connect under \"/run/app/\" when port == 443\n  allow connect under \"/run/db/\"\n}",
+    );
+    let dead: Vec<_> = fs.iter().filter(|f| f.line == 2).collect();
+    assert!(!dead.is_empty(), "{fs:#?}");
+    assert!(fs.iter().all(|f| f.line != 3), "{fs:#?}");
+}

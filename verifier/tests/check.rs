@@ -228,6 +228,105 @@ fn exec_argv_and_network() {
     assert_eq!(out.verdict, Verdict::Reject);
 }
 
+/// `connect PATH` / `listen PATH`: the socket's path is normalized like a
+/// file's, globs and path params are proven for every value, a `let`
+/// result can be any path, and network rules say nothing about sockets.
+#[test]
+fn unix_socket_connects_and_listens() {
+    let s = spec(
+        r#"spec "sockets" {
+  allow connect under "/run/app/"
+  deny connect "/run/app/admin.sock"
+  allow listen under "/run/mine/"
+  allow connect host == "api.example" and port == 443
+  deny connect port == 22
+}"#,
+    );
+    let v = |plan: &str| verdict(&s, plan);
+    assert_eq!(v(r#"plan { connect "/run/app/db.sock" }"#), Verdict::Accept);
+    assert_eq!(
+        v(r#"plan { connect "/run/app/../docker.sock" }"#),
+        Verdict::Reject
+    );
+    assert_eq!(
+        v(r#"plan { connect "/run/app/x/../admin.sock" }"#),
+        Verdict::Reject
+    );
+    assert_eq!(
+        v(r#"plan { connect "/run/app/*.sock" }"#),
+        Verdict::Reject,
+        "admin.sock matches"
+    );
+    assert_eq!(
+        v(r#"plan { connect "/run/app/db/*.sock" }"#),
+        Verdict::Accept
+    );
+    assert_eq!(
+        v(r#"plan { listen "/run/mine/api.sock" }"#),
+        Verdict::Accept
+    );
+    assert_eq!(
+        v(r#"plan { listen "/run/app/api.sock" }"#),
+        Verdict::Reject,
+        "connect is not listen"
+    );
+    assert_eq!(v(r#"plan { connect "api.example":443 }"#), Verdict::Accept);
+    // A path param: proven for every value, with a concrete witness.
+    assert_eq!(
+        v(r#"plan { param p: path where p under "/run/app/db/"  connect p }"#),
+        Verdict::Accept
+    );
+    let out = check(
+        &s,
+        r#"plan { param p: path where p startswith "/run/app/"  connect p }"#,
+    );
+    assert_eq!(out.verdict, Verdict::Reject, "{out:#?}");
+    let w: String = serde_json::from_str(out.violations[0].witness.get("p").unwrap()).unwrap();
+    let a = verifier::action::ConcreteAction::connect_unix(&w).unwrap();
+    assert!(
+        !matches!(s.verdict_of(&a), verifier::compile::ActionVerdict::Allow(_)),
+        "witness {w} is refused"
+    );
+    assert_eq!(
+        v(r#"plan { param p: path where p under "/run/mine/"  listen p }"#),
+        Verdict::Accept
+    );
+    // A `let` result can be any socket.
+    assert_eq!(
+        v(r#"plan { let s = call find_socket()  connect s }"#),
+        Verdict::Reject
+    );
+    // The accepted plan's envelope grants the socket, not a file.
+    let out = check(
+        &s,
+        r#"plan { connect "/run/app/db.sock"  listen "/run/mine/a.sock" }"#,
+    );
+    let env = out.envelope.unwrap();
+    assert_eq!(env.unix.len(), 2);
+    assert!(env.files.is_empty() && env.connect.is_empty() && env.listen.is_empty());
+    let a = verifier::action::ConcreteAction::connect_unix("/run/app/db.sock").unwrap();
+    assert!(env.permits(&a).is_ok());
+}
+
+/// LANGUAGE.md: every execve counts, the ELF loader's too: running a
+/// program through the loader is an exec of the loader, with the program
+/// as its first argument.
+#[test]
+fn an_exec_of_the_loader_is_not_an_exec_of_its_program() {
+    let s = spec(r#"spec "id" { allow exec "/usr/bin/id" }"#);
+    assert_eq!(
+        verdict(&s, r#"plan { exec "/usr/bin/id" }"#),
+        Verdict::Accept
+    );
+    assert_eq!(
+        verdict(
+            &s,
+            r#"plan { exec "/lib64/ld-linux-x86-64.so.2" ["/usr/bin/id"] }"#
+        ),
+        Verdict::Reject
+    );
+}
+
 #[test]
 fn statements_and_keys() {
     let s = spec(BANKING);

@@ -1,7 +1,8 @@
 //! Property: a sub-plan narrowed from a parent plan (a file or a glob inside
 //! the parent's glob, a sub-CIDR, a port or a narrower port param inside the
 //! parent's range, a file or a narrower path param inside the parent's path
-//! param, a value from the parent param's list, fewer repetitions) is proven inside the parent's
+//! param, a value from the parent param's list, a unix socket inside the
+//! parent's socket glob, fewer repetitions) is proven inside the parent's
 //! envelope; the same sub-plan with any one entry widened
 //! is refused, by a counterexample or a named structural reason, never for
 //! want of a proof.
@@ -18,6 +19,7 @@ spec "wide" {
   allow read under "/srv/"
   allow write under "/tmp/"
   allow connect
+  allow listen
   allow call deploy, notify
   at most 3 call notify
 }
@@ -38,15 +40,18 @@ enum Grant {
     ListParam,
     /// `repeat 2 { call notify() }` under the spec's `at most 3`
     Count,
+    /// `connect "/run/app/*.sock"` (unix sockets)
+    Socket,
 }
 
-const GRANTS: [Grant; 6] = [
+const GRANTS: [Grant; 7] = [
     Grant::Glob,
     Grant::Cidr,
     Grant::PortRange,
     Grant::PathParam,
     Grant::ListParam,
     Grant::Count,
+    Grant::Socket,
 ];
 
 impl Grant {
@@ -65,6 +70,7 @@ impl Grant {
                 "call deploy(env = env)",
             ),
             Grant::Count => ("", "repeat 2 { call notify() }"),
+            Grant::Socket => ("", r#"connect "/run/app/*.sock""#),
         }
     }
 
@@ -121,6 +127,14 @@ impl Grant {
                 }
             }
             Grant::Count => (none, format!("repeat {} {{ call notify() }}", 1 + k % 3)),
+            Grant::Socket => match k % 3 {
+                0 => (none, format!("connect \"/run/app/db{k}.sock\"")),
+                1 => (none, format!("connect \"/run/app/db{k}*.sock\"")),
+                _ => (
+                    format!("param s: path where s == \"/run/app/x{k}.sock\""),
+                    "connect s".to_string(),
+                ),
+            },
         }
     }
 
@@ -174,6 +188,15 @@ impl Grant {
                 }
             }
             Grant::Count => (none, format!("repeat {} {{ call notify() }}", 4 + k % 3)),
+            Grant::Socket => match k % 4 {
+                0 => (none, format!("connect \"/run/app/sub/db{k}.sock\"")),
+                1 => (none, format!("connect \"/run/app/../db{k}.sock\"")),
+                2 => (none, format!("listen \"/run/app/db{k}.sock\"")),
+                _ => (
+                    "param s: path where s under \"/run/app/\"".to_string(),
+                    "connect s".to_string(),
+                ),
+            },
         }
     }
 }

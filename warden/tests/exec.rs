@@ -295,10 +295,11 @@ fn a_widening_the_spec_refuses_stops_the_run_with_its_counterexample() {
     assert!(err.contains(&format!("lets `write \"{out}/")), "{err}");
     assert!(!Path::new(&marker).exists(), "the command ran");
 
-    // A spec that refuses the widening for every profile: no token at all.
+    // A spec that refuses the widening for every profile: no token at all
+    // (an argument from a param is "any arguments" to every kernel layer).
     std::fs::write(
         &plan,
-        "plan \"p\" {\n  exec \"/bin/sh\" [\"-c\", \"true\"]\n}\n",
+        "plan \"p\" {\n  param a: string where a == \"true\"\n\n  exec \"/bin/sh\" [\"-c\", a]\n}\n",
     )
     .unwrap();
     std::fs::write(

@@ -426,9 +426,9 @@ fn at_most_is_enforced_over_grpc_and_survives_a_restart() {
 /// Raw bytes that are not a protobuf message: INVALID_ARGUMENT (the caller's
 /// fault), not INTERNAL, and nothing recorded.
 /// A plan the spec accepts, but whose envelope every enforcement profile
-/// would widen past the spec (Landlock cannot pin an exec's arguments): the
-/// service refuses it with the widening as a counterexample and signs
-/// nothing, as `warden issue` does.
+/// would widen past the spec (no layer pins an exec argument that comes
+/// from a param): the service refuses it with the widening as a
+/// counterexample and signs nothing, as `warden issue` does.
 #[test]
 fn a_plan_no_enforcement_profile_can_keep_is_rejected() {
     let h = Harness::new(9);
@@ -442,7 +442,7 @@ fn a_plan_no_enforcement_profile_can_keep_is_rejected() {
     let rt = rt();
     rt.block_on(async {
         let mut c = client(&server.endpoint()).await;
-        let plan = "plan \"p\" {\n  agent \"bot\"\n  exec \"/bin/sh\" [\"-c\", \"true\"]\n}\n";
+        let plan = "plan \"p\" {\n  agent \"bot\"\n\n  param a: string where a == \"true\"\n\n  exec \"/bin/sh\" [\"-c\", a]\n}\n";
         let r = c
             .submit_plan(req(submit(plan, "argv"), SUBMITTER))
             .await

@@ -356,3 +356,106 @@ fn attenuate_narrows_and_refuses_to_widen_with_the_reason() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("another key"));
 }
+
+/// The enforcement entries of an issued token, by profile name: (proven,
+/// counterexample).
+fn profiles(tok: &str) -> std::collections::BTreeMap<String, (bool, String)> {
+    let out = warden(&["inspect", tok, "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    v["claims"]["enforcement"]
+        .as_array()
+        .expect("enforcement entries")
+        .iter()
+        .map(|e| {
+            (
+                e["profile"].as_str().expect("profile").to_owned(),
+                (
+                    e["proven"].as_bool().expect("proven"),
+                    e["counterexample"].as_str().unwrap_or_default().to_owned(),
+                ),
+            )
+        })
+        .collect()
+}
+
+/// The proof reaches the kernel's edge: the root profiles check an exec's
+/// literal argument list and a unix socket's path, Landlock alone neither,
+/// and `warden issue` proves each profile on exactly what its layers check.
+#[test]
+fn issue_proves_exec_argv_and_unix_sockets_per_profile() {
+    let t = Setup::new("profiles");
+    t.write(
+        "bank.spec",
+        r#"spec "build" {
+  allow exec "/usr/bin/cargo" when argv[0] in ["build", "test"]
+  allow write under "/run/app/"
+  allow connect "/run/app/sock"
+
+  baseline {
+    read under "/usr/lib/"
+    read under "/lib/"
+    read under "/lib64/"
+    read "/etc/ld.so.cache"
+  }
+}
+"#,
+    );
+    let issued = |name: &str, body: &str| {
+        let plan = t.write(
+            &format!("{name}.plan"),
+            &format!("plan \"{name}\" {{\n{body}}}\n"),
+        );
+        let out = t.issue(&plan);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).trim().to_owned(),
+            err,
+        )
+    };
+
+    // `exec "/usr/bin/cargo" ["build"]`: proven where eBPF checks argv.
+    let (code, tok, err) = issued("build", "  exec \"/usr/bin/cargo\" [\"build\"]\n");
+    assert_eq!(code, Some(0), "{err}");
+    let p = profiles(&tok);
+    assert_eq!(p["root"], (true, String::new()), "{p:?}");
+    assert_eq!(p["root+bpf-lsm"], (true, String::new()), "{p:?}");
+    let (proven, cx) = &p["unprivileged"];
+    assert!(!proven, "{p:?}");
+    assert!(
+        cx.contains("`exec \"/usr/bin/cargo\" with any arguments`")
+            && cx.contains("`exec \"/usr/bin/cargo\" []`"),
+        "{cx}"
+    );
+    // The same program with a param among its arguments: no layer pins it.
+    let (code, _, err) = issued(
+        "param",
+        "  param a: string where a in [\"build\", \"test\"]\n\n  exec \"/usr/bin/cargo\" [a]\n",
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("no enforcement profile is proven"), "{err}");
+
+    // A unix socket connect: proven where eBPF matches its path.
+    let (code, tok, err) = issued("sock", "  connect \"/run/app/sock\"\n");
+    assert_eq!(code, Some(0), "{err}");
+    let p = profiles(&tok);
+    assert!(p["root"].0 && p["root+bpf-lsm"].0, "{p:?}");
+    let (proven, cx) = &p["unprivileged"];
+    assert!(!proven, "{p:?}");
+    assert!(
+        cx.contains("`connect under \"/\"`") && cx.contains("`connect \"/var/run/docker.sock\"`"),
+        "{cx}"
+    );
+    // Writing beside the socket: the run could plant a symlink at it, so
+    // only BPF LSM (exact files) keeps the connect to that one socket.
+    let (code, tok, err) = issued(
+        "plant",
+        "  write \"/run/app/state.json\"\n  connect \"/run/app/sock\"\n",
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let p = profiles(&tok);
+    assert!(p["root+bpf-lsm"].0, "{p:?}");
+    let (proven, cx) = &p["root"];
+    assert!(!proven, "{p:?}");
+    assert!(cx.contains("`connect \"/var/run/docker.sock\"`"), "{cx}");
+}

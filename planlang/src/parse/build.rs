@@ -636,7 +636,18 @@ impl<'a> Builder<'a> {
                 let port = take(self);
                 Action::Connect { host, port }
             }
-            Rule::listen_step => Action::Listen { port: take(self) },
+            Rule::connect_unix_step => Action::ConnectUnix { path: take(self) },
+            Rule::listen_step => {
+                let v = take(self);
+                // A string is a socket path; a number (or a name, until
+                // loading knows its type) is a port.
+                match &v.node {
+                    Value::Literal {
+                        literal: Literal::String(_),
+                    } => Action::ListenUnix { path: v },
+                    _ => Action::Listen { port: v },
+                }
+            }
             _ => match call {
                 Some(c) => Action::Call(c),
                 None => {
@@ -870,32 +881,25 @@ impl<'a> Builder<'a> {
                                     _ => ActionKind::Exec,
                                 }
                             }
-                            Rule::under_target | Rule::exact_target => {
-                                let under = t.as_rule() == Rule::under_target;
-                                if let Some(v) = t.into_inner().find(|v| v.as_rule() == Rule::value)
-                                {
-                                    let path = self.value(v);
-                                    target = Some(if under {
-                                        PathTarget::Under { path }
-                                    } else {
-                                        PathTarget::Exact { path }
-                                    });
-                                }
-                            }
-                            _ => {}
+                            _ => target = target.or_else(|| self.path_target(t)),
                         }
                     }
                     matcher = PatternKind::Path { action, target };
                 }
                 Rule::connect_pattern | Rule::listen_pattern => {
-                    matcher = if c.as_rule() == Rule::connect_pattern {
-                        PatternKind::Connect
-                    } else {
-                        PatternKind::Listen
-                    };
-                    if let Some(b) = c.into_inner().find(|b| b.as_rule() == Rule::bare_cond) {
-                        bare = Some(self.cond(b));
+                    let connect = c.as_rule() == Rule::connect_pattern;
+                    let mut target = None;
+                    for t in c.into_inner() {
+                        match t.as_rule() {
+                            Rule::bare_cond => bare = Some(self.cond(t)),
+                            _ => target = target.or_else(|| self.path_target(t)),
+                        }
                     }
+                    matcher = if connect {
+                        PatternKind::Connect { target }
+                    } else {
+                        PatternKind::Listen { target }
+                    };
                 }
                 Rule::cond => condition = Some(self.cond(c)),
                 _ => {}
@@ -917,6 +921,27 @@ impl<'a> Builder<'a> {
             condition,
             span,
         }
+    }
+}
+
+impl Builder<'_> {
+    /// The shorthand target of a pattern (`under "/tmp/"`, `"/etc/hosts"`),
+    /// or `None` for a pair that is not one.
+    fn path_target(&mut self, t: P<'_>) -> Option<PathTarget> {
+        let under = match t.as_rule() {
+            Rule::under_target => true,
+            Rule::exact_target | Rule::socket_exact => false,
+            _ => return None,
+        };
+        let v = t
+            .into_inner()
+            .find(|v| matches!(v.as_rule(), Rule::value | Rule::string))?;
+        let path = self.value(v);
+        Some(if under {
+            PathTarget::Under { path }
+        } else {
+            PathTarget::Exact { path }
+        })
     }
 }
 

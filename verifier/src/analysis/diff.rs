@@ -146,19 +146,7 @@ pub fn change_kind(old: Decision, new: Decision) -> &'static str {
 /// A concrete action in plan syntax (`exec "/usr/bin/git" ["push"]`); a
 /// value originating from a tool is noted after it.
 pub fn action_text(a: &ConcreteAction) -> String {
-    use crate::action::Value;
-    let mut s = match (a.kind, a.fields.get("argv").map(|f| &f.value)) {
-        (planlang::ast::ActionKind::Exec, Some(Value::List(items))) => {
-            let path = a.fields.get("path").map(|f| f.value.to_string());
-            let args: Vec<String> = items.iter().map(|v| v.to_string()).collect();
-            format!(
-                "exec {} [{}]",
-                path.unwrap_or_else(|| "?".into()),
-                args.join(", ")
-            )
-        }
-        _ => a.to_string(),
-    };
+    let mut s = a.to_string();
     let origins: Vec<String> = a
         .fields
         .iter()

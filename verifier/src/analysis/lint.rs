@@ -318,11 +318,12 @@ fn unused_lets(s: &ast::Spec, out: &mut Vec<Finding>) {
 
 fn missing_fields(r: &ast::Rule, p: &ast::Pattern, out: &mut Vec<Finding>) {
     let kind = match &p.matcher {
-        PatternKind::Path { action, .. } => *action,
-        PatternKind::Connect => ActionKind::Connect,
-        PatternKind::Listen => ActionKind::Listen,
         // Calls have one field per argument; `any` has every field.
         PatternKind::Call { .. } | PatternKind::Any => return,
+        m => match m.action() {
+            Some(k) => k,
+            None => return,
+        },
     };
     let Some(c) = &p.condition else { return };
     let mut bad: Vec<(String, planlang::Span)> = Vec::new();

@@ -16,6 +16,9 @@
 //! that is itself a network (`connect 10.0.0.0/8:443`): one representative
 //! network per class those comparisons can tell apart (each network the
 //! specs name, both of its halves, and `::/0`). **`listen`**: a port.
+//! **Unix sockets** (`connect PATH`, `listen PATH`): a class of their own
+//! for each kind, any normalized absolute path (the glob `/**`), beside the
+//! network one.
 //!
 //! **Calls.** The specs observe a call only through the arguments their
 //! conditions name (a condition looks arguments up by name; there is no
@@ -323,6 +326,16 @@ impl Probe {
             }
             ActionKind::Call => {}
         }
+        Probe::with(kind, call, fields, params, wheres)
+    }
+
+    fn with(
+        kind: ActionKind,
+        call: Option<&str>,
+        fields: BTreeMap<String, Term>,
+        params: HashMap<String, ParamType>,
+        wheres: Vec<Cond>,
+    ) -> Probe {
         Probe {
             kind,
             call: call.map(str::to_string),
@@ -340,6 +353,13 @@ impl Probe {
             gaps: Vec::new(),
             opaque: RefCell::new(BTreeSet::new()),
         }
+    }
+
+    /// A probe of the connects (or listens) on pathname unix sockets: any
+    /// normalized absolute socket path.
+    pub fn unix_socket(kind: ActionKind) -> Probe {
+        let fields = BTreeMap::from([("path".to_string(), Term::Glob(ANY_PATH.to_string()))]);
+        Probe::with(kind, None, fields, HashMap::new(), Vec::new())
     }
 
     /// A call probe for the tool `call` whose rules (of every spec compared)
@@ -885,6 +905,11 @@ impl Probe {
     pub fn class(&self) -> String {
         match (&self.call, self.kind) {
             (Some(c), _) => format!("call {c}"),
+            (None, k @ (ActionKind::Connect | ActionKind::Listen))
+                if self.step.fields.contains_key("path") =>
+            {
+                format!("{k} (unix socket)")
+            }
             (None, k) => k.to_string(),
         }
     }
@@ -965,8 +990,9 @@ pub fn from_call_tools(c: &Cond, out: &mut BTreeSet<String>) {
 }
 
 /// Every probe needed to cover all actions as the given specs see them:
-/// one per action kind but `call`; for calls, one per tool name some rule
-/// names plus one for every other tool.
+/// one per action kind but `call` (for `connect` and `listen`, one for the
+/// network and one for unix sockets); for calls, one per tool name some
+/// rule names plus one for every other tool.
 pub fn probes(specs: &[&CompiledSpec]) -> Vec<Probe> {
     let conds_of = |kind: ActionKind, call: Option<&str>| -> Vec<&Cond> {
         specs
@@ -982,6 +1008,8 @@ pub fn probes(specs: &[&CompiledSpec]) -> Vec<Probe> {
         .map(|k| Probe::new(*k, None))
         .collect();
     out.push(Probe::for_connect(&conds_of(ActionKind::Connect, None)));
+    out.push(Probe::unix_socket(ActionKind::Connect));
+    out.push(Probe::unix_socket(ActionKind::Listen));
     let mut names = BTreeSet::new();
     for s in specs {
         for r in &s.effects {
