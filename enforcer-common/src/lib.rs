@@ -248,8 +248,10 @@ pub const RUN_LSM: u32 = 1 << 5;
 pub struct RunEntry {
     /// `RUN_*` bits.
     pub flags: u32,
-    /// Padding, always zero.
-    pub _pad: u32,
+    /// The process that holds the run's entries (`warden exec`): while it
+    /// lives, the entries are its to take out, even after the run's cgroup
+    /// is gone (it still reads the counters).
+    pub owner: u32,
     /// Events lost because the run's ring was full (a reader too slow).
     pub lost_events: u64,
     /// Operations the programs refused (or, observing, would have).

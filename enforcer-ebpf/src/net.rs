@@ -89,10 +89,14 @@ fn decide(
 /// Decides one IPv4/IPv6 sock_addr hook.
 #[inline(always)]
 fn inet_verdict(ctx: &SockAddrContext, v6: bool, op: u8) -> i32 {
-    // Only run cgroups have these programs: a task without a run is refused.
     let Some(cfg) = config() else { return 0 };
+    // The programs are linked to the runs' parent cgroup: a task there
+    // without a run entry belongs to a run that has no eBPF layers (an
+    // unprivileged profile started by root), which these programs are not
+    // part of. A run with them has its entry before its command starts, and
+    // until its cgroup is empty.
     let Some((run, entry)) = current_run(cfg) else {
-        return 0;
+        return 1;
     };
     let sa = ctx.sock_addr;
     let dir = if op == NET_OP_BIND {
@@ -230,8 +234,9 @@ const MASK: usize = PATH_SPAN - 1;
 #[inline(always)]
 fn unix_verdict(ctx: &SockAddrContext, op: u8) -> i32 {
     let Some(cfg) = config() else { return 0 };
+    // As for the network programs: no run entry, not a run of these layers.
     let Some((run, entry)) = current_run(cfg) else {
-        return 0;
+        return 1;
     };
     // The context is the kernel's `struct bpf_sock_addr_kern`; its address
     // field points at the kernel's copy of the caller's `sockaddr_un`.

@@ -32,7 +32,9 @@ use std::net::{IpAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use verifier::action::Value;
 use verifier::concrete::{Cond, Operand, Pattern};
-use verifier::envelope::{Envelope, ExecGrant, FileAccess as EnvAccess, PathTarget, ValueMatch};
+use verifier::envelope::{
+    Envelope, ExecGrant, FileAccess as EnvAccess, PathTarget, UnixOp, ValueMatch,
+};
 
 /// Why an envelope cannot be compiled.
 #[derive(Debug, thiserror::Error)]
@@ -106,26 +108,14 @@ impl KernelPolicy {
         for grant in &envelope.listen {
             c.listen(&grant.port)?;
         }
+        for grant in &envelope.unix {
+            c.unix(grant.op, &grant.target)?;
+        }
         for pattern in &envelope.baseline {
             c.baseline(pattern)?;
         }
         Ok(c.policy)
     }
-}
-
-/// The argument list of an exec grant when every argument is a literal
-/// string (what the eBPF exec check can hold a program to); `None` for any
-/// arguments, or when one comes from a param or a result.
-fn literal_args(argv: Option<&[ValueMatch]>) -> Option<Vec<String>> {
-    argv?
-        .iter()
-        .map(|m| match m {
-            ValueMatch::Exact {
-                value: Value::String(s),
-            } => Some(s.clone()),
-            _ => None,
-        })
-        .collect()
 }
 
 /// The longest directory of a glob without wildcards (`/repo/**/*.rs` →
@@ -232,10 +222,11 @@ impl Compiler<'_> {
 
     fn exec(&mut self, grant: &ExecGrant) -> Result<(), CompileError> {
         match &grant.program {
-            PathTarget::Exact { path } => match literal_args(grant.argv.as_deref()) {
+            PathTarget::Exact { path } => match grant.literal_argv() {
                 // The eBPF exec check holds the program to these arguments;
                 // Landlock alone lets it run with any.
                 Some(args) => {
+                    let args = args.into_iter().map(str::to_owned).collect();
                     self.policy.allow_exec_args(path, args)?;
                     self.widen(
                         format!("exec {path:?} with fixed arguments"),
@@ -312,6 +303,62 @@ impl Compiler<'_> {
                 last: u16::MAX,
             })),
         }
+    }
+
+    /// A pathname unix socket: a connect by its path for the eBPF unix
+    /// programs (nothing else can hold it), a bind as Landlock's make-sock
+    /// right on its directory.
+    fn unix(&mut self, op: UnixOp, target: &PathTarget) -> Result<(), CompileError> {
+        let what = match op {
+            UnixOp::Connect => "connect",
+            UnixOp::Listen => "listen",
+        };
+        let (path, scope): (PathBuf, FileScope) = match target {
+            PathTarget::Exact { path } => (path.into(), FileScope::File),
+            PathTarget::Tree { dir } => (dir.into(), FileScope::Tree),
+            PathTarget::Glob { glob } => {
+                let base = glob_base(glob);
+                self.widen(
+                    format!("{what} {glob:?}"),
+                    format!("{what} under {:?}", base.display().to_string()),
+                    "ebpf-cgroup-sock-addr",
+                    None,
+                );
+                (base, FileScope::Tree)
+            }
+            PathTarget::Param { param } => {
+                self.unexpressed(
+                    format!("{what} (unix socket from param `{param}`)"),
+                    "the path is known only when the action happens; the kernel layers grant nothing for it",
+                );
+                return Ok(());
+            }
+            PathTarget::Unknown { .. } => ("/".into(), FileScope::Tree),
+        };
+        match op {
+            UnixOp::Connect => {
+                self.policy.allow_unix_connect(&path, scope)?;
+            }
+            UnixOp::Listen => {
+                // Binding creates the socket file: a right on its directory.
+                let dir = match scope {
+                    FileScope::File => {
+                        let dir = parent_of(&path.display().to_string());
+                        self.widen(
+                            format!("listen {:?}", path.display().to_string()),
+                            format!("listen under {:?}", dir.display().to_string()),
+                            "landlock",
+                            None,
+                        );
+                        dir
+                    }
+                    FileScope::Tree => path,
+                };
+                self.policy
+                    .allow_path(&dir, FileScope::Tree, FileAccess::MAKE_SOCK)?;
+            }
+        }
+        Ok(())
     }
 
     fn connect(&mut self, host: &ValueMatch, port: &ValueMatch) -> Result<(), CompileError> {
@@ -394,6 +441,23 @@ impl Compiler<'_> {
     /// A baseline pattern: `read under "/usr/lib/"`, `read "/etc/ld.so.cache"`,
     /// `exec "/bin/sh"`, or an `or` of such.
     fn baseline(&mut self, pattern: &Pattern) -> Result<(), CompileError> {
+        if pattern.kind.and_then(UnixOp::of).is_some() && pattern.calls.is_none() {
+            // The unix socket grants of the baseline, as the proof reads
+            // them (`baseline_grants`: plain `path` patterns); a pattern on
+            // anything else (a bare `connect` is also the network) grants
+            // the kernel layers nothing.
+            let (grants, _) = verifier::enforced::baseline_grants(std::slice::from_ref(pattern));
+            if grants.unix.is_empty() {
+                self.unexpressed(
+                    format!("baseline {pattern:?}"),
+                    "only `path == \"...\"` and `path under \"...\"` socket baselines reach the kernel",
+                );
+            }
+            for g in &grants.unix {
+                self.unix(g.op, &g.target)?;
+            }
+            return Ok(());
+        }
         let access = match pattern.kind {
             Some(ActionKind::Read) => FileAccess::READ,
             Some(ActionKind::Write) => FileAccess::WRITE | FileAccess::CREATE,

@@ -49,7 +49,7 @@ use verifier::containment::{self, NotWithin};
 use verifier::enforced::{self, Profile};
 use verifier::envelope::{
     ConnectGrant, Envelope, ExecGrant, FileAccess as EnvAccess, FileGrant, ListenGrant, PathTarget,
-    ValueMatch,
+    UnixGrant, UnixOp, ValueMatch,
 };
 
 /// The profile a run starts under, and the digest of its proven envelope.
@@ -191,6 +191,15 @@ pub enum Exception {
         /// The same with the symlinks of its literal part resolved.
         resolved: PathTarget,
     },
+    /// A unix socket rule's path leads through a symlink: the eBPF programs
+    /// match the path as the caller names it, and the kernel then resolves
+    /// it, so the run reaches the socket the symlink leads to (which a run
+    /// that may write where the symlink lies could change: the proof's
+    /// enforced envelope widens such a grant to every socket).
+    SocketAlias {
+        target: PathTarget,
+        resolved: PathTarget,
+    },
 }
 
 impl Exception {
@@ -210,6 +219,10 @@ impl Exception {
             } => {
                 push_rule(&mut out, resolved.clone(), *access);
             }
+            Exception::SocketAlias { resolved, .. } => out.unix.push(UnixGrant {
+                op: UnixOp::Connect,
+                target: resolved.clone(),
+            }),
             Exception::PinnedHost { .. } => {}
         }
         out
@@ -242,6 +255,12 @@ impl fmt::Display for Exception {
             } => write!(
                 f,
                 "{access} {} reaches {} through a symlink: the kernel grants the file itself, under each of its names",
+                shown(target),
+                shown(resolved)
+            ),
+            Exception::SocketAlias { target, resolved } => write!(
+                f,
+                "connect {} reaches {} through a symlink: the socket is matched by the path the run gives and resolved by the kernel",
                 shown(target),
                 shown(resolved)
             ),
@@ -395,6 +414,25 @@ fn shown(target: &PathTarget) -> String {
     }
 }
 
+/// `target` with the symlinks of its literal part (`literal`) resolved,
+/// when that differs.
+fn resolved_target(target: &PathTarget, literal: &str) -> Option<PathTarget> {
+    let real = resolved(literal)?;
+    Some(match target {
+        PathTarget::Exact { .. } => PathTarget::Exact { path: real },
+        PathTarget::Tree { .. } => PathTarget::Tree { dir: real },
+        PathTarget::Glob { glob } => match glob.strip_prefix(literal) {
+            Some(rest) => PathTarget::Glob {
+                glob: format!("{}{rest}", real.trim_end_matches('/')),
+            },
+            // A glob spelled otherwise than its directory: the directory
+            // itself, the widest it reaches.
+            None => PathTarget::Tree { dir: real },
+        },
+        _ => return None,
+    })
+}
+
 /// The symlink-free name of `path` when it differs (the file exists).
 fn resolved(path: &str) -> Option<String> {
     let real = std::fs::canonicalize(path).ok()?;
@@ -446,27 +484,13 @@ pub fn kernel_envelope(
                  access: FileAccess,
                  target: &PathTarget,
                  literal: &str| {
-        let Some(real) = resolved(literal) else {
-            return;
-        };
-        let resolved = match target {
-            PathTarget::Exact { .. } => PathTarget::Exact { path: real },
-            PathTarget::Tree { .. } => PathTarget::Tree { dir: real },
-            PathTarget::Glob { glob } => match glob.strip_prefix(literal) {
-                Some(rest) => PathTarget::Glob {
-                    glob: format!("{}{rest}", real.trim_end_matches('/')),
-                },
-                // A glob spelled otherwise than its directory: the
-                // directory itself, the widest it reaches.
-                None => PathTarget::Tree { dir: real },
-            },
-            _ => return,
-        };
-        exceptions.push(Exception::Alias {
-            access,
-            target: target.clone(),
-            resolved,
-        });
+        if let Some(resolved) = resolved_target(target, literal) {
+            exceptions.push(Exception::Alias {
+                access,
+                target: target.clone(),
+                resolved,
+            });
+        }
     };
     if profile.exact_files() {
         for g in lsm::FileGrant::from_policy(policy) {
@@ -516,8 +540,53 @@ pub fn kernel_envelope(
             push_rule(&mut out, exact_target(&path), FileAccess::EXEC);
         }
     }
-    if profile.addresses() {
+    if profile.exec_argv() {
         narrow_exec_args(&mut out, policy);
+    }
+    // Unix sockets: binding is Landlock's make-sock right per directory tree;
+    // a connect is held to its path by the eBPF unix programs, and without
+    // them any unix socket reaches every path (seccomp refuses the socket
+    // itself when the policy has no unix rule).
+    for rule in policy
+        .files
+        .iter()
+        .filter(|r| r.access.contains(FileAccess::MAKE_SOCK))
+    {
+        let dir = path_text(&rule.path)?;
+        alias(
+            &mut exceptions,
+            FileAccess::MAKE_SOCK,
+            &PathTarget::Tree { dir: dir.clone() },
+            &dir,
+        );
+        out.unix.push(UnixGrant {
+            op: UnixOp::Listen,
+            target: PathTarget::Tree { dir },
+        });
+    }
+    if profile.unix_paths() {
+        for rule in &policy.unix {
+            let path = path_text(&rule.path)?;
+            let target = match rule.scope {
+                FileScope::File => PathTarget::Exact { path: path.clone() },
+                FileScope::Tree => PathTarget::Tree { dir: path.clone() },
+            };
+            if let Some(resolved) = resolved_target(&target, &path) {
+                exceptions.push(Exception::SocketAlias {
+                    target: target.clone(),
+                    resolved,
+                });
+            }
+            out.unix.push(UnixGrant {
+                op: UnixOp::Connect,
+                target,
+            });
+        }
+    } else if policy.uses_unix_sockets() {
+        out.unix.push(UnixGrant {
+            op: UnixOp::Connect,
+            target: PathTarget::Tree { dir: "/".into() },
+        });
     }
     for program in &policy.exec {
         if let Some(loader) = crate::landlock::elf_interpreter(program) {
@@ -698,7 +767,7 @@ pub fn check_against(
     // Keep the exceptions the proven envelope does not cover as written.
     kernel.exceptions.retain(|e| match e {
         Exception::PinnedHost { .. } => true,
-        Exception::Alias { .. } | Exception::ElfLoader { .. } => {
+        Exception::Alias { .. } | Exception::SocketAlias { .. } | Exception::ElfLoader { .. } => {
             containment::plainly_within(&enforced, &e.grants()).is_err()
         }
     });

@@ -221,8 +221,6 @@ impl std::fmt::Debug for Written {
 struct Attached {
     id: u64,
     cgroup: PathBuf,
-    /// The cgroup links (detached when closed, or when the cgroup goes).
-    links: Vec<OwnedFd>,
     written: Written,
     /// Programs attached for the machine while this run lives.
     shared: Vec<node::Shared>,
@@ -326,13 +324,12 @@ impl EbpfLayers {
         let mut run = Attached {
             id,
             cgroup: cgroup.to_path_buf(),
-            links: Vec::new(),
             written: Written::default(),
             shared: Vec::new(),
             lsm: None,
         };
         // Whatever fails from here on is undone by `remove`.
-        let result = self.write_run(&mut run, &dir);
+        let result = self.write_run(&mut run);
         if let Err(e) = result {
             self.remove(&mut run);
             return Err(e);
@@ -352,7 +349,7 @@ impl EbpfLayers {
         flags
     }
 
-    fn write_run(&mut self, run: &mut Attached, dir: &File) -> Result<(), EbpfError> {
+    fn write_run(&mut self, run: &mut Attached) -> Result<(), EbpfError> {
         let id = run.id;
         let compiled = policy::compile_net(&self.rules.net)?;
         {
@@ -456,32 +453,9 @@ impl EbpfLayers {
                 .insert(id, ring.fd(), 0)
                 .map_err(map_err("RUN_RINGS"))?;
         }
-        // The cgroup programs.
-        for name in node::INET_PROGRAMS {
-            let prog = self.node.program(name)?;
-            let attach_type = inet_attach_type(name);
-            let link =
-                loader::link_cgroup(prog.as_fd(), dir.as_fd(), attach_type).map_err(|source| {
-                    EbpfError::Io {
-                        what: "linking to the run's cgroup the program",
-                        path: PathBuf::from(name),
-                        source,
-                    }
-                })?;
-            run.links.push(link);
-        }
-        for (name, attach_type) in node::UNIX_PROGRAMS {
-            let prog = self.node.program(name)?;
-            let link =
-                loader::link_cgroup(prog.as_fd(), dir.as_fd(), attach_type).map_err(|source| {
-                    EbpfError::Io {
-                        what: "linking to the run's cgroup the program",
-                        path: PathBuf::from(name),
-                        source,
-                    }
-                })?;
-            run.links.push(link);
-        }
+        // The cgroup programs: linked once to the runs' parent cgroup,
+        // which holds this run's cgroup too.
+        self.node.ensure_links()?;
         // Last, the run itself: from here on its processes are judged.
         let flags = self.run_flags();
         let mut runs: BpfHashMap<MapData, u64, RunEntry> = self.node.typed_map("RUNS")?;
@@ -489,6 +463,7 @@ impl EbpfLayers {
             id,
             RunEntry {
                 flags,
+                owner: std::process::id(),
                 ..RunEntry::default()
             },
             0,
@@ -512,14 +487,7 @@ impl EbpfLayers {
             return Err(crate::lsm::LsmError::NotAttached);
         };
         crate::lsm::check_active()?;
-        if !self.node.has_lsm() {
-            return Err(crate::lsm::LsmError::NotLoaded(match crate::lsm::probe() {
-                crate::lsm::Support::Unavailable(why) => why,
-                crate::lsm::Support::Available => {
-                    "this node was made when the kernel did not load them".to_owned()
-                }
-            }));
-        }
+        self.node.lsm().map_err(crate::lsm::LsmError::NotLoaded)?;
         let written = rules.fill(&self.node, run.id)?;
         run.lsm = Some(written);
         let mut runs: BpfHashMap<MapData, u64, RunEntry> = self
@@ -654,7 +622,6 @@ impl EbpfLayers {
                 let _ = self.node.release(which, run.id, &lock);
             }
         }
-        run.links.clear();
         if let Ok(mut rings) = self
             .node
             .typed_map::<HashOfMaps<MapData, u64, MapFd>>("RUN_RINGS")
@@ -718,7 +685,7 @@ impl Drop for EbpfLayers {
     }
 }
 
-fn inet_attach_type(name: &str) -> u32 {
+pub(crate) fn inet_attach_type(name: &str) -> u32 {
     use aya_obj::generated::bpf_attach_type::*;
     (match name {
         "connect4" => BPF_CGROUP_INET4_CONNECT,
@@ -728,6 +695,14 @@ fn inet_attach_type(name: &str) -> u32 {
         "bind4" => BPF_CGROUP_INET4_BIND,
         _ => BPF_CGROUP_INET6_BIND,
     }) as u32
+}
+
+/// Whether this machine's node has the BPF LSM programs (they loaded when
+/// the node was made), or why not: a cheap answer for a run start, where
+/// [`crate::lsm::probe`] would parse the kernel's BTF and load a program.
+pub fn lsm_support() -> Result<(), String> {
+    crate::lsm::check_active().map_err(|e| crate::lsm::render(&e))?;
+    node::Node::open().map_err(|e| e.to_string())?.lsm()
 }
 
 /// A test of whether a cgroup (by id) still exists, for purging the entries

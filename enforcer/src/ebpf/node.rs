@@ -258,12 +258,31 @@ impl Node {
     }
 
     /// Whether the node loaded the BPF LSM programs (this kernel accepted
-    /// them when the node was made).
-    pub(crate) fn has_lsm(&self) -> bool {
-        self.dir
+    /// them when the node was made), or why not.
+    pub(crate) fn lsm(&self) -> Result<(), String> {
+        if self
+            .dir
             .join("progs")
             .join(format!("lsm-{}", crate::lsm::HOOKS[0]))
             .exists()
+        {
+            return Ok(());
+        }
+        let why = MapData::from_pin(self.dir.join("maps").join(LSM_STATUS))
+            .ok()
+            .and_then(|d| Map::from_map_data(d).ok())
+            .and_then(|m| Array::<MapData, [u8; LSM_STATUS_BYTES]>::try_from(m).ok())
+            .and_then(|a| a.get(&0, 0).ok())
+            .map(|text| {
+                let end = text.iter().position(|b| *b == 0).unwrap_or(text.len());
+                String::from_utf8_lossy(&text[..end]).into_owned()
+            })
+            .unwrap_or_default();
+        Err(if why.is_empty() {
+            "the node was made without them".into()
+        } else {
+            why
+        })
     }
 
     /// Takes the node lock.
@@ -372,10 +391,18 @@ impl Node {
         };
         let mut runs: BpfHashMap<MapData, u64, RunEntry> = self.typed_map("RUNS")?;
         let alive = super::cgroup_liveness()?;
+        // Stale: the cgroup is gone and so is the process that held it.
+        let owner_alive = |pid: u32| {
+            // SAFETY: kill with signal 0 only checks that the process exists.
+            pid != 0
+                && (unsafe { libc::kill(pid as libc::pid_t, 0) } == 0
+                    || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH))
+        };
         let stale: std::collections::BTreeSet<u64> = runs
-            .keys()
+            .iter()
             .filter_map(Result::ok)
-            .filter(|id| !alive(*id))
+            .filter(|(id, entry)| !alive(*id) && !owner_alive(entry.owner))
+            .map(|(id, _)| id)
             .collect();
         if stale.is_empty() {
             return Ok(0);
@@ -485,6 +512,120 @@ fn pin_name(map: &str) -> String {
     map.replace('.', "_")
 }
 
+/// The pin of the node's record of the cgroup its cgroup programs are
+/// linked to (the runs' parent, `<cgroup2>/warden`).
+const LINKED_CGROUP: &str = "LINKED_CGROUP";
+
+impl Node {
+    /// Makes sure the cgroup programs are linked to the runs' parent cgroup,
+    /// which covers every run's cgroup below it (one link per program for
+    /// the whole machine: a run pays no link of its own, and the kernel's
+    /// static keys for these hooks stay on instead of being flipped, with a
+    /// text patch on every CPU, at every run). Re-links when the parent was
+    /// removed and made again since (its links went with it).
+    pub(crate) fn ensure_links(&self) -> Result<(), EbpfError> {
+        let parent = crate::cgroup::run_parent().map_err(|e| EbpfError::Policy(e.to_string()))?;
+        let dir = File::open(&parent).map_err(|source| EbpfError::Io {
+            what: "opening the runs' cgroup",
+            path: parent.clone(),
+            source,
+        })?;
+        let (id, _) = super::cgroup_id_and_level(&parent, &dir)?;
+        let links = self.dir.join("links");
+        let names = INET_PROGRAMS
+            .iter()
+            .copied()
+            .chain(UNIX_PROGRAMS.iter().map(|(n, _)| *n));
+        let linked_to = |node: &Node| -> Option<u64> {
+            let map = MapData::from_pin(node.dir.join("maps").join(LINKED_CGROUP)).ok()?;
+            let map = Array::<MapData, u64>::try_from(Map::from_map_data(map).ok()?).ok()?;
+            map.get(&0, 0).ok()
+        };
+        let whole = |node: &Node| {
+            linked_to(node) == Some(id)
+                && names
+                    .clone()
+                    .all(|n| links.join(format!("cgroup-{n}")).exists())
+        };
+        if whole(self) {
+            return Ok(());
+        }
+        let _lock = self.lock()?;
+        if whole(self) {
+            return Ok(());
+        }
+        for name in INET_PROGRAMS {
+            let attach = super::inet_attach_type(name);
+            self.link(&links, name, &dir, attach)?;
+        }
+        for (name, attach) in UNIX_PROGRAMS {
+            self.link(&links, name, &dir, attach)?;
+        }
+        let mut record: Array<MapData, u64> =
+            match MapData::from_pin(self.dir.join("maps").join(LINKED_CGROUP)) {
+                Ok(m) => Array::try_from(Map::from_map_data(m).map_err(map_err(LINKED_CGROUP))?)
+                    .map_err(map_err(LINKED_CGROUP))?,
+                Err(_) => {
+                    let def = aya_obj::Map::new_from_params(
+                        aya_obj::generated::bpf_map_type::BPF_MAP_TYPE_ARRAY as u32,
+                        4,
+                        8,
+                        1,
+                        0,
+                    );
+                    let data = MapData::create(def, LINKED_CGROUP, None)
+                        .map_err(map_err(LINKED_CGROUP))?;
+                    let path = self.dir.join("maps").join(LINKED_CGROUP);
+                    data.pin(&path).map_err(|e| EbpfError::Pin {
+                        path,
+                        message: e.to_string(),
+                    })?;
+                    Array::try_from(Map::Array(data)).map_err(map_err(LINKED_CGROUP))?
+                }
+            };
+        record.set(0, id, 0).map_err(map_err(LINKED_CGROUP))
+    }
+
+    fn link(&self, links: &Path, name: &str, cgroup: &File, attach: u32) -> Result<(), EbpfError> {
+        let pin = links.join(format!("cgroup-{name}"));
+        // A stale link (its cgroup gone) is replaced.
+        let _ = std::fs::remove_file(&pin);
+        let prog = self.program(name)?;
+        let link = loader::link_cgroup(prog.as_fd(), cgroup.as_fd(), attach).map_err(|source| {
+            EbpfError::Io {
+                what: "linking to the runs' cgroup the program",
+                path: PathBuf::from(name),
+                source,
+            }
+        })?;
+        loader::pin(link.as_fd(), &pin)
+    }
+}
+
+/// The pin of the node's record of why the BPF LSM programs did not load.
+const LSM_STATUS: &str = "LSM_STATUS";
+/// Bytes of that record.
+const LSM_STATUS_BYTES: usize = 512;
+
+/// Pins a one-entry array holding why the LSM programs did not load
+/// (empty: they did).
+fn write_lsm_status(tmp: &Path, why: Option<String>) -> Result<(), EbpfError> {
+    let mut status: Array<MapData, [u8; LSM_STATUS_BYTES]> =
+        Array::create(1, 0).map_err(map_err(LSM_STATUS))?;
+    let mut text = [0u8; LSM_STATUS_BYTES];
+    if let Some(why) = why {
+        let bytes = why.as_bytes();
+        let n = bytes.len().min(LSM_STATUS_BYTES - 1);
+        text[..n].copy_from_slice(&bytes[..n]);
+    }
+    status.set(0, text, 0).map_err(map_err(LSM_STATUS))?;
+    let path = tmp.join("maps").join(LSM_STATUS);
+    status.pin(&path).map_err(|e| EbpfError::Pin {
+        path,
+        message: e.to_string(),
+    })
+}
+
 /// Removes the nodes of other versions (another build of warden ran before
 /// this one) that no live run uses: their process tracepoints would cost
 /// every exec of the machine a lookup for nothing. A node some live run
@@ -582,8 +723,14 @@ fn make(tmp: &Path) -> Result<(), EbpfError> {
             .map_err(prog_err(name))?;
         program.load().map_err(prog_err(name))?;
     }
-    // The BPF LSM programs, where this kernel loads them (never assumed).
-    let lsm = lsm_unavailable.is_none() && crate::lsm::load_programs(&mut ebpf).is_ok();
+    // The BPF LSM programs, where this kernel loads them (never assumed);
+    // why not is kept with the node, so no run asks the kernel again.
+    let lsm_status = match lsm_unavailable {
+        Some(why) => Err(why),
+        None => crate::lsm::load_programs(&mut ebpf).map_err(|e| crate::lsm::render(&e)),
+    };
+    let lsm = lsm_status.is_ok();
+    write_lsm_status(tmp, lsm_status.err())?;
 
     // Pins: maps first (the unix programs are relocated against them).
     for (name, map) in ebpf.maps() {

@@ -627,7 +627,9 @@ pub fn launcher_requires_bpf_lsm() -> Result<(), String> {
     policy.allow_exec(PROBE).map_err(e)?;
     let available = matches!(lsm::probe(), Support::Available);
     // As `warden exec` without `--events` (no event ring) and with it.
-    let run_with = |reports: enforcer::ebpf::Reports, args: &[&str]| -> Result<Option<i32>, RunError> {
+    let run_with = |reports: enforcer::ebpf::Reports,
+                    args: &[&str]|
+     -> Result<Option<i32>, RunError> {
         let layers = enforcer::ebpf::for_launcher_with(&policy, false, reports).map_err(|err| {
             RunError::RequiredLayerMissing {
                 layer: "ebpf".into(),

@@ -106,10 +106,9 @@ pub fn run(args: Args) -> ExitCode {
     let selected = enforcer::proven::select(&claims, &args.require, |profile| match profile {
         Profile::Unprivileged => Ok(()),
         Profile::Root if have_ebpf => Ok(()),
-        Profile::RootBpfLsm if have_ebpf => match enforcer::lsm::probe() {
-            enforcer::lsm::Support::Available => Ok(()),
-            enforcer::lsm::Support::Unavailable(why) => Err(format!("no bpf-lsm: {why}")),
-        },
+        Profile::RootBpfLsm if have_ebpf => {
+            enforcer::ebpf::lsm_support().map_err(|why| format!("no bpf-lsm: {why}"))
+        }
         _ => Err(ebpf_missing.clone()),
     });
     let selected = match selected {
