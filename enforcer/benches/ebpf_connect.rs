@@ -105,10 +105,13 @@ fn bench(c: &mut Criterion) {
     let addr = listener();
     let mount = cgroup2_mount().expect("cgroup2 mounted");
     let home = own_cgroup(&mount).expect("own cgroup");
-    // Two sibling cgroups set up alike; only `run` gets the programs, so the
-    // ratio between them is the cost of the eBPF layers alone (a new cgroup
-    // has costs of its own, e.g. socket memory accounting).
-    let run = mount.join(format!("warden-ebpf-bench-run-{}", std::process::id()));
+    // Two cgroups set up alike, one level deep each: `run` under the runs'
+    // cgroup, where the node's programs are linked, `bare` beside it, where
+    // none are, so the ratio between them is the cost of the eBPF layers
+    // alone (a new cgroup has costs of its own, e.g. socket memory
+    // accounting).
+    let parent = enforcer::cgroup::run_parent().expect("the runs' cgroup");
+    let run = parent.join(format!("ebpf-bench-run-{}", std::process::id()));
     let bare = mount.join(format!("warden-ebpf-bench-bare-{}", std::process::id()));
     std::fs::create_dir_all(&run).expect("create bench cgroup");
     std::fs::create_dir_all(&bare).expect("create bench cgroup");

@@ -45,7 +45,16 @@ fn doctor_prints_a_table_for_people() {
     let out = Command::new(WARDEN).arg("doctor").output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8(out.stdout).unwrap();
-    assert_eq!(text.lines().count(), 6, "{text}");
+    // One line per layer; under each, indented, the shapes it enforces here.
+    let rows: Vec<&str> = text.lines().filter(|l| !l.starts_with(' ')).collect();
+    assert_eq!(rows.len(), 6, "{text}");
+    assert!(
+        text.lines().any(|l| l
+            .trim_start()
+            .starts_with("- exec by the executed file's inode"))
+            || !rows[4].contains(" yes "),
+        "{text}"
+    );
     assert!(
         text.lines().next().unwrap().starts_with("landlock"),
         "{text}"
