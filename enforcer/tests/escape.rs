@@ -1356,7 +1356,8 @@ const FS_IOC_GETVERSION: u64 = 0x8008_7601;
 
 /// Everything a metadata change could alter, read as root. `ctime` moves
 /// with any change of the inode, so an unchanged `ctime` means nothing
-/// changed.
+/// changed. The inode flags and generation are `None` where the file
+/// system has no `ioctl` for them (tmpfs has no `FS_IOC_GETVERSION`).
 #[derive(Debug, PartialEq, Eq)]
 struct Meta {
     mode: u32,
@@ -1365,8 +1366,8 @@ struct Meta {
     mtime: i64,
     ctime: (i64, i64),
     xattrs: Vec<(String, Vec<u8>)>,
-    flags: i32,
-    version: i64,
+    flags: Option<i32>,
+    version: Option<i64>,
 }
 
 fn cpath(p: &Path) -> std::ffi::CString {
@@ -1377,7 +1378,12 @@ fn xattrs(p: &Path) -> Vec<(String, Vec<u8>)> {
     let c = cpath(p);
     let mut names = vec![0u8; 4096];
     let n = unsafe { libc::llistxattr(c.as_ptr(), names.as_mut_ptr().cast(), names.len()) };
-    assert!(n >= 0, "listxattr {}", p.display());
+    assert!(
+        n >= 0,
+        "listxattr {}: {}",
+        p.display(),
+        std::io::Error::last_os_error()
+    );
     names.truncate(n as usize);
     let mut out = Vec::new();
     for name in names.split(|b| *b == 0).filter(|n| !n.is_empty()) {
@@ -1392,12 +1398,20 @@ fn xattrs(p: &Path) -> Vec<(String, Vec<u8>)> {
     out
 }
 
-fn ioctl_get(p: &Path, cmd: u64) -> i64 {
+/// The value an `ioctl` reads, or `None` when the file system has no such
+/// `ioctl` (`ENOTTY`, `EOPNOTSUPP`); any other failure fails the test.
+fn ioctl_get(p: &Path, cmd: u64) -> Option<i64> {
     let f = fs::File::open(p).unwrap();
     let mut v: i64 = 0;
     let rc = unsafe { libc::ioctl(std::os::fd::AsRawFd::as_raw_fd(&f), cmd as _, &mut v) };
-    assert_eq!(rc, 0, "ioctl {cmd:#x} on {}", p.display());
-    v
+    if rc == 0 {
+        return Some(v);
+    }
+    let e = std::io::Error::last_os_error();
+    match e.raw_os_error() {
+        Some(libc::ENOTTY | libc::EOPNOTSUPP) => None,
+        _ => panic!("ioctl {cmd:#x} on {}: {e}", p.display()),
+    }
 }
 
 fn meta_of(p: &Path) -> Meta {
@@ -1412,14 +1426,14 @@ fn meta_of(p: &Path) -> Meta {
         ctime: (m.ctime(), m.ctime_nsec()),
         xattrs: if regular { xattrs(p) } else { Vec::new() },
         flags: if regular {
-            ioctl_get(p, FS_IOC_GETFLAGS) as i32
+            ioctl_get(p, FS_IOC_GETFLAGS).map(|f| f as i32)
         } else {
-            0
+            None
         },
         version: if regular {
-            ioctl_get(p, FS_IOC_GETVERSION) as u32 as i64
+            ioctl_get(p, FS_IOC_GETVERSION).map(|v| v as u32 as i64)
         } else {
-            0
+            None
         },
     }
 }
@@ -1433,7 +1447,10 @@ fn subject(path: &Path, uid: u32, gid: u32) {
     let keep = c"user.keep";
     assert_eq!(
         unsafe { libc::setxattr(c.as_ptr(), keep.as_ptr(), b"1".as_ptr().cast(), 1, 0) },
-        0
+        0,
+        "user.keep on {} (the metadata tests need user attributes): {}",
+        path.display(),
+        std::io::Error::last_os_error()
     );
     let t = libc::timespec {
         tv_sec: 1_000_000_000,
@@ -1529,9 +1546,136 @@ const CHANGES: &[(&str, &str)] = &[
     ("setversion", "7"),
 ];
 
+/// The changes a test may skip, each needing more than Linux 6.7 and a file
+/// system with `user.*` attributes: a newer syscall, an `ioctl` the file
+/// system may lack, `/dev/fd`. Every other change of [`CHANGES`] (chmod,
+/// chown, the times, the attributes by path, link and descriptor) is
+/// checked everywhere: finding one of them missing fails the test, so a
+/// skip can never leave a test proving nothing.
+const OPTIONAL: &[&str] = &[
+    // Linux 6.13.
+    "setxattrat",
+    "removexattrat",
+    // Linux 6.17.
+    "file_setattr",
+    // FS_IOC_{GET,SET}FLAGS, FS_IOC_FS{GET,SET}XATTR: ext4, xfs, btrfs,
+    // tmpfs..., not every file system.
+    "setflags",
+    "fssetxattr",
+    // FS_IOC_{GET,SET}VERSION: ext4, not tmpfs.
+    "setversion",
+    // A symlink to /proc/self/fd that udev or systemd makes.
+    "chmod-devfd",
+];
+
+/// What the running kernel and the file system of a fixture cannot do at
+/// all: the changes a test skips, each with the reason.
+struct Support {
+    missing: Vec<(&'static str, String)>,
+}
+
+impl Support {
+    fn has(&self, op: &str) -> bool {
+        !self.missing.iter().any(|(o, _)| *o == op)
+    }
+}
+
+/// The running kernel's release (`uname -r`).
+fn kernel_release() -> String {
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::uname(&mut u) }, 0);
+    unsafe { std::ffi::CStr::from_ptr(u.release.as_ptr()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The type of the file system holding `p`, for a message.
+fn fs_type(p: &Path) -> String {
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    assert_eq!(unsafe { libc::statfs(cpath(p).as_ptr(), &mut st) }, 0);
+    let magic = st.f_type as u32;
+    let name = match magic {
+        0x0102_1994 => "tmpfs",
+        0xef53 => "ext4",
+        0x5846_5342 => "xfs",
+        0x9123_683e => "btrfs",
+        0x794c_7630 => "overlayfs",
+        0x0102_1997 => "9p",
+        _ => "file system",
+    };
+    format!("{name}, f_type {magic:#x}")
+}
+
+impl Fixture {
+    /// Makes every change of [`CHANGES`] and `chmod-devfd` once, unconfined
+    /// (no run, no supervisor), on scratch files beside the fixture's
+    /// directories, on their file system: `ENOSYS` means the kernel has no
+    /// such syscall, `ENOTTY` or `EOPNOTSUPP` that the file system has no
+    /// such `ioctl` or attribute. Says on stderr which changes `test` skips
+    /// and why; fails when a change outside [`OPTIONAL`] is missing, or any
+    /// change fails for another reason.
+    fn support(&self, test: &str) -> Support {
+        use std::io::Write;
+        let dir = self.read_dir.parent().unwrap().join("support");
+        fs::create_dir(&dir).unwrap();
+        let tries: Vec<(&'static str, PathBuf, &str)> = CHANGES
+            .iter()
+            .chain(&[("chmod-devfd", "600")])
+            .map(|(op, v)| {
+                let p = dir.join(op);
+                subject(&p, 0, 0);
+                (*op, p, *v)
+            })
+            .collect();
+        let mut cmd = std::process::Command::new(PROBE);
+        cmd.arg("metas");
+        for (op, p, v) in &tries {
+            cmd.arg(op).arg(p).arg(v);
+        }
+        let out = cmd.output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "the probe, unconfined: {stdout} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let answers = parse_metas(&stdout);
+        assert_eq!(answers.len(), tries.len(), "{stdout}");
+        let mut missing = Vec::new();
+        for ((op, _, _), (_, answer)) in tries.iter().zip(answers) {
+            let Some(e) = answer else { continue };
+            let error = std::io::Error::from_raw_os_error(e);
+            let why = match e {
+                libc::ENOSYS => format!("Linux {} has no such syscall ({error})", kernel_release()),
+                libc::ENOTTY | libc::EOPNOTSUPP => format!(
+                    "the file system of {} ({}) cannot ({error})",
+                    dir.display(),
+                    fs_type(&dir)
+                ),
+                libc::ENOENT if *op == "chmod-devfd" => "this system has no /dev/fd".to_owned(),
+                _ => panic!("{op} fails even unconfined, on {}: {error}", dir.display()),
+            };
+            assert!(
+                OPTIONAL.contains(op),
+                "{op} cannot be checked here: {why}; the metadata tests need it everywhere"
+            );
+            missing.push((*op, why));
+        }
+        // Straight to the descriptor, past the test harness's capture: a
+        // skip shows in every run's output.
+        let mut err = std::io::stderr().lock();
+        for (op, why) in &missing {
+            let _ = writeln!(err, "{test}: skipping {op}: {why}");
+        }
+        Support { missing }
+    }
+}
+
 #[test]
 fn metadata_changes_outside_the_write_envelope_are_refused_and_change_nothing() {
     let f = Fixture::new();
+    let support =
+        f.support("metadata_changes_outside_the_write_envelope_are_refused_and_change_nothing");
     // A symlink from the writable directory into the read-only one, and a
     // path through `..`.
     let (target, link) = f.read_only_subject();
@@ -1539,6 +1683,7 @@ fn metadata_changes_outside_the_write_envelope_are_refused_and_change_nothing() 
     let before = meta_of(&target);
     let mut changes: Vec<(&str, &Path, &str)> = CHANGES
         .iter()
+        .filter(|(op, _)| support.has(op))
         .map(|(op, v)| (*op, target.as_path(), *v))
         .collect();
     for (op, v) in [
@@ -1553,11 +1698,17 @@ fn metadata_changes_outside_the_write_envelope_are_refused_and_change_nothing() 
         ("removexattr", "user.keep"),
         ("file_setattr", FS_XFLAG_NODUMP),
     ] {
+        if !support.has(op) {
+            continue;
+        }
         changes.push((op, link.as_path(), v));
         changes.push((op, dotdot.as_path(), v));
     }
     // A magic link reached through a symlink (/dev/fd -> /proc/self/fd).
-    changes.push(("chmod-devfd", target.as_path(), "600"));
+    let devfd = support.has("chmod-devfd");
+    if devfd {
+        changes.push(("chmod-devfd", target.as_path(), "600"));
+    }
     let (outcome, answers) = f.metas(&[], &changes);
     for ((op, path, _), (_, answer)) in changes.iter().zip(&answers) {
         assert_eq!(
@@ -1576,24 +1727,29 @@ fn metadata_changes_outside_the_write_envelope_are_refused_and_change_nothing() 
     let m = &outcome.metadata;
     assert_eq!(m.refused_total as usize, changes.len());
     let real = target.canonicalize().unwrap();
-    let (devfd, resolved): (Vec<_>, Vec<_>) = m
+    let (through_devfd, resolved): (Vec<_>, Vec<_>) = m
         .refused
         .iter()
         .partition(|r| r.path.starts_with("/dev/fd/"));
     assert!(resolved.iter().all(|r| Path::new(&r.path) == real), "{m:?}");
     // The magic link reached through /dev/fd is not followed at all.
+    assert_eq!(through_devfd.len(), usize::from(devfd), "{m:?}");
     assert!(
-        devfd.len() == 1 && devfd[0].reason.contains("/proc link"),
+        through_devfd
+            .iter()
+            .all(|r| r.reason.contains("/proc link")),
         "{m:?}"
     );
-    for name in [
-        "chmod",
-        "fchmodat2",
-        "setxattrat",
-        "ioctl(FS_IOC_SETFLAGS)",
-        "file_setattr",
+    for (op, name) in [
+        ("chmod", "chmod"),
+        ("fchmodat2", "fchmodat2"),
+        ("setxattrat", "setxattrat"),
+        ("setflags", "ioctl(FS_IOC_SETFLAGS)"),
+        ("file_setattr", "file_setattr"),
     ] {
-        assert!(m.refused.iter().any(|r| r.syscall == name), "{name}: {m:?}");
+        if support.has(op) {
+            assert!(m.refused.iter().any(|r| r.syscall == name), "{name}: {m:?}");
+        }
     }
     assert!(outcome.layers.metadata.is_some());
 }
@@ -1601,8 +1757,14 @@ fn metadata_changes_outside_the_write_envelope_are_refused_and_change_nothing() 
 #[test]
 fn metadata_changes_inside_the_write_envelope_are_made() {
     let f = Fixture::new();
+    let support = f.support("metadata_changes_inside_the_write_envelope_are_made");
+    let supported: Vec<(&str, &str)> = CHANGES
+        .iter()
+        .copied()
+        .filter(|(op, _)| support.has(op))
+        .collect();
     // One file per change, so each effect can be seen.
-    let files: Vec<PathBuf> = CHANGES
+    let files: Vec<PathBuf> = supported
         .iter()
         .map(|(op, _)| {
             let p = f.write_dir.join(op);
@@ -1610,17 +1772,17 @@ fn metadata_changes_inside_the_write_envelope_are_made() {
             p
         })
         .collect();
-    let changes: Vec<(&str, &Path, &str)> = CHANGES
+    let changes: Vec<(&str, &Path, &str)> = supported
         .iter()
         .zip(&files)
         .map(|((op, v), p)| (*op, p.as_path(), *v))
         .collect();
     let (outcome, answers) = f.metas(&[], &changes);
-    for ((op, _), answer) in CHANGES.iter().zip(&answers) {
+    for ((op, _), answer) in supported.iter().zip(&answers) {
         assert_eq!(answer.1, None, "{op} was refused");
     }
     assert_eq!(outcome.metadata.refused_total, 0);
-    for ((op, _), path) in CHANGES.iter().zip(&files) {
+    for ((op, _), path) in supported.iter().zip(&files) {
         let m = meta_of(path);
         let expected = match *op {
             o if o.contains("chmod") => m.mode == 0o600,
@@ -1630,8 +1792,10 @@ fn metadata_changes_inside_the_write_envelope_are_made() {
                 m.xattrs.contains(&("user.x".into(), b"1".to_vec()))
             }
             o if o.contains("removexattr") => m.xattrs.is_empty(),
-            "setflags" | "fssetxattr" | "file_setattr" => m.flags & FS_NODUMP_FL != 0,
-            "setversion" => m.version == 7,
+            "setflags" | "fssetxattr" | "file_setattr" => {
+                m.flags.is_some_and(|f| f & FS_NODUMP_FL != 0)
+            }
+            "setversion" => m.version == Some(7),
             other => panic!("no expectation for {other}"),
         };
         assert!(expected, "{op} did not take effect: {m:?}");
