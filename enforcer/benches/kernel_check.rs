@@ -96,6 +96,16 @@ fn claims_with(envelope: Envelope) -> Claims {
             "calls": [], "params": [], "limits": [], "ordering": [], "baseline": []}
     }))
     .expect("bench claims");
+    // Every profile and alternative shape proven, as against a spec that
+    // allows every file, exec and network action (what costs is the check).
+    let spec = planlang::load_spec_str(
+        r#"spec "bench" { allow read  allow write  allow delete  allow exec  allow connect  allow listen }"#,
+        "bench.spec",
+    )
+    .expect("the bench spec parses");
+    let spec = CompiledSpec::compile(&spec).expect("the bench spec compiles");
+    claims.enforcement =
+        token::enforcement::prove_profiles(&spec, &envelope).expect("the bench profiles prove");
     claims.envelope = envelope;
     claims
 }

@@ -132,6 +132,12 @@ fn glob_base(glob: &str) -> PathBuf {
     base
 }
 
+/// Whether `path` exists and is not a directory (following symlinks, as
+/// Landlock's rule will).
+fn exists_not_dir(path: &str) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| !m.is_dir())
+}
+
 fn parent_of(path: &str) -> PathBuf {
     Path::new(path)
         .parent()
@@ -180,7 +186,9 @@ impl Compiler<'_> {
                     self.policy
                         .allow_path(path, FileScope::File, FileAccess::READ)?;
                 }
-                EnvAccess::Write if Path::new(path).is_file() => {
+                // A file that exists (a device such as /dev/null too) is
+                // written as it is: no creation right, no directory tree.
+                EnvAccess::Write if exists_not_dir(path) => {
                     self.policy
                         .allow_path(path, FileScope::File, FileAccess::WRITE)?;
                 }

@@ -176,6 +176,11 @@ pub fn prepare(policy: &KernelPolicy) -> Result<PreparedLandlock, LayerError> {
     }
 
     for (path, scope, access) in grants {
+        // A rule follows the symlinks on its path only where nobody but
+        // root could have put them (see `planted_symlink`).
+        if let Some(why) = planted_symlink(&path, policy) {
+            return Err(LayerError::Landlock(why));
+        }
         let fd = match PathFd::new(&path) {
             Ok(fd) => fd,
             Err(_) if !path.exists() => {
@@ -272,6 +277,95 @@ pub fn restrict_self(ruleset_fd: RawFd) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Why the rule path `path` must not be followed, when it leads through a
+/// symlink that could have been planted to redirect the grant: one in a
+/// directory the run itself may create or remove entries in (a run, now or
+/// an earlier one under the same envelope, could have put it there), or
+/// one that is not root's or lies in a directory others than root may
+/// write (`/tmp`). The machine's own symlinks (`/bin` → `usr/bin`,
+/// `/var/run` → `/run`, `/etc/alternatives/*`) pass, and the run-start
+/// check names what they reach ([`crate::proven::Exception::Alias`]).
+pub fn planted_symlink(path: &Path, policy: &KernelPolicy) -> Option<String> {
+    planted_within(path, policy, 40)
+}
+
+fn planted_within(path: &Path, policy: &KernelPolicy, hops: u32) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    if hops == 0 {
+        return Some(format!(
+            "refusing a rule on {}: too many symlinks on its path",
+            path.display()
+        ));
+    }
+    let writable = |dir: &Path| {
+        policy.files.iter().any(|r| {
+            r.access
+                .contains(FileAccess::CREATE)
+                || r.access.contains(FileAccess::REMOVE)
+                || r.access.contains(FileAccess::MAKE_SOCK)
+        } && match r.scope {
+            FileScope::Tree => dir.starts_with(&r.path),
+            FileScope::File => dir == r.path,
+        })
+    };
+    let mut at = PathBuf::from("/");
+    for part in path.components().skip(1) {
+        at.push(part);
+        let Ok(meta) = std::fs::symlink_metadata(&at) else {
+            // The rest does not exist: nothing more to follow.
+            return None;
+        };
+        if !meta.file_type().is_symlink() {
+            continue;
+        }
+        let dir = at.parent().unwrap_or(Path::new("/")).to_path_buf();
+        let dir_meta = std::fs::metadata(&dir).ok();
+        let others_write = dir_meta
+            .as_ref()
+            .is_none_or(|m| m.uid() != 0 || m.mode() & 0o022 != 0);
+        let why = if writable(&dir) {
+            "in a directory the run may create entries in"
+        } else if meta.uid() != 0 {
+            "not root's"
+        } else if others_write {
+            "in a directory others than root may write"
+        } else {
+            // Follow it (with the rest of the path).
+            let target = std::fs::read_link(&at).ok()?;
+            let rest: PathBuf = path.strip_prefix(&at).ok()?.to_path_buf();
+            let next = if target.is_absolute() {
+                target
+            } else {
+                dir.join(target)
+            };
+            let next = next.join(rest);
+            return planted_within(&normalize_lexically(&next), policy, hops - 1);
+        };
+        return Some(format!(
+            "refusing a rule on {}: it leads through the symlink {}, which is {why} (a symlink planted there would redirect the grant)",
+            path.display(),
+            at.display()
+        ));
+    }
+    None
+}
+
+/// `.` and `..` resolved without the file system (a symlink's target joined
+/// to its directory).
+fn normalize_lexically(path: &Path) -> PathBuf {
+    let mut out = PathBuf::from("/");
+    for c in path.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::Normal(n) => out.push(n),
+            _ => {}
+        }
+    }
+    out
+}
+
 /// The `PT_INTERP` path of an ELF program (its dynamic loader), if any.
 pub fn elf_interpreter(program: &Path) -> Option<PathBuf> {
     let mut f = std::fs::File::open(program).ok()?;
@@ -308,6 +402,50 @@ fn parse_interp(elf: &[u8]) -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_symlink_the_run_could_plant_refuses_its_rule() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
+        let link = d.join("report.txt");
+        std::os::unix::fs::symlink("/etc/passwd", &link).unwrap();
+        let mut policy = KernelPolicy::new();
+        policy
+            .allow_path(&link, FileScope::File, FileAccess::WRITE)
+            .unwrap();
+        // Nothing lets the run create entries in `d`, which only root may
+        // write: the machine's own symlink, followed.
+        assert_eq!(planted_symlink(&link, &policy), None);
+        // Now the run may create entries in `d`: the symlink could be its.
+        policy
+            .allow_path(d, FileScope::Tree, FileAccess::WRITE | FileAccess::CREATE)
+            .unwrap();
+        let why = planted_symlink(&link, &policy).unwrap();
+        assert!(
+            why.contains("a directory the run may create entries in"),
+            "{why}"
+        );
+        assert!(
+            prepare(&policy)
+                .unwrap_err()
+                .to_string()
+                .contains("report.txt")
+        );
+        // One in a directory others may write (like /tmp) is refused too.
+        let open = d.join("open");
+        std::fs::create_dir(&open).unwrap();
+        std::fs::set_permissions(&open, std::os::unix::fs::PermissionsExt::from_mode(0o1777))
+            .unwrap();
+        let there = open.join("l");
+        std::os::unix::fs::symlink("/etc/hostname", &there).unwrap();
+        let why = planted_symlink(&there, &KernelPolicy::new()).unwrap();
+        assert!(why.contains("others than root may write"), "{why}");
+        // The machine's layout passes: /bin/sh on a merged-/usr system.
+        assert_eq!(
+            planted_symlink(Path::new("/bin/sh"), &KernelPolicy::new()),
+            None
+        );
+    }
 
     #[test]
     fn the_kernel_reports_an_abi() {

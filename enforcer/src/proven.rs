@@ -272,6 +272,19 @@ impl fmt::Display for Exception {
 /// the proven envelope does not cover.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum OutsideProof {
+    /// A grant's path is in the situation where the kernel grants a wider
+    /// shape, and that shape was not proven at issue time.
+    #[error(
+        "refusing to start: {situation} for `{grant}`, so the kernel layers of profile {profile} would grant `{widened}`, which was not proven{}",
+        counterexample.as_ref().map(|c| format!(" ({c})")).unwrap_or_default()
+    )]
+    Unproven {
+        profile: Profile,
+        grant: String,
+        situation: enforced::Situation,
+        widened: String,
+        counterexample: Option<String>,
+    },
     /// A grant of the kernel layers outside the proven envelope.
     #[error("refusing to start: the kernel layers of profile {profile} would let {}", outside(.not_within))]
     Grant {
@@ -733,13 +746,54 @@ pub fn check(
     claims: &Claims,
     selected: &Selected,
 ) -> Result<KernelEnvelope, OutsideProof> {
-    let enforced = enforced::enforced_envelope(&claims.envelope, selected.profile);
+    let profile = selected.profile;
+    let enforced = enforced::enforced_envelope(&claims.envelope, profile);
     if token::enforcement::digest(&enforced) != selected.digest {
-        return Err(OutsideProof::Digest {
-            profile: selected.profile,
-        });
+        return Err(OutsideProof::Digest { profile });
     }
-    check_against(policy, selected.profile, &enforced)
+    // What the run may start under: every grant whose shape the file system
+    // decides in its exact shape, or in its wide one where that was proven.
+    let proofs = claims
+        .enforcement
+        .iter()
+        .find(|e| e.profile == profile.name() && e.digest == selected.digest)
+        .map(|e| e.alternatives.as_slice())
+        .unwrap_or_default();
+    let proven_wide = |g: &FileGrant| {
+        let shown = enforced::describe_grant(g);
+        proofs.iter().any(|a| a.proven && a.grant == shown)
+    };
+    let region = enforced::enforced_choosing(&claims.envelope, profile, &proven_wide);
+    check_against(policy, profile, &region).map_err(|e| match e {
+        // Name the step whose file system shape was not proven.
+        OutsideProof::Grant { not_within, .. } => {
+            let unproven = enforced::alternatives(&claims.envelope, profile)
+                .into_iter()
+                .filter(|a| !proven_wide(&a.grant))
+                .find(|a| {
+                    not_within
+                        .to_string()
+                        .contains(&enforced::describe_grant(&a.widened))
+                });
+            match unproven {
+                Some(a) => OutsideProof::Unproven {
+                    profile,
+                    grant: enforced::describe_grant(&a.grant),
+                    situation: a.situation,
+                    widened: enforced::describe_grant(&a.widened),
+                    counterexample: proofs
+                        .iter()
+                        .find(|p| p.grant == enforced::describe_grant(&a.grant))
+                        .and_then(|p| p.counterexample.clone()),
+                },
+                None => OutsideProof::Grant {
+                    profile,
+                    not_within,
+                },
+            }
+        }
+        other => other,
+    })
 }
 
 /// [`check`] against a given enforced envelope (already known to be the
@@ -1160,6 +1214,92 @@ mod tests {
         }
     }
 
+    /// The claims of a one-grant plan under a spec, and the profile's
+    /// selection (the root profile).
+    fn one_write(spec: &str, path: &str) -> (Claims, Selected) {
+        let claims = claims_for(
+            spec,
+            serde_json::json!({"files": [
+                {"access": "write", "target": {"shape": "exact", "path": path}}
+            ]}),
+        );
+        let profile = Profile::Root;
+        let digest = profile_digest(&claims.envelope, profile);
+        let selected = Selected { profile, digest };
+        (claims, selected)
+    }
+
+    #[test]
+    fn a_file_that_exists_is_written_exactly_and_needs_only_its_own_proof() {
+        // /dev/null exists (a device): the kernel grants it alone, which the
+        // spec allows; its directory tree is not allowed, and not needed.
+        let spec = r#"spec "s" { allow write "/dev/null" }"#;
+        let (claims, selected) = one_write(spec, "/dev/null");
+        let root = claims
+            .enforcement
+            .iter()
+            .find(|e| e.profile == "root")
+            .unwrap();
+        assert!(root.proven, "{root:?}");
+        let [alt] = root.alternatives.as_slice() else {
+            panic!("{root:?}")
+        };
+        assert_eq!(alt.widened, "write under \"/dev\"");
+        assert!(!alt.proven && alt.counterexample.is_some(), "{alt:?}");
+        let policy = compiled(&claims.envelope, Profile::Root);
+        assert!(policy.files.iter().any(|r| r.path == Path::new("/dev/null")
+            && r.scope == FileScope::File
+            && r.access == FileAccess::WRITE));
+        check(&policy, &claims, &selected).expect("/dev/null is written exactly");
+    }
+
+    #[test]
+    fn a_new_file_needs_its_directory_and_is_refused_naming_the_step_when_that_was_not_proven() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().to_str().unwrap().to_owned();
+        let new = format!("{d}/out.txt");
+        let spec = format!(r#"spec "s" {{ allow write {new:?} }}"#);
+        let (claims, selected) = one_write(&spec, &new);
+        // Absent at run start: the kernel would grant the directory tree.
+        let err = check(
+            &compiled(&claims.envelope, Profile::Root),
+            &claims,
+            &selected,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(
+                &err,
+                OutsideProof::Unproven {
+                    situation: enforced::Situation::Absent,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let text = err.to_string();
+        assert!(text.contains(&format!("`write {new:?}`")), "{text}");
+        assert!(text.contains(&format!("`write under {d:?}`")), "{text}");
+        // Once the file exists, the same token starts the run.
+        std::fs::write(&new, "").unwrap();
+        check(
+            &compiled(&claims.envelope, Profile::Root),
+            &claims,
+            &selected,
+        )
+        .expect("an existing file is written exactly");
+        // A spec that allows the directory proves both shapes.
+        let wide = format!(r#"spec "s" {{ allow write under {d:?} }}"#);
+        std::fs::remove_file(&new).unwrap();
+        let (claims, selected) = one_write(&wide, &new);
+        check(
+            &compiled(&claims.envelope, Profile::Root),
+            &claims,
+            &selected,
+        )
+        .expect("the directory tree was proven");
+    }
+
     #[test]
     fn a_directory_named_as_a_file_is_a_tree_for_landlock_and_refused() {
         let dir = tempfile::tempdir().unwrap();
@@ -1168,15 +1308,25 @@ mod tests {
             files: vec![read(exact(&d))],
             ..Envelope::default()
         };
+        // Proven only as a file: the tree Landlock grants is outside.
         let err = check_against(
             &compiled(&env, Profile::Root),
             Profile::Root,
-            &enforced::enforced_envelope(&env, Profile::Root),
+            &enforced::enforced_exact(&env, Profile::Root),
         )
         .unwrap_err();
         assert!(
             err.to_string().contains(&format!("`read under {d:?}`")),
             "{err}"
+        );
+        // The directory alternative, proven, covers it.
+        assert!(
+            check_against(
+                &compiled(&env, Profile::Root),
+                Profile::Root,
+                &enforced::enforced_envelope(&env, Profile::Root),
+            )
+            .is_ok()
         );
         // BPF LSM names the directory alone.
         let lsm = Profile::RootBpfLsm;

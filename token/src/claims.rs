@@ -322,10 +322,34 @@ pub struct EnforcementProof {
     pub layers: Vec<String>,
     /// SHA-256 of the enforced envelope's canonical JSON.
     pub digest: Digest,
-    /// Whether the verifier proved the enforced envelope inside the spec.
+    /// Whether the verifier proved the enforced envelope inside the spec
+    /// with every path of an alternative a file (its exact shape); the
+    /// wide shapes are proven one by one in `alternatives`.
     pub proven: bool,
     /// When not proven: the action the widening would let through and the
     /// spec rule that refuses it, for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counterexample: Option<String>,
+    /// The grants whose shape the file system decides when the run starts
+    /// (`verifier::enforced::Alternative`), each with the proof of its wide
+    /// shape on its own: a run starts only when every grant whose path is
+    /// in its wide situation then has a proven wide shape.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alternatives: Vec<AlternativeProof>,
+}
+
+/// The proof of one grant's wide shape ([`EnforcementProof::alternatives`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlternativeProof {
+    /// The envelope's grant, as the plan language writes it
+    /// (`write "/tmp/out.txt"`).
+    pub grant: String,
+    /// When the wide shape applies.
+    pub situation: verifier::enforced::Situation,
+    /// The wide shape (`write under "/tmp"`).
+    pub widened: String,
+    pub proven: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub counterexample: Option<String>,
 }
@@ -447,6 +471,7 @@ pub(crate) mod tests {
                     digest: Digest::of_text("enforced"),
                     proven: false,
                     counterexample: Some("write \"/tmp/out/evil.sh\"".into()),
+                    alternatives: Vec::new(),
                 },
                 EnforcementProof {
                     profile: "root+bpf-lsm".into(),
@@ -454,6 +479,7 @@ pub(crate) mod tests {
                     digest: Digest::of_text("exact"),
                     proven: true,
                     counterexample: None,
+                    alternatives: Vec::new(),
                 },
             ],
         }

@@ -22,7 +22,7 @@
 //! assert_eq!(names, ["root+bpf-lsm"]);
 //! ```
 
-use crate::claims::{Claims, Digest, EnforcementProof};
+use crate::claims::{AlternativeProof, Claims, Digest, EnforcementProof};
 use verifier::CompiledSpec;
 use verifier::containment::{self, ContainmentError};
 use verifier::enforced::{self, Counterexample, Profile, ProveError};
@@ -62,11 +62,20 @@ fn entry(
         digest: digest(enforced),
         proven: proof.is_ok(),
         counterexample: proof.err().map(|c| c.to_string()),
+        alternatives: Vec::new(),
     }
 }
 
+/// A grant in the plan language's words.
+fn shown(g: &verifier::envelope::FileGrant) -> String {
+    enforced::describe_grant(g)
+}
+
 /// Proves every profile's enforced envelope for `envelope` (which `spec`
-/// accepted or a human approved) against `spec`.
+/// accepted or a human approved) against `spec`: the envelope with every
+/// grant whose shape the file system decides in its exact shape, then each
+/// such grant's wide shape on its own (unless the widest envelope is
+/// proven at once, which proves them all).
 pub fn prove_profiles(
     spec: &CompiledSpec,
     envelope: &Envelope,
@@ -74,9 +83,38 @@ pub fn prove_profiles(
     Profile::ALL
         .iter()
         .map(|&p| {
-            let enforced = enforced::enforced_envelope(envelope, p);
-            let proof = enforced::prove(spec, envelope, &enforced)?;
-            Ok(entry(p, &enforced, proof))
+            let widest = enforced::enforced_envelope(envelope, p);
+            let alternatives = enforced::alternatives(envelope, p);
+            let all = enforced::prove(spec, envelope, &widest)?;
+            let mut proofs = Vec::with_capacity(alternatives.len());
+            let base = if all.is_ok() || alternatives.is_empty() {
+                for a in &alternatives {
+                    proofs.push((a, Ok(())));
+                }
+                all
+            } else {
+                let exact = enforced::enforced_exact(envelope, p);
+                let base = enforced::prove(spec, envelope, &exact)?;
+                if base.is_ok() {
+                    for a in &alternatives {
+                        let one = enforced::enforced_widening(envelope, p, &a.grant);
+                        proofs.push((a, enforced::prove(spec, envelope, &one)?));
+                    }
+                }
+                base
+            };
+            let mut e = entry(p, &widest, base);
+            e.alternatives = proofs
+                .into_iter()
+                .map(|(a, proof)| AlternativeProof {
+                    grant: shown(&a.grant),
+                    situation: a.situation,
+                    widened: shown(&a.widened),
+                    proven: proof.is_ok(),
+                    counterexample: proof.err().map(|c| c.to_string()),
+                })
+                .collect();
+            Ok(e)
         })
         .collect()
 }
@@ -122,7 +160,8 @@ pub fn proven(proofs: &[EnforcementProof]) -> impl Iterator<Item = &EnforcementP
     proofs.iter().filter(|p| p.proven)
 }
 
-/// For people: one line per profile, `proven` or the counterexample.
+/// For people: one line per profile, `proven` or the counterexample, then
+/// each grant whose wide shape was not proven.
 pub fn describe(proofs: &[EnforcementProof]) -> String {
     let mut s = String::new();
     for p in proofs {
@@ -130,6 +169,18 @@ pub fn describe(proofs: &[EnforcementProof]) -> String {
             None if p.proven => s.push_str(&format!("  {}: proven\n", p.profile)),
             Some(cx) => s.push_str(&format!("  {}: refused: {cx}\n", p.profile)),
             None => s.push_str(&format!("  {}: refused\n", p.profile)),
+        }
+        for a in p.alternatives.iter().filter(|a| !a.proven) {
+            s.push_str(&format!(
+                "    only if {} is a file when the run starts: where {}, the kernel would grant `{}`, not proven{}\n",
+                a.grant,
+                a.situation,
+                a.widened,
+                a.counterexample
+                    .as_ref()
+                    .map(|c| format!(" ({c})"))
+                    .unwrap_or_default()
+            ));
         }
     }
     s

@@ -234,14 +234,99 @@ fn parent_dir(path: &str) -> String {
     }
 }
 
-/// Widens a file target to what the profile enforces.
-fn widen_target(target: &PathTarget, access: FileAccess, profile: Profile) -> Option<PathTarget> {
+/// Where the file system decides the shape of a grant: what a path turns
+/// out to be when the run starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Situation {
+    /// `read "/p"` where `/p` is a directory: Landlock's read-dir right is
+    /// hierarchical, so the kernel grants the tree below it.
+    Directory,
+    /// `write "/p"` where `/p` does not exist (or is a directory): creating
+    /// a file is a right on its directory, so the kernel grants the tree of
+    /// `/p`'s directory. Where `/p` exists as a file (or a device such as
+    /// `/dev/null`), the kernel grants that file alone.
+    Absent,
+}
+
+impl fmt::Display for Situation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Situation::Directory => "the path is a directory",
+            Situation::Absent => "the file does not exist when the run starts",
+        })
+    }
+}
+
+/// A grant of the envelope whose enforced shape the file system decides
+/// when the run starts: the exact shape (the path is a file) or `widened`
+/// (in `situation`). Without BPF LSM: `read "/p"` and `write "/p"`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Alternative {
+    /// The envelope's grant (its exact shape).
+    pub grant: FileGrant,
+    pub situation: Situation,
+    /// What the kernel grants in that situation.
+    pub widened: FileGrant,
+}
+
+/// The grants of `env` whose enforced shape the file system decides under
+/// `profile` (in the envelope's order of file grants). Each is proven on
+/// its own (never per combination of steps): a run starts only when the
+/// shape each one takes at run start was proven.
+pub fn alternatives(env: &Envelope, profile: Profile) -> Vec<Alternative> {
+    env.files
+        .iter()
+        .filter_map(|g| {
+            let situation = situation_of(g, profile)?;
+            let target = widen_target(&g.target, g.access, profile, true)?;
+            Some(Alternative {
+                grant: g.clone(),
+                situation,
+                widened: FileGrant {
+                    access: g.access,
+                    target,
+                },
+            })
+        })
+        .collect()
+}
+
+/// The situation in which `g`'s enforced shape is wider than the grant,
+/// when the file system decides it.
+fn situation_of(g: &FileGrant, profile: Profile) -> Option<Situation> {
+    if profile.exact_files() || !matches!(g.target, PathTarget::Exact { .. }) {
+        return None;
+    }
+    match g.access {
+        FileAccess::Read => Some(Situation::Directory),
+        FileAccess::Write => Some(Situation::Absent),
+        // Removing is a right on the directory in every situation.
+        FileAccess::Delete => None,
+    }
+}
+
+/// Widens a file target to what the profile enforces; `wide`: the shape
+/// of an exact path in its wide situation ([`Situation`]), else its shape
+/// when the path is a file.
+fn widen_target(
+    target: &PathTarget,
+    access: FileAccess,
+    profile: Profile,
+    wide: bool,
+) -> Option<PathTarget> {
     Some(match target {
         PathTarget::Exact { path } => match access {
+            // A directory named exactly: Landlock grants its tree.
+            FileAccess::Read if wide && !profile.exact_files() => {
+                PathTarget::Tree { dir: path.clone() }
+            }
             FileAccess::Read => target.clone(),
             // Creating and removing are rights on the directory for
-            // Landlock; the LSM names the file.
+            // Landlock; the LSM names the file. Writing a file that exists
+            // needs neither.
             FileAccess::Write | FileAccess::Delete if profile.exact_files() => target.clone(),
+            FileAccess::Write if !wide => target.clone(),
             FileAccess::Write | FileAccess::Delete => PathTarget::Tree {
                 dir: parent_dir(path),
             },
@@ -295,9 +380,38 @@ fn widen_target(target: &PathTarget, access: FileAccess, profile: Profile) -> Op
 /// ([`symlink_plantable`]). Binding is Landlock's `MAKE_SOCK` right on a
 /// directory: a unix listen grant is its directory's tree in every profile.
 pub fn enforced_envelope(env: &Envelope, profile: Profile) -> Envelope {
+    enforced_with(env, profile, &|_| true)
+}
+
+/// The enforced envelope when every path of an [`Alternative`] is a file
+/// (each grant in its exact shape).
+pub fn enforced_exact(env: &Envelope, profile: Profile) -> Envelope {
+    enforced_with(env, profile, &|_| false)
+}
+
+/// The enforced envelope when every path of an [`Alternative`] is a file
+/// except the grant `widened` (an alternative's grant), which takes its
+/// wide shape: what proves that step's alternative on its own.
+pub fn enforced_widening(env: &Envelope, profile: Profile, widened: &FileGrant) -> Envelope {
+    enforced_with(env, profile, &|g| g == widened)
+}
+
+/// The enforced envelope with the grants `wide` picks (among the
+/// [`Alternative`]s' grants) in their wide shape: what a run may start
+/// under when those are the alternatives proven.
+pub fn enforced_choosing(
+    env: &Envelope,
+    profile: Profile,
+    wide: &dyn Fn(&FileGrant) -> bool,
+) -> Envelope {
+    enforced_with(env, profile, wide)
+}
+
+/// The enforced envelope with the grants `wide` picks in their wide shape.
+fn enforced_with(env: &Envelope, profile: Profile, wide: &dyn Fn(&FileGrant) -> bool) -> Envelope {
     let mut out = Envelope::default();
     for g in &env.files {
-        if let Some(target) = widen_target(&g.target, g.access, profile) {
+        if let Some(target) = widen_target(&g.target, g.access, profile, wide(g)) {
             out.files.push(FileGrant {
                 access: g.access,
                 target,
@@ -306,7 +420,7 @@ pub fn enforced_envelope(env: &Envelope, profile: Profile) -> Envelope {
     }
     for g in &env.exec {
         // Exec needs read: the kernel opens the program to load it.
-        let Some(program) = widen_target(&g.program, FileAccess::Read, profile) else {
+        let Some(program) = widen_target(&g.program, FileAccess::Read, profile, false) else {
             continue;
         };
         // The kernel compares an exact program's literal argument list.
@@ -733,6 +847,16 @@ fn original_cond(original: &Envelope, kind: ActionKind) -> String {
     } else {
         parts.join(" or ")
     }
+}
+
+/// A file grant as the plan language writes it (`write under "/tmp"`).
+pub fn describe_grant(g: &FileGrant) -> String {
+    let word = match g.access {
+        FileAccess::Read => "read",
+        FileAccess::Write => "write",
+        FileAccess::Delete => "delete",
+    };
+    format!("{word} {}", describe_target(&g.target))
 }
 
 pub(crate) fn describe_target(target: &PathTarget) -> String {

@@ -20,8 +20,24 @@ fn token_for(dir: &Path, allowed: &Path, out_dir: &Path, ttl: i64) -> (String, S
     token_with(dir, allowed, out_dir, ttl, &["/bin/cat", "/bin/sh"])
 }
 
+/// The spec the test tokens are proven against: every file and exec
+/// action (what is tested here is the kernel's side).
+const ALLOW_ALL: &str = r#"spec "exec-test" { allow read  allow write  allow delete  allow exec }"#;
+
 /// [`token_for`] with these programs.
 fn token_with(
+    dir: &Path,
+    allowed: &Path,
+    out_dir: &Path,
+    ttl: i64,
+    programs: &[&str],
+) -> (String, String) {
+    token_under(ALLOW_ALL, dir, allowed, out_dir, ttl, programs)
+}
+
+/// [`token_with`], its profiles proven against `spec`.
+fn token_under(
+    spec: &str,
     dir: &Path,
     allowed: &Path,
     out_dir: &Path,
@@ -64,13 +80,7 @@ fn token_with(
         envelope: serde_json::from_value(envelope).expect("the test envelope follows the schema"),
         enforcement: vec![],
     };
-    // The enforcement profiles, proven against a spec that allows every
-    // file and exec action (what is tested here is the kernel's side).
-    let spec = planlang::load_spec_str(
-        r#"spec "exec-test" { allow read  allow write  allow delete  allow exec }"#,
-        "exec-test.spec",
-    )
-    .unwrap();
+    let spec = planlang::load_spec_str(spec, "exec-test.spec").unwrap();
     let spec = verifier::CompiledSpec::compile(&spec).unwrap();
     let mut claims = claims;
     claims.enforcement = token::enforcement::prove_profiles(&spec, &claims.envelope).unwrap();
@@ -164,8 +174,9 @@ fn bad_tokens_and_missing_layers_stop_the_run() {
 
 /// An envelope that reads a directory by its exact name: the proof is
 /// about that name, but Landlock's rule on a directory holds for every
-/// file below it. The check at run start sees the compiled policy grant
-/// the tree and refuses to start, naming it.
+/// file below it. Where the spec refuses that tree, the check at run start
+/// sees the compiled policy grant it and refuses to start, naming the step,
+/// the tree and the spec's counterexample.
 #[test]
 fn a_kernel_grant_outside_the_proof_stops_the_run() {
     let dir = tempfile::tempdir().unwrap();
@@ -173,7 +184,18 @@ fn a_kernel_grant_outside_the_proof_stops_the_run() {
     std::fs::create_dir(&data).unwrap();
     std::fs::write(data.join("secret.txt"), "secret\n").unwrap();
     std::fs::create_dir(&out).unwrap();
-    let (tok, key) = token_for(dir.path(), &data, &out, 600);
+    let spec = format!(
+        r#"spec "exec-test" {{ allow read  allow write  allow delete  allow exec  deny read {:?} }}"#,
+        data.join("secret.txt").display().to_string()
+    );
+    let (tok, key) = token_under(
+        &spec,
+        dir.path(),
+        &data,
+        &out,
+        600,
+        &["/bin/cat", "/bin/sh"],
+    );
     let marker = out.join("ran");
     let r = exec(
         &tok,
@@ -188,18 +210,30 @@ fn a_kernel_grant_outside_the_proof_stops_the_run() {
         return;
     }
     assert_eq!(r.status.code(), Some(2), "{err}");
-    assert!(
-        err.contains(&format!(
-            "would let `read under {:?}` through",
-            data.display().to_string()
-        )),
-        "{err}"
-    );
-    assert!(
-        err.contains("which its proven envelope does not cover"),
-        "{err}"
-    );
+    let data = data.display().to_string();
+    assert!(err.contains(&format!("`read {data:?}`")), "{err}");
+    assert!(err.contains(&format!("`read under {data:?}`")), "{err}");
+    assert!(err.contains("which was not proven"), "{err}");
+    assert!(err.contains("secret.txt"), "the counterexample: {err}");
     assert!(!marker.exists(), "the command ran");
+
+    // Under a spec that allows the tree, the same envelope runs.
+    let wide = dir.path().join("wide");
+    std::fs::create_dir(&wide).unwrap();
+    let (tok, key) = token_for(&wide, Path::new(&data), &out, 600);
+    let r = exec(
+        &tok,
+        &key,
+        &[],
+        &["/bin/sh", "-c", &format!("echo > {}", marker.display())],
+    );
+    assert_eq!(
+        r.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    assert!(marker.exists());
 }
 
 /// `warden issue PLAN --spec SPEC --key KEYS/warden.key`.

@@ -446,16 +446,56 @@ fn issue_proves_exec_argv_and_unix_sockets_per_profile() {
         cx.contains("`connect under \"/\"`") && cx.contains("`connect \"/var/run/docker.sock\"`"),
         "{cx}"
     );
-    // Writing beside the socket: the run could plant a symlink at it, so
-    // only BPF LSM (exact files) keeps the connect to that one socket.
+    // Writing beside the socket: while the file exists, Landlock grants it
+    // alone and the socket stays the one connected to. Absent, Landlock
+    // grants its directory, where the run could plant a symlink at the
+    // socket: that step's wide shape is not proven, and a run where the file
+    // is absent does not start (only BPF LSM, exact files, needs neither).
     let (code, tok, err) = issued(
         "plant",
         "  write \"/run/app/state.json\"\n  connect \"/run/app/sock\"\n",
     );
     assert_eq!(code, Some(0), "{err}");
     let p = profiles(&tok);
-    assert!(p["root+bpf-lsm"].0, "{p:?}");
-    let (proven, cx) = &p["root"];
-    assert!(!proven, "{p:?}");
+    assert!(p["root+bpf-lsm"].0 && p["root"].0, "{p:?}");
+    let alts = alternatives(&tok);
+    assert!(alts["root+bpf-lsm"].is_empty(), "{alts:?}");
+    let [(grant, widened, proven, cx)] = alts["root"].as_slice() else {
+        panic!("{alts:?}")
+    };
+    assert_eq!(grant, "write \"/run/app/state.json\"");
+    assert_eq!(widened, "write under \"/run/app\"");
+    assert!(!proven, "{alts:?}");
     assert!(cx.contains("`connect \"/var/run/docker.sock\"`"), "{cx}");
+}
+
+/// The proofs of each profile's alternative shapes in an issued token, by
+/// profile name: (grant, widened, proven, counterexample).
+fn alternatives(
+    tok: &str,
+) -> std::collections::BTreeMap<String, Vec<(String, String, bool, String)>> {
+    let out = warden(&["inspect", tok, "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+    v["claims"]["enforcement"]
+        .as_array()
+        .expect("enforcement entries")
+        .iter()
+        .map(|e| {
+            let alts = e["alternatives"].as_array().cloned().unwrap_or_default();
+            (
+                text(&e["profile"]),
+                alts.iter()
+                    .map(|a| {
+                        (
+                            text(&a["grant"]),
+                            text(&a["widened"]),
+                            a["proven"].as_bool().expect("proven"),
+                            text(&a["counterexample"]),
+                        )
+                    })
+                    .collect(),
+            )
+        })
+        .collect()
 }
