@@ -315,3 +315,46 @@ fn spec_dir_must_exist() {
     );
     assert!(reg.reload(&engine).is_err());
 }
+
+/// `SubmitPlan` proves the enforcement profiles as `warden issue` does: a
+/// plan that runs one program with a literal argument list, against a spec
+/// that restricts that program's arguments, gets a token whose root
+/// profiles are proven (the eBPF exec check holds the run to the argv).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submit_plan_issues_a_root_token_for_an_argv_restricted_exec() {
+    let e = env();
+    std::fs::write(
+        e.specs.join("build.spec"),
+        r#"spec "build" {
+  allow exec "/usr/bin/cargo" when argv[0] in ["build", "test"]
+}
+"#,
+    )
+    .unwrap();
+    let (svc, _) = start(&e).await;
+    let r = svc
+        .submit_plan(req(
+            proto::SubmitPlanRequest {
+                plan: "plan \"b\" {\n  exec \"/usr/bin/cargo\" [\"build\"]\n}\n".into(),
+                spec: "build".into(),
+                agent: "bot".into(),
+            },
+            SUBMITTER,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.verdict(), proto::Verdict::Accept, "{r:?}");
+    let claims = token::paseto::verify(&r.token, e.key.public_key(), &token::SystemClock)
+        .expect("the issued token verifies");
+    let proven = |name: &str| {
+        claims
+            .enforcement
+            .iter()
+            .find(|p| p.profile == name)
+            .unwrap_or_else(|| panic!("no {name} profile: {:?}", claims.enforcement))
+            .proven
+    };
+    assert!(proven("root") && proven("root+bpf-lsm"));
+    assert!(!proven("unprivileged"), "any arguments are not proven");
+}
