@@ -30,11 +30,16 @@ use ipnet::IpNet;
 use planlang::ast::{ActionKind, CmpOp};
 use std::net::{IpAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
-use verifier::action::Value;
-use verifier::concrete::{Cond, Operand, Pattern};
-use verifier::envelope::{
-    Envelope, ExecGrant, FileAccess as EnvAccess, PathTarget, UnixOp, ValueMatch,
-};
+use warden_core::cond::Cond;
+use warden_core::cond::Operand;
+use warden_core::cond::Pattern;
+use warden_core::envelope::Envelope;
+use warden_core::envelope::ExecGrant;
+use warden_core::envelope::FileAccess as EnvAccess;
+use warden_core::envelope::PathTarget;
+use warden_core::envelope::UnixOp;
+use warden_core::envelope::ValueMatch;
+use warden_core::value::Value;
 
 /// Why an envelope cannot be compiled.
 #[derive(Debug, thiserror::Error)]
@@ -454,7 +459,7 @@ impl Compiler<'_> {
             // them (`baseline_grants`: plain `path` patterns); a pattern on
             // anything else (a bare `connect` is also the network) grants
             // the kernel layers nothing.
-            let (grants, _) = verifier::enforced::baseline_grants(std::slice::from_ref(pattern));
+            let (grants, _) = warden_core::shape::baseline_grants(std::slice::from_ref(pattern));
             if grants.unix.is_empty() {
                 self.unexpressed(
                     format!("baseline {pattern:?}"),
@@ -501,7 +506,7 @@ impl Compiler<'_> {
                         value: Value::String(path),
                     },
             } if is_path(lhs) && matches!(op, CmpOp::Eq | CmpOp::Under) => {
-                let normal = verifier::concrete::normalize_path(path).map_err(|_| {
+                let normal = warden_core::path::normalize_path(path).map_err(|_| {
                     PolicyError::UnnormalizedPath {
                         path: PathBuf::from(path),
                     }

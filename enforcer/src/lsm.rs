@@ -815,7 +815,7 @@ mod tests {
     fn widened_shapes_reach_the_layer_exactly() {
         // `write "/tmp/out/*.tmp"` is the tree /tmp/out for Landlock, and
         // the suffix rule itself here: a .tmp write allowed, a .sh refused.
-        let env: verifier::envelope::Envelope = serde_json::from_value(serde_json::json!({
+        let env: warden_core::envelope::Envelope = serde_json::from_value(serde_json::json!({
             "version": 1,
             "files": [{"access": "write", "target": {"shape": "glob", "glob": "/tmp/out/*.tmp"}},
                       {"access": "read", "target": {"shape": "glob", "glob": "/srv/*/x"}}],
@@ -857,7 +857,7 @@ mod tests {
             "/a/**/b",
             "/a/*.a-suffix-longer-than-32-bytes-xxxxxxx",
         ] {
-            assert_eq!(expresses(p), verifier::enforced::lsm_expresses(p), "{p}");
+            assert_eq!(expresses(p), warden_core::shape::lsm_expresses(p), "{p}");
         }
     }
 

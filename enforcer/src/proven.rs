@@ -2,7 +2,7 @@
 //!
 //! A token's `enforcement` claim lists, per enforcement profile, the digest
 //! of the envelope that profile's layers enforce and whether the verifier
-//! proved it inside the spec ([`verifier::enforced`]). Before a run starts,
+//! proved it inside the spec (`verifier::proof`). Before a run starts,
 //! [`select`] recomputes the enforced envelope of each profile this machine
 //! can apply and picks the richest one whose digest the token lists as
 //! proven; the launcher then requires that profile's layers, so a run never
@@ -15,24 +15,18 @@
 //! the run starts, [`check`] reads what that policy lets through under the
 //! selected profile ([`kernel_envelope`]) and proves it inside the proven
 //! enforced envelope with the verifier's containment
-//! ([`verifier::containment::grants_within`]); a grant outside refuses the
+//! ([`warden_core::within::grants_within`]); a grant outside refuses the
 //! run, naming it. Machine-dependent grants outside the proof's terms (ELF
 //! loaders, pinned host addresses, symlinked rule paths) are returned by
 //! name as [`Exception`]s.
 //!
 //! ```
 //! use enforcer::proven::select;
-//! use verifier::enforced::Profile;
-//! let claims: token::Claims = serde_json::from_str(r#"{"warden": 1, "iss": "warden",
-//!   "jti": "00000000000000000000000000000001", "iat": "2026-01-01T00:00:00Z",
-//!   "nbf": "2026-01-01T00:00:00Z", "exp": "2026-01-01T00:10:00Z",
-//!   "plan_hash": "sha256:0000000000000000000000000000000000000000000000000000000000000000",
-//!   "spec_hash": "sha256:0000000000000000000000000000000000000000000000000000000000000000",
-//!   "envelope": {"version": 1, "files": [], "exec": [], "connect": [], "listen": [],
-//!     "calls": [], "params": [], "limits": [], "ordering": [], "baseline": []}}"#)?;
+//! use warden_core::shape::{Profile, describe_target};
+//! let mut claims = warden_core::claims::example();
+//! claims.enforcement.clear();
 //! // A token without the claim starts nothing.
 //! assert!(select(&claims, &[], |_| Ok(())).is_err());
-//! # Ok::<(), serde_json::Error>(())
 //! ```
 
 use crate::layer::{Layer, LayerSet};
@@ -42,15 +36,20 @@ use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use token::Claims;
-use token::claims::Digest;
-use token::enforcement::profile_digest;
-use verifier::action::Value;
-use verifier::containment::{self, NotWithin};
-use verifier::enforced::{self, Profile};
-use verifier::envelope::{
-    ConnectGrant, Envelope, ExecGrant, FileAccess as EnvAccess, FileGrant, ListenGrant, PathTarget,
-    UnixGrant, UnixOp, ValueMatch,
-};
+use warden_core::claims::{Digest, profile_digest};
+use warden_core::envelope::ConnectGrant;
+use warden_core::envelope::Envelope;
+use warden_core::envelope::ExecGrant;
+use warden_core::envelope::FileAccess as EnvAccess;
+use warden_core::envelope::FileGrant;
+use warden_core::envelope::ListenGrant;
+use warden_core::envelope::PathTarget;
+use warden_core::envelope::UnixGrant;
+use warden_core::envelope::UnixOp;
+use warden_core::envelope::ValueMatch;
+use warden_core::shape::{Profile, describe_target};
+use warden_core::value::Value;
+use warden_core::within::{self, NotWithin};
 
 /// The profile a run starts under, and the digest of its proven envelope.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -255,14 +254,14 @@ impl fmt::Display for Exception {
             } => write!(
                 f,
                 "{access} {} reaches {} through a symlink: the kernel grants the file itself, under each of its names",
-                shown(target),
-                shown(resolved)
+                describe_target(target),
+                describe_target(resolved)
             ),
             Exception::SocketAlias { target, resolved } => write!(
                 f,
                 "connect {} reaches {} through a symlink: the socket is matched by the path the run gives and resolved by the kernel",
-                shown(target),
-                shown(resolved)
+                describe_target(target),
+                describe_target(resolved)
             ),
         }
     }
@@ -281,7 +280,7 @@ pub enum OutsideProof {
     Unproven {
         profile: Profile,
         grant: String,
-        situation: enforced::Situation,
+        situation: warden_core::shape::Situation,
         widened: String,
         counterexample: Option<String>,
     },
@@ -335,7 +334,7 @@ fn path_text(path: &Path) -> Result<String, OutsideProof> {
         path: path.to_path_buf(),
     };
     let text = path.to_str().ok_or_else(bad)?;
-    verifier::concrete::normalize_path(text).map_err(|_| bad())
+    warden_core::path::normalize_path(text).map_err(|_| bad())
 }
 
 /// Adds what `access` on `target` lets through: read (exec implies it: the
@@ -413,17 +412,6 @@ fn lsm_access(bits: u32) -> FileAccess {
 fn exact_target(path: &str) -> PathTarget {
     PathTarget::Exact {
         path: path.to_owned(),
-    }
-}
-
-/// A target as the envelope's text spells it.
-fn shown(target: &PathTarget) -> String {
-    match target {
-        PathTarget::Exact { path } => format!("{path:?}"),
-        PathTarget::Tree { dir } => format!("under {dir:?}"),
-        PathTarget::Glob { glob } => format!("{glob:?}"),
-        PathTarget::Param { param } => format!("(param `{param}`)"),
-        PathTarget::Unknown { .. } => "any path".to_owned(),
     }
 }
 
@@ -693,7 +681,7 @@ pub fn kernel_envelope(
 /// The proven envelope in the kernel's terms: every `let` result read as
 /// any value (the kernel layers cannot see where a value came from, and
 /// neither `enforcer::compile`, which grants any value, nor the proof,
-/// [`verifier::enforced::prove`], which asks about any value, does), and
+/// [`verifier::proof::prove`], which asks about any value, does), and
 /// each host name also as the addresses it was pinned to at run start
 /// ([`Exception::PinnedHost`]: the proof is about the name).
 fn in_kernel_terms(envelope: &Envelope, policy: &KernelPolicy) -> Envelope {
@@ -737,7 +725,7 @@ fn in_kernel_terms(envelope: &Envelope, policy: &KernelPolicy) -> Envelope {
 /// let through for `policy` ([`kernel_envelope`]) lies inside the enforced
 /// envelope the token proves for that profile (recomputed here, its digest
 /// compared with the selected one). Containment is the verifier's
-/// ([`containment::grants_within`]). The syscall allowlist must be the
+/// ([`within::grants_within`]). The syscall allowlist must be the
 /// baseline's or narrower (no envelope grants a syscall every run is
 /// refused). Returns the description with the exceptions the proven
 /// envelope does not cover.
@@ -747,8 +735,8 @@ pub fn check(
     selected: &Selected,
 ) -> Result<KernelEnvelope, OutsideProof> {
     let profile = selected.profile;
-    let enforced = enforced::enforced_envelope(&claims.envelope, profile);
-    if token::enforcement::digest(&enforced) != selected.digest {
+    let enforced = warden_core::shape::enforced_envelope(&claims.envelope, profile);
+    if warden_core::claims::digest(&enforced) != selected.digest {
         return Err(OutsideProof::Digest { profile });
     }
     // What the run may start under: every grant whose shape the file system
@@ -760,30 +748,30 @@ pub fn check(
         .map(|e| e.alternatives.as_slice())
         .unwrap_or_default();
     let proven_wide = |g: &FileGrant| {
-        let shown = enforced::describe_grant(g);
+        let shown = warden_core::shape::describe_grant(g);
         proofs.iter().any(|a| a.proven && a.grant == shown)
     };
-    let region = enforced::enforced_choosing(&claims.envelope, profile, &proven_wide);
+    let region = warden_core::shape::enforced_choosing(&claims.envelope, profile, &proven_wide);
     check_against(policy, profile, &region).map_err(|e| match e {
         // Name the step whose file system shape was not proven.
         OutsideProof::Grant { not_within, .. } => {
-            let unproven = enforced::alternatives(&claims.envelope, profile)
+            let unproven = warden_core::shape::alternatives(&claims.envelope, profile)
                 .into_iter()
                 .filter(|a| !proven_wide(&a.grant))
                 .find(|a| {
                     not_within
                         .to_string()
-                        .contains(&enforced::describe_grant(&a.widened))
+                        .contains(&warden_core::shape::describe_grant(&a.widened))
                 });
             match unproven {
                 Some(a) => OutsideProof::Unproven {
                     profile,
-                    grant: enforced::describe_grant(&a.grant),
+                    grant: warden_core::shape::describe_grant(&a.grant),
                     situation: a.situation,
-                    widened: enforced::describe_grant(&a.widened),
+                    widened: warden_core::shape::describe_grant(&a.widened),
                     counterexample: proofs
                         .iter()
-                        .find(|p| p.grant == enforced::describe_grant(&a.grant))
+                        .find(|p| p.grant == warden_core::shape::describe_grant(&a.grant))
                         .and_then(|p| p.counterexample.clone()),
                 },
                 None => OutsideProof::Grant {
@@ -812,7 +800,7 @@ pub fn check_against(
     }
     let mut kernel = kernel_envelope(policy, profile)?;
     let enforced = in_kernel_terms(enforced, policy);
-    containment::grants_within(&enforced, &kernel.envelope).map_err(|not_within| {
+    within::grants_within(&enforced, &kernel.envelope).map_err(|not_within| {
         OutsideProof::Grant {
             profile,
             not_within,
@@ -822,603 +810,8 @@ pub fn check_against(
     kernel.exceptions.retain(|e| match e {
         Exception::PinnedHost { .. } => true,
         Exception::Alias { .. } | Exception::SocketAlias { .. } | Exception::ElfLoader { .. } => {
-            containment::plainly_within(&enforced, &e.grants()).is_err()
+            within::plainly_within(&enforced, &e.grants()).is_err()
         }
     });
     Ok(kernel)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use verifier::CompiledSpec;
-
-    fn claims_for(spec: &str, envelope: serde_json::Value) -> Claims {
-        let loaded = planlang::load_spec_str(spec, "t.spec").unwrap();
-        let mut compiled = CompiledSpec::compile(&loaded).unwrap();
-        compiled.options.timeout_ms = 60_000;
-        let mut env = serde_json::json!({
-            "version": 1, "files": [], "exec": [], "connect": [], "listen": [],
-            "calls": [], "params": [], "limits": [], "ordering": [], "baseline": []
-        });
-        for (k, v) in envelope.as_object().unwrap() {
-            env[k] = v.clone();
-        }
-        let env: verifier::envelope::Envelope = serde_json::from_value(env).unwrap();
-        let mut claims: Claims = serde_json::from_value(serde_json::json!({
-            "warden": 1, "iss": "warden", "jti": "00000000000000000000000000000001",
-            "iat": "2026-01-01T00:00:00Z", "nbf": "2026-01-01T00:00:00Z",
-            "exp": "2026-01-01T00:10:00Z",
-            "plan_hash": Digest::of_text("p").to_string(),
-            "spec_hash": Digest::of_text("s").to_string(),
-            "envelope": env
-        }))
-        .unwrap();
-        claims.enforcement =
-            token::enforcement::prove_profiles(&compiled, &claims.envelope).unwrap();
-        claims
-    }
-
-    fn glob_claims() -> Claims {
-        claims_for(
-            r#"spec "s" {
-  allow write under "/tmp/out/" when path endswith ".tmp"
-  deny write under "/tmp/out/" when path endswith ".sh"
-}"#,
-            serde_json::json!({"files": [
-                {"access": "write", "target": {"shape": "glob", "glob": "/tmp/out/*.tmp"}}
-            ]}),
-        )
-    }
-
-    #[test]
-    fn the_richest_proven_profile_the_machine_applies_is_chosen() {
-        let claims = claims_for(
-            r#"spec "s" { allow read under "/srv/" }"#,
-            serde_json::json!({"files": [
-                {"access": "read", "target": {"shape": "exact", "path": "/srv/a"}}
-            ]}),
-        );
-        let s = select(&claims, &[], |_| Ok(())).unwrap();
-        assert_eq!(s.profile, Profile::RootBpfLsm);
-        let s = select(&claims, &[], |p| {
-            if p == Profile::Unprivileged {
-                Ok(())
-            } else {
-                Err("not root".into())
-            }
-        })
-        .unwrap();
-        assert_eq!(s.profile, Profile::Unprivileged);
-        assert_eq!(required_layers(s.profile).len(), 2);
-    }
-
-    #[test]
-    fn a_widening_refuses_to_start_without_the_lsm_with_the_counterexample() {
-        let claims = glob_claims();
-        let mut asked = Vec::new();
-        let err = select(&claims, &[], |p| {
-            asked.push(p);
-            if p == Profile::RootBpfLsm {
-                Err("the kernel refuses lsm programs (EPERM)".into())
-            } else {
-                Ok(())
-            }
-        })
-        .unwrap_err();
-        // Only the proven profile was probed.
-        assert_eq!(asked, [Profile::RootBpfLsm]);
-        let text = err.to_string();
-        assert!(
-            text.contains("root+bpf-lsm: proven, but this machine cannot apply it"),
-            "{text}"
-        );
-        assert!(text.contains("root: not proven at issue time: the kernel would enforce `write under \"/tmp/out\"`"), "{text}");
-        assert!(text.contains("lets `write \"/tmp/out/"), "{text}");
-        // With the LSM, it starts, and requires the layer.
-        let s = select(&claims, &[], |_| Ok(())).unwrap();
-        assert_eq!(s.profile, Profile::RootBpfLsm);
-        assert!(required_layers(s.profile).contains(&Layer::BpfLsm));
-    }
-
-    #[test]
-    fn a_tampered_or_foreign_envelope_has_no_proof() {
-        let mut claims = glob_claims();
-        claims.envelope.files.clear();
-        let err = select(&claims, &[], |_| Ok(())).unwrap_err();
-        assert!(
-            err.reasons.iter().all(|r| r.contains("holds no proof")),
-            "{err}"
-        );
-        // --require narrows the candidates.
-        let claims = glob_claims();
-        let err = select(&claims, &[Layer::BpfLsm], |p| {
-            if p == Profile::RootBpfLsm {
-                Err("no".into())
-            } else {
-                Ok(())
-            }
-        })
-        .unwrap_err();
-        assert!(
-            err.reasons[1].contains("lacks the required layer bpf-lsm"),
-            "{err}"
-        );
-    }
-
-    // ─────────────── what the kernel lets through ───────────────
-
-    fn envelope(json: serde_json::Value) -> Envelope {
-        let mut env = serde_json::json!({
-            "version": 1, "files": [], "exec": [], "connect": [], "listen": [],
-            "calls": [], "params": [], "limits": [], "ordering": [], "baseline": []
-        });
-        for (k, v) in json.as_object().unwrap() {
-            env[k] = v.clone();
-        }
-        serde_json::from_value(env).unwrap()
-    }
-
-    fn dns(host: &str) -> std::io::Result<Vec<IpAddr>> {
-        match host {
-            "api.example" => Ok(vec!["192.0.2.7".parse().unwrap()]),
-            _ => Err(std::io::Error::other("no such host")),
-        }
-    }
-
-    fn compiled(env: &Envelope, profile: Profile) -> KernelPolicy {
-        KernelPolicy::from_envelope_with(env, &profile_layers(profile), &dns).unwrap()
-    }
-
-    fn read(target: PathTarget) -> FileGrant {
-        FileGrant {
-            access: EnvAccess::Read,
-            target,
-        }
-    }
-
-    fn exact(path: &str) -> PathTarget {
-        PathTarget::Exact { path: path.into() }
-    }
-
-    fn tree(dir: &str) -> PathTarget {
-        PathTarget::Tree { dir: dir.into() }
-    }
-
-    fn cidr(net: &str) -> ValueMatch {
-        ValueMatch::Exact {
-            value: Value::Cidr(net.parse().unwrap()),
-        }
-    }
-
-    fn port(p: u16) -> ValueMatch {
-        ValueMatch::Exact {
-            value: Value::Number(p.into()),
-        }
-    }
-
-    /// An envelope of the escape tests' shape (read a tree, write a
-    /// directory, run two programs, connect to one loopback port), with the
-    /// demo spec's baseline.
-    fn run_envelope() -> Envelope {
-        let spec = planlang::load_spec_str(
-            r#"spec "s" { baseline {
-                read under "/usr/lib/"
-                read under "/lib/"
-                read under "/lib64/"
-                read "/etc/ld.so.cache"
-            } }"#,
-            "b.spec",
-        )
-        .unwrap();
-        let baseline = verifier::CompiledSpec::compile(&spec).unwrap().baseline;
-        let mut env = envelope(serde_json::json!({
-            "files": [
-                {"access": "read", "target": {"shape": "tree", "dir": "/srv/warden-agree/in"}},
-                {"access": "write", "target": {"shape": "glob", "glob": "/srv/warden-agree/out/*.tmp"}},
-                {"access": "write", "target": {"shape": "exact", "path": "/srv/warden-agree/out/report.txt"}}
-            ],
-            "exec": [
-                {"program": {"shape": "exact", "path": "/bin/sh"}, "argv": null},
-                {"program": {"shape": "exact", "path": "/bin/cat"},
-                 "argv": [{"match": "exact", "value": {"type": "string", "value": "-n"}}]}
-            ],
-            "connect": [
-                {"host": {"match": "exact", "value": {"type": "cidr", "value": "127.0.0.1/32"}},
-                 "port": {"match": "exact", "value": {"type": "number", "value": "8080"}}},
-                {"host": {"match": "exact", "value": {"type": "string", "value": "api.example"}},
-                 "port": {"match": "exact", "value": {"type": "number", "value": "443"}}}
-            ],
-            "listen": [{"port": {"match": "exact", "value": {"type": "number", "value": "9000"}}}]
-        }));
-        env.baseline = baseline;
-        env
-    }
-
-    #[test]
-    fn each_layer_set_is_described_as_it_enforces() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("f");
-        std::fs::write(&file, "x").unwrap();
-        let file = file.to_str().unwrap().to_owned();
-        let dir_text = dir.path().to_str().unwrap().to_owned();
-        let mut p = KernelPolicy::new();
-        p.allow_path(&file, FileScope::File, FileAccess::READ)
-            .unwrap()
-            .allow_path(dir.path(), FileScope::File, FileAccess::READ)
-            .unwrap()
-            .allow_path(
-                "/srv/data",
-                FileScope::Tree,
-                FileAccess::WRITE | FileAccess::CREATE,
-            )
-            .unwrap()
-            .allow_path("/srv/old", FileScope::Tree, FileAccess::REMOVE)
-            .unwrap()
-            .allow_exec("/opt/warden-none/tool")
-            .unwrap()
-            .allow_widened(
-                "/tmp/out",
-                FileAccess::WRITE | FileAccess::CREATE,
-                "/tmp/out/*.tmp",
-            )
-            .unwrap()
-            .allow_net(crate::policy::NetRule::tcp_connect(
-                "192.0.2.0/24".parse().unwrap(),
-                443,
-            ))
-            .unwrap()
-            .allow_net(crate::policy::NetRule::tcp_bind(
-                "0.0.0.0/0".parse().unwrap(),
-                8080,
-            ))
-            .unwrap();
-
-        let u = kernel_envelope(&p, Profile::Unprivileged).unwrap().envelope;
-        let has = |e: &Envelope, access, target: PathTarget| {
-            e.files.contains(&FileGrant { access, target })
-        };
-        assert!(has(&u, EnvAccess::Read, exact(&file)));
-        // Landlock's rule on a directory holds for everything below it.
-        assert!(has(&u, EnvAccess::Read, tree(&dir_text)));
-        assert!(has(&u, EnvAccess::Write, tree("/srv/data")));
-        assert!(has(&u, EnvAccess::Delete, tree("/srv/old")));
-        assert!(has(&u, EnvAccess::Write, tree("/tmp/out")));
-        // A program is run and read, with any arguments.
-        assert!(has(&u, EnvAccess::Read, exact("/opt/warden-none/tool")));
-        assert_eq!(
-            u.exec,
-            [ExecGrant {
-                program: exact("/opt/warden-none/tool"),
-                argv: None
-            }]
-        );
-        // Landlock matches ports, not addresses.
-        let hosts: Vec<_> = u
-            .connect
-            .iter()
-            .map(|g| (g.host.clone(), g.port.clone()))
-            .collect();
-        assert_eq!(
-            hosts,
-            [(cidr("0.0.0.0/0"), port(443)), (cidr("::/0"), port(443))]
-        );
-        assert_eq!(u.listen, [ListenGrant { port: port(8080) }]);
-        assert_eq!(u.files.len(), 6, "{:?}", u.files);
-
-        // The eBPF socket programs match the network.
-        let r = kernel_envelope(&p, Profile::Root).unwrap().envelope;
-        assert_eq!(r.files, u.files);
-        assert_eq!(r.connect.len(), 1);
-        assert_eq!(r.connect[0].host, cidr("192.0.2.0/24"));
-
-        // BPF LSM narrows the widened tree back to the glob, and names the
-        // directory of a file rule exactly.
-        let l = kernel_envelope(&p, Profile::RootBpfLsm).unwrap().envelope;
-        let glob = PathTarget::Glob {
-            glob: "/tmp/out/*.tmp".into(),
-        };
-        assert!(has(&l, EnvAccess::Write, glob));
-        assert!(!has(&l, EnvAccess::Write, tree("/tmp/out")));
-        assert!(has(&l, EnvAccess::Read, exact(&dir_text)));
-    }
-
-    #[test]
-    fn what_compile_grants_is_inside_the_enforced_envelope_of_every_profile() {
-        let env = run_envelope();
-        for profile in Profile::ALL {
-            let policy = compiled(&env, profile);
-            let enforced = enforced::enforced_envelope(&env, profile);
-            let k = check_against(&policy, profile, &enforced)
-                .unwrap_or_else(|e| panic!("{profile}: {e}"));
-            // The host name's pinned address, by name.
-            assert!(k.exceptions.contains(&Exception::PinnedHost {
-                host: "api.example".into(),
-                addresses: vec!["192.0.2.7".parse().unwrap()],
-            }));
-            // The loader: only read under the root profiles (the exec check
-            // kills it run directly), which the baseline covers here
-            // (`read under "/lib64/"` or `/lib/`); a grant of the
-            // unprivileged profile's proven envelope itself. No exception.
-            let loaders: Vec<_> = k
-                .exceptions
-                .iter()
-                .filter(|e| matches!(e, Exception::ElfLoader { .. }))
-                .collect();
-            assert!(loaders.is_empty(), "{profile}: {loaders:?}");
-            if let Some(interp) = crate::landlock::elf_interpreter(Path::new("/bin/sh")) {
-                let loader_runs = k.envelope.exec.iter().any(|g| {
-                    g.program
-                        == PathTarget::Exact {
-                            path: interp.display().to_string(),
-                        }
-                });
-                assert_eq!(loader_runs, profile == Profile::Unprivileged, "{profile}");
-            }
-            let shown: Vec<String> = k.exceptions.iter().map(|e| e.to_string()).collect();
-            assert!(shown.iter().any(|s| s.contains("api.example")), "{shown:?}");
-        }
-    }
-
-    #[test]
-    fn a_policy_widened_by_hand_is_refused_naming_the_first_extra_grant() {
-        let env = run_envelope();
-        for profile in Profile::ALL {
-            let enforced = enforced::enforced_envelope(&env, profile);
-            let mut policy = compiled(&env, profile);
-            policy
-                .allow_path("/etc", FileScope::Tree, FileAccess::READ)
-                .unwrap();
-            let err = check_against(&policy, profile, &enforced).unwrap_err();
-            assert!(
-                matches!(&err, OutsideProof::Grant { not_within: NotWithin::Outside { grant, .. }, .. } if grant == "read under \"/etc\""),
-                "{profile}: {err}"
-            );
-            assert!(err.to_string().contains(&format!(
-                "the kernel layers of profile {profile} would let `read under \"/etc\"` through"
-            )));
-
-            let mut policy = compiled(&env, profile);
-            policy.allow_exec("/usr/bin/python3").unwrap();
-            let err = check_against(&policy, profile, &enforced).unwrap_err();
-            assert!(
-                err.to_string().contains("`read \"/usr/bin/python3\"`"),
-                "{err}"
-            );
-
-            let mut policy = compiled(&env, profile);
-            policy.syscalls.allow("ptrace").unwrap();
-            let err = check_against(&policy, profile, &enforced).unwrap_err();
-            assert!(
-                matches!(&err, OutsideProof::Syscall { name, .. } if name == "ptrace"),
-                "{err}"
-            );
-
-            // Another address on a granted port: Landlock alone cannot tell
-            // it apart (and the proof of that profile covers any address),
-            // the eBPF layers can, and must not let it through.
-            let mut policy = compiled(&env, profile);
-            policy
-                .allow_net(crate::policy::NetRule::tcp_connect(
-                    "10.0.0.0/8".parse().unwrap(),
-                    8080,
-                ))
-                .unwrap();
-            let r = check_against(&policy, profile, &enforced);
-            if profile.addresses() {
-                let err = r.unwrap_err().to_string();
-                assert!(err.contains("`connect 10.0.0.0/8:8080`"), "{err}");
-            } else {
-                assert!(r.is_ok(), "{r:?}");
-            }
-        }
-    }
-
-    /// The claims of a one-grant plan under a spec, and the profile's
-    /// selection (the root profile).
-    fn one_write(spec: &str, path: &str) -> (Claims, Selected) {
-        let claims = claims_for(
-            spec,
-            serde_json::json!({"files": [
-                {"access": "write", "target": {"shape": "exact", "path": path}}
-            ]}),
-        );
-        let profile = Profile::Root;
-        let digest = profile_digest(&claims.envelope, profile);
-        let selected = Selected { profile, digest };
-        (claims, selected)
-    }
-
-    #[test]
-    fn a_file_that_exists_is_written_exactly_and_needs_only_its_own_proof() {
-        // /dev/null exists (a device): the kernel grants it alone, which the
-        // spec allows; its directory tree is not allowed, and not needed.
-        let spec = r#"spec "s" { allow write "/dev/null" }"#;
-        let (claims, selected) = one_write(spec, "/dev/null");
-        let root = claims
-            .enforcement
-            .iter()
-            .find(|e| e.profile == "root")
-            .unwrap();
-        assert!(root.proven, "{root:?}");
-        let [alt] = root.alternatives.as_slice() else {
-            panic!("{root:?}")
-        };
-        assert_eq!(alt.widened, "write under \"/dev\"");
-        assert!(!alt.proven && alt.counterexample.is_some(), "{alt:?}");
-        let policy = compiled(&claims.envelope, Profile::Root);
-        assert!(policy.files.iter().any(|r| r.path == Path::new("/dev/null")
-            && r.scope == FileScope::File
-            && r.access == FileAccess::WRITE));
-        check(&policy, &claims, &selected).expect("/dev/null is written exactly");
-    }
-
-    #[test]
-    fn a_new_file_needs_its_directory_and_is_refused_naming_the_step_when_that_was_not_proven() {
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path().to_str().unwrap().to_owned();
-        let new = format!("{d}/out.txt");
-        let spec = format!(r#"spec "s" {{ allow write {new:?} }}"#);
-        let (claims, selected) = one_write(&spec, &new);
-        // Absent at run start: the kernel would grant the directory tree.
-        let err = check(
-            &compiled(&claims.envelope, Profile::Root),
-            &claims,
-            &selected,
-        )
-        .unwrap_err();
-        assert!(
-            matches!(
-                &err,
-                OutsideProof::Unproven {
-                    situation: enforced::Situation::Absent,
-                    ..
-                }
-            ),
-            "{err}"
-        );
-        let text = err.to_string();
-        assert!(text.contains(&format!("`write {new:?}`")), "{text}");
-        assert!(text.contains(&format!("`write under {d:?}`")), "{text}");
-        // Once the file exists, the same token starts the run.
-        std::fs::write(&new, "").unwrap();
-        check(
-            &compiled(&claims.envelope, Profile::Root),
-            &claims,
-            &selected,
-        )
-        .expect("an existing file is written exactly");
-        // A spec that allows the directory proves both shapes.
-        let wide = format!(r#"spec "s" {{ allow write under {d:?} }}"#);
-        std::fs::remove_file(&new).unwrap();
-        let (claims, selected) = one_write(&wide, &new);
-        check(
-            &compiled(&claims.envelope, Profile::Root),
-            &claims,
-            &selected,
-        )
-        .expect("the directory tree was proven");
-    }
-
-    #[test]
-    fn a_directory_named_as_a_file_is_a_tree_for_landlock_and_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path().to_str().unwrap().to_owned();
-        let env = Envelope {
-            files: vec![read(exact(&d))],
-            ..Envelope::default()
-        };
-        // Proven only as a file: the tree Landlock grants is outside.
-        let err = check_against(
-            &compiled(&env, Profile::Root),
-            Profile::Root,
-            &enforced::enforced_exact(&env, Profile::Root),
-        )
-        .unwrap_err();
-        assert!(
-            err.to_string().contains(&format!("`read under {d:?}`")),
-            "{err}"
-        );
-        // The directory alternative, proven, covers it.
-        assert!(
-            check_against(
-                &compiled(&env, Profile::Root),
-                Profile::Root,
-                &enforced::enforced_envelope(&env, Profile::Root),
-            )
-            .is_ok()
-        );
-        // BPF LSM names the directory alone.
-        let lsm = Profile::RootBpfLsm;
-        assert!(
-            check_against(
-                &compiled(&env, lsm),
-                lsm,
-                &enforced::enforced_envelope(&env, lsm)
-            )
-            .is_ok()
-        );
-    }
-
-    #[test]
-    fn the_check_recomputes_the_selected_digest() {
-        let claims = glob_claims();
-        let selected = select(&claims, &[], |_| Ok(())).unwrap();
-        let policy = compiled(&claims.envelope, selected.profile);
-        assert!(check(&policy, &claims, &selected).is_ok());
-        let other = Selected {
-            profile: Profile::Root,
-            ..selected
-        };
-        let err = check(&compiled(&claims.envelope, Profile::Root), &claims, &other).unwrap_err();
-        assert_eq!(
-            err,
-            OutsideProof::Digest {
-                profile: Profile::Root
-            }
-        );
-    }
-
-    #[test]
-    fn a_rule_through_a_symlink_is_listed_with_the_name_it_reaches() {
-        let dir = tempfile::tempdir().unwrap();
-        let real = dir.path().join("real");
-        std::fs::create_dir(&real).unwrap();
-        let link = dir.path().join("link");
-        std::os::unix::fs::symlink(&real, &link).unwrap();
-        let (real, link) = (
-            real.to_str().unwrap().to_owned(),
-            link.to_str().unwrap().to_owned(),
-        );
-        let env = Envelope {
-            files: vec![FileGrant {
-                access: EnvAccess::Write,
-                target: PathTarget::Glob {
-                    glob: format!("{link}/*.tmp"),
-                },
-            }],
-            ..Envelope::default()
-        };
-        for profile in Profile::ALL {
-            let k = check_against(
-                &compiled(&env, profile),
-                profile,
-                &enforced::enforced_envelope(&env, profile),
-            )
-            .unwrap();
-            let (target, resolved) = if profile.exact_files() {
-                let glob = |d: &str| PathTarget::Glob {
-                    glob: format!("{d}/*.tmp"),
-                };
-                (glob(&link), glob(&real))
-            } else {
-                (tree(&link), tree(&real))
-            };
-            let alias = Exception::Alias {
-                access: FileAccess::WRITE | FileAccess::CREATE,
-                target,
-                resolved,
-            };
-            assert!(
-                k.exceptions.contains(&alias),
-                "{profile}: {:?}",
-                k.exceptions
-            );
-            let shown = alias.to_string();
-            assert!(
-                shown.contains(&format!(
-                    "reaches {}",
-                    super::shown(&alias_resolved(&alias))
-                )),
-                "{shown}"
-            );
-        }
-    }
-
-    fn alias_resolved(e: &Exception) -> PathTarget {
-        match e {
-            Exception::Alias { resolved, .. } => resolved.clone(),
-            other => panic!("{other:?}"),
-        }
-    }
 }

@@ -1,6 +1,6 @@
 //! The real guarantee behind the run-start check: for any envelope, what
 //! `enforcer::compile` gives the kernel layers of each enforcement profile
-//! lies inside `verifier::enforced::enforced_envelope` for that profile
+//! lies inside `warden_core::shape::enforced_envelope` for that profile
 //! (the envelope the token proves), as `enforcer::proven::check_against`
 //! decides it. Machine-dependent shapes are kept out of the generated
 //! envelopes on purpose (an exact path naming a directory, which Landlock
@@ -10,9 +10,10 @@ use enforcer::KernelPolicy;
 use enforcer::proven::{check_against, kernel_envelope, profile_layers};
 use proptest::prelude::*;
 use std::net::IpAddr;
-use verifier::containment::plainly_within;
-use verifier::enforced::{Profile, enforced_envelope};
-use verifier::envelope::Envelope;
+use warden_core::envelope::Envelope;
+use warden_core::shape::Profile;
+use warden_core::shape::enforced_envelope;
+use warden_core::within::plainly_within;
 
 /// Paths that do not exist on any machine, and one file that does.
 const PATHS: &[&str] = &[
@@ -164,9 +165,13 @@ fn envelope() -> impl Strategy<Value = Envelope> {
         .expect("generated envelopes follow the schema");
         let spec = format!("spec \"b\" {{ baseline {{\n{}\n}} }}", baseline.join("\n"));
         let spec = planlang::load_spec_str(&spec, "b.spec").expect("baseline patterns load");
-        env.baseline = verifier::CompiledSpec::compile(&spec)
-            .expect("baseline patterns compile")
-            .baseline;
+        env.baseline = spec
+            .baselines()
+            .flat_map(|b| &b.patterns)
+            .map(|p| {
+                planlang::lower::pattern(p, &Default::default()).expect("baseline patterns lower")
+            })
+            .collect();
         env
     })
 }
@@ -203,13 +208,13 @@ proptest! {
             let enforced = enforced_envelope(&env, profile);
             // Skip an envelope whose enforced form already grants it.
             let mut wanted = Envelope::default();
-            let target = |path: &str| verifier::envelope::PathTarget::Tree { dir: path.into() };
+            let target = |path: &str| warden_core::envelope::PathTarget::Tree { dir: path.into() };
             match extra {
-                0 => wanted.files.push(verifier::envelope::FileGrant {
-                    access: verifier::envelope::FileAccess::Read,
+                0 => wanted.files.push(warden_core::envelope::FileGrant {
+                    access: warden_core::envelope::FileAccess::Read,
                     target: target("/root/.ssh"),
                 }),
-                1 => wanted.exec.push(verifier::envelope::ExecGrant {
+                1 => wanted.exec.push(warden_core::envelope::ExecGrant {
                     program: target("/usr/bin/warden-agree-python"),
                     argv: None,
                 }),

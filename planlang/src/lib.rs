@@ -37,6 +37,7 @@ pub mod ast;
 pub mod diag;
 mod fmt;
 mod load;
+pub mod lower;
 mod parse;
 #[cfg(feature = "render")]
 pub mod render;

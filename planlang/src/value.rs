@@ -4,8 +4,7 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-pub use ipnet::IpNet as Cidr;
-pub use rust_decimal::Decimal as Number;
+pub use warden_core::value::{Cidr, Duration, Number};
 
 /// A literal as written. Numbers are exact decimals: `0.1 + 0.2 == 0.3` holds
 /// in every check. A bare address (`192.168.1.7`, `::1`) is a /32 or /128
@@ -29,38 +28,6 @@ impl Literal {
             Literal::Bool(_) => ValueType::Bool,
             Literal::Duration(_) => ValueType::Duration,
             Literal::Cidr(_) => ValueType::Cidr,
-        }
-    }
-}
-
-/// A length of time, in whole seconds (`90s`, `15m`, `2h`, `1d`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Duration {
-    pub secs: u64,
-}
-
-impl Duration {
-    pub fn from_secs(secs: u64) -> Duration {
-        Duration { secs }
-    }
-    pub fn as_std(self) -> std::time::Duration {
-        std::time::Duration::from_secs(self.secs)
-    }
-}
-
-impl fmt::Display for Duration {
-    /// The canonical spelling: the largest unit that divides it exactly.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = self.secs;
-        if s != 0 && s.is_multiple_of(86_400) {
-            write!(f, "{}d", s / 86_400)
-        } else if s != 0 && s.is_multiple_of(3_600) {
-            write!(f, "{}h", s / 3_600)
-        } else if s != 0 && s.is_multiple_of(60) {
-            write!(f, "{}m", s / 60)
-        } else {
-            write!(f, "{s}s")
         }
     }
 }

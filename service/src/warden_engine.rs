@@ -2,7 +2,7 @@
 //! the `verifier`, tokens signed and verified by the `token` crate.
 
 use crate::engine::{
-    ActionError, Decision, Engine, Issued, LoadedSpec, PlanError, TokenRefused, Verdict,
+    ActionError, Decision, Engine, Issued, LoadedSpec, PlanError, TokenRefused,
     VerifiedToken as EngineToken,
 };
 use crate::proto;
@@ -10,11 +10,11 @@ use planlang::Span;
 use rust_decimal::Decimal;
 use std::path::Path;
 use std::str::FromStr;
-use std::time::Duration;
-use token::monitor::{RefusalReason, RunState, VerifiedToken};
-use token::{Claims, Digest, SigningKey, SystemClock, Timestamp, TokenId};
-use verifier::action::{ConcreteAction, Field, Value};
-use verifier::envelope::Envelope;
+use token::{RefusalReason, RunState, SigningKey, SystemClock, VerifiedToken};
+use verifier::issue::{Draft, IssueOptions, Issuer};
+use warden_core::action::ConcreteAction;
+use warden_core::value::Field;
+use warden_core::value::Value;
 
 /// Plans, specs and tokens, for real.
 pub struct WardenEngine {
@@ -31,23 +31,15 @@ impl std::fmt::Debug for WardenEngine {
     }
 }
 
-/// A compiled spec and what tokens need from it.
+/// A compiled spec and what tokens need from it: the one issuance path
+/// (`verifier::issue`).
 pub struct Compiled {
-    spec: verifier::CompiledSpec,
-    spec_hash: Digest,
-    max_ttl: Option<Duration>,
+    issuer: Issuer,
 }
 
 /// An accepted plan, ready for a token.
 pub struct Accepted {
-    envelope: Envelope,
-    plan_name: Option<String>,
-    plan_hash: Digest,
-    spec_name: String,
-    spec_hash: Digest,
-    ttl: Duration,
-    /// The enforcement profiles of the envelope, proven against the spec.
-    enforcement: Vec<token::EnforcementProof>,
+    draft: Draft,
 }
 
 impl WardenEngine {
@@ -106,7 +98,7 @@ fn widening_counterexample(p: &token::EnforcementProof) -> proto::Counterexample
         message: format!(
             "the {} layers ({}) would widen the envelope: {}",
             p.profile,
-            p.layers.join(", "),
+            p.layers().join(", "),
             p.counterexample.as_deref().unwrap_or("not proven")
         ),
         ..Default::default()
@@ -140,7 +132,7 @@ fn port(p: u32) -> Result<u16, String> {
 pub fn concrete_action(a: &proto::Action) -> Result<ConcreteAction, String> {
     use proto::action::Kind;
     use proto::file_action::Op;
-    let err = |e: verifier::action::ActionError| e.to_string();
+    let err = |e: warden_core::action::ActionError| e.to_string();
     match &a.kind {
         Some(Kind::File(f)) => match Op::try_from(f.op) {
             Ok(Op::Read) => ConcreteAction::read(&f.path).map_err(err),
@@ -179,71 +171,45 @@ impl Engine for WardenEngine {
 
     fn load_spec(&self, path: &Path) -> Result<LoadedSpec<Compiled>, String> {
         let loaded = planlang::load_spec(path).map_err(|d| d.to_string())?;
-        let specs: Vec<&planlang::ast::Spec> = loaded.specs().collect();
-        let spec = verifier::CompiledSpec::from_specs(&specs).map_err(|e| e.to_string())?;
-        let canonical: String = specs.iter().map(|s| planlang::fmt_spec(s)).collect();
-        let spec_hash = Digest::of_text(&canonical);
-        let max_ttl = spec.max_ttl.map(Duration::from_secs);
+        let issuer = Issuer::new(&loaded, &self.issuer).map_err(|e| e.to_string())?;
         Ok(LoadedSpec {
-            spec_hash: hex::encode(spec_hash.as_bytes()),
-            compiled: Compiled {
-                spec,
-                spec_hash,
-                max_ttl,
-            },
+            spec_hash: hex::encode(issuer.spec_hash.as_bytes()),
+            compiled: Compiled { issuer },
         })
     }
 
     fn check(
         &self,
-        spec_name: &str,
+        _spec_name: &str,
         spec: &LoadedSpec<Compiled>,
         plan_src: &str,
     ) -> Result<Decision<Accepted>, PlanError> {
         let plan = planlang::load_plan_str(plan_src, "<plan>")
             .map_err(|d| PlanError::Invalid(d.to_string()))?;
-        let outcome = spec
+        let decision = spec
             .compiled
-            .spec
-            .check(&plan)
+            .issuer
+            .decide(&plan, &IssueOptions::default())
             .map_err(|e| PlanError::Invalid(e.to_string()))?;
-        let plan_hash = Digest::of_text(&planlang::fmt_plan(&plan));
-        let mut verdict = outcome.verdict;
+        let outcome = &decision.outcome;
         // Counterexamples of the kernel layers' widenings, when no enforcement
         // profile keeps the envelope inside the spec: then the plan is refused.
-        let mut widenings = Vec::new();
+        let widenings: Vec<proto::Counterexample> = if decision.refused_by_widening() {
+            decision
+                .enforcement
+                .iter()
+                .map(widening_counterexample)
+                .collect()
+        } else {
+            Vec::new()
+        };
         let envelope_json = outcome
             .envelope
             .as_ref()
             .map(|e| serde_json::to_string(e).unwrap_or_default())
             .unwrap_or_default();
-        let accepted = match (&outcome.envelope, verdict) {
-            (Some(env), Verdict::Accept | Verdict::Approve) => {
-                let requested = plan.ttl.as_ref().map(|t| Duration::from_secs(t.node.secs));
-                let ttl = token::effective_ttl(requested, spec.compiled.max_ttl)
-                    .map_err(|e| PlanError::Invalid(e.to_string()))?;
-                let enforcement = token::enforcement::prove_profiles(&spec.compiled.spec, env)
-                    .map_err(|e| PlanError::Invalid(e.to_string()))?;
-                if token::enforcement::proven(&enforcement).next().is_none() {
-                    verdict = Verdict::Reject;
-                    widenings = enforcement.iter().map(widening_counterexample).collect();
-                    None
-                } else {
-                    Some(Accepted {
-                        enforcement,
-                        envelope: env.clone(),
-                        plan_name: plan.name.as_ref().map(|n| n.node.clone()),
-                        plan_hash,
-                        spec_name: spec_name.to_owned(),
-                        spec_hash: spec.compiled.spec_hash,
-                        ttl,
-                    })
-                }
-            }
-            _ => None,
-        };
         Ok(Decision {
-            verdict,
+            verdict: decision.verdict,
             counterexamples: outcome
                 .violations
                 .iter()
@@ -259,45 +225,24 @@ impl Engine for WardenEngine {
                 })
                 .collect(),
             envelope_json,
-            plan_hash: hex::encode(plan_hash.as_bytes()),
+            plan_hash: hex::encode(verifier::issue::plan_hash(&plan).as_bytes()),
             plan_agent: plan.agent.as_ref().map(|a| a.node.clone()),
-            accepted,
+            accepted: decision.draft.map(|draft| Accepted { draft }),
         })
     }
 
     fn issue(&self, a: &Accepted, agent: &str) -> Result<Issued, String> {
-        let now = Timestamp::now();
-        let exp = now
-            .checked_add(a.ttl)
-            .ok_or_else(|| "the token lifetime overflows".to_string())?;
-        if token::enforcement::proven(&a.enforcement).next().is_none() {
-            return Err(format!(
-                "no enforcement profile is proven: the kernel layers would widen the envelope beyond the spec\n{}",
-                token::enforcement::describe(&a.enforcement)
-            ));
+        let mut draft = a.draft.clone();
+        if draft.sub.is_none() {
+            draft.sub = Some(agent.to_owned());
         }
-        let jti = TokenId::random().map_err(|e| e.to_string())?;
-        let claims = Claims {
-            warden: token::CLAIMS_VERSION,
-            iss: self.issuer.clone(),
-            sub: Some(agent.to_owned()),
-            jti,
-            iat: now,
-            nbf: now,
-            exp,
-            plan: a.plan_name.clone(),
-            plan_hash: a.plan_hash,
-            spec: Some(a.spec_name.clone()),
-            spec_hash: a.spec_hash,
-            ancestors: vec![],
-            envelope: a.envelope.clone(),
-            enforcement: a.enforcement.clone(),
-        };
-        let token = token::paseto::sign(&claims, &self.key).map_err(|e| e.to_string())?;
+        let issued = draft
+            .sign(&self.issuer, &self.key, &SystemClock)
+            .map_err(|e| e.to_string())?;
         Ok(Issued {
-            token,
-            token_id: jti.to_string(),
-            expires_at: exp.unix(),
+            token: issued.token,
+            token_id: issued.claims.jti.to_string(),
+            expires_at: issued.claims.exp.unix(),
         })
     }
 
@@ -321,7 +266,7 @@ impl Engine for WardenEngine {
     }
 
     fn new_run(&self, token: &VerifiedToken) -> RunState {
-        RunState::new(token.envelope())
+        token.new_run()
     }
 
     fn check_action(

@@ -3,20 +3,19 @@
 //! Run: `cargo bench -p token --bench token`.
 
 use criterion::{Criterion, black_box, criterion_group, criterion_main};
-use planlang::Span;
-use planlang::ast::{ActionKind, CmpOp, ParamType};
-use rust_decimal::Decimal;
 use std::collections::BTreeMap;
-use token::monitor::VerifiedToken;
 use token::{
     Claims, Digest, FixedClock, MemoryRevocations, NoRevocations, SigningKey, Timestamp, TokenId,
-    paseto,
+    VerifiedToken, paseto,
 };
-use verifier::action::{ConcreteAction, Field, Value};
-use verifier::concrete::{Cond, Operand, Pattern};
-use verifier::envelope::{
-    CallGrant, CountLimit, Envelope, FileAccess, FileGrant, ParamDecl, PathTarget, ValueMatch,
+use warden_core::action::ConcreteAction;
+use warden_core::cond::{Cond, Operand, Pattern};
+use warden_core::envelope::{
+    CallGrant, CountLimit, Envelope, FileAccess, FileGrant, Location, ParamDecl, PathTarget,
+    ValueMatch,
 };
+use warden_core::value::{Field, Number as Decimal, Value};
+use warden_core::vocab::{ActionKind, CmpOp, ParamType};
 
 fn num(n: i64) -> Value {
     Value::Number(Decimal::from(n))
@@ -80,7 +79,7 @@ fn envelope(entries: usize) -> Envelope {
             calls: Some(vec![last]),
             when: Cond::True,
         },
-        rule: Span::synthetic(),
+        rule: Location::synthetic(),
     });
     env.baseline.push(Pattern {
         kind: Some(ActionKind::Read),
@@ -99,7 +98,7 @@ fn envelope(entries: usize) -> Envelope {
 fn claims(entries: usize) -> Claims {
     let now = Timestamp::from_unix(1_800_000_000);
     Claims {
-        warden: token::CLAIMS_VERSION,
+        warden: warden_core::claims::CLAIMS_VERSION,
         iss: "warden".into(),
         sub: Some("bench-agent".into()),
         jti: TokenId::from_bytes([3; 16]),

@@ -26,6 +26,11 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
+/// Lowercase hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// The file name of the secret key that [`write_key_pair`] creates.
 pub const SECRET_KEY_FILE: &str = "warden.key";
 /// The file name of the public key that [`write_key_pair`] creates.
@@ -302,7 +307,7 @@ fn replace_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), KeyError> {
         .unwrap_or_default();
     let mut tag = [0u8; 8];
     getrandom::fill(&mut tag).map_err(|e| KeyError::Generate(e.to_string()))?;
-    let tmp = dir.join(format!(".{name}.tmp-{}", crate::hex(&tag)));
+    let tmp = dir.join(format!(".{name}.tmp-{}", hex(&tag)));
     create_exclusive(&tmp, bytes, mode)?;
     fs::rename(&tmp, path).map_err(|e| {
         let _ = fs::remove_file(&tmp);
@@ -353,7 +358,7 @@ mod tests {
     fn tmpdir(tag: &str) -> PathBuf {
         let mut r = [0u8; 6];
         getrandom::fill(&mut r).unwrap();
-        let d = std::env::temp_dir().join(format!("warden-keys-{tag}-{}", crate::hex(&r)));
+        let d = std::env::temp_dir().join(format!("warden-keys-{tag}-{}", crate::keys::hex(&r)));
         fs::create_dir_all(&d).unwrap();
         d
     }

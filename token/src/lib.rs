@@ -1,90 +1,69 @@
-//! Warden capability tokens.
+//! Warden capability tokens: PASETO v4.public (Ed25519) signing and
+//! verification, key pairs in PASERK files, and revocation lists in files.
 //!
-//! When the verifier accepts a plan, Warden issues a **token**: a PASETO
-//! v4.public (Ed25519) token whose claims name the issuer, the agent, the
-//! plan and spec (by the SHA-256 of their canonical text), a lifetime, and
-//! the **envelope**, the least privilege the plan needs. Anyone holding the
-//! public key can verify a token offline, in any language with a PASETO
-//! library; the enforcer and the orchestrator check every real action of
-//! the run against its envelope.
+//! When the verifier accepts a plan, Warden issues a **token** whose claims
+//! ([`warden_core::claims`]) name the issuer, the agent, the plan and spec
+//! (by SHA-256), a lifetime, and the **envelope**, the least privilege the
+//! plan needs. Anyone holding the public key verifies a token offline, in
+//! any language with a PASETO library; the enforcer and the orchestrator
+//! check every real action of the run against its envelope.
 //!
 //! - [`keys`]: Ed25519 key pairs in PASERK text files;
-//! - [`claims`]: what a token says, timestamps, ids, digests, the TTL rule;
-//! - [`paseto`]: sign and verify, with an injectable [`Clock`];
-//! - [`revocation`]: revoked token ids, consulted by every check.
+//! - [`paseto`]: sign and verify, with an injectable clock;
+//! - [`verified`]: a [`VerifiedToken`], verified once, checking every action;
+//! - [`revocation`]: revoked token ids kept in a file.
+//!
+//! The orchestrator loop: verify the token once, then check every call of
+//! the run; a refusal is a value ([`RefusalReason`]) that renders itself.
 //!
 //! ```
-//! use token::{Claims, Digest, FixedClock, SigningKey, Timestamp, TokenId, paseto};
-//!
-//! let key = SigningKey::generate()?;
-//! let now = Timestamp::from_unix(1_800_000_000);
-//! let claims = Claims {
-//!     warden: token::CLAIMS_VERSION,
-//!     iss: "warden".into(),
-//!     sub: Some("banking-assistant".into()),
-//!     jti: TokenId::random()?,
-//!     iat: now,
-//!     nbf: now,
-//!     exp: Timestamp::from_unix(now.unix() + 600),
-//!     plan: Some("pay-december-bill".into()),
-//!     plan_hash: Digest::of_text("plan ..."),
-//!     spec: Some("banking".into()),
-//!     spec_hash: Digest::of_text("spec ..."),
-//!     ancestors: vec![],
-//!     envelope: verifier::envelope::Envelope::default(),
-//!     enforcement: vec![],
-//! };
-//! let tok = paseto::sign(&claims, &key)?;
-//! let back = paseto::verify(&tok, key.public_key(), &FixedClock::new(now))?;
-//! assert_eq!(back.jti, claims.jti);
+//! use token::{ConcreteAction, NoRevocations, PublicKey, RefusalReason, SystemClock, VerifiedToken};
+//! # let (tok, key) = token::doc_example_token()?;
+//! let key: PublicKey = key; // `warden.pub`, e.g. PublicKey::from_paserk(text)
+//! let verified = VerifiedToken::verify(&tok, &key, &SystemClock, &NoRevocations)?;
+//! let mut run = verified.monitor(SystemClock, NoRevocations);
+//! for call in [
+//!     ConcreteAction::call("send_money", [("recipient", "UK12345678901234567890".into()), ("amount", 40.into())]),
+//!     ConcreteAction::call("update_password", [("to", "hunter2".into())]),
+//! ] {
+//!     match run.check(&call) {
+//!         Ok(_) => { /* perform the call */ }
+//!         Err(refusal) => assert!(matches!(refusal.reason, RefusalReason::Envelope(_)), "{refusal}"),
+//!     }
+//! }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-pub mod claims;
-pub mod enforcement;
-pub mod issue;
 pub mod keys;
-pub mod monitor;
 pub mod paseto;
 pub mod revocation;
+pub mod verified;
 
-pub use claims::{
-    CLAIMS_VERSION, Claims, ClaimsError, Clock, DEFAULT_TTL, Digest, EnforcementProof, FixedClock,
-    SystemClock, Timestamp, TokenId, effective_ttl,
-};
 pub use keys::{KeyError, PublicKey, SigningKey};
 pub use paseto::TokenError;
-pub use revocation::{
-    FileRevocations, MemoryRevocations, NoRevocations, RevocationError, RevocationList,
+pub use revocation::FileRevocations;
+pub use verified::VerifiedToken;
+pub use warden_core::claims::{
+    Claims, ClaimsError, Clock, Digest, EnforcementProof, FixedClock, SystemClock, Timestamp,
+    TokenId,
 };
+pub use warden_core::monitor::{Allowed, Monitor, Refusal, RefusalReason, RunState};
+pub use warden_core::revocation::{
+    MemoryRevocations, NoRevocations, RevocationError, RevocationList,
+};
+pub use warden_core::{ConcreteAction, Field, Number, Value};
 
-/// Lowercase hex.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[usize::from(b >> 4)] as char);
-        s.push(DIGITS[usize::from(b & 15)] as char);
-    }
-    s
-}
-
-/// Parse exactly `out.len() * 2` lowercase hex digits into `out`.
-pub(crate) fn unhex_lower(s: &str, out: &mut [u8]) -> bool {
-    let b = s.as_bytes();
-    if b.len() != out.len() * 2 {
-        return false;
-    }
-    let digit = |c: u8| match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
-    };
-    for (i, o) in out.iter_mut().enumerate() {
-        match (digit(b[2 * i]), digit(b[2 * i + 1])) {
-            (Some(h), Some(l)) => *o = (h << 4) | l,
-            _ => return false,
-        }
-    }
-    true
+/// A token signed by a fresh key for the front page's example: the claims
+/// of `warden_core::claims::example()`, valid for ten minutes from
+/// now. Not for use outside examples.
+#[doc(hidden)]
+pub fn doc_example_token() -> Result<(String, PublicKey), Box<dyn std::error::Error>> {
+    let key = SigningKey::generate()?;
+    let mut claims = warden_core::claims::example();
+    let now = Timestamp::now();
+    claims.iat = now;
+    claims.nbf = now;
+    claims.exp = Timestamp::from_unix(now.unix() + 600);
+    let tok = paseto::sign(&claims, &key)?;
+    Ok((tok, key.public_key().clone()))
 }

@@ -19,11 +19,11 @@
 //! another key, a bad signature, claims that are not Warden's, and a token
 //! outside its lifetime by the given [`Clock`].
 
-use crate::claims::{CLAIMS_VERSION, Claims, Clock, Timestamp, TokenId};
 use crate::keys::{PublicKey, SigningKey};
-use crate::revocation::{RevocationError, RevocationList};
 use pasetors::version4::PublicToken;
 use serde::{Deserialize, Serialize};
+use warden_core::claims::{Claims, ClaimsError, Clock, Timestamp, TokenId};
+use warden_core::revocation::{RevocationError, RevocationList};
 
 /// The header of every token this crate writes.
 pub const HEADER: &str = "v4.public.";
@@ -51,8 +51,12 @@ pub enum TokenError {
     Expired { exp: Timestamp, now: Timestamp },
     #[error("the token is not valid before {nbf} (it is now {now})")]
     NotYetValid { nbf: Timestamp, now: Timestamp },
-    #[error("the token's claims are not Warden claims: {0}")]
-    Claims(String),
+    /// Claims this Warden does not read: not Warden's, of a layout version
+    /// outside [`warden_core::claims::ACCEPTED_VERSIONS`], or malformed.
+    #[error(transparent)]
+    Claims(#[from] ClaimsError),
+    #[error("the token expires ({exp}) before it becomes valid ({nbf})")]
+    EmptyLifetime { nbf: Timestamp, exp: Timestamp },
     #[error("the token {id} is revoked")]
     Revoked { id: TokenId },
     #[error("the revocation list could not be consulted, so the token is refused: {0}")]
@@ -85,6 +89,12 @@ pub fn sign(claims: &Claims, key: &SigningKey) -> Result<String, TokenError> {
         )));
     }
     Ok(token)
+}
+
+impl warden_core::claims::Signer for SigningKey {
+    fn sign(&self, claims: &Claims) -> Result<String, warden_core::claims::SignError> {
+        sign(claims, self).map_err(|e| warden_core::claims::SignError(e.to_string()))
+    }
 }
 
 /// A token split into its parts and decoded, nothing checked but its shape.
@@ -191,19 +201,12 @@ fn signature_is_valid(parsed: &Parsed, key: &PublicKey) -> bool {
 /// the typed [`Claims`]; unknown fields are refused) and check what the
 /// signature cannot: the layout version and a lifetime that is not empty.
 fn parse_claims(payload: &[u8]) -> Result<Claims, TokenError> {
-    let claims: Claims =
-        serde_json::from_slice(payload).map_err(|e| TokenError::Claims(e.to_string()))?;
-    if claims.warden != CLAIMS_VERSION {
-        return Err(TokenError::Claims(format!(
-            "claims version {} (this Warden reads version {CLAIMS_VERSION})",
-            claims.warden
-        )));
-    }
+    let claims = Claims::from_slice(payload)?;
     if claims.exp <= claims.nbf {
-        return Err(TokenError::Claims(format!(
-            "it expires ({}) before it becomes valid ({})",
-            claims.exp, claims.nbf
-        )));
+        return Err(TokenError::EmptyLifetime {
+            nbf: claims.nbf,
+            exp: claims.exp,
+        });
     }
     Ok(claims)
 }
@@ -245,15 +248,10 @@ pub fn check_revocation(
     claims: &Claims,
     revocations: &dyn RevocationList,
 ) -> Result<(), TokenError> {
-    if revocations.is_revoked(&claims.jti)? {
-        return Err(TokenError::Revoked { id: claims.jti });
+    match claims.revoked_by(revocations)? {
+        Some(id) => Err(TokenError::Revoked { id }),
+        None => Ok(()),
     }
-    for ancestor in &claims.ancestors {
-        if revocations.is_revoked(ancestor)? {
-            return Err(TokenError::Revoked { id: *ancestor });
-        }
-    }
-    Ok(())
 }
 
 /// Refuse claims outside `nbf <= now < exp`.
@@ -296,13 +294,15 @@ pub fn decode_unverified(token: &str) -> Result<Unverified, TokenError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::claims::FixedClock;
-    use crate::revocation::MemoryRevocations;
     use std::time::Duration;
+    use warden_core::claims::FixedClock;
+    use warden_core::revocation::MemoryRevocations;
+
+    use warden_core::claims::sample;
 
     fn setup() -> (SigningKey, Claims, String) {
         let key = SigningKey::generate().unwrap();
-        let claims = crate::claims::tests::sample();
+        let claims = sample();
         let token = sign(&claims, &key).unwrap();
         (key, claims, token)
     }
@@ -445,6 +445,40 @@ mod tests {
         assert!(matches!(e, TokenError::Claims(_)), "{e}");
     }
 
+    /// A token whose claims are of a version outside the accepted range is
+    /// refused as such, naming its version and the range, even when the rest
+    /// of its claims would read; the accepted version reads.
+    #[test]
+    fn claims_of_another_version_are_refused_naming_both() {
+        let key = SigningKey::generate().unwrap();
+        let footer = serde_json::to_vec(&Footer {
+            kid: key.public_key().key_id().into(),
+        })
+        .unwrap();
+        let claims = sample();
+        let clock = during(&claims);
+        let accepted = warden_core::claims::ACCEPTED_VERSIONS;
+        for version in [0u64, 1, u64::from(*accepted.end()) + 1, 1 << 40] {
+            let mut json = serde_json::to_value(&claims).unwrap();
+            json["warden"] = version.into();
+            let payload = serde_json::to_vec(&json).unwrap();
+            let t = PublicToken::sign(key.inner(), &payload, Some(&footer), None).unwrap();
+            let e = verify(&t, key.public_key(), &clock).unwrap_err();
+            assert!(
+                matches!(e, TokenError::Claims(ClaimsError::Version { found, .. }) if found == version),
+                "{e}"
+            );
+            let text = e.to_string();
+            assert!(text.contains(&format!("version {version}")), "{text}");
+            assert!(
+                text.contains(&format!("({}..={})", accepted.start(), accepted.end())),
+                "{text}"
+            );
+        }
+        let t = sign(&claims, &key).unwrap();
+        assert_eq!(verify(&t, key.public_key(), &clock).unwrap(), claims);
+    }
+
     /// The official PASETO v4.public test vectors 4-S-2 (footer, no
     /// implicit assertion) and 4-S-3 (an implicit assertion, which Warden
     /// tokens never have).
@@ -456,7 +490,9 @@ mod tests {
     fn vector_key() -> PublicKey {
         use base64::Engine as _;
         let mut raw = [0u8; 32];
-        assert!(crate::unhex_lower(VECTOR_PUBLIC_KEY, &mut raw));
+        for (i, o) in raw.iter_mut().enumerate() {
+            *o = u8::from_str_radix(&VECTOR_PUBLIC_KEY[2 * i..2 * i + 2], 16).unwrap();
+        }
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw);
         PublicKey::from_paserk(&format!("k4.public.{b64}")).unwrap()
     }
@@ -512,7 +548,7 @@ mod tests {
             use pasetors::token::{Public, UntrustedToken};
             use pasetors::version4::V4;
             let key = SigningKey::generate().unwrap();
-            let claims = crate::claims::tests::sample();
+            let claims = sample();
             let token = sign(&claims, &key).unwrap();
             let verify_key = if other_key {
                 SigningKey::generate().unwrap().public_key().clone()

@@ -9,80 +9,15 @@
 //! lowercase hex digits, the `jti` claim) per line; blank lines and lines
 //! starting with `#` are ignored; a `#` after an id starts a comment.
 
-use crate::claims::TokenId;
 use std::collections::HashSet;
 use std::fs;
-use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
-
-/// Why a revocation list could not be consulted.
-#[derive(Debug, thiserror::Error)]
-pub enum RevocationError {
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-    #[error("{path}:{line}: `{text}` is not a token id (32 lowercase hex digits)")]
-    BadLine {
-        path: PathBuf,
-        line: usize,
-        text: String,
-    },
-    #[error("the revocation store failed: {0}")]
-    Store(String),
-}
-
-/// Something that knows which tokens are revoked.
-pub trait RevocationList: Send + Sync {
-    /// Whether `id` is revoked. An error means "cannot tell", and callers
-    /// refuse the token.
-    fn is_revoked(&self, id: &TokenId) -> Result<bool, RevocationError>;
-}
-
-impl<R: RevocationList + ?Sized> RevocationList for &R {
-    fn is_revoked(&self, id: &TokenId) -> Result<bool, RevocationError> {
-        (**self).is_revoked(id)
-    }
-}
-
-impl<R: RevocationList + ?Sized> RevocationList for Arc<R> {
-    fn is_revoked(&self, id: &TokenId) -> Result<bool, RevocationError> {
-        (**self).is_revoked(id)
-    }
-}
-
-/// No token is revoked: for deployments without a revocation list.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct NoRevocations;
-
-impl RevocationList for NoRevocations {
-    fn is_revoked(&self, _: &TokenId) -> Result<bool, RevocationError> {
-        Ok(false)
-    }
-}
-
-/// An in-memory list, for orchestrators that manage revocation themselves.
-#[derive(Debug, Default)]
-pub struct MemoryRevocations(RwLock<HashSet<TokenId>>);
-
-impl MemoryRevocations {
-    pub fn revoke(&self, id: TokenId) {
-        // A poisoned lock still holds a valid set: keep revoking.
-        let mut set = self.0.write().unwrap_or_else(|p| p.into_inner());
-        set.insert(id);
-    }
-}
-
-impl RevocationList for MemoryRevocations {
-    fn is_revoked(&self, id: &TokenId) -> Result<bool, RevocationError> {
-        let set = self.0.read().unwrap_or_else(|p| p.into_inner());
-        Ok(set.contains(id))
-    }
-}
+use std::sync::RwLock;
+use warden_core::claims::TokenId;
+pub use warden_core::revocation::{
+    MemoryRevocations, NoRevocations, RevocationError, RevocationList,
+};
 
 /// What identifies one version of the file: if any of it changes, reload.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -242,7 +177,7 @@ mod tests {
     fn tmpfile(tag: &str) -> PathBuf {
         let mut r = [0u8; 6];
         getrandom::fill(&mut r).unwrap();
-        std::env::temp_dir().join(format!("warden-revoked-{tag}-{}", crate::hex(&r)))
+        std::env::temp_dir().join(format!("warden-revoked-{tag}-{}", crate::keys::hex(&r)))
     }
 
     #[test]

@@ -31,7 +31,7 @@
 //!
 //! ```
 //! use verifier::automata::decide;
-//! use verifier::concrete::Cond;
+//! use warden_core::cond::Cond;
 //! use verifier::symbolic::Answer;
 //! use std::collections::{BTreeMap, HashMap};
 //! let params = HashMap::from([("p".to_string(), planlang::ast::ParamType::Path)]);
@@ -45,8 +45,8 @@
 //! assert!(w.params["p"].as_str().unwrap().starts_with("/tmp/.."));
 //! ```
 
-use crate::action::{Field, Value};
-use crate::concrete::{self, Cond, Operand};
+use warden_core::value::Field;
+
 use crate::symbolic::{Answer, Witness};
 use planlang::ast::{CmpOp, ParamType};
 use regex_automata::dfa::{Automaton, dense};
@@ -55,6 +55,9 @@ use regex_automata::{Anchored, Input, MatchKind};
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
+use warden_core::cond::Cond;
+use warden_core::cond::Operand;
+use warden_core::value::Value;
 
 /// The most product states one variable's search visits.
 const MAX_STATES: usize = 20_000;
@@ -66,7 +69,7 @@ const MAX_FREE: usize = 8;
 const MAX_TRIES: usize = 64;
 
 /// Normalized absolute paths: `/`, or segments that are not empty, `.` or
-/// `..`, without `/` or NUL (what [`concrete::normalize_path`] returns).
+/// `..`, without `/` or NUL (what [`warden_core::path::normalize_path`] returns).
 const NORMAL: &str = r"/|(?:/(?:[^/\x00.][^/\x00]*|\.[^/\x00.][^/\x00]*|\.\.[^/\x00]+))+";
 
 type Dfa = dense::DFA<Vec<u32>>;
@@ -275,7 +278,7 @@ enum Lang {
     Const(bool),
 }
 
-/// The language of a string atom, following [`concrete::compare`]; `None`
+/// The language of a string atom, following [`warden_core::cond::compare`]; `None`
 /// when it is not translated (addresses). `normal`: the value is a
 /// normalized path (so `under` is a prefix question).
 fn lang(op: CmpOp, v: &Value, normal: bool) -> Option<Lang> {
@@ -311,14 +314,14 @@ fn lang(op: CmpOp, v: &Value, normal: bool) -> Option<Lang> {
         (CmpOp::StartsWith, Value::String(x)) => re(format!("{}(?s:.*)", esc(x))),
         (CmpOp::EndsWith, Value::String(x)) => re(format!("(?s:.*){}", esc(x))),
         (CmpOp::Contains, Value::String(x)) => re(format!("(?s:.*){}(?s:.*)", esc(x))),
-        (CmpOp::Matches, Value::String(p)) => match concrete::regex(p) {
+        (CmpOp::Matches, Value::String(p)) => match warden_core::cond::regex(p) {
             Err(_) => Some(Lang::Const(false)),
             Ok(_) => Some(Lang::Re {
                 pattern: unicode(p.as_str()),
                 neg: false,
             }),
         },
-        (CmpOp::Under, Value::String(d)) if normal => match concrete::normalize_path(d) {
+        (CmpOp::Under, Value::String(d)) if normal => match warden_core::path::normalize_path(d) {
             Err(_) => Some(Lang::Const(false)),
             Ok(d) if d == "/" => Some(Lang::Const(true)),
             Ok(d) => re(format!("{}(?:/(?s:.*))?", esc(&d))),
@@ -509,7 +512,7 @@ fn dedup_by_truth(values: Vec<Value>, atoms: &[&Atom]) -> Vec<(Vec<bool>, Value)
     for v in values {
         let t: Vec<bool> = atoms
             .iter()
-            .map(|a| concrete::compare(a.op, &v, &a.value))
+            .map(|a| warden_core::cond::compare(a.op, &v, &a.value))
             .collect();
         if !out.iter().any(|(u, _)| *u == t) {
             out.push((t, v));
@@ -620,7 +623,7 @@ fn choose(
     };
     match sym {
         Sym::Glob(g) => {
-            let glob = concrete::glob_to_regex(g).ok()?;
+            let glob = warden_core::path::glob_to_regex(g).ok()?;
             let langs: Vec<Lang> = atoms
                 .iter()
                 .map(|a| lang(a.op, &a.value, true))
@@ -777,7 +780,7 @@ fn witness(
                 Sym::Param { name, .. } => {
                     scope.insert(format!("raw|p:{name}"), Field::new(v.clone()));
                     if let Value::String(s) = &v
-                        && let Ok(n) = concrete::normalize_path(s)
+                        && let Ok(n) = warden_core::path::normalize_path(s)
                     {
                         scope.insert(format!("norm|p:{name}"), Field::new(Value::String(n)));
                     }
@@ -918,7 +921,7 @@ mod tests {
         };
         let p = wit.params["p"].as_str().unwrap().to_string();
         assert!(p.starts_with("/tmp/"), "{p}");
-        assert!(!concrete::under(&p, "/tmp"), "{p}");
+        assert!(!warden_core::path::under(&p, "/tmp"), "{p}");
         // A question the atoms rule out entirely.
         let q = Cond::and(under("/a"), under("/b"));
         assert_eq!(ask(&q, &[], &ps), Some(Answer::Unsat));

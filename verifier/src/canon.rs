@@ -13,7 +13,7 @@
 //!
 //! ```
 //! use verifier::canon::canonical;
-//! use verifier::concrete::Cond;
+//! use warden_core::cond::Cond;
 //! let a = Cond::Has { field: "x".into() };
 //! let b = Cond::Has { field: "y".into() };
 //! let ab = Cond::And { all: vec![a.clone(), b.clone()] };
@@ -21,12 +21,13 @@
 //! assert_eq!(canonical(&ab), canonical(&ba));
 //! ```
 
-use crate::action::Value;
-use crate::concrete::{self, Cond, Operand};
 use egg::{AstSize, Extractor, Id, RecExpr, Rewrite, Runner, Symbol, define_language, rewrite};
 use planlang::ast::CmpOp;
 use std::collections::HashMap;
 use std::sync::OnceLock;
+use warden_core::cond::Cond;
+use warden_core::cond::Operand;
+use warden_core::value::Value;
 
 define_language! {
     /// Boolean structure over interned atoms.
@@ -83,7 +84,7 @@ fn canonical_atom(c: &Cond) -> Cond {
                     Operand::Value {
                         value: Value::String(d),
                     },
-                ) => match concrete::normalize_path(d) {
+                ) => match warden_core::path::normalize_path(d) {
                     Ok(n) => Operand::Value {
                         value: Value::String(n),
                     },

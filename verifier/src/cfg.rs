@@ -22,12 +22,12 @@ pub mod graph;
 
 pub use graph::{Cfg, CfgEdge, CfgNode, Path, PathElem, PathQuestion};
 
-use crate::action::Value;
-use crate::concrete::{self, PathError};
 use graph::{CfgBuilder, Cursor};
 use planlang::Span;
 use planlang::ast::{self, ActionKind, ParamType};
 use std::collections::{BTreeMap, HashMap};
+use warden_core::path::PathError;
+use warden_core::value::Value;
 
 /// A value in a plan step: known, or symbolic.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -69,17 +69,17 @@ impl StepAction {
     }
 
     /// The concrete action, when every value is known.
-    pub fn to_concrete(&self) -> Option<crate::action::ConcreteAction> {
+    pub fn to_concrete(&self) -> Option<warden_core::action::ConcreteAction> {
         let mut fields = BTreeMap::new();
         for (k, t) in &self.fields {
             match t {
                 Term::Known(v) => {
-                    fields.insert(k.clone(), crate::action::Field::new(v.clone()));
+                    fields.insert(k.clone(), warden_core::value::Field::new(v.clone()));
                 }
                 _ => return None,
             }
         }
-        Some(crate::action::ConcreteAction {
+        Some(warden_core::action::ConcreteAction {
             kind: self.kind,
             call: self.call.clone(),
             fields,
@@ -330,11 +330,11 @@ impl Lowerer {
             }
             ast::Action::Connect { host, port } => {
                 match self.value(host)? {
-                    Term::Known(Value::String(h)) => match concrete::parse_cidr(&h) {
+                    Term::Known(Value::String(h)) => match warden_core::net::parse_cidr(&h) {
                         Some(net) => {
                             fields.insert("ip".into(), Term::Known(Value::Cidr(net)));
                         }
-                        None if concrete::is_host_name(&h) => {
+                        None if warden_core::net::is_host_name(&h) => {
                             fields.insert("host".into(), Term::Known(Value::String(h)));
                         }
                         None => {
@@ -399,12 +399,12 @@ impl Lowerer {
             source,
         };
         Ok(match t {
-            Term::Known(Value::String(p)) if concrete::is_glob(&p) => {
-                Term::Glob(concrete::normalize_glob(&p).map_err(err)?)
+            Term::Known(Value::String(p)) if warden_core::path::is_glob(&p) => {
+                Term::Glob(warden_core::path::normalize_glob(&p).map_err(err)?)
             }
-            Term::Known(Value::String(p)) => {
-                Term::Known(Value::String(concrete::normalize_path(&p).map_err(err)?))
-            }
+            Term::Known(Value::String(p)) => Term::Known(Value::String(
+                warden_core::path::normalize_path(&p).map_err(err)?,
+            )),
             Term::Known(other) => {
                 return Err(LowerError::BadValue {
                     span: v.span.clone(),
@@ -417,7 +417,7 @@ impl Lowerer {
 
     fn value(&mut self, v: &planlang::Spanned<ast::Value>) -> Result<Term, LowerError> {
         match &v.node {
-            ast::Value::Literal { literal } => Ok(Term::Known(Value::from_literal(literal))),
+            ast::Value::Literal { literal } => Ok(Term::Known(planlang::lower::literal(literal))),
             ast::Value::List { items } => {
                 let mut ts = Vec::with_capacity(items.len());
                 for i in items {

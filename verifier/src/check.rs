@@ -2,17 +2,19 @@
 //! steps directly, symbolic steps with Z3), temporal and count rules over
 //! the control-flow graph, the ttl, and the envelope of what is accepted.
 
-use crate::action::Field;
 use crate::canon;
 use crate::cfg::{self, LowerError, Lowered, Path, PathElem, StepAction};
 use crate::compile::{ActionVerdict, CompiledSpec};
-use crate::concrete::{Cond, CondError, Consts, Pattern};
-use crate::envelope;
 use crate::report::{Approval, Outcome, PathStep, Reason, Stats, Verdict, Violation};
 use crate::symbolic::{self, Answer, ResidualScope, Session, Witness};
 use planlang::Span;
 use planlang::ast::{self, Effect, ParamType};
+use planlang::lower::CondError;
+use planlang::lower::Consts;
 use std::collections::{BTreeMap, HashMap};
+use warden_core::cond::Cond;
+use warden_core::cond::Pattern;
+use warden_core::value::Field;
 use z3::SatResult;
 
 /// Why a plan cannot be checked at all (bad input, exit 2).
@@ -34,7 +36,7 @@ pub enum CheckError {
 struct StepInfo {
     /// The first step with the same action (duplicates are decided once).
     canonical: usize,
-    concrete: Option<crate::action::ConcreteAction>,
+    concrete: Option<warden_core::action::ConcreteAction>,
 }
 
 struct Checker<'s, 'p> {
@@ -51,7 +53,7 @@ struct Checker<'s, 'p> {
     session: Option<Session>,
     /// Defaults for a session started later (the `where`s were known
     /// satisfiable from the cache).
-    base: Option<std::collections::BTreeMap<String, crate::action::Value>>,
+    base: Option<std::collections::BTreeMap<String, warden_core::value::Value>>,
     stats: Stats,
     violations: Vec<Violation>,
     approvals: Vec<Approval>,
@@ -80,17 +82,16 @@ impl CompiledSpec {
         let mut wheres = Vec::new();
         let mut where_conds = Vec::new();
         for p in &lowered.params {
-            let compiled =
-                match &p.condition {
-                    Some(c) => Some(Cond::compile(c, &Consts::new()).map_err(|source| {
-                        CheckError::Where {
-                            span: p.span.clone(),
-                            param: p.name.clone(),
-                            source,
-                        }
-                    })?),
-                    None => None,
-                };
+            let compiled = match &p.condition {
+                Some(c) => Some(planlang::lower::cond(c, &Consts::new()).map_err(|source| {
+                    CheckError::Where {
+                        span: p.span.clone(),
+                        param: p.name.clone(),
+                        source,
+                    }
+                })?),
+                None => None,
+            };
             if let Some(c) = &compiled {
                 let scope = ResidualScope::Params(&param_types);
                 wheres.push(symbolic::residual(c, &scope));
@@ -283,7 +284,7 @@ impl<'s, 'p> Checker<'s, 'p> {
         self.lowered.params.iter().all(|p| {
             scope
                 .get(&p.name)
-                .is_some_and(|f| envelope::type_ok(p.ty, &f.value))
+                .is_some_and(|f| warden_core::envelope::type_ok(p.ty, &f.value))
         }) && self
             .where_conds
             .iter()
@@ -686,11 +687,11 @@ impl<'s, 'p> Checker<'s, 'p> {
         }
     }
 
-    fn envelope(&mut self) -> envelope::Envelope {
+    fn envelope(&mut self) -> warden_core::envelope::Envelope {
         let steps: Vec<usize> = (0..self.info.len())
             .filter(|&i| self.reachable[i] && self.info[i].canonical == i)
             .collect();
-        let mut env = envelope::derive(
+        let mut env = crate::derive::derive(
             steps.iter().map(|&i| self.step(i)),
             &self.where_conds,
             &self.lowered.params,
@@ -701,26 +702,26 @@ impl<'s, 'p> Checker<'s, 'p> {
             if let Ok(m) = self.table(&r.pattern, false)
                 && m.iter().any(|b| *b)
             {
-                env.limits.push(envelope::CountLimit {
+                env.limits.push(warden_core::envelope::CountLimit {
                     limit: r.limit,
                     pattern: r.pattern.clone(),
-                    rule: r.span.clone(),
+                    rule: planlang::lower::location(&r.span),
                 });
             }
         }
         for (kind, rules) in [
-            (envelope::OrderKind::Never, &spec.never),
-            (envelope::OrderKind::Require, &spec.require),
+            (warden_core::envelope::OrderKind::Never, &spec.never),
+            (warden_core::envelope::OrderKind::Require, &spec.require),
         ] {
             for r in rules {
                 if let Ok(m) = self.table(&r.second, false)
                     && m.iter().any(|b| *b)
                 {
-                    env.ordering.push(envelope::OrderRule {
+                    env.ordering.push(warden_core::envelope::OrderRule {
                         kind,
                         action: r.first.clone(),
                         other: r.second.clone(),
-                        rule: r.span.clone(),
+                        rule: planlang::lower::location(&r.span),
                     });
                 }
             }

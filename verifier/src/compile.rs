@@ -11,12 +11,15 @@
 //! assert!(compiled.effects.is_empty());
 //! ```
 
-use crate::action::ConcreteAction;
-use crate::concrete::{CondError, Consts, Pattern, const_value};
 use planlang::Span;
 use planlang::ast::{self, Effect};
+use planlang::lower::CondError;
+use planlang::lower::Consts;
+use planlang::lower::const_value;
 use std::collections::HashMap;
 use std::sync::Mutex;
+use warden_core::action::ConcreteAction;
+use warden_core::cond::Pattern;
 
 /// An `allow`, `deny` or `approve` rule.
 #[derive(Clone, Debug)]
@@ -94,11 +97,11 @@ pub struct CompiledSpec {
     pub(crate) cache: Mutex<HashMap<String, crate::symbolic::Answer>>,
     /// Canonical forms of questions, by their raw spelling (egg runs once
     /// per distinct question).
-    pub(crate) canon_cache: Mutex<HashMap<String, crate::concrete::Cond>>,
+    pub(crate) canon_cache: Mutex<HashMap<String, warden_core::cond::Cond>>,
     /// Params' `where` conditions known satisfiable, with values that meet
     /// them, by the conditions' canonical key.
     pub(crate) where_cache:
-        Mutex<HashMap<String, std::collections::BTreeMap<String, crate::action::Value>>>,
+        Mutex<HashMap<String, std::collections::BTreeMap<String, warden_core::value::Value>>>,
 }
 
 /// Why a spec cannot be compiled.
@@ -172,7 +175,7 @@ impl CompiledSpec {
     }
 
     /// The canonical form of a question (memoized).
-    pub fn canonical(&self, c: &crate::concrete::Cond) -> crate::concrete::Cond {
+    pub fn canonical(&self, c: &warden_core::cond::Cond) -> warden_core::cond::Cond {
         let key = crate::canon::key(c);
         if let Ok(cache) = self.canon_cache.lock()
             && let Some(v) = cache.get(&key)
@@ -245,7 +248,7 @@ impl CompiledSpec {
     }
 
     fn pattern(&self, p: &ast::Pattern) -> Result<Pattern, CompileError> {
-        Pattern::compile(p, &self.consts).map_err(|source| CompileError::Cond {
+        planlang::lower::pattern(p, &self.consts).map_err(|source| CompileError::Cond {
             span: p.span.clone(),
             source,
         })

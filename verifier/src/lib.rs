@@ -3,7 +3,7 @@
 //!
 //! A spec is compiled once ([`CompiledSpec::compile`]) and checks many plans
 //! ([`CompiledSpec::check`]). Steps whose values are all known are decided
-//! directly with the value semantics of [`concrete`]; steps with params,
+//! directly with the value semantics of [`warden_core::cond`]; steps with params,
 //! `let` results or globs become questions, put in canonical form by egg
 //! ([`canon`]) so equal questions are asked once, and decided by automata
 //! when each atom is about one string, number or bool ([`automata`]),
@@ -11,12 +11,18 @@
 //! over the plan's petgraph control-flow graph ([`cfg`]) without
 //! enumerating paths.
 //!
-//! Modules, one concept each: [`action`] (concrete actions), [`concrete`]
-//! (operator semantics), [`envelope`] (least privilege of an accepted plan),
-//! [`compile`] (specs compiled once), [`cfg`] (the plan's control-flow graph
-//! and its path questions), [`reference`] (the brute-force oracle),
-//! [`canon`] (egg), [`automata`] (DFAs), [`symbolic`] (Z3), [`check`]
-//! (putting them together), [`report`] (verdicts, violations, witnesses).
+//! Modules, one concept each: [`compile`] (specs compiled once), [`cfg`]
+//! (the plan's control-flow graph and its path questions), [`reference`]
+//! (the brute-force oracle), [`canon`] (egg), [`automata`] (DFAs),
+//! [`symbolic`] (Z3), [`check`] (putting them together), [`derive`] (the
+//! envelope of an accepted plan), [`report`] (verdicts, violations,
+//! witnesses), [`proof`] (the envelope each enforcement profile's layers
+//! enforce, proven inside the spec), [`enforcement`] (the token's
+//! `enforcement` claim), [`containment`] (a sub-plan inside a parent
+//! envelope), [`issue`] (the one issuance path: plan and spec to a signed
+//! token), [`analysis`] (coverage, diff, lint, probe). Concrete actions,
+//! values, conditions, the envelope and the claims are `warden_core`'s: the
+//! crates that enforce and check tokens share them without linking Z3.
 //!
 //! ```
 //! use verifier::{CompiledSpec, Verdict};
@@ -28,17 +34,17 @@
 //! assert_eq!(out.verdict, Verdict::Reject); // p = "/tmp/../…" escapes /tmp
 //! ```
 
-pub mod action;
 pub mod analysis;
 pub mod automata;
 pub mod canon;
 pub mod cfg;
 pub mod check;
 pub mod compile;
-pub mod concrete;
 pub mod containment;
-pub mod enforced;
-pub mod envelope;
+pub mod derive;
+pub mod enforcement;
+pub mod issue;
+pub mod proof;
 pub mod reference;
 pub mod report;
 pub mod symbolic;

@@ -13,11 +13,11 @@
 //! assert_eq!(out.verdict, verifier::report::Verdict::Accept);
 //! ```
 
-use crate::action::ConcreteAction;
 use crate::cfg::{self, Cfg, LowerError};
 use crate::compile::{ActionVerdict, CompiledSpec};
 use crate::report::{Reason, Verdict};
 use planlang::ast;
+use warden_core::action::ConcreteAction;
 
 /// The most paths the reference evaluator walks.
 pub const MAX_PATHS: usize = 100_000;

@@ -12,11 +12,11 @@
 //! assert!(serde_json::to_string(&o).unwrap().contains(r#""verdict":"accept""#));
 //! ```
 
-use crate::envelope::Envelope;
 use planlang::Span;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
+use warden_core::envelope::Envelope;
 
 /// What the verifier decided about a plan.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

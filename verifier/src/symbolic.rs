@@ -33,14 +33,19 @@
 //! assert_eq!(unescape_z3(r"a\u{5c}b"), "a\\b");
 //! ```
 
-use crate::action::{ConcreteAction, Field, Value};
+use warden_core::action::ConcreteAction;
+
+use warden_core::value::Field;
+
 use crate::cfg::{StepAction, Term};
-use crate::concrete::{self, Cond, Operand};
 use ipnet::IpNet;
 use planlang::ast::{ActionKind, CmpOp, ParamType};
 use regex_syntax::hir::{Class, Hir, HirKind, Look};
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, HashMap};
+use warden_core::cond::Cond;
+use warden_core::cond::Operand;
+use warden_core::value::Value;
 use z3::ast::{Ast, BV, Bool, Int, Real, Regexp};
 use z3::{Context, SatResult, Solver};
 
@@ -230,7 +235,7 @@ fn opaque(op: CmpOp) -> Cond {
 fn cmp_residual(op: CmpOp, l: PT, r: PT) -> Cond {
     match (l, r) {
         (PT::Missing, _) | (_, PT::Missing) => Cond::False,
-        (PT::Known(a), PT::Known(b)) => bool_cond(concrete::compare(op, &a, &b)),
+        (PT::Known(a), PT::Known(b)) => bool_cond(warden_core::cond::compare(op, &a, &b)),
         (PT::List(items), r) => {
             let r_known = match &r {
                 PT::Known(v) => Some(v.clone()),
@@ -543,7 +548,7 @@ fn real_decimal(r: &Real) -> Option<Decimal> {
 }
 
 fn mapped_bv(net: &IpNet) -> (BV, u8) {
-    let (addr, prefix) = concrete::mapped(net);
+    let (addr, prefix) = warden_core::net::mapped(net);
     (
         BV::from_str(128, &addr.to_string()).expect("a 128-bit value"),
         prefix,
@@ -974,7 +979,7 @@ impl<'p> Encoder<'p> {
                 // tree (and the value is an absolute path).
                 if let (Some((Z::Str(raw), present)), Value::String(d)) = (self.z(name), value)
                     && present.as_bool() == Some(true)
-                    && let Ok(d) = concrete::normalize_path(d)
+                    && let Ok(d) = warden_core::path::normalize_path(d)
                 {
                     let base = raw.to_string().trim_matches('|').to_string();
                     let n = self.norm_of(&raw, &base);
@@ -1034,7 +1039,7 @@ impl<'p> Encoder<'p> {
         let all = || Regexp::full();
         Some(match (op, v) {
             (CmpOp::Eq, Value::String(x)) if self.raws.contains_key(&s.to_string()) => {
-                if let Ok(x) = concrete::normalize_path(x) {
+                if let Ok(x) = warden_core::path::normalize_path(x) {
                     self.relate_raw(s, &x, false);
                 }
                 zre_lit(x)
@@ -1057,7 +1062,7 @@ impl<'p> Encoder<'p> {
             (CmpOp::Contains, Value::String(x)) => rconcat(&[all(), zre_lit(x), all()]),
             (CmpOp::Matches, Value::String(x)) => regex_to_z3(x)?,
             (CmpOp::Under, Value::String(d)) if self.normal.contains(&s.to_string()) => {
-                let d = concrete::normalize_path(d).ok()?;
+                let d = warden_core::path::normalize_path(d).ok()?;
                 self.relate_raw(s, &d, true);
                 under_re(&d)
             }
@@ -1234,7 +1239,7 @@ impl<'p> Encoder<'p> {
             (CmpOp::In, Value::Cidr(_)) => self.fresh_bool(),
             (CmpOp::In, v) => self.str_atom(CmpOp::Eq, s, v),
             (CmpOp::Under, Value::String(d)) => {
-                let exact = match concrete::normalize_path(d) {
+                let exact = match warden_core::path::normalize_path(d) {
                     Ok(d) if d == "/" => zstr("/").prefix(s),
                     Ok(d) => Bool::or(&[s.eq(zstr(&d)), zstr(&format!("{d}/")).prefix(s)]),
                     Err(_) => return f,
@@ -1283,7 +1288,7 @@ impl<'p> Encoder<'p> {
         let f = Bool::from_bool(false);
         let as_net = |v: &Value| match v {
             Value::Cidr(n) => Some(*n),
-            Value::String(s) => concrete::parse_cidr(s),
+            Value::String(s) => warden_core::net::parse_cidr(s),
             _ => None,
         };
         match op {
@@ -1449,7 +1454,7 @@ impl Witness {
             }
             Term::Glob(g) => {
                 let p = self.globs.get(g)?;
-                if !concrete::glob_matches(g, p) {
+                if !warden_core::path::glob_matches(g, p) {
                     return None;
                 }
                 (Value::String(p.clone()), None)
@@ -1478,12 +1483,12 @@ impl Witness {
             (ActionKind::Connect, "host" | "ip", v) => {
                 let net = match &v {
                     Value::Cidr(n) => Some(*n),
-                    Value::String(s) => concrete::parse_cidr(s),
+                    Value::String(s) => warden_core::net::parse_cidr(s),
                     _ => return None,
                 };
                 match (name, net) {
                     ("ip", Some(n)) => Value::Cidr(n),
-                    ("host", None) if matches!(&v, Value::String(s) if concrete::is_host_name(s)) => {
+                    ("host", None) if matches!(&v, Value::String(s) if warden_core::net::is_host_name(s)) => {
                         v
                     }
                     ("host", None) => return None,
@@ -1491,7 +1496,7 @@ impl Witness {
                 }
             }
             (_, "path", Value::String(p)) if kind != ActionKind::Call => {
-                Value::String(concrete::normalize_path(&p).ok()?)
+                Value::String(warden_core::path::normalize_path(&p).ok()?)
             }
             (_, "path", _) if kind != ActionKind::Call => return None,
             (_, _, v) => v,
@@ -1820,7 +1825,7 @@ impl Session {
                         if let Some(e) = e {
                             block.push(bv.eq(e));
                         }
-                        addr.map(|a| Value::Cidr(IpNet::from(concrete::unmapped(a))))
+                        addr.map(|a| Value::Cidr(IpNet::from(warden_core::net::unmapped(a))))
                     } else {
                         self.str_val(model, &base, &mut block)
                     }
@@ -1868,7 +1873,7 @@ impl Session {
                             .eval(&BV::new_const(format!("{base}#ip"), 128), true)
                             .as_ref()
                             .and_then(read_bv128)
-                            .map(|a| Value::Cidr(IpNet::from(concrete::unmapped(a))))
+                            .map(|a| Value::Cidr(IpNet::from(warden_core::net::unmapped(a))))
                     } else {
                         match tag {
                             Some(1) => model
@@ -1970,7 +1975,7 @@ mod tests {
             let goal = zstr(s).regex_matches(&r);
             let got = solver_says(goal) == SatResult::Sat;
             assert_eq!(got, expect, "{re} on {s}");
-            assert_eq!(concrete::regex(re).unwrap().is_match(s), expect);
+            assert_eq!(warden_core::cond::regex(re).unwrap().is_match(s), expect);
         }
         assert!(
             regex_to_z3("a\\bb").is_none(),
@@ -1989,7 +1994,7 @@ mod tests {
         ] {
             let goal = zstr(p).regex_matches(&glob_to_z3(g));
             assert_eq!(solver_says(goal) == SatResult::Sat, expect, "{g} {p}");
-            assert_eq!(concrete::glob_matches(g, p), expect);
+            assert_eq!(warden_core::path::glob_matches(g, p), expect);
         }
     }
 
@@ -1997,7 +2002,7 @@ mod tests {
     fn cidr_membership_with_mapped_ipv4() {
         let ip = BV::new_const("ip", 128);
         let net: IpNet = "10.0.0.0/8".parse().unwrap();
-        let (one, _) = mapped_bv(&concrete::parse_cidr("::ffff:10.1.2.3").unwrap());
+        let (one, _) = mapped_bv(&warden_core::net::parse_cidr("::ffff:10.1.2.3").unwrap());
         assert_eq!(
             solver_says(Bool::and(&[ip.eq(&one), in_net(&ip, &net)])),
             SatResult::Sat

@@ -97,7 +97,7 @@ fn widened_writes_and_payments_have_witnesses() {
         .find(|w| w.action.call.as_deref() == Some("send_money") && w.new == Decision::Allow)
         .unwrap();
     let amount = match &w.action.fields["amount"].value {
-        verifier::action::Value::Number(n) => *n,
+        warden_core::value::Value::Number(n) => *n,
         v => panic!("amount {v}"),
     };
     assert!(amount > 2500.into() && amount <= 5000.into(), "{amount}");
@@ -195,9 +195,10 @@ fn list_valued_arguments_are_modelled() {
     let r = run(old, new);
     assert_eq!(r.outcome(), Outcome::Differ, "{:#?}", r.findings);
     assert!(
-        r.witnesses
-            .iter()
-            .all(|w| matches!(w.action.fields["x"].value, verifier::action::Value::List(_))),
+        r.witnesses.iter().all(|w| matches!(
+            w.action.fields["x"].value,
+            warden_core::value::Value::List(_)
+        )),
         "{:#?}",
         r.witnesses
     );
@@ -506,7 +507,7 @@ fn unix_socket_connects_are_compared_by_path() {
     for w in &r.witnesses {
         assert!(w.action.is_unix_socket(), "{}", action_text(&w.action));
         let p = w.action.path().unwrap();
-        let under = verifier::concrete::under;
+        let under = warden_core::path::under;
         assert!(under(p, "/run/") && !under(p, "/run/app/"), "{p}");
         assert_eq!((w.old, w.new), (Decision::Deny, Decision::Allow));
     }

@@ -169,7 +169,7 @@ fn paths_are_normalized_soundly() {
     let p: String = serde_json::from_str(w).unwrap();
     assert!(p.starts_with("/tmp/"));
     assert!(
-        !verifier::concrete::under(&p, "/tmp/"),
+        !warden_core::path::under(&p, "/tmp/"),
         "witness {p} escapes /tmp"
     );
     // With `under` in the where, the plan is safe.
@@ -282,7 +282,7 @@ fn unix_socket_connects_and_listens() {
     );
     assert_eq!(out.verdict, Verdict::Reject, "{out:#?}");
     let w: String = serde_json::from_str(out.violations[0].witness.get("p").unwrap()).unwrap();
-    let a = verifier::action::ConcreteAction::connect_unix(&w).unwrap();
+    let a = warden_core::action::ConcreteAction::connect_unix(&w).unwrap();
     assert!(
         !matches!(s.verdict_of(&a), verifier::compile::ActionVerdict::Allow(_)),
         "witness {w} is refused"
@@ -304,7 +304,7 @@ fn unix_socket_connects_and_listens() {
     let env = out.envelope.unwrap();
     assert_eq!(env.unix.len(), 2);
     assert!(env.files.is_empty() && env.connect.is_empty() && env.listen.is_empty());
-    let a = verifier::action::ConcreteAction::connect_unix("/run/app/db.sock").unwrap();
+    let a = warden_core::action::ConcreteAction::connect_unix("/run/app/db.sock").unwrap();
     assert!(env.permits(&a).is_ok());
 }
 

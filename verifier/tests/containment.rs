@@ -11,8 +11,8 @@ use planlang::{load_plan_str, load_spec_str};
 use proptest::prelude::*;
 use verifier::CompiledSpec;
 use verifier::containment::{ContainmentError, contain};
-use verifier::envelope::Envelope;
 use verifier::report::{Reason, Verdict};
+use warden_core::envelope::Envelope;
 
 const SPEC: &str = r#"
 spec "wide" {

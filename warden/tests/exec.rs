@@ -65,7 +65,7 @@ fn token_under(
         "ordering": [], "baseline": []
     });
     let claims = Claims {
-        warden: token::CLAIMS_VERSION,
+        warden: warden_core::claims::CLAIMS_VERSION,
         iss: "warden".into(),
         sub: Some("exec-test".into()),
         jti: TokenId::random().unwrap(),
@@ -83,7 +83,7 @@ fn token_under(
     let spec = planlang::load_spec_str(spec, "exec-test.spec").unwrap();
     let spec = verifier::CompiledSpec::compile(&spec).unwrap();
     let mut claims = claims;
-    claims.enforcement = token::enforcement::prove_profiles(&spec, &claims.envelope).unwrap();
+    claims.enforcement = verifier::enforcement::prove_profiles(&spec, &claims.envelope).unwrap();
     let tok = paseto::sign(&claims, &key).unwrap();
     let tok_path = dir.join(format!("run-{ttl}.tok"));
     std::fs::write(&tok_path, tok).unwrap();

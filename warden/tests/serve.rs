@@ -809,3 +809,138 @@ fn sigkill_mid_load_loses_no_acknowledged_record() {
         report.acked.len()
     );
 }
+
+/// The one issuance path: the same plan and spec give the same claims from
+/// `warden issue` and from `SubmitPlan` (but for the token's id and
+/// lifetime), and `spec_hash` is what `docs/token-format.md` says: the
+/// SHA-256 of the canonical texts (`warden fmt --canonical`) of the spec and
+/// what it includes, in load order, which for files already in that form is
+/// `cat ... | sha256sum`.
+#[test]
+fn warden_issue_and_submit_plan_sign_the_same_claims() {
+    let h = Harness::new(31);
+    // A spec that includes another, both in canonical form: no comments,
+    // one blank line between groups of items.
+    std::fs::create_dir_all(h.path("lib")).unwrap();
+    std::fs::write(
+        h.path("lib/common.spec"),
+        "spec \"common\" {\n  allow read under \"/srv/data/\"\n\n  max ttl 20m\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        h.path("specs/bank.spec"),
+        "spec \"bank\" {\n  include \"../lib/common.spec\"\n\n  allow call get_balance\n  allow call send_money when amount <= 100\n  at most 2 call send_money\n}\n",
+    )
+    .unwrap();
+    let check = warden()
+        .args(["fmt", "--check"])
+        .arg(h.path("specs/bank.spec"))
+        .arg(h.path("lib/common.spec"))
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "the test's specs are canonical: {check:?}"
+    );
+    let plan = r#"plan "pay" {
+  agent "bot"
+  ttl 10m
+  param amount: number where amount > 0 and amount <= 50
+  read "/srv/data/bill.txt"
+  call get_balance()
+  call send_money(recipient = "UK1", amount = amount)
+}
+"#;
+    std::fs::write(h.path("pay.plan"), plan).unwrap();
+    let pub_key =
+        token::PublicKey::from_paserk(&std::fs::read_to_string(h.path("keys/warden.pub")).unwrap())
+            .unwrap();
+    let claims_of = |tok: &str| {
+        token::paseto::verify(tok.trim(), &pub_key, &token::SystemClock).expect("a valid token")
+    };
+
+    let out = warden()
+        .args(["issue"])
+        .arg(h.path("pay.plan"))
+        .arg("--spec")
+        .arg(h.path("specs/bank.spec"))
+        .arg("--key")
+        .arg(h.path("keys/warden.key"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cli = claims_of(&String::from_utf8_lossy(&out.stdout));
+
+    let server = h.start();
+    let rpc = rt().block_on(async {
+        let mut c = client(&server.endpoint()).await;
+        c.submit_plan(req(submit(plan, "bank"), SUBMITTER))
+            .await
+            .unwrap()
+            .into_inner()
+    });
+    assert_eq!(rpc.verdict, proto::Verdict::Accept as i32, "{rpc:?}");
+    let mut grpc = claims_of(&rpc.token);
+
+    assert_ne!(grpc.jti, cli.jti);
+    // A token's id and lifetime are its own; everything else is the plan's.
+    grpc.jti = cli.jti;
+    assert_eq!(
+        grpc.exp.unix() - grpc.iat.unix(),
+        cli.exp.unix() - cli.iat.unix()
+    );
+    grpc.iat = cli.iat;
+    grpc.nbf = cli.nbf;
+    grpc.exp = cli.exp;
+    assert_eq!(grpc, cli);
+    assert_eq!(cli.sub.as_deref(), Some("bot"));
+    assert_eq!(cli.spec.as_deref(), Some("bank"));
+    // The spec's `max ttl 20m` (in the include) caps nothing here: 10m.
+    assert_eq!(cli.exp.unix() - cli.iat.unix(), 600);
+
+    // `spec_hash` from the files with a shell's tools: `cat` of files
+    // already canonical, and `warden fmt --canonical` of any.
+    let warden_bin = env!("CARGO_BIN_EXE_warden");
+    for pipeline in [
+        "cat specs/bank.spec lib/common.spec | sha256sum".to_owned(),
+        format!("{warden_bin} fmt --canonical specs/bank.spec lib/common.spec | sha256sum"),
+    ] {
+        let sh = Command::new("sh")
+            .arg("-c")
+            .arg(&pipeline)
+            .current_dir(h.path(""))
+            .output()
+            .unwrap();
+        let sum = String::from_utf8_lossy(&sh.stdout);
+        let hex = sum.split_whitespace().next().unwrap();
+        assert_eq!(
+            cli.spec_hash.to_string(),
+            format!("sha256:{hex}"),
+            "{pipeline}"
+        );
+    }
+    // And `plan_hash` from the plan's canonical text.
+    let fmt = warden()
+        .args(["fmt", "--canonical"])
+        .arg(h.path("pay.plan"))
+        .output()
+        .unwrap();
+    let sh = Command::new("sha256sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write as _;
+            c.stdin.take().unwrap().write_all(&fmt.stdout)?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    let sum = String::from_utf8_lossy(&sh.stdout);
+    let hex = sum.split_whitespace().next().unwrap();
+    assert_eq!(cli.plan_hash.to_string(), format!("sha256:{hex}"));
+    server.stop();
+}

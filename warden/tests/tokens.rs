@@ -26,7 +26,7 @@ fn s(p: &Path) -> &str {
 fn claims(exp_in: i64) -> Claims {
     let now = Timestamp::now();
     Claims {
-        warden: token::CLAIMS_VERSION,
+        warden: warden_core::claims::CLAIMS_VERSION,
         iss: "warden".into(),
         sub: Some("banking-assistant".into()),
         jti: TokenId::random().expect("random"),
@@ -39,8 +39,8 @@ fn claims(exp_in: i64) -> Claims {
         spec_hash: Digest::of_text("spec"),
         ancestors: vec![],
         envelope: {
-            let mut env = verifier::envelope::Envelope::default();
-            env.calls.push(verifier::envelope::CallGrant {
+            let mut env = warden_core::envelope::Envelope::default();
+            env.calls.push(warden_core::envelope::CallGrant {
                 name: "send_money".into(),
                 args: Default::default(),
             });

@@ -28,12 +28,14 @@
 use super::{Finding, Proof};
 use crate::cfg::{self, StepAction};
 use crate::compile::{CompileError, CompiledSpec};
-use crate::concrete::{Cond, Consts, Pattern};
 use crate::symbolic::{self, Answer, ResidualScope, Session};
 use planlang::ast::ParamType;
+use planlang::lower::Consts;
 use planlang::{LoadedSpec, Span};
 use serde::Serialize;
 use std::collections::HashMap;
+use warden_core::cond::Cond;
+use warden_core::cond::Pattern;
 
 /// Which rules the tests exercise.
 #[derive(Clone, Debug, Serialize)]
@@ -91,7 +93,7 @@ pub fn coverage(loaded: &LoadedSpec) -> Result<Coverage, CompileError> {
         let mut wheres = Vec::new();
         for p in &lowered.params {
             if let Some(c) = &p.condition
-                && let Ok(c) = Cond::compile(c, &Consts::new())
+                && let Ok(c) = planlang::lower::cond(c, &Consts::new())
             {
                 wheres.push(symbolic::residual(&c, &ResidualScope::Params(&types)));
             }

@@ -26,9 +26,7 @@
 //! ```
 
 use super::{Decision, Finding, Probe, Proof, deciding_rule, probes};
-use crate::action::ConcreteAction;
 use crate::compile::{CompileError, CompiledSpec};
-use crate::concrete::Cond;
 use crate::symbolic::{Answer, Session};
 use planlang::LoadedSpec;
 use planlang::Span;
@@ -36,6 +34,8 @@ use planlang::Spanned;
 use planlang::ast::RuleKind;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use warden_core::action::ConcreteAction;
+use warden_core::cond::Cond;
 
 /// How `diff` asks the solver.
 #[derive(Clone, Debug)]

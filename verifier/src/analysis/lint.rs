@@ -31,11 +31,11 @@
 
 use super::{Finding, Probe, Proof, probes};
 use crate::compile::{CompileError, CompiledSpec, EffectRule};
-use crate::concrete::Cond;
 use crate::symbolic::Answer;
 use planlang::LoadedSpec;
 use planlang::ast::{self, ActionKind, Effect, PatternKind, RefKind};
 use std::collections::BTreeSet;
+use warden_core::cond::Cond;
 
 /// How `lint` asks the solver.
 #[derive(Clone, Debug)]

@@ -45,10 +45,12 @@
 //! above [`MAX_LIST_BOUND`]) the probe records a **gap**: `diff` then never
 //! claims equivalence for that class and `lint` makes no claim about it.
 
-use crate::action::{ConcreteAction, Field, Value};
+use warden_core::action::ConcreteAction;
+
+use warden_core::value::Field;
+
 use crate::cfg::{StepAction, Term};
 use crate::compile::{CompiledSpec, EffectRule};
-use crate::concrete::{self, Cond, Operand};
 use crate::symbolic::{self, ResidualScope, Session, Witness};
 use ipnet::IpNet;
 use planlang::Span;
@@ -57,6 +59,9 @@ use rust_decimal::prelude::ToPrimitive;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::hash::{Hash, Hasher};
+use warden_core::cond::Cond;
+use warden_core::cond::Operand;
+use warden_core::value::Value;
 
 use super::Decision;
 
@@ -201,7 +206,7 @@ impl Uses {
                 self.durations.insert(*d);
             }
             Value::Cidr(_) => self.addresses = true,
-            Value::String(s) if concrete::parse_cidr(s).is_some() => self.addresses = true,
+            Value::String(s) if warden_core::net::parse_cidr(s).is_some() => self.addresses = true,
             Value::List(items) => {
                 if depth > 0 {
                     self.nested = true;
@@ -669,7 +674,7 @@ impl Probe {
         }
         match (lhs, rhs) {
             (Operand::Value { value: a }, Operand::Value { value: b }) => {
-                bool_cond(concrete::compare(op, a, b))
+                bool_cond(warden_core::cond::compare(op, a, b))
             }
             (Operand::Ref { name, index, .. }, Operand::Value { value }) => Cond::and(
                 flag(&has_p(name)),
@@ -831,7 +836,7 @@ impl Probe {
             && !w
                 .globs
                 .get(ANY_PATH)
-                .is_some_and(|p| concrete::glob_matches(ANY_PATH, p))
+                .is_some_and(|p| warden_core::path::glob_matches(ANY_PATH, p))
         {
             w.globs.insert(ANY_PATH.to_string(), "/".to_string());
         }
@@ -927,9 +932,9 @@ fn whole(v: Option<&Value>) -> Option<usize> {
 /// right.
 fn oriented(op: CmpOp, r: &Value, v: &Value, x_left: bool) -> bool {
     if x_left {
-        concrete::compare(op, r, v)
+        warden_core::cond::compare(op, r, v)
     } else {
-        concrete::compare(op, v, r)
+        warden_core::cond::compare(op, v, r)
     }
 }
 
@@ -954,7 +959,7 @@ fn networks(c: &Cond, out: &mut BTreeSet<IpNet>) {
                         out.insert(n.trunc());
                     }
                     Value::String(s) => {
-                        if let Some(n) = concrete::parse_cidr(s) {
+                        if let Some(n) = warden_core::net::parse_cidr(s) {
                             out.insert(n);
                         }
                     }

@@ -6,9 +6,9 @@ use crate::cmd::tokens::{fail, parse_ttl, read_token_arg};
 use crate::exit;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use token::issue::{IssueError, IssueOptions, attenuate};
 use token::{SystemClock, paseto};
 use verifier::containment::ContainmentError;
+use verifier::issue::{IssueError, attenuate};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -31,7 +31,7 @@ pub struct Args {
     #[arg(long, value_name = "DURATION", value_parser = parse_ttl)]
     ttl: Option<std::time::Duration>,
     /// The issuer named in the token.
-    #[arg(long, default_value = token::issue::DEFAULT_ISSUER)]
+    #[arg(long, default_value = verifier::issue::DEFAULT_ISSUER)]
     issuer: String,
 }
 
@@ -67,12 +67,7 @@ pub fn run(args: Args) -> ExitCode {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let opts = IssueOptions {
-        issuer: args.issuer,
-        ttl: args.ttl,
-        enforcement: Vec::new(),
-    };
-    match attenuate(&parent, &sub, &key, &clock, &opts) {
+    match attenuate(&parent, &sub, &args.issuer, args.ttl, &key, &clock) {
         Ok(issued) => {
             println!("{}", issued.token);
             ExitCode::from(exit::ACCEPT)
@@ -90,7 +85,7 @@ pub fn run(args: Args) -> ExitCode {
             eprintln!(
                 "refused: no enforcement profile keeps the sub-plan's envelope inside the parent token's"
             );
-            eprint!("{}", token::enforcement::describe(&proofs));
+            eprint!("{}", warden_core::claims::describe(&proofs));
             ExitCode::from(exit::REJECT)
         }
         Err(e) => fail(e),

@@ -7,8 +7,8 @@ use crate::exit;
 use planlang::{Diagnostic, Diagnostics, SourceMap};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use verifier::issue::{Decision, IssueError, IssueOptions, Issuer};
 use verifier::report::{Outcome, Verdict};
-use verifier::{CompiledSpec, check::CheckError};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -30,7 +30,6 @@ pub struct Args {
 pub struct Loaded {
     pub plan: planlang::ast::Plan,
     pub spec: planlang::LoadedSpec,
-    pub compiled: CompiledSpec,
     pub sources: SourceMap,
 }
 
@@ -41,16 +40,11 @@ pub fn load(plan: &Path, spec: &Path) -> Result<Loaded, ExitCode> {
     let text = planlang::read_source(plan).map_err(|d| bad(&d))?;
     let file = plan.display().to_string();
     let plan = planlang::load_plan_str(&text, &file).map_err(|d| bad(&d))?;
-    let compiled = CompiledSpec::compile(&spec).map_err(|e| {
-        eprintln!("error: {e}");
-        ExitCode::from(exit::BAD_INPUT)
-    })?;
     let mut sources = spec.sources.clone();
     sources.insert(file.as_str(), text.as_str());
     Ok(Loaded {
         plan,
         spec,
-        compiled,
         sources,
     })
 }
@@ -69,10 +63,23 @@ pub fn exit_code(v: Verdict) -> ExitCode {
     })
 }
 
-/// Reports a plan that cannot be checked (exit 2).
-pub fn check_error(e: &CheckError) -> ExitCode {
+/// Reports a plan that cannot be decided (exit 2).
+pub fn decide_error(e: &IssueError) -> ExitCode {
     eprintln!("error: {e}");
     ExitCode::from(exit::BAD_INPUT)
+}
+
+/// A decision for people: the check's outcome, or, when the check accepted
+/// the plan but every enforcement profile's layers would widen its
+/// envelope beyond the spec, each profile's counterexample.
+pub fn human_decision(d: &Decision, sources: &SourceMap) -> String {
+    if d.refused_by_widening() {
+        return format!(
+            "reject: the plan is accepted, but no enforcement profile is proven: the kernel layers would widen its envelope beyond the spec\n{}",
+            warden_core::claims::describe(&d.enforcement)
+        );
+    }
+    human(&d.outcome, sources)
 }
 
 /// The outcome for people: the verdict, then each violation and approval
@@ -138,17 +145,26 @@ pub fn human(out: &Outcome, sources: &SourceMap) -> String {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let mut loaded = match load(&args.plan, &args.spec) {
+    let loaded = match load(&args.plan, &args.spec) {
         Ok(l) => l,
         Err(code) => return code,
     };
-    loaded.compiled.options.timeout_ms = args.timeout_ms.max(1);
-    let out = match loaded.compiled.check(&loaded.plan) {
-        Ok(o) => o,
-        Err(e) => return check_error(&e),
+    let mut issuer = match Issuer::new(&loaded.spec, verifier::issue::DEFAULT_ISSUER) {
+        Ok(i) => i,
+        Err(e) => return decide_error(&e),
+    };
+    issuer.compiled.options.timeout_ms = args.timeout_ms.max(1);
+    let decision = match issuer.decide(&loaded.plan, &IssueOptions::default()) {
+        Ok(d) => d,
+        Err(e) => return decide_error(&e),
     };
     let text = if args.json {
-        match serde_json::to_string(&out) {
+        let json = serde_json::to_value(&decision.outcome).map(|mut v| {
+            v["verdict"] = serde_json::json!(decision.verdict);
+            v["enforcement"] = serde_json::json!(decision.enforcement);
+            v
+        });
+        match json.and_then(|v| serde_json::to_string(&v)) {
             Ok(j) => j + "\n",
             Err(e) => {
                 eprintln!("error: cannot write JSON: {e}");
@@ -156,9 +172,9 @@ pub fn run(args: Args) -> ExitCode {
             }
         }
     } else {
-        human(&out, &loaded.sources)
+        human_decision(&decision, &loaded.sources)
     };
     // A closed pipe (`| head`) is not an error of the check.
     let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), text.as_bytes());
-    exit_code(out.verdict)
+    exit_code(decision.verdict)
 }

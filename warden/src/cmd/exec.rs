@@ -12,8 +12,8 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use token::{SystemClock, paseto};
-use verifier::enforced::Profile;
-use verifier::envelope::Envelope;
+use warden_core::envelope::Envelope;
+use warden_core::shape::Profile;
 
 #[derive(clap::Args)]
 pub struct Args {

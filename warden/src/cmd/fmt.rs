@@ -1,7 +1,10 @@
 //! `warden fmt FILE... [--check] [--stdout]`: rewrite plans and specs in the
 //! canonical style. `--check` changes nothing and exits 1 naming every file
 //! that is not canonical (for CI); `--stdout` prints instead of writing.
-//! A file that does not parse is left alone (exit 2).
+//! A file that does not parse is left alone (exit 2). `--canonical` prints
+//! the text a token's `plan_hash` and `spec_hash` are taken of: comments
+//! left out, blank lines only between groups of items
+//! (`docs/token-format.md`).
 
 use crate::diagnostics;
 use crate::exit;
@@ -21,6 +24,10 @@ pub struct Args {
     /// Print the formatted text instead of rewriting the files.
     #[arg(long)]
     pub stdout: bool,
+    /// Print the canonical text a token hashes (`plan_hash`, `spec_hash`):
+    /// without comments, blank lines only between groups of items.
+    #[arg(long, conflicts_with_all = ["check", "stdout"])]
+    pub canonical: bool,
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -36,10 +43,16 @@ pub fn run(args: Args) -> ExitCode {
                 continue;
             }
         };
-        let formatted = match FileKind::detect(path, &text) {
-            Some(FileKind::Plan) => planlang::fmt_plan_source(&text, &name),
-            Some(FileKind::Spec) => planlang::fmt_spec_source(&text, &name),
-            None => {
+        let formatted = match (FileKind::detect(path, &text), args.canonical) {
+            (Some(FileKind::Plan), false) => planlang::fmt_plan_source(&text, &name),
+            (Some(FileKind::Spec), false) => planlang::fmt_spec_source(&text, &name),
+            (Some(FileKind::Plan), true) => {
+                planlang::parse_plan(&text, &name).map(|p| planlang::fmt_plan(&p))
+            }
+            (Some(FileKind::Spec), true) => {
+                planlang::parse_spec(&text, &name).map(|s| planlang::fmt_spec(&s))
+            }
+            (None, _) => {
                 eprintln!(
                     "error: cannot tell whether `{name}` is a plan or a spec: name it `.plan` or `.spec`"
                 );
@@ -55,7 +68,7 @@ pub fn run(args: Args) -> ExitCode {
                 continue;
             }
         };
-        if args.stdout {
+        if args.stdout || args.canonical {
             // A closed pipe (`| head`) is not an error worth a panic.
             let _ = write!(std::io::stdout().lock(), "{formatted}");
         } else if formatted != text {

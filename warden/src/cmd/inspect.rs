@@ -156,7 +156,7 @@ fn describe(c: &Claims, key_id: &str, verified: bool, now: Timestamp) -> String 
 
 /// The envelope, one grant per line, section by section (empty sections
 /// are left out; `--json` shows everything).
-fn describe_envelope(env: &verifier::envelope::Envelope) -> String {
+fn describe_envelope(env: &warden_core::envelope::Envelope) -> String {
     let mut s = String::new();
     let v = match serde_json::to_value(env) {
         Ok(v) => v,

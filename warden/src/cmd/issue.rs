@@ -13,8 +13,8 @@ use crate::exit;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use token::SystemClock;
-use token::issue::{IssueOptions, issue};
 use verifier::Verdict;
+use verifier::issue::{IssueOptions, Issuer};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -31,7 +31,7 @@ pub struct Args {
     #[arg(long, value_name = "DURATION", value_parser = parse_ttl)]
     ttl: Option<std::time::Duration>,
     /// The issuer named in the token.
-    #[arg(long, default_value = token::issue::DEFAULT_ISSUER)]
+    #[arg(long, default_value = verifier::issue::DEFAULT_ISSUER)]
     issuer: String,
 }
 
@@ -45,63 +45,31 @@ pub fn run(args: Args) -> ExitCode {
         Ok(l) => l,
         Err(code) => return code,
     };
-    let outcome = match loaded.compiled.check(&loaded.plan) {
-        Ok(o) => o,
-        Err(e) => return check::check_error(&e),
-    };
-    let envelope = match (outcome.verdict, outcome.envelope.clone()) {
-        (Verdict::Accept, Some(env)) => env,
-        (verdict, _) => {
-            // The verdict is for people; stdout stays empty: no token.
-            eprint!("{}", check::human(&outcome, &loaded.sources));
-            eprintln!("no token issued");
-            return if verdict == Verdict::Accept {
-                // An accepted plan without an envelope is a verifier bug:
-                // fail closed.
-                ExitCode::from(exit::REJECT)
-            } else {
-                check::exit_code(verdict)
-            };
-        }
-    };
-    // The envelope the kernel layers will really enforce, per profile,
-    // proven against the spec; no token when no profile is.
-    // Issuing happens once per token, off the hot path: the proof gets more
-    // solver time than a check, so a loaded machine does not refuse it.
-    let mut compiled = loaded.compiled;
-    compiled.options.timeout_ms = compiled
-        .options
-        .timeout_ms
-        .max(token::enforcement::PROOF_TIMEOUT_MS);
-    let enforcement = match token::enforcement::prove_profiles(&compiled, &envelope) {
-        Ok(p) => p,
+    let issuer = match Issuer::new(&loaded.spec, &args.issuer) {
+        Ok(i) => i,
         Err(e) => return fail(e),
     };
-    if token::enforcement::proven(&enforcement).next().is_none() {
-        eprintln!(
-            "reject: the plan is accepted, but no enforcement profile is proven: the kernel layers would widen its envelope beyond the spec"
-        );
-        eprint!("{}", token::enforcement::describe(&enforcement));
-        eprintln!("no token issued");
-        return ExitCode::from(exit::REJECT);
-    }
     let opts = IssueOptions {
-        issuer: args.issuer,
         ttl: args.ttl,
-        enforcement,
+        agent: None,
     };
-    match issue(
-        &loaded.plan,
-        &loaded.spec,
-        envelope,
-        &key,
-        &SystemClock,
-        &opts,
-    ) {
-        Ok(issued) => {
-            println!("{}", issued.token);
-            ExitCode::from(exit::ACCEPT)
+    let decision = match issuer.decide(&loaded.plan, &opts) {
+        Ok(d) => d,
+        Err(e) => return check::decide_error(&e),
+    };
+    match (&decision.draft, decision.verdict) {
+        (Some(draft), Verdict::Accept) => match issuer.sign(draft, &key, &SystemClock) {
+            Ok(issued) => {
+                println!("{}", issued.token);
+                ExitCode::from(exit::ACCEPT)
+            }
+            Err(e) => fail(e),
+        },
+        (_, verdict) => {
+            // The verdict is for people; stdout stays empty: no token.
+            eprint!("{}", check::human_decision(&decision, &loaded.sources));
+            eprintln!("no token issued");
+            check::exit_code(verdict)
         }
-        Err(e) => fail(e),
     }
 }

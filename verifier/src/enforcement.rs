@@ -1,13 +1,14 @@
 //! The `enforcement` claim: for each enforcement profile (the kernel layer
 //! sets a run can have), the digest of the envelope those layers really
 //! enforce and whether the verifier proved it inside the spec
-//! ([`verifier::enforced`]). Issuing computes it; `warden exec` starts a run
+//! ([`crate::proof`]). Issuing computes it; `warden exec` starts a run
 //! only under a proven entry whose digest is that of the envelope its
 //! layers enforce.
 //!
 //! ```
-//! use token::enforcement::{prove_profiles, proven};
-//! use verifier::envelope::{Envelope, FileAccess, FileGrant, PathTarget};
+//! use verifier::enforcement::prove_profiles;
+//! use warden_core::claims::proven;
+//! use warden_core::envelope::{Envelope, FileAccess, FileGrant, PathTarget};
 //! let mut env = Envelope::default();
 //! env.files.push(FileGrant {
 //!     access: FileAccess::Write,
@@ -22,11 +23,12 @@
 //! assert_eq!(names, ["root+bpf-lsm"]);
 //! ```
 
-use crate::claims::{AlternativeProof, Claims, Digest, EnforcementProof};
-use verifier::CompiledSpec;
-use verifier::containment::{self, ContainmentError};
-use verifier::enforced::{self, Counterexample, Profile, ProveError};
-use verifier::envelope::Envelope;
+use crate::CompiledSpec;
+use crate::containment::{self, ContainmentError};
+use crate::proof::{self, Counterexample, ProveError};
+use warden_core::claims::{AlternativeProof, Claims, EnforcementProof, digest};
+use warden_core::envelope::{Envelope, FileGrant};
+use warden_core::shape::{self, Profile};
 
 /// Why the enforcement profiles could not be proven or refuted.
 #[derive(Debug, thiserror::Error)]
@@ -41,16 +43,6 @@ pub enum EnforcementError {
 /// proof (issuing is off the hot path; a timeout refuses the profile).
 pub const PROOF_TIMEOUT_MS: u32 = 30_000;
 
-/// The digest of an enforced envelope (SHA-256 of its canonical JSON).
-pub fn digest(enforced: &Envelope) -> Digest {
-    Digest::of_text(&enforced::canonical_json(enforced))
-}
-
-/// The digest of the envelope `profile`'s layers enforce for `envelope`.
-pub fn profile_digest(envelope: &Envelope, profile: Profile) -> Digest {
-    digest(&enforced::enforced_envelope(envelope, profile))
-}
-
 fn entry(
     profile: Profile,
     enforced: &Envelope,
@@ -58,7 +50,6 @@ fn entry(
 ) -> EnforcementProof {
     EnforcementProof {
         profile: profile.name().to_owned(),
-        layers: profile.layers().iter().map(|l| (*l).to_owned()).collect(),
         digest: digest(enforced),
         proven: proof.is_ok(),
         counterexample: proof.err().map(|c| c.to_string()),
@@ -67,8 +58,8 @@ fn entry(
 }
 
 /// A grant in the plan language's words.
-fn shown(g: &verifier::envelope::FileGrant) -> String {
-    enforced::describe_grant(g)
+fn shown(g: &FileGrant) -> String {
+    shape::describe_grant(g)
 }
 
 /// Proves every profile's enforced envelope for `envelope` (which `spec`
@@ -83,9 +74,9 @@ pub fn prove_profiles(
     Profile::ALL
         .iter()
         .map(|&p| {
-            let widest = enforced::enforced_envelope(envelope, p);
-            let alternatives = enforced::alternatives(envelope, p);
-            let all = enforced::prove(spec, envelope, &widest)?;
+            let widest = shape::enforced_envelope(envelope, p);
+            let alternatives = shape::alternatives(envelope, p);
+            let all = proof::prove(spec, envelope, &widest)?;
             let mut proofs = Vec::with_capacity(alternatives.len());
             let base = if all.is_ok() || alternatives.is_empty() {
                 for a in &alternatives {
@@ -93,12 +84,12 @@ pub fn prove_profiles(
                 }
                 all
             } else {
-                let exact = enforced::enforced_exact(envelope, p);
-                let base = enforced::prove(spec, envelope, &exact)?;
+                let exact = shape::enforced_exact(envelope, p);
+                let base = proof::prove(spec, envelope, &exact)?;
                 if base.is_ok() {
                     for a in &alternatives {
-                        let one = enforced::enforced_widening(envelope, p, &a.grant);
-                        proofs.push((a, enforced::prove(spec, envelope, &one)?));
+                        let one = shape::enforced_widening(envelope, p, &a.grant);
+                        proofs.push((a, proof::prove(spec, envelope, &one)?));
                     }
                 }
                 base
@@ -131,20 +122,20 @@ pub fn prove_attenuated(
 ) -> Result<Vec<EnforcementProof>, EnforcementError> {
     let mut out = Vec::new();
     for p in Profile::ALL {
-        let parent_enforced = enforced::enforced_envelope(&parent.envelope, p);
-        let enforced = enforced::enforced_envelope(child, p);
+        let parent_enforced = shape::enforced_envelope(&parent.envelope, p);
+        let enforced = shape::enforced_envelope(child, p);
         let parent_proven = parent
             .proven_enforcement(&digest(&parent_enforced))
             .is_some();
         let proof = if parent_proven {
             let mut spec = containment::envelope_spec(&parent_enforced)?;
             spec.options.timeout_ms = spec.options.timeout_ms.max(PROOF_TIMEOUT_MS);
-            enforced::prove(&spec, child, &enforced)?
+            proof::prove(&spec, child, &enforced)?
         } else {
             Err(Counterexample {
                 grant: format!("the {} profile", p.name()),
                 action: "any action of the child".into(),
-                reason: verifier::report::Reason::CouldNotProve,
+                reason: crate::report::Reason::CouldNotProve,
                 needs_approval: false,
                 rule: None,
                 rule_text: Some("the parent token is not proven for this profile".into()),
@@ -155,41 +146,12 @@ pub fn prove_attenuated(
     Ok(out)
 }
 
-/// The proven entries.
-pub fn proven(proofs: &[EnforcementProof]) -> impl Iterator<Item = &EnforcementProof> {
-    proofs.iter().filter(|p| p.proven)
-}
-
-/// For people: one line per profile, `proven` or the counterexample, then
-/// each grant whose wide shape was not proven.
-pub fn describe(proofs: &[EnforcementProof]) -> String {
-    let mut s = String::new();
-    for p in proofs {
-        match &p.counterexample {
-            None if p.proven => s.push_str(&format!("  {}: proven\n", p.profile)),
-            Some(cx) => s.push_str(&format!("  {}: refused: {cx}\n", p.profile)),
-            None => s.push_str(&format!("  {}: refused\n", p.profile)),
-        }
-        for a in p.alternatives.iter().filter(|a| !a.proven) {
-            s.push_str(&format!(
-                "    only if {} is a file when the run starts: where {}, the kernel would grant `{}`, not proven{}\n",
-                a.grant,
-                a.situation,
-                a.widened,
-                a.counterexample
-                    .as_ref()
-                    .map(|c| format!(" ({c})"))
-                    .unwrap_or_default()
-            ));
-        }
-    }
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::claims::tests::sample;
+    use warden_core::claims::{Digest, describe, profile_digest, proven};
+
+    use warden_core::claims::sample;
 
     fn spec(src: &str) -> CompiledSpec {
         let loaded = planlang::load_spec_str(src, "t.spec").expect("test spec loads");

@@ -6,6 +6,9 @@
 //! `iat`/`nbf`/`exp` as RFC 3339 UTC timestamps), so any PASETO library can
 //! check lifetime and issuer; the rest are Warden's.
 
+use crate::envelope::Envelope;
+use crate::revocation::{RevocationError, RevocationList};
+use crate::shape::Situation;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest as _, Sha256};
 use std::fmt;
@@ -13,16 +16,20 @@ use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
-use verifier::envelope::Envelope;
 
-/// The version of the claims layout this crate writes and reads.
-pub const CLAIMS_VERSION: u32 = 1;
+/// The version of the claims layout this crate writes.
+pub const CLAIMS_VERSION: u32 = 2;
+
+/// The versions of the claims layout this crate reads. A token of any other
+/// version is refused, naming its version and this range, never misread.
+pub const ACCEPTED_VERSIONS: std::ops::RangeInclusive<u32> = 2..=2;
 
 /// The token lifetime when neither the plan nor the command line asks for one.
 pub const DEFAULT_TTL: Duration = Duration::from_secs(15 * 60);
 
 /// Why claims could not be built or read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ClaimsError {
     #[error("invalid timestamp `{0}` (expected RFC 3339, e.g. 2026-01-31T12:00:00Z)")]
     Timestamp(String),
@@ -36,6 +43,17 @@ pub enum ClaimsError {
     TtlOverflow,
     #[error("could not draw a random token id: {0}")]
     Random(String),
+    #[error(
+        "the token's claims are version {found}, outside the versions this Warden reads ({}..={})",
+        accepted.start(),
+        accepted.end()
+    )]
+    Version {
+        found: u64,
+        accepted: std::ops::RangeInclusive<u32>,
+    },
+    #[error("the claims are not Warden claims: {0}")]
+    Json(String),
 }
 
 /// Serialize a type as its `Display` text and deserialize it with `FromStr`.
@@ -53,6 +71,37 @@ macro_rules! serde_via_text {
             }
         }
     };
+}
+
+/// Lowercase hex.
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[usize::from(b >> 4)] as char);
+        s.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    s
+}
+
+/// Parse exactly `out.len() * 2` lowercase hex digits into `out`.
+fn unhex_lower(s: &str, out: &mut [u8]) -> bool {
+    let b = s.as_bytes();
+    if b.len() != out.len() * 2 {
+        return false;
+    }
+    let digit = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    for (i, o) in out.iter_mut().enumerate() {
+        match (digit(b[2 * i]), digit(b[2 * i + 1])) {
+            (Some(h), Some(l)) => *o = (h << 4) | l,
+            _ => return false,
+        }
+    }
+    true
 }
 
 // ───────────────────────────── time ─────────────────────────────
@@ -193,7 +242,7 @@ impl TokenId {
 
 impl fmt::Display for TokenId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&crate::hex(&self.0))
+        f.write_str(&hex(&self.0))
     }
 }
 
@@ -207,7 +256,7 @@ impl FromStr for TokenId {
     type Err = ClaimsError;
     fn from_str(s: &str) -> Result<TokenId, ClaimsError> {
         let mut b = [0u8; 16];
-        if crate::unhex_lower(s, &mut b) {
+        if unhex_lower(s, &mut b) {
             Ok(TokenId(b))
         } else {
             Err(ClaimsError::TokenId(s.to_string()))
@@ -225,6 +274,11 @@ pub struct Digest([u8; 32]);
 
 impl Digest {
     /// The SHA-256 of `text`.
+    pub fn of_bytes(bytes: &[u8]) -> Digest {
+        Digest(Sha256::digest(bytes).into())
+    }
+
+    /// The SHA-256 of `text` (its UTF-8 bytes).
     pub fn of_text(text: &str) -> Digest {
         Digest(Sha256::digest(text.as_bytes()).into())
     }
@@ -235,7 +289,7 @@ impl Digest {
 
 impl fmt::Display for Digest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "sha256:{}", crate::hex(&self.0))
+        write!(f, "sha256:{}", hex(&self.0))
     }
 }
 
@@ -250,7 +304,7 @@ impl FromStr for Digest {
     fn from_str(s: &str) -> Result<Digest, ClaimsError> {
         let mut b = [0u8; 32];
         match s.strip_prefix("sha256:") {
-            Some(h) if crate::unhex_lower(h, &mut b) => Ok(Digest(b)),
+            Some(h) if unhex_lower(h, &mut b) => Ok(Digest(b)),
             _ => Err(ClaimsError::Digest(s.to_string())),
         }
     }
@@ -265,15 +319,13 @@ serde_via_text!(Digest);
 /// Unknown fields are refused when a token is read: a token written by a
 /// newer Warden that says more than this one understands must not be taken
 /// as saying less.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Claims {
     /// The layout version, [`CLAIMS_VERSION`].
     pub warden: u32,
     /// Who issued the token (`--issuer`; default `warden`).
     pub iss: String,
     /// The agent the plan names (`agent "..."`); absent when it names none.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub: Option<String>,
     /// The token id, for revocation and the audit log.
     pub jti: TokenId,
@@ -284,19 +336,16 @@ pub struct Claims {
     /// Not valid from this instant on.
     pub exp: Timestamp,
     /// The plan's name (`plan "NAME"`), for people.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan: Option<String>,
     /// SHA-256 of the plan's canonical `fmt` text.
     pub plan_hash: Digest,
     /// The spec's name (`spec "NAME"`), for people.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spec: Option<String>,
     /// SHA-256 of the spec's canonical `fmt` text.
     pub spec_hash: Digest,
     /// For an attenuated token: the ids of the tokens it was narrowed from,
     /// the root first and its direct parent last. Revoking any of them
     /// revokes this token too.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ancestors: Vec<TokenId>,
     /// The least privilege the plan needs, with the spec's runtime-only
     /// `baseline` grants (loader, libc, locale) in `envelope.baseline`
@@ -307,19 +356,15 @@ pub struct Claims {
     /// really enforce (widenings included) and whether the verifier proved
     /// it inside the spec. `warden exec` starts a run only when the layers it
     /// has give an enforced envelope whose digest is listed here as proven.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub enforcement: Vec<EnforcementProof>,
 }
 
 /// The proof of one enforcement profile (an entry of the `enforcement`
 /// claim).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EnforcementProof {
     /// The profile's name (`unprivileged`, `root`, `root+bpf-lsm`).
     pub profile: String,
-    /// The layers whose shapes make up the enforced envelope.
-    pub layers: Vec<String>,
     /// SHA-256 of the enforced envelope's canonical JSON.
     pub digest: Digest,
     /// Whether the verifier proved the enforced envelope inside the spec
@@ -328,33 +373,87 @@ pub struct EnforcementProof {
     pub proven: bool,
     /// When not proven: the action the widening would let through and the
     /// spec rule that refuses it, for people.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub counterexample: Option<String>,
     /// The grants whose shape the file system decides when the run starts
-    /// (`verifier::enforced::Alternative`), each with the proof of its wide
+    /// ([`crate::shape::Alternative`]), each with the proof of its wide
     /// shape on its own: a run starts only when every grant whose path is
     /// in its wide situation then has a proven wide shape.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub alternatives: Vec<AlternativeProof>,
 }
 
 /// The proof of one grant's wide shape ([`EnforcementProof::alternatives`]).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AlternativeProof {
     /// The envelope's grant, as the plan language writes it
     /// (`write "/tmp/out.txt"`).
     pub grant: String,
     /// When the wide shape applies.
-    pub situation: verifier::enforced::Situation,
+    pub situation: Situation,
     /// The wide shape (`write under "/tmp"`).
     pub widened: String,
     pub proven: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub counterexample: Option<String>,
 }
 
+impl EnforcementProof {
+    /// The kernel layers of the proof's profile (none for a profile this
+    /// Warden does not know).
+    pub fn layers(&self) -> &'static [&'static str] {
+        crate::shape::Profile::ALL
+            .into_iter()
+            .find(|p| p.name() == self.profile)
+            .map(|p| p.layers())
+            .unwrap_or(&[])
+    }
+}
+
 impl Claims {
+    /// Reads claims from their JSON (a token's payload). This checks only
+    /// the shape: a token's signature is the `token` crate's to check.
+    pub fn from_json(text: &str) -> Result<Claims, ClaimsError> {
+        Claims::from_slice(text.as_bytes())
+    }
+
+    /// [`Claims::from_json`] of bytes. A version outside
+    /// [`ACCEPTED_VERSIONS`] is refused as such, whatever else the claims
+    /// say; so is a layout that does not match its version.
+    pub fn from_slice(json: &[u8]) -> Result<Claims, ClaimsError> {
+        #[derive(Deserialize)]
+        struct Version {
+            warden: u64,
+        }
+        let version_error = |found: u64| ClaimsError::Version {
+            found,
+            accepted: ACCEPTED_VERSIONS,
+        };
+        let accepted = |v: u64| u32::try_from(v).is_ok_and(|v| ACCEPTED_VERSIONS.contains(&v));
+        match serde_json::from_slice::<Claims>(json) {
+            Ok(c) if accepted(u64::from(c.warden)) => Ok(c),
+            Ok(c) => Err(version_error(u64::from(c.warden))),
+            Err(e) => match serde_json::from_slice::<Version>(json) {
+                Ok(v) if !accepted(v.warden) => Err(version_error(v.warden)),
+                _ => Err(ClaimsError::Json(e.to_string())),
+            },
+        }
+    }
+
+    /// The first of the token and the tokens it was narrowed from that
+    /// `revocations` names (`None`: none is revoked).
+    pub fn revoked_by(
+        &self,
+        revocations: &dyn RevocationList,
+    ) -> Result<Option<TokenId>, RevocationError> {
+        if revocations.is_revoked(&self.jti)? {
+            return Ok(Some(self.jti));
+        }
+        for ancestor in &self.ancestors {
+            if revocations.is_revoked(ancestor)? {
+                return Ok(Some(*ancestor));
+            }
+        }
+        Ok(None)
+    }
+
     /// The proven enforcement entry whose enforced envelope has `digest`.
     pub fn proven_enforcement(&self, digest: &Digest) -> Option<&EnforcementProof> {
         self.enforcement
@@ -384,6 +483,186 @@ pub fn lifetime(
     let now = clock.now();
     let exp = now.checked_add(ttl).ok_or(ClaimsError::TtlOverflow)?;
     Ok((now, now, exp))
+}
+
+// ───────────────────────────── example ─────────────────────────────
+
+/// Claims for tests: a ten-minute token from Unix 1_700_000_000 with an
+/// empty envelope, one profile refused with its counterexample and one
+/// proven. Not for anything else.
+#[doc(hidden)]
+pub fn sample() -> Claims {
+    Claims {
+        warden: CLAIMS_VERSION,
+        iss: "warden".into(),
+        sub: Some("banking-assistant".into()),
+        jti: TokenId::from_bytes([7; 16]),
+        iat: Timestamp::from_unix(1_700_000_000),
+        nbf: Timestamp::from_unix(1_700_000_000),
+        exp: Timestamp::from_unix(1_700_000_600),
+        plan: Some("pay".into()),
+        plan_hash: Digest::of_text("plan"),
+        spec: Some("banking".into()),
+        spec_hash: Digest::of_text("spec"),
+        ancestors: Vec::new(),
+        envelope: Envelope::default(),
+        enforcement: vec![
+            EnforcementProof {
+                profile: "unprivileged".into(),
+                digest: Digest::of_text("enforced"),
+                proven: false,
+                counterexample: Some("write \"/tmp/out/evil.sh\"".into()),
+                alternatives: Vec::new(),
+            },
+            EnforcementProof {
+                profile: "root+bpf-lsm".into(),
+                digest: Digest::of_text("exact"),
+                proven: true,
+                counterexample: None,
+                alternatives: Vec::new(),
+            },
+        ],
+    }
+}
+
+/// Claims for examples and doc tests: the banking assistant's token for
+/// `pay-bill.plan` (`send_money` to one payee with `amount <= 100`, at
+/// most 3 times, and `get_balance`), valid for ten minutes from
+/// 2027-01-15T08:00:00Z (Unix 1_800_000_000). Not for anything else.
+#[doc(hidden)]
+pub fn example() -> Claims {
+    use crate::cond::{Cond, Operand, Pattern};
+    use crate::envelope::{CallGrant, CountLimit, Location, ParamDecl, ValueMatch};
+    use crate::vocab::{ActionKind, CmpOp, ParamType};
+    let mut envelope = Envelope::default();
+    envelope.params.push(ParamDecl {
+        name: "amount".into(),
+        ty: ParamType::Number,
+        condition: Some(Cond::And {
+            all: vec![
+                Cond::Cmp {
+                    op: CmpOp::Gt,
+                    lhs: Operand::field("amount"),
+                    rhs: Operand::value(0),
+                },
+                Cond::Cmp {
+                    op: CmpOp::Le,
+                    lhs: Operand::field("amount"),
+                    rhs: Operand::value(100),
+                },
+            ],
+        }),
+    });
+    envelope.calls.push(CallGrant {
+        name: "send_money".into(),
+        args: [
+            (
+                "recipient".to_owned(),
+                ValueMatch::Exact {
+                    value: "UK12345678901234567890".into(),
+                },
+            ),
+            (
+                "amount".to_owned(),
+                ValueMatch::Param {
+                    param: "amount".into(),
+                },
+            ),
+        ]
+        .into_iter()
+        .collect(),
+    });
+    envelope.calls.push(CallGrant {
+        name: "get_balance".into(),
+        args: Default::default(),
+    });
+    envelope.limits.push(CountLimit {
+        limit: 3,
+        pattern: Pattern {
+            kind: Some(ActionKind::Call),
+            calls: Some(vec!["send_money".into()]),
+            when: Cond::True,
+        },
+        rule: Location {
+            file: "banking.spec".into(),
+            line: 13,
+            col: 3,
+        },
+    });
+    let now = Timestamp::from_unix(1_800_000_000);
+    Claims {
+        warden: CLAIMS_VERSION,
+        iss: "warden".into(),
+        sub: Some("banking-assistant".into()),
+        jti: TokenId::from_bytes([7; 16]),
+        iat: now,
+        nbf: now,
+        exp: Timestamp::from_unix(now.unix() + 600),
+        plan: Some("pay-december-bill".into()),
+        plan_hash: Digest::of_text("plan"),
+        spec: Some("banking".into()),
+        spec_hash: Digest::of_text("spec"),
+        ancestors: Vec::new(),
+        envelope,
+        enforcement: Vec::new(),
+    }
+}
+
+// ───────────────────────────── signing ─────────────────────────────
+
+/// What signs claims into a token: the `token` crate's `SigningKey`
+/// (PASETO v4.public). The verifier issues tokens through it without
+/// knowing the token format.
+pub trait Signer {
+    fn sign(&self, claims: &Claims) -> Result<String, SignError>;
+}
+
+/// Why claims could not be signed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("could not sign the token: {0}")]
+pub struct SignError(pub String);
+
+// ───────────────────────────── enforcement ─────────────────────────────
+
+/// The digest of an enforced envelope (SHA-256 of its canonical JSON).
+pub fn digest(enforced: &Envelope) -> Digest {
+    Digest::of_text(&crate::shape::canonical_json(enforced))
+}
+
+/// The digest of the envelope `profile`'s layers enforce for `envelope`.
+pub fn profile_digest(envelope: &Envelope, profile: crate::shape::Profile) -> Digest {
+    digest(&crate::shape::enforced_envelope(envelope, profile))
+}
+
+/// The proven entries.
+pub fn proven(proofs: &[EnforcementProof]) -> impl Iterator<Item = &EnforcementProof> {
+    proofs.iter().filter(|p| p.proven)
+}
+
+/// For people: one line per profile, `proven` or the counterexample, then
+/// each grant whose wide shape was not proven.
+pub fn describe(proofs: &[EnforcementProof]) -> String {
+    let mut s = String::new();
+    for p in proofs {
+        match &p.counterexample {
+            None if p.proven => s.push_str(&format!("  {}: proven\n", p.profile)),
+            Some(cx) => s.push_str(&format!("  {}: refused: {cx}\n", p.profile)),
+            None => s.push_str(&format!("  {}: refused\n", p.profile)),
+        }
+        for a in p.alternatives.iter().filter(|a| !a.proven) {
+            s.push_str(&format!(
+                "    only if {} is a file when the run starts: where {}, the kernel would grant `{}`, not proven{}\n",
+                a.grant,
+                a.situation,
+                a.widened,
+                a.counterexample
+                    .as_ref()
+                    .map(|c| format!(" ({c})"))
+                    .unwrap_or_default()
+            ));
+        }
+    }
+    s
 }
 
 #[cfg(test)]
@@ -447,42 +726,6 @@ pub(crate) mod tests {
         assert_eq!(serde_json::from_value::<Claims>(v.clone()).unwrap(), c);
         v["admin"] = serde_json::Value::Bool(true);
         assert!(serde_json::from_value::<Claims>(v).is_err());
-    }
-
-    pub(crate) fn sample() -> Claims {
-        Claims {
-            warden: CLAIMS_VERSION,
-            iss: "warden".into(),
-            sub: Some("banking-assistant".into()),
-            jti: TokenId::from_bytes([7; 16]),
-            iat: Timestamp::from_unix(1_700_000_000),
-            nbf: Timestamp::from_unix(1_700_000_000),
-            exp: Timestamp::from_unix(1_700_000_600),
-            plan: Some("pay".into()),
-            plan_hash: Digest::of_text("plan"),
-            spec: Some("banking".into()),
-            spec_hash: Digest::of_text("spec"),
-            ancestors: Vec::new(),
-            envelope: Envelope::default(),
-            enforcement: vec![
-                EnforcementProof {
-                    profile: "unprivileged".into(),
-                    layers: vec!["landlock".into(), "seccomp".into()],
-                    digest: Digest::of_text("enforced"),
-                    proven: false,
-                    counterexample: Some("write \"/tmp/out/evil.sh\"".into()),
-                    alternatives: Vec::new(),
-                },
-                EnforcementProof {
-                    profile: "root+bpf-lsm".into(),
-                    layers: vec!["landlock".into(), "bpf-lsm".into()],
-                    digest: Digest::of_text("exact"),
-                    proven: true,
-                    counterexample: None,
-                    alternatives: Vec::new(),
-                },
-            ],
-        }
     }
 
     #[test]

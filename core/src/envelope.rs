@@ -28,8 +28,8 @@
 //! MATCH   = {"match": "exact", "value": VALUE} | {"match": "param", "param": "amount"}
 //!         | {"match": "unknown", "origin": "read_file" | null}
 //! VALUE   = {"type": "string"|"number"|"bool"|"cidr"|"duration"|"list", "value": ...}
-//! PATTERN = {"kind": "call"|..., "calls": [..], "when": COND}   (see `concrete::Pattern`)
-//! COND    = see `concrete::Cond` (tagged by "kind")
+//! PATTERN = {"kind": "call"|..., "calls": [..], "when": COND}   (see `crate::cond::Pattern`)
+//! COND    = see `crate::cond::Cond` (tagged by "kind")
 //! ```
 //!
 //! `ordering.kind == "never"`: `action` may not happen after `other`;
@@ -39,19 +39,20 @@
 //! existed reads as one without unix grants.)
 //!
 //! ```
-//! use verifier::envelope::{Envelope, FileAccess, FileGrant, PathTarget};
-//! use verifier::action::ConcreteAction;
+//! use warden_core::envelope::{Envelope, FileAccess, FileGrant, PathTarget};
+//! use warden_core::action::ConcreteAction;
 //! let mut env = Envelope::default();
 //! env.files.push(FileGrant { access: FileAccess::Read, target: PathTarget::Glob { glob: "/repo/**".into() } });
 //! assert!(env.permits(&ConcreteAction::read("/repo/src/main.rs").unwrap()).is_ok());
 //! assert!(env.permits(&ConcreteAction::read("/etc/passwd").unwrap()).is_err());
 //! ```
 
-use crate::action::{ConcreteAction, Field, Value};
-use crate::cfg::{ParamInfo, StepAction, Term};
-use crate::concrete::{self, Cond, Pattern};
-use planlang::Span;
-use planlang::ast::{ActionKind, ParamType};
+use crate::action::ConcreteAction;
+use crate::cond::{Cond, Pattern, value_eq};
+use crate::net::{cidr_contains, is_host_name};
+use crate::path::{glob_matches, under_normal};
+use crate::value::{Field, Value};
+use crate::vocab::{ActionKind, ParamType};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -152,8 +153,8 @@ impl PathTarget {
     pub fn covers(&self, path: &str) -> bool {
         match self {
             PathTarget::Exact { path: p } => p == path,
-            PathTarget::Glob { glob } => concrete::glob_matches(glob, path),
-            PathTarget::Tree { dir } => concrete::under_normal(path, dir),
+            PathTarget::Glob { glob } => glob_matches(glob, path),
+            PathTarget::Tree { dir } => under_normal(path, dir),
             PathTarget::Param { .. } => false,
             PathTarget::Unknown { .. } => true,
         }
@@ -271,7 +272,7 @@ pub struct ParamDecl {
 pub struct CountLimit {
     pub limit: u64,
     pub pattern: Pattern,
-    pub rule: Span,
+    pub rule: Location,
 }
 
 /// Which temporal rule an ordering constraint comes from.
@@ -291,22 +292,100 @@ pub struct OrderRule {
     pub kind: OrderKind,
     pub action: Pattern,
     pub other: Pattern,
-    pub rule: Span,
+    pub rule: Location,
 }
 
-/// Why the envelope refuses an action.
+/// Why the envelope does not permit an action: a value that names the
+/// action and, for a param, which one; `Display` renders it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Refusal {
-    #[error("`{0}` is outside the envelope")]
-    Outside(String),
+pub enum NotPermitted {
+    /// No grant (nor baseline pattern) covers the action.
+    #[error("`{action}` is outside the envelope")]
+    Outside { action: Box<ConcreteAction> },
+    /// A grant covers it, but the value of `param` does not meet the
+    /// param's `where` condition (or its type).
     #[error("`{action}`: param `{param}` does not meet its condition")]
-    ParamCondition { action: String, param: String },
+    ParamCondition {
+        action: Box<ConcreteAction>,
+        param: String,
+    },
+    /// A grant covers it, but `param` took another value earlier in the run.
     #[error("`{action}`: param `{param}` already has the value {bound}")]
     ParamRebound {
-        action: String,
+        action: Box<ConcreteAction>,
         param: String,
-        bound: String,
+        bound: Value,
     },
+}
+
+/// Where a spec rule was written (`banking.spec:12:3`), for messages. Like
+/// a syntax tree's span it takes no part in equality or hashing: two
+/// envelopes are equal when they grant the same.
+#[derive(Clone, Default, Serialize, Deserialize)]
+pub struct Location {
+    pub file: String,
+    pub line: u32,
+    pub col: u32,
+}
+
+impl Location {
+    /// A location for rules built by programs rather than read from a file.
+    pub fn synthetic() -> Location {
+        Location {
+            file: "<generated>".into(),
+            line: 0,
+            col: 0,
+        }
+    }
+}
+
+impl PartialEq for Location {
+    fn eq(&self, _: &Location) -> bool {
+        true
+    }
+}
+impl Eq for Location {}
+impl std::hash::Hash for Location {
+    fn hash<H: std::hash::Hasher>(&self, _: &mut H) {}
+}
+
+impl std::fmt::Debug for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
+}
+
+impl std::fmt::Display for Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}", self.file, self.line, self.col)
+    }
+}
+
+impl std::str::FromStr for Location {
+    type Err = std::convert::Infallible;
+    /// `FILE:LINE:COL`; text that is not is kept whole as the file.
+    fn from_str(s: &str) -> Result<Location, Self::Err> {
+        let mut parts = s.rsplitn(3, ':');
+        let (col, line, file) = (parts.next(), parts.next(), parts.next());
+        Ok(
+            match (
+                file,
+                line.and_then(|l| l.parse().ok()),
+                col.and_then(|c| c.parse().ok()),
+            ) {
+                (Some(file), Some(line), Some(col)) => Location {
+                    file: file.to_owned(),
+                    line,
+                    col,
+                },
+                _ => Location {
+                    file: s.to_owned(),
+                    line: 0,
+                    col: 0,
+                },
+            },
+        )
+    }
 }
 
 /// Values of params seen so far in a run (a param has one value per run).
@@ -332,13 +411,17 @@ impl Envelope {
     /// (the token monitor tracks those for a run). Params bound by earlier
     /// actions must keep their value; a first use binds the param when its
     /// condition holds. Baseline patterns grant too.
-    pub fn permits(&self, a: &ConcreteAction) -> Result<(), Refusal> {
+    pub fn permits(&self, a: &ConcreteAction) -> Result<(), NotPermitted> {
         let mut b = Bindings::new();
         self.permits_with(a, &mut b)
     }
 
     /// [`Envelope::permits`] with the run's param bindings.
-    pub fn permits_with(&self, a: &ConcreteAction, bindings: &mut Bindings) -> Result<(), Refusal> {
+    pub fn permits_with(
+        &self,
+        a: &ConcreteAction,
+        bindings: &mut Bindings,
+    ) -> Result<(), NotPermitted> {
         let mut first_err = None;
         let mut try_bind = |pairs: Vec<(&str, &Field)>| -> bool {
             let mut trial = bindings.clone();
@@ -347,7 +430,7 @@ impl Envelope {
                     Ok(()) => {}
                     Err(e) => {
                         if first_err.is_none() {
-                            first_err = Some(e.refusal(a));
+                            first_err = Some(e);
                         }
                         return false;
                     }
@@ -464,20 +547,22 @@ impl Envelope {
         if self.baseline.iter().any(|p| p.matches(a)) {
             return Ok(());
         }
-        Err(first_err.unwrap_or_else(|| Refusal::Outside(a.to_string())))
+        Err(match first_err {
+            Some(e) => e.refusal(a),
+            None => NotPermitted::Outside {
+                action: Box::new(a.clone()),
+            },
+        })
     }
 
     /// Binds `param` to `f` in `b` when its condition holds and it is not
     /// bound to another value.
     fn bind(&self, param: &str, f: &Field, b: &mut Bindings) -> Result<(), BindError> {
         if let Some(prev) = b.get(param) {
-            if concrete::value_eq(&prev.value, &f.value) {
+            if value_eq(&prev.value, &f.value) {
                 return Ok(());
             }
-            return Err(BindError::Rebound(
-                param.to_string(),
-                prev.value.to_string(),
-            ));
+            return Err(BindError::Rebound(param.to_string(), prev.value.clone()));
         }
         let decl = self.params.iter().find(|p| p.name == param);
         b.insert(param.to_string(), f.clone());
@@ -495,146 +580,20 @@ impl Envelope {
 
 enum BindError {
     Condition(String),
-    Rebound(String, String),
+    Rebound(String, Value),
 }
 
 impl BindError {
-    fn refusal(self, a: &ConcreteAction) -> Refusal {
+    fn refusal(self, a: &ConcreteAction) -> NotPermitted {
+        let action = Box::new(a.clone());
         match self {
-            BindError::Condition(param) => Refusal::ParamCondition {
-                action: a.to_string(),
-                param,
-            },
-            BindError::Rebound(param, bound) => Refusal::ParamRebound {
-                action: a.to_string(),
+            BindError::Condition(param) => NotPermitted::ParamCondition { action, param },
+            BindError::Rebound(param, bound) => NotPermitted::ParamRebound {
+                action,
                 param,
                 bound,
             },
         }
-    }
-}
-
-/// Derives the envelope of the steps of an accepted plan: what each step
-/// names, params as references to their declarations, and the baseline.
-/// (Counts and ordering are added by the check, which knows which rules
-/// the steps touch.)
-pub fn derive<'a>(
-    steps: impl Iterator<Item = &'a StepAction>,
-    wheres: &[(String, Option<Cond>)],
-    params: &[ParamInfo],
-    baseline: &[Pattern],
-) -> Envelope {
-    let mut env = Envelope::default();
-    for s in steps {
-        let get = |k: &str| s.fields.get(k);
-        match s.kind {
-            ActionKind::Read | ActionKind::Write | ActionKind::Delete => {
-                if let (Some(access), Some(t)) = (FileAccess::of(s.kind), get("path")) {
-                    push(
-                        &mut env.files,
-                        FileGrant {
-                            access,
-                            target: path_target(t),
-                        },
-                    );
-                }
-            }
-            ActionKind::Exec => {
-                let program = get("path").map(path_target);
-                let argv = match get("argv") {
-                    Some(Term::Known(Value::List(items))) => Some(
-                        items
-                            .iter()
-                            .map(|v| ValueMatch::Exact { value: v.clone() })
-                            .collect(),
-                    ),
-                    Some(Term::List(ts)) => Some(ts.iter().map(value_match).collect()),
-                    _ => None,
-                };
-                if let Some(program) = program {
-                    push(&mut env.exec, ExecGrant { program, argv });
-                }
-            }
-            ActionKind::Connect | ActionKind::Listen if get("path").is_some() => {
-                if let (Some(op), Some(t)) = (UnixOp::of(s.kind), get("path")) {
-                    push(
-                        &mut env.unix,
-                        UnixGrant {
-                            op,
-                            target: path_target(t),
-                        },
-                    );
-                }
-            }
-            ActionKind::Connect => {
-                let host = get("ip").or(get("host")).map(value_match);
-                let port = get("port").map(value_match);
-                if let (Some(host), Some(port)) = (host, port) {
-                    push(&mut env.connect, ConnectGrant { host, port });
-                }
-            }
-            ActionKind::Listen => {
-                if let Some(port) = get("port").map(value_match) {
-                    push(&mut env.listen, ListenGrant { port });
-                }
-            }
-            ActionKind::Call => {
-                let grant = CallGrant {
-                    name: s.call.clone().unwrap_or_default(),
-                    args: s
-                        .fields
-                        .iter()
-                        .map(|(k, t)| (k.clone(), value_match(t)))
-                        .collect(),
-                };
-                push(&mut env.calls, grant);
-            }
-        }
-    }
-    for p in params {
-        let condition = wheres
-            .iter()
-            .find(|(n, _)| *n == p.name)
-            .and_then(|(_, c)| c.clone());
-        env.params.push(ParamDecl {
-            name: p.name.clone(),
-            ty: p.ty,
-            condition,
-        });
-    }
-    env.baseline = baseline.to_vec();
-    env
-}
-
-fn push<T: PartialEq>(v: &mut Vec<T>, x: T) {
-    if !v.contains(&x) {
-        v.push(x);
-    }
-}
-
-fn path_target(t: &Term) -> PathTarget {
-    match t {
-        Term::Known(Value::String(p)) => PathTarget::Exact { path: p.clone() },
-        Term::Glob(g) => PathTarget::Glob { glob: g.clone() },
-        Term::Param(p) => PathTarget::Param { param: p.clone() },
-        Term::Unknown { origin, .. } => PathTarget::Unknown {
-            origin: origin.clone(),
-        },
-        // Lowering admits no other path terms.
-        _ => PathTarget::Exact {
-            path: t.to_string(),
-        },
-    }
-}
-
-fn value_match(t: &Term) -> ValueMatch {
-    match t {
-        Term::Known(v) => ValueMatch::Exact { value: v.clone() },
-        Term::Param(p) => ValueMatch::Param { param: p.clone() },
-        Term::Unknown { origin, .. } => ValueMatch::Unknown {
-            origin: Some(origin.clone()),
-        },
-        Term::Glob(_) | Term::AnyList | Term::List(_) => ValueMatch::Unknown { origin: None },
     }
 }
 
@@ -643,7 +602,7 @@ pub fn type_ok(ty: ParamType, v: &Value) -> bool {
     match (ty, v) {
         (ParamType::String, Value::String(_)) => true,
         (ParamType::Path, Value::String(s)) => s.starts_with('/'),
-        (ParamType::Host, Value::String(s)) => concrete::is_host_name(s),
+        (ParamType::Host, Value::String(s)) => is_host_name(s),
         (ParamType::Host, Value::Cidr(_)) => true,
         (ParamType::Number, Value::Number(_)) => true,
         (ParamType::Bool, Value::Bool(_)) => true,
@@ -654,8 +613,8 @@ pub fn type_ok(ty: ParamType, v: &Value) -> bool {
 fn value_ok<'a>(m: &'a ValueMatch, f: &'a Field, pairs: &mut Vec<(&'a str, &'a Field)>) -> bool {
     match m {
         ValueMatch::Exact { value } => match (value, &f.value) {
-            (Value::Cidr(net), Value::Cidr(ip)) => concrete::cidr_contains(net, ip),
-            (v, w) => concrete::value_eq(v, w),
+            (Value::Cidr(net), Value::Cidr(ip)) => cidr_contains(net, ip),
+            (v, w) => value_eq(v, w),
         },
         ValueMatch::Param { param } => {
             pairs.push((param.as_str(), f));
@@ -671,7 +630,7 @@ fn value_ok<'a>(m: &'a ValueMatch, f: &'a Field, pairs: &mut Vec<(&'a str, &'a F
 #[cfg(test)]
 mod tests {
     use super::*;
-    use planlang::ast::CmpOp;
+    use crate::vocab::CmpOp;
     use rust_decimal::Decimal;
 
     fn num(n: i64) -> Value {
@@ -687,13 +646,13 @@ mod tests {
                 all: vec![
                     Cond::Cmp {
                         op: CmpOp::Gt,
-                        lhs: concrete::Operand::field("amount"),
-                        rhs: concrete::Operand::Value { value: num(0) },
+                        lhs: crate::cond::Operand::field("amount"),
+                        rhs: crate::cond::Operand::Value { value: num(0) },
                     },
                     Cond::Cmp {
                         op: CmpOp::Le,
-                        lhs: concrete::Operand::field("amount"),
-                        rhs: concrete::Operand::Value { value: num(100) },
+                        lhs: crate::cond::Operand::field("amount"),
+                        rhs: crate::cond::Operand::Value { value: num(100) },
                     },
                 ],
             }),
@@ -746,7 +705,7 @@ mod tests {
         assert!(env.permits(&send("UK1", 50, "read_file")).is_ok());
         assert!(matches!(
             env.permits(&send("UK1", 500, "read_file")),
-            Err(Refusal::ParamCondition { .. })
+            Err(NotPermitted::ParamCondition { .. })
         ));
         assert!(env.permits(&send("US9", 50, "read_file")).is_err());
         assert!(env.permits(&send("UK1", 50, "web_page")).is_err());
@@ -757,7 +716,7 @@ mod tests {
         );
         assert!(matches!(
             env.permits_with(&send("UK1", 60, "read_file"), &mut b),
-            Err(Refusal::ParamRebound { .. })
+            Err(NotPermitted::ParamRebound { .. })
         ));
     }
 
@@ -781,8 +740,8 @@ mod tests {
             calls: None,
             when: Cond::Cmp {
                 op: CmpOp::Under,
-                lhs: concrete::Operand::field("path"),
-                rhs: concrete::Operand::Value {
+                lhs: crate::cond::Operand::field("path"),
+                rhs: crate::cond::Operand::Value {
                     value: Value::String("/usr/lib/".into()),
                 },
             },
@@ -835,8 +794,8 @@ mod tests {
             ty: ParamType::Path,
             condition: Some(Cond::Cmp {
                 op: CmpOp::Under,
-                lhs: concrete::Operand::field("s"),
-                rhs: concrete::Operand::Value {
+                lhs: crate::cond::Operand::field("s"),
+                rhs: crate::cond::Operand::Value {
                     value: Value::String("/run/mine/".into()),
                 },
             }),
@@ -859,12 +818,12 @@ mod tests {
         assert!(env.permits_with(&own, &mut b).is_ok());
         assert!(matches!(
             listen("/tmp/api.sock"),
-            Err(Refusal::ParamCondition { .. })
+            Err(NotPermitted::ParamCondition { .. })
         ));
         let other = ConcreteAction::listen_unix("/run/mine/other.sock").unwrap();
         assert!(matches!(
             env.permits_with(&other, &mut b),
-            Err(Refusal::ParamRebound { .. })
+            Err(NotPermitted::ParamRebound { .. })
         ));
         // A network connect or listen is not a unix one.
         assert!(

@@ -13,10 +13,10 @@ use enforcer::proven::{Selected, check, profile_layers};
 use std::hint::black_box;
 use std::net::IpAddr;
 use token::Claims;
-use token::enforcement::profile_digest;
 use verifier::CompiledSpec;
-use verifier::enforced::Profile;
-use verifier::envelope::Envelope;
+use warden_core::claims::profile_digest;
+use warden_core::envelope::Envelope;
+use warden_core::shape::Profile;
 
 fn repo_file(rel: &str) -> String {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -87,15 +87,7 @@ fn fifty_envelope(baseline: &Envelope) -> Envelope {
 }
 
 fn claims_with(envelope: Envelope) -> Claims {
-    let mut claims: Claims = serde_json::from_value(serde_json::json!({
-        "warden": 1, "iss": "warden", "jti": "00000000000000000000000000000001",
-        "iat": "2026-01-01T00:00:00Z", "nbf": "2026-01-01T00:00:00Z", "exp": "2026-01-01T00:10:00Z",
-        "plan_hash": "sha256:0000000000000000000000000000000000000000000000000000000000000000",
-        "spec_hash": "sha256:0000000000000000000000000000000000000000000000000000000000000000",
-        "envelope": {"version": 1, "files": [], "exec": [], "connect": [], "listen": [],
-            "calls": [], "params": [], "limits": [], "ordering": [], "baseline": []}
-    }))
-    .expect("bench claims");
+    let mut claims: Claims = warden_core::claims::example();
     // Every profile and alternative shape proven, as against a spec that
     // allows every file, exec and network action (what costs is the check).
     let spec = planlang::load_spec_str(
@@ -105,7 +97,7 @@ fn claims_with(envelope: Envelope) -> Claims {
     .expect("the bench spec parses");
     let spec = CompiledSpec::compile(&spec).expect("the bench spec compiles");
     claims.enforcement =
-        token::enforcement::prove_profiles(&spec, &envelope).expect("the bench profiles prove");
+        verifier::enforcement::prove_profiles(&spec, &envelope).expect("the bench profiles prove");
     claims.envelope = envelope;
     claims
 }

@@ -1,102 +1,37 @@
-//! The runtime check for orchestrators: verify a token once, then check every
-//! concrete action of one run against its envelope.
+//! The runtime check for orchestrators: check every concrete action of one
+//! run against the claims of a verified token.
 //!
 //! A [`Monitor`] holds the state of one run: the values params took (a
 //! param has one value per run), how many actions each `at most` limit has
 //! counted, and which actions the `never`/`require` rules have seen. Every
 //! check consults the revocation list and the clock, so a token revoked or
 //! expired mid-run stops the run at its next action. A refused action changes
-//! no state.
+//! no state, and the [`Refusal`] says why as a value (render it with
+//! `Display`); an allowed one formats nothing.
+//!
+//! The claims come from a token verified once (the `token` crate's
+//! `VerifiedToken`, which hands out monitors the same way); here they are
+//! read from JSON, as a verified token's payload is.
 //!
 //! ```
-//! use token::monitor::VerifiedToken;
-//! use token::{Claims, Digest, FixedClock, NoRevocations, SigningKey, Timestamp, TokenId};
-//! use verifier::action::{ConcreteAction, Field, Value};
-//! use verifier::envelope::{CallGrant, Envelope};
-//!
-//! let mut envelope = Envelope::default();
-//! envelope.calls.push(CallGrant { name: "get_balance".into(), args: Default::default() });
-//! let now = Timestamp::from_unix(1_800_000_000);
-//! let claims = Claims {
-//!     warden: token::CLAIMS_VERSION,
-//!     iss: "warden".into(),
-//!     sub: None,
-//!     jti: TokenId::random()?,
-//!     iat: now,
-//!     nbf: now,
-//!     exp: Timestamp::from_unix(now.unix() + 600),
-//!     plan: None,
-//!     plan_hash: Digest::of_text("plan"),
-//!     spec: None,
-//!     spec_hash: Digest::of_text("spec"),
-//!     ancestors: vec![],
-//!     envelope,
-//!     enforcement: vec![],
-//! };
-//! let key = SigningKey::generate()?;
-//! let tok = token::paseto::sign(&claims, &key)?;
-//!
-//! let clock = FixedClock::new(now);
-//! let verified = VerifiedToken::verify(&tok, key.public_key(), &clock, &NoRevocations)?;
-//! let mut run = verified.monitor(&clock, &NoRevocations);
-//! let balance = ConcreteAction::call("get_balance", Vec::<(String, Field)>::new());
-//! assert!(run.check(&balance).is_ok());
-//! let pay = ConcreteAction::call("send_money", [("amount", Field::new(Value::Bool(true)))]);
-//! assert!(run.check(&pay).is_err());
+//! use warden_core::action::ConcreteAction;
+//! use warden_core::claims::{Claims, FixedClock, Timestamp};
+//! use warden_core::monitor::{NoRevocations, RefusalReason};
+//! let claims: Claims = warden_core::claims::example();
+//! let clock = FixedClock::new(Timestamp::from_unix(1_800_000_100));
+//! let mut run = claims.monitor(&clock, NoRevocations);
+//! let pay = ConcreteAction::call("send_money", [("recipient", "UK12345678901234567890".into()), ("amount", 40.into())]);
+//! assert!(run.check(&pay).is_ok());
+//! let refusal = run.check(&ConcreteAction::call("update_password", [("to", "x".into())])).unwrap_err();
+//! assert!(matches!(refusal.reason, RefusalReason::Envelope(_)));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+use crate::action::ConcreteAction;
 use crate::claims::{Claims, Clock, Timestamp, TokenId};
-use crate::keys::PublicKey;
-use crate::paseto::{self, TokenError};
-use crate::revocation::RevocationList;
-use planlang::Span;
+use crate::envelope::{Bindings, Envelope, Location, NotPermitted, OrderKind};
+pub use crate::revocation::{MemoryRevocations, NoRevocations, RevocationList};
 use std::fmt;
-use verifier::action::ConcreteAction;
-use verifier::envelope::{self, Bindings, Envelope, OrderKind};
-
-/// A token whose signature, lifetime and revocation were checked when it was
-/// verified. Its envelope is ready for [`Monitor`]s.
-#[derive(Clone, Debug)]
-pub struct VerifiedToken {
-    claims: Claims,
-}
-
-impl VerifiedToken {
-    /// Verify `token` once: signature with `key`, lifetime by `clock`, and
-    /// `revocations`.
-    pub fn verify(
-        token: &str,
-        key: &PublicKey,
-        clock: &dyn Clock,
-        revocations: &dyn RevocationList,
-    ) -> Result<VerifiedToken, TokenError> {
-        let claims = paseto::verify_unrevoked(token, key, clock, revocations)?;
-        Ok(VerifiedToken { claims })
-    }
-
-    pub fn claims(&self) -> &Claims {
-        &self.claims
-    }
-
-    pub fn envelope(&self) -> &Envelope {
-        &self.claims.envelope
-    }
-
-    /// Start monitoring one run under this token.
-    pub fn monitor<C: Clock, R: RevocationList>(
-        &self,
-        clock: C,
-        revocations: R,
-    ) -> Monitor<'_, C, R> {
-        Monitor {
-            token: self,
-            clock,
-            revocations,
-            state: RunState::new(self.envelope()),
-        }
-    }
-}
 
 /// The action is inside the envelope; the run's state has recorded it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -122,17 +57,23 @@ pub enum RefusalReason {
     NotYetValid { nbf: Timestamp, now: Timestamp },
     /// The envelope does not grant the action (or a param value does not
     /// meet its condition, or differs from the value it took earlier).
-    Envelope(envelope::Refusal),
+    Envelope(NotPermitted),
     /// An `at most` limit is reached.
     Limit {
-        action: String,
+        action: Box<ConcreteAction>,
         limit: u64,
-        rule: Span,
+        rule: Location,
     },
     /// `never ACTION after OTHER`: OTHER has already happened.
-    Never { action: String, rule: Span },
+    Never {
+        action: Box<ConcreteAction>,
+        rule: Location,
+    },
     /// `require FIRST before ACTION`: FIRST has not happened yet.
-    Require { action: String, rule: Span },
+    Require {
+        action: Box<ConcreteAction>,
+        rule: Location,
+    },
     /// The run state given does not belong to this token's envelope.
     StateMismatch,
 }
@@ -229,7 +170,21 @@ impl RunState {
     }
 }
 
-impl VerifiedToken {
+impl Claims {
+    /// Start monitoring one run under these claims (of a verified token).
+    pub fn monitor<C: Clock, R: RevocationList>(
+        &self,
+        clock: C,
+        revocations: R,
+    ) -> Monitor<'_, C, R> {
+        Monitor {
+            claims: self,
+            clock,
+            revocations,
+            state: RunState::new(&self.envelope),
+        }
+    }
+
     /// Check one action of the run whose state is `state`, with the clock and
     /// the revocation list of this check. On `Ok`, the action is recorded in
     /// `state` (it counts for the limits and the ordering, and binds params);
@@ -241,13 +196,12 @@ impl VerifiedToken {
         clock: &dyn Clock,
         revocations: &dyn RevocationList,
     ) -> Result<Allowed, Refusal> {
-        let claims = &self.claims;
+        let claims = self;
         // Revocation and lifetime first: on every check.
-        if let Err(e) = paseto::check_revocation(claims, revocations) {
-            return refuse(match e {
-                TokenError::Revoked { id } => RefusalReason::Revoked { id },
-                other => RefusalReason::RevocationUnavailable(other.to_string()),
-            });
+        match claims.revoked_by(revocations) {
+            Ok(None) => {}
+            Ok(Some(id)) => return refuse(RefusalReason::Revoked { id }),
+            Err(e) => return refuse(RefusalReason::RevocationUnavailable(e.to_string())),
         }
         let now = clock.now();
         if now < claims.nbf {
@@ -271,7 +225,7 @@ impl VerifiedToken {
         for (i, lim) in env.limits.iter().enumerate() {
             if state.counts[i] >= lim.limit && lim.pattern.matches(a) {
                 return refuse(RefusalReason::Limit {
-                    action: a.to_string(),
+                    action: Box::new(a.clone()),
                     limit: lim.limit,
                     rule: lim.rule.clone(),
                 });
@@ -281,13 +235,13 @@ impl VerifiedToken {
             match o.kind {
                 OrderKind::Never if state.seen[i] && o.action.matches(a) => {
                     return refuse(RefusalReason::Never {
-                        action: a.to_string(),
+                        action: Box::new(a.clone()),
                         rule: o.rule.clone(),
                     });
                 }
                 OrderKind::Require if !state.seen[i] && o.other.matches(a) => {
                     return refuse(RefusalReason::Require {
-                        action: a.to_string(),
+                        action: Box::new(a.clone()),
                         rule: o.rule.clone(),
                     });
                 }
@@ -316,10 +270,10 @@ impl VerifiedToken {
     }
 }
 
-/// One run under a [`VerifiedToken`] that it borrows, with its clock and
-/// revocation list: a [`RunState`] and what checking it needs.
+/// One run under the [`Claims`] of a verified token, which it borrows, with
+/// its clock and revocation list: a [`RunState`] and what checking it needs.
 pub struct Monitor<'t, C, R> {
-    token: &'t VerifiedToken,
+    claims: &'t Claims,
     clock: C,
     revocations: R,
     state: RunState,
@@ -329,13 +283,13 @@ impl<C: Clock, R: RevocationList> Monitor<'_, C, R> {
     /// Check one action. On `Ok`, the action counts for the run's limits
     /// and ordering; on `Err`, nothing changes.
     pub fn check(&mut self, a: &ConcreteAction) -> Result<Allowed, Refusal> {
-        self.token
+        self.claims
             .check_run(&mut self.state, a, &self.clock, &self.revocations)
     }
 
-    /// The token this run is under.
-    pub fn token(&self) -> &VerifiedToken {
-        self.token
+    /// The claims this run is under.
+    pub fn claims(&self) -> &Claims {
+        self.claims
     }
 
     /// The run's state so far.
@@ -348,14 +302,11 @@ impl<C: Clock, R: RevocationList> Monitor<'_, C, R> {
 mod tests {
     use super::*;
     use crate::claims::{CLAIMS_VERSION, Digest, FixedClock};
-    use crate::keys::SigningKey;
-    use crate::revocation::MemoryRevocations;
-    use planlang::ast::{ActionKind, CmpOp, ParamType};
-    use rust_decimal::Decimal;
+    use crate::cond::{Cond, Operand, Pattern};
+    use crate::envelope::{CallGrant, CountLimit, OrderRule, ParamDecl, ValueMatch};
+    use crate::value::{Field, Number as Decimal, Value};
+    use crate::vocab::{ActionKind, CmpOp, ParamType};
     use std::time::Duration;
-    use verifier::action::{Field, Value};
-    use verifier::concrete::{Cond, Operand, Pattern};
-    use verifier::envelope::{CallGrant, CountLimit, OrderRule, ParamDecl, ValueMatch};
 
     fn call_pattern(name: &str) -> Pattern {
         Pattern {
@@ -398,25 +349,24 @@ mod tests {
         env.limits.push(CountLimit {
             limit: 1,
             pattern: call_pattern("send_money"),
-            rule: Span::synthetic(),
+            rule: Location::synthetic(),
         });
         env.ordering.push(OrderRule {
             kind: OrderKind::Never,
             action: call_pattern("send_money"),
             other: call_pattern("get_scheduled_transactions"),
-            rule: Span::synthetic(),
+            rule: Location::synthetic(),
         });
         env.ordering.push(OrderRule {
             kind: OrderKind::Require,
             action: call_pattern("get_balance"),
             other: call_pattern("confirm"),
-            rule: Span::synthetic(),
+            rule: Location::synthetic(),
         });
         env
     }
 
-    fn token(env: Envelope) -> (VerifiedToken, FixedClock) {
-        let key = SigningKey::generate().unwrap();
+    fn token(env: Envelope) -> (Claims, FixedClock) {
         let now = Timestamp::from_unix(1_800_000_000);
         let claims = Claims {
             warden: CLAIMS_VERSION,
@@ -434,11 +384,7 @@ mod tests {
             envelope: env,
             enforcement: vec![],
         };
-        let tok = paseto::sign(&claims, &key).unwrap();
-        let clock = FixedClock::new(now);
-        let v =
-            VerifiedToken::verify(&tok, key.public_key(), &clock, &crate::NoRevocations).unwrap();
-        (v, clock)
+        (claims, FixedClock::new(now))
     }
 
     fn send(amount: i64) -> ConcreteAction {
@@ -455,7 +401,7 @@ mod tests {
     #[test]
     fn a_second_send_money_beyond_at_most_1_is_refused() {
         let (v, clock) = token(bank());
-        let mut run = v.monitor(&clock, crate::NoRevocations);
+        let mut run = v.monitor(&clock, NoRevocations);
         run.check(&send(50)).unwrap();
         let e = run.check(&send(50)).unwrap_err();
         assert!(
@@ -463,22 +409,17 @@ mod tests {
             "{e}"
         );
         // A new run starts its own count.
-        let mut run2 = v.monitor(&clock, crate::NoRevocations);
+        let mut run2 = v.monitor(&clock, NoRevocations);
         run2.check(&send(50)).unwrap();
     }
 
     #[test]
     fn a_stored_run_state_goes_on_counting() {
         let (v, clock) = token(bank());
-        let mut state = RunState::new(v.envelope());
-        v.check_run(
-            &mut state,
-            &plain("get_balance"),
-            &clock,
-            &crate::NoRevocations,
-        )
-        .unwrap();
-        v.check_run(&mut state, &send(50), &clock, &crate::NoRevocations)
+        let mut state = RunState::new(&v.envelope);
+        v.check_run(&mut state, &plain("get_balance"), &clock, &NoRevocations)
+            .unwrap();
+        v.check_run(&mut state, &send(50), &clock, &NoRevocations)
             .unwrap();
         assert_eq!(state.counts(), &[1]);
         // What a service writes to its store and reads back after a restart.
@@ -486,14 +427,14 @@ mod tests {
         let mut back: RunState = serde_json::from_str(&text).unwrap();
         assert_eq!(back, state);
         let e = v
-            .check_run(&mut back, &send(50), &clock, &crate::NoRevocations)
+            .check_run(&mut back, &send(50), &clock, &NoRevocations)
             .unwrap_err();
         assert!(
             matches!(e.reason, RefusalReason::Limit { limit: 1, .. }),
             "{e}"
         );
         // `require get_balance before confirm` remembers get_balance.
-        v.check_run(&mut back, &plain("confirm"), &clock, &crate::NoRevocations)
+        v.check_run(&mut back, &plain("confirm"), &clock, &NoRevocations)
             .unwrap();
     }
 
@@ -508,13 +449,13 @@ mod tests {
         // No limits or ordering: counts do not fit `bank()`'s `at most`.
         let mut state = RunState::new(&other);
         let refusal = |state: &mut RunState| {
-            v.check_run(state, &plain("get_balance"), &clock, &crate::NoRevocations)
+            v.check_run(state, &plain("get_balance"), &clock, &NoRevocations)
                 .unwrap_err()
                 .reason
         };
         assert_eq!(refusal(&mut state), RefusalReason::StateMismatch);
         // A binding of a param the envelope does not declare is refused too.
-        let mut state = RunState::new(v.envelope());
+        let mut state = RunState::new(&v.envelope);
         let mut forged: serde_json::Value = serde_json::to_value(&state).unwrap();
         forged["bindings"]["nope"] = serde_json::to_value(Field::new(Value::Bool(true))).unwrap();
         state = serde_json::from_value(forged).unwrap();
@@ -531,7 +472,7 @@ mod tests {
     #[test]
     fn a_refused_action_changes_no_state() {
         let (v, clock) = token(bank());
-        let mut run = v.monitor(&clock, crate::NoRevocations);
+        let mut run = v.monitor(&clock, NoRevocations);
         // Over the param's condition: refused, and it neither counts nor binds.
         let e = run.check(&send(500)).unwrap_err();
         assert!(matches!(e.reason, RefusalReason::Envelope(_)), "{e}");
@@ -543,7 +484,7 @@ mod tests {
         let mut env = bank();
         env.limits.clear();
         let (v, clock) = token(env);
-        let mut run = v.monitor(&clock, crate::NoRevocations);
+        let mut run = v.monitor(&clock, NoRevocations);
         run.check(&send(7)).unwrap();
         run.check(&send(7)).unwrap();
         let e = run.check(&send(8)).unwrap_err();
@@ -553,7 +494,7 @@ mod tests {
     #[test]
     fn never_after_and_require_before_follow_the_run() {
         let (v, clock) = token(bank());
-        let mut run = v.monitor(&clock, crate::NoRevocations);
+        let mut run = v.monitor(&clock, NoRevocations);
         let e = run.check(&plain("confirm")).unwrap_err();
         assert!(matches!(e.reason, RefusalReason::Require { .. }), "{e}");
         run.check(&plain("get_balance")).unwrap();
@@ -566,7 +507,7 @@ mod tests {
     #[test]
     fn outside_actions_are_refused_with_the_reason() {
         let (v, clock) = token(bank());
-        let mut run = v.monitor(&clock, crate::NoRevocations);
+        let mut run = v.monitor(&clock, NoRevocations);
         let e = run.check(&plain("update_password")).unwrap_err();
         assert!(e.to_string().contains("update_password"), "{e}");
         let e = run
@@ -586,7 +527,7 @@ mod tests {
         let e = run.check(&plain("get_balance")).unwrap_err();
         assert!(matches!(e.reason, RefusalReason::Revoked { .. }), "{e}");
 
-        let mut run = v.monitor(&clock, crate::NoRevocations);
+        let mut run = v.monitor(&clock, NoRevocations);
         run.check(&plain("get_balance")).unwrap();
         clock.advance(Duration::from_secs(600));
         let e = run.check(&plain("get_balance")).unwrap_err();

@@ -8,15 +8,15 @@
 use planlang::ast::ActionKind;
 use planlang::{load_plan_str, load_spec_str};
 use proptest::prelude::*;
-use rust_decimal::Decimal;
 use std::collections::BTreeSet;
-use token::issue::{IssueOptions, issue};
-use token::monitor::VerifiedToken;
-use token::{FixedClock, NoRevocations, SigningKey, Timestamp};
+use token::{Clock, FixedClock, NoRevocations, SigningKey, Timestamp, VerifiedToken};
 use verifier::CompiledSpec;
-use verifier::action::{ConcreteAction, Field, Value};
-use verifier::concrete::glob_matches;
+use verifier::issue::{plan_hash, spec_hash};
 use verifier::report::Verdict;
+use warden_core::action::ConcreteAction;
+use warden_core::claims::{CLAIMS_VERSION, Claims, TokenId};
+use warden_core::path::glob_matches;
+use warden_core::value::{Field, Number as Decimal, Value};
 
 const TOOLS: [&str; 4] = ["get_balance", "notify", "send_money", "read_file"];
 const RECIPIENTS: [&str; 3] = ["UK1", "UK2", "US9"];
@@ -285,11 +285,26 @@ proptest! {
 
         let key = SigningKey::generate().expect("key");
         let clock = FixedClock::new(Timestamp::from_unix(1_800_000_000));
-        let issued = issue(&plan, &spec, envelope, &key, &clock, &IssueOptions::default())
-            .expect("issue");
-        let verified =
-            VerifiedToken::verify(&issued.token, key.public_key(), &clock, &NoRevocations)
-                .expect("verify");
+        let now = clock.now();
+        let claims = Claims {
+            warden: CLAIMS_VERSION,
+            iss: "warden".into(),
+            sub: None,
+            jti: TokenId::random().expect("id"),
+            iat: now,
+            nbf: now,
+            exp: Timestamp::from_unix(now.unix() + 600),
+            plan: None,
+            plan_hash: plan_hash(&plan),
+            spec: Some(spec.root.name.node.clone()),
+            spec_hash: spec_hash(&spec),
+            ancestors: vec![],
+            envelope,
+            enforcement: vec![],
+        };
+        let tok = token::paseto::sign(&claims, &key).expect("sign");
+        let verified = VerifiedToken::verify(&tok, key.public_key(), &clock, &NoRevocations)
+            .expect("verify");
 
         // Every action of the plan, in order, with a param value meeting its
         // `where` (one value per run).

@@ -3,7 +3,7 @@
 //! A [`ConcreteAction`] is the one runtime representation that the token
 //! monitor (tool calls), the enforcer's events (files, exec, network) and the
 //! reference evaluator share. Conditions of a spec are evaluated on it by
-//! [`crate::concrete`].
+//! [`crate::cond`].
 //!
 //! Paths are stored **normalized** (absolute, `.`/`..` resolved, repeated `/`
 //! folded, no trailing `/`): the kernel acts on resolved paths, so a spec
@@ -11,123 +11,21 @@
 //! action really touches, never of its raw spelling.
 //!
 //! ```
-//! use verifier::action::{ConcreteAction, Value};
+//! use warden_core::action::ConcreteAction;
+//! use warden_core::value::Value;
 //! let a = ConcreteAction::read("/tmp/../etc/passwd").unwrap();
 //! assert_eq!(a.field("path").unwrap().value, Value::String("/etc/passwd".into()));
 //! ```
 
-use crate::concrete::{self, PathError};
+use crate::net::{is_host_name, parse_cidr};
+use crate::path::{PathError, normalize_path};
+use crate::value::{Field, Number, Value};
+use crate::vocab::ActionKind;
 use ipnet::IpNet;
-use planlang::ast::ActionKind;
-use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::IpAddr;
-
-/// A concrete value: what a field of an action holds.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(tag = "type", content = "value", rename_all = "snake_case")]
-pub enum Value {
-    String(String),
-    /// An exact decimal (`98.7`, `-1`, `443`).
-    Number(Decimal),
-    Bool(bool),
-    /// An address or a network; a bare address is a /32 or /128.
-    Cidr(IpNet),
-    /// A duration in whole seconds.
-    Duration(u64),
-    List(Vec<Value>),
-}
-
-impl Value {
-    /// The value as a string, if it is one.
-    pub fn as_str(&self) -> Option<&str> {
-        match self {
-            Value::String(s) => Some(s),
-            _ => None,
-        }
-    }
-
-    /// Converts a literal of the languages.
-    pub fn from_literal(lit: &planlang::value::Literal) -> Value {
-        use planlang::value::Literal as L;
-        match lit {
-            L::String(s) => Value::String(s.clone()),
-            L::Number(n) => Value::Number(*n),
-            L::Bool(b) => Value::Bool(*b),
-            L::Duration(d) => Value::Duration(d.secs),
-            L::Cidr(c) => Value::Cidr(*c),
-        }
-    }
-
-    /// A name for the kind of value, for messages.
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            Value::String(_) => "string",
-            Value::Number(_) => "number",
-            Value::Bool(_) => "bool",
-            Value::Cidr(_) => "cidr",
-            Value::Duration(_) => "duration",
-            Value::List(_) => "list",
-        }
-    }
-}
-
-impl fmt::Display for Value {
-    /// The spelling of the value in the languages (strings quoted, JSON-style).
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Value::String(s) => write!(f, "{}", serde_json::Value::String(s.clone())),
-            Value::Number(n) => write!(f, "{}", n.normalize()),
-            Value::Bool(b) => write!(f, "{b}"),
-            Value::Cidr(c) => {
-                if c.prefix_len() == c.max_prefix_len() {
-                    write!(f, "{}", c.addr())
-                } else {
-                    write!(f, "{c}")
-                }
-            }
-            Value::Duration(d) => write!(f, "{}", planlang::value::Duration::from_secs(*d)),
-            Value::List(items) => {
-                f.write_str("[")?;
-                for (i, v) in items.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(", ")?;
-                    }
-                    write!(f, "{v}")?;
-                }
-                f.write_str("]")
-            }
-        }
-    }
-}
-
-/// One field of an action: its value and, when it came from a tool's result,
-/// the tool it originates from (for `from call NAME`).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Field {
-    pub value: Value,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub origin: Option<String>,
-}
-
-impl Field {
-    pub fn new(value: Value) -> Field {
-        Field {
-            value,
-            origin: None,
-        }
-    }
-
-    /// A value that originates from the result of the tool `origin`.
-    pub fn from_call(value: Value, origin: impl Into<String>) -> Field {
-        Field {
-            value,
-            origin: Some(origin.into()),
-        }
-    }
-}
 
 /// An action with every value known.
 ///
@@ -182,7 +80,7 @@ impl ConcreteAction {
             }
             _ => {}
         }
-        let p = concrete::normalize_path(path)?;
+        let p = normalize_path(path)?;
         Ok(Self::with(kind, [("path", Value::String(p))]))
     }
 
@@ -206,7 +104,7 @@ impl ConcreteAction {
     /// `exec PATH [ARG, ...]`: `argv` is argv[1..] (the arguments after the
     /// program).
     pub fn exec<S: AsRef<str>>(path: &str, argv: &[S]) -> Result<Self, ActionError> {
-        let p = concrete::normalize_path(path)?;
+        let p = normalize_path(path)?;
         let argv = argv
             .iter()
             .map(|a| Value::String(a.as_ref().to_string()))
@@ -221,13 +119,13 @@ impl ConcreteAction {
     /// (`10.0.0.1`, `::1`, `[::1]`) or a cidr gives the action an `ip`, a name
     /// gives it a `host`.
     pub fn connect(host: &str, port: u16) -> Result<Self, ActionError> {
-        let port = ("port", Value::Number(Decimal::from(port)));
-        match concrete::parse_cidr(host) {
+        let port = ("port", Value::Number(Number::from(port)));
+        match parse_cidr(host) {
             Some(net) => Ok(Self::with(
                 ActionKind::Connect,
                 [("ip", Value::Cidr(net)), port],
             )),
-            None if concrete::is_host_name(host) => Ok(Self::with(
+            None if is_host_name(host) => Ok(Self::with(
                 ActionKind::Connect,
                 [("host", Value::String(host.to_string())), port],
             )),
@@ -241,7 +139,7 @@ impl ConcreteAction {
             ActionKind::Connect,
             [
                 ("ip", Value::Cidr(IpNet::from(ip))),
-                ("port", Value::Number(Decimal::from(port))),
+                ("port", Value::Number(Number::from(port))),
             ],
         )
     }
@@ -262,7 +160,7 @@ impl ConcreteAction {
     pub fn listen(port: u16) -> Self {
         Self::with(
             ActionKind::Listen,
-            [("port", Value::Number(Decimal::from(port)))],
+            [("port", Value::Number(Number::from(port)))],
         )
     }
 
@@ -277,6 +175,11 @@ impl ConcreteAction {
             call: Some(name.into()),
             fields: args.into_iter().map(|(k, v)| (k.into(), v)).collect(),
         }
+    }
+
+    /// `call NAME()`: a call that passes no argument.
+    pub fn call_no_args(name: impl Into<String>) -> Self {
+        Self::call(name, Vec::<(String, Field)>::new())
     }
 
     /// The field named `name`, if the action has it.
@@ -383,7 +286,7 @@ mod tests {
             "send_money",
             [
                 ("recipient", Field::new(Value::String("X".into()))),
-                ("amount", Field::new(Value::Number(Decimal::from(5)))),
+                ("amount", Field::new(Value::Number(Number::from(5)))),
             ],
         );
         assert_eq!(

@@ -1,0 +1,194 @@
+//! Concrete values: what a field of an action holds, and what conditions
+//! compare.
+//!
+//! Numbers are exact decimals ([`Number`], `rust_decimal`): `0.1 + 0.2 ==
+//! 0.3` holds in every check. An address is a [`Cidr`] (a bare address is a
+//! /32 or /128).
+//!
+//! ```
+//! use warden_core::value::{Field, Number, Value};
+//! let amount = Field::new(Value::Number(Number::from(42)));
+//! assert_eq!(amount.value.to_string(), "42");
+//! let subject = Field::from_call(Value::from("December bill"), "read_file");
+//! assert_eq!(subject.origin.as_deref(), Some("read_file"));
+//! ```
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// An IP address or network (`10.0.0.0/8`, `::1/128`).
+pub use ipnet::IpNet as Cidr;
+/// An exact decimal number.
+pub use rust_decimal::Decimal as Number;
+
+/// A concrete value: what a field of an action holds.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "type", content = "value", rename_all = "snake_case")]
+pub enum Value {
+    String(String),
+    /// An exact decimal (`98.7`, `-1`, `443`).
+    Number(Number),
+    Bool(bool),
+    /// An address or a network; a bare address is a /32 or /128.
+    Cidr(Cidr),
+    /// A duration in whole seconds.
+    Duration(u64),
+    List(Vec<Value>),
+}
+
+impl Value {
+    /// The value as a string, if it is one.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// A name for the kind of value, for messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::String(_) => "string",
+            Value::Number(_) => "number",
+            Value::Bool(_) => "bool",
+            Value::Cidr(_) => "cidr",
+            Value::Duration(_) => "duration",
+            Value::List(_) => "list",
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    /// The spelling of the value in the languages (strings quoted, JSON-style).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::String(s) => write!(f, "{}", serde_json::Value::String(s.clone())),
+            Value::Number(n) => write!(f, "{}", n.normalize()),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Cidr(c) => {
+                if c.prefix_len() == c.max_prefix_len() {
+                    write!(f, "{}", c.addr())
+                } else {
+                    write!(f, "{c}")
+                }
+            }
+            Value::Duration(d) => write!(f, "{}", Duration::from_secs(*d)),
+            Value::List(items) => {
+                f.write_str("[")?;
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{v}")?;
+                }
+                f.write_str("]")
+            }
+        }
+    }
+}
+
+/// One field of an action: its value and, when it came from a tool's result,
+/// the tool it originates from (for `from call NAME`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Field {
+    pub value: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
+}
+
+impl Field {
+    pub fn new(value: Value) -> Field {
+        Field {
+            value,
+            origin: None,
+        }
+    }
+
+    /// A value that originates from the result of the tool `origin`.
+    pub fn from_call(value: Value, origin: impl Into<String>) -> Field {
+        Field {
+            value,
+            origin: Some(origin.into()),
+        }
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Value {
+        Value::String(s.to_owned())
+    }
+}
+
+impl From<String> for Value {
+    fn from(s: String) -> Value {
+        Value::String(s)
+    }
+}
+
+impl From<bool> for Value {
+    fn from(b: bool) -> Value {
+        Value::Bool(b)
+    }
+}
+
+impl From<Number> for Value {
+    fn from(n: Number) -> Value {
+        Value::Number(n)
+    }
+}
+
+impl From<i64> for Value {
+    fn from(n: i64) -> Value {
+        Value::Number(Number::from(n))
+    }
+}
+
+macro_rules! field_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for Field {
+            /// A value of no known origin.
+            fn from(v: $t) -> Field {
+                Field::new(Value::from(v))
+            }
+        }
+    )*};
+}
+field_from!(&str, String, bool, Number, i64);
+
+impl From<Value> for Field {
+    fn from(v: Value) -> Field {
+        Field::new(v)
+    }
+}
+
+/// A length of time, in whole seconds (`90s`, `15m`, `2h`, `1d`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Duration {
+    pub secs: u64,
+}
+
+impl Duration {
+    pub fn from_secs(secs: u64) -> Duration {
+        Duration { secs }
+    }
+    pub fn as_std(self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.secs)
+    }
+}
+
+impl fmt::Display for Duration {
+    /// The canonical spelling: the largest unit that divides it exactly.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.secs;
+        if s != 0 && s.is_multiple_of(86_400) {
+            write!(f, "{}d", s / 86_400)
+        } else if s != 0 && s.is_multiple_of(3_600) {
+            write!(f, "{}h", s / 3_600)
+        } else if s != 0 && s.is_multiple_of(60) {
+            write!(f, "{}m", s / 60)
+        } else {
+            write!(f, "{s}s")
+        }
+    }
+}

@@ -1,0 +1,76 @@
+//! A token verified once, ready to check every action of its runs.
+//!
+//! ```
+//! use token::{ConcreteAction, FixedClock, NoRevocations, SigningKey, Timestamp, VerifiedToken};
+//! # let key = SigningKey::generate()?;
+//! # let claims = warden_core::claims::example();
+//! # let tok = token::paseto::sign(&claims, &key)?;
+//! let clock = FixedClock::new(Timestamp::from_unix(1_800_000_100));
+//! let verified = VerifiedToken::verify(&tok, key.public_key(), &clock, &NoRevocations)?;
+//! let mut run = verified.monitor(&clock, NoRevocations);
+//! assert!(run.check(&ConcreteAction::call_no_args("get_balance")).is_ok());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use crate::keys::PublicKey;
+use crate::paseto::{self, TokenError};
+use warden_core::action::ConcreteAction;
+use warden_core::claims::{Claims, Clock};
+use warden_core::envelope::Envelope;
+use warden_core::monitor::{Allowed, Monitor, Refusal, RunState};
+use warden_core::revocation::RevocationList;
+
+/// A token whose signature, lifetime and revocation were checked when it was
+/// verified. Its envelope is ready for [`Monitor`]s.
+#[derive(Clone, Debug)]
+pub struct VerifiedToken {
+    claims: Claims,
+}
+
+impl VerifiedToken {
+    /// Verify `token` once: signature with `key`, lifetime by `clock`, and
+    /// `revocations`.
+    pub fn verify(
+        token: &str,
+        key: &PublicKey,
+        clock: &dyn Clock,
+        revocations: &dyn RevocationList,
+    ) -> Result<VerifiedToken, TokenError> {
+        let claims = paseto::verify_unrevoked(token, key, clock, revocations)?;
+        Ok(VerifiedToken { claims })
+    }
+
+    pub fn claims(&self) -> &Claims {
+        &self.claims
+    }
+
+    pub fn envelope(&self) -> &Envelope {
+        &self.claims.envelope
+    }
+
+    /// Start monitoring one run under this token.
+    pub fn monitor<C: Clock, R: RevocationList>(
+        &self,
+        clock: C,
+        revocations: R,
+    ) -> Monitor<'_, C, R> {
+        self.claims.monitor(clock, revocations)
+    }
+
+    /// Check one action of the run whose state is `state` (see
+    /// [`Claims::check_run`]).
+    pub fn check_run(
+        &self,
+        state: &mut RunState,
+        a: &ConcreteAction,
+        clock: &dyn Clock,
+        revocations: &dyn RevocationList,
+    ) -> Result<Allowed, Refusal> {
+        self.claims.check_run(state, a, clock, revocations)
+    }
+
+    /// The state of a run that has done nothing yet under this token.
+    pub fn new_run(&self) -> RunState {
+        RunState::new(&self.claims.envelope)
+    }
+}
