@@ -14,6 +14,7 @@ demo: build
 	@bash scripts/demo.sh
 
 test: deps
+	bash scripts/solver-free.sh
 	$(CARGO) test --workspace --all-targets --no-fail-fast
 	bash scripts/guest/test.sh enforcer --only escape ebpf_layers
 	bash clients/python/run_tests.sh
@@ -21,6 +22,7 @@ test: deps
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	bash scripts/solver-free.sh
 
 bench: deps
 	$(CARGO) bench --workspace
