@@ -104,6 +104,9 @@ pub struct Observed {
     /// (`openat /etc/shadow: EACCES`). Never learned: the run did not get
     /// them, and a plan should not grant what the command could not do.
     pub refused: BTreeSet<String>,
+    /// Opens of files of internal file systems (pipes, sockets reopened
+    /// through `/proc/self/fd`), which name no path: not learned.
+    pub pseudo: usize,
     /// Events seen.
     pub events: u64,
     /// Exec events whose program name was relative, by pid, waiting for
@@ -272,6 +275,14 @@ impl Observed {
             } => {
                 if !complete || !path.starts_with('/') {
                     self.unresolved += 1;
+                    return;
+                }
+                // A file of an internal file system (a pipe reopened through
+                // /proc/self/fd, as jobservers do) walks up to its own root
+                // and shows as "/"; the root directory itself is opened as a
+                // directory. Landlock does not check internal files.
+                if path == "/" && *op == FileOp::Open && !directory {
+                    self.pseudo += 1;
                     return;
                 }
                 match op {
@@ -543,6 +554,17 @@ impl Observed {
         }
         let mut files = BTreeSet::new();
         for f in &self.reads {
+            if self.created.contains(f) && !options.profile.exact_files() {
+                // A rule on a file that does not exist when the run starts
+                // names nothing: Landlock's read right is the directory's.
+                let dir = self.existing_dir(f);
+                let why = format!(
+                    "read {}, which this run created: without BPF LSM a file that does not exist at the start is read through its directory's tree",
+                    relative_to(f, &dir)
+                );
+                trees.entry(dir).or_insert(why);
+                continue;
+            }
             match proc_pid_path(f) {
                 Some(_) => {
                     trees.insert(
@@ -1171,6 +1193,10 @@ mod tests {
     }
 
     fn file(path: &str, read: bool, write: bool) -> Event {
+        open(path, read, write, false, false)
+    }
+
+    fn open(path: &str, read: bool, write: bool, directory: bool, created: bool) -> Event {
         Event::File {
             pid: 1,
             op: FileOp::Open,
@@ -1178,8 +1204,8 @@ mod tests {
             complete: true,
             read,
             write,
-            directory: false,
-            created: false,
+            directory,
+            created,
             time_ns: 0,
         }
     }
@@ -1379,17 +1405,7 @@ mod tests {
     #[test]
     fn listed_directories_and_proc_pids_are_trees() {
         let mut seen = Observed::default();
-        seen.record(&Event::File {
-            pid: 1,
-            op: FileOp::Open,
-            path: "/srv/d".into(),
-            complete: true,
-            read: true,
-            write: false,
-            directory: true,
-            created: false,
-            time_ns: 0,
-        });
+        seen.record(&open("/srv/d", true, false, true, false));
         seen.record(&file("/srv/d/x", true, false));
         seen.record(&file("/proc/4242/maps", true, false));
         seen.record(&file("/proc/meminfo", true, false));
@@ -1420,17 +1436,7 @@ mod tests {
                 syscall: "fchmodat".into(),
             },
         ]);
-        seen.record(&Event::File {
-            pid: 1,
-            op: FileOp::Open,
-            path: "/w/new/tmp".into(),
-            complete: true,
-            read: false,
-            write: true,
-            directory: false,
-            created: true,
-            time_ns: 0,
-        });
+        seen.record(&open("/w/new/tmp", false, true, false, true));
         // /w/new did not exist at the start: the tree is /w's.
         assert_eq!(
             texts(&seen, Profile::Root),
@@ -1444,6 +1450,24 @@ mod tests {
                 r#"write "/w/old""#,
                 r#"delete "/w/new/tmp""#
             ]
+        );
+    }
+
+    #[test]
+    fn a_created_file_read_back_is_its_directorys_tree_and_internal_files_are_skipped() {
+        let mut seen = Observed::default();
+        seen.record(&open("/w/sorted.txt", false, true, false, true));
+        seen.record(&file("/w/sorted.txt", true, false));
+        // A pipe reopened through /proc/self/fd walks up to "/".
+        seen.record(&file("/", true, true));
+        assert_eq!(seen.pseudo, 1);
+        assert_eq!(
+            texts(&seen, Profile::Root),
+            [r#"read "/w/**""#, r#"write "/w/**""#]
+        );
+        assert_eq!(
+            texts(&seen, Profile::RootBpfLsm),
+            [r#"read "/w/sorted.txt""#, r#"write "/w/sorted.txt""#]
         );
     }
 
