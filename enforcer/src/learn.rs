@@ -607,6 +607,7 @@ impl Observed {
         let exact = options.profile.exact_files();
         let mut trees: BTreeMap<String, String> = BTreeMap::new();
         let mut files: BTreeMap<String, Option<String>> = BTreeMap::new();
+        let mut made: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let written: BTreeSet<&String> = self
             .writes
             .iter()
@@ -617,12 +618,9 @@ impl Observed {
             let created = self.created.contains(path);
             if created && !exact {
                 let dir = self.existing_dir(path);
-                trees.entry(dir).or_insert_with(|| {
-                    format!(
-                        "created {}: without BPF LSM creation is granted on the whole directory tree",
-                        relative_to(path, &self.existing_dir(path))
-                    )
-                });
+                made.entry(dir.clone())
+                    .or_default()
+                    .push(relative_to(path, &dir).to_owned());
                 continue;
             }
             if !created && !exact && Path::new(path).is_dir() {
@@ -648,6 +646,14 @@ impl Observed {
                     )
                 });
             files.insert(path.clone(), why);
+        }
+        for (dir, names) in made {
+            trees.entry(dir).or_insert_with(|| {
+                format!(
+                    "created {}: without BPF LSM creation is granted on the whole directory tree",
+                    some_names(&names)
+                )
+            });
         }
         let plain: BTreeSet<String> = files
             .iter()
@@ -687,16 +693,22 @@ impl Observed {
             }
             return;
         }
-        let mut trees: BTreeMap<String, String> = BTreeMap::new();
+        let mut gone: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for f in &self.removed {
             let dir = self.existing_dir(f);
-            trees.entry(dir.clone()).or_insert_with(|| {
-                format!(
-                    "removed {}: without BPF LSM removal is granted on the whole directory tree",
-                    relative_to(f, &dir)
-                )
-            });
+            let name = relative_to(f, &dir).to_owned();
+            gone.entry(dir).or_default().push(name);
         }
+        let trees = gone
+            .into_iter()
+            .map(|(dir, names)| {
+                let why = format!(
+                    "removed {}: without BPF LSM removal is granted on the whole directory tree",
+                    some_names(&names)
+                );
+                (dir, why)
+            })
+            .collect();
         for (dir, why) in outermost(trees) {
             out.push(LearnedStep::widened(Step::Delete(Shape::Tree(dir)), why));
         }
@@ -976,6 +988,15 @@ fn relative_to<'a>(path: &'a str, dir: &str) -> &'a str {
         .map(|r| r.trim_start_matches('/'))
         .filter(|r| !r.is_empty())
         .unwrap_or(path)
+}
+
+/// At most three names, for a comment (`a, b, c and 4 more`).
+fn some_names(names: &[String]) -> String {
+    let shown = names.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
+    match names.len() {
+        n if n > 3 => format!("{shown} and {} more", n - 3),
+        _ => shown,
+    }
 }
 
 /// `/proc/1234/maps` (a process's own directory): `Some("1234")`.

@@ -96,7 +96,7 @@ fn a_script_is_learned_as_a_plan_that_covers_it() {
     let tree = format!("{}/**", dir.display());
     for needed in [
         format!(
-            "// created output.txt: without BPF LSM creation is granted on the whole directory tree\n  {}",
+            "// created output.txt, sub: without BPF LSM creation is granted on the whole directory tree\n  {}",
             step("write", &tree)
         ),
         format!(
