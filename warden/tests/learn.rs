@@ -158,3 +158,38 @@ fn stdout_is_the_plan_whatever_the_command_prints() {
     assert_eq!(std::fs::read_to_string(&out).unwrap(), noise);
     assert!(!String::from_utf8_lossy(&r.stderr).contains("evil"));
 }
+
+/// `--spec S` leaves out the steps S's baseline grants; they are listed in
+/// a comment, not as steps.
+#[test]
+fn the_steps_a_specs_baseline_grants_are_left_out() {
+    require_root();
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = tmp.path().join("base.spec");
+    std::fs::write(
+        &spec,
+        "spec \"base\" {\n  baseline {\n    read under \"/usr/lib/\"\n    read \"/etc/ld.so.cache\"\n  }\n}\n",
+    )
+    .unwrap();
+    let r = Command::new(WARDEN)
+        .args(["learn", "--quiet", "--spec"])
+        .arg(&spec)
+        .args(["--", "/bin/cat", "/etc/hostname"])
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let plan = String::from_utf8(r.stdout).unwrap();
+    let steps: Vec<&str> = plan
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("read "))
+        .collect();
+    assert!(steps.contains(&"read \"/etc/hostname\""), "{plan}");
+    assert!(
+        !steps
+            .iter()
+            .any(|l| l.contains("/usr/lib/") || l.contains("ld.so.cache")),
+        "{plan}"
+    );
+    assert!(plan.contains("//   read \"/etc/ld.so.cache\""), "{plan}");
+}
