@@ -34,16 +34,19 @@ fn a_script_is_learned_as_a_plan_that_covers_it() {
     fs::write(&input, "data\n").unwrap();
     fs::write(&kept, "data\n").unwrap();
     fs::write(&gone, "data\n").unwrap();
+    fs::write(dir.join("moved.txt"), "data\n").unwrap();
+    fs::write(dir.join("replaced.txt"), "data\n").unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     fs::write(
         &script,
         format!(
-            "#!/bin/sh\nset -e\n/bin/cat {} > /dev/null\necho done > {}\n/bin/true\n{PROBE} connect {port}\n/bin/chmod 600 {}\n/bin/rm {}\n/bin/mkdir {}/sub\n",
+            "#!/bin/sh\nset -e\n/bin/cat {} > /dev/null\necho done > {}\n/bin/true\n{PROBE} connect {port}\n/bin/chmod 600 {}\n/bin/rm {}\n/bin/mkdir {}/sub\ncd {}\n/bin/mv moved.txt replaced.txt\n/bin/rm -f missing.txt\n",
             input.display(),
             output.display(),
             kept.display(),
             gone.display(),
+            dir.display(),
             dir.display(),
         ),
     )
@@ -85,22 +88,32 @@ fn a_script_is_learned_as_a_plan_that_covers_it() {
         step("write", &file(&dir.join("sub"))),
         step("write", &file(&kept)),
         step("delete", &file(&gone)),
+        // A rename removes its old name, and replaces the new one: removed
+        // and created (a relative path, resolved from the caller's cwd).
+        step("delete", &file(&dir.join("moved.txt"))),
+        step("delete", &file(&dir.join("replaced.txt"))),
+        step("write", &file(&dir.join("replaced.txt"))),
         format!("connect 127.0.0.1:{port}"),
     ] {
         assert!(plan.contains(&needed), "`{needed}` missing from\n{plan}");
     }
     assert!(plan.contains("// its metadata changed (fchmodat"), "{plan}");
+    // `rm -f` of a missing file removes nothing.
+    assert!(
+        !plan.contains("delete \"") || !plan.contains("missing.txt\"\n"),
+        "{plan}"
+    );
     // Without BPF LSM, what was created or removed is the directory's tree,
     // and says why; the file that existed (chmod) stays exact.
     let root = exact(Profile::Root);
     let tree = format!("{}/**", dir.display());
     for needed in [
         format!(
-            "// created output.txt, sub: without BPF LSM creation is granted on the whole directory tree\n  {}",
+            "// created output.txt, replaced.txt, sub: without BPF LSM creation is granted on the whole directory tree\n  {}",
             step("write", &tree)
         ),
         format!(
-            "// removed gone.txt: without BPF LSM removal is granted on the whole directory tree\n  {}",
+            "// removed gone.txt, moved.txt, replaced.txt: without BPF LSM removal is granted on the whole directory tree\n  {}",
             step("delete", &tree)
         ),
     ] {
