@@ -117,9 +117,14 @@ fn capture(cwd: &Path, script: &str) -> String {
     )
 }
 
+/// The commands' empty home directory (removed at the end of the test).
+fn home_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("warden-e2e-home-{}", std::process::id()))
+}
+
 /// The environment every command gets (nothing of the test's own).
 fn base_env() -> Vec<(String, String)> {
-    let home = std::env::temp_dir().join(format!("warden-e2e-home-{}", std::process::id()));
+    let home = home_dir();
     std::fs::create_dir_all(&home).unwrap();
     [
         ("PATH", "/usr/local/bin:/usr/bin:/bin"),
@@ -843,6 +848,7 @@ fn everyday_commands_run_under_the_token_learned_from_them() {
         report.push_str(&format!("  {line}\n"));
     }
     let _ = std::io::stderr().write_all(report.as_bytes());
+    let _ = std::fs::remove_dir_all(home_dir());
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
