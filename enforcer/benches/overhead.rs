@@ -13,8 +13,9 @@
 //! ratio of each loop (median of alternating rounds), with a breakdown per
 //! layer, the Landlock floor, the host tax, and the median start-up.
 //! `cargo bench -p enforcer --bench overhead -- --ratios-only` skips
-//! criterion (`--startup-only`: the start-up alone). The machine is shared:
-//! take several runs.
+//! criterion (`--startup-only`: the start-up alone; `--loop unix`, given
+//! once or more, only those loops' ratios). The machine is shared: take
+//! several runs.
 
 use criterion::Criterion;
 use enforcer::{
@@ -291,7 +292,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// The figures of issue 5 in one run: each loop's confined / unconfined
 /// ratio (median per-op time of rounds that alternate the two), the
 /// median start-up, and the same per layer.
-fn ratios(world: &World) {
+fn ratios(world: &World, only: &[String]) {
     let breakdown = [
         Stack::Only(Layer::Landlock),
         Stack::Only(Layer::Seccomp),
@@ -304,7 +305,10 @@ fn ratios(world: &World) {
         ("connect", 3_000, 21),
         ("unix", 20_000, 9),
         ("exec", 300, 9),
-    ] {
+    ]
+    .into_iter()
+    .filter(|(kind, _, _)| only.is_empty() || only.iter().any(|o| o == kind))
+    {
         let stacks: Vec<Stack> = [Stack::Unconfined, Stack::Full]
             .into_iter()
             .chain(breakdown)
@@ -457,13 +461,22 @@ fn main() {
         startup(&mut c, &world);
         c.final_summary();
     }
+    // `--loop KIND`: those loops' ratios alone.
+    let args: Vec<String> = std::env::args().collect();
+    let only: Vec<String> = args
+        .windows(2)
+        .filter(|w| w[0] == "--loop")
+        .map(|w| w[1].clone())
+        .collect();
     if bench && !std::env::args().any(|a| a == "--startup-only") {
-        ratios(&world);
-        landlock_floor(&world);
-        host_tax(&world);
+        ratios(&world, &only);
+        if only.is_empty() {
+            landlock_floor(&world);
+            host_tax(&world);
+        }
         pin_to(None);
     }
-    if bench {
+    if bench && only.is_empty() {
         startups(&world);
     }
 }
