@@ -18,9 +18,12 @@ test: deps
 	bash scripts/guest/test.sh enforcer --only escape ebpf_layers
 	bash clients/python/run_tests.sh
 
-lint:
+# The host workspace, and the eBPF programs (their own workspace, for the bpf target).
+lint: deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	cd enforcer-ebpf && $(CARGO) fmt -- --check
+	cd enforcer-ebpf && $(CARGO) +nightly clippy --target bpfel-unknown-none -Z build-std=core --release -- -D warnings
 
 bench: deps
 	$(CARGO) bench --workspace
