@@ -15,6 +15,7 @@ demo: build
 
 test: deps
 	$(CARGO) test --workspace --all-targets --no-fail-fast
+	bash scripts/test-unprivileged.sh
 	bash scripts/guest/test.sh enforcer --only escape ebpf_layers
 	bash clients/python/run_tests.sh
 

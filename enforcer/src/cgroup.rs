@@ -495,11 +495,9 @@ mod tests {
 
     #[test]
     fn create_and_finish_a_run_cgroup() {
-        assert_eq!(
-            unsafe { libc::geteuid() },
-            0,
-            "the cgroup tests need root (CI runs as root)"
-        );
+        if !testkit::root_or_skip!("creating a cgroup") {
+            return;
+        }
         let mut cg = RunCgroup::create(&format!("unit-{}", std::process::id()), Some(64)).unwrap();
         assert!(cg.path().is_dir());
         assert!(cg.pids().is_empty());

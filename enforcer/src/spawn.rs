@@ -467,9 +467,7 @@ mod tests {
 
     #[test]
     fn the_child_is_created_inside_the_cgroup() {
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
-            println!("skipped: creating a cgroup needs root");
+        if !testkit::root_or_skip!("creating a cgroup") {
             return;
         }
         let id = format!("spawn-test-{}", std::process::id());
