@@ -24,6 +24,7 @@ lint: deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	cd enforcer-ebpf && $(CARGO) fmt -- --check
+	cd fuzz && $(CARGO) fmt -- --check
 	cd enforcer-ebpf && $(CARGO) +nightly clippy --target bpfel-unknown-none -Z build-std=core --release -- -D warnings
 
 bench: deps
@@ -35,9 +36,11 @@ bench: deps
 guest-test: deps
 	bash scripts/guest/test.sh enforcer
 
-# Fuzz the plan and spec parsers (nightly + cargo-fuzz; see README). FUZZ_SECONDS bounds each run.
+# Fuzz the parsers, token decoding and the verifier (nightly + cargo-fuzz, installed if
+# missing). fuzz/seed.sh seeds the corpora from examples/, specs/ and tokens issued for the
+# examples; fuzz/run.sh runs each target FUZZ_SECONDS and prints runs and crashes per target.
 FUZZ_SECONDS ?= 60
-fuzz:
+fuzz: build
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
-	$(CARGO) +nightly fuzz run --fuzz-dir fuzz parse_plan fuzz/corpus/parse_plan -- -max_total_time=$(FUZZ_SECONDS)
-	$(CARGO) +nightly fuzz run --fuzz-dir fuzz parse_spec fuzz/corpus/parse_spec -- -max_total_time=$(FUZZ_SECONDS)
+	bash fuzz/seed.sh
+	bash fuzz/run.sh $(FUZZ_SECONDS)
