@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: demo test deps build lint bench fuzz guest-test
+.PHONY: demo test deps build lint bench fuzz guest-test install docs
 
 deps:
 	@bash scripts/deps.sh
@@ -26,6 +26,22 @@ lint: deps
 	cd enforcer-ebpf && $(CARGO) fmt -- --check
 	cd fuzz && $(CARGO) fmt -- --check
 	cd enforcer-ebpf && $(CARGO) +nightly clippy --target bpfel-unknown-none -Z build-std=core --release -- -D warnings
+
+# The warden binary, its man pages and its bash, zsh and fish completions, generated from
+# the CLI definition. `make install PREFIX=~/.local`, `DESTDIR=` for packaging;
+# INSTALL_PROFILE=dev installs the debug build.
+PREFIX ?= /usr/local
+INSTALL_PROFILE ?= release
+INSTALL_BIN = target/$(if $(filter dev,$(INSTALL_PROFILE)),debug,$(INSTALL_PROFILE))/warden
+install: deps
+	$(CARGO) build --profile $(INSTALL_PROFILE) -p warden
+	install -D -m 0755 $(INSTALL_BIN) $(DESTDIR)$(PREFIX)/bin/warden
+	$(INSTALL_BIN) man $(DESTDIR)$(PREFIX)/share/man/man1
+	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
+	  $(DESTDIR)$(PREFIX)/share/zsh/site-functions $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	$(INSTALL_BIN) completions bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/warden
+	$(INSTALL_BIN) completions zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_warden
+	$(INSTALL_BIN) completions fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/warden.fish
 
 bench: deps
 	$(CARGO) bench --workspace
