@@ -43,6 +43,12 @@ install: deps
 	$(INSTALL_BIN) completions zsh > $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_warden
 	$(INSTALL_BIN) completions fish > $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/warden.fish
 
+# The book under docs/ (mdBook), into target/book. Its plan and spec blocks are tested by
+# `cargo test -p warden --test docs`, part of make test.
+docs:
+	@command -v mdbook >/dev/null || $(CARGO) install mdbook --locked
+	mdbook build docs
+
 bench: deps
 	$(CARGO) bench --workspace
 
