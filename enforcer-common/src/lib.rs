@@ -470,6 +470,9 @@ pub const FILE_COMPLETE: u32 = 1;
 pub const FMODE_READ: u32 = 1;
 /// See [`FMODE_READ`].
 pub const FMODE_WRITE: u32 = 2;
+/// `FMODE_CREATED` in `file.f_mode`: this open created the file (`O_CREAT`
+/// on a name that did not exist). The kernel's bit since Linux 4.19.
+pub const FMODE_CREATED: u32 = 1 << 20;
 /// `O_PATH` in `file.f_flags`: a descriptor that reads and writes nothing.
 pub const O_PATH: u32 = 0o10_000_000;
 /// `O_DIRECTORY` in `file.f_flags`.

@@ -213,15 +213,9 @@ pub fn bind6(ctx: SockAddrContext) -> i32 {
     inet_verdict(&ctx, true, NET_OP_BIND)
 }
 
-/// Bytes of a socket path the program reads and checks: `sun_path`, with
-/// room for the NUL after a path that fills it.
+/// Bytes of a socket path the program keys on: `sun_path`, with room for
+/// the NUL after a path that fills it.
 const PATH_BUF: usize = UNIX_PATH_MAX + 1;
-/// Bytes of the path buffer on the stack: the path, its NUL and the three
-/// bytes `plain_path` looks ahead, rounded up to a power of two so that
-/// indices are masked (no bounds check, no panic path for the verifier).
-const PATH_SPAN: usize = 128;
-/// Index mask of the path buffer.
-const MASK: usize = PATH_SPAN - 1;
 
 /// Decides a connect or a named datagram send to a unix socket.
 ///
@@ -231,6 +225,11 @@ const MASK: usize = PATH_SPAN - 1;
 /// run on this CPU meanwhile (an exec check, another connect) would
 /// overwrite a shared buffer between the read of the path and its lookup,
 /// and let this connect through under another path's rule.
+///
+/// The path is read straight into the lookup key and walked once, up to
+/// its end: what a connect costs grows with its path, not with the buffer.
+/// Bytes after the path's end never matter, because every rule's prefix
+/// stops at or before it (an exact rule at the path's NUL, a tree at a `/`).
 #[inline(always)]
 fn unix_verdict(ctx: &SockAddrContext, op: u8) -> i32 {
     let Some(cfg) = config() else { return 0 };
@@ -252,49 +251,38 @@ fn unix_verdict(ctx: &SockAddrContext, op: u8) -> i32 {
     } else {
         (addr_len - 2) as usize
     };
-    let mut buf = [0u8; PATH_SPAN];
-    // The kernel's copy is a whole `sockaddr_storage` (128 bytes), so the
-    // fixed-size read stays inside it.
-    // SAFETY: the helper checks the kernel address.
-    if unsafe { bpf_probe_read_kernel_buf((uaddr + 2) as *const u8, &mut buf[..UNIX_PATH_MAX]) }
-        .is_err()
-    {
-        return 0;
-    }
-    // An abstract name starts with a NUL: Landlock's scope decides.
-    if buf[0] == 0 {
-        return 1;
-    }
-    // The path ends at its first NUL or at the address's length; the rest
-    // of the buffer becomes zeros, so the key holds the NUL of an exact
-    // match (and the checks below can look three bytes ahead).
-    let mut ended = false;
-    let mut i = 0;
-    while i < PATH_BUF + 3 {
-        let at = i & MASK;
-        if i >= path_len || buf[at] == 0 {
-            ended = true;
-        }
-        if ended {
-            buf[at] = 0;
-        }
-        i += 1;
-    }
-    let plain = plain_path(&buf);
     let mut key = Key::new(
         (8 * (RUN_KEY_LEN + PATH_BUF)) as u32,
         [0u8; RUN_KEY_LEN + PATH_BUF],
     );
+    // The kernel's copy is a whole `sockaddr_storage` (128 bytes), so the
+    // fixed-size read stays inside it.
+    // SAFETY: the helper checks the kernel address.
+    if unsafe {
+        bpf_probe_read_kernel_buf(
+            (uaddr + 2) as *const u8,
+            &mut key.data[RUN_KEY_LEN..RUN_KEY_LEN + UNIX_PATH_MAX],
+        )
+    }
+    .is_err()
+    {
+        return 0;
+    }
+    // An abstract name starts with a NUL: Landlock's scope decides.
+    if key.data[RUN_KEY_LEN] == 0 {
+        return 1;
+    }
+    // The path ends at its first NUL or at the address's length (the
+    // kernel's own reading of `sun_path`).
+    if let Some(end) = key.data.get_mut(RUN_KEY_LEN + path_len) {
+        *end = 0;
+    }
+    let plain = plain_path(&key.data);
     let id = run.to_be_bytes();
     let mut j = 0;
     while j < RUN_KEY_LEN {
         key.data[j] = id[j];
         j += 1;
-    }
-    let mut k = 0;
-    while k < PATH_BUF {
-        key.data[RUN_KEY_LEN + k] = buf[k & MASK];
-        k += 1;
     }
     let bit = if op == NET_OP_SENDMSG {
         UNIX_SENDMSG
@@ -307,45 +295,50 @@ fn unix_verdict(ctx: &SockAddrContext, op: u8) -> i32 {
         unsafe {
             (*e).family = FAMILY_UNIX;
             (*e).op = op;
+            // Up to its NUL: user space reads no further.
             let mut n = 0;
             while n < PATH_BUF {
-                (*e).filename[n] = buf[n & MASK];
+                (*e).filename[n] = key.data[RUN_KEY_LEN + n];
                 n += 1;
             }
         }
     })
 }
 
-/// Whether the NUL-terminated path in `buf` is absolute and plain (no empty,
-/// `.` or `..` segment, no trailing `/` except for `/` itself): the form in
-/// which the kernel resolves it to the file the rules name
-/// (`enforcer_common::unix_path_is_plain` is the reference).
+/// Whether the NUL-terminated path after the run key in `data` is absolute
+/// and plain (no empty, `.` or `..` segment, no trailing `/` except for `/`
+/// itself): the form in which the kernel resolves it to the file the rules
+/// name (`enforcer_common::unix_path_is_plain` is the reference). It stops
+/// at the NUL; the bytes it looks ahead after a `/` are read only while the
+/// ones before them are not the NUL, so what lies past the end never counts.
 #[inline(always)]
-fn plain_path(buf: &[u8; PATH_SPAN]) -> bool {
-    if buf[0] != b'/' {
+fn plain_path(data: &[u8; RUN_KEY_LEN + PATH_BUF]) -> bool {
+    let at = |k: usize| data.get(RUN_KEY_LEN + k).copied().unwrap_or(0);
+    if at(0) != b'/' {
         return false;
     }
-    if buf[1] == 0 {
+    if at(1) == 0 {
         return true;
     }
     let mut i = 0;
     while i < PATH_BUF {
-        let at = |k: usize| buf[(i + k) & MASK];
-        if at(0) == 0 {
+        let c = at(i);
+        if c == 0 {
             return true;
         }
-        if at(0) == b'/' {
-            let (a, b, c) = (at(1), at(2), at(3));
+        if c == b'/' {
+            let a = at(i + 1);
             let empty = a == b'/' || a == 0;
-            let dot = a == b'.' && (b == b'/' || b == 0);
-            let dotdot = a == b'.' && b == b'.' && (c == b'/' || c == 0);
+            let dot = a == b'.' && matches!(at(i + 2), b'/' | 0);
+            let dotdot = a == b'.' && at(i + 2) == b'.' && matches!(at(i + 3), b'/' | 0);
             if empty || dot || dotdot {
                 return false;
             }
         }
         i += 1;
     }
-    true
+    // No end within the buffer (the path's end is always set): refuse.
+    false
 }
 
 /// `connect` to a pathname unix socket (stream, seqpacket, or a datagram

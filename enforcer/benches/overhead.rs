@@ -13,8 +13,11 @@
 //! ratio of each loop (median of alternating rounds), with a breakdown per
 //! layer, the Landlock floor, the host tax, and the median start-up.
 //! `cargo bench -p enforcer --bench overhead -- --ratios-only` skips
-//! criterion (`--startup-only`: the start-up alone). The machine is shared:
-//! take several runs.
+//! criterion (`--startup-only`: the start-up alone; `--loop unix`, given
+//! once or more, only those loops' ratios; `--loop host-tax`: the host tax). The machine is shared: take
+//! several runs. `--with-bpf-lsm` adds the BPF LSM programs to the confined
+//! side (`warden exec --require bpf-lsm`), on a kernel that loads them
+//! (`scripts/guest/run.sh`; see `docs/benchmarks.md`).
 
 use criterion::Criterion;
 use enforcer::{
@@ -29,6 +32,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const LOOP: &str = env!("CARGO_BIN_EXE_warden-overhead-loop");
+
+/// Whether the confined side has the BPF LSM programs too (`--with-bpf-lsm`).
+fn with_bpf_lsm() -> bool {
+    std::env::args().any(|a| a == "--with-bpf-lsm")
+}
 
 /// Which layers a confined run has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -177,7 +185,11 @@ impl World {
                 .expect("an unconfined run")
                 .success();
         }
-        let all: LayerSet = Layer::ALL.into_iter().collect();
+        let mut all: LayerSet = Layer::ALL.into_iter().collect();
+        let lsm = with_bpf_lsm() && stack == Stack::Full;
+        if !lsm {
+            all.remove(&Layer::BpfLsm);
+        }
         let keep: LayerSet = match stack {
             Stack::Only(l) if l.name().starts_with("ebpf") => [
                 Layer::Cgroup,
@@ -191,12 +203,11 @@ impl World {
         };
         let options = RunOptions {
             quiet: true,
-            require: keep
-                .iter()
-                .copied()
-                .filter(|l| *l != Layer::BpfLsm)
+            require: keep.clone(),
+            disable: Layer::ALL
+                .into_iter()
+                .filter(|l| !keep.contains(l))
                 .collect(),
-            disable: all.difference(&keep).copied().collect(),
             ..RunOptions::default()
         };
         let mut run = Run::new(&self.policy)
@@ -210,6 +221,9 @@ impl World {
             run = run
                 .with_layer(Box::new(layers.sock_addr))
                 .with_layer(Box::new(layers.tracepoints));
+            if lsm {
+                run = run.with_layer(Box::new(layers.bpf_lsm));
+            }
         }
         run.spawn(program, args)
             .expect("a confined run")
@@ -291,7 +305,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// The figures of issue 5 in one run: each loop's confined / unconfined
 /// ratio (median per-op time of rounds that alternate the two), the
 /// median start-up, and the same per layer.
-fn ratios(world: &World) {
+fn ratios(world: &World, only: &[String]) {
     let breakdown = [
         Stack::Only(Layer::Landlock),
         Stack::Only(Layer::Seccomp),
@@ -304,7 +318,10 @@ fn ratios(world: &World) {
         ("connect", 3_000, 21),
         ("unix", 20_000, 9),
         ("exec", 300, 9),
-    ] {
+    ]
+    .into_iter()
+    .filter(|(kind, _, _)| only.is_empty() || only.iter().any(|o| o == kind))
+    {
         let stacks: Vec<Stack> = [Stack::Unconfined, Stack::Full]
             .into_iter()
             .chain(breakdown)
@@ -455,13 +472,24 @@ fn main() {
         startup(&mut c, &world);
         c.final_summary();
     }
+    // `--loop KIND`: those loops' ratios alone.
+    let args: Vec<String> = std::env::args().collect();
+    let only: Vec<String> = args
+        .windows(2)
+        .filter(|w| w[0] == "--loop")
+        .map(|w| w[1].clone())
+        .collect();
     if bench && !std::env::args().any(|a| a == "--startup-only") {
-        ratios(&world);
-        landlock_floor(&world);
-        host_tax(&world);
+        ratios(&world, &only);
+        if only.is_empty() {
+            landlock_floor(&world);
+        }
+        if only.is_empty() || only.iter().any(|o| o == "host-tax") {
+            host_tax(&world);
+        }
         pin_to(None);
     }
-    if bench {
+    if bench && only.is_empty() {
         startups(&world);
     }
 }

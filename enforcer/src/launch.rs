@@ -162,6 +162,7 @@ pub struct Run<'a> {
     stdout: Output,
     stderr: Output,
     metadata_rules: Option<WriteRules>,
+    observe_changes: bool,
 }
 
 impl<'a> Run<'a> {
@@ -174,7 +175,19 @@ impl<'a> Run<'a> {
             stdout: Output::Inherit,
             stderr: Output::Inherit,
             metadata_rules: None,
+            observe_changes: false,
         }
+    }
+
+    /// Observe mode, for a run without the seccomp layer (`warden learn`):
+    /// the metadata supervisor runs in observe mode
+    /// ([`Supervisor::observe`]), making every metadata change and letting
+    /// every entry be created or removed, and records them in
+    /// [`RunOutcome::metadata`] (`observed`). Ignored when the seccomp
+    /// layer is applied (its supervisor enforces the write rules).
+    pub fn observe_changes(mut self) -> Self {
+        self.observe_changes = true;
+        self
     }
 
     /// Where the command's standard output goes (inherited by default).
@@ -223,6 +236,7 @@ impl<'a> Run<'a> {
             stdout,
             stderr,
             metadata_rules,
+            observe_changes,
         } = self;
         let program = program.as_ref();
         let mut report = LayerReport::default();
@@ -391,11 +405,16 @@ impl<'a> Run<'a> {
             eprint!("{}", report.render());
         }
 
+        // Observe mode: the supervisor's filter alone, nothing refused.
+        let observer = match (&seccomp, observe_changes) {
+            (None, true) => Some(crate::supervisor::Prepared::observing()?),
+            _ => None,
+        };
         let confine = Confinement {
             cgroup_dir: cgroup.as_ref().map(|c| c.dir()),
             cgroup_procs: cgroup.as_ref().map(|c| c.procs_fd()),
             landlock_ruleset: landlock.as_ref().map(|l| l.raw_fd()),
-            metadata: seccomp.as_ref().map(|(_, m)| m),
+            metadata: seccomp.as_ref().map(|(_, m)| m).or(observer.as_ref()),
             seccomp: seccomp.as_ref().map(|(s, _)| s),
         };
         let mut child = crate::spawn::spawn(
@@ -423,9 +442,13 @@ impl<'a> Run<'a> {
                     !options.quiet,
                 )?)
             }
-            _ => None,
+            _ => match &observer {
+                Some(prepared) => Some(Supervisor::observe(prepared.receive()?)?),
+                None => None,
+            },
         };
         drop(seccomp);
+        drop(observer);
         let status = child.wait().map_err(RunError::Wait)?;
         let killed_leftovers = match &mut cgroup {
             Some(cg) => cg.finish()?,

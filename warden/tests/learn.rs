@@ -26,7 +26,8 @@ fn the_learned_plan_is_valid_and_covers_the_command() {
     std::fs::write(&input, "x\n").unwrap();
     let script = format!("/bin/cat {} > {}", input.display(), output.display());
     let r = Command::new(WARDEN)
-        .args(["learn", "--name", "copy", "--", "/bin/sh", "-c", &script])
+        .args(["learn", "--name", "copy", "--profile", "root", "--"])
+        .args(["/bin/sh", "-c", &script])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&r.stderr);
@@ -35,9 +36,12 @@ fn the_learned_plan_is_valid_and_covers_the_command() {
     assert!(plan.contains("plan \"copy\""), "{plan}");
     for step in [
         format!("read {:?}", input.display().to_string()),
-        format!("write {:?}", output.display().to_string()),
-        "exec \"/bin/sh\"".to_owned(),
-        "exec \"/bin/cat\"".to_owned(),
+        // Created: without BPF LSM, its directory's tree.
+        format!("write {:?}", format!("{}/**", dir.display())),
+        "// created out.txt: without BPF LSM creation is granted on the whole directory tree"
+            .to_owned(),
+        "exec \"/bin/sh\" [\"-c\",".to_owned(),
+        format!("exec \"/bin/cat\" [{:?}]", input.display().to_string()),
     ] {
         assert!(plan.contains(&step), "`{step}` missing from\n{plan}");
     }
@@ -109,11 +113,88 @@ fn what_the_system_refused_is_listed_never_learned() {
         "{stderr}"
     );
     let plan = String::from_utf8(r.stdout).unwrap();
-    // The goal line quotes the command; no step names the file.
+    // The goal line and the exec steps quote the command; no file step
+    // names the file.
     assert!(
-        !plan
-            .lines()
-            .any(|l| l.contains("secret.txt") && !l.trim_start().starts_with("goal")),
+        !plan.lines().any(|l| l.contains("secret.txt")
+            && ["read", "write", "delete"]
+                .iter()
+                .any(|k| l.trim_start().starts_with(k))),
         "{plan}"
     );
+    // A directory that holds a secret is never made a tree by the
+    // threshold (the files read in /etc stay files).
+    assert!(!plan.contains("read \"/etc/**\""), "{plan}");
+}
+
+/// Standard output is the plan and nothing else: a command that prints
+/// text that would break a plan (an unbalanced brace, a step) has it on
+/// warden's stderr, or in `--command-output FILE`.
+#[test]
+fn stdout_is_the_plan_whatever_the_command_prints() {
+    require_root();
+    let tmp = tempfile::tempdir().unwrap();
+    let noise = "} plan \"evil\" { exec \"/bin/sh\"\n";
+    let script = format!("printf '%s' '{noise}'; printf 'to stderr\\n' >&2");
+    let r = Command::new(WARDEN)
+        .args(["learn", "--quiet", "--", "/bin/sh", "-c", &script])
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let plan = String::from_utf8(r.stdout).unwrap();
+    planlang::load_plan_str(&plan, "p.plan").unwrap();
+    assert!(plan.starts_with("// Proposed by `warden learn`"), "{plan}");
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert!(
+        stderr.contains(noise) && stderr.contains("to stderr"),
+        "{stderr}"
+    );
+
+    let out = tmp.path().join("out.txt");
+    let r = Command::new(WARDEN)
+        .args(["learn", "--quiet", "--command-output"])
+        .arg(&out)
+        .args(["--", "/bin/sh", "-c", &script])
+        .output()
+        .unwrap();
+    assert!(r.status.success());
+    let plan = String::from_utf8(r.stdout).unwrap();
+    planlang::load_plan_str(&plan, "p.plan").unwrap();
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), noise);
+    assert!(!String::from_utf8_lossy(&r.stderr).contains("evil"));
+}
+
+/// `--spec S` leaves out the steps S's baseline grants; they are listed in
+/// a comment, not as steps.
+#[test]
+fn the_steps_a_specs_baseline_grants_are_left_out() {
+    require_root();
+    let tmp = tempfile::tempdir().unwrap();
+    let spec = tmp.path().join("base.spec");
+    std::fs::write(
+        &spec,
+        "spec \"base\" {\n  baseline {\n    read under \"/usr/lib/\"\n    read \"/etc/ld.so.cache\"\n  }\n}\n",
+    )
+    .unwrap();
+    let r = Command::new(WARDEN)
+        .args(["learn", "--quiet", "--spec"])
+        .arg(&spec)
+        .args(["--", "/bin/cat", "/etc/hostname"])
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let plan = String::from_utf8(r.stdout).unwrap();
+    let steps: Vec<&str> = plan
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("read "))
+        .collect();
+    assert!(steps.contains(&"read \"/etc/hostname\""), "{plan}");
+    assert!(
+        !steps
+            .iter()
+            .any(|l| l.contains("/usr/lib/") || l.contains("ld.so.cache")),
+        "{plan}"
+    );
+    assert!(plan.contains("//   read \"/etc/ld.so.cache\""), "{plan}");
 }

@@ -13,9 +13,9 @@ use enforcer_common::refusal::{
 use enforcer_common::{
     EVENT_EXEC, EVENT_EXIT, EVENT_FILE, EVENT_FORK, EVENT_NET, EVENT_SYSCALL_REFUSED,
     EXEC_REFUSED_ARGV, EXEC_REFUSED_ARGV_UNREADABLE, EXEC_REFUSED_PROGRAM, EventRecord, ExecRecord,
-    FAMILY_INET, FAMILY_INET6, FAMILY_UNIX, FILE_COMPLETE, FILE_OP_EXEC, FILE_OP_OPEN, FMODE_READ,
-    FMODE_WRITE, FileRecord, NET_OP_BIND, NET_OP_CONNECT, NET_OP_SENDMSG, O_DIRECTORY, O_PATH,
-    VERDICT_ALLOWED, VERDICT_OBSERVED, VERDICT_REFUSED,
+    FAMILY_INET, FAMILY_INET6, FAMILY_UNIX, FILE_COMPLETE, FILE_OP_EXEC, FILE_OP_OPEN,
+    FMODE_CREATED, FMODE_READ, FMODE_WRITE, FileRecord, NET_OP_BIND, NET_OP_CONNECT,
+    NET_OP_SENDMSG, O_DIRECTORY, O_PATH, VERDICT_ALLOWED, VERDICT_OBSERVED, VERDICT_REFUSED,
 };
 use serde::{Deserialize, Serialize};
 
@@ -82,6 +82,10 @@ pub enum Event {
         write: bool,
         /// Opened as a directory (`O_DIRECTORY`).
         directory: bool,
+        /// This open created the file (`O_CREAT` on a name that did not
+        /// exist: the kernel's `FMODE_CREATED`).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        created: bool,
         time_ns: u64,
     },
     /// A process of the run executed `filename` (as the exec named it)
@@ -587,6 +591,7 @@ fn decode_file(bytes: &[u8]) -> Option<Event> {
         read: !path_only && r.mode & FMODE_READ != 0,
         write: !path_only && r.mode & FMODE_WRITE != 0,
         directory: r.f_flags & O_DIRECTORY != 0,
+        created: !path_only && r.mode & FMODE_CREATED != 0,
         time_ns: r.time_ns,
     })
 }
@@ -733,7 +738,7 @@ mod tests {
             op: FILE_OP_OPEN,
             fd: 3,
             time_ns: 1,
-            mode: FMODE_READ | FMODE_WRITE,
+            mode: FMODE_READ | FMODE_WRITE | FMODE_CREATED,
             f_flags: 0,
             len: 0,
             flags: FILE_COMPLETE,
@@ -755,14 +760,15 @@ mod tests {
             write,
             complete,
             op,
+            created,
             ..
         }) = decode(bytes)
         else {
             panic!("not a file event");
         };
         assert_eq!(
-            (path.as_str(), read, write, complete, op),
-            ("/tmp/out.txt", true, true, true, FileOp::Open)
+            (path.as_str(), read, write, complete, op, created),
+            ("/tmp/out.txt", true, true, true, FileOp::Open, true)
         );
         r.f_flags = O_PATH;
         let bytes = unsafe {

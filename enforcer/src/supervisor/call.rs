@@ -159,7 +159,7 @@ fn string(mem: &dyn Memory, addr: u64, max: usize, too_long: i32) -> Result<CStr
     Err(Stop::Errno(too_long))
 }
 
-fn path(mem: &dyn Memory, addr: u64) -> Result<CString, Stop> {
+pub(crate) fn path(mem: &dyn Memory, addr: u64) -> Result<CString, Stop> {
     string(mem, addr, PATH_MAX, libc::ENAMETOOLONG)
 }
 

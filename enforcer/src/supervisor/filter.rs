@@ -159,6 +159,21 @@ pub(crate) fn for_this_arch() -> Vec<libc::sock_filter> {
     program(&numbers(), ioctl.map(|n| (n, commands.as_slice())))
 }
 
+/// The filter of observe mode: also the calls that create or remove an
+/// entry ([`super::ENTRY_CALLS`]).
+pub(crate) fn for_this_arch_observing() -> Vec<libc::sock_filter> {
+    let commands: Vec<u32> = IOCTLS.iter().map(|(c, _, _)| *c).collect();
+    let ioctl = crate::policy::number_of("ioctl").and_then(|n| u32::try_from(n).ok());
+    let mut numbers = numbers();
+    numbers.extend(
+        super::ENTRY_CALLS
+            .iter()
+            .filter_map(|n| crate::policy::number_of(n))
+            .filter_map(|n| u32::try_from(n).ok()),
+    );
+    program(&numbers, ioctl.map(|n| (n, commands.as_slice())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

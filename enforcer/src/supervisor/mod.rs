@@ -117,6 +117,7 @@
 mod call;
 mod creds;
 mod filter;
+mod observe;
 mod probe;
 mod rules;
 mod target;
@@ -125,12 +126,14 @@ pub use filter::{
     EXT4_IOC_SETVERSION, FS_IOC_FSSETXATTR, FS_IOC_SETFLAGS, FS_IOC_SETVERSION, FS_IOC32_SETFLAGS,
     FS_IOC32_SETVERSION, IOCTLS, SUPERVISED,
 };
+pub use observe::{ChangeKind, ENTRY_CALLS, MAX_OBSERVED, ObservedChange};
 pub use probe::probe;
 pub use rules::{Decide, FileId, Target, WriteRules};
 
 use call::{Decoded, ThreadMemory};
 use creds::{Creds, ThreadStatus};
 use serde::Serialize;
+use std::collections::BTreeSet;
 use std::fmt;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -247,6 +250,11 @@ pub struct SupervisorStats {
     pub refused: Vec<MetadataRefusal>,
     /// Refused calls, all of them.
     pub refused_total: u64,
+    /// In observe mode ([`Supervisor::observe`]): the distinct changes the
+    /// run made, the first [`MAX_OBSERVED`].
+    pub observed: BTreeSet<ObservedChange>,
+    /// Distinct changes beyond [`MAX_OBSERVED`], not kept.
+    pub observed_dropped: u64,
 }
 
 /// The supervisor's filter and the socket pair its listener crosses,
@@ -269,7 +277,17 @@ const _: () = assert!(unsafe { libc::CMSG_SPACE(4) } as usize <= CMSG_ROOM);
 impl Prepared {
     /// The filter of this architecture and a socket pair (close-on-exec).
     pub fn new() -> Result<Self, SupervisorError> {
-        let program = filter::for_this_arch();
+        Self::with_program(filter::for_this_arch())
+    }
+
+    /// For observe mode ([`Supervisor::observe`]): the metadata calls and
+    /// the calls that create or remove a directory entry
+    /// ([`ENTRY_CALLS`]).
+    pub fn observing() -> Result<Self, SupervisorError> {
+        Self::with_program(filter::for_this_arch_observing())
+    }
+
+    fn with_program(program: Vec<libc::sock_filter>) -> Result<Self, SupervisorError> {
         let mut fds = [0 as RawFd; 2];
         // SAFETY: room for two descriptors.
         let rc = unsafe {
@@ -480,11 +498,15 @@ enum Outcome {
     },
     /// The call is no longer waiting (the caller was killed).
     Gone,
+    /// Observe mode: the kernel makes the call itself.
+    Continue,
 }
 
 /// What the supervisor thread works with.
 struct Context {
     decide: Decide,
+    /// Observe mode: changes are recorded, entry calls continued.
+    observing: bool,
     root: FileId,
     /// The supervisor thread's credentials.
     creds: Creds,
@@ -516,6 +538,15 @@ impl Context {
                     CallError::Other("another architecture's syscall".into()),
                 ),
             );
+        }
+        if self.observing && observe::ENTRY_CALLS.contains(&name) {
+            // The call's own answer decides nothing here: the kernel makes it.
+            if let Ok(status) = ThreadStatus::of(tid) {
+                let changes =
+                    observe::entry_changes(name, &n.data.args, tid, status.tgid, self.root);
+                self.observe(changes);
+            }
+            return (name.to_owned(), Outcome::Continue);
         }
         let call = match call::decode(name, &n.data.args, &ThreadMemory(tid)) {
             Ok(Decoded::Call(c)) => c,
@@ -585,9 +616,31 @@ impl Context {
         match as_caller(&self.creds, creds, || {
             target::act(&call.op, &object, fd_call)
         }) {
-            Ok(Ok(v)) => Outcome::Return(v),
+            Ok(Ok(v)) => {
+                if self.observing {
+                    self.observe([ObservedChange {
+                        kind: ChangeKind::Metadata,
+                        path,
+                        syscall: call.name.clone(),
+                    }]);
+                }
+                Outcome::Return(v)
+            }
             Ok(Err(errno)) => Outcome::Errno(errno),
             Err(e) => refused(path, e),
+        }
+    }
+
+    fn observe(&self, changes: impl IntoIterator<Item = ObservedChange>) {
+        let Ok(mut stats) = self.stats.lock() else {
+            return;
+        };
+        for c in changes {
+            if stats.observed.len() < MAX_OBSERVED {
+                stats.observed.insert(c);
+            } else if !stats.observed.contains(&c) {
+                stats.observed_dropped += 1;
+            }
         }
     }
 
@@ -612,7 +665,7 @@ impl Context {
                 }
             }
             Outcome::Return(_) | Outcome::Errno(_) => stats.performed += 1,
-            Outcome::Gone => {}
+            Outcome::Gone | Outcome::Continue => {}
         }
     }
 }
@@ -631,17 +684,18 @@ fn id_valid(listener: &OwnedFd, id: u64) -> bool {
 /// Answers call `id`; false when the listener is broken (the loop ends, the
 /// listener closes: every later call fails).
 fn respond(listener: &OwnedFd, id: u64, outcome: &Outcome) -> bool {
-    let (val, error) = match outcome {
-        Outcome::Return(v) => (*v, 0),
-        Outcome::Errno(e) => (0, -*e),
-        Outcome::Refused { .. } => (0, -libc::EPERM),
+    let (val, error, flags) = match outcome {
+        Outcome::Return(v) => (*v, 0, 0),
+        Outcome::Errno(e) => (0, -*e, 0),
+        Outcome::Refused { .. } => (0, -libc::EPERM, 0),
         Outcome::Gone => return true,
+        Outcome::Continue => (0, 0, libc::SECCOMP_USER_NOTIF_FLAG_CONTINUE as u32),
     };
     let resp = libc::seccomp_notif_resp {
         id,
         val,
         error,
-        flags: 0,
+        flags,
     };
     // SAFETY: a valid response the ioctl reads.
     let rc = unsafe {
@@ -747,6 +801,26 @@ impl Supervisor {
         decide: Decide,
         print_refusals: bool,
     ) -> Result<Self, SupervisorError> {
+        Self::start_with(listener, decide, print_refusals, false)
+    }
+
+    /// Starts the supervisor in observe mode on the listener of a
+    /// [`Prepared::observing`] filter: every metadata change is made (with
+    /// the caller's credentials, as under enforcement) and recorded with
+    /// the path of the file it was made on; every call that creates or
+    /// removes an entry is recorded with its resolved path and made by the
+    /// kernel ([`SupervisorStats::observed`]). For `warden learn`: nothing
+    /// is refused.
+    pub fn observe(listener: OwnedFd) -> Result<Self, SupervisorError> {
+        Self::start_with(listener, Box::new(|_| true), false, true)
+    }
+
+    fn start_with(
+        listener: OwnedFd,
+        decide: Decide,
+        print_refusals: bool,
+        observing: bool,
+    ) -> Result<Self, SupervisorError> {
         let root = FileId::of_path(Path::new("/"))
             .ok_or_else(|| SupervisorError::io("stat /", io::Error::last_os_error()))?;
         // A new thread has the credentials of the one that creates it.
@@ -764,6 +838,7 @@ impl Supervisor {
         let stats = Arc::new(Mutex::new(SupervisorStats::default()));
         let ctx = Context {
             decide,
+            observing,
             root,
             creds,
             print_refusals,
