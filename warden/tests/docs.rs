@@ -478,7 +478,7 @@ fn relative_links_resolve_and_nothing_links_outside_the_repository() {
             }
             let file = page.parent().unwrap().join(target);
             assert!(
-                !target.contains("../shared"),
+                !target.contains(&["..", "shared"].join("/")),
                 "{}: links to the internal brief: {target}",
                 rel(&page)
             );
@@ -527,4 +527,41 @@ fn the_api_reference_names_every_call_message_and_enum_of_the_proto() {
     }
     assert!(seen > 30, "read {seen} definitions from the proto");
     assert!(missing.is_empty(), "docs/api.md never names: {missing:?}");
+}
+
+/// The project's internal design notes live beside the repository, not in
+/// it: no file of the repository (tracked, or new and not ignored) may point
+/// there, since a clone has nothing at that path. Only `.ci/` may read
+/// shared data.
+#[test]
+fn nothing_in_the_repository_points_at_the_internal_notes() {
+    let needle = ["..", "shared"].join("/");
+    let out = Command::new("git")
+        // Run by `make test` as another uid too, which git would otherwise
+        // refuse a checkout it does not own.
+        .args(["-c", "safe.directory=*", "ls-files", "-z", "--cached"])
+        .args(["--others", "--exclude-standard"])
+        .current_dir(repo())
+        .output()
+        .expect("git ls-files");
+    assert!(out.status.success(), "git ls-files: {out:?}");
+    let files: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .split('\0')
+        .filter(|f| !f.is_empty() && !f.starts_with(".ci/"))
+        .map(str::to_string)
+        .collect();
+    assert!(files.len() > 100, "git listed only {} files", files.len());
+    let offending: Vec<String> = files
+        .iter()
+        .filter(|f| {
+            std::fs::read(repo().join(f))
+                .is_ok_and(|bytes| bytes.windows(needle.len()).any(|w| w == needle.as_bytes()))
+        })
+        .cloned()
+        .collect();
+    assert!(
+        offending.is_empty(),
+        "files that point at {needle}, which a clone does not have: {offending:?}"
+    );
 }
