@@ -1,4 +1,6 @@
-# The two commands the README opens with. Each installs what is missing first.
+# `make demo` and `make test` are the two commands the README opens with; like every
+# target that builds, they run scripts/deps.sh first, which installs what a fresh
+# Debian machine lacks and returns at once when nothing is missing.
 SHELL := /bin/bash
 CARGO ?= cargo
 
@@ -10,9 +12,14 @@ deps:
 build: deps
 	$(CARGO) build --workspace --bins
 
+# The end-to-end demo (scripts/demo.sh): languages, verifier, token, a confined command,
+# the gRPC service from the Python client.
 demo: build
 	@bash scripts/demo.sh
 
+# Every test, as CI runs it (root): the workspace's tests; the same test binaries again
+# as uid 65534, root tests listed as skipped; the escape and eBPF layer tests in the
+# BPF LSM guest; the Python client against a real `warden serve`.
 test: deps
 	$(CARGO) test --workspace --all-targets --no-fail-fast
 	bash scripts/test-unprivileged.sh
@@ -49,12 +56,14 @@ docs:
 	@command -v mdbook >/dev/null || $(CARGO) install mdbook --locked
 	mdbook build docs
 
+# Every criterion bench (docs/benchmarks.md gives the command behind each figure).
 bench: deps
 	$(CARGO) bench --workspace
 
 # The enforcer's test binaries inside a QEMU guest whose kernel loads BPF LSM programs
-# (this machine's hypervisor refuses them). `make test` runs enforcer/tests/guest_lsm/
-# (which boots the same guest) and the escape and eBPF layer tests in one more boot.
+# (some hypervisors refuse them, the development VM's among them). `make test` runs
+# enforcer/tests/guest_lsm/ (which boots the same guest) and the escape and eBPF layer
+# tests in one more boot.
 guest-test: deps
 	bash scripts/guest/test.sh enforcer
 
