@@ -5,7 +5,8 @@
 //!   checked); marked `fails`, they must not. A spec block's `test` blocks
 //!   must pass, and a plan block with `expect=accept|reject|approve` gets
 //!   that verdict against `spec=NAME` (the latest spec block of that name
-//!   earlier on the page) or `spec=FILE.spec` (a file of the repository).
+//!   earlier on the page, else the first one below it) or `spec=FILE.spec`
+//!   (a file of the repository).
 //!   `path=FILE.spec` gives a spec block its file name, so that its
 //!   `include`s resolve as they would there.
 //! - ` ```console checked ` blocks are transcripts: each `$ COMMAND` runs
@@ -216,6 +217,17 @@ fn every_plan_and_spec_block_loads_and_gets_its_stated_verdict() {
     for page in pages() {
         // The spec blocks of this page so far, by name.
         let mut named: BTreeMap<String, CompiledSpec> = BTreeMap::new();
+        // Those further down, for a plan shown before its spec (the first
+        // block of each name).
+        let mut later: BTreeMap<String, CompiledSpec> = BTreeMap::new();
+        for block in blocks(&page).iter().rev() {
+            if block.tag == "spec"
+                && !block.has("fails")
+                && let Ok(loaded) = load_spec(block)
+            {
+                later.insert(loaded.root.name.node.clone(), compile(block, &loaded));
+            }
+        }
         for block in blocks(&page) {
             let looks_like = |word: &str| {
                 let t = block.text.trim_start();
@@ -275,9 +287,12 @@ fn every_plan_and_spec_block_loads_and_gets_its_stated_verdict() {
                         from_file = compile(&block, &loaded);
                         &from_file
                     } else {
-                        named.get(spec_name).unwrap_or_else(|| {
-                            panic!("{}: no spec block {spec_name:?} above it", block.at())
-                        })
+                        named
+                            .get(spec_name)
+                            .or_else(|| later.get(spec_name))
+                            .unwrap_or_else(|| {
+                                panic!("{}: no spec block {spec_name:?} on the page", block.at())
+                            })
                     };
                     let got = spec
                         .check(&plan)
