@@ -84,7 +84,13 @@ fn token_under(
         enforcement: vec![],
     };
     let spec = planlang::load_spec_str(spec, "exec-test.spec").unwrap();
-    let spec = verifier::CompiledSpec::compile(&spec).unwrap();
+    let mut spec = verifier::CompiledSpec::compile(&spec).unwrap();
+    // The proof's solver bound, as `warden issue` gives it (the check's 2 s
+    // default timed out on a loaded machine and refused every profile).
+    spec.options.timeout_ms = spec
+        .options
+        .timeout_ms
+        .max(token::enforcement::PROOF_TIMEOUT_MS);
     let mut claims = claims;
     claims.enforcement = token::enforcement::prove_profiles(&spec, &claims.envelope).unwrap();
     let tok = paseto::sign(&claims, &key).unwrap();
