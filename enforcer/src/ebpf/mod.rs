@@ -256,8 +256,6 @@ impl EbpfLayers {
     /// the run's rules; nothing applies yet: see [`EbpfLayers::attach`].
     pub fn load(rules: RunRules, reports: Reports) -> Result<Self, EbpfError> {
         let node = node::Node::open()?;
-        // What a run killed before it could take itself out left behind.
-        node.purge_stale(&node.lock()?)?;
         // Refuse what does not fit the maps before anything is written.
         policy::compile_net(&rules.net)?;
         let (ring, ring_fd) = if reports == Reports::Nothing {
@@ -328,6 +326,10 @@ impl EbpfLayers {
             shared: Vec::new(),
             lsm: None,
         };
+        // What runs killed before they could take themselves out left
+        // behind: here, once this run's cgroup exists, so that the cgroups
+        // of orphaned runs its creation removed are purged too.
+        self.node.purge_stale(&self.node.lock()?)?;
         // Whatever fails from here on is undone by `remove`.
         let result = self.write_run(&mut run);
         if let Err(e) = result {
@@ -703,6 +705,28 @@ pub(crate) fn inet_attach_type(name: &str) -> u32 {
 pub fn lsm_support() -> Result<(), String> {
     crate::lsm::check_active().map_err(|e| crate::lsm::render(&e))?;
     node::Node::open().map_err(|e| e.to_string())?.lsm()
+}
+
+/// Takes out of this machine's node the entries of runs whose cgroup is
+/// gone, and detaches what only they needed (`warden doctor --clean`, which
+/// the watchdog of a launcher that died runs); nothing when no run made the
+/// node this boot. Returns how many runs.
+pub fn purge_stale_runs() -> Result<usize, EbpfError> {
+    match node::Node::open_existing()? {
+        Some(node) => node.purge_stale(&node.lock()?),
+        None => Ok(0),
+    }
+}
+
+/// The runs this machine's node holds entries for, by cgroup id (the inode
+/// number of the run's cgroup directory); empty when no run made the node
+/// this boot.
+pub fn run_ids() -> Result<Vec<u64>, EbpfError> {
+    let Some(node) = node::Node::open_existing()? else {
+        return Ok(Vec::new());
+    };
+    let runs: BpfHashMap<MapData, u64, RunEntry> = node.typed_map("RUNS")?;
+    Ok(runs.keys().filter_map(Result::ok).collect())
 }
 
 /// A test of whether a cgroup (by id) still exists, for purging the entries

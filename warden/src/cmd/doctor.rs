@@ -6,24 +6,48 @@ use std::process::ExitCode;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Print one JSON object: `{"layers": [{"layer", "supported", "detail"}]}`.
+    /// Print one JSON object: `{"layers": [{"layer", "supported", "detail"}],
+    /// "cleaned": {"cgroups", "ebpf_runs", "errors"}}`.
     #[arg(long)]
     json: bool,
+    /// Only remove what runs whose `warden exec` died left behind (their
+    /// cgroups, killed first, and their eBPF map entries); probe nothing.
+    /// Every `warden doctor` does this first, as root.
+    #[arg(long)]
+    clean: bool,
 }
 
 pub fn run(args: Args) -> ExitCode {
+    let cleaned = enforcer::doctor::clean();
+    if args.clean {
+        if args.json {
+            return print_json(&serde_json::json!({ "cleaned": cleaned }));
+        }
+        eprint!("{}", cleaned.render());
+        return if cleaned.errors.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
+    }
     let statuses = enforcer::doctor::Doctor::new().run();
     if args.json {
-        let out = serde_json::json!({ "layers": statuses });
-        match serde_json::to_string_pretty(&out) {
-            Ok(text) => println!("{text}"),
-            Err(e) => {
-                eprintln!("warden doctor: {e}");
-                return ExitCode::from(exit::BAD_INPUT);
-            }
-        }
-    } else {
-        print!("{}", enforcer::doctor::render(&statuses));
+        return print_json(&serde_json::json!({ "layers": statuses, "cleaned": cleaned }));
     }
+    eprint!("{}", cleaned.render());
+    print!("{}", enforcer::doctor::render(&statuses));
     ExitCode::SUCCESS
+}
+
+fn print_json(out: &serde_json::Value) -> ExitCode {
+    match serde_json::to_string_pretty(out) {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("warden doctor: {e}");
+            ExitCode::from(exit::BAD_INPUT)
+        }
+    }
 }
