@@ -18,11 +18,17 @@ use std::time::{Duration, Instant, SystemTime};
 
 const WARDEN: &str = env!("CARGO_BIN_EXE_warden");
 
-fn require_root() {
+/// Every test holds it shared; one that must see its leftovers cleaned by
+/// nothing but the clean-up under test holds it alone (any run's start
+/// purges the cgroups of runs whose launcher is gone).
+static RUNS: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+fn require_root() -> std::sync::RwLockReadGuard<'static, ()> {
     assert!(
         enforcer::launch::is_root(),
         "the lifecycle tests need root (cgroup, eBPF, PID namespaces); CI runs them as root"
     );
+    RUNS.read().unwrap_or_else(|p| p.into_inner())
 }
 
 /// Polls `done` every 20 ms for up to 30 s (a loaded machine is slow, never
@@ -354,7 +360,7 @@ fn position(text: &str, what: &str) -> usize {
 
 #[test]
 fn sigterm_reaches_the_agent_whose_status_is_the_runs_and_nothing_is_left() {
-    require_root();
+    let _runs = require_root();
     for how in [As::Host, As::Pid1] {
         let fx = Fixture::new();
         let tok = fx.token("10m");
@@ -379,7 +385,7 @@ fn sigterm_reaches_the_agent_whose_status_is_the_runs_and_nothing_is_left() {
 
 #[test]
 fn as_pid1_it_reaps_the_orphans_reparented_to_it() {
-    require_root();
+    let _runs = require_root();
     let fx = Fixture::new();
     let tok = fx.token("10m");
     // A subshell starts a process and exits at once: the process is an
@@ -401,7 +407,7 @@ fn as_pid1_it_reaps_the_orphans_reparented_to_it() {
 
 #[test]
 fn the_run_is_killed_when_the_grace_ends() {
-    require_root();
+    let _runs = require_root();
     for how in [As::Host, As::Pid1] {
         let fx = Fixture::new();
         let tok = fx.token("10m");
@@ -429,7 +435,7 @@ fn the_run_is_killed_when_the_grace_ends() {
 
 #[test]
 fn a_killed_launcher_leaves_nothing_its_watchdog_or_the_next_run_does_not_clean() {
-    require_root();
+    let _runs = require_root();
     let fx = Fixture::new();
     let tok = fx.token("10m");
     let script = agent("exit 1");
@@ -446,13 +452,7 @@ fn a_killed_launcher_leaves_nothing_its_watchdog_or_the_next_run_does_not_clean(
     // The watchdog killed too (a process group killed at once): the run's
     // processes go on in their cgroup until `warden doctor` (or any later
     // run) finds its lock free.
-    let run = Exec::start(&fx, As::Host, &tok, &["--quiet"], &script);
-    let (agent, watchdog, cgroup, id) = run.started(&fx, 2);
-    let sleeper = wait_value("the agent's sleep", || children(agent).first().copied());
-    // SAFETY: a process of this test.
-    assert_eq!(unsafe { libc::kill(watchdog.unwrap(), libc::SIGKILL) }, 0);
-    run.signal(libc::SIGKILL);
-    run.wait();
+    let (cgroup, id, sleeper) = orphaned_run(&fx, &tok, 2);
     let doctor = Command::new(WARDEN)
         .args(["doctor", "--clean", "--json"])
         .output()
@@ -479,9 +479,52 @@ fn a_killed_launcher_leaves_nothing_its_watchdog_or_the_next_run_does_not_clean(
     assert!(nothing_left(&cgroup, id), "{}", cgroup.display());
 }
 
+/// A run whose `warden exec` and watchdog were both killed (a process group
+/// killed at once), `lines` being its agent's line in the log: its cgroup,
+/// the cgroup's id and the agent's sleep, which lives on.
+fn orphaned_run(fx: &Fixture, tok: &Path, lines: usize) -> (PathBuf, u64, i32) {
+    let run = Exec::start(fx, As::Host, tok, &["--quiet"], &agent("exit 1"));
+    let (agent, watchdog, cgroup, id) = run.started(fx, lines);
+    let sleeper = wait_value("the agent's sleep", || children(agent).first().copied());
+    // SAFETY: a process of this test.
+    assert_eq!(unsafe { libc::kill(watchdog.unwrap(), libc::SIGKILL) }, 0);
+    run.signal(libc::SIGKILL);
+    run.wait();
+    (cgroup, id, sleeper)
+}
+
+#[test]
+fn the_node_agent_cleans_what_killed_runs_left_as_long_as_it_runs() {
+    // Alone: no other run's start may purge what this test leaves.
+    let _alone = {
+        drop(require_root());
+        RUNS.write().unwrap_or_else(|p| p.into_inner())
+    };
+    let fx = Fixture::new();
+    let tok = fx.token("10m");
+    let (first, first_id, first_sleeper) = orphaned_run(&fx, &tok, 1);
+    assert!(alive(first_sleeper), "nothing should have cleaned yet");
+    let mut node = Command::new(WARDEN)
+        .args(["doctor", "--clean", "--every", "1"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the first clean-up", || nothing_left(&first, first_id));
+    assert!(!alive(first_sleeper));
+    // A later one: the agent goes on cleaning.
+    let (second, second_id, second_sleeper) = orphaned_run(&fx, &tok, 2);
+    wait_for("a later clean-up", || nothing_left(&second, second_id));
+    assert!(!alive(second_sleeper));
+    assert!(node.try_wait().unwrap().is_none(), "the node agent ended");
+    node.kill().unwrap();
+    node.wait().unwrap();
+}
+
 #[test]
 fn fifty_runs_at_once_leave_nothing() {
-    require_root();
+    let _runs = require_root();
     let fx = Fixture::new();
     let tok = fx.token("10m");
     let runs: Vec<Exec> = (0..50)
@@ -510,7 +553,7 @@ fn fifty_runs_at_once_leave_nothing() {
 
 #[test]
 fn a_run_outliving_its_token_is_stopped_at_the_expiry() {
-    require_root();
+    let _runs = require_root();
     let fx = Fixture::new();
     let tok = fx.token("5s");
     let (_, exp) = fx.claims(&tok);
@@ -563,7 +606,7 @@ fn a_run_outliving_its_token_is_stopped_at_the_expiry() {
 
 #[test]
 fn a_revocation_kills_the_run_at_once() {
-    require_root();
+    let _runs = require_root();
     let fx = Fixture::new();
     let tok = fx.token("10m");
     let (jti, _) = fx.claims(&tok);
@@ -603,7 +646,7 @@ fn a_revocation_kills_the_run_at_once() {
 
 #[test]
 fn without_root_the_launcher_is_the_subreaper_and_stops_the_whole_tree() {
-    require_root();
+    let _runs = require_root();
     let fx = Fixture::new();
     let tok = fx.token("10m");
     // A detached process (its own session, re-parented when its parent

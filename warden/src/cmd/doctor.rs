@@ -15,9 +15,28 @@ pub struct Args {
     /// Every `warden doctor` does this first, as root.
     #[arg(long)]
     clean: bool,
+    /// With `--clean`: clean again every SECONDS, until killed (the node
+    /// agent of `deploy/`, a DaemonSet). A failed clean-up is reported and
+    /// the next one goes on.
+    #[arg(long, value_name = "SECONDS", requires = "clean", value_parser = clap::value_parser!(u64).range(1..))]
+    every: Option<u64>,
 }
 
 pub fn run(args: Args) -> ExitCode {
+    if let Some(every) = args.every {
+        loop {
+            let cleaned = enforcer::doctor::clean();
+            if args.json {
+                if !cleaned.is_empty() {
+                    // One line per clean-up that did something.
+                    println!("{}", serde_json::json!({ "cleaned": cleaned }));
+                }
+            } else {
+                eprint!("{}", cleaned.render());
+            }
+            std::thread::sleep(std::time::Duration::from_secs(every));
+        }
+    }
     let cleaned = enforcer::doctor::clean();
     if args.clean {
         if args.json {
