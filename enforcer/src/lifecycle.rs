@@ -769,6 +769,16 @@ mod tests {
         assert_eq!(ppid, me);
     }
 
+    /// Whether the handle's poller is woken within `ms` milliseconds.
+    fn woken_within(h: &StopHandle, ms: i32) -> bool {
+        let mut fd = libc::pollfd {
+            fd: h.fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        unsafe { libc::poll(&mut fd, 1, ms) == 1 }
+    }
+
     #[test]
     fn a_revocation_file_watch_stops_on_the_first_change_that_says_so() {
         let dir = tempfile::tempdir().unwrap();
@@ -786,13 +796,38 @@ mod tests {
         std::thread::sleep(Duration::from_millis(50));
         assert_eq!(h.reason(), None);
         std::fs::write(&list, "abc\n").unwrap();
-        let mut fd = libc::pollfd {
-            fd: h.fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
         // Stopped on the change (or, at the latest, by the once-a-second look).
-        assert_eq!(unsafe { libc::poll(&mut fd, 1, 5_000) }, 1);
+        assert!(woken_within(&h, 5_000));
+        assert_eq!(h.reason(), Some(StopReason::Revoked { id: "abc".into() }));
+        drop(watch);
+    }
+
+    #[test]
+    fn a_revocation_file_watch_sees_a_configmap_update() {
+        // What the kubelet does to a mounted ConfigMap: the file is a
+        // symlink through `..data`, which is swapped to a new directory.
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir(d.join("..v1")).unwrap();
+        std::fs::write(d.join("..v1/revoked"), "# nothing\n").unwrap();
+        symlink("..v1", d.join("..data")).unwrap();
+        symlink("..data/revoked", d.join("revoked")).unwrap();
+        let h = StopHandle::new().unwrap();
+        let path = d.join("revoked");
+        let check = move || {
+            let text = std::fs::read_to_string(&path).unwrap_or_default();
+            text.lines()
+                .any(|l| l == "abc")
+                .then(|| StopReason::Revoked { id: "abc".into() })
+        };
+        let watch = RevocationWatch::start(&d.join("revoked"), check, h.clone()).unwrap();
+        assert_eq!(h.reason(), None);
+        std::fs::create_dir(d.join("..v2")).unwrap();
+        std::fs::write(d.join("..v2/revoked"), "abc\n").unwrap();
+        symlink("..v2", d.join("..data_tmp")).unwrap();
+        std::fs::rename(d.join("..data_tmp"), d.join("..data")).unwrap();
+        assert!(woken_within(&h, 5_000));
         assert_eq!(h.reason(), Some(StopReason::Revoked { id: "abc".into() }));
         drop(watch);
     }
