@@ -17,6 +17,7 @@ test: deps
 	$(CARGO) test --workspace --all-targets --no-fail-fast
 	bash scripts/guest/test.sh enforcer --only escape ebpf_layers
 	bash clients/python/run_tests.sh
+	bash scripts/check-deploy.sh
 
 lint:
 	$(CARGO) fmt --all -- --check
