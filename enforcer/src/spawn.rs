@@ -295,7 +295,16 @@ pub(crate) fn spawn(
     // SAFETY: a plain system call.
     let parent = unsafe { libc::getpid() };
 
+    // The launcher's signal handlers (they write to its signal pipe) must
+    // never run in the child: the signals it catches are blocked across the
+    // clone, and the child makes their dispositions the defaults before it
+    // unblocks them. A signal forwarded before `exec` then acts on the
+    // command as it would after.
+    let caught = crate::lifecycle::CaughtSignalsBlocked::new();
     let (pid, join_procs, pidfd) = clone_into(confine.cgroup_dir)?;
+    if pid != 0 {
+        drop(caught);
+    }
     if pid == 0 {
         let errno = child(
             ChildPlan {
@@ -391,6 +400,9 @@ fn child(plan: ChildPlan<'_>, confine: &Confinement<'_>) -> i32 {
         // The launcher's signal state is not the command's: default
         // dispositions for what the Rust runtime changed, nothing blocked.
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        for sig in crate::lifecycle::CAUGHT_SIGNALS {
+            libc::signal(sig, libc::SIG_DFL);
+        }
         let mut empty: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut empty);
         libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
