@@ -14,8 +14,10 @@
 //! layer, the Landlock floor, the host tax, and the median start-up.
 //! `cargo bench -p enforcer --bench overhead -- --ratios-only` skips
 //! criterion (`--startup-only`: the start-up alone; `--loop unix`, given
-//! once or more, only those loops' ratios). The machine is shared: take
-//! several runs.
+//! once or more, only those loops' ratios; `--loop host-tax`: the host tax). The machine is shared: take
+//! several runs. `--with-bpf-lsm` adds the BPF LSM programs to the confined
+//! side (`warden exec --require bpf-lsm`), on a kernel that loads them
+//! (`scripts/guest/run.sh`; see `docs/benchmarks.md`).
 
 use criterion::Criterion;
 use enforcer::{
@@ -30,6 +32,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const LOOP: &str = env!("CARGO_BIN_EXE_warden-overhead-loop");
+
+/// Whether the confined side has the BPF LSM programs too (`--with-bpf-lsm`).
+fn with_bpf_lsm() -> bool {
+    std::env::args().any(|a| a == "--with-bpf-lsm")
+}
 
 /// Which layers a confined run has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -178,7 +185,11 @@ impl World {
                 .expect("an unconfined run")
                 .success();
         }
-        let all: LayerSet = Layer::ALL.into_iter().collect();
+        let mut all: LayerSet = Layer::ALL.into_iter().collect();
+        let lsm = with_bpf_lsm() && stack == Stack::Full;
+        if !lsm {
+            all.remove(&Layer::BpfLsm);
+        }
         let keep: LayerSet = match stack {
             Stack::Only(l) if l.name().starts_with("ebpf") => [
                 Layer::Cgroup,
@@ -192,12 +203,11 @@ impl World {
         };
         let options = RunOptions {
             quiet: true,
-            require: keep
-                .iter()
-                .copied()
-                .filter(|l| *l != Layer::BpfLsm)
+            require: keep.clone(),
+            disable: Layer::ALL
+                .into_iter()
+                .filter(|l| !keep.contains(l))
                 .collect(),
-            disable: all.difference(&keep).copied().collect(),
             ..RunOptions::default()
         };
         let mut run = Run::new(&self.policy)
@@ -211,6 +221,9 @@ impl World {
             run = run
                 .with_layer(Box::new(layers.sock_addr))
                 .with_layer(Box::new(layers.tracepoints));
+            if lsm {
+                run = run.with_layer(Box::new(layers.bpf_lsm));
+            }
         }
         run.spawn(program, args)
             .expect("a confined run")
@@ -472,6 +485,8 @@ fn main() {
         ratios(&world, &only);
         if only.is_empty() {
             landlock_floor(&world);
+        }
+        if only.is_empty() || only.iter().any(|o| o == "host-tax") {
             host_tax(&world);
         }
         pin_to(None);
