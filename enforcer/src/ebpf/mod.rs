@@ -465,7 +465,7 @@ impl EbpfLayers {
             id,
             RunEntry {
                 flags,
-                owner: std::process::id(),
+                owner: owner_pid(),
                 ..RunEntry::default()
             },
             0,
@@ -727,6 +727,29 @@ pub fn run_ids() -> Result<Vec<u64>, EbpfError> {
     };
     let runs: BpfHashMap<MapData, u64, RunEntry> = node.typed_map("RUNS")?;
     Ok(runs.keys().filter_map(Result::ok).collect())
+}
+
+/// This process as the `/proc` it sees names it (the first pid of `NSpid`
+/// in `/proc/self/status`): a launcher that is PID 1 of a PID namespace
+/// without a `/proc` of its own (`unshare --pid --fork`) is recorded by its
+/// pid on the host, where the other launchers and `warden doctor` look it
+/// up ([`owner_alive`]). Its own pid where the field is missing.
+fn owner_pid() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("NSpid:"))
+                .and_then(|pids| pids.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or_else(std::process::id)
+}
+
+/// Whether the launcher recorded as a run's `owner` ([`owner_pid`]) still
+/// lives, looked up in the same `/proc` (a zombie counts as alive: it is
+/// gone once reaped).
+pub(crate) fn owner_alive(owner: u32) -> bool {
+    owner != 0 && Path::new(&format!("/proc/{owner}")).exists()
 }
 
 /// A test of whether a cgroup (by id) still exists, for purging the entries

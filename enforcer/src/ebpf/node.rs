@@ -398,13 +398,17 @@ impl Node {
     /// returns how many runs. Under the lock. A live run is never touched:
     /// a cgroup whose existence cannot be decided counts as alive.
     ///
-    /// The cgroup alone decides: a cgroup id is never reused within a boot,
-    /// a run's entry is written once its cgroup exists, and a run whose
-    /// cgroup is gone has no process left. (The entry's `owner` pid does
-    /// not: a launcher in another PID namespace, a container's PID 1, names
-    /// a pid that means another process here.) A launcher that is still
-    /// taking its own entries out after removing its cgroup only finds some
-    /// already gone.
+    /// Stale: the cgroup is gone (a cgroup id is never reused within a
+    /// boot, and a run whose cgroup is gone has no process left) and so is
+    /// the launcher that owns the entries, which still reads them (its
+    /// refusal count) after it removed the cgroup. The owner is recorded
+    /// and looked up through `/proc` ([`super::owner_alive`]), so a
+    /// launcher that is PID 1 of a PID namespace without a `/proc` of its
+    /// own is known by its pid here. Launchers and cleaners that share a
+    /// node must share a `/proc` (a pod's launchers have their own node;
+    /// the node agent of `deploy/` has the host's `/proc`): otherwise an
+    /// owner's pid names another process or none, and its entries stay too
+    /// long or go before a live launcher read its counts.
     pub(crate) fn purge_stale(&self, _lock: &NodeLock) -> Result<usize, EbpfError> {
         use aya::maps::{HashOfMaps, LpmTrie, MapFd};
         use enforcer_common::lsm::{InodeKey, InodeRule, LsmKey, PathRule};
@@ -415,9 +419,10 @@ impl Node {
         let mut runs: BpfHashMap<MapData, u64, RunEntry> = self.typed_map("RUNS")?;
         let alive = super::cgroup_liveness()?;
         let stale: std::collections::BTreeSet<u64> = runs
-            .keys()
+            .iter()
             .filter_map(Result::ok)
-            .filter(|id| !alive(*id))
+            .filter(|(id, entry)| !alive(*id) && !super::owner_alive(entry.owner))
+            .map(|(id, _)| id)
             .collect();
         if stale.is_empty() {
             return Ok(0);
