@@ -545,7 +545,43 @@ pub(crate) fn become_subreaper() -> io::Result<()> {
 
 /// `(state, ppid)` of a process, from `/proc/PID/stat`.
 fn stat_of(pid: libc::pid_t) -> Option<(u8, libc::pid_t)> {
-    let text = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&std::fs::read(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// `(state, ppid)` of the process whose `/proc/PID` directory is open.
+fn stat_in(dir: &std::fs::File) -> Option<(u8, libc::pid_t)> {
+    use std::io::Read;
+    // SAFETY: openat relative to a directory we hold, a constant name.
+    let fd = unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            c"stat".as_ptr(),
+            libc::O_RDONLY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: a descriptor just opened, owned here.
+    let mut file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    let mut text = Vec::new();
+    file.read_to_end(&mut text).ok()?;
+    parse_stat(&text)
+}
+
+/// This process as `/proc` names it: its pid in the PID namespace of the
+/// `/proc` mount, which is not `getpid()` for PID 1 of a namespace that
+/// kept its parent's `/proc` (`unshare --pid --fork` without
+/// `--mount-proc`).
+fn proc_self() -> libc::pid_t {
+    std::fs::read_link("/proc/self")
+        .ok()
+        .and_then(|p| p.to_str()?.parse().ok())
+        // SAFETY: getpid has no arguments.
+        .unwrap_or_else(|| unsafe { libc::getpid() })
+}
+
+fn parse_stat(text: &[u8]) -> Option<(u8, libc::pid_t)> {
     // "pid (comm) state ppid ...": comm may hold anything, up to the last ')'.
     let end = text.iter().rposition(|&b| b == b')')?;
     let rest = std::str::from_utf8(text.get(end + 2..)?).ok()?;
@@ -557,8 +593,7 @@ fn stat_of(pid: libc::pid_t) -> Option<(u8, libc::pid_t)> {
 
 /// The live (not zombie) descendants of this process, with their parents.
 fn descendants() -> HashMap<libc::pid_t, libc::pid_t> {
-    // SAFETY: getpid has no arguments.
-    let me = unsafe { libc::getpid() };
+    let me = proc_self();
     let mut children: HashMap<libc::pid_t, Vec<(libc::pid_t, u8)>> = HashMap::new();
     if let Ok(entries) = std::fs::read_dir("/proc") {
         for entry in entries.filter_map(Result::ok) {
@@ -585,8 +620,10 @@ fn descendants() -> HashMap<libc::pid_t, libc::pid_t> {
 
 /// Kills every live descendant of this process (the run's tree, the
 /// launcher being its subreaper) until none is left; returns how many were
-/// killed. A process is signalled through a pidfd opened after its parent
-/// was read again, so a pid reused in between is never hit.
+/// killed. Pids are those of `/proc` (its PID namespace may be a parent
+/// of ours): each process is signalled through its `/proc/PID` directory
+/// (a pidfd to `pidfd_send_signal`), opened before its parent is read again
+/// through it, so a pid reused in between is never hit.
 pub(crate) fn kill_descendants() -> usize {
     let mut killed = HashSet::new();
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -596,21 +633,18 @@ pub(crate) fn kill_descendants() -> usize {
             return killed.len();
         }
         for (pid, parent) in alive {
-            // SAFETY: pidfd_open returns a new descriptor or -1.
-            let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-            if fd < 0 {
+            let Ok(dir) = std::fs::File::open(format!("/proc/{pid}")) else {
+                continue;
+            };
+            if stat_in(&dir).map(|(_, ppid)| ppid) != Some(parent) {
                 continue;
             }
-            // SAFETY: a descriptor just opened, owned here.
-            let fd = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
-            if stat_of(pid).map(|(_, ppid)| ppid) != Some(parent) {
-                continue;
-            }
-            // SAFETY: pidfd_send_signal on a pidfd we own, no siginfo.
+            // SAFETY: pidfd_send_signal on a /proc/PID directory we hold,
+            // no siginfo.
             let sent = unsafe {
                 libc::syscall(
                     libc::SYS_pidfd_send_signal,
-                    fd.as_raw_fd(),
+                    dir.as_raw_fd(),
                     libc::SIGKILL,
                     std::ptr::null::<libc::siginfo_t>(),
                     0,

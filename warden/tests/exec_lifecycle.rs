@@ -176,6 +176,15 @@ enum As {
     Pid1,
     /// uid 65534 on the host: no cgroup, no eBPF.
     Nobody,
+    /// uid 65534 as PID 1 of a new PID namespace: a container's unprivileged
+    /// entrypoint (deploy/overlays/single-node).
+    Pid1Nobody,
+}
+
+impl As {
+    fn root(self) -> bool {
+        matches!(self, As::Host | As::Pid1)
+    }
 }
 
 /// A `warden exec` in the background; killed (with its watchdog, whose
@@ -200,8 +209,15 @@ impl Exec {
                 c.args(["--pid", "--fork", "--", WARDEN]);
                 c
             }
-            As::Nobody => {
-                let mut c = Command::new("setpriv");
+            As::Nobody | As::Pid1Nobody => {
+                let mut c = Command::new(if how == As::Nobody {
+                    "setpriv"
+                } else {
+                    "unshare"
+                });
+                if how == As::Pid1Nobody {
+                    c.args(["--pid", "--fork", "--", "setpriv"]);
+                }
                 c.args([
                     "--reuid=65534",
                     "--regid=65534",
@@ -233,7 +249,9 @@ impl Exec {
     fn warden_pid(&self) -> i32 {
         let me = self.child.id() as i32;
         match self.how {
-            As::Pid1 => wait_value("unshare's child", || children(me).first().copied()),
+            As::Pid1 | As::Pid1Nobody => {
+                wait_value("unshare's child", || children(me).first().copied())
+            }
             _ => me,
         }
     }
@@ -251,7 +269,7 @@ impl Exec {
                     _ => {}
                 }
             }
-            let complete = self.how == As::Nobody || watchdog.is_some();
+            let complete = !self.how.root() || watchdog.is_some();
             agent.filter(|_| complete).map(|a| (a, watchdog))
         })
     }
@@ -390,19 +408,28 @@ fn as_pid1_it_reaps_the_orphans_reparented_to_it() {
     let tok = fx.token("10m");
     // A subshell starts a process and exits at once: the process is an
     // orphan, re-parented to PID 1.
+    // As root and as uid 65534 (no cgroup: also the subreaper).
     let script = format!("(/bin/sh -c 'exec sleep 1' &); {}", agent("exit 4"));
-    let run = Exec::start(&fx, As::Pid1, &tok, &["--quiet"], &script);
-    let warden = run.warden_pid();
-    let orphan = wait_value("the orphan re-parented to warden", || {
-        children(warden)
-            .into_iter()
-            .find(|&p| comm(p).as_deref() == Some("sleep"))
-    });
-    // Once it exits it is reaped: no zombie stays behind.
-    wait_for("the orphan reaped", || !children(warden).contains(&orphan));
-    run.signal(libc::SIGTERM);
-    let (status, err) = run.wait();
-    assert_eq!(status.code(), Some(4), "{err}");
+    for how in [As::Pid1, As::Pid1Nobody] {
+        let run = Exec::start(&fx, how, &tok, &[], &script);
+        let warden = run.warden_pid();
+        let orphan = wait_value("the orphan re-parented to warden", || {
+            children(warden)
+                .into_iter()
+                .find(|&p| comm(p).as_deref() == Some("sleep"))
+        });
+        // Once it exits it is reaped: no zombie stays behind.
+        wait_for("the orphan reaped", || !children(warden).contains(&orphan));
+        run.signal(libc::SIGTERM);
+        let (status, err) = run.wait();
+        assert_eq!(status.code(), Some(4), "{how:?}: {err}");
+        // The agent's `sleep 600`, found in the run's cgroup or, without
+        // one, among the launcher's descendants as `/proc` names them.
+        assert!(
+            err.contains("1 process(es) the command left behind were killed"),
+            "{how:?}: {err}"
+        );
+    }
 }
 
 #[test]

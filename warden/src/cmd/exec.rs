@@ -253,6 +253,12 @@ pub fn run(args: Args) -> ExitCode {
         }
         Err(e) => return fail(e),
     };
+    if !args.quiet && outcome.killed_leftovers > 0 {
+        eprintln!(
+            "warden: {} process(es) the command left behind were killed at the end of the run",
+            outcome.killed_leftovers
+        );
+    }
     // Without --events nobody saw what the eBPF layers refused: say how many.
     if let Some(layers) = counts
         && !args.quiet
