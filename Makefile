@@ -25,6 +25,7 @@ test: deps
 	bash scripts/test-unprivileged.sh
 	bash scripts/guest/test.sh enforcer --only escape ebpf_layers
 	bash clients/python/run_tests.sh
+	bash scripts/check-deploy.sh
 
 # The host workspace, and the eBPF programs (their own workspace, for the bpf target).
 lint: deps

@@ -1039,3 +1039,28 @@ fn a_run_whose_events_nobody_reads_observes_no_syscall() {
         "no syscall observed: {seen:#?}"
     );
 }
+
+#[test]
+fn a_finished_runs_entry_outlives_a_purge_while_its_launcher_lives() {
+    if !need_root() {
+        return;
+    }
+    // `warden exec` reads the run's refusal count after the run's cgroup is
+    // removed; meanwhile another run's start or `warden doctor --clean`
+    // purges the entries of runs whose cgroup is gone, but not of a live
+    // launcher's.
+    let policy = probe_policy();
+    let layers = for_launcher(&policy, false).expect("load the eBPF layers");
+    let tracepoints = layers.tracepoints.share();
+    let outcome = spawn_probe(
+        &policy,
+        layers.sock_addr,
+        layers.tracepoints,
+        &["read", "/etc/hostname"],
+    );
+    assert_eq!(outcome.status.code(), Some(10), "Landlock refuses the read");
+    enforcer::ebpf::purge_stale_runs().expect("purge");
+    tracepoints
+        .with_layers(|l| l.refusals())
+        .expect("the run's entry, after the purge");
+}

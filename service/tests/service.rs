@@ -236,18 +236,7 @@ async fn revocations_survive_a_restart() {
     };
     let (svc, _store) = start(&e).await;
     let err = svc
-        .check_action(req(
-            proto::CheckActionRequest {
-                token,
-                action: Some(proto::Action {
-                    kind: Some(proto::action::Kind::Call(proto::CallAction {
-                        name: "get_balance".into(),
-                        args: Default::default(),
-                    })),
-                }),
-            },
-            SUBMITTER,
-        ))
+        .check_action(req(get_balance(token), SUBMITTER))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
@@ -357,4 +346,55 @@ async fn submit_plan_issues_a_root_token_for_an_argv_restricted_exec() {
     };
     assert!(proven("root") && proven("root+bpf-lsm"));
     assert!(!proven("unprivileged"), "any arguments are not proven");
+}
+
+/// A run's token that passed CheckAction is refused after its expiry: the
+/// run's cached state does not outlive the token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_action_refuses_once_the_token_expired() {
+    let e = env();
+    let (svc, _store) = start(&e).await;
+    let r = svc
+        .submit_plan(req(
+            proto::SubmitPlanRequest {
+                plan: "plan \"look\" {\n  agent \"bot\"\n  ttl 2s\n  call get_balance()\n}\n"
+                    .into(),
+                spec: "bank".into(),
+                agent: "bot".into(),
+            },
+            SUBMITTER,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!r.token.is_empty(), "not accepted: {r:?}");
+    let exp = token::paseto::decode_unverified(&r.token)
+        .unwrap()
+        .claims
+        .unwrap()
+        .exp;
+    let check = |token: String| svc.check_action(req(get_balance(token), SUBMITTER));
+    let allowed = check(r.token.clone()).await.unwrap().into_inner();
+    assert!(allowed.allowed, "{allowed:?}");
+    // Past `exp` (whole seconds): the same check on the same run refuses.
+    while token::Timestamp::now() < exp {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let err = check(r.token).await.unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    assert!(err.message().contains("expired"), "{}", err.message());
+    verify(&e);
+}
+
+/// A CheckAction request for the call `get_balance()` under `token`.
+fn get_balance(token: String) -> proto::CheckActionRequest {
+    proto::CheckActionRequest {
+        token,
+        action: Some(proto::Action {
+            kind: Some(proto::action::Kind::Call(proto::CallAction {
+                name: "get_balance".into(),
+                args: Default::default(),
+            })),
+        }),
+    }
 }
