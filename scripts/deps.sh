@@ -10,7 +10,8 @@ BPF_LINKER_VERSION=0.10.4   # the last release that builds with rustc's own LLVM
 say() { printf '\033[1mdeps:\033[0m %s\n' "$*" >&2; }
 sudo_() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-apt_pkgs=(protobuf-compiler pkg-config qemu-system-x86 busybox-static python3-venv openssl)
+# chromium and chromium-driver: the console's browser test (Selenium cannot download a driver here).
+apt_pkgs=(protobuf-compiler pkg-config qemu-system-x86 busybox-static python3-venv openssl chromium chromium-driver)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

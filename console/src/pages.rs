@@ -164,7 +164,6 @@ pub fn plan_code(plan: &str, marked: &[(u32, String)]) -> Markup {
                         span.note { (note) }
                     }
                 }
-                "\n"
             }
         } }
     }
