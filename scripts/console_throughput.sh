@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# SubmitPlan throughput of `warden serve` with the approval console enabled
+# (nobody signed in) and without it, interleaved in one run so that the load
+# of the machine falls on both alike: ROUNDS rounds of (off, on), each a
+# fresh store and SECONDS_EACH seconds of `warden load` with CLIENTS clients.
+# Prints each run and the ratio of the medians (on / off).
+#   WARDEN_BIN=target/release/warden bash scripts/console_throughput.sh
+set -euo pipefail
+WARDEN=${WARDEN_BIN:-target/release/warden}
+ROUNDS=${ROUNDS:-5}
+SECONDS_EACH=${SECONDS_EACH:-10}
+CLIENTS=${CLIENTS:-50}
+SECRET=submitter-secret-for-load-0001
+
+d=$(mktemp -d)
+server=
+cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$d"; }
+trap cleanup EXIT
+"$WARDEN" keygen --out "$d/keys" >/dev/null
+mkdir "$d/specs"
+cat > "$d/specs/bank.spec" <<'SPEC'
+spec "bank" {
+  allow call get_balance
+  approve call send_money when amount <= 1000
+}
+SPEC
+cat > "$d/plan.plan" <<'PLAN'
+plan "balance" {
+  agent "bot"
+  call get_balance()
+}
+PLAN
+
+run() { # mode round -> plans per second
+  local mode=$1 round=$2 cfg="$d/$1-$2.toml"
+  {
+    printf 'listen = "127.0.0.1:0"\ndb = "%s-%s.db"\nspecs = "specs"\nkey = "keys/warden.key"\nreload_poll_ms = 0\n' "$mode" "$round"
+    if [ "$mode" = on ]; then printf '[console]\nlisten = "127.0.0.1:0"\n'; fi
+    printf '[[credentials]]\nname = "orch"\nrole = "submitter"\nsecret = "%s"\n' "$SECRET"
+    printf '[[credentials]]\nname = "alice"\nrole = "approver"\nsecret = "approver-secret-for-load-01"\n'
+  } > "$cfg"
+  exec 3< <("$WARDEN" serve --config "$cfg" 2>"$d/$mode-$round.log")
+  server=$!
+  local line addr
+  read -r line <&3
+  addr=${line##* }
+  if [ "$mode" = on ]; then read -r line <&3; [[ $line == "console listening on "* ]]; fi
+  "$WARDEN" load --endpoint "http://$addr" --secret "$SECRET" --plan "$d/plan.plan" --spec bank \
+    --agent bot --clients "$CLIENTS" --seconds "$SECONDS_EACH" --json \
+    | python3 -c 'import json,sys; r=json.load(sys.stdin); assert r["errors"]==0, r; print("%.1f" % r["plans_per_second"])'
+  kill "$server"; wait "$server" 2>/dev/null || true; server=
+  exec 3<&-
+}
+
+off=(); on=()
+for r in $(seq 1 "$ROUNDS"); do
+  a=$(run off "$r"); b=$(run on "$r")
+  off+=("$a"); on+=("$b")
+  echo "round $r: console off $a plans/s, console on $b plans/s"
+done
+python3 - "${off[*]}" "${on[*]}" <<'PY'
+import statistics, sys
+off = [float(x) for x in sys.argv[1].split()]
+on = [float(x) for x in sys.argv[2].split()]
+mo, mn = statistics.median(off), statistics.median(on)
+print(f"median: console off {mo:.1f} plans/s, console on {mn:.1f} plans/s, on/off = {mn / mo:.3f}")
+PY
