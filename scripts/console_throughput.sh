@@ -2,12 +2,13 @@
 # SubmitPlan throughput of `warden serve` with the approval console enabled
 # (nobody signed in) and without it, interleaved in one run so that the load
 # of the machine falls on both alike: ROUNDS rounds of (off, on), each a
-# fresh store and SECONDS_EACH seconds of `warden load` with CLIENTS clients.
+# fresh store and SECONDS_EACH seconds of `warden load` with CLIENTS clients;
+# odd rounds run off first, even rounds on first, so order effects cancel.
 # Prints each run and the ratio of the medians (on / off).
 #   WARDEN_BIN=target/release/warden bash scripts/console_throughput.sh
 set -euo pipefail
 WARDEN=${WARDEN_BIN:-target/release/warden}
-ROUNDS=${ROUNDS:-5}
+ROUNDS=${ROUNDS:-6}
 SECONDS_EACH=${SECONDS_EACH:-10}
 CLIENTS=${CLIENTS:-50}
 SECRET=submitter-secret-for-load-0001
@@ -48,13 +49,16 @@ run() { # mode round -> plans per second
   "$WARDEN" load --endpoint "http://$addr" --secret "$SECRET" --plan "$d/plan.plan" --spec bank \
     --agent bot --clients "$CLIENTS" --seconds "$SECONDS_EACH" --json \
     | python3 -c 'import json,sys; r=json.load(sys.stdin); assert r["errors"]==0, r; print("%.1f" % r["plans_per_second"])'
-  kill "$server"; wait "$server" 2>/dev/null || true; server=
+  kill "$server"
+  while kill -0 "$server" 2>/dev/null; do sleep 0.1; done
+  server=
   exec 3<&-
 }
 
 off=(); on=()
 for r in $(seq 1 "$ROUNDS"); do
-  a=$(run off "$r"); b=$(run on "$r")
+  if [ $((r % 2)) -eq 1 ]; then a=$(run off "$r"); b=$(run on "$r")
+  else b=$(run on "$r"); a=$(run off "$r"); fi
   off+=("$a"); on+=("$b")
   echo "round $r: console off $a plans/s, console on $b plans/s"
 done

@@ -599,41 +599,47 @@ fn live_items(list: &[ApprovalRecord]) -> String {
 
 /// Server-sent events: the pending list, sent when it changes. The list is
 /// read from the store (so a decision taken through another replica that
-/// shares it shows too), at once after a local commit and at least every
-/// poll interval; a connection costs nothing when nothing changes but that
-/// read.
+/// shares it shows too), at once after a local approval record and at least
+/// every poll interval; a connection costs one read of the pending list per
+/// interval when nothing changes, and nothing when nobody is signed in.
 async fn events(
     State(app): State<App>,
-    _me: SignedIn,
+    me: SignedIn,
 ) -> Sse<impl futures_util::Stream<Item = Result<Event, Infallible>>> {
     let live = app.shared.store.subscribe();
     let mut tick = tokio::time::interval(app.opts.poll);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let state = (app, live, tick, String::new());
-    let stream =
-        futures_util::stream::unfold(state, |(app, mut live, mut tick, last)| async move {
+    let state = (app, me.id, live, tick, String::new());
+    let stream = futures_util::stream::unfold(
+        state,
+        |(app, session, mut live, mut tick, last)| async move {
             loop {
                 tokio::select! {
                     _ = tick.tick() => {}
-                    r = live.recv() => {
-                        if let Err(tokio::sync::broadcast::error::RecvError::Closed) = r {
-                            return None;
-                        }
-                    }
+                    r = live.recv() => match r {
+                        // Only approval records change the list: a busy
+                        // service's other commits do not wake the page.
+                        Ok(rec) if rec.kind != EventKind::Approval.as_str() => continue,
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                        _ => {}
+                    },
                 }
+                // The stream ends with the session (signed out or expired).
+                app.sessions.get(&session)?;
                 match pending_list(&app).await {
                     Ok(list) => {
                         let data = live_items(&list);
                         if data != last {
                             let ev = Event::default().event("pending").data(data.clone());
-                            return Some((Ok(ev), (app, live, tick, data)));
+                            return Some((Ok(ev), (app, session, live, tick, data)));
                         }
                     }
                     // The page says so and the browser reconnects.
                     Err(_) => return None,
                 }
             }
-        });
+        },
+    );
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
 

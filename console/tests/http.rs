@@ -507,3 +507,30 @@ async fn agent_supplied_text_is_escaped_on_every_page_and_in_live_updates() {
     assert_eq!(items[0]["plan"], XSS);
     assert_eq!(items[0]["id"], id.as_str());
 }
+
+#[tokio::test]
+async fn the_live_stream_ends_with_the_session() {
+    let e = env().await;
+    let (cookie, csrf) = sign_in(&e, APPROVER).await;
+    let mut body = send(&e, get("/events", &cookie)).await.into_body();
+    // The first event: the (empty) pending list.
+    let first = tokio::time::timeout(Duration::from_secs(30), body.frame())
+        .await
+        .expect("an event")
+        .unwrap()
+        .unwrap();
+    assert!(String::from_utf8_lossy(first.data_ref().unwrap()).contains("data: []"));
+    let r = send(&e, post("/logout", &cookie, &[("csrf", &csrf)])).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    // A plan submitted now is not sent: the stream is over.
+    submit(&e, &plan("after", "g", "UK1"), SUBMITTER).await;
+    let rest = tokio::time::timeout(Duration::from_secs(30), body.collect())
+        .await
+        .expect("the stream ends")
+        .unwrap()
+        .to_bytes();
+    assert!(!String::from_utf8_lossy(&rest).contains("after"));
+    // And the session is gone for pages too.
+    let r = send(&e, get("/", &cookie)).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+}
