@@ -184,8 +184,11 @@ impl From<DecideError> for Refusal {
             | DecideError::SubmitterUnknown(_)
             | DecideError::SpecGone(_)
             | DecideError::RejectedNow(_)
-            | DecideError::Plan(_) => StatusCode::CONFLICT,
-            DecideError::Sign(_) | DecideError::Worker(_) | DecideError::Store(_) => {
+            | DecideError::Plan(service::engine::PlanError::Invalid(_)) => StatusCode::CONFLICT,
+            DecideError::Plan(service::engine::PlanError::Internal(_))
+            | DecideError::Sign(_)
+            | DecideError::Worker(_)
+            | DecideError::Store(_) => {
                 return Refusal::internal(e);
             }
         };

@@ -534,3 +534,34 @@ async fn the_live_stream_ends_with_the_session() {
     let r = send(&e, get("/", &cookie)).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_console_and_grpc_race_and_one_decision_wins() {
+    let e = env().await;
+    let (cookie, csrf) = sign_in(&e, APPROVER).await;
+    for _ in 0..5 {
+        let id = submit(&e, &plan("race", "g", "UK1"), SUBMITTER).await;
+        let path = format!("/approvals/{id}/deny");
+        let web = send(
+            &e,
+            post(&path, &cookie, &[("csrf", &csrf), ("reason", "web")]),
+        );
+        let rpc = e.svc.approve(grpc(
+            proto::DecideRequest {
+                approval_id: id.clone(),
+                reason: "rpc".into(),
+            },
+            ADMIN,
+        ));
+        let (web, rpc) = tokio::join!(web, rpc);
+        let stored = e.store.approval(&id).unwrap().unwrap();
+        match (web.status(), rpc) {
+            (StatusCode::SEE_OTHER, Err(s)) => {
+                assert_eq!(s.code(), tonic::Code::FailedPrecondition, "{s:?}");
+                assert_eq!(stored.state, ApprovalState::Denied);
+            }
+            (StatusCode::CONFLICT, Ok(_)) => assert_eq!(stored.state, ApprovalState::Approved),
+            (web, rpc) => panic!("exactly one decision must win: {web} {rpc:?}"),
+        }
+    }
+}

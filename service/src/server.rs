@@ -1048,7 +1048,16 @@ impl<E: Engine> WardenService<E> {
             }],
             events,
         };
-        self.inner.store.commit(txn).wait().await?;
+        // Decided meanwhile through another door: the same answer as above.
+        self.inner
+            .store
+            .commit(txn)
+            .wait()
+            .await
+            .map_err(|e| match e {
+                StoreError::NotPending { id, state } => DecideError::NotPending { id, state },
+                e => DecideError::Store(e),
+            })?;
         Ok(ApprovalRecord {
             state,
             decided_by: Some(who.name.clone()),
