@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: demo test deps build lint bench fuzz guest-test install docs
+.PHONY: demo test deps build lint bench fuzz guest-test install docs docs-screenshots
 
 deps:
 	@bash scripts/deps.sh
@@ -26,6 +26,13 @@ test: deps
 	bash scripts/guest/test.sh enforcer --only escape ebpf_layers
 	bash clients/python/run_tests.sh
 	bash scripts/check-deploy.sh
+	bash console/tests/browser/run.sh
+
+# The console's screenshots in docs/console/ (docs/console.md), taken by the
+# browser test's own code; `make test` writes them under target/ instead.
+docs-screenshots: deps
+	$(CARGO) build -p warden
+	CONSOLE_SHOTS=$(CURDIR)/docs/console bash console/tests/browser/run.sh ConsoleTest.test_sign_in_see_live_approve_and_deny
 
 # The host workspace, and the eBPF programs (their own workspace, for the bpf target).
 lint: deps

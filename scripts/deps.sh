@@ -11,7 +11,8 @@ KUBERNETES_VALIDATE_VERSION=1.37.0  # PyPI; its schemas go up to Kubernetes 1.37
 say() { printf '\033[1mdeps:\033[0m %s\n' "$*" >&2; }
 sudo_() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-apt_pkgs=(protobuf-compiler pkg-config qemu-system-x86 busybox-static python3-venv openssl)
+# chromium and chromium-driver: the console's browser test (Selenium cannot download a driver here).
+apt_pkgs=(protobuf-compiler pkg-config qemu-system-x86 busybox-static python3-venv openssl chromium chromium-driver)
 # kubectl renders deploy/'s overlays (`kubectl kustomize`): the one installed,
 # else Debian's (kubernetes-client, kubectl 1.20 with kustomize v2.0).
 command -v kubectl >/dev/null 2>&1 || apt_pkgs+=(kubernetes-client)

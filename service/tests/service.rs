@@ -18,6 +18,7 @@ use tonic::{Code, Request};
 const SUBMITTER: &str = "submitter-secret-for-tests-0001";
 const APPROVER: &str = "approver-secret-for-tests-0001";
 const APPROVER2: &str = "approver-secret-for-tests-0002";
+const ADMIN: &str = "admin-secret-for-tests-00001";
 
 const SPEC: &str = r#"spec "bank" {
   allow call get_balance
@@ -80,6 +81,7 @@ async fn start(e: &Env) -> (WardenService<WardenEngine>, Arc<SqliteStore>) {
         cred("orch", Role::Submitter, SUBMITTER),
         cred("alice", Role::Approver, APPROVER),
         cred("bob", Role::Approver, APPROVER2),
+        cred("root", Role::Admin, ADMIN),
     ])
     .unwrap();
     let specs = Arc::new(SpecRegistry::new(&e.specs));
@@ -176,6 +178,52 @@ async fn two_approvers_race_and_one_wins() {
         .filter(|r| r.body_json()["state"] != "pending")
         .collect();
     assert_eq!(decided.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nobody_approves_their_own_submission_admin_included() {
+    let e = env();
+    let (svc, store) = start(&e).await;
+    let r = svc
+        .submit_plan(req(
+            proto::SubmitPlanRequest {
+                plan: PLAN.into(),
+                spec: "bank".into(),
+                agent: "bot".into(),
+            },
+            ADMIN,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let stored = store.approval(&r.approval_id).unwrap().unwrap();
+    assert_eq!(stored.submitted_by.as_deref(), Some("root"));
+    // The step that needs approval is marked with its rule and where it is.
+    assert_eq!(stored.marks.len(), 1, "{:?}", stored.marks);
+    assert_eq!(stored.marks[0].step_line, Some(4));
+    let rule_at = stored.marks[0].rule_at.as_deref().unwrap_or_default();
+    assert!(rule_at.ends_with("bank.spec:3:3"), "{rule_at}");
+    let err = svc
+        .approve(decide(&r.approval_id, ADMIN))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    assert!(
+        err.message().contains("own submission"),
+        "{}",
+        err.message()
+    );
+    assert_eq!(
+        store.approval(&r.approval_id).unwrap().unwrap().state,
+        service::store::ApprovalState::Pending
+    );
+    // Another approver may.
+    let ok = svc
+        .approve(decide(&r.approval_id, APPROVER))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!ok.token.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
