@@ -1042,9 +1042,7 @@ fn a_run_whose_events_nobody_reads_observes_no_syscall() {
 
 #[test]
 fn a_finished_runs_entry_outlives_a_purge_while_its_launcher_lives() {
-    if !need_root() {
-        return;
-    }
+    root_or_return!();
     // `warden exec` reads the run's refusal count after the run's cgroup is
     // removed; meanwhile another run's start or `warden doctor --clean`
     // purges the entries of runs whose cgroup is gone, but not of a live

@@ -23,12 +23,13 @@ const WARDEN: &str = env!("CARGO_BIN_EXE_warden");
 /// purges the cgroups of runs whose launcher is gone).
 static RUNS: std::sync::RwLock<()> = std::sync::RwLock::new(());
 
-fn require_root() -> std::sync::RwLockReadGuard<'static, ()> {
-    assert!(
-        enforcer::launch::is_root(),
-        "the lifecycle tests need root (cgroup, eBPF, PID namespaces); CI runs them as root"
-    );
-    RUNS.read().unwrap_or_else(|p| p.into_inner())
+macro_rules! require_root {
+    () => {{
+        if !testkit::root_or_skip!("cgroups, eBPF, PID namespaces") {
+            return;
+        }
+        RUNS.read().unwrap_or_else(|p| p.into_inner())
+    }};
 }
 
 /// Polls `done` every 20 ms for up to 30 s (a loaded machine is slow, never
@@ -378,7 +379,7 @@ fn position(text: &str, what: &str) -> usize {
 
 #[test]
 fn sigterm_reaches_the_agent_whose_status_is_the_runs_and_nothing_is_left() {
-    let _runs = require_root();
+    let _runs = require_root!();
     for how in [As::Host, As::Pid1] {
         let fx = Fixture::new();
         let tok = fx.token("10m");
@@ -403,7 +404,7 @@ fn sigterm_reaches_the_agent_whose_status_is_the_runs_and_nothing_is_left() {
 
 #[test]
 fn as_pid1_it_reaps_the_orphans_reparented_to_it() {
-    let _runs = require_root();
+    let _runs = require_root!();
     let fx = Fixture::new();
     let tok = fx.token("10m");
     // A subshell starts a process and exits at once: the process is an
@@ -434,7 +435,7 @@ fn as_pid1_it_reaps_the_orphans_reparented_to_it() {
 
 #[test]
 fn the_run_is_killed_when_the_grace_ends() {
-    let _runs = require_root();
+    let _runs = require_root!();
     for how in [As::Host, As::Pid1] {
         let fx = Fixture::new();
         let tok = fx.token("10m");
@@ -462,7 +463,7 @@ fn the_run_is_killed_when_the_grace_ends() {
 
 #[test]
 fn a_killed_launcher_leaves_nothing_its_watchdog_or_the_next_run_does_not_clean() {
-    let _runs = require_root();
+    let _runs = require_root!();
     let fx = Fixture::new();
     let tok = fx.token("10m");
     let script = agent("exit 1");
@@ -524,7 +525,7 @@ fn orphaned_run(fx: &Fixture, tok: &Path, lines: usize) -> (PathBuf, u64, i32) {
 fn the_node_agent_cleans_what_killed_runs_left_as_long_as_it_runs() {
     // Alone: no other run's start may purge what this test leaves.
     let _alone = {
-        drop(require_root());
+        drop(require_root!());
         RUNS.write().unwrap_or_else(|p| p.into_inner())
     };
     let fx = Fixture::new();
@@ -551,7 +552,7 @@ fn the_node_agent_cleans_what_killed_runs_left_as_long_as_it_runs() {
 
 #[test]
 fn fifty_runs_at_once_leave_nothing() {
-    let _runs = require_root();
+    let _runs = require_root!();
     let fx = Fixture::new();
     let tok = fx.token("10m");
     let runs: Vec<Exec> = (0..50)
@@ -580,7 +581,7 @@ fn fifty_runs_at_once_leave_nothing() {
 
 #[test]
 fn a_run_outliving_its_token_is_stopped_at_the_expiry() {
-    let _runs = require_root();
+    let _runs = require_root!();
     let fx = Fixture::new();
     let tok = fx.token("5s");
     let (_, exp) = fx.claims(&tok);
@@ -633,7 +634,7 @@ fn a_run_outliving_its_token_is_stopped_at_the_expiry() {
 
 #[test]
 fn a_revocation_kills_the_run_at_once() {
-    let _runs = require_root();
+    let _runs = require_root!();
     let fx = Fixture::new();
     let tok = fx.token("10m");
     let (jti, _) = fx.claims(&tok);
@@ -673,7 +674,7 @@ fn a_revocation_kills_the_run_at_once() {
 
 #[test]
 fn without_root_the_launcher_is_the_subreaper_and_stops_the_whole_tree() {
-    let _runs = require_root();
+    let _runs = require_root!();
     let fx = Fixture::new();
     let tok = fx.token("10m");
     // A detached process (its own session, re-parented when its parent
