@@ -38,7 +38,7 @@ echo "exit code: $status"
 [ "$status" -eq 2 ]
 
 # ───────────────────────── the verifier ─────────────────────────
-section "The verifier: LANGUAGE.md's banking plan against its spec (exit 0: accept)"
+section "The verifier: the banking plan against its spec (exit 0: accept)"
 "$warden" check examples/pay-bill.plan --spec examples/banking.spec
 
 section "A plan that exfiltrates: every refusal with the rule, the step and a witness (exit 1: reject)"

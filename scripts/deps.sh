@@ -6,11 +6,16 @@ set -euo pipefail
 Z3_VERSION=5.4.0.0          # the PyPI wheel z3-solver; z3-sys 0.14 links its libz3.so
 Z3_PREFIX=/opt/warden-z3    # .cargo/config.toml points the build here
 BPF_LINKER_VERSION=0.10.4   # the last release that builds with rustc's own LLVM here
+KUBERNETES_VALIDATE_VERSION=1.37.0  # PyPI; its schemas go up to Kubernetes 1.37
 
 say() { printf '\033[1mdeps:\033[0m %s\n' "$*" >&2; }
 sudo_() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-apt_pkgs=(protobuf-compiler pkg-config qemu-system-x86 busybox-static python3-venv openssl)
+# chromium and chromium-driver: the console's browser test (Selenium cannot download a driver here).
+apt_pkgs=(protobuf-compiler pkg-config qemu-system-x86 busybox-static python3-venv openssl chromium chromium-driver)
+# kubectl renders deploy/'s overlays (`kubectl kustomize`): the one installed,
+# else Debian's (kubernetes-client, kubectl 1.20 with kustomize v2.0).
+command -v kubectl >/dev/null 2>&1 || apt_pkgs+=(kubernetes-client)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -19,6 +24,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   say "apt-get install ${missing[*]}"
   sudo_ apt-get update -qq
   DEBIAN_FRONTEND=noninteractive sudo_ apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# kubernetes-validate (PyPI, bundles the Kubernetes schemas: validates
+# offline) in a venv of the checkout, for scripts/check-deploy.sh.
+deploy_venv="$(cd "$(dirname "$0")/.." && pwd)/.venv-deploy"
+if [ ! -x "$deploy_venv/bin/kubernetes-validate" ]; then
+  say "kubernetes-validate $KUBERNETES_VALIDATE_VERSION into $deploy_venv"
+  python3 -m venv "$deploy_venv"
+  "$deploy_venv/bin/pip" install -q --disable-pip-version-check "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
 fi
 
 if [ ! -e "$Z3_PREFIX/lib/libz3.so" ]; then

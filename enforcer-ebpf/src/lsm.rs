@@ -290,7 +290,7 @@ fn path_granted(run: Run, path: *mut aya_ebpf::bindings::path) -> u32 {
         return 0;
     }
     let len = n as usize; // includes the NUL
-    if len > BUF || len < 2 {
+    if !(2..=BUF).contains(&len) {
         return 0;
     }
     // The key: the run, then the first LSM_PATH_MAX bytes of the path; a
@@ -442,18 +442,17 @@ fn entry_allows(run: Run, dir: *const u8, dentry: *const u8, need: u32) -> bool 
 
     let mut granted = 0;
     // The entry itself (an existing file or directory named exactly).
-    if let Some(key) = inode_key(run, dentry) {
-        if let Some(rule) = unsafe { LSM_INODES.get(&key) } {
-            granted |= rule.itself;
-        }
+    if let Some(key) = inode_key(run, dentry)
+        && let Some(rule) = unsafe { LSM_INODES.get(key) }
+    {
+        granted |= rule.itself;
     }
     // Its directory.
     let mut d: *const u8 = unsafe { read(dir, off!(path_dentry)) };
-    if let Some(key) = inode_key(run, d) {
-        if let Some(rule) = unsafe { LSM_INODES.get(&key) } {
-            granted |=
-                rule.children | rule.tree | names_grant(&rule.names, &s.tail, len, true, false);
-        }
+    if let Some(key) = inode_key(run, d)
+        && let Some(rule) = unsafe { LSM_INODES.get(key) }
+    {
+        granted |= rule.children | rule.tree | names_grant(&rule.names, &s.tail, len, true, false);
     }
     if granted & need == need {
         return true;
@@ -466,12 +465,12 @@ fn entry_allows(run: Run, dir: *const u8, dentry: *const u8, need: u32) -> bool 
             break;
         }
         d = parent;
-        if let Some(key) = inode_key(run, d) {
-            if let Some(rule) = unsafe { LSM_INODES.get(&key) } {
-                granted |= rule.tree | names_grant(&rule.names, &s.tail, len, false, true);
-                if granted & need == need {
-                    return true;
-                }
+        if let Some(key) = inode_key(run, d)
+            && let Some(rule) = unsafe { LSM_INODES.get(key) }
+        {
+            granted |= rule.tree | names_grant(&rule.names, &s.tail, len, false, true);
+            if granted & need == need {
+                return true;
             }
         }
         depth += 1;
@@ -548,14 +547,14 @@ pub fn path_link(ctx: LsmContext) -> i32 {
         return refuse(run, EACCES, LSM_OP_CREATE, last_text());
     };
     let mut granted = 0;
-    if let Some(rule) = unsafe { LSM_INODES.get(&key) } {
+    if let Some(rule) = unsafe { LSM_INODES.get(key) } {
         granted |= rule.itself;
     }
     let parent: *const u8 = unsafe { read(old, off!(dentry_d_parent)) };
-    if let Some(pkey) = inode_key(run, parent) {
-        if let Some(rule) = unsafe { LSM_INODES.get(&pkey) } {
-            granted |= rule.children | rule.tree;
-        }
+    if let Some(pkey) = inode_key(run, parent)
+        && let Some(rule) = unsafe { LSM_INODES.get(pkey) }
+    {
+        granted |= rule.children | rule.tree;
     }
     if granted & ACCESS_REMOVE != 0 {
         0

@@ -131,7 +131,7 @@ pub(crate) fn current_run(cfg: &NodeConfig) -> Option<(u64, *mut RunEntry)> {
     if run == 0 {
         return None;
     }
-    RUNS.get_ptr_mut(&run).map(|entry| (run, entry))
+    RUNS.get_ptr_mut(run).map(|entry| (run, entry))
 }
 
 /// The flags of a run entry.

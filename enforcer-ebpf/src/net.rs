@@ -67,21 +67,21 @@ fn decide(
     if verdict != VERDICT_ALLOWED {
         count_refusal(entry);
     }
-    if verdict != VERDICT_ALLOWED || run_flags & RUN_REPORT_ALLOWED_NET != 0 {
-        if let Some(mut event) = new_event(run, entry, EVENT_NET, current_tgid()) {
-            let e = event.as_mut_ptr();
-            // SAFETY: a reserved record.
-            unsafe { (*e).verdict = verdict };
-            fill(e);
-            // An allowed operation is routine: do not wake the reader for it
-            // (it picks the event up at its next wake-up or poll timeout).
-            let wake = if verdict == VERDICT_ALLOWED {
-                BPF_RB_NO_WAKEUP
-            } else {
-                0
-            };
-            event.submit(wake);
-        }
+    if (verdict != VERDICT_ALLOWED || run_flags & RUN_REPORT_ALLOWED_NET != 0)
+        && let Some(mut event) = new_event(run, entry, EVENT_NET, current_tgid())
+    {
+        let e = event.as_mut_ptr();
+        // SAFETY: a reserved record.
+        unsafe { (*e).verdict = verdict };
+        fill(e);
+        // An allowed operation is routine: do not wake the reader for it
+        // (it picks the event up at its next wake-up or poll timeout).
+        let wake = if verdict == VERDICT_ALLOWED {
+            BPF_RB_NO_WAKEUP
+        } else {
+            0
+        };
+        event.submit(wake);
     }
     if verdict == VERDICT_REFUSED { 0 } else { 1 }
 }

@@ -199,7 +199,7 @@ fn read_args(cfg: &NodeConfig, task: u64, s: *mut Scratch) -> (usize, Option<usi
 #[inline(always)]
 fn exec_refusal(run_flags: u32, key: ExecKey, s: *mut Scratch, args: Option<usize>) -> u32 {
     // SAFETY: as above.
-    let Some(rule) = (unsafe { EXEC_PROGRAMS.get(&key) }) else {
+    let Some(rule) = (unsafe { EXEC_PROGRAMS.get(key) }) else {
         return if run_flags & RUN_EXEC_TREES != 0 {
             0
         } else {
@@ -250,8 +250,8 @@ fn on_exec(task: u64, bprm: u64) -> i32 {
     let parent: u64 = read_at(task, cfg.off_task_real_parent);
     let ppid: i32 = read_at(parent, cfg.off_task_tgid);
     let _ = RUN_PIDS.insert(
-        &pid,
-        &RunPid {
+        pid,
+        RunPid {
             run,
             ppid: ppid as u32,
             _pad: 0,
@@ -349,8 +349,8 @@ fn on_fork(child: u64) -> i32 {
     let parent = current_tgid();
     let child = child_tgid as u32;
     let _ = RUN_PIDS.insert(
-        &child,
-        &RunPid {
+        child,
+        RunPid {
             run,
             ppid: parent,
             _pad: 0,
@@ -380,7 +380,7 @@ fn on_exit(task: u64) -> i32 {
     if pid != tgid {
         return 0;
     }
-    let _ = RUN_PIDS.remove(&tgid);
+    let _ = RUN_PIDS.remove(tgid);
     let code: i32 = read_at(task, cfg.off_task_exit_code);
     if let Some(mut event) = new_event(run, entry, EVENT_EXIT, tgid) {
         let e = event.as_mut_ptr();

@@ -94,9 +94,7 @@ fn timed_loop(addr: SocketAddr, n: u32) -> (Duration, Duration) {
 }
 
 fn bench(c: &mut Criterion) {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("ebpf_connect: needs root to load and attach eBPF programs; nothing measured");
+    if !testkit::root_or_skip!("loading and attaching the eBPF programs; nothing measured") {
         return;
     }
     // `cargo test --all-targets` runs benches once without `--bench`: check

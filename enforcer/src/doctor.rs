@@ -242,6 +242,61 @@ fn cgroup() -> Result<Found, String> {
     ))
 }
 
+/// What [`clean`] removed: what runs whose launcher died left behind.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Cleaned {
+    /// Run cgroups whose launcher was gone: killed and removed.
+    pub cgroups: Vec<std::path::PathBuf>,
+    /// Runs whose entries were taken out of the eBPF maps (their cgroup
+    /// gone), with what only they kept attached.
+    pub ebpf_runs: usize,
+    /// What could not be cleaned, and why.
+    pub errors: Vec<String>,
+}
+
+impl Cleaned {
+    /// Whether anything was removed or failed.
+    pub fn is_empty(&self) -> bool {
+        self.cgroups.is_empty() && self.ebpf_runs == 0 && self.errors.is_empty()
+    }
+
+    /// One line for people (nothing when there was nothing to do).
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        if !self.cgroups.is_empty() || self.ebpf_runs > 0 {
+            out.push_str(&format!(
+                "warden: removed what runs whose launcher was gone left: {} cgroup(s), the eBPF entries of {} run(s)\n",
+                self.cgroups.len(),
+                self.ebpf_runs
+            ));
+        }
+        for e in &self.errors {
+            out.push_str(&format!("warden: clean-up: {e}\n"));
+        }
+        out
+    }
+}
+
+/// Removes what runs whose launcher died left behind: their cgroups
+/// (killed first: [`crate::cgroup::purge_orphans`]), then their entries in
+/// the eBPF maps ([`crate::ebpf::purge_stale_runs`]). Root only (a run
+/// without root leaves neither); makes nothing that is not there.
+pub fn clean() -> Cleaned {
+    let mut cleaned = Cleaned::default();
+    if !crate::launch::is_root() {
+        return cleaned;
+    }
+    match crate::cgroup::purge_orphans() {
+        Ok(removed) => cleaned.cgroups = removed,
+        Err(e) => cleaned.errors.push(e.to_string()),
+    }
+    match crate::ebpf::purge_stale_runs() {
+        Ok(n) => cleaned.ebpf_runs = n,
+        Err(e) => cleaned.errors.push(e.to_string()),
+    }
+    cleaned
+}
+
 /// Renders statuses as a table for people: one line per layer, then the
 /// shapes it enforces here, indented.
 pub fn render(statuses: &[LayerStatus]) -> String {

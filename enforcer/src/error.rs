@@ -63,6 +63,10 @@ pub enum RunError {
     },
     #[error("waiting for the run: {0}")]
     Wait(#[source] std::io::Error),
+    #[error("cannot be the run's init: {0}")]
+    Init(#[source] std::io::Error),
+    #[error("the run was stopped before it started: {0}")]
+    Stopped(crate::lifecycle::StopReason),
     #[error(transparent)]
     Supervisor(#[from] crate::supervisor::SupervisorError),
 }

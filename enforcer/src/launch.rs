@@ -15,6 +15,7 @@ use crate::cgroup::{CgroupReport, RunCgroup};
 use crate::error::{LayerError, RunError};
 use crate::landlock::LandlockReport;
 use crate::layer::{Layer, LayerSet};
+use crate::lifecycle::{Ending, StopEvent, StopHandle};
 use crate::policy::{KernelPolicy, Widening};
 use crate::seccomp::SeccompReport;
 use crate::spawn::{Confinement, Output};
@@ -23,6 +24,7 @@ use serde::Serialize;
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
+use std::time::{Duration, SystemTime};
 
 /// A layer that works on the run's cgroup and is provided from outside this
 /// module (the eBPF programs): attached after the cgroup exists and before
@@ -53,6 +55,26 @@ pub struct RunOptions {
     /// Layers not to apply (observation-only runs, overhead measurements).
     /// A layer both required and disabled stops the run.
     pub disable: LayerSet,
+    /// This process is the run's init (`warden exec`; one run at a time):
+    /// termination signals are forwarded to the command (once the process
+    /// called [`crate::lifecycle::forward_termination_signals`]), every
+    /// child is reaped when it is PID 1, and a run without a cgroup has it
+    /// as subreaper, so its whole process tree is killed at the end.
+    pub init: bool,
+    /// How long the command has to end after a forwarded termination
+    /// signal, or after the SIGTERM before its token expires (then at most
+    /// [`crate::lifecycle::EXPIRY_GRACE_CAP`]), before the run is killed.
+    pub grace: Duration,
+    /// When the run's authority ends (the token's `exp`): SIGTERM to the
+    /// command a grace before, the run killed then.
+    pub expires: Option<SystemTime>,
+    /// Stops the run at once (a revocation); a run stopped before it
+    /// started never starts.
+    pub stop: Option<StopHandle>,
+    /// A command the cgroup's watchdog executes after the launcher died
+    /// (it has killed and removed the run's cgroup): `warden doctor
+    /// --clean`, which takes the run's entries out of the eBPF maps.
+    pub crash_cleanup: Option<Vec<OsString>>,
 }
 
 impl Default for RunOptions {
@@ -64,6 +86,11 @@ impl Default for RunOptions {
             pids_max: Some(4096),
             cwd: None,
             disable: LayerSet::new(),
+            init: false,
+            grace: crate::lifecycle::DEFAULT_GRACE,
+            expires: None,
+            stop: None,
+            crash_cleanup: None,
         }
     }
 }
@@ -152,6 +179,10 @@ pub struct RunOutcome {
     pub killed_leftovers: usize,
     /// What the metadata supervisor did: changes made, refusals.
     pub metadata: SupervisorStats,
+    /// What ended the run early, in order: signals forwarded, the SIGTERM
+    /// before the token's expiry, the kill (empty: the command ended by
+    /// itself).
+    pub stops: Vec<StopEvent>,
 }
 
 /// A run being prepared: a policy, options, and cgroup layers from outside.
@@ -311,15 +342,25 @@ impl<'a> Run<'a> {
         } else if !root {
             report.miss(Layer::Cgroup, "needs root");
         } else {
-            match RunCgroup::create(&run_id, options.pids_max) {
+            match RunCgroup::create_with(
+                &run_id,
+                options.pids_max,
+                options.crash_cleanup.as_deref(),
+            ) {
                 Ok(cg) => {
-                    let detail = match (&cg.report.pids_max, &cg.report.pids_note) {
+                    let mut detail = match (&cg.report.pids_max, &cg.report.pids_note) {
                         (Some(m), _) => format!("{} (pids.max {m})", cg.path().display()),
                         (None, Some(note)) => {
                             format!("{} (no pids.max: {note})", cg.path().display())
                         }
                         (None, None) => cg.path().display().to_string(),
                     };
+                    if !cg.report.purged.is_empty() {
+                        detail.push_str(&format!(
+                            "; removed {} cgroup(s) of runs whose launcher was gone",
+                            cg.report.purged.len()
+                        ));
+                    }
                     report.applied.push(AppliedLayer {
                         layer: Layer::Cgroup,
                         detail,
@@ -405,6 +446,21 @@ impl<'a> Run<'a> {
             eprint!("{}", report.render());
         }
 
+        // The run's init: a run without a cgroup keeps its orphans below
+        // the launcher, and PID 1 reaps whatever is re-parented to it.
+        let subreaper = options.init && cgroup.is_none();
+        if subreaper {
+            crate::lifecycle::become_subreaper().map_err(RunError::Init)?;
+        }
+        // SAFETY: getpid has no arguments.
+        let reap = options.init && (subreaper || unsafe { libc::getpid() } == 1);
+        if reap {
+            crate::lifecycle::reap_on_sigchld().map_err(RunError::Init)?;
+        }
+        if let Some(reason) = options.stop.as_ref().and_then(StopHandle::reason) {
+            return Err(RunError::Stopped(reason));
+        }
+
         // Observe mode: the supervisor's filter alone, nothing refused.
         let observer = match (&seccomp, observe_changes) {
             (None, true) => Some(crate::supervisor::Prepared::observing()?),
@@ -449,11 +505,49 @@ impl<'a> Run<'a> {
         };
         drop(seccomp);
         drop(observer);
-        let status = child.wait().map_err(RunError::Wait)?;
+        let ending = Ending {
+            grace: options.grace,
+            expires: options.expires,
+            stop: options.stop.as_ref(),
+            signals: options.init,
+            reap,
+            quiet: options.quiet,
+        };
+        let watchdog = cgroup.as_ref().and_then(RunCgroup::watchdog_pid);
+        let mut watchdog_reaped = false;
+        let pid = child.pid();
+        let waited = {
+            let run_cgroup = cgroup.as_ref();
+            let mut kill = || match run_cgroup {
+                Some(cg) => cg.kill(),
+                None if subreaper => {
+                    crate::lifecycle::kill_descendants();
+                }
+                // SAFETY: our child, not reaped yet.
+                None => unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                },
+            };
+            let mut reaped_other = |p: libc::pid_t| watchdog_reaped |= Some(p) == watchdog;
+            crate::lifecycle::wait(&mut child, &ending, &mut kill, &mut reaped_other)
+        };
+        if watchdog_reaped && let Some(cg) = &mut cgroup {
+            // It ended before the run did: the run lost its guard against
+            // a crash of this launcher, not its end.
+            cg.watchdog_reaped();
+            if !options.quiet {
+                eprintln!("warden: the run's watchdog ended before the run");
+            }
+        }
+        let (status, stops) = waited.map_err(RunError::Wait)?;
         let killed_leftovers = match &mut cgroup {
             Some(cg) => cg.finish()?,
+            None if subreaper => crate::lifecycle::kill_descendants(),
             None => 0,
         };
+        if reap {
+            crate::lifecycle::reap_all();
+        }
         let metadata = supervisor.map(Supervisor::stop).unwrap_or_default();
         drop(extra);
         Ok(RunOutcome {
@@ -461,6 +555,7 @@ impl<'a> Run<'a> {
             layers: report,
             killed_leftovers,
             metadata,
+            stops,
         })
     }
 }
@@ -498,10 +593,22 @@ fn new_run_id() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
+    // Launchers in other PID namespaces (containers: all PID 1) share the
+    // runs' cgroup on a host: a few random bits keep their names apart.
+    let mut random = [0u8; 4];
+    // SAFETY: getrandom fills at most the 4 bytes of `random`.
+    unsafe {
+        libc::getrandom(
+            random.as_mut_ptr().cast(),
+            random.len(),
+            libc::GRND_NONBLOCK,
+        )
+    };
     format!(
-        "{}-{:x}-{}",
+        "{}-{:x}-{}-{:x}",
         std::process::id(),
         nanos,
-        SEQ.fetch_add(1, Ordering::Relaxed)
+        SEQ.fetch_add(1, Ordering::Relaxed),
+        u32::from_ne_bytes(random)
     )
 }

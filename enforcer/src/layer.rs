@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
-/// One enforcement layer (DESIGN.md, "Enforcement layers").
+/// One enforcement layer (docs/operator/layers.md).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Layer {
     /// Landlock: files, exec, TCP ports, scoping of signals and abstract

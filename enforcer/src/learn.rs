@@ -939,7 +939,7 @@ impl EventSink for Observed {
     }
 }
 
-/// A plan string literal (JSON escapes, as LANGUAGE.md says).
+/// A plan string literal (JSON escapes, as docs/language.md says).
 fn quote(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
 }

@@ -32,6 +32,7 @@ pub mod landlock;
 pub mod launch;
 pub mod layer;
 pub mod learn;
+pub mod lifecycle;
 pub mod lsm;
 pub mod policy;
 pub mod proven;
@@ -44,6 +45,7 @@ pub use compile::CompileError;
 pub use error::{LayerError, PolicyError, RunError};
 pub use launch::{CgroupLayer, LayerReport, Run, RunOptions, RunOutcome, launch};
 pub use layer::{Layer, LayerSet};
+pub use lifecycle::{StopHandle, StopReason};
 pub use policy::{
     FileAccess, FileRule, FileScope, KernelPolicy, NetDirection, NetRule, PortRange, Proto,
     SyscallAllowlist,

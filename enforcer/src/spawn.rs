@@ -76,19 +76,56 @@ pub(crate) struct Confinement<'a> {
 /// A started command.
 pub(crate) struct Child {
     pid: libc::pid_t,
+    /// Readable once the command has exited (`CLONE_PIDFD`, or
+    /// `pidfd_open` after a `fork`).
+    pidfd: Option<OwnedFd>,
     reaped: bool,
+    /// Its status, when a launcher that reaps every child reaped it.
+    status: Option<ExitStatus>,
 }
 
 impl Child {
+    /// The command's process id.
+    pub(crate) fn pid(&self) -> libc::pid_t {
+        self.pid
+    }
+
+    /// A descriptor that polls readable when the command has exited.
+    pub(crate) fn pidfd(&self) -> Option<RawFd> {
+        self.pidfd.as_ref().map(AsRawFd::as_raw_fd)
+    }
+
+    /// Records the status of the command, reaped by `waitpid(-1)`.
+    pub(crate) fn reaped_with(&mut self, raw: libc::c_int) {
+        self.reaped = true;
+        self.status = Some(ExitStatus::from_raw(raw));
+    }
+
     /// Waits for the command to end.
     pub(crate) fn wait(&mut self) -> io::Result<ExitStatus> {
+        self.wait_with(0)?
+            .ok_or_else(|| io::Error::other("waitpid returned without a status"))
+    }
+
+    /// The command's status if it has ended, without waiting.
+    pub(crate) fn try_wait(&mut self) -> io::Result<Option<ExitStatus>> {
+        self.wait_with(libc::WNOHANG)
+    }
+
+    fn wait_with(&mut self, flags: libc::c_int) -> io::Result<Option<ExitStatus>> {
+        if let Some(status) = self.status {
+            return Ok(Some(status));
+        }
         let mut status = 0;
         loop {
             // SAFETY: waits for our own child; `status` is a valid out-pointer.
-            let rc = unsafe { libc::waitpid(self.pid, &mut status, 0) };
+            let rc = unsafe { libc::waitpid(self.pid, &mut status, flags) };
             if rc == self.pid {
-                self.reaped = true;
-                return Ok(ExitStatus::from_raw(status));
+                self.reaped_with(status);
+                return Ok(self.status);
+            }
+            if rc == 0 {
+                return Ok(None);
             }
             let e = io::Error::last_os_error();
             if e.kind() != io::ErrorKind::Interrupted {
@@ -162,12 +199,17 @@ struct CloneArgs {
 }
 
 const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+const CLONE_PIDFD: u64 = 0x1000;
 
 /// Creates the child: `clone3` into the cgroup, or `fork` where `clone3`
-/// is missing. Returns the pid (0 in the child) and whether the child
-/// still has to join the cgroup itself.
-fn clone_into(cgroup_dir: Option<&File>) -> io::Result<(libc::pid_t, bool)> {
+/// is missing. Returns the pid (0 in the child), whether the child still
+/// has to join the cgroup itself, and (in the parent) the child's pidfd
+/// when `clone3` made one.
+fn clone_into(cgroup_dir: Option<&File>) -> io::Result<(libc::pid_t, bool, Option<OwnedFd>)> {
+    let mut pidfd: libc::c_int = -1;
     let mut args = CloneArgs {
+        flags: CLONE_PIDFD,
+        pidfd: (&raw mut pidfd) as u64,
         exit_signal: libc::SIGCHLD as u64,
         ..CloneArgs::default()
     };
@@ -184,8 +226,13 @@ fn clone_into(cgroup_dir: Option<&File>) -> io::Result<(libc::pid_t, bool)> {
             std::mem::size_of::<CloneArgs>(),
         )
     };
-    if rc >= 0 {
-        return Ok((rc as libc::pid_t, false));
+    if rc > 0 {
+        // SAFETY: clone3 wrote a new descriptor that nothing else owns.
+        let pidfd = (pidfd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(pidfd) });
+        return Ok((rc as libc::pid_t, false, pidfd));
+    }
+    if rc == 0 {
+        return Ok((0, false, None));
     }
     let e = io::Error::last_os_error();
     if !matches!(e.raw_os_error(), Some(libc::ENOSYS) | Some(libc::E2BIG)) {
@@ -196,7 +243,14 @@ fn clone_into(cgroup_dir: Option<&File>) -> io::Result<(libc::pid_t, bool)> {
     if pid < 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok((pid, cgroup_dir.is_some()))
+    let pidfd = if pid > 0 {
+        // SAFETY: pidfd_open of our own child; the result is a new descriptor.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+        (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+    } else {
+        None
+    };
+    Ok((pid, cgroup_dir.is_some(), pidfd))
 }
 
 /// Starts `program` with `args` under `confine`; returns once the program
@@ -241,7 +295,16 @@ pub(crate) fn spawn(
     // SAFETY: a plain system call.
     let parent = unsafe { libc::getpid() };
 
-    let (pid, join_procs) = clone_into(confine.cgroup_dir)?;
+    // The launcher's signal handlers (they write to its signal pipe) must
+    // never run in the child: the signals it catches are blocked across the
+    // clone, and the child makes their dispositions the defaults before it
+    // unblocks them. A signal forwarded before `exec` then acts on the
+    // command as it would after.
+    let caught = crate::lifecycle::CaughtSignalsBlocked::new();
+    let (pid, join_procs, pidfd) = clone_into(confine.cgroup_dir)?;
+    if pid != 0 {
+        drop(caught);
+    }
     if pid == 0 {
         let errno = child(
             ChildPlan {
@@ -269,7 +332,12 @@ pub(crate) fn spawn(
         }
     }
     drop(write_end);
-    let mut child = Child { pid, reaped: false };
+    let mut child = Child {
+        pid,
+        pidfd,
+        reaped: false,
+        status: None,
+    };
     let mut buf = [0u8; 4];
     let mut got = 0;
     while got < buf.len() {
@@ -332,6 +400,9 @@ fn child(plan: ChildPlan<'_>, confine: &Confinement<'_>) -> i32 {
         // The launcher's signal state is not the command's: default
         // dispositions for what the Rust runtime changed, nothing blocked.
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        for sig in crate::lifecycle::CAUGHT_SIGNALS {
+            libc::signal(sig, libc::SIG_DFL);
+        }
         let mut empty: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut empty);
         libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
@@ -467,9 +538,7 @@ mod tests {
 
     #[test]
     fn the_child_is_created_inside_the_cgroup() {
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
-            println!("skipped: creating a cgroup needs root");
+        if !testkit::root_or_skip!("creating a cgroup") {
             return;
         }
         let id = format!("spawn-test-{}", std::process::id());

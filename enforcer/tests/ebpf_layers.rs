@@ -7,8 +7,9 @@
 //! another layer refuses is reported with the path, directory descriptor or
 //! address it named.
 //!
-//! These tests need root (CI runs `make test` as root). Without root they
-//! fail with a clear message, unless `WARDEN_SKIP_ROOT_TESTS=1` says to skip.
+//! These tests need root (CI runs `make test` as root). Without root each
+//! says it was skipped and why (`testkit`), except the one that checks what
+//! an unprivileged load says, which runs.
 
 use std::collections::BTreeMap;
 use std::ffi::{CString, OsString};
@@ -24,20 +25,14 @@ use enforcer::{FileAccess, FileScope, KernelPolicy, Layer, NetRule, Run, RunOpti
 
 const PROBE: &str = env!("CARGO_BIN_EXE_warden-escape-probe");
 
-/// Whether to run: root, or an explicit skip; anything else fails loudly.
-fn need_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } == 0 {
-        return true;
-    }
-    if std::env::var("WARDEN_SKIP_ROOT_TESTS").is_ok_and(|v| v == "1") {
-        eprintln!("WARDEN_SKIP_ROOT_TESTS=1: skipping an eBPF test that needs root");
-        return false;
-    }
-    panic!(
-        "the eBPF layer tests need root (CI runs them as root); \
-         set WARDEN_SKIP_ROOT_TESTS=1 to skip them explicitly"
-    );
+/// Returns from the calling test, saying it was skipped and why, unless this
+/// is root (`make test` runs the tests as root, then again unprivileged).
+macro_rules! root_or_return {
+    () => {
+        if !testkit::root_or_skip!("loading the eBPF programs, making cgroups") {
+            return;
+        }
+    };
 }
 
 /// A fresh cgroup, removed on drop.
@@ -243,9 +238,7 @@ fn mapped(v4: [u8; 4]) -> [u8; 16] {
 
 #[test]
 fn probe_reports_the_program_kinds_of_this_kernel() {
-    if !need_root() {
-        return;
-    }
+    root_or_return!();
     let results = probe();
     eprintln!("{results:#?}");
     let by_kind: BTreeMap<_, _> = results.iter().map(|r| (r.kind, r)).collect();
@@ -267,9 +260,7 @@ fn probe_reports_the_program_kinds_of_this_kernel() {
 
 #[test]
 fn network_envelope_refuses_everything_but_the_allowed_port() {
-    if !need_root() {
-        return;
-    }
+    root_or_return!();
     let allowed = TcpListener::bind("127.0.0.1:0").unwrap();
     let other = TcpListener::bind("127.0.0.1:0").unwrap();
     let p = allowed.local_addr().unwrap().port();
@@ -420,9 +411,7 @@ fn network_envelope_refuses_everything_but_the_allowed_port() {
 
 #[test]
 fn attach_refuses_a_directory_that_is_not_a_cgroup() {
-    if !need_root() {
-        return;
-    }
+    root_or_return!();
     let mut layers = EbpfLayers::load(RunRules::default(), Reports::Processes).unwrap();
     let err = layers.attach(Path::new("/tmp")).unwrap_err();
     assert!(
@@ -438,9 +427,7 @@ fn attach_refuses_a_directory_that_is_not_a_cgroup() {
 /// and its exec and connect show up on the event stream.
 #[test]
 fn launcher_applies_the_ebpf_layers_and_streams_events() {
-    if !need_root() {
-        return;
-    }
+    root_or_return!();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let mut policy = probe_policy();
@@ -529,9 +516,7 @@ fn int80_ptrace_attach_self(pid: i64) -> i64 {
 #[cfg(target_arch = "x86_64")]
 #[test]
 fn a_refused_32_bit_syscall_is_marked_and_names_nothing() {
-    if !need_root() {
-        return;
-    }
+    root_or_return!();
     let probe = fork_plain(|| if int80_getpid() > 0 { 0 } else { 1 });
     if libc::WIFSIGNALED(wait_status(probe)) {
         eprintln!("this kernel has no ia32 emulation: no 32-bit syscall to report");
@@ -587,9 +572,7 @@ fn fork_plain(body: impl FnOnce() -> i32) -> libc::pid_t {
 
 #[test]
 fn a_sub_cgroup_stays_in_the_run() {
-    if !need_root() {
-        return;
-    }
+    root_or_return!();
     let other = TcpListener::bind("127.0.0.1:0").unwrap();
     let q = other.local_addr().unwrap().port();
     let mut layers = EbpfLayers::load(RunRules::default(), Reports::Processes).unwrap();
@@ -630,9 +613,7 @@ fn a_sub_cgroup_stays_in_the_run() {
 
 #[test]
 fn observe_only_reports_instead_of_refusing() {
-    if !need_root() {
-        return;
-    }
+    root_or_return!();
     let other = TcpListener::bind("127.0.0.1:0").unwrap();
     let q = other.local_addr().unwrap().port();
     let mut layers = EbpfLayers::load(RunRules::default().observe(), Reports::Processes).unwrap();
@@ -666,9 +647,7 @@ fn observe_only_reports_instead_of_refusing() {
 /// and are reported as observed with what a refusal would have said.
 #[test]
 fn observe_only_reports_execs_and_unix_connects_instead_of_refusing() {
-    if !need_root() {
-        return;
-    }
+    root_or_return!();
     let dir = tempfile::tempdir().unwrap();
     let sock = dir.path().join("outside.sock");
     let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
@@ -729,29 +708,44 @@ fn observe_only_reports_execs_and_unix_connects_instead_of_refusing() {
 /// Set in the environment of the unprivileged re-run of this test binary.
 const NON_ROOT_CHILD: &str = "WARDEN_EBPF_NON_ROOT_CHILD";
 
+/// What an unprivileged load says: that root is needed.
+fn unprivileged_load_says_root_is_needed() {
+    let err = EbpfLayers::load(RunRules::default(), Reports::Processes)
+        .expect_err("an unprivileged load must fail");
+    println!("non-root load: {err}");
+    assert!(
+        matches!(err, enforcer::ebpf::EbpfError::NeedsRoot(_)),
+        "{err:?}"
+    );
+}
+
+/// Not root: the load says root is needed. As root: this test binary, copied
+/// where uid 65534 can run it (the checkout may sit below a directory only
+/// root can enter, such as a `mktemp -d` directory), runs this test as uid
+/// 65534.
 #[test]
 fn loading_without_root_says_root_is_needed() {
-    if std::env::var_os(NON_ROOT_CHILD).is_some() {
-        // The unprivileged side (see below): report what load said.
-        let err = EbpfLayers::load(RunRules::default(), Reports::Processes)
-            .expect_err("an unprivileged load must fail");
-        println!("non-root load: {err}");
-        assert!(
-            matches!(err, enforcer::ebpf::EbpfError::NeedsRoot(_)),
-            "{err:?}"
-        );
+    if std::env::var_os(NON_ROOT_CHILD).is_some() || !testkit::is_root() {
+        unprivileged_load_says_root_is_needed();
         return;
     }
-    if !need_root() {
-        return;
-    }
+    use std::os::unix::fs::PermissionsExt;
     use std::os::unix::process::CommandExt;
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
+    let dir = tempfile::Builder::new()
+        .prefix("warden-ebpf-non-root-")
+        .tempdir()
+        .unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let exe = dir.path().join("ebpf_layers");
+    std::fs::copy(std::env::current_exe().unwrap(), &exe).unwrap();
+    std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = std::process::Command::new(&exe)
         .args([
             "--exact",
             "loading_without_root_says_root_is_needed",
             "--nocapture",
         ])
+        .current_dir(dir.path())
         .env(NON_ROOT_CHILD, "1")
         .uid(65534)
         .gid(65534)
@@ -831,9 +825,7 @@ fn probe_run(
 
 #[test]
 fn refusals_by_other_layers_are_reported() {
-    if !need_root() {
-        return;
-    }
+    root_or_return!();
     let policy = probe_policy();
     let refused = |want: &'static str, errno: i32| {
         move |ev: &[Event]| {
@@ -908,9 +900,7 @@ fn refusals_by_other_layers_are_reported() {
 /// its length (5th, 6th).
 #[test]
 fn refusals_name_dirfds_new_names_and_sendto_addresses() {
-    if !need_root() {
-        return;
-    }
+    root_or_return!();
     let mut policy = probe_policy();
     // A UDP rule, so seccomp lets the probe make a UDP socket.
     let udp_ok = 9;
@@ -1013,9 +1003,7 @@ fn refusals_name_dirfds_new_names_and_sendto_addresses() {
 
 #[test]
 fn a_run_whose_events_nobody_reads_observes_no_syscall() {
-    if !need_root() {
-        return;
-    }
+    root_or_return!();
     // `warden exec` without `--events`: the refusal is still enforced, but
     // no program runs on every syscall to report it.
     let policy = probe_policy();
@@ -1050,4 +1038,27 @@ fn a_run_whose_events_nobody_reads_observes_no_syscall() {
             .any(|e| matches!(e, Event::SyscallRefused { .. })),
         "no syscall observed: {seen:#?}"
     );
+}
+
+#[test]
+fn a_finished_runs_entry_outlives_a_purge_while_its_launcher_lives() {
+    root_or_return!();
+    // `warden exec` reads the run's refusal count after the run's cgroup is
+    // removed; meanwhile another run's start or `warden doctor --clean`
+    // purges the entries of runs whose cgroup is gone, but not of a live
+    // launcher's.
+    let policy = probe_policy();
+    let layers = for_launcher(&policy, false).expect("load the eBPF layers");
+    let tracepoints = layers.tracepoints.share();
+    let outcome = spawn_probe(
+        &policy,
+        layers.sock_addr,
+        layers.tracepoints,
+        &["read", "/etc/hostname"],
+    );
+    assert_eq!(outcome.status.code(), Some(10), "Landlock refuses the read");
+    enforcer::ebpf::purge_stale_runs().expect("purge");
+    tracepoints
+        .with_layers(|l| l.refusals())
+        .expect("the run's entry, after the purge");
 }

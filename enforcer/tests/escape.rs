@@ -39,6 +39,16 @@ fn require_root() {
     );
 }
 
+/// Returns from the calling test, saying it was skipped and why, unless this
+/// is root (`make test` runs the tests as root, then again unprivileged).
+macro_rules! root_or_return {
+    () => {
+        if !testkit::root_or_skip!("the run's cgroup and eBPF layers") {
+            return;
+        }
+    };
+}
+
 /// A directory the run may read, write, create and remove in.
 const WRITABLE: FileAccess = FileAccess::READ
     .union(FileAccess::WRITE)
@@ -221,6 +231,7 @@ fn assert_allowed(result: &(RunOutcome, String, String)) {
 
 #[test]
 fn permitted_operations_work() {
+    root_or_return!();
     let f = Fixture::new();
     let data = f.read_dir.join("data.txt");
     assert_allowed(&f.probe(&["read", Fixture::s(&data)]));
@@ -243,6 +254,7 @@ fn permitted_operations_work() {
 
 #[test]
 fn reads_outside_the_envelope_are_refused() {
+    root_or_return!();
     let f = Fixture::new();
     let secret = Fixture::s(&f.secret);
     assert_refused(&f.probe(&["read", secret]), &[EACCES]);
@@ -265,6 +277,7 @@ fn reads_outside_the_envelope_are_refused() {
 
 #[test]
 fn writes_outside_the_envelope_are_refused() {
+    root_or_return!();
     let f = Fixture::new();
     let target = f.read_dir.join("new.txt");
     assert_refused(&f.probe(&["write", Fixture::s(&target)]), &[EACCES]);
@@ -273,12 +286,14 @@ fn writes_outside_the_envelope_are_refused() {
 
 #[test]
 fn io_uring_setup_is_refused() {
+    root_or_return!();
     let f = Fixture::new();
     assert_refused(&f.probe(&["io-uring-setup"]), &[EPERM]);
 }
 
 #[test]
 fn forbidden_programs_do_not_run() {
+    root_or_return!();
     let f = Fixture::new();
     let marker = f.write_dir.join("escaped");
     let forbidden = Fixture::s(&f.forbidden_prog);
@@ -312,6 +327,7 @@ fn forbidden_programs_do_not_run() {
 
 #[test]
 fn network_outside_the_envelope_is_refused() {
+    root_or_return!();
     let f = Fixture::new();
     assert_refused(&f.probe(&["connect", &f.bad_port.to_string()]), &[EACCES]);
     let free = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -322,6 +338,7 @@ fn network_outside_the_envelope_is_refused() {
 
 #[test]
 fn listen_without_bind_takes_no_port() {
+    root_or_return!();
     // `listen` on a never-bound socket would take an ephemeral port that no
     // bind check sees: seccomp refuses `listen` when the envelope has no
     // bind rule.
@@ -331,12 +348,14 @@ fn listen_without_bind_takes_no_port() {
 
 #[test]
 fn ptrace_of_a_sibling_is_refused() {
+    root_or_return!();
     let f = Fixture::new();
     assert_refused(&f.probe(&["ptrace-sibling"]), &[EPERM]);
 }
 
 #[test]
 fn the_run_cannot_leave_its_cgroup() {
+    root_or_return!();
     let f = Fixture::new();
     let mount = enforcer::cgroup::cgroup2_mount().unwrap();
     let procs = mount.join("cgroup.procs");
@@ -345,6 +364,7 @@ fn the_run_cannot_leave_its_cgroup() {
 
 #[test]
 fn a_fork_storm_stays_confined_and_dies_with_the_run() {
+    root_or_return!();
     let f = Fixture::new();
     let n = 16;
     let (outcome, out, err) = f.probe(&[
@@ -651,6 +671,7 @@ fn assert_exec_killed(w: &World, run: &EbpfRun, filename: &str, args: &[&str], w
 
 #[test]
 fn exec_arguments_are_checked_exactly() {
+    root_or_return!();
     let w = World::new();
     let mark = Fixture::s(&w.mark);
     let mut policy = w.policy();
@@ -742,6 +763,7 @@ fn exec_arguments_are_checked_exactly() {
 /// run, which requires it, does not start.
 #[test]
 fn a_granted_argument_list_longer_than_the_check_reads_stops_the_run() {
+    root_or_return!();
     let w = World::new();
     let mut policy = w.policy();
     let long = "y".repeat(4096);
@@ -768,6 +790,7 @@ fn a_granted_argument_list_longer_than_the_check_reads_stops_the_run() {
 /// held to its granted argument lists from its first instruction.
 #[test]
 fn the_command_itself_is_held_to_its_arguments() {
+    root_or_return!();
     let w = World::new();
     let granted = w.write.join("granted.txt");
     let other = w.write.join("other.txt");
@@ -807,6 +830,7 @@ fn the_command_itself_is_held_to_its_arguments() {
 /// same run without the eBPF layers) and only the exec check refuses it.
 #[test]
 fn a_program_is_known_by_its_inode() {
+    root_or_return!();
     let w = World::new();
     let mark = Fixture::s(&w.mark);
     let copies = w.root.join("copies");
@@ -861,6 +885,7 @@ fn a_program_is_known_by_its_inode() {
 /// there, the exec check kills it: another inode.
 #[test]
 fn a_memfd_copy_of_a_granted_program_does_not_run() {
+    root_or_return!();
     let w = World::new();
     let mark = Fixture::s(&w.mark);
     let mut policy = w.policy();
@@ -911,6 +936,7 @@ fn a_memfd_copy_of_a_granted_program_does_not_run() {
 /// dynamic program needs it), while the program itself runs.
 #[test]
 fn the_elf_loader_run_directly_is_killed() {
+    root_or_return!();
     let w = World::new();
     let policy = w.policy();
     let out = w.write.join("out.txt");
@@ -951,6 +977,7 @@ fn the_elf_loader_run_directly_is_killed() {
 /// `a_program_is_known_by_its_inode`).
 #[test]
 fn scripts_run_only_by_their_granted_path() {
+    root_or_return!();
     let w = World::new();
     let interp_dir = w.root.join("interp");
     fs::create_dir(&interp_dir).unwrap();
@@ -1169,6 +1196,7 @@ impl Sockets {
 /// the run is out of the run's scope, one the run binds itself works.
 #[test]
 fn unix_sockets_outside_the_envelope_are_refused() {
+    root_or_return!();
     let w = World::new();
     let s = Sockets::new(&w.root);
     let mut policy = w.policy();
@@ -1317,6 +1345,7 @@ fn unix_sockets_outside_the_envelope_are_refused() {
 /// still counted.
 #[test]
 fn refusals_are_counted_when_nobody_reads_events() {
+    root_or_return!();
     let w = World::new();
     let s = Sockets::new(&w.root);
     let mark = Fixture::s(&w.mark);
@@ -1673,6 +1702,7 @@ impl Fixture {
 
 #[test]
 fn metadata_changes_outside_the_write_envelope_are_refused_and_change_nothing() {
+    root_or_return!();
     let f = Fixture::new();
     let support =
         f.support("metadata_changes_outside_the_write_envelope_are_refused_and_change_nothing");
@@ -1756,6 +1786,7 @@ fn metadata_changes_outside_the_write_envelope_are_refused_and_change_nothing() 
 
 #[test]
 fn metadata_changes_inside_the_write_envelope_are_made() {
+    root_or_return!();
     let f = Fixture::new();
     let support = f.support("metadata_changes_inside_the_write_envelope_are_made");
     let supported: Vec<(&str, &str)> = CHANGES
@@ -1804,6 +1835,7 @@ fn metadata_changes_inside_the_write_envelope_are_made() {
 
 #[test]
 fn a_symlink_in_the_writable_directory_is_its_own_but_its_target_is_not() {
+    root_or_return!();
     let f = Fixture::new();
     let (target, link) = f.read_only_subject();
     let before = meta_of(&target);
@@ -1826,6 +1858,7 @@ fn a_symlink_in_the_writable_directory_is_its_own_but_its_target_is_not() {
 
 #[test]
 fn a_racing_thread_cannot_flip_the_path() {
+    root_or_return!();
     // A second thread rewrites the path buffer between a writable and a
     // read-only file while the first calls chmod on it: the supervisor
     // reads the path once and acts on what it resolved and checked.
@@ -1866,6 +1899,7 @@ fn a_racing_thread_cannot_flip_the_path() {
 
 #[test]
 fn the_kernel_checks_the_callers_own_credentials() {
+    root_or_return!();
     let f = Fixture::new();
     // The run's processes search the fixture's directories as uid 65534.
     let root = f.read_dir.parent().unwrap();
@@ -1908,6 +1942,7 @@ fn the_kernel_checks_the_callers_own_credentials() {
 
 #[test]
 fn with_the_supervisor_gone_the_calls_fail() {
+    root_or_return!();
     use enforcer::supervisor::{Prepared, Supervisor, WriteRules};
     use std::os::unix::process::CommandExt;
     let f = Fixture::new();

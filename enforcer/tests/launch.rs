@@ -4,12 +4,14 @@
 use enforcer::{FileAccess, FileScope, KernelPolicy, Layer, RunError, RunOptions, launch};
 use std::ffi::OsString;
 
-fn require_root() {
-    assert_eq!(
-        unsafe { libc::geteuid() },
-        0,
-        "the launcher tests need root (the run's cgroup); CI runs them as root"
-    );
+/// Returns from the calling test, saying it was skipped and why, unless this
+/// is root (`make test` runs the tests as root, then again unprivileged).
+macro_rules! root_or_return {
+    () => {
+        if !testkit::root_or_skip!("the run's cgroup") {
+            return;
+        }
+    };
 }
 
 fn shell_policy() -> KernelPolicy {
@@ -37,7 +39,7 @@ fn sh(script: &str) -> Vec<OsString> {
 
 #[test]
 fn the_commands_exit_status_is_returned() {
-    require_root();
+    root_or_return!();
     let out = launch(&shell_policy(), &quiet(), "/bin/sh", &sh("exit 3")).unwrap();
     assert_eq!(out.status.code(), Some(3));
     let out = launch(&shell_policy(), &quiet(), "/bin/sh", &sh("exit 0")).unwrap();
@@ -46,7 +48,7 @@ fn the_commands_exit_status_is_returned() {
 
 #[test]
 fn a_missing_required_layer_stops_the_run_before_it_starts() {
-    require_root();
+    root_or_return!();
     let dir = tempfile::tempdir().unwrap();
     let marker = dir.path().join("ran");
     let mut policy = shell_policy();
@@ -77,7 +79,7 @@ fn a_missing_required_layer_stops_the_run_before_it_starts() {
 
 #[test]
 fn a_program_outside_the_policy_does_not_start() {
-    require_root();
+    root_or_return!();
     let err = launch(&shell_policy(), &quiet(), "/bin/ls", &[]).unwrap_err();
     match err {
         RunError::Spawn { source, .. } => {
@@ -91,7 +93,7 @@ fn a_program_outside_the_policy_does_not_start() {
 
 #[test]
 fn the_report_names_every_layer() {
-    require_root();
+    root_or_return!();
     let out = launch(&shell_policy(), &quiet(), "/bin/sh", &sh("true")).unwrap();
     let r = &out.layers;
     for layer in Layer::ALL {
@@ -111,7 +113,7 @@ fn the_report_names_every_layer() {
 
 #[test]
 fn the_ebpf_layers_narrow_landlocks_port_rule_to_the_address() {
-    require_root();
+    root_or_return!();
     let listener = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
     let port = listener.local_addr().unwrap().port().to_string();
     let probe = env!("CARGO_BIN_EXE_warden-escape-probe");

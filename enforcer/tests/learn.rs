@@ -15,10 +15,9 @@ const PROBE: &str = env!("CARGO_BIN_EXE_warden-escape-probe");
 
 #[test]
 fn a_script_is_learned_as_a_plan_that_covers_it() {
-    assert!(
-        enforcer::launch::is_root(),
-        "warden learn needs root (cgroup, eBPF); CI runs the tests as root"
-    );
+    if !testkit::root_or_skip!("learning observes the command with eBPF, in a cgroup of its own") {
+        return;
+    }
     let tmp = tempfile::Builder::new()
         .prefix("warden-learn-")
         .tempdir()

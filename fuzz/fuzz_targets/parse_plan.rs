@@ -15,6 +15,10 @@ fuzz_target!(|data: &[u8]| {
             .unwrap_or_else(|e| panic!("the printed plan does not parse: {e}\n{printed}"));
         assert_eq!(again, plan, "{printed}");
         let kept = planlang::fmt_plan_source(text, "fuzz.plan").expect("it parsed once");
-        assert_eq!(planlang::parse_plan(&kept, "fuzz.plan").ok(), Some(plan), "{kept}");
+        assert_eq!(
+            planlang::parse_plan(&kept, "fuzz.plan").ok(),
+            Some(plan),
+            "{kept}"
+        );
     }
 });

@@ -17,6 +17,10 @@ fuzz_target!(|data: &[u8]| {
             .unwrap_or_else(|e| panic!("the printed spec does not parse: {e}\n{printed}"));
         assert_eq!(again, spec, "{printed}");
         let kept = planlang::fmt_spec_source(text, "fuzz.spec").expect("it parsed once");
-        assert_eq!(planlang::parse_spec(&kept, "fuzz.spec").ok(), Some(spec), "{kept}");
+        assert_eq!(
+            planlang::parse_spec(&kept, "fuzz.spec").ok(),
+            Some(spec),
+            "{kept}"
+        );
     }
 });

@@ -560,7 +560,7 @@ fn pattern(p: &Pattern) -> String {
     };
     if let Some(c) = &p.condition {
         let text = cond(c, Ctx::Top);
-        // `connect host in [...]` reads as LANGUAGE.md writes it, unless
+        // `connect host in [...]` reads as docs/language.md writes it, unless
         // the condition would read as a socket path (`connect "x"`).
         let bare = matches!(
             p.matcher,

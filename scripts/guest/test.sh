@@ -24,20 +24,8 @@ done
 
 pkgs=()
 for c in "${crates[@]}"; do pkgs+=(-p "$c"); done
-# The executables cargo built for the tests, from its JSON messages.
-mapfile -t bins < <(
-  cargo test "${pkgs[@]}" --all-targets --no-run --message-format=json 2>/dev/null |
-    python3 -c '
-import json, sys
-for line in sys.stdin:
-    try:
-        m = json.loads(line)
-    except ValueError:
-        continue
-    if m.get("reason") == "compiler-artifact" and m.get("profile", {}).get("test") and m.get("executable"):
-        print(m["executable"])
-'
-)
+# The executables cargo built for the tests.
+mapfile -t bins < <(bash "$root/scripts/test-binaries.sh" "${pkgs[@]}" | cut -f1)
 if [ ${#only[@]} -gt 0 ]; then
   kept=()
   for b in "${bins[@]}"; do

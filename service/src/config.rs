@@ -14,6 +14,11 @@
 //! key = "tls/server.key"
 //! client_ca = "tls/ca.crt"        # optional: require client certificates
 //!
+//! [console]                      # the approvers' web console (crate `console`); omit for none
+//! listen = "127.0.0.1:8080"       # an IP address and port; not loopback only with [tls]
+//! sign_in_per_minute = 10         # failed sign-ins allowed per client address per minute
+//! session_minutes = 480           # a sign-in lasts this long
+//!
 //! [[credentials]]
 //! name = "orchestrator-1"
 //! role = "submitter"
@@ -34,6 +39,24 @@ pub struct TlsConfig {
     pub key: PathBuf,
     #[serde(default)]
     pub client_ca: Option<PathBuf>,
+}
+
+/// The web console (`[console]`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleConfig {
+    pub listen: String,
+    #[serde(default = "default_sign_in")]
+    pub sign_in_per_minute: u32,
+    #[serde(default = "default_session")]
+    pub session_minutes: u64,
+}
+
+fn default_sign_in() -> u32 {
+    10
+}
+fn default_session() -> u64 {
+    480
 }
 
 fn default_listen() -> String {
@@ -86,6 +109,8 @@ pub struct ServeConfig {
     pub tls: Option<TlsConfig>,
     #[serde(default)]
     pub credentials: Vec<CredentialConfig>,
+    #[serde(default)]
+    pub console: Option<ConsoleConfig>,
 }
 
 /// Why the configuration cannot be used.
@@ -101,6 +126,14 @@ pub enum ConfigError {
     Parse { path: String, message: String },
     #[error("max_plan_bytes must be between 1 and 16 MiB, not {0}")]
     PlanLimit(usize),
+    #[error("[console] listen = {0:?}: give an IP address and a port, like \"127.0.0.1:8080\"")]
+    ConsoleAddress(String),
+    #[error(
+        "[console] listen = {0:?} is not a loopback address: approvers' credentials and session cookies would cross the network in clear; configure [tls] or listen on 127.0.0.1"
+    )]
+    ConsoleNeedsTls(String),
+    #[error("[console] sign_in_per_minute and session_minutes must be at least 1")]
+    ConsoleLimits,
 }
 
 impl ServeConfig {
@@ -112,6 +145,18 @@ impl ServeConfig {
         })?;
         if c.max_plan_bytes == 0 || c.max_plan_bytes > 16 * 1024 * 1024 {
             return Err(ConfigError::PlanLimit(c.max_plan_bytes));
+        }
+        if let Some(console) = &c.console {
+            let addr: std::net::SocketAddr = console
+                .listen
+                .parse()
+                .map_err(|_| ConfigError::ConsoleAddress(console.listen.clone()))?;
+            if !addr.ip().is_loopback() && c.tls.is_none() {
+                return Err(ConfigError::ConsoleNeedsTls(console.listen.clone()));
+            }
+            if console.sign_in_per_minute == 0 || console.session_minutes == 0 {
+                return Err(ConfigError::ConsoleLimits);
+            }
         }
         let abs = |p: &mut PathBuf| {
             if p.is_relative() {
@@ -172,6 +217,33 @@ mod tests {
         assert_eq!(c.db, Path::new("/etc/warden/warden.db"));
         assert_eq!(c.max_plan_bytes, 65536);
         assert_eq!(c.credentials[0].role, Role::Submitter);
+    }
+
+    #[test]
+    fn the_console_listens_on_loopback_unless_tls_is_configured() {
+        let base = Path::new("/etc/warden");
+        let c = ServeConfig::parse("[console]\nlisten = \"127.0.0.1:8080\"", "t", base).unwrap();
+        let console = c.console.unwrap();
+        assert_eq!(console.listen, "127.0.0.1:8080");
+        assert_eq!(console.sign_in_per_minute, 10);
+        assert!(ServeConfig::parse("[console]\nlisten = \"[::1]:8080\"", "t", base).is_ok());
+        let open = ServeConfig::parse("[console]\nlisten = \"0.0.0.0:8080\"", "t", base);
+        assert!(
+            matches!(open, Err(ConfigError::ConsoleNeedsTls(_))),
+            "{open:?}"
+        );
+        let name = ServeConfig::parse("[console]\nlisten = \"localhost:8080\"", "t", base);
+        assert!(
+            matches!(name, Err(ConfigError::ConsoleAddress(_))),
+            "{name:?}"
+        );
+        let tls = "[tls]\ncert = \"c\"\nkey = \"k\"\n[console]\nlisten = \"0.0.0.0:8443\"";
+        assert!(ServeConfig::parse(tls, "t", base).is_ok());
+        let zero = "[console]\nlisten = \"127.0.0.1:1\"\nsign_in_per_minute = 0";
+        assert!(matches!(
+            ServeConfig::parse(zero, "t", base),
+            Err(ConfigError::ConsoleLimits)
+        ));
     }
 
     #[test]

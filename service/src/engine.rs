@@ -34,6 +34,8 @@ pub struct Decision<A> {
     pub counterexamples: Vec<proto::Counterexample>,
     /// On approve: the approve rules that matched, for the approver.
     pub approval_reasons: Vec<String>,
+    /// On approve: the same, with where the rule and the step are.
+    pub approval_marks: Vec<crate::store::ApprovalMark>,
     /// On accept or approve: the envelope, JSON.
     pub envelope_json: String,
     /// Hex SHA-256 of the plan's canonical text.

@@ -491,6 +491,8 @@ impl<E: Engine> Warden for WardenService<E> {
                     decided_ms: None,
                     token_id: None,
                     token: None,
+                    submitted_by: Some(who.name.clone()),
+                    marks: decision.approval_marks.clone(),
                 };
                 txn.ops.push(StateOp::CreateApproval(rec));
                 txn.events.push(NewEvent::new(
@@ -838,6 +840,89 @@ fn evict<E: Engine>(runs: &mut Runs<E>, now_s: i64) {
     by_text.retain(|_, run| by_id.contains_key(&run.token_id));
 }
 
+/// Why an approval or a denial was not recorded. Nothing changed.
+#[derive(Debug, thiserror::Error)]
+pub enum DecideError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{name} has role {role}; deciding approvals needs approver (or admin)")]
+    Role { name: String, role: &'static str },
+    #[error("approval {0} not found")]
+    NotFound(String),
+    #[error("approval {id} is already {state}")]
+    NotPending { id: String, state: &'static str },
+    #[error("{who} submitted the plan of approval {id}; nobody may approve their own submission")]
+    OwnSubmission { id: String, who: String },
+    #[error(
+        "approval {0} does not record who submitted it, so it cannot be approved (deny it, and submit the plan again)"
+    )]
+    SubmitterUnknown(String),
+    #[error("spec {0:?} is no longer loaded")]
+    SpecGone(String),
+    #[error("the spec in force now rejects this plan; it cannot be approved ({0} counterexamples)")]
+    RejectedNow(usize),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error("cannot sign the token: {0}")]
+    Sign(String),
+    #[error("a worker failed: {0}")]
+    Worker(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<DecideError> for Status {
+    fn from(e: DecideError) -> Status {
+        match e {
+            DecideError::Invalid(m) => Status::invalid_argument(m),
+            e @ DecideError::Role { .. } => Status::permission_denied(e.to_string()),
+            e @ DecideError::OwnSubmission { .. } => Status::permission_denied(e.to_string()),
+            e @ DecideError::NotFound(_) => Status::not_found(e.to_string()),
+            e @ (DecideError::NotPending { .. }
+            | DecideError::SubmitterUnknown(_)
+            | DecideError::SpecGone(_)
+            | DecideError::RejectedNow(_)) => Status::failed_precondition(e.to_string()),
+            DecideError::Plan(p) => plan_status(p),
+            e @ (DecideError::Sign(_) | DecideError::Worker(_)) => Status::internal(e.to_string()),
+            DecideError::Store(e) => store_status(e),
+        }
+    }
+}
+
+fn decide_text<'a>(v: &'a str, what: &str) -> Result<&'a str, DecideError> {
+    non_empty(v, what).map_err(|s| DecideError::Invalid(s.message().to_owned()))
+}
+
+/// A decision on its way: the approval as decided.
+pub type Decided<'a> =
+    std::pin::Pin<Box<dyn Future<Output = Result<ApprovalRecord, DecideError>> + Send + 'a>>;
+
+/// Approval decisions as a front door other than gRPC needs them (the web
+/// console): the same checks, store and audit records as `Approve`/`Deny`.
+pub trait Decisions: Send + Sync + 'static {
+    /// Approves (issuing the token) or denies a pending approval as `who`
+    /// ([`WardenService::decide_as`]).
+    fn decide<'a>(
+        &'a self,
+        who: &'a Identity,
+        id: &'a str,
+        reason: &'a str,
+        approve: bool,
+    ) -> Decided<'a>;
+}
+
+impl<E: Engine> Decisions for WardenService<E> {
+    fn decide<'a>(
+        &'a self,
+        who: &'a Identity,
+        id: &'a str,
+        reason: &'a str,
+        approve: bool,
+    ) -> Decided<'a> {
+        Box::pin(self.decide_as(who, id, reason, approve))
+    }
+}
+
 impl<E: Engine> WardenService<E> {
     async fn decide(
         &self,
@@ -846,20 +931,57 @@ impl<E: Engine> WardenService<E> {
     ) -> Result<Response<proto::Approval>, Status> {
         let who = self.authorize(&request, &[Role::Approver])?;
         let req = request.into_inner();
-        let id = non_empty(&req.approval_id, "approval_id")?.to_owned();
-        let reason = non_empty(&req.reason, "reason")?.to_owned();
+        let decided = self
+            .decide_as(&who, &req.approval_id, &req.reason, approve)
+            .await?;
+        Ok(Response::new(approval_to_proto(&decided)))
+    }
+
+    /// Approves or denies a pending approval as `who`, whichever door the
+    /// decision came through: an approver or admin, never the principal
+    /// that submitted the plan. An approval re-proves the plan against the
+    /// spec in force now and issues its token; the decision and its audit
+    /// records are durable before this returns.
+    pub async fn decide_as(
+        &self,
+        who: &Identity,
+        approval_id: &str,
+        reason: &str,
+        approve: bool,
+    ) -> Result<ApprovalRecord, DecideError> {
+        if !matches!(who.role, Role::Approver | Role::Admin) {
+            return Err(DecideError::Role {
+                name: who.name.clone(),
+                role: who.role.as_str(),
+            });
+        }
+        let id = decide_text(approval_id, "approval_id")?.to_owned();
+        let reason = decide_text(reason, "reason")?.to_owned();
         let store = self.inner.store.clone();
         let lookup = id.clone();
         let rec = tokio::task::spawn_blocking(move || store.approval(&lookup))
             .await
-            .map_err(join_status)?
-            .map_err(store_status)?
-            .ok_or_else(|| Status::not_found(format!("approval {id} not found")))?;
+            .map_err(|e| DecideError::Worker(e.to_string()))??
+            .ok_or_else(|| DecideError::NotFound(id.clone()))?;
         if rec.state != ApprovalState::Pending {
-            return Err(Status::failed_precondition(format!(
-                "approval {id} is already {}",
-                rec.state.as_str()
-            )));
+            return Err(DecideError::NotPending {
+                id,
+                state: rec.state.as_str(),
+            });
+        }
+        // Nobody approves their own submission, admin included; an approval
+        // whose submitter is unknown cannot be approved (fail closed).
+        if approve {
+            match &rec.submitted_by {
+                None => return Err(DecideError::SubmitterUnknown(id)),
+                Some(s) if *s == who.name => {
+                    return Err(DecideError::OwnSubmission {
+                        id,
+                        who: who.name.clone(),
+                    });
+                }
+                Some(_) => {}
+            }
         }
         let at_ms = now_ms();
         let mut events = Vec::new();
@@ -867,22 +989,20 @@ impl<E: Engine> WardenService<E> {
         if approve {
             // Prove the plan again against the spec in force now: a spec
             // tightened since the submission wins.
-            let spec = self.inner.specs.get(&rec.spec).ok_or_else(|| {
-                Status::failed_precondition(format!("spec {:?} is no longer loaded", rec.spec))
-            })?;
+            let spec = self
+                .inner
+                .specs
+                .get(&rec.spec)
+                .ok_or_else(|| DecideError::SpecGone(rec.spec.clone()))?;
             let engine = self.inner.engine.clone();
             let plan = rec.plan.clone();
             let decision =
                 tokio::task::spawn_blocking(move || engine.check(&spec.name, &spec.loaded, &plan))
                     .await
-                    .map_err(join_status)?
-                    .map_err(plan_status)?;
+                    .map_err(|e| DecideError::Worker(e.to_string()))??;
             let accepted = match (decision.verdict, decision.accepted) {
                 (Verdict::Reject, _) | (_, None) => {
-                    return Err(Status::failed_precondition(format!(
-                        "the spec in force now rejects this plan; it cannot be approved ({} counterexamples)",
-                        decision.counterexamples.len()
-                    )));
+                    return Err(DecideError::RejectedNow(decision.counterexamples.len()));
                 }
                 (_, Some(a)) => a,
             };
@@ -890,7 +1010,7 @@ impl<E: Engine> WardenService<E> {
                 .inner
                 .engine
                 .issue(&accepted, &rec.agent)
-                .map_err(|e| Status::internal(format!("cannot sign the token: {e}")))?;
+                .map_err(DecideError::Sign)?;
             events.push(NewEvent::new(
                 EventKind::Approval,
                 json!({"approval_id": id, "submission_id": rec.submission_id, "agent": rec.agent,
@@ -928,17 +1048,25 @@ impl<E: Engine> WardenService<E> {
             }],
             events,
         };
-        self.commit(txn).await?;
-        let decided = ApprovalRecord {
+        // Decided meanwhile through another door: the same answer as above.
+        self.inner
+            .store
+            .commit(txn)
+            .wait()
+            .await
+            .map_err(|e| match e {
+                StoreError::NotPending { id, state } => DecideError::NotPending { id, state },
+                e => DecideError::Store(e),
+            })?;
+        Ok(ApprovalRecord {
             state,
-            decided_by: Some(who.name),
+            decided_by: Some(who.name.clone()),
             decision_reason: Some(reason),
             decided_ms: Some(at_ms),
             token_id: issued.as_ref().map(|t| t.token_id.clone()),
             token: issued.map(|t| t.token),
             ..rec
-        };
-        Ok(Response::new(approval_to_proto(&decided)))
+        })
     }
 }
 
@@ -969,6 +1097,23 @@ fn read_pem(path: &std::path::Path) -> Result<Vec<u8>, ServeError> {
     std::fs::read(path).map_err(|e| ServeError::Tls(format!("cannot read {}: {e}", path.display())))
 }
 
+/// What a server beside the gRPC one in the same process (the web
+/// console) gets from the service: its decisions, its store, its
+/// credentials, and the key that verifies the audit log's checkpoints.
+#[derive(Clone)]
+pub struct Shared {
+    pub decisions: Arc<dyn Decisions>,
+    pub store: Arc<dyn Store>,
+    pub auth: Authenticator,
+    pub checkpoint_key: ed25519_compact::PublicKey,
+}
+
+/// A server beside the gRPC one: started with [`Shared`] once the store is
+/// open and the specs are loaded (before `ready`), stopped when the service
+/// stops.
+pub type Companion =
+    Box<dyn FnOnce(Shared) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
+
 /// Runs the service until `shutdown` resolves: opens the store, loads the
 /// specs, calls `ready` with the bound address, serves gRPC (and health) on
 /// `listener`, polls the spec directory, and on shutdown drains requests
@@ -981,7 +1126,21 @@ pub async fn serve<E: Engine>(
     ready: impl FnOnce(&str),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    serve_with(cfg, engine, signer, listener, ready, shutdown, None).await
+}
+
+/// [`serve`], with a companion server run beside gRPC for as long.
+pub async fn serve_with<E: Engine>(
+    cfg: &ServeConfig,
+    engine: Arc<E>,
+    signer: CheckpointSigner,
+    listener: tokio::net::TcpListener,
+    ready: impl FnOnce(&str),
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    companion: Option<Companion>,
+) -> Result<(), ServeError> {
     let auth = Authenticator::new(&cfg.credentials)?;
+    let checkpoint_key = signer.public_key();
     let store = Arc::new(SqliteStore::open(
         &cfg.db,
         Some(signer),
@@ -994,7 +1153,7 @@ pub async fn serve<E: Engine>(
     let svc = WardenService::new(
         engine,
         store.clone(),
-        auth,
+        auth.clone(),
         specs,
         Limits {
             max_plan_bytes: cfg.max_plan_bytes,
@@ -1050,6 +1209,14 @@ pub async fn serve<E: Engine>(
             .tls_config(t)
             .map_err(|e| ServeError::Tls(e.to_string()))?;
     }
+    let companion = companion.map(|start| {
+        tokio::spawn(start(Shared {
+            decisions: Arc::new(svc.clone()),
+            store: store.clone(),
+            auth,
+            checkpoint_key,
+        }))
+    });
     let warden = proto::warden_server::WardenServer::new(svc)
         .max_decoding_message_size(max_msg)
         .max_encoding_message_size(max_msg);
@@ -1074,6 +1241,9 @@ pub async fn serve<E: Engine>(
         .await;
     if let Some(p) = poll {
         p.abort();
+    }
+    if let Some(c) = companion {
+        c.abort();
     }
     let stop = store
         .commit(Txn::events(vec![NewEvent::new(

@@ -224,6 +224,17 @@ impl Engine for WardenEngine {
                     None => format!("{} needs approval", a.action),
                 })
                 .collect(),
+            approval_marks: outcome
+                .approvals
+                .iter()
+                .map(|a| crate::store::ApprovalMark {
+                    action: a.action.clone(),
+                    rule: a.rule_text.clone().unwrap_or_default(),
+                    rule_at: location(&a.rule)
+                        .map(|l| format!("{}:{}:{}", l.file, l.line, l.column)),
+                    step_line: location(&a.step).map(|l| l.line),
+                })
+                .collect(),
             envelope_json,
             plan_hash: hex::encode(verifier::issue::plan_hash(&plan).as_bytes()),
             plan_agent: plan.agent.as_ref().map(|a| a.node.clone()),

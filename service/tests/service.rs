@@ -18,6 +18,7 @@ use tonic::{Code, Request};
 const SUBMITTER: &str = "submitter-secret-for-tests-0001";
 const APPROVER: &str = "approver-secret-for-tests-0001";
 const APPROVER2: &str = "approver-secret-for-tests-0002";
+const ADMIN: &str = "admin-secret-for-tests-00001";
 
 const SPEC: &str = r#"spec "bank" {
   allow call get_balance
@@ -80,6 +81,7 @@ async fn start(e: &Env) -> (WardenService<WardenEngine>, Arc<SqliteStore>) {
         cred("orch", Role::Submitter, SUBMITTER),
         cred("alice", Role::Approver, APPROVER),
         cred("bob", Role::Approver, APPROVER2),
+        cred("root", Role::Admin, ADMIN),
     ])
     .unwrap();
     let specs = Arc::new(SpecRegistry::new(&e.specs));
@@ -179,6 +181,52 @@ async fn two_approvers_race_and_one_wins() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nobody_approves_their_own_submission_admin_included() {
+    let e = env();
+    let (svc, store) = start(&e).await;
+    let r = svc
+        .submit_plan(req(
+            proto::SubmitPlanRequest {
+                plan: PLAN.into(),
+                spec: "bank".into(),
+                agent: "bot".into(),
+            },
+            ADMIN,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let stored = store.approval(&r.approval_id).unwrap().unwrap();
+    assert_eq!(stored.submitted_by.as_deref(), Some("root"));
+    // The step that needs approval is marked with its rule and where it is.
+    assert_eq!(stored.marks.len(), 1, "{:?}", stored.marks);
+    assert_eq!(stored.marks[0].step_line, Some(4));
+    let rule_at = stored.marks[0].rule_at.as_deref().unwrap_or_default();
+    assert!(rule_at.ends_with("bank.spec:3:3"), "{rule_at}");
+    let err = svc
+        .approve(decide(&r.approval_id, ADMIN))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    assert!(
+        err.message().contains("own submission"),
+        "{}",
+        err.message()
+    );
+    assert_eq!(
+        store.approval(&r.approval_id).unwrap().unwrap().state,
+        service::store::ApprovalState::Pending
+    );
+    // Another approver may.
+    let ok = svc
+        .approve(decide(&r.approval_id, APPROVER))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!ok.token.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn approval_reproves_against_the_spec_in_force() {
     let e = env();
     let (svc, _store) = start(&e).await;
@@ -236,18 +284,7 @@ async fn revocations_survive_a_restart() {
     };
     let (svc, _store) = start(&e).await;
     let err = svc
-        .check_action(req(
-            proto::CheckActionRequest {
-                token,
-                action: Some(proto::Action {
-                    kind: Some(proto::action::Kind::Call(proto::CallAction {
-                        name: "get_balance".into(),
-                        args: Default::default(),
-                    })),
-                }),
-            },
-            SUBMITTER,
-        ))
+        .check_action(req(get_balance(token), SUBMITTER))
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied);
@@ -357,4 +394,55 @@ async fn submit_plan_issues_a_root_token_for_an_argv_restricted_exec() {
     };
     assert!(proven("root") && proven("root+bpf-lsm"));
     assert!(!proven("unprivileged"), "any arguments are not proven");
+}
+
+/// A run's token that passed CheckAction is refused after its expiry: the
+/// run's cached state does not outlive the token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_action_refuses_once_the_token_expired() {
+    let e = env();
+    let (svc, _store) = start(&e).await;
+    let r = svc
+        .submit_plan(req(
+            proto::SubmitPlanRequest {
+                plan: "plan \"look\" {\n  agent \"bot\"\n  ttl 2s\n  call get_balance()\n}\n"
+                    .into(),
+                spec: "bank".into(),
+                agent: "bot".into(),
+            },
+            SUBMITTER,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!r.token.is_empty(), "not accepted: {r:?}");
+    let exp = token::paseto::decode_unverified(&r.token)
+        .unwrap()
+        .claims
+        .unwrap()
+        .exp;
+    let check = |token: String| svc.check_action(req(get_balance(token), SUBMITTER));
+    let allowed = check(r.token.clone()).await.unwrap().into_inner();
+    assert!(allowed.allowed, "{allowed:?}");
+    // Past `exp` (whole seconds): the same check on the same run refuses.
+    while token::Timestamp::now() < exp {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let err = check(r.token).await.unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied);
+    assert!(err.message().contains("expired"), "{}", err.message());
+    verify(&e);
+}
+
+/// A CheckAction request for the call `get_balance()` under `token`.
+fn get_balance(token: String) -> proto::CheckActionRequest {
+    proto::CheckActionRequest {
+        token,
+        action: Some(proto::Action {
+            kind: Some(proto::action::Kind::Call(proto::CallAction {
+                name: "get_balance".into(),
+                args: Default::default(),
+            })),
+        }),
+    }
 }

@@ -10,18 +10,11 @@ use proptest::strategy::ValueTree;
 use verifier::report::{Reason, Verdict};
 use verifier::{CompiledSpec, reference};
 
-const PATHS: &[&str] = &[
-    "/tmp/a",
-    "/tmp/b/c.rs",
-    "/etc/passwd",
-    "/repo/src/x.rs",
-    "/tmp/../etc/shadow",
-    "/",
-    "/tmp",
-];
-const CALLS: &[&str] = &["pay", "read_file", "login"];
-const WHO: &[&str] = &["\"A\"", "\"B\"", "\"C\""];
-const AMOUNTS: &[&str] = &["1", "500", "1000.5", "2000"];
+// The actions, patterns, conditions and param steps random plans and specs
+// are made of, shared with the verifier's fuzz target (fuzz/fuzz_targets/verify_plans.rs).
+#[path = "support/vocabulary.rs"]
+mod vocabulary;
+use vocabulary::*;
 
 fn action() -> impl Strategy<Value = String> {
     prop_oneof![
@@ -30,27 +23,7 @@ fn action() -> impl Strategy<Value = String> {
             prop::sample::select(PATHS)
         )
             .prop_map(|(k, p)| format!("{k} \"{p}\"")),
-        prop::sample::select(
-            &[
-                "exec \"/usr/bin/git\" [\"status\"]",
-                "exec \"/usr/bin/git\" [\"push\", \"-f\"]",
-                "exec \"/usr/bin/git\" []",
-                "exec \"/bin/sh\" [\"-c\", \"x\"]",
-                "connect \"api.x.com\":443",
-                "connect \"api.x.com\":80",
-                "connect 10.0.0.1:443",
-                "connect [::ffff:10.0.0.2]:443",
-                "connect 8.8.8.8:53",
-                "connect 10.0.0.0/7:443",
-                "listen 8080",
-                "connect \"/run/app/db.sock\"",
-                "connect \"/run/app/../docker.sock\"",
-                "connect \"/var/run/docker.sock\"",
-                "listen \"/run/app/api.sock\"",
-                "exec \"/usr/bin/git\" [\"-c\", \"core.pager=x\", \"log\"]",
-            ][..]
-        )
-        .prop_map(str::to_string),
+        prop::sample::select(OTHER_ACTIONS).prop_map(str::to_string),
         (
             prop::sample::select(CALLS),
             prop::sample::select(WHO),
@@ -81,74 +54,6 @@ fn block(depth: u32) -> BoxedStrategy<String> {
         .prop_map(|v| v.join("\n"))
         .boxed()
 }
-
-const PATH_CONDS: &[&str] = &[
-    "path under \"/tmp/\"",
-    "not path under \"/tmp/\"",
-    "path endswith \".rs\"",
-    "path == \"/etc/passwd\"",
-    "path startswith \"/tmp/\"",
-];
-const EXEC_CONDS: &[&str] = &[
-    "argv[0] in [\"status\", \"diff\"]",
-    "argv contains \"-f\"",
-    "argv endswith \"s\"",
-    "argv == []",
-    "not argv[0] == \"push\"",
-];
-const NET_CONDS: &[&str] = &[
-    "ip in 10.0.0.0/8",
-    "not ip in 10.0.0.0/8",
-    "host == \"api.x.com\"",
-    "port == 443",
-    "port < 100",
-    "not port == 443",
-];
-/// Conditions on a connect or listen, unix socket or network.
-const SOCKET_CONDS: &[&str] = &[
-    "path under \"/run/app/\"",
-    "not path endswith \".sock\"",
-    "path == \"/var/run/docker.sock\"",
-    "path startswith \"/run/\"",
-    "has path",
-    "port == 443",
-    "host == \"api.x.com\" or path under \"/run/\"",
-];
-const CALL_CONDS: &[&str] = &[
-    "recipient in [\"A\", \"B\"]",
-    "amount <= 1000",
-    "amount > 1000",
-    "has recipient",
-    "not has amount",
-    "recipient matches \"[AB]\"",
-];
-
-/// Patterns, each with the conditions that fit its action kind.
-const PATTERNS: &[(&str, &[&str])] = &[
-    ("read", PATH_CONDS),
-    ("write under \"/tmp/\"", PATH_CONDS),
-    ("read \"/etc/passwd\"", PATH_CONDS),
-    ("delete", PATH_CONDS),
-    ("exec \"/usr/bin/git\"", EXEC_CONDS),
-    ("exec", PATH_CONDS),
-    ("connect", NET_CONDS),
-    ("listen", &["port == 8080", "not port < 1024"]),
-    ("connect", SOCKET_CONDS),
-    ("connect under \"/run/app/\"", SOCKET_CONDS),
-    ("connect \"/var/run/docker.sock\"", &[]),
-    ("listen under \"/run/\"", SOCKET_CONDS),
-    (
-        "exec \"/usr/bin/git\"",
-        &[
-            "argv == [\"-c\", \"core.pager=x\", \"log\"]",
-            "argv[1] startswith \"core.\"",
-        ],
-    ),
-    ("call *", CALL_CONDS),
-    ("call pay", CALL_CONDS),
-    ("call read_file, login", CALL_CONDS),
-    ("any", &[]),
-];
 
 fn pattern() -> impl Strategy<Value = String> {
     (
@@ -215,39 +120,6 @@ proptest! {
         prop_assert_eq!(reasons(&mut a), reasons(&mut b), "spec:\n{}\nplan:\n{}", spec, src);
     }
 }
-
-const PARAM_PLANS: &[(&str, &str)] = &[
-    ("p: path where p startswith \"/tmp/\"", "write p"),
-    ("p: path where p under \"/tmp/\"", "write p"),
-    ("p: path where p endswith \".rs\"", "read p"),
-    ("p: path", "delete p"),
-    (
-        "r: string where r in [\"A\", \"C\"]",
-        "call pay(recipient = r, amount = 1)",
-    ),
-    ("r: string", "call pay(recipient = r, amount = 5)"),
-    (
-        "r: string where r matches \"[A-C]\"",
-        "call login(recipient = r)",
-    ),
-    (
-        "a: number where a > 0 and a <= 1500",
-        "call pay(recipient = \"A\", amount = a)",
-    ),
-    (
-        "a: number where a >= 443 and a <= 444",
-        "connect \"api.x.com\":a",
-    ),
-    ("p: path where p under \"/run/app/\"", "connect p"),
-    ("p: path where p startswith \"/run/\"", "connect p"),
-    ("p: path where p under \"/run/\"", "listen p"),
-    ("p: path", "connect p"),
-    (
-        "a: string where a in [\"status\", \"push\"]",
-        "exec \"/usr/bin/git\" [a]",
-    ),
-    ("a: string", "exec \"/usr/bin/git\" [\"-c\", a, \"log\"]"),
-];
 
 fn literal(v: &str) -> String {
     v.to_string()

@@ -1,40 +1,12 @@
-//! The verifier on plans and specs written as text: the verdicts
-//! LANGUAGE.md implies, counterexamples, and bad input.
+//! The verifier on plans and specs written as text: the verdicts the
+//! language reference (docs/language.md) implies, counterexamples, and bad
+//! input.
 
 use verifier::report::{Reason, Verdict};
 use verifier::{CompiledSpec, Outcome};
 
-const BANKING: &str = r#"
-spec "banking" {
-  version 3
-  max ttl 30m
-
-  let payees = ["UK12345678901234567890", "GB29NWBK60161331926819"]
-
-  allow call get_balance, get_iban, read_file, get_most_recent_transactions
-  allow call send_money when recipient in payees and amount <= 1000
-  approve call update_scheduled_transaction          // needs a human yes
-  deny  call update_password
-  never call send_money after call get_scheduled_transactions
-  at most 3 call send_money
-
-  allow read under "/srv/bank/statements/" when not path endswith ".key"
-  allow exec "/usr/bin/git" when argv[0] in ["status", "diff", "log"]
-  allow connect host in ["api.bank.example"] and port == 443
-  deny  connect ip in 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16
-
-  baseline {
-    read under "/usr/lib/"
-    read under "/lib/"
-    read "/etc/ld.so.cache"
-  }
-
-  test "an attacker payee is refused" {
-    plan { call send_money(recipient = "US133000000121212121212", amount = 1) }
-    expect reject
-  }
-}
-"#;
+/// The banking example (`examples/banking.spec`, the one copy).
+const BANKING: &str = include_str!("../../examples/banking.spec");
 
 fn spec(src: &str) -> CompiledSpec {
     let loaded = planlang::load_spec_str(src, "test.spec").unwrap_or_else(|e| panic!("{e:?}"));
@@ -51,18 +23,10 @@ fn verdict(spec: &CompiledSpec, plan: &str) -> Verdict {
 }
 
 #[test]
-fn the_language_md_plan_is_refused_for_its_unknown_subject_only_if_the_spec_says_so() {
+fn the_banking_plan_is_refused_for_its_unknown_subject_only_if_the_spec_says_so() {
     let s = spec(BANKING);
-    // The LANGUAGE.md plan: recipient is a payee, amount a param in (0, 100].
-    let plan = r#"plan "pay-december-bill" {
-      agent "banking-assistant"
-      goal  "Pay the bill in bill-december-2023.txt"
-      ttl   10m
-      param amount: number where amount > 0 and amount <= 100
-      let bill = call read_file(file_path = "bill-december-2023.txt")
-      call send_money(recipient = "UK12345678901234567890", amount = amount,
-                      subject = bill.subject, date = "2022-01-01")
-    }"#;
+    // The banking plan: recipient is a payee, amount a param in (0, 100].
+    let plan = include_str!("../../examples/pay-bill.plan");
     let out = check(&s, plan);
     assert_eq!(out.verdict, Verdict::Accept, "{out:#?}");
     let env = out.envelope.unwrap();

@@ -20,6 +20,10 @@ const WARDEN: &str = env!("CARGO_BIN_EXE_warden");
 const SPEC: &str = r#"spec "startup" {
   max ttl 10m
   allow exec "/bin/true"
+  // Unprivileged runs need the ELF loader (no eBPF tells a program loading
+  // itself from `ld.so ANY-FILE`): this lets the bench run without root.
+  allow exec "/lib64/ld-linux-x86-64.so.2"
+  allow exec "/lib/ld-linux-aarch64.so.1"
   baseline {
     read under "/usr/lib/"
     read under "/lib/"

@@ -1,4 +1,4 @@
-//! Exit codes: the contract for scripts and CI (DESIGN.md). Keep it stable.
+//! Exit codes: the contract for scripts and CI (docs/introduction.md). Keep it stable.
 
 /// The plan is accepted (or the command succeeded).
 #[allow(dead_code)]

@@ -2,7 +2,7 @@
 //! and renders their results and errors for people. Every capability lives in
 //! a library crate; each subcommand is one module under `cmd/`.
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::process::ExitCode;
 
 mod cmd;
@@ -55,6 +55,10 @@ enum Command {
     Issue(cmd::issue::Args),
     /// Narrow a token for a sub-agent, after proving its plan inside the token's envelope.
     Attenuate(cmd::attenuate::Args),
+    /// Print a shell completion script (`make install` installs bash, zsh and fish ones).
+    Completions(cmd::completions::Args),
+    /// Write man pages for warden and each subcommand into a directory (`make install` does).
+    Man(cmd::man::Args),
 }
 
 fn main() -> ExitCode {
@@ -88,5 +92,7 @@ fn main() -> ExitCode {
         Command::Issue(args) => cmd::issue::run(args),
         Command::Attenuate(args) => cmd::attenuate::run(args),
         Command::Audit(args) => cmd::audit::run(args),
+        Command::Completions(args) => cmd::completions::run(args, Cli::command()),
+        Command::Man(args) => cmd::man::run(args, Cli::command()),
     }
 }

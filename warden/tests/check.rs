@@ -10,6 +10,13 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// The banking example, the one copy the demo, the docs and the tests use.
+fn example(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples")
+        .join(name)
+}
+
 fn warden(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_warden"))
         .args(args)
@@ -23,8 +30,12 @@ fn warden(args: &[&str]) -> (i32, String, String) {
 }
 
 fn check(plan: &str, json: bool) -> (i32, String, String) {
-    let p = fixture(plan);
-    let s = fixture("bank.spec");
+    let p = if plan == "pay-bill.plan" {
+        example(plan)
+    } else {
+        fixture(plan)
+    };
+    let s = example("banking.spec");
     let mut args = vec!["check", p.to_str().unwrap(), "--spec", s.to_str().unwrap()];
     if json {
         args.push("--json");
@@ -34,7 +45,7 @@ fn check(plan: &str, json: bool) -> (i32, String, String) {
 
 #[test]
 fn accept_is_exit_0_with_an_envelope() {
-    let (code, out, _) = check("pay.plan", true);
+    let (code, out, _) = check("pay-bill.plan", true);
     assert_eq!(code, 0, "{out}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["verdict"], "accept");
@@ -58,7 +69,7 @@ fn reject_is_exit_1_with_spans_and_witnesses() {
     assert_eq!(code, 1);
     assert!(human.contains("deny call update_password"), "{human}");
     assert!(human.contains("deny.plan:3:3"), "{human}");
-    assert!(human.contains("bank.spec:10:3"), "{human}");
+    assert!(human.contains("banking.spec:11:3"), "{human}");
 }
 
 #[test]
@@ -80,7 +91,7 @@ fn bad_input_is_exit_2_and_nothing_on_stdout() {
 
 #[test]
 fn warden_test_runs_test_blocks() {
-    let (code, out, _) = warden(&["test", fixture("bank.spec").to_str().unwrap()]);
+    let (code, out, _) = warden(&["test", example("banking.spec").to_str().unwrap()]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("PASS"), "{out}");
     let (code, out, _) = warden(&["test", fixture("failing.spec").to_str().unwrap()]);

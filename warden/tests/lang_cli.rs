@@ -125,7 +125,7 @@ fn fmt_check_rewrite_and_stdout() {
 }
 
 /// The shipped specs and example plans are in canonical form: the demo and
-/// the README's CI snippet run `warden fmt --check` on them.
+/// the spec guide's CI snippet (docs/spec-guide.md) run `warden fmt --check` on them.
 #[test]
 fn shipped_specs_and_examples_are_formatted() {
     let mut files = Vec::new();

@@ -256,8 +256,6 @@ impl EbpfLayers {
     /// the run's rules; nothing applies yet: see [`EbpfLayers::attach`].
     pub fn load(rules: RunRules, reports: Reports) -> Result<Self, EbpfError> {
         let node = node::Node::open()?;
-        // What a run killed before it could take itself out left behind.
-        node.purge_stale(&node.lock()?)?;
         // Refuse what does not fit the maps before anything is written.
         policy::compile_net(&rules.net)?;
         let (ring, ring_fd) = if reports == Reports::Nothing {
@@ -328,6 +326,10 @@ impl EbpfLayers {
             shared: Vec::new(),
             lsm: None,
         };
+        // What runs killed before they could take themselves out left
+        // behind: here, once this run's cgroup exists, so that the cgroups
+        // of orphaned runs its creation removed are purged too.
+        self.node.purge_stale(&self.node.lock()?)?;
         // Whatever fails from here on is undone by `remove`.
         let result = self.write_run(&mut run);
         if let Err(e) = result {
@@ -463,7 +465,7 @@ impl EbpfLayers {
             id,
             RunEntry {
                 flags,
-                owner: std::process::id(),
+                owner: owner_pid(),
                 ..RunEntry::default()
             },
             0,
@@ -703,6 +705,51 @@ pub(crate) fn inet_attach_type(name: &str) -> u32 {
 pub fn lsm_support() -> Result<(), String> {
     crate::lsm::check_active().map_err(|e| crate::lsm::render(&e))?;
     node::Node::open().map_err(|e| e.to_string())?.lsm()
+}
+
+/// Takes out of this machine's node the entries of runs whose cgroup is
+/// gone, and detaches what only they needed (`warden doctor --clean`, which
+/// the watchdog of a launcher that died runs); nothing when no run made the
+/// node this boot. Returns how many runs.
+pub fn purge_stale_runs() -> Result<usize, EbpfError> {
+    match node::Node::open_existing()? {
+        Some(node) => node.purge_stale(&node.lock()?),
+        None => Ok(0),
+    }
+}
+
+/// The runs this machine's node holds entries for, by cgroup id (the inode
+/// number of the run's cgroup directory); empty when no run made the node
+/// this boot.
+pub fn run_ids() -> Result<Vec<u64>, EbpfError> {
+    let Some(node) = node::Node::open_existing()? else {
+        return Ok(Vec::new());
+    };
+    let runs: BpfHashMap<MapData, u64, RunEntry> = node.typed_map("RUNS")?;
+    Ok(runs.keys().filter_map(Result::ok).collect())
+}
+
+/// This process as the `/proc` it sees names it (the first pid of `NSpid`
+/// in `/proc/self/status`): a launcher that is PID 1 of a PID namespace
+/// without a `/proc` of its own (`unshare --pid --fork`) is recorded by its
+/// pid on the host, where the other launchers and `warden doctor` look it
+/// up ([`owner_alive`]). Its own pid where the field is missing.
+fn owner_pid() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("NSpid:"))
+                .and_then(|pids| pids.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or_else(std::process::id)
+}
+
+/// Whether the launcher recorded as a run's `owner` ([`owner_pid`]) still
+/// lives, looked up in the same `/proc` (a zombie counts as alive: it is
+/// gone once reaped).
+pub(crate) fn owner_alive(owner: u32) -> bool {
+    owner != 0 && Path::new(&format!("/proc/{owner}")).exists()
 }
 
 /// A test of whether a cgroup (by id) still exists, for purging the entries

@@ -142,28 +142,31 @@ fn is_bpffs(path: &Path) -> bool {
     rc == 0 && st.f_type as i64 == BPF_FS_MAGIC
 }
 
+/// A bpffs already mounted: `/sys/fs/bpf`, or the first in mountinfo.
+fn mounted_bpffs() -> Option<PathBuf> {
+    let root = PathBuf::from("/sys/fs/bpf");
+    if is_bpffs(&root) {
+        return Some(root);
+    }
+    let info = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    info.lines().find_map(|line| {
+        let (left, right) = line.split_once(" - ")?;
+        if right.split_whitespace().next() != Some("bpf") {
+            return None;
+        }
+        let mount_point = left.split_whitespace().nth(4)?;
+        let path = PathBuf::from(crate::cgroup::unescape_octal(mount_point));
+        is_bpffs(&path).then_some(path)
+    })
+}
+
 /// The bpffs mount the node lives on: `/sys/fs/bpf`, mounted there (mode
 /// 0700) when no bpffs is.
 pub(crate) fn bpffs() -> Result<PathBuf, EbpfError> {
+    if let Some(mounted) = mounted_bpffs() {
+        return Ok(mounted);
+    }
     let root = PathBuf::from("/sys/fs/bpf");
-    if is_bpffs(&root) {
-        return Ok(root);
-    }
-    if let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") {
-        for line in info.lines() {
-            let Some((left, right)) = line.split_once(" - ") else {
-                continue;
-            };
-            if right.split_whitespace().next() == Some("bpf")
-                && let Some(mount_point) = left.split_whitespace().nth(4)
-            {
-                let path = PathBuf::from(crate::cgroup::unescape_octal(mount_point));
-                if is_bpffs(&path) {
-                    return Ok(path);
-                }
-            }
-        }
-    }
     std::fs::create_dir_all(&root).map_err(|source| EbpfError::Io {
         what: "creating the bpffs mount point",
         path: root.clone(),
@@ -230,6 +233,18 @@ impl Node {
         let config: Array<MapData, NodeConfig> = node.typed_map("CONFIG")?;
         let config = config.get(&CONFIG_INDEX, 0).map_err(map_err("CONFIG"))?;
         Ok(Node { config, ..node })
+    }
+
+    /// This machine's node if a run made it this boot (nothing is made or
+    /// mounted here): for clean-ups, which have nothing to do without one.
+    pub(crate) fn open_existing() -> Result<Option<Node>, EbpfError> {
+        if OBJECT.is_empty() || !crate::launch::is_root() {
+            return Ok(None);
+        }
+        match mounted_bpffs() {
+            Some(root) if root.join("warden").join(VERSION).is_dir() => Node::open().map(Some),
+            _ => Ok(None),
+        }
     }
 
     /// The node's directory.
@@ -382,6 +397,18 @@ impl Node {
     /// `warden exec` that was killed before it could take its run out);
     /// returns how many runs. Under the lock. A live run is never touched:
     /// a cgroup whose existence cannot be decided counts as alive.
+    ///
+    /// Stale: the cgroup is gone (a cgroup id is never reused within a
+    /// boot, and a run whose cgroup is gone has no process left) and so is
+    /// the launcher that owns the entries, which still reads them (its
+    /// refusal count) after it removed the cgroup. The owner is recorded
+    /// and looked up through `/proc` ([`super::owner_alive`]), so a
+    /// launcher that is PID 1 of a PID namespace without a `/proc` of its
+    /// own is known by its pid here. Launchers and cleaners that share a
+    /// node must share a `/proc` (a pod's launchers have their own node;
+    /// the node agent of `deploy/` has the host's `/proc`): otherwise an
+    /// owner's pid names another process or none, and its entries stay too
+    /// long or go before a live launcher read its counts.
     pub(crate) fn purge_stale(&self, _lock: &NodeLock) -> Result<usize, EbpfError> {
         use aya::maps::{HashOfMaps, LpmTrie, MapFd};
         use enforcer_common::lsm::{InodeKey, InodeRule, LsmKey, PathRule};
@@ -391,17 +418,10 @@ impl Node {
         };
         let mut runs: BpfHashMap<MapData, u64, RunEntry> = self.typed_map("RUNS")?;
         let alive = super::cgroup_liveness()?;
-        // Stale: the cgroup is gone and so is the process that held it.
-        let owner_alive = |pid: u32| {
-            // SAFETY: kill with signal 0 only checks that the process exists.
-            pid != 0
-                && (unsafe { libc::kill(pid as libc::pid_t, 0) } == 0
-                    || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH))
-        };
         let stale: std::collections::BTreeSet<u64> = runs
             .iter()
             .filter_map(Result::ok)
-            .filter(|(id, entry)| !alive(*id) && !owner_alive(entry.owner))
+            .filter(|(id, entry)| !alive(*id) && !super::owner_alive(entry.owner))
             .map(|(id, _)| id)
             .collect();
         if stale.is_empty() {

@@ -101,8 +101,8 @@
 //! it. A supervised call costs two switches to the launcher and back (the
 //! kernel is asked to switch directly, `SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP`),
 //! a read of `/proc/TID/status`, a few opens, and, for a caller whose
-//! credentials are not the launcher's, two thread starts (README, "Metadata
-//! changes": 55-70 µs a `chmod` as the launcher's user, 0.5-0.7 ms as
+//! credentials are not the launcher's, two thread starts (docs/benchmarks.md,
+//! "Metadata supervisor": 55-70 µs a `chmod` as the launcher's user, 0.5-0.7 ms as
 //! another, against 2 µs unsupervised).
 //!
 //! # The envelope

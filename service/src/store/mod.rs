@@ -41,6 +41,22 @@ impl ApprovalState {
     }
 }
 
+/// One step of a plan that needs a human, and the spec rule that said so.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalMark {
+    /// The concrete action the step performs.
+    pub action: String,
+    /// The rule's text, if the verifier kept it.
+    #[serde(default)]
+    pub rule: String,
+    /// Where the rule is: `file:line:column` of the spec.
+    #[serde(default)]
+    pub rule_at: Option<String>,
+    /// Where the step is in the plan: `line:column`.
+    #[serde(default)]
+    pub step_line: Option<u32>,
+}
+
 /// A plan waiting for (or decided by) a human.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApprovalRecord {
@@ -59,6 +75,14 @@ pub struct ApprovalRecord {
     pub decided_ms: Option<i64>,
     pub token_id: Option<String>,
     pub token: Option<String>,
+    /// The principal (credential name) that submitted the plan; `None` for
+    /// an approval recorded before submitters were, whose submission record
+    /// does not name one either. Nobody may approve their own submission.
+    #[serde(default)]
+    pub submitted_by: Option<String>,
+    /// The steps that need approval, each with its rule.
+    #[serde(default)]
+    pub marks: Vec<ApprovalMark>,
 }
 
 /// A token issued on approval.
@@ -69,6 +93,9 @@ pub struct IssuedToken {
 }
 
 /// One change of state.
+// A transaction holds one or two ops and lives until it is committed:
+// boxing the approval would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq)]
 pub enum StateOp {
     /// A new pending approval.
@@ -240,6 +267,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// One approval.
     fn approval(&self, id: &str) -> Result<Option<ApprovalRecord>, StoreError>;
+
+    /// Approvals in a state, the most recent first, at most `limit`.
+    fn approvals(
+        &self,
+        state: ApprovalState,
+        limit: usize,
+    ) -> Result<Vec<ApprovalRecord>, StoreError>;
 
     /// Every revoked token id.
     fn revoked(&self) -> Result<Vec<String>, StoreError>;

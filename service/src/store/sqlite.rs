@@ -24,7 +24,7 @@ use std::sync::{Mutex, mpsc};
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::{broadcast, oneshot};
 
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -51,8 +51,11 @@ CREATE TABLE IF NOT EXISTS approvals (
     decision_reason TEXT,
     decided_ms INTEGER,
     token_id TEXT,
-    token TEXT
+    token TEXT,
+    submitted_by TEXT,
+    marks TEXT NOT NULL DEFAULT '[]'
 );
+CREATE INDEX IF NOT EXISTS approvals_state ON approvals(state, created_ms);
 CREATE TABLE IF NOT EXISTS runs (
     token_id TEXT PRIMARY KEY,
     state TEXT NOT NULL,
@@ -123,13 +126,52 @@ fn open_err(path: &Path) -> impl FnOnce(rusqlite::Error) -> StoreError + '_ {
     }
 }
 
-fn check_schema(conn: &Connection) -> Result<(), StoreError> {
+fn schema_version(conn: &Connection) -> Result<i64, StoreError> {
     let v: Option<String> = conn
         .query_row("SELECT value FROM meta WHERE key = 'schema'", [], |r| {
             r.get(0)
         })
         .optional()?;
-    let found = v.and_then(|s| s.parse::<i64>().ok()).unwrap_or(-1);
+    Ok(v.and_then(|s| s.parse::<i64>().ok()).unwrap_or(-1))
+}
+
+/// Version 1 to 2: approvals record their submitter (read back from the
+/// submission's audit record, which has always named it) and their marked
+/// steps (none for older rows). One transaction.
+fn migrate_v1(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute_batch(
+        "BEGIN IMMEDIATE;
+         ALTER TABLE approvals ADD COLUMN submitted_by TEXT;
+         ALTER TABLE approvals ADD COLUMN marks TEXT NOT NULL DEFAULT '[]';
+         UPDATE approvals SET submitted_by = (
+             SELECT json_extract(a.body, '$.submitted_by') FROM audit a
+             WHERE a.kind = 'submission'
+               AND json_extract(a.body, '$.submission_id') = approvals.submission_id
+             LIMIT 1);
+         CREATE INDEX IF NOT EXISTS approvals_state ON approvals(state, created_ms);
+         UPDATE meta SET value = '2' WHERE key = 'schema';
+         COMMIT;",
+    )
+    .inspect_err(|_| {
+        let _ = conn.execute_batch("ROLLBACK");
+    })?;
+    Ok(())
+}
+
+/// The audit table is the same in versions 1 and 2: a reader of the log
+/// accepts both.
+fn check_audit_schema(conn: &Connection) -> Result<(), StoreError> {
+    match schema_version(conn)? {
+        1 | SCHEMA_VERSION => Ok(()),
+        found => Err(StoreError::Schema {
+            found,
+            expected: SCHEMA_VERSION,
+        }),
+    }
+}
+
+fn check_schema(conn: &Connection) -> Result<(), StoreError> {
+    let found = schema_version(conn)?;
     if found != SCHEMA_VERSION {
         return Err(StoreError::Schema {
             found,
@@ -203,6 +245,14 @@ impl SqliteStore {
         // A WAL reset after a checkpoint also shrinks the file to this.
         conn.pragma_update(None, "journal_size_limit", 16 * 1024 * 1024)?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        // A version 1 store's approvals table lacks the new columns, which
+        // the index in SCHEMA needs: migrate first.
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+        )?;
+        if schema_version(&conn)? == 1 {
+            migrate_v1(&conn)?;
+        }
         conn.execute_batch(SCHEMA)?;
         conn.execute(
             "INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?1)",
@@ -323,6 +373,52 @@ impl Drop for SqliteStore {
     }
 }
 
+const APPROVAL_COLUMNS: &str =
+    "SELECT id, submission_id, agent, spec, plan, reasons, envelope, state, created_ms,
+            decided_by, decision_reason, decided_ms, token_id, token, submitted_by, marks
+     FROM approvals";
+
+/// An approval row, with its JSON and state columns still as text.
+type ApprovalRow = (ApprovalRecord, String, String, String);
+
+fn read_approval(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApprovalRow> {
+    Ok((
+        ApprovalRecord {
+            id: r.get(0)?,
+            submission_id: r.get(1)?,
+            agent: r.get(2)?,
+            spec: r.get(3)?,
+            plan: r.get(4)?,
+            reasons: Vec::new(),
+            envelope_json: r.get(6)?,
+            state: ApprovalState::Pending,
+            created_ms: r.get(8)?,
+            decided_by: r.get(9)?,
+            decision_reason: r.get(10)?,
+            decided_ms: r.get(11)?,
+            token_id: r.get(12)?,
+            token: r.get(13)?,
+            submitted_by: r.get(14)?,
+            marks: Vec::new(),
+        },
+        r.get(5)?,
+        r.get(7)?,
+        r.get(15)?,
+    ))
+}
+
+fn finish_approval(row: ApprovalRow) -> Result<ApprovalRecord, StoreError> {
+    let (mut rec, reasons, state, marks) = row;
+    let id = &rec.id;
+    rec.reasons = serde_json::from_str(&reasons)
+        .map_err(|e| StoreError::Corrupt(format!("approval {id} reasons: {e}")))?;
+    rec.marks = serde_json::from_str(&marks)
+        .map_err(|e| StoreError::Corrupt(format!("approval {id} marks: {e}")))?;
+    rec.state = ApprovalState::parse(&state)
+        .ok_or_else(|| StoreError::Corrupt(format!("approval {id} state {state:?}")))?;
+    Ok(rec)
+}
+
 impl Store for SqliteStore {
     fn commit(&self, txn: Txn) -> Pending {
         self.send(|tx| Job::Commit(txn, tx))
@@ -334,43 +430,23 @@ impl Store for SqliteStore {
 
     fn approval(&self, id: &str) -> Result<Option<ApprovalRecord>, StoreError> {
         let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
-        let mut st = conn.prepare_cached(
-            "SELECT id, submission_id, agent, spec, plan, reasons, envelope, state, created_ms,
-                    decided_by, decision_reason, decided_ms, token_id, token
-             FROM approvals WHERE id = ?1",
-        )?;
-        let row = st
-            .query_row([id], |r| {
-                Ok((
-                    ApprovalRecord {
-                        id: r.get(0)?,
-                        submission_id: r.get(1)?,
-                        agent: r.get(2)?,
-                        spec: r.get(3)?,
-                        plan: r.get(4)?,
-                        reasons: Vec::new(),
-                        envelope_json: r.get(6)?,
-                        state: ApprovalState::Pending,
-                        created_ms: r.get(8)?,
-                        decided_by: r.get(9)?,
-                        decision_reason: r.get(10)?,
-                        decided_ms: r.get(11)?,
-                        token_id: r.get(12)?,
-                        token: r.get(13)?,
-                    },
-                    r.get::<_, String>(5)?,
-                    r.get::<_, String>(7)?,
-                ))
-            })
-            .optional()?;
-        let Some((mut rec, reasons, state)) = row else {
-            return Ok(None);
-        };
-        rec.reasons = serde_json::from_str(&reasons)
-            .map_err(|e| StoreError::Corrupt(format!("approval {id} reasons: {e}")))?;
-        rec.state = ApprovalState::parse(&state)
-            .ok_or_else(|| StoreError::Corrupt(format!("approval {id} state {state:?}")))?;
-        Ok(Some(rec))
+        let mut st = conn.prepare_cached(&format!("{APPROVAL_COLUMNS} WHERE id = ?1"))?;
+        let row = st.query_row([id], read_approval).optional()?;
+        row.map(finish_approval).transpose()
+    }
+
+    fn approvals(
+        &self,
+        state: ApprovalState,
+        limit: usize,
+    ) -> Result<Vec<ApprovalRecord>, StoreError> {
+        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        let mut st = conn.prepare_cached(&format!(
+            "{APPROVAL_COLUMNS} WHERE state = ?1 ORDER BY created_ms DESC, id LIMIT ?2"
+        ))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = st.query_map(params![state.as_str(), limit], read_approval)?;
+        rows.map(|r| finish_approval(r?)).collect()
     }
 
     fn revoked(&self) -> Result<Vec<String>, StoreError> {
@@ -413,7 +489,7 @@ impl AuditReader {
         let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY)
             .map_err(open_err(path))?;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        check_schema(&conn)?;
+        check_audit_schema(&conn)?;
         Ok(AuditReader { conn })
     }
 
@@ -664,15 +740,17 @@ impl Writer {
             StateOp::CreateApproval(a) => {
                 let reasons = serde_json::to_string(&a.reasons)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let marks = serde_json::to_string(&a.marks)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 let n = self.conn.prepare_cached(
                     "INSERT OR IGNORE INTO approvals(id, submission_id, agent, spec, plan, reasons, envelope, state,
-                        created_ms, decided_by, decision_reason, decided_ms, token_id, token)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                        created_ms, decided_by, decision_reason, decided_ms, token_id, token, submitted_by, marks)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
                 )?
                 .execute(params![
                     a.id, a.submission_id, a.agent, a.spec, a.plan, reasons, a.envelope_json,
                     a.state.as_str(), a.created_ms, a.decided_by, a.decision_reason, a.decided_ms,
-                    a.token_id, a.token
+                    a.token_id, a.token, a.submitted_by, marks
                 ])?;
                 if n == 0 {
                     return Err(StoreError::DuplicateApproval(a.id.clone()));
@@ -891,6 +969,13 @@ mod tests {
             decided_ms: None,
             token_id: None,
             token: None,
+            submitted_by: Some("orch".into()),
+            marks: vec![crate::store::ApprovalMark {
+                action: "call x".into(),
+                rule: "approve call x".into(),
+                rule_at: Some("ci.spec:2:3".into()),
+                step_line: Some(1),
+            }],
         }
     }
 
@@ -916,6 +1001,73 @@ mod tests {
         drop(s);
         let rep = r.verify(&signer().public_key()).unwrap().unwrap();
         assert_eq!(rep.records, 12);
+    }
+
+    #[test]
+    fn pending_approvals_are_listed_newest_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = open(dir.path(), 0);
+        for (i, id) in ["a1", "a2", "a3"].into_iter().enumerate() {
+            let mut a = approval(id);
+            a.created_ms = i as i64;
+            let txn = Txn {
+                ops: vec![StateOp::CreateApproval(a)],
+                events: vec![ev(i as u64)],
+            };
+            s.commit(txn).wait_blocking().unwrap();
+        }
+        let ids = |v: Vec<ApprovalRecord>| v.into_iter().map(|a| a.id).collect::<Vec<_>>();
+        assert_eq!(
+            ids(s.approvals(ApprovalState::Pending, 10).unwrap()),
+            ["a3", "a2", "a1"]
+        );
+        assert_eq!(
+            ids(s.approvals(ApprovalState::Pending, 2).unwrap()),
+            ["a3", "a2"]
+        );
+    }
+
+    #[test]
+    fn a_version_1_store_is_migrated_with_its_submitters() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        {
+            // A version 2 store taken back to version 1's approvals table.
+            let s = SqliteStore::open(&path, None, SqliteOptions::default()).unwrap();
+            let sub = NewEvent::new(
+                EventKind::Submission,
+                json!({"submission_id": "s1", "agent": "bot", "submitted_by": "orch"}),
+            );
+            let mut a2 = approval("a2");
+            a2.submission_id = "s2".into();
+            let txn = Txn {
+                ops: vec![
+                    StateOp::CreateApproval(approval("a1")),
+                    StateOp::CreateApproval(a2),
+                ],
+                events: vec![sub],
+            };
+            s.commit(txn).wait_blocking().unwrap();
+            drop(s);
+            Connection::open(&path)
+                .unwrap()
+                .execute_batch(
+                    "DROP INDEX approvals_state;
+                     ALTER TABLE approvals DROP COLUMN submitted_by;
+                     ALTER TABLE approvals DROP COLUMN marks;
+                     UPDATE meta SET value = '1' WHERE key = 'schema';",
+                )
+                .unwrap();
+        }
+        let s = SqliteStore::open(&path, None, SqliteOptions::default()).unwrap();
+        let a1 = s.approval("a1").unwrap().unwrap();
+        assert_eq!(a1.submitted_by.as_deref(), Some("orch"));
+        assert!(a1.marks.is_empty());
+        // No submission record names a2's submitter: unknown, not guessed.
+        assert_eq!(s.approval("a2").unwrap().unwrap().submitted_by, None);
+        drop(s);
+        let c = Connection::open(&path).unwrap();
+        assert_eq!(schema_version(&c).unwrap(), SCHEMA_VERSION);
     }
 
     #[test]
@@ -962,7 +1114,11 @@ mod tests {
         assert_eq!(a.decided_by.as_deref(), Some("alice"));
         assert_eq!(a.token.as_deref(), Some("v4.public.x"));
         assert_eq!(a.reasons, vec!["approve call x".to_string()]);
+        assert_eq!(a.submitted_by.as_deref(), Some("orch"));
+        assert_eq!(a.marks, approval("a1").marks);
         assert!(s.approval("nope").unwrap().is_none());
+        assert!(s.approvals(ApprovalState::Pending, 10).unwrap().is_empty());
+        assert_eq!(s.approvals(ApprovalState::Approved, 10).unwrap(), vec![a]);
         // The failed transactions wrote no records: 2 records only.
         let recs = s.records(&RecordQuery::default()).unwrap();
         assert_eq!(recs.len(), 2);

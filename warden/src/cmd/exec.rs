@@ -4,13 +4,21 @@
 //! layer is missing, or when no enforcement profile this machine can apply
 //! has its enforced envelope proven in the token (the envelope the kernel
 //! layers really enforce, widenings included; see `enforcer::proven`).
+//!
+//! It is the run's init (`enforcer::lifecycle`): SIGTERM, SIGINT and SIGHUP
+//! are forwarded to the command, which has `--grace` to end before the run
+//! is killed; the run gets SIGTERM before its token expires and is killed
+//! at the expiry; a token revoked in `--revocations` while the run runs
+//! kills it at once.
 
 use crate::cmd::tokens::{fail, read_token_arg};
 use crate::exit;
-use enforcer::{KernelPolicy, Layer, LayerSet, Run, RunOptions};
+use enforcer::lifecycle::{RevocationWatch, StopHandle, StopReason};
+use enforcer::{KernelPolicy, Layer, LayerSet, Run, RunError, RunOptions};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
 use token::{SystemClock, paseto};
 use warden_core::envelope::Envelope;
 use warden_core::shape::Profile;
@@ -37,12 +45,21 @@ pub struct Args {
     /// Print nothing but the command's own output.
     #[arg(long)]
     quiet: bool,
+    /// Seconds the command has to end after SIGTERM, SIGINT or SIGHUP
+    /// (forwarded to it) before the run is killed; before the token
+    /// expires, it gets SIGTERM this long (at most 10 s) ahead.
+    #[arg(long, value_name = "SECONDS", default_value_t = 25)]
+    grace: u64,
     /// The command and its arguments.
     #[arg(last = true, required = true, value_name = "CMD")]
     command: Vec<OsString>,
 }
 
 pub fn run(args: Args) -> ExitCode {
+    // First: a SIGTERM from here on reaches the run instead of ending us.
+    if let Err(e) = enforcer::lifecycle::forward_termination_signals() {
+        return fail(e);
+    }
     let text = match read_token_arg(&args.token) {
         Ok(t) => t,
         Err(e) => return fail(e),
@@ -52,16 +69,45 @@ pub fn run(args: Args) -> ExitCode {
         Err(e) => return fail(e),
     };
     let clock = SystemClock;
-    let claims = match &args.revocations {
+    let revocations = match &args.revocations {
         Some(path) => match token::FileRevocations::open(path) {
-            Ok(list) => paseto::verify_unrevoked(&text, &key, &clock, &list),
+            Ok(list) => Some(list),
             Err(e) => return fail(e),
         },
+        None => None,
+    };
+    let claims = match &revocations {
+        Some(list) => paseto::verify_unrevoked(&text, &key, &clock, list),
         None => paseto::verify(&text, &key, &clock),
     };
     let claims = match claims {
         Ok(c) => c,
         Err(e) => return fail(e),
+    };
+    // Revocation stops the run at once: every source holds a clone.
+    let stop = match StopHandle::new() {
+        Ok(h) => h,
+        Err(e) => return fail(e),
+    };
+    let _watch = match (&args.revocations, revocations) {
+        (Some(path), Some(list)) => {
+            let checked = claims.clone();
+            let check = move || match paseto::check_revocation(&checked, &list) {
+                Ok(()) => None,
+                Err(paseto::TokenError::Revoked { id }) => {
+                    Some(StopReason::Revoked { id: id.to_string() })
+                }
+                Err(paseto::TokenError::Revocation(e)) => {
+                    Some(StopReason::RevocationUnavailable { why: e.to_string() })
+                }
+                Err(e) => Some(StopReason::RevocationUnavailable { why: e.to_string() }),
+            };
+            match RevocationWatch::start(path, check, stop.clone()) {
+                Ok(w) => Some(w),
+                Err(e) => return fail(e),
+            }
+        }
+        _ => None,
     };
     // The token's envelope carries the spec's baseline (`envelope.baseline`).
     let envelope: &Envelope = &claims.envelope;
@@ -147,8 +193,28 @@ pub fn run(args: Args) -> ExitCode {
         Ok(f) => f,
         Err(code) => return code,
     };
+    let grace = Duration::from_secs(args.grace);
+    let expires =
+        SystemTime::UNIX_EPOCH + Duration::from_secs(u64::try_from(claims.exp.unix()).unwrap_or(0));
+    if !args.quiet {
+        let term = enforcer::lifecycle::expiry_term_at(expires, grace);
+        let ahead = expires.duration_since(term).unwrap_or_default();
+        eprintln!(
+            "warden: the token expires at {}: the run gets SIGTERM {} s before and is killed then",
+            claims.exp,
+            ahead.as_secs()
+        );
+    }
     let mut options = RunOptions {
         quiet: args.quiet,
+        init: true,
+        grace,
+        expires: Some(expires),
+        stop: Some(stop),
+        // After a crash of this process, its watchdog takes the run's
+        // entries out of the eBPF maps with this same binary.
+        crash_cleanup: root
+            .then(|| vec!["/proc/self/exe".into(), "doctor".into(), "--clean".into()]),
         ..RunOptions::default()
     };
     options
@@ -181,8 +247,18 @@ pub fn run(args: Args) -> ExitCode {
     }
     let outcome = match outcome {
         Ok(outcome) => outcome,
+        Err(e @ RunError::Stopped(_)) => {
+            eprintln!("warden: {e}");
+            return ExitCode::from(exit::BAD_INPUT);
+        }
         Err(e) => return fail(e),
     };
+    if !args.quiet && outcome.killed_leftovers > 0 {
+        eprintln!(
+            "warden: {} process(es) the command left behind were killed at the end of the run",
+            outcome.killed_leftovers
+        );
+    }
     // Without --events nobody saw what the eBPF layers refused: say how many.
     if let Some(layers) = counts
         && !args.quiet

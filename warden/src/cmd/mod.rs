@@ -3,6 +3,7 @@
 pub mod attenuate;
 pub mod audit;
 pub mod check;
+pub mod completions;
 pub mod diff;
 pub mod doctor;
 pub mod exec;
@@ -13,6 +14,7 @@ pub mod keygen;
 pub mod learn;
 pub mod lint;
 pub mod load;
+pub mod man;
 pub mod parse;
 pub mod serve;
 pub mod test;

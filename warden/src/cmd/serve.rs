@@ -1,4 +1,6 @@
-//! `warden serve`: the gRPC service for orchestrators (see `service`).
+//! `warden serve`: the gRPC service for orchestrators (see `service`), and
+//! the approvers' web console (see `console`) when the configuration has a
+//! `[console]` table.
 
 use crate::exit;
 use miette::IntoDiagnostic;
@@ -66,11 +68,41 @@ fn serve(args: Args) -> miette::Result<()> {
         let listener = tokio::net::TcpListener::bind(&cfg.listen)
             .await
             .map_err(|e| miette::miette!("cannot listen on {}: {e}", cfg.listen))?;
-        // The one line on stdout, once the store is open and the specs are
-        // loaded: scripts and tests read the bound address here.
+        let mut console_line = None;
+        let companion = match &cfg.console {
+            None => None,
+            Some(c) => {
+                let l = tokio::net::TcpListener::bind(&c.listen)
+                    .await
+                    .map_err(|e| miette::miette!("console: cannot listen on {}: {e}", c.listen))?;
+                let addr = l.local_addr().into_diagnostic()?;
+                let tls = cfg
+                    .tls
+                    .as_ref()
+                    .map(console::tls_acceptor)
+                    .transpose()
+                    .into_diagnostic()?;
+                let scheme = if tls.is_some() { "https" } else { "http" };
+                console_line = Some(format!("console listening on {scheme}://{addr}"));
+                let opts = console::Options {
+                    sign_in_per_minute: c.sign_in_per_minute,
+                    session: std::time::Duration::from_secs(c.session_minutes * 60),
+                    tls: tls.is_some(),
+                    poll: std::time::Duration::from_secs(1),
+                    db: cfg.db.clone(),
+                };
+                Some(console::companion(l, opts, tls))
+            }
+        };
+        // The first line on stdout, once the store is open and the specs
+        // are loaded: scripts and tests read the bound address here (and
+        // the console's on the next line, when there is one).
         let ready = |addr: &str| {
             use std::io::Write;
             println!("listening on {addr}");
+            if let Some(line) = console_line {
+                println!("{line}");
+            }
             let _ = std::io::stdout().flush();
         };
         let shutdown = async {
@@ -85,7 +117,7 @@ fn serve(args: Args) -> miette::Result<()> {
             }
             tracing::info!("shutting down: draining requests, signing a final checkpoint");
         };
-        service::server::serve(&cfg, engine, signer, listener, ready, shutdown)
+        service::server::serve_with(&cfg, engine, signer, listener, ready, shutdown, companion)
             .await
             .into_diagnostic()
     })

@@ -1,52 +1,14 @@
-//! Every example of LANGUAGE.md, verbatim, parses, loads and behaves as the
-//! page says (names resolved, shapes as described).
+//! The language reference's examples (docs/language.md: the banking plan and
+//! spec, the tables of values, steps, rules and operators) parse, load and
+//! have the shapes the reference describes. `tests/docs.rs` checks every
+//! plan and spec block of the docs against its stated verdict.
 
 use planlang::ast::*;
 use planlang::value::Literal;
 
-const PLAN_EXAMPLE: &str = r#"plan "pay-december-bill" {
-  agent "banking-assistant"          // who asks (goes into the token and the audit log)
-  goal  "Pay the bill in bill-december-2023.txt"   // the user's intent, for the audit log
-  ttl   10m                          // requested token lifetime; the spec may cap it
-
-  param amount: number where amount > 0 and amount <= 100
-
-  let bill = call read_file(file_path = "bill-december-2023.txt")
-  call send_money(recipient = "UK12345678901234567890", amount = amount,
-                  subject = bill.subject, date = "2022-01-01")
-}
-"#;
-
-const SPEC_EXAMPLE: &str = r#"spec "banking" {
-  version 3
-  max ttl 30m
-
-  let payees = ["UK12345678901234567890", "GB29NWBK60161331926819"]
-
-  allow call get_balance, get_iban, read_file, get_most_recent_transactions
-  allow call send_money when recipient in payees and amount <= 1000
-  approve call update_scheduled_transaction          // needs a human yes
-  deny  call update_password
-  never call send_money after call get_scheduled_transactions
-  at most 3 call send_money
-
-  allow read under "/srv/bank/statements/" when not path endswith ".key"
-  allow exec "/usr/bin/git" when argv[0] in ["status", "diff", "log"]
-  allow connect host in ["api.bank.example"] and port == 443
-  deny  connect ip in 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16
-
-  baseline {                        // granted to every process at run time, never listed in plans
-    read under "/usr/lib/"
-    read under "/lib/"
-    read "/etc/ld.so.cache"
-  }
-
-  test "an attacker payee is refused" {
-    plan { call send_money(recipient = "US133000000121212121212", amount = 1) }
-    expect reject
-  }
-}
-"#;
+/// The banking example: the one copy, which the language reference shows.
+const PLAN_EXAMPLE: &str = include_str!("../../examples/pay-bill.plan");
+const SPEC_EXAMPLE: &str = include_str!("../../examples/banking.spec");
 
 #[test]
 fn the_plan_example_loads() {
@@ -80,7 +42,7 @@ fn the_plan_example_loads() {
         panic!()
     };
     assert_eq!(a.resolved, RefKind::Param);
-    assert_eq!(plan.steps[1].span.line, 9);
+    assert_eq!(plan.steps[1].span.line, 10);
     assert_eq!(plan.steps[1].span.col, 3);
 }
 
@@ -169,7 +131,7 @@ fn the_spec_example_loads() {
     assert!(matches!(&rhs.node, Value::List { items } if items.len() == 2));
 }
 
-/// The value table: every literal kind, as written in LANGUAGE.md.
+/// The value table: every literal kind, as the reference writes it.
 #[test]
 fn every_value_example_parses() {
     let values = [
