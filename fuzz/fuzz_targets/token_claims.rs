@@ -9,9 +9,9 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use pasetors::keys::AsymmetricSecretKey;
 use pasetors::version4::{PublicToken, V4};
-use token::monitor::VerifiedToken;
-use token::{FixedClock, NoRevocations, SigningKey, paseto};
-use verifier::action::{ConcreteAction, Field, Value};
+use token::{
+    ConcreteAction, Field, FixedClock, NoRevocations, SigningKey, Value, VerifiedToken, paseto,
+};
 
 /// The fuzzer's key, and the same key as pasetors reads it (to sign raw
 /// payload bytes, which `token::paseto::sign` never would).
