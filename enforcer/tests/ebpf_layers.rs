@@ -739,7 +739,8 @@ fn loading_without_root_says_root_is_needed() {
     let exe = dir.path().join("ebpf_layers");
     std::fs::copy(std::env::current_exe().unwrap(), &exe).unwrap();
     std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let out = std::process::Command::new(&exe)
+    let mut child = std::process::Command::new(&exe);
+    child
         .args([
             "--exact",
             "loading_without_root_says_root_is_needed",
@@ -748,9 +749,20 @@ fn loading_without_root_says_root_is_needed() {
         .current_dir(dir.path())
         .env(NON_ROOT_CHILD, "1")
         .uid(65534)
-        .gid(65534)
-        .output()
-        .expect("re-run this test as nobody");
+        .gid(65534);
+    // Another test of this binary may fork while the copy's write descriptor
+    // is open (it is close-on-exec, but held between that fork and its
+    // exec): the exec then fails with ETXTBSY until that child has exec'd.
+    let mut tries = 0;
+    let out = loop {
+        match child.output() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && tries < 100 => {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => break other.expect("re-run this test as nobody"),
+        }
+    };
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

@@ -162,7 +162,7 @@ fn blocks(page: &Path) -> Vec<Block> {
 }
 
 const OTHER_TAGS: &[&str] = &[
-    "console", "sh", "text", "toml", "json", "proto", "rust", "python", "yaml",
+    "console", "sh", "text", "toml", "json", "yaml", "proto", "rust", "python",
 ];
 
 fn verdict_of(word: &str) -> Verdict {
