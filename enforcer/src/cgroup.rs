@@ -736,11 +736,9 @@ mod tests {
 
     #[test]
     fn only_marked_run_cgroups_whose_lock_is_free_are_purged() {
-        assert_eq!(
-            unsafe { libc::geteuid() },
-            0,
-            "the cgroup tests need root (CI runs as root)"
-        );
+        if !testkit::root_or_skip!("creating cgroups") {
+            return;
+        }
         let me = std::process::id();
         let mut live = RunCgroup::create(&format!("unit-live-{me}"), None).unwrap();
         let parent = run_parent().unwrap();

@@ -24,7 +24,7 @@ import time
 import unittest
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -151,7 +151,11 @@ class ConsoleTest(unittest.TestCase):
         opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         cls.driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
         cls.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": WATCH})
-        cls.wait = WebDriverWait(cls.driver, 20)
+        # A page the test polls may be replaced meanwhile (a decision's
+        # redirect, a live update): an element found on the old one is stale.
+        cls.wait = WebDriverWait(
+            cls.driver, 20, ignored_exceptions=(StaleElementReferenceException,)
+        )
 
     @classmethod
     def tearDownClass(cls):
