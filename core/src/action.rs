@@ -33,7 +33,7 @@ use std::net::IpAddr;
 /// delete; `path` and `argv` for exec; `port` and one of `host` / `ip` for
 /// connect; `port` for listen) or, for a call, one field per argument. A
 /// `connect` to a name has `host` and no `ip`; to an address or cidr, `ip`
-/// and no `host` (LANGUAGE.md).
+/// and no `host` (docs/language.md).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ConcreteAction {
     pub kind: ActionKind,

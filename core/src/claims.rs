@@ -349,7 +349,7 @@ pub struct Claims {
     pub ancestors: Vec<TokenId>,
     /// The least privilege the plan needs, with the spec's runtime-only
     /// `baseline` grants (loader, libc, locale) in `envelope.baseline`
-    /// (see the README for its schema).
+    /// (see docs/token-format.md for its schema).
     pub envelope: Envelope,
     /// The enforcement profiles proven at issue time: for each set of
     /// kernel layers a run may have, the digest of the envelope those layers

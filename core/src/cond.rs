@@ -271,7 +271,7 @@ fn resolve<'a>(o: &'a Operand, scope: &'a dyn Scope) -> Option<std::borrow::Cow<
     }
 }
 
-/// `lhs OP rhs` on concrete values, with the list semantics of LANGUAGE.md.
+/// `lhs OP rhs` on concrete values, with the list semantics of docs/language.md.
 pub fn compare(op: CmpOp, lhs: &Value, rhs: &Value) -> bool {
     match op {
         CmpOp::Eq => value_eq(lhs, rhs),

@@ -1,5 +1,5 @@
 //! Warden's two input languages: **plans** (what an agent intends to do) and
-//! **specs** (what a security team allows). See `LANGUAGE.md`.
+//! **specs** (what a security team allows). See `docs/language.md`.
 //!
 //! This crate turns text into typed syntax trees ([`ast`]) that carry spans,
 //! resolves names, reports errors like a compiler, and pretty-prints trees in

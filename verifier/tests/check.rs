@@ -272,7 +272,7 @@ fn unix_socket_connects_and_listens() {
     assert!(env.permits(&a).is_ok());
 }
 
-/// LANGUAGE.md: every execve counts, the ELF loader's too: running a
+/// docs/language.md: every execve counts, the ELF loader's too: running a
 /// program through the loader is an exec of the loader, with the program
 /// as its first argument.
 #[test]

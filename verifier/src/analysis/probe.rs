@@ -28,7 +28,7 @@
 //! - present or absent (`has:NAME`);
 //! - a string, a number or a bool (one symbolic value of unknown type), a
 //!   **list** of up to `list_bound` elements (each one of those, with the
-//!   each-element semantics of LANGUAGE.md), or one of a few concrete
+//!   each-element semantics of docs/language.md), or one of a few concrete
 //!   values of the types the solver does not encode (durations: 0 and
 //!   each duration the specs compare it with, one less and one more; an
 //!   address, which no string, number or bool condition can tell from a
@@ -770,7 +770,7 @@ impl Probe {
         Cond::and(at_least, at_most)
     }
 
-    /// The atom on the whole list argument `a` (LANGUAGE.md: `==` and `!=`
+    /// The atom on the whole list argument `a` (docs/language.md: `==` and `!=`
     /// compare whole lists, `contains` asks for one element, every other
     /// operator holds for each element).
     fn list_atom(&self, op: CmpOp, a: &ArgModel, v: &Value, x_left: bool) -> Cond {
