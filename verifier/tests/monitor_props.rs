@@ -244,7 +244,11 @@ fn outside(steps: &[Step], max: i64) -> Vec<ConcreteAction> {
                     ));
                 }
             }
-            if n.is_none() {
+            // (Unless another step pays that very amount to that recipient.)
+            let literal = steps
+                .iter()
+                .any(|t| matches!(t, Step::Send(x, Some(m)) if x == r && *m == max + 1));
+            if n.is_none() && !literal {
                 out.push(ConcreteAction::call(
                     "send_money",
                     [
