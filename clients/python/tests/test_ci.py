@@ -170,10 +170,11 @@ def test_pre_commit_hooks_through_try_repo(hook_repo):
     (repo / "pay.spec").write_text(fixed)
     p = try_repo(repo, env, "warden-test", "pay.spec")
     assert p.returncode == 0, p.stdout + p.stderr
-    # lint: a rule that can never match is a finding.
-    (repo / "dead.spec").write_text('spec "dead" {\n  allow call a when n > 5 and n < 2\n}\n')
-    p = try_repo(repo, env, "warden-lint", "dead.spec")
-    assert p.returncode == 1 and "unsatisfiable" in p.stdout, p.stdout + p.stderr
+    # lint: a rule that never takes effect is a finding.
+    (repo / "dead.spec").write_text('spec "dead" {\n  deny call update_password\n  allow call update_password\n}\n')
+    subprocess.run(["git", "add", "."], cwd=str(repo), check=True, env=env)
+    p = try_repo(repo, env, "warden-lint", "dead.spec", "pay.spec")
+    assert p.returncode == 1 and "overridden" in p.stdout, p.stdout + p.stderr
     p = try_repo(repo, env, "warden-lint", "pay.spec")
     assert p.returncode == 0, p.stdout + p.stderr
 
