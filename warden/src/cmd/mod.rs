@@ -17,6 +17,7 @@ pub mod load;
 pub mod man;
 pub mod mcp;
 pub mod parse;
+pub mod report;
 pub mod serve;
 pub mod test;
 pub mod tokens;
