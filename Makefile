@@ -26,6 +26,7 @@ test: deps
 	bash scripts/test-unprivileged.sh
 	bash scripts/guest/test.sh enforcer --only escape ebpf_layers
 	bash clients/python/run_tests.sh
+	bash mcp/tests/py/run_tests.sh
 	bash scripts/check-deploy.sh
 	bash console/tests/browser/run.sh
 

@@ -15,6 +15,7 @@ pub mod learn;
 pub mod lint;
 pub mod load;
 pub mod man;
+pub mod mcp;
 pub mod parse;
 pub mod report;
 pub mod serve;
