@@ -1,7 +1,6 @@
 //! `warden serve` end to end over gRPC: bad input, foreign tokens, spec
 //! reloads, TLS, and a SIGKILL in the middle of load.
 
-use ed25519_compact::{KeyPair, Seed};
 use service::proto::{self, warden_client::WardenClient};
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
@@ -80,17 +79,13 @@ impl Harness {
     fn new(seed: u8) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        let kp = KeyPair::from_seed(Seed::new([seed; 32]));
+        let kp = token::SigningKey::from_seed(&[seed; 32]).unwrap();
         std::fs::create_dir_all(d.join("keys")).unwrap();
         let key = d.join("keys/warden.key");
-        std::fs::write(&key, service::keys::secret_paserk(&kp.sk)).unwrap();
+        std::fs::write(&key, &*kp.to_paserk()).unwrap();
         std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))
             .unwrap();
-        std::fs::write(
-            d.join("keys/warden.pub"),
-            service::keys::public_paserk(&kp.pk),
-        )
-        .unwrap();
+        std::fs::write(d.join("keys/warden.pub"), kp.public_key().to_paserk()).unwrap();
         std::fs::create_dir_all(d.join("specs")).unwrap();
         std::fs::write(d.join("specs/bank.spec"), SPEC).unwrap();
         Harness { dir }
