@@ -283,6 +283,8 @@ fn resolve(path: &Path) -> PathBuf {
     }
 }
 
+/// The inode of `path` as a key of `LSM_INODES` (the run is set when the
+/// rules are written for a run).
 fn inode_of(path: &Path) -> Option<InodeKey> {
     let (dev, ino) = kernel_inode(path).ok()?;
     Some(InodeKey { run: 0, dev, ino })

@@ -11,11 +11,10 @@ use token::{
 use warden_core::action::ConcreteAction;
 use warden_core::cond::{Cond, Operand, Pattern};
 use warden_core::envelope::{
-    CallGrant, CountLimit, Envelope, FileAccess, FileGrant, Location, ParamDecl, PathTarget,
-    ValueMatch,
+    CallGrant, CountLimit, Envelope, FileAccess, FileGrant, Location, PathTarget, ValueMatch,
 };
 use warden_core::value::{Field, Number as Decimal, Value};
-use warden_core::vocab::{ActionKind, CmpOp, ParamType};
+use warden_core::vocab::{ActionKind, CmpOp};
 
 fn num(n: i64) -> Value {
     Value::Number(Decimal::from(n))

@@ -8,15 +8,6 @@
 //! contains it, so the longest match alone decides.
 
 use std::collections::{BTreeMap, BTreeSet};
-/// The kernel's encoding of a device number (`MKDEV`: major << 20 | minor).
-pub(crate) fn kernel_dev(st_dev: u64) -> u64 {
-    let major = ((st_dev >> 8) & 0xfff) | ((st_dev >> 32) & !0xfff);
-    let minor = (st_dev & 0xff) | ((st_dev >> 12) & !0xff);
-    (major << 20) | minor
-}
-
-/// The inode of `path` as a key of `LSM_INODES` (the run is set when the
-/// rules are written for a run).
 
 #[cfg(test)]
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -249,6 +240,13 @@ pub fn encode_args<S: AsRef<[u8]>>(args: &[S]) -> Vec<u8> {
         out.push(0);
     }
     out
+}
+
+/// The kernel's encoding of a device number (`MKDEV`: major << 20 | minor).
+pub(crate) fn kernel_dev(st_dev: u64) -> u64 {
+    let major = ((st_dev >> 8) & 0xfff) | ((st_dev >> 32) & !0xfff);
+    let minor = (st_dev & 0xff) | ((st_dev >> 12) & !0xff);
+    (major << 20) | minor
 }
 
 /// A file's identity as the kernel's `inode->i_sb->s_dev` and `i_ino` name
