@@ -42,6 +42,7 @@ lint: deps
 	bash scripts/solver-free.sh
 	cd enforcer-ebpf && $(CARGO) fmt -- --check
 	cd fuzz && $(CARGO) fmt -- --check
+	cd clients/python/native && $(CARGO) fmt -- --check && $(CARGO) clippy --all-targets -- -D warnings
 	cd enforcer-ebpf && $(CARGO) +nightly clippy --target bpfel-unknown-none -Z build-std=core --release -- -D warnings
 
 # The warden binary, its man pages and its bash, zsh and fish completions, generated from

@@ -16,6 +16,7 @@ pub mod lint;
 pub mod loadgen;
 pub mod man;
 pub mod parse;
+pub mod report;
 pub mod serve;
 pub mod test;
 pub mod tokens;
