@@ -7,27 +7,15 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, Response, StatusCode, header};
 use http_body_util::BodyExt;
-use service::audit::CheckpointSigner;
-use service::auth::{Authenticator, CredentialConfig, Role};
 use service::proto::{self, warden_server::Warden};
-use service::server::{Limits, Shared, WardenService};
-use service::specs::SpecRegistry;
+use service::server::{Shared, WardenService};
 use service::store::sqlite::{SqliteOptions, SqliteStore};
 use service::store::{ApprovalState, Store};
 use service::warden_engine::WardenEngine;
 use std::sync::Arc;
 use std::time::Duration;
+use testkit::service::{ADMIN, APPROVER, Fixture, SUBMITTER};
 use tower::ServiceExt;
-
-const SUBMITTER: &str = "submitter-secret-for-tests-0001";
-const APPROVER: &str = "approver-secret-for-tests-0001";
-const ADMIN: &str = "admin-secret-for-tests-000001";
-
-const SPEC: &str = r#"spec "bank" {
-  allow call get_balance
-  approve call send_money when amount <= 1000
-}
-"#;
 
 /// Script payloads in a plan's name, goal and string argument.
 const XSS: &str = r#"<img src=x onerror=alert(1)>"#;
@@ -44,54 +32,20 @@ fn plan(name: &str, goal: &str, arg: &str) -> String {
 }
 
 struct Env {
-    _dir: tempfile::TempDir,
+    _fixture: Fixture,
     svc: WardenService<WardenEngine>,
     store: Arc<SqliteStore>,
     app: Router,
 }
 
-fn cred(name: &str, role: Role, secret: &str) -> CredentialConfig {
-    CredentialConfig {
-        name: name.into(),
-        role,
-        secret: Some(secret.into()),
-        secret_sha256: None,
-    }
-}
-
 async fn env_with(sign_in_per_minute: u32, tls: bool) -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let specs = dir.path().join("specs");
-    std::fs::create_dir_all(&specs).unwrap();
-    std::fs::write(specs.join("bank.spec"), SPEC).unwrap();
-    let db = dir.path().join("w.db");
-    let key = token::SigningKey::generate().unwrap();
-    let signer = CheckpointSigner::new(service::keys::checkpoint_key(&key).unwrap());
-    let checkpoint_key = signer.public_key();
-    let store = Arc::new(SqliteStore::open(&db, Some(signer), SqliteOptions::default()).unwrap());
-    let engine = Arc::new(WardenEngine::with_key(key, "warden-test"));
-    let auth = Authenticator::new(&[
-        cred("orch", Role::Submitter, SUBMITTER),
-        cred("alice", Role::Approver, APPROVER),
-        cred("root", Role::Admin, ADMIN),
-    ])
-    .unwrap();
-    let svc = WardenService::new(
-        engine,
-        store.clone(),
-        auth.clone(),
-        Arc::new(SpecRegistry::new(&specs)),
-        Limits {
-            max_plan_bytes: 65536,
-        },
-    )
-    .unwrap();
-    svc.reload_specs(false).await.unwrap();
+    let fixture = Fixture::new();
+    let (svc, store) = fixture.start(SqliteOptions::default()).await;
     let shared = Shared {
         decisions: Arc::new(svc.clone()),
         store: store.clone(),
-        auth,
-        checkpoint_key,
+        auth: testkit::service::authenticator(),
+        checkpoint_key: fixture.key.public_key().clone(),
     };
     let app = console::router(
         shared,
@@ -100,11 +54,10 @@ async fn env_with(sign_in_per_minute: u32, tls: bool) -> Env {
             session: Duration::from_secs(600),
             tls,
             poll: Duration::from_millis(50),
-            db,
         },
     );
     Env {
-        _dir: dir,
+        _fixture: fixture,
         svc,
         store,
         app,

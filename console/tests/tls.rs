@@ -51,9 +51,7 @@ async fn the_console_serves_https_with_the_configured_certificate() {
     };
     assert!(console::tls_acceptor(&missing).is_err());
 
-    let signer = service::audit::CheckpointSigner::new(
-        service::keys::checkpoint_key(&token::SigningKey::generate().unwrap()).unwrap(),
-    );
+    let signer = service::audit::CheckpointSigner::new(token::SigningKey::generate().unwrap());
     let db = d.join("w.db");
     let store =
         Arc::new(service::store::sqlite::SqliteStore::open(&db, None, Default::default()).unwrap());
@@ -90,7 +88,6 @@ async fn the_console_serves_https_with_the_configured_certificate() {
             session: std::time::Duration::from_secs(60),
             tls: true,
             poll: std::time::Duration::from_secs(1),
-            db,
         },
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

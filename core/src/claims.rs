@@ -407,7 +407,29 @@ impl EnforcementProof {
     }
 }
 
+/// Why a token is not valid at some time: outside `[nbf, exp)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum OutsideLifetime {
+    #[error("the token is not valid before {nbf} (it is now {now})")]
+    NotYetValid { nbf: Timestamp, now: Timestamp },
+    #[error("the token expired at {exp} (it is now {now})")]
+    Expired { exp: Timestamp, now: Timestamp },
+}
+
 impl Claims {
+    /// Whether the token is valid at `now`: from `nbf` (included) to `exp`
+    /// (excluded). The one lifetime check, of verification and of every
+    /// monitored action alike.
+    pub fn lifetime_at(&self, now: Timestamp) -> Result<(), OutsideLifetime> {
+        if now < self.nbf {
+            return Err(OutsideLifetime::NotYetValid { nbf: self.nbf, now });
+        }
+        if now >= self.exp {
+            return Err(OutsideLifetime::Expired { exp: self.exp, now });
+        }
+        Ok(())
+    }
+
     /// Reads claims from their JSON (a token's payload). This checks only
     /// the shape: a token's signature is the `token` crate's to check.
     pub fn from_json(text: &str) -> Result<Claims, ClaimsError> {
@@ -525,34 +547,37 @@ pub fn sample() -> Claims {
     }
 }
 
+/// The banking example's `amount` param, for examples, tests and benches:
+/// `param amount: number where amount > 0 and amount <= 100`.
+#[doc(hidden)]
+pub fn example_amount_param() -> crate::envelope::ParamDecl {
+    use crate::cond::{Cond, Operand};
+    use crate::vocab::{CmpOp, ParamType};
+    let cmp = |op, bound: i64| Cond::Cmp {
+        op,
+        lhs: Operand::field("amount"),
+        rhs: Operand::value(bound),
+    };
+    crate::envelope::ParamDecl {
+        name: "amount".into(),
+        ty: ParamType::Number,
+        condition: Some(Cond::And {
+            all: vec![cmp(CmpOp::Gt, 0), cmp(CmpOp::Le, 100)],
+        }),
+    }
+}
+
 /// Claims for examples and doc tests: the banking assistant's token for
 /// `pay-bill.plan` (`send_money` to one payee with `amount <= 100`, at
 /// most 3 times, and `get_balance`), valid for ten minutes from
 /// 2027-01-15T08:00:00Z (Unix 1_800_000_000). Not for anything else.
 #[doc(hidden)]
 pub fn example() -> Claims {
-    use crate::cond::{Cond, Operand, Pattern};
-    use crate::envelope::{CallGrant, CountLimit, Location, ParamDecl, ValueMatch};
-    use crate::vocab::{ActionKind, CmpOp, ParamType};
+    use crate::cond::{Cond, Pattern};
+    use crate::envelope::{CallGrant, CountLimit, Location, ValueMatch};
+    use crate::vocab::ActionKind;
     let mut envelope = Envelope::default();
-    envelope.params.push(ParamDecl {
-        name: "amount".into(),
-        ty: ParamType::Number,
-        condition: Some(Cond::And {
-            all: vec![
-                Cond::Cmp {
-                    op: CmpOp::Gt,
-                    lhs: Operand::field("amount"),
-                    rhs: Operand::value(0),
-                },
-                Cond::Cmp {
-                    op: CmpOp::Le,
-                    lhs: Operand::field("amount"),
-                    rhs: Operand::value(100),
-                },
-            ],
-        }),
-    });
+    envelope.params.push(example_amount_param());
     envelope.calls.push(CallGrant {
         name: "send_money".into(),
         args: [
@@ -669,6 +694,31 @@ pub fn describe(proofs: &[EnforcementProof]) -> String {
 pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// A token is valid from `nbf` (included) to `exp` (excluded), and the
+    /// monitor refuses with the same reason verification gives.
+    #[test]
+    fn the_lifetime_includes_nbf_and_excludes_exp() {
+        let c = example();
+        let at = |s: i64| c.lifetime_at(Timestamp::from_unix(s));
+        let (nbf, exp) = (c.nbf.unix(), c.exp.unix());
+        assert_eq!(at(nbf), Ok(()));
+        assert_eq!(at(exp - 1), Ok(()));
+        assert!(matches!(
+            at(nbf - 1),
+            Err(OutsideLifetime::NotYetValid { .. })
+        ));
+        let e = at(exp).unwrap_err();
+        assert_eq!(
+            e,
+            OutsideLifetime::Expired {
+                exp: c.exp,
+                now: c.exp
+            }
+        );
+        let refused = crate::monitor::RefusalReason::from(e);
+        assert_eq!(refused.to_string(), e.to_string());
+    }
 
     #[test]
     fn timestamps_are_rfc3339_utc() {

@@ -639,24 +639,7 @@ mod tests {
 
     fn bank() -> Envelope {
         let mut env = Envelope::default();
-        env.params.push(ParamDecl {
-            name: "amount".into(),
-            ty: ParamType::Number,
-            condition: Some(Cond::And {
-                all: vec![
-                    Cond::Cmp {
-                        op: CmpOp::Gt,
-                        lhs: crate::cond::Operand::field("amount"),
-                        rhs: crate::cond::Operand::Value { value: num(0) },
-                    },
-                    Cond::Cmp {
-                        op: CmpOp::Le,
-                        lhs: crate::cond::Operand::field("amount"),
-                        rhs: crate::cond::Operand::Value { value: num(100) },
-                    },
-                ],
-            }),
-        });
+        env.params.push(crate::claims::example_amount_param());
         env.calls.push(CallGrant {
             name: "send_money".into(),
             args: [

@@ -22,17 +22,17 @@
 //! check each call of the run.
 //!
 //! ```
-//! use warden_core::{ConcreteAction, Claims, FixedClock, NoRevocations, RefusalReason, Timestamp};
+//! use warden_core::{Claims, ConcreteAction, FixedClock, NoRevocations, Number, RefusalReason, Timestamp};
 //! let claims: Claims = warden_core::claims::example(); // a verified token's
 //! let clock = FixedClock::new(Timestamp::from_unix(1_800_000_100));
 //! let mut run = claims.monitor(&clock, NoRevocations);
-//! for (recipient, amount) in [("UK12345678901234567890", 40), ("US133000000121212121212", 40)] {
-//!     let call = ConcreteAction::call("send_money", [("recipient", recipient.into()), ("amount", amount.into())]);
-//!     match run.check(&call) {
-//!         Ok(_) => println!("allowed: {call}"),
-//!         Err(refusal) => assert!(matches!(refusal.reason, RefusalReason::Envelope(_)), "{refusal}"),
-//!     }
-//! }
+//! let amount = Number::from(40);
+//! let pay = ConcreteAction::call("send_money", [("recipient", "UK12345678901234567890".into()), ("amount", amount.into())]);
+//! run.check(&pay)?; // allowed: perform the call
+//! let elsewhere = ConcreteAction::call("send_money", [("recipient", "US133000000121212121212".into()), ("amount", 40.into())]);
+//! let refusal = run.check(&elsewhere).unwrap_err(); // refused: do not perform it
+//! assert!(matches!(refusal.reason, RefusalReason::Envelope(_)));
+//! println!("{}", refusal.reason); // why, for the agent or the log
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 

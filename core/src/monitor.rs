@@ -28,7 +28,7 @@
 //! ```
 
 use crate::action::ConcreteAction;
-use crate::claims::{Claims, Clock, Timestamp, TokenId};
+use crate::claims::{Claims, Clock, OutsideLifetime, Timestamp, TokenId};
 use crate::envelope::{Bindings, Envelope, Location, NotPermitted, OrderKind};
 pub use crate::revocation::{MemoryRevocations, NoRevocations, RevocationList};
 use std::fmt;
@@ -78,6 +78,15 @@ pub enum RefusalReason {
     StateMismatch,
 }
 
+impl From<OutsideLifetime> for RefusalReason {
+    fn from(e: OutsideLifetime) -> Self {
+        match e {
+            OutsideLifetime::NotYetValid { nbf, now } => RefusalReason::NotYetValid { nbf, now },
+            OutsideLifetime::Expired { exp, now } => RefusalReason::Expired { exp, now },
+        }
+    }
+}
+
 impl fmt::Display for RefusalReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -85,12 +94,16 @@ impl fmt::Display for RefusalReason {
             RefusalReason::RevocationUnavailable(e) => {
                 write!(f, "the revocation list could not be consulted: {e}")
             }
-            RefusalReason::Expired { exp, now } => {
-                write!(f, "the token expired at {exp} (it is now {now})")
+            RefusalReason::Expired { exp, now } => OutsideLifetime::Expired {
+                exp: *exp,
+                now: *now,
             }
-            RefusalReason::NotYetValid { nbf, now } => {
-                write!(f, "the token is not valid before {nbf} (it is now {now})")
+            .fmt(f),
+            RefusalReason::NotYetValid { nbf, now } => OutsideLifetime::NotYetValid {
+                nbf: *nbf,
+                now: *now,
             }
+            .fmt(f),
             RefusalReason::Envelope(r) => write!(f, "{r}"),
             RefusalReason::Limit {
                 action,
@@ -203,18 +216,8 @@ impl Claims {
             Ok(Some(id)) => return refuse(RefusalReason::Revoked { id }),
             Err(e) => return refuse(RefusalReason::RevocationUnavailable(e.to_string())),
         }
-        let now = clock.now();
-        if now < claims.nbf {
-            return refuse(RefusalReason::NotYetValid {
-                nbf: claims.nbf,
-                now,
-            });
-        }
-        if now >= claims.exp {
-            return refuse(RefusalReason::Expired {
-                exp: claims.exp,
-                now,
-            });
+        if let Err(outside) = claims.lifetime_at(clock.now()) {
+            return refuse(outside.into());
         }
         let env = &claims.envelope;
         if !state.fits(env) {

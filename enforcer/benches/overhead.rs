@@ -21,7 +21,7 @@
 
 use criterion::Criterion;
 use enforcer::{
-    FileAccess, FileScope, KernelPolicy, Layer, LayerSet, NetRule, Output, Run, RunOptions,
+    FileRights, FileScope, KernelPolicy, Layer, LayerSet, NetRule, Output, Run, RunOptions,
 };
 use std::ffi::OsString;
 use std::fs;
@@ -145,13 +145,13 @@ impl World {
         let mut policy = KernelPolicy::new();
         for dir in ["/usr/lib", "/lib", "/lib64"] {
             policy
-                .allow_path(dir, FileScope::Tree, FileAccess::READ)
+                .allow_path(dir, FileScope::Tree, FileRights::READ)
                 .expect("baseline");
         }
         policy
-            .allow_path("/etc/ld.so.cache", FileScope::File, FileAccess::READ)
+            .allow_path("/etc/ld.so.cache", FileScope::File, FileRights::READ)
             .expect("baseline")
-            .allow_path(&file, FileScope::File, FileAccess::READ)
+            .allow_path(&file, FileScope::File, FileRights::READ)
             .expect("the bench file")
             .allow_exec(LOOP)
             .expect("the loop")

@@ -14,7 +14,7 @@
 //! Root (the run's cgroup); both runs have Landlock and the cgroup. The
 //! rounds alternate; the medians are printed.
 
-use enforcer::{FileAccess, FileScope, KernelPolicy, Layer, Run, RunOptions};
+use enforcer::{FileRights, FileScope, KernelPolicy, Layer, Run, RunOptions};
 use std::ffi::OsString;
 use std::path::Path;
 
@@ -105,16 +105,16 @@ fn main() -> Result<(), String> {
     let mut policy = KernelPolicy::new();
     for d in ["/usr/lib", "/lib", "/lib64"] {
         policy
-            .allow_path(d, FileScope::Tree, FileAccess::READ)
+            .allow_path(d, FileScope::Tree, FileRights::READ)
             .map_err(|e| e.to_string())?;
     }
     policy
-        .allow_path("/etc/ld.so.cache", FileScope::File, FileAccess::READ)
+        .allow_path("/etc/ld.so.cache", FileScope::File, FileRights::READ)
         .and_then(|p| {
             p.allow_path(
                 dir.path(),
                 FileScope::Tree,
-                FileAccess::WRITE | FileAccess::CREATE,
+                FileRights::WRITE | FileRights::CREATE,
             )
         })
         .and_then(|p| p.allow_exec(&probe))

@@ -23,7 +23,7 @@
 use crate::error::PolicyError;
 use crate::layer::{Layer, LayerSet};
 use crate::policy::{
-    FileAccess, FileScope, KernelPolicy, NetDirection, NetRule, PinnedHost, PortRange, Proto,
+    FileRights, FileScope, KernelPolicy, NetDirection, NetRule, PinnedHost, PortRange, Proto,
     Unexpressed, Widening,
 };
 use ipnet::IpNet;
@@ -35,7 +35,7 @@ use warden_core::cond::Operand;
 use warden_core::cond::Pattern;
 use warden_core::envelope::Envelope;
 use warden_core::envelope::ExecGrant;
-use warden_core::envelope::FileAccess as EnvAccess;
+use warden_core::envelope::FileAccess;
 use warden_core::envelope::PathTarget;
 use warden_core::envelope::UnixOp;
 use warden_core::envelope::ValueMatch;
@@ -150,11 +150,11 @@ fn parent_of(path: &str) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/"))
 }
 
-fn access_name(a: EnvAccess) -> &'static str {
+fn access_name(a: FileAccess) -> &'static str {
     match a {
-        EnvAccess::Read => "read",
-        EnvAccess::Write => "write",
-        EnvAccess::Delete => "delete",
+        FileAccess::Read => "read",
+        FileAccess::Write => "write",
+        FileAccess::Delete => "delete",
     }
 }
 
@@ -178,26 +178,26 @@ impl Compiler<'_> {
         });
     }
 
-    fn file(&mut self, access: EnvAccess, target: &PathTarget) -> Result<(), CompileError> {
+    fn file(&mut self, access: FileAccess, target: &PathTarget) -> Result<(), CompileError> {
         let name = access_name(access);
         let on_tree = match access {
-            EnvAccess::Read => FileAccess::READ,
-            EnvAccess::Write => FileAccess::WRITE | FileAccess::CREATE,
-            EnvAccess::Delete => FileAccess::REMOVE,
+            FileAccess::Read => FileRights::READ,
+            FileAccess::Write => FileRights::WRITE | FileRights::CREATE,
+            FileAccess::Delete => FileRights::REMOVE,
         };
         match target {
             PathTarget::Exact { path } => match access {
-                EnvAccess::Read => {
+                FileAccess::Read => {
                     self.policy
-                        .allow_path(path, FileScope::File, FileAccess::READ)?;
+                        .allow_path(path, FileScope::File, FileRights::READ)?;
                 }
                 // A file that exists (a device such as /dev/null too) is
                 // written as it is: no creation right, no directory tree.
-                EnvAccess::Write if exists_not_dir(path) => {
+                FileAccess::Write if exists_not_dir(path) => {
                     self.policy
-                        .allow_path(path, FileScope::File, FileAccess::WRITE)?;
+                        .allow_path(path, FileScope::File, FileRights::WRITE)?;
                 }
-                EnvAccess::Write | EnvAccess::Delete => {
+                FileAccess::Write | FileAccess::Delete => {
                     // Creating and removing are rights on the directory.
                     let dir = parent_of(path);
                     self.policy.allow_widened(&dir, on_tree, path)?;
@@ -262,12 +262,12 @@ impl Compiler<'_> {
             },
             PathTarget::Tree { dir } => {
                 self.policy
-                    .allow_path(dir, FileScope::Tree, FileAccess::EXEC | FileAccess::READ)?;
+                    .allow_path(dir, FileScope::Tree, FileRights::EXEC | FileRights::READ)?;
             }
             PathTarget::Glob { glob } => {
                 let base = glob_base(glob);
                 self.policy
-                    .allow_widened(&base, FileAccess::EXEC | FileAccess::READ, glob)?;
+                    .allow_widened(&base, FileRights::EXEC | FileRights::READ, glob)?;
                 self.widen(
                     format!("exec {glob:?}"),
                     format!("exec under {:?}", base.display().to_string()),
@@ -281,7 +281,7 @@ impl Compiler<'_> {
             ),
             PathTarget::Unknown { .. } => {
                 self.policy
-                    .allow_path("/", FileScope::Tree, FileAccess::EXEC | FileAccess::READ)?;
+                    .allow_path("/", FileScope::Tree, FileRights::EXEC | FileRights::READ)?;
             }
         }
         Ok(())
@@ -368,7 +368,7 @@ impl Compiler<'_> {
                     FileScope::Tree => path,
                 };
                 self.policy
-                    .allow_path(&dir, FileScope::Tree, FileAccess::MAKE_SOCK)?;
+                    .allow_path(&dir, FileScope::Tree, FileRights::MAKE_SOCK)?;
             }
         }
         Ok(())
@@ -472,10 +472,10 @@ impl Compiler<'_> {
             return Ok(());
         }
         let access = match pattern.kind {
-            Some(ActionKind::Read) => FileAccess::READ,
-            Some(ActionKind::Write) => FileAccess::WRITE | FileAccess::CREATE,
-            Some(ActionKind::Delete) => FileAccess::REMOVE,
-            Some(ActionKind::Exec) => FileAccess::EXEC | FileAccess::READ,
+            Some(ActionKind::Read) => FileRights::READ,
+            Some(ActionKind::Write) => FileRights::WRITE | FileRights::CREATE,
+            Some(ActionKind::Delete) => FileRights::REMOVE,
+            Some(ActionKind::Exec) => FileRights::EXEC | FileRights::READ,
             _ => {
                 self.unexpressed(
                     format!("baseline {pattern:?}"),
@@ -487,7 +487,7 @@ impl Compiler<'_> {
         self.baseline_cond(access, &pattern.when)
     }
 
-    fn baseline_cond(&mut self, access: FileAccess, cond: &Cond) -> Result<(), CompileError> {
+    fn baseline_cond(&mut self, access: FileRights, cond: &Cond) -> Result<(), CompileError> {
         let is_path = |o: &Operand| matches!(o, Operand::Ref { name, fields, index } if name == "path" && fields.is_empty() && index.is_none());
         match cond {
             Cond::True => {
@@ -516,7 +516,7 @@ impl Compiler<'_> {
                 } else {
                     FileScope::Tree
                 };
-                if scope == FileScope::File && access.contains(FileAccess::EXEC) {
+                if scope == FileScope::File && access.contains(FileRights::EXEC) {
                     self.policy.allow_exec(&normal)?;
                 } else {
                     self.policy.allow_path(&normal, scope, access)?;
@@ -591,9 +591,9 @@ mod tests {
         let p = KernelPolicy::from_envelope_with(&env, &layers, &no_dns).unwrap();
         assert!(p.files.iter().any(|r| r.path == Path::new("/srv/data")
             && r.scope == FileScope::Tree
-            && r.access == FileAccess::READ));
+            && r.access == FileRights::READ));
         assert!(p.files.iter().any(|r| r.path == Path::new("/tmp/out")
-            && r.access == FileAccess::WRITE | FileAccess::CREATE));
+            && r.access == FileRights::WRITE | FileRights::CREATE));
         assert_eq!(p.exec, [PathBuf::from("/usr/bin/git")]);
         assert_eq!(p.tcp_connect_ports().into_iter().collect::<Vec<_>>(), [443]);
         assert_eq!(p.tcp_bind_ports().into_iter().collect::<Vec<_>>(), [8080]);

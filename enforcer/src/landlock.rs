@@ -8,7 +8,7 @@
 //! [`restrict_self`], which is async-signal-safe (two raw syscalls).
 
 use crate::error::LayerError;
-use crate::policy::{FileAccess, FileScope, KernelPolicy, Widening};
+use crate::policy::{FileRights, FileScope, KernelPolicy, Widening};
 use ::landlock::{
     ABI, Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort, PathBeneath,
     PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr, Scope,
@@ -80,25 +80,25 @@ impl PreparedLandlock {
     }
 }
 
-fn fs_access(access: FileAccess, is_dir: bool, abi: ABI) -> BitFlags<AccessFs> {
+fn fs_access(access: FileRights, is_dir: bool, abi: ABI) -> BitFlags<AccessFs> {
     let mut out = BitFlags::<AccessFs>::empty();
-    if access.contains(FileAccess::READ) {
+    if access.contains(FileRights::READ) {
         out |= AccessFs::ReadFile | AccessFs::ReadDir;
     }
-    if access.contains(FileAccess::WRITE) {
+    if access.contains(FileRights::WRITE) {
         out |= AccessFs::WriteFile | AccessFs::Truncate | AccessFs::IoctlDev;
     }
-    if access.contains(FileAccess::CREATE) {
+    if access.contains(FileRights::CREATE) {
         out |= AccessFs::MakeReg | AccessFs::MakeDir | AccessFs::MakeSym;
     }
-    if access.contains(FileAccess::REMOVE) {
+    if access.contains(FileRights::REMOVE) {
         out |= AccessFs::RemoveFile | AccessFs::RemoveDir;
     }
-    if access.contains(FileAccess::EXEC) {
+    if access.contains(FileRights::EXEC) {
         // The kernel opens a program for reading to load it.
         out |= AccessFs::Execute | AccessFs::ReadFile;
     }
-    if access.contains(FileAccess::MAKE_SOCK) {
+    if access.contains(FileRights::MAKE_SOCK) {
         out |= AccessFs::MakeSock;
     }
     let known = AccessFs::from_all(abi);
@@ -151,13 +151,13 @@ pub fn prepare(policy: &KernelPolicy) -> Result<PreparedLandlock, LayerError> {
     let mut widenings = Vec::new();
 
     // Exec: the program, and the ELF interpreter it needs to start.
-    let mut grants: Vec<(PathBuf, FileScope, FileAccess)> = policy
+    let mut grants: Vec<(PathBuf, FileScope, FileRights)> = policy
         .files
         .iter()
         .map(|r| (r.path.clone(), r.scope, r.access))
         .collect();
     for program in &policy.exec {
-        grants.push((program.clone(), FileScope::File, FileAccess::EXEC));
+        grants.push((program.clone(), FileScope::File, FileRights::EXEC));
         if let Some(interp) = elf_interpreter(program)
             && !report.interpreters.contains(&interp)
         {
@@ -171,7 +171,7 @@ pub fn prepare(policy: &KernelPolicy) -> Result<PreparedLandlock, LayerError> {
                 narrowed_by: None,
             });
             report.interpreters.push(interp.clone());
-            grants.push((interp, FileScope::File, FileAccess::EXEC));
+            grants.push((interp, FileScope::File, FileRights::EXEC));
         }
     }
 
@@ -300,9 +300,9 @@ fn planted_within(path: &Path, policy: &KernelPolicy, hops: u32) -> Option<Strin
     let writable = |dir: &Path| {
         policy.files.iter().any(|r| {
             r.access
-                .contains(FileAccess::CREATE)
-                || r.access.contains(FileAccess::REMOVE)
-                || r.access.contains(FileAccess::MAKE_SOCK)
+                .contains(FileRights::CREATE)
+                || r.access.contains(FileRights::REMOVE)
+                || r.access.contains(FileRights::MAKE_SOCK)
         } && match r.scope {
             FileScope::Tree => dir.starts_with(&r.path),
             FileScope::File => dir == r.path,
@@ -415,14 +415,14 @@ mod tests {
         std::os::unix::fs::symlink("/etc/passwd", &link).unwrap();
         let mut policy = KernelPolicy::new();
         policy
-            .allow_path(&link, FileScope::File, FileAccess::WRITE)
+            .allow_path(&link, FileScope::File, FileRights::WRITE)
             .unwrap();
         // Nothing lets the run create entries in `d`, which only root may
         // write: the machine's own symlink, followed.
         assert_eq!(planted_symlink(&link, &policy), None);
         // Now the run may create entries in `d`: the symlink could be its.
         policy
-            .allow_path(d, FileScope::Tree, FileAccess::WRITE | FileAccess::CREATE)
+            .allow_path(d, FileScope::Tree, FileRights::WRITE | FileRights::CREATE)
             .unwrap();
         let why = planted_symlink(&link, &policy).unwrap();
         assert!(
@@ -469,20 +469,20 @@ mod tests {
     #[test]
     fn file_rules_drop_directory_only_rights() {
         let abi = ABI::V7;
-        let on_file = fs_access(FileAccess::READ | FileAccess::CREATE, false, abi);
+        let on_file = fs_access(FileRights::READ | FileRights::CREATE, false, abi);
         assert!(on_file.contains(AccessFs::ReadFile));
         assert!(!on_file.contains(AccessFs::ReadDir));
         assert!(!on_file.contains(AccessFs::MakeReg));
-        let exec = fs_access(FileAccess::EXEC, false, abi);
+        let exec = fs_access(FileRights::EXEC, false, abi);
         assert_eq!(exec, AccessFs::Execute | AccessFs::ReadFile);
     }
 
     #[test]
     fn prepare_reports_what_it_handles() {
         let mut p = KernelPolicy::new();
-        p.allow_path("/usr", FileScope::Tree, FileAccess::READ)
+        p.allow_path("/usr", FileScope::Tree, FileRights::READ)
             .unwrap()
-            .allow_path("/does/not/exist", FileScope::Tree, FileAccess::READ)
+            .allow_path("/does/not/exist", FileScope::Tree, FileRights::READ)
             .unwrap()
             .allow_exec("/bin/sh")
             .unwrap();

@@ -1264,7 +1264,7 @@ mod tests {
             filename: "/bin/../bin/sh".into(),
             args: Vec::new(),
             args_cut: false,
-            verdict: crate::ebpf::Verdict::Observed,
+            verdict: crate::ebpf::Disposition::Observed,
             refusal: None,
             time_ns: 0,
         });
@@ -1275,7 +1275,7 @@ mod tests {
             proto: "tcp".into(),
             addr: "::1".parse().unwrap(),
             port: 8080,
-            verdict: crate::ebpf::Verdict::Observed,
+            verdict: crate::ebpf::Disposition::Observed,
             time_ns: 0,
         });
         seen.record(&Event::Net {
@@ -1285,7 +1285,7 @@ mod tests {
             proto: "tcp".into(),
             addr: "0.0.0.0".parse().unwrap(),
             port: 0,
-            verdict: crate::ebpf::Verdict::Observed,
+            verdict: crate::ebpf::Disposition::Observed,
             time_ns: 0,
         });
         let plan = seen
@@ -1356,7 +1356,7 @@ mod tests {
             filename: filename.into(),
             args: args.iter().map(|a| (*a).to_owned()).collect(),
             args_cut: false,
-            verdict: crate::ebpf::Verdict::Observed,
+            verdict: crate::ebpf::Disposition::Observed,
             refusal: None,
             time_ns: 0,
         }

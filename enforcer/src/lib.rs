@@ -10,10 +10,10 @@
 //! the run before the command starts: the enforcer fails closed.
 //!
 //! ```
-//! use enforcer::{FileAccess, FileScope, KernelPolicy};
+//! use enforcer::{FileRights, FileScope, KernelPolicy};
 //!
 //! let mut policy = KernelPolicy::new();
-//! policy.allow_path("/srv/data", FileScope::Tree, FileAccess::READ)?;
+//! policy.allow_path("/srv/data", FileScope::Tree, FileRights::READ)?;
 //! policy.allow_exec("/usr/bin/git")?;
 //! assert!(policy.syscalls.allows("openat") && !policy.syscalls.allows("ptrace"));
 //! # Ok::<(), enforcer::PolicyError>(())
@@ -47,7 +47,7 @@ pub use launch::{CgroupLayer, LayerReport, Run, RunOptions, RunOutcome, launch};
 pub use layer::{Layer, LayerSet};
 pub use lifecycle::{StopHandle, StopReason};
 pub use policy::{
-    FileAccess, FileRule, FileScope, KernelPolicy, NetDirection, NetRule, PortRange, Proto,
+    FileRights, FileRule, FileScope, KernelPolicy, NetDirection, NetRule, PortRange, Proto,
     SyscallAllowlist,
 };
 pub use spawn::Output;

@@ -1,13 +1,15 @@
-//! The BPF LSM layer, user side: compile the file part of an envelope into
-//! the maps of the LSM programs (`enforcer-ebpf/src/lsm.rs`), give them the
-//! running kernel's struct offsets, load and attach them, and say whether
-//! this kernel supports the layer at all.
+//! The BPF LSM layer, what it enforces: the file part of an envelope
+//! compiled into the entries of the LSM programs' maps
+//! (`enforcer-ebpf/src/lsm.rs`). The kernel side (the running kernel's
+//! struct offsets, loading the programs, whether this kernel supports the
+//! layer at all) is [`crate::ebpf::lsm`]; a run's entries are written when
+//! its eBPF layers attach ([`crate::ebpf::EbpfLayers::attach_lsm`]).
 //!
 //! The layer is the most precise one: exact files and suffix patterns such as
 //! `/tmp/out/*.tmp` after symlink resolution, exec by path, connect by
 //! address, refused with EACCES/EPERM before they happen. Kernels (and
-//! hypervisors) that refuse BPF trampoline programs cannot run it; [`probe`]
-//! finds that out at run time by trying.
+//! hypervisors) that refuse BPF trampoline programs cannot run it;
+//! [`crate::ebpf::lsm::probe`] finds that out at run time by trying.
 //!
 //! ```no_run
 //! use enforcer::lsm::{FileGrant, LsmRules, ACCESS_READ, ACCESS_WRITE};
@@ -22,12 +24,6 @@
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
 
-use aya::maps::HashMap as BpfHashMap;
-use aya::maps::MapData;
-use aya::maps::lpm_trie::{Key, LpmTrie};
-use aya::programs::Lsm;
-use aya::{Ebpf, EbpfLoader};
-
 pub use enforcer_common::lsm::{
     ACCESS_CREATE, ACCESS_EXEC, ACCESS_READ, ACCESS_REMOVE, ACCESS_WRITE, InodeKey, InodeRule,
     LSM_NAME_MAX, LSM_NAME_RULES, LSM_PATH_MAX, LsmKey, LsmOffsets, NAME_EXACT, NAME_SUFFIX,
@@ -35,9 +31,8 @@ pub use enforcer_common::lsm::{
 };
 
 use crate::ebpf::EbpfError;
-use crate::ebpf::btf::Btf as KernelBtf;
-use crate::policy::{FileAccess, FileScope, KernelPolicy};
-use enforcer_common::RUN_KEY_LEN;
+use crate::ebpf::policy::kernel_inode;
+use crate::policy::{FileRights, FileScope, KernelPolicy};
 
 /// The LSM hooks of the layer, as named in the object and in the kernel.
 pub const HOOKS: &[&str] = &[
@@ -102,40 +97,13 @@ pub enum LsmError {
     },
 }
 
-fn aya_err<E: std::error::Error + Send + Sync + 'static>(
+pub(crate) fn aya_err<E: std::error::Error + Send + Sync + 'static>(
     what: impl Into<String>,
 ) -> impl FnOnce(E) -> LsmError {
     move |e| LsmError::Aya {
         what: what.into(),
         source: Box::new(e),
     }
-}
-
-/// The offsets the LSM programs read, from the running kernel's BTF.
-pub(crate) fn offsets(btf: &KernelBtf) -> Result<LsmOffsets, LsmError> {
-    let off = |s: &str, m: &str| btf.member_offset(s, m);
-    let d_name = off("dentry", "d_name")?;
-    Ok(LsmOffsets {
-        file_f_path: off("file", "f_path")?,
-        file_f_mode: off("file", "f_mode")?,
-        file_f_flags: off("file", "f_flags")?,
-        binprm_file: off("linux_binprm", "file")?,
-        path_dentry: off("path", "dentry")?,
-        dentry_d_parent: off("dentry", "d_parent")?,
-        dentry_d_inode: off("dentry", "d_inode")?,
-        dentry_d_name_name: d_name + off("qstr", "name")?,
-        dentry_d_name_len: d_name + off("qstr", "len")?,
-        inode_i_ino: off("inode", "i_ino")?,
-        inode_i_sb: off("inode", "i_sb")?,
-        sb_s_dev: off("super_block", "s_dev")?,
-        socket_type: off("socket", "type")?,
-        task_cgroups: off("task_struct", "cgroups")?,
-        css_set_dfl_cgrp: off("css_set", "dfl_cgrp")?,
-        cgroup_kn: off("cgroup", "kn")?,
-        cgroup_self_parent: off("cgroup", "self")? + off("cgroup_subsys_state", "parent")?,
-        css_cgroup: off("cgroup_subsys_state", "cgroup")?,
-        kernfs_node_id: off("kernfs_node", "id")?,
-    })
 }
 
 /// One file grant of an envelope: a path pattern and the `ACCESS_*` bits.
@@ -187,14 +155,14 @@ impl FileGrant {
     }
 }
 
-/// The `ACCESS_*` bits of a policy's [`FileAccess`] (the same five rights).
-fn access_bits(access: FileAccess) -> u32 {
+/// The `ACCESS_*` bits of a policy's [`FileRights`] (the same five rights).
+fn access_bits(access: FileRights) -> u32 {
     [
-        (FileAccess::READ, ACCESS_READ),
-        (FileAccess::WRITE, ACCESS_WRITE),
-        (FileAccess::CREATE, ACCESS_CREATE),
-        (FileAccess::REMOVE, ACCESS_REMOVE),
-        (FileAccess::EXEC, ACCESS_EXEC),
+        (FileRights::READ, ACCESS_READ),
+        (FileRights::WRITE, ACCESS_WRITE),
+        (FileRights::CREATE, ACCESS_CREATE),
+        (FileRights::REMOVE, ACCESS_REMOVE),
+        (FileRights::EXEC, ACCESS_EXEC),
     ]
     .iter()
     .filter(|(a, _)| access.contains(*a))
@@ -315,24 +283,17 @@ fn resolve(path: &Path) -> PathBuf {
     }
 }
 
-/// The kernel's encoding of a device number (`MKDEV`: major << 20 | minor).
-pub(crate) fn kernel_dev(st_dev: u64) -> u64 {
-    let major = ((st_dev >> 8) & 0xfff) | ((st_dev >> 32) & !0xfff);
-    let minor = (st_dev & 0xff) | ((st_dev >> 12) & !0xff);
-    (major << 20) | minor
-}
-
 /// The inode of `path` as a key of `LSM_INODES` (the run is set when the
 /// rules are written for a run).
 fn inode_of(path: &Path) -> Option<InodeKey> {
-    let (dev, ino) = crate::ebpf::kernel_inode(path).ok()?;
+    let (dev, ino) = kernel_inode(path).ok()?;
     Some(InodeKey { run: 0, dev, ino })
 }
 
 #[derive(Debug, Clone, Default)]
-struct Entry {
-    access: u32,
-    names: Vec<NameRule>,
+pub(crate) struct Entry {
+    pub(crate) access: u32,
+    pub(crate) names: Vec<NameRule>,
 }
 
 fn push_name(names: &mut Vec<NameRule>, rule: NameRule, dir: &str) -> Result<(), LsmError> {
@@ -352,7 +313,7 @@ fn push_name(names: &mut Vec<NameRule>, rule: NameRule, dir: &str) -> Result<(),
     Ok(())
 }
 
-fn names_array(names: &[NameRule]) -> [NameRule; LSM_NAME_RULES] {
+pub(crate) fn names_array(names: &[NameRule]) -> [NameRule; LSM_NAME_RULES] {
     let mut out = [NameRule::EMPTY; LSM_NAME_RULES];
     for (slot, rule) in out.iter_mut().zip(names) {
         *slot = *rule;
@@ -420,9 +381,9 @@ fn add_suffix(
 #[derive(Debug, Clone, Default)]
 pub struct LsmRules {
     /// Trie entries: key bytes (a directory ends with `/`, a file with NUL).
-    paths: BTreeMap<Vec<u8>, Entry>,
+    pub(crate) paths: BTreeMap<Vec<u8>, Entry>,
     /// Inode entries for the directory hooks.
-    inodes: BTreeMap<InodeKey, InodeRule>,
+    pub(crate) inodes: BTreeMap<InodeKey, InodeRule>,
 }
 
 impl LsmRules {
@@ -566,93 +527,6 @@ impl LsmRules {
         }
         access
     }
-
-    /// Writes the rules of the run `run` (its cgroup id) into the node's
-    /// `LSM_PATHS` and `LSM_INODES`; what was written, to take out again.
-    pub(crate) fn fill(
-        &self,
-        node: &crate::ebpf::node::Node,
-        run: u64,
-    ) -> Result<Written, LsmError> {
-        let mut written = Written::default();
-        let result = self.fill_into(node, run, &mut written);
-        if let Err(e) = result {
-            written.remove(node);
-            return Err(e);
-        }
-        Ok(written)
-    }
-
-    fn fill_into(
-        &self,
-        node: &crate::ebpf::node::Node,
-        run: u64,
-        written: &mut Written,
-    ) -> Result<(), LsmError> {
-        let mut trie: LpmTrie<MapData, LsmKey, PathRule> = node.typed_map("LSM_PATHS")?;
-        for (key, entry) in &self.paths {
-            let mut data: LsmKey = [0u8; RUN_KEY_LEN + LSM_PATH_MAX];
-            data[..RUN_KEY_LEN].copy_from_slice(&run.to_be_bytes());
-            data[RUN_KEY_LEN..RUN_KEY_LEN + key.len()].copy_from_slice(key);
-            let value = PathRule {
-                access: entry.access,
-                prefix_len: key.len() as u32,
-                names: names_array(&entry.names),
-            };
-            let key_bits = ((RUN_KEY_LEN + key.len()) * 8) as u32;
-            let lpm = Key::new(key_bits, data);
-            written.paths.push(lpm);
-            trie.insert(&lpm, value, 0).map_err(aya_err(format!(
-                "insert {} into LSM_PATHS",
-                String::from_utf8_lossy(key)
-            )))?;
-        }
-        let mut hash: BpfHashMap<MapData, InodeKey, InodeRule> = node.typed_map("LSM_INODES")?;
-        for (key, rule) in &self.inodes {
-            let key = InodeKey { run, ..*key };
-            written.inodes.push(key);
-            hash.insert(key, rule, 0)
-                .map_err(aya_err("insert into LSM_INODES"))?;
-        }
-        Ok(())
-    }
-}
-
-/// The entries one run wrote into the LSM maps.
-#[derive(Default)]
-pub(crate) struct Written {
-    paths: Vec<Key<LsmKey>>,
-    inodes: Vec<InodeKey>,
-}
-
-impl std::fmt::Debug for Written {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Written")
-            .field("paths", &self.paths.len())
-            .field("inodes", &self.inodes.len())
-            .finish()
-    }
-}
-
-impl Written {
-    /// Takes the entries out of the node's maps (what fails is ignored: the
-    /// run is gone either way, and its entries match no process any more).
-    pub(crate) fn remove(&self, node: &crate::ebpf::node::Node) {
-        if let Ok(mut trie) = node.typed_map::<LpmTrie<MapData, LsmKey, PathRule>>("LSM_PATHS") {
-            self.paths.iter().for_each(|k| drop(trie.remove(k)));
-        }
-        if let Ok(mut hash) =
-            node.typed_map::<BpfHashMap<MapData, InodeKey, InodeRule>>("LSM_INODES")
-        {
-            self.inodes.iter().for_each(|k| drop(hash.remove(k)));
-        }
-    }
-}
-
-/// Sets the object's read-only offsets before it loads (the loader of the
-/// eBPF layers does this for every run).
-pub(crate) fn set_offsets<'a>(loader: &mut EbpfLoader<'a>, offsets: &'a LsmOffsets) {
-    loader.override_global(OFFSETS_GLOBAL, offsets, true);
 }
 
 /// Refuses early when the kernel's list of active LSMs
@@ -667,76 +541,6 @@ pub fn check_active() -> Result<(), LsmError> {
         Ok(())
     } else {
         Err(LsmError::NotActive(list.to_string()))
-    }
-}
-
-/// Loads every LSM program of the object (for the node, which pins them;
-/// they are attached while a run needs them). Fails where the kernel does
-/// not load `lsm` programs.
-pub(crate) fn load_programs(ebpf: &mut Ebpf) -> Result<(), LsmError> {
-    check_active()?;
-    let btf = crate::ebpf::btf::kernel_aya().map_err(|e| LsmError::Aya {
-        what: "read the kernel BTF for loading".into(),
-        source: Box::new(e),
-    })?;
-    for &hook in HOOKS {
-        let prog: &mut Lsm = ebpf
-            .program_mut(hook)
-            .ok_or_else(|| LsmError::Aya {
-                what: format!("the eBPF object has no {hook} program"),
-                source: "missing program".into(),
-            })?
-            .try_into()
-            .map_err(aya_err(format!("{hook} is not an lsm program")))?;
-        prog.load(hook, btf)
-            .map_err(aya_err(format!("load lsm/{hook}")))?;
-    }
-    Ok(())
-}
-
-/// Whether this machine can run the layer, and why not.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Support {
-    /// The programs loaded and attached.
-    Available,
-    /// Not in use: the reason.
-    Unavailable(String),
-}
-
-/// Finds out whether the LSM programs load and attach here, by trying: the
-/// bpf LSM must be active, the kernel's BTF must have every struct member the
-/// programs read, and the kernel must accept the programs (some hypervisors
-/// refuse BPF trampolines with EPERM). The last part is asked with a
-/// two-instruction `lsm` program on `file_open` that allows everything,
-/// loaded and attached with the raw `bpf(2)` syscall, then detached: a few
-/// milliseconds, where loading the real programs would cost every
-/// `warden exec` a second parse of the kernel's BTF. Attaching the real
-/// programs can still fail; the run then lacks a layer its profile
-/// requires and does not start.
-pub fn probe() -> Support {
-    let attempt = || -> Result<(), LsmError> {
-        check_active()?;
-        let btf = crate::ebpf::btf::kernel()?;
-        offsets(btf).map_err(|e| LsmError::Offsets(render(&e)))?;
-        let hook = "bpf_lsm_file_open";
-        let id = btf
-            .type_id(hook, crate::ebpf::btf::Kind::Func)
-            .ok_or_else(|| LsmError::Offsets(format!("no {hook} in the kernel's BTF")))?;
-        let prog = crate::bpf_probe::load(
-            crate::bpf_probe::BPF_PROG_TYPE_LSM,
-            crate::bpf_probe::BPF_LSM_MAC,
-            id,
-            0,
-        )
-        .map_err(aya_err("load lsm/file_open"))?;
-        let link =
-            crate::bpf_probe::attach_btf_program(&prog).map_err(aya_err("attach lsm/file_open"))?;
-        drop((link, prog));
-        Ok(())
-    };
-    match attempt() {
-        Ok(()) => Support::Available,
-        Err(e) => Support::Unavailable(render(&e)),
     }
 }
 
@@ -759,7 +563,7 @@ pub fn render(e: &LsmError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ebpf::{EbpfLayers, Reports, RunRules};
+    use crate::ebpf::policy::kernel_dev;
 
     #[test]
     fn shapes_of_patterns() {
@@ -788,12 +592,12 @@ mod tests {
     fn grants_from_a_kernel_policy() {
         let mut policy = KernelPolicy::new();
         policy
-            .allow_path("/srv/data", FileScope::Tree, FileAccess::READ)
+            .allow_path("/srv/data", FileScope::Tree, FileRights::READ)
             .unwrap()
             .allow_path(
                 "/etc/hosts",
                 FileScope::File,
-                FileAccess::READ | FileAccess::WRITE,
+                FileRights::READ | FileRights::WRITE,
             )
             .unwrap()
             .allow_exec("/usr/bin/git")
@@ -858,32 +662,6 @@ mod tests {
             "/a/*.a-suffix-longer-than-32-bytes-xxxxxxx",
         ] {
             assert_eq!(expresses(p), warden_core::shape::lsm_expresses(p), "{p}");
-        }
-    }
-
-    #[test]
-    fn the_probe_agrees_with_attaching() {
-        // Wherever this runs (the host, whose hypervisor refuses lsm
-        // programs, or the guest, whose kernel loads them), the probe's
-        // answer is what attaching the real programs does.
-        let direct = (|| -> Result<(), LsmError> {
-            check_active()?;
-            let mut layers = EbpfLayers::load(RunRules::default(), Reports::Nothing)?;
-            let cgroup = crate::cgroup::RunCgroup::create(
-                &format!("lsm-probe-{}", std::process::id()),
-                None,
-            )
-            .map_err(|e| LsmError::Offsets(e.to_string()))?;
-            layers.attach(cgroup.path())?;
-            layers.attach_lsm(&LsmRules::default())
-        })();
-        match (probe(), direct) {
-            (Support::Available, Ok(())) => {}
-            (Support::Unavailable(why), Err(e)) => {
-                println!("bpf-lsm not in use: {why} (attaching: {})", render(&e));
-                assert!(!why.is_empty());
-            }
-            (p, d) => panic!("probe says {p:?}, attaching says {d:?}"),
         }
     }
 

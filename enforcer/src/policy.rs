@@ -72,7 +72,7 @@ impl KernelPolicy {
         &mut self,
         path: impl Into<PathBuf>,
         scope: FileScope,
-        access: FileAccess,
+        access: FileRights,
     ) -> Result<&mut Self, PolicyError> {
         self.push_file(path.into(), scope, access, None)
     }
@@ -83,7 +83,7 @@ impl KernelPolicy {
     pub fn allow_widened(
         &mut self,
         dir: impl Into<PathBuf>,
-        access: FileAccess,
+        access: FileRights,
         exact: &str,
     ) -> Result<&mut Self, PolicyError> {
         self.push_file(dir.into(), FileScope::Tree, access, Some(exact.to_owned()))
@@ -93,7 +93,7 @@ impl KernelPolicy {
         &mut self,
         path: PathBuf,
         scope: FileScope,
-        access: FileAccess,
+        access: FileRights,
         exact: Option<String>,
     ) -> Result<&mut Self, PolicyError> {
         let path = checked_path(path)?;
@@ -187,13 +187,13 @@ impl KernelPolicy {
     }
 
     /// Whether the run may create unix sockets: a unix connect rule, or a
-    /// directory where it may bind one (`FileAccess::MAKE_SOCK`).
+    /// directory where it may bind one (`FileRights::MAKE_SOCK`).
     pub fn uses_unix_sockets(&self) -> bool {
         !self.unix.is_empty()
             || self
                 .files
                 .iter()
-                .any(|r| r.access.contains(FileAccess::MAKE_SOCK))
+                .any(|r| r.access.contains(FileRights::MAKE_SOCK))
     }
 
     /// Whether any rule allows UDP in either direction.
@@ -258,7 +258,7 @@ pub struct FileRule {
     /// Absolute, normalized path.
     pub path: PathBuf,
     pub scope: FileScope,
-    pub access: FileAccess,
+    pub access: FileRights,
     /// When the rule widens an envelope shape Landlock cannot express: that
     /// shape (a glob or an exact file), for the BPF LSM layer, which
     /// enforces it exactly instead of the tree.
@@ -266,12 +266,14 @@ pub struct FileRule {
     pub exact: Option<String>,
 }
 
-/// A set of file accesses: read, write, create, remove, exec.
+/// The kernel rights on a file rule: read, write, create, remove, exec (what
+/// the layers grant; an envelope says `FileAccess`, read, write or delete,
+/// which `compile` maps to these).
 #[derive(Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct FileAccess(u8);
+pub struct FileRights(u8);
 
-impl FileAccess {
+impl FileRights {
     /// Open for reading (and, on a tree, list directories).
     pub const READ: Self = Self(1);
     /// Open for writing, truncate.
@@ -327,20 +329,20 @@ impl FileAccess {
     }
 }
 
-impl std::ops::BitOr for FileAccess {
+impl std::ops::BitOr for FileRights {
     type Output = Self;
     fn bitor(self, rhs: Self) -> Self {
         self.union(rhs)
     }
 }
 
-impl fmt::Debug for FileAccess {
+impl fmt::Debug for FileRights {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(self, f)
     }
 }
 
-impl fmt::Display for FileAccess {
+impl fmt::Display for FileRights {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.is_empty() {
             return f.write_str("none");
@@ -618,15 +620,15 @@ mod tests {
     fn relative_and_dotted_paths_are_refused() {
         let mut p = KernelPolicy::new();
         assert!(matches!(
-            p.allow_path("etc/passwd", FileScope::File, FileAccess::READ),
+            p.allow_path("etc/passwd", FileScope::File, FileRights::READ),
             Err(PolicyError::RelativePath { .. })
         ));
         assert!(matches!(
-            p.allow_path("/repo/../etc", FileScope::Tree, FileAccess::READ),
+            p.allow_path("/repo/../etc", FileScope::Tree, FileRights::READ),
             Err(PolicyError::UnnormalizedPath { .. })
         ));
         assert!(matches!(
-            p.allow_path("/repo", FileScope::Tree, FileAccess::NONE),
+            p.allow_path("/repo", FileScope::Tree, FileRights::NONE),
             Err(PolicyError::EmptyAccess { .. })
         ));
         assert!(p.files.is_empty());
@@ -634,13 +636,13 @@ mod tests {
 
     #[test]
     fn access_sets_compose_and_print() {
-        let rw = FileAccess::READ | FileAccess::WRITE;
-        assert!(rw.contains(FileAccess::READ));
-        assert!(!rw.contains(FileAccess::EXEC));
+        let rw = FileRights::READ | FileRights::WRITE;
+        assert!(rw.contains(FileRights::READ));
+        assert!(!rw.contains(FileRights::EXEC));
         assert_eq!(rw.to_string(), "read+write");
-        assert_eq!(FileAccess::from_name("remove"), Some(FileAccess::REMOVE));
-        assert_eq!(FileAccess::from_name("chmod"), None);
-        assert_eq!(FileAccess::NONE.to_string(), "none");
+        assert_eq!(FileRights::from_name("remove"), Some(FileRights::REMOVE));
+        assert_eq!(FileRights::from_name("chmod"), None);
+        assert_eq!(FileRights::NONE.to_string(), "none");
     }
 
     #[test]
@@ -698,7 +700,7 @@ mod tests {
     #[test]
     fn policy_round_trips_through_json() {
         let mut p = KernelPolicy::new();
-        p.allow_path("/srv", FileScope::Tree, FileAccess::READ)
+        p.allow_path("/srv", FileScope::Tree, FileRights::READ)
             .unwrap()
             .allow_exec("/usr/bin/git")
             .unwrap();

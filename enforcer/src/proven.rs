@@ -31,7 +31,7 @@
 
 use crate::layer::{Layer, LayerSet};
 use crate::lsm::{self, Shape};
-use crate::policy::{FileAccess, FileScope, KernelPolicy, NetDirection, Proto, SyscallAllowlist};
+use crate::policy::{FileRights, FileScope, KernelPolicy, NetDirection, Proto, SyscallAllowlist};
 use std::fmt;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -40,7 +40,7 @@ use warden_core::claims::{Digest, profile_digest};
 use warden_core::envelope::ConnectGrant;
 use warden_core::envelope::Envelope;
 use warden_core::envelope::ExecGrant;
-use warden_core::envelope::FileAccess as EnvAccess;
+use warden_core::envelope::FileAccess;
 use warden_core::envelope::FileGrant;
 use warden_core::envelope::ListenGrant;
 use warden_core::envelope::PathTarget;
@@ -184,7 +184,7 @@ pub enum Exception {
     /// tree it resolves to (by inode), so the run reaches it under that
     /// name too; the proof is about the name the envelope gives.
     Alias {
-        access: FileAccess,
+        access: FileRights,
         /// The rule's file, tree or glob, as the envelope names it.
         target: PathTarget,
         /// The same with the symlinks of its literal part resolved.
@@ -211,7 +211,7 @@ impl Exception {
                 let target = PathTarget::Exact {
                     path: loader.clone(),
                 };
-                push_rule(&mut out, target, FileAccess::READ);
+                push_rule(&mut out, target, FileRights::READ);
             }
             Exception::Alias {
                 access, resolved, ..
@@ -340,23 +340,23 @@ fn path_text(path: &Path) -> Result<String, OutsideProof> {
 /// Adds what `access` on `target` lets through: read (exec implies it: the
 /// kernel opens a program to run it), write (writing and creating), delete
 /// (removing), exec with any arguments.
-fn push_rule(out: &mut Envelope, target: PathTarget, access: FileAccess) {
+fn push_rule(out: &mut Envelope, target: PathTarget, access: FileRights) {
     let mut file = |access| {
         out.files.push(FileGrant {
             access,
             target: target.clone(),
         })
     };
-    if access.contains(FileAccess::READ) || access.contains(FileAccess::EXEC) {
-        file(EnvAccess::Read);
+    if access.contains(FileRights::READ) || access.contains(FileRights::EXEC) {
+        file(FileAccess::Read);
     }
-    if access.contains(FileAccess::WRITE) || access.contains(FileAccess::CREATE) {
-        file(EnvAccess::Write);
+    if access.contains(FileRights::WRITE) || access.contains(FileRights::CREATE) {
+        file(FileAccess::Write);
     }
-    if access.contains(FileAccess::REMOVE) {
-        file(EnvAccess::Delete);
+    if access.contains(FileRights::REMOVE) {
+        file(FileAccess::Delete);
     }
-    if access.contains(FileAccess::EXEC) {
+    if access.contains(FileRights::EXEC) {
         out.exec.push(ExecGrant {
             program: target,
             argv: None,
@@ -396,17 +396,17 @@ fn narrow_exec_args(out: &mut Envelope, policy: &KernelPolicy) {
 
 /// The policy's access set of the BPF LSM layer's `ACCESS_*` bits (the
 /// same five rights, the same bits).
-fn lsm_access(bits: u32) -> FileAccess {
+fn lsm_access(bits: u32) -> FileRights {
     [
-        (lsm::ACCESS_READ, FileAccess::READ),
-        (lsm::ACCESS_WRITE, FileAccess::WRITE),
-        (lsm::ACCESS_CREATE, FileAccess::CREATE),
-        (lsm::ACCESS_REMOVE, FileAccess::REMOVE),
-        (lsm::ACCESS_EXEC, FileAccess::EXEC),
+        (lsm::ACCESS_READ, FileRights::READ),
+        (lsm::ACCESS_WRITE, FileRights::WRITE),
+        (lsm::ACCESS_CREATE, FileRights::CREATE),
+        (lsm::ACCESS_REMOVE, FileRights::REMOVE),
+        (lsm::ACCESS_EXEC, FileRights::EXEC),
     ]
     .into_iter()
     .filter(|(b, _)| bits & b != 0)
-    .fold(FileAccess::NONE, |a, (_, x)| a | x)
+    .fold(FileRights::NONE, |a, (_, x)| a | x)
 }
 
 fn exact_target(path: &str) -> PathTarget {
@@ -482,7 +482,7 @@ pub fn kernel_envelope(
     let mut out = Envelope::default();
     let mut exceptions = Vec::new();
     let alias = |exceptions: &mut Vec<Exception>,
-                 access: FileAccess,
+                 access: FileRights,
                  target: &PathTarget,
                  literal: &str| {
         if let Some(resolved) = resolved_target(target, literal) {
@@ -534,11 +534,11 @@ pub fn kernel_envelope(
             let path = path_text(program)?;
             alias(
                 &mut exceptions,
-                FileAccess::EXEC,
+                FileRights::EXEC,
                 &exact_target(&path),
                 &path,
             );
-            push_rule(&mut out, exact_target(&path), FileAccess::EXEC);
+            push_rule(&mut out, exact_target(&path), FileRights::EXEC);
         }
     }
     if profile.exec_argv() {
@@ -551,12 +551,12 @@ pub fn kernel_envelope(
     for rule in policy
         .files
         .iter()
-        .filter(|r| r.access.contains(FileAccess::MAKE_SOCK))
+        .filter(|r| r.access.contains(FileRights::MAKE_SOCK))
     {
         let dir = path_text(&rule.path)?;
         alias(
             &mut exceptions,
-            FileAccess::MAKE_SOCK,
+            FileRights::MAKE_SOCK,
             &PathTarget::Tree { dir: dir.clone() },
             &dir,
         );
@@ -599,11 +599,11 @@ pub fn kernel_envelope(
                 if !out.exec.iter().any(|g| g.program == exact_target(&loader)) {
                     alias(
                         &mut exceptions,
-                        FileAccess::EXEC,
+                        FileRights::EXEC,
                         &exact_target(&loader),
                         &loader,
                     );
-                    push_rule(&mut out, exact_target(&loader), FileAccess::EXEC);
+                    push_rule(&mut out, exact_target(&loader), FileRights::EXEC);
                 }
                 continue;
             }

@@ -271,7 +271,7 @@ mod tests {
             .allow_path(
                 "/run/app",
                 crate::FileScope::Tree,
-                crate::FileAccess::MAKE_SOCK,
+                crate::FileRights::MAKE_SOCK,
             )
             .unwrap();
         assert!(bind_only.uses_unix_sockets());

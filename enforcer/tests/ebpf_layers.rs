@@ -19,9 +19,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use enforcer::ebpf::{
-    EbpfLayers, Event, NetOp, NetPolicy, Reports, RunRules, Verdict, for_launcher, probe,
+    Disposition, EbpfLayers, Event, NetOp, NetPolicy, Reports, RunRules, for_launcher, probe,
 };
-use enforcer::{FileAccess, FileScope, KernelPolicy, Layer, NetRule, Run, RunOptions};
+use enforcer::{FileRights, FileScope, KernelPolicy, Layer, NetRule, Run, RunOptions};
 
 const PROBE: &str = env!("CARGO_BIN_EXE_warden-escape-probe");
 
@@ -363,14 +363,19 @@ fn network_envelope_refuses_everything_but_the_allowed_port() {
         .collect();
     let lo = "127.0.0.1".to_owned();
     let expect = [
-        (NetOp::Connect, lo.clone(), p, Verdict::Allowed),
-        (NetOp::Connect, lo.clone(), q, Verdict::Refused),
-        (NetOp::Connect, "127.0.0.2".to_owned(), p, Verdict::Refused),
-        (NetOp::Connect, lo.clone(), p, Verdict::Allowed),
-        (NetOp::Connect, lo.clone(), q, Verdict::Refused),
-        (NetOp::Sendmsg, lo.clone(), q, Verdict::Refused),
-        (NetOp::Bind, lo.clone(), r, Verdict::Refused),
-        (NetOp::Connect, lo.clone(), q, Verdict::Refused),
+        (NetOp::Connect, lo.clone(), p, Disposition::Allowed),
+        (NetOp::Connect, lo.clone(), q, Disposition::Refused),
+        (
+            NetOp::Connect,
+            "127.0.0.2".to_owned(),
+            p,
+            Disposition::Refused,
+        ),
+        (NetOp::Connect, lo.clone(), p, Disposition::Allowed),
+        (NetOp::Connect, lo.clone(), q, Disposition::Refused),
+        (NetOp::Sendmsg, lo.clone(), q, Disposition::Refused),
+        (NetOp::Bind, lo.clone(), r, Disposition::Refused),
+        (NetOp::Connect, lo.clone(), q, Disposition::Refused),
     ];
     assert_eq!(net, expect, "all events: {seen:#?}");
 
@@ -470,7 +475,7 @@ fn launcher_applies_the_ebpf_layers_and_streams_events() {
         .iter()
         .any(|e| matches!(e, Event::Exec { filename, .. } if filename == PROBE));
     let connect = seen.iter().any(|e| {
-        matches!(e, Event::Net { op: NetOp::Connect, port: p, verdict: Verdict::Allowed, .. }
+        matches!(e, Event::Net { op: NetOp::Connect, port: p, verdict: Disposition::Allowed, .. }
             if *p == port)
     });
     assert!(exec && connect, "exec and connect events: {seen:#?}");
@@ -635,7 +640,7 @@ fn observe_only_reports_instead_of_refusing() {
     });
     assert!(
         seen.iter().any(
-            |e| matches!(e, Event::Net { pid: x, port, verdict: Verdict::Observed, .. }
+            |e| matches!(e, Event::Net { pid: x, port, verdict: Disposition::Observed, .. }
             if *x == pid && *port == q)
         ),
         "{seen:#?}"
@@ -691,13 +696,13 @@ fn observe_only_reports_execs_and_unix_connects_instead_of_refusing() {
     let sock_s = sock.to_str().unwrap();
     assert!(
         seen.iter().any(|e| matches!(e,
-            Event::Unix { pid: x, op: NetOp::Connect, path, verdict: Verdict::Observed, .. }
+            Event::Unix { pid: x, op: NetOp::Connect, path, verdict: Disposition::Observed, .. }
             if *x == pid && path == sock_s)),
         "{seen:#?}"
     );
     assert!(
         seen.iter().any(|e| matches!(e,
-            Event::Exec { pid: x, filename, args, verdict: Verdict::Observed,
+            Event::Exec { pid: x, filename, args, verdict: Disposition::Observed,
                 refusal: Some(enforcer::ebpf::ExecRefusal::Program), .. }
             if *x == pid && filename == "/bin/true" && args == &["unchecked"])),
         "{seen:#?}"
@@ -780,11 +785,11 @@ fn probe_policy() -> KernelPolicy {
     let mut policy = KernelPolicy::new();
     for dir in ["/usr/lib", "/lib", "/lib64"] {
         policy
-            .allow_path(dir, FileScope::Tree, FileAccess::READ)
+            .allow_path(dir, FileScope::Tree, FileRights::READ)
             .unwrap();
     }
     policy
-        .allow_path("/etc/ld.so.cache", FileScope::File, FileAccess::READ)
+        .allow_path("/etc/ld.so.cache", FileScope::File, FileRights::READ)
         .unwrap();
     policy.allow_exec(PROBE).unwrap();
     policy

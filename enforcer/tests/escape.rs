@@ -14,8 +14,8 @@
 //! Run as root (CI is root). Without root, the tests that need the cgroup
 //! fail with a clear message rather than skip.
 
-use enforcer::ebpf::{Event, ExecRefusal, NetOp, Reports, Verdict};
-use enforcer::{FileAccess, FileScope, KernelPolicy, Layer, NetRule, Run, RunOptions, RunOutcome};
+use enforcer::ebpf::{Disposition, Event, ExecRefusal, NetOp, Reports};
+use enforcer::{FileRights, FileScope, KernelPolicy, Layer, NetRule, Run, RunOptions, RunOutcome};
 use std::ffi::OsString;
 use std::fs;
 use std::io::{Read, Seek, SeekFrom};
@@ -50,25 +50,25 @@ macro_rules! root_or_return {
 }
 
 /// A directory the run may read, write, create and remove in.
-const WRITABLE: FileAccess = FileAccess::READ
-    .union(FileAccess::WRITE)
-    .union(FileAccess::CREATE)
-    .union(FileAccess::REMOVE);
+const WRITABLE: FileRights = FileRights::READ
+    .union(FileRights::WRITE)
+    .union(FileRights::CREATE)
+    .union(FileRights::REMOVE);
 
 /// The spec's baseline: the loader, libc, `/proc` (for the fd and root
 /// tricks), `/dev/null`.
 fn baseline_policy() -> KernelPolicy {
     let mut p = KernelPolicy::new();
     for dir in ["/usr/lib", "/lib", "/lib64", "/proc"] {
-        p.allow_path(dir, FileScope::Tree, FileAccess::READ)
+        p.allow_path(dir, FileScope::Tree, FileRights::READ)
             .unwrap();
     }
-    p.allow_path("/etc/ld.so.cache", FileScope::File, FileAccess::READ)
+    p.allow_path("/etc/ld.so.cache", FileScope::File, FileRights::READ)
         .unwrap();
     p.allow_path(
         "/dev/null",
         FileScope::File,
-        FileAccess::READ | FileAccess::WRITE,
+        FileRights::READ | FileRights::WRITE,
     )
     .unwrap();
     p
@@ -150,7 +150,7 @@ impl Fixture {
     fn policy(&self) -> KernelPolicy {
         let mut p = baseline_policy();
         // The envelope.
-        p.allow_path(&self.read_dir, FileScope::Tree, FileAccess::READ)
+        p.allow_path(&self.read_dir, FileScope::Tree, FileRights::READ)
             .unwrap();
         p.allow_path(&self.write_dir, FileScope::Tree, WRITABLE)
             .unwrap();
@@ -439,7 +439,7 @@ impl EbpfRun {
                 Event::Exec {
                     filename,
                     args,
-                    verdict: Verdict::Refused,
+                    verdict: Disposition::Refused,
                     refusal,
                     ..
                 } => Some((filename.clone(), args.clone(), *refusal)),
@@ -456,7 +456,7 @@ impl EbpfRun {
                 Event::Unix {
                     op,
                     path,
-                    verdict: Verdict::Refused,
+                    verdict: Disposition::Refused,
                     ..
                 } => Some((*op, path.clone())),
                 _ => None,
@@ -752,7 +752,7 @@ fn exec_arguments_are_checked_exactly() {
     // The event carries the first bytes of the arguments and says so.
     assert!(
         r.events.iter().any(|e| matches!(e,
-            Event::Exec { args, args_cut: true, verdict: Verdict::Refused, .. }
+            Event::Exec { args, args_cut: true, verdict: Disposition::Refused, .. }
             if args.first().map(String::as_str) == Some("--mark"))),
         "{r:?}"
     );
@@ -842,7 +842,7 @@ fn a_program_is_known_by_its_inode() {
     let mut policy = w.policy();
     policy.allow_exec(&w.mark).unwrap();
     policy
-        .allow_path(&copies, FileScope::File, FileAccess::EXEC)
+        .allow_path(&copies, FileScope::File, FileRights::EXEC)
         .unwrap();
     let bin = Fixture::s(&w.bin);
 
@@ -1003,7 +1003,7 @@ fn scripts_run_only_by_their_granted_path() {
         .allow_exec_args(&exact, vec!["a".into(), "b c".into()])
         .unwrap();
     policy
-        .allow_path(&interp_dir, FileScope::File, FileAccess::EXEC)
+        .allow_path(&interp_dir, FileScope::File, FileRights::EXEC)
         .unwrap();
     let take = |out: &Path| {
         let text = fs::read_to_string(out).ok();
@@ -1096,7 +1096,7 @@ fn scripts_run_only_by_their_granted_path() {
     by_file.allow_exec(&sh).unwrap();
     let mut by_tree = policy.clone();
     by_tree
-        .allow_path(&interp_dir, FileScope::Tree, FileAccess::EXEC)
+        .allow_path(&interp_dir, FileScope::Tree, FileRights::EXEC)
         .unwrap();
     for (how, granted) in [("file", &by_file), ("tree", &by_tree)] {
         let r = run_ebpf(granted, &["exec", sh_s, "-c", &command]);

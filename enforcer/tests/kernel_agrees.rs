@@ -224,7 +224,7 @@ proptest! {
             match extra {
                 0 => {
                     policy.allow_path("/root/.ssh", enforcer::policy::FileScope::Tree,
-                        enforcer::policy::FileAccess::READ).expect("a valid rule");
+                        enforcer::policy::FileRights::READ).expect("a valid rule");
                 }
                 1 => {
                     policy.allow_exec("/usr/bin/warden-agree-python").expect("a valid rule");

@@ -1,7 +1,7 @@
 //! The launcher's contract: the command's own exit status, fail closed on a
 //! missing required layer or a failed start, nothing left behind.
 
-use enforcer::{FileAccess, FileScope, KernelPolicy, Layer, RunError, RunOptions, launch};
+use enforcer::{FileRights, FileScope, KernelPolicy, Layer, RunError, RunOptions, launch};
 use std::ffi::OsString;
 
 /// Returns from the calling test, saying it was skipped and why, unless this
@@ -17,10 +17,10 @@ macro_rules! root_or_return {
 fn shell_policy() -> KernelPolicy {
     let mut p = KernelPolicy::new();
     for dir in ["/usr/lib", "/lib", "/lib64"] {
-        p.allow_path(dir, FileScope::Tree, FileAccess::READ)
+        p.allow_path(dir, FileScope::Tree, FileRights::READ)
             .unwrap();
     }
-    p.allow_path("/etc/ld.so.cache", FileScope::File, FileAccess::READ)
+    p.allow_path("/etc/ld.so.cache", FileScope::File, FileRights::READ)
         .unwrap();
     p.allow_exec("/bin/sh").unwrap();
     p
@@ -56,7 +56,7 @@ fn a_missing_required_layer_stops_the_run_before_it_starts() {
         .allow_path(
             dir.path(),
             FileScope::Tree,
-            FileAccess::WRITE | FileAccess::CREATE,
+            FileRights::WRITE | FileRights::CREATE,
         )
         .unwrap();
     let mut opts = quiet();

@@ -21,10 +21,11 @@
 //! consistent). Compare the head `warden audit verify` prints with one kept
 //! elsewhere (a previous run, the live event stream) to catch that.
 
-use ed25519_compact::{PublicKey, SecretKey, Signature};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt;
+use std::sync::Arc;
+use token::{PublicKey, SigningKey};
 
 /// A SHA-256 digest.
 pub type Hash = [u8; 32];
@@ -198,16 +199,11 @@ pub struct SignedHead {
 impl SignedHead {
     /// Whether `key` signed this head.
     pub fn verifies(&self, key: &PublicKey) -> bool {
-        let (Some(hash), Some(sig)) = (
-            parse_hash(&self.hash),
-            hex::decode(&self.signature)
-                .ok()
-                .and_then(|b| Signature::from_slice(&b).ok()),
-        ) else {
+        let (Some(hash), Some(sig)) = (parse_hash(&self.hash), hex::decode(&self.signature).ok())
+        else {
             return false;
         };
-        key.verify(signed_message(HEAD_DOMAIN, self.seq, &hash), &sig)
-            .is_ok()
+        key.verifies(&signed_message(HEAD_DOMAIN, self.seq, &hash), &sig)
     }
 }
 
@@ -225,39 +221,45 @@ pub struct CheckpointBody {
     pub signature: String,
 }
 
-/// Signs checkpoints with the service's Ed25519 key.
+/// Signs checkpoints with the service's Ed25519 key (the one that signs
+/// tokens).
 #[derive(Clone)]
 pub struct CheckpointSigner {
-    secret: SecretKey,
+    secret: Arc<SigningKey>,
 }
 
 impl fmt::Debug for CheckpointSigner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CheckpointSigner")
-            .field("public_key", &hex::encode(*self.secret.public_key()))
+            .field(
+                "public_key",
+                &hex::encode(self.secret.public_key().as_bytes()),
+            )
             .finish_non_exhaustive()
     }
 }
 
 impl CheckpointSigner {
-    pub fn new(secret: SecretKey) -> Self {
-        CheckpointSigner { secret }
+    pub fn new(secret: SigningKey) -> Self {
+        CheckpointSigner {
+            secret: Arc::new(secret),
+        }
     }
 
     pub fn public_key(&self) -> PublicKey {
-        self.secret.public_key()
+        self.secret.public_key().clone()
     }
 
     /// The checkpoint event that signs the chain up to `(seq, hash)`.
     pub fn checkpoint(&self, covers_seq: u64, covers_hash: &Hash) -> NewEvent {
         let sig = self
             .secret
-            .sign(checkpoint_message(covers_seq, covers_hash), None);
+            .sign(&checkpoint_message(covers_seq, covers_hash));
         let body = CheckpointBody {
             covers_seq,
             covers_hash: hex::encode(covers_hash),
-            public_key: hex::encode(*self.secret.public_key()),
-            signature: hex::encode(*sig),
+            public_key: hex::encode(self.secret.public_key().as_bytes()),
+            signature: hex::encode(sig),
         };
         NewEvent::new(
             EventKind::Checkpoint,
@@ -269,13 +271,11 @@ impl CheckpointSigner {
 impl CheckpointSigner {
     /// The signed head naming the record `(seq, hash)` as the last one.
     pub fn head(&self, seq: u64, hash: &Hash) -> SignedHead {
-        let sig = self
-            .secret
-            .sign(signed_message(HEAD_DOMAIN, seq, hash), None);
+        let sig = self.secret.sign(&signed_message(HEAD_DOMAIN, seq, hash));
         SignedHead {
             seq,
             hash: hex::encode(hash),
-            signature: hex::encode(*sig),
+            signature: hex::encode(sig),
         }
     }
 }
@@ -411,16 +411,19 @@ impl<'k> ChainVerifier<'k> {
             }
             let sig = hex::decode(&body.signature)
                 .ok()
-                .and_then(|b| Signature::from_slice(&b).ok())
+                .filter(|b| b.len() == token::keys::SIGNATURE_LEN)
                 .ok_or_else(|| {
                     fail(
                         r.seq,
                         Problem::MalformedCheckpoint("signature is not 64 bytes of hex".into()),
                     )
                 })?;
-            self.key
-                .verify(checkpoint_message(body.covers_seq, &self.prev_hash), &sig)
-                .map_err(|_| fail(r.seq, Problem::BadSignature))?;
+            if !self
+                .key
+                .verifies(&checkpoint_message(body.covers_seq, &self.prev_hash), &sig)
+            {
+                return Err(fail(r.seq, Problem::BadSignature));
+            }
             self.report.checkpoints += 1;
             self.report.last_checkpoint = r.seq;
         }
@@ -494,11 +497,10 @@ pub fn verify<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ed25519_compact::{KeyPair, Seed};
     use serde_json::json;
 
-    fn key(n: u8) -> SecretKey {
-        KeyPair::from_seed(Seed::new([n; 32])).sk
+    fn key(n: u8) -> SigningKey {
+        SigningKey::from_seed(&[n; 32]).unwrap()
     }
 
     fn chain(n: u64, signer: &CheckpointSigner, every: u64) -> Vec<AuditRecord> {
@@ -720,15 +722,11 @@ mod tests {
         assert_eq!(err.problem, Problem::BadHead);
         // A head is not a checkpoint: its signature does not verify as one.
         let last = log.last().unwrap();
-        let sig = Signature::from_slice(&hex::decode(&head.signature).unwrap()).unwrap();
-        assert!(
-            s.public_key()
-                .verify(
-                    checkpoint_message(last.seq, &parse_hash(&last.hash).unwrap()),
-                    &sig
-                )
-                .is_err()
-        );
+        let sig = hex::decode(&head.signature).unwrap();
+        assert!(!s.public_key().verifies(
+            &checkpoint_message(last.seq, &parse_hash(&last.hash).unwrap()),
+            &sig
+        ));
     }
 
     #[test]

@@ -14,7 +14,6 @@
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use tonic::Status;
 use tonic::metadata::MetadataMap;
 
 /// What a credential may do.
@@ -151,32 +150,47 @@ impl Authenticator {
 
     /// Authenticates a request and checks that its role is one of `allowed`
     /// (an admin is always allowed).
-    pub fn authorize(&self, md: &MetadataMap, allowed: &[Role]) -> Result<Identity, Status> {
-        let header = md
-            .get("authorization")
-            .ok_or_else(|| Status::unauthenticated("missing `authorization: Bearer <secret>`"))?;
+    pub fn authorize(&self, md: &MetadataMap, allowed: &[Role]) -> Result<Identity, AuthError> {
+        let header = md.get("authorization").ok_or(AuthError::Unauthenticated(
+            "missing `authorization: Bearer <secret>`",
+        ))?;
         let value = header
             .to_str()
-            .map_err(|_| Status::unauthenticated("the authorization header is not text"))?;
+            .map_err(|_| AuthError::Unauthenticated("the authorization header is not text"))?;
         let secret = value
             .strip_prefix("Bearer ")
             .or_else(|| value.strip_prefix("bearer "))
-            .ok_or_else(|| Status::unauthenticated("expected `authorization: Bearer <secret>`"))?;
+            .ok_or(AuthError::Unauthenticated(
+                "expected `authorization: Bearer <secret>`",
+            ))?;
         let id = self
             .identify(secret.trim())
-            .ok_or_else(|| Status::unauthenticated("unknown credential"))?;
+            .ok_or(AuthError::Unauthenticated("unknown credential"))?;
         if id.role == Role::Admin || allowed.contains(&id.role) {
             Ok(id)
         } else {
-            let want: Vec<_> = allowed.iter().map(|r| r.as_str()).collect();
-            Err(Status::permission_denied(format!(
-                "{} has role {}; this call needs {} (or admin)",
-                id.name,
-                id.role.as_str(),
-                want.join(" or ")
-            )))
+            Err(AuthError::Role {
+                name: id.name,
+                role: id.role,
+                needs: allowed.to_vec(),
+            })
         }
     }
+}
+
+/// Why a request was not let in.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// No credential, or one this service does not know.
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    /// A known principal whose role may not make this call.
+    #[error("{name} has role {}; this call needs {} (or admin)", role.as_str(), needs.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(" or "))]
+    Role {
+        name: String,
+        role: Role,
+        needs: Vec<Role>,
+    },
 }
 
 #[cfg(test)]
@@ -222,11 +236,17 @@ mod tests {
         let admin = md("Bearer admin-secret-000001");
         assert_eq!(a.authorize(&sub, &[Role::Submitter]).unwrap().name, "orch");
         assert_eq!(
-            a.authorize(&sub, &[Role::Approver]).unwrap_err().code(),
+            a.authorize(&sub, &[Role::Approver])
+                .map_err(tonic::Status::from)
+                .unwrap_err()
+                .code(),
             Code::PermissionDenied
         );
         assert_eq!(
-            a.authorize(&appr, &[Role::Submitter]).unwrap_err().code(),
+            a.authorize(&appr, &[Role::Submitter])
+                .map_err(tonic::Status::from)
+                .unwrap_err()
+                .code(),
             Code::PermissionDenied
         );
         assert_eq!(a.authorize(&appr, &[Role::Approver]).unwrap().name, "alice");
@@ -243,7 +263,10 @@ mod tests {
             md("Bearer submitter-secret-000"),
         ] {
             assert_eq!(
-                a.authorize(&m, &[Role::Submitter]).unwrap_err().code(),
+                a.authorize(&m, &[Role::Submitter])
+                    .map_err(tonic::Status::from)
+                    .unwrap_err()
+                    .code(),
                 Code::Unauthenticated
             );
         }

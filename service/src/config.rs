@@ -186,6 +186,18 @@ impl ServeConfig {
         Self::parse(&text, &path.display().to_string(), base)
     }
 
+    /// Where the service keeps its state (the one place that picks the
+    /// store's back end).
+    pub fn store(&self) -> crate::store::StoreConfig {
+        crate::store::StoreConfig::Sqlite {
+            path: self.db.clone(),
+            options: crate::store::sqlite::SqliteOptions {
+                checkpoint_every: self.checkpoint_every,
+                ..Default::default()
+            },
+        }
+    }
+
     /// The largest gRPC message the server decodes: room for the largest
     /// plan plus the other fields. Larger messages are refused by the
     /// transport before any handler runs.

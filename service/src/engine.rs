@@ -21,7 +21,7 @@ pub fn verdict_to_proto(v: Verdict) -> proto::Verdict {
 }
 
 /// A spec compiled and ready to check plans.
-pub struct LoadedSpec<S> {
+pub struct PreparedSpec<S> {
     pub compiled: S,
     /// Hex SHA-256 of the spec's canonical text (what tokens carry).
     pub spec_hash: String,
@@ -56,6 +56,17 @@ pub enum PlanError {
     #[error("the verifier failed: {0}")]
     Internal(String),
 }
+
+/// A spec that cannot be loaded: its diagnostics, rendered like a
+/// compiler's.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SpecError(pub String);
+
+/// Why a token could not be signed.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot sign the token: {0}")]
+pub struct SignError(pub String);
 
 /// Why a token is not honoured.
 #[derive(Debug, thiserror::Error)]
@@ -94,7 +105,7 @@ pub struct Issued {
 }
 
 /// A verified token: its id, its expiry and the engine's view of it.
-pub struct VerifiedToken<T> {
+pub struct Verified<T> {
     pub token_id: String,
     /// Unix seconds.
     pub expires_at: i64,
@@ -115,24 +126,23 @@ pub trait Engine: Send + Sync + 'static {
     /// a restart goes on counting.
     type RunState: Clone + Send + serde::Serialize + serde::de::DeserializeOwned + 'static;
 
-    /// Loads and compiles the spec at `path` (following includes). The error
-    /// is the rendered diagnostics.
-    fn load_spec(&self, path: &Path) -> Result<LoadedSpec<Self::Spec>, String>;
+    /// Loads and compiles the spec at `path` (following includes).
+    fn load_spec(&self, path: &Path) -> Result<PreparedSpec<Self::Spec>, SpecError>;
 
     /// Parses `plan` and proves it against `spec`.
     fn check(
         &self,
         spec_name: &str,
-        spec: &LoadedSpec<Self::Spec>,
+        spec: &PreparedSpec<Self::Spec>,
         plan: &str,
     ) -> Result<Decision<Self::Accepted>, PlanError>;
 
     /// Signs a token for an accepted (or approved) plan.
-    fn issue(&self, accepted: &Self::Accepted, agent: &str) -> Result<Issued, String>;
+    fn issue(&self, accepted: &Self::Accepted, agent: &str) -> Result<Issued, SignError>;
 
     /// Verifies a token's signature and lifetime (revocation is checked on
     /// every action, with the service's list).
-    fn verify_token(&self, token: &str) -> Result<VerifiedToken<Self::Token>, TokenRefused>;
+    fn verify_token(&self, token: &str) -> Result<Verified<Self::Token>, TokenRefused>;
 
     /// The state of a run under `token` that has done nothing yet.
     fn new_run(&self, token: &Self::Token) -> Self::RunState;

@@ -2,9 +2,14 @@
 //! deny and revoke, and every decision lands in a tamper-evident audit log.
 //!
 //! The pieces, one module each: [`proto`] (the generated API of
-//! `proto/warden.proto`), [`audit`] (the hash chain and its signed
-//! checkpoints), [`store`] (approvals, revocations and the audit log behind
-//! the [`store::Store`] trait, SQLite by default).
+//! `proto/warden.proto`), [`server`] (the service's calls, by job, and the
+//! gRPC transport), [`error`] (its typed errors and their one mapping to
+//! gRPC statuses), [`auth`] (bearer credentials and roles), [`engine`] (the
+//! seam to Warden's deciding parts; [`warden_engine`] is the real one),
+//! [`specs`] (the spec directory, reloaded), [`audit`] (the hash chain and
+//! its signed checkpoints), [`store`] (approvals, revocations and the audit
+//! log behind the [`store::Store`] trait, SQLite by default), [`loadgen`]
+//! (a load generator for the service).
 //!
 //! ```no_run
 //! use service::audit::{EventKind, NewEvent};
@@ -22,8 +27,8 @@ pub mod auth;
 pub mod codec;
 pub mod config;
 pub mod engine;
-pub mod keys;
-pub mod load;
+pub mod error;
+pub mod loadgen;
 pub mod server;
 pub mod specs;
 pub mod store;

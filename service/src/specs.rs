@@ -8,7 +8,7 @@
 //! and audited by the caller). A spec whose file is removed is taken out of
 //! force: the security team removed it.
 
-use crate::engine::{Engine, LoadedSpec};
+use crate::engine::{Engine, PreparedSpec};
 use arc_swap::ArcSwap;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,7 +19,7 @@ use std::time::SystemTime;
 pub struct SpecEntry<S> {
     pub name: String,
     pub file: PathBuf,
-    pub loaded: LoadedSpec<S>,
+    pub prepared: PreparedSpec<S>,
 }
 
 /// What a reload did to one spec.
@@ -117,7 +117,7 @@ impl<E: Engine> SpecRegistry<E> {
         self.specs
             .load()
             .values()
-            .map(|e| (e.name.clone(), e.loaded.spec_hash.clone()))
+            .map(|e| (e.name.clone(), e.prepared.spec_hash.clone()))
             .collect()
     }
 
@@ -155,7 +155,7 @@ impl<E: Engine> SpecRegistry<E> {
             let prev = old.get(&name);
             let (change, entry) = match engine.load_spec(&file) {
                 Ok(loaded) => {
-                    if prev.is_some_and(|p| p.loaded.spec_hash == loaded.spec_hash) {
+                    if prev.is_some_and(|p| p.prepared.spec_hash == loaded.spec_hash) {
                         (SpecChange::Unchanged, prev.cloned())
                     } else {
                         let spec_hash = loaded.spec_hash.clone();
@@ -164,14 +164,14 @@ impl<E: Engine> SpecRegistry<E> {
                             Some(Arc::new(SpecEntry {
                                 name: name.clone(),
                                 file: file.clone(),
-                                loaded,
+                                prepared: loaded,
                             })),
                         )
                     }
                 }
                 Err(error) => (
                     SpecChange::Failed {
-                        error,
+                        error: error.to_string(),
                         kept_previous: prev.is_some(),
                     },
                     prev.cloned(),
@@ -184,7 +184,7 @@ impl<E: Engine> SpecRegistry<E> {
                 in_force: entry.is_some(),
                 spec_hash: entry
                     .as_ref()
-                    .map(|e| e.loaded.spec_hash.clone())
+                    .map(|e| e.prepared.spec_hash.clone())
                     .unwrap_or_default(),
             });
             if let Some(e) = entry {

@@ -2,8 +2,8 @@
 //! the `verifier`, tokens signed and verified by the `token` crate.
 
 use crate::engine::{
-    ActionError, Decision, Engine, Issued, LoadedSpec, PlanError, TokenRefused,
-    VerifiedToken as EngineToken,
+    ActionError, Decision, Engine, Issued, PlanError, PreparedSpec, SignError, SpecError,
+    TokenRefused, Verified,
 };
 use crate::proto;
 use planlang::Span;
@@ -169,10 +169,10 @@ impl Engine for WardenEngine {
     type Token = VerifiedToken;
     type RunState = RunState;
 
-    fn load_spec(&self, path: &Path) -> Result<LoadedSpec<Compiled>, String> {
-        let loaded = planlang::load_spec(path).map_err(|d| d.to_string())?;
-        let issuer = Issuer::new(&loaded, &self.issuer).map_err(|e| e.to_string())?;
-        Ok(LoadedSpec {
+    fn load_spec(&self, path: &Path) -> Result<PreparedSpec<Compiled>, SpecError> {
+        let loaded = planlang::load_spec(path).map_err(|d| SpecError(d.to_string()))?;
+        let issuer = Issuer::new(&loaded, &self.issuer).map_err(|e| SpecError(e.to_string()))?;
+        Ok(PreparedSpec {
             spec_hash: hex::encode(issuer.spec_hash.as_bytes()),
             compiled: Compiled { issuer },
         })
@@ -181,7 +181,7 @@ impl Engine for WardenEngine {
     fn check(
         &self,
         _spec_name: &str,
-        spec: &LoadedSpec<Compiled>,
+        spec: &PreparedSpec<Compiled>,
         plan_src: &str,
     ) -> Result<Decision<Accepted>, PlanError> {
         let plan = planlang::load_plan_str(plan_src, "<plan>")
@@ -242,14 +242,14 @@ impl Engine for WardenEngine {
         })
     }
 
-    fn issue(&self, a: &Accepted, agent: &str) -> Result<Issued, String> {
+    fn issue(&self, a: &Accepted, agent: &str) -> Result<Issued, SignError> {
         let mut draft = a.draft.clone();
         if draft.sub.is_none() {
             draft.sub = Some(agent.to_owned());
         }
         let issued = draft
             .sign(&self.issuer, &self.key, &SystemClock)
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| SignError(e.to_string()))?;
         Ok(Issued {
             token: issued.token,
             token_id: issued.claims.jti.to_string(),
@@ -257,7 +257,7 @@ impl Engine for WardenEngine {
         })
     }
 
-    fn verify_token(&self, tok: &str) -> Result<EngineToken<VerifiedToken>, TokenRefused> {
+    fn verify_token(&self, tok: &str) -> Result<Verified<VerifiedToken>, TokenRefused> {
         // Revocation is checked on every action, with the service's list.
         let v = VerifiedToken::verify(
             tok,
@@ -269,7 +269,7 @@ impl Engine for WardenEngine {
             token::TokenError::Malformed(m) => TokenRefused::Malformed(m),
             e => TokenRefused::Invalid(e.to_string()),
         })?;
-        Ok(EngineToken {
+        Ok(Verified {
             token_id: v.claims().jti.to_string(),
             expires_at: v.claims().exp.unix(),
             token: v,

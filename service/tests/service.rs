@@ -2,29 +2,18 @@
 //! races, re-proving at approval time, revocations surviving a restart, and
 //! the live event stream.
 
-use service::audit::{CheckpointSigner, EventKind};
-use service::auth::{Authenticator, CredentialConfig, Role};
+use service::audit::EventKind;
 use service::proto::{self, warden_server::Warden};
-use service::server::{Limits, WardenService};
+use service::server::WardenService;
 use service::specs::SpecRegistry;
 use service::store::sqlite::{AuditReader, SqliteOptions, SqliteStore};
 use service::store::{RecordQuery, Store};
 use service::warden_engine::WardenEngine;
 use std::path::Path;
 use std::sync::Arc;
+use testkit::service::{ADMIN, APPROVER, APPROVER2, Fixture, SUBMITTER};
 use tokio_stream::StreamExt;
 use tonic::{Code, Request};
-
-const SUBMITTER: &str = "submitter-secret-for-tests-0001";
-const APPROVER: &str = "approver-secret-for-tests-0001";
-const APPROVER2: &str = "approver-secret-for-tests-0002";
-const ADMIN: &str = "admin-secret-for-tests-00001";
-
-const SPEC: &str = r#"spec "bank" {
-  allow call get_balance
-  approve call send_money when amount <= 1000
-}
-"#;
 
 const PLAN: &str = r#"plan "pay" {
   agent "bot"
@@ -33,70 +22,18 @@ const PLAN: &str = r#"plan "pay" {
 }
 "#;
 
-struct Env {
-    _dir: tempfile::TempDir,
-    db: std::path::PathBuf,
-    specs: std::path::PathBuf,
-    key: token::SigningKey,
-}
+type Env = Fixture;
 
 fn env() -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let specs = dir.path().join("specs");
-    std::fs::create_dir_all(&specs).unwrap();
-    std::fs::write(specs.join("bank.spec"), SPEC).unwrap();
-    Env {
-        db: dir.path().join("w.db"),
-        specs,
-        key: token::SigningKey::generate().unwrap(),
-        _dir: dir,
-    }
-}
-
-fn cred(name: &str, role: Role, secret: &str) -> CredentialConfig {
-    CredentialConfig {
-        name: name.into(),
-        role,
-        secret: Some(secret.into()),
-        secret_sha256: None,
-    }
+    Fixture::new()
 }
 
 async fn start(e: &Env) -> (WardenService<WardenEngine>, Arc<SqliteStore>) {
-    let signer = CheckpointSigner::new(service::keys::checkpoint_key(&e.key).unwrap());
-    let store = Arc::new(
-        SqliteStore::open(
-            &e.db,
-            Some(signer),
-            SqliteOptions {
-                checkpoint_every: 5,
-                ..Default::default()
-            },
-        )
-        .unwrap(),
-    );
-    let key = token::SigningKey::from_paserk(&e.key.to_paserk()).unwrap();
-    let engine = Arc::new(WardenEngine::with_key(key, "warden-test"));
-    let auth = Authenticator::new(&[
-        cred("orch", Role::Submitter, SUBMITTER),
-        cred("alice", Role::Approver, APPROVER),
-        cred("bob", Role::Approver, APPROVER2),
-        cred("root", Role::Admin, ADMIN),
-    ])
-    .unwrap();
-    let specs = Arc::new(SpecRegistry::new(&e.specs));
-    let svc = WardenService::new(
-        engine,
-        store.clone(),
-        auth,
-        specs,
-        Limits {
-            max_plan_bytes: 65536,
-        },
-    )
-    .unwrap();
-    svc.reload_specs(false).await.unwrap();
-    (svc, store)
+    e.start(SqliteOptions {
+        checkpoint_every: 5,
+        ..Default::default()
+    })
+    .await
 }
 
 fn req<T>(msg: T, secret: &str) -> Request<T> {
@@ -131,7 +68,7 @@ fn decide(id: &str, secret: &str) -> Request<proto::DecideRequest> {
 }
 
 fn verify(e: &Env) -> service::audit::VerifyReport {
-    let pk = service::keys::audit_public_key(e.key.public_key()).unwrap();
+    let pk = e.key.public_key().clone();
     AuditReader::open(&e.db)
         .unwrap()
         .verify(&pk)
@@ -346,10 +283,7 @@ async fn the_event_stream_replays_then_follows() {
 fn spec_dir_must_exist() {
     let e = env();
     let reg: SpecRegistry<WardenEngine> = SpecRegistry::new(Path::new("/nonexistent/specs"));
-    let engine = WardenEngine::with_key(
-        token::SigningKey::from_paserk(&e.key.to_paserk()).unwrap(),
-        "w",
-    );
+    let engine = WardenEngine::with_key(e.key.clone(), "w");
     assert!(reg.reload(&engine).is_err());
 }
 

@@ -19,6 +19,9 @@
 
 use std::io::Write;
 
+#[cfg(feature = "service")]
+pub mod service;
+
 /// The environment variable naming the file skips are appended to.
 pub const SKIP_LOG: &str = "WARDEN_SKIP_LOG";
 

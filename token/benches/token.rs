@@ -11,11 +11,10 @@ use token::{
 use warden_core::action::ConcreteAction;
 use warden_core::cond::{Cond, Operand, Pattern};
 use warden_core::envelope::{
-    CallGrant, CountLimit, Envelope, FileAccess, FileGrant, Location, ParamDecl, PathTarget,
-    ValueMatch,
+    CallGrant, CountLimit, Envelope, FileAccess, FileGrant, Location, PathTarget, ValueMatch,
 };
 use warden_core::value::{Field, Number as Decimal, Value};
-use warden_core::vocab::{ActionKind, CmpOp, ParamType};
+use warden_core::vocab::{ActionKind, CmpOp};
 
 fn num(n: i64) -> Value {
     Value::Number(Decimal::from(n))
@@ -26,24 +25,7 @@ fn num(n: i64) -> Value {
 /// grants, an `at most` limit on the last tool and a baseline pattern.
 fn envelope(entries: usize) -> Envelope {
     let mut env = Envelope::default();
-    env.params.push(ParamDecl {
-        name: "amount".into(),
-        ty: ParamType::Number,
-        condition: Some(Cond::And {
-            all: vec![
-                Cond::Cmp {
-                    op: CmpOp::Gt,
-                    lhs: Operand::field("amount"),
-                    rhs: Operand::Value { value: num(0) },
-                },
-                Cond::Cmp {
-                    op: CmpOp::Le,
-                    lhs: Operand::field("amount"),
-                    rhs: Operand::Value { value: num(100) },
-                },
-            ],
-        }),
-    });
+    env.params.push(warden_core::claims::example_amount_param());
     for i in 0..entries.saturating_sub(5) {
         let mut args = BTreeMap::new();
         args.insert(

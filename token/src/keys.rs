@@ -16,9 +16,9 @@
 //!
 //! [PASERK]: https://github.com/paseto-standard/paserk
 
-use pasetors::keys::{AsymmetricKeyPair, AsymmetricPublicKey, AsymmetricSecretKey, Generate};
-use pasetors::paserk::{FormatAsPaserk, Id};
-use pasetors::version4::V4;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ring::signature::{ED25519, Ed25519KeyPair, KeyPair as _, UnparsedPublicKey};
 use std::fmt;
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
@@ -38,6 +38,10 @@ pub const PUBLIC_KEY_FILE: &str = "warden.pub";
 
 const SECRET_PREFIX: &str = "k4.secret.";
 const PUBLIC_PREFIX: &str = "k4.public.";
+const ID_PREFIX: &str = "k4.pid.";
+
+/// The length of an Ed25519 signature.
+pub const SIGNATURE_LEN: usize = 64;
 
 /// Why a key could not be made, read or written.
 #[derive(Debug, thiserror::Error)]
@@ -69,20 +73,40 @@ impl KeyError {
     }
 }
 
-/// The public half: verifies tokens. Cheap to clone.
+/// The public half: verifies tokens (and the audit log's checkpoints).
+/// Cheap to clone.
 #[derive(Clone)]
 pub struct PublicKey {
-    key: AsymmetricPublicKey<V4>,
+    bytes: [u8; 32],
     id: String,
 }
 
+/// PASERK's `k4.pid.` id of a public key: `k4.pid.` + base64url of the
+/// 33-byte BLAKE2b of `k4.pid.` followed by the key's `k4.public.` text.
+fn paserk_id(public_paserk: &str) -> String {
+    use blake2::digest::{Update, VariableOutput};
+    let mut h = blake2::Blake2bVar::new(33).expect("33 bytes is a valid BLAKE2b output length");
+    h.update(ID_PREFIX.as_bytes());
+    h.update(public_paserk.as_bytes());
+    let mut out = [0u8; 33];
+    h.finalize_variable(&mut out)
+        .expect("the buffer is the requested length");
+    format!("{ID_PREFIX}{}", URL_SAFE_NO_PAD.encode(out))
+}
+
+fn format_err(what: &str, reason: impl Into<String>) -> KeyError {
+    KeyError::Format {
+        what: what.into(),
+        reason: reason.into(),
+    }
+}
+
 impl PublicKey {
-    fn from_key(key: AsymmetricPublicKey<V4>) -> Result<PublicKey, KeyError> {
-        let mut id = String::new();
-        Id::from(&key)
-            .fmt(&mut id)
-            .map_err(|e| KeyError::Generate(format!("key id: {e}")))?;
-        Ok(PublicKey { key, id })
+    /// The public key of these 32 bytes (an Ed25519 point, as RFC 8032
+    /// encodes it; a bad point fails every signature check).
+    pub fn from_bytes(bytes: [u8; 32]) -> PublicKey {
+        let id = paserk_id(&format!("{PUBLIC_PREFIX}{}", URL_SAFE_NO_PAD.encode(bytes)));
+        PublicKey { bytes, id }
     }
 
     /// Parse `k4.public.…` text (surrounding whitespace is ignored).
@@ -94,19 +118,26 @@ impl PublicKey {
             "public key",
             "this is a secret key (k4.secret.…); give the public key (warden.pub)",
         )?;
-        let key = AsymmetricPublicKey::<V4>::try_from(text).map_err(|e| KeyError::Format {
-            what: "public key".into(),
-            reason: format!("not a valid k4.public PASERK ({e:?})"),
+        let raw = URL_SAFE_NO_PAD
+            .decode(&text[PUBLIC_PREFIX.len()..])
+            .map_err(|e| {
+                format_err(
+                    "public key",
+                    format!("not a valid k4.public PASERK (base64url: {e})"),
+                )
+            })?;
+        let bytes: [u8; 32] = raw.try_into().map_err(|_| {
+            format_err(
+                "public key",
+                "not a valid k4.public PASERK (a k4.public key is 32 bytes)",
+            )
         })?;
-        PublicKey::from_key(key)
+        Ok(PublicKey::from_bytes(bytes))
     }
 
     /// The PASERK text, `k4.public.…`.
     pub fn to_paserk(&self) -> String {
-        let mut out = String::new();
-        // Formatting into a String cannot fail.
-        let _ = self.key.fmt(&mut out);
-        out
+        format!("{PUBLIC_PREFIX}{}", URL_SAFE_NO_PAD.encode(self.bytes))
     }
 
     /// The PASERK key id, `k4.pid.…`.
@@ -114,8 +145,16 @@ impl PublicKey {
         &self.id
     }
 
-    pub(crate) fn inner(&self) -> &AsymmetricPublicKey<V4> {
-        &self.key
+    /// The 32 bytes of the Ed25519 public key.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.bytes
+    }
+
+    /// Whether `signature` is this key's Ed25519 signature of `message`.
+    pub fn verifies(&self, message: &[u8], signature: &[u8]) -> bool {
+        UnparsedPublicKey::new(&ED25519, &self.bytes)
+            .verify(message, signature)
+            .is_ok()
     }
 }
 
@@ -127,25 +166,45 @@ impl fmt::Debug for PublicKey {
 
 impl PartialEq for PublicKey {
     fn eq(&self, other: &PublicKey) -> bool {
-        self.key.as_bytes() == other.key.as_bytes()
+        self.bytes == other.bytes
     }
 }
 impl Eq for PublicKey {}
 
-/// The secret half: signs tokens. Its bytes are wiped when dropped.
+/// The secret half: signs tokens (and the audit log's checkpoints). Its
+/// seed is wiped when dropped.
+#[derive(Clone)]
 pub struct SigningKey {
-    secret: AsymmetricSecretKey<V4>,
+    seed: Zeroizing<[u8; 32]>,
+    pair: std::sync::Arc<Ed25519KeyPair>,
     public: PublicKey,
 }
 
 impl SigningKey {
     /// A fresh key pair from the operating system's random source.
     pub fn generate() -> Result<SigningKey, KeyError> {
-        let pair = AsymmetricKeyPair::<V4>::generate()
-            .map_err(|e| KeyError::Generate(format!("{e:?}")))?;
+        let mut seed = Zeroizing::new([0u8; 32]);
+        getrandom::fill(&mut *seed).map_err(|e| KeyError::Generate(e.to_string()))?;
+        SigningKey::from_seed(&seed)
+    }
+
+    /// The key pair of a 32-byte Ed25519 seed (RFC 8032).
+    pub fn from_seed(seed: &[u8; 32]) -> Result<SigningKey, KeyError> {
+        let pair = Ed25519KeyPair::from_seed_unchecked(seed)
+            .map_err(|e| KeyError::Generate(format!("not an Ed25519 seed: {e}")))?;
+        SigningKey::from_pair(seed, pair)
+    }
+
+    fn from_pair(seed: &[u8; 32], pair: Ed25519KeyPair) -> Result<SigningKey, KeyError> {
+        let public: [u8; 32] = pair
+            .public_key()
+            .as_ref()
+            .try_into()
+            .map_err(|_| KeyError::Generate("an Ed25519 public key is 32 bytes".into()))?;
         Ok(SigningKey {
-            public: PublicKey::from_key(pair.public)?,
-            secret: pair.secret,
+            seed: Zeroizing::new(*seed),
+            pair: std::sync::Arc::new(pair),
+            public: PublicKey::from_bytes(public),
         })
     }
 
@@ -159,34 +218,49 @@ impl SigningKey {
             "secret key",
             "this is a public key (k4.public.…); signing needs the secret key (warden.key)",
         )?;
-        let secret = AsymmetricSecretKey::<V4>::try_from(text).map_err(|e| KeyError::Format {
-            what: "secret key".into(),
-            reason: format!("not a valid k4.secret PASERK ({e:?})"),
-        })?;
-        let public =
-            AsymmetricPublicKey::<V4>::try_from(&secret).map_err(|e| KeyError::Format {
-                what: "secret key".into(),
-                reason: format!("its public half is invalid ({e:?})"),
-            })?;
-        Ok(SigningKey {
-            public: PublicKey::from_key(public)?,
-            secret,
-        })
+        let raw = Zeroizing::new(
+            URL_SAFE_NO_PAD
+                .decode(&text[SECRET_PREFIX.len()..])
+                .map_err(|e| {
+                    format_err(
+                        "secret key",
+                        format!("not a valid k4.secret PASERK (base64url: {e})"),
+                    )
+                })?,
+        );
+        if raw.len() != 64 {
+            return Err(format_err(
+                "secret key",
+                "not a valid k4.secret PASERK (a k4.secret key is 64 bytes: seed and public key)",
+            ));
+        }
+        let mut seed = Zeroizing::new([0u8; 32]);
+        seed.copy_from_slice(&raw[..32]);
+        let pair = Ed25519KeyPair::from_seed_and_public_key(&seed[..], &raw[32..])
+            .map_err(|_| format_err("secret key", "its public half does not belong to its seed"))?;
+        SigningKey::from_pair(&seed, pair)
     }
 
     /// The PASERK text, `k4.secret.…`, wiped from memory when dropped.
     pub fn to_paserk(&self) -> Zeroizing<String> {
-        let mut out = Zeroizing::new(String::new());
-        let _ = self.secret.fmt(&mut *out);
-        out
+        let mut raw = Zeroizing::new([0u8; 64]);
+        raw[..32].copy_from_slice(&self.seed[..]);
+        raw[32..].copy_from_slice(self.public.as_bytes());
+        Zeroizing::new(format!(
+            "{SECRET_PREFIX}{}",
+            URL_SAFE_NO_PAD.encode(&raw[..])
+        ))
     }
 
     pub fn public_key(&self) -> &PublicKey {
         &self.public
     }
 
-    pub(crate) fn inner(&self) -> &AsymmetricSecretKey<V4> {
-        &self.secret
+    /// The Ed25519 signature of `message`.
+    pub fn sign(&self, message: &[u8]) -> [u8; SIGNATURE_LEN] {
+        let mut out = [0u8; SIGNATURE_LEN];
+        out.copy_from_slice(self.pair.sign(message).as_ref());
+        out
     }
 }
 
@@ -374,6 +448,68 @@ mod tests {
         assert!(pubtext.starts_with("k4.public."));
         assert_eq!(&PublicKey::from_paserk(&pubtext).unwrap(), k.public_key());
         assert!(k.public_key().key_id().starts_with("k4.pid."));
+    }
+
+    fn unhex(h: &str) -> Vec<u8> {
+        (0..h.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// The PASERK test vectors k4.secret-1/2 and k4.pid-1/2.
+    #[test]
+    fn paserk_test_vectors() {
+        let seed: [u8; 32] =
+            unhex("707172737475767778797a7b7c7d7e7f808182838485868788898a8b8c8d8e8f")
+                .try_into()
+                .unwrap();
+        let k = SigningKey::from_seed(&seed).unwrap();
+        assert_eq!(
+            *k.to_paserk(),
+            "k4.secret.cHFyc3R1dnd4eXp7fH1-f4CBgoOEhYaHiImKi4yNjo8c5WpIyC_5kWKhS8VEYSZ05dYfuTF-ZdQFV4D9vLTcNQ"
+        );
+        let zero = SigningKey::from_seed(&[0; 32]).unwrap();
+        assert_eq!(
+            *zero.to_paserk(),
+            "k4.secret.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA7aie8zrakLWKjqNAqbw1zZTIVdx3iQ6Y6wEihi1naKQ"
+        );
+        assert_eq!(
+            PublicKey::from_bytes([0; 32]).key_id(),
+            "k4.pid.S_XQmeEwHbbvRmiyfXfHYpLGjXGzjTRSDoT1YtTakWFE"
+        );
+        let pid2: [u8; 32] = seed;
+        assert_eq!(
+            PublicKey::from_bytes(pid2).key_id(),
+            "k4.pid.9ShR3xc8-qVJ_di0tc9nx0IDIqbatdeM2mqLFBJsKRHs"
+        );
+    }
+
+    /// pasetors (a PASETO library used by others) reads our PASERK text as
+    /// the same key and computes the same id.
+    #[test]
+    fn pasetors_reads_our_keys() {
+        use pasetors::keys::{AsymmetricPublicKey, AsymmetricSecretKey};
+        use pasetors::paserk::{FormatAsPaserk, Id};
+        use pasetors::version4::V4;
+        let k = SigningKey::generate().unwrap();
+        let secret = AsymmetricSecretKey::<V4>::try_from(k.to_paserk().as_str()).unwrap();
+        let public = AsymmetricPublicKey::<V4>::try_from(&secret).unwrap();
+        assert_eq!(public.as_bytes(), k.public_key().as_bytes());
+        let mut id = String::new();
+        Id::from(&public).fmt(&mut id).unwrap();
+        assert_eq!(id, k.public_key().key_id());
+    }
+
+    #[test]
+    fn signatures_verify_only_with_their_key_and_message() {
+        let k = SigningKey::from_seed(&[7; 32]).unwrap();
+        let other = SigningKey::from_seed(&[8; 32]).unwrap();
+        let sig = k.sign(b"checkpoint");
+        assert!(k.public_key().verifies(b"checkpoint", &sig));
+        assert!(!k.public_key().verifies(b"checkpoinT", &sig));
+        assert!(!other.public_key().verifies(b"checkpoint", &sig));
+        assert!(!k.public_key().verifies(b"checkpoint", &sig[..63]));
     }
 
     #[test]

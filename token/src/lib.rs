@@ -19,18 +19,15 @@
 //! ```
 //! use token::{ConcreteAction, NoRevocations, PublicKey, RefusalReason, SystemClock, VerifiedToken};
 //! # let (tok, key) = token::doc_example_token()?;
-//! let key: PublicKey = key; // `warden.pub`, e.g. PublicKey::from_paserk(text)
+//! let key: PublicKey = key; // `warden.pub`: PublicKey::from_paserk(&text)?
 //! let verified = VerifiedToken::verify(&tok, &key, &SystemClock, &NoRevocations)?;
 //! let mut run = verified.monitor(SystemClock, NoRevocations);
-//! for call in [
-//!     ConcreteAction::call("send_money", [("recipient", "UK12345678901234567890".into()), ("amount", 40.into())]),
-//!     ConcreteAction::call("update_password", [("to", "hunter2".into())]),
-//! ] {
-//!     match run.check(&call) {
-//!         Ok(_) => { /* perform the call */ }
-//!         Err(refusal) => assert!(matches!(refusal.reason, RefusalReason::Envelope(_)), "{refusal}"),
-//!     }
-//! }
+//! let pay = ConcreteAction::call("send_money", [("recipient", "UK12345678901234567890".into()), ("amount", 40.into())]);
+//! run.check(&pay)?; // allowed: perform the call
+//! let reset = ConcreteAction::call("update_password", [("to", "hunter2".into())]);
+//! let refusal = run.check(&reset).unwrap_err(); // refused: do not perform it
+//! assert!(matches!(refusal.reason, RefusalReason::Envelope(_)));
+//! println!("{}", refusal.reason); // why, for the agent or the log
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 

@@ -8,11 +8,12 @@
 //! the signature. Any PASETO v4 library verifies a Warden token with the
 //! public key alone.
 //!
-//! Tokens are signed with `pasetors`. Verification decodes the token once,
-//! checks the Ed25519 signature (ring's) over PASETO's pre-authentication
-//! encoding, and reads the claims JSON once, straight into the typed
-//! [`Claims`]; the official PASETO v4 test vectors and an agreement test
-//! against `pasetors`' own verifier keep it honest.
+//! Tokens are signed and verified with ring's Ed25519 (the one Ed25519
+//! library of Warden, also behind the service's TLS and the audit log's
+//! checkpoints) over PASETO's pre-authentication encoding. Verification
+//! decodes the token once and reads the claims JSON once, straight into the
+//! typed [`Claims`]; the official PASETO v4 test vectors and an agreement
+//! test against the `pasetors` library keep it honest.
 //!
 //! Verification refuses, each with its own [`TokenError`]: text that is not a
 //! well-formed token (including any non-canonical base64), a token signed by
@@ -20,9 +21,8 @@
 //! outside its lifetime by the given [`Clock`].
 
 use crate::keys::{PublicKey, SigningKey};
-use pasetors::version4::PublicToken;
 use serde::{Deserialize, Serialize};
-use warden_core::claims::{Claims, ClaimsError, Clock, Timestamp, TokenId};
+use warden_core::claims::{Claims, ClaimsError, Clock, OutsideLifetime, Timestamp, TokenId};
 use warden_core::revocation::{RevocationError, RevocationList};
 
 /// The header of every token this crate writes.
@@ -31,7 +31,7 @@ pub const HEADER: &str = "v4.public.";
 /// Longer tokens are refused before any parsing.
 pub const MAX_TOKEN_LEN: usize = 1 << 20;
 
-const SIGNATURE_LEN: usize = 64;
+use crate::keys::SIGNATURE_LEN;
 
 /// Why a token was refused (or could not be made).
 #[derive(Debug, thiserror::Error)]
@@ -47,9 +47,9 @@ pub enum TokenError {
     },
     #[error("bad signature: the token was altered after it was signed")]
     BadSignature,
-    #[error("the token expired at {exp} (it is now {now})")]
+    #[error("{}", OutsideLifetime::Expired { exp: *exp, now: *now })]
     Expired { exp: Timestamp, now: Timestamp },
-    #[error("the token is not valid before {nbf} (it is now {now})")]
+    #[error("{}", OutsideLifetime::NotYetValid { nbf: *nbf, now: *now })]
     NotYetValid { nbf: Timestamp, now: Timestamp },
     /// Claims this Warden does not read: not Warden's, of a layout version
     /// outside [`warden_core::claims::ACCEPTED_VERSIONS`], or malformed.
@@ -76,12 +76,7 @@ pub struct Footer {
 /// Sign `claims` with `key`.
 pub fn sign(claims: &Claims, key: &SigningKey) -> Result<String, TokenError> {
     let message = serde_json::to_vec(claims).map_err(|e| TokenError::Sign(e.to_string()))?;
-    let footer = serde_json::to_vec(&Footer {
-        kid: key.public_key().key_id().to_string(),
-    })
-    .map_err(|e| TokenError::Sign(e.to_string()))?;
-    let token = PublicToken::sign(key.inner(), &message, Some(&footer), None)
-        .map_err(|e| TokenError::Sign(format!("{e:?}")))?;
+    let token = sign_payload(message, key)?;
     if token.len() > MAX_TOKEN_LEN {
         return Err(TokenError::Sign(format!(
             "the token would be {} bytes, over the limit of {MAX_TOKEN_LEN}",
@@ -89,6 +84,33 @@ pub fn sign(claims: &Claims, key: &SigningKey) -> Result<String, TokenError> {
         )));
     }
     Ok(token)
+}
+
+/// A v4.public token of `message` with Warden's footer: the Ed25519
+/// signature covers `PAE(header, message, footer, "")`.
+fn sign_payload(mut message: Vec<u8>, key: &SigningKey) -> Result<String, TokenError> {
+    use base64::Engine as _;
+    let footer = serde_json::to_vec(&Footer {
+        kid: key.public_key().key_id().to_string(),
+    })
+    .map_err(|e| TokenError::Sign(e.to_string()))?;
+    let signature = key.sign(&pae(&[HEADER.as_bytes(), &message, &footer, b""]));
+    message.extend_from_slice(&signature);
+    let b64 = &base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    Ok(format!(
+        "{HEADER}{}.{}",
+        b64.encode(&message),
+        b64.encode(&footer)
+    ))
+}
+
+impl From<OutsideLifetime> for TokenError {
+    fn from(e: OutsideLifetime) -> Self {
+        match e {
+            OutsideLifetime::NotYetValid { nbf, now } => TokenError::NotYetValid { nbf, now },
+            OutsideLifetime::Expired { exp, now } => TokenError::Expired { exp, now },
+        }
+    }
 }
 
 impl warden_core::claims::Signer for SigningKey {
@@ -192,9 +214,7 @@ fn pae(pieces: &[&[u8]]) -> Vec<u8> {
 /// implicit assertion being empty.
 fn signature_is_valid(parsed: &Parsed, key: &PublicKey) -> bool {
     let message = pae(&[HEADER.as_bytes(), parsed.payload(), &parsed.footer_raw, b""]);
-    ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, key.inner().as_bytes())
-        .verify(&message, parsed.signature())
-        .is_ok()
+    key.verifies(&message, parsed.signature())
 }
 
 /// Read the claims straight from the signed payload bytes (one pass, into
@@ -226,7 +246,7 @@ pub fn verify(token: &str, key: &PublicKey, clock: &dyn Clock) -> Result<Claims,
         });
     }
     let claims = parse_claims(parsed.payload())?;
-    check_lifetime(&claims, clock.now())?;
+    claims.lifetime_at(clock.now())?;
     Ok(claims)
 }
 
@@ -252,23 +272,6 @@ pub fn check_revocation(
         Some(id) => Err(TokenError::Revoked { id }),
         None => Ok(()),
     }
-}
-
-/// Refuse claims outside `nbf <= now < exp`.
-pub fn check_lifetime(claims: &Claims, now: Timestamp) -> Result<(), TokenError> {
-    if now < claims.nbf {
-        return Err(TokenError::NotYetValid {
-            nbf: claims.nbf,
-            now,
-        });
-    }
-    if now >= claims.exp {
-        return Err(TokenError::Expired {
-            exp: claims.exp,
-            now,
-        });
-    }
-    Ok(())
 }
 
 /// What a token says, read WITHOUT checking its signature: for people
@@ -431,11 +434,7 @@ mod tests {
     #[test]
     fn signed_non_warden_payload_is_a_claims_error() {
         let key = SigningKey::generate().unwrap();
-        let footer = serde_json::to_vec(&Footer {
-            kid: key.public_key().key_id().into(),
-        })
-        .unwrap();
-        let t = PublicToken::sign(key.inner(), br#"{"sub":"x"}"#, Some(&footer), None).unwrap();
+        let t = sign_payload(br#"{"sub":"x"}"#.to_vec(), &key).unwrap();
         let e = verify(
             &t,
             key.public_key(),
@@ -451,10 +450,6 @@ mod tests {
     #[test]
     fn claims_of_another_version_are_refused_naming_both() {
         let key = SigningKey::generate().unwrap();
-        let footer = serde_json::to_vec(&Footer {
-            kid: key.public_key().key_id().into(),
-        })
-        .unwrap();
         let claims = sample();
         let clock = during(&claims);
         let accepted = warden_core::claims::ACCEPTED_VERSIONS;
@@ -462,7 +457,7 @@ mod tests {
             let mut json = serde_json::to_value(&claims).unwrap();
             json["warden"] = version.into();
             let payload = serde_json::to_vec(&json).unwrap();
-            let t = PublicToken::sign(key.inner(), &payload, Some(&footer), None).unwrap();
+            let t = sign_payload(payload, &key).unwrap();
             let e = verify(&t, key.public_key(), &clock).unwrap_err();
             assert!(
                 matches!(e, TokenError::Claims(ClaimsError::Version { found, .. }) if found == version),
@@ -545,8 +540,9 @@ mod tests {
             edits in proptest::collection::vec((0usize..4096, 1u8..=255), 0..3),
             other_key in proptest::bool::weighted(0.2),
         ) {
+            use pasetors::keys::AsymmetricPublicKey;
             use pasetors::token::{Public, UntrustedToken};
-            use pasetors::version4::V4;
+            use pasetors::version4::{PublicToken, V4};
             let key = SigningKey::generate().unwrap();
             let claims = sample();
             let token = sign(&claims, &key).unwrap();
@@ -569,7 +565,7 @@ mod tests {
             );
             let ours = signature_is_valid(&parse(&edited).unwrap(), &verify_key);
             let untrusted = UntrustedToken::<Public, V4>::try_from(edited.as_str()).unwrap();
-            let theirs = PublicToken::verify(verify_key.inner(), &untrusted, None, None).is_ok();
+            let theirs = PublicToken::verify(&AsymmetricPublicKey::<V4>::from(verify_key.as_bytes()).unwrap(), &untrusted, None, None).is_ok();
             proptest::prop_assert_eq!(ours, theirs);
             proptest::prop_assert_eq!(ours, raw == original && !other_key);
         }

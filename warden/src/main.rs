@@ -52,7 +52,7 @@ enum Command {
     /// The MCP gateway: start an MCP server inside the token's envelope and decide every tool call against the token.
     Mcp(cmd::mcp::Args),
     /// Drive a running service with many concurrent clients; report throughput and latency.
-    Load(cmd::load::Args),
+    Load(cmd::loadgen::Args),
     /// Check a plan and, when it is accepted, print a signed capability token.
     Issue(cmd::issue::Args),
     /// Narrow a token for a sub-agent, after proving its plan inside the token's envelope.
@@ -91,7 +91,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => cmd::inspect::run(args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Mcp(args) => cmd::mcp::run(args),
-        Command::Load(args) => cmd::load::run(args),
+        Command::Load(args) => cmd::loadgen::run(args),
         Command::Issue(args) => cmd::issue::run(args),
         Command::Attenuate(args) => cmd::attenuate::run(args),
         Command::Audit(args) => cmd::audit::run(args),

@@ -1,6 +1,5 @@
 //! `warden audit verify | show` on a real store, intact and tampered.
 
-use ed25519_compact::{KeyPair, Seed};
 use service::audit::{CheckpointSigner, EventKind, NewEvent};
 use service::store::Store;
 use service::store::Txn;
@@ -22,11 +21,11 @@ fn warden(args: &[&str]) -> (i32, String, String) {
 
 /// A store with 10 records about two agents and a checkpoint every 4.
 fn make_log(dir: &Path) -> (String, String) {
-    let kp = KeyPair::from_seed(Seed::new([9; 32]));
+    let kp = token::SigningKey::from_seed(&[9; 32]).unwrap();
     let db = dir.join("warden.db");
     let store = SqliteStore::open(
         &db,
-        Some(CheckpointSigner::new(kp.sk.clone())),
+        Some(CheckpointSigner::new(kp.clone())),
         SqliteOptions {
             checkpoint_every: 4,
             ..Default::default()
@@ -50,7 +49,7 @@ fn make_log(dir: &Path) -> (String, String) {
     }
     drop(store);
     let pubf = dir.join("warden.pub");
-    std::fs::write(&pubf, service::keys::public_paserk(&kp.pk)).unwrap();
+    std::fs::write(&pubf, kp.public_key().to_paserk()).unwrap();
     (db.display().to_string(), pubf.display().to_string())
 }
 
@@ -103,14 +102,14 @@ fn a_tail_cut_after_the_last_checkpoint_is_detected() {
 fn verify_with_another_key_fails_at_first_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
     let (db, _) = make_log(dir.path());
-    let other = KeyPair::from_seed(Seed::new([1; 32]));
+    let other = token::SigningKey::from_seed(&[1; 32]).unwrap();
     let (code, out, _) = warden(&[
         "audit",
         "verify",
         "--db",
         &db,
         "--pub",
-        &service::keys::public_paserk(&other.pk),
+        &other.public_key().to_paserk(),
     ]);
     assert_eq!(code, 1);
     assert!(out.contains("record 5"), "{out}");
@@ -130,14 +129,14 @@ fn bad_input_changes_nothing() {
         "k4.public.AAAA",
     ]);
     assert_eq!(code, 2, "{err}");
-    let kp = KeyPair::from_seed(Seed::new([9; 32]));
+    let kp = token::SigningKey::from_seed(&[9; 32]).unwrap();
     let (code, _, err) = warden(&[
         "audit",
         "verify",
         "--db",
         &missing,
         "--pub",
-        &service::keys::public_paserk(&kp.pk),
+        &kp.public_key().to_paserk(),
     ]);
     assert_eq!(code, 2);
     assert!(err.contains("does not exist"), "{err}");

@@ -4,7 +4,7 @@
 //! itself links no solver.
 
 use enforcer::layer::Layer;
-use enforcer::policy::{FileAccess, FileScope, KernelPolicy};
+use enforcer::policy::{FileRights, FileScope, KernelPolicy};
 use enforcer::proven::*;
 use std::net::IpAddr;
 use std::path::Path;
@@ -12,7 +12,7 @@ use token::Claims;
 use verifier::CompiledSpec;
 use warden_core::claims::profile_digest;
 use warden_core::envelope::{
-    Envelope, ExecGrant, FileAccess as EnvAccess, FileGrant, ListenGrant, PathTarget, ValueMatch,
+    Envelope, ExecGrant, FileAccess, FileGrant, ListenGrant, PathTarget, ValueMatch,
 };
 use warden_core::shape::Profile;
 use warden_core::value::Value;
@@ -155,7 +155,7 @@ fn compiled(env: &Envelope, profile: Profile) -> KernelPolicy {
 
 fn read(target: PathTarget) -> FileGrant {
     FileGrant {
-        access: EnvAccess::Read,
+        access: FileAccess::Read,
         target,
     }
 }
@@ -226,23 +226,23 @@ fn each_layer_set_is_described_as_it_enforces() {
     let file = file.to_str().unwrap().to_owned();
     let dir_text = dir.path().to_str().unwrap().to_owned();
     let mut p = KernelPolicy::new();
-    p.allow_path(&file, FileScope::File, FileAccess::READ)
+    p.allow_path(&file, FileScope::File, FileRights::READ)
         .unwrap()
-        .allow_path(dir.path(), FileScope::File, FileAccess::READ)
+        .allow_path(dir.path(), FileScope::File, FileRights::READ)
         .unwrap()
         .allow_path(
             "/srv/data",
             FileScope::Tree,
-            FileAccess::WRITE | FileAccess::CREATE,
+            FileRights::WRITE | FileRights::CREATE,
         )
         .unwrap()
-        .allow_path("/srv/old", FileScope::Tree, FileAccess::REMOVE)
+        .allow_path("/srv/old", FileScope::Tree, FileRights::REMOVE)
         .unwrap()
         .allow_exec("/opt/warden-none/tool")
         .unwrap()
         .allow_widened(
             "/tmp/out",
-            FileAccess::WRITE | FileAccess::CREATE,
+            FileRights::WRITE | FileRights::CREATE,
             "/tmp/out/*.tmp",
         )
         .unwrap()
@@ -260,14 +260,14 @@ fn each_layer_set_is_described_as_it_enforces() {
     let u = kernel_envelope(&p, Profile::Unprivileged).unwrap().envelope;
     let has =
         |e: &Envelope, access, target: PathTarget| e.files.contains(&FileGrant { access, target });
-    assert!(has(&u, EnvAccess::Read, exact(&file)));
+    assert!(has(&u, FileAccess::Read, exact(&file)));
     // Landlock's rule on a directory holds for everything below it.
-    assert!(has(&u, EnvAccess::Read, tree(&dir_text)));
-    assert!(has(&u, EnvAccess::Write, tree("/srv/data")));
-    assert!(has(&u, EnvAccess::Delete, tree("/srv/old")));
-    assert!(has(&u, EnvAccess::Write, tree("/tmp/out")));
+    assert!(has(&u, FileAccess::Read, tree(&dir_text)));
+    assert!(has(&u, FileAccess::Write, tree("/srv/data")));
+    assert!(has(&u, FileAccess::Delete, tree("/srv/old")));
+    assert!(has(&u, FileAccess::Write, tree("/tmp/out")));
     // A program is run and read, with any arguments.
-    assert!(has(&u, EnvAccess::Read, exact("/opt/warden-none/tool")));
+    assert!(has(&u, FileAccess::Read, exact("/opt/warden-none/tool")));
     assert_eq!(
         u.exec,
         [ExecGrant {
@@ -300,9 +300,9 @@ fn each_layer_set_is_described_as_it_enforces() {
     let glob = PathTarget::Glob {
         glob: "/tmp/out/*.tmp".into(),
     };
-    assert!(has(&l, EnvAccess::Write, glob));
-    assert!(!has(&l, EnvAccess::Write, tree("/tmp/out")));
-    assert!(has(&l, EnvAccess::Read, exact(&dir_text)));
+    assert!(has(&l, FileAccess::Write, glob));
+    assert!(!has(&l, FileAccess::Write, tree("/tmp/out")));
+    assert!(has(&l, FileAccess::Read, exact(&dir_text)));
 }
 
 #[test]
@@ -349,7 +349,7 @@ fn a_policy_widened_by_hand_is_refused_naming_the_first_extra_grant() {
         let enforced = warden_core::shape::enforced_envelope(&env, profile);
         let mut policy = compiled(&env, profile);
         policy
-            .allow_path("/etc", FileScope::Tree, FileAccess::READ)
+            .allow_path("/etc", FileScope::Tree, FileRights::READ)
             .unwrap();
         let err = check_against(&policy, profile, &enforced).unwrap_err();
         assert!(
@@ -431,7 +431,7 @@ fn a_file_that_exists_is_written_exactly_and_needs_only_its_own_proof() {
     let policy = compiled(&claims.envelope, Profile::Root);
     assert!(policy.files.iter().any(|r| r.path == Path::new("/dev/null")
         && r.scope == FileScope::File
-        && r.access == FileAccess::WRITE));
+        && r.access == FileRights::WRITE));
     check(&policy, &claims, &selected).expect("/dev/null is written exactly");
 }
 
@@ -554,7 +554,7 @@ fn a_rule_through_a_symlink_is_listed_with_the_name_it_reaches() {
     );
     let env = Envelope {
         files: vec![FileGrant {
-            access: EnvAccess::Write,
+            access: FileAccess::Write,
             target: PathTarget::Glob {
                 glob: format!("{link}/*.tmp"),
             },
@@ -577,7 +577,7 @@ fn a_rule_through_a_symlink_is_listed_with_the_name_it_reaches() {
             (tree(&link), tree(&real))
         };
         let alias = Exception::Alias {
-            access: FileAccess::WRITE | FileAccess::CREATE,
+            access: FileRights::WRITE | FileRights::CREATE,
             target,
             resolved,
         };

@@ -213,7 +213,7 @@ fn a_kernel_grant_outside_the_proof_stops_the_run() {
         &["/bin/sh", "-c", &format!("echo > {}", marker.display())],
     );
     let err = String::from_utf8_lossy(&r.stderr);
-    if enforcer::lsm::probe() == enforcer::lsm::Support::Available {
+    if enforcer::ebpf::lsm::probe() == enforcer::ebpf::lsm::Support::Available {
         // BPF LSM names the directory alone: inside the proof.
         assert_eq!(r.status.code(), Some(0), "{err}");
         return;
@@ -324,7 +324,7 @@ fn a_widening_the_spec_refuses_stops_the_run_with_its_counterexample() {
         &["/bin/sh", "-c", &format!("echo > {marker}")],
     );
     let err = String::from_utf8_lossy(&r.stderr);
-    if enforcer::lsm::probe() == enforcer::lsm::Support::Available {
+    if enforcer::ebpf::lsm::probe() == enforcer::ebpf::lsm::Support::Available {
         // A kernel with BPF LSM (the guest): the exact profile runs.
         assert_eq!(r.status.code(), Some(0), "{err}");
         return;

@@ -1,7 +1,6 @@
 //! `warden serve` end to end over gRPC: bad input, foreign tokens, spec
 //! reloads, TLS, and a SIGKILL in the middle of load.
 
-use ed25519_compact::{KeyPair, Seed};
 use service::proto::{self, warden_client::WardenClient};
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
@@ -80,17 +79,13 @@ impl Harness {
     fn new(seed: u8) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        let kp = KeyPair::from_seed(Seed::new([seed; 32]));
+        let kp = token::SigningKey::from_seed(&[seed; 32]).unwrap();
         std::fs::create_dir_all(d.join("keys")).unwrap();
         let key = d.join("keys/warden.key");
-        std::fs::write(&key, service::keys::secret_paserk(&kp.sk)).unwrap();
+        std::fs::write(&key, &*kp.to_paserk()).unwrap();
         std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))
             .unwrap();
-        std::fs::write(
-            d.join("keys/warden.pub"),
-            service::keys::public_paserk(&kp.pk),
-        )
-        .unwrap();
+        std::fs::write(d.join("keys/warden.pub"), kp.public_key().to_paserk()).unwrap();
         std::fs::create_dir_all(d.join("specs")).unwrap();
         std::fs::write(d.join("specs/bank.spec"), SPEC).unwrap();
         Harness { dir }
@@ -197,7 +192,7 @@ fn rt() -> tokio::runtime::Runtime {
 }
 
 async fn client(endpoint: &str) -> WardenClient<Channel> {
-    let ch = service::load::connect(endpoint, None).await.unwrap();
+    let ch = service::loadgen::connect(endpoint, None).await.unwrap();
     WardenClient::new(ch).max_encoding_message_size(usize::MAX)
 }
 
@@ -503,7 +498,7 @@ fn malformed_protobuf_is_invalid_argument() {
     let h = Harness::new(8);
     let server = h.start();
     rt().block_on(async {
-        let ch = service::load::connect(&server.endpoint(), None)
+        let ch = service::loadgen::connect(&server.endpoint(), None)
             .await
             .unwrap();
         let mut grpc = tonic::client::Grpc::new(ch);
@@ -721,7 +716,7 @@ fn tls_with_certificate_files() {
             "https://localhost:{}",
             server.addr.rsplit(':').next().unwrap()
         );
-        let ch = service::load::connect(&ep, Some(&ca)).await.unwrap();
+        let ch = service::loadgen::connect(&ep, Some(&ca)).await.unwrap();
         let mut c = WardenClient::new(ch);
         let ok = c
             .submit_plan(req(submit(PLAN_ACCEPT, "bank"), SUBMITTER))
@@ -729,7 +724,7 @@ fn tls_with_certificate_files() {
             .unwrap();
         assert_eq!(ok.get_ref().verdict, proto::Verdict::Accept as i32);
         // Plaintext to a TLS port does not get through.
-        let plain = service::load::connect(&format!("http://{}", server.addr), None).await;
+        let plain = service::loadgen::connect(&format!("http://{}", server.addr), None).await;
         if let Ok(ch) = plain {
             let mut c = WardenClient::new(ch);
             assert!(
@@ -748,7 +743,7 @@ fn sigkill_mid_load_loses_no_acknowledged_record() {
     let h = Harness::new(6);
     let server = h.start();
     let rt = rt();
-    let opts = service::load::LoadOptions {
+    let opts = service::loadgen::LoadOptions {
         endpoint: server.endpoint(),
         tls_ca: None,
         secret: SUBMITTER.into(),
@@ -760,7 +755,7 @@ fn sigkill_mid_load_loses_no_acknowledged_record() {
         max_requests: 0,
         rate: None,
     };
-    let load = rt.spawn(service::load::run(opts));
+    let load = rt.spawn(service::loadgen::run(opts));
     // Kill in the middle of the load.
     let db = h.path("warden.db");
     std::thread::sleep(Duration::from_millis(1500));

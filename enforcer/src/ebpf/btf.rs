@@ -12,7 +12,7 @@ use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::sync::OnceLock;
 
-use super::EbpfError;
+use super::error::EbpfError;
 
 const BTF_MAGIC: u16 = 0xeb9f;
 

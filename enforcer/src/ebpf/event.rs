@@ -28,10 +28,11 @@ pub enum NetOp {
     Bind,
 }
 
-/// What the layer did.
+/// What the layer did with an operation (a plan's verdict is
+/// `verifier::Verdict`; this is not one).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Verdict {
+pub enum Disposition {
     Allowed,
     /// Refused: EPERM to the caller, or SIGKILL for an exec.
     Refused,
@@ -100,7 +101,7 @@ pub enum Event {
         /// The arguments were longer than the event carries.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         args_cut: bool,
-        verdict: Verdict,
+        verdict: Disposition,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         refusal: Option<ExecRefusal>,
         time_ns: u64,
@@ -128,7 +129,7 @@ pub enum Event {
         proto: String,
         addr: IpAddr,
         port: u16,
-        verdict: Verdict,
+        verdict: Disposition,
         time_ns: u64,
     },
     /// A connect, or a datagram sent by name, to a pathname unix socket.
@@ -137,7 +138,7 @@ pub enum Event {
         op: NetOp,
         /// The socket's path as the caller named it.
         path: String,
-        verdict: Verdict,
+        verdict: Disposition,
         time_ns: u64,
     },
     /// A syscall of the run failed with EPERM or EACCES: some layer
@@ -188,7 +189,7 @@ pub enum Event {
         pid: u32,
         op: String,
         target: String,
-        verdict: Verdict,
+        verdict: Disposition,
         time_ns: u64,
     },
 }
@@ -213,17 +214,17 @@ impl Event {
         matches!(
             self,
             Event::Net {
-                verdict: Verdict::Refused,
+                verdict: Disposition::Refused,
                 ..
             } | Event::Unix {
-                verdict: Verdict::Refused,
+                verdict: Disposition::Refused,
                 ..
             } | Event::Exec {
-                verdict: Verdict::Refused,
+                verdict: Disposition::Refused,
                 ..
             } | Event::SyscallRefused { .. }
                 | Event::Lsm {
-                    verdict: Verdict::Refused,
+                    verdict: Disposition::Refused,
                     ..
                 }
         )
@@ -315,8 +316,8 @@ pub(crate) fn decode(bytes: &[u8]) -> Option<Event> {
             .to_owned(),
             target: text,
             verdict: match r.verdict {
-                VERDICT_REFUSED => Verdict::Refused,
-                VERDICT_OBSERVED => Verdict::Observed,
+                VERDICT_REFUSED => Disposition::Refused,
+                VERDICT_OBSERVED => Disposition::Observed,
                 _ => return None,
             },
             time_ns: r.time_ns,
@@ -334,11 +335,11 @@ fn net_op(op: u8) -> Option<NetOp> {
     })
 }
 
-fn verdict(v: u8) -> Option<Verdict> {
+fn verdict(v: u8) -> Option<Disposition> {
     Some(match v {
-        VERDICT_ALLOWED => Verdict::Allowed,
-        VERDICT_REFUSED => Verdict::Refused,
-        VERDICT_OBSERVED => Verdict::Observed,
+        VERDICT_ALLOWED => Disposition::Allowed,
+        VERDICT_REFUSED => Disposition::Refused,
+        VERDICT_OBSERVED => Disposition::Observed,
         _ => return None,
     })
 }
@@ -478,7 +479,7 @@ impl Event {
                 filename,
                 args,
                 args_cut,
-                verdict: Verdict::Refused,
+                verdict: Disposition::Refused,
                 refusal,
                 ..
             } => {
@@ -496,7 +497,7 @@ impl Event {
             Event::Unix {
                 op,
                 path,
-                verdict: Verdict::Refused,
+                verdict: Disposition::Refused,
                 ..
             } => {
                 let op = match op {
@@ -677,7 +678,7 @@ mod tests {
                 filename: "/bin/true".into(),
                 args: vec!["a".into(), "b c".into()],
                 args_cut: false,
-                verdict: Verdict::Allowed,
+                verdict: Disposition::Allowed,
                 refusal: None,
                 time_ns: 99
             })

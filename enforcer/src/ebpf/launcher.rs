@@ -10,7 +10,10 @@ use std::cell::RefCell;
 use std::path::Path;
 use std::rc::Rc;
 
-use super::{EbpfError, EbpfLayers, EventStream, Reports, RunRules};
+use super::error::EbpfError;
+use super::layers::{EbpfLayers, Reports};
+use super::policy::RunRules;
+use super::stream::EventStream;
 use crate::error::LayerError;
 use crate::launch::CgroupLayer;
 use crate::layer::Layer;

@@ -10,7 +10,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use super::EbpfError;
+use super::error::EbpfError;
 
 /// `BPF_PROG_TYPE_CGROUP_SOCK_ADDR`.
 pub(crate) const PROG_TYPE_CGROUP_SOCK_ADDR: u32 = 18;

@@ -32,13 +32,13 @@ use aya::programs::{CgroupSockAddr, Lsm, RawTracePoint};
 use aya::{Ebpf, EbpfLoader};
 use enforcer_common::{CONFIG_INDEX, NodeConfig, RunEntry};
 
-use super::{EbpfError, btf, loader, map_err, prog_err};
+use super::error::{EbpfError, map_err, prog_err};
+use super::liveness::{cgroup_id_and_level, cgroup_liveness, owner_alive};
+use super::object::OBJECT;
+use super::object::{compat_status_offset, inet_attach_type, open_object, with_file_offsets};
+use super::{btf, loader};
 
-/// The eBPF object built by `build.rs` (aya-build), aligned for parsing.
-pub(crate) static OBJECT: &[u8] =
-    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/enforcer-ebpf"));
-
-/// The version of [`OBJECT`] (a hash computed by `build.rs`): the node's
+/// The version of [`OBJECT`](super::object::OBJECT) (a hash computed by `build.rs`): the node's
 /// directory name.
 pub(crate) const VERSION: &str = env!("WARDEN_EBPF_VERSION");
 
@@ -358,7 +358,7 @@ impl Node {
         _lock: &NodeLock,
     ) -> Result<(), EbpfError> {
         let runs: BpfHashMap<MapData, u64, RunEntry> = self.typed_map("RUNS")?;
-        let alive = super::cgroup_liveness()?;
+        let alive = cgroup_liveness()?;
         let needed = runs
             .iter()
             .filter_map(Result::ok)
@@ -402,7 +402,7 @@ impl Node {
     /// boot, and a run whose cgroup is gone has no process left) and so is
     /// the launcher that owns the entries, which still reads them (its
     /// refusal count) after it removed the cgroup. The owner is recorded
-    /// and looked up through `/proc` ([`super::owner_alive`]), so a
+    /// and looked up through `/proc` ([`owner_alive`]), so a
     /// launcher that is PID 1 of a PID namespace without a `/proc` of its
     /// own is known by its pid here. Launchers and cleaners that share a
     /// node must share a `/proc` (a pod's launchers have their own node;
@@ -417,11 +417,11 @@ impl Node {
             RunPid, UnixKey,
         };
         let mut runs: BpfHashMap<MapData, u64, RunEntry> = self.typed_map("RUNS")?;
-        let alive = super::cgroup_liveness()?;
+        let alive = cgroup_liveness()?;
         let stale: std::collections::BTreeSet<u64> = runs
             .iter()
             .filter_map(Result::ok)
-            .filter(|(id, entry)| !alive(*id) && !super::owner_alive(entry.owner))
+            .filter(|(id, entry)| !alive(*id) && !owner_alive(entry.owner))
             .map(|(id, _)| id)
             .collect();
         if stale.is_empty() {
@@ -497,7 +497,7 @@ fn node_config(kernel_btf: &btf::Btf) -> Result<NodeConfig, EbpfError> {
         path: parent.clone(),
         source,
     })?;
-    let (_, parent_level) = super::cgroup_id_and_level(&parent, &dir)?;
+    let (_, parent_level) = cgroup_id_and_level(&parent, &dir)?;
     let config = NodeConfig {
         run_level: parent_level + 1,
         off_task_pid: off("task_struct", "pid")?,
@@ -515,14 +515,14 @@ fn node_config(kernel_btf: &btf::Btf) -> Result<NodeConfig, EbpfError> {
         off_sb_s_dev: off("super_block", "s_dev")?,
         off_sock_addr_uaddr: off("bpf_sock_addr_kern", "uaddr")?,
         off_sock_addr_uaddrlen: off("bpf_sock_addr_kern", "uaddrlen")?,
-        off_task_ti_status: super::compat_status_offset(kernel_btf)?,
+        off_task_ti_status: compat_status_offset(kernel_btf)?,
         off_regs_syscall_nr: ["orig_ax", "syscallno"]
             .iter()
             .find_map(|m| kernel_btf.member_offset("pt_regs", m).ok())
             .unwrap_or(enforcer_common::OFFSET_UNKNOWN),
         ..NodeConfig::default()
     };
-    let config = super::with_file_offsets(kernel_btf, config)?;
+    let config = with_file_offsets(kernel_btf, config)?;
     Ok(super::refusal::with_arg_offsets(kernel_btf, config))
 }
 
@@ -550,7 +550,7 @@ impl Node {
             path: parent.clone(),
             source,
         })?;
-        let (id, _) = super::cgroup_id_and_level(&parent, &dir)?;
+        let (id, _) = cgroup_id_and_level(&parent, &dir)?;
         let links = self.dir.join("links");
         let names = INET_PROGRAMS
             .iter()
@@ -575,7 +575,7 @@ impl Node {
             return Ok(());
         }
         for name in INET_PROGRAMS {
-            let attach = super::inet_attach_type(name);
+            let attach = inet_attach_type(name);
             self.link(&links, name, &dir, attach)?;
         }
         for (name, attach) in UNIX_PROGRAMS {
@@ -654,7 +654,7 @@ fn prune_other_versions(root: &Path) {
     let Ok(entries) = std::fs::read_dir(root) else {
         return;
     };
-    let Ok(alive) = super::cgroup_liveness() else {
+    let Ok(alive) = cgroup_liveness() else {
         return;
     };
     for entry in entries.filter_map(Result::ok) {
@@ -718,14 +718,14 @@ fn make(tmp: &Path) -> Result<(), EbpfError> {
     let loader = std::thread::spawn(EbpfLoader::new);
     let kernel_btf = btf::kernel()?;
     let config = node_config(kernel_btf)?;
-    let (lsm_offsets, lsm_unavailable) = match crate::lsm::offsets(kernel_btf) {
+    let (lsm_offsets, lsm_unavailable) = match super::lsm::offsets(kernel_btf) {
         Ok(o) => (o, None),
         Err(e) => (Default::default(), Some(crate::lsm::render(&e))),
     };
     let loader = loader
         .join()
         .map_err(|_| EbpfError::Btf("the eBPF loader's thread panicked".into()))?;
-    let mut ebpf = super::open_object(loader, &lsm_offsets)?;
+    let mut ebpf = open_object(loader, &lsm_offsets)?;
     {
         let mut map: Array<_, NodeConfig> =
             Array::try_from(ebpf.map_mut("CONFIG").ok_or(EbpfError::Missing("CONFIG"))?)
@@ -747,7 +747,7 @@ fn make(tmp: &Path) -> Result<(), EbpfError> {
     // why not is kept with the node, so no run asks the kernel again.
     let lsm_status = match lsm_unavailable {
         Some(why) => Err(why),
-        None => crate::lsm::load_programs(&mut ebpf).map_err(|e| crate::lsm::render(&e)),
+        None => super::lsm::load_programs(&mut ebpf).map_err(|e| crate::lsm::render(&e)),
     };
     let lsm = lsm_status.is_ok();
     write_lsm_status(tmp, lsm_status.err())?;

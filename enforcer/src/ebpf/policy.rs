@@ -8,6 +8,7 @@
 //! contains it, so the longest match alone decides.
 
 use std::collections::{BTreeMap, BTreeSet};
+
 #[cfg(test)]
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -17,8 +18,8 @@ use enforcer_common::{
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use serde::{Deserialize, Serialize};
 
-use super::EbpfError;
-use crate::policy::{FileAccess, FileScope, KernelPolicy, NetDirection, NetRule, Proto};
+use super::error::EbpfError;
+use crate::policy::{FileRights, FileScope, KernelPolicy, NetDirection, NetRule, Proto};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
@@ -241,11 +242,18 @@ pub fn encode_args<S: AsRef<[u8]>>(args: &[S]) -> Vec<u8> {
     out
 }
 
+/// The kernel's encoding of a device number (`MKDEV`: major << 20 | minor).
+pub(crate) fn kernel_dev(st_dev: u64) -> u64 {
+    let major = ((st_dev >> 8) & 0xfff) | ((st_dev >> 32) & !0xfff);
+    let minor = (st_dev & 0xff) | ((st_dev >> 12) & !0xff);
+    (major << 20) | minor
+}
+
 /// A file's identity as the kernel's `inode->i_sb->s_dev` and `i_ino` name
 /// it (`stat` encodes the device differently), following symlinks.
 pub fn kernel_inode(path: &Path) -> std::io::Result<(u64, u64)> {
     let meta = std::fs::metadata(path)?;
-    Ok((crate::lsm::kernel_dev(meta.dev()), meta.ino()))
+    Ok((kernel_dev(meta.dev()), meta.ino()))
 }
 
 /// The `#!` line of a script: the interpreter and its one optional
@@ -283,7 +291,7 @@ impl ExecPolicy {
         let exec_files = policy
             .files
             .iter()
-            .filter(|r| r.access.contains(FileAccess::EXEC));
+            .filter(|r| r.access.contains(FileRights::EXEC));
         let mut programs: Vec<&Path> = policy.exec.iter().map(PathBuf::as_path).collect();
         for rule in exec_files {
             match rule.scope {
@@ -298,7 +306,7 @@ impl ExecPolicy {
             let under = |path: &Path| {
                 policy.files.iter().any(|r| {
                     r.scope == FileScope::Tree
-                        && r.access.contains(FileAccess::EXEC)
+                        && r.access.contains(FileRights::EXEC)
                         && path.starts_with(&r.path)
                 })
             };
@@ -538,7 +546,7 @@ mod tests {
 
         // An exec tree above both grants them with any arguments.
         policy
-            .allow_path(&tree, FileScope::Tree, FileAccess::EXEC)
+            .allow_path(&tree, FileScope::Tree, FileRights::EXEC)
             .unwrap();
         let wide = ExecPolicy::from_kernel_policy(&policy);
         assert!(wide.trees);
@@ -679,7 +687,7 @@ mod tests {
         assert!(!rules.allows(sh, b""));
         let mut treed = policy.clone();
         treed
-            .allow_path("/usr/local", FileScope::Tree, FileAccess::EXEC)
+            .allow_path("/usr/local", FileScope::Tree, FileRights::EXEC)
             .unwrap();
         assert!(ExecPolicy::from_kernel_policy(&treed).allows(sh, b""));
     }

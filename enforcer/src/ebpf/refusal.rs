@@ -11,7 +11,8 @@ use aya::maps::Array;
 use enforcer_common::refusal::{ArgSpec, REFUSAL_ARGS_MAP, SYSCALL_ARGS};
 use enforcer_common::{MAX_SYSCALLS, NodeConfig, OFFSET_UNKNOWN};
 
-use super::{EbpfError, btf};
+use super::btf;
+use super::error::{EbpfError, map_err};
 
 const NONE: ArgSpec = ArgSpec::NONE;
 /// `f(path)`.
@@ -127,10 +128,9 @@ pub(crate) fn fill_arg_table(ebpf: &mut Ebpf) -> Result<(), EbpfError> {
         ebpf.map_mut(REFUSAL_ARGS_MAP)
             .ok_or(EbpfError::Missing(REFUSAL_ARGS_MAP))?,
     )
-    .map_err(super::map_err(REFUSAL_ARGS_MAP))?;
+    .map_err(map_err(REFUSAL_ARGS_MAP))?;
     for (nr, spec) in arg_table() {
-        map.set(nr, spec.0, 0)
-            .map_err(super::map_err(REFUSAL_ARGS_MAP))?;
+        map.set(nr, spec.0, 0).map_err(map_err(REFUSAL_ARGS_MAP))?;
     }
     Ok(())
 }

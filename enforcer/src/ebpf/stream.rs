@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use aya::maps::{MapData, RingBuf};
 
-use super::{EbpfError, Event, event};
+use super::error::EbpfError;
+use super::event::{self, Event};
 
 /// How long the event writer waits for the ring before it looks again:
 /// routine events (allowed opens and connects) do not wake it, so they reach

@@ -3,7 +3,7 @@
 //! the `root+bpf-lsm` profile) as the BPF LSM layer is given them.
 
 use crate::lsm::{ACCESS_WRITE, LsmError, LsmRules};
-use crate::policy::{FileAccess, KernelPolicy};
+use crate::policy::{FileRights, KernelPolicy};
 use std::collections::HashSet;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -61,7 +61,7 @@ impl WriteRules {
         let paths: Vec<PathBuf> = policy
             .files
             .iter()
-            .filter(|r| r.access.contains(FileAccess::WRITE))
+            .filter(|r| r.access.contains(FileRights::WRITE))
             .map(|r| r.path.clone())
             .collect();
         let ids = paths.iter().filter_map(|p| FileId::of_path(p)).collect();
@@ -145,13 +145,13 @@ mod tests {
             std::fs::write(root.join(f), "x").unwrap();
         }
         let mut p = KernelPolicy::new();
-        p.allow_path(root.join("w"), FileScope::Tree, FileAccess::WRITE)
+        p.allow_path(root.join("w"), FileScope::Tree, FileRights::WRITE)
             .unwrap()
-            .allow_path(root.join("r"), FileScope::Tree, FileAccess::READ)
+            .allow_path(root.join("r"), FileScope::Tree, FileRights::READ)
             .unwrap()
-            .allow_path(root.join("one"), FileScope::File, FileAccess::WRITE)
+            .allow_path(root.join("one"), FileScope::File, FileRights::WRITE)
             .unwrap()
-            .allow_path(root.join("two"), FileScope::File, FileAccess::CREATE)
+            .allow_path(root.join("two"), FileScope::File, FileRights::CREATE)
             .unwrap();
         let rules = WriteRules::landlock(&p);
         assert_eq!(rules.shape(), "landlock");
@@ -174,7 +174,7 @@ mod tests {
         }
         let mut p = KernelPolicy::new();
         let glob = format!("{}/*.tmp", out.display());
-        p.allow_widened(&out, FileAccess::WRITE | FileAccess::CREATE, &glob)
+        p.allow_widened(&out, FileRights::WRITE | FileRights::CREATE, &glob)
             .unwrap();
         let landlock = WriteRules::landlock(&p);
         let exact = WriteRules::bpf_lsm(&p).unwrap();

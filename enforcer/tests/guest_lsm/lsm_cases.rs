@@ -12,10 +12,10 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
 use enforcer::NetRule;
-use enforcer::ebpf::{EbpfLayers, Event, NetPolicy, Reports, RunRules, Verdict};
+use enforcer::ebpf::lsm::{self, Support};
+use enforcer::ebpf::{Disposition, EbpfLayers, Event, NetPolicy, Reports, RunRules};
 use enforcer::lsm::{
-    self, ACCESS_CREATE, ACCESS_EXEC, ACCESS_READ, ACCESS_REMOVE, ACCESS_WRITE, FileGrant,
-    LsmRules, Support,
+    ACCESS_CREATE, ACCESS_EXEC, ACCESS_READ, ACCESS_REMOVE, ACCESS_WRITE, FileGrant, LsmRules,
 };
 
 /// Set in the environment of the child that performs one operation.
@@ -321,8 +321,10 @@ fn attached(cg: &RunCgroup, fx: &Fixture, port: u16, lsm: bool) -> Result<EbpfLa
     let mut layers = EbpfLayers::load(rules, Reports::Refusals).map_err(|e| e.to_string())?;
     layers.attach(&cg.dir).map_err(|e| e.to_string())?;
     if lsm {
-        let rules = LsmRules::compile(&fx.grants()?).map_err(|e| lsm::render(&e))?;
-        layers.attach_lsm(&rules).map_err(|e| lsm::render(&e))?;
+        let rules = LsmRules::compile(&fx.grants()?).map_err(|e| enforcer::lsm::render(&e))?;
+        layers
+            .attach_lsm(&rules)
+            .map_err(|e| enforcer::lsm::render(&e))?;
     }
     Ok(layers)
 }
@@ -524,7 +526,7 @@ pub fn envelope_cases() -> Result<(), String> {
     let secret = p("secret.txt");
     o.check(
         "the refused open of secret.txt is an event",
-        seen.iter().any(|e| matches!(e, Event::Lsm { op, target, verdict: Verdict::Refused, .. } if op == "open" && *target == secret)),
+        seen.iter().any(|e| matches!(e, Event::Lsm { op, target, verdict: Disposition::Refused, .. } if op == "open" && *target == secret)),
     );
     o.check(
         "the refused exec of /usr/bin/id is an event",
@@ -609,20 +611,20 @@ const PROBE: &str = env!("CARGO_BIN_EXE_warden-escape-probe");
 /// behave as the envelope says; where it does not (this machine's host), the
 /// run refuses to start and says why.
 pub fn launcher_requires_bpf_lsm() -> Result<(), String> {
-    use enforcer::{FileAccess, FileScope, KernelPolicy, Layer, Run, RunError, RunOptions};
+    use enforcer::{FileRights, FileScope, KernelPolicy, Layer, Run, RunError, RunOptions};
     let fx = Fixture::new()?;
     let mut policy = KernelPolicy::new();
     let e = |e: enforcer::PolicyError| e.to_string();
     for dir in ["/usr/lib", "/lib", "/lib64"] {
         policy
-            .allow_path(dir, FileScope::Tree, FileAccess::READ)
+            .allow_path(dir, FileScope::Tree, FileRights::READ)
             .map_err(e)?;
     }
     policy
-        .allow_path("/etc/ld.so.cache", FileScope::File, FileAccess::READ)
+        .allow_path("/etc/ld.so.cache", FileScope::File, FileRights::READ)
         .map_err(e)?;
     policy
-        .allow_path(fx.p("data"), FileScope::Tree, FileAccess::READ)
+        .allow_path(fx.p("data"), FileScope::Tree, FileRights::READ)
         .map_err(e)?;
     policy.allow_exec(PROBE).map_err(e)?;
     let available = matches!(lsm::probe(), Support::Available);

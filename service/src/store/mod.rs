@@ -9,8 +9,13 @@
 
 pub mod sqlite;
 
-use crate::audit::{AuditRecord, EventKind, NewEvent};
+use crate::audit::{
+    AuditRecord, CheckpointSigner, EventKind, NewEvent, VerifyFailure, VerifyReport,
+};
 use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::{broadcast, oneshot};
 
 /// The state of an approval.
@@ -164,13 +169,14 @@ impl Committed {
 /// Errors of a store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The back end failed (its own error: SQLite's, PostgreSQL's).
     #[error("database error: {0}")]
-    Db(#[from] rusqlite::Error),
+    Db(#[source] BackendError),
     #[error("cannot open the store at {path}: {source}")]
     Open {
         path: String,
         #[source]
-        source: rusqlite::Error,
+        source: BackendError,
     },
     #[error("the store at {0} does not exist")]
     Missing(String),
@@ -286,4 +292,53 @@ pub trait Store: Send + Sync + 'static {
 
     /// Records committed from now on, as they become durable.
     fn subscribe(&self) -> broadcast::Receiver<AuditRecord>;
+
+    /// Verifies the whole audit log against the trusted checkpoint key,
+    /// and its signed head (a tail cut after the last checkpoint is caught),
+    /// in one consistent read.
+    fn verify_chain(
+        &self,
+        key: &token::PublicKey,
+    ) -> Result<Result<VerifyReport, VerifyFailure>, StoreError>;
+
+    /// Stops accepting commits once everything queued is committed; later
+    /// commits fail with [`StoreError::WriterGone`].
+    fn close(&self);
+}
+
+/// A back end's own error, kept as the source of a [`StoreError`].
+pub type BackendError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Where a service keeps its state: the one choice of back end
+/// ([`crate::config::ServeConfig::store`] makes it from the configuration).
+/// Everything above the [`Store`] trait is the same for every back end.
+#[derive(Clone, Debug)]
+pub enum StoreConfig {
+    /// One SQLite file on this host (the default).
+    Sqlite {
+        path: PathBuf,
+        options: sqlite::SqliteOptions,
+    },
+}
+
+/// Opens (creating if needed) the configured store. With a signer, the
+/// store signs checkpoints of the audit log and its head.
+pub fn open(
+    config: &StoreConfig,
+    signer: Option<CheckpointSigner>,
+) -> Result<Arc<dyn Store>, StoreError> {
+    match config {
+        StoreConfig::Sqlite { path, options } => Ok(Arc::new(sqlite::SqliteStore::open(
+            path,
+            signer,
+            options.clone(),
+        )?)),
+    }
+}
+
+/// Now, in milliseconds since the Unix epoch (0 if the clock is before it).
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }

@@ -15,13 +15,12 @@
 
 use super::{
     ApprovalRecord, ApprovalState, Committed, IssuedToken, Pending, RecordQuery, StateOp, Store,
-    StoreError, Txn,
+    StoreError, Txn, now_ms,
 };
 use crate::audit::{AuditRecord, CheckpointSigner, GENESIS, Hash, NewEvent, SignedHead};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, mpsc};
-use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::{broadcast, oneshot};
 
 const SCHEMA_VERSION: i64 = 2;
@@ -113,16 +112,16 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Db(Box::new(e))
+    }
 }
 
 fn open_err(path: &Path) -> impl FnOnce(rusqlite::Error) -> StoreError + '_ {
     move |source| StoreError::Open {
         path: path.display().to_string(),
-        source,
+        source: Box::new(source),
     }
 }
 
@@ -472,6 +471,17 @@ impl Store for SqliteStore {
     fn subscribe(&self) -> broadcast::Receiver<AuditRecord> {
         self.events.subscribe()
     }
+
+    fn verify_chain(
+        &self,
+        key: &token::PublicKey,
+    ) -> Result<Result<crate::audit::VerifyReport, crate::audit::VerifyFailure>, StoreError> {
+        AuditReader::open(&self.path)?.verify(key)
+    }
+
+    fn close(&self) {
+        SqliteStore::close(self)
+    }
 }
 
 /// Read-only access to a store's audit log, for `warden audit` (works while
@@ -509,7 +519,7 @@ impl AuditReader {
     /// read in one snapshot, so a service writing meanwhile does not matter.
     pub fn verify(
         &self,
-        key: &ed25519_compact::PublicKey,
+        key: &token::PublicKey,
     ) -> Result<Result<crate::audit::VerifyReport, crate::audit::VerifyFailure>, StoreError> {
         self.conn.execute_batch("BEGIN DEFERRED")?;
         let result = (|| {
@@ -927,11 +937,10 @@ impl Writer {
 mod tests {
     use super::*;
     use crate::audit::{EventKind, Problem};
-    use ed25519_compact::{KeyPair, Seed};
     use serde_json::json;
 
     fn signer() -> CheckpointSigner {
-        CheckpointSigner::new(KeyPair::from_seed(Seed::new([7; 32])).sk)
+        CheckpointSigner::new(token::SigningKey::from_seed(&[7; 32]).unwrap())
     }
 
     fn ev(i: u64) -> NewEvent {

@@ -148,10 +148,7 @@ pub fn run(args: Args) -> ExitCode {
     };
     let audit_signer = match &args.audit_key {
         Some(path) => match token::keys::load_signing_key(path) {
-            Ok(key) => match service::keys::checkpoint_key(&key) {
-                Ok(k) => Some(service::audit::CheckpointSigner::new(k)),
-                Err(e) => return fail(e),
-            },
+            Ok(key) => Some(service::audit::CheckpointSigner::new(key)),
             Err(e) => return fail(e),
         },
         None => None,

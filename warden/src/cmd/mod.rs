@@ -13,7 +13,7 @@ pub mod issue;
 pub mod keygen;
 pub mod learn;
 pub mod lint;
-pub mod load;
+pub mod loadgen;
 pub mod man;
 pub mod mcp;
 pub mod parse;

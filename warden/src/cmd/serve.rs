@@ -55,7 +55,7 @@ fn serve(args: Args) -> miette::Result<()> {
         cfg.listen = l;
     }
     let key = token::keys::load_signing_key(&cfg.key).into_diagnostic()?;
-    let signer = CheckpointSigner::new(service::keys::checkpoint_key(&key).into_diagnostic()?);
+    let signer = CheckpointSigner::new(key.clone());
     let engine = Arc::new(service::warden_engine::WardenEngine::with_key(
         key,
         &cfg.issuer,
@@ -89,7 +89,6 @@ fn serve(args: Args) -> miette::Result<()> {
                     session: std::time::Duration::from_secs(c.session_minutes * 60),
                     tls: tls.is_some(),
                     poll: std::time::Duration::from_secs(1),
-                    db: cfg.db.clone(),
                 };
                 Some(console::companion(l, opts, tls))
             }

@@ -65,7 +65,7 @@ pub fn run(a: Args) -> ExitCode {
         eprintln!("--seconds must be in (0, 86400), --clients at least 1, --rate positive");
         return ExitCode::from(exit::BAD_INPUT);
     }
-    let opts = service::load::LoadOptions {
+    let opts = service::loadgen::LoadOptions {
         endpoint: a.endpoint,
         tls_ca,
         secret: a.secret,
@@ -87,7 +87,7 @@ pub fn run(a: Args) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(service::load::run(opts)) {
+    match rt.block_on(service::loadgen::run(opts)) {
         Ok(rep) => {
             if a.json {
                 println!("{}", rep.to_json());
