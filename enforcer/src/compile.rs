@@ -524,6 +524,7 @@ impl Compiler<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn envelope(json: serde_json::Value) -> Envelope {
         serde_json::from_value(json).unwrap()

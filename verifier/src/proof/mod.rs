@@ -56,7 +56,7 @@ use crate::report::{Reason, Verdict};
 use planlang::Span;
 use planlang::ast::{ActionKind, ParamType};
 pub use query::QueryError;
-use query::{Operand, PathCond, Query, covers};
+use query::{PathCond, Query, Slot, covers};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use warden_core::cond::Cond;
@@ -306,24 +306,24 @@ fn questions(original: &Envelope, enforced: &Envelope) -> Vec<Question> {
             continue;
         }
         let port = match &g.port {
-            ValueMatch::Exact { value } => Operand::Value(value.clone()),
-            _ => Operand::Param("port", ParamType::Number),
+            ValueMatch::Exact { value } => Slot::Value(value.clone()),
+            _ => Slot::Param("port", ParamType::Number),
         };
         let host = match &g.host {
             ValueMatch::Exact {
                 value: Value::Cidr(net),
-            } if net.prefix_len() == 0 => Operand::Param("h", ParamType::Host),
+            } if net.prefix_len() == 0 => Slot::Param("h", ParamType::Host),
             ValueMatch::Exact { value } => {
                 // An exact host the original lacks cannot come from the
                 // widening; ask about it as it is.
                 let shown = match &port {
-                    Operand::Value(v) => v.to_string(),
-                    Operand::Param(name, _) => (*name).to_owned(),
+                    Slot::Value(v) => v.to_string(),
+                    Slot::Param(name, _) => (*name).to_owned(),
                 };
                 qs.push(Question {
                     grant: format!("connect {value}:{shown}"),
                     plan: Query::Connect {
-                        host: Operand::Value(value.clone()),
+                        host: Slot::Value(value.clone()),
                         port,
                     },
                     plain: None,
@@ -333,7 +333,7 @@ fn questions(original: &Envelope, enforced: &Envelope) -> Vec<Question> {
                 });
                 continue;
             }
-            _ => Operand::Param("h", ParamType::Host),
+            _ => Slot::Param("h", ParamType::Host),
         };
         qs.push(Question {
             grant: format!(
@@ -365,8 +365,8 @@ fn questions(original: &Envelope, enforced: &Envelope) -> Vec<Question> {
         }
         let plan = Query::Listen {
             port: match &g.port {
-                ValueMatch::Exact { value } => Operand::Value(value.clone()),
-                _ => Operand::Param("port", ParamType::Number),
+                ValueMatch::Exact { value } => Slot::Value(value.clone()),
+                _ => Slot::Param("port", ParamType::Number),
             },
         };
         qs.push(Question {

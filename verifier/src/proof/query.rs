@@ -112,7 +112,7 @@ pub(crate) fn covers(target: &PathTarget) -> Option<PathCond> {
 
 /// A value of an action's target: a param of the question, or a value.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Operand {
+pub(crate) enum Slot {
     /// `param NAME: TYPE`, declared by the question.
     Param(&'static str, ParamType),
     Value(Value),
@@ -131,22 +131,22 @@ pub(crate) enum Query {
     /// `exec "PROGRAM"` with any arguments.
     Exec { program: String },
     /// `connect HOST:PORT`.
-    Connect { host: Operand, port: Operand },
+    Connect { host: Slot, port: Slot },
     /// `listen PORT`.
-    Listen { port: Operand },
+    Listen { port: Slot },
 }
 
 impl Query {
     /// The plan this question asks about.
     pub(crate) fn plan(&self) -> Result<ast::Plan, QueryError> {
         let mut params = Vec::new();
-        let mut value = |o: &Operand| -> Result<Spanned<ast::Value>, QueryError> {
+        let mut value = |o: &Slot| -> Result<Spanned<ast::Value>, QueryError> {
             Ok(Spanned::synthetic(match o {
-                Operand::Param(name, ty) => {
+                Slot::Param(name, ty) => {
                     params.push(param(name, *ty, None));
                     param_ref(name)
                 }
-                Operand::Value(v) => literal(match v {
+                Slot::Value(v) => literal(match v {
                     Value::String(s) => Literal::String(s.clone()),
                     Value::Number(n) => Literal::Number(*n),
                     Value::Cidr(c) => Literal::Cidr(*c),
@@ -173,7 +173,7 @@ impl Query {
                 action
             }
             Query::Exec { program } => ast::Action::Exec {
-                program: value(&Operand::Value(Value::String(program.clone())))?,
+                program: value(&Slot::Value(Value::String(program.clone())))?,
                 args: None,
             },
             Query::Connect { host, port } => ast::Action::Connect {
@@ -299,54 +299,54 @@ mod tests {
             ),
             (
                 Query::Connect {
-                    host: Operand::Param("h", ParamType::Host),
-                    port: Operand::Value(num(443)),
+                    host: Slot::Param("h", ParamType::Host),
+                    port: Slot::Value(num(443)),
                 },
                 "connect h:443",
                 "  param h: host\n",
             ),
             (
                 Query::Connect {
-                    host: Operand::Param("h", ParamType::Host),
-                    port: Operand::Param("port", ParamType::Number),
+                    host: Slot::Param("h", ParamType::Host),
+                    port: Slot::Param("port", ParamType::Number),
                 },
                 "connect h:port",
                 "  param h: host\n  param port: number\n",
             ),
             (
                 Query::Connect {
-                    host: Operand::Value(Value::String("api.example.com".into())),
-                    port: Operand::Param("port", ParamType::Number),
+                    host: Slot::Value(Value::String("api.example.com".into())),
+                    port: Slot::Param("port", ParamType::Number),
                 },
                 "connect \"api.example.com\":port",
                 "  param port: number\n",
             ),
             (
                 Query::Connect {
-                    host: Operand::Value(cidr("10.0.0.0/8")),
-                    port: Operand::Value(num(22)),
+                    host: Slot::Value(cidr("10.0.0.0/8")),
+                    port: Slot::Value(num(22)),
                 },
                 "connect 10.0.0.0/8:22",
                 "",
             ),
             (
                 Query::Connect {
-                    host: Operand::Value(cidr("::1")),
-                    port: Operand::Value(num(22)),
+                    host: Slot::Value(cidr("::1")),
+                    port: Slot::Value(num(22)),
                 },
                 "connect [::1]:22",
                 "",
             ),
             (
                 Query::Listen {
-                    port: Operand::Value(num(8080)),
+                    port: Slot::Value(num(8080)),
                 },
                 "listen 8080",
                 "",
             ),
             (
                 Query::Listen {
-                    port: Operand::Param("port", ParamType::Number),
+                    port: Slot::Param("port", ParamType::Number),
                 },
                 "listen port",
                 "  param port: number\n",
@@ -361,7 +361,7 @@ mod tests {
     #[test]
     fn a_value_no_target_holds_is_refused() {
         let q = Query::Listen {
-            port: Operand::Value(Value::Bool(true)),
+            port: Slot::Value(Value::Bool(true)),
         };
         assert_eq!(q.plan(), Err(QueryError("true".into())));
     }

@@ -60,7 +60,7 @@ mod tests {
     use super::strings::read_str;
     use super::*;
     use ipnet::IpNet;
-    use z3::ast::{Ast, BV, Bool};
+    use z3::ast::{BV, Bool};
     use z3::{SatResult, Solver};
 
     fn solver_says(goal: Bool) -> SatResult {
