@@ -26,6 +26,7 @@ test: deps
 	bash scripts/test-unprivileged.sh
 	bash scripts/guest/test.sh enforcer --only escape ebpf_layers
 	bash clients/python/run_tests.sh
+	bash mcp/tests/py/run_tests.sh
 	bash scripts/check-deploy.sh
 	bash console/tests/browser/run.sh
 
@@ -42,6 +43,7 @@ lint: deps
 	bash scripts/solver-free.sh
 	cd enforcer-ebpf && $(CARGO) fmt -- --check
 	cd fuzz && $(CARGO) fmt -- --check
+	cd clients/python/native && $(CARGO) fmt -- --check && $(CARGO) clippy --all-targets -- -D warnings
 	cd enforcer-ebpf && $(CARGO) +nightly clippy --target bpfel-unknown-none -Z build-std=core --release -- -D warnings
 
 # The warden binary, its man pages and its bash, zsh and fish completions, generated from

@@ -17,14 +17,20 @@ summary=()
 failed=0
 for t in "${targets[@]}"; do
   echo "== fuzz $t for ${seconds}s" >&2
-  before=$(find "fuzz/artifacts/$t" -type f 2>/dev/null | wc -l)
+  # libFuzzer writes crash-, leak-, timeout- and oom- files for failures and
+  # slow-unit- files for inputs slower than -report_slow_units (10 s): only
+  # the first are crashes; slow units are counted apart.
+  before=$(find "fuzz/artifacts/$t" -type f ! -name 'slow-unit-*' 2>/dev/null | wc -l)
+  slow_before=$(find "fuzz/artifacts/$t" -type f -name 'slow-unit-*' 2>/dev/null | wc -l)
   cargo +nightly fuzz run --fuzz-dir fuzz "$t" "fuzz/corpus/$t" -- \
     -max_total_time="$seconds" -print_final_stats=1 >"$logs/$t.log" 2>&1
   status=$?
-  after=$(find "fuzz/artifacts/$t" -type f 2>/dev/null | wc -l)
+  after=$(find "fuzz/artifacts/$t" -type f ! -name 'slow-unit-*' 2>/dev/null | wc -l)
+  slow_after=$(find "fuzz/artifacts/$t" -type f -name 'slow-unit-*' 2>/dev/null | wc -l)
   runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$logs/$t.log" | grep -o '[0-9]*$' | tail -n 1)
   crashes=$((after - before))
-  summary+=("$(printf '%-13s %10s runs  %d crashes  exit %d  (%s)' "$t" "${runs:-?}" "$crashes" "$status" "$logs/$t.log")")
+  slow=$((slow_after - slow_before))
+  summary+=("$(printf '%-13s %10s runs  %d crashes  %d slow units  exit %d  (%s)' "$t" "${runs:-?}" "$crashes" "$slow" "$status" "$logs/$t.log")")
   if [ "$status" -ne 0 ]; then
     failed=1
     grep -E 'panicked|ERROR|SUMMARY|artifact' "$logs/$t.log" | head -n 12 >&2

@@ -82,6 +82,10 @@ echo "exit code: $status (2 where the kernel lacks BPF LSM: refused before the c
 echo "The BPF LSM layer: 'make test' boots a QEMU guest whose kernel loads it (enforcer/tests/guest_lsm);"
 echo "on this machine: $("$warden" doctor | grep '^bpf-lsm' | tr -s ' ')"
 
+# ───────────────────────── the MCP gateway ─────────────────────────
+section "The MCP gateway: an agent's tool calls through 'warden mcp' (one allowed, one refused)"
+bash mcp/tests/py/demo.sh
+
 # ───────────────────────── the service ─────────────────────────
 section "The service: warden serve, submit, approve, check, revoke, audit verify (Python client over gRPC)"
 bash clients/python/demo.sh

@@ -16,6 +16,9 @@ apt_pkgs=(protobuf-compiler pkg-config qemu-system-x86 busybox-static python3-ve
 # kubectl renders deploy/'s overlays (`kubectl kustomize`): the one installed,
 # else Debian's (kubernetes-client, kubectl 1.20 with kustomize v2.0).
 command -v kubectl >/dev/null 2>&1 || apt_pkgs+=(kubernetes-client)
+# node and npm: the official MCP servers `warden mcp` is tested against
+# (mcp/tests/py/env.sh installs them, pinned, into ~/.cache/warden).
+command -v npm >/dev/null 2>&1 || apt_pkgs+=(nodejs npm)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

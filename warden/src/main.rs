@@ -49,6 +49,8 @@ enum Command {
     Inspect(cmd::inspect::Args),
     /// Serve the gRPC API for orchestrators and approvers.
     Serve(cmd::serve::Args),
+    /// The MCP gateway: start an MCP server inside the token's envelope and decide every tool call against the token.
+    Mcp(cmd::mcp::Args),
     /// Drive a running service with many concurrent clients; report throughput and latency.
     Load(cmd::load::Args),
     /// Check a plan and, when it is accepted, print a signed capability token.
@@ -88,6 +90,7 @@ fn main() -> ExitCode {
         Command::Keygen(args) => cmd::keygen::run(args),
         Command::Inspect(args) => cmd::inspect::run(args),
         Command::Serve(args) => cmd::serve::run(args),
+        Command::Mcp(args) => cmd::mcp::run(args),
         Command::Load(args) => cmd::load::run(args),
         Command::Issue(args) => cmd::issue::run(args),
         Command::Attenuate(args) => cmd::attenuate::run(args),

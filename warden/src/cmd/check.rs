@@ -2,6 +2,13 @@
 //!
 //! Exit 0 accept, 1 reject, 3 needs approval, 2 bad input; stdout holds only
 //! the result (human text, or one JSON object with `--json`).
+//!
+//! Batch, in one process (each spec compiled once): `warden check --spec
+//! SPEC --expect VERDICT PLAN|DIR...`, or `warden check --manifest FILE`
+//! (TOML: `[[check]]` tables of `plan`, `expect` and `spec`, paths relative
+//! to the manifest). Exit 0 when every plan got its expected verdict, 1
+//! otherwise, 2 when the manifest, a spec or a plan cannot be read; the
+//! report is text, JUnit XML or JSON (`--format`, [`super::report`]).
 
 use crate::exit;
 use planlang::{Diagnostic, Diagnostics, SourceMap};
@@ -10,14 +17,33 @@ use std::process::ExitCode;
 use verifier::issue::{Decision, IssueError, IssueOptions, Issuer};
 use verifier::report::{Outcome, Verdict};
 
+use super::report::Format;
+
+mod batch;
+pub use batch::Expect;
+
 #[derive(clap::Args)]
 pub struct Args {
-    /// The plan file (`*.plan`).
-    #[arg(value_name = "PLAN")]
-    plan: PathBuf,
+    /// The plan file (`*.plan`); for a batch, plan files and directories
+    /// (searched recursively for `*.plan`).
+    #[arg(value_name = "PLAN", required_unless_present = "manifest")]
+    plans: Vec<PathBuf>,
     /// The spec file (`*.spec`); its `include`s are followed.
-    #[arg(long, value_name = "SPEC")]
-    spec: PathBuf,
+    #[arg(long, value_name = "SPEC", required_unless_present = "manifest")]
+    spec: Option<PathBuf>,
+    /// Batch: the verdict every plan given is expected to get.
+    #[arg(long, value_name = "VERDICT", conflicts_with_all = ["manifest", "json"])]
+    expect: Option<Expect>,
+    /// Batch: a TOML manifest of `[[check]]` tables (`plan`, `expect`,
+    /// `spec`; a top-level `spec` is the default).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["plans", "json"])]
+    manifest: Option<PathBuf>,
+    /// Batch: how to report (lines, JUnit XML, or one JSON object).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Batch: write the report to this file instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: Option<PathBuf>,
     /// Print one JSON object: `verdict`, `violations`, `approvals`, `envelope`.
     #[arg(long)]
     json: bool,
@@ -145,7 +171,22 @@ pub fn human(out: &Outcome, sources: &SourceMap) -> String {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let loaded = match load(&args.plan, &args.spec) {
+    let batch = args.manifest.is_some()
+        || args.expect.is_some()
+        || args.plans.len() != 1
+        || args.plans.iter().any(|p| p.is_dir());
+    if batch {
+        if args.json {
+            eprintln!("error: a batch reports JSON with --format json, not --json");
+            return ExitCode::from(exit::BAD_INPUT);
+        }
+        return batch::run(&args);
+    }
+    let (Some(plan), Some(spec)) = (args.plans.first(), args.spec.as_ref()) else {
+        eprintln!("error: a plan and --spec are required");
+        return ExitCode::from(exit::BAD_INPUT);
+    };
+    let loaded = match load(plan, spec) {
         Ok(l) => l,
         Err(code) => return code,
     };

@@ -1,4 +1,4 @@
-//! `warden lint SPEC [--json]`: rules that cannot do what they say, each
+//! `warden lint SPEC... [--json]`: rules that cannot do what they say, each
 //! with its proof (a covering rule, or the solver's unsat).
 //!
 //! One line per finding, `file:line:col: kind: message`; kinds are
@@ -13,9 +13,10 @@ use verifier::analysis::lint::{LintOptions, lint};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The spec file; its `include`s are linted with it.
-    #[arg(value_name = "SPEC")]
-    spec: PathBuf,
+    /// The spec files; each one's `include`s are linted with it (the
+    /// pre-commit hook passes every changed spec).
+    #[arg(value_name = "SPEC", required = true)]
+    specs: Vec<PathBuf>,
     /// Print one JSON object: `findings`.
     #[arg(long)]
     json: bool,
@@ -25,24 +26,29 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let loaded = match planlang::load_spec(&args.spec) {
-        Ok(l) => l,
-        Err(d) => {
-            eprint!("{}", planlang::render::render(&d, false));
-            return ExitCode::from(exit::BAD_INPUT);
-        }
-    };
     let opts = LintOptions {
         timeout_ms: args.timeout_ms,
         ..LintOptions::default()
     };
-    let findings = match lint(&loaded, &opts) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(exit::BAD_INPUT);
+    let mut findings = Vec::new();
+    let mut bad = false;
+    for spec in &args.specs {
+        let loaded = match planlang::load_spec(spec) {
+            Ok(l) => l,
+            Err(d) => {
+                eprint!("{}", planlang::render::render(&d, false));
+                bad = true;
+                continue;
+            }
+        };
+        match lint(&loaded, &opts) {
+            Ok(f) => findings.extend(f),
+            Err(e) => {
+                eprintln!("error: {}: {e}", spec.display());
+                bad = true;
+            }
         }
-    };
+    }
     if args.json {
         let v = serde_json::json!({ "findings": &findings });
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
@@ -51,7 +57,9 @@ pub fn run(args: Args) -> ExitCode {
             println!("{f}");
         }
     }
-    if findings.is_empty() {
+    if bad {
+        ExitCode::from(exit::BAD_INPUT)
+    } else if findings.is_empty() {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(exit::REJECT)

@@ -1,10 +1,13 @@
 //! `warden test [PATH...]`: run the `test` blocks of specs (files, or
-//! directories searched for `*.spec`; default `specs/`). One line per test;
-//! exit 0 when all pass, 1 when one fails, 2 when a spec cannot be loaded.
+//! directories searched for `*.spec`; default `specs/`). One line per test,
+//! or JUnit XML or JSON (`--format`, see [`report`]); exit 0 when all pass, 1
+//! when one fails, 2 when a spec cannot be loaded.
 
+use crate::cmd::report::{self, Case, Format, Status, Suite};
 use crate::exit;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
 use verifier::CompiledSpec;
 use verifier::report::Verdict;
 
@@ -17,96 +20,106 @@ pub struct Args {
     /// `verifier::analysis::coverage` for the definition). Does not change the exit code.
     #[arg(long)]
     coverage: bool,
-}
-
-fn collect(p: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    if p.is_dir() {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(p)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .collect();
-        entries.sort();
-        for e in entries {
-            if e.is_dir() || e.extension().is_some_and(|x| x == "spec") {
-                collect(&e, out)?;
-            }
-        }
-    } else {
-        out.push(p.to_path_buf());
-    }
-    Ok(())
+    /// How to report: lines for people, JUnit XML for CI, or one JSON object.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Write the report to this file instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    output: Option<PathBuf>,
 }
 
 pub fn run(args: Args) -> ExitCode {
     let mut files = Vec::new();
     for p in &args.paths {
-        if let Err(e) = collect(p, &mut files) {
+        if let Err(e) = report::collect(p, "spec", &mut files) {
             eprintln!("error: cannot read `{}`: {e}", p.display());
             return ExitCode::from(exit::BAD_INPUT);
         }
     }
-    let (mut passed, mut failed, mut broken) = (0usize, 0usize, 0usize);
-    for f in &files {
-        let loaded = match planlang::load_spec(f) {
-            Ok(l) => l,
-            Err(d) => {
-                eprint!("{}", planlang::render::render(&d, false));
-                println!("ERROR {}: the spec does not load", f.display());
-                broken += 1;
-                continue;
-            }
-        };
-        let compiled = match CompiledSpec::compile(&loaded) {
-            Ok(c) => c,
-            Err(e) => {
-                println!("ERROR {}: {e}", f.display());
-                broken += 1;
-                continue;
-            }
-        };
-        if args.coverage {
-            crate::cmd::lint::print_coverage(&loaded);
+    if args.coverage && args.format != Format::Text && args.output.is_none() {
+        eprintln!(
+            "error: --coverage prints lines on stdout: with --format junit or json, write the report to a file with --output"
+        );
+        return ExitCode::from(exit::BAD_INPUT);
+    }
+    let suites: Vec<Suite> = files.iter().map(|f| suite(f, args.coverage)).collect();
+    if let Err(e) = report::write(&suites, args.format, "warden test", args.output.as_deref()) {
+        eprintln!("error: {e}");
+        return ExitCode::from(exit::BAD_INPUT);
+    }
+    ExitCode::from(report::exit_code(&suites))
+}
+
+/// The tests of one spec file (only the root's: included files run their
+/// own).
+fn suite(f: &Path, coverage: bool) -> Suite {
+    let name = f.display().to_string();
+    let loaded = match planlang::load_spec(f) {
+        Ok(l) => l,
+        Err(d) => {
+            eprint!("{}", planlang::render::render(&d, false));
+            return Suite {
+                name,
+                error: Some("the spec does not load".into()),
+                cases: vec![],
+            };
         }
-        // Only the root's tests: included files run their own.
-        for t in loaded.root.tests() {
+    };
+    let compiled = match CompiledSpec::compile(&loaded) {
+        Ok(c) => c,
+        Err(e) => {
+            return Suite {
+                name,
+                error: Some(e.to_string()),
+                cases: vec![],
+            };
+        }
+    };
+    if coverage {
+        crate::cmd::lint::print_coverage(&loaded);
+    }
+    let cases = loaded
+        .root
+        .tests()
+        .map(|t| {
             let expect = match t.expect.node {
                 planlang::ast::Expectation::Accept => Verdict::Accept,
                 planlang::ast::Expectation::Reject => Verdict::Reject,
                 planlang::ast::Expectation::Approve => Verdict::Approve,
             };
             let at = &t.name.span;
-            match compiled.check(&t.plan) {
-                Ok(out) if out.verdict == expect => {
-                    passed += 1;
-                    println!("PASS {at} {:?}", t.name.node);
-                }
+            let start = Instant::now();
+            let result = compiled.check(&t.plan);
+            let (got, status) = match result {
+                Ok(out) if out.verdict == expect => (Some(out.verdict.to_string()), Status::Passed),
                 Ok(out) => {
-                    failed += 1;
                     let why = out
                         .violations
                         .first()
                         .map(|v| format!(": {}", v.message))
                         .unwrap_or_default();
-                    println!(
-                        "FAIL {at} {:?}: expected {expect}, got {}{why}",
-                        t.name.node, out.verdict
-                    );
+                    (
+                        Some(out.verdict.to_string()),
+                        Status::Failed(format!("expected {expect}, got {}{why}", out.verdict)),
+                    )
                 }
-                Err(e) => {
-                    failed += 1;
-                    println!("FAIL {at} {:?}: {e}", t.name.node);
-                }
+                Err(e) => (None, Status::Failed(e.to_string())),
+            };
+            Case {
+                name: t.name.node.clone(),
+                location: at.to_string(),
+                file: at.file.to_string(),
+                line: at.line,
+                expected: Some(expect.to_string()),
+                got,
+                status,
+                time: start.elapsed(),
             }
-        }
-    }
-    println!(
-        "{passed} passed, {failed} failed, {broken} spec{} not loaded",
-        if broken == 1 { "" } else { "s" }
-    );
-    if broken > 0 {
-        ExitCode::from(exit::BAD_INPUT)
-    } else if failed > 0 {
-        ExitCode::from(exit::REJECT)
-    } else {
-        ExitCode::SUCCESS
+        })
+        .collect();
+    Suite {
+        name,
+        error: None,
+        cases,
     }
 }

@@ -1,0 +1,103 @@
+"""The asyncio gRPC client of the Warden service (``grpc.aio``)."""
+
+from __future__ import annotations
+
+from typing import Any, AsyncIterator, Iterable
+
+import grpc
+import grpc.aio
+
+from . import _common as c
+from ._proto import warden_pb2 as pb
+from ._proto import warden_pb2_grpc as rpc
+
+
+class Client:
+    """The asyncio twin of :class:`warden.Client`: the same methods, awaited;
+    :meth:`events` is an async iterator. Use ``async with``, or await
+    :meth:`close`."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        credentials: str,
+        *,
+        root_certificates: bytes | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self._s = c.Settings(endpoint, credentials, root_certificates, timeout)
+        if root_certificates is not None:
+            tls = grpc.ssl_channel_credentials(root_certificates=root_certificates)
+            self._channel = grpc.aio.secure_channel(endpoint, tls)
+        else:
+            self._channel = grpc.aio.insecure_channel(endpoint)
+        self._stub = rpc.WardenStub(self._channel)
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        await self._channel.close()
+
+    async def wait_ready(self, timeout: float = 20.0) -> None:
+        import asyncio
+
+        try:
+            await asyncio.wait_for(self._channel.channel_ready(), timeout)
+        except asyncio.TimeoutError:
+            raise c.Unavailable(grpc.StatusCode.UNAVAILABLE, f"{self._s.endpoint} not ready after {timeout}s") from None
+
+    async def _call(self, method: Any, request: Any) -> Any:
+        try:
+            return await method(request, metadata=self._s.metadata, timeout=self._s.timeout)
+        except grpc.aio.AioRpcError as e:
+            raise c.service_error(e) from None
+
+    async def submit_plan(self, plan: str, spec: str, agent: str) -> c.Submission:
+        return c.submission(
+            await self._call(self._stub.SubmitPlan, pb.SubmitPlanRequest(plan=plan, spec=spec, agent=agent))
+        )
+
+    async def get_approval(self, approval_id: str) -> c.Approval:
+        return c.approval(await self._call(self._stub.GetApproval, pb.GetApprovalRequest(approval_id=approval_id)))
+
+    async def approve(self, approval_id: str, reason: str) -> c.Approval:
+        return c.approval(
+            await self._call(self._stub.Approve, pb.DecideRequest(approval_id=approval_id, reason=reason))
+        )
+
+    async def deny(self, approval_id: str, reason: str) -> c.Approval:
+        return c.approval(await self._call(self._stub.Deny, pb.DecideRequest(approval_id=approval_id, reason=reason)))
+
+    async def revoke(self, token_id: str, reason: str) -> c.Revocation:
+        return c.revocation(await self._call(self._stub.Revoke, pb.RevokeRequest(token_id=token_id, reason=reason)))
+
+    async def check_action(self, token: str, action: pb.Action) -> c.CheckResult:
+        return c.check_result(
+            await self._call(self._stub.CheckAction, pb.CheckActionRequest(token=token, action=action))
+        )
+
+    async def check_call(self, token: str, name: str, /, **args: Any) -> c.CheckResult:
+        return await self.check_action(token, c.call(name, **args))
+
+    async def reload(self) -> list[c.SpecStatus]:
+        return [c.spec_status(s) for s in (await self._call(self._stub.Reload, pb.ReloadRequest())).specs]
+
+    async def events(
+        self, *, after_seq: int = 0, replay: bool = False, kinds: Iterable[str] = ()
+    ) -> AsyncIterator[c.Event]:
+        call = self._stub.StreamEvents(
+            pb.StreamEventsRequest(after_seq=after_seq, replay=replay, kinds=list(kinds)),
+            metadata=self._s.metadata,
+        )
+        try:
+            async for e in call:
+                yield c.event(e)
+        except grpc.aio.AioRpcError as e:
+            if e.code() != grpc.StatusCode.CANCELLED:
+                raise c.service_error(e) from None
+        finally:
+            call.cancel()

@@ -1,0 +1,567 @@
+//! The gateway: an MCP server to the agent, an MCP client to the upstream
+//! server, and the token's runtime monitor between them.
+
+use crate::decide::{self, Provenance};
+use crate::error::GatewayError;
+use rmcp::model::{
+    CallToolRequestParams, CallToolResponse, CallToolResult, ClientCapabilities, ClientConfig,
+    ContentBlock, ElicitRequestParams, ElicitResult, GetPromptRequestParams, GetPromptResponse,
+    Implementation, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
+    ReadResourceResponse, ServerCapabilities, ServerConfig, Tool,
+};
+use rmcp::service::{ClientCacheConfig, NotificationContext, RequestContext, RunningService};
+use rmcp::{ClientHandler, ErrorData as McpError, Peer, RoleClient, RoleServer, ServerHandler};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use service::audit::{CheckpointSigner, EventKind, NewEvent};
+use service::store::sqlite::{SqliteOptions, SqliteStore};
+use service::store::{StateOp, Store, Txn};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+use token::{RunState, SystemClock, VerifiedToken};
+use warden_core::revocation::RevocationList;
+
+/// The longest JSON-RPC message (one line) the gateway reads from the agent
+/// by default; longer ones are discarded and the gateway keeps serving.
+pub const DEFAULT_MAX_MESSAGE: usize = 4 * 1024 * 1024;
+
+/// How a gateway is set up.
+pub struct Config {
+    /// The run's token, verified.
+    pub token: VerifiedToken,
+    /// The gateway's local store (SQLite): the run's state, keyed by the
+    /// token's id, and the hash-chained audit log (`warden audit --db`).
+    pub store: PathBuf,
+    /// Revoked token ids, consulted on every call.
+    pub revocations: Box<dyn RevocationList + Send + Sync>,
+    /// Signs the audit log's checkpoints and head (`warden audit verify
+    /// --pub` with its public key). Without it the log is an unsigned hash
+    /// chain.
+    pub audit_signer: Option<CheckpointSigner>,
+}
+
+/// One upstream server: the gateway's client connection to it, and the
+/// prefix of its tools' names as the agent (and the plan) see them.
+struct Upstream {
+    prefix: Option<String>,
+    peer: Peer<RoleClient>,
+}
+
+/// Where a tool name the agent uses goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Route {
+    /// To this upstream (index), under the server's own name.
+    To(usize, String),
+    /// Two upstreams list it: no call goes to either.
+    Ambiguous,
+}
+
+/// What the run remembers across calls and across restarts of the gateway.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RunRecord {
+    /// The monitor's state: params bound, `at most` counts, order seen.
+    run: RunState,
+    /// Tool name (as the agent sees it) -> pin of its definition when first seen.
+    pins: BTreeMap<String, String>,
+    /// Tools whose definition changed after it was pinned -> the new pin.
+    changed: BTreeMap<String, String>,
+    /// Values results held, for `from call`.
+    provenance: Provenance,
+}
+
+pub(crate) struct Inner {
+    token: VerifiedToken,
+    jti: String,
+    expires_s: i64,
+    store: SqliteStore,
+    record: tokio::sync::Mutex<RunRecord>,
+    revocations: Box<dyn RevocationList + Send + Sync>,
+    upstreams: RwLock<Vec<Upstream>>,
+    routes: RwLock<BTreeMap<String, Route>>,
+    /// Whether the token asks where values came from (else results are not
+    /// remembered).
+    provenance: bool,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn text_error(msg: String) -> CallToolResult {
+    CallToolResult::error(vec![ContentBlock::text(msg)])
+}
+
+impl Inner {
+    fn open(config: Config) -> Result<Inner, GatewayError> {
+        let store =
+            SqliteStore::open(&config.store, config.audit_signer, SqliteOptions::default())?;
+        let jti = config.token.claims().jti.to_string();
+        let record = match store.run_state(&jti)? {
+            Some(text) => {
+                let r: RunRecord = serde_json::from_str(&text).map_err(|e| {
+                    GatewayError::State(format!(
+                        "the stored state of run {jti} in {} is not the gateway's: {e}",
+                        config.store.display()
+                    ))
+                })?;
+                r
+            }
+            None => RunRecord {
+                run: config.token.new_run(),
+                pins: BTreeMap::new(),
+                changed: BTreeMap::new(),
+                provenance: Provenance::default(),
+            },
+        };
+        let provenance = decide::uses_provenance(config.token.envelope());
+        Ok(Inner {
+            expires_s: config.token.claims().exp.unix(),
+            token: config.token,
+            jti,
+            store,
+            record: tokio::sync::Mutex::new(record),
+            revocations: config.revocations,
+            upstreams: RwLock::new(Vec::new()),
+            routes: RwLock::new(BTreeMap::new()),
+            provenance,
+        })
+    }
+
+    fn peer(&self, i: usize) -> Result<Peer<RoleClient>, GatewayError> {
+        let ups = self
+            .upstreams
+            .read()
+            .map_err(|_| GatewayError::State("a lock was poisoned".into()))?;
+        ups.get(i)
+            .map(|u| u.peer.clone())
+            .ok_or(GatewayError::NoUpstream)
+    }
+
+    fn route(&self, outer: &str) -> Result<Option<Route>, GatewayError> {
+        let routes = self
+            .routes
+            .read()
+            .map_err(|_| GatewayError::State("a lock was poisoned".into()))?;
+        Ok(routes.get(outer).cloned())
+    }
+
+    fn permits_tool(&self, outer: &str) -> bool {
+        self.token.envelope().calls.iter().any(|g| g.name == outer)
+    }
+
+    /// Commit state and audit records durably (fsync) before going on.
+    async fn commit(
+        &self,
+        record: Option<&RunRecord>,
+        events: Vec<NewEvent>,
+    ) -> Result<(), GatewayError> {
+        let mut ops = Vec::new();
+        if let Some(r) = record {
+            let state = serde_json::to_string(r).map_err(|e| GatewayError::State(e.to_string()))?;
+            ops.push(StateOp::SaveRun {
+                token_id: self.jti.clone(),
+                state,
+                expires_s: self.expires_s,
+                at_ms: now_ms(),
+            });
+        }
+        self.store.commit(Txn { ops, events }).wait().await?;
+        Ok(())
+    }
+
+    fn event(&self, body: serde_json::Value) -> NewEvent {
+        let mut body = body;
+        body["token_id"] = json!(self.jti);
+        body["layer"] = json!("mcp");
+        NewEvent::new(EventKind::Enforcement, body)
+    }
+
+    /// Audit a refusal and build the agent's answer. If even the audit
+    /// cannot be written, the answer says so (the call is refused either way).
+    async fn refuse(
+        &self,
+        request: &str,
+        subject: &str,
+        digest: Option<&str>,
+        reason: String,
+    ) -> String {
+        let ev = self.event(
+            json!({"kind": "refused", "request": request, "subject": subject,
+                                   "call_digest": digest, "reason": reason}),
+        );
+        let msg = format!("refused by warden (token {}): {reason}", self.jti);
+        match self.commit(None, vec![ev]).await {
+            Ok(()) => msg,
+            Err(e) => format!("{msg}; the refusal could not be audited: {e}"),
+        }
+    }
+
+    /// Ask every server for its tools, pin each one first seen, and mark
+    /// those whose definition changed since. Returns the tools with the
+    /// names the agent sees.
+    async fn refresh_tools(&self) -> Result<Vec<Tool>, GatewayError> {
+        let peers: Vec<(Option<String>, Peer<RoleClient>)> = {
+            let ups = self
+                .upstreams
+                .read()
+                .map_err(|_| GatewayError::State("a lock was poisoned".into()))?;
+            ups.iter()
+                .map(|u| (u.prefix.clone(), u.peer.clone()))
+                .collect()
+        };
+        if peers.is_empty() {
+            return Err(GatewayError::NoUpstream);
+        }
+        let mut listed = Vec::new();
+        for (i, (prefix, peer)) in peers.iter().enumerate() {
+            let tools = peer
+                .list_all_tools()
+                .await
+                .map_err(|e| GatewayError::Upstream(e.to_string()))?;
+            for tool in tools {
+                let outer = match prefix {
+                    Some(p) => format!("{p}.{}", tool.name),
+                    None => tool.name.to_string(),
+                };
+                listed.push((i, outer, tool));
+            }
+        }
+        let mut routes = BTreeMap::new();
+        for (i, outer, tool) in &listed {
+            let r = Route::To(*i, tool.name.to_string());
+            routes
+                .entry(outer.clone())
+                .and_modify(|e| *e = Route::Ambiguous)
+                .or_insert(r);
+        }
+        let mut record = self.record.lock().await;
+        let mut next = record.clone();
+        let mut events = Vec::new();
+        let mut out = Vec::with_capacity(listed.len());
+        for (_, outer, mut tool) in listed {
+            let pin = decide::tool_pin(&tool);
+            match next.pins.get(&outer) {
+                None => {
+                    next.pins.insert(outer.clone(), pin);
+                }
+                Some(old) if *old != pin && next.changed.get(&outer) != Some(&pin) => {
+                    events.push(self.event(json!({"kind": "tool_changed", "subject": outer,
+                                                  "pinned": old, "now": pin})));
+                    next.changed.insert(outer.clone(), pin);
+                }
+                Some(_) => {}
+            }
+            tool.name = outer.into();
+            out.push(tool);
+        }
+        if next.pins != record.pins || next.changed != record.changed {
+            self.commit(Some(&next), events).await?;
+            *record = next;
+        }
+        *self
+            .routes
+            .write()
+            .map_err(|_| GatewayError::State("a lock was poisoned".into()))? = routes;
+        Ok(out)
+    }
+
+    async fn list_tools(&self) -> Result<ListToolsResult, GatewayError> {
+        let tools = self.refresh_tools().await?;
+        let record = self.record.lock().await;
+        let shown = tools
+            .into_iter()
+            .filter(|t| self.permits_tool(&t.name) && !record.changed.contains_key(t.name.as_ref()))
+            .collect();
+        Ok(ListToolsResult::with_all_items(shown))
+    }
+
+    /// Decide one `tools/call`; forward it only if the token allows it.
+    async fn call_tool(&self, req: CallToolRequestParams) -> Result<CallToolResult, GatewayError> {
+        let outer = req.name.to_string();
+        let digest = decide::call_digest(&outer, req.arguments.as_ref());
+        let (o, d) = (outer.as_str(), digest.as_str());
+        let refused = |reason: String| async move {
+            let msg = self.refuse("tools/call", o, Some(d), reason).await;
+            Ok::<_, GatewayError>(text_error(msg))
+        };
+        // The tool must be listed by exactly one server, its definition
+        // pinned and unchanged.
+        if self.route(&outer)?.is_none() {
+            self.refresh_tools().await?;
+        }
+        let (upstream, inner) = match self.route(&outer)? {
+            Some(Route::To(i, name)) => (i, name),
+            Some(Route::Ambiguous) => {
+                return refused(format!(
+                    "more than one server behind this gateway lists a tool `{outer}`"
+                ))
+                .await;
+            }
+            None => {
+                return refused(format!(
+                    "no server behind this gateway lists a tool `{outer}`"
+                ))
+                .await;
+            }
+        };
+        let mut record = self.record.lock().await;
+        if let Some(now) = record.changed.get(&outer).cloned() {
+            let pinned = record.pins.get(&outer).cloned().unwrap_or_default();
+            drop(record);
+            return refused(format!(
+                "the server changed the definition of tool `{outer}` (its description, schema or annotations) \
+                 after this run first saw it (pinned sha256 {pinned}, now {now}); its calls are refused for the rest of the run"
+            ))
+            .await;
+        }
+        let action = match decide::call_action(&outer, req.arguments.as_ref(), &record.provenance) {
+            Ok(a) => a,
+            Err(e) => {
+                drop(record);
+                return refused(e.to_string()).await;
+            }
+        };
+        let mut run = record.run.clone();
+        if let Err(refusal) =
+            self.token
+                .check_run(&mut run, &action, &SystemClock, self.revocations.as_ref())
+        {
+            drop(record);
+            let said = action.to_string();
+            let reason = refusal.reason.to_string();
+            return refused(if reason.contains(&said) {
+                reason
+            } else {
+                format!("`{said}`: {reason}")
+            })
+            .await;
+        }
+        // Allowed: the new state and the decision are durable before the
+        // server sees the call, so a restart goes on counting from here.
+        let ev = self.event(
+            json!({"kind": "allowed", "request": "tools/call", "subject": outer,
+                                   "call_digest": digest, "action": action.to_string()}),
+        );
+        let before = std::mem::replace(&mut record.run, run);
+        if let Err(e) = self.commit(Some(&record), vec![ev]).await {
+            record.run = before;
+            return Err(e);
+        }
+        drop(record);
+        let mut forwarded = req;
+        forwarded.name = inner.into();
+        let result = self
+            .peer(upstream)?
+            .call_tool(forwarded)
+            .await
+            .map_err(|e| GatewayError::Upstream(e.to_string()))?;
+        if self.provenance {
+            let mut record = self.record.lock().await;
+            if record.provenance.remember(&outer, &result) {
+                self.commit(Some(&record), Vec::new()).await?;
+            }
+        }
+        Ok(result)
+    }
+}
+
+/// The side the agent talks to.
+#[derive(Clone)]
+pub struct AgentSide(pub(crate) Arc<Inner>);
+
+impl ServerHandler for AgentSide {
+    fn get_info(&self) -> ServerConfig {
+        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
+            .with_server_info(Implementation::new("warden-mcp", env!("CARGO_PKG_VERSION")))
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, McpError> {
+        self.0
+            .list_tools()
+            .await
+            .map_err(|e| McpError::internal_error(format!("warden: {e}"), None))
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        match self.0.call_tool(request).await {
+            Ok(r) => Ok(r.into()),
+            // Fail closed: whatever went wrong, the answer is a refusal (the
+            // server saw the call only if its allow was durably recorded).
+            Err(e) => {
+                Ok(text_error(format!("refused by warden (token {}): {e}", self.0.jti)).into())
+            }
+        }
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        let msg = self
+            .0
+            .refuse(
+                "resources/read",
+                &request.uri,
+                None,
+                "no plan step grants reading MCP resources; the gateway refuses resources/read"
+                    .into(),
+            )
+            .await;
+        Err(McpError::invalid_request(msg, None))
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, McpError> {
+        let msg = self
+            .0
+            .refuse(
+                "prompts/get",
+                &request.name,
+                None,
+                "no plan step grants MCP prompts; the gateway refuses prompts/get".into(),
+            )
+            .await;
+        Err(McpError::invalid_request(msg, None))
+    }
+}
+
+/// The side the upstream server talks to: the gateway as its client.
+#[derive(Clone)]
+pub struct UpstreamSide(pub(crate) Arc<Inner>);
+
+impl ClientHandler for UpstreamSide {
+    fn get_info(&self) -> ClientConfig {
+        // No sampling, no elicitation, no roots: the server may ask the
+        // agent for nothing.
+        ClientConfig::new(
+            ClientCapabilities::default(),
+            Implementation::new("warden-mcp", env!("CARGO_PKG_VERSION")),
+        )
+    }
+
+    // Sampling is deprecated in MCP (SEP-2577); servers that still ask are
+    // refused, and the refusal audited.
+    #[allow(deprecated)]
+    async fn create_message(
+        &self,
+        _params: rmcp::model::CreateMessageRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<rmcp::model::CreateMessageResult, McpError> {
+        let msg = self
+            .0
+            .refuse(
+                "sampling/createMessage",
+                "server",
+                None,
+                "the gateway refuses requests from the server to the agent (sampling)".into(),
+            )
+            .await;
+        Err(McpError::invalid_request(msg, None))
+    }
+
+    async fn create_elicitation(
+        &self,
+        _request: ElicitRequestParams,
+        _context: RequestContext<RoleClient>,
+    ) -> Result<ElicitResult, McpError> {
+        let msg = self
+            .0
+            .refuse(
+                "elicitation/create",
+                "server",
+                None,
+                "the gateway refuses requests from the server to the agent (elicitation)".into(),
+            )
+            .await;
+        Err(McpError::invalid_request(msg, None))
+    }
+
+    async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
+        // Re-pin at once: a changed definition is refused from now on.
+        if let Err(e) = self.0.refresh_tools().await {
+            tracing::warn!("warden mcp: cannot re-read the server's tools: {e}");
+        }
+    }
+}
+
+/// A gateway for one run, between one agent and one upstream server.
+pub struct Gateway {
+    inner: Arc<Inner>,
+}
+
+impl Gateway {
+    /// Open the store and load the run's state (a restarted gateway goes on
+    /// where the last one stopped).
+    pub fn open(config: Config) -> Result<Gateway, GatewayError> {
+        Ok(Gateway {
+            inner: Arc::new(Inner::open(config)?),
+        })
+    }
+
+    /// Connect to an upstream server over `transport` (the gateway is its
+    /// client), its tools shown as `PREFIX.NAME` (or as they are, without a
+    /// prefix), and pin its tools.
+    pub async fn connect<T, E, A>(
+        &self,
+        prefix: Option<String>,
+        transport: T,
+    ) -> Result<RunningService<RoleClient, UpstreamSide>, GatewayError>
+    where
+        T: rmcp::transport::IntoTransport<RoleClient, E, A>,
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        use rmcp::ServiceExt;
+        let client = UpstreamSide(self.inner.clone())
+            .serve(transport)
+            .await
+            .map_err(|e| GatewayError::Upstream(e.to_string()))?;
+        // Every tool list is read from the server itself: no cached (or
+        // stale) list may stand in for what the server says now.
+        client
+            .peer()
+            .set_response_cache_config(ClientCacheConfig::disabled())
+            .await;
+        self.inner
+            .upstreams
+            .write()
+            .map_err(|_| GatewayError::State("a lock was poisoned".into()))?
+            .push(Upstream {
+                prefix,
+                peer: client.peer().clone(),
+            });
+        self.inner.refresh_tools().await?;
+        Ok(client)
+    }
+
+    /// The handler that serves the agent.
+    pub fn agent_side(&self) -> AgentSide {
+        AgentSide(self.inner.clone())
+    }
+
+    /// The token id of the run.
+    pub fn token_id(&self) -> &str {
+        &self.inner.jti
+    }
+
+    /// Write everything queued and close the store.
+    pub fn close(&self) {
+        self.inner.store.close();
+    }
+}

@@ -1,0 +1,189 @@
+//! Running a gateway: its upstream servers (children over stdio, or URLs
+//! over streamable HTTP) and the agent's side (stdio, or streamable HTTP).
+
+use crate::{Config, Gateway, GatewayError, UpstreamSide};
+use rmcp::RoleClient;
+use rmcp::ServiceExt;
+use rmcp::service::RunningService;
+use rmcp::transport::async_rw::AsyncRwTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::{
+    StreamableHttpClientTransport, StreamableHttpServerConfig, StreamableHttpService,
+    TokioChildProcess,
+};
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::sync::Arc;
+
+/// One server behind the gateway.
+pub enum UpstreamSpec {
+    /// A child process speaking MCP on its stdin and stdout (its stderr is
+    /// the gateway's).
+    Command {
+        prefix: Option<String>,
+        command: tokio::process::Command,
+    },
+    /// A streamable HTTP endpoint. The headers (credentials, typically) go
+    /// to the server only; the agent never sees them.
+    Http {
+        prefix: Option<String>,
+        url: String,
+        headers: BTreeMap<String, String>,
+    },
+}
+
+/// How the agent reaches the gateway.
+pub enum AgentTransport {
+    /// The gateway's stdin and stdout; lines longer than `max_message`
+    /// bytes are discarded.
+    Stdio { max_message: usize },
+    /// Streamable HTTP at `http://ADDR/mcp`, loopback host names only
+    /// (rmcp's DNS-rebinding guard) unless `allowed_hosts` lists more.
+    Http {
+        listen: SocketAddr,
+        allowed_hosts: Vec<String>,
+        /// Called with the bound address once the gateway listens.
+        on_listen: Option<Box<dyn FnOnce(SocketAddr) + Send>>,
+    },
+}
+
+async fn connect(
+    gateway: &Gateway,
+    spec: UpstreamSpec,
+) -> Result<RunningService<RoleClient, UpstreamSide>, GatewayError> {
+    match spec {
+        UpstreamSpec::Command { prefix, command } => {
+            let shown = format!("{:?}", command.as_std());
+            let (child, _) = TokioChildProcess::builder(command)
+                .stderr(Stdio::inherit())
+                .spawn()
+                .map_err(|source| GatewayError::Spawn {
+                    command: shown,
+                    source,
+                })?;
+            gateway.connect(prefix, child).await
+        }
+        UpstreamSpec::Http {
+            prefix,
+            url,
+            headers,
+        } => {
+            let mut custom = HashMap::new();
+            for (k, v) in &headers {
+                let name = axum::http::HeaderName::try_from(k.as_str())
+                    .map_err(|e| GatewayError::Config(format!("header name `{k}`: {e}")))?;
+                let value = axum::http::HeaderValue::try_from(v.as_str())
+                    .map_err(|e| GatewayError::Config(format!("the value of header `{k}`: {e}")))?;
+                custom.insert(name, value);
+            }
+            let config = StreamableHttpClientTransportConfig::with_uri(url).custom_headers(custom);
+            gateway
+                .connect(prefix, StreamableHttpClientTransport::from_config(config))
+                .await
+        }
+    }
+}
+
+/// Run a gateway until the agent disconnects (stdio), the process is told
+/// to stop (HTTP: SIGINT or SIGTERM), or a server exits.
+pub async fn serve(
+    config: Config,
+    upstreams: Vec<UpstreamSpec>,
+    agent: AgentTransport,
+) -> Result<(), GatewayError> {
+    if upstreams.is_empty() {
+        return Err(GatewayError::NoUpstream);
+    }
+    let gateway = Gateway::open(config)?;
+    let mut clients = Vec::new();
+    for spec in upstreams {
+        clients.push(connect(&gateway, spec).await?);
+    }
+    let servers_gone = async move {
+        let waits = clients.into_iter().map(|c| Box::pin(c.waiting()));
+        let _ = futures_select_all(waits.collect()).await;
+    };
+    let result = match agent {
+        AgentTransport::Stdio { max_message } => {
+            let transport = AsyncRwTransport::new_server(tokio::io::stdin(), tokio::io::stdout())
+                .with_max_line_length(max_message);
+            let running = gateway
+                .agent_side()
+                .serve(transport)
+                .await
+                .map_err(|e| GatewayError::Agent(e.to_string()))?;
+            tokio::select! {
+                r = running.waiting() => r.map(|_| ()).map_err(|e| GatewayError::Agent(e.to_string())),
+                () = servers_gone => Err(GatewayError::Upstream("a server exited".into())),
+            }
+        }
+        AgentTransport::Http {
+            listen,
+            allowed_hosts,
+            on_listen,
+        } => {
+            let agent = gateway.agent_side();
+            let mut http_config = StreamableHttpServerConfig::default();
+            if !allowed_hosts.is_empty() {
+                http_config.allowed_hosts.extend(allowed_hosts);
+            }
+            let cancel = http_config.cancellation_token.clone();
+            let service = StreamableHttpService::new(
+                move || Ok(agent.clone()),
+                Arc::new(LocalSessionManager::default()),
+                http_config,
+            );
+            let router = axum::Router::new().nest_service("/mcp", service);
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .map_err(|e| GatewayError::Agent(format!("cannot listen on {listen}: {e}")))?;
+            let bound = listener
+                .local_addr()
+                .map_err(|e| GatewayError::Agent(e.to_string()))?;
+            if let Some(f) = on_listen {
+                f(bound);
+            }
+            let stop = cancel.clone();
+            let server = axum::serve(listener, router).with_graceful_shutdown(async move {
+                stop.cancelled().await;
+            });
+            tokio::select! {
+                r = server => r.map_err(|e| GatewayError::Agent(e.to_string())),
+                () = servers_gone => { cancel.cancel(); Err(GatewayError::Upstream("a server exited".into())) }
+                () = shutdown_signal() => { cancel.cancel(); Ok(()) }
+            }
+        }
+    };
+    gateway.close();
+    result
+}
+
+/// The first of several futures to finish.
+async fn futures_select_all<F: std::future::Future + Unpin>(futures: Vec<F>) {
+    if futures.is_empty() {
+        return std::future::pending().await;
+    }
+    let mut futures = futures;
+    std::future::poll_fn(move |cx| {
+        for f in futures.iter_mut() {
+            if std::pin::Pin::new(f).poll(cx).is_ready() {
+                return std::task::Poll::Ready(());
+            }
+        }
+        std::task::Poll::Pending
+    })
+    .await
+}
+
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

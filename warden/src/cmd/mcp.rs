@@ -1,0 +1,204 @@
+//! `warden mcp --token T --pub KEY -- CMD ARGS...`: the MCP gateway
+//! (crate `warden-mcp`). It starts the MCP server CMD as its child, inside
+//! the token's kernel envelope (through `warden exec`, unless
+//! `--unconfined`), and serves the agent on standard input and output (or
+//! streamable HTTP with `--listen`): every tool call is decided against the
+//! token before a server sees it. `--config` adds servers (commands or
+//! URLs with their credentials) behind the same gateway.
+
+use crate::cmd::tokens::{fail, read_token_arg};
+use crate::exit;
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use token::{SystemClock, VerifiedToken};
+use warden_core::revocation::{NoRevocations, RevocationList};
+use warden_mcp::config::GatewayFile;
+use warden_mcp::{AgentTransport, UpstreamSpec};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The run's token: its text, a file holding it, or `-` for standard input.
+    #[arg(long, value_name = "TOKEN")]
+    token: String,
+    /// The public key that signed it (a `warden.pub` file or `k4.public.…` text).
+    #[arg(long = "pub", value_name = "KEY")]
+    public_key: String,
+    /// Refuse every call once the token's id (or an ancestor's) is in this revocation list.
+    #[arg(long, value_name = "FILE")]
+    revocations: Option<PathBuf>,
+    /// The gateway's store (SQLite): the run's state, kept across restarts,
+    /// and the audit log of every decision (`warden audit show --db`).
+    #[arg(long, value_name = "FILE", default_value = "warden-mcp.db")]
+    db: PathBuf,
+    /// Sign the audit log's checkpoints and head with this secret key (a
+    /// `warden keygen` key of the gateway's own, not the one that issues
+    /// tokens); `warden audit verify --db DB --pub` checks them.
+    #[arg(long, value_name = "KEY")]
+    audit_key: Option<PathBuf>,
+    /// Show the server's tools to the agent as `PREFIX.NAME` (the names the plan uses).
+    #[arg(long, value_name = "PREFIX")]
+    prefix: Option<String>,
+    /// More servers behind the gateway, from a TOML file: `[[upstream]]` with
+    /// `prefix`, and `command = [...]` or `url` (with `headers`, the server's
+    /// credentials, never shown to the agent).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Serve the agent over streamable HTTP at http://ADDR/mcp instead of stdio.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+    /// With --listen: a Host the gateway answers besides loopback names (repeatable).
+    #[arg(long, value_name = "HOST")]
+    allowed_host: Vec<String>,
+    /// Messages from the agent longer than this many bytes are discarded.
+    #[arg(long, value_name = "BYTES", default_value_t = warden_mcp::DEFAULT_MAX_MESSAGE)]
+    max_message: usize,
+    /// Start the server without the kernel envelope (only the gateway's
+    /// checks stand between the agent and what the server can touch).
+    #[arg(long)]
+    unconfined: bool,
+    /// The MCP server's command and its arguments.
+    #[arg(last = true, value_name = "CMD")]
+    command: Vec<OsString>,
+}
+
+pub fn run(args: Args) -> ExitCode {
+    if args.token == "-" {
+        // Standard input is the agent's channel (and the confined server
+        // reads the token again).
+        eprintln!("warden mcp: --token must be the token or a file, not `-`");
+        return ExitCode::from(exit::BAD_INPUT);
+    }
+    let text = match read_token_arg(&args.token) {
+        Ok(t) => t,
+        Err(e) => return fail(e),
+    };
+    let key = match token::keys::load_public_key(&args.public_key) {
+        Ok(k) => k,
+        Err(e) => return fail(e),
+    };
+    let revocations: Box<dyn RevocationList + Send + Sync> = match &args.revocations {
+        Some(path) => match token::FileRevocations::open(path) {
+            Ok(list) => Box::new(list),
+            Err(e) => return fail(e),
+        },
+        None => Box::new(NoRevocations),
+    };
+    let verified = match VerifiedToken::verify(&text, &key, &SystemClock, revocations.as_ref()) {
+        Ok(v) => v,
+        Err(e) => return fail(e),
+    };
+    let mut upstreams = Vec::new();
+    if let Some((program, rest)) = args.command.split_first() {
+        let command = match server_command(&args, program, rest) {
+            Ok(c) => c,
+            Err(e) => return fail(e),
+        };
+        upstreams.push(UpstreamSpec::Command {
+            prefix: args.prefix.clone(),
+            command,
+        });
+    }
+    if let Some(path) = &args.config {
+        let file = match GatewayFile::load(path) {
+            Ok(f) => f,
+            Err(e) => return fail(e),
+        };
+        for u in file.upstream {
+            match (u.command, u.url) {
+                (Some(cmd), _) => {
+                    let cmd: Vec<OsString> = cmd.into_iter().map(OsString::from).collect();
+                    let Some((program, rest)) = cmd.split_first() else {
+                        continue;
+                    };
+                    let command = match server_command(&args, program, rest) {
+                        Ok(c) => c,
+                        Err(e) => return fail(e),
+                    };
+                    upstreams.push(UpstreamSpec::Command {
+                        prefix: u.prefix,
+                        command,
+                    });
+                }
+                (None, Some(url)) => upstreams.push(UpstreamSpec::Http {
+                    prefix: u.prefix,
+                    url,
+                    headers: u.headers,
+                }),
+                (None, None) => {}
+            }
+        }
+    }
+    if upstreams.is_empty() {
+        eprintln!("warden mcp: no server: give its command after `--`, or --config");
+        return ExitCode::from(exit::BAD_INPUT);
+    }
+    let agent = match args.listen {
+        Some(listen) => AgentTransport::Http {
+            listen,
+            allowed_hosts: args.allowed_host.clone(),
+            on_listen: Some(Box::new(|addr| {
+                eprintln!("warden mcp: listening on http://{addr}/mcp");
+            })),
+        },
+        None => AgentTransport::Stdio {
+            max_message: args.max_message,
+        },
+    };
+    let audit_signer = match &args.audit_key {
+        Some(path) => match token::keys::load_signing_key(path) {
+            Ok(key) => match service::keys::checkpoint_key(&key) {
+                Ok(k) => Some(service::audit::CheckpointSigner::new(k)),
+                Err(e) => return fail(e),
+            },
+            Err(e) => return fail(e),
+        },
+        None => None,
+    };
+    let config = warden_mcp::Config {
+        token: verified,
+        store: args.db.clone(),
+        revocations,
+        audit_signer,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
+    match runtime.block_on(warden_mcp::serve(config, upstreams, agent)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("warden mcp: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A server's command: inside `warden exec` with the same token (the
+/// enforcer's launch path), or as it is with `--unconfined`.
+fn server_command(
+    args: &Args,
+    program: &OsString,
+    rest: &[OsString],
+) -> std::io::Result<tokio::process::Command> {
+    if args.unconfined {
+        eprintln!("warden mcp: --unconfined: the server runs outside the kernel envelope");
+        let mut c = tokio::process::Command::new(program);
+        c.args(rest);
+        return Ok(c);
+    }
+    let mut c = tokio::process::Command::new(std::env::current_exe()?);
+    c.arg("exec").arg("--quiet");
+    c.arg("--token").arg(&args.token);
+    c.arg("--pub").arg(&args.public_key);
+    if let Some(r) = &args.revocations {
+        c.arg("--revocations").arg(r);
+    }
+    c.arg("--").arg(program).args(rest);
+    Ok(c)
+}
