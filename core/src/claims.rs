@@ -7,7 +7,6 @@
 //! check lifetime and issuer; the rest are Warden's.
 
 use crate::envelope::Envelope;
-use crate::revocation::{RevocationError, RevocationList};
 use crate::shape::Situation;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sha2::{Digest as _, Sha256};
@@ -457,23 +456,6 @@ impl Claims {
                 _ => Err(ClaimsError::Json(e.to_string())),
             },
         }
-    }
-
-    /// The first of the token and the tokens it was narrowed from that
-    /// `revocations` names (`None`: none is revoked).
-    pub fn revoked_by(
-        &self,
-        revocations: &dyn RevocationList,
-    ) -> Result<Option<TokenId>, RevocationError> {
-        if revocations.is_revoked(&self.jti)? {
-            return Ok(Some(self.jti));
-        }
-        for ancestor in &self.ancestors {
-            if revocations.is_revoked(ancestor)? {
-                return Ok(Some(*ancestor));
-            }
-        }
-        Ok(None)
     }
 
     /// The proven enforcement entry whose enforced envelope has `digest`.

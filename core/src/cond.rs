@@ -376,7 +376,10 @@ pub struct Pattern {
 }
 
 impl Pattern {
-    /// Whether the kind and call name fit, before the condition.
+    /// Whether the kind and call name fit, before the condition. Inlined
+    /// across crates: the verifier asks it of every rule for every concrete
+    /// step, and most rules fail on the kind at once.
+    #[inline]
     pub fn kind_matches(&self, kind: ActionKind, call: Option<&str>) -> bool {
         if self.kind.is_some_and(|k| k != kind) {
             return false;
@@ -389,6 +392,7 @@ impl Pattern {
     }
 
     /// Whether the pattern matches a concrete action.
+    #[inline]
     pub fn matches(&self, a: &ConcreteAction) -> bool {
         self.kind_matches(a.kind, a.call.as_deref()) && self.when.eval(a)
     }

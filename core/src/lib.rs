@@ -57,3 +57,18 @@ pub use monitor::{Allowed, Monitor, Refusal, RefusalReason, RunState};
 pub use revocation::{MemoryRevocations, NoRevocations, RevocationList};
 pub use value::{Field, Number, Value};
 pub use vocab::{ActionKind, CmpOp, ParamType};
+
+#[cfg(test)]
+mod tests {
+    /// No two files of the core import each other (the module graph has no
+    /// 2-cycle; `testkit::imports` reads it from the source).
+    #[test]
+    fn no_two_files_import_each_other() {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let cycles = testkit::imports::mutual_imports(&src).expect("the core's source reads");
+        assert!(
+            cycles.is_empty(),
+            "files that import each other: {cycles:?}"
+        );
+    }
+}

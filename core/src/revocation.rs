@@ -13,7 +13,7 @@
 //! assert!(list.is_revoked(&TokenId::from_bytes([7; 16])).unwrap());
 //! ```
 
-use crate::claims::TokenId;
+use crate::claims::{Claims, TokenId};
 use std::collections::HashSet;
 use std::io;
 use std::path::PathBuf;
@@ -83,5 +83,24 @@ impl RevocationList for MemoryRevocations {
     fn is_revoked(&self, id: &TokenId) -> Result<bool, RevocationError> {
         let set = self.0.read().unwrap_or_else(|p| p.into_inner());
         Ok(set.contains(id))
+    }
+}
+
+impl Claims {
+    /// The first of the token and the tokens it was narrowed from that
+    /// `revocations` names (`None`: none is revoked).
+    pub fn revoked_by(
+        &self,
+        revocations: &dyn RevocationList,
+    ) -> Result<Option<TokenId>, RevocationError> {
+        if revocations.is_revoked(&self.jti)? {
+            return Ok(Some(self.jti));
+        }
+        for ancestor in &self.ancestors {
+            if revocations.is_revoked(ancestor)? {
+                return Ok(Some(*ancestor));
+            }
+        }
+        Ok(None)
     }
 }

@@ -169,27 +169,76 @@ impl fmt::Display for Profile {
     }
 }
 
-/// Whether the BPF LSM layer enforces a glob exactly: a literal directory
-/// then `**`, `*SUFFIX` or `**/*SUFFIX` (a suffix of at most 32 bytes and
-/// without wildcards). The enforcer's `lsm::shape` accepts exactly these.
-pub fn lsm_expresses(glob: &str) -> bool {
-    let Some((dir, last)) = glob.rsplit_once('/') else {
-        return false;
-    };
-    let wild = |s: &str| s.contains(['*', '?', '[']);
-    if !glob.starts_with('/') || glob.contains('\0') {
-        return false;
+/// The most bytes of a suffix the BPF LSM layer's name rules carry
+/// (`enforcer_common::LSM_NAME_MAX`).
+pub const LSM_SUFFIX_MAX: usize = 32;
+
+/// The shape of a glob the BPF LSM layer enforces exactly (paths
+/// normalized).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LsmShape {
+    /// One file or directory.
+    Exact(String),
+    /// A directory and everything below it (`/dir/**`).
+    Tree(String),
+    /// Names ending with the suffix, directly in the directory
+    /// (`/dir/*.tmp`; `/dir/*` is the empty suffix).
+    Suffix(String, String),
+    /// Names ending with the suffix anywhere below the directory
+    /// (`/dir/**/*.tmp`).
+    TreeSuffix(String, String),
+}
+
+/// The shape of `pattern` that the BPF LSM layer enforces exactly, or why
+/// it cannot: a literal path, or a literal directory then `**`, `*SUFFIX`
+/// or `**/*SUFFIX` (a suffix of at most [`LSM_SUFFIX_MAX`] bytes and
+/// without wildcards). Brackets and braces count as wildcards here: the
+/// layer takes no pattern that holds one. The proof of the enforced
+/// envelope ([`lsm_expresses`]) and the enforcer's compiler of the layer's
+/// rules (`enforcer::lsm`) both ask this.
+pub fn lsm_shape(pattern: &str) -> Result<LsmShape, &'static str> {
+    let wild = |s: &str| s.contains(['*', '?', '[', ']', '{', '}']);
+    if !pattern.starts_with('/') {
+        return Err("not an absolute path");
     }
+    if pattern.contains('\0') {
+        return Err("holds a NUL byte");
+    }
+    let normal = |p: &str| normalize_path(p).map_err(|_| "bad path");
+    if !wild(pattern) {
+        return normal(pattern).map(LsmShape::Exact);
+    }
+    let (dir, last) = pattern.rsplit_once('/').unwrap_or(("", pattern));
+    let dir_of = |d: &str| {
+        if wild(d) {
+            return Err("a glob before the last component");
+        }
+        normal(if d.is_empty() { "/" } else { d })
+    };
+    let suffix = |s: &str| {
+        if wild(s) {
+            return Err("a glob inside the suffix");
+        }
+        if s.len() > LSM_SUFFIX_MAX {
+            return Err("a suffix longer than 32 bytes");
+        }
+        Ok(s.to_owned())
+    };
     if last == "**" {
-        return !wild(dir);
+        return Ok(LsmShape::Tree(dir_of(dir)?));
     }
-    let Some(suffix) = last.strip_prefix('*') else {
-        return !wild(glob);
-    };
-    if wild(suffix) || suffix.len() > 32 {
-        return false;
+    if let Some(rest) = last.strip_prefix('*') {
+        if let Some(tree) = dir.strip_suffix("/**") {
+            return Ok(LsmShape::TreeSuffix(dir_of(tree)?, suffix(rest)?));
+        }
+        return Ok(LsmShape::Suffix(dir_of(dir)?, suffix(rest)?));
     }
-    !wild(dir.strip_suffix("/**").unwrap_or(dir))
+    Err("a glob other than /**, /*SUFFIX or /**/*SUFFIX")
+}
+
+/// Whether the BPF LSM layer enforces a glob exactly ([`lsm_shape`]).
+pub fn lsm_expresses(glob: &str) -> bool {
+    lsm_shape(glob).is_ok()
 }
 
 /// The longest literal directory of a glob (`/repo/**/*.rs` → `/repo`): the
@@ -746,5 +795,46 @@ pub fn describe_match(m: &ValueMatch) -> String {
         ValueMatch::Exact { value } => value.to_string(),
         ValueMatch::Param { param } => format!("(param `{param}`)"),
         ValueMatch::Unknown { .. } => "any".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_the_lsm_layer_enforces_exactly() {
+        let s = |p: &str| lsm_shape(p).unwrap();
+        assert_eq!(s("/a/b"), LsmShape::Exact("/a/b".into()));
+        assert_eq!(s("/a/./c/../b"), LsmShape::Exact("/a/b".into()));
+        assert_eq!(s("/a/b/**"), LsmShape::Tree("/a/b".into()));
+        assert_eq!(s("/**"), LsmShape::Tree("/".into()));
+        assert_eq!(s("/a/*.tmp"), LsmShape::Suffix("/a".into(), ".tmp".into()));
+        assert_eq!(s("/a/*"), LsmShape::Suffix("/a".into(), String::new()));
+        assert_eq!(
+            s("/a/**/*.tmp"),
+            LsmShape::TreeSuffix("/a".into(), ".tmp".into())
+        );
+        assert_eq!(
+            s("/**/*.log"),
+            LsmShape::TreeSuffix("/".into(), ".log".into())
+        );
+        for bad in [
+            "a/b",
+            "/a/*/c",
+            "/a/b?",
+            "/a/x*.tmp",
+            "/a/*.t*",
+            "/a/**/b",
+            "/a/{b,c}",
+            "/a/[bc]/*.tmp",
+            "/a/\0b",
+            "/a/*.a-suffix-longer-than-32-bytes-xxxxxxx",
+        ] {
+            assert!(lsm_shape(bad).is_err(), "{bad:?} should be unsupported");
+            assert!(!lsm_expresses(bad), "{bad:?}");
+        }
+        let why = lsm_shape("/a/*/*.tmp").unwrap_err();
+        assert_eq!(why, "a glob before the last component");
     }
 }

@@ -29,7 +29,7 @@ use crate::policy::{
 use ipnet::IpNet;
 use planlang::ast::{ActionKind, CmpOp};
 use std::net::{IpAddr, ToSocketAddrs};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use warden_core::cond::Cond;
 use warden_core::cond::Operand;
 use warden_core::cond::Pattern;
@@ -123,18 +123,9 @@ impl KernelPolicy {
     }
 }
 
-/// The longest directory of a glob without wildcards (`/repo/**/*.rs` →
-/// `/repo`).
+/// The Landlock tree a glob widens to ([`warden_core::shape::glob_base`]).
 fn glob_base(glob: &str) -> PathBuf {
-    let mut base = PathBuf::from("/");
-    let segments: Vec<&str> = glob.split('/').filter(|s| !s.is_empty()).collect();
-    for (i, seg) in segments.iter().enumerate() {
-        if seg.contains(['*', '?', '[']) || i + 1 == segments.len() {
-            break;
-        }
-        base.push(seg);
-    }
-    base
+    PathBuf::from(warden_core::shape::glob_base(glob))
 }
 
 /// Whether `path` exists and is not a directory (following symlinks, as
@@ -143,11 +134,9 @@ fn exists_not_dir(path: &str) -> bool {
     std::fs::metadata(path).is_ok_and(|m| !m.is_dir())
 }
 
+/// The directory of a path ([`warden_core::shape::parent_dir`]).
 fn parent_of(path: &str) -> PathBuf {
-    Path::new(path)
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("/"))
+    PathBuf::from(warden_core::shape::parent_dir(path))
 }
 
 fn access_name(a: FileAccess) -> &'static str {
@@ -219,7 +208,7 @@ impl Compiler<'_> {
                     format!("{name} {glob:?}"),
                     format!("{on_tree} under {:?}", base.display().to_string()),
                     "landlock",
-                    crate::lsm::expresses(glob).then_some(Layer::BpfLsm),
+                    warden_core::shape::lsm_expresses(glob).then_some(Layer::BpfLsm),
                 );
             }
             PathTarget::Param { param } => self.unexpressed(
@@ -535,6 +524,7 @@ impl Compiler<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::path::Path;
 
     fn envelope(json: serde_json::Value) -> Envelope {
         serde_json::from_value(json).unwrap()

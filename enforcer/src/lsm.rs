@@ -22,7 +22,7 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 pub use enforcer_common::lsm::{
     ACCESS_CREATE, ACCESS_EXEC, ACCESS_READ, ACCESS_REMOVE, ACCESS_WRITE, InodeKey, InodeRule,
@@ -133,7 +133,11 @@ impl FileGrant {
     pub fn from_policy(policy: &KernelPolicy) -> Vec<FileGrant> {
         let mut out = Vec::with_capacity(policy.files.len() + policy.exec.len());
         for rule in &policy.files {
-            if let Some(exact) = rule.exact.as_deref().filter(|e| expresses(e)) {
+            if let Some(exact) = rule
+                .exact
+                .as_deref()
+                .filter(|e| warden_core::shape::lsm_expresses(e))
+            {
                 out.push(FileGrant::new(exact, access_bits(rule.access)));
                 continue;
             }
@@ -169,92 +173,22 @@ fn access_bits(access: FileRights) -> u32 {
     .fold(0, |bits, (_, b)| bits | b)
 }
 
-/// Whether this layer enforces `pattern` exactly (so a Landlock widening of
-/// it is narrowed back when the layer is in use).
-pub fn expresses(pattern: &str) -> bool {
-    shape(pattern).is_ok()
-}
+/// The shape of a pattern that the layer enforces exactly: written once,
+/// in the core, for this compiler and for the proof of the enforced
+/// envelope alike.
+pub use warden_core::shape::LsmShape as Shape;
 
-/// The shape of a pattern that the layer enforces exactly.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Shape {
-    /// One file or directory.
-    Exact(PathBuf),
-    /// A directory and everything below it (`/dir/**`).
-    Tree(PathBuf),
-    /// Names ending with the suffix, directly in the directory (`/dir/*.tmp`;
-    /// `/dir/*` is the empty suffix).
-    Suffix(PathBuf, String),
-    /// Names ending with the suffix anywhere below the directory (`/dir/**/*.tmp`).
-    TreeSuffix(PathBuf, String),
-}
+// The core's bound on suffixes is this layer's.
+const _: () = assert!(LSM_NAME_MAX == warden_core::shape::LSM_SUFFIX_MAX);
 
-fn has_glob(s: &str) -> bool {
-    s.contains(['*', '?', '[', ']', '{', '}'])
-}
-
-/// Normalizes an absolute path: `.` and `..` resolved, repeated `/` folded.
-fn normalize(path: &str) -> Option<PathBuf> {
-    let mut out = PathBuf::from("/");
-    for c in Path::new(path).components() {
-        match c {
-            Component::RootDir | Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::Normal(n) => out.push(n),
-            Component::Prefix(_) => return None,
-        }
-    }
-    Some(out)
-}
-
-/// Classifies a pattern, or says why the layer cannot express it exactly
-/// (the proven-envelope step then widens it or refuses the run).
+/// Classifies a pattern ([`warden_core::shape::lsm_shape`]), or says why
+/// the layer cannot express it exactly (the proven-envelope step then
+/// widens it or refuses the run).
 pub fn shape(pattern: &str) -> Result<Shape, LsmError> {
-    let unsupported = |why| LsmError::Unsupported {
+    warden_core::shape::lsm_shape(pattern).map_err(|why| LsmError::Unsupported {
         pattern: pattern.to_string(),
         why,
-    };
-    if !pattern.starts_with('/') {
-        return Err(unsupported("not an absolute path"));
-    }
-    if pattern.contains('\0') {
-        return Err(unsupported("holds a NUL byte"));
-    }
-    let (dir, last) = pattern.rsplit_once('/').unwrap_or(("", pattern));
-    if !has_glob(pattern) {
-        return normalize(pattern)
-            .map(Shape::Exact)
-            .ok_or_else(|| unsupported("bad path"));
-    }
-    let split_dir = |d: &str| -> Result<PathBuf, LsmError> {
-        if has_glob(d) {
-            return Err(unsupported("a glob before the last component"));
-        }
-        normalize(if d.is_empty() { "/" } else { d }).ok_or_else(|| unsupported("bad path"))
-    };
-    let suffix = |s: &str| -> Result<String, LsmError> {
-        if has_glob(s) {
-            return Err(unsupported("a glob inside the suffix"));
-        }
-        if s.len() > LSM_NAME_MAX {
-            return Err(unsupported("a suffix longer than 32 bytes"));
-        }
-        Ok(s.to_string())
-    };
-    if last == "**" {
-        return Ok(Shape::Tree(split_dir(dir)?));
-    }
-    if let Some(rest) = last.strip_prefix('*') {
-        if let Some(tree_dir) = dir.strip_suffix("/**") {
-            return Ok(Shape::TreeSuffix(split_dir(tree_dir)?, suffix(rest)?));
-        }
-        return Ok(Shape::Suffix(split_dir(dir)?, suffix(rest)?));
-    }
-    Err(unsupported(
-        "a glob other than /**, /*SUFFIX or /**/*SUFFIX",
-    ))
+    })
 }
 
 /// Resolves symlinks in the longest existing prefix of `path` (the kernel
@@ -396,7 +330,7 @@ impl LsmRules {
             let a = g.access;
             match shape(&g.pattern)? {
                 Shape::Exact(p) => {
-                    let p = resolve(&p);
+                    let p = resolve(Path::new(&p));
                     let key = file_key(&p);
                     if key.len() > LSM_PATH_MAX {
                         return Err(too_long(&g.pattern));
@@ -417,7 +351,7 @@ impl LsmRules {
                     }
                 }
                 Shape::Tree(d) => {
-                    let d = resolve(&d);
+                    let d = resolve(Path::new(&d));
                     let (dk, fk) = (dir_key(&d), file_key(&d));
                     if dk.len() > LSM_PATH_MAX {
                         return Err(too_long(&g.pattern));
@@ -433,10 +367,17 @@ impl LsmRules {
                     }
                 }
                 Shape::Suffix(d, s) => {
-                    add_suffix(&mut paths, &mut inodes, &d, &s, NAME_SUFFIX, g)?;
+                    add_suffix(&mut paths, &mut inodes, Path::new(&d), &s, NAME_SUFFIX, g)?;
                 }
                 Shape::TreeSuffix(d, s) => {
-                    add_suffix(&mut paths, &mut inodes, &d, &s, NAME_SUFFIX_TREE, g)?;
+                    add_suffix(
+                        &mut paths,
+                        &mut inodes,
+                        Path::new(&d),
+                        &s,
+                        NAME_SUFFIX_TREE,
+                        g,
+                    )?;
                 }
             }
         }
@@ -566,26 +507,10 @@ mod tests {
     use crate::ebpf::policy::kernel_dev;
 
     #[test]
-    fn shapes_of_patterns() {
-        assert_eq!(shape("/a/b").unwrap(), Shape::Exact("/a/b".into()));
-        assert_eq!(shape("/a/./c/../b").unwrap(), Shape::Exact("/a/b".into()));
+    fn a_pattern_the_layer_cannot_express_is_refused_with_why() {
         assert_eq!(shape("/a/b/**").unwrap(), Shape::Tree("/a/b".into()));
-        assert_eq!(shape("/**").unwrap(), Shape::Tree("/".into()));
-        assert_eq!(
-            shape("/a/*.tmp").unwrap(),
-            Shape::Suffix("/a".into(), ".tmp".into())
-        );
-        assert_eq!(
-            shape("/a/*").unwrap(),
-            Shape::Suffix("/a".into(), String::new())
-        );
-        assert_eq!(
-            shape("/a/**/*.tmp").unwrap(),
-            Shape::TreeSuffix("/a".into(), ".tmp".into())
-        );
-        for bad in ["a/b", "/a/*/c", "/a/b?", "/a/x*.tmp", "/a/*.t*", "/a/**/b"] {
-            assert!(shape(bad).is_err(), "{bad} should be unsupported");
-        }
+        let err = shape("/a/*/*.tmp").unwrap_err().to_string();
+        assert!(err.contains("a glob before the last component"), "{err}");
     }
 
     #[test]
@@ -611,8 +536,6 @@ mod tests {
                 FileGrant::new("/usr/bin/git", ACCESS_EXEC | ACCESS_READ),
             ]
         );
-        assert!(expresses("/tmp/out/*.tmp"));
-        assert!(!expresses("/tmp/*/x.tmp"));
     }
 
     #[test]
@@ -642,27 +565,6 @@ mod tests {
         let rules = LsmRules::compile(&grants).unwrap();
         assert_ne!(rules.path_access("/tmp/out/a.tmp") & ACCESS_WRITE, 0);
         assert_eq!(rules.path_access("/tmp/out/evil.sh") & ACCESS_WRITE, 0);
-    }
-
-    #[test]
-    fn the_proof_and_the_layer_agree_on_what_is_exact() {
-        // The verifier keeps a glob exact in the `root+bpf-lsm` profile
-        // exactly when this layer expresses it.
-        for p in [
-            "/tmp/out/*.tmp",
-            "/a/**/*.log",
-            "/a/b/**",
-            "/**",
-            "/a/*",
-            "/a/*/c",
-            "/a/b?",
-            "/a/x*.tmp",
-            "/a/*.t*",
-            "/a/**/b",
-            "/a/*.a-suffix-longer-than-32-bytes-xxxxxxx",
-        ] {
-            assert_eq!(expresses(p), warden_core::shape::lsm_expresses(p), "{p}");
-        }
     }
 
     #[test]

@@ -497,16 +497,16 @@ pub fn kernel_envelope(
         for g in lsm::FileGrant::from_policy(policy) {
             let (target, literal) = match lsm::shape(&g.pattern) {
                 Ok(Shape::Exact(p)) => {
-                    let path = path_text(&p)?;
+                    let path = path_text(Path::new(&p))?;
                     (PathTarget::Exact { path: path.clone() }, path)
                 }
                 Ok(Shape::Tree(d)) => {
-                    let dir = path_text(&d)?;
+                    let dir = path_text(Path::new(&d))?;
                     (PathTarget::Tree { dir: dir.clone() }, dir)
                 }
                 Ok(Shape::Suffix(d, _) | Shape::TreeSuffix(d, _)) => {
                     let glob = g.pattern.clone();
-                    (PathTarget::Glob { glob }, path_text(&d)?)
+                    (PathTarget::Glob { glob }, path_text(Path::new(&d))?)
                 }
                 Err(e) => return Err(OutsideProof::Shape(e.to_string())),
             };

@@ -17,6 +17,8 @@
 //! same line to it: `scripts/test-unprivileged.sh` (the unprivileged step
 //! of `make test`) collects them and prints them with a count.
 
+pub mod imports;
+
 use std::io::Write;
 
 #[cfg(feature = "service")]

@@ -13,7 +13,7 @@
 //! when some choice of one combination per variable makes it true.
 //!
 //! - No choice makes it true: the answer is `Unsat`. This is exact for the
-//!   atoms translated here (the translation follows [`crate::concrete`]).
+//!   atoms translated here (the translation follows [`warden_core::cond`]).
 //! - A choice makes it true: its values are substituted and checked
 //!   concretely, like every witness; a valid one is the answer.
 //! - Anything else (an atom over two symbols, a `let` result, a host, an
@@ -32,7 +32,7 @@
 //! ```
 //! use verifier::automata::decide;
 //! use warden_core::cond::Cond;
-//! use verifier::symbolic::Answer;
+//! use verifier::answer::Answer;
 //! use std::collections::{BTreeMap, HashMap};
 //! let params = HashMap::from([("p".to_string(), planlang::ast::ParamType::Path)]);
 //! // `where p startswith "/tmp/"`, question: may `norm(p)` leave /tmp?
@@ -47,7 +47,7 @@
 
 use warden_core::value::Field;
 
-use crate::symbolic::{Answer, Witness};
+use crate::answer::{Answer, Witness};
 use planlang::ast::{CmpOp, ParamType};
 use regex_automata::dfa::{Automaton, dense};
 use regex_automata::util::primitives::StateID;

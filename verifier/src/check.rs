@@ -2,11 +2,12 @@
 //! steps directly, symbolic steps with Z3), temporal and count rules over
 //! the control-flow graph, the ttl, and the envelope of what is accepted.
 
+use crate::answer::{Answer, Witness};
 use crate::canon;
 use crate::cfg::{self, LowerError, Lowered, Path, PathElem, StepAction};
-use crate::compile::{ActionVerdict, CompiledSpec};
+use crate::compile::{ActionVerdict, CompiledSpec, Options};
 use crate::report::{Approval, Outcome, PathStep, Reason, Stats, Verdict, Violation};
-use crate::symbolic::{self, Answer, ResidualScope, Session, Witness};
+use crate::symbolic::{self, ResidualScope, Session};
 use planlang::Span;
 use planlang::ast::{self, Effect, ParamType};
 use planlang::lower::CondError;
@@ -41,6 +42,8 @@ struct StepInfo {
 
 struct Checker<'s, 'p> {
     spec: &'s CompiledSpec,
+    /// The options of this check (the spec's, or a caller's).
+    options: &'s Options,
     plan: &'p ast::Plan,
     lowered: Lowered,
     info: Vec<StepInfo>,
@@ -63,6 +66,13 @@ impl CompiledSpec {
     /// Checks a plan: the verdict, every reason with its counterexample, and
     /// the envelope when the plan is accepted or needs approval.
     pub fn check(&self, plan: &ast::Plan) -> Result<Outcome, CheckError> {
+        self.check_with(plan, &self.options)
+    }
+
+    /// [`CompiledSpec::check`] with other options (a longer solver bound
+    /// for the proofs of issuing); the caches are shared, as only decided
+    /// answers are kept.
+    pub fn check_with(&self, plan: &ast::Plan, options: &Options) -> Result<Outcome, CheckError> {
         let lowered = cfg::lower(plan)?;
         let reachable = lowered.graph.reachable(lowered.steps.len());
         let mut first: HashMap<&StepAction, usize> = HashMap::new();
@@ -112,6 +122,7 @@ impl CompiledSpec {
         );
         let mut c = Checker {
             spec: self,
+            options,
             plan,
             lowered,
             info,
@@ -172,7 +183,7 @@ impl<'s, 'p> Checker<'s, 'p> {
             (0..self.info.len()).any(|i| self.reachable[i] && self.info[i].concrete.is_none());
         if symbolic {
             let mut s = self.new_session();
-            let known = if self.spec.options.cache {
+            let known = if self.options.cache {
                 self.spec
                     .where_cache
                     .lock()
@@ -212,7 +223,7 @@ impl<'s, 'p> Checker<'s, 'p> {
                     return Ok(());
                 }
                 SatResult::Sat => {
-                    if self.spec.options.cache
+                    if self.options.cache
                         && let Ok(mut c) = self.spec.where_cache.lock()
                     {
                         if c.len() > 10_000 {
@@ -302,7 +313,7 @@ impl<'s, 'p> Checker<'s, 'p> {
         purpose: &str,
         valid: &dyn Fn(&Checker, &Witness) -> bool,
     ) -> Answer {
-        let canonicalize = self.spec.options.canonicalize;
+        let canonicalize = self.options.canonicalize;
         let goal = if canonicalize {
             canon::tidy(&goal)
         } else {
@@ -342,14 +353,14 @@ impl<'s, 'p> Checker<'s, 'p> {
                     None => {
                         keys.push(key);
                         let st = self.step(step).clone();
-                        let max = self.spec.options.max_refinements;
+                        let max = self.options.max_refinements;
                         session.solve_z3(&goal, Some(&st), max, &|w| valid(self, w))
                     }
                 }
             }
         };
         self.session = Some(session);
-        if self.spec.options.cache
+        if self.options.cache
             && matches!(answer, Answer::Unsat | Answer::Sat(_))
             && let Ok(mut cache) = self.spec.cache.lock()
         {
@@ -368,9 +379,9 @@ impl<'s, 'p> Checker<'s, 'p> {
         let mut s = Session::new(
             self.param_types.clone(),
             &self.wheres,
-            self.spec.options.timeout_ms,
+            self.options.timeout_ms,
         );
-        s.automata = self.spec.options.automata;
+        s.automata = self.options.automata;
         s
     }
 
@@ -387,7 +398,7 @@ impl<'s, 'p> Checker<'s, 'p> {
 
     /// A cached answer (a witness only if it is still valid here).
     fn cached(&mut self, key: &str, valid: &dyn Fn(&Checker, &Witness) -> bool) -> Option<Answer> {
-        if !self.spec.options.cache {
+        if !self.options.cache {
             return None;
         }
         let a = self.spec.cache.lock().ok()?.get(key).cloned()?;
@@ -414,7 +425,7 @@ impl<'s, 'p> Checker<'s, 'p> {
                 Reason::Timeout,
                 format!(
                     "the solver did not answer within {} ms: refused, since nothing was proven",
-                    self.spec.options.timeout_ms
+                    self.options.timeout_ms
                 ),
             ),
             Answer::Unknown(why) => (

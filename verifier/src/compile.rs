@@ -94,7 +94,7 @@ pub struct CompiledSpec {
     pub max_ttl: Option<u64>,
     pub options: Options,
     /// Answers of the solver by canonical question.
-    pub(crate) cache: Mutex<HashMap<String, crate::symbolic::Answer>>,
+    pub(crate) cache: Mutex<HashMap<String, crate::answer::Answer>>,
     /// Canonical forms of questions, by their raw spelling (egg runs once
     /// per distinct question).
     pub(crate) canon_cache: Mutex<HashMap<String, warden_core::cond::Cond>>,

@@ -39,9 +39,7 @@ pub enum EnforcementError {
     Containment(#[from] ContainmentError),
 }
 
-/// The solver's time bound for each question of an attenuated token's
-/// proof (issuing is off the hot path; a timeout refuses the profile).
-pub const PROOF_TIMEOUT_MS: u32 = 30_000;
+pub use crate::proof::PROOF_TIMEOUT_MS;
 
 fn entry(
     profile: Profile,
@@ -128,8 +126,7 @@ pub fn prove_attenuated(
             .proven_enforcement(&digest(&parent_enforced))
             .is_some();
         let proof = if parent_proven {
-            let mut spec = containment::envelope_spec(&parent_enforced)?;
-            spec.options.timeout_ms = spec.options.timeout_ms.max(PROOF_TIMEOUT_MS);
+            let spec = containment::envelope_spec(&parent_enforced)?;
             proof::prove(&spec, child, &enforced)?
         } else {
             Err(Counterexample {

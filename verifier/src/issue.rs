@@ -95,13 +95,11 @@ pub struct IssueOptions {
 /// the name and hash its tokens carry.
 #[derive(Debug)]
 pub struct Issuer {
-    /// The compiled spec that checks plans.
+    /// The compiled spec that checks plans, and proves the enforcement
+    /// profiles of their envelopes (with the longer solver bound of
+    /// [`enforcement::PROOF_TIMEOUT_MS`]: issuing happens off the hot path,
+    /// and a loaded machine must not refuse a profile for lack of time).
     pub compiled: CompiledSpec,
-    /// The same spec for the proofs of the enforcement profiles: issuing
-    /// happens off the hot path, so each solver call gets at least
-    /// [`enforcement::PROOF_TIMEOUT_MS`] and a loaded machine does not
-    /// refuse a profile for lack of time.
-    pub proving: CompiledSpec,
     /// The root spec's name (`spec "NAME"`).
     pub spec_name: String,
     /// [`spec_hash`] of the spec.
@@ -217,14 +215,8 @@ impl Issuer {
         if issuer.trim().is_empty() {
             return Err(IssueError::EmptyIssuer);
         }
-        let mut proving = CompiledSpec::compile(spec)?;
-        proving.options.timeout_ms = proving
-            .options
-            .timeout_ms
-            .max(enforcement::PROOF_TIMEOUT_MS);
         Ok(Issuer {
             compiled: CompiledSpec::compile(spec)?,
-            proving,
             spec_name: spec.root.name.node.clone(),
             spec_hash: spec_hash(spec),
             issuer: issuer.to_owned(),
@@ -257,7 +249,7 @@ impl Issuer {
             .or_else(|| plan.ttl.as_ref().map(|t| t.node.as_std()));
         let max = self.compiled.max_ttl.map(Duration::from_secs);
         let ttl = claims::effective_ttl(requested, max)?;
-        let proofs = enforcement::prove_profiles(&self.proving, &envelope)?;
+        let proofs = enforcement::prove_profiles(&self.compiled, &envelope)?;
         if claims::proven(&proofs).next().is_none() {
             return Ok(Decision {
                 verdict: Verdict::Reject,

@@ -35,6 +35,7 @@
 //! ```
 
 pub mod analysis;
+pub mod answer;
 pub mod automata;
 pub mod canon;
 pub mod cfg;

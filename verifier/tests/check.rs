@@ -377,3 +377,15 @@ fn a_tiny_timeout_is_a_refusal_that_says_so() {
     s.options.automata = true;
     assert_eq!(s.check(&plan).unwrap().verdict, Verdict::Accept);
 }
+
+/// No two files of the verifier import each other (the module graph has
+/// no 2-cycle; `testkit::imports` reads it from the source).
+#[test]
+fn no_two_files_of_the_verifier_import_each_other() {
+    let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let cycles = testkit::imports::mutual_imports(&src).expect("the verifier's source reads");
+    assert!(
+        cycles.is_empty(),
+        "files that import each other: {cycles:?}"
+    );
+}

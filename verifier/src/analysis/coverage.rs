@@ -26,9 +26,10 @@
 //! ```
 
 use super::{Finding, Proof};
+use crate::answer::Answer;
 use crate::cfg::{self, StepAction};
 use crate::compile::{CompileError, CompiledSpec};
-use crate::symbolic::{self, Answer, ResidualScope, Session};
+use crate::symbolic::{self, ResidualScope, Session};
 use planlang::ast::ParamType;
 use planlang::lower::Consts;
 use planlang::{LoadedSpec, Span};

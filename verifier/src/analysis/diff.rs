@@ -26,8 +26,9 @@
 //! ```
 
 use super::{Decision, Finding, Probe, Proof, deciding_rule, probes};
+use crate::answer::Answer;
 use crate::compile::{CompileError, CompiledSpec};
-use crate::symbolic::{Answer, Session};
+use crate::symbolic::Session;
 use planlang::LoadedSpec;
 use planlang::Span;
 use planlang::Spanned;

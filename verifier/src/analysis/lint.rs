@@ -30,8 +30,8 @@
 //! ```
 
 use super::{Finding, Probe, Proof, probes};
+use crate::answer::Answer;
 use crate::compile::{CompileError, CompiledSpec, EffectRule};
-use crate::symbolic::Answer;
 use planlang::LoadedSpec;
 use planlang::ast::{self, ActionKind, Effect, PatternKind, RefKind};
 use std::collections::BTreeSet;

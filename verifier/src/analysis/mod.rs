@@ -1,7 +1,7 @@
 //! Spec tooling for security teams: [`diff`] (what a change lets through),
 //! [`lint`] (rules that cannot do what they say) and [`coverage`] (rules no
 //! `test` block exercises). Every finding carries a proof: a concrete
-//! witness action checked with the value semantics of [`crate::concrete`],
+//! witness action checked with the value semantics of [`warden_core::cond`],
 //! a covering rule, or an unsatisfiable condition.
 //!
 //! The questions are asked of a **probe**: a fully symbolic action of one
@@ -22,7 +22,7 @@
 //! let answer = session.solve(&goal, Some(&probe.step), 4, &|w| {
 //!     probe.action(w).is_some_and(|a| Decision::from(spec.verdict_of(&a)) == Decision::Allow)
 //! });
-//! assert!(matches!(answer, verifier::symbolic::Answer::Sat(_)));
+//! assert!(matches!(answer, verifier::answer::Answer::Sat(_)));
 //! ```
 
 pub mod coverage;
@@ -30,57 +30,14 @@ pub mod diff;
 pub mod lint;
 pub mod probe;
 
+mod decision;
+
+pub use decision::{Decision, deciding_rule};
 pub use probe::{ANY_PATH, ArgModel, Probe, from_call_tools, probes};
 
-use crate::compile::ActionVerdict;
 use planlang::Span;
 use serde::Serialize;
 use std::fmt;
-
-/// The verdict a spec gives one action.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Decision {
-    Allow,
-    Approve,
-    Deny,
-}
-
-impl Decision {
-    pub const ALL: [Decision; 3] = [Decision::Allow, Decision::Approve, Decision::Deny];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Decision::Allow => "allow",
-            Decision::Approve => "approve",
-            Decision::Deny => "deny",
-        }
-    }
-}
-
-impl fmt::Display for Decision {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl From<ActionVerdict> for Decision {
-    fn from(v: ActionVerdict) -> Decision {
-        match v {
-            ActionVerdict::Allow(_) => Decision::Allow,
-            ActionVerdict::Approve(_) => Decision::Approve,
-            ActionVerdict::Deny(_) => Decision::Deny,
-        }
-    }
-}
-
-/// The rule that decides a verdict, if any (nothing allowing is no rule).
-pub fn deciding_rule(v: ActionVerdict) -> Option<usize> {
-    match v {
-        ActionVerdict::Allow(i) | ActionVerdict::Approve(i) => Some(i),
-        ActionVerdict::Deny(i) => i,
-    }
-}
 
 /// A finding's proof.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

@@ -7,7 +7,7 @@
 //! ([`Probe::cond`]) and answered by the verifier's own Z3 encoding
 //! ([`crate::symbolic`]); a witness is turned back into a concrete action
 //! ([`Probe::action`]) and re-checked with the value semantics of
-//! [`crate::concrete`] before anything is reported.
+//! [`warden_core::cond`] before anything is reported.
 //!
 //! **Paths** (`read`, `write`, `delete`, `exec`): any normalized absolute
 //! path (the glob `/**`); `exec` also any argument list (strings, as a run
@@ -49,9 +49,10 @@ use warden_core::action::ConcreteAction;
 
 use warden_core::value::Field;
 
+use crate::answer::Witness;
 use crate::cfg::{StepAction, Term};
 use crate::compile::{CompiledSpec, EffectRule};
-use crate::symbolic::{self, ResidualScope, Session, Witness};
+use crate::symbolic::{self, ResidualScope, Session};
 use ipnet::IpNet;
 use planlang::Span;
 use planlang::ast::{ActionKind, CmpOp, Effect, ParamType};
@@ -63,7 +64,7 @@ use warden_core::cond::Cond;
 use warden_core::cond::Operand;
 use warden_core::value::Value;
 
-use super::Decision;
+use super::decision::Decision;
 
 /// The glob every normalized absolute path matches.
 pub const ANY_PATH: &str = "/**";

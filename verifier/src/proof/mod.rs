@@ -16,8 +16,9 @@
 //! The proof reuses the verifier itself: each widened grant becomes a
 //! one-step plan whose param ranges over the widened shape minus the
 //! original grants (`param p: path where p under "/tmp/out" and not p
-//! matches "^/tmp/out/[^/]*\.tmp$"`), checked with [`CompiledSpec::check`]
-//! for every value of the param. Witnesses are re-checked concretely
+//! matches "^/tmp/out/[^/]*\.tmp$"`), built as a syntax tree from typed
+//! parts ([`query`]) and checked with [`CompiledSpec::check`] for every
+//! value of the param. Witnesses are re-checked concretely
 //! against both envelopes; a spurious one refuses (fail closed).
 //!
 //! ```
@@ -47,11 +48,15 @@ use warden_core::shape::{
     quote, tree_regex,
 };
 
+mod query;
+
 use crate::check::CheckError;
-use crate::compile::{ActionVerdict, CompiledSpec};
+use crate::compile::{ActionVerdict, CompiledSpec, Options};
 use crate::report::{Reason, Verdict};
 use planlang::Span;
-use planlang::ast::ActionKind;
+use planlang::ast::{ActionKind, ParamType};
+pub use query::QueryError;
+use query::{PathCond, Query, Slot, covers};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use warden_core::cond::Cond;
@@ -63,6 +68,12 @@ use warden_core::value::Value;
 // The likely counterexamples of a widened path grant, as the run-start
 // check picks its witnesses.
 use warden_core::within::path_candidates;
+
+/// The least solver bound of each question of a proof, in milliseconds:
+/// proving happens when a token is issued, off the hot path, so a loaded
+/// machine must not refuse a profile for lack of time (a timeout still
+/// refuses it). A spec whose own bound is longer keeps it.
+pub const PROOF_TIMEOUT_MS: u32 = 30_000;
 
 /// An action the enforced envelope lets through that the spec refuses.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,91 +125,63 @@ impl fmt::Display for Counterexample {
 pub enum ProveError {
     #[error("the proof of the enforced envelope could not be checked: {0}")]
     Check(#[from] CheckError),
-    #[error("the proof of the enforced envelope built a plan that does not load: {0}")]
-    Plan(String),
+    #[error("the proof of the enforced envelope could not build its question: {0}")]
+    Query(#[from] QueryError),
 }
-
-/// A condition on the path param `p` that holds exactly for the normalized
-/// paths `target` covers (`None`: it cannot be said, e.g. a param grant).
-pub(crate) fn covers_cond(target: &PathTarget) -> Option<String> {
-    match target {
-        PathTarget::Exact { path } => Some(format!("p == {}", quote(path))),
-        PathTarget::Tree { dir } => Some(format!("p matches {}", quote(&tree_regex(dir, false)))),
-        PathTarget::Glob { glob } => warden_core::path::glob_to_regex(glob)
-            .ok()
-            .map(|re| format!("p matches {}", quote(&re))),
-        PathTarget::Unknown { .. } => Some("true".to_owned()),
-        PathTarget::Param { .. } => None,
-    }
-}
-
-/// Paths spelled with the characters people use in file names: asked first
-/// when a widening is refused, so the counterexample reads well (the proof
-/// itself is over every path).
-pub(crate) const PLAIN: &str = r#"p matches "^[a-z0-9/._-]*$""#;
 
 /// A baseline pattern of `kind` as a condition on `p`: its plain
 /// `path == "..."` / `path under "..."` parts ([`baseline_grants`]).
-fn baseline_cond(cond: &Cond) -> Option<String> {
+fn baseline_cond(cond: &Cond) -> Option<PathCond> {
     let mut targets = Vec::new();
     baseline_targets(cond, &mut targets);
-    let parts: Vec<String> = targets
+    let parts: Vec<PathCond> = targets
         .iter()
         .filter_map(|t| match t {
-            PathTarget::Tree { dir } if dir == "/" => Some("true".to_owned()),
-            PathTarget::Tree { dir } => Some(format!("p under {}", quote(dir))),
-            PathTarget::Exact { path } => Some(format!("p == {}", quote(path))),
+            PathTarget::Tree { dir } if dir == "/" => Some(PathCond::True),
+            PathTarget::Tree { dir } => Some(PathCond::Under(dir.clone())),
+            PathTarget::Exact { path } => Some(PathCond::Eq(path.clone())),
             _ => None,
         })
         .collect();
-    (!parts.is_empty()).then(|| format!("({})", parts.join(" or ")))
+    (!parts.is_empty()).then(|| PathCond::any(parts))
 }
-
-/// `p` is a normalized absolute path (every action's path is): `/`, or
-/// segments that are neither empty nor `.` nor `..`. One regular language,
-/// which the solver decides with the other atoms about `p`.
-pub(crate) const NORMAL: &str = r#"p matches "^/$|^(/([^/.]|\\.[^/.]|\\.\\.[^/])[^/]*)+$""#;
 
 /// The original envelope's grants of `kind` on paths (files, programs with
 /// any arguments, unix sockets), as a condition on `p`.
-fn original_cond(original: &Envelope, kind: ActionKind) -> String {
-    let mut parts: Vec<String> = Vec::new();
+fn original_cond(original: &Envelope, kind: ActionKind) -> PathCond {
+    let mut parts: Vec<PathCond> = Vec::new();
     match kind {
         ActionKind::Exec => {
             for g in original.exec.iter().filter(|g| g.argv.is_none()) {
-                parts.extend(covers_cond(&g.program));
+                parts.extend(covers(&g.program));
             }
         }
         ActionKind::Connect | ActionKind::Listen => {
             for g in original.unix.iter().filter(|g| g.op.kind() == kind) {
-                parts.extend(covers_cond(&g.target));
+                parts.extend(covers(&g.target));
             }
         }
         _ => {
             for g in original.files.iter().filter(|g| g.access.kind() == kind) {
-                parts.extend(covers_cond(&g.target));
+                parts.extend(covers(&g.target));
             }
         }
     }
     for b in original.baseline.iter().filter(|b| b.kind == Some(kind)) {
         parts.extend(baseline_cond(&b.when));
     }
-    if parts.is_empty() {
-        "false".to_owned()
-    } else {
-        parts.join(" or ")
-    }
+    PathCond::any(parts)
 }
 
 /// One question of the proof: a one-step plan over a widened grant.
 struct Question {
     /// The enforced grant, for people.
     grant: String,
-    /// The plan text.
-    plan: String,
+    /// The one-step plan.
+    plan: Query,
     /// The same plan over plainly spelled paths only, asked for a readable
     /// counterexample once `plan` is refused.
-    plain: Option<String>,
+    plain: Option<Query>,
     /// Only an explicit `deny` refuses (a program's read, implied by exec).
     deny_only: bool,
     /// Concrete actions of the widened grant, judged first: a refusal found
@@ -222,20 +205,26 @@ fn path_question(
         // inside it; the directory itself is created and removed in its
         // parent, and never opened for writing.
         (PathTarget::Tree { dir }, ActionKind::Write | ActionKind::Delete) => {
-            format!("p matches {}", quote(&tree_regex(dir, true)))
+            PathCond::Matches(tree_regex(dir, true))
         }
-        _ => covers_cond(target)?,
+        _ => covers(target)?,
     };
     let orig = original_cond(original, kind);
-    let plan = |extra: &str| {
-        format!(
-            "plan \"enforced\" {{\n  param p: path where {inside} and {NORMAL}{extra} and not ({orig})\n  {word} p\n}}\n"
-        )
+    let plan = |plain: bool| {
+        let mut all = vec![inside.clone(), PathCond::normal()];
+        if plain {
+            all.push(PathCond::plain());
+        }
+        all.push(PathCond::Not(Box::new(orig.clone())));
+        Query::Path {
+            kind,
+            cond: PathCond::And(all),
+        }
     };
     Some(Question {
         grant,
-        plan: plan(""),
-        plain: Some(plan(&format!(" and {PLAIN}"))),
+        plan: plan(false),
+        plain: Some(plan(true)),
         candidates: path_candidates(kind, target),
         deny_only,
         kind,
@@ -293,7 +282,9 @@ fn questions(original: &Envelope, enforced: &Envelope) -> Vec<Question> {
                 } else {
                     format!("exec {} with any arguments", quote(path))
                 },
-                plan: format!("plan \"enforced\" {{\n  exec {}\n}}\n", quote(path)),
+                plan: Query::Exec {
+                    program: path.clone(),
+                },
                 plain: None,
                 candidates: if loader { LOADER_ARGV } else { ANY_ARGV }
                     .iter()
@@ -314,23 +305,27 @@ fn questions(original: &Envelope, enforced: &Envelope) -> Vec<Question> {
         if original.connect.contains(g) {
             continue;
         }
-        let (port_decl, port) = match &g.port {
-            ValueMatch::Exact { value } => (String::new(), value.to_string()),
-            _ => ("  param port: number\n".to_owned(), "port".to_owned()),
+        let port = match &g.port {
+            ValueMatch::Exact { value } => Slot::Value(value.clone()),
+            _ => Slot::Param("port", ParamType::Number),
         };
         let host = match &g.host {
             ValueMatch::Exact {
                 value: Value::Cidr(net),
-            } if net.prefix_len() == 0 => "  param h: host\n".to_owned(),
+            } if net.prefix_len() == 0 => Slot::Param("h", ParamType::Host),
             ValueMatch::Exact { value } => {
                 // An exact host the original lacks cannot come from the
                 // widening; ask about it as it is.
+                let shown = match &port {
+                    Slot::Value(v) => v.to_string(),
+                    Slot::Param(name, _) => (*name).to_owned(),
+                };
                 qs.push(Question {
-                    grant: format!("connect {value}:{port}"),
-                    plan: format!(
-                        "plan \"enforced\" {{\n{port_decl}  connect {}:{port}\n}}\n",
-                        connect_host(value)
-                    ),
+                    grant: format!("connect {value}:{shown}"),
+                    plan: Query::Connect {
+                        host: Slot::Value(value.clone()),
+                        port,
+                    },
                     plain: None,
                     candidates: Vec::new(),
                     deny_only: false,
@@ -338,7 +333,7 @@ fn questions(original: &Envelope, enforced: &Envelope) -> Vec<Question> {
                 });
                 continue;
             }
-            _ => "  param h: host\n".to_owned(),
+            _ => Slot::Param("h", ParamType::Host),
         };
         qs.push(Question {
             grant: format!(
@@ -346,7 +341,7 @@ fn questions(original: &Envelope, enforced: &Envelope) -> Vec<Question> {
                 describe_match(&g.host),
                 describe_match(&g.port)
             ),
-            plan: format!("plan \"enforced\" {{\n{host}{port_decl}  connect h:{port}\n}}\n"),
+            plan: Query::Connect { host, port },
             plain: None,
             candidates: ["192.0.2.1", "2001:db8::1"]
                 .iter()
@@ -368,9 +363,11 @@ fn questions(original: &Envelope, enforced: &Envelope) -> Vec<Question> {
         if original.listen.contains(g) {
             continue;
         }
-        let plan = match &g.port {
-            ValueMatch::Exact { value } => format!("plan \"enforced\" {{\n  listen {value}\n}}\n"),
-            _ => "plan \"enforced\" {\n  param port: number\n  listen port\n}\n".to_owned(),
+        let plan = Query::Listen {
+            port: match &g.port {
+                ValueMatch::Exact { value } => Slot::Value(value.clone()),
+                _ => Slot::Param("port", ParamType::Number),
+            },
         };
         qs.push(Question {
             grant: format!("listen {}", describe_match(&g.port)),
@@ -393,14 +390,6 @@ fn widened_from(narrow: &PathTarget, wide: &PathTarget) -> bool {
         PathTarget::Glob { glob } => glob_base(glob) == *dir,
         PathTarget::Exact { path } => parent_dir(path) == *dir,
         _ => false,
-    }
-}
-
-/// A connect host in the plan language (`"name"`, `10.0.0.0/8`, `[::1]`).
-pub(crate) fn connect_host(v: &Value) -> String {
-    match v {
-        Value::Cidr(net) if net.addr().is_ipv6() => format!("[{}]", Value::Cidr(*net)),
-        v => v.to_string(),
     }
 }
 
@@ -473,11 +462,14 @@ fn ask(
     spec: &CompiledSpec,
     original: &Envelope,
     q: &Question,
-    text: &str,
+    query: &Query,
 ) -> Result<Option<Counterexample>, ProveError> {
-    let plan = planlang::load_plan_str(text, "enforced.plan")
-        .map_err(|d| ProveError::Plan(format!("{d}\n{text}")))?;
-    let outcome = match spec.check(&plan) {
+    let plan = query.plan()?;
+    let options = Options {
+        timeout_ms: spec.options.timeout_ms.max(PROOF_TIMEOUT_MS),
+        ..spec.options.clone()
+    };
+    let outcome = match spec.check_with(&plan, &options) {
         Ok(o) => o,
         // The widened shape holds nothing beyond the original grants.
         Err(CheckError::UnsatisfiableWhere { .. }) => return Ok(None),
