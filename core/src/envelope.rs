@@ -627,6 +627,26 @@ fn value_ok<'a>(m: &'a ValueMatch, f: &'a Field, pairs: &mut Vec<(&'a str, &'a F
     }
 }
 
+/// The banking example's `amount` param, for examples, tests and benches:
+/// `param amount: number where amount > 0 and amount <= 100`.
+#[doc(hidden)]
+pub fn example_amount_param() -> ParamDecl {
+    use crate::cond::{Cond, Operand};
+    use crate::vocab::{CmpOp, ParamType};
+    let cmp = |op, bound: i64| Cond::Cmp {
+        op,
+        lhs: Operand::field("amount"),
+        rhs: Operand::value(bound),
+    };
+    ParamDecl {
+        name: "amount".into(),
+        ty: ParamType::Number,
+        condition: Some(Cond::And {
+            all: vec![cmp(CmpOp::Gt, 0), cmp(CmpOp::Le, 100)],
+        }),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -639,7 +659,7 @@ mod tests {
 
     fn bank() -> Envelope {
         let mut env = Envelope::default();
-        env.params.push(crate::claims::example_amount_param());
+        env.params.push(example_amount_param());
         env.calls.push(CallGrant {
             name: "send_money".into(),
             args: [

@@ -311,6 +311,17 @@ mod tests {
     use crate::vocab::{ActionKind, CmpOp, ParamType};
     use std::time::Duration;
 
+    #[test]
+    fn a_lifetime_refusal_reads_as_the_lifetime_error() {
+        let t = Timestamp::from_unix(1_800_000_000);
+        for e in [
+            OutsideLifetime::NotYetValid { nbf: t, now: t },
+            OutsideLifetime::Expired { exp: t, now: t },
+        ] {
+            assert_eq!(RefusalReason::from(e).to_string(), e.to_string());
+        }
+    }
+
     fn call_pattern(name: &str) -> Pattern {
         Pattern {
             kind: Some(ActionKind::Call),

@@ -25,7 +25,8 @@ fn num(n: i64) -> Value {
 /// grants, an `at most` limit on the last tool and a baseline pattern.
 fn envelope(entries: usize) -> Envelope {
     let mut env = Envelope::default();
-    env.params.push(warden_core::claims::example_amount_param());
+    env.params
+        .push(warden_core::envelope::example_amount_param());
     for i in 0..entries.saturating_sub(5) {
         let mut args = BTreeMap::new();
         args.insert(
