@@ -96,6 +96,10 @@ pub async fn serve(
     if upstreams.is_empty() {
         return Err(GatewayError::NoUpstream);
     }
+    // reqwest (the HTTP upstreams' client) is built without a TLS provider of
+    // its own: ring, the one the rest of Warden uses, is the process default.
+    // An error means a default is already installed, which is what we want.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let gateway = Gateway::open(config)?;
     let mut clients = Vec::new();
     for spec in upstreams {
