@@ -6,7 +6,8 @@ import subprocess
 import sys
 import tempfile
 
-from test_service import APPROVER, PLAN_APPROVE, SPEC, SUBMITTER, write_config
+from service_fixture import APPROVER, SUBMITTER, write_config
+from test_service import PLAN_APPROVE, SPEC
 from warden_client import WardenClient, call_action, pb
 
 WARDEN = os.environ.get("WARDEN_BIN", "warden")
