@@ -15,6 +15,8 @@ set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$here"
 "$venv/bin/python" -m unittest -v test_service test_token test_token_schema
+# The service part of `make demo` (demo.py), so a change that breaks it fails here.
+"$venv/bin/python" demo.py > /dev/null
 
 # A fresh virtualenv each run; pip's cache and the extension's cargo target
 # directory are kept, so a second run rebuilds nothing.
