@@ -28,6 +28,8 @@ pub struct Args {
     /// Refuse every call once the token's id (or an ancestor's) is in this revocation list.
     #[arg(long, value_name = "FILE")]
     revocations: Option<PathBuf>,
+    #[command(flatten)]
+    follow: crate::cmd::follow::ServiceArgs,
     /// The gateway's store (SQLite): the run's state, kept across restarts,
     /// and the audit log of every decision (`warden audit show --db`).
     #[arg(long, value_name = "FILE", default_value = "warden-mcp.db")]
@@ -78,13 +80,19 @@ pub fn run(args: Args) -> ExitCode {
         Ok(k) => k,
         Err(e) => return fail(e),
     };
-    let revocations: Box<dyn RevocationList + Send + Sync> = match &args.revocations {
+    let file: Box<dyn RevocationList + Send + Sync> = match &args.revocations {
         Some(path) => match token::FileRevocations::open(path) {
             Ok(list) => Box::new(list),
             Err(e) => return fail(e),
         },
         None => Box::new(NoRevocations),
     };
+    let (revocations, _service_watch): (Box<dyn RevocationList + Send + Sync>, _) =
+        match args.follow.follow(|_| {}) {
+            Ok(None) => (file, None),
+            Ok(Some((list, watcher))) => (Box::new(Either(file, list)), Some(watcher)),
+            Err(e) => return fail(e),
+        };
     let verified = match VerifiedToken::verify(&text, &key, &SystemClock, revocations.as_ref()) {
         Ok(v) => v,
         Err(e) => return fail(e),
@@ -196,6 +204,19 @@ fn server_command(
     if let Some(r) = &args.revocations {
         c.arg("--revocations").arg(r);
     }
+    args.follow.pass_on(&mut c);
     c.arg("--").arg(program).args(rest);
     Ok(c)
+}
+
+/// Revoked if either list says so; an error of either refuses.
+struct Either(
+    Box<dyn RevocationList + Send + Sync>,
+    service::watch::WatchedRevocations,
+);
+
+impl RevocationList for Either {
+    fn is_revoked(&self, id: &token::TokenId) -> Result<bool, token::RevocationError> {
+        Ok(self.0.is_revoked(id)? || self.1.is_revoked(id)?)
+    }
 }
