@@ -15,9 +15,11 @@ pub struct TokenArgs {
     /// The token: its text, a file holding it, or `-` for standard input.
     #[arg(long, value_name = "TOKEN")]
     pub token: String,
-    /// The public key that signed it (a `warden.pub` file or `k4.public.…` text).
-    #[arg(long = "pub", value_name = "KEY")]
-    pub public_key: String,
+    /// The keys it may be signed by: a `warden.pub` file, `k4.public.…`
+    /// text, or a key set file (keys with their states: active,
+    /// verify-only, retired). Repeatable; the token's `kid` picks the key.
+    #[arg(long = "pub", value_name = "KEY", required = true)]
+    pub public_keys: Vec<String>,
     /// A revocation list: the token is refused if its id (or an ancestor's)
     /// is in it, and the run is stopped if it is added while the run runs.
     #[arg(long, value_name = "FILE")]
@@ -28,8 +30,8 @@ pub struct TokenArgs {
 pub struct HeldToken {
     /// The token's text.
     pub text: String,
-    /// The key that must have signed it.
-    pub key: token::PublicKey,
+    /// The keys it may be signed by.
+    pub key: token::KeySet,
     /// The revocation list, when one was given.
     pub revocations: Option<token::FileRevocations>,
 }
@@ -39,7 +41,7 @@ impl TokenArgs {
     /// rendered here and returned as the bad-input exit code.
     pub fn load(&self) -> Result<HeldToken, ExitCode> {
         let text = read_token_arg(&self.token).map_err(fail)?;
-        let key = token::keys::load_public_key(&self.public_key).map_err(fail)?;
+        let key = token::KeySet::load_all(&self.public_keys).map_err(fail)?;
         let revocations = match &self.revocations {
             Some(path) => Some(token::FileRevocations::open(path).map_err(fail)?),
             None => None,
@@ -53,12 +55,11 @@ impl TokenArgs {
 
     /// The same arguments for a child `warden` that checks the token again.
     pub fn to_args(&self) -> Vec<std::ffi::OsString> {
-        let mut out = vec![
-            "--token".into(),
-            self.token.clone().into(),
-            "--pub".into(),
-            self.public_key.clone().into(),
-        ];
+        let mut out = vec!["--token".into(), self.token.clone().into()];
+        for k in &self.public_keys {
+            out.push("--pub".into());
+            out.push(k.into());
+        }
         if let Some(r) = &self.revocations {
             out.push("--revocations".into());
             out.push(r.clone().into());
