@@ -100,7 +100,10 @@ fn chain_checkpoints_and_reopen(b: &dyn Backend) {
         s.close();
     }
     let s = b.open(3);
-    let rep = s.verify_chain(&signer().public_key()).unwrap().unwrap();
+    let rep = s
+        .verify_chain(&token::KeySet::from(signer().public_key()))
+        .unwrap()
+        .unwrap();
     // 7 events, 2 periodic checkpoints, 1 on close.
     assert_eq!((rep.records, rep.checkpoints, rep.uncovered), (10, 3, 0));
     let c = s.commit(Txn::events(vec![ev(8)])).wait_blocking().unwrap();
@@ -245,7 +248,11 @@ fn two_postgres_stores_share_a_run() {
     let b = pg();
     a_run_counts_under_its_lock(&[b.open(10), b.open(10)], 20);
     let s = b.open(10);
-    assert!(s.verify_chain(&signer().public_key()).unwrap().is_ok());
+    assert!(
+        s.verify_chain(&token::KeySet::from(signer().public_key()))
+            .unwrap()
+            .is_ok()
+    );
 }
 
 /// Two stores on one database commit at once: one chain, no fork, that
@@ -274,7 +281,7 @@ fn two_postgres_stores_append_to_one_chain() {
     }
     let rep = b
         .open(10)
-        .verify_chain(&signer().public_key())
+        .verify_chain(&token::KeySet::from(signer().public_key()))
         .unwrap()
         .unwrap();
     assert_eq!(rep.records - rep.checkpoints, 200);

@@ -367,7 +367,7 @@ pub trait Store: Send + Sync + 'static {
     /// in one consistent read.
     fn verify_chain(
         &self,
-        key: &token::PublicKey,
+        keys: &token::KeySet,
     ) -> Result<Result<VerifyReport, VerifyFailure>, StoreError>;
 
     /// Stops accepting commits once everything queued is committed; later
@@ -414,11 +414,11 @@ impl AuditLog {
     /// Verifies the whole chain and its signed head (one snapshot).
     pub fn verify(
         &self,
-        key: &token::PublicKey,
+        keys: impl Into<token::KeySet>,
     ) -> Result<Result<VerifyReport, VerifyFailure>, StoreError> {
         match self {
-            AuditLog::Sqlite(r) => r.verify(key),
-            AuditLog::Postgres(r) => r.verify(key),
+            AuditLog::Sqlite(r) => r.verify(keys),
+            AuditLog::Postgres(r) => r.verify(keys),
         }
     }
 

@@ -345,11 +345,11 @@ impl PgReader {
     /// snapshot (a `REPEATABLE READ` transaction), page by page.
     pub fn verify(
         &self,
-        key: &token::PublicKey,
+        keys: impl Into<token::KeySet>,
     ) -> Result<Result<VerifyReport, VerifyFailure>, StoreError> {
         let handle = self.handle.clone();
         let pool = self.pool.clone();
-        let key = key.clone();
+        let keys: token::KeySet = keys.into();
         // A thread of its own: it blocks on the store's runtime per page.
         std::thread::scope(|s| {
             s.spawn(move || {
@@ -358,7 +358,7 @@ impl PgReader {
                     .block_on(c.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
                     .map_err(db)?;
                 let head = handle.block_on(read_head(&c)).and_then(|(_, h)| h);
-                let r = verify_log(&key, head, |after| {
+                let r = verify_log(keys, head, |after| {
                     handle.block_on(records_after(&c, after, 4096))
                 });
                 let _ = handle.block_on(c.batch_execute("COMMIT"));
@@ -1075,9 +1075,9 @@ impl Store for PgStore {
 
     fn verify_chain(
         &self,
-        key: &token::PublicKey,
+        keys: &token::KeySet,
     ) -> Result<Result<VerifyReport, VerifyFailure>, StoreError> {
-        self.reader.verify(key)
+        self.reader.verify(keys)
     }
 
     fn close(&self) {

@@ -428,9 +428,9 @@ impl Store for SqliteStore {
 
     fn verify_chain(
         &self,
-        key: &token::PublicKey,
+        keys: &token::KeySet,
     ) -> Result<Result<crate::audit::VerifyReport, crate::audit::VerifyFailure>, StoreError> {
-        AuditReader::open(&self.path)?.verify(key)
+        AuditReader::open(&self.path)?.verify(keys)
     }
 
     fn close(&self) {
@@ -467,16 +467,16 @@ impl AuditReader {
         query_records(&self.conn, q)
     }
 
-    /// Verifies the whole log against the trusted checkpoint key, page by
+    /// Verifies the whole log against the trusted checkpoint keys, page by
     /// page (the log never has to fit in memory), and its signed head (so a
     /// tail cut after the last checkpoint is caught). Records and head are
     /// read in one snapshot, so a service writing meanwhile does not matter.
     pub fn verify(
         &self,
-        key: &token::PublicKey,
+        keys: impl Into<token::KeySet>,
     ) -> Result<Result<crate::audit::VerifyReport, crate::audit::VerifyFailure>, StoreError> {
         self.conn.execute_batch("BEGIN DEFERRED")?;
-        let result = verify_log(key, read_signed_head(&self.conn), |after| {
+        let result = verify_log(keys, read_signed_head(&self.conn), |after| {
             self.page(after, 4096)
         });
         self.conn.execute_batch("COMMIT")?;
@@ -777,7 +777,7 @@ mod tests {
         }
         // 7 events + 2 periodic checkpoints + 1 on close.
         let r = AuditReader::open(&dir.path().join("w.db")).unwrap();
-        let rep = r.verify(&signer().public_key()).unwrap().unwrap();
+        let rep = r.verify(signer().public_key()).unwrap().unwrap();
         assert_eq!(rep.records, 10);
         assert_eq!(rep.checkpoints, 3);
         assert_eq!(rep.uncovered, 0);
@@ -786,7 +786,7 @@ mod tests {
         let c = s.commit(Txn::events(vec![ev(8)])).wait_blocking().unwrap();
         assert_eq!(c.last_seq(), 11);
         drop(s);
-        let rep = r.verify(&signer().public_key()).unwrap().unwrap();
+        let rep = r.verify(signer().public_key()).unwrap().unwrap();
         assert_eq!(rep.records, 12);
     }
 
@@ -985,7 +985,7 @@ mod tests {
         }
         s.close();
         let r = AuditReader::open(&dir.path().join("w.db")).unwrap();
-        let rep = r.verify(&signer().public_key()).unwrap().unwrap();
+        let rep = r.verify(signer().public_key()).unwrap().unwrap();
         assert_eq!(rep.records - rep.checkpoints, 400);
     }
 
@@ -1022,7 +1022,7 @@ mod tests {
             c.execute_batch(sql).unwrap();
             drop(c);
             let r = AuditReader::open(&path).unwrap();
-            let err = r.verify(&signer().public_key()).unwrap().unwrap_err();
+            let err = r.verify(signer().public_key()).unwrap().unwrap_err();
             assert_eq!(err.seq, bad, "{sql}: {err}");
             if sql.starts_with("DELETE") {
                 assert!(matches!(err.problem, Problem::Missing { .. }));
@@ -1044,7 +1044,7 @@ mod tests {
                 s.commit(Txn::events(vec![ev(i)])).wait_blocking().unwrap();
             }
             let r = AuditReader::open(&path).unwrap();
-            let rep = r.verify(&signer().public_key()).unwrap().unwrap();
+            let rep = r.verify(signer().public_key()).unwrap().unwrap();
             assert!(rep.head_signed);
             assert_eq!((rep.records, rep.uncovered), (6, 6));
             // Not closed: the writer would sign a final checkpoint.
@@ -1054,7 +1054,7 @@ mod tests {
         c.execute_batch("DELETE FROM audit WHERE seq > 4").unwrap();
         drop(c);
         let r = AuditReader::open(&path).unwrap();
-        let err = r.verify(&signer().public_key()).unwrap().unwrap_err();
+        let err = r.verify(signer().public_key()).unwrap().unwrap_err();
         assert_eq!(err.seq, 5);
         assert_eq!(err.problem, Problem::TailCut { last: 4, head: 6 });
         let e = SqliteStore::open(&path, Some(signer()), SqliteOptions::default()).unwrap_err();
@@ -1064,7 +1064,7 @@ mod tests {
         c.execute_batch("DELETE FROM meta WHERE key = 'head'")
             .unwrap();
         drop(c);
-        let err = r.verify(&signer().public_key()).unwrap().unwrap_err();
+        let err = r.verify(signer().public_key()).unwrap().unwrap_err();
         assert_eq!(err.problem, Problem::NoHead);
         assert!(SqliteStore::open(&path, Some(signer()), SqliteOptions::default()).is_err());
     }

@@ -60,7 +60,7 @@ pub(crate) fn check_signed_head(
     let ok = match head {
         None => chain.seq == 0,
         Some(h) => {
-            h.verifies(&signer.public_key())
+            h.verifies_with(signer.trusted())
                 && h.seq == chain.seq
                 && parse_hash(&h.hash).ok() == Some(chain.hash)
         }
@@ -83,11 +83,11 @@ pub(crate) fn check_signed_head(
 /// argument, in order; an empty page ends it), against its signed head,
 /// both read in one snapshot by the caller.
 pub(crate) fn verify_log(
-    key: &token::PublicKey,
+    keys: impl Into<token::KeySet>,
     head: Result<Option<SignedHead>, StoreError>,
     mut page: impl FnMut(u64) -> Result<Vec<AuditRecord>, StoreError>,
 ) -> Result<Result<VerifyReport, VerifyFailure>, StoreError> {
-    let mut v = ChainVerifier::new(key);
+    let mut v = ChainVerifier::new(keys);
     let mut after = 0;
     loop {
         let page = page(after)?;
