@@ -304,7 +304,7 @@ fn a_cut_postgres_chain_is_detected_and_not_written_over() {
         .expect("psql (postgresql-client) is installed with postgresql");
     assert!(psql.status.success(), "{psql:?}");
     let log = service::store::AuditLog::open(std::path::Path::new(""), Some(&b.0.url())).unwrap();
-    let err = log.verify(&signer().public_key()).unwrap().unwrap_err();
+    let err = log.verify(signer().public_key()).unwrap().unwrap_err();
     assert_eq!(err.problem, Problem::TailCut { last: 4, head: 6 });
     let e = PgStore::open(PgOptions::new(b.0.url()), Some(signer())).unwrap_err();
     assert!(e.to_string().contains("refusing to write"), "{e}");
