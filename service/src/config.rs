@@ -3,6 +3,7 @@
 //! ```toml
 //! listen = "127.0.0.1:50051"
 //! db = "warden.db"
+//! # store = "postgres://warden:…@db:5432/warden"   # a fleet's shared store (instead of db)
 //! specs = "specs/"
 //! key = "keys/warden.key"        # signs tokens and audit checkpoints
 //! max_plan_bytes = 65536          # larger plans: INVALID_ARGUMENT, nothing recorded
@@ -92,6 +93,10 @@ pub struct ServeConfig {
     pub listen: String,
     #[serde(default = "default_db")]
     pub db: PathBuf,
+    /// A PostgreSQL URL (`postgres://…`): replicas that share it are one
+    /// service. Unset: the SQLite file `db`.
+    #[serde(default)]
+    pub store: Option<String>,
     #[serde(default = "default_specs")]
     pub specs: PathBuf,
     #[serde(default = "default_key")]
@@ -140,6 +145,8 @@ pub enum ConfigError {
     ConsoleNeedsTls(String),
     #[error("[console] sign_in_per_minute and session_minutes must be at least 1")]
     ConsoleLimits,
+    #[error("store = {0:?}: give a PostgreSQL URL, postgres://user:password@host:port/database")]
+    StoreUrl(String),
     #[error("keys = {path}: {source}")]
     Keys {
         path: String,
@@ -154,6 +161,17 @@ pub enum ConfigError {
         state: token::KeyState,
         path: String,
     },
+}
+
+/// A store URL must name PostgreSQL (a typo must not fall back to SQLite).
+fn check_store_url(url: &str) -> Result<(), ConfigError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(())
+    } else {
+        // Never echo the URL: it may hold a password.
+        let scheme = url.split_once("://").map_or("(none)", |(s, _)| s);
+        Err(ConfigError::StoreUrl(format!("{scheme}://…")))
+    }
 }
 
 impl ServeConfig {
@@ -178,6 +196,9 @@ impl ServeConfig {
                 return Err(ConfigError::ConsoleLimits);
             }
         }
+        if let Some(url) = &c.store {
+            check_store_url(url)?;
+        }
         let abs = |p: &mut PathBuf| {
             if p.is_relative() {
                 *p = base.join(&*p);
@@ -197,6 +218,13 @@ impl ServeConfig {
             }
         }
         Ok(c)
+    }
+
+    /// Uses the PostgreSQL store at `url` (`warden serve --store`).
+    pub fn set_store(&mut self, url: &str) -> Result<(), ConfigError> {
+        check_store_url(url)?;
+        self.store = Some(url.to_owned());
+        Ok(())
     }
 
     /// Reads a configuration file.
@@ -237,6 +265,12 @@ impl ServeConfig {
     /// Where the service keeps its state (the one place that picks the
     /// store's back end).
     pub fn store(&self) -> crate::store::StoreConfig {
+        if let Some(url) = &self.store {
+            return crate::store::StoreConfig::Postgres(crate::store::postgres::PgOptions {
+                checkpoint_every: self.checkpoint_every,
+                ..crate::store::postgres::PgOptions::new(url.clone())
+            });
+        }
         crate::store::StoreConfig::Sqlite {
             path: self.db.clone(),
             options: crate::store::sqlite::SqliteOptions {

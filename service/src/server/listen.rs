@@ -112,6 +112,11 @@ pub async fn serve_with<E: Engine>(
         .await?;
     svc.reload_specs(false).await?;
 
+    let follow = {
+        let svc = svc.clone();
+        tokio::spawn(async move { svc.follow_store().await })
+    };
+
     let (health, health_svc) = tonic_health::server::health_reporter();
     health
         .set_serving::<proto::warden_server::WardenServer<WardenService<E>>>()
@@ -180,6 +185,7 @@ pub async fn serve_with<E: Engine>(
     if let Some(p) = poll {
         p.abort();
     }
+    follow.abort();
     if let Some(c) = companion {
         c.abort();
     }

@@ -8,8 +8,9 @@
 //! It is the run's init (`enforcer::lifecycle`): SIGTERM, SIGINT and SIGHUP
 //! are forwarded to the command, which has `--grace` to end before the run
 //! is killed; the run gets SIGTERM before its token expires and is killed
-//! at the expiry; a token revoked in `--revocations` while the run runs
-//! kills it at once.
+//! at the expiry; a token revoked in `--revocations`, or through the
+//! service named by `--service` (any replica of a fleet), while the run
+//! runs kills it at once.
 
 use crate::cmd::tokens::{TokenArgs, fail};
 use crate::exit;
@@ -27,6 +28,8 @@ use warden_core::shape::Profile;
 pub struct Args {
     #[command(flatten)]
     held: TokenArgs,
+    #[command(flatten)]
+    follow: crate::cmd::follow::ServiceArgs,
     /// Refuse to start unless this layer is in use (landlock, seccomp, cgroup,
     /// ebpf-cgroup-sock-addr, ebpf-tracepoints, bpf-lsm). Repeatable.
     #[arg(long, value_name = "LAYER")]
@@ -92,6 +95,10 @@ pub fn run(args: Args) -> ExitCode {
             }
         }
         _ => None,
+    };
+    let _service_watch = match watch_service(&args.follow, &claims, &stop) {
+        Ok(w) => w,
+        Err(e) => return fail(e),
     };
     // The token's envelope carries the spec's baseline (`envelope.baseline`).
     let envelope: &Envelope = &claims.envelope;
@@ -277,4 +284,33 @@ fn exit_code_of(status: std::process::ExitStatus) -> ExitCode {
         (None, Some(sig)) => ExitCode::from((128 + sig).clamp(0, 255) as u8),
         (None, None) => ExitCode::from(1),
     }
+}
+
+/// Follows the service's revocations (with --service): stops the run
+/// through `stop` when the token or an ancestor is revoked, or when the
+/// service stays out of reach. Fails, before the run starts, if the token
+/// was revoked already.
+fn watch_service(
+    follow: &crate::cmd::follow::ServiceArgs,
+    claims: &warden_core::claims::Claims,
+    stop: &StopHandle,
+) -> Result<Option<service::watch::RevocationWatcher>, crate::cmd::follow::FollowError> {
+    let checked = claims.clone();
+    let stop = stop.clone();
+    let followed = follow.follow(move |list| {
+        // The token, or one it was narrowed from; a lost watch fails closed.
+        let reason = match paseto::check_revocation(&checked, list) {
+            Ok(()) => return,
+            Err(paseto::TokenError::Revoked { id }) => StopReason::Revoked { id: id.to_string() },
+            Err(e) => StopReason::RevocationUnavailable { why: e.to_string() },
+        };
+        stop.stop(reason);
+    })?;
+    let Some((list, watcher)) = followed else {
+        return Ok(None);
+    };
+    if let Err(paseto::TokenError::Revoked { id }) = paseto::check_revocation(claims, &list) {
+        return Err(crate::cmd::follow::FollowError::Revoked(id.to_string()));
+    }
+    Ok(Some(watcher))
 }

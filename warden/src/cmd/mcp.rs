@@ -23,6 +23,8 @@ pub struct Args {
     /// input is the agent's channel), its key and revocation list.
     #[command(flatten)]
     held: TokenArgs,
+    #[command(flatten)]
+    follow: crate::cmd::follow::ServiceArgs,
     /// The gateway's store (SQLite): the run's state, kept across restarts,
     /// and the audit log of every decision (`warden audit show --db`).
     #[arg(long, value_name = "FILE", default_value = "warden-mcp.db")]
@@ -70,10 +72,16 @@ pub fn run(args: Args) -> ExitCode {
         Err(code) => return code,
     };
     let (text, key) = (held.text, held.key);
-    let revocations: Box<dyn RevocationList + Send + Sync> = match held.revocations {
+    let file: Box<dyn RevocationList + Send + Sync> = match held.revocations {
         Some(list) => Box::new(list),
         None => Box::new(NoRevocations),
     };
+    let (revocations, _service_watch): (Box<dyn RevocationList + Send + Sync>, _) =
+        match args.follow.follow(|_| {}) {
+            Ok(None) => (file, None),
+            Ok(Some((list, watcher))) => (Box::new(Either(file, list)), Some(watcher)),
+            Err(e) => return fail(e),
+        };
     let verified = match VerifiedToken::verify(&text, &key, &SystemClock, revocations.as_ref()) {
         Ok(v) => v,
         Err(e) => return fail(e),
@@ -188,6 +196,19 @@ fn server_command(
     let mut c = tokio::process::Command::new(std::env::current_exe()?);
     c.arg("exec").arg("--quiet");
     c.args(args.held.to_args());
+    args.follow.pass_on(&mut c);
     c.arg("--").arg(program).args(rest);
     Ok(c)
+}
+
+/// Revoked if either list says so; an error of either refuses.
+struct Either(
+    Box<dyn RevocationList + Send + Sync>,
+    service::watch::WatchedRevocations,
+);
+
+impl RevocationList for Either {
+    fn is_revoked(&self, id: &token::TokenId) -> Result<bool, token::RevocationError> {
+        Ok(self.0.is_revoked(id)? || self.1.is_revoked(id)?)
+    }
 }
