@@ -67,6 +67,29 @@ fn join(segs: &[&str]) -> String {
     out
 }
 
+/// Whether every absolute path that ends with `y` keeps that ending when
+/// normalized: `y`'s last piece is a whole segment no `..` can follow
+/// (nothing comes after it), its pieces after the first `/` are proper
+/// segments (not empty, `.` or `..`), and its first piece is a segment's
+/// tail that cannot be `.` or `..` itself. `".log"`, `"/x.log"`,
+/// `"app/x.log"` are kept; `"/"`, `"."`, `"x/"`, `"a/../b"` are not.
+///
+/// ```
+/// use warden_core::path::{ending_survives_normalization as kept, normalize_path};
+/// assert!(kept(".log") && !kept("a.log/.."));
+/// assert!(normalize_path("/var/log/../x.log").unwrap().ends_with(".log"));
+/// ```
+pub fn ending_survives_normalization(y: &str) -> bool {
+    let mut pieces = y.split('/');
+    let first = pieces.next().unwrap_or("");
+    let rest: Vec<&str> = pieces.collect();
+    let proper = |s: &str| !s.is_empty() && s != "." && s != "..";
+    if rest.is_empty() {
+        return proper(first);
+    }
+    (first.is_empty() || (first != "." && first != "..")) && rest.iter().all(|s| proper(s))
+}
+
 /// Whether a path is already in normal form (what [`normalize_path`] returns).
 pub fn is_normal(p: &str) -> bool {
     normalize_path(p).is_ok_and(|n| n == p)
@@ -213,4 +236,58 @@ pub fn glob_to_regex(glob: &str) -> Result<String, PathError> {
     }
     re.push('$');
     Ok(re)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ending_survives_normalization as suffix_survives_norm;
+
+    /// The rule agrees with [`warden_core::path::normalize_path`] on every
+    /// path built from a small alphabet of segments, for each ending.
+    #[test]
+    fn kept_suffixes_survive_normalization() {
+        let segs = ["", ".", "..", "a", "x.log", ".log", "..log", "app"];
+        let endings = [
+            ".log",
+            "log",
+            "/x.log",
+            "app/x.log",
+            "/app/x.log",
+            ".",
+            "..",
+            "/",
+            "x/",
+            "a/../b",
+            "a/./x.log",
+            "/..",
+            "g",
+            "..log",
+        ];
+        let mut paths = vec![String::new()];
+        for _ in 0..4 {
+            let mut next = Vec::new();
+            for p in &paths {
+                for s in segs {
+                    next.push(format!("{p}/{s}"));
+                }
+            }
+            paths.extend(next);
+        }
+        for y in endings {
+            if !suffix_survives_norm(y) {
+                continue;
+            }
+            for p in paths.iter().filter(|p| p.ends_with(y)) {
+                let n = super::normalize_path(p).unwrap();
+                assert!(
+                    n.ends_with(y),
+                    "{p} ends with {y}, its normal form {n} does not"
+                );
+            }
+        }
+        assert!(suffix_survives_norm(".log") && suffix_survives_norm("app/x.log"));
+        for y in ["", "/", ".", "..", "x/", "a/../b", "a//b"] {
+            assert!(!suffix_survives_norm(y), "{y}");
+        }
+    }
 }

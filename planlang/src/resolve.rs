@@ -187,7 +187,8 @@ fn type_error(span: &Span, expected: &str, found: &Ty, context: &str) -> Diagnos
     .with_label(context.to_string())
 }
 
-/// A literal number used as a port must be a whole number in 0..=65535.
+/// A literal number used as a port (an action's, a pattern's) must be a
+/// whole number in 0..=65535.
 fn check_port_literal(v: &Spanned<Value>, diags: &mut Vec<Diagnostic>) {
     let items: Vec<&Spanned<Value>> = match &v.node {
         Value::List { items } => items.iter().collect(),
@@ -256,13 +257,10 @@ fn check_compare(
         )
     };
     match o {
+        // A port compared with a number outside the ports (`port <= 70000`)
+        // loads: the comparison is always true or always false, which
+        // `warden lint` and `warden check` report as a warning.
         CmpOp::Eq | CmpOp::Ne => {
-            if *lt == Ty::Port {
-                check_port_literal(rhs, diags);
-            }
-            if *rt == Ty::Port {
-                check_port_literal(lhs, diags);
-            }
             if !lt.compatible(rt) {
                 diags.push(mismatch(&lt.words(), rt, rhs).with_help(format!(
                     "the left side is {}; compare it with a value of the same type",
@@ -275,9 +273,6 @@ fn check_compare(
                 if !t.element().is_numberish() {
                     diags.push(mismatch("a number", t, v));
                 }
-            }
-            if *lt == Ty::Port {
-                check_port_literal(rhs, diags);
             }
         }
         CmpOp::In => {
@@ -305,9 +300,6 @@ fn check_compare(
                     && !matches!(item, Ty::Unknown | Ty::Scalar(ValueType::Cidr))
                 {
                     diags.push(mismatch("cidrs", rt, rhs));
-                }
-                if *elem == Ty::Port {
-                    check_port_literal(rhs, diags);
                 }
             }
         }

@@ -689,7 +689,28 @@ fn normalized(mut out: Choices, atoms: &[&Atom]) -> Option<Choices> {
     if r_langs.len() > MAX_FREE {
         return None;
     }
-    let normal = strings(&[bytes(NORMAL)], &n_langs)?;
+    // A raw `endswith Y` whose ending normalization keeps implies `norm(p)`
+    // ends with `Y` too (`warden_core::path::ending_survives_normalization`):
+    // each gets a shadow atom on the normal form, and a choice where the raw
+    // atom holds but its shadow does not is impossible, so left out.
+    let raw_atoms: Vec<&&Atom> = atoms
+        .iter()
+        .zip(&is_norm)
+        .filter(|(_, n)| !**n)
+        .map(|(a, _)| a)
+        .collect();
+    let n_count = n_langs.len();
+    let mut all_langs = n_langs;
+    let mut shadows: Vec<usize> = Vec::new();
+    for (ri, a) in raw_atoms.iter().enumerate() {
+        if let (CmpOp::EndsWith, Value::String(y)) = (a.op, &a.value)
+            && warden_core::path::ending_survives_normalization(y)
+        {
+            shadows.push(ri);
+            all_langs.push(lang(CmpOp::EndsWith, &a.value, true)?);
+        }
+    }
+    let normal = strings(&[bytes(NORMAL)], &all_langs)?;
     // Raw values meeting each combination the raw atoms can take.
     out.raw = strings(&[bytes("/(?s:.*)")], &r_langs)?
         .into_iter()
@@ -697,6 +718,13 @@ fn normalized(mut out: Choices, atoms: &[&Atom]) -> Option<Choices> {
         .collect();
     for (nt, n) in &normal {
         for free in 0..(1u32 << r_langs.len()) {
+            let impossible = shadows
+                .iter()
+                .enumerate()
+                .any(|(k, ri)| free & (1 << ri) != 0 && !nt[n_count + k]);
+            if impossible {
+                continue;
+            }
             let (mut ni, mut ri) = (0, 0);
             let truth: Vec<bool> = is_norm
                 .iter()
@@ -716,8 +744,10 @@ fn normalized(mut out: Choices, atoms: &[&Atom]) -> Option<Choices> {
     Some(out)
 }
 
-/// Raw values whose normal form is `n`: `n` itself, and each raw value
-/// followed by enough `..` to climb to `/`, then `n`.
+/// Raw values whose normal form may be `n` (each is checked concretely):
+/// `n` itself; each raw value followed by enough `..` to climb to `/`, then
+/// `n`; and `n` followed by each raw value (`/var/log/app` and `/a.log/..`:
+/// a raw ending that normalizes away).
 fn climbs(n: &str, raw: &[String]) -> Vec<String> {
     let mut out = vec![n.to_string()];
     for r in raw {
@@ -730,6 +760,13 @@ fn climbs(n: &str, raw: &[String]) -> Vec<String> {
             p.push_str(n);
         }
         out.push(p);
+    }
+    for r in raw.iter().filter(|r| r.starts_with('/')) {
+        out.push(if n == "/" {
+            r.clone()
+        } else {
+            format!("{n}{r}")
+        });
     }
     out
 }

@@ -187,6 +187,32 @@ pub struct Lowered {
     pub steps: Vec<StepAction>,
     pub graph: Cfg,
     pub params: Vec<ParamInfo>,
+    /// Where each step sits: the `either` branch or `repeat` around it (an
+    /// index into `frames`), `None` at the top of the plan.
+    step_frame: Vec<Option<usize>>,
+    /// The `either` branches and `repeat`s of the plan, each with the one
+    /// around it: a tree, so that every step's context costs one index.
+    frames: Vec<(Option<usize>, PathElem)>,
+}
+
+impl Lowered {
+    /// How a path reaches step `i`, compactly: the branch taken at each
+    /// `either` and one iteration of each `repeat` around it (outermost
+    /// first), then the step. Per-step verdicts do not depend on the rest
+    /// of the path, so a refusal names only this: its size is the step's
+    /// nesting depth, not the number of steps before it (a report of `n`
+    /// refused steps stays linear in `n`).
+    pub fn context(&self, i: usize) -> Path {
+        let mut out = vec![PathElem::Step(i)];
+        let mut at = self.step_frame.get(i).copied().flatten();
+        while let Some(f) = at {
+            let (parent, elem) = &self.frames[f];
+            out.push(elem.clone());
+            at = *parent;
+        }
+        out.reverse();
+        out
+    }
 }
 
 /// Why a plan cannot be lowered.
@@ -212,6 +238,9 @@ pub fn lower(plan: &ast::Plan) -> Result<Lowered, LowerError> {
         steps: Vec::new(),
         params: HashMap::new(),
         lets: HashMap::new(),
+        frame: None,
+        frames: Vec::new(),
+        step_frame: Vec::new(),
     };
     let mut params = Vec::new();
     for p in &plan.params {
@@ -233,6 +262,8 @@ pub fn lower(plan: &ast::Plan) -> Result<Lowered, LowerError> {
         graph: l.cfg.finish(end),
         steps: l.steps,
         params,
+        step_frame: l.step_frame,
+        frames: l.frames,
     })
 }
 
@@ -241,9 +272,34 @@ struct Lowerer {
     steps: Vec<StepAction>,
     params: HashMap<String, ParamType>,
     lets: HashMap<String, String>,
+    /// The `either` branch or `repeat` being lowered.
+    frame: Option<usize>,
+    frames: Vec<(Option<usize>, PathElem)>,
+    step_frame: Vec<Option<usize>>,
 }
 
 impl Lowerer {
+    fn push_step(&mut self, a: StepAction, at: Cursor) -> Cursor {
+        self.steps.push(a);
+        self.step_frame.push(self.frame);
+        self.cfg.step(at, self.steps.len() - 1)
+    }
+
+    /// Lowers `steps` inside a new frame (a branch or a loop body).
+    fn framed(
+        &mut self,
+        elem: PathElem,
+        steps: &[ast::Step],
+        at: Cursor,
+    ) -> Result<Cursor, LowerError> {
+        let outer = self.frame;
+        self.frames.push((outer, elem));
+        self.frame = Some(self.frames.len() - 1);
+        let end = self.block(steps, at);
+        self.frame = outer;
+        end
+    }
+
     fn block(&mut self, steps: &[ast::Step], mut at: Cursor) -> Result<Cursor, LowerError> {
         for s in steps {
             at = self.step(s, at)?;
@@ -255,21 +311,24 @@ impl Lowerer {
         match &s.kind {
             ast::StepKind::Action { action } => {
                 let a = self.action(action, &s.span)?;
-                self.steps.push(a);
-                Ok(self.cfg.step(at, self.steps.len() - 1))
+                Ok(self.push_step(a, at))
             }
             ast::StepKind::Let { name, call } => {
                 let a = self.call(call, &s.span)?;
-                self.steps.push(a);
+                let next = self.push_step(a, at);
                 // The name is bound after the call (its own args cannot use it).
                 self.lets.insert(name.node.clone(), call.name.node.clone());
-                Ok(self.cfg.step(at, self.steps.len() - 1))
+                Ok(next)
             }
             ast::StepKind::Either { branches } => {
                 let fork = self.cfg.fork(at, s.span.clone());
                 let mut ends = Vec::with_capacity(branches.len());
                 for (k, b) in branches.iter().enumerate() {
-                    ends.push(self.block(&b.steps, CfgBuilder::branch(fork, k))?);
+                    let elem = PathElem::Branch {
+                        span: s.span.clone(),
+                        index: k + 1,
+                    };
+                    ends.push(self.framed(elem, &b.steps, CfgBuilder::branch(fork, k))?);
                 }
                 Ok(self.cfg.join(fork, &ends))
             }
@@ -279,7 +338,11 @@ impl Lowerer {
                 body,
             } => {
                 let (head, start) = self.cfg.loop_head(at, count.node, *at_most, s.span.clone());
-                let end = self.block(&body.steps, start)?;
+                let elem = PathElem::Iterations {
+                    span: s.span.clone(),
+                    count: 1,
+                };
+                let end = self.framed(elem, &body.steps, start)?;
                 Ok(self.cfg.loop_tail(head, end))
             }
         }
@@ -635,6 +698,35 @@ mod tests {
     }
 
     #[test]
+    fn paths_are_counted_without_walking_them() {
+        let count = |t: &str| lowered(t).graph.path_count();
+        assert_eq!(count(r#"plan { read "/a" }"#), 1);
+        assert_eq!(
+            count(r#"plan { either { read "/a" } or { read "/b" } }"#),
+            2
+        );
+        let two = r#"either { read "/a" } or { read "/b" }"#;
+        assert_eq!(count(&format!("plan {{ repeat 3 {{ {two} }} }}")), 8);
+        assert_eq!(
+            count(&format!("plan {{ repeat at most 3 {{ {two} }} }}")),
+            15
+        );
+        assert_eq!(count(r#"plan { repeat at most 5 { read "/a" } }"#), 6);
+        assert_eq!(count(r#"plan { repeat 0 { read "/a" } }"#), 1);
+        // Nested loops multiply (the reference evaluator's test has the
+        // fuzz input with 266,305 paths).
+        assert_eq!(
+            count(&format!(
+                "plan {{ repeat 2 {{ repeat at most 2 {{ {two} }} }} }}"
+            )),
+            49
+        );
+        // Saturating, never overflowing.
+        let deep = format!("plan {{ repeat 1000 {{ {two} }} }}");
+        assert_eq!(count(&deep), u64::MAX);
+    }
+
+    #[test]
     fn violations_name_the_path() {
         let l = lowered(r#"plan { either { read "/c" } or { read "/b" } repeat 3 { read "/a" } }"#);
         let (a, b) = (on(&l, "/a"), on(&l, "/b"));
@@ -646,6 +738,22 @@ mod tests {
         let to = l.graph.path_to(2).unwrap();
         assert!(matches!(to[0], PathElem::Branch { index: 1, .. }));
         assert_eq!(to.last(), Some(&PathElem::Step(2)));
+    }
+
+    #[test]
+    fn a_step_context_names_only_the_branches_and_loops_around_it() {
+        let l = lowered(
+            r#"plan { read "/0" either { read "/1" } or { repeat 3 { read "/2" } } read "/3" }"#,
+        );
+        assert_eq!(l.context(0), vec![PathElem::Step(0)]);
+        let c = l.context(2);
+        assert_eq!(c.len(), 3, "{c:?}");
+        assert!(matches!(c[0], PathElem::Branch { index: 2, .. }));
+        assert!(matches!(c[1], PathElem::Iterations { count: 1, .. }));
+        assert_eq!(c[2], PathElem::Step(2));
+        // Nothing of the steps before it: a straight plan's contexts are
+        // one element each.
+        assert_eq!(l.context(3), vec![PathElem::Step(3)]);
     }
 
     #[test]

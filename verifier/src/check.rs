@@ -255,8 +255,12 @@ impl<'s, 'p> Checker<'s, 'p> {
         &self.lowered.steps[i]
     }
 
-    fn path_steps(&self, p: &Path) -> Vec<PathStep> {
+    /// The path as reported: branch choices and loop counts, and of its
+    /// steps those `keep` names (the ones the rule is about), so that a
+    /// report grows with what matters, not with every step on the way.
+    fn path_steps(&self, p: &Path, keep: &dyn Fn(usize) -> bool) -> Vec<PathStep> {
         p.iter()
+            .filter(|e| !matches!(e, PathElem::Step(i) if !keep(*i)))
             .map(|e| match e {
                 PathElem::Step(i) => PathStep {
                     span: self.step(*i).span.clone(),
@@ -277,12 +281,10 @@ impl<'s, 'p> Checker<'s, 'p> {
             .collect()
     }
 
+    /// How a path reaches step `i`: the branches and loops around it, then
+    /// the step ([`Lowered::context`](crate::cfg::Lowered::context)).
     fn path_to(&self, i: usize) -> Vec<PathStep> {
-        self.lowered
-            .graph
-            .path_to(i)
-            .map(|p| self.path_steps(&p))
-            .unwrap_or_default()
+        self.path_steps(&self.lowered.context(i), &|_| true)
     }
 
     /// Whether a witness meets the params' types and `where` conditions.
@@ -428,13 +430,17 @@ impl<'s, 'p> Checker<'s, 'p> {
                     self.options.timeout_ms
                 ),
             ),
+            // The reason's own words ("could not prove the step safe") come
+            // first in every report: the message says why, once.
             Answer::Unknown(why) => (
                 Reason::CouldNotProve,
-                format!("could not prove the step safe ({why}): refused"),
+                format!(
+                    "{why}; this is a limit of the verifier, not a counterexample: refused, since nothing was proven"
+                ),
             ),
             _ => (
                 Reason::CouldNotProve,
-                "could not prove the step safe".into(),
+                "refused, since nothing was proven".into(),
             ),
         };
         Violation {
@@ -516,7 +522,9 @@ impl<'s, 'p> Checker<'s, 'p> {
                 }
             }
         }
-        let bad = Cond::or(denies.clone(), Cond::not(grants));
+        // Only values that make the step an action (a port param a port).
+        let domain = symbolic::step_domain(self.step(i), &self.param_types);
+        let bad = Cond::and(domain.clone(), Cond::or(denies.clone(), Cond::not(grants)));
         let ans = self.ask(bad, i, "deny", &|c, w| {
             c.where_ok(w)
                 && w.action(c.step(i))
@@ -540,7 +548,7 @@ impl<'s, 'p> Checker<'s, 'p> {
             }
         }
         if approves != Cond::False {
-            let goal = Cond::and(Cond::not(denies), approves);
+            let goal = Cond::and(domain, Cond::and(Cond::not(denies), approves));
             match self.ask(goal, i, "approve", &|c, w| {
                 c.where_ok(w)
                     && w.action(c.step(i))
@@ -582,7 +590,13 @@ impl<'s, 'p> Checker<'s, 'p> {
             _ => {}
         }
         let p2 = p.clone();
-        let goal = if must { Cond::not(res) } else { res };
+        // "May match" asks of the values that make the step an action;
+        // "must match" of every value (the stronger claim, kept).
+        let goal = if must {
+            Cond::not(res)
+        } else {
+            Cond::and(symbolic::step_domain(self.step(i), &self.param_types), res)
+        };
         let want = !must;
         let ans = self.ask(goal, i, if must { "must" } else { "may" }, &move |c, w| {
             c.where_ok(w) && w.action(c.step(i)).is_some_and(|a| p2.matches(&a) == want)
@@ -616,12 +630,19 @@ impl<'s, 'p> Checker<'s, 'p> {
             let (a, b) = match (self.table(&r.first, false), self.table(&r.second, false)) {
                 (Ok(a), Ok(b)) => (a, b),
                 (Err(i), _) | (_, Err(i)) => {
-                    let v = self.solver_failure(Some(i), Answer::Unknown("a `never` rule".into()));
+                    let v = self.solver_failure(
+                        Some(i),
+                        Answer::Unknown(
+                            "whether the step matches a pattern of a `never` rule is undecided"
+                                .into(),
+                        ),
+                    );
                     self.violations.push(v);
                     continue;
                 }
             };
             if let Some(path) = self.lowered.graph.never_after(&|i| a[i], &|i| b[i]) {
+                let keep = |i: usize| a[i] || b[i];
                 let last = last_step(&path);
                 self.violations.push(Violation {
                     reason: Reason::Never,
@@ -630,7 +651,7 @@ impl<'s, 'p> Checker<'s, 'p> {
                     rule_text: Some(r.text.clone()),
                     step: last.map(|i| self.step(i).span.clone()),
                     action: last.map(|i| self.step(i).to_string()),
-                    path: self.path_steps(&path),
+                    path: self.path_steps(&path, &keep),
                     witness: BTreeMap::new(),
                 });
             }
@@ -639,13 +660,19 @@ impl<'s, 'p> Checker<'s, 'p> {
             let (a, b) = match (self.table(&r.first, true), self.table(&r.second, false)) {
                 (Ok(a), Ok(b)) => (a, b),
                 (Err(i), _) | (_, Err(i)) => {
-                    let v =
-                        self.solver_failure(Some(i), Answer::Unknown("a `require` rule".into()));
+                    let v = self.solver_failure(
+                        Some(i),
+                        Answer::Unknown(
+                            "whether the step matches a pattern of a `require` rule is undecided"
+                                .into(),
+                        ),
+                    );
                     self.violations.push(v);
                     continue;
                 }
             };
             if let Some(path) = self.lowered.graph.require_before(&|i| a[i], &|i| b[i]) {
+                let keep = |i: usize| a[i] || b[i];
                 let last = last_step(&path);
                 self.violations.push(Violation {
                     reason: Reason::Require,
@@ -657,7 +684,7 @@ impl<'s, 'p> Checker<'s, 'p> {
                     rule_text: Some(r.text.clone()),
                     step: last.map(|i| self.step(i).span.clone()),
                     action: last.map(|i| self.step(i).to_string()),
-                    path: self.path_steps(&path),
+                    path: self.path_steps(&path, &keep),
                     witness: BTreeMap::new(),
                 });
             }
@@ -667,12 +694,13 @@ impl<'s, 'p> Checker<'s, 'p> {
                 Ok(m) => m,
                 Err(i) => {
                     let v =
-                        self.solver_failure(Some(i), Answer::Unknown("an `at most` rule".into()));
+                        self.solver_failure(Some(i), Answer::Unknown("whether the step matches the pattern of an `at most` rule is undecided".into()));
                     self.violations.push(v);
                     continue;
                 }
             };
             let (n, path) = self.lowered.graph.max_count(&|i| m[i]);
+            let keep = |i: usize| m[i];
             if n > r.limit {
                 let last = last_step(&path);
                 self.violations.push(Violation {
@@ -691,7 +719,7 @@ impl<'s, 'p> Checker<'s, 'p> {
                     rule_text: Some(r.text.clone()),
                     step: last.map(|i| self.step(i).span.clone()),
                     action: last.map(|i| self.step(i).to_string()),
-                    path: self.path_steps(&path),
+                    path: self.path_steps(&path, &keep),
                     witness: BTreeMap::new(),
                 });
             }

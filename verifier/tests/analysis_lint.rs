@@ -157,3 +157,55 @@ fn a_socket_path_with_a_port_never_matches() {
     assert!(!dead.is_empty(), "{fs:#?}");
     assert!(fs.iter().all(|f| f.line != 3), "{fs:#?}");
 }
+
+/// Issue 18: a port compared with a number outside the ports loads, and
+/// lint names the comparison always true or always false.
+#[test]
+fn port_comparisons_out_of_range_are_always_true_or_false() {
+    let fs = run(concat!(
+        "spec \"s\" {\n",
+        "  allow connect when port <= 70000\n",
+        "  deny connect when port == 70000\n",
+        "  deny listen when port > 70000 or port < -5\n",
+        "  allow listen when port != 1.5\n",
+        "  deny connect when 70000 < port\n",
+        "  allow connect when port in [70000, 443]\n",
+        "  allow connect when port in [-1, 70000]\n",
+        "  allow connect when port <= 65535\n",
+        "  allow call f when port <= 70000\n",
+        "}"
+    ));
+    let truth: Vec<(u32, &str)> = fs
+        .iter()
+        .filter(|f| {
+            matches!(
+                f.kind.as_str(),
+                "always-true" | "always-false" | "out-of-range"
+            )
+        })
+        .map(|f| (f.line, f.kind.as_str()))
+        .collect();
+    assert_eq!(
+        truth,
+        [
+            (2, "always-true"),
+            (3, "always-false"),
+            (4, "always-false"),
+            (4, "always-false"),
+            (5, "always-true"),
+            (6, "always-false"),
+            (7, "out-of-range"),
+            (8, "always-false"),
+        ],
+        "{fs:#?}"
+    );
+    // Lines 9 and 10 (an in-range bound; a call's `port` argument, any
+    // number) have no such finding: the list above is all of them.
+    let f = fs.iter().find(|f| f.line == 2).unwrap();
+    assert!(
+        f.message.contains("`port <= 70000` is always true"),
+        "{}",
+        f.message
+    );
+    assert_eq!(f.proof, Proof::Syntax);
+}

@@ -389,3 +389,163 @@ fn no_two_files_of_the_verifier_import_each_other() {
         "files that import each other: {cycles:?}"
     );
 }
+
+/// Issue 18: a path param kept in a tree and to a suffix, written, against
+/// a spec that allows writes in that tree with that suffix. Safe for every
+/// value of `f` (normalization keeps a path's last segment), and refused
+/// before as "could not prove" (every witness the solver found was
+/// spurious): the solver did not know that `f endswith ".log"` carries
+/// over to the path the action touches.
+#[test]
+fn a_path_param_under_a_tree_with_a_suffix_is_accepted() {
+    let s = spec(r#"spec "logs" { allow write under "/var/log/app/" when path endswith ".log" }"#);
+    let plan = r#"plan {
+      param f: path where f under "/var/log/app/" and f endswith ".log"
+      write f
+    }"#;
+    let out = check(&s, plan);
+    assert_eq!(out.verdict, Verdict::Accept, "{out:#?}");
+    // The same with the ending a whole segment, and with a deeper tree.
+    let out = check(
+        &s,
+        r#"plan {
+          param f: path where f under "/var/log/app/nightly/" and f endswith "/out.log"
+          write f
+        }"#,
+    );
+    assert_eq!(out.verdict, Verdict::Accept, "{out:#?}");
+}
+
+/// The other side of the same rule: endings that normalization does not
+/// keep, or that do not imply the spec's, are still refused with a real
+/// counterexample (not "could not prove").
+#[test]
+fn a_path_param_whose_ending_does_not_survive_normalization_is_refused() {
+    let s = spec(r#"spec "logs" { allow write under "/var/log/app/" when path endswith ".log" }"#);
+    for (where_, why) in [
+        // `/var/log/app/x/a.log/..` ends with it, and normalizes to `/var/log/app/x`.
+        (r#"f endswith "a.log/..""#, "a `..` pops the .log segment"),
+        // `/var/log/app/xlog`.
+        (r#"f endswith "log""#, "`log` is not `.log`"),
+        // `/var/log/app/x.log/` normalizes to `/var/log/app/x.log` (fine),
+        // but so does nothing here: `x` does not end with `.log`.
+        (r#"f startswith "/var/log/app/x""#, "no ending at all"),
+    ] {
+        let plan = format!(
+            "plan {{\n  param f: path where f under \"/var/log/app/\" and {where_}\n  write f\n}}"
+        );
+        let out = check(&s, &plan);
+        assert_eq!(out.verdict, Verdict::Reject, "{why}: {out:#?}");
+        let v = &out.violations[0];
+        assert_eq!(v.reason, Reason::NothingAllows, "{why}: {out:#?}");
+        let f: String = serde_json::from_str(&v.witness["f"]).unwrap();
+        let n = warden_core::path::normalize_path(&f).unwrap();
+        assert!(
+            n.starts_with("/var/log/app") && !n.ends_with(".log"),
+            "{why}: the witness {f} is a real counterexample"
+        );
+    }
+}
+
+/// A refusal for want of a proof says so once: the report puts the
+/// reason's words ("could not prove the step safe") before the message,
+/// and the message says why, and that it is the verifier's limit.
+#[test]
+fn could_not_prove_says_why_once() {
+    // `\b` has no Z3 form: the atom is over-approximated, and the one
+    // witness allowed here is spurious.
+    let mut s = spec(r#"spec "b" { allow call f when x matches "\\bab" }"#);
+    let plan = r#"plan { param x: string where x in ["ab"]  call f(x = x) }"#;
+    s.options.automata = false;
+    s.options.cache = false;
+    s.options.max_refinements = 0;
+    let out = check(&s, plan);
+    assert_eq!(out.verdict, Verdict::Reject, "{out:#?}");
+    let v = &out.violations[0];
+    assert_eq!(v.reason, Reason::CouldNotProve);
+    assert!(
+        !v.message.contains(Reason::CouldNotProve.describe()),
+        "{}",
+        v.message
+    );
+    assert!(v.message.contains("limit of the verifier"), "{}", v.message);
+    // It names the construct the solver only over-approximates.
+    assert!(
+        v.message.contains("a regex feature without a Z3 form"),
+        "{}",
+        v.message
+    );
+    // With refinement, the spurious witness is blocked and the step proven.
+    s.options.max_refinements = 8;
+    assert_eq!(check(&s, plan).verdict, Verdict::Accept);
+}
+
+/// Issue 18: a refusal names its path compactly (the branches and loops
+/// around the step), not every step before it; 2,000 refused steps made
+/// reports of 2,000,000 path entries before.
+#[test]
+fn refusal_reports_grow_linearly_with_the_plan() {
+    let s = spec(r#"spec "r" { allow read under "/srv/" }"#);
+    let mut plan = String::from("plan {\n");
+    for i in 0..2_000 {
+        plan.push_str(&format!("  read \"/etc/f{i}\"\n"));
+    }
+    plan.push_str("  either { read \"/etc/a\" } or { repeat 3 { read \"/etc/b\" } }\n}\n");
+    let out = check(&s, &plan);
+    assert_eq!(out.violations.len(), 2_002);
+    let entries: usize = out.violations.iter().map(|v| v.path.len()).sum();
+    assert!(entries <= 2_002 + 3, "{entries} path entries");
+    let last = &out.violations[2_001];
+    let notes: Vec<&str> = last.path.iter().map(|p| p.note.as_str()).collect();
+    assert_eq!(
+        notes,
+        ["either: branch 2", "repeat: 1 iteration", "read \"/etc/b\""]
+    );
+}
+
+/// Issue 18: a spec that compares `port` with a number outside the ports
+/// loads, and the verifier decides the comparison as always true or always
+/// false, on a concrete step and on a port param alike (ports are 0 to
+/// 65535, so `port <= 70000` holds of every value the step can take).
+#[test]
+fn port_comparisons_out_of_range_are_decided_by_their_truth() {
+    let always_true = spec(
+        "spec \"p\" {\n  allow connect host in [\"api.example.com\"] and port <= 70000\n  deny connect when port > 65535\n}",
+    );
+    for plan in [
+        r#"plan { connect "api.example.com":443 }"#,
+        r#"plan { param n: number  connect "api.example.com":n }"#,
+        r#"plan { param n: number where n > 1000  connect "api.example.com":n }"#,
+    ] {
+        let out = check(&always_true, plan);
+        assert_eq!(out.verdict, Verdict::Accept, "{plan}: {out:#?}");
+    }
+    let always_false = spec(
+        "spec \"p\" {\n  allow connect host in [\"api.example.com\"] and port == 70000\n  allow connect when port > 65535\n}",
+    );
+    for plan in [
+        r#"plan { connect "api.example.com":443 }"#,
+        r#"plan { param n: number  connect "api.example.com":n }"#,
+    ] {
+        let out = check(&always_false, plan);
+        assert_eq!(out.verdict, Verdict::Reject, "{plan}: {out:#?}");
+        assert_eq!(out.violations[0].reason, Reason::NothingAllows);
+    }
+    // The same param elsewhere is any number: the domain is the step's.
+    let pay = spec(
+        "spec \"p\" {\n  allow connect when port <= 70000\n  allow call pay when amount <= 70000\n}",
+    );
+    let out = check(
+        &pay,
+        r#"plan { param n: number  call pay(amount = n)  connect "api.example.com":n }"#,
+    );
+    assert_eq!(out.verdict, Verdict::Reject, "{out:#?}");
+    assert_eq!(out.violations.len(), 1, "{out:#?}");
+    assert!(
+        out.violations[0]
+            .action
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("call pay")
+    );
+}

@@ -126,3 +126,38 @@ fn coverage_lists_rules_no_test_exercises() {
     assert!(text.contains("1 of 2 rules exercised"), "{text}");
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// Issue 18: a spec comparing `port` with a number outside the ports
+/// loads; `warden lint` reports the comparison always true, and `warden
+/// check` decides with it (accept) and warns on stderr, stdout untouched.
+#[test]
+fn an_out_of_range_port_loads_with_a_warning() {
+    let d = tmp("port-range");
+    let s = write(
+        &d,
+        "s.spec",
+        "spec \"s\" {\n  allow connect host in [\"api.example.com\"] and port <= 70000\n}\n",
+    );
+    let p = write(
+        &d,
+        "p.plan",
+        "plan {\n  connect \"api.example.com\":443\n}\n",
+    );
+    let out = warden(&["lint", &s]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(&format!("{s}:2:3: always-true: ")) && text.contains("`port <= 70000`"),
+        "{text}"
+    );
+    let out = warden(&["check", &p, "--spec", &s, "--json"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{}{err}", stdout(&out));
+    assert!(
+        err.contains("warning: ") && err.contains("always-true"),
+        "{err}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["verdict"], "accept");
+    let _ = std::fs::remove_dir_all(&d);
+}

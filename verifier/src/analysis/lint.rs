@@ -12,7 +12,14 @@
 //!   later is reported);
 //! - `unused-let`: a `let` constant no rule, baseline or other constant uses;
 //! - `no-such-field`: a condition on a field the action kind does not have
-//!   (`port` on `read`): that comparison is always false.
+//!   (`port` on `read`): that comparison is always false;
+//! - `always-true`, `always-false`: a comparison of a connection's `port`
+//!   with a constant outside the ports (whole numbers from 0 to 65535):
+//!   `port <= 70000` holds of every port, `port == 70000` of none. Such a
+//!   spec loads (the comparison means what it says, and the verifier
+//!   decides it so); `warden check` prints these as warnings too
+//!   ([`port_ranges`], no solver);
+//! - `out-of-range`: an element of `port in [...]` that no port equals.
 //!
 //! "Never matches" and "covered" are proved for every probe of the rule's
 //! kind (see [`super::probe`]: for calls every combination of arguments,
@@ -218,17 +225,11 @@ pub fn lint(loaded: &LoadedSpec, opts: &LintOptions) -> Result<Vec<Finding>, Com
             ));
         }
     }
+    out.extend(port_ranges(loaded));
     for s in loaded.specs() {
         unused_lets(s, &mut out);
         for r in s.rules() {
-            let pats: Vec<&ast::Pattern> = match &r.kind {
-                ast::RuleKind::Effect { pattern, .. } | ast::RuleKind::AtMost { pattern, .. } => {
-                    vec![pattern]
-                }
-                ast::RuleKind::Never { action, after } => vec![action, after],
-                ast::RuleKind::Require { first, then } => vec![first, then],
-            };
-            for p in pats {
+            for p in patterns(r) {
                 missing_fields(r, p, &mut out);
             }
         }
@@ -350,5 +351,165 @@ fn missing_fields(r: &ast::Rule, p: &ast::Pattern, out: &mut Vec<Finding>) {
             ),
             Proof::Syntax,
         ));
+    }
+}
+
+/// The comparisons of a `connect` or `listen` rule's `port` with constants
+/// outside the ports (whole numbers from 0 to 65535), each with its truth
+/// value: `always-true` (`port <= 70000`, `port != 1.5`), `always-false`
+/// (`port == 70000`, `port > 65535`, `port in [70000]`), and `out-of-range`
+/// for one dead element of a list that also holds ports. Syntactic (no
+/// solver), over the rules with their constants substituted, so that
+/// `warden check` can print them as warnings.
+///
+/// ```
+/// use verifier::analysis::lint::port_ranges;
+/// let spec = planlang::load_spec_str(
+///     r#"spec "s" { allow connect when port <= 70000 }"#, "s.spec").unwrap();
+/// let found = port_ranges(&spec);
+/// assert_eq!(found[0].kind, "always-true");
+/// ```
+pub fn port_ranges(loaded: &LoadedSpec) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for r in loaded.substituted_rules() {
+        for p in patterns(&r) {
+            // A call's `port` argument is any number the agent passes.
+            if !matches!(
+                p.matcher,
+                PatternKind::Connect { .. } | PatternKind::Listen { .. }
+            ) {
+                continue;
+            }
+            if let Some(c) = &p.condition {
+                port_compares(&c.node, &mut |kind, what| {
+                    out.push(Finding::new(
+                        &r.span,
+                        kind,
+                        format!("`{}`: {what}", planlang::fmt_rule(&r)),
+                        Proof::Syntax,
+                    ))
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The patterns of a rule (two for `never` and `require`).
+fn patterns(r: &ast::Rule) -> Vec<&ast::Pattern> {
+    match &r.kind {
+        ast::RuleKind::Effect { pattern, .. } | ast::RuleKind::AtMost { pattern, .. } => {
+            vec![pattern]
+        }
+        ast::RuleKind::Never { action, after } => vec![action, after],
+        ast::RuleKind::Require { first, then } => vec![first, then],
+    }
+}
+
+/// A number that is a port.
+fn is_port(n: &rust_decimal::Decimal) -> bool {
+    n.fract().is_zero() && *n >= 0.into() && *n <= 65_535.into()
+}
+
+fn number(v: &ast::Value) -> Option<rust_decimal::Decimal> {
+    match v {
+        ast::Value::Literal {
+            literal: planlang::value::Literal::Number(n),
+        } => Some(*n),
+        _ => None,
+    }
+}
+
+fn is_port_field(v: &ast::Value) -> bool {
+    matches!(v, ast::Value::Ref(r) if r.resolved == RefKind::Field
+        && r.name.node == "port" && r.fields.is_empty() && r.index.is_none())
+}
+
+/// Calls `found(kind, message)` for each comparison of `port` with a
+/// constant outside the ports in `c`.
+fn port_compares(c: &ast::Cond, found: &mut dyn FnMut(&'static str, String)) {
+    use planlang::ast::CmpOp;
+    match c {
+        ast::Cond::And { all: cs } | ast::Cond::Or { any: cs } => {
+            cs.iter().for_each(|c| port_compares(&c.node, found))
+        }
+        ast::Cond::Not { cond } => port_compares(&cond.node, found),
+        ast::Cond::Compare { op, lhs, rhs } => {
+            // `port OP n`, or `n OP port` read as `port OP' n`.
+            let (op, v) = if is_port_field(&lhs.node) {
+                (op.node, &rhs.node)
+            } else if is_port_field(&rhs.node) {
+                let flipped = match op.node {
+                    CmpOp::Lt => CmpOp::Gt,
+                    CmpOp::Le => CmpOp::Ge,
+                    CmpOp::Gt => CmpOp::Lt,
+                    CmpOp::Ge => CmpOp::Le,
+                    CmpOp::Eq | CmpOp::Ne => op.node,
+                    _ => return,
+                };
+                (flipped, &lhs.node)
+            } else {
+                return;
+            };
+            let range = "a port is a whole number from 0 to 65535";
+            if op == CmpOp::In {
+                let ast::Value::List { items } = v else {
+                    return;
+                };
+                let nums: Vec<_> = items.iter().filter_map(|i| number(&i.node)).collect();
+                let dead: Vec<String> = nums
+                    .iter()
+                    .filter(|n| !is_port(n))
+                    .map(|n| format!("`{n}`"))
+                    .collect();
+                if dead.is_empty() {
+                    return;
+                }
+                if dead.len() == items.len() {
+                    found(
+                        "always-false",
+                        format!("`port in` a list of no port is always false ({range})"),
+                    );
+                } else {
+                    found(
+                        "out-of-range",
+                        format!(
+                            "{} in `port in [...]` can never match ({range})",
+                            dead.join(", ")
+                        ),
+                    );
+                }
+                return;
+            }
+            let Some(n) = number(v) else { return };
+            if is_port(&n) {
+                return;
+            }
+            let (lo, hi) = (
+                rust_decimal::Decimal::ZERO,
+                rust_decimal::Decimal::from(65_535),
+            );
+            let truth = match op {
+                CmpOp::Eq => Some(false),
+                CmpOp::Ne => Some(true),
+                CmpOp::Lt if n > hi => Some(true),
+                CmpOp::Lt if n <= lo => Some(false),
+                CmpOp::Le if n >= hi => Some(true),
+                CmpOp::Le if n < lo => Some(false),
+                CmpOp::Gt if n >= hi => Some(false),
+                CmpOp::Gt if n < lo => Some(true),
+                CmpOp::Ge if n > hi => Some(false),
+                CmpOp::Ge if n <= lo => Some(true),
+                // A fraction between two ports: true of some, false of others.
+                _ => None,
+            };
+            if let Some(t) = truth {
+                found(
+                    if t { "always-true" } else { "always-false" },
+                    format!("`port {op} {n}` is always {t} ({range})"),
+                );
+            }
+        }
+        _ => {}
     }
 }

@@ -383,6 +383,14 @@ impl Cfg {
         self.solve(&PathTo(i)).to.map(|t| t.to_path())
     }
 
+    /// How many paths lead from the entry to the exit (saturating): each
+    /// branch choice and each iteration count of a `repeat at most` makes
+    /// its own. One pass, whatever the count; what a walk of every path
+    /// ([`Cfg::walk_paths`]) would face, known before it starts.
+    pub fn path_count(&self) -> u64 {
+        self.solve(&CountPaths)
+    }
+
     /// The largest number of steps for which `counts` holds on one path
     /// (loops count every iteration; saturating), and a path that reaches
     /// it.
@@ -692,6 +700,51 @@ impl PathQuestion for PathTo {
                 iters(span, count, &body.any)
             },
         }
+    }
+}
+
+/// `path_count`: the number of paths, saturating at `u64::MAX`.
+struct CountPaths;
+
+impl PathQuestion for CountPaths {
+    type Sum = u64;
+    fn empty(&self) -> u64 {
+        1
+    }
+    fn step(&self, _: usize) -> u64 {
+        1
+    }
+    fn mark(&self, _: PathElem) -> u64 {
+        1
+    }
+    fn then(&self, a: &u64, b: &u64) -> u64 {
+        a.saturating_mul(*b)
+    }
+    fn or(&self, a: u64, b: &u64) -> u64 {
+        a.saturating_add(*b)
+    }
+    fn repeat(&self, body: &u64, count: u64, at_most: bool, _: &Span) -> u64 {
+        // `repeat N`: body^N; `repeat at most N`: body^0 + ... + body^N.
+        match (*body, at_most) {
+            _ if count == 0 => return 1,
+            (0, _) => return u64::from(at_most),
+            (1, true) => return count.saturating_add(1),
+            (1, false) => return 1,
+            _ => {}
+        }
+        let (mut power, mut total) = (1u64, u64::from(at_most));
+        for _ in 0..count {
+            power = power.saturating_mul(*body);
+            total = if at_most {
+                total.saturating_add(power)
+            } else {
+                power
+            };
+            if total == u64::MAX {
+                break;
+            }
+        }
+        total
     }
 }
 

@@ -6,7 +6,7 @@
 //! witness).
 
 use super::paths::glob_to_z3;
-use super::paths::{norm_link, normal_path, normal_re, raw_relation, under_re};
+use super::paths::{norm_link, normal_path, normal_re, raw_relation, suffix_relation, under_re};
 use super::residual::{HOST, IP, NORM, OPAQUE, RAW};
 use super::scalars::{decimal_real, in_net};
 use super::strings::{rconcat, regex_to_z3, rintersect, runion, zre_lit, zstr};
@@ -101,6 +101,9 @@ pub struct Encoder<'p> {
     pub(super) languages: BTreeMap<String, (z3::ast::String, Vec<Regexp>)>,
     /// Whether an atom was over-approximated.
     pub approximate: bool,
+    /// The constructs over-approximated so far, for the message of a
+    /// question the solver could not settle.
+    pub limits: std::collections::BTreeSet<&'static str>,
 }
 
 impl<'p> Encoder<'p> {
@@ -114,6 +117,7 @@ impl<'p> Encoder<'p> {
             raws: HashMap::new(),
             languages: BTreeMap::new(),
             approximate: false,
+            limits: Default::default(),
         }
     }
 
@@ -221,6 +225,8 @@ impl<'p> Encoder<'p> {
     /// checked concretely).
     pub(super) fn norm_of(&mut self, raw: &z3::ast::String, base: &str) -> z3::ast::String {
         let name = format!("{base}#norm");
+        self.limits
+            .insert("the normal form of a path not written in normal form");
         let n = z3::ast::String::new_const(name.as_str());
         self.normal.insert(n.to_string());
         self.raws.insert(n.to_string(), raw.clone());
@@ -237,9 +243,22 @@ impl<'p> Encoder<'p> {
         }
     }
 
-    pub(super) fn fresh_bool(&mut self) -> Bool {
+    /// For `n = norm(raw)`, asserts [`suffix_relation`] of `raw` and the
+    /// ending `y` (when normalization keeps it).
+    pub(super) fn relate_suffix(&mut self, n: &z3::ast::String, y: &str) {
+        if let Some(raw) = self.raws.get(&n.to_string())
+            && let Some(r) = suffix_relation(n, raw, y)
+        {
+            self.side.push(r);
+        }
+    }
+
+    /// A fresh boolean for an atom that cannot be encoded exactly
+    /// (`what`: the construct, named in a "could not prove" refusal).
+    pub(super) fn fresh_bool(&mut self, what: &'static str) -> Bool {
         self.fresh += 1;
         self.approximate = true;
+        self.limits.insert(what);
         Bool::fresh_const("approx")
     }
 
@@ -397,7 +416,10 @@ impl<'p> Encoder<'p> {
                 runion(&rs)
             }
             (CmpOp::StartsWith, Value::String(x)) => rconcat(&[zre_lit(x), all()]),
-            (CmpOp::EndsWith, Value::String(x)) => rconcat(&[all(), zre_lit(x)]),
+            (CmpOp::EndsWith, Value::String(x)) => {
+                self.relate_suffix(s, x);
+                rconcat(&[all(), zre_lit(x)])
+            }
             (CmpOp::Contains, Value::String(x)) => rconcat(&[all(), zre_lit(x), all()]),
             (CmpOp::Matches, Value::String(x)) => regex_to_z3(x)?,
             (CmpOp::Under, Value::String(d)) if self.normal.contains(&s.to_string()) => {
@@ -425,7 +447,7 @@ impl<'p> Encoder<'p> {
             Cond::Not { cond } => self.encode(cond).not(),
             Cond::Has { field } => match self.z(field) {
                 Some((_, present)) => present,
-                None => self.fresh_bool(),
+                None => self.fresh_bool("a field the encoding does not model"),
             },
             Cond::FromCall { .. } => Bool::from_bool(false),
             Cond::Cmp { op, lhs, rhs } => self.cmp(*op, lhs, rhs),
@@ -439,7 +461,9 @@ impl<'p> Encoder<'p> {
                     name, index: None, ..
                 },
                 _,
-            ) if name.starts_with(OPAQUE) => self.fresh_bool(),
+            ) if name.starts_with(OPAQUE) => {
+                self.fresh_bool("a condition on a value the encoding does not model")
+            }
             (Operand::Ref { name, index, .. }, Operand::Value { value }) => {
                 // `under` normalizes: ask it of the normalized string.
                 if op == CmpOp::Under
@@ -464,11 +488,11 @@ impl<'p> Encoder<'p> {
                             ])
                         }
                         Some(_) => Bool::from_bool(false),
-                        None => self.fresh_bool(),
+                        None => self.fresh_bool("`under` on a value that is not a string"),
                     };
                 }
                 match self.z(name) {
-                    None => self.fresh_bool(),
+                    None => self.fresh_bool("`under` on a value the encoding does not model"),
                     Some((z, present)) => {
                         let atom = self.atom(op, &z, *index, value);
                         Bool::and(&[present, atom])
@@ -492,14 +516,19 @@ impl<'p> Encoder<'p> {
                             (Z::Num(x), Z::Num(y), CmpOp::Ge) => x.ge(y),
                             (Z::Boolean(x), Z::Boolean(y), CmpOp::Eq | CmpOp::In) => x.eq(y),
                             (Z::Boolean(x), Z::Boolean(y), CmpOp::Ne) => x.eq(y).not(),
-                            _ => return self.fresh_bool(),
+                            _ => {
+                                return self
+                                    .fresh_bool("a comparison of two unknowns of different types");
+                            }
                         };
                         Bool::and(&[pa, pb, atom])
                     }
-                    _ => self.fresh_bool(),
+                    _ => {
+                        self.fresh_bool("a comparison of two unknowns the encoding does not model")
+                    }
                 }
             }
-            _ => self.fresh_bool(),
+            _ => self.fresh_bool("a comparison the encoding does not model"),
         }
     }
 
@@ -511,7 +540,9 @@ impl<'p> Encoder<'p> {
                         Bool::and(&[len.gt(Int::from_i64(i as i64)), self.str_atom(op, e, v)])
                     }
                     // Beyond the bound: the encoding cannot see it.
-                    None => self.fresh_bool(),
+                    None => {
+                        self.fresh_bool("an index beyond the bound of an unknown argument list")
+                    }
                 },
                 None => self.list_atom(op, len, elems, v),
             },
@@ -565,7 +596,7 @@ impl<'p> Encoder<'p> {
         let f = Bool::from_bool(false);
         match (op, v) {
             (CmpOp::Eq, Value::String(x)) => s.eq(zstr(x)),
-            (CmpOp::Eq, Value::Cidr(_)) => self.fresh_bool(),
+            (CmpOp::Eq, Value::Cidr(_)) => self.fresh_bool("a string compared with an address"),
             (CmpOp::Eq, _) => f,
             (CmpOp::Ne, v) => self.str_atom(CmpOp::Eq, s, v).not(),
             (CmpOp::In, Value::List(items)) => {
@@ -575,7 +606,7 @@ impl<'p> Encoder<'p> {
                     .collect();
                 Bool::or(&xs)
             }
-            (CmpOp::In, Value::Cidr(_)) => self.fresh_bool(),
+            (CmpOp::In, Value::Cidr(_)) => self.fresh_bool("a string compared with an address"),
             (CmpOp::In, v) => self.str_atom(CmpOp::Eq, s, v),
             (CmpOp::Under, Value::String(d)) => {
                 let exact = match warden_core::path::normalize_path(d) {
@@ -587,15 +618,18 @@ impl<'p> Encoder<'p> {
                     return exact;
                 }
                 // Exact on normal paths; elsewhere over-approximated.
-                let other = self.fresh_bool();
+                let other = self.fresh_bool("`under` on a string that may not be a normalized path");
                 normal_path(s).ite(&exact, &other)
             }
             (CmpOp::StartsWith, Value::String(x)) => zstr(x).prefix(s),
-            (CmpOp::EndsWith, Value::String(x)) => zstr(x).suffix(s),
+            (CmpOp::EndsWith, Value::String(x)) => {
+                self.relate_suffix(s, x);
+                zstr(x).suffix(s)
+            }
             (CmpOp::Contains, Value::String(x)) => s.contains(zstr(x)),
             (CmpOp::Matches, Value::String(re)) => match regex_to_z3(re) {
                 Some(r) => s.regex_matches(&r),
-                None => self.fresh_bool(),
+                None => self.fresh_bool("a regex feature without a Z3 form (word boundaries, lookaround, backreferences)"),
             },
             _ => f,
         }
@@ -675,7 +709,9 @@ impl<'p> Encoder<'p> {
                         }
                         Bool::and(&xs)
                     }
-                    Value::List(_) => self.fresh_bool(),
+                    Value::List(_) => self.fresh_bool(
+                        "a list literal longer than the bound of an unknown argument list",
+                    ),
                     _ => Bool::from_bool(false),
                 };
                 if op == CmpOp::Eq { eq } else { eq.not() }

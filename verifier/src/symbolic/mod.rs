@@ -50,7 +50,7 @@ mod strings;
 
 pub use encode::{Encoder, list_bound};
 pub use paths::glob_to_z3;
-pub use residual::{ResidualScope, residual};
+pub use residual::{ResidualScope, residual, step_domain};
 pub use session::Session;
 pub use strings::{regex_to_z3, unescape_z3, zstr};
 

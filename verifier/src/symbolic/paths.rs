@@ -158,3 +158,18 @@ pub(super) fn raw_relation(
     ]));
     has_dotdot.not().implies(n_in.iff(raw_in))
 }
+
+/// For `n = norm(raw)`: an absolute `raw` that ends with `y` normalizes to
+/// a path that ends with `y`, when [`warden_core::path::ending_survives_normalization`] says so
+/// (normalization drops or pops only segments that come before the last
+/// one, and the last one is a proper segment). `None` when `y` is not such
+/// an ending. This is what lets the solver see that `f endswith ".log"` on
+/// a path param holds of the path the action touches.
+pub(super) fn suffix_relation(n: &z3::ast::String, raw: &z3::ast::String, y: &str) -> Option<Bool> {
+    if !warden_core::path::ending_survives_normalization(y) {
+        return None;
+    }
+    let y = super::strings::zstr(y);
+    let raw_ends = Bool::and(&[super::strings::zstr("/").prefix(raw), y.suffix(raw)]);
+    Some(raw_ends.implies(y.suffix(n)))
+}

@@ -255,3 +255,30 @@ pub(super) fn cmp_residual(op: CmpOp, l: PT, r: PT) -> Cond {
         },
     }
 }
+
+/// What a step's symbols must be for the step to be an action at all: a
+/// `connect` or `listen` whose port is a number param performs an action
+/// only for a port (0 to 65535; ports are 16-bit in every action the
+/// monitor and the kernel see). Asked with every question "may this step
+/// be ...": a comparison with a number outside the ports (`port <= 70000`)
+/// is then decided as always true or always false, as it is on a concrete
+/// step. `True` when the step has no such field.
+pub fn step_domain(step: &StepAction, params: &HashMap<String, ParamType>) -> Cond {
+    if !matches!(step.kind, ActionKind::Connect | ActionKind::Listen) {
+        return Cond::True;
+    }
+    let Some(Term::Param(p)) = step.fields.get("port") else {
+        return Cond::True;
+    };
+    if params.get(p) != Some(&ParamType::Number) {
+        return Cond::True;
+    }
+    let cmp = |op, n: i64| Cond::Cmp {
+        op,
+        lhs: sym(format!("{RAW}|p:{p}"), None),
+        rhs: Operand::Value {
+            value: Value::Number(n.into()),
+        },
+    };
+    Cond::and(cmp(CmpOp::Ge, 0), cmp(CmpOp::Le, 65_535))
+}

@@ -101,7 +101,13 @@ impl Session {
 
     /// Asserts the types and conditions of `names` and of the params tied
     /// to them.
-    pub(super) fn assert_params(&self, names: Vec<String>) -> std::collections::BTreeSet<String> {
+    pub(super) fn assert_params(
+        &self,
+        names: Vec<String>,
+    ) -> (
+        std::collections::BTreeSet<String>,
+        std::collections::BTreeSet<&'static str>,
+    ) {
         let set = self.closure(names);
         let conds = self.wheres_of(&set);
         let mut enc = Encoder::new(&self.params, list_bound(&conds));
@@ -119,7 +125,7 @@ impl Session {
         for s in enc.finish() {
             self.solver().assert(&s);
         }
-        set
+        (set, enc.limits)
     }
 
     /// Values of every param that meet every `where` (after
@@ -166,7 +172,7 @@ impl Session {
                 }
             }
             self.solver().push();
-            let group = self.assert_params(group.into_iter().collect());
+            let (group, _) = self.assert_params(group.into_iter().collect());
             if std::env::var_os("WARDEN_DEBUG_SMT").is_some() {
                 eprintln!("{}", self.solver().to_smt2());
             }
@@ -226,16 +232,28 @@ impl Session {
         valid: &dyn Fn(&Witness) -> bool,
     ) -> Answer {
         let bound = list_bound(&[goal]);
-        let assertions = Encoder::new(&self.params, bound).question(goal);
+        let mut enc = Encoder::new(&self.params, bound);
+        let assertions = enc.question(goal);
         self.solver().push();
-        let involved = self.assert_params(params_of(goal));
+        let (involved, mut limits) = self.assert_params(params_of(goal));
+        limits.extend(enc.limits);
         for a in &assertions {
             self.solver().assert(a);
         }
         if std::env::var_os("WARDEN_DEBUG_SMT").is_some() {
             eprintln!("{}", self.solver().to_smt2());
         }
-        let mut answer = Answer::Unknown("every witness the solver found was spurious".into());
+        // Spurious witnesses come from what the encoding over-approximates:
+        // the refusal names it.
+        let spurious = if limits.is_empty() {
+            "every witness the solver found was spurious".to_string()
+        } else {
+            format!(
+                "every witness the solver found was spurious (the question involves {})",
+                limits.into_iter().collect::<Vec<_>>().join("; ")
+            )
+        };
+        let mut answer = Answer::Unknown(spurious);
         for _ in 0..=max_refinements {
             self.queries += 1;
             match self.solver().check() {

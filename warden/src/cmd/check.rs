@@ -190,6 +190,12 @@ pub fn run(args: Args) -> ExitCode {
         Ok(l) => l,
         Err(code) => return code,
     };
+    // Comparisons always true or always false (`port <= 70000`): the spec
+    // loads and means what it says, but its author likely meant something
+    // else. On stderr, so stdout holds only the result.
+    for f in verifier::analysis::lint::port_ranges(&loaded.spec) {
+        eprintln!("warning: {f}");
+    }
     let mut issuer = match Issuer::new(&loaded.spec, verifier::issue::DEFAULT_ISSUER) {
         Ok(i) => i,
         Err(e) => return decide_error(&e),
