@@ -88,6 +88,19 @@ pub struct ApprovalRecord {
     /// The steps that need approval, each with its rule.
     #[serde(default)]
     pub marks: Vec<ApprovalMark>,
+    /// Set for the approval of one tool call (an `approve each` rule at
+    /// run time) rather than of a plan: approving it issues no token.
+    #[serde(default)]
+    pub call: Option<CallApproval>,
+}
+
+/// The one tool call an approval is of: `plan` holds its text.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallApproval {
+    /// The id of the token the call runs under.
+    pub token_id: String,
+    /// SHA-256 (hex) of the exact call: tool name and canonical arguments.
+    pub call_digest: String,
 }
 
 /// A token issued on approval.

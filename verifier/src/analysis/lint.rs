@@ -222,7 +222,9 @@ pub fn lint(loaded: &LoadedSpec, opts: &LintOptions) -> Result<Vec<Finding>, Com
         unused_lets(s, &mut out);
         for r in s.rules() {
             let pats: Vec<&ast::Pattern> = match &r.kind {
-                ast::RuleKind::Effect { pattern, .. } | ast::RuleKind::AtMost { pattern, .. } => {
+                ast::RuleKind::Effect { pattern, .. }
+                | ast::RuleKind::AtMost { pattern, .. }
+                | ast::RuleKind::ApproveEach { pattern } => {
                     vec![pattern]
                 }
                 ast::RuleKind::Never { action, after } => vec![action, after],
@@ -282,9 +284,9 @@ fn unused_lets(s: &ast::Spec, out: &mut Vec<Finding>) {
     let mut used = BTreeSet::new();
     for r in s.rules() {
         match &r.kind {
-            ast::RuleKind::Effect { pattern, .. } | ast::RuleKind::AtMost { pattern, .. } => {
-                pattern_consts(pattern, &mut used)
-            }
+            ast::RuleKind::Effect { pattern, .. }
+            | ast::RuleKind::AtMost { pattern, .. }
+            | ast::RuleKind::ApproveEach { pattern } => pattern_consts(pattern, &mut used),
             ast::RuleKind::Never {
                 action: a,
                 after: b,
