@@ -96,6 +96,12 @@ pub struct ServeConfig {
     pub specs: PathBuf,
     #[serde(default = "default_key")]
     pub key: PathBuf,
+    /// A key set file (`token::keyset`): the public keys trusted beside
+    /// `key`'s, each active, verify-only or retired. Rotation: a new `key`
+    /// signs, the old one stays here as verify-only until its tokens have
+    /// expired, then retired (its audit history still verifies).
+    #[serde(default)]
+    pub keys: Option<PathBuf>,
     /// The `iss` of issued tokens.
     #[serde(default = "default_issuer")]
     pub issuer: String,
@@ -134,6 +140,20 @@ pub enum ConfigError {
     ConsoleNeedsTls(String),
     #[error("[console] sign_in_per_minute and session_minutes must be at least 1")]
     ConsoleLimits,
+    #[error("keys = {path}: {source}")]
+    Keys {
+        path: String,
+        #[source]
+        source: token::KeyError,
+    },
+    #[error(
+        "the signing key ({kid}) is {state} in {path}: the service signs only with an active key (make it active, or set `key` to the new key)"
+    )]
+    SigningKeyNotActive {
+        kid: String,
+        state: token::KeyState,
+        path: String,
+    },
 }
 
 impl ServeConfig {
@@ -166,6 +186,9 @@ impl ServeConfig {
         abs(&mut c.db);
         abs(&mut c.specs);
         abs(&mut c.key);
+        if let Some(k) = &mut c.keys {
+            abs(k);
+        }
         if let Some(t) = &mut c.tls {
             abs(&mut t.cert);
             abs(&mut t.key);
@@ -184,6 +207,31 @@ impl ServeConfig {
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
         Self::parse(&text, &path.display().to_string(), base)
+    }
+
+    /// The keys whose tokens and audit history the service accepts: those
+    /// of `keys`, and `signing` (the public half of `key`), which must not
+    /// be verify-only or retired there.
+    pub fn trusted_keys(&self, signing: &token::PublicKey) -> Result<token::KeySet, ConfigError> {
+        let mut set = token::KeySet::new();
+        if let Some(path) = &self.keys {
+            let shown = path.display().to_string();
+            set = token::KeySet::load(&shown).map_err(|source| ConfigError::Keys {
+                path: shown.clone(),
+                source,
+            })?;
+            if let Some((_, state)) = set.get(signing.key_id())
+                && state != token::KeyState::Active
+            {
+                return Err(ConfigError::SigningKeyNotActive {
+                    kid: signing.key_id().to_string(),
+                    state,
+                    path: shown,
+                });
+            }
+        }
+        set.insert(signing.clone(), token::KeyState::Active);
+        Ok(set)
     }
 
     /// Where the service keeps its state (the one place that picks the

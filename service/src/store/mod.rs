@@ -311,7 +311,7 @@ pub trait Store: Send + Sync + 'static {
     /// in one consistent read.
     fn verify_chain(
         &self,
-        key: &token::PublicKey,
+        keys: &token::KeySet,
     ) -> Result<Result<VerifyReport, VerifyFailure>, StoreError>;
 
     /// Stops accepting commits once everything queued is committed; later

@@ -499,9 +499,9 @@ impl Store for SqliteStore {
 
     fn verify_chain(
         &self,
-        key: &token::PublicKey,
+        keys: &token::KeySet,
     ) -> Result<Result<crate::audit::VerifyReport, crate::audit::VerifyFailure>, StoreError> {
-        AuditReader::open(&self.path)?.verify(key)
+        AuditReader::open(&self.path)?.verify(keys)
     }
 
     fn close(&self) {
@@ -538,18 +538,18 @@ impl AuditReader {
         query_records(&self.conn, q)
     }
 
-    /// Verifies the whole log against the trusted checkpoint key, page by
+    /// Verifies the whole log against the trusted checkpoint keys, page by
     /// page (the log never has to fit in memory), and its signed head (so a
     /// tail cut after the last checkpoint is caught). Records and head are
     /// read in one snapshot, so a service writing meanwhile does not matter.
     pub fn verify(
         &self,
-        key: &token::PublicKey,
+        keys: impl Into<token::KeySet>,
     ) -> Result<Result<crate::audit::VerifyReport, crate::audit::VerifyFailure>, StoreError> {
         self.conn.execute_batch("BEGIN DEFERRED")?;
         let result = (|| {
             let head = read_signed_head(&self.conn);
-            let mut v = crate::audit::ChainVerifier::new(key);
+            let mut v = crate::audit::ChainVerifier::new(keys);
             let mut after = 0;
             loop {
                 let page = self.page(after, 4096)?;
@@ -666,7 +666,7 @@ impl Writer {
         let ok = match &head {
             None => self.seq == 0,
             Some(h) => {
-                h.verifies(&signer.public_key())
+                h.verifies_with(signer.trusted())
                     && h.seq == self.seq
                     && parse_hash(&h.hash).ok() == Some(self.hash)
             }
@@ -1071,7 +1071,7 @@ mod tests {
         }
         // 7 events + 2 periodic checkpoints + 1 on close.
         let r = AuditReader::open(&dir.path().join("w.db")).unwrap();
-        let rep = r.verify(&signer().public_key()).unwrap().unwrap();
+        let rep = r.verify(signer().public_key()).unwrap().unwrap();
         assert_eq!(rep.records, 10);
         assert_eq!(rep.checkpoints, 3);
         assert_eq!(rep.uncovered, 0);
@@ -1080,7 +1080,7 @@ mod tests {
         let c = s.commit(Txn::events(vec![ev(8)])).wait_blocking().unwrap();
         assert_eq!(c.last_seq(), 11);
         drop(s);
-        let rep = r.verify(&signer().public_key()).unwrap().unwrap();
+        let rep = r.verify(signer().public_key()).unwrap().unwrap();
         assert_eq!(rep.records, 12);
     }
 
@@ -1280,7 +1280,7 @@ mod tests {
         }
         s.close();
         let r = AuditReader::open(&dir.path().join("w.db")).unwrap();
-        let rep = r.verify(&signer().public_key()).unwrap().unwrap();
+        let rep = r.verify(signer().public_key()).unwrap().unwrap();
         assert_eq!(rep.records - rep.checkpoints, 400);
     }
 
@@ -1317,7 +1317,7 @@ mod tests {
             c.execute_batch(sql).unwrap();
             drop(c);
             let r = AuditReader::open(&path).unwrap();
-            let err = r.verify(&signer().public_key()).unwrap().unwrap_err();
+            let err = r.verify(signer().public_key()).unwrap().unwrap_err();
             assert_eq!(err.seq, bad, "{sql}: {err}");
             if sql.starts_with("DELETE") {
                 assert!(matches!(err.problem, Problem::Missing { .. }));
@@ -1339,7 +1339,7 @@ mod tests {
                 s.commit(Txn::events(vec![ev(i)])).wait_blocking().unwrap();
             }
             let r = AuditReader::open(&path).unwrap();
-            let rep = r.verify(&signer().public_key()).unwrap().unwrap();
+            let rep = r.verify(signer().public_key()).unwrap().unwrap();
             assert!(rep.head_signed);
             assert_eq!((rep.records, rep.uncovered), (6, 6));
             // Not closed: the writer would sign a final checkpoint.
@@ -1349,7 +1349,7 @@ mod tests {
         c.execute_batch("DELETE FROM audit WHERE seq > 4").unwrap();
         drop(c);
         let r = AuditReader::open(&path).unwrap();
-        let err = r.verify(&signer().public_key()).unwrap().unwrap_err();
+        let err = r.verify(signer().public_key()).unwrap().unwrap_err();
         assert_eq!(err.seq, 5);
         assert_eq!(err.problem, Problem::TailCut { last: 4, head: 6 });
         let e = SqliteStore::open(&path, Some(signer()), SqliteOptions::default()).unwrap_err();
@@ -1359,7 +1359,7 @@ mod tests {
         c.execute_batch("DELETE FROM meta WHERE key = 'head'")
             .unwrap();
         drop(c);
-        let err = r.verify(&signer().public_key()).unwrap().unwrap_err();
+        let err = r.verify(signer().public_key()).unwrap().unwrap_err();
         assert_eq!(err.problem, Problem::NoHead);
         assert!(SqliteStore::open(&path, Some(signer()), SqliteOptions::default()).is_err());
     }

@@ -29,9 +29,11 @@ struct VerifyArgs {
     /// The service's store (SQLite file).
     #[arg(long, default_value = "warden.db")]
     db: PathBuf,
-    /// The trusted public key that signs checkpoints (`warden.pub` or `k4.public.…`).
-    #[arg(long = "pub")]
-    public_key: String,
+    /// The trusted keys that sign checkpoints: `warden.pub`, `k4.public.…`
+    /// or a key set file (retired keys still verify the history they
+    /// signed). Repeatable.
+    #[arg(long = "pub", required = true)]
+    public_keys: Vec<String>,
     /// Print the result as one JSON object.
     #[arg(long)]
     json: bool,
@@ -80,7 +82,7 @@ fn bad_input(report: miette::Report) -> ExitCode {
 }
 
 fn verify(a: VerifyArgs) -> ExitCode {
-    let key = match token::keys::load_public_key(&a.public_key).into_diagnostic() {
+    let key = match token::KeySet::load_all(&a.public_keys).into_diagnostic() {
         Ok(k) => k,
         Err(e) => return bad_input(e),
     };

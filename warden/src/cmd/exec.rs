@@ -11,7 +11,7 @@
 //! at the expiry; a token revoked in `--revocations` while the run runs
 //! kills it at once.
 
-use crate::cmd::tokens::{fail, read_token_arg};
+use crate::cmd::tokens::{TokenArgs, fail};
 use crate::exit;
 use enforcer::lifecycle::{RevocationWatch, StopHandle, StopReason};
 use enforcer::{KernelPolicy, Layer, LayerSet, Run, RunError, RunOptions};
@@ -25,15 +25,8 @@ use warden_core::shape::Profile;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The token: its text, a file holding it, or `-` for standard input.
-    #[arg(long, value_name = "TOKEN")]
-    token: String,
-    /// The public key that signed it (a `warden.pub` file or `k4.public.…` text).
-    #[arg(long = "pub", value_name = "KEY")]
-    public_key: String,
-    /// Refuse the token if its id (or an ancestor's) is in this revocation list.
-    #[arg(long, value_name = "FILE")]
-    revocations: Option<PathBuf>,
+    #[command(flatten)]
+    held: TokenArgs,
     /// Refuse to start unless this layer is in use (landlock, seccomp, cgroup,
     /// ebpf-cgroup-sock-addr, ebpf-tracepoints, bpf-lsm). Repeatable.
     #[arg(long, value_name = "LAYER")]
@@ -60,22 +53,13 @@ pub fn run(args: Args) -> ExitCode {
     if let Err(e) = enforcer::lifecycle::forward_termination_signals() {
         return fail(e);
     }
-    let text = match read_token_arg(&args.token) {
-        Ok(t) => t,
-        Err(e) => return fail(e),
+    let held = match args.held.load() {
+        Ok(h) => h,
+        Err(code) => return code,
     };
-    let key = match token::keys::load_public_key(&args.public_key) {
-        Ok(k) => k,
-        Err(e) => return fail(e),
-    };
+    let (text, key) = (held.text, held.key);
     let clock = SystemClock;
-    let revocations = match &args.revocations {
-        Some(path) => match token::FileRevocations::open(path) {
-            Ok(list) => Some(list),
-            Err(e) => return fail(e),
-        },
-        None => None,
-    };
+    let revocations = held.revocations;
     let claims = match &revocations {
         Some(list) => paseto::verify_unrevoked(&text, &key, &clock, list),
         None => paseto::verify(&text, &key, &clock),
@@ -89,7 +73,7 @@ pub fn run(args: Args) -> ExitCode {
         Ok(h) => h,
         Err(e) => return fail(e),
     };
-    let _watch = match (&args.revocations, revocations) {
+    let _watch = match (&args.held.revocations, revocations) {
         (Some(path), Some(list)) => {
             let checked = claims.clone();
             let check = move || match paseto::check_revocation(&checked, &list) {

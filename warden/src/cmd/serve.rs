@@ -55,9 +55,11 @@ fn serve(args: Args) -> miette::Result<()> {
         cfg.listen = l;
     }
     let key = token::keys::load_signing_key(&cfg.key).into_diagnostic()?;
+    let trusted = cfg.trusted_keys(key.public_key()).into_diagnostic()?;
     let signer = CheckpointSigner::new(key.clone());
-    let engine = Arc::new(service::warden_engine::WardenEngine::with_key(
+    let engine = Arc::new(service::warden_engine::WardenEngine::with_keys(
         key,
+        trusted,
         &cfg.issuer,
     ));
     let rt = tokio::runtime::Builder::new_multi_thread()
