@@ -228,6 +228,9 @@ class Run:
                 reasons.add("never")
             if "require" in o and self._pattern(o["before"], tool, args) and not self._happened(o["require"]):
                 reasons.add("require")
+        if not reasons and any(self._pattern(a["of"], tool, args) for a in self.env.get("approve_each", [])):
+            # `approve each`: a human approves this exact call first.
+            reasons.add("needs_approval")
         if not reasons:
             assert binding is not None
             self.bound.update(binding)

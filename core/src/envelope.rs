@@ -21,7 +21,8 @@
 //!   "params":  [{"name": "amount", "type": "number", "where": COND | null}],
 //!   "limits":  [{"limit": 3, "pattern": PATTERN, "rule": SPAN}],
 //!   "ordering":[{"kind": "never"|"require", "action": PATTERN, "other": PATTERN, "rule": SPAN}],
-//!   "baseline":[PATTERN]
+//!   "baseline":[PATTERN],
+//!   "approvals":[{"pattern": PATTERN, "rule": SPAN}]   // only when not empty
 //! }
 //! TARGET  = {"shape": "exact", "path": "/etc/hosts"} | {"shape": "glob", "glob": "/repo/**/*.rs"}
 //!         | {"shape": "tree", "dir": "/usr/lib"}     | {"shape": "param", "param": "p"}
@@ -74,6 +75,20 @@ pub struct Envelope {
     pub limits: Vec<CountLimit>,
     pub ordering: Vec<OrderRule>,
     pub baseline: Vec<Pattern>,
+    /// `approve each` rules some plan step may match: every call one of
+    /// them matches waits for a human's approval of that exact call
+    /// ([`crate::monitor::RefusalReason::NeedsApproval`]). Written only when
+    /// there is one, so envelopes without them keep their digests.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<ApprovalRule>,
+}
+
+/// `approve each PATTERN` of the spec, for a pattern some plan step may
+/// match: it grants nothing, it asks a human at run time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalRule {
+    pub pattern: Pattern,
+    pub rule: Location,
 }
 
 impl Default for Envelope {
@@ -90,6 +105,7 @@ impl Default for Envelope {
             limits: Vec::new(),
             ordering: Vec::new(),
             baseline: Vec::new(),
+            approvals: Vec::new(),
         }
     }
 }

@@ -76,6 +76,13 @@ pub enum RefusalReason {
     },
     /// The run state given does not belong to this token's envelope.
     StateMismatch,
+    /// Everything else permits the action, but an `approve each` rule
+    /// matches it: it may happen only once a human approves this exact
+    /// call ([`Claims::check_run_approved`]). Nothing is recorded.
+    NeedsApproval {
+        action: Box<ConcreteAction>,
+        rule: Location,
+    },
 }
 
 impl From<OutsideLifetime> for RefusalReason {
@@ -124,6 +131,10 @@ impl fmt::Display for RefusalReason {
             RefusalReason::StateMismatch => {
                 f.write_str("the run state does not belong to this token's envelope")
             }
+            RefusalReason::NeedsApproval { action, rule } => write!(
+                f,
+                "`{action}` needs approval: the rule at {rule} asks a human to approve each such call"
+            ),
         }
     }
 }
@@ -202,12 +213,43 @@ impl Claims {
     /// the revocation list of this check. On `Ok`, the action is recorded in
     /// `state` (it counts for the limits and the ordering, and binds params);
     /// on `Err`, `state` is unchanged.
+    ///
+    /// An action an `approve each` rule of the envelope matches is refused
+    /// with [`RefusalReason::NeedsApproval`] once everything else permits
+    /// it; a caller that can ask a human checks it again, once approved,
+    /// with [`Claims::check_run_approved`].
     pub fn check_run(
         &self,
         state: &mut RunState,
         a: &ConcreteAction,
         clock: &dyn Clock,
         revocations: &dyn RevocationList,
+    ) -> Result<Allowed, Refusal> {
+        self.check_run_inner(state, a, clock, revocations, false)
+    }
+
+    /// [`Claims::check_run`] for an action a human approved (exactly this
+    /// action: the caller keeps the approval tied to it). Every other check
+    /// runs again (the run may have moved on, the token may have been
+    /// revoked or expired while the human looked); only the `approve each`
+    /// rules are taken as met.
+    pub fn check_run_approved(
+        &self,
+        state: &mut RunState,
+        a: &ConcreteAction,
+        clock: &dyn Clock,
+        revocations: &dyn RevocationList,
+    ) -> Result<Allowed, Refusal> {
+        self.check_run_inner(state, a, clock, revocations, true)
+    }
+
+    fn check_run_inner(
+        &self,
+        state: &mut RunState,
+        a: &ConcreteAction,
+        clock: &dyn Clock,
+        revocations: &dyn RevocationList,
+        approved: bool,
     ) -> Result<Allowed, Refusal> {
         let claims = self;
         // Revocation and lifetime first: on every check.
@@ -251,8 +293,29 @@ impl Claims {
                 _ => {}
             }
         }
-        if let Err(r) = env.permits_with(a, &mut state.bindings) {
-            return refuse(RefusalReason::Envelope(r));
+        let waits = if approved {
+            None
+        } else {
+            env.approvals.iter().find(|r| r.pattern.matches(a))
+        };
+        match waits {
+            None => {
+                if let Err(r) = env.permits_with(a, &mut state.bindings) {
+                    return refuse(RefusalReason::Envelope(r));
+                }
+            }
+            Some(rule) => {
+                // Permitted but for a human: params bind on a copy, so a
+                // call that waits binds nothing yet.
+                let mut bindings = state.bindings.clone();
+                if let Err(r) = env.permits_with(a, &mut bindings) {
+                    return refuse(RefusalReason::Envelope(r));
+                }
+                return refuse(RefusalReason::NeedsApproval {
+                    action: Box::new(a.clone()),
+                    rule: rule.rule.clone(),
+                });
+            }
         }
         // Allowed: record it.
         for (i, lim) in env.limits.iter().enumerate() {
@@ -481,6 +544,61 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn approve_each_waits_for_a_human_and_then_counts() {
+        let mut env = bank();
+        env.approvals.push(crate::envelope::ApprovalRule {
+            pattern: Pattern {
+                when: Cond::Cmp {
+                    op: CmpOp::Gt,
+                    lhs: Operand::field("amount"),
+                    rhs: Operand::Value {
+                        value: Value::Number(Decimal::from(50)),
+                    },
+                },
+                ..call_pattern("send_money")
+            },
+            rule: "t.spec:4:3".parse().unwrap(),
+        });
+        let (v, clock) = token(env);
+        let mut state = RunState::new(&v.envelope);
+        let before = state.clone();
+        // Permitted but for the human: refused with the rule, nothing recorded
+        // (no count, no param bound).
+        let e = v
+            .check_run(&mut state, &send(80), &clock, &NoRevocations)
+            .unwrap_err();
+        assert!(
+            matches!(&e.reason, RefusalReason::NeedsApproval { rule, .. } if rule.line == 4),
+            "{e}"
+        );
+        assert!(e.to_string().contains("needs approval"), "{e}");
+        assert_eq!(state, before);
+        // Something else refuses first: the human is not asked for it.
+        let e = v
+            .check_run(&mut state, &send(500), &clock, &NoRevocations)
+            .unwrap_err();
+        assert!(matches!(e.reason, RefusalReason::Envelope(_)), "{e}");
+        // Approved: every other check still runs, and the call counts.
+        v.check_run_approved(&mut state, &send(80), &clock, &NoRevocations)
+            .unwrap();
+        assert_eq!(state.counts(), &[1]);
+        let e = v
+            .check_run_approved(&mut state, &send(80), &clock, &NoRevocations)
+            .unwrap_err();
+        assert!(matches!(e.reason, RefusalReason::Limit { .. }), "{e}");
+        // Below the rule's condition no human is asked.
+        let mut fresh = RunState::new(&v.envelope);
+        v.check_run(&mut fresh, &send(20), &clock, &NoRevocations)
+            .unwrap();
+        // The rule travels in the token's claims.
+        let text = serde_json::to_string(&v).unwrap();
+        assert!(text.contains("approve_each"), "{text}");
+        let back: Claims = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.envelope.approvals, v.envelope.approvals);
+        assert_eq!(back.envelope.approvals[0].rule.line, 4);
     }
 
     #[test]

@@ -25,8 +25,9 @@
 use crate::claims::{AlternativeProof, Claims, Digest, EnforcementProof, Timestamp, TokenId};
 use crate::cond::{Cond, Operand, Pattern};
 use crate::envelope::{
-    CallGrant, ConnectGrant, CountLimit, Envelope, ExecGrant, FileAccess, FileGrant, ListenGrant,
-    Location, OrderKind, OrderRule, ParamDecl, PathTarget, UnixGrant, UnixOp, ValueMatch,
+    ApprovalRule, CallGrant, ConnectGrant, CountLimit, Envelope, ExecGrant, FileAccess, FileGrant,
+    ListenGrant, Location, OrderKind, OrderRule, ParamDecl, PathTarget, UnixGrant, UnixOp,
+    ValueMatch,
 };
 use crate::shape::Situation;
 use crate::value::{Number, Value};
@@ -267,6 +268,9 @@ impl Serialize for Env<'_> {
         if !e.baseline.is_empty() {
             m.serialize_entry("baseline", &Each(&e.baseline, Pat))?;
         }
+        if !e.approvals.is_empty() {
+            m.serialize_entry("approve_each", &Each(&e.approvals, Approval))?;
+        }
         m.end()
     }
 }
@@ -425,6 +429,18 @@ impl Serialize for Limit<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(Some(3))?;
         m.serialize_entry("at_most", &self.0.limit)?;
+        m.serialize_entry("of", &Pat(&self.0.pattern))?;
+        m.serialize_entry("rule", &self.0.rule.to_string())?;
+        m.end()
+    }
+}
+
+/// `{"of": PATTERN, "rule": SPAN}`: an `approve each` rule.
+struct Approval<'a>(&'a ApprovalRule);
+
+impl Serialize for Approval<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(2))?;
         m.serialize_entry("of", &Pat(&self.0.pattern))?;
         m.serialize_entry("rule", &self.0.rule.to_string())?;
         m.end()
@@ -901,6 +917,15 @@ struct EnvelopeIn {
     ordering: Vec<OrderIn>,
     #[serde(default)]
     baseline: Vec<PatIn>,
+    #[serde(default)]
+    approve_each: Vec<ApprovalIn>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApprovalIn {
+    of: PatIn,
+    rule: String,
 }
 
 #[derive(Deserialize)]
@@ -1139,6 +1164,13 @@ impl<'de> Deserialize<'de> for EnvIn {
                 rule: location(&o.rule)?,
             });
         }
+        let mut approvals = Vec::new();
+        for a in e.approve_each {
+            approvals.push(ApprovalRule {
+                pattern: a.of.0,
+                rule: location(&a.rule)?,
+            });
+        }
         Ok(EnvIn(Envelope {
             files,
             exec,
@@ -1150,6 +1182,7 @@ impl<'de> Deserialize<'de> for EnvIn {
             limits,
             ordering,
             baseline: e.baseline.into_iter().map(|p| p.0).collect(),
+            approvals,
             ..Envelope::default()
         }))
     }

@@ -15,6 +15,8 @@ pub enum GatewayError {
     Agent(String),
     #[error("the gateway's configuration: {0}")]
     Config(String),
+    #[error("the approvals service: {0}")]
+    Approvals(String),
     #[error("no upstream server is connected")]
     NoUpstream,
     #[error("cannot start the server `{command}`: {source}")]

@@ -21,6 +21,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 use token::{RunState, SystemClock, VerifiedToken};
+use warden_core::monitor::RefusalReason;
 use warden_core::revocation::RevocationList;
 
 /// The longest JSON-RPC message (one line) the gateway reads from the agent
@@ -40,6 +41,35 @@ pub struct Config {
     /// --pub` with its public key). Without it the log is an unsigned hash
     /// chain.
     pub audit_signer: Option<CheckpointSigner>,
+    /// Where a call an `approve each` rule holds waits for a human. Without
+    /// it such a call is refused with "needs approval".
+    pub approvals: Option<Approvals>,
+}
+
+/// The service (`warden serve`) whose approvers decide the calls an
+/// `approve each` rule holds: the gateway records each one there
+/// (`RequestCallApproval`), waits for `Approve` or `Deny`, and refuses the
+/// call when nobody decides within `timeout`.
+#[derive(Clone)]
+pub struct Approvals {
+    /// The service's URL: `http://127.0.0.1:50051`, or https with `tls_ca`.
+    pub endpoint: String,
+    /// The CA certificate (PEM) that signed the service's TLS certificate.
+    pub tls_ca: Option<Vec<u8>>,
+    /// The secret of a submitter credential of the service.
+    pub secret: String,
+    /// The run's token, as text: the service verifies it.
+    pub token_text: String,
+    /// How long a call waits for a decision.
+    pub timeout: std::time::Duration,
+    /// How often the gateway asks for the decision meanwhile.
+    pub poll: std::time::Duration,
+}
+
+/// How a call that waited for a human came out.
+enum Decided {
+    Approved { id: String, by: String },
+    Refused(String),
 }
 
 /// One upstream server: the gateway's client connection to it, and the
@@ -84,6 +114,10 @@ pub(crate) struct Inner {
     /// Whether the token asks where values came from (else results are not
     /// remembered).
     provenance: bool,
+    approvals: Option<Approvals>,
+    /// The agents connected (one over stdio, one per session over HTTP),
+    /// told when a server's tool list changed.
+    agents: std::sync::Mutex<Vec<Peer<RoleServer>>>,
 }
 
 fn now_ms() -> i64 {
@@ -129,6 +163,8 @@ impl Inner {
             upstreams: RwLock::new(Vec::new()),
             routes: RwLock::new(BTreeMap::new()),
             provenance,
+            approvals: config.approvals,
+            agents: std::sync::Mutex::new(Vec::new()),
         })
     }
 
@@ -327,6 +363,7 @@ impl Inner {
             }
         };
         let mut run = record.run.clone();
+        let mut approval = None;
         if let Err(refusal) =
             self.token
                 .check_run(&mut run, &action, &SystemClock, self.revocations.as_ref())
@@ -334,19 +371,56 @@ impl Inner {
             drop(record);
             let said = action.to_string();
             let reason = refusal.reason.to_string();
-            return refused(if reason.contains(&said) {
+            let reason = if reason.contains(&said) {
                 reason
             } else {
                 format!("`{said}`: {reason}")
-            })
-            .await;
+            };
+            let Some(approvals) = self
+                .approvals
+                .as_ref()
+                .filter(|_| matches!(refusal.reason, RefusalReason::NeedsApproval { .. }))
+            else {
+                return refused(reason).await;
+            };
+            // Park the call until a human decides it (the run goes on
+            // meanwhile), then check it again as approved.
+            match self.wait_for_human(approvals, &said, d, &reason).await {
+                Decided::Refused(why) => return refused(why).await,
+                Decided::Approved { id, by } => approval = Some((id, by)),
+            }
+            record = self.record.lock().await;
+            if record.changed.contains_key(&outer) {
+                drop(record);
+                return refused(format!(
+                    "`{said}` was approved, but meanwhile the server changed the definition of tool `{outer}`"
+                ))
+                .await;
+            }
+            run = record.run.clone();
+            if let Err(refusal) = self.token.check_run_approved(
+                &mut run,
+                &action,
+                &SystemClock,
+                self.revocations.as_ref(),
+            ) {
+                drop(record);
+                return refused(format!(
+                    "`{said}` was approved, but meanwhile: {}",
+                    refusal.reason
+                ))
+                .await;
+            }
         }
         // Allowed: the new state and the decision are durable before the
         // server sees the call, so a restart goes on counting from here.
-        let ev = self.event(
-            json!({"kind": "allowed", "request": "tools/call", "subject": outer,
-                                   "call_digest": digest, "action": action.to_string()}),
-        );
+        let mut body = json!({"kind": "allowed", "request": "tools/call", "subject": outer,
+                              "call_digest": digest, "action": action.to_string()});
+        if let Some((id, by)) = &approval {
+            body["approval_id"] = json!(id);
+            body["approved_by"] = json!(by);
+        }
+        let ev = self.event(body);
         let before = std::mem::replace(&mut record.run, run);
         if let Err(e) = self.commit(Some(&record), vec![ev]).await {
             record.run = before;
@@ -370,14 +444,132 @@ impl Inner {
     }
 }
 
+impl Inner {
+    /// Record a pending approval of this exact call in the service, audit
+    /// that the call waits, and wait for the decision (or the timeout).
+    /// Anything that goes wrong refuses the call.
+    async fn wait_for_human(
+        &self,
+        approvals: &Approvals,
+        action: &str,
+        digest: &str,
+        reason: &str,
+    ) -> Decided {
+        match self.ask_human(approvals, action, digest, reason).await {
+            Ok(d) => d,
+            Err(e) => Decided::Refused(format!(
+                "{reason}; the approval could not be asked for or read: {e}"
+            )),
+        }
+    }
+
+    async fn ask_human(
+        &self,
+        approvals: &Approvals,
+        action: &str,
+        digest: &str,
+        reason: &str,
+    ) -> Result<Decided, GatewayError> {
+        use service::proto::{self, warden_client::WardenClient};
+        let channel = service::loadgen::connect(&approvals.endpoint, approvals.tls_ca.as_deref())
+            .await
+            .map_err(|e| GatewayError::Approvals(e.to_string()))?;
+        fn authed<T>(body: T, secret: &str) -> Result<tonic::Request<T>, GatewayError> {
+            service::auth::authorized(body, secret)
+                .map_err(|e| GatewayError::Approvals(e.to_string()))
+        }
+        let mut client = WardenClient::new(channel);
+        let asked = client
+            .request_call_approval(authed(
+                proto::CallApprovalRequest {
+                    token: approvals.token_text.clone(),
+                    action: action.to_owned(),
+                    call_digest: digest.to_owned(),
+                    reasons: vec![reason.to_owned()],
+                },
+                &approvals.secret,
+            )?)
+            .await
+            .map_err(|e| GatewayError::Approvals(e.message().to_owned()))?
+            .into_inner();
+        let id = asked.approval_id.clone();
+        self.commit(
+            None,
+            vec![self.event(
+                json!({"kind": "waiting_for_approval", "request": "tools/call",
+                                   "subject": action, "call_digest": digest, "approval_id": id}),
+            )],
+        )
+        .await?;
+        let deadline = tokio::time::Instant::now() + approvals.timeout;
+        loop {
+            let a = client
+                .get_approval(authed(
+                    proto::GetApprovalRequest {
+                        approval_id: id.clone(),
+                    },
+                    &approvals.secret,
+                )?)
+                .await
+                .map_err(|e| GatewayError::Approvals(e.message().to_owned()))?
+                .into_inner();
+            // The decision must be of this very call under this token.
+            if a.call_digest != digest || a.call_token_id != self.jti {
+                return Err(GatewayError::Approvals(format!(
+                    "approval {id} is not of this call under this token"
+                )));
+            }
+            match proto::ApprovalState::try_from(a.state) {
+                Ok(proto::ApprovalState::Approved) => {
+                    return Ok(Decided::Approved {
+                        id,
+                        by: a.decided_by,
+                    });
+                }
+                Ok(proto::ApprovalState::Denied) => {
+                    return Ok(Decided::Refused(format!(
+                        "{reason}; {} denied it (approval {id}): {}",
+                        a.decided_by, a.decision_reason
+                    )));
+                }
+                Ok(proto::ApprovalState::Pending) => {}
+                _ => {
+                    return Err(GatewayError::Approvals(format!(
+                        "approval {id} is in no known state"
+                    )));
+                }
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return Ok(Decided::Refused(format!(
+                    "{reason}; nobody decided approval {id} within {} s",
+                    approvals.timeout.as_secs_f64()
+                )));
+            }
+            tokio::time::sleep(approvals.poll.min(deadline - now)).await;
+        }
+    }
+}
+
 /// The side the agent talks to.
 #[derive(Clone)]
 pub struct AgentSide(pub(crate) Arc<Inner>);
 
 impl ServerHandler for AgentSide {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(Implementation::new("warden-mcp", env!("CARGO_PKG_VERSION")))
+        ServerConfig::new(
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_tool_list_changed()
+                .build(),
+        )
+        .with_server_info(Implementation::new("warden-mcp", env!("CARGO_PKG_VERSION")))
+    }
+
+    async fn on_initialized(&self, context: NotificationContext<RoleServer>) {
+        let mut agents = self.0.agents.lock().unwrap_or_else(|p| p.into_inner());
+        agents.retain(|p| !p.is_transport_closed());
+        agents.push(context.peer);
     }
 
     async fn list_tools(
@@ -494,9 +686,22 @@ impl ClientHandler for UpstreamSide {
     }
 
     async fn on_tool_list_changed(&self, _context: NotificationContext<RoleClient>) {
-        // Re-pin at once: a changed definition is refused from now on.
+        // Re-pin at once: a changed definition is refused from now on, even
+        // if the agent never lists the tools again.
         if let Err(e) = self.0.refresh_tools().await {
             tracing::warn!("warden mcp: cannot re-read the server's tools: {e}");
+        }
+        // Then tell the agents, whose next tools/list shows the list as the
+        // token and the pins filter it.
+        let agents: Vec<Peer<RoleServer>> = {
+            let mut agents = self.0.agents.lock().unwrap_or_else(|p| p.into_inner());
+            agents.retain(|p| !p.is_transport_closed());
+            agents.clone()
+        };
+        for agent in agents {
+            if let Err(e) = agent.notify_tool_list_changed().await {
+                tracing::warn!("warden mcp: cannot tell the agent its tools changed: {e}");
+            }
         }
     }
 }

@@ -33,5 +33,5 @@ mod gateway;
 mod serve;
 
 pub use error::GatewayError;
-pub use gateway::{AgentSide, Config, DEFAULT_MAX_MESSAGE, Gateway, UpstreamSide};
+pub use gateway::{AgentSide, Approvals, Config, DEFAULT_MAX_MESSAGE, Gateway, UpstreamSide};
 pub use serve::{AgentTransport, UpstreamSpec, serve};

@@ -72,11 +72,20 @@ struct Setup {
 }
 
 async fn start(token: &VerifiedToken, store: &Path) -> Setup {
+    start_with(token, store, None).await
+}
+
+async fn start_with(
+    token: &VerifiedToken,
+    store: &Path,
+    approvals: Option<warden_mcp::Approvals>,
+) -> Setup {
     let gateway = Gateway::open(Config {
         token: token.clone(),
         store: store.to_owned(),
         revocations: Box::new(NoRevocations),
         audit_signer: None,
+        approvals,
     })
     .expect("open the gateway");
     let bank = Bank::default();
@@ -220,5 +229,230 @@ async fn refusals_never_reach_the_server_and_a_reopened_gateway_keeps_counting()
         .expect("answer");
     assert_ne!(balance.is_error, Some(true), "{}", text(&balance));
     assert_eq!(*s.bank.performed.lock().unwrap(), ["get_balance {}"]);
+    s.gateway.close();
+}
+
+/// The example token with `approve each call send_money when amount > 50`
+/// (the banking spec's place for it), signed with `key`.
+fn approve_each_token(key: &token::SigningKey) -> (String, VerifiedToken) {
+    use warden_core::cond::{Cond, Operand, Pattern};
+    let mut claims = warden_core::claims::example();
+    let now = token::Timestamp::now();
+    claims.iat = now;
+    claims.nbf = now;
+    claims.exp = token::Timestamp::from_unix(now.unix() + 600);
+    claims
+        .envelope
+        .approvals
+        .push(warden_core::envelope::ApprovalRule {
+            pattern: Pattern {
+                kind: Some(warden_core::vocab::ActionKind::Call),
+                calls: Some(vec!["send_money".into()]),
+                when: Cond::Cmp {
+                    op: warden_core::vocab::CmpOp::Gt,
+                    lhs: Operand::field("amount"),
+                    rhs: Operand::Value {
+                        value: warden_core::value::Value::Number(50.into()),
+                    },
+                },
+            },
+            rule: "banking.spec:9:3".parse().expect("a location"),
+        });
+    let text = token::paseto::sign(&claims, key).expect("sign");
+    let verified = VerifiedToken::verify(&text, key.public_key(), &SystemClock, &NoRevocations)
+        .expect("verify");
+    (text, verified)
+}
+
+/// The service of testkit over gRPC on a loopback port.
+async fn serve_service(fx: &testkit::service::Fixture) -> String {
+    let (svc, _store) = fx.start(Default::default()).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = tonic::transport::Server::builder()
+            .add_service(service::proto::warden_server::WardenServer::new(svc))
+            .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
+            .await;
+    });
+    format!("http://{addr}")
+}
+
+fn approvals(endpoint: &str, token: &str, timeout_ms: u64) -> warden_mcp::Approvals {
+    warden_mcp::Approvals {
+        endpoint: endpoint.to_owned(),
+        tls_ca: None,
+        secret: testkit::service::SUBMITTER.into(),
+        token_text: token.to_owned(),
+        timeout: std::time::Duration::from_millis(timeout_ms),
+        poll: std::time::Duration::from_millis(50),
+    }
+}
+
+/// The pending approvals of the service, read over gRPC the way an
+/// approver's tool does, then decided through `Approve` / `Deny`.
+async fn decide_next(endpoint: &str, approve: bool) -> service::proto::Approval {
+    tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        decide_next_pending(endpoint, approve),
+    )
+    .await
+    .expect("a call's approval to decide within 60 s")
+}
+
+async fn decide_next_pending(endpoint: &str, approve: bool) -> service::proto::Approval {
+    use service::proto::warden_client::WardenClient;
+    let channel = service::loadgen::connect(endpoint, None)
+        .await
+        .expect("connect");
+    let mut client = WardenClient::new(channel);
+    let auth: tonic::metadata::MetadataValue<tonic::metadata::Ascii> =
+        format!("Bearer {}", testkit::service::APPROVER)
+            .parse()
+            .expect("header");
+    // The gateway's request is the service's newest pending approval: wait
+    // for it to appear in the service's event stream of approvals.
+    let mut stream = {
+        let mut r = tonic::Request::new(service::proto::StreamEventsRequest {
+            kinds: vec!["approval".into()],
+            after_seq: 0,
+            replay: true,
+        });
+        r.metadata_mut().insert("authorization", auth.clone());
+        client.stream_events(r).await.expect("events").into_inner()
+    };
+    let id = loop {
+        let ev = stream
+            .message()
+            .await
+            .expect("an event")
+            .expect("the stream goes on");
+        if ev.kind == "approval" {
+            let body: serde_json::Value = serde_json::from_str(&ev.body_json).expect("json");
+            if body["state"] == "pending" && body.get("call_digest").is_some() {
+                let id = body["approval_id"].as_str().expect("an id").to_owned();
+                let mut r = tonic::Request::new(service::proto::GetApprovalRequest {
+                    approval_id: id.clone(),
+                });
+                r.metadata_mut().insert("authorization", auth.clone());
+                let a = client.get_approval(r).await.expect("the approval");
+                if a.get_ref().state == service::proto::ApprovalState::Pending as i32 {
+                    break id;
+                }
+            }
+        }
+    };
+    let mut r = tonic::Request::new(service::proto::DecideRequest {
+        approval_id: id,
+        reason: "checked the invoice".into(),
+    });
+    r.metadata_mut().insert("authorization", auth);
+    if approve {
+        client.approve(r).await
+    } else {
+        client.deny(r).await
+    }
+    .expect("decided")
+    .into_inner()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approve_each_call_waits_for_a_human_of_the_service() {
+    let fx = testkit::service::Fixture::new();
+    let endpoint = serve_service(&fx).await;
+    let (text_tok, token) = approve_each_token(&fx.key);
+    let dir = tempfile::tempdir().expect("tempdir");
+
+    // No service configured: refused with "needs approval", never performed.
+    let s = start(&token, &dir.path().join("alone.db")).await;
+    let r = s.agent.call_tool(pay(80)).await.expect("answer");
+    assert_eq!(r.is_error, Some(true));
+    assert!(text(&r).contains("needs approval"), "{}", text(&r));
+    assert!(text(&r).contains("banking.spec:9:3"), "{}", text(&r));
+    // Below the rule's condition nobody is asked.
+    let small = s.agent.call_tool(pay(20)).await.expect("answer");
+    assert_ne!(small.is_error, Some(true), "{}", text(&small));
+    assert_eq!(s.bank.performed.lock().unwrap().len(), 1);
+    s.gateway.close();
+    drop(s);
+
+    let store = dir.path().join("gw.db");
+    let s = start_with(
+        &token,
+        &store,
+        Some(approvals(&endpoint, &text_tok, 20_000)),
+    )
+    .await;
+    // Approved by an approver of the service: the call goes through, once.
+    let agent = s.agent.peer().clone();
+    let call = tokio::spawn(async move { agent.call_tool(pay(80)).await });
+    let decided = decide_next(&endpoint, true).await;
+    assert_eq!(decided.decided_by, "alice");
+    assert_eq!(decided.call_token_id, token.claims().jti.to_string());
+    assert!(
+        decided.token.is_empty(),
+        "a call's approval issues no token"
+    );
+    let r = call.await.expect("join").expect("answer");
+    assert_ne!(r.is_error, Some(true), "{}", text(&r));
+    assert_eq!(s.bank.performed.lock().unwrap().len(), 1);
+
+    // Denied: refused, with who denied it and why; never performed.
+    let agent = s.agent.peer().clone();
+    // (The same amount: the example's param `amount` keeps its first value.)
+    let call = tokio::spawn(async move { agent.call_tool(pay(80)).await });
+    decide_next(&endpoint, false).await;
+    let r = call.await.expect("join").expect("answer");
+    assert_eq!(r.is_error, Some(true));
+    assert!(text(&r).contains("alice denied it"), "{}", text(&r));
+    assert!(text(&r).contains("checked the invoice"), "{}", text(&r));
+    assert_eq!(s.bank.performed.lock().unwrap().len(), 1);
+    s.gateway.close();
+    drop(s);
+
+    // Nobody decides: refused at the timeout.
+    let s = start_with(&token, &store, Some(approvals(&endpoint, &text_tok, 300))).await;
+    let r = s.agent.call_tool(pay(80)).await.expect("answer");
+    assert_eq!(r.is_error, Some(true));
+    assert!(text(&r).contains("nobody decided"), "{}", text(&r));
+    assert!(s.bank.performed.lock().unwrap().is_empty());
+    s.gateway.close();
+    drop(s);
+
+    // The gateway's audit log names the approval of the call it let through.
+    let log = service::store::sqlite::AuditReader::open(&store).expect("the log");
+    let bodies: Vec<serde_json::Value> = log
+        .records(&Default::default())
+        .expect("records")
+        .into_iter()
+        .map(|r| serde_json::from_str(&r.body).expect("json"))
+        .collect();
+    assert!(
+        bodies
+            .iter()
+            .any(|b| b["kind"] == "allowed" && b["approved_by"] == "alice"),
+        "{bodies:?}"
+    );
+    assert_eq!(
+        bodies
+            .iter()
+            .filter(|b| b["kind"] == "waiting_for_approval")
+            .count(),
+        3
+    );
+
+    // An unreachable service refuses (fail closed).
+    let s = start_with(
+        &token,
+        &dir.path().join("down.db"),
+        Some(approvals("http://127.0.0.1:9", &text_tok, 5_000)),
+    )
+    .await;
+    let r = s.agent.call_tool(pay(80)).await.expect("answer");
+    assert_eq!(r.is_error, Some(true));
+    assert!(text(&r).contains("could not be asked for"), "{}", text(&r));
+    assert!(s.bank.performed.lock().unwrap().is_empty());
     s.gateway.close();
 }

@@ -339,6 +339,9 @@ pub enum RuleKind {
         limit: Spanned<u64>,
         pattern: Pattern,
     },
+    /// `approve each PATTERN`: at run time, every call it matches waits for
+    /// a human's approval of that exact call (it grants nothing itself).
+    ApproveEach { pattern: Pattern },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -582,6 +582,7 @@ fn rule(r: &Rule) -> String {
             format!("require {} before {}", pattern(first), pattern(then))
         }
         RuleKind::AtMost { limit, pattern: p } => format!("at most {} {}", limit.node, pattern(p)),
+        RuleKind::ApproveEach { pattern: p } => format!("approve each {}", pattern(p)),
     }
 }
 

@@ -257,9 +257,9 @@ impl LoadedSpec {
 
     fn substitute_rule(&self, r: &mut Rule, file: &str) {
         match &mut r.kind {
-            RuleKind::Effect { pattern, .. } | RuleKind::AtMost { pattern, .. } => {
-                self.substitute_pattern(pattern, file)
-            }
+            RuleKind::Effect { pattern, .. }
+            | RuleKind::AtMost { pattern, .. }
+            | RuleKind::ApproveEach { pattern } => self.substitute_pattern(pattern, file),
             RuleKind::Never {
                 action: a,
                 after: b,

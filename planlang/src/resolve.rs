@@ -857,9 +857,9 @@ pub(crate) fn resolve_spec(spec: &mut Spec, diags: &mut Vec<Diagnostic>) {
     for item in &mut spec.items {
         match item {
             SpecItem::Rule(rule) => match &mut rule.kind {
-                RuleKind::Effect { pattern, .. } | RuleKind::AtMost { pattern, .. } => {
-                    resolve_pattern(pattern, &consts, diags)
-                }
+                RuleKind::Effect { pattern, .. }
+                | RuleKind::AtMost { pattern, .. }
+                | RuleKind::ApproveEach { pattern } => resolve_pattern(pattern, &consts, diags),
                 RuleKind::Never {
                     action: a,
                     after: b,

@@ -96,6 +96,25 @@ fn sha256(b: &[u8]) -> [u8; 32] {
     Sha256::digest(b).into()
 }
 
+/// A secret that cannot travel in an `authorization` header.
+#[derive(Debug, thiserror::Error)]
+#[error("the secret is not valid header text (printable ASCII, no line breaks)")]
+pub struct InvalidSecret;
+
+/// The `authorization` value a client sends with every call: `Bearer SECRET`.
+pub fn bearer(
+    secret: &str,
+) -> Result<tonic::metadata::MetadataValue<tonic::metadata::Ascii>, InvalidSecret> {
+    format!("Bearer {secret}").parse().map_err(|_| InvalidSecret)
+}
+
+/// `body` as a request that carries `secret` ([`bearer`]).
+pub fn authorized<T>(body: T, secret: &str) -> Result<tonic::Request<T>, InvalidSecret> {
+    let mut r = tonic::Request::new(body);
+    r.metadata_mut().insert("authorization", bearer(secret)?);
+    Ok(r)
+}
+
 /// Hex SHA-256 of a secret, for `secret_sha256` in the config file.
 pub fn secret_digest(secret: &str) -> String {
     hex::encode(sha256(secret.as_bytes()))

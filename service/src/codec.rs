@@ -51,6 +51,7 @@ requests!(
     SubmitPlanRequest,
     GetApprovalRequest,
     DecideRequest,
+    CallApprovalRequest,
     RevokeRequest,
     CheckActionRequest,
     EnforcementEvent,

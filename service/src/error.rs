@@ -18,6 +18,8 @@ pub enum InputError {
     TooLong { what: &'static str, max: usize },
     #[error("token is larger than 1 MiB")]
     TokenTooLarge,
+    #[error("call_digest must be a SHA-256 in hex (64 digits)")]
+    CallDigest,
     #[error("the plan is {size} bytes; the limit is {limit} bytes")]
     PlanTooLarge { size: usize, limit: usize },
     #[error("the request says agent {request:?} but the plan says agent {plan:?}")]

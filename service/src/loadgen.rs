@@ -119,10 +119,7 @@ struct Shared {
 
 /// Runs the load and reports.
 pub async fn run(opts: LoadOptions) -> Result<LoadReport, LoadError> {
-    let auth: tonic::metadata::MetadataValue<tonic::metadata::Ascii> =
-        format!("Bearer {}", opts.secret)
-            .parse()
-            .map_err(|_| LoadError::Secret)?;
+    let auth = crate::auth::bearer(&opts.secret).map_err(|_| LoadError::Secret)?;
     let mut channels = Vec::with_capacity(opts.clients);
     for _ in 0..opts.clients.max(1) {
         channels.push(connect(&opts.endpoint, opts.tls_ca.as_deref()).await?);

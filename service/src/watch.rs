@@ -60,11 +60,8 @@ async fn open(
             endpoint: opts.endpoint.clone(),
             why: e.to_string(),
         })?;
-    let mut req = tonic::Request::new(WatchRevocationsRequest {});
-    let bearer = format!("Bearer {}", opts.secret)
-        .parse()
-        .map_err(|_| WatchError::Refused("the secret is not a valid header value".into()))?;
-    req.metadata_mut().insert("authorization", bearer);
+    let req = crate::auth::authorized(WatchRevocationsRequest {}, &opts.secret)
+        .map_err(|e| WatchError::Refused(e.to_string()))?;
     WardenClient::new(ch)
         .watch_revocations(req)
         .await

@@ -70,6 +70,18 @@ impl VerifiedToken {
         self.claims.check_run(state, a, clock, revocations)
     }
 
+    /// Check one action a human approved (an `approve each` rule held it):
+    /// every other check runs again ([`Claims::check_run_approved`]).
+    pub fn check_run_approved(
+        &self,
+        state: &mut RunState,
+        a: &ConcreteAction,
+        clock: &dyn Clock,
+        revocations: &dyn RevocationList,
+    ) -> Result<Allowed, Refusal> {
+        self.claims.check_run_approved(state, a, clock, revocations)
+    }
+
     /// The state of a run that has done nothing yet under this token.
     pub fn new_run(&self) -> RunState {
         RunState::new(&self.claims.envelope)

@@ -748,6 +748,20 @@ impl<'s, 'p> Checker<'s, 'p> {
                 });
             }
         }
+        for r in &spec.approve_each {
+            // A rule the solver could not decide is kept: one approval too
+            // many, never one too few.
+            let may_match = match self.table(&r.pattern, false) {
+                Ok(m) => m.iter().any(|b| *b),
+                Err(_) => true,
+            };
+            if may_match {
+                env.approvals.push(warden_core::envelope::ApprovalRule {
+                    pattern: r.pattern.clone(),
+                    rule: planlang::lower::location(&r.span),
+                });
+            }
+        }
         for (kind, rules) in [
             (warden_core::envelope::OrderKind::Never, &spec.never),
             (warden_core::envelope::OrderKind::Require, &spec.require),

@@ -49,6 +49,16 @@ pub struct CountRule {
     pub text: String,
 }
 
+/// `approve each PATTERN`: at run time, every call it matches waits for a
+/// human's approval of that exact call. It grants nothing: the plan check
+/// does not consult it; the token carries it when a plan step may match.
+#[derive(Clone, Debug)]
+pub struct ApproveEachRule {
+    pub pattern: Pattern,
+    pub span: Span,
+    pub text: String,
+}
+
 /// How checks run.
 #[derive(Clone, Debug)]
 pub struct Options {
@@ -89,6 +99,8 @@ pub struct CompiledSpec {
     pub never: Vec<OrderRule>,
     pub require: Vec<OrderRule>,
     pub at_most: Vec<CountRule>,
+    /// `approve each` rules.
+    pub approve_each: Vec<ApproveEachRule>,
     pub baseline: Vec<Pattern>,
     /// `max ttl`, in seconds.
     pub max_ttl: Option<u64>,
@@ -113,6 +125,10 @@ pub enum CompileError {
     ShadowsField { span: Span, name: String },
     #[error("{span}: `{name}` is defined twice")]
     DuplicateConst { span: Span, name: String },
+    #[error(
+        "{span}: `approve each` takes a `call` pattern: only tool calls can wait for a human at run time (the kernel layers cannot ask)"
+    )]
+    ApproveEachNotCall { span: Span },
 }
 
 /// How a concrete action fares against the spec's effect rules.
@@ -165,6 +181,7 @@ impl CompiledSpec {
             never: Vec::new(),
             require: Vec::new(),
             at_most: Vec::new(),
+            approve_each: Vec::new(),
             baseline: Vec::new(),
             max_ttl: None,
             options: Options::default(),
@@ -288,6 +305,19 @@ impl CompiledSpec {
                 let pattern = self.pattern(pattern)?;
                 self.at_most.push(CountRule {
                     limit: limit.node,
+                    pattern,
+                    span: r.span.clone(),
+                    text,
+                });
+            }
+            ast::RuleKind::ApproveEach { pattern } => {
+                let pattern = self.pattern(pattern)?;
+                if pattern.kind != Some(warden_core::vocab::ActionKind::Call) {
+                    return Err(CompileError::ApproveEachNotCall {
+                        span: r.span.clone(),
+                    });
+                }
+                self.approve_each.push(ApproveEachRule {
                     pattern,
                     span: r.span.clone(),
                     text,

@@ -34,7 +34,7 @@
 //! ```
 
 use crate::CheckError;
-use crate::compile::{CompiledSpec, CountRule, EffectRule, Options, OrderRule};
+use crate::compile::{ApproveEachRule, CompiledSpec, CountRule, EffectRule, Options, OrderRule};
 use crate::report::{Outcome, Verdict};
 use planlang::Span;
 use planlang::ast::{ActionKind, CmpOp, Effect, Plan};
@@ -151,6 +151,17 @@ pub fn envelope_spec(parent: &Envelope) -> Result<CompiledSpec, ContainmentError
                 pattern: l.pattern.clone(),
                 span: planlang::lower::span(&l.rule),
                 text: format!("parent limit: at most {}", l.limit),
+            })
+            .collect(),
+        // The parent's per-call approvals bind the child: a narrowed token
+        // never drops one.
+        approve_each: parent
+            .approvals
+            .iter()
+            .map(|a| ApproveEachRule {
+                pattern: a.pattern.clone(),
+                span: planlang::lower::span(&a.rule),
+                text: "parent rule: approve each".into(),
             })
             .collect(),
         baseline: parent.baseline.clone(),

@@ -549,3 +549,49 @@ fn port_comparisons_out_of_range_are_decided_by_their_truth() {
             .starts_with("call pay")
     );
 }
+
+/// `approve each`: the plan is decided as without it (it grants nothing);
+/// the envelope carries the rule when a step may match, and a narrowed
+/// envelope keeps the parent's.
+#[test]
+fn approve_each_rides_in_the_envelope_and_grants_nothing() {
+    let s = spec(
+        r#"spec "s" {
+  allow call get_balance
+  allow call send_money when amount <= 1000
+  approve each call send_money when amount > 100
+}"#,
+    );
+    let out = check(
+        &s,
+        r#"plan { param amount: number where amount > 0 and amount <= 500
+  call get_balance()
+  call send_money(amount = amount) }"#,
+    );
+    assert_eq!(out.verdict, Verdict::Accept, "{out:#?}");
+    let env = out.envelope.unwrap();
+    assert_eq!(env.approvals.len(), 1);
+    assert_eq!(env.approvals[0].rule.line, 4);
+    // No step it can match: not carried.
+    let out = check(&s, r#"plan { call get_balance() }"#);
+    assert!(out.envelope.unwrap().approvals.is_empty());
+    // It grants nothing: a call nothing allows is still refused.
+    assert_eq!(
+        verdict(&s, r#"plan { call send_money(amount = 5000) }"#),
+        Verdict::Reject
+    );
+    // A sub-plan narrowed from this envelope keeps the approval.
+    let sub =
+        planlang::load_plan_str(r#"plan { call send_money(amount = 300) }"#, "sub.plan").unwrap();
+    let child = verifier::containment::contain(&env, &sub).unwrap();
+    assert_eq!(child.approvals.len(), 1);
+    // Only calls can wait for a human.
+    let loaded = planlang::load_spec_str(
+        r#"spec "s" { allow read under "/d/"
+  approve each read under "/d/x/" }"#,
+        "t.spec",
+    )
+    .unwrap();
+    let e = CompiledSpec::compile(&loaded).unwrap_err();
+    assert!(e.to_string().contains("approve each"), "{e}");
+}

@@ -51,6 +51,10 @@ enum Command {
     Serve(cmd::serve::Args),
     /// The MCP gateway: start an MCP server inside the token's envelope and decide every tool call against the token.
     Mcp(cmd::mcp::Args),
+    /// Approve a pending approval of a service (a plan's, or a tool call's that `warden mcp` parked).
+    Approve(cmd::approve::Args),
+    /// Deny a pending approval of a service.
+    Deny(cmd::approve::Args),
     /// Drive a running service with many concurrent clients; report throughput and latency.
     Load(cmd::loadgen::Args),
     /// Check a plan and, when it is accepted, print a signed capability token.
@@ -96,6 +100,8 @@ fn main() -> ExitCode {
         Command::Inspect(args) => cmd::inspect::run(args),
         Command::Serve(args) => cmd::serve::run(args),
         Command::Mcp(args) => cmd::mcp::run(args),
+        Command::Approve(args) => cmd::approve::run(args, true),
+        Command::Deny(args) => cmd::approve::run(args, false),
         Command::Load(args) => cmd::loadgen::run(args),
         Command::Issue(args) => cmd::issue::run(args),
         Command::Attenuate(args) => cmd::attenuate::run(args),

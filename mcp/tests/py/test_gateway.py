@@ -65,11 +65,11 @@ class Run:
 
 
 @asynccontextmanager
-async def gateway_session(run: Run, *server: str, env=None, extra=()):
+async def gateway_session(run: Run, *server: str, env=None, extra=(), message_handler=None):
     """An MCP client session with `warden mcp` in front of `server`."""
     params = StdioServerParameters(command=WARDEN, args=run.gateway_args(*server, extra=extra), env=env)
     async with stdio_client(params) as (read, write):
-        async with ClientSession(read, write) as session:
+        async with ClientSession(read, write, message_handler=message_handler) as session:
             await session.initialize()
             yield session
 
@@ -239,6 +239,125 @@ class RestartTest(unittest.TestCase):
         self.assertFalse(out.exists())
 
 
+SUBMITTER = "submitter-secret-for-tests-0001"
+APPROVER = "approver-secret-for-tests-0001"
+
+
+class ApprovalTest(GatewayCase):
+    """`approve each`: a write waits for a human of a real `warden serve`,
+    decided with `warden approve` / `warden deny`; server-filesystem performs
+    it only once approved."""
+
+    SPEC = """spec "approved-writes" {{
+  allow call write_file when path under "{d}/out/"
+  approve each call write_file when content startswith "pay"
+}}
+"""
+    PLAN = """plan "notes" {{
+  param c: string
+  call write_file(path = "{d}/out/note.txt", content = c)
+}}
+"""
+
+    def setUp(self):
+        self.data = Path(tempfile.mkdtemp(prefix="warden-mcp-data-")).resolve()
+        (self.data / "out").mkdir()
+        self.run_ = Run(self.SPEC.format(d=self.data), self.PLAN.format(d=self.data))
+        d = self.run_.dir
+        (d / "specs").mkdir()
+        (d / "keys").mkdir()
+        # The service signs with the key that issued the token: it verifies it.
+        os.link(d / "warden.key", d / "keys/warden.key")
+        (d / "serve.toml").write_text(f"""
+listen = "127.0.0.1:0"
+db = "warden.db"
+specs = "specs"
+key = "keys/warden.key"
+reload_poll_ms = 0
+
+[[credentials]]
+name = "gateway"
+role = "submitter"
+secret = "{SUBMITTER}"
+
+[[credentials]]
+name = "alice"
+role = "approver"
+secret = "{APPROVER}"
+""")
+        self.log = open(d / "serve.log", "w+")
+        self.server = subprocess.Popen([WARDEN, "serve", "--config", str(d / "serve.toml")],
+                                       stdout=subprocess.PIPE, stderr=self.log, text=True)
+        line = self.server.stdout.readline()
+        if not line.startswith("listening on "):
+            self.server.kill()
+            self.log.seek(0)
+            raise AssertionError("warden serve did not start: " + line + self.log.read())
+        self.endpoint = "http://" + line.split()[-1]
+
+    def tearDown(self):
+        self.server.terminate()
+        self.server.wait(timeout=10)
+        self.log.close()
+
+    def approval_waiting(self) -> str:
+        """The id of the approval the gateway's call waits for (its audit log says)."""
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            waiting = [r for r in self.run_.audit() if r.get("body", r).get("kind") == "waiting_for_approval"]
+            if waiting:
+                return waiting[-1].get("body", waiting[-1])["approval_id"]
+            time.sleep(0.1)
+        raise AssertionError("no call waits for an approval")
+
+    def decide(self, verb: str, approval_id: str) -> str:
+        out = subprocess.run([WARDEN, verb, approval_id, "--reason", "looked at it", "--endpoint", self.endpoint,
+                              "--secret", APPROVER], capture_output=True, text=True)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        return out.stdout
+
+    async def test_a_write_waits_for_approve_and_deny_refuses(self):
+        note = self.data / "out/note.txt"
+        extra = ("--approvals", self.endpoint, "--secret", SUBMITTER, "--approval-timeout", "60s")
+        async with gateway_session(self.run_, "node", str(FS_SERVER), str(self.data), extra=extra) as s:
+            # Not matched by the rule: no human asked.
+            r = await s.call_tool("write_file", {"path": str(note), "content": "hello"})
+            self.assertFalse(r.is_error, text_of(r))
+            note.unlink()
+
+            call = asyncio.create_task(s.call_tool("write_file", {"path": str(note), "content": "pay the plumber"}))
+            first = await asyncio.to_thread(self.approval_waiting)
+            await asyncio.sleep(0.3)
+            self.assertFalse(call.done())
+            self.assertFalse(note.exists(), "nothing is written while the call waits")
+            said = await asyncio.to_thread(self.decide, "approve", first)
+            self.assertIn("call `call write_file(", said)
+            r = await call
+            self.assertFalse(r.is_error, text_of(r))
+            self.assertEqual(note.read_text(), "pay the plumber")
+            note.unlink()
+
+            call = asyncio.create_task(s.call_tool("write_file", {"path": str(note), "content": "pay the attacker"}))
+            deadline = time.monotonic() + 20
+            second = first
+            while second == first and time.monotonic() < deadline:
+                second = await asyncio.to_thread(self.approval_waiting)
+            self.assertNotEqual(second, first)
+            await asyncio.to_thread(self.decide, "deny", second)
+            r = await call
+            self.assertTrue(r.is_error)
+            self.assertIn("alice denied it", text_of(r))
+            self.assertFalse(note.exists())
+
+    async def test_without_a_service_it_needs_approval(self):
+        note = self.data / "out/note.txt"
+        async with gateway_session(self.run_, "node", str(FS_SERVER), str(self.data)) as s:
+            r = await s.call_tool("write_file", {"path": str(note), "content": "pay the plumber"})
+            self.assertTrue(r.is_error)
+            self.assertIn("needs approval", text_of(r))
+            self.assertFalse(note.exists())
+
+
 def gateway_pids(db: Path) -> list[int]:
     """The `warden mcp` processes using this store."""
     pids = []
@@ -304,6 +423,35 @@ class PinTest(GatewayCase):
             self.assertTrue(r.is_error)
             self.assertIn("changed the definition of tool `echo`", text_of(r))
             self.assertEqual(log.read_text(), "one\n")
+
+    async def test_the_notification_re_pins_and_reaches_the_agent(self):
+        """The server's tools/list_changed: the gateway re-reads and re-pins at
+        once (no tools/list from the agent needed) and tells the agent."""
+        run = Run(self.SPEC, self.PLAN)
+        log = run.dir / "echo.log"
+        told = asyncio.Event()
+
+        async def on_message(message):
+            if type(message).__name__ == "ToolListChangedNotification":
+                told.set()
+
+        async with gateway_session(run, sys.executable, str(HERE / "changing_server.py"),
+                                   env={"ECHO_LOG": str(log)}, message_handler=on_message) as s:
+            caps = s.get_server_capabilities() if hasattr(s, "get_server_capabilities") else None
+            if caps is not None:
+                self.assertTrue(caps.tools and caps.tools.list_changed)
+            r = await s.call_tool("echo", {"text": "one"})
+            self.assertFalse(r.is_error, text_of(r))
+            r = await s.call_tool("mutate", {})
+            self.assertFalse(r.is_error, text_of(r))
+            await asyncio.wait_for(told.wait(), 20)
+            # No tools/list in between: the pin changed on the notification.
+            r = await s.call_tool("echo", {"text": "two"})
+            self.assertTrue(r.is_error)
+            self.assertIn("changed the definition of tool `echo`", text_of(r))
+            self.assertEqual(log.read_text(), "one\n")
+        changed = [r for r in run.audit() if r.get("body", r).get("kind") == "tool_changed"]
+        self.assertEqual(len(changed), 1, changed)
 
 
 def free_port() -> int:

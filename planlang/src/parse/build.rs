@@ -833,6 +833,9 @@ impl<'a> Builder<'a> {
                 limit: limit?,
                 pattern: patterns.next()?,
             },
+            Rule::approve_each_rule => RuleKind::ApproveEach {
+                pattern: patterns.next()?,
+            },
             _ => {
                 self.internal(span, "a rule");
                 return None;

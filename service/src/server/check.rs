@@ -342,3 +342,88 @@ impl<E: Engine> WardenService<E> {
         tokio_stream::wrappers::ReceiverStream::new(rx)
     }
 }
+
+/// The longest call text a call approval records.
+const MAX_CALL_TEXT: usize = 64 * 1024;
+
+impl<E: Engine> WardenService<E> {
+    /// Records a pending approval of one tool call under `req.token` (which
+    /// must verify and not be revoked), for an approver to decide with
+    /// `Approve` or `Deny`; the record and its audit entry are durable
+    /// before this returns. The caller (the MCP gateway) waits for the
+    /// decision with `GetApproval`, and ties it to the exact call by its
+    /// digest.
+    pub(super) async fn request_call_approval(
+        &self,
+        who: &Identity,
+        req: proto::CallApprovalRequest,
+    ) -> Result<crate::store::ApprovalRecord, ServiceError> {
+        let token = non_empty_token(&req.token)?;
+        let action = req.action.trim();
+        if action.is_empty() {
+            return Err(InputError::Required("action").into());
+        }
+        if action.len() > MAX_CALL_TEXT {
+            return Err(InputError::TooLong {
+                what: "action",
+                max: MAX_CALL_TEXT,
+            }
+            .into());
+        }
+        let digest = non_empty(&req.call_digest, "call_digest")?;
+        if digest.len() != 64 || !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(InputError::CallDigest.into());
+        }
+        let run = self.run(token)?;
+        if self
+            .inner
+            .revoked
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&run.token_id)
+        {
+            return Err(ServiceError::TokenNotHonoured {
+                token_id: run.token_id.clone(),
+                reason: "the token is revoked".into(),
+            });
+        }
+        let mut reasons = Vec::with_capacity(req.reasons.len());
+        for r in &req.reasons {
+            reasons.push(non_empty(r, "reasons")?.to_owned());
+        }
+        let id = super::random_id("apr")?;
+        let rec = crate::store::ApprovalRecord {
+            id: id.clone(),
+            submission_id: String::new(),
+            agent: who.name.clone(),
+            spec: String::new(),
+            plan: action.to_owned(),
+            reasons: reasons.clone(),
+            envelope_json: String::new(),
+            state: crate::store::ApprovalState::Pending,
+            created_ms: now_ms(),
+            decided_by: None,
+            decision_reason: None,
+            decided_ms: None,
+            token_id: None,
+            token: None,
+            submitted_by: Some(who.name.clone()),
+            marks: Vec::new(),
+            call: Some(crate::store::CallApproval {
+                token_id: run.token_id.clone(),
+                call_digest: digest.to_ascii_lowercase(),
+            }),
+        };
+        let txn = Txn {
+            ops: vec![StateOp::CreateApproval(rec.clone())],
+            events: vec![NewEvent::new(
+                EventKind::Approval,
+                json!({"approval_id": id, "state": "pending", "token_id": run.token_id,
+                       "call": action, "call_digest": rec.call.as_ref().map(|c| &c.call_digest),
+                       "reasons": reasons, "submitted_by": who.name}),
+            )],
+        };
+        self.commit(txn).await?;
+        Ok(rec)
+    }
+}

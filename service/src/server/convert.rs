@@ -26,6 +26,16 @@ pub(super) fn approval_to_proto(a: &ApprovalRecord) -> proto::Approval {
         created_at_ms: a.created_ms,
         decided_at_ms: a.decided_ms.unwrap_or(0),
         envelope_json: a.envelope_json.clone(),
+        call_token_id: a
+            .call
+            .as_ref()
+            .map(|c| c.token_id.clone())
+            .unwrap_or_default(),
+        call_digest: a
+            .call
+            .as_ref()
+            .map(|c| c.call_digest.clone())
+            .unwrap_or_default(),
     }
 }
 

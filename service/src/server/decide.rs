@@ -133,7 +133,15 @@ impl<E: Engine> WardenService<E> {
         let at_ms = now_ms();
         let mut events = Vec::new();
         let mut issued = None;
-        if approve {
+        if approve && let Some(call) = &rec.call {
+            // One tool call's approval: nothing to prove again and no token
+            // to issue; the gateway that asked lets that exact call through.
+            events.push(NewEvent::new(
+                EventKind::Approval,
+                json!({"approval_id": id, "state": "approved", "token_id": call.token_id,
+                       "call_digest": call.call_digest, "decided_by": who.name, "reason": reason}),
+            ));
+        } else if approve {
             // Prove the plan again against the spec in force now: a spec
             // tightened since the submission wins.
             let spec = self

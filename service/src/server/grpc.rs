@@ -60,6 +60,17 @@ impl<E: Engine> Warden for WardenService<E> {
         self.decide(request, false).await
     }
 
+    async fn request_call_approval(
+        &self,
+        request: Request<proto::CallApprovalRequest>,
+    ) -> Result<Response<proto::Approval>, Status> {
+        let who = self.authorize(&request, &[Role::Submitter])?;
+        let rec = self
+            .request_call_approval(&who, request.into_inner())
+            .await?;
+        Ok(Response::new(approval_to_proto(&rec)))
+    }
+
     async fn revoke(
         &self,
         request: Request<proto::RevokeRequest>,

@@ -113,6 +113,7 @@ impl<E: Engine> WardenService<E> {
                     token: None,
                     submitted_by: Some(who.name.clone()),
                     marks: decision.approval_marks.clone(),
+                    call: None,
                 };
                 txn.ops.push(StateOp::CreateApproval(rec));
                 txn.events.push(NewEvent::new(

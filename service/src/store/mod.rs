@@ -90,6 +90,19 @@ pub struct ApprovalRecord {
     /// The steps that need approval, each with its rule.
     #[serde(default)]
     pub marks: Vec<ApprovalMark>,
+    /// Set for the approval of one tool call (an `approve each` rule at
+    /// run time) rather than of a plan: approving it issues no token.
+    #[serde(default)]
+    pub call: Option<CallApproval>,
+}
+
+/// The one tool call an approval is of: `plan` holds its text.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallApproval {
+    /// The id of the token the call runs under.
+    pub token_id: String,
+    /// SHA-256 (hex) of the exact call: tool name and canonical arguments.
+    pub call_digest: String,
 }
 
 /// A token issued on approval.
@@ -310,16 +323,21 @@ impl RecordQuery {
     }
 }
 
-/// An approval row, with its reasons, state and marks columns still as text.
-pub(crate) type ApprovalRow = (ApprovalRecord, String, String, String);
+/// An approval row, with its reasons, state, marks and call columns still
+/// as text.
+pub(crate) type ApprovalRow = (ApprovalRecord, String, String, String, Option<String>);
 
 fn finish_approval(row: ApprovalRow) -> Result<ApprovalRecord, StoreError> {
-    let (mut rec, reasons, state, marks) = row;
+    let (mut rec, reasons, state, marks, call) = row;
     let id = &rec.id;
     rec.reasons = serde_json::from_str(&reasons)
         .map_err(|e| StoreError::Corrupt(format!("approval {id} reasons: {e}")))?;
     rec.marks = serde_json::from_str(&marks)
         .map_err(|e| StoreError::Corrupt(format!("approval {id} marks: {e}")))?;
+    rec.call = call
+        .map(|c| serde_json::from_str(&c))
+        .transpose()
+        .map_err(|e| StoreError::Corrupt(format!("approval {id} call: {e}")))?;
     rec.state = ApprovalState::parse(&state)
         .ok_or_else(|| StoreError::Corrupt(format!("approval {id} state {state:?}")))?;
     Ok(rec)

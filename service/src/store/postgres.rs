@@ -97,6 +97,9 @@ CREATE TABLE revocations (
     revoked_by TEXT NOT NULL,
     reason TEXT NOT NULL
 );
+",
+// Version 2: an approval may be of one tool call (`call`, JSON; NULL for a plan's).
+"ALTER TABLE approvals ADD COLUMN call TEXT;
 "];
 
 /// The advisory lock key under which migrations run ("warden" in ASCII).
@@ -372,7 +375,7 @@ impl PgReader {
 
 const APPROVAL_COLUMNS: &str =
     "SELECT id, submission_id, agent, spec, plan, reasons, envelope, state, created_ms,
-            decided_by, decision_reason, decided_ms, token_id, token, submitted_by, marks
+            decided_by, decision_reason, decided_ms, token_id, token, submitted_by, marks, call
      FROM approvals";
 
 fn read_approval(r: &tokio_postgres::Row) -> Result<ApprovalRow, StoreError> {
@@ -394,10 +397,12 @@ fn read_approval(r: &tokio_postgres::Row) -> Result<ApprovalRow, StoreError> {
             token: r.try_get(13).map_err(db)?,
             submitted_by: r.try_get(14).map_err(db)?,
             marks: Vec::new(),
+            call: None,
         },
         r.try_get(5).map_err(db)?,
         r.try_get(7).map_err(db)?,
         r.try_get(15).map_err(db)?,
+        r.try_get(16).map_err(db)?,
     ))
 }
 
@@ -724,11 +729,17 @@ async fn apply(c: &Object, op: &StateOp) -> Result<(), StoreError> {
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?;
             let marks =
                 serde_json::to_string(&a.marks).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            let call = a
+                .call
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?;
             let st = c
                 .prepare_cached(
                     "INSERT INTO approvals(id, submission_id, agent, spec, plan, reasons, envelope, state,
-                        created_ms, decided_by, decision_reason, decided_ms, token_id, token, submitted_by, marks)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                        created_ms, decided_by, decision_reason, decided_ms, token_id, token, submitted_by, marks, call)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
                      ON CONFLICT (id) DO NOTHING",
                 )
                 .await
@@ -753,6 +764,7 @@ async fn apply(c: &Object, op: &StateOp) -> Result<(), StoreError> {
                         &a.token,
                         &a.submitted_by,
                         &marks,
+                        &call,
                     ],
                 )
                 .await

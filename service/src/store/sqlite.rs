@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, mpsc};
 use tokio::sync::broadcast;
 
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -56,7 +56,8 @@ CREATE TABLE IF NOT EXISTS approvals (
     token_id TEXT,
     token TEXT,
     submitted_by TEXT,
-    marks TEXT NOT NULL DEFAULT '[]'
+    marks TEXT NOT NULL DEFAULT '[]',
+    call TEXT
 );
 CREATE INDEX IF NOT EXISTS approvals_state ON approvals(state, created_ms);
 CREATE TABLE IF NOT EXISTS runs (
@@ -155,11 +156,26 @@ fn migrate_v1(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The audit table is the same in versions 1 and 2: a reader of the log
+/// Version 2 to 3: an approval may be of one tool call (`call`, JSON; NULL
+/// for a plan's).
+fn migrate_v2(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute_batch(
+        "BEGIN IMMEDIATE;
+         ALTER TABLE approvals ADD COLUMN call TEXT;
+         UPDATE meta SET value = '3' WHERE key = 'schema';
+         COMMIT;",
+    )
+    .inspect_err(|_| {
+        let _ = conn.execute_batch("ROLLBACK");
+    })?;
+    Ok(())
+}
+
+/// The audit table is the same in versions 1, 2 and 3: a reader of the log
 /// accepts both.
 fn check_audit_schema(conn: &Connection) -> Result<(), StoreError> {
     match schema_version(conn)? {
-        1 | SCHEMA_VERSION => Ok(()),
+        1 | 2 | SCHEMA_VERSION => Ok(()),
         found => Err(StoreError::Schema {
             found,
             expected: SCHEMA_VERSION,
@@ -231,6 +247,9 @@ impl SqliteStore {
         )?;
         if schema_version(&conn)? == 1 {
             migrate_v1(&conn)?;
+        }
+        if schema_version(&conn)? == 2 {
+            migrate_v2(&conn)?;
         }
         conn.execute_batch(SCHEMA)?;
         conn.execute(
@@ -334,7 +353,7 @@ impl Drop for SqliteStore {
 
 const APPROVAL_COLUMNS: &str =
     "SELECT id, submission_id, agent, spec, plan, reasons, envelope, state, created_ms,
-            decided_by, decision_reason, decided_ms, token_id, token, submitted_by, marks
+            decided_by, decision_reason, decided_ms, token_id, token, submitted_by, marks, call
      FROM approvals";
 
 fn read_approval(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApprovalRow> {
@@ -356,10 +375,12 @@ fn read_approval(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApprovalRow> {
             token: r.get(13)?,
             submitted_by: r.get(14)?,
             marks: Vec::new(),
+            call: None,
         },
         r.get(5)?,
         r.get(7)?,
         r.get(15)?,
+        r.get(16)?,
     ))
 }
 
@@ -634,15 +655,21 @@ impl WriteConn for SqliteConn {
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 let marks = serde_json::to_string(&a.marks)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let call = a
+                    .call
+                    .as_ref()
+                    .map(serde_json::to_string)
+                    .transpose()
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 let n = self.conn.prepare_cached(
                     "INSERT OR IGNORE INTO approvals(id, submission_id, agent, spec, plan, reasons, envelope, state,
-                        created_ms, decided_by, decision_reason, decided_ms, token_id, token, submitted_by, marks)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                        created_ms, decided_by, decision_reason, decided_ms, token_id, token, submitted_by, marks, call)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
                 )?
                 .execute(params![
                     a.id, a.submission_id, a.agent, a.spec, a.plan, reasons, a.envelope_json,
                     a.state.as_str(), a.created_ms, a.decided_by, a.decision_reason, a.decided_ms,
-                    a.token_id, a.token, a.submitted_by, marks
+                    a.token_id, a.token, a.submitted_by, marks, call
                 ])?;
                 if n == 0 {
                     return Err(StoreError::DuplicateApproval(a.id.clone()));
@@ -763,7 +790,48 @@ mod tests {
                 rule_at: Some("ci.spec:2:3".into()),
                 step_line: Some(1),
             }],
+            call: None,
         }
+    }
+
+    #[test]
+    fn a_call_approval_round_trips_and_a_version_2_store_is_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        {
+            let s = SqliteStore::open(&path, None, SqliteOptions::default()).unwrap();
+            s.commit(Txn {
+                ops: vec![StateOp::CreateApproval(approval("a1"))],
+                events: vec![ev(1)],
+            })
+            .wait_blocking()
+            .unwrap();
+            drop(s);
+            Connection::open(&path)
+                .unwrap()
+                .execute_batch(
+                    "ALTER TABLE approvals DROP COLUMN call;
+                     UPDATE meta SET value = '2' WHERE key = 'schema';",
+                )
+                .unwrap();
+        }
+        let s = SqliteStore::open(&path, None, SqliteOptions::default()).unwrap();
+        assert_eq!(s.approval("a1").unwrap().unwrap().call, None);
+        let mut c = approval("c1");
+        c.call = Some(crate::store::CallApproval {
+            token_id: "tok1".into(),
+            call_digest: "ab".repeat(32),
+        });
+        s.commit(Txn {
+            ops: vec![StateOp::CreateApproval(c.clone())],
+            events: vec![ev(2)],
+        })
+        .wait_blocking()
+        .unwrap();
+        assert_eq!(s.approval("c1").unwrap().unwrap(), c);
+        drop(s);
+        let conn = Connection::open(&path).unwrap();
+        assert_eq!(schema_version(&conn).unwrap(), SCHEMA_VERSION);
     }
 
     #[test]
@@ -842,6 +910,7 @@ mod tests {
                     "DROP INDEX approvals_state;
                      ALTER TABLE approvals DROP COLUMN submitted_by;
                      ALTER TABLE approvals DROP COLUMN marks;
+                     ALTER TABLE approvals DROP COLUMN call;
                      UPDATE meta SET value = '1' WHERE key = 'schema';",
                 )
                 .unwrap();

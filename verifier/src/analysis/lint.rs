@@ -283,9 +283,9 @@ fn unused_lets(s: &ast::Spec, out: &mut Vec<Finding>) {
     let mut used = BTreeSet::new();
     for r in s.rules() {
         match &r.kind {
-            ast::RuleKind::Effect { pattern, .. } | ast::RuleKind::AtMost { pattern, .. } => {
-                pattern_consts(pattern, &mut used)
-            }
+            ast::RuleKind::Effect { pattern, .. }
+            | ast::RuleKind::AtMost { pattern, .. }
+            | ast::RuleKind::ApproveEach { pattern } => pattern_consts(pattern, &mut used),
             ast::RuleKind::Never {
                 action: a,
                 after: b,
@@ -398,9 +398,9 @@ pub fn port_ranges(loaded: &LoadedSpec) -> Vec<Finding> {
 /// The patterns of a rule (two for `never` and `require`).
 fn patterns(r: &ast::Rule) -> Vec<&ast::Pattern> {
     match &r.kind {
-        ast::RuleKind::Effect { pattern, .. } | ast::RuleKind::AtMost { pattern, .. } => {
-            vec![pattern]
-        }
+        ast::RuleKind::Effect { pattern, .. }
+        | ast::RuleKind::AtMost { pattern, .. }
+        | ast::RuleKind::ApproveEach { pattern } => vec![pattern],
         ast::RuleKind::Never { action, after } => vec![action, after],
         ast::RuleKind::Require { first, then } => vec![first, then],
     }

@@ -51,6 +51,27 @@ pub struct Args {
     /// Messages from the agent longer than this many bytes are discarded.
     #[arg(long, value_name = "BYTES", default_value_t = warden_mcp::DEFAULT_MAX_MESSAGE)]
     max_message: usize,
+    /// Calls an `approve each` rule holds wait for a human of this service
+    /// (`warden serve`, e.g. http://127.0.0.1:50051): the gateway records
+    /// each one there and forwards it once an approver approves it. Without
+    /// it such calls are refused ("needs approval").
+    #[arg(long, value_name = "URL")]
+    approvals: Option<String>,
+    /// With --approvals: a submitter credential's bearer secret (or set
+    /// WARDEN_SECRET).
+    #[arg(
+        long,
+        env = "WARDEN_SECRET",
+        hide_env_values = true,
+        requires = "approvals"
+    )]
+    secret: Option<String>,
+    /// With --approvals over https: the CA certificate (PEM) of the service.
+    #[arg(long, value_name = "FILE", requires = "approvals")]
+    approvals_ca: Option<PathBuf>,
+    /// How long a call waits for its approval before it is refused.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::cmd::tokens::parse_ttl)]
+    approval_timeout: std::time::Duration,
     /// Start the server without the kernel envelope (only the gateway's
     /// checks stand between the agent and what the server can touch).
     #[arg(long)]
@@ -157,11 +178,33 @@ pub fn run(args: Args) -> ExitCode {
         },
         None => None,
     };
+    let approvals = match &args.approvals {
+        None => None,
+        Some(endpoint) => {
+            let Some(secret) = args.secret.clone() else {
+                eprintln!("warden mcp: --approvals needs --secret (or WARDEN_SECRET)");
+                return ExitCode::from(exit::BAD_INPUT);
+            };
+            let tls_ca = match args.approvals_ca.as_ref().map(std::fs::read).transpose() {
+                Ok(ca) => ca,
+                Err(e) => return fail(e),
+            };
+            Some(warden_mcp::Approvals {
+                endpoint: endpoint.clone(),
+                tls_ca,
+                secret,
+                token_text: text.clone(),
+                timeout: args.approval_timeout,
+                poll: std::time::Duration::from_millis(200),
+            })
+        }
+    };
     let config = warden_mcp::Config {
         token: verified,
         store: args.db.clone(),
         revocations,
         audit_signer,
+        approvals,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

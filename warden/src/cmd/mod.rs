@@ -1,5 +1,6 @@
 //! One module per subcommand: `Args` (clap) and `run(Args) -> ExitCode`.
 
+pub mod approve;
 pub mod attenuate;
 pub mod audit;
 pub mod check;

@@ -282,6 +282,7 @@ fn verdict(result: Result<token::Allowed, token::Refusal>) -> Verdict {
         RefusalReason::Never { rule, .. } => ("never", Some(rule.to_string())),
         RefusalReason::Require { rule, .. } => ("require", Some(rule.to_string())),
         RefusalReason::StateMismatch => ("state_mismatch", None),
+        RefusalReason::NeedsApproval { rule, .. } => ("needs_approval", Some(rule.to_string())),
     };
     Verdict {
         allowed: false,
