@@ -221,7 +221,7 @@ pub fn lint(loaded: &LoadedSpec, opts: &LintOptions) -> Result<Vec<Finding>, Com
     for s in loaded.specs() {
         unused_lets(s, &mut out);
         for r in s.rules() {
-            let pats: Vec<&ast::Pattern> = match &r.kind {
+            let pats: Vec<&ast::PatternExpr> = match &r.kind {
                 ast::RuleKind::Effect { pattern, .. } | ast::RuleKind::AtMost { pattern, .. } => {
                     vec![pattern]
                 }
@@ -238,11 +238,11 @@ pub fn lint(loaded: &LoadedSpec, opts: &LintOptions) -> Result<Vec<Finding>, Com
     Ok(out)
 }
 
-fn value_consts(v: &ast::Value, out: &mut BTreeSet<String>) {
+fn value_consts(v: &ast::ValueExpr, out: &mut BTreeSet<String>) {
     match v {
-        ast::Value::Literal { .. } => {}
-        ast::Value::List { items } => items.iter().for_each(|i| value_consts(&i.node, out)),
-        ast::Value::Ref(r) => {
+        ast::ValueExpr::Literal { .. } => {}
+        ast::ValueExpr::List { items } => items.iter().for_each(|i| value_consts(&i.node, out)),
+        ast::ValueExpr::Ref(r) => {
             if r.resolved == RefKind::Const {
                 out.insert(r.name.node.clone());
             }
@@ -250,24 +250,26 @@ fn value_consts(v: &ast::Value, out: &mut BTreeSet<String>) {
     }
 }
 
-fn cond_walk(c: &ast::Cond, f: &mut dyn FnMut(&ast::Value, Option<&planlang::Ident>)) {
+fn cond_walk(c: &ast::CondExpr, f: &mut dyn FnMut(&ast::ValueExpr, Option<&planlang::Ident>)) {
     match c {
-        ast::Cond::And { all: cs } | ast::Cond::Or { any: cs } => {
+        ast::CondExpr::And { all: cs } | ast::CondExpr::Or { any: cs } => {
             cs.iter().for_each(|c| cond_walk(&c.node, f))
         }
-        ast::Cond::Not { cond } => cond_walk(&cond.node, f),
-        ast::Cond::Compare { lhs, rhs, .. } => {
+        ast::CondExpr::Not { cond } => cond_walk(&cond.node, f),
+        ast::CondExpr::Compare { lhs, rhs, .. } => {
             f(&lhs.node, None);
             f(&rhs.node, None);
         }
-        ast::Cond::Has { field } => f(&ast::Value::List { items: vec![] }, Some(field)),
-        ast::Cond::FromCall { value, .. } | ast::Cond::Value { value } => f(&value.node, None),
+        ast::CondExpr::Has { field } => f(&ast::ValueExpr::List { items: vec![] }, Some(field)),
+        ast::CondExpr::FromCall { value, .. } | ast::CondExpr::Value { value } => {
+            f(&value.node, None)
+        }
     }
 }
 
-fn pattern_consts(p: &ast::Pattern, out: &mut BTreeSet<String>) {
+fn pattern_consts(p: &ast::PatternExpr, out: &mut BTreeSet<String>) {
     if let PatternKind::Path {
-        target: Some(ast::PathTarget::Exact { path } | ast::PathTarget::Under { path }),
+        target: Some(ast::PathTargetExpr::Exact { path } | ast::PathTargetExpr::Under { path }),
         ..
     } = &p.matcher
     {
@@ -316,7 +318,7 @@ fn unused_lets(s: &ast::Spec, out: &mut Vec<Finding>) {
     }
 }
 
-fn missing_fields(r: &ast::Rule, p: &ast::Pattern, out: &mut Vec<Finding>) {
+fn missing_fields(r: &ast::Rule, p: &ast::PatternExpr, out: &mut Vec<Finding>) {
     let kind = match &p.matcher {
         // Calls have one field per argument; `any` has every field.
         PatternKind::Call { .. } | PatternKind::Any => return,
@@ -330,7 +332,7 @@ fn missing_fields(r: &ast::Rule, p: &ast::Pattern, out: &mut Vec<Finding>) {
     cond_walk(&c.node, &mut |v, has| {
         let name = match (v, has) {
             (_, Some(f)) => Some(f),
-            (ast::Value::Ref(r), None) if r.resolved == RefKind::Field => Some(&r.name),
+            (ast::ValueExpr::Ref(r), None) if r.resolved == RefKind::Field => Some(&r.name),
             _ => None,
         };
         if let Some(n) = name
