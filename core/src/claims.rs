@@ -395,31 +395,6 @@ pub struct AlternativeProof {
 }
 
 impl EnforcementProof {
-    /// What a token carries of this proof: the profile, its digest, whether
-    /// it was proven, and the wide shapes that were proven. The reasons (the
-    /// counterexample of an unproven profile or shape) are for whoever
-    /// issues the token, who has them in the issuer's decision; a run needs
-    /// only what was proven, and a wide shape the token does not list counts
-    /// as not proven. Tokens travel in HTTP headers: this is most of what
-    /// keeps them small.
-    pub fn for_token(&self) -> EnforcementProof {
-        EnforcementProof {
-            profile: self.profile.clone(),
-            digest: self.digest,
-            proven: self.proven,
-            counterexample: None,
-            alternatives: self
-                .alternatives
-                .iter()
-                .filter(|a| a.proven)
-                .map(|a| AlternativeProof {
-                    counterexample: None,
-                    ..a.clone()
-                })
-                .collect(),
-        }
-    }
-
     /// The kernel layers of the proof's profile (none for a profile this
     /// Warden does not know).
     pub fn layers(&self) -> &'static [&'static str] {
@@ -763,33 +738,6 @@ pub(crate) mod tests {
         assert_eq!(serde_json::from_value::<Claims>(v.clone()).unwrap(), c);
         v["admin"] = serde_json::Value::Bool(true);
         assert!(serde_json::from_value::<Claims>(v).is_err());
-    }
-
-    #[test]
-    fn a_token_carries_verdicts_and_proven_shapes_not_reasons() {
-        let alt = |grant: &str, proven: bool| AlternativeProof {
-            grant: grant.into(),
-            situation: crate::shape::Situation::Directory,
-            widened: format!("read under {grant}"),
-            proven,
-            counterexample: (!proven).then(|| "lets x through".into()),
-        };
-        let p = EnforcementProof {
-            profile: "root".into(),
-            digest: Digest::of_text("enforced"),
-            proven: false,
-            counterexample: Some("the kernel would enforce more".into()),
-            alternatives: vec![alt("\"/a\"", true), alt("\"/b\"", false)],
-        };
-        let t = p.for_token();
-        assert_eq!(
-            (t.profile.as_str(), t.digest, t.proven),
-            ("root", p.digest, false)
-        );
-        assert_eq!(t.counterexample, None);
-        assert_eq!(t.alternatives.len(), 1);
-        assert_eq!(t.alternatives[0].grant, "\"/a\"");
-        assert!(t.alternatives[0].proven && t.alternatives[0].counterexample.is_none());
     }
 
     #[test]

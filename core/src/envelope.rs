@@ -409,21 +409,6 @@ impl Envelope {
         self.unix.dedup();
     }
 
-    /// Puts the call grants of one tool with the same argument names next
-    /// to each other (tools by name, each group in its first order) and
-    /// drops repeated grants: what the token writes as one header with one
-    /// row per grant. Whether a call is granted does not depend on the
-    /// order of the grants.
-    pub fn group_calls(&mut self) {
-        let mut seen = std::collections::HashSet::new();
-        self.calls.retain(|g| seen.insert(g.clone()));
-        self.calls.sort_by(|a, b| {
-            a.name
-                .cmp(&b.name)
-                .then_with(|| a.args.keys().cmp(b.args.keys()))
-        });
-    }
-
     /// Whether the envelope grants one action, ignoring order and counts
     /// (the token monitor tracks those for a run). Params bound by earlier
     /// actions must keep their value; a first use binds the param when its
@@ -893,48 +878,6 @@ mod tests {
         assert_eq!(grant(Some(vec![s("-c"), param])).literal_argv(), None);
         let number = ValueMatch::Exact { value: num(1) };
         assert_eq!(grant(Some(vec![number])).literal_argv(), None);
-    }
-
-    #[test]
-    fn grouped_calls_are_adjacent_once_each_and_grant_the_same() {
-        let call = |name: &str, arg: &str, v: &str| {
-            let mut args = BTreeMap::new();
-            args.insert(
-                arg.to_string(),
-                ValueMatch::Exact {
-                    value: Value::String(v.into()),
-                },
-            );
-            CallGrant {
-                name: name.into(),
-                args,
-            }
-        };
-        let mut env = Envelope {
-            calls: vec![
-                call("read_file", "file_path", "b-1"),
-                call("get_iban", "account", "a-5"),
-                call("read_file", "file_path", "b-8"),
-                call("read_file", "path", "x"),
-                call("read_file", "file_path", "b-1"),
-            ],
-            ..Envelope::default()
-        };
-        let before = env.clone();
-        env.group_calls();
-        assert_eq!(env.calls.len(), 4, "{:?}", env.calls);
-        assert_eq!(env.calls[0], before.calls[1]);
-        assert_eq!(env.calls[1], before.calls[0]);
-        assert_eq!(env.calls[2], before.calls[2]);
-        assert_eq!(env.calls[3], before.calls[3]);
-        for g in &before.calls {
-            let (k, m) = g.args.iter().next().unwrap();
-            let ValueMatch::Exact { value } = m else {
-                unreachable!()
-            };
-            let a = ConcreteAction::call(&g.name, [(k.as_str(), Field::new(value.clone()))]);
-            assert!(env.permits(&a).is_ok() && before.permits(&a).is_ok(), "{a}");
-        }
     }
 
     #[test]

@@ -129,12 +129,8 @@ pub fn select(
                     .enforcement
                     .iter()
                     .find(|e| e.digest == digest && !e.proven);
-                reasons.push(match recorded.map(|e| e.counterexample.as_deref()) {
-                    Some(Some(cx)) => format!("{name}: not proven at issue time: {cx}"),
-                    // Tokens carry no reasons: `warden check` prints them.
-                    Some(None) => format!(
-                        "{name}: not proven at issue time (`warden check` with the plan and spec shows why)"
-                    ),
+                reasons.push(match recorded.and_then(|e| e.counterexample.as_deref()) {
+                    Some(cx) => format!("{name}: not proven at issue time: {cx}"),
                     None => format!(
                         "{name}: the token holds no proof of the envelope these layers enforce ({digest})"
                     ),

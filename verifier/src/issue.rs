@@ -249,10 +249,6 @@ impl Issuer {
             .or_else(|| plan.ttl.as_ref().map(|t| t.node.as_std()));
         let max = self.compiled.max_ttl.map(Duration::from_secs);
         let ttl = claims::effective_ttl(requested, max)?;
-        // The token's envelope, its calls grouped as the token writes them
-        // (the enforced envelopes are proven of it, and recomputed from it).
-        let mut envelope = envelope;
-        envelope.group_calls();
         let proofs = enforcement::prove_profiles(&self.compiled, &envelope)?;
         if claims::proven(&proofs).next().is_none() {
             return Ok(Decision {
@@ -274,7 +270,7 @@ impl Issuer {
             spec_hash: self.spec_hash,
             ttl,
             envelope,
-            enforcement: proofs.iter().map(EnforcementProof::for_token).collect(),
+            enforcement: proofs.clone(),
         };
         Ok(Decision {
             verdict: outcome.verdict,
