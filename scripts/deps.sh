@@ -13,6 +13,10 @@ sudo_() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # chromium and chromium-driver: the console's browser test (Selenium cannot download a driver here).
 apt_pkgs=(protobuf-compiler pkg-config qemu-system-x86 busybox-static python3-venv openssl chromium chromium-driver)
+# postgresql: the fleet's tests (warden/tests/fleet.rs, service's postgres store tests)
+# initdb and start a real server from its binaries (/usr/lib/postgresql/*/bin); the
+# package's own cluster is not used.
+apt_pkgs+=(postgresql)
 # kubectl renders deploy/'s overlays (`kubectl kustomize`): the one installed,
 # else Debian's (kubernetes-client, kubectl 1.20 with kustomize v2.0).
 command -v kubectl >/dev/null 2>&1 || apt_pkgs+=(kubernetes-client)

@@ -497,7 +497,7 @@ async fn deny(
 
 async fn audit_page(State(app): State<App>, me: SignedIn) -> Result<Html<String>, Refusal> {
     let store = app.shared.store.clone();
-    let key = app.shared.checkpoint_key.clone();
+    let key = app.shared.audit_keys.clone();
     let (records, verified) = tokio::task::spawn_blocking(move || {
         // The whole chain is verified (one read of the log), and its length
         // says where the newest records are (seqs run from 1 without gaps);

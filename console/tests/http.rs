@@ -45,7 +45,7 @@ async fn env_with(sign_in_per_minute: u32, tls: bool) -> Env {
         decisions: Arc::new(svc.clone()),
         store: store.clone(),
         auth: testkit::service::authenticator(),
-        checkpoint_key: fixture.key.public_key().clone(),
+        audit_keys: fixture.key.public_key().into(),
     };
     let app = console::router(
         shared,

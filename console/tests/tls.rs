@@ -79,7 +79,7 @@ async fn the_console_serves_https_with_the_configured_certificate() {
         decisions: Arc::new(NoDecisions),
         store,
         auth,
-        checkpoint_key: signer.public_key(),
+        audit_keys: signer.public_key().into(),
     };
     let app = console::router(
         shared,

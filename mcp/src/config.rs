@@ -40,6 +40,43 @@ pub struct UpstreamEntry {
     pub headers: BTreeMap<String, String>,
 }
 
+/// Where an upstream entry's server is: exactly one of the two.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Server<'a> {
+    /// A program the gateway starts, speaking stdio.
+    Command {
+        program: &'a str,
+        args: &'a [String],
+    },
+    /// A streamable HTTP endpoint, with the headers sent to it.
+    Url {
+        url: &'a str,
+        headers: &'a BTreeMap<String, String>,
+    },
+}
+
+impl UpstreamEntry {
+    /// The entry's server, or why the entry names none (or both).
+    pub fn server(&self) -> Result<Server<'_>, String> {
+        match (self.command.as_deref(), self.url.as_deref()) {
+            (Some([program, args @ ..]), None) => {
+                if !self.headers.is_empty() {
+                    return Err("headers are for a `url` server".into());
+                }
+                Ok(Server::Command { program, args })
+            }
+            (None, Some(url)) if url.starts_with("http://") || url.starts_with("https://") => {
+                Ok(Server::Url {
+                    url,
+                    headers: &self.headers,
+                })
+            }
+            (None, Some(url)) => Err(format!("`{url}` is not an http:// or https:// URL")),
+            _ => Err("give exactly one of `command` (a non-empty list) and `url`".into()),
+        }
+    }
+}
+
 /// A prefix is one or more names joined by dots, as plans name tools.
 fn valid_prefix(p: &str) -> bool {
     !p.is_empty()
@@ -58,26 +95,8 @@ impl GatewayFile {
             toml::from_str(text).map_err(|e| GatewayError::Config(e.to_string()))?;
         for (i, u) in file.upstream.iter().enumerate() {
             let n = i + 1;
-            match (&u.command, &u.url) {
-                (Some(c), None) if !c.is_empty() => {
-                    if !u.headers.is_empty() {
-                        return Err(GatewayError::Config(format!(
-                            "upstream {n}: headers are for a `url` server"
-                        )));
-                    }
-                }
-                (None, Some(url)) if url.starts_with("http://") || url.starts_with("https://") => {}
-                (None, Some(url)) => {
-                    return Err(GatewayError::Config(format!(
-                        "upstream {n}: `{url}` is not an http:// or https:// URL"
-                    )));
-                }
-                _ => {
-                    return Err(GatewayError::Config(format!(
-                        "upstream {n}: give exactly one of `command` (a non-empty list) and `url`"
-                    )));
-                }
-            }
+            u.server()
+                .map_err(|why| GatewayError::Config(format!("upstream {n}: {why}")))?;
             if let Some(p) = &u.prefix
                 && !valid_prefix(p)
             {
@@ -118,6 +137,14 @@ headers = { Authorization = "Bearer ghp_x" }
         .unwrap();
         assert_eq!(f.upstream.len(), 2);
         assert_eq!(f.upstream[1].headers["Authorization"], "Bearer ghp_x");
+        assert!(matches!(
+            f.upstream[0].server(),
+            Ok(Server::Command { program: "node", args }) if args.len() == 2
+        ));
+        assert!(matches!(
+            f.upstream[1].server(),
+            Ok(Server::Url { url: "https://mcp.example.com/mcp", headers }) if headers.len() == 1
+        ));
     }
 
     #[test]

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt;
 use std::sync::Arc;
-use token::{PublicKey, SigningKey};
+use token::{KeySet, PublicKey, SigningKey};
 
 /// A SHA-256 digest.
 pub type Hash = [u8; 32];
@@ -194,9 +194,23 @@ pub struct SignedHead {
     pub hash: String,
     /// Ed25519 signature over the domain tag, `seq` and `hash`, hex.
     pub signature: String,
+    /// The signing key's id (PASERK `k4.pid`); heads written before key
+    /// rotation have none, and are checked against every trusted key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kid: Option<String>,
 }
 
 impl SignedHead {
+    /// Whether a key of `keys` (any state: a retired key still verifies the
+    /// history it signed) signed this head; the one its `kid` names, when
+    /// it names one.
+    pub fn verifies_with(&self, keys: &KeySet) -> bool {
+        match &self.kid {
+            Some(kid) => keys.for_history(kid).is_some_and(|k| self.verifies(k)),
+            None => keys.iter().any(|(k, _)| self.verifies(k)),
+        }
+    }
+
     /// Whether `key` signed this head.
     pub fn verifies(&self, key: &PublicKey) -> bool {
         let (Some(hash), Some(sig)) = (parse_hash(&self.hash), hex::decode(&self.signature).ok())
@@ -215,10 +229,15 @@ pub struct CheckpointBody {
     /// That record's hash, hex.
     pub covers_hash: String,
     /// The signer's public key, hex (informational: verification uses the
-    /// key the verifier trusts, never this one).
+    /// keys the verifier trusts, never this one).
     pub public_key: String,
     /// Ed25519 signature over the domain tag, `covers_seq` and `covers_hash`.
     pub signature: String,
+    /// The signing key's id (PASERK `k4.pid`), which picks the trusted key
+    /// that verifies it; checkpoints written before key rotation have none
+    /// and are checked against every trusted key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kid: Option<String>,
 }
 
 /// Signs checkpoints with the service's Ed25519 key (the one that signs
@@ -226,6 +245,9 @@ pub struct CheckpointBody {
 #[derive(Clone)]
 pub struct CheckpointSigner {
     secret: Arc<SigningKey>,
+    /// The keys whose signed heads the store accepts when it opens a log
+    /// (the signer's own, and those it rotated from).
+    trusted: KeySet,
 }
 
 impl fmt::Debug for CheckpointSigner {
@@ -241,9 +263,25 @@ impl fmt::Debug for CheckpointSigner {
 
 impl CheckpointSigner {
     pub fn new(secret: SigningKey) -> Self {
+        let trusted = KeySet::from(secret.public_key());
         CheckpointSigner {
             secret: Arc::new(secret),
+            trusted,
         }
+    }
+
+    /// Also trusts the history signed by `keys` (key rotation: the head of
+    /// a log written under the previous key verifies with it).
+    pub fn trusting(mut self, keys: &KeySet) -> Self {
+        for (k, s) in keys.iter() {
+            self.trusted.insert(k.clone(), s);
+        }
+        self
+    }
+
+    /// The keys whose history this signer continues.
+    pub fn trusted(&self) -> &KeySet {
+        &self.trusted
     }
 
     pub fn public_key(&self) -> PublicKey {
@@ -260,6 +298,7 @@ impl CheckpointSigner {
             covers_hash: hex::encode(covers_hash),
             public_key: hex::encode(self.secret.public_key().as_bytes()),
             signature: hex::encode(sig),
+            kid: Some(self.secret.public_key().key_id().to_string()),
         };
         NewEvent::new(
             EventKind::Checkpoint,
@@ -276,6 +315,7 @@ impl CheckpointSigner {
             seq,
             hash: hex::encode(hash),
             signature: hex::encode(sig),
+            kid: Some(self.secret.public_key().key_id().to_string()),
         }
     }
 }
@@ -295,7 +335,7 @@ pub enum Problem {
     MalformedCheckpoint(String),
     #[error("checkpoint covers record {covers} but follows record {previous}")]
     CheckpointMisplaced { covers: u64, previous: u64 },
-    #[error("checkpoint signature does not verify with the trusted public key")]
+    #[error("checkpoint signature does not verify with any trusted public key")]
     BadSignature,
     #[error(
         "the log ends at record {last} but its signed head names record {head}: records were cut off the tail"
@@ -343,8 +383,8 @@ pub struct VerifyReport {
 
 /// Checks records one by one, in seq order.
 #[derive(Debug)]
-pub struct ChainVerifier<'k> {
-    key: &'k PublicKey,
+pub struct ChainVerifier {
+    keys: KeySet,
     prev_seq: u64,
     prev_hash: Hash,
     report: VerifyReport,
@@ -355,11 +395,13 @@ fn parse_hash(s: &str) -> Option<Hash> {
     v.try_into().ok()
 }
 
-impl<'k> ChainVerifier<'k> {
-    /// A verifier that trusts checkpoint signatures made by `key`.
-    pub fn new(key: &'k PublicKey) -> Self {
+impl ChainVerifier {
+    /// A verifier that trusts checkpoint signatures made by `keys` (one
+    /// [`PublicKey`] or a [`KeySet`], whose retired keys still verify the
+    /// history they signed).
+    pub fn new(keys: impl Into<KeySet>) -> Self {
         ChainVerifier {
-            key,
+            keys: keys.into(),
             prev_seq: 0,
             prev_hash: GENESIS,
             report: VerifyReport::default(),
@@ -418,10 +460,15 @@ impl<'k> ChainVerifier<'k> {
                         Problem::MalformedCheckpoint("signature is not 64 bytes of hex".into()),
                     )
                 })?;
-            if !self
-                .key
-                .verifies(&checkpoint_message(body.covers_seq, &self.prev_hash), &sig)
-            {
+            let message = checkpoint_message(body.covers_seq, &self.prev_hash);
+            let signed = match &body.kid {
+                Some(kid) => self
+                    .keys
+                    .for_history(kid)
+                    .is_some_and(|k| k.verifies(&message, &sig)),
+                None => self.keys.iter().any(|(k, _)| k.verifies(&message, &sig)),
+            };
+            if !signed {
                 return Err(fail(r.seq, Problem::BadSignature));
             }
             self.report.checkpoints += 1;
@@ -445,7 +492,7 @@ impl<'k> ChainVerifier<'k> {
     }
 }
 
-impl ChainVerifier<'_> {
+impl ChainVerifier {
     /// [`ChainVerifier::finish`], also checking the log's signed head:
     /// signed by the trusted key and naming the last record. `head` must be
     /// read in the same snapshot as the records. An empty log needs no head.
@@ -453,7 +500,7 @@ impl ChainVerifier<'_> {
         self,
         head: Option<&SignedHead>,
     ) -> Result<VerifyReport, VerifyFailure> {
-        let key = self.key;
+        let keys = self.keys.clone();
         let last = self.prev_seq;
         let last_hash = self.prev_hash;
         let mut report = self.finish();
@@ -465,7 +512,7 @@ impl ChainVerifier<'_> {
                 fail(last, Problem::NoHead)
             };
         };
-        if !h.verifies(key) {
+        if !h.verifies_with(&keys) {
             return fail(last.max(1), Problem::BadHead);
         }
         if h.seq > last {
@@ -485,9 +532,9 @@ impl ChainVerifier<'_> {
 /// Verifies a whole log given in seq order.
 pub fn verify<'a>(
     records: impl IntoIterator<Item = &'a AuditRecord>,
-    key: &PublicKey,
+    keys: impl Into<KeySet>,
 ) -> Result<VerifyReport, VerifyFailure> {
-    let mut v = ChainVerifier::new(key);
+    let mut v = ChainVerifier::new(keys);
     for r in records {
         v.push(r)?;
     }
@@ -529,7 +576,7 @@ mod tests {
     fn intact_chain_verifies() {
         let s = CheckpointSigner::new(key(1));
         let log = chain(10, &s, 4);
-        let rep = verify(&log, &s.public_key()).unwrap();
+        let rep = verify(&log, s.public_key()).unwrap();
         assert_eq!(rep.records, 12);
         assert_eq!(rep.checkpoints, 2);
         assert_eq!(rep.last_checkpoint, 10);
@@ -540,7 +587,7 @@ mod tests {
     #[test]
     fn empty_log_verifies() {
         let s = CheckpointSigner::new(key(1));
-        let rep = verify(&[], &s.public_key()).unwrap();
+        let rep = verify(&[], s.public_key()).unwrap();
         assert_eq!(rep, VerifyReport::default());
     }
 
@@ -549,7 +596,7 @@ mod tests {
         let s = CheckpointSigner::new(key(1));
         let mut log = chain(10, &s, 4);
         log[6].body = log[6].body.replace("\"a\"", "\"b\"");
-        let err = verify(&log, &s.public_key()).unwrap_err();
+        let err = verify(&log, s.public_key()).unwrap_err();
         assert_eq!(err.seq, 7);
         assert!(matches!(err.problem, Problem::HashMismatch { .. }));
     }
@@ -562,7 +609,7 @@ mod tests {
         r.body = "{}".into();
         let prev = parse_hash(&r.prev_hash).unwrap();
         r.hash = hex::encode(record_hash(r.seq, r.time_ms, &r.kind, &r.body, &prev));
-        let err = verify(&log, &s.public_key()).unwrap_err();
+        let err = verify(&log, s.public_key()).unwrap_err();
         assert_eq!(err.seq, 5);
         assert_eq!(err.problem, Problem::BrokenLink);
     }
@@ -572,7 +619,7 @@ mod tests {
         let s = CheckpointSigner::new(key(1));
         let mut log = chain(10, &s, 100);
         log.remove(4);
-        let err = verify(&log, &s.public_key()).unwrap_err();
+        let err = verify(&log, s.public_key()).unwrap_err();
         assert_eq!(err.seq, 5);
         assert_eq!(
             err.problem,
@@ -592,7 +639,7 @@ mod tests {
         let (a, b) = (log[2].clone(), log[3].clone());
         log[2] = AuditRecord { seq: 3, ..b };
         log[3] = AuditRecord { seq: 4, ..a };
-        let err = verify(&log, &s.public_key()).unwrap_err();
+        let err = verify(&log, s.public_key()).unwrap_err();
         assert_eq!(err.seq, 3);
     }
 
@@ -601,7 +648,7 @@ mod tests {
         let s = CheckpointSigner::new(key(1));
         let other = CheckpointSigner::new(key(2));
         let log = chain(8, &other, 4);
-        let err = verify(&log, &s.public_key()).unwrap_err();
+        let err = verify(&log, s.public_key()).unwrap_err();
         assert_eq!(err.seq, 5);
         assert_eq!(err.problem, Problem::BadSignature);
     }
@@ -633,7 +680,7 @@ mod tests {
             hash = h;
         }
         let _ = seq;
-        let err = verify(&forged, &s.public_key()).unwrap_err();
+        let err = verify(&forged, s.public_key()).unwrap_err();
         assert_eq!(err.seq, 4);
         assert!(matches!(err.problem, Problem::CheckpointMisplaced { .. }));
     }
@@ -665,7 +712,7 @@ mod tests {
         assert_eq!(rep.uncovered, 2);
         // Without the head the cut log would verify; with it, it does not.
         let cut = &log[..log.len() - 2];
-        assert!(verify(cut, &s.public_key()).is_ok());
+        assert!(verify(cut, s.public_key()).is_ok());
         let err = verify_with_head(cut, Some(&head), &s.public_key()).unwrap_err();
         assert_eq!(err.seq, 11);
         assert_eq!(err.problem, Problem::TailCut { last: 10, head: 12 });
@@ -749,7 +796,7 @@ mod tests {
             body[p] = byte;
             log[i].body = String::from_utf8_lossy(&body).into_owned();
             proptest::prop_assume!(log[i].body.as_bytes() != chain(8, &s, 3)[i].body.as_bytes());
-            let err = verify(&log, &s.public_key()).unwrap_err();
+            let err = verify(&log, s.public_key()).unwrap_err();
             proptest::prop_assert_eq!(err.seq, log[i].seq);
         }
     }

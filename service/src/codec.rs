@@ -56,6 +56,7 @@ requests!(
     EnforcementEvent,
     StreamEventsRequest,
     ReloadRequest,
+    WatchRevocationsRequest,
 );
 
 responses!(
@@ -66,6 +67,7 @@ responses!(
     RecordEnforcementResponse,
     Event,
     ReloadResponse,
+    Revocations,
 );
 
 /// The codec the generated server and client use (`codec_path` in

@@ -3,6 +3,7 @@
 //! ```toml
 //! listen = "127.0.0.1:50051"
 //! db = "warden.db"
+//! # store = "postgres://warden:…@db:5432/warden"   # a fleet's shared store (instead of db)
 //! specs = "specs/"
 //! key = "keys/warden.key"        # signs tokens and audit checkpoints
 //! max_plan_bytes = 65536          # larger plans: INVALID_ARGUMENT, nothing recorded
@@ -92,10 +93,20 @@ pub struct ServeConfig {
     pub listen: String,
     #[serde(default = "default_db")]
     pub db: PathBuf,
+    /// A PostgreSQL URL (`postgres://…`): replicas that share it are one
+    /// service. Unset: the SQLite file `db`.
+    #[serde(default)]
+    pub store: Option<String>,
     #[serde(default = "default_specs")]
     pub specs: PathBuf,
     #[serde(default = "default_key")]
     pub key: PathBuf,
+    /// A key set file (`token::keyset`): the public keys trusted beside
+    /// `key`'s, each active, verify-only or retired. Rotation: a new `key`
+    /// signs, the old one stays here as verify-only until its tokens have
+    /// expired, then retired (its audit history still verifies).
+    #[serde(default)]
+    pub keys: Option<PathBuf>,
     /// The `iss` of issued tokens.
     #[serde(default = "default_issuer")]
     pub issuer: String,
@@ -134,6 +145,33 @@ pub enum ConfigError {
     ConsoleNeedsTls(String),
     #[error("[console] sign_in_per_minute and session_minutes must be at least 1")]
     ConsoleLimits,
+    #[error("store = {0:?}: give a PostgreSQL URL, postgres://user:password@host:port/database")]
+    StoreUrl(String),
+    #[error("keys = {path}: {source}")]
+    Keys {
+        path: String,
+        #[source]
+        source: token::KeyError,
+    },
+    #[error(
+        "the signing key ({kid}) is {state} in {path}: the service signs only with an active key (make it active, or set `key` to the new key)"
+    )]
+    SigningKeyNotActive {
+        kid: String,
+        state: token::KeyState,
+        path: String,
+    },
+}
+
+/// A store URL must name PostgreSQL (a typo must not fall back to SQLite).
+fn check_store_url(url: &str) -> Result<(), ConfigError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(())
+    } else {
+        // Never echo the URL: it may hold a password.
+        let scheme = url.split_once("://").map_or("(none)", |(s, _)| s);
+        Err(ConfigError::StoreUrl(format!("{scheme}://…")))
+    }
 }
 
 impl ServeConfig {
@@ -158,6 +196,9 @@ impl ServeConfig {
                 return Err(ConfigError::ConsoleLimits);
             }
         }
+        if let Some(url) = &c.store {
+            check_store_url(url)?;
+        }
         let abs = |p: &mut PathBuf| {
             if p.is_relative() {
                 *p = base.join(&*p);
@@ -166,6 +207,9 @@ impl ServeConfig {
         abs(&mut c.db);
         abs(&mut c.specs);
         abs(&mut c.key);
+        if let Some(k) = &mut c.keys {
+            abs(k);
+        }
         if let Some(t) = &mut c.tls {
             abs(&mut t.cert);
             abs(&mut t.key);
@@ -174,6 +218,13 @@ impl ServeConfig {
             }
         }
         Ok(c)
+    }
+
+    /// Uses the PostgreSQL store at `url` (`warden serve --store`).
+    pub fn set_store(&mut self, url: &str) -> Result<(), ConfigError> {
+        check_store_url(url)?;
+        self.store = Some(url.to_owned());
+        Ok(())
     }
 
     /// Reads a configuration file.
@@ -186,9 +237,40 @@ impl ServeConfig {
         Self::parse(&text, &path.display().to_string(), base)
     }
 
+    /// The keys whose tokens and audit history the service accepts: those
+    /// of `keys`, and `signing` (the public half of `key`), which must not
+    /// be verify-only or retired there.
+    pub fn trusted_keys(&self, signing: &token::PublicKey) -> Result<token::KeySet, ConfigError> {
+        let mut set = token::KeySet::new();
+        if let Some(path) = &self.keys {
+            let shown = path.display().to_string();
+            set = token::KeySet::load(&shown).map_err(|source| ConfigError::Keys {
+                path: shown.clone(),
+                source,
+            })?;
+            if let Some((_, state)) = set.get(signing.key_id())
+                && state != token::KeyState::Active
+            {
+                return Err(ConfigError::SigningKeyNotActive {
+                    kid: signing.key_id().to_string(),
+                    state,
+                    path: shown,
+                });
+            }
+        }
+        set.insert(signing.clone(), token::KeyState::Active);
+        Ok(set)
+    }
+
     /// Where the service keeps its state (the one place that picks the
     /// store's back end).
     pub fn store(&self) -> crate::store::StoreConfig {
+        if let Some(url) = &self.store {
+            return crate::store::StoreConfig::Postgres(crate::store::postgres::PgOptions {
+                checkpoint_every: self.checkpoint_every,
+                ..crate::store::postgres::PgOptions::new(url.clone())
+            });
+        }
         crate::store::StoreConfig::Sqlite {
             path: self.db.clone(),
             options: crate::store::sqlite::SqliteOptions {

@@ -33,6 +33,7 @@ pub mod server;
 pub mod specs;
 pub mod store;
 pub mod warden_engine;
+pub mod watch;
 
 /// The code generated from `proto/warden.proto`.
 pub mod proto {

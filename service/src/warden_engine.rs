@@ -19,6 +19,8 @@ use warden_core::value::Value;
 /// Plans, specs and tokens, for real.
 pub struct WardenEngine {
     key: SigningKey,
+    /// The keys whose tokens `CheckAction` accepts (`key`'s among them).
+    trusted: token::KeySet,
     issuer: String,
 }
 
@@ -43,10 +45,20 @@ pub struct Accepted {
 }
 
 impl WardenEngine {
-    /// An engine that signs tokens with `key` and names `issuer` in them.
+    /// An engine that signs tokens with `key`, names `issuer` in them, and
+    /// accepts tokens signed by `key` only.
     pub fn with_key(key: SigningKey, issuer: &str) -> WardenEngine {
+        let trusted = token::KeySet::from(key.public_key());
+        WardenEngine::with_keys(key, trusted, issuer)
+    }
+
+    /// An engine that signs tokens with `key` and accepts tokens signed by
+    /// the active and verify-only keys of `trusted` (key rotation:
+    /// `ServeConfig::trusted_keys`).
+    pub fn with_keys(key: SigningKey, trusted: token::KeySet, issuer: &str) -> WardenEngine {
         WardenEngine {
             key,
+            trusted,
             issuer: issuer.to_owned(),
         }
     }
@@ -259,16 +271,11 @@ impl Engine for WardenEngine {
 
     fn verify_token(&self, tok: &str) -> Result<Verified<VerifiedToken>, TokenRefused> {
         // Revocation is checked on every action, with the service's list.
-        let v = VerifiedToken::verify(
-            tok,
-            self.key.public_key(),
-            &SystemClock,
-            &token::NoRevocations,
-        )
-        .map_err(|e| match e {
-            token::TokenError::Malformed(m) => TokenRefused::Malformed(m),
-            e => TokenRefused::Invalid(e.to_string()),
-        })?;
+        let v = VerifiedToken::verify(tok, &self.trusted, &SystemClock, &token::NoRevocations)
+            .map_err(|e| match e {
+                token::TokenError::Malformed(m) => TokenRefused::Malformed(m),
+                e => TokenRefused::Invalid(e.to_string()),
+            })?;
         Ok(Verified {
             token_id: v.claims().jti.to_string(),
             expires_at: v.claims().exp.unix(),

@@ -24,6 +24,9 @@ use std::io::Write;
 #[cfg(feature = "service")]
 pub mod service;
 
+/// A real PostgreSQL cluster per test (the fleet's tests).
+pub mod postgres;
+
 /// The environment variable naming the file skips are appended to.
 pub const SKIP_LOG: &str = "WARDEN_SKIP_LOG";
 

@@ -65,7 +65,7 @@ pub enum KeyError {
 }
 
 impl KeyError {
-    fn io(path: &Path, source: io::Error) -> KeyError {
+    pub(crate) fn io(path: &Path, source: io::Error) -> KeyError {
         KeyError::Io {
             path: path.to_path_buf(),
             source,

@@ -32,11 +32,13 @@
 //! ```
 
 pub mod keys;
+pub mod keyset;
 pub mod paseto;
 pub mod revocation;
 pub mod verified;
 
 pub use keys::{KeyError, PublicKey, SigningKey};
+pub use keyset::{KeyChoiceError, KeySet, KeyState, VerifyingKeys};
 pub use paseto::TokenError;
 pub use revocation::FileRevocations;
 pub use verified::VerifiedToken;

@@ -21,6 +21,7 @@
 //! outside its lifetime by the given [`Clock`].
 
 use crate::keys::{PublicKey, SigningKey};
+use crate::keyset::VerifyingKeys;
 use serde::{Deserialize, Serialize};
 use warden_core::claims::{Claims, ClaimsError, Clock, OutsideLifetime, Timestamp, TokenId};
 use warden_core::revocation::{RevocationError, RevocationList};
@@ -45,6 +46,9 @@ pub enum TokenError {
         token_key: String,
         given_key: String,
     },
+    /// The key set has no usable key for the token's `kid`: unknown, or retired.
+    #[error(transparent)]
+    Key(#[from] crate::keyset::KeyChoiceError),
     #[error("bad signature: the token was altered after it was signed")]
     BadSignature,
     #[error("{}", OutsideLifetime::Expired { exp: *exp, now: *now })]
@@ -231,19 +235,19 @@ fn parse_claims(payload: &[u8]) -> Result<Claims, TokenError> {
     Ok(claims)
 }
 
-/// Check the signature of `token` with `key` and its lifetime at `clock`'s
-/// now; return its claims.
-pub fn verify(token: &str, key: &PublicKey, clock: &dyn Clock) -> Result<Claims, TokenError> {
+/// Check the signature of `token` with the key its footer names among
+/// `keys` (one [`PublicKey`], or a [`KeySet`](crate::KeySet) where a
+/// retired key is refused) and its lifetime at `clock`'s now; return its
+/// claims.
+pub fn verify<K: VerifyingKeys + ?Sized>(
+    token: &str,
+    keys: &K,
+    clock: &dyn Clock,
+) -> Result<Claims, TokenError> {
     let parsed = parse(token)?;
+    let key = keys.token_key(&parsed.footer.kid)?;
     if !signature_is_valid(&parsed, key) {
-        return Err(if parsed.footer.kid != key.key_id() {
-            TokenError::WrongKey {
-                token_key: parsed.footer.kid,
-                given_key: key.key_id().to_string(),
-            }
-        } else {
-            TokenError::BadSignature
-        });
+        return Err(TokenError::BadSignature);
     }
     let claims = parse_claims(parsed.payload())?;
     claims.lifetime_at(clock.now())?;
@@ -252,9 +256,9 @@ pub fn verify(token: &str, key: &PublicKey, clock: &dyn Clock) -> Result<Claims,
 
 /// [`verify`], then consult `revocations`: a revoked token, or a list that
 /// cannot be read, is refused.
-pub fn verify_unrevoked(
+pub fn verify_unrevoked<K: VerifyingKeys + ?Sized>(
     token: &str,
-    key: &PublicKey,
+    key: &K,
     clock: &dyn Clock,
     revocations: &dyn RevocationList,
 ) -> Result<Claims, TokenError> {
@@ -496,10 +500,11 @@ mod tests {
     fn official_test_vectors() {
         let key = vector_key();
         let clock = FixedClock::new(Timestamp::from_unix(0));
-        // 4-S-2: the signature is valid, so what is refused is the payload,
-        // which is not Warden's claims.
+        // 4-S-2: the signature is valid, but its footer's `kid` is not the
+        // PASERK id of the key, so a verifier that picks the key by `kid`
+        // refuses it before the signature.
         let e = verify(VECTOR_4_S_2, &key, &clock).unwrap_err();
-        assert!(matches!(e, TokenError::Claims(_)), "{e}");
+        assert!(matches!(e, TokenError::WrongKey { .. }), "{e}");
         let parsed = parse(VECTOR_4_S_2).unwrap();
         assert!(signature_is_valid(&parsed, &key));
         assert_eq!(

@@ -12,7 +12,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use crate::keys::PublicKey;
+use crate::keyset::VerifyingKeys;
 use crate::paseto::{self, TokenError};
 use warden_core::action::ConcreteAction;
 use warden_core::claims::{Claims, Clock};
@@ -28,11 +28,12 @@ pub struct VerifiedToken {
 }
 
 impl VerifiedToken {
-    /// Verify `token` once: signature with `key`, lifetime by `clock`, and
-    /// `revocations`.
-    pub fn verify(
+    /// Verify `token` once: signature with the key it names among `key`
+    /// (a [`PublicKey`](crate::PublicKey) or a [`KeySet`](crate::KeySet)),
+    /// lifetime by `clock`, and `revocations`.
+    pub fn verify<K: VerifyingKeys + ?Sized>(
         token: &str,
-        key: &PublicKey,
+        key: &K,
         clock: &dyn Clock,
         revocations: &dyn RevocationList,
     ) -> Result<VerifiedToken, TokenError> {

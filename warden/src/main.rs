@@ -64,6 +64,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Messages are never wrapped: a key id, a path or a token id split
+    // across lines cannot be copied or searched for.
+    let _ = miette::set_hook(Box::new(|_| {
+        Box::new(miette::MietteHandlerOpts::new().wrap_lines(false).build())
+    }));
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -685,14 +685,16 @@ fn without_root_the_launcher_is_the_subreaper_and_stops_the_whole_tree() {
         agent("echo term >> \"$OUT/log\"; exit 3")
     );
     let run = Exec::start(&fx, As::Nobody, &tok, &[], &script);
+    // The pid file exists before the shell has written the pid into it.
+    let read_detached = || {
+        std::fs::read_to_string(fx.out.join("detached"))
+            .ok()
+            .and_then(|t| t.trim().parse::<i32>().ok())
+    };
     wait_for("the agent's start", || {
-        fx.log() == ["started"] && fx.out.join("detached").exists()
+        fx.log() == ["started"] && read_detached().is_some()
     });
-    let detached: i32 = std::fs::read_to_string(fx.out.join("detached"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let detached: i32 = read_detached().unwrap();
     let warden = run.warden_pid();
     wait_for("the detached process re-parented to warden", || {
         children(warden).contains(&detached) || !alive(detached)

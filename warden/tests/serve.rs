@@ -751,14 +751,20 @@ fn sigkill_mid_load_loses_no_acknowledged_record() {
         agent: "bot".into(),
         plan: PLAN_ACCEPT.into(),
         clients: 32,
-        duration: Duration::from_secs(4),
+        duration: Duration::from_secs(8),
         max_requests: 0,
         rate: None,
     };
     let load = rt.spawn(service::loadgen::run(opts));
-    // Kill in the middle of the load.
+    // Kill in the middle of the load: once the first submissions are in
+    // the log (on a loaded machine that can take seconds), and while the
+    // load still runs.
     let db = h.path("warden.db");
-    std::thread::sleep(Duration::from_millis(1500));
+    let start = std::time::Instant::now();
+    while h.audit_records("submission").is_empty() && start.elapsed() < Duration::from_secs(6) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(300));
     let mut server = server;
     server.child.kill().unwrap(); // SIGKILL
     server.child.wait().unwrap();
@@ -938,4 +944,126 @@ fn warden_issue_and_submit_plan_sign_the_same_claims() {
     let hex = sum.split_whitespace().next().unwrap();
     assert_eq!(cli.plan_hash.to_string(), format!("sha256:{hex}"));
     server.stop();
+}
+
+/// Signing key rotation end to end. The service signs with key A; then B
+/// signs and A is verify-only in the key set (`keys =`): A's tokens still
+/// pass `CheckAction` and `warden exec`, new ones are B's. A retired: its
+/// tokens are refused with a message naming its kid, B's keep working, and
+/// the audit history A signed still verifies.
+#[test]
+fn signing_keys_rotate_without_breaking_tokens_or_history() {
+    let h = Harness::new(21);
+    let a = token::SigningKey::from_seed(&[21; 32]).unwrap();
+    let b = token::SigningKey::from_seed(&[22; 32]).unwrap();
+    let (a_pub, b_pub) = (a.public_key().to_paserk(), b.public_key().to_paserk());
+    let a_kid = a.public_key().key_id().to_owned();
+    let rt = rt();
+    let key_of = |tok: &str| token::paseto::decode_unverified(tok).unwrap().key_id;
+    let submit_one = |server: &Server| {
+        rt.block_on(async {
+            let mut c = client(&server.endpoint()).await;
+            submit_accepted(&mut c).await.token
+        })
+    };
+    let checks = |server: &Server, tok: &str| -> Result<bool, tonic::Status> {
+        rt.block_on(async {
+            let mut c = client(&server.endpoint()).await;
+            c.check_action(req(
+                proto::CheckActionRequest {
+                    token: tok.into(),
+                    action: Some(read_action("/srv/data/statement.txt")),
+                },
+                SUBMITTER,
+            ))
+            .await
+            .map(|r| r.into_inner().allowed)
+        })
+    };
+    // `warden exec` with the key set: the token is verified before anything runs.
+    let exec = |tok: &str| {
+        warden()
+            .args(["exec", "--quiet", "--token", tok, "--pub"])
+            .arg(h.path("keys/warden.keys"))
+            .args(["--pub", &b_pub, "--", "/bin/true"])
+            .output()
+            .unwrap()
+    };
+    let key_refused = |out: &std::process::Output| {
+        String::from_utf8_lossy(&out.stderr).contains("the token was signed by")
+    };
+
+    let server = h.start();
+    let tok_a = submit_one(&server);
+    assert_eq!(key_of(&tok_a), a_kid);
+    server.stop();
+
+    // B signs; A is verify-only.
+    std::fs::write(h.path("keys/warden.key"), &*b.to_paserk()).unwrap();
+    let keyset = h.path("keys/warden.keys");
+    std::fs::write(&keyset, format!("{a_pub} verify-only\n")).unwrap();
+    let server = h.start_with(r#"keys = "keys/warden.keys""#);
+    let tok_b = submit_one(&server);
+    assert_eq!(key_of(&tok_b), b.public_key().key_id());
+    assert!(checks(&server, &tok_a).unwrap());
+    assert!(checks(&server, &tok_b).unwrap());
+    for tok in [&tok_a, &tok_b] {
+        let out = exec(tok);
+        assert!(
+            !key_refused(&out),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    server.stop();
+
+    // A retired: its tokens are refused, naming it; B's still pass.
+    std::fs::write(&keyset, format!("{a_pub} retired\n")).unwrap();
+    let server = h.start_with(r#"keys = "keys/warden.keys""#);
+    let e = checks(&server, &tok_a).unwrap_err();
+    assert_eq!(e.code(), tonic::Code::PermissionDenied, "{e:?}");
+    assert!(
+        e.message().contains(&a_kid) && e.message().contains("retired"),
+        "{e:?}"
+    );
+    assert!(checks(&server, &tok_b).unwrap());
+    let out = exec(&tok_a);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&a_kid) && stderr.contains("retired"),
+        "{stderr}"
+    );
+    assert!(!key_refused(&exec(&tok_b)));
+    server.stop();
+
+    // The history: checkpoints and heads by A, then by B, verify with the
+    // key set (A retired); B's key alone does not cover A's part.
+    let verify = |pubs: &[&str]| {
+        let mut c = warden();
+        c.args(["audit", "verify", "--db"]).arg(h.path("warden.db"));
+        for p in pubs {
+            c.args(["--pub", p]);
+        }
+        c.output().unwrap()
+    };
+    let keyset_arg = keyset.display().to_string();
+    let out = verify(&[&keyset_arg, &b_pub]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!verify(&[&b_pub]).status.success());
+
+    // The signing key may not be verify-only or retired in the key set.
+    std::fs::write(&keyset, format!("{b_pub} verify-only\n")).unwrap();
+    let out = warden()
+        .args(["serve", "--config"])
+        .arg(h.config(r#"keys = "keys/warden.keys""#))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("only with an active key"), "{stderr}");
 }

@@ -67,7 +67,7 @@ def test_key_set_and_key_files(issued, keys, other_keys):
     assert t.check_call("get_balance")
     # A path to warden.pub works as well as its text.
     assert warden.Token.verify(issued, [str(keys.public_file)]).check_call("get_balance")
-    with pytest.raises(warden.WrongKey, match="not among the 2 given keys"):
+    with pytest.raises(warden.WrongKey, match="not among the trusted keys"):
         warden.Token.verify(issued, [other_keys.public, str(other_keys.public_file)])
     with pytest.raises(warden.WrongKey):
         warden.Token.verify(issued, other_keys.public)
@@ -77,6 +77,24 @@ def test_key_set_and_key_files(issued, keys, other_keys):
         warden.Token.verify(issued, "k4.public.not-a-key")
     with pytest.raises(TypeError):
         warden.Token.verify(issued, 42)
+
+
+def test_key_set_files_and_rotation(issued, keys, other_keys, tmp_path):
+    # The same key set file `warden serve` (`keys =`) and every `--pub` read.
+    t = warden.Token.verify(issued, keys.public)
+    keyset = tmp_path / "warden.keys"
+    keyset.write_text(f"# rotation\n{other_keys.public} active\n{keys.public} verify-only\n")
+    assert warden.Token.verify(issued, str(keyset)).key_id == t.key_id
+    keyset.write_text(f"{other_keys.public} active\n{keys.public} retired\n")
+    with pytest.raises(warden.KeyRetired, match=t.key_id):
+        warden.Token.verify(issued, str(keyset))
+    # A retired key is not revived by naming it again beside the file.
+    with pytest.raises(warden.KeyRetired):
+        warden.Token.verify(issued, [keys.public, str(keyset)])
+    assert issubclass(warden.KeyRetired, warden.WrongKey)
+    keyset.write_text(f"{keys.public} sometimes\n")
+    with pytest.raises(warden.InvalidKey, match="not a key state"):
+        warden.Token.verify(issued, str(keyset))
 
 
 def test_refused_tokens_raise_typed_errors(issued, keys):

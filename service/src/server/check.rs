@@ -2,43 +2,29 @@
 //! its run's state (which is stored before an allow is answered), and
 //! tokens revoked.
 
-use super::{WardenService, non_empty};
+use super::{Inner, WardenService, non_empty};
 use crate::audit::{EventKind, NewEvent};
 use crate::auth::Identity;
 use crate::engine::{ActionError, Engine, TokenRefused};
 use crate::error::{InputError, ServiceError};
 use crate::proto;
-use crate::store::{StateOp, StoreError, Txn, now_ms};
+use crate::store::{RunCheck, RunRead, StateOp, StoreError, Txn, now_ms};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// At most this many runs are cached at once.
 const MAX_RUNS: usize = 100_000;
 
-/// Where a run's state is.
-enum RunSlot<S> {
-    /// Not read from the store yet.
-    Unloaded,
-    /// In memory; the store holds the same value (it is written before an
-    /// allow is answered, under the slot's lock).
-    Live(S),
-    /// Dropped from the cache while idle: whoever still holds it looks the
-    /// token up again, so a token never has two live run states.
-    Evicted,
-}
-
-/// One verified token and the state of its run.
+/// One verified token. Its run's state is in the store only: each check
+/// reads it under the run's lock there and writes it back before the lock
+/// is released, so replicas sharing a store share every run.
 pub(super) struct Run<E: Engine> {
     token_id: String,
     /// Unix seconds.
     expires_at: i64,
     token: E::Token,
-    /// An async lock: a check holds it until its run state is durable, so
-    /// the checks of one token are serialized (those of different tokens
-    /// are not).
-    slot: tokio::sync::Mutex<RunSlot<E::RunState>>,
 }
 
 /// The runs of the tokens seen, by SHA-256 of the token text (no signature
@@ -57,16 +43,30 @@ impl<E: Engine> Default for Runs<E> {
     }
 }
 
-/// The service's revoked token ids as a [`token::RevocationList`].
-struct Revoked<'a>(&'a RwLock<HashSet<String>>);
+/// The revocations a check sees: the service's cache of revoked ids (a
+/// hit refuses at once), else the store's, read in the check's transaction
+/// (authoritative: a token revoked through any replica is refused).
+struct Revoked<'a> {
+    cache: &'a RwLock<HashSet<String>>,
+    store: Mutex<&'a mut dyn RunRead>,
+}
 
 impl token::RevocationList for Revoked<'_> {
     fn is_revoked(&self, id: &token::TokenId) -> Result<bool, token::RevocationError> {
-        Ok(self
-            .0
+        let id = id.to_string();
+        if self
+            .cache
             .read()
             .unwrap_or_else(|p| p.into_inner())
-            .contains(&id.to_string()))
+            .contains(&id)
+        {
+            return Ok(true);
+        }
+        self.store
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_revoked(&id)
+            .map_err(|e| token::RevocationError::Store(e.to_string()))
     }
 }
 
@@ -81,23 +81,100 @@ fn non_empty_token(t: &str) -> Result<&str, InputError> {
     Ok(t)
 }
 
-/// Makes room in the run cache: drops the runs of expired tokens, then, if
-/// still half full, every idle run (its state is in the store and is read
-/// back on the token's next check). A run being checked is never dropped.
+/// Makes room in the cache of verified tokens: drops those that expired,
+/// then, if still half full, all of them (a dropped token is verified again
+/// on its next check; its run is in the store).
 fn evict<E: Engine>(runs: &mut Runs<E>, now_s: i64) {
-    let drop_idle = |run: &Arc<Run<E>>, live_too: bool| match run.slot.try_lock() {
-        Ok(mut slot) if live_too || run.expires_at <= now_s => {
-            *slot = RunSlot::Evicted;
-            false
-        }
-        _ => true,
-    };
-    runs.by_id.retain(|_, run| drop_idle(run, false));
+    runs.by_id.retain(|_, run| run.expires_at > now_s);
     if runs.by_id.len() >= MAX_RUNS / 2 {
-        runs.by_id.retain(|_, run| drop_idle(run, true));
+        runs.by_id.clear();
     }
     let Runs { by_text, by_id } = runs;
     by_text.retain(|_, run| by_id.contains_key(&run.token_id));
+}
+
+/// One check, inside the store's transaction: what to commit, and the
+/// answer once it is committed.
+fn decide<E: Engine>(
+    inner: &Inner<E>,
+    run: &Run<E>,
+    stored: Option<String>,
+    action: &proto::Action,
+    store: &mut dyn RunRead,
+) -> (Txn, Result<proto::CheckActionResponse, ServiceError>) {
+    let token_id = run.token_id.clone();
+    let mut state = match stored {
+        None => inner.engine.new_run(&run.token),
+        // Fail closed: a state that cannot be read is not replaced by a
+        // fresh one (that would reset the counts).
+        Some(text) => match serde_json::from_str(&text) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!("the stored run state of token {token_id} is corrupt: {e}");
+                return (Txn::default(), Err(ServiceError::CorruptRunState(token_id)));
+            }
+        },
+    };
+    let revoked = Revoked {
+        cache: &inner.revoked,
+        store: Mutex::new(store),
+    };
+    let action_text = format!("{action:?}");
+    match inner
+        .engine
+        .check_action(&run.token, &mut state, action, &revoked)
+    {
+        Ok(()) => {
+            let saved = match serde_json::to_string(&state) {
+                Ok(s) => s,
+                Err(e) => {
+                    return (
+                        Txn::default(),
+                        Err(ServiceError::SaveRunState(e.to_string())),
+                    );
+                }
+            };
+            let txn = Txn {
+                ops: vec![StateOp::SaveRun {
+                    token_id: token_id.clone(),
+                    state: saved,
+                    expires_s: run.expires_at,
+                    at_ms: now_ms(),
+                }],
+                events: vec![NewEvent::new(
+                    EventKind::Enforcement,
+                    json!({"token_id": token_id, "layer": "check_action", "kind": "allowed",
+                           "action": action_text}),
+                )],
+            };
+            let ok = proto::CheckActionResponse {
+                allowed: true,
+                reason: String::new(),
+                token_id,
+            };
+            (txn, Ok(ok))
+        }
+        Err(ActionError::Malformed(m)) => (Txn::default(), Err(ServiceError::MalformedAction(m))),
+        Err(ActionError::TokenNotHonoured(reason)) => (
+            Txn::default(),
+            Err(ServiceError::TokenNotHonoured { token_id, reason }),
+        ),
+        Err(ActionError::Refused(reason)) => {
+            // A refusal is an enforcement event: recorded before the
+            // answer. The run's state is unchanged.
+            let ev = NewEvent::new(
+                EventKind::Enforcement,
+                json!({"token_id": token_id, "layer": "check_action", "kind": "refused",
+                       "reason": reason, "action": action_text}),
+            );
+            let no = proto::CheckActionResponse {
+                allowed: false,
+                reason,
+                token_id,
+            };
+            (Txn::events(vec![ev]), Ok(no))
+        }
+    }
 }
 
 impl<E: Engine> WardenService<E> {
@@ -133,106 +210,41 @@ impl<E: Engine> WardenService<E> {
             token_id: v.token_id,
             expires_at: v.expires_at,
             token: v.token,
-            slot: tokio::sync::Mutex::new(RunSlot::Unloaded),
         });
         runs.by_id.insert(run.token_id.clone(), run.clone());
         runs.by_text.insert(key, run.clone());
         Ok(run)
     }
 
-    /// Reads the stored state of a run (a restart goes on counting), or
-    /// starts a new one.
-    async fn load_run(&self, run: &Run<E>) -> Result<E::RunState, ServiceError> {
-        let store = self.inner.store.clone();
-        let id = run.token_id.clone();
-        let stored = tokio::task::spawn_blocking(move || store.run_state(&id)).await??;
-        match stored {
-            None => Ok(self.inner.engine.new_run(&run.token)),
-            // Fail closed: a state that cannot be read is not replaced by a
-            // fresh one (that would reset the counts).
-            Some(text) => serde_json::from_str(&text).map_err(|e| {
-                tracing::error!(
-                    "the stored run state of token {} is corrupt: {e}",
-                    run.token_id
-                );
-                ServiceError::CorruptRunState(run.token_id.clone())
-            }),
-        }
-    }
-
-    /// Checks one action of the run under `token`: an allow is answered
-    /// after the run's new state and its audit record are durable, a
-    /// refusal after its audit record is.
+    /// Checks one action of the run under `token`, in the store's
+    /// transaction that holds the run's lock: the run's state and the
+    /// token's revocation are read there, and an allow's new state and its
+    /// audit record (or a refusal's record) are durable before the answer.
     pub(super) async fn check_action(
         &self,
         req: proto::CheckActionRequest,
     ) -> Result<proto::CheckActionResponse, ServiceError> {
         let token = non_empty_token(&req.token)?;
         let action = req.action.ok_or(InputError::Required("action"))?;
-        let action_text = format!("{action:?}");
-        loop {
-            let run = self.run(token)?;
-            let mut slot = run.slot.lock().await;
-            let mut state = match &*slot {
-                RunSlot::Evicted => continue,
-                RunSlot::Live(s) => s.clone(),
-                RunSlot::Unloaded => self.load_run(&run).await?,
-            };
-            let token_id = run.token_id.clone();
-            let verdict = self.inner.engine.check_action(
-                &run.token,
-                &mut state,
-                &action,
-                &Revoked(&self.inner.revoked),
-            );
-            return match verdict {
-                Ok(()) => {
-                    // The run's new state and the allow are durable before
-                    // the answer: a restart goes on counting from here.
-                    let saved = serde_json::to_string(&state)
-                        .map_err(|e| ServiceError::SaveRunState(e.to_string()))?;
-                    let txn = Txn {
-                        ops: vec![StateOp::SaveRun {
-                            token_id: token_id.clone(),
-                            state: saved,
-                            expires_s: run.expires_at,
-                            at_ms: now_ms(),
-                        }],
-                        events: vec![NewEvent::new(
-                            EventKind::Enforcement,
-                            json!({"token_id": token_id, "layer": "check_action", "kind": "allowed",
-                                   "action": action_text}),
-                        )],
-                    };
-                    self.commit(txn).await?;
-                    *slot = RunSlot::Live(state);
-                    Ok(proto::CheckActionResponse {
-                        allowed: true,
-                        reason: String::new(),
-                        token_id,
-                    })
-                }
-                Err(ActionError::Malformed(m)) => Err(ServiceError::MalformedAction(m)),
-                Err(ActionError::TokenNotHonoured(reason)) => {
-                    Err(ServiceError::TokenNotHonoured { token_id, reason })
-                }
-                Err(ActionError::Refused(reason)) => {
-                    // A refusal is an enforcement event: record it before
-                    // answering. The run's state is unchanged.
-                    let ev = NewEvent::new(
-                        EventKind::Enforcement,
-                        json!({"token_id": token_id, "layer": "check_action", "kind": "refused",
-                               "reason": reason, "action": action_text}),
-                    );
-                    self.commit(Txn::events(vec![ev])).await?;
-                    Ok(proto::CheckActionResponse {
-                        allowed: false,
-                        reason,
-                        token_id,
-                    })
-                }
-            };
-        }
+        let run = self.run(token)?;
+        let token_id = run.token_id.clone();
+        let outcome: Arc<Mutex<Option<Result<proto::CheckActionResponse, ServiceError>>>> =
+            Arc::default();
+        let inner = self.inner.clone();
+        let answer = outcome.clone();
+        let expires_s = run.expires_at;
+        let check: RunCheck = Box::new(move |stored, store| {
+            let (txn, result) = decide(&inner, &run, stored, &action, store);
+            *answer.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
+            txn
+        });
+        self.inner
+            .store
+            .check_run(token_id, expires_s, check)
+            .wait()
+            .await?;
+        let result = outcome.lock().unwrap_or_else(|p| p.into_inner()).take();
+        result.unwrap_or_else(|| Err(StoreError::WriterGone.into()))
     }
 
     /// Revokes a token as `who`: durable and recorded before the answer,
@@ -279,5 +291,54 @@ impl<E: Engine> WardenService<E> {
             }),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Every revoked token id, then each new one as the store's feed
+    /// brings it (every replica's, on PostgreSQL), until the caller hangs
+    /// up. Subscribed before the list is read, so none falls in between.
+    pub(super) fn watch_revocations(
+        &self,
+    ) -> tokio_stream::wrappers::ReceiverStream<Result<proto::Revocations, tonic::Status>> {
+        use tokio::sync::broadcast::error::RecvError;
+        let mut live = self.inner.store.subscribe();
+        let store = self.inner.store.clone();
+        let (tx, rx) = tokio::sync::mpsc::channel(256);
+        tokio::spawn(async move {
+            let first = match tokio::task::spawn_blocking(move || store.revoked()).await {
+                Ok(Ok(ids)) => Ok(proto::Revocations { token_ids: ids }),
+                Ok(Err(e)) => Err(ServiceError::from(e).into()),
+                Err(e) => Err(ServiceError::from(e).into()),
+            };
+            let failed = first.is_err();
+            if tx.send(first).await.is_err() || failed {
+                return;
+            }
+            loop {
+                let rec = tokio::select! {
+                    r = live.recv() => r,
+                    () = tx.closed() => return,
+                };
+                let next = match rec {
+                    Ok(r) if r.kind == EventKind::Revocation.as_str() => {
+                        match r.body_json().get("token_id").and_then(|v| v.as_str()) {
+                            Some(id) => Ok(proto::Revocations {
+                                token_ids: vec![id.to_owned()],
+                            }),
+                            None => continue,
+                        }
+                    }
+                    Ok(_) => continue,
+                    Err(RecvError::Lagged(n)) => Err(tonic::Status::unavailable(format!(
+                        "the watch fell {n} records behind: watch again"
+                    ))),
+                    Err(RecvError::Closed) => return,
+                };
+                let end = next.is_err();
+                if tx.send(next).await.is_err() || end {
+                    return;
+                }
+            }
+        });
+        tokio_stream::wrappers::ReceiverStream::new(rx)
     }
 }

@@ -103,12 +103,22 @@ impl<E: Engine> Warden for WardenService<E> {
         )?))
     }
 
+    type WatchRevocationsStream = ReceiverStream<Result<proto::Revocations, Status>>;
+
+    async fn watch_revocations(
+        &self,
+        request: Request<proto::WatchRevocationsRequest>,
+    ) -> Result<Response<Self::WatchRevocationsStream>, Status> {
+        self.authorize(&request, &[Role::Submitter, Role::Approver])?;
+        Ok(Response::new(WardenService::watch_revocations(self)))
+    }
+
     async fn reload(
         &self,
         request: Request<proto::ReloadRequest>,
     ) -> Result<Response<proto::ReloadResponse>, Status> {
-        self.authorize(&request, &[Role::Admin])?;
-        let statuses = self.reload_specs(false).await?;
+        let who = self.authorize(&request, &[Role::Admin])?;
+        let statuses = self.reload_everywhere(&who).await?;
         Ok(Response::new(proto::ReloadResponse {
             specs: statuses.iter().map(spec_status_proto).collect(),
         }))

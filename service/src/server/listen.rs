@@ -23,6 +23,8 @@ pub enum ServeError {
     Auth(#[from] crate::auth::AuthConfigError),
     #[error(transparent)]
     SpecDir(#[from] crate::specs::SpecDirError),
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: String,
@@ -43,13 +45,13 @@ fn read_pem(path: &std::path::Path) -> Result<Vec<u8>, ServeError> {
 
 /// What a server beside the gRPC one in the same process (the web
 /// console) gets from the service: its decisions, its store, its
-/// credentials, and the key that verifies the audit log's checkpoints.
+/// credentials, and the keys that verify the audit log's checkpoints.
 #[derive(Clone)]
 pub struct Shared {
     pub decisions: Arc<dyn Decisions>,
     pub store: Arc<dyn Store>,
     pub auth: Authenticator,
-    pub checkpoint_key: token::PublicKey,
+    pub audit_keys: token::KeySet,
 }
 
 /// A server beside the gRPC one: started with [`Shared`] once the store is
@@ -84,7 +86,8 @@ pub async fn serve_with<E: Engine>(
     companion: Option<Companion>,
 ) -> Result<(), ServeError> {
     let auth = Authenticator::new(&cfg.credentials)?;
-    let checkpoint_key = signer.public_key();
+    let audit_keys = cfg.trusted_keys(&signer.public_key())?;
+    let signer = signer.trusting(&audit_keys);
     let store = crate::store::open(&cfg.store(), Some(signer))?;
     let specs = Arc::new(SpecRegistry::new(&cfg.specs));
     let svc = WardenService::new(
@@ -108,6 +111,11 @@ pub async fn serve_with<E: Engine>(
         .wait()
         .await?;
     svc.reload_specs(false).await?;
+
+    let follow = {
+        let svc = svc.clone();
+        tokio::spawn(async move { svc.follow_store().await })
+    };
 
     let (health, health_svc) = tonic_health::server::health_reporter();
     health
@@ -149,7 +157,7 @@ pub async fn serve_with<E: Engine>(
             decisions: Arc::new(svc.clone()),
             store: store.clone(),
             auth,
-            checkpoint_key,
+            audit_keys,
         }))
     });
     let warden = proto::warden_server::WardenServer::new(svc)
@@ -177,6 +185,7 @@ pub async fn serve_with<E: Engine>(
     if let Some(p) = poll {
         p.abort();
     }
+    follow.abort();
     if let Some(c) = companion {
         c.abort();
     }

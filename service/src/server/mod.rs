@@ -27,6 +27,7 @@ pub use decide::{DecideError, Decided, Decisions};
 pub use events::spec_events;
 pub use listen::{Companion, ServeError, Shared, serve, serve_with};
 
+use crate::audit::EventKind;
 use crate::auth::{Authenticator, Identity, Role};
 use crate::engine::Engine;
 use crate::error::{InputError, ServiceError};
@@ -61,9 +62,12 @@ struct Inner<E: Engine> {
     auth: Authenticator,
     specs: Arc<SpecRegistry<E>>,
     limits: Limits,
+    /// Token ids known revoked: a cache (a hit refuses at once); a miss is
+    /// decided by the store, in the check's transaction.
     revoked: RwLock<HashSet<String>>,
-    /// Run state per token: bindings, counts and order are tracked across
-    /// CheckAction calls (and stored, so they survive a restart).
+    /// Tokens verified, so a token's signature is checked once. Their runs'
+    /// state (bindings, counts, order) is in the store only, read and
+    /// written under the run's lock by every check.
     runs: Mutex<Runs<E>>,
 }
 
@@ -112,6 +116,68 @@ impl<E: Engine> WardenService<E> {
             self.commit(Txn::events(events)).await?;
         }
         Ok(statuses)
+    }
+
+    /// `Reload` as `who`: recorded first, so that every replica sharing the
+    /// store reloads too ([`WardenService::follow_store`]), then done here.
+    pub async fn reload_everywhere(&self, who: &Identity) -> Result<Vec<SpecStatus>, ServiceError> {
+        self.commit(Txn::events(vec![crate::audit::NewEvent::new(
+            EventKind::Service,
+            serde_json::json!({"event": "reload", "by": who.name}),
+        )]))
+        .await?;
+        self.reload_specs(false).await
+    }
+
+    /// Keeps this replica in step with what any replica sharing its store
+    /// commits (the store's live feed: every replica's records on
+    /// PostgreSQL): a revocation enters the cache of revoked ids, and a
+    /// `Reload` made through any replica reloads the specs here too. Runs
+    /// until the feed closes.
+    pub async fn follow_store(&self) {
+        use tokio::sync::broadcast::error::RecvError;
+        let mut feed = self.inner.store.subscribe();
+        loop {
+            match feed.recv().await {
+                Ok(r) if r.kind == EventKind::Revocation.as_str() => {
+                    if let Some(id) = r.body_json().get("token_id").and_then(|v| v.as_str()) {
+                        self.inner
+                            .revoked
+                            .write()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert(id.to_owned());
+                    }
+                }
+                Ok(r)
+                    if r.kind == EventKind::Service.as_str()
+                        && r.body_json().get("event").and_then(|v| v.as_str())
+                            == Some("reload") =>
+                {
+                    if let Err(e) = self.reload_specs(true).await {
+                        tracing::error!("spec reload requested through the fleet: {e}");
+                    }
+                }
+                Ok(_) => {}
+                Err(RecvError::Lagged(n)) => {
+                    // Records were missed: read the revocations again.
+                    tracing::warn!(
+                        "the store's feed skipped {n} records; reading revocations again"
+                    );
+                    let store = self.inner.store.clone();
+                    match tokio::task::spawn_blocking(move || store.revoked()).await {
+                        Ok(Ok(all)) => self
+                            .inner
+                            .revoked
+                            .write()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .extend(all),
+                        Ok(Err(e)) => tracing::error!("cannot read the revocations: {e}"),
+                        Err(e) => tracing::error!("cannot read the revocations: {e}"),
+                    }
+                }
+                Err(RecvError::Closed) => return,
+            }
+        }
     }
 
     /// Commits a transaction and waits until it is durable.

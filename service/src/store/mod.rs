@@ -7,7 +7,9 @@
 //! without its change, cannot happen. A [`Pending`] resolves only after the
 //! transaction is durable, so a response that depends on it is sent after.
 
+pub mod postgres;
 pub mod sqlite;
+mod writer;
 
 use crate::audit::{
     AuditRecord, CheckpointSigner, EventKind, NewEvent, VerifyFailure, VerifyReport,
@@ -192,6 +194,11 @@ pub enum StoreError {
     AlreadyRevoked(String),
     #[error("the store's writer has stopped")]
     WriterGone,
+    /// The database cannot be reached or did not commit (PostgreSQL
+    /// restarting, a connection lost): nothing was acknowledged, and a
+    /// later call may succeed.
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
     #[error("corrupt row in the store: {0}")]
     Corrupt(String),
 }
@@ -262,10 +269,72 @@ impl RecordQuery {
     }
 }
 
+/// What a run check may read inside the store's transaction, besides the
+/// run's state: whether a token is revoked, as committed (never a cache).
+pub trait RunRead: Send {
+    fn is_revoked(&mut self, token_id: &str) -> Result<bool, StoreError>;
+}
+
+/// A check of one action of a run: given the run's stored state (`None`
+/// before its first action) read under the run's lock, and the store's
+/// revocations, it returns what to commit (the new state and its records,
+/// or a refusal's records) before the lock is released.
+pub type RunCheck = Box<dyn FnOnce(Option<String>, &mut dyn RunRead) -> Txn + Send>;
+
+impl RecordQuery {
+    /// Runs the filter over a log read page by page (`page(after, limit)`:
+    /// records with seq above `after`, in order, at most `limit`).
+    pub(crate) fn run(
+        &self,
+        mut page: impl FnMut(u64, usize) -> Result<Vec<AuditRecord>, StoreError>,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        const PAGE: usize = 4096;
+        let mut out = Vec::new();
+        let mut after = self.after_seq;
+        loop {
+            let rows = page(after, PAGE)?;
+            let n = rows.len();
+            for r in rows {
+                after = r.seq;
+                if self.matches(&r) {
+                    out.push(r);
+                    if self.limit != 0 && out.len() >= self.limit {
+                        return Ok(out);
+                    }
+                }
+            }
+            if n < PAGE {
+                return Ok(out);
+            }
+        }
+    }
+}
+
+/// An approval row, with its reasons, state and marks columns still as text.
+pub(crate) type ApprovalRow = (ApprovalRecord, String, String, String);
+
+fn finish_approval(row: ApprovalRow) -> Result<ApprovalRecord, StoreError> {
+    let (mut rec, reasons, state, marks) = row;
+    let id = &rec.id;
+    rec.reasons = serde_json::from_str(&reasons)
+        .map_err(|e| StoreError::Corrupt(format!("approval {id} reasons: {e}")))?;
+    rec.marks = serde_json::from_str(&marks)
+        .map_err(|e| StoreError::Corrupt(format!("approval {id} marks: {e}")))?;
+    rec.state = ApprovalState::parse(&state)
+        .ok_or_else(|| StoreError::Corrupt(format!("approval {id} state {state:?}")))?;
+    Ok(rec)
+}
+
 /// The state and audit log of a Warden service.
 pub trait Store: Send + Sync + 'static {
     /// Commits state changes and their audit records atomically and durably.
     fn commit(&self, txn: Txn) -> Pending;
+
+    /// Reads the run of `token_id` under its lock (PostgreSQL: its row
+    /// `FOR UPDATE`, so two replicas checking the same run take turns;
+    /// SQLite: the one writer), runs `check` on it, and commits what the
+    /// check returns, atomically. `expires_s` is the token's expiry.
+    fn check_run(&self, token_id: String, expires_s: i64, check: RunCheck) -> Pending;
 
     /// Appends a signed checkpoint now (if the store has a signing key and
     /// records were written since the last one).
@@ -298,7 +367,7 @@ pub trait Store: Send + Sync + 'static {
     /// in one consistent read.
     fn verify_chain(
         &self,
-        key: &token::PublicKey,
+        keys: &token::KeySet,
     ) -> Result<Result<VerifyReport, VerifyFailure>, StoreError>;
 
     /// Stops accepting commits once everything queued is committed; later
@@ -319,6 +388,47 @@ pub enum StoreConfig {
         path: PathBuf,
         options: sqlite::SqliteOptions,
     },
+    /// A PostgreSQL database that any number of replicas share.
+    Postgres(postgres::PgOptions),
+}
+
+/// A store's audit log opened for reading only (`warden audit`), from
+/// either back end; it never creates a store.
+pub enum AuditLog {
+    Sqlite(sqlite::AuditReader),
+    Postgres(Box<postgres::PgReader>),
+}
+
+impl AuditLog {
+    /// Opens the log of a SQLite file, or of a PostgreSQL store when `url`
+    /// is given.
+    pub fn open(db: &std::path::Path, url: Option<&str>) -> Result<AuditLog, StoreError> {
+        match url {
+            Some(url) => Ok(AuditLog::Postgres(Box::new(postgres::PgReader::connect(
+                url, 2,
+            )?))),
+            None => Ok(AuditLog::Sqlite(sqlite::AuditReader::open(db)?)),
+        }
+    }
+
+    /// Verifies the whole chain and its signed head (one snapshot).
+    pub fn verify(
+        &self,
+        keys: impl Into<token::KeySet>,
+    ) -> Result<Result<VerifyReport, VerifyFailure>, StoreError> {
+        match self {
+            AuditLog::Sqlite(r) => r.verify(keys),
+            AuditLog::Postgres(r) => r.verify(keys),
+        }
+    }
+
+    /// Records matching a filter, in seq order.
+    pub fn records(&self, q: &RecordQuery) -> Result<Vec<AuditRecord>, StoreError> {
+        match self {
+            AuditLog::Sqlite(r) => r.records(q),
+            AuditLog::Postgres(r) => r.records(q),
+        }
+    }
 }
 
 /// Opens (creating if needed) the configured store. With a signer, the
@@ -333,6 +443,21 @@ pub fn open(
             signer,
             options.clone(),
         )?)),
+        StoreConfig::Postgres(options) => {
+            Ok(Arc::new(postgres::PgStore::open(options.clone(), signer)?))
+        }
+    }
+}
+
+/// The error for a decision on an approval that is not pending (`state`:
+/// its stored state, `None` if there is no such approval).
+pub(crate) fn not_pending(id: &str, state: Option<&str>) -> StoreError {
+    match state.and_then(ApprovalState::parse) {
+        None => StoreError::ApprovalNotFound(id.to_owned()),
+        Some(s) => StoreError::NotPending {
+            id: id.to_owned(),
+            state: s.as_str(),
+        },
     }
 }
 

@@ -13,15 +13,19 @@
 //! Readers use their own connection; WAL lets them read while the writer
 //! writes.
 
-use super::{
-    ApprovalRecord, ApprovalState, Committed, IssuedToken, Pending, RecordQuery, StateOp, Store,
-    StoreError, Txn, now_ms,
+use super::writer::{
+    Chain, Job, WriteConn, Writer, WriterHandle, check_signed_head, parse_hash, parse_signed_head,
+    verify_log,
 };
-use crate::audit::{AuditRecord, CheckpointSigner, GENESIS, Hash, NewEvent, SignedHead};
+use super::{
+    ApprovalRecord, ApprovalRow, ApprovalState, IssuedToken, Pending, RecordQuery, RunCheck,
+    RunRead, StateOp, Store, StoreError, Txn, finish_approval, not_pending, now_ms,
+};
+use crate::audit::{AuditRecord, CheckpointSigner, SignedHead};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, mpsc};
-use tokio::sync::{broadcast, oneshot};
+use tokio::sync::broadcast;
 
 const SCHEMA_VERSION: i64 = 2;
 
@@ -87,16 +91,10 @@ impl Default for SqliteOptions {
     }
 }
 
-enum Job {
-    Commit(Txn, oneshot::Sender<Result<Committed, StoreError>>),
-    Checkpoint(oneshot::Sender<Result<Committed, StoreError>>),
-}
-
 /// A SQLite-backed store.
 pub struct SqliteStore {
     path: PathBuf,
-    jobs: Mutex<Option<mpsc::Sender<Job>>>,
-    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    writer: WriterHandle,
     reader: Mutex<Connection>,
     events: broadcast::Sender<AuditRecord>,
     /// Dropping it stops the WAL checkpointer.
@@ -205,25 +203,7 @@ fn records_after(
 }
 
 fn query_records(conn: &Connection, q: &RecordQuery) -> Result<Vec<AuditRecord>, StoreError> {
-    const PAGE: usize = 4096;
-    let mut out = Vec::new();
-    let mut after = q.after_seq;
-    loop {
-        let page = records_after(conn, after, PAGE)?;
-        let n = page.len();
-        for r in page {
-            after = r.seq;
-            if q.matches(&r) {
-                out.push(r);
-                if q.limit != 0 && out.len() >= q.limit {
-                    return Ok(out);
-                }
-            }
-        }
-        if n < PAGE {
-            return Ok(out);
-        }
-    }
+    q.run(|after, limit| records_after(conn, after, limit))
 }
 
 impl SqliteStore {
@@ -268,12 +248,18 @@ impl SqliteStore {
             .map_err(open_err(path))?;
         reader.busy_timeout(std::time::Duration::from_secs(10))?;
         let (events, _) = broadcast::channel(4096);
-        let mut writer = Writer::new(conn, signer, opts, events.clone())?;
-        let (tx, rx) = mpsc::channel();
-        let handle = std::thread::Builder::new()
-            .name("warden-store-writer".into())
-            .spawn(move || writer.run(rx))
-            .map_err(|e| StoreError::Corrupt(format!("cannot start the writer thread: {e}")))?;
+        let chain = read_chain(&conn)?;
+        check_signed_head(signer.as_ref(), read_signed_head(&conn)?.as_ref(), &chain)?;
+        let writer = WriterHandle::spawn(
+            "warden-store-writer",
+            Writer {
+                conn: SqliteConn { conn, chain },
+                signer,
+                checkpoint_every: opts.checkpoint_every,
+                max_group: opts.max_group,
+                events: Some(events.clone()),
+            },
+        )?;
         let wal_conn = Connection::open(path).map_err(open_err(path))?;
         wal_conn.busy_timeout(std::time::Duration::from_secs(10))?;
         let (wal_stop, wal_rx) = mpsc::channel();
@@ -285,42 +271,16 @@ impl SqliteStore {
             wal_stop: Mutex::new(Some(wal_stop)),
             wal_thread: Mutex::new(Some(wal_thread)),
             path: path.to_owned(),
-            jobs: Mutex::new(Some(tx)),
-            writer: Mutex::new(Some(handle)),
+            writer,
             reader: Mutex::new(reader),
             events,
         })
     }
 
-    fn send(
-        &self,
-        make: impl FnOnce(oneshot::Sender<Result<Committed, StoreError>>) -> Job,
-    ) -> Pending {
-        let (tx, rx) = oneshot::channel();
-        let guard = self.jobs.lock().unwrap_or_else(|p| p.into_inner());
-        match guard.as_ref() {
-            Some(jobs) => {
-                if let Err(mpsc::SendError(job)) = jobs.send(make(tx)) {
-                    let reply = match job {
-                        Job::Commit(_, r) | Job::Checkpoint(r) => r,
-                    };
-                    let _ = reply.send(Err(StoreError::WriterGone));
-                }
-            }
-            None => {
-                let _ = tx.send(Err(StoreError::WriterGone));
-            }
-        }
-        Pending(rx)
-    }
-
     /// Stops the writer after it has committed everything queued. Later
     /// commits fail with [`StoreError::WriterGone`].
     pub fn close(&self) {
-        self.jobs.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(h) = self.writer.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            let _ = h.join();
-        }
+        self.writer.close();
         self.wal_stop
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -377,9 +337,6 @@ const APPROVAL_COLUMNS: &str =
             decided_by, decision_reason, decided_ms, token_id, token, submitted_by, marks
      FROM approvals";
 
-/// An approval row, with its JSON and state columns still as text.
-type ApprovalRow = (ApprovalRecord, String, String, String);
-
 fn read_approval(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApprovalRow> {
     Ok((
         ApprovalRecord {
@@ -406,25 +363,22 @@ fn read_approval(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApprovalRow> {
     ))
 }
 
-fn finish_approval(row: ApprovalRow) -> Result<ApprovalRecord, StoreError> {
-    let (mut rec, reasons, state, marks) = row;
-    let id = &rec.id;
-    rec.reasons = serde_json::from_str(&reasons)
-        .map_err(|e| StoreError::Corrupt(format!("approval {id} reasons: {e}")))?;
-    rec.marks = serde_json::from_str(&marks)
-        .map_err(|e| StoreError::Corrupt(format!("approval {id} marks: {e}")))?;
-    rec.state = ApprovalState::parse(&state)
-        .ok_or_else(|| StoreError::Corrupt(format!("approval {id} state {state:?}")))?;
-    Ok(rec)
-}
-
 impl Store for SqliteStore {
     fn commit(&self, txn: Txn) -> Pending {
-        self.send(|tx| Job::Commit(txn, tx))
+        self.writer.send(|tx| Job::Commit(txn, tx))
+    }
+
+    fn check_run(&self, token_id: String, expires_s: i64, check: RunCheck) -> Pending {
+        self.writer.send(|reply| Job::Run {
+            token_id,
+            expires_s,
+            check,
+            reply,
+        })
     }
 
     fn checkpoint(&self) -> Pending {
-        self.send(Job::Checkpoint)
+        self.writer.send(Job::Checkpoint)
     }
 
     fn approval(&self, id: &str) -> Result<Option<ApprovalRecord>, StoreError> {
@@ -474,9 +428,9 @@ impl Store for SqliteStore {
 
     fn verify_chain(
         &self,
-        key: &token::PublicKey,
+        keys: &token::KeySet,
     ) -> Result<Result<crate::audit::VerifyReport, crate::audit::VerifyFailure>, StoreError> {
-        AuditReader::open(&self.path)?.verify(key)
+        AuditReader::open(&self.path)?.verify(keys)
     }
 
     fn close(&self) {
@@ -513,38 +467,18 @@ impl AuditReader {
         query_records(&self.conn, q)
     }
 
-    /// Verifies the whole log against the trusted checkpoint key, page by
+    /// Verifies the whole log against the trusted checkpoint keys, page by
     /// page (the log never has to fit in memory), and its signed head (so a
     /// tail cut after the last checkpoint is caught). Records and head are
     /// read in one snapshot, so a service writing meanwhile does not matter.
     pub fn verify(
         &self,
-        key: &token::PublicKey,
+        keys: impl Into<token::KeySet>,
     ) -> Result<Result<crate::audit::VerifyReport, crate::audit::VerifyFailure>, StoreError> {
         self.conn.execute_batch("BEGIN DEFERRED")?;
-        let result = (|| {
-            let head = read_signed_head(&self.conn);
-            let mut v = crate::audit::ChainVerifier::new(key);
-            let mut after = 0;
-            loop {
-                let page = self.page(after, 4096)?;
-                let Some(last) = page.last() else { break };
-                after = last.seq;
-                for r in &page {
-                    if let Err(e) = v.push(r) {
-                        return Ok(Err(e));
-                    }
-                }
-            }
-            match head {
-                Ok(h) => Ok(v.finish_with_head(h.as_ref())),
-                Err(StoreError::Corrupt(_)) => Ok(Err(crate::audit::VerifyFailure {
-                    seq: after.max(1),
-                    problem: crate::audit::Problem::BadHead,
-                })),
-                Err(e) => Err(e),
-            }
-        })();
+        let result = verify_log(keys, read_signed_head(&self.conn), |after| {
+            self.page(after, 4096)
+        });
         self.conn.execute_batch("COMMIT")?;
         result
     }
@@ -579,170 +513,118 @@ impl token::RevocationList for SqliteRevocations {
     }
 }
 
-struct Writer {
-    conn: Connection,
-    signer: Option<CheckpointSigner>,
-    opts: SqliteOptions,
-    seq: u64,
-    hash: Hash,
-    /// Records written since the last checkpoint.
-    since_checkpoint: u64,
-    events: broadcast::Sender<AuditRecord>,
-}
-
 /// The log's signed head, if it has one.
 fn read_signed_head(conn: &Connection) -> Result<Option<SignedHead>, StoreError> {
     let text: Option<String> = conn
         .prepare_cached("SELECT value FROM meta WHERE key = 'head'")?
         .query_row([], |r| r.get(0))
         .optional()?;
-    text.map(|t| {
-        serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(format!("the signed head: {e}")))
+    text.map(|t| parse_signed_head(&t)).transpose()
+}
+
+/// Reads the chain's head (and how far the last checkpoint is) from disk.
+fn read_chain(conn: &Connection) -> Result<Chain, StoreError> {
+    let head: Option<(i64, String)> = conn
+        .query_row(
+            "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let Some((seq, hash)) = head else {
+        return Ok(Chain::GENESIS);
+    };
+    let last_cp: Option<i64> = conn
+        .query_row(
+            "SELECT MAX(seq) FROM audit WHERE kind = 'checkpoint'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?
+        .flatten();
+    Ok(Chain {
+        seq: seq as u64,
+        hash: parse_hash(&hash)?,
+        since_checkpoint: seq as u64 - last_cp.map_or(0, |s| s as u64),
     })
-    .transpose()
 }
 
-fn parse_hash(s: &str) -> Result<Hash, StoreError> {
-    hex::decode(s)
-        .ok()
-        .and_then(|v| v.try_into().ok())
-        .ok_or_else(|| StoreError::Corrupt(format!("audit hash {s:?}")))
+/// The writer's connection: the one writer of the file, so the chain's head
+/// is kept in memory between groups (read again after a failed commit).
+struct SqliteConn {
+    conn: Connection,
+    chain: Chain,
 }
 
-impl Writer {
-    fn new(
-        conn: Connection,
-        signer: Option<CheckpointSigner>,
-        opts: SqliteOptions,
-        events: broadcast::Sender<AuditRecord>,
-    ) -> Result<Writer, StoreError> {
-        let mut w = Writer {
-            conn,
-            signer,
-            opts,
-            seq: 0,
-            hash: GENESIS,
-            since_checkpoint: 0,
-            events,
-        };
-        w.reload_head()?;
-        w.check_signed_head()?;
-        Ok(w)
-    }
-
-    /// Refuses to write on top of a log whose tail does not match its signed
-    /// head: records were cut off (or added) while the service was stopped,
-    /// and signing a new head over the shortened chain would hide it.
-    fn check_signed_head(&self) -> Result<(), StoreError> {
-        let Some(signer) = &self.signer else {
-            return Ok(());
-        };
-        let head = read_signed_head(&self.conn)?;
-        let ok = match &head {
-            None => self.seq == 0,
-            Some(h) => {
-                h.verifies(&signer.public_key())
-                    && h.seq == self.seq
-                    && parse_hash(&h.hash).ok() == Some(self.hash)
-            }
-        };
-        if ok {
-            return Ok(());
-        }
-        Err(StoreError::Corrupt(format!(
-            "the audit log ends at record {} but its signed head {}; refusing to write on top of it \
-             (run `warden audit verify` to see what is wrong)",
-            self.seq,
-            match head {
-                None => "is missing".to_string(),
-                Some(h) => format!("names record {}", h.seq),
-            }
-        )))
-    }
-
-    /// Replaces the signed head with one naming the last record (inside the
-    /// group's transaction).
-    fn write_signed_head(&mut self) -> Result<(), StoreError> {
-        let Some(signer) = &self.signer else {
-            return Ok(());
-        };
-        let head = signer.head(self.seq, &self.hash);
-        let text = serde_json::to_string(&head).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        self.conn
-            .prepare_cached("INSERT OR REPLACE INTO meta(key, value) VALUES ('head', ?1)")?
-            .execute([text])?;
-        Ok(())
-    }
-
-    /// Reads the chain's head (and how far the last checkpoint is) from disk.
-    fn reload_head(&mut self) -> Result<(), StoreError> {
-        let head: Option<(i64, String)> = self
+impl RunRead for SqliteConn {
+    fn is_revoked(&mut self, token_id: &str) -> Result<bool, StoreError> {
+        Ok(self
             .conn
-            .query_row(
-                "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        (self.seq, self.hash) = match head {
-            Some((s, h)) => (s as u64, parse_hash(&h)?),
-            None => (0, GENESIS),
-        };
-        let last_cp: Option<i64> = self
-            .conn
-            .query_row(
-                "SELECT MAX(seq) FROM audit WHERE kind = 'checkpoint'",
-                [],
-                |r| r.get(0),
-            )
+            .prepare_cached("SELECT 1 FROM revocations WHERE token_id = ?1")?
+            .query_row([token_id], |r| r.get::<_, i64>(0))
             .optional()?
-            .flatten();
-        self.since_checkpoint = self.seq - last_cp.map_or(0, |s| s as u64);
-        Ok(())
+            .is_some())
+    }
+}
+
+impl WriteConn for SqliteConn {
+    fn begin(&mut self) -> Result<Chain, StoreError> {
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        Ok(self.chain)
     }
 
-    fn run(&mut self, rx: mpsc::Receiver<Job>) {
-        while let Ok(first) = rx.recv() {
-            let mut group = vec![first];
-            while group.len() < self.opts.max_group {
-                match rx.try_recv() {
-                    Ok(j) => group.push(j),
-                    Err(_) => break,
-                }
-            }
-            self.commit_group(group);
-        }
-        // Queue closed: sign what is not yet covered before stopping.
-        if self.signer.is_some() && self.since_checkpoint > 0 {
-            let (tx, _rx) = oneshot::channel();
-            self.commit_group(vec![Job::Checkpoint(tx)]);
-        }
+    fn savepoint(&mut self) -> Result<(), StoreError> {
+        Ok(self.conn.execute_batch("SAVEPOINT job")?)
     }
 
-    fn append(&mut self, ev: &NewEvent, time_ms: i64) -> Result<AuditRecord, StoreError> {
-        let r = AuditRecord::next(self.seq, &self.hash, time_ms, ev);
+    fn release(&mut self) -> Result<(), StoreError> {
+        Ok(self.conn.execute_batch("RELEASE job")?)
+    }
+
+    fn rollback_to(&mut self) -> Result<(), StoreError> {
+        Ok(self.conn.execute_batch("ROLLBACK TO job; RELEASE job")?)
+    }
+
+    fn run_state_for_update(
+        &mut self,
+        token_id: &str,
+        _expires_s: i64,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT state FROM runs WHERE token_id = ?1")?
+            .query_row([token_id], |r| r.get(0))
+            .optional()?)
+    }
+
+    fn insert(&mut self, r: &AuditRecord) -> Result<(), StoreError> {
         self.conn
             .prepare_cached(
                 "INSERT INTO audit(seq, time_ms, kind, body, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
             .execute(params![r.seq as i64, r.time_ms, r.kind, r.body, r.prev_hash, r.hash])?;
-        self.seq = r.seq;
-        self.hash = parse_hash(&r.hash)?;
-        self.since_checkpoint += 1;
-        Ok(r)
+        Ok(())
     }
 
-    fn append_checkpoint(&mut self, time_ms: i64) -> Result<Option<AuditRecord>, StoreError> {
-        let Some(signer) = &self.signer else {
-            return Ok(None);
-        };
-        if self.since_checkpoint == 0 {
-            return Ok(None);
+    fn commit(&mut self, chain: &Chain, signed: Option<&SignedHead>) -> Result<(), StoreError> {
+        if let Some(head) = signed {
+            let text =
+                serde_json::to_string(head).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            self.conn
+                .prepare_cached("INSERT OR REPLACE INTO meta(key, value) VALUES ('head', ?1)")?
+                .execute([text])?;
         }
-        let ev = signer.checkpoint(self.seq, &self.hash);
-        let r = self.append(&ev, time_ms)?;
-        self.since_checkpoint = 0;
-        Ok(Some(r))
+        self.conn.execute_batch("COMMIT")?;
+        self.chain = *chain;
+        Ok(())
+    }
+
+    fn rollback(&mut self) {
+        let _ = self.conn.execute_batch("ROLLBACK");
+        match read_chain(&self.conn) {
+            Ok(c) => self.chain = c,
+            Err(e) => tracing::error!("cannot reload the audit head after a failed commit: {e}"),
+        }
     }
 
     fn apply(&mut self, op: &StateOp) -> Result<(), StoreError> {
@@ -791,13 +673,7 @@ impl Writer {
                             r.get(0)
                         })
                         .optional()?;
-                    return Err(match cur.as_deref().and_then(ApprovalState::parse) {
-                        None => StoreError::ApprovalNotFound(id.clone()),
-                        Some(s) => StoreError::NotPending {
-                            id: id.clone(),
-                            state: s.as_str(),
-                        },
-                    });
+                    return Err(not_pending(id, cur.as_deref()));
                 }
             }
             StateOp::SaveRun {
@@ -833,110 +709,12 @@ impl Writer {
         }
         Ok(())
     }
-
-    /// Applies one job inside a savepoint; on error the savepoint is rolled
-    /// back and the chain head restored, leaving the rest of the group intact.
-    fn apply_job(&mut self, txn: &Txn, time_ms: i64) -> Result<Vec<AuditRecord>, StoreError> {
-        let (seq, hash, since) = (self.seq, self.hash, self.since_checkpoint);
-        self.conn.execute_batch("SAVEPOINT job")?;
-        let res = (|| {
-            for op in &txn.ops {
-                self.apply(op)?;
-            }
-            let mut recs = Vec::with_capacity(txn.events.len());
-            for ev in &txn.events {
-                recs.push(self.append(ev, time_ms)?);
-            }
-            Ok(recs)
-        })();
-        match res {
-            Ok(recs) => {
-                self.conn.execute_batch("RELEASE job")?;
-                Ok(recs)
-            }
-            Err(e) => {
-                self.conn.execute_batch("ROLLBACK TO job; RELEASE job")?;
-                (self.seq, self.hash, self.since_checkpoint) = (seq, hash, since);
-                Err(e)
-            }
-        }
-    }
-
-    fn commit_group(&mut self, group: Vec<Job>) {
-        let time_ms = now_ms();
-        let mut results: Vec<(oneshot::Sender<_>, Result<Committed, StoreError>)> =
-            Vec::with_capacity(group.len());
-        let mut written: Vec<AuditRecord> = Vec::new();
-        if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE") {
-            let msg = e.to_string();
-            for job in group {
-                let (Job::Commit(_, tx) | Job::Checkpoint(tx)) = job;
-                let _ = tx.send(Err(StoreError::Corrupt(format!("cannot begin: {msg}"))));
-            }
-            return;
-        }
-        for job in group {
-            match job {
-                Job::Commit(txn, tx) => {
-                    let r = self.apply_job(&txn, time_ms);
-                    if let Ok(recs) = &r {
-                        written.extend(recs.iter().cloned());
-                    }
-                    results.push((tx, r.map(|records| Committed { records })));
-                }
-                Job::Checkpoint(tx) => {
-                    let r = self.append_checkpoint(time_ms);
-                    if let Ok(Some(rec)) = &r {
-                        written.push(rec.clone());
-                    }
-                    results.push((
-                        tx,
-                        r.map(|rec| Committed {
-                            records: rec.into_iter().collect(),
-                        }),
-                    ));
-                }
-            }
-        }
-        if self.opts.checkpoint_every > 0 && self.since_checkpoint >= self.opts.checkpoint_every {
-            match self.append_checkpoint(time_ms) {
-                Ok(Some(rec)) => written.push(rec),
-                Ok(None) => {}
-                Err(e) => tracing::error!("cannot append a checkpoint: {e}"),
-            }
-        }
-        let head_seq = self.seq;
-        let committed = if written.is_empty() {
-            Ok(())
-        } else {
-            self.write_signed_head()
-        }
-        .and_then(|()| Ok(self.conn.execute_batch("COMMIT")?));
-        if let Err(e) = committed {
-            tracing::error!("cannot commit up to record {head_seq}: {e}");
-            let msg = e.to_string();
-            let _ = self.conn.execute_batch("ROLLBACK");
-            if let Err(e) = self.reload_head() {
-                tracing::error!("cannot reload the audit head after a failed commit: {e}");
-            }
-            for (tx, _) in results {
-                let _ = tx.send(Err(StoreError::Corrupt(format!("commit failed: {msg}"))));
-            }
-            return;
-        }
-        for (tx, r) in results {
-            let _ = tx.send(r);
-        }
-        for rec in written {
-            let _ = self.events.send(rec);
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::{EventKind, Problem};
+    use crate::audit::{EventKind, NewEvent, Problem};
     use serde_json::json;
 
     fn signer() -> CheckpointSigner {
@@ -999,7 +777,7 @@ mod tests {
         }
         // 7 events + 2 periodic checkpoints + 1 on close.
         let r = AuditReader::open(&dir.path().join("w.db")).unwrap();
-        let rep = r.verify(&signer().public_key()).unwrap().unwrap();
+        let rep = r.verify(signer().public_key()).unwrap().unwrap();
         assert_eq!(rep.records, 10);
         assert_eq!(rep.checkpoints, 3);
         assert_eq!(rep.uncovered, 0);
@@ -1008,7 +786,7 @@ mod tests {
         let c = s.commit(Txn::events(vec![ev(8)])).wait_blocking().unwrap();
         assert_eq!(c.last_seq(), 11);
         drop(s);
-        let rep = r.verify(&signer().public_key()).unwrap().unwrap();
+        let rep = r.verify(signer().public_key()).unwrap().unwrap();
         assert_eq!(rep.records, 12);
     }
 
@@ -1207,7 +985,7 @@ mod tests {
         }
         s.close();
         let r = AuditReader::open(&dir.path().join("w.db")).unwrap();
-        let rep = r.verify(&signer().public_key()).unwrap().unwrap();
+        let rep = r.verify(signer().public_key()).unwrap().unwrap();
         assert_eq!(rep.records - rep.checkpoints, 400);
     }
 
@@ -1244,7 +1022,7 @@ mod tests {
             c.execute_batch(sql).unwrap();
             drop(c);
             let r = AuditReader::open(&path).unwrap();
-            let err = r.verify(&signer().public_key()).unwrap().unwrap_err();
+            let err = r.verify(signer().public_key()).unwrap().unwrap_err();
             assert_eq!(err.seq, bad, "{sql}: {err}");
             if sql.starts_with("DELETE") {
                 assert!(matches!(err.problem, Problem::Missing { .. }));
@@ -1266,7 +1044,7 @@ mod tests {
                 s.commit(Txn::events(vec![ev(i)])).wait_blocking().unwrap();
             }
             let r = AuditReader::open(&path).unwrap();
-            let rep = r.verify(&signer().public_key()).unwrap().unwrap();
+            let rep = r.verify(signer().public_key()).unwrap().unwrap();
             assert!(rep.head_signed);
             assert_eq!((rep.records, rep.uncovered), (6, 6));
             // Not closed: the writer would sign a final checkpoint.
@@ -1276,7 +1054,7 @@ mod tests {
         c.execute_batch("DELETE FROM audit WHERE seq > 4").unwrap();
         drop(c);
         let r = AuditReader::open(&path).unwrap();
-        let err = r.verify(&signer().public_key()).unwrap().unwrap_err();
+        let err = r.verify(signer().public_key()).unwrap().unwrap_err();
         assert_eq!(err.seq, 5);
         assert_eq!(err.problem, Problem::TailCut { last: 4, head: 6 });
         let e = SqliteStore::open(&path, Some(signer()), SqliteOptions::default()).unwrap_err();
@@ -1286,7 +1064,7 @@ mod tests {
         c.execute_batch("DELETE FROM meta WHERE key = 'head'")
             .unwrap();
         drop(c);
-        let err = r.verify(&signer().public_key()).unwrap().unwrap_err();
+        let err = r.verify(signer().public_key()).unwrap().unwrap_err();
         assert_eq!(err.problem, Problem::NoHead);
         assert!(SqliteStore::open(&path, Some(signer()), SqliteOptions::default()).is_err());
     }

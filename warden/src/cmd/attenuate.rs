@@ -21,9 +21,11 @@ pub struct Args {
     /// The secret key that signs the narrower token (`warden.key`).
     #[arg(long, value_name = "KEY")]
     key: PathBuf,
-    /// The public key the parent token must verify with (default: the public half of --key).
+    /// The keys the parent token may be signed by (a `warden.pub` file,
+    /// `k4.public.…` text or a key set file; repeatable; default: the
+    /// public half of --key).
     #[arg(long = "pub", value_name = "PARENT_PUB")]
-    parent_pub: Option<String>,
+    parent_pub: Vec<String>,
     /// Refuse a parent token (or ancestor) listed in this revocation file.
     #[arg(long, value_name = "FILE")]
     revocations: Option<PathBuf>,
@@ -40,12 +42,12 @@ pub fn run(args: Args) -> ExitCode {
         Ok(k) => k,
         Err(e) => return fail(e),
     };
-    let parent_pub = match &args.parent_pub {
-        Some(p) => match token::keys::load_public_key(p) {
+    let parent_pub = match args.parent_pub.is_empty() {
+        false => match token::KeySet::load_all(&args.parent_pub) {
             Ok(k) => k,
             Err(e) => return fail(e),
         },
-        None => key.public_key().clone(),
+        true => token::KeySet::from(key.public_key().clone()),
     };
     let text = match read_token_arg(&args.token) {
         Ok(t) => t,

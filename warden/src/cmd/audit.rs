@@ -4,8 +4,8 @@
 use crate::exit;
 use miette::IntoDiagnostic;
 use service::audit::EventKind;
+use service::store::AuditLog;
 use service::store::RecordQuery;
-use service::store::sqlite::AuditReader;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -29,9 +29,21 @@ struct VerifyArgs {
     /// The service's store (SQLite file).
     #[arg(long, default_value = "warden.db")]
     db: PathBuf,
-    /// The trusted public key that signs checkpoints (`warden.pub` or `k4.public.…`).
-    #[arg(long = "pub")]
-    public_key: String,
+    /// A fleet's PostgreSQL store instead (`postgres://…`, as given to
+    /// `warden serve --store`): verifies the chain every replica appends to.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "WARDEN_STORE",
+        hide_env_values = true,
+        conflicts_with = "db"
+    )]
+    store: Option<String>,
+    /// The trusted keys that sign checkpoints: `warden.pub`, `k4.public.…`
+    /// or a key set file (retired keys still verify the history they
+    /// signed). Repeatable.
+    #[arg(long = "pub", required = true)]
+    public_keys: Vec<String>,
     /// Print the result as one JSON object.
     #[arg(long)]
     json: bool,
@@ -42,6 +54,15 @@ struct ShowArgs {
     /// The service's store (SQLite file).
     #[arg(long, default_value = "warden.db")]
     db: PathBuf,
+    /// A fleet's PostgreSQL store instead (`postgres://…`).
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "WARDEN_STORE",
+        hide_env_values = true,
+        conflicts_with = "db"
+    )]
+    store: Option<String>,
     /// Only records of this kind (repeatable): submission, verdict, token,
     /// approval, revocation, enforcement, spec, service, checkpoint.
     #[arg(long = "kind")]
@@ -80,11 +101,11 @@ fn bad_input(report: miette::Report) -> ExitCode {
 }
 
 fn verify(a: VerifyArgs) -> ExitCode {
-    let key = match token::keys::load_public_key(&a.public_key).into_diagnostic() {
+    let key = match token::KeySet::load_all(&a.public_keys).into_diagnostic() {
         Ok(k) => k,
         Err(e) => return bad_input(e),
     };
-    let reader = match AuditReader::open(&a.db).into_diagnostic() {
+    let reader = match AuditLog::open(&a.db, a.store.as_deref()).into_diagnostic() {
         Ok(r) => r,
         Err(e) => return bad_input(e),
     };
@@ -197,7 +218,7 @@ fn show(a: ShowArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return bad_input(miette::miette!("{e}")),
     };
-    let reader = match AuditReader::open(&a.db).into_diagnostic() {
+    let reader = match AuditLog::open(&a.db, a.store.as_deref()).into_diagnostic() {
         Ok(r) => r,
         Err(e) => return bad_input(e),
     };

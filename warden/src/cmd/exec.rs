@@ -8,10 +8,11 @@
 //! It is the run's init (`enforcer::lifecycle`): SIGTERM, SIGINT and SIGHUP
 //! are forwarded to the command, which has `--grace` to end before the run
 //! is killed; the run gets SIGTERM before its token expires and is killed
-//! at the expiry; a token revoked in `--revocations` while the run runs
-//! kills it at once.
+//! at the expiry; a token revoked in `--revocations`, or through the
+//! service named by `--service` (any replica of a fleet), while the run
+//! runs kills it at once.
 
-use crate::cmd::tokens::{fail, read_token_arg};
+use crate::cmd::tokens::{TokenArgs, fail};
 use crate::exit;
 use enforcer::lifecycle::{RevocationWatch, StopHandle, StopReason};
 use enforcer::{KernelPolicy, Layer, LayerSet, Run, RunError, RunOptions};
@@ -25,15 +26,10 @@ use warden_core::shape::Profile;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The token: its text, a file holding it, or `-` for standard input.
-    #[arg(long, value_name = "TOKEN")]
-    token: String,
-    /// The public key that signed it (a `warden.pub` file or `k4.public.…` text).
-    #[arg(long = "pub", value_name = "KEY")]
-    public_key: String,
-    /// Refuse the token if its id (or an ancestor's) is in this revocation list.
-    #[arg(long, value_name = "FILE")]
-    revocations: Option<PathBuf>,
+    #[command(flatten)]
+    held: TokenArgs,
+    #[command(flatten)]
+    follow: crate::cmd::follow::ServiceArgs,
     /// Refuse to start unless this layer is in use (landlock, seccomp, cgroup,
     /// ebpf-cgroup-sock-addr, ebpf-tracepoints, bpf-lsm). Repeatable.
     #[arg(long, value_name = "LAYER")]
@@ -60,22 +56,13 @@ pub fn run(args: Args) -> ExitCode {
     if let Err(e) = enforcer::lifecycle::forward_termination_signals() {
         return fail(e);
     }
-    let text = match read_token_arg(&args.token) {
-        Ok(t) => t,
-        Err(e) => return fail(e),
+    let held = match args.held.load() {
+        Ok(h) => h,
+        Err(code) => return code,
     };
-    let key = match token::keys::load_public_key(&args.public_key) {
-        Ok(k) => k,
-        Err(e) => return fail(e),
-    };
+    let (text, key) = (held.text, held.key);
     let clock = SystemClock;
-    let revocations = match &args.revocations {
-        Some(path) => match token::FileRevocations::open(path) {
-            Ok(list) => Some(list),
-            Err(e) => return fail(e),
-        },
-        None => None,
-    };
+    let revocations = held.revocations;
     let claims = match &revocations {
         Some(list) => paseto::verify_unrevoked(&text, &key, &clock, list),
         None => paseto::verify(&text, &key, &clock),
@@ -89,7 +76,7 @@ pub fn run(args: Args) -> ExitCode {
         Ok(h) => h,
         Err(e) => return fail(e),
     };
-    let _watch = match (&args.revocations, revocations) {
+    let _watch = match (&args.held.revocations, revocations) {
         (Some(path), Some(list)) => {
             let checked = claims.clone();
             let check = move || match paseto::check_revocation(&checked, &list) {
@@ -108,6 +95,10 @@ pub fn run(args: Args) -> ExitCode {
             }
         }
         _ => None,
+    };
+    let _service_watch = match watch_service(&args.follow, &claims, &stop) {
+        Ok(w) => w,
+        Err(e) => return fail(e),
     };
     // The token's envelope carries the spec's baseline (`envelope.baseline`).
     let envelope: &Envelope = &claims.envelope;
@@ -293,4 +284,33 @@ fn exit_code_of(status: std::process::ExitStatus) -> ExitCode {
         (None, Some(sig)) => ExitCode::from((128 + sig).clamp(0, 255) as u8),
         (None, None) => ExitCode::from(1),
     }
+}
+
+/// Follows the service's revocations (with --service): stops the run
+/// through `stop` when the token or an ancestor is revoked, or when the
+/// service stays out of reach. Fails, before the run starts, if the token
+/// was revoked already.
+fn watch_service(
+    follow: &crate::cmd::follow::ServiceArgs,
+    claims: &warden_core::claims::Claims,
+    stop: &StopHandle,
+) -> Result<Option<service::watch::RevocationWatcher>, crate::cmd::follow::FollowError> {
+    let checked = claims.clone();
+    let stop = stop.clone();
+    let followed = follow.follow(move |list| {
+        // The token, or one it was narrowed from; a lost watch fails closed.
+        let reason = match paseto::check_revocation(&checked, list) {
+            Ok(()) => return,
+            Err(paseto::TokenError::Revoked { id }) => StopReason::Revoked { id: id.to_string() },
+            Err(e) => StopReason::RevocationUnavailable { why: e.to_string() },
+        };
+        stop.stop(reason);
+    })?;
+    let Some((list, watcher)) = followed else {
+        return Ok(None);
+    };
+    if let Err(paseto::TokenError::Revoked { id }) = paseto::check_revocation(claims, &list) {
+        return Err(crate::cmd::follow::FollowError::Revoked(id.to_string()));
+    }
+    Ok(Some(watcher))
 }

@@ -11,12 +11,13 @@ pub struct Args {
     /// The token: its text, a file holding it, or `-` for standard input.
     #[arg(value_name = "TOKEN")]
     token: String,
-    /// Verify the signature with this public key (a `warden.pub` file or `k4.public.…` text).
-    /// Without it the token is decoded UNVERIFIED.
+    /// Verify the signature with this public key (a `warden.pub` file,
+    /// `k4.public.…` text, or a key set file; repeatable: the token's `kid`
+    /// picks the key). Without it the token is decoded UNVERIFIED.
     #[arg(long = "pub", value_name = "KEY")]
-    public_key: Option<String>,
+    public_keys: Vec<String>,
     /// Also refuse the token if its id (or an ancestor's) is in this revocation list.
-    #[arg(long, value_name = "FILE", requires = "public_key")]
+    #[arg(long, value_name = "FILE", requires = "public_keys")]
     revocations: Option<PathBuf>,
     /// Print one JSON object: `{"verified": bool, "key_id": ..., "claims": {...}}`.
     #[arg(long)]
@@ -29,9 +30,9 @@ pub fn run(args: Args) -> ExitCode {
         Err(e) => return fail(e),
     };
     let clock = SystemClock;
-    let (claims, key_id, verified) = match &args.public_key {
-        Some(key) => {
-            let key = match token::keys::load_public_key(key) {
+    let (claims, key_id, verified) = match args.public_keys.is_empty() {
+        false => {
+            let key = match token::KeySet::load_all(&args.public_keys) {
                 Ok(k) => k,
                 Err(e) => return fail(e),
             };
@@ -42,12 +43,13 @@ pub fn run(args: Args) -> ExitCode {
                 },
                 None => paseto::verify(&text, &key, &clock),
             };
-            match claims {
-                Ok(c) => (c, key.key_id().to_string(), true),
-                Err(e) => return fail(e),
+            // Verified: the key is the one the footer names.
+            match (claims, paseto::decode_unverified(&text)) {
+                (Ok(c), Ok(u)) => (c, u.key_id, true),
+                (Err(e), _) | (_, Err(e)) => return fail(e),
             }
         }
-        None => {
+        true => {
             let u = match paseto::decode_unverified(&text) {
                 Ok(u) => u,
                 Err(e) => return fail(e),

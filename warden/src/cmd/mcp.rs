@@ -6,7 +6,7 @@
 //! token before a server sees it. `--config` adds servers (commands or
 //! URLs with their credentials) behind the same gateway.
 
-use crate::cmd::tokens::{fail, read_token_arg};
+use crate::cmd::tokens::{TokenArgs, fail};
 use crate::exit;
 use std::ffi::OsString;
 use std::net::SocketAddr;
@@ -14,20 +14,17 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use token::{SystemClock, VerifiedToken};
 use warden_core::revocation::{NoRevocations, RevocationList};
-use warden_mcp::config::GatewayFile;
+use warden_mcp::config::{GatewayFile, Server};
 use warden_mcp::{AgentTransport, UpstreamSpec};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The run's token: its text, a file holding it, or `-` for standard input.
-    #[arg(long, value_name = "TOKEN")]
-    token: String,
-    /// The public key that signed it (a `warden.pub` file or `k4.public.…` text).
-    #[arg(long = "pub", value_name = "KEY")]
-    public_key: String,
-    /// Refuse every call once the token's id (or an ancestor's) is in this revocation list.
-    #[arg(long, value_name = "FILE")]
-    revocations: Option<PathBuf>,
+    /// The run's token (`--token` must be its text or a file: standard
+    /// input is the agent's channel), its key and revocation list.
+    #[command(flatten)]
+    held: TokenArgs,
+    #[command(flatten)]
+    follow: crate::cmd::follow::ServiceArgs,
     /// The gateway's store (SQLite): the run's state, kept across restarts,
     /// and the audit log of every decision (`warden audit show --db`).
     #[arg(long, value_name = "FILE", default_value = "warden-mcp.db")]
@@ -64,27 +61,27 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    if args.token == "-" {
+    if args.held.token == "-" {
         // Standard input is the agent's channel (and the confined server
         // reads the token again).
         eprintln!("warden mcp: --token must be the token or a file, not `-`");
         return ExitCode::from(exit::BAD_INPUT);
     }
-    let text = match read_token_arg(&args.token) {
-        Ok(t) => t,
-        Err(e) => return fail(e),
+    let held = match args.held.load() {
+        Ok(h) => h,
+        Err(code) => return code,
     };
-    let key = match token::keys::load_public_key(&args.public_key) {
-        Ok(k) => k,
-        Err(e) => return fail(e),
-    };
-    let revocations: Box<dyn RevocationList + Send + Sync> = match &args.revocations {
-        Some(path) => match token::FileRevocations::open(path) {
-            Ok(list) => Box::new(list),
-            Err(e) => return fail(e),
-        },
+    let (text, key) = (held.text, held.key);
+    let file: Box<dyn RevocationList + Send + Sync> = match held.revocations {
+        Some(list) => Box::new(list),
         None => Box::new(NoRevocations),
     };
+    let (revocations, _service_watch): (Box<dyn RevocationList + Send + Sync>, _) =
+        match args.follow.follow(|_| {}) {
+            Ok(None) => (file, None),
+            Ok(Some((list, watcher))) => (Box::new(Either(file, list)), Some(watcher)),
+            Err(e) => return fail(e),
+        };
     let verified = match VerifiedToken::verify(&text, &key, &SystemClock, revocations.as_ref()) {
         Ok(v) => v,
         Err(e) => return fail(e),
@@ -105,28 +102,35 @@ pub fn run(args: Args) -> ExitCode {
             Ok(f) => f,
             Err(e) => return fail(e),
         };
-        for u in file.upstream {
-            match (u.command, u.url) {
-                (Some(cmd), _) => {
-                    let cmd: Vec<OsString> = cmd.into_iter().map(OsString::from).collect();
-                    let Some((program, rest)) = cmd.split_first() else {
-                        continue;
-                    };
-                    let command = match server_command(&args, program, rest) {
+        for u in &file.upstream {
+            // `GatewayFile::load` refused entries without exactly one server.
+            let server = match u.server() {
+                Ok(s) => s,
+                Err(why) => {
+                    eprintln!("warden mcp: {}: {why}", path.display());
+                    return ExitCode::from(exit::BAD_INPUT);
+                }
+            };
+            match server {
+                Server::Command {
+                    program,
+                    args: rest,
+                } => {
+                    let rest: Vec<OsString> = rest.iter().map(OsString::from).collect();
+                    let command = match server_command(&args, &OsString::from(program), &rest) {
                         Ok(c) => c,
                         Err(e) => return fail(e),
                     };
                     upstreams.push(UpstreamSpec::Command {
-                        prefix: u.prefix,
+                        prefix: u.prefix.clone(),
                         command,
                     });
                 }
-                (None, Some(url)) => upstreams.push(UpstreamSpec::Http {
-                    prefix: u.prefix,
-                    url,
-                    headers: u.headers,
+                Server::Url { url, headers } => upstreams.push(UpstreamSpec::Http {
+                    prefix: u.prefix.clone(),
+                    url: url.to_owned(),
+                    headers: headers.clone(),
                 }),
-                (None, None) => {}
             }
         }
     }
@@ -191,11 +195,20 @@ fn server_command(
     }
     let mut c = tokio::process::Command::new(std::env::current_exe()?);
     c.arg("exec").arg("--quiet");
-    c.arg("--token").arg(&args.token);
-    c.arg("--pub").arg(&args.public_key);
-    if let Some(r) = &args.revocations {
-        c.arg("--revocations").arg(r);
-    }
+    c.args(args.held.to_args());
+    args.follow.pass_on(&mut c);
     c.arg("--").arg(program).args(rest);
     Ok(c)
+}
+
+/// Revoked if either list says so; an error of either refuses.
+struct Either(
+    Box<dyn RevocationList + Send + Sync>,
+    service::watch::WatchedRevocations,
+);
+
+impl RevocationList for Either {
+    fn is_revoked(&self, id: &token::TokenId) -> Result<bool, token::RevocationError> {
+        Ok(self.0.is_revoked(id)? || self.1.is_revoked(id)?)
+    }
 }

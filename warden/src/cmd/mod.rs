@@ -8,6 +8,7 @@ pub mod diff;
 pub mod doctor;
 pub mod exec;
 pub mod fmt;
+pub mod follow;
 pub mod inspect;
 pub mod issue;
 pub mod keygen;

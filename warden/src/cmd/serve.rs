@@ -18,6 +18,11 @@ pub struct Args {
     /// Listen here instead of the configured address (`127.0.0.1:0`: any free port).
     #[arg(long)]
     listen: Option<String>,
+    /// Keep state in this PostgreSQL database instead of the configured
+    /// SQLite file (`postgres://user:password@host:port/db`): every replica
+    /// given the same URL is one service, with one audit chain.
+    #[arg(long, value_name = "URL", env = "WARDEN_STORE", hide_env_values = true)]
+    store: Option<String>,
     /// Print the SHA-256 of a secret read from stdin (for `secret_sha256`) and exit.
     #[arg(long)]
     hash_secret: bool,
@@ -54,10 +59,15 @@ fn serve(args: Args) -> miette::Result<()> {
     if let Some(l) = args.listen {
         cfg.listen = l;
     }
+    if let Some(url) = &args.store {
+        cfg.set_store(url).into_diagnostic()?;
+    }
     let key = token::keys::load_signing_key(&cfg.key).into_diagnostic()?;
+    let trusted = cfg.trusted_keys(key.public_key()).into_diagnostic()?;
     let signer = CheckpointSigner::new(key.clone());
-    let engine = Arc::new(service::warden_engine::WardenEngine::with_key(
+    let engine = Arc::new(service::warden_engine::WardenEngine::with_keys(
         key,
+        trusted,
         &cfg.issuer,
     ));
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -1,9 +1,72 @@
 //! What the token subcommands (`keygen`, `issue`, `inspect`, `attenuate`)
-//! share: reading a token argument, rendering errors.
+//! and the commands that hold a run to a token (`exec`, `mcp`) share:
+//! reading a token argument and the key that signed it, rendering errors.
 
 use crate::exit;
 use std::io::Read;
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+/// The token a run holds, the key that signed it and the revocation list
+/// it is checked against: `--token`, `--pub`, `--revocations`, the same
+/// for every command that runs under a token.
+#[derive(clap::Args)]
+pub struct TokenArgs {
+    /// The token: its text, a file holding it, or `-` for standard input.
+    #[arg(long, value_name = "TOKEN")]
+    pub token: String,
+    /// The keys it may be signed by: a `warden.pub` file, `k4.public.…`
+    /// text, or a key set file (keys with their states: active,
+    /// verify-only, retired). Repeatable; the token's `kid` picks the key.
+    #[arg(long = "pub", value_name = "KEY", required = true)]
+    pub public_keys: Vec<String>,
+    /// A revocation list: the token is refused if its id (or an ancestor's)
+    /// is in it, and the run is stopped if it is added while the run runs.
+    #[arg(long, value_name = "FILE")]
+    pub revocations: Option<PathBuf>,
+}
+
+/// What [`TokenArgs::load`] read: nothing is verified yet.
+pub struct HeldToken {
+    /// The token's text.
+    pub text: String,
+    /// The keys it may be signed by.
+    pub key: token::KeySet,
+    /// The revocation list, when one was given.
+    pub revocations: Option<token::FileRevocations>,
+}
+
+impl TokenArgs {
+    /// Reads the token, the key and the revocation list; an error is
+    /// rendered here and returned as the bad-input exit code.
+    pub fn load(&self) -> Result<HeldToken, ExitCode> {
+        let text = read_token_arg(&self.token).map_err(fail)?;
+        let key = token::KeySet::load_all(&self.public_keys).map_err(fail)?;
+        let revocations = match &self.revocations {
+            Some(path) => Some(token::FileRevocations::open(path).map_err(fail)?),
+            None => None,
+        };
+        Ok(HeldToken {
+            text,
+            key,
+            revocations,
+        })
+    }
+
+    /// The same arguments for a child `warden` that checks the token again.
+    pub fn to_args(&self) -> Vec<std::ffi::OsString> {
+        let mut out = vec!["--token".into(), self.token.clone().into()];
+        for k in &self.public_keys {
+            out.push("--pub".into());
+            out.push(k.into());
+        }
+        if let Some(r) = &self.revocations {
+            out.push("--revocations".into());
+            out.push(r.clone().into());
+        }
+        out
+    }
+}
 
 /// Print `e` (with its causes) for people and return the bad-input exit code.
 pub fn fail(e: impl std::error::Error + Send + Sync + 'static) -> ExitCode {

@@ -20,7 +20,7 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 use token::paseto::TokenError as RustTokenError;
 use token::{
-    ConcreteAction, FileRevocations, FixedClock, MemoryRevocations, PublicKey, RefusalReason,
+    ConcreteAction, FileRevocations, FixedClock, KeySet, MemoryRevocations, RefusalReason,
     RunState, SystemClock, Timestamp, TokenId, VerifiedToken,
 };
 use warden_core::claims::Clock;
@@ -50,6 +50,12 @@ create_exception!(
     WrongKey,
     TokenError,
     "The token was signed by a key outside the given key set."
+);
+create_exception!(
+    _native,
+    KeyRetired,
+    WrongKey,
+    "The token was signed by a key the key set marks retired (its message names the key's kid)."
 );
 create_exception!(
     _native,
@@ -104,7 +110,9 @@ fn token_error(e: RustTokenError) -> PyErr {
     let text = e.to_string();
     match e {
         RustTokenError::Malformed(_) => MalformedToken::new_err(text),
-        RustTokenError::WrongKey { .. } => WrongKey::new_err(text),
+        RustTokenError::WrongKey { .. }
+        | RustTokenError::Key(token::KeyChoiceError::Unknown { .. }) => WrongKey::new_err(text),
+        RustTokenError::Key(token::KeyChoiceError::Retired { .. }) => KeyRetired::new_err(text),
         RustTokenError::BadSignature => BadSignature::new_err(text),
         RustTokenError::Expired { .. } => TokenExpired::new_err(text),
         RustTokenError::NotYetValid { .. } | RustTokenError::EmptyLifetime { .. } => {
@@ -408,10 +416,11 @@ impl Token {
 #[pymethods]
 impl Token {
     /// Verify `token` (the `v4.public.…` text `warden issue` or the service
-    /// gave) against `public_keys`: one key or a key set, each PASERK
-    /// `k4.public.…` text or a path to a `warden.pub` file. The key whose id
-    /// the token's footer names is used; a token signed by a key outside the
-    /// set raises WrongKey. `revocations` is consulted now and at every
+    /// gave) against `public_keys`: one key or several, each PASERK
+    /// `k4.public.…` text, a path to a `warden.pub` file, or a path to a key
+    /// set file (keys with their states: active, verify-only, retired). The
+    /// key whose id the token's footer names is used; a token signed by a
+    /// key outside the set raises WrongKey, by a retired key KeyRetired. `revocations` is consulted now and at every
     /// check; `now` (Unix seconds) fixes the clock, for tests and replays,
     /// instead of the system's.
     #[staticmethod]
@@ -432,13 +441,9 @@ impl Token {
         if keys.is_empty() {
             return Err(InvalidKey::new_err("the key set is empty"));
         }
-        let keys = keys
-            .iter()
-            .map(|k| {
-                token::keys::load_public_key(k.trim())
-                    .map_err(|e| InvalidKey::new_err(e.to_string()))
-            })
-            .collect::<PyResult<Vec<PublicKey>>>()?;
+        // Each entry: PASERK text, a `warden.pub` file, or a key set file.
+        let trimmed: Vec<&str> = keys.iter().map(|k| k.trim()).collect();
+        let keys = KeySet::load_all(&trimmed).map_err(|e| InvalidKey::new_err(e.to_string()))?;
         let clock = match now {
             None => TimeSource::System,
             Some(t) => TimeSource::Fixed(FixedClock::new(Timestamp::from_unix(t))),
@@ -447,33 +452,20 @@ impl Token {
             Some(r) => r.get().inner.clone(),
             None => Arc::new(RevocationSource::Memory(MemoryRevocations::default())),
         };
-        let mut wrong_key = None;
-        for key in &keys {
-            match VerifiedToken::verify(token, key, &clock, &*revocations) {
-                Ok(verified) => {
-                    let state = Mutex::new(verified.new_run());
-                    return Ok(Token {
-                        verified,
-                        key_id: key.key_id().to_string(),
-                        clock,
-                        revocations,
-                        state,
-                    });
-                }
-                Err(e @ RustTokenError::WrongKey { .. }) => wrong_key = Some(e),
-                Err(e) => return Err(token_error(e)),
-            }
-        }
-        match wrong_key {
-            Some(RustTokenError::WrongKey { token_key, .. }) if keys.len() > 1 => {
-                Err(WrongKey::new_err(format!(
-                    "the token was signed by {token_key}, which is not among the {} given keys",
-                    keys.len()
-                )))
-            }
-            Some(e) => Err(token_error(e)),
-            None => Err(InvalidKey::new_err("the key set is empty")),
-        }
+        let verified =
+            VerifiedToken::verify(token, &keys, &clock, &*revocations).map_err(token_error)?;
+        // Verified, so the footer names the key that signed it.
+        let key_id = token::paseto::decode_unverified(token)
+            .map_err(token_error)?
+            .key_id;
+        let state = Mutex::new(verified.new_run());
+        Ok(Token {
+            verified,
+            key_id,
+            clock,
+            revocations,
+            state,
+        })
     }
 
     /// Check the tool call `name(**args)` and, when it is allowed, record
@@ -641,6 +633,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("TokenError", py.get_type::<TokenError>())?;
     m.add("MalformedToken", py.get_type::<MalformedToken>())?;
     m.add("WrongKey", py.get_type::<WrongKey>())?;
+    m.add("KeyRetired", py.get_type::<KeyRetired>())?;
     m.add("BadSignature", py.get_type::<BadSignature>())?;
     m.add("TokenExpired", py.get_type::<TokenExpired>())?;
     m.add("TokenNotYetValid", py.get_type::<TokenNotYetValid>())?;

@@ -31,6 +31,7 @@ from ._native import (
     Verdict,
     WardenError,
     WrongKey,
+    KeyRetired,
 )
 from typing import TYPE_CHECKING, Any
 
@@ -119,6 +120,7 @@ __all__ = [
     "Verdict",
     "WardenError",
     "WrongKey",
+    "KeyRetired",
     "actions",
     "aio",
 ]

@@ -372,3 +372,11 @@ class Settings:
         if not self.credentials:
             raise ValueError("credentials: the service's bearer secret is required")
         self.metadata = [("authorization", "Bearer " + self.credentials)]
+
+    def open_channel(self, channels: Any) -> Any:
+        """A channel to the endpoint from ``channels`` (``grpc`` or
+        ``grpc.aio``): TLS when root certificates were given."""
+        if self.root_certificates is not None:
+            tls = grpc.ssl_channel_credentials(root_certificates=self.root_certificates)
+            return channels.secure_channel(self.endpoint, tls)
+        return channels.insecure_channel(self.endpoint)

@@ -32,6 +32,9 @@ class MalformedToken(TokenError):
 class WrongKey(TokenError):
     """The token was signed by a key outside the given key set."""
 
+class KeyRetired(WrongKey):
+    """The token was signed by a key the key set marks retired (its message names the key's kid)."""
+
 class BadSignature(TokenError):
     """The signature does not match: the token was altered after it was signed."""
 

@@ -26,11 +26,7 @@ class Client:
         timeout: float = 30.0,
     ) -> None:
         self._s = c.Settings(endpoint, credentials, root_certificates, timeout)
-        if root_certificates is not None:
-            tls = grpc.ssl_channel_credentials(root_certificates=root_certificates)
-            self._channel = grpc.aio.secure_channel(endpoint, tls)
-        else:
-            self._channel = grpc.aio.insecure_channel(endpoint)
+        self._channel = self._s.open_channel(grpc.aio)
         self._stub = rpc.WardenStub(self._channel)
 
     async def __aenter__(self) -> Client:

@@ -30,11 +30,7 @@ class Client:
         timeout: float = 30.0,
     ) -> None:
         self._s = c.Settings(endpoint, credentials, root_certificates, timeout)
-        if root_certificates is not None:
-            tls = grpc.ssl_channel_credentials(root_certificates=root_certificates)
-            self._channel = grpc.secure_channel(endpoint, tls)
-        else:
-            self._channel = grpc.insecure_channel(endpoint)
+        self._channel = self._s.open_channel(grpc)
         self._stub = rpc.WardenStub(self._channel)
 
     def __enter__(self) -> Client:

@@ -79,6 +79,11 @@ class WardenStub:
                 request_serializer=warden_dot___proto_dot_warden__pb2.ReloadRequest.SerializeToString,
                 response_deserializer=warden_dot___proto_dot_warden__pb2.ReloadResponse.FromString,
                 _registered_method=True)
+        self.WatchRevocations = channel.unary_stream(
+                '/warden.v1.Warden/WatchRevocations',
+                request_serializer=warden_dot___proto_dot_warden__pb2.WatchRevocationsRequest.SerializeToString,
+                response_deserializer=warden_dot___proto_dot_warden__pb2.Revocations.FromString,
+                _registered_method=True)
 
 
 class WardenServicer:
@@ -149,7 +154,20 @@ class WardenServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Reload(self, request, context):
-        """Reload the spec directory now. Role: admin.
+        """Reload the spec directory now (and, through the store, on every
+        replica that shares it). Role: admin.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def WatchRevocations(self, request, context):
+        """Revoked token ids, for as long as the stream is open: the first
+        message holds every id revoked so far (perhaps none), each later one
+        the ids revoked since, as they are committed (through any replica of a
+        fleet). `warden exec --service` stops its run on the token's. The
+        stream ends with UNAVAILABLE if the service fell behind: watch again.
+        Role: any.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -202,6 +220,11 @@ def add_WardenServicer_to_server(servicer, server):
                     servicer.Reload,
                     request_deserializer=warden_dot___proto_dot_warden__pb2.ReloadRequest.FromString,
                     response_serializer=warden_dot___proto_dot_warden__pb2.ReloadResponse.SerializeToString,
+            ),
+            'WatchRevocations': grpc.unary_stream_rpc_method_handler(
+                    servicer.WatchRevocations,
+                    request_deserializer=warden_dot___proto_dot_warden__pb2.WatchRevocationsRequest.FromString,
+                    response_serializer=warden_dot___proto_dot_warden__pb2.Revocations.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -447,6 +470,33 @@ class Warden:
             '/warden.v1.Warden/Reload',
             warden_dot___proto_dot_warden__pb2.ReloadRequest.SerializeToString,
             warden_dot___proto_dot_warden__pb2.ReloadResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WatchRevocations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/warden.v1.Warden/WatchRevocations',
+            warden_dot___proto_dot_warden__pb2.WatchRevocationsRequest.SerializeToString,
+            warden_dot___proto_dot_warden__pb2.Revocations.FromString,
             options,
             channel_credentials,
             insecure,
