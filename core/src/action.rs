@@ -183,12 +183,14 @@ impl ConcreteAction {
     }
 
     /// The field named `name`, if the action has it.
+    #[inline]
     pub fn field(&self, name: &str) -> Option<&Field> {
         self.fields.get(name)
     }
 
     /// The (normalized) path of a read, write, delete or exec, or of the
     /// unix socket of a connect or listen.
+    #[inline]
     pub fn path(&self) -> Option<&str> {
         match self.kind {
             ActionKind::Call => None,

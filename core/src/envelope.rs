@@ -129,6 +129,7 @@ impl FileAccess {
         }
     }
 
+    #[inline]
     pub fn of(kind: ActionKind) -> Option<FileAccess> {
         match kind {
             ActionKind::Read => Some(FileAccess::Read),
@@ -166,6 +167,7 @@ pub enum PathTarget {
 impl PathTarget {
     /// Whether a normalized path is covered (a param target is checked by
     /// [`Envelope::permits`], which knows the param's condition).
+    #[inline]
     pub fn covers(&self, path: &str) -> bool {
         match self {
             PathTarget::Exact { path: p } => p == path,
@@ -465,9 +467,15 @@ impl Envelope {
         };
         match a.kind {
             ActionKind::Read | ActionKind::Write | ActionKind::Delete => {
+                // Paths first and inline (the hot case: a read under a
+                // tree); a param target needs the closure that binds it.
                 let access = FileAccess::of(a.kind);
                 for g in self.files.iter().filter(|g| Some(g.access) == access) {
-                    if path_ok(&g.target) {
+                    let ok = match &g.target {
+                        PathTarget::Param { .. } => path_ok(&g.target),
+                        t => path.is_some_and(|p| t.covers(p)),
+                    };
+                    if ok {
                         return Ok(());
                     }
                 }

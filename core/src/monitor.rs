@@ -184,6 +184,7 @@ impl RunState {
         &self.counts
     }
 
+    #[inline]
     fn fits(&self, envelope: &Envelope) -> bool {
         self.counts.len() == envelope.limits.len()
             && self.seen.len() == envelope.ordering.len()

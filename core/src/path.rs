@@ -105,6 +105,7 @@ pub fn under(path: &str, dir: &str) -> bool {
 }
 
 /// [`under`] for paths already normalized.
+#[inline]
 pub fn under_normal(p: &str, d: &str) -> bool {
     d == "/" || p == d || (p.len() > d.len() && p.starts_with(d) && p.as_bytes()[d.len()] == b'/')
 }

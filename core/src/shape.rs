@@ -7,7 +7,7 @@
 //! shape widened the way the layers widen it. The verifier proves that
 //! enforced envelope against the spec before a token is issued
 //! (`verifier::proof`); the enforcer compiles its kernel rules with the same
-//! shapes (`enforcer::compile`, `enforcer::lsm`) and, at run start, checks
+//! shapes (`enforcer::translate`, `enforcer::lsm`) and, at run start, checks
 //! that what the kernel will enforce lies inside it (`enforcer::proven`,
 //! with [`crate::within`]).
 //!
@@ -631,7 +631,7 @@ pub fn symlink_plantable(target: &PathTarget, writable: &[&PathTarget]) -> bool 
 /// `listen` without a condition also matches the network: that part has no
 /// grant here). A condition on anything but the path, a call, or `any` has
 /// no such grant. The kernel layers grant a baseline exactly this way
-/// (`enforcer::compile`), and the check at run start (`enforcer::proven`)
+/// (`enforcer::translate`), and the check at run start (`enforcer::proven`)
 /// counts these grants as the enforced envelope's own.
 pub fn baseline_grants(baseline: &[Pattern]) -> (Envelope, Vec<&Pattern>) {
     let mut out = Envelope::default();

@@ -162,40 +162,6 @@ impl StopHandle {
 /// The signals that ask a run to end, forwarded to its command.
 pub const TERMINATION_SIGNALS: [libc::c_int; 3] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP];
 
-/// Every signal a launcher may catch ([`forward_termination_signals`], and
-/// SIGCHLD for a launcher that reaps every child).
-pub(crate) const CAUGHT_SIGNALS: [libc::c_int; 4] =
-    [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGCHLD];
-
-/// [`CAUGHT_SIGNALS`] blocked in the calling thread while this value lives
-/// (across the clone of a command, whose child resets them to their
-/// defaults before it unblocks them); the previous mask is restored on drop.
-pub(crate) struct CaughtSignalsBlocked(libc::sigset_t);
-
-impl CaughtSignalsBlocked {
-    pub(crate) fn new() -> CaughtSignalsBlocked {
-        // SAFETY: sigset_t is plain data, filled by sigemptyset/sigaddset;
-        // pthread_sigmask only changes this thread's mask.
-        unsafe {
-            let mut block: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut block);
-            for sig in CAUGHT_SIGNALS {
-                libc::sigaddset(&mut block, sig);
-            }
-            let mut old: libc::sigset_t = std::mem::zeroed();
-            libc::pthread_sigmask(libc::SIG_BLOCK, &block, &mut old);
-            CaughtSignalsBlocked(old)
-        }
-    }
-}
-
-impl Drop for CaughtSignalsBlocked {
-    fn drop(&mut self) {
-        // SAFETY: restores the mask saved by `new`.
-        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.0, std::ptr::null_mut()) };
-    }
-}
-
 /// The signal pipe's ends (-1 until made): the handler writes two bytes a
 /// signal (its number, and 1 when the kernel sent it, e.g. a terminal's
 /// Ctrl-C to the foreground process group).

@@ -13,7 +13,7 @@
 //!
 //! ```no_run
 //! use enforcer::lsm::{FileGrant, LsmRules, ACCESS_READ, ACCESS_WRITE};
-//! let rules = LsmRules::compile(&[
+//! let rules = LsmRules::from_grants(&[
 //!     FileGrant::new("/repo/**", ACCESS_READ),
 //!     FileGrant::new("/tmp/out/*.tmp", ACCESS_WRITE),
 //! ])?;
@@ -323,7 +323,7 @@ pub struct LsmRules {
 impl LsmRules {
     /// Compiles file grants. Paths are resolved (symlinks) as they are now;
     /// inode rules exist only for directories and files that exist now.
-    pub fn compile(grants: &[FileGrant]) -> Result<LsmRules, LsmError> {
+    pub fn from_grants(grants: &[FileGrant]) -> Result<LsmRules, LsmError> {
         let mut paths: BTreeMap<Vec<u8>, Entry> = BTreeMap::new();
         let mut inodes: InodeEntries = BTreeMap::new();
         for g in grants {
@@ -428,7 +428,7 @@ impl LsmRules {
                 grants.push(FileGrant::new(interp.display().to_string(), ACCESS_READ));
             }
         }
-        LsmRules::compile(&grants)
+        LsmRules::from_grants(&grants)
     }
 
     /// Entries of `LSM_PATHS`.
@@ -562,7 +562,7 @@ mod tests {
                 FileGrant::new("/srv/**", ACCESS_READ),
             ]
         );
-        let rules = LsmRules::compile(&grants).unwrap();
+        let rules = LsmRules::from_grants(&grants).unwrap();
         assert_ne!(rules.path_access("/tmp/out/a.tmp") & ACCESS_WRITE, 0);
         assert_eq!(rules.path_access("/tmp/out/evil.sh") & ACCESS_WRITE, 0);
     }
@@ -583,7 +583,7 @@ mod tests {
     #[test]
     fn exact_tree_and_suffix_grants() {
         // Non-existent paths: no inode rules, path rules only.
-        let rules = LsmRules::compile(&[
+        let rules = LsmRules::from_grants(&[
             FileGrant::new("/nonexistent-warden/data/**", ACCESS_READ),
             FileGrant::new(
                 "/nonexistent-warden/out/*.tmp",
@@ -611,7 +611,7 @@ mod tests {
 
     #[test]
     fn files_under_trees_merge_the_tree_and_the_names() {
-        let rules = LsmRules::compile(&[
+        let rules = LsmRules::from_grants(&[
             FileGrant::new("/nonexistent-warden/**", ACCESS_READ),
             FileGrant::new("/nonexistent-warden/out/*.tmp", ACCESS_WRITE),
             FileGrant::new("/nonexistent-warden/out/a.tmp", ACCESS_REMOVE),
@@ -644,7 +644,7 @@ mod tests {
             .map(|i| FileGrant::new(format!("/nonexistent-warden/*.s{i}"), ACCESS_WRITE))
             .collect();
         assert!(matches!(
-            LsmRules::compile(&grants),
+            LsmRules::from_grants(&grants),
             Err(LsmError::TooManyNames { .. })
         ));
     }
@@ -653,7 +653,7 @@ mod tests {
     fn existing_directories_get_inode_rules() {
         let dir = std::env::temp_dir().join(format!("warden-lsm-unit-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let rules = LsmRules::compile(&[
+        let rules = LsmRules::from_grants(&[
             FileGrant::new(format!("{}/*.tmp", dir.display()), ACCESS_CREATE),
             FileGrant::new(format!("{}/**", dir.display()), ACCESS_READ),
         ])

@@ -11,7 +11,7 @@
 //! machine lacks.
 //!
 //! The layers are configured from the compiled [`KernelPolicy`]
-//! (`enforcer::compile`), a second translation of the envelope. So before
+//! (`enforcer::translate`), a second translation of the envelope. So before
 //! the run starts, [`check`] reads what that policy lets through under the
 //! selected profile ([`kernel_envelope`]) and proves it inside the proven
 //! enforced envelope with the verifier's containment
@@ -680,7 +680,7 @@ pub fn kernel_envelope(
 
 /// The proven envelope in the kernel's terms: every `let` result read as
 /// any value (the kernel layers cannot see where a value came from, and
-/// neither `enforcer::compile`, which grants any value, nor the proof,
+/// neither `enforcer::translate`, which grants any value, nor the proof,
 /// [`verifier::proof::prove`], which asks about any value, does), and
 /// each host name also as the addresses it was pinned to at run start
 /// ([`Exception::PinnedHost`]: the proof is about the name).

@@ -73,6 +73,41 @@ pub(crate) struct Confinement<'a> {
     pub seccomp: Option<&'a crate::seccomp::PreparedSeccomp>,
 }
 
+/// Every signal a launcher may catch ([`crate::lifecycle::forward_termination_signals`],
+/// and SIGCHLD for a launcher that reaps every child): what a command's
+/// process resets to the defaults.
+pub(crate) const CAUGHT_SIGNALS: [libc::c_int; 4] =
+    [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGCHLD];
+
+/// [`CAUGHT_SIGNALS`] blocked in the calling thread while this value lives
+/// (across the clone of a command, whose child resets them to their
+/// defaults before it unblocks them); the previous mask is restored on drop.
+pub(crate) struct CaughtSignalsBlocked(libc::sigset_t);
+
+impl CaughtSignalsBlocked {
+    pub(crate) fn new() -> CaughtSignalsBlocked {
+        // SAFETY: sigset_t is plain data, filled by sigemptyset/sigaddset;
+        // pthread_sigmask only changes this thread's mask.
+        unsafe {
+            let mut block: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut block);
+            for sig in CAUGHT_SIGNALS {
+                libc::sigaddset(&mut block, sig);
+            }
+            let mut old: libc::sigset_t = std::mem::zeroed();
+            libc::pthread_sigmask(libc::SIG_BLOCK, &block, &mut old);
+            CaughtSignalsBlocked(old)
+        }
+    }
+}
+
+impl Drop for CaughtSignalsBlocked {
+    fn drop(&mut self) {
+        // SAFETY: restores the mask saved by `new`.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.0, std::ptr::null_mut()) };
+    }
+}
+
 /// A started command.
 pub(crate) struct Child {
     pid: libc::pid_t,
@@ -300,7 +335,7 @@ pub(crate) fn spawn(
     // clone, and the child makes their dispositions the defaults before it
     // unblocks them. A signal forwarded before `exec` then acts on the
     // command as it would after.
-    let caught = crate::lifecycle::CaughtSignalsBlocked::new();
+    let caught = CaughtSignalsBlocked::new();
     let (pid, join_procs, pidfd) = clone_into(confine.cgroup_dir)?;
     if pid != 0 {
         drop(caught);
@@ -400,7 +435,7 @@ fn child(plan: ChildPlan<'_>, confine: &Confinement<'_>) -> i32 {
         // The launcher's signal state is not the command's: default
         // dispositions for what the Rust runtime changed, nothing blocked.
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-        for sig in crate::lifecycle::CAUGHT_SIGNALS {
+        for sig in CAUGHT_SIGNALS {
             libc::signal(sig, libc::SIG_DFL);
         }
         let mut empty: libc::sigset_t = std::mem::zeroed();

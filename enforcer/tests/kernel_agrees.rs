@@ -1,5 +1,5 @@
 //! The real guarantee behind the run-start check: for any envelope, what
-//! `enforcer::compile` gives the kernel layers of each enforcement profile
+//! `enforcer::translate` gives the kernel layers of each enforcement profile
 //! lies inside `warden_core::shape::enforced_envelope` for that profile
 //! (the envelope the token proves), as `enforcer::proven::check_against`
 //! decides it. Machine-dependent shapes are kept out of the generated

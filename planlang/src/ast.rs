@@ -26,9 +26,9 @@ pub type QName = String;
 /// Anything that can stand in a value position: a literal, a list, or a name.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Value {
+pub enum ValueExpr {
     Literal { literal: Literal },
-    List { items: Vec<Spanned<Value>> },
+    List { items: Vec<Spanned<ValueExpr>> },
     Ref(Ref),
 }
 
@@ -70,23 +70,23 @@ pub enum RefKind {
 /// A boolean condition: a rule's `when`, a param's `where`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Cond {
+pub enum CondExpr {
     /// `a and b and c` (two or more operands; parentheses nest).
     And {
-        all: Vec<Spanned<Cond>>,
+        all: Vec<Spanned<CondExpr>>,
     },
     /// `a or b or c` (two or more operands).
     Or {
-        any: Vec<Spanned<Cond>>,
+        any: Vec<Spanned<CondExpr>>,
     },
     Not {
-        cond: Box<Spanned<Cond>>,
+        cond: Box<Spanned<CondExpr>>,
     },
     /// `lhs OP rhs` for every binary operator of the language.
     Compare {
         op: Spanned<CmpOp>,
-        lhs: Spanned<Value>,
-        rhs: Spanned<Value>,
+        lhs: Spanned<ValueExpr>,
+        rhs: Spanned<ValueExpr>,
     },
     /// `has NAME`: the call passes that argument (or the action has that field).
     Has {
@@ -94,12 +94,12 @@ pub enum Cond {
     },
     /// `VALUE from call TOOL`: the value originates from that tool's result.
     FromCall {
-        value: Spanned<Value>,
+        value: Spanned<ValueExpr>,
         tool: Spanned<QName>,
     },
     /// `true` / `false`, or a bool-valued name used as a condition.
     Value {
-        value: Spanned<Value>,
+        value: Spanned<ValueExpr>,
     },
 }
 
@@ -127,7 +127,7 @@ pub struct Param {
     pub name: Ident,
     pub ty: Spanned<ParamType>,
     #[serde(rename = "where")]
-    pub condition: Option<Spanned<Cond>>,
+    pub condition: Option<Spanned<CondExpr>>,
     pub span: Span,
 }
 
@@ -168,44 +168,44 @@ pub struct Block {
 pub enum Action {
     /// `read PATH`: open for reading. Never a change of the file's metadata.
     Read {
-        path: Spanned<Value>,
+        path: Spanned<ValueExpr>,
     },
     /// `write PATH`: open for writing, create or truncate, and change the
     /// file's metadata (mode, owner, times, extended attributes).
     Write {
-        path: Spanned<Value>,
+        path: Spanned<ValueExpr>,
     },
     /// `delete PATH`: unlink or rmdir.
     Delete {
-        path: Spanned<Value>,
+        path: Spanned<ValueExpr>,
     },
     /// `exec PATH [ARG, ...]`; `args` absent means any arguments.
     Exec {
-        program: Spanned<Value>,
-        args: Option<Vec<Spanned<Value>>>,
+        program: Spanned<ValueExpr>,
+        args: Option<Vec<Spanned<ValueExpr>>>,
     },
     /// `connect HOST:PORT`; HOST is a name (string), an address or CIDR, or a
     /// param of type `host`.
     Connect {
-        host: Spanned<Value>,
-        port: Spanned<Value>,
+        host: Spanned<ValueExpr>,
+        port: Spanned<ValueExpr>,
     },
     /// `connect PATH`: connect (or send a datagram) to the pathname unix
     /// socket at PATH (a literal path or glob, a `path` param, a `let`
     /// result).
     ConnectUnix {
-        path: Spanned<Value>,
+        path: Spanned<ValueExpr>,
     },
     /// `listen PORT`.
     Listen {
-        port: Spanned<Value>,
+        port: Spanned<ValueExpr>,
     },
     /// `listen PATH`: accept connections on a unix socket bound at PATH.
     /// The parser gives this to a string literal; loading gives it to a
     /// param of type `path` or `string` (`listen p`), which parses as
     /// [`Action::Listen`].
     ListenUnix {
-        path: Spanned<Value>,
+        path: Spanned<ValueExpr>,
     },
     Call(Call),
 }
@@ -234,7 +234,7 @@ pub struct Call {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Arg {
     pub name: Ident,
-    pub value: Spanned<Value>,
+    pub value: Spanned<ValueExpr>,
 }
 
 // ───────────────────────────── specs ─────────────────────────────
@@ -310,7 +310,7 @@ impl Spec {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct LetConst {
     pub name: Ident,
-    pub value: Spanned<Value>,
+    pub value: Spanned<ValueExpr>,
     pub span: Span,
 }
 
@@ -327,21 +327,27 @@ pub enum RuleKind {
     /// `allow | deny | approve PATTERN [when COND]`.
     Effect {
         effect: Spanned<Effect>,
-        pattern: Pattern,
+        pattern: PatternExpr,
     },
     /// `never PATTERN after PATTERN`.
-    Never { action: Pattern, after: Pattern },
+    Never {
+        action: PatternExpr,
+        after: PatternExpr,
+    },
     /// `require PATTERN before PATTERN`: on every path, `then` happens only
     /// after `first`.
-    Require { first: Pattern, then: Pattern },
+    Require {
+        first: PatternExpr,
+        then: PatternExpr,
+    },
     /// `at most N PATTERN`.
     AtMost {
         limit: Spanned<u64>,
-        pattern: Pattern,
+        pattern: PatternExpr,
     },
     /// `approve each PATTERN`: at run time, every call it matches waits for
     /// a human's approval of that exact call (it grants nothing itself).
-    ApproveEach { pattern: Pattern },
+    ApproveEach { pattern: PatternExpr },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -375,10 +381,10 @@ impl fmt::Display for Effect {
 /// `connect when path under "/run/app/"` (unix sockets only: a network
 /// connect has no `path`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct Pattern {
+pub struct PatternExpr {
     pub matcher: PatternKind,
     #[serde(rename = "when")]
-    pub condition: Option<Spanned<Cond>>,
+    pub condition: Option<Spanned<CondExpr>>,
     pub span: Span,
 }
 
@@ -390,18 +396,18 @@ pub enum PatternKind {
     /// `read`, `write`, `delete`, `exec`, with an optional path target.
     Path {
         action: ActionKind,
-        target: Option<PathTarget>,
+        target: Option<PathTargetExpr>,
     },
     /// `connect`, with an optional unix socket target (`connect under
     /// "/run/app/"`, `connect "/run/x.sock"`: the socket's `path`).
     Connect {
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        target: Option<PathTarget>,
+        target: Option<PathTargetExpr>,
     },
     /// `listen`, with an optional unix socket target.
     Listen {
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        target: Option<PathTarget>,
+        target: Option<PathTargetExpr>,
     },
     /// `call *` or `call a, b.c`.
     Call { calls: CallNames },
@@ -420,7 +426,7 @@ impl PatternKind {
     }
 
     /// The shorthand path target, for the kinds that take one.
-    pub fn target(&self) -> Option<&PathTarget> {
+    pub fn target(&self) -> Option<&PathTargetExpr> {
         match self {
             PatternKind::Path { target, .. }
             | PatternKind::Connect { target }
@@ -433,11 +439,11 @@ impl PatternKind {
 /// The shorthand target of a path pattern (or of a unix socket's path).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "shape", rename_all = "snake_case")]
-pub enum PathTarget {
+pub enum PathTargetExpr {
     /// `read "/etc/ld.so.cache"`: exactly that path.
-    Exact { path: Spanned<Value> },
+    Exact { path: Spanned<ValueExpr> },
     /// `read under "/usr/lib/"`: that directory or below it.
-    Under { path: Spanned<Value> },
+    Under { path: Spanned<ValueExpr> },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -452,7 +458,7 @@ pub enum CallNames {
 /// `baseline { PATTERN ... }`: runtime-only grants for every process.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Baseline {
-    pub patterns: Vec<Pattern>,
+    pub patterns: Vec<PatternExpr>,
     pub span: Span,
 }
 

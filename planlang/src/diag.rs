@@ -245,3 +245,62 @@ impl fmt::Display for Diagnostics {
         Ok(())
     }
 }
+
+/// Edit distance counting a swap of two neighbours as one edit (optimal
+/// string alignment), for "did you mean".
+fn distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let w = b.len() + 1;
+    let mut d = vec![0usize; (a.len() + 1) * w];
+    for i in 0..=a.len() {
+        d[i * w] = i;
+    }
+    for (j, cell) in d.iter_mut().enumerate().take(w) {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[(i - 1) * w + j] + 1)
+                .min(d[i * w + j - 1] + 1)
+                .min(d[(i - 1) * w + j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[(i - 2) * w + j - 2] + 1);
+            }
+            d[i * w + j] = v;
+        }
+    }
+    d[a.len() * w + b.len()]
+}
+
+/// The closest of `candidates` to `name`, if close enough to be a typo: the
+/// "did you mean" of a diagnostic (an unknown name, a misspelt keyword).
+pub(crate) fn suggest<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let limit = (name.chars().count() / 3).max(1);
+    candidates
+        .into_iter()
+        .filter(|c| *c != name)
+        .map(|c| (distance(name, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suggestions_find_typos_only() {
+        assert_eq!(suggest("amout", ["amount", "payee"]), Some("amount"));
+        assert_eq!(suggest("pth", ["path", "port"]), Some("path"));
+        assert_eq!(suggest("zzzzzz", ["amount"]), None);
+        assert_eq!(distance("kitten", "sitting"), 3);
+        assert_eq!(distance("raed", "read"), 1);
+        assert_eq!(suggest("raed", ["read", "write"]), Some("read"));
+    }
+}

@@ -30,7 +30,7 @@ pub fn fmt_spec(spec: &Spec) -> String {
 /// follows it, a comment after an item on the same line stays after it.
 /// The text must parse (names need not resolve).
 pub fn fmt_plan_source(src: &str, file: &str) -> Result<String, Diagnostics> {
-    let plan = crate::parse_plan(src, file)?;
+    let plan = crate::parse::parse_plan(src, file)?;
     let mut p = Printer::new(src, comments(src));
     p.leading(plan.span.start, 0);
     p.plan(&plan, 0);
@@ -40,7 +40,7 @@ pub fn fmt_plan_source(src: &str, file: &str) -> Result<String, Diagnostics> {
 /// Formats a spec's source text in the canonical style, keeping its
 /// comments (see [`fmt_plan_source`]).
 pub fn fmt_spec_source(src: &str, file: &str) -> Result<String, Diagnostics> {
-    let spec = crate::parse_spec(src, file)?;
+    let spec = crate::parse::parse_spec(src, file)?;
     let mut p = Printer::new(src, comments(src));
     p.spec(&spec);
     Ok(p.finish())
@@ -419,7 +419,7 @@ fn action(a: &Action) -> String {
         }
         Action::Connect { host, port } => {
             let h = match &host.node {
-                Value::Literal {
+                ValueExpr::Literal {
                     literal: Literal::Cidr(c @ Cidr::V6(_)),
                 } => format!("[{}]", cidr(c)),
                 v => value(v),
@@ -443,15 +443,15 @@ fn call(c: &Call) -> String {
 }
 
 /// A value as written in canonical style.
-pub(crate) fn value(v: &Value) -> String {
+pub(crate) fn value(v: &ValueExpr) -> String {
     match v {
-        Value::Literal { literal } => literal_text(literal),
-        Value::List { items } => list(items),
-        Value::Ref(r) => reference(r),
+        ValueExpr::Literal { literal } => literal_text(literal),
+        ValueExpr::List { items } => list(items),
+        ValueExpr::Ref(r) => reference(r),
     }
 }
 
-fn list(items: &[Spanned<Value>]) -> String {
+fn list(items: &[Spanned<ValueExpr>]) -> String {
     let parts: Vec<String> = items.iter().map(|i| value(&i.node)).collect();
     format!("[{}]", parts.join(", "))
 }
@@ -496,9 +496,9 @@ enum Ctx {
     Not,
 }
 
-fn cond(c: &Spanned<Cond>, ctx: Ctx) -> String {
+fn cond(c: &Spanned<CondExpr>, ctx: Ctx) -> String {
     match &c.node {
-        Cond::And { all } => {
+        CondExpr::And { all } => {
             let parts: Vec<String> = all.iter().map(|c| cond(c, Ctx::And)).collect();
             let s = parts.join(" and ");
             if matches!(ctx, Ctx::And | Ctx::Not) {
@@ -507,20 +507,20 @@ fn cond(c: &Spanned<Cond>, ctx: Ctx) -> String {
                 s
             }
         }
-        Cond::Or { any } => {
+        CondExpr::Or { any } => {
             let parts: Vec<String> = any.iter().map(|c| cond(c, Ctx::Or)).collect();
             let s = parts.join(" or ");
             if ctx == Ctx::Top { s } else { format!("({s})") }
         }
-        Cond::Not { cond: inner } => format!("not {}", cond(inner, Ctx::Not)),
-        Cond::Compare { op, lhs, rhs } => {
+        CondExpr::Not { cond: inner } => format!("not {}", cond(inner, Ctx::Not)),
+        CondExpr::Compare { op, lhs, rhs } => {
             let r = match (&rhs.node, op.node) {
-                (Value::List { items }, CmpOp::In)
+                (ValueExpr::List { items }, CmpOp::In)
                     if items.len() >= 2
                         && items.iter().all(|i| {
                             matches!(
                                 i.node,
-                                Value::Literal {
+                                ValueExpr::Literal {
                                     literal: Literal::Cidr(_)
                                 }
                             )
@@ -533,17 +533,19 @@ fn cond(c: &Spanned<Cond>, ctx: Ctx) -> String {
             };
             format!("{} {} {}", value(&lhs.node), op.node, r)
         }
-        Cond::Has { field } => format!("has {}", field.node),
-        Cond::FromCall { value: v, tool } => format!("{} from call {}", value(&v.node), tool.node),
-        Cond::Value { value: v } => value(&v.node),
+        CondExpr::Has { field } => format!("has {}", field.node),
+        CondExpr::FromCall { value: v, tool } => {
+            format!("{} from call {}", value(&v.node), tool.node)
+        }
+        CondExpr::Value { value: v } => value(&v.node),
     }
 }
 
-fn pattern(p: &Pattern) -> String {
-    let with_target = |word: &str, target: &Option<PathTarget>| match target {
+fn pattern(p: &PatternExpr) -> String {
+    let with_target = |word: &str, target: &Option<PathTargetExpr>| match target {
         None => word.to_string(),
-        Some(PathTarget::Exact { path }) => format!("{word} {}", value(&path.node)),
-        Some(PathTarget::Under { path }) => format!("{word} under {}", value(&path.node)),
+        Some(PathTargetExpr::Exact { path }) => format!("{word} {}", value(&path.node)),
+        Some(PathTargetExpr::Under { path }) => format!("{word} under {}", value(&path.node)),
     };
     let mut s = match &p.matcher {
         PatternKind::Any => "any".to_string(),
@@ -587,12 +589,12 @@ fn rule(r: &Rule) -> String {
 }
 
 /// The canonical text of one condition (for messages and tools).
-pub fn fmt_cond(c: &Spanned<Cond>) -> String {
+pub fn fmt_cond(c: &Spanned<CondExpr>) -> String {
     cond(c, Ctx::Top)
 }
 
 /// The canonical text of one pattern.
-pub fn fmt_pattern(p: &Pattern) -> String {
+pub fn fmt_pattern(p: &PatternExpr) -> String {
     pattern(p)
 }
 
@@ -609,6 +611,6 @@ pub fn fmt_step(s: &Step) -> String {
 }
 
 /// The canonical text of one value.
-pub fn fmt_value(v: &Value) -> String {
+pub fn fmt_value(v: &ValueExpr) -> String {
     value(v)
 }

@@ -55,5 +55,14 @@ pub use load::{
     read_source,
 };
 pub use parse::{KEYWORDS, MAX_NESTING, MAX_SOURCE_BYTES, parse_plan, parse_spec};
-pub(crate) use parse::{parse_plan_partial, parse_spec_partial};
 pub use span::{Ident, Span, Spanned};
+
+#[cfg(test)]
+mod tests {
+    /// No two files of planlang import each other (the module graph has no
+    /// 2-cycle; `testkit::imports` reads it from the source).
+    #[test]
+    fn no_two_files_import_each_other() {
+        testkit::imports::assert_none(env!("CARGO_MANIFEST_DIR"));
+    }
+}

@@ -6,11 +6,10 @@
 
 use crate::ast::*;
 use crate::diag::{Diagnostic, Diagnostics, SourceMap};
-use crate::parse::{MAX_SOURCE_BYTES, source::LineIndex};
+use crate::parse::{MAX_SOURCE_BYTES, parse_plan_partial, parse_spec_partial, source::LineIndex};
 use crate::resolve;
 use crate::span::{Span, Spanned};
 use crate::value::Duration;
-use crate::{parse_plan_partial, parse_spec_partial};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -145,7 +144,7 @@ pub struct LoadedSpec {
     /// The text of every file, for rendering diagnostics.
     pub sources: SourceMap,
     /// Constants by (file, name), substituted.
-    constants: HashMap<(String, String), Spanned<Value>>,
+    constants: HashMap<(String, String), Spanned<ValueExpr>>,
 }
 
 impl LoadedSpec {
@@ -193,26 +192,26 @@ impl LoadedSpec {
 
     /// The value of the constant `name` defined in `file` (as spans name
     /// files), with every constant it mentions substituted.
-    pub fn constant(&self, file: &str, name: &str) -> Option<&Spanned<Value>> {
+    pub fn constant(&self, file: &str, name: &str) -> Option<&Spanned<ValueExpr>> {
         self.constants.get(&(file.to_string(), name.to_string()))
     }
 
     /// Replaces every constant in `v` (written in `file`) by its value.
-    pub fn substitute_value(&self, v: &mut Spanned<Value>, file: &str) {
+    pub fn substitute_value(&self, v: &mut Spanned<ValueExpr>, file: &str) {
         match &mut v.node {
-            Value::Literal { .. } => {}
-            Value::List { items } => {
+            ValueExpr::Literal { .. } => {}
+            ValueExpr::List { items } => {
                 for it in items {
                     self.substitute_value(it, file);
                 }
             }
-            Value::Ref(r) => {
+            ValueExpr::Ref(r) => {
                 if r.resolved != RefKind::Const {
                     return;
                 }
                 if let Some(c) = self.constant(file, &r.name.node) {
                     let mut value = c.node.clone();
-                    if let (Some(i), Value::List { items }) = (&r.index, &value)
+                    if let (Some(i), ValueExpr::List { items }) = (&r.index, &value)
                         && let Some(item) = items.get(i.node as usize)
                     {
                         value = item.node.clone();
@@ -223,28 +222,28 @@ impl LoadedSpec {
         }
     }
 
-    fn substitute_cond(&self, c: &mut Spanned<Cond>, file: &str) {
+    fn substitute_cond(&self, c: &mut Spanned<CondExpr>, file: &str) {
         match &mut c.node {
-            Cond::And { all: cs } | Cond::Or { any: cs } => {
+            CondExpr::And { all: cs } | CondExpr::Or { any: cs } => {
                 for c in cs {
                     self.substitute_cond(c, file);
                 }
             }
-            Cond::Not { cond } => self.substitute_cond(cond, file),
-            Cond::Compare { lhs, rhs, .. } => {
+            CondExpr::Not { cond } => self.substitute_cond(cond, file),
+            CondExpr::Compare { lhs, rhs, .. } => {
                 self.substitute_value(lhs, file);
                 self.substitute_value(rhs, file);
             }
-            Cond::FromCall { value, .. } | Cond::Value { value } => {
+            CondExpr::FromCall { value, .. } | CondExpr::Value { value } => {
                 self.substitute_value(value, file)
             }
-            Cond::Has { .. } => {}
+            CondExpr::Has { .. } => {}
         }
     }
 
-    fn substitute_pattern(&self, p: &mut Pattern, file: &str) {
+    fn substitute_pattern(&self, p: &mut PatternExpr, file: &str) {
         if let PatternKind::Path {
-            target: Some(PathTarget::Exact { path } | PathTarget::Under { path }),
+            target: Some(PathTargetExpr::Exact { path } | PathTargetExpr::Under { path }),
             ..
         } = &mut p.matcher
         {

@@ -72,15 +72,15 @@ pub type Consts = BTreeMap<String, Value>;
 
 /// Converts a value of the syntax tree that holds no references (a literal or
 /// a list of them, constants inlined).
-pub fn const_value(v: &ast::Value, consts: &Consts) -> Result<Value, CondError> {
+pub fn const_value(v: &ast::ValueExpr, consts: &Consts) -> Result<Value, CondError> {
     match v {
-        ast::Value::Literal { literal } => Ok(self::literal(literal)),
-        ast::Value::List { items } => items
+        ast::ValueExpr::Literal { literal } => Ok(self::literal(literal)),
+        ast::ValueExpr::List { items } => items
             .iter()
             .map(|i| const_value(&i.node, consts))
             .collect::<Result<Vec<_>, _>>()
             .map(Value::List),
-        ast::Value::Ref(r) => match (&r.resolved, consts.get(&r.name.node)) {
+        ast::ValueExpr::Ref(r) => match (&r.resolved, consts.get(&r.name.node)) {
             (ast::RefKind::Const | ast::RefKind::Unresolved, Some(v)) => {
                 if r.fields.is_empty() && r.index.is_none() {
                     Ok(v.clone())
@@ -100,9 +100,9 @@ pub fn const_value(v: &ast::Value, consts: &Consts) -> Result<Value, CondError> 
     }
 }
 
-fn operand(v: &ast::Value, consts: &Consts) -> Result<Operand, CondError> {
+fn operand(v: &ast::ValueExpr, consts: &Consts) -> Result<Operand, CondError> {
     match v {
-        ast::Value::Ref(r) => {
+        ast::ValueExpr::Ref(r) => {
             let is_const = match r.resolved {
                 ast::RefKind::Const => true,
                 ast::RefKind::Unresolved => consts.contains_key(&r.name.node),
@@ -126,24 +126,24 @@ fn operand(v: &ast::Value, consts: &Consts) -> Result<Operand, CondError> {
 
 /// Lowers a condition of the syntax tree, inlining `consts` and checking
 /// every `matches` regex.
-pub fn cond(c: &ast::Cond, consts: &Consts) -> Result<Cond, CondError> {
+pub fn cond(c: &ast::CondExpr, consts: &Consts) -> Result<Cond, CondError> {
     Ok(match c {
-        ast::Cond::And { all } => Cond::And {
+        ast::CondExpr::And { all } => Cond::And {
             all: all
                 .iter()
                 .map(|c| self::cond(&c.node, consts))
                 .collect::<Result<_, _>>()?,
         },
-        ast::Cond::Or { any } => Cond::Or {
+        ast::CondExpr::Or { any } => Cond::Or {
             any: any
                 .iter()
                 .map(|c| self::cond(&c.node, consts))
                 .collect::<Result<_, _>>()?,
         },
-        ast::Cond::Not { cond } => Cond::Not {
+        ast::CondExpr::Not { cond } => Cond::Not {
             cond: Box::new(self::cond(&cond.node, consts)?),
         },
-        ast::Cond::Compare { op, lhs, rhs } => {
+        ast::CondExpr::Compare { op, lhs, rhs } => {
             let lhs = operand(&lhs.node, consts)?;
             let rhs = operand(&rhs.node, consts)?;
             if op.node == CmpOp::Matches {
@@ -162,14 +162,14 @@ pub fn cond(c: &ast::Cond, consts: &Consts) -> Result<Cond, CondError> {
                 rhs,
             }
         }
-        ast::Cond::Has { field } => Cond::Has {
+        ast::CondExpr::Has { field } => Cond::Has {
             field: field.node.clone(),
         },
-        ast::Cond::FromCall { value, tool } => Cond::FromCall {
+        ast::CondExpr::FromCall { value, tool } => Cond::FromCall {
             value: operand(&value.node, consts)?,
             tool: tool.node.clone(),
         },
-        ast::Cond::Value { value } => match operand(&value.node, consts)? {
+        ast::CondExpr::Value { value } => match operand(&value.node, consts)? {
             Operand::Value {
                 value: Value::Bool(true),
             } => Cond::True,
@@ -187,7 +187,7 @@ pub fn cond(c: &ast::Cond, consts: &Consts) -> Result<Cond, CondError> {
 
 /// Lowers a rule pattern of the syntax tree: its shorthand target folded
 /// into its condition.
-pub fn pattern(p: &ast::Pattern, consts: &Consts) -> Result<Pattern, CondError> {
+pub fn pattern(p: &ast::PatternExpr, consts: &Consts) -> Result<Pattern, CondError> {
     let (kind, calls) = match &p.matcher {
         ast::PatternKind::Any => (None, None),
         ast::PatternKind::Call { calls } => (
@@ -216,9 +216,9 @@ pub fn pattern(p: &ast::Pattern, consts: &Consts) -> Result<Pattern, CondError> 
 /// is `path == "/etc/hosts"` (normalized), `under "/tmp/"` is `path under
 /// "/tmp/"`. On `connect` and `listen` it is the unix socket's path (a
 /// network action has no `path`, so it never matches).
-fn target_cond(target: &ast::PathTarget, consts: &Consts) -> Result<Cond, CondError> {
+fn target_cond(target: &ast::PathTargetExpr, consts: &Consts) -> Result<Cond, CondError> {
     Ok(match target {
-        ast::PathTarget::Exact { path } => {
+        ast::PathTargetExpr::Exact { path } => {
             let v = match const_value(&path.node, consts)? {
                 Value::String(s) => Value::String(normalize_path(&s).map_err(CondError::Path)?),
                 v => v,
@@ -229,7 +229,7 @@ fn target_cond(target: &ast::PathTarget, consts: &Consts) -> Result<Cond, CondEr
                 rhs: Operand::Value { value: v },
             }
         }
-        ast::PathTarget::Under { path } => Cond::Cmp {
+        ast::PathTargetExpr::Under { path } => Cond::Cmp {
             op: CmpOp::Under,
             lhs: Operand::field("path"),
             rhs: Operand::Value {
@@ -259,14 +259,14 @@ mod tests {
         let mut consts = Consts::new();
         consts.insert("payees".into(), list(&["A", "B"]));
         let r = |name: &str, kind: RefKind| {
-            Spanned::synthetic(ast::Value::Ref(Ref {
+            Spanned::synthetic(ast::ValueExpr::Ref(Ref {
                 name: Spanned::synthetic(name.to_string()),
                 fields: vec![],
                 index: None,
                 resolved: kind,
             }))
         };
-        let c = ast::Cond::Compare {
+        let c = ast::CondExpr::Compare {
             op: Spanned::synthetic(CmpOp::In),
             lhs: r("recipient", RefKind::Field),
             rhs: r("payees", RefKind::Const),
@@ -274,15 +274,15 @@ mod tests {
         let cc = cond(&c, &consts).unwrap();
         let a = ConcreteAction::call("send_money", [("recipient", Field::new(s("B")))]);
         assert!(cc.eval(&a));
-        let bad = ast::Cond::Compare {
+        let bad = ast::CondExpr::Compare {
             op: Spanned::synthetic(CmpOp::Matches),
             lhs: r("recipient", RefKind::Field),
-            rhs: Spanned::synthetic(ast::Value::Literal {
+            rhs: Spanned::synthetic(ast::ValueExpr::Literal {
                 literal: Literal::String("(".into()),
             }),
         };
         assert!(matches!(cond(&bad, &consts), Err(CondError::Regex(_))));
-        let unknown = ast::Cond::Compare {
+        let unknown = ast::CondExpr::Compare {
             op: Spanned::synthetic(CmpOp::In),
             lhs: r("recipient", RefKind::Field),
             rhs: r("nope", RefKind::Const),

@@ -10,7 +10,7 @@
 //! (`call ...`, `any`), an argument of the call.
 
 use crate::ast::*;
-use crate::diag::Diagnostic;
+use crate::diag::{Diagnostic, suggest};
 use crate::span::{Span, Spanned};
 use crate::value::{Literal, ValueType};
 use std::collections::HashMap;
@@ -100,49 +100,6 @@ fn builtin_ty(name: &str) -> Option<Ty> {
     })
 }
 
-/// Edit distance counting a swap of two neighbours as one edit (optimal
-/// string alignment), for "did you mean".
-fn distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let w = b.len() + 1;
-    let mut d = vec![0usize; (a.len() + 1) * w];
-    for i in 0..=a.len() {
-        d[i * w] = i;
-    }
-    for (j, cell) in d.iter_mut().enumerate().take(w) {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut v = (d[(i - 1) * w + j] + 1)
-                .min(d[i * w + j - 1] + 1)
-                .min(d[(i - 1) * w + j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                v = v.min(d[(i - 2) * w + j - 2] + 1);
-            }
-            d[i * w + j] = v;
-        }
-    }
-    d[a.len() * w + b.len()]
-}
-
-/// The closest of `candidates` to `name`, if close enough to be a typo.
-pub(crate) fn suggest<'a>(
-    name: &str,
-    candidates: impl IntoIterator<Item = &'a str>,
-) -> Option<&'a str> {
-    let limit = (name.chars().count() / 3).max(1);
-    candidates
-        .into_iter()
-        .filter(|c| *c != name)
-        .map(|c| (distance(name, c), c))
-        .filter(|(d, _)| *d <= limit)
-        .min()
-        .map(|(_, c)| c)
-}
-
 /// Type of a literal-or-list value that names nothing (or names consts).
 fn literal_ty(l: &Literal) -> Ty {
     Ty::Scalar(l.value_type())
@@ -156,11 +113,11 @@ trait Scope {
     fn resolve(&self, r: &mut Ref, span: &Span, diags: &mut Vec<Diagnostic>) -> Ty;
 }
 
-fn value_ty(v: &mut Spanned<Value>, scope: &dyn Scope, diags: &mut Vec<Diagnostic>) -> Ty {
+fn value_ty(v: &mut Spanned<ValueExpr>, scope: &dyn Scope, diags: &mut Vec<Diagnostic>) -> Ty {
     let span = v.span.clone();
     match &mut v.node {
-        Value::Literal { literal } => literal_ty(literal),
-        Value::List { items } => {
+        ValueExpr::Literal { literal } => literal_ty(literal),
+        ValueExpr::List { items } => {
             let mut elem: Option<Ty> = None;
             for it in items.iter_mut() {
                 let t = value_ty(it, scope, diags);
@@ -175,7 +132,7 @@ fn value_ty(v: &mut Spanned<Value>, scope: &dyn Scope, diags: &mut Vec<Diagnosti
             }
             Ty::List(Box::new(elem.unwrap_or(Ty::Unknown)))
         }
-        Value::Ref(r) => scope.resolve(r, &span, diags),
+        ValueExpr::Ref(r) => scope.resolve(r, &span, diags),
     }
 }
 
@@ -189,13 +146,13 @@ fn type_error(span: &Span, expected: &str, found: &Ty, context: &str) -> Diagnos
 
 /// A literal number used as a port (an action's, a pattern's) must be a
 /// whole number in 0..=65535.
-fn check_port_literal(v: &Spanned<Value>, diags: &mut Vec<Diagnostic>) {
-    let items: Vec<&Spanned<Value>> = match &v.node {
-        Value::List { items } => items.iter().collect(),
+fn check_port_literal(v: &Spanned<ValueExpr>, diags: &mut Vec<Diagnostic>) {
+    let items: Vec<&Spanned<ValueExpr>> = match &v.node {
+        ValueExpr::List { items } => items.iter().collect(),
         _ => vec![v],
     };
     for it in items {
-        if let Value::Literal {
+        if let ValueExpr::Literal {
             literal: Literal::Number(n),
         } = &it.node
         {
@@ -210,19 +167,19 @@ fn check_port_literal(v: &Spanned<Value>, diags: &mut Vec<Diagnostic>) {
     }
 }
 
-fn check_cond(c: &mut Spanned<Cond>, scope: &dyn Scope, diags: &mut Vec<Diagnostic>) {
+fn check_cond(c: &mut Spanned<CondExpr>, scope: &dyn Scope, diags: &mut Vec<Diagnostic>) {
     match &mut c.node {
-        Cond::And { all: cs } | Cond::Or { any: cs } => {
+        CondExpr::And { all: cs } | CondExpr::Or { any: cs } => {
             for c in cs {
                 check_cond(c, scope, diags);
             }
         }
-        Cond::Not { cond } => check_cond(cond, scope, diags),
-        Cond::Has { .. } => {}
-        Cond::FromCall { value, .. } => {
+        CondExpr::Not { cond } => check_cond(cond, scope, diags),
+        CondExpr::Has { .. } => {}
+        CondExpr::FromCall { value, .. } => {
             value_ty(value, scope, diags);
         }
-        Cond::Value { value } => {
+        CondExpr::Value { value } => {
             let t = value_ty(value, scope, diags);
             if !matches!(t, Ty::Unknown | Ty::Scalar(ValueType::Bool)) {
                 diags.push(
@@ -231,7 +188,7 @@ fn check_cond(c: &mut Spanned<Cond>, scope: &dyn Scope, diags: &mut Vec<Diagnost
                 );
             }
         }
-        Cond::Compare { op, lhs, rhs } => {
+        CondExpr::Compare { op, lhs, rhs } => {
             let lt = value_ty(lhs, scope, diags);
             let rt = value_ty(rhs, scope, diags);
             check_compare(op, lhs, &lt, rhs, &rt, diags);
@@ -241,14 +198,14 @@ fn check_cond(c: &mut Spanned<Cond>, scope: &dyn Scope, diags: &mut Vec<Diagnost
 
 fn check_compare(
     op: &Spanned<CmpOp>,
-    lhs: &Spanned<Value>,
+    lhs: &Spanned<ValueExpr>,
     lt: &Ty,
-    rhs: &Spanned<Value>,
+    rhs: &Spanned<ValueExpr>,
     rt: &Ty,
     diags: &mut Vec<Diagnostic>,
 ) {
     let o = op.node;
-    let mismatch = |expected: &str, found: &Ty, at: &Spanned<Value>| {
+    let mismatch = |expected: &str, found: &Ty, at: &Spanned<ValueExpr>| {
         type_error(
             &at.span,
             expected,
@@ -531,7 +488,7 @@ fn resolve_action(
             }
         }
         Action::Connect { host, port } => {
-            if let Value::Literal {
+            if let ValueExpr::Literal {
                 literal: Literal::String(h),
             } = &host.node
                 && h.starts_with('/')
@@ -584,14 +541,14 @@ fn resolve_action(
 /// without a `:PORT` (both usually mean the network form was meant).
 /// `in_spec`: a pattern's target (`connect under "/run/app/"`), not a step.
 fn check_socket_path(
-    path: &Spanned<Value>,
+    path: &Spanned<ValueExpr>,
     t: &Ty,
     kind: ActionKind,
     in_spec: bool,
     diags: &mut Vec<Diagnostic>,
 ) {
     let context = format!("the unix socket of `{kind}`");
-    let Value::Literal {
+    let ValueExpr::Literal {
         literal: Literal::String(s),
     } = &path.node
     else {
@@ -669,12 +626,12 @@ fn socket_port(s: &str) -> Option<(&str, &str)> {
     (digits && !before.is_empty()).then_some((before, port))
 }
 
-fn check_port(port: &mut Spanned<Value>, scope: &dyn Scope, diags: &mut Vec<Diagnostic>) {
+fn check_port(port: &mut Spanned<ValueExpr>, scope: &dyn Scope, diags: &mut Vec<Diagnostic>) {
     let t = value_ty(port, scope, diags);
     check_port_ty(port, &t, diags);
 }
 
-fn check_port_ty(port: &Spanned<Value>, t: &Ty, diags: &mut Vec<Diagnostic>) {
+fn check_port_ty(port: &Spanned<ValueExpr>, t: &Ty, diags: &mut Vec<Diagnostic>) {
     if !t.is_numberish() {
         diags.push(type_error(
             &port.span,
@@ -688,7 +645,7 @@ fn check_port_ty(port: &Spanned<Value>, t: &Ty, diags: &mut Vec<Diagnostic>) {
 }
 
 fn check_path(
-    path: &mut Spanned<Value>,
+    path: &mut Spanned<ValueExpr>,
     scope: &dyn Scope,
     kind: ActionKind,
     diags: &mut Vec<Diagnostic>,
@@ -698,10 +655,10 @@ fn check_path(
 }
 
 /// A path must be a string, and a literal path must be absolute.
-fn check_path_type(path: &Spanned<Value>, t: &Ty, context: &str, diags: &mut Vec<Diagnostic>) {
+fn check_path_type(path: &Spanned<ValueExpr>, t: &Ty, context: &str, diags: &mut Vec<Diagnostic>) {
     if !t.is_stringish() {
         diags.push(type_error(&path.span, "a path", t, context));
-    } else if let Value::Literal {
+    } else if let ValueExpr::Literal {
         literal: Literal::String(s),
     } = &path.node
         && !s.starts_with('/')
@@ -887,7 +844,7 @@ pub(crate) fn resolve_spec(spec: &mut Spec, diags: &mut Vec<Diagnostic>) {
 }
 
 fn resolve_pattern(
-    p: &mut Pattern,
+    p: &mut PatternExpr,
     consts: &HashMap<String, (Ty, Span)>,
     diags: &mut Vec<Diagnostic>,
 ) {
@@ -910,7 +867,7 @@ fn resolve_pattern(
     };
     if let (Some(t), Some(action)) = (target, action) {
         let path = match t {
-            PathTarget::Exact { path } | PathTarget::Under { path } => path,
+            PathTargetExpr::Exact { path } | PathTargetExpr::Under { path } => path,
         };
         let scope = SpecScope {
             consts,
@@ -933,20 +890,5 @@ fn resolve_pattern(
             consts_only: false,
         };
         check_cond(c, &scope, diags);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn suggestions_find_typos_only() {
-        assert_eq!(suggest("amout", ["amount", "payee"]), Some("amount"));
-        assert_eq!(suggest("pth", ["path", "port"]), Some("path"));
-        assert_eq!(suggest("zzzzzz", ["amount"]), None);
-        assert_eq!(distance("kitten", "sitting"), 3);
-        assert_eq!(distance("raed", "read"), 1);
-        assert_eq!(suggest("raed", ["read", "write"]), Some("read"));
     }
 }

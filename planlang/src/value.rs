@@ -1,5 +1,5 @@
 //! Literal values of both languages: strings, exact decimals, booleans,
-//! durations and CIDRs. Lists are [`crate::ast::Value::List`].
+//! durations and CIDRs. Lists are [`crate::ast::ValueExpr::List`].
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

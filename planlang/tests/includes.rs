@@ -59,7 +59,7 @@ fn includes_are_followed_relative_to_the_including_file() {
     let RuleKind::Effect { pattern, .. } = &in_net.kind else {
         panic!()
     };
-    let Cond::Compare { rhs, .. } = &pattern.condition.as_ref().unwrap().node else {
+    let CondExpr::Compare { rhs, .. } = &pattern.condition.as_ref().unwrap().node else {
         panic!()
     };
     assert_eq!(planlang::fmt_value(&rhs.node), "[\"a.example\"]");

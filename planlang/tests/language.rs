@@ -27,7 +27,7 @@ fn the_plan_example_loads() {
     };
     assert_eq!(call.name.node, "send_money");
     let subject = &call.args[2].value.node;
-    let Value::Ref(r) = subject else {
+    let ValueExpr::Ref(r) = subject else {
         panic!("bill.subject is a ref")
     };
     assert_eq!(r.name.node, "bill");
@@ -38,7 +38,7 @@ fn the_plan_example_loads() {
             tool: "read_file".into()
         }
     );
-    let Value::Ref(a) = &call.args[1].value.node else {
+    let ValueExpr::Ref(a) = &call.args[1].value.node else {
         panic!()
     };
     assert_eq!(a.resolved, RefKind::Param);
@@ -71,19 +71,23 @@ fn the_spec_example_loads() {
     let RuleKind::Effect { pattern, .. } = &rules[1].kind else {
         panic!()
     };
-    let Cond::And { all } = &pattern.condition.as_ref().unwrap().node else {
+    let CondExpr::And { all } = &pattern.condition.as_ref().unwrap().node else {
         panic!()
     };
-    let Cond::Compare { lhs, rhs, op } = &all[0].node else {
+    let CondExpr::Compare { lhs, rhs, op } = &all[0].node else {
         panic!()
     };
     assert_eq!(op.node, CmpOp::In);
-    let Value::Ref(l) = &lhs.node else { panic!() };
+    let ValueExpr::Ref(l) = &lhs.node else {
+        panic!()
+    };
     assert_eq!(l.resolved, RefKind::Field);
-    let Value::Ref(r) = &rhs.node else { panic!() };
+    let ValueExpr::Ref(r) = &rhs.node else {
+        panic!()
+    };
     assert_eq!(r.resolved, RefKind::Const);
     let payees = spec.constant("banking.spec", "payees").unwrap();
-    assert!(matches!(&payees.node, Value::List { items } if items.len() == 2));
+    assert!(matches!(&payees.node, ValueExpr::List { items } if items.len() == 2));
     // never ... after ...
     assert!(matches!(rules[4].kind, RuleKind::Never { .. }));
     assert!(matches!(&rules[5].kind, RuleKind::AtMost { limit, .. } if limit.node == 3));
@@ -94,22 +98,22 @@ fn the_spec_example_loads() {
     assert_eq!(pattern.matcher, PatternKind::Connect { target: None });
     assert!(matches!(
         pattern.condition.as_ref().unwrap().node,
-        Cond::And { .. }
+        CondExpr::And { .. }
     ));
     // `ip in 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16`: a list of three cidrs.
     let RuleKind::Effect { pattern, effect } = &rules[9].kind else {
         panic!()
     };
     assert_eq!(effect.node, Effect::Deny);
-    let Cond::Compare { rhs, .. } = &pattern.condition.as_ref().unwrap().node else {
+    let CondExpr::Compare { rhs, .. } = &pattern.condition.as_ref().unwrap().node else {
         panic!()
     };
-    let Value::List { items } = &rhs.node else {
+    let ValueExpr::List { items } = &rhs.node else {
         panic!()
     };
     assert_eq!(items.len(), 3);
     assert!(
-        matches!(&items[1].node, Value::Literal { literal: Literal::Cidr(c) } if c.to_string() == "172.16.0.0/12")
+        matches!(&items[1].node, ValueExpr::Literal { literal: Literal::Cidr(c) } if c.to_string() == "172.16.0.0/12")
     );
     // baseline and test
     let b: Vec<&Baseline> = spec.baselines().collect();
@@ -122,13 +126,13 @@ fn the_spec_example_loads() {
     let RuleKind::Effect { pattern, .. } = &subst[1].kind else {
         panic!()
     };
-    let Cond::And { all } = &pattern.condition.as_ref().unwrap().node else {
+    let CondExpr::And { all } = &pattern.condition.as_ref().unwrap().node else {
         panic!()
     };
-    let Cond::Compare { rhs, .. } = &all[0].node else {
+    let CondExpr::Compare { rhs, .. } = &all[0].node else {
         panic!()
     };
-    assert!(matches!(&rhs.node, Value::List { items } if items.len() == 2));
+    assert!(matches!(&rhs.node, ValueExpr::List { items } if items.len() == 2));
 }
 
 /// The value table: every literal kind, as the reference writes it.
@@ -161,18 +165,18 @@ fn every_value_example_parses() {
     let lets: Vec<&LetConst> = spec.root.lets().collect();
     assert_eq!(
         lets[0].value.node,
-        Value::Literal {
+        ValueExpr::Literal {
             literal: Literal::String("a\tb".into())
         }
     );
     assert_eq!(planlang::fmt_value(&lets[1].value.node), "98.7");
     assert_eq!(
         lets[2].value.node,
-        Value::Literal {
+        ValueExpr::Literal {
             literal: Literal::Duration(planlang::value::Duration::from_secs(7200))
         }
     );
-    let Value::Literal {
+    let ValueExpr::Literal {
         literal: Literal::Cidr(c),
     } = &lets[3].value.node
     else {
@@ -239,7 +243,7 @@ fn every_step_example_parses() {
         panic!()
     };
     assert!(
-        matches!(&host.node, Value::Literal { literal: Literal::Cidr(c) } if c.to_string() == "::1/128")
+        matches!(&host.node, ValueExpr::Literal { literal: Literal::Cidr(c) } if c.to_string() == "::1/128")
     );
     // `connect PATH`: a pathname unix socket; `listen PATH`: one bound there.
     let StepKind::Action {
@@ -249,7 +253,7 @@ fn every_step_example_parses() {
         panic!("connect PATH is a unix socket connect")
     };
     assert!(
-        matches!(&path.node, Value::Literal { literal: Literal::String(p) } if p == "/run/postgresql/.s.PGSQL.5432")
+        matches!(&path.node, ValueExpr::Literal { literal: Literal::String(p) } if p == "/run/postgresql/.s.PGSQL.5432")
     );
     assert!(matches!(
         &plan.steps[11].kind,
@@ -300,7 +304,7 @@ fn unix_socket_steps_take_globs_and_path_params() {
         .collect();
     assert!(matches!(actions[0], Action::ConnectUnix { .. }));
     assert!(
-        matches!(actions[1], Action::ConnectUnix { path } if matches!(&path.node, Value::Ref(r) if r.resolved == RefKind::Param))
+        matches!(actions[1], Action::ConnectUnix { path } if matches!(&path.node, ValueExpr::Ref(r) if r.resolved == RefKind::Param))
     );
     assert!(
         matches!(actions[2], Action::ListenUnix { .. }),
@@ -338,25 +342,25 @@ fn unix_socket_patterns_name_the_path() {
     assert!(matches!(
         &pattern(0).matcher,
         PatternKind::Connect {
-            target: Some(PathTarget::Under { .. })
+            target: Some(PathTargetExpr::Under { .. })
         }
     ));
     assert!(matches!(
         &pattern(1).matcher,
         PatternKind::Connect {
-            target: Some(PathTarget::Exact { .. })
+            target: Some(PathTargetExpr::Exact { .. })
         }
     ));
-    let Cond::Compare { lhs, .. } = &pattern(2).condition.as_ref().unwrap().node else {
+    let CondExpr::Compare { lhs, .. } = &pattern(2).condition.as_ref().unwrap().node else {
         panic!()
     };
     assert!(
-        matches!(&lhs.node, Value::Ref(r) if r.resolved == RefKind::Field && r.name.node == "path")
+        matches!(&lhs.node, ValueExpr::Ref(r) if r.resolved == RefKind::Field && r.name.node == "path")
     );
     assert!(matches!(
         &pattern(3).matcher,
         PatternKind::Listen {
-            target: Some(PathTarget::Under { .. })
+            target: Some(PathTargetExpr::Under { .. })
         }
     ));
     assert_eq!(

@@ -80,13 +80,13 @@ fn reference() -> impl Strategy<Value = Ref> {
         })
 }
 
-fn value() -> impl Strategy<Value = Spanned<Value>> {
+fn value() -> impl Strategy<Value = Spanned<ValueExpr>> {
     let leaf = prop_oneof![
-        literal().prop_map(|literal| Value::Literal { literal }),
-        reference().prop_map(Value::Ref),
+        literal().prop_map(|literal| ValueExpr::Literal { literal }),
+        reference().prop_map(ValueExpr::Ref),
     ];
     leaf.prop_recursive(3, 12, 4, |inner| {
-        prop::collection::vec(inner.prop_map(sp), 0..4).prop_map(|items| Value::List { items })
+        prop::collection::vec(inner.prop_map(sp), 0..4).prop_map(|items| ValueExpr::List { items })
     })
     .prop_map(sp)
 }
@@ -108,37 +108,37 @@ fn cmp_op() -> impl Strategy<Value = CmpOp> {
     ])
 }
 
-fn cond() -> impl Strategy<Value = Spanned<Cond>> {
+fn cond() -> impl Strategy<Value = Spanned<CondExpr>> {
     let cidrs = prop::collection::vec(
         cidr().prop_map(|c| {
-            sp(Value::Literal {
+            sp(ValueExpr::Literal {
                 literal: Literal::Cidr(c),
             })
         }),
         1..4,
     )
-    .prop_map(|items| sp(Value::List { items }));
+    .prop_map(|items| sp(ValueExpr::List { items }));
     let leaf = prop_oneof![
-        (cmp_op(), value(), value()).prop_map(|(op, lhs, rhs)| Cond::Compare {
+        (cmp_op(), value(), value()).prop_map(|(op, lhs, rhs)| CondExpr::Compare {
             op: sp(op),
             lhs,
             rhs
         }),
-        (value(), cidrs).prop_map(|(lhs, rhs)| Cond::Compare {
+        (value(), cidrs).prop_map(|(lhs, rhs)| CondExpr::Compare {
             op: sp(CmpOp::In),
             lhs,
             rhs
         }),
-        ident().prop_map(|field| Cond::Has { field }),
-        (value(), qname()).prop_map(|(value, tool)| Cond::FromCall { value, tool }),
-        value().prop_map(|value| Cond::Value { value }),
+        ident().prop_map(|field| CondExpr::Has { field }),
+        (value(), qname()).prop_map(|(value, tool)| CondExpr::FromCall { value, tool }),
+        value().prop_map(|value| CondExpr::Value { value }),
     ];
     leaf.prop_recursive(4, 24, 4, |inner| {
         let c = inner.prop_map(sp);
         prop_oneof![
-            prop::collection::vec(c.clone(), 2..4).prop_map(|all| Cond::And { all }),
-            prop::collection::vec(c.clone(), 2..4).prop_map(|any| Cond::Or { any }),
-            c.prop_map(|c| Cond::Not { cond: Box::new(c) }),
+            prop::collection::vec(c.clone(), 2..4).prop_map(|all| CondExpr::And { all }),
+            prop::collection::vec(c.clone(), 2..4).prop_map(|any| CondExpr::Or { any }),
+            c.prop_map(|c| CondExpr::Not { cond: Box::new(c) }),
         ]
     })
     .prop_map(sp)
@@ -155,25 +155,25 @@ fn call() -> impl Strategy<Value = Call> {
 }
 
 /// A connect host as the language writes it: a name, an address, a param.
-fn host() -> impl Strategy<Value = Spanned<Value>> {
+fn host() -> impl Strategy<Value = Spanned<ValueExpr>> {
     prop_oneof![
-        "[a-z.]{1,12}".prop_map(|s| Value::Literal {
+        "[a-z.]{1,12}".prop_map(|s| ValueExpr::Literal {
             literal: Literal::String(s)
         }),
-        cidr().prop_map(|c| Value::Literal {
+        cidr().prop_map(|c| ValueExpr::Literal {
             literal: Literal::Cidr(c)
         }),
-        reference().prop_map(Value::Ref),
+        reference().prop_map(ValueExpr::Ref),
     ]
     .prop_map(sp)
 }
 
-fn port() -> impl Strategy<Value = Spanned<Value>> {
+fn port() -> impl Strategy<Value = Spanned<ValueExpr>> {
     prop_oneof![
-        (0u32..=65535).prop_map(|p| Value::Literal {
+        (0u32..=65535).prop_map(|p| ValueExpr::Literal {
             literal: Literal::Number(Number::from(p))
         }),
-        reference().prop_map(Value::Ref),
+        reference().prop_map(ValueExpr::Ref),
     ]
     .prop_map(sp)
 }
@@ -194,7 +194,7 @@ fn action() -> impl Strategy<Value = Action> {
         // The parser makes a unix listen of a string literal only (a name
         // is a port until loading knows its type).
         "/[a-z./*]{0,12}".prop_map(|p| Action::ListenUnix {
-            path: sp(Value::Literal {
+            path: sp(ValueExpr::Literal {
                 literal: Literal::String(p)
             })
         }),
@@ -273,10 +273,10 @@ fn plan() -> impl Strategy<Value = Plan> {
         })
 }
 
-fn pattern() -> impl Strategy<Value = Pattern> {
+fn pattern() -> impl Strategy<Value = PatternExpr> {
     let target = prop::option::of(prop_oneof![
-        value().prop_map(|path| PathTarget::Exact { path }),
-        value().prop_map(|path| PathTarget::Under { path }),
+        value().prop_map(|path| PathTargetExpr::Exact { path }),
+        value().prop_map(|path| PathTargetExpr::Under { path }),
     ]);
     let path_kind = prop::sample::select(vec![
         ActionKind::Read,
@@ -296,7 +296,7 @@ fn pattern() -> impl Strategy<Value = Pattern> {
             calls: CallNames::Names { names }
         }),
     ];
-    (matcher, prop::option::of(cond())).prop_map(|(matcher, condition)| Pattern {
+    (matcher, prop::option::of(cond())).prop_map(|(matcher, condition)| PatternExpr {
         matcher,
         condition,
         span: Default::default(),
@@ -306,14 +306,14 @@ fn pattern() -> impl Strategy<Value = Pattern> {
 /// A unix socket target of `connect`/`listen`: `under VALUE`, or a string
 /// (the exact form takes a string literal only: `connect NAME` is a
 /// condition).
-fn socket_target() -> impl Strategy<Value = Option<PathTarget>> {
+fn socket_target() -> impl Strategy<Value = Option<PathTargetExpr>> {
     prop::option::of(prop_oneof![
-        any::<String>().prop_map(|p| PathTarget::Exact {
-            path: sp(Value::Literal {
+        any::<String>().prop_map(|p| PathTargetExpr::Exact {
+            path: sp(ValueExpr::Literal {
                 literal: Literal::String(p)
             })
         }),
-        value().prop_map(|path| PathTarget::Under { path }),
+        value().prop_map(|path| PathTargetExpr::Under { path }),
     ])
 }
 

@@ -105,7 +105,9 @@ pub struct InvalidSecret;
 pub fn bearer(
     secret: &str,
 ) -> Result<tonic::metadata::MetadataValue<tonic::metadata::Ascii>, InvalidSecret> {
-    format!("Bearer {secret}").parse().map_err(|_| InvalidSecret)
+    format!("Bearer {secret}")
+        .parse()
+        .map_err(|_| InvalidSecret)
 }
 
 /// `body` as a request that carries `secret` ([`bearer`]).

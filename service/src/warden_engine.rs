@@ -75,7 +75,7 @@ fn location(span: &Span) -> Option<proto::Location> {
     })
 }
 
-fn counterexample(v: &verifier::report::Violation, plan_src: &str) -> proto::Counterexample {
+fn counterexample(v: &verifier::report::Counterexample, plan_src: &str) -> proto::Counterexample {
     let step_text = v
         .step
         .as_ref()

@@ -88,6 +88,7 @@ fn approval(id: &str) -> ApprovalRecord {
         token: None,
         submitted_by: Some("orch".into()),
         marks: Vec::new(),
+        call: None,
     }
 }
 

@@ -215,6 +215,19 @@ pub fn mutual_imports(src: &Path) -> io::Result<Vec<(PathBuf, PathBuf)>> {
     Ok(out)
 }
 
+/// Fails, naming them, when two files of the crate at `manifest_dir` (its
+/// `CARGO_MANIFEST_DIR`) import each other: the check each crate's test
+/// makes with `assert_none(env!("CARGO_MANIFEST_DIR"))`.
+pub fn assert_none(manifest_dir: &str) {
+    let src = Path::new(manifest_dir).join("src");
+    let cycles = mutual_imports(&src)
+        .unwrap_or_else(|e| panic!("{}: the source does not read: {e}", src.display()));
+    assert!(
+        cycles.is_empty(),
+        "files that import each other: {cycles:?}"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -9,12 +9,12 @@
 //! lowercase hex digits, the `jti` claim) per line; blank lines and lines
 //! starting with `#` are ignored; a `#` after an id starts a comment.
 
-use std::collections::HashSet;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 use warden_core::claims::TokenId;
+use warden_core::revocation::TokenIdSet;
 pub use warden_core::revocation::{
     MemoryRevocations, NoRevocations, RevocationError, RevocationList,
 };
@@ -52,7 +52,7 @@ struct Loaded {
     /// same timestamp tick would leave the stamp unchanged (as in git's "racy
     /// clean" problem): reload on every check until it settles.
     racy: bool,
-    ids: HashSet<TokenId>,
+    ids: TokenIdSet,
 }
 
 /// How long after a modification a file's stamp is not trusted.
@@ -155,8 +155,8 @@ fn load(path: &Path) -> Result<Loaded, RevocationError> {
 
 /// Parse the text of a revocation list; on error, the 1-based line number
 /// and the offending text.
-pub fn parse_list(text: &str) -> Result<HashSet<TokenId>, (usize, String)> {
-    let mut ids = HashSet::new();
+pub fn parse_list(text: &str) -> Result<TokenIdSet, (usize, String)> {
+    let mut ids = TokenIdSet::default();
     for (n, line) in text.lines().enumerate() {
         let content = line.split('#').next().unwrap_or("").trim();
         if content.is_empty() {

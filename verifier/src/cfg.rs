@@ -177,7 +177,7 @@ impl std::fmt::Display for StepAction {
 pub struct ParamInfo {
     pub name: String,
     pub ty: ParamType,
-    pub condition: Option<ast::Cond>,
+    pub condition: Option<ast::CondExpr>,
     pub span: Span,
 }
 
@@ -441,7 +441,7 @@ impl Lowerer {
         })
     }
 
-    fn port(&mut self, v: &planlang::Spanned<ast::Value>) -> Result<Term, LowerError> {
+    fn port(&mut self, v: &planlang::Spanned<ast::ValueExpr>) -> Result<Term, LowerError> {
         let t = self.value(v)?;
         if let Term::Known(val) = &t {
             let ok = matches!(val, Value::Number(n) if n.fract().is_zero() && *n >= 0.into() && *n <= 65535.into());
@@ -455,7 +455,7 @@ impl Lowerer {
         Ok(t)
     }
 
-    fn path(&mut self, v: &planlang::Spanned<ast::Value>) -> Result<Term, LowerError> {
+    fn path(&mut self, v: &planlang::Spanned<ast::ValueExpr>) -> Result<Term, LowerError> {
         let t = self.value(v)?;
         let err = |source| LowerError::Path {
             span: v.span.clone(),
@@ -478,17 +478,19 @@ impl Lowerer {
         })
     }
 
-    fn value(&mut self, v: &planlang::Spanned<ast::Value>) -> Result<Term, LowerError> {
+    fn value(&mut self, v: &planlang::Spanned<ast::ValueExpr>) -> Result<Term, LowerError> {
         match &v.node {
-            ast::Value::Literal { literal } => Ok(Term::Known(planlang::lower::literal(literal))),
-            ast::Value::List { items } => {
+            ast::ValueExpr::Literal { literal } => {
+                Ok(Term::Known(planlang::lower::literal(literal)))
+            }
+            ast::ValueExpr::List { items } => {
                 let mut ts = Vec::with_capacity(items.len());
                 for i in items {
                     ts.push(self.value(i)?);
                 }
                 Ok(list_term(ts))
             }
-            ast::Value::Ref(r) => {
+            ast::ValueExpr::Ref(r) => {
                 let name = &r.name.node;
                 let is_param = matches!(r.resolved, ast::RefKind::Param)
                     || (matches!(r.resolved, ast::RefKind::Unresolved)

@@ -6,7 +6,7 @@ use crate::answer::{Answer, Witness};
 use crate::canon;
 use crate::cfg::{self, LowerError, Lowered, Path, PathElem, StepAction};
 use crate::compile::{ActionVerdict, CompiledSpec, Options};
-use crate::report::{Approval, Outcome, PathStep, Reason, Stats, Verdict, Violation};
+use crate::report::{Approval, Counterexample, Outcome, PathStep, Reason, Stats, Verdict};
 use crate::symbolic::{self, ResidualScope, Session};
 use planlang::Span;
 use planlang::ast::{self, Effect, ParamType};
@@ -58,7 +58,7 @@ struct Checker<'s, 'p> {
     /// satisfiable from the cache).
     base: Option<std::collections::BTreeMap<String, warden_core::value::Value>>,
     stats: Stats,
-    violations: Vec<Violation>,
+    violations: Vec<Counterexample>,
     approvals: Vec<Approval>,
 }
 
@@ -161,7 +161,7 @@ impl<'s, 'p> Checker<'s, 'p> {
         if let (Some(ttl), Some(max)) = (&self.plan.ttl, self.spec.max_ttl)
             && ttl.node.secs > max
         {
-            self.violations.push(Violation {
+            self.violations.push(Counterexample {
                 reason: Reason::Ttl,
                 message: format!(
                     "the plan asks for a ttl of {} but the spec allows at most {}",
@@ -421,7 +421,7 @@ impl<'s, 'p> Checker<'s, 'p> {
         symbolic::residual(&p.when, &ResidualScope::Step(s))
     }
 
-    fn solver_failure(&self, step: Option<usize>, a: Answer) -> Violation {
+    fn solver_failure(&self, step: Option<usize>, a: Answer) -> Counterexample {
         let (reason, message) = match &a {
             Answer::Timeout => (
                 Reason::Timeout,
@@ -443,7 +443,7 @@ impl<'s, 'p> Checker<'s, 'p> {
                 "refused, since nothing was proven".into(),
             ),
         };
-        Violation {
+        Counterexample {
             reason,
             message,
             rule: None,
@@ -461,7 +461,7 @@ impl<'s, 'p> Checker<'s, 'p> {
         v: ActionVerdict,
         action: String,
         w: &Witness,
-    ) -> Option<Violation> {
+    ) -> Option<Counterexample> {
         let (reason, rule) = match v {
             ActionVerdict::Deny(Some(r)) => (Reason::Denied, Some(r)),
             ActionVerdict::Deny(None) => (Reason::NothingAllows, None),
@@ -472,7 +472,7 @@ impl<'s, 'p> Checker<'s, 'p> {
             Some(r) => format!("`{action}` is denied by `{}`", r.text),
             None => format!("no rule allows `{action}`"),
         };
-        Some(Violation {
+        Some(Counterexample {
             reason,
             message,
             rule: r.map(|r| r.span.clone()),
@@ -644,7 +644,7 @@ impl<'s, 'p> Checker<'s, 'p> {
             if let Some(path) = self.lowered.graph.never_after(&|i| a[i], &|i| b[i]) {
                 let keep = |i: usize| a[i] || b[i];
                 let last = last_step(&path);
-                self.violations.push(Violation {
+                self.violations.push(Counterexample {
                     reason: Reason::Never,
                     message: format!("on this path, a step breaks `{}`", r.text),
                     rule: Some(r.span.clone()),
@@ -674,7 +674,7 @@ impl<'s, 'p> Checker<'s, 'p> {
             if let Some(path) = self.lowered.graph.require_before(&|i| a[i], &|i| b[i]) {
                 let keep = |i: usize| a[i] || b[i];
                 let last = last_step(&path);
-                self.violations.push(Violation {
+                self.violations.push(Counterexample {
                     reason: Reason::Require,
                     message: format!(
                         "on this path, a step comes without what `{}` requires before it",
@@ -703,7 +703,7 @@ impl<'s, 'p> Checker<'s, 'p> {
             let keep = |i: usize| m[i];
             if n > r.limit {
                 let last = last_step(&path);
-                self.violations.push(Violation {
+                self.violations.push(Counterexample {
                     reason: Reason::AtMost,
                     message: format!(
                         "a path performs {} matching actions; `{}` allows {}",

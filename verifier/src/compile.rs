@@ -264,7 +264,7 @@ impl CompiledSpec {
         Ok(out)
     }
 
-    fn pattern(&self, p: &ast::Pattern) -> Result<Pattern, CompileError> {
+    fn pattern(&self, p: &ast::PatternExpr) -> Result<Pattern, CompileError> {
         planlang::lower::pattern(p, &self.consts).map_err(|source| CompileError::Cond {
             span: p.span.clone(),
             source,

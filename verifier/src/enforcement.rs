@@ -25,7 +25,7 @@
 
 use crate::CompiledSpec;
 use crate::containment::{self, ContainmentError};
-use crate::proof::{self, Counterexample, ProveError};
+use crate::proof::{self, ProveError, WideningCounterexample};
 use warden_core::claims::{AlternativeProof, Claims, EnforcementProof, digest};
 use warden_core::envelope::{Envelope, FileGrant};
 use warden_core::shape::{self, Profile};
@@ -44,7 +44,7 @@ pub use crate::proof::PROOF_TIMEOUT_MS;
 fn entry(
     profile: Profile,
     enforced: &Envelope,
-    proof: Result<(), Counterexample>,
+    proof: Result<(), WideningCounterexample>,
 ) -> EnforcementProof {
     EnforcementProof {
         profile: profile.name().to_owned(),
@@ -129,7 +129,7 @@ pub fn prove_attenuated(
             let spec = containment::envelope_spec(&parent_enforced)?;
             proof::prove(&spec, child, &enforced)?
         } else {
-            Err(Counterexample {
+            Err(WideningCounterexample {
                 grant: format!("the {} profile", p.name()),
                 action: "any action of the child".into(),
                 reason: crate::report::Reason::CouldNotProve,

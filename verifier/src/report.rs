@@ -93,7 +93,7 @@ pub struct PathStep {
 
 /// One reason for a refusal, with its counterexample.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Violation {
+pub struct Counterexample {
     pub reason: Reason,
     pub message: String,
     /// The spec rule (absent for "nothing allows", timeouts).
@@ -126,7 +126,7 @@ pub struct Approval {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outcome {
     pub verdict: Verdict,
-    pub violations: Vec<Violation>,
+    pub violations: Vec<Counterexample>,
     pub approvals: Vec<Approval>,
     /// Present when the verdict is accept or approve.
     pub envelope: Option<Envelope>,

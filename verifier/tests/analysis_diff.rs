@@ -3,8 +3,8 @@
 //! changes.
 
 use planlang::ast::{
-    ActionKind, CallNames, CmpOp, Cond, Effect, PathTarget, Pattern, PatternKind, Ref, RefKind,
-    Rule, RuleKind, Spec, SpecItem, Value,
+    ActionKind, CallNames, CmpOp, CondExpr, Effect, PathTargetExpr, PatternExpr, PatternKind, Ref,
+    RefKind, Rule, RuleKind, Spec, SpecItem, ValueExpr,
 };
 use planlang::value::Literal;
 use planlang::{LoadedSpec, Span, Spanned};
@@ -268,8 +268,8 @@ fn sp<T>(t: T) -> Spanned<T> {
     Spanned::new(t, Span::synthetic())
 }
 
-fn field(name: &str) -> Spanned<Value> {
-    sp(Value::Ref(Ref {
+fn field(name: &str) -> Spanned<ValueExpr> {
+    sp(ValueExpr::Ref(Ref {
         name: sp(name.to_string()),
         fields: vec![],
         index: None,
@@ -277,20 +277,20 @@ fn field(name: &str) -> Spanned<Value> {
     }))
 }
 
-fn lit_str(s: &str) -> Spanned<Value> {
-    sp(Value::Literal {
+fn lit_str(s: &str) -> Spanned<ValueExpr> {
+    sp(ValueExpr::Literal {
         literal: Literal::String(s.to_string()),
     })
 }
 
-fn lit_num(n: i64) -> Spanned<Value> {
-    sp(Value::Literal {
+fn lit_num(n: i64) -> Spanned<ValueExpr> {
+    sp(ValueExpr::Literal {
         literal: Literal::Number(n.into()),
     })
 }
 
-fn cmp(op: CmpOp, l: Spanned<Value>, r: Spanned<Value>) -> Spanned<Cond> {
-    sp(Cond::Compare {
+fn cmp(op: CmpOp, l: Spanned<ValueExpr>, r: Spanned<ValueExpr>) -> Spanned<CondExpr> {
+    sp(CondExpr::Compare {
         op: sp(op),
         lhs: l,
         rhs: r,
@@ -301,7 +301,7 @@ const DIRS: [&str; 4] = ["/repo/", "/repo/src/", "/tmp/", "/etc/"];
 const SUFFIXES: [&str; 3] = [".rs", ".key", ".yml"];
 const TOOLS: [&str; 3] = ["send_money", "get_balance", "read_file"];
 
-fn path_cond() -> impl Strategy<Value = Spanned<Cond>> {
+fn path_cond() -> impl Strategy<Value = Spanned<CondExpr>> {
     let leaf = prop_oneof![
         (0..DIRS.len()).prop_map(|i| cmp(CmpOp::Under, field("path"), lit_str(DIRS[i]))),
         (0..SUFFIXES.len()).prop_map(|i| cmp(CmpOp::EndsWith, field("path"), lit_str(SUFFIXES[i]))),
@@ -310,21 +310,21 @@ fn path_cond() -> impl Strategy<Value = Spanned<Cond>> {
         prop_oneof![
             inner
                 .clone()
-                .prop_map(|c| sp(Cond::Not { cond: Box::new(c) })),
-            (inner.clone(), inner.clone()).prop_map(|(a, b)| sp(Cond::And { all: vec![a, b] })),
-            (inner.clone(), inner).prop_map(|(a, b)| sp(Cond::Or { any: vec![a, b] })),
+                .prop_map(|c| sp(CondExpr::Not { cond: Box::new(c) })),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| sp(CondExpr::And { all: vec![a, b] })),
+            (inner.clone(), inner).prop_map(|(a, b)| sp(CondExpr::Or { any: vec![a, b] })),
         ]
     })
 }
 
-fn call_cond() -> impl Strategy<Value = Spanned<Cond>> {
+fn call_cond() -> impl Strategy<Value = Spanned<CondExpr>> {
     prop_oneof![
         (0i64..5000).prop_map(|n| cmp(CmpOp::Le, field("amount"), lit_num(n))),
         (0i64..5000).prop_map(|n| cmp(CmpOp::Gt, field("amount"), lit_num(n))),
         Just(cmp(
             CmpOp::In,
             field("recipient"),
-            sp(Value::List {
+            sp(ValueExpr::List {
                 items: vec![lit_str("UK1"), lit_str("GB2")]
             })
         )),
@@ -351,10 +351,10 @@ fn rule() -> impl Strategy<Value = Rule> {
         .prop_map(move |(e, k, dir, c)| {
             (
                 e,
-                Pattern {
+                PatternExpr {
                     matcher: PatternKind::Path {
                         action: kinds[k],
-                        target: dir.map(|d| PathTarget::Under {
+                        target: dir.map(|d| PathTargetExpr::Under {
                             path: lit_str(DIRS[d]),
                         }),
                     },
@@ -371,7 +371,7 @@ fn rule() -> impl Strategy<Value = Rule> {
         .prop_map(|(e, t, c)| {
             (
                 e,
-                Pattern {
+                PatternExpr {
                     matcher: PatternKind::Call {
                         calls: match t {
                             None => CallNames::Any,
@@ -388,7 +388,7 @@ fn rule() -> impl Strategy<Value = Rule> {
     let port_rule = (effect(), 0i64..65536).prop_map(|(e, n)| {
         (
             e,
-            Pattern {
+            PatternExpr {
                 matcher: PatternKind::Listen { target: None },
                 condition: Some(cmp(CmpOp::Lt, field("port"), lit_num(n))),
                 span: Span::synthetic(),

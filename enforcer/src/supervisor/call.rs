@@ -7,8 +7,8 @@
 //! same order, with the same errors, so the caller sees what the kernel
 //! would have answered.
 
+use super::error::{CallError, Stop};
 use super::filter::IOCTLS;
-use super::{CallError, Stop};
 use std::ffi::CString;
 use std::io;
 

@@ -7,7 +7,7 @@
 //! one call's work and ends ([`super::as_caller`]): the supervisor's own
 //! credentials never change.
 
-use super::CallError;
+use super::error::CallError;
 use std::io;
 
 /// `_LINUX_CAPABILITY_VERSION_3`: two 32-bit words per set.

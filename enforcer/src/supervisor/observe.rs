@@ -26,8 +26,9 @@
 //!   reviewed and proven before it is enforced).
 
 use super::call::{Memory, ThreadMemory};
+use super::error::Stop;
+use super::rules::FileId;
 use super::target;
-use super::{FileId, Stop};
 use serde::Serialize;
 use std::ffi::CString;
 use std::os::fd::AsFd;

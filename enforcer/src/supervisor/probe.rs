@@ -5,7 +5,7 @@
 //! decision allows and one it refuses, and of the first by descriptor
 //! (`pidfd_getfd`); every answer must be the expected one.
 
-use super::{Prepared, Supervisor};
+use super::run::{Prepared, Supervisor};
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;

@@ -5,8 +5,8 @@
 //! it), and changed through that same descriptor.
 
 use super::call::{Op, Subject};
+use super::error::{CallError, Stop};
 use super::rules::{FileId, Target};
-use super::{CallError, Stop};
 use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};

@@ -321,7 +321,7 @@ fn attached(cg: &RunCgroup, fx: &Fixture, port: u16, lsm: bool) -> Result<EbpfLa
     let mut layers = EbpfLayers::load(rules, Reports::Refusals).map_err(|e| e.to_string())?;
     layers.attach(&cg.dir).map_err(|e| e.to_string())?;
     if lsm {
-        let rules = LsmRules::compile(&fx.grants()?).map_err(|e| enforcer::lsm::render(&e))?;
+        let rules = LsmRules::from_grants(&fx.grants()?).map_err(|e| enforcer::lsm::render(&e))?;
         layers
             .attach_lsm(&rules)
             .map_err(|e| enforcer::lsm::render(&e))?;

@@ -2,7 +2,7 @@
 //! each pair, so the walkers below take children in grammar order; a missing
 //! child (which would be a grammar bug) becomes a diagnostic, never a panic.
 
-use super::Rule;
+use super::grammar::Rule;
 use super::literal::{self, LiteralError};
 use super::source::LineIndex;
 use crate::ast::*;
@@ -144,7 +144,7 @@ impl<'a> Builder<'a> {
     }
 
     /// `value`, or one of its alternatives directly (`ipv4`, `list`, ...).
-    pub(crate) fn value(&mut self, p: P<'_>) -> Spanned<Value> {
+    pub(crate) fn value(&mut self, p: P<'_>) -> Spanned<ValueExpr> {
         let span = self.span(&p);
         let p = if p.as_rule() == Rule::value {
             match p.into_inner().next() {
@@ -152,7 +152,7 @@ impl<'a> Builder<'a> {
                 None => {
                     self.internal(span.clone(), "a value");
                     return Spanned::new(
-                        Value::Literal {
+                        ValueExpr::Literal {
                             literal: Literal::Bool(false),
                         },
                         span,
@@ -163,28 +163,28 @@ impl<'a> Builder<'a> {
             p
         };
         let v = match p.as_rule() {
-            Rule::ipv4 | Rule::ipv6 => Value::Literal {
+            Rule::ipv4 | Rule::ipv6 => ValueExpr::Literal {
                 literal: self.cidr(&p),
             },
-            Rule::duration => Value::Literal {
+            Rule::duration => ValueExpr::Literal {
                 literal: Literal::Duration(self.duration(p).node),
             },
-            Rule::number => Value::Literal {
+            Rule::number => ValueExpr::Literal {
                 literal: Literal::Number(self.number(&p)),
             },
-            Rule::string => Value::Literal {
+            Rule::string => ValueExpr::Literal {
                 literal: Literal::String(self.string(p).node),
             },
-            Rule::boolean => Value::Literal {
+            Rule::boolean => ValueExpr::Literal {
                 literal: Literal::Bool(p.as_str() == "true"),
             },
-            Rule::list => Value::List {
+            Rule::list => ValueExpr::List {
                 items: p.into_inner().map(|v| self.value(v)).collect(),
             },
-            Rule::reference => Value::Ref(self.reference(p)),
+            Rule::reference => ValueExpr::Ref(self.reference(p)),
             _ => {
                 self.internal(span.clone(), "a value");
-                Value::Literal {
+                ValueExpr::Literal {
                     literal: Literal::Bool(false),
                 }
             }
@@ -234,7 +234,7 @@ impl<'a> Builder<'a> {
 
     // ───────────────────────────── conditions ─────────────────────────────
 
-    pub(crate) fn cond(&mut self, p: P<'_>) -> Spanned<Cond> {
+    pub(crate) fn cond(&mut self, p: P<'_>) -> Spanned<CondExpr> {
         let span = self.span(&p);
         match p.as_rule() {
             Rule::cond | Rule::bare_cond | Rule::paren_cond => match p.into_inner().next() {
@@ -242,9 +242,9 @@ impl<'a> Builder<'a> {
                 None => {
                     self.internal(span.clone(), "a condition");
                     Spanned::new(
-                        Cond::Value {
+                        CondExpr::Value {
                             value: Spanned::new(
-                                Value::Literal {
+                                ValueExpr::Literal {
                                     literal: Literal::Bool(false),
                                 },
                                 span.clone(),
@@ -256,7 +256,7 @@ impl<'a> Builder<'a> {
             },
             Rule::or_cond | Rule::and_cond => {
                 let is_or = p.as_rule() == Rule::or_cond;
-                let mut parts: Vec<Spanned<Cond>> = p
+                let mut parts: Vec<Spanned<CondExpr>> = p
                     .into_inner()
                     .filter(|c| !matches!(c.as_rule(), Rule::kw_or | Rule::kw_and))
                     .map(|c| self.cond(c))
@@ -267,9 +267,9 @@ impl<'a> Builder<'a> {
                     return only;
                 }
                 let c = if is_or {
-                    Cond::Or { any: parts }
+                    CondExpr::Or { any: parts }
                 } else {
-                    Cond::And { all: parts }
+                    CondExpr::And { all: parts }
                 };
                 Spanned::new(c, span)
             }
@@ -286,7 +286,7 @@ impl<'a> Builder<'a> {
                 let Some(atom) = atom else {
                     self.internal(span.clone(), "a condition");
                     return Spanned::new(
-                        Cond::Has {
+                        CondExpr::Has {
                             field: Spanned::synthetic(String::new()),
                         },
                         span,
@@ -306,7 +306,10 @@ impl<'a> Builder<'a> {
                 let mut c = self.cond(atom);
                 let end = span.end as usize;
                 for start in nots.into_iter().rev() {
-                    c = Spanned::new(Cond::Not { cond: Box::new(c) }, self.span_at(start, end));
+                    c = Spanned::new(
+                        CondExpr::Not { cond: Box::new(c) },
+                        self.span_at(start, end),
+                    );
                 }
                 c
             }
@@ -316,7 +319,7 @@ impl<'a> Builder<'a> {
                     .find(|c| c.as_rule() == Rule::word)
                     .map(|c| self.ident(&c))
                     .unwrap_or_else(|| Spanned::synthetic(String::new()));
-                Spanned::new(Cond::Has { field }, span)
+                Spanned::new(CondExpr::Has { field }, span)
             }
             Rule::from_cond => {
                 let mut it = p.into_inner();
@@ -325,11 +328,13 @@ impl<'a> Builder<'a> {
                     .find(|c| c.as_rule() == Rule::qname)
                     .map(|q| Spanned::new(q.as_str().to_string(), self.span(&q)));
                 match (value, tool) {
-                    (Some(value), Some(tool)) => Spanned::new(Cond::FromCall { value, tool }, span),
+                    (Some(value), Some(tool)) => {
+                        Spanned::new(CondExpr::FromCall { value, tool }, span)
+                    }
                     _ => {
                         self.internal(span.clone(), "`VALUE from call TOOL`");
                         Spanned::new(
-                            Cond::Has {
+                            CondExpr::Has {
                                 field: Spanned::synthetic(String::new()),
                             },
                             span,
@@ -347,17 +352,17 @@ impl<'a> Builder<'a> {
                     if r.as_rule() == Rule::cidr_list {
                         let rspan = self.span(&r);
                         let items = r.into_inner().map(|c| self.value(c)).collect();
-                        Spanned::new(Value::List { items }, rspan)
+                        Spanned::new(ValueExpr::List { items }, rspan)
                     } else {
                         self.value(r)
                     }
                 });
                 match (lhs, op, rhs) {
                     (Some(lhs), Some(op), Some(rhs)) => {
-                        Spanned::new(Cond::Compare { op, lhs, rhs }, span)
+                        Spanned::new(CondExpr::Compare { op, lhs, rhs }, span)
                     }
                     _ => Spanned::new(
-                        Cond::Has {
+                        CondExpr::Has {
                             field: Spanned::synthetic(String::new()),
                         },
                         span,
@@ -367,12 +372,12 @@ impl<'a> Builder<'a> {
             Rule::value_cond => match p.into_inner().next() {
                 Some(v) => {
                     let value = self.value(v);
-                    Spanned::new(Cond::Value { value }, span)
+                    Spanned::new(CondExpr::Value { value }, span)
                 }
                 None => {
                     self.internal(span.clone(), "a value");
                     Spanned::new(
-                        Cond::Has {
+                        CondExpr::Has {
                             field: Spanned::synthetic(String::new()),
                         },
                         span,
@@ -382,7 +387,7 @@ impl<'a> Builder<'a> {
             _ => {
                 self.internal(span.clone(), "a condition");
                 Spanned::new(
-                    Cond::Has {
+                    CondExpr::Has {
                         field: Spanned::synthetic(String::new()),
                     },
                     span,
@@ -616,7 +621,7 @@ impl<'a> Builder<'a> {
             values.next().unwrap_or_else(|| {
                 b.internal(span.clone(), "a value");
                 Spanned::new(
-                    Value::Literal {
+                    ValueExpr::Literal {
                         literal: Literal::Bool(false),
                     },
                     span.clone(),
@@ -642,7 +647,7 @@ impl<'a> Builder<'a> {
                 // A string is a socket path; a number (or a name, until
                 // loading knows its type) is a port.
                 match &v.node {
-                    Value::Literal {
+                    ValueExpr::Literal {
                         literal: Literal::String(_),
                     } => Action::ListenUnix { path: v },
                     _ => Action::Listen { port: v },
@@ -844,7 +849,7 @@ impl<'a> Builder<'a> {
         Some(Rule_ { kind, span })
     }
 
-    fn pattern(&mut self, p: P<'_>) -> Pattern {
+    fn pattern(&mut self, p: P<'_>) -> PatternExpr {
         let span = self.span(&p);
         let mut matcher = PatternKind::Any;
         let mut bare = None;
@@ -919,7 +924,7 @@ impl<'a> Builder<'a> {
             }
             condition = Some(b);
         }
-        Pattern {
+        PatternExpr {
             matcher,
             condition,
             span,
@@ -930,7 +935,7 @@ impl<'a> Builder<'a> {
 impl Builder<'_> {
     /// The shorthand target of a pattern (`under "/tmp/"`, `"/etc/hosts"`),
     /// or `None` for a pair that is not one.
-    fn path_target(&mut self, t: P<'_>) -> Option<PathTarget> {
+    fn path_target(&mut self, t: P<'_>) -> Option<PathTargetExpr> {
         let under = match t.as_rule() {
             Rule::under_target => true,
             Rule::exact_target | Rule::socket_exact => false,
@@ -941,9 +946,9 @@ impl Builder<'_> {
             .find(|v| matches!(v.as_rule(), Rule::value | Rule::string))?;
         let path = self.value(v);
         Some(if under {
-            PathTarget::Under { path }
+            PathTargetExpr::Under { path }
         } else {
-            PathTarget::Exact { path }
+            PathTargetExpr::Exact { path }
         })
     }
 }

@@ -6,24 +6,18 @@
 //! loading (`crate::load`).
 
 mod build;
+mod grammar;
 mod literal;
 pub(crate) use literal::encode_string;
 pub(crate) mod source;
 
 use crate::ast::{Plan, Spec};
 use crate::diag::{Diagnostic, Diagnostics};
+use grammar::{Grammar, Rule};
 use pest::Parser as _;
 use source::LineIndex;
 
 pub use source::{MAX_NESTING, MAX_SOURCE_BYTES};
-
-/// The grammar of both languages: `plan.pest` (values, conditions, plan
-/// steps) and `spec.pest` (rules), compiled into one parser so a spec's
-/// `test` blocks read plans with the plan grammar.
-#[derive(pest_derive::Parser)]
-#[grammar = "../../grammar/plan.pest"]
-#[grammar = "../../grammar/spec.pest"]
-pub(crate) struct Grammar;
 
 /// Parses a plan (syntax only: names are left unresolved). `file` names the
 /// text in spans and messages.
@@ -253,7 +247,7 @@ fn syntax_error(src: &str, index: &LineIndex, e: pest::error::Error<Rule>) -> Di
     };
     let mut d = Diagnostic::error(span, format!("expected {what}, found {shown}"))
         .with_label(format!("expected {what}"));
-    if let Some(k) = crate::resolve::suggest(found, KEYWORDS.iter().copied())
+    if let Some(k) = crate::diag::suggest(found, KEYWORDS.iter().copied())
         && found.len() > 2
         && !KEYWORDS.contains(&found)
     {

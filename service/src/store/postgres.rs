@@ -47,7 +47,8 @@ use tokio_postgres::NoTls;
 
 /// The migrations, in order: version `i + 1` is `MIGRATIONS[i]`. Never edit
 /// one that has shipped; add the next.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
 CREATE TABLE audit (
     seq BIGINT PRIMARY KEY,
     time_ms BIGINT NOT NULL,
@@ -98,9 +99,10 @@ CREATE TABLE revocations (
     reason TEXT NOT NULL
 );
 ",
-// Version 2: an approval may be of one tool call (`call`, JSON; NULL for a plan's).
-"ALTER TABLE approvals ADD COLUMN call TEXT;
-"];
+    // Version 2: an approval may be of one tool call (`call`, JSON; NULL for a plan's).
+    "ALTER TABLE approvals ADD COLUMN call TEXT;
+",
+];
 
 /// The advisory lock key under which migrations run ("warden" in ASCII).
 const MIGRATION_LOCK: i64 = 0x7761_7264_656e;

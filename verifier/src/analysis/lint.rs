@@ -239,11 +239,11 @@ pub fn lint(loaded: &LoadedSpec, opts: &LintOptions) -> Result<Vec<Finding>, Com
     Ok(out)
 }
 
-fn value_consts(v: &ast::Value, out: &mut BTreeSet<String>) {
+fn value_consts(v: &ast::ValueExpr, out: &mut BTreeSet<String>) {
     match v {
-        ast::Value::Literal { .. } => {}
-        ast::Value::List { items } => items.iter().for_each(|i| value_consts(&i.node, out)),
-        ast::Value::Ref(r) => {
+        ast::ValueExpr::Literal { .. } => {}
+        ast::ValueExpr::List { items } => items.iter().for_each(|i| value_consts(&i.node, out)),
+        ast::ValueExpr::Ref(r) => {
             if r.resolved == RefKind::Const {
                 out.insert(r.name.node.clone());
             }
@@ -251,24 +251,26 @@ fn value_consts(v: &ast::Value, out: &mut BTreeSet<String>) {
     }
 }
 
-fn cond_walk(c: &ast::Cond, f: &mut dyn FnMut(&ast::Value, Option<&planlang::Ident>)) {
+fn cond_walk(c: &ast::CondExpr, f: &mut dyn FnMut(&ast::ValueExpr, Option<&planlang::Ident>)) {
     match c {
-        ast::Cond::And { all: cs } | ast::Cond::Or { any: cs } => {
+        ast::CondExpr::And { all: cs } | ast::CondExpr::Or { any: cs } => {
             cs.iter().for_each(|c| cond_walk(&c.node, f))
         }
-        ast::Cond::Not { cond } => cond_walk(&cond.node, f),
-        ast::Cond::Compare { lhs, rhs, .. } => {
+        ast::CondExpr::Not { cond } => cond_walk(&cond.node, f),
+        ast::CondExpr::Compare { lhs, rhs, .. } => {
             f(&lhs.node, None);
             f(&rhs.node, None);
         }
-        ast::Cond::Has { field } => f(&ast::Value::List { items: vec![] }, Some(field)),
-        ast::Cond::FromCall { value, .. } | ast::Cond::Value { value } => f(&value.node, None),
+        ast::CondExpr::Has { field } => f(&ast::ValueExpr::List { items: vec![] }, Some(field)),
+        ast::CondExpr::FromCall { value, .. } | ast::CondExpr::Value { value } => {
+            f(&value.node, None)
+        }
     }
 }
 
-fn pattern_consts(p: &ast::Pattern, out: &mut BTreeSet<String>) {
+fn pattern_consts(p: &ast::PatternExpr, out: &mut BTreeSet<String>) {
     if let PatternKind::Path {
-        target: Some(ast::PathTarget::Exact { path } | ast::PathTarget::Under { path }),
+        target: Some(ast::PathTargetExpr::Exact { path } | ast::PathTargetExpr::Under { path }),
         ..
     } = &p.matcher
     {
@@ -317,7 +319,7 @@ fn unused_lets(s: &ast::Spec, out: &mut Vec<Finding>) {
     }
 }
 
-fn missing_fields(r: &ast::Rule, p: &ast::Pattern, out: &mut Vec<Finding>) {
+fn missing_fields(r: &ast::Rule, p: &ast::PatternExpr, out: &mut Vec<Finding>) {
     let kind = match &p.matcher {
         // Calls have one field per argument; `any` has every field.
         PatternKind::Call { .. } | PatternKind::Any => return,
@@ -331,7 +333,7 @@ fn missing_fields(r: &ast::Rule, p: &ast::Pattern, out: &mut Vec<Finding>) {
     cond_walk(&c.node, &mut |v, has| {
         let name = match (v, has) {
             (_, Some(f)) => Some(f),
-            (ast::Value::Ref(r), None) if r.resolved == RefKind::Field => Some(&r.name),
+            (ast::ValueExpr::Ref(r), None) if r.resolved == RefKind::Field => Some(&r.name),
             _ => None,
         };
         if let Some(n) = name
@@ -396,7 +398,7 @@ pub fn port_ranges(loaded: &LoadedSpec) -> Vec<Finding> {
 }
 
 /// The patterns of a rule (two for `never` and `require`).
-fn patterns(r: &ast::Rule) -> Vec<&ast::Pattern> {
+fn patterns(r: &ast::Rule) -> Vec<&ast::PatternExpr> {
     match &r.kind {
         ast::RuleKind::Effect { pattern, .. }
         | ast::RuleKind::AtMost { pattern, .. }
@@ -411,30 +413,30 @@ fn is_port(n: &rust_decimal::Decimal) -> bool {
     n.fract().is_zero() && *n >= 0.into() && *n <= 65_535.into()
 }
 
-fn number(v: &ast::Value) -> Option<rust_decimal::Decimal> {
+fn number(v: &ast::ValueExpr) -> Option<rust_decimal::Decimal> {
     match v {
-        ast::Value::Literal {
+        ast::ValueExpr::Literal {
             literal: planlang::value::Literal::Number(n),
         } => Some(*n),
         _ => None,
     }
 }
 
-fn is_port_field(v: &ast::Value) -> bool {
-    matches!(v, ast::Value::Ref(r) if r.resolved == RefKind::Field
+fn is_port_field(v: &ast::ValueExpr) -> bool {
+    matches!(v, ast::ValueExpr::Ref(r) if r.resolved == RefKind::Field
         && r.name.node == "port" && r.fields.is_empty() && r.index.is_none())
 }
 
 /// Calls `found(kind, message)` for each comparison of `port` with a
 /// constant outside the ports in `c`.
-fn port_compares(c: &ast::Cond, found: &mut dyn FnMut(&'static str, String)) {
+fn port_compares(c: &ast::CondExpr, found: &mut dyn FnMut(&'static str, String)) {
     use planlang::ast::CmpOp;
     match c {
-        ast::Cond::And { all: cs } | ast::Cond::Or { any: cs } => {
+        ast::CondExpr::And { all: cs } | ast::CondExpr::Or { any: cs } => {
             cs.iter().for_each(|c| port_compares(&c.node, found))
         }
-        ast::Cond::Not { cond } => port_compares(&cond.node, found),
-        ast::Cond::Compare { op, lhs, rhs } => {
+        ast::CondExpr::Not { cond } => port_compares(&cond.node, found),
+        ast::CondExpr::Compare { op, lhs, rhs } => {
             // `port OP n`, or `n OP port` read as `port OP' n`.
             let (op, v) = if is_port_field(&lhs.node) {
                 (op.node, &rhs.node)
@@ -453,7 +455,7 @@ fn port_compares(c: &ast::Cond, found: &mut dyn FnMut(&'static str, String)) {
             };
             let range = "a port is a whole number from 0 to 65535";
             if op == CmpOp::In {
-                let ast::Value::List { items } = v else {
+                let ast::ValueExpr::List { items } = v else {
                     return;
                 };
                 let nums: Vec<_> = items.iter().filter_map(|i| number(&i.node)).collect();

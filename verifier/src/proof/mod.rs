@@ -77,7 +77,7 @@ pub const PROOF_TIMEOUT_MS: u32 = 30_000;
 
 /// An action the enforced envelope lets through that the spec refuses.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Counterexample {
+pub struct WideningCounterexample {
     /// The enforced grant that lets it through (`write under "/tmp/out"`).
     pub grant: String,
     /// The action, with the witness substituted (`write "/tmp/out/evil.sh"`).
@@ -92,7 +92,7 @@ pub struct Counterexample {
     pub rule_text: Option<String>,
 }
 
-impl fmt::Display for Counterexample {
+impl fmt::Display for WideningCounterexample {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if matches!(self.reason, Reason::Timeout | Reason::CouldNotProve) && !self.needs_approval {
             return write!(
@@ -401,7 +401,7 @@ pub fn prove(
     spec: &CompiledSpec,
     original: &Envelope,
     enforced: &Envelope,
-) -> Result<Result<(), Counterexample>, ProveError> {
+) -> Result<Result<(), WideningCounterexample>, ProveError> {
     for q in questions(original, enforced) {
         if let Some(cx) = concrete_refusal(spec, original, enforced, &q) {
             return Ok(Err(cx));
@@ -428,7 +428,7 @@ fn concrete_refusal(
     original: &Envelope,
     enforced: &Envelope,
     q: &Question,
-) -> Option<Counterexample> {
+) -> Option<WideningCounterexample> {
     for a in &q.candidates {
         if enforced.permits(a).is_err() || original.permits(a).is_ok() {
             continue;
@@ -445,7 +445,7 @@ fn concrete_refusal(
             ActionVerdict::Approve(i) if !q.deny_only => (Reason::NothingAllows, true, rule(i)),
             _ => continue,
         };
-        return Some(Counterexample {
+        return Some(WideningCounterexample {
             grant: q.grant.clone(),
             action: a.to_string(),
             reason,
@@ -463,7 +463,7 @@ fn ask(
     original: &Envelope,
     q: &Question,
     query: &Query,
-) -> Result<Option<Counterexample>, ProveError> {
+) -> Result<Option<WideningCounterexample>, ProveError> {
     let plan = query.plan()?;
     let options = Options {
         timeout_ms: spec.options.timeout_ms.max(PROOF_TIMEOUT_MS),
@@ -487,7 +487,7 @@ fn ask(
         // not a widening (a flaw of the question): refused all the same.
         let spurious = witness_action(q.kind, v.witness.get("p"))
             .is_some_and(|a| original.permits(&a).is_ok());
-        return Ok(Some(Counterexample {
+        return Ok(Some(WideningCounterexample {
             grant: q.grant.clone(),
             action: v.action.clone().unwrap_or_else(|| q.grant.clone()),
             reason: if spurious {
@@ -502,7 +502,7 @@ fn ask(
     }
     match outcome.approvals.first() {
         Some(a) if outcome.verdict == Verdict::Approve && !q.deny_only => {
-            Ok(Some(Counterexample {
+            Ok(Some(WideningCounterexample {
                 grant: q.grant.clone(),
                 action: a.action.clone(),
                 reason: Reason::NothingAllows,

@@ -65,29 +65,29 @@ impl PathCond {
         }
     }
 
-    fn ast(&self) -> Spanned<ast::Cond> {
-        let cmp = |op: CmpOp, s: &str| ast::Cond::Compare {
+    fn ast(&self) -> Spanned<ast::CondExpr> {
+        let cmp = |op: CmpOp, s: &str| ast::CondExpr::Compare {
             op: Spanned::synthetic(op),
             lhs: Spanned::synthetic(param_ref(P)),
             rhs: Spanned::synthetic(literal(Literal::String(s.to_owned()))),
         };
         Spanned::synthetic(match self {
-            PathCond::True => ast::Cond::Value {
+            PathCond::True => ast::CondExpr::Value {
                 value: Spanned::synthetic(literal(Literal::Bool(true))),
             },
-            PathCond::False => ast::Cond::Value {
+            PathCond::False => ast::CondExpr::Value {
                 value: Spanned::synthetic(literal(Literal::Bool(false))),
             },
             PathCond::Eq(s) => cmp(CmpOp::Eq, s),
             PathCond::Under(s) => cmp(CmpOp::Under, s),
             PathCond::Matches(s) => cmp(CmpOp::Matches, s),
-            PathCond::And(all) => ast::Cond::And {
+            PathCond::And(all) => ast::CondExpr::And {
                 all: all.iter().map(PathCond::ast).collect(),
             },
-            PathCond::Or(any) => ast::Cond::Or {
+            PathCond::Or(any) => ast::CondExpr::Or {
                 any: any.iter().map(PathCond::ast).collect(),
             },
-            PathCond::Not(c) => ast::Cond::Not {
+            PathCond::Not(c) => ast::CondExpr::Not {
                 cond: Box::new(c.ast()),
             },
         })
@@ -140,7 +140,7 @@ impl Query {
     /// The plan this question asks about.
     pub(crate) fn plan(&self) -> Result<ast::Plan, QueryError> {
         let mut params = Vec::new();
-        let mut value = |o: &Slot| -> Result<Spanned<ast::Value>, QueryError> {
+        let mut value = |o: &Slot| -> Result<Spanned<ast::ValueExpr>, QueryError> {
             Ok(Spanned::synthetic(match o {
                 Slot::Param(name, ty) => {
                     params.push(param(name, *ty, None));
@@ -197,12 +197,12 @@ impl Query {
     }
 }
 
-fn literal(literal: Literal) -> ast::Value {
-    ast::Value::Literal { literal }
+fn literal(literal: Literal) -> ast::ValueExpr {
+    ast::ValueExpr::Literal { literal }
 }
 
-fn param_ref(name: &str) -> ast::Value {
-    ast::Value::Ref(Ref {
+fn param_ref(name: &str) -> ast::ValueExpr {
+    ast::ValueExpr::Ref(Ref {
         name: Spanned::synthetic(name.to_owned()),
         fields: Vec::new(),
         index: None,
@@ -210,7 +210,7 @@ fn param_ref(name: &str) -> ast::Value {
     })
 }
 
-fn param(name: &str, ty: ParamType, condition: Option<Spanned<ast::Cond>>) -> ast::Param {
+fn param(name: &str, ty: ParamType, condition: Option<Spanned<ast::CondExpr>>) -> ast::Param {
     ast::Param {
         name: Spanned::synthetic(name.to_owned()),
         ty: Spanned::synthetic(ty),

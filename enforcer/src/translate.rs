@@ -43,7 +43,7 @@ use warden_core::value::Value;
 
 /// Why an envelope cannot be compiled.
 #[derive(Debug, thiserror::Error)]
-pub enum CompileError {
+pub enum TranslateError {
     #[error(transparent)]
     Policy(#[from] PolicyError),
     #[error("cannot resolve host `{host}` to pin its addresses: {source}")]
@@ -86,7 +86,7 @@ struct Compiler<'a> {
 impl KernelPolicy {
     /// Compiles `envelope` for the layers in `layers`, resolving host names
     /// with the system resolver.
-    pub fn from_envelope(envelope: &Envelope, layers: &LayerSet) -> Result<Self, CompileError> {
+    pub fn from_envelope(envelope: &Envelope, layers: &LayerSet) -> Result<Self, TranslateError> {
         Self::from_envelope_with(envelope, layers, &system_resolver)
     }
 
@@ -95,7 +95,7 @@ impl KernelPolicy {
         envelope: &Envelope,
         layers: &LayerSet,
         resolve: Resolver<'_>,
-    ) -> Result<Self, CompileError> {
+    ) -> Result<Self, TranslateError> {
         let mut c = Compiler {
             policy: KernelPolicy::new(),
             layers,
@@ -167,7 +167,7 @@ impl Compiler<'_> {
         });
     }
 
-    fn file(&mut self, access: FileAccess, target: &PathTarget) -> Result<(), CompileError> {
+    fn file(&mut self, access: FileAccess, target: &PathTarget) -> Result<(), TranslateError> {
         let name = access_name(access);
         let on_tree = match access {
             FileAccess::Read => FileRights::READ,
@@ -222,7 +222,7 @@ impl Compiler<'_> {
         Ok(())
     }
 
-    fn exec(&mut self, grant: &ExecGrant) -> Result<(), CompileError> {
+    fn exec(&mut self, grant: &ExecGrant) -> Result<(), TranslateError> {
         match &grant.program {
             PathTarget::Exact { path } => match grant.literal_argv() {
                 // The eBPF exec check holds the program to these arguments;
@@ -276,7 +276,7 @@ impl Compiler<'_> {
         Ok(())
     }
 
-    fn port(&mut self, m: &ValueMatch, shape: &str) -> Result<Option<PortRange>, CompileError> {
+    fn port(&mut self, m: &ValueMatch, shape: &str) -> Result<Option<PortRange>, TranslateError> {
         match m {
             ValueMatch::Exact {
                 value: Value::Number(n),
@@ -285,12 +285,12 @@ impl Compiler<'_> {
                     n.normalize()
                         .to_string()
                         .parse::<u16>()
-                        .map_err(|_| CompileError::Port {
+                        .map_err(|_| TranslateError::Port {
                             value: n.to_string(),
                         })?;
                 Ok(Some(PortRange::single(port)))
             }
-            ValueMatch::Exact { value } => Err(CompileError::Port {
+            ValueMatch::Exact { value } => Err(TranslateError::Port {
                 value: format!("{value:?}"),
             }),
             ValueMatch::Param { param } => {
@@ -310,7 +310,7 @@ impl Compiler<'_> {
     /// A pathname unix socket: a connect by its path for the eBPF unix
     /// programs (nothing else can hold it), a bind as Landlock's make-sock
     /// right on its directory.
-    fn unix(&mut self, op: UnixOp, target: &PathTarget) -> Result<(), CompileError> {
+    fn unix(&mut self, op: UnixOp, target: &PathTarget) -> Result<(), TranslateError> {
         let what = match op {
             UnixOp::Connect => "connect",
             UnixOp::Listen => "listen",
@@ -363,7 +363,7 @@ impl Compiler<'_> {
         Ok(())
     }
 
-    fn connect(&mut self, host: &ValueMatch, port: &ValueMatch) -> Result<(), CompileError> {
+    fn connect(&mut self, host: &ValueMatch, port: &ValueMatch) -> Result<(), TranslateError> {
         let Some(ports) = self.port(port, "connect")? else {
             return Ok(());
         };
@@ -374,12 +374,12 @@ impl Compiler<'_> {
             ValueMatch::Exact {
                 value: Value::String(name),
             } => {
-                let addrs = (self.resolve)(name).map_err(|source| CompileError::Resolve {
+                let addrs = (self.resolve)(name).map_err(|source| TranslateError::Resolve {
                     host: name.clone(),
                     source,
                 })?;
                 if addrs.is_empty() {
-                    return Err(CompileError::NoAddress { host: name.clone() });
+                    return Err(TranslateError::NoAddress { host: name.clone() });
                 }
                 self.policy.pinned.push(PinnedHost {
                     host: name.clone(),
@@ -425,7 +425,7 @@ impl Compiler<'_> {
         Ok(())
     }
 
-    fn listen(&mut self, port: &ValueMatch) -> Result<(), CompileError> {
+    fn listen(&mut self, port: &ValueMatch) -> Result<(), TranslateError> {
         let Some(ports) = self.port(port, "listen")? else {
             return Ok(());
         };
@@ -442,7 +442,7 @@ impl Compiler<'_> {
 
     /// A baseline pattern: `read under "/usr/lib/"`, `read "/etc/ld.so.cache"`,
     /// `exec "/bin/sh"`, or an `or` of such.
-    fn baseline(&mut self, pattern: &Pattern) -> Result<(), CompileError> {
+    fn baseline(&mut self, pattern: &Pattern) -> Result<(), TranslateError> {
         if pattern.kind.and_then(UnixOp::of).is_some() && pattern.calls.is_none() {
             // The unix socket grants of the baseline, as the proof reads
             // them (`baseline_grants`: plain `path` patterns); a pattern on
@@ -476,7 +476,7 @@ impl Compiler<'_> {
         self.baseline_cond(access, &pattern.when)
     }
 
-    fn baseline_cond(&mut self, access: FileRights, cond: &Cond) -> Result<(), CompileError> {
+    fn baseline_cond(&mut self, access: FileRights, cond: &Cond) -> Result<(), TranslateError> {
         let is_path = |o: &Operand| matches!(o, Operand::Ref { name, fields, index } if name == "path" && fields.is_empty() && index.is_none());
         match cond {
             Cond::True => {
@@ -608,14 +608,17 @@ mod tests {
              "port": {"match": "exact", "value": {"type": "number", "value": "70000"}}}
         ]);
         let err = KernelPolicy::from_envelope_with(&envelope(e), &all_layers(), &no_dns);
-        assert!(matches!(err, Err(CompileError::Port { .. })), "{err:?}");
+        assert!(matches!(err, Err(TranslateError::Port { .. })), "{err:?}");
         let mut e = empty();
         e["connect"] = serde_json::json!([
             {"host": {"match": "exact", "value": {"type": "string", "value": "nowhere.example"}},
              "port": {"match": "exact", "value": {"type": "number", "value": "443"}}}
         ]);
         let err = KernelPolicy::from_envelope_with(&envelope(e), &all_layers(), &no_dns);
-        assert!(matches!(err, Err(CompileError::Resolve { .. })), "{err:?}");
+        assert!(
+            matches!(err, Err(TranslateError::Resolve { .. })),
+            "{err:?}"
+        );
     }
 
     #[test]
