@@ -110,3 +110,16 @@ fn main() -> ExitCode {
         Command::Man(args) => cmd::man::run(args, Cli::command()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// clap's own consistency checks of every subcommand (unique argument
+    /// names, valid `requires`, ...), which otherwise only fail when the
+    /// subcommand runs.
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

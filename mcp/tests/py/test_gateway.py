@@ -253,9 +253,11 @@ class ApprovalTest(GatewayCase):
   approve each call write_file when content startswith "pay"
 }}
 """
+    # Literal contents: a param would bind to its first value for the run.
     PLAN = """plan "notes" {{
-  param c: string
-  call write_file(path = "{d}/out/note.txt", content = c)
+  call write_file(path = "{d}/out/note.txt", content = "hello")
+  call write_file(path = "{d}/out/note.txt", content = "pay the plumber")
+  call write_file(path = "{d}/out/note.txt", content = "pay the attacker")
 }}
 """
 

@@ -21,8 +21,10 @@ pub struct ServiceArgs {
     /// Seconds --service may stay out of reach while the run runs.
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
     pub service_grace: u64,
-    /// The bearer secret for --service.
-    #[arg(long, env = "WARDEN_SECRET", hide_env_values = true, hide = true)]
+    /// The bearer secret of a credential of the service, for --service
+    /// (any role) and, with `warden mcp`, --approvals (a submitter). Prefer
+    /// WARDEN_SECRET: a command line is visible to other users.
+    #[arg(long, env = "WARDEN_SECRET", hide_env_values = true)]
     pub secret: Option<String>,
 }
 

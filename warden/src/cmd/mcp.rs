@@ -57,15 +57,6 @@ pub struct Args {
     /// it such calls are refused ("needs approval").
     #[arg(long, value_name = "URL")]
     approvals: Option<String>,
-    /// With --approvals: a submitter credential's bearer secret (or set
-    /// WARDEN_SECRET).
-    #[arg(
-        long,
-        env = "WARDEN_SECRET",
-        hide_env_values = true,
-        requires = "approvals"
-    )]
-    secret: Option<String>,
     /// With --approvals over https: the CA certificate (PEM) of the service.
     #[arg(long, value_name = "FILE", requires = "approvals")]
     approvals_ca: Option<PathBuf>,
@@ -181,7 +172,7 @@ pub fn run(args: Args) -> ExitCode {
     let approvals = match &args.approvals {
         None => None,
         Some(endpoint) => {
-            let Some(secret) = args.secret.clone() else {
+            let Some(secret) = args.follow.secret.clone() else {
                 eprintln!("warden mcp: --approvals needs --secret (or WARDEN_SECRET)");
                 return ExitCode::from(exit::BAD_INPUT);
             };
