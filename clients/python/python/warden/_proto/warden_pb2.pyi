@@ -106,7 +106,7 @@ class GetApprovalRequest(_message.Message):
     def __init__(self, approval_id: _Optional[str] = ...) -> None: ...
 
 class Approval(_message.Message):
-    __slots__ = ("approval_id", "submission_id", "agent", "spec", "state", "plan", "reasons", "decided_by", "decision_reason", "token", "token_id", "created_at_ms", "decided_at_ms", "envelope_json")
+    __slots__ = ("approval_id", "submission_id", "agent", "spec", "state", "plan", "reasons", "decided_by", "decision_reason", "token", "token_id", "created_at_ms", "decided_at_ms", "envelope_json", "call_token_id", "call_digest")
     APPROVAL_ID_FIELD_NUMBER: _ClassVar[int]
     SUBMISSION_ID_FIELD_NUMBER: _ClassVar[int]
     AGENT_FIELD_NUMBER: _ClassVar[int]
@@ -121,6 +121,8 @@ class Approval(_message.Message):
     CREATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
     DECIDED_AT_MS_FIELD_NUMBER: _ClassVar[int]
     ENVELOPE_JSON_FIELD_NUMBER: _ClassVar[int]
+    CALL_TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    CALL_DIGEST_FIELD_NUMBER: _ClassVar[int]
     approval_id: str
     submission_id: str
     agent: str
@@ -135,7 +137,21 @@ class Approval(_message.Message):
     created_at_ms: int
     decided_at_ms: int
     envelope_json: str
-    def __init__(self, approval_id: _Optional[str] = ..., submission_id: _Optional[str] = ..., agent: _Optional[str] = ..., spec: _Optional[str] = ..., state: _Optional[_Union[ApprovalState, str]] = ..., plan: _Optional[str] = ..., reasons: _Optional[_Iterable[str]] = ..., decided_by: _Optional[str] = ..., decision_reason: _Optional[str] = ..., token: _Optional[str] = ..., token_id: _Optional[str] = ..., created_at_ms: _Optional[int] = ..., decided_at_ms: _Optional[int] = ..., envelope_json: _Optional[str] = ...) -> None: ...
+    call_token_id: str
+    call_digest: str
+    def __init__(self, approval_id: _Optional[str] = ..., submission_id: _Optional[str] = ..., agent: _Optional[str] = ..., spec: _Optional[str] = ..., state: _Optional[_Union[ApprovalState, str]] = ..., plan: _Optional[str] = ..., reasons: _Optional[_Iterable[str]] = ..., decided_by: _Optional[str] = ..., decision_reason: _Optional[str] = ..., token: _Optional[str] = ..., token_id: _Optional[str] = ..., created_at_ms: _Optional[int] = ..., decided_at_ms: _Optional[int] = ..., envelope_json: _Optional[str] = ..., call_token_id: _Optional[str] = ..., call_digest: _Optional[str] = ...) -> None: ...
+
+class CallApprovalRequest(_message.Message):
+    __slots__ = ("token", "action", "call_digest", "reasons")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    CALL_DIGEST_FIELD_NUMBER: _ClassVar[int]
+    REASONS_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    action: str
+    call_digest: str
+    reasons: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, token: _Optional[str] = ..., action: _Optional[str] = ..., call_digest: _Optional[str] = ..., reasons: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class DecideRequest(_message.Message):
     __slots__ = ("approval_id", "reason")

@@ -54,6 +54,11 @@ class WardenStub:
                 request_serializer=warden_dot___proto_dot_warden__pb2.DecideRequest.SerializeToString,
                 response_deserializer=warden_dot___proto_dot_warden__pb2.Approval.FromString,
                 _registered_method=True)
+        self.RequestCallApproval = channel.unary_unary(
+                '/warden.v1.Warden/RequestCallApproval',
+                request_serializer=warden_dot___proto_dot_warden__pb2.CallApprovalRequest.SerializeToString,
+                response_deserializer=warden_dot___proto_dot_warden__pb2.Approval.FromString,
+                _registered_method=True)
         self.Revoke = channel.unary_unary(
                 '/warden.v1.Warden/Revoke',
                 request_serializer=warden_dot___proto_dot_warden__pb2.RevokeRequest.SerializeToString,
@@ -116,6 +121,16 @@ class WardenServicer:
 
     def Deny(self, request, context):
         """A human refuses a pending plan. Role: approver (or admin).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RequestCallApproval(self, request, context):
+        """A tool call that an `approve each` rule of its token holds (the MCP
+        gateway, `warden mcp --approvals`): recorded as a pending approval of
+        that exact call, which Approve or Deny decide like a plan's (approving
+        it issues no token). Role: submitter (or admin).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -194,6 +209,11 @@ def add_WardenServicer_to_server(servicer, server):
             'Deny': grpc.unary_unary_rpc_method_handler(
                     servicer.Deny,
                     request_deserializer=warden_dot___proto_dot_warden__pb2.DecideRequest.FromString,
+                    response_serializer=warden_dot___proto_dot_warden__pb2.Approval.SerializeToString,
+            ),
+            'RequestCallApproval': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestCallApproval,
+                    request_deserializer=warden_dot___proto_dot_warden__pb2.CallApprovalRequest.FromString,
                     response_serializer=warden_dot___proto_dot_warden__pb2.Approval.SerializeToString,
             ),
             'Revoke': grpc.unary_unary_rpc_method_handler(
@@ -334,6 +354,33 @@ class Warden:
             target,
             '/warden.v1.Warden/Deny',
             warden_dot___proto_dot_warden__pb2.DecideRequest.SerializeToString,
+            warden_dot___proto_dot_warden__pb2.Approval.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequestCallApproval(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/warden.v1.Warden/RequestCallApproval',
+            warden_dot___proto_dot_warden__pb2.CallApprovalRequest.SerializeToString,
             warden_dot___proto_dot_warden__pb2.Approval.FromString,
             options,
             channel_credentials,
