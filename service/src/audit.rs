@@ -205,19 +205,12 @@ impl SignedHead {
     /// history it signed) signed this head; the one its `kid` names, when
     /// it names one.
     pub fn verifies_with(&self, keys: &KeySet) -> bool {
-        match &self.kid {
-            Some(kid) => keys.for_history(kid).is_some_and(|k| self.verifies(k)),
-            None => keys.iter().any(|(k, _)| self.verifies(k)),
-        }
-    }
-
-    /// Whether `key` signed this head.
-    pub fn verifies(&self, key: &PublicKey) -> bool {
         let (Some(hash), Some(sig)) = (parse_hash(&self.hash), hex::decode(&self.signature).ok())
         else {
             return false;
         };
-        key.verifies(&signed_message(HEAD_DOMAIN, self.seq, &hash), &sig)
+        let message = signed_message(HEAD_DOMAIN, self.seq, &hash);
+        keys.verifies_history(self.kid.as_deref(), &message, &sig)
     }
 }
 
@@ -461,14 +454,10 @@ impl ChainVerifier {
                     )
                 })?;
             let message = checkpoint_message(body.covers_seq, &self.prev_hash);
-            let signed = match &body.kid {
-                Some(kid) => self
-                    .keys
-                    .for_history(kid)
-                    .is_some_and(|k| k.verifies(&message, &sig)),
-                None => self.keys.iter().any(|(k, _)| k.verifies(&message, &sig)),
-            };
-            if !signed {
+            if !self
+                .keys
+                .verifies_history(body.kid.as_deref(), &message, &sig)
+            {
                 return Err(fail(r.seq, Problem::BadSignature));
             }
             self.report.checkpoints += 1;

@@ -170,6 +170,19 @@ impl KeySet {
         self.get(kid).map(|(k, _)| k)
     }
 
+    /// Whether `signature` over `message` was made by a key of the set
+    /// (any state: history signed by a retired key still verifies): the
+    /// key `kid` names, or, for history signed before keys carried a `kid`,
+    /// any key of the set.
+    pub fn verifies_history(&self, kid: Option<&str>, message: &[u8], signature: &[u8]) -> bool {
+        match kid {
+            Some(kid) => self
+                .for_history(kid)
+                .is_some_and(|k| k.verifies(message, signature)),
+            None => self.iter().any(|(k, _)| k.verifies(message, signature)),
+        }
+    }
+
     /// Parses a key set file's text (see the module's documentation);
     /// `what` names it in errors. A line without a state is active.
     pub fn parse(text: &str, what: &str) -> Result<KeySet, KeyError> {
