@@ -241,7 +241,10 @@ impl Scope for HashMap<String, Field> {
     }
 }
 
-fn resolve<'a>(o: &'a Operand, scope: &'a dyn Scope) -> Option<std::borrow::Cow<'a, Field>> {
+pub(crate) fn resolve<'a>(
+    o: &'a Operand,
+    scope: &'a dyn Scope,
+) -> Option<std::borrow::Cow<'a, Field>> {
     use std::borrow::Cow;
     match o {
         Operand::Value { value } => Some(Cow::Owned(Field::new(value.clone()))),
@@ -262,6 +265,7 @@ fn resolve<'a>(o: &'a Operand, scope: &'a dyn Scope) -> Option<std::borrow::Cow<
                         Cow::Owned(Field {
                             value: v.clone(),
                             origin: f.origin.clone(),
+                            sources: f.sources.clone(),
                         })
                     }),
                     _ => None,

@@ -22,7 +22,8 @@
 //!   "limits":  [{"limit": 3, "pattern": PATTERN, "rule": SPAN}],
 //!   "ordering":[{"kind": "never"|"require", "action": PATTERN, "other": PATTERN, "rule": SPAN}],
 //!   "baseline":[PATTERN],
-//!   "approvals":[{"pattern": PATTERN, "rule": SPAN}]   // only when not empty
+//!   "approvals":[{"pattern": PATTERN, "rule": SPAN}],  // only when not empty
+//!   "deny_from":[{"pattern": PATTERN, "rule": SPAN}]   // only when not empty
 //! }
 //! TARGET  = {"shape": "exact", "path": "/etc/hosts"} | {"shape": "glob", "glob": "/repo/**/*.rs"}
 //!         | {"shape": "tree", "dir": "/usr/lib"}     | {"shape": "param", "param": "p"}
@@ -81,6 +82,21 @@ pub struct Envelope {
     /// there is one, so envelopes without them keep their digests.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub approvals: Vec<ApprovalRule>,
+    /// `deny ... when ... from call T` rules of the spec that the plan check
+    /// could not discharge (a plan step passes a value whose origin is
+    /// unknown until the run, such as a param): the monitor refuses every
+    /// action one of them matches, a value counting as coming from `T`
+    /// when it may ([`crate::flow`]). Written only when there is one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deny_from: Vec<DenyFromRule>,
+}
+
+/// A `deny PATTERN when ... from call T ...` rule of the spec carried to
+/// run time: it grants nothing, it refuses what it matches.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DenyFromRule {
+    pub pattern: Pattern,
+    pub rule: Location,
 }
 
 /// `approve each PATTERN` of the spec, for a pattern some plan step may
@@ -106,6 +122,7 @@ impl Default for Envelope {
             ordering: Vec::new(),
             baseline: Vec::new(),
             approvals: Vec::new(),
+            deny_from: Vec::new(),
         }
     }
 }

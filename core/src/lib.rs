@@ -15,6 +15,7 @@
 //! - [`claims`]: what a token says, versioned; [`wire`]: its JSON, with
 //!   a schema (`docs/token.schema.json`);
 //! - [`monitor`]: the runtime check of one run, with a typed refusal;
+//!   [`flow`]: how its refusing rules read `from call`;
 //! - [`revocation`]: revoked token ids.
 //!
 //! The orchestrator loop: take the claims of a token verified once (the
@@ -40,6 +41,7 @@ pub mod action;
 pub mod claims;
 pub mod cond;
 pub mod envelope;
+pub mod flow;
 pub mod monitor;
 pub mod net;
 pub mod path;

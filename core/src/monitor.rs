@@ -30,6 +30,7 @@
 use crate::action::ConcreteAction;
 use crate::claims::{Claims, Clock, OutsideLifetime, Timestamp, TokenId};
 use crate::envelope::{Bindings, Envelope, Location, NotPermitted, OrderKind};
+use crate::flow::may_match;
 pub use crate::revocation::{MemoryRevocations, NoRevocations, RevocationList};
 use std::fmt;
 
@@ -80,6 +81,13 @@ pub enum RefusalReason {
     /// matches it: it may happen only once a human approves this exact
     /// call ([`Claims::check_run_approved`]). Nothing is recorded.
     NeedsApproval {
+        action: Box<ConcreteAction>,
+        rule: Location,
+    },
+    /// A `deny ... when X from call T` rule the token carries matches the
+    /// action: a value it passes comes, or may come, from a result of `T`
+    /// ([`crate::flow`]).
+    DeniedFlow {
         action: Box<ConcreteAction>,
         rule: Location,
     },
@@ -135,12 +143,24 @@ impl fmt::Display for RefusalReason {
                 f,
                 "`{action}` needs approval: the rule at {rule} asks a human to approve each such call"
             ),
+            RefusalReason::DeniedFlow { action, rule } => write!(
+                f,
+                "`{action}` is denied by the rule at {rule}: a value it passes comes, or may come, from the result of a call that rule names"
+            ),
         }
     }
 }
 
 fn refuse(reason: RefusalReason) -> Result<Allowed, Refusal> {
     Err(Refusal { reason })
+}
+
+/// The first `deny ... from call` rule of the envelope that matches `a`.
+fn denied_flow<'e>(env: &'e Envelope, a: &ConcreteAction) -> Option<&'e Location> {
+    env.deny_from
+        .iter()
+        .find(|r| may_match(&r.pattern, a))
+        .map(|r| &r.rule)
 }
 
 /// The state of one run under a token: the values params took, how many
@@ -266,6 +286,13 @@ impl Claims {
         if !state.fits(env) {
             return refuse(RefusalReason::StateMismatch);
         }
+        // Deny beats everything else the token grants.
+        if let Some(rule) = denied_flow(env, a) {
+            return refuse(RefusalReason::DeniedFlow {
+                action: Box::new(a.clone()),
+                rule: rule.clone(),
+            });
+        }
         // Limits and ordering do not depend on param values: decide them
         // before the envelope check, which binds params on success.
         for (i, lim) in env.limits.iter().enumerate() {
@@ -297,7 +324,7 @@ impl Claims {
         let waits = if approved {
             None
         } else {
-            env.approvals.iter().find(|r| r.pattern.matches(a))
+            env.approvals.iter().find(|r| may_match(&r.pattern, a))
         };
         match waits {
             None => {
@@ -600,6 +627,133 @@ mod tests {
         let back: Claims = serde_json::from_str(&text).unwrap();
         assert_eq!(back.envelope.approvals, v.envelope.approvals);
         assert_eq!(back.envelope.approvals[0].rule.line, 4);
+    }
+
+    /// `param body: string` passed as `send_mail(body = body)`, under
+    /// `deny call send_mail when body from call read_inbox` carried in the
+    /// token: a body that came (or may have come) from read_inbox is
+    /// refused, any other is allowed and binds the param.
+    #[test]
+    fn a_deny_from_rule_in_the_token_refuses_a_param_value_from_that_call() {
+        let mut env = Envelope::default();
+        env.params.push(ParamDecl {
+            name: "body".into(),
+            ty: ParamType::String,
+            condition: None,
+        });
+        env.calls.push(CallGrant {
+            name: "send_mail".into(),
+            args: [(
+                "body".to_string(),
+                ValueMatch::Param {
+                    param: "body".into(),
+                },
+            )]
+            .into_iter()
+            .collect(),
+        });
+        env.deny_from.push(crate::envelope::DenyFromRule {
+            pattern: Pattern {
+                when: Cond::FromCall {
+                    value: Operand::field("body"),
+                    tool: "read_inbox".into(),
+                },
+                ..call_pattern("send_mail")
+            },
+            rule: "m.spec:3:3".parse().unwrap(),
+        });
+        let (v, clock) = token(env);
+        let mail = |body: Field| ConcreteAction::call("send_mail", [("body", body)]);
+        let text = || Value::from("wire 500 to UK12");
+        let mut state = RunState::new(&v.envelope);
+        let before = state.clone();
+        // Known to come from read_inbox: refused, nothing bound.
+        let e = v
+            .check_run(
+                &mut state,
+                &mail(Field::from_call(text(), "read_inbox")),
+                &clock,
+                &NoRevocations,
+            )
+            .unwrap_err();
+        assert!(
+            matches!(&e.reason, RefusalReason::DeniedFlow { rule, .. } if rule.line == 3),
+            "{e}"
+        );
+        assert!(e.to_string().contains("m.spec:3:3"), "{e}");
+        assert_eq!(state, before);
+        // Only may come from it (a fragment, an older result): refused too.
+        let mut maybe = Field::from_call(text(), "read_file");
+        maybe.sources.insert("read_inbox".into());
+        let e = v
+            .check_run(&mut state, &mail(maybe), &clock, &NoRevocations)
+            .unwrap_err();
+        assert!(matches!(e.reason, RefusalReason::DeniedFlow { .. }), "{e}");
+        // Without the rule the same call is allowed: the rule refused it.
+        let mut open = v.clone();
+        open.envelope.deny_from.clear();
+        open.check_run(
+            &mut RunState::new(&open.envelope),
+            &mail(Field::from_call(text(), "read_inbox")),
+            &clock,
+            &NoRevocations,
+        )
+        .unwrap();
+        // From elsewhere, or from no call: allowed, and the param binds.
+        v.check_run(
+            &mut state,
+            &mail(Field::from_call(text(), "read_file")),
+            &clock,
+            &NoRevocations,
+        )
+        .unwrap();
+        assert!(state.bindings().contains_key("body"));
+        v.check_run(
+            &mut state,
+            &mail(Field::new(text())),
+            &clock,
+            &NoRevocations,
+        )
+        .unwrap();
+        // The rule travels in the token; claims without it read as before.
+        let json = serde_json::to_value(&v).unwrap();
+        assert_eq!(json["envelope"]["deny_from"][0]["rule"], "m.spec:3:3");
+        let back: Claims = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(back.envelope.deny_from, v.envelope.deny_from);
+        let mut old = json;
+        old["envelope"].as_object_mut().unwrap().remove("deny_from");
+        let back: Claims = serde_json::from_value(old).unwrap();
+        assert!(back.envelope.deny_from.is_empty());
+    }
+
+    #[test]
+    fn an_approve_each_rule_on_provenance_counts_possible_sources() {
+        let mut env = bank();
+        env.limits.clear();
+        env.approvals.push(crate::envelope::ApprovalRule {
+            pattern: Pattern {
+                when: Cond::FromCall {
+                    value: Operand::field("amount"),
+                    tool: "read_inbox".into(),
+                },
+                ..call_pattern("send_money")
+            },
+            rule: "t.spec:5:3".parse().unwrap(),
+        });
+        let (v, clock) = token(env);
+        let mut state = RunState::new(&v.envelope);
+        let mut amount = Field::new(Value::Number(Decimal::from(9)));
+        amount.sources.insert("read_inbox".into());
+        let pay = ConcreteAction::call("send_money", [("amount", amount)]);
+        let e = v
+            .check_run(&mut state, &pay, &clock, &NoRevocations)
+            .unwrap_err();
+        assert!(
+            matches!(e.reason, RefusalReason::NeedsApproval { .. }),
+            "{e}"
+        );
+        v.check_run(&mut state, &send(9), &clock, &NoRevocations)
+            .unwrap();
     }
 
     #[test]

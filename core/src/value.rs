@@ -14,6 +14,7 @@
 //! ```
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
 use std::fmt;
 
 /// An IP address or network (`10.0.0.0/8`, `::1/128`).
@@ -89,11 +90,21 @@ impl fmt::Display for Value {
 
 /// One field of an action: its value and, when it came from a tool's result,
 /// the tool it originates from (for `from call NAME`).
+///
+/// `origin` is the one tool the value is known to come from: what `allow
+/// ... when X from call T` and a `let` result's origin ask for. `sources`
+/// are further tools it **may** come from (an older result held it too, or
+/// it holds a verbatim fragment of one): rules that refuse or stop a call
+/// (`deny ... when X from call T`, `approve each ...`) count those as well,
+/// so a value of several possible origins is never let through by the
+/// rule that names one of them (`crate::flow`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Field {
     pub value: Value,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub sources: BTreeSet<String>,
 }
 
 impl Field {
@@ -101,6 +112,7 @@ impl Field {
         Field {
             value,
             origin: None,
+            sources: BTreeSet::new(),
         }
     }
 
@@ -109,7 +121,14 @@ impl Field {
         Field {
             value,
             origin: Some(origin.into()),
+            sources: BTreeSet::new(),
         }
+    }
+
+    /// Whether the value may come from a result of `tool`: its origin, or
+    /// one of its further sources.
+    pub fn may_come_from(&self, tool: &str) -> bool {
+        self.origin.as_deref() == Some(tool) || self.sources.contains(tool)
     }
 }
 

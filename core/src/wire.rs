@@ -25,9 +25,9 @@
 use crate::claims::{AlternativeProof, Claims, Digest, EnforcementProof, Timestamp, TokenId};
 use crate::cond::{Cond, Operand, Pattern};
 use crate::envelope::{
-    ApprovalRule, CallGrant, ConnectGrant, CountLimit, Envelope, ExecGrant, FileAccess, FileGrant,
-    ListenGrant, Location, OrderKind, OrderRule, ParamDecl, PathTarget, UnixGrant, UnixOp,
-    ValueMatch,
+    ApprovalRule, CallGrant, ConnectGrant, CountLimit, DenyFromRule, Envelope, ExecGrant,
+    FileAccess, FileGrant, ListenGrant, Location, OrderKind, OrderRule, ParamDecl, PathTarget,
+    UnixGrant, UnixOp, ValueMatch,
 };
 use crate::shape::Situation;
 use crate::value::{Number, Value};
@@ -271,6 +271,9 @@ impl Serialize for Env<'_> {
         if !e.approvals.is_empty() {
             m.serialize_entry("approve_each", &Each(&e.approvals, Approval))?;
         }
+        if !e.deny_from.is_empty() {
+            m.serialize_entry("deny_from", &Each(&e.deny_from, DenyFrom))?;
+        }
         m.end()
     }
 }
@@ -439,6 +442,19 @@ impl Serialize for Limit<'_> {
 struct Approval<'a>(&'a ApprovalRule);
 
 impl Serialize for Approval<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry("of", &Pat(&self.0.pattern))?;
+        m.serialize_entry("rule", &self.0.rule.to_string())?;
+        m.end()
+    }
+}
+
+/// `{"of": PATTERN, "rule": SPAN}`: a `deny ... from call` rule the
+/// monitor enforces (`crate::flow`).
+struct DenyFrom<'a>(&'a DenyFromRule);
+
+impl Serialize for DenyFrom<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(Some(2))?;
         m.serialize_entry("of", &Pat(&self.0.pattern))?;
@@ -919,6 +935,9 @@ struct EnvelopeIn {
     baseline: Vec<PatIn>,
     #[serde(default)]
     approve_each: Vec<ApprovalIn>,
+    /// Absent in tokens written before it existed: they have none.
+    #[serde(default)]
+    deny_from: Vec<ApprovalIn>,
 }
 
 #[derive(Deserialize)]
@@ -1171,6 +1190,13 @@ impl<'de> Deserialize<'de> for EnvIn {
                 rule: location(&a.rule)?,
             });
         }
+        let mut deny_from = Vec::new();
+        for d in e.deny_from {
+            deny_from.push(DenyFromRule {
+                pattern: d.of.0,
+                rule: location(&d.rule)?,
+            });
+        }
         Ok(EnvIn(Envelope {
             files,
             exec,
@@ -1183,6 +1209,7 @@ impl<'de> Deserialize<'de> for EnvIn {
             ordering,
             baseline: e.baseline.into_iter().map(|p| p.0).collect(),
             approvals,
+            deny_from,
             ..Envelope::default()
         }))
     }

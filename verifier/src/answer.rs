@@ -119,7 +119,11 @@ impl Witness {
             (_, "path", _) if kind != ActionKind::Call => return None,
             (_, _, v) => v,
         };
-        Some(Some(Field { value, origin }))
+        Some(Some(Field {
+            value,
+            origin,
+            sources: Default::default(),
+        }))
     }
 }
 

@@ -762,6 +762,7 @@ impl<'s, 'p> Checker<'s, 'p> {
                 });
             }
         }
+        env.deny_from = self.deny_from_rules(&steps);
         for (kind, rules) in [
             (warden_core::envelope::OrderKind::Never, &spec.never),
             (warden_core::envelope::OrderKind::Require, &spec.require),
@@ -780,6 +781,35 @@ impl<'s, 'p> Checker<'s, 'p> {
             }
         }
         env
+    }
+}
+
+impl Checker<'_, '_> {
+    /// The `deny ... when ... from call T` rules the token carries to run
+    /// time. The plan check reads a param (a glob, a `let` result of
+    /// another tool) as coming from no call, or from its own tool only,
+    /// but at run time its value may well come from `T`: every such rule
+    /// whose pattern could match a step with a value not written in the
+    /// plan rides in the envelope, and the monitor refuses at run time what
+    /// the plan check could not see. One rule too many costs a check; one
+    /// too few would let the flow through.
+    fn deny_from_rules(&self, steps: &[usize]) -> Vec<warden_core::envelope::DenyFromRule> {
+        self.spec
+            .effects
+            .iter()
+            .filter(|r| {
+                r.effect == Effect::Deny
+                    && warden_core::flow::asks_provenance(&r.pattern.when)
+                    && steps.iter().any(|&i| {
+                        let s = self.step(i);
+                        r.pattern.kind_matches(s.kind, s.call.as_deref()) && !s.is_concrete()
+                    })
+            })
+            .map(|r| warden_core::envelope::DenyFromRule {
+                pattern: r.pattern.clone(),
+                rule: planlang::lower::location(&r.span),
+            })
+            .collect()
     }
 }
 

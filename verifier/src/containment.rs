@@ -121,6 +121,17 @@ pub fn envelope_spec(parent: &Envelope) -> Result<CompiledSpec, ContainmentError
     for g in &parent.calls {
         allow(tr.call(g, &parent.calls)?, format!("parent grant {g:?}"));
     }
+    // The parent's `deny ... from call` rules bind the child as they bound
+    // the parent: a flow certain in the sub-plan is refused, and one the
+    // check cannot see rides in the child's token too.
+    for d in &parent.deny_from {
+        effects.push(EffectRule {
+            effect: Effect::Deny,
+            pattern: d.pattern.clone(),
+            span: planlang::lower::span(&d.rule),
+            text: "parent rule: deny from call".into(),
+        });
+    }
     let order = |o: &warden_core::envelope::OrderRule| OrderRule {
         first: o.action.clone(),
         second: o.other.clone(),

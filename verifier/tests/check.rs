@@ -590,3 +590,51 @@ fn approve_each_rides_in_the_envelope_and_grants_nothing() {
     let e = CompiledSpec::compile(&loaded).unwrap_err();
     assert!(e.to_string().contains("approve each"), "{e}");
 }
+
+/// `deny call send_mail when body from call read_inbox` (issue 16): a plan
+/// that passes a `let` result of read_inbox is refused outright; one that
+/// passes a param is accepted (nothing in the plan says where the param's
+/// value comes from) and the rule rides in the token for the monitor; a
+/// plan whose every value is written out carries nothing.
+#[test]
+fn a_deny_from_rule_the_plan_check_cannot_decide_rides_in_the_token() {
+    let s = spec(
+        r#"spec "mail" {
+          allow call read_inbox, send_mail
+          deny call send_mail when body from call read_inbox
+        }"#,
+    );
+    let out = check(
+        &s,
+        r#"plan {
+          let mail = call read_inbox(folder = "in")
+          call send_mail(to = "a@b.c", body = mail)
+        }"#,
+    );
+    assert_eq!(out.verdict, Verdict::Reject, "{out:#?}");
+    let out = check(
+        &s,
+        r#"plan {
+          param body: string
+          call read_inbox(folder = "in")
+          call send_mail(to = "a@b.c", body = body)
+        }"#,
+    );
+    assert_eq!(out.verdict, Verdict::Accept, "{out:#?}");
+    let env = out.envelope.unwrap();
+    assert_eq!(env.deny_from.len(), 1, "{env:#?}");
+    assert_eq!(env.deny_from[0].rule.line, 3);
+    assert_eq!(
+        env.deny_from[0].pattern.calls.as_deref(),
+        Some(&["send_mail".to_string()][..])
+    );
+    let out = check(
+        &s,
+        r#"plan {
+          call read_inbox(folder = "in")
+          call send_mail(to = "a@b.c", body = "hello")
+        }"#,
+    );
+    assert_eq!(out.verdict, Verdict::Accept, "{out:#?}");
+    assert!(out.envelope.unwrap().deny_from.is_empty());
+}

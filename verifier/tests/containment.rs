@@ -301,3 +301,51 @@ proptest! {
         }
     }
 }
+
+/// A parent token's `deny ... from call` rule binds a narrowed one: a
+/// sub-plan whose flow is certain is refused, and one passing a param keeps
+/// the rule in its own envelope.
+#[test]
+fn a_parents_deny_from_rule_binds_the_child() {
+    let spec = load_spec_str(
+        r#"spec "mail" {
+          allow call read_inbox, send_mail
+          deny call send_mail when body from call read_inbox
+        }"#,
+        "mail.spec",
+    )
+    .expect("spec");
+    let spec = CompiledSpec::compile(&spec).expect("compile");
+    let parent = load_plan_str(
+        r#"plan { param body: string
+          call read_inbox(folder = "in")
+          call send_mail(body = body) }"#,
+        "parent.plan",
+    )
+    .expect("parent plan");
+    let parent = spec
+        .check(&parent)
+        .expect("check")
+        .envelope
+        .expect("accepted");
+    assert_eq!(parent.deny_from.len(), 1);
+    let certain = load_plan_str(
+        r#"plan { let m = call read_inbox(folder = "in")
+          call send_mail(body = m) }"#,
+        "sub.plan",
+    )
+    .expect("sub plan");
+    assert!(matches!(
+        contain(&parent, &certain),
+        Err(ContainmentError::Outside { .. })
+    ));
+    let unknown = load_plan_str(
+        r#"plan { param body: string
+          call send_mail(body = body) }"#,
+        "sub.plan",
+    )
+    .expect("sub plan");
+    let child = contain(&parent, &unknown).expect("inside");
+    assert_eq!(child.deny_from.len(), 1, "{child:#?}");
+    assert_eq!(child.deny_from[0].rule.line, 3);
+}

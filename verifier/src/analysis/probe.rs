@@ -898,7 +898,14 @@ impl Probe {
                 Some(Value::String(t)) if self.tools.contains(t) => Some(t.clone()),
                 _ => None,
             };
-            fields.insert(a.name.clone(), Field { value, origin });
+            fields.insert(
+                a.name.clone(),
+                Field {
+                    value,
+                    origin,
+                    sources: Default::default(),
+                },
+            );
         }
         ConcreteAction {
             kind: ActionKind::Call,
