@@ -215,6 +215,9 @@ class Run:
             reasons.add("not_yet_valid")
         if now >= self.exp:
             reasons.add("expired")
+        if self.env.get("deny_from"):
+            # "May come from" needs the results the run saw; not modelled.
+            raise NotImplementedError("deny_from")
         binding = self._grant(tool, args)
         if binding is None:
             reasons.add("envelope")

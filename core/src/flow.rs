@@ -38,18 +38,28 @@ use crate::cond::{Cond, Pattern, Scope, resolve};
 /// Whether a rule that refuses or stops an action matches it, a value
 /// counting as coming from a call when it may (see the module docs).
 pub fn may_match(p: &Pattern, a: &ConcreteAction) -> bool {
-    p.kind_matches(a.kind, a.call.as_deref()) && holds(&p.when, a, true)
+    p.kind_matches(a.kind, a.call.as_deref()) && holds(&p.when, a, true, false)
+}
+
+/// Whether a rule that refuses or stops an action could match it for a
+/// caller that cannot tell where any of its values came from: every
+/// `from call` the rule asks (not under a `not`) is taken to hold of any
+/// value the action has. A checker without provenance (the service's
+/// `CheckAction`) refuses what this matches: it fails closed.
+pub fn may_match_unseen(p: &Pattern, a: &ConcreteAction) -> bool {
+    p.kind_matches(a.kind, a.call.as_deref()) && holds(&p.when, a, true, true)
 }
 
 /// `c` in `scope`, `from call` read as "may come from" where `positive`
-/// (an even number of `not`s above it) and as "comes from" elsewhere.
-fn holds(c: &Cond, scope: &dyn Scope, positive: bool) -> bool {
+/// (an even number of `not`s above it) and as "comes from" elsewhere; with
+/// `unseen`, "may come from" holds of every value present.
+fn holds(c: &Cond, scope: &dyn Scope, positive: bool, unseen: bool) -> bool {
     match c {
-        Cond::And { all } => all.iter().all(|c| holds(c, scope, positive)),
-        Cond::Or { any } => any.iter().any(|c| holds(c, scope, positive)),
-        Cond::Not { cond } => !holds(cond, scope, !positive),
+        Cond::And { all } => all.iter().all(|c| holds(c, scope, positive, unseen)),
+        Cond::Or { any } => any.iter().any(|c| holds(c, scope, positive, unseen)),
+        Cond::Not { cond } => !holds(cond, scope, !positive, unseen),
         Cond::FromCall { value, tool } if positive => {
-            resolve(value, scope).is_some_and(|f| f.may_come_from(tool))
+            resolve(value, scope).is_some_and(|f| unseen || f.may_come_from(tool))
         }
         other => other.eval(scope),
     }
@@ -130,6 +140,17 @@ mod tests {
             }),
         });
         assert!(may_match(&r, &send(maybe(None, &["read_inbox"]))));
+    }
+
+    #[test]
+    fn without_provenance_every_present_value_may_come_from_the_call() {
+        let r = rule(from("read_inbox"));
+        assert!(may_match_unseen(&r, &send(maybe(None, &[]))));
+        assert!(!may_match_unseen(
+            &r,
+            &ConcreteAction::call("send_mail", [("to", maybe(None, &[]))])
+        ));
+        assert!(!may_match(&r, &send(maybe(None, &[]))));
     }
 
     #[test]

@@ -30,13 +30,15 @@
 //! [`MAX_REMEMBERED_BYTES`] in all, and only when its token has a
 //! condition that asks where a value came from ([`uses_provenance`]).
 
+use crate::fragments::Fragments;
 use rmcp::model::{CallToolResult, ContentBlock, Tool};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use warden_core::action::ConcreteAction;
-use warden_core::cond::{Cond, Pattern};
+use warden_core::cond::Pattern;
 use warden_core::envelope::{Envelope, ValueMatch};
+use warden_core::flow::asks_provenance;
 use warden_core::value::{Field, Number, Value};
 
 /// Values remembered per run for provenance (the oldest are forgotten first).
@@ -100,10 +102,11 @@ pub fn call_action(
     let mut fields = Vec::new();
     for (k, v) in arguments.into_iter().flatten() {
         let value = value_of(k, v)?;
-        let field = match memory.origin(&value) {
+        let mut field = match memory.origin(&value) {
             Some(tool) => Field::from_call(value, tool),
             None => Field::new(value),
         };
+        field.sources = memory.sources(&field.value);
         fields.push((k.clone(), field));
     }
     Ok(ConcreteAction::call(name.to_owned(), fields))
@@ -126,6 +129,10 @@ fn provenance_key(v: &Value) -> Option<String> {
 pub struct Provenance {
     /// (tool, value), oldest first.
     seen: Vec<(String, String)>,
+    /// Result texts, for the verbatim fragments a refusing rule counts
+    /// ([`crate::fragments`]). Absent from a run stored before it existed.
+    #[serde(default)]
+    fragments: Fragments,
 }
 
 impl Provenance {
@@ -136,8 +143,10 @@ impl Provenance {
             return false;
         }
         let mut values = Vec::new();
+        let mut added = false;
         for block in &result.content {
             if let ContentBlock::Text(t) = block {
+                added |= self.fragments.remember(tool, &t.text);
                 let whole = t.text.trim();
                 if !whole.is_empty() {
                     values.push(whole.to_owned());
@@ -157,7 +166,10 @@ impl Provenance {
             Some(serde_json::Value::Object(m)) => {
                 for v in m.values() {
                     match v {
-                        serde_json::Value::String(s) => values.push(s.clone()),
+                        serde_json::Value::String(s) => {
+                            added |= self.fragments.remember(tool, s);
+                            values.push(s.clone());
+                        }
                         serde_json::Value::Number(n) => {
                             if let Ok(Value::Number(d)) = value_of("", v) {
                                 values.push(d.normalize().to_string());
@@ -170,10 +182,12 @@ impl Provenance {
                     }
                 }
             }
-            Some(serde_json::Value::String(s)) => values.push(s.clone()),
+            Some(serde_json::Value::String(s)) => {
+                added |= self.fragments.remember(tool, s);
+                values.push(s.clone());
+            }
             _ => {}
         }
-        let mut added = false;
         for v in values {
             if v.len() <= MAX_VALUE_LEN {
                 self.seen.retain(|(t, s)| !(t == tool && *s == v));
@@ -195,6 +209,37 @@ impl Provenance {
         added
     }
 
+    /// Every tool `v` may come from, for the rules that refuse a call by
+    /// where its values came from: each tool one of whose remembered
+    /// results held it whole (not only the most recent), and each tool
+    /// one of whose result texts shares a verbatim run of at least
+    /// [`crate::fragments::MIN_FRAGMENT`] bytes with it. Of a list, what
+    /// its elements may come from.
+    pub fn sources(&self, v: &Value) -> BTreeSet<String> {
+        let mut out = BTreeSet::new();
+        self.sources_into(v, &mut out);
+        out
+    }
+
+    fn sources_into(&self, v: &Value, out: &mut BTreeSet<String>) {
+        if let Value::List(items) = v {
+            for i in items {
+                self.sources_into(i, out);
+            }
+            return;
+        }
+        let Some(key) = provenance_key(v) else {
+            return;
+        };
+        out.extend(
+            self.seen
+                .iter()
+                .filter(|(_, s)| *s == key)
+                .map(|(t, _)| t.clone()),
+        );
+        out.extend(self.fragments.tools_in(&key));
+    }
+
     /// The tool whose result most recently held `v`, if any.
     pub fn origin(&self, v: &Value) -> Option<&str> {
         let key = provenance_key(v)?;
@@ -206,20 +251,12 @@ impl Provenance {
     }
 }
 
-fn cond_uses_provenance(c: &Cond) -> bool {
-    match c {
-        Cond::FromCall { .. } => true,
-        Cond::And { all: cs } | Cond::Or { any: cs } => cs.iter().any(cond_uses_provenance),
-        Cond::Not { cond } => cond_uses_provenance(cond),
-        Cond::True | Cond::False | Cond::Cmp { .. } | Cond::Has { .. } => false,
-    }
-}
-
 /// Whether anything in the envelope asks where a value came from (`from
-/// call`, or a `let` result's origin): only then does the run remember
-/// results.
+/// call` in any rule the token carries, `deny ... from call` and `approve
+/// each` included, or a `let` result's origin): only then does the run
+/// remember results.
 pub fn uses_provenance(env: &Envelope) -> bool {
-    let pattern = |p: &Pattern| cond_uses_provenance(&p.when);
+    let pattern = |p: &Pattern| asks_provenance(&p.when);
     env.calls.iter().any(|g| {
         g.args
             .values()
@@ -227,13 +264,15 @@ pub fn uses_provenance(env: &Envelope) -> bool {
     }) || env
         .params
         .iter()
-        .any(|p| p.condition.as_ref().is_some_and(cond_uses_provenance))
+        .any(|p| p.condition.as_ref().is_some_and(asks_provenance))
         || env.limits.iter().any(|l| pattern(&l.pattern))
         || env
             .ordering
             .iter()
             .any(|o| pattern(&o.action) || pattern(&o.other))
         || env.baseline.iter().any(pattern)
+        || env.approvals.iter().any(|r| pattern(&r.pattern))
+        || env.deny_from.iter().any(|r| pattern(&r.pattern))
 }
 
 /// Keys of JSON objects sorted, recursively: two spellings of one
@@ -282,6 +321,7 @@ pub fn call_digest(
 mod tests {
     use super::*;
     use serde_json::json;
+    use warden_core::cond::Cond;
 
     fn args(v: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
         v.as_object().cloned().unwrap_or_default()
@@ -356,6 +396,60 @@ mod tests {
         assert_eq!(a.field("path").unwrap().origin.as_deref(), Some("list"));
     }
 
+    /// What a refusing rule counts: every tool whose result held the value
+    /// whole (not only the latest), and every tool whose result text shares
+    /// a verbatim run of at least MIN_FRAGMENT bytes with it.
+    #[test]
+    fn sources_are_every_whole_holder_and_every_fragment() {
+        use crate::fragments::MIN_FRAGMENT;
+        let mail =
+            "From: eve@example.com\nPlease wire 5,000 EUR to DE89 3704 0044 0532 0130 00 today.";
+        let mut p = Provenance::default();
+        assert!(p.remember(
+            "read_inbox",
+            &CallToolResult::success(vec![ContentBlock::text(mail)])
+        ));
+        assert!(p.remember(
+            "read_file",
+            &CallToolResult::success(vec![ContentBlock::text("From: eve@example.com")])
+        ));
+        // Whole line: origin is the latest holder, sources both.
+        let v = Value::String("From: eve@example.com".into());
+        assert_eq!(p.origin(&v), Some("read_file"));
+        assert_eq!(
+            p.sources(&v).into_iter().collect::<Vec<_>>(),
+            ["read_file", "read_inbox"]
+        );
+        // A fragment inside a longer value: no origin, a source.
+        let line = mail.lines().nth(1).unwrap();
+        let body = format!("Hi boss, FYI: {} -- thanks", &line[7..7 + MIN_FRAGMENT]);
+        let v = Value::String(body.clone());
+        assert_eq!(p.origin(&v), None);
+        assert_eq!(
+            p.sources(&v).into_iter().collect::<Vec<_>>(),
+            ["read_inbox"]
+        );
+        let a = call_action("send_mail", Some(&args(json!({"body": body}))), &p).unwrap();
+        let f = a.field("body").unwrap();
+        assert!(f.origin.is_none() && f.may_come_from("read_inbox"));
+        // One byte short, or a paraphrase: no source.
+        let short = format!("Hi boss, FYI:[{}]-- thanks", &line[7..6 + MIN_FRAGMENT]);
+        assert!(p.sources(&Value::String(short)).is_empty());
+        assert!(
+            p.sources(&Value::String(
+                "Eve wants five thousand euros sent to her German account".into()
+            ))
+            .is_empty()
+        );
+        // List elements count.
+        let l = Value::List(vec![Value::from("x"), Value::from("From: eve@example.com")]);
+        assert!(p.sources(&l).contains("read_inbox"));
+        // The memory survives a restart, fragments included.
+        let back: Provenance = serde_json::from_str(&serde_json::to_string(&p).unwrap()).unwrap();
+        assert_eq!(back, p);
+        assert_eq!(back.sources(&Value::String(body)).len(), 1);
+    }
+
     #[test]
     fn error_results_prove_nothing() {
         let mut p = Provenance::default();
@@ -397,6 +491,27 @@ mod tests {
             rule: warden_core::envelope::Location::synthetic(),
         });
         assert!(uses_provenance(&env));
+        // `deny ... from call` and `approve each ... from call` rules ask too.
+        let rule = Pattern {
+            kind: None,
+            calls: None,
+            when: Cond::FromCall {
+                value: warden_core::cond::Operand::field("x"),
+                tool: "r".into(),
+            },
+        };
+        let mut env = Envelope::default();
+        env.deny_from.push(warden_core::envelope::DenyFromRule {
+            pattern: rule.clone(),
+            rule: warden_core::envelope::Location::synthetic(),
+        });
+        assert!(uses_provenance(&env));
+        let mut env = Envelope::default();
+        env.approvals.push(warden_core::envelope::ApprovalRule {
+            pattern: rule,
+            rule: warden_core::envelope::Location::synthetic(),
+        });
+        assert!(uses_provenance(&env));
     }
 
     #[test]
@@ -416,11 +531,12 @@ mod tests {
                 .is_some()
         );
         assert!(p.origin(&Value::String(format!("{:08}{big}", 0))).is_none());
+        // Too long to be a whole value (it is remembered for fragments).
         let too_long = "y".repeat(MAX_VALUE_LEN + 1);
-        assert!(!p.remember(
+        p.remember(
             "t",
-            &CallToolResult::success(vec![ContentBlock::text(too_long.clone())])
-        ));
+            &CallToolResult::success(vec![ContentBlock::text(too_long.clone())]),
+        );
         assert!(p.origin(&Value::String(too_long)).is_none());
     }
 

@@ -29,6 +29,7 @@
 pub mod config;
 pub mod decide;
 mod error;
+pub mod fragments;
 mod gateway;
 mod serve;
 

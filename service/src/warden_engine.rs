@@ -295,8 +295,28 @@ impl Engine for WardenEngine {
         revocations: &dyn token::RevocationList,
     ) -> Result<(), ActionError> {
         let a = concrete_action(action).map_err(ActionError::Malformed)?;
-        match token.check_run(run, &a, &SystemClock, revocations) {
-            Ok(_) => Ok(()),
+        let mut next = run.clone();
+        match token.check_run(&mut next, &a, &SystemClock, revocations) {
+            Ok(_) => {
+                // A `CheckAction` says nothing about where an argument came
+                // from, so a `deny ... from call` rule the token carries is
+                // taken to see a value from the call it names: refused (fail
+                // closed), and the run's state is left as it was.
+                if let Some(rule) = token
+                    .envelope()
+                    .deny_from
+                    .iter()
+                    .find(|r| warden_core::flow::may_match_unseen(&r.pattern, &a))
+                {
+                    return Err(ActionError::Refused(format!(
+                        "`{a}` is refused: the rule at {} denies it when a value it passes comes from a call's result, \
+                         and a CheckAction cannot say where a value came from (send such calls through `warden mcp`)",
+                        rule.rule
+                    )));
+                }
+                *run = next;
+                Ok(())
+            }
             Err(r) => Err(match r.reason {
                 RefusalReason::Revoked { .. }
                 | RefusalReason::RevocationUnavailable(_)

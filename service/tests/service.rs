@@ -380,3 +380,74 @@ fn get_balance(token: String) -> proto::CheckActionRequest {
         }),
     }
 }
+
+/// `deny call send_mail when body from call read_inbox` with the body a
+/// param rides in the token; a CheckAction cannot say where the body came
+/// from, so the service refuses the call (fail closed) and leaves the run
+/// as it was. The same plan under a spec without the rule is allowed.
+#[tokio::test]
+async fn check_action_refuses_a_call_a_deny_from_rule_may_see() {
+    let e = env();
+    std::fs::write(
+        e.specs.join("mail.spec"),
+        "spec \"mail\" {\n  allow call read_inbox, send_mail\n  deny call send_mail when body from call read_inbox\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        e.specs.join("open.spec"),
+        "spec \"open\" {\n  allow call read_inbox, send_mail\n}\n",
+    )
+    .unwrap();
+    let (svc, _store) = start(&e).await;
+    let plan = "plan \"mail\" {\n  agent \"bot\"\n  param body: string\n  call read_inbox()\n  call send_mail(body = body)\n}\n";
+    let issue = |spec: &str| {
+        svc.submit_plan(req(
+            proto::SubmitPlanRequest {
+                plan: plan.into(),
+                spec: spec.into(),
+                agent: "bot".into(),
+            },
+            SUBMITTER,
+        ))
+    };
+    let guarded = issue("mail").await.unwrap().into_inner();
+    assert!(!guarded.token.is_empty(), "not accepted: {guarded:?}");
+    let open = issue("open").await.unwrap().into_inner();
+    assert!(!open.token.is_empty(), "not accepted: {open:?}");
+    let call = |token: &str, name: &str, body: Option<&str>| {
+        let args = body
+            .map(|b| {
+                [(
+                    "body".to_string(),
+                    proto::ArgValue {
+                        value: Some(proto::arg_value::Value::Text(b.into())),
+                    },
+                )]
+                .into_iter()
+                .collect()
+            })
+            .unwrap_or_default();
+        svc.check_action(req(
+            proto::CheckActionRequest {
+                token: token.to_owned(),
+                action: Some(proto::Action {
+                    kind: Some(proto::action::Kind::Call(proto::CallAction {
+                        name: name.into(),
+                        args,
+                    })),
+                }),
+            },
+            SUBMITTER,
+        ))
+    };
+    let read = call(&guarded.token, "read_inbox", None).await.unwrap();
+    assert!(read.into_inner().allowed);
+    let err = call(&guarded.token, "send_mail", Some("hello"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
+    assert!(err.message().contains("mail.spec:3:3"), "{}", err.message());
+    assert!(err.message().contains("CheckAction"), "{}", err.message());
+    let sent = call(&open.token, "send_mail", Some("hello")).await.unwrap();
+    assert!(sent.into_inner().allowed);
+}

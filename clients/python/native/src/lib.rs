@@ -283,6 +283,7 @@ fn verdict(result: Result<token::Allowed, token::Refusal>) -> Verdict {
         RefusalReason::Require { rule, .. } => ("require", Some(rule.to_string())),
         RefusalReason::StateMismatch => ("state_mismatch", None),
         RefusalReason::NeedsApproval { rule, .. } => ("needs_approval", Some(rule.to_string())),
+        RefusalReason::DeniedFlow { rule, .. } => ("denied_flow", Some(rule.to_string())),
     };
     Verdict {
         allowed: false,

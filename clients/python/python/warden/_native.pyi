@@ -18,6 +18,8 @@ VerdictKind: TypeAlias = Literal[
     "expired",
     "not_yet_valid",
     "state_mismatch",
+    "needs_approval",
+    "denied_flow",
 ]
 
 class WardenError(Exception):
