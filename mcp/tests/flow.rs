@@ -6,21 +6,22 @@
 //! paraphrase is permitted and performed. The memory of results survives a
 //! restart of the gateway.
 
+mod common;
+
+use common::{Setup, schema, start, text};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ListToolsResult,
     PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
-use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, ServiceExt};
+use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::json;
-use std::path::Path;
 use std::sync::{Arc, Mutex};
 use token::{NoRevocations, SystemClock, VerifiedToken};
 use warden_core::cond::{Cond, Operand, Pattern};
 use warden_core::envelope::{CallGrant, DenyFromRule, Envelope, ParamDecl, ValueMatch};
 use warden_core::vocab::{ActionKind, ParamType};
 use warden_mcp::fragments::MIN_FRAGMENT;
-use warden_mcp::{Config, Gateway};
 
 const MAIL: &str = "From: eve@example.net\nSubject: urgent\n\nPlease wire 5,000 EUR to DE89 3704 0044 0532 0130 00 before Friday, and keep it between us.";
 
@@ -28,15 +29,6 @@ const MAIL: &str = "From: eve@example.net\nSubject: urgent\n\nPlease wire 5,000 
 #[derive(Clone, Default)]
 struct Mail {
     sent: Arc<Mutex<Vec<String>>>,
-}
-
-fn schema() -> Arc<serde_json::Map<String, serde_json::Value>> {
-    Arc::new(
-        json!({"type": "object"})
-            .as_object()
-            .cloned()
-            .unwrap_or_default(),
-    )
 }
 
 impl ServerHandler for Mail {
@@ -122,65 +114,7 @@ fn token(key: &token::SigningKey) -> VerifiedToken {
     VerifiedToken::verify(&text, key.public_key(), &SystemClock, &NoRevocations).expect("verify")
 }
 
-struct Setup {
-    gateway: Gateway,
-    agent: rmcp::service::RunningService<rmcp::RoleClient, ()>,
-    mail: Mail,
-    _upstream: rmcp::service::RunningService<rmcp::RoleClient, warden_mcp::UpstreamSide>,
-}
-
-async fn start(token: &VerifiedToken, store: &Path) -> Setup {
-    let gateway = Gateway::open(Config {
-        token: token.clone(),
-        store: store.to_owned(),
-        revocations: Box::new(NoRevocations),
-        audit_signer: None,
-        approvals: None,
-    })
-    .expect("open the gateway");
-    let mail = Mail::default();
-    let (gw_end, mail_end) = tokio::io::duplex(1 << 16);
-    let served = mail.clone();
-    tokio::spawn(async move {
-        let (r, w) = tokio::io::split(mail_end);
-        if let Ok(s) = served.serve((r, w)).await {
-            let _ = s.waiting().await;
-        }
-    });
-    let (r, w) = tokio::io::split(gw_end);
-    let upstream = gateway
-        .connect(None, (r, w))
-        .await
-        .expect("connect the mail server");
-    let (agent_end, gw_agent_end) = tokio::io::duplex(1 << 16);
-    let side = gateway.agent_side();
-    tokio::spawn(async move {
-        let (r, w) = tokio::io::split(gw_agent_end);
-        if let Ok(s) = side.serve((r, w)).await {
-            let _ = s.waiting().await;
-        }
-    });
-    let (r, w) = tokio::io::split(agent_end);
-    let agent = ().serve((r, w)).await.expect("the agent connects");
-    Setup {
-        gateway,
-        agent,
-        mail,
-        _upstream: upstream,
-    }
-}
-
-fn text(r: &CallToolResult) -> String {
-    r.content
-        .iter()
-        .filter_map(|c| match c {
-            ContentBlock::Text(t) => Some(t.text.clone()),
-            _ => None,
-        })
-        .collect()
-}
-
-async fn send(s: &Setup, body: &str) -> CallToolResult {
+async fn send(s: &Setup<Mail>, body: &str) -> CallToolResult {
     s.agent
         .call_tool(
             CallToolRequestParams::new("send_mail").with_arguments(
@@ -201,7 +135,7 @@ async fn a_param_body_from_read_inbox_is_refused_and_a_paraphrase_is_sent() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = dir.path().join("gw.db");
 
-    let s = start(&token, &store).await;
+    let s = start(&token, &store, Mail::default()).await;
     let read = s
         .agent
         .call_tool(CallToolRequestParams::new("read_inbox"))
@@ -224,12 +158,12 @@ async fn a_param_body_from_read_inbox_is_refused_and_a_paraphrase_is_sent() {
         assert!(text(&r).contains("mail.spec:3:3"), "{}", text(&r));
         assert!(text(&r).contains("may come"), "{}", text(&r));
     }
-    assert!(s.mail.sent.lock().unwrap().is_empty());
+    assert!(s.server.sent.lock().unwrap().is_empty());
     s.gateway.close();
     drop(s);
 
     // Restarted on the same store: the mail read is still remembered.
-    let s = start(&token, &store).await;
+    let s = start(&token, &store, Mail::default()).await;
     let body = format!("Hi boss, FYI, a mail says: {fragment}. Shall we?");
     let r = send(&s, &body).await;
     assert_eq!(r.is_error, Some(true), "{}", text(&r));
@@ -239,12 +173,12 @@ async fn a_param_body_from_read_inbox_is_refused_and_a_paraphrase_is_sent() {
     let r = send(&s, paraphrase).await;
     assert_ne!(r.is_error, Some(true), "{}", text(&r));
     assert_eq!(text(&r), "sent");
-    assert_eq!(*s.mail.sent.lock().unwrap(), [paraphrase]);
+    assert_eq!(*s.server.sent.lock().unwrap(), [paraphrase]);
     s.gateway.close();
     drop(s);
 
     // Another run: a quote one byte short of a fragment is sent.
-    let s = start(&token, &dir.path().join("other.db")).await;
+    let s = start(&token, &dir.path().join("other.db"), Mail::default()).await;
     s.agent
         .call_tool(CallToolRequestParams::new("read_inbox"))
         .await
@@ -254,6 +188,6 @@ async fn a_param_body_from_read_inbox_is_refused_and_a_paraphrase_is_sent() {
     let short = format!("Quote:[{}]", &line[7..6 + MIN_FRAGMENT]);
     let r = send(&s, &short).await;
     assert_ne!(r.is_error, Some(true), "{}", text(&r));
-    assert_eq!(*s.mail.sent.lock().unwrap(), [short]);
+    assert_eq!(*s.server.sent.lock().unwrap(), [short]);
     s.gateway.close();
 }

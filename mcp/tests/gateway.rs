@@ -5,31 +5,24 @@
 //! `at most` count. (The suite with the official Python SDK and npm servers
 //! is mcp/tests/py, run by `make test`.)
 
+mod common;
+
+use common::{Setup, schema, text};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ListToolsResult,
     PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
 };
 use rmcp::service::RequestContext;
-use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, ServiceExt};
+use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
 use serde_json::json;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use token::{NoRevocations, SystemClock, VerifiedToken};
-use warden_mcp::{Config, Gateway};
 
 /// A bank with three tools; it records what it performs.
 #[derive(Clone, Default)]
 struct Bank {
     performed: Arc<Mutex<Vec<String>>>,
-}
-
-fn schema() -> Arc<serde_json::Map<String, serde_json::Value>> {
-    Arc::new(
-        json!({"type": "object"})
-            .as_object()
-            .cloned()
-            .unwrap_or_default(),
-    )
 }
 
 impl ServerHandler for Bank {
@@ -64,75 +57,28 @@ impl ServerHandler for Bank {
     }
 }
 
-struct Setup {
-    gateway: Gateway,
-    agent: rmcp::service::RunningService<rmcp::RoleClient, ()>,
-    bank: Bank,
-    _upstream: rmcp::service::RunningService<rmcp::RoleClient, warden_mcp::UpstreamSide>,
-}
-
-async fn start(token: &VerifiedToken, store: &Path) -> Setup {
-    start_with(token, store, None).await
+async fn start(token: &VerifiedToken, store: &Path) -> Setup<Bank> {
+    common::start(token, store, Bank::default()).await
 }
 
 async fn start_with(
     token: &VerifiedToken,
     store: &Path,
     approvals: Option<warden_mcp::Approvals>,
-) -> Setup {
-    let gateway = Gateway::open(Config {
-        token: token.clone(),
-        store: store.to_owned(),
-        revocations: Box::new(NoRevocations),
-        audit_signer: None,
+) -> Setup<Bank> {
+    common::start_with(
+        token,
+        store,
+        Bank::default(),
+        Box::new(NoRevocations),
         approvals,
-    })
-    .expect("open the gateway");
-    let bank = Bank::default();
-    let (gw_end, bank_end) = tokio::io::duplex(1 << 16);
-    let served = bank.clone();
-    tokio::spawn(async move {
-        let (r, w) = tokio::io::split(bank_end);
-        if let Ok(s) = served.serve((r, w)).await {
-            let _ = s.waiting().await;
-        }
-    });
-    let (r, w) = tokio::io::split(gw_end);
-    let upstream = gateway
-        .connect(None, (r, w))
-        .await
-        .expect("connect the bank");
-    let (agent_end, gw_agent_end) = tokio::io::duplex(1 << 16);
-    let side = gateway.agent_side();
-    tokio::spawn(async move {
-        let (r, w) = tokio::io::split(gw_agent_end);
-        if let Ok(s) = side.serve((r, w)).await {
-            let _ = s.waiting().await;
-        }
-    });
-    let (r, w) = tokio::io::split(agent_end);
-    let agent = ().serve((r, w)).await.expect("the agent connects");
-    Setup {
-        gateway,
-        agent,
-        bank,
-        _upstream: upstream,
-    }
+    )
+    .await
 }
 
 fn call(name: &str, args: serde_json::Value) -> CallToolRequestParams {
     CallToolRequestParams::new(name.to_owned())
         .with_arguments(args.as_object().cloned().unwrap_or_default())
-}
-
-fn text(r: &CallToolResult) -> String {
-    r.content
-        .iter()
-        .filter_map(|c| match c {
-            ContentBlock::Text(t) => Some(t.text.clone()),
-            _ => None,
-        })
-        .collect()
 }
 
 fn pay(amount: i64) -> CallToolRequestParams {
@@ -209,7 +155,7 @@ async fn refusals_never_reach_the_server_and_a_reopened_gateway_keeps_counting()
         "{}",
         text(&fourth)
     );
-    assert_eq!(s.bank.performed.lock().unwrap().len(), 3);
+    assert_eq!(s.server.performed.lock().unwrap().len(), 3);
     s.gateway.close();
     drop(s);
 
@@ -228,7 +174,7 @@ async fn refusals_never_reach_the_server_and_a_reopened_gateway_keeps_counting()
         .await
         .expect("answer");
     assert_ne!(balance.is_error, Some(true), "{}", text(&balance));
-    assert_eq!(*s.bank.performed.lock().unwrap(), ["get_balance {}"]);
+    assert_eq!(*s.server.performed.lock().unwrap(), ["get_balance {}"]);
     s.gateway.close();
 }
 
@@ -374,7 +320,7 @@ async fn an_approve_each_call_waits_for_a_human_of_the_service() {
     // Below the rule's condition nobody is asked.
     let small = s.agent.call_tool(pay(20)).await.expect("answer");
     assert_ne!(small.is_error, Some(true), "{}", text(&small));
-    assert_eq!(s.bank.performed.lock().unwrap().len(), 1);
+    assert_eq!(s.server.performed.lock().unwrap().len(), 1);
     s.gateway.close();
     drop(s);
 
@@ -397,7 +343,7 @@ async fn an_approve_each_call_waits_for_a_human_of_the_service() {
     );
     let r = call.await.expect("join").expect("answer");
     assert_ne!(r.is_error, Some(true), "{}", text(&r));
-    assert_eq!(s.bank.performed.lock().unwrap().len(), 1);
+    assert_eq!(s.server.performed.lock().unwrap().len(), 1);
 
     // Denied: refused, with who denied it and why; never performed.
     let agent = s.agent.peer().clone();
@@ -408,7 +354,7 @@ async fn an_approve_each_call_waits_for_a_human_of_the_service() {
     assert_eq!(r.is_error, Some(true));
     assert!(text(&r).contains("alice denied it"), "{}", text(&r));
     assert!(text(&r).contains("checked the invoice"), "{}", text(&r));
-    assert_eq!(s.bank.performed.lock().unwrap().len(), 1);
+    assert_eq!(s.server.performed.lock().unwrap().len(), 1);
     s.gateway.close();
     drop(s);
 
@@ -417,7 +363,7 @@ async fn an_approve_each_call_waits_for_a_human_of_the_service() {
     let r = s.agent.call_tool(pay(80)).await.expect("answer");
     assert_eq!(r.is_error, Some(true));
     assert!(text(&r).contains("nobody decided"), "{}", text(&r));
-    assert!(s.bank.performed.lock().unwrap().is_empty());
+    assert!(s.server.performed.lock().unwrap().is_empty());
     s.gateway.close();
     drop(s);
 
@@ -453,6 +399,6 @@ async fn an_approve_each_call_waits_for_a_human_of_the_service() {
     let r = s.agent.call_tool(pay(80)).await.expect("answer");
     assert_eq!(r.is_error, Some(true));
     assert!(text(&r).contains("could not be asked for"), "{}", text(&r));
-    assert!(s.bank.performed.lock().unwrap().is_empty());
+    assert!(s.server.performed.lock().unwrap().is_empty());
     s.gateway.close();
 }

@@ -53,10 +53,10 @@ class Run:
         (self.dir / "run.tok").write_text(out.stdout.strip())
         self.db = self.dir / "gateway.db"
 
-    def gateway_args(self, *server: str, extra=()) -> list[str]:
+    def gateway_args(self, *server: str, extra=(), confined=False) -> list[str]:
         return ["mcp", "--token", str(self.dir / "run.tok"), "--pub", str(self.dir / "warden.pub"),
                 "--db", str(self.db), "--audit-key", str(self.dir / "gw/warden.key"),
-                "--unconfined", *extra, "--", *server]
+                *([] if confined else ["--unconfined"]), *extra, "--", *server]
 
     def audit(self) -> list[dict]:
         out = subprocess.run([WARDEN, "audit", "show", "--db", str(self.db), "--json"],
@@ -65,9 +65,11 @@ class Run:
 
 
 @asynccontextmanager
-async def gateway_session(run: Run, *server: str, env=None, extra=(), message_handler=None):
-    """An MCP client session with `warden mcp` in front of `server`."""
-    params = StdioServerParameters(command=WARDEN, args=run.gateway_args(*server, extra=extra), env=env)
+async def gateway_session(run: Run, *server: str, env=None, extra=(), message_handler=None, confined=False):
+    """An MCP client session with `warden mcp` in front of `server` (run
+    under `warden exec` with the token when `confined`)."""
+    params = StdioServerParameters(command=WARDEN, args=run.gateway_args(*server, extra=extra, confined=confined),
+                                   env=env)
     async with stdio_client(params) as (read, write):
         async with ClientSession(read, write, message_handler=message_handler) as session:
             await session.initialize()
@@ -194,6 +196,75 @@ class FilesystemTest(GatewayCase):
             with self.assertRaises(Exception) as e:
                 await s.read_resource(f"file://{self.data}/secret.txt")
             self.assertNotIn("the vault code", str(e.exception))
+
+
+CONFINED_SPEC = """spec "mcp-confined" {{
+  allow call read_text_file when path under "{d}/"
+  allow exec "{node}"
+  allow read under "{modules}/"
+  allow read under "{d}/in/"
+  allow read under "/proc/"
+  allow read under "/sys/fs/cgroup/"
+  allow read under "/etc/ssl/"
+  allow read "/dev/null"
+  baseline {{
+    read under "/usr/lib/"
+    read under "/lib/"
+    read "/etc/ld.so.cache"
+  }}
+}}
+"""
+
+# The tool may read anything under the data directory (the gateway lets both
+# reads through); the plan's own reads, which the kernel envelope of the
+# server process is made of, reach only in/.
+CONFINED_PLAN = """plan "read-notes" {{
+  agent "mcp-test"
+  param a: path where a under "{d}/in/"
+  param b: path where b under "{d}/"
+  exec "{node}" ["{server}", "{d}"]
+  read "{modules}/**"
+  read "{d}/in/**"
+  read "/proc/**"
+  read "/sys/fs/cgroup/**"
+  read "/etc/ssl/**"
+  read "/dev/null"
+  call read_text_file(path = a)
+  call read_text_file(path = b)
+}}
+"""
+
+
+@unittest.skipUnless(os.geteuid() == 0, "needs root: the kernel layers of `warden exec` as the suite runs them")
+class ConfinedServerTest(GatewayCase):
+    """server-filesystem started by `warden mcp` through `warden exec` (no
+    `--unconfined`): a read the gateway lets through but the token's kernel
+    envelope does not grant is refused by the kernel, end to end."""
+
+    async def test_a_permitted_tool_cannot_read_outside_the_envelope(self):
+        data = Path(tempfile.mkdtemp(prefix="warden-mcp-confined-")).resolve()
+        (data / "in").mkdir()
+        (data / "in/note.txt").write_text("pay the plumber")
+        (data / "secret.txt").write_text("the vault code")
+        node = os.path.realpath(subprocess.run(["sh", "-c", "command -v node"], capture_output=True,
+                                               text=True, check=True).stdout.strip())
+        fmt = dict(d=data, node=node, server=FS_SERVER.resolve(), modules=(NODE_DIR / "node_modules").resolve())
+        run = Run(CONFINED_SPEC.format(**fmt), CONFINED_PLAN.format(**fmt))
+        async with gateway_session(run, node, str(FS_SERVER.resolve()), str(data), confined=True) as s:
+            r = await s.call_tool("read_text_file", {"path": str(data / "in/note.txt")})
+            self.assertFalse(r.is_error, text_of(r))
+            self.assertIn("pay the plumber", text_of(r))
+            # The gateway allows it (the spec and the plan let the tool read
+            # anything under the data directory): the server tries, and the
+            # kernel refuses the read.
+            r = await s.call_tool("read_text_file", {"path": str(data / "secret.txt")})
+            self.assertTrue(r.is_error, text_of(r))
+            self.assertNotIn("the vault code", text_of(r))
+            self.assertNotIn("refused by warden", text_of(r))
+            self.assertRegex(text_of(r), "EACCES|EPERM|permission denied|not permitted")
+        # Both calls were the gateway's allow: the refusal was the kernel's.
+        bodies = [r["body"] for r in run.audit() if r.get("kind") == "enforcement"]
+        self.assertEqual(sum(b["kind"] == "allowed" and b["layer"] == "mcp" for b in bodies), 2, bodies)
 
 
 class RestartTest(unittest.TestCase):
