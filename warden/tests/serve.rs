@@ -128,6 +128,12 @@ secret = "{ADMIN}"
     }
 
     fn start_with(&self, extra: &str) -> Server {
+        self.start_reading(extra, 0).0
+    }
+
+    /// Starts `warden serve` and reads its `listening on` line and the
+    /// `more` lines it prints after it (the console's, the metrics').
+    fn start_reading(&self, extra: &str, more: usize) -> (Server, Vec<String>) {
         let cfg = self.config(extra);
         let mut child = warden()
             .args(["serve", "--config"])
@@ -136,16 +142,18 @@ secret = "{ADMIN}"
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut lines = Vec::new();
+        for _ in 0..=more {
+            let mut line = String::new();
+            out.read_line(&mut line).unwrap();
+            lines.push(line.trim().to_owned());
+        }
+        let addr = lines[0]
             .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("warden serve did not start: {line:?}"))
+            .unwrap_or_else(|| panic!("warden serve did not start: {lines:?}"))
             .to_owned();
-        Server { child, addr }
+        (Server { child, addr }, lines.split_off(1))
     }
 
     fn start(&self) -> Server {
@@ -1066,4 +1074,119 @@ fn signing_keys_rotate_without_breaking_tokens_or_history() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("only with an active key"), "{stderr}");
+}
+
+/// `[metrics] listen`: a Prometheus scrape over plain HTTP, parsed as the
+/// exposition format, counts what the service did: verdicts (and plans that
+/// got none) with their latency, tool-call checks by outcome, approvals
+/// waiting in the store, audit appends. Nothing names an agent or a token.
+#[test]
+fn metrics_are_scraped_and_count_what_the_service_did() {
+    let h = Harness::new(11);
+    std::fs::write(h.path("specs/pay.spec"), PAY_SPEC).unwrap();
+    let (server, lines) = h.start_reading("[metrics]\nlisten = \"127.0.0.1:0\"\n", 1);
+    let metrics = lines[0]
+        .strip_prefix("metrics on http://")
+        .and_then(|s| s.strip_suffix("/metrics"))
+        .unwrap_or_else(|| panic!("no metrics line: {lines:?}"))
+        .to_owned();
+    let rt = rt();
+    rt.block_on(async {
+        let mut c = client(&server.endpoint()).await;
+        submit_accepted(&mut c).await;
+        let pay = c
+            .submit_plan(req(submit(PLAN_PAY, "pay"), SUBMITTER))
+            .await
+            .unwrap()
+            .into_inner();
+        // Waits for a human: the bank spec approves send_money.
+        let wait = "plan \"pay\" {\n  agent \"bot\"\n  call send_money(recipient = \"UK1\", amount = 500)\n}\n";
+        let r = c
+            .submit_plan(req(submit(wait, "bank"), SUBMITTER))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(r.verdict, proto::Verdict::Approve as i32, "{r:?}");
+        let refused = "plan \"p\" {\n  agent \"bot\"\n  call update_password()\n}\n";
+        let r = c
+            .submit_plan(req(submit(refused, "bank"), SUBMITTER))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(r.verdict, proto::Verdict::Reject as i32, "{r:?}");
+        c.submit_plan(req(submit("plan { read", "bank"), SUBMITTER))
+            .await
+            .unwrap_err();
+        assert!(check(&mut c, &pay.token, send_money()).await.allowed);
+        assert!(!check(&mut c, &pay.token, send_money()).await.allowed);
+    });
+    let text = scrape(&metrics, "/metrics");
+    assert!(text.ends_with("# EOF\n"), "{text}");
+    let value =
+        |name: &str, label: Option<(&str, &str)>| testkit::metrics::sample(&text, name, label);
+    for (verdict, n) in [
+        ("accept", 2.0),
+        ("approve", 1.0),
+        ("reject", 1.0),
+        ("invalid", 1.0),
+    ] {
+        assert_eq!(
+            value("warden_verdicts_total", Some(("verdict", verdict))),
+            n,
+            "{verdict}"
+        );
+        assert_eq!(
+            value(
+                "warden_verification_seconds_count",
+                Some(("verdict", verdict))
+            ),
+            n,
+            "{verdict}"
+        );
+    }
+    assert_eq!(
+        value("warden_call_checks_total", Some(("outcome", "allowed"))),
+        1.0
+    );
+    assert_eq!(
+        value("warden_call_checks_total", Some(("outcome", "refused"))),
+        1.0
+    );
+    assert_eq!(value("warden_approvals_pending", None), 1.0);
+    // Every answer waits for its records: the specs loaded at start, 4
+    // verdicts, 2 checks.
+    assert_eq!(
+        value("warden_audit_append_seconds_count", None),
+        7.0,
+        "{text}"
+    );
+    assert!(
+        !text.contains("bot") && !text.contains("v4.public"),
+        "{text}"
+    );
+    assert!(scrape(&metrics, "/other").is_empty());
+    server.stop();
+}
+
+/// A GET over HTTP/1.1: the body of a 200 answer, or "" for anything else.
+fn scrape(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    if !head.starts_with("HTTP/1.1 200") {
+        return String::new();
+    }
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/openmetrics-text"),
+        "{head}"
+    );
+    body.to_owned()
 }
