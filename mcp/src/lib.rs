@@ -31,6 +31,7 @@ pub mod decide;
 mod error;
 pub mod fragments;
 mod gateway;
+pub mod metrics;
 mod serve;
 
 pub use error::GatewayError;
