@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 CARGO=${CARGO:-cargo}
 status=0
 crates=("$@")
-[ ${#crates[@]} -gt 0 ] || crates=(warden-core planlang token enforcer)
+[ ${#crates[@]} -gt 0 ] || crates=(warden-core planlang token transparency enforcer)
 for crate in "${crates[@]}"; do
   tree=$("$CARGO" tree -e normal,build,dev -p "$crate" --prefix none)
   if [ -z "$tree" ]; then
