@@ -11,6 +11,12 @@
 //! written by the service, so an attacker with write access to the database
 //! cannot simply recompute the chain.
 //!
+//! Every record is also a leaf of an RFC 6962 Merkle tree (the
+//! `transparency` crate: the record encoding, the tree, the proofs), and the
+//! signed head carries the tree's root: a signed tree head, from which a
+//! record's inclusion and a later head's consistency are proven without the
+//! rest of the log (`Store::prove_inclusion`, `Store::prove_consistency`).
+//!
 //! The tail: records appended after the last checkpoint and then cut off
 //! would leave a shorter chain that still verifies. So with every commit the
 //! writer also rewrites a [`SignedHead`] (the last record's seq and hash,

@@ -381,7 +381,7 @@ fn an_old_log_gets_its_tree_on_start(b: &dyn Backend) {
         }
     });
     // The old log verifies, and proves nothing yet.
-    let rep = b.log().verify(&keys()).unwrap().unwrap();
+    let rep = b.log().verify(keys()).unwrap().unwrap();
     assert!(rep.head_signed);
     assert!(b.log().prove_inclusion(1).is_err());
     let s = b.open(4);
@@ -395,7 +395,7 @@ fn an_old_log_gets_its_tree_on_start(b: &dyn Backend) {
     c.verify(&keys(), None, None).unwrap();
     s.commit(Txn::events(vec![ev(99)])).wait_blocking().unwrap();
     s.close();
-    let rep = b.log().verify(&keys()).unwrap().unwrap();
+    let rep = b.log().verify(keys()).unwrap().unwrap();
     assert!(rep.head_signed);
     assert_eq!(
         Some(rep.root),

@@ -110,7 +110,7 @@ pub fn subtree<S: NodeSource + ?Sized>(
     if n == 0 {
         return Ok(EMPTY_ROOT);
     }
-    if n.is_power_of_two() && start % n == 0 {
+    if n.is_power_of_two() && start.is_multiple_of(n) {
         let level = n.trailing_zeros();
         return src.node(level, start >> level);
     }
