@@ -15,8 +15,8 @@
 
 use super::tree::{self, TreeRead};
 use super::writer::{
-    Chain, WriteConn, Writer, WriterHandle, check_signed_head, parse_frontier, parse_hash,
-    parse_signed_head, verify_log,
+    Chain, WriteConn, Writer, WriterHandle, check_signed_head, parse_hash, parse_signed_head,
+    verify_log,
 };
 use super::{
     ApprovalRecord, ApprovalRow, ApprovalState, ConsistencyProof, InclusionProof, IssuedToken,
@@ -572,7 +572,13 @@ impl TreeRead for SqliteTree<'_> {
     }
 
     fn tree_size(&mut self) -> Result<u64, StoreError> {
-        Ok(read_frontier(self.0)?.size())
+        if !tree_built(self.0)? {
+            return Ok(0);
+        }
+        let last: Option<i64> = self
+            .0
+            .query_row("SELECT MAX(seq) FROM audit", [], |r| r.get(0))?;
+        Ok(last.map_or(0, |s| s as u64))
     }
 
     fn stored_node(&mut self, level: u32, index: u64) -> Result<Option<Hash>, StoreError> {
@@ -596,13 +602,26 @@ fn read_node(conn: &Connection, level: u32, index: u64) -> Result<Option<Hash>, 
     .transpose()
 }
 
-/// The tree's right edge as last committed (empty before the tree).
-fn read_frontier(conn: &Connection) -> Result<transparency::Frontier, StoreError> {
-    let v: Option<Vec<u8>> = conn
-        .prepare_cached("SELECT value FROM meta WHERE key = 'tree'")?
-        .query_row([], |r| r.get(0))
-        .optional()?;
-    v.map_or(Ok(transparency::Frontier::new()), |b| parse_frontier(&b))
+/// Whether the tree covers the log (meta `tree`, written with the first
+/// leaf: by the first record, or by the writer's build of a log from before
+/// the tree). The right edge is not stored: it is read from the stored
+/// subtrees, O(log n) rows, which also checks them against the signed root
+/// when the store opens, and saves a write per commit.
+fn tree_built(conn: &Connection) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM meta WHERE key = 'tree'")?
+        .query_row([], |r| r.get::<_, i64>(0))
+        .optional()?
+        .is_some())
+}
+
+/// The tree's right edge over the first `seq` records (empty before the tree).
+fn read_frontier(conn: &Connection, seq: u64) -> Result<transparency::Frontier, StoreError> {
+    if tree_built(conn)? {
+        tree::frontier(&mut SqliteTree(conn), seq)
+    } else {
+        Ok(transparency::Frontier::new())
+    }
 }
 
 /// The service's revocations as a [`token::RevocationList`], read from the
@@ -653,10 +672,7 @@ fn read_chain(conn: &Connection) -> Result<Chain, StoreError> {
         )
         .optional()?;
     let Some((seq, hash)) = head else {
-        return Ok(Chain {
-            tree: read_frontier(conn)?,
-            ..Chain::genesis()
-        });
+        return Ok(Chain::genesis());
     };
     let last_cp: Option<i64> = conn
         .query_row(
@@ -670,7 +686,7 @@ fn read_chain(conn: &Connection) -> Result<Chain, StoreError> {
         seq: seq as u64,
         hash: parse_hash(&hash)?,
         since_checkpoint: seq as u64 - last_cp.map_or(0, |s| s as u64),
-        tree: read_frontier(conn)?,
+        tree: read_frontier(conn, seq as u64)?,
     })
 }
 
@@ -745,10 +761,10 @@ impl WriteConn for SqliteConn {
     }
 
     fn commit(&mut self, chain: &Chain, signed: Option<&SignedHead>) -> Result<(), StoreError> {
-        if self.chain.tree != chain.tree {
-            self.conn
-                .prepare_cached("INSERT OR REPLACE INTO meta(key, value) VALUES ('tree', ?1)")?
-                .execute([chain.tree.to_bytes()])?;
+        if self.chain.tree.size() == 0 && chain.tree.size() > 0 {
+            self.conn.execute_batch(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES ('tree', 'built')",
+            )?;
         }
         if let Some(head) = signed {
             let text =

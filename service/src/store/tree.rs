@@ -94,6 +94,19 @@ fn signed_tree<R: TreeRead + ?Sized>(read: &mut R) -> Result<SignedHead, StoreEr
     Ok(head)
 }
 
+/// The tree's right edge over the first `size` records, read from the
+/// stored subtrees (and at most 15 records).
+pub(crate) fn frontier<R: TreeRead + ?Sized>(
+    read: &mut R,
+    size: u64,
+) -> Result<transparency::Frontier, StoreError> {
+    let mut nodes = Nodes {
+        read,
+        blocks: HashMap::new(),
+    };
+    transparency::Frontier::from_source(&mut nodes, size)
+}
+
 /// See [`super::Store::prove_inclusion`].
 pub(crate) fn prove_inclusion<R: TreeRead + ?Sized>(
     read: &mut R,
