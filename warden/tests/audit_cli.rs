@@ -252,7 +252,7 @@ fn prove_and_consistency_verify_offline() {
     ]);
     assert_eq!(code, 0, "{out}");
     // A rewritten prefix: record 2 changed in the store; the proof now
-    // names another old root than the kept head's.
+    // leads to roots that neither head signed.
     let c = rusqlite::Connection::open(&db).unwrap();
     c.execute_batch("UPDATE audit SET body = '{\"agent\":\"evil\"}' WHERE seq = 2")
         .unwrap();
@@ -269,7 +269,7 @@ fn prove_and_consistency_verify_offline() {
         &proof_file,
     ]);
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("rewritten"), "{out}");
+    assert!(out.contains("NOT verified"), "{out}");
     // Out of range: bad input.
     let (code, _, err) = warden(&["audit", "prove", "999", "--db", &db]);
     assert_eq!(code, 2);
