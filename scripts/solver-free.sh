@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The crates an orchestrator or the enforcer links must not link the solver:
-# fails when `cargo tree` of warden-core, planlang, token or enforcer (normal,
+# fails when `cargo tree` of warden-core, planlang, token, transparency or
+# enforcer (normal,
 # build and dev dependencies: their tests build without the solver too)
 # names z3, and the Python extension (clients/python/native) likewise. Run by
 # `make lint` and `make test`.
@@ -11,7 +12,7 @@ cd "$(dirname "$0")/.."
 CARGO=${CARGO:-cargo}
 status=0
 crates=("$@")
-[ ${#crates[@]} -gt 0 ] || crates=(warden-core planlang token enforcer)
+[ ${#crates[@]} -gt 0 ] || crates=(warden-core planlang token transparency enforcer)
 for crate in "${crates[@]}"; do
   tree=$("$CARGO" tree -e normal,build,dev -p "$crate" --prefix none)
   if [ -z "$tree" ]; then

@@ -11,6 +11,12 @@
 //! written by the service, so an attacker with write access to the database
 //! cannot simply recompute the chain.
 //!
+//! Every record is also a leaf of an RFC 6962 Merkle tree (the
+//! `transparency` crate: the record encoding, the tree, the proofs), and the
+//! signed head carries the tree's root: a signed tree head, from which a
+//! record's inclusion and a later head's consistency are proven without the
+//! rest of the log (`Store::prove_inclusion`, `Store::prove_consistency`).
+//!
 //! The tail: records appended after the last checkpoint and then cut off
 //! would leave a shorter chain that still verifies. So with every commit the
 //! writer also rewrites a [`SignedHead`] (the last record's seq and hash,
@@ -22,20 +28,14 @@
 //! elsewhere (a previous run, the live event stream) to catch that.
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::fmt;
 use std::sync::Arc;
 use token::{KeySet, PublicKey, SigningKey};
+use transparency::Frontier;
+pub use transparency::record::{parse_hash, record_hash};
+pub use transparency::{AuditRecord, GENESIS, Hash, SignedHead};
 
-/// A SHA-256 digest.
-pub type Hash = [u8; 32];
-
-/// The `prev_hash` of record 1.
-pub const GENESIS: Hash = [0u8; 32];
-
-const RECORD_DOMAIN: &[u8] = b"warden.audit.record.v1\0";
 const CHECKPOINT_DOMAIN: &[u8] = b"warden.audit.checkpoint.v1\0";
-const HEAD_DOMAIN: &[u8] = b"warden.audit.head.v1\0";
 
 /// What a record is about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -112,62 +112,27 @@ impl NewEvent {
     }
 }
 
-/// One record of the chain, as stored.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditRecord {
-    pub seq: u64,
-    pub time_ms: i64,
-    /// The kind as stored (a tampered log may hold a kind we do not know).
-    pub kind: String,
-    /// The body exactly as stored: the hash covers these bytes.
-    pub body: String,
-    pub prev_hash: String,
-    pub hash: String,
+/// The record that follows `(prev_seq, prev_hash)` with this event.
+pub fn next_record(prev_seq: u64, prev_hash: &Hash, time_ms: i64, event: &NewEvent) -> AuditRecord {
+    next_record_and_leaf(prev_seq, prev_hash, time_ms, event).0
 }
 
-impl AuditRecord {
-    /// Builds the record that follows `prev` (seq and hash of the previous
-    /// record; `(0, GENESIS)` for the first).
-    pub fn next(prev_seq: u64, prev_hash: &Hash, time_ms: i64, event: &NewEvent) -> AuditRecord {
-        let seq = prev_seq + 1;
-        let kind = event.kind.as_str();
-        // serde_json's Value keeps object keys sorted, so this text is canonical
-        // at creation time; verification hashes the stored text, never a re-encoding.
-        let body = event.body.to_string();
-        let hash = record_hash(seq, time_ms, kind, &body, prev_hash);
-        AuditRecord {
-            seq,
-            time_ms,
-            kind: kind.to_owned(),
-            body,
-            prev_hash: hex::encode(prev_hash),
-            hash: hex::encode(hash),
-        }
-    }
-
-    /// The body parsed as JSON (`Null` if it does not parse).
-    pub fn body_json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
-    }
-}
-
-fn put_bytes(h: &mut Sha256, b: &[u8]) {
-    h.update((b.len() as u64).to_be_bytes());
-    h.update(b);
-}
-
-/// SHA-256 over the canonical encoding of a record: a domain tag, then seq
-/// and time as big-endian integers, then kind and body each prefixed by
-/// their length, then the previous hash.
-pub fn record_hash(seq: u64, time_ms: i64, kind: &str, body: &str, prev_hash: &Hash) -> Hash {
-    let mut h = Sha256::new();
-    h.update(RECORD_DOMAIN);
-    h.update(seq.to_be_bytes());
-    h.update(time_ms.to_be_bytes());
-    put_bytes(&mut h, kind.as_bytes());
-    put_bytes(&mut h, body.as_bytes());
-    h.update(prev_hash);
-    h.finalize().into()
+/// [`next_record`], and the record's leaf hash in the Merkle tree.
+pub fn next_record_and_leaf(
+    prev_seq: u64,
+    prev_hash: &Hash,
+    time_ms: i64,
+    event: &NewEvent,
+) -> (AuditRecord, Hash) {
+    // serde_json's Value keeps object keys sorted, so this text is canonical
+    // at creation time; verification hashes the stored text, never a re-encoding.
+    AuditRecord::next(
+        prev_seq,
+        prev_hash,
+        time_ms,
+        event.kind.as_str(),
+        event.body.to_string(),
+    )
 }
 
 fn signed_message(domain: &[u8], seq: u64, hash: &Hash) -> Vec<u8> {
@@ -180,38 +145,6 @@ fn signed_message(domain: &[u8], seq: u64, hash: &Hash) -> Vec<u8> {
 
 fn checkpoint_message(covers_seq: u64, covers_hash: &Hash) -> Vec<u8> {
     signed_message(CHECKPOINT_DOMAIN, covers_seq, covers_hash)
-}
-
-/// The signed head of the log: the last record's seq and hash, signed with
-/// the service key (under its own domain tag, so a head is never mistaken for
-/// a checkpoint). Stored beside the log, replaced atomically with each
-/// commit; it is not a record of the chain.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SignedHead {
-    pub seq: u64,
-    /// The record's hash, hex.
-    pub hash: String,
-    /// Ed25519 signature over the domain tag, `seq` and `hash`, hex.
-    pub signature: String,
-    /// The signing key's id (PASERK `k4.pid`); heads written before key
-    /// rotation have none, and are checked against every trusted key.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub kid: Option<String>,
-}
-
-impl SignedHead {
-    /// Whether a key of `keys` (any state: a retired key still verifies the
-    /// history it signed) signed this head; the one its `kid` names, when
-    /// it names one.
-    pub fn verifies_with(&self, keys: &KeySet) -> bool {
-        let (Some(hash), Some(sig)) = (parse_hash(&self.hash), hex::decode(&self.signature).ok())
-        else {
-            return false;
-        };
-        let message = signed_message(HEAD_DOMAIN, self.seq, &hash);
-        keys.verifies_history(self.kid.as_deref(), &message, &sig)
-    }
 }
 
 /// The body of a `checkpoint` record.
@@ -301,13 +234,15 @@ impl CheckpointSigner {
 }
 
 impl CheckpointSigner {
-    /// The signed head naming the record `(seq, hash)` as the last one.
-    pub fn head(&self, seq: u64, hash: &Hash) -> SignedHead {
-        let sig = self.secret.sign(&signed_message(HEAD_DOMAIN, seq, hash));
+    /// The signed tree head naming the record `(seq, hash)` as the last
+    /// one and `root` as the Merkle tree's root over records 1..=seq.
+    pub fn head(&self, seq: u64, hash: &Hash, root: &Hash) -> SignedHead {
+        let message = transparency::head::head_message(seq, hash, Some(root));
         SignedHead {
             seq,
             hash: hex::encode(hash),
-            signature: hex::encode(sig),
+            root: Some(hex::encode(root)),
+            signature: hex::encode(self.secret.sign(&message)),
             kid: Some(self.secret.public_key().key_id().to_string()),
         }
     }
@@ -340,6 +275,10 @@ pub enum Problem {
     UnsignedTail { head: u64 },
     #[error("the signed head names record {seq} with another hash: the tail was replaced")]
     HeadMismatch { seq: u64 },
+    #[error(
+        "the signed head's Merkle root is not the root of the log's records: the tree or the records were rewritten"
+    )]
+    RootMismatch,
     #[error("the log has no signed head (it was removed, or the store was written without a key)")]
     NoHead,
     #[error(
@@ -369,6 +308,8 @@ pub struct VerifyReport {
     pub uncovered: u64,
     /// The hash of the last record (hex), or empty for an empty log.
     pub head: String,
+    /// The Merkle tree's root over every record (hex; RFC 6962).
+    pub root: String,
     /// Whether a signed head names the last record (so no record after the
     /// last checkpoint was cut off).
     pub head_signed: bool,
@@ -380,12 +321,8 @@ pub struct ChainVerifier {
     keys: KeySet,
     prev_seq: u64,
     prev_hash: Hash,
+    tree: Frontier,
     report: VerifyReport,
-}
-
-fn parse_hash(s: &str) -> Option<Hash> {
-    let v = hex::decode(s).ok()?;
-    v.try_into().ok()
 }
 
 impl ChainVerifier {
@@ -397,6 +334,7 @@ impl ChainVerifier {
             keys: keys.into(),
             prev_seq: 0,
             prev_hash: GENESIS,
+            tree: Frontier::new(),
             report: VerifyReport::default(),
         }
     }
@@ -420,7 +358,8 @@ impl ChainVerifier {
         if prev != self.prev_hash {
             return Err(fail(r.seq, Problem::BrokenLink));
         }
-        let computed = record_hash(r.seq, r.time_ms, &r.kind, &r.body, &prev);
+        let (computed, leaf) =
+            transparency::record::record_hashes(r.seq, r.time_ms, &r.kind, &r.body, &prev);
         if computed != stored {
             return Err(fail(
                 r.seq,
@@ -465,6 +404,7 @@ impl ChainVerifier {
         }
         self.prev_seq = r.seq;
         self.prev_hash = stored;
+        let _ = self.tree.push(leaf, |_, _, _| Ok::<_, ()>(()));
         self.report.records += 1;
         Ok(())
     }
@@ -477,6 +417,7 @@ impl ChainVerifier {
         } else {
             hex::encode(self.prev_hash)
         };
+        self.report.root = hex::encode(self.tree.root());
         self.report
     }
 }
@@ -492,6 +433,7 @@ impl ChainVerifier {
         let keys = self.keys.clone();
         let last = self.prev_seq;
         let last_hash = self.prev_hash;
+        let root = self.tree.root();
         let mut report = self.finish();
         let fail = |seq, problem| Err(VerifyFailure { seq, problem });
         let Some(h) = head else {
@@ -512,6 +454,10 @@ impl ChainVerifier {
         }
         if parse_hash(&h.hash) != Some(last_hash) {
             return fail(last, Problem::HeadMismatch { seq: last });
+        }
+        // A head written before the log was a tree has no root.
+        if h.root.is_some() && h.tree_root() != Some(root) {
+            return fail(last, Problem::RootMismatch);
         }
         report.head_signed = true;
         Ok(report)
@@ -545,13 +491,13 @@ mod tests {
         let mut since = 0;
         for i in 0..n {
             let ev = NewEvent::new(EventKind::Submission, json!({"i": i, "agent": "a"}));
-            let r = AuditRecord::next(seq, &hash, 1_000 + i as i64, &ev);
+            let r = next_record(seq, &hash, 1_000 + i as i64, &ev);
             seq = r.seq;
             hash = parse_hash(&r.hash).unwrap();
             out.push(r);
             since += 1;
             if since == every {
-                let r = AuditRecord::next(seq, &hash, 2_000, &signer.checkpoint(seq, &hash));
+                let r = next_record(seq, &hash, 2_000, &signer.checkpoint(seq, &hash));
                 seq = r.seq;
                 hash = parse_hash(&r.hash).unwrap();
                 out.push(r);
@@ -577,7 +523,13 @@ mod tests {
     fn empty_log_verifies() {
         let s = CheckpointSigner::new(key(1));
         let rep = verify(&[], s.public_key()).unwrap();
-        assert_eq!(rep, VerifyReport::default());
+        assert_eq!(
+            rep,
+            VerifyReport {
+                root: hex::encode(transparency::EMPTY_ROOT),
+                ..VerifyReport::default()
+            }
+        );
     }
 
     #[test]
@@ -676,7 +628,12 @@ mod tests {
 
     fn head_of(log: &[AuditRecord], s: &CheckpointSigner) -> SignedHead {
         let last = log.last().unwrap();
-        s.head(last.seq, &parse_hash(&last.hash).unwrap())
+        let leaves: Vec<Hash> = log.iter().map(|r| r.leaf_hash().unwrap()).collect();
+        s.head(
+            last.seq,
+            &parse_hash(&last.hash).unwrap(),
+            &transparency::merkle::root_of(&leaves),
+        )
     }
 
     fn verify_with_head(
@@ -723,7 +680,7 @@ mod tests {
         // A record appended by someone without the key.
         let mut longer = log.clone();
         let last = longer.last().unwrap().clone();
-        longer.push(AuditRecord::next(
+        longer.push(next_record(
             last.seq,
             &parse_hash(&last.hash).unwrap(),
             9_999,
@@ -736,7 +693,7 @@ mod tests {
         let mut replaced = log[..log.len() - 2].to_vec();
         for i in 0..2 {
             let last = replaced.last().unwrap().clone();
-            replaced.push(AuditRecord::next(
+            replaced.push(next_record(
                 last.seq,
                 &parse_hash(&last.hash).unwrap(),
                 1,

@@ -58,6 +58,8 @@ requests!(
     StreamEventsRequest,
     ReloadRequest,
     WatchRevocationsRequest,
+    ProveInclusionRequest,
+    ProveConsistencyRequest,
 );
 
 responses!(
@@ -69,6 +71,8 @@ responses!(
     Event,
     ReloadResponse,
     Revocations,
+    InclusionProof,
+    ConsistencyProof,
 );
 
 /// The codec the generated server and client use (`codec_path` in

@@ -163,6 +163,7 @@ impl From<StoreError> for Status {
             e @ (StoreError::NotPending { .. } | StoreError::AlreadyRevoked(_)) => {
                 Status::failed_precondition(e.to_string())
             }
+            e @ StoreError::NoProof(_) => Status::failed_precondition(e.to_string()),
             e => {
                 tracing::error!("store: {e}");
                 Status::unavailable(format!(

@@ -25,6 +25,13 @@ fn ev(i: u64) -> NewEvent {
 /// A back end under test: opens a store (again) on the same data.
 trait Backend {
     fn open(&self, checkpoint_every: u64) -> Arc<dyn Store>;
+    /// Runs SQL on the data behind the store's back (an attacker, or an
+    /// older version).
+    fn sql(&self, sql: &str);
+    /// Takes the store back to before the Merkle tree (its schema and data).
+    fn drop_tree(&self);
+    /// The log's read-only handle, as `warden audit` opens it.
+    fn log(&self) -> service::store::AuditLog;
 }
 
 struct Sqlite(tempfile::TempDir);
@@ -43,6 +50,30 @@ impl Backend for Sqlite {
             .unwrap(),
         )
     }
+
+    fn sql(&self, sql: &str) {
+        rusqlite::Connection::open(self.path())
+            .unwrap()
+            .execute_batch(sql)
+            .unwrap();
+    }
+
+    fn drop_tree(&self) {
+        self.sql(
+            "DROP TABLE audit_tree; DELETE FROM meta WHERE key = 'tree';
+             UPDATE meta SET value = '3' WHERE key = 'schema';",
+        );
+    }
+
+    fn log(&self) -> service::store::AuditLog {
+        service::store::AuditLog::open(&self.path(), None).unwrap()
+    }
+}
+
+impl Sqlite {
+    fn path(&self) -> std::path::PathBuf {
+        self.0.path().join("w.db")
+    }
 }
 
 struct Pg(Postgres);
@@ -59,6 +90,25 @@ impl Backend for Pg {
             )
             .unwrap(),
         )
+    }
+
+    fn sql(&self, sql: &str) {
+        let psql = std::process::Command::new("psql")
+            .args([&self.0.url(), "-q", "-v", "ON_ERROR_STOP=1", "-c", sql])
+            .output()
+            .expect("psql (postgresql-client) is installed with postgresql");
+        assert!(psql.status.success(), "{psql:?}");
+    }
+
+    fn drop_tree(&self) {
+        self.sql(
+            "DROP TABLE audit_tree; ALTER TABLE audit_head DROP COLUMN tree;
+             DELETE FROM warden_schema WHERE version = 3;",
+        );
+    }
+
+    fn log(&self) -> service::store::AuditLog {
+        service::store::AuditLog::open(std::path::Path::new(""), Some(&self.0.url())).unwrap()
     }
 }
 
@@ -225,8 +275,140 @@ fn a_run_counts_under_its_lock(stores: &[Arc<dyn Store>], max: u64) {
     assert_eq!(stores[0].run_state("t").unwrap(), Some(max.to_string()));
 }
 
+fn keys() -> token::KeySet {
+    token::KeySet::from(signer().public_key())
+}
+
+/// Every record's inclusion proof and every consistency proof from a head
+/// kept earlier verify offline; a record changed behind the store's back
+/// fails both.
+fn proofs_verify_and_tampering_fails(b: &dyn Backend) {
+    let s = b.open(5);
+    for i in 0..13 {
+        s.commit(Txn::events(vec![ev(i)])).wait_blocking().unwrap();
+    }
+    // The head an auditor keeps now (16 records: 13 and 2 checkpoints).
+    let kept = s.prove_inclusion(1).unwrap().head;
+    assert_eq!(kept.seq, 15);
+    for i in 0..30 {
+        s.commit(Txn::events(vec![ev(100 + i), ev(200 + i)]))
+            .wait_blocking()
+            .unwrap();
+    }
+    let head = s.prove_inclusion(1).unwrap().head;
+    for seq in 1..=head.seq {
+        let p = s.prove_inclusion(seq).unwrap();
+        assert_eq!(p.head, head);
+        p.verify(&keys())
+            .unwrap_or_else(|e| panic!("record {seq}: {e}"));
+        let mut forged = p.clone();
+        forged.record.body.push(' ');
+        assert!(forged.verify(&keys()).is_err(), "record {seq}");
+    }
+    for old in 1..=head.seq {
+        let c = s.prove_consistency(old, None).unwrap();
+        c.verify(&keys(), None, None)
+            .unwrap_or_else(|e| panic!("consistency from {old}: {e}"));
+    }
+    let c = s.prove_consistency(kept.seq, None).unwrap();
+    c.verify(&keys(), Some(&kept), None).unwrap();
+    // A proof between two earlier sizes needs the later size's head too.
+    let mid = s.prove_consistency(3, Some(kept.seq)).unwrap();
+    assert!(mid.head.is_none());
+    assert!(mid.verify(&keys(), None, None).is_err());
+    mid.verify(&keys(), None, Some(&kept)).unwrap();
+    assert!(matches!(
+        s.prove_inclusion(head.seq + 1),
+        Err(StoreError::NoProof(_))
+    ));
+    assert!(matches!(
+        s.prove_consistency(head.seq + 1, None),
+        Err(StoreError::NoProof(_))
+    ));
+    // The proofs from the read-only handle are the store's.
+    assert_eq!(
+        b.log().prove_inclusion(7).unwrap(),
+        s.prove_inclusion(7).unwrap()
+    );
+    s.close();
+    drop(s);
+    // Record 3 rewritten behind the store's back: its proof fails, and so
+    // does the consistency of the rewritten log with the head kept.
+    b.sql("UPDATE audit SET body = '{\"agent\":\"evil\"}' WHERE seq = 3");
+    let log = b.log();
+    let p = log.prove_inclusion(3).unwrap();
+    assert!(p.verify(&keys()).is_err());
+    let c = log.prove_consistency(kept.seq, None).unwrap();
+    assert!(matches!(
+        c.verify(&keys(), Some(&kept), None),
+        Err(transparency::VerifyError::OldRootMismatch)
+    ));
+}
+
+/// A log from before the tree (schema and signed head of the previous
+/// version) gets its tree on start; its history then proves itself.
+fn an_old_log_gets_its_tree_on_start(b: &dyn Backend) {
+    let s = b.open(4);
+    for i in 0..21 {
+        s.commit(Txn::events(vec![ev(i)])).wait_blocking().unwrap();
+    }
+    s.close();
+    drop(s);
+    let last = b
+        .log()
+        .records(&RecordQuery::default())
+        .unwrap()
+        .pop()
+        .unwrap();
+    // The previous version's head: seq and hash, no root.
+    let hash: [u8; 32] = hex::decode(&last.hash).unwrap().try_into().unwrap();
+    let key = token::SigningKey::from_seed(&[7; 32]).unwrap();
+    let legacy = transparency::SignedHead {
+        seq: last.seq,
+        hash: last.hash.clone(),
+        root: None,
+        signature: hex::encode(key.sign(&transparency::head::head_message(last.seq, &hash, None))),
+        kid: Some(key.public_key().key_id().to_string()),
+    };
+    let legacy = serde_json::to_string(&legacy).unwrap().replace('\'', "''");
+    b.drop_tree();
+    b.sql(&match b.log() {
+        service::store::AuditLog::Sqlite(_) => {
+            format!("UPDATE meta SET value = '{legacy}' WHERE key = 'head'")
+        }
+        service::store::AuditLog::Postgres(_) => {
+            format!("UPDATE audit_head SET signed_head = '{legacy}' WHERE id = 1")
+        }
+    });
+    // The old log verifies, and proves nothing yet.
+    let rep = b.log().verify(keys()).unwrap().unwrap();
+    assert!(rep.head_signed);
+    assert!(b.log().prove_inclusion(1).is_err());
+    let s = b.open(4);
+    let p = s.prove_inclusion(last.seq).unwrap();
+    assert_eq!(p.head.seq, last.seq);
+    p.verify(&keys()).unwrap();
+    for seq in 1..=last.seq {
+        s.prove_inclusion(seq).unwrap().verify(&keys()).unwrap();
+    }
+    let c = s.prove_consistency(5, None).unwrap();
+    c.verify(&keys(), None, None).unwrap();
+    s.commit(Txn::events(vec![ev(99)])).wait_blocking().unwrap();
+    s.close();
+    let rep = b.log().verify(keys()).unwrap().unwrap();
+    assert!(rep.head_signed);
+    assert_eq!(
+        Some(rep.root),
+        b.log().prove_inclusion(1).unwrap().head.root
+    );
+}
+
 #[test]
 fn sqlite_keeps_the_contract() {
+    let b = sqlite();
+    proofs_verify_and_tampering_fails(&b);
+    let b = sqlite();
+    an_old_log_gets_its_tree_on_start(&b);
     let b = sqlite();
     chain_checkpoints_and_reopen(&b);
     let b = sqlite();
@@ -237,6 +419,10 @@ fn sqlite_keeps_the_contract() {
 
 #[test]
 fn postgres_keeps_the_contract() {
+    let b = pg();
+    proofs_verify_and_tampering_fails(&b);
+    let b = pg();
+    an_old_log_gets_its_tree_on_start(&b);
     let b = pg();
     chain_checkpoints_and_reopen(&b);
     let b = pg();
@@ -287,6 +473,11 @@ fn two_postgres_stores_append_to_one_chain() {
         .unwrap();
     assert_eq!(rep.records - rep.checkpoints, 200);
     assert!(rep.head_signed);
+    // One tree over both replicas' records.
+    let log = b.log();
+    for seq in [1, 77, rep.records] {
+        log.prove_inclusion(seq).unwrap().verify(&keys()).unwrap();
+    }
 }
 
 /// Records cut off behind the service's back: `verify` names the cut, and

@@ -184,3 +184,94 @@ fn show_filters() {
     ]);
     assert_eq!(out.lines().count(), 0);
 }
+
+/// `prove`, `consistency` and `verify-proof`: the proofs of a real store
+/// verify offline; a tampered record, a rewritten prefix, another key fail.
+#[test]
+fn prove_and_consistency_verify_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, pubf) = make_log(dir.path());
+    let file = |name: &str, text: &str| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    };
+    let (code, proof, err) = warden(&["audit", "prove", "5", "--db", &db]);
+    assert_eq!(code, 0, "{err}");
+    let proof_file = file("p5.json", &proof);
+    let (code, out, _) = warden(&["audit", "verify-proof", &proof_file, "--pub", &pubf]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("record 5 is in the tree of"), "{out}");
+    // The record's body changed in the proof: refused.
+    let mut v: serde_json::Value = serde_json::from_str(&proof).unwrap();
+    v["record"]["body"] = serde_json::json!("{\"agent\":\"mallory\"}");
+    let forged = file("forged.json", &v.to_string());
+    let (code, out, _) = warden(&["audit", "verify-proof", &forged, "--pub", &pubf]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("NOT verified"), "{out}");
+    // Another key: refused.
+    let other = file(
+        "other.pub",
+        &token::SigningKey::from_seed(&[3; 32])
+            .unwrap()
+            .public_key()
+            .to_paserk(),
+    );
+    let (code, _, _) = warden(&["audit", "verify-proof", &proof_file, "--pub", &other]);
+    assert_eq!(code, 1);
+    // The log grows; its later head is consistent with the one kept (the
+    // proof file's head).
+    let store = SqliteStore::open(
+        Path::new(&db),
+        Some(CheckpointSigner::new(
+            token::SigningKey::from_seed(&[9; 32]).unwrap(),
+        )),
+        SqliteOptions::default(),
+    )
+    .unwrap();
+    store
+        .commit(Txn::events(vec![NewEvent::new(
+            EventKind::Submission,
+            serde_json::json!({"agent": "gamma"}),
+        )]))
+        .wait_blocking()
+        .unwrap();
+    drop(store);
+    let kept_size = v["head"]["seq"].as_u64().unwrap().to_string();
+    let (code, cons, err) = warden(&["audit", "consistency", &kept_size, "--db", &db]);
+    assert_eq!(code, 0, "{err}");
+    let cons_file = file("c.json", &cons);
+    let (code, out, _) = warden(&[
+        "audit",
+        "verify-proof",
+        &cons_file,
+        "--pub",
+        &pubf,
+        "--old-head",
+        &proof_file,
+    ]);
+    assert_eq!(code, 0, "{out}");
+    // A rewritten prefix: record 2 changed in the store; the proof now
+    // leads to roots that neither head signed.
+    let c = rusqlite::Connection::open(&db).unwrap();
+    c.execute_batch("UPDATE audit SET body = '{\"agent\":\"evil\"}' WHERE seq = 2")
+        .unwrap();
+    drop(c);
+    let (_, cons, _) = warden(&["audit", "consistency", &kept_size, "--db", &db]);
+    let cons_file = file("c2.json", &cons);
+    let (code, out, _) = warden(&[
+        "audit",
+        "verify-proof",
+        &cons_file,
+        "--pub",
+        &pubf,
+        "--old-head",
+        &proof_file,
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("NOT verified"), "{out}");
+    // Out of range: bad input.
+    let (code, _, err) = warden(&["audit", "prove", "999", "--db", &db]);
+    assert_eq!(code, 2);
+    assert!(err.contains("not in the log"), "{err}");
+}

@@ -141,6 +141,46 @@ fn keygen_refuses_to_overwrite_without_force() {
     std::fs::remove_dir_all(&d).expect("cleanup");
 }
 
+/// `--add-to`: each new key becomes the set's one active key, the one
+/// before it verify-only (a rotation without editing the file by hand).
+#[test]
+fn keygen_adds_the_new_key_to_a_key_set() {
+    let d = tmpdir("keygen-set");
+    let set = d.join("warden.keys");
+    let kid = |dir: &str| {
+        keys::load_public_key(s(&d.join(dir).join("warden.pub")))
+            .expect("public key")
+            .key_id()
+            .to_string()
+    };
+    assert!(
+        warden(&["keygen", "--out", s(&d.join("a")), "--add-to", s(&set)])
+            .status
+            .success()
+    );
+    let out = warden(&["keygen", "--out", s(&d.join("b")), "--add-to", s(&set)]);
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!("{} is now verify-only", kid("a")))
+    );
+    let keys = token::KeySet::load(s(&set)).expect("the key set parses");
+    assert_eq!(keys.len(), 2);
+    assert_eq!(
+        keys.get(&kid("a")).map(|(_, st)| st),
+        Some(token::KeyState::VerifyOnly)
+    );
+    assert_eq!(
+        keys.get(&kid("b")).map(|(_, st)| st),
+        Some(token::KeyState::Active)
+    );
+    // A file that is not a key set is refused, and left as it was.
+    std::fs::write(&set, "not a key\n").expect("write");
+    let out = warden(&["keygen", "--out", s(&d.join("c")), "--add-to", s(&set)]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(std::fs::read_to_string(&set).expect("read"), "not a key\n");
+    std::fs::remove_dir_all(&d).expect("cleanup");
+}
+
 const SPEC: &str = r#"spec "bank" {
   max ttl 30m
   let payees = ["UK1", "UK2"]

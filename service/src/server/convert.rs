@@ -50,6 +50,35 @@ pub(super) fn record_to_event(r: &AuditRecord) -> proto::Event {
     }
 }
 
+pub(super) fn head_to_proto(h: &crate::audit::SignedHead) -> proto::SignedTreeHead {
+    proto::SignedTreeHead {
+        size: h.seq,
+        chain_hash: h.hash.clone(),
+        root: h.root.clone().unwrap_or_default(),
+        signature: h.signature.clone(),
+        kid: h.kid.clone().unwrap_or_default(),
+    }
+}
+
+pub(super) fn inclusion_to_proto(p: &crate::store::InclusionProof) -> proto::InclusionProof {
+    proto::InclusionProof {
+        record: Some(record_to_event(&p.record)),
+        head: Some(head_to_proto(&p.head)),
+        proof: p.proof.clone(),
+    }
+}
+
+pub(super) fn consistency_to_proto(p: &crate::store::ConsistencyProof) -> proto::ConsistencyProof {
+    proto::ConsistencyProof {
+        old_size: p.old_size,
+        old_root: p.old_root.clone(),
+        new_size: p.new_size,
+        new_root: p.new_root.clone(),
+        head: p.head.as_ref().map(head_to_proto),
+        proof: p.proof.clone(),
+    }
+}
+
 pub(super) fn counterexample_json(c: &proto::Counterexample) -> serde_json::Value {
     let loc = |l: &Option<proto::Location>| {
         l.as_ref()

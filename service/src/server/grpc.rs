@@ -3,7 +3,9 @@
 //! error into a gRPC status (`crate::error`, the one mapping).
 
 use super::WardenService;
-use super::convert::{approval_to_proto, spec_status_proto};
+use super::convert::{
+    approval_to_proto, consistency_to_proto, inclusion_to_proto, spec_status_proto,
+};
 use crate::auth::Role;
 use crate::engine::Engine;
 use crate::proto::{self, warden_server::Warden};
@@ -122,6 +124,34 @@ impl<E: Engine> Warden for WardenService<E> {
     ) -> Result<Response<Self::WatchRevocationsStream>, Status> {
         self.authorize(&request, &[Role::Submitter, Role::Approver])?;
         Ok(Response::new(WardenService::watch_revocations(self)))
+    }
+
+    async fn prove_inclusion(
+        &self,
+        request: Request<proto::ProveInclusionRequest>,
+    ) -> Result<Response<proto::InclusionProof>, Status> {
+        self.authorize(&request, &[Role::Approver])?;
+        let (store, seq) = (self.inner.store.clone(), request.get_ref().seq);
+        let proof = tokio::task::spawn_blocking(move || store.prove_inclusion(seq))
+            .await
+            .map_err(crate::error::ServiceError::from)?
+            .map_err(crate::error::ServiceError::from)?;
+        Ok(Response::new(inclusion_to_proto(&proof)))
+    }
+
+    async fn prove_consistency(
+        &self,
+        request: Request<proto::ProveConsistencyRequest>,
+    ) -> Result<Response<proto::ConsistencyProof>, Status> {
+        self.authorize(&request, &[Role::Approver])?;
+        let req = request.into_inner();
+        let store = self.inner.store.clone();
+        let new = (req.new_size > 0).then_some(req.new_size);
+        let proof = tokio::task::spawn_blocking(move || store.prove_consistency(req.old_size, new))
+            .await
+            .map_err(crate::error::ServiceError::from)?
+            .map_err(crate::error::ServiceError::from)?;
+        Ok(Response::new(consistency_to_proto(&proof)))
     }
 
     async fn reload(

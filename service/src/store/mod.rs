@@ -9,7 +9,16 @@
 
 pub mod postgres;
 pub mod sqlite;
+mod tree;
 mod writer;
+
+/// What every back end gives the [`Store`] trait's shared methods: the
+/// queue to its writer (sealed: back ends live in this crate).
+mod sealed {
+    pub trait Backend {
+        fn writer(&self) -> &super::writer::WriterHandle;
+    }
+}
 
 use crate::audit::{
     AuditRecord, CheckpointSigner, EventKind, NewEvent, VerifyFailure, VerifyReport,
@@ -19,6 +28,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::{broadcast, oneshot};
+pub use transparency::{ConsistencyProof, InclusionProof};
 
 /// The state of an approval.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -214,6 +224,10 @@ pub enum StoreError {
     Unavailable(String),
     #[error("corrupt row in the store: {0}")]
     Corrupt(String),
+    /// A proof was asked of what the log cannot prove (a record after its
+    /// signed head, a log without one, sizes out of order).
+    #[error("no proof: {0}")]
+    NoProof(String),
 }
 
 /// A transaction on its way to the disk.
@@ -343,20 +357,42 @@ fn finish_approval(row: ApprovalRow) -> Result<ApprovalRecord, StoreError> {
     Ok(rec)
 }
 
-/// The state and audit log of a Warden service.
-pub trait Store: Send + Sync + 'static {
+/// The state and audit log of a Warden service. Writes go through the one
+/// writer every back end shares (`writer.rs`: group commit, the chain, its
+/// Merkle tree, checkpoints, the signed tree head).
+pub trait Store: Send + Sync + 'static + sealed::Backend {
     /// Commits state changes and their audit records atomically and durably.
-    fn commit(&self, txn: Txn) -> Pending;
+    fn commit(&self, txn: Txn) -> Pending {
+        self.writer().send(|tx| writer::Job::Commit(txn, tx))
+    }
 
     /// Reads the run of `token_id` under its lock (PostgreSQL: its row
     /// `FOR UPDATE`, so two replicas checking the same run take turns;
     /// SQLite: the one writer), runs `check` on it, and commits what the
     /// check returns, atomically. `expires_s` is the token's expiry.
-    fn check_run(&self, token_id: String, expires_s: i64, check: RunCheck) -> Pending;
+    fn check_run(&self, token_id: String, expires_s: i64, check: RunCheck) -> Pending {
+        self.writer().send(|reply| writer::Job::Run {
+            token_id,
+            expires_s,
+            check,
+            reply,
+        })
+    }
 
     /// Appends a signed checkpoint now (if the store has a signing key and
     /// records were written since the last one).
-    fn checkpoint(&self) -> Pending;
+    fn checkpoint(&self) -> Pending {
+        self.writer().send(writer::Job::Checkpoint)
+    }
+
+    /// That record `seq` is in the Merkle tree the current signed tree head
+    /// signs (RFC 6962 inclusion proof), read in one snapshot.
+    fn prove_inclusion(&self, seq: u64) -> Result<InclusionProof, StoreError>;
+
+    /// That the tree of the first `old` records is a prefix of the tree of
+    /// the first `new` (the signed head's size when `None`), in one snapshot.
+    fn prove_consistency(&self, old: u64, new: Option<u64>)
+    -> Result<ConsistencyProof, StoreError>;
 
     /// One approval.
     fn approval(&self, id: &str) -> Result<Option<ApprovalRecord>, StoreError>;
@@ -448,6 +484,26 @@ impl AuditLog {
         match self {
             AuditLog::Sqlite(r) => r.records(q),
             AuditLog::Postgres(r) => r.records(q),
+        }
+    }
+
+    /// See [`Store::prove_inclusion`].
+    pub fn prove_inclusion(&self, seq: u64) -> Result<InclusionProof, StoreError> {
+        match self {
+            AuditLog::Sqlite(r) => r.prove_inclusion(seq),
+            AuditLog::Postgres(r) => r.prove_inclusion(seq),
+        }
+    }
+
+    /// See [`Store::prove_consistency`].
+    pub fn prove_consistency(
+        &self,
+        old: u64,
+        new: Option<u64>,
+    ) -> Result<ConsistencyProof, StoreError> {
+        match self {
+            AuditLog::Sqlite(r) => r.prove_consistency(old, new),
+            AuditLog::Postgres(r) => r.prove_consistency(old, new),
         }
     }
 }

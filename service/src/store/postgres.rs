@@ -29,15 +29,16 @@
 //! readers block their caller, like SQLite's). Connections are plaintext:
 //! keep the database on a trusted network (the manifests' NetworkPolicy).
 
+use super::tree::{self, TreeRead};
 use super::writer::{
-    Chain, Job, WriteConn, Writer, WriterHandle, check_signed_head, parse_hash, parse_signed_head,
-    verify_log,
+    Chain, WriteConn, Writer, WriterHandle, check_signed_head, parse_frontier, parse_hash,
+    parse_signed_head, verify_log,
 };
 use super::{
-    ApprovalRecord, ApprovalRow, ApprovalState, IssuedToken, Pending, RecordQuery, RunCheck,
-    RunRead, StateOp, Store, StoreError, Txn, finish_approval, not_pending, now_ms,
+    ApprovalRecord, ApprovalRow, ApprovalState, ConsistencyProof, InclusionProof, IssuedToken,
+    RecordQuery, RunRead, StateOp, Store, StoreError, finish_approval, not_pending, now_ms,
 };
-use crate::audit::{AuditRecord, CheckpointSigner, SignedHead, VerifyFailure, VerifyReport};
+use crate::audit::{AuditRecord, CheckpointSigner, Hash, SignedHead, VerifyFailure, VerifyReport};
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use std::future::Future;
 use std::str::FromStr;
@@ -101,6 +102,17 @@ CREATE TABLE revocations (
 ",
     // Version 2: an approval may be of one tool call (`call`, JSON; NULL for a plan's).
     "ALTER TABLE approvals ADD COLUMN call TEXT;
+",
+    // Version 3: the audit log's Merkle tree: the stored subtrees, and the
+    // tree's right edge beside the chain's head (NULL: no tree yet; the
+    // writer builds it over the existing records when it starts).
+    "CREATE TABLE audit_tree (
+    level INTEGER NOT NULL,
+    idx BIGINT NOT NULL,
+    hash BYTEA NOT NULL,
+    PRIMARY KEY (level, idx)
+);
+ALTER TABLE audit_head ADD COLUMN tree BYTEA;
 ",
 ];
 
@@ -387,6 +399,92 @@ impl PgReader {
             .unwrap_or(Err(StoreError::WriterGone))
         })
     }
+
+    /// Runs `f` on one snapshot of the log (a `REPEATABLE READ`
+    /// transaction), on a thread of its own that blocks on the runtime.
+    fn snapshot<T: Send>(
+        &self,
+        f: impl FnOnce(&mut PgTree<'_>) -> Result<T, StoreError> + Send,
+    ) -> Result<T, StoreError> {
+        let handle = self.handle.clone();
+        let pool = self.pool.clone();
+        std::thread::scope(|s| {
+            s.spawn(move || {
+                let c = handle.block_on(pool.get()).map_err(pool_err)?;
+                handle
+                    .block_on(c.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
+                    .map_err(db)?;
+                let r = f(&mut PgTree {
+                    handle: &handle,
+                    c: &c,
+                });
+                let _ = handle.block_on(c.batch_execute("COMMIT"));
+                r
+            })
+            .join()
+            .unwrap_or(Err(StoreError::WriterGone))
+        })
+    }
+
+    /// See [`Store::prove_inclusion`].
+    pub fn prove_inclusion(&self, seq: u64) -> Result<InclusionProof, StoreError> {
+        self.snapshot(|t| tree::prove_inclusion(t, seq))
+    }
+
+    /// See [`Store::prove_consistency`].
+    pub fn prove_consistency(
+        &self,
+        old: u64,
+        new: Option<u64>,
+    ) -> Result<ConsistencyProof, StoreError> {
+        self.snapshot(|t| tree::prove_consistency(t, old, new))
+    }
+}
+
+/// A read snapshot's view of the tree.
+struct PgTree<'a> {
+    handle: &'a tokio::runtime::Handle,
+    c: &'a Object,
+}
+
+impl TreeRead for PgTree<'_> {
+    fn head(&mut self) -> Result<Option<SignedHead>, StoreError> {
+        self.handle.block_on(read_head(self.c)).and_then(|(_, h)| h)
+    }
+
+    fn tree_size(&mut self) -> Result<u64, StoreError> {
+        if self.handle.block_on(schema_version(self.c))? < 3 {
+            return Ok(0);
+        }
+        Ok(self
+            .handle
+            .block_on(read_head_with(self.c, false, true))?
+            .0
+            .tree
+            .size())
+    }
+
+    fn stored_node(&mut self, level: u32, index: u64) -> Result<Option<Hash>, StoreError> {
+        let (level, idx) = (level as i32, seq_i64(index)?);
+        let row = self
+            .handle
+            .block_on(self.c.query_opt(
+                "SELECT hash FROM audit_tree WHERE level = $1 AND idx = $2",
+                &[&level, &idx],
+            ))
+            .map_err(db)?;
+        row.map(|r| {
+            r.try_get::<_, Vec<u8>>(0)
+                .map_err(db)?
+                .try_into()
+                .map_err(|_| StoreError::Corrupt(format!("audit tree node {level}/{idx}")))
+        })
+        .transpose()
+    }
+
+    fn records_after(&mut self, after: u64, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
+        self.handle.block_on(records_after(self.c, after, limit))
+    }
 }
 
 const APPROVAL_COLUMNS: &str =
@@ -470,14 +568,23 @@ async fn is_revoked(c: &Object, token_id: &str) -> Result<bool, StoreError> {
 
 /// The chain's head row and its signed head (`FOR UPDATE` inside a
 /// writing transaction).
+/// With `tree`, the tree's frontier too (a store of version 3 or later;
+/// `warden audit verify` reads older ones without it).
 async fn read_head_with(
     c: &Object,
     lock: bool,
+    tree: bool,
 ) -> Result<(Chain, Result<Option<SignedHead>, StoreError>), StoreError> {
-    let sql = if lock {
-        "SELECT seq, hash, since_checkpoint, signed_head FROM audit_head WHERE id = 1 FOR UPDATE"
-    } else {
-        "SELECT seq, hash, since_checkpoint, signed_head FROM audit_head WHERE id = 1"
+    let sql = match (lock, tree) {
+        (true, _) => {
+            "SELECT seq, hash, since_checkpoint, signed_head, tree FROM audit_head WHERE id = 1 FOR UPDATE"
+        }
+        (false, true) => {
+            "SELECT seq, hash, since_checkpoint, signed_head, tree FROM audit_head WHERE id = 1"
+        }
+        (false, false) => {
+            "SELECT seq, hash, since_checkpoint, signed_head, NULL::BYTEA FROM audit_head WHERE id = 1"
+        }
     };
     let st = c.prepare_cached(sql).await.map_err(db)?;
     let row = c
@@ -489,10 +596,12 @@ async fn read_head_with(
     let hash: String = row.try_get(1).map_err(db)?;
     let since: i64 = row.try_get(2).map_err(db)?;
     let signed: Option<String> = row.try_get(3).map_err(db)?;
+    let tree: Option<Vec<u8>> = row.try_get(4).map_err(db)?;
     let chain = Chain {
         seq: u64::try_from(seq).map_err(|_| StoreError::Corrupt(format!("head seq {seq}")))?,
         hash: parse_hash(&hash)?,
         since_checkpoint: u64::try_from(since).unwrap_or(0),
+        tree: tree.map_or(Ok(transparency::Frontier::new()), |b| parse_frontier(&b))?,
     };
     Ok((chain, signed.map(|t| parse_signed_head(&t)).transpose()))
 }
@@ -500,7 +609,7 @@ async fn read_head_with(
 async fn read_head(
     c: &Object,
 ) -> Result<(Chain, Result<Option<SignedHead>, StoreError>), StoreError> {
-    read_head_with(c, false).await
+    read_head_with(c, false, false).await
 }
 
 async fn schema_version(c: &Object) -> Result<i64, StoreError> {
@@ -621,7 +730,7 @@ impl WriteConn for PgConn {
         self.with(|c| {
             Box::pin(async move {
                 c.batch_execute("BEGIN").await.map_err(db)?;
-                Ok(read_head_with(c, true).await?.0)
+                Ok(read_head_with(c, true, true).await?.0)
             })
         })
     }
@@ -689,7 +798,29 @@ impl WriteConn for PgConn {
         })
     }
 
+    fn insert_node(&mut self, level: u32, index: u64, hash: &Hash) -> Result<(), StoreError> {
+        let (level, idx, hash) = (level as i32, seq_i64(index)?, hash.to_vec());
+        self.with(move |c| {
+            Box::pin(async move {
+                let st = c
+                    .prepare_cached(
+                        "INSERT INTO audit_tree(level, idx, hash) VALUES ($1, $2, $3)
+                         ON CONFLICT (level, idx) DO UPDATE SET hash = excluded.hash",
+                    )
+                    .await
+                    .map_err(db)?;
+                c.execute(&st, &[&level, &idx, &hash]).await.map_err(db)?;
+                Ok(())
+            })
+        })
+    }
+
+    fn records_after(&mut self, after: u64, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
+        self.with(move |c| Box::pin(async move { records_after(c, after, limit).await }))
+    }
+
     fn commit(&mut self, chain: &Chain, signed: Option<&SignedHead>) -> Result<(), StoreError> {
+        let tree = chain.tree.to_bytes();
         let signed = signed
             .map(serde_json::to_string)
             .transpose()
@@ -704,11 +835,11 @@ impl WriteConn for PgConn {
                 let st = c
                     .prepare_cached(
                         "UPDATE audit_head SET seq = $1, hash = $2, since_checkpoint = $3,
-                            signed_head = COALESCE($4, signed_head) WHERE id = 1",
+                            signed_head = COALESCE($4, signed_head), tree = $5 WHERE id = 1",
                     )
                     .await
                     .map_err(db)?;
-                c.execute(&st, &[&seq, &hash, &since, &signed])
+                c.execute(&st, &[&seq, &hash, &since, &signed, &tree])
                     .await
                     .map_err(db)?;
                 // Delivered to every replica's feed when (and only if) the
@@ -912,7 +1043,10 @@ impl PgStore {
                     .await
                     .map_err(db)?;
                 let read = async {
-                    Ok::<_, StoreError>((read_head(&c).await?, records_after_last(&c).await?))
+                    Ok::<_, StoreError>((
+                        read_head_with(&c, false, true).await?,
+                        records_after_last(&c).await?,
+                    ))
                 }
                 .await;
                 let _ = c.batch_execute("COMMIT").await;
@@ -1055,22 +1189,23 @@ impl Drop for PgStore {
     }
 }
 
+impl super::sealed::Backend for PgStore {
+    fn writer(&self) -> &WriterHandle {
+        &self.writer
+    }
+}
+
 impl Store for PgStore {
-    fn commit(&self, txn: Txn) -> Pending {
-        self.writer.send(|tx| Job::Commit(txn, tx))
+    fn prove_inclusion(&self, seq: u64) -> Result<InclusionProof, StoreError> {
+        self.reader.prove_inclusion(seq)
     }
 
-    fn check_run(&self, token_id: String, expires_s: i64, check: RunCheck) -> Pending {
-        self.writer.send(|reply| Job::Run {
-            token_id,
-            expires_s,
-            check,
-            reply,
-        })
-    }
-
-    fn checkpoint(&self) -> Pending {
-        self.writer.send(Job::Checkpoint)
+    fn prove_consistency(
+        &self,
+        old: u64,
+        new: Option<u64>,
+    ) -> Result<ConsistencyProof, StoreError> {
+        self.reader.prove_consistency(old, new)
     }
 
     fn approval(&self, id: &str) -> Result<Option<ApprovalRecord>, StoreError> {

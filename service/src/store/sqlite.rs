@@ -13,21 +13,22 @@
 //! Readers use their own connection; WAL lets them read while the writer
 //! writes.
 
+use super::tree::{self, TreeRead};
 use super::writer::{
-    Chain, Job, WriteConn, Writer, WriterHandle, check_signed_head, parse_hash, parse_signed_head,
+    Chain, WriteConn, Writer, WriterHandle, check_signed_head, parse_hash, parse_signed_head,
     verify_log,
 };
 use super::{
-    ApprovalRecord, ApprovalRow, ApprovalState, IssuedToken, Pending, RecordQuery, RunCheck,
-    RunRead, StateOp, Store, StoreError, Txn, finish_approval, not_pending, now_ms,
+    ApprovalRecord, ApprovalRow, ApprovalState, ConsistencyProof, InclusionProof, IssuedToken,
+    RecordQuery, RunRead, StateOp, Store, StoreError, finish_approval, not_pending, now_ms,
 };
-use crate::audit::{AuditRecord, CheckpointSigner, SignedHead};
+use crate::audit::{AuditRecord, CheckpointSigner, Hash, SignedHead};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, mpsc};
 use tokio::sync::broadcast;
 
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -40,6 +41,12 @@ CREATE TABLE IF NOT EXISTS audit (
     hash TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_kind ON audit(kind, seq);
+CREATE TABLE IF NOT EXISTS audit_tree (
+    level INTEGER NOT NULL,
+    idx INTEGER NOT NULL,
+    hash BLOB NOT NULL,
+    PRIMARY KEY (level, idx)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS approvals (
     id TEXT PRIMARY KEY,
     submission_id TEXT NOT NULL,
@@ -171,11 +178,33 @@ fn migrate_v2(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The audit table is the same in versions 1, 2 and 3: a reader of the log
-/// accepts both.
+/// Version 3 to 4: the audit log's Merkle tree (`audit_tree`, the stored
+/// subtrees; meta `tree`, its right edge). The writer builds the tree over
+/// the existing records when it starts (`Writer::catch_up`), in its first
+/// transaction, and signs a tree head.
+fn migrate_v3(conn: &Connection) -> Result<(), StoreError> {
+    conn.execute_batch(
+        "BEGIN IMMEDIATE;
+         CREATE TABLE IF NOT EXISTS audit_tree (
+             level INTEGER NOT NULL,
+             idx INTEGER NOT NULL,
+             hash BLOB NOT NULL,
+             PRIMARY KEY (level, idx)
+         ) WITHOUT ROWID;
+         UPDATE meta SET value = '4' WHERE key = 'schema';
+         COMMIT;",
+    )
+    .inspect_err(|_| {
+        let _ = conn.execute_batch("ROLLBACK");
+    })?;
+    Ok(())
+}
+
+/// The audit table is the same in versions 1 to 4: a reader of the log
+/// accepts them all (proofs need version 4's tree).
 fn check_audit_schema(conn: &Connection) -> Result<(), StoreError> {
     match schema_version(conn)? {
-        1 | 2 | SCHEMA_VERSION => Ok(()),
+        1..=SCHEMA_VERSION => Ok(()),
         found => Err(StoreError::Schema {
             found,
             expected: SCHEMA_VERSION,
@@ -250,6 +279,9 @@ impl SqliteStore {
         }
         if schema_version(&conn)? == 2 {
             migrate_v2(&conn)?;
+        }
+        if schema_version(&conn)? == 3 {
+            migrate_v3(&conn)?;
         }
         conn.execute_batch(SCHEMA)?;
         conn.execute(
@@ -384,22 +416,23 @@ fn read_approval(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApprovalRow> {
     ))
 }
 
+impl super::sealed::Backend for SqliteStore {
+    fn writer(&self) -> &WriterHandle {
+        &self.writer
+    }
+}
+
 impl Store for SqliteStore {
-    fn commit(&self, txn: Txn) -> Pending {
-        self.writer.send(|tx| Job::Commit(txn, tx))
+    fn prove_inclusion(&self, seq: u64) -> Result<InclusionProof, StoreError> {
+        AuditReader::open(&self.path)?.prove_inclusion(seq)
     }
 
-    fn check_run(&self, token_id: String, expires_s: i64, check: RunCheck) -> Pending {
-        self.writer.send(|reply| Job::Run {
-            token_id,
-            expires_s,
-            check,
-            reply,
-        })
-    }
-
-    fn checkpoint(&self) -> Pending {
-        self.writer.send(Job::Checkpoint)
+    fn prove_consistency(
+        &self,
+        old: u64,
+        new: Option<u64>,
+    ) -> Result<ConsistencyProof, StoreError> {
+        AuditReader::open(&self.path)?.prove_consistency(old, new)
     }
 
     fn approval(&self, id: &str) -> Result<Option<ApprovalRecord>, StoreError> {
@@ -511,6 +544,92 @@ impl AuditReader {
         self.conn.execute_batch("COMMIT")?;
         result
     }
+
+    /// Runs `f` on one snapshot of the log.
+    fn snapshot<T>(
+        &self,
+        f: impl FnOnce(&mut SqliteTree<'_>) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        self.conn.execute_batch("BEGIN DEFERRED")?;
+        let result = f(&mut SqliteTree(&self.conn));
+        self.conn.execute_batch("COMMIT")?;
+        result
+    }
+
+    /// See [`Store::prove_inclusion`].
+    pub fn prove_inclusion(&self, seq: u64) -> Result<InclusionProof, StoreError> {
+        self.snapshot(|t| tree::prove_inclusion(t, seq))
+    }
+
+    /// See [`Store::prove_consistency`].
+    pub fn prove_consistency(
+        &self,
+        old: u64,
+        new: Option<u64>,
+    ) -> Result<ConsistencyProof, StoreError> {
+        self.snapshot(|t| tree::prove_consistency(t, old, new))
+    }
+}
+
+/// A read snapshot's view of the tree.
+struct SqliteTree<'a>(&'a Connection);
+
+impl TreeRead for SqliteTree<'_> {
+    fn head(&mut self) -> Result<Option<SignedHead>, StoreError> {
+        read_signed_head(self.0)
+    }
+
+    fn tree_size(&mut self) -> Result<u64, StoreError> {
+        if !tree_built(self.0)? {
+            return Ok(0);
+        }
+        let last: Option<i64> = self
+            .0
+            .query_row("SELECT MAX(seq) FROM audit", [], |r| r.get(0))?;
+        Ok(last.map_or(0, |s| s as u64))
+    }
+
+    fn stored_node(&mut self, level: u32, index: u64) -> Result<Option<Hash>, StoreError> {
+        read_node(self.0, level, index)
+    }
+
+    fn records_after(&mut self, after: u64, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
+        records_after(self.0, after, limit)
+    }
+}
+
+fn read_node(conn: &Connection, level: u32, index: u64) -> Result<Option<Hash>, StoreError> {
+    let v: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT hash FROM audit_tree WHERE level = ?1 AND idx = ?2")?
+        .query_row(params![level, index as i64], |r| r.get(0))
+        .optional()?;
+    v.map(|b| {
+        b.try_into()
+            .map_err(|_| StoreError::Corrupt(format!("audit tree node {level}/{index}")))
+    })
+    .transpose()
+}
+
+/// Whether the tree covers the log (meta `tree`, written with the first
+/// leaf: by the first record, or by the writer's build of a log from before
+/// the tree). The right edge is not stored: it is read from the stored
+/// subtrees, O(log n) rows, which also checks them against the signed root
+/// when the store opens, and saves a write per commit.
+fn tree_built(conn: &Connection) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM meta WHERE key = 'tree'")?
+        .query_row([], |r| r.get::<_, i64>(0))
+        .optional()?
+        .is_some())
+}
+
+/// The tree's right edge over the first `seq` records (empty before the tree).
+fn read_frontier(conn: &Connection, seq: u64) -> Result<transparency::Frontier, StoreError> {
+    if tree_built(conn)? {
+        tree::frontier(&mut SqliteTree(conn), seq)
+    } else {
+        Ok(transparency::Frontier::new())
+    }
 }
 
 /// The service's revocations as a [`token::RevocationList`], read from the
@@ -561,7 +680,7 @@ fn read_chain(conn: &Connection) -> Result<Chain, StoreError> {
         )
         .optional()?;
     let Some((seq, hash)) = head else {
-        return Ok(Chain::GENESIS);
+        return Ok(Chain::genesis());
     };
     let last_cp: Option<i64> = conn
         .query_row(
@@ -575,6 +694,7 @@ fn read_chain(conn: &Connection) -> Result<Chain, StoreError> {
         seq: seq as u64,
         hash: parse_hash(&hash)?,
         since_checkpoint: seq as u64 - last_cp.map_or(0, |s| s as u64),
+        tree: read_frontier(conn, seq as u64)?,
     })
 }
 
@@ -599,7 +719,7 @@ impl RunRead for SqliteConn {
 impl WriteConn for SqliteConn {
     fn begin(&mut self) -> Result<Chain, StoreError> {
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
-        Ok(self.chain)
+        Ok(self.chain.clone())
     }
 
     fn savepoint(&mut self) -> Result<(), StoreError> {
@@ -635,7 +755,25 @@ impl WriteConn for SqliteConn {
         Ok(())
     }
 
+    fn insert_node(&mut self, level: u32, index: u64, hash: &Hash) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO audit_tree(level, idx, hash) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![level, index as i64, &hash[..]])?;
+        Ok(())
+    }
+
+    fn records_after(&mut self, after: u64, limit: usize) -> Result<Vec<AuditRecord>, StoreError> {
+        records_after(&self.conn, after, limit)
+    }
+
     fn commit(&mut self, chain: &Chain, signed: Option<&SignedHead>) -> Result<(), StoreError> {
+        if self.chain.tree.size() == 0 && chain.tree.size() > 0 {
+            self.conn.execute_batch(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES ('tree', 'built')",
+            )?;
+        }
         if let Some(head) = signed {
             let text =
                 serde_json::to_string(head).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -644,7 +782,7 @@ impl WriteConn for SqliteConn {
                 .execute([text])?;
         }
         self.conn.execute_batch("COMMIT")?;
-        self.chain = *chain;
+        self.chain = chain.clone();
         Ok(())
     }
 
@@ -750,6 +888,7 @@ impl WriteConn for SqliteConn {
 mod tests {
     use super::*;
     use crate::audit::{EventKind, NewEvent, Problem};
+    use crate::store::Txn;
     use serde_json::json;
 
     fn signer() -> CheckpointSigner {

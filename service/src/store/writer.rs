@@ -1,5 +1,6 @@
-//! The write path every back end shares: group commit, the hash chain,
-//! checkpoints, the signed head, and run checks under the store's lock.
+//! The write path every back end shares: group commit, the hash chain and
+//! its Merkle tree, checkpoints, the signed tree head, and run checks under
+//! the store's lock.
 //!
 //! A back end provides a [`WriteConn`]: a connection that can begin a
 //! transaction (taking the chain's head: SQLite has one writer, PostgreSQL
@@ -12,25 +13,43 @@
 use super::{Committed, RunCheck, RunRead, StateOp, StoreError, Txn};
 use crate::audit::{
     AuditRecord, ChainVerifier, CheckpointSigner, GENESIS, Hash, NewEvent, Problem, SignedHead,
-    VerifyFailure, VerifyReport,
+    VerifyFailure, VerifyReport, next_record_and_leaf,
 };
+use transparency::Frontier;
+
+/// The Merkle tree's complete subtrees of this height and above are stored
+/// (`audit_tree`); lower ones are computed from at most `2^STORED_LEVEL`
+/// records when a proof needs them. One row per eight records, about,
+/// instead of one per record: the append stays cheap, and a proof still
+/// reads O(log n) rows.
+pub(crate) const STORED_LEVEL: u32 = 4;
 use tokio::sync::{broadcast, oneshot};
 
-/// The end of the chain: the last record's seq and hash, and how many
-/// records follow the last checkpoint.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The end of the chain: the last record's seq and hash, how many records
+/// follow the last checkpoint, and the Merkle tree's right edge (which
+/// covers every record, once a log from before the tree is caught up).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Chain {
     pub seq: u64,
     pub hash: Hash,
     pub since_checkpoint: u64,
+    pub tree: Frontier,
 }
 
 impl Chain {
-    pub const GENESIS: Chain = Chain {
-        seq: 0,
-        hash: GENESIS,
-        since_checkpoint: 0,
-    };
+    pub fn genesis() -> Chain {
+        Chain {
+            seq: 0,
+            hash: GENESIS,
+            since_checkpoint: 0,
+            tree: Frontier::new(),
+        }
+    }
+}
+
+/// Parses a stored tree frontier.
+pub(crate) fn parse_frontier(bytes: &[u8]) -> Result<Frontier, StoreError> {
+    Frontier::from_bytes(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 /// Parses a stored record hash (hex).
@@ -63,6 +82,11 @@ pub(crate) fn check_signed_head(
             h.verifies_with(signer.trusted())
                 && h.seq == chain.seq
                 && parse_hash(&h.hash).ok() == Some(chain.hash)
+                // A tree behind its log is caught up by the writer; a tree
+                // at the head must have the head's root.
+                && (h.root.is_none()
+                    || chain.tree.size() < chain.seq
+                    || h.tree_root() == Some(chain.tree.root()))
         }
     };
     if ok {
@@ -125,7 +149,13 @@ pub(crate) trait WriteConn: RunRead {
         expires_s: i64,
     ) -> Result<Option<String>, StoreError>;
     fn insert(&mut self, r: &AuditRecord) -> Result<(), StoreError>;
-    /// Writes the new head (and its signature, if any) and commits.
+    /// Stores a complete subtree's hash (levels from [`STORED_LEVEL`] up).
+    fn insert_node(&mut self, level: u32, index: u64, hash: &Hash) -> Result<(), StoreError>;
+    /// Records with seq above `after`, in order, at most `limit`, inside
+    /// the transaction (to build the tree of a log from before it).
+    fn records_after(&mut self, after: u64, limit: usize) -> Result<Vec<AuditRecord>, StoreError>;
+    /// Writes the new head (the chain's end, its tree frontier, and the
+    /// signed tree head, if any) and commits.
     fn commit(&mut self, chain: &Chain, signed: Option<&SignedHead>) -> Result<(), StoreError>;
     /// Rolls the transaction back (after a failure anywhere in the group).
     fn rollback(&mut self);
@@ -165,9 +195,25 @@ pub(crate) struct Writer<C: WriteConn> {
 }
 
 impl<C: WriteConn> Writer<C> {
-    /// Commits jobs in groups until the queue closes, then signs what no
-    /// checkpoint covers yet.
-    pub fn run(&mut self, rx: std::sync::mpsc::Receiver<Job>) {
+    /// Builds the tree of a log from before it, then commits jobs in
+    /// groups until the queue closes, then signs what no checkpoint covers
+    /// yet.
+    pub fn run(
+        &mut self,
+        rx: std::sync::mpsc::Receiver<Job>,
+        ready: std::sync::mpsc::SyncSender<Result<(), StoreError>>,
+    ) {
+        let (tx, mut first_rx) = oneshot::channel();
+        self.commit_group(vec![Job::Commit(Txn::default(), tx)]);
+        let first = first_rx
+            .try_recv()
+            .unwrap_or(Err(StoreError::WriterGone))
+            .map(|_| ());
+        let failed = first.is_err();
+        let _ = ready.send(first);
+        if failed {
+            return;
+        }
         while let Ok(first) = rx.recv() {
             let mut group = vec![first];
             while group.len() < self.max_group {
@@ -190,15 +236,113 @@ impl<C: WriteConn> Writer<C> {
         ev: &NewEvent,
         time_ms: i64,
     ) -> Result<AuditRecord, StoreError> {
-        let r = AuditRecord::next(chain.seq, &chain.hash, time_ms, ev);
+        let (r, leaf) = next_record_and_leaf(chain.seq, &chain.hash, time_ms, ev);
         self.conn.insert(&r)?;
+        self.grow_tree(chain, leaf)?;
         chain.seq = r.seq;
         chain.hash = parse_hash(&r.hash)?;
         chain.since_checkpoint += 1;
         Ok(r)
     }
 
+    /// Appends a leaf to the tree, storing the subtrees it completes.
+    fn grow_tree(&mut self, chain: &mut Chain, leaf: Hash) -> Result<(), StoreError> {
+        let conn = &mut self.conn;
+        chain.tree.push(leaf, |level, index, h| {
+            if level >= STORED_LEVEL {
+                conn.insert_node(level, index, h)
+            } else {
+                Ok(())
+            }
+        })
+    }
+
+    /// Builds the tree over records it does not cover yet: a log written
+    /// before the tree (the migration, on start), or records a replica of an
+    /// older version appended. Each record's hash and link are checked on
+    /// the way: a tree is never built over a broken chain. Returns whether
+    /// it added anything.
+    fn catch_up(&mut self, chain: &mut Chain) -> Result<bool, StoreError> {
+        let start = chain.tree.size();
+        if start == chain.seq {
+            return Ok(false);
+        }
+        if start > chain.seq {
+            return Err(StoreError::Corrupt(format!(
+                "the audit tree covers {start} records but the log has {}",
+                chain.seq
+            )));
+        }
+        let mut prev: Option<Hash> = None;
+        let mut after = start;
+        while after < chain.seq {
+            let page = self.conn.records_after(after, 4096)?;
+            if page.is_empty() {
+                break;
+            }
+            for r in page {
+                let bad = |what: &str| {
+                    StoreError::Corrupt(format!(
+                        "audit record {} {what}; the Merkle tree is not built over a broken log \
+                         (run `warden audit verify`)",
+                        r.seq
+                    ))
+                };
+                if r.seq != after + 1 {
+                    return Err(bad("is out of sequence"));
+                }
+                let stored = parse_hash(&r.hash)?;
+                if prev.is_some_and(|p| parse_hash(&r.prev_hash).ok() != Some(p))
+                    || r.computed_hash() != Some(stored)
+                {
+                    return Err(bad("does not match its hash or its predecessor's"));
+                }
+                let leaf = r.leaf_hash().ok_or_else(|| bad("has a malformed hash"))?;
+                self.grow_tree(chain, leaf)?;
+                prev = Some(stored);
+                after = r.seq;
+            }
+        }
+        if chain.tree.size() != chain.seq || prev != Some(chain.hash) {
+            return Err(StoreError::Corrupt(format!(
+                "the audit log's records end before its head (record {})",
+                chain.seq
+            )));
+        }
+        tracing::info!(
+            "built the audit log's Merkle tree over records {} to {}",
+            start + 1,
+            chain.seq
+        );
+        Ok(true)
+    }
+
+    /// Appends a checkpoint inside a savepoint: on error nothing of it
+    /// stays, in the transaction or in `chain`.
     fn append_checkpoint(
+        &mut self,
+        chain: &mut Chain,
+        time_ms: i64,
+    ) -> Result<Option<AuditRecord>, StoreError> {
+        if self.signer.is_none() || chain.since_checkpoint == 0 {
+            return Ok(None);
+        }
+        let before = chain.clone();
+        self.conn.savepoint()?;
+        match self.append_checkpoint_record(chain, time_ms) {
+            Ok(r) => {
+                self.conn.release()?;
+                Ok(r)
+            }
+            Err(e) => {
+                self.conn.rollback_to()?;
+                *chain = before;
+                Err(e)
+            }
+        }
+    }
+
+    fn append_checkpoint_record(
         &mut self,
         chain: &mut Chain,
         time_ms: i64,
@@ -206,9 +350,6 @@ impl<C: WriteConn> Writer<C> {
         let Some(signer) = &self.signer else {
             return Ok(None);
         };
-        if chain.since_checkpoint == 0 {
-            return Ok(None);
-        }
         let ev = signer.checkpoint(chain.seq, &chain.hash);
         let r = self.append(chain, &ev, time_ms)?;
         chain.since_checkpoint = 0;
@@ -223,7 +364,7 @@ impl<C: WriteConn> Writer<C> {
         job: JobBody,
         time_ms: i64,
     ) -> Result<Vec<AuditRecord>, StoreError> {
-        let before = *chain;
+        let before = chain.clone();
         self.conn.savepoint()?;
         let res = (|| {
             let txn = match job {
@@ -272,6 +413,18 @@ impl<C: WriteConn> Writer<C> {
                 return;
             }
         };
+        let caught_up = match self.catch_up(&mut chain) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::error!("cannot build the audit log's Merkle tree: {e}");
+                let msg = e.to_string();
+                self.conn.rollback();
+                for job in group {
+                    job.fail(StoreError::Corrupt(msg.clone()));
+                }
+                return;
+            }
+        };
         let mut results: Vec<(oneshot::Sender<_>, Result<Committed, StoreError>)> =
             Vec::with_capacity(group.len());
         let mut written: Vec<AuditRecord> = Vec::new();
@@ -316,8 +469,10 @@ impl<C: WriteConn> Writer<C> {
                 Err(e) => tracing::error!("cannot append a checkpoint: {e}"),
             }
         }
-        let signed = match (&self.signer, written.is_empty()) {
-            (Some(s), false) => Some(s.head(chain.seq, &chain.hash)),
+        let signed = match &self.signer {
+            Some(s) if !written.is_empty() || caught_up => {
+                Some(s.head(chain.seq, &chain.hash, &chain.tree.root()))
+            }
             _ => None,
         };
         if let Err(e) = self.conn.commit(&chain, signed.as_ref()) {
@@ -352,30 +507,47 @@ enum JobBody {
 }
 
 /// The queue to a [`Writer`] on its own thread, and the thread.
-pub(crate) struct WriterHandle {
+// `pub` in a private module: the `Store` trait's default methods reach it
+// through the sealed `Backend` trait.
+pub struct WriterHandle {
     jobs: std::sync::Mutex<Option<std::sync::mpsc::Sender<Job>>>,
     thread: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl WriterHandle {
-    /// Starts `writer` on a thread named `name`.
-    pub fn spawn<C: WriteConn + Send + 'static>(
+    /// Starts `writer` on a thread named `name`, once its first transaction
+    /// (which builds the Merkle tree of a log from before it) committed.
+    pub(crate) fn spawn<C: WriteConn + Send + 'static>(
         name: &str,
         mut writer: Writer<C>,
     ) -> Result<WriterHandle, StoreError> {
         let (tx, rx) = std::sync::mpsc::channel();
+        let (ready_tx, ready) = std::sync::mpsc::sync_channel(1);
         let thread = std::thread::Builder::new()
             .name(name.into())
-            .spawn(move || writer.run(rx))
+            .spawn(move || writer.run(rx, ready_tx))
             .map_err(|e| StoreError::Corrupt(format!("cannot start the writer thread: {e}")))?;
-        Ok(WriterHandle {
+        let handle = WriterHandle {
             jobs: std::sync::Mutex::new(Some(tx)),
             thread: std::sync::Mutex::new(Some(thread)),
-        })
+        };
+        // The writer's first transaction builds the tree of a log from
+        // before it: the store opens once it is committed, or not at all.
+        match ready.recv() {
+            Ok(Ok(())) => Ok(handle),
+            Ok(Err(e)) => {
+                handle.close();
+                Err(e)
+            }
+            Err(_) => {
+                handle.close();
+                Err(StoreError::WriterGone)
+            }
+        }
     }
 
     /// Queues a job; it fails with [`StoreError::WriterGone`] once closed.
-    pub fn send(
+    pub(crate) fn send(
         &self,
         make: impl FnOnce(oneshot::Sender<Result<Committed, StoreError>>) -> Job,
     ) -> super::Pending {
@@ -394,7 +566,7 @@ impl WriterHandle {
     }
 
     /// Stops the writer after it has committed everything queued.
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         self.jobs.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(h) = self.thread.lock().unwrap_or_else(|p| p.into_inner()).take() {
             let _ = h.join();

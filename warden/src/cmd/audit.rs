@@ -1,5 +1,7 @@
-//! `warden audit verify | show`: prove the service's audit log intact, or
-//! print it filtered.
+//! `warden audit verify | show | prove | consistency | verify-proof`: prove
+//! the service's audit log intact, print it filtered, and prove one record's
+//! inclusion or a later head's consistency with an earlier one (RFC 6962),
+//! checkable offline with the public keys alone.
 
 use crate::exit;
 use miette::IntoDiagnostic;
@@ -22,6 +24,77 @@ enum AuditCommand {
     Verify(VerifyArgs),
     /// Print audit records, filtered.
     Show(ShowArgs),
+    /// Print (JSON) the proof that record SEQ is in the Merkle tree the
+    /// log's signed tree head signs.
+    Prove(ProveArgs),
+    /// Print (JSON) the proof that the log's first OLD_SIZE records are a
+    /// prefix of its first NEW_SIZE (default: the signed tree head's size).
+    Consistency(ConsistencyArgs),
+    /// Check a proof from `prove` or `consistency` offline, with the public
+    /// keys alone.
+    VerifyProof(VerifyProofArgs),
+}
+
+/// Where the log is: a SQLite file, or a fleet's PostgreSQL store.
+#[derive(clap::Args)]
+struct LogArgs {
+    /// The service's store (SQLite file).
+    #[arg(long, default_value = "warden.db")]
+    db: PathBuf,
+    /// A fleet's PostgreSQL store instead (`postgres://…`).
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "WARDEN_STORE",
+        hide_env_values = true,
+        conflicts_with = "db"
+    )]
+    store: Option<String>,
+}
+
+#[derive(clap::Args)]
+struct ProveArgs {
+    /// The record's sequence number.
+    #[arg(value_name = "SEQ")]
+    seq: u64,
+    #[command(flatten)]
+    log: LogArgs,
+}
+
+#[derive(clap::Args)]
+struct ConsistencyArgs {
+    /// The size (record count) of the tree head you kept.
+    #[arg(value_name = "OLD_SIZE")]
+    old: u64,
+    /// The later size (default: the log's signed tree head).
+    #[arg(value_name = "NEW_SIZE")]
+    new: Option<u64>,
+    #[command(flatten)]
+    log: LogArgs,
+}
+
+#[derive(clap::Args)]
+struct VerifyProofArgs {
+    /// The proof (JSON from `warden audit prove` or `consistency`; `-` reads stdin).
+    #[arg(value_name = "PROOF")]
+    proof: String,
+    /// The trusted keys: `warden.pub`, `k4.public.…` or a key set file
+    /// (retired keys still verify the heads they signed). Repeatable.
+    #[arg(long = "pub", required = true)]
+    public_keys: Vec<String>,
+    /// For a consistency proof: the signed tree head you kept earlier (a
+    /// head's JSON, or an earlier proof's file, whose `head` is used).
+    /// Without it the proof only ties the new head to the old root it
+    /// names, and you compare that root yourself.
+    #[arg(long, value_name = "FILE")]
+    old_head: Option<PathBuf>,
+    /// For a consistency proof to a size before the log's current head:
+    /// the signed tree head you kept at that size.
+    #[arg(long, value_name = "FILE")]
+    new_head: Option<PathBuf>,
+    /// Print the result as one JSON object.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -92,6 +165,139 @@ pub fn run(args: Args) -> ExitCode {
     match args.command {
         AuditCommand::Verify(a) => verify(a),
         AuditCommand::Show(a) => show(a),
+        AuditCommand::Prove(a) => prove(a),
+        AuditCommand::Consistency(a) => consistency(a),
+        AuditCommand::VerifyProof(a) => verify_proof(a),
+    }
+}
+
+fn print_json<T: serde::Serialize>(value: &T) -> ExitCode {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::from(exit::ACCEPT)
+        }
+        Err(e) => bad_input(miette::miette!("{e}")),
+    }
+}
+
+fn prove(a: ProveArgs) -> ExitCode {
+    let proof = AuditLog::open(&a.log.db, a.log.store.as_deref())
+        .and_then(|log| log.prove_inclusion(a.seq));
+    match proof {
+        Ok(p) => print_json(&p),
+        Err(e) => bad_input(miette::miette!("{e}")),
+    }
+}
+
+fn consistency(a: ConsistencyArgs) -> ExitCode {
+    let proof = AuditLog::open(&a.log.db, a.log.store.as_deref())
+        .and_then(|log| log.prove_consistency(a.old, a.new));
+    match proof {
+        Ok(p) => print_json(&p),
+        Err(e) => bad_input(miette::miette!("{e}")),
+    }
+}
+
+fn read_json(path: &str) -> Result<serde_json::Value, String> {
+    let text = if path == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map(|_| s)
+    } else {
+        std::fs::read_to_string(path)
+    }
+    .map_err(|e| format!("cannot read {path}: {e}"))?;
+    serde_json::from_str(&text).map_err(|e| format!("{path} is not JSON: {e}"))
+}
+
+/// A kept head: a head's JSON, or a proof file whose `head` is taken.
+fn read_head(path: &std::path::Path) -> Result<transparency::SignedHead, String> {
+    let shown = path.display().to_string();
+    let mut v = read_json(&shown)?;
+    if let Some(h) = v.get_mut("head") {
+        v = h.take();
+    }
+    serde_json::from_value(v).map_err(|e| format!("{shown} is not a signed tree head: {e}"))
+}
+
+fn verify_proof(a: VerifyProofArgs) -> ExitCode {
+    let keys = match token::KeySet::load_all(&a.public_keys).into_diagnostic() {
+        Ok(k) => k,
+        Err(e) => return bad_input(e),
+    };
+    let loaded = (|| {
+        let v = read_json(&a.proof)?;
+        let heads = (
+            a.old_head.as_deref().map(read_head).transpose()?,
+            a.new_head.as_deref().map(read_head).transpose()?,
+        );
+        Ok::<_, String>((v, heads))
+    })();
+    let (v, (old_head, new_head)) = match loaded {
+        Ok(x) => x,
+        Err(e) => return bad_input(miette::miette!("{e}")),
+    };
+    let shape = |e: serde_json::Error| miette::miette!("{}: not a proof: {e}", a.proof);
+    let (result, what) = if v.get("record").is_some() {
+        let p: transparency::InclusionProof = match serde_json::from_value(v).map_err(shape) {
+            Ok(p) => p,
+            Err(e) => return bad_input(e),
+        };
+        let what = format!(
+            "record {} is in the tree of {} records whose root {} is signed by {}",
+            p.record.seq,
+            p.head.seq,
+            p.head.root.as_deref().unwrap_or("-"),
+            p.head.kid.as_deref().unwrap_or("a trusted key")
+        );
+        (p.verify(&keys), what)
+    } else {
+        let p: transparency::ConsistencyProof = match serde_json::from_value(v).map_err(shape) {
+            Ok(p) => p,
+            Err(e) => return bad_input(e),
+        };
+        let what = format!(
+            "the tree of {} records (root {}){} is a prefix of the signed tree of {} records (root {})",
+            p.old_size,
+            p.old_root,
+            if old_head.is_some() {
+                ", the head you kept,"
+            } else {
+                ""
+            },
+            p.new_size,
+            p.new_root
+        );
+        (p.verify(&keys, old_head.as_ref(), new_head.as_ref()), what)
+    };
+    match result {
+        Ok(()) => {
+            if a.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"verified": true, "statement": what})
+                );
+            } else {
+                println!("proof verified: {what}");
+                if what.contains("prefix") && old_head.is_none() {
+                    println!(
+                        "note: compare the old root with the head you kept, or pass it with --old-head"
+                    );
+                }
+            }
+            ExitCode::from(exit::ACCEPT)
+        }
+        Err(e) => {
+            if a.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"verified": false, "problem": e.to_string()})
+                );
+            } else {
+                println!("proof NOT verified: {e}");
+            }
+            ExitCode::from(exit::REJECT)
+        }
     }
 }
 
@@ -118,7 +324,7 @@ fn verify(a: VerifyArgs) -> ExitCode {
                     serde_json::json!({
                         "intact": true, "records": rep.records, "checkpoints": rep.checkpoints,
                         "last_checkpoint": rep.last_checkpoint, "uncovered": rep.uncovered, "head": rep.head,
-                        "head_seq": rep.records, "head_signed": rep.head_signed,
+                        "head_seq": rep.records, "head_signed": rep.head_signed, "tree_root": rep.root,
                     })
                 );
             } else {
@@ -128,6 +334,10 @@ fn verify(a: VerifyArgs) -> ExitCode {
                     rep.checkpoints,
                     rep.last_checkpoint,
                     if rep.head.is_empty() { "-" } else { &rep.head }
+                );
+                println!(
+                    "Merkle tree root over the {} records: {}",
+                    rep.records, rep.root
                 );
                 if rep.uncovered > 0 {
                     println!(

@@ -415,6 +415,39 @@ impl Token {
     }
 }
 
+/// A key set from one key or several: each PASERK `k4.public.…` text, a
+/// `warden.pub` file, or a key set file.
+fn load_keys(public_keys: &Bound<'_, PyAny>) -> PyResult<KeySet> {
+    let keys: Vec<String> = if let Ok(s) = public_keys.cast::<PyString>() {
+        vec![s.to_str()?.to_owned()]
+    } else {
+        public_keys
+            .extract()
+            .map_err(|_| PyTypeError::new_err("public_keys must be a str or a sequence of str"))?
+    };
+    if keys.is_empty() {
+        return Err(InvalidKey::new_err("the key set is empty"));
+    }
+    let trimmed: Vec<&str> = keys.iter().map(|k| k.trim()).collect();
+    KeySet::load_all(&trimmed).map_err(|e| InvalidKey::new_err(e.to_string()))
+}
+
+/// Whether `signature` over `message` was made by a key of `public_keys`
+/// (as for Token.verify), in any state: a retired key still verifies the
+/// audit history it signed. `kid` picks the key; without one, any key of
+/// the set may have signed. The audit log's signed tree heads are checked
+/// with it (warden.audit).
+#[pyfunction]
+#[pyo3(signature = (public_keys, kid, message, signature))]
+fn verifies_history(
+    public_keys: &Bound<'_, PyAny>,
+    kid: Option<&str>,
+    message: &[u8],
+    signature: &[u8],
+) -> PyResult<bool> {
+    Ok(load_keys(public_keys)?.verifies_history(kid, message, signature))
+}
+
 #[pymethods]
 impl Token {
     /// Verify `token` (the `v4.public.…` text `warden issue` or the service
@@ -433,19 +466,7 @@ impl Token {
         revocations: Option<&Bound<'_, Revocations>>,
         now: Option<i64>,
     ) -> PyResult<Token> {
-        let keys: Vec<String> = if let Ok(s) = public_keys.cast::<PyString>() {
-            vec![s.to_str()?.to_owned()]
-        } else {
-            public_keys.extract().map_err(|_| {
-                PyTypeError::new_err("public_keys must be a str or a sequence of str")
-            })?
-        };
-        if keys.is_empty() {
-            return Err(InvalidKey::new_err("the key set is empty"));
-        }
-        // Each entry: PASERK text, a `warden.pub` file, or a key set file.
-        let trimmed: Vec<&str> = keys.iter().map(|k| k.trim()).collect();
-        let keys = KeySet::load_all(&trimmed).map_err(|e| InvalidKey::new_err(e.to_string()))?;
+        let keys = load_keys(public_keys)?;
         let clock = match now {
             None => TimeSource::System,
             Some(t) => TimeSource::Fixed(FixedClock::new(Timestamp::from_unix(t))),
@@ -628,6 +649,7 @@ impl Token {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add_class::<Token>()?;
+    m.add_function(wrap_pyfunction!(verifies_history, m)?)?;
     m.add_class::<Verdict>()?;
     m.add_class::<Revocations>()?;
     m.add_class::<FromCall>()?;

@@ -81,6 +81,25 @@ class Client:
     def check_call(self, token: str, name: str, /, **args: Any) -> c.CheckResult:
         return self.check_action(token, c.call(name, **args))
 
+    def prove_inclusion(self, seq: int) -> dict[str, Any]:
+        """The proof that audit record ``seq`` is in the log's signed tree
+        (the dict ``warden audit prove`` prints; check it with
+        :func:`warden.audit.verify_inclusion`). Role: approver."""
+        from . import audit
+
+        m = self._call(self._stub.ProveInclusion, pb.ProveInclusionRequest(seq=seq))
+        return audit.inclusion_from_message(m)
+
+    def prove_consistency(self, old_size: int, new_size: int = 0) -> dict[str, Any]:
+        """The proof that the log's first ``old_size`` records are a prefix
+        of its first ``new_size`` (0: its signed tree head); check it with
+        :func:`warden.audit.verify_consistency`. Role: approver."""
+        from . import audit
+
+        m = self._call(self._stub.ProveConsistency,
+                       pb.ProveConsistencyRequest(old_size=old_size, new_size=new_size))
+        return audit.consistency_from_message(m)
+
     def reload(self) -> list[c.SpecStatus]:
         """Reload the spec directory (admin role)."""
         return [c.spec_status(s) for s in self._call(self._stub.Reload, pb.ReloadRequest()).specs]

@@ -367,3 +367,57 @@ class Revocations(_message.Message):
     TOKEN_IDS_FIELD_NUMBER: _ClassVar[int]
     token_ids: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, token_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ProveInclusionRequest(_message.Message):
+    __slots__ = ("seq",)
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    def __init__(self, seq: _Optional[int] = ...) -> None: ...
+
+class ProveConsistencyRequest(_message.Message):
+    __slots__ = ("old_size", "new_size")
+    OLD_SIZE_FIELD_NUMBER: _ClassVar[int]
+    NEW_SIZE_FIELD_NUMBER: _ClassVar[int]
+    old_size: int
+    new_size: int
+    def __init__(self, old_size: _Optional[int] = ..., new_size: _Optional[int] = ...) -> None: ...
+
+class SignedTreeHead(_message.Message):
+    __slots__ = ("size", "chain_hash", "root", "signature", "kid")
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    CHAIN_HASH_FIELD_NUMBER: _ClassVar[int]
+    ROOT_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    KID_FIELD_NUMBER: _ClassVar[int]
+    size: int
+    chain_hash: str
+    root: str
+    signature: str
+    kid: str
+    def __init__(self, size: _Optional[int] = ..., chain_hash: _Optional[str] = ..., root: _Optional[str] = ..., signature: _Optional[str] = ..., kid: _Optional[str] = ...) -> None: ...
+
+class InclusionProof(_message.Message):
+    __slots__ = ("record", "head", "proof")
+    RECORD_FIELD_NUMBER: _ClassVar[int]
+    HEAD_FIELD_NUMBER: _ClassVar[int]
+    PROOF_FIELD_NUMBER: _ClassVar[int]
+    record: Event
+    head: SignedTreeHead
+    proof: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, record: _Optional[_Union[Event, _Mapping]] = ..., head: _Optional[_Union[SignedTreeHead, _Mapping]] = ..., proof: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ConsistencyProof(_message.Message):
+    __slots__ = ("old_size", "old_root", "new_size", "new_root", "head", "proof")
+    OLD_SIZE_FIELD_NUMBER: _ClassVar[int]
+    OLD_ROOT_FIELD_NUMBER: _ClassVar[int]
+    NEW_SIZE_FIELD_NUMBER: _ClassVar[int]
+    NEW_ROOT_FIELD_NUMBER: _ClassVar[int]
+    HEAD_FIELD_NUMBER: _ClassVar[int]
+    PROOF_FIELD_NUMBER: _ClassVar[int]
+    old_size: int
+    old_root: str
+    new_size: int
+    new_root: str
+    head: SignedTreeHead
+    proof: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, old_size: _Optional[int] = ..., old_root: _Optional[str] = ..., new_size: _Optional[int] = ..., new_root: _Optional[str] = ..., head: _Optional[_Union[SignedTreeHead, _Mapping]] = ..., proof: _Optional[_Iterable[str]] = ...) -> None: ...

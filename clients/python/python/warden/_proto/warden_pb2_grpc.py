@@ -89,6 +89,16 @@ class WardenStub:
                 request_serializer=warden_dot___proto_dot_warden__pb2.WatchRevocationsRequest.SerializeToString,
                 response_deserializer=warden_dot___proto_dot_warden__pb2.Revocations.FromString,
                 _registered_method=True)
+        self.ProveInclusion = channel.unary_unary(
+                '/warden.v1.Warden/ProveInclusion',
+                request_serializer=warden_dot___proto_dot_warden__pb2.ProveInclusionRequest.SerializeToString,
+                response_deserializer=warden_dot___proto_dot_warden__pb2.InclusionProof.FromString,
+                _registered_method=True)
+        self.ProveConsistency = channel.unary_unary(
+                '/warden.v1.Warden/ProveConsistency',
+                request_serializer=warden_dot___proto_dot_warden__pb2.ProveConsistencyRequest.SerializeToString,
+                response_deserializer=warden_dot___proto_dot_warden__pb2.ConsistencyProof.FromString,
+                _registered_method=True)
 
 
 class WardenServicer:
@@ -188,6 +198,29 @@ class WardenServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ProveInclusion(self, request, context):
+        """--- The audit log as a transparency log (RFC 6962) ---
+        Proofs that check offline with the public keys alone (`warden audit
+        verify-proof`, the Python package's `warden.audit`). Role: approver (or
+        admin), as for StreamEvents: whoever may read the log.
+
+        That one record is in the Merkle tree the log's signed tree head signs.
+        FAILED_PRECONDITION when the record is after the head, or the log has
+        no signed tree head.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ProveConsistency(self, request, context):
+        """That the log's first `old_size` records are a prefix of its first
+        `new_size` (0: the signed tree head's size): nothing before a head you
+        kept was rewritten.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_WardenServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -245,6 +278,16 @@ def add_WardenServicer_to_server(servicer, server):
                     servicer.WatchRevocations,
                     request_deserializer=warden_dot___proto_dot_warden__pb2.WatchRevocationsRequest.FromString,
                     response_serializer=warden_dot___proto_dot_warden__pb2.Revocations.SerializeToString,
+            ),
+            'ProveInclusion': grpc.unary_unary_rpc_method_handler(
+                    servicer.ProveInclusion,
+                    request_deserializer=warden_dot___proto_dot_warden__pb2.ProveInclusionRequest.FromString,
+                    response_serializer=warden_dot___proto_dot_warden__pb2.InclusionProof.SerializeToString,
+            ),
+            'ProveConsistency': grpc.unary_unary_rpc_method_handler(
+                    servicer.ProveConsistency,
+                    request_deserializer=warden_dot___proto_dot_warden__pb2.ProveConsistencyRequest.FromString,
+                    response_serializer=warden_dot___proto_dot_warden__pb2.ConsistencyProof.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -544,6 +587,60 @@ class Warden:
             '/warden.v1.Warden/WatchRevocations',
             warden_dot___proto_dot_warden__pb2.WatchRevocationsRequest.SerializeToString,
             warden_dot___proto_dot_warden__pb2.Revocations.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ProveInclusion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/warden.v1.Warden/ProveInclusion',
+            warden_dot___proto_dot_warden__pb2.ProveInclusionRequest.SerializeToString,
+            warden_dot___proto_dot_warden__pb2.InclusionProof.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ProveConsistency(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/warden.v1.Warden/ProveConsistency',
+            warden_dot___proto_dot_warden__pb2.ProveConsistencyRequest.SerializeToString,
+            warden_dot___proto_dot_warden__pb2.ConsistencyProof.FromString,
             options,
             channel_credentials,
             insecure,
