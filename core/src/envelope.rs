@@ -81,6 +81,12 @@ pub struct Envelope {
     /// there is one, so envelopes without them keep their digests.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub approvals: Vec<ApprovalRule>,
+    /// Assumptions of the plan on tool results (`let X = call T(...) where
+    /// COND`): every result of `T` is checked against them when it
+    /// arrives, and a call argument [`ValueMatch::Assumed`] against its
+    /// field's part ([`crate::assume`]). Written only when there is one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub assumptions: Vec<crate::assume::ResultAssumption>,
 }
 
 /// `approve each PATTERN` of the spec, for a pattern some plan step may
@@ -106,6 +112,7 @@ impl Default for Envelope {
             ordering: Vec::new(),
             baseline: Vec::new(),
             approvals: Vec::new(),
+            assumptions: Vec::new(),
         }
     }
 }
@@ -273,6 +280,12 @@ pub enum ValueMatch {
     /// A `let` result: content unknown; it must originate from `origin`
     /// when that is known.
     Unknown { origin: Option<String> },
+    /// A field of a `let` result the plan makes an assumption about
+    /// (`bill.amount`, named as in [`Envelope::assumptions`]): the value
+    /// must come from the assumption's tool and meet the field's part of
+    /// it ([`crate::assume::ResultAssumption::value_ok`]). Only a call
+    /// argument is granted so.
+    Assumed { field: String },
 }
 
 /// A param of the plan, carried with its condition.
@@ -558,10 +571,12 @@ impl Envelope {
                         continue;
                     }
                     let mut pairs = Vec::new();
-                    let ok = g
-                        .args
-                        .iter()
-                        .all(|(k, m)| a.fields.get(k).is_some_and(|f| value_ok(m, f, &mut pairs)));
+                    let ok = g.args.iter().all(|(k, m)| {
+                        a.fields.get(k).is_some_and(|f| match m {
+                            ValueMatch::Assumed { field } => self.assumed_ok(field, f),
+                            m => value_ok(m, f, &mut pairs),
+                        })
+                    });
                     if ok && try_bind(pairs) {
                         return Ok(());
                     }
@@ -648,6 +663,20 @@ fn value_ok<'a>(m: &'a ValueMatch, f: &'a Field, pairs: &mut Vec<(&'a str, &'a F
             None => true,
             Some(o) => f.origin.as_deref() == Some(o.as_str()),
         },
+        // Granted only as a call argument (checked there); anywhere else
+        // it grants nothing.
+        ValueMatch::Assumed { .. } => false,
+    }
+}
+
+impl Envelope {
+    /// Whether `f`, in the place of the assumed field `field`, is a value
+    /// the proof covered ([`crate::assume`]).
+    fn assumed_ok(&self, field: &str, f: &Field) -> bool {
+        self.assumptions
+            .iter()
+            .find(|a| a.fields.contains_key(field))
+            .is_some_and(|a| a.value_ok(field, f))
     }
 }
 

@@ -37,6 +37,7 @@
 //! ```
 
 pub mod action;
+pub mod assume;
 pub mod claims;
 pub mod cond;
 pub mod envelope;
