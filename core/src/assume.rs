@@ -45,43 +45,12 @@
 //! ```
 
 use crate::cond::{Cond, Operand};
+pub use crate::envelope::{AssumedField, ResultAssumption};
 use crate::envelope::{Location, type_ok};
 use crate::value::{Field, Number, Value};
 use crate::vocab::ParamType;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-/// `let NAME = call TOOL(...) where COND` of the plan, in the envelope.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct ResultAssumption {
-    /// The tool whose results it is about.
-    pub tool: String,
-    /// The result's name in the plan (`bill`).
-    pub result: String,
-    /// The fields it names, by flat name (`bill.amount`).
-    pub fields: BTreeMap<String, AssumedField>,
-    /// The condition, over the flat names.
-    pub cond: Cond,
-    /// The condition as the plan writes it.
-    pub text: String,
-    /// Where the plan writes it.
-    pub at: Location,
-}
-
-/// A field of a result an assumption names.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct AssumedField {
-    /// Members of the result's JSON object, outermost first (empty: the
-    /// result itself).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub path: Vec<String>,
-    /// An index into the list the path leads to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub index: Option<u32>,
-    /// The type the assumption's comparisons give it.
-    #[serde(rename = "type")]
-    pub ty: ParamType,
-}
 
 /// A result that does not meet an assumption.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]

@@ -86,7 +86,7 @@ pub struct Envelope {
     /// arrives, and a call argument [`ValueMatch::Assumed`] against its
     /// field's part ([`crate::assume`]). Written only when there is one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub assumptions: Vec<crate::assume::ResultAssumption>,
+    pub assumptions: Vec<ResultAssumption>,
 }
 
 /// `approve each PATTERN` of the spec, for a pattern some plan step may
@@ -286,6 +286,39 @@ pub enum ValueMatch {
     /// it ([`crate::assume::ResultAssumption::value_ok`]). Only a call
     /// argument is granted so.
     Assumed { field: String },
+}
+
+/// `let NAME = call TOOL(...) where COND` of the plan, in the envelope
+/// (checked by [`crate::assume`]).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ResultAssumption {
+    /// The tool whose results it is about.
+    pub tool: String,
+    /// The result's name in the plan (`bill`).
+    pub result: String,
+    /// The fields it names, by flat name (`bill.amount`).
+    pub fields: BTreeMap<String, AssumedField>,
+    /// The condition, over the flat names.
+    pub cond: Cond,
+    /// The condition as the plan writes it.
+    pub text: String,
+    /// Where the plan writes it.
+    pub at: Location,
+}
+
+/// A field of a result an assumption names.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct AssumedField {
+    /// Members of the result's JSON object, outermost first (empty: the
+    /// result itself).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub path: Vec<String>,
+    /// An index into the list the path leads to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<u32>,
+    /// The type the assumption's comparisons give it.
+    #[serde(rename = "type")]
+    pub ty: ParamType,
 }
 
 /// A param of the plan, carried with its condition.

@@ -167,7 +167,14 @@ pub fn concrete_action(a: &proto::Action) -> Result<ConcreteAction, String> {
             }
             let mut args = Vec::with_capacity(c.args.len());
             for (k, v) in &c.args {
-                args.push((k.clone(), Field::new(arg_value(v)?)));
+                let value = arg_value(v)?;
+                args.push((
+                    k.clone(),
+                    match v.from_call.trim() {
+                        "" => Field::new(value),
+                        tool => Field::from_call(value, tool),
+                    },
+                ));
             }
             Ok(ConcreteAction::call(c.name.clone(), args))
         }
@@ -295,17 +302,35 @@ impl Engine for WardenEngine {
         revocations: &dyn token::RevocationList,
     ) -> Result<(), ActionError> {
         let a = concrete_action(action).map_err(ActionError::Malformed)?;
-        match token.check_run(run, &a, &SystemClock, revocations) {
-            Ok(_) => Ok(()),
-            Err(r) => Err(match r.reason {
-                RefusalReason::Revoked { .. }
-                | RefusalReason::RevocationUnavailable(_)
-                | RefusalReason::Expired { .. }
-                | RefusalReason::NotYetValid { .. } => {
-                    ActionError::TokenNotHonoured(r.reason.to_string())
-                }
-                reason => ActionError::Refused(reason.to_string()),
-            }),
-        }
+        token
+            .check_run(run, &a, &SystemClock, revocations)
+            .map(|_| ())
+            .map_err(action_error)
+    }
+
+    fn check_result(
+        &self,
+        token: &VerifiedToken,
+        run: &mut RunState,
+        tool: &str,
+        result: &serde_json::Value,
+        revocations: &dyn token::RevocationList,
+    ) -> Result<(), ActionError> {
+        token
+            .check_result_run(run, tool, result, &SystemClock, revocations)
+            .map(|_| ())
+            .map_err(action_error)
+    }
+}
+
+/// A refusal of the monitor as the service answers it: the token not
+/// honoured (revoked, expired), or the action (or result) refused.
+fn action_error(r: warden_core::monitor::Refusal) -> ActionError {
+    match r.reason {
+        RefusalReason::Revoked { .. }
+        | RefusalReason::RevocationUnavailable(_)
+        | RefusalReason::Expired { .. }
+        | RefusalReason::NotYetValid { .. } => ActionError::TokenNotHonoured(r.reason.to_string()),
+        reason => ActionError::Refused(reason.to_string()),
     }
 }

@@ -18,6 +18,8 @@ VerdictKind: TypeAlias = Literal[
     "expired",
     "not_yet_valid",
     "state_mismatch",
+    "needs_approval",
+    "assumption",
 ]
 
 class WardenError(Exception):
@@ -121,6 +123,10 @@ class Token:
         system's. Raises a :class:`TokenError` subclass or :class:`InvalidKey`."""
     def check_call(self, name: str, /, **args: ArgValue | FromCall) -> Verdict:
         """Check the tool call ``name(**args)``; when allowed, record it in the run."""
+    def check_result(self, tool: str, result: object) -> Verdict:
+        """Check a result of ``tool`` as it arrives (a dict, list, str, number or bool, as
+        ``json.dumps`` takes it) against the plan's assumptions about that tool's results;
+        a result that fails one is refused (kind ``"assumption"``) and stops the run."""
     def check_read(self, path: str) -> Verdict: ...
     def check_write(self, path: str) -> Verdict: ...
     def check_delete(self, path: str) -> Verdict: ...

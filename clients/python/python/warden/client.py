@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from typing import Any, Iterable, Iterator
 
 import grpc
@@ -80,6 +82,12 @@ class Client:
 
     def check_call(self, token: str, name: str, /, **args: Any) -> c.CheckResult:
         return self.check_action(token, c.call(name, **args))
+
+    def check_result(self, token: str, tool: str, result: Any) -> c.CheckResult:
+        """Check a result of ``tool`` as it arrives (anything ``json.dumps`` takes) against the
+        plan's assumptions about that tool's results; a refused result stops the run."""
+        req = pb.CheckResultRequest(token=token, tool=tool, result_json=json.dumps(result))
+        return c.check_result(self._call(self._stub.CheckResult, req))
 
     def reload(self) -> list[c.SpecStatus]:
         """Reload the spec directory (admin role)."""
