@@ -46,6 +46,7 @@ async fn env_with(sign_in_per_minute: u32, tls: bool) -> Env {
         store: store.clone(),
         auth: testkit::service::authenticator(),
         audit_keys: fixture.key.public_key().into(),
+        metrics: svc.metrics(),
     };
     let app = console::router(
         shared,

@@ -80,6 +80,7 @@ async fn the_console_serves_https_with_the_configured_certificate() {
         store,
         auth,
         audit_keys: signer.public_key().into(),
+        metrics: Default::default(),
     };
     let app = console::router(
         shared,

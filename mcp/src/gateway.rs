@@ -3,6 +3,7 @@
 
 use crate::decide::{self, Provenance};
 use crate::error::GatewayError;
+use crate::metrics::{GatewayMetrics, Outcome};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ClientCapabilities, ClientConfig,
     ContentBlock, ElicitRequestParams, ElicitResult, GetPromptRequestParams, GetPromptResponse,
@@ -19,7 +20,7 @@ use service::store::{StateOp, Store, Txn};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use token::{RunState, SystemClock, VerifiedToken};
 use warden_core::monitor::RefusalReason;
 use warden_core::revocation::RevocationList;
@@ -118,6 +119,7 @@ pub(crate) struct Inner {
     /// The agents connected (one over stdio, one per session over HTTP),
     /// told when a server's tool list changed.
     agents: std::sync::Mutex<Vec<Peer<RoleServer>>>,
+    metrics: Arc<GatewayMetrics>,
 }
 
 fn now_ms() -> i64 {
@@ -167,6 +169,7 @@ impl Inner {
             provenance,
             approvals: config.approvals,
             agents: std::sync::Mutex::new(Vec::new()),
+            metrics: Arc::new(GatewayMetrics::new()),
         })
     }
 
@@ -223,7 +226,7 @@ impl Inner {
     /// cannot be written, the answer says so (the call is refused either way).
     async fn refuse(
         &self,
-        request: &str,
+        request: &'static str,
         subject: &str,
         digest: Option<&str>,
         reason: String,
@@ -233,6 +236,7 @@ impl Inner {
                                    "call_digest": digest, "reason": reason}),
         );
         let msg = format!("refused by warden (token {}): {reason}", self.jti);
+        self.metrics.request(request, Outcome::refused);
         match self.commit(None, vec![ev]).await {
             Ok(()) => msg,
             Err(e) => format!("{msg}; the refusal could not be audited: {e}"),
@@ -320,6 +324,7 @@ impl Inner {
 
     /// Decide one `tools/call`; forward it only if the token allows it.
     async fn call_tool(&self, req: CallToolRequestParams) -> Result<CallToolResult, GatewayError> {
+        let arrived = Instant::now();
         let outer = req.name.to_string();
         let digest = decide::call_digest(&outer, req.arguments.as_ref());
         let (o, d) = (outer.as_str(), digest.as_str());
@@ -387,7 +392,10 @@ impl Inner {
             };
             // Park the call until a human decides it (the run goes on
             // meanwhile), then check it again as approved.
-            match self.wait_for_human(approvals, &said, d, &reason).await {
+            let waiting = self.metrics.waiting_for_approval();
+            let decided = self.wait_for_human(approvals, &said, d, &reason).await;
+            drop(waiting);
+            match decided {
                 Decided::Refused(why) => return refused(why).await,
                 Decided::Approved { id, by } => approval = Some((id, by)),
             }
@@ -429,13 +437,19 @@ impl Inner {
             return Err(e);
         }
         drop(record);
+        if approval.is_none() {
+            self.metrics.decided(arrived);
+        }
+        self.metrics.request("tools/call", Outcome::forwarded);
         let mut forwarded = req;
         forwarded.name = inner.into();
+        let sent = Instant::now();
         let result = self
             .peer(upstream)?
             .call_tool(forwarded)
             .await
             .map_err(|e| GatewayError::Upstream(e.to_string()))?;
+        self.metrics.answered(sent);
         if let Some(refused) = self.check_result(&outer, &result).await? {
             return Ok(refused);
         }
@@ -643,6 +657,7 @@ impl ServerHandler for AgentSide {
             // Fail closed: whatever went wrong, the answer is a refusal (the
             // server saw the call only if its allow was durably recorded).
             Err(e) => {
+                self.0.metrics.request("tools/call", Outcome::error);
                 Ok(text_error(format!("refused by warden (token {}): {e}", self.0.jti)).into())
             }
         }
@@ -808,6 +823,11 @@ impl Gateway {
     /// The handler that serves the agent.
     pub fn agent_side(&self) -> AgentSide {
         AgentSide(self.inner.clone())
+    }
+
+    /// What this gateway counts and times (`warden mcp --metrics`).
+    pub fn metrics(&self) -> Arc<GatewayMetrics> {
+        self.inner.metrics.clone()
     }
 
     /// The token id of the run.

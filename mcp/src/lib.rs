@@ -36,6 +36,7 @@ pub mod config;
 pub mod decide;
 mod error;
 mod gateway;
+pub mod metrics;
 mod serve;
 
 pub use error::GatewayError;

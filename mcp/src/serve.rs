@@ -87,11 +87,14 @@ async fn connect(
 }
 
 /// Run a gateway until the agent disconnects (stdio), the process is told
-/// to stop (HTTP: SIGINT or SIGTERM), or a server exits.
+/// to stop (HTTP: SIGINT or SIGTERM), or a server exits; with `metrics`, a
+/// listening socket, serve its Prometheus metrics there (`GET /metrics`)
+/// for as long.
 pub async fn serve(
     config: Config,
     upstreams: Vec<UpstreamSpec>,
     agent: AgentTransport,
+    metrics: Option<std::net::TcpListener>,
 ) -> Result<(), GatewayError> {
     if upstreams.is_empty() {
         return Err(GatewayError::NoUpstream);
@@ -101,6 +104,27 @@ pub async fn serve(
     // An error means a default is already installed, which is what we want.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let gateway = Gateway::open(config)?;
+    let metrics = match metrics {
+        None => None,
+        Some(l) => {
+            let listener = l
+                .set_nonblocking(true)
+                .and_then(|()| tokio::net::TcpListener::from_std(l))
+                .map_err(|e| GatewayError::Config(format!("the metrics listener: {e}")))?;
+            let m = gateway.metrics();
+            let scrape = service::metrics::Scrape {
+                encode: Arc::new(move || service::metrics::encode(m.registry())),
+                refresh: None,
+            };
+            Some(tokio::spawn(async move {
+                if let Err(e) =
+                    service::metrics::serve(listener, scrape, std::future::pending()).await
+                {
+                    tracing::error!("warden mcp: the metrics endpoint failed: {e}");
+                }
+            }))
+        }
+    };
     let mut clients = Vec::new();
     for spec in upstreams {
         clients.push(connect(&gateway, spec).await?);
@@ -160,6 +184,9 @@ pub async fn serve(
             }
         }
     };
+    if let Some(m) = metrics {
+        m.abort();
+    }
     gateway.close();
     result
 }

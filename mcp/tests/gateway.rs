@@ -217,6 +217,17 @@ async fn refusals_never_reach_the_server_and_a_reopened_gateway_keeps_counting()
         text(&fourth)
     );
     assert_eq!(s.bank.performed.lock().unwrap().len(), 3);
+    // The metrics count the same: 3 forwarded, 4 refused, each forwarded
+    // call's decision and server answer timed, nobody waiting.
+    let exposition = service::metrics::encode(s.gateway.metrics().registry());
+    let value = |name: &str, outcome: Option<&str>| {
+        testkit::metrics::sample(&exposition, name, outcome.map(|o| ("outcome", o)))
+    };
+    assert_eq!(value("warden_mcp_requests_total", Some("forwarded")), 3.0);
+    assert_eq!(value("warden_mcp_requests_total", Some("refused")), 4.0);
+    assert_eq!(value("warden_mcp_decision_seconds_count", None), 3.0);
+    assert_eq!(value("warden_mcp_upstream_seconds_count", None), 3.0);
+    assert_eq!(value("warden_mcp_approvals_waiting", None), 0.0);
     s.gateway.close();
     drop(s);
 

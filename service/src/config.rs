@@ -20,6 +20,9 @@
 //! sign_in_per_minute = 10         # failed sign-ins allowed per client address per minute
 //! session_minutes = 480           # a sign-in lasts this long
 //!
+//! [metrics]                      # Prometheus metrics, GET /metrics over plain HTTP; omit for none
+//! listen = "127.0.0.1:9464"       # an IP address and port (counts and latencies only, no names)
+//!
 //! [[credentials]]
 //! name = "orchestrator-1"
 //! role = "submitter"
@@ -51,6 +54,13 @@ pub struct ConsoleConfig {
     pub sign_in_per_minute: u32,
     #[serde(default = "default_session")]
     pub session_minutes: u64,
+}
+
+/// The Prometheus endpoint (`[metrics]`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    pub listen: String,
 }
 
 fn default_sign_in() -> u32 {
@@ -122,6 +132,8 @@ pub struct ServeConfig {
     pub credentials: Vec<CredentialConfig>,
     #[serde(default)]
     pub console: Option<ConsoleConfig>,
+    #[serde(default)]
+    pub metrics: Option<MetricsConfig>,
 }
 
 /// Why the configuration cannot be used.
@@ -143,6 +155,8 @@ pub enum ConfigError {
         "[console] listen = {0:?} is not a loopback address: approvers' credentials and session cookies would cross the network in clear; configure [tls] or listen on 127.0.0.1"
     )]
     ConsoleNeedsTls(String),
+    #[error("[metrics] listen = {0:?}: give an IP address and a port, like \"127.0.0.1:9464\"")]
+    MetricsAddress(String),
     #[error("[console] sign_in_per_minute and session_minutes must be at least 1")]
     ConsoleLimits,
     #[error("store = {0:?}: give a PostgreSQL URL, postgres://user:password@host:port/database")]
@@ -195,6 +209,11 @@ impl ServeConfig {
             if console.sign_in_per_minute == 0 || console.session_minutes == 0 {
                 return Err(ConfigError::ConsoleLimits);
             }
+        }
+        if let Some(m) = &c.metrics
+            && m.listen.parse::<std::net::SocketAddr>().is_err()
+        {
+            return Err(ConfigError::MetricsAddress(m.listen.clone()));
         }
         if let Some(url) = &c.store {
             check_store_url(url)?;
@@ -311,6 +330,21 @@ mod tests {
         assert_eq!(c.db, Path::new("/etc/warden/warden.db"));
         assert_eq!(c.max_plan_bytes, 65536);
         assert_eq!(c.credentials[0].role, Role::Submitter);
+    }
+
+    #[test]
+    fn metrics_need_an_address_and_the_deployed_configuration_has_one() {
+        let base = Path::new("/etc/warden");
+        let c = ServeConfig::parse("[metrics]\nlisten = \"0.0.0.0:9464\"", "t", base).unwrap();
+        assert_eq!(c.metrics.unwrap().listen, "0.0.0.0:9464");
+        let name = ServeConfig::parse("[metrics]\nlisten = \"localhost:9464\"", "t", base);
+        assert!(
+            matches!(name, Err(ConfigError::MetricsAddress(_))),
+            "{name:?}"
+        );
+        let deployed = include_str!("../../deploy/base/config/warden.toml");
+        let c = ServeConfig::parse(deployed, "warden.toml", base).unwrap();
+        assert_eq!(c.metrics.unwrap().listen, "0.0.0.0:9464");
     }
 
     #[test]

@@ -8,8 +8,9 @@
 //! seam to Warden's deciding parts; [`warden_engine`] is the real one),
 //! [`specs`] (the spec directory, reloaded), [`audit`] (the hash chain and
 //! its signed checkpoints), [`store`] (approvals, revocations and the audit
-//! log behind the [`store::Store`] trait, SQLite by default), [`loadgen`]
-//! (a load generator for the service).
+//! log behind the [`store::Store`] trait, SQLite by default), [`metrics`]
+//! (Prometheus metrics and their endpoint), [`loadgen`] (a load generator
+//! for the service).
 //!
 //! ```no_run
 //! use service::audit::{EventKind, NewEvent};
@@ -29,6 +30,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod loadgen;
+pub mod metrics;
 pub mod server;
 pub mod specs;
 pub mod store;

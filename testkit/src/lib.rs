@@ -27,6 +27,9 @@ pub mod service;
 /// A real PostgreSQL cluster per test (the fleet's tests).
 pub mod postgres;
 
+/// Prometheus scrapes, parsed.
+pub mod metrics;
+
 /// The environment variable naming the file skips are appended to.
 pub const SKIP_LOG: &str = "WARDEN_SKIP_LOG";
 

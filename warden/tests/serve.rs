@@ -3,15 +3,13 @@
 
 use service::proto::{self, warden_client::WardenClient};
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 use tonic::transport::Channel;
 
-const SUBMITTER: &str = "submitter-secret-for-tests-0001";
-const APPROVER: &str = "approver-secret-for-tests-0001";
-const ADMIN: &str = "admin-secret-for-tests-000001";
+mod serving;
+use serving::{ADMIN, APPROVER, SUBMITTER, ServeDir, Server, client, req, rt, warden};
 
 const SPEC: &str = r#"spec "bank" {
   allow read under "/srv/data/"
@@ -42,110 +40,36 @@ const PLAN_PAY: &str = r#"plan "pay" {
 }
 "#;
 
+/// One server's directory.
 struct Harness {
-    dir: tempfile::TempDir,
-}
-
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    /// SIGTERM and wait: the graceful path (final checkpoint).
-    fn stop(mut self) {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let _ = self.child.wait();
-    }
-
-    fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-}
-
-fn warden() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_warden"))
+    dir: ServeDir,
 }
 
 impl Harness {
     fn new(seed: u8) -> Harness {
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
-        let kp = token::SigningKey::from_seed(&[seed; 32]).unwrap();
-        std::fs::create_dir_all(d.join("keys")).unwrap();
-        let key = d.join("keys/warden.key");
-        std::fs::write(&key, &*kp.to_paserk()).unwrap();
-        std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))
-            .unwrap();
-        std::fs::write(d.join("keys/warden.pub"), kp.public_key().to_paserk()).unwrap();
-        std::fs::create_dir_all(d.join("specs")).unwrap();
-        std::fs::write(d.join("specs/bank.spec"), SPEC).unwrap();
-        Harness { dir }
+        Harness {
+            dir: ServeDir::new(seed, SPEC),
+        }
     }
 
     fn path(&self, p: &str) -> PathBuf {
-        self.dir.path().join(p)
+        self.dir.path(p)
     }
 
     fn config(&self, extra: &str) -> PathBuf {
-        let cfg = format!(
-            r#"
-listen = "127.0.0.1:0"
-db = "warden.db"
-specs = "specs"
-key = "keys/warden.key"
-max_plan_bytes = 4096
-checkpoint_every = 50
-reload_poll_ms = 0
-{extra}
-[[credentials]]
-name = "orchestrator"
-role = "submitter"
-secret = "{SUBMITTER}"
-
-[[credentials]]
-name = "alice"
-role = "approver"
-secret = "{APPROVER}"
-
-[[credentials]]
-name = "root"
-role = "admin"
-secret = "{ADMIN}"
-"#
-        );
-        let p = self.path("serve.toml");
-        std::fs::write(&p, cfg).unwrap();
-        p
+        self.dir.write_config(&format!(
+            "db = \"warden.db\"\nmax_plan_bytes = 4096\ncheckpoint_every = 50\nreload_poll_ms = 0\n{extra}"
+        ))
     }
 
     fn start_with(&self, extra: &str) -> Server {
-        let cfg = self.config(extra);
-        let mut child = warden()
-            .args(["serve", "--config"])
-            .arg(&cfg)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("warden serve did not start: {line:?}"))
-            .to_owned();
-        Server { child, addr }
+        self.start_reading(extra, 0).0
+    }
+
+    /// Starts `warden serve` and reads its `listening on` line and the
+    /// `more` lines it prints after it (the console's, the metrics').
+    fn start_reading(&self, extra: &str, more: usize) -> (Server, Vec<String>) {
+        Server::start(&self.config(extra), more)
     }
 
     fn start(&self) -> Server {
@@ -182,25 +106,6 @@ secret = "{ADMIN}"
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
     }
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-async fn client(endpoint: &str) -> WardenClient<Channel> {
-    let ch = service::loadgen::connect(endpoint, None).await.unwrap();
-    WardenClient::new(ch).max_encoding_message_size(usize::MAX)
-}
-
-fn req<T>(msg: T, secret: &str) -> tonic::Request<T> {
-    let mut r = tonic::Request::new(msg);
-    r.metadata_mut()
-        .insert("authorization", format!("Bearer {secret}").parse().unwrap());
-    r
 }
 
 fn submit(plan: &str, spec: &str) -> proto::SubmitPlanRequest {
@@ -638,7 +543,7 @@ fn a_broken_spec_keeps_the_previous_version() {
 #[test]
 fn tls_with_certificate_files() {
     let h = Harness::new(5);
-    let d = h.dir.path();
+    let d = h.dir.dir.path();
     // A CA and a server certificate it signs (rustls refuses a CA as the end entity).
     let openssl = |args: &[&str]| {
         let st = Command::new("openssl")
@@ -1067,4 +972,119 @@ fn signing_keys_rotate_without_breaking_tokens_or_history() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("only with an active key"), "{stderr}");
+}
+
+/// `[metrics] listen`: a Prometheus scrape over plain HTTP, parsed as the
+/// exposition format, counts what the service did: verdicts (and plans that
+/// got none) with their latency, tool-call checks by outcome, approvals
+/// waiting in the store, audit appends. Nothing names an agent or a token.
+#[test]
+fn metrics_are_scraped_and_count_what_the_service_did() {
+    let h = Harness::new(11);
+    std::fs::write(h.path("specs/pay.spec"), PAY_SPEC).unwrap();
+    let (server, lines) = h.start_reading("[metrics]\nlisten = \"127.0.0.1:0\"\n", 1);
+    let metrics = lines[0]
+        .strip_prefix("metrics on http://")
+        .and_then(|s| s.strip_suffix("/metrics"))
+        .unwrap_or_else(|| panic!("no metrics line: {lines:?}"))
+        .to_owned();
+    let rt = rt();
+    rt.block_on(async {
+        let mut c = client(&server.endpoint()).await;
+        submit_accepted(&mut c).await;
+        let pay = c
+            .submit_plan(req(submit(PLAN_PAY, "pay"), SUBMITTER))
+            .await
+            .unwrap()
+            .into_inner();
+        // Waits for a human: the bank spec approves send_money.
+        let wait = "plan \"pay\" {\n  agent \"bot\"\n  call send_money(recipient = \"UK1\", amount = 500)\n}\n";
+        let r = c
+            .submit_plan(req(submit(wait, "bank"), SUBMITTER))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(r.verdict, proto::Verdict::Approve as i32, "{r:?}");
+        let refused = "plan \"p\" {\n  agent \"bot\"\n  call update_password()\n}\n";
+        let r = c
+            .submit_plan(req(submit(refused, "bank"), SUBMITTER))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(r.verdict, proto::Verdict::Reject as i32, "{r:?}");
+        c.submit_plan(req(submit("plan { read", "bank"), SUBMITTER))
+            .await
+            .unwrap_err();
+        assert!(check(&mut c, &pay.token, send_money()).await.allowed);
+        assert!(!check(&mut c, &pay.token, send_money()).await.allowed);
+    });
+    let text = scrape(&metrics, "/metrics");
+    assert!(text.ends_with("# EOF\n"), "{text}");
+    let value =
+        |name: &str, label: Option<(&str, &str)>| testkit::metrics::sample(&text, name, label);
+    for (verdict, n) in [
+        ("accept", 2.0),
+        ("approve", 1.0),
+        ("reject", 1.0),
+        ("invalid", 1.0),
+    ] {
+        assert_eq!(
+            value("warden_verdicts_total", Some(("verdict", verdict))),
+            n,
+            "{verdict}"
+        );
+        assert_eq!(
+            value(
+                "warden_verification_seconds_count",
+                Some(("verdict", verdict))
+            ),
+            n,
+            "{verdict}"
+        );
+    }
+    assert_eq!(
+        value("warden_call_checks_total", Some(("outcome", "allowed"))),
+        1.0
+    );
+    assert_eq!(
+        value("warden_call_checks_total", Some(("outcome", "refused"))),
+        1.0
+    );
+    assert_eq!(value("warden_approvals_pending", None), 1.0);
+    // Every answer waits for its records: the specs loaded at start, 4
+    // verdicts, 2 checks.
+    assert_eq!(
+        value("warden_audit_append_seconds_count", None),
+        7.0,
+        "{text}"
+    );
+    assert!(
+        !text.contains("bot") && !text.contains("v4.public"),
+        "{text}"
+    );
+    assert!(scrape(&metrics, "/other").is_empty());
+    server.stop();
+}
+
+/// A GET over HTTP/1.1: the body of a 200 answer, or "" for anything else.
+fn scrape(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
+    if !head.starts_with("HTTP/1.1 200") {
+        return String::new();
+    }
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/openmetrics-text"),
+        "{head}"
+    );
+    body.to_owned()
 }

@@ -517,10 +517,12 @@ prefix = "fs"
 command = ["node", "{FS_SERVER}", "{data}"]
 """)
         args = [WARDEN, "mcp", "--token", str(run.dir / "run.tok"), "--pub", str(run.dir / "warden.pub"),
-                "--db", str(run.db), "--unconfined", "--config", str(cfg), "--listen", "127.0.0.1:0"]
+                "--db", str(run.db), "--unconfined", "--config", str(cfg), "--listen", "127.0.0.1:0",
+                "--metrics", "127.0.0.1:0"]
         gw = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, text=True)
         self.addCleanup(gw.kill)
+        metrics_url = wait_for_line(gw.stderr, "metrics on").split()[-1]
         url = wait_for_line(gw.stderr, "listening on").split()[-1]
         async with streamable_http_client(url) as (read, write):
             async with ClientSession(read, write) as s:
@@ -540,6 +542,20 @@ command = ["node", "{FS_SERVER}", "{data}"]
                 self.assertTrue(r.is_error)
                 everything_seen = json.dumps([t.model_dump() for t in tools.tools]) + text_of(r)
                 self.assertNotIn("s3cret", everything_seen)
+        # The metrics, read with Prometheus's own OpenMetrics parser: two
+        # calls forwarded, two refused, each forwarded one timed.
+        import urllib.request
+        from prometheus_client.openmetrics.parser import text_string_to_metric_families
+        with urllib.request.urlopen(metrics_url, timeout=10) as answer:
+            self.assertIn("application/openmetrics-text", answer.headers["Content-Type"])
+            exposition = answer.read().decode()
+        samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+                   for f in text_string_to_metric_families(exposition) for s in f.samples}
+        call = lambda outcome: (("outcome", outcome), ("request", "tools/call"))
+        self.assertEqual(samples[("warden_mcp_requests_total", call("forwarded"))], 2, exposition)
+        self.assertEqual(samples[("warden_mcp_requests_total", call("refused"))], 2, exposition)
+        self.assertEqual(samples[("warden_mcp_upstream_seconds_count", ())], 2, exposition)
+        self.assertEqual(samples[("warden_mcp_approvals_waiting", ())], 0, exposition)
 
 
 class RawProtocolTest(unittest.TestCase):

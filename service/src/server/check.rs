@@ -7,6 +7,7 @@ use crate::audit::{EventKind, NewEvent};
 use crate::auth::Identity;
 use crate::engine::{ActionError, Engine, TokenRefused};
 use crate::error::{InputError, ServiceError};
+use crate::metrics::{CheckOutcome, StoreOp};
 use crate::proto;
 use crate::store::{RunCheck, RunRead, StateOp, StoreError, Txn, now_ms};
 use serde_json::json;
@@ -266,6 +267,19 @@ impl<E: Engine> WardenService<E> {
         &self,
         req: proto::CheckActionRequest,
     ) -> Result<proto::CheckActionResponse, ServiceError> {
+        let result = self.check_action_in_run(req).await;
+        self.inner.metrics.call_checked(match &result {
+            Ok(r) if r.allowed => CheckOutcome::allowed,
+            Ok(_) => CheckOutcome::refused,
+            Err(_) => CheckOutcome::error,
+        });
+        result
+    }
+
+    async fn check_action_in_run(
+        &self,
+        req: proto::CheckActionRequest,
+    ) -> Result<proto::CheckActionResponse, ServiceError> {
         let token = non_empty_token(&req.token)?;
         let action = req.action.ok_or(InputError::Required("action"))?;
         self.check(token, Subject::Action(action)).await
@@ -312,11 +326,19 @@ impl<E: Engine> WardenService<E> {
             *answer.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
             txn
         });
-        self.inner
+        let since = std::time::Instant::now();
+        if let Err(e) = self
+            .inner
             .store
             .check_run(token_id, expires_s, check)
             .wait()
-            .await?;
+            .await
+        {
+            self.inner.metrics.store_failed(StoreOp::check_run);
+            return Err(e.into());
+        }
+        // The check's records (and the run's new state) are durable.
+        self.inner.metrics.audit_appended(since);
         let result = outcome.lock().unwrap_or_else(|p| p.into_inner()).take();
         result.unwrap_or_else(|| Err(StoreError::WriterGone.into()))
     }

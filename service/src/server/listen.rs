@@ -52,18 +52,21 @@ pub struct Shared {
     pub store: Arc<dyn Store>,
     pub auth: Authenticator,
     pub audit_keys: token::KeySet,
+    /// The service's metrics (what [`crate::metrics::companion`] serves).
+    pub metrics: Arc<crate::metrics::ServiceMetrics>,
 }
 
-/// A server beside the gRPC one: started with [`Shared`] once the store is
-/// open and the specs are loaded (before `ready`), stopped when the service
-/// stops.
+/// A server beside the gRPC one (the web console, the metrics endpoint):
+/// started with [`Shared`] once the store is open and the specs are loaded
+/// (before `ready`), stopped when the service stops.
 pub type Companion =
     Box<dyn FnOnce(Shared) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
 
 /// Runs the service until `shutdown` resolves: opens the store, loads the
 /// specs, calls `ready` with the bound address, serves gRPC (and health) on
-/// `listener`, polls the spec directory, and on shutdown drains requests
-/// and signs a final checkpoint.
+/// `listener`, polls the spec directory, and on shutdown drains requests and signs a final checkpoint.
+/// The signer carries the keys whose audit history the store accepts
+/// ([`CheckpointSigner::trusting`] with [`ServeConfig::trusted_keys`]).
 pub async fn serve<E: Engine>(
     cfg: &ServeConfig,
     engine: Arc<E>,
@@ -72,10 +75,10 @@ pub async fn serve<E: Engine>(
     ready: impl FnOnce(&str),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    serve_with(cfg, engine, signer, listener, ready, shutdown, None).await
+    serve_with(cfg, engine, signer, listener, ready, shutdown, Vec::new()).await
 }
 
-/// [`serve`], with a companion server run beside gRPC for as long.
+/// [`serve`], with companion servers run beside gRPC for as long.
 pub async fn serve_with<E: Engine>(
     cfg: &ServeConfig,
     engine: Arc<E>,
@@ -83,11 +86,12 @@ pub async fn serve_with<E: Engine>(
     listener: tokio::net::TcpListener,
     ready: impl FnOnce(&str),
     shutdown: impl Future<Output = ()> + Send + 'static,
-    companion: Option<Companion>,
+    companions: Vec<Companion>,
 ) -> Result<(), ServeError> {
     let auth = Authenticator::new(&cfg.credentials)?;
-    let audit_keys = cfg.trusted_keys(&signer.public_key())?;
-    let signer = signer.trusting(&audit_keys);
+    // The keys the caller read once (`ServeConfig::trusted_keys`) and gave
+    // the signer: the engine verifies tokens with the same set.
+    let audit_keys = signer.trusted().clone();
     let store = crate::store::open(&cfg.store(), Some(signer))?;
     let specs = Arc::new(SpecRegistry::new(&cfg.specs));
     let svc = WardenService::new(
@@ -152,14 +156,17 @@ pub async fn serve_with<E: Engine>(
             .tls_config(t)
             .map_err(|e| ServeError::Tls(e.to_string()))?;
     }
-    let companion = companion.map(|start| {
-        tokio::spawn(start(Shared {
-            decisions: Arc::new(svc.clone()),
-            store: store.clone(),
-            auth,
-            audit_keys,
-        }))
-    });
+    let shared = Shared {
+        decisions: Arc::new(svc.clone()),
+        store: store.clone(),
+        auth,
+        audit_keys,
+        metrics: svc.metrics(),
+    };
+    let companions: Vec<_> = companions
+        .into_iter()
+        .map(|start| tokio::spawn(start(shared.clone())))
+        .collect();
     let warden = proto::warden_server::WardenServer::new(svc)
         .max_decoding_message_size(max_msg)
         .max_encoding_message_size(max_msg);
@@ -186,7 +193,7 @@ pub async fn serve_with<E: Engine>(
         p.abort();
     }
     follow.abort();
-    if let Some(c) = companion {
+    for c in companions {
         c.abort();
     }
     let stop = store

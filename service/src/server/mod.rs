@@ -31,6 +31,7 @@ use crate::audit::EventKind;
 use crate::auth::{Authenticator, Identity, Role};
 use crate::engine::Engine;
 use crate::error::{InputError, ServiceError};
+use crate::metrics::{ServiceMetrics, StoreOp};
 use crate::specs::{SpecRegistry, SpecStatus};
 use crate::store::{Committed, Store, StoreError, Txn};
 use check::Runs;
@@ -69,6 +70,7 @@ struct Inner<E: Engine> {
     /// state (bindings, counts, order) is in the store only, read and
     /// written under the run's lock by every check.
     runs: Mutex<Runs<E>>,
+    metrics: Arc<ServiceMetrics>,
 }
 
 impl<E: Engine> WardenService<E> {
@@ -92,6 +94,7 @@ impl<E: Engine> WardenService<E> {
                 limits,
                 revoked: RwLock::new(revoked),
                 runs: Mutex::new(Runs::default()),
+                metrics: Arc::new(ServiceMetrics::new()),
             }),
         })
     }
@@ -180,9 +183,20 @@ impl<E: Engine> WardenService<E> {
         }
     }
 
+    /// What this service counts and times (served by `[metrics] listen`).
+    pub fn metrics(&self) -> Arc<ServiceMetrics> {
+        self.inner.metrics.clone()
+    }
+
     /// Commits a transaction and waits until it is durable.
     async fn commit(&self, txn: Txn) -> Result<Committed, StoreError> {
-        self.inner.store.commit(txn).wait().await
+        let since = std::time::Instant::now();
+        let done = self.inner.store.commit(txn).wait().await;
+        match &done {
+            Ok(_) => self.inner.metrics.audit_appended(since),
+            Err(_) => self.inner.metrics.store_failed(StoreOp::commit),
+        }
+        done
     }
 
     fn authorize<T>(

@@ -8,6 +8,7 @@ use crate::audit::{EventKind, NewEvent};
 use crate::auth::Identity;
 use crate::engine::{Engine, Verdict, verdict_to_proto};
 use crate::error::{InputError, ServiceError};
+use crate::metrics::VerdictLabel;
 use crate::proto;
 use crate::store::{ApprovalRecord, ApprovalState, StateOp, Txn, now_ms};
 use serde_json::json;
@@ -29,6 +30,13 @@ impl<E: Engine> WardenService<E> {
         }
         let spec_name = non_empty(&req.spec, "spec")?.to_owned();
         let agent = non_empty(&req.agent, "agent")?.to_owned();
+        let since = std::time::Instant::now();
+        let invalid = |e| {
+            self.inner
+                .metrics
+                .verified(VerdictLabel::invalid, since.elapsed());
+            e
+        };
         let spec = self
             .inner
             .specs
@@ -42,7 +50,8 @@ impl<E: Engine> WardenService<E> {
                     .map(|(n, _)| n)
                     .collect(),
                 name: spec_name.clone(),
-            })?;
+            })
+            .map_err(invalid)?;
         let engine = self.inner.engine.clone();
         let plan = req.plan;
         let (decision, plan) = tokio::task::spawn_blocking(move || {
@@ -50,7 +59,10 @@ impl<E: Engine> WardenService<E> {
             (d.map(|d| (d, spec)), plan)
         })
         .await?;
-        let (decision, spec) = decision?;
+        let (decision, spec) = decision.map_err(|e| invalid(e.into()))?;
+        self.inner
+            .metrics
+            .verified(decision.verdict.into(), since.elapsed());
         if let Some(pa) = &decision.plan_agent
             && pa != &agent
         {

@@ -368,6 +368,9 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<ApprovalRecord>, StoreError>;
 
+    /// How many approvals are in a state (`warden_approvals_pending`).
+    fn count_approvals(&self, state: ApprovalState) -> Result<u64, StoreError>;
+
     /// Every revoked token id.
     fn revoked(&self) -> Result<Vec<String>, StoreError>;
 

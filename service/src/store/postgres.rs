@@ -306,6 +306,20 @@ impl PgReader {
         })
     }
 
+    pub fn count_approvals(&self, state: ApprovalState) -> Result<u64, StoreError> {
+        self.block(move |c| async move {
+            let row = c
+                .query_one(
+                    "SELECT count(*) FROM approvals WHERE state = $1",
+                    &[&state.as_str()],
+                )
+                .await
+                .map_err(db)?;
+            let n: i64 = row.try_get(0).map_err(db)?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
+    }
+
     pub fn revoked(&self) -> Result<Vec<String>, StoreError> {
         self.block(|c| async move {
             let rows = c
@@ -1069,6 +1083,10 @@ impl Store for PgStore {
         limit: usize,
     ) -> Result<Vec<ApprovalRecord>, StoreError> {
         self.reader.approvals(state, limit)
+    }
+
+    fn count_approvals(&self, state: ApprovalState) -> Result<u64, StoreError> {
+        self.reader.count_approvals(state)
     }
 
     fn revoked(&self) -> Result<Vec<String>, StoreError> {

@@ -423,6 +423,14 @@ impl Store for SqliteStore {
         rows.map(|r| finish_approval(r?)).collect()
     }
 
+    fn count_approvals(&self, state: ApprovalState) -> Result<u64, StoreError> {
+        let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
+        let n: i64 = conn
+            .prepare_cached("SELECT count(*) FROM approvals WHERE state = ?1")?
+            .query_row([state.as_str()], |r| r.get(0))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     fn revoked(&self) -> Result<Vec<String>, StoreError> {
         let conn = self.reader.lock().unwrap_or_else(|p| p.into_inner());
         let mut st = conn.prepare_cached("SELECT token_id FROM revocations ORDER BY token_id")?;

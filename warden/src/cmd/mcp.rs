@@ -63,6 +63,10 @@ pub struct Args {
     /// How long a call waits for its approval before it is refused.
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = crate::cmd::tokens::parse_ttl)]
     approval_timeout: std::time::Duration,
+    /// Serve Prometheus metrics at http://ADDR/metrics (requests by kind and
+    /// outcome, decision and server latency, calls waiting for a human).
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<SocketAddr>,
     /// Start the server without the kernel envelope (only the gateway's
     /// checks stand between the agent and what the server can touch).
     #[arg(long)]
@@ -197,6 +201,16 @@ pub fn run(args: Args) -> ExitCode {
         audit_signer,
         approvals,
     };
+    let metrics = match args.metrics.map(std::net::TcpListener::bind).transpose() {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("warden mcp: --metrics: cannot listen: {e}");
+            return ExitCode::from(exit::BAD_INPUT);
+        }
+    };
+    if let Some(addr) = metrics.as_ref().and_then(|l| l.local_addr().ok()) {
+        eprintln!("warden mcp: metrics on http://{addr}/metrics");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -205,7 +219,7 @@ pub fn run(args: Args) -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail(e),
     };
-    match runtime.block_on(warden_mcp::serve(config, upstreams, agent)) {
+    match runtime.block_on(warden_mcp::serve(config, upstreams, agent, metrics)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("warden mcp: {e}");

@@ -64,7 +64,7 @@ fn serve(args: Args) -> miette::Result<()> {
     }
     let key = token::keys::load_signing_key(&cfg.key).into_diagnostic()?;
     let trusted = cfg.trusted_keys(key.public_key()).into_diagnostic()?;
-    let signer = CheckpointSigner::new(key.clone());
+    let signer = CheckpointSigner::new(key.clone()).trusting(&trusted);
     let engine = Arc::new(service::warden_engine::WardenEngine::with_keys(
         key,
         trusted,
@@ -78,10 +78,10 @@ fn serve(args: Args) -> miette::Result<()> {
         let listener = tokio::net::TcpListener::bind(&cfg.listen)
             .await
             .map_err(|e| miette::miette!("cannot listen on {}: {e}", cfg.listen))?;
-        let mut console_line = None;
-        let companion = match &cfg.console {
-            None => None,
-            Some(c) => {
+        let mut lines = Vec::new();
+        let mut companions = Vec::new();
+        if let Some(c) = &cfg.console {
+            {
                 let l = tokio::net::TcpListener::bind(&c.listen)
                     .await
                     .map_err(|e| miette::miette!("console: cannot listen on {}: {e}", c.listen))?;
@@ -93,23 +93,31 @@ fn serve(args: Args) -> miette::Result<()> {
                     .transpose()
                     .into_diagnostic()?;
                 let scheme = if tls.is_some() { "https" } else { "http" };
-                console_line = Some(format!("console listening on {scheme}://{addr}"));
+                lines.push(format!("console listening on {scheme}://{addr}"));
                 let opts = console::Options {
                     sign_in_per_minute: c.sign_in_per_minute,
                     session: std::time::Duration::from_secs(c.session_minutes * 60),
                     tls: tls.is_some(),
                     poll: std::time::Duration::from_secs(1),
                 };
-                Some(console::companion(l, opts, tls))
+                companions.push(console::companion(l, opts, tls));
             }
-        };
+        }
+        if let Some(m) = &cfg.metrics {
+            let l = tokio::net::TcpListener::bind(&m.listen)
+                .await
+                .map_err(|e| miette::miette!("metrics: cannot listen on {}: {e}", m.listen))?;
+            let addr = l.local_addr().into_diagnostic()?;
+            lines.push(format!("metrics on http://{addr}/metrics"));
+            companions.push(service::metrics::companion(l));
+        }
         // The first line on stdout, once the store is open and the specs
         // are loaded: scripts and tests read the bound address here (and
-        // the console's on the next line, when there is one).
+        // the console's and the metrics' on the next lines, when configured).
         let ready = |addr: &str| {
             use std::io::Write;
             println!("listening on {addr}");
-            if let Some(line) = console_line {
+            for line in lines {
                 println!("{line}");
             }
             let _ = std::io::stdout().flush();
@@ -126,7 +134,7 @@ fn serve(args: Args) -> miette::Result<()> {
             }
             tracing::info!("shutting down: draining requests, signing a final checkpoint");
         };
-        service::server::serve_with(&cfg, engine, signer, listener, ready, shutdown, companion)
+        service::server::serve_with(&cfg, engine, signer, listener, ready, shutdown, companions)
             .await
             .into_diagnostic()
     })
