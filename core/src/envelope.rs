@@ -89,6 +89,12 @@ pub struct Envelope {
     /// when it may ([`crate::flow`]). Written only when there is one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deny_from: Vec<DenyFromRule>,
+    /// Assumptions of the plan on tool results (`let X = call T(...) where
+    /// COND`): every result of `T` is checked against them when it
+    /// arrives, and a call argument [`ValueMatch::Assumed`] against its
+    /// field's part ([`crate::assume`]). Written only when there is one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub assumptions: Vec<ResultAssumption>,
 }
 
 /// A `deny PATTERN when ... from call T ...` rule of the spec carried to
@@ -123,6 +129,7 @@ impl Default for Envelope {
             baseline: Vec::new(),
             approvals: Vec::new(),
             deny_from: Vec::new(),
+            assumptions: Vec::new(),
         }
     }
 }
@@ -290,6 +297,45 @@ pub enum ValueMatch {
     /// A `let` result: content unknown; it must originate from `origin`
     /// when that is known.
     Unknown { origin: Option<String> },
+    /// A field of a `let` result the plan makes an assumption about
+    /// (`bill.amount`, named as in [`Envelope::assumptions`]): the value
+    /// must come from the assumption's tool and meet the field's part of
+    /// it ([`crate::assume::ResultAssumption::value_ok`]). Only a call
+    /// argument is granted so.
+    Assumed { field: String },
+}
+
+/// `let NAME = call TOOL(...) where COND` of the plan, in the envelope
+/// (checked by [`crate::assume`]).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ResultAssumption {
+    /// The tool whose results it is about.
+    pub tool: String,
+    /// The result's name in the plan (`bill`).
+    pub result: String,
+    /// The fields it names, by flat name (`bill.amount`).
+    pub fields: BTreeMap<String, AssumedField>,
+    /// The condition, over the flat names.
+    pub cond: Cond,
+    /// The condition as the plan writes it.
+    pub text: String,
+    /// Where the plan writes it.
+    pub at: Location,
+}
+
+/// A field of a result an assumption names.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct AssumedField {
+    /// Members of the result's JSON object, outermost first (empty: the
+    /// result itself).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub path: Vec<String>,
+    /// An index into the list the path leads to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<u32>,
+    /// The type the assumption's comparisons give it.
+    #[serde(rename = "type")]
+    pub ty: ParamType,
 }
 
 /// A param of the plan, carried with its condition.
@@ -575,10 +621,12 @@ impl Envelope {
                         continue;
                     }
                     let mut pairs = Vec::new();
-                    let ok = g
-                        .args
-                        .iter()
-                        .all(|(k, m)| a.fields.get(k).is_some_and(|f| value_ok(m, f, &mut pairs)));
+                    let ok = g.args.iter().all(|(k, m)| {
+                        a.fields.get(k).is_some_and(|f| match m {
+                            ValueMatch::Assumed { field } => self.assumed_ok(field, f),
+                            m => value_ok(m, f, &mut pairs),
+                        })
+                    });
                     if ok && try_bind(pairs) {
                         return Ok(());
                     }
@@ -665,6 +713,20 @@ fn value_ok<'a>(m: &'a ValueMatch, f: &'a Field, pairs: &mut Vec<(&'a str, &'a F
             None => true,
             Some(o) => f.origin.as_deref() == Some(o.as_str()),
         },
+        // Granted only as a call argument (checked there); anywhere else
+        // it grants nothing.
+        ValueMatch::Assumed { .. } => false,
+    }
+}
+
+impl Envelope {
+    /// Whether `f`, in the place of the assumed field `field`, is a value
+    /// the proof covered ([`crate::assume`]).
+    fn assumed_ok(&self, field: &str, f: &Field) -> bool {
+        self.assumptions
+            .iter()
+            .find(|a| a.fields.contains_key(field))
+            .is_some_and(|a| a.value_ok(field, f))
     }
 }
 

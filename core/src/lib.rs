@@ -38,6 +38,7 @@
 //! ```
 
 pub mod action;
+pub mod assume;
 pub mod claims;
 pub mod cond;
 pub mod envelope;

@@ -91,6 +91,10 @@ pub enum RefusalReason {
         action: Box<ConcreteAction>,
         rule: Location,
     },
+    /// A result of a tool did not meet the plan's assumption about it
+    /// ([`Claims::check_result_run`]): the run is stopped, and every later
+    /// check of it is refused with the same reason.
+    Assumption(crate::assume::Violation),
 }
 
 impl From<OutsideLifetime> for RefusalReason {
@@ -147,6 +151,7 @@ impl fmt::Display for RefusalReason {
                 f,
                 "`{action}` is denied by the rule at {rule}: a value it passes comes, or may come, from the result of a call that rule names"
             ),
+            RefusalReason::Assumption(v) => write!(f, "{v}; the run is stopped"),
         }
     }
 }
@@ -181,6 +186,9 @@ pub struct RunState {
     /// Per `envelope.ordering[i]`: for `never`, whether `other` happened; for
     /// `require`, whether `action` (the one required first) happened.
     seen: Vec<bool>,
+    /// The assumption a result failed: the run is stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    stopped: Option<crate::assume::Violation>,
 }
 
 impl RunState {
@@ -190,7 +198,14 @@ impl RunState {
             bindings: Bindings::new(),
             counts: vec![0; envelope.limits.len()],
             seen: vec![false; envelope.ordering.len()],
+            stopped: None,
         }
+    }
+
+    /// The assumption a result of the run failed, if one did (the run is
+    /// stopped).
+    pub fn stopped(&self) -> Option<&crate::assume::Violation> {
+        self.stopped.as_ref()
     }
 
     /// The values params took so far.
@@ -286,6 +301,9 @@ impl Claims {
         if !state.fits(env) {
             return refuse(RefusalReason::StateMismatch);
         }
+        if let Some(v) = &state.stopped {
+            return refuse(RefusalReason::Assumption(v.clone()));
+        }
         // Deny beats everything else the token grants.
         if let Some(rule) = denied_flow(env, a) {
             return refuse(RefusalReason::DeniedFlow {
@@ -364,6 +382,45 @@ impl Claims {
     }
 }
 
+impl Claims {
+    /// Check a result of the tool `tool` as it arrives, before any later
+    /// step can use it: against every assumption the plan makes about that
+    /// tool's results ([`crate::assume`]). A result that fails one stops the
+    /// run: it is refused with [`RefusalReason::Assumption`], and so is
+    /// every later check of the run. A revoked or expired token, or a run
+    /// already stopped, refuses the result too.
+    pub fn check_result_run(
+        &self,
+        state: &mut RunState,
+        tool: &str,
+        result: &serde_json::Value,
+        clock: &dyn Clock,
+        revocations: &dyn RevocationList,
+    ) -> Result<Allowed, Refusal> {
+        match self.revoked_by(revocations) {
+            Ok(None) => {}
+            Ok(Some(id)) => return refuse(RefusalReason::Revoked { id }),
+            Err(e) => return refuse(RefusalReason::RevocationUnavailable(e.to_string())),
+        }
+        if let Err(outside) = self.lifetime_at(clock.now()) {
+            return refuse(outside.into());
+        }
+        if !state.fits(&self.envelope) {
+            return refuse(RefusalReason::StateMismatch);
+        }
+        if let Some(v) = &state.stopped {
+            return refuse(RefusalReason::Assumption(v.clone()));
+        }
+        match crate::assume::check_result(&self.envelope.assumptions, tool, result) {
+            Ok(()) => Ok(Allowed),
+            Err(v) => {
+                state.stopped = Some(v.clone());
+                refuse(RefusalReason::Assumption(v))
+            }
+        }
+    }
+}
+
 /// One run under the [`Claims`] of a verified token, which it borrows, with
 /// its clock and revocation list: a [`RunState`] and what checking it needs.
 pub struct Monitor<'t, C, R> {
@@ -379,6 +436,23 @@ impl<C: Clock, R: RevocationList> Monitor<'_, C, R> {
     pub fn check(&mut self, a: &ConcreteAction) -> Result<Allowed, Refusal> {
         self.claims
             .check_run(&mut self.state, a, &self.clock, &self.revocations)
+    }
+
+    /// Check a result of the tool `tool` as it arrives
+    /// ([`Claims::check_result_run`]): a result that fails the plan's
+    /// assumption about it stops the run.
+    pub fn check_result(
+        &mut self,
+        tool: &str,
+        result: &serde_json::Value,
+    ) -> Result<Allowed, Refusal> {
+        self.claims.check_result_run(
+            &mut self.state,
+            tool,
+            result,
+            &self.clock,
+            &self.revocations,
+        )
     }
 
     /// The claims this run is under.

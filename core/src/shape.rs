@@ -795,6 +795,7 @@ pub fn describe_match(m: &ValueMatch) -> String {
         ValueMatch::Exact { value } => value.to_string(),
         ValueMatch::Param { param } => format!("(param `{param}`)"),
         ValueMatch::Unknown { .. } => "any".to_owned(),
+        ValueMatch::Assumed { field } => format!("(`{field}` as assumed)"),
     }
 }
 

@@ -22,6 +22,7 @@
 //! assert_eq!(back, claims);
 //! ```
 
+use crate::assume::{AssumedField, ResultAssumption};
 use crate::claims::{AlternativeProof, Claims, Digest, EnforcementProof, Timestamp, TokenId};
 use crate::cond::{Cond, Operand, Pattern};
 use crate::envelope::{
@@ -274,6 +275,9 @@ impl Serialize for Env<'_> {
         if !e.deny_from.is_empty() {
             m.serialize_entry("deny_from", &Each(&e.deny_from, DenyFrom))?;
         }
+        if !e.assumptions.is_empty() {
+            m.serialize_entry("assume", &Each(&e.assumptions, Assume))?;
+        }
         m.end()
     }
 }
@@ -463,6 +467,24 @@ impl Serialize for DenyFrom<'_> {
     }
 }
 
+/// `{"tool": T, "result": NAME, "fields": {FLAT: {"path": [..], "index": N,
+/// "type": TYPE}}, "where": COND, "text": TEXT, "at": SPAN}`.
+struct Assume<'a>(&'a ResultAssumption);
+
+impl Serialize for Assume<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let a = self.0;
+        let mut m = s.serialize_map(Some(6))?;
+        m.serialize_entry("tool", &a.tool)?;
+        m.serialize_entry("result", &a.result)?;
+        m.serialize_entry("fields", &a.fields)?;
+        m.serialize_entry("where", &CondW(&a.cond))?;
+        m.serialize_entry("text", &a.text)?;
+        m.serialize_entry("at", &a.at.to_string())?;
+        m.end()
+    }
+}
+
 struct Order<'a>(&'a OrderRule);
 
 impl Serialize for Order<'_> {
@@ -520,6 +542,7 @@ impl Serialize for Match<'_> {
             ValueMatch::Exact { value } => Val(value).serialize(s),
             ValueMatch::Param { param } => One("param", param).serialize(s),
             ValueMatch::Unknown { origin } => One("from", origin).serialize(s),
+            ValueMatch::Assumed { field } => One("assumed", field).serialize(s),
         }
     }
 }
@@ -760,6 +783,7 @@ impl Wire for ValueMatch {
         match key {
             "param" => only(map).map(|param| ValueMatch::Param { param }),
             "from" => only(map).map(|origin| ValueMatch::Unknown { origin }),
+            "assumed" => only(map).map(|field| ValueMatch::Assumed { field }),
             k => Value::from_map(k, map).map(|value| ValueMatch::Exact { value }),
         }
     }
@@ -938,6 +962,31 @@ struct EnvelopeIn {
     /// Absent in tokens written before it existed: they have none.
     #[serde(default)]
     deny_from: Vec<ApprovalIn>,
+    #[serde(default)]
+    assume: Vec<AssumeIn>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AssumeIn {
+    tool: String,
+    result: String,
+    fields: BTreeMap<String, AssumedFieldIn>,
+    #[serde(rename = "where")]
+    cond: In<Cond>,
+    text: String,
+    at: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AssumedFieldIn {
+    #[serde(default)]
+    path: Vec<String>,
+    #[serde(default)]
+    index: Option<u32>,
+    #[serde(rename = "type")]
+    ty: ParamType,
 }
 
 #[derive(Deserialize)]
@@ -1197,6 +1246,39 @@ impl<'de> Deserialize<'de> for EnvIn {
                 rule: location(&d.rule)?,
             });
         }
+        let mut assumptions = Vec::new();
+        for a in e.assume {
+            let a = ResultAssumption {
+                tool: a.tool,
+                result: a.result,
+                fields: a
+                    .fields
+                    .into_iter()
+                    .map(|(k, f)| {
+                        (
+                            k,
+                            AssumedField {
+                                path: f.path,
+                                index: f.index,
+                                ty: f.ty,
+                            },
+                        )
+                    })
+                    .collect(),
+                cond: a.cond.0,
+                text: a.text,
+                at: location(&a.at)?,
+            };
+            // The monitor checks a value on its own only when each part of
+            // the condition's `and` names one field.
+            if !a.is_separable() {
+                return Err(de::Error::custom(format_args!(
+                    "the assumption `{}` relates two fields in one part, or names a field it does not declare",
+                    a.text
+                )));
+            }
+            assumptions.push(a);
+        }
         Ok(EnvIn(Envelope {
             files,
             exec,
@@ -1210,6 +1292,7 @@ impl<'de> Deserialize<'de> for EnvIn {
             baseline: e.baseline.into_iter().map(|p| p.0).collect(),
             approvals,
             deny_from,
+            assumptions,
             ..Envelope::default()
         }))
     }

@@ -304,6 +304,14 @@ impl Compiler<'_> {
                 first: 1,
                 last: u16::MAX,
             })),
+            // Granted to call arguments only: nothing here.
+            ValueMatch::Assumed { field } => {
+                self.unexpressed(
+                    format!("{shape} (port from the result field `{field}`)"),
+                    "a result field is granted to call arguments only; the kernel layers grant nothing for it",
+                );
+                Ok(None)
+            }
         }
     }
 
@@ -402,6 +410,14 @@ impl Compiler<'_> {
                 return Ok(());
             }
             ValueMatch::Unknown { .. } => vec![any_v4(), any_v6()],
+            // Granted to call arguments only: nothing here.
+            ValueMatch::Assumed { field } => {
+                self.unexpressed(
+                    format!("connect (host from the result field `{field}`)"),
+                    "a result field is granted to call arguments only; the kernel layers grant nothing for it",
+                );
+                return Ok(());
+            }
         };
         for cidr in cidrs {
             self.policy.allow_net(NetRule {

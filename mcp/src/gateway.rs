@@ -154,7 +154,9 @@ impl Inner {
                 provenance: Provenance::default(),
             },
         };
-        let provenance = decide::uses_provenance(config.token.envelope());
+        // An assumed result field a call passes must come from its tool.
+        let provenance = decide::uses_provenance(config.token.envelope())
+            || !config.token.envelope().assumptions.is_empty();
         Ok(Inner {
             expires_s: config.token.claims().exp.unix(),
             token: config.token,
@@ -448,6 +450,9 @@ impl Inner {
             .await
             .map_err(|e| GatewayError::Upstream(e.to_string()))?;
         self.metrics.answered(sent);
+        if let Some(refused) = self.check_result(&outer, &result).await? {
+            return Ok(refused);
+        }
         if self.provenance {
             let mut record = self.record.lock().await;
             if record.provenance.remember(&outer, &result) {
@@ -459,6 +464,51 @@ impl Inner {
 }
 
 impl Inner {
+    /// Holds a result of `outer` to the plan's assumptions about that
+    /// tool's results before the agent sees it. A result that fails one is
+    /// withheld: the refusal is audited and the run stopped (its state
+    /// committed), and the agent gets the refusal instead (`Some`). An
+    /// error result is not checked: its values come from no call.
+    async fn check_result(
+        &self,
+        outer: &str,
+        result: &CallToolResult,
+    ) -> Result<Option<CallToolResult>, GatewayError> {
+        let assumed = self
+            .token
+            .envelope()
+            .assumptions
+            .iter()
+            .any(|a| a.tool == outer);
+        if !assumed || result.is_error == Some(true) {
+            return Ok(None);
+        }
+        let json = crate::assume::result_json(result);
+        let mut record = self.record.lock().await;
+        let mut run = record.run.clone();
+        let Err(refusal) = self.token.check_result_run(
+            &mut run,
+            outer,
+            &json,
+            &SystemClock,
+            self.revocations.as_ref(),
+        ) else {
+            return Ok(None);
+        };
+        let reason = refusal.reason.to_string();
+        let ev = self.event(json!({"kind": "refused", "request": "tools/call result",
+                                   "subject": outer, "reason": reason}));
+        let before = std::mem::replace(&mut record.run, run);
+        if let Err(e) = self.commit(Some(&record), vec![ev]).await {
+            record.run = before;
+            return Err(e);
+        }
+        Ok(Some(text_error(format!(
+            "refused by warden (token {}): {reason}",
+            self.jti
+        ))))
+    }
+
     /// Record a pending approval of this exact call in the service, audit
     /// that the call waits, and wait for the decision (or the timeout).
     /// Anything that goes wrong refuses the call.

@@ -8,6 +8,11 @@
 //!   [`decide`]). A refused call never reaches the server: the agent gets a
 //!   tool error result that says why (the rule and its place in the spec
 //!   when the refusal comes from one).
+//! - A result of a tool the plan makes an assumption about (`let X = call
+//!   T(...) where COND`) is checked against it when it arrives, before the
+//!   agent sees it ([`assume`]): a result that fails it is withheld, the
+//!   refusal (naming the condition and its place in the plan) is audited,
+//!   and the run is stopped: every later call is refused.
 //! - `tools/list` shows only the tools the token grants a call of.
 //! - Each tool's definition (name, title, description, schemas,
 //!   annotations) is pinned (SHA-256) when the run first sees it; a tool
@@ -26,6 +31,7 @@
 //! Built on the official Rust MCP SDK (`rmcp`): the gateway writes no
 //! JSON-RPC of its own.
 
+pub mod assume;
 pub mod config;
 pub mod decide;
 mod error;

@@ -19,10 +19,12 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use token::{NoRevocations, SystemClock, VerifiedToken};
 
-/// A bank with three tools; it records what it performs.
+/// A bank with four tools; it records what it performs. `read_bill`
+/// answers with the bill set in `bill`.
 #[derive(Clone, Default)]
 struct Bank {
     performed: Arc<Mutex<Vec<String>>>,
+    bill: Arc<Mutex<serde_json::Value>>,
 }
 
 impl ServerHandler for Bank {
@@ -39,6 +41,7 @@ impl ServerHandler for Bank {
             Tool::new("send_money", "Send money", schema()),
             Tool::new("get_balance", "The balance", schema()),
             Tool::new("delete_account", "Close the account", schema()),
+            Tool::new("read_bill", "Read a bill", schema()),
         ]))
     }
 
@@ -53,6 +56,10 @@ impl ServerHandler for Bank {
             serde_json::Value::Object(request.arguments.clone().unwrap_or_default())
         );
         self.performed.lock().unwrap().push(line);
+        if request.name == "read_bill" {
+            let bill = self.bill.lock().unwrap().clone();
+            return Ok(CallToolResult::structured(bill).into());
+        }
         Ok(CallToolResult::success(vec![ContentBlock::text("done")]).into())
     }
 }
@@ -410,6 +417,104 @@ async fn an_approve_each_call_waits_for_a_human_of_the_service() {
     let r = s.agent.call_tool(pay(80)).await.expect("answer");
     assert_eq!(r.is_error, Some(true));
     assert!(text(&r).contains("could not be asked for"), "{}", text(&r));
+    assert!(s.server.performed.lock().unwrap().is_empty());
+    s.gateway.close();
+}
+
+/// A token for a plan accepted thanks to an assumption on `read_bill`'s
+/// result, issued by the verifier.
+fn assumption_token() -> VerifiedToken {
+    let spec = planlang::load_spec_str(
+        r#"spec "bills" {
+  allow call read_bill
+  allow call send_money when recipient == "UK12345678901234567890" and amount > 0 and amount <= 1000
+}"#,
+        "bills.spec",
+    )
+    .expect("the spec loads");
+    let plan = planlang::load_plan_str(
+        r#"plan "pay" {
+  let bill = call read_bill(file = "b.txt") where bill.amount > 0 and bill.amount <= 100
+  call send_money(recipient = "UK12345678901234567890", amount = bill.amount)
+}"#,
+        "bills.plan",
+    )
+    .expect("the plan loads");
+    let out = verifier::CompiledSpec::compile(&spec)
+        .expect("the spec compiles")
+        .check(&plan)
+        .expect("the plan checks");
+    assert_eq!(out.verdict, verifier::report::Verdict::Accept, "{out:#?}");
+    let mut claims = warden_core::claims::example();
+    let now = token::Timestamp::now();
+    claims.iat = now;
+    claims.nbf = now;
+    claims.exp = token::Timestamp::from_unix(now.unix() + 600);
+    claims.envelope = out.envelope.expect("an envelope");
+    let key = token::SigningKey::generate().expect("a key");
+    let text = token::paseto::sign(&claims, &key).expect("sign");
+    VerifiedToken::verify(&text, key.public_key(), &SystemClock, &NoRevocations).expect("verify")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_result_that_fails_its_assumption_is_withheld_and_stops_the_run() {
+    let token = assumption_token();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = dir.path().join("gw.db");
+    let s = start(&token, &store).await;
+    let read = || call("read_bill", json!({"file": "b.txt"}));
+
+    // A bill that meets the assumption: the agent sees it, and may pay its
+    // amount (a value from the result), not another.
+    *s.server.bill.lock().unwrap() = json!({"amount": 40, "subject": "December"});
+    let r = s.agent.call_tool(read()).await.expect("answer");
+    assert_ne!(r.is_error, Some(true), "{}", text(&r));
+    assert_eq!(
+        r.structured_content,
+        Some(json!({"amount": 40, "subject": "December"}))
+    );
+    let paid = s.agent.call_tool(pay(40)).await.expect("answer");
+    assert_ne!(paid.is_error, Some(true), "{}", text(&paid));
+    let made_up = s.agent.call_tool(pay(41)).await.expect("answer");
+    assert_eq!(made_up.is_error, Some(true), "{}", text(&made_up));
+
+    // A bill over the assumption: withheld from the agent, the refusal
+    // names the condition and its place, and the run stops.
+    *s.server.bill.lock().unwrap() = json!({"amount": 4000});
+    let r = s.agent.call_tool(read()).await.expect("answer");
+    assert_eq!(r.is_error, Some(true), "{}", text(&r));
+    assert_eq!(r.structured_content, None, "the result is withheld");
+    let said = text(&r);
+    assert!(
+        said.contains("bill.amount > 0 and bill.amount <= 100")
+            && said.contains("bills.plan:2:")
+            && said.contains("`bill.amount` is 4000"),
+        "{said}"
+    );
+    let after = s.agent.call_tool(pay(40)).await.expect("answer");
+    assert_eq!(after.is_error, Some(true), "{}", text(&after));
+    assert!(
+        text(&after).contains("the run is stopped"),
+        "{}",
+        text(&after)
+    );
+    assert_eq!(
+        s.server.performed.lock().unwrap().len(),
+        3,
+        "two reads and one payment reached the bank"
+    );
+    s.gateway.close();
+    drop(s);
+
+    // The stop is durable: a gateway opened again on the store refuses too.
+    let s = start(&token, &store).await;
+    let again = s.agent.call_tool(read()).await.expect("answer");
+    assert_eq!(again.is_error, Some(true), "{}", text(&again));
+    assert!(
+        text(&again).contains("the run is stopped"),
+        "{}",
+        text(&again)
+    );
     assert!(s.server.performed.lock().unwrap().is_empty());
     s.gateway.close();
 }

@@ -143,8 +143,16 @@ pub struct Step {
 pub enum StepKind {
     /// `read`, `write`, `delete`, `exec`, `connect`, `listen`, `call`.
     Action { action: Action },
-    /// `let NAME = call TOOL(...)`.
-    Let { name: Ident, call: Call },
+    /// `let NAME = call TOOL(...) [where COND]`. The condition is an
+    /// assumption about the result (its fields, `NAME.amount`): the proof
+    /// may rely on it, and the result is checked against it when it
+    /// arrives (see [`crate::assume`]).
+    Let {
+        name: Ident,
+        call: Call,
+        #[serde(default, rename = "where", skip_serializing_if = "Option::is_none")]
+        assume: Option<Spanned<CondExpr>>,
+    },
     /// `either { ... } or { ... } [or { ... }]` (two or more branches).
     Either { branches: Vec<Block> },
     /// `repeat N { ... }` or `repeat at most N { ... }`.

@@ -365,8 +365,15 @@ impl<'s> Printer<'s> {
     fn step(&mut self, s: &Step, level: usize) {
         match &s.kind {
             StepKind::Action { action: a } => self.out.push_str(&action(a)),
-            StepKind::Let { name, call: c } => {
+            StepKind::Let {
+                name,
+                call: c,
+                assume,
+            } => {
                 let _ = write!(self.out, "let {} = call {}", name.node, call(c));
+                if let Some(a) = assume {
+                    let _ = write!(self.out, " where {}", cond(a, Ctx::Top));
+                }
             }
             StepKind::Either { branches } => {
                 self.out.push_str("either ");

@@ -33,6 +33,7 @@
 //! than [`MAX_NESTING`], unterminated strings and comments and invalid UTF-8
 //! are clear errors.
 
+pub mod assume;
 pub mod ast;
 pub mod diag;
 mod fmt;

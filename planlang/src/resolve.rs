@@ -387,8 +387,11 @@ fn resolve_steps(
     for step in steps {
         match &mut step.kind {
             StepKind::Action { action } => resolve_action(action, params, lets, diags),
-            StepKind::Let { name, call } => {
+            StepKind::Let { name, call, assume } => {
                 resolve_call(call, params, lets, diags);
+                if let Some(a) = assume {
+                    crate::assume::check(&name.node, &call.name.node, a, diags);
+                }
                 if params.contains_key(&name.node) {
                     diags.push(
                         Diagnostic::error(

@@ -205,7 +205,11 @@ fn action() -> impl Strategy<Value = Action> {
 fn step() -> impl Strategy<Value = Step> {
     let leaf = prop_oneof![
         action().prop_map(|action| StepKind::Action { action }),
-        (ident(), call()).prop_map(|(name, call)| StepKind::Let { name, call }),
+        (ident(), call()).prop_map(|(name, call)| StepKind::Let {
+            name,
+            call,
+            assume: None,
+        }),
     ];
     leaf.prop_recursive(3, 16, 3, |inner| {
         let block = prop::collection::vec(

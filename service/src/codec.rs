@@ -54,6 +54,7 @@ requests!(
     CallApprovalRequest,
     RevokeRequest,
     CheckActionRequest,
+    CheckResultRequest,
     EnforcementEvent,
     StreamEventsRequest,
     ReloadRequest,

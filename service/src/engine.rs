@@ -159,4 +159,17 @@ pub trait Engine: Send + Sync + 'static {
         action: &proto::Action,
         revocations: &dyn token::RevocationList,
     ) -> Result<(), ActionError>;
+
+    /// Checks a result of the tool `tool` the run under `token` received,
+    /// against the plan's assumptions about that tool's results. On a
+    /// refusal (`ActionError::Refused`) `run` records that the run is
+    /// stopped: every later check of it is refused.
+    fn check_result(
+        &self,
+        token: &Self::Token,
+        run: &mut Self::RunState,
+        tool: &str,
+        result: &serde_json::Value,
+        revocations: &dyn token::RevocationList,
+    ) -> Result<(), ActionError>;
 }

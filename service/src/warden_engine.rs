@@ -167,7 +167,14 @@ pub fn concrete_action(a: &proto::Action) -> Result<ConcreteAction, String> {
             }
             let mut args = Vec::with_capacity(c.args.len());
             for (k, v) in &c.args {
-                args.push((k.clone(), Field::new(arg_value(v)?)));
+                let value = arg_value(v)?;
+                args.push((
+                    k.clone(),
+                    match v.from_call.trim() {
+                        "" => Field::new(value),
+                        tool => Field::from_call(value, tool),
+                    },
+                ));
             }
             Ok(ConcreteAction::call(c.name.clone(), args))
         }
@@ -296,36 +303,52 @@ impl Engine for WardenEngine {
     ) -> Result<(), ActionError> {
         let a = concrete_action(action).map_err(ActionError::Malformed)?;
         let mut next = run.clone();
-        match token.check_run(&mut next, &a, &SystemClock, revocations) {
-            Ok(_) => {
-                // A `CheckAction` says nothing about where an argument came
-                // from, so a `deny ... from call` rule the token carries is
-                // taken to see a value from the call it names: refused (fail
-                // closed), and the run's state is left as it was.
-                if let Some(rule) = token
-                    .envelope()
-                    .deny_from
-                    .iter()
-                    .find(|r| warden_core::flow::may_match_unseen(&r.pattern, &a))
-                {
-                    return Err(ActionError::Refused(format!(
-                        "`{a}` is refused: the rule at {} denies it when a value it passes comes from a call's result, \
-                         and a CheckAction cannot say where a value came from (send such calls through `warden mcp`)",
-                        rule.rule
-                    )));
-                }
-                *run = next;
-                Ok(())
-            }
-            Err(r) => Err(match r.reason {
-                RefusalReason::Revoked { .. }
-                | RefusalReason::RevocationUnavailable(_)
-                | RefusalReason::Expired { .. }
-                | RefusalReason::NotYetValid { .. } => {
-                    ActionError::TokenNotHonoured(r.reason.to_string())
-                }
-                reason => ActionError::Refused(reason.to_string()),
-            }),
+        token
+            .check_run(&mut next, &a, &SystemClock, revocations)
+            .map_err(action_error)?;
+        // A value's `from_call` is the caller's word, and an empty one does
+        // not show that a value came from no call: a `deny ... from call`
+        // rule the token carries is taken to see a value from the call it
+        // names. Refused (fail closed), and the run's state left as it was.
+        if let Some(rule) = token
+            .envelope()
+            .deny_from
+            .iter()
+            .find(|r| warden_core::flow::may_match_unseen(&r.pattern, &a))
+        {
+            return Err(ActionError::Refused(format!(
+                "`{a}` is refused: the rule at {} denies it when a value it passes comes from a call's result, \
+                 and a CheckAction cannot show where a value came from (send such calls through `warden mcp`)",
+                rule.rule
+            )));
         }
+        *run = next;
+        Ok(())
+    }
+
+    fn check_result(
+        &self,
+        token: &VerifiedToken,
+        run: &mut RunState,
+        tool: &str,
+        result: &serde_json::Value,
+        revocations: &dyn token::RevocationList,
+    ) -> Result<(), ActionError> {
+        token
+            .check_result_run(run, tool, result, &SystemClock, revocations)
+            .map(|_| ())
+            .map_err(action_error)
+    }
+}
+
+/// A refusal of the monitor as the service answers it: the token not
+/// honoured (revoked, expired), or the action (or result) refused.
+fn action_error(r: warden_core::monitor::Refusal) -> ActionError {
+    match r.reason {
+        RefusalReason::Revoked { .. }
+        | RefusalReason::RevocationUnavailable(_)
+        | RefusalReason::Expired { .. }
+        | RefusalReason::NotYetValid { .. } => ActionError::TokenNotHonoured(r.reason.to_string()),
+        reason => ActionError::Refused(reason.to_string()),
     }
 }

@@ -421,6 +421,7 @@ async fn check_action_refuses_a_call_a_deny_from_rule_may_see() {
                     "body".to_string(),
                     proto::ArgValue {
                         value: Some(proto::arg_value::Value::Text(b.into())),
+                        from_call: String::new(),
                     },
                 )]
                 .into_iter()
@@ -451,4 +452,141 @@ async fn check_action_refuses_a_call_a_deny_from_rule_may_see() {
     assert!(refused.reason.contains("CheckAction"), "{refused:?}");
     let sent = call(&open.token, "send_mail", Some("hello")).await.unwrap();
     assert!(sent.into_inner().allowed);
+}
+
+/// A plan accepted thanks to an assumption on a tool's result: over gRPC,
+/// a result that meets it lets the run go on; one that fails it stops the
+/// run before its next step, durably and audited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_result_that_fails_its_assumption_stops_the_run() {
+    let e = env();
+    std::fs::write(
+        e.specs.join("bills.spec"),
+        r#"spec "bills" {
+  allow call read_bill
+  allow call send_money when recipient == "UK1" and amount > 0 and amount <= 1000
+}
+"#,
+    )
+    .unwrap();
+    let (svc, _store) = start(&e).await;
+    let plan = r#"plan "pay" {
+  agent "bot"
+  let bill = call read_bill(file = "b.txt") where bill.amount > 0 and bill.amount <= 100
+  call send_money(recipient = "UK1", amount = bill.amount)
+}
+"#;
+    let r = svc
+        .submit_plan(req(
+            proto::SubmitPlanRequest {
+                plan: plan.into(),
+                spec: "bills".into(),
+                agent: "bot".into(),
+            },
+            SUBMITTER,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.verdict(), proto::Verdict::Accept, "{r:?}");
+    let read = || proto::CheckActionRequest {
+        token: r.token.clone(),
+        action: Some(proto::Action {
+            kind: Some(proto::action::Kind::Call(proto::CallAction {
+                name: "read_bill".into(),
+                args: [(
+                    "file".to_string(),
+                    proto::ArgValue {
+                        value: Some(proto::arg_value::Value::Text("b.txt".into())),
+                        from_call: String::new(),
+                    },
+                )]
+                .into(),
+            })),
+        }),
+    };
+    let pay = |amount: &str| proto::CheckActionRequest {
+        token: r.token.clone(),
+        action: Some(proto::Action {
+            kind: Some(proto::action::Kind::Call(proto::CallAction {
+                name: "send_money".into(),
+                args: [
+                    (
+                        "recipient".to_string(),
+                        proto::ArgValue {
+                            value: Some(proto::arg_value::Value::Text("UK1".into())),
+                            from_call: String::new(),
+                        },
+                    ),
+                    (
+                        "amount".to_string(),
+                        proto::ArgValue {
+                            value: Some(proto::arg_value::Value::Number(amount.into())),
+                            from_call: "read_bill".into(),
+                        },
+                    ),
+                ]
+                .into(),
+            })),
+        }),
+    };
+    let result = |json: &str| proto::CheckResultRequest {
+        token: r.token.clone(),
+        tool: "read_bill".into(),
+        result_json: json.into(),
+    };
+    let ok = |x: proto::CheckActionResponse| {
+        assert!(x.allowed, "{x:?}");
+    };
+    ok(svc
+        .check_action(req(read(), SUBMITTER))
+        .await
+        .unwrap()
+        .into_inner());
+    ok(svc
+        .check_result(req(result(r#"{"amount": 40}"#), SUBMITTER))
+        .await
+        .unwrap()
+        .into_inner());
+    ok(svc
+        .check_action(req(pay("40"), SUBMITTER))
+        .await
+        .unwrap()
+        .into_inner());
+    // A value in the amount's place that breaks the assumption is refused.
+    let no = svc
+        .check_action(req(pay("400"), SUBMITTER))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!no.allowed, "{no:?}");
+
+    // The next result breaks it: refused, naming the condition and where
+    // the plan writes it; the run is stopped.
+    let no = svc
+        .check_result(req(result(r#"{"amount": 4000}"#), SUBMITTER))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!no.allowed, "{no:?}");
+    assert!(
+        no.reason.contains("bill.amount > 0 and bill.amount <= 100")
+            && no.reason.contains(":3:")
+            && no.reason.contains("stopped"),
+        "{}",
+        no.reason
+    );
+    let no = svc
+        .check_action(req(pay("40"), SUBMITTER))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(!no.allowed && no.reason.contains("stopped"), "{no:?}");
+    // A result that is not JSON is bad input.
+    let err = svc
+        .check_result(req(result("{"), SUBMITTER))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    verify(&e);
 }

@@ -82,6 +82,21 @@ impl VerifiedToken {
         self.claims.check_run_approved(state, a, clock, revocations)
     }
 
+    /// Check a result of the tool `tool` as it arrives, against the plan's
+    /// assumptions about that tool's results: a result that fails one
+    /// stops the run ([`Claims::check_result_run`]).
+    pub fn check_result_run(
+        &self,
+        state: &mut RunState,
+        tool: &str,
+        result: &serde_json::Value,
+        clock: &dyn Clock,
+        revocations: &dyn RevocationList,
+    ) -> Result<Allowed, Refusal> {
+        self.claims
+            .check_result_run(state, tool, result, clock, revocations)
+    }
+
     /// The state of a run that has done nothing yet under this token.
     pub fn new_run(&self) -> RunState {
         RunState::new(&self.claims.envelope)

@@ -67,7 +67,12 @@ impl Witness {
         let val = match t {
             Term::Known(v) => return plain(v.clone()),
             Term::Param(p) => (self.params.get(p)?.clone(), None),
-            Term::Unknown { name, origin } => {
+            Term::Unknown {
+                key: Some(k),
+                origin,
+                ..
+            } => (self.params.get(k)?.clone(), Some(origin.clone())),
+            Term::Unknown { name, origin, .. } => {
                 (self.unknowns.get(name)?.clone(), Some(origin.clone()))
             }
             Term::Glob(g) => {

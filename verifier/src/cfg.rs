@@ -37,8 +37,14 @@ pub enum Term {
     /// The value of a param.
     Param(String),
     /// A `let` result or one of its fields (`bill.iban`): content unknown,
-    /// origin the tool.
-    Unknown { name: String, origin: String },
+    /// origin the tool. `key`: in a call argument, the field of a result
+    /// the plan makes an assumption about ([`Lowered::assumed`]): the
+    /// proof treats it as that value (typed, meeting the assumption).
+    Unknown {
+        name: String,
+        origin: String,
+        key: Option<String>,
+    },
     /// A plan glob (normalized): some file it matches.
     Glob(String),
     /// `exec PATH` without arguments: any argument list.
@@ -181,12 +187,35 @@ pub struct ParamInfo {
     pub span: Span,
 }
 
+/// An assumption of the plan on a tool's results (`let X = call T(...)
+/// where COND`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AssumptionInfo {
+    pub tool: String,
+    /// The result's name, made unique in the plan (`bill`, `bill#2` for a
+    /// second `let bill` with an assumption).
+    pub key: String,
+    /// Its fields by their names in [`Lowered::assumed`], with their place
+    /// in the result.
+    pub fields: BTreeMap<String, planlang::assume::AssumedField>,
+    /// The condition, fields named as in [`Lowered::assumed`].
+    pub condition: ast::CondExpr,
+    /// The condition as the plan writes it.
+    pub text: String,
+    pub span: Span,
+}
+
 /// A plan, lowered.
 #[derive(Clone, Debug)]
 pub struct Lowered {
     pub steps: Vec<StepAction>,
     pub graph: Cfg,
     pub params: Vec<ParamInfo>,
+    /// The fields of results the plan makes assumptions about, as params
+    /// the proof may rely on (typed, the assumption as the `where` of the
+    /// first field of each): `bill.amount`.
+    pub assumed: Vec<ParamInfo>,
+    pub assumptions: Vec<AssumptionInfo>,
     /// Where each step sits: the `either` branch or `repeat` around it (an
     /// index into `frames`), `None` at the top of the plan.
     step_frame: Vec<Option<usize>>,
@@ -196,6 +225,12 @@ pub struct Lowered {
 }
 
 impl Lowered {
+    /// The params the proof ranges over: the plan's, then the fields of
+    /// results with an assumption.
+    pub fn checked_params(&self) -> impl Iterator<Item = &ParamInfo> {
+        self.params.iter().chain(&self.assumed)
+    }
+
     /// How a path reaches step `i`, compactly: the branch taken at each
     /// `either` and one iteration of each `repeat` around it (outermost
     /// first), then the step. Per-step verdicts do not depend on the rest
@@ -238,6 +273,9 @@ pub fn lower(plan: &ast::Plan) -> Result<Lowered, LowerError> {
         steps: Vec::new(),
         params: HashMap::new(),
         lets: HashMap::new(),
+        assumed_keys: HashMap::new(),
+        assumed: Vec::new(),
+        assumptions: Vec::new(),
         frame: None,
         frames: Vec::new(),
         step_frame: Vec::new(),
@@ -262,6 +300,8 @@ pub fn lower(plan: &ast::Plan) -> Result<Lowered, LowerError> {
         graph: l.cfg.finish(end),
         steps: l.steps,
         params,
+        assumed: l.assumed,
+        assumptions: l.assumptions,
         step_frame: l.step_frame,
         frames: l.frames,
     })
@@ -272,6 +312,11 @@ struct Lowerer {
     steps: Vec<StepAction>,
     params: HashMap<String, ParamType>,
     lets: HashMap<String, String>,
+    /// Fields of results in scope with an assumption: the field as the
+    /// plan names it (`bill.amount`) -> its name in `assumed`.
+    assumed_keys: HashMap<String, String>,
+    assumed: Vec<ParamInfo>,
+    assumptions: Vec<AssumptionInfo>,
     /// The `either` branch or `repeat` being lowered.
     frame: Option<usize>,
     frames: Vec<(Option<usize>, PathElem)>,
@@ -313,11 +358,12 @@ impl Lowerer {
                 let a = self.action(action, &s.span)?;
                 Ok(self.push_step(a, at))
             }
-            ast::StepKind::Let { name, call } => {
+            ast::StepKind::Let { name, call, assume } => {
                 let a = self.call(call, &s.span)?;
                 let next = self.push_step(a, at);
                 // The name is bound after the call (its own args cannot use it).
                 self.lets.insert(name.node.clone(), call.name.node.clone());
+                self.bind_assumption(&name.node, &call.name.node, assume.as_ref())?;
                 Ok(next)
             }
             ast::StepKind::Either { branches } => {
@@ -348,13 +394,71 @@ impl Lowerer {
         }
     }
 
+    /// Binds the assumption of `let name = call tool(...) [where ...]`:
+    /// an earlier result of the same name is out of reach, and each field
+    /// the assumption names becomes a param the proof may rely on.
+    fn bind_assumption(
+        &mut self,
+        name: &str,
+        tool: &str,
+        assume: Option<&planlang::Spanned<ast::CondExpr>>,
+    ) -> Result<(), LowerError> {
+        let own = |k: &str| {
+            k == name
+                || k.strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+        };
+        self.assumed_keys.retain(|k, _| !own(k));
+        let Some(a) = assume else {
+            return Ok(());
+        };
+        let fields = planlang::assume::fields(name, a).map_err(|d| LowerError::BadValue {
+            span: d.first().map_or_else(|| a.span.clone(), |d| d.span.clone()),
+            what: d
+                .first()
+                .map_or_else(|| "a bad assumption".to_string(), |d| d.message.clone()),
+        })?;
+        let taken = self.assumptions.iter().filter(|x| {
+            x.key == name || x.key.strip_prefix(name).is_some_and(|r| r.starts_with('#'))
+        });
+        let key = match taken.count() {
+            0 => name.to_string(),
+            n => format!("{name}#{}", n + 1),
+        };
+        let condition = planlang::assume::flatten(&a.node, &key);
+        let mut named = BTreeMap::new();
+        for (i, (flat, f)) in fields.into_iter().enumerate() {
+            let param = format!("{key}{}", &flat[name.len()..]);
+            self.assumed_keys.insert(flat, param.clone());
+            self.assumed.push(ParamInfo {
+                name: param.clone(),
+                ty: f.ty,
+                condition: (i == 0).then(|| condition.clone()),
+                span: a.span.clone(),
+            });
+            named.insert(param, f);
+        }
+        self.assumptions.push(AssumptionInfo {
+            tool: tool.to_string(),
+            key,
+            fields: named,
+            condition,
+            text: planlang::fmt_cond(a),
+            span: a.span.clone(),
+        });
+        Ok(())
+    }
+
     fn call(&mut self, c: &ast::Call, span: &Span) -> Result<StepAction, LowerError> {
         let mut fields = BTreeMap::new();
         for a in &c.args {
-            if fields
-                .insert(a.name.node.clone(), self.value(&a.value)?)
-                .is_some()
-            {
+            let mut t = self.value(&a.value)?;
+            // An argument that is a field with an assumption: the proof may
+            // rely on it (the monitor checks the value against it).
+            if let Term::Unknown { name, key, .. } = &mut t {
+                *key = self.assumed_keys.get(name.as_str()).cloned();
+            }
+            if fields.insert(a.name.node.clone(), t).is_some() {
                 return Err(LowerError::BadValue {
                     span: a.name.span.clone(),
                     what: format!("argument `{}` is passed twice", a.name.node),
@@ -519,7 +623,11 @@ impl Lowerer {
                         if let Some(i) = &r.index {
                             full.push_str(&format!("[{}]", i.node));
                         }
-                        Ok(Term::Unknown { name: full, origin })
+                        Ok(Term::Unknown {
+                            name: full,
+                            origin,
+                            key: None,
+                        })
                     }
                     None => Err(LowerError::UnknownName {
                         span: v.span.clone(),

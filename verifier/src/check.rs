@@ -84,14 +84,15 @@ impl CompiledSpec {
                 concrete: s.to_concrete(),
             });
         }
+        // The fields of results with an assumption are params the proof
+        // may rely on.
         let param_types: HashMap<String, ParamType> = lowered
-            .params
-            .iter()
+            .checked_params()
             .map(|p| (p.name.clone(), p.ty))
             .collect();
         let mut wheres = Vec::new();
         let mut where_conds = Vec::new();
-        for p in &lowered.params {
+        for p in lowered.checked_params() {
             let compiled = match &p.condition {
                 Some(c) => Some(planlang::lower::cond(c, &Consts::new()).map_err(|source| {
                     CheckError::Where {
@@ -210,8 +211,7 @@ impl<'s, 'p> Checker<'s, 'p> {
                 SatResult::Unsat => {
                     let span = self
                         .lowered
-                        .params
-                        .iter()
+                        .checked_params()
                         .find(|p| p.condition.is_some())
                         .map(|p| p.span.clone())
                         .unwrap_or_else(|| self.plan.span.clone());
@@ -294,7 +294,7 @@ impl<'s, 'p> Checker<'s, 'p> {
             .iter()
             .map(|(k, v)| (k.clone(), Field::new(v.clone())))
             .collect();
-        self.lowered.params.iter().all(|p| {
+        self.lowered.checked_params().all(|p| {
             scope
                 .get(&p.name)
                 .is_some_and(|f| warden_core::envelope::type_ok(p.ty, &f.value))
@@ -391,7 +391,10 @@ impl<'s, 'p> Checker<'s, 'p> {
     fn trivial(&self, goal: &Cond, step: usize) -> Option<Answer> {
         match goal {
             Cond::False => Some(Answer::Unsat),
-            Cond::True if self.lowered.params.is_empty() && self.step(step).is_concrete() => {
+            Cond::True
+                if self.lowered.checked_params().next().is_none()
+                    && self.step(step).is_concrete() =>
+            {
                 Some(Answer::Sat(Witness::default()))
             }
             _ => None,
@@ -736,6 +739,7 @@ impl<'s, 'p> Checker<'s, 'p> {
             &self.lowered.params,
             &self.spec.baseline,
         );
+        env.assumptions = crate::derive::assumptions(&self.lowered.assumptions, &self.where_conds);
         let spec = self.spec;
         for r in &spec.at_most {
             if let Ok(m) = self.table(&r.pattern, false)

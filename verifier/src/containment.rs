@@ -93,7 +93,10 @@ pub fn envelope_spec(parent: &Envelope) -> Result<CompiledSpec, ContainmentError
             }
         }
     }
-    let tr = Translator { params };
+    let tr = Translator {
+        params,
+        assumptions: &parent.assumptions,
+    };
     let mut effects = Vec::new();
     let mut allow = |pattern: Pattern, text: String| {
         effects.push(EffectRule {
@@ -206,6 +209,8 @@ pub fn contain(parent: &Envelope, sub: &Plan) -> Result<Envelope, ContainmentErr
 
 struct Translator<'e> {
     params: HashMap<&'e str, Option<&'e Cond>>,
+    /// The parent's assumptions on tool results.
+    assumptions: &'e [warden_core::assume::ResultAssumption],
 }
 
 fn field(name: &str) -> Operand {
@@ -324,6 +329,26 @@ impl Translator<'_> {
                 value: at.clone(),
                 tool: tool.clone(),
             },
+            // A field with an assumption: a value from the tool that meets
+            // the field's part of the assumption, as the monitor checks it.
+            ValueMatch::Assumed { field } => {
+                let a = self
+                    .assumptions
+                    .iter()
+                    .find(|a| a.fields.contains_key(field))
+                    .ok_or_else(|| {
+                        ContainmentError::Unsupported(format!(
+                            "the assumed field `{field}` is not declared in the envelope"
+                        ))
+                    })?;
+                Cond::and(
+                    Cond::FromCall {
+                        value: at.clone(),
+                        tool: a.tool.clone(),
+                    },
+                    substitute(&a.field_cond(field), field, at)?,
+                )
+            }
         })
     }
 
@@ -479,6 +504,7 @@ fn filler(m: &ValueMatch) -> Filler {
         ValueMatch::Exact { value } => Filler::Exact(value.clone()),
         ValueMatch::Param { param } => Filler::Param(param.clone()),
         ValueMatch::Unknown { .. } => Filler::Many("an unknown `let` result".into()),
+        ValueMatch::Assumed { field } => Filler::Many(format!("the result field `{field}`")),
     }
 }
 

@@ -102,6 +102,47 @@ pub fn derive<'a>(
     env
 }
 
+/// The plan's assumptions on tool results as the envelope carries them,
+/// their conditions as compiled for the check (`wheres`, by the name of
+/// each assumption's first field). An assumption whose condition did not
+/// compile is left out: a grant naming its fields then grants nothing.
+pub fn assumptions(
+    infos: &[crate::cfg::AssumptionInfo],
+    wheres: &[(String, Option<Cond>)],
+) -> Vec<warden_core::assume::ResultAssumption> {
+    infos
+        .iter()
+        .filter_map(|a| {
+            let first = a.fields.keys().next()?;
+            let cond = wheres
+                .iter()
+                .find(|(n, _)| n == first)
+                .and_then(|(_, c)| c.clone())?;
+            Some(warden_core::assume::ResultAssumption {
+                tool: a.tool.clone(),
+                result: a.key.clone(),
+                fields: a
+                    .fields
+                    .iter()
+                    .map(|(k, f)| {
+                        (
+                            k.clone(),
+                            warden_core::assume::AssumedField {
+                                path: f.path.clone(),
+                                index: f.index,
+                                ty: f.ty,
+                            },
+                        )
+                    })
+                    .collect(),
+                cond,
+                text: a.text.clone(),
+                at: planlang::lower::location(&a.span),
+            })
+        })
+        .collect()
+}
+
 fn push<T: PartialEq>(v: &mut Vec<T>, x: T) {
     if !v.contains(&x) {
         v.push(x);
@@ -127,6 +168,7 @@ fn value_match(t: &Term) -> ValueMatch {
     match t {
         Term::Known(v) => ValueMatch::Exact { value: v.clone() },
         Term::Param(p) => ValueMatch::Param { param: p.clone() },
+        Term::Unknown { key: Some(k), .. } => ValueMatch::Assumed { field: k.clone() },
         Term::Unknown { origin, .. } => ValueMatch::Unknown {
             origin: Some(origin.clone()),
         },

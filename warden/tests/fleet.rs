@@ -161,7 +161,10 @@ async fn pay_token(c: &mut WardenClient<Channel>) -> String {
 
 fn send_money() -> proto::Action {
     use proto::arg_value::Value;
-    let arg = |v: Value| proto::ArgValue { value: Some(v) };
+    let arg = |v: Value| proto::ArgValue {
+        value: Some(v),
+        from_call: String::new(),
+    };
     proto::Action {
         kind: Some(proto::action::Kind::Call(proto::CallAction {
             name: "send_money".into(),

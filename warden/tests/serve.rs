@@ -232,6 +232,7 @@ fn call_action(name: &str, args: &[(&str, proto::arg_value::Value)]) -> proto::A
                         k.to_string(),
                         proto::ArgValue {
                             value: Some(v.clone()),
+                            from_call: String::new(),
                         },
                     )
                 })

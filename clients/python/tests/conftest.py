@@ -69,7 +69,7 @@ SERVICE_SPEC = """spec "bank" {
   max ttl 30m
   let payees = ["UK12345678901234567890"]
   allow read under "/srv/data/"
-  allow call get_balance
+  allow call get_balance, read_bill
   allow call send_money when recipient in payees and amount <= 100
   approve call send_money when recipient in payees and amount > 100 and amount <= 1000
   deny call update_password

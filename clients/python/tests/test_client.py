@@ -61,6 +61,29 @@ def test_submit_verify_check_in_process_and_on_the_service(endpoints):
         assert not c.check_action(s.token, actions.write("/etc/passwd"))
 
 
+ASSUME = """plan "bill" {
+  agent "banking-assistant"
+  let bill = call read_bill(file = "b.txt") where bill.amount > 0 and bill.amount <= 50
+  call send_money(recipient = "UK12345678901234567890", amount = bill.amount)
+}
+"""
+
+
+def test_a_result_that_fails_its_assumption_stops_the_run_on_the_service(endpoints):
+    endpoint, _ = endpoints
+    with warden.Client(endpoint, sf.SUBMITTER) as c:
+        c.wait_ready()
+        s = c.submit_plan(ASSUME, "bank", "banking-assistant")
+        assert s.verdict is warden.PlanVerdict.ACCEPT, s.counterexamples
+        assert c.check_call(s.token, "read_bill", file="b.txt")
+        assert c.check_result(s.token, "read_bill", {"amount": 30})
+        assert c.check_call(s.token, "send_money", recipient=PAYEE, amount=actions.from_call(30, "read_bill"))
+        no = c.check_result(s.token, "read_bill", {"amount": 75})
+        assert not no and "bill.amount > 0 and bill.amount <= 50" in no.reason, no
+        later = c.check_call(s.token, "send_money", recipient=PAYEE, amount=actions.from_call(30, "read_bill"))
+        assert not later and "stopped" in later.reason, later
+
+
 def test_approve_reject_revoke_and_errors(endpoints):
     endpoint, pub = endpoints
     with warden.Client(endpoint, sf.SUBMITTER) as sub, warden.Client(endpoint, sf.APPROVER) as appr:

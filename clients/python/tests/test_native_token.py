@@ -228,3 +228,31 @@ def test_the_reference_agrees_on_the_fixed_story(issued, keys):
         reasons = ref.check(name, args, now)
         assert v.allowed == (not reasons), (name, args, v, reasons)
         assert v.allowed or v.kind in reasons
+
+
+ASSUME_SPEC = """spec "bills" {
+  allow call read_bill
+  allow call send_money when recipient == "UK1" and amount > 0 and amount <= 1000
+}
+"""
+
+ASSUME_PLAN = """plan "pay" {
+  let bill = call read_bill(file = "b.txt") where bill.amount > 0 and bill.amount <= 100
+  call send_money(recipient = "UK1", amount = bill.amount)
+}
+"""
+
+
+def test_a_result_that_fails_its_assumption_stops_the_run(keys, tmp_path):
+    t = warden.Token.verify(keys.issue(ASSUME_PLAN, ASSUME_SPEC, tmp_path), keys.public)
+    assert t.check_call("read_bill", file="b.txt")
+    assert t.check_result("read_bill", {"amount": 40, "subject": "Dec"})
+    assert t.check_call("send_money", recipient="UK1", amount=warden.FromCall(40, "read_bill"))
+    # A value in the amount's place that breaks the assumption is refused.
+    assert not t.check_call("send_money", recipient="UK1", amount=warden.FromCall(400, "read_bill"))
+    v = t.check_result("read_bill", {"amount": 4000})
+    assert not v and v.kind == "assumption", v
+    assert "bill.amount > 0 and bill.amount <= 100" in v.reason and "stopped" in v.reason
+    assert v.rule is not None and ":2:" in v.rule
+    later = t.check_call("send_money", recipient="UK1", amount=warden.FromCall(40, "read_bill"))
+    assert not later and later.kind == "assumption"

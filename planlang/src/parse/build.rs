@@ -534,15 +534,17 @@ impl<'a> Builder<'a> {
             Rule::let_step => {
                 let mut name = Spanned::synthetic(String::new());
                 let mut call = None;
+                let mut assume = None;
                 for c in inner.into_inner() {
                     match c.as_rule() {
                         Rule::ident => name = self.ident(&c),
                         Rule::call_expr => call = Some(self.call(c)),
+                        Rule::cond => assume = Some(self.cond(c)),
                         _ => {}
                     }
                 }
                 match call {
-                    Some(call) => StepKind::Let { name, call },
+                    Some(call) => StepKind::Let { name, call, assume },
                     None => {
                         self.internal(span.clone(), "a tool call");
                         StepKind::Either {

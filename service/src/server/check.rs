@@ -15,6 +15,9 @@ use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 
+/// The longest result `CheckResult` reads.
+const MAX_RESULT_JSON: usize = 4 * 1024 * 1024;
+
 /// At most this many runs are cached at once.
 const MAX_RUNS: usize = 100_000;
 
@@ -94,13 +97,34 @@ fn evict<E: Engine>(runs: &mut Runs<E>, now_s: i64) {
     by_text.retain(|_, run| by_id.contains_key(&run.token_id));
 }
 
+/// What one check of a run is about.
+enum Subject {
+    /// An action the run is about to take (`CheckAction`).
+    Action(proto::Action),
+    /// A result of a tool the run received (`CheckResult`).
+    Result {
+        tool: String,
+        result: serde_json::Value,
+    },
+}
+
+impl Subject {
+    /// The audit record's layer, and what it says was checked.
+    fn audit(&self) -> (&'static str, &'static str, String) {
+        match self {
+            Subject::Action(a) => ("check_action", "action", format!("{a:?}")),
+            Subject::Result { tool, .. } => ("check_result", "result_of", tool.clone()),
+        }
+    }
+}
+
 /// One check, inside the store's transaction: what to commit, and the
 /// answer once it is committed.
 fn decide<E: Engine>(
     inner: &Inner<E>,
     run: &Run<E>,
     stored: Option<String>,
-    action: &proto::Action,
+    subject: &Subject,
     store: &mut dyn RunRead,
 ) -> (Txn, Result<proto::CheckActionResponse, ServiceError>) {
     let token_id = run.token_id.clone();
@@ -120,32 +144,36 @@ fn decide<E: Engine>(
         cache: &inner.revoked,
         store: Mutex::new(store),
     };
-    let action_text = format!("{action:?}");
-    match inner
-        .engine
-        .check_action(&run.token, &mut state, action, &revoked)
-    {
+    let (layer, what, text) = subject.audit();
+    let checked = match subject {
+        Subject::Action(action) => inner
+            .engine
+            .check_action(&run.token, &mut state, action, &revoked),
+        Subject::Result { tool, result } => inner
+            .engine
+            .check_result(&run.token, &mut state, tool, result, &revoked),
+    };
+    let save = |state: &E::RunState| -> Result<StateOp, ServiceError> {
+        Ok(StateOp::SaveRun {
+            token_id: token_id.clone(),
+            state: serde_json::to_string(state)
+                .map_err(|e| ServiceError::SaveRunState(e.to_string()))?,
+            expires_s: run.expires_at,
+            at_ms: now_ms(),
+        })
+    };
+    match checked {
         Ok(()) => {
-            let saved = match serde_json::to_string(&state) {
-                Ok(s) => s,
-                Err(e) => {
-                    return (
-                        Txn::default(),
-                        Err(ServiceError::SaveRunState(e.to_string())),
-                    );
-                }
+            let saved = match save(&state) {
+                Ok(op) => op,
+                Err(e) => return (Txn::default(), Err(e)),
             };
             let txn = Txn {
-                ops: vec![StateOp::SaveRun {
-                    token_id: token_id.clone(),
-                    state: saved,
-                    expires_s: run.expires_at,
-                    at_ms: now_ms(),
-                }],
+                ops: vec![saved],
                 events: vec![NewEvent::new(
                     EventKind::Enforcement,
-                    json!({"token_id": token_id, "layer": "check_action", "kind": "allowed",
-                           "action": action_text}),
+                    json!({"token_id": token_id, "layer": layer, "kind": "allowed",
+                           what: text}),
                 )],
             };
             let ok = proto::CheckActionResponse {
@@ -162,18 +190,32 @@ fn decide<E: Engine>(
         ),
         Err(ActionError::Refused(reason)) => {
             // A refusal is an enforcement event: recorded before the
-            // answer. The run's state is unchanged.
+            // answer. A refused action leaves the run's state unchanged; a
+            // refused result stops the run, which the state records.
             let ev = NewEvent::new(
                 EventKind::Enforcement,
-                json!({"token_id": token_id, "layer": "check_action", "kind": "refused",
-                       "reason": reason, "action": action_text}),
+                json!({"token_id": token_id, "layer": layer, "kind": "refused",
+                       "reason": reason, what: text}),
             );
+            let ops = match subject {
+                Subject::Action(_) => Vec::new(),
+                Subject::Result { .. } => match save(&state) {
+                    Ok(op) => vec![op],
+                    Err(e) => return (Txn::default(), Err(e)),
+                },
+            };
             let no = proto::CheckActionResponse {
                 allowed: false,
                 reason,
                 token_id,
             };
-            (Txn::events(vec![ev]), Ok(no))
+            (
+                Txn {
+                    ops,
+                    events: vec![ev],
+                },
+                Ok(no),
+            )
         }
     }
 }
@@ -240,6 +282,38 @@ impl<E: Engine> WardenService<E> {
     ) -> Result<proto::CheckActionResponse, ServiceError> {
         let token = non_empty_token(&req.token)?;
         let action = req.action.ok_or(InputError::Required("action"))?;
+        self.check(token, Subject::Action(action)).await
+    }
+
+    /// Checks a result a tool returned to the run under `token` against
+    /// the plan's assumptions about that tool's results, as
+    /// [`WardenService::check_action`] checks an action: a refusal stops
+    /// the run, durably, before the answer.
+    pub(super) async fn check_result(
+        &self,
+        req: proto::CheckResultRequest,
+    ) -> Result<proto::CheckActionResponse, ServiceError> {
+        let token = non_empty_token(&req.token)?;
+        let tool = non_empty(&req.tool, "tool")?.to_owned();
+        if req.result_json.len() > MAX_RESULT_JSON {
+            return Err(InputError::TooLong {
+                what: "result_json",
+                max: MAX_RESULT_JSON,
+            }
+            .into());
+        }
+        let result: serde_json::Value = serde_json::from_str(&req.result_json).map_err(|e| {
+            ServiceError::MalformedAction(format!("`result_json` is not JSON: {e}"))
+        })?;
+        self.check(token, Subject::Result { tool, result }).await
+    }
+
+    /// One check of the run under `token`, in the store's transaction.
+    async fn check(
+        &self,
+        token: &str,
+        subject: Subject,
+    ) -> Result<proto::CheckActionResponse, ServiceError> {
         let run = self.run(token)?;
         let token_id = run.token_id.clone();
         let outcome: Arc<Mutex<Option<Result<proto::CheckActionResponse, ServiceError>>>> =
@@ -248,7 +322,7 @@ impl<E: Engine> WardenService<E> {
         let answer = outcome.clone();
         let expires_s = run.expires_at;
         let check: RunCheck = Box::new(move |stored, store| {
-            let (txn, result) = decide(&inner, &run, stored, &action, store);
+            let (txn, result) = decide(&inner, &run, stored, &subject, store);
             *answer.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
             txn
         });

@@ -93,6 +93,16 @@ impl<E: Engine> Warden for WardenService<E> {
         ))
     }
 
+    async fn check_result(
+        &self,
+        request: Request<proto::CheckResultRequest>,
+    ) -> Result<Response<proto::CheckActionResponse>, Status> {
+        self.authorize(&request, &[Role::Submitter, Role::Approver])?;
+        Ok(Response::new(
+            WardenService::check_result(self, request.into_inner()).await?,
+        ))
+    }
+
     async fn record_enforcement(
         &self,
         request: Request<proto::EnforcementEvent>,

@@ -423,6 +423,7 @@ impl Probe {
                 Term::Unknown {
                     name: name.clone(),
                     origin: String::new(),
+                    key: None,
                 },
             );
             for i in 0..list_bound {
@@ -445,6 +446,7 @@ impl Probe {
                     Term::Unknown {
                         name: e,
                         origin: String::new(),
+                        key: None,
                     },
                 );
             }

@@ -24,7 +24,13 @@ pub(super) const OPAQUE: &str = "opaque";
 pub(super) fn sym_name(view: &str, term: &Term) -> Option<String> {
     let key = match term {
         Term::Param(p) => format!("p:{p}"),
-        Term::Unknown { name, origin } => format!("u:{origin}:{name}"),
+        // A field with an assumption is the param that stands for it.
+        Term::Unknown { key: Some(k), .. } => format!("p:{k}"),
+        Term::Unknown {
+            name,
+            origin,
+            key: None,
+        } => format!("u:{origin}:{name}"),
         Term::Glob(g) => format!("g:{g}"),
         Term::AnyList => "a:argv".to_string(),
         _ => return None,

@@ -284,6 +284,7 @@ fn verdict(result: Result<token::Allowed, token::Refusal>) -> Verdict {
         RefusalReason::StateMismatch => ("state_mismatch", None),
         RefusalReason::NeedsApproval { rule, .. } => ("needs_approval", Some(rule.to_string())),
         RefusalReason::DeniedFlow { rule, .. } => ("denied_flow", Some(rule.to_string())),
+        RefusalReason::Assumption(v) => ("assumption", Some(v.at.to_string())),
     };
     Verdict {
         allowed: false,
@@ -504,6 +505,32 @@ impl Token {
                 .collect::<PyResult<Vec<_>>>()?,
         };
         Ok(self.check(&ConcreteAction::call(name, fields)))
+    }
+
+    /// Check a result of the tool `tool` as it arrives, before any later
+    /// step uses it, against the plan's assumptions about that tool's
+    /// results (`let X = call T(...) where COND`). `result` is what the
+    /// tool returned: a dict (its keys are the result's fields), a list, a
+    /// str, a number or a bool, as `json.dumps` takes it. A result that
+    /// fails an assumption is refused (kind `"assumption"`, `rule` the
+    /// place of the condition in the plan) and stops the run: every later
+    /// check is refused.
+    fn check_result(&self, tool: &str, result: &Bound<'_, PyAny>) -> PyResult<Verdict> {
+        let py = result.py();
+        let text: String = py
+            .import("json")?
+            .call_method1("dumps", (result,))?
+            .extract()?;
+        let json: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| PyValueError::new_err(format!("the result is not JSON: {e}")))?;
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(verdict(self.verified.check_result_run(
+            &mut state,
+            tool,
+            &json,
+            &self.clock,
+            &*self.revocations,
+        )))
     }
 
     /// Check reading the file `path`.

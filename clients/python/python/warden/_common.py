@@ -110,6 +110,8 @@ Action = pb.Action
 
 
 def _arg(v: Any) -> pb.ArgValue:
+    if isinstance(v, pb.ArgValue):
+        return v
     if isinstance(v, bool):
         return pb.ArgValue(flag=v)
     if isinstance(v, (int, decimal.Decimal)):
@@ -121,6 +123,15 @@ def _arg(v: Any) -> pb.ArgValue:
     if isinstance(v, (list, tuple)):
         return pb.ArgValue(list=pb.ArgList(items=[_arg(x) for x in v]))
     raise TypeError(f"an argument must be str, bool, int, float, Decimal or a list; not {type(v).__name__}")
+
+
+def from_call(value: Any, tool: str) -> pb.ArgValue:
+    """An argument whose value came from a result of ``tool`` (what ``from call`` asks, and
+    what a result field the plan makes an assumption about must come from):
+    ``call("send_money", amount=from_call(40, "read_bill"))``."""
+    a = _arg(value)
+    a.from_call = tool
+    return a
 
 
 def call(name: str, /, **args: Any) -> pb.Action:

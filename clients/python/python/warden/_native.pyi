@@ -20,6 +20,7 @@ VerdictKind: TypeAlias = Literal[
     "state_mismatch",
     "needs_approval",
     "denied_flow",
+    "assumption",
 ]
 
 class WardenError(Exception):
@@ -123,6 +124,10 @@ class Token:
         system's. Raises a :class:`TokenError` subclass or :class:`InvalidKey`."""
     def check_call(self, name: str, /, **args: ArgValue | FromCall) -> Verdict:
         """Check the tool call ``name(**args)``; when allowed, record it in the run."""
+    def check_result(self, tool: str, result: object) -> Verdict:
+        """Check a result of ``tool`` as it arrives (a dict, list, str, number or bool, as
+        ``json.dumps`` takes it) against the plan's assumptions about that tool's results;
+        a result that fails one is refused (kind ``"assumption"``) and stops the run."""
     def check_read(self, path: str) -> Verdict: ...
     def check_write(self, path: str) -> Verdict: ...
     def check_delete(self, path: str) -> Verdict: ...

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from typing import Any, AsyncIterator, Iterable
 
 import grpc
@@ -78,6 +80,10 @@ class Client:
 
     async def check_call(self, token: str, name: str, /, **args: Any) -> c.CheckResult:
         return await self.check_action(token, c.call(name, **args))
+
+    async def check_result(self, token: str, tool: str, result: Any) -> c.CheckResult:
+        req = pb.CheckResultRequest(token=token, tool=tool, result_json=json.dumps(result))
+        return c.check_result(await self._call(self._stub.CheckResult, req))
 
     async def reload(self) -> list[c.SpecStatus]:
         return [c.spec_status(s) for s in (await self._call(self._stub.Reload, pb.ReloadRequest())).specs]

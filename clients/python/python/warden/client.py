@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from typing import Any, Iterable, Iterator
 
 import grpc
@@ -99,6 +101,12 @@ class Client:
         m = self._call(self._stub.ProveConsistency,
                        pb.ProveConsistencyRequest(old_size=old_size, new_size=new_size))
         return audit.consistency_from_message(m)
+
+    def check_result(self, token: str, tool: str, result: Any) -> c.CheckResult:
+        """Check a result of ``tool`` as it arrives (anything ``json.dumps`` takes) against the
+        plan's assumptions about that tool's results; a refused result stops the run."""
+        req = pb.CheckResultRequest(token=token, tool=tool, result_json=json.dumps(result))
+        return c.check_result(self._call(self._stub.CheckResult, req))
 
     def reload(self) -> list[c.SpecStatus]:
         """Reload the spec directory (admin role)."""

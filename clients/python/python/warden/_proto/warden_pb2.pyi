@@ -182,16 +182,18 @@ class RevokeResponse(_message.Message):
     def __init__(self, token_id: _Optional[str] = ..., revoked_at_ms: _Optional[int] = ..., already_revoked: _Optional[bool] = ..., audit_seq: _Optional[int] = ...) -> None: ...
 
 class ArgValue(_message.Message):
-    __slots__ = ("text", "number", "flag", "list")
+    __slots__ = ("text", "number", "flag", "list", "from_call")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     NUMBER_FIELD_NUMBER: _ClassVar[int]
     FLAG_FIELD_NUMBER: _ClassVar[int]
     LIST_FIELD_NUMBER: _ClassVar[int]
+    FROM_CALL_FIELD_NUMBER: _ClassVar[int]
     text: str
     number: str
     flag: bool
     list: ArgList
-    def __init__(self, text: _Optional[str] = ..., number: _Optional[str] = ..., flag: _Optional[bool] = ..., list: _Optional[_Union[ArgList, _Mapping]] = ...) -> None: ...
+    from_call: str
+    def __init__(self, text: _Optional[str] = ..., number: _Optional[str] = ..., flag: _Optional[bool] = ..., list: _Optional[_Union[ArgList, _Mapping]] = ..., from_call: _Optional[str] = ...) -> None: ...
 
 class ArgList(_message.Message):
     __slots__ = ("items",)
@@ -277,6 +279,16 @@ class CheckActionRequest(_message.Message):
     token: str
     action: Action
     def __init__(self, token: _Optional[str] = ..., action: _Optional[_Union[Action, _Mapping]] = ...) -> None: ...
+
+class CheckResultRequest(_message.Message):
+    __slots__ = ("token", "tool", "result_json")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TOOL_FIELD_NUMBER: _ClassVar[int]
+    RESULT_JSON_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    tool: str
+    result_json: str
+    def __init__(self, token: _Optional[str] = ..., tool: _Optional[str] = ..., result_json: _Optional[str] = ...) -> None: ...
 
 class CheckActionResponse(_message.Message):
     __slots__ = ("allowed", "reason", "token_id")

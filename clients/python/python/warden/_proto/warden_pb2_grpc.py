@@ -69,6 +69,11 @@ class WardenStub:
                 request_serializer=warden_dot___proto_dot_warden__pb2.CheckActionRequest.SerializeToString,
                 response_deserializer=warden_dot___proto_dot_warden__pb2.CheckActionResponse.FromString,
                 _registered_method=True)
+        self.CheckResult = channel.unary_unary(
+                '/warden.v1.Warden/CheckResult',
+                request_serializer=warden_dot___proto_dot_warden__pb2.CheckResultRequest.SerializeToString,
+                response_deserializer=warden_dot___proto_dot_warden__pb2.CheckActionResponse.FromString,
+                _registered_method=True)
         self.RecordEnforcement = channel.unary_unary(
                 '/warden.v1.Warden/RecordEnforcement',
                 request_serializer=warden_dot___proto_dot_warden__pb2.EnforcementEvent.SerializeToString,
@@ -157,6 +162,17 @@ class WardenServicer:
     def CheckAction(self, request, context):
         """Check one concrete action against a token's envelope, for orchestrators
         that do not embed the Rust library. Role: any.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CheckResult(self, request, context):
+        """Check a tool's result as it arrives, before any later step can use it,
+        against the plan's assumptions about that tool's results
+        (`let X = call T(...) where COND`). A result that fails one stops the
+        run: it is refused, naming the condition and where the plan writes it,
+        and so is every later check of the run. Role: any.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -257,6 +273,11 @@ def add_WardenServicer_to_server(servicer, server):
             'CheckAction': grpc.unary_unary_rpc_method_handler(
                     servicer.CheckAction,
                     request_deserializer=warden_dot___proto_dot_warden__pb2.CheckActionRequest.FromString,
+                    response_serializer=warden_dot___proto_dot_warden__pb2.CheckActionResponse.SerializeToString,
+            ),
+            'CheckResult': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckResult,
+                    request_deserializer=warden_dot___proto_dot_warden__pb2.CheckResultRequest.FromString,
                     response_serializer=warden_dot___proto_dot_warden__pb2.CheckActionResponse.SerializeToString,
             ),
             'RecordEnforcement': grpc.unary_unary_rpc_method_handler(
@@ -478,6 +499,33 @@ class Warden:
             target,
             '/warden.v1.Warden/CheckAction',
             warden_dot___proto_dot_warden__pb2.CheckActionRequest.SerializeToString,
+            warden_dot___proto_dot_warden__pb2.CheckActionResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckResult(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/warden.v1.Warden/CheckResult',
+            warden_dot___proto_dot_warden__pb2.CheckResultRequest.SerializeToString,
             warden_dot___proto_dot_warden__pb2.CheckActionResponse.FromString,
             options,
             channel_credentials,
