@@ -4,6 +4,8 @@
 #
 #   scripts/guest/test.sh [CRATE...] [--only TEST...]   (`make guest-test`)
 #
+# A CRATE is named by its directory (enforcer).
+#
 # `--only escape ebpf_layers` keeps the test binaries of those names (what `make test`
 # runs in the guest besides `guest_lsm`, which boots its own). Exits non-zero when any
 # test binary fails or the guest cannot boot.
@@ -24,8 +26,15 @@ done
 
 pkgs=()
 for c in "${crates[@]}"; do pkgs+=(-p "$c"); done
-# The executables cargo built for the tests.
-mapfile -t bins < <(bash "$root/scripts/test-binaries.sh" "${pkgs[@]}" | cut -f1)
+# The executables cargo built for the tests of those crates, taken from the
+# workspace's build (`cargo test -p CRATE` alone resolves other features and
+# builds every dependency a second time, in time and in disk).
+bins=()
+while IFS=$'\t' read -r exe dir _; do
+  for c in "${crates[@]}"; do
+    [ "$(basename "$dir")" = "$c" ] && bins+=("$exe")
+  done
+done < <(bash "$root/scripts/test-binaries.sh" --workspace)
 if [ ${#only[@]} -gt 0 ]; then
   kept=()
   for b in "${bins[@]}"; do

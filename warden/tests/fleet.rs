@@ -6,16 +6,14 @@
 
 use service::proto::{self, warden_client::WardenClient};
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 use testkit::postgres::Postgres;
 use tonic::transport::Channel;
 
-const SUBMITTER: &str = "submitter-secret-for-tests-0001";
-const APPROVER: &str = "approver-secret-for-tests-0001";
-const ADMIN: &str = "admin-secret-for-tests-000001";
+mod serving;
+use serving::{ADMIN, APPROVER, SUBMITTER, ServeDir, Server, client, req, rt, warden};
 
 const SPEC: &str = r#"spec "bank" {
   allow read under "/srv/data/"
@@ -42,111 +40,30 @@ const PLAN_PAY: &str = r#"plan "pay" {
 /// A configuration, keys and specs that every replica shares, and the
 /// database they share.
 struct Fleet {
-    dir: tempfile::TempDir,
+    dir: ServeDir,
     pg: Postgres,
 }
 
-struct Replica {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Replica {
-    fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// SIGKILL: nothing flushed on the way out.
-    fn kill9(&mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
-    }
-
-    /// SIGTERM and wait: the graceful path.
-    fn stop(mut self) {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let _ = self.child.wait();
-    }
-}
-
-fn warden() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_warden"))
-}
+/// One replica.
+type Replica = Server;
 
 impl Fleet {
     fn new() -> Fleet {
         let pg = Postgres::start();
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
-        let kp = token::SigningKey::from_seed(&[17; 32]).unwrap();
-        std::fs::create_dir_all(d.join("keys")).unwrap();
-        let key = d.join("keys/warden.key");
-        std::fs::write(&key, &*kp.to_paserk()).unwrap();
-        std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))
-            .unwrap();
-        std::fs::write(d.join("keys/warden.pub"), kp.public_key().to_paserk()).unwrap();
-        std::fs::create_dir_all(d.join("specs")).unwrap();
-        std::fs::write(d.join("specs/bank.spec"), SPEC).unwrap();
-        let cfg = format!(
-            r#"
-listen = "127.0.0.1:0"
-store = "{url}"
-specs = "specs"
-key = "keys/warden.key"
-checkpoint_every = 50
-reload_poll_ms = 0
-
-[[credentials]]
-name = "orchestrator"
-role = "submitter"
-secret = "{SUBMITTER}"
-
-[[credentials]]
-name = "alice"
-role = "approver"
-secret = "{APPROVER}"
-
-[[credentials]]
-name = "root"
-role = "admin"
-secret = "{ADMIN}"
-"#,
-            url = pg.url()
-        );
-        std::fs::write(d.join("serve.toml"), cfg).unwrap();
+        let dir = ServeDir::new(17, SPEC);
+        dir.write_config(&format!(
+            "store = \"{}\"\ncheckpoint_every = 50\nreload_poll_ms = 0\n",
+            pg.url()
+        ));
         Fleet { dir, pg }
     }
 
     fn path(&self, p: &str) -> PathBuf {
-        self.dir.path().join(p)
+        self.dir.path(p)
     }
 
     fn replica(&self) -> Replica {
-        let mut child = warden()
-            .args(["serve", "--config"])
-            .arg(self.path("serve.toml"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("warden serve did not start: {line:?}"))
-            .to_owned();
-        Replica { child, addr }
+        Server::start(&self.path("serve.toml"), 0).0
     }
 
     /// `warden audit verify --store URL`: exit code and output.
@@ -208,25 +125,6 @@ secret = "{ADMIN}"
             acked.len()
         );
     }
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-async fn client(endpoint: &str) -> WardenClient<Channel> {
-    let ch = service::loadgen::connect(endpoint, None).await.unwrap();
-    WardenClient::new(ch)
-}
-
-fn req<T>(msg: T, secret: &str) -> tonic::Request<T> {
-    let mut r = tonic::Request::new(msg);
-    r.metadata_mut()
-        .insert("authorization", format!("Bearer {secret}").parse().unwrap());
-    r
 }
 
 fn load(endpoint: String, clients: usize, secs: u64) -> service::loadgen::LoadOptions {
@@ -617,7 +515,7 @@ const EXEC_SPEC: &str = r#"spec "run" {
 fn a_run_following_the_service_is_killed_by_a_revocation_through_any_replica() {
     use std::os::unix::fs::PermissionsExt;
     let fleet = Fleet::new();
-    let d = fleet.dir.path();
+    let d = fleet.dir.dir.path();
     std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o755)).unwrap();
     let out = d.join("out");
     std::fs::create_dir(&out).unwrap();

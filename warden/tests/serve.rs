@@ -3,15 +3,13 @@
 
 use service::proto::{self, warden_client::WardenClient};
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 use tonic::transport::Channel;
 
-const SUBMITTER: &str = "submitter-secret-for-tests-0001";
-const APPROVER: &str = "approver-secret-for-tests-0001";
-const ADMIN: &str = "admin-secret-for-tests-000001";
+mod serving;
+use serving::{ADMIN, APPROVER, SUBMITTER, ServeDir, Server, client, req, rt, warden};
 
 const SPEC: &str = r#"spec "bank" {
   allow read under "/srv/data/"
@@ -42,89 +40,26 @@ const PLAN_PAY: &str = r#"plan "pay" {
 }
 "#;
 
+/// One server's directory.
 struct Harness {
-    dir: tempfile::TempDir,
-}
-
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    /// SIGTERM and wait: the graceful path (final checkpoint).
-    fn stop(mut self) {
-        let pid = self.child.id().to_string();
-        let _ = Command::new("kill").args(["-TERM", &pid]).status();
-        let _ = self.child.wait();
-    }
-
-    fn endpoint(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-}
-
-fn warden() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_warden"))
+    dir: ServeDir,
 }
 
 impl Harness {
     fn new(seed: u8) -> Harness {
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
-        let kp = token::SigningKey::from_seed(&[seed; 32]).unwrap();
-        std::fs::create_dir_all(d.join("keys")).unwrap();
-        let key = d.join("keys/warden.key");
-        std::fs::write(&key, &*kp.to_paserk()).unwrap();
-        std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600))
-            .unwrap();
-        std::fs::write(d.join("keys/warden.pub"), kp.public_key().to_paserk()).unwrap();
-        std::fs::create_dir_all(d.join("specs")).unwrap();
-        std::fs::write(d.join("specs/bank.spec"), SPEC).unwrap();
-        Harness { dir }
+        Harness {
+            dir: ServeDir::new(seed, SPEC),
+        }
     }
 
     fn path(&self, p: &str) -> PathBuf {
-        self.dir.path().join(p)
+        self.dir.path(p)
     }
 
     fn config(&self, extra: &str) -> PathBuf {
-        let cfg = format!(
-            r#"
-listen = "127.0.0.1:0"
-db = "warden.db"
-specs = "specs"
-key = "keys/warden.key"
-max_plan_bytes = 4096
-checkpoint_every = 50
-reload_poll_ms = 0
-{extra}
-[[credentials]]
-name = "orchestrator"
-role = "submitter"
-secret = "{SUBMITTER}"
-
-[[credentials]]
-name = "alice"
-role = "approver"
-secret = "{APPROVER}"
-
-[[credentials]]
-name = "root"
-role = "admin"
-secret = "{ADMIN}"
-"#
-        );
-        let p = self.path("serve.toml");
-        std::fs::write(&p, cfg).unwrap();
-        p
+        self.dir.write_config(&format!(
+            "db = \"warden.db\"\nmax_plan_bytes = 4096\ncheckpoint_every = 50\nreload_poll_ms = 0\n{extra}"
+        ))
     }
 
     fn start_with(&self, extra: &str) -> Server {
@@ -134,26 +69,7 @@ secret = "{ADMIN}"
     /// Starts `warden serve` and reads its `listening on` line and the
     /// `more` lines it prints after it (the console's, the metrics').
     fn start_reading(&self, extra: &str, more: usize) -> (Server, Vec<String>) {
-        let cfg = self.config(extra);
-        let mut child = warden()
-            .args(["serve", "--config"])
-            .arg(&cfg)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut out = BufReader::new(child.stdout.take().unwrap());
-        let mut lines = Vec::new();
-        for _ in 0..=more {
-            let mut line = String::new();
-            out.read_line(&mut line).unwrap();
-            lines.push(line.trim().to_owned());
-        }
-        let addr = lines[0]
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("warden serve did not start: {lines:?}"))
-            .to_owned();
-        (Server { child, addr }, lines.split_off(1))
+        Server::start(&self.config(extra), more)
     }
 
     fn start(&self) -> Server {
@@ -190,25 +106,6 @@ secret = "{ADMIN}"
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
     }
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-async fn client(endpoint: &str) -> WardenClient<Channel> {
-    let ch = service::loadgen::connect(endpoint, None).await.unwrap();
-    WardenClient::new(ch).max_encoding_message_size(usize::MAX)
-}
-
-fn req<T>(msg: T, secret: &str) -> tonic::Request<T> {
-    let mut r = tonic::Request::new(msg);
-    r.metadata_mut()
-        .insert("authorization", format!("Bearer {secret}").parse().unwrap());
-    r
 }
 
 fn submit(plan: &str, spec: &str) -> proto::SubmitPlanRequest {
@@ -645,7 +542,7 @@ fn a_broken_spec_keeps_the_previous_version() {
 #[test]
 fn tls_with_certificate_files() {
     let h = Harness::new(5);
-    let d = h.dir.path();
+    let d = h.dir.dir.path();
     // A CA and a server certificate it signs (rustls refuses a CA as the end entity).
     let openssl = |args: &[&str]| {
         let st = Command::new("openssl")
