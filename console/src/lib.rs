@@ -12,10 +12,11 @@
 //! TLS); every state change is a POST with the session's CSRF token; sign-in
 //! is rate-limited per client address; a submitter credential cannot sign
 //! in, and nobody can approve a plan they submitted.
+#![warn(missing_docs)]
 
-pub mod highlight;
-pub mod pages;
-pub mod session;
+mod highlight;
+mod pages;
+mod session;
 
 use axum::extract::{ConnectInfo, FromRequestParts, Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header, request::Parts};
@@ -69,12 +70,18 @@ pub struct Options {
 /// Why the console cannot start.
 #[derive(Debug, thiserror::Error)]
 pub enum ConsoleError {
+    /// The certificate or key file could not be read.
     #[error("cannot read {path}: {source}")]
     Read {
+        /// The file, as configured.
         path: String,
+        /// Why reading it failed.
         #[source]
         source: std::io::Error,
     },
+    /// The certificate chain or the private key is not valid PEM, or
+    /// rustls refuses them (a key that does not match the certificate, an
+    /// unsupported key type).
     #[error("TLS for the console: {0}")]
     Tls(String),
 }

@@ -10,6 +10,7 @@
 //! assert!(rule.allows(443, 6, DIR_CONNECT));
 //! assert!(!rule.allows(80, 6, DIR_CONNECT));
 //! ```
+#![warn(missing_docs)]
 #![no_std]
 
 pub mod lsm;

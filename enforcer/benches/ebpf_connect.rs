@@ -11,7 +11,8 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::Criterion;
+
 use enforcer::NetRule;
 use enforcer::ebpf::{EbpfLayers, NetPolicy, Reports, RunRules};
 
@@ -218,9 +219,13 @@ fn bench(c: &mut Criterion) {
     );
 }
 
-criterion_group! {
-    name = benches;
-    config = Criterion::default().sample_size(30).measurement_time(Duration::from_secs(3));
-    targets = bench
+// What `criterion_group!` and `criterion_main!` expand to, without the
+// undocumented public `benches` function they define.
+fn main() {
+    let mut c = Criterion::default()
+        .sample_size(30)
+        .measurement_time(Duration::from_secs(3))
+        .configure_from_args();
+    bench(&mut c);
+    c.final_summary();
 }
-criterion_main!(benches);

@@ -15,8 +15,11 @@ use std::collections::BTreeMap;
 /// One layer's support on this machine.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct LayerStatus {
+    /// The layer probed.
     pub layer: Layer,
+    /// Whether the probe found the layer usable here.
     pub supported: bool,
+
     /// What was found: the version, the path, or why not.
     pub detail: String,
     /// The envelope shapes the layer enforces on this machine (empty when

@@ -98,6 +98,7 @@ impl Default for RunOptions {
 /// One layer in use for a run.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct AppliedLayer {
+    /// The layer.
     pub layer: Layer,
     /// What it enforces, in one line.
     pub detail: String,
@@ -106,20 +107,30 @@ pub struct AppliedLayer {
 /// One layer not in use for a run, and why.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct MissingLayer {
+    /// The layer.
     pub layer: Layer,
+    /// Why it is not in use: disabled by the operator, needs root, or the
+    /// error that preparing or attaching it returned.
     pub reason: String,
 }
 
 /// Which layers a run has, in detail.
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
 pub struct LayerReport {
+    /// The layers in use, in the order they were prepared.
     pub applied: Vec<AppliedLayer>,
+    /// The layers not in use. A required one among them stops the run
+    /// before the command starts.
     pub missing: Vec<MissingLayer>,
+    /// What the Landlock ruleset handles and grants, when it is in use.
     pub landlock: Option<LandlockReport>,
+    /// The seccomp program's allowlist, when it is in use.
     pub seccomp: Option<SeccompReport>,
     /// The metadata supervisor (part of the seccomp layer).
     pub metadata: Option<MetadataReport>,
+    /// The run's cgroup, when it has one.
     pub cgroup: Option<CgroupReport>,
+
     /// Shapes enforced more widely than the policy (from every layer).
     pub widenings: Vec<Widening>,
     /// A remark about the run as a whole (running without root).

@@ -59,7 +59,9 @@ impl fmt::Display for Layer {
     }
 }
 
-/// A layer name that is not one of [`Layer::ALL`].
+/// A layer name that is not one of [`Layer::ALL`]; it holds the name as
+/// given.
+
 #[derive(Debug, thiserror::Error)]
 #[error(
     "unknown layer `{0}` (known: landlock, seccomp, cgroup, ebpf-cgroup-sock-addr, ebpf-tracepoints, bpf-lsm)"

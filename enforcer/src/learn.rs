@@ -49,14 +49,22 @@ pub use warden_core::shape::Profile;
 /// Why `warden learn` could not observe a run or write its plan.
 #[derive(Debug, thiserror::Error)]
 pub enum LearnError {
+    /// The process is not root: observing needs the run's cgroup and the
+    /// eBPF layers.
     #[error("observing needs root (the run's cgroup and the eBPF layers)")]
     NeedsRoot,
+    /// The eBPF layers could not be set up, or their events read.
     #[error("the eBPF layers could not be loaded: {0}")]
     Ebpf(#[from] crate::ebpf::EbpfError),
+    /// The observed run did not start, or could not be supervised.
     #[error(transparent)]
     Run(#[from] RunError),
+    /// The written plan does not parse or format: a bug in `warden learn`,
+    /// with the parser's diagnostics (and the text).
     #[error("the proposed plan does not load (a bug in warden learn): {0}")]
     Plan(String),
+    /// The written starter spec does not parse or format: a bug in
+    /// `warden learn`, with the parser's diagnostics (and the text).
     #[error("the starter spec does not load (a bug in warden learn): {0}")]
     Spec(String),
 }
@@ -146,7 +154,10 @@ impl Default for PlanOptions {
 /// A file target of a step: one file, or a directory's tree (`"D/**"`).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Shape {
+    /// One file, by its absolute path.
     File(String),
+    /// A directory and everything below it, by the directory's absolute
+    /// path (no trailing `/`, except for `/` itself).
     Tree(String),
 }
 
@@ -190,12 +201,18 @@ impl Shape {
 pub enum Step {
     /// `exec PROGRAM [ARGS]` (`None`: any arguments).
     Exec {
+        /// The program's path.
         program: String,
+        /// The arguments after `argv[0]`.
         argv: Option<Vec<String>>,
     },
+    /// `read PATH`.
     Read(Shape),
+    /// `write PATH`.
     Write(Shape),
+    /// `delete PATH`.
     Delete(Shape),
+
     /// `connect PATH`: a pathname unix socket.
     ConnectUnix(String),
     /// `connect ADDR:PORT`.
@@ -240,7 +257,12 @@ impl Step {
 /// A proposed step and, when it is wider than what was observed, why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LearnedStep {
+    /// The proposed step.
     pub step: Step,
+    /// Why the step grants more than the run was seen to do (a directory
+    /// tree instead of the files read in it, any address where the
+    /// profile's layers check only the port); [`render_plan`] writes it as
+    /// a comment above the step. `None` when the step is what was seen.
     pub why: Option<String>,
 }
 

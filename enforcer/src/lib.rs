@@ -3,9 +3,11 @@
 //! name.
 //!
 //! The envelope is first compiled into a [`KernelPolicy`] (what the layers can
-//! express, plus what they had to widen); [`launch`] then prepares each layer
-//! before forking (Landlock ruleset, seccomp program, the run's cgroup),
-//! applies them in the child just before `exec`, and returns the command's
+//! express, plus what they had to widen); [`launch`](fn@launch) then
+//! prepares each layer before forking (Landlock ruleset, seccomp program,
+//! the run's cgroup), applies them in the child just before `exec`, and
+//! returns the command's
+
 //! exit status. A layer the operator requires that cannot be applied stops
 //! the run before the command starts: the enforcer fails closed.
 //!
@@ -21,6 +23,7 @@
 //!
 //! The eBPF layers (cgroup socket programs, tracepoints) live in [`ebpf`];
 //! the BPF LSM layer, for kernels that load `lsm` programs, in [`lsm`].
+#![warn(missing_docs)]
 
 mod bpf_probe;
 pub mod cgroup;

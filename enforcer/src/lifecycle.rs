@@ -67,11 +67,20 @@ pub fn expiry_term_at(exp: SystemTime, grace: Duration) -> SystemTime {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StopReason {
     /// The token, or one it was attenuated from (`id`), was revoked.
-    Revoked { id: String },
+    Revoked {
+        /// The revoked token's id.
+        id: String,
+    },
     /// The revocation source cannot be consulted any more: fail closed.
-    RevocationUnavailable { why: String },
+    RevocationUnavailable {
+        /// What failed.
+        why: String,
+    },
     /// Another reason, in the caller's words.
-    Other { why: String },
+    Other {
+        /// The reason.
+        why: String,
+    },
 }
 
 impl fmt::Display for StopReason {
@@ -310,9 +319,12 @@ pub enum StopEvent {
     /// The launcher received a termination signal; `forwarded` unless the
     /// terminal had sent it to the command's process group already.
     Signal {
+        /// The signal's number.
         signal: libc::c_int,
+        /// Whether the launcher sent it on to the command.
         forwarded: bool,
     },
+
     /// SIGTERM sent to the command: its token expires within the grace.
     Expiring,
     /// The run was killed.

@@ -249,6 +249,7 @@ pub enum FileScope {
 pub struct UnixRule {
     /// Absolute, normalized path.
     pub path: PathBuf,
+    /// The socket file itself, or every socket below a directory.
     pub scope: FileScope,
 }
 
@@ -257,7 +258,9 @@ pub struct UnixRule {
 pub struct FileRule {
     /// Absolute, normalized path.
     pub path: PathBuf,
+    /// The file itself, or the directory and everything below it.
     pub scope: FileScope,
+    /// What the rule grants on `path` (nothing else is granted there).
     pub access: FileRights,
     /// When the rule widens an envelope shape Landlock cannot express: that
     /// shape (a glob or an exact file), for the BPF LSM layer, which
@@ -356,7 +359,9 @@ impl fmt::Display for FileRights {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Proto {
+    /// TCP.
     Tcp,
+    /// UDP.
     Udp,
 }
 
@@ -373,7 +378,10 @@ pub enum NetDirection {
 /// An inclusive port range.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct PortRange {
+    /// The lowest port of the range.
     pub first: u16,
+    /// The highest port of the range, included ([`KernelPolicy::allow_net`]
+    /// refuses a range whose `last` is below its `first`).
     pub last: u16,
 }
 
@@ -398,8 +406,11 @@ pub struct NetRule {
     /// Remote addresses (connect) or local addresses (bind). IPv4 rules also
     /// match IPv4-mapped IPv6 addresses (`::ffff:a.b.c.d`).
     pub cidr: IpNet,
+    /// Remote ports (connect) or local ports (bind).
     pub ports: PortRange,
+    /// The transport the rule allows; the other one stays refused.
     pub proto: Proto,
+    /// Reaching out to `cidr`, or being reached on it.
     pub direction: NetDirection,
 }
 
@@ -599,7 +610,10 @@ pub struct Widening {
 /// run started (the net rules hold these addresses, not the name).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PinnedHost {
+    /// The host name as the envelope spells it.
     pub host: String,
+    /// What the resolver returned for it when the policy was compiled
+    /// (never empty: a name that resolves to nothing refuses the run).
     pub addresses: Vec<std::net::IpAddr>,
 }
 

@@ -54,13 +54,20 @@ use warden_core::within::{self, NotWithin};
 /// The profile a run starts under, and the digest of its proven envelope.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Selected {
+    /// The richest profile the token proves and the machine can apply.
     pub profile: Profile,
+    /// The digest of the envelope as that profile's layers enforce it
+    /// (`profile_digest`), which the token's `enforcement` claim lists as
+    /// proven.
     pub digest: Digest,
 }
 
 /// Why no profile may start the run: one line per profile, richest first.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub struct NotProven {
+    /// One line per profile, `<profile>: <why>`: it lacks a required
+    /// layer, the token holds no proof for it (or a counterexample), or
+    /// the machine cannot apply it.
     pub reasons: Vec<String>,
 }
 
@@ -170,20 +177,25 @@ pub enum Exception {
     /// without that check it is a grant of the unprivileged profile's
     /// envelope itself, not an exception.
     ElfLoader {
+        /// The loader's path (`/lib64/ld-linux-x86-64.so.2`, say).
         loader: String,
+        /// The granted programs that name it as their interpreter.
         programs: Vec<String>,
     },
     /// A host name resolved when the run starts: the layers enforce the
     /// addresses pinned then; the proof is about the name (it trusts the
     /// resolver at run start).
     PinnedHost {
+        /// The name, as the envelope gives it.
         host: String,
+        /// The addresses the rules hold for it.
         addresses: Vec<IpAddr>,
     },
     /// A rule's path leads through a symlink: the kernel grants the file or
     /// tree it resolves to (by inode), so the run reaches it under that
     /// name too; the proof is about the name the envelope gives.
     Alias {
+        /// What the rule grants.
         access: FileRights,
         /// The rule's file, tree or glob, as the envelope names it.
         target: PathTarget,
@@ -196,7 +208,9 @@ pub enum Exception {
     /// that may write where the symlink lies could change: the proof's
     /// enforced envelope widens such a grant to every socket).
     SocketAlias {
+        /// The rule's socket or tree, as the envelope names it.
         target: PathTarget,
+        /// The same with the symlinks of its literal part resolved.
         resolved: PathTarget,
     },
 }
@@ -278,16 +292,26 @@ pub enum OutsideProof {
         counterexample.as_ref().map(|c| format!(" ({c})")).unwrap_or_default()
     )]
     Unproven {
+        /// The selected profile.
         profile: Profile,
+        /// The envelope's grant, as the plan language writes it.
         grant: String,
+        /// What about its path makes the kernel grant more: a directory
+        /// where the grant reads, a missing file where it writes.
         situation: warden_core::shape::Situation,
+        /// The wider grant the kernel layers would make.
         widened: String,
+        /// The counterexample the token records for the wider grant, when
+        /// its proof failed at issue time.
         counterexample: Option<String>,
     },
     /// A grant of the kernel layers outside the proven envelope.
     #[error("refusing to start: the kernel layers of profile {profile} would let {}", outside(.not_within))]
     Grant {
+        /// The selected profile.
         profile: Profile,
+        /// The kernel layers' grant that the proven envelope does not
+        /// cover (or that could not be decided, which refuses too).
         not_within: NotWithin,
     },
     /// A syscall every run is refused ([`crate::policy::ALWAYS_REFUSED`]),
@@ -295,12 +319,20 @@ pub enum OutsideProof {
     #[error(
         "refusing to start: the kernel layers of profile {profile} would allow the syscall `{name}`, which every run is refused and no proof covers"
     )]
-    Syscall { profile: Profile, name: String },
+    Syscall {
+        /// The selected profile.
+        profile: Profile,
+        /// The syscall's name.
+        name: String,
+    },
     /// A path of the policy the proof cannot speak of.
     #[error(
         "refusing to start: the kernel policy names {path:?}, which is not a normalized UTF-8 path"
     )]
-    Path { path: PathBuf },
+    Path {
+        /// The path, as the policy holds it.
+        path: PathBuf,
+    },
     /// A pattern of the BPF LSM layer it cannot express.
     #[error("refusing to start: {0}")]
     Shape(String),
@@ -308,7 +340,10 @@ pub enum OutsideProof {
     #[error(
         "refusing to start: the enforced envelope of profile {profile} is not the one the token proves"
     )]
-    Digest { profile: Profile },
+    Digest {
+        /// The selected profile.
+        profile: Profile,
+    },
 }
 
 fn outside(n: &NotWithin) -> String {

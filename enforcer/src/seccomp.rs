@@ -2,7 +2,7 @@
 //! `EPERM` (not a kill) for everything else.
 //!
 //! Two filters are compiled before `fork` ([`prepare`]) and installed in the
-//! child just before `exec` ([`install`], async-signal-safe):
+//! child just before `exec` ([`PreparedSeccomp::install`], async-signal-safe):
 //! 1. the allowlist, with argument checks where a syscall's arguments decide
 //!    what it reaches: `socket` (address families and socket types the policy
 //!    needs; raw and packet sockets never), `clone` (no new namespaces),
@@ -69,7 +69,7 @@ pub struct SeccompReport {
     pub sockets: Vec<String>,
 }
 
-/// The compiled filters, ready for [`install`].
+/// The compiled filters, ready for [`PreparedSeccomp::install`].
 #[derive(Debug)]
 pub struct PreparedSeccomp {
     allowlist: BpfProgram,

@@ -44,18 +44,33 @@ use warden_core::value::Value;
 /// Why an envelope cannot be compiled.
 #[derive(Debug, thiserror::Error)]
 pub enum TranslateError {
+    /// A grant makes a rule the policy refuses (a path that is not
+    /// normalized, say).
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    /// The resolver failed on a host name of a connect grant.
     #[error("cannot resolve host `{host}` to pin its addresses: {source}")]
     Resolve {
+        /// The host name.
         host: String,
+        /// The resolver's error.
         #[source]
         source: std::io::Error,
     },
+    /// A host name of a connect grant resolves to no address.
     #[error("host `{host}` resolves to no address")]
-    NoAddress { host: String },
+    NoAddress {
+        /// The host name.
+        host: String,
+    },
+    /// A connect or listen grant's port is not a whole number from 0 to
+    /// 65535.
+
     #[error("`{value}` is not a port (0-65535)")]
-    Port { value: String },
+    Port {
+        /// The port value, as the envelope holds it.
+        value: String,
+    },
 }
 
 /// Resolves a host name to addresses.

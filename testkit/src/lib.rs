@@ -16,6 +16,7 @@
 //! `--nocapture`) and, when `WARDEN_SKIP_LOG` names a file, appends the
 //! same line to it: `scripts/test-unprivileged.sh` (the unprivileged step
 //! of `make test`) collects them and prints them with a count.
+#![warn(missing_docs)]
 
 pub mod imports;
 
@@ -80,7 +81,7 @@ fn test_name(package: &str, module: &str) -> String {
     }
 }
 
-/// `root_or_skip!("why")`: [`root_or_skip`] with the calling test's package
+/// `root_or_skip!("why")`: [`root_or_skip`](fn@root_or_skip) with the calling test's package
 /// and module filled in.
 #[macro_export]
 macro_rules! root_or_skip {

@@ -6,7 +6,7 @@
 //!
 //! As root the server runs as the `postgres` user (PostgreSQL refuses to
 //! run as root); as anyone else (the unprivileged re-run of the tests, uid
-//! 65534) it runs as that user. Without the binaries [`Postgres::start`]
+//! 65534) it runs as that user. Without the binaries [`Postgres::start`](crate::postgres::Postgres::start)
 //! panics with what to install: a test that needs PostgreSQL never passes
 //! without it.
 

@@ -50,13 +50,23 @@ pub fn authenticator() -> Authenticator {
 /// [`BANK_SPEC`], the store's path, and the signing key. Start (and
 /// restart) services over them with [`Fixture::start`].
 pub struct Fixture {
+    /// The temporary directory holding everything below; removed when the
+    /// fixture is dropped.
     pub dir: tempfile::TempDir,
+    /// The SQLite store's path, `w.db` in `dir` (created by the first
+    /// [`Fixture::start`]).
     pub db: PathBuf,
+    /// The spec directory, `specs/` in `dir`, holding `bank.spec`.
     pub specs: PathBuf,
+    /// A freshly generated key that signs the tokens and the audit
+    /// checkpoints of every service started over the fixture.
     pub key: token::SigningKey,
 }
 
 impl Fixture {
+    /// Creates the temporary directory, writes [`BANK_SPEC`] into its spec
+    /// directory and generates the key. Panics when any of that fails (it
+    /// is test support).
     pub fn new() -> Fixture {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let specs = dir.path().join("specs");

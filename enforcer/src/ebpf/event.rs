@@ -23,8 +23,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NetOp {
+    /// The `connect` of a socket.
     Connect,
+    /// A `sendto` or `sendmsg` that names its destination.
     Sendmsg,
+    /// The `bind` of a socket.
     Bind,
 }
 
@@ -33,6 +36,7 @@ pub enum NetOp {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Disposition {
+    /// Inside the envelope, let through.
     Allowed,
     /// Refused: EPERM to the caller, or SIGKILL for an exec.
     Refused,
@@ -72,14 +76,19 @@ pub enum Event {
     /// kernel (symbolic links and `..` followed, mount points crossed).
     /// Reported when the run reports files (`warden learn`, `--events`).
     File {
+        /// The process (thread group id).
         pid: u32,
+        /// Opened or executed.
         op: FileOp,
         /// The absolute path; when `complete` is false, only its last names
         /// (the directory walk stopped early), without a leading `/`.
         path: String,
+        /// Whether `path` is the whole path.
         complete: bool,
-        /// Opened for reading / for writing (both false: `O_PATH`).
+        /// Opened for reading (`read` and `write` both false: `O_PATH`).
         read: bool,
+
+        /// Opened for writing.
         write: bool,
         /// Opened as a directory (`O_DIRECTORY`).
         directory: bool,
@@ -87,6 +96,8 @@ pub enum Event {
         /// exist: the kernel's `FMODE_CREATED`).
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         created: bool,
+        /// The kernel's monotonic clock when it happened, in nanoseconds
+        /// since boot (`bpf_ktime_get_ns`).
         time_ns: u64,
     },
     /// A process of the run executed `filename` (as the exec named it)
@@ -94,51 +105,82 @@ pub enum Event {
     /// `verdict` is refused, the process was killed before the new
     /// program's first instruction, for `refusal`.
     Exec {
+        /// The process that executed (thread group id).
         pid: u32,
+        /// Its parent.
         ppid: u32,
+        /// The file name the exec was given, as the caller wrote it.
         filename: String,
+        /// The arguments after `argv[0]`, lossily decoded as UTF-8.
         args: Vec<String>,
         /// The arguments were longer than the event carries.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         args_cut: bool,
+        /// Whether the exec went on, was killed, or was only observed.
         verdict: Disposition,
+        /// Why it was refused, when it was.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         refusal: Option<ExecRefusal>,
+        /// The kernel's monotonic clock when it happened, in nanoseconds
+        /// since boot (`bpf_ktime_get_ns`).
         time_ns: u64,
     },
     /// A process of the run forked `child`.
     Fork {
+        /// The parent.
         pid: u32,
+        /// The new process.
         child: u32,
+        /// The parent's command name (`comm`, at most 15 bytes).
         comm: String,
+        /// The kernel's monotonic clock when it happened, in nanoseconds
+        /// since boot (`bpf_ktime_get_ns`).
         time_ns: u64,
     },
     /// A process of the run exited with wait status `status`.
     Exit {
+        /// The process that exited.
         pid: u32,
+        /// Its wait status, as `waitpid` would report it.
         status: i32,
+        /// Its command name (`comm`).
         comm: String,
+        /// The kernel's monotonic clock when it happened, in nanoseconds
+        /// since boot (`bpf_ktime_get_ns`).
         time_ns: u64,
     },
     /// A connect, sendmsg or bind.
     Net {
+        /// The process.
         pid: u32,
+        /// Its command name (`comm`).
         comm: String,
+        /// The operation.
         op: NetOp,
         /// "tcp", "udp" or the IP protocol number.
         proto: String,
+        /// The remote address (connect, sendmsg) or the local one (bind).
         addr: IpAddr,
+        /// The port, same side as `addr`.
         port: u16,
+        /// What the layer did.
         verdict: Disposition,
+        /// The kernel's monotonic clock when it happened, in nanoseconds
+        /// since boot (`bpf_ktime_get_ns`).
         time_ns: u64,
     },
     /// A connect, or a datagram sent by name, to a pathname unix socket.
     Unix {
+        /// The process.
         pid: u32,
+        /// Connect, or sendmsg with a destination.
         op: NetOp,
         /// The socket's path as the caller named it.
         path: String,
+        /// What the layer did.
         verdict: Disposition,
+        /// The kernel's monotonic clock when it happened, in nanoseconds
+        /// since boot (`bpf_ktime_get_ns`).
         time_ns: u64,
     },
     /// A syscall of the run failed with EPERM or EACCES: some layer
@@ -150,12 +192,17 @@ pub enum Event {
     /// or sendmsg, `addr` and `port` (a unix socket's path in `path`, `@`
     /// first for an abstract one). Fields the syscall has not are left out.
     SyscallRefused {
+        /// The process.
         pid: u32,
+        /// Its command name (`comm`).
         comm: String,
+        /// The syscall number, from the native table unless `compat`.
         nr: u32,
         /// The syscall's name on this architecture, when known.
         name: Option<String>,
+        /// The errno the syscall returned: `EPERM` or `EACCES`.
         errno: i32,
+        /// The (first) path argument, as the process gave it.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         path: Option<String>,
         /// The directory descriptor `path` is relative to (absent for
@@ -166,10 +213,14 @@ pub enum Event {
         /// symlink creates (its target is `path`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         new_path: Option<String>,
+        /// The directory descriptor `new_path` is relative to (absent for
+        /// `AT_FDCWD`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         new_dirfd: Option<i32>,
+        /// The address of a connect, bind, sendto or sendmsg.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         addr: Option<IpAddr>,
+        /// The port that goes with `addr`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         port: Option<u16>,
         /// A path filled the event's buffer (255 bytes): it may be cut.
@@ -179,6 +230,8 @@ pub enum Event {
         /// `name` is unknown, and its arguments were not read.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         compat: bool,
+        /// The kernel's monotonic clock when the syscall returned, in
+        /// nanoseconds since boot (`bpf_ktime_get_ns`).
         time_ns: u64,
     },
     /// An operation the BPF LSM layer refused (or, observing, let through):
@@ -186,10 +239,16 @@ pub enum Event {
     /// path (open, exec), the entry's name (create, remove) or the caller's
     /// command (signal, ptrace).
     Lsm {
+        /// The process.
         pid: u32,
+        /// `open`, `exec`, `create`, `remove`, `signal` or `ptrace`.
         op: String,
+        /// The path, the entry's name or the caller's command, by `op`.
         target: String,
+        /// Refused, or observed when the run only observes.
         verdict: Disposition,
+        /// The kernel's monotonic clock when it happened, in nanoseconds
+        /// since boot (`bpf_ktime_get_ns`).
         time_ns: u64,
     },
 }

@@ -34,11 +34,17 @@ pub struct EbpfCgroupLayer {
 /// run's event stream (move it to a thread that writes `--events FILE`);
 /// no stream for [`Reports::Nothing`].
 pub struct LauncherLayers {
+    /// The `cgroup/connect*`, `sendmsg*` and `bind*` programs' layer
+    /// ([`Layer::EbpfCgroupSockAddr`]).
     pub sock_addr: EbpfCgroupLayer,
+    /// The `sys_enter` and `sched_process_*` tracepoints' layer
+    /// ([`Layer::EbpfTracepoints`]).
     pub tracepoints: EbpfCgroupLayer,
     /// The BPF LSM layer (exact paths, suffix shapes, exec by path, connect
     /// by address, no signal or ptrace outside the run).
     pub bpf_lsm: EbpfCgroupLayer,
+    /// The run's events, as `reports` asked; `None` for
+    /// [`Reports::Nothing`].
     pub events: Option<EventStream>,
 }
 

@@ -37,7 +37,7 @@ pub enum Reports {
     /// the run refused with EPERM or EACCES (whichever layer refused it).
     Refusals,
     /// The refusals, and every file the run opens or executes
-    /// ([`Event::File`]): a path walk per open (`warden learn`,
+    /// ([`Event::File`](super::Event::File)): a path walk per open (`warden learn`,
     /// `warden exec --events`).
     Files,
 }
@@ -418,7 +418,7 @@ impl EbpfLayers {
     }
 
     /// Run count and total run time of the node's programs, as the kernel
-    /// counts them while statistics are on (see [`enable_program_stats`]);
+    /// counts them while statistics are on (see [`enable_program_stats`](super::enable_program_stats));
     /// for every run of the machine, not only this one.
     pub fn program_stats(&self) -> Result<Vec<ProgramStats>, EbpfError> {
         let mut out = Vec::new();

@@ -42,6 +42,7 @@ fn dir_code(dir: NetDirection) -> u8 {
 /// IPv4 rule also covers the IPv4-mapped IPv6 form (`::ffff:a.b.c.d`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NetPolicy {
+    /// The allowed connects and binds.
     pub rules: Vec<NetRule>,
     /// Report operations outside the rules instead of refusing them
     /// (observation for `warden learn`).
@@ -439,8 +440,11 @@ impl UnixPolicy {
 /// Everything the eBPF layers enforce for one run.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RunRules {
+    /// Addresses and ports the run may connect to and bind.
     pub net: NetPolicy,
+    /// The programs the run may execute.
     pub exec: ExecPolicy,
+    /// The pathname unix sockets the run may connect to.
     pub unix: UnixPolicy,
 }
 

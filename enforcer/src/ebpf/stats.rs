@@ -8,8 +8,11 @@ use super::error::EbpfError;
 /// How often one program ran and for how long in total.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct ProgramStats {
+    /// The name the program is pinned under in the node's `progs/`.
     pub name: String,
+    /// How many times it ran while statistics were on.
     pub runs: u64,
+    /// Its total run time over those runs, as the kernel measured it.
     pub run_time: Duration,
 }
 

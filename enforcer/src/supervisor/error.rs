@@ -6,14 +6,24 @@ use std::io;
 /// The supervisor could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum SupervisorError {
+    /// A system call of the set-up failed (the socket pair, receiving the
+    /// listener, the thread, reading the launcher's credentials).
     #[error("metadata supervisor: {what}: {source}")]
     Io {
+        /// What was being done.
         what: &'static str,
+        /// The system's error.
         #[source]
         source: io::Error,
     },
+    /// The command's process did not send its seccomp listener (it failed
+    /// before installing the filter, or sent something else).
     #[error("metadata supervisor: the command's process handed over no seccomp listener")]
     NoListener,
+    /// The write rules could not be compiled into the BPF LSM layer's
+    /// exact shapes, which the supervisor decides by when that layer is in
+    /// use.
+
     #[error("metadata supervisor: the write rules under BPF LSM: {0}")]
     Rules(#[from] crate::lsm::LsmError),
 }
@@ -27,7 +37,7 @@ impl SupervisorError {
 /// Why the supervisor could not do its part of one call (the call is
 /// refused with `EPERM`).
 #[derive(Debug, thiserror::Error)]
-pub enum CallError {
+pub(crate) enum CallError {
     #[error("{what}: {source}")]
     Io {
         what: &'static str,

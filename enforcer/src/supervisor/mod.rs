@@ -124,7 +124,7 @@ mod rules;
 mod run;
 mod target;
 
-pub use error::{CallError, SupervisorError};
+pub use error::SupervisorError;
 pub use filter::{
     EXT4_IOC_SETVERSION, FS_IOC_FSSETXATTR, FS_IOC_SETFLAGS, FS_IOC_SETVERSION, FS_IOC32_SETFLAGS,
     FS_IOC32_SETVERSION, IOCTLS, SUPERVISED,

@@ -69,7 +69,9 @@ pub enum ChangeKind {
 /// One change of a run, with the path resolved.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct ObservedChange {
+    /// What changed at the path.
     pub kind: ChangeKind,
+
     /// The absolute path (symlinks in its directories resolved).
     pub path: String,
     /// The syscall (`fchmodat`, `renameat2`, `ioctl(FS_IOC_SETFLAGS)`).

@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 /// A file's identity: device and inode number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FileId {
+    /// The device, as `stat`'s `st_dev` gives it.
     pub dev: u64,
+    /// The inode number on that device.
     pub ino: u64,
 }
 

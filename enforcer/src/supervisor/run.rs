@@ -59,6 +59,8 @@ pub struct MetadataRefusal {
     /// caller gave it when it reached none; empty for a descriptor without
     /// a path.
     pub path: String,
+    /// Why: outside the write envelope, or the supervisor could not check
+    /// the call (which refuses it too).
     pub reason: String,
 }
 
@@ -110,7 +112,7 @@ impl Prepared {
 
     /// For observe mode ([`Supervisor::observe`]): the metadata calls and
     /// the calls that create or remove a directory entry
-    /// ([`ENTRY_CALLS`]).
+    /// ([`ENTRY_CALLS`](super::ENTRY_CALLS)).
     pub fn observing() -> Result<Self, SupervisorError> {
         Self::with_program(filter::for_this_arch_observing())
     }
