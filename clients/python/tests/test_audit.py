@@ -3,6 +3,7 @@ extension's key sets for the signed tree head): the Certificate Transparency
 test vectors, then proofs from a real `warden serve` over gRPC and from
 `warden audit prove`; a tampered record or a rewritten prefix fails."""
 
+import asyncio
 import copy
 import json
 
@@ -96,3 +97,17 @@ def test_the_cli_proof_verifies_in_python(log):
     proof["record"]["time_ms"] += 1
     with pytest.raises(audit.ProofError):
         audit.verify_inclusion(proof, pub)
+
+
+def test_the_asyncio_client_fetches_the_same_proofs(log):
+    endpoint, pub, _ = log
+
+    async def fetch():
+        async with warden.aio.Client(endpoint, sf.APPROVER) as appr:
+            return await appr.prove_inclusion(2), await appr.prove_consistency(1)
+
+    inclusion, consistency = asyncio.run(fetch())
+    audit.verify_inclusion(inclusion, pub)
+    audit.verify_consistency(consistency, pub)
+    with warden.Client(endpoint, sf.APPROVER) as appr:
+        assert appr.prove_inclusion(2)["record"] == inclusion["record"]

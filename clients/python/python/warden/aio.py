@@ -85,6 +85,21 @@ class Client:
         req = pb.CheckResultRequest(token=token, tool=tool, result_json=json.dumps(result))
         return c.check_result(await self._call(self._stub.CheckResult, req))
 
+    async def prove_inclusion(self, seq: int) -> dict[str, Any]:
+        """:meth:`warden.Client.prove_inclusion`, awaited. Role: approver."""
+        from . import audit
+
+        m = await self._call(self._stub.ProveInclusion, pb.ProveInclusionRequest(seq=seq))
+        return audit.inclusion_from_message(m)
+
+    async def prove_consistency(self, old_size: int, new_size: int = 0) -> dict[str, Any]:
+        """:meth:`warden.Client.prove_consistency`, awaited. Role: approver."""
+        from . import audit
+
+        m = await self._call(self._stub.ProveConsistency,
+                             pb.ProveConsistencyRequest(old_size=old_size, new_size=new_size))
+        return audit.consistency_from_message(m)
+
     async def reload(self) -> list[c.SpecStatus]:
         return [c.spec_status(s) for s in (await self._call(self._stub.Reload, pb.ReloadRequest())).specs]
 
