@@ -3,7 +3,8 @@
 # - against a real `warden serve` with generated stubs (test_service), the
 #   cross-language token test (pyseto verifies `warden issue` tokens) and the
 #   schema test (claims against docs/token.schema.json, calls checked by
-#   reference.py); unittest, in the venv of env.sh;
+#   reference.py), and an audit proof checked with hashlib and `cryptography`
+#   only (test_audit_proof); unittest, in the venv of env.sh;
 # - the `warden` package: `pip install ./clients/python` (maturin builds the
 #   PyO3 extension) into a fresh virtualenv, then its pytest suite (tests/:
 #   Token, the hypothesis property test against reference.py, the sync and
@@ -14,7 +15,7 @@
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 cd "$here"
-"$venv/bin/python" -m unittest -v test_service test_token test_token_schema
+"$venv/bin/python" -m unittest -v test_service test_token test_token_schema test_audit_proof
 # The service part of `make demo` (demo.py), so a change that breaks it fails here.
 "$venv/bin/python" demo.py > /dev/null
 
