@@ -122,15 +122,18 @@ fn serve(args: Args) -> miette::Result<()> {
             }
             let _ = std::io::stdout().flush();
         };
-        let shutdown = async {
-            let mut term =
-                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                    Ok(s) => s,
-                    Err(_) => return std::future::pending().await,
-                };
+        // The handlers are in place before `ready` says the service listens:
+        // a SIGTERM sent right after that line stops it gracefully (final
+        // records and checkpoint), never by the signal's default action.
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())
+            .map_err(|e| miette::miette!("cannot handle SIGTERM: {e}"))?;
+        let mut int = signal(SignalKind::interrupt())
+            .map_err(|e| miette::miette!("cannot handle SIGINT: {e}"))?;
+        let shutdown = async move {
             tokio::select! {
                 _ = term.recv() => {}
-                _ = tokio::signal::ctrl_c() => {}
+                _ = int.recv() => {}
             }
             tracing::info!("shutting down: draining requests, signing a final checkpoint");
         };
