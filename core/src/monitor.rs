@@ -288,22 +288,8 @@ impl Claims {
         approved: bool,
     ) -> Result<Allowed, Refusal> {
         let claims = self;
-        // Revocation and lifetime first: on every check.
-        match claims.revoked_by(revocations) {
-            Ok(None) => {}
-            Ok(Some(id)) => return refuse(RefusalReason::Revoked { id }),
-            Err(e) => return refuse(RefusalReason::RevocationUnavailable(e.to_string())),
-        }
-        if let Err(outside) = claims.lifetime_at(clock.now()) {
-            return refuse(outside.into());
-        }
+        claims.run_goes_on(state, clock, revocations)?;
         let env = &claims.envelope;
-        if !state.fits(env) {
-            return refuse(RefusalReason::StateMismatch);
-        }
-        if let Some(v) = &state.stopped {
-            return refuse(RefusalReason::Assumption(v.clone()));
-        }
         // Deny beats everything else the token grants.
         if let Some(rule) = denied_flow(env, a) {
             return refuse(RefusalReason::DeniedFlow {
@@ -383,6 +369,34 @@ impl Claims {
 }
 
 impl Claims {
+    /// What every check of an action or a result asks first, in this order:
+    /// the token is not revoked (and the list can be read), it is within
+    /// its lifetime, the run's state is this envelope's, and the run was not
+    /// stopped by a result that failed its assumption.
+    fn run_goes_on(
+        &self,
+        state: &RunState,
+        clock: &dyn Clock,
+        revocations: &dyn RevocationList,
+    ) -> Result<(), Refusal> {
+        let stop = |reason| Err(Refusal { reason });
+        match self.revoked_by(revocations) {
+            Ok(None) => {}
+            Ok(Some(id)) => return stop(RefusalReason::Revoked { id }),
+            Err(e) => return stop(RefusalReason::RevocationUnavailable(e.to_string())),
+        }
+        if let Err(outside) = self.lifetime_at(clock.now()) {
+            return stop(outside.into());
+        }
+        if !state.fits(&self.envelope) {
+            return stop(RefusalReason::StateMismatch);
+        }
+        if let Some(v) = &state.stopped {
+            return stop(RefusalReason::Assumption(v.clone()));
+        }
+        Ok(())
+    }
+
     /// Check a result of the tool `tool` as it arrives, before any later
     /// step can use it: against every assumption the plan makes about that
     /// tool's results ([`crate::assume`]). A result that fails one stops the
@@ -397,20 +411,7 @@ impl Claims {
         clock: &dyn Clock,
         revocations: &dyn RevocationList,
     ) -> Result<Allowed, Refusal> {
-        match self.revoked_by(revocations) {
-            Ok(None) => {}
-            Ok(Some(id)) => return refuse(RefusalReason::Revoked { id }),
-            Err(e) => return refuse(RefusalReason::RevocationUnavailable(e.to_string())),
-        }
-        if let Err(outside) = self.lifetime_at(clock.now()) {
-            return refuse(outside.into());
-        }
-        if !state.fits(&self.envelope) {
-            return refuse(RefusalReason::StateMismatch);
-        }
-        if let Some(v) = &state.stopped {
-            return refuse(RefusalReason::Assumption(v.clone()));
-        }
+        self.run_goes_on(state, clock, revocations)?;
         match crate::assume::check_result(&self.envelope.assumptions, tool, result) {
             Ok(()) => Ok(Allowed),
             Err(v) => {
