@@ -170,6 +170,11 @@ pub async fn serve(
             let bound = listener
                 .local_addr()
                 .map_err(|e| GatewayError::Agent(e.to_string()))?;
+            // Installed before `on_listen` says the gateway listens, so a
+            // signal right after that stops it gracefully.
+            let shutdown = service::server::shutdown_signals().map_err(|e| {
+                GatewayError::Agent(format!("cannot handle SIGTERM and SIGINT: {e}"))
+            })?;
             if let Some(f) = on_listen {
                 f(bound);
             }
@@ -180,7 +185,7 @@ pub async fn serve(
             tokio::select! {
                 r = server => r.map_err(|e| GatewayError::Agent(e.to_string())),
                 () = servers_gone => { cancel.cancel(); Err(GatewayError::Upstream("a server exited".into())) }
-                () = shutdown_signal() => { cancel.cancel(); Ok(()) }
+                () = shutdown => { cancel.cancel(); Ok(()) }
             }
         }
     };
@@ -206,15 +211,4 @@ async fn futures_select_all<F: std::future::Future + Unpin>(futures: Vec<F>) {
         std::task::Poll::Pending
     })
     .await
-}
-
-async fn shutdown_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => return std::future::pending().await,
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
 }

@@ -62,6 +62,23 @@ pub struct Shared {
 pub type Companion =
     Box<dyn FnOnce(Shared) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
 
+/// Resolves on the first SIGTERM or SIGINT. The handlers are installed when
+/// this function returns, not when the future is first polled: a process
+/// that has said it listens and then gets a signal stops gracefully (its
+/// final records and checkpoint), never by the signal's default action.
+/// `warden serve` and `warden mcp --listen` both stop on it.
+pub fn shutdown_signals() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    })
+}
+
 /// Runs the service until `shutdown` resolves: opens the store, loads the
 /// specs, calls `ready` with the bound address, serves gRPC (and health) on
 /// `listener`, polls the spec directory, and on shutdown drains requests and signs a final checkpoint.

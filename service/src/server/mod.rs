@@ -25,7 +25,7 @@ mod submit;
 
 pub use decide::{DecideError, Decided, Decisions};
 pub use events::spec_events;
-pub use listen::{Companion, ServeError, Shared, serve, serve_with};
+pub use listen::{Companion, ServeError, Shared, serve, serve_with, shutdown_signals};
 
 use crate::audit::EventKind;
 use crate::auth::{Authenticator, Identity, Role};
