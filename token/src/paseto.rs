@@ -37,9 +37,10 @@ use crate::keys::SIGNATURE_LEN;
 /// Why a token was refused (or could not be made).
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
-    /// Not a `v4.public.` token this crate can read: over
-    /// [`MAX_TOKEN_LEN`], not base64url, too short for a signature, or a
-    /// footer that is not Warden's.
+    /// Not a token this crate can read, before any key is tried: over
+    /// [`MAX_TOKEN_LEN`], without the `v4.public.` header, not canonical
+    /// base64url, too short for a signature, or a footer that is not
+    /// Warden's.
     #[error("malformed token: {0}")]
     Malformed(String),
     /// Verified with one public key, the token names another in its footer.
