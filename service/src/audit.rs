@@ -270,8 +270,9 @@ pub enum Problem {
         /// The seq of the record found in its place.
         found: u64,
     },
-    /// The record's `prev_hash` is not the previous record's hash: a record
-    /// before it was changed, or the records were reordered.
+    /// The record's `prev_hash` is not the previous record's hash: the
+    /// record before it was changed and rehashed, or records were
+    /// reordered.
     #[error("its prev_hash does not match the hash of the record before it")]
     BrokenLink,
     /// The record's stored hash is not the hash of its fields: the record
@@ -290,7 +291,8 @@ pub enum Problem {
     /// whose signature is not 64 bytes of hex).
     #[error("checkpoint body is malformed: {0}")]
     MalformedCheckpoint(String),
-    /// A checkpoint that signs another record than the one just before it.
+    /// A checkpoint that names another record than the one just before it
+    /// (another seq, or another hash: the chain before it was rewritten).
     #[error("checkpoint covers record {covers} but follows record {previous}")]
     CheckpointMisplaced {
         /// The seq the checkpoint says it signs.

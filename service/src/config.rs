@@ -53,8 +53,8 @@ pub struct TlsConfig {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsoleConfig {
-    /// The address to listen on: an IP address and a port. Not a loopback
-    /// address only when `[tls]` is configured.
+    /// The address to listen on: an IP address and a port, a loopback one
+    /// unless `[tls]` is configured.
     pub listen: String,
     /// Failed sign-ins allowed per client address per minute (default 10;
     /// at least 1).

@@ -45,8 +45,8 @@ pub enum ServeError {
     /// The gRPC server failed.
     #[error("the server failed: {0}")]
     Transport(#[from] tonic::transport::Error),
-    /// Loading the specs at start failed (recording the outcome, or a
-    /// worker).
+    /// The first load of the specs failed: the directory cannot be read,
+    /// the outcome cannot be recorded, or the worker failed.
     #[error(transparent)]
     Service(#[from] crate::error::ServiceError),
 }

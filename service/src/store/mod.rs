@@ -199,7 +199,7 @@ pub enum StateOp {
 pub struct Txn {
     /// The state changes, applied in order.
     pub ops: Vec<StateOp>,
-    /// The audit records, appended in order after them.
+    /// The audit records that describe them, appended in order.
     pub events: Vec<NewEvent>,
 }
 
