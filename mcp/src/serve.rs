@@ -22,14 +22,21 @@ pub enum UpstreamSpec {
     /// A child process speaking MCP on its stdin and stdout (its stderr is
     /// the gateway's).
     Command {
+        /// The agent sees the server's tool `NAME` as `PREFIX.NAME`
+        /// (`None`: as `NAME`).
         prefix: Option<String>,
+        /// The server's program, with its arguments.
         command: tokio::process::Command,
     },
     /// A streamable HTTP endpoint. The headers (credentials, typically) go
     /// to the server only; the agent never sees them.
     Http {
+        /// The agent sees the server's tool `NAME` as `PREFIX.NAME`
+        /// (`None`: as `NAME`).
         prefix: Option<String>,
+        /// The endpoint, `http://` or `https://`.
         url: String,
+        /// HTTP headers sent with every request.
         headers: BTreeMap<String, String>,
     },
 }
@@ -38,11 +45,18 @@ pub enum UpstreamSpec {
 pub enum AgentTransport {
     /// The gateway's stdin and stdout; lines longer than `max_message`
     /// bytes are discarded.
-    Stdio { max_message: usize },
+    Stdio {
+        /// The longest line read, in bytes (`warden mcp` gives
+        /// [`crate::DEFAULT_MAX_MESSAGE`] unless told otherwise).
+        max_message: usize,
+    },
     /// Streamable HTTP at `http://ADDR/mcp`, loopback host names only
     /// (rmcp's DNS-rebinding guard) unless `allowed_hosts` lists more.
     Http {
+        /// The address to listen on.
         listen: SocketAddr,
+        /// Host names accepted in the `Host` header besides the loopback
+        /// ones.
         allowed_hosts: Vec<String>,
         /// Called with the bound address once the gateway listens.
         on_listen: Option<Box<dyn FnOnce(SocketAddr) + Send>>,
