@@ -139,4 +139,19 @@ pub const PARAM_PLANS: &[(&str, &str)] = &[
         "exec \"/usr/bin/git\" [a]",
     ),
     ("a: string", "exec \"/usr/bin/git\" [\"-c\", a, \"log\"]"),
+    // Raw spellings that fix (or do not fix) the normal form.
+    (
+        "p: path where p in [\"/tmp/a\", \"/tmp/../etc/passwd\"]",
+        "read p",
+    ),
+    (
+        "p: path where p startswith \"/tmp/\" and not p contains \"..\"",
+        "write p",
+    ),
+    ("p: path where p matches \"/tmp/[a-z]+\\\\.rs\"", "read p"),
+    ("p: path where p matches \"/tmp/[a-z.]+\"", "delete p"),
+    (
+        "p: path where p startswith \"/run/app/\" and not p contains \"..\"",
+        "connect p",
+    ),
 ];
