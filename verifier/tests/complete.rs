@@ -288,7 +288,8 @@ fn email(p: &str) -> String {
 fn matches_in(r: &mut Rng, c: &mut Case) {
     let tool = c.name("notify");
     // The where, with the values it allows.
-    let (cond, allowed): (String, Vec<String>) = match r.below(4) {
+    let form = r.below(5);
+    let (cond, allowed): (String, Vec<String>) = match form {
         0 => {
             let sub: Vec<String> = r.subset(&PEOPLE[..3]).iter().map(|p| email(p)).collect();
             (format!("{{}} in {}", list(&sub)), sub)
@@ -298,14 +299,23 @@ fn matches_in(r: &mut Rng, c: &mut Case) {
             vec![email("alice"), email("bob")],
         ),
         2 => ("{} == \"carol@acme.com\"".into(), vec![email("carol")]),
+        // Digits, a `-`, a `!=`: only a few rules imply it.
+        4 => (
+            "{} matches \"(ops|dev)-[0-9]{2,3}@acme\\\\.com\" and {} != \"ops-00@acme.com\"".into(),
+            vec!["ops-12@acme.com".into(), "dev-999@acme.com".into()],
+        ),
         // Infinitely many values: only the regular rules imply it.
         _ => (
             "{} matches \"[a-c][a-z]{0,5}@acme\\\\.com\"".into(),
             vec![email("alice"), email("bob"), email("c"), email("abcdef")],
         ),
     };
-    let finite = !cond.contains("[a-c]");
+    let finite = form < 3;
     let mut rules = vec![
+        "to matches \"[a-z0-9-]+@acme\\\\.com\"".to_string(),
+        "to endswith \"@acme.com\" and not to in [\"ops-00@acme.com\", \"x@acme.com\"]".to_string(),
+    ];
+    let letters = vec![
         "to matches \"[a-z]+@acme\\\\.com\"".to_string(),
         "to endswith \"@acme.com\"".to_string(),
         "not to matches \".*@evil\\\\.com\"".to_string(),
@@ -314,6 +324,9 @@ fn matches_in(r: &mut Rng, c: &mut Case) {
             .to_string(),
         "to matches \"[a-z]{1,8}@[a-z]+\\\\.(com|org)\" and not to == \"\"".to_string(),
     ];
+    if form != 4 {
+        rules.extend(letters);
+    }
     if finite {
         let all: Vec<String> = PEOPLE[..3].iter().map(|p| email(p)).collect();
         rules.push(format!("to in {}", list(&all)));
@@ -480,8 +493,20 @@ fn argv_index(r: &mut Rng, c: &mut Case) {
             q(prog)
         ));
     }
+    // The program a path param too, spelled two ways.
+    let program = if r.chance(25) {
+        let other = prog.replacen("/bin/", "/bin/./", 1);
+        c.param(
+            "e",
+            "path",
+            Some(format!("{{}} in [{}, {}]", q(prog), q(&other))),
+            vec![s(prog), s(&other)],
+        )
+    } else {
+        q(prog)
+    };
     c.step(
-        format!("exec {} [{}]", q(prog), items.join(", ")),
+        format!("exec {program} [{}]", items.join(", ")),
         Some(format!("exec {}", q(prog))),
     );
     c.constructs.insert(ARGV_INDEX);
@@ -627,6 +652,19 @@ fn numbers(r: &mut Rng, c: &mut Case) {
             format!("call {tool}(amount = {a}, to = \"bob\")"),
             Some(format!("call {tool}")),
         );
+    } else if r.chance(30) {
+        let p = c.param(
+            "lport",
+            "number",
+            Some("{} in [8080, 8081] or {} == 9000".into()),
+            vec![n(8080), n(8081), n(9000)],
+        );
+        c.rules
+            .push("allow listen port >= 8000 and port <= 9000 and not port == 8443".into());
+        if r.chance(50) {
+            c.rules.push("deny listen port < 1024".into());
+        }
+        c.step(format!("listen {p}"), Some("listen port >= 8000".into()));
     } else {
         let (cond, sv, rule) = match r.below(3) {
             0 => (
