@@ -185,7 +185,8 @@ fn parse_sym(name: &str) -> Option<Sym> {
     let (view, key) = name.split_once('|')?;
     let (k, rest) = key.split_once(':')?;
     match (view, k) {
-        ("raw", "p") => Some(Sym::Param {
+        // A port is the param's value, taken whole ([`decide`]).
+        ("raw" | "port", "p") => Some(Sym::Param {
             name: rest.to_string(),
             norm: false,
         }),
@@ -469,7 +470,9 @@ fn strings(domain: &[Pat], atoms: &[Lang]) -> Option<Vec<(Vec<bool>, String)>> {
 
 /// Numbers: every atom compares with constants, so its truth is the same
 /// between two neighbouring constants; one value per region and constant.
-fn numbers(atoms: &[&Atom]) -> Option<Vec<(Vec<bool>, Value)>> {
+/// `whole`: only whole numbers (a port): `floor(c) - 1`, `floor(c)` and
+/// `floor(c) + 1` of each constant `c` meet every region that holds one.
+fn numbers(atoms: &[&Atom], whole: bool) -> Option<Vec<(Vec<bool>, Value)>> {
     let mut cs: Vec<Decimal> = Vec::new();
     for a in atoms {
         match &a.value {
@@ -483,6 +486,22 @@ fn numbers(atoms: &[&Atom]) -> Option<Vec<(Vec<bool>, Value)>> {
     }
     cs.sort_unstable();
     cs.dedup();
+    if whole {
+        let mut samples = Vec::new();
+        for c in &cs {
+            let f = c.floor();
+            samples.push(f);
+            samples.push(f.checked_sub(Decimal::ONE)?);
+            samples.push(f.checked_add(Decimal::ONE)?);
+        }
+        if samples.is_empty() {
+            samples.push(Decimal::ZERO);
+        }
+        return Some(dedup_by_truth(
+            samples.into_iter().map(Value::Number).collect(),
+            atoms,
+        ));
+    }
     // Constants first, then a point between each two (a whole number when
     // there is one), then the outside: witnesses read naturally (a port
     // param gets 444, not 443.5).
@@ -567,9 +586,17 @@ pub fn decide(
     for (i, a) in atoms.list.iter().enumerate() {
         vars.entry(var_of(&a.sym)).or_default().push(i);
     }
+    // Params the step uses as ports: only whole values make it an action.
+    let mut names = Vec::new();
+    goal.refs(&mut names);
+    let ports: Vec<&str> = names
+        .iter()
+        .filter_map(|n| n.strip_prefix("port|p:"))
+        .collect();
     let mut choices: Vec<Choices> = Vec::new();
     for (sym, idx) in vars {
-        choices.push(choose(&sym, &idx, &atoms.list, params)?);
+        let whole = matches!(&sym, Sym::Param { name, .. } if ports.contains(&name.as_str()));
+        choices.push(choose(&sym, &idx, &atoms.list, params, whole)?);
     }
     let combos = choices
         .iter()
@@ -618,6 +645,7 @@ fn choose(
     idx: &[usize],
     all: &[Atom],
     params: &HashMap<String, ParamType>,
+    whole: bool,
 ) -> Option<Choices> {
     let atoms: Vec<&Atom> = idx.iter().map(|&i| &all[i]).collect();
     let mut out = Choices {
@@ -644,7 +672,7 @@ fn choose(
                 .iter()
                 .any(|a| matches!(a.sym, Sym::Param { norm: true, .. }));
             match ty {
-                ParamType::Number => out.options = numbers(&atoms)?,
+                ParamType::Number => out.options = numbers(&atoms, whole)?,
                 ParamType::Bool => {
                     out.options =
                         dedup_by_truth(vec![Value::Bool(false), Value::Bool(true)], &atoms)
@@ -939,6 +967,7 @@ fn witness(
                 }
                 Sym::Param { name, .. } => {
                     scope.insert(format!("raw|p:{name}"), Field::new(v.clone()));
+                    scope.insert(format!("port|p:{name}"), Field::new(v.clone()));
                     if let Value::String(s) = &v
                         && let Ok(n) = warden_core::path::normalize_path(s)
                     {

@@ -560,6 +560,48 @@ fn refusal_reports_grow_linearly_with_the_plan() {
     );
 }
 
+/// A port is a whole number: a number param used as one is decided over
+/// whole values, so `p > 1023` is `p >= 1024` for the step (found by the
+/// completeness test, `tests/complete.rs`; before, `p = 1023.5`, which is
+/// no port, refused the plan as a counterexample).
+#[test]
+fn a_port_param_takes_whole_values_only() {
+    let s = spec(
+        "spec \"p\" {\n  allow connect host == \"api.x.com\" and not port < 1024\n  allow listen port > 8000 and port < 8002\n}",
+    );
+    for plan in [
+        r#"plan { param p: number where p > 1023  connect "api.x.com":p }"#,
+        r#"plan { param p: number where p > 1023.5 and p < 70000  connect "api.x.com":p }"#,
+        r#"plan { param p: number where p > 8000 and p < 8002  listen p }"#,
+    ] {
+        let out = check(&s, plan);
+        assert_eq!(out.verdict, Verdict::Accept, "{plan}: {out:#?}");
+    }
+    // The same param is any number where it is not a port.
+    let out = check(
+        &spec("spec \"a\" { allow call pay when amount >= 1024 }"),
+        r#"plan { param p: number where p > 1023  call pay(amount = p) }"#,
+    );
+    assert_eq!(out.verdict, Verdict::Reject, "{out:#?}");
+    assert_eq!(out.violations[0].witness["p"], "1023.5");
+    // A near miss is refused with a whole counterexample.
+    for (plan, port) in [
+        (
+            r#"plan { param p: number where p > 1022  connect "api.x.com":p }"#,
+            "1023",
+        ),
+        (
+            r#"plan { param p: number where p >= 8000 and p < 8002  listen p }"#,
+            "8000",
+        ),
+    ] {
+        let out = check(&s, plan);
+        assert_eq!(out.verdict, Verdict::Reject, "{plan}: {out:#?}");
+        assert_eq!(out.violations[0].reason, Reason::NothingAllows);
+        assert_eq!(out.violations[0].witness["p"], port, "{plan}");
+    }
+}
+
 /// Issue 18: a spec that compares `port` with a number outside the ports
 /// loads, and the verifier decides the comparison as always true or always
 /// false, on a concrete step and on a port param alike (ports are 0 to

@@ -677,10 +677,9 @@ fn numbers(r: &mut Rng, c: &mut Case) {
                 vec![n(8000), n(8080), n(8042)],
                 "allow connect host == \"api.x.com\" and port >= 8000 and port < 9000",
             ),
-            // A whole bound: the verifier decides ports over decimals, and
-            // `> 1023` lets 1023.5 through (docs/language.md).
+            // A port is whole: `> 1023` is `>= 1024`.
             _ => (
-                "{} >= 1024",
+                "{} > 1023",
                 vec![n(1024), n(65535)],
                 "allow connect host == \"api.x.com\" and not port < 1024",
             ),

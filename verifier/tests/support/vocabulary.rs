@@ -139,6 +139,11 @@ pub const PARAM_PLANS: &[(&str, &str)] = &[
         "exec \"/usr/bin/git\" [a]",
     ),
     ("a: string", "exec \"/usr/bin/git\" [\"-c\", a, \"log\"]"),
+    // A port is a whole number: 1024 is the only port here.
+    (
+        "a: number where a > 1023 and a < 1025",
+        "connect \"api.x.com\":a",
+    ),
     // Raw spellings that fix (or do not fix) the normal form.
     (
         "p: path where p in [\"/tmp/a\", \"/tmp/../etc/passwd\"]",
