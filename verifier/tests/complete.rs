@@ -823,7 +823,9 @@ enum Failure {
     Refused(String),
 }
 
-fn run_case(c: &Case) -> Result<(), Failure> {
+/// Returns the solver queries the check made (0: automata and intervals
+/// decided every question).
+fn run_case(c: &Case) -> Result<usize, Failure> {
     let spec_src = c.spec();
     let plan_src = c.plan();
     let both = || format!("spec:\n{spec_src}plan:\n{plan_src}");
@@ -895,7 +897,7 @@ fn run_case(c: &Case) -> Result<(), Failure> {
         .check(&plan)
         .map_err(|e| Failure::Generator(format!("{e}\n{}", both())))?;
     if out.verdict == Verdict::Accept {
-        return Ok(());
+        return Ok(out.stats.solver_queries);
     }
     let detail = format!("{:#?}\n{}", out.violations, both());
     if out
@@ -944,6 +946,7 @@ fn safe_plans_are_accepted_never_left_unproven() {
     let started = Instant::now();
     let mut per: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     let (mut generator, mut undecided, mut refused) = (Vec::new(), Vec::new(), Vec::new());
+    let mut with_z3 = 0;
     for _ in 0..cases {
         let c = generate(&mut rng);
         let result = run_case(&c);
@@ -954,7 +957,7 @@ fn safe_plans_are_accepted_never_left_unproven() {
             e.1 += usize::from(!ok);
         }
         match result {
-            Ok(()) => {}
+            Ok(queries) => with_z3 += usize::from(queries > 0),
             Err(Failure::Generator(m)) => generator.push(m),
             Err(Failure::Undecided(m)) => undecided.push(m),
             Err(Failure::Refused(m)) => refused.push(m),
@@ -970,6 +973,7 @@ fn safe_plans_are_accepted_never_left_unproven() {
         refused.len(),
         generator.len()
     );
+    println!("  accepted cases that asked Z3 at all: {with_z3}");
     for (k, (count, failed)) in &per {
         println!("  {k:<30} {count:>6} cases, {failed} not accepted");
     }
@@ -1000,6 +1004,9 @@ fn safe_plans_are_accepted_never_left_unproven() {
         undecided.len(),
         refused.len()
     );
+    // The fragment is decided by automata and intervals: Z3, and its
+    // timeouts under load, are not needed for any of it.
+    assert_eq!(with_z3, 0, "accepted cases that needed Z3");
     if cases >= CASES {
         for k in REQUIRED {
             let count = per.get(k).map_or(0, |e| e.0);
