@@ -38,8 +38,8 @@ impl Span {
         }
     }
 
-    /// Whether the span points nowhere (made by [`Span::synthetic`], not
-    /// parsed).
+    /// Whether the span points nowhere: its line is 0, as in a
+    /// [`Span::synthetic`] one.
     pub fn is_synthetic(&self) -> bool {
         self.line == 0
     }

@@ -19,9 +19,10 @@
 //! one-step plan whose param ranges over the widened shape minus the
 //! original grants (`param p: path where p under "/tmp/out" and not p
 //! matches "^/tmp/out/[^/]*\.tmp$"`), built as a syntax tree from typed
-//! parts (the private module `query`) and checked with [`CompiledSpec::check`] for every
-//! value of the param. Witnesses are re-checked concretely
-//! against both envelopes; a spurious one refuses (fail closed).
+//! parts (the private module `query`) and checked with
+//! [`CompiledSpec::check`] for every value of the param. Witnesses are
+//! re-checked concretely against both envelopes; a spurious one refuses
+//! (fail closed).
 //!
 //! ```
 //! use verifier::proof::prove;

@@ -38,7 +38,8 @@
 //! `paths` (the path theory: normal forms, trees, `norm(raw)`), `scalars`
 //! (numbers and addresses), `encode` (residuals to Z3 formulas:
 //! [`Encoder`]), `session` (the solver of one check, with refinement:
-//! [`Session`]), `model` (witnesses read from models). The answers themselves are [`crate::answer`]'s.
+//! [`Session`]), `model` (witnesses read from models). The answers
+//! themselves are [`crate::answer`]'s.
 
 mod encode;
 mod model;
