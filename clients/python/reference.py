@@ -10,7 +10,9 @@ actions allowed so far (for `limits` and `ordering`). It covers what the
 tests generate: tool calls, params of type number/string/bool, conditions
 with `and`/`or`/`not`/`has` and the comparisons `==`, `!=`, `<`, `<=`, `>`,
 `>=`, `in`, `startswith`, `endswith`, `contains`, values from a tool's
-result (`from`), limits, ordering, lifetime and revocation. Anything else
+result (`from`, and `from_call` in `deny_from` patterns, where a value
+comes from the one tool its `Origin` names), limits, ordering, lifetime and
+revocation. Anything else
 raises NotImplementedError rather than guessing.
 
 Values are tagged pairs, so that a bool is never a number (in Python,
@@ -91,17 +93,24 @@ def _text(op: str, a: tuple | None, b: tuple | None) -> bool:
     return {"startswith": x.startswith(y), "endswith": x.endswith(y), "contains": y in x}[op]
 
 
-def holds(cond: Any, env: dict) -> bool:
-    """Whether COND holds where `env` maps names (fields, or a param) to values."""
+def holds(cond: Any, env: dict, origins: dict | None = None) -> bool:
+    """Whether COND holds where `env` maps names (fields, or a param) to
+    values and `origins` maps names to the tool whose result the value came
+    from (None: from no tool)."""
     if cond is True or cond is False:
         return cond
+    if "from_call" in cond:
+        value = cond["value"]
+        if not (isinstance(value, dict) and "ref" in value) or value.get("fields") or "index" in value:
+            raise NotImplementedError(f"from_call of {value!r}")
+        return (origins or {}).get(value["ref"]) == cond["from_call"]
     ((op, arg),) = cond.items()
     if op == "and":
-        return all(holds(c, env) for c in arg)
+        return all(holds(c, env, origins) for c in arg)
     if op == "or":
-        return any(holds(c, env) for c in arg)
+        return any(holds(c, env, origins) for c in arg)
     if op == "not":
-        return not holds(arg, env)
+        return not holds(arg, env, origins)
     if op == "has":
         return arg in env
     left, right = (operand(o, env) for o in arg)
@@ -199,7 +208,8 @@ class Run:
             return False
         if "calls" in p and tool not in p["calls"]:
             return False
-        return holds(p.get("when", True), {k: v for k, (v, _) in args.items()})
+        return holds(p.get("when", True), {k: v for k, (v, _) in args.items()},
+                     {k: o for k, (_, o) in args.items()})
 
     def _happened(self, p: dict) -> bool:
         return any(self._pattern(p, t, a) for t, a in self.allowed)
@@ -215,9 +225,10 @@ class Run:
             reasons.add("not_yet_valid")
         if now >= self.exp:
             reasons.add("expired")
-        if self.env.get("deny_from"):
-            # "May come from" needs the results the run saw; not modelled.
-            raise NotImplementedError("deny_from")
+        # `deny_from`: a value counts as coming from a call when the caller
+        # says it did (`Origin`); this model has no fragments or `sources`.
+        if any(self._pattern(d["of"], tool, args) for d in self.env.get("deny_from", [])):
+            reasons.add("denied_flow")
         binding = self._grant(tool, args)
         if binding is None:
             reasons.add("envelope")

@@ -36,22 +36,34 @@ use std::net::IpAddr;
 /// and no `host` (docs/language.md).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ConcreteAction {
+    /// What the action does.
     pub kind: ActionKind,
     /// The tool's name, for a call (`send_money`, `github.create_pr`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call: Option<String>,
+    /// The action's fields by name, as conditions see them (paths
+    /// normalized).
     pub fields: BTreeMap<String, Field>,
 }
 
 /// Why a concrete action could not be built.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ActionError {
+    /// The path is not absolute, or not a path at all.
     #[error(transparent)]
     Path(#[from] PathError),
+    /// A `connect` target that is neither a host name nor an address.
     #[error("`{0}` is not a host name or an address")]
     BadHost(String),
+    /// The action was asked for with a field its kind does not have (a
+    /// `call` on a path).
     #[error("a {kind} action has no field `{field}`")]
-    NoSuchField { kind: ActionKind, field: String },
+    NoSuchField {
+        /// The action's kind.
+        kind: ActionKind,
+        /// The field it does not have.
+        field: String,
+    },
 }
 
 impl ConcreteAction {

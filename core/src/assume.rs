@@ -56,8 +56,11 @@ use std::collections::BTreeMap;
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 #[error("the result of `{tool}` does not meet the assumption `{text}` ({at}): {why}")]
 pub struct Violation {
+    /// The tool whose result it is.
     pub tool: String,
+    /// The assumption as the plan writes it (`bill.amount <= 100`).
     pub text: String,
+    /// Where the plan writes it (`file:line:col`).
     pub at: Location,
     /// What was wrong: a field missing or of another type, or the values
     /// that make the condition false.

@@ -30,27 +30,39 @@ pub const DEFAULT_TTL: Duration = Duration::from_secs(15 * 60);
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClaimsError {
+    /// A timestamp that is not RFC 3339.
     #[error("invalid timestamp `{0}` (expected RFC 3339, e.g. 2026-01-31T12:00:00Z)")]
     Timestamp(String),
+    /// A token id that is not 32 lowercase hex digits.
     #[error("invalid token id `{0}` (expected 32 lowercase hex digits)")]
     TokenId(String),
+    /// A digest that is not `sha256:` and 64 lowercase hex digits.
     #[error("invalid digest `{0}` (expected sha256: and 64 hex digits)")]
     Digest(String),
+    /// A lifetime under one second (`0s`, or a spec `max ttl` of zero).
     #[error("the token lifetime must be at least one second")]
     ZeroTtl,
+    /// Now plus the lifetime is past the year 9999, the end of RFC 3339.
     #[error("the token lifetime is too long to represent")]
     TtlOverflow,
+    /// The operating system's random source failed.
     #[error("could not draw a random token id: {0}")]
     Random(String),
+    /// The claims' `warden` version is outside [`ACCEPTED_VERSIONS`].
     #[error(
         "the token's claims are version {found}, outside the versions this Warden reads ({}..={})",
         accepted.start(),
         accepted.end()
     )]
     Version {
+        /// The version the claims carry.
         found: u64,
+        /// The versions this Warden reads.
         accepted: std::ops::RangeInclusive<u32>,
     },
+    /// The payload is not JSON, or not the claims layout of its version: a
+    /// member missing, unknown or of the wrong type, or a value the layout
+    /// refuses (docs/token-format.md).
     #[error("the claims are not Warden claims: {0}")]
     Json(String),
 }
@@ -111,9 +123,12 @@ fn unhex_lower(s: &str, out: &mut [u8]) -> bool {
 pub struct Timestamp(i64);
 
 impl Timestamp {
+    /// The instant `secs` seconds after the Unix epoch (before it, when
+    /// negative).
     pub const fn from_unix(secs: i64) -> Timestamp {
         Timestamp(secs)
     }
+    /// Seconds since the Unix epoch.
     pub const fn unix(self) -> i64 {
         self.0
     }
@@ -159,6 +174,7 @@ serde_via_text!(Timestamp);
 /// Where "now" comes from when a token is issued or checked. Tests use a
 /// [`FixedClock`] to step over expiry.
 pub trait Clock: Send + Sync {
+    /// The current time, by this clock.
     fn now(&self) -> Timestamp;
 }
 
@@ -177,12 +193,16 @@ impl Clock for SystemClock {
 pub struct FixedClock(std::sync::atomic::AtomicI64);
 
 impl FixedClock {
+    /// A clock that reads `t` until it is set or advanced.
     pub fn new(t: Timestamp) -> FixedClock {
         FixedClock(std::sync::atomic::AtomicI64::new(t.unix()))
     }
+    /// Makes the clock read `t` from now on (also backwards).
     pub fn set(&self, t: Timestamp) {
         self.0.store(t.unix(), std::sync::atomic::Ordering::SeqCst);
     }
+    /// Moves the clock forward by `d`, in whole seconds (the fraction is
+    /// dropped).
     pub fn advance(&self, d: Duration) {
         let secs = i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
         self.0.fetch_add(secs, std::sync::atomic::Ordering::SeqCst);
@@ -226,14 +246,17 @@ pub fn effective_ttl(
 pub struct TokenId([u8; 16]);
 
 impl TokenId {
+    /// A fresh id from the operating system's random source.
     pub fn random() -> Result<TokenId, ClaimsError> {
         let mut b = [0u8; 16];
         getrandom::fill(&mut b).map_err(|e| ClaimsError::Random(e.to_string()))?;
         Ok(TokenId(b))
     }
+    /// The id with these 16 bytes.
     pub const fn from_bytes(b: [u8; 16]) -> TokenId {
         TokenId(b)
     }
+    /// The id's 16 bytes.
     pub fn as_bytes(&self) -> &[u8; 16] {
         &self.0
     }
@@ -272,7 +295,7 @@ serde_via_text!(TokenId);
 pub struct Digest([u8; 32]);
 
 impl Digest {
-    /// The SHA-256 of `text`.
+    /// The SHA-256 of `bytes`.
     pub fn of_bytes(bytes: &[u8]) -> Digest {
         Digest(Sha256::digest(bytes).into())
     }
@@ -281,6 +304,7 @@ impl Digest {
     pub fn of_text(text: &str) -> Digest {
         Digest(Sha256::digest(text.as_bytes()).into())
     }
+    /// The digest's 32 bytes.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }
@@ -390,7 +414,10 @@ pub struct AlternativeProof {
     pub situation: Situation,
     /// The wide shape (`write under "/tmp"`).
     pub widened: String,
+    /// Whether the verifier proved the wide shape inside the spec.
     pub proven: bool,
+    /// When not proven: an action the wide shape would let through and the
+    /// spec rule that refuses it, for people.
     pub counterexample: Option<String>,
 }
 
@@ -409,10 +436,22 @@ impl EnforcementProof {
 /// Why a token is not valid at some time: outside `[nbf, exp)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum OutsideLifetime {
+    /// `now` is before `nbf`.
     #[error("the token is not valid before {nbf} (it is now {now})")]
-    NotYetValid { nbf: Timestamp, now: Timestamp },
+    NotYetValid {
+        /// The start of the lifetime (`nbf` claim).
+        nbf: Timestamp,
+        /// The time checked.
+        now: Timestamp,
+    },
+    /// `now` is at or after `exp`.
     #[error("the token expired at {exp} (it is now {now})")]
-    Expired { exp: Timestamp, now: Timestamp },
+    Expired {
+        /// The end of the lifetime (`exp` claim), excluded.
+        exp: Timestamp,
+        /// The time checked.
+        now: Timestamp,
+    },
 }
 
 impl Claims {
@@ -603,6 +642,7 @@ pub fn example() -> Claims {
 /// (PASETO v4.public). The verifier issues tokens through it without
 /// knowing the token format.
 pub trait Signer {
+    /// The signed token text of `claims`, or why it could not be made.
     fn sign(&self, claims: &Claims) -> Result<String, SignError>;
 }
 

@@ -51,7 +51,10 @@ use std::sync::{Mutex, OnceLock};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid regex `{pattern}`: {reason}")]
 pub struct RegexError {
+    /// The regex as written, before it is anchored.
     pub pattern: String,
+    /// The regex engine's message: a syntax error, or a compiled regex
+    /// over the 1 MiB size limit.
     pub reason: String,
 }
 
@@ -90,27 +93,48 @@ pub fn regex(pattern: &str) -> Result<Regex, RegexError> {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Cond {
+    /// Always holds.
     True,
+    /// Never holds.
     False,
+    /// Holds when every part holds (an empty `and` holds).
     And {
+        /// The parts.
         all: Vec<Cond>,
     },
+    /// Holds when some part holds (an empty `or` does not).
     Or {
+        /// The parts.
         any: Vec<Cond>,
     },
+    /// Holds when `cond` does not (so it holds for a comparison on a
+    /// missing field).
     Not {
+        /// The negated condition.
         cond: Box<Cond>,
     },
+    /// `lhs OP rhs`, with the semantics of [`compare`]; false when either
+    /// side is missing from the scope.
     Cmp {
+        /// The operator.
         op: CmpOp,
+        /// The left side, usually a field.
         lhs: Operand,
+        /// The right side, usually a value.
         rhs: Operand,
     },
+    /// `has NAME`: the scope has this field (a call passes this argument).
     Has {
+        /// The field's name.
         field: String,
     },
+    /// `VALUE from call TOOL`: the value's known origin is a result of
+    /// `tool` ([`Field::origin`]). Rules that refuse count the value's
+    /// further sources too ([`crate::flow`]); [`Cond::eval`] does not.
     FromCall {
+        /// The value asked about, usually a field.
         value: Operand,
+        /// The tool whose result it must come from.
         tool: String,
     },
 }
@@ -120,13 +144,21 @@ pub enum Cond {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Operand {
     /// A literal or an inlined constant.
-    Value { value: Value },
+    Value {
+        /// The value.
+        value: Value,
+    },
     /// A name looked up in the scope: a field of the action (in a rule), a
     /// param (in a `where`), with field access and an optional index.
     Ref {
+        /// The name looked up in the scope.
         name: String,
+        /// Field accesses after the name (`bill.amount`); a concrete value
+        /// has no fields, so a non-empty list resolves to nothing at run time.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         fields: Vec<String>,
+        /// `[i]`: the element at this index of a list (from 0); missing
+        /// when the value is not a list or is too short.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         index: Option<u32>,
     },
@@ -220,6 +252,7 @@ impl Cond {
 
 /// Where a condition finds the values its names stand for.
 pub trait Scope {
+    /// The field named `name`, or `None` when the scope has none.
     fn get(&self, name: &str) -> Option<&Field>;
 }
 

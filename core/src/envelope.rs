@@ -64,17 +64,33 @@ pub const ENVELOPE_VERSION: u32 = 1;
 /// What a plan may do at run time (see the module docs for the JSON schema).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Envelope {
+    /// The envelope format, [`ENVELOPE_VERSION`]. The token carries no
+    /// such member: its claims version covers the envelope
+    /// (docs/token-format.md).
     pub version: u32,
+    /// Grants on files: read, write (metadata changes included), delete.
     pub files: Vec<FileGrant>,
+    /// Programs the run may execute, with their arguments.
     pub exec: Vec<ExecGrant>,
+    /// Network connections, by host or address and port.
     pub connect: Vec<ConnectGrant>,
+    /// Network ports the run may accept connections on.
     pub listen: Vec<ListenGrant>,
+    /// Pathname unix sockets the run may connect to or listen on.
     #[serde(default)]
     pub unix: Vec<UnixGrant>,
+    /// Tool calls, each with exactly its arguments.
     pub calls: Vec<CallGrant>,
+    /// The plan's params, which grants name; a param's value must have its
+    /// type and meet its `where` condition.
     pub params: Vec<ParamDecl>,
+    /// `at most N` limits of the spec that some plan step touches.
     pub limits: Vec<CountLimit>,
+    /// `never` / `require` rules of the spec that the plan's steps touch.
     pub ordering: Vec<OrderRule>,
+    /// The spec's `baseline` patterns: what every program needs at run
+    /// time (loader, libc, locale), granted as patterns and never listed
+    /// in plans.
     pub baseline: Vec<Pattern>,
     /// `approve each` rules some plan step may match: every call one of
     /// them matches waits for a human's approval of that exact call
@@ -101,7 +117,10 @@ pub struct Envelope {
 /// run time: it grants nothing, it refuses what it matches.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DenyFromRule {
+    /// The rule's pattern and condition: an action it matches is refused.
+    /// On the wire, `of` (docs/token-format.md, `deny_from`).
     pub pattern: Pattern,
+    /// Where the spec writes the rule, named in the refusal.
     pub rule: Location,
 }
 
@@ -109,7 +128,10 @@ pub struct DenyFromRule {
 /// match: it grants nothing, it asks a human at run time.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApprovalRule {
+    /// The rule's pattern and condition: a call it matches waits for a
+    /// human. On the wire, `of` (docs/token-format.md, `approve_each`).
     pub pattern: Pattern,
+    /// Where the spec writes the rule, named in the refusal.
     pub rule: Location,
 }
 
@@ -139,12 +161,16 @@ impl Default for Envelope {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FileAccess {
+    /// Read the file.
     Read,
+    /// Create, write or truncate the file, or change its metadata.
     Write,
+    /// Remove the file.
     Delete,
 }
 
 impl FileAccess {
+    /// The action kind this access grants.
     pub fn kind(self) -> ActionKind {
         match self {
             FileAccess::Read => ActionKind::Read,
@@ -153,6 +179,7 @@ impl FileAccess {
         }
     }
 
+    /// The access of a file action kind; `None` for other kinds.
     #[inline]
     pub fn of(kind: ActionKind) -> Option<FileAccess> {
         match kind {
@@ -167,7 +194,9 @@ impl FileAccess {
 /// `read|write|delete` of a path, glob, tree or a path param.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct FileGrant {
+    /// What the grant lets the run do.
     pub access: FileAccess,
+    /// To which files.
     pub target: PathTarget,
 }
 
@@ -176,16 +205,31 @@ pub struct FileGrant {
 #[serde(tag = "shape", rename_all = "snake_case")]
 pub enum PathTarget {
     /// Exactly this file.
-    Exact { path: String },
+    Exact {
+        /// The normalized path.
+        path: String,
+    },
     /// The files a plan glob matches (`*`, `**`, `?`).
-    Glob { glob: String },
+    Glob {
+        /// The plan glob.
+        glob: String,
+    },
     /// The directory and everything below it.
-    Tree { dir: String },
+    Tree {
+        /// The normalized directory.
+        dir: String,
+    },
     /// The value of a `path` param (normalized when the action happens).
-    Param { param: String },
+    Param {
+        /// The param's name, declared in [`Envelope::params`].
+        param: String,
+    },
     /// A path from a `let` result: any path (the spec allowed every value),
     /// recorded with the tool it comes from.
-    Unknown { origin: String },
+    Unknown {
+        /// The tool whose result gives the path.
+        origin: String,
+    },
 }
 
 impl PathTarget {
@@ -206,6 +250,7 @@ impl PathTarget {
 /// `exec PROGRAM [ARG, ...]`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ExecGrant {
+    /// The program's path.
     pub program: PathTarget,
     /// argv[1..]; `None`: any arguments.
     pub argv: Option<Vec<ValueMatch>>,
@@ -235,12 +280,14 @@ impl ExecGrant {
 pub struct ConnectGrant {
     /// A host name (string), an address or network (cidr), or a param.
     pub host: ValueMatch,
+    /// The port the connection goes to.
     pub port: ValueMatch,
 }
 
 /// `listen PORT`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ListenGrant {
+    /// The port the run may listen on.
     pub port: ValueMatch,
 }
 
@@ -255,6 +302,7 @@ pub enum UnixOp {
 }
 
 impl UnixOp {
+    /// The action kind of this operation on a socket.
     pub fn kind(self) -> ActionKind {
         match self {
             UnixOp::Connect => ActionKind::Connect,
@@ -262,6 +310,8 @@ impl UnixOp {
         }
     }
 
+    /// The operation of an action kind; `None` for kinds other than
+    /// `connect` and `listen`.
     pub fn of(kind: ActionKind) -> Option<UnixOp> {
         match kind {
             ActionKind::Connect => Some(UnixOp::Connect),
@@ -275,14 +325,20 @@ impl UnixOp {
 /// the socket's path (exact, glob, tree, param, or a `let` result's).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct UnixGrant {
+    /// Connect to the socket, or listen on it.
     pub op: UnixOp,
+    /// The socket's path.
     pub target: PathTarget,
 }
 
 /// `call NAME(ARG = VALUE, ...)`: exactly these arguments.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct CallGrant {
+    /// The tool's name (`send_money`, `github.create_pr`). On the wire,
+    /// `tool` (docs/token-format.md, `calls`).
     pub name: String,
+    /// Every argument the call passes, by name, with what its value may
+    /// be; a call with an argument more or fewer is not covered.
     pub args: BTreeMap<String, ValueMatch>,
 }
 
@@ -291,18 +347,30 @@ pub struct CallGrant {
 #[serde(tag = "match", rename_all = "snake_case")]
 pub enum ValueMatch {
     /// Exactly this value (a cidr covers the addresses inside it).
-    Exact { value: Value },
+    Exact {
+        /// The value.
+        value: Value,
+    },
     /// The value of a param; it must meet the param's `where`.
-    Param { param: String },
+    Param {
+        /// The param's name, declared in [`Envelope::params`].
+        param: String,
+    },
     /// A `let` result: content unknown; it must originate from `origin`
     /// when that is known.
-    Unknown { origin: Option<String> },
+    Unknown {
+        /// The tool whose result it must come from; `None`: any value.
+        origin: Option<String>,
+    },
     /// A field of a `let` result the plan makes an assumption about
     /// (`bill.amount`, named as in [`Envelope::assumptions`]): the value
     /// must come from the assumption's tool and meet the field's part of
     /// it ([`crate::assume::ResultAssumption::value_ok`]). Only a call
     /// argument is granted so.
-    Assumed { field: String },
+    Assumed {
+        /// The field's flat name (`bill.amount`).
+        field: String,
+    },
 }
 
 /// `let NAME = call TOOL(...) where COND` of the plan, in the envelope
@@ -341,9 +409,13 @@ pub struct AssumedField {
 /// A param of the plan, carried with its condition.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ParamDecl {
+    /// The param's name in the plan.
     pub name: String,
+    /// The type its value must have.
     #[serde(rename = "type")]
     pub ty: ParamType,
+    /// The `where` condition its value must meet, over the param's name;
+    /// `None`: any value of its type.
     #[serde(rename = "where")]
     pub condition: Option<Cond>,
 }
@@ -351,8 +423,12 @@ pub struct ParamDecl {
 /// `at most N PATTERN` of the spec, for a pattern some plan step matches.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CountLimit {
+    /// N: how many allowed actions of the run may match the pattern. On
+    /// the wire, `at_most` (docs/token-format.md, `limits`).
     pub limit: u64,
+    /// The actions counted. On the wire, `of`.
     pub pattern: Pattern,
+    /// Where the spec writes the rule, named in the refusal.
     pub rule: Location,
 }
 
@@ -370,9 +446,15 @@ pub enum OrderKind {
 /// monitored in order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderRule {
+    /// `never` or `require`.
     pub kind: OrderKind,
+    /// ACTION: for `never`, what may not happen after `other`; for
+    /// `require`, what must happen before `other`.
     pub action: Pattern,
+    /// OTHER: for `never`, what rules `action` out once it has happened;
+    /// for `require`, what may happen only once `action` has.
     pub other: Pattern,
+    /// Where the spec writes the rule, named in the refusal.
     pub rule: Location,
 }
 
@@ -382,19 +464,27 @@ pub struct OrderRule {
 pub enum NotPermitted {
     /// No grant (nor baseline pattern) covers the action.
     #[error("`{action}` is outside the envelope")]
-    Outside { action: Box<ConcreteAction> },
+    Outside {
+        /// The refused action.
+        action: Box<ConcreteAction>,
+    },
     /// A grant covers it, but the value of `param` does not meet the
     /// param's `where` condition (or its type).
     #[error("`{action}`: param `{param}` does not meet its condition")]
     ParamCondition {
+        /// The refused action.
         action: Box<ConcreteAction>,
+        /// The param whose value fails.
         param: String,
     },
     /// A grant covers it, but `param` took another value earlier in the run.
     #[error("`{action}`: param `{param}` already has the value {bound}")]
     ParamRebound {
+        /// The refused action.
         action: Box<ConcreteAction>,
+        /// The param.
         param: String,
+        /// The value the param took first, which it keeps for the run.
         bound: Value,
     },
 }
@@ -404,8 +494,12 @@ pub enum NotPermitted {
 /// envelopes are equal when they grant the same.
 #[derive(Clone, Default, Serialize, Deserialize)]
 pub struct Location {
+    /// The file as the user named it (`<generated>` for rules built by
+    /// programs).
     pub file: String,
+    /// The line, from 1 (0 when unknown).
     pub line: u32,
+    /// The column in characters, from 1 (0 when unknown).
     pub col: u32,
 }
 

@@ -5,7 +5,7 @@
 //! - [`vocab`]: the kinds of action, the operators, the param types;
 //! - [`value`], [`path`], [`net`]: concrete values, paths and globs,
 //!   addresses;
-//! - [`action`]: a [`ConcreteAction`](action::ConcreteAction), what a run
+//! - [`action`]: a [`ConcreteAction`], what a run
 //!   really does;
 //! - [`cond`]: conditions and rule patterns evaluated on concrete actions;
 //! - [`envelope`]: the least privilege of an accepted plan, and whether it
@@ -36,6 +36,7 @@
 //! println!("{}", refusal.reason); // why, for the agent or the log
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+#![warn(missing_docs)]
 
 pub mod action;
 pub mod assume;

@@ -42,6 +42,7 @@ pub struct Allowed;
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("refused: {reason}")]
 pub struct Refusal {
+    /// Why; its `Display` is the message for the agent or the log.
     pub reason: RefusalReason,
 }
 
@@ -49,30 +50,51 @@ pub struct Refusal {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RefusalReason {
     /// The token (or one it was narrowed from) is revoked.
-    Revoked { id: TokenId },
+    Revoked {
+        /// The revoked id: the token's own, or an ancestor's.
+        id: TokenId,
+    },
     /// The revocation list could not be consulted (fail closed).
     RevocationUnavailable(String),
     /// The token is past its expiry.
-    Expired { exp: Timestamp, now: Timestamp },
+    Expired {
+        /// The token's `exp`, excluded from its lifetime.
+        exp: Timestamp,
+        /// The clock's now at the check.
+        now: Timestamp,
+    },
     /// The token is not valid yet.
-    NotYetValid { nbf: Timestamp, now: Timestamp },
+    NotYetValid {
+        /// The token's `nbf`.
+        nbf: Timestamp,
+        /// The clock's now at the check.
+        now: Timestamp,
+    },
     /// The envelope does not grant the action (or a param value does not
     /// meet its condition, or differs from the value it took earlier).
     Envelope(NotPermitted),
-    /// An `at most` limit is reached.
+    /// An `at most` limit is reached: the run already had `limit` allowed
+    /// actions its pattern matches.
     Limit {
+        /// The refused action.
         action: Box<ConcreteAction>,
+        /// The limit, N of `at most N`.
         limit: u64,
+        /// Where the spec writes the rule.
         rule: Location,
     },
     /// `never ACTION after OTHER`: OTHER has already happened.
     Never {
+        /// The refused action.
         action: Box<ConcreteAction>,
+        /// Where the spec writes the rule.
         rule: Location,
     },
     /// `require FIRST before ACTION`: FIRST has not happened yet.
     Require {
+        /// The refused action.
         action: Box<ConcreteAction>,
+        /// Where the spec writes the rule.
         rule: Location,
     },
     /// The run state given does not belong to this token's envelope.
@@ -81,14 +103,18 @@ pub enum RefusalReason {
     /// matches it: it may happen only once a human approves this exact
     /// call ([`Claims::check_run_approved`]). Nothing is recorded.
     NeedsApproval {
+        /// The call waiting for approval.
         action: Box<ConcreteAction>,
+        /// Where the spec writes the `approve each` rule.
         rule: Location,
     },
     /// A `deny ... when X from call T` rule the token carries matches the
     /// action: a value it passes comes, or may come, from a result of `T`
     /// ([`crate::flow`]).
     DeniedFlow {
+        /// The refused action.
         action: Box<ConcreteAction>,
+        /// Where the spec writes the `deny` rule.
         rule: Location,
     },
     /// A result of a tool did not meet the plan's assumption about it

@@ -20,10 +20,15 @@
 /// Why a string is not a usable path.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PathError {
+    /// The path (as written) does not start with `/`.
     #[error("`{0}` is not an absolute path (paths start with `/`)")]
     NotAbsolute(String),
+    /// The path contains a NUL byte, which no kernel path can.
     #[error("`{0}` contains a NUL character")]
     Nul(String),
+    /// A glob with a `..` segment after a wildcard segment: what it climbs
+    /// out of depends on what the wildcard matched, so it has no normal
+    /// form.
     #[error("glob `{0}` has `..` after a wildcard segment; write the directory out")]
     DotDotAfterWildcard(String),
 }

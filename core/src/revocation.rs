@@ -23,18 +23,27 @@ use std::sync::{Arc, RwLock};
 /// Why a revocation list could not be consulted.
 #[derive(Debug, thiserror::Error)]
 pub enum RevocationError {
+    /// The list file could not be read or appended to.
     #[error("{path}: {source}")]
     Io {
+        /// The list file.
         path: PathBuf,
+        /// The operating system's error.
         #[source]
         source: io::Error,
     },
+    /// A line of the list file is not a token id: the whole list is refused.
     #[error("{path}:{line}: `{text}` is not a token id (32 lowercase hex digits)")]
     BadLine {
+        /// The list file.
         path: PathBuf,
+        /// The line's number, from 1.
         line: usize,
+        /// The line's content, comment and surrounding space removed.
         text: String,
     },
+    /// A list kept elsewhere (the service's database, its watch of the
+    /// store) could not be consulted.
     #[error("the revocation store failed: {0}")]
     Store(String),
 }
@@ -104,6 +113,7 @@ impl Hasher for IdHasher {
 pub struct MemoryRevocations(RwLock<TokenIdSet>);
 
 impl MemoryRevocations {
+    /// Adds `id` to the list; revoking an id twice is harmless.
     pub fn revoke(&self, id: TokenId) {
         // A poisoned lock still holds a valid set: keep revoking.
         let mut set = self.0.write().unwrap_or_else(|p| p.into_inner());

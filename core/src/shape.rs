@@ -298,6 +298,7 @@ impl fmt::Display for Situation {
 pub struct Alternative {
     /// The envelope's grant (its exact shape).
     pub grant: FileGrant,
+    /// What the path must turn out to be for the kernel to grant `widened`.
     pub situation: Situation,
     /// What the kernel grants in that situation.
     pub widened: FileGrant,
@@ -780,6 +781,8 @@ pub fn describe_grant(g: &FileGrant) -> String {
     format!("{word} {}", describe_target(&g.target))
 }
 
+/// A path target as the plan language writes it (`"/p"`, `under "/d"`), or
+/// ``(param `p`)`` and `any path` for targets only known at run time.
 pub fn describe_target(target: &PathTarget) -> String {
     match target {
         PathTarget::Exact { path } => quote(path),
@@ -790,6 +793,9 @@ pub fn describe_target(target: &PathTarget) -> String {
     }
 }
 
+/// A value match as the plan language writes it (`443`, `"api.example"`),
+/// or ``(param `p`)``, `any` and ``(`f` as assumed)`` for values only known at
+/// run time; for messages.
 pub fn describe_match(m: &ValueMatch) -> String {
     match m {
         ValueMatch::Exact { value } => value.to_string(),

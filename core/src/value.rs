@@ -26,14 +26,18 @@ pub use rust_decimal::Decimal as Number;
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(tag = "type", content = "value", rename_all = "snake_case")]
 pub enum Value {
+    /// A string; in an action, a path is a string, normalized.
     String(String),
     /// An exact decimal (`98.7`, `-1`, `443`).
     Number(Number),
+    /// `true` or `false`.
     Bool(bool),
     /// An address or a network; a bare address is a /32 or /128.
     Cidr(Cidr),
     /// A duration in whole seconds.
     Duration(u64),
+    /// A list (`argv`, an argument holding several values); see
+    /// [`crate::cond::compare`] for how operators treat it.
     List(Vec<Value>),
 }
 
@@ -100,14 +104,20 @@ impl fmt::Display for Value {
 /// rule that names one of them (`crate::flow`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Field {
+    /// The value.
     pub value: Value,
+    /// The one tool whose result the value is known to come from; `None`
+    /// for a literal, a param or a value of unknown origin.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<String>,
+    /// Further tools whose results the value may come from, besides
+    /// `origin`.
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub sources: BTreeSet<String>,
 }
 
 impl Field {
+    /// A value of no known origin and no possible sources.
     pub fn new(value: Value) -> Field {
         Field {
             value,
@@ -184,13 +194,16 @@ impl From<Value> for Field {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Duration {
+    /// The length in seconds.
     pub secs: u64,
 }
 
 impl Duration {
+    /// A duration of `secs` seconds.
     pub fn from_secs(secs: u64) -> Duration {
         Duration { secs }
     }
+    /// The same length as a [`std::time::Duration`].
     pub fn as_std(self) -> std::time::Duration {
         std::time::Duration::from_secs(self.secs)
     }

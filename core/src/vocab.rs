@@ -14,21 +14,36 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CmpOp {
+    /// `==`: equal values (exact decimals; CIDRs as address sets; lists
+    /// element by element).
     Eq,
+    /// `!=`: the negation of `==`.
     Ne,
+    /// `<`, on numbers or durations.
     Lt,
+    /// `<=`, on numbers or durations.
     Le,
+    /// `>`, on numbers or durations.
     Gt,
+    /// `>=`, on numbers or durations.
     Ge,
+    /// `in`: equal to an item of a list, or an address inside a CIDR item.
     In,
+    /// `under`: a path equal to the directory or below it, both normalized.
     Under,
+    /// `startswith`: a string prefix, byte for byte.
     StartsWith,
+    /// `endswith`: a string suffix, byte for byte.
     EndsWith,
+    /// `contains`: a substring, or, on a list, one element equal to the
+    /// operand.
     Contains,
+    /// `matches`: a regular expression over the whole value.
     Matches,
 }
 
 impl CmpOp {
+    /// The operator as the languages spell it (`==`, `startswith`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
             CmpOp::Eq => "==",
@@ -57,16 +72,25 @@ impl fmt::Display for CmpOp {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ActionKind {
+    /// Read a file (field `path`).
     Read,
+    /// Create or change a file (field `path`).
     Write,
+    /// Remove a file (field `path`).
     Delete,
+    /// Run a program (fields `path`, `argv`).
     Exec,
+    /// Open a connection: to a host or an address and a port, or to a unix
+    /// socket by path.
     Connect,
+    /// Accept connections on a port or a unix socket path.
     Listen,
+    /// Call a tool, with its arguments as fields.
     Call,
 }
 
 impl ActionKind {
+    /// Every kind, in declaration order (the order of [`Ord`]).
     pub const ALL: [ActionKind; 7] = [
         ActionKind::Read,
         ActionKind::Write,
@@ -77,6 +101,7 @@ impl ActionKind {
         ActionKind::Call,
     ];
 
+    /// The kind's keyword in the languages and in JSON (`read`, `connect`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
             ActionKind::Read => "read",
@@ -117,14 +142,20 @@ impl fmt::Display for ActionKind {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ParamType {
+    /// Any string.
     String,
+    /// An exact decimal.
     Number,
+    /// `true` or `false`.
     Bool,
+    /// An absolute path, normalized before any rule sees it.
     Path,
+    /// A host name or an IP address.
     Host,
 }
 
 impl ParamType {
+    /// The type's keyword in the plan language (`string`, `number`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
             ParamType::String => "string",

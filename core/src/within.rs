@@ -53,12 +53,21 @@ pub enum NotWithin {
     /// does not, when one was found.
     #[error("`{grant}` is not inside the envelope{}", .action.as_ref().map(|a| format!(" (it lets `{a}` through)")).unwrap_or_default())]
     Outside {
+        /// The inner grant, as the plan language writes it.
         grant: String,
+        /// An action the grant lets through and the outer envelope does
+        /// not, written as an action, when one was found.
         action: Option<String>,
     },
     /// The question could not be decided (refused all the same).
     #[error("whether `{grant}` is inside the envelope could not be decided: {reason}")]
-    Undecided { grant: String, reason: String },
+    Undecided {
+        /// The inner grant, as the plan language writes it.
+        grant: String,
+        /// Why it could not be decided: the paths' automata grew too large to
+        /// compare, or an argument list no outer grant covers as written.
+        reason: String,
+    },
 }
 
 /// Whether every file, exec, connect, listen and unix socket grant of

@@ -21,6 +21,7 @@ use std::path::Path;
 #[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields)]
 pub struct GatewayFile {
+    /// The `[[upstream]]` entries, in the file's order.
     #[serde(default)]
     pub upstream: Vec<UpstreamEntry>,
 }
@@ -45,12 +46,16 @@ pub struct UpstreamEntry {
 pub enum Server<'a> {
     /// A program the gateway starts, speaking stdio.
     Command {
+        /// The program (the command's first element).
         program: &'a str,
+        /// Its arguments (the rest).
         args: &'a [String],
     },
     /// A streamable HTTP endpoint, with the headers sent to it.
     Url {
+        /// The endpoint, `http://` or `https://`.
         url: &'a str,
+        /// The headers sent with every request.
         headers: &'a BTreeMap<String, String>,
     },
 }
@@ -90,6 +95,10 @@ fn valid_prefix(p: &str) -> bool {
 }
 
 impl GatewayFile {
+    /// Parses the file's text, refusing an unknown key, an entry without
+    /// exactly one of `command` (non-empty) and `url` (`http://` or
+    /// `https://`), `headers` on a `command` entry, and a prefix that is
+    /// not a dotted name (`github`, `acme.crm`).
     pub fn parse(text: &str) -> Result<GatewayFile, GatewayError> {
         let file: GatewayFile =
             toml::from_str(text).map_err(|e| GatewayError::Config(e.to_string()))?;
@@ -108,6 +117,8 @@ impl GatewayFile {
         Ok(file)
     }
 
+    /// Reads and parses the file at `path` ([`GatewayFile::parse`]); the
+    /// errors name the file.
     pub fn load(path: &Path) -> Result<GatewayFile, GatewayError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| GatewayError::Config(format!("cannot read {}: {e}", path.display())))?;

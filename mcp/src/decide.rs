@@ -52,14 +52,23 @@ pub const MAX_REMEMBERED_BYTES: usize = 1024 * 1024;
 /// Why a `tools/call` has no concrete action.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ArgumentError {
+    /// The named argument is `null` (or a list holds one).
     #[error("argument `{0}` is null, which no plan step can name")]
     Null(String),
+    /// The named argument is a JSON object (or a list holds one).
     #[error(
         "argument `{0}` is an object; the gateway checks string, number, boolean and list arguments only"
     )]
     Object(String),
+    /// A number that is not an exact decimal the languages hold (out of
+    /// range, or too many digits).
     #[error("argument `{name}`: the number {text} is not an exact decimal the languages can hold")]
-    Number { name: String, text: String },
+    Number {
+        /// The argument.
+        name: String,
+        /// The number as the call spelled it.
+        text: String,
+    },
 }
 
 fn value_of(name: &str, v: &serde_json::Value) -> Result<Value, ArgumentError> {

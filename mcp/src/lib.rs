@@ -30,6 +30,7 @@
 //!
 //! Built on the official Rust MCP SDK (`rmcp`): the gateway writes no
 //! JSON-RPC of its own.
+#![warn(missing_docs)]
 
 pub mod assume;
 pub mod config;

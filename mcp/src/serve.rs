@@ -22,14 +22,21 @@ pub enum UpstreamSpec {
     /// A child process speaking MCP on its stdin and stdout (its stderr is
     /// the gateway's).
     Command {
+        /// The agent sees the server's tool `NAME` as `PREFIX.NAME`
+        /// (`None`: as `NAME`).
         prefix: Option<String>,
+        /// The server's program, with its arguments.
         command: tokio::process::Command,
     },
     /// A streamable HTTP endpoint. The headers (credentials, typically) go
     /// to the server only; the agent never sees them.
     Http {
+        /// The agent sees the server's tool `NAME` as `PREFIX.NAME`
+        /// (`None`: as `NAME`).
         prefix: Option<String>,
+        /// The endpoint, `http://` or `https://`.
         url: String,
+        /// HTTP headers sent with every request.
         headers: BTreeMap<String, String>,
     },
 }
@@ -38,11 +45,18 @@ pub enum UpstreamSpec {
 pub enum AgentTransport {
     /// The gateway's stdin and stdout; lines longer than `max_message`
     /// bytes are discarded.
-    Stdio { max_message: usize },
+    Stdio {
+        /// The longest line read, in bytes (`warden mcp` gives
+        /// [`crate::DEFAULT_MAX_MESSAGE`] unless told otherwise).
+        max_message: usize,
+    },
     /// Streamable HTTP at `http://ADDR/mcp`, loopback host names only
     /// (rmcp's DNS-rebinding guard) unless `allowed_hosts` lists more.
     Http {
+        /// The address to listen on.
         listen: SocketAddr,
+        /// Host names accepted in the `Host` header besides the loopback
+        /// ones.
         allowed_hosts: Vec<String>,
         /// Called with the bound address once the gateway listens.
         on_listen: Option<Box<dyn FnOnce(SocketAddr) + Send>>,
@@ -170,6 +184,11 @@ pub async fn serve(
             let bound = listener
                 .local_addr()
                 .map_err(|e| GatewayError::Agent(e.to_string()))?;
+            // Installed before `on_listen` says the gateway listens, so a
+            // signal right after that stops it gracefully.
+            let shutdown = service::server::shutdown_signals().map_err(|e| {
+                GatewayError::Agent(format!("cannot handle SIGTERM and SIGINT: {e}"))
+            })?;
             if let Some(f) = on_listen {
                 f(bound);
             }
@@ -180,7 +199,7 @@ pub async fn serve(
             tokio::select! {
                 r = server => r.map_err(|e| GatewayError::Agent(e.to_string())),
                 () = servers_gone => { cancel.cancel(); Err(GatewayError::Upstream("a server exited".into())) }
-                () = shutdown_signal() => { cancel.cancel(); Ok(()) }
+                () = shutdown => { cancel.cancel(); Ok(()) }
             }
         }
     };
@@ -206,15 +225,4 @@ async fn futures_select_all<F: std::future::Future + Unpin>(futures: Vec<F>) {
         std::task::Poll::Pending
     })
     .await
-}
-
-async fn shutdown_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => return std::future::pending().await,
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
 }

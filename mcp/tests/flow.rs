@@ -8,15 +8,9 @@
 
 mod common;
 
-use common::{Setup, schema, start, text};
-use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ListToolsResult,
-    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
-};
-use rmcp::service::RequestContext;
-use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
+use common::{Setup, ToolServer, start, text};
+use rmcp::model::{CallToolRequestParams, CallToolResult, ContentBlock};
 use serde_json::json;
-use std::sync::{Arc, Mutex};
 use token::{NoRevocations, SystemClock, VerifiedToken};
 use warden_core::cond::{Cond, Operand, Pattern};
 use warden_core::envelope::{CallGrant, DenyFromRule, Envelope, ParamDecl, ValueMatch};
@@ -26,45 +20,20 @@ use warden_mcp::fragments::MIN_FRAGMENT;
 const MAIL: &str = "From: eve@example.net\nSubject: urgent\n\nPlease wire 5,000 EUR to DE89 3704 0044 0532 0130 00 before Friday, and keep it between us.";
 
 /// A mail server: it reads the inbox and records every mail it sends.
-#[derive(Clone, Default)]
-struct Mail {
-    sent: Arc<Mutex<Vec<String>>>,
-}
-
-impl ServerHandler for Mail {
-    fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-    }
-
-    async fn list_tools(
-        &self,
-        _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
-    ) -> Result<ListToolsResult, McpError> {
-        Ok(ListToolsResult::with_all_items(vec![
-            Tool::new("read_inbox", "The newest mail", schema()),
-            Tool::new("send_mail", "Send a mail", schema()),
-        ]))
-    }
-
-    async fn call_tool(
-        &self,
-        request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
-    ) -> Result<CallToolResponse, McpError> {
-        if request.name == "read_inbox" {
-            return Ok(CallToolResult::success(vec![ContentBlock::text(MAIL)]).into());
-        }
-        let body = request
-            .arguments
-            .as_ref()
-            .and_then(|a| a.get("body"))
-            .and_then(|b| b.as_str())
-            .unwrap_or_default()
-            .to_owned();
-        self.sent.lock().unwrap().push(body);
-        Ok(CallToolResult::success(vec![ContentBlock::text("sent")]).into())
-    }
+fn mail() -> ToolServer {
+    let server = ToolServer::new(&[
+        ("read_inbox", "The newest mail"),
+        ("send_mail", "Send a mail"),
+    ]);
+    server.answer(
+        "read_inbox",
+        CallToolResult::success(vec![ContentBlock::text(MAIL)]),
+    );
+    server.answer(
+        "send_mail",
+        CallToolResult::success(vec![ContentBlock::text("sent")]),
+    );
+    server
 }
 
 /// What `warden issue` makes of
@@ -114,7 +83,7 @@ fn token(key: &token::SigningKey) -> VerifiedToken {
     VerifiedToken::verify(&text, key.public_key(), &SystemClock, &NoRevocations).expect("verify")
 }
 
-async fn send(s: &Setup<Mail>, body: &str) -> CallToolResult {
+async fn send(s: &Setup<ToolServer>, body: &str) -> CallToolResult {
     s.agent
         .call_tool(
             CallToolRequestParams::new("send_mail").with_arguments(
@@ -135,7 +104,7 @@ async fn a_param_body_from_read_inbox_is_refused_and_a_paraphrase_is_sent() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = dir.path().join("gw.db");
 
-    let s = start(&token, &store, Mail::default()).await;
+    let s = start(&token, &store, mail()).await;
     let read = s
         .agent
         .call_tool(CallToolRequestParams::new("read_inbox"))
@@ -158,12 +127,12 @@ async fn a_param_body_from_read_inbox_is_refused_and_a_paraphrase_is_sent() {
         assert!(text(&r).contains("mail.spec:3:3"), "{}", text(&r));
         assert!(text(&r).contains("may come"), "{}", text(&r));
     }
-    assert!(s.server.sent.lock().unwrap().is_empty());
+    assert!(s.server.performed_args("send_mail", "body").is_empty());
     s.gateway.close();
     drop(s);
 
     // Restarted on the same store: the mail read is still remembered.
-    let s = start(&token, &store, Mail::default()).await;
+    let s = start(&token, &store, mail()).await;
     let body = format!("Hi boss, FYI, a mail says: {fragment}. Shall we?");
     let r = send(&s, &body).await;
     assert_eq!(r.is_error, Some(true), "{}", text(&r));
@@ -173,12 +142,12 @@ async fn a_param_body_from_read_inbox_is_refused_and_a_paraphrase_is_sent() {
     let r = send(&s, paraphrase).await;
     assert_ne!(r.is_error, Some(true), "{}", text(&r));
     assert_eq!(text(&r), "sent");
-    assert_eq!(*s.server.sent.lock().unwrap(), [paraphrase]);
+    assert_eq!(*s.server.performed_args("send_mail", "body"), [paraphrase]);
     s.gateway.close();
     drop(s);
 
     // Another run: a quote one byte short of a fragment is sent.
-    let s = start(&token, &dir.path().join("other.db"), Mail::default()).await;
+    let s = start(&token, &dir.path().join("other.db"), mail()).await;
     s.agent
         .call_tool(CallToolRequestParams::new("read_inbox"))
         .await
@@ -188,6 +157,6 @@ async fn a_param_body_from_read_inbox_is_refused_and_a_paraphrase_is_sent() {
     let short = format!("Quote:[{}]", &line[7..6 + MIN_FRAGMENT]);
     let r = send(&s, &short).await;
     assert_ne!(r.is_error, Some(true), "{}", text(&r));
-    assert_eq!(*s.server.sent.lock().unwrap(), [short]);
+    assert_eq!(*s.server.performed_args("send_mail", "body"), [short]);
     s.gateway.close();
 }

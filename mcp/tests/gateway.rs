@@ -7,80 +7,37 @@
 
 mod common;
 
-use common::{Setup, schema, text};
-use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ListToolsResult,
-    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
-};
-use rmcp::service::RequestContext;
-use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
+use common::{Setup, ToolServer, text};
+use rmcp::model::{CallToolRequestParams, CallToolResult};
 use serde_json::json;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 use token::{NoRevocations, SystemClock, VerifiedToken};
 
 /// A bank with four tools; it records what it performs. `read_bill`
-/// answers with the bill set in `bill`.
-#[derive(Clone, Default)]
-struct Bank {
-    performed: Arc<Mutex<Vec<String>>>,
-    bill: Arc<Mutex<serde_json::Value>>,
+/// answers with the bill set by [`set_bill`].
+fn bank() -> ToolServer {
+    ToolServer::new(&[
+        ("send_money", "Send money"),
+        ("get_balance", "The balance"),
+        ("delete_account", "Close the account"),
+        ("read_bill", "Read a bill"),
+    ])
 }
 
-impl ServerHandler for Bank {
-    fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-    }
-
-    async fn list_tools(
-        &self,
-        _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
-    ) -> Result<ListToolsResult, McpError> {
-        Ok(ListToolsResult::with_all_items(vec![
-            Tool::new("send_money", "Send money", schema()),
-            Tool::new("get_balance", "The balance", schema()),
-            Tool::new("delete_account", "Close the account", schema()),
-            Tool::new("read_bill", "Read a bill", schema()),
-        ]))
-    }
-
-    async fn call_tool(
-        &self,
-        request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
-    ) -> Result<CallToolResponse, McpError> {
-        let line = format!(
-            "{} {}",
-            request.name,
-            serde_json::Value::Object(request.arguments.clone().unwrap_or_default())
-        );
-        self.performed.lock().unwrap().push(line);
-        if request.name == "read_bill" {
-            let bill = self.bill.lock().unwrap().clone();
-            return Ok(CallToolResult::structured(bill).into());
-        }
-        Ok(CallToolResult::success(vec![ContentBlock::text("done")]).into())
-    }
+fn set_bill(bank: &ToolServer, bill: serde_json::Value) {
+    bank.answer("read_bill", CallToolResult::structured(bill));
 }
 
-async fn start(token: &VerifiedToken, store: &Path) -> Setup<Bank> {
-    common::start(token, store, Bank::default()).await
+async fn start(token: &VerifiedToken, store: &Path) -> Setup<ToolServer> {
+    common::start(token, store, bank()).await
 }
 
 async fn start_with(
     token: &VerifiedToken,
     store: &Path,
     approvals: Option<warden_mcp::Approvals>,
-) -> Setup<Bank> {
-    common::start_with(
-        token,
-        store,
-        Bank::default(),
-        Box::new(NoRevocations),
-        approvals,
-    )
-    .await
+) -> Setup<ToolServer> {
+    common::start_with(token, store, bank(), Box::new(NoRevocations), approvals).await
 }
 
 fn call(name: &str, args: serde_json::Value) -> CallToolRequestParams {
@@ -162,7 +119,7 @@ async fn refusals_never_reach_the_server_and_a_reopened_gateway_keeps_counting()
         "{}",
         text(&fourth)
     );
-    assert_eq!(s.server.performed.lock().unwrap().len(), 3);
+    assert_eq!(s.server.performed().len(), 3);
     // The metrics count the same: 3 forwarded, 4 refused, each forwarded
     // call's decision and server answer timed, nobody waiting.
     let exposition = service::metrics::encode(s.gateway.metrics().registry());
@@ -192,7 +149,7 @@ async fn refusals_never_reach_the_server_and_a_reopened_gateway_keeps_counting()
         .await
         .expect("answer");
     assert_ne!(balance.is_error, Some(true), "{}", text(&balance));
-    assert_eq!(*s.server.performed.lock().unwrap(), ["get_balance {}"]);
+    assert_eq!(*s.server.performed(), ["get_balance {}"]);
     s.gateway.close();
 }
 
@@ -338,7 +295,7 @@ async fn an_approve_each_call_waits_for_a_human_of_the_service() {
     // Below the rule's condition nobody is asked.
     let small = s.agent.call_tool(pay(20)).await.expect("answer");
     assert_ne!(small.is_error, Some(true), "{}", text(&small));
-    assert_eq!(s.server.performed.lock().unwrap().len(), 1);
+    assert_eq!(s.server.performed().len(), 1);
     s.gateway.close();
     drop(s);
 
@@ -361,7 +318,7 @@ async fn an_approve_each_call_waits_for_a_human_of_the_service() {
     );
     let r = call.await.expect("join").expect("answer");
     assert_ne!(r.is_error, Some(true), "{}", text(&r));
-    assert_eq!(s.server.performed.lock().unwrap().len(), 1);
+    assert_eq!(s.server.performed().len(), 1);
 
     // Denied: refused, with who denied it and why; never performed.
     let agent = s.agent.peer().clone();
@@ -372,7 +329,7 @@ async fn an_approve_each_call_waits_for_a_human_of_the_service() {
     assert_eq!(r.is_error, Some(true));
     assert!(text(&r).contains("alice denied it"), "{}", text(&r));
     assert!(text(&r).contains("checked the invoice"), "{}", text(&r));
-    assert_eq!(s.server.performed.lock().unwrap().len(), 1);
+    assert_eq!(s.server.performed().len(), 1);
     s.gateway.close();
     drop(s);
 
@@ -381,7 +338,7 @@ async fn an_approve_each_call_waits_for_a_human_of_the_service() {
     let r = s.agent.call_tool(pay(80)).await.expect("answer");
     assert_eq!(r.is_error, Some(true));
     assert!(text(&r).contains("nobody decided"), "{}", text(&r));
-    assert!(s.server.performed.lock().unwrap().is_empty());
+    assert!(s.server.performed().is_empty());
     s.gateway.close();
     drop(s);
 
@@ -417,7 +374,7 @@ async fn an_approve_each_call_waits_for_a_human_of_the_service() {
     let r = s.agent.call_tool(pay(80)).await.expect("answer");
     assert_eq!(r.is_error, Some(true));
     assert!(text(&r).contains("could not be asked for"), "{}", text(&r));
-    assert!(s.server.performed.lock().unwrap().is_empty());
+    assert!(s.server.performed().is_empty());
     s.gateway.close();
 }
 
@@ -466,7 +423,7 @@ async fn a_result_that_fails_its_assumption_is_withheld_and_stops_the_run() {
 
     // A bill that meets the assumption: the agent sees it, and may pay its
     // amount (a value from the result), not another.
-    *s.server.bill.lock().unwrap() = json!({"amount": 40, "subject": "December"});
+    set_bill(&s.server, json!({"amount": 40, "subject": "December"}));
     let r = s.agent.call_tool(read()).await.expect("answer");
     assert_ne!(r.is_error, Some(true), "{}", text(&r));
     assert_eq!(
@@ -480,7 +437,7 @@ async fn a_result_that_fails_its_assumption_is_withheld_and_stops_the_run() {
 
     // A bill over the assumption: withheld from the agent, the refusal
     // names the condition and its place, and the run stops.
-    *s.server.bill.lock().unwrap() = json!({"amount": 4000});
+    set_bill(&s.server, json!({"amount": 4000}));
     let r = s.agent.call_tool(read()).await.expect("answer");
     assert_eq!(r.is_error, Some(true), "{}", text(&r));
     assert_eq!(r.structured_content, None, "the result is withheld");
@@ -499,7 +456,7 @@ async fn a_result_that_fails_its_assumption_is_withheld_and_stops_the_run() {
         text(&after)
     );
     assert_eq!(
-        s.server.performed.lock().unwrap().len(),
+        s.server.performed().len(),
         3,
         "two reads and one payment reached the bank"
     );
@@ -515,6 +472,6 @@ async fn a_result_that_fails_its_assumption_is_withheld_and_stops_the_run() {
         "{}",
         text(&again)
     );
-    assert!(s.server.performed.lock().unwrap().is_empty());
+    assert!(s.server.performed().is_empty());
     s.gateway.close();
 }

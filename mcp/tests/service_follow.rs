@@ -5,49 +5,19 @@
 
 mod common;
 
-use common::{schema, start_with, text};
-use rmcp::model::{
-    CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, ListToolsResult,
-    PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
-};
-use rmcp::service::RequestContext;
-use rmcp::{ErrorData as McpError, RoleServer, ServerHandler};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use common::{ToolServer, start_with, text};
+use rmcp::model::{CallToolRequestParams, CallToolResult, ContentBlock};
 use std::time::Duration;
 use token::{NoRevocations, SystemClock, VerifiedToken};
 
-/// A server with one tool, `get_balance`, counting the calls it performs.
-#[derive(Clone, Default)]
-struct Balance {
-    performed: Arc<AtomicUsize>,
-}
-
-impl ServerHandler for Balance {
-    fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-    }
-
-    async fn list_tools(
-        &self,
-        _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
-    ) -> Result<ListToolsResult, McpError> {
-        Ok(ListToolsResult::with_all_items(vec![Tool::new(
-            "get_balance",
-            "The balance",
-            schema(),
-        )]))
-    }
-
-    async fn call_tool(
-        &self,
-        _request: CallToolRequestParams,
-        _context: RequestContext<RoleServer>,
-    ) -> Result<CallToolResponse, McpError> {
-        self.performed.fetch_add(1, Ordering::SeqCst);
-        Ok(CallToolResult::success(vec![ContentBlock::text("42")]).into())
-    }
+/// A server with one tool, `get_balance`, recording the calls it performs.
+fn balance() -> ToolServer {
+    let server = ToolServer::new(&[("get_balance", "The balance")]);
+    server.answer(
+        "get_balance",
+        CallToolResult::success(vec![ContentBlock::text("42")]),
+    );
+    server
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -88,7 +58,7 @@ async fn a_revocation_through_the_service_refuses_the_gateways_next_call() {
     let s = start_with(
         &token,
         &dir.path().join("gw.db"),
-        Balance::default(),
+        balance(),
         Box::new(list.clone()),
         None,
     )
@@ -96,7 +66,7 @@ async fn a_revocation_through_the_service_refuses_the_gateways_next_call() {
     let balance = || s.agent.call_tool(CallToolRequestParams::new("get_balance"));
     let r = balance().await.expect("an answer");
     assert_ne!(r.is_error, Some(true), "{}", text(&r));
-    assert_eq!(s.server.performed.load(Ordering::SeqCst), 1);
+    assert_eq!(s.server.performed().len(), 1);
 
     // Revoked through the service (an admin's `warden revoke`).
     let jti = token.claims().jti.to_string();
@@ -130,12 +100,12 @@ async fn a_revocation_through_the_service_refuses_the_gateways_next_call() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let performed = s.server.performed.load(Ordering::SeqCst);
+    let performed = s.server.performed().len();
     // Every later call is refused, and none reaches the server.
     for _ in 0..3 {
         let r = balance().await.expect("an answer");
         assert_eq!(r.is_error, Some(true), "{}", text(&r));
     }
-    assert_eq!(s.server.performed.load(Ordering::SeqCst), performed);
+    assert_eq!(s.server.performed().len(), performed);
     s.gateway.close();
 }

@@ -62,6 +62,7 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// Every kind, in the order of the enum.
     pub const ALL: [EventKind; 9] = [
         EventKind::Submission,
         EventKind::Verdict,
@@ -74,6 +75,8 @@ impl EventKind {
         EventKind::Checkpoint,
     ];
 
+    /// The kind's name as records store it (`kind`), in snake case:
+    /// `submission`, `verdict`, ... `checkpoint`.
     pub fn as_str(self) -> &'static str {
         match self {
             EventKind::Submission => "submission",
@@ -88,6 +91,7 @@ impl EventKind {
         }
     }
 
+    /// The kind named `s` ([`EventKind::as_str`]'s spelling), or `None`.
     pub fn parse(s: &str) -> Option<EventKind> {
         EventKind::ALL.into_iter().find(|k| k.as_str() == s)
     }
@@ -102,11 +106,15 @@ impl fmt::Display for EventKind {
 /// A record to append: the writer assigns seq, time and hashes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewEvent {
+    /// What the record is about.
     pub kind: EventKind,
+    /// The record's body; stored as its compact JSON text, which is what
+    /// the record's hash covers.
     pub body: serde_json::Value,
 }
 
 impl NewEvent {
+    /// A record of `kind` with `body`.
     pub fn new(kind: EventKind, body: serde_json::Value) -> Self {
         NewEvent { kind, body }
     }
@@ -188,6 +196,7 @@ impl fmt::Debug for CheckpointSigner {
 }
 
 impl CheckpointSigner {
+    /// A signer with `secret`, trusting only its own public key.
     pub fn new(secret: SigningKey) -> Self {
         let trusted = KeySet::from(secret.public_key());
         CheckpointSigner {
@@ -210,6 +219,7 @@ impl CheckpointSigner {
         &self.trusted
     }
 
+    /// The public half of the signing key.
     pub fn public_key(&self) -> PublicKey {
         self.secret.public_key().clone()
     }
@@ -251,36 +261,85 @@ impl CheckpointSigner {
 /// Why a record breaks the log.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Problem {
+    /// A sequence number is skipped: a record was deleted (or the records
+    /// are out of order).
     #[error("record {expected} is missing (the next stored record is {found})")]
-    Missing { expected: u64, found: u64 },
+    Missing {
+        /// The seq that should come next.
+        expected: u64,
+        /// The seq of the record found in its place.
+        found: u64,
+    },
+    /// The record's `prev_hash` is not the previous record's hash: the
+    /// record before it was changed and rehashed, or records were
+    /// reordered.
     #[error("its prev_hash does not match the hash of the record before it")]
     BrokenLink,
+    /// The record's stored hash is not the hash of its fields: the record
+    /// itself was changed.
     #[error("its hash does not match its contents (stored {stored}, computed {computed})")]
-    HashMismatch { stored: String, computed: String },
+    HashMismatch {
+        /// The hash the record carries, hex.
+        stored: String,
+        /// The hash of its fields, hex.
+        computed: String,
+    },
+    /// `hash` or `prev_hash` is not 64 hex digits.
     #[error("a hash field is not 64 hex digits")]
     MalformedHash,
+    /// A `checkpoint` record whose body is not a [`CheckpointBody`] (or
+    /// whose signature is not 64 bytes of hex).
     #[error("checkpoint body is malformed: {0}")]
     MalformedCheckpoint(String),
+    /// A checkpoint that names another record than the one just before it
+    /// (another seq, or another hash: the chain before it was rewritten).
     #[error("checkpoint covers record {covers} but follows record {previous}")]
-    CheckpointMisplaced { covers: u64, previous: u64 },
+    CheckpointMisplaced {
+        /// The seq the checkpoint says it signs.
+        covers: u64,
+        /// The seq of the record before the checkpoint.
+        previous: u64,
+    },
+    /// A checkpoint's signature verifies with none of the trusted keys.
     #[error("checkpoint signature does not verify with any trusted public key")]
     BadSignature,
+    /// The signed head names a record after the last one: the tail was
+    /// cut off.
     #[error(
         "the log ends at record {last} but its signed head names record {head}: records were cut off the tail"
     )]
-    TailCut { last: u64, head: u64 },
+    TailCut {
+        /// The seq of the log's last record (0: no records).
+        last: u64,
+        /// The seq the signed head names.
+        head: u64,
+    },
+    /// Records follow the one the signed head names: appended by someone
+    /// without the key.
     #[error(
         "the signed head names record {head}, but the log goes on after it: records were added without the service key"
     )]
-    UnsignedTail { head: u64 },
+    UnsignedTail {
+        /// The seq the signed head names.
+        head: u64,
+    },
+    /// The signed head names the last record's seq with another hash: the
+    /// tail was replaced.
     #[error("the signed head names record {seq} with another hash: the tail was replaced")]
-    HeadMismatch { seq: u64 },
+    HeadMismatch {
+        /// The seq of the last record, which the head names.
+        seq: u64,
+    },
+    /// The signed head's Merkle root is not the root of the records.
     #[error(
         "the signed head's Merkle root is not the root of the log's records: the tree or the records were rewritten"
     )]
     RootMismatch,
+    /// A log with records has no signed head.
     #[error("the log has no signed head (it was removed, or the store was written without a key)")]
     NoHead,
+    /// The signed head is malformed, or no trusted key verifies its
+    /// signature.
     #[error(
         "the signed head is malformed or its signature does not verify with the trusted public key"
     )]
@@ -291,7 +350,10 @@ pub enum Problem {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("audit record {seq} is bad: {problem}")]
 pub struct VerifyFailure {
+    /// The seq of the first bad record (for a missing record, the seq that
+    /// is missing; for a cut tail, the first seq cut off).
     pub seq: u64,
+    /// What is wrong with it.
     pub problem: Problem,
 }
 

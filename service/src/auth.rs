@@ -20,12 +20,21 @@ use tonic::metadata::MetadataMap;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
+    /// An orchestrator: submits plans and polls their approvals, asks for
+    /// a tool call's approval, reports enforcement events, checks actions
+    /// and results, and watches revocations.
     Submitter,
+    /// Security staff: approves and denies, revokes, reads approvals,
+    /// streams the audit log and proves its records; it may also check
+    /// actions and results and watch revocations.
     Approver,
+    /// Everything either role may do, and reloading specs.
     Admin,
 }
 
 impl Role {
+    /// The role's name as the config file spells it (`submitter`,
+    /// `approver`, `admin`).
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Submitter => "submitter",
@@ -41,6 +50,7 @@ impl Role {
 pub struct CredentialConfig {
     /// The identity recorded in the audit log (`decided_by`, `revoked_by`).
     pub name: String,
+    /// What the credential may do.
     pub role: Role,
     /// Hex SHA-256 of the secret (preferred).
     #[serde(default)]
@@ -53,7 +63,9 @@ pub struct CredentialConfig {
 /// An authenticated caller.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Identity {
+    /// The credential's configured name (what the audit log records).
     pub name: String,
+    /// The credential's role.
     pub role: Role,
 }
 
@@ -80,14 +92,20 @@ impl std::fmt::Debug for Authenticator {
 /// A credential that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthConfigError {
+    /// The named credential gives both `secret_sha256` and `secret`, or
+    /// neither.
     #[error("credential {0:?}: give exactly one of `secret_sha256` and `secret`")]
     SecretChoice(String),
+    /// The named credential's `secret_sha256` is not 64 hex digits.
     #[error("credential {0:?}: `secret_sha256` must be 64 hex digits")]
     BadDigest(String),
+    /// The named credential's `secret` is shorter than 16 bytes.
     #[error("credential {0:?}: the secret must be at least 16 characters")]
     ShortSecret(String),
+    /// Two credentials have this name.
     #[error("credential names must be unique: {0:?} appears twice")]
     DuplicateName(String),
+    /// The configuration lists no credentials.
     #[error("no credentials are configured: every call would be refused")]
     Empty,
 }
@@ -123,6 +141,9 @@ pub fn secret_digest(secret: &str) -> String {
 }
 
 impl Authenticator {
+    /// The table of the configured credentials. Refuses an empty list, a
+    /// name given twice, and a credential without exactly one well-formed
+    /// secret (a digest of 64 hex digits, or a secret of 16 bytes or more).
     pub fn new(creds: &[CredentialConfig]) -> Result<Authenticator, AuthConfigError> {
         if creds.is_empty() {
             return Err(AuthConfigError::Empty);
@@ -208,8 +229,11 @@ pub enum AuthError {
     /// A known principal whose role may not make this call.
     #[error("{name} has role {}; this call needs {} (or admin)", role.as_str(), needs.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(" or "))]
     Role {
+        /// The credential's name.
         name: String,
+        /// Its role.
         role: Role,
+        /// The roles the call admits (besides admin).
         needs: Vec<Role>,
     },
 }

@@ -18,6 +18,8 @@ use tonic_prost::ProstEncoder;
 
 /// The status a message type gives when its bytes do not decode.
 pub trait DecodeFailure {
+    /// The status for bytes that do not decode as this message:
+    /// `INVALID_ARGUMENT` for a request, `INTERNAL` for a response.
     fn decode_failure(e: prost::DecodeError) -> Status;
 }
 

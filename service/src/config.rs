@@ -39,8 +39,12 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsConfig {
+    /// The server's certificate chain.
     pub cert: PathBuf,
+    /// The server's private key.
     pub key: PathBuf,
+    /// A CA certificate: when given, every client must present a
+    /// certificate it signed (mutual TLS).
     #[serde(default)]
     pub client_ca: Option<PathBuf>,
 }
@@ -49,9 +53,14 @@ pub struct TlsConfig {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsoleConfig {
+    /// The address to listen on: an IP address and a port, a loopback one
+    /// unless `[tls]` is configured.
     pub listen: String,
+    /// Failed sign-ins allowed per client address per minute (default 10;
+    /// at least 1).
     #[serde(default = "default_sign_in")]
     pub sign_in_per_minute: u32,
+    /// How long a sign-in lasts, in minutes (default 480; at least 1).
     #[serde(default = "default_session")]
     pub session_minutes: u64,
 }
@@ -60,6 +69,8 @@ pub struct ConsoleConfig {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsConfig {
+    /// The address to serve `GET /metrics` on (plain HTTP): an IP address
+    /// and a port.
     pub listen: String,
 }
 
@@ -99,16 +110,23 @@ fn default_issuer() -> String {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServeConfig {
+    /// The gRPC address, `host:port` (default `127.0.0.1:50051`).
     #[serde(default = "default_listen")]
     pub listen: String,
+    /// The SQLite store's file (default `warden.db`), used when `store` is
+    /// unset.
     #[serde(default = "default_db")]
     pub db: PathBuf,
     /// A PostgreSQL URL (`postgres://…`): replicas that share it are one
     /// service. Unset: the SQLite file `db`.
     #[serde(default)]
     pub store: Option<String>,
+    /// The spec directory: every `*.spec` file in it is in force under its
+    /// file stem (default `specs`).
     #[serde(default = "default_specs")]
     pub specs: PathBuf,
+    /// The Ed25519 signing key that signs tokens and the audit log's
+    /// checkpoints and heads (default `keys/warden.key`).
     #[serde(default = "default_key")]
     pub key: PathBuf,
     /// A key set file (`token::keyset`): the public keys trusted beside
@@ -120,18 +138,29 @@ pub struct ServeConfig {
     /// The `iss` of issued tokens.
     #[serde(default = "default_issuer")]
     pub issuer: String,
+    /// The largest plan accepted, in bytes (default 64 KiB, at most
+    /// 16 MiB); a larger one is refused with `INVALID_ARGUMENT` and nothing
+    /// is recorded.
     #[serde(default = "default_max_plan")]
     pub max_plan_bytes: usize,
+    /// Sign a checkpoint after this many audit records (default 1000).
     #[serde(default = "default_checkpoint")]
     pub checkpoint_every: u64,
+    /// How often to look for changed spec files, in milliseconds (default
+    /// 1000; 0: only on `Reload`).
     #[serde(default = "default_poll")]
     pub reload_poll_ms: u64,
+    /// TLS for the gRPC server (and the console); `None`: plaintext, for a
+    /// trusted loopback only.
     #[serde(default)]
     pub tls: Option<TlsConfig>,
+    /// The credentials callers present, each with its role.
     #[serde(default)]
     pub credentials: Vec<CredentialConfig>,
+    /// The approvers' web console; `None`: no console.
     #[serde(default)]
     pub console: Option<ConsoleConfig>,
+    /// The Prometheus endpoint; `None`: no metrics served.
     #[serde(default)]
     pub metrics: Option<MetricsConfig>,
 }
@@ -139,40 +168,65 @@ pub struct ServeConfig {
 /// Why the configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
+    /// The file cannot be read.
     #[error("cannot read {path}: {source}")]
     Read {
+        /// The file.
         path: String,
+        /// Why it cannot be read.
         #[source]
         source: std::io::Error,
     },
+    /// The text is not TOML, or not this configuration (an unknown key, a
+    /// value of the wrong type).
     #[error("{path}: {message}")]
-    Parse { path: String, message: String },
+    Parse {
+        /// Where the text came from (a file name).
+        path: String,
+        /// The TOML parser's message.
+        message: String,
+    },
+    /// `max_plan_bytes` is 0 or above 16 MiB.
     #[error("max_plan_bytes must be between 1 and 16 MiB, not {0}")]
     PlanLimit(usize),
+    /// `[console] listen` is not an IP address and a port.
     #[error("[console] listen = {0:?}: give an IP address and a port, like \"127.0.0.1:8080\"")]
     ConsoleAddress(String),
+    /// `[console] listen` is not a loopback address and there is no
+    /// `[tls]`.
     #[error(
         "[console] listen = {0:?} is not a loopback address: approvers' credentials and session cookies would cross the network in clear; configure [tls] or listen on 127.0.0.1"
     )]
     ConsoleNeedsTls(String),
+    /// `[metrics] listen` is not an IP address and a port.
     #[error("[metrics] listen = {0:?}: give an IP address and a port, like \"127.0.0.1:9464\"")]
     MetricsAddress(String),
+    /// `[console] sign_in_per_minute` or `session_minutes` is 0.
     #[error("[console] sign_in_per_minute and session_minutes must be at least 1")]
     ConsoleLimits,
+    /// `store` (or `--store`) is not a `postgres://` or `postgresql://`
+    /// URL. Holds only the scheme: the URL may carry a password.
     #[error("store = {0:?}: give a PostgreSQL URL, postgres://user:password@host:port/database")]
     StoreUrl(String),
+    /// The key set file `keys` cannot be read or parsed.
     #[error("keys = {path}: {source}")]
     Keys {
+        /// The key set file.
         path: String,
+        /// What is wrong with it.
         #[source]
         source: token::KeyError,
     },
+    /// The key set lists the signing key as verify-only or retired.
     #[error(
         "the signing key ({kid}) is {state} in {path}: the service signs only with an active key (make it active, or set `key` to the new key)"
     )]
     SigningKeyNotActive {
+        /// The signing key's id (PASERK `k4.pid`).
         kid: String,
+        /// Its state in the key set.
         state: token::KeyState,
+        /// The key set file.
         path: String,
     },
 }

@@ -22,6 +22,7 @@ pub fn verdict_to_proto(v: Verdict) -> proto::Verdict {
 
 /// A spec compiled and ready to check plans.
 pub struct PreparedSpec<S> {
+    /// The engine's compiled form of the spec.
     pub compiled: S,
     /// Hex SHA-256 of the spec's canonical text (what tokens carry).
     pub spec_hash: String,
@@ -29,6 +30,8 @@ pub struct PreparedSpec<S> {
 
 /// The result of checking one plan.
 pub struct Decision<A> {
+    /// Accept (a token is issued), approve (a human must decide) or
+    /// reject.
     pub verdict: Verdict,
     /// On reject: why, each with a concrete witness.
     pub counterexamples: Vec<proto::Counterexample>,
@@ -98,17 +101,21 @@ pub enum ActionError {
 /// A signed token and its id.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Issued {
+    /// The token, as the agent's orchestrator receives it.
     pub token: String,
+    /// The token's id (`jti`), what revocations and audit records name.
     pub token_id: String,
-    /// Unix seconds.
+    /// When the token expires, in Unix seconds.
     pub expires_at: i64,
 }
 
 /// A verified token: its id, its expiry and the engine's view of it.
 pub struct Verified<T> {
+    /// The token's id (`jti`).
     pub token_id: String,
-    /// Unix seconds.
+    /// When the token expires, in Unix seconds.
     pub expires_at: i64,
+    /// The engine's verified token, which checks the run's actions.
     pub token: T,
 }
 

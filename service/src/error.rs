@@ -12,24 +12,49 @@ use tonic::Status;
 /// A request field that is missing or out of bounds. Nothing changed.
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
+    /// The named field is missing or blank.
     #[error("{0} is required")]
     Required(&'static str),
+    /// A field is longer than its limit.
     #[error("{what} is longer than {max} bytes")]
-    TooLong { what: &'static str, max: usize },
+    TooLong {
+        /// The field.
+        what: &'static str,
+        /// Its limit, in bytes.
+        max: usize,
+    },
+    /// The token text is larger than 1 MiB.
     #[error("token is larger than 1 MiB")]
     TokenTooLarge,
+    /// `call_digest` is not 64 hex digits.
     #[error("call_digest must be a SHA-256 in hex (64 digits)")]
     CallDigest,
+    /// The plan is larger than `max_plan_bytes`.
     #[error("the plan is {size} bytes; the limit is {limit} bytes")]
-    PlanTooLarge { size: usize, limit: usize },
+    PlanTooLarge {
+        /// The plan's size, in bytes.
+        size: usize,
+        /// The configured limit, in bytes.
+        limit: usize,
+    },
+    /// The request's `agent` is not the agent the plan names.
     #[error("the request says agent {request:?} but the plan says agent {plan:?}")]
-    AgentMismatch { request: String, plan: String },
+    AgentMismatch {
+        /// The agent the request names.
+        request: String,
+        /// The agent the plan names.
+        plan: String,
+    },
+    /// `detail_json` does not parse; the parser's message.
     #[error("detail_json is not JSON: {0}")]
     DetailNotJson(String),
+    /// `detail_json` is JSON but not an object.
     #[error("detail_json must be a JSON object")]
     DetailNotObject,
+    /// `detail_json` is larger than 64 KiB.
     #[error("detail_json is larger than 64 KiB")]
     DetailTooLarge,
+    /// An event kind no record has (see [`crate::audit::EventKind`]).
     #[error("unknown event kind {0:?}")]
     UnknownEventKind(String),
 }
@@ -39,14 +64,25 @@ pub enum InputError {
 /// together).
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
+    /// The caller is not authenticated, or its role may not make the call.
     #[error(transparent)]
     Auth(#[from] AuthError),
+    /// A request field is missing or out of bounds.
     #[error(transparent)]
     Input(#[from] InputError),
+    /// The plan names a spec that is not in force.
     #[error("no spec named {name:?} is loaded (loaded: {})", loaded_list(.loaded))]
-    SpecNotLoaded { name: String, loaded: Vec<String> },
+    SpecNotLoaded {
+        /// The spec the request names.
+        name: String,
+        /// The names of the specs in force.
+        loaded: Vec<String>,
+    },
+    /// No approval has this id.
     #[error("approval {0} not found")]
     ApprovalNotFound(String),
+    /// The plan cannot be checked (it does not parse, or the verifier
+    /// failed).
     #[error(transparent)]
     Plan(#[from] PlanError),
     /// Not a token at all.
@@ -59,27 +95,49 @@ pub enum ServiceError {
     /// A token verified earlier that is no longer honoured (revoked,
     /// expired, or the revocation list cannot be consulted).
     #[error("token {token_id} not accepted: {reason}")]
-    TokenNotHonoured { token_id: String, reason: String },
+    TokenNotHonoured {
+        /// The token's id.
+        token_id: String,
+        /// Why it is no longer honoured.
+        reason: String,
+    },
+    /// The action (or the result to check) is malformed: no kind, a
+    /// relative path, a result that is not JSON.
     #[error("malformed action: {0}")]
     MalformedAction(String),
+    /// The cache of verified tokens is full even after dropping the
+    /// expired ones.
     #[error("too many runs are being checked at once; try again later")]
     TooManyRuns,
+    /// The stored state of the named token's run does not parse: its
+    /// checks are refused rather than started afresh (which would reset
+    /// its counts).
     #[error("the stored run state of token {0} is corrupt; its actions are refused")]
     CorruptRunState(String),
+    /// The run's new state cannot be serialized.
     #[error("cannot store the run state: {0}")]
     SaveRunState(String),
+    /// The engine accepted a plan but gave nothing to issue its token
+    /// from (a bug).
     #[error("an accepted plan came without an envelope")]
     NoEnvelope,
+    /// The token could not be signed.
     #[error(transparent)]
     Sign(#[from] crate::engine::SignError),
+    /// The system gave no randomness for a new id.
     #[error("no randomness: {0}")]
     Randomness(String),
+    /// A task on the blocking pool panicked or was cancelled.
     #[error("a worker failed: {0}")]
     Worker(String),
+    /// The spec directory cannot be read.
     #[error(transparent)]
     SpecDir(#[from] crate::specs::SpecDirError),
+    /// An approval or denial was not recorded.
     #[error(transparent)]
     Decide(#[from] DecideError),
+    /// The store refused the change (already decided, already revoked) or
+    /// failed; nothing changed.
     #[error(transparent)]
     Store(#[from] StoreError),
 }

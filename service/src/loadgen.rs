@@ -21,10 +21,15 @@ pub struct LoadOptions {
     pub tls_ca: Option<Vec<u8>>,
     /// The bearer secret of a submitter.
     pub secret: String,
+    /// The spec to check the plan against (its name on the service).
     pub spec: String,
+    /// The agent the submissions name.
     pub agent: String,
+    /// The plan's text, sent unchanged every time.
     pub plan: String,
+    /// Concurrent clients, each on its own connection (at least one).
     pub clients: usize,
+    /// How long to send.
     pub duration: Duration,
     /// Stop after this many submissions in total (0: only the duration).
     pub max_requests: u64,
@@ -38,12 +43,16 @@ pub struct LoadOptions {
 /// What a load run measured.
 #[derive(Clone, Debug, Default)]
 pub struct LoadReport {
+    /// Submissions the service acknowledged (whatever the verdict).
     pub ok: u64,
+    /// Submissions that failed with a gRPC status.
     pub errors: u64,
     /// gRPC status code name -> count.
     pub error_codes: BTreeMap<String, u64>,
     /// verdict name -> count.
     pub verdicts: BTreeMap<String, u64>,
+    /// Wall time from when every client was connected until the last one
+    /// stopped.
     pub elapsed: Duration,
     /// Latencies of acknowledged submissions, sorted.
     pub latencies: Vec<Duration>,
@@ -84,10 +93,15 @@ impl LoadReport {
 /// Why a load run could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
+    /// The endpoint is not a URI, or its TLS settings cannot be used
+    /// (the endpoint, and why).
     #[error("bad endpoint {0}: {1}")]
     Endpoint(String, String),
+    /// The connection failed or took more than 5 seconds (the endpoint,
+    /// and why).
     #[error("cannot connect to {0}: {1}")]
     Connect(String, String),
+    /// The secret cannot travel in an `authorization` header.
     #[error("the secret is not valid header text")]
     Secret,
 }

@@ -36,9 +36,13 @@ pub fn latency_histogram() -> Histogram {
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
 #[allow(non_camel_case_types)]
 pub enum VerdictLabel {
+    /// Accepted: a token was issued.
     accept,
+    /// A human must approve it.
     approve,
+    /// Rejected, with counterexamples.
     reject,
+    /// No verdict: the plan or its spec could not be used.
     invalid,
 }
 
@@ -63,15 +67,17 @@ struct VerdictLabels {
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
 #[allow(non_camel_case_types)]
 pub enum CheckOutcome {
+    /// The call is allowed, and the run's new state is stored.
     allowed,
+    /// The call is refused.
     refused,
+    /// No decision: the check failed.
     error,
 }
 
-/// One label, `outcome`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct OutcomeLabels {
-    pub outcome: CheckOutcome,
+struct OutcomeLabels {
+    outcome: CheckOutcome,
 }
 
 /// What the store was asked to do when it failed.

@@ -17,8 +17,11 @@ use std::time::SystemTime;
 
 /// One spec in force.
 pub struct SpecEntry<S> {
+    /// The spec's name: its file's stem (`banking` for `banking.spec`).
     pub name: String,
+    /// The spec's file.
     pub file: PathBuf,
+    /// The spec compiled, with its hash.
     pub prepared: PreparedSpec<S>,
 }
 
@@ -26,11 +29,19 @@ pub struct SpecEntry<S> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SpecChange {
     /// Compiled and put in force (first load or changed text).
-    Loaded { spec_hash: String },
+    Loaded {
+        /// The hash of the version now in force.
+        spec_hash: String,
+    },
     /// Compiled to the same spec as before: nothing changed.
     Unchanged,
     /// Failed to compile; the previous version (if any) stays in force.
-    Failed { error: String, kept_previous: bool },
+    Failed {
+        /// The diagnostics, rendered like a compiler's.
+        error: String,
+        /// Whether a previous version stays in force.
+        kept_previous: bool,
+    },
     /// The file is gone; the spec is no longer in force.
     Removed,
 }
@@ -38,8 +49,11 @@ pub enum SpecChange {
 /// The outcome of a reload for one spec.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SpecStatus {
+    /// The spec's name (its file's stem).
     pub name: String,
+    /// The spec's file.
     pub file: PathBuf,
+    /// What the reload did to it.
     pub change: SpecChange,
     /// Whether a version of this spec is in force after the reload.
     pub in_force: bool,
@@ -62,7 +76,9 @@ type Fingerprint = Vec<(PathBuf, u64, Option<SystemTime>)>;
 #[derive(Debug, thiserror::Error)]
 #[error("cannot read the spec directory {dir}: {source}")]
 pub struct SpecDirError {
+    /// The spec directory.
     pub dir: String,
+    /// Why it cannot be read.
     #[source]
     pub source: std::io::Error,
 }
@@ -103,6 +119,7 @@ impl<E: Engine> SpecRegistry<E> {
         }
     }
 
+    /// The spec directory.
     pub fn dir(&self) -> &Path {
         &self.dir
     }

@@ -34,10 +34,20 @@ pub enum WatchEvent {
 /// Why a watch could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum WatchError {
+    /// The service cannot be reached.
     #[error("cannot reach the service at {endpoint}: {why}")]
-    Connect { endpoint: String, why: String },
+    Connect {
+        /// The service's URL.
+        endpoint: String,
+        /// Why the connection failed.
+        why: String,
+    },
+    /// The service answered, but no list of revocations came: the call
+    /// was refused (a bad secret, a role), or the stream ended before its
+    /// first message.
     #[error("the service refused to stream revocations: {0}")]
     Refused(String),
+    /// The watch's thread or its runtime could not start.
     #[error("cannot start the watch: {0}")]
     Start(String),
 }

@@ -46,22 +46,45 @@ pub const SIGNATURE_LEN: usize = 64;
 /// Why a key could not be made, read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
+    /// The operating system's random source failed, or a seed is not an
+    /// Ed25519 seed.
     #[error("could not generate a key pair: {0}")]
     Generate(String),
+    /// A key file or its directory could not be read or written.
     #[error("{path}: {source}")]
     Io {
+        /// The file or directory.
         path: PathBuf,
+        /// The operating system's error.
         #[source]
         source: io::Error,
     },
+    /// [`write_key_pair`] without `force` found a file in the way; nothing
+    /// was written.
     #[error("{path} already exists (use --force to replace the key pair)")]
-    Exists { path: PathBuf },
+    Exists {
+        /// The file in the way.
+        path: PathBuf,
+    },
+    /// A secret key file is readable or writable by the group or others.
     #[error(
         "{path} is readable by other users (mode {mode:o}); a secret key must be mode 0600 (chmod 600 {path})"
     )]
-    Unprotected { path: PathBuf, mode: u32 },
+    Unprotected {
+        /// The secret key file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The text is not a PASERK key of the expected kind (`k4.secret.`,
+    /// `k4.public.`), or its bytes are not a valid key.
     #[error("{what}: {reason}")]
-    Format { what: String, reason: String },
+    Format {
+        /// What was read: "secret key", "public key", or the file's path.
+        what: String,
+        /// What is wrong with it.
+        reason: String,
+    },
 }
 
 impl KeyError {
@@ -252,6 +275,7 @@ impl SigningKey {
         ))
     }
 
+    /// The public half, which verifies this key's signatures.
     pub fn public_key(&self) -> &PublicKey {
         &self.public
     }
@@ -296,7 +320,9 @@ fn expect_kind<'t>(
 /// Where [`write_key_pair`] put the two files.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KeyPaths {
+    /// `DIR/warden.key` ([`SECRET_KEY_FILE`]), mode 0600.
     pub secret: PathBuf,
+    /// `DIR/warden.pub` ([`PUBLIC_KEY_FILE`]).
     pub public: PathBuf,
 }
 

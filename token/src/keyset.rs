@@ -74,10 +74,18 @@ impl FromStr for KeyState {
 pub enum KeyChoiceError {
     /// No key of the set has this id.
     #[error("the token was signed by another key ({kid}), not among the trusted keys ({})", known.join(", "))]
-    Unknown { kid: String, known: Vec<String> },
+    Unknown {
+        /// The id the token's footer names (`k4.pid.…`).
+        kid: String,
+        /// The ids of every key in the set, in the order they were added.
+        known: Vec<String>,
+    },
     /// The key is in the set, retired.
     #[error("the token was signed by {kid}, a retired key: its tokens are no longer accepted")]
-    Retired { kid: String },
+    Retired {
+        /// The retired key's id.
+        kid: String,
+    },
 }
 
 /// The public keys a verifier trusts, each with its [`KeyState`], at most
@@ -133,10 +141,12 @@ impl KeySet {
         self.keys.iter().map(|(k, s)| (k, *s))
     }
 
+    /// Whether the set holds no key at all (it then trusts nothing).
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }
 
+    /// The number of keys, whatever their state.
     pub fn len(&self) -> usize {
         self.keys.len()
     }

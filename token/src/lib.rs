@@ -30,6 +30,7 @@
 //! println!("{}", refusal.reason); // why, for the agent or the log
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+#![warn(missing_docs)]
 
 pub mod keys;
 pub mod keyset;

@@ -37,34 +37,70 @@ use crate::keys::SIGNATURE_LEN;
 /// Why a token was refused (or could not be made).
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
+    /// Not a token this crate can read, before any key is tried: over
+    /// [`MAX_TOKEN_LEN`], without the `v4.public.` header, not canonical
+    /// base64url, too short for a signature, or a footer that is not
+    /// Warden's.
     #[error("malformed token: {0}")]
     Malformed(String),
+    /// Verified with one public key, the token names another in its footer.
     #[error(
         "the token was signed by another key ({token_key}); the given public key is {given_key}"
     )]
     WrongKey {
+        /// The key id in the token's footer (`k4.pid.…`).
         token_key: String,
+        /// The id of the public key given to verify it.
         given_key: String,
     },
     /// The key set has no usable key for the token's `kid`: unknown, or retired.
     #[error(transparent)]
     Key(#[from] crate::keyset::KeyChoiceError),
+    /// The Ed25519 signature does not verify over the token's
+    /// pre-authentication encoding with the key it names.
     #[error("bad signature: the token was altered after it was signed")]
     BadSignature,
+    /// The clock's now is at or past the token's `exp`.
     #[error("{}", OutsideLifetime::Expired { exp: *exp, now: *now })]
-    Expired { exp: Timestamp, now: Timestamp },
+    Expired {
+        /// The token's expiry (`exp` claim).
+        exp: Timestamp,
+        /// The clock's now.
+        now: Timestamp,
+    },
+    /// The clock's now is before the token's `nbf`.
     #[error("{}", OutsideLifetime::NotYetValid { nbf: *nbf, now: *now })]
-    NotYetValid { nbf: Timestamp, now: Timestamp },
+    NotYetValid {
+        /// The start of the token's lifetime (`nbf` claim).
+        nbf: Timestamp,
+        /// The clock's now.
+        now: Timestamp,
+    },
     /// Claims this Warden does not read: not Warden's, of a layout version
     /// outside [`warden_core::claims::ACCEPTED_VERSIONS`], or malformed.
     #[error(transparent)]
     Claims(#[from] ClaimsError),
+    /// The signed claims have `exp` at or before `nbf`: no instant is
+    /// inside the lifetime.
     #[error("the token expires ({exp}) before it becomes valid ({nbf})")]
-    EmptyLifetime { nbf: Timestamp, exp: Timestamp },
+    EmptyLifetime {
+        /// The `nbf` claim.
+        nbf: Timestamp,
+        /// The `exp` claim.
+        exp: Timestamp,
+    },
+    /// The revocation list names the token or one it was narrowed from.
     #[error("the token {id} is revoked")]
-    Revoked { id: TokenId },
+    Revoked {
+        /// The revoked id: the token's own `jti`, or an ancestor's.
+        id: TokenId,
+    },
+    /// The revocation list could not be read; the token is refused (fail
+    /// closed).
     #[error("the revocation list could not be consulted, so the token is refused: {0}")]
     Revocation(#[from] RevocationError),
+    /// The claims could not be serialised, or the token would exceed
+    /// [`MAX_TOKEN_LEN`].
     #[error("could not sign the token: {0}")]
     Sign(String),
 }

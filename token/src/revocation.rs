@@ -82,6 +82,7 @@ impl FileRevocations {
         })
     }
 
+    /// The list file this was opened on.
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -41,10 +41,13 @@ impl VerifiedToken {
         Ok(VerifiedToken { claims })
     }
 
+    /// The verified claims, as signed.
     pub fn claims(&self) -> &Claims {
         &self.claims
     }
 
+    /// The claims' envelope: the least privilege the plan needs, against
+    /// which every action of the run is checked.
     pub fn envelope(&self) -> &Envelope {
         &self.claims.envelope
     }

@@ -23,6 +23,7 @@
 //! let proof = merkle::consistency_proof(src.as_mut_slice(), 2, 5).unwrap();
 //! assert!(merkle::verify_consistency(2, 5, &old, &root, &proof).is_ok());
 //! ```
+#![warn(missing_docs)]
 
 pub mod head;
 pub mod merkle;

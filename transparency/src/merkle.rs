@@ -62,7 +62,10 @@ pub fn decomposition(size: u64) -> impl Iterator<Item = (u32, u64)> {
 /// index)` covers leaves `index * 2^level .. (index + 1) * 2^level`; level 0
 /// is the leaves' hashes.
 pub trait NodeSource {
+    /// Why a node cannot be read (a store's error; never, in memory).
     type Error;
+    /// The hash of node `(level, index)`. Proofs only ask for nodes of
+    /// complete subtrees inside the tree they prove.
     fn node(&mut self, level: u32, index: u64) -> Result<Hash, Self::Error>;
 }
 
@@ -90,10 +93,23 @@ pub fn root_of(leaves: &[Hash]) -> Hash {
 /// Why a proof cannot be made from a source.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ProveError<E> {
+    /// An inclusion proof was asked for a leaf index not below the tree size.
     #[error("leaf {index} is not in a tree of {size} leaves")]
-    NoSuchLeaf { index: u64, size: u64 },
+    NoSuchLeaf {
+        /// The leaf index asked for (from 0).
+        index: u64,
+        /// The tree size.
+        size: u64,
+    },
+    /// A consistency proof was asked from a larger tree to a smaller one.
     #[error("a tree of {old} leaves is not a prefix of a tree of {new}")]
-    BadSizes { old: u64, new: u64 },
+    BadSizes {
+        /// The earlier tree size.
+        old: u64,
+        /// The later tree size.
+        new: u64,
+    },
+    /// The node source failed.
     #[error(transparent)]
     Source(E),
 }
@@ -208,16 +224,39 @@ fn subproof<S: NodeSource + ?Sized>(
 /// Why a proof does not verify.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ProofError {
+    /// The leaf index is not below the tree size.
     #[error("leaf {index} is not in a tree of {size} leaves")]
-    IndexOutOfRange { index: u64, size: u64 },
+    IndexOutOfRange {
+        /// The leaf index (from 0).
+        index: u64,
+        /// The tree size.
+        size: u64,
+    },
+    /// The proof has more or fewer hashes than the tree sizes call for.
     #[error("the proof has the wrong number of hashes for these sizes")]
     WrongLength,
+    /// The proof is well formed but leads to another root.
     #[error("the proof leads to root {computed}, not the root {expected}")]
-    RootMismatch { computed: String, expected: String },
+    RootMismatch {
+        /// The root the proof leads to, hex.
+        computed: String,
+        /// The root it should lead to, hex.
+        expected: String,
+    },
+    /// The earlier tree size is larger than the later one.
     #[error("the old tree ({old} leaves) is larger than the new one ({new})")]
-    Shrunk { old: u64, new: u64 },
+    Shrunk {
+        /// The earlier tree size.
+        old: u64,
+        /// The later tree size.
+        new: u64,
+    },
+    /// The two sizes are equal but the roots differ: the log forked.
     #[error("two trees of the same size {size} have different roots")]
-    Forked { size: u64 },
+    Forked {
+        /// The tree size both roots claim.
+        size: u64,
+    },
 }
 
 fn mismatch(computed: &Hash, expected: &Hash) -> ProofError {

@@ -12,7 +12,11 @@ use token::KeySet;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InclusionProof {
+    /// The record, with every stored field: the verifier recomputes its
+    /// chain hash and its leaf hash from them.
     pub record: AuditRecord,
+    /// The signed tree head whose root the audit path leads to; its `seq`
+    /// is the tree size.
     pub head: SignedHead,
     /// The audit path (RFC 6962 §2.1.1), the deepest sibling first, hex.
     pub proof: Vec<String>,
@@ -23,42 +27,77 @@ pub struct InclusionProof {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConsistencyProof {
+    /// The earlier tree size: the number of records it covers.
     pub old_size: u64,
     /// The root of the first `old_size` records, hex: compare it with the
     /// head you kept (or pass that head to [`ConsistencyProof::verify`]).
     pub old_root: String,
+    /// The later tree size, at least `old_size`.
     pub new_size: u64,
+    /// The root of the first `new_size` records, hex; a signed head must
+    /// name it ([`ConsistencyProof::verify`]).
     pub new_root: String,
     /// The log's signed head when it is at `new_size` (it signs
     /// `new_root`); for an earlier `new_size`, bring the head you kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head: Option<SignedHead>,
-    /// RFC 6962 §2.1.2, hex.
+    /// The consistency proof from `old_size` to `new_size` (RFC 6962
+    /// §2.1.2), hex; empty when `old_size` is 0 or equals `new_size`.
     pub proof: Vec<String>,
 }
 
 /// Why a proof does not prove what it says.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {
+    /// The head's signature does not verify with a trusted key (the one its
+    /// `kid` names, when it names one), or the head's hashes or signature
+    /// are not hex.
     #[error(
         "the tree head is not signed by a trusted key{}",
         kid.as_ref().map(|k| format!(" (it names {k})")).unwrap_or_default()
     )]
-    BadHead { kid: Option<String> },
+    BadHead {
+        /// The key id the head names, if any.
+        kid: Option<String>,
+    },
+    /// The head has no tree root (it was written before the log was a
+    /// tree), or a consistency proof came with no head for its new tree.
     #[error("the tree head carries no Merkle root (it was written before the log was a tree)")]
     NoRoot,
+    /// A hash in the proof, in the record or one of the proof's roots is not
+    /// 64 hex digits.
     #[error("a hash in the proof is not 64 hex digits")]
     Malformed,
+    /// The record's fields do not hash to its stored chain hash.
     #[error("the record's fields do not hash to its stored hash: the record was altered")]
     RecordAltered,
+    /// The record's seq is 0 or beyond the head's tree size.
     #[error("record {seq} is not covered by a tree head of size {size}")]
-    NotCovered { seq: u64, size: u64 },
+    NotCovered {
+        /// The record's seq.
+        seq: u64,
+        /// The head's tree size.
+        size: u64,
+    },
+    /// The head you kept is for another tree size than the proof's
+    /// `old_size`.
     #[error("the head you trust is for {trusted} records, the proof is from {claimed}")]
-    OldSizeMismatch { trusted: u64, claimed: u64 },
+    OldSizeMismatch {
+        /// The tree size of the head you kept.
+        trusted: u64,
+        /// The proof's `old_size`.
+        claimed: u64,
+    },
+    /// No trusted signed head names `new_size` with `new_root`.
     #[error("no trusted signed head names the new tree ({size} records) with this root")]
-    NewRootUnsigned { size: u64 },
+    NewRootUnsigned {
+        /// The proof's `new_size`.
+        size: u64,
+    },
+    /// The proof's `old_root` is not the root of the head you kept.
     #[error("the proof's old root is not the root of the head you trust: the log was rewritten")]
     OldRootMismatch,
+    /// The audit path or consistency proof itself does not verify.
     #[error(transparent)]
     Proof(#[from] ProofError),
 }

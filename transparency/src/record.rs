@@ -15,13 +15,19 @@ pub const GENESIS: Hash = [0u8; 32];
 /// One record of the log, as stored.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditRecord {
+    /// The record's place in the log, from 1 with no gaps; record `seq` is
+    /// leaf `seq - 1` of the Merkle tree.
     pub seq: u64,
+    /// When the service appended it: milliseconds since the Unix epoch.
     pub time_ms: i64,
     /// The kind as stored (a tampered log may hold a kind we do not know).
     pub kind: String,
     /// The body exactly as stored: the hash covers these bytes.
     pub body: String,
+    /// The chain hash of the record before, hex ([`GENESIS`] for record 1).
     pub prev_hash: String,
+    /// This record's chain hash as stored, hex: [`record_hash`] over its
+    /// other fields when the record is intact.
     pub hash: String,
 }
 

@@ -27,7 +27,12 @@
 //! over-approximation, so `Unsat` stays sound. A witness is then built
 //! constructively: `p = norm(p)` itself, or a value of the raw atoms
 //! followed by enough `..` segments to climb back to `/` and then `norm(p)`
-//! (`/tmp/../etc/passwd`), and checked concretely.
+//! (`/tmp/../etc/passwd`), and checked concretely. Raw atoms that fix
+//! the normal form are not left free: the strings a raw `==`, `!=` or `in`
+//! names are each decided exactly (every other value meets none of them),
+//! a raw `matches` whose every value is a normal path decides `norm(p) =
+//! p`, and a raw prefix with `not contains ".."` is known to survive
+//! normalization (like an ending of whole segments).
 //!
 //! ```
 //! use verifier::automata::decide;
@@ -180,7 +185,8 @@ fn parse_sym(name: &str) -> Option<Sym> {
     let (view, key) = name.split_once('|')?;
     let (k, rest) = key.split_once(':')?;
     match (view, k) {
-        ("raw", "p") => Some(Sym::Param {
+        // A port is the param's value, taken whole ([`decide`]).
+        ("raw" | "port", "p") => Some(Sym::Param {
             name: rest.to_string(),
             norm: false,
         }),
@@ -464,7 +470,9 @@ fn strings(domain: &[Pat], atoms: &[Lang]) -> Option<Vec<(Vec<bool>, String)>> {
 
 /// Numbers: every atom compares with constants, so its truth is the same
 /// between two neighbouring constants; one value per region and constant.
-fn numbers(atoms: &[&Atom]) -> Option<Vec<(Vec<bool>, Value)>> {
+/// `whole`: only whole numbers (a port): `floor(c) - 1`, `floor(c)` and
+/// `floor(c) + 1` of each constant `c` meet every region that holds one.
+fn numbers(atoms: &[&Atom], whole: bool) -> Option<Vec<(Vec<bool>, Value)>> {
     let mut cs: Vec<Decimal> = Vec::new();
     for a in atoms {
         match &a.value {
@@ -478,6 +486,22 @@ fn numbers(atoms: &[&Atom]) -> Option<Vec<(Vec<bool>, Value)>> {
     }
     cs.sort_unstable();
     cs.dedup();
+    if whole {
+        let mut samples = Vec::new();
+        for c in &cs {
+            let f = c.floor();
+            samples.push(f);
+            samples.push(f.checked_sub(Decimal::ONE)?);
+            samples.push(f.checked_add(Decimal::ONE)?);
+        }
+        if samples.is_empty() {
+            samples.push(Decimal::ZERO);
+        }
+        return Some(dedup_by_truth(
+            samples.into_iter().map(Value::Number).collect(),
+            atoms,
+        ));
+    }
     // Constants first, then a point between each two (a whole number when
     // there is one), then the outside: witnesses read naturally (a port
     // param gets 444, not 443.5).
@@ -562,9 +586,17 @@ pub fn decide(
     for (i, a) in atoms.list.iter().enumerate() {
         vars.entry(var_of(&a.sym)).or_default().push(i);
     }
+    // Params the step uses as ports: only whole values make it an action.
+    let mut names = Vec::new();
+    goal.refs(&mut names);
+    let ports: Vec<&str> = names
+        .iter()
+        .filter_map(|n| n.strip_prefix("port|p:"))
+        .collect();
     let mut choices: Vec<Choices> = Vec::new();
     for (sym, idx) in vars {
-        choices.push(choose(&sym, &idx, &atoms.list, params)?);
+        let whole = matches!(&sym, Sym::Param { name, .. } if ports.contains(&name.as_str()));
+        choices.push(choose(&sym, &idx, &atoms.list, params, whole)?);
     }
     let combos = choices
         .iter()
@@ -613,6 +645,7 @@ fn choose(
     idx: &[usize],
     all: &[Atom],
     params: &HashMap<String, ParamType>,
+    whole: bool,
 ) -> Option<Choices> {
     let atoms: Vec<&Atom> = idx.iter().map(|&i| &all[i]).collect();
     let mut out = Choices {
@@ -639,7 +672,7 @@ fn choose(
                 .iter()
                 .any(|a| matches!(a.sym, Sym::Param { norm: true, .. }));
             match ty {
-                ParamType::Number => out.options = numbers(&atoms)?,
+                ParamType::Number => out.options = numbers(&atoms, whole)?,
                 ParamType::Bool => {
                     out.options =
                         dedup_by_truth(vec![Value::Bool(false), Value::Bool(true)], &atoms)
@@ -710,18 +743,122 @@ fn normalized(mut out: Choices, atoms: &[&Atom]) -> Option<Choices> {
             all_langs.push(lang(CmpOp::EndsWith, &a.value, true)?);
         }
     }
+    // A raw `startswith D/` (`D` normal) with `not contains ".."` implies
+    // `norm(p)` is under `D`, and a raw `startswith X` (`X` normal) that
+    // `norm(p)` starts with `X`: without `..`, normalization only drops
+    // `.` segments and repeated `/`, and the segments of the prefix stay
+    // first. Each such prefix gets a shadow atom too, impossible to miss
+    // when the raw value has no `..`.
+    let no_dots = raw_atoms.iter().position(|a| {
+        matches!((a.op, &a.value), (CmpOp::Contains, Value::String(x)) if x == ".." || x == ".")
+    });
+    let mut prefixes: Vec<(usize, usize)> = Vec::new();
+    if let Some(dd) = no_dots {
+        for (ri, a) in raw_atoms.iter().enumerate() {
+            let (CmpOp::StartsWith, Value::String(x)) = (a.op, &a.value) else {
+                continue;
+            };
+            let Ok(n) = warden_core::path::normalize_path(x) else {
+                continue;
+            };
+            let shadow = if x.len() > 1 && x.ends_with('/') && n == x[..x.len() - 1] {
+                CmpOp::Under
+            } else if n == *x {
+                CmpOp::StartsWith
+            } else {
+                continue;
+            };
+            prefixes.push((ri, dd));
+            all_langs.push(lang(shadow, &a.value, true)?);
+        }
+    }
     let normal = strings(&[bytes(NORMAL)], &all_langs)?;
     // Raw values meeting each combination the raw atoms can take.
     out.raw = strings(&[bytes("/(?s:.*)")], &r_langs)?
         .into_iter()
         .map(|(_, s)| s)
         .collect();
+    // The strings the raw atoms compare with `==`, `!=` or `in` are decided
+    // exactly: each is one option, its atoms evaluated on it and on its
+    // normal form (`where p in ["/a/x.log", "/a/b/../y.log"]` is then
+    // decided completely). Every other value meets none of them: its
+    // `==` and `in` atoms are false, its `!=` atoms true.
+    let mut exact: Vec<&str> = Vec::new();
+    for a in &raw_atoms {
+        match (a.op, &a.value) {
+            (CmpOp::Eq | CmpOp::Ne | CmpOp::In, Value::String(x)) => exact.push(x),
+            (CmpOp::In, Value::List(items)) => {
+                exact.extend(items.iter().filter_map(Value::as_str));
+            }
+            _ => {}
+        }
+    }
+    exact.sort_unstable();
+    exact.dedup();
+    for x in &exact {
+        let Ok(n) = warden_core::path::normalize_path(x) else {
+            continue;
+        };
+        let (raw, norm) = (Value::String(x.to_string()), Value::String(n));
+        let truth: Vec<bool> = atoms
+            .iter()
+            .zip(&is_norm)
+            .map(|(a, &isn)| {
+                let v = if isn { &norm } else { &raw };
+                warden_core::cond::compare(a.op, v, &a.value)
+            })
+            .collect();
+        out.options.push((truth, raw));
+    }
+    // A raw `matches R` whose every value is a normal path (`R` =
+    // `/srv/[a-z]+\.log`) means `norm(p) = p` whenever it holds: those
+    // values are decided exactly, all their atoms on one string; the rest
+    // are values where it does not hold.
+    let raw_index: Vec<usize> = (0..atoms.len()).filter(|&i| !is_norm[i]).collect();
+    let only_normal: Vec<usize> = raw_atoms
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| a.op == CmpOp::Matches && matches_only_normal(&a.value))
+        .map(|(ri, _)| ri)
+        .collect();
+    if !only_normal.is_empty() {
+        let same: Vec<Lang> = atoms
+            .iter()
+            .zip(&is_norm)
+            .map(|(a, &isn)| lang(a.op, &a.value, isn))
+            .collect::<Option<_>>()?;
+        for (truth, v) in strings(&[bytes(NORMAL)], &same)? {
+            if only_normal.iter().any(|&ri| truth[raw_index[ri]]) {
+                out.options.push((truth, Value::String(v)));
+            }
+        }
+    }
+    let mut fixed: Vec<Option<bool>> = raw_atoms
+        .iter()
+        .map(|a| match (a.op, &a.value) {
+            (CmpOp::Eq, _) | (CmpOp::In, Value::String(_) | Value::List(_)) => Some(false),
+            (CmpOp::Ne, Value::String(_)) => Some(true),
+            _ => None,
+        })
+        .collect();
+    for &ri in &only_normal {
+        fixed[ri] = Some(false);
+    }
     for (nt, n) in &normal {
         for free in 0..(1u32 << r_langs.len()) {
             let impossible = shadows
                 .iter()
                 .enumerate()
-                .any(|(k, ri)| free & (1 << ri) != 0 && !nt[n_count + k]);
+                .any(|(k, ri)| free & (1 << ri) != 0 && !nt[n_count + k])
+                || prefixes.iter().enumerate().any(|(k, (ri, dd))| {
+                    free & (1 << ri) != 0
+                        && free & (1 << dd) == 0
+                        && !nt[n_count + shadows.len() + k]
+                })
+                || fixed
+                    .iter()
+                    .enumerate()
+                    .any(|(ri, f)| f.is_some_and(|f| (free & (1 << ri) != 0) != f));
             if impossible {
                 continue;
             }
@@ -742,6 +879,20 @@ fn normalized(mut out: Choices, atoms: &[&Atom]) -> Option<Choices> {
         }
     }
     Some(out)
+}
+
+/// Whether every string a `matches` regex accepts is a normal path (its
+/// language inside [`NORMAL`]); `false` when that cannot be told.
+fn matches_only_normal(v: &Value) -> bool {
+    let Value::String(p) = v else { return false };
+    if warden_core::cond::regex(p).is_err() {
+        return false;
+    }
+    let normal = [Lang::Re {
+        pattern: bytes(NORMAL),
+        neg: false,
+    }];
+    strings(&[unicode(p.as_str())], &normal).is_some_and(|found| found.iter().all(|(t, _)| t[0]))
 }
 
 /// Raw values whose normal form may be `n` (each is checked concretely):
@@ -816,6 +967,7 @@ fn witness(
                 }
                 Sym::Param { name, .. } => {
                     scope.insert(format!("raw|p:{name}"), Field::new(v.clone()));
+                    scope.insert(format!("port|p:{name}"), Field::new(v.clone()));
                     if let Value::String(s) = &v
                         && let Ok(n) = warden_core::path::normalize_path(s)
                     {
@@ -965,16 +1117,25 @@ mod tests {
     }
 
     #[test]
-    fn a_path_that_cannot_climb_goes_to_the_solver() {
-        // Without `..` a path starting with /tmp/ stays under /tmp: the raw
-        // atoms are left free, so no answer here (Z3 proves it).
+    fn a_path_that_cannot_climb_stays_under_its_tree() {
+        // Without `..` a path starting with /tmp/ stays under /tmp: decided
+        // here (the raw prefix's shadow on the normal form), not left to Z3.
         let ps = [("p", ParamType::Path)];
         let w = Cond::and(
             cmp("raw|p:p", CmpOp::StartsWith, s("/tmp/")),
             Cond::not(cmp("raw|p:p", CmpOp::Contains, s(".."))),
         );
         let q = Cond::not(cmp("norm|p:p", CmpOp::Under, s("/tmp")));
-        assert_eq!(ask(&q, &[&w], &ps), None);
+        assert_eq!(ask(&q, &[&w], &ps), Some(Answer::Unsat));
+        // Its raw atoms otherwise stay free: `/tmp/` and `..` climb out.
+        let w = cmp("raw|p:p", CmpOp::StartsWith, s("/tmp/"));
+        assert!(matches!(ask(&q, &[&w], &ps), Some(Answer::Sat(_))));
+        // A prefix without its `/` is no tree: `/tmpx` is not under /tmp.
+        let w = Cond::and(
+            cmp("raw|p:p", CmpOp::StartsWith, s("/tmp")),
+            Cond::not(cmp("raw|p:p", CmpOp::Contains, s(".."))),
+        );
+        assert_ne!(ask(&q, &[&w], &ps), Some(Answer::Unsat));
     }
 
     #[test]

@@ -71,18 +71,35 @@ pub fn evaluate(spec: &CompiledSpec, plan: &ast::Plan) -> Result<ReferenceOutcom
     for (i, s) in lowered.steps.iter().enumerate() {
         actions.push(s.to_concrete().ok_or(ReferenceError::NotConcrete(i))?);
     }
-    let paths = enumerate(&lowered.graph)?;
-    let mut violations = Vec::new();
-    let mut approvals = Vec::new();
+    let mut out = evaluate_actions(spec, &lowered.graph, &actions)?;
     if let (Some(ttl), Some(max)) = (&plan.ttl, spec.max_ttl)
         && ttl.node.secs > max
     {
-        violations.push(Finding {
-            reason: Reason::Ttl,
-            rule: None,
-            step: None,
-        });
+        out.violations.insert(
+            0,
+            Finding {
+                reason: Reason::Ttl,
+                rule: None,
+                step: None,
+            },
+        );
+        out.verdict = Verdict::Reject;
     }
+    Ok(out)
+}
+
+/// Decides the actions of a lowered plan's steps (`actions[i]` is step
+/// `i`, every value given: a plan instantiated with values for its params
+/// and its `let` results, their origins kept) over every path of `graph`.
+/// The ttl is not looked at.
+pub fn evaluate_actions(
+    spec: &CompiledSpec,
+    graph: &Cfg,
+    actions: &[ConcreteAction],
+) -> Result<ReferenceOutcome, ReferenceError> {
+    let paths = enumerate(graph)?;
+    let mut violations = Vec::new();
+    let mut approvals = Vec::new();
     let mut seen = vec![false; actions.len()];
     for p in &paths {
         for &i in p {

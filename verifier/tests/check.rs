@@ -442,6 +442,68 @@ fn a_path_param_whose_ending_does_not_survive_normalization_is_refused() {
     }
 }
 
+/// Raw spellings of a path param that fix its normal form are decided by
+/// the automata (found by the completeness test, `tests/complete.rs`;
+/// before, each went to Z3 and timed out): a finite `in` list or `==`, a
+/// `startswith` a tree with `not contains ".."`, a `matches` whose every
+/// value is a normal path. Near misses are refused with a real
+/// counterexample, never "could not prove".
+#[test]
+fn raw_spellings_of_a_path_param_that_fix_its_normal_form_are_decided() {
+    let s = spec(r#"spec "logs" { allow write under "/var/log/app/" when path endswith ".log" }"#);
+    let accepted = [
+        r#"f in ["/var/log/app/a.log", "/var/log/app/x/../b.log"]"#,
+        r#"f == "/var/log/app/./c.log""#,
+        r#"f startswith "/var/log/app/b/" and not f contains ".." and f endswith ".log""#,
+        r#"f matches "/var/log/app/[a-z0-9_]+(/[a-z0-9_]+)*\\.log""#,
+    ];
+    for where_ in accepted {
+        let plan = format!(
+            "plan {{
+  param f: path where {where_}
+  write f
+}}"
+        );
+        let out = check(&s, &plan);
+        assert_eq!(out.verdict, Verdict::Accept, "{where_}: {out:#?}");
+    }
+    let refused = [
+        // `/var/log/app/../etc.log`.
+        r#"f in ["/var/log/app/a.log", "/var/log/app/../etc.log"]"#,
+        r#"f == "/var/log/app/x.log/..""#,
+        // `/var/log/app/../x.log`: the `..` is not excluded.
+        r#"f startswith "/var/log/app/" and f endswith ".log""#,
+        // `..` as a segment, or the tree without its `/`: `/var/log/application.log`.
+        r#"f startswith "/var/log/app" and not f contains ".." and f endswith ".log""#,
+    ];
+    for where_ in refused {
+        let plan = format!(
+            "plan {{
+  param f: path where {where_}
+  write f
+}}"
+        );
+        let out = check(&s, &plan);
+        assert_eq!(out.verdict, Verdict::Reject, "{where_}: {out:#?}");
+        let v = &out.violations[0];
+        assert_eq!(v.reason, Reason::NothingAllows, "{where_}: {out:#?}");
+        let f: String = serde_json::from_str(&v.witness["f"]).unwrap();
+        let n = warden_core::path::normalize_path(&f).unwrap();
+        assert!(
+            !(n.starts_with("/var/log/app/") && n.ends_with(".log")),
+            "{where_}: the witness {f} is a real counterexample"
+        );
+    }
+    // Outside the fragment decided completely: a `matches` that also takes
+    // paths with `..` (`[a-z.]+` takes `..`: `/var/log/app/../x.log`).
+    // Refused all the same, counterexample or not.
+    let plan = r#"plan {
+      param f: path where f matches "/var/log/app/[a-z.]+/x\\.log"
+      write f
+    }"#;
+    assert_eq!(check(&s, plan).verdict, Verdict::Reject);
+}
+
 /// A refusal for want of a proof says so once: the report puts the
 /// reason's words ("could not prove the step safe") before the message,
 /// and the message says why, and that it is the verifier's limit.
@@ -496,6 +558,48 @@ fn refusal_reports_grow_linearly_with_the_plan() {
         notes,
         ["either: branch 2", "repeat: 1 iteration", "read \"/etc/b\""]
     );
+}
+
+/// A port is a whole number: a number param used as one is decided over
+/// whole values, so `p > 1023` is `p >= 1024` for the step (found by the
+/// completeness test, `tests/complete.rs`; before, `p = 1023.5`, which is
+/// no port, refused the plan as a counterexample).
+#[test]
+fn a_port_param_takes_whole_values_only() {
+    let s = spec(
+        "spec \"p\" {\n  allow connect host == \"api.x.com\" and not port < 1024\n  allow listen port > 8000 and port < 8002\n}",
+    );
+    for plan in [
+        r#"plan { param p: number where p > 1023  connect "api.x.com":p }"#,
+        r#"plan { param p: number where p > 1023.5 and p < 70000  connect "api.x.com":p }"#,
+        r#"plan { param p: number where p > 8000 and p < 8002  listen p }"#,
+    ] {
+        let out = check(&s, plan);
+        assert_eq!(out.verdict, Verdict::Accept, "{plan}: {out:#?}");
+    }
+    // The same param is any number where it is not a port.
+    let out = check(
+        &spec("spec \"a\" { allow call pay when amount >= 1024 }"),
+        r#"plan { param p: number where p > 1023  call pay(amount = p) }"#,
+    );
+    assert_eq!(out.verdict, Verdict::Reject, "{out:#?}");
+    assert_eq!(out.violations[0].witness["p"], "1023.5");
+    // A near miss is refused with a whole counterexample.
+    for (plan, port) in [
+        (
+            r#"plan { param p: number where p > 1022  connect "api.x.com":p }"#,
+            "1023",
+        ),
+        (
+            r#"plan { param p: number where p >= 8000 and p < 8002  listen p }"#,
+            "8000",
+        ),
+    ] {
+        let out = check(&s, plan);
+        assert_eq!(out.verdict, Verdict::Reject, "{plan}: {out:#?}");
+        assert_eq!(out.violations[0].reason, Reason::NothingAllows);
+        assert_eq!(out.violations[0].witness["p"], port, "{plan}");
+    }
 }
 
 /// Issue 18: a spec that compares `port` with a number outside the ports

@@ -103,3 +103,55 @@ fn warden_test_runs_test_blocks() {
     let (code, _, _) = warden(&["test", fixture("nothing-here").to_str().unwrap()]);
     assert_eq!(code, 2);
 }
+
+/// What the proof leaves to the run is said under the verdict: a `deny …
+/// from call` rule that a step passing a param may meet, and an assumption
+/// on a tool's results, each with where it is written.
+#[test]
+fn check_names_what_is_checked_at_run_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("mail.spec");
+    std::fs::write(
+        &spec,
+        "spec \"mail\" {\n  allow call read_inbox, read_bill, send_mail\n  allow call pay when amount <= 100\n  deny call send_mail when body from call read_inbox\n}\n",
+    )
+    .unwrap();
+    let plan = dir.path().join("mail.plan");
+    std::fs::write(
+        &plan,
+        "plan \"p\" {\n  param body: string\n  call read_inbox()\n  call send_mail(body = body)\n  let bill = call read_bill() where bill.amount <= 100\n  call pay(amount = bill.amount)\n}\n",
+    )
+    .unwrap();
+    let (code, out, err) = warden(&[
+        "check",
+        plan.to_str().unwrap(),
+        "--spec",
+        spec.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let rule = format!(
+        "note: checked at run time, not by this proof: the rule `deny call send_mail when body from call read_inbox` at {}:4:3",
+        spec.display()
+    );
+    assert!(out.contains(&rule), "{out}");
+    let assumed = format!(
+        "note: assumed, checked at run time: `bill.amount <= 100` at {}:5:",
+        plan.display()
+    );
+    assert!(out.contains(&assumed), "{out}");
+
+    // Without the deny rule, nothing is left to the run but the assumption.
+    std::fs::write(
+        &spec,
+        "spec \"mail\" {\n  allow call read_inbox, read_bill, send_mail\n  allow call pay when amount <= 100\n}\n",
+    )
+    .unwrap();
+    let (code, out, _) = warden(&[
+        "check",
+        plan.to_str().unwrap(),
+        "--spec",
+        spec.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0);
+    assert!(!out.contains("not by this proof"), "{out}");
+}

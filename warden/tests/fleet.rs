@@ -13,27 +13,15 @@ use testkit::postgres::Postgres;
 use tonic::transport::Channel;
 
 mod serving;
-use serving::{ADMIN, APPROVER, SUBMITTER, ServeDir, Server, client, req, rt, warden};
+use serving::{
+    ADMIN, APPROVER, PLAN_LOOK, PLAN_PAY, SUBMITTER, ServeDir, Server, client, req, rt, warden,
+};
 
 const SPEC: &str = r#"spec "bank" {
   allow read under "/srv/data/"
   allow call get_balance
   allow call send_money when amount <= 100
   at most 1 call send_money
-}
-"#;
-
-const PLAN_LOOK: &str = r#"plan "look" {
-  agent "bot"
-  read "/srv/data/statement.txt"
-  call get_balance()
-}
-"#;
-
-const PLAN_PAY: &str = r#"plan "pay" {
-  agent "bot"
-  call get_balance()
-  call send_money(recipient = "UK1", amount = 10)
 }
 "#;
 

@@ -9,7 +9,9 @@ use std::time::Duration;
 use tonic::transport::Channel;
 
 mod serving;
-use serving::{ADMIN, APPROVER, SUBMITTER, ServeDir, Server, client, req, rt, warden};
+use serving::{
+    ADMIN, APPROVER, PLAN_LOOK, PLAN_PAY, SUBMITTER, ServeDir, Server, client, req, rt, warden,
+};
 
 const SPEC: &str = r#"spec "bank" {
   allow read under "/srv/data/"
@@ -19,24 +21,10 @@ const SPEC: &str = r#"spec "bank" {
 }
 "#;
 
-const PLAN_ACCEPT: &str = r#"plan "look" {
-  agent "bot"
-  read "/srv/data/statement.txt"
-  call get_balance()
-}
-"#;
-
 const PAY_SPEC: &str = r#"spec "pay" {
   allow call get_balance
   allow call send_money when amount <= 100
   at most 1 call send_money
-}
-"#;
-
-const PLAN_PAY: &str = r#"plan "pay" {
-  agent "bot"
-  call get_balance()
-  call send_money(recipient = "UK1", amount = 10)
 }
 "#;
 
@@ -116,10 +104,10 @@ fn submit(plan: &str, spec: &str) -> proto::SubmitPlanRequest {
     }
 }
 
-/// Submits `PLAN_ACCEPT` and checks that it is accepted: the server serves.
+/// Submits `PLAN_LOOK` and checks that it is accepted: the server serves.
 async fn submit_accepted(c: &mut WardenClient<Channel>) -> proto::SubmitPlanResponse {
     let ok = c
-        .submit_plan(req(submit(PLAN_ACCEPT, "bank"), SUBMITTER))
+        .submit_plan(req(submit(PLAN_LOOK, "bank"), SUBMITTER))
         .await
         .unwrap()
         .into_inner();
@@ -158,7 +146,7 @@ fn bad_input_is_refused_without_state_change() {
             "{e:?}"
         );
         // A plan over the configured limit but under the message limit.
-        let big = format!("{PLAN_ACCEPT}{}", " ".repeat(5000));
+        let big = format!("{PLAN_LOOK}{}", " ".repeat(5000));
         let e = c
             .submit_plan(req(submit(&big, "bank"), SUBMITTER))
             .await
@@ -167,7 +155,7 @@ fn bad_input_is_refused_without_state_change() {
         assert!(e.message().contains("limit"));
         // Unknown spec, parse error.
         let e = c
-            .submit_plan(req(submit(PLAN_ACCEPT, "nope"), SUBMITTER))
+            .submit_plan(req(submit(PLAN_LOOK, "nope"), SUBMITTER))
             .await
             .unwrap_err();
         assert_eq!(e.code(), tonic::Code::NotFound);
@@ -178,12 +166,12 @@ fn bad_input_is_refused_without_state_change() {
         assert_eq!(e.code(), tonic::Code::InvalidArgument);
         // No credential, wrong role.
         let e = c
-            .submit_plan(tonic::Request::new(submit(PLAN_ACCEPT, "bank")))
+            .submit_plan(tonic::Request::new(submit(PLAN_LOOK, "bank")))
             .await
             .unwrap_err();
         assert_eq!(e.code(), tonic::Code::Unauthenticated);
         let e = c
-            .submit_plan(req(submit(PLAN_ACCEPT, "bank"), APPROVER))
+            .submit_plan(req(submit(PLAN_LOOK, "bank"), APPROVER))
             .await
             .unwrap_err();
         assert_eq!(e.code(), tonic::Code::PermissionDenied);
@@ -212,7 +200,7 @@ fn bad_input_is_refused_without_state_change() {
         );
         // The server is still up and serving.
         let ok = c
-            .submit_plan(req(submit(PLAN_ACCEPT, "bank"), SUBMITTER))
+            .submit_plan(req(submit(PLAN_LOOK, "bank"), SUBMITTER))
             .await
             .unwrap();
         assert_eq!(ok.get_ref().verdict, proto::Verdict::Accept as i32);
@@ -446,7 +434,7 @@ fn a_token_signed_by_another_key_is_refused() {
     rt().block_on(async {
         let mut cb = client(&sb.endpoint()).await;
         let foreign = cb
-            .submit_plan(req(submit(PLAN_ACCEPT, "bank"), SUBMITTER))
+            .submit_plan(req(submit(PLAN_LOOK, "bank"), SUBMITTER))
             .await
             .unwrap()
             .into_inner();
@@ -502,7 +490,7 @@ fn a_broken_spec_keeps_the_previous_version() {
         assert!(!r.specs[0].error.is_empty());
         // Plans are still decided by the previous version.
         let ok = c
-            .submit_plan(req(submit(PLAN_ACCEPT, "bank"), SUBMITTER))
+            .submit_plan(req(submit(PLAN_LOOK, "bank"), SUBMITTER))
             .await
             .unwrap();
         assert_eq!(ok.get_ref().verdict, proto::Verdict::Accept as i32);
@@ -527,7 +515,7 @@ fn a_broken_spec_keeps_the_previous_version() {
             "{r:?}"
         );
         let rej = c
-            .submit_plan(req(submit(PLAN_ACCEPT, "bank"), SUBMITTER))
+            .submit_plan(req(submit(PLAN_LOOK, "bank"), SUBMITTER))
             .await
             .unwrap();
         assert_eq!(rej.get_ref().verdict, proto::Verdict::Reject as i32);
@@ -625,7 +613,7 @@ fn tls_with_certificate_files() {
         let ch = service::loadgen::connect(&ep, Some(&ca)).await.unwrap();
         let mut c = WardenClient::new(ch);
         let ok = c
-            .submit_plan(req(submit(PLAN_ACCEPT, "bank"), SUBMITTER))
+            .submit_plan(req(submit(PLAN_LOOK, "bank"), SUBMITTER))
             .await
             .unwrap();
         assert_eq!(ok.get_ref().verdict, proto::Verdict::Accept as i32);
@@ -634,7 +622,7 @@ fn tls_with_certificate_files() {
         if let Ok(ch) = plain {
             let mut c = WardenClient::new(ch);
             assert!(
-                c.submit_plan(req(submit(PLAN_ACCEPT, "bank"), SUBMITTER))
+                c.submit_plan(req(submit(PLAN_LOOK, "bank"), SUBMITTER))
                     .await
                     .is_err()
             );
@@ -655,7 +643,7 @@ fn sigkill_mid_load_loses_no_acknowledged_record() {
         secret: SUBMITTER.into(),
         spec: "bank".into(),
         agent: "bot".into(),
-        plan: PLAN_ACCEPT.into(),
+        plan: PLAN_LOOK.into(),
         clients: 32,
         duration: Duration::from_secs(8),
         max_requests: 0,

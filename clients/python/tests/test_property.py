@@ -1,6 +1,7 @@
 """The property: for generated plans (issued by `warden issue` under
-generated specs with `at most`, `never` and `require` rules) and generated
-sequences of tool calls, clock moves and revocations, every verdict of
+generated specs with `at most`, `never`, `require` and `deny ... from call`
+rules) and generated sequences of tool calls (some of whose values came
+from a tool's result), clock moves and revocations, every verdict of
 `warden.Token.check_call` agrees with the reference evaluator
 (clients/python/reference.py, written from docs/token-format.md, sharing no
 code with the Rust monitor): allowed exactly when the reference allows, and
@@ -18,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import warden
-from reference import Run
+from reference import Origin, Run
 
 TOOLS = ["t0", "t1", "t2", "t3"]
 ARGS = ["x", "y"]
@@ -64,6 +65,10 @@ def plans(draw):
             # require a before b: every b has an a before it.
             if all(a in seq[:i] for i, t in enumerate(seq) if t == b):
                 rules.append(f"require call {a} before call {b}")
+            # deny a when an argument came from b's result: checked at run
+            # time (the token's `deny_from`) where a step passes a param.
+            if draw(st.integers(0, 2)) == 0:
+                rules.append(f"deny call {a} when {draw(st.sampled_from(ARGS))} from call {b}")
     spec = "spec \"gen\" {\n  allow call " + ", ".join(TOOLS) + "\n" + "".join(f"  {r}\n" for r in rules) + "}\n"
     plan = "plan \"gen\" {\n  ttl 10m\n"
     for p, (lo, hi) in params.items():
@@ -99,6 +104,10 @@ def scenarios(draw):
                     call[k] = py_value(v)
             if draw(st.integers(0, 9)) == 0 and call:
                 call[draw(st.sampled_from(sorted(call)))] = draw(st.sampled_from(pool))
+            if draw(st.integers(0, 3)) == 0 and call:
+                # the value came from a tool's result
+                k = draw(st.sampled_from(sorted(call)))
+                call[k] = Origin(call[k], draw(st.sampled_from(TOOLS)))
             ops.append(("call", tool, call))
         elif kind < 92:
             ops.append(("call", draw(st.sampled_from(TOOLS + ["zz"])),
@@ -136,7 +145,8 @@ def test_every_verdict_agrees_with_the_reference(scenario, keys, tmp_path_factor
             ref.revoked.add(claims["jti"])
         else:
             _, tool, args = op
-            v = token.check_call(tool, **args)
+            v = token.check_call(tool, **{k: warden.FromCall(a.value, a.tool) if isinstance(a, Origin) else a
+                                          for k, a in args.items()})
             reasons = ref.check(tool, args, now)
             context = f"\n{plan}\n{spec}\ncall {tool}({args}) at {now - start:+}s: binding {v!r}, reference {reasons}"
             assert v.allowed == (not reasons), context

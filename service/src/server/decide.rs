@@ -15,30 +15,60 @@ use std::future::Future;
 /// Why an approval or a denial was not recorded. Nothing changed.
 #[derive(Debug, thiserror::Error)]
 pub enum DecideError {
+    /// The approval id or the reason is missing or too long.
     #[error(transparent)]
     Invalid(#[from] crate::error::InputError),
+    /// The decider is a submitter.
     #[error("{name} has role {role}; deciding approvals needs approver (or admin)")]
-    Role { name: String, role: &'static str },
+    Role {
+        /// The decider's credential name.
+        name: String,
+        /// Its role (`submitter`).
+        role: &'static str,
+    },
+    /// No approval has this id.
     #[error("approval {0} not found")]
     NotFound(String),
+    /// The approval was already approved or denied.
     #[error("approval {id} is already {state}")]
-    NotPending { id: String, state: &'static str },
+    NotPending {
+        /// The approval's id.
+        id: String,
+        /// Its state: `approved` or `denied`.
+        state: &'static str,
+    },
+    /// The decider submitted the plan (an admin included).
     #[error("{who} submitted the plan of approval {id}; nobody may approve their own submission")]
-    OwnSubmission { id: String, who: String },
+    OwnSubmission {
+        /// The approval's id.
+        id: String,
+        /// The decider, who is also the submitter.
+        who: String,
+    },
+    /// The approval does not record its submitter (it predates that), so
+    /// it may only be denied.
     #[error(
         "approval {0} does not record who submitted it, so it cannot be approved (deny it, and submit the plan again)"
     )]
     SubmitterUnknown(String),
+    /// The plan's spec is no longer in force, so the plan cannot be proven
+    /// again.
     #[error("spec {0:?} is no longer loaded")]
     SpecGone(String),
+    /// The spec in force now rejects the plan (with this many
+    /// counterexamples).
     #[error("the spec in force now rejects this plan; it cannot be approved ({0} counterexamples)")]
     RejectedNow(usize),
+    /// The plan cannot be checked again.
     #[error(transparent)]
     Plan(#[from] PlanError),
+    /// The token could not be signed.
     #[error(transparent)]
     Sign(#[from] crate::engine::SignError),
+    /// A task on the blocking pool panicked or was cancelled.
     #[error("a worker failed: {0}")]
     Worker(String),
+    /// The store failed; nothing was recorded.
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -17,24 +17,36 @@ use std::sync::Arc;
 /// Why the service cannot start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    /// The store cannot be opened, or failed to record the start, the stop
+    /// or the final checkpoint.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The configured credentials cannot be used.
     #[error(transparent)]
     Auth(#[from] crate::auth::AuthConfigError),
+    /// The spec directory cannot be read.
     #[error(transparent)]
     SpecDir(#[from] crate::specs::SpecDirError),
+    /// The configuration cannot be used.
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+    /// The address cannot be bound.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
+        /// The address.
         addr: String,
+        /// Why it cannot be bound.
         #[source]
         source: std::io::Error,
     },
+    /// A certificate or key file cannot be read or used.
     #[error("TLS: {0}")]
     Tls(String),
+    /// The gRPC server failed.
     #[error("the server failed: {0}")]
     Transport(#[from] tonic::transport::Error),
+    /// The first load of the specs failed: the directory cannot be read,
+    /// the outcome cannot be recorded, or the worker failed.
     #[error(transparent)]
     Service(#[from] crate::error::ServiceError),
 }
@@ -48,9 +60,13 @@ fn read_pem(path: &std::path::Path) -> Result<Vec<u8>, ServeError> {
 /// credentials, and the keys that verify the audit log's checkpoints.
 #[derive(Clone)]
 pub struct Shared {
+    /// Approves and denies as gRPC's `Approve` and `Deny` do.
     pub decisions: Arc<dyn Decisions>,
+    /// The service's store (approvals, the audit log and its feed).
     pub store: Arc<dyn Store>,
+    /// The service's credentials.
     pub auth: Authenticator,
+    /// The keys that verify the audit log's checkpoints and signed head.
     pub audit_keys: token::KeySet,
     /// The service's metrics (what [`crate::metrics::companion`] serves).
     pub metrics: Arc<crate::metrics::ServiceMetrics>,
@@ -61,6 +77,23 @@ pub struct Shared {
 /// (before `ready`), stopped when the service stops.
 pub type Companion =
     Box<dyn FnOnce(Shared) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> + Send>;
+
+/// Resolves on the first SIGTERM or SIGINT. The handlers are installed when
+/// this function returns, not when the future is first polled: a process
+/// that has said it listens and then gets a signal stops gracefully (its
+/// final records and checkpoint), never by the signal's default action.
+/// `warden serve` and `warden mcp --listen` both stop on it.
+pub fn shutdown_signals() -> std::io::Result<impl Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    })
+}
 
 /// Runs the service until `shutdown` resolves: opens the store, loads the
 /// specs, calls `ready` with the bound address, serves gRPC (and health) on

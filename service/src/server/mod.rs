@@ -2,13 +2,14 @@
 //! [`serve`] runs it with the health service, TLS, spec reloading and a
 //! clean shutdown.
 //!
-//! One module per job: [`grpc`] is the transport (it authenticates, turns
-//! protobuf into calls of the modules below and their typed errors into
-//! gRPC statuses through [`crate::error`]); [`submit`] checks a plan and
-//! issues its token or opens its approval; [`decide`] approves and denies;
-//! [`check`] checks the actions of runs against their tokens; [`events`]
-//! records and streams audit events; [`listen`] opens the store, loads the
-//! specs and serves until shutdown. State lives behind [`crate::store`].
+//! One module per job (all private): `grpc` is the transport (it
+//! authenticates, turns protobuf into calls of the modules below and their
+//! typed errors into gRPC statuses through [`crate::error`]); `submit`
+//! checks a plan and issues its token or opens its approval; `decide`
+//! approves and denies; `check` checks the actions of runs against their
+//! tokens; `events` records and streams audit events; `listen` opens the
+//! store, loads the specs and serves until shutdown. State lives behind
+//! [`crate::store`].
 //!
 //! Every call authenticates first, validates its input without touching
 //! state, does the work (the verifier runs on the blocking pool), then
@@ -25,7 +26,7 @@ mod submit;
 
 pub use decide::{DecideError, Decided, Decisions};
 pub use events::spec_events;
-pub use listen::{Companion, ServeError, Shared, serve, serve_with};
+pub use listen::{Companion, ServeError, Shared, serve, serve_with, shutdown_signals};
 
 use crate::audit::EventKind;
 use crate::auth::{Authenticator, Identity, Role};
@@ -41,6 +42,7 @@ use std::sync::{Arc, Mutex, RwLock};
 /// Limits on what a caller may send.
 #[derive(Clone, Debug)]
 pub struct Limits {
+    /// The largest plan accepted, in bytes (`max_plan_bytes`).
     pub max_plan_bytes: usize,
 }
 
@@ -75,8 +77,9 @@ struct Inner<E: Engine> {
 
 impl<E: Engine> WardenService<E> {
     /// A service over an engine, a store and loaded specs. The revoked token
-    /// ids are read from the store once; later revocations go through
-    /// [`WardenService::revoke`].
+    /// ids are read from the store once; later revocations come through
+    /// `Revoke` (on this replica) or the store's feed
+    /// ([`WardenService::follow_store`]).
     pub fn new(
         engine: Arc<E>,
         store: Arc<dyn Store>,

@@ -34,12 +34,16 @@ pub use transparency::{ConsistencyProof, InclusionProof};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ApprovalState {
+    /// Waiting for a human.
     Pending,
+    /// Approved (for a plan, its token is issued).
     Approved,
+    /// Denied.
     Denied,
 }
 
 impl ApprovalState {
+    /// The state as stored and shown: `pending`, `approved`, `denied`.
     pub fn as_str(self) -> &'static str {
         match self {
             ApprovalState::Pending => "pending",
@@ -48,6 +52,7 @@ impl ApprovalState {
         }
     }
 
+    /// The state [`ApprovalState::as_str`] spells `s`, or `None`.
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "pending" => Some(ApprovalState::Pending),
@@ -77,20 +82,34 @@ pub struct ApprovalMark {
 /// A plan waiting for (or decided by) a human.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApprovalRecord {
+    /// The approval's id (`apr_` and 32 hex digits).
     pub id: String,
+    /// The submission it came from (`sub_...`; empty for a tool call's).
     pub submission_id: String,
+    /// The agent the plan is for (for a tool call's approval, the
+    /// credential name that asked for it).
     pub agent: String,
+    /// The spec the plan was checked against (empty for a tool call's).
     pub spec: String,
+    /// The plan's text (for a tool call's approval, the call's).
     pub plan: String,
     /// Why a human must look: the approve rules that matched.
     pub reasons: Vec<String>,
+    /// The envelope the token would grant, JSON (empty for a tool call's).
     pub envelope_json: String,
+    /// Pending, approved or denied.
     pub state: ApprovalState,
+    /// When it was created, in Unix milliseconds.
     pub created_ms: i64,
+    /// The credential name of whoever decided it.
     pub decided_by: Option<String>,
+    /// The reason the decider gave.
     pub decision_reason: Option<String>,
+    /// When it was decided, in Unix milliseconds.
     pub decided_ms: Option<i64>,
+    /// The id of the token issued on approval.
     pub token_id: Option<String>,
+    /// The token issued on approval.
     pub token: Option<String>,
     /// The principal (credential name) that submitted the plan; `None` for
     /// an approval recorded before submitters were, whose submission record
@@ -118,7 +137,9 @@ pub struct CallApproval {
 /// A token issued on approval.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IssuedToken {
+    /// The token's id.
     pub token_id: String,
+    /// The token.
     pub token: String,
 }
 
@@ -133,28 +154,41 @@ pub enum StateOp {
     /// Approve (with the token issued) or deny a pending approval. Fails with
     /// [`StoreError::NotPending`] if it was decided meanwhile.
     DecideApproval {
+        /// The approval's id.
         id: String,
+        /// Approved or denied.
         state: ApprovalState,
+        /// The decider's credential name.
         by: String,
+        /// The reason the decider gave.
         reason: String,
+        /// When, in Unix milliseconds.
         at_ms: i64,
+        /// The token issued, for an approved plan.
         token: Option<IssuedToken>,
     },
     /// Store the state of the run under a token (JSON, the engine's
     /// `RunState`), replacing the previous one: what a restarted service
     /// reads back so that `at most` counts and ordering carry on.
     SaveRun {
+        /// The token's id.
         token_id: String,
+        /// The run's state, JSON.
         state: String,
         /// The token's expiry (unix seconds): the row is useless after it.
         expires_s: i64,
+        /// When, in Unix milliseconds.
         at_ms: i64,
     },
     /// Revoke a token. Fails with [`StoreError::AlreadyRevoked`] if it was.
     Revoke {
+        /// The token's id.
         token_id: String,
+        /// The revoker's credential name.
         by: String,
+        /// The reason the revoker gave.
         reason: String,
+        /// When, in Unix milliseconds.
         at_ms: i64,
     },
 }
@@ -163,7 +197,9 @@ pub enum StateOp {
 /// together or not at all.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Txn {
+    /// The state changes, applied in order.
     pub ops: Vec<StateOp>,
+    /// The audit records that describe them, appended in order.
     pub events: Vec<NewEvent>,
 }
 
@@ -197,24 +233,47 @@ pub enum StoreError {
     /// The back end failed (its own error: SQLite's, PostgreSQL's).
     #[error("database error: {0}")]
     Db(#[source] BackendError),
+    /// The store cannot be opened (or created, or migrated).
     #[error("cannot open the store at {path}: {source}")]
     Open {
+        /// The SQLite file, or the PostgreSQL URL without its password.
         path: String,
+        /// The back end's error.
         #[source]
         source: BackendError,
     },
+    /// A reader found no store there: no SQLite file, or a PostgreSQL
+    /// database without Warden's tables.
     #[error("the store at {0} does not exist")]
     Missing(String),
+    /// The store's schema version is not one this build can use (a newer
+    /// Warden wrote it, or it is not a Warden store).
     #[error("the store's schema version {found} is not {expected}")]
-    Schema { found: i64, expected: i64 },
+    Schema {
+        /// The version the store has.
+        found: i64,
+        /// The newest version this build knows (and writes).
+        expected: i64,
+    },
+    /// A decision names an approval that does not exist.
     #[error("approval {0} not found")]
     ApprovalNotFound(String),
+    /// A decision names an approval that was decided already.
     #[error("approval {id} is already {state}")]
-    NotPending { id: String, state: &'static str },
+    NotPending {
+        /// The approval's id.
+        id: String,
+        /// Its stored state: `approved` or `denied`.
+        state: &'static str,
+    },
+    /// An approval with this id exists already.
     #[error("approval {0} already exists")]
     DuplicateApproval(String),
+    /// The token was revoked before.
     #[error("token {0} is already revoked")]
     AlreadyRevoked(String),
+    /// The writer has stopped ([`Store::close`], or it failed): nothing
+    /// more is committed.
     #[error("the store's writer has stopped")]
     WriterGone,
     /// The database cannot be reached or did not commit (PostgreSQL
@@ -222,6 +281,8 @@ pub enum StoreError {
     /// later call may succeed.
     #[error("the store is unavailable: {0}")]
     Unavailable(String),
+    /// A stored row or record cannot be read back (bad JSON, an unknown
+    /// state, a record missing from the audit tree).
     #[error("corrupt row in the store: {0}")]
     Corrupt(String),
     /// A proof was asked of what the log cannot prove (a record after its
@@ -299,6 +360,7 @@ impl RecordQuery {
 /// What a run check may read inside the store's transaction, besides the
 /// run's state: whether a token is revoked, as committed (never a cache).
 pub trait RunRead: Send {
+    /// Whether `token_id` is revoked, as committed in the store.
     fn is_revoked(&mut self, token_id: &str) -> Result<bool, StoreError>;
 }
 
@@ -442,7 +504,9 @@ pub type BackendError = Box<dyn std::error::Error + Send + Sync + 'static>;
 pub enum StoreConfig {
     /// One SQLite file on this host (the default).
     Sqlite {
+        /// The database file (created if missing).
         path: PathBuf,
+        /// Checkpoints and group commit.
         options: sqlite::SqliteOptions,
     },
     /// A PostgreSQL database that any number of replicas share.
@@ -452,7 +516,9 @@ pub enum StoreConfig {
 /// A store's audit log opened for reading only (`warden audit`), from
 /// either back end; it never creates a store.
 pub enum AuditLog {
+    /// The log of a SQLite file.
     Sqlite(sqlite::AuditReader),
+    /// The log of a PostgreSQL store.
     Postgres(Box<postgres::PgReader>),
 }
 

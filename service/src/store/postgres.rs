@@ -133,6 +133,8 @@ pub struct PgOptions {
 }
 
 impl PgOptions {
+    /// Options for the database at `url`: a checkpoint every 1000 records,
+    /// group commits of at most 512 transactions, 8 pooled connections.
     pub fn new(url: impl Into<String>) -> Self {
         PgOptions {
             url: url.into(),
@@ -286,7 +288,8 @@ impl PgReader {
         rx.recv().unwrap_or(Err(StoreError::WriterGone))
     }
 
-    pub fn approval(&self, id: &str) -> Result<Option<ApprovalRecord>, StoreError> {
+    /// See [`Store::approval`].
+    pub(crate) fn approval(&self, id: &str) -> Result<Option<ApprovalRecord>, StoreError> {
         let id = id.to_owned();
         self.block(move |c| async move {
             let st = c
@@ -298,7 +301,8 @@ impl PgReader {
         })
     }
 
-    pub fn approvals(
+    /// See [`Store::approvals`].
+    pub(crate) fn approvals(
         &self,
         state: ApprovalState,
         limit: usize,
@@ -318,7 +322,8 @@ impl PgReader {
         })
     }
 
-    pub fn count_approvals(&self, state: ApprovalState) -> Result<u64, StoreError> {
+    /// See [`Store::count_approvals`].
+    pub(crate) fn count_approvals(&self, state: ApprovalState) -> Result<u64, StoreError> {
         self.block(move |c| async move {
             let row = c
                 .query_one(
@@ -332,7 +337,8 @@ impl PgReader {
         })
     }
 
-    pub fn revoked(&self) -> Result<Vec<String>, StoreError> {
+    /// See [`Store::revoked`].
+    pub(crate) fn revoked(&self) -> Result<Vec<String>, StoreError> {
         self.block(|c| async move {
             let rows = c
                 .query("SELECT token_id FROM revocations ORDER BY token_id", &[])
@@ -348,7 +354,8 @@ impl PgReader {
         self.block(move |c| async move { is_revoked(&c, &id).await })
     }
 
-    pub fn run_state(&self, token_id: &str) -> Result<Option<String>, StoreError> {
+    /// See [`Store::run_state`].
+    pub(crate) fn run_state(&self, token_id: &str) -> Result<Option<String>, StoreError> {
         let id = token_id.to_owned();
         self.block(move |c| async move {
             let row = c
@@ -368,6 +375,7 @@ impl PgReader {
         self.block(move |c| async move { records_after(&c, after, limit).await })
     }
 
+    /// Records matching a filter, in seq order.
     pub fn records(&self, q: &RecordQuery) -> Result<Vec<AuditRecord>, StoreError> {
         q.run(|after, limit| self.page(after, limit))
     }

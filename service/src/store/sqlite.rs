@@ -140,13 +140,23 @@ fn schema_version(conn: &Connection) -> Result<i64, StoreError> {
     Ok(v.and_then(|s| s.parse::<i64>().ok()).unwrap_or(-1))
 }
 
+/// Runs one migration step's statements in one transaction, rolled back
+/// when any fails.
+fn migration(conn: &Connection, statements: &str) -> Result<(), StoreError> {
+    conn.execute_batch(&format!("BEGIN IMMEDIATE;\n{statements}\nCOMMIT;"))
+        .inspect_err(|_| {
+            let _ = conn.execute_batch("ROLLBACK");
+        })?;
+    Ok(())
+}
+
 /// Version 1 to 2: approvals record their submitter (read back from the
 /// submission's audit record, which has always named it) and their marked
 /// steps (none for older rows). One transaction.
 fn migrate_v1(conn: &Connection) -> Result<(), StoreError> {
-    conn.execute_batch(
-        "BEGIN IMMEDIATE;
-         ALTER TABLE approvals ADD COLUMN submitted_by TEXT;
+    migration(
+        conn,
+        "ALTER TABLE approvals ADD COLUMN submitted_by TEXT;
          ALTER TABLE approvals ADD COLUMN marks TEXT NOT NULL DEFAULT '[]';
          UPDATE approvals SET submitted_by = (
              SELECT json_extract(a.body, '$.submitted_by') FROM audit a
@@ -154,28 +164,18 @@ fn migrate_v1(conn: &Connection) -> Result<(), StoreError> {
                AND json_extract(a.body, '$.submission_id') = approvals.submission_id
              LIMIT 1);
          CREATE INDEX IF NOT EXISTS approvals_state ON approvals(state, created_ms);
-         UPDATE meta SET value = '2' WHERE key = 'schema';
-         COMMIT;",
+         UPDATE meta SET value = '2' WHERE key = 'schema';",
     )
-    .inspect_err(|_| {
-        let _ = conn.execute_batch("ROLLBACK");
-    })?;
-    Ok(())
 }
 
 /// Version 2 to 3: an approval may be of one tool call (`call`, JSON; NULL
 /// for a plan's).
 fn migrate_v2(conn: &Connection) -> Result<(), StoreError> {
-    conn.execute_batch(
-        "BEGIN IMMEDIATE;
-         ALTER TABLE approvals ADD COLUMN call TEXT;
-         UPDATE meta SET value = '3' WHERE key = 'schema';
-         COMMIT;",
+    migration(
+        conn,
+        "ALTER TABLE approvals ADD COLUMN call TEXT;
+         UPDATE meta SET value = '3' WHERE key = 'schema';",
     )
-    .inspect_err(|_| {
-        let _ = conn.execute_batch("ROLLBACK");
-    })?;
-    Ok(())
 }
 
 /// Version 3 to 4: the audit log's Merkle tree (`audit_tree`, the stored
@@ -183,21 +183,16 @@ fn migrate_v2(conn: &Connection) -> Result<(), StoreError> {
 /// the existing records when it starts (`Writer::catch_up`), in its first
 /// transaction, and signs a tree head.
 fn migrate_v3(conn: &Connection) -> Result<(), StoreError> {
-    conn.execute_batch(
-        "BEGIN IMMEDIATE;
-         CREATE TABLE IF NOT EXISTS audit_tree (
+    migration(
+        conn,
+        "CREATE TABLE IF NOT EXISTS audit_tree (
              level INTEGER NOT NULL,
              idx INTEGER NOT NULL,
              hash BLOB NOT NULL,
              PRIMARY KEY (level, idx)
          ) WITHOUT ROWID;
-         UPDATE meta SET value = '4' WHERE key = 'schema';
-         COMMIT;",
+         UPDATE meta SET value = '4' WHERE key = 'schema';",
     )
-    .inspect_err(|_| {
-        let _ = conn.execute_batch("ROLLBACK");
-    })?;
-    Ok(())
 }
 
 /// The audit table is the same in versions 1 to 4: a reader of the log

@@ -7,7 +7,7 @@
 
 use super::paths::glob_to_z3;
 use super::paths::{norm_link, normal_path, normal_re, raw_relation, suffix_relation, under_re};
-use super::residual::{HOST, IP, NORM, OPAQUE, RAW};
+use super::residual::{HOST, IP, NORM, OPAQUE, PORT, RAW};
 use super::scalars::{decimal_real, in_net};
 use super::strings::{rconcat, regex_to_z3, rintersect, runion, zre_lit, zstr};
 use planlang::ast::{CmpOp, ParamType};
@@ -167,9 +167,15 @@ impl<'p> Encoder<'p> {
                 let ty = self.params.get(p).copied().unwrap_or(ParamType::String);
                 match (ty, view) {
                     (ParamType::Number, RAW) => (Z::Num(Real::new_const(base)), t),
-                    (ParamType::Bool, RAW) => (Z::Boolean(Bool::new_const(base)), t),
+                    // A port is a whole number.
+                    (ParamType::Number, PORT) => {
+                        let r = Real::new_const(base);
+                        self.side.push(r.is_int());
+                        (Z::Num(r), t)
+                    }
+                    (ParamType::Bool, RAW | PORT) => (Z::Boolean(Bool::new_const(base)), t),
                     (ParamType::Number | ParamType::Bool, _) => return None,
-                    (_, RAW) => (Z::Str(z3::ast::String::new_const(base)), t),
+                    (_, RAW | PORT) => (Z::Str(z3::ast::String::new_const(base)), t),
                     (_, NORM) => {
                         let raw = z3::ast::String::new_const(base.as_str());
                         self.side.push(zstr("/").prefix(&raw));
@@ -193,7 +199,7 @@ impl<'p> Encoder<'p> {
                 let s = z3::ast::String::new_const(format!("{base}#s"));
                 let is_str = tag.eq(Int::from_i64(0));
                 match view {
-                    RAW => (
+                    RAW | PORT => (
                         Z::Any {
                             s,
                             n: Real::new_const(format!("{base}#n")),

@@ -18,6 +18,9 @@ pub(super) const NORM: &str = "norm";
 pub(super) const HOST: &str = "host";
 /// A connect target as an address (present when it is one).
 pub(super) const IP: &str = "ip";
+/// A value used as a port: a whole number (a number param used as a port
+/// takes only whole values in the questions about its step).
+pub(super) const PORT: &str = "port";
 /// An atom that cannot be encoded exactly.
 pub(super) const OPAQUE: &str = "opaque";
 
@@ -86,6 +89,7 @@ pub(super) fn field_view(kind: ActionKind, field: &str) -> &'static str {
         (_, "path") => NORM,
         (ActionKind::Connect, "host") => HOST,
         (ActionKind::Connect, "ip") => IP,
+        (ActionKind::Connect | ActionKind::Listen, "port") => PORT,
         _ => RAW,
     }
 }
@@ -281,7 +285,7 @@ pub fn step_domain(step: &StepAction, params: &HashMap<String, ParamType>) -> Co
     }
     let cmp = |op, n: i64| Cond::Cmp {
         op,
-        lhs: sym(format!("{RAW}|p:{p}"), None),
+        lhs: sym(format!("{PORT}|p:{p}"), None),
         rhs: Operand::Value {
             value: Value::Number(n.into()),
         },

@@ -139,4 +139,24 @@ pub const PARAM_PLANS: &[(&str, &str)] = &[
         "exec \"/usr/bin/git\" [a]",
     ),
     ("a: string", "exec \"/usr/bin/git\" [\"-c\", a, \"log\"]"),
+    // A port is a whole number: 1024 is the only port here.
+    (
+        "a: number where a > 1023 and a < 1025",
+        "connect \"api.x.com\":a",
+    ),
+    // Raw spellings that fix (or do not fix) the normal form.
+    (
+        "p: path where p in [\"/tmp/a\", \"/tmp/../etc/passwd\"]",
+        "read p",
+    ),
+    (
+        "p: path where p startswith \"/tmp/\" and not p contains \"..\"",
+        "write p",
+    ),
+    ("p: path where p matches \"/tmp/[a-z]+\\\\.rs\"", "read p"),
+    ("p: path where p matches \"/tmp/[a-z.]+\"", "delete p"),
+    (
+        "p: path where p startswith \"/run/app/\" and not p contains \"..\"",
+        "connect p",
+    ),
 ];

@@ -41,7 +41,8 @@ struct LogArgs {
     /// The service's store (SQLite file).
     #[arg(long, default_value = "warden.db")]
     db: PathBuf,
-    /// A fleet's PostgreSQL store instead (`postgres://…`).
+    /// A fleet's PostgreSQL store instead (`postgres://…`, as given to
+    /// `warden serve --store`): the one log every replica appends to.
     #[arg(
         long,
         value_name = "URL",
@@ -50,6 +51,12 @@ struct LogArgs {
         conflicts_with = "db"
     )]
     store: Option<String>,
+}
+
+impl LogArgs {
+    fn open(&self) -> Result<AuditLog, service::store::StoreError> {
+        AuditLog::open(&self.db, self.store.as_deref())
+    }
 }
 
 #[derive(clap::Args)]
@@ -99,19 +106,8 @@ struct VerifyProofArgs {
 
 #[derive(clap::Args)]
 struct VerifyArgs {
-    /// The service's store (SQLite file).
-    #[arg(long, default_value = "warden.db")]
-    db: PathBuf,
-    /// A fleet's PostgreSQL store instead (`postgres://…`, as given to
-    /// `warden serve --store`): verifies the chain every replica appends to.
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "WARDEN_STORE",
-        hide_env_values = true,
-        conflicts_with = "db"
-    )]
-    store: Option<String>,
+    #[command(flatten)]
+    log: LogArgs,
     /// The trusted keys that sign checkpoints: `warden.pub`, `k4.public.…`
     /// or a key set file (retired keys still verify the history they
     /// signed). Repeatable.
@@ -124,18 +120,8 @@ struct VerifyArgs {
 
 #[derive(clap::Args)]
 struct ShowArgs {
-    /// The service's store (SQLite file).
-    #[arg(long, default_value = "warden.db")]
-    db: PathBuf,
-    /// A fleet's PostgreSQL store instead (`postgres://…`).
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "WARDEN_STORE",
-        hide_env_values = true,
-        conflicts_with = "db"
-    )]
-    store: Option<String>,
+    #[command(flatten)]
+    log: LogArgs,
     /// Only records of this kind (repeatable): submission, verdict, token,
     /// approval, revocation, enforcement, spec, service, checkpoint.
     #[arg(long = "kind")]
@@ -182,8 +168,7 @@ fn print_json<T: serde::Serialize>(value: &T) -> ExitCode {
 }
 
 fn prove(a: ProveArgs) -> ExitCode {
-    let proof = AuditLog::open(&a.log.db, a.log.store.as_deref())
-        .and_then(|log| log.prove_inclusion(a.seq));
+    let proof = a.log.open().and_then(|log| log.prove_inclusion(a.seq));
     match proof {
         Ok(p) => print_json(&p),
         Err(e) => bad_input(miette::miette!("{e}")),
@@ -191,7 +176,9 @@ fn prove(a: ProveArgs) -> ExitCode {
 }
 
 fn consistency(a: ConsistencyArgs) -> ExitCode {
-    let proof = AuditLog::open(&a.log.db, a.log.store.as_deref())
+    let proof = a
+        .log
+        .open()
         .and_then(|log| log.prove_consistency(a.old, a.new));
     match proof {
         Ok(p) => print_json(&p),
@@ -311,7 +298,7 @@ fn verify(a: VerifyArgs) -> ExitCode {
         Ok(k) => k,
         Err(e) => return bad_input(e),
     };
-    let reader = match AuditLog::open(&a.db, a.store.as_deref()).into_diagnostic() {
+    let reader = match a.log.open().into_diagnostic() {
         Ok(r) => r,
         Err(e) => return bad_input(e),
     };
@@ -428,7 +415,7 @@ fn show(a: ShowArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return bad_input(miette::miette!("{e}")),
     };
-    let reader = match AuditLog::open(&a.db, a.store.as_deref()).into_diagnostic() {
+    let reader = match a.log.open().into_diagnostic() {
         Ok(r) => r,
         Err(e) => return bad_input(e),
     };

@@ -105,7 +105,40 @@ pub fn human_decision(d: &Decision, sources: &SourceMap) -> String {
             warden_core::claims::describe(&d.enforcement)
         );
     }
-    human(&d.outcome, sources)
+    let mut s = human(&d.outcome, sources);
+    if d.verdict != Verdict::Reject
+        && let Some(env) = &d.outcome.envelope
+    {
+        s.push_str(&run_time_checks(env, sources));
+    }
+    s
+}
+
+/// What the proof leaves to the run, for people: each `deny … from call`
+/// rule the plan check could not decide (a step passes a value whose
+/// origin only the run knows) and each assumption on a tool's results. The
+/// token carries both, and the monitor and the gateway check every call
+/// and result of the run against them.
+fn run_time_checks(env: &warden_core::envelope::Envelope, sources: &SourceMap) -> String {
+    let mut s = String::new();
+    for d in &env.deny_from {
+        let text = sources
+            .get(&d.rule.file)
+            .and_then(|t| t.lines().nth((d.rule.line as usize).checked_sub(1)?))
+            .map(|l| format!(" `{}`", l.trim()))
+            .unwrap_or_default();
+        s.push_str(&format!(
+            "note: checked at run time, not by this proof: the rule{text} at {}: a value this plan passes may come from that call's result, and a call whose value does is refused\n",
+            d.rule
+        ));
+    }
+    for a in &env.assumptions {
+        s.push_str(&format!(
+            "note: assumed, checked at run time: `{}` at {}: a result of `{}` that does not meet it stops the run\n",
+            a.text, a.at, a.tool
+        ));
+    }
+    s
 }
 
 /// The outcome for people: the verdict, then each violation and approval

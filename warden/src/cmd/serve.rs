@@ -125,16 +125,10 @@ fn serve(args: Args) -> miette::Result<()> {
         // The handlers are in place before `ready` says the service listens:
         // a SIGTERM sent right after that line stops it gracefully (final
         // records and checkpoint), never by the signal's default action.
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate())
-            .map_err(|e| miette::miette!("cannot handle SIGTERM: {e}"))?;
-        let mut int = signal(SignalKind::interrupt())
-            .map_err(|e| miette::miette!("cannot handle SIGINT: {e}"))?;
+        let signals = service::server::shutdown_signals()
+            .map_err(|e| miette::miette!("cannot handle SIGTERM and SIGINT: {e}"))?;
         let shutdown = async move {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
+            signals.await;
             tracing::info!("shutting down: draining requests, signing a final checkpoint");
         };
         service::server::serve_with(&cfg, engine, signer, listener, ready, shutdown, companions)

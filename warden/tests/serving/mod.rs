@@ -16,6 +16,22 @@ pub const SUBMITTER: &str = "submitter-secret-for-tests-0001";
 pub const APPROVER: &str = "approver-secret-for-tests-0001";
 pub const ADMIN: &str = "admin-secret-for-tests-000001";
 
+/// A plan that reads a statement and asks for the balance.
+pub const PLAN_LOOK: &str = r#"plan "look" {
+  agent "bot"
+  read "/srv/data/statement.txt"
+  call get_balance()
+}
+"#;
+
+/// A plan that pays 10 to UK1.
+pub const PLAN_PAY: &str = r#"plan "pay" {
+  agent "bot"
+  call get_balance()
+  call send_money(recipient = "UK1", amount = 10)
+}
+"#;
+
 /// The `warden` binary under test.
 pub fn warden() -> Command {
     Command::new(env!("CARGO_BIN_EXE_warden"))
