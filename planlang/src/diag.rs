@@ -20,12 +20,17 @@ use std::sync::Arc;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
+    /// The input is refused: [`Diagnostics::into_result`] fails.
     Error,
+    /// Reported, but the input is accepted.
     Warning,
+    /// A note that explains another diagnostic (the renderer's related
+    /// places in other files).
     Advice,
 }
 
 impl Severity {
+    /// `error`, `warning` or `advice`, as printed before the message.
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Error => "error",
@@ -46,7 +51,9 @@ impl fmt::Display for Severity {
 /// be in another file than the diagnostic's own span.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Related {
+    /// The other place.
     pub span: Span,
+    /// Printed under its caret: "first one here".
     pub label: String,
 }
 
@@ -54,6 +61,7 @@ pub struct Related {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{span}: {severity}: {message}")]
 pub struct Diagnostic {
+    /// Whether it refuses the input.
     pub severity: Severity,
     /// The headline: "unknown name `amout`".
     pub message: String,
@@ -90,16 +98,19 @@ impl Diagnostic {
         }
     }
 
+    /// The same diagnostic, with `label` under the caret.
     pub fn with_label(mut self, label: impl Into<String>) -> Diagnostic {
         self.label = label.into();
         self
     }
 
+    /// The same diagnostic, with a help line.
     pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
         self.help = Some(help.into());
         self
     }
 
+    /// The same diagnostic, with one more related place.
     pub fn with_related(mut self, span: Span, label: impl Into<String>) -> Diagnostic {
         self.related.push(Related {
             span,
@@ -108,6 +119,7 @@ impl Diagnostic {
         self
     }
 
+    /// Whether its severity is [`Severity::Error`].
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }
@@ -121,6 +133,7 @@ pub struct SourceMap {
 }
 
 impl SourceMap {
+    /// A map with no file.
     pub fn new() -> SourceMap {
         SourceMap::default()
     }
@@ -130,6 +143,7 @@ impl SourceMap {
         self.files.insert(file.into(), text.into());
     }
 
+    /// The text of `file`, if it was added.
     pub fn get(&self, file: &str) -> Option<&str> {
         self.files.get(file).map(|t| &**t)
     }
@@ -146,10 +160,12 @@ impl SourceMap {
         }
     }
 
+    /// The number of files.
     pub fn len(&self) -> usize {
         self.files.len()
     }
 
+    /// Whether no file was added.
     pub fn is_empty(&self) -> bool {
         self.files.is_empty()
     }
@@ -159,11 +175,14 @@ impl SourceMap {
 /// of them an error) and the texts they point into.
 #[derive(Clone, Debug, Default, PartialEq, Eq, thiserror::Error)]
 pub struct Diagnostics {
+    /// The diagnostics, in the order reported (see [`Diagnostics::sort`]).
     pub diagnostics: Vec<Diagnostic>,
+    /// The texts of the files their spans (and related spans) name.
     pub sources: SourceMap,
 }
 
 impl Diagnostics {
+    /// No diagnostic and no source.
     pub fn new() -> Diagnostics {
         Diagnostics::default()
     }
@@ -176,27 +195,34 @@ impl Diagnostics {
         d
     }
 
+    /// Adds a diagnostic (its file's text must be in
+    /// [`Diagnostics::sources`] for it to render with a snippet).
     pub fn push(&mut self, diag: Diagnostic) {
         self.diagnostics.push(diag);
     }
 
+    /// Adds the diagnostics and sources of `other`.
     pub fn extend(&mut self, other: Diagnostics) {
         self.diagnostics.extend(other.diagnostics);
         self.sources.extend(&other.sources);
     }
 
+    /// Whether any diagnostic is an error.
     pub fn has_errors(&self) -> bool {
         self.diagnostics.iter().any(Diagnostic::is_error)
     }
 
+    /// The number of diagnostics.
     pub fn len(&self) -> usize {
         self.diagnostics.len()
     }
 
+    /// Whether there is no diagnostic.
     pub fn is_empty(&self) -> bool {
         self.diagnostics.is_empty()
     }
 
+    /// The diagnostics, in order.
     pub fn iter(&self) -> std::slice::Iter<'_, Diagnostic> {
         self.diagnostics.iter()
     }

@@ -33,6 +33,8 @@
 //! than [`MAX_NESTING`], unterminated strings and comments and invalid UTF-8
 //! are clear errors.
 
+#![warn(missing_docs)]
+
 pub mod assume;
 pub mod ast;
 pub mod diag;

@@ -139,7 +139,10 @@ fn merge_checks(literal_errors: &mut Vec<Diagnostic>, checks: Vec<Diagnostic>) {
 /// (their constant [`Ref`]s resolved to [`RefKind::Const`]).
 #[derive(Clone, Debug)]
 pub struct LoadedSpec {
+    /// The spec that was loaded.
     pub root: Spec,
+    /// Every spec reached through `include`, each file once, depth-first
+    /// in the order written.
     pub includes: Vec<Spec>,
     /// The text of every file, for rendering diagnostics.
     pub sources: SourceMap,
@@ -432,7 +435,9 @@ impl Loader {
 /// Which language a file is written in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FileKind {
+    /// A plan (`.plan`, or text that starts with `plan`).
     Plan,
+    /// A spec (`.spec`, or text that starts with `spec`).
     Spec,
 }
 
@@ -467,6 +472,7 @@ impl FileKind {
         }
     }
 
+    /// `plan` or `spec`.
     pub fn as_str(self) -> &'static str {
         match self {
             FileKind::Plan => "plan",

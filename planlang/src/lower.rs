@@ -53,16 +53,25 @@ pub fn literal(lit: &Literal) -> Value {
 /// Why a condition cannot be compiled.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CondError {
+    /// A name resolved as a constant is not in the constants given.
     #[error("`{0}` is not a known constant")]
     UnknownConst(String),
+    /// The regex of a `matches` is not one the core accepts.
     #[error(transparent)]
     Regex(#[from] RegexError),
+    /// The right side of a `matches` is not a string.
     #[error("`matches` needs a string regex")]
     RegexNotString,
+    /// A value that must be constant (a list item, a pattern's target)
+    /// names a param, a field or a result.
     #[error("a list may hold only literals and constants")]
     RefInList,
+    /// A constant written with a field (`c.x`), or with an index that is
+    /// out of its list's range or on a value that is no list.
     #[error("`{0}` has no fields or index (it is a constant)")]
     FieldOfConst(String),
+    /// A pattern's exact path target cannot be normalized (it is not
+    /// absolute, holds a NUL, or a glob has `..` after a wildcard).
     #[error(transparent)]
     Path(PathError),
 }

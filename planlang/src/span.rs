@@ -19,7 +19,9 @@ pub struct Span {
     pub start: u32,
     /// Byte offset one past the last character.
     pub end: u32,
+    /// Line of the first character, from 1 (0 for a synthetic span).
     pub line: u32,
+    /// Column of the first character, in characters from 1.
     pub col: u32,
 }
 
@@ -36,6 +38,8 @@ impl Span {
         }
     }
 
+    /// Whether the span points nowhere: its line is 0, as in a
+    /// [`Span::synthetic`] one.
     pub fn is_synthetic(&self) -> bool {
         self.line == 0
     }
@@ -56,10 +60,12 @@ impl Span {
         }
     }
 
+    /// The number of bytes covered.
     pub fn len(&self) -> usize {
         self.end.saturating_sub(self.start) as usize
     }
 
+    /// Whether no byte is covered.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -90,14 +96,19 @@ impl fmt::Display for Span {
 /// A value with the span it was written at.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Spanned<T> {
+    /// The value.
     pub node: T,
+    /// Where it was written (not part of equality).
     pub span: Span,
 }
 
 impl<T> Spanned<T> {
+    /// `node`, written at `span`.
     pub fn new(node: T, span: Span) -> Self {
         Spanned { node, span }
     }
+    /// `node` with a [`Span::synthetic`] span: built by a program, not
+    /// parsed.
     pub fn synthetic(node: T) -> Self {
         Spanned {
             node,

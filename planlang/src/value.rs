@@ -12,10 +12,15 @@ pub use warden_core::value::{Cidr, Duration, Number};
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "type", content = "value", rename_all = "snake_case")]
 pub enum Literal {
+    /// `"a\tb"`, with its escapes decoded.
     String(String),
+    /// `443`, `98.7`, `-1`.
     Number(Number),
+    /// `true`, `false`.
     Bool(bool),
+    /// `90s`, `15m`, `2h`, `1d`.
     Duration(Duration),
+    /// `10.0.0.0/8`, `::1/128`, `192.168.1.7`.
     Cidr(Cidr),
 }
 
@@ -37,13 +42,21 @@ impl Literal {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ValueType {
+    /// Text.
     String,
+    /// An exact decimal.
     Number,
+    /// `true` or `false`.
     Bool,
+    /// A span of time in whole seconds.
     Duration,
+    /// An address or network.
     Cidr,
+    /// A string that starts with `/`, compared normalized.
     Path,
+    /// A host name or address, as `connect` takes it.
     Host,
+    /// A list of values.
     List,
 }
 

@@ -12,6 +12,7 @@ use warden_core::value::{Field, Value};
 /// Concrete values for a plan's symbols.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Witness {
+    /// Params by name (assumed fields of results included: `bill.amount`).
     pub params: BTreeMap<String, Value>,
     /// `let` results by name (`bill.iban`).
     pub unknowns: BTreeMap<String, Value>,

@@ -31,7 +31,7 @@ use warden_core::value::Value;
 
 define_language! {
     /// Boolean structure over interned atoms.
-    pub enum BoolLang {
+    enum BoolLang {
         "true" = True,
         "false" = False,
         "and" = And([Id; 2]),

@@ -41,8 +41,12 @@ pub enum Term {
     /// the plan makes an assumption about ([`Lowered::assumed`]): the
     /// proof treats it as that value (typed, meeting the assumption).
     Unknown {
+        /// The name as the plan writes it, fields and index included
+        /// (`bill.iban`, `rows[0]`).
         name: String,
+        /// The tool whose result it is.
         origin: String,
+        /// The assumed field it stands for, if any.
         key: Option<String>,
     },
     /// A plan glob (normalized): some file it matches.
@@ -54,6 +58,7 @@ pub enum Term {
 }
 
 impl Term {
+    /// Whether the value is a literal ([`Term::Known`]).
     pub fn is_known(&self) -> bool {
         matches!(self, Term::Known(_))
     }
@@ -62,9 +67,14 @@ impl Term {
 /// One action written in the plan (a `let` step's call included).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct StepAction {
+    /// The kind rules match it by.
     pub kind: ActionKind,
+    /// For a call: the tool's name.
     pub call: Option<String>,
+    /// The action's fields by name, as spec conditions name them: `path`,
+    /// `argv`, `host`, `ip`, `port`, or a call's arguments.
     pub fields: BTreeMap<String, Term>,
+    /// The step in the plan.
     pub span: Span,
 }
 
@@ -181,9 +191,14 @@ impl std::fmt::Display for StepAction {
 /// A param of the plan.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParamInfo {
+    /// Its name (for an assumed field, its name in [`Lowered::assumed`]:
+    /// `bill.amount`).
     pub name: String,
+    /// Its type.
     pub ty: ParamType,
+    /// Its `where`, which every value meets.
     pub condition: Option<ast::CondExpr>,
+    /// The declaration (for an assumed field, the `let` step's assumption).
     pub span: Span,
 }
 
@@ -191,6 +206,7 @@ pub struct ParamInfo {
 /// where COND`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AssumptionInfo {
+    /// The tool whose result is assumed about.
     pub tool: String,
     /// The result's name, made unique in the plan (`bill`, `bill#2` for a
     /// second `let bill` with an assumption).
@@ -202,19 +218,25 @@ pub struct AssumptionInfo {
     pub condition: ast::CondExpr,
     /// The condition as the plan writes it.
     pub text: String,
+    /// The condition in the plan.
     pub span: Span,
 }
 
 /// A plan, lowered.
 #[derive(Clone, Debug)]
 pub struct Lowered {
+    /// Every action written in the plan, in written order: a step's index
+    /// here is how the graph, paths and reports name it.
     pub steps: Vec<StepAction>,
+    /// The control-flow graph over [`Lowered::steps`].
     pub graph: Cfg,
+    /// The plan's params, in written order.
     pub params: Vec<ParamInfo>,
     /// The fields of results the plan makes assumptions about, as params
     /// the proof may rely on (typed, the assumption as the `where` of the
     /// first field of each): `bill.amount`.
     pub assumed: Vec<ParamInfo>,
+    /// Every `let ... where COND` of the plan, in written order.
     pub assumptions: Vec<AssumptionInfo>,
     /// Where each step sits: the `either` branch or `repeat` around it (an
     /// index into `frames`), `None` at the top of the plan.
@@ -253,16 +275,48 @@ impl Lowered {
 /// Why a plan cannot be lowered.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LowerError {
+    /// A literal path cannot be normalized (not absolute, a NUL, `..`
+    /// after a glob's wildcard).
     #[error("{span}: {source}")]
-    Path { span: Span, source: PathError },
+    Path {
+        /// The value.
+        span: Span,
+        /// Why it is no path.
+        source: PathError,
+    },
+    /// A name is neither a param nor a `let` result in scope.
     #[error("{span}: `{name}` is not a param or a `let` result of this plan")]
-    UnknownName { span: Span, name: String },
+    UnknownName {
+        /// The name.
+        span: Span,
+        /// The name as written.
+        name: String,
+    },
+    /// A param written with a field or index (`p.x`, `p[0]`).
     #[error("{span}: a param has no fields or index (`{name}`)")]
-    ParamField { span: Span, name: String },
+    ParamField {
+        /// The reference.
+        span: Span,
+        /// The param's name.
+        name: String,
+    },
+    /// A value that cannot stand where it is (a number as a path, a port
+    /// out of range, an argument given twice, a bad assumption).
     #[error("{span}: {what}")]
-    BadValue { span: Span, what: String },
+    BadValue {
+        /// The value.
+        span: Span,
+        /// What is wrong with it.
+        what: String,
+    },
+    /// Two params of one name.
     #[error("{span}: param `{name}` is declared twice")]
-    DuplicateParam { span: Span, name: String },
+    DuplicateParam {
+        /// The second declaration's name.
+        span: Span,
+        /// The name.
+        name: String,
+    },
 }
 
 /// Lowers a plan to its action steps and control-flow graph.

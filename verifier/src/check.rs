@@ -21,16 +21,27 @@ use z3::SatResult;
 /// Why a plan cannot be checked at all (bad input, exit 2).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CheckError {
+    /// The plan cannot be lowered to steps and a control-flow graph.
     #[error(transparent)]
     Lower(#[from] LowerError),
+    /// A param's `where` (or a result's assumption) cannot be lowered to
+    /// a condition.
     #[error("{span}: the `where` condition of param `{param}`: {source}")]
     Where {
+        /// The param's declaration.
         span: Span,
+        /// Its name (`bill.amount` for an assumed field).
         param: String,
+        /// Why its condition cannot be lowered.
         source: CondError,
     },
+    /// No values meet every param's `where` together: a proof under them
+    /// would hold vacuously.
     #[error("{span}: the `where` conditions of the params cannot all hold: no value is possible")]
-    UnsatisfiableWhere { span: Span },
+    UnsatisfiableWhere {
+        /// The first param with a `where` (the plan when none has one).
+        span: Span,
+    },
 }
 
 /// A step of the plan as the check sees it.

@@ -24,9 +24,14 @@ use warden_core::cond::Pattern;
 /// An `allow`, `deny` or `approve` rule.
 #[derive(Clone, Debug)]
 pub struct EffectRule {
+    /// `allow`, `deny` or `approve`.
     pub effect: Effect,
+    /// What it matches, constants inlined and shorthand target folded into
+    /// the condition.
     pub pattern: Pattern,
+    /// The rule in its spec file.
     pub span: Span,
+    /// The rule on one line ([`rule_text`]), for messages.
     pub text: String,
 }
 
@@ -34,18 +39,27 @@ pub struct EffectRule {
 /// (`first` = A, `second` = B).
 #[derive(Clone, Debug)]
 pub struct OrderRule {
+    /// A: the pattern written first.
     pub first: Pattern,
+    /// B: the pattern written second.
     pub second: Pattern,
+    /// The rule in its spec file.
     pub span: Span,
+    /// The rule on one line ([`rule_text`]), for messages.
     pub text: String,
 }
 
 /// `at most N PATTERN`.
 #[derive(Clone, Debug)]
 pub struct CountRule {
+    /// N: the most matching actions on any path (a loop counts every
+    /// iteration).
     pub limit: u64,
+    /// The actions counted.
     pub pattern: Pattern,
+    /// The rule in its spec file.
     pub span: Span,
+    /// The rule on one line ([`rule_text`]), for messages.
     pub text: String,
 }
 
@@ -54,8 +68,11 @@ pub struct CountRule {
 /// does not consult it; the token carries it when a plan step may match.
 #[derive(Clone, Debug)]
 pub struct ApproveEachRule {
+    /// The calls that wait (always a `call` pattern).
     pub pattern: Pattern,
+    /// The rule in its spec file.
     pub span: Span,
+    /// The rule on one line ([`rule_text`]), for messages.
     pub text: String,
 }
 
@@ -91,19 +108,29 @@ impl Default for Options {
 /// A spec ready to check plans. `Send + Sync`: share it between threads.
 #[derive(Debug)]
 pub struct CompiledSpec {
+    /// `spec "NAME"` of the root spec.
     pub name: String,
     /// Constants of the spec being compiled (empty once compiled: they are
     /// inlined into every condition).
     pub consts: Consts,
+    /// `allow`, `deny` and `approve` rules, in written order, the root
+    /// spec's first (a verdict names its rule by index here).
     pub effects: Vec<EffectRule>,
+    /// `never A after B` rules.
     pub never: Vec<OrderRule>,
+    /// `require A before B` rules.
     pub require: Vec<OrderRule>,
+    /// `at most N` rules.
     pub at_most: Vec<CountRule>,
     /// `approve each` rules.
     pub approve_each: Vec<ApproveEachRule>,
+    /// The patterns of every `baseline` block: granted at run time, never
+    /// consulted by the plan check.
     pub baseline: Vec<Pattern>,
-    /// `max ttl`, in seconds.
+    /// `max ttl`, in seconds: the smallest of the spec and its includes.
     pub max_ttl: Option<u64>,
+    /// How [`CompiledSpec::check`] runs ([`CompiledSpec::check_with`]
+    /// takes others).
     pub options: Options,
     /// Answers of the solver by canonical question.
     pub(crate) cache: Mutex<HashMap<String, crate::answer::Answer>>,
@@ -119,24 +146,52 @@ pub struct CompiledSpec {
 /// Why a spec cannot be compiled.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CompileError {
+    /// A constant, pattern or condition cannot be lowered (an unknown
+    /// constant, a bad regex, a path that is not absolute).
     #[error("{span}: {source}")]
-    Cond { span: Span, source: CondError },
+    Cond {
+        /// The value or pattern.
+        span: Span,
+        /// Why it cannot be lowered.
+        source: CondError,
+    },
+    /// A `let` constant has the name of an action field (`path`, `port`).
     #[error("{span}: `let {name}` shadows the field `{name}`")]
-    ShadowsField { span: Span, name: String },
+    ShadowsField {
+        /// The constant's name.
+        span: Span,
+        /// The name.
+        name: String,
+    },
+    /// Two `let`s of the specs compiled together define one name.
     #[error("{span}: `{name}` is defined twice")]
-    DuplicateConst { span: Span, name: String },
+    DuplicateConst {
+        /// The second definition's name.
+        span: Span,
+        /// The name.
+        name: String,
+    },
+    /// `approve each` with a pattern that is not a `call` pattern.
     #[error(
         "{span}: `approve each` takes a `call` pattern: only tool calls can wait for a human at run time (the kernel layers cannot ask)"
     )]
-    ApproveEachNotCall { span: Span },
+    ApproveEachNotCall {
+        /// The rule.
+        span: Span,
+    },
 }
 
-/// How a concrete action fares against the spec's effect rules.
+/// How a concrete action fares against the spec's effect rules, each rule
+/// named by its index in [`CompiledSpec::effects`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ActionVerdict {
     /// Denied by this rule, or (None) because nothing allows it.
     Deny(Option<usize>),
+    /// Needs approval: the first `approve` rule that matches (no `deny`
+    /// does).
     Approve(usize),
+    /// Allowed: the first `allow` rule that matches (no `deny` or `approve`
+    /// does).
     Allow(usize),
 }
 

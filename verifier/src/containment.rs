@@ -68,7 +68,10 @@ pub enum ContainmentError {
     /// The verifier refused the sub-plan against the parent envelope; the
     /// outcome holds every violation with its counterexample.
     #[error("the sub-plan is not inside the parent envelope ({} reason(s))", outcome.violations.len())]
-    Outside { outcome: Box<Outcome> },
+    Outside {
+        /// The check's outcome against [`envelope_spec`] of the parent.
+        outcome: Box<Outcome>,
+    },
     /// A structural property of the envelope would be widened.
     #[error("the sub-plan would widen the parent envelope: {0}")]
     Wider(String),

@@ -33,8 +33,11 @@ use warden_core::shape::{self, Profile};
 /// Why the enforcement profiles could not be proven or refuted.
 #[derive(Debug, thiserror::Error)]
 pub enum EnforcementError {
+    /// A proof question could not be built or checked.
     #[error(transparent)]
     Prove(#[from] ProveError),
+    /// The parent's enforced envelope could not be made a spec (for
+    /// [`prove_attenuated`]).
     #[error(transparent)]
     Containment(#[from] ContainmentError),
 }

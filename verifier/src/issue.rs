@@ -55,20 +55,30 @@ pub const DEFAULT_ISSUER: &str = "warden";
 /// Why a token could not be issued (or a plan not decided).
 #[derive(Debug, thiserror::Error)]
 pub enum IssueError {
+    /// The spec does not compile.
     #[error(transparent)]
     Compile(#[from] CompileError),
+    /// The plan cannot be checked (bad input, not a verdict).
     #[error(transparent)]
     Check(#[from] CheckError),
+    /// The lifetime is zero or too long, or no random token id could be
+    /// drawn.
     #[error(transparent)]
     Claims(#[from] ClaimsError),
+    /// The signer refused.
     #[error(transparent)]
     Sign(#[from] SignError),
+    /// The issuer's name is empty or blank.
     #[error("the issuer name must not be empty")]
     EmptyIssuer,
+    /// [`attenuate`]: the sub-plan is not provably inside the parent's
+    /// envelope.
     #[error(transparent)]
     Containment(#[from] ContainmentError),
+    /// [`attenuate`]: the parent token expired at this time.
     #[error("the parent token has expired (at {0}); nothing can be narrowed from it")]
     ParentExpired(Timestamp),
+    /// The enforcement profiles could be neither proven nor refuted.
     #[error(transparent)]
     Enforcement(#[from] EnforcementError),
     /// No enforcement profile keeps the envelope inside what was proven: a
@@ -111,13 +121,23 @@ pub struct Issuer {
 /// The claims of an accepted plan, but for the token's id and lifetime.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Draft {
+    /// The agent (`sub`): the plan's `agent`, else
+    /// [`IssueOptions::agent`].
     pub sub: Option<String>,
+    /// The plan's name (`plan "NAME"`).
     pub plan: Option<String>,
+    /// [`plan_hash`] of the plan.
     pub plan_hash: Digest,
+    /// The root spec's name.
     pub spec: String,
+    /// [`spec_hash`] of the spec.
     pub spec_hash: Digest,
+    /// The token's lifetime: the one asked for (or the default), capped by
+    /// the spec's `max ttl`; never zero.
     pub ttl: Duration,
+    /// What the token grants: the envelope of the accepted plan.
     pub envelope: Envelope,
+    /// The enforcement profiles, proven or refuted, for the envelope.
     pub enforcement: Vec<EnforcementProof>,
 }
 
@@ -184,7 +204,9 @@ impl Decision {
 /// A signed token and what it says.
 #[derive(Clone, Debug)]
 pub struct Issued {
+    /// The token as the signer wrote it.
     pub token: String,
+    /// The claims it carries.
     pub claims: Claims,
 }
 

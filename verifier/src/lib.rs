@@ -8,14 +8,15 @@
 //! ([`canon`]) so equal questions are asked once, and decided by automata
 //! when each atom is about one string, number or bool ([`automata`]),
 //! otherwise by Z3 ([`symbolic`]). Temporal and count rules are decided
-//! over the plan's petgraph control-flow graph ([`cfg`]) without
+//! over the plan's petgraph control-flow graph ([`cfg`](mod@cfg)) without
 //! enumerating paths.
 //!
-//! Modules, one concept each: [`compile`] (specs compiled once), [`cfg`]
-//! (the plan's control-flow graph and its path questions), [`reference`]
-//! (the brute-force oracle), [`canon`] (egg), [`automata`] (DFAs),
-//! [`symbolic`] (Z3), [`check`] (putting them together), [`derive`] (the
-//! envelope of an accepted plan), [`report`] (verdicts, violations,
+//! Modules, one concept each: [`compile`] (specs compiled once),
+//! [`cfg`](mod@cfg) (the plan's control-flow graph and its path
+//! questions), [`reference`](mod@reference) (the brute-force oracle),
+//! [`canon`] (egg), [`automata`] (DFAs), [`symbolic`] (Z3), [`check`]
+//! (putting them together), [`derive`](mod@derive) (the envelope of an
+//! accepted plan), [`report`] (verdicts, violations,
 //! witnesses), [`proof`] (the envelope each enforcement profile's layers
 //! enforce, proven inside the spec), [`enforcement`] (the token's
 //! `enforcement` claim), [`containment`] (a sub-plan inside a parent
@@ -33,6 +34,7 @@
 //! let out = spec.check(&plan).unwrap();
 //! assert_eq!(out.verdict, Verdict::Reject); // p = "/tmp/../…" escapes /tmp
 //! ```
+#![warn(missing_docs)]
 
 pub mod analysis;
 pub mod answer;

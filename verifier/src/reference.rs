@@ -27,10 +27,14 @@ pub const MAX_PATH_LEN: usize = 10_000;
 /// Why the reference evaluator cannot decide a plan.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReferenceError {
+    /// The plan cannot be lowered.
     #[error(transparent)]
     Lower(#[from] LowerError),
+    /// The step with this index has a value that is not known.
     #[error("the plan is not concrete (step {0} has a param, a `let` result or a glob)")]
     NotConcrete(usize),
+    /// More than [`MAX_PATHS`] paths, a path longer than [`MAX_PATH_LEN`]
+    /// steps, or a walk of more than [`MAX_MOVES`] moves.
     #[error("the plan has too many paths for the reference evaluator")]
     TooManyPaths,
 }
@@ -38,6 +42,7 @@ pub enum ReferenceError {
 /// One reason the reference evaluator refuses or parks a plan.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Finding {
+    /// Why (for an approval, always [`Reason::Denied`]).
     pub reason: Reason,
     /// Index into the compiled spec's rule list of that kind (effects,
     /// never, require, at most).
@@ -49,8 +54,13 @@ pub struct Finding {
 /// The reference verdict.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ReferenceOutcome {
+    /// Reject when any violation is found, else approve when any approval
+    /// is needed, else accept (as [`crate::report::Outcome::verdict`]).
     pub verdict: Verdict,
+    /// Every refusal: the ttl, each refused step (once), then each
+    /// `never`, `require` and `at most` rule that fails.
     pub violations: Vec<Finding>,
+    /// The steps an `approve` rule matches, with that rule.
     pub approvals: Vec<Finding>,
 }
 

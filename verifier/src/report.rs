@@ -22,13 +22,16 @@ use warden_core::envelope::Envelope;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
+    /// Every step is allowed on every path: a token may be issued.
     Accept,
+    /// Some step or path is refused (or could not be proven safe).
     Reject,
     /// Accepted once a human approves.
     Approve,
 }
 
 impl Verdict {
+    /// `accept`, `reject` or `approve`, as in `--json` and `expect`.
     pub fn as_str(self) -> &'static str {
         match self {
             Verdict::Accept => "accept",
@@ -67,6 +70,7 @@ pub enum Reason {
 }
 
 impl Reason {
+    /// A short phrase for people ("no rule allows it").
     pub fn describe(self) -> &'static str {
         match self {
             Reason::Denied => "denied by a rule",
@@ -85,6 +89,7 @@ impl Reason {
 /// branch taken, for `repeat` the iteration.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PathStep {
+    /// The step, or the `either` or `repeat` around it.
     pub span: Span,
     /// The step as written (`call send_money(...)`), or the branch choice
     /// (`either: branch 2`).
@@ -94,7 +99,9 @@ pub struct PathStep {
 /// One reason for a refusal, with its counterexample.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counterexample {
+    /// What kind of refusal it is.
     pub reason: Reason,
+    /// The headline for people.
     pub message: String,
     /// The spec rule (absent for "nothing allows", timeouts).
     pub rule: Option<Span>,
@@ -115,18 +122,29 @@ pub struct Counterexample {
 /// A step that a human must approve, and the rule that asks for it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Approval {
+    /// The `approve` rule that matches.
     pub rule: Span,
+    /// That rule as written.
     pub rule_text: Option<String>,
+    /// The plan step.
     pub step: Span,
+    /// The step's action (with the witness substituted, for a step with
+    /// symbols).
     pub action: String,
+    /// Values of params and `let` results under which the rule matches
+    /// (empty for a step whose values are all known).
     pub witness: BTreeMap<String, String>,
 }
 
-/// The result of `CompiledSpec::check`.
+/// The result of [`CompiledSpec::check`](crate::CompiledSpec::check).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Outcome {
+    /// Reject when any violation is found, else approve when any approval
+    /// is needed, else accept.
     pub verdict: Verdict,
+    /// Every reason for refusal found, each with its counterexample.
     pub violations: Vec<Counterexample>,
+    /// The steps a human must approve.
     pub approvals: Vec<Approval>,
     /// Present when the verdict is accept or approve.
     pub envelope: Option<Envelope>,
@@ -152,6 +170,7 @@ pub struct Stats {
 }
 
 impl Outcome {
+    /// An accept with no violation, no approval and empty statistics.
     pub fn accepted(envelope: Option<Envelope>) -> Outcome {
         Outcome {
             verdict: Verdict::Accept,

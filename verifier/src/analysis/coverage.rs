@@ -43,6 +43,7 @@ use warden_core::cond::Pattern;
 pub struct Coverage {
     /// Rules (effect, temporal and count) in the spec and its includes.
     pub rules: usize,
+    /// How many of them some test exercises.
     pub exercised: usize,
     /// One `uncovered` finding per rule no test exercises.
     pub uncovered: Vec<Finding>,

@@ -8,14 +8,19 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
+    /// An `allow` rule decides it.
     Allow,
+    /// An `approve` rule decides it: it waits for a human.
     Approve,
+    /// A `deny` rule decides it, or no rule allows it.
     Deny,
 }
 
 impl Decision {
+    /// Every decision, in order.
     pub const ALL: [Decision; 3] = [Decision::Allow, Decision::Approve, Decision::Deny];
 
+    /// `allow`, `approve` or `deny`, as reports print it.
     pub fn as_str(self) -> &'static str {
         match self {
             Decision::Allow => "allow",
@@ -41,7 +46,9 @@ impl From<ActionVerdict> for Decision {
     }
 }
 
-/// The rule that decides a verdict, if any (nothing allowing is no rule).
+/// The rule that decides a verdict, by its index in
+/// [`CompiledSpec::effects`](crate::CompiledSpec::effects), if any
+/// (nothing allowing is no rule).
 pub fn deciding_rule(v: ActionVerdict) -> Option<usize> {
     match v {
         ActionVerdict::Allow(i) | ActionVerdict::Approve(i) => Some(i),

@@ -59,8 +59,10 @@ impl Default for DiffOptions {
 /// Why two specs cannot be compared.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DiffError {
+    /// The old spec does not compile.
     #[error("the old spec: {0}")]
     Old(CompileError),
+    /// The new spec does not compile.
     #[error("the new spec: {0}")]
     New(CompileError),
 }
@@ -68,14 +70,19 @@ pub enum DiffError {
 /// One action that the two specs decide differently, checked concretely.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Witnessed {
+    /// The action.
     pub action: ConcreteAction,
+    /// What the old spec decides for it.
     pub old: Decision,
+    /// What the new spec decides for it.
     pub new: Decision,
 }
 
 /// What changed between two specs.
 #[derive(Clone, Debug, Default, Serialize)]
 pub struct DiffReport {
+    /// Every change found, and every question left unproved
+    /// ([`UNPROVED_KINDS`]).
     pub findings: Vec<Finding>,
     /// The witnesses of the effect changes, in the order of `findings`.
     pub witnesses: Vec<Witnessed>,

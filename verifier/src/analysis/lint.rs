@@ -47,7 +47,9 @@ use warden_core::cond::Cond;
 /// How `lint` asks the solver.
 #[derive(Clone, Debug)]
 pub struct LintOptions {
+    /// Bound of every solver call, in milliseconds.
     pub timeout_ms: u32,
+    /// How many spurious witnesses one question may produce.
     pub max_refinements: u32,
 }
 

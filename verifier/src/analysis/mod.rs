@@ -44,9 +44,17 @@ use std::fmt;
 #[serde(tag = "proof", rename_all = "snake_case")]
 pub enum Proof {
     /// A concrete action, checked with the value semantics.
-    Witness { action: String },
+    Witness {
+        /// The action in plan syntax ([`diff::action_text`]).
+        action: String,
+    },
     /// The rule that covers (or overrides) the finding's rule.
-    Rule { at: String, rule: String },
+    Rule {
+        /// Where that rule is: `file:line:col`.
+        at: String,
+        /// That rule, as written.
+        rule: String,
+    },
     /// The solver proved no action matches.
     Unsat,
     /// Nothing to prove (a syntactic fact).
@@ -70,14 +78,21 @@ impl fmt::Display for Proof {
 pub struct Finding {
     /// `file:line:col` (the spec's name span when nothing better exists).
     pub at: String,
+    /// The line of `at`.
     pub line: u32,
+    /// The column of `at`.
     pub col: u32,
+    /// What was found, one kebab-case word: `widened`, `uncovered`,
+    /// `unsatisfiable`, `undecided`, ...
     pub kind: String,
+    /// The finding for people.
     pub message: String,
+    /// Why it holds.
     pub proof: Proof,
 }
 
 impl Finding {
+    /// A finding at `span`.
     pub fn new(span: &Span, kind: &str, message: String, proof: Proof) -> Finding {
         Finding {
             at: span.to_string(),

@@ -179,6 +179,7 @@ fn bool_cond(b: bool) -> Cond {
 /// How one argument of a call probe is modelled.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ArgModel {
+    /// The argument's name.
     pub name: String,
     /// The longest list considered.
     pub list_bound: u32,
@@ -270,11 +271,15 @@ fn collect_uses(c: &Cond, uses: &mut BTreeMap<String, Uses>, tools: &mut BTreeSe
 /// A fully symbolic action of one class (see the module doc).
 #[derive(Clone, Debug)]
 pub struct Probe {
+    /// The kind of action it stands for.
     pub kind: ActionKind,
+    /// For a call probe: the tool (a name no rule uses stands for every
+    /// tool no rule names).
     pub call: Option<String>,
     /// The symbolic plan step (for a call: one unknown value per argument
     /// and per list element).
     pub step: StepAction,
+    /// The type of each symbol of the step, by its param name.
     pub params: HashMap<String, ParamType>,
     /// Constraints every value meets (a port is 0 to 65535).
     pub wheres: Vec<Cond>,

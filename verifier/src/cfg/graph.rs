@@ -26,25 +26,33 @@ use std::rc::Rc;
 /// A node of the control-flow graph.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CfgNode {
+    /// Where every path starts, before the first step.
     Entry,
+    /// Where every path ends, after the last step.
     Exit,
     /// The action step with this index in [`super::Lowered::steps`].
     Step(usize),
     /// Where an `either` splits into its branches.
     Fork {
+        /// The `either` step.
         span: Span,
     },
     /// Where the branches of an `either` meet again.
     Join,
     /// The start of a `repeat` region; `tail` closes it.
     LoopHead {
+        /// `N` of `repeat N`.
         count: u64,
+        /// `repeat at most N`: the body may run zero times.
         at_most: bool,
+        /// The `repeat` step.
         span: Span,
+        /// The region's [`CfgNode::LoopTail`].
         tail: NodeIndex,
     },
     /// The end of a `repeat` region opened by `head`.
     LoopTail {
+        /// The region's [`CfgNode::LoopHead`].
         head: NodeIndex,
     },
 }
@@ -55,9 +63,15 @@ pub enum CfgEdge {
     /// One step after another.
     Next,
     /// From a fork into branch `index` (counting from 1).
-    Branch { index: usize },
+    Branch {
+        /// The branch, counting from 1.
+        index: usize,
+    },
     /// From the end of branch `index` into its join.
-    Merge { index: usize },
+    Merge {
+        /// The branch, counting from 1.
+        index: usize,
+    },
     /// From a loop head into the first node of its body.
     Enter,
     /// From a loop tail back to its head: the next iteration.
@@ -82,9 +96,19 @@ pub enum PathElem {
     /// The action step with this index.
     Step(usize),
     /// The branch taken at an `either` (counting from 1).
-    Branch { span: Span, index: usize },
+    Branch {
+        /// The `either` step.
+        span: Span,
+        /// The branch, counting from 1.
+        index: usize,
+    },
     /// Iterations of a `repeat` (the body's path follows, once).
-    Iterations { span: Span, count: u64 },
+    Iterations {
+        /// The `repeat` step.
+        span: Span,
+        /// How many times the body runs on this path.
+        count: u64,
+    },
 }
 
 /// A path, or a prefix of one.
@@ -251,6 +275,7 @@ impl CfgBuilder {
 /// witness paths for what the question looks for. [`Cfg::solve`] combines
 /// them over the graph.
 pub trait PathQuestion {
+    /// A summary of a set of paths.
     type Sum: Clone;
     /// The empty path.
     fn empty(&self) -> Self::Sum;
@@ -273,10 +298,12 @@ impl Cfg {
         &self.graph
     }
 
+    /// The [`CfgNode::Entry`] node.
     pub fn entry(&self) -> NodeIndex {
         self.entry
     }
 
+    /// The [`CfgNode::Exit`] node.
     pub fn exit(&self) -> NodeIndex {
         self.exit
     }

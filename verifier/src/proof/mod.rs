@@ -4,8 +4,10 @@
 //!
 //! A kernel layer can only express certain shapes: Landlock knows files and
 //! directory trees (not `*.tmp` inside a directory), TCP ports (not
-//! addresses), and programs (not their arguments). [`enforced_envelope`]
-//! turns an envelope into the envelope a [`Profile`]'s layers enforce, every
+//! addresses), and programs (not their arguments).
+//! [`enforced_envelope`](warden_core::shape::enforced_envelope) turns an
+//! envelope into the envelope a [`Profile`](warden_core::shape::Profile)'s
+//! layers enforce, every
 //! shape widened the way the layers widen it, and [`prove`] asks the
 //! verifier whether any action that the enforced envelope permits but the
 //! original one does not is refused by the spec (denied, left unallowed, or
@@ -17,9 +19,10 @@
 //! one-step plan whose param ranges over the widened shape minus the
 //! original grants (`param p: path where p under "/tmp/out" and not p
 //! matches "^/tmp/out/[^/]*\.tmp$"`), built as a syntax tree from typed
-//! parts ([`query`]) and checked with [`CompiledSpec::check`] for every
-//! value of the param. Witnesses are re-checked concretely
-//! against both envelopes; a spurious one refuses (fail closed).
+//! parts (the private module `query`) and checked with
+//! [`CompiledSpec::check`] for every value of the param. Witnesses are
+//! re-checked concretely against both envelopes; a spurious one refuses
+//! (fail closed).
 //!
 //! ```
 //! use verifier::proof::prove;
@@ -123,8 +126,10 @@ impl fmt::Display for WideningCounterexample {
 /// Why an enforced envelope could not be checked at all.
 #[derive(Debug, thiserror::Error)]
 pub enum ProveError {
+    /// A question's one-step plan could not be checked.
     #[error("the proof of the enforced envelope could not be checked: {0}")]
     Check(#[from] CheckError),
+    /// A value of the enforced envelope cannot be written as a question.
     #[error("the proof of the enforced envelope could not build its question: {0}")]
     Query(#[from] QueryError),
 }

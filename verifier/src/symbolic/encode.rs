@@ -107,6 +107,8 @@ pub struct Encoder<'p> {
 }
 
 impl<'p> Encoder<'p> {
+    /// An encoder for the symbols typed by `params`, with unknown argument
+    /// lists of at most `list_bound` elements ([`list_bound`]).
     pub fn new(params: &'p HashMap<String, ParamType>, list_bound: u32) -> Self {
         Encoder {
             params,

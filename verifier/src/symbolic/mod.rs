@@ -33,12 +33,13 @@
 //! assert_eq!(unescape_z3(r"a\u{5c}b"), "a\\b");
 //! ```
 //!
-//! Modules by job: [`residual`] (partial evaluation of a condition on a
-//! step), [`strings`] (string literals, regexes, globs), [`paths`] (the
-//! path theory: normal forms, trees, `norm(raw)`), [`scalars`] (numbers
-//! and addresses), [`encode`] (residuals to Z3 formulas), [`session`] (the
-//! solver of one check, with refinement), [`model`] (witnesses read from
-//! models). The answers themselves are [`crate::answer`]'s.
+//! Private modules by job: `residual` (partial evaluation of a condition
+//! on a step: [`residual()`]), `strings` (string literals, regexes, globs),
+//! `paths` (the path theory: normal forms, trees, `norm(raw)`), `scalars`
+//! (numbers and addresses), `encode` (residuals to Z3 formulas:
+//! [`Encoder`]), `session` (the solver of one check, with refinement:
+//! [`Session`]), `model` (witnesses read from models). The answers
+//! themselves are [`crate::answer`]'s.
 
 mod encode;
 mod model;

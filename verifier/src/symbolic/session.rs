@@ -19,6 +19,7 @@ pub struct Session {
     /// Made when the first question reaches Z3 (many checks never need it).
     pub(super) solver: std::cell::OnceCell<Solver>,
     pub(super) timeout_ms: u32,
+    /// The type of every param the questions may name.
     pub params: HashMap<String, ParamType>,
     /// The params' `where` conditions (residual), with the params each names.
     pub(super) wheres: Vec<(Vec<String>, Cond)>,
