@@ -46,7 +46,7 @@
 //! let q: Cond = serde_json::from_str(r#"{"kind":"not","cond":{"kind":"cmp","op":"under",
 //!     "lhs":{"kind":"ref","name":"norm|p:p"},"rhs":{"kind":"value","value":{"type":"string","value":"/tmp"}}}}"#).unwrap();
 //! let a = decide(&q, &[&w], &params, &BTreeMap::new(), &|_| true);
-//! let Some(Answer::Sat(w)) = a else { panic!("{a:?}") };
+//! let Ok(Answer::Sat(w)) = a else { panic!("{a:?}") };
 //! assert!(w.params["p"].as_str().unwrap().starts_with("/tmp/.."));
 //! ```
 
@@ -234,14 +234,20 @@ struct Atoms {
 }
 
 impl Atoms {
-    fn formula(&mut self, c: &Cond) -> Option<F> {
-        Some(match c {
+    fn formula(&mut self, c: &Cond) -> Result<F, Outside> {
+        Ok(match c {
             Cond::True => F::Const(true),
             Cond::False => F::Const(false),
-            Cond::And { all } => {
-                F::And(all.iter().map(|c| self.formula(c)).collect::<Option<_>>()?)
-            }
-            Cond::Or { any } => F::Or(any.iter().map(|c| self.formula(c)).collect::<Option<_>>()?),
+            Cond::And { all } => F::And(
+                all.iter()
+                    .map(|c| self.formula(c))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Cond::Or { any } => F::Or(
+                any.iter()
+                    .map(|c| self.formula(c))
+                    .collect::<Result<_, _>>()?,
+            ),
             Cond::Not { cond } => F::Not(Box::new(self.formula(cond)?)),
             Cond::Cmp {
                 op,
@@ -253,7 +259,8 @@ impl Atoms {
                     },
                 rhs: Operand::Value { value },
             } if fields.is_empty() => {
-                let mut sym = parse_sym(name)?;
+                let mut sym =
+                    parse_sym(name).ok_or_else(|| Outside::Condition(describe_ref(name)))?;
                 // `p under D` normalizes `p`: an atom of `norm(p)`.
                 if *op == CmpOp::Under
                     && let Sym::Param { norm, .. } = &mut sym
@@ -272,7 +279,7 @@ impl Atoms {
                 }
                 F::Atom(i)
             }
-            _ => return None,
+            other => return Err(Outside::Condition(describe_cond(other))),
         })
     }
 }
@@ -556,6 +563,89 @@ struct Choices {
     raw: Vec<String>,
 }
 
+/// Why [`decide`] leaves a question to Z3: it is outside the fragment the
+/// automata and intervals decide (docs/language.md, "What the verifier
+/// decides, and where it stops"). A refusal for want of a proof names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outside {
+    /// The automata are turned off ([`crate::check::CheckOptions`]).
+    Off,
+    /// A condition that is not one value compared with a constant, said for
+    /// people (`a comparison of two unknowns`).
+    Condition(String),
+    /// No automaton or interval for the values of this param or glob, or
+    /// for one of the conditions on them (a `cidr`, a regex feature).
+    Values(String),
+    /// More combinations of the conditions' truth values than
+    /// `MAX_COMBOS`.
+    TooMany,
+    /// Every value the automata built failed the concrete check, up to
+    /// `MAX_TRIES`.
+    Spurious,
+}
+
+impl std::fmt::Display for Outside {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Outside::Off => write!(f, "the automata are turned off"),
+            Outside::Condition(what) => write!(f, "{what}"),
+            Outside::Values(what) => {
+                write!(f, "the values of {what}, which no automaton describes here")
+            }
+            Outside::TooMany => write!(f, "more than {MAX_COMBOS} combinations of its conditions"),
+            Outside::Spurious => write!(f, "values that only the concrete check can tell apart"),
+        }
+    }
+}
+
+/// A symbol the automata do not model, for people.
+fn describe_ref(name: &str) -> String {
+    let (view, key) = name.split_once('|').unwrap_or(("", name));
+    if let Some(rest) = key.strip_prefix("u:") {
+        let (origin, result) = rest.split_once(':').unwrap_or(("", rest));
+        return format!(
+            "the `let` result `{result}` of `{origin}` compared with a value (its content is unknown until the run; an assumption, `let ... where`, makes it decidable)"
+        );
+    }
+    match view {
+        "ip" => "a host or an address (`ip`)".into(),
+        "opaque" => "a condition that cannot be encoded exactly".into(),
+        _ if key == "a:argv" => "an argument list the plan does not write".into(),
+        _ => format!("`{key}`, which the automata do not model"),
+    }
+}
+
+/// A condition the automata do not model, for people.
+fn describe_cond(c: &Cond) -> String {
+    match c {
+        Cond::Cmp {
+            rhs: Operand::Ref { .. },
+            ..
+        } => "a comparison of two unknowns".into(),
+        Cond::Cmp {
+            lhs: Operand::Ref { fields, index, .. },
+            ..
+        } if !fields.is_empty() || index.is_some() => {
+            "a field or an item of a value the plan does not write".into()
+        }
+        Cond::Cmp {
+            lhs: Operand::Ref { name, .. },
+            ..
+        } => describe_ref(name),
+        Cond::Has { .. } => "`has` on a value the plan does not write".into(),
+        Cond::FromCall { .. } => "`from call` on a value the plan does not write".into(),
+        _ => "a condition the automata do not model".into(),
+    }
+}
+
+/// A symbol's name for people: the param or the glob.
+fn describe_sym(sym: &Sym) -> String {
+    match sym {
+        Sym::Param { name, .. } => format!("param `{name}`"),
+        Sym::Glob(g) => format!("glob `{g}`"),
+    }
+}
+
 /// Decides `goal` and the `where` conditions `wheres` (residuals over
 /// `raw|p:NAME`, `norm|p:NAME`, `norm|g:GLOB`) for params of the given
 /// types. Params the question does not mention take their values from
@@ -566,7 +656,7 @@ pub fn decide(
     params: &HashMap<String, ParamType>,
     base: &BTreeMap<String, Value>,
     valid: &dyn Fn(&Witness) -> bool,
-) -> Option<Answer> {
+) -> Result<Answer, Outside> {
     let mut atoms = Atoms::default();
     let mut parts = vec![atoms.formula(goal)?];
     for w in wheres {
@@ -596,13 +686,16 @@ pub fn decide(
     let mut choices: Vec<Choices> = Vec::new();
     for (sym, idx) in vars {
         let whole = matches!(&sym, Sym::Param { name, .. } if ports.contains(&name.as_str()));
-        choices.push(choose(&sym, &idx, &atoms.list, params, whole)?);
+        let values = choose(&sym, &idx, &atoms.list, params, whole)
+            .ok_or_else(|| Outside::Values(describe_sym(&sym)))?;
+        choices.push(values);
     }
     let combos = choices
         .iter()
-        .try_fold(1usize, |n, c| n.checked_mul(c.options.len()))?;
+        .try_fold(1usize, |n, c| n.checked_mul(c.options.len()))
+        .ok_or(Outside::TooMany)?;
     if combos > MAX_COMBOS {
-        return None;
+        return Err(Outside::TooMany);
     }
     let mut truth = vec![false; atoms.list.len()];
     let mut pick = vec![0usize; choices.len()];
@@ -620,10 +713,10 @@ pub fn decide(
                 if let Some(w) = witness(
                     &choices, &pick, goal, wheres, params, base, valid, &mut tries,
                 ) {
-                    return Some(Answer::Sat(w));
+                    return Ok(Answer::Sat(w));
                 }
                 if tries >= MAX_TRIES {
-                    return None;
+                    return Err(Outside::Spurious);
                 }
             }
         }
@@ -636,7 +729,11 @@ pub fn decide(
             *k = 0;
         }
     }
-    (!satisfiable).then_some(Answer::Unsat)
+    if satisfiable {
+        Err(Outside::Spurious)
+    } else {
+        Ok(Answer::Unsat)
+    }
 }
 
 /// The possible values of one variable.
@@ -1037,7 +1134,7 @@ mod tests {
         ps.iter().map(|(k, t)| (k.to_string(), *t)).collect()
     }
     fn ask(goal: &Cond, wheres: &[&Cond], ps: &[(&str, ParamType)]) -> Option<Answer> {
-        decide(goal, wheres, &types(ps), &BTreeMap::new(), &|_| true)
+        decide(goal, wheres, &types(ps), &BTreeMap::new(), &|_| true).ok()
     }
 
     #[test]
@@ -1163,20 +1260,51 @@ mod tests {
 
     #[test]
     fn what_it_does_not_decide_goes_to_the_solver() {
-        // An address, a host, a `let` result, two symbols compared.
+        // An address, a host, a `let` result, two symbols compared: each
+        // left to Z3 with what took it outside the fragment.
+        let why = |q: &Cond, ps: &[(&str, ParamType)]| match decide(
+            q,
+            &[],
+            &types(ps),
+            &BTreeMap::new(),
+            &|_| true,
+        ) {
+            Err(o) => o.to_string(),
+            Ok(a) => panic!("decided: {a:?}"),
+        };
         let q = cmp(
             "raw|p:x",
             CmpOp::In,
             Value::List(vec![Value::Cidr("10.0.0.0/8".parse().unwrap())]),
         );
-        assert_eq!(ask(&q, &[], &[("x", ParamType::String)]), None);
+        assert_eq!(
+            why(&q, &[("x", ParamType::String)]),
+            "the values of param `x`, which no automaton describes here"
+        );
         let q = cmp("raw|p:h", CmpOp::Eq, s("a"));
-        assert_eq!(ask(&q, &[], &[("h", ParamType::Host)]), None);
+        assert!(why(&q, &[("h", ParamType::Host)]).contains("param `h`"));
         let q = cmp("raw|u:f:y", CmpOp::Eq, s("a"));
-        assert_eq!(ask(&q, &[], &[]), None);
+        assert!(why(&q, &[]).starts_with("the `let` result `y` of `f` compared with a value"));
+        let q = Cond::Cmp {
+            op: CmpOp::Eq,
+            lhs: Operand::Ref {
+                name: "raw|p:x".into(),
+                fields: Vec::new(),
+                index: None,
+            },
+            rhs: Operand::Ref {
+                name: "raw|p:y".into(),
+                fields: Vec::new(),
+                index: None,
+            },
+        };
+        assert_eq!(why(&q, &[]), "a comparison of two unknowns");
         // A witness the concrete check refuses is not an answer either.
         let q = cmp("raw|p:x", CmpOp::Eq, s("a"));
         let ps = types(&[("x", ParamType::String)]);
-        assert_eq!(decide(&q, &[], &ps, &BTreeMap::new(), &|_| false), None);
+        assert_eq!(
+            decide(&q, &[], &ps, &BTreeMap::new(), &|_| false),
+            Err(Outside::Spurious)
+        );
     }
 }

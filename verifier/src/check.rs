@@ -65,6 +65,9 @@ struct Checker<'s, 'p> {
     where_conds: Vec<(String, Option<Cond>)>,
     where_key: String,
     session: Option<Session>,
+    /// Why the automata left the last question to Z3 (a refusal for want
+    /// of a proof names it); `None` when they decided it.
+    outside: Option<crate::automata::Outside>,
     /// Defaults for a session started later (the `where`s were known
     /// satisfiable from the cache).
     base: Option<std::collections::BTreeMap<String, warden_core::value::Value>>,
@@ -144,6 +147,7 @@ impl CompiledSpec {
             where_conds,
             where_key,
             session: None,
+            outside: None,
             base: None,
             stats: Stats::default(),
             violations: Vec::new(),
@@ -326,6 +330,7 @@ impl<'s, 'p> Checker<'s, 'p> {
         purpose: &str,
         valid: &dyn Fn(&Checker, &Witness) -> bool,
     ) -> Answer {
+        self.outside = None;
         let canonicalize = self.options.canonicalize;
         let goal = if canonicalize {
             canon::tidy(&goal)
@@ -348,9 +353,11 @@ impl<'s, 'p> Checker<'s, 'p> {
             }
         };
         let mut keys = vec![key];
-        let answer = match session.decide(&goal, &|w| valid(self, w)) {
-            Some(a) => a,
-            None => {
+        let decided = session.decide(&goal, &|w| valid(self, w));
+        let answer = match decided {
+            Ok(a) => a,
+            Err(outside) => {
+                self.outside = Some(outside);
                 // egg, before Z3: equal questions are asked once.
                 let goal = if canonicalize {
                     self.spec.canonical(&goal)
@@ -436,11 +443,19 @@ impl<'s, 'p> Checker<'s, 'p> {
     }
 
     fn solver_failure(&self, step: Option<usize>, a: Answer) -> Counterexample {
+        // What took the question outside the fragment decided without the
+        // solver (docs/language.md), when the automata said.
+        let outside = match &self.outside {
+            Some(o) => format!(
+                " (the question is outside what the verifier decides without the solver: {o})"
+            ),
+            None => String::new(),
+        };
         let (reason, message) = match &a {
             Answer::Timeout => (
                 Reason::Timeout,
                 format!(
-                    "the solver did not answer within {} ms: refused, since nothing was proven",
+                    "the solver did not answer within {} ms{outside}: refused, since nothing was proven",
                     self.options.timeout_ms
                 ),
             ),
@@ -449,12 +464,12 @@ impl<'s, 'p> Checker<'s, 'p> {
             Answer::Unknown(why) => (
                 Reason::CouldNotProve,
                 format!(
-                    "{why}; this is a limit of the verifier, not a counterexample: refused, since nothing was proven"
+                    "{why}{outside}; this is a limit of the verifier, not a counterexample: refused, since nothing was proven"
                 ),
             ),
             _ => (
                 Reason::CouldNotProve,
-                "refused, since nothing was proven".into(),
+                format!("refused, since nothing was proven{outside}"),
             ),
         };
         Counterexample {

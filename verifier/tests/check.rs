@@ -537,6 +537,39 @@ fn could_not_prove_says_why_once() {
     assert_eq!(check(&s, plan).verdict, Verdict::Accept);
 }
 
+/// Outside the fragment decided without the solver, a refusal for want of
+/// a proof names what took the question there (issue 18): here a regex
+/// feature (`\b`) that no automaton describes, on param `x`.
+#[test]
+fn could_not_prove_names_the_construct_outside_the_fragment() {
+    let mut s = spec(r#"spec "b" { allow call f when x matches "\\bab" }"#);
+    let plan = r#"plan { param x: string where x in ["ab"]  call f(x = x) }"#;
+    s.options.cache = false;
+    s.options.max_refinements = 0;
+    let out = check(&s, plan);
+    assert_eq!(out.verdict, Verdict::Reject, "{out:#?}");
+    let v = &out.violations[0];
+    assert_eq!(v.reason, Reason::CouldNotProve, "{out:#?}");
+    assert!(
+        v.message.contains(
+            "outside what the verifier decides without the solver: the values of param `x`"
+        ),
+        "{}",
+        v.message
+    );
+    // Inside the fragment, no such words: the automata decide it.
+    let out = check(
+        &s,
+        r#"plan { param x: string where x in ["zz"]  call f(x = "ab") }"#,
+    );
+    assert!(
+        out.violations
+            .iter()
+            .all(|v| !v.message.contains("outside what")),
+        "{out:#?}"
+    );
+}
+
 /// Issue 18: a refusal names its path compactly (the branches and loops
 /// around the step), not every step before it; 2,000 refused steps made
 /// reports of 2,000,000 path entries before.

@@ -160,16 +160,16 @@ impl Session {
                     .collect();
                 let ok = |w: &Witness| group.iter().all(|p| w.params.contains_key(p));
                 match crate::automata::decide(&Cond::True, &conds, &types, &self.base, &ok) {
-                    Some(Answer::Sat(w)) => {
+                    Ok(Answer::Sat(w)) => {
                         self.decided += 1;
                         self.base.extend(w.params);
                         continue;
                     }
-                    Some(_) => {
+                    Ok(_) => {
                         self.decided += 1;
                         return SatResult::Unsat;
                     }
-                    None => {}
+                    Err(_) => {}
                 }
             }
             self.solver().push();
@@ -204,23 +204,27 @@ impl Session {
         valid: &dyn Fn(&Witness) -> bool,
     ) -> Answer {
         match self.decide(goal, valid) {
-            Some(a) => a,
-            None => self.solve_z3(goal, step, max_refinements, valid),
+            Ok(a) => a,
+            Err(_) => self.solve_z3(goal, step, max_refinements, valid),
         }
     }
 
     /// Decides `goal` (with the `where`s of its params) with automata, when
     /// every atom is about one string, number or bool ([`crate::automata`]);
-    /// `None` otherwise, or when [`Session::automata`] is off.
-    pub fn decide(&mut self, goal: &Cond, valid: &dyn Fn(&Witness) -> bool) -> Option<Answer> {
+    /// otherwise, or when [`Session::automata`] is off, why not.
+    pub fn decide(
+        &mut self,
+        goal: &Cond,
+        valid: &dyn Fn(&Witness) -> bool,
+    ) -> Result<Answer, crate::automata::Outside> {
         if !self.automata {
-            return None;
+            return Err(crate::automata::Outside::Off);
         }
         let set = self.closure(params_of(goal));
         let conds = self.wheres_of(&set);
         let a = crate::automata::decide(goal, &conds, &self.params, &self.base, valid)?;
         self.decided += 1;
-        Some(a)
+        Ok(a)
     }
 
     /// Asks Z3 for values that make `goal` true and pass `valid`; blocks
