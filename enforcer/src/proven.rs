@@ -167,8 +167,9 @@ pub struct KernelEnvelope {
 }
 
 /// A grant the kernel layers make that depends on the machine and is
-/// deliberately outside the proof (README, "The proven envelope is the
-/// enforced one"). Reported per run, never silently skipped.
+/// deliberately outside the proof (docs/operator/exec.md, "The proven
+/// envelope is the enforced one"). Reported per run, never silently
+/// skipped.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Exception {
     /// The ELF loader (`PT_INTERP`) of dynamic programs, read by the kernel
