@@ -386,25 +386,13 @@ impl PgReader {
         &self,
         keys: impl Into<token::KeySet>,
     ) -> Result<Result<VerifyReport, VerifyFailure>, StoreError> {
-        let handle = self.handle.clone();
-        let pool = self.pool.clone();
         let keys: token::KeySet = keys.into();
-        // A thread of its own: it blocks on the store's runtime per page.
-        std::thread::scope(|s| {
-            s.spawn(move || {
-                let c = handle.block_on(pool.get()).map_err(pool_err)?;
-                handle
-                    .block_on(c.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
-                    .map_err(db)?;
-                let head = handle.block_on(read_head(&c)).and_then(|(_, h)| h);
-                let r = verify_log(keys, head, |after| {
-                    handle.block_on(records_after(&c, after, 4096))
-                });
-                let _ = handle.block_on(c.batch_execute("COMMIT"));
-                r
+        // One snapshot, read page by page.
+        self.snapshot(|t| {
+            let head = t.handle.block_on(read_head(t.c)).and_then(|(_, h)| h);
+            verify_log(keys, head, |after| {
+                t.handle.block_on(records_after(t.c, after, 4096))
             })
-            .join()
-            .unwrap_or(Err(StoreError::WriterGone))
         })
     }
 
