@@ -36,13 +36,15 @@
 //!    thread only), the path is resolved to an
 //!    `O_PATH` descriptor ([`target`]): `openat2`, following the last
 //!    symlink or not (`AT_SYMLINK_NOFOLLOW`, the `l*` calls), `AT_EMPTY_PATH`
-//!    meaning the descriptor itself; the kernel checks the caller's search
-//!    permission on every directory, and its errors are the caller's. A
-//!    path starting with the caller's own `/proc/self/{fd/N,cwd,root}`
-//!    starts from what that link leads to, taken from the caller; no other
-//!    magic link is followed (looked up in the launcher, `/proc/self` is the
-//!    launcher), so a path reaching one through a symlink (`/dev/fd/N`) is
-//!    refused;
+//!    meaning the descriptor itself; a path with a symlink is walked one
+//!    component at a time, its symlinks expanded by the supervisor; the
+//!    kernel checks the caller's search permission on every directory, and
+//!    its errors are the caller's. A path starting with the caller's own
+//!    `/proc/self/{fd/N,cwd,root}` starts from what that link leads to,
+//!    taken from the caller; no other link in `/proc` is followed (looked
+//!    up in the launcher, `/proc/self` is the launcher), so a path reaching
+//!    one through a symlink (`/dev/fd/N`) is refused, whatever descriptors
+//!    the launcher happens to hold;
 //! 3. the decision is made on that descriptor ([`Decide`], chosen by the
 //!    launcher from the policy: [`WriteRules::landlock`], or
 //!    [`WriteRules::bpf_lsm`] under the `root+bpf-lsm` profile): its path as

@@ -275,28 +275,179 @@ fn openat2(base: Option<&OwnedFd>, path: &CStr, flags: i32, resolve: u64) -> io:
 /// thread (the caller's credentials: search permission on each directory).
 /// An error is the caller's own (`ENOENT`, `EACCES`, `ELOOP`, ...).
 ///
-/// No magic link is followed (`RESOLVE_NO_MAGICLINKS`): looked up here,
+/// A path without a symlink is one `openat2` (`RESOLVE_NO_SYMLINKS`). A
+/// path with one is walked a component at a time ([`walk`]), because no
+/// link into `/proc` may be followed here: looked up in this process,
 /// `/proc/self/...` reached through a symlink (`/dev/fd/N`, `/dev/stdout`)
-/// would be this process's, not the caller's. The caller's own links at
-/// the start of a path were followed by [`gather`]; a path that needs
-/// another is refused, a symlink loop is `ELOOP`.
+/// would be this process's, not the caller's, and whether this process
+/// happens to hold descriptor `N` must not change the answer. The
+/// caller's own links at the start of a path were followed by [`gather`];
+/// a path that needs any other link in `/proc` is refused, a symlink loop
+/// is `ELOOP`.
 pub(crate) fn resolve(base: Option<&OwnedFd>, path: &CStr, follow: bool) -> Result<OwnedFd, Stop> {
     let nofollow = if follow { 0 } else { libc::O_NOFOLLOW };
-    let errno = |e: io::Error| Stop::Errno(e.raw_os_error().unwrap_or(libc::EPERM));
-    match openat2(base, path, nofollow, libc::RESOLVE_NO_MAGICLINKS) {
+    match openat2(base, path, nofollow, libc::RESOLVE_NO_SYMLINKS) {
         Ok(fd) => Ok(fd),
-        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
-            // A loop, or a magic link: only a loop is ELOOP without the flag
-            // too (whatever a magic link leads to here is not the caller's).
-            match openat2(base, path, nofollow, 0) {
-                Err(e) if e.raw_os_error() == Some(libc::ELOOP) => Err(errno(e)),
-                _ => Err(Stop::Failed(CallError::Other(
-                    "the path leads through a /proc link the supervisor does not follow".into(),
-                ))),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => walk(base, path.to_bytes(), follow),
+        Err(e) => Err(caller_errno(e)),
+    }
+}
+
+/// The caller's answer for a failed lookup.
+fn caller_errno(e: io::Error) -> Stop {
+    Stop::Errno(e.raw_os_error().unwrap_or(libc::EPERM))
+}
+
+/// At most this many symlinks in one lookup, as the kernel's
+/// `MAXSYMLINKS`; one more is `ELOOP`.
+const MAX_SYMLINKS: usize = 40;
+
+/// `PROC_SUPER_MAGIC`: the `f_type` of every procfs mount.
+const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+
+/// Whether `fd` is on a procfs mount.
+fn on_procfs(fd: &OwnedFd) -> Result<bool, Stop> {
+    // SAFETY: a zeroed statfs is a valid out-buffer.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; the kernel checks the descriptor.
+    if unsafe { libc::fstatfs(fd.as_raw_fd(), &mut st) } != 0 {
+        return Err(Stop::Failed(CallError::io("fstatfs", last_error())));
+    }
+    Ok(st.f_type as i64 == PROC_SUPER_MAGIC)
+}
+
+/// The text of the symlink `fd` holds (an `O_PATH | O_NOFOLLOW` descriptor).
+fn link_text(fd: &OwnedFd) -> Result<Vec<u8>, Stop> {
+    let mut buf = vec![0u8; libc::PATH_MAX as usize];
+    // SAFETY: the buffer is as long as passed; an empty path names `fd`.
+    let n = unsafe {
+        libc::readlinkat(
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    if n < 0 {
+        return Err(caller_errno(last_error()));
+    }
+    buf.truncate(n as usize);
+    Ok(buf)
+}
+
+/// `fs.protected_symlinks`, read once: whether the kernel refuses to
+/// follow a symlink in a sticky world-writable directory (`/tmp`) that
+/// neither the follower nor the directory's owner owns.
+fn protected_symlinks() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/fs/protected_symlinks").map_or(true, |v| v.trim() != "0")
+    })
+}
+
+/// The kernel's `may_follow_link`: whether a follower with file system
+/// uid `fsuid` may follow a symlink owned by `link_uid` in a directory
+/// of mode `dir_mode` owned by `dir_uid`, when symlinks are protected.
+fn may_follow_link(fsuid: libc::uid_t, link_uid: libc::uid_t, dir_mode: u32, dir_uid: u32) -> bool {
+    let sticky_world_writable = libc::S_ISVTX | libc::S_IWOTH;
+    link_uid == fsuid
+        || dir_mode & sticky_world_writable != sticky_world_writable
+        || dir_uid == link_uid
+}
+
+/// Whether the calling thread may follow the symlink `link` (its `stat`)
+/// found in `dir`, as the kernel would decide for it.
+fn may_follow(dir: &OwnedFd, link: &libc::stat) -> bool {
+    if !protected_symlinks() {
+        return true;
+    }
+    // SAFETY: a zeroed stat is a valid out-buffer for fstat.
+    let mut d: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; the kernel checks the descriptor.
+    if unsafe { libc::fstat(dir.as_raw_fd(), &mut d) } != 0 {
+        return false;
+    }
+    // setfsuid(-1) changes nothing and returns this thread's fsuid.
+    // SAFETY: an integer argument.
+    let fsuid = unsafe { libc::syscall(libc::SYS_setfsuid, u32::MAX) } as libc::uid_t;
+    may_follow_link(fsuid, link.st_uid, d.st_mode, d.st_uid)
+}
+
+/// The kernel's lookup of `path` from `base` (`None`: the current working
+/// directory for a relative path), one component at a time, each opened
+/// `O_PATH | O_NOFOLLOW` from the descriptor of the one before (so the
+/// kernel still checks search permission, mounts and `..` at the root),
+/// symlinks expanded here, under the kernel's `fs.protected_symlinks`
+/// rule ([`may_follow`]): one whose own directory is on procfs (`self`,
+/// `thread-self`, `fd/N`, `cwd`, `exe`, ...) refuses the call.
+fn walk(base: Option<&OwnedFd>, path: &[u8], follow: bool) -> Result<OwnedFd, Stop> {
+    let fail = |what: &str| Stop::Failed(CallError::Other(what.into()));
+    let root = || {
+        open_path(None, c"/", libc::O_DIRECTORY).map_err(|e| Stop::Failed(CallError::io("/", e)))
+    };
+    if path.is_empty() {
+        return Err(Stop::Errno(libc::ENOENT));
+    }
+    let mut dir = match (path[0], base) {
+        (b'/', _) => root()?,
+        (_, Some(b)) => b
+            .try_clone()
+            .map_err(|e| Stop::Failed(CallError::io("dup", e)))?,
+        (_, None) => open_path(None, c".", libc::O_DIRECTORY)
+            .map_err(|e| Stop::Failed(CallError::io(".", e)))?,
+    };
+    // What is left to look up, first component last; a trailing `/` is a
+    // final `.`, so that the last name must be a directory (and a symlink
+    // there is followed, as by the kernel).
+    let mut left: Vec<Vec<u8>> = Vec::new();
+    let push = |left: &mut Vec<Vec<u8>>, p: &[u8]| {
+        if p.ends_with(b"/") {
+            left.push(b".".to_vec());
+        }
+        for c in p.split(|b| *b == b'/').rev() {
+            if !c.is_empty() {
+                left.push(c.to_vec());
             }
         }
-        Err(e) => Err(errno(e)),
+    };
+    push(&mut left, path);
+    let mut links = 0;
+    while let Some(name) = left.pop() {
+        let last = left.is_empty();
+        let c = CString::new(name).map_err(|_| Stop::Errno(libc::EINVAL))?;
+        let next = open_path(Some(dir.as_fd()), &c, libc::O_NOFOLLOW).map_err(caller_errno)?;
+        // SAFETY: a zeroed stat is a valid out-buffer for fstat.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: as above; the kernel checks the descriptor.
+        if unsafe { libc::fstat(next.as_raw_fd(), &mut st) } != 0 {
+            return Err(Stop::Failed(CallError::io("fstat", last_error())));
+        }
+        if st.st_mode & libc::S_IFMT != libc::S_IFLNK || (last && !follow) {
+            dir = next;
+            continue;
+        }
+        if !may_follow(&dir, &st) {
+            return Err(Stop::Errno(libc::EACCES));
+        }
+        if on_procfs(&next)? {
+            return Err(fail(
+                "the path leads through a /proc link the supervisor does not follow",
+            ));
+        }
+        links += 1;
+        if links > MAX_SYMLINKS {
+            return Err(Stop::Errno(libc::ELOOP));
+        }
+        let text = link_text(&next)?;
+        if text.is_empty() {
+            return Err(Stop::Errno(libc::ENOENT));
+        }
+        if text[0] == b'/' {
+            dir = root()?;
+        }
+        push(&mut left, &text);
     }
+    Ok(dir)
 }
 
 /// The magic link naming `fd` in this thread's descriptor table (the same
@@ -506,12 +657,128 @@ mod tests {
             resolve(None, &via_self, true),
             Err(Stop::Failed(_))
         ));
+        // Reached through a symlink (as /dev/fd is), the same link is
+        // refused, whether or not this process holds such a descriptor.
+        std::os::unix::fs::symlink("/proc/self/fd", dir.path().join("fd")).unwrap();
+        for n in [f.as_raw_fd(), 99_999] {
+            let via_link = cpath(&dir.path().join(format!("fd/{n}"))).unwrap();
+            match resolve(None, &via_link, true) {
+                Err(Stop::Failed(e)) => assert!(e.to_string().contains("/proc link"), "{e}"),
+                Err(Stop::Errno(e)) => panic!("fd/{n}: errno {e}"),
+                Ok(_) => panic!("fd/{n} was followed"),
+            }
+        }
         // A symlink loop is the caller's own ELOOP.
         std::os::unix::fs::symlink("loop", dir.path().join("loop")).unwrap();
         let looped = cpath(&dir.path().join("loop")).unwrap();
         assert!(matches!(
             resolve(None, &looped, true),
             Err(Stop::Errno(libc::ELOOP))
+        ));
+    }
+
+    /// What the kernel's own lookup gives: the file, or the errno.
+    fn kernel(path: &CStr, follow: bool) -> Result<FileId, i32> {
+        let nofollow = if follow { 0 } else { libc::O_NOFOLLOW };
+        openat2(None, path, nofollow, 0)
+            .map(|fd| file_id(fd.as_fd()).unwrap())
+            .map_err(|e| e.raw_os_error().unwrap())
+    }
+
+    #[test]
+    fn a_symlink_in_a_sticky_world_writable_directory_is_followed_as_the_kernel_would() {
+        let tmp = 0o41777;
+        // Another user's link in /tmp: refused.
+        assert!(!may_follow_link(1000, 1001, tmp, 0));
+        // One's own link, or the directory owner's.
+        assert!(may_follow_link(1000, 1000, tmp, 0));
+        assert!(may_follow_link(1000, 0, tmp, 0));
+        // Not sticky, or not world-writable: anyone's link.
+        assert!(may_follow_link(1000, 1001, 0o40777, 0));
+        assert!(may_follow_link(1000, 1001, 0o41775, 0));
+    }
+
+    #[test]
+    fn the_walk_finds_what_the_kernel_finds() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        let r = |p: &str| root.join(p);
+        std::fs::create_dir_all(r("a/b/c")).unwrap();
+        std::fs::write(r("a/b/f"), "x").unwrap();
+        symlink(r("a/b"), r("abs")).unwrap();
+        symlink("a/b/f", r("rel")).unwrap();
+        symlink("../f", r("a/b/c/up")).unwrap();
+        symlink("abs", r("chain")).unwrap();
+        symlink("chain/c/up", r("deep")).unwrap();
+        symlink("missing", r("dangling")).unwrap();
+        symlink("loop2", r("loop1")).unwrap();
+        symlink("loop1", r("loop2")).unwrap();
+        symlink("/", r("slash")).unwrap();
+        symlink("a/b/f/", r("filedir")).unwrap();
+        let cases = [
+            "abs",
+            "abs/",
+            "abs/f",
+            "abs/f/",
+            "abs/c/..",
+            "abs/c/../f",
+            "abs/..",
+            "rel",
+            "rel/",
+            "a/b/c/up",
+            "chain",
+            "chain/c/up",
+            "deep",
+            "deep/",
+            "dangling",
+            "dangling/",
+            "loop1",
+            "loop1/x",
+            "slash",
+            "slash/..",
+            "filedir",
+            "a//b///f",
+            "a/./b/./f",
+            "a/b/f/.",
+            "a/b/f/..",
+            "nothing/f",
+            "abs/c/up/x",
+        ];
+        for case in cases {
+            let path = cpath(&r(case)).unwrap();
+            let path = if case.ends_with('/') {
+                CString::new([path.as_bytes(), b"/"].concat()).unwrap()
+            } else {
+                path
+            };
+            for follow in [true, false] {
+                let walked = walk(None, path.as_bytes(), follow)
+                    .map(|fd| file_id(fd.as_fd()).unwrap())
+                    .map_err(|e| match e {
+                        Stop::Errno(e) => e,
+                        Stop::Failed(e) => panic!("{case}: {e}"),
+                    });
+                assert_eq!(walked, kernel(&path, follow), "{case}, follow {follow}");
+                let resolved = resolve(None, &path, follow)
+                    .map(|fd| file_id(fd.as_fd()).unwrap())
+                    .map_err(|e| match e {
+                        Stop::Errno(e) => e,
+                        Stop::Failed(e) => panic!("{case}: {e}"),
+                    });
+                assert_eq!(resolved, walked, "{case}, follow {follow}");
+            }
+        }
+        // Relative to a base descriptor.
+        let base = open_path(None, &cpath(&r("a")).unwrap(), libc::O_DIRECTORY).unwrap();
+        let fd = walk(Some(&base), b"b/c/up", true).unwrap();
+        assert_eq!(
+            file_id(fd.as_fd()).unwrap(),
+            FileId::of_path(&r("a/b/f")).unwrap()
+        );
+        assert!(matches!(
+            walk(Some(&base), b"", true),
+            Err(Stop::Errno(libc::ENOENT))
         ));
     }
 
