@@ -38,14 +38,14 @@ pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
 
 /// The largest power of two strictly below `n` (`n >= 2`): where RFC 6962
 /// splits a tree of `n` leaves.
-pub fn split(n: u64) -> u64 {
+pub(crate) fn split(n: u64) -> u64 {
     debug_assert!(n >= 2);
     1 << (63 - (n - 1).leading_zeros())
 }
 
 /// The complete subtrees that make up a tree of `size` leaves, left to
 /// right, as `(level, index)`: one per set bit of `size`, the largest first.
-pub fn decomposition(size: u64) -> impl Iterator<Item = (u32, u64)> {
+pub(crate) fn decomposition(size: u64) -> impl Iterator<Item = (u32, u64)> {
     let mut start = 0u64;
     (0..64u32).rev().filter_map(move |level| {
         if size >> level & 1 == 1 {

@@ -44,7 +44,8 @@ fn parse_errors_show_the_line_with_a_caret_and_exit_2() {
 
 #[test]
 fn bad_input_exits_2_with_a_message() {
-    let d = tmp("bad");
+    let dir = tmp("bad");
+    let d = dir.path();
     let cases: [(&str, &[u8], &str); 4] = [
         ("empty.plan", b"", "empty plan"),
         ("junk.spec", b"\x7fELF\x02\x01\x01\x00\x00\x00", "expected"),
@@ -71,12 +72,12 @@ fn bad_input_exits_2_with_a_message() {
     }
     let out = warden(&["parse", d.join("missing.plan").to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
-    let _ = std::fs::remove_dir_all(&d);
 }
 
 #[test]
 fn fmt_check_rewrite_and_stdout() {
-    let d = tmp("fmt");
+    let dir = tmp("fmt");
+    let d = dir.path();
     let messy = d.join("messy.plan");
     let src = "// keep me\nplan \"m\" { read   \"/a\"  // and me\n    call f( x=1 ) }\n";
     std::fs::write(&messy, src).unwrap();
@@ -121,7 +122,6 @@ fn fmt_check_rewrite_and_stdout() {
     let out = warden(&["fmt", broken.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(std::fs::read_to_string(&broken).unwrap(), "plan { read }");
-    let _ = std::fs::remove_dir_all(&d);
 }
 
 /// The shipped specs and example plans are in canonical form: the demo and

@@ -20,13 +20,14 @@ fn stdout(o: &Output) -> String {
 
 #[test]
 fn diff_exit_codes_and_lines() {
-    let d = tmp("diff");
+    let dir = tmp("diff");
+    let d = dir.path();
     let old = write(
-        &d,
+        d,
         "old.spec",
         "spec \"s\" {\n  allow call pay\n  deny call pay when has a and not has b\n}\n",
     );
-    let new = write(&d, "new.spec", "spec \"s\" {\n  allow call pay\n}\n");
+    let new = write(d, "new.spec", "spec \"s\" {\n  allow call pay\n}\n");
     let out = warden(&["diff", &old, &new]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
@@ -48,7 +49,7 @@ fn diff_exit_codes_and_lines() {
 
     // A call argument compared with an address: nothing proved either way.
     let a = write(
-        &d,
+        d,
         "a.spec",
         "spec \"s\" { allow call f when x in 10.0.0.0/8 }\n",
     );
@@ -56,14 +57,14 @@ fn diff_exit_codes_and_lines() {
     assert_eq!(out.status.code(), Some(4), "{}", stdout(&out));
     assert!(stdout(&out).contains(": incomplete: call f: argument `x`"));
 
-    let bad = write(&d, "bad.spec", "spec \"s\" { allow frobnicate }\n");
+    let bad = write(d, "bad.spec", "spec \"s\" { allow frobnicate }\n");
     assert_eq!(warden(&["diff", &bad, &old]).status.code(), Some(2));
-    let _ = std::fs::remove_dir_all(&d);
 }
 
 #[test]
 fn diff_of_a_shipped_spec_against_a_modified_copy() {
-    let d = tmp("shipped");
+    let dir = tmp("shipped");
+    let d = dir.path();
     let src = std::fs::read_to_string(repo("specs/coding-agent.spec")).unwrap();
     let changed = src.replace(
         "allow write under \"/repo/src/\"",
@@ -76,20 +77,20 @@ fn diff_of_a_shipped_spec_against_a_modified_copy() {
         d.join("common/runtime.spec"),
     )
     .unwrap();
-    let new = write(&d, "coding-agent.spec", &changed);
+    let new = write(d, "coding-agent.spec", &changed);
     let out = warden(&["diff", &repo("specs/coding-agent.spec"), &new]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(text.contains(": widened: write \"/repo"), "{text}");
     assert!(!text.contains("narrowed"), "{text}");
-    let _ = std::fs::remove_dir_all(&d);
 }
 
 #[test]
 fn lint_finds_defects_and_passes_the_shipped_specs() {
-    let d = tmp("lint");
+    let dir = tmp("lint");
+    let d = dir.path();
     let s = write(
-        &d,
+        d,
         "s.spec",
         "spec \"s\" {\n  let unused = 3\n  allow read when port == 443\n  deny write under \"/a/\"\n  allow write under \"/a/b/\"\n}\n",
     );
@@ -108,14 +109,14 @@ fn lint_finds_defects_and_passes_the_shipped_specs() {
         let out = warden(&["lint", &repo(spec)]);
         assert_eq!(out.status.code(), Some(0), "{spec}: {}", stdout(&out));
     }
-    let _ = std::fs::remove_dir_all(&d);
 }
 
 #[test]
 fn coverage_lists_rules_no_test_exercises() {
-    let d = tmp("coverage");
+    let dir = tmp("coverage");
+    let d = dir.path();
     let s = write(
-        &d,
+        d,
         "s.spec",
         "spec \"s\" {\n  allow read under \"/a/\"\n  allow write under \"/b/\"\n  test \"read\" { plan { read \"/a/x\" } expect accept }\n}\n",
     );
@@ -124,7 +125,6 @@ fn coverage_lists_rules_no_test_exercises() {
     assert_eq!(out.status.code(), Some(0), "{text}");
     assert!(text.contains(&format!("{s}:3:3: uncovered:")), "{text}");
     assert!(text.contains("1 of 2 rules exercised"), "{text}");
-    let _ = std::fs::remove_dir_all(&d);
 }
 
 /// Issue 18: a spec comparing `port` with a number outside the ports
@@ -132,14 +132,15 @@ fn coverage_lists_rules_no_test_exercises() {
 /// check` decides with it (accept) and warns on stderr, stdout untouched.
 #[test]
 fn an_out_of_range_port_loads_with_a_warning() {
-    let d = tmp("port-range");
+    let dir = tmp("port-range");
+    let d = dir.path();
     let s = write(
-        &d,
+        d,
         "s.spec",
         "spec \"s\" {\n  allow connect host in [\"api.example.com\"] and port <= 70000\n}\n",
     );
     let p = write(
-        &d,
+        d,
         "p.plan",
         "plan {\n  connect \"api.example.com\":443\n}\n",
     );
@@ -159,5 +160,4 @@ fn an_out_of_range_port_loads_with_a_warning() {
     );
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(v["verdict"], "accept");
-    let _ = std::fs::remove_dir_all(&d);
 }

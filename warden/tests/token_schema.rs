@@ -93,7 +93,8 @@ const OPS_PLAN: &str = r#"plan "ship" {
 
 #[test]
 fn issued_tokens_follow_the_schema() {
-    let d = tmp("token-schema");
+    let dir = tmp("token-schema");
+    let d = dir.path();
     let out = warden(&["keygen", "--out", d.join("keys").to_str().unwrap()]);
     assert!(
         out.status.success(),
@@ -132,7 +133,7 @@ fn issued_tokens_follow_the_schema() {
     let schema = schema();
     let mut seen = std::collections::BTreeSet::new();
     for (plan, spec) in &cases {
-        let tok = issue(&d, plan, spec);
+        let tok = issue(d, plan, spec);
         let claims = token::paseto::verify(&tok, &key, &token::SystemClock)
             .unwrap_or_else(|e| panic!("{plan}: {e}"));
         // The payload as signed, not as re-serialized here.

@@ -9,8 +9,10 @@ Run by run_tests.sh (part of `make test`), which installs the SDK and the
 servers once (no download at test time)."""
 
 import asyncio
+import atexit
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -30,6 +32,13 @@ EVERYTHING = NODE_DIR / "node_modules/@modelcontextprotocol/server-everything/di
 HERE = Path(__file__).resolve().parent
 
 
+def scratch(prefix: str) -> Path:
+    """A fresh directory, removed when the tests end (pass or fail)."""
+    d = Path(tempfile.mkdtemp(prefix=prefix)).resolve()
+    atexit.register(shutil.rmtree, d, ignore_errors=True)
+    return d
+
+
 def text_of(result) -> str:
     return "\n".join(c.text for c in result.content if getattr(c, "type", "") == "text")
 
@@ -38,7 +47,7 @@ class Run:
     """Keys, a spec, a plan and the token `warden issue` gives for them."""
 
     def __init__(self, spec: str, plan: str):
-        self.dir = Path(tempfile.mkdtemp(prefix="warden-mcp-"))
+        self.dir = scratch("warden-mcp-")
         subprocess.run([WARDEN, "keygen", "--out", str(self.dir)], check=True, capture_output=True)
         # The gateway's own key pair signs its audit log (not the issuing key).
         subprocess.run([WARDEN, "keygen", "--out", str(self.dir / "gw")], check=True, capture_output=True)
@@ -105,7 +114,7 @@ class FilesystemTest(GatewayCase):
     provenance, tools outside the plan."""
 
     def setUp(self):
-        self.data = Path(tempfile.mkdtemp(prefix="warden-mcp-data-")).resolve()
+        self.data = scratch("warden-mcp-data-")
         (self.data / "in").mkdir()
         (self.data / "out").mkdir()
         (self.data / "in/note.txt").write_text("pay the plumber")
@@ -242,7 +251,7 @@ class ConfinedServerTest(GatewayCase):
     envelope does not grant is refused by the kernel, end to end."""
 
     async def test_a_permitted_tool_cannot_read_outside_the_envelope(self):
-        data = Path(tempfile.mkdtemp(prefix="warden-mcp-confined-")).resolve()
+        data = scratch("warden-mcp-confined-")
         (data / "in").mkdir()
         (data / "in/note.txt").write_text("pay the plumber")
         (data / "secret.txt").write_text("the vault code")
@@ -271,7 +280,7 @@ class RestartTest(unittest.TestCase):
     """kill -9 of the gateway mid-run: a restarted gateway keeps the counts."""
 
     def test_kill_9_and_restart_keeps_the_count(self):
-        data = Path(tempfile.mkdtemp(prefix="warden-mcp-data-")).resolve()
+        data = scratch("warden-mcp-data-")
         (data / "in").mkdir()
         (data / "out").mkdir()
         (data / "in/note.txt").write_text("pay the plumber")
@@ -333,7 +342,7 @@ class ApprovalTest(GatewayCase):
 """
 
     def setUp(self):
-        self.data = Path(tempfile.mkdtemp(prefix="warden-mcp-data-")).resolve()
+        self.data = scratch("warden-mcp-data-")
         (self.data / "out").mkdir()
         self.run_ = Run(self.SPEC.format(d=self.data), self.PLAN.format(d=self.data))
         d = self.run_.dir
@@ -567,7 +576,7 @@ class HttpTest(unittest.IsolatedAsyncioTestCase):
     async def test_two_upstreams_over_http(self):
         from mcp.client.streamable_http import streamable_http_client
 
-        data = Path(tempfile.mkdtemp(prefix="warden-mcp-data-")).resolve()
+        data = scratch("warden-mcp-data-")
         (data / "a.txt").write_text("alpha")
         (data / "b.txt").write_text("bravo")
         run = Run(self.SPEC.format(d=data), self.PLAN.format(d=data))

@@ -27,18 +27,6 @@ pub enum ServeError {
     /// The spec directory cannot be read.
     #[error(transparent)]
     SpecDir(#[from] crate::specs::SpecDirError),
-    /// The configuration cannot be used.
-    #[error(transparent)]
-    Config(#[from] crate::config::ConfigError),
-    /// The address cannot be bound.
-    #[error("cannot listen on {addr}: {source}")]
-    Listen {
-        /// The address.
-        addr: String,
-        /// Why it cannot be bound.
-        #[source]
-        source: std::io::Error,
-    },
     /// A certificate or key file cannot be read or used.
     #[error("TLS: {0}")]
     Tls(String),

@@ -1,7 +1,7 @@
 //! Helpers shared by the CLI tests: run the `warden` binary, name a file of
 //! the repository, make a fresh scratch directory.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 /// Runs `warden ARGS...` without colours and returns what it did.
@@ -22,10 +22,11 @@ pub fn repo(rel: &str) -> String {
         .to_string()
 }
 
-/// A fresh, empty scratch directory for the test `name` (of this process).
-pub fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("warden-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
+/// A fresh, empty scratch directory for the test `name`, removed when
+/// dropped (also when the test fails).
+pub fn tmp(name: &str) -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("warden-cli-{name}-"))
+        .tempdir()
+        .unwrap()
 }
