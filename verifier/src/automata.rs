@@ -615,6 +615,11 @@ fn hosts(atoms: &[&Atom]) -> Option<Vec<(Vec<bool>, Value)>> {
         .iter()
         .map(|a| match a.sym {
             Sym::Param { view: View::Ip, .. } => Some(Lang::Const(false)),
+            // `h under D` (a name is no absolute path); no other atom sees
+            // a host through a normal form.
+            Sym::Param {
+                view: View::Norm, ..
+            } if a.op != CmpOp::Under => None,
             _ => name_lang(a.op, &a.value),
         })
         .collect::<Option<_>>()?;
