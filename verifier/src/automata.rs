@@ -7,9 +7,10 @@
 //! breadth-first search of the product of the atoms' DFAs (built with
 //! `regex-automata`) and of the DFA of the variable's domain; for numbers,
 //! by the constants the atoms compare with, the points between them and
-//! beyond; for bools, both; for a `host` param, names like strings and
-//! addresses like whole numbers, a cidr being an interval of IPv4-mapped
-//! IPv6 addresses (one address per region between the networks' ends).
+//! beyond; for bools, both; for a `host` param, names like strings, and
+//! addresses and networks like whole numbers, a cidr being an interval of
+//! IPv4-mapped IPv6 addresses (one network per class of prefix lengths and
+//! region between the named networks' ends).
 //! The question (the step's residual and the
 //! `where` conditions of its params) is then a boolean formula over those
 //! truth values, and the variables are independent, so it can hold exactly
@@ -605,12 +606,17 @@ const HOST_NAME: &str = r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*";
 /// has an `ip`, so it is an address, not a name.
 const DOTTED_QUAD: &str = r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])";
 
-/// The values of a `host` param: a name or an address (a connect to it has
-/// `host` or `ip`, [`crate::answer::Witness::action`]), one per combination
-/// of its atoms' truth values. Names by the string automata (the views
-/// `raw` and `host` are the name, `ip` is missing), addresses by
-/// [`addresses`].
+/// The values of a `host` param: a name, an address or a network (a
+/// connect to it has `host` or `ip`, [`crate::answer::Witness::action`]),
+/// one per combination of its atoms' truth values. Names by the string
+/// automata (the views `raw` and `host` are the name, `ip` is missing),
+/// addresses and networks by [`addresses`]; a name spelling an IPv4
+/// address is that address ([`quads_as_addresses`]), or nothing is
+/// decided.
 fn hosts(atoms: &[&Atom]) -> Option<Vec<(Vec<bool>, Value)>> {
+    if !quads_as_addresses(atoms) {
+        return None;
+    }
     let mut langs: Vec<Lang> = atoms
         .iter()
         .map(|a| match a.sym {
@@ -663,8 +669,9 @@ fn name_lang(op: CmpOp, v: &Value) -> Option<Lang> {
 }
 
 /// The networks an atom's value names (a cidr, a string spelling one, the
-/// items of a list), as ranges of IPv4-mapped IPv6 addresses.
-fn networks(v: &Value, out: &mut Vec<(u128, u128)>) {
+/// items of a list), each as its first IPv4-mapped IPv6 address and its
+/// prefix length there ([`warden_core::net::mapped`]).
+fn networks(v: &Value, out: &mut Vec<(u128, u32)>) {
     let net = match v {
         Value::Cidr(n) => Some(*n),
         Value::String(s) => warden_core::net::parse_cidr(s),
@@ -676,8 +683,7 @@ fn networks(v: &Value, out: &mut Vec<(u128, u128)>) {
     };
     if let Some(net) = net {
         let (first, prefix) = warden_core::net::mapped(&net);
-        let last = first | u128::MAX.checked_shr(u32::from(prefix)).unwrap_or(0);
-        out.push((first, last));
+        out.push((first, u32::from(prefix)));
     }
 }
 
@@ -687,39 +693,131 @@ fn every_address() -> ipnet::IpNet {
 }
 
 /// The IPv4 addresses, as IPv4-mapped IPv6 (`::ffff:0.0.0.0/96`).
-const V4: (u128, u128) = (0xffff_0000_0000, 0xffff_ffff_ffff);
+const V4: (u128, u32) = (0xffff_0000_0000, 96);
 
-/// Addresses: IPv4 is IPv4-mapped IPv6 ([`warden_core::net::mapped`]), so
-/// every address is a whole number below 2^128, a network an interval of
-/// them, and an atom on an address (`in` networks, `==` an address) is
-/// true on a union of intervals: its truth changes only at the first
-/// address of a network and just after its last, the cuts of [`regions`].
-/// One address per region (its second address when it has one, not the
-/// network's own first), IPv4 first: witnesses read as the addresses
-/// people write.
+/// The network of IPv4-mapped IPv6 addresses starting at `first` with
+/// `prefix` bits, as the language spells it (IPv4 when it is one).
+fn network(first: u128, prefix: u32) -> Option<ipnet::IpNet> {
+    let v6 = std::net::Ipv6Addr::from(first);
+    Some(match v6.to_ipv4_mapped() {
+        Some(v4) if prefix >= V4.1 => {
+            ipnet::IpNet::V4(ipnet::Ipv4Net::new(v4, (prefix - V4.1) as u8).ok()?)
+        }
+        _ => ipnet::IpNet::V6(ipnet::Ipv6Net::new(v6, prefix as u8).ok()?),
+    })
+}
+
+/// Addresses and networks: a `host` value may be a cidr (`connect
+/// 10.0.0.0/8:443` connects to every address in it, and `ip in NET` asks
+/// whether all of them are in `NET`, [`warden_core::cond`]). IPv4 is
+/// IPv4-mapped IPv6, so a network is an aligned interval of whole numbers
+/// below 2^128: its first address and its prefix length. An atom on one
+/// (`in` networks, `==` or `!=` a network) holds when its prefix is at
+/// least (or exactly) that of a network the atom names and its first
+/// address lies in that network (or is its first): the truth changes only
+/// where the prefix crosses those lengths, and where the first address
+/// crosses a named network's first address, the one after it, or the one
+/// after its last (the cuts of [`regions`], on both lines). Within a class
+/// of prefixes the longest has the most networks (every network of a
+/// shorter prefix starts where one of it does), so one network of that
+/// prefix per region of first addresses that holds one meets every
+/// combination of truth values any network meets. Single addresses come
+/// first, IPv4 first, a named network's own first address last (its
+/// region is that one address, cut for `==`): witnesses read as the
+/// addresses people write.
 fn addresses(atoms: &[&Atom]) -> Vec<(Vec<bool>, Value)> {
-    let mut nets = vec![V4];
+    let mut named = vec![V4];
     for a in atoms {
-        networks(&a.value, &mut nets);
+        networks(&a.value, &mut named);
     }
-    let mut cuts = vec![0];
-    for (first, last) in nets {
-        cuts.push(first);
-        cuts.extend(last.checked_add(1));
+    let (mut firsts, mut lengths) = (vec![0u128], Vec::new());
+    for &(first, prefix) in &named {
+        let last = first | u128::MAX.checked_shr(prefix).unwrap_or(0);
+        firsts.push(first);
+        firsts.extend(first.checked_add(1));
+        firsts.extend(last.checked_add(1));
+        lengths.push(prefix);
+        lengths.push(prefix + 1);
     }
-    let mut points: Vec<u128> = regions(cuts, None)
+    let firsts = regions(firsts, None);
+    // The longest prefix of each class; a class past /128 has none.
+    let mut prefixes: Vec<u32> = regions(lengths, Some(0))
         .into_iter()
-        .map(|(first, next)| match first.checked_add(1) {
-            Some(second) if next.is_none_or(|n| second < n) => second,
-            _ => first,
-        })
+        .map(|(_, next)| next.map_or(128, |n| n - 1).min(128))
         .collect();
-    points.sort_by_key(|&a| !(V4.0..=V4.1).contains(&a));
+    prefixes.sort_unstable_by(|a, b| b.cmp(a));
+    prefixes.dedup();
+    let mut points: Vec<(u128, u32)> = Vec::new();
+    for &prefix in &prefixes {
+        let mut these: Vec<(u128, u32)> = firsts
+            .iter()
+            .filter_map(|&(first, next)| {
+                let at = match 1u128.checked_shl(128 - prefix).unwrap_or(0) {
+                    0 if first == 0 => 0,
+                    0 => return None,
+                    size => first.checked_next_multiple_of(size)?,
+                };
+                next.is_none_or(|n| at < n).then_some((at, prefix))
+            })
+            .collect();
+        // IPv4 first, and a network's own first address last.
+        these.sort_by_key(|&(a, _)| {
+            (
+                !(V4.0..=V4.0 | u128::from(u32::MAX)).contains(&a),
+                named.iter().any(|&(first, _)| first == a),
+            )
+        });
+        points.extend(these);
+    }
     let values = points
         .into_iter()
-        .map(|a| Value::Cidr(ipnet::IpNet::from(warden_core::net::unmapped(a))))
+        .filter_map(|(a, p)| network(a, p))
+        .map(Value::Cidr)
         .collect();
     dedup_by_truth(values, atoms)
+}
+
+/// Whether a host name that spells an IPv4 address (`"10.0.0.1"`, which a
+/// call's argument may pass for a `host` param) meets each atom as that
+/// address does: then it adds no combination of truth values to those the
+/// addresses meet. It does not when an atom compares with another spelling
+/// of an address (`"::ffff:10.0.0.1"`, `"10.0.0.1/32"`: equal to the
+/// address, not to the string), or asks a string question that some
+/// dotted quad answers yes (`startswith "10."`).
+fn quads_as_addresses(atoms: &[&Atom]) -> bool {
+    let canonical = |s: &str| match warden_core::net::parse_cidr(s) {
+        None => true,
+        Some(ipnet::IpNet::V4(n)) => n.prefix_len() == 32 && n.addr().to_string() == s,
+        Some(_) => false,
+    };
+    atoms.iter().all(|a| {
+        // A dotted quad has no `host` and the same `ip`.
+        if matches!(
+            a.sym,
+            Sym::Param {
+                view: View::Host | View::Ip,
+                ..
+            }
+        ) {
+            return true;
+        }
+        match (a.op, &a.value) {
+            (CmpOp::Eq | CmpOp::Ne | CmpOp::In, Value::String(s)) => canonical(s),
+            (CmpOp::In, Value::List(items)) => items.iter().all(|i| match i {
+                Value::String(s) => canonical(s),
+                _ => true,
+            }),
+            (CmpOp::StartsWith | CmpOp::EndsWith | CmpOp::Contains | CmpOp::Matches, _) => {
+                match lang(a.op, &a.value, false) {
+                    Some(Lang::Const(false)) => true,
+                    Some(l) => strings(&[bytes(DOTTED_QUAD)], &[l])
+                        .is_some_and(|found| found.iter().all(|(t, _)| !t[0])),
+                    None => false,
+                }
+            }
+            _ => true,
+        }
+    })
 }
 
 /// Whether atom `a` holds of the value `v` of its variable, seen through
@@ -1529,10 +1627,10 @@ mod tests {
         let w = cmp("raw|p:h", CmpOp::In, cidr("10.1.0.0/16"));
         let q = Cond::not(cmp("ip|p:h", CmpOp::In, cidr("10.0.0.0/8")));
         assert_eq!(ask(&q, &[&w], &h), Some(Answer::Unsat));
-        // `where h in 10.0.0.0/7` does not: 11.0.0.1, an address, outside.
+        // `where h in 10.0.0.0/7` does not: 11.0.0.0, an address, outside.
         let w7 = cmp("raw|p:h", CmpOp::In, cidr("10.0.0.0/7"));
         let v = sat_h(&q, &[&w7]);
-        assert_eq!(v.to_string(), "11.0.0.1");
+        assert_eq!(v.to_string(), "11.0.0.0");
         assert!(!warden_core::cond::compare(
             CmpOp::In,
             &v,
@@ -1550,31 +1648,100 @@ mod tests {
         let v = sat_h(&q, &[&w]);
         assert_eq!(v.to_string(), "10.0.0.1");
         let q = cmp("ip|p:h", CmpOp::In, cidr("10.2.0.0/15"));
-        assert_eq!(sat_h(&q, &[&w]).to_string(), "10.3.0.1");
-        // One address: `==` it, or `in` a /32; a network equals no address.
+        assert_eq!(sat_h(&q, &[&w]).to_string(), "10.3.0.0");
+        // One address: `==` it; a network equals itself, no address.
         let w = cmp("raw|p:h", CmpOp::Eq, s("192.168.1.7"));
         let q = cmp("ip|p:h", CmpOp::Ne, cidr("192.168.1.7"));
         assert_eq!(ask(&q, &[&w], &h), Some(Answer::Unsat));
+        let w = cmp("raw|p:h", CmpOp::In, cidr("192.168.1.0/24"));
         let q = cmp("ip|p:h", CmpOp::Eq, cidr("192.168.1.0/24"));
+        assert_eq!(sat_h(&q, &[&w]).to_string(), "192.168.1.0/24");
+        let q = Cond::and(
+            cmp("ip|p:h", CmpOp::Eq, cidr("192.168.1.0/24")),
+            cmp("ip|p:h", CmpOp::Eq, cidr("192.168.1.0")),
+        );
         assert_eq!(ask(&q, &[], &h), Some(Answer::Unsat));
         // The last address of the line, and the first.
-        let w = cmp(
-            "raw|p:h",
+        let last = "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff";
+        let w = cmp("raw|p:h", CmpOp::Eq, cidr(last));
+        let q = cmp(
+            "ip|p:h",
             CmpOp::In,
             cidr("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ff00/120"),
         );
-        let q = Cond::not(cmp(
-            "ip|p:h",
-            CmpOp::Eq,
-            cidr("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ff01"),
-        ));
-        assert_eq!(
-            sat_h(&q, &[&w]).to_string(),
-            "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ff00"
-        );
+        assert_eq!(sat_h(&q, &[&w]).to_string(), last);
         let w = cmp("raw|p:h", CmpOp::In, cidr("::/127"));
         let q = Cond::not(cmp("ip|p:h", CmpOp::Eq, cidr("::1")));
         assert_eq!(sat_h(&q, &[&w]).to_string(), "::");
+    }
+
+    #[test]
+    fn a_host_may_be_a_network() {
+        let h = [("h", ParamType::Host)];
+        // Every address of 10.0.0.0/8 is in one of its halves; the network
+        // itself is in neither (`ip in NET`: all of its addresses are).
+        let w = cmp("raw|p:h", CmpOp::In, cidr("10.0.0.0/8"));
+        let halves = Value::List(vec![cidr("10.0.0.0/9"), cidr("10.128.0.0/9")]);
+        let q = Cond::not(cmp("ip|p:h", CmpOp::In, halves));
+        assert_eq!(sat_h(&q, &[&w]).to_string(), "10.0.0.0/8");
+        // A network equals itself only; an address, one address.
+        let q = cmp("ip|p:h", CmpOp::Eq, cidr("10.4.0.0/14"));
+        assert_eq!(sat_h(&q, &[&w]).to_string(), "10.4.0.0/14");
+        let q = cmp("ip|p:h", CmpOp::Eq, cidr("10.1.2.3"));
+        assert_eq!(sat_h(&q, &[&w]).to_string(), "10.1.2.3");
+        // A network straddling 10.0.0.0/8 is not in it.
+        let q = Cond::and(
+            Cond::not(cmp("ip|p:h", CmpOp::In, cidr("10.0.0.0/8"))),
+            cmp("ip|p:h", CmpOp::In, cidr("8.0.0.0/5")),
+        );
+        let w = Cond::not(cmp("raw|p:h", CmpOp::In, cidr("11.0.0.0/8")));
+        let v = sat_h(&q, &[&w]);
+        assert!(
+            !warden_core::cond::compare(CmpOp::In, &v, &cidr("10.0.0.0/8")),
+            "{v}"
+        );
+        assert!(
+            !warden_core::cond::compare(CmpOp::In, &v, &cidr("11.0.0.0/8")),
+            "{v}"
+        );
+        // A prefix of every length, IPv6 and IPv4-mapped alike.
+        let w = cmp("raw|p:h", CmpOp::In, cidr("2001:db8::/32"));
+        let q = Cond::not(cmp(
+            "ip|p:h",
+            CmpOp::In,
+            Value::List(vec![cidr("2001:db8::/33"), cidr("2001:db8:8000::/33")]),
+        ));
+        assert_eq!(sat_h(&q, &[&w]).to_string(), "2001:db8::/32");
+        let q = cmp("ip|p:h", CmpOp::In, cidr("::/0"));
+        assert_eq!(
+            ask(&q, &[], &h).map(|a| matches!(a, Answer::Sat(_))),
+            Some(true)
+        );
+    }
+
+    #[test]
+    fn a_dotted_quad_is_a_string_too() {
+        // A call's argument may pass `"10.0.0.1"` as a string for a host
+        // param: a string question some dotted quad answers yes is left
+        // to Z3; one none does is decided.
+        let ps = types(&[("h", ParamType::Host)]);
+        let w = cmp("raw|p:h", CmpOp::In, cidr("10.0.0.0/8"));
+        let q = cmp("raw|p:h", CmpOp::StartsWith, s("10."));
+        assert_eq!(
+            decide(&q, &[&w], &ps, &BTreeMap::new(), &|_| true),
+            Err(Outside::Values("param `h`".into()))
+        );
+        let q = cmp("raw|p:h", CmpOp::EndsWith, s(".com"));
+        assert_eq!(
+            ask(&q, &[&w], &[("h", ParamType::Host)]),
+            Some(Answer::Unsat)
+        );
+        // Another spelling of an address equals the address, not the string.
+        let q = cmp("raw|p:h", CmpOp::Eq, s("::ffff:10.0.0.1"));
+        assert!(decide(&q, &[&w], &ps, &BTreeMap::new(), &|_| true).is_err());
+        // The quad's own spelling is the same for both.
+        let q = cmp("raw|p:h", CmpOp::Ne, s("10.0.0.1"));
+        assert_eq!(sat_h(&q, &[&w]).to_string(), "10.0.0.2");
     }
 
     #[test]
@@ -1583,7 +1750,7 @@ mod tests {
         let w = cmp("raw|p:h", CmpOp::In, cidr("2001:db8::/32"));
         let q = Cond::not(cmp("ip|p:h", CmpOp::In, cidr("2001:db8::/48")));
         let v = sat_h(&q, &[&w]);
-        assert_eq!(v.to_string(), "2001:db8:1::1");
+        assert_eq!(v.to_string(), "2001:db8:1::");
         let q = Cond::not(cmp("ip|p:h", CmpOp::In, cidr("2001:db8::/31")));
         assert_eq!(ask(&q, &[&w], &h), Some(Answer::Unsat));
         // `::ffff:10.0.0.0/104` is 10.0.0.0/8.
@@ -1658,8 +1825,8 @@ mod tests {
             },
         );
         assert_eq!(ask(&q, &[], &h), Some(Answer::Unsat));
-        // A name that is a number-like label, not a dotted quad.
-        let w = cmp("raw|p:h", CmpOp::Matches, s("[0-9.]+"));
+        // A name of digits and a top-level label, never a dotted quad.
+        let w = cmp("raw|p:h", CmpOp::Matches, s("[0-9]+(\\.[0-9]+)*\\.[a-z]+"));
         let q = Cond::Has {
             field: "host|p:h".into(),
         };

@@ -854,4 +854,24 @@ fn an_address_outside_the_allowed_cidr_is_refused_with_one_outside_it() {
     let out = check(&s, r#"plan { param h: host  call fw.open(src = h) }"#);
     assert_eq!(out.verdict, Verdict::Reject);
     assert_eq!(out.stats.solver_queries, 0);
+    // A host may be a network (`{"cidr": "10.0.0.0/8"}` for an argument):
+    // every address of 10.0.0.0/8 is in one of its halves, the network
+    // itself in neither, so the rule does not allow it.
+    let halves = spec(
+        r#"spec "halves" {
+  allow call fw.open when src in 10.0.0.0/9, 10.128.0.0/9
+}"#,
+    );
+    let out = check(
+        &halves,
+        r#"plan { param h: host where h in 10.0.0.0/8  call fw.open(src = h) }"#,
+    );
+    assert_eq!(out.verdict, Verdict::Reject, "{out:#?}");
+    assert_eq!(out.stats.solver_queries, 0);
+    assert_eq!(out.violations[0].witness["h"], "10.0.0.0/8");
+    let out = check(
+        &halves,
+        r#"plan { param h: host where h in 10.0.0.0/9  call fw.open(src = h) }"#,
+    );
+    assert_eq!(out.verdict, Verdict::Accept, "{out:#?}");
 }

@@ -711,10 +711,11 @@ fn addr(x: &str) -> Value {
 /// ones), with addresses that meet each, at its ends among them. The last
 /// two mention strings: not for a `let` assumption, whose field takes one
 /// type.
+/// A host may be a network (a cidr): some samples are.
 const ADDRESSES: &[(&str, &[&str])] = &[
     (
         "{} in 10.2.0.0/16",
-        &["10.2.0.0", "10.2.255.255", "10.2.3.4"],
+        &["10.2.0.0", "10.2.255.255", "10.2.3.4", "10.2.0.0/16"],
     ),
     (
         "{} in 10.128.0.0/9, 192.168.7.0/24",
@@ -723,6 +724,7 @@ const ADDRESSES: &[(&str, &[&str])] = &[
             "10.255.255.255",
             "192.168.7.0",
             "192.168.7.255",
+            "10.128.0.0/9",
         ],
     ),
     (
@@ -734,6 +736,8 @@ const ADDRESSES: &[(&str, &[&str])] = &[
             "10.1.2.2",
             "10.1.2.4",
             "10.255.255.255",
+            "10.0.0.0/8",
+            "10.1.2.0/24",
         ],
     ),
     (
@@ -742,10 +746,14 @@ const ADDRESSES: &[(&str, &[&str])] = &[
             "2001:db8:5::",
             "2001:db8:5:ffff:ffff:ffff:ffff:ffff",
             "2001:db8:5::1",
+            "2001:db8:5:7::/64",
         ],
     ),
     // 10.4.0.0/16 spelled as IPv4-mapped IPv6.
-    ("{} in ::ffff:10.4.0.0/112", &["10.4.0.0", "10.4.255.255"]),
+    (
+        "{} in ::ffff:10.4.0.0/112",
+        &["10.4.0.0", "10.4.255.255", "10.4.128.0/17"],
+    ),
     (
         "{} == 10.3.4.5 or {} == \"192.168.7.7\"",
         &["10.3.4.5", "192.168.7.7"],
@@ -757,6 +765,7 @@ const ADDRESSES: &[(&str, &[&str])] = &[
             "10.6.255.255",
             "2001:db8:5::1",
             "2001:db8:5::ffff:ffff:ffff:ffff",
+            "2001:db8:5::/64",
         ],
     ),
 ];
