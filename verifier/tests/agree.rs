@@ -123,9 +123,10 @@ proptest! {
 }
 
 /// A witness as a literal in `step`: as the counterexample spells it,
-/// except an IPv6 address a `connect` names, which takes brackets.
+/// except an IPv6 address or network a `connect` names, which takes
+/// brackets (a string witness is quoted).
 fn literal(step: &str, v: &str) -> String {
-    if step.starts_with("connect ") && v.parse::<std::net::Ipv6Addr>().is_ok() {
+    if step.starts_with("connect ") && !v.starts_with('"') && v.contains(':') {
         format!("[{v}]")
     } else {
         v.to_string()
