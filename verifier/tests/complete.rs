@@ -9,7 +9,9 @@
 //! puts them under an allowed tree with an allowed suffix, `matches` and
 //! `in` on strings, list arguments with each-element conditions and
 //! `contains`, `argv[i]`, unix socket paths (`connect PATH`, `listen
-//! PATH`), `from call` on `let` results, and numbers inside bounds; orders
+//! PATH`), `from call` on `let` results, `host` params (and `let` results
+//! with an assumption) inside allowed cidrs or names, connected to or
+//! passed to a call, and numbers inside bounds; orders
 //! that satisfy `never`, `require` and `at most` rules, loops within their
 //! counts. Every case is first checked by the reference evaluator on
 //! concrete instantiations of its params and results (a generator bug that
