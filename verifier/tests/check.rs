@@ -875,3 +875,39 @@ fn an_address_outside_the_allowed_cidr_is_refused_with_one_outside_it() {
     );
     assert_eq!(out.verdict, Verdict::Accept, "{out:#?}");
 }
+
+/// The network rules of the language's example spec, with `host` params:
+/// names by `host`, addresses by `ip`, each decided without the solver.
+#[test]
+fn host_params_against_the_example_network_rules() {
+    let s = spec(
+        r#"spec "net" {
+  allow connect host in ["api.bank.example"] and port == 443
+  deny  connect ip in 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16
+}"#,
+    );
+    let run = |plan: &str| {
+        let out = check(&s, plan);
+        assert_eq!(out.stats.solver_queries, 0, "{plan}");
+        out
+    };
+    let out = run(r#"plan { param h: host where h in ["api.bank.example"]  connect h:443 }"#);
+    assert_eq!(out.verdict, Verdict::Accept, "{out:#?}");
+    let out = run(r#"plan { param h: host where h endswith ".bank.example"  connect h:443 }"#);
+    assert_eq!(out.verdict, Verdict::Reject);
+    let v = &out.violations[0];
+    assert_eq!(v.reason, Reason::NothingAllows);
+    let h: String = serde_json::from_str(&v.witness["h"]).unwrap();
+    assert!(
+        h.ends_with(".bank.example") && h != "api.bank.example",
+        "{h}"
+    );
+    // An address in a denied range: denied, whatever else allows it.
+    let out = run(r#"plan { param h: host where h in 172.16.0.0/12  connect h:443 }"#);
+    assert_eq!(out.violations[0].reason, Reason::Denied);
+    let a: std::net::IpAddr = out.violations[0].witness["h"].parse().unwrap();
+    assert!(warden_core::net::cidr_contains(
+        &warden_core::net::parse_cidr("172.16.0.0/12").unwrap(),
+        &ipnet::IpNet::from(a)
+    ));
+}
