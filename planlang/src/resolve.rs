@@ -25,6 +25,11 @@ enum Ty {
     List(Box<Ty>),
     /// The `port` field: a number that must be a whole number in 0..=65535.
     Port,
+    /// A `host` param: a name or an address, chosen at run time, so it is
+    /// compared with strings (`h endswith ".example.com"`) and with cidrs
+    /// (`h in 10.0.0.0/8`). The `host` field of a spec is a name only
+    /// (`Scalar(Host)`): an address has `ip` instead.
+    Target,
 }
 
 impl Ty {
@@ -34,13 +39,16 @@ impl Ty {
             Ty::Scalar(t) => article(*t),
             Ty::List(_) => "a list".into(),
             Ty::Port => "a port".into(),
+            Ty::Target => "a host name or an address".into(),
         }
     }
 
     fn is_stringish(&self) -> bool {
         matches!(
             self,
-            Ty::Unknown | Ty::Scalar(ValueType::String | ValueType::Path | ValueType::Host)
+            Ty::Unknown
+                | Ty::Target
+                | Ty::Scalar(ValueType::String | ValueType::Path | ValueType::Host)
         )
     }
 
@@ -63,8 +71,11 @@ impl Ty {
             (Ty::List(a), Ty::List(b)) => a.compatible(b),
             (Ty::List(_), _) | (_, Ty::List(_)) => false,
             (a, b) if a.is_stringish() && b.is_stringish() => true,
+            (Ty::Target, Ty::Scalar(ValueType::Cidr))
+            | (Ty::Scalar(ValueType::Cidr), Ty::Target) => true,
             (Ty::Port, b) | (b, Ty::Port) => b.is_numberish(),
             (Ty::Scalar(a), Ty::Scalar(b)) => a == b,
+            (Ty::Target, _) | (_, Ty::Target) => false,
         }
     }
 }
@@ -85,7 +96,7 @@ fn param_ty(t: ParamType) -> Ty {
         ParamType::Number => ValueType::Number,
         ParamType::Bool => ValueType::Bool,
         ParamType::Path => ValueType::Path,
-        ParamType::Host => ValueType::Host,
+        ParamType::Host => return Ty::Target,
     })
 }
 
@@ -479,6 +490,7 @@ fn resolve_action(
                 if !matches!(
                     t,
                     Ty::Unknown
+                        | Ty::Target
                         | Ty::Scalar(
                             ValueType::String
                                 | ValueType::Path
@@ -508,7 +520,9 @@ fn resolve_action(
             let t = value_ty(host, &scope, diags);
             if !matches!(
                 t,
-                Ty::Unknown | Ty::Scalar(ValueType::String | ValueType::Host | ValueType::Cidr)
+                Ty::Unknown
+                    | Ty::Target
+                    | Ty::Scalar(ValueType::String | ValueType::Host | ValueType::Cidr)
             ) {
                 diags.push(
                     type_error(&host.span, "a host name or an address", &t, "the host of `connect`")
@@ -526,7 +540,7 @@ fn resolve_action(
             // `listen p` with a `path` (or `string`) param is a unix socket.
             if matches!(
                 t,
-                Ty::Scalar(ValueType::Path | ValueType::String | ValueType::Host)
+                Ty::Target | Ty::Scalar(ValueType::Path | ValueType::String | ValueType::Host)
             ) {
                 check_socket_path(port, &t, kind, false, diags);
                 let path = port.clone();
@@ -557,7 +571,7 @@ fn check_socket_path(
     else {
         if matches!(
             t,
-            Ty::Scalar(ValueType::Host | ValueType::Cidr | ValueType::Number)
+            Ty::Target | Ty::Scalar(ValueType::Host | ValueType::Cidr | ValueType::Number)
         ) {
             let help = match (kind, t) {
                 (ActionKind::Listen, _) => {

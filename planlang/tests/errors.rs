@@ -259,7 +259,10 @@ fn socket_paths_that_read_like_a_network_address() {
     assert_eq!(e[0].message, "the socket path `app.sock` is not absolute");
     // A host param or an address without a port is not a socket path.
     let e = plan_errors("plan {\n  param h: host\n  connect h\n}\n");
-    assert_eq!(e[0].message, "expected a socket path, found a host name");
+    assert_eq!(
+        e[0].message,
+        "expected a socket path, found a host name or an address"
+    );
     assert_eq!(
         e[0].help.as_deref(),
         Some("a network connect needs a port: `connect h:443`")

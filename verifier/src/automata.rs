@@ -7,7 +7,11 @@
 //! breadth-first search of the product of the atoms' DFAs (built with
 //! `regex-automata`) and of the DFA of the variable's domain; for numbers,
 //! by the constants the atoms compare with, the points between them and
-//! beyond; for bools, both. The question (the step's residual and the
+//! beyond; for bools, both; for a `host` param, names like strings, and
+//! addresses and networks like whole numbers, a cidr being an interval of
+//! IPv4-mapped IPv6 addresses (one network per class of prefix lengths and
+//! region between the named networks' ends).
+//! The question (the step's residual and the
 //! `where` conditions of its params) is then a boolean formula over those
 //! truth values, and the variables are independent, so it can hold exactly
 //! when some choice of one combination per variable makes it true.
@@ -16,9 +20,10 @@
 //!   atoms translated here (the translation follows [`warden_core::cond`]).
 //! - A choice makes it true: its values are substituted and checked
 //!   concretely, like every witness; a valid one is the answer.
-//! - Anything else (an atom over two symbols, a `let` result, a host, an
-//!   argument list, a `..`-escape the construction below does not find, a
-//!   product too large): no answer, and the question goes to Z3.
+//! - Anything else (an atom over two symbols, a `let` result, a `string`
+//!   param used as a connect target, an argument list, a `..`-escape the
+//!   construction below does not find, a product too large): no answer,
+//!   and the question goes to Z3.
 //!
 //! A path param is seen by a step through its normal form `norm(p)`. Its
 //! atoms on `norm(p)` are decided over the language of normalized paths;
@@ -170,13 +175,26 @@ impl std::hash::Hasher for Fast {
 
 type FastHash = std::hash::BuildHasherDefault<Fast>;
 
+/// How an atom sees its param.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum View {
+    /// The value itself (a `where`, a call's argument, a port).
+    Raw,
+    /// Its normal form, as a path.
+    Norm,
+    /// A connect target as a host name: present when the value is a name.
+    Host,
+    /// A connect target as an address: present when the value is one.
+    Ip,
+}
+
 /// A symbol of the question, as the residual names it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 enum Sym {
-    /// A param; `norm`: seen through its normal form.
+    /// A param, seen through `view`.
     Param {
         name: String,
-        norm: bool,
+        view: View,
     },
     Glob(String),
 }
@@ -184,19 +202,19 @@ enum Sym {
 fn parse_sym(name: &str) -> Option<Sym> {
     let (view, key) = name.split_once('|')?;
     let (k, rest) = key.split_once(':')?;
-    match (view, k) {
+    let view = match (view, k) {
         // A port is the param's value, taken whole ([`decide`]).
-        ("raw" | "port", "p") => Some(Sym::Param {
-            name: rest.to_string(),
-            norm: false,
-        }),
-        ("norm", "p") => Some(Sym::Param {
-            name: rest.to_string(),
-            norm: true,
-        }),
-        ("norm", "g") => Some(Sym::Glob(rest.to_string())),
-        _ => None,
-    }
+        ("raw" | "port", "p") => View::Raw,
+        ("norm", "p") => View::Norm,
+        ("host", "p") => View::Host,
+        ("ip", "p") => View::Ip,
+        ("norm", "g") => return Some(Sym::Glob(rest.to_string())),
+        _ => return None,
+    };
+    Some(Sym::Param {
+        name: rest.to_string(),
+        view,
+    })
 }
 
 /// The question as a formula over atoms.
@@ -234,6 +252,21 @@ struct Atoms {
 }
 
 impl Atoms {
+    /// The index of the atom `sym op value`, added when new.
+    fn atom(&mut self, sym: Sym, op: CmpOp, value: &Value) -> usize {
+        let key = (sym.clone(), op, value.clone());
+        let n = self.list.len();
+        let i = *self.index.entry(key).or_insert(n);
+        if i == n {
+            self.list.push(Atom {
+                sym,
+                op,
+                value: value.clone(),
+            });
+        }
+        i
+    }
+
     fn formula(&mut self, c: &Cond) -> Result<F, Outside> {
         Ok(match c {
             Cond::True => F::Const(true),
@@ -263,22 +296,27 @@ impl Atoms {
                     parse_sym(name).ok_or_else(|| Outside::Condition(describe_ref(name)))?;
                 // `p under D` normalizes `p`: an atom of `norm(p)`.
                 if *op == CmpOp::Under
-                    && let Sym::Param { norm, .. } = &mut sym
+                    && let Sym::Param { view, .. } = &mut sym
+                    && *view == View::Raw
                 {
-                    *norm = true;
+                    *view = View::Norm;
                 }
-                let key = (sym.clone(), *op, value.clone());
-                let n = self.list.len();
-                let i = *self.index.entry(key).or_insert(n);
-                if i == n {
-                    self.list.push(Atom {
-                        sym,
-                        op: *op,
-                        value: value.clone(),
-                    });
-                }
-                F::Atom(i)
+                F::Atom(self.atom(sym, *op, value))
             }
+            // `has host` / `has ip` on a connect target: whether it is a
+            // name or an address, as an atom true exactly when the view is
+            // present (`host startswith ""`, `ip in ::/0`).
+            Cond::Has { field } => match parse_sym(field) {
+                Some(
+                    sym @ Sym::Param {
+                        view: View::Host, ..
+                    },
+                ) => F::Atom(self.atom(sym, CmpOp::StartsWith, &Value::String(String::new()))),
+                Some(sym @ Sym::Param { view: View::Ip, .. }) => {
+                    F::Atom(self.atom(sym, CmpOp::In, &Value::Cidr(every_address())))
+                }
+                _ => return Err(Outside::Condition(describe_cond(c))),
+            },
             other => return Err(Outside::Condition(describe_cond(other))),
         })
     }
@@ -494,20 +532,22 @@ fn numbers(atoms: &[&Atom], whole: bool) -> Option<Vec<(Vec<bool>, Value)>> {
     cs.sort_unstable();
     cs.dedup();
     if whole {
-        let mut samples = Vec::new();
+        // A whole `x` meets `x < c`, `x <= c`, `x == c` ... alike from
+        // `floor(c) + 1` up to the next such cut, and from `floor(c)`.
+        let mut cuts = Vec::new();
         for c in &cs {
             let f = c.floor();
-            samples.push(f);
-            samples.push(f.checked_sub(Decimal::ONE)?);
-            samples.push(f.checked_add(Decimal::ONE)?);
+            cuts.push(f);
+            cuts.push(f.checked_add(Decimal::ONE)?);
         }
-        if samples.is_empty() {
-            samples.push(Decimal::ZERO);
-        }
-        return Some(dedup_by_truth(
-            samples.into_iter().map(Value::Number).collect(),
-            atoms,
-        ));
+        let below = match cuts.iter().min() {
+            Some(lo) => lo.checked_sub(Decimal::ONE)?,
+            None => Decimal::ZERO,
+        };
+        let samples = regions(cuts, Some(below))
+            .into_iter()
+            .map(|(first, _)| first);
+        return Some(dedup_by_truth(samples.map(Value::Number).collect(), atoms));
     }
     // Constants first, then a point between each two (a whole number when
     // there is one), then the outside: witnesses read naturally (a port
@@ -538,13 +578,269 @@ fn numbers(atoms: &[&Atom], whole: bool) -> Option<Vec<(Vec<bool>, Value)>> {
     ))
 }
 
+/// The regions of a line of whole values cut at `cuts`: one starts at
+/// each cut and runs up to the next one (`None`: to the end of the line),
+/// and one more starts at `below` (a value below every cut, if the line
+/// has one). Every atom comparing a whole value (a port, an address) with
+/// constants is true on all of a region or on none of it, when the cuts
+/// are where its truth can change: one value per region then meets every
+/// combination of the atoms' truth values that any value meets.
+fn regions<T: Copy + Ord>(mut cuts: Vec<T>, below: Option<T>) -> Vec<(T, Option<T>)> {
+    cuts.extend(below);
+    cuts.sort_unstable();
+    cuts.dedup();
+    let ends = cuts.iter().skip(1).map(|c| Some(*c)).chain([None]);
+    cuts.iter().copied().zip(ends).collect()
+}
+
+/// Host names as [`warden_core::net::is_host_name`] takes them, except
+/// their lengths (labels of at most 63 bytes, 253 in all): counting them
+/// would make the product automaton some 64 times larger. The search finds
+/// the shortest name of each combination of the atoms' truth values; when
+/// each is short enough, the names meet exactly the combinations the real
+/// names meet, and otherwise [`hosts`] decides nothing.
+const HOST_NAME: &str = r"[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*";
+
+/// The host names that spell an IPv4 address (`10.0.0.1`, as
+/// [`std::net::Ipv4Addr`] parses it: no leading zeros): a connect to one
+/// has an `ip`, so it is an address, not a name.
+const DOTTED_QUAD: &str = r"(?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9][0-9]|[0-9])";
+
+/// The values of a `host` param: a name, an address or a network (a
+/// connect to it has `host` or `ip`, [`crate::answer::Witness::action`]),
+/// one per combination of its atoms' truth values. Names by the string
+/// automata (the views `raw` and `host` are the name, `ip` is missing),
+/// addresses and networks by [`addresses`]; a name spelling an IPv4
+/// address is that address ([`quads_as_addresses`]), or nothing is
+/// decided.
+fn hosts(atoms: &[&Atom]) -> Option<Vec<(Vec<bool>, Value)>> {
+    if !quads_as_addresses(atoms) {
+        return None;
+    }
+    let mut langs: Vec<Lang> = atoms
+        .iter()
+        .map(|a| match a.sym {
+            Sym::Param { view: View::Ip, .. } => Some(Lang::Const(false)),
+            // `h under D` (a name is no absolute path); no other atom sees
+            // a host through a normal form.
+            Sym::Param {
+                view: View::Norm, ..
+            } if a.op != CmpOp::Under => None,
+            _ => name_lang(a.op, &a.value),
+        })
+        .collect::<Option<_>>()?;
+    // A last atom for the names that are addresses, left out.
+    langs.push(Lang::Re {
+        pattern: bytes(DOTTED_QUAD),
+        neg: false,
+    });
+    let mut out: Vec<(Vec<bool>, Value)> = Vec::new();
+    for (mut t, s) in strings(&[bytes(HOST_NAME)], &langs)? {
+        if t.pop() == Some(true) {
+            continue;
+        }
+        // Too long for a name: a longer one might meet the same atoms.
+        if !warden_core::net::is_host_name(&s) {
+            return None;
+        }
+        out.push((t, Value::String(s)));
+    }
+    out.extend(addresses(atoms));
+    Some(out)
+}
+
+/// The language of an atom on a host name ([`lang`]): a name never spells
+/// an address, so it equals no cidr and is in none, and it is no absolute
+/// path (`under` is false).
+fn name_lang(op: CmpOp, v: &Value) -> Option<Lang> {
+    match (op, v) {
+        (CmpOp::Ne, Value::Cidr(_)) => Some(Lang::Const(true)),
+        (_, Value::Cidr(_)) | (CmpOp::Under, _) => Some(Lang::Const(false)),
+        (CmpOp::In, Value::List(items)) => {
+            let names: Vec<Value> = items
+                .iter()
+                .filter(|i| !matches!(i, Value::Cidr(_)))
+                .cloned()
+                .collect();
+            lang(op, &Value::List(names), false)
+        }
+        _ => lang(op, v, false),
+    }
+}
+
+/// The networks an atom's value names (a cidr, a string spelling one, the
+/// items of a list), each as its first IPv4-mapped IPv6 address and its
+/// prefix length there ([`warden_core::net::mapped`]).
+fn networks(v: &Value, out: &mut Vec<(u128, u32)>) {
+    let net = match v {
+        Value::Cidr(n) => Some(*n),
+        Value::String(s) => warden_core::net::parse_cidr(s),
+        Value::List(items) => {
+            items.iter().for_each(|i| networks(i, out));
+            None
+        }
+        _ => None,
+    };
+    if let Some(net) = net {
+        let (first, prefix) = warden_core::net::mapped(&net);
+        out.push((first, u32::from(prefix)));
+    }
+}
+
+/// `::/0`, every address (IPv4 ones as IPv4-mapped IPv6 among them).
+fn every_address() -> ipnet::IpNet {
+    ipnet::IpNet::V6(ipnet::Ipv6Net::default())
+}
+
+/// The IPv4 addresses, as IPv4-mapped IPv6 (`::ffff:0.0.0.0/96`).
+const V4: (u128, u32) = (0xffff_0000_0000, 96);
+
+/// The network of IPv4-mapped IPv6 addresses starting at `first` with
+/// `prefix` bits, as the language spells it (IPv4 when it is one).
+fn network(first: u128, prefix: u32) -> Option<ipnet::IpNet> {
+    let v6 = std::net::Ipv6Addr::from(first);
+    Some(match v6.to_ipv4_mapped() {
+        Some(v4) if prefix >= V4.1 => {
+            ipnet::IpNet::V4(ipnet::Ipv4Net::new(v4, (prefix - V4.1) as u8).ok()?)
+        }
+        _ => ipnet::IpNet::V6(ipnet::Ipv6Net::new(v6, prefix as u8).ok()?),
+    })
+}
+
+/// Addresses and networks: a `host` value may be a cidr (`connect
+/// 10.0.0.0/8:443` connects to every address in it, and `ip in NET` asks
+/// whether all of them are in `NET`, [`warden_core::cond`]). IPv4 is
+/// IPv4-mapped IPv6, so a network is an aligned interval of whole numbers
+/// below 2^128: its first address and its prefix length. An atom on one
+/// (`in` networks, `==` or `!=` a network) holds when its prefix is at
+/// least (or exactly) that of a network the atom names and its first
+/// address lies in that network (or is its first): the truth changes only
+/// where the prefix crosses those lengths, and where the first address
+/// crosses a named network's first address, the one after it, or the one
+/// after its last (the cuts of [`regions`], on both lines). Within a class
+/// of prefixes the longest has the most networks (every network of a
+/// shorter prefix starts where one of it does), so one network of that
+/// prefix per region of first addresses that holds one meets every
+/// combination of truth values any network meets. Single addresses come
+/// first, IPv4 first, a named network's own first address last (its
+/// region is that one address, cut for `==`): witnesses read as the
+/// addresses people write.
+fn addresses(atoms: &[&Atom]) -> Vec<(Vec<bool>, Value)> {
+    let mut named = vec![V4];
+    for a in atoms {
+        networks(&a.value, &mut named);
+    }
+    let (mut firsts, mut lengths) = (vec![0u128], Vec::new());
+    for &(first, prefix) in &named {
+        let last = first | u128::MAX.checked_shr(prefix).unwrap_or(0);
+        firsts.push(first);
+        firsts.extend(first.checked_add(1));
+        firsts.extend(last.checked_add(1));
+        lengths.push(prefix);
+        lengths.push(prefix + 1);
+    }
+    let firsts = regions(firsts, None);
+    // The longest prefix of each class; a class past /128 has none.
+    let mut prefixes: Vec<u32> = regions(lengths, Some(0))
+        .into_iter()
+        .map(|(_, next)| next.map_or(128, |n| n - 1).min(128))
+        .collect();
+    prefixes.sort_unstable_by(|a, b| b.cmp(a));
+    prefixes.dedup();
+    let mut points: Vec<(u128, u32)> = Vec::new();
+    for &prefix in &prefixes {
+        let mut these: Vec<(u128, u32)> = firsts
+            .iter()
+            .filter_map(|&(first, next)| {
+                let at = match 1u128.checked_shl(128 - prefix).unwrap_or(0) {
+                    0 if first == 0 => 0,
+                    0 => return None,
+                    size => first.checked_next_multiple_of(size)?,
+                };
+                next.is_none_or(|n| at < n).then_some((at, prefix))
+            })
+            .collect();
+        // IPv4 first, and a network's own first address last.
+        these.sort_by_key(|&(a, _)| {
+            (
+                !(V4.0..=V4.0 | u128::from(u32::MAX)).contains(&a),
+                named.iter().any(|&(first, _)| first == a),
+            )
+        });
+        points.extend(these);
+    }
+    let values = points
+        .into_iter()
+        .filter_map(|(a, p)| network(a, p))
+        .map(Value::Cidr)
+        .collect();
+    dedup_by_truth(values, atoms)
+}
+
+/// Whether a host name that spells an IPv4 address (`"10.0.0.1"`, which a
+/// call's argument may pass for a `host` param) meets each atom as that
+/// address does: then it adds no combination of truth values to those the
+/// addresses meet. It does not when an atom compares with another spelling
+/// of an address (`"::ffff:10.0.0.1"`, `"10.0.0.1/32"`: equal to the
+/// address, not to the string), or asks a string question that some
+/// dotted quad answers yes (`startswith "10."`).
+fn quads_as_addresses(atoms: &[&Atom]) -> bool {
+    let canonical = |s: &str| match warden_core::net::parse_cidr(s) {
+        None => true,
+        Some(ipnet::IpNet::V4(n)) => n.prefix_len() == 32 && n.addr().to_string() == s,
+        Some(_) => false,
+    };
+    atoms.iter().all(|a| {
+        // A dotted quad has no `host` and the same `ip`.
+        if matches!(
+            a.sym,
+            Sym::Param {
+                view: View::Host | View::Ip,
+                ..
+            }
+        ) {
+            return true;
+        }
+        match (a.op, &a.value) {
+            (CmpOp::Eq | CmpOp::Ne | CmpOp::In, Value::String(s)) => canonical(s),
+            (CmpOp::In, Value::List(items)) => items.iter().all(|i| match i {
+                Value::String(s) => canonical(s),
+                _ => true,
+            }),
+            (CmpOp::StartsWith | CmpOp::EndsWith | CmpOp::Contains | CmpOp::Matches, _) => {
+                match lang(a.op, &a.value, false) {
+                    Some(Lang::Const(false)) => true,
+                    Some(l) => strings(&[bytes(DOTTED_QUAD)], &[l])
+                        .is_some_and(|found| found.iter().all(|(t, _)| !t[0])),
+                    None => false,
+                }
+            }
+            _ => true,
+        }
+    })
+}
+
+/// Whether atom `a` holds of the value `v` of its variable, seen through
+/// its view: a name has no `ip`, an address no `host`, and a comparison
+/// with a field the action lacks is false ([`warden_core::cond`]).
+fn holds(a: &Atom, v: &Value) -> bool {
+    let present = !matches!(
+        (&a.sym, v),
+        (
+            Sym::Param {
+                view: View::Host,
+                ..
+            },
+            Value::Cidr(_)
+        ) | (Sym::Param { view: View::Ip, .. }, Value::String(_))
+    );
+    present && warden_core::cond::compare(a.op, v, &a.value)
+}
+
 fn dedup_by_truth(values: Vec<Value>, atoms: &[&Atom]) -> Vec<(Vec<bool>, Value)> {
     let mut out: Vec<(Vec<bool>, Value)> = Vec::new();
     for v in values {
-        let t: Vec<bool> = atoms
-            .iter()
-            .map(|a| warden_core::cond::compare(a.op, &v, &a.value))
-            .collect();
+        let t: Vec<bool> = atoms.iter().map(|a| holds(a, &v)).collect();
         if !out.iter().any(|(u, _)| *u == t) {
             out.push((t, v));
         }
@@ -638,10 +934,32 @@ fn describe_cond(c: &Cond) -> String {
     }
 }
 
-/// A symbol's name for people: the param or the glob.
-fn describe_sym(sym: &Sym) -> String {
+/// A variable's name for people: the param or the glob, and for a param
+/// that is not a `host` but is used as a connect target, that it is.
+fn describe_var(
+    sym: &Sym,
+    idx: &[usize],
+    all: &[Atom],
+    params: &HashMap<String, ParamType>,
+) -> String {
     match sym {
-        Sym::Param { name, .. } => format!("param `{name}`"),
+        Sym::Param { name, .. } => {
+            let target = idx.iter().any(|&i| {
+                matches!(
+                    all[i].sym,
+                    Sym::Param {
+                        view: View::Host | View::Ip,
+                        ..
+                    }
+                )
+            });
+            match params.get(name) {
+                Some(ty) if target && *ty != ParamType::Host => format!(
+                    "param `{name}`, a `{ty}` used as a connect target (a `host` param is decided)"
+                ),
+                _ => format!("param `{name}`"),
+            }
+        }
         Sym::Glob(g) => format!("glob `{g}`"),
     }
 }
@@ -663,13 +981,12 @@ pub fn decide(
         parts.push(atoms.formula(w)?);
     }
     let formula = F::And(parts);
-    // Group the atoms by variable (a param's raw and normal views are one
-    // variable).
+    // Group the atoms by variable (a param's views are one variable).
     let mut vars: BTreeMap<Sym, Vec<usize>> = BTreeMap::new();
     let var_of = |s: &Sym| match s {
         Sym::Param { name, .. } => Sym::Param {
             name: name.clone(),
-            norm: false,
+            view: View::Raw,
         },
         g => g.clone(),
     };
@@ -687,7 +1004,7 @@ pub fn decide(
     for (sym, idx) in vars {
         let whole = matches!(&sym, Sym::Param { name, .. } if ports.contains(&name.as_str()));
         let values = choose(&sym, &idx, &atoms.list, params, whole)
-            .ok_or_else(|| Outside::Values(describe_sym(&sym)))?;
+            .ok_or_else(|| Outside::Values(describe_var(&sym, &idx, &atoms.list, params)))?;
         choices.push(values);
     }
     let combos = choices
@@ -765,9 +1082,18 @@ fn choose(
         }
         Sym::Param { name, .. } => {
             let ty = *params.get(name)?;
-            let norm = atoms
-                .iter()
-                .any(|a| matches!(a.sym, Sym::Param { norm: true, .. }));
+            let seen = |v: View| {
+                atoms
+                    .iter()
+                    .any(|a| matches!(a.sym, Sym::Param { view, .. } if view == v))
+            };
+            let norm = seen(View::Norm);
+            // Only a `host` param is decided as a connect target: a string
+            // spelling an address (`"10.0.0.1"`, `"::ffff:a00:1"`, a cidr)
+            // is one, and its string atoms are not atoms of the address.
+            if ty != ParamType::Host && (seen(View::Host) || seen(View::Ip)) {
+                return None;
+            }
             match ty {
                 ParamType::Number => out.options = numbers(&atoms, whole)?,
                 ParamType::Bool => {
@@ -790,7 +1116,8 @@ fn choose(
                         .collect();
                 }
                 ParamType::Path => return normalized(out, &atoms),
-                _ => return None,
+                ParamType::Host => out.options = hosts(&atoms)?,
+                ParamType::String => return None,
             }
         }
     }
@@ -802,7 +1129,15 @@ fn choose(
 fn normalized(mut out: Choices, atoms: &[&Atom]) -> Option<Choices> {
     let is_norm: Vec<bool> = atoms
         .iter()
-        .map(|a| matches!(a.sym, Sym::Param { norm: true, .. }))
+        .map(|a| {
+            matches!(
+                a.sym,
+                Sym::Param {
+                    view: View::Norm,
+                    ..
+                }
+            )
+        })
         .collect();
     let n_langs: Vec<Lang> = atoms
         .iter()
@@ -1070,6 +1405,22 @@ fn witness(
                     {
                         scope.insert(format!("norm|p:{name}"), Field::new(Value::String(n)));
                     }
+                    // As a connect target: an address has `ip`, a name
+                    // `host` (as [`Witness::action`] makes the action).
+                    let net = match &v {
+                        Value::Cidr(n) => Some(*n),
+                        Value::String(s) => warden_core::net::parse_cidr(s),
+                        _ => None,
+                    };
+                    match (net, &v) {
+                        (Some(n), _) => {
+                            scope.insert(format!("ip|p:{name}"), Field::new(Value::Cidr(n)));
+                        }
+                        (None, Value::String(s)) if warden_core::net::is_host_name(s) => {
+                            scope.insert(format!("host|p:{name}"), Field::new(v.clone()));
+                        }
+                        _ => {}
+                    }
                     w.params.insert(name.clone(), v);
                 }
             }
@@ -1084,7 +1435,7 @@ fn witness(
                 ParamType::Path => Some(Value::String("/".into())),
                 ParamType::Number => Some(Value::Number(Decimal::ZERO)),
                 ParamType::Bool => Some(Value::Bool(false)),
-                ParamType::Host => None,
+                ParamType::Host => Some(Value::String("example.com".into())),
             });
             if let Some(v) = v {
                 w.params.insert(name.clone(), v);
@@ -1129,6 +1480,9 @@ mod tests {
     }
     fn n(x: i64) -> Value {
         Value::Number(Decimal::from(x))
+    }
+    fn cidr(x: &str) -> Value {
+        Value::Cidr(warden_core::net::parse_cidr(x).unwrap())
     }
     fn types(ps: &[(&str, ParamType)]) -> HashMap<String, ParamType> {
         ps.iter().map(|(k, t)| (k.to_string(), *t)).collect()
@@ -1258,6 +1612,285 @@ mod tests {
         assert_eq!(w.params["x"], s("ab"));
     }
 
+    /// The witness of a `Sat` answer for param `h`.
+    fn sat_h(goal: &Cond, wheres: &[&Cond]) -> Value {
+        match ask(goal, wheres, &[("h", ParamType::Host)]) {
+            Some(Answer::Sat(w)) => w.params["h"].clone(),
+            a => panic!("{a:?}"),
+        }
+    }
+
+    #[test]
+    fn addresses_inside_a_network_and_outside_it() {
+        let h = [("h", ParamType::Host)];
+        // `where h in 10.1.0.0/16`: a connect to `h` stays in 10.0.0.0/8.
+        let w = cmp("raw|p:h", CmpOp::In, cidr("10.1.0.0/16"));
+        let q = Cond::not(cmp("ip|p:h", CmpOp::In, cidr("10.0.0.0/8")));
+        assert_eq!(ask(&q, &[&w], &h), Some(Answer::Unsat));
+        // `where h in 10.0.0.0/7` does not: 11.0.0.0, an address, outside.
+        let w7 = cmp("raw|p:h", CmpOp::In, cidr("10.0.0.0/7"));
+        let v = sat_h(&q, &[&w7]);
+        assert_eq!(v.to_string(), "11.0.0.0");
+        assert!(!warden_core::cond::compare(
+            CmpOp::In,
+            &v,
+            &cidr("10.0.0.0/8")
+        ));
+        // Unions and complements: in 10/8 but not in two holes of it.
+        let holes = Value::List(vec![cidr("10.1.0.0/16"), cidr("10.2.0.0/16")]);
+        let w = Cond::and(
+            cmp("raw|p:h", CmpOp::In, cidr("10.0.0.0/8")),
+            Cond::not(cmp("raw|p:h", CmpOp::In, holes.clone())),
+        );
+        let q = cmp("ip|p:h", CmpOp::In, Value::List(vec![cidr("10.1.2.0/24")]));
+        assert_eq!(ask(&q, &[&w], &h), Some(Answer::Unsat));
+        let q = cmp("ip|p:h", CmpOp::In, cidr("10.0.0.0/14"));
+        let v = sat_h(&q, &[&w]);
+        assert_eq!(v.to_string(), "10.0.0.1");
+        let q = cmp("ip|p:h", CmpOp::In, cidr("10.2.0.0/15"));
+        assert_eq!(sat_h(&q, &[&w]).to_string(), "10.3.0.0");
+        // One address: `==` it; a network equals itself, no address.
+        let w = cmp("raw|p:h", CmpOp::Eq, s("192.168.1.7"));
+        let q = cmp("ip|p:h", CmpOp::Ne, cidr("192.168.1.7"));
+        assert_eq!(ask(&q, &[&w], &h), Some(Answer::Unsat));
+        let w = cmp("raw|p:h", CmpOp::In, cidr("192.168.1.0/24"));
+        let q = cmp("ip|p:h", CmpOp::Eq, cidr("192.168.1.0/24"));
+        assert_eq!(sat_h(&q, &[&w]).to_string(), "192.168.1.0/24");
+        let q = Cond::and(
+            cmp("ip|p:h", CmpOp::Eq, cidr("192.168.1.0/24")),
+            cmp("ip|p:h", CmpOp::Eq, cidr("192.168.1.0")),
+        );
+        assert_eq!(ask(&q, &[], &h), Some(Answer::Unsat));
+        // The last address of the line, and the first.
+        let last = "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff";
+        let w = cmp("raw|p:h", CmpOp::Eq, cidr(last));
+        let q = cmp(
+            "ip|p:h",
+            CmpOp::In,
+            cidr("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ff00/120"),
+        );
+        assert_eq!(sat_h(&q, &[&w]).to_string(), last);
+        let w = cmp("raw|p:h", CmpOp::In, cidr("::/127"));
+        let q = Cond::not(cmp("ip|p:h", CmpOp::Eq, cidr("::1")));
+        assert_eq!(sat_h(&q, &[&w]).to_string(), "::");
+    }
+
+    #[test]
+    fn a_host_may_be_a_network() {
+        let h = [("h", ParamType::Host)];
+        // Every address of 10.0.0.0/8 is in one of its halves; the network
+        // itself is in neither (`ip in NET`: all of its addresses are).
+        let w = cmp("raw|p:h", CmpOp::In, cidr("10.0.0.0/8"));
+        let halves = Value::List(vec![cidr("10.0.0.0/9"), cidr("10.128.0.0/9")]);
+        let q = Cond::not(cmp("ip|p:h", CmpOp::In, halves));
+        assert_eq!(sat_h(&q, &[&w]).to_string(), "10.0.0.0/8");
+        // A network equals itself only; an address, one address.
+        let q = cmp("ip|p:h", CmpOp::Eq, cidr("10.4.0.0/14"));
+        assert_eq!(sat_h(&q, &[&w]).to_string(), "10.4.0.0/14");
+        let q = cmp("ip|p:h", CmpOp::Eq, cidr("10.1.2.3"));
+        assert_eq!(sat_h(&q, &[&w]).to_string(), "10.1.2.3");
+        // A network straddling 10.0.0.0/8 is not in it.
+        let q = Cond::and(
+            Cond::not(cmp("ip|p:h", CmpOp::In, cidr("10.0.0.0/8"))),
+            cmp("ip|p:h", CmpOp::In, cidr("8.0.0.0/5")),
+        );
+        let w = Cond::not(cmp("raw|p:h", CmpOp::In, cidr("11.0.0.0/8")));
+        let v = sat_h(&q, &[&w]);
+        assert!(
+            !warden_core::cond::compare(CmpOp::In, &v, &cidr("10.0.0.0/8")),
+            "{v}"
+        );
+        assert!(
+            !warden_core::cond::compare(CmpOp::In, &v, &cidr("11.0.0.0/8")),
+            "{v}"
+        );
+        // A prefix of every length, IPv6 and IPv4-mapped alike.
+        let w = cmp("raw|p:h", CmpOp::In, cidr("2001:db8::/32"));
+        let q = Cond::not(cmp(
+            "ip|p:h",
+            CmpOp::In,
+            Value::List(vec![cidr("2001:db8::/33"), cidr("2001:db8:8000::/33")]),
+        ));
+        assert_eq!(sat_h(&q, &[&w]).to_string(), "2001:db8::/32");
+        let q = cmp("ip|p:h", CmpOp::In, cidr("::/0"));
+        assert_eq!(
+            ask(&q, &[], &h).map(|a| matches!(a, Answer::Sat(_))),
+            Some(true)
+        );
+    }
+
+    #[test]
+    fn a_dotted_quad_is_a_string_too() {
+        // A call's argument may pass `"10.0.0.1"` as a string for a host
+        // param: a string question some dotted quad answers yes is left
+        // to Z3; one none does is decided.
+        let ps = types(&[("h", ParamType::Host)]);
+        let w = cmp("raw|p:h", CmpOp::In, cidr("10.0.0.0/8"));
+        let q = cmp("raw|p:h", CmpOp::StartsWith, s("10."));
+        assert_eq!(
+            decide(&q, &[&w], &ps, &BTreeMap::new(), &|_| true),
+            Err(Outside::Values("param `h`".into()))
+        );
+        let q = cmp("raw|p:h", CmpOp::EndsWith, s(".com"));
+        assert_eq!(
+            ask(&q, &[&w], &[("h", ParamType::Host)]),
+            Some(Answer::Unsat)
+        );
+        // Another spelling of an address equals the address, not the string.
+        let q = cmp("raw|p:h", CmpOp::Eq, s("::ffff:10.0.0.1"));
+        assert!(decide(&q, &[&w], &ps, &BTreeMap::new(), &|_| true).is_err());
+        // The quad's own spelling is the same for both.
+        let q = cmp("raw|p:h", CmpOp::Ne, s("10.0.0.1"));
+        assert_eq!(sat_h(&q, &[&w]).to_string(), "10.0.0.2");
+    }
+
+    #[test]
+    fn ipv6_and_ipv4_mapped_addresses() {
+        let h = [("h", ParamType::Host)];
+        let w = cmp("raw|p:h", CmpOp::In, cidr("2001:db8::/32"));
+        let q = Cond::not(cmp("ip|p:h", CmpOp::In, cidr("2001:db8::/48")));
+        let v = sat_h(&q, &[&w]);
+        assert_eq!(v.to_string(), "2001:db8:1::");
+        let q = Cond::not(cmp("ip|p:h", CmpOp::In, cidr("2001:db8::/31")));
+        assert_eq!(ask(&q, &[&w], &h), Some(Answer::Unsat));
+        // `::ffff:10.0.0.0/104` is 10.0.0.0/8.
+        let w = cmp("raw|p:h", CmpOp::In, cidr("::ffff:10.0.0.0/104"));
+        let q = Cond::not(cmp("ip|p:h", CmpOp::In, cidr("10.0.0.0/8")));
+        assert_eq!(ask(&q, &[&w], &h), Some(Answer::Unsat));
+        // An unconstrained host reaches outside IPv4 too, but an IPv4
+        // witness comes first.
+        let q = Cond::not(cmp("ip|p:h", CmpOp::In, cidr("0.0.0.0/0")));
+        let v = sat_h(
+            &Cond::and(
+                q.clone(),
+                Cond::Has {
+                    field: "ip|p:h".into(),
+                },
+            ),
+            &[],
+        );
+        assert_eq!(v.to_string(), "::1");
+        let v = sat_h(&cmp("ip|p:h", CmpOp::In, cidr("0.0.0.0/0")), &[]);
+        assert_eq!(v.to_string(), "0.0.0.1");
+    }
+
+    #[test]
+    fn host_names_by_the_string_automata() {
+        let h = [("h", ParamType::Host)];
+        let w = Cond::or(
+            cmp(
+                "raw|p:h",
+                CmpOp::In,
+                Value::List(vec![s("api.x.com"), cidr("10.0.0.0/8")]),
+            ),
+            cmp("raw|p:h", CmpOp::EndsWith, s(".corp.example")),
+        );
+        // Names it allows are those; addresses, in 10.0.0.0/8.
+        let allowed = Cond::or(
+            cmp(
+                "host|p:h",
+                CmpOp::In,
+                Value::List(vec![s("api.x.com"), s("b.com")]),
+            ),
+            Cond::or(
+                cmp("host|p:h", CmpOp::Matches, s("(?i)[a-z0-9_.-]*\\.example")),
+                cmp("ip|p:h", CmpOp::In, cidr("10.0.0.0/8")),
+            ),
+        );
+        assert_eq!(
+            ask(&Cond::not(allowed.clone()), &[&w], &h),
+            Some(Answer::Unsat)
+        );
+        // Without `ip`, an address is refused; the witness one of 10/8.
+        let names_only = Cond::or(
+            cmp("host|p:h", CmpOp::In, Value::List(vec![s("api.x.com")])),
+            cmp("host|p:h", CmpOp::EndsWith, s(".example")),
+        );
+        let v = sat_h(&Cond::not(names_only.clone()), &[&w]);
+        assert_eq!(v.to_string(), "10.0.0.1");
+        // `has host` and `has ip`: which of the two the value is.
+        let q = Cond::and(
+            Cond::not(names_only),
+            Cond::Has {
+                field: "host|p:h".into(),
+            },
+        );
+        assert_eq!(ask(&q, &[&w], &h), Some(Answer::Unsat));
+        let q = Cond::and(
+            Cond::Has {
+                field: "host|p:h".into(),
+            },
+            Cond::Has {
+                field: "ip|p:h".into(),
+            },
+        );
+        assert_eq!(ask(&q, &[], &h), Some(Answer::Unsat));
+        // A name of digits and a top-level label, never a dotted quad.
+        let w = cmp("raw|p:h", CmpOp::Matches, s("[0-9]+(\\.[0-9]+)*\\.[a-z]+"));
+        let q = Cond::Has {
+            field: "host|p:h".into(),
+        };
+        let v = sat_h(&q, &[&w]);
+        let name = v.as_str().unwrap();
+        assert!(
+            warden_core::net::is_host_name(name) && warden_core::net::parse_cidr(name).is_none(),
+            "{name}"
+        );
+        // A dotted quad is an address, never a name: `h == "10.0.0.1"`
+        // has no `host`.
+        let w = cmp("raw|p:h", CmpOp::Eq, s("10.0.0.1"));
+        assert_eq!(ask(&q, &[&w], &h), Some(Answer::Unsat));
+    }
+
+    #[test]
+    fn a_name_longer_than_a_label_is_not_decided() {
+        // Only labels of 64 bytes or more match: not decided here (the
+        // names the search finds are shortest, and this one is too long).
+        let w = cmp("raw|p:h", CmpOp::Matches, s("[a-z]{64}|[a-z]{64}\\.com"));
+        let q = Cond::Has {
+            field: "host|p:h".into(),
+        };
+        let ps = types(&[("h", ParamType::Host)]);
+        assert_eq!(
+            decide(&q, &[&w], &ps, &BTreeMap::new(), &|_| true),
+            Err(Outside::Values("param `h`".into()))
+        );
+        // A label of 63 is a name.
+        let w = cmp("raw|p:h", CmpOp::Matches, s("[a-z]{63}"));
+        assert_eq!(sat_h(&q, &[&w]).as_str().map(str::len), Some(63));
+    }
+
+    #[test]
+    fn dotted_quads_are_what_ipv4_parses() {
+        let quad = warden_core::cond::regex(DOTTED_QUAD).unwrap();
+        let name = warden_core::cond::regex(HOST_NAME).unwrap();
+        let octets = [
+            "0", "00", "01", "7", "10", "99", "100", "199", "200", "249", "250", "255", "256",
+            "300", "0255",
+        ];
+        let mut n = 0;
+        for a in octets {
+            for b in ["0", "01", "255", "256"] {
+                for c in ["1", "00"] {
+                    for d in octets {
+                        let x = format!("{a}.{b}.{c}.{d}");
+                        let parses = x.parse::<std::net::Ipv4Addr>().is_ok();
+                        assert_eq!(quad.is_match(&x), parses, "{x}");
+                        assert!(name.is_match(&x));
+                        n += usize::from(parses);
+                    }
+                }
+            }
+        }
+        assert!(n > 100);
+        for x in ["1.2.3", "1.2.3.4.5", "a.1.2.3", "1.2.3.4a"] {
+            assert!(
+                !quad.is_match(x) && x.parse::<std::net::Ipv4Addr>().is_err(),
+                "{x}"
+            );
+        }
+    }
+
     #[test]
     fn what_it_does_not_decide_goes_to_the_solver() {
         // An address, a host, a `let` result, two symbols compared: each
@@ -1281,8 +1914,13 @@ mod tests {
             why(&q, &[("x", ParamType::String)]),
             "the values of param `x`, which no automaton describes here"
         );
-        let q = cmp("raw|p:h", CmpOp::Eq, s("a"));
-        assert!(why(&q, &[("h", ParamType::Host)]).contains("param `h`"));
+        // A string param used as a connect target: its string atoms are
+        // not atoms of the address it may spell.
+        let q = cmp("ip|p:h", CmpOp::In, cidr("10.0.0.0/8"));
+        assert_eq!(
+            why(&q, &[("h", ParamType::String)]),
+            "the values of param `h`, a `string` used as a connect target (a `host` param is decided), which no automaton describes here"
+        );
         let q = cmp("raw|u:f:y", CmpOp::Eq, s("a"));
         assert!(why(&q, &[]).starts_with("the `let` result `y` of `f` compared with a value"));
         let q = Cond::Cmp {

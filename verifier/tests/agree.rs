@@ -2,8 +2,9 @@
 //! the verifier and the reference evaluator agree; on plans with params,
 //! every counterexample the verifier returns, substituted into the plan, is
 //! refused by the reference evaluator. Plans and specs include unix socket
-//! connects and listens (paths, `..`, path params) and exec argument lists
-//! (literal and param arguments).
+//! connects and listens (paths, `..`, path params), exec argument lists
+//! (literal and param arguments), and host params (names, IPv4 and IPv6
+//! addresses).
 
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
@@ -121,8 +122,15 @@ proptest! {
     }
 }
 
-fn literal(v: &str) -> String {
-    v.to_string()
+/// A witness as a literal in `step`: as the counterexample spells it,
+/// except an IPv6 address or network a `connect` names, which takes
+/// brackets (a string witness is quoted).
+fn literal(step: &str, v: &str) -> String {
+    if step.starts_with("connect ") && !v.starts_with('"') && v.contains(':') {
+        format!("[{v}]")
+    } else {
+        v.to_string()
+    }
 }
 
 proptest! {
@@ -149,7 +157,7 @@ proptest! {
                 continue;
             }
             let Some(w) = v.witness.get(name) else { continue; };
-            let concrete_step = replace_param(step, name, &literal(w));
+            let concrete_step = replace_param(step, name, &literal(step, w));
             let csrc = format!("plan {{\n{before}\n{concrete_step}\n}}");
             let cplan = planlang::load_plan_str(&csrc, "c.plan")
                 .unwrap_or_else(|e| panic!("{e:?}\n{csrc}"));

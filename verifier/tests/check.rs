@@ -775,3 +775,139 @@ fn a_deny_from_rule_the_plan_check_cannot_decide_rides_in_the_token() {
     assert_eq!(out.verdict, Verdict::Accept, "{out:#?}");
     assert!(out.envelope.unwrap().deny_from.is_empty());
 }
+
+/// Addresses and host names are decided without the solver: a `host`
+/// param inside the allowed networks is accepted, one that may leave them
+/// is refused with an address outside them (printed as an address, and
+/// checked concretely like every counterexample).
+#[test]
+fn an_address_outside_the_allowed_cidr_is_refused_with_one_outside_it() {
+    let s = spec(
+        r#"spec "net" {
+  allow connect ip in 10.0.0.0/8, 2001:db8::/32 and port == 443
+  allow connect host in ["api.x.com"] and port == 443
+  deny connect ip in 10.9.0.0/16
+  allow call fw.open when src in 10.0.0.0/8
+}"#,
+    );
+    let addr = |w: &str| -> std::net::IpAddr {
+        w.parse()
+            .unwrap_or_else(|e| panic!("`{w}` is not an address: {e}"))
+    };
+    let net = |n: &str| warden_core::net::parse_cidr(n).unwrap();
+    let inside = |a: std::net::IpAddr, n: &str| {
+        warden_core::net::cidr_contains(&net(n), &ipnet::IpNet::from(a))
+    };
+    for plan in [
+        r#"plan { param h: host where h in 10.1.0.0/16  connect h:443 }"#,
+        r#"plan { param h: host where h in 2001:db8:5::/48 or h == "10.0.0.1"  connect h:443 }"#,
+        r#"plan { param h: host where h in ["api.x.com"] or (h in 10.0.0.0/8 and not h in 10.9.0.0/16)  connect h:443 }"#,
+        r#"plan { param h: host where h in 10.2.0.0/16  call fw.open(src = h) }"#,
+    ] {
+        let out = check(&s, plan);
+        assert_eq!(out.verdict, Verdict::Accept, "{plan}: {out:#?}");
+        assert_eq!(out.stats.solver_queries, 0, "{plan}");
+    }
+    // (the `where`, the reason expected, the network its witness is in);
+    // every refusal's witness is an address the `where` allows and the
+    // spec refuses.
+    let allowed = |a| inside(a, "10.0.0.0/8") || inside(a, "2001:db8::/32");
+    for (within, reason, witness_in) in [
+        ("10.0.0.0/7", Reason::NothingAllows, "11.0.0.0/8"),
+        ("2001:db8::/31", Reason::NothingAllows, "2001:db9::/32"),
+        ("10.8.0.0/13", Reason::Denied, "10.9.0.0/16"),
+    ] {
+        // Clear of the denied range where the reason is another.
+        let cond = match reason {
+            Reason::Denied => format!("h in {within}"),
+            _ => format!("h in {within} and not h in 10.9.0.0/16"),
+        };
+        let plan = format!("plan {{ param h: host where {cond}  connect h:443 }}");
+        let out = check(&s, &plan);
+        assert_eq!(out.verdict, Verdict::Reject, "{plan}");
+        assert_eq!(out.stats.solver_queries, 0, "{plan}");
+        for v in &out.violations {
+            let a = addr(&v.witness["h"]);
+            assert!(inside(a, within), "{plan}: {a}");
+            match v.reason {
+                Reason::NothingAllows => assert!(!allowed(a), "{plan}: {a}"),
+                Reason::Denied => assert!(inside(a, "10.9.0.0/16"), "{plan}: {a}"),
+                r => panic!("{plan}: {r:?}"),
+            }
+            let at = std::net::SocketAddr::new(a, 443);
+            assert_eq!(v.action.as_deref(), Some(format!("connect {at}").as_str()));
+        }
+        let v = out.violations.iter().find(|v| v.reason == reason);
+        let v = v.unwrap_or_else(|| panic!("{plan}: {:#?}", out.violations));
+        assert!(inside(addr(&v.witness["h"]), witness_in), "{plan}: {v:#?}");
+    }
+    // A name the rules do not list.
+    let out = check(
+        &s,
+        r#"plan { param h: host where h endswith ".x.com"  connect h:443 }"#,
+    );
+    assert_eq!(out.verdict, Verdict::Reject);
+    assert_eq!(out.stats.solver_queries, 0);
+    let h: String = serde_json::from_str(&out.violations[0].witness["h"]).unwrap();
+    assert!(h.ends_with(".x.com") && h != "api.x.com", "{h}");
+    // An argument: any address is not one of 10.0.0.0/8.
+    let out = check(&s, r#"plan { param h: host  call fw.open(src = h) }"#);
+    assert_eq!(out.verdict, Verdict::Reject);
+    assert_eq!(out.stats.solver_queries, 0);
+    // A host may be a network (`{"cidr": "10.0.0.0/8"}` for an argument):
+    // every address of 10.0.0.0/8 is in one of its halves, the network
+    // itself in neither, so the rule does not allow it.
+    let halves = spec(
+        r#"spec "halves" {
+  allow call fw.open when src in 10.0.0.0/9, 10.128.0.0/9
+}"#,
+    );
+    let out = check(
+        &halves,
+        r#"plan { param h: host where h in 10.0.0.0/8  call fw.open(src = h) }"#,
+    );
+    assert_eq!(out.verdict, Verdict::Reject, "{out:#?}");
+    assert_eq!(out.stats.solver_queries, 0);
+    assert_eq!(out.violations[0].witness["h"], "10.0.0.0/8");
+    let out = check(
+        &halves,
+        r#"plan { param h: host where h in 10.0.0.0/9  call fw.open(src = h) }"#,
+    );
+    assert_eq!(out.verdict, Verdict::Accept, "{out:#?}");
+}
+
+/// The network rules of the language's example spec, with `host` params:
+/// names by `host`, addresses by `ip`, each decided without the solver.
+#[test]
+fn host_params_against_the_example_network_rules() {
+    let s = spec(
+        r#"spec "net" {
+  allow connect host in ["api.bank.example"] and port == 443
+  deny  connect ip in 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16
+}"#,
+    );
+    let run = |plan: &str| {
+        let out = check(&s, plan);
+        assert_eq!(out.stats.solver_queries, 0, "{plan}");
+        out
+    };
+    let out = run(r#"plan { param h: host where h in ["api.bank.example"]  connect h:443 }"#);
+    assert_eq!(out.verdict, Verdict::Accept, "{out:#?}");
+    let out = run(r#"plan { param h: host where h endswith ".bank.example"  connect h:443 }"#);
+    assert_eq!(out.verdict, Verdict::Reject);
+    let v = &out.violations[0];
+    assert_eq!(v.reason, Reason::NothingAllows);
+    let h: String = serde_json::from_str(&v.witness["h"]).unwrap();
+    assert!(
+        h.ends_with(".bank.example") && h != "api.bank.example",
+        "{h}"
+    );
+    // An address in a denied range: denied, whatever else allows it.
+    let out = run(r#"plan { param h: host where h in 172.16.0.0/12  connect h:443 }"#);
+    assert_eq!(out.violations[0].reason, Reason::Denied);
+    let a: std::net::IpAddr = out.violations[0].witness["h"].parse().unwrap();
+    assert!(warden_core::net::cidr_contains(
+        &warden_core::net::parse_cidr("172.16.0.0/12").unwrap(),
+        &ipnet::IpNet::from(a)
+    ));
+}

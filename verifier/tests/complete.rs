@@ -9,7 +9,9 @@
 //! puts them under an allowed tree with an allowed suffix, `matches` and
 //! `in` on strings, list arguments with each-element conditions and
 //! `contains`, `argv[i]`, unix socket paths (`connect PATH`, `listen
-//! PATH`), `from call` on `let` results, and numbers inside bounds; orders
+//! PATH`), `from call` on `let` results, `host` params (and `let` results
+//! with an assumption) inside allowed cidrs or names, connected to or
+//! passed to a call, and numbers inside bounds; orders
 //! that satisfy `never`, `require` and `at most` rules, loops within their
 //! counts. Every case is first checked by the reference evaluator on
 //! concrete instantiations of its params and results (a generator bug that
@@ -41,6 +43,7 @@ const ARGV_INDEX: &str = "argv[i]";
 const UNIX_SOCKET: &str = "unix socket paths";
 const FROM_CALL: &str = "from call";
 const NUMBERS: &str = "numbers in bounds";
+const CIDR: &str = "cidr";
 /// The constructs each default run must cover `MIN_PER_CONSTRUCT` times.
 const REQUIRED: &[&str] = &[
     UNDER_SUFFIX,
@@ -49,6 +52,7 @@ const REQUIRED: &[&str] = &[
     ARGV_INDEX,
     UNIX_SOCKET,
     FROM_CALL,
+    CIDR,
 ];
 
 /// proptest's seeded ChaCha generator: the same cases on every machine.
@@ -700,6 +704,165 @@ fn numbers(r: &mut Rng, c: &mut Case) {
     c.constructs.insert(NUMBERS);
 }
 
+fn addr(x: &str) -> Value {
+    Value::Cidr(warden_core::net::parse_cidr(x).unwrap())
+}
+
+/// `where`s that keep an address inside 10.0.0.0/8, 192.168.7.0/24 or
+/// 2001:db8:5::/48 and out of 10.66.0.0/16 and 10.1.2.3 (the denied
+/// ones), with addresses that meet each, at its ends among them. The last
+/// two mention strings: not for a `let` assumption, whose field takes one
+/// type.
+/// A host may be a network (a cidr): some samples are.
+const ADDRESSES: &[(&str, &[&str])] = &[
+    (
+        "{} in 10.2.0.0/16",
+        &["10.2.0.0", "10.2.255.255", "10.2.3.4", "10.2.0.0/16"],
+    ),
+    (
+        "{} in 10.128.0.0/9, 192.168.7.0/24",
+        &[
+            "10.128.0.0",
+            "10.255.255.255",
+            "192.168.7.0",
+            "192.168.7.255",
+            "10.128.0.0/9",
+        ],
+    ),
+    (
+        "{} in 10.0.0.0/8 and not {} in 10.66.0.0/16 and {} != 10.1.2.3",
+        &[
+            "10.0.0.0",
+            "10.65.255.255",
+            "10.67.0.0",
+            "10.1.2.2",
+            "10.1.2.4",
+            "10.255.255.255",
+            "10.0.0.0/8",
+            "10.1.2.0/24",
+        ],
+    ),
+    (
+        "{} in 2001:db8:5::/48",
+        &[
+            "2001:db8:5::",
+            "2001:db8:5:ffff:ffff:ffff:ffff:ffff",
+            "2001:db8:5::1",
+            "2001:db8:5:7::/64",
+        ],
+    ),
+    // 10.4.0.0/16 spelled as IPv4-mapped IPv6.
+    (
+        "{} in ::ffff:10.4.0.0/112",
+        &["10.4.0.0", "10.4.255.255", "10.4.128.0/17"],
+    ),
+    (
+        "{} == 10.3.4.5 or {} == \"192.168.7.7\"",
+        &["10.3.4.5", "192.168.7.7"],
+    ),
+    (
+        "{} in [\"10.5.0.1\", 10.6.0.0/16] or ({} in 2001:db8:5::/64 and not {} == 2001:db8:5::)",
+        &[
+            "10.5.0.1",
+            "10.6.255.255",
+            "2001:db8:5::1",
+            "2001:db8:5::ffff:ffff:ffff:ffff",
+            "2001:db8:5::/64",
+        ],
+    ),
+];
+
+/// `host` params inside the allowed networks (and names, where the rule
+/// allows names): connects to them, and call arguments, also `let`
+/// results with an assumption.
+fn cidr(r: &mut Rng, c: &mut Case) {
+    let (form, samples) = *r.pick(ADDRESSES);
+    let mut samples: Vec<Value> = samples.iter().map(|a| addr(a)).collect();
+    let to_call = r.chance(35);
+    // Rules that allow every address of ADDRESSES; `names` when they allow
+    // `db.x.com` too.
+    let (rule, names) = match (to_call, r.below(4)) {
+        (true, 0) => ("src in 10.0.0.0/8, 192.168.0.0/16, 2001:db8::/32", false),
+        (true, 1) => (
+            "src in [10.0.0.0/8, 192.168.7.0/24] or src in 2001:db8:5::/48",
+            false,
+        ),
+        (true, _) => ("not src in 172.16.0.0/12 and src in ::/0", false),
+        (false, 0) => (
+            "ip in 10.0.0.0/8, 192.168.0.0/16, 2001:db8::/32 and port == 443",
+            false,
+        ),
+        (false, 1) => (
+            "(ip in 10.0.0.0/8 or ip in 192.168.7.0/24 or ip in 2001:db8:5::/48 or host in [\"api.x.com\", \"db.x.com\"]) and port == 443",
+            true,
+        ),
+        (false, 2) => (
+            "has ip and not ip in 169.254.0.0/16, 172.16.0.0/12 and port == 443",
+            false,
+        ),
+        _ => (
+            "(host endswith \".x.com\" or ip in ::ffff:10.0.0.0/104, 192.168.0.0/16, 2001:db8::/32) and port >= 443 and port <= 443",
+            true,
+        ),
+    };
+    let mut cond = form.to_string();
+    if names && r.chance(50) {
+        cond = format!("{{}} in [\"db.x.com\"] or {cond}");
+        samples.push(s("db.x.com"));
+    }
+    if to_call {
+        let tool = c.name("fw.open");
+        c.rules.push(format!("allow call {tool} when {rule}"));
+        if r.chance(50) {
+            c.rules.push(format!(
+                "deny call {tool} when src in 10.66.0.0/16 or src == 10.1.2.3"
+            ));
+        }
+        // A `let` result with an assumption, or a param.
+        let value = if r.chance(40) && !form.contains('"') {
+            let lookup = c.name("lookup");
+            let res = c.name("r");
+            let field = format!("{res}.addr");
+            c.rules.push(format!("allow call {lookup}"));
+            c.step(
+                format!(
+                    "let {res} = call {lookup}(name = \"db\") where {}",
+                    form.replace("{}", &field)
+                ),
+                Some(format!("call {lookup}")),
+            );
+            c.samples.insert(field.clone(), samples);
+            field
+        } else {
+            c.param("h", "host", Some(cond), samples)
+        };
+        c.step(
+            format!("call {tool}(src = {value}, note = \"x\")"),
+            Some(format!("call {tool}")),
+        );
+    } else {
+        c.rules.push(format!("allow connect {rule}"));
+        if r.chance(50) {
+            c.rules
+                .push("deny connect ip in 10.66.0.0/16, 169.254.0.0/16".into());
+        }
+        if r.chance(30) {
+            c.rules.push("deny connect ip == 10.1.2.3".into());
+        }
+        if r.chance(30) {
+            c.rules
+                .push("deny connect host == \"evil.x.com\" or port == 22".into());
+        }
+        let h = c.param("h", "host", Some(cond), samples);
+        // `api.x.com` is the numbers' host: a pattern of this step alone.
+        c.step(
+            format!("connect {h}:443"),
+            Some("connect port == 443 and not host == \"api.x.com\"".into()),
+        );
+    }
+    c.constructs.insert(CIDR);
+}
+
 type Gen = fn(&mut Rng, &mut Case);
 
 const GENERATORS: &[(&str, Gen)] = &[
@@ -710,6 +873,7 @@ const GENERATORS: &[(&str, Gen)] = &[
     (UNIX_SOCKET, unix_socket),
     (FROM_CALL, from_call),
     (NUMBERS, numbers),
+    (CIDR, cidr),
 ];
 
 /// Loops within counts and orders that satisfy the temporal rules.

@@ -61,6 +61,9 @@ pub const NET_CONDS: &[&str] = &[
     "port == 443",
     "port < 100",
     "not port == 443",
+    "ip in 10.1.0.0/16, 2001:db8::/32",
+    "host endswith \".x.com\" or ip == 10.1.2.3",
+    "has ip and not ip in ::ffff:10.0.0.0/104",
 ];
 /// Conditions on a connect or listen, unix socket or network.
 pub const SOCKET_CONDS: &[&str] = &[
@@ -158,5 +161,21 @@ pub const PARAM_PLANS: &[(&str, &str)] = &[
     (
         "p: path where p startswith \"/run/app/\" and not p contains \"..\"",
         "connect p",
+    ),
+    // Host params: names and addresses (IPv4, IPv6, IPv4-mapped).
+    ("h: host where h in 10.0.0.0/7", "connect h:443"),
+    (
+        "h: host where h in 10.1.0.0/16 or h == \"api.x.com\"",
+        "connect h:443",
+    ),
+    (
+        "h: host where h in 2001:db8::/31, ::ffff:10.1.2.0/120 or h endswith \".x.com\"",
+        "connect h:443",
+    ),
+    ("h: host where not h == 10.1.2.3", "connect h:22"),
+    ("h: host", "connect h:443"),
+    (
+        "h: host where not h in 10.0.0.0/8",
+        "call pay(recipient = h, amount = 1)",
     ),
 ];
