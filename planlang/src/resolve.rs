@@ -29,7 +29,7 @@ enum Ty {
     /// compared with strings (`h endswith ".example.com"`) and with cidrs
     /// (`h in 10.0.0.0/8`). The `host` field of a spec is a name only
     /// (`Scalar(Host)`): an address has `ip` instead.
-    Target,
+    NameOrAddress,
 }
 
 impl Ty {
@@ -39,7 +39,7 @@ impl Ty {
             Ty::Scalar(t) => article(*t),
             Ty::List(_) => "a list".into(),
             Ty::Port => "a port".into(),
-            Ty::Target => "a host name or an address".into(),
+            Ty::NameOrAddress => "a host name or an address".into(),
         }
     }
 
@@ -47,7 +47,7 @@ impl Ty {
         matches!(
             self,
             Ty::Unknown
-                | Ty::Target
+                | Ty::NameOrAddress
                 | Ty::Scalar(ValueType::String | ValueType::Path | ValueType::Host)
         )
     }
@@ -71,11 +71,11 @@ impl Ty {
             (Ty::List(a), Ty::List(b)) => a.compatible(b),
             (Ty::List(_), _) | (_, Ty::List(_)) => false,
             (a, b) if a.is_stringish() && b.is_stringish() => true,
-            (Ty::Target, Ty::Scalar(ValueType::Cidr))
-            | (Ty::Scalar(ValueType::Cidr), Ty::Target) => true,
+            (Ty::NameOrAddress, Ty::Scalar(ValueType::Cidr))
+            | (Ty::Scalar(ValueType::Cidr), Ty::NameOrAddress) => true,
             (Ty::Port, b) | (b, Ty::Port) => b.is_numberish(),
             (Ty::Scalar(a), Ty::Scalar(b)) => a == b,
-            (Ty::Target, _) | (_, Ty::Target) => false,
+            (Ty::NameOrAddress, _) | (_, Ty::NameOrAddress) => false,
         }
     }
 }
@@ -96,7 +96,7 @@ fn param_ty(t: ParamType) -> Ty {
         ParamType::Number => ValueType::Number,
         ParamType::Bool => ValueType::Bool,
         ParamType::Path => ValueType::Path,
-        ParamType::Host => return Ty::Target,
+        ParamType::Host => return Ty::NameOrAddress,
     })
 }
 
@@ -490,7 +490,7 @@ fn resolve_action(
                 if !matches!(
                     t,
                     Ty::Unknown
-                        | Ty::Target
+                        | Ty::NameOrAddress
                         | Ty::Scalar(
                             ValueType::String
                                 | ValueType::Path
@@ -521,7 +521,7 @@ fn resolve_action(
             if !matches!(
                 t,
                 Ty::Unknown
-                    | Ty::Target
+                    | Ty::NameOrAddress
                     | Ty::Scalar(ValueType::String | ValueType::Host | ValueType::Cidr)
             ) {
                 diags.push(
@@ -540,7 +540,8 @@ fn resolve_action(
             // `listen p` with a `path` (or `string`) param is a unix socket.
             if matches!(
                 t,
-                Ty::Target | Ty::Scalar(ValueType::Path | ValueType::String | ValueType::Host)
+                Ty::NameOrAddress
+                    | Ty::Scalar(ValueType::Path | ValueType::String | ValueType::Host)
             ) {
                 check_socket_path(port, &t, kind, false, diags);
                 let path = port.clone();
@@ -571,7 +572,7 @@ fn check_socket_path(
     else {
         if matches!(
             t,
-            Ty::Target | Ty::Scalar(ValueType::Host | ValueType::Cidr | ValueType::Number)
+            Ty::NameOrAddress | Ty::Scalar(ValueType::Host | ValueType::Cidr | ValueType::Number)
         ) {
             let help = match (kind, t) {
                 (ActionKind::Listen, _) => {
