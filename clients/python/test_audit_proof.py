@@ -10,6 +10,7 @@ import base64
 import hashlib
 import json
 import os
+import shutil
 import struct
 import subprocess
 import tempfile
@@ -73,6 +74,7 @@ def verifies(proof, public_key):
 class AuditProofTest(unittest.TestCase):
     def test_an_inclusion_proof_verifies_with_hashlib_and_cryptography(self):
         d = tempfile.mkdtemp(prefix="warden-audit-proof-")
+        self.addCleanup(shutil.rmtree, d, ignore_errors=True)
         make_service_dir(d, {"bank": SPEC})
         with open(os.path.join(d, "serve.log"), "w+") as log:
             server, _ = start_server(d, log)
