@@ -45,15 +45,20 @@ pub(crate) fn open_path(
     owned(fd.into())
 }
 
-/// The identity of an open file.
-pub(crate) fn file_id(fd: BorrowedFd<'_>) -> io::Result<FileId> {
+/// `fstat` of an open file.
+fn stat_of(fd: BorrowedFd<'_>) -> io::Result<libc::stat> {
     // SAFETY: a zeroed stat is a valid out-buffer for fstat.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: as above.
+    // SAFETY: as above; the kernel checks the descriptor.
     if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 {
         return Err(last_error());
     }
-    Ok(FileId {
+    Ok(st)
+}
+
+/// The identity of an open file.
+pub(crate) fn file_id(fd: BorrowedFd<'_>) -> io::Result<FileId> {
+    stat_of(fd).map(|st| FileId {
         dev: st.st_dev,
         ino: st.st_ino,
     })
@@ -361,12 +366,9 @@ fn may_follow(dir: &OwnedFd, link: &libc::stat) -> bool {
     if !protected_symlinks() {
         return true;
     }
-    // SAFETY: a zeroed stat is a valid out-buffer for fstat.
-    let mut d: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: as above; the kernel checks the descriptor.
-    if unsafe { libc::fstat(dir.as_raw_fd(), &mut d) } != 0 {
+    let Ok(d) = stat_of(dir.as_fd()) else {
         return false;
-    }
+    };
     // setfsuid(-1) changes nothing and returns this thread's fsuid.
     // SAFETY: an integer argument.
     let fsuid = unsafe { libc::syscall(libc::SYS_setfsuid, u32::MAX) } as libc::uid_t;
@@ -416,12 +418,7 @@ fn walk(base: Option<&OwnedFd>, path: &[u8], follow: bool) -> Result<OwnedFd, St
         let last = left.is_empty();
         let c = CString::new(name).map_err(|_| Stop::Errno(libc::EINVAL))?;
         let next = open_path(Some(dir.as_fd()), &c, libc::O_NOFOLLOW).map_err(caller_errno)?;
-        // SAFETY: a zeroed stat is a valid out-buffer for fstat.
-        let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        // SAFETY: as above; the kernel checks the descriptor.
-        if unsafe { libc::fstat(next.as_raw_fd(), &mut st) } != 0 {
-            return Err(Stop::Failed(CallError::io("fstat", last_error())));
-        }
+        let st = stat_of(next.as_fd()).map_err(|e| Stop::Failed(CallError::io("fstat", e)))?;
         if st.st_mode & libc::S_IFMT != libc::S_IFLNK || (last && !follow) {
             dir = next;
             continue;

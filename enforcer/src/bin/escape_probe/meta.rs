@@ -141,17 +141,22 @@ pub fn op(op: &str, path: &[u8], value: &str) -> Result<Result<(), i32>, String>
                 "/dev/fd"
             };
             return on_fd(path, libc::O_PATH, |fd| {
-                // A number far above any the supervisor holds: looked up in
-                // the supervisor, /dev/fd/N would not exist there at all.
-                let high = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 900) };
-                if high < 0 {
-                    return Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0));
-                }
-                let fd = if op == "chmod-devfd" { high } else { fd };
+                // Through /dev/fd, a number far above any the supervisor
+                // holds: looked up in the supervisor, /dev/fd/N would not
+                // exist there at all.
+                let high = match op {
+                    "chmod-devfd" => {
+                        let high = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 900) };
+                        if high < 0 {
+                            return Err(errno());
+                        }
+                        Some(Fd(high))
+                    }
+                    _ => None,
+                };
+                let fd = high.as_ref().map_or(fd, |h| h.0);
                 let link = CString::new(format!("{dir}/{fd}")).map_err(|_| libc::EINVAL)?;
-                let answer = done(unsafe { libc::syscall(call, link.as_ptr(), mode) });
-                unsafe { libc::close(high) };
-                answer
+                done(unsafe { libc::syscall(call, link.as_ptr(), mode) })
             });
         }
         "chown" | "lchown" => {
